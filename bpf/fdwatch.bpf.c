@@ -1,0 +1,729 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * fdwatch kernel side: one program per syscall exit that changes a
+ * descriptor table, plus fork/exec/exit of tasks. Each emits one record
+ * (include/fdwatch_event.h) into one BPF ring buffer.
+ *
+ * Cost is the design constraint: every process on the host pays for these
+ * hooks. So:
+ *  - per-syscall tracepoints (syscalls:sys_exit_*), never raw_syscalls, so
+ *    untraced syscalls pay only the kernel's bitmap test;
+ *  - exit hooks only: the arguments are read from the task's saved user
+ *    registers (bpf_task_pt_regs), which a syscall does not clobber, so one
+ *    hook per syscall gives arguments and return value together;
+ *  - syscall records are stamped with jiffies unless precise_ts:
+ *    bpf_ktime_get_ns() costs ~25 ns per call in these VMs and the coarse
+ *    clock is not allowed in tracepoint programs. Task records (rare) carry
+ *    both clocks so the daemon converts to within a tick. Order comes from
+ *    the ring;
+ *  - no consumer wakeup per record (BPF_RB_NO_WAKEUP): the daemon consumes
+ *    on a timer and on demand, and a forced wakeup fires past wakeup_bytes.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "fdwatch_event.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/* Tunables, set by the daemon between open and load. */
+const volatile __u32 self_tgid = 0;	 /* the daemon itself: not traced */
+const volatile bool precise_ts = false;	 /* bpf_ktime_get_ns() vs coarse */
+const volatile __u64 wakeup_bytes = 1 << 20; /* force a wakeup past this fill */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by the daemon before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FDW_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Which processes lost records, so the daemon re-reads just their tables. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u64); /* records lost */
+} lost_tgids SEC(".maps");
+
+#define EBADF_ 9
+#define O_CLOEXEC_ 02000000
+#define CLONE_FILES_ 0x00000400
+#define CLONE_PIDFD_ 0x00001000
+#define CLONE_THREAD_ 0x00010000
+#define PF_KTHREAD_ 0x00200000
+#define SOL_SOCKET_ 1
+#define SCM_RIGHTS_ 1
+#define F_DUPFD_ 0
+#define F_SETFD_ 2
+#define F_DUPFD_CLOEXEC_ 1030
+#define CMSG_ALIGN_(len) (((len) + sizeof(long) - 1) & ~(sizeof(long) - 1))
+#define MAX_CMSGS 4
+#define MAX_MMSGS 4
+
+static __always_inline void stat_inc(__u32 key)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &key);
+
+	if (v)
+		(*v)++;
+}
+
+static __always_inline void count_lost(__u32 tgid)
+{
+	__u64 one = 1, *c;
+
+	stat_inc(FDW_STAT_LOST);
+	c = bpf_map_lookup_elem(&lost_tgids, &tgid);
+	if (c)
+		__sync_fetch_and_add(c, 1);
+	else
+		bpf_map_update_elem(&lost_tgids, &tgid, &one, BPF_NOEXIST);
+}
+
+static __always_inline void *reserve(__u32 size, __u32 tgid)
+{
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec)
+		count_lost(tgid);
+	return rec;
+}
+
+static __always_inline void submit(void *rec)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
+		flags = BPF_RB_FORCE_WAKEUP;
+		stat_inc(FDW_STAT_WAKEUPS);
+	}
+	bpf_ringbuf_submit(rec, flags);
+}
+
+static __always_inline void fill_hdr(struct fdw_hdr *h, __u16 type, __u16 size,
+				     __u64 pid_tgid, struct task_struct *task, bool precise)
+{
+	h->type = type;
+	h->abi = FDW_ABI_VERSION;
+	h->size = size;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	if (precise) {
+		h->flags = 0;
+		h->ts = bpf_ktime_get_ns();
+	} else {
+		h->flags = FDW_F_JIFFIES;
+		h->ts = bpf_jiffies64();
+	}
+	h->files = (__u64)task->files;
+}
+
+/* The struct file installed at `fd` in the current table, and its inode. */
+static __always_inline void fill_identity(struct fdw_fd_event *e,
+					  struct task_struct *task, int fd)
+{
+	struct files_struct *files = task->files;
+	struct fdtable *fdt;
+	struct file **arr;
+	struct file *file = NULL;
+	struct inode *inode;
+
+	if (fd < 0 || !files)
+		return;
+	fdt = BPF_CORE_READ(files, fdt);
+	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return;
+	arr = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &arr[fd]) || !file)
+		return;
+	e->file = (__u64)file;
+	inode = BPF_CORE_READ(file, f_inode);
+	if (!inode)
+		return;
+	e->ino = BPF_CORE_READ(inode, i_ino);
+	e->mode = BPF_CORE_READ(inode, i_mode);
+	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+}
+
+/*
+ * Reserve and fill the common part of a syscall record. Arguments come
+ * from the saved user registers: x86-64 passes them in di, si, dx, r10,
+ * r8, r9 and the kernel restores them unchanged on return.
+ */
+static __always_inline struct fdw_sys_event *
+begin_sys(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct task_struct *task;
+	struct fdw_sys_event *e;
+	struct pt_regs *regs;
+
+	if ((pid_tgid >> 32) == self_tgid)
+		return NULL;
+	e = reserve(size, pid_tgid >> 32);
+	if (!e)
+		return NULL;
+	task = bpf_get_current_task_btf();
+	fill_hdr(&e->hdr, FDW_REC_SYSCALL, size, pid_tgid, task, precise_ts);
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	e->nr = nr;
+	e->nfds = 0;
+	e->_pad0 = 0;
+	e->ret = ctx->ret;
+	e->args[0] = regs->di;
+	e->args[1] = regs->si;
+	e->args[2] = regs->dx;
+	e->args[3] = regs->r10;
+	e->args[4] = regs->r8;
+	e->args[5] = regs->r9;
+	return e;
+}
+
+static __always_inline struct fdw_fd_event *
+begin_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
+{
+	struct fdw_fd_event *e = (struct fdw_fd_event *)begin_sys(ctx, nr, size);
+
+	if (!e)
+		return NULL;
+	e->file = 0;
+	e->ino = 0;
+	e->dev = 0;
+	e->mode = 0;
+	e->aux = 0;
+	return e;
+}
+
+/* The dup family and close: the daemon knows the source fd's identity. */
+static __always_inline int sys_plain(struct trace_event_raw_sys_exit *ctx, __u16 nr)
+{
+	struct fdw_sys_event *e = begin_sys(ctx, nr, sizeof(*e));
+
+	if (e)
+		submit(e);
+	return 0;
+}
+
+/* A syscall whose return value, when >= 0, is one new fd. */
+static __always_inline int sys_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr)
+{
+	struct fdw_fd_event *e = begin_fd(ctx, nr, sizeof(*e));
+
+	if (!e)
+		return 0;
+	if (ctx->ret >= 0) {
+		e->fds[0] = ctx->ret;
+		e->sys.nfds = 1;
+		fill_identity(e, bpf_get_current_task_btf(), ctx->ret);
+	}
+	submit(e);
+	return 0;
+}
+
+/* The open family: one new fd plus the path argument. */
+static __always_inline int sys_open(struct trace_event_raw_sys_exit *ctx,
+				    __u16 nr, int path_arg)
+{
+	struct fdw_open_event *e;
+
+	e = (struct fdw_open_event *)begin_fd(ctx, nr, sizeof(*e));
+	if (!e)
+		return 0;
+	if (bpf_probe_read_user_str(e->path, sizeof(e->path),
+				    (const void *)e->fe.sys.args[path_arg & 1]) < 0)
+		e->path[0] = '\0';
+	if (nr == FDW_SYS_OPENAT2) {
+		__u64 how_flags = 0;
+
+		(void)bpf_probe_read_user(&how_flags, sizeof(how_flags),
+					  (const void *)e->fe.sys.args[2]);
+		e->fe.aux = how_flags;
+	}
+	if (ctx->ret >= 0) {
+		e->fe.fds[0] = ctx->ret;
+		e->fe.sys.nfds = 1;
+		fill_identity(&e->fe, bpf_get_current_task_btf(), ctx->ret);
+	}
+	submit(e);
+	return 0;
+}
+
+/* pipe, pipe2, socketpair: two fds written to a user int[2]. */
+static __always_inline int sys_pair(struct trace_event_raw_sys_exit *ctx,
+				    __u16 nr, int arr_arg)
+{
+	struct fdw_fd_event *e = begin_fd(ctx, nr, sizeof(*e));
+	int fds[2];
+
+	if (!e)
+		return 0;
+	if (ctx->ret == 0 &&
+	    !bpf_probe_read_user(fds, sizeof(fds), (const void *)e->sys.args[arr_arg & 3])) {
+		e->fds[0] = fds[0];
+		e->fds[1] = fds[1];
+		e->sys.nfds = 2;
+		fill_identity(e, bpf_get_current_task_btf(), fds[0]);
+	}
+	submit(e);
+	return 0;
+}
+
+#define SYS_PLAIN(name, NR)                                                    \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                  \
+	{                                                                      \
+		return sys_plain(ctx, NR);                                     \
+	}
+
+#define SYS_FD(name, NR, unused)                                               \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                  \
+	{                                                                      \
+		return sys_fd(ctx, NR);                                        \
+	}
+
+SYS_PLAIN(dup, FDW_SYS_DUP)
+SYS_PLAIN(dup2, FDW_SYS_DUP2)
+SYS_PLAIN(dup3, FDW_SYS_DUP3)
+SYS_PLAIN(close, FDW_SYS_CLOSE)
+SYS_PLAIN(close_range, FDW_SYS_CLOSE_RANGE)
+SYS_FD(pidfd_getfd, FDW_SYS_PIDFD_GETFD, true)
+
+/* Creators whose return value is the new fd. */
+SYS_FD(socket, FDW_SYS_SOCKET, true)
+SYS_FD(accept, FDW_SYS_ACCEPT, true)
+SYS_FD(accept4, FDW_SYS_ACCEPT4, true)
+SYS_FD(eventfd, FDW_SYS_EVENTFD, true)
+SYS_FD(eventfd2, FDW_SYS_EVENTFD2, true)
+SYS_FD(epoll_create, FDW_SYS_EPOLL_CREATE, true)
+SYS_FD(epoll_create1, FDW_SYS_EPOLL_CREATE1, true)
+SYS_FD(signalfd, FDW_SYS_SIGNALFD, true)
+SYS_FD(signalfd4, FDW_SYS_SIGNALFD4, true)
+SYS_FD(timerfd_create, FDW_SYS_TIMERFD_CREATE, true)
+SYS_FD(inotify_init, FDW_SYS_INOTIFY_INIT, true)
+SYS_FD(inotify_init1, FDW_SYS_INOTIFY_INIT1, true)
+SYS_FD(fanotify_init, FDW_SYS_FANOTIFY_INIT, true)
+SYS_FD(memfd_create, FDW_SYS_MEMFD_CREATE, true)
+SYS_FD(userfaultfd, FDW_SYS_USERFAULTFD, true)
+SYS_FD(perf_event_open, FDW_SYS_PERF_EVENT_OPEN, true)
+SYS_FD(pidfd_open, FDW_SYS_PIDFD_OPEN, true)
+SYS_FD(open_by_handle_at, FDW_SYS_OPEN_BY_HANDLE_AT, true)
+SYS_FD(io_uring_setup, FDW_SYS_IO_URING_SETUP, true)
+SYS_FD(memfd_secret, FDW_SYS_MEMFD_SECRET, true)
+SYS_FD(fsopen, FDW_SYS_FSOPEN, true)
+SYS_FD(fsmount, FDW_SYS_FSMOUNT, true)
+SYS_FD(fspick, FDW_SYS_FSPICK, true)
+SYS_FD(open_tree, FDW_SYS_OPEN_TREE, true)
+SYS_FD(mq_open, FDW_SYS_MQ_OPEN, true)
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int exit_open(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_open(ctx, FDW_SYS_OPEN, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int exit_creat(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_open(ctx, FDW_SYS_CREAT, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int exit_openat(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_open(ctx, FDW_SYS_OPENAT, 1);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int exit_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_open(ctx, FDW_SYS_OPENAT2, 1);
+}
+
+SEC("tracepoint/syscalls/sys_exit_pipe")
+int exit_pipe(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_pair(ctx, FDW_SYS_PIPE, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_pipe2")
+int exit_pipe2(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_pair(ctx, FDW_SYS_PIPE2, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_socketpair")
+int exit_socketpair(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_pair(ctx, FDW_SYS_SOCKETPAIR, 3);
+}
+
+/* fcntl: only the commands that create fds or change FD_CLOEXEC. */
+SEC("tracepoint/syscalls/sys_exit_fcntl")
+int exit_fcntl(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 cmd = regs->si;
+
+	if (cmd != F_DUPFD_ && cmd != F_DUPFD_CLOEXEC_ && cmd != F_SETFD_)
+		return 0;
+	return sys_plain(ctx, FDW_SYS_FCNTL);
+}
+
+/* unshare: only CLONE_FILES splits the table. */
+SEC("tracepoint/syscalls/sys_exit_unshare")
+int exit_unshare(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	if (!(regs->di & CLONE_FILES_))
+		return 0;
+	return sys_plain(ctx, FDW_SYS_UNSHARE);
+}
+
+/* clone with CLONE_PIDFD stores a pidfd through parent_tid (arg 2). */
+SEC("tracepoint/syscalls/sys_exit_clone")
+int exit_clone(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct fdw_fd_event *e;
+	int pidfd = -1;
+
+	if (ctx->ret <= 0 || !(regs->di & CLONE_PIDFD_))
+		return 0;
+	e = begin_fd(ctx, FDW_SYS_CLONE, sizeof(*e));
+	if (!e)
+		return 0;
+	if (!bpf_probe_read_user(&pidfd, sizeof(pidfd), (const void *)e->sys.args[2]) &&
+	    pidfd >= 0) {
+		e->fds[0] = pidfd;
+		e->sys.nfds = 1;
+		fill_identity(e, bpf_get_current_task_btf(), pidfd);
+	}
+	submit(e);
+	return 0;
+}
+
+/* clone3: struct clone_args { __u64 flags; __u64 pidfd; ... } */
+SEC("tracepoint/syscalls/sys_exit_clone3")
+int exit_clone3(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 head[2] = {};
+	struct fdw_fd_event *e;
+	int pidfd = -1;
+
+	if (ctx->ret <= 0 ||
+	    bpf_probe_read_user(head, sizeof(head), (const void *)regs->di) ||
+	    !(head[0] & CLONE_PIDFD_))
+		return 0;
+	e = begin_fd(ctx, FDW_SYS_CLONE3, sizeof(*e));
+	if (!e)
+		return 0;
+	e->aux = head[0];
+	if (!bpf_probe_read_user(&pidfd, sizeof(pidfd), (const void *)head[1]) &&
+	    pidfd >= 0) {
+		e->fds[0] = pidfd;
+		e->sys.nfds = 1;
+		fill_identity(e, bpf_get_current_task_btf(), pidfd);
+	}
+	submit(e);
+	return 0;
+}
+
+/* bpf(2): only the commands that return a new fd. */
+SEC("tracepoint/syscalls/sys_exit_bpf")
+int exit_bpf(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 cmd = regs->di;
+
+	if (ctx->ret < 0)
+		return 0;
+	switch (cmd) {
+	case BPF_MAP_CREATE:
+	case BPF_PROG_LOAD:
+	case BPF_OBJ_GET:
+	case BPF_PROG_GET_FD_BY_ID:
+	case BPF_MAP_GET_FD_BY_ID:
+	case BPF_RAW_TRACEPOINT_OPEN:
+	case BPF_BTF_LOAD:
+	case BPF_BTF_GET_FD_BY_ID:
+	case BPF_LINK_CREATE:
+	case BPF_LINK_GET_FD_BY_ID:
+	case BPF_ENABLE_STATS:
+	case BPF_ITER_CREATE:
+		return sys_fd(ctx, FDW_SYS_BPF);
+	default:
+		return 0;
+	}
+}
+
+/* seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER) */
+SEC("tracepoint/syscalls/sys_exit_seccomp")
+int exit_seccomp(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	if (ctx->ret <= 0 || regs->di != 1 || !(regs->si & 8))
+		return 0;
+	return sys_fd(ctx, FDW_SYS_SECCOMP);
+}
+
+/* landlock_create_ruleset returns an fd unless asked for the ABI version. */
+SEC("tracepoint/syscalls/sys_exit_landlock_create_ruleset")
+int exit_landlock_create_ruleset(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	if (regs->dx & 1)
+		return 0;
+	return sys_fd(ctx, FDW_SYS_LANDLOCK_CREATE_RULESET);
+}
+
+/*
+ * SCM_RIGHTS: after recvmsg returns, the kernel has rewritten the user's
+ * msg_control with the received fds and msg_controllen with its used length.
+ * Walk at most MAX_CMSGS headers; anything that does not fit sets
+ * FDW_F_TRUNCATED and the daemon re-reads the table from /proc.
+ */
+static __always_inline void collect_rights(struct fdw_fd_event *e,
+					   const struct user_msghdr *umsg)
+{
+	struct user_msghdr m;
+	struct cmsghdr c;
+	__u64 off = 0;
+
+	if (bpf_probe_read_user(&m, sizeof(m), umsg) || !m.msg_control ||
+	    m.msg_controllen < sizeof(c))
+		return;
+	for (int i = 0; i < MAX_CMSGS; i++) {
+		__u64 n;
+
+		if (off + sizeof(c) > m.msg_controllen)
+			return;
+		if (bpf_probe_read_user(&c, sizeof(c), m.msg_control + off))
+			return;
+		if (c.cmsg_len < sizeof(c))
+			return;
+		if (c.cmsg_level == SOL_SOCKET_ && c.cmsg_type == SCM_RIGHTS_) {
+			n = (c.cmsg_len - sizeof(c)) / sizeof(int);
+			for (int j = 0; j < FDW_MAX_FDS; j++) {
+				__u32 k = e->sys.nfds;
+				int fd;
+
+				if (j >= n)
+					break;
+				if (k >= FDW_MAX_FDS) {
+					e->sys.hdr.flags |= FDW_F_TRUNCATED;
+					return;
+				}
+				if (bpf_probe_read_user(&fd, sizeof(fd),
+							m.msg_control + off + sizeof(c) +
+								j * sizeof(int)))
+					return;
+				/* keep the bound visible to the verifier */
+				asm volatile("" : "+r"(k));
+				k &= FDW_MAX_FDS - 1;
+				e->fds[k] = fd;
+				e->sys.nfds = k + 1;
+			}
+			if (n > FDW_MAX_FDS)
+				e->sys.hdr.flags |= FDW_F_TRUNCATED;
+		}
+		off += CMSG_ALIGN_(c.cmsg_len);
+	}
+	if (off + sizeof(c) <= m.msg_controllen)
+		e->sys.hdr.flags |= FDW_F_TRUNCATED;
+}
+
+static __always_inline bool has_control(const struct user_msghdr *umsg)
+{
+	__kernel_size_t len = 0;
+
+	(void)bpf_probe_read_user(&len, sizeof(len), &umsg->msg_controllen);
+	return len >= sizeof(struct cmsghdr);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	const struct user_msghdr *umsg = (const void *)regs->si;
+	struct fdw_fd_event *e;
+
+	/* Most recvmsg calls carry no control data: leave them untraced. */
+	if (ctx->ret < 0 || !has_control(umsg))
+		return 0;
+	e = begin_fd(ctx, FDW_SYS_RECVMSG, sizeof(*e));
+	if (!e)
+		return 0;
+	collect_rights(e, umsg);
+	if (!e->sys.nfds && !(e->sys.hdr.flags & FDW_F_TRUNCATED)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	if (e->sys.nfds)
+		fill_identity(e, bpf_get_current_task_btf(), e->fds[0]);
+	submit(e);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmmsg")
+int exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	const struct mmsghdr *vec = (const void *)regs->si;
+	struct fdw_fd_event *e;
+	long got = ctx->ret;
+
+	if (got <= 0)
+		return 0;
+	e = begin_fd(ctx, FDW_SYS_RECVMMSG, sizeof(*e));
+	if (!e)
+		return 0;
+	for (int i = 0; i < MAX_MMSGS; i++) {
+		if (i >= got)
+			break;
+		collect_rights(e, &vec[i].msg_hdr);
+	}
+	if (got > MAX_MMSGS)
+		e->sys.hdr.flags |= FDW_F_TRUNCATED;
+	if (!e->sys.nfds && !(e->sys.hdr.flags & FDW_F_TRUNCATED)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	if (e->sys.nfds)
+		fill_identity(e, bpf_get_current_task_btf(), e->fds[0]);
+	submit(e);
+	return 0;
+}
+
+/*
+ * io_uring installs and closes fds without a syscall of its own. Report the
+ * completions that touch the table; the daemon resolves them from /proc.
+ */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(uring_complete, void *ring, void *req)
+{
+	struct io_kiocb *kreq = req;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fdw_fd_event *e;
+	__u8 op = BPF_CORE_READ(kreq, opcode);
+	__s32 res = BPF_CORE_READ(kreq, cqe.res);
+
+	if (op != IORING_OP_OPENAT && op != IORING_OP_OPENAT2 &&
+	    op != IORING_OP_ACCEPT && op != IORING_OP_SOCKET &&
+	    op != IORING_OP_CLOSE && op != IORING_OP_FIXED_FD_INSTALL &&
+	    op != IORING_OP_PIPE)
+		return 0;
+	if ((pid_tgid >> 32) == self_tgid || res < 0)
+		return 0;
+	e = reserve(sizeof(*e), pid_tgid >> 32);
+	if (!e)
+		return 0;
+	fill_hdr(&e->sys.hdr, FDW_REC_URING, sizeof(*e), pid_tgid, bpf_get_current_task_btf(),
+		 precise_ts);
+	e->sys.nr = FDW_SYS_IO_URING;
+	e->sys.nfds = 0;
+	e->sys._pad0 = 0;
+	e->sys.ret = res;
+	for (int i = 0; i < 6; i++)
+		e->sys.args[i] = 0;
+	e->aux = op;
+	e->file = 0;
+	e->ino = 0;
+	e->dev = 0;
+	e->mode = 0;
+	submit(e);
+	return 0;
+}
+
+static __always_inline void task_comm(struct fdw_task_event *e, struct task_struct *t)
+{
+	(void)bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), t->comm);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(task_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fdw_task_event *e;
+
+	if ((pid_tgid >> 32) == self_tgid || (child->flags & PF_KTHREAD_))
+		return 0;
+	e = reserve(sizeof(*e), pid_tgid >> 32);
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, FDW_REC_FORK, sizeof(*e), pid_tgid, bpf_get_current_task_btf(), true);
+	e->jiffies = bpf_jiffies64();
+	e->hz = CONFIG_HZ;
+	e->child_pid = child->tgid;
+	e->child_tid = child->pid;
+	e->child_files = (__u64)child->files;
+	e->exit_code = 0;
+	if (child->files == parent->files)
+		e->hdr.flags |= FDW_F_SHARED_FILES;
+	if (child->tgid == parent->tgid)
+		e->hdr.flags |= FDW_F_THREAD;
+	task_comm(e, child);
+	submit(e);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(task_exec, struct task_struct *p, pid_t old_pid)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fdw_task_event *e;
+
+	if ((pid_tgid >> 32) == self_tgid)
+		return 0;
+	e = reserve(sizeof(*e), pid_tgid >> 32);
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, FDW_REC_EXEC, sizeof(*e), pid_tgid, bpf_get_current_task_btf(), true);
+	e->jiffies = bpf_jiffies64();
+	e->hz = CONFIG_HZ;
+	e->child_pid = old_pid;
+	e->child_tid = 0;
+	e->child_files = 0;
+	e->exit_code = 0;
+	task_comm(e, p);
+	submit(e);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(task_exit, struct task_struct *p)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fdw_task_event *e;
+
+	if ((pid_tgid >> 32) == self_tgid || (p->flags & PF_KTHREAD_))
+		return 0;
+	e = reserve(sizeof(*e), pid_tgid >> 32);
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, FDW_REC_EXIT, sizeof(*e), pid_tgid, bpf_get_current_task_btf(), true);
+	e->jiffies = bpf_jiffies64();
+	e->hz = CONFIG_HZ;
+	e->child_pid = 0;
+	e->child_tid = 0;
+	e->child_files = 0;
+	e->exit_code = p->exit_code;
+	if (BPF_CORE_READ(p, signal, live.counter) == 0)
+		e->hdr.flags |= FDW_F_GROUP_DEAD;
+	task_comm(e, p);
+	submit(e);
+	return 0;
+}

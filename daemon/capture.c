@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Load and attach the probes, and consume their ring buffer from the loop.
+ *
+ * The probes submit with BPF_RB_NO_WAKEUP (a wakeup per record costs
+ * microseconds), so the ring buffer's epoll fd only fires when a probe
+ * forces a wakeup past the fill threshold. A loop timer consumes the rest;
+ * requests drain it on demand (fdw_capture_drain).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "capture.h"
+#include "fdwatch.skel.h"
+#include "fdwatch_event.h"
+
+#define TRACEFS "/sys/kernel/tracing"
+#define MAX_PROBES 96
+
+struct fdw_capture {
+	struct fdwatch_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *links[MAX_PROBES];
+	const char *attached[MAX_PROBES];
+	const char *failed[MAX_PROBES];
+	unsigned int nattached, nfailed, nlinks;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	bool handles_open;
+	unsigned int pending_close;
+	unsigned int interval_ms;
+	int ncpus;
+	struct fdw_capture_opts opts;
+};
+
+/* Probes the daemon cannot work without; the others are attached if the
+ * kernel has them. */
+static const char *const required[] = {
+	"exit_dup", "exit_dup2", "exit_dup3", "exit_fcntl", "exit_close", "exit_close_range",
+	"exit_open", "exit_openat", "exit_socket", "exit_pipe2", "exit_accept4",
+	"task_fork", "task_exec", "task_exit",
+};
+
+static bool is_required(const char *name)
+{
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!strcmp(required[i], name))
+			return true;
+	return false;
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static int ensure_tracefs(void)
+{
+	struct stat st;
+
+	if (stat(TRACEFS "/events", &st) == 0 || stat("/sys/kernel/debug/tracing/events", &st) == 0)
+		return 0;
+	if (mount("tracefs", TRACEFS, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		int r = -errno;
+
+		fprintf(stderr, "<3>fdwatchd: tracefs is not mounted at " TRACEFS
+				" and mounting it failed: %s\n", strerror(-r));
+		return r;
+	}
+	fprintf(stderr, "<5>fdwatchd: tracefs was not mounted; mounted it at " TRACEFS "\n");
+	return 0;
+}
+
+/* The tracepoint a program's section names exists in this kernel? */
+static bool tracepoint_exists(const char *sec)
+{
+	char path[256];
+	struct stat st;
+
+	if (strncmp(sec, "tracepoint/", 11))
+		return true; /* tp_btf: checked by the loader */
+	snprintf(path, sizeof(path), TRACEFS "/events/%s", sec + 11);
+	if (stat(path, &st) == 0)
+		return true;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s", sec + 11);
+	return stat(path, &st) == 0;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct fdw_capture *c = ctx;
+
+	return c->opts.on_record(c->opts.userdata, data, size);
+}
+
+int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *opts)
+{
+	struct fdw_capture *c;
+	struct bpf_program *prog;
+	int r;
+
+	libbpf_set_print(libbpf_log);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->opts = *opts;
+	c->interval_ms = opts->consume_interval_ms ? opts->consume_interval_ms : 20;
+	c->ncpus = libbpf_num_possible_cpus();
+	if (c->ncpus <= 0) {
+		r = c->ncpus ? c->ncpus : -EINVAL;
+		goto fail;
+	}
+	r = ensure_tracefs();
+	if (r < 0)
+		goto fail;
+
+	c->skel = fdwatch_bpf__open();
+	if (!c->skel) {
+		r = -errno;
+		fprintf(stderr, "<3>fdwatchd: cannot open BPF object: %s\n", strerror(-r));
+		goto fail;
+	}
+	c->skel->rodata->self_tgid = opts->self_tgid;
+	c->skel->rodata->precise_ts = opts->precise_ts;
+	c->skel->rodata->wakeup_bytes = opts->wakeup_bytes;
+	r = bpf_map__set_max_entries(c->skel->maps.events, (uint32_t)opts->ringbuf_bytes);
+	if (r < 0)
+		goto fail;
+	bpf_object__for_each_program(prog, c->skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		if (!tracepoint_exists(sec)) {
+			(void)bpf_program__set_autoload(prog, false);
+			if (c->nfailed < MAX_PROBES)
+				c->failed[c->nfailed++] = bpf_program__name(prog);
+		}
+	}
+	r = fdwatch_bpf__load(c->skel);
+	if (r < 0) {
+		fprintf(stderr, "<3>fdwatchd: cannot load BPF programs: %s\n", strerror(-r));
+		goto fail;
+	}
+	bpf_object__for_each_program(prog, c->skel->obj) {
+		const char *name = bpf_program__name(prog);
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		link = bpf_program__attach(prog);
+		if (!link) {
+			r = -errno;
+			if (is_required(name)) {
+				fprintf(stderr, "<3>fdwatchd: cannot attach %s: %s\n", name,
+					strerror(-r));
+				goto fail;
+			}
+			fprintf(stderr, "<4>fdwatchd: optional probe %s not attached: %s\n", name,
+				strerror(-r));
+			if (c->nfailed < MAX_PROBES)
+				c->failed[c->nfailed++] = name;
+			continue;
+		}
+		if (c->nlinks < MAX_PROBES) {
+			c->links[c->nlinks++] = link;
+			c->attached[c->nattached++] = name;
+		} else {
+			bpf_link__destroy(link);
+		}
+	}
+	for (unsigned int i = 0; i < c->nfailed; i++)
+		if (is_required(c->failed[i])) {
+			fprintf(stderr, "<3>fdwatchd: required tracepoint for %s missing\n",
+				c->failed[i]);
+			r = -ENOENT;
+			goto fail;
+		}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_sample, c, NULL);
+	if (!c->rb) {
+		r = -errno;
+		fprintf(stderr, "<3>fdwatchd: cannot create ring buffer: %s\n", strerror(-r));
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	fdw_capture_free(c);
+	return r;
+}
+
+int fdw_capture_drain(struct fdw_capture *c)
+{
+	int r;
+
+	if (!c || !c->rb)
+		return 0;
+	r = ring_buffer__consume(c->rb);
+	return r;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct fdw_capture *c = h->data;
+
+	(void)fdw_capture_drain(c);
+}
+
+static void on_timer(uv_timer_t *h)
+{
+	struct fdw_capture *c = h->data;
+
+	(void)fdw_capture_drain(c);
+}
+
+int fdw_capture_start(struct fdw_capture *c, uv_loop_t *loop)
+{
+	int r;
+
+	r = uv_poll_init(loop, &c->poll, ring_buffer__epoll_fd(c->rb));
+	if (r < 0)
+		return r;
+	c->poll.data = c;
+	r = uv_timer_init(loop, &c->timer);
+	if (r < 0) {
+		uv_close((uv_handle_t *)&c->poll, NULL);
+		return r;
+	}
+	c->timer.data = c;
+	c->handles_open = true;
+	r = uv_poll_start(&c->poll, UV_READABLE, on_poll);
+	if (r < 0)
+		return r;
+	return uv_timer_start(&c->timer, on_timer, c->interval_ms, c->interval_ms);
+}
+
+void fdw_capture_stop(struct fdw_capture *c)
+{
+	if (!c || !c->handles_open)
+		return;
+	c->handles_open = false;
+	uv_close((uv_handle_t *)&c->poll, NULL);
+	uv_close((uv_handle_t *)&c->timer, NULL);
+}
+
+void fdw_capture_free(struct fdw_capture *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->rb);
+	for (unsigned int i = 0; i < c->nlinks; i++)
+		bpf_link__destroy(c->links[i]);
+	fdwatch_bpf__destroy(c->skel);
+	free(c);
+}
+
+static uint64_t read_stat(struct fdw_capture *c, uint32_t key, uint64_t *per_cpu,
+			  unsigned int max, unsigned int *ncpus)
+{
+	uint64_t *vals, total = 0;
+
+	if (!c || !c->skel)
+		return 0;
+	vals = calloc((size_t)c->ncpus, sizeof(*vals));
+	if (!vals)
+		return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.stats), &key, vals) == 0) {
+		for (int i = 0; i < c->ncpus; i++) {
+			total += vals[i];
+			if (per_cpu && (unsigned int)i < max)
+				per_cpu[i] = vals[i];
+		}
+	}
+	if (ncpus)
+		*ncpus = (unsigned int)c->ncpus < max ? (unsigned int)c->ncpus : max;
+	free(vals);
+	return total;
+}
+
+uint64_t fdw_capture_lost(struct fdw_capture *c, uint64_t *per_cpu, unsigned int max,
+			  unsigned int *ncpus)
+{
+	return read_stat(c, FDW_STAT_LOST, per_cpu, max, ncpus);
+}
+
+uint64_t fdw_capture_wakeups(struct fdw_capture *c)
+{
+	return read_stat(c, FDW_STAT_WAKEUPS, NULL, 0, NULL);
+}
+
+unsigned int fdw_capture_lost_pids(struct fdw_capture *c, uint32_t *pids, unsigned int max,
+				   uint64_t *accounted)
+{
+	int fd = bpf_map__fd(c->skel->maps.lost_tgids);
+	uint32_t key, next;
+	uint64_t val;
+	unsigned int n = 0;
+	bool first = true;
+
+	*accounted = 0;
+	/* collect first, delete after: deleting while walking restarts walks */
+	while (n < max && bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &val) == 0) {
+			pids[n++] = key;
+			*accounted += val;
+		}
+	}
+	for (unsigned int i = 0; i < n; i++)
+		(void)bpf_map_delete_elem(fd, &pids[i]);
+	return n;
+}
+
+unsigned int fdw_capture_probes(struct fdw_capture *c, const char **names, unsigned int max,
+				bool attached)
+{
+	unsigned int n = attached ? c->nattached : c->nfailed;
+
+	for (unsigned int i = 0; i < n && i < max; i++)
+		names[i] = attached ? c->attached[i] : c->failed[i];
+	return n;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The kernel side, seen from the daemon: loads and attaches the probes
+ * (bpf/fdwatch.bpf.c through its generated skeleton) and consumes their
+ * ring buffer from the libuv loop without busy polling.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct fdw_capture;
+
+struct fdw_capture_opts {
+	uint64_t ringbuf_bytes;	   /* power of two, >= page size */
+	uint64_t wakeup_bytes;	   /* fill level that forces a wakeup */
+	unsigned int consume_interval_ms;
+	bool precise_ts;
+	uint32_t self_tgid;
+	/* every record, in ring order; a negative return aborts the drain */
+	int (*on_record)(void *userdata, const void *data, size_t size);
+	void *userdata;
+};
+
+/* Mount tracefs if needed, open, load and attach. 0 or -errno (logged). */
+int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *opts);
+/* Register the ring buffer's epoll fd and the consume timer on the loop. */
+int fdw_capture_start(struct fdw_capture *c, uv_loop_t *loop);
+/* Close the loop handles (their close callbacks run on the loop). */
+void fdw_capture_stop(struct fdw_capture *c);
+/* Detach and free; after the loop has run the close callbacks. NULL-safe. */
+void fdw_capture_free(struct fdw_capture *c);
+
+/* Consume everything committed so far. Returns records consumed or -errno. */
+int fdw_capture_drain(struct fdw_capture *c);
+
+/* Records the kernel could not queue (ring full), per CPU and in total. */
+uint64_t fdw_capture_lost(struct fdw_capture *c, uint64_t *per_cpu, unsigned int max,
+			  unsigned int *ncpus);
+/* Forced wakeups so far (all CPUs). */
+uint64_t fdw_capture_wakeups(struct fdw_capture *c);
+
+/*
+ * Pop processes that lost records since the last call: fills up to `max`
+ * pids, returns how many, and the records they account for in *accounted.
+ */
+unsigned int fdw_capture_lost_pids(struct fdw_capture *c, uint32_t *pids, unsigned int max,
+				   uint64_t *accounted);
+
+/* Probes attached / that failed to attach (optional ones), for status. */
+unsigned int fdw_capture_probes(struct fdw_capture *c, const char **names, unsigned int max,
+				bool attached);

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The event pipeline: every ring-buffer record goes
+ *   capture.c (ring) -> here: decode -> model -> history -> API followers
+ * plus what keeps the model honest: the initial /proc scan and the
+ * re-reading of tables whose records the kernel lost.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "capture.h"
+#include "daemon.h"
+#include "decode.h"
+#include "procfs.h"
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t fdw_now_mono(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+double fdw_daemon_realtime(const struct fdw_daemon *d, uint64_t mono_ns)
+{
+	return (double)((int64_t)mono_ns + d->mono_to_real_ns) / 1e9;
+}
+
+/* ---- model <-> /proc -------------------------------------------------- */
+
+static int ops_read_fd(void *userdata, uint32_t tid, int fd, struct fdw_fd_info *out)
+{
+	struct fdw_daemon *d = userdata;
+
+	return fdw_proc_read_fd(d->cfg.proc_root, tid, fd, out);
+}
+
+static int ops_read_table(void *userdata, uint32_t tid,
+			  void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	struct fdw_daemon *d = userdata;
+
+	return fdw_proc_read_table(d->cfg.proc_root, tid, cb, cbdata);
+}
+
+static int ops_read_proc(void *userdata, uint32_t pid, char comm[16], uint32_t *ppid)
+{
+	struct fdw_daemon *d = userdata;
+
+	return fdw_proc_read_stat(d->cfg.proc_root, pid, comm, ppid);
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static int on_record(void *userdata, const void *data, size_t size)
+{
+	struct fdw_daemon *d = userdata;
+	const struct fdw_history_entry *he;
+	struct fdw_proc *p;
+	struct fdw_event ev;
+	int r;
+
+	d->events_received++;
+	r = fdw_decode(data, size, &ev);
+	if (r < 0) {
+		if (d->events_bad++ == 0)
+			fprintf(stderr, "<3>fdwatchd: undecodable record (%s, %zu bytes): "
+					"probe/daemon ABI mismatch?\n", strerror(-r), size);
+		/* a record we cannot read is a lost record for every table */
+		fdw_model_mark_all_stale(&d->model);
+		d->resync_all = true;
+		return 0;
+	}
+	ev.seq = ++d->seq;
+	fdw_model_apply(&d->model, &ev);
+	p = fdw_model_proc(&d->model, ev.pid);
+	he = fdw_history_push(&d->history, &ev, p ? p->comm : ev.comm);
+	fdw_api_publish(d, he);
+	return 0;
+}
+
+/* ---- lost records ----------------------------------------------------- */
+
+static void resync_everything(struct fdw_daemon *d)
+{
+	size_t it = 0;
+	uint64_t key;
+	void *v;
+	uint32_t *pids = malloc((fdw_hashmap_size(&d->model.procs) + 1) * sizeof(*pids));
+	size_t n = 0;
+
+	if (!pids)
+		return;
+	while (fdw_hashmap_next(&d->model.procs, &it, &key, &v))
+		pids[n++] = (uint32_t)key;
+	for (size_t i = 0; i < n; i++) {
+		struct fdw_proc *p = fdw_model_proc(&d->model, pids[i]);
+
+		if (p)
+			(void)fdw_model_resync_proc(&d->model, p);
+	}
+	free(pids);
+	d->resync_all = false;
+}
+
+/*
+ * The kernel counts records it could not queue, per CPU, and which
+ * processes they belonged to. Mark those processes' tables stale and re-read
+ * them from /proc now; if the per-process map overflowed, re-read all.
+ */
+static void handle_lost(struct fdw_daemon *d)
+{
+	uint64_t lost = fdw_capture_lost(d->capture, NULL, 0, NULL), accounted = 0;
+	uint32_t pids[256];
+	unsigned int n;
+
+	if (lost == d->lost_seen && !d->resync_all)
+		return;
+	if (lost != d->lost_seen)
+		fprintf(stderr, "<4>fdwatchd: kernel lost %llu records (ring buffer full); "
+				"re-reading the affected tables from /proc\n",
+			(unsigned long long)(lost - d->lost_seen));
+	do {
+		uint64_t acc;
+
+		n = fdw_capture_lost_pids(d->capture, pids, 256, &acc);
+		accounted += acc;
+		for (unsigned int i = 0; i < n; i++) {
+			struct fdw_proc *p = fdw_model_proc(&d->model, pids[i]);
+
+			if (p) {
+				fdw_model_mark_proc_stale(&d->model, p);
+				(void)fdw_model_resync_proc(&d->model, p);
+			}
+		}
+	} while (n == 256);
+	if (accounted < lost - d->lost_seen)
+		d->resync_all = true;
+	d->lost_seen = lost;
+	if (d->resync_all) {
+		fdw_model_mark_all_stale(&d->model);
+		resync_everything(d);
+	}
+}
+
+void fdw_daemon_drain(struct fdw_daemon *d)
+{
+	if (!d->capture)
+		return;
+	(void)fdw_capture_drain(d->capture);
+	handle_lost(d);
+	/* a resync above may have raced new records: take them too */
+	(void)fdw_capture_drain(d->capture);
+}
+
+uint64_t fdw_daemon_lost(struct fdw_daemon *d, uint64_t *per_cpu, unsigned int max_cpus,
+			 unsigned int *ncpus)
+{
+	if (!d->capture) {
+		if (ncpus)
+			*ncpus = 0;
+		return 0;
+	}
+	return fdw_capture_lost(d->capture, per_cpu, max_cpus, ncpus);
+}
+
+/* ---- /proc scan -------------------------------------------------------- */
+
+static int scan_one(void *data, uint32_t pid)
+{
+	struct fdw_daemon *d = data;
+	uint32_t *tids = NULL, ppid = 0;
+	unsigned int n = 0;
+	char comm[16];
+	int r;
+
+	if (pid == (uint32_t)getpid())
+		return 0;
+	if (fdw_proc_read_stat(d->cfg.proc_root, pid, comm, &ppid) < 0)
+		return 0; /* gone, or a kernel thread we cannot read */
+	if (fdw_proc_list_tasks(d->cfg.proc_root, pid, &tids, &n) < 0)
+		return 0;
+	r = fdw_model_add_scanned(&d->model, pid, ppid, comm, tids, n, fdw_now_mono());
+	if (r < 0 && r != -ESRCH)
+		d->scan_errors++;
+	free(tids);
+	return 0;
+}
+
+int fdw_daemon_scan(struct fdw_daemon *d)
+{
+	return fdw_proc_list_pids(d->cfg.proc_root, scan_one, d);
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
+{
+	struct fdw_model_ops ops = {
+		.read_fd = ops_read_fd,
+		.read_table = ops_read_table,
+		.read_proc = ops_read_proc,
+		.userdata = d,
+	};
+	int r;
+
+	d->loop = loop;
+	fdw_model_init(&d->model, &ops);
+	d->model.max_procs = d->cfg.max_procs;
+	d->model.max_fds = d->cfg.max_fds;
+	r = fdw_history_init(&d->history, d->cfg.history_size);
+	if (r < 0)
+		return r;
+	d->start_mono_ns = fdw_now_mono();
+	d->mono_to_real_ns = (int64_t)clock_ns(CLOCK_REALTIME) - (int64_t)d->start_mono_ns;
+	return 0;
+}
+
+int fdw_daemon_open_capture(struct fdw_daemon *d)
+{
+	struct fdw_capture_opts o = {
+		.ringbuf_bytes = d->cfg.ringbuf_bytes,
+		.wakeup_bytes = d->cfg.ringbuf_bytes / 4,
+		.consume_interval_ms = d->cfg.consume_interval_ms,
+		.precise_ts = d->cfg.precise_ts,
+		.self_tgid = (uint32_t)getpid(),
+		.on_record = on_record,
+		.userdata = d,
+	};
+	int r;
+
+	r = fdw_capture_open(&d->capture, &o);
+	if (r < 0)
+		return r;
+	return fdw_capture_start(d->capture, d->loop);
+}
+
+void fdw_daemon_free(struct fdw_daemon *d)
+{
+	fdw_capture_free(d->capture);
+	d->capture = NULL;
+	fdw_model_free(&d->model);
+	fdw_history_free(&d->history);
+}

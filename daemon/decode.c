@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Ring-buffer records (include/fdwatch_event.h) to struct fdw_event. */
+#include <errno.h>
+#include <string.h>
+
+#include "decode.h"
+
+static void unpack_hdr(const struct fdw_hdr *h, struct fdw_event *ev)
+{
+	ev->type = h->type;
+	ev->flags = h->flags;
+	ev->pid = h->pid;
+	ev->tid = h->tid;
+	ev->ts = h->ts;
+	ev->files = h->files;
+}
+
+static int unpack_sys(const void *data, size_t len, struct fdw_event *ev)
+{
+	const struct fdw_sys_event *s = data;
+	const struct fdw_fd_event *f = data;
+	const struct fdw_open_event *o = data;
+
+	if (s->nr >= FDW_SYS_MAX)
+		return -EBADMSG;
+	ev->nr = s->nr;
+	ev->ret = s->ret;
+	memcpy(ev->args, s->args, sizeof(ev->args));
+	if (len == sizeof(*s)) {
+		if (s->nfds)
+			return -EBADMSG;
+		return 0;
+	}
+	if (len != sizeof(*f) && len != sizeof(*o))
+		return -EBADMSG;
+	if (s->nfds > FDW_MAX_FDS)
+		return -EBADMSG;
+	ev->nfds = s->nfds;
+	ev->file = f->file;
+	ev->ino = f->ino;
+	ev->dev = f->dev;
+	ev->mode = f->mode;
+	ev->aux = f->aux;
+	memcpy(ev->fds, f->fds, sizeof(ev->fds[0]) * ev->nfds);
+	for (unsigned int i = 0; i < ev->nfds; i++)
+		if (ev->fds[i] < 0)
+			return -EBADMSG;
+	if (len == sizeof(*o)) {
+		/* The probe NUL-terminates; do not trust it to. */
+		if (!memchr(o->path, '\0', sizeof(o->path)))
+			return -EBADMSG;
+		ev->path = o->path;
+	}
+	return 0;
+}
+
+static int unpack_task(const void *data, size_t len, struct fdw_event *ev)
+{
+	const struct fdw_task_event *t = data;
+
+	if (len != sizeof(*t))
+		return -EBADMSG;
+	ev->child_pid = t->child_pid;
+	ev->child_tid = t->child_tid;
+	ev->child_files = t->child_files;
+	ev->exit_code = t->exit_code;
+	ev->jiffies = t->jiffies;
+	ev->hz = t->hz;
+	memcpy(ev->comm, t->comm, sizeof(ev->comm));
+	ev->comm[sizeof(ev->comm) - 1] = '\0';
+	return 0;
+}
+
+int fdw_decode(const void *data, size_t len, struct fdw_event *ev)
+{
+	const struct fdw_hdr *h = data;
+	int r;
+
+	if (!data || len < sizeof(*h))
+		return -EBADMSG;
+	if (h->abi != FDW_ABI_VERSION)
+		return -EPROTO;
+	if (h->size != len)
+		return -EBADMSG;
+	memset(ev, 0, sizeof(*ev));
+	unpack_hdr(h, ev);
+	switch (h->type) {
+	case FDW_REC_SYSCALL:
+	case FDW_REC_URING:
+		if (len < sizeof(struct fdw_sys_event))
+			return -EBADMSG;
+		r = unpack_sys(data, len, ev);
+		break;
+	case FDW_REC_FORK:
+	case FDW_REC_EXEC:
+	case FDW_REC_EXIT:
+		r = unpack_task(data, len, ev);
+		break;
+	default:
+		return -EBADMSG;
+	}
+	return r;
+}

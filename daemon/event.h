@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A record from the ring buffer, checked and unpacked into one plain struct
+ * (daemon/decode.c). Everything past decode works on this, never on the
+ * raw bytes.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "fdwatch_event.h"
+
+struct fdw_event {
+	uint64_t seq;	/* position in the daemon's stream, from 1 */
+	uint64_t ts;	/* CLOCK_MONOTONIC ns (as the probe read it) */
+	uint64_t files; /* files_struct address: the table */
+	uint32_t pid;
+	uint32_t tid;
+	uint16_t type;	/* FDW_REC_* */
+	uint16_t nr;	/* FDW_SYS_* */
+	uint16_t flags; /* FDW_F_* */
+	uint16_t nfds;
+	int64_t ret;
+	uint64_t args[6];
+	/* fd-installing syscalls */
+	uint64_t file;
+	uint64_t ino;
+	uint32_t dev;
+	uint32_t mode;
+	uint64_t aux;
+	int32_t fds[FDW_MAX_FDS];
+	/* task events */
+	uint32_t child_pid;
+	uint32_t child_tid;
+	uint64_t child_files;
+	int32_t exit_code;
+	uint64_t jiffies;
+	uint32_t hz;
+	char comm[FDW_COMM_LEN];
+	/* open family: the path argument; points into the record (or a copy) */
+	const char *path;
+};

@@ -1,0 +1,1217 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The descriptor-table model: applies decoded events to tables, tasks and
+ * processes with Linux's semantics. See model.h for the data model.
+ *
+ * Where an event disagrees with the model (an fd the model never saw, a
+ * table the kernel split without telling), the model asks /proc for the
+ * truth at once through m->ops and counts an anomaly: a table is never left
+ * knowingly wrong.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model.h"
+#include "syscalls.h"
+
+#define CLOSE_RANGE_UNSHARE_ (1u << 1)
+#define CLOSE_RANGE_CLOEXEC_ (1u << 2)
+
+/* ---- open file descriptions ------------------------------------------ */
+
+static struct fdw_ofd *ofd_new(struct fdw_model *m, uint64_t kfile)
+{
+	struct fdw_ofd *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->id = ++m->next_ofd_id;
+	o->kfile = kfile;
+	if (kfile && fdw_hashmap_put(&m->ofds, kfile, o) < 0)
+		o->kfile = 0; /* untracked identity; still a valid OFD */
+	m->stats.ofds++;
+	return o;
+}
+
+static void ofd_free(struct fdw_ofd *o)
+{
+	free(o->target);
+	free(o->path_arg);
+	free(o);
+}
+
+/* refs counts the open fds (in any table) that refer to it. */
+static void ofd_put(struct fdw_model *m, struct fdw_ofd *o)
+{
+	if (!o || --o->refs > 0)
+		return;
+	if (o->kfile && fdw_hashmap_get(&m->ofds, o->kfile) == o)
+		(void)fdw_hashmap_remove(&m->ofds, o->kfile);
+	o->kfile = 0;
+	m->stats.ofds--;
+	ofd_free(o);
+}
+
+static void ofd_set_target(struct fdw_ofd *o, const char *target, bool exact)
+{
+	char *t = strdup(target ? target : "");
+
+	if (!t)
+		return;
+	free(o->target);
+	o->target = t;
+	o->target_exact = exact;
+}
+
+static const char *ofd_target(const struct fdw_ofd *o)
+{
+	return o && o->target ? o->target : "";
+}
+
+/* ---- slots and tables ------------------------------------------------ */
+
+struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd)
+{
+	if (!t || fd < 0 || (uint32_t)fd >= t->nslots)
+		return NULL;
+	return t->slots[fd];
+}
+
+static struct fdw_slot *slot_get(struct fdw_table *t, int fd)
+{
+	struct fdw_slot *s;
+
+	if (fd < 0)
+		return NULL;
+	if ((uint32_t)fd >= t->nslots) {
+		uint64_t n = t->nslots ? t->nslots : 64;
+		struct fdw_slot **ns;
+
+		while (n <= (uint64_t)fd)
+			n *= 2;
+		if (n > (1u << 31))
+			return NULL;
+		ns = realloc(t->slots, n * sizeof(*ns));
+		if (!ns)
+			return NULL;
+		memset(ns + t->nslots, 0, (n - t->nslots) * sizeof(*ns));
+		t->slots = ns;
+		t->nslots = n;
+	}
+	s = t->slots[fd];
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return NULL;
+		t->slots[fd] = s;
+	}
+	return s;
+}
+
+const struct fdw_fd_history *fdw_slot_history(const struct fdw_slot *s, unsigned int i)
+{
+	if (!s || !s->hist || i >= s->nhist)
+		return NULL;
+	return &s->hist[(s->hist_head + FDW_SLOT_HISTORY - 1 - i) % FDW_SLOT_HISTORY];
+}
+
+static void hist_clear(struct fdw_slot *s)
+{
+	if (!s->hist)
+		return;
+	for (unsigned int i = 0; i < FDW_SLOT_HISTORY; i++)
+		free(s->hist[i].target);
+	free(s->hist);
+	s->hist = NULL;
+	s->nhist = 0;
+	s->hist_head = 0;
+}
+
+static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_origin *closed)
+{
+	struct fdw_fd_history *h;
+
+	if (!s->hist) {
+		if (m->stats.history_entries >= m->max_history) {
+			m->stats.history_dropped++;
+			return;
+		}
+		s->hist = calloc(FDW_SLOT_HISTORY, sizeof(*s->hist));
+		if (!s->hist)
+			return;
+		m->stats.history_entries++;
+	}
+	h = &s->hist[s->hist_head];
+	free(h->target);
+	h->generation = s->generation;
+	h->origin = s->origin;
+	h->closed = *closed;
+	h->target = s->ofd && s->ofd->target ? strdup(s->ofd->target) : NULL;
+	s->hist_head = (s->hist_head + 1) % FDW_SLOT_HISTORY;
+	if (s->nhist < FDW_SLOT_HISTORY)
+		s->nhist++;
+}
+
+static struct fdw_table *table_new(struct fdw_model *m, uint64_t kfiles, uint64_t now)
+{
+	struct fdw_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->id = ++m->next_table_id;
+	t->created_ts = now;
+	if (kfiles) {
+		struct fdw_table *old = fdw_hashmap_get(&m->tables, kfiles);
+
+		/* An address still mapped to a live table: that table died
+		 * without us seeing its last exit. Unbind it. */
+		if (old)
+			old->kfiles = 0;
+		if (fdw_hashmap_put(&m->tables, kfiles, t) < 0) {
+			free(t);
+			return NULL;
+		}
+		t->kfiles = kfiles;
+	}
+	m->stats.tables++;
+	return t;
+}
+
+static void slot_close(struct fdw_model *m, struct fdw_table *t, struct fdw_slot *s,
+		       const struct fdw_origin *closed)
+{
+	if (!fdw_slot_open(s))
+		return;
+	hist_push(m, s, closed);
+	ofd_put(m, s->ofd);
+	s->ofd = NULL;
+	s->cloexec = false;
+	t->nopen--;
+	m->stats.fds--;
+}
+
+static void table_free(struct fdw_model *m, struct fdw_table *t)
+{
+	if (!t)
+		return;
+	for (uint32_t fd = 0; fd < t->nslots; fd++) {
+		struct fdw_slot *s = t->slots[fd];
+
+		if (!s)
+			continue;
+		if (s->ofd) {
+			ofd_put(m, s->ofd);
+			m->stats.fds--;
+		}
+		if (s->hist)
+			m->stats.history_entries--;
+		hist_clear(s);
+		free(s);
+	}
+	free(t->slots);
+	if (t->kfiles && fdw_hashmap_get(&m->tables, t->kfiles) == t)
+		(void)fdw_hashmap_remove(&m->tables, t->kfiles);
+	m->stats.tables--;
+	free(t);
+}
+
+/*
+ * Put `ofd` at `fd`. An fd already open there is closed first (dup2's
+ * atomic replace); `closed` says what closed it. Returns the slot, NULL when
+ * the fd bound refused it (the table is then marked stale).
+ */
+static struct fdw_slot *slot_install(struct fdw_model *m, struct fdw_table *t, int fd,
+				     struct fdw_ofd *ofd, bool cloexec,
+				     const struct fdw_origin *origin)
+{
+	struct fdw_slot *s;
+
+	if (m->stats.fds >= m->max_fds && !fdw_slot_open(fdw_table_slot(t, fd))) {
+		m->stats.dropped_fds++;
+		t->stale = true;
+		return NULL;
+	}
+	s = slot_get(t, fd);
+	if (!s) {
+		m->stats.dropped_fds++;
+		t->stale = true;
+		return NULL;
+	}
+	if (s->ofd)
+		slot_close(m, t, s, origin);
+	ofd->refs++;
+	s->ofd = ofd;
+	s->cloexec = cloexec;
+	s->origin = *origin;
+	s->generation++;
+	t->nopen++;
+	m->stats.fds++;
+	return s;
+}
+
+/* A copy of `src` for fork or unshare: same OFDs, bits and provenance. */
+static struct fdw_table *table_copy(struct fdw_model *m, const struct fdw_table *src,
+				    uint64_t kfiles, uint64_t now)
+{
+	struct fdw_table *t = table_new(m, kfiles, now);
+
+	if (!t)
+		return NULL;
+	t->stale = src->stale;
+	for (uint32_t fd = 0; fd < src->nslots; fd++) {
+		const struct fdw_slot *ss = src->slots[fd];
+		struct fdw_slot *ds;
+
+		if (!fdw_slot_open(ss))
+			continue;
+		ds = slot_install(m, t, fd, ss->ofd, ss->cloexec, &ss->origin);
+		if (ds)
+			ds->generation = ss->generation;
+	}
+	return t;
+}
+
+/* ---- processes and tasks --------------------------------------------- */
+
+static void notify(struct fdw_model *m, struct fdw_proc *p, const struct fdw_event *ev, int kind,
+		   int fd, const struct fdw_slot *s)
+{
+	if (m->ops.on_fd_event && p)
+		m->ops.on_fd_event(m->ops.userdata, p, ev, kind, fd, s);
+}
+
+static void task_set_table(struct fdw_model *m, struct fdw_task *task, struct fdw_table *t)
+{
+	struct fdw_table *old = task->table;
+
+	if (old == t)
+		return;
+	if (t)
+		t->users++;
+	task->table = t;
+	if (old && --old->users == 0)
+		table_free(m, old);
+}
+
+static struct fdw_proc *proc_new(struct fdw_model *m, uint32_t pid, uint32_t ppid,
+				 const char *comm, uint64_t now)
+{
+	struct fdw_proc *p;
+
+	if (fdw_hashmap_size(&m->procs) >= m->max_procs) {
+		m->stats.dropped_procs++;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->ppid = ppid;
+	p->start_ts = now;
+	if (comm)
+		strncpy(p->comm, comm, sizeof(p->comm) - 1);
+	if (fdw_hashmap_put(&m->procs, pid, p) < 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void task_del(struct fdw_model *m, struct fdw_task *task)
+{
+	struct fdw_proc *p = task->proc;
+
+	if (m->last_task == task)
+		m->last_task = NULL;
+	if (fdw_hashmap_get(&m->tasks, task->tid) == task)
+		(void)fdw_hashmap_remove(&m->tasks, task->tid);
+	task_set_table(m, task, NULL);
+	if (p) {
+		p->ntasks--;
+		if (p->leader == task)
+			p->leader = NULL;
+	}
+	free(task);
+}
+
+static void proc_del(struct fdw_model *m, struct fdw_proc *p)
+{
+	size_t it = 0;
+	uint64_t key;
+	void *v;
+	uint32_t *doomed = NULL;
+	size_t n = 0, cap = 0;
+
+	if (m->ops.on_proc_exit)
+		m->ops.on_proc_exit(m->ops.userdata, p);
+	/* Tasks of this process still listed (their exits were lost). */
+	if (p->ntasks) {
+		while (fdw_hashmap_next(&m->tasks, &it, &key, &v)) {
+			if (((struct fdw_task *)v)->proc != p)
+				continue;
+			if (n == cap) {
+				uint32_t *nd;
+
+				cap = cap ? cap * 2 : 16;
+				nd = realloc(doomed, cap * sizeof(*nd));
+				if (!nd)
+					break;
+				doomed = nd;
+			}
+			doomed[n++] = key;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct fdw_task *t = fdw_hashmap_get(&m->tasks, doomed[i]);
+
+			if (t)
+				task_del(m, t);
+		}
+		free(doomed);
+	}
+	if (fdw_hashmap_get(&m->procs, p->pid) == p)
+		(void)fdw_hashmap_remove(&m->procs, p->pid);
+	free(p);
+}
+
+static struct fdw_task *task_new(struct fdw_model *m, uint32_t tid, struct fdw_proc *p,
+				 struct fdw_table *t)
+{
+	struct fdw_task *old = fdw_hashmap_get(&m->tasks, tid);
+	struct fdw_task *task;
+
+	/* tid reuse with a lost exit: the old task is gone */
+	if (old) {
+		struct fdw_proc *op = old->proc;
+
+		task_del(m, old);
+		if (op && op != p && op->ntasks == 0)
+			proc_del(m, op);
+	}
+	task = calloc(1, sizeof(*task));
+	if (!task)
+		return NULL;
+	task->tid = tid;
+	task->proc = p;
+	if (fdw_hashmap_put(&m->tasks, tid, task) < 0) {
+		free(task);
+		return NULL;
+	}
+	task_set_table(m, task, t);
+	p->ntasks++;
+	if (tid == p->pid)
+		p->leader = task;
+	return task;
+}
+
+struct fdw_proc *fdw_model_proc(struct fdw_model *m, uint32_t pid)
+{
+	return fdw_hashmap_get(&m->procs, pid);
+}
+
+struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p)
+{
+	uint32_t tid = fdw_model_proc_tid(m, p);
+	struct fdw_task *t = tid ? fdw_hashmap_get(&m->tasks, tid) : NULL;
+
+	return t ? t->table : NULL;
+}
+
+uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p)
+{
+	size_t it = 0;
+	uint64_t key;
+	void *v;
+
+	if (!p)
+		return 0;
+	if (p->leader)
+		return p->leader->tid;
+	while (fdw_hashmap_next(&m->tasks, &it, &key, &v))
+		if (((struct fdw_task *)v)->proc == p)
+			return (uint32_t)key;
+	return 0;
+}
+
+/* ---- reading the truth ----------------------------------------------- */
+
+static struct fdw_ofd *ofd_from_info(struct fdw_model *m, const struct fdw_fd_info *fi,
+				     const struct fdw_origin *origin)
+{
+	struct fdw_ofd *o = ofd_new(m, 0);
+
+	if (!o)
+		return NULL;
+	o->ino = fi->ino;
+	o->dev = fi->dev;
+	o->mode = fi->mode;
+	o->origin = *origin;
+	ofd_set_target(o, fi->target, true);
+	return o;
+}
+
+static void origin_procfs(struct fdw_origin *o, uint64_t now)
+{
+	memset(o, 0, sizeof(*o));
+	o->source = FDW_SRC_PROCFS;
+	o->from_fd = -1;
+	o->ts = now;
+}
+
+/* Make slot `fd` of `t` what the kernel says (via task `tid`) right now. */
+static int resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int fd,
+		      const struct fdw_origin *origin)
+{
+	struct fdw_fd_info *fi;
+	struct fdw_slot *s;
+	struct fdw_ofd *o;
+	int r;
+
+	if (!m->ops.read_fd)
+		return -ENOTSUP;
+	fi = malloc(sizeof(*fi));
+	if (!fi)
+		return -ENOMEM;
+	r = m->ops.read_fd(m->ops.userdata, tid, fd, fi);
+	s = fdw_table_slot(t, fd);
+	if (r == -ENOENT) {
+		slot_close(m, t, s, origin);
+		r = 0;
+	} else if (r == 0) {
+		if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
+			s->cloexec = fi->cloexec;
+			if (strcmp(ofd_target(s->ofd), fi->target))
+				ofd_set_target(s->ofd, fi->target, true);
+		} else {
+			o = ofd_from_info(m, fi, origin);
+			if (!o)
+				r = -ENOMEM;
+			else if (!slot_install(m, t, fd, o, fi->cloexec, origin))
+				r = -ENOSPC;
+			if (o && !o->refs) {
+				o->refs = 1;
+				ofd_put(m, o);
+			}
+		}
+	} else {
+		t->stale = true;
+		m->stats.resync_failed++;
+	}
+	free(fi);
+	return r;
+}
+
+struct resync_ctx {
+	struct fdw_model *m;
+	struct fdw_table *t;
+	uint8_t *seen; /* bitmap of fds the kernel has */
+	uint32_t nseen;
+	uint64_t now;
+	int err;
+};
+
+static void resync_one(void *data, const struct fdw_fd_info *fi)
+{
+	struct resync_ctx *c = data;
+	struct fdw_slot *s = fdw_table_slot(c->t, fi->fd);
+	struct fdw_origin origin;
+	struct fdw_ofd *o;
+
+	if (fi->fd < 0)
+		return;
+	if ((uint32_t)fi->fd >= c->nseen) {
+		uint32_t n = c->nseen ? c->nseen : 1024;
+		uint8_t *ns;
+
+		while (n <= (uint32_t)fi->fd)
+			n *= 2;
+		ns = realloc(c->seen, n / 8);
+		if (!ns) {
+			c->err = -ENOMEM;
+			return;
+		}
+		memset(ns + c->nseen / 8, 0, (n - c->nseen) / 8);
+		c->seen = ns;
+		c->nseen = n;
+	}
+	c->seen[fi->fd / 8] |= 1u << (fi->fd % 8);
+	if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
+		/* same file as the model says: keep its provenance */
+		s->cloexec = fi->cloexec;
+		if (strcmp(ofd_target(s->ofd), fi->target))
+			ofd_set_target(s->ofd, fi->target, true);
+		return;
+	}
+	origin_procfs(&origin, c->now);
+	o = ofd_from_info(c->m, fi, &origin);
+	if (!o) {
+		c->err = -ENOMEM;
+		return;
+	}
+	o->refs = 1; /* hold it across install */
+	if (!slot_install(c->m, c->t, fi->fd, o, fi->cloexec, &origin))
+		c->err = -ENOSPC;
+	ofd_put(c->m, o);
+}
+
+static int table_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now)
+{
+	struct resync_ctx c = { .m = m, .t = t, .now = now };
+	struct fdw_origin closed;
+	int r;
+
+	if (!m->ops.read_table)
+		return -ENOTSUP;
+	r = m->ops.read_table(m->ops.userdata, tid, resync_one, &c);
+	if (r < 0 || c.err < 0) {
+		free(c.seen);
+		t->stale = true;
+		m->stats.resync_failed++;
+		return r < 0 ? r : c.err;
+	}
+	origin_procfs(&closed, now);
+	for (uint32_t fd = 0; fd < t->nslots; fd++) {
+		bool seen = fd < c.nseen && (c.seen[fd / 8] & (1u << (fd % 8)));
+
+		if (!seen && fdw_slot_open(t->slots[fd]))
+			slot_close(m, t, t->slots[fd], &closed);
+	}
+	free(c.seen);
+	t->stale = false;
+	t->resyncs++;
+	m->stats.resyncs++;
+	return 0;
+}
+
+int fdw_model_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid)
+{
+	return table_resync(m, t, tid, 0);
+}
+
+int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p)
+{
+	struct fdw_table *done[8];
+	unsigned int ndone = 0;
+	size_t it = 0;
+	uint64_t key;
+	void *v;
+	int r = 0, q;
+
+	/* each distinct table among the process's tasks, once (threads nearly
+	 * always share one; the few that unshared get theirs) */
+	while (fdw_hashmap_next(&m->tasks, &it, &key, &v)) {
+		struct fdw_task *task = v;
+		bool seen = false;
+
+		if (task->proc != p || !task->table)
+			continue;
+		for (unsigned int i = 0; i < ndone; i++)
+			seen |= done[i] == task->table;
+		if (seen)
+			continue;
+		q = table_resync(m, task->table, task->tid, 0);
+		if (q < 0 && r == 0)
+			r = q;
+		if (ndone < 8)
+			done[ndone++] = task->table;
+	}
+	p->lost = 0;
+	return r;
+}
+
+void fdw_model_mark_proc_stale(struct fdw_model *m, struct fdw_proc *p)
+{
+	size_t it = 0;
+	void *v;
+
+	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v)) {
+		struct fdw_task *task = v;
+
+		if (task->proc == p && task->table)
+			task->table->stale = true;
+	}
+}
+
+void fdw_model_mark_all_stale(struct fdw_model *m)
+{
+	size_t it = 0;
+	void *v;
+
+	while (fdw_hashmap_next(&m->tables, &it, NULL, &v))
+		((struct fdw_table *)v)->stale = true;
+}
+
+/* ---- events ---------------------------------------------------------- */
+
+static void origin_from_event(struct fdw_origin *o, const struct fdw_event *ev,
+			      const struct fdw_proc *p, int from_fd)
+{
+	o->nr = ev->nr;
+	o->source = FDW_SRC_EVENT;
+	o->_pad = 0;
+	o->from_fd = from_fd;
+	o->tid = ev->tid;
+	o->pid = ev->pid;
+	o->ts = ev->ts;
+	o->seq = ev->seq;
+	memcpy(o->comm, p ? p->comm : "", sizeof(o->comm));
+}
+
+static struct fdw_task *unknown_task(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_proc *p = fdw_model_proc(m, ev->pid);
+	struct fdw_table *t;
+	struct fdw_task *task;
+	char comm[16] = "";
+	uint32_t ppid = 0;
+	bool fresh = false;
+
+	m->stats.unknown_task++;
+	if (!p) {
+		if (m->ops.read_proc)
+			(void)m->ops.read_proc(m->ops.userdata, ev->pid, comm, &ppid);
+		p = proc_new(m, ev->pid, ppid, comm, ev->ts);
+		if (!p)
+			return NULL;
+	}
+	t = ev->files ? fdw_hashmap_get(&m->tables, ev->files) : NULL;
+	if (!t) {
+		t = table_new(m, ev->files, ev->ts);
+		if (!t)
+			goto fail;
+		fresh = true;
+	}
+	task = task_new(m, ev->tid, p, t);
+	if (!task) {
+		if (fresh)
+			table_free(m, t);
+		goto fail;
+	}
+	/* The table's contents before this event: the kernel's now. */
+	if (fresh)
+		(void)table_resync(m, t, ev->tid, ev->ts);
+	return task;
+fail:
+	if (p->ntasks == 0)
+		proc_del(m, p);
+	return NULL;
+}
+
+/*
+ * The task an event came from, with its table bound to the event's
+ * files_struct. A task whose files_struct changed had its table split
+ * (unshare(CLONE_FILES), close_range(CLOSE_RANGE_UNSHARE), exec of a task
+ * sharing its table): the new table starts as a copy of the old one.
+ */
+static struct fdw_task *event_task(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_task *task = m->last_task;
+	struct fdw_table *t, *other;
+
+	if (!task || task->tid != ev->tid) {
+		task = fdw_hashmap_get(&m->tasks, ev->tid);
+		if (!task)
+			task = unknown_task(m, ev);
+		if (!task)
+			return NULL;
+		m->last_task = task;
+	}
+	t = task->table;
+	if (!ev->files || (t && t->kfiles == ev->files))
+		return task;
+	other = fdw_hashmap_get(&m->tables, ev->files);
+	if (other) {
+		/* the same kernel table we knew under another name */
+		task_set_table(m, task, other);
+	} else if (t && !t->kfiles) {
+		/* first event on a table found by the /proc scan */
+		t->kfiles = ev->files;
+		if (fdw_hashmap_put(&m->tables, ev->files, t) < 0)
+			t->kfiles = 0;
+	} else {
+		struct fdw_table *nt;
+
+		m->stats.table_splits++;
+		nt = t ? table_copy(m, t, ev->files, ev->ts) : table_new(m, ev->files, ev->ts);
+		if (!nt)
+			return task;
+		task_set_table(m, task, nt);
+		/* other threads may have changed the old table between the
+		 * kernel's copy and this event: re-read */
+		if (t)
+			(void)table_resync(m, nt, ev->tid, ev->ts);
+	}
+	return task;
+}
+
+static void apply_dup(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev,
+		      int oldfd, int newfd, bool cloexec)
+{
+	struct fdw_table *t = task->table;
+	struct fdw_slot *src = fdw_table_slot(t, oldfd), *dst;
+	struct fdw_origin origin;
+	bool clobber;
+
+	origin_from_event(&origin, ev, task->proc, oldfd);
+	if (!fdw_slot_open(src)) {
+		/* the model missed oldfd: ask the kernel about newfd */
+		m->stats.anomalies++;
+		(void)resolve_fd(m, t, ev->tid, newfd, &origin);
+		dst = fdw_table_slot(t, newfd);
+		if (fdw_slot_open(dst))
+			notify(m, task->proc, ev, FDW_FDEV_OPEN, newfd, dst);
+		return;
+	}
+	dst = fdw_table_slot(t, newfd);
+	clobber = fdw_slot_open(dst);
+	if (clobber)
+		notify(m, task->proc, ev, FDW_FDEV_CLOBBER, newfd, dst);
+	dst = slot_install(m, t, newfd, src->ofd, cloexec, &origin);
+	if (dst)
+		notify(m, task->proc, ev, FDW_FDEV_OPEN, newfd, dst);
+}
+
+static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev,
+			int fd)
+{
+	struct fdw_table *t = task->table;
+	struct fdw_slot *s = fdw_table_slot(t, fd);
+	struct fdw_origin closed;
+
+	if (ev->ret == -EBADF) {
+		if (fdw_slot_open(s)) {
+			/* the kernel had no such fd: the model was wrong */
+			m->stats.anomalies++;
+			origin_from_event(&closed, ev, task->proc, -1);
+			slot_close(m, t, s, &closed);
+		}
+		notify(m, task->proc, ev, FDW_FDEV_DOUBLE_CLOSE, fd, s);
+		return;
+	}
+	/* any other result (0, EINTR, EIO): the fd is gone on Linux */
+	if (!fdw_slot_open(s)) {
+		if (ev->ret == 0)
+			m->stats.anomalies++;
+		return;
+	}
+	notify(m, task->proc, ev, FDW_FDEV_CLOSE, fd, s);
+	origin_from_event(&closed, ev, task->proc, -1);
+	slot_close(m, t, s, &closed);
+}
+
+static void apply_close_range(struct fdw_model *m, struct fdw_task *task,
+			      const struct fdw_event *ev)
+{
+	struct fdw_table *t = task->table;
+	uint32_t first = (uint32_t)ev->args[0], last = (uint32_t)ev->args[1];
+	uint32_t flags = (uint32_t)ev->args[2];
+	struct fdw_origin closed;
+
+	if (ev->ret != 0 || first > last)
+		return;
+	origin_from_event(&closed, ev, task->proc, -1);
+	for (uint64_t fd = first; fd <= last && fd < t->nslots; fd++) {
+		struct fdw_slot *s = t->slots[fd];
+
+		if (!fdw_slot_open(s))
+			continue;
+		if (flags & CLOSE_RANGE_CLOEXEC_) {
+			s->cloexec = true;
+		} else {
+			notify(m, task->proc, ev, FDW_FDEV_CLOSE, (int)fd, s);
+			slot_close(m, t, s, &closed);
+		}
+	}
+}
+
+static void apply_fcntl(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
+{
+	int fd = (int)ev->args[0], cmd = (int)ev->args[1];
+	struct fdw_slot *s;
+
+	if (ev->ret < 0)
+		return;
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		apply_dup(m, task, ev, fd, (int)ev->ret, cmd == F_DUPFD_CLOEXEC);
+		break;
+	case F_SETFD:
+		s = fdw_table_slot(task->table, fd);
+		if (fdw_slot_open(s)) {
+			s->cloexec = (ev->args[2] & FD_CLOEXEC) != 0;
+		} else {
+			struct fdw_origin origin;
+
+			m->stats.anomalies++;
+			origin_from_event(&origin, ev, task->proc, -1);
+			(void)resolve_fd(m, task->table, ev->tid, fd, &origin);
+		}
+		break;
+	}
+}
+
+/* The identity an fd-installing event gives its first fd. */
+static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev,
+				 const struct fdw_origin *origin, bool first)
+{
+	struct fdw_ofd *o;
+
+	if (first && ev->file) {
+		/* received (SCM_RIGHTS, pidfd_getfd): an OFD we may know */
+		o = fdw_hashmap_get(&m->ofds, ev->file);
+		if (o)
+			return o;
+	}
+	o = ofd_new(m, first ? ev->file : 0);
+	if (!o)
+		return NULL;
+	if (first) {
+		o->ino = ev->ino;
+		o->dev = ev->dev;
+		o->mode = ev->mode;
+	}
+	o->origin = *origin;
+	if (ev->path && ev->path[0])
+		o->path_arg = strdup(ev->path);
+	return o;
+}
+
+/* What the kernel would show for this fd, when /proc cannot tell us. */
+static void synthesize_target(struct fdw_ofd *o, const struct fdw_event *ev)
+{
+	const struct fdw_syscall_info *si = fdw_syscall_info(ev->nr);
+	char buf[4096];
+
+	if (S_ISFIFO(o->mode) && o->ino)
+		snprintf(buf, sizeof(buf), "pipe:[%llu]", (unsigned long long)o->ino);
+	else if (S_ISSOCK(o->mode) && o->ino)
+		snprintf(buf, sizeof(buf), "socket:[%llu]", (unsigned long long)o->ino);
+	else if (si && si->anon_name)
+		snprintf(buf, sizeof(buf), "%s", si->anon_name);
+	else if (o->path_arg)
+		snprintf(buf, sizeof(buf), "%s", o->path_arg);
+	else
+		snprintf(buf, sizeof(buf), "unknown");
+	ofd_set_target(o, buf, false);
+}
+
+/* Read the target for a new OFD from /proc while the fd is (likely) still
+ * the one the event created: the inode must match the event's. */
+static void resolve_target(struct fdw_model *m, struct fdw_ofd *o, const struct fdw_event *ev,
+			   int fd)
+{
+	struct fdw_fd_info *fi;
+
+	if (o->target)
+		return;
+	fi = m->ops.read_fd ? malloc(sizeof(*fi)) : NULL;
+	if (fi && m->ops.read_fd(m->ops.userdata, ev->tid, fd, fi) == 0 &&
+	    (!o->ino || (fi->ino == o->ino && fi->dev == o->dev))) {
+		if (!o->ino) {
+			o->ino = fi->ino;
+			o->dev = fi->dev;
+			o->mode = fi->mode;
+		}
+		ofd_set_target(o, fi->target, true);
+	} else {
+		synthesize_target(o, ev);
+	}
+	free(fi);
+}
+
+static void apply_install(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
+{
+	bool cloexec = fdw_syscall_cloexec(ev);
+	struct fdw_origin origin;
+
+	/* signalfd on an existing signalfd changes its mask, installs nothing */
+	if ((ev->nr == FDW_SYS_SIGNALFD || ev->nr == FDW_SYS_SIGNALFD4) &&
+	    (int)ev->args[0] != -1)
+		return;
+	origin_from_event(&origin, ev, task->proc, -1);
+	for (unsigned int i = 0; i < ev->nfds; i++) {
+		struct fdw_ofd *o = event_ofd(m, ev, &origin, i == 0);
+		struct fdw_slot *s;
+
+		if (!o)
+			break;
+		o->refs++; /* hold across install */
+		if (fdw_slot_open(fdw_table_slot(task->table, ev->fds[i])))
+			m->stats.anomalies++; /* a close we have not seen yet */
+		s = slot_install(m, task->table, ev->fds[i], o, cloexec, &origin);
+		resolve_target(m, o, ev, ev->fds[i]);
+		ofd_put(m, o);
+		if (s)
+			notify(m, task->proc, ev, FDW_FDEV_OPEN, ev->fds[i], s);
+	}
+	if (ev->flags & FDW_F_TRUNCATED)
+		(void)table_resync(m, task->table, ev->tid, ev->ts);
+}
+
+static void apply_uring(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
+{
+	struct fdw_origin origin;
+
+	origin_from_event(&origin, ev, task->proc, -1);
+	switch (ev->aux) {
+	case 13: /* IORING_OP_ACCEPT */
+	case 18: /* IORING_OP_OPENAT */
+	case 28: /* IORING_OP_OPENAT2 */
+	case 45: /* IORING_OP_SOCKET */
+	case 54: /* IORING_OP_FIXED_FD_INSTALL */
+		/* res is the new fd, or 0 for a direct (fixed) descriptor */
+		(void)resolve_fd(m, task->table, ev->tid, (int)ev->ret, &origin);
+		break;
+	default: /* IORING_OP_CLOSE, IORING_OP_PIPE: numbers not observable */
+		(void)table_resync(m, task->table, ev->tid, ev->ts);
+		break;
+	}
+}
+
+static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_task *task = event_task(m, ev);
+
+	if (!task || !task->table)
+		return;
+	task->proc->ops++;
+	if (ev->type == FDW_REC_URING) {
+		apply_uring(m, task, ev);
+		return;
+	}
+	if (ev->ret < 0 && ev->nr != FDW_SYS_CLOSE)
+		notify(m, task->proc, ev, FDW_FDEV_FAIL, -1, NULL);
+	switch (ev->nr) {
+	case FDW_SYS_DUP:
+		if (ev->ret >= 0)
+			apply_dup(m, task, ev, (int)ev->args[0], (int)ev->ret, false);
+		break;
+	case FDW_SYS_DUP2:
+		if (ev->ret >= 0 && (int)ev->args[0] != (int)ev->args[1])
+			apply_dup(m, task, ev, (int)ev->args[0], (int)ev->ret, false);
+		break;
+	case FDW_SYS_DUP3:
+		if (ev->ret >= 0)
+			apply_dup(m, task, ev, (int)ev->args[0], (int)ev->ret,
+				  (ev->args[2] & O_CLOEXEC) != 0);
+		break;
+	case FDW_SYS_FCNTL:
+		apply_fcntl(m, task, ev);
+		break;
+	case FDW_SYS_CLOSE:
+		apply_close(m, task, ev, (int)ev->args[0]);
+		break;
+	case FDW_SYS_CLOSE_RANGE:
+		apply_close_range(m, task, ev);
+		break;
+	case FDW_SYS_UNSHARE:
+		break; /* the split happened in event_task() */
+	default:
+		if (ev->ret >= 0)
+			apply_install(m, task, ev);
+		break;
+	}
+}
+
+static void apply_fork(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_task *parent = event_task(m, ev);
+	struct fdw_table *t;
+	struct fdw_proc *p;
+
+	if (!parent)
+		return;
+	if (ev->flags & FDW_F_THREAD) {
+		p = parent->proc;
+	} else {
+		struct fdw_proc *old = fdw_model_proc(m, ev->child_pid);
+
+		if (old) /* pid reuse: its exit was lost */
+			proc_del(m, old);
+		p = proc_new(m, ev->child_pid, ev->pid, ev->comm, ev->ts);
+		if (!p)
+			return;
+	}
+	if (ev->flags & FDW_F_SHARED_FILES) {
+		t = parent->table;
+	} else {
+		t = table_copy(m, parent->table, ev->child_files, ev->ts);
+		if (t) {
+			/* provenance: the child's fds were inherited */
+			for (uint32_t fd = 0; fd < t->nslots; fd++)
+				if (fdw_slot_open(t->slots[fd]))
+					t->slots[fd]->origin.source = FDW_SRC_INHERIT;
+		}
+	}
+	if (!t || !task_new(m, ev->child_tid, p, t)) {
+		if (t && !t->users)
+			table_free(m, t);
+		if (!p->ntasks)
+			proc_del(m, p);
+	}
+}
+
+static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_task *task, *old;
+	struct fdw_origin closed;
+	struct fdw_table *t;
+	struct fdw_proc *p;
+
+	/* de_thread: a non-leader thread that execs takes over the pid */
+	if (ev->child_pid && ev->child_pid != ev->tid) {
+		old = fdw_hashmap_get(&m->tasks, ev->child_pid);
+		if (old) {
+			struct fdw_task *leader = fdw_hashmap_get(&m->tasks, ev->tid);
+
+			if (leader && leader != old)
+				task_del(m, leader);
+			if (m->last_task == old)
+				m->last_task = NULL;
+			(void)fdw_hashmap_remove(&m->tasks, old->tid);
+			old->tid = ev->tid;
+			if (fdw_hashmap_put(&m->tasks, old->tid, old) < 0) {
+				task_del(m, old);
+			} else if (old->proc) {
+				old->proc->leader = old;
+			}
+		}
+	}
+	task = event_task(m, ev);
+	if (!task)
+		return;
+	p = task->proc;
+	memcpy(p->comm, ev->comm, sizeof(p->comm));
+	p->exec_count++;
+	p->start_ts = ev->ts;
+	t = task->table;
+	origin_from_event(&closed, ev, p, -1);
+	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
+		struct fdw_slot *s = t->slots[fd];
+
+		if (!fdw_slot_open(s))
+			continue;
+		if (s->cloexec) {
+			notify(m, p, ev, FDW_FDEV_CLOSE, (int)fd, s);
+			slot_close(m, t, s, &closed);
+		} else if (fd > 2) {
+			notify(m, p, ev, FDW_FDEV_EXEC_LEAK, (int)fd, s);
+		}
+	}
+}
+
+static void apply_exit(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_task *task = fdw_hashmap_get(&m->tasks, ev->tid);
+	struct fdw_proc *p = task ? task->proc : fdw_model_proc(m, ev->pid);
+
+	if (task)
+		task_del(m, task);
+	if (p && (p->ntasks == 0 || (ev->flags & FDW_F_GROUP_DEAD)))
+		proc_del(m, p);
+}
+
+void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev)
+{
+	m->stats.applied++;
+	switch (ev->type) {
+	case FDW_REC_SYSCALL:
+	case FDW_REC_URING:
+		apply_syscall(m, ev);
+		break;
+	case FDW_REC_FORK:
+		apply_fork(m, ev);
+		break;
+	case FDW_REC_EXEC:
+		apply_exec(m, ev);
+		break;
+	case FDW_REC_EXIT:
+		apply_exit(m, ev);
+		break;
+	}
+}
+
+/* ---- /proc scan ------------------------------------------------------- */
+
+int fdw_model_add_scanned(struct fdw_model *m, uint32_t pid, uint32_t ppid, const char *comm,
+			  const uint32_t *tids, unsigned int ntids, uint64_t now)
+{
+	struct fdw_table *t;
+	struct fdw_proc *p;
+	int r;
+
+	if (!ntids)
+		return -EINVAL;
+	if (fdw_model_proc(m, pid))
+		return 0; /* already known from events */
+	p = proc_new(m, pid, ppid, comm, now);
+	if (!p)
+		return -ENOSPC;
+	t = table_new(m, 0, now);
+	if (!t) {
+		proc_del(m, p);
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < ntids; i++) {
+		if (fdw_hashmap_get(&m->tasks, tids[i]))
+			continue; /* an event got there first */
+		if (!task_new(m, tids[i], p, t))
+			break;
+	}
+	if (!t->users) {
+		table_free(m, t);
+		proc_del(m, p);
+		return -ENOMEM;
+	}
+	r = table_resync(m, t, tids[0], now);
+	return r;
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
+{
+	memset(m, 0, sizeof(*m));
+	fdw_hashmap_init(&m->tasks);
+	fdw_hashmap_init(&m->procs);
+	fdw_hashmap_init(&m->tables);
+	fdw_hashmap_init(&m->ofds);
+	m->max_procs = 1u << 20;
+	m->max_fds = 1u << 26;
+	m->max_history = 1u << 16;
+	if (ops)
+		m->ops = *ops;
+}
+
+void fdw_model_free(struct fdw_model *m)
+{
+	size_t it = 0;
+	uint64_t key;
+	void *v;
+	uint32_t *pids;
+	size_t n = 0;
+
+	if (!m)
+		return;
+	pids = malloc((fdw_hashmap_size(&m->procs) + 1) * sizeof(*pids));
+	if (pids) {
+		while (fdw_hashmap_next(&m->procs, &it, &key, &v))
+			pids[n++] = (uint32_t)key;
+		for (size_t i = 0; i < n; i++) {
+			struct fdw_proc *p = fdw_hashmap_get(&m->procs, pids[i]);
+
+			if (p)
+				proc_del(m, p);
+		}
+		free(pids);
+	}
+	/* tasks without a process cannot exist; tables die with tasks */
+	fdw_hashmap_free(&m->tasks);
+	fdw_hashmap_free(&m->procs);
+	fdw_hashmap_free(&m->tables);
+	fdw_hashmap_free(&m->ofds);
+}

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The descriptor-table model. Tables belong to the kernel's file table
+ * (struct files_struct), not to a pid: threads share one, fork copies it,
+ * CLONE_FILES shares it, unshare/CLOSE_RANGE_UNSHARE/exec split it. Tasks
+ * (threads) point at a table; processes group tasks by tgid.
+ *
+ * The model is pure logic: it never touches /proc itself. When it needs the
+ * kernel's truth (an fd it never saw created, a table it must re-read) it
+ * asks through struct fdw_model_ops, which the daemon wires to daemon/procfs.c
+ * and tests wire to fakes.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "hashmap.h"
+
+enum fdw_origin_source {
+	FDW_SRC_EVENT = 0,  /* created by a syscall the probes saw */
+	FDW_SRC_PROCFS = 1, /* found in /proc (before the daemon, or re-read) */
+	FDW_SRC_INHERIT = 2,/* copied from the parent at fork */
+};
+
+/* Where an fd came from. */
+struct fdw_origin {
+	uint16_t nr;	  /* FDW_SYS_*, FDW_SYS_UNKNOWN when not known */
+	uint8_t source;	  /* enum fdw_origin_source */
+	uint8_t _pad;
+	int32_t from_fd;  /* the fd it duplicates, -1 if none */
+	uint32_t tid;	  /* creating thread, 0 when unknown */
+	uint32_t pid;	  /* creating process */
+	uint64_t ts;	  /* CLOCK_MONOTONIC ns, 0 when unknown */
+	uint64_t seq;	  /* event sequence number, 0 when unknown */
+	char comm[16];	  /* creating thread's command */
+};
+
+/*
+ * An open file description: shared by every fd (in any table) that refers
+ * to it. Refcounted by those fds.
+ */
+struct fdw_ofd {
+	uint64_t id;	/* small stable id for the API */
+	uint64_t kfile; /* kernel struct file address, 0 when not known */
+	uint64_t ino;
+	uint32_t dev;
+	uint32_t mode;	/* S_IFMT bits; 0 for anon inodes */
+	uint32_t refs;
+	bool target_exact; /* target read from /proc (vs synthesized) */
+	char *target;	   /* readlink(/proc/PID/fd/N) */
+	char *path_arg;	   /* the open family's path argument, if any */
+	struct fdw_origin origin; /* the fd that created it */
+};
+
+/* An earlier generation of an fd slot. */
+struct fdw_fd_history {
+	uint32_t generation;
+	struct fdw_origin origin;
+	struct fdw_origin closed; /* what closed it */
+	char *target;
+};
+
+#define FDW_SLOT_HISTORY 4
+
+/* One fd number in one table. Allocated on first use, kept while closed. */
+struct fdw_slot {
+	struct fdw_ofd *ofd;	  /* NULL when closed */
+	struct fdw_origin origin;
+	uint32_t generation;	  /* how many times the number was opened here */
+	bool cloexec;
+	uint8_t nhist;		  /* entries used in hist[] */
+	uint8_t hist_head;
+	struct fdw_fd_history *hist; /* ring of FDW_SLOT_HISTORY, lazily allocated */
+};
+
+struct fdw_table {
+	uint64_t id;	 /* small stable id for the API */
+	uint64_t kfiles; /* files_struct address, 0 while unbound (seen only in /proc) */
+	uint32_t users;	 /* tasks using it */
+	uint32_t nslots;
+	uint32_t nopen;
+	bool stale;	 /* known to be wrong until re-read */
+	uint64_t resyncs;
+	struct fdw_slot **slots; /* indexed by fd number */
+	uint64_t created_ts;
+};
+
+struct fdw_proc;
+
+struct fdw_task {
+	uint32_t tid;
+	struct fdw_proc *proc;
+	struct fdw_table *table;
+};
+
+struct fdw_proc {
+	uint32_t pid;
+	uint32_t ppid;
+	uint32_t ntasks;
+	uint64_t start_ts; /* CLOCK_MONOTONIC ns of fork/exec/scan */
+	uint64_t exec_count;
+	char comm[16];
+	struct fdw_task *leader; /* NULL after the leader exited */
+	uint64_t ops;		 /* events applied to this process */
+	uint32_t lost;		 /* records the kernel lost for it (pending resync) */
+	void *detect;		 /* detector state (daemon/leaks.c), owned there */
+};
+
+/* What the model asks of the outside world. All optional. */
+struct fdw_fd_info {
+	int fd;
+	bool cloexec;
+	uint64_t ino;
+	uint32_t dev;
+	uint32_t mode;
+	char target[4096];
+};
+
+struct fdw_model_ops {
+	/* Fill *out with the kernel's fd `fd` of task `tid` now: 0, or -errno
+	 * (-ENOENT when not open). */
+	int (*read_fd)(void *userdata, uint32_t tid, int fd, struct fdw_fd_info *out);
+	/* Call cb for every open fd of task `tid`: 0, or -errno. */
+	int (*read_table)(void *userdata, uint32_t tid,
+			  void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata);
+	/* comm and ppid of a process that appeared without a fork event. */
+	int (*read_proc)(void *userdata, uint32_t pid, char comm[16], uint32_t *ppid);
+	/* A table changed in a way the detectors care about (optional). */
+	void (*on_fd_event)(void *userdata, struct fdw_proc *p, const struct fdw_event *ev,
+			    int kind, int fd, const struct fdw_slot *slot);
+	/* A process is about to be dropped. */
+	void (*on_proc_exit)(void *userdata, struct fdw_proc *p);
+	void *userdata;
+};
+
+/* on_fd_event kinds */
+enum {
+	FDW_FDEV_OPEN = 1,     /* fd installed (slot now holds it) */
+	FDW_FDEV_CLOSE,	       /* fd closed (slot shows what was closed) */
+	FDW_FDEV_CLOBBER,      /* dup2/dup3 replaced an open fd */
+	FDW_FDEV_DOUBLE_CLOSE, /* close() of an fd that was not open */
+	FDW_FDEV_EXEC_LEAK,    /* fd without cloexec survived exec */
+	FDW_FDEV_FAIL,	       /* syscall failed (EMFILE, EBADF, ...) */
+};
+
+struct fdw_model_stats {
+	uint64_t applied;
+	uint64_t unknown_task;	 /* events from tasks we did not know */
+	uint64_t table_splits;
+	uint64_t resyncs;
+	uint64_t resync_failed;
+	uint64_t anomalies;	 /* event disagreed with the model (fixed up) */
+	uint64_t dropped_procs;	 /* refused: max_procs */
+	uint64_t dropped_fds;	 /* refused: max_fds */
+	uint64_t tables;
+	uint64_t fds;		 /* open fds across tables */
+	uint64_t ofds;
+	uint64_t history_entries; /* slots with a history ring */
+	uint64_t history_dropped; /* slot histories refused: max_history */
+};
+
+struct fdw_model {
+	struct fdw_hashmap tasks;  /* tid -> struct fdw_task */
+	struct fdw_hashmap procs;  /* pid -> struct fdw_proc */
+	struct fdw_hashmap tables; /* kfiles -> struct fdw_table (bound ones) */
+	struct fdw_hashmap ofds;   /* kfile -> struct fdw_ofd (known kfile) */
+	uint64_t next_table_id;
+	uint64_t next_ofd_id;
+	uint64_t max_procs;
+	uint64_t max_fds;
+	uint64_t max_history;
+	struct fdw_model_stats stats;
+	struct fdw_model_ops ops;
+	struct fdw_task *last_task; /* one-entry cache for the hot path */
+};
+
+void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops);
+void fdw_model_free(struct fdw_model *m);
+
+/* Apply one decoded event. Never fails: inconsistencies are repaired from
+ * /proc (through ops) and counted. */
+void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev);
+
+/* Add (or replace) a process found in /proc with its threads. `tids` lists
+ * thread ids, tids[0] the leader's. Reads its table through ops->read_table.
+ * Returns 0 or -errno. */
+int fdw_model_add_scanned(struct fdw_model *m, uint32_t pid, uint32_t ppid, const char *comm,
+			  const uint32_t *tids, unsigned int ntids, uint64_t now);
+
+/* Re-read a table from /proc through `tid`, keeping provenance of the fds
+ * that did not change. Clears stale. Returns 0 or -errno. */
+int fdw_model_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid);
+
+/* Re-read every table of a process (after the kernel lost its records). */
+int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p);
+
+/* Mark a process's tables stale (its records were lost). */
+void fdw_model_mark_proc_stale(struct fdw_model *m, struct fdw_proc *p);
+
+/* Mark every table stale (lost records with unknown owner). */
+void fdw_model_mark_all_stale(struct fdw_model *m);
+
+struct fdw_proc *fdw_model_proc(struct fdw_model *m, uint32_t pid);
+/* The table /proc/PID/fd shows: the leader's, else any thread's. */
+struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p);
+/* A tid of the process whose table is the one fdw_model_proc_table() gives. */
+uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p);
+struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd);
+static inline bool fdw_slot_open(const struct fdw_slot *s)
+{
+	return s && s->ofd;
+}
+/* History of a slot, newest first: i in [0, s->nhist). */
+const struct fdw_fd_history *fdw_slot_history(const struct fdw_slot *s, unsigned int i);

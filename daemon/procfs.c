@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The kernel's truth, read from /proc. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/sysmacros.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "procfs.h"
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* close-on-exec from fdinfo's octal "flags:" line */
+static int read_fdinfo_cloexec(int fdinfo_dir, const char *name, bool *cloexec)
+{
+	char buf[512];
+	ssize_t n;
+	int fd, r = -EIO;
+	char *line;
+
+	fd = openat(fdinfo_dir, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		r = -errno;
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? r : -ENOENT;
+	buf[n] = '\0';
+	line = strstr(buf, "flags:");
+	if (line) {
+		unsigned long flags = strtoul(line + 6, NULL, 8);
+
+		*cloexec = (flags & O_CLOEXEC) != 0;
+		r = 0;
+	}
+	return r;
+}
+
+static int read_one(int fd_dir, int fdinfo_dir, const char *name, struct fdw_fd_info *out)
+{
+	struct stat st;
+	ssize_t n;
+	uint32_t num;
+	int r;
+
+	r = parse_u32(name, &num);
+	if (r < 0)
+		return r;
+	n = readlinkat(fd_dir, name, out->target, sizeof(out->target) - 1);
+	if (n < 0)
+		return -errno;
+	out->target[n] = '\0';
+	out->fd = (int)num;
+	/* stat through the magic link: the open file's inode */
+	if (fstatat(fd_dir, name, &st, 0) == 0) {
+		out->ino = st.st_ino;
+		out->dev = (uint32_t)(((major(st.st_dev) & 0xfff) << 20) | (minor(st.st_dev) & 0xfffff));
+		out->mode = st.st_mode & S_IFMT;
+		/* anon inodes have no type bits in the kernel's i_mode */
+		if (!strncmp(out->target, "anon_inode:", 11))
+			out->mode = 0;
+	} else {
+		out->ino = 0;
+		out->dev = 0;
+		out->mode = 0;
+	}
+	out->cloexec = false;
+	return read_fdinfo_cloexec(fdinfo_dir, name, &out->cloexec);
+}
+
+static int open_dirs(const char *root, uint32_t tid, int *fd_dir, int *fdinfo_dir)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%u/fd", root, tid);
+	*fd_dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd_dir < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	snprintf(path, sizeof(path), "%s/%u/fdinfo", root, tid);
+	*fdinfo_dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fdinfo_dir < 0) {
+		int r = errno == ENOENT ? -ESRCH : -errno;
+
+		close(*fd_dir);
+		return r;
+	}
+	return 0;
+}
+
+int fdw_proc_read_fd(const char *root, uint32_t tid, int fd, struct fdw_fd_info *out)
+{
+	int fd_dir, fdinfo_dir, r;
+	char name[16];
+
+	if (fd < 0)
+		return -EINVAL;
+	r = open_dirs(root, tid, &fd_dir, &fdinfo_dir);
+	if (r < 0)
+		return r;
+	snprintf(name, sizeof(name), "%d", fd);
+	r = read_one(fd_dir, fdinfo_dir, name, out);
+	close(fdinfo_dir);
+	close(fd_dir);
+	return r;
+}
+
+int fdw_proc_read_table(const char *root, uint32_t tid,
+			void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	struct fdw_fd_info *fi;
+	int fd_dir, fdinfo_dir, dup_fd, r;
+	struct dirent *de;
+	DIR *d;
+
+	r = open_dirs(root, tid, &fd_dir, &fdinfo_dir);
+	if (r < 0)
+		return r;
+	fi = malloc(sizeof(*fi));
+	dup_fd = fcntl(fd_dir, F_DUPFD_CLOEXEC, 0);
+	d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!fi || !d) {
+		r = fi ? -errno : -ENOMEM;
+		if (!d && dup_fd >= 0)
+			close(dup_fd);
+		goto out;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		/* an fd closed between readdir and readlink is simply gone */
+		if (read_one(fd_dir, fdinfo_dir, de->d_name, fi) == 0)
+			cb(cbdata, fi);
+	}
+	r = errno ? -errno : 0;
+out:
+	if (d)
+		closedir(d);
+	free(fi);
+	close(fdinfo_dir);
+	close(fd_dir);
+	return r;
+}
+
+int fdw_proc_read_stat(const char *root, uint32_t pid, char comm[16], uint32_t *ppid)
+{
+	char path[64], buf[1024], *open_paren, *close_paren;
+	ssize_t n;
+	int fd;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/%u/stat", root, pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -ESRCH;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold spaces and ')' */
+	open_paren = strchr(buf, '(');
+	close_paren = strrchr(buf, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren)
+		return -EBADMSG;
+	len = (size_t)(close_paren - open_paren - 1);
+	if (len > 15)
+		len = 15;
+	memcpy(comm, open_paren + 1, len);
+	comm[len] = '\0';
+	if (ppid) {
+		unsigned int pp = 0;
+		char state;
+
+		if (sscanf(close_paren + 1, " %c %u", &state, &pp) != 2)
+			return -EBADMSG;
+		*ppid = pp;
+	}
+	return 0;
+}
+
+int fdw_proc_list_tasks(const char *root, uint32_t pid, uint32_t **tids, unsigned int *n)
+{
+	char path[64];
+	struct dirent *de;
+	uint32_t *v = NULL, tid;
+	unsigned int len = 0, cap = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%u/task", root, pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	/* leader first */
+	cap = 8;
+	v = malloc(cap * sizeof(*v));
+	if (!v) {
+		closedir(d);
+		return -ENOMEM;
+	}
+	v[len++] = pid;
+	while ((de = readdir(d))) {
+		if (parse_u32(de->d_name, &tid) < 0 || tid == pid)
+			continue;
+		if (len == cap) {
+			uint32_t *nv = realloc(v, cap * 2 * sizeof(*v));
+
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+			cap *= 2;
+		}
+		v[len++] = tid;
+	}
+	closedir(d);
+	*tids = v;
+	*n = len;
+	return 0;
+}
+
+int fdw_proc_list_pids(const char *root, int (*cb)(void *data, uint32_t pid), void *data)
+{
+	struct dirent *de;
+	uint32_t pid;
+	DIR *d = opendir(root);
+	int r = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (parse_u32(de->d_name, &pid) < 0)
+			continue;
+		r = cb(data, pid);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	return r;
+}
+
+int fdw_proc_nofile_limit(uint32_t pid, uint64_t *soft, uint64_t *hard)
+{
+	struct rlimit rl;
+
+	if (prlimit((pid_t)pid, RLIMIT_NOFILE, NULL, &rl) < 0)
+		return -errno;
+	*soft = rl.rlim_cur;
+	*hard = rl.rlim_max;
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Reading the kernel's truth from /proc: a task's fds, one fd, process
+ * lists, limits. All functions return 0 or -errno and open everything
+ * O_CLOEXEC. `root` is "/proc" except in tests.
+ */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "model.h"
+
+/* One fd of task `tid` (works for any thread id: /proc/TID/fd/FD). */
+int fdw_proc_read_fd(const char *root, uint32_t tid, int fd, struct fdw_fd_info *out);
+
+/* Every open fd of task `tid`, in no particular order. */
+int fdw_proc_read_table(const char *root, uint32_t tid,
+			void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata);
+
+/* comm (without newline) and ppid of a process. */
+int fdw_proc_read_stat(const char *root, uint32_t pid, char comm[16], uint32_t *ppid);
+
+/* Thread ids of a process, leader first. *tids is malloc'd. */
+int fdw_proc_list_tasks(const char *root, uint32_t pid, uint32_t **tids, unsigned int *n);
+
+/* Call cb for every numeric entry of /proc. */
+int fdw_proc_list_pids(const char *root, int (*cb)(void *data, uint32_t pid), void *data);
+
+/* RLIMIT_NOFILE soft and hard limits of a process (prlimit). */
+int fdw_proc_nofile_limit(uint32_t pid, uint64_t *soft, uint64_t *hard);

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The record ABI between bpf/fdwatch.bpf.c (producer) and fdwatchd
+ * (consumer). Every record starts with struct fdw_hdr; `type` says which
+ * struct follows, `abi` must equal FDW_ABI_VERSION, `size` is the record's
+ * full size in bytes. Fixed-width fields only, explicit padding.
+ */
+#ifndef FDWATCH_EVENT_H
+#define FDWATCH_EVENT_H
+
+#ifdef __bpf__
+/* vmlinux.h provides __u8 .. __u64 */
+#else
+#include <linux/types.h>
+#endif
+
+#define FDW_ABI_VERSION 1
+
+/* Record kinds. */
+enum {
+	FDW_REC_SYSCALL = 1, /* struct fdw_sys_event */
+	FDW_REC_FORK = 2,    /* struct fdw_task_event: a task (process or thread) was created */
+	FDW_REC_EXEC = 3,    /* struct fdw_task_event: exec completed */
+	FDW_REC_EXIT = 4,    /* struct fdw_task_event: a task exited */
+	FDW_REC_URING = 5,   /* struct fdw_sys_event: an io_uring request changed the table */
+	FDW_REC_MAX,
+};
+
+/*
+ * The syscalls fdwatch follows. Numbered by fdwatch (not by the kernel's
+ * syscall table) so the ABI does not depend on the architecture.
+ * include/fdwatch_syscalls.h maps them to names and argument names.
+ */
+enum {
+	FDW_SYS_UNKNOWN = 0,
+	FDW_SYS_DUP,
+	FDW_SYS_DUP2,
+	FDW_SYS_DUP3,
+	FDW_SYS_FCNTL,
+	FDW_SYS_CLOSE,
+	FDW_SYS_CLOSE_RANGE,
+	FDW_SYS_OPEN,
+	FDW_SYS_OPENAT,
+	FDW_SYS_OPENAT2,
+	FDW_SYS_CREAT,
+	FDW_SYS_SOCKET,
+	FDW_SYS_SOCKETPAIR,
+	FDW_SYS_ACCEPT,
+	FDW_SYS_ACCEPT4,
+	FDW_SYS_PIPE,
+	FDW_SYS_PIPE2,
+	FDW_SYS_EVENTFD,
+	FDW_SYS_EVENTFD2,
+	FDW_SYS_EPOLL_CREATE,
+	FDW_SYS_EPOLL_CREATE1,
+	FDW_SYS_SIGNALFD,
+	FDW_SYS_SIGNALFD4,
+	FDW_SYS_TIMERFD_CREATE,
+	FDW_SYS_INOTIFY_INIT,
+	FDW_SYS_INOTIFY_INIT1,
+	FDW_SYS_FANOTIFY_INIT,
+	FDW_SYS_MEMFD_CREATE,
+	FDW_SYS_USERFAULTFD,
+	FDW_SYS_PERF_EVENT_OPEN,
+	FDW_SYS_PIDFD_OPEN,
+	FDW_SYS_PIDFD_GETFD,
+	FDW_SYS_OPEN_BY_HANDLE_AT,
+	FDW_SYS_IO_URING_SETUP,
+	FDW_SYS_RECVMSG,
+	FDW_SYS_RECVMMSG,
+	FDW_SYS_UNSHARE,
+	FDW_SYS_CLONE,	/* only CLONE_PIDFD matters here; task creation is FDW_REC_FORK */
+	FDW_SYS_CLONE3,
+	FDW_SYS_MEMFD_SECRET,
+	FDW_SYS_BPF,
+	FDW_SYS_SECCOMP,
+	FDW_SYS_FSOPEN,
+	FDW_SYS_FSMOUNT,
+	FDW_SYS_FSPICK,
+	FDW_SYS_OPEN_TREE,
+	FDW_SYS_MQ_OPEN,
+	FDW_SYS_LANDLOCK_CREATE_RULESET,
+	FDW_SYS_IO_URING, /* not a syscall: an io_uring request (FDW_REC_URING) */
+	FDW_SYS_MAX,
+};
+
+/* fdw_hdr.flags */
+#define FDW_F_TRUNCATED (1u << 0) /* not every installed fd fits in the record */
+#define FDW_F_GROUP_DEAD (1u << 1) /* exit: last thread of the thread group */
+#define FDW_F_SHARED_FILES (1u << 2) /* fork: child shares the parent's file table */
+#define FDW_F_THREAD (1u << 3) /* fork: CLONE_THREAD */
+#define FDW_F_JIFFIES (1u << 4) /* hdr.ts is jiffies, not CLOCK_MONOTONIC ns */
+
+#define FDW_COMM_LEN 16
+#define FDW_MAX_FDS 8	 /* fds carried by one record (pipe, socketpair, SCM_RIGHTS) */
+#define FDW_PATH_LEN 256 /* user path argument of the open family, truncated */
+
+struct fdw_hdr {
+	__u16 type;  /* FDW_REC_* */
+	__u16 abi;   /* FDW_ABI_VERSION */
+	__u16 size;  /* sizeof the whole record */
+	__u16 flags; /* FDW_F_* */
+	__u32 pid;   /* thread group id, as user space calls it a pid */
+	__u32 tid;   /* thread id */
+	__u64 ts;    /* CLOCK_MONOTONIC ns, or jiffies when flags has FDW_F_JIFFIES
+		      * (cheap; the daemon converts with the task records' pairs) */
+	__u64 files; /* kernel address of the task's files_struct: the table's identity */
+};
+
+/*
+ * One completed syscall. `args` are the raw arguments in order (a0..a5);
+ * `ret` is the raw return value (negative errno on failure). The dup family
+ * and close send just this (hdr.size == sizeof(struct fdw_sys_event)): the
+ * daemon already knows the source fd.
+ */
+struct fdw_sys_event {
+	struct fdw_hdr hdr;
+	__u16 nr;   /* FDW_SYS_* */
+	__u16 nfds; /* entries valid in fdw_fd_event.fds[] (0 in a plain record) */
+	__u32 _pad0;
+	__s64 ret;
+	__u64 args[6];
+};
+
+/*
+ * A syscall that installs fds: `fds[0..nfds)` are the installed numbers,
+ * `file` the kernel address of fds[0]'s struct file (the identity of its open
+ * file description), `ino`/`dev`/`mode` its inode.
+ */
+struct fdw_fd_event {
+	struct fdw_sys_event sys;
+	__u64 file;
+	__u64 ino;
+	__u32 dev;
+	__u32 mode; /* inode i_mode: S_IFMT bits tell the type */
+	__u64 aux;  /* syscall-specific: openat2 how.flags, clone3 flags, io_uring opcode */
+	__s32 fds[FDW_MAX_FDS];
+};
+
+/* The open family (open, openat, openat2, creat) carries the path argument. */
+struct fdw_open_event {
+	struct fdw_fd_event fe;
+	char path[FDW_PATH_LEN];
+};
+
+/* fork, exec, exit of one task. */
+struct fdw_task_event {
+	struct fdw_hdr hdr;
+	__u32 child_pid;  /* fork: new task's tgid; exec: old tid (see de_thread) */
+	__u32 child_tid;  /* fork: new task's tid */
+	__u64 child_files;/* fork: the new task's files_struct */
+	__s32 exit_code;  /* exit */
+	__u32 hz;	  /* the kernel's CONFIG_HZ (0 if unknown) */
+	__u64 jiffies;	  /* jiffies beside hdr.ts (CLOCK_MONOTONIC): lets the daemon
+			   * convert FDW_F_JIFFIES stamps */
+	char comm[FDW_COMM_LEN];
+};
+
+/* Per-CPU counters kept by the BPF side, read by the daemon. */
+enum {
+	FDW_STAT_LOST = 0,     /* ring buffer full: record dropped */
+	FDW_STAT_EMITTED = 1,  /* records submitted */
+	FDW_STAT_WAKEUPS = 2,  /* forced consumer wakeups */
+	FDW_STAT_MAX,
+};
+
+#endif /* FDWATCH_EVENT_H */
