@@ -62,6 +62,8 @@ struct {
 #define PF_KTHREAD_ 0x00200000
 #define SOL_SOCKET_ 1
 #define SCM_RIGHTS_ 1
+#define FIONCLEX_ 0x5450
+#define FIOCLEX_ 0x5451
 #define F_DUPFD_ 0
 #define F_SETFD_ 2
 #define F_DUPFD_CLOEXEC_ 1030
@@ -268,10 +270,15 @@ static __always_inline int sys_pair(struct trace_event_raw_sys_exit *ctx,
 		return 0;
 	if (ctx->ret == 0 &&
 	    !bpf_probe_read_user(fds, sizeof(fds), (const void *)e->sys.args[arr_arg & 3])) {
+		struct fdw_fd_event second = {};
+
 		e->fds[0] = fds[0];
 		e->fds[1] = fds[1];
 		e->sys.nfds = 2;
 		fill_identity(e, bpf_get_current_task_btf(), fds[0]);
+		/* socketpair's second end is another inode: pass its number */
+		fill_identity(&second, bpf_get_current_task_btf(), fds[1]);
+		e->aux = second.ino;
 	}
 	submit(e);
 	return 0;
@@ -377,6 +384,18 @@ int exit_fcntl(struct trace_event_raw_sys_exit *ctx)
 	if (cmd != F_DUPFD_ && cmd != F_DUPFD_CLOEXEC_ && cmd != F_SETFD_)
 		return 0;
 	return sys_plain(ctx, FDW_SYS_FCNTL);
+}
+
+/* ioctl: only FIOCLEX/FIONCLEX, which set/clear close-on-exec. */
+SEC("tracepoint/syscalls/sys_exit_ioctl")
+int exit_ioctl(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 cmd = (__u32)regs->si;
+
+	if (cmd != FIOCLEX_ && cmd != FIONCLEX_)
+		return 0;
+	return sys_plain(ctx, FDW_SYS_IOCTL);
 }
 
 /* unshare: only CLONE_FILES splits the table. */

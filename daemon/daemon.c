@@ -62,6 +62,30 @@ static int ops_read_proc(void *userdata, uint32_t pid, char comm[16], uint32_t *
 
 /* ---- records ---------------------------------------------------------- */
 
+/*
+ * Syscall records carry jiffies (cheap); task records carry CLOCK_MONOTONIC
+ * and jiffies together. Convert the former with the latest pair: exact to
+ * within one tick. Before the first pair, the time of consumption stands in.
+ */
+static void normalize_ts(struct fdw_daemon *d, struct fdw_event *ev)
+{
+	if (ev->type == FDW_REC_FORK || ev->type == FDW_REC_EXEC || ev->type == FDW_REC_EXIT) {
+		if (ev->hz) {
+			d->ns_per_jiffy = 1000000000ull / ev->hz;
+			d->cal_mono_ns = ev->ts;
+			d->cal_jiffies = ev->jiffies;
+		}
+		return;
+	}
+	if (!(ev->flags & FDW_F_JIFFIES))
+		return;
+	if (d->ns_per_jiffy)
+		ev->ts = d->cal_mono_ns +
+			 (uint64_t)((int64_t)(ev->ts - d->cal_jiffies) * (int64_t)d->ns_per_jiffy);
+	else
+		ev->ts = fdw_now_mono();
+}
+
 static int on_record(void *userdata, const void *data, size_t size)
 {
 	struct fdw_daemon *d = userdata;
@@ -82,6 +106,7 @@ static int on_record(void *userdata, const void *data, size_t size)
 		return 0;
 	}
 	ev.seq = ++d->seq;
+	normalize_ts(d, &ev);
 	fdw_model_apply(&d->model, &ev);
 	p = fdw_model_proc(&d->model, ev.pid);
 	he = fdw_history_push(&d->history, &ev, p ? p->comm : ev.comm);
@@ -186,6 +211,8 @@ static int scan_one(void *data, uint32_t pid)
 
 	if (pid == (uint32_t)getpid())
 		return 0;
+	if (fdw_proc_is_kernel_thread(d->cfg.proc_root, pid))
+		return 0; /* no fd table of its own */
 	if (fdw_proc_read_stat(d->cfg.proc_root, pid, comm, &ppid) < 0)
 		return 0; /* gone, or a kernel thread we cannot read */
 	if (fdw_proc_list_tasks(d->cfg.proc_root, pid, &tids, &n) < 0)

@@ -51,6 +51,9 @@ struct fdw_daemon {
 	uint64_t events_received;
 	uint64_t events_bad;	   /* records that failed to decode */
 	uint64_t seq;		   /* last event sequence number */
+	uint64_t cal_mono_ns;	   /* a (CLOCK_MONOTONIC, jiffies) pair from a task record */
+	uint64_t cal_jiffies;
+	uint64_t ns_per_jiffy;	   /* from the kernel's CONFIG_HZ; 0 until known */
 	uint64_t lost_seen;	   /* kernel-lost records already handled */
 	uint64_t scan_errors;	   /* processes the /proc scan could not add */
 	bool resync_all;	   /* lost records of unknown owner: re-read all */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "model.h"
@@ -622,6 +623,43 @@ int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p)
 	return r;
 }
 
+void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
+{
+	struct fdw_table *t = fdw_model_proc_table(m, p);
+	uint32_t tid = fdw_model_proc_tid(m, p);
+	struct fdw_fd_info *fi;
+
+	if (!t || !m->ops.read_fd)
+		return;
+	fi = malloc(sizeof(*fi));
+	if (!fi)
+		return;
+	for (uint32_t fd = 0; fd < t->nslots; fd++) {
+		struct fdw_slot *s = t->slots[fd];
+		struct fdw_ofd *o;
+
+		if (!fdw_slot_open(s))
+			continue;
+		o = s->ofd;
+		/* names can change under an open file (rename, unlink); other
+		 * kinds only need it when the name was never read */
+		if (o->target_exact && !S_ISREG(o->mode) && !S_ISDIR(o->mode))
+			continue;
+		if (m->ops.read_fd(m->ops.userdata, tid, (int)fd, fi) < 0)
+			continue;
+		if (o->ino && (fi->ino != o->ino || fi->dev != o->dev))
+			continue;
+		if (!o->ino) {
+			o->ino = fi->ino;
+			o->dev = fi->dev;
+			o->mode = fi->mode;
+		}
+		if (!o->target_exact || strcmp(ofd_target(o), fi->target))
+			ofd_set_target(o, fi->target, true);
+	}
+	free(fi);
+}
+
 void fdw_model_mark_proc_stale(struct fdw_model *m, struct fdw_proc *p)
 {
 	size_t it = 0;
@@ -657,7 +695,10 @@ static void origin_from_event(struct fdw_origin *o, const struct fdw_event *ev,
 	o->pid = ev->pid;
 	o->ts = ev->ts;
 	o->seq = ev->seq;
-	memcpy(o->comm, p ? p->comm : "", sizeof(o->comm));
+	if (p)
+		memcpy(o->comm, p->comm, sizeof(o->comm));
+	else
+		o->comm[0] = '\0';
 }
 
 static struct fdw_task *unknown_task(struct fdw_model *m, const struct fdw_event *ev)
@@ -873,6 +914,13 @@ static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev
 		o->ino = ev->ino;
 		o->dev = ev->dev;
 		o->mode = ev->mode;
+	} else if (ev->nr == FDW_SYS_PIPE || ev->nr == FDW_SYS_PIPE2 ||
+		   ev->nr == FDW_SYS_SOCKETPAIR) {
+		/* the other end: a pipe's shares the inode, a socketpair's is
+		 * its own (the probe passes its number in aux) */
+		o->ino = ev->nr == FDW_SYS_SOCKETPAIR ? ev->aux : ev->ino;
+		o->dev = ev->dev;
+		o->mode = ev->mode;
 	}
 	o->origin = *origin;
 	if (ev->path && ev->path[0])
@@ -1007,6 +1055,14 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 		break;
 	case FDW_SYS_CLOSE_RANGE:
 		apply_close_range(m, task, ev);
+		break;
+	case FDW_SYS_IOCTL: /* FIOCLEX / FIONCLEX */
+		if (ev->ret == 0) {
+			struct fdw_slot *s = fdw_table_slot(task->table, (int)ev->args[0]);
+
+			if (fdw_slot_open(s))
+				s->cloexec = (uint32_t)ev->args[1] == FIOCLEX;
+		}
 		break;
 	case FDW_SYS_UNSHARE:
 		break; /* the split happened in event_task() */

@@ -196,6 +196,11 @@ int fdw_model_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid);
 /* Re-read every table of a process (after the kernel lost its records). */
 int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p);
 
+/* Re-read the names of a process's fds whose name can change or was never
+ * read (renamed or deleted files, fds closed before the daemon looked). The
+ * inode must still match: the model's fd identities are not changed. */
+void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p);
+
 /* Mark a process's tables stale (its records were lost). */
 void fdw_model_mark_proc_stale(struct fdw_model *m, struct fdw_proc *p);
 

@@ -199,6 +199,15 @@ int fdw_proc_read_stat(const char *root, uint32_t pid, char comm[16], uint32_t *
 	return 0;
 }
 
+bool fdw_proc_is_kernel_thread(const char *root, uint32_t pid)
+{
+	char path[64], buf[8];
+
+	snprintf(path, sizeof(path), "%s/%u/exe", root, pid);
+	/* ENOENT for kernel threads; EACCES and friends are not proof */
+	return readlink(path, buf, sizeof(buf)) < 0 && errno == ENOENT;
+}
+
 int fdw_proc_list_tasks(const char *root, uint32_t pid, uint32_t **tids, unsigned int *n)
 {
 	char path[64];

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -20,6 +21,9 @@ int fdw_proc_read_table(const char *root, uint32_t tid,
 
 /* comm (without newline) and ppid of a process. */
 int fdw_proc_read_stat(const char *root, uint32_t pid, char comm[16], uint32_t *ppid);
+
+/* A kernel thread (no executable, no user fd table)? */
+bool fdw_proc_is_kernel_thread(const char *root, uint32_t pid);
 
 /* Thread ids of a process, leader first. *tids is malloc'd. */
 int fdw_proc_list_tasks(const char *root, uint32_t pid, uint32_t **tids, unsigned int *n);

@@ -111,6 +111,7 @@ static const struct fdw_syscall_info table[FDW_SYS_MAX] = {
 					      { "attr", "size", "flags" }, ARGS(P, U, U),
 					      FDW_CLOEXEC_ALWAYS, 0, 0,
 					      "anon_inode:landlock-ruleset" },
+	[FDW_SYS_IOCTL] = { "ioctl", { "fd", "cmd" }, ARGS(FD, U) },
 	[FDW_SYS_IO_URING] = { "io_uring", { "opcode" }, ARGS(U) },
 };
 

@@ -80,6 +80,7 @@ enum {
 	FDW_SYS_OPEN_TREE,
 	FDW_SYS_MQ_OPEN,
 	FDW_SYS_LANDLOCK_CREATE_RULESET,
+	FDW_SYS_IOCTL,	  /* only FIOCLEX/FIONCLEX: they set/clear FD_CLOEXEC */
 	FDW_SYS_IO_URING, /* not a syscall: an io_uring request (FDW_REC_URING) */
 	FDW_SYS_MAX,
 };
@@ -133,7 +134,8 @@ struct fdw_fd_event {
 	__u64 ino;
 	__u32 dev;
 	__u32 mode; /* inode i_mode: S_IFMT bits tell the type */
-	__u64 aux;  /* syscall-specific: openat2 how.flags, clone3 flags, io_uring opcode */
+	__u64 aux;  /* syscall-specific: openat2 how.flags, clone3 flags, io_uring opcode,
+		    * pipe/socketpair: the second fd's inode number */
 	__s32 fds[FDW_MAX_FDS];
 };
 

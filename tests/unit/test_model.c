@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The table model against Linux's semantics, driven by synthetic events and
+ * a fake /proc. No privileges needed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "model.h"
+#include "syscalls.h"
+
+#define PID 100
+#define FILES 0xffff888000001000ull
+
+/* ---- a fake kernel: one table per tid, what /proc would show ---------- */
+
+struct fake_fd {
+	bool open;
+	bool cloexec;
+	uint64_t ino;
+	char target[64];
+};
+
+#define FAKE_MAX 2048
+static struct fake_fd fake[FAKE_MAX];
+static unsigned int read_fd_calls, read_table_calls, double_closes, clobbers, exec_leaks;
+
+static int fake_read_fd(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
+{
+	read_fd_calls++;
+	if (fd < 0 || fd >= FAKE_MAX || !fake[fd].open) {
+		/* outside the fake: a plausible file, for the big tests */
+		if (fd >= FAKE_MAX) {
+			out->fd = fd;
+			out->cloexec = false;
+			out->ino = 7;
+			out->dev = 1;
+			out->mode = S_IFREG;
+			snprintf(out->target, sizeof(out->target), "/big/file");
+			return 0;
+		}
+		return -ENOENT;
+	}
+	out->fd = fd;
+	out->cloexec = fake[fd].cloexec;
+	out->ino = fake[fd].ino;
+	out->dev = 1;
+	out->mode = S_IFREG;
+	snprintf(out->target, sizeof(out->target), "%s", fake[fd].target);
+	return 0;
+}
+
+static int fake_read_table(void *u, uint32_t tid,
+			   void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	struct fdw_fd_info fi;
+
+	read_table_calls++;
+	for (int fd = 0; fd < FAKE_MAX; fd++)
+		if (fake[fd].open && fake_read_fd(u, tid, fd, &fi) == 0)
+			cb(cbdata, &fi);
+	return 0;
+}
+
+static void on_fd_event(void *u, struct fdw_proc *p, const struct fdw_event *ev, int kind, int fd,
+			const struct fdw_slot *s)
+{
+	if (kind == FDW_FDEV_DOUBLE_CLOSE)
+		double_closes++;
+	if (kind == FDW_FDEV_CLOBBER)
+		clobbers++;
+	if (kind == FDW_FDEV_EXEC_LEAK)
+		exec_leaks++;
+}
+
+static void fake_set(int fd, const char *target, uint64_t ino, bool cloexec)
+{
+	fake[fd].open = true;
+	fake[fd].cloexec = cloexec;
+	fake[fd].ino = ino;
+	snprintf(fake[fd].target, sizeof(fake[fd].target), "%s", target);
+}
+
+static void model_new(struct fdw_model *m)
+{
+	struct fdw_model_ops ops = {
+		.read_fd = fake_read_fd,
+		.read_table = fake_read_table,
+		.on_fd_event = on_fd_event,
+	};
+
+	memset(fake, 0, sizeof(fake));
+	fdw_model_init(m, &ops);
+}
+
+/* ---- event builders --------------------------------------------------- */
+
+static uint64_t seq;
+
+static struct fdw_event sys(uint32_t tid, uint64_t files, unsigned int nr, int64_t ret,
+			    uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	struct fdw_event ev = {
+		.seq = ++seq,
+		.ts = seq * 1000,
+		.files = files,
+		.pid = PID,
+		.tid = tid,
+		.type = FDW_REC_SYSCALL,
+		.nr = nr,
+		.ret = ret,
+		.args = { a0, a1, a2 },
+	};
+	return ev;
+}
+
+/* openat(AT_FDCWD, path, flags) returning fd, with the fake kernel updated */
+static void do_open(struct fdw_model *m, uint32_t tid, uint64_t files, int fd, const char *path,
+		    int flags)
+{
+	struct fdw_event ev = sys(tid, files, FDW_SYS_OPENAT, fd, (uint64_t)AT_FDCWD, 0, flags);
+
+	fake_set(fd, path, 1000 + fd, flags & O_CLOEXEC);
+	ev.nfds = 1;
+	ev.fds[0] = fd;
+	ev.file = 0xffff888100000000ull + (uint64_t)fd * 256;
+	ev.ino = 1000 + fd;
+	ev.dev = 1;
+	ev.mode = S_IFREG | 0644;
+	ev.path = path;
+	fdw_model_apply(m, &ev);
+}
+
+static void apply(struct fdw_model *m, struct fdw_event ev)
+{
+	fdw_model_apply(m, &ev);
+}
+
+static struct fdw_table *table_of(struct fdw_model *m, uint32_t pid)
+{
+	struct fdw_proc *p = fdw_model_proc(m, pid);
+
+	return p ? fdw_model_proc_table(m, p) : NULL;
+}
+
+static const struct fdw_slot *slot(struct fdw_model *m, uint32_t pid, int fd)
+{
+	struct fdw_slot *s = fdw_table_slot(table_of(m, pid), fd);
+
+	return fdw_slot_open(s) ? s : NULL;
+}
+
+/* A process known from the /proc scan, with fds 0-2 on a tty. */
+static void start_proc(struct fdw_model *m)
+{
+	uint32_t tids[] = { PID };
+
+	fake_set(0, "/dev/pts/0", 5, false);
+	fake_set(1, "/dev/pts/0", 5, false);
+	fake_set(2, "/dev/pts/0", 5, false);
+	CHECK_EQ(fdw_model_add_scanned(m, PID, 1, "test", tids, 1, 1), 0);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_scan_and_open(void)
+{
+	struct fdw_model m;
+	const struct fdw_slot *s;
+
+	model_new(&m);
+	start_proc(&m);
+	CHECK_EQ(table_of(&m, PID)->nopen, 3);
+	CHECK_EQ(slot(&m, PID, 0)->origin.source, FDW_SRC_PROCFS);
+	do_open(&m, PID, FILES, 3, "/etc/passwd", O_RDONLY | O_CLOEXEC);
+	s = slot(&m, PID, 3);
+	CHECK(s != NULL);
+	if (s) {
+		CHECK_STR(s->ofd->target, "/etc/passwd");
+		CHECK(s->cloexec);
+		CHECK_EQ(s->origin.nr, FDW_SYS_OPENAT);
+		CHECK_EQ(s->origin.source, FDW_SRC_EVENT);
+		CHECK_EQ(s->origin.tid, PID);
+		CHECK_EQ(s->generation, 1);
+	}
+	/* first event bound the scanned table to the kernel's files_struct */
+	CHECK_EQ(table_of(&m, PID)->kfiles, FILES);
+	fdw_model_free(&m);
+}
+
+static void test_dup_family(void)
+{
+	struct fdw_model m;
+	const struct fdw_slot *a, *b;
+
+	model_new(&m);
+	start_proc(&m);
+	do_open(&m, PID, FILES, 3, "/etc/passwd", O_CLOEXEC);
+	do_open(&m, PID, FILES, 4, "/etc/group", 0);
+
+	/* dup: new fd shares the OFD, cloexec cleared, from_fd recorded */
+	apply(&m, sys(PID, FILES, FDW_SYS_DUP, 5, 3, 0, 0));
+	a = slot(&m, PID, 3);
+	b = slot(&m, PID, 5);
+	CHECK(a && b);
+	if (a && b) {
+		CHECK(a->ofd == b->ofd);
+		CHECK(!b->cloexec);
+		CHECK(a->cloexec);
+		CHECK_EQ(b->origin.from_fd, 3);
+		CHECK_EQ(b->origin.nr, FDW_SYS_DUP);
+	}
+
+	/* dup2 onto an open fd replaces it; the old one is in history */
+	apply(&m, sys(PID, FILES, FDW_SYS_DUP2, 4, 3, 4, 0));
+	b = slot(&m, PID, 4);
+	CHECK(b && b->ofd == slot(&m, PID, 3)->ofd);
+	CHECK_EQ(clobbers, 1);
+	if (b) {
+		const struct fdw_fd_history *h = fdw_slot_history(b, 0);
+
+		CHECK_EQ(b->generation, 2);
+		CHECK(h != NULL);
+		if (h) {
+			CHECK_EQ(h->generation, 1);
+			CHECK_STR(h->target, "/etc/group");
+			CHECK_EQ(h->closed.nr, FDW_SYS_DUP2);
+		}
+	}
+
+	/* dup2(fd, fd) changes nothing */
+	apply(&m, sys(PID, FILES, FDW_SYS_DUP2, 4, 4, 4, 0));
+	CHECK_EQ(slot(&m, PID, 4)->generation, 2);
+
+	/* dup2(badfd, 4) fails with EBADF and leaves 4 open */
+	apply(&m, sys(PID, FILES, FDW_SYS_DUP2, -EBADF, 99, 4, 0));
+	CHECK(slot(&m, PID, 4) != NULL);
+	CHECK_EQ(slot(&m, PID, 4)->generation, 2);
+
+	/* dup3 with O_CLOEXEC sets the bit; dup3(fd, fd) is EINVAL: no change */
+	apply(&m, sys(PID, FILES, FDW_SYS_DUP3, 10, 4, 10, O_CLOEXEC));
+	CHECK(slot(&m, PID, 10) && slot(&m, PID, 10)->cloexec);
+	apply(&m, sys(PID, FILES, FDW_SYS_DUP3, -EINVAL, 10, 10, 0));
+	CHECK(slot(&m, PID, 10) && slot(&m, PID, 10)->cloexec);
+
+	/* fcntl F_DUPFD_CLOEXEC and F_SETFD */
+	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 20, 4, F_DUPFD_CLOEXEC, 20));
+	CHECK(slot(&m, PID, 20) && slot(&m, PID, 20)->cloexec);
+	CHECK_EQ(slot(&m, PID, 20)->origin.from_fd, 4);
+	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 0, 20, F_SETFD, 0));
+	CHECK(slot(&m, PID, 20) && !slot(&m, PID, 20)->cloexec);
+	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 21, 20, F_DUPFD, 21));
+	CHECK(slot(&m, PID, 21) && !slot(&m, PID, 21)->cloexec);
+	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 0, 21, F_SETFD, FD_CLOEXEC));
+	CHECK(slot(&m, PID, 21) && slot(&m, PID, 21)->cloexec);
+	fdw_model_free(&m);
+}
+
+static void test_close(void)
+{
+	struct fdw_model m;
+	struct fdw_table *t;
+
+	model_new(&m);
+	start_proc(&m);
+	do_open(&m, PID, FILES, 3, "/a", 0);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0));
+	CHECK(slot(&m, PID, 3) == NULL);
+	/* the second close is EBADF: a double close */
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, -EBADF, 3, 0, 0));
+	CHECK_EQ(double_closes, 1);
+	/* close() failing with EINTR still closed it */
+	do_open(&m, PID, FILES, 3, "/b", 0);
+	CHECK_EQ(fdw_table_slot(table_of(&m, PID), 3)->generation, 2);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, -EINTR, 3, 0, 0));
+	CHECK(slot(&m, PID, 3) == NULL);
+
+	/* close_range: CLOEXEC marks, plain closes, bounds respected */
+	for (int fd = 3; fd < 10; fd++)
+		do_open(&m, PID, FILES, fd, "/c", 0);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE_RANGE, 0, 5, 7, 1u << 2));
+	CHECK(slot(&m, PID, 4) && !slot(&m, PID, 4)->cloexec);
+	CHECK(slot(&m, PID, 5) && slot(&m, PID, 5)->cloexec);
+	CHECK(slot(&m, PID, 7) && slot(&m, PID, 7)->cloexec);
+	CHECK(slot(&m, PID, 8) && !slot(&m, PID, 8)->cloexec);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE_RANGE, 0, 4, ~0u, 0));
+	t = table_of(&m, PID);
+	CHECK_EQ(t->nopen, 4); /* 0, 1, 2, 3 */
+	CHECK(slot(&m, PID, 3) != NULL);
+	CHECK(slot(&m, PID, 9) == NULL);
+	fdw_model_free(&m);
+}
+
+static struct fdw_event task_ev(uint16_t type, uint32_t pid, uint32_t tid, uint64_t files)
+{
+	struct fdw_event ev = {
+		.seq = ++seq,
+		.ts = seq * 1000,
+		.files = files,
+		.pid = pid,
+		.tid = tid,
+		.type = type,
+	};
+	strcpy(ev.comm, "child");
+	return ev;
+}
+
+static void test_fork_threads_exec_exit(void)
+{
+	struct fdw_model m;
+	struct fdw_event ev;
+	const uint64_t CHILD_FILES = FILES + 0x1000, SHARED_FILES_PID = 300;
+
+	model_new(&m);
+	start_proc(&m);
+	do_open(&m, PID, FILES, 3, "/keep", 0);
+	do_open(&m, PID, FILES, 4, "/cloexec", O_CLOEXEC);
+
+	/* fork: the child gets a copy */
+	ev = task_ev(FDW_REC_FORK, PID, PID, FILES);
+	ev.child_pid = 200;
+	ev.child_tid = 200;
+	ev.child_files = CHILD_FILES;
+	apply(&m, ev);
+	CHECK(table_of(&m, 200) != NULL && table_of(&m, 200) != table_of(&m, PID));
+	CHECK(slot(&m, 200, 3) && slot(&m, 200, 3)->ofd == slot(&m, PID, 3)->ofd);
+	CHECK_EQ(slot(&m, 200, 3)->origin.source, FDW_SRC_INHERIT);
+	/* the child's close does not touch the parent */
+	ev = sys(200, CHILD_FILES, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	ev.pid = 200;
+	apply(&m, ev);
+	CHECK(slot(&m, 200, 3) == NULL);
+	CHECK(slot(&m, PID, 3) != NULL);
+
+	/* a thread shares the table */
+	ev = task_ev(FDW_REC_FORK, PID, PID, FILES);
+	ev.child_pid = PID;
+	ev.child_tid = PID + 1;
+	ev.child_files = FILES;
+	ev.flags = FDW_F_THREAD | FDW_F_SHARED_FILES;
+	apply(&m, ev);
+	do_open(&m, PID + 1, FILES, 5, "/from-thread", 0);
+	CHECK(slot(&m, PID, 5) != NULL);
+	CHECK_EQ(slot(&m, PID, 5)->origin.tid, PID + 1);
+
+	/* clone(CLONE_FILES) without CLONE_THREAD: another process, same table */
+	ev = task_ev(FDW_REC_FORK, PID, PID, FILES);
+	ev.child_pid = SHARED_FILES_PID;
+	ev.child_tid = SHARED_FILES_PID;
+	ev.child_files = FILES;
+	ev.flags = FDW_F_SHARED_FILES;
+	apply(&m, ev);
+	CHECK(table_of(&m, SHARED_FILES_PID) == table_of(&m, PID));
+	ev = sys(SHARED_FILES_PID, FILES, FDW_SYS_DUP, 6, 5, 0, 0);
+	ev.pid = SHARED_FILES_PID;
+	apply(&m, ev);
+	CHECK(slot(&m, PID, 6) != NULL);
+
+	/* unshare(CLONE_FILES) in that process: its events now name a new table */
+	ev = sys(SHARED_FILES_PID, FILES + 0x2000, FDW_SYS_UNSHARE, 0, 0x400, 0, 0);
+	ev.pid = SHARED_FILES_PID;
+	apply(&m, ev);
+	CHECK(table_of(&m, SHARED_FILES_PID) != table_of(&m, PID));
+	ev = sys(SHARED_FILES_PID, FILES + 0x2000, FDW_SYS_CLOSE, 0, 6, 0, 0);
+	ev.pid = SHARED_FILES_PID;
+	apply(&m, ev);
+	CHECK(slot(&m, SHARED_FILES_PID, 6) == NULL);
+	CHECK(slot(&m, PID, 6) != NULL);
+	CHECK_EQ(m.stats.table_splits, 1);
+
+	/* exec drops close-on-exec fds, keeps the others (a leak into the child) */
+	fake[4].open = false; /* the kernel closed it at exec */
+	ev = task_ev(FDW_REC_EXEC, PID, PID, FILES);
+	ev.child_pid = PID;
+	strcpy(ev.comm, "newprog");
+	apply(&m, ev);
+	CHECK(slot(&m, PID, 4) == NULL);
+	CHECK(slot(&m, PID, 3) != NULL);
+	CHECK(exec_leaks >= 1);
+	CHECK_STR(fdw_model_proc(&m, PID)->comm, "newprog");
+
+	/* thread exit keeps the table; the last exit frees it and the process */
+	apply(&m, task_ev(FDW_REC_EXIT, PID, PID + 1, FILES));
+	CHECK(table_of(&m, PID) != NULL);
+	ev = task_ev(FDW_REC_EXIT, PID, PID, FILES);
+	ev.flags = FDW_F_GROUP_DEAD;
+	apply(&m, ev);
+	CHECK(fdw_model_proc(&m, PID) == NULL);
+	ev = task_ev(FDW_REC_EXIT, 200, 200, CHILD_FILES);
+	ev.flags = FDW_F_GROUP_DEAD;
+	apply(&m, ev);
+	ev = task_ev(FDW_REC_EXIT, SHARED_FILES_PID, SHARED_FILES_PID, FILES + 0x2000);
+	ev.flags = FDW_F_GROUP_DEAD;
+	apply(&m, ev);
+	CHECK_EQ(fdw_hashmap_size(&m.procs), 0);
+	CHECK_EQ(m.stats.tables, 0);
+	CHECK_EQ(m.stats.fds, 0);
+	CHECK_EQ(m.stats.ofds, 0);
+	fdw_model_free(&m);
+}
+
+static void test_pipe_and_rights(void)
+{
+	struct fdw_model m;
+	struct fdw_event ev;
+
+	model_new(&m);
+	start_proc(&m);
+	fake_set(3, "pipe:[77]", 77, true);
+	fake_set(4, "pipe:[77]", 77, true);
+	ev = sys(PID, FILES, FDW_SYS_PIPE2, 0, 0, O_CLOEXEC, 0);
+	ev.nfds = 2;
+	ev.fds[0] = 3;
+	ev.fds[1] = 4;
+	ev.ino = 77;
+	ev.dev = 1;
+	ev.mode = S_IFIFO;
+	apply(&m, ev);
+	CHECK(slot(&m, PID, 3) && slot(&m, PID, 4));
+	CHECK(slot(&m, PID, 3)->ofd != slot(&m, PID, 4)->ofd);
+	CHECK_STR(slot(&m, PID, 4)->ofd->target, "pipe:[77]");
+	CHECK(slot(&m, PID, 3)->cloexec && slot(&m, PID, 4)->cloexec);
+
+	/* SCM_RIGHTS: received fd with a known struct file joins its OFD */
+	ev = sys(PID, FILES, FDW_SYS_PIPE2, 0, 0, 0, 0);
+	do_open(&m, PID, FILES, 5, "/shared", 0);
+	fake_set(6, "/shared", 1005, false);
+	ev = sys(PID, FILES, FDW_SYS_RECVMSG, 10, 9, 0, 0);
+	ev.nfds = 1;
+	ev.fds[0] = 6;
+	ev.file = 0xffff888100000000ull + 5 * 256; /* fd 5's file */
+	ev.ino = 1005;
+	ev.dev = 1;
+	apply(&m, ev);
+	CHECK(slot(&m, PID, 6) && slot(&m, PID, 6)->ofd == slot(&m, PID, 5)->ofd);
+	CHECK(!slot(&m, PID, 6)->cloexec);
+
+	/* a truncated SCM_RIGHTS record re-reads the table */
+	fake_set(7, "/more", 2007, false);
+	ev = sys(PID, FILES, FDW_SYS_RECVMSG, 10, 9, 0, 0);
+	ev.flags = FDW_F_TRUNCATED;
+	apply(&m, ev);
+	CHECK(slot(&m, PID, 7) != NULL);
+	fdw_model_free(&m);
+}
+
+/* A close the model never saw, found when the number comes back. */
+static void test_anomaly_repair(void)
+{
+	struct fdw_model m;
+
+	model_new(&m);
+	start_proc(&m);
+	/* dup of an fd the model does not know: resolved from /proc */
+	fake_set(8, "/surprise", 42, false);
+	apply(&m, sys(PID, FILES, FDW_SYS_DUP, 8, 30, 0, 0));
+	CHECK(slot(&m, PID, 8) != NULL);
+	CHECK_STR(slot(&m, PID, 8)->ofd->target, "/surprise");
+	CHECK(m.stats.anomalies >= 1);
+	/* an unknown thread's event creates its process from /proc */
+	fake_set(9, "/other", 43, true);
+	{
+		struct fdw_event ev = sys(555, FILES + 0x9000, FDW_SYS_CLOSE, 0, 9, 0, 0);
+
+		ev.pid = 555;
+		apply(&m, ev);
+	}
+	CHECK(fdw_model_proc(&m, 555) != NULL);
+	CHECK_EQ(m.stats.unknown_task, 1);
+	fdw_model_free(&m);
+}
+
+/* No per-process cap: one table with a million fds, exact. */
+static void test_million_fds(void)
+{
+	const int N = 1000000;
+	struct fdw_model m;
+	struct fdw_table *t;
+	struct fdw_event ev;
+
+	model_new(&m);
+	start_proc(&m);
+	for (int fd = 3; fd < N + 3; fd++) {
+		ev = sys(PID, FILES, FDW_SYS_DUP, fd, 0, 0, 0);
+		fdw_model_apply(&m, &ev);
+	}
+	t = table_of(&m, PID);
+	CHECK_EQ(t->nopen, N + 3);
+	CHECK_EQ(m.stats.fds, N + 3);
+	CHECK(slot(&m, PID, N + 2) && slot(&m, PID, N + 2)->ofd == slot(&m, PID, 0)->ofd);
+	CHECK_EQ(slot(&m, PID, 0)->ofd->refs, N + 3 - 2); /* fds 1, 2 are other OFDs */
+	/* fork copies all of them */
+	ev = task_ev(FDW_REC_FORK, PID, PID, FILES);
+	ev.child_pid = 201;
+	ev.child_tid = 201;
+	ev.child_files = FILES + 0x5000;
+	apply(&m, ev);
+	CHECK_EQ(table_of(&m, 201)->nopen, N + 3);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE_RANGE, 0, 3, ~0u, 0));
+	CHECK_EQ(t->nopen, 3);
+	CHECK_EQ(table_of(&m, 201)->nopen, N + 3);
+	fdw_model_free(&m);
+}
+
+/* Bounds: processes and fds past the limits are refused and counted. */
+static void test_bounds(void)
+{
+	struct fdw_model m;
+	struct fdw_event ev;
+
+	model_new(&m);
+	m.max_procs = 1;
+	m.max_fds = 5;
+	start_proc(&m);
+	ev = task_ev(FDW_REC_FORK, PID, PID, FILES);
+	ev.child_pid = 202;
+	ev.child_tid = 202;
+	ev.child_files = FILES + 0x7000;
+	apply(&m, ev);
+	CHECK(fdw_model_proc(&m, 202) == NULL);
+	CHECK_EQ(m.stats.dropped_procs, 1);
+	for (int fd = 3; fd < 8; fd++)
+		apply(&m, sys(PID, FILES, FDW_SYS_DUP, fd, 0, 0, 0));
+	CHECK_EQ(m.stats.fds, 5);
+	CHECK_EQ(m.stats.dropped_fds, 3);
+	CHECK(table_of(&m, PID)->stale); /* never served as if exact */
+	fdw_model_free(&m);
+}
+
+int main(void)
+{
+	test_scan_and_open();
+	test_dup_family();
+	test_close();
+	test_fork_threads_exec_exit();
+	test_pipe_and_rights();
+	test_anomaly_repair();
+	test_million_fds();
+	test_bounds();
+	return check_summary();
+}
