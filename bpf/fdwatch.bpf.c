@@ -46,6 +46,28 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/*
+ * User stacks, captured only for the processes the leak detector is
+ * investigating (stack_tgids): a stack walk costs far too much to pay on
+ * every syscall of every process. nr_stack_tgids lets the common path skip
+ * even the hash lookup.
+ */
+__u32 nr_stack_tgids = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u8);
+} stack_tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, FDW_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
 /* Which processes lost records, so the daemon re-reads just their tables. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -100,11 +122,18 @@ static __always_inline void *reserve(__u32 size, __u32 tgid)
 	return rec;
 }
 
-static __always_inline void submit(void *rec)
+/*
+ * Wake the consumer only when this record is the one that crosses the fill
+ * threshold: a wakeup is a self-IPI (irq_work), microseconds in a VM, and
+ * forcing one on every record past the threshold would bill each of them.
+ * The daemon's timer consumes the rest.
+ */
+static __always_inline void submit(void *rec, __u32 size)
 {
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
+	if (avail >= wakeup_bytes && avail < wakeup_bytes + size + 8 + 8) {
 		flags = BPF_RB_FORCE_WAKEUP;
 		stat_inc(FDW_STAT_WAKEUPS);
 	}
@@ -179,7 +208,17 @@ begin_sys(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	e->nr = nr;
 	e->nfds = 0;
-	e->_pad0 = 0;
+	e->stack = 0;
+	if (nr_stack_tgids) {
+		__u32 tgid = pid_tgid >> 32;
+
+		if (bpf_map_lookup_elem(&stack_tgids, &tgid)) {
+			long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+
+			if (id >= 0)
+				e->stack = (__u32)id + 1;
+		}
+	}
 	e->ret = ctx->ret;
 	e->args[0] = regs->di;
 	e->args[1] = regs->si;
@@ -211,7 +250,7 @@ static __always_inline int sys_plain(struct trace_event_raw_sys_exit *ctx, __u16
 	struct fdw_sys_event *e = begin_sys(ctx, nr, sizeof(*e));
 
 	if (e)
-		submit(e);
+		submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -227,7 +266,7 @@ static __always_inline int sys_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr
 		e->sys.nfds = 1;
 		fill_identity(e, bpf_get_current_task_btf(), ctx->ret);
 	}
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -255,7 +294,7 @@ static __always_inline int sys_open(struct trace_event_raw_sys_exit *ctx,
 		e->fe.sys.nfds = 1;
 		fill_identity(&e->fe, bpf_get_current_task_btf(), ctx->ret);
 	}
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -280,7 +319,7 @@ static __always_inline int sys_pair(struct trace_event_raw_sys_exit *ctx,
 		fill_identity(&second, bpf_get_current_task_btf(), fds[1]);
 		e->aux = second.ino;
 	}
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -428,7 +467,7 @@ int exit_clone(struct trace_event_raw_sys_exit *ctx)
 		e->sys.nfds = 1;
 		fill_identity(e, bpf_get_current_task_btf(), pidfd);
 	}
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -455,7 +494,7 @@ int exit_clone3(struct trace_event_raw_sys_exit *ctx)
 		e->sys.nfds = 1;
 		fill_identity(e, bpf_get_current_task_btf(), pidfd);
 	}
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -593,7 +632,7 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 	}
 	if (e->sys.nfds)
 		fill_identity(e, bpf_get_current_task_btf(), e->fds[0]);
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -623,7 +662,7 @@ int exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
 	}
 	if (e->sys.nfds)
 		fill_identity(e, bpf_get_current_task_btf(), e->fds[0]);
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -654,7 +693,7 @@ int BPF_PROG(uring_complete, void *ring, void *req)
 		 precise_ts);
 	e->sys.nr = FDW_SYS_IO_URING;
 	e->sys.nfds = 0;
-	e->sys._pad0 = 0;
+	e->sys.stack = 0;
 	e->sys.ret = res;
 	for (int i = 0; i < 6; i++)
 		e->sys.args[i] = 0;
@@ -663,7 +702,7 @@ int BPF_PROG(uring_complete, void *ring, void *req)
 	e->ino = 0;
 	e->dev = 0;
 	e->mode = 0;
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -695,7 +734,7 @@ int BPF_PROG(task_fork, struct task_struct *parent, struct task_struct *child)
 	if (child->tgid == parent->tgid)
 		e->hdr.flags |= FDW_F_THREAD;
 	task_comm(e, child);
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -718,7 +757,7 @@ int BPF_PROG(task_exec, struct task_struct *p, pid_t old_pid)
 	e->child_files = 0;
 	e->exit_code = 0;
 	task_comm(e, p);
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -743,6 +782,6 @@ int BPF_PROG(task_exit, struct task_struct *p)
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)
 		e->hdr.flags |= FDW_F_GROUP_DEAD;
 	task_comm(e, p);
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }

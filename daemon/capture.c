@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,9 +26,25 @@
 #define TRACEFS "/sys/kernel/tracing"
 #define MAX_PROBES 96
 
+/*
+ * The ring buffer, mapped as the kernel's UAPI lays it out: the consumer
+ * page (ours to write), then the producer page and the data area mapped
+ * twice so a record that wraps reads contiguously.
+ */
+struct ring {
+	int map_fd;
+	size_t page_size;
+	size_t size;		  /* data area bytes (power of two) */
+	unsigned long *consumer_pos;
+	const unsigned long *producer_pos;
+	const uint8_t *data;
+	void *cons_map, *prod_map;
+	size_t prod_len;
+};
+
 struct fdw_capture {
 	struct fdwatch_bpf *skel;
-	struct ring_buffer *rb;
+	struct ring rb;
 	struct bpf_link *links[MAX_PROBES];
 	const char *attached[MAX_PROBES];
 	const char *failed[MAX_PROBES];
@@ -96,11 +113,79 @@ static bool tracepoint_exists(const char *sec)
 	return stat(path, &st) == 0;
 }
 
-static int on_sample(void *ctx, void *data, size_t size)
+static int ring_map(struct ring *r, int map_fd, size_t size)
 {
-	struct fdw_capture *c = ctx;
+	r->map_fd = map_fd;
+	r->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	r->size = size;
+	r->cons_map = mmap(NULL, r->page_size, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+	if (r->cons_map == MAP_FAILED) {
+		r->cons_map = NULL;
+		return -errno;
+	}
+	r->prod_len = r->page_size + 2 * size;
+	r->prod_map = mmap(NULL, r->prod_len, PROT_READ, MAP_SHARED, map_fd,
+			   (off_t)r->page_size);
+	if (r->prod_map == MAP_FAILED) {
+		r->prod_map = NULL;
+		return -errno;
+	}
+	r->consumer_pos = r->cons_map;
+	r->producer_pos = r->prod_map;
+	r->data = (const uint8_t *)r->prod_map + r->page_size;
+	return 0;
+}
 
-	return c->opts.on_record(c->opts.userdata, data, size);
+static void ring_unmap(struct ring *r)
+{
+	if (r->cons_map)
+		munmap(r->cons_map, r->page_size);
+	if (r->prod_map)
+		munmap(r->prod_map, r->prod_len);
+	r->cons_map = r->prod_map = NULL;
+}
+
+/*
+ * Consume every committed record. Unlike libbpf's consumer, which publishes
+ * consumer_pos after each record, this publishes it once per batch (and
+ * every ring/16 bytes): each publication is a cache line the producing CPUs
+ * must re-read, and at millions of records per second that cost is paid by
+ * every traced syscall.
+ */
+static int ring_consume(struct fdw_capture *c)
+{
+	struct ring *r = &c->rb;
+	unsigned long cons, prod, published;
+	const unsigned long mask = r->size - 1, step = r->size / 16;
+	int n = 0;
+
+	if (!r->cons_map)
+		return 0;
+	cons = published = __atomic_load_n(r->consumer_pos, __ATOMIC_RELAXED);
+	prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+	while (cons < prod) {
+		const uint32_t *hdr = (const uint32_t *)(r->data + (cons & mask));
+		uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			break; /* reserved, not yet submitted */
+		cons += ((len & ~BPF_RINGBUF_DISCARD_BIT) + BPF_RINGBUF_HDR_SZ + 7) & ~7ul;
+		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+			n++;
+			(void)c->opts.on_record(c->opts.userdata,
+						(const uint8_t *)hdr + BPF_RINGBUF_HDR_SZ,
+						len & ~BPF_RINGBUF_DISCARD_BIT);
+		}
+		if (cons - published >= step) {
+			__atomic_store_n(r->consumer_pos, cons, __ATOMIC_RELEASE);
+			published = cons;
+		}
+		if (cons >= prod)
+			prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+	}
+	if (cons != published)
+		__atomic_store_n(r->consumer_pos, cons, __ATOMIC_RELEASE);
+	return n;
 }
 
 int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *opts)
@@ -184,10 +269,10 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 			r = -ENOENT;
 			goto fail;
 		}
-	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_sample, c, NULL);
-	if (!c->rb) {
-		r = -errno;
-		fprintf(stderr, "<3>fdwatchd: cannot create ring buffer: %s\n", strerror(-r));
+	r = ring_map(&c->rb, bpf_map__fd(c->skel->maps.events),
+		     bpf_map__max_entries(c->skel->maps.events));
+	if (r < 0) {
+		fprintf(stderr, "<3>fdwatchd: cannot map the ring buffer: %s\n", strerror(-r));
 		goto fail;
 	}
 	*out = c;
@@ -199,12 +284,9 @@ fail:
 
 int fdw_capture_drain(struct fdw_capture *c)
 {
-	int r;
-
-	if (!c || !c->rb)
+	if (!c)
 		return 0;
-	r = ring_buffer__consume(c->rb);
-	return r;
+	return ring_consume(c);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -225,7 +307,8 @@ int fdw_capture_start(struct fdw_capture *c, uv_loop_t *loop)
 {
 	int r;
 
-	r = uv_poll_init(loop, &c->poll, ring_buffer__epoll_fd(c->rb));
+	/* the map fd polls readable when a probe forces a wakeup */
+	r = uv_poll_init(loop, &c->poll, c->rb.map_fd);
 	if (r < 0)
 		return r;
 	c->poll.data = c;
@@ -255,7 +338,7 @@ void fdw_capture_free(struct fdw_capture *c)
 {
 	if (!c)
 		return;
-	ring_buffer__free(c->rb);
+	ring_unmap(&c->rb);
 	for (unsigned int i = 0; i < c->nlinks; i++)
 		bpf_link__destroy(c->links[i]);
 	fdwatch_bpf__destroy(c->skel);
@@ -328,4 +411,54 @@ unsigned int fdw_capture_probes(struct fdw_capture *c, const char **names, unsig
 	for (unsigned int i = 0; i < n && i < max; i++)
 		names[i] = attached ? c->attached[i] : c->failed[i];
 	return n;
+}
+
+int fdw_capture_watch_stacks(struct fdw_capture *c, uint32_t tgid, bool on)
+{
+	int fd, r;
+	uint8_t one = 1;
+
+	if (!c || !c->skel)
+		return -ENODEV;
+	fd = bpf_map__fd(c->skel->maps.stack_tgids);
+	if (on) {
+		r = bpf_map_update_elem(fd, &tgid, &one, BPF_NOEXIST);
+		if (r == 0)
+			c->skel->bss->nr_stack_tgids++;
+		else if (errno == EEXIST)
+			r = 0;
+		else
+			r = -errno;
+	} else {
+		r = bpf_map_delete_elem(fd, &tgid);
+		if (r == 0 && c->skel->bss->nr_stack_tgids)
+			c->skel->bss->nr_stack_tgids--;
+		r = r < 0 ? -errno : 0;
+	}
+	return r;
+}
+
+int fdw_capture_read_stack(struct fdw_capture *c, uint32_t stack, uint64_t *ips, unsigned int max)
+{
+	uint64_t frames[FDW_STACK_DEPTH] = { 0 };
+	uint32_t id = stack - 1;
+	unsigned int n = 0;
+
+	if (!c || !c->skel || !stack)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.stacks), &id, frames) < 0)
+		return -errno;
+	while (n < FDW_STACK_DEPTH && n < max && frames[n]) {
+		ips[n] = frames[n];
+		n++;
+	}
+	return (int)n;
+}
+
+void fdw_capture_drop_stack(struct fdw_capture *c, uint32_t stack)
+{
+	uint32_t id = stack - 1;
+
+	if (c && c->skel && stack)
+		(void)bpf_map_delete_elem(bpf_map__fd(c->skel->maps.stacks), &id);
 }

@@ -48,6 +48,13 @@ uint64_t fdw_capture_wakeups(struct fdw_capture *c);
 unsigned int fdw_capture_lost_pids(struct fdw_capture *c, uint32_t *pids, unsigned int max,
 				   uint64_t *accounted);
 
+/* Start or stop capturing user stacks for a process's fd syscalls. */
+int fdw_capture_watch_stacks(struct fdw_capture *c, uint32_t tgid, bool on);
+/* The frames of captured stack `stack` (event's stack field): count or -errno. */
+int fdw_capture_read_stack(struct fdw_capture *c, uint32_t stack, uint64_t *ips, unsigned int max);
+/* Forget a stack once nothing refers to it (the map is bounded). */
+void fdw_capture_drop_stack(struct fdw_capture *c, uint32_t stack);
+
 /* Probes attached / that failed to attach (optional ones), for status. */
 unsigned int fdw_capture_probes(struct fdw_capture *c, const char **names, unsigned int max,
 				bool attached);

@@ -24,6 +24,7 @@ static int unpack_sys(const void *data, size_t len, struct fdw_event *ev)
 	if (s->nr >= FDW_SYS_MAX)
 		return -EBADMSG;
 	ev->nr = s->nr;
+	ev->stack = s->stack;
 	ev->ret = s->ret;
 	memcpy(ev->args, s->args, sizeof(ev->args));
 	if (len == sizeof(*s)) {

@@ -20,6 +20,7 @@ struct fdw_event {
 	uint16_t nr;	/* FDW_SYS_* */
 	uint16_t flags; /* FDW_F_* */
 	uint16_t nfds;
+	uint32_t stack; /* captured user stack id + 1, 0 when none */
 	int64_t ret;
 	uint64_t args[6];
 	/* fd-installing syscalls */

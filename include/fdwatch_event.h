@@ -93,6 +93,7 @@ enum {
 #define FDW_F_JIFFIES (1u << 4) /* hdr.ts is jiffies, not CLOCK_MONOTONIC ns */
 
 #define FDW_COMM_LEN 16
+#define FDW_STACK_DEPTH 32 /* user frames kept per captured stack */
 #define FDW_MAX_FDS 8	 /* fds carried by one record (pipe, socketpair, SCM_RIGHTS) */
 #define FDW_PATH_LEN 256 /* user path argument of the open family, truncated */
 
@@ -118,7 +119,7 @@ struct fdw_sys_event {
 	struct fdw_hdr hdr;
 	__u16 nr;   /* FDW_SYS_* */
 	__u16 nfds; /* entries valid in fdw_fd_event.fds[] (0 in a plain record) */
-	__u32 _pad0;
+	__u32 stack; /* user stack: id in the `stacks` map + 1; 0 when not captured */
 	__s64 ret;
 	__u64 args[6];
 };
