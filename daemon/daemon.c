@@ -53,6 +53,11 @@ static int ops_read_table(void *userdata, uint32_t tid,
 	return fdw_proc_read_table(d->cfg.proc_root, tid, cb, cbdata);
 }
 
+static int ops_same_file(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2)
+{
+	return fdw_proc_same_file(tid1, fd1, tid2, fd2);
+}
+
 static int ops_read_proc(void *userdata, uint32_t pid, char comm[16], uint32_t *ppid)
 {
 	struct fdw_daemon *d = userdata;
@@ -226,7 +231,12 @@ static int scan_one(void *data, uint32_t pid)
 
 int fdw_daemon_scan(struct fdw_daemon *d)
 {
-	return fdw_proc_list_pids(d->cfg.proc_root, scan_one, d);
+	int r;
+
+	fdw_model_scan_begin(&d->model);
+	r = fdw_proc_list_pids(d->cfg.proc_root, scan_one, d);
+	fdw_model_scan_end(&d->model);
+	return r;
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -237,6 +247,7 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 		.read_fd = ops_read_fd,
 		.read_table = ops_read_table,
 		.read_proc = ops_read_proc,
+		.same_file = ops_same_file,
 		.userdata = d,
 	};
 	int r;

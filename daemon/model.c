@@ -505,9 +505,86 @@ static int resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, in
 	return r;
 }
 
+/*
+ * /proc does not say which fds share an open file description. Among fds
+ * on the same inode, ask the kernel (kcmp(KCMP_FILE) through ops->same_file)
+ * so dups, and fds inherited before the daemon started, get one OFD. The
+ * index lives for one re-read, or for the whole start-up scan.
+ */
+struct ofd_cand {
+	uint32_t tid;
+	int fd;
+	struct fdw_ofd *ofd; /* a reference is held while indexed */
+	struct ofd_cand *next;
+};
+
+static uint64_t cand_key(uint64_t ino, uint32_t dev)
+{
+	return ino * 0x9e3779b97f4a7c15ull ^ dev;
+}
+
+static void cand_add(struct fdw_model *m, struct fdw_hashmap *idx, uint32_t tid, int fd,
+		     struct fdw_ofd *o)
+{
+	struct ofd_cand *c;
+	uint64_t k = cand_key(o->ino, o->dev);
+
+	if (!m->ops.same_file || !o->ino)
+		return;
+	/* one candidate per OFD is enough */
+	for (c = fdw_hashmap_get(idx, k); c; c = c->next)
+		if (c->ofd == o)
+			return;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return;
+	c->tid = tid;
+	c->fd = fd;
+	c->ofd = o;
+	o->refs++;
+	c->next = fdw_hashmap_get(idx, k);
+	if (fdw_hashmap_put(idx, k, c) < 0) {
+		o->refs--;
+		free(c);
+	}
+}
+
+static struct fdw_ofd *cand_find(struct fdw_model *m, struct fdw_hashmap *idx, uint32_t tid,
+				 const struct fdw_fd_info *fi)
+{
+	struct ofd_cand *c;
+
+	if (!m->ops.same_file || !fi->ino)
+		return NULL;
+	for (c = fdw_hashmap_get(idx, cand_key(fi->ino, fi->dev)); c; c = c->next)
+		if (c->ofd->ino == fi->ino && c->ofd->dev == fi->dev &&
+		    m->ops.same_file(m->ops.userdata, tid, fi->fd, c->tid, c->fd) == 1)
+			return c->ofd;
+	return NULL;
+}
+
+static void cand_free(struct fdw_model *m, struct fdw_hashmap *idx)
+{
+	size_t it = 0;
+	void *v;
+
+	while (fdw_hashmap_next(idx, &it, NULL, &v)) {
+		struct ofd_cand *c = v, *next;
+
+		for (; c; c = next) {
+			next = c->next;
+			ofd_put(m, c->ofd);
+			free(c);
+		}
+	}
+	fdw_hashmap_free(idx);
+}
+
 struct resync_ctx {
 	struct fdw_model *m;
 	struct fdw_table *t;
+	uint32_t tid;
+	struct fdw_hashmap *cands;
 	uint8_t *seen; /* bitmap of fds the kernel has */
 	uint32_t nseen;
 	uint64_t now;
@@ -544,15 +621,22 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 		s->cloexec = fi->cloexec;
 		if (strcmp(ofd_target(s->ofd), fi->target))
 			ofd_set_target(s->ofd, fi->target, true);
+		cand_add(c->m, c->cands, c->tid, fi->fd, s->ofd);
 		return;
 	}
 	origin_procfs(&origin, c->now);
-	o = ofd_from_info(c->m, fi, &origin);
-	if (!o) {
-		c->err = -ENOMEM;
-		return;
+	o = cand_find(c->m, c->cands, c->tid, fi);
+	if (o) {
+		o->refs++;
+	} else {
+		o = ofd_from_info(c->m, fi, &origin);
+		if (!o) {
+			c->err = -ENOMEM;
+			return;
+		}
+		o->refs = 1; /* hold it across install */
+		cand_add(c->m, c->cands, c->tid, fi->fd, o);
 	}
-	o->refs = 1; /* hold it across install */
 	if (!slot_install(c->m, c->t, fi->fd, o, fi->cloexec, &origin))
 		c->err = -ENOSPC;
 	ofd_put(c->m, o);
@@ -560,13 +644,17 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 
 static int table_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now)
 {
-	struct resync_ctx c = { .m = m, .t = t, .now = now };
+	struct fdw_hashmap local;
+	struct resync_ctx c = { .m = m, .t = t, .tid = tid, .now = now };
 	struct fdw_origin closed;
 	int r;
 
 	if (!m->ops.read_table)
 		return -ENOTSUP;
+	fdw_hashmap_init(&local);
+	c.cands = m->scan_cands ? m->scan_cands : &local;
 	r = m->ops.read_table(m->ops.userdata, tid, resync_one, &c);
+	cand_free(m, &local);
 	if (r < 0 || c.err < 0) {
 		free(c.seen);
 		t->stale = true;
@@ -956,6 +1044,15 @@ static void resolve_target(struct fdw_model *m, struct fdw_ofd *o, const struct 
 
 	if (o->target)
 		return;
+	/*
+	 * An absolute /proc path names itself. Not reading /proc for those
+	 * keeps two tracers (a second fdwatchd, a test's) from feeding each
+	 * other: each /proc read is an openat the other would resolve.
+	 */
+	if (o->path_arg && !strncmp(o->path_arg, "/proc/", 6)) {
+		ofd_set_target(o, o->path_arg, false);
+		return;
+	}
 	fi = m->ops.read_fd ? malloc(sizeof(*fi)) : NULL;
 	if (fi && m->ops.read_fd(m->ops.userdata, ev->tid, fd, fi) == 0 &&
 	    (!o->ino || (fi->ino == o->ino && fi->dev == o->dev))) {
@@ -1227,6 +1324,22 @@ int fdw_model_add_scanned(struct fdw_model *m, uint32_t pid, uint32_t ppid, cons
 	return r;
 }
 
+void fdw_model_scan_begin(struct fdw_model *m)
+{
+	m->scan_cands = calloc(1, sizeof(*m->scan_cands));
+	if (m->scan_cands)
+		fdw_hashmap_init(m->scan_cands);
+}
+
+void fdw_model_scan_end(struct fdw_model *m)
+{
+	if (!m->scan_cands)
+		return;
+	cand_free(m, m->scan_cands);
+	free(m->scan_cands);
+	m->scan_cands = NULL;
+}
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
@@ -1253,6 +1366,7 @@ void fdw_model_free(struct fdw_model *m)
 
 	if (!m)
 		return;
+	fdw_model_scan_end(m);
 	pids = malloc((fdw_hashmap_size(&m->procs) + 1) * sizeof(*pids));
 	if (pids) {
 		while (fdw_hashmap_next(&m->procs, &it, &key, &v))

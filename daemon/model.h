@@ -125,6 +125,9 @@ struct fdw_model_ops {
 	/* Call cb for every open fd of task `tid`: 0, or -errno. */
 	int (*read_table)(void *userdata, uint32_t tid,
 			  void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata);
+	/* Do fd1 of tid1 and fd2 of tid2 share an open file description?
+	 * 1 yes, 0 no, -errno unknown (kcmp(KCMP_FILE)). */
+	int (*same_file)(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2);
 	/* comm and ppid of a process that appeared without a fork event. */
 	int (*read_proc)(void *userdata, uint32_t pid, char comm[16], uint32_t *ppid);
 	/* A table changed in a way the detectors care about (optional). */
@@ -174,6 +177,7 @@ struct fdw_model {
 	struct fdw_model_stats stats;
 	struct fdw_model_ops ops;
 	struct fdw_task *last_task; /* one-entry cache for the hot path */
+	struct fdw_hashmap *scan_cands; /* OFD candidates during the start-up scan */
 };
 
 void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops);
@@ -188,6 +192,11 @@ void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev);
  * Returns 0 or -errno. */
 int fdw_model_add_scanned(struct fdw_model *m, uint32_t pid, uint32_t ppid, const char *comm,
 			  const uint32_t *tids, unsigned int ntids, uint64_t now);
+
+/* Around the start-up scan: fds that share an open file description across
+ * the scanned processes (inherited before the daemon started) get one OFD. */
+void fdw_model_scan_begin(struct fdw_model *m);
+void fdw_model_scan_end(struct fdw_model *m);
 
 /* Re-read a table from /proc through `tid`, keeping provenance of the fds
  * that did not change. Clears stale. Returns 0 or -errno. */

@@ -11,6 +11,8 @@
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 
 #include "procfs.h"
 
@@ -268,6 +270,16 @@ int fdw_proc_list_pids(const char *root, int (*cb)(void *data, uint32_t pid), vo
 	}
 	closedir(d);
 	return r;
+}
+
+int fdw_proc_same_file(uint32_t tid1, int fd1, uint32_t tid2, int fd2)
+{
+	long r = syscall(SYS_kcmp, (pid_t)tid1, (pid_t)tid2, KCMP_FILE, (unsigned long)fd1,
+			 (unsigned long)fd2);
+
+	if (r < 0)
+		return -errno;
+	return r == 0;
 }
 
 int fdw_proc_nofile_limit(uint32_t pid, uint64_t *soft, uint64_t *hard)

@@ -31,5 +31,9 @@ int fdw_proc_list_tasks(const char *root, uint32_t pid, uint32_t **tids, unsigne
 /* Call cb for every numeric entry of /proc. */
 int fdw_proc_list_pids(const char *root, int (*cb)(void *data, uint32_t pid), void *data);
 
+/* kcmp(KCMP_FILE): 1 when the two fds share an open file description,
+ * 0 when not, -errno when the kernel cannot tell. */
+int fdw_proc_same_file(uint32_t tid1, int fd1, uint32_t tid2, int fd2);
+
 /* RLIMIT_NOFILE soft and hard limits of a process (prlimit). */
 int fdw_proc_nofile_limit(uint32_t pid, uint64_t *soft, uint64_t *hard);

@@ -66,6 +66,14 @@ static int fake_read_table(void *u, uint32_t tid,
 	return 0;
 }
 
+/* fds with the same fake inode share an OFD unless marked otherwise */
+static int fake_same_file(void *u, uint32_t t1, int fd1, uint32_t t2, int fd2)
+{
+	if (fd1 < 0 || fd1 >= FAKE_MAX || fd2 < 0 || fd2 >= FAKE_MAX)
+		return 0;
+	return fake[fd1].ino == fake[fd2].ino && fake[fd1].ino != 99;
+}
+
 static void on_fd_event(void *u, struct fdw_proc *p, const struct fdw_event *ev, int kind, int fd,
 			const struct fdw_slot *s)
 {
@@ -90,6 +98,7 @@ static void model_new(struct fdw_model *m)
 	struct fdw_model_ops ops = {
 		.read_fd = fake_read_fd,
 		.read_table = fake_read_table,
+		.same_file = fake_same_file,
 		.on_fd_event = on_fd_event,
 	};
 
@@ -492,7 +501,7 @@ static void test_million_fds(void)
 	CHECK_EQ(t->nopen, N + 3);
 	CHECK_EQ(m.stats.fds, N + 3);
 	CHECK(slot(&m, PID, N + 2) && slot(&m, PID, N + 2)->ofd == slot(&m, PID, 0)->ofd);
-	CHECK_EQ(slot(&m, PID, 0)->ofd->refs, N + 3 - 2); /* fds 1, 2 are other OFDs */
+	CHECK_EQ(slot(&m, PID, 0)->ofd->refs, N + 3); /* 0-2 are one OFD: the scan grouped them */
 	/* fork copies all of them */
 	ev = task_ev(FDW_REC_FORK, PID, PID, FILES);
 	ev.child_pid = 201;
@@ -531,8 +540,32 @@ static void test_bounds(void)
 	fdw_model_free(&m);
 }
 
+/* fds that were dups before the daemon started share one OFD after the scan */
+static void test_scan_groups_ofds(void)
+{
+	struct fdw_model m;
+	uint32_t tids[] = { PID };
+
+	model_new(&m);
+	fake_set(0, "/dev/pts/0", 5, false);
+	fake_set(1, "/dev/pts/0", 5, false);
+	fake_set(2, "/dev/pts/0", 5, false);
+	fake_set(3, "/x", 99, false); /* same inode, separate opens */
+	fake_set(4, "/x", 99, false);
+	fdw_model_scan_begin(&m);
+	CHECK_EQ(fdw_model_add_scanned(&m, PID, 1, "t", tids, 1, 1), 0);
+	fdw_model_scan_end(&m);
+	CHECK(slot(&m, PID, 0)->ofd == slot(&m, PID, 1)->ofd);
+	CHECK(slot(&m, PID, 0)->ofd == slot(&m, PID, 2)->ofd);
+	CHECK(slot(&m, PID, 3)->ofd != slot(&m, PID, 4)->ofd);
+	CHECK_EQ(slot(&m, PID, 0)->ofd->refs, 3);
+	CHECK_EQ(m.stats.ofds, 3);
+	fdw_model_free(&m);
+}
+
 int main(void)
 {
+	test_scan_groups_ofds();
 	test_scan_and_open();
 	test_dup_family();
 	test_close();
