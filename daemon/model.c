@@ -247,6 +247,7 @@ static struct fdw_slot *slot_install(struct fdw_model *m, struct fdw_table *t, i
 	ofd->refs++;
 	s->ofd = ofd;
 	s->cloexec = cloexec;
+	s->suspect = false;
 	s->origin = *origin;
 	s->generation++;
 	t->nopen++;
@@ -928,6 +929,17 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	}
 	notify(m, task->proc, ev, FDW_FDEV_CLOSE, fd, s);
 	origin_from_event(&closed, ev, task->proc, -1);
+	if (s->suspect && s->origin.tid != ev->tid) {
+		/*
+		 * Two threads raced: this close may be of the fd the number held
+		 * before the install we applied first (records are ordered by
+		 * syscall exit, not by when the table changed). Ask the kernel.
+		 */
+		s->suspect = false;
+		slot_close(m, t, s, &closed);
+		(void)resolve_fd(m, t, ev->tid, fd, &closed);
+		return;
+	}
 	slot_close(m, t, s, &closed);
 }
 
@@ -1084,10 +1096,14 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 
 		if (!o)
 			break;
+		bool was_open = fdw_slot_open(fdw_table_slot(task->table, ev->fds[i]));
+
 		o->refs++; /* hold across install */
-		if (fdw_slot_open(fdw_table_slot(task->table, ev->fds[i])))
+		if (was_open)
 			m->stats.anomalies++; /* a close we have not seen yet */
 		s = slot_install(m, task->table, ev->fds[i], o, cloexec, &origin);
+		if (s)
+			s->suspect = was_open;
 		resolve_target(m, o, ev, ev->fds[i]);
 		ofd_put(m, o);
 		if (s)

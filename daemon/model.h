@@ -70,6 +70,8 @@ struct fdw_slot {
 	struct fdw_origin origin;
 	uint32_t generation;	  /* how many times the number was opened here */
 	bool cloexec;
+	bool suspect;		  /* installed over an fd the model still had open:
+				   * another thread's close may be in flight */
 	uint8_t nhist;		  /* entries used in hist[] */
 	uint8_t hist_head;
 	struct fdw_fd_history *hist; /* ring of FDW_SLOT_HISTORY, lazily allocated */
