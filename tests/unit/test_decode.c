@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Record decoding (the ABI check), the syscall table, and the hash map. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "check.h"
+#include "decode.h"
+#include "hashmap.h"
+#include "syscalls.h"
+
+static struct fdw_fd_event fd_record(unsigned int nr, int64_t ret)
+{
+	struct fdw_fd_event r;
+
+	memset(&r, 0, sizeof(r));
+	r.sys.hdr.type = FDW_REC_SYSCALL;
+	r.sys.hdr.abi = FDW_ABI_VERSION;
+	r.sys.hdr.size = sizeof(r);
+	r.sys.hdr.pid = 10;
+	r.sys.hdr.tid = 11;
+	r.sys.hdr.ts = 12345;
+	r.sys.hdr.files = 0xffff888000000000ull;
+	r.sys.nr = nr;
+	r.sys.ret = ret;
+	return r;
+}
+
+static void test_decode(void)
+{
+	struct fdw_fd_event r = fd_record(FDW_SYS_PIPE2, 0);
+	struct fdw_sys_event plain;
+	struct fdw_open_event o;
+	struct fdw_task_event t;
+	struct fdw_event ev;
+
+	r.sys.nfds = 2;
+	r.fds[0] = 3;
+	r.fds[1] = 4;
+	r.sys.args[1] = O_CLOEXEC;
+	r.ino = 77;
+	r.mode = 010600;
+	CHECK_EQ(fdw_decode(&r, sizeof(r), &ev), 0);
+	CHECK_EQ(ev.pid, 10);
+	CHECK_EQ(ev.tid, 11);
+	CHECK_EQ(ev.nr, FDW_SYS_PIPE2);
+	CHECK_EQ(ev.nfds, 2);
+	CHECK_EQ(ev.fds[1], 4);
+	CHECK_EQ(ev.ino, 77);
+	CHECK(fdw_syscall_cloexec(&ev));
+
+	/* wrong ABI version: refused with EPROTO */
+	r.sys.hdr.abi = FDW_ABI_VERSION + 1;
+	CHECK_EQ(fdw_decode(&r, sizeof(r), &ev), -EPROTO);
+	r.sys.hdr.abi = FDW_ABI_VERSION;
+	/* size disagreeing with the header, truncated, unknown type/nr */
+	CHECK_EQ(fdw_decode(&r, sizeof(r) - 8, &ev), -EBADMSG);
+	CHECK_EQ(fdw_decode(&r, 4, &ev), -EBADMSG);
+	r.sys.hdr.type = 99;
+	CHECK_EQ(fdw_decode(&r, sizeof(r), &ev), -EBADMSG);
+	r.sys.hdr.type = FDW_REC_SYSCALL;
+	r.sys.nr = FDW_SYS_MAX;
+	CHECK_EQ(fdw_decode(&r, sizeof(r), &ev), -EBADMSG);
+	r.sys.nr = FDW_SYS_PIPE2;
+	r.sys.nfds = FDW_MAX_FDS + 1;
+	CHECK_EQ(fdw_decode(&r, sizeof(r), &ev), -EBADMSG);
+	r.sys.nfds = 1;
+	r.fds[0] = -5;
+	CHECK_EQ(fdw_decode(&r, sizeof(r), &ev), -EBADMSG);
+	CHECK_EQ(fdw_decode(NULL, 0, &ev), -EBADMSG);
+
+	/* a plain record (dup family) may not claim fds */
+	memset(&plain, 0, sizeof(plain));
+	plain.hdr.type = FDW_REC_SYSCALL;
+	plain.hdr.abi = FDW_ABI_VERSION;
+	plain.hdr.size = sizeof(plain);
+	plain.nr = FDW_SYS_DUP2;
+	plain.ret = 100;
+	plain.args[0] = 3;
+	plain.args[1] = 100;
+	CHECK_EQ(fdw_decode(&plain, sizeof(plain), &ev), 0);
+	CHECK_EQ(ev.args[1], 100);
+	CHECK_EQ(ev.nfds, 0);
+	plain.nfds = 1;
+	CHECK_EQ(fdw_decode(&plain, sizeof(plain), &ev), -EBADMSG);
+
+	/* the open family's path must be NUL-terminated within the record */
+	memset(&o, 0, sizeof(o));
+	o.fe = fd_record(FDW_SYS_OPENAT, 3);
+	o.fe.sys.hdr.size = sizeof(o);
+	o.fe.sys.nfds = 1;
+	o.fe.fds[0] = 3;
+	strcpy(o.path, "/etc/passwd");
+	CHECK_EQ(fdw_decode(&o, sizeof(o), &ev), 0);
+	CHECK_STR(ev.path, "/etc/passwd");
+	memset(o.path, 'x', sizeof(o.path));
+	CHECK_EQ(fdw_decode(&o, sizeof(o), &ev), -EBADMSG);
+
+	/* task records: comm always terminated */
+	memset(&t, 0, sizeof(t));
+	t.hdr.type = FDW_REC_FORK;
+	t.hdr.abi = FDW_ABI_VERSION;
+	t.hdr.size = sizeof(t);
+	t.child_pid = 42;
+	t.hz = 250;
+	memset(t.comm, 'a', sizeof(t.comm));
+	CHECK_EQ(fdw_decode(&t, sizeof(t), &ev), 0);
+	CHECK_EQ(ev.child_pid, 42);
+	CHECK_EQ(ev.hz, 250);
+	CHECK_EQ(strlen(ev.comm), FDW_COMM_LEN - 1);
+}
+
+static void test_syscalls(void)
+{
+	struct fdw_event ev;
+
+	CHECK_STR(fdw_syscall_name(FDW_SYS_DUP3), "dup3");
+	CHECK_EQ(fdw_syscall_by_name("close_range"), FDW_SYS_CLOSE_RANGE);
+	CHECK_EQ(fdw_syscall_by_name("nope"), FDW_SYS_UNKNOWN);
+	/* every traced syscall has a name */
+	for (unsigned int nr = 1; nr < FDW_SYS_MAX; nr++)
+		CHECK(fdw_syscall_info(nr) != NULL);
+	CHECK_STR(fdw_errno_name(EBADF), "EBADF");
+
+	memset(&ev, 0, sizeof(ev));
+	ev.nr = FDW_SYS_SOCKET;
+	ev.args[1] = SOCK_STREAM | SOCK_CLOEXEC;
+	CHECK(fdw_syscall_cloexec(&ev));
+	ev.args[1] = SOCK_STREAM;
+	CHECK(!fdw_syscall_cloexec(&ev));
+	ev.nr = FDW_SYS_OPENAT2;
+	ev.aux = O_CLOEXEC;
+	CHECK(fdw_syscall_cloexec(&ev));
+	ev.nr = FDW_SYS_PIDFD_OPEN;
+	CHECK(fdw_syscall_cloexec(&ev));
+	ev.nr = FDW_SYS_ACCEPT;
+	CHECK(!fdw_syscall_cloexec(&ev));
+	ev.nr = FDW_SYS_RECVMSG;
+	ev.args[2] = MSG_CMSG_CLOEXEC;
+	CHECK(fdw_syscall_cloexec(&ev));
+}
+
+static void test_hashmap(void)
+{
+	struct fdw_hashmap h;
+	static int vals[5000];
+	size_t it = 0, n = 0;
+	uint64_t k;
+	void *v;
+
+	fdw_hashmap_init(&h);
+	for (int i = 0; i < 5000; i++)
+		CHECK_EQ(fdw_hashmap_put(&h, (uint64_t)i * 4096 + 0xffff888000000000ull, &vals[i]), 0);
+	CHECK_EQ(fdw_hashmap_size(&h), 5000);
+	/* remove every other key; the rest must all still be found */
+	for (int i = 0; i < 5000; i += 2)
+		CHECK(fdw_hashmap_remove(&h, (uint64_t)i * 4096 + 0xffff888000000000ull) == &vals[i]);
+	for (int i = 0; i < 5000; i++) {
+		void *got = fdw_hashmap_get(&h, (uint64_t)i * 4096 + 0xffff888000000000ull);
+
+		if (i % 2)
+			CHECK(got == &vals[i]);
+		else
+			CHECK(got == NULL);
+	}
+	while (fdw_hashmap_next(&h, &it, &k, &v))
+		n++;
+	CHECK_EQ(n, 2500);
+	CHECK(fdw_hashmap_put(&h, 1, NULL) == -EINVAL);
+	fdw_hashmap_free(&h);
+	fdw_hashmap_free(NULL);
+}
+
+int main(void)
+{
+	test_decode();
+	test_syscalls();
+	test_hashmap();
+	return check_summary();
+}
