@@ -158,6 +158,25 @@ static __always_inline void fill_hdr(struct fdw_hdr *h, __u16 type, __u16 size,
 	h->files = (__u64)task->files;
 }
 
+/* The struct file installed at `fd` in the current table, 0 if none. */
+static __always_inline __u64 file_at(struct task_struct *task, int fd)
+{
+	struct files_struct *files = task->files;
+	struct fdtable *fdt;
+	struct file **arr;
+	struct file *file = NULL;
+
+	if (fd < 0 || !files)
+		return 0;
+	fdt = BPF_CORE_READ(files, fdt);
+	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	arr = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &arr[fd]))
+		return 0;
+	return (__u64)file;
+}
+
 /* The struct file installed at `fd` in the current table, and its inode. */
 static __always_inline void fill_identity(struct fdw_fd_event *e,
 					  struct task_struct *task, int fd)
@@ -177,6 +196,7 @@ static __always_inline void fill_identity(struct fdw_fd_event *e,
 	if (bpf_probe_read_kernel(&file, sizeof(file), &arr[fd]) || !file)
 		return;
 	e->file = (__u64)file;
+	e->files[0] = (__u64)file;
 	inode = BPF_CORE_READ(file, f_inode);
 	if (!inode)
 		return;
@@ -241,6 +261,8 @@ begin_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
 	e->dev = 0;
 	e->mode = 0;
 	e->aux = 0;
+	e->files[0] = 0;
+	e->files[1] = 0;
 	return e;
 }
 
@@ -318,6 +340,7 @@ static __always_inline int sys_pair(struct trace_event_raw_sys_exit *ctx,
 		/* socketpair's second end is another inode: pass its number */
 		fill_identity(&second, bpf_get_current_task_btf(), fds[1]);
 		e->aux = second.ino;
+		e->files[1] = second.file;
 	}
 	submit(e, sizeof(*e));
 	return 0;
@@ -604,6 +627,19 @@ static __always_inline void collect_rights(struct fdw_fd_event *e,
 		e->sys.hdr.flags |= FDW_F_TRUNCATED;
 }
 
+/* Identity of every received fd: each may be an OFD another process holds. */
+static __always_inline void fill_rights(struct fdw_fd_event *e)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	fill_identity(e, task, e->fds[0]);
+	for (int i = 1; i < FDW_MAX_FDS; i++) {
+		if (i >= e->sys.nfds)
+			break;
+		e->files[i] = file_at(task, e->fds[i]);
+	}
+}
+
 static __always_inline bool has_control(const struct user_msghdr *umsg)
 {
 	__kernel_size_t len = 0;
@@ -631,7 +667,7 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	}
 	if (e->sys.nfds)
-		fill_identity(e, bpf_get_current_task_btf(), e->fds[0]);
+		fill_rights(e);
 	submit(e, sizeof(*e));
 	return 0;
 }
@@ -661,7 +697,7 @@ int exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	}
 	if (e->sys.nfds)
-		fill_identity(e, bpf_get_current_task_btf(), e->fds[0]);
+		fill_rights(e);
 	submit(e, sizeof(*e));
 	return 0;
 }

@@ -43,6 +43,9 @@ static int unpack_sys(const void *data, size_t len, struct fdw_event *ev)
 	ev->mode = f->mode;
 	ev->aux = f->aux;
 	memcpy(ev->fds, f->fds, sizeof(ev->fds[0]) * ev->nfds);
+	memcpy(ev->kfiles, f->files, sizeof(ev->kfiles[0]) * ev->nfds);
+	if (ev->nfds)
+		ev->kfiles[0] = f->file;
 	for (unsigned int i = 0; i < ev->nfds; i++)
 		if (ev->fds[i] < 0)
 			return -EBADMSG;

@@ -30,6 +30,7 @@ struct fdw_event {
 	uint32_t mode;
 	uint64_t aux;
 	int32_t fds[FDW_MAX_FDS];
+	uint64_t kfiles[FDW_MAX_FDS]; /* struct file of each fd, 0 when unknown */
 	/* task events */
 	uint32_t child_pid;
 	uint32_t child_tid;

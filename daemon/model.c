@@ -66,6 +66,9 @@ static void ofd_set_target(struct fdw_ofd *o, const char *target, bool exact)
 	free(o->target);
 	o->target = t;
 	o->target_exact = exact;
+	/* anon inodes (pidfs too) carry type bits that mean nothing here */
+	if (exact && !strncmp(t, "anon_inode:", 11))
+		o->mode = 0;
 }
 
 static const char *ofd_target(const struct fdw_ofd *o)
@@ -589,6 +592,7 @@ struct resync_ctx {
 	uint8_t *seen; /* bitmap of fds the kernel has */
 	uint32_t nseen;
 	uint64_t now;
+	const struct fdw_origin *new_origin; /* for fds found new; NULL: procfs */
 	int err;
 };
 
@@ -625,7 +629,10 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 		cand_add(c->m, c->cands, c->tid, fi->fd, s->ofd);
 		return;
 	}
-	origin_procfs(&origin, c->now);
+	if (c->new_origin)
+		origin = *c->new_origin;
+	else
+		origin_procfs(&origin, c->now);
 	o = cand_find(c->m, c->cands, c->tid, fi);
 	if (o) {
 		o->refs++;
@@ -643,10 +650,11 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 	ofd_put(c->m, o);
 }
 
-static int table_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now)
+static int table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now,
+			   const struct fdw_origin *new_origin)
 {
 	struct fdw_hashmap local;
-	struct resync_ctx c = { .m = m, .t = t, .tid = tid, .now = now };
+	struct resync_ctx c = { .m = m, .t = t, .tid = tid, .now = now, .new_origin = new_origin };
 	struct fdw_origin closed;
 	int r;
 
@@ -674,6 +682,11 @@ static int table_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid, 
 	t->resyncs++;
 	m->stats.resyncs++;
 	return 0;
+}
+
+static int table_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now)
+{
+	return table_resync_as(m, t, tid, now, NULL);
 }
 
 int fdw_model_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid)
@@ -997,17 +1010,19 @@ static void apply_fcntl(struct fdw_model *m, struct fdw_task *task, const struct
 
 /* The identity an fd-installing event gives its first fd. */
 static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev,
-				 const struct fdw_origin *origin, bool first)
+				 const struct fdw_origin *origin, unsigned int i)
 {
+	uint64_t kfile = ev->kfiles[i];
+	bool first = i == 0;
 	struct fdw_ofd *o;
 
-	if (first && ev->file) {
+	if (kfile) {
 		/* received (SCM_RIGHTS, pidfd_getfd): an OFD we may know */
-		o = fdw_hashmap_get(&m->ofds, ev->file);
+		o = fdw_hashmap_get(&m->ofds, kfile);
 		if (o)
 			return o;
 	}
-	o = ofd_new(m, first ? ev->file : 0);
+	o = ofd_new(m, kfile);
 	if (!o)
 		return NULL;
 	if (first) {
@@ -1091,7 +1106,7 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 		return;
 	origin_from_event(&origin, ev, task->proc, -1);
 	for (unsigned int i = 0; i < ev->nfds; i++) {
-		struct fdw_ofd *o = event_ofd(m, ev, &origin, i == 0);
+		struct fdw_ofd *o = event_ofd(m, ev, &origin, i);
 		struct fdw_slot *s;
 
 		if (!o)
@@ -1109,8 +1124,10 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 		if (s)
 			notify(m, task->proc, ev, FDW_FDEV_OPEN, ev->fds[i], s);
 	}
+	/* more fds than the record holds: the new ones in /proc are this
+	 * syscall's */
 	if (ev->flags & FDW_F_TRUNCATED)
-		(void)table_resync(m, task->table, ev->tid, ev->ts);
+		(void)table_resync_as(m, task->table, ev->tid, ev->ts, &origin);
 }
 
 static void apply_uring(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)

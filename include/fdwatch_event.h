@@ -138,6 +138,7 @@ struct fdw_fd_event {
 	__u64 aux;  /* syscall-specific: openat2 how.flags, clone3 flags, io_uring opcode,
 		    * pipe/socketpair: the second fd's inode number */
 	__s32 fds[FDW_MAX_FDS];
+	__u64 files[FDW_MAX_FDS]; /* struct file of each fd (files[0] == file) */
 };
 
 /* The open family (open, openat, openat2, creat) carries the path argument. */

@@ -137,6 +137,7 @@ static void do_open(struct fdw_model *m, uint32_t tid, uint64_t files, int fd, c
 	ev.nfds = 1;
 	ev.fds[0] = fd;
 	ev.file = 0xffff888100000000ull + (uint64_t)fd * 256;
+	ev.kfiles[0] = ev.file;
 	ev.ino = 1000 + fd;
 	ev.dev = 1;
 	ev.mode = S_IFREG | 0644;
@@ -442,6 +443,7 @@ static void test_pipe_and_rights(void)
 	ev.nfds = 1;
 	ev.fds[0] = 6;
 	ev.file = 0xffff888100000000ull + 5 * 256; /* fd 5's file */
+	ev.kfiles[0] = ev.file;
 	ev.ino = 1005;
 	ev.dev = 1;
 	apply(&m, ev);
