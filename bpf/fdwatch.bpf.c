@@ -448,16 +448,56 @@ int exit_fcntl(struct trace_event_raw_sys_exit *ctx)
 	return sys_plain(ctx, FDW_SYS_FCNTL);
 }
 
-/* ioctl: only FIOCLEX/FIONCLEX, which set/clear close-on-exec. */
+/*
+ * ioctl: FIOCLEX/FIONCLEX set/clear close-on-exec; a few commands return a
+ * new fd (the pty peer, namespaces, pidfs namespaces, userfaultfd, KVM).
+ * Everything else leaves the table alone and is filtered here.
+ */
 SEC("tracepoint/syscalls/sys_exit_ioctl")
 int exit_ioctl(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u64 cmd = (__u32)regs->si;
+	__u32 cmd = (__u32)regs->si;
 
-	if (cmd != FIOCLEX_ && cmd != FIONCLEX_)
+	if (cmd == FIOCLEX_ || cmd == FIONCLEX_)
+		return sys_plain(ctx, FDW_SYS_IOCTL);
+	if (ctx->ret < 0)
 		return 0;
-	return sys_plain(ctx, FDW_SYS_IOCTL);
+	switch (cmd) {
+	case 0x5441:		/* TIOCGPTPEER */
+	case 0xb701:		/* NS_GET_USERNS */
+	case 0xb702:		/* NS_GET_PARENT */
+	case 0xff01 ... 0xff0a:	/* PIDFD_GET_*_NAMESPACE */
+	case 0xaa00:		/* USERFAULTFD_IOC_NEW */
+	case 0xae01:		/* KVM_CREATE_VM */
+	case 0xae41:		/* KVM_CREATE_VCPU */
+		return sys_fd(ctx, FDW_SYS_IOCTL);
+	default:
+		return 0;
+	}
+}
+
+/* getsockopt(SOL_SOCKET, SO_PEERPIDFD) installs a pidfd and writes its number. */
+SEC("tracepoint/syscalls/sys_exit_getsockopt")
+int exit_getsockopt(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct fdw_fd_event *e;
+	int pidfd = -1;
+
+	if (ctx->ret != 0 || regs->si != SOL_SOCKET_ || regs->dx != 77 /* SO_PEERPIDFD */)
+		return 0;
+	e = begin_fd(ctx, FDW_SYS_GETSOCKOPT, sizeof(*e));
+	if (!e)
+		return 0;
+	if (!bpf_probe_read_user(&pidfd, sizeof(pidfd), (const void *)e->sys.args[3]) &&
+	    pidfd >= 0) {
+		e->fds[0] = pidfd;
+		e->sys.nfds = 1;
+		fill_identity(e, bpf_get_current_task_btf(), pidfd);
+	}
+	submit(e, sizeof(*e));
+	return 0;
 }
 
 /* unshare: only CLONE_FILES splits the table. */
@@ -715,7 +755,7 @@ int BPF_PROG(uring_complete, void *ring, void *req)
 	__u8 op = BPF_CORE_READ(kreq, opcode);
 	__s32 res = BPF_CORE_READ(kreq, cqe.res);
 
-	if (op != IORING_OP_OPENAT && op != IORING_OP_OPENAT2 &&
+	if (op != IORING_OP_OPENAT && op != IORING_OP_OPENAT2 && op != IORING_OP_RECVMSG &&
 	    op != IORING_OP_ACCEPT && op != IORING_OP_SOCKET &&
 	    op != IORING_OP_CLOSE && op != IORING_OP_FIXED_FD_INSTALL &&
 	    op != IORING_OP_PIPE)

@@ -45,6 +45,18 @@ static int ops_read_fd(void *userdata, uint32_t tid, int fd, struct fdw_fd_info 
 	return fdw_proc_read_fd(d->cfg.proc_root, tid, fd, out);
 }
 
+static int ops_read_target(void *userdata, uint32_t tid, int fd, struct fdw_fd_info *out)
+{
+	struct fdw_daemon *d = userdata;
+
+	return fdw_proc_read_target(d->cfg.proc_root, tid, fd, out);
+}
+
+static int ops_same_table(void *userdata, uint32_t tid1, uint32_t tid2)
+{
+	return fdw_proc_same_table(tid1, tid2);
+}
+
 static int ops_read_table(void *userdata, uint32_t tid,
 			  void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
 {
@@ -63,6 +75,24 @@ static int ops_read_proc(void *userdata, uint32_t pid, char comm[16], uint32_t *
 	struct fdw_daemon *d = userdata;
 
 	return fdw_proc_read_stat(d->cfg.proc_root, pid, comm, ppid);
+}
+
+/* The leak detectors (daemon/leaks.c) follow the model's changes. */
+static void ops_on_fd_event(void *userdata, struct fdw_proc *p, const struct fdw_event *ev,
+			    int kind, int fd, const struct fdw_slot *slot)
+{
+	struct fdw_daemon *d = userdata;
+
+	if (d->leaks)
+		fdw_leaks_on_fd_event(d->leaks, p, ev, kind, fd, slot);
+}
+
+static void ops_on_proc_exit(void *userdata, struct fdw_proc *p)
+{
+	struct fdw_daemon *d = userdata;
+
+	if (d->leaks)
+		fdw_leaks_on_proc_exit(d->leaks, p);
 }
 
 /* ---- records ---------------------------------------------------------- */
@@ -245,8 +275,12 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 {
 	struct fdw_model_ops ops = {
 		.read_fd = ops_read_fd,
+		.read_target = ops_read_target,
+		.same_table = ops_same_table,
 		.read_table = ops_read_table,
 		.read_proc = ops_read_proc,
+		.on_fd_event = ops_on_fd_event,
+		.on_proc_exit = ops_on_proc_exit,
 		.same_file = ops_same_file,
 		.userdata = d,
 	};
@@ -285,8 +319,10 @@ int fdw_daemon_open_capture(struct fdw_daemon *d)
 
 void fdw_daemon_free(struct fdw_daemon *d)
 {
+	fdw_proc_cache_clear();
 	fdw_capture_free(d->capture);
 	d->capture = NULL;
+	fdw_leaks_daemon_free(d); /* before the model: its exits are no process exits */
 	fdw_model_free(&d->model);
 	fdw_history_free(&d->history);
 }

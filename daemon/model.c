@@ -443,6 +443,19 @@ uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p)
 
 /* ---- reading the truth ----------------------------------------------- */
 
+/* A task other than `not` that uses table t (the first died mid-read). */
+static uint32_t table_other_tid(struct fdw_model *m, const struct fdw_table *t, uint32_t not)
+{
+	size_t it = 0;
+	uint64_t key;
+	void *v;
+
+	while (fdw_hashmap_next(&m->tasks, &it, &key, &v))
+		if (((struct fdw_task *)v)->table == t && key != not)
+			return (uint32_t)key;
+	return 0;
+}
+
 static struct fdw_ofd *ofd_from_info(struct fdw_model *m, const struct fdw_fd_info *fi,
 				     const struct fdw_origin *origin)
 {
@@ -481,6 +494,16 @@ static int resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, in
 	if (!fi)
 		return -ENOMEM;
 	r = m->ops.read_fd(m->ops.userdata, tid, fd, fi);
+	if (r == -ESRCH) {
+		/* that thread is gone; its table may live on in another */
+		uint32_t other = table_other_tid(m, t, tid);
+
+		r = other ? m->ops.read_fd(m->ops.userdata, other, fd, fi) : 0;
+		if (!other) {
+			free(fi);
+			return 0; /* the table dies with its last task */
+		}
+	}
 	s = fdw_table_slot(t, fd);
 	if (r == -ENOENT) {
 		slot_close(m, t, s, origin);
@@ -501,9 +524,11 @@ static int resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, in
 				ofd_put(m, o);
 			}
 		}
-	} else {
+	} else if (r != -ESRCH) {
 		t->stale = true;
 		m->stats.resync_failed++;
+	} else {
+		r = 0; /* every user of the table is gone: it dies with them */
 	}
 	free(fi);
 	return r;
@@ -663,6 +688,20 @@ static int table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t ti
 	fdw_hashmap_init(&local);
 	c.cands = m->scan_cands ? m->scan_cands : &local;
 	r = m->ops.read_table(m->ops.userdata, tid, resync_one, &c);
+	for (int tries = 0; r == -ESRCH && tries < 4; tries++) {
+		/* the thread we read through exited: any other user will do */
+		uint32_t other = table_other_tid(m, t, tid);
+
+		if (!other) {
+			cand_free(m, &local);
+			free(c.seen);
+			return -ESRCH; /* nobody left: the table is dying */
+		}
+		tid = other;
+		c.tid = other;
+		c.err = 0;
+		r = m->ops.read_table(m->ops.userdata, tid, resync_one, &c);
+	}
 	cand_free(m, &local);
 	if (r < 0 || c.err < 0) {
 		free(c.seen);
@@ -1014,13 +1053,22 @@ static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev
 {
 	uint64_t kfile = ev->kfiles[i];
 	bool first = i == 0;
+	bool receives = ev->nr == FDW_SYS_RECVMSG || ev->nr == FDW_SYS_RECVMMSG ||
+			ev->nr == FDW_SYS_PIDFD_GETFD;
 	struct fdw_ofd *o;
 
-	if (kfile) {
-		/* received (SCM_RIGHTS, pidfd_getfd): an OFD we may know */
-		o = fdw_hashmap_get(&m->ofds, kfile);
-		if (o)
-			return o;
+	o = kfile ? fdw_hashmap_get(&m->ofds, kfile) : NULL;
+	/*
+	 * Only a receiving syscall hands out an open file description that
+	 * already exists. A creating one that shows a known struct file address
+	 * means the kernel freed and reused it: the OFD we hold under that
+	 * address is one whose last close we have not applied yet.
+	 */
+	if (o && receives && (!first || !ev->ino || (o->ino == ev->ino && o->dev == ev->dev)))
+		return o;
+	if (o) {
+		(void)fdw_hashmap_remove(&m->ofds, kfile);
+		o->kfile = 0;
 	}
 	o = ofd_new(m, kfile);
 	if (!o)
@@ -1064,8 +1112,8 @@ static void synthesize_target(struct fdw_ofd *o, const struct fdw_event *ev)
 
 /* Read the target for a new OFD from /proc while the fd is (likely) still
  * the one the event created: the inode must match the event's. */
-static void resolve_target(struct fdw_model *m, struct fdw_ofd *o, const struct fdw_event *ev,
-			   int fd)
+static void resolve_target(struct fdw_model *m, const struct fdw_table *t, struct fdw_ofd *o,
+			   const struct fdw_event *ev, int fd)
 {
 	struct fdw_fd_info *fi;
 
@@ -1080,8 +1128,21 @@ static void resolve_target(struct fdw_model *m, struct fdw_ofd *o, const struct 
 		ofd_set_target(o, o->path_arg, false);
 		return;
 	}
+	if (o->path_arg && o->path_arg[0] != '/' && ev->nr == FDW_SYS_OPENAT) {
+		const struct fdw_slot *dir = fdw_table_slot(t, (int)ev->args[0]);
+		const char *dt = fdw_slot_open(dir) ? ofd_target(dir->ofd) : "";
+
+		if (!strncmp(dt, "/proc/", 6)) {
+			char buf[4096];
+
+			snprintf(buf, sizeof(buf), "%s/%s", dt, o->path_arg);
+			ofd_set_target(o, buf, false);
+			return;
+		}
+	}
 	fi = m->ops.read_fd ? malloc(sizeof(*fi)) : NULL;
-	if (fi && m->ops.read_fd(m->ops.userdata, ev->tid, fd, fi) == 0 &&
+	if (fi && (m->ops.read_target ? m->ops.read_target : m->ops.read_fd)(m->ops.userdata,
+									  ev->tid, fd, fi) == 0 &&
 	    (!o->ino || (fi->ino == o->ino && fi->dev == o->dev))) {
 		if (!o->ino) {
 			o->ino = fi->ino;
@@ -1119,7 +1180,7 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 		s = slot_install(m, task->table, ev->fds[i], o, cloexec, &origin);
 		if (s)
 			s->suspect = was_open;
-		resolve_target(m, o, ev, ev->fds[i]);
+		resolve_target(m, task->table, o, ev, ev->fds[i]);
 		ofd_put(m, o);
 		if (s)
 			notify(m, task->proc, ev, FDW_FDEV_OPEN, ev->fds[i], s);
@@ -1136,6 +1197,9 @@ static void apply_uring(struct fdw_model *m, struct fdw_task *task, const struct
 
 	origin_from_event(&origin, ev, task->proc, -1);
 	switch (ev->aux) {
+	case 10: /* IORING_OP_RECVMSG: SCM_RIGHTS may have installed fds */
+		(void)table_resync_as(m, task->table, ev->tid, ev->ts, &origin);
+		break;
 	case 13: /* IORING_OP_ACCEPT */
 	case 18: /* IORING_OP_OPENAT */
 	case 28: /* IORING_OP_OPENAT2 */
@@ -1186,8 +1250,11 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 	case FDW_SYS_CLOSE_RANGE:
 		apply_close_range(m, task, ev);
 		break;
-	case FDW_SYS_IOCTL: /* FIOCLEX / FIONCLEX */
-		if (ev->ret == 0) {
+	case FDW_SYS_IOCTL: /* FIOCLEX / FIONCLEX, or a new fd */
+		if (ev->nfds) {
+			if (ev->ret >= 0)
+				apply_install(m, task, ev);
+		} else if (ev->ret == 0) {
 			struct fdw_slot *s = fdw_table_slot(task->table, (int)ev->args[0]);
 
 			if (fdw_slot_open(s))
@@ -1326,8 +1393,8 @@ void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev)
 int fdw_model_add_scanned(struct fdw_model *m, uint32_t pid, uint32_t ppid, const char *comm,
 			  const uint32_t *tids, unsigned int ntids, uint64_t now)
 {
+	struct fdw_proc *p, *pp;
 	struct fdw_table *t;
-	struct fdw_proc *p;
 	int r;
 
 	if (!ntids)
@@ -1337,6 +1404,19 @@ int fdw_model_add_scanned(struct fdw_model *m, uint32_t pid, uint32_t ppid, cons
 	p = proc_new(m, pid, ppid, comm, now);
 	if (!p)
 		return -ENOSPC;
+	/* clone(CLONE_FILES) children share their parent's table */
+	pp = ppid ? fdw_model_proc(m, ppid) : NULL;
+	if (pp && m->ops.same_table) {
+		uint32_t ptid = fdw_model_proc_tid(m, pp);
+		struct fdw_table *ptab = fdw_model_proc_table(m, pp);
+
+		if (ptab && ptid && m->ops.same_table(m->ops.userdata, tids[0], ptid) == 1) {
+			for (unsigned int i = 0; i < ntids; i++)
+				if (!fdw_hashmap_get(&m->tasks, tids[i]))
+					(void)task_new(m, tids[i], p, ptab);
+			return 0;
+		}
+	}
 	t = table_new(m, 0, now);
 	if (!t) {
 		proc_del(m, p);

@@ -59,7 +59,7 @@ static int read_fdinfo_cloexec(int fdinfo_dir, const char *name, bool *cloexec)
 	return r;
 }
 
-static int read_one(int fd_dir, int fdinfo_dir, const char *name, struct fdw_fd_info *out)
+static int read_link_stat(int fd_dir, const char *name, struct fdw_fd_info *out)
 {
 	struct stat st;
 	ssize_t n;
@@ -88,6 +88,15 @@ static int read_one(int fd_dir, int fdinfo_dir, const char *name, struct fdw_fd_
 		out->mode = 0;
 	}
 	out->cloexec = false;
+	return 0;
+}
+
+static int read_one(int fd_dir, int fdinfo_dir, const char *name, struct fdw_fd_info *out)
+{
+	int r = read_link_stat(fd_dir, name, out);
+
+	if (r < 0)
+		return r;
 	return read_fdinfo_cloexec(fdinfo_dir, name, &out->cloexec);
 }
 
@@ -125,6 +134,86 @@ int fdw_proc_read_fd(const char *root, uint32_t tid, int fd, struct fdw_fd_info 
 	close(fdinfo_dir);
 	close(fd_dir);
 	return r;
+}
+
+#define DIR_CACHE 16
+
+static struct {
+	uint32_t tid;
+	int fd;
+	uint64_t used;
+} dir_cache[DIR_CACHE];
+static uint64_t dir_clock;
+
+void fdw_proc_cache_clear(void)
+{
+	for (unsigned int i = 0; i < DIR_CACHE; i++) {
+		if (dir_cache[i].tid)
+			close(dir_cache[i].fd);
+		dir_cache[i].tid = 0;
+	}
+}
+
+static int cached_fd_dir(const char *root, uint32_t tid, bool fresh)
+{
+	unsigned int victim = 0;
+	char path[128];
+	int fd;
+
+	for (unsigned int i = 0; i < DIR_CACHE; i++) {
+		if (dir_cache[i].tid == tid) {
+			if (!fresh) {
+				dir_cache[i].used = ++dir_clock;
+				return dir_cache[i].fd;
+			}
+			victim = i;
+			break;
+		}
+		if (dir_cache[i].used < dir_cache[victim].used)
+			victim = i;
+	}
+	snprintf(path, sizeof(path), "%s/%u/fd", root, tid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	if (dir_cache[victim].tid)
+		close(dir_cache[victim].fd);
+	dir_cache[victim].tid = tid;
+	dir_cache[victim].fd = fd;
+	dir_cache[victim].used = ++dir_clock;
+	return fd;
+}
+
+int fdw_proc_read_target(const char *root, uint32_t tid, int fd, struct fdw_fd_info *out)
+{
+	char name[16];
+	int dir, r;
+
+	if (fd < 0)
+		return -EINVAL;
+	snprintf(name, sizeof(name), "%d", fd);
+	dir = cached_fd_dir(root, tid, false);
+	if (dir < 0)
+		return dir;
+	r = read_link_stat(dir, name, out);
+	if (r == -ENOENT || r == -ESRCH) {
+		/* the cached directory may belong to a task that died and
+		 * whose id was reused: look again once */
+		dir = cached_fd_dir(root, tid, true);
+		if (dir < 0)
+			return dir;
+		r = read_link_stat(dir, name, out);
+	}
+	return r;
+}
+
+int fdw_proc_same_table(uint32_t tid1, uint32_t tid2)
+{
+	long r = syscall(SYS_kcmp, (pid_t)tid1, (pid_t)tid2, KCMP_FILES, 0ul, 0ul);
+
+	if (r < 0)
+		return -errno;
+	return r == 0;
 }
 
 int fdw_proc_read_table(const char *root, uint32_t tid,

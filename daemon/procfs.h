@@ -15,6 +15,16 @@
 /* One fd of task `tid` (works for any thread id: /proc/TID/fd/FD). */
 int fdw_proc_read_fd(const char *root, uint32_t tid, int fd, struct fdw_fd_info *out);
 
+/* Only target, ino, dev and mode of one fd: readlinkat + fstatat through a
+ * small cache of open /proc/TID/fd directories (no fdinfo, no open per
+ * call: this runs for every fd-creating event). */
+int fdw_proc_read_target(const char *root, uint32_t tid, int fd, struct fdw_fd_info *out);
+/* Close the cached directories. */
+void fdw_proc_cache_clear(void);
+
+/* kcmp(KCMP_FILES): 1 when two tasks share one file table. */
+int fdw_proc_same_table(uint32_t tid1, uint32_t tid2);
+
 /* Every open fd of task `tid`, in no particular order. */
 int fdw_proc_read_table(const char *root, uint32_t tid,
 			void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata);

@@ -111,7 +111,10 @@ static const struct fdw_syscall_info table[FDW_SYS_MAX] = {
 					      { "attr", "size", "flags" }, ARGS(P, U, U),
 					      FDW_CLOEXEC_ALWAYS, 0, 0,
 					      "anon_inode:landlock-ruleset" },
-	[FDW_SYS_IOCTL] = { "ioctl", { "fd", "cmd" }, ARGS(FD, U) },
+	[FDW_SYS_IOCTL] = { "ioctl", { "fd", "cmd", "arg" }, ARGS(FD, U, U) },
+	[FDW_SYS_GETSOCKOPT] = { "getsockopt", { "fd", "level", "optname", "optval", "optlen" },
+				 ARGS(FD, I, I, P, P), FDW_CLOEXEC_ALWAYS, 0, 0,
+				 "anon_inode:[pidfd]" },
 	[FDW_SYS_IO_URING] = { "io_uring", { "opcode" }, ARGS(U) },
 };
 
@@ -143,6 +146,15 @@ bool fdw_syscall_cloexec(const struct fdw_event *ev)
 
 	if (!si)
 		return false;
+	if (ev->nr == FDW_SYS_IOCTL) {
+		switch ((uint32_t)ev->args[1]) {
+		case 0x5441: /* TIOCGPTPEER: flags in arg */
+		case 0xaa00: /* USERFAULTFD_IOC_NEW: flags in arg */
+			return (ev->args[2] & O_CLOEXEC) != 0;
+		default:     /* namespaces, KVM: always O_CLOEXEC */
+			return true;
+		}
+	}
 	switch (si->cloexec_rule) {
 	case FDW_CLOEXEC_ALWAYS:
 		return true;

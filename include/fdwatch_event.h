@@ -80,7 +80,8 @@ enum {
 	FDW_SYS_OPEN_TREE,
 	FDW_SYS_MQ_OPEN,
 	FDW_SYS_LANDLOCK_CREATE_RULESET,
-	FDW_SYS_IOCTL,	  /* only FIOCLEX/FIONCLEX: they set/clear FD_CLOEXEC */
+	FDW_SYS_IOCTL,	  /* FIOCLEX/FIONCLEX, and the ioctls that return a new fd */
+	FDW_SYS_GETSOCKOPT, /* only SO_PEERPIDFD: it installs a pidfd */
 	FDW_SYS_IO_URING, /* not a syscall: an io_uring request (FDW_REC_URING) */
 	FDW_SYS_MAX,
 };
