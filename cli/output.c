@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "output.h"
+
+struct fdw_table {
+	const struct fdw_column *cols;
+	size_t ncols;
+	char **cells;		/* nrows * ncols, row-major */
+	size_t nrows;
+	size_t cap;		/* rows allocated */
+};
+
+int fdw_table_new(struct fdw_table **out, const struct fdw_column *cols,
+		  size_t ncols)
+{
+	struct fdw_table *t;
+
+	if (!ncols)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->cols = cols;
+	t->ncols = ncols;
+	*out = t;
+	return 0;
+}
+
+void fdw_table_free(struct fdw_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+}
+
+int fdw_table_add_row(struct fdw_table *t)
+{
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		char **cells;
+
+		if (cap > SIZE_MAX / sizeof(char *) / t->ncols)
+			return -ENOMEM;
+		cells = realloc(t->cells, cap * t->ncols * sizeof(char *));
+		if (!cells)
+			return -ENOMEM;
+		t->cells = cells;
+		t->cap = cap;
+	}
+	for (size_t c = 0; c < t->ncols; c++)
+		t->cells[t->nrows * t->ncols + c] = NULL;
+	t->nrows++;
+	return 0;
+}
+
+int fdw_table_set(struct fdw_table *t, size_t col, const char *text)
+{
+	char **cell;
+	char *copy;
+
+	if (!t->nrows || col >= t->ncols)
+		return -EINVAL;
+	copy = fdw_escape(text ? text : "-");
+	if (!copy)
+		return -ENOMEM;
+	cell = &t->cells[(t->nrows - 1) * t->ncols + col];
+	free(*cell);
+	*cell = copy;
+	return 0;
+}
+
+int fdw_table_setf(struct fdw_table *t, size_t col, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = fdw_table_set(t, col, s);
+	free(s);
+	return r;
+}
+
+size_t fdw_table_rows(const struct fdw_table *t)
+{
+	return t->nrows;
+}
+
+const char *fdw_table_cell(const struct fdw_table *t, size_t row, size_t col)
+{
+	const char *s;
+
+	if (row >= t->nrows || col >= t->ncols)
+		return NULL;
+	s = t->cells[row * t->ncols + col];
+	return s ? s : "";
+}
+
+size_t fdw_table_width(const struct fdw_table *t, size_t col, bool headings)
+{
+	size_t w = 0;
+
+	if (col >= t->ncols)
+		return 0;
+	if (headings)
+		w = fdw_text_width(t->cols[col].name);
+	for (size_t r = 0; r < t->nrows; r++) {
+		size_t cw = fdw_text_width(fdw_table_cell(t, r, col));
+
+		if (cw > w)
+			w = cw;
+	}
+	return w;
+}
+
+static void put_cell(FILE *f, const char *s, size_t width, bool right,
+		     bool last)
+{
+	size_t w = fdw_text_width(s);
+	size_t pad = w < width ? width - w : 0;
+
+	if (right)
+		fprintf(f, "%*s%s", (int)pad, "", s);
+	else if (last)
+		fputs(s, f);
+	else
+		fprintf(f, "%s%*s", s, (int)pad, "");
+}
+
+static void put_line(FILE *f, const struct fdw_column *cols, size_t ncols,
+		     const size_t *widths, const char *const *cells)
+{
+	for (size_t c = 0; c < ncols; c++) {
+		if (c)
+			fprintf(f, "%*s", FDW_COL_GAP, "");
+		put_cell(f, cells[c] ? cells[c] : "-", widths[c],
+			 cols[c].flags & FDW_COL_RIGHT, c + 1 == ncols);
+	}
+	fputc('\n', f);
+}
+
+static int stream_status(FILE *f)
+{
+	return ferror(f) ? -EIO : 0;
+}
+
+int fdw_table_print(const struct fdw_table *t, FILE *f, bool headings)
+{
+	const char **cells;
+	size_t *widths;
+
+	widths = calloc(t->ncols, sizeof(*widths));
+	cells = calloc(t->ncols, sizeof(*cells));
+	if (!widths || !cells) {
+		free(widths);
+		free(cells);
+		return -ENOMEM;
+	}
+	for (size_t c = 0; c < t->ncols; c++)
+		widths[c] = fdw_table_width(t, c, headings);
+
+	if (headings) {
+		for (size_t c = 0; c < t->ncols; c++)
+			cells[c] = t->cols[c].name;
+		put_line(f, t->cols, t->ncols, widths, cells);
+	}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++)
+			cells[c] = fdw_table_cell(t, r, c);
+		put_line(f, t->cols, t->ncols, widths, cells);
+	}
+	free(widths);
+	free(cells);
+	return stream_status(f);
+}
+
+int fdw_print_row(FILE *f, const struct fdw_column *cols, size_t ncols,
+		  const char *const *cells)
+{
+	size_t widths[32];
+
+	if (ncols > sizeof(widths) / sizeof(widths[0]))
+		return -EINVAL;
+	for (size_t c = 0; c < ncols; c++)
+		widths[c] = cols[c].width;
+	put_line(f, cols, ncols, widths, cells);
+	return stream_status(f);
+}
+
+int fdw_print_heading(FILE *f, const struct fdw_column *cols, size_t ncols)
+{
+	const char *names[32];
+
+	if (ncols > sizeof(names) / sizeof(names[0]))
+		return -EINVAL;
+	for (size_t c = 0; c < ncols; c++)
+		names[c] = cols[c].name;
+	return fdw_print_row(f, cols, ncols, names);
+}
+
+size_t fdw_text_width(const char *s)
+{
+	size_t w = 0;
+
+	if (!s)
+		return 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+char *fdw_escape(const char *s)
+{
+	size_t n = 0;
+	char *out, *p;
+
+	for (const char *q = s; *q; q++)
+		n += ((unsigned char)*q < 0x20 || *q == 0x7f) ? 4 : 1;
+	out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	p = out;
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < 0x20 || ch == 0x7f) {
+			static const char hex[] = "0123456789abcdef";
+
+			*p++ = '\\';
+			*p++ = 'x';
+			*p++ = hex[ch >> 4];
+			*p++ = hex[ch & 0xf];
+		} else {
+			*p++ = (char)ch;
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+void fdw_format_age(char *buf, size_t size, double now, double ts, bool known)
+{
+	double age;
+
+	if (!known || !isfinite(ts) || !isfinite(now)) {
+		(void)snprintf(buf, size, "-");
+		return;
+	}
+	age = now - ts;
+	if (age < 0)
+		age = 0;
+	if (age < 60)
+		(void)snprintf(buf, size, "%llds", (long long)age);
+	else if (age < 3600)
+		(void)snprintf(buf, size, "%lldm", (long long)(age / 60));
+	else if (age < 86400)
+		(void)snprintf(buf, size, "%lldh", (long long)(age / 3600));
+	else if (age < 1e15)
+		(void)snprintf(buf, size, "%lldd", (long long)(age / 86400));
+	else
+		(void)snprintf(buf, size, "-");
+}
+
+void fdw_format_duration(char *buf, size_t size, double seconds)
+{
+	long long s, d, h, m;
+
+	if (!isfinite(seconds) || seconds < 0 || seconds > 1e15) {
+		(void)snprintf(buf, size, "-");
+		return;
+	}
+	s = (long long)seconds;
+	d = s / 86400;
+	h = s % 86400 / 3600;
+	m = s % 3600 / 60;
+	s %= 60;
+	if (d)
+		(void)snprintf(buf, size, "%lldd %lldh %lldm", d, h, m);
+	else if (h)
+		(void)snprintf(buf, size, "%lldh %lldm %llds", h, m, s);
+	else if (m)
+		(void)snprintf(buf, size, "%lldm %llds", m, s);
+	else
+		(void)snprintf(buf, size, "%llds", s);
+}
+
+void fdw_format_clock(char *buf, size_t size, double ts, bool known)
+{
+	long long us;
+	struct tm tm;
+	time_t sec;
+	long ms;
+
+	/* Beyond 2^53 us (year 2255) a double no longer holds microseconds. */
+	if (!known || !isfinite(ts) || ts < 0 || ts > 9e9) {
+		(void)snprintf(buf, size, "-");
+		return;
+	}
+	/* Round to the daemon's microseconds first: 0.1 is 0.0999999... */
+	us = (long long)(ts * 1e6 + 0.5);
+	sec = (time_t)(us / 1000000);
+	ms = (long)(us % 1000000 / 1000);
+	if (!localtime_r(&sec, &tm)) {
+		(void)snprintf(buf, size, "-");
+		return;
+	}
+	(void)snprintf(buf, size, "%02d:%02d:%02d.%03ld", tm.tm_hour,
+		       tm.tm_min, tm.tm_sec, ms);
+}
+
+void fdw_format_ret(char *buf, size_t size, long long ret,
+		    const char *errname)
+{
+	if (ret >= 0) {
+		(void)snprintf(buf, size, "%lld", ret);
+		return;
+	}
+	if ((!errname || !*errname) && ret >= -4095)
+		errname = strerrorname_np((int)-ret);
+	if (errname && *errname)
+		(void)snprintf(buf, size, "%lld (%s)", ret, errname);
+	else
+		(void)snprintf(buf, size, "%lld", ret);
+}

@@ -1,0 +1,943 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * cli-args: unit test of the CLI's pure parts (no daemon): argument
+ * parsing, the table code, the cell formatters and the human renderers.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "args.h"
+#include "output.h"
+#include "render.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                        \
+	do {                                                               \
+		if (cond) {                                                \
+			passed++;                                          \
+		} else {                                                   \
+			failed++;                                          \
+			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__,      \
+				__LINE__, #cond);                          \
+		}                                                          \
+	} while (0)
+
+#define CHECK_STR(got, want)                                               \
+	do {                                                               \
+		const char *g_ = (got), *w_ = (want);                      \
+		if (g_ && w_ && !strcmp(g_, w_)) {                         \
+			passed++;                                          \
+		} else {                                                   \
+			failed++;                                          \
+			fprintf(stderr, "FAIL %s:%d: %s\n  got:  \"%s\"\n" \
+				"  want: \"%s\"\n", __FILE__, __LINE__,    \
+				#got, g_ ? g_ : "(null)",                  \
+				w_ ? w_ : "(null)");                       \
+		}                                                          \
+	} while (0)
+
+/* ---- argument parsing -------------------------------------------------- */
+
+/* Parse "fdwatch" followed by the NULL-terminated arguments. */
+static int parse(struct fdw_args *a, const char *env, ...)
+{
+	char *argv[32] = { "fdwatch" };
+	int argc = 1;
+	va_list ap;
+	char *s;
+
+	va_start(ap, env);
+	while ((s = va_arg(ap, char *)) && argc < 31)
+		argv[argc++] = s;
+	va_end(ap);
+	argv[argc] = NULL;
+	return fdw_args_parse(a, argc, argv, env);
+}
+
+/* Expect a usage error whose message contains want. */
+#define CHECK_USAGE(want, ...)                                             \
+	do {                                                               \
+		struct fdw_args a_;                                        \
+		int r_ = parse(&a_, NULL, __VA_ARGS__, NULL);              \
+		CHECK(r_ == -EINVAL);                                      \
+		CHECK(a_.cmd == FDW_CMD_NONE);                             \
+		if (!strstr(a_.error, want)) {                             \
+			failed++;                                          \
+			fprintf(stderr, "FAIL %s:%d: error \"%s\" lacks "  \
+				"\"%s\"\n", __FILE__, __LINE__,            \
+				a_.error, want);                           \
+		} else {                                                   \
+			passed++;                                          \
+		}                                                          \
+	} while (0)
+
+static void test_parse_int(void)
+{
+	int v = -1;
+
+	CHECK(fdw_parse_int("42", 1, INT_MAX, &v) == 0 && v == 42);
+	CHECK(fdw_parse_int("0", 0, INT_MAX, &v) == 0 && v == 0);
+	CHECK(fdw_parse_int("007", 0, INT_MAX, &v) == 0 && v == 7);
+	CHECK(fdw_parse_int("2147483647", 0, INT_MAX, &v) == 0 &&
+	      v == INT_MAX);
+	v = 5;
+	CHECK(fdw_parse_int("2147483648", 0, INT_MAX, &v) == -ERANGE);
+	CHECK(fdw_parse_int("99999999999999999999999", 0, INT_MAX, &v) ==
+	      -ERANGE);
+	CHECK(fdw_parse_int("0", 1, INT_MAX, &v) == -ERANGE);
+	CHECK(fdw_parse_int("11", 1, 10, &v) == -ERANGE);
+	CHECK(v == 5);	/* untouched on failure */
+	CHECK(fdw_parse_int("", 0, INT_MAX, &v) == -EINVAL);
+	CHECK(fdw_parse_int(NULL, 0, INT_MAX, &v) == -EINVAL);
+	CHECK(fdw_parse_int("-1", -5, INT_MAX, &v) == -EINVAL);
+	CHECK(fdw_parse_int("+1", 0, INT_MAX, &v) == -EINVAL);
+	CHECK(fdw_parse_int(" 1", 0, INT_MAX, &v) == -EINVAL);
+	CHECK(fdw_parse_int("1 ", 0, INT_MAX, &v) == -EINVAL);
+	CHECK(fdw_parse_int("12x", 0, INT_MAX, &v) == -EINVAL);
+	CHECK(fdw_parse_int("0x10", 0, INT_MAX, &v) == -EINVAL);
+	CHECK(fdw_parse_int("1e3", 0, INT_MAX, &v) == -EINVAL);
+	CHECK(fdw_parse_int("abc", 0, INT_MAX, &v) == -EINVAL);
+	CHECK(v == 5);
+}
+
+static void test_commands(void)
+{
+	struct fdw_args a;
+
+	CHECK(parse(&a, NULL, "status", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_STATUS);
+	CHECK_STR(a.socket, FDW_DEFAULT_SOCKET);
+	CHECK(!a.json && !a.noheadings && !a.follow && !a.has_pid &&
+	      !a.has_fd && !a.has_limit);
+
+	CHECK(parse(&a, NULL, "ps", NULL) == 0 && a.cmd == FDW_CMD_PS);
+
+	CHECK(parse(&a, NULL, "fds", "42", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_FDS && a.has_pid && a.pid == 42 && !a.has_fd);
+
+	CHECK(parse(&a, NULL, "fds", "42", "0", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_FD && a.pid == 42 && a.has_fd && a.fd == 0);
+	CHECK(parse(&a, NULL, "fds", "1", "2147483647", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_FD && a.pid == 1 && a.fd == INT_MAX);
+
+	CHECK(parse(&a, NULL, "events", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_EVENTS && !a.has_pid && !a.has_limit &&
+	      !a.follow);
+
+	CHECK(parse(&a, NULL, "verify", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_VERIFY && !a.has_pid);
+	CHECK(parse(&a, NULL, "verify", "7", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_VERIFY && a.has_pid && a.pid == 7);
+
+	CHECK(parse(&a, NULL, "leaks", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_LEAKS && !a.follow);
+	CHECK(parse(&a, NULL, "leaks", "-f", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_LEAKS && a.follow);
+	CHECK(parse(&a, NULL, "--follow", "leaks", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_LEAKS && a.follow);
+
+	CHECK(parse(&a, NULL, "help", NULL) == 0 && a.cmd == FDW_CMD_HELP);
+	CHECK(parse(&a, NULL, "-h", NULL) == 0 && a.cmd == FDW_CMD_HELP);
+	CHECK(parse(&a, NULL, "--help", NULL) == 0 && a.cmd == FDW_CMD_HELP);
+	CHECK(parse(&a, NULL, "fds", "--help", NULL) == 0 &&
+	      a.cmd == FDW_CMD_HELP);
+	/* --help wins over a bad command, as with most tools. */
+	CHECK(parse(&a, NULL, "bogus", "-h", NULL) == 0 &&
+	      a.cmd == FDW_CMD_HELP);
+	CHECK(parse(&a, NULL, "-V", NULL) == 0 && a.cmd == FDW_CMD_VERSION);
+	CHECK(parse(&a, NULL, "--version", NULL) == 0 &&
+	      a.cmd == FDW_CMD_VERSION);
+
+	CHECK_STR(fdw_cmd_name(FDW_CMD_FD), "fds");
+	CHECK_STR(fdw_cmd_name(FDW_CMD_EVENTS), "events");
+}
+
+static void test_socket(void)
+{
+	struct fdw_args a;
+
+	CHECK(parse(&a, "/env/sock", "status", NULL) == 0);
+	CHECK_STR(a.socket, "/env/sock");
+	CHECK(parse(&a, "", "status", NULL) == 0);
+	CHECK_STR(a.socket, FDW_DEFAULT_SOCKET);
+	CHECK(parse(&a, "/env/sock", "status", "--socket", "/opt/s", NULL) == 0);
+	CHECK_STR(a.socket, "/opt/s");
+	CHECK(parse(&a, "/env/sock", "--socket=/opt/t", "status", NULL) == 0);
+	CHECK_STR(a.socket, "/opt/t");
+	CHECK(parse(&a, NULL, "--socket", "/a", "ps", "--socket", "/b",
+		    NULL) == 0);
+	CHECK_STR(a.socket, "/b");	/* the last one wins */
+	/* The value may look like a command. */
+	CHECK(parse(&a, NULL, "--socket", "ps", "status", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_STATUS);
+	CHECK_STR(a.socket, "ps");
+
+	CHECK_USAGE("requires an argument", "status", "--socket");
+	CHECK_USAGE("empty path", "status", "--socket", "");
+	CHECK_USAGE("empty path", "status", "--socket=");
+}
+
+static void test_placement(void)
+{
+	struct fdw_args a;
+
+	CHECK(parse(&a, NULL, "-J", "ps", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_PS && a.json && !a.noheadings);
+	CHECK(parse(&a, NULL, "ps", "--json", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_PS && a.json);
+	CHECK(parse(&a, NULL, "ps", "-n", NULL) == 0);
+	CHECK(a.noheadings && !a.json);
+	CHECK(parse(&a, NULL, "--noheadings", "ps", NULL) == 0);
+	CHECK(a.noheadings);
+	CHECK(parse(&a, NULL, "-Jn", "ps", NULL) == 0);
+	CHECK(a.json && a.noheadings);
+	CHECK(parse(&a, NULL, "ps", "-nJ", NULL) == 0);
+	CHECK(a.json && a.noheadings);
+
+	/* Options between the command and its arguments. */
+	CHECK(parse(&a, NULL, "fds", "-J", "42", "--socket", "/s", "3", "-n",
+		    NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_FD && a.pid == 42 && a.fd == 3 && a.json &&
+	      a.noheadings);
+	CHECK_STR(a.socket, "/s");
+	CHECK(parse(&a, NULL, "--json", "fds", "7", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_FDS && a.pid == 7 && a.json);
+
+	/* "--" ends options. */
+	CHECK(parse(&a, NULL, "-J", "--", "status", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_STATUS && a.json);
+	CHECK(parse(&a, NULL, "fds", "--", "12", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_FDS && a.pid == 12);
+}
+
+static void test_events_options(void)
+{
+	struct fdw_args a;
+
+	CHECK(parse(&a, NULL, "events", "--pid", "42", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_EVENTS && a.has_pid && a.pid == 42 &&
+	      !a.has_limit);
+	CHECK(parse(&a, NULL, "events", "--pid=43", NULL) == 0);
+	CHECK(a.has_pid && a.pid == 43);
+	CHECK(parse(&a, NULL, "-p", "44", "events", NULL) == 0);
+	CHECK(a.has_pid && a.pid == 44);
+	CHECK(parse(&a, NULL, "events", "-p45", NULL) == 0);
+	CHECK(a.has_pid && a.pid == 45);
+	CHECK(parse(&a, NULL, "events", "--limit", "5", NULL) == 0);
+	CHECK(a.has_limit && a.limit == 5 && !a.has_pid);
+	CHECK(parse(&a, NULL, "events", "--limit=0", NULL) == 0);
+	CHECK(a.has_limit && a.limit == 0);
+	CHECK(parse(&a, NULL, "events", "-f", NULL) == 0);
+	CHECK(a.follow);
+	CHECK(parse(&a, NULL, "--follow", "events", NULL) == 0);
+	CHECK(a.follow);
+	CHECK(parse(&a, NULL, "events", "-fJ", "--pid", "1", "--limit", "10",
+		    NULL) == 0);
+	CHECK(a.follow && a.json && a.pid == 1 && a.limit == 10);
+	CHECK(parse(&a, NULL, "events", "-nfp", "9", NULL) == 0);
+	CHECK(a.noheadings && a.follow && a.has_pid && a.pid == 9);
+	CHECK(parse(&a, NULL, "--pid", "3", "--limit", "4", "events",
+		    NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_EVENTS && a.pid == 3 && a.limit == 4);
+}
+
+static void test_usage_errors(void)
+{
+	CHECK_USAGE("no command", "-J");
+	CHECK_USAGE("no command", "--socket", "/s");
+	CHECK_USAGE("unknown command 'bogus'", "bogus");
+	CHECK_USAGE("unknown command 'STATUS'", "STATUS");
+	CHECK_USAGE("unknown option '--bogus'", "status", "--bogus");
+	CHECK_USAGE("unknown option '--bogus'", "--bogus=1", "status");
+	CHECK_USAGE("unknown option '-x'", "status", "-x");
+	CHECK_USAGE("unknown option '-x'", "ps", "-Jx");
+	CHECK_USAGE("unknown option '--jso'", "ps", "--jso");
+	CHECK_USAGE("doesn't allow an argument", "ps", "--json=yes");
+
+	CHECK_USAGE("missing PID", "fds");
+	CHECK_USAGE("missing PID", "fds", "-J");
+	CHECK_USAGE("invalid PID: 'abc'", "fds", "abc");
+	CHECK_USAGE("invalid PID: '12x'", "fds", "12x");
+	CHECK_USAGE("invalid PID: ''", "fds", "");
+	CHECK_USAGE("invalid PID: '+5'", "fds", "+5");
+	CHECK_USAGE("invalid PID: ' 5'", "fds", " 5");
+	CHECK_USAGE("invalid PID: '0x10'", "fds", "0x10");
+	CHECK_USAGE("invalid PID: '-5'", "fds", "--", "-5");
+	CHECK_USAGE("unknown option '-5'", "fds", "-5");
+	CHECK_USAGE("PID out of range: '0'", "fds", "0");
+	CHECK_USAGE("PID out of range: '2147483648'", "fds", "2147483648");
+	CHECK_USAGE("PID out of range", "fds", "99999999999999999999999");
+	CHECK_USAGE("invalid fd: 'x'", "fds", "1", "x");
+	CHECK_USAGE("invalid fd: '-1'", "fds", "1", "--", "-1");
+	CHECK_USAGE("fd out of range", "fds", "1", "4294967296");
+	CHECK_USAGE("too many arguments", "fds", "1", "2", "3");
+	CHECK_USAGE("too many arguments", "fds", "1", "2", "3", "4", "5",
+		    "6");
+
+	CHECK_USAGE("unexpected argument '1'", "status", "1");
+	CHECK_USAGE("unexpected argument 'x'", "ps", "x");
+	CHECK_USAGE("unexpected argument '5'", "events", "5");
+	CHECK_USAGE("unexpected argument '5'", "leaks", "5");
+	CHECK_USAGE("too many arguments", "verify", "1", "2");
+	CHECK_USAGE("invalid PID: 'me'", "verify", "me");
+	CHECK_USAGE("PID out of range: '0'", "verify", "0");
+
+	CHECK_USAGE("only valid with 'events'", "ps", "--pid", "1");
+	CHECK_USAGE("only valid with 'events'", "--pid", "1", "verify");
+	CHECK_USAGE("only valid with 'events'", "fds", "1", "--limit", "3");
+	CHECK_USAGE("'--follow' is only valid", "status", "-f");
+	CHECK_USAGE("'--follow' is only valid", "--follow", "fds", "1");
+	CHECK_USAGE("'--follow' is only valid", "verify", "--follow");
+
+	CHECK_USAGE("invalid PID: 'abc'", "events", "--pid", "abc");
+	CHECK_USAGE("PID out of range: '0'", "events", "--pid=0");
+	CHECK_USAGE("requires an argument", "events", "--pid");
+	CHECK_USAGE("requires an argument", "events", "-p");
+	CHECK_USAGE("invalid limit: '-1'", "events", "--limit", "-1");
+	CHECK_USAGE("invalid limit: 'ten'", "events", "--limit=ten");
+	CHECK_USAGE("limit out of range", "events", "--limit", "3000000000");
+	CHECK_USAGE("requires an argument", "events", "--limit");
+}
+
+static void test_help_text(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fdw_help(f);
+	fclose(f);
+	CHECK(strstr(buf, "Exit status") != NULL);
+	CHECK(strstr(buf, "--socket PATH") != NULL);
+	CHECK(strstr(buf, "--noheadings") != NULL);
+	CHECK(strstr(buf, "  3  verify") != NULL);
+	free(buf);
+}
+
+/* ---- output.c ---------------------------------------------------------- */
+
+static void test_formatters(void)
+{
+	char buf[64];
+	char *s;
+
+	CHECK(fdw_text_width("abc") == 3);
+	CHECK(fdw_text_width("") == 0);
+	CHECK(fdw_text_width(NULL) == 0);
+	CHECK(fdw_text_width("caf\xc3\xa9") == 4);
+	CHECK(fdw_text_width("\xe2\x82\xac" "1") == 2);
+
+	s = fdw_escape("a\nb\tc\x7f" "d\\e");
+	CHECK_STR(s, "a\\x0ab\\x09c\\x7fd\\e");
+	free(s);
+	s = fdw_escape("/tmp/caf\xc3\xa9 x");
+	CHECK_STR(s, "/tmp/caf\xc3\xa9 x");
+	free(s);
+
+	fdw_format_age(buf, sizeof(buf), 1000, 0, false);
+	CHECK_STR(buf, "-");
+	fdw_format_age(buf, sizeof(buf), 1000, 1000, true);
+	CHECK_STR(buf, "0s");
+	fdw_format_age(buf, sizeof(buf), 1000, 996.1, true);
+	CHECK_STR(buf, "3s");
+	fdw_format_age(buf, sizeof(buf), 1000, 940.01, true);
+	CHECK_STR(buf, "59s");
+	fdw_format_age(buf, sizeof(buf), 1000, 940, true);
+	CHECK_STR(buf, "1m");
+	fdw_format_age(buf, sizeof(buf), 1000, 700, true);
+	CHECK_STR(buf, "5m");
+	fdw_format_age(buf, sizeof(buf), 10000, 10000 - 3599, true);
+	CHECK_STR(buf, "59m");
+	fdw_format_age(buf, sizeof(buf), 10000, 10000 - 3600, true);
+	CHECK_STR(buf, "1h");
+	fdw_format_age(buf, sizeof(buf), 100000, 100000 - 86399, true);
+	CHECK_STR(buf, "23h");
+	fdw_format_age(buf, sizeof(buf), 1e6, 1e6 - 86400 * 4 - 5, true);
+	CHECK_STR(buf, "4d");
+	fdw_format_age(buf, sizeof(buf), 1000, 1005, true);
+	CHECK_STR(buf, "0s");	/* clock skew: never negative */
+	fdw_format_age(buf, sizeof(buf), 1000, NAN, true);
+	CHECK_STR(buf, "-");
+
+	fdw_format_duration(buf, sizeof(buf), 12.5);
+	CHECK_STR(buf, "12s");
+	fdw_format_duration(buf, sizeof(buf), 0);
+	CHECK_STR(buf, "0s");
+	fdw_format_duration(buf, sizeof(buf), 65);
+	CHECK_STR(buf, "1m 5s");
+	fdw_format_duration(buf, sizeof(buf), 3725.5);
+	CHECK_STR(buf, "1h 2m 5s");
+	fdw_format_duration(buf, sizeof(buf), 3600);
+	CHECK_STR(buf, "1h 0m 0s");
+	fdw_format_duration(buf, sizeof(buf), 90061);
+	CHECK_STR(buf, "1d 1h 1m");
+	fdw_format_duration(buf, sizeof(buf), -1);
+	CHECK_STR(buf, "-");
+
+	fdw_format_clock(buf, sizeof(buf), 1795000000.123456, true);
+	CHECK_STR(buf, "11:06:40.123");
+	fdw_format_clock(buf, sizeof(buf), 59.9999, true);
+	CHECK_STR(buf, "00:00:59.999");
+	fdw_format_clock(buf, sizeof(buf), 5, false);
+	CHECK_STR(buf, "-");
+
+	fdw_format_ret(buf, sizeof(buf), 10, NULL);
+	CHECK_STR(buf, "10");
+	fdw_format_ret(buf, sizeof(buf), 0, "EBADF");
+	CHECK_STR(buf, "0");
+	fdw_format_ret(buf, sizeof(buf), -9, "EBADF");
+	CHECK_STR(buf, "-9 (EBADF)");
+	fdw_format_ret(buf, sizeof(buf), -24, "EMFILE");
+	CHECK_STR(buf, "-24 (EMFILE)");
+	fdw_format_ret(buf, sizeof(buf), -2, NULL);
+	CHECK_STR(buf, "-2 (ENOENT)");	/* derived when the daemon omits it */
+	fdw_format_ret(buf, sizeof(buf), -2, "");
+	CHECK_STR(buf, "-2 (ENOENT)");
+	fdw_format_ret(buf, sizeof(buf), -99999, NULL);
+	CHECK_STR(buf, "-99999");
+}
+
+static char *print_table(const struct fdw_table *t, bool headings, int *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f) {
+		*r = -ENOMEM;
+		return NULL;
+	}
+	*r = fdw_table_print(t, f, headings);
+	fclose(f);
+	return buf;
+}
+
+static void test_table(void)
+{
+	static const struct fdw_column cols[] = {
+		{ "PID", FDW_COL_RIGHT, 0 },
+		{ "COMMAND", 0, 0 },
+		{ "NAME", 0, 0 },
+	};
+	struct fdw_table *t = NULL;
+	char *out;
+	int r;
+
+	CHECK(fdw_table_new(&t, cols, 0) == -EINVAL);
+	CHECK(fdw_table_new(&t, cols, 3) == 0);
+	if (!t)
+		return;
+	CHECK(fdw_table_set(t, 0, "x") == -EINVAL);	/* no row yet */
+
+	/* Empty table: only the heading. */
+	out = print_table(t, true, &r);
+	CHECK(r == 0);
+	CHECK_STR(out, "PID  COMMAND  NAME\n");
+	free(out);
+	out = print_table(t, false, &r);
+	CHECK_STR(out, "");
+	free(out);
+
+	CHECK(fdw_table_add_row(t) == 0);
+	CHECK(fdw_table_setf(t, 0, "%d", 1) == 0);
+	CHECK(fdw_table_set(t, 1, "init") == 0);
+	CHECK(fdw_table_set(t, 2, NULL) == 0);
+	CHECK(fdw_table_set(t, 3, "x") == -EINVAL);
+	CHECK(fdw_table_add_row(t) == 0);
+	CHECK(fdw_table_set(t, 0, "123456") == 0);
+	CHECK(fdw_table_set(t, 1, "a\nb") == 0);
+	CHECK(fdw_table_set(t, 2, "caf\xc3\xa9") == 0);
+	CHECK(fdw_table_add_row(t) == 0);	/* unset cells print as "" */
+
+	CHECK(fdw_table_rows(t) == 3);
+	CHECK_STR(fdw_table_cell(t, 0, 2), "-");
+	CHECK_STR(fdw_table_cell(t, 1, 1), "a\\x0ab");
+	CHECK_STR(fdw_table_cell(t, 2, 0), "");
+	CHECK(fdw_table_cell(t, 3, 0) == NULL);
+	CHECK(fdw_table_width(t, 0, true) == 6);
+	CHECK(fdw_table_width(t, 1, true) == 7);	/* "COMMAND" */
+	CHECK(fdw_table_width(t, 1, false) == 6);	/* "a\x0ab" */
+	CHECK(fdw_table_width(t, 2, true) == 4);	/* "café", "NAME" */
+	CHECK(fdw_table_width(t, 5, true) == 0);
+
+	out = print_table(t, true, &r);
+	CHECK(r == 0);
+	CHECK_STR(out,
+		  "   PID  COMMAND  NAME\n"
+		  "     1  init     -\n"
+		  "123456  a\\x0ab   caf\xc3\xa9\n"
+		  "                 \n");
+	free(out);
+	out = print_table(t, false, &r);
+	CHECK_STR(out,
+		  "     1  init    -\n"
+		  "123456  a\\x0ab  caf\xc3\xa9\n"
+		  "                \n");
+	free(out);
+	fdw_table_free(t);
+	fdw_table_free(NULL);	/* NULL-safe */
+
+	/* Growth past the first allocation. */
+	CHECK(fdw_table_new(&t, cols, 3) == 0);
+	for (int i = 0; i < 100; i++) {
+		r = fdw_table_add_row(t);
+		if (!r)
+			r = fdw_table_setf(t, 0, "%d", i * 1000);
+		if (r)
+			break;
+	}
+	CHECK(r == 0 && fdw_table_rows(t) == 100);
+	CHECK_STR(fdw_table_cell(t, 99, 0), "99000");
+	CHECK(fdw_table_width(t, 0, false) == 5);
+	fdw_table_free(t);
+}
+
+static void test_fixed_rows(void)
+{
+	static const struct fdw_column cols[] = {
+		{ "A", 0, 4 },
+		{ "N", FDW_COL_RIGHT, 3 },
+		{ "LAST", 0, 10 },
+	};
+	const char *row1[] = { "ab", "7", "end" };
+	const char *row2[] = { "toolong", "12345", NULL };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f) {
+		CHECK(f != NULL);
+		return;
+	}
+	CHECK(fdw_print_heading(f, cols, 3) == 0);
+	CHECK(fdw_print_row(f, cols, 3, row1) == 0);
+	CHECK(fdw_print_row(f, cols, 3, row2) == 0);
+	fclose(f);
+	CHECK_STR(buf,
+		  "A       N  LAST\n"
+		  "ab      7  end\n"
+		  "toolong  12345  -\n");
+	free(buf);
+}
+
+/* ---- render.c ---------------------------------------------------------- */
+
+struct capture {
+	char *out, *err;
+	size_t out_len, err_len;
+	struct fdw_render r;
+};
+
+static bool capture_open(struct capture *c, bool headings)
+{
+	memset(c, 0, sizeof(*c));
+	c->r.out = open_memstream(&c->out, &c->out_len);
+	c->r.err = open_memstream(&c->err, &c->err_len);
+	c->r.now = 1795000000.5;
+	c->r.headings = headings;
+	return c->r.out && c->r.err;
+}
+
+static void capture_close(struct capture *c)
+{
+	if (c->r.out)
+		fclose(c->r.out);
+	if (c->r.err)
+		fclose(c->r.err);
+	c->r.out = c->r.err = NULL;
+}
+
+static void capture_free(struct capture *c)
+{
+	capture_close(c);
+	free(c->out);
+	free(c->err);
+}
+
+static json_t *load(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	if (!j)
+		fprintf(stderr, "bad test JSON: %s\n", e.text);
+	return j;
+}
+
+static void test_json_text(void)
+{
+	static const struct {
+		const char *json;
+		const char *want;
+	} cases[] = {
+		{ "\"x y\"", "x y" },
+		{ "42", "42" },
+		{ "-7", "-7" },
+		{ "1.5", "1.5" },
+		{ "true", "yes" },
+		{ "false", "no" },
+		{ "null", "-" },
+		{ "[1,2]", "[1,2]" },
+		{ "{\"a\": 1}", "{\"a\":1}" },
+	};
+	char *s;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+
+		s = fdw_json_text(j);
+		CHECK_STR(s, cases[i].want);
+		free(s);
+		json_decref(j);
+	}
+	s = fdw_json_text(NULL);
+	CHECK_STR(s, "-");
+	free(s);
+}
+
+static void test_event_cells(void)
+{
+	json_t *ev = load("{\"seq\": 1, \"ts\": 5.5, \"pid\": 42, \"tid\": 43,"
+			  " \"comm\": \"cat\", \"syscall\": \"dup2\","
+			  " \"oldfd\": 3, \"newfd\": 10, \"ret\": -9,"
+			  " \"errno\": \"EBADF\"}");
+	json_t *ev2 = load("{\"syscall\": \"pipe2\", \"fds\": [3, 4],"
+			   " \"path\": \"/tmp/a b\", \"empty\": \"\","
+			   " \"q\": \"say\\\"hi\", \"nl\": \"a\\nb\","
+			   " \"cloexec\": true, \"x\": null, \"r\": 0.5,"
+			   " \"flags\": \"O_RDONLY|O_CLOEXEC\", \"ret\": 0}");
+	json_t *ev3 = load("{\"syscall\": \"exit\", \"pid\": 1}");
+	char buf[64];
+	char *s;
+
+	if (!ev || !ev2 || !ev3) {
+		CHECK(!"test JSON");
+		goto out;
+	}
+	s = fdw_event_args(ev);
+	CHECK_STR(s, "oldfd=3 newfd=10");
+	free(s);
+	s = fdw_event_args(ev2);
+	CHECK_STR(s, "fds=[3,4] path=\"/tmp/a b\" empty=\"\" q=\"say\\\"hi\""
+		  " nl=\"a\\nb\" cloexec=true x=null r=0.5"
+		  " flags=O_RDONLY|O_CLOEXEC");
+	free(s);
+	s = fdw_event_args(ev3);
+	CHECK_STR(s, "");
+	free(s);
+
+	fdw_event_ret(buf, sizeof(buf), ev);
+	CHECK_STR(buf, "-9 (EBADF)");
+	fdw_event_ret(buf, sizeof(buf), ev2);
+	CHECK_STR(buf, "0");
+	fdw_event_ret(buf, sizeof(buf), ev3);
+	CHECK_STR(buf, "-");
+out:
+	json_decref(ev);
+	json_decref(ev2);
+	json_decref(ev3);
+}
+
+static void test_render_ps(void)
+{
+	json_t *doc = load("{\"processes\": ["
+			   "{\"pid\": 300, \"comm\": \"worker\", \"fds\": 1234,"
+			   " \"table\": 12, \"stale\": true},"
+			   "{\"pid\": 1, \"comm\": \"init\", \"fds\": 12,"
+			   " \"table\": 7, \"stale\": false}]}");
+	struct capture c;
+
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_ps(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "PID  COMMAND   FDS  TABLE  STALE\n"
+			  "  1  init       12      7  no\n"
+			  "300  worker   1234     12  yes\n");
+		CHECK_STR(c.err, "");
+	}
+	capture_free(&c);
+
+	if (capture_open(&c, false)) {
+		CHECK(fdw_render_ps(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "  1  init      12   7  no\n"
+			  "300  worker  1234  12  yes\n");
+	}
+	capture_free(&c);
+	json_decref(doc);
+
+	doc = load("{\"nope\": []}");
+	if (capture_open(&c, true))
+		CHECK(fdw_render_ps(&c.r, doc) == -EBADMSG);
+	capture_free(&c);
+	json_decref(doc);
+}
+
+static void test_render_fds(void)
+{
+	json_t *doc = load(
+		"{\"pid\": 42, \"comm\": \"cat\", \"table\": 7, \"stale\": true,"
+		" \"fds\": ["
+		"{\"fd\": 5, \"cloexec\": false, \"target\": \"/etc/passwd\","
+		" \"type\": \"reg\", \"ofd\": 17, \"generation\": 1,"
+		" \"origin\": {\"syscall\": \"dup\", \"tid\": 43,"
+		"  \"ts\": 1794999700.0, \"from_fd\": 3, \"source\": \"event\"}},"
+		"{\"fd\": 0, \"cloexec\": false, \"target\": \"/dev/pts/0\","
+		" \"type\": \"chr\", \"ofd\": 2, \"generation\": 1,"
+		" \"origin\": {\"syscall\": null, \"tid\": null, \"ts\": null,"
+		"  \"from_fd\": null, \"source\": \"procfs\"}},"
+		"{\"fd\": 3, \"cloexec\": true, \"target\": \"/etc/passwd\","
+		" \"type\": \"reg\", \"ofd\": 17, \"generation\": 2,"
+		" \"origin\": {\"syscall\": \"openat\", \"tid\": 42,"
+		"  \"ts\": 1794999997.0, \"from_fd\": null,"
+		"  \"source\": \"event\"}}]}");
+	struct capture c;
+
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_fds(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "FD  CLOEXEC  TYPE  OFD  GEN  SYSCALL  TID  FROM  AGE  TARGET\n"
+			  " 0  no       chr     2    1  -          -     -    -  /dev/pts/0\n"
+			  " 3  yes      reg    17    2  openat    42     -   3s  /etc/passwd\n"
+			  " 5  no       reg    17    1  dup       43     3   5m  /etc/passwd\n");
+		CHECK(c.err && strstr(c.err, "warning") &&
+		      strstr(c.err, "pid 42") && strstr(c.err, "stale"));
+		CHECK(c.err && strchr(c.err, '\n') == c.err + strlen(c.err) - 1);
+	}
+	capture_free(&c);
+	json_decref(doc);
+}
+
+static void test_render_fd(void)
+{
+	json_t *doc = load(
+		"{\"pid\": 42, \"fd\": {\"fd\": 3, \"cloexec\": true,"
+		" \"target\": \"/etc/passwd\", \"type\": \"reg\", \"ofd\": 17,"
+		" \"generation\": 2, \"origin\": {\"syscall\": \"openat\","
+		" \"tid\": 42, \"ts\": 1795000000.25, \"from_fd\": null,"
+		" \"source\": \"event\"}, \"history\": ["
+		"{\"generation\": 1, \"target\": \"/tmp/old\","
+		" \"origin\": {\"syscall\": \"open\", \"tid\": 42,"
+		"  \"ts\": 1794999990.0, \"from_fd\": null, \"source\": \"event\"},"
+		" \"closed\": {\"syscall\": \"close\", \"tid\": 42, \"ts\": 1.0}}]}}");
+	json_t *gone = load("{\"error\": \"fd 9 is not open\", \"history\": []}");
+	struct capture c;
+
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_fd(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "pid:        42\n"
+			  "fd:         3\n"
+			  "target:     /etc/passwd\n"
+			  "type:       reg\n"
+			  "cloexec:    yes\n"
+			  "ofd:        17\n"
+			  "generation: 2\n"
+			  "source:     event\n"
+			  "syscall:    openat\n"
+			  "tid:        42\n"
+			  "from fd:    -\n"
+			  "opened:     11:06:40.250 (0s ago)\n"
+			  "\n"
+			  "GEN  TARGET    SYSCALL  TID  OPENED        CLOSED-BY\n"
+			  "  1  /tmp/old  open      42  11:06:30.000  close:42\n");
+	}
+	capture_free(&c);
+
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_fd_history(&c.r, gone) == 0);
+		CHECK(fdw_render_fd(&c.r, gone) == -EBADMSG);
+		capture_close(&c);
+		CHECK_STR(c.out, "");
+	}
+	capture_free(&c);
+	json_decref(doc);
+	json_decref(gone);
+}
+
+static void test_render_status(void)
+{
+	json_t *doc = load(
+		"{\"version\": \"0.1.0\", \"uptime_s\": 12.5,"
+		" \"events_received\": 1000, \"events_lost\": 0,"
+		" \"processes\": 120, \"tables\": 118, \"fds\": 3456,"
+		" \"stale_tables\": 0, \"resyncs\": 0,"
+		" \"audit\": {\"divergences\": 0},"
+		" \"history\": {\"size\": 1000, \"capacity\": 100000}}");
+	json_t *sparse = load("{\"version\": \"0.2\"}");
+	struct capture c;
+
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_status(&c.r, doc) == 0);
+		CHECK(fdw_render_status(&c.r, sparse) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "version:           0.1.0\n"
+			  "uptime:            12s\n"
+			  "events received:   1000\n"
+			  "events lost:       0\n"
+			  "processes:         120\n"
+			  "tables:            118\n"
+			  "fds tracked:       3456\n"
+			  "stale tables:      0\n"
+			  "resyncs:           0\n"
+			  "audit divergences: 0\n"
+			  "history size:      1000 (capacity 100000)\n"
+			  "version:           0.2\n"
+			  "uptime:            -\n"
+			  "events received:   -\n"
+			  "events lost:       -\n"
+			  "processes:         -\n"
+			  "tables:            -\n"
+			  "fds tracked:       -\n"
+			  "stale tables:      -\n"
+			  "resyncs:           -\n"
+			  "audit divergences: -\n"
+			  "history size:      -\n");
+	}
+	capture_free(&c);
+	json_decref(doc);
+	json_decref(sparse);
+}
+
+static void test_render_events(void)
+{
+	json_t *doc = load(
+		"{\"events\": ["
+		"{\"seq\": 10, \"ts\": 1795000000.1, \"pid\": 42, \"tid\": 42,"
+		" \"comm\": \"cat\", \"syscall\": \"dup2\", \"oldfd\": 3,"
+		" \"newfd\": 10, \"ret\": 10},"
+		"{\"seq\": 11, \"ts\": 1795000001.0, \"pid\": 42, \"tid\": 4242,"
+		" \"comm\": \"cat\", \"syscall\": \"close\", \"fd\": 99,"
+		" \"ret\": -9, \"errno\": \"EBADF\"}]}");
+	struct capture c;
+
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_events(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "TIME          PID   TID  COMMAND  SYSCALL  ARGS              RET\n"
+			  "11:06:40.100   42    42  cat      dup2     oldfd=3 newfd=10  10\n"
+			  "11:06:41.000   42  4242  cat      close    fd=99             -9 (EBADF)\n");
+	}
+	capture_free(&c);
+
+	/* Follow mode: fixed widths, no precomputation. */
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_event_heading(&c.r) == 0);
+		CHECK(fdw_render_event_line(&c.r,
+					    json_array_get(json_object_get(doc, "events"), 1)) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "TIME              PID      TID  COMMAND          SYSCALL       ARGS                            RET\n"
+			  "11:06:41.000       42     4242  cat              close         fd=99                           -9 (EBADF)\n");
+	}
+	capture_free(&c);
+	json_decref(doc);
+}
+
+static void test_render_verify(void)
+{
+	json_t *ok = load("{\"ok\": true, \"checked\": 12, \"differences\": []}");
+	json_t *bad = load("{\"ok\": false, \"checked\": 1, \"differences\": ["
+			   "{\"pid\": 42, \"fd\": 5, \"kind\": \"missing\","
+			   " \"model\": null, \"kernel\": \"/etc/passwd\"}]}");
+	json_t *junk = load("{\"checked\": 1}");
+	struct capture c;
+	bool res = false;
+
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_verify(&c.r, ok, &res) == 0);
+		CHECK(res);
+		capture_close(&c);
+		CHECK_STR(c.out, "OK: model matches /proc for 12 processes\n");
+		CHECK_STR(c.err, "");
+	}
+	capture_free(&c);
+
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_verify(&c.r, bad, &res) == 0);
+		CHECK(!res);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "PID  FD  KIND     MODEL  KERNEL\n"
+			  " 42   5  missing  -      /etc/passwd\n");
+		CHECK_STR(c.err, "fdwatch: 1 difference between the model and "
+			  "/proc (1 process checked)\n");
+	}
+	capture_free(&c);
+
+	if (capture_open(&c, true))
+		CHECK(fdw_render_verify(&c.r, junk, &res) == -EBADMSG);
+	capture_free(&c);
+	json_decref(ok);
+	json_decref(bad);
+	json_decref(junk);
+}
+
+static void test_render_leaks(void)
+{
+	json_t *doc = load(
+		"{\"alerts\": [{\"id\": 1, \"kind\": \"fd-growth\","
+		" \"state\": \"firing\", \"pid\": 42, \"comm\": \"cat\","
+		" \"start_time\": 1, \"fired_at\": 1794999880.5,"
+		" \"resolved_at\": null, \"summary\": \"grew by 500\","
+		" \"evidence\": {}}]}");
+	struct capture c;
+
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_leaks(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "ID  KIND       STATE   PID  COMMAND  FIRED  SUMMARY\n"
+			  " 1  fd-growth  firing   42  cat         2m  grew by 500\n");
+	}
+	capture_free(&c);
+	json_decref(doc);
+}
+
+int main(void)
+{
+	/* Clock formatting is in local time: pin it. */
+	setenv("TZ", "UTC", 1);
+	tzset();
+
+	test_parse_int();
+	test_commands();
+	test_socket();
+	test_placement();
+	test_events_options();
+	test_usage_errors();
+	test_help_text();
+	test_formatters();
+	test_table();
+	test_fixed_rows();
+	test_json_text();
+	test_event_cells();
+	test_render_ps();
+	test_render_fds();
+	test_render_fd();
+	test_render_status();
+	test_render_events();
+	test_render_verify();
+	test_render_leaks();
+
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
