@@ -68,6 +68,18 @@ struct {
 	__uint(value_size, FDW_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
 
+/*
+ * fanotify fds, (tgid << 32 | fd): read() on one installs an fd per event.
+ * exit_read is attached only while this map has entries, so hosts without
+ * fanotify users pay nothing for it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} fanotify_fds SEC(".maps");
+
 /* Which processes lost records, so the daemon re-reads just their tables. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -738,6 +750,59 @@ int exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
 	}
 	if (e->sys.nfds)
 		fill_rights(e);
+	submit(e, sizeof(*e));
+	return 0;
+}
+
+/* struct fanotify_event_metadata, as the UAPI fixes it */
+struct fan_meta {
+	__u32 event_len;
+	__u8 vers;
+	__u8 reserved;
+	__u16 metadata_len;
+	__u64 mask;
+	__s32 fd;
+	__s32 pid;
+};
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 key = (bpf_get_current_pid_tgid() & ~0xffffffffull) | (__u32)regs->di;
+	struct task_struct *task;
+	struct fdw_fd_event *e;
+	__u64 off = 0;
+	long got = ctx->ret;
+
+	if (got <= 0 || !bpf_map_lookup_elem(&fanotify_fds, &key))
+		return 0;
+	e = begin_fd(ctx, FDW_SYS_READ, sizeof(*e));
+	if (!e)
+		return 0;
+	task = bpf_get_current_task_btf();
+	for (int i = 0; i < FDW_MAX_FDS; i++) {
+		struct fan_meta md;
+		__u32 k = e->sys.nfds;
+
+		if (off + sizeof(md) > (__u64)got)
+			break;
+		if (bpf_probe_read_user(&md, sizeof(md), (const void *)(e->sys.args[1] + off)) ||
+		    md.event_len < sizeof(md))
+			break;
+		off += md.event_len;
+		if (md.fd < 0)
+			continue;
+		asm volatile("" : "+r"(k));
+		k &= FDW_MAX_FDS - 1;
+		e->fds[k] = md.fd;
+		e->files[k] = file_at(task, md.fd);
+		e->sys.nfds = k + 1;
+	}
+	if (off < (__u64)got)
+		e->sys.hdr.flags |= FDW_F_TRUNCATED;
+	if (e->sys.nfds)
+		e->file = e->files[0];
 	submit(e, sizeof(*e));
 	return 0;
 }

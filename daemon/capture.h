@@ -18,8 +18,9 @@ struct fdw_capture_opts {
 	unsigned int consume_interval_ms;
 	bool precise_ts;
 	uint32_t self_tgid;
-	/* every record, in ring order; a negative return aborts the drain */
-	int (*on_record)(void *userdata, const void *data, size_t size);
+	/* every record, in ring order, with its position in the ring (from 1,
+	 * increasing); a negative return aborts the drain */
+	int (*on_record)(void *userdata, const void *data, size_t size, uint64_t pos);
 	void *userdata;
 };
 
@@ -31,6 +32,10 @@ int fdw_capture_start(struct fdw_capture *c, uv_loop_t *loop);
 void fdw_capture_stop(struct fdw_capture *c);
 /* Detach and free; after the loop has run the close callbacks. NULL-safe. */
 void fdw_capture_free(struct fdw_capture *c);
+
+/* The ring position the next record will get: every record below it was
+ * reserved, so its syscall had completed, before this call. */
+uint64_t fdw_capture_position(struct fdw_capture *c);
 
 /* Consume everything committed so far. Returns records consumed or -errno. */
 int fdw_capture_drain(struct fdw_capture *c);
@@ -54,6 +59,16 @@ int fdw_capture_watch_stacks(struct fdw_capture *c, uint32_t tgid, bool on);
 int fdw_capture_read_stack(struct fdw_capture *c, uint32_t stack, uint64_t *ips, unsigned int max);
 /* Forget a stack once nothing refers to it (the map is bounded). */
 void fdw_capture_drop_stack(struct fdw_capture *c, uint32_t stack);
+
+/* Follow reads of a fanotify fd (each event read installs an fd); the read
+ * probe is attached only while some are followed. */
+int fdw_capture_track_fanotify(struct fdw_capture *c, uint32_t tgid, int fd, bool on);
+
+struct fdw_event;
+/* Keep the followed fanotify fds in step with an event (fanotify_init,
+ * close, fork, exit). Cheap when there are none. True when a new fanotify
+ * fd is now followed: reads before that were not seen, re-read the table. */
+bool fdw_capture_fanotify_event(struct fdw_capture *c, const struct fdw_event *ev);
 
 /* Probes attached / that failed to attach (optional ones), for status. */
 unsigned int fdw_capture_probes(struct fdw_capture *c, const char **names, unsigned int max,

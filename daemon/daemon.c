@@ -70,6 +70,13 @@ static int ops_same_file(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, 
 	return fdw_proc_same_file(tid1, fd1, tid2, fd2);
 }
 
+static uint64_t ops_ring_position(void *userdata)
+{
+	struct fdw_daemon *d = userdata;
+
+	return fdw_capture_position(d->capture);
+}
+
 static int ops_read_proc(void *userdata, uint32_t pid, char comm[16], uint32_t *ppid)
 {
 	struct fdw_daemon *d = userdata;
@@ -121,7 +128,7 @@ static void normalize_ts(struct fdw_daemon *d, struct fdw_event *ev)
 		ev->ts = fdw_now_mono();
 }
 
-static int on_record(void *userdata, const void *data, size_t size)
+static int on_record(void *userdata, const void *data, size_t size, uint64_t pos)
 {
 	struct fdw_daemon *d = userdata;
 	const struct fdw_history_entry *he;
@@ -141,8 +148,14 @@ static int on_record(void *userdata, const void *data, size_t size)
 		return 0;
 	}
 	ev.seq = ++d->seq;
+	ev.ring_pos = pos;
 	normalize_ts(d, &ev);
 	fdw_model_apply(&d->model, &ev);
+	if (fdw_capture_fanotify_event(d->capture, &ev)) {
+		p = fdw_model_proc(&d->model, ev.pid);
+		if (p)
+			(void)fdw_model_resync_proc(&d->model, p);
+	}
 	p = fdw_model_proc(&d->model, ev.pid);
 	he = fdw_history_push(&d->history, &ev, p ? p->comm : ev.comm);
 	fdw_api_publish(d, he);
@@ -282,6 +295,7 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 		.on_fd_event = ops_on_fd_event,
 		.on_proc_exit = ops_on_proc_exit,
 		.same_file = ops_same_file,
+		.ring_position = ops_ring_position,
 		.userdata = d,
 	};
 	int r;

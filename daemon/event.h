@@ -12,6 +12,7 @@
 
 struct fdw_event {
 	uint64_t seq;	/* position in the daemon's stream, from 1 */
+	uint64_t ring_pos; /* position in the kernel ring (from 1); 0 if not from it */
 	uint64_t ts;	/* CLOCK_MONOTONIC ns (as the probe read it) */
 	uint64_t files; /* files_struct address: the table */
 	uint32_t pid;

@@ -687,6 +687,9 @@ static int table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t ti
 		return -ENOTSUP;
 	fdw_hashmap_init(&local);
 	c.cands = m->scan_cands ? m->scan_cands : &local;
+	/* before reading: every record below this position is in what we read */
+	if (m->ops.ring_position)
+		t->read_pos = m->ops.ring_position(m->ops.userdata);
 	r = m->ops.read_table(m->ops.userdata, tid, resync_one, &c);
 	for (int tries = 0; r == -ESRCH && tries < 4; tries++) {
 		/* the thread we read through exited: any other user will do */
@@ -1112,8 +1115,8 @@ static void synthesize_target(struct fdw_ofd *o, const struct fdw_event *ev)
 
 /* Read the target for a new OFD from /proc while the fd is (likely) still
  * the one the event created: the inode must match the event's. */
-static void resolve_target(struct fdw_model *m, const struct fdw_table *t, struct fdw_ofd *o,
-			   const struct fdw_event *ev, int fd)
+static void resolve_target(struct fdw_model *m, const struct fdw_table *t, const char *comm,
+			   struct fdw_ofd *o, const struct fdw_event *ev, int fd)
 {
 	struct fdw_fd_info *fi;
 
@@ -1126,6 +1129,12 @@ static void resolve_target(struct fdw_model *m, const struct fdw_table *t, struc
 	 */
 	if (o->path_arg && !strncmp(o->path_arg, "/proc/", 6)) {
 		ofd_set_target(o, o->path_arg, false);
+		return;
+	}
+	/* Nor for another fdwatchd: its reads of /proc are events for us and
+	 * ours for it, and resolving each other's would never end. */
+	if (!strcmp(comm, "fdwatchd")) {
+		synthesize_target(o, ev);
 		return;
 	}
 	if (o->path_arg && o->path_arg[0] != '/' && ev->nr == FDW_SYS_OPENAT) {
@@ -1180,7 +1189,7 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 		s = slot_install(m, task->table, ev->fds[i], o, cloexec, &origin);
 		if (s)
 			s->suspect = was_open;
-		resolve_target(m, task->table, o, ev, ev->fds[i]);
+		resolve_target(m, task->table, task->proc->comm, o, ev, ev->fds[i]);
 		ofd_put(m, o);
 		if (s)
 			notify(m, task->proc, ev, FDW_FDEV_OPEN, ev->fds[i], s);
@@ -1189,6 +1198,11 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 	 * syscall's */
 	if (ev->flags & FDW_F_TRUNCATED)
 		(void)table_resync_as(m, task->table, ev->tid, ev->ts, &origin);
+	/* fanotify's event fds take the group's event_f_flags, which only the
+	 * kernel still knows: read the bit */
+	if (ev->nr == FDW_SYS_READ)
+		for (unsigned int i = 0; i < ev->nfds; i++)
+			(void)resolve_fd(m, task->table, ev->tid, ev->fds[i], &origin);
 }
 
 static void apply_uring(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
@@ -1214,6 +1228,67 @@ static void apply_uring(struct fdw_model *m, struct fdw_task *task, const struct
 	}
 }
 
+/*
+ * A record older than the table's last /proc read describes a change that
+ * read already showed. Applying it again would replay history over the
+ * present (an open and close of fd 5 replayed after /proc showed the fd 5
+ * that came next).
+ */
+static bool already_read(const struct fdw_table *t, const struct fdw_event *ev)
+{
+	return ev->ring_pos && ev->ring_pos < t->read_pos;
+}
+
+/*
+ * An already-read record still knows where the fds /proc showed us came
+ * from: give that provenance to the fds that are still the ones it made.
+ */
+static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
+{
+	struct fdw_table *t = task->table;
+	struct fdw_origin origin;
+	int from = -1, fd;
+	struct fdw_slot *s;
+
+	if (ev->ret < 0 || ev->type != FDW_REC_SYSCALL)
+		return;
+	switch (ev->nr) {
+	case FDW_SYS_DUP:
+	case FDW_SYS_DUP2:
+	case FDW_SYS_DUP3:
+		from = (int)ev->args[0];
+		fd = (int)ev->ret;
+		s = fdw_table_slot(t, fd);
+		if (fdw_slot_open(s) && s->origin.source == FDW_SRC_PROCFS && from != fd &&
+		    fdw_slot_open(fdw_table_slot(t, from)) &&
+		    fdw_table_slot(t, from)->ofd == s->ofd) {
+			origin_from_event(&origin, ev, task->proc, from);
+			s->origin = origin;
+		}
+		return;
+	case FDW_SYS_FCNTL:
+	case FDW_SYS_CLOSE:
+	case FDW_SYS_CLOSE_RANGE:
+	case FDW_SYS_UNSHARE:
+		return;
+	}
+	origin_from_event(&origin, ev, task->proc, -1);
+	for (unsigned int i = 0; i < ev->nfds; i++) {
+		s = fdw_table_slot(t, ev->fds[i]);
+		if (!fdw_slot_open(s) || s->origin.source != FDW_SRC_PROCFS)
+			continue;
+		if (ev->kfiles[i] && s->ofd->kfile && s->ofd->kfile != ev->kfiles[i])
+			continue;
+		if (i == 0 && ev->ino && (s->ofd->ino != ev->ino || s->ofd->dev != ev->dev))
+			continue;
+		s->origin = origin;
+		s->ofd->origin = origin;
+		if (ev->kfiles[i] && !s->ofd->kfile && !fdw_hashmap_get(&m->ofds, ev->kfiles[i]) &&
+		    fdw_hashmap_put(&m->ofds, ev->kfiles[i], s->ofd) == 0)
+			s->ofd->kfile = ev->kfiles[i];
+	}
+}
+
 static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 {
 	struct fdw_task *task = event_task(m, ev);
@@ -1221,6 +1296,10 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 	if (!task || !task->table)
 		return;
 	task->proc->ops++;
+	if (already_read(task->table, ev)) {
+		adopt_provenance(m, task, ev);
+		return;
+	}
 	if (ev->type == FDW_REC_URING) {
 		apply_uring(m, task, ev);
 		return;
@@ -1305,7 +1384,12 @@ static void apply_fork(struct fdw_model *m, const struct fdw_event *ev)
 			table_free(m, t);
 		if (!p->ntasks)
 			proc_del(m, p);
+		return;
 	}
+	/* the parent's table was read after this fork: the copy holds its
+	 * future, so read the child's own */
+	if (t != parent->table && already_read(parent->table, ev))
+		(void)table_resync(m, t, ev->child_tid, ev->ts);
 }
 
 static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
@@ -1342,6 +1426,8 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 	p->exec_count++;
 	p->start_ts = ev->ts;
 	t = task->table;
+	if (t && already_read(t, ev))
+		return;
 	origin_from_event(&closed, ev, p, -1);
 	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
 		struct fdw_slot *s = t->slots[fd];

@@ -85,6 +85,8 @@ struct fdw_table {
 	uint32_t nopen;
 	bool stale;	 /* known to be wrong until re-read */
 	uint64_t resyncs;
+	uint64_t read_pos; /* ring position when last re-read from /proc: records
+			    * below it are already reflected, not re-applied */
 	struct fdw_slot **slots; /* indexed by fd number */
 	uint64_t created_ts;
 };
@@ -124,12 +126,20 @@ struct fdw_model_ops {
 	/* Fill *out with the kernel's fd `fd` of task `tid` now: 0, or -errno
 	 * (-ENOENT when not open). */
 	int (*read_fd)(void *userdata, uint32_t tid, int fd, struct fdw_fd_info *out);
+	/* Only target, ino, dev, mode of fd `fd` of task `tid` (cheaper: no
+	 * fdinfo). Optional; read_fd is used when NULL. */
+	int (*read_target)(void *userdata, uint32_t tid, int fd, struct fdw_fd_info *out);
+	/* Do two tasks share one file table? 1 yes, 0 no, -errno (kcmp KCMP_FILES). */
+	int (*same_table)(void *userdata, uint32_t tid1, uint32_t tid2);
 	/* Call cb for every open fd of task `tid`: 0, or -errno. */
 	int (*read_table)(void *userdata, uint32_t tid,
 			  void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata);
 	/* Do fd1 of tid1 and fd2 of tid2 share an open file description?
 	 * 1 yes, 0 no, -errno unknown (kcmp(KCMP_FILE)). */
 	int (*same_file)(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2);
+	/* The kernel ring's position now (fdw_capture_position): records below
+	 * it describe changes a /proc read made after this call already shows. */
+	uint64_t (*ring_position)(void *userdata);
 	/* comm and ppid of a process that appeared without a fork event. */
 	int (*read_proc)(void *userdata, uint32_t pid, char comm[16], uint32_t *ppid);
 	/* A table changed in a way the detectors care about (optional). */

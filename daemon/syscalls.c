@@ -115,6 +115,7 @@ static const struct fdw_syscall_info table[FDW_SYS_MAX] = {
 	[FDW_SYS_GETSOCKOPT] = { "getsockopt", { "fd", "level", "optname", "optval", "optlen" },
 				 ARGS(FD, I, I, P, P), FDW_CLOEXEC_ALWAYS, 0, 0,
 				 "anon_inode:[pidfd]" },
+	[FDW_SYS_READ] = { "read", { "fd", "buf", "count" }, ARGS(FD, P, U) },
 	[FDW_SYS_IO_URING] = { "io_uring", { "opcode" }, ARGS(U) },
 };
 

@@ -82,6 +82,7 @@ enum {
 	FDW_SYS_LANDLOCK_CREATE_RULESET,
 	FDW_SYS_IOCTL,	  /* FIOCLEX/FIONCLEX, and the ioctls that return a new fd */
 	FDW_SYS_GETSOCKOPT, /* only SO_PEERPIDFD: it installs a pidfd */
+	FDW_SYS_READ,	  /* only on fanotify fds: each event read installs an fd */
 	FDW_SYS_IO_URING, /* not a syscall: an io_uring request (FDW_REC_URING) */
 	FDW_SYS_MAX,
 };

@@ -1,0 +1,697 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The model and the daemon's state as JSON: see render.h and docs/api.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "render.h"
+#include "syscalls.h"
+
+#ifndef FDWATCH_VERSION
+#define FDWATCH_VERSION "unknown"
+#endif
+
+/*
+ * The model's lookups take non-const pointers although they only read;
+ * rendering is read-only, so cast here, once.
+ */
+static struct fdw_model *model_of(const struct fdw_daemon *d)
+{
+	return (struct fdw_model *)&d->model;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	unsigned char c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+
+		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+
+		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+json_t *fdw_json_bytes(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len, out = 0;
+	json_t *j;
+	char *buf;
+
+	if (!s)
+		return json_null();
+	/* the common case: already UTF-8 (utf8_seq stops at the NUL) */
+	for (len = 0; p[len];) {
+		size_t n = utf8_seq(p + len);
+
+		if (!n)
+			break;
+		len += n;
+	}
+	if (!p[len])
+		return json_stringn_nocheck(s, len);
+	len = strlen(s);
+	buf = malloc(len * 4 + 1);
+	if (!buf)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq(p + i);
+
+		if (n) {
+			memcpy(buf + out, p + i, n);
+			out += n;
+			i += n;
+		} else {
+			out += (size_t)sprintf(buf + out, "\\x%02x", p[i]);
+			i++;
+		}
+	}
+	j = json_stringn_nocheck(buf, out);
+	free(buf);
+	return j;
+}
+
+/* A comm[16] that may lack its NUL. */
+static json_t *json_comm(const char comm[16])
+{
+	char c[17];
+
+	memcpy(c, comm, 16);
+	c[16] = '\0';
+	return fdw_json_bytes(c);
+}
+
+static json_t *json_u64(uint64_t v)
+{
+	char buf[24];
+
+	if (v <= (uint64_t)INT64_MAX)
+		return json_integer((json_int_t)v);
+	/* a raw register no real argument has; keep it exact */
+	(void)snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	return json_string(buf);
+}
+
+/* json_object_set_new that remembers a failure in *ok. */
+static void set(json_t *o, const char *key, json_t *v, bool *ok)
+{
+	if (!v || json_object_set_new(o, key, v) < 0)
+		*ok = false;
+}
+
+static json_t *finish(json_t *o, bool ok)
+{
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *json_ts(const struct fdw_daemon *d, uint64_t mono_ns)
+{
+	return mono_ns ? json_real(fdw_daemon_realtime(d, mono_ns)) : json_null();
+}
+
+json_t *fdw_render_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	json_t *o;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o = json_object();
+	if (o && json_object_set_new(o, "error", fdw_json_bytes(msg)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+/* errno names, including the kernel-internal restart codes a sys_exit
+ * tracepoint can see before signal delivery rewrites them. */
+static const char *errno_name(int64_t ret)
+{
+	static const char *const internal[] = {
+		"ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ENOIOCTLCMD",
+		"ERESTART_RESTARTBLOCK",
+	};
+
+	if (ret >= 0 || ret < -4095)
+		return NULL;
+	if (-ret >= 512 && -ret <= 516)
+		return internal[-ret - 512];
+	return fdw_errno_name((int)-ret);
+}
+
+static const char *fcntl_cmd_name(int cmd)
+{
+	switch (cmd) {
+	case F_DUPFD:
+		return "F_DUPFD";
+	case F_DUPFD_CLOEXEC:
+		return "F_DUPFD_CLOEXEC";
+	case F_SETFD:
+		return "F_SETFD";
+	case F_GETFD:
+		return "F_GETFD";
+	default:
+		return NULL;
+	}
+}
+
+static const char *uring_op_name(uint64_t op)
+{
+	switch (op) {
+	case 13:
+		return "accept";
+	case 18:
+		return "openat";
+	case 19:
+		return "close";
+	case 28:
+		return "openat2";
+	case 45:
+		return "socket";
+	case 54:
+		return "fixed_fd_install";
+	default:
+		return NULL;
+	}
+}
+
+static void set_ret(json_t *o, int64_t ret, bool *ok)
+{
+	const char *en = errno_name(ret);
+
+	set(o, "ret", json_integer(ret), ok);
+	if (en)
+		set(o, "errno", json_string(en), ok);
+}
+
+static void set_fds(json_t *o, const struct fdw_event *ev, bool *ok)
+{
+	json_t *a;
+
+	if (!ev->nfds)
+		return;
+	a = json_array();
+	for (unsigned int i = 0; a && i < ev->nfds && i < FDW_MAX_FDS; i++)
+		if (json_array_append_new(a, json_integer(ev->fds[i])) < 0)
+			*ok = false;
+	set(o, "fds", a, ok);
+	if (ev->flags & FDW_F_TRUNCATED)
+		set(o, "truncated", json_true(), ok);
+}
+
+static void set_syscall_args(json_t *o, const struct fdw_event *ev, bool *ok)
+{
+	const struct fdw_syscall_info *si = fdw_syscall_info(ev->nr);
+
+	set(o, "syscall", json_string(fdw_syscall_name(ev->nr)), ok);
+	for (unsigned int i = 0; si && i < 6; i++) {
+		const char *name = si->arg_names[i];
+		uint64_t v = ev->args[i];
+
+		if (!name)
+			break;
+		switch (si->arg_kinds[i]) {
+		case FDW_ARG_FD:
+		case FDW_ARG_INT:
+			set(o, name, json_integer((int32_t)(uint32_t)v), ok);
+			break;
+		case FDW_ARG_UINT:
+			set(o, name, json_u64(v), ok);
+			break;
+		case FDW_ARG_PATH:
+			if (ev->path)
+				set(o, name, fdw_json_bytes(ev->path), ok);
+			break;
+		case FDW_ARG_PTR:
+		case FDW_ARG_NONE:
+		default:
+			break;
+		}
+	}
+	if (ev->nr == FDW_SYS_FCNTL) {
+		const char *cn = fcntl_cmd_name((int)ev->args[1]);
+
+		if (cn)
+			set(o, "cmd_name", json_string(cn), ok);
+	}
+	set_fds(o, ev, ok);
+	set_ret(o, ev->ret, ok);
+}
+
+json_t *fdw_render_event(const struct fdw_daemon *d, const struct fdw_history_entry *e)
+{
+	const struct fdw_event *ev = &e->ev;
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	if (!o)
+		return NULL;
+	set(o, "seq", json_u64(ev->seq), &ok);
+	set(o, "ts", json_real(fdw_daemon_realtime(d, ev->ts)), &ok);
+	set(o, "pid", json_integer(ev->pid), &ok);
+	set(o, "tid", json_integer(ev->tid), &ok);
+	switch (ev->type) {
+	case FDW_REC_SYSCALL:
+		set(o, "comm", json_comm(e->comm), &ok);
+		set_syscall_args(o, ev, &ok);
+		break;
+	case FDW_REC_URING: {
+		const char *op = uring_op_name(ev->aux);
+
+		set(o, "comm", json_comm(e->comm), &ok);
+		set(o, "syscall", json_string("io_uring"), &ok);
+		set(o, "opcode", json_u64(ev->aux), &ok);
+		if (op)
+			set(o, "opcode_name", json_string(op), &ok);
+		set_fds(o, ev, &ok);
+		set_ret(o, ev->ret, &ok);
+		break;
+	}
+	case FDW_REC_FORK:
+		set(o, "comm", json_comm(e->comm), &ok);
+		set(o, "syscall", json_string("fork"), &ok);
+		set(o, "child_pid", json_integer(ev->child_pid), &ok);
+		set(o, "child_tid", json_integer(ev->child_tid), &ok);
+		set(o, "thread", json_boolean(ev->flags & FDW_F_THREAD), &ok);
+		set(o, "shared_files", json_boolean(ev->flags & FDW_F_SHARED_FILES), &ok);
+		break;
+	case FDW_REC_EXEC:
+		/* the new program's name, not the one the history recorded */
+		set(o, "comm", json_comm(ev->comm[0] ? ev->comm : e->comm), &ok);
+		set(o, "syscall", json_string("exec"), &ok);
+		set(o, "old_tid", json_integer(ev->child_pid), &ok);
+		break;
+	case FDW_REC_EXIT:
+		set(o, "comm", json_comm(e->comm), &ok);
+		set(o, "syscall", json_string("exit"), &ok);
+		set(o, "exit_code", json_integer(ev->exit_code), &ok);
+		set(o, "group_dead", json_boolean(ev->flags & FDW_F_GROUP_DEAD), &ok);
+		break;
+	default:
+		set(o, "comm", json_comm(e->comm), &ok);
+		set(o, "syscall", json_string("unknown"), &ok);
+		set(o, "type", json_integer(ev->type), &ok);
+		break;
+	}
+	return finish(o, ok);
+}
+
+/* ---- fds -------------------------------------------------------------- */
+
+static const char *source_name(uint8_t src)
+{
+	switch (src) {
+	case FDW_SRC_EVENT:
+		return "event";
+	case FDW_SRC_PROCFS:
+		return "procfs";
+	case FDW_SRC_INHERIT:
+		return "inherit";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * An origin (or, with `closed`, what ended a generation). In the closed
+ * position an event without a syscall number can only be an exec: it is
+ * the only task event that closes fds (an exit frees the whole table).
+ */
+static json_t *render_origin(const struct fdw_daemon *d, const struct fdw_origin *og, bool closed)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+	const char *sc = NULL;
+
+	if (!o)
+		return NULL;
+	if (og->nr != FDW_SYS_UNKNOWN)
+		sc = fdw_syscall_name(og->nr);
+	else if (closed && og->source == FDW_SRC_EVENT && og->seq)
+		sc = "exec";
+	set(o, "syscall", sc ? json_string(sc) : json_null(), &ok);
+	set(o, "tid", og->tid ? json_integer(og->tid) : json_null(), &ok);
+	set(o, "pid", og->pid ? json_integer(og->pid) : json_null(), &ok);
+	set(o, "comm", og->comm[0] ? json_comm(og->comm) : json_null(), &ok);
+	set(o, "ts", json_ts(d, og->ts), &ok);
+	if (!closed)
+		set(o, "from_fd", og->from_fd >= 0 ? json_integer(og->from_fd) : json_null(), &ok);
+	set(o, "source", json_string(source_name(og->source)), &ok);
+	return finish(o, ok);
+}
+
+static const char *type_from_target(const char *t)
+{
+	if (!t)
+		return "unknown";
+	if (!strncmp(t, "pipe:", 5))
+		return "fifo";
+	if (!strncmp(t, "socket:", 7))
+		return "sock";
+	if (!strncmp(t, "anon_inode:", 11))
+		return "anon";
+	return "unknown";
+}
+
+const char *fdw_render_fd_type(const struct fdw_ofd *o)
+{
+	if (!o)
+		return "unknown";
+	switch (o->mode & S_IFMT) {
+	case S_IFREG:
+		return "reg";
+	case S_IFDIR:
+		return "dir";
+	case S_IFCHR:
+		return "chr";
+	case S_IFBLK:
+		return "blk";
+	case S_IFIFO:
+		return "fifo";
+	case S_IFSOCK:
+		return "sock";
+	case S_IFLNK:
+		return "lnk";
+	case 0:
+		return type_from_target(o->target);
+	default:
+		return "unknown";
+	}
+}
+
+json_t *fdw_render_slot_history(const struct fdw_daemon *d, const struct fdw_slot *s)
+{
+	json_t *a = json_array();
+
+	for (unsigned int i = 0; a && s && i < s->nhist; i++) {
+		const struct fdw_fd_history *h = fdw_slot_history(s, i);
+		json_t *o;
+		bool ok = true;
+
+		if (!h)
+			break;
+		o = json_object();
+		if (!o) {
+			json_decref(a);
+			return NULL;
+		}
+		set(o, "generation", json_integer(h->generation), &ok);
+		set(o, "target", fdw_json_bytes(h->target), &ok);
+		set(o, "origin", render_origin(d, &h->origin, false), &ok);
+		set(o, "closed", render_origin(d, &h->closed, true), &ok);
+		if (!ok) {
+			json_decref(o);
+			json_decref(a);
+			return NULL;
+		}
+		if (json_array_append_new(a, o) < 0) { /* it took o */
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+json_t *fdw_render_fd(const struct fdw_daemon *d, const struct fdw_table *t, int fd,
+		      const struct fdw_slot *s, bool with_history)
+{
+	const struct fdw_ofd *ofd = s ? s->ofd : NULL; /* NULL when closed */
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	(void)t;
+	if (!o)
+		return NULL;
+	set(o, "fd", json_integer(fd), &ok);
+	set(o, "cloexec", json_boolean(ofd && s->cloexec), &ok);
+	set(o, "target", fdw_json_bytes(ofd ? ofd->target : NULL), &ok);
+	set(o, "type", json_string(fdw_render_fd_type(ofd)), &ok);
+	set(o, "ofd", ofd ? json_u64(ofd->id) : json_null(), &ok);
+	set(o, "generation", json_integer(s ? s->generation : 0), &ok);
+	if (ofd)
+		set(o, "origin", render_origin(d, &s->origin, false), &ok);
+	else
+		set(o, "origin", json_null(), &ok);
+	if (with_history)
+		set(o, "history", fdw_render_slot_history(d, s), &ok);
+	return finish(o, ok);
+}
+
+/* ---- tables and processes ---------------------------------------------- */
+
+static bool proc_stale(const struct fdw_proc *p, const struct fdw_table *t)
+{
+	return (t && t->stale) || p->lost > 0;
+}
+
+json_t *fdw_render_table(const struct fdw_daemon *d, const struct fdw_proc *p)
+{
+	struct fdw_proc *mp = (struct fdw_proc *)p;
+	const struct fdw_table *t = fdw_model_proc_table(model_of(d), mp);
+	json_t *o = json_object(), *fds = json_array();
+	bool ok = o && fds;
+
+	if (!ok) {
+		json_decref(o);
+		json_decref(fds);
+		return NULL;
+	}
+	for (uint32_t fd = 0; t && fd < t->nslots && ok; fd++) {
+		const struct fdw_slot *s = t->slots[fd];
+		json_t *f;
+
+		if (!fdw_slot_open(s))
+			continue;
+		f = fdw_render_fd(d, t, (int)fd, s, false);
+		if (!f || json_array_append_new(fds, f) < 0)
+			ok = false;
+	}
+	set(o, "pid", json_integer(p->pid), &ok);
+	set(o, "comm", json_comm(p->comm), &ok);
+	set(o, "table", t ? json_u64(t->id) : json_null(), &ok);
+	set(o, "threads", json_integer(p->ntasks), &ok);
+	set(o, "stale", json_boolean(proc_stale(p, t)), &ok);
+	set(o, "fds", fds, &ok);
+	return finish(o, ok);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+json_t *fdw_render_processes(const struct fdw_daemon *d)
+{
+	struct fdw_model *m = model_of(d);
+	size_t n = 0, it = 0;
+	uint32_t *pids;
+	uint64_t key;
+	json_t *o, *a;
+	bool ok = true;
+
+	pids = malloc((fdw_hashmap_size(&m->procs) + 1) * sizeof(*pids));
+	o = json_object();
+	a = json_array();
+	if (!pids || !o || !a) {
+		free(pids);
+		json_decref(o);
+		json_decref(a);
+		return NULL;
+	}
+	while (fdw_hashmap_next(&m->procs, &it, &key, NULL))
+		pids[n++] = (uint32_t)key;
+	qsort(pids, n, sizeof(*pids), cmp_u32);
+	for (size_t i = 0; i < n && ok; i++) {
+		struct fdw_proc *p = fdw_model_proc(m, pids[i]);
+		const struct fdw_table *t;
+		json_t *po;
+
+		if (!p)
+			continue;
+		t = fdw_model_proc_table(m, p);
+		po = json_object();
+		if (!po) {
+			ok = false;
+			break;
+		}
+		set(po, "pid", json_integer(p->pid), &ok);
+		set(po, "ppid", json_integer(p->ppid), &ok);
+		set(po, "comm", json_comm(p->comm), &ok);
+		set(po, "fds", json_integer(t ? t->nopen : 0), &ok);
+		set(po, "table", t ? json_u64(t->id) : json_null(), &ok);
+		set(po, "threads", json_integer(p->ntasks), &ok);
+		set(po, "stale", json_boolean(proc_stale(p, t)), &ok);
+		if (!ok)
+			json_decref(po);
+		else if (json_array_append_new(a, po) < 0) /* it took po */
+			ok = false;
+	}
+	free(pids);
+	set(o, "processes", a, &ok);
+	return finish(o, ok);
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+/* Distinct tables in use and how many are stale (bound or not: tables seen
+ * only in /proc are not in m->tables, so walk the tasks). */
+static void count_tables(struct fdw_model *m, uint64_t *ntables, uint64_t *nstale)
+{
+	struct fdw_hashmap seen;
+	size_t it = 0;
+	void *v;
+
+	*ntables = *nstale = 0;
+	fdw_hashmap_init(&seen);
+	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v)) {
+		struct fdw_table *t = ((struct fdw_task *)v)->table;
+
+		if (!t || fdw_hashmap_get(&seen, (uint64_t)(uintptr_t)t))
+			continue;
+		if (fdw_hashmap_put(&seen, (uint64_t)(uintptr_t)t, t) < 0) {
+			/* out of memory: count what we can, maybe twice */
+			(*ntables)++;
+			*nstale += t->stale;
+			continue;
+		}
+		(*ntables)++;
+		*nstale += t->stale;
+	}
+	fdw_hashmap_free(&seen);
+}
+
+static uint64_t mono_now_ns(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static json_t *status_lost(struct fdw_daemon *d, uint64_t *total)
+{
+	long conf = sysconf(_SC_NPROCESSORS_CONF);
+	unsigned int max = conf > 0 && conf < 65536 ? (unsigned int)conf : 1024;
+	unsigned int ncpus = 0;
+	uint64_t *per_cpu = calloc(max, sizeof(*per_cpu));
+	json_t *a = json_array();
+
+	*total = 0;
+	if (!per_cpu || !a) {
+		free(per_cpu);
+		json_decref(a);
+		return NULL;
+	}
+	*total = fdw_daemon_lost(d, per_cpu, max, &ncpus);
+	for (unsigned int i = 0; i < ncpus && i < max; i++) {
+		if (json_array_append_new(a, json_u64(per_cpu[i])) < 0) {
+			json_decref(a);
+			a = NULL;
+			break;
+		}
+	}
+	free(per_cpu);
+	return a;
+}
+
+json_t *fdw_render_status(struct fdw_daemon *d)
+{
+	const struct fdw_model_stats *st = &d->model.stats;
+	uint64_t lost = 0, ntables = 0, nstale = 0, now = mono_now_ns();
+	json_t *o = json_object(), *sub;
+	bool ok = o != NULL;
+
+	if (!o)
+		return NULL;
+	count_tables(&d->model, &ntables, &nstale);
+	set(o, "version", json_string(FDWATCH_VERSION), &ok);
+	set(o, "abi", json_integer(FDW_ABI_VERSION), &ok);
+	set(o, "pid", json_integer(getpid()), &ok);
+	set(o, "ready", json_boolean(d->ready), &ok);
+	set(o, "uptime_s",
+	    json_real(now > d->start_mono_ns ? (double)(now - d->start_mono_ns) / 1e9 : 0.0), &ok);
+	set(o, "events_received", json_u64(d->events_received), &ok);
+	sub = status_lost(d, &lost);
+	set(o, "events_lost", json_u64(lost), &ok);
+	set(o, "events_lost_per_cpu", sub, &ok);
+	set(o, "events_dropped_decode", json_u64(d->events_bad), &ok);
+	set(o, "processes", json_u64(fdw_hashmap_size(&d->model.procs)), &ok);
+	set(o, "tables", json_u64(ntables), &ok);
+	set(o, "fds", json_u64(st->fds), &ok);
+	set(o, "ofds", json_u64(st->ofds), &ok);
+	set(o, "stale_tables", json_u64(nstale), &ok);
+	set(o, "resyncs", json_u64(st->resyncs), &ok);
+	set(o, "resync_fds_failed", json_u64(st->resync_failed), &ok);
+	set(o, "anomalies", json_u64(st->anomalies), &ok);
+	set(o, "unknown_tasks", json_u64(st->unknown_task), &ok);
+	set(o, "table_splits", json_u64(st->table_splits), &ok);
+
+	sub = json_object();
+	if (sub) {
+		set(sub, "runs", json_u64(d->audit.runs), &ok);
+		set(sub, "checked", json_u64(d->audit.checked), &ok);
+		set(sub, "divergences", json_u64(d->audit.divergences), &ok);
+	}
+	set(o, "audit", sub, &ok);
+
+	sub = json_object();
+	if (sub) {
+		set(sub, "size", json_u64(d->history.len), &ok);
+		set(sub, "capacity", json_u64(d->history.cap), &ok);
+		set(sub, "dropped", json_u64(d->history.dropped), &ok);
+	}
+	set(o, "history", sub, &ok);
+
+	sub = json_object();
+	if (sub) {
+		set(sub, "max_processes", json_u64(d->cfg.max_procs), &ok);
+		set(sub, "max_fds", json_u64(d->cfg.max_fds), &ok);
+		set(sub, "max_clients", json_u64(d->cfg.max_clients), &ok);
+	}
+	set(o, "limits", sub, &ok);
+
+	sub = json_object();
+	if (sub) {
+		set(sub, "processes", json_u64(st->dropped_procs), &ok);
+		set(sub, "fds", json_u64(st->dropped_fds), &ok);
+		set(sub, "clients", json_u64(fdw_api_dropped_clients(d->api)), &ok);
+		set(sub, "followers", json_u64(fdw_api_dropped_followers(d->api)), &ok);
+	}
+	set(o, "dropped", sub, &ok);
+	return finish(o, ok);
+}

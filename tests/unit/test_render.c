@@ -1,0 +1,731 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * JSON rendering (daemon/render.c) field by field: events from the history,
+ * fd tables built by the model from synthetic events over a fake /proc,
+ * processes, status. Then verify.c against a real child process through
+ * the real /proc (our own child: no privileges needed).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "daemon.h"
+#include "render.h"
+#include "syscalls.h"
+#include "verify.h"
+
+#define PID 100
+#define FILES 0xffff888000001000ull
+#define SEC 1000000000ull
+#define EPOCH 1700000000ll /* mono_to_real_ns below, in seconds */
+
+/* ---- a fake kernel table (what /proc would show for every tid) ---------- */
+
+struct fake_fd {
+	bool open;
+	bool cloexec;
+	uint64_t ino;
+	uint32_t mode;
+	char target[64];
+};
+
+#define FAKE_MAX 64
+static struct fake_fd fake[FAKE_MAX];
+
+static void fake_set(int fd, const char *target, uint32_t mode, uint64_t ino, bool cloexec)
+{
+	fake[fd] = (struct fake_fd){ .open = true, .cloexec = cloexec, .ino = ino, .mode = mode };
+	snprintf(fake[fd].target, sizeof(fake[fd].target), "%s", target);
+}
+
+static int fake_read_fd(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
+{
+	if (fd < 0 || fd >= FAKE_MAX || !fake[fd].open)
+		return -ENOENT;
+	out->fd = fd;
+	out->cloexec = fake[fd].cloexec;
+	out->ino = fake[fd].ino;
+	out->dev = 1;
+	out->mode = fake[fd].mode;
+	snprintf(out->target, sizeof(out->target), "%s", fake[fd].target);
+	return 0;
+}
+
+static int fake_read_table(void *u, uint32_t tid,
+			   void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	struct fdw_fd_info fi;
+
+	for (int fd = 0; fd < FAKE_MAX; fd++)
+		if (fake_read_fd(u, tid, fd, &fi) == 0)
+			cb(cbdata, &fi);
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct fdw_daemon D;
+static uint64_t next_seq;
+
+static struct fdw_event sys_event(uint16_t nr, int64_t ret, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	struct fdw_event ev = { 0 };
+
+	ev.seq = ++next_seq;
+	ev.ts = 10 * SEC + next_seq * SEC; /* whole seconds: exact doubles */
+	ev.files = FILES;
+	ev.pid = PID;
+	ev.tid = PID;
+	ev.type = FDW_REC_SYSCALL;
+	ev.nr = nr;
+	ev.ret = ret;
+	ev.args[0] = a0;
+	ev.args[1] = a1;
+	ev.args[2] = a2;
+	return ev;
+}
+
+static void install(struct fdw_event *ev, int fd0, int fd1, uint64_t ino, uint32_t mode)
+{
+	ev->nfds = fd1 >= 0 ? 2 : 1;
+	ev->fds[0] = fd0;
+	ev->fds[1] = fd1;
+	ev->file = 0xffff888100000000ull + ino;
+	ev->ino = ino;
+	ev->dev = 1;
+	ev->mode = mode;
+}
+
+/* Apply to the model and keep in the history; returns the rendered event. */
+static json_t *apply(struct fdw_event *ev)
+{
+	const struct fdw_history_entry *e;
+
+	fdw_model_apply(&D.model, ev);
+	e = fdw_history_push(&D.history, ev, "cat");
+	return fdw_render_event(&D, e);
+}
+
+/* Render without touching the model. */
+static json_t *render_only(const struct fdw_event *ev, const char *comm)
+{
+	return fdw_render_event(&D, fdw_history_push(&D.history, ev, comm));
+}
+
+static json_t *get(const json_t *o, const char *k)
+{
+	return json_object_get(o, k);
+}
+
+static long long ival(const json_t *o, const char *k)
+{
+	const json_t *v = get(o, k);
+
+	return json_is_integer(v) ? json_integer_value(v) : -999999;
+}
+
+static const char *sval(const json_t *o, const char *k)
+{
+	return json_string_value(get(o, k));
+}
+
+static double rval(const json_t *o, const char *k)
+{
+	return json_number_value(get(o, k));
+}
+
+/* The JSON must always serialize (valid UTF-8 everywhere). */
+static void check_dumps(const json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	CHECK(s != NULL);
+	free(s);
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+static void test_events(void)
+{
+	struct fdw_event ev;
+	json_t *o, *fds;
+
+	/* dup2 by name, signed fds, success without errno */
+	ev = sys_event(FDW_SYS_DUP2, 10, 3, 10, 0);
+	o = render_only(&ev, "cat");
+	CHECK_STR(sval(o, "syscall"), "dup2");
+	CHECK_EQ(ival(o, "oldfd"), 3);
+	CHECK_EQ(ival(o, "newfd"), 10);
+	CHECK_EQ(ival(o, "ret"), 10);
+	CHECK(!get(o, "errno"));
+	CHECK_EQ(ival(o, "pid"), PID);
+	CHECK_EQ(ival(o, "tid"), PID);
+	CHECK_EQ(ival(o, "seq"), (long long)ev.seq);
+	CHECK_STR(sval(o, "comm"), "cat");
+	CHECK(rval(o, "ts") == (double)(EPOCH + 10 + (long long)ev.seq));
+	CHECK(!get(o, "fds"));
+	CHECK(!get(o, "flags")); /* dup2 has no third argument */
+	check_dumps(o);
+	json_decref(o);
+
+	/* a failure: negative ret and the errno name; fd -1 stays -1 */
+	ev = sys_event(FDW_SYS_DUP2, -EBADF, (uint64_t)-1, 10, 0);
+	o = render_only(&ev, "cat");
+	CHECK_EQ(ival(o, "oldfd"), -1);
+	CHECK_EQ(ival(o, "ret"), -EBADF);
+	CHECK_STR(sval(o, "errno"), "EBADF");
+	json_decref(o);
+
+	/* a 64-bit register with garbage above an int fd: the int the kernel uses */
+	ev = sys_event(FDW_SYS_CLOSE, -EMFILE, 0xdeadbeef00000007ull, 0, 0);
+	o = render_only(&ev, "cat");
+	CHECK_EQ(ival(o, "fd"), 7);
+	CHECK_STR(sval(o, "errno"), "EMFILE");
+	json_decref(o);
+
+	/* kernel-internal restart codes seen at sys_exit */
+	ev = sys_event(FDW_SYS_ACCEPT4, -512, 3, 0x7ffc0000, 0x7ffc0010);
+	ev.args[3] = O_CLOEXEC;
+	o = render_only(&ev, "srv");
+	CHECK_STR(sval(o, "errno"), "ERESTARTSYS");
+	CHECK_EQ(ival(o, "fd"), 3);
+	CHECK(!get(o, "addr"));	   /* pointers are not rendered */
+	CHECK(!get(o, "addrlen"));
+	CHECK_EQ(ival(o, "flags"), O_CLOEXEC);
+	CHECK_STR(sval(o, "comm"), "srv");
+	json_decref(o);
+
+	/* openat: dirfd signed, path from the capture, flags unsigned */
+	ev = sys_event(FDW_SYS_OPENAT, 3, (uint64_t)(int64_t)AT_FDCWD, 0x7ffc1000, O_RDONLY | O_CLOEXEC);
+	ev.args[3] = 0644;
+	ev.path = "/etc/passwd";
+	o = render_only(&ev, "cat");
+	CHECK_EQ(ival(o, "dirfd"), AT_FDCWD);
+	CHECK_STR(sval(o, "path"), "/etc/passwd");
+	CHECK_EQ(ival(o, "flags"), O_CLOEXEC);
+	CHECK_EQ(ival(o, "mode"), 0644);
+	json_decref(o);
+
+	/* a path that is not UTF-8 still renders (escaped) and serializes */
+	ev.path = "/tmp/caf\xe9\xff";
+	o = render_only(&ev, "caf\xc3\xa9");
+	CHECK_STR(sval(o, "path"), "/tmp/caf\\xe9\\xff");
+	CHECK_STR(sval(o, "comm"), "caf\xc3\xa9");
+	check_dumps(o);
+	json_decref(o);
+
+	/* without a captured path there is no path field */
+	ev.path = NULL;
+	o = render_only(&ev, "cat");
+	CHECK(!get(o, "path"));
+	json_decref(o);
+
+	/* pipe2: the installed fds, not the pointer */
+	ev = sys_event(FDW_SYS_PIPE2, 0, 0x7ffc2000, O_CLOEXEC, 0);
+	install(&ev, 4, 5, 77, S_IFIFO);
+	o = render_only(&ev, "cat");
+	fds = get(o, "fds");
+	CHECK_EQ(json_array_size(fds), 2);
+	CHECK_EQ(json_integer_value(json_array_get(fds, 0)), 4);
+	CHECK_EQ(json_integer_value(json_array_get(fds, 1)), 5);
+	CHECK(!get(o, "pipefd"));
+	CHECK(!get(o, "truncated"));
+	json_decref(o);
+
+	/* fcntl: cmd by number and by name */
+	ev = sys_event(FDW_SYS_FCNTL, 20, 3, F_DUPFD_CLOEXEC, 20);
+	o = render_only(&ev, "cat");
+	CHECK_EQ(ival(o, "cmd"), F_DUPFD_CLOEXEC);
+	CHECK_STR(sval(o, "cmd_name"), "F_DUPFD_CLOEXEC");
+	CHECK_EQ(ival(o, "arg"), 20);
+	json_decref(o);
+	ev = sys_event(FDW_SYS_FCNTL, 0, 3, F_SETFD, FD_CLOEXEC);
+	o = render_only(&ev, "cat");
+	CHECK_STR(sval(o, "cmd_name"), "F_SETFD");
+	json_decref(o);
+	ev = sys_event(FDW_SYS_FCNTL, 0, 3, F_DUPFD, 0);
+	o = render_only(&ev, "cat");
+	CHECK_STR(sval(o, "cmd_name"), "F_DUPFD");
+	json_decref(o);
+
+	/* an unsigned argument beyond JSON's integers stays exact, as a string */
+	ev = sys_event(FDW_SYS_UNSHARE, -EINVAL, UINT64_MAX, 0, 0);
+	o = render_only(&ev, "cat");
+	CHECK_STR(sval(o, "flags"), "18446744073709551615");
+	json_decref(o);
+
+	/* process events */
+	ev = (struct fdw_event){ .seq = ++next_seq, .ts = 20 * SEC, .pid = PID, .tid = PID,
+				 .type = FDW_REC_FORK, .child_pid = 200, .child_tid = 200,
+				 .flags = FDW_F_SHARED_FILES };
+	o = render_only(&ev, "cat");
+	CHECK_STR(sval(o, "syscall"), "fork");
+	CHECK_EQ(ival(o, "child_pid"), 200);
+	CHECK_EQ(ival(o, "child_tid"), 200);
+	CHECK(json_is_false(get(o, "thread")));
+	CHECK(json_is_true(get(o, "shared_files")));
+	CHECK(!get(o, "ret"));
+	json_decref(o);
+
+	ev = (struct fdw_event){ .seq = ++next_seq, .ts = 21 * SEC, .pid = PID, .tid = PID,
+				 .type = FDW_REC_EXEC, .child_pid = 101 };
+	memcpy(ev.comm, "ls", 3);
+	o = render_only(&ev, "cat");
+	CHECK_STR(sval(o, "syscall"), "exec");
+	CHECK_STR(sval(o, "comm"), "ls"); /* the new program */
+	CHECK_EQ(ival(o, "old_tid"), 101);
+	json_decref(o);
+
+	ev = (struct fdw_event){ .seq = ++next_seq, .ts = 22 * SEC, .pid = PID, .tid = PID,
+				 .type = FDW_REC_EXIT, .exit_code = 256, .flags = FDW_F_GROUP_DEAD };
+	o = render_only(&ev, "ls");
+	CHECK_STR(sval(o, "syscall"), "exit");
+	CHECK_EQ(ival(o, "exit_code"), 256);
+	CHECK(json_is_true(get(o, "group_dead")));
+	json_decref(o);
+
+	/* io_uring */
+	ev = sys_event(0, 9, 0, 0, 0);
+	ev.type = FDW_REC_URING;
+	ev.aux = 18;
+	o = render_only(&ev, "uring");
+	CHECK_STR(sval(o, "syscall"), "io_uring");
+	CHECK_EQ(ival(o, "opcode"), 18);
+	CHECK_STR(sval(o, "opcode_name"), "openat");
+	CHECK_EQ(ival(o, "ret"), 9);
+	json_decref(o);
+}
+
+/* ---- tables ----------------------------------------------------------------- */
+
+static const json_t *fd_obj(const json_t *table, int fd)
+{
+	const json_t *fds = get(table, "fds");
+
+	for (size_t i = 0; i < json_array_size(fds); i++)
+		if (ival(json_array_get(fds, i), "fd") == fd)
+			return json_array_get(fds, i);
+	return NULL;
+}
+
+static void test_tables(void)
+{
+	uint32_t tid = PID;
+	struct fdw_event ev;
+	struct fdw_proc *p;
+	const struct fdw_table *t;
+	const json_t *f, *og, *h;
+	json_t *o, *tab, *procs;
+	long long prev = -1;
+	bool sorted = true;
+
+	/* a process found by the /proc scan: 0, 1, 2 on a terminal */
+	for (int fd = 0; fd < 3; fd++)
+		fake_set(fd, "/dev/pts/0", S_IFCHR | 0620, 3, false);
+	CHECK_EQ(fdw_model_add_scanned(&D.model, PID, 1, "cat", &tid, 1, 5 * SEC), 0);
+
+	/* then events (the fake kernel changes with them) */
+	fake_set(3, "/etc/passwd", S_IFREG | 0644, 11, true);
+	ev = sys_event(FDW_SYS_OPENAT, 3, (uint64_t)(int64_t)AT_FDCWD, 0, O_RDONLY | O_CLOEXEC);
+	ev.path = "/etc/passwd";
+	install(&ev, 3, -1, 11, S_IFREG | 0644);
+	json_decref(apply(&ev));
+
+	fake[10] = fake[3];
+	fake[10].cloexec = false;
+	ev = sys_event(FDW_SYS_DUP2, 10, 3, 10, 0);
+	o = apply(&ev);
+	CHECK_STR(sval(o, "syscall"), "dup2");
+	CHECK_EQ(ival(o, "oldfd"), 3);
+	CHECK_EQ(ival(o, "newfd"), 10);
+	json_decref(o);
+
+	fake[10].open = false;
+	ev = sys_event(FDW_SYS_CLOSE, 0, 10, 0, 0);
+	json_decref(apply(&ev)); /* generation 1 closed by close */
+
+	fake[10] = fake[3];
+	fake[10].cloexec = false;
+	ev = sys_event(FDW_SYS_DUP2, 10, 3, 10, 0);
+	json_decref(apply(&ev)); /* generation 2 */
+
+	fake_set(4, "pipe:[77]", S_IFIFO | 0600, 77, true);
+	fake_set(5, "pipe:[77]", S_IFIFO | 0600, 77, true);
+	ev = sys_event(FDW_SYS_PIPE2, 0, 0, O_CLOEXEC, 0);
+	install(&ev, 4, 5, 77, S_IFIFO | 0600);
+	json_decref(apply(&ev));
+
+	/* anon inodes and sockets with no S_IFMT bits: typed by their target */
+	fake_set(6, "anon_inode:[eventfd]", 0600, 6, false);
+	ev = sys_event(FDW_SYS_EVENTFD2, 6, 0, 0, 0);
+	install(&ev, 6, -1, 6, 0600);
+	json_decref(apply(&ev));
+	fake_set(7, "socket:[88]", 0, 88, false);
+	ev = sys_event(FDW_SYS_SOCKET, 7, 1, 1, 0);
+	install(&ev, 7, -1, 88, 0);
+	json_decref(apply(&ev));
+
+	/* generation 2 of fd 10 replaced by dup2(4, 10): generation 3 */
+	fake[10] = fake[4];
+	fake[10].cloexec = false;
+	ev = sys_event(FDW_SYS_DUP2, 10, 4, 10, 0);
+	json_decref(apply(&ev));
+
+	/* a failed dup changes nothing */
+	ev = sys_event(FDW_SYS_DUP, -EMFILE, 3, 0, 0);
+	o = apply(&ev);
+	CHECK_STR(sval(o, "errno"), "EMFILE");
+	json_decref(o);
+
+	p = fdw_model_proc(&D.model, PID);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	tab = fdw_render_table(&D, p);
+	CHECK(tab != NULL);
+	if (!tab)
+		return;
+	check_dumps(tab);
+	CHECK_EQ(ival(tab, "pid"), PID);
+	CHECK_STR(sval(tab, "comm"), "cat");
+	CHECK(json_is_false(get(tab, "stale")));
+	t = fdw_model_proc_table(&D.model, p);
+	CHECK_EQ(ival(tab, "table"), (long long)t->id);
+	CHECK_EQ(json_array_size(get(tab, "fds")), 9); /* 0-7 and 10 */
+	for (size_t i = 0; i < json_array_size(get(tab, "fds")); i++) {
+		long long fd = ival(json_array_get(get(tab, "fds"), i), "fd");
+
+		sorted &= fd > prev;
+		prev = fd;
+	}
+	CHECK(sorted);
+
+	/* from the scan */
+	f = fd_obj(tab, 0);
+	CHECK_STR(sval(f, "target"), "/dev/pts/0");
+	CHECK_STR(sval(f, "type"), "chr");
+	CHECK(json_is_false(get(f, "cloexec")));
+	CHECK_EQ(ival(f, "generation"), 1);
+	og = get(f, "origin");
+	CHECK_STR(sval(og, "source"), "procfs");
+	CHECK(json_is_null(get(og, "syscall")));
+	CHECK(json_is_null(get(og, "tid")));
+	CHECK(json_is_null(get(og, "from_fd")));
+
+	/* from openat */
+	f = fd_obj(tab, 3);
+	CHECK_STR(sval(f, "target"), "/etc/passwd");
+	CHECK_STR(sval(f, "type"), "reg");
+	CHECK(json_is_true(get(f, "cloexec")));
+	og = get(f, "origin");
+	CHECK_STR(sval(og, "syscall"), "openat");
+	CHECK_STR(sval(og, "source"), "event");
+	CHECK_EQ(ival(og, "tid"), PID);
+	CHECK(json_is_null(get(og, "from_fd")));
+	CHECK(json_is_real(get(og, "ts")));
+
+	f = fd_obj(tab, 4);
+	CHECK_STR(sval(f, "type"), "fifo");
+	CHECK_STR(sval(f, "target"), "pipe:[77]");
+	CHECK(json_is_true(get(f, "cloexec")));
+	/* a pipe's two ends are two open file descriptions */
+	CHECK(ival(f, "ofd") != ival(fd_obj(tab, 5), "ofd"));
+	CHECK_STR(sval(fd_obj(tab, 6), "type"), "anon");
+	CHECK_STR(sval(fd_obj(tab, 7), "type"), "sock");
+
+	/* fd 10: third generation, a dup of 4 */
+	f = fd_obj(tab, 10);
+	CHECK_EQ(ival(f, "generation"), 3);
+	CHECK_STR(sval(f, "target"), "pipe:[77]");
+	CHECK(json_is_false(get(f, "cloexec")));
+	CHECK_EQ(ival(f, "ofd"), ival(fd_obj(tab, 4), "ofd")); /* one open file description */
+	og = get(f, "origin");
+	CHECK_STR(sval(og, "syscall"), "dup2");
+	CHECK_EQ(ival(og, "from_fd"), 4);
+	CHECK(!get(f, "history")); /* the table view has none */
+	json_decref(tab);
+
+	/* one fd with its history, newest first */
+	t = fdw_model_proc_table(&D.model, p);
+	o = fdw_render_fd(&D, t, 10, fdw_table_slot(t, 10), true);
+	h = get(o, "history");
+	CHECK_EQ(json_array_size(h), 2);
+	CHECK_EQ(ival(json_array_get(h, 0), "generation"), 2);
+	CHECK_EQ(ival(json_array_get(h, 1), "generation"), 1);
+	CHECK_STR(sval(json_array_get(h, 0), "target"), "/etc/passwd");
+	CHECK_STR(sval(get(json_array_get(h, 0), "origin"), "syscall"), "dup2");
+	CHECK_EQ(ival(get(json_array_get(h, 0), "origin"), "from_fd"), 3);
+	CHECK_STR(sval(get(json_array_get(h, 0), "closed"), "syscall"), "dup2"); /* clobbered */
+	CHECK_STR(sval(get(json_array_get(h, 1), "closed"), "syscall"), "close");
+	CHECK(rval(get(json_array_get(h, 1), "closed"), "ts") <
+	      rval(get(json_array_get(h, 0), "closed"), "ts"));
+	check_dumps(o);
+	json_decref(o);
+
+	/* a closed slot renders without a target; its history is still there */
+	fake[10].open = false;
+	ev = sys_event(FDW_SYS_CLOSE, 0, 10, 0, 0);
+	json_decref(apply(&ev));
+	o = fdw_render_slot_history(&D, fdw_table_slot(t, 10));
+	CHECK_EQ(json_array_size(o), 3);
+	json_decref(o);
+	o = fdw_render_fd(&D, t, 10, fdw_table_slot(t, 10), false);
+	CHECK(json_is_null(get(o, "target")));
+	CHECK(json_is_null(get(o, "ofd")));
+	json_decref(o);
+	o = fdw_render_fd(&D, t, 40, NULL, true); /* never used */
+	CHECK_EQ(json_array_size(get(o, "history")), 0);
+	CHECK_EQ(ival(o, "generation"), 0);
+	json_decref(o);
+
+	/* processes, sorted by pid */
+	tid = 300;
+	CHECK_EQ(fdw_model_add_scanned(&D.model, 300, 1, "zz", &tid, 1, 5 * SEC), 0);
+	tid = 200;
+	CHECK_EQ(fdw_model_add_scanned(&D.model, 200, 1, "yy", &tid, 1, 5 * SEC), 0);
+	procs = fdw_render_processes(&D);
+	o = get(procs, "processes");
+	CHECK_EQ(json_array_size(o), 3);
+	CHECK_EQ(ival(json_array_get(o, 0), "pid"), 100);
+	CHECK_EQ(ival(json_array_get(o, 1), "pid"), 200);
+	CHECK_EQ(ival(json_array_get(o, 2), "pid"), 300);
+	CHECK_EQ(ival(json_array_get(o, 0), "fds"), 8);
+	CHECK_STR(sval(json_array_get(o, 2), "comm"), "zz");
+	CHECK_EQ(ival(json_array_get(o, 0), "threads"), 1);
+	CHECK(ival(json_array_get(o, 0), "table") != ival(json_array_get(o, 1), "table"));
+	json_decref(procs);
+
+	/* a stale table says so */
+	p = fdw_model_proc(&D.model, 200);
+	fdw_model_proc_table(&D.model, p)->stale = true;
+	tab = fdw_render_table(&D, p);
+	CHECK(json_is_true(get(tab, "stale")));
+	json_decref(tab);
+}
+
+static void test_status(void)
+{
+	json_t *o = fdw_render_status(&D);
+	const char *keys[] = { "version", "abi", "pid", "uptime_s", "events_received",
+			       "events_lost", "events_lost_per_cpu", "events_dropped_decode",
+			       "processes", "tables", "fds", "stale_tables", "resyncs",
+			       "resync_fds_failed", "audit", "history", "limits", "dropped" };
+
+	CHECK(o != NULL);
+	for (size_t i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!get(o, keys[i])) {
+			fprintf(stderr, "status lacks %s\n", keys[i]);
+			CHECK(get(o, keys[i]) != NULL);
+		}
+	CHECK_EQ(ival(o, "abi"), FDW_ABI_VERSION);
+	CHECK_EQ(ival(o, "pid"), getpid());
+	CHECK_EQ(ival(o, "processes"), 3);
+	CHECK_EQ(ival(o, "tables"), 3);
+	CHECK_EQ(ival(o, "stale_tables"), 1);
+	CHECK_EQ(ival(o, "events_lost"), 0);
+	CHECK_EQ(json_array_size(get(o, "events_lost_per_cpu")), 0);
+	CHECK_EQ(ival(get(o, "history"), "capacity"), 64);
+	CHECK_EQ(ival(get(o, "history"), "size"), (long long)D.history.len);
+	CHECK_EQ(ival(get(o, "limits"), "max_clients"), 7);
+	CHECK_EQ(ival(get(o, "dropped"), "clients"), 0);
+	CHECK_EQ(ival(get(o, "dropped"), "followers"), 0);
+	CHECK_EQ(ival(get(o, "audit"), "runs"), 0);
+	check_dumps(o);
+	json_decref(o);
+
+	o = fdw_render_error("no such process: %d", 42);
+	CHECK_STR(sval(o, "error"), "no such process: 42");
+	json_decref(o);
+}
+
+static void test_bytes(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "", "" },
+		{ "plain", "plain" },
+		{ "\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9" },		  /* été */
+		{ "\xf0\x9f\x90\xa7", "\xf0\x9f\x90\xa7" },		  /* 4 bytes */
+		{ "a\xc3", "a\\xc3" },					  /* cut short */
+		{ "\xc0\xaf", "\\xc0\\xaf" },				  /* overlong */
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },			  /* surrogate */
+		{ "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" },		  /* > U+10FFFF */
+		{ "x\xe2\x82", "x\\xe2\\x82" },				  /* truncated 3 */
+	};
+	json_t *j;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		j = fdw_json_bytes(cases[i].in);
+		CHECK_STR(json_string_value(j), cases[i].out);
+		check_dumps(j);
+		json_decref(j);
+	}
+	j = fdw_json_bytes(NULL);
+	CHECK(json_is_null(j));
+	json_decref(j);
+}
+
+/* ---- verify against a real child ----------------------------------------------- */
+
+static const json_t *find_diff(const json_t *diffs, int fd, const char *kind)
+{
+	for (size_t i = 0; i < json_array_size(diffs); i++) {
+		const json_t *d = json_array_get(diffs, i);
+
+		if (ival(d, "fd") == fd && !strcmp(sval(d, "kind"), kind))
+			return d;
+	}
+	return NULL;
+}
+
+static void test_verify(void)
+{
+	static struct fdw_daemon V;
+	int ready[2], err = 0;
+	uv_loop_t loop;
+	struct fdw_proc *p;
+	struct fdw_table *t;
+	struct fdw_slot *s;
+	json_t *diffs, *o;
+	uint32_t tid;
+	pid_t child;
+	char c;
+
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		CHECK(!"pipe2");
+		return;
+	}
+	child = fork();
+	if (child == 0) {
+		/* known fds: 20 without close-on-exec, 21 with it */
+		int a = open("/dev/null", O_RDONLY), b = open("/dev/zero", O_RDONLY);
+
+		(void)dup2(a, 20);
+		(void)dup3(b, 21, O_CLOEXEC);
+		(void)close(a);
+		(void)close(b);
+		(void)write(ready[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	(void)close(ready[1]);
+	CHECK(read(ready[0], &c, 1) == 1);
+	(void)close(ready[0]);
+
+	V.cfg.proc_root = "/proc";
+	V.cfg.history_size = 16;
+	V.cfg.max_procs = 1000;
+	V.cfg.max_fds = 100000;
+	(void)uv_loop_init(&loop);
+	CHECK_EQ(fdw_daemon_init(&V, &loop), 0);
+	tid = (uint32_t)child;
+	CHECK_EQ(fdw_model_add_scanned(&V.model, tid, getpid(), "child", &tid, 1, 1), 0);
+	p = fdw_model_proc(&V.model, tid);
+
+	/* freshly read: no difference */
+	diffs = json_array();
+	CHECK_EQ(fdw_verify_proc(&V, p, diffs), 0);
+	CHECK_EQ(json_array_size(diffs), 0);
+	json_decref(diffs);
+
+	/* make the model wrong in each way: extra (the model dups 20 to 30) */
+	{
+		struct fdw_event ev = { .seq = 1, .type = FDW_REC_SYSCALL, .pid = tid, .tid = tid,
+					.nr = FDW_SYS_DUP, .ret = 30, .args = { 20 } };
+		fdw_model_apply(&V.model, &ev);
+	}
+	p = fdw_model_proc(&V.model, tid);
+	t = fdw_model_proc_table(&V.model, p);
+	s = fdw_table_slot(t, 20);
+	CHECK(fdw_slot_open(s));
+	if (s)
+		s->cloexec = true; /* cloexec */
+	s = fdw_table_slot(t, 21);
+	if (fdw_slot_open(s)) {
+		free(s->ofd->target);
+		s->ofd->target = strdup("/not/null"); /* target */
+	}
+	{
+		struct fdw_event ev = { .seq = 2, .type = FDW_REC_SYSCALL, .pid = tid, .tid = tid,
+					.nr = FDW_SYS_CLOSE, .args = { 0 } };
+		fdw_model_apply(&V.model, &ev); /* missing: the model closes 0 */
+	}
+	p = fdw_model_proc(&V.model, tid);
+	diffs = json_array();
+	CHECK_EQ(fdw_verify_proc(&V, p, diffs), 4);
+	CHECK(find_diff(diffs, 30, "extra") != NULL);
+	CHECK_STR(sval(find_diff(diffs, 30, "extra"), "model"), "/dev/null");
+	CHECK(json_is_null(get(find_diff(diffs, 30, "extra"), "kernel")));
+	CHECK(find_diff(diffs, 20, "cloexec") != NULL);
+	CHECK(json_is_true(get(find_diff(diffs, 20, "cloexec"), "model")));
+	CHECK(json_is_false(get(find_diff(diffs, 20, "cloexec"), "kernel")));
+	CHECK(find_diff(diffs, 21, "target") != NULL);
+	CHECK_STR(sval(find_diff(diffs, 21, "target"), "model"), "/not/null");
+	CHECK_STR(sval(find_diff(diffs, 21, "target"), "kernel"), "/dev/zero");
+	CHECK(find_diff(diffs, 0, "missing") != NULL);
+	CHECK(json_is_null(get(find_diff(diffs, 0, "missing"), "model")));
+	CHECK_EQ(ival(json_array_get(diffs, 0), "pid"), child);
+	json_decref(diffs);
+
+	/* the whole answer; and the model's resync makes it right */
+	o = fdw_verify(&V, tid, &err);
+	CHECK(json_is_false(get(o, "ok")));
+	CHECK_EQ(ival(o, "checked"), 1);
+	json_decref(o);
+	CHECK_EQ(fdw_model_resync_proc(&V.model, fdw_model_proc(&V.model, tid)), 0);
+	o = fdw_verify(&V, 0, &err);
+	CHECK(json_is_true(get(o, "ok")));
+	CHECK_EQ(ival(o, "checked"), 1);
+	json_decref(o);
+
+	/* the process goes away: not a difference */
+	(void)kill(child, SIGKILL);
+	(void)waitpid(child, NULL, 0);
+	diffs = json_array();
+	CHECK_EQ(fdw_verify_proc(&V, fdw_model_proc(&V.model, tid), diffs), -ESRCH);
+	json_decref(diffs);
+	o = fdw_verify(&V, tid, &err);
+	CHECK(o == NULL);
+	CHECK_EQ(err, -ENOENT);
+	o = fdw_verify(&V, 999999999, &err);
+	CHECK(o == NULL);
+
+	fdw_daemon_free(&V);
+	CHECK_EQ(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+	struct fdw_model_ops ops = {
+		.read_fd = fake_read_fd,
+		.read_table = fake_read_table,
+	};
+	uv_loop_t loop;
+
+	(void)uv_loop_init(&loop);
+	D.loop = &loop;
+	D.cfg.max_clients = 7;
+	D.cfg.proc_root = "/nonexistent";
+	D.mono_to_real_ns = EPOCH * (int64_t)SEC;
+	fdw_model_init(&D.model, &ops);
+	if (fdw_history_init(&D.history, 64) < 0)
+		return 2;
+
+	test_bytes();
+	test_events();
+	test_tables();
+	test_status();
+	test_verify();
+
+	fdw_model_free(&D.model);
+	fdw_history_free(&D.history);
+	CHECK_EQ(uv_loop_close(&loop), 0);
+	return check_summary();
+}
