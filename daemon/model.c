@@ -822,8 +822,10 @@ void fdw_model_mark_all_stale(struct fdw_model *m)
 	size_t it = 0;
 	void *v;
 
-	while (fdw_hashmap_next(&m->tables, &it, NULL, &v))
-		((struct fdw_table *)v)->stale = true;
+	/* through the tasks: tables seen only in /proc are not in m->tables */
+	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v))
+		if (((struct fdw_task *)v)->table)
+			((struct fdw_task *)v)->table->stale = true;
 }
 
 /* ---- events ---------------------------------------------------------- */
