@@ -293,6 +293,22 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * A table verify found wrong is known wrong: re-read it now rather than go
+ * on serving it (the answer still reports what was found). Counted with the
+ * audit's divergences: both are the model caught disagreeing with /proc.
+ */
+static void repair(struct fdw_daemon *d, uint32_t pid)
+{
+	struct fdw_proc *p = fdw_model_proc(&d->model, pid);
+
+	d->audit.divergences++;
+	if (p) {
+		fdw_model_mark_proc_stale(&d->model, p);
+		(void)fdw_model_resync_proc(&d->model, p);
+	}
+}
+
 json_t *fdw_verify(struct fdw_daemon *d, uint32_t pid, int *err)
 {
 	json_t *diffs = json_array();
@@ -313,6 +329,8 @@ json_t *fdw_verify(struct fdw_daemon *d, uint32_t pid, int *err)
 		r = p ? fdw_verify_proc(d, p, diffs) : -ENOENT;
 		if (r == -ESRCH)
 			r = -ENOENT; /* it exited while we looked */
+		if (r > 0)
+			repair(d, pid);
 		if (r < 0) {
 			json_decref(diffs);
 			*err = r;
@@ -353,6 +371,8 @@ json_t *fdw_verify(struct fdw_daemon *d, uint32_t pid, int *err)
 				errors++;
 			else
 				checked++;
+			if (r > 0)
+				repair(d, pids[i]);
 		}
 		free(pids);
 	}

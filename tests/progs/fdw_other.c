@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * fds that enter or leave a table outside the ordinary creating syscalls
+ * (see test_other_paths.py): io_uring requests (openat, close, socket,
+ * accept, recvmsg with SCM_RIGHTS, fixed-fd install), clone/clone3 with
+ * CLONE_PIDFD, ioctls that return fds, fanotify events read(), bpf maps,
+ * the new mount API, POSIX message queues, landlock, seccomp listeners,
+ * SO_PEERPIDFD, memfd_secret, and 32-bit compat syscalls (int $0x80).
+ *
+ * Checkpoint keys: fds=FD,... (new fds), closed=FD,... ; unavailable=ERRNO
+ * when the machine refused the operation (the driver then skips it).
+ */
+#include "fdwt.h"
+
+#include <linux/bpf.h>
+#include <linux/io_uring.h>
+#include <linux/landlock.h>
+#include <linux/mount.h>
+#include <linux/nsfs.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <linux/filter.h>
+#include <sys/fanotify.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#ifndef IORING_OP_FIXED_FD_INSTALL_NR
+#define IORING_OP_FIXED_FD_INSTALL_NR 54
+#endif
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+static char *dir, *pa;
+
+static void step_fds(const char *name, int ret, const char *extra)
+{
+	if (ret < 0) {
+		fprintf(stderr, "%s: note: %s unavailable: %s\n", fdwt_prog, name, strerror(errno));
+		cp(name, "unavailable=%d", errno);
+	} else {
+		cp(name, "fds=%d%s%s", ret, extra ? " " : "", extra ? extra : "");
+	}
+}
+
+/* ---- a minimal io_uring */
+
+struct ring {
+	int fd;
+	unsigned *sq_tail, *sq_mask, *sq_array;
+	unsigned *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+};
+
+static int ring_init(struct ring *r)
+{
+	struct io_uring_params p;
+	size_t sqsz, cqsz;
+	char *sq, *cq;
+
+	memset(&p, 0, sizeof(p));
+	r->fd = (int)syscall(SYS_io_uring_setup, 8, &p);
+	if (r->fd < 0)
+		return -1;
+	sqsz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	cqsz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP)
+		sqsz = cqsz = sqsz > cqsz ? sqsz : cqsz;
+	sq = mmap(NULL, sqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
+		  IORING_OFF_SQ_RING);
+	if (sq == MAP_FAILED)
+		die("mmap sq");
+	cq = (p.features & IORING_FEAT_SINGLE_MMAP)
+		     ? sq
+		     : mmap(NULL, cqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
+			    IORING_OFF_CQ_RING);
+	if (cq == MAP_FAILED)
+		die("mmap cq");
+	r->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+	if (r->sqes == MAP_FAILED)
+		die("mmap sqes");
+	r->sq_tail = (unsigned *)(sq + p.sq_off.tail);
+	r->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+	r->sq_array = (unsigned *)(sq + p.sq_off.array);
+	r->cq_head = (unsigned *)(cq + p.cq_off.head);
+	r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
+	r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+	return 0;
+}
+
+/* Submits one request and returns its result (negative errno on failure). */
+static int ring_run(struct ring *r, const struct io_uring_sqe *sqe)
+{
+	unsigned tail = *r->sq_tail, idx = tail & *r->sq_mask, head;
+	int res;
+
+	r->sqes[idx] = *sqe;
+	r->sq_array[idx] = idx;
+	__atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	if (syscall(SYS_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		die("io_uring_enter");
+	head = *r->cq_head;
+	while (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
+		;
+	res = r->cqes[head & *r->cq_mask].res;
+	__atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
+	return res;
+}
+
+static int unix_pair_listener(const char *path, int *client)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	*client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || *client < 0)
+		die("socket");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 4) < 0 ||
+	    connect(*client, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("listener %s", path);
+	return l;
+}
+
+static void uring(void)
+{
+	struct ring r;
+	struct io_uring_sqe sqe;
+	int res, fd, l, c, sv[2];
+	char sock[108];
+
+	if (ring_init(&r) < 0) {
+		step_fds("uring_openat", -1, NULL);
+		return;
+	}
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = IORING_OP_OPENAT;
+	sqe.fd = AT_FDCWD;
+	sqe.addr = (unsigned long)pa;
+	sqe.open_flags = O_RDONLY;
+	res = ring_run(&r, &sqe);
+	errno = -res;
+	step_fds("uring_openat", res, NULL);
+
+	fd = xopen(pa, O_RDONLY);
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = IORING_OP_CLOSE;
+	sqe.fd = fd;
+	res = ring_run(&r, &sqe);
+	expect(res == 0 && !fd_is_open(fd), "io_uring close: %d", res);
+	cp("uring_close", "closed=%d", fd);
+
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = IORING_OP_SOCKET;
+	sqe.fd = AF_UNIX;
+	sqe.off = SOCK_DGRAM;
+	res = ring_run(&r, &sqe);
+	errno = -res;
+	step_fds("uring_socket", res, NULL);
+
+	snprintf(sock, sizeof(sock), "%s/l.sock", dir);
+	l = unix_pair_listener(sock, &c);
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = IORING_OP_ACCEPT;
+	sqe.fd = l;
+	res = ring_run(&r, &sqe);
+	errno = -res;
+	step_fds("uring_accept", res, NULL);
+
+	/* recvmsg through the ring: SCM_RIGHTS installs fds */
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+		die("socketpair");
+	{
+		int send[2] = {fd = xopen(pa, O_RDONLY), l};
+		char data = 'x', cbuf[CMSG_SPACE(sizeof(send))], rbuf[CMSG_SPACE(sizeof(send))];
+		struct iovec iov = {.iov_base = &data, .iov_len = 1};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf)};
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		int got[2];
+
+		memset(cbuf, 0, sizeof(cbuf));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(send));
+		memcpy(CMSG_DATA(cm), send, sizeof(send));
+		if (sendmsg(sv[0], &mh, 0) != 1)
+			die("sendmsg");
+		close(fd);
+		memset(rbuf, 0, sizeof(rbuf));
+		mh.msg_control = rbuf;
+		mh.msg_controllen = sizeof(rbuf);
+		memset(&sqe, 0, sizeof(sqe));
+		sqe.opcode = IORING_OP_RECVMSG;
+		sqe.fd = sv[1];
+		sqe.addr = (unsigned long)&mh;
+		sqe.len = 1;
+		res = ring_run(&r, &sqe);
+		cm = CMSG_FIRSTHDR(&mh);
+		if (res == 1 && cm && cm->cmsg_type == SCM_RIGHTS) {
+			memcpy(got, CMSG_DATA(cm), sizeof(got));
+			cp("uring_recvmsg", "fds=%d,%d", got[0], got[1]);
+		} else {
+			cp("uring_recvmsg", "unavailable=%d", res < 0 ? -res : 0);
+		}
+	}
+
+	/* a registered (fixed) file installed into the table */
+	fd = xopen(pa, O_RDONLY | O_CLOEXEC);
+	if (syscall(SYS_io_uring_register, r.fd, IORING_REGISTER_FILES, &fd, 1) < 0) {
+		cp("uring_fixed_fd_install", "unavailable=%d", errno);
+	} else {
+		close(fd);
+		memset(&sqe, 0, sizeof(sqe));
+		sqe.opcode = IORING_OP_FIXED_FD_INSTALL_NR;
+		sqe.fd = 0;
+		sqe.flags = IOSQE_FIXED_FILE;
+		res = ring_run(&r, &sqe);
+		errno = -res;
+		step_fds("uring_fixed_fd_install", res, NULL);
+	}
+}
+
+/* ---- the rest */
+
+static int32_t compat_syscall2(int nr, int a, int b)
+{
+	int32_t ret;
+
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b) : "memory");
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	int fd, r, pidfd = -1;
+	pid_t child;
+
+	fdwt_init(argc, argv);
+	dir = make_tmpdir("other");
+	pa = make_file(dir, "a");
+
+	uring();
+
+	/* clone with CLONE_PIDFD (raw: fork-like, no new stack) */
+	child = (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, &pidfd, NULL, 0);
+	if (child == 0)
+		_exit(0);
+	if (child > 0)
+		wait_exit0(child);
+	step_fds("clone_pidfd", child < 0 ? -1 : pidfd, NULL);
+	{
+		int pfd = -1;
+		struct clone_args ca = {.flags = CLONE_PIDFD, .pidfd = (unsigned long)&pfd,
+					.exit_signal = SIGCHLD};
+
+		child = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+		if (child == 0)
+			_exit(0);
+		if (child > 0)
+			wait_exit0(child);
+		step_fds("clone3_pidfd", child < 0 ? -1 : pfd, NULL);
+	}
+
+	/* ioctls that return new fds */
+	{
+		int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+		if (m < 0 || unlockpt(m) < 0)
+			die("ptmx");
+		r = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+		step_fds("ioctl_tiocgptpeer", r, NULL);
+	}
+	fd = xopen("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	r = ioctl(fd, NS_GET_USERNS);
+	step_fds("ioctl_ns_get_userns", r, NULL);
+	{
+		/* PIDFD_GET_NET_NAMESPACE (Linux 6.11) on a pidfd of ourselves */
+		int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+
+		if (self < 0)
+			die("pidfd_open");
+		r = ioctl(self, _IO(0xFF, 4), 0);
+		step_fds("ioctl_pidfd_get_netns", r, NULL);
+	}
+	fd = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		/* USERFAULTFD_IOC_NEW */
+		r = ioctl(fd, _IO(0xAA, 0x00), O_CLOEXEC);
+		step_fds("ioctl_userfaultfd_new", r, NULL);
+	}
+
+	/* fanotify: read() of an event installs an fd for the accessed file */
+	fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC, O_RDONLY);
+	if (fd >= 0 && fanotify_mark(fd, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, pa) == 0) {
+		char buf[4096];
+		struct fanotify_event_metadata *md = (void *)buf;
+		ssize_t n;
+
+		close(xopen(pa, O_RDONLY | O_CLOEXEC));
+		n = read(fd, buf, sizeof(buf));
+		if (n < (ssize_t)sizeof(*md) || md->fd < 0)
+			die("fanotify read");
+		step_fds("fanotify_read", md->fd, NULL);
+	} else {
+		step_fds("fanotify_read", -1, NULL);
+	}
+
+	/* bpf map */
+	{
+		union bpf_attr at;
+
+		memset(&at, 0, sizeof(at));
+		at.map_type = BPF_MAP_TYPE_ARRAY;
+		at.key_size = 4;
+		at.value_size = 8;
+		at.max_entries = 1;
+		r = (int)syscall(SYS_bpf, BPF_MAP_CREATE, &at, sizeof(at));
+		step_fds("bpf_map_create", r, NULL);
+	}
+
+	/* the mount API */
+	r = (int)syscall(SYS_fsopen, "tmpfs", 0);
+	step_fds("fsopen", r, NULL);
+	if (r >= 0) {
+		int fs = r;
+
+		if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+			die("fsconfig");
+		r = (int)syscall(SYS_fsmount, fs, 0, 0);
+		step_fds("fsmount", r, NULL);
+	}
+	r = (int)syscall(SYS_fspick, AT_FDCWD, "/proc", 0);
+	step_fds("fspick", r, NULL);
+	r = (int)syscall(SYS_open_tree, AT_FDCWD, "/tmp", OPEN_TREE_CLONE);
+	step_fds("open_tree", r, NULL);
+
+	/* a POSIX message queue */
+	{
+		char name[64];
+
+		snprintf(name, sizeof(name), "fdwt-%d", getpid());
+		r = (int)syscall(SYS_mq_open, name, O_CREAT | O_RDWR, 0600, NULL);
+		step_fds("mq_open", r, NULL);
+		(void)syscall(SYS_mq_unlink, name);
+	}
+
+	{
+		struct landlock_ruleset_attr la = {.handled_access_fs = LANDLOCK_ACCESS_FS_READ_FILE};
+
+		r = (int)syscall(SYS_landlock_create_ruleset, &la, sizeof(la), 0);
+		step_fds("landlock_create_ruleset", r, NULL);
+	}
+
+	r = (int)syscall(SYS_memfd_secret, 0);
+	step_fds("memfd_secret", r, NULL);
+
+	/* SO_PEERPIDFD on a connected unix socket (Linux 6.5) */
+	{
+		int sv[2], pfd = -1;
+		socklen_t len = sizeof(pfd);
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			die("socketpair");
+		r = getsockopt(sv[0], SOL_SOCKET, SO_PEERPIDFD, &pfd, &len);
+		step_fds("so_peerpidfd", r < 0 ? -1 : pfd, NULL);
+	}
+
+	/* a seccomp user-notification listener (allow-all filter) */
+	{
+		struct sock_filter f[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+		struct sock_fprog prog = {.len = 1, .filter = f};
+
+		r = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+				 &prog);
+		step_fds("seccomp_listener", r, NULL);
+	}
+
+	/* 32-bit compat syscalls from a 64-bit process: dup2 (63), close (6) */
+#if defined(__x86_64__)
+	fd = xopen(pa, O_RDONLY);
+	r = compat_syscall2(63, fd, 170);
+	if (r < 0)
+		errno = -r;
+	step_fds("compat_dup2", r, NULL);
+	if (r == 170) {
+		r = compat_syscall2(6, 170, 0);
+		expect(r == 0 && !fd_is_open(170), "compat close: %d", r);
+		cp("compat_close", "closed=170");
+	}
+#endif
+	expect(sys_close_range(3, ~0U, 0) == 0, "close_range");
+	cp("close_all", NULL);
+	rm_rf(dir);
+	return 0;
+}
