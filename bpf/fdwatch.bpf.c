@@ -365,7 +365,7 @@ static __always_inline int sys_pair(struct trace_event_raw_sys_exit *ctx,
 		return sys_plain(ctx, NR);                                     \
 	}
 
-#define SYS_FD(name, NR, unused)                                               \
+#define SYS_FD(name, NR)                                               \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx)                  \
 	{                                                                      \
@@ -377,76 +377,59 @@ SYS_PLAIN(dup2, FDW_SYS_DUP2)
 SYS_PLAIN(dup3, FDW_SYS_DUP3)
 SYS_PLAIN(close, FDW_SYS_CLOSE)
 SYS_PLAIN(close_range, FDW_SYS_CLOSE_RANGE)
-SYS_FD(pidfd_getfd, FDW_SYS_PIDFD_GETFD, true)
+SYS_FD(pidfd_getfd, FDW_SYS_PIDFD_GETFD)
 
 /* Creators whose return value is the new fd. */
-SYS_FD(socket, FDW_SYS_SOCKET, true)
-SYS_FD(accept, FDW_SYS_ACCEPT, true)
-SYS_FD(accept4, FDW_SYS_ACCEPT4, true)
-SYS_FD(eventfd, FDW_SYS_EVENTFD, true)
-SYS_FD(eventfd2, FDW_SYS_EVENTFD2, true)
-SYS_FD(epoll_create, FDW_SYS_EPOLL_CREATE, true)
-SYS_FD(epoll_create1, FDW_SYS_EPOLL_CREATE1, true)
-SYS_FD(signalfd, FDW_SYS_SIGNALFD, true)
-SYS_FD(signalfd4, FDW_SYS_SIGNALFD4, true)
-SYS_FD(timerfd_create, FDW_SYS_TIMERFD_CREATE, true)
-SYS_FD(inotify_init, FDW_SYS_INOTIFY_INIT, true)
-SYS_FD(inotify_init1, FDW_SYS_INOTIFY_INIT1, true)
-SYS_FD(fanotify_init, FDW_SYS_FANOTIFY_INIT, true)
-SYS_FD(memfd_create, FDW_SYS_MEMFD_CREATE, true)
-SYS_FD(userfaultfd, FDW_SYS_USERFAULTFD, true)
-SYS_FD(perf_event_open, FDW_SYS_PERF_EVENT_OPEN, true)
-SYS_FD(pidfd_open, FDW_SYS_PIDFD_OPEN, true)
-SYS_FD(open_by_handle_at, FDW_SYS_OPEN_BY_HANDLE_AT, true)
-SYS_FD(io_uring_setup, FDW_SYS_IO_URING_SETUP, true)
-SYS_FD(memfd_secret, FDW_SYS_MEMFD_SECRET, true)
-SYS_FD(fsopen, FDW_SYS_FSOPEN, true)
-SYS_FD(fsmount, FDW_SYS_FSMOUNT, true)
-SYS_FD(fspick, FDW_SYS_FSPICK, true)
-SYS_FD(open_tree, FDW_SYS_OPEN_TREE, true)
-SYS_FD(mq_open, FDW_SYS_MQ_OPEN, true)
+SYS_FD(socket, FDW_SYS_SOCKET)
+SYS_FD(accept, FDW_SYS_ACCEPT)
+SYS_FD(accept4, FDW_SYS_ACCEPT4)
+SYS_FD(eventfd, FDW_SYS_EVENTFD)
+SYS_FD(eventfd2, FDW_SYS_EVENTFD2)
+SYS_FD(epoll_create, FDW_SYS_EPOLL_CREATE)
+SYS_FD(epoll_create1, FDW_SYS_EPOLL_CREATE1)
+SYS_FD(signalfd, FDW_SYS_SIGNALFD)
+SYS_FD(signalfd4, FDW_SYS_SIGNALFD4)
+SYS_FD(timerfd_create, FDW_SYS_TIMERFD_CREATE)
+SYS_FD(inotify_init, FDW_SYS_INOTIFY_INIT)
+SYS_FD(inotify_init1, FDW_SYS_INOTIFY_INIT1)
+SYS_FD(fanotify_init, FDW_SYS_FANOTIFY_INIT)
+SYS_FD(memfd_create, FDW_SYS_MEMFD_CREATE)
+SYS_FD(userfaultfd, FDW_SYS_USERFAULTFD)
+SYS_FD(perf_event_open, FDW_SYS_PERF_EVENT_OPEN)
+SYS_FD(pidfd_open, FDW_SYS_PIDFD_OPEN)
+SYS_FD(open_by_handle_at, FDW_SYS_OPEN_BY_HANDLE_AT)
+SYS_FD(io_uring_setup, FDW_SYS_IO_URING_SETUP)
+SYS_FD(memfd_secret, FDW_SYS_MEMFD_SECRET)
+SYS_FD(fsopen, FDW_SYS_FSOPEN)
+SYS_FD(fsmount, FDW_SYS_FSMOUNT)
+SYS_FD(fspick, FDW_SYS_FSPICK)
+SYS_FD(open_tree, FDW_SYS_OPEN_TREE)
+SYS_FD(mq_open, FDW_SYS_MQ_OPEN)
 
-SEC("tracepoint/syscalls/sys_exit_open")
-int exit_open(struct trace_event_raw_sys_exit *ctx)
-{
-	return sys_open(ctx, FDW_SYS_OPEN, 0);
-}
+/* The open family: the path is argument 0 (open, creat) or 1 (the *at ones). */
+#define SYS_OPEN(name, NR, path_arg)                                           \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                  \
+	{                                                                      \
+		return sys_open(ctx, NR, path_arg);                            \
+	}
 
-SEC("tracepoint/syscalls/sys_exit_creat")
-int exit_creat(struct trace_event_raw_sys_exit *ctx)
-{
-	return sys_open(ctx, FDW_SYS_CREAT, 0);
-}
+SYS_OPEN(open, FDW_SYS_OPEN, 0)
+SYS_OPEN(creat, FDW_SYS_CREAT, 0)
+SYS_OPEN(openat, FDW_SYS_OPENAT, 1)
+SYS_OPEN(openat2, FDW_SYS_OPENAT2, 1)
 
-SEC("tracepoint/syscalls/sys_exit_openat")
-int exit_openat(struct trace_event_raw_sys_exit *ctx)
-{
-	return sys_open(ctx, FDW_SYS_OPENAT, 1);
-}
+/* Two fds through a user int[2]: argument 0 (pipe*) or 3 (socketpair). */
+#define SYS_PAIR(name, NR, arr_arg)                                            \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                  \
+	{                                                                      \
+		return sys_pair(ctx, NR, arr_arg);                             \
+	}
 
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int exit_openat2(struct trace_event_raw_sys_exit *ctx)
-{
-	return sys_open(ctx, FDW_SYS_OPENAT2, 1);
-}
-
-SEC("tracepoint/syscalls/sys_exit_pipe")
-int exit_pipe(struct trace_event_raw_sys_exit *ctx)
-{
-	return sys_pair(ctx, FDW_SYS_PIPE, 0);
-}
-
-SEC("tracepoint/syscalls/sys_exit_pipe2")
-int exit_pipe2(struct trace_event_raw_sys_exit *ctx)
-{
-	return sys_pair(ctx, FDW_SYS_PIPE2, 0);
-}
-
-SEC("tracepoint/syscalls/sys_exit_socketpair")
-int exit_socketpair(struct trace_event_raw_sys_exit *ctx)
-{
-	return sys_pair(ctx, FDW_SYS_SOCKETPAIR, 3);
-}
+SYS_PAIR(pipe, FDW_SYS_PIPE, 0)
+SYS_PAIR(pipe2, FDW_SYS_PIPE2, 0)
+SYS_PAIR(socketpair, FDW_SYS_SOCKETPAIR, 3)
 
 /* fcntl: only the commands that create fds or change FD_CLOEXEC. */
 SEC("tracepoint/syscalls/sys_exit_fcntl")
