@@ -104,6 +104,7 @@ struct {
 #define CMSG_ALIGN_(len) (((len) + sizeof(long) - 1) & ~(sizeof(long) - 1))
 #define MAX_CMSGS 4
 #define MAX_MMSGS 4
+#define MAX_MMSGS_CHECKED 64 /* messages checked for control data */
 
 static __always_inline void stat_inc(__u32 key)
 {
@@ -341,8 +342,12 @@ static __always_inline int sys_pair(struct trace_event_raw_sys_exit *ctx,
 
 	if (!e)
 		return 0;
+	/* numbers read back from user memory are only trusted where a file
+	 * is installed: another thread may have overwritten the array */
 	if (ctx->ret == 0 &&
-	    !bpf_probe_read_user(fds, sizeof(fds), (const void *)e->sys.args[arr_arg & 3])) {
+	    !bpf_probe_read_user(fds, sizeof(fds), (const void *)e->sys.args[arr_arg & 3]) &&
+	    file_at(bpf_get_current_task_btf(), fds[0]) &&
+	    file_at(bpf_get_current_task_btf(), fds[1])) {
 		struct fdw_fd_event second = {};
 
 		e->fds[0] = fds[0];
@@ -486,7 +491,7 @@ int exit_getsockopt(struct trace_event_raw_sys_exit *ctx)
 	if (!e)
 		return 0;
 	if (!bpf_probe_read_user(&pidfd, sizeof(pidfd), (const void *)e->sys.args[3]) &&
-	    pidfd >= 0) {
+	    pidfd >= 0 && file_at(bpf_get_current_task_btf(), pidfd)) {
 		e->fds[0] = pidfd;
 		e->sys.nfds = 1;
 		fill_identity(e, bpf_get_current_task_btf(), pidfd);
@@ -520,7 +525,7 @@ int exit_clone(struct trace_event_raw_sys_exit *ctx)
 	if (!e)
 		return 0;
 	if (!bpf_probe_read_user(&pidfd, sizeof(pidfd), (const void *)e->sys.args[2]) &&
-	    pidfd >= 0) {
+	    pidfd >= 0 && file_at(bpf_get_current_task_btf(), pidfd)) {
 		e->fds[0] = pidfd;
 		e->sys.nfds = 1;
 		fill_identity(e, bpf_get_current_task_btf(), pidfd);
@@ -547,7 +552,7 @@ int exit_clone3(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	e->aux = head[0];
 	if (!bpf_probe_read_user(&pidfd, sizeof(pidfd), (const void *)head[1]) &&
-	    pidfd >= 0) {
+	    pidfd >= 0 && file_at(bpf_get_current_task_btf(), pidfd)) {
 		e->fds[0] = pidfd;
 		e->sys.nfds = 1;
 		fill_identity(e, bpf_get_current_task_btf(), pidfd);
@@ -590,7 +595,7 @@ int exit_seccomp(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
-	if (ctx->ret <= 0 || regs->di != 1 || !(regs->si & 8))
+	if (ctx->ret < 0 || regs->di != 1 || !(regs->si & 8))
 		return 0;
 	return sys_fd(ctx, FDW_SYS_SECCOMP);
 }
@@ -601,7 +606,8 @@ int exit_landlock_create_ruleset(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
-	if (regs->dx & 1)
+	/* any flag (VERSION, ERRATA, ...) asks for a number, not an fd */
+	if (regs->dx)
 		return 0;
 	return sys_fd(ctx, FDW_SYS_LANDLOCK_CREATE_RULESET);
 }
@@ -725,7 +731,16 @@ int exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
 			break;
 		collect_rights(e, &vec[i].msg_hdr);
 	}
-	if (got > MAX_MMSGS)
+	/* more messages than walked: only those with control data matter */
+	for (int i = MAX_MMSGS; i < MAX_MMSGS_CHECKED; i++) {
+		if (i >= got)
+			break;
+		if (has_control(&vec[i].msg_hdr)) {
+			e->sys.hdr.flags |= FDW_F_TRUNCATED;
+			break;
+		}
+	}
+	if (got > MAX_MMSGS_CHECKED)
 		e->sys.hdr.flags |= FDW_F_TRUNCATED;
 	if (!e->sys.nfds && !(e->sys.hdr.flags & FDW_F_TRUNCATED)) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
@@ -774,7 +789,7 @@ int exit_read(struct trace_event_raw_sys_exit *ctx)
 		    md.event_len < sizeof(md))
 			break;
 		off += md.event_len;
-		if (md.fd < 0)
+		if (md.fd < 0 || !file_at(task, md.fd))
 			continue;
 		asm volatile("" : "+r"(k));
 		k &= FDW_MAX_FDS - 1;

@@ -8,6 +8,8 @@
  * requests drain it on demand (fdw_capture_drain).
  */
 #include <errno.h>
+#include <sched.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,7 @@ struct fdw_capture {
 	uv_poll_t poll;
 	uv_timer_t timer;
 	bool handles_open;
+	bool polling;
 	unsigned int pending_close;
 	unsigned int interval_ms;
 	int ncpus;
@@ -183,9 +186,10 @@ static int ring_consume(struct fdw_capture *c)
 		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
 			n++;
 			/* positions count from 1: 0 means "not from the ring" */
-			(void)c->opts.on_record(c->opts.userdata,
-						(const uint8_t *)hdr + BPF_RINGBUF_HDR_SZ,
-						len & ~BPF_RINGBUF_DISCARD_BIT, pos + 1);
+			if (c->opts.on_record(c->opts.userdata,
+					      (const uint8_t *)hdr + BPF_RINGBUF_HDR_SZ,
+					      len & ~BPF_RINGBUF_DISCARD_BIT, pos + 1) < 0)
+				break;
 		}
 		if (cons - published >= step) {
 			__atomic_store_n(r->consumer_pos, cons, __ATOMIC_RELEASE);
@@ -301,25 +305,60 @@ uint64_t fdw_capture_position(struct fdw_capture *c)
 	return __atomic_load_n(c->rb.producer_pos, __ATOMIC_ACQUIRE) + 1;
 }
 
+/*
+ * Everything committed before the call, including records that were
+ * reserved (BUSY) but not yet submitted then, which a probe on another CPU
+ * finishes within microseconds: wait for those, briefly, so an answer never
+ * misses a syscall that completed before its request.
+ */
 int fdw_capture_drain(struct fdw_capture *c)
 {
-	if (!c)
+	unsigned long target;
+	struct timespec start, now;
+	int n = 0, r;
+
+	if (!c || !c->rb.cons_map)
 		return 0;
-	return ring_consume(c);
+	target = __atomic_load_n(c->rb.producer_pos, __ATOMIC_ACQUIRE);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		r = ring_consume(c);
+		if (r < 0)
+			return r;
+		n += r;
+		if (__atomic_load_n(c->rb.consumer_pos, __ATOMIC_RELAXED) >= target)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - start.tv_sec) * 1000000000l + now.tv_nsec - start.tv_nsec >
+		    10000000l)
+			break; /* a probe stuck mid-record: take the rest next time */
+		sched_yield();
+	}
+	return n;
 }
 
+/*
+ * The ring's fd polls readable whenever any record is unread (level
+ * triggered): after a forced wakeup, stop polling until the next timer tick,
+ * or the loop would wake for every few records and undo the batching.
+ */
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct fdw_capture *c = h->data;
 
-	(void)fdw_capture_drain(c);
+	(void)ring_consume(c);
+	if (c->polling && uv_poll_stop(&c->poll) == 0)
+		c->polling = false;
 }
 
 static void on_timer(uv_timer_t *h)
 {
 	struct fdw_capture *c = h->data;
 
-	(void)fdw_capture_drain(c);
+	(void)ring_consume(c);
+	if (!c->polling && c->handles_open &&
+	    uv_poll_start(&c->poll, UV_READABLE, on_poll) == 0)
+		c->polling = true;
 }
 
 int fdw_capture_start(struct fdw_capture *c, uv_loop_t *loop)
@@ -341,6 +380,7 @@ int fdw_capture_start(struct fdw_capture *c, uv_loop_t *loop)
 	r = uv_poll_start(&c->poll, UV_READABLE, on_poll);
 	if (r < 0)
 		return r;
+	c->polling = true;
 	return uv_timer_start(&c->timer, on_timer, c->interval_ms, c->interval_ms);
 }
 

@@ -85,11 +85,13 @@ struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd)
 	return t->slots[fd];
 }
 
-static struct fdw_slot *slot_get(struct fdw_table *t, int fd)
+static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int fd)
 {
 	struct fdw_slot *s;
 
-	if (fd < 0)
+	/* no fd can reach the kernel's nr_open: a bigger number is garbage
+	 * that must not size an allocation */
+	if (fd < 0 || (uint64_t)fd >= m->max_fd_number)
 		return NULL;
 	if ((uint32_t)fd >= t->nslots) {
 		uint64_t n = t->nslots ? t->nslots : 64;
@@ -239,7 +241,7 @@ static struct fdw_slot *slot_install(struct fdw_model *m, struct fdw_table *t, i
 		t->stale = true;
 		return NULL;
 	}
-	s = slot_get(t, fd);
+	s = slot_get(m, t, fd);
 	if (!s) {
 		m->stats.dropped_fds++;
 		t->stale = true;
@@ -804,6 +806,12 @@ void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
 	free(fi);
 }
 
+void fdw_model_drop_proc(struct fdw_model *m, struct fdw_proc *p)
+{
+	if (p)
+		proc_del(m, p);
+}
+
 void fdw_model_mark_proc_stale(struct fdw_model *m, struct fdw_proc *p)
 {
 	size_t it = 0;
@@ -877,14 +885,29 @@ static struct fdw_task *unknown_task(struct fdw_model *m, const struct fdw_event
 			table_free(m, t);
 		goto fail;
 	}
-	/* The table's contents before this event: the kernel's now. */
-	if (fresh)
+	/* The table's contents before this event: the kernel's now. A table
+	 * found by address is only trusted when this process already used it:
+	 * otherwise the address may be a dead process's, reused. */
+	if (fresh || p->ntasks == 1)
 		(void)table_resync(m, t, ev->tid, ev->ts);
 	return task;
 fail:
 	if (p->ntasks == 0)
 		proc_del(m, p);
 	return NULL;
+}
+
+static void move_all_tasks(struct fdw_model *m, struct fdw_table *from, struct fdw_table *to)
+{
+	size_t it = 0;
+	void *v;
+
+	from->users++; /* keep it alive while tasks leave it */
+	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v))
+		if (((struct fdw_task *)v)->table == from)
+			task_set_table(m, v, to);
+	if (--from->users == 0)
+		table_free(m, from);
 }
 
 /*
@@ -910,7 +933,12 @@ static struct fdw_task *event_task(struct fdw_model *m, const struct fdw_event *
 	if (!ev->files || (t && t->kfiles == ev->files))
 		return task;
 	other = fdw_hashmap_get(&m->tables, ev->files);
-	if (other) {
+	if (other && t && !t->kfiles) {
+		/* a table found by the /proc scan is this kernel table: every
+		 * task on it moves (one that truly differs splits on its own
+		 * next record) */
+		move_all_tasks(m, t, other);
+	} else if (other) {
 		/* the same kernel table we knew under another name */
 		task_set_table(m, task, other);
 	} else if (t && !t->kfiles) {
@@ -957,8 +985,12 @@ static void apply_dup(struct fdw_model *m, struct fdw_task *task, const struct f
 	if (clobber)
 		notify(m, task->proc, ev, FDW_FDEV_CLOBBER, newfd, dst);
 	dst = slot_install(m, t, newfd, src->ofd, cloexec, &origin);
-	if (dst)
-		notify(m, task->proc, ev, FDW_FDEV_OPEN, newfd, dst);
+	if (!dst)
+		return;
+	/* dup/F_DUPFD only return free numbers: an open one means another
+	 * thread's close of it is still in flight; for dup2/dup3 it may be */
+	dst->suspect = clobber;
+	notify(m, task->proc, ev, FDW_FDEV_OPEN, newfd, dst);
 }
 
 static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev,
@@ -1388,9 +1420,10 @@ static void apply_fork(struct fdw_model *m, const struct fdw_event *ev)
 			proc_del(m, p);
 		return;
 	}
-	/* the parent's table was read after this fork: the copy holds its
-	 * future, so read the child's own */
-	if (t != parent->table && already_read(parent->table, ev))
+	/* the parent's table was read after this fork (the copy holds its
+	 * future), or other threads may have changed it around the fork (their
+	 * records can trail this one): read the child's own */
+	if (t != parent->table && (already_read(parent->table, ev) || parent->table->users > 1))
 		(void)table_resync(m, t, ev->child_tid, ev->ts);
 }
 
@@ -1553,6 +1586,7 @@ void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
 	m->max_procs = 1u << 20;
 	m->max_fds = 1u << 26;
 	m->max_history = 1u << 16;
+	m->max_fd_number = 1u << 20; /* the kernel's default nr_open */
 	if (ops)
 		m->ops = *ops;
 }

@@ -186,6 +186,7 @@ struct fdw_model {
 	uint64_t max_procs;
 	uint64_t max_fds;
 	uint64_t max_history;
+	uint64_t max_fd_number; /* fs.nr_open: no fd can be this big */
 	struct fdw_model_stats stats;
 	struct fdw_model_ops ops;
 	struct fdw_task *last_task; /* one-entry cache for the hot path */
@@ -221,6 +222,9 @@ int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p);
  * read (renamed or deleted files, fds closed before the daemon looked). The
  * inode must still match: the model's fd identities are not changed. */
 void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p);
+
+/* Forget a process (its exit record was lost and /proc has no trace). */
+void fdw_model_drop_proc(struct fdw_model *m, struct fdw_proc *p);
 
 /* Mark a process's tables stale (its records were lost). */
 void fdw_model_mark_proc_stale(struct fdw_model *m, struct fdw_proc *p);
