@@ -6,6 +6,7 @@
  * re-reading of tables whose records the kernel lost.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,11 @@ static int on_record(void *userdata, const void *data, size_t size, uint64_t pos
 	ev.seq = ++d->seq;
 	ev.ring_pos = pos;
 	normalize_ts(d, &ev);
+	/* ring order is time order: keep stamps from running backwards when a
+	 * fresh calibration pair moves the conversion by part of a tick */
+	if (ev.ts < d->last_ts)
+		ev.ts = d->last_ts;
+	d->last_ts = ev.ts;
 	fdw_model_apply(&d->model, &ev);
 	if (fdw_capture_fanotify_event(d->capture, &ev)) {
 		p = fdw_model_proc(&d->model, ev.pid);
@@ -163,6 +169,22 @@ static int on_record(void *userdata, const void *data, size_t size, uint64_t pos
 }
 
 /* ---- lost records ----------------------------------------------------- */
+
+/*
+ * Re-read a process's tables; one that /proc no longer has exited while its
+ * records were lost (its exit among them): forget it rather than keep a
+ * phantom.
+ */
+static void resync_or_drop(struct fdw_daemon *d, struct fdw_proc *p)
+{
+	char path[64];
+
+	if (fdw_model_resync_proc(&d->model, p) != -ESRCH)
+		return;
+	snprintf(path, sizeof(path), "%s/%u", d->cfg.proc_root, p->pid);
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		fdw_model_drop_proc(&d->model, p);
+}
 
 static void resync_everything(struct fdw_daemon *d)
 {
@@ -180,7 +202,7 @@ static void resync_everything(struct fdw_daemon *d)
 		struct fdw_proc *p = fdw_model_proc(&d->model, pids[i]);
 
 		if (p)
-			(void)fdw_model_resync_proc(&d->model, p);
+			resync_or_drop(d, p);
 	}
 	free(pids);
 	d->resync_all = false;
@@ -213,7 +235,7 @@ static void handle_lost(struct fdw_daemon *d)
 
 			if (p) {
 				fdw_model_mark_proc_stale(&d->model, p);
-				(void)fdw_model_resync_proc(&d->model, p);
+				resync_or_drop(d, p);
 			}
 		}
 	} while (n == 256);
@@ -284,6 +306,28 @@ int fdw_daemon_scan(struct fdw_daemon *d)
 
 /* ---- lifecycle --------------------------------------------------------- */
 
+/* fs.nr_open: the largest fd table the kernel allows, so no fd number above */
+static uint64_t read_nr_open(void)
+{
+	char buf[32] = "";
+	unsigned long long v;
+	char *end;
+	ssize_t n;
+	int fd = open("/proc/sys/fs/nr_open", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 1u << 20;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1u << 20;
+	buf[n] = '\0';
+	v = strtoull(buf, &end, 10);
+	if (end == buf || (*end && *end != '\n') || !v)
+		return 1u << 20;
+	return v;
+}
+
 int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 {
 	struct fdw_model_ops ops = {
@@ -303,6 +347,7 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	d->loop = loop;
 	fdw_model_init(&d->model, &ops);
 	d->model.max_procs = d->cfg.max_procs;
+	d->model.max_fd_number = read_nr_open();
 	d->model.max_fds = d->cfg.max_fds;
 	r = fdw_history_init(&d->history, d->cfg.history_size);
 	if (r < 0)
@@ -334,9 +379,11 @@ int fdw_daemon_open_capture(struct fdw_daemon *d)
 void fdw_daemon_free(struct fdw_daemon *d)
 {
 	fdw_proc_cache_clear();
+	/* before the capture (it stops stack capture) and the model (its
+	 * exits at shutdown are no process exits) */
+	fdw_leaks_daemon_free(d);
 	fdw_capture_free(d->capture);
 	d->capture = NULL;
-	fdw_leaks_daemon_free(d); /* before the model: its exits are no process exits */
 	fdw_model_free(&d->model);
 	fdw_history_free(&d->history);
 }

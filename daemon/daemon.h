@@ -9,11 +9,14 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "alerts.h"
 #include "history.h"
+#include "leaks.h"
 #include "model.h"
 
 struct fdw_capture;
 struct fdw_api;
+struct fdw_metrics;
 
 struct fdw_config {
 	const char *socket_path;
@@ -30,6 +33,9 @@ struct fdw_config {
 	unsigned int consume_interval_ms;
 	bool precise_ts;
 	bool verbose;
+	struct fdw_leak_config leak; /* --leak NAME=VALUE (daemon/leaks.h) */
+	unsigned int max_alerts;     /* alerts kept, firing and recent */
+	unsigned int metrics_top;    /* (command, unit) groups in /metrics */
 };
 
 struct fdw_audit_stats {
@@ -45,6 +51,9 @@ struct fdw_daemon {
 	struct fdw_history history;
 	struct fdw_capture *capture;
 	struct fdw_api *api;
+	struct fdw_alerts alerts;     /* leak alerts (daemon/alerts.h) */
+	struct fdw_leaks *leaks;      /* detectors; NULL when not running */
+	struct fdw_metrics *metrics;  /* NULL without --metrics-listen */
 	struct fdw_audit_stats audit;
 	uint64_t start_mono_ns;	   /* CLOCK_MONOTONIC at start */
 	int64_t mono_to_real_ns;   /* add to a CLOCK_MONOTONIC ns to get realtime ns */
@@ -54,6 +63,7 @@ struct fdw_daemon {
 	uint64_t cal_mono_ns;	   /* a (CLOCK_MONOTONIC, jiffies) pair from a task record */
 	uint64_t cal_jiffies;
 	uint64_t ns_per_jiffy;	   /* from the kernel's CONFIG_HZ; 0 until known */
+	uint64_t last_ts;	   /* the stream's latest stamp: stamps never go back */
 	uint64_t lost_seen;	   /* kernel-lost records already handled */
 	uint64_t scan_errors;	   /* processes the /proc scan could not add */
 	bool resync_all;	   /* lost records of unknown owner: re-read all */

@@ -23,6 +23,7 @@
 #include "audit.h"
 #include "capture.h"
 #include "daemon.h"
+#include "metrics.h"
 
 static struct fdw_daemon daemon_state;
 static uv_signal_t sig_term, sig_int;
@@ -37,6 +38,9 @@ static void usage(FILE *f)
 		"  --state-dir DIR        persistent state (default /var/lib/fdwatch)\n"
 		"  --history N            events kept for `fdwatch events` (default 100000)\n"
 		"  --metrics-listen A:P   Prometheus metrics on a loopback TCP address\n"
+		"  --metrics-top N        (command, unit) groups in the metrics (default 20)\n"
+		"  --leak NAME=VALUE      a leak detector setting, repeatable (fdwatchd(8))\n"
+		"  --max-alerts N         leak alerts kept, firing and recent (default 1000)\n"
 		"  --max-processes N      processes tracked at most (default 1048576)\n"
 		"  --max-fds N            open fds tracked at most, all tables (default 67108864)\n"
 		"  --max-clients N        API connections at once (default 64)\n"
@@ -71,7 +75,7 @@ static int parse_args(int argc, char **argv, struct fdw_config *cfg)
 	enum {
 		OPT_SOCKET = 256, OPT_STATE, OPT_HISTORY, OPT_METRICS, OPT_MAXP, OPT_MAXF,
 		OPT_MAXC, OPT_RB, OPT_CONSUME, OPT_AUDIT, OPT_AUDIT_SAMPLE, OPT_PRECISE,
-		OPT_PROC,
+		OPT_PROC, OPT_LEAK, OPT_MAX_ALERTS, OPT_METRICS_TOP,
 	};
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -87,6 +91,9 @@ static int parse_args(int argc, char **argv, struct fdw_config *cfg)
 		{ "audit-sample", required_argument, NULL, OPT_AUDIT_SAMPLE },
 		{ "precise-ts", no_argument, NULL, OPT_PRECISE },
 		{ "proc-root", required_argument, NULL, OPT_PROC },
+		{ "leak", required_argument, NULL, OPT_LEAK },
+		{ "max-alerts", required_argument, NULL, OPT_MAX_ALERTS },
+		{ "metrics-top", required_argument, NULL, OPT_METRICS_TOP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -105,9 +112,17 @@ static int parse_args(int argc, char **argv, struct fdw_config *cfg)
 		case OPT_STATE:
 			cfg->state_dir = optarg;
 			break;
-		case OPT_METRICS:
+		case OPT_METRICS: {
+			struct sockaddr_storage ss;
+			socklen_t sslen;
+
 			cfg->metrics_listen = optarg;
+			r = fdw_metrics_parse_listen(optarg, &ss, &sslen);
+			if (r == -EPERM)
+				fprintf(stderr, "fdwatchd: --metrics-listen: not a loopback address "
+						"(127.0.0.0/8 or [::1])\n");
 			break;
+		}
 		case OPT_PROC:
 			cfg->proc_root = optarg;
 			break;
@@ -143,6 +158,17 @@ static int parse_args(int argc, char **argv, struct fdw_config *cfg)
 			break;
 		case OPT_PRECISE:
 			cfg->precise_ts = true;
+			break;
+		case OPT_LEAK:
+			r = fdw_leak_config_set(&cfg->leak, optarg);
+			break;
+		case OPT_MAX_ALERTS:
+			r = parse_u64(optarg, 1, 1000000, &v);
+			cfg->max_alerts = (unsigned int)v;
+			break;
+		case OPT_METRICS_TOP:
+			r = parse_u64(optarg, 1, 10000, &v);
+			cfg->metrics_top = (unsigned int)v;
 			break;
 		case 'v':
 			cfg->verbose = true;
@@ -201,6 +227,8 @@ static void shutdown_daemon(struct fdw_daemon *d)
 	(void)sd_notify(0, "STOPPING=1");
 #endif
 	fdw_audit_stop(d);
+	fdw_leaks_daemon_stop(d);
+	fdw_metrics_stop(d);
 	fdw_api_stop(d);
 	fdw_capture_stop(d->capture);
 	uv_close((uv_handle_t *)&housekeeping, NULL);
@@ -234,7 +262,10 @@ int main(int argc, char **argv)
 		.consume_interval_ms = 20,
 		.audit_interval_s = 60,
 		.audit_sample = 8,
+		.max_alerts = 1000,
+		.metrics_top = 20,
 	};
+	fdw_leak_config_default(&d->cfg.leak);
 	if (parse_args(argc, argv, &d->cfg) < 0)
 		return 2;
 	/* a peer that goes away must not kill us mid-write */
@@ -269,6 +300,17 @@ int main(int argc, char **argv)
 	r = fdw_audit_start(d);
 	if (r < 0) {
 		fprintf(stderr, "<3>fdwatchd: audit: %s\n", strerror(-r));
+		fdw_api_stop(d);
+		goto out_capture;
+	}
+	r = fdw_leaks_daemon_start(d);
+	if (r < 0)
+		fprintf(stderr, "<3>fdwatchd: leak detectors: %s\n", strerror(-r));
+	else
+		r = fdw_metrics_start(d); /* logs its own errors */
+	if (r < 0) {
+		fdw_leaks_daemon_stop(d);
+		fdw_audit_stop(d);
 		fdw_api_stop(d);
 		goto out_capture;
 	}

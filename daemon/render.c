@@ -693,5 +693,21 @@ json_t *fdw_render_status(struct fdw_daemon *d)
 		set(sub, "followers", json_u64(fdw_api_dropped_followers(d->api)), &ok);
 	}
 	set(o, "dropped", sub, &ok);
+
+	/* leak detectors and alerts (daemon/leaks.c, daemon/alerts.c) */
+	sub = json_object();
+	if (sub) {
+		const struct fdw_leak_stats *ls = fdw_leaks_stats(d->leaks);
+		uint64_t firing = 0;
+
+		for (int k = 0; k < FDW_ALERT_KINDS; k++)
+			firing += d->alerts.stats.firing[k];
+		set(sub, "firing", json_u64(firing), &ok);
+		set(sub, "stored", json_u64(d->alerts.n), &ok);
+		set(sub, "dropped", json_u64(d->alerts.stats.dropped), &ok);
+		set(sub, "detector_processes", json_u64(ls ? ls->procs : 0), &ok);
+		set(sub, "stack_processes", json_u64(ls ? ls->watching : 0), &ok);
+	}
+	set(o, "alerts", sub, &ok);
 	return finish(o, ok);
 }

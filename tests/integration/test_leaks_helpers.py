@@ -201,6 +201,12 @@ def http_get(url, timeout=10):
         return e.code, e.read().decode(errors="replace"), dict(e.headers)
 
 
+def pattern(target):
+    """A site's target as the daemon writes it (fdw_leak_pattern): a run of
+    digits between non-letters becomes '*'."""
+    return re.sub(r"(?<![A-Za-z0-9])[0-9]+(?![A-Za-z0-9])", "*", target)
+
+
 def stop_process(p, timeout=20):
     if p.poll() is None:
         p.send_signal(signal.SIGTERM)

@@ -40,6 +40,13 @@ def follower(d):
 
 def main(r):
     tmp = tempfile.mkdtemp(prefix="fdwleak-")
+    try:
+        run_all(r, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_all(r, tmp):
     path = os.path.join(tmp, "file")
     with open(path, "w") as f:
         f.write("x\n")
@@ -58,11 +65,13 @@ def main(r):
                 T.log(a["summary"])
                 ev = a["evidence"]
                 check_eq(ev["limit_soft"], 200, "limit_soft")
-                check_eq(ev["fds"], int(full["fds"]), "fds vs the program's count")
-                check(abs(ev["ratio"] - int(full["fds"]) / 200) < 1e-6, f"ratio {ev['ratio']}")
+                # it may fire while the program is still opening: from 90% on
+                check(180 <= ev["fds"] <= int(full["fds"]),
+                      f"fds {ev['fds']}, the program opened up to {full['fds']}")
+                check(abs(ev["ratio"] - ev["fds"] / 200) < 1e-6, f"ratio {ev['ratio']}")
                 top = ev["sites"][0]
-                check_eq((top["syscall"], top["target"]), ("openat", path), "top site")
-                check_eq(top["count"], int(full["fds"]) - 3, "top site count (all but 0, 1, 2)")
+                check_eq((top["syscall"], top["target"]), ("openat", H.pattern(path)), "top site")
+                check_eq(top["count"], ev["fds"] - 3, "top site count (all but 0, 1, 2)")
             ex.send("emfile")
             emf = ex.expect("EMFILE")
             with r.case("EMFILE returned: fd-limit-hit"):
@@ -108,7 +117,7 @@ def main(r):
             ppid, cpid = int(parent["pid"]), int(child["pid"])
             leaked = sorted(int(x) for x in parent["leaked"].split(","))
             with r.case("exec: the parent's fds without cloexec leaked into the child"):
-                a = H.wait_alert(d, ppid, "exec-leak", 10)
+                a = H.wait_alert(d, ppid, "exec-leak", 20)  # exec_min_age: 10 s
                 T.log(a["summary"])
                 ev = a["evidence"]
                 got = sorted(x["fd"] for x in ev["leaked"])
@@ -167,24 +176,31 @@ def main(r):
 
     with r.case("SIGKILL at any moment leaves a state file that parses"):
         f = os.path.join(state, "alerts.json")
+        writes = 0
         for i in range(6):
-            d = T.Daemon(args=args)
+            # exec leaks reported at once: alerts fire and resolve all the time
+            d = T.Daemon(args=args + ["--leak", "exec_min_age=0"])
             d.start()
+            before = os.stat(f).st_mtime_ns if os.path.exists(f) else 0
             try:
-                progs = [H.LeakProg("exec", path) for _ in range(3)]
-                time.sleep(0.3 + 0.37 * i)
-                for p in progs:
-                    p.kill()
-                time.sleep(0.05 * i)
+                deadline = time.monotonic() + 1.1 + 1.37 * i
+                while time.monotonic() < deadline:
+                    progs = [H.LeakProg("exec", path) for _ in range(3)]
+                    time.sleep(0.4)
+                    for p in progs:
+                        p.kill()
                 d.proc.send_signal(signal.SIGKILL)
                 d.proc.wait()
                 d.stopped_ok = True
             finally:
                 d.cleanup()
             if os.path.exists(f):
+                writes += os.stat(f).st_mtime_ns != before
                 with open(f) as fh:
                     doc = json.load(fh)  # raises on a torn file
                 check(isinstance(doc.get("alerts"), list), "alerts list")
+        T.log(f"the state file was rewritten during {writes} of 6 runs killed with SIGKILL")
+        check(writes >= 2, f"the store was written in only {writes} runs: the test proves little")
         for p in churn:
             p.kill()
 
@@ -198,7 +214,6 @@ def main(r):
                   f"no corrupt-file warning in the log:\n{log[-2000:]}")
             check(os.path.exists(f + ".corrupt"), "the corrupt file was not set aside")
             check_eq(H.leaks(d)["alerts"], [], "alerts after a corrupt file")
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -171,6 +171,13 @@ def main(r):
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, HELD * 2 + 1000)), hard))
 
     tmp = tempfile.mkdtemp(prefix="fdwnginx-")
+    try:
+        serve(r, tmp, nginx)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def serve(r, tmp, nginx):
     os.chmod(tmp, 0o755)  # workers run as an unprivileged user
     os.mkdir(os.path.join(tmp, "www"))
     with open(os.path.join(tmp, "www", "index.html"), "w") as f:
@@ -241,7 +248,6 @@ def main(r):
             if leak:
                 leak.kill()
             H.stop_process(ng)
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,13 @@ def main(r):
             check("not a loopback address" in c.stderr, f"{addr}: stderr {c.stderr!r}")
 
     tmp = tempfile.mkdtemp(prefix="fdwprom-")
+    try:
+        scrape(r, tmp, promtool, prometheus)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def scrape(r, tmp, promtool, prometheus):
     path = os.path.join(tmp, "leaky")
     with open(path, "w") as f:
         f.write("x\n")
@@ -177,7 +184,6 @@ def main(r):
             leak.kill()
             if prom is not None:
                 H.stop_process(prom)
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,721 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Leak alerts: lifecycle, de-duplication, persistence. See alerts.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alerts.h"
+
+#define STATE_FILE "alerts.json"
+#define STATE_VERSION 1
+#define STATE_MAX_BYTES (64u << 20) /* a state file larger than this is not ours */
+
+static const char *const kind_names[FDW_ALERT_KINDS] = {
+	[FDW_ALERT_GROWTH] = "fd-growth",
+	[FDW_ALERT_EXHAUSTION] = "fd-exhaustion",
+	[FDW_ALERT_LIMIT_HIT] = "fd-limit-hit",
+	[FDW_ALERT_EXEC_LEAK] = "exec-leak",
+};
+
+const char *fdw_alert_kind_name(enum fdw_alert_kind k)
+{
+	return (unsigned int)k < FDW_ALERT_KINDS ? kind_names[k] : "unknown";
+}
+
+int fdw_alert_kind_from_name(const char *name)
+{
+	for (int k = 0; name && k < FDW_ALERT_KINDS; k++)
+		if (!strcmp(name, kind_names[k]))
+			return k;
+	return -1;
+}
+
+const char *fdw_alert_state_name(enum fdw_alert_state s)
+{
+	return s == FDW_ALERT_FIRING ? "firing" : "resolved";
+}
+
+/* ---- memory ------------------------------------------------------------ */
+
+static void alert_free(struct fdw_alert *a)
+{
+	if (!a)
+		return;
+	free(a->summary);
+	free(a->resolution);
+	json_decref(a->evidence);
+	free(a);
+}
+
+static int read_boot_id(char out[40])
+{
+	char buf[64];
+	ssize_t n;
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+
+	out[0] = '\0';
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	snprintf(out, 40, "%.39s", buf);
+	return 0;
+}
+
+int fdw_alerts_init(struct fdw_alerts *s, size_t max, const char *state_dir)
+{
+	memset(s, 0, sizeof(*s));
+	s->max = max ? max : 1000;
+	s->next_id = 1;
+	s->log = stderr;
+	(void)read_boot_id(s->boot_id);
+	if (state_dir && *state_dir) {
+		size_t len = strlen(state_dir) + sizeof("/" STATE_FILE);
+
+		s->path = malloc(len);
+		if (!s->path)
+			return -ENOMEM;
+		snprintf(s->path, len, "%s/%s", state_dir, STATE_FILE);
+	}
+	return 0;
+}
+
+void fdw_alerts_free(struct fdw_alerts *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		alert_free(s->v[i]);
+	free(s->v);
+	free(s->path);
+	s->v = NULL;
+	s->path = NULL;
+	s->n = s->cap = 0;
+}
+
+/* ---- lookup ------------------------------------------------------------- */
+
+struct fdw_alert *fdw_alerts_get(struct fdw_alerts *s, uint64_t id)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->v[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n && s->v[lo]->id == id ? s->v[lo] : NULL;
+}
+
+struct fdw_alert *fdw_alerts_find_firing(struct fdw_alerts *s, enum fdw_alert_kind kind,
+					 uint32_t pid, uint64_t start_ticks)
+{
+	/* newest first: a firing alert is usually recent */
+	for (size_t i = s->n; i > 0; i--) {
+		struct fdw_alert *a = s->v[i - 1];
+
+		if (a->state == FDW_ALERT_FIRING && a->kind == kind && a->pid == pid &&
+		    a->start_ticks == start_ticks)
+			return a;
+	}
+	return NULL;
+}
+
+/* ---- logging -------------------------------------------------------------- */
+
+/* comm and summaries come from processes: keep log lines printable */
+static void log_text(FILE *f, const char *s)
+{
+	for (; s && *s; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
+static void log_alert(struct fdw_alerts *s, const struct fdw_alert *a, const char *what,
+		      const char *text)
+{
+	if (!s->log)
+		return;
+	/* <4> warning when it fires, <5> notice when it resolves */
+	fprintf(s->log, "<%d>fdwatchd: leak alert %llu %s: %s pid %u (",
+		a->state == FDW_ALERT_FIRING ? 4 : 5, (unsigned long long)a->id, what,
+		fdw_alert_kind_name(a->kind), a->pid);
+	log_text(s->log, a->comm);
+	fputs("): ", s->log);
+	log_text(s->log, text);
+	fputc('\n', s->log);
+	fflush(s->log);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static int store_append(struct fdw_alerts *s, struct fdw_alert *a)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct fdw_alert **nv = realloc(s->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->cap = cap;
+	}
+	s->v[s->n++] = a;
+	return 0;
+}
+
+/* Forget the oldest resolved alert. false when every alert fires. */
+static bool evict_one(struct fdw_alerts *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i]->state != FDW_ALERT_RESOLVED)
+			continue;
+		alert_free(s->v[i]);
+		memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
+		s->n--;
+		s->stats.evicted++;
+		s->dirty = true;
+		return true;
+	}
+	return false;
+}
+
+static int set_str(char **dst, const char *src)
+{
+	char *c = strdup(src ? src : "");
+
+	if (!c)
+		return -ENOMEM;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind,
+				  const struct fdw_alert_proc *proc, double now,
+				  const char *summary, json_t *evidence)
+{
+	struct fdw_alert *a;
+
+	if ((unsigned int)kind >= FDW_ALERT_KINDS) {
+		json_decref(evidence);
+		return NULL;
+	}
+	a = fdw_alerts_find_firing(s, kind, proc->pid, proc->start_ticks);
+	if (a) {
+		/* de-duplicated: refresh, do not announce again */
+		a->last_seen = now;
+		a->recovered = false;
+		if (summary)
+			(void)set_str(&a->summary, summary);
+		if (evidence) {
+			json_decref(a->evidence);
+			a->evidence = evidence;
+		}
+		if (proc->comm && *proc->comm)
+			snprintf(a->comm, sizeof(a->comm), "%s", proc->comm);
+		s->dirty = true;
+		if (s->on_change)
+			s->on_change(s->userdata, a, true);
+		return a;
+	}
+	while (s->n >= s->max)
+		if (!evict_one(s)) {
+			s->stats.dropped++;
+			json_decref(evidence);
+			return NULL;
+		}
+	a = calloc(1, sizeof(*a));
+	if (!a || set_str(&a->summary, summary) < 0) {
+		free(a);
+		json_decref(evidence);
+		return NULL;
+	}
+	a->id = s->next_id++;
+	a->kind = kind;
+	a->state = FDW_ALERT_FIRING;
+	a->pid = proc->pid;
+	a->start_ticks = proc->start_ticks;
+	a->start_time = proc->start_time;
+	snprintf(a->comm, sizeof(a->comm), "%s", proc->comm ? proc->comm : "");
+	a->fired_at = a->last_seen = now;
+	a->eta_s = -1;
+	a->evidence = evidence ? evidence : json_object();
+	if (store_append(s, a) < 0) {
+		s->next_id--;
+		alert_free(a);
+		return NULL;
+	}
+	s->stats.fired[kind]++;
+	s->stats.firing[kind]++;
+	s->dirty = true;
+	log_alert(s, a, "firing", a->summary);
+	if (s->on_change)
+		s->on_change(s->userdata, a, false);
+	return a;
+}
+
+void fdw_alerts_resolve(struct fdw_alerts *s, struct fdw_alert *a, double now,
+			const char *reason)
+{
+	if (!a || a->state != FDW_ALERT_FIRING)
+		return;
+	a->state = FDW_ALERT_RESOLVED;
+	a->resolved_at = now;
+	(void)set_str(&a->resolution, reason ? reason : "condition cleared");
+	if (s->stats.firing[a->kind])
+		s->stats.firing[a->kind]--;
+	s->stats.resolved[a->kind]++;
+	s->dirty = true;
+	log_alert(s, a, "resolved", a->resolution);
+	if (s->on_change)
+		s->on_change(s->userdata, a, false);
+}
+
+void fdw_alerts_resolve_proc(struct fdw_alerts *s, uint32_t pid, uint64_t start_ticks,
+			     double now, const char *reason)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct fdw_alert *a = s->v[i];
+
+		if (a->state == FDW_ALERT_FIRING && a->pid == pid &&
+		    a->start_ticks == start_ticks)
+			fdw_alerts_resolve(s, a, now, reason);
+	}
+}
+
+/* ---- JSON ------------------------------------------------------------------- */
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* JSON strings must be UTF-8: a comm need not be */
+static json_t *safe_string(const char *s)
+{
+	json_t *j = json_string(s);
+	char buf[64];
+	size_t i;
+
+	if (j)
+		return j;
+	for (i = 0; s[i] && i < sizeof(buf) - 1; i++)
+		buf[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+	buf[i] = '\0';
+	return json_string(buf);
+}
+
+static json_t *alert_json(const struct fdw_alert *a, bool internal)
+{
+	json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:o, s:f, s:f, s:o, s:f, s:o, s:o}",
+			      "id", (json_int_t)a->id,
+			      "kind", fdw_alert_kind_name(a->kind),
+			      "state", fdw_alert_state_name(a->state),
+			      "pid", (json_int_t)a->pid,
+			      "comm", safe_string(a->comm),
+			      "start_time", a->start_time,
+			      "fired_at", a->fired_at,
+			      "resolved_at",
+			      a->state == FDW_ALERT_RESOLVED ? json_real(a->resolved_at) : json_null(),
+			      "last_seen", a->last_seen,
+			      "summary", str_or_null(a->summary),
+			      "resolution", str_or_null(a->resolution));
+
+	if (!o)
+		return NULL;
+	if (json_object_set(o, "evidence", a->evidence ? a->evidence : json_object()) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	if (internal) {
+		(void)json_object_set_new(o, "start_ticks", json_integer((json_int_t)a->start_ticks));
+		(void)json_object_set_new(o, "rate_per_s", json_real(a->rate_per_s));
+		(void)json_object_set_new(o, "eta_s", json_real(a->eta_s));
+	}
+	return o;
+}
+
+json_t *fdw_alert_json(const struct fdw_alert *a)
+{
+	return alert_json(a, false);
+}
+
+json_t *fdw_alerts_json(const struct fdw_alerts *s, uint32_t pid, bool firing_only)
+{
+	json_t *arr = json_array();
+
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct fdw_alert *a = s->v[i];
+
+		if ((pid && a->pid != pid) || (firing_only && a->state != FDW_ALERT_FIRING))
+			continue;
+		if (json_array_append_new(arr, fdw_alert_json(a)) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return json_pack("{s:o}", "alerts", arr);
+}
+
+/* ---- persistence ------------------------------------------------------------- */
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int fd, r = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		r = -errno;
+	else if (fsync(fd) < 0)
+		r = -errno;
+	if (fd >= 0)
+		(void)close(fd);
+	free(dir);
+	return r;
+}
+
+static int mkdir_p(const char *file_path)
+{
+	char *dir = strdup(file_path);
+	int r = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			r = -errno;
+			break;
+		}
+		*p = '/';
+	}
+	free(dir);
+	return r;
+}
+
+static json_t *state_doc(const struct fdw_alerts *s)
+{
+	json_t *arr = json_array(), *doc;
+
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++)
+		if (json_array_append_new(arr, alert_json(s->v[i], true)) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	doc = json_pack("{s:i, s:s, s:I, s:o}", "version", STATE_VERSION, "boot_id", s->boot_id,
+			"next_id", (json_int_t)s->next_id, "alerts", arr);
+	return doc;
+}
+
+int fdw_alerts_save(struct fdw_alerts *s)
+{
+	char *text = NULL, *tmp = NULL;
+	json_t *doc;
+	int fd = -1, r;
+	size_t len;
+
+	if (!s->path || !s->dirty)
+		return 0;
+	doc = state_doc(s);
+	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	len = strlen(s->path) + 5;
+	tmp = malloc(len);
+	if (!text || !tmp) {
+		r = -ENOMEM;
+		goto out;
+	}
+	snprintf(tmp, len, "%s.tmp", s->path);
+	r = mkdir_p(s->path);
+	if (r < 0)
+		goto out;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = write_all(fd, text, strlen(text));
+	if (r == 0)
+		r = write_all(fd, "\n", 1);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	fd = -1;
+	if (r == 0 && rename(tmp, s->path) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp);
+		goto out;
+	}
+	/* the rename itself must reach the disk */
+	(void)fsync_dir_of(s->path);
+	s->dirty = false;
+	s->stats.saves++;
+	if (s->save_failing && s->log)
+		fprintf(s->log, "<5>fdwatchd: alerts: saving %s works again\n", s->path);
+	s->save_failing = false;
+out:
+	if (r < 0) {
+		s->stats.save_errors++;
+		if (!s->save_failing && s->log)
+			fprintf(s->log, "<4>fdwatchd: alerts: cannot save %s: %s (alerts are kept in "
+					"memory; retrying)\n", s->path, strerror(-r));
+		s->save_failing = true;
+	}
+	free(text);
+	free(tmp);
+	return r;
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATE_MAX_BYTES) {
+		int r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : -EFBIG;
+
+		(void)close(fd);
+		return r;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		(void)close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	(void)close(fd);
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
+static double num(const json_t *o, const char *k, double dflt)
+{
+	const json_t *v = json_object_get(o, k);
+
+	return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+/* One persisted alert; NULL when it does not make sense. */
+static struct fdw_alert *alert_from_json(const json_t *o)
+{
+	const json_t *id = json_object_get(o, "id"), *pid = json_object_get(o, "pid");
+	const char *kind = json_string_value(json_object_get(o, "kind"));
+	const char *state = json_string_value(json_object_get(o, "state"));
+	const char *comm = json_string_value(json_object_get(o, "comm"));
+	const char *summary = json_string_value(json_object_get(o, "summary"));
+	const char *resolution = json_string_value(json_object_get(o, "resolution"));
+	const json_t *ev = json_object_get(o, "evidence");
+	struct fdw_alert *a;
+	int k = fdw_alert_kind_from_name(kind);
+
+	if (!json_is_object(o) || !json_is_integer(id) || json_integer_value(id) <= 0 ||
+	    !json_is_integer(pid) || json_integer_value(pid) <= 0 ||
+	    json_integer_value(pid) > INT_MAX || k < 0 || !state ||
+	    (strcmp(state, "firing") && strcmp(state, "resolved")) ||
+	    !json_is_number(json_object_get(o, "fired_at")))
+		return NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->id = (uint64_t)json_integer_value(id);
+	a->kind = (enum fdw_alert_kind)k;
+	a->state = strcmp(state, "firing") ? FDW_ALERT_RESOLVED : FDW_ALERT_FIRING;
+	a->pid = (uint32_t)json_integer_value(pid);
+	a->start_ticks = (uint64_t)num(o, "start_ticks", 0);
+	a->start_time = num(o, "start_time", 0);
+	snprintf(a->comm, sizeof(a->comm), "%s", comm ? comm : "");
+	a->fired_at = num(o, "fired_at", 0);
+	a->resolved_at = num(o, "resolved_at", 0);
+	a->last_seen = num(o, "last_seen", a->fired_at);
+	a->rate_per_s = num(o, "rate_per_s", 0);
+	a->eta_s = num(o, "eta_s", -1);
+	a->summary = strdup(summary ? summary : "");
+	a->resolution = resolution ? strdup(resolution) : NULL;
+	a->evidence = json_is_object(ev) ? json_deep_copy(ev) : json_object();
+	a->recovered = a->state == FDW_ALERT_FIRING;
+	if (!a->summary || !a->evidence) {
+		alert_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static int cmp_alert_id(const void *x, const void *y)
+{
+	const struct fdw_alert *a = *(const struct fdw_alert *const *)x;
+	const struct fdw_alert *b = *(const struct fdw_alert *const *)y;
+
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static void set_aside(struct fdw_alerts *s, const char *why)
+{
+	size_t len = strlen(s->path) + sizeof(".corrupt");
+	char *dst = malloc(len);
+
+	s->stats.load_errors++;
+	if (dst) {
+		snprintf(dst, len, "%s.corrupt", s->path);
+		if (rename(s->path, dst) < 0) {
+			free(dst);
+			dst = NULL;
+		}
+	}
+	if (s->log)
+		fprintf(s->log, "<4>fdwatchd: alerts: state file %s is corrupt (%s)%s%s; "
+				"starting without the earlier alerts\n", s->path, why,
+			dst ? "; moved to " : "", dst ? dst : "");
+	free(dst);
+}
+
+int fdw_alerts_load(struct fdw_alerts *s, double now)
+{
+	char *text = NULL, why[256], *tmp;
+	const char *boot;
+	json_error_t err;
+	json_t *doc, *arr;
+	size_t len = 0, bad = 0, stale = 0, idx;
+	json_t *o;
+	uint64_t max_id = 0;
+	int r;
+
+	if (!s->path)
+		return 0;
+	/* a temp file left by a crash mid-save: the real file is intact */
+	len = strlen(s->path) + 5;
+	tmp = malloc(len);
+	if (tmp) {
+		snprintf(tmp, len, "%s.tmp", s->path);
+		(void)unlink(tmp);
+		free(tmp);
+	}
+	r = read_file(s->path, &text, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		snprintf(why, sizeof(why), "%s", strerror(-r));
+		set_aside(s, why);
+		return r;
+	}
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	free(text);
+	if (!doc) {
+		snprintf(why, sizeof(why), "line %d: %s", err.line, err.text);
+		set_aside(s, why);
+		return -EBADMSG;
+	}
+	arr = json_object_get(doc, "alerts");
+	if (!json_is_object(doc) || json_integer_value(json_object_get(doc, "version")) !=
+	    STATE_VERSION || !json_is_array(arr)) {
+		json_decref(doc);
+		set_aside(s, "not an fdwatch alert file of version 1");
+		return -EBADMSG;
+	}
+	boot = json_string_value(json_object_get(doc, "boot_id"));
+	json_array_foreach(arr, idx, o) {
+		struct fdw_alert *a;
+
+		if (s->n >= s->max)
+			break;
+		a = alert_from_json(o);
+		if (!a || fdw_alerts_get(s, a->id)) {
+			alert_free(a);
+			bad++;
+			continue;
+		}
+		if (a->state == FDW_ALERT_FIRING && (!boot || strcmp(boot, s->boot_id))) {
+			/* its process died with the previous boot */
+			a->state = FDW_ALERT_RESOLVED;
+			a->resolved_at = now;
+			a->recovered = false;
+			free(a->resolution);
+			a->resolution = strdup("host rebooted");
+			stale++;
+		}
+		if (store_append(s, a) < 0) {
+			alert_free(a);
+			break;
+		}
+		/* keep sorted even if the file was not */
+		if (s->n > 1 && s->v[s->n - 2]->id > a->id)
+			qsort(s->v, s->n, sizeof(*s->v), cmp_alert_id);
+		if (a->state == FDW_ALERT_FIRING)
+			s->stats.firing[a->kind]++;
+		if (a->id > max_id)
+			max_id = a->id;
+	}
+	s->next_id = (uint64_t)json_integer_value(json_object_get(doc, "next_id"));
+	if (s->next_id <= max_id)
+		s->next_id = max_id + 1;
+	json_decref(doc);
+	if (bad) {
+		s->stats.load_errors++;
+		s->dirty = true;
+		if (s->log)
+			fprintf(s->log, "<4>fdwatchd: alerts: %zu unreadable entr%s in %s skipped\n",
+				bad, bad == 1 ? "y" : "ies", s->path);
+	}
+	if (stale)
+		s->dirty = true;
+	return 0;
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Leak alerts: what the detectors (leaks.c) found, with a lifecycle.
+ *
+ * An alert names a kind and one process by (pid, start time): a pid that
+ * is reused is another process. It fires once; while it fires the detector
+ * refreshes it (fdw_alerts_fire() on the same key updates the evidence and
+ * is not logged again); it resolves once, when the condition clears or the
+ * process exits. Every fire and every resolve is logged once, with a syslog
+ * priority prefix, and handed to the on_change hook (the API's followers).
+ *
+ * The store is bounded (max alerts; the oldest resolved alert makes room,
+ * and when every alert is firing the new one is refused and counted) and
+ * persisted as one JSON file in the state directory, replaced atomically
+ * (temp file, fsync, rename, fsync of the directory): a crash leaves the
+ * old file or the new one, never a mix. A file that cannot be read back is
+ * moved aside and reported, and the daemon starts without it.
+ *
+ * Library-like: no loop, no timer. The caller decides when to save.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+enum fdw_alert_kind {
+	FDW_ALERT_GROWTH = 0,	  /* "fd-growth": the open fd count keeps rising */
+	FDW_ALERT_EXHAUSTION = 1, /* "fd-exhaustion": near RLIMIT_NOFILE */
+	FDW_ALERT_LIMIT_HIT = 2,  /* "fd-limit-hit": EMFILE/ENFILE returned */
+	FDW_ALERT_EXEC_LEAK = 3,  /* "exec-leak": fds without cloexec survived exec */
+	FDW_ALERT_KINDS,
+};
+
+enum fdw_alert_state {
+	FDW_ALERT_FIRING = 0,
+	FDW_ALERT_RESOLVED = 1,
+};
+
+struct fdw_alert {
+	uint64_t id;		/* from 1, never reused (persisted) */
+	enum fdw_alert_kind kind;
+	enum fdw_alert_state state;
+	uint32_t pid;
+	uint64_t start_ticks;	/* /proc/PID/stat starttime: the process's identity */
+	double start_time;	/* the same as seconds since the epoch */
+	char comm[16];
+	double fired_at;	/* seconds since the epoch */
+	double resolved_at;	/* 0 while firing */
+	double last_seen;	/* last time a detector confirmed the condition */
+	char *summary;		/* one line */
+	char *resolution;	/* why it resolved, NULL while firing */
+	json_t *evidence;	/* object, owned */
+	/* figures the metrics export, kept beside the evidence */
+	double rate_per_s;	/* growth: fds per second */
+	double eta_s;		/* growth: seconds to the soft limit, < 0 unknown */
+	bool recovered;		/* loaded from the state file, not yet re-confirmed */
+};
+
+struct fdw_alert_stats {
+	uint64_t fired[FDW_ALERT_KINDS];
+	uint64_t resolved[FDW_ALERT_KINDS];
+	uint64_t firing[FDW_ALERT_KINDS]; /* now */
+	uint64_t dropped;	/* refused: the store was full of firing alerts */
+	uint64_t evicted;	/* resolved alerts forgotten to make room */
+	uint64_t saves;
+	uint64_t save_errors;
+	uint64_t load_errors;	/* corrupt state files set aside */
+};
+
+struct fdw_alerts {
+	struct fdw_alert **v; /* sorted by id */
+	size_t n, cap;
+	size_t max;	      /* at most this many alerts kept */
+	uint64_t next_id;
+	char *path;	      /* state file, NULL: not persisted */
+	char boot_id[40];     /* this boot (firing alerts of another boot are stale) */
+	bool dirty;
+	bool save_failing;    /* the last save failed (log once per streak) */
+	FILE *log;	      /* fire/resolve lines; NULL: silent */
+	struct fdw_alert_stats stats;
+	/* an alert fired, was updated (updated=true) or resolved */
+	void (*on_change)(void *userdata, const struct fdw_alert *a, bool updated);
+	void *userdata;
+};
+
+const char *fdw_alert_kind_name(enum fdw_alert_kind k);
+/* -1 when unknown */
+int fdw_alert_kind_from_name(const char *name);
+const char *fdw_alert_state_name(enum fdw_alert_state s);
+
+/* `state_dir` NULL: not persisted. 0 or -errno (-ENOMEM). */
+int fdw_alerts_init(struct fdw_alerts *s, size_t max, const char *state_dir);
+void fdw_alerts_free(struct fdw_alerts *s);
+
+/*
+ * Read the state file. Missing: 0. Unreadable or corrupt: the file is
+ * renamed to "<file>.corrupt", one line is logged, the store stays empty,
+ * and -EBADMSG (or the -errno) is returned: the caller goes on. Firing
+ * alerts of an earlier boot are resolved ("host rebooted").
+ */
+int fdw_alerts_load(struct fdw_alerts *s, double now);
+
+/* Write the state file atomically if anything changed. 0 or -errno; a
+ * failure is logged once until a save succeeds again. */
+int fdw_alerts_save(struct fdw_alerts *s);
+
+/* The firing alert of this kind for this process, or NULL. */
+struct fdw_alert *fdw_alerts_find_firing(struct fdw_alerts *s, enum fdw_alert_kind kind,
+					 uint32_t pid, uint64_t start_ticks);
+/* By id (binary search), or NULL. */
+struct fdw_alert *fdw_alerts_get(struct fdw_alerts *s, uint64_t id);
+
+struct fdw_alert_proc {
+	uint32_t pid;
+	uint64_t start_ticks;
+	double start_time;
+	const char *comm;
+};
+
+/*
+ * Fire (or, when one fires already for this kind and process, refresh) an
+ * alert. `evidence` is stolen (may be NULL). Returns the alert, NULL when
+ * the store refused it (counted) or out of memory.
+ */
+struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind,
+				  const struct fdw_alert_proc *proc, double now,
+				  const char *summary, json_t *evidence);
+
+/* Resolve a firing alert (no-op otherwise). */
+void fdw_alerts_resolve(struct fdw_alerts *s, struct fdw_alert *a, double now,
+			const char *reason);
+
+/* Resolve every firing alert of a process (it exited). */
+void fdw_alerts_resolve_proc(struct fdw_alerts *s, uint32_t pid, uint64_t start_ticks,
+			     double now, const char *reason);
+
+/* One alert as the API shows it. */
+json_t *fdw_alert_json(const struct fdw_alert *a);
+/* {"alerts": [...]} by id; pid 0: every process; firing_only. */
+json_t *fdw_alerts_json(const struct fdw_alerts *s, uint32_t pid, bool firing_only);

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Leak detectors, per process, fed by the model:
+ *
+ * - growth: once a second the process's open fd count goes into a ring
+ *   (fast detector: a least-squares trend over the last fast_window
+ *   seconds) and the minimum of every slow_interval seconds into another
+ *   (slow detector: the same over up to slow_window intervals). A trend
+ *   counts only when it is steep enough, rises by enough fds, fits a line
+ *   (R^2), rises at most steps, and is not levelling off (the second half
+ *   of the window rises at least half as fast as the first). Spikes (a
+ *   burst of connections that closes again) and plateaus (a server that
+ *   warmed up) fail those tests; the minimum per interval of the slow
+ *   detector ignores load that comes and goes. The rate and the time to
+ *   the RLIMIT_NOFILE soft limit (read with prlimit, refreshed) go into
+ *   the alert.
+ * - exhaustion: open fds at or above exhaustion_ratio of the soft limit;
+ *   and any EMFILE/ENFILE the process got back (fd-limit-hit).
+ * - leak sites: the still-open fds grouped by where they were created
+ *   (creating syscall, the syscall that created the open file description,
+ *   target pattern, creating command), with captured user stacks inside a
+ *   site, ranked by count. A growing process gets its stacks captured
+ *   (fdw_capture_watch_stacks) so new fds carry them.
+ * - leaks into children: fds without close-on-exec (other than 0, 1, 2)
+ *   that survived an exec, with their provenance.
+ *
+ * Every resource is bounded and what a bound refused is counted.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include <jansson.h>
+
+#include "alerts.h"
+#include "model.h"
+
+struct fdw_capture;
+
+struct fdw_leak_config {
+	/* growth, fast: one sample of the open fd count per second */
+	unsigned int fast_window;      /* samples (s) looked at */
+	unsigned int fast_min_samples; /* before the fast detector may fire */
+	double fast_min_rate;	       /* fds per second */
+	unsigned int fast_min_rise;    /* fds over the window */
+	/* growth, slow: the minimum of each interval */
+	unsigned int slow_interval;    /* s */
+	unsigned int slow_window;      /* intervals looked at */
+	unsigned int slow_min_samples; /* intervals before the slow detector may fire */
+	double slow_min_rate;	       /* fds per minute */
+	unsigned int slow_min_rise;    /* fds over the window */
+	double min_fit;		       /* R^2 of the line */
+	double min_rising;	       /* fraction of steps that rise */
+	unsigned int growth_quiet;     /* s without growth before fd-growth resolves */
+	/* exhaustion */
+	double exhaustion_ratio;       /* of the soft limit */
+	unsigned int limit_refresh;    /* s between prlimit reads of a process */
+	unsigned int limit_quiet;      /* s without EMFILE/ENFILE before fd-limit-hit resolves */
+	bool exec_leaks;	       /* report fds leaked across exec */
+	unsigned int exec_min_age;     /* s the leaking process must outlive the first such
+					* exec (short-lived shells are no news) */
+	unsigned int evidence_refresh; /* s between evidence updates of a firing alert */
+	/* bounds */
+	unsigned int max_procs;	       /* processes with detector state */
+	unsigned int max_watch;	       /* processes with user stack capture */
+	unsigned int max_stacks;       /* distinct stacks kept */
+	unsigned int max_sites;	       /* sites in an answer */
+	unsigned int sample_fds;       /* sample fds per site */
+};
+
+#define FDW_LEAK_FINE 64   /* fast ring capacity (fast_window <= this) */
+#define FDW_LEAK_COARSE 64 /* slow ring capacity (slow_window <= this) */
+
+void fdw_leak_config_default(struct fdw_leak_config *c);
+/* "name=value"; 0 or -EINVAL (unknown name, bad value). */
+int fdw_leak_config_set(struct fdw_leak_config *c, const char *name_value);
+/* "name=value ..." of every setting, for --help and tests. */
+void fdw_leak_config_print(const struct fdw_leak_config *c, FILE *f);
+
+/* ---- the growth detector, pure (unit-tested on synthetic series) ---- */
+
+struct fdw_leak_series {
+	uint32_t fine[FDW_LEAK_FINE];
+	uint32_t coarse[FDW_LEAK_COARSE];
+	unsigned int fine_n, fine_head;	    /* head: next write */
+	unsigned int coarse_n, coarse_head;
+	uint32_t floor;			    /* minimum of the interval in progress */
+	unsigned int floor_samples;
+	uint64_t samples;		    /* pushed in total */
+};
+
+struct fdw_trend {
+	unsigned int n;
+	double slope;	    /* per step */
+	double r2;
+	double rising;	    /* fraction of steps that rose */
+	double slope_first, slope_second; /* of each half */
+	uint32_t first, last, min, max;
+	double slope_recent; /* of the last 4 values */
+};
+
+enum { FDW_GROWTH_NONE = 0, FDW_GROWTH_FAST = 1, FDW_GROWTH_SLOW = 2 };
+
+struct fdw_growth {
+	int detector;	    /* FDW_GROWTH_* that matched, NONE when not growing */
+	bool suspect;	    /* not (yet) growing, but worth capturing stacks */
+	double rate_per_s;
+	double r2;
+	double rising;
+	uint32_t from, to;  /* the window's first and last values */
+	double window_s;
+};
+
+/* Least squares over v[0..n). */
+void fdw_trend_fit(const uint32_t *v, unsigned int n, struct fdw_trend *t);
+void fdw_leak_series_push(struct fdw_leak_series *s, const struct fdw_leak_config *c,
+			  uint32_t nopen);
+/* true when growing (g->detector set). */
+bool fdw_leak_growth(const struct fdw_leak_config *c, const struct fdw_leak_series *s,
+		     struct fdw_growth *g);
+
+/* ---- leak sites, pure ------------------------------------------------- */
+
+#define FDW_SITE_STACKS 4
+#define FDW_SITE_SAMPLES 8
+
+struct fdw_leak_site {
+	uint16_t nr;	   /* syscall that created the fd (FDW_SYS_*) */
+	uint16_t ofd_nr;   /* syscall that created its open file description */
+	uint8_t source;	   /* enum fdw_origin_source of the fd */
+	char comm[16];	   /* creating thread's command */
+	char pattern[256]; /* target with digit runs as '*' */
+	const char *type;  /* "reg", "sock", ... */
+	uint64_t count;	   /* still open */
+	uint64_t recent;   /* of which created at or after `since` */
+	uint64_t oldest_ts, newest_ts; /* CLOCK_MONOTONIC ns of creation, 0 unknown */
+	int samples[FDW_SITE_SAMPLES];
+	unsigned int nsamples;
+	struct {
+		uint32_t stack;
+		uint64_t count;
+	} stacks[FDW_SITE_STACKS];
+	unsigned int nstacks;
+	uint64_t other_stacks;	/* fds whose stack is not among stacks[] */
+	uint64_t without_stack; /* fds created before stacks were captured */
+};
+
+/* Stack (id+1) of an open fd, 0 when none was captured. */
+typedef uint32_t (*fdw_leak_stack_fn)(void *userdata, int fd, const struct fdw_slot *s);
+
+/*
+ * Group the open fds of `t` into sites, ranked by `recent` (when since > 0)
+ * then count, then age. *out is malloc'd, at most `max` sites; the number of
+ * sites beyond `max` (or beyond the internal bound) in *dropped. 0 or -errno.
+ */
+int fdw_leak_sites(const struct fdw_table *t, uint64_t since, fdw_leak_stack_fn stack_of,
+		   void *userdata, unsigned int max, struct fdw_leak_site **out, size_t *n,
+		   uint64_t *dropped);
+
+/* The target with every run of digits replaced by '*'. */
+void fdw_leak_pattern(const char *target, char *out, size_t len);
+
+/* ---- the detectors in the daemon -------------------------------------- */
+
+/* What leaks.c reads from the system; tests replace it. */
+struct fdw_leak_ops {
+	int (*read_limit)(void *userdata, uint32_t pid, uint64_t *soft, uint64_t *hard);
+	/* /proc/PID/stat starttime (clock ticks since boot) */
+	int (*read_start)(void *userdata, uint32_t pid, uint64_t *ticks);
+	/* systemd unit from /proc/PID/cgroup ("" when none) */
+	int (*read_unit)(void *userdata, uint32_t pid, char *buf, size_t len);
+	void *userdata;
+};
+
+struct fdw_leak_stats {
+	uint64_t procs;		  /* with detector state now */
+	uint64_t dropped_procs;	  /* state refused: max_procs */
+	uint64_t watching;	  /* processes with stack capture now */
+	uint64_t dropped_watch;	  /* stack capture refused: max_watch or the kernel map */
+	uint64_t stacks;	  /* distinct stacks kept now */
+	uint64_t dropped_stacks;  /* refused: max_stacks, or read failed */
+	uint64_t dropped_sites;	  /* sites beyond the bounds, summed over answers */
+	uint64_t dropped_exec_fds;/* exec-leaked fds beyond the per-exec bound */
+	uint64_t ticks;
+};
+
+struct fdw_leaks;
+
+/*
+ * `capture` may be NULL (no stacks), `ops` NULL (the real /proc and
+ * prlimit). The model, alert store and capture must outlive the detectors.
+ */
+int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
+		  struct fdw_model *m, struct fdw_alerts *alerts, struct fdw_capture *capture,
+		  const struct fdw_leak_ops *ops);
+/* Forget every per-process state (p->detect), stop stack capture. NULL-safe.
+ * Call before the model is freed. Stop the timer first. */
+void fdw_leaks_free(struct fdw_leaks *l);
+
+/* A 1 s timer on the loop that calls fdw_leaks_tick (and saves the alert
+ * store when it changed). */
+int fdw_leaks_start(struct fdw_leaks *l, uv_loop_t *loop);
+/* Close the timer (the loop runs its close callback). Safe twice. */
+void fdw_leaks_stop(struct fdw_leaks *l);
+
+/* One step: sample every process, run the detectors, fire/resolve.
+ * now_mono: CLOCK_MONOTONIC ns; now_real: seconds since the epoch. */
+void fdw_leaks_tick(struct fdw_leaks *l, uint64_t now_mono, double now_real);
+
+/* Model hooks (struct fdw_model_ops). */
+void fdw_leaks_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
+			   int kind, int fd, const struct fdw_slot *slot);
+void fdw_leaks_on_proc_exit(struct fdw_leaks *l, struct fdw_proc *p);
+
+/* The sites of a live process as JSON (GET /v1/leaks?pid=). */
+json_t *fdw_leaks_sites_json(struct fdw_leaks *l, struct fdw_proc *p);
+
+/* For the metrics: what the detectors know of a process. */
+struct fdw_leak_procinfo {
+	uint64_t soft, hard;	/* RLIMIT_NOFILE, 0 when unknown */
+	const char *unit;	/* systemd unit, "" when none */
+	double rate_per_s;	/* growth rate when growing, else 0 */
+	double eta_s;		/* seconds to the soft limit when growing, < 0 unknown */
+	bool growing;
+};
+/* false when the process has no detector state. */
+bool fdw_leaks_proc_info(struct fdw_leaks *l, struct fdw_proc *p, struct fdw_leak_procinfo *out);
+
+const struct fdw_leak_stats *fdw_leaks_stats(const struct fdw_leaks *l);
+
+/* The systemd unit of process `pid` from ROOT/PID/cgroup (cgroup v2, or
+ * v1's name=systemd line): the innermost path component that is a service,
+ * scope, socket, mount or swap unit, else a slice; "" when none. 0 or
+ * -errno. `root` NULL: /proc. */
+int fdw_leak_read_unit(const char *root, uint32_t pid, char *buf, size_t len);
+
+/* The host's boot time in seconds since the epoch (/proc/stat btime), 0 if
+ * unknown; read once. */
+double fdw_boot_time(void);
+const struct fdw_leak_config *fdw_leaks_config(const struct fdw_leaks *l);
+
+/* ---- the daemon's use (fdwatchd) ---------------------------------------- */
+
+struct fdw_daemon;
+
+/*
+ * Open the alert store in d->cfg.state_dir (reporting a corrupt file, going
+ * on without it), create the detectors on d->model with d->capture, start
+ * their timer; fire and resolve go to the API's followers. 0 or -errno.
+ */
+int fdw_leaks_daemon_start(struct fdw_daemon *d);
+/* Stop the timer (loop handles close). Safe when not started. */
+void fdw_leaks_daemon_stop(struct fdw_daemon *d);
+/* Free the detectors (before the model), save and free the store. Safe when
+ * not started. */
+void fdw_leaks_daemon_free(struct fdw_daemon *d);

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The alert store (daemon/alerts.c): lifecycle and de-duplication, the
+ * bound, the log lines, the JSON the CLI reads, and the state file: saved
+ * and loaded back, a crash mid-save, a corrupt file, a reboot. No
+ * privileges needed; works in a temporary directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alerts.h"
+#include "check.h"
+
+static char dir[] = "/tmp/fdw-test-alerts-XXXXXX";
+static char path[256];
+
+static unsigned int count(const char *log, const char *needle)
+{
+	unsigned int n = 0;
+
+	for (const char *p = log; p && (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static unsigned int changes, updates;
+
+static void on_change(void *u, const struct fdw_alert *a, bool updated)
+{
+	if (updated)
+		updates++;
+	else
+		changes++;
+}
+
+static struct fdw_alert_proc proc(uint32_t pid, uint64_t ticks, const char *comm)
+{
+	return (struct fdw_alert_proc){ .pid = pid, .start_ticks = ticks, .start_time = 1.5e9,
+					.comm = comm };
+}
+
+static void test_lifecycle(void)
+{
+	struct fdw_alerts s;
+	struct fdw_alert_proc p = proc(42, 1000, "cat"), reused = proc(42, 2000, "cat");
+	struct fdw_alert *a, *b, *c;
+	char *log = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&log, &len);
+	json_t *doc, *o;
+
+	CHECK_EQ(fdw_alerts_init(&s, 10, NULL), 0);
+	s.log = f;
+	s.on_change = on_change;
+	a = fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, 100.0, "grew", json_pack("{s:i}", "fds", 5));
+	CHECK(a != NULL && a->id == 1 && a->state == FDW_ALERT_FIRING);
+	/* again while firing: the same alert, refreshed, not announced */
+	b = fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, 105.0, "grew more",
+			    json_pack("{s:i}", "fds", 9));
+	CHECK(b == a);
+	CHECK_STR(a->summary, "grew more");
+	CHECK_EQ(json_integer_value(json_object_get(a->evidence, "fds")), 9);
+	CHECK(a->last_seen == 105.0 && a->fired_at == 100.0);
+	/* another kind, and a reused pid, are other alerts */
+	c = fdw_alerts_fire(&s, FDW_ALERT_EXHAUSTION, &p, 106.0, "full", NULL);
+	CHECK(c && c != a && c->id == 2);
+	b = fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &reused, 107.0, "other process", NULL);
+	CHECK(b && b != a && b->id == 3);
+	CHECK(fdw_alerts_find_firing(&s, FDW_ALERT_GROWTH, 42, 1000) == a);
+	CHECK(fdw_alerts_find_firing(&s, FDW_ALERT_GROWTH, 42, 2000) == b);
+	CHECK_EQ(s.stats.firing[FDW_ALERT_GROWTH], 2);
+	/* resolve once; a second resolve does nothing */
+	fdw_alerts_resolve(&s, a, 110.0, "stopped");
+	fdw_alerts_resolve(&s, a, 111.0, "again");
+	CHECK(a->state == FDW_ALERT_RESOLVED && a->resolved_at == 110.0);
+	CHECK_STR(a->resolution, "stopped");
+	CHECK_EQ(s.stats.firing[FDW_ALERT_GROWTH], 1);
+	/* firing again after resolution: a new alert */
+	b = fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, 120.0, "grew again", NULL);
+	CHECK(b && b != a && b->id == 4);
+	/* the process exits */
+	fdw_alerts_resolve_proc(&s, 42, 1000, 130.0, "process exited");
+	CHECK(b->state == FDW_ALERT_RESOLVED && c->state == FDW_ALERT_RESOLVED);
+	CHECK(fdw_alerts_find_firing(&s, FDW_ALERT_GROWTH, 42, 2000) != NULL);
+	fflush(f);
+	CHECK_EQ(count(log, "<4>fdwatchd: leak alert"), 4);
+	CHECK_EQ(count(log, "<5>fdwatchd: leak alert"), 3);
+	CHECK_EQ(count(log, "<4>fdwatchd: leak alert 1 firing: fd-growth pid 42 (cat): grew\n"), 1);
+	CHECK_EQ(count(log, "<5>fdwatchd: leak alert 1 resolved: fd-growth pid 42 (cat): stopped\n"),
+		 1);
+	CHECK_EQ(changes, 7);
+	CHECK_EQ(updates, 1);
+
+	/* the shape `fdwatch leaks` reads */
+	doc = fdw_alerts_json(&s, 0, false);
+	CHECK_EQ(json_array_size(json_object_get(doc, "alerts")), 4);
+	o = json_array_get(json_object_get(doc, "alerts"), 0);
+	CHECK_EQ(json_integer_value(json_object_get(o, "id")), 1);
+	CHECK_STR(json_string_value(json_object_get(o, "kind")), "fd-growth");
+	CHECK_STR(json_string_value(json_object_get(o, "state")), "resolved");
+	CHECK_EQ(json_integer_value(json_object_get(o, "pid")), 42);
+	CHECK_STR(json_string_value(json_object_get(o, "comm")), "cat");
+	CHECK(json_real_value(json_object_get(o, "start_time")) == 1.5e9);
+	CHECK(json_real_value(json_object_get(o, "fired_at")) == 100.0);
+	CHECK(json_real_value(json_object_get(o, "resolved_at")) == 110.0);
+	CHECK(json_is_object(json_object_get(o, "evidence")));
+	CHECK(json_object_get(o, "start_ticks") == NULL); /* internal */
+	json_decref(doc);
+	doc = fdw_alerts_json(&s, 42, true);
+	CHECK_EQ(json_array_size(json_object_get(doc, "alerts")), 1);
+	json_decref(doc);
+	CHECK(fdw_alert_kind_from_name("exec-leak") == FDW_ALERT_EXEC_LEAK);
+	CHECK(fdw_alert_kind_from_name("nope") == -1);
+	fdw_alerts_free(&s);
+	fclose(f);
+	free(log);
+}
+
+static void test_bound(void)
+{
+	struct fdw_alerts s;
+	struct fdw_alert_proc p;
+	struct fdw_alert *a[4];
+
+	CHECK_EQ(fdw_alerts_init(&s, 3, NULL), 0);
+	s.log = NULL;
+	for (int i = 0; i < 3; i++) {
+		p = proc(100 + i, 1, "x");
+		a[i] = fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, 1.0, "x", NULL);
+		CHECK(a[i] != NULL);
+	}
+	/* full of firing alerts: refused and counted */
+	p = proc(200, 1, "y");
+	CHECK(fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, 2.0, "y", NULL) == NULL);
+	CHECK_EQ(s.stats.dropped, 1);
+	/* a resolved alert makes room, the oldest resolved first */
+	fdw_alerts_resolve(&s, a[1], 3.0, "done");
+	fdw_alerts_resolve(&s, a[0], 3.0, "done");
+	a[3] = fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, 4.0, "y", NULL);
+	CHECK(a[3] != NULL && a[3]->id == 4);
+	CHECK_EQ(s.n, 3);
+	CHECK_EQ(s.stats.evicted, 1);
+	CHECK(fdw_alerts_get(&s, 1) == NULL);
+	CHECK(fdw_alerts_get(&s, 2) != NULL);
+	CHECK(fdw_alerts_get(&s, 4) == a[3]);
+	fdw_alerts_free(&s);
+}
+
+static int write_file(const char *p, const char *text)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -EIO;
+}
+
+static void test_persistence(void)
+{
+	struct fdw_alerts s, t;
+	struct fdw_alert_proc p = proc(7, 77, "srv"), q = proc(8, 88, "cli");
+	struct fdw_alert *a, *b;
+	char tmp[300], corrupt[300], *log = NULL;
+	size_t len = 0;
+	FILE *f;
+	struct stat st;
+
+	CHECK_EQ(fdw_alerts_init(&s, 10, dir), 0);
+	s.log = NULL;
+	a = fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, 10.0, "grew",
+			    json_pack("{s:i, s:[{s:s}]}", "fds", 500, "sites", "target", "/x"));
+	b = fdw_alerts_fire(&s, FDW_ALERT_EXEC_LEAK, &q, 11.0, "leaked", NULL);
+	fdw_alerts_resolve(&s, b, 12.0, "closed");
+	CHECK(a && b);
+	CHECK_EQ(fdw_alerts_save(&s), 0);
+	CHECK(!s.dirty);
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK_EQ(st.st_mode & 0777, 0600);
+
+	/* a restart: the same alerts, the ids go on */
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = NULL;
+	CHECK_EQ(fdw_alerts_load(&t, 20.0), 0);
+	CHECK_EQ(t.n, 2);
+	CHECK_EQ(t.next_id, 3);
+	a = fdw_alerts_get(&t, 1);
+	CHECK(a && a->state == FDW_ALERT_FIRING && a->recovered && a->pid == 7 &&
+	      a->start_ticks == 77 && a->fired_at == 10.0 && !strcmp(a->comm, "srv"));
+	CHECK(a && json_integer_value(json_object_get(a->evidence, "fds")) == 500);
+	CHECK_EQ(t.stats.firing[FDW_ALERT_GROWTH], 1);
+	b = fdw_alerts_get(&t, 2);
+	CHECK(b && b->state == FDW_ALERT_RESOLVED && !strcmp(b->resolution, "closed") &&
+	      b->resolved_at == 12.0);
+	/* the detector confirms the recovered alert: joined, not a new one */
+	CHECK(fdw_alerts_fire(&t, FDW_ALERT_GROWTH, &p, 21.0, "still", NULL) == a);
+	CHECK(a && !a->recovered);
+	CHECK(fdw_alerts_fire(&t, FDW_ALERT_GROWTH, &q, 22.0, "new", NULL)->id == 3);
+
+	/* a crash mid-save leaves the temp file: ignored and removed */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	CHECK_EQ(write_file(tmp, "{\"version\": 1, \"alerts\": [{\"id\": 9"), 0);
+	fdw_alerts_free(&t);
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = NULL;
+	CHECK_EQ(fdw_alerts_load(&t, 30.0), 0);
+	CHECK_EQ(t.n, 2);
+	CHECK(access(tmp, F_OK) < 0);
+	fdw_alerts_free(&t);
+
+	/* another boot: what fired then has ended */
+	{
+		struct fdw_alerts u;
+
+		CHECK_EQ(fdw_alerts_init(&u, 10, dir), 0);
+		u.log = NULL;
+		snprintf(u.boot_id, sizeof(u.boot_id), "another-boot");
+		CHECK_EQ(fdw_alerts_load(&u, 40.0), 0);
+		CHECK(fdw_alerts_get(&u, 1) && fdw_alerts_get(&u, 1)->state == FDW_ALERT_RESOLVED);
+		CHECK_STR(fdw_alerts_get(&u, 1)->resolution, "host rebooted");
+		CHECK_EQ(u.stats.firing[FDW_ALERT_GROWTH], 0);
+		fdw_alerts_free(&u);
+	}
+
+	/* a corrupt file: reported, set aside, the daemon starts empty */
+	CHECK_EQ(write_file(path, "{\"version\": 1, \"alerts\": [ garbage"), 0);
+	f = open_memstream(&log, &len);
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = f;
+	CHECK_EQ(fdw_alerts_load(&t, 50.0), -EBADMSG);
+	fflush(f);
+	CHECK_EQ(t.n, 0);
+	CHECK_EQ(t.stats.load_errors, 1);
+	CHECK(strstr(log, "<4>fdwatchd: alerts: state file") != NULL);
+	CHECK(strstr(log, "is corrupt") != NULL);
+	snprintf(corrupt, sizeof(corrupt), "%s.corrupt", path);
+	CHECK_EQ(access(corrupt, F_OK), 0);
+	CHECK(access(path, F_OK) < 0);
+	/* and the next save writes a good one */
+	p = proc(9, 99, "again");
+	CHECK(fdw_alerts_fire(&t, FDW_ALERT_LIMIT_HIT, &p, 51.0, "emfile", NULL) != NULL);
+	CHECK_EQ(fdw_alerts_save(&t), 0);
+	fdw_alerts_free(&t);
+	fclose(f);
+	free(log);
+
+	/* valid JSON, wrong shape: corrupt too; bad entries alone are skipped */
+	CHECK_EQ(write_file(path, "[1, 2, 3]"), 0);
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = NULL;
+	CHECK_EQ(fdw_alerts_load(&t, 60.0), -EBADMSG);
+	fdw_alerts_free(&t);
+	CHECK_EQ(write_file(path, "{\"version\": 1, \"next_id\": 5, \"alerts\": ["
+				  "{\"id\": 3, \"kind\": \"fd-growth\", \"state\": \"resolved\","
+				  " \"pid\": 5, \"comm\": \"a\", \"fired_at\": 1.0},"
+				  "{\"id\": 4, \"kind\": \"no-such-kind\", \"state\": \"firing\","
+				  " \"pid\": 5, \"fired_at\": 1.0}]}"), 0);
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = NULL;
+	CHECK_EQ(fdw_alerts_load(&t, 60.0), 0);
+	CHECK_EQ(t.n, 1);
+	CHECK_EQ(t.next_id, 5);
+	CHECK_EQ(t.stats.load_errors, 1);
+	fdw_alerts_free(&t);
+
+	/* an unwritable state directory: the error is returned and counted */
+	{
+		struct fdw_alerts u;
+
+		CHECK_EQ(fdw_alerts_init(&u, 10, "/proc/fdw-no-such-dir"), 0);
+		u.log = NULL;
+		p = proc(1, 1, "x");
+		(void)fdw_alerts_fire(&u, FDW_ALERT_GROWTH, &p, 1.0, "x", NULL);
+		CHECK(fdw_alerts_save(&u) < 0);
+		CHECK_EQ(u.stats.save_errors, 1);
+		CHECK(u.dirty);
+		fdw_alerts_free(&u);
+	}
+	(void)unlink(corrupt);
+	(void)unlink(path);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/alerts.json", dir);
+	test_lifecycle();
+	test_bound();
+	test_persistence();
+	(void)rmdir(dir);
+	return check_summary();
+}

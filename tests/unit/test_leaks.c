@@ -1,0 +1,798 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The leak detectors (daemon/leaks.c) on synthetic fd counts and synthetic
+ * events: leaks of every speed are reported in time, servers with load,
+ * spikes and warm-up are not; the textbook leak is one site; the alert
+ * lifecycle follows the processes. No privileges needed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alerts.h"
+#include "check.h"
+#include "leaks.h"
+#include "model.h"
+#include "syscalls.h"
+
+#define NS 1000000000ull
+
+/* ---- a deterministic PRNG for load noise ---- */
+
+static uint64_t rng = 88172645463325252ull;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return n ? (uint32_t)(rng % n) : 0;
+}
+
+/* ---- configuration ---- */
+
+static void test_config(void)
+{
+	struct fdw_leak_config c;
+
+	fdw_leak_config_default(&c);
+	CHECK_EQ(c.fast_window, 30);
+	CHECK(c.exec_leaks);
+	CHECK_EQ(fdw_leak_config_set(&c, "fast_window=20"), 0);
+	CHECK_EQ(c.fast_window, 20);
+	CHECK_EQ(c.fast_min_samples, 15);
+	CHECK_EQ(fdw_leak_config_set(&c, "fast_min_rate=0.5"), 0);
+	CHECK(c.fast_min_rate == 0.5);
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leaks=0"), 0);
+	CHECK(!c.exec_leaks);
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leaks=2"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "fast_window=1000"), -EINVAL); /* > ring */
+	CHECK_EQ(fdw_leak_config_set(&c, "fast_window=2.5"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "fast_window="), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "fast_window"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "no_such=1"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "=1"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "exhaustion_ratio=0.8x"), -EINVAL);
+	/* min samples follow a smaller window */
+	CHECK_EQ(fdw_leak_config_set(&c, "fast_window=8"), 0);
+	CHECK_EQ(c.fast_min_samples, 8);
+}
+
+static void test_pattern(void)
+{
+	char b[256];
+
+	fdw_leak_pattern("/tmp/req-123.log", b, sizeof(b));
+	CHECK_STR(b, "/tmp/req-*.log");
+	fdw_leak_pattern("socket:[4711]", b, sizeof(b));
+	CHECK_STR(b, "socket:[*]");
+	fdw_leak_pattern("/proc/42/stat", b, sizeof(b));
+	CHECK_STR(b, "/proc/*/stat");
+	fdw_leak_pattern("anon_inode:[eventfd]", b, sizeof(b));
+	CHECK_STR(b, "anon_inode:[eventfd]");
+	/* digits inside words are names */
+	fdw_leak_pattern("/usr/lib/libfoo2.so", b, sizeof(b));
+	CHECK_STR(b, "/usr/lib/libfoo2.so");
+	fdw_leak_pattern("/tmp/9a8f3c/x", b, sizeof(b));
+	CHECK_STR(b, "/tmp/9a8f3c/x");
+	fdw_leak_pattern("/tmp/fdwleak-_xejfe81/file", b, sizeof(b));
+	CHECK_STR(b, "/tmp/fdwleak-_xejfe81/file");
+	fdw_leak_pattern("/tmp/a1b22c333/x-4", b, sizeof(b));
+	CHECK_STR(b, "/tmp/a1b22c333/x-*");
+	fdw_leak_pattern("12ab/34", b, sizeof(b));
+	CHECK_STR(b, "12ab/*");
+	fdw_leak_pattern(NULL, b, sizeof(b));
+	CHECK_STR(b, "unknown");
+	fdw_leak_pattern("/a/12345678", b, 5);
+	CHECK_STR(b, "/a/*");
+}
+
+/* ---- the trend ---- */
+
+static void test_trend(void)
+{
+	uint32_t v[20];
+	struct fdw_trend t;
+
+	for (int i = 0; i < 20; i++)
+		v[i] = 100 + 5 * (uint32_t)i;
+	fdw_trend_fit(v, 20, &t);
+	CHECK(t.slope > 4.999 && t.slope < 5.001);
+	CHECK(t.r2 > 0.999);
+	CHECK(t.rising == 1.0);
+	CHECK_EQ(t.first, 100);
+	CHECK_EQ(t.last, 195);
+	CHECK(t.slope_recent > 4.999 && t.slope_recent < 5.001);
+	for (int i = 0; i < 20; i++)
+		v[i] = 7;
+	fdw_trend_fit(v, 20, &t);
+	CHECK(t.slope == 0 && t.r2 == 0 && t.rising == 0);
+	fdw_trend_fit(v, 0, &t);
+	CHECK_EQ(t.n, 0);
+}
+
+/*
+ * Feed `secs` one-second samples from f(t) and return the first second at
+ * which the detector said "growing" (-1: never); *rate gets its rate then.
+ */
+typedef uint32_t (*series_fn)(unsigned int t);
+
+static long first_growth(const struct fdw_leak_config *c, series_fn f, unsigned int secs,
+			 double *rate, int *detector)
+{
+	struct fdw_leak_series s;
+	struct fdw_growth g;
+
+	memset(&s, 0, sizeof(s));
+	for (unsigned int t = 0; t < secs; t++) {
+		fdw_leak_series_push(&s, c, f(t));
+		if (fdw_leak_growth(c, &s, &g)) {
+			if (rate)
+				*rate = g.rate_per_s;
+			if (detector)
+				*detector = g.detector;
+			return (long)t;
+		}
+	}
+	return -1;
+}
+
+/* Seconds during which the detector would capture stacks (suspect). */
+static unsigned int suspect_seconds(const struct fdw_leak_config *c, series_fn f,
+				    unsigned int secs)
+{
+	struct fdw_leak_series s;
+	struct fdw_growth g;
+	unsigned int n = 0;
+
+	memset(&s, 0, sizeof(s));
+	for (unsigned int t = 0; t < secs; t++) {
+		fdw_leak_series_push(&s, c, f(t));
+		(void)fdw_leak_growth(c, &s, &g);
+		n += g.suspect;
+	}
+	return n;
+}
+
+static uint32_t fast_leak(unsigned int t)
+{
+	return 10 + 20 * t; /* tens of fds per second */
+}
+
+static uint32_t fast_leak_noisy(unsigned int t)
+{
+	return 50 + 20 * t + rnd(30); /* ... under some load */
+}
+
+static uint32_t slow_leak_loaded(unsigned int t)
+{
+	/* a server: 2000 fds, up to 300 connections coming and going, and a
+	 * leak of 3 fds a minute */
+	return 2000 + rnd(300) + 3 * t / 60;
+}
+
+static uint32_t very_slow_leak(unsigned int t)
+{
+	return 40 + t / 60; /* one fd a minute */
+}
+
+static uint32_t steady_server(unsigned int t)
+{
+	(void)t;
+	return 3000 + rnd(400);
+}
+
+static uint32_t spiky(unsigned int t)
+{
+	/* every 30 s a burst of 500 fds for 3 s */
+	return 100 + (t % 30 < 3 ? 500 : 0) + rnd(5);
+}
+
+static uint32_t warm_up(unsigned int t)
+{
+	/* a pool warming up: 100 fds a second for 10 s, then steady */
+	return 20 + (t < 10 ? 100 * t : 1000) + rnd(3);
+}
+
+static uint32_t leak_then_stop(unsigned int t)
+{
+	return 10 + 20 * (t < 40 ? t : 40);
+}
+
+static void test_growth_detectors(void)
+{
+	struct fdw_leak_config c;
+	struct fdw_leak_series s;
+	struct fdw_growth g;
+	double rate = 0;
+	int det = 0;
+	long at;
+
+	fdw_leak_config_default(&c);
+
+	/* a steady leak of tens of fds per second: within 30 s */
+	at = first_growth(&c, fast_leak, 3600, &rate, &det);
+	CHECK(at >= 0 && at <= 30);
+	CHECK_EQ(det, FDW_GROWTH_FAST);
+	CHECK(rate > 19.9 && rate < 20.1);
+	at = first_growth(&c, fast_leak_noisy, 3600, &rate, &det);
+	CHECK(at >= 0 && at <= 30);
+	CHECK(rate > 18 && rate < 22);
+
+	/* a slow one of a few fds per minute under load: within the hour */
+	at = first_growth(&c, slow_leak_loaded, 7200, &rate, &det);
+	CHECK(at >= 0 && at <= 3600);
+	CHECK_EQ(det, FDW_GROWTH_SLOW);
+	CHECK(rate * 60 > 2 && rate * 60 < 4);
+	at = first_growth(&c, very_slow_leak, 7200, &rate, &det);
+	CHECK(at >= 0 && at <= 3600);
+	CHECK(rate * 60 > 0.9 && rate * 60 < 1.1);
+
+	/* servers: load, spikes, warm-up are no leaks (two hours each) */
+	CHECK_EQ(first_growth(&c, steady_server, 7200, NULL, NULL), -1);
+	CHECK_EQ(first_growth(&c, spiky, 7200, NULL, NULL), -1);
+	CHECK_EQ(first_growth(&c, warm_up, 7200, NULL, NULL), -1);
+	/* nor worth capturing stacks (it costs every syscall of the process) */
+	CHECK_EQ(suspect_seconds(&c, steady_server, 7200), 0);
+	CHECK_EQ(suspect_seconds(&c, spiky, 7200), 0);
+	CHECK(suspect_seconds(&c, fast_leak, 30) > 0);
+
+	/* a leak that stops is no longer growing once the window moved on */
+	memset(&s, 0, sizeof(s));
+	for (unsigned int t = 0; t < 40 + c.fast_window + 2; t++)
+		fdw_leak_series_push(&s, &c, leak_then_stop(t));
+	CHECK(!fdw_leak_growth(&c, &s, &g));
+	CHECK(!g.suspect);
+
+	/* the thresholds are the configuration's */
+	CHECK_EQ(fdw_leak_config_set(&c, "fast_min_rate=50"), 0);
+	CHECK(first_growth(&c, fast_leak, 60, NULL, &det) == -1);
+}
+
+/* ---- a fake kernel for the model ---- */
+
+#define PID 4242
+#define CHILD 4343
+#define FILES 0xffff888000002000ull
+
+static uint64_t seq, mono;
+
+static int no_fd(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
+{
+	return -ENOENT;
+}
+
+static int empty_table(void *u, uint32_t tid,
+		       void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	return 0;
+}
+
+static struct fdw_leaks *leaks_for_hooks;
+
+static void hook_fd(void *u, struct fdw_proc *p, const struct fdw_event *ev, int kind, int fd,
+		    const struct fdw_slot *s)
+{
+	fdw_leaks_on_fd_event(leaks_for_hooks, p, ev, kind, fd, s);
+}
+
+static void hook_exit(void *u, struct fdw_proc *p)
+{
+	fdw_leaks_on_proc_exit(leaks_for_hooks, p);
+}
+
+static void model_new(struct fdw_model *m)
+{
+	struct fdw_model_ops ops = {
+		.read_fd = no_fd,
+		.read_table = empty_table,
+		.on_fd_event = hook_fd,
+		.on_proc_exit = hook_exit,
+	};
+
+	fdw_model_init(m, &ops);
+}
+
+static struct fdw_event sys(uint32_t pid, uint64_t files, unsigned int nr, int64_t ret,
+			    uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	struct fdw_event ev = {
+		.seq = ++seq,
+		.ts = mono ? mono : seq,
+		.files = files,
+		.pid = pid,
+		.tid = pid,
+		.type = FDW_REC_SYSCALL,
+		.nr = nr,
+		.ret = ret,
+		.args = { a0, a1, a2 },
+	};
+	return ev;
+}
+
+static void apply(struct fdw_model *m, struct fdw_event ev)
+{
+	fdw_model_apply(m, &ev);
+}
+
+static void do_open(struct fdw_model *m, uint32_t pid, uint64_t files, int fd, const char *path,
+		    int flags)
+{
+	struct fdw_event ev = sys(pid, files, FDW_SYS_OPENAT, fd, (uint64_t)AT_FDCWD, 0, flags);
+
+	ev.nfds = 1;
+	ev.fds[0] = fd;
+	ev.file = 0xffff888100000000ull + seq * 256;
+	ev.kfiles[0] = ev.file;
+	ev.ino = 5000 + seq;
+	ev.dev = 1;
+	ev.mode = S_IFREG | 0644;
+	ev.path = path;
+	fdw_model_apply(m, &ev);
+}
+
+static void do_pipe(struct fdw_model *m, uint32_t pid, int r, int w)
+{
+	struct fdw_event ev = sys(pid, FILES, FDW_SYS_PIPE2, 0, 0, O_CLOEXEC, 0);
+
+	ev.nfds = 2;
+	ev.fds[0] = r;
+	ev.fds[1] = w;
+	ev.file = 0xffff888200000000ull + seq * 256;
+	ev.kfiles[0] = ev.file;
+	ev.kfiles[1] = ev.file + 128;
+	ev.ino = 9000 + seq;
+	ev.mode = S_IFIFO;
+	fdw_model_apply(m, &ev);
+}
+
+static void start(struct fdw_model *m, uint32_t pid)
+{
+	uint32_t tids[] = { pid };
+
+	CHECK_EQ(fdw_model_add_scanned(m, pid, 1, "leaky", tids, 1, 1), 0);
+}
+
+/* ---- leak sites ---- */
+
+static void test_sites(void)
+{
+	struct fdw_model m;
+	struct fdw_leak_site *sites = NULL;
+	uint64_t dropped = 0;
+	struct fdw_table *t;
+	size_t n = 0;
+
+	model_new(&m);
+	leaks_for_hooks = NULL;
+	start(&m, PID);
+	/* the textbook leak, 50 times: open, dup, close the original */
+	for (int i = 0; i < 50; i++) {
+		do_open(&m, PID, FILES, 3, "/var/lib/app/data.db", O_RDONLY);
+		apply(&m, sys(PID, FILES, FDW_SYS_DUP, 4 + i, 3, 0, 0));
+		apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0));
+		/* a clean loop beside it, which must not show */
+		do_open(&m, PID, FILES, 3, "/etc/hosts", O_RDONLY | O_CLOEXEC);
+		apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0));
+	}
+	/* and files of one pattern, and a pipe */
+	for (int i = 0; i < 7; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/tmp/job-%d.out", 100 + i);
+		do_open(&m, PID, FILES, 60 + i, path, O_WRONLY);
+	}
+	do_pipe(&m, PID, 70, 71);
+	t = fdw_model_proc_table(&m, fdw_model_proc(&m, PID));
+	CHECK(t != NULL);
+	CHECK_EQ(fdw_leak_sites(t, 0, NULL, NULL, 16, &sites, &n, &dropped), 0);
+	CHECK_EQ(n, 3);
+	CHECK_EQ(dropped, 0);
+	if (n == 3) {
+		CHECK_EQ(sites[0].count, 50);
+		CHECK_EQ(sites[0].nr, FDW_SYS_DUP);
+		CHECK_EQ(sites[0].ofd_nr, FDW_SYS_OPENAT);
+		CHECK_STR(sites[0].pattern, "/var/lib/app/data.db");
+		CHECK_STR(sites[0].comm, "leaky");
+		CHECK_EQ(sites[0].without_stack, 50);
+		CHECK_EQ(sites[0].nsamples, FDW_SITE_SAMPLES);
+		CHECK_EQ(sites[0].samples[0], 4);
+		CHECK_EQ(sites[1].count, 7);
+		CHECK_STR(sites[1].pattern, "/tmp/job-*.out");
+		CHECK_EQ(sites[1].nr, FDW_SYS_OPENAT);
+		CHECK_EQ(sites[2].count, 2);
+		CHECK_EQ(sites[2].nr, FDW_SYS_PIPE2);
+		CHECK_STR(sites[2].type, "fifo");
+	}
+	free(sites);
+	/* bounded: the largest one only, the rest counted */
+	CHECK_EQ(fdw_leak_sites(t, 0, NULL, NULL, 1, &sites, &n, &dropped), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(dropped, 2);
+	CHECK(n == 1 && sites[0].count == 50);
+	free(sites);
+	/* `since` ranks by what was created recently */
+	CHECK_EQ(fdw_leak_sites(t, mono + seq - 1, NULL, NULL, 4, &sites, &n, &dropped), 0);
+	CHECK(n == 3 && sites[0].nr == FDW_SYS_PIPE2 && sites[0].recent == 2);
+	free(sites);
+	fdw_model_free(&m);
+}
+
+/* ---- the detectors with alerts, in (synthetic) time ---- */
+
+static uint64_t fake_soft = 1000;
+
+static int fake_limit(void *u, uint32_t pid, uint64_t *soft, uint64_t *hard)
+{
+	*soft = fake_soft;
+	*hard = 4096;
+	return 0;
+}
+
+static int fake_start(void *u, uint32_t pid, uint64_t *ticks)
+{
+	*ticks = (uint64_t)pid * 10;
+	return 0;
+}
+
+static int fake_unit(void *u, uint32_t pid, char *buf, size_t len)
+{
+	snprintf(buf, len, "leaky.service");
+	return 0;
+}
+
+static unsigned int count_lines(const char *log, const char *needle)
+{
+	unsigned int n = 0;
+
+	for (const char *p = log; p && (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static void test_alert_lifecycle(void)
+{
+	struct fdw_leak_ops ops = {
+		.read_limit = fake_limit,
+		.read_start = fake_start,
+		.read_unit = fake_unit,
+	};
+	struct fdw_leak_config c;
+	struct fdw_leak_procinfo pi;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_alert *g, *ex, *hit;
+	struct fdw_model m;
+	char *log = NULL;
+	size_t loglen = 0;
+	FILE *logf = open_memstream(&log, &loglen);
+	double real = 1.7e9;
+	int fd = 3;
+	json_t *site;
+
+	fdw_leak_config_default(&c);
+	CHECK_EQ(fdw_leak_config_set(&c, "limit_quiet=5"), 0);
+	CHECK_EQ(fdw_leak_config_set(&c, "growth_quiet=20"), 0);
+	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
+	store.log = logf;
+	model_new(&m);
+	CHECK_EQ(fdw_leaks_new(&l, &c, &m, &store, NULL, &ops), 0);
+	leaks_for_hooks = l;
+	start(&m, PID);
+	mono = NS;
+
+	/* 20 fds a second, the textbook way, until near the limit */
+	for (int s = 0; s < 45; s++) {
+		for (int i = 0; i < 20; i++, fd++) {
+			mono += NS / 40;
+			do_open(&m, PID, FILES, 1000, "/srv/leaky.db", O_RDONLY);
+			apply(&m, sys(PID, FILES, FDW_SYS_DUP, fd, 1000, 0, 0));
+			apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 1000, 0, 0));
+		}
+		mono += NS / 2;
+		fdw_leaks_tick(l, mono, real += 1);
+		if (s == 29) {
+			/* reported within 30 s, once */
+			g = fdw_alerts_find_firing(&store, FDW_ALERT_GROWTH, PID, PID * 10);
+			CHECK(g != NULL);
+		}
+	}
+	g = fdw_alerts_find_firing(&store, FDW_ALERT_GROWTH, PID, PID * 10);
+	CHECK(g != NULL);
+	if (g) {
+		const json_t *ev = g->evidence;
+
+		CHECK_STR(json_string_value(json_object_get(ev, "detector")), "fast");
+		CHECK(json_real_value(json_object_get(ev, "rate_per_min")) > 1100);
+		CHECK(json_real_value(json_object_get(ev, "rate_per_min")) < 1300);
+		CHECK_EQ(json_integer_value(json_object_get(ev, "limit_soft")), 1000);
+		CHECK(json_is_number(json_object_get(ev, "seconds_to_limit")));
+		site = json_array_get(json_object_get(ev, "sites"), 0);
+		CHECK_STR(json_string_value(json_object_get(site, "syscall")), "dup");
+		CHECK_STR(json_string_value(json_object_get(site, "opened_by")), "openat");
+		CHECK_STR(json_string_value(json_object_get(site, "target")), "/srv/leaky.db");
+		CHECK(json_integer_value(json_object_get(site, "count")) > 500);
+		CHECK(g->rate_per_s > 18 && g->rate_per_s < 22);
+		CHECK(strstr(g->summary, "dup of openat /srv/leaky.db") != NULL);
+	}
+	/* 900 of 1000: exhaustion too */
+	ex = fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, PID, PID * 10);
+	CHECK(ex != NULL);
+	CHECK(fdw_leaks_proc_info(l, fdw_model_proc(&m, PID), &pi));
+	CHECK(pi.growing && pi.soft == 1000 && !strcmp(pi.unit, "leaky.service"));
+
+	/* EMFILE came back: fd-limit-hit, once however often it happens */
+	for (int i = 0; i < 5; i++) {
+		mono += NS / 10;
+		apply(&m, sys(PID, FILES, FDW_SYS_OPENAT, -EMFILE, (uint64_t)AT_FDCWD, 0, 0));
+	}
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	hit = fdw_alerts_find_firing(&store, FDW_ALERT_LIMIT_HIT, PID, PID * 10);
+	CHECK(hit != NULL);
+	if (hit) {
+		CHECK_EQ(json_integer_value(json_object_get(hit->evidence, "failures")), 5);
+		CHECK_STR(json_string_value(json_object_get(hit->evidence, "errno")), "EMFILE");
+		CHECK_STR(json_string_value(json_object_get(hit->evidence, "syscall")), "openat");
+	}
+	/* no more failures: resolved after limit_quiet; growth stopped too */
+	for (int s = 0; s < 40; s++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_LIMIT_HIT, PID, PID * 10) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_GROWTH, PID, PID * 10) == NULL);
+	CHECK(g && g->state == FDW_ALERT_RESOLVED && strstr(g->resolution, "stopped growing"));
+	CHECK(ex && ex->state == FDW_ALERT_FIRING);
+
+	/* the limit is raised (prlimit): exhaustion clears at the next read */
+	fake_soft = 100000;
+	for (int s = 0; s < 12; s++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(ex && ex->state == FDW_ALERT_RESOLVED);
+
+	/* exit: nothing fires for it any more */
+	{
+		struct fdw_event ev = {
+			.seq = ++seq, .ts = mono, .files = FILES, .pid = PID, .tid = PID,
+			.type = FDW_REC_EXIT, .flags = FDW_F_GROUP_DEAD,
+		};
+		fdw_model_apply(&m, &ev);
+	}
+	CHECK_EQ(store.stats.firing[FDW_ALERT_GROWTH] + store.stats.firing[FDW_ALERT_EXHAUSTION] +
+			 store.stats.firing[FDW_ALERT_LIMIT_HIT],
+		 0);
+	CHECK_EQ(fdw_leaks_stats(l)->procs, 0);
+	fflush(logf);
+	/* each fire and each resolve logged once, with a priority */
+	CHECK_EQ(count_lines(log, "<4>fdwatchd: leak alert"), 3);
+	CHECK_EQ(count_lines(log, "<5>fdwatchd: leak alert"), 3);
+	CHECK_EQ(count_lines(log, "firing: fd-growth pid 4242 (leaky)"), 1);
+	fdw_leaks_free(l);
+	fdw_model_free(&m);
+	fdw_alerts_free(&store);
+	fclose(logf);
+	free(log);
+	fake_soft = 1000;
+	mono = 0;
+}
+
+/* Servers do not fire: a process with load that comes and goes. */
+static void test_server_no_alert(void)
+{
+	struct fdw_leak_ops ops = {
+		.read_limit = fake_limit, .read_start = fake_start, .read_unit = fake_unit,
+	};
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_model m;
+	int open_now = 0;
+
+	fake_soft = 65536;
+	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
+	store.log = NULL;
+	model_new(&m);
+	CHECK_EQ(fdw_leaks_new(&l, NULL, &m, &store, NULL, &ops), 0);
+	leaks_for_hooks = l;
+	start(&m, PID);
+	mono = NS;
+	/* 2000 fds held, then an hour of 0..400 connections */
+	for (int fd = 10; fd < 2010; fd++)
+		do_open(&m, PID, FILES, fd, "/srv/static/file", O_RDONLY | O_CLOEXEC);
+	for (int s = 0; s < 3600; s++) {
+		int want = (int)rnd(400);
+
+		for (; open_now < want; open_now++) {
+			struct fdw_event ev = sys(PID, FILES, FDW_SYS_ACCEPT4, 3000 + open_now, 3, 0, 0);
+
+			ev.nfds = 1;
+			ev.fds[0] = 3000 + open_now;
+			ev.file = 0xffff888300000000ull + seq * 256;
+			ev.kfiles[0] = ev.file;
+			ev.ino = 70000 + seq;
+			ev.mode = S_IFSOCK;
+			fdw_model_apply(&m, &ev);
+		}
+		for (; open_now > want; open_now--)
+			apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 3000 + open_now - 1, 0, 0));
+		fdw_leaks_tick(l, mono += NS, 1.7e9 + s);
+	}
+	CHECK_EQ(store.n, 0);
+	fdw_leaks_free(l);
+	fdw_model_free(&m);
+	fdw_alerts_free(&store);
+	fake_soft = 1000;
+	mono = 0;
+}
+
+/* Leaks into children: the parent's fd without cloexec survives the exec. */
+static void test_exec_leak(void)
+{
+	struct fdw_leak_ops ops = {
+		.read_limit = fake_limit, .read_start = fake_start, .read_unit = fake_unit,
+	};
+	const uint64_t CHILD_FILES = FILES + 0x1000;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_model m;
+	struct fdw_alert *a;
+	struct fdw_event ev;
+	const json_t *leaked;
+
+	fake_soft = 65536;
+	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
+	store.log = NULL;
+	model_new(&m);
+	CHECK_EQ(fdw_leaks_new(&l, NULL, &m, &store, NULL, &ops), 0);
+	leaks_for_hooks = l;
+	start(&m, PID);
+	mono = NS;
+	do_open(&m, PID, FILES, 5, "/srv/secret.key", O_RDONLY);     /* leaks */
+	do_open(&m, PID, FILES, 6, "/srv/cloexec.db", O_RDONLY | O_CLOEXEC); /* does not */
+	fdw_leaks_tick(l, mono += NS, 1.7e9);
+	memset(&ev, 0, sizeof(ev));
+	ev.seq = ++seq;
+	ev.ts = mono;
+	ev.files = FILES;
+	ev.pid = ev.tid = PID;
+	ev.type = FDW_REC_FORK;
+	ev.child_pid = ev.child_tid = CHILD;
+	ev.child_files = CHILD_FILES;
+	strcpy(ev.comm, "leaky");
+	fdw_model_apply(&m, &ev);
+	ev.seq = ++seq;
+	ev.type = FDW_REC_EXEC;
+	ev.pid = ev.tid = ev.child_pid = CHILD;
+	ev.files = CHILD_FILES;
+	strcpy(ev.comm, "helper");
+	fdw_model_apply(&m, &ev);
+	/* reported once the parent outlived the exec by exec_min_age */
+	fdw_leaks_tick(l, mono += NS, 1.7e9 + 1);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, PID, PID * 10) == NULL);
+	for (int i = 0; i < 10; i++)
+		fdw_leaks_tick(l, mono += NS, 1.7e9 + 2 + i);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, PID, PID * 10);
+	CHECK(a != NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, CHILD, CHILD * 10) == NULL);
+	if (a) {
+		leaked = json_object_get(a->evidence, "leaked");
+		CHECK_EQ(json_array_size(leaked), 1);
+		CHECK_EQ(json_integer_value(json_object_get(json_array_get(leaked, 0), "fd")), 5);
+		CHECK_STR(json_string_value(json_object_get(json_array_get(leaked, 0), "target")),
+			  "/srv/secret.key");
+		CHECK_STR(json_string_value(json_object_get(
+				  json_object_get(json_array_get(leaked, 0), "opened_by"), "syscall")),
+			  "openat");
+		CHECK_EQ(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(a->evidence, "children"), 0), "pid")),
+			 CHILD);
+		CHECK(strstr(a->summary, "helper[4343]") != NULL);
+	}
+	/* the parent sets close-on-exec: fixed */
+	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 0, 5, F_SETFD, FD_CLOEXEC));
+	fdw_leaks_tick(l, mono += NS, 1.7e9 + 20);
+	CHECK(a && a->state == FDW_ALERT_RESOLVED);
+	/* a short-lived parent (a shell running one command): no news */
+	{
+		const uint32_t SH = 5000, CMD = 5001;
+		const uint64_t SH_FILES = FILES + 0x5000, CMD_FILES = FILES + 0x6000;
+
+		start(&m, SH);
+		do_open(&m, SH, SH_FILES, 7, "/srv/log", O_WRONLY);
+		memset(&ev, 0, sizeof(ev));
+		ev.seq = ++seq;
+		ev.ts = mono;
+		ev.files = SH_FILES;
+		ev.pid = ev.tid = SH;
+		ev.type = FDW_REC_FORK;
+		ev.child_pid = ev.child_tid = CMD;
+		ev.child_files = CMD_FILES;
+		strcpy(ev.comm, "sh");
+		fdw_model_apply(&m, &ev);
+		ev.seq = ++seq;
+		ev.type = FDW_REC_EXEC;
+		ev.pid = ev.tid = ev.child_pid = CMD;
+		ev.files = CMD_FILES;
+		strcpy(ev.comm, "cat");
+		fdw_model_apply(&m, &ev);
+		fdw_leaks_tick(l, mono += NS, 1.7e9 + 21);
+		for (uint32_t who = CMD; who >= SH; who--) {
+			memset(&ev, 0, sizeof(ev));
+			ev.seq = ++seq;
+			ev.ts = mono;
+			ev.pid = ev.tid = who;
+			ev.files = who == SH ? SH_FILES : CMD_FILES;
+			ev.type = FDW_REC_EXIT;
+			ev.flags = FDW_F_GROUP_DEAD;
+			fdw_model_apply(&m, &ev);
+		}
+		for (int i = 0; i < 15; i++)
+			fdw_leaks_tick(l, mono += NS, 1.7e9 + 22 + i);
+		CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 1);
+	}
+	fdw_leaks_free(l);
+	fdw_model_free(&m);
+	fdw_alerts_free(&store);
+	fake_soft = 1000;
+	mono = 0;
+}
+
+static void put_cgroup(const char *root, uint32_t pid, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%u", root, pid);
+	(void)mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%u/cgroup", root, pid);
+	f = fopen(path, "we");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static void test_units(void)
+{
+	char root[] = "/tmp/fdw-test-units-XXXXXX", unit[128], cmd[300];
+
+	if (!mkdtemp(root)) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	put_cgroup(root, 1, "0::/system.slice/nginx.service\n");
+	put_cgroup(root, 2, "0::/user.slice/user-1000.slice/session-3.scope\n");
+	put_cgroup(root, 3, "0::/system.slice/postgresql@15-main.service/x/y\n");
+	put_cgroup(root, 4, "0::/\n");
+	put_cgroup(root, 5, "12:pids:/system.slice/cron.service\n"
+			    "1:name=systemd:/system.slice/cron.service\n");
+	put_cgroup(root, 6, "0::/machine.slice\n");
+	CHECK_EQ(fdw_leak_read_unit(root, 1, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "nginx.service");
+	CHECK_EQ(fdw_leak_read_unit(root, 2, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "session-3.scope");
+	CHECK_EQ(fdw_leak_read_unit(root, 3, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "postgresql@15-main.service");
+	CHECK_EQ(fdw_leak_read_unit(root, 4, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "");
+	CHECK_EQ(fdw_leak_read_unit(root, 5, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "cron.service");
+	CHECK_EQ(fdw_leak_read_unit(root, 6, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "machine.slice");
+	CHECK(fdw_leak_read_unit(root, 7, unit, sizeof(unit)) < 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	CHECK_EQ(system(cmd), 0);
+}
+
+int main(void)
+{
+	test_units();
+	test_config();
+	test_pattern();
+	test_trend();
+	test_growth_detectors();
+	test_sites();
+	test_alert_lifecycle();
+	test_server_no_alert();
+	test_exec_leak();
+	return check_summary();
+}
