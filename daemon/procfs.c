@@ -292,11 +292,26 @@ int fdw_proc_read_stat(const char *root, uint32_t pid, char comm[16], uint32_t *
 
 bool fdw_proc_is_kernel_thread(const char *root, uint32_t pid)
 {
-	char path[64], buf[8];
+	char path[64], buf[1024], *p;
+	unsigned int flags = 0;
+	ssize_t n;
+	int fd;
 
-	snprintf(path, sizeof(path), "%s/%u/exe", root, pid);
-	/* ENOENT for kernel threads; EACCES and friends are not proof */
-	return readlink(path, buf, sizeof(buf)) < 0 && errno == ENOENT;
+	/* PF_KTHREAD in /proc/PID/stat's flags (field 9); not "no exe", which a
+	 * process whose leader exited (a zombie leader) also shows */
+	snprintf(path, sizeof(path), "%s/%u/stat", root, pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %u", &flags) != 1)
+		return false;
+	return (flags & 0x00200000) != 0; /* PF_KTHREAD */
 }
 
 int fdw_proc_list_tasks(const char *root, uint32_t pid, uint32_t **tids, unsigned int *n)
