@@ -9,6 +9,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,8 +23,9 @@ class LeakProg:
     """tests/progs/fdw_leak: writes "WORD k=v ..." lines, takes commands as
     lines on stdin, ends at EOF on stdin."""
 
-    def __init__(self, *args):
-        path = os.path.join(T.PROGS, "fdw_leak")
+    def __init__(self, *args, exe=None):
+        """`exe`: a copy of fdw_leak to run instead (its name is the command)."""
+        path = exe or os.path.join(T.PROGS, "fdw_leak")
         if not os.access(path, os.X_OK):
             raise Failure(f"test program {path} is not built")
         self.args = [str(a) for a in args]
@@ -199,6 +201,15 @@ def http_get(url, timeout=10):
             return r.status, r.read().decode(errors="replace"), dict(r.headers)
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(errors="replace"), dict(e.headers)
+
+
+def unique_copy(tmp, prefix):
+    """fdw_leak copied to tmp under a command name no other process has
+    (metrics group by command: other runs of fdw_leak must not count)."""
+    name = (prefix + os.urandom(4).hex())[:15]
+    dst = os.path.join(tmp, name)
+    shutil.copy2(os.path.join(T.PROGS, "fdw_leak"), dst)
+    return dst, name
 
 
 def pattern(target):

@@ -67,7 +67,8 @@ def scrape(r, tmp, promtool, prometheus):
     with T.Daemon(args=["--metrics-listen", "127.0.0.1:0"]) as d:
         port = H.metrics_port(d)
         url = f"http://127.0.0.1:{port}"
-        leak = H.LeakProg("dup", 20, 150, path)
+        exe, comm = H.unique_copy(tmp, "fdwprom")
+        leak = H.LeakProg("dup", 20, 150, path, exe=exe)
         try:
             leak.expect("START")
             H.wait_alert(d, leak.pid, "fd-growth", 30)
@@ -89,8 +90,8 @@ def scrape(r, tmp, promtool, prometheus):
                             "fdwatch_open_fds", "fdwatch_dropped_total"):
                     check(f"# TYPE {fam} " in body, f"no {fam} family")
                 check('fdwatch_alerts_firing{kind="fd-growth"} ' in body, "alerts by kind")
-                check('fdwatch_open_fds{command="fdw_leak",' in body,
-                      "no fdw_leak group in fdwatch_open_fds")
+                check(f'fdwatch_open_fds{{command="{comm}",' in body,
+                      f"no {comm} group in fdwatch_open_fds")
                 # bounded: one series per group, never per pid
                 groups = [l for l in body.splitlines() if l.startswith("fdwatch_open_fds{")]
                 check(len(groups) <= 21, f"{len(groups)} fdwatch_open_fds series")
@@ -142,24 +143,24 @@ def scrape(r, tmp, promtool, prometheus):
 
             with r.case("Prometheus has the leaking program's series"):
                 def grown():
-                    res = prom_query(base, 'fdwatch_open_fds{job="fdwatch",command="fdw_leak"}')
+                    res = prom_query(base, f'fdwatch_open_fds{{job="fdwatch",command="{comm}"}}')
                     return res if res and float(res[0]["value"][1]) >= 200 else None
-                res = H.wait_for(grown, 60, "fdwatch_open_fds{command=\"fdw_leak\"} >= 200")
+                res = H.wait_for(grown, 60, f"fdwatch_open_fds{{command=\"{comm}\"}} >= 200")
                 n = float(res[0]["value"][1])
                 now = len(os.listdir(f"/proc/{leak.pid}/fd"))
                 check(n <= now + 5, f"Prometheus says {n} fds, the process has {now}")
-                T.log(f"Prometheus: fdwatch_open_fds{{command=\"fdw_leak\"}} = {n} "
+                T.log(f"Prometheus: fdwatch_open_fds{{command=\"{comm}\"}} = {n} "
                       f"(process has {now})")
                 # it grows: a rate over the last 15 s close to 20/s
                 rate = H.wait_for(lambda: prom_query(
-                    base, 'deriv(fdwatch_open_fds{command="fdw_leak"}[15s])'), 30, "deriv")
+                    base, f'deriv(fdwatch_open_fds{{command="{comm}"}}[15s])'), 30, "deriv")
                 v = float(rate[0]["value"][1])
                 check(10 <= v <= 30, f"deriv of the series {v:.1f}/s, the program leaks 20/s")
                 res = H.wait_for(lambda: [x for x in prom_query(
                     base, 'fdwatch_alerts_firing{kind="fd-growth"}')
                     if float(x["value"][1]) >= 1], 30, "fd-growth firing >= 1")
                 res = H.wait_for(lambda: prom_query(
-                    base, 'fdwatch_leak_limit_eta_seconds{command="fdw_leak"}'), 30,
+                    base, f'fdwatch_leak_limit_eta_seconds{{command="{comm}"}}'), 30,
                     "time to the limit series")
                 check(float(res[0]["value"][1]) > 0, f"eta {res[0]['value']}")
 
