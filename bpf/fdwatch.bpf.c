@@ -363,6 +363,30 @@ static __always_inline int sys_pair(struct trace_event_raw_sys_exit *ctx,
 	return 0;
 }
 
+/*
+ * A syscall that writes the number of the fd it installed to user memory
+ * (CLONE_PIDFD, clone3's pidfd, SO_PEERPIDFD): trusted only where a file
+ * is installed under that number.
+ */
+static __always_inline int sys_user_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr,
+				       const void *uptr, __u64 aux)
+{
+	struct fdw_fd_event *e = begin_fd(ctx, nr, sizeof(*e));
+	int fd = -1;
+
+	if (!e)
+		return 0;
+	e->aux = aux;
+	if (!bpf_probe_read_user(&fd, sizeof(fd), uptr) && fd >= 0 &&
+	    file_at(bpf_get_current_task_btf(), fd)) {
+		e->fds[0] = fd;
+		e->sys.nfds = 1;
+		fill_identity(e, bpf_get_current_task_btf(), fd);
+	}
+	submit(e, sizeof(*e));
+	return 0;
+}
+
 #define SYS_PLAIN(name, NR)                                                    \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx)                  \
@@ -482,22 +506,10 @@ SEC("tracepoint/syscalls/sys_exit_getsockopt")
 int exit_getsockopt(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	struct fdw_fd_event *e;
-	int pidfd = -1;
 
 	if (ctx->ret != 0 || regs->si != SOL_SOCKET_ || regs->dx != 77 /* SO_PEERPIDFD */)
 		return 0;
-	e = begin_fd(ctx, FDW_SYS_GETSOCKOPT, sizeof(*e));
-	if (!e)
-		return 0;
-	if (!bpf_probe_read_user(&pidfd, sizeof(pidfd), (const void *)e->sys.args[3]) &&
-	    pidfd >= 0 && file_at(bpf_get_current_task_btf(), pidfd)) {
-		e->fds[0] = pidfd;
-		e->sys.nfds = 1;
-		fill_identity(e, bpf_get_current_task_btf(), pidfd);
-	}
-	submit(e, sizeof(*e));
-	return 0;
+	return sys_user_fd(ctx, FDW_SYS_GETSOCKOPT, (const void *)regs->r10, 0);
 }
 
 /* unshare: only CLONE_FILES splits the table. */
@@ -516,22 +528,10 @@ SEC("tracepoint/syscalls/sys_exit_clone")
 int exit_clone(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	struct fdw_fd_event *e;
-	int pidfd = -1;
 
 	if (ctx->ret <= 0 || !(regs->di & CLONE_PIDFD_))
 		return 0;
-	e = begin_fd(ctx, FDW_SYS_CLONE, sizeof(*e));
-	if (!e)
-		return 0;
-	if (!bpf_probe_read_user(&pidfd, sizeof(pidfd), (const void *)e->sys.args[2]) &&
-	    pidfd >= 0 && file_at(bpf_get_current_task_btf(), pidfd)) {
-		e->fds[0] = pidfd;
-		e->sys.nfds = 1;
-		fill_identity(e, bpf_get_current_task_btf(), pidfd);
-	}
-	submit(e, sizeof(*e));
-	return 0;
+	return sys_user_fd(ctx, FDW_SYS_CLONE, (const void *)regs->dx, 0);
 }
 
 /* clone3: struct clone_args { __u64 flags; __u64 pidfd; ... } */
@@ -540,25 +540,12 @@ int exit_clone3(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	__u64 head[2] = {};
-	struct fdw_fd_event *e;
-	int pidfd = -1;
 
 	if (ctx->ret <= 0 ||
 	    bpf_probe_read_user(head, sizeof(head), (const void *)regs->di) ||
 	    !(head[0] & CLONE_PIDFD_))
 		return 0;
-	e = begin_fd(ctx, FDW_SYS_CLONE3, sizeof(*e));
-	if (!e)
-		return 0;
-	e->aux = head[0];
-	if (!bpf_probe_read_user(&pidfd, sizeof(pidfd), (const void *)head[1]) &&
-	    pidfd >= 0 && file_at(bpf_get_current_task_btf(), pidfd)) {
-		e->fds[0] = pidfd;
-		e->sys.nfds = 1;
-		fill_identity(e, bpf_get_current_task_btf(), pidfd);
-	}
-	submit(e, sizeof(*e));
-	return 0;
+	return sys_user_fd(ctx, FDW_SYS_CLONE3, (const void *)head[1], head[0]);
 }
 
 /* bpf(2): only the commands that return a new fd. */

@@ -1017,20 +1017,6 @@ static json_t *syscall_json(uint16_t nr)
 							      : json_null();
 }
 
-static const char *source_name(uint8_t src)
-{
-	switch (src) {
-	case FDW_SRC_EVENT:
-		return "event";
-	case FDW_SRC_PROCFS:
-		return "procfs";
-	case FDW_SRC_INHERIT:
-		return "inherit";
-	default:
-		return "unknown";
-	}
-}
-
 static double age_s(uint64_t ts, uint64_t now)
 {
 	return ts && now > ts ? (double)(now - ts) / 1e9 : 0;
@@ -1040,7 +1026,7 @@ static json_t *origin_json(const struct fdw_origin *o, uint64_t now)
 {
 	return json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o}",
 			 "syscall", syscall_json(o->nr),
-			 "source", source_name(o->source),
+			 "source", fdw_origin_source_name(o->source),
 			 "pid", o->pid ? json_integer(o->pid) : json_null(),
 			 "tid", o->tid ? json_integer(o->tid) : json_null(),
 			 "comm", o->comm[0] ? fdw_json_bytes(o->comm) : json_null(),
@@ -1127,7 +1113,7 @@ static json_t *site_json(struct fdw_leaks *l, struct leak_proc *st, const struct
 	o = json_pack("{s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I}",
 		      "syscall", syscall_json(s->nr),
 		      "opened_by", syscall_json(s->ofd_nr),
-		      "source", source_name(s->source),
+		      "source", fdw_origin_source_name(s->source),
 		      "target", fdw_json_bytes(s->pattern),
 		      "type", s->type ? s->type : "unknown",
 		      "comm", s->comm[0] ? fdw_json_bytes(s->comm) : json_null(),

@@ -22,6 +22,20 @@
 #define CLOSE_RANGE_UNSHARE_ (1u << 1)
 #define CLOSE_RANGE_CLOEXEC_ (1u << 2)
 
+const char *fdw_origin_source_name(uint8_t source)
+{
+	switch (source) {
+	case FDW_SRC_EVENT:
+		return "event";
+	case FDW_SRC_PROCFS:
+		return "procfs";
+	case FDW_SRC_INHERIT:
+		return "inherit";
+	default:
+		return "unknown";
+	}
+}
+
 /* ---- open file descriptions ------------------------------------------ */
 
 static struct fdw_ofd *ofd_new(struct fdw_model *m, uint64_t kfile)

@@ -24,6 +24,9 @@ enum fdw_origin_source {
 	FDW_SRC_INHERIT = 2,/* copied from the parent at fork */
 };
 
+/* "event", "procfs", "inherit" */
+const char *fdw_origin_source_name(uint8_t source);
+
 /* Where an fd came from. */
 struct fdw_origin {
 	uint16_t nr;	  /* FDW_SYS_*, FDW_SYS_UNKNOWN when not known */

@@ -331,20 +331,6 @@ json_t *fdw_render_event(const struct fdw_daemon *d, const struct fdw_history_en
 
 /* ---- fds -------------------------------------------------------------- */
 
-static const char *source_name(uint8_t src)
-{
-	switch (src) {
-	case FDW_SRC_EVENT:
-		return "event";
-	case FDW_SRC_PROCFS:
-		return "procfs";
-	case FDW_SRC_INHERIT:
-		return "inherit";
-	default:
-		return "unknown";
-	}
-}
-
 /*
  * An origin (or, with `closed`, what ended a generation). In the closed
  * position an event without a syscall number can only be an exec: it is
@@ -369,7 +355,7 @@ static json_t *render_origin(const struct fdw_daemon *d, const struct fdw_origin
 	set(o, "ts", json_ts(d, og->ts), &ok);
 	if (!closed)
 		set(o, "from_fd", og->from_fd >= 0 ? json_integer(og->from_fd) : json_null(), &ok);
-	set(o, "source", json_string(source_name(og->source)), &ok);
+	set(o, "source", json_string(fdw_origin_source_name(og->source)), &ok);
 	return finish(o, ok);
 }
 
