@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The HTTP API on the unix socket: see api.h and docs/api.md.
+ * The HTTP API on the unix socket: see api.h and docs/api.md. The same
+ * server answers GET /metrics on the optional loopback TCP listener
+ * (--metrics-listen), with the text metrics.c renders.
  *
  * A connection reads one request head (http_parser, paused at the end of
  * the head: bodies and pipelined requests are ignored), answers it and
@@ -21,10 +23,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <http_parser.h>
 #include <jansson.h>
 
 #include "api.h"
+#include "metrics.h"
 #include "render.h"
 #include "verify.h"
 
@@ -38,6 +44,7 @@
 #define BACKLOG_LOW_WATER (256 * 1024)	  /* refill below this */
 #define REJECT_MAX 16			  /* connections being refused at once */
 #define DEFAULT_MAX_CLIENTS 64
+#define METRICS_MAX_CLIENTS 16		  /* scrapers at once, apart from max_clients */
 #define EVENTS_DEFAULT_LIMIT 100
 #define LISTEN_BACKLOG 128
 #define READ_BUF (64 * 1024)
@@ -87,17 +94,23 @@ enum client_state {
 struct client {
 	struct client *prev, *next;
 	struct fdw_api *api;
-	uv_pipe_t pipe;
+	union {
+		uv_handle_t handle;
+		uv_stream_t stream;
+		uv_pipe_t pipe; /* the unix socket */
+		uv_tcp_t tcp;	/* the metrics listener */
+	} conn;
 	uv_timer_t timer;
 	uv_shutdown_t shutdown;
 	http_parser parser;
 	enum client_state state;
-	unsigned int open_handles; /* pipe, timer: freed when both closed */
+	unsigned int open_handles; /* conn, timer: freed when both closed */
 	size_t head_len;
 	char *url;
 	size_t url_len, url_cap;
 	bool head_done;
-	bool rejected;	/* over max_clients: its request gets a 503 */
+	bool metrics;	/* from the metrics listener: GET /metrics only */
+	bool rejected;	/* over its bound: its request gets a 503 */
 	bool follower;	/* counted in nfollowers */
 	bool live;	/* follower past the backlog */
 	bool alerts;	/* follower of /v1/leaks (alerts, not events) */
@@ -117,13 +130,18 @@ struct fdw_api {
 	char *path;
 	dev_t sock_dev;
 	ino_t sock_ino;
+	uv_tcp_t mlistener;   /* --metrics-listen */
+	bool has_mlistener;
+	unsigned int mport;   /* bound port (for port 0) */
 	struct client *clients;
-	unsigned int nclients; /* served (not rejected) connections */
+	unsigned int nclients; /* served (not rejected) unix connections */
+	unsigned int nmclients; /* served (not rejected) metrics connections */
 	unsigned int nfollowers;
 	unsigned int nrejecting;
 	uint64_t dropped_clients;
+	uint64_t dropped_mclients;
 	uint64_t dropped_followers;
-	unsigned int handles; /* listener + clients not yet freed */
+	unsigned int handles; /* listeners + clients not yet freed */
 	char rbuf[READ_BUF];  /* every read lands here and is handled at once */
 };
 
@@ -169,11 +187,13 @@ static void client_close(struct client *c)
 	c->prev = c->next = NULL;
 	if (c->rejected)
 		api->nrejecting--;
+	else if (c->metrics)
+		api->nmclients--;
 	else
 		api->nclients--;
 	if (c->follower)
 		api->nfollowers--;
-	uv_close((uv_handle_t *)&c->pipe, on_client_handle_closed);
+	uv_close(&c->conn.handle, on_client_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, on_client_handle_closed);
 }
 
@@ -203,7 +223,7 @@ static void client_linger(struct client *c)
 {
 	c->state = C_LINGER;
 	c->shutdown.data = c;
-	if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->pipe, on_shutdown) < 0) {
+	if (uv_shutdown(&c->shutdown, &c->conn.stream, on_shutdown) < 0) {
 		client_close(c);
 		return;
 	}
@@ -226,7 +246,7 @@ static void on_write(uv_write_t *req, int status)
 		return;
 	}
 	if (c->state == C_RESPONDING) {
-		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) == 0)
+		if (uv_stream_get_write_queue_size(&c->conn.stream) == 0)
 			client_linger(c);
 	} else if (c->state == C_FOLLOWING && !c->live) {
 		follow_pump(c);
@@ -244,7 +264,7 @@ static int client_write(struct client *c, struct wbuf *b)
 	w->buf = b;
 	b->refs++;
 	w->req.data = c;
-	r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &ub, 1, on_write);
+	r = uv_write(&w->req, &c->conn.stream, &ub, 1, on_write);
 	if (r < 0) {
 		b->refs--;
 		free(w);
@@ -284,6 +304,48 @@ static void on_timeout(uv_timer_t *t)
 }
 
 /*
+ * Send `status` with `blen` bytes of `body` as `ctype` (and a newline when
+ * `nl`), close once written. Extra headers, each ending in \r\n, in
+ * `headers`.
+ */
+static void respond_bytes(struct client *c, int status, const char *ctype, const char *body,
+			  size_t blen, bool nl, const char *headers)
+{
+	size_t total = blen + (nl ? 1 : 0);
+	struct wbuf *b;
+	int n, r;
+
+	b = wbuf_new(total + 512);
+	if (!b) {
+		client_close(c);
+		return;
+	}
+	n = snprintf(b->data, 512,
+		     "HTTP/1.1 %d %s\r\n"
+		     "Content-Type: %s\r\n"
+		     "Content-Length: %zu\r\n"
+		     "Connection: close\r\n"
+		     "%s\r\n",
+		     status, status_text(status), ctype, total, headers ? headers : "");
+	if (n < 0 || n >= 512) {
+		wbuf_unref(b);
+		client_close(c);
+		return;
+	}
+	memcpy(b->data + n, body, blen);
+	if (nl)
+		b->data[n + blen] = '\n';
+	b->len = (size_t)n + total;
+	c->state = C_RESPONDING;
+	(void)uv_timer_stop(&c->timer);
+	(void)uv_timer_start(&c->timer, on_timeout, WRITE_TIMEOUT_MS, 0);
+	r = client_write(c, b);
+	wbuf_unref(b);
+	if (r < 0)
+		client_close(c);
+}
+
+/*
  * Send `status` with the JSON text `text` (taken and freed; NULL: out of
  * memory, a 500) and close once written. Extra headers, each ending in
  * \r\n, in `headers`.
@@ -292,42 +354,11 @@ static void respond_text(struct client *c, int status, char *text, const char *h
 {
 	static const char fallback[] = "{\"error\": \"internal error\"}";
 	const char *payload = text ? text : fallback;
-	size_t plen = strlen(payload);
-	struct wbuf *b;
-	int n, r;
 
 	if (!text)
 		status = status == 200 ? 500 : status;
-	b = wbuf_new(plen + 512);
-	if (!b) {
-		free(text);
-		client_close(c);
-		return;
-	}
-	n = snprintf(b->data, 512,
-		     "HTTP/1.1 %d %s\r\n"
-		     "Content-Type: application/json\r\n"
-		     "Content-Length: %zu\r\n"
-		     "Connection: close\r\n"
-		     "%s\r\n",
-		     status, status_text(status), plen + 1, headers ? headers : "");
-	if (n < 0 || n >= 512) {
-		free(text);
-		wbuf_unref(b);
-		client_close(c);
-		return;
-	}
-	memcpy(b->data + n, payload, plen);
-	b->data[n + plen] = '\n';
-	b->len = (size_t)n + plen + 1;
+	respond_bytes(c, status, "application/json", payload, strlen(payload), true, headers);
 	free(text);
-	c->state = C_RESPONDING;
-	(void)uv_timer_stop(&c->timer);
-	(void)uv_timer_start(&c->timer, on_timeout, WRITE_TIMEOUT_MS, 0);
-	r = client_write(c, b);
-	wbuf_unref(b);
-	if (r < 0)
-		client_close(c);
 }
 
 /* respond_text() for a JSON value (stolen; NULL: out of memory). */
@@ -348,8 +379,12 @@ static void respond_error(struct client *c, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	respond(c, status, fdw_render_error("%s", msg),
-		status == 405 ? "Allow: GET\r\n" : NULL);
+	if (c->metrics) /* scrapers get plain text, not the API's JSON */
+		respond_bytes(c, status, "text/plain; charset=utf-8", msg, strlen(msg), true,
+			      status == 405 ? "Allow: GET\r\n" : NULL);
+	else
+		respond(c, status, fdw_render_error("%s", msg),
+			status == 405 ? "Allow: GET\r\n" : NULL);
 }
 
 /* ---- follow streams --------------------------------------------------------- */
@@ -414,7 +449,7 @@ static void follow_pump(struct client *c)
 	const struct fdw_history *h = &d->history;
 
 	while (c->state == C_FOLLOWING && !c->live &&
-	       uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) < BACKLOG_LOW_WATER) {
+	       uv_stream_get_write_queue_size(&c->conn.stream) < BACKLOG_LOW_WATER) {
 		uint64_t i = history_find(h, c->next_seq);
 		struct wbuf *batch;
 		size_t cap = BACKLOG_BATCH * 2;
@@ -527,7 +562,7 @@ void fdw_api_publish(struct fdw_daemon *d, const struct fdw_history_entry *e)
 		c->next_seq = e->ev.seq + 1;
 		if (!matches(c, e))
 			continue;
-		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > FOLLOW_QUEUE_MAX) {
+		if (uv_stream_get_write_queue_size(&c->conn.stream) > FOLLOW_QUEUE_MAX) {
 			follower_drop(c, "more than 4 MiB queued");
 			continue;
 		}
@@ -575,7 +610,7 @@ void fdw_api_publish_alert(struct fdw_daemon *d, json_t *alert)
 		next = c->next;
 		if (c->state != C_FOLLOWING || !c->alerts || (c->follow_pid && c->follow_pid != pid))
 			continue;
-		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > FOLLOW_QUEUE_MAX) {
+		if (uv_stream_get_write_queue_size(&c->conn.stream) > FOLLOW_QUEUE_MAX) {
 			follower_drop(c, "more than 4 MiB queued");
 			continue;
 		}
@@ -946,13 +981,48 @@ static void route_leaks(struct client *c, const char *q, size_t qlen)
 	respond(c, 200, doc, NULL);
 }
 
+/* A client of the metrics listener: GET /metrics, the exposition text. */
+static void dispatch_metrics(struct client *c, const char *path, size_t plen)
+{
+	struct fdw_daemon *d = c->api->d;
+	size_t len;
+	char *body;
+	int r;
+
+	if (path_is(path, plen, "/")) {
+		static const char hint[] = "fdwatchd: metrics at /metrics\n";
+
+		respond_bytes(c, 200, "text/plain; charset=utf-8", hint, sizeof(hint) - 1, false,
+			      NULL);
+		return;
+	}
+	if (!path_is(path, plen, "/metrics")) {
+		respond_error(c, 404, "not found: try /metrics");
+		return;
+	}
+	fdw_daemon_drain(d);
+	r = fdw_metrics_render(d, &body, &len);
+	if (r < 0) {
+		respond_error(c, 500, "cannot render the metrics: %s", strerror(-r));
+		return;
+	}
+	respond_bytes(c, 200, "text/plain; version=0.0.4; charset=utf-8", body, len, false,
+		      NULL);
+	free(body);
+}
+
 static void dispatch(struct client *c)
 {
 	struct http_parser_url u;
 	const char *path, *query = "";
 	size_t plen, qlen = 0;
 
-	if (verbose(c->api))
+	if (c->metrics) {
+		if (verbose(c->api))
+			fprintf(stderr, "<7>fdwatchd: metrics: %s %.*s\n",
+				http_method_str(c->parser.method),
+				(int)(c->url_len > 200 ? 200 : c->url_len), c->url ? c->url : "");
+	} else if (verbose(c->api))
 		fprintf(stderr, "<7>fdwatchd: api: uid %u pid %d: %s %.*s\n", c->uid,
 			(int)c->peer_pid, http_method_str(c->parser.method),
 			(int)(c->url_len > 200 ? 200 : c->url_len), c->url ? c->url : "");
@@ -968,6 +1038,10 @@ static void dispatch(struct client *c)
 	}
 	path = c->url + u.field_data[UF_PATH].off;
 	plen = u.field_data[UF_PATH].len;
+	if (c->metrics) {
+		dispatch_metrics(c, path, plen);
+		return;
+	}
 	if (u.field_set & (1 << UF_QUERY)) {
 		query = c->url + u.field_data[UF_QUERY].off;
 		qlen = u.field_data[UF_QUERY].len;
@@ -1065,7 +1139,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	herr = HTTP_PARSER_ERRNO(&c->parser);
 	if (c->head_done && (herr == HPE_OK || herr == HPE_PAUSED)) {
 		if (c->rejected)
-			respond_error(c, 503, "too many clients (%u)", c->api->nclients);
+			respond_error(c, 503, "too many clients (%u)",
+				      c->metrics ? c->api->nmclients : c->api->nclients);
 		else
 			dispatch(c);
 	} else if (herr != HPE_OK) {
@@ -1086,7 +1161,7 @@ static void peer_credentials(struct client *c)
 	c->uid = (uid_t)-1;
 	c->gid = (gid_t)-1;
 	c->peer_pid = 0;
-	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
+	if (uv_fileno(&c->conn.handle, &fd) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return;
 	c->uid = cred.uid;
@@ -1097,22 +1172,30 @@ static void peer_credentials(struct client *c)
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct fdw_api *api = server->data;
+	bool metrics = server == (uv_stream_t *)&api->mlistener;
 	uint64_t max = api->d->cfg.max_clients ? api->d->cfg.max_clients : DEFAULT_MAX_CLIENTS;
 	struct client *c;
+	int r;
 
 	if (status < 0) {
-		fprintf(stderr, "<4>fdwatchd: api: accept: %s\n", uv_strerror(status));
+		fprintf(stderr, "<4>fdwatchd: %s: accept: %s\n", metrics ? "metrics" : "api",
+			uv_strerror(status));
 		return;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
 	c->api = api;
-	if (uv_pipe_init(server->loop, &c->pipe, 0) < 0) {
+	c->metrics = metrics;
+	if (metrics)
+		r = uv_tcp_init(server->loop, &c->conn.tcp);
+	else
+		r = uv_pipe_init(server->loop, &c->conn.pipe, 0);
+	if (r < 0) {
 		free(c);
 		return;
 	}
-	c->pipe.data = c;
+	c->conn.handle.data = c;
 	(void)uv_timer_init(server->loop, &c->timer); /* cannot fail */
 	c->timer.data = c;
 	c->open_handles = 2;
@@ -1122,21 +1205,40 @@ static void on_connection(uv_stream_t *server, int status)
 	if (api->clients)
 		api->clients->prev = c;
 	api->clients = c;
-	c->rejected = api->nclients >= max;
+	if (metrics)
+		c->rejected = api->nmclients >= METRICS_MAX_CLIENTS;
+	else
+		c->rejected = api->nclients >= max;
 	if (c->rejected)
 		api->nrejecting++;
+	else if (metrics)
+		api->nmclients++;
 	else
 		api->nclients++;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+	if (uv_accept(server, &c->conn.stream) < 0) {
 		client_close(c);
 		return;
 	}
-	peer_credentials(c);
-	if (verbose(api))
-		fprintf(stderr, "<7>fdwatchd: api: connection from pid %d uid %u gid %u%s\n",
-			(int)c->peer_pid, c->uid, c->gid, c->rejected ? " (refused: busy)" : "");
+	if (metrics) {
+		/* TCP has no peer credentials; loopback only anyway */
+		c->uid = (uid_t)-1;
+		c->gid = (gid_t)-1;
+		if (verbose(api))
+			fprintf(stderr, "<7>fdwatchd: metrics: connection%s\n",
+				c->rejected ? " (refused: busy)" : "");
+	} else {
+		peer_credentials(c);
+		if (verbose(api))
+			fprintf(stderr,
+				"<7>fdwatchd: api: connection from pid %d uid %u gid %u%s\n",
+				(int)c->peer_pid, c->uid, c->gid,
+				c->rejected ? " (refused: busy)" : "");
+	}
 	if (c->rejected) {
-		api->dropped_clients++;
+		if (metrics)
+			api->dropped_mclients++;
+		else
+			api->dropped_clients++;
 		if (api->nrejecting > REJECT_MAX) {
 			client_close(c); /* a flood: not even a 503 */
 			return;
@@ -1145,7 +1247,7 @@ static void on_connection(uv_stream_t *server, int status)
 	/* a refused client's request is read too, so that the 503 reaches it */
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
-	if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) < 0 ||
+	if (uv_read_start(&c->conn.stream, on_alloc, on_read) < 0 ||
 	    uv_timer_start(&c->timer, on_timeout,
 			   c->rejected ? REJECT_TIMEOUT_MS : READ_TIMEOUT_MS, 0) < 0)
 		client_close(c);
@@ -1279,6 +1381,67 @@ fail:
 	return r;
 }
 
+int fdw_api_start_metrics(struct fdw_daemon *d)
+{
+	const char *listen = d->cfg.metrics_listen;
+	struct fdw_api *api = d->api;
+	struct sockaddr_storage ss;
+	char host[INET6_ADDRSTRLEN] = "?";
+	socklen_t slen;
+	int namelen, r;
+
+	if (!listen)
+		return 0;
+	if (!api)
+		return -ENOTCONN;
+	if (api->has_mlistener)
+		return -EALREADY;
+	r = fdw_metrics_parse_listen(listen, &ss, &slen);
+	if (r < 0) {
+		fprintf(stderr, "<3>fdwatchd: --metrics-listen %s: %s\n", listen,
+			r == -EPERM ? "not a loopback address (127.0.0.0/8 or [::1])"
+				    : "expected HOST:PORT (127.0.0.1:9464, [::1]:9464)");
+		return r;
+	}
+	r = uv_tcp_init(d->loop, &api->mlistener);
+	if (r < 0) {
+		fprintf(stderr, "<3>fdwatchd: metrics: %s\n", uv_strerror(r));
+		return r;
+	}
+	api->mlistener.data = api;
+	api->handles++;
+	api->has_mlistener = true; /* from here on, fdw_api_stop() closes it */
+	r = uv_tcp_bind(&api->mlistener, (const struct sockaddr *)&ss, 0);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&api->mlistener, LISTEN_BACKLOG, on_connection);
+	if (r < 0) {
+		fprintf(stderr, "<3>fdwatchd: metrics: cannot listen on %s: %s\n", listen,
+			uv_strerror(r));
+		return r;
+	}
+	namelen = sizeof(ss);
+	r = uv_tcp_getsockname(&api->mlistener, (struct sockaddr *)&ss, &namelen);
+	if (r < 0) {
+		fprintf(stderr, "<3>fdwatchd: metrics: getsockname: %s\n", uv_strerror(r));
+		return r;
+	}
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		(void)inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		api->mport = ntohs(a->sin_port);
+		fprintf(stderr, "<6>fdwatchd: metrics on http://%s:%u/metrics\n", host, api->mport);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		(void)inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		api->mport = ntohs(a->sin6_port);
+		fprintf(stderr, "<6>fdwatchd: metrics on http://[%s]:%u/metrics\n", host,
+			api->mport);
+	}
+	return 0;
+}
+
 void fdw_api_stop(struct fdw_daemon *d)
 {
 	struct fdw_api *api = d->api;
@@ -1294,12 +1457,24 @@ void fdw_api_stop(struct fdw_daemon *d)
 		(void)unlink(api->path);
 	while (api->clients)
 		client_close(api->clients);
+	if (api->has_mlistener)
+		uv_close((uv_handle_t *)&api->mlistener, on_listener_closed);
 	uv_close((uv_handle_t *)&api->listener, on_listener_closed);
 }
 
 uint64_t fdw_api_dropped_clients(const struct fdw_api *api)
 {
 	return api ? api->dropped_clients : 0;
+}
+
+uint64_t fdw_api_dropped_metrics_clients(const struct fdw_api *api)
+{
+	return api ? api->dropped_mclients : 0;
+}
+
+unsigned int fdw_api_metrics_port(const struct fdw_api *api)
+{
+	return api ? api->mport : 0;
 }
 
 uint64_t fdw_api_dropped_followers(const struct fdw_api *api)

@@ -16,7 +16,6 @@
 
 struct fdw_capture;
 struct fdw_api;
-struct fdw_metrics;
 
 struct fdw_config {
 	const char *socket_path;
@@ -50,10 +49,9 @@ struct fdw_daemon {
 	struct fdw_model model;
 	struct fdw_history history;
 	struct fdw_capture *capture;
-	struct fdw_api *api;
+	struct fdw_api *api;	      /* the API and the metrics listener */
 	struct fdw_alerts alerts;     /* leak alerts (daemon/alerts.h) */
 	struct fdw_leaks *leaks;      /* detectors; NULL when not running */
-	struct fdw_metrics *metrics;  /* NULL without --metrics-listen */
 	struct fdw_audit_stats audit;
 	uint64_t start_mono_ns;	   /* CLOCK_MONOTONIC at start */
 	int64_t mono_to_real_ns;   /* add to a CLOCK_MONOTONIC ns to get realtime ns */

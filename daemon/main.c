@@ -228,7 +228,6 @@ static void shutdown_daemon(struct fdw_daemon *d)
 #endif
 	fdw_audit_stop(d);
 	fdw_leaks_daemon_stop(d);
-	fdw_metrics_stop(d);
 	fdw_api_stop(d);
 	fdw_capture_stop(d->capture);
 	uv_close((uv_handle_t *)&housekeeping, NULL);
@@ -307,7 +306,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		fprintf(stderr, "<3>fdwatchd: leak detectors: %s\n", strerror(-r));
 	else
-		r = fdw_metrics_start(d); /* logs its own errors */
+		r = fdw_api_start_metrics(d); /* logs its own errors */
 	if (r < 0) {
 		fdw_leaks_daemon_stop(d);
 		fdw_audit_stop(d);

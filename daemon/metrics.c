@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* Prometheus metrics on loopback TCP: see metrics.h. */
+/* The Prometheus text exposition: see metrics.h (api.c serves it). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -12,18 +12,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <http_parser.h>
-#include <uv.h>
-
 #include "api.h"
 #include "daemon.h"
 #include "leaks.h"
 #include "metrics.h"
 
-#define MAX_CLIENTS 16
-#define HEAD_MAX (8 * 1024)
-#define READ_TIMEOUT_MS 10000
-#define WRITE_TIMEOUT_MS 30000
 #define DEFAULT_TOP 20
 #define OTHER_COMMAND "_other"
 
@@ -486,19 +479,7 @@ static uint64_t stale_tables(struct fdw_daemon *d)
 	return n;
 }
 
-struct fdw_metrics {
-	struct fdw_daemon *d;
-	uv_tcp_t listener;
-	bool stopping;
-	unsigned int handles;
-	unsigned int nclients;
-	uint64_t dropped_clients;
-	uint64_t scrapes;
-	unsigned int port;
-	struct mclient *clients;
-};
-
-char *fdw_metrics_render(struct fdw_daemon *d, size_t *len)
+int fdw_metrics_render(struct fdw_daemon *d, char **body, size_t *len)
 {
 	const struct fdw_model_stats *ms = &d->model.stats;
 	const struct fdw_leak_stats *ls = fdw_leaks_stats(d->leaks);
@@ -562,7 +543,7 @@ char *fdw_metrics_render(struct fdw_daemon *d, size_t *len)
 	sb_printf(&b, "fdwatch_dropped_total{resource=\"exec_leak_fds\"} %llu\n",
 		  (unsigned long long)ls->dropped_exec_fds);
 	sb_printf(&b, "fdwatch_dropped_total{resource=\"metrics_clients\"} %llu\n",
-		  (unsigned long long)fdw_metrics_dropped_clients(d->metrics));
+		  (unsigned long long)fdw_api_dropped_metrics_clients(d->api));
 
 	family(&b, "fdwatch_alerts_firing", "gauge", "Leak alerts firing now, by kind.");
 	for (int k = 0; k < FDW_ALERT_KINDS; k++)
@@ -589,353 +570,9 @@ char *fdw_metrics_render(struct fdw_daemon *d, size_t *len)
 	render_self(&b);
 	if (b.oom) {
 		free(b.buf);
-		return NULL;
-	}
-	*len = b.len;
-	return b.buf;
-}
-
-/* ---- the HTTP server ------------------------------------------------------------------ */
-
-struct mclient {
-	struct mclient *prev, *next;
-	struct fdw_metrics *m;
-	uv_tcp_t tcp;
-	uv_timer_t timer;
-	http_parser parser;
-	unsigned int open_handles;
-	size_t head_len;
-	char url[256];
-	size_t url_len;
-	bool url_too_long;
-	bool head_done;
-	bool responding;
-	bool closing;
-	char *out;
-	uv_write_t wreq;
-};
-
-static void metrics_put(struct fdw_metrics *m)
-{
-	if (--m->handles == 0 && m->stopping)
-		free(m);
-}
-
-static void on_mclient_closed(uv_handle_t *h)
-{
-	struct mclient *c = h->data;
-	struct fdw_metrics *m = c->m;
-
-	if (--c->open_handles > 0)
-		return;
-	free(c->out);
-	free(c);
-	metrics_put(m);
-}
-
-static void mclient_close(struct mclient *c)
-{
-	if (c->closing)
-		return;
-	c->closing = true;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		c->m->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->m->nclients--;
-	uv_close((uv_handle_t *)&c->tcp, on_mclient_closed);
-	uv_close((uv_handle_t *)&c->timer, on_mclient_closed);
-}
-
-static void on_mtimeout(uv_timer_t *t)
-{
-	mclient_close(t->data);
-}
-
-static void on_mwrite(uv_write_t *req, int status)
-{
-	struct mclient *c = req->data;
-
-	(void)status;
-	mclient_close(c); /* one request per connection */
-}
-
-static void mrespond(struct mclient *c, int status, const char *ctype, const char *body,
-		     size_t blen, const char *extra)
-{
-	const char *text = status == 200 ? "OK" : status == 404 ? "Not Found"
-					  : status == 405 ? "Method Not Allowed"
-					  : status == 400 ? "Bad Request"
-					  : status == 413 ? "Content Too Large"
-							  : "Internal Server Error";
-	char head[512];
-	uv_buf_t ub;
-	int n;
-
-	if (c->responding)
-		return;
-	c->responding = true;
-	n = snprintf(head, sizeof(head),
-		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		     "Connection: close\r\n%s\r\n",
-		     status, text, ctype, blen, extra ? extra : "");
-	c->out = malloc((size_t)n + blen);
-	if (!c->out) {
-		mclient_close(c);
-		return;
-	}
-	memcpy(c->out, head, (size_t)n);
-	memcpy(c->out + n, body, blen);
-	ub = uv_buf_init(c->out, (unsigned int)((size_t)n + blen));
-	c->wreq.data = c;
-	(void)uv_timer_stop(&c->timer);
-	(void)uv_timer_start(&c->timer, on_mtimeout, WRITE_TIMEOUT_MS, 0);
-	if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &ub, 1, on_mwrite) < 0)
-		mclient_close(c);
-}
-
-static void mtext(struct mclient *c, int status, const char *msg, const char *extra)
-{
-	mrespond(c, status, "text/plain; charset=utf-8", msg, strlen(msg), extra);
-}
-
-static void mdispatch(struct mclient *c)
-{
-	struct fdw_daemon *d = c->m->d;
-	struct http_parser_url u;
-	const char *path;
-	size_t plen, len;
-	char *body;
-
-	if (c->url_too_long) {
-		mtext(c, 400, "request target too long\n", NULL);
-		return;
-	}
-	if (c->parser.method != HTTP_GET) {
-		mtext(c, 405, "only GET is supported\n", "Allow: GET\r\n");
-		return;
-	}
-	http_parser_url_init(&u);
-	if (http_parser_parse_url(c->url, c->url_len, 0, &u) || !(u.field_set & (1 << UF_PATH))) {
-		mtext(c, 400, "bad request target\n", NULL);
-		return;
-	}
-	path = c->url + u.field_data[UF_PATH].off;
-	plen = u.field_data[UF_PATH].len;
-	if (plen == 1 && path[0] == '/') {
-		mtext(c, 200, "fdwatchd: metrics at /metrics\n", NULL);
-		return;
-	}
-	if (plen != 8 || memcmp(path, "/metrics", 8)) {
-		mtext(c, 404, "not found: try /metrics\n", NULL);
-		return;
-	}
-	/* read-your-writes, as the API does */
-	fdw_daemon_drain(d);
-	body = fdw_metrics_render(d, &len);
-	if (!body) {
-		mtext(c, 500, "out of memory\n", NULL);
-		return;
-	}
-	c->m->scrapes++;
-	mrespond(c, 200, "text/plain; version=0.0.4; charset=utf-8", body, len, NULL);
-	free(body);
-}
-
-static int on_murl(http_parser *p, const char *at, size_t len)
-{
-	struct mclient *c = p->data;
-
-	if (c->url_len + len >= sizeof(c->url)) {
-		c->url_too_long = true;
-		return 0;
-	}
-	memcpy(c->url + c->url_len, at, len);
-	c->url_len += len;
-	c->url[c->url_len] = '\0';
-	return 0;
-}
-
-static int on_mheaders_complete(http_parser *p)
-{
-	struct mclient *c = p->data;
-
-	c->head_done = true;
-	http_parser_pause(p, 1);
-	return 0;
-}
-
-static const http_parser_settings msettings = {
-	.on_url = on_murl,
-	.on_headers_complete = on_mheaders_complete,
-};
-
-static void on_malloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	static char rbuf[HEAD_MAX];
-
-	(void)h;
-	(void)hint;
-	*buf = uv_buf_init(rbuf, sizeof(rbuf));
-}
-
-static void on_mread(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct mclient *c = s->data;
-	enum http_errno herr;
-	size_t feed, done;
-
-	if (c->closing)
-		return;
-	if (nread < 0) {
-		mclient_close(c);
-		return;
-	}
-	if (nread == 0 || c->responding)
-		return;
-	feed = (size_t)nread;
-	if (feed > HEAD_MAX - c->head_len)
-		feed = HEAD_MAX - c->head_len;
-	done = http_parser_execute(&c->parser, &msettings, buf->base, feed);
-	c->head_len += done;
-	herr = HTTP_PARSER_ERRNO(&c->parser);
-	if (c->head_done && (herr == HPE_OK || herr == HPE_PAUSED))
-		mdispatch(c);
-	else if (herr != HPE_OK)
-		mtext(c, 400, "malformed request\n", NULL);
-	else if (c->head_len >= HEAD_MAX)
-		mtext(c, 413, "request head too large\n", NULL);
-}
-
-static void on_mconnection(uv_stream_t *server, int status)
-{
-	struct fdw_metrics *m = server->data;
-	struct mclient *c;
-
-	if (status < 0)
-		return;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return;
-	c->m = m;
-	if (uv_tcp_init(server->loop, &c->tcp) < 0) {
-		free(c);
-		return;
-	}
-	(void)uv_timer_init(server->loop, &c->timer);
-	c->tcp.data = c->timer.data = c;
-	c->open_handles = 2;
-	m->handles++;
-	m->nclients++;
-	c->next = m->clients;
-	if (m->clients)
-		m->clients->prev = c;
-	m->clients = c;
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
-		mclient_close(c);
-		return;
-	}
-	if (m->nclients > MAX_CLIENTS) {
-		/* bounded: refuse, count, close without reading */
-		m->dropped_clients++;
-		mclient_close(c);
-		return;
-	}
-	http_parser_init(&c->parser, HTTP_REQUEST);
-	c->parser.data = c;
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_malloc, on_mread) < 0 ||
-	    uv_timer_start(&c->timer, on_mtimeout, READ_TIMEOUT_MS, 0) < 0)
-		mclient_close(c);
-}
-
-static void on_listener_closed(uv_handle_t *h)
-{
-	metrics_put(h->data);
-}
-
-int fdw_metrics_start(struct fdw_daemon *d)
-{
-	struct sockaddr_storage ss;
-	struct fdw_metrics *m;
-	socklen_t slen;
-	int namelen;
-	int r;
-
-	if (!d->cfg.metrics_listen)
-		return 0;
-	r = fdw_metrics_parse_listen(d->cfg.metrics_listen, &ss, &slen);
-	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: --metrics-listen %s: %s\n", d->cfg.metrics_listen,
-			r == -EPERM ? "not a loopback address (127.0.0.0/8 or [::1])"
-				    : "expected HOST:PORT (127.0.0.1:9464, [::1]:9464)");
-		return r;
-	}
-	m = calloc(1, sizeof(*m));
-	if (!m)
 		return -ENOMEM;
-	m->d = d;
-	r = uv_tcp_init(d->loop, &m->listener);
-	if (r < 0) {
-		free(m);
-		return r;
 	}
-	m->listener.data = m;
-	m->handles = 1;
-	r = uv_tcp_bind(&m->listener, (const struct sockaddr *)&ss, 0);
-	if (r == 0)
-		r = uv_listen((uv_stream_t *)&m->listener, 64, on_mconnection);
-	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: metrics: cannot listen on %s: %s\n",
-			d->cfg.metrics_listen, uv_strerror(r));
-		m->stopping = true;
-		uv_close((uv_handle_t *)&m->listener, on_listener_closed);
-		return r;
-	}
-	namelen = sizeof(ss);
-	if (uv_tcp_getsockname(&m->listener, (struct sockaddr *)&ss, &namelen) == 0) {
-		char host[INET6_ADDRSTRLEN] = "?";
-
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-			inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-			m->port = ntohs(a->sin_port);
-			fprintf(stderr, "<6>fdwatchd: metrics on http://%s:%u/metrics\n", host,
-				m->port);
-		} else {
-			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-			inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-			m->port = ntohs(a->sin6_port);
-			fprintf(stderr, "<6>fdwatchd: metrics on http://[%s]:%u/metrics\n", host,
-				m->port);
-		}
-	}
-	d->metrics = m;
+	*body = b.buf;
+	*len = b.len;
 	return 0;
-}
-
-void fdw_metrics_stop(struct fdw_daemon *d)
-{
-	struct fdw_metrics *m = d->metrics;
-
-	if (!m)
-		return;
-	d->metrics = NULL;
-	m->stopping = true;
-	while (m->clients)
-		mclient_close(m->clients);
-	uv_close((uv_handle_t *)&m->listener, on_listener_closed);
-}
-
-unsigned int fdw_metrics_port(const struct fdw_metrics *m)
-{
-	return m ? m->port : 0;
-}
-
-uint64_t fdw_metrics_dropped_clients(const struct fdw_metrics *m)
-{
-	return m ? m->dropped_clients : 0;
 }

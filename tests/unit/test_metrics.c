@@ -161,7 +161,8 @@ static void test_render(void)
 		fdw_model_apply(&d.model, &ev);
 	}
 	CHECK_EQ(fdw_hashmap_size(&d.model.procs), 61);
-	text = fdw_metrics_render(&d, &len);
+	text = NULL;
+	CHECK_EQ(fdw_metrics_render(&d, &text, &len), 0);
 	CHECK(text != NULL && strlen(text) == len);
 	if (text) {
 		samples = check_exposition(text, "fdwatch_open_fds", &fam_n);
