@@ -153,6 +153,73 @@ static int sort_by(const json_t *arr, const char *key, struct sort_item **out)
 	return 0;
 }
 
+/*
+ * One kind of table: its columns and how one JSON item fills a row (cells
+ * are malloc'd; a NULL cell means out of memory).
+ */
+struct table_kind {
+	const struct fdw_column *cols;
+	size_t ncols;
+	void (*fill)(const struct fdw_render *r, const json_t *item, char **cells);
+};
+
+#define MAX_COLS 16
+
+static int fill_row(const struct fdw_render *r, const struct table_kind *k,
+		    struct fdw_table *t, const json_t *item)
+{
+	char *cells[MAX_COLS] = { NULL };
+
+	k->fill(r, item, cells);
+	return add_row(t, cells, k->ncols);
+}
+
+/* The items of arr as a table, sorted by the integer field sort_key when
+ * given, else in their order. */
+static int print_table(const struct fdw_render *r, const struct table_kind *k,
+		       const json_t *arr, const char *sort_key)
+{
+	struct sort_item *items = NULL;
+	struct fdw_table *t = NULL;
+	int ret = 0;
+
+	if (k->ncols > MAX_COLS)
+		return -EINVAL;
+	if (sort_key)
+		ret = sort_by(arr, sort_key, &items);
+	if (!ret)
+		ret = fdw_table_new(&t, k->cols, k->ncols);
+	for (size_t i = 0; !ret && i < json_array_size(arr); i++)
+		ret = fill_row(r, k, t, items ? items[i].v : json_array_get(arr, i));
+	if (!ret)
+		ret = fdw_table_print(t, r->out, r->headings);
+	fdw_table_free(t);
+	free(items);
+	return ret;
+}
+
+/* One item as a row with the columns' fixed widths (follow mode). */
+static int print_line(const struct fdw_render *r, const struct table_kind *k,
+		      const json_t *item)
+{
+	const char *cells[MAX_COLS];
+	struct fdw_table *t = NULL;
+	int ret;
+
+	if (k->ncols > MAX_COLS)
+		return -EINVAL;
+	ret = fdw_table_new(&t, k->cols, k->ncols);
+	if (!ret)
+		ret = fill_row(r, k, t, item);
+	if (!ret) {
+		for (size_t c = 0; c < k->ncols; c++)
+			cells[c] = fdw_table_cell(t, 0, c);
+		ret = fdw_print_row(r->out, k->cols, k->ncols, cells);
+	}
+	fdw_table_free(t);
+	return ret;
+}
+
 /* ---- status ---------------------------------------------------------- */
 
 int fdw_render_status(const struct fdw_render *r, const json_t *doc)
@@ -208,35 +275,24 @@ static const struct fdw_column ps_cols[] = {
 	{ "STALE", 0, 0 },
 };
 
+static void ps_fill(const struct fdw_render *r, const json_t *p, char **cells)
+{
+	cells[0] = text_of(get(p, "pid"));
+	cells[1] = text_of(get(p, "comm"));
+	cells[2] = text_of(get(p, "fds"));
+	cells[3] = text_of(get(p, "table"));
+	cells[4] = text_of(get(p, "stale"));
+}
+
+static const struct table_kind ps_table = { ps_cols, ARRAY_SIZE(ps_cols), ps_fill };
+
 int fdw_render_ps(const struct fdw_render *r, const json_t *doc)
 {
 	const json_t *procs = get(doc, "processes");
-	struct sort_item *items = NULL;
-	struct fdw_table *t = NULL;
-	int ret;
 
 	if (!json_is_array(procs))
 		return -EBADMSG;
-	ret = sort_by(procs, "pid", &items);
-	if (!ret)
-		ret = fdw_table_new(&t, ps_cols, ARRAY_SIZE(ps_cols));
-	for (size_t i = 0; !ret && i < json_array_size(procs); i++) {
-		const json_t *p = items[i].v;
-		char *cells[] = {
-			text_of(get(p, "pid")),
-			text_of(get(p, "comm")),
-			text_of(get(p, "fds")),
-			text_of(get(p, "table")),
-			text_of(get(p, "stale")),
-		};
-
-		ret = add_row(t, cells, ARRAY_SIZE(cells));
-	}
-	if (!ret)
-		ret = fdw_table_print(t, r->out, r->headings);
-	fdw_table_free(t);
-	free(items);
-	return ret;
+	return print_table(r, &ps_table, procs, "pid");
 }
 
 /* ---- fds --------------------------------------------------------------- */
@@ -264,42 +320,32 @@ static void warn_stale(const struct fdw_render *r, const json_t *doc)
 		json_integer_value(get(doc, "pid")));
 }
 
+static void fds_fill(const struct fdw_render *r, const json_t *f, char **cells)
+{
+	const json_t *o = get(f, "origin");
+
+	cells[0] = text_of(get(f, "fd"));
+	cells[1] = text_of(get(f, "cloexec"));
+	cells[2] = text_of(get(f, "type"));
+	cells[3] = text_of(get(f, "ofd"));
+	cells[4] = text_of(get(f, "generation"));
+	cells[5] = text_of(get(o, "syscall"));
+	cells[6] = text_of(get(o, "tid"));
+	cells[7] = text_of(get(o, "from_fd"));
+	cells[8] = age_text(r->now, get(o, "ts"));
+	cells[9] = text_of(get(f, "target"));
+}
+
+static const struct table_kind fds_table = { fds_cols, ARRAY_SIZE(fds_cols), fds_fill };
+
 int fdw_render_fds(const struct fdw_render *r, const json_t *doc)
 {
 	const json_t *fds = get(doc, "fds");
-	struct sort_item *items = NULL;
-	struct fdw_table *t = NULL;
-	int ret;
 
 	if (!json_is_array(fds))
 		return -EBADMSG;
 	warn_stale(r, doc);
-	ret = sort_by(fds, "fd", &items);
-	if (!ret)
-		ret = fdw_table_new(&t, fds_cols, ARRAY_SIZE(fds_cols));
-	for (size_t i = 0; !ret && i < json_array_size(fds); i++) {
-		const json_t *f = items[i].v;
-		const json_t *o = get(f, "origin");
-		char *cells[] = {
-			text_of(get(f, "fd")),
-			text_of(get(f, "cloexec")),
-			text_of(get(f, "type")),
-			text_of(get(f, "ofd")),
-			text_of(get(f, "generation")),
-			text_of(get(o, "syscall")),
-			text_of(get(o, "tid")),
-			text_of(get(o, "from_fd")),
-			age_text(r->now, get(o, "ts")),
-			text_of(get(f, "target")),
-		};
-
-		ret = add_row(t, cells, ARRAY_SIZE(cells));
-	}
-	if (!ret)
-		ret = fdw_table_print(t, r->out, r->headings);
-	fdw_table_free(t);
-	free(items);
-	return ret;
+	return print_table(r, &fds_table, fds, "fd");
 }
 
 /* ---- one fd ------------------------------------------------------------ */
@@ -337,33 +383,27 @@ static const json_t *fd_history(const json_t *doc)
 	return h ? h : get(doc, "history");
 }
 
+static void hist_fill(const struct fdw_render *r, const json_t *h, char **cells)
+{
+	const json_t *o = get(h, "origin");
+
+	cells[0] = text_of(get(h, "generation"));
+	cells[1] = text_of(get(h, "target"));
+	cells[2] = text_of(get(o, "syscall"));
+	cells[3] = text_of(get(o, "tid"));
+	cells[4] = clock_text(get(o, "ts"));
+	cells[5] = closed_by(get(h, "closed"));
+}
+
+static const struct table_kind hist_table = { hist_cols, ARRAY_SIZE(hist_cols), hist_fill };
+
 int fdw_render_fd_history(const struct fdw_render *r, const json_t *doc)
 {
 	const json_t *hist = fd_history(doc);
-	struct fdw_table *t = NULL;
-	int ret;
 
 	if (!json_array_size(hist))
 		return 0;
-	ret = fdw_table_new(&t, hist_cols, ARRAY_SIZE(hist_cols));
-	for (size_t i = 0; !ret && i < json_array_size(hist); i++) {
-		const json_t *h = json_array_get(hist, i);
-		const json_t *o = get(h, "origin");
-		char *cells[] = {
-			text_of(get(h, "generation")),
-			text_of(get(h, "target")),
-			text_of(get(o, "syscall")),
-			text_of(get(o, "tid")),
-			clock_text(get(o, "ts")),
-			closed_by(get(h, "closed")),
-		};
-
-		ret = add_row(t, cells, ARRAY_SIZE(cells));
-	}
-	if (!ret)
-		ret = fdw_table_print(t, r->out, r->headings);
-	fdw_table_free(t);
-	return ret;
+	return print_table(r, &hist_table, hist, NULL);
 }
 
 int fdw_render_fd(const struct fdw_render *r, const json_t *doc)
@@ -508,50 +548,26 @@ static char *ret_text(const json_t *ev)
 	return dup_text(buf);
 }
 
-static int event_row(struct fdw_table *t, const json_t *ev)
+static void event_fill(const struct fdw_render *r, const json_t *ev, char **cells)
 {
-	char *cells[] = {
-		clock_text(get(ev, "ts")),
-		text_of(get(ev, "pid")),
-		text_of(get(ev, "tid")),
-		text_of(get(ev, "comm")),
-		text_of(get(ev, "syscall")),
-		fdw_event_args(ev),
-		ret_text(ev),
-	};
-
-	return add_row(t, cells, ARRAY_SIZE(cells));
+	cells[0] = clock_text(get(ev, "ts"));
+	cells[1] = text_of(get(ev, "pid"));
+	cells[2] = text_of(get(ev, "tid"));
+	cells[3] = text_of(get(ev, "comm"));
+	cells[4] = text_of(get(ev, "syscall"));
+	cells[5] = fdw_event_args(ev);
+	cells[6] = ret_text(ev);
 }
+
+static const struct table_kind event_table = { event_cols, ARRAY_SIZE(event_cols), event_fill };
 
 int fdw_render_events(const struct fdw_render *r, const json_t *doc)
 {
 	const json_t *events = get(doc, "events");
-	struct fdw_table *t = NULL;
-	int ret;
 
 	if (!json_is_array(events))
 		return -EBADMSG;
-	ret = fdw_table_new(&t, event_cols, ARRAY_SIZE(event_cols));
-	for (size_t i = 0; !ret && i < json_array_size(events); i++)
-		ret = event_row(t, json_array_get(events, i));
-	if (!ret)
-		ret = fdw_table_print(t, r->out, r->headings);
-	fdw_table_free(t);
-	return ret;
-}
-
-/* Print the single row of a one-row table with the columns' fixed widths. */
-static int print_stream_row(const struct fdw_render *r,
-			    const struct fdw_table *t,
-			    const struct fdw_column *cols, size_t ncols)
-{
-	const char *cells[16];
-
-	if (ncols > ARRAY_SIZE(cells))
-		return -EINVAL;
-	for (size_t c = 0; c < ncols; c++)
-		cells[c] = fdw_table_cell(t, 0, c);
-	return fdw_print_row(r->out, cols, ncols, cells);
+	return print_table(r, &event_table, events, NULL);
 }
 
 int fdw_render_event_heading(const struct fdw_render *r)
@@ -561,16 +577,7 @@ int fdw_render_event_heading(const struct fdw_render *r)
 
 int fdw_render_event_line(const struct fdw_render *r, const json_t *ev)
 {
-	struct fdw_table *t = NULL;
-	int ret;
-
-	ret = fdw_table_new(&t, event_cols, ARRAY_SIZE(event_cols));
-	if (!ret)
-		ret = event_row(t, ev);
-	if (!ret)
-		ret = print_stream_row(r, t, event_cols, ARRAY_SIZE(event_cols));
-	fdw_table_free(t);
-	return ret;
+	return print_line(r, &event_table, ev);
 }
 
 /* ---- verify ------------------------------------------------------------ */
@@ -583,12 +590,23 @@ static const struct fdw_column verify_cols[] = {
 	{ "KERNEL", 0, 0 },
 };
 
+static void verify_fill(const struct fdw_render *r, const json_t *d, char **cells)
+{
+	cells[0] = text_of(get(d, "pid"));
+	cells[1] = text_of(get(d, "fd"));
+	cells[2] = text_of(get(d, "kind"));
+	cells[3] = text_of(get(d, "model"));
+	cells[4] = text_of(get(d, "kernel"));
+}
+
+static const struct table_kind verify_table = { verify_cols, ARRAY_SIZE(verify_cols),
+						verify_fill };
+
 int fdw_render_verify(const struct fdw_render *r, const json_t *doc,
 		      bool *ok)
 {
 	const json_t *diffs = get(doc, "differences");
 	const json_t *jok = get(doc, "ok");
-	struct fdw_table *t = NULL;
 	int ret;
 
 	if (!json_is_boolean(jok))
@@ -599,22 +617,7 @@ int fdw_render_verify(const struct fdw_render *r, const json_t *doc,
 			" processes\n", json_integer_value(get(doc, "checked")));
 		return ferror(r->out) ? -EIO : 0;
 	}
-	ret = fdw_table_new(&t, verify_cols, ARRAY_SIZE(verify_cols));
-	for (size_t i = 0; !ret && i < json_array_size(diffs); i++) {
-		const json_t *d = json_array_get(diffs, i);
-		char *cells[] = {
-			text_of(get(d, "pid")),
-			text_of(get(d, "fd")),
-			text_of(get(d, "kind")),
-			text_of(get(d, "model")),
-			text_of(get(d, "kernel")),
-		};
-
-		ret = add_row(t, cells, ARRAY_SIZE(cells));
-	}
-	if (!ret)
-		ret = fdw_table_print(t, r->out, r->headings);
-	fdw_table_free(t);
+	ret = print_table(r, &verify_table, diffs, NULL);
 	if (!ret && r->err)
 		fprintf(r->err, "fdwatch: %zu difference%s between the model and /proc (%"
 			JSON_INTEGER_FORMAT " process%s checked)\n",
@@ -637,37 +640,28 @@ static const struct fdw_column leak_cols[] = {
 	{ "SUMMARY", 0, 0 },
 };
 
-static int leak_row(struct fdw_table *t, double now, const json_t *a)
+static void leak_fill(const struct fdw_render *r, const json_t *a, char **cells)
 {
 	const json_t *fired = get(a, "fired_at");
-	char *cells[] = {
-		text_of(get(a, "id")),
-		text_of(get(a, "kind")),
-		text_of(get(a, "state")),
-		text_of(get(a, "pid")),
-		text_of(get(a, "comm")),
-		json_is_number(fired) ? age_text(now, fired) : text_of(fired),
-		text_of(get(a, "summary")),
-	};
 
-	return add_row(t, cells, ARRAY_SIZE(cells));
+	cells[0] = text_of(get(a, "id"));
+	cells[1] = text_of(get(a, "kind"));
+	cells[2] = text_of(get(a, "state"));
+	cells[3] = text_of(get(a, "pid"));
+	cells[4] = text_of(get(a, "comm"));
+	cells[5] = json_is_number(fired) ? age_text(r->now, fired) : text_of(fired);
+	cells[6] = text_of(get(a, "summary"));
 }
+
+static const struct table_kind leak_table = { leak_cols, ARRAY_SIZE(leak_cols), leak_fill };
 
 int fdw_render_leaks(const struct fdw_render *r, const json_t *doc)
 {
 	const json_t *alerts = get(doc, "alerts");
-	struct fdw_table *t = NULL;
-	int ret;
 
 	if (!json_is_array(alerts))
 		return -EBADMSG;
-	ret = fdw_table_new(&t, leak_cols, ARRAY_SIZE(leak_cols));
-	for (size_t i = 0; !ret && i < json_array_size(alerts); i++)
-		ret = leak_row(t, r->now, json_array_get(alerts, i));
-	if (!ret)
-		ret = fdw_table_print(t, r->out, r->headings);
-	fdw_table_free(t);
-	return ret;
+	return print_table(r, &leak_table, alerts, NULL);
 }
 
 int fdw_render_leak_heading(const struct fdw_render *r)
@@ -677,14 +671,5 @@ int fdw_render_leak_heading(const struct fdw_render *r)
 
 int fdw_render_leak_line(const struct fdw_render *r, const json_t *alert)
 {
-	struct fdw_table *t = NULL;
-	int ret;
-
-	ret = fdw_table_new(&t, leak_cols, ARRAY_SIZE(leak_cols));
-	if (!ret)
-		ret = leak_row(t, r->now, alert);
-	if (!ret)
-		ret = print_stream_row(r, t, leak_cols, ARRAY_SIZE(leak_cols));
-	fdw_table_free(t);
-	return ret;
+	return print_line(r, &leak_table, alert);
 }
