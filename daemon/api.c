@@ -390,14 +390,12 @@ static void respond_error(struct client *c, int status, const char *fmt, ...)
 /* ---- follow streams --------------------------------------------------------- */
 
 /* One NDJSON line as an HTTP chunk: "<hex>\r\n<json>\n\r\n". NULL on failure. */
-static struct wbuf *event_chunk(const struct fdw_daemon *d, const struct fdw_history_entry *e)
+static struct wbuf *json_chunk(const json_t *o, size_t flags)
 {
-	json_t *o = fdw_render_event(d, e);
-	char *text = o ? json_dumps(o, DUMP_FLAGS) : NULL;
+	char *text = o ? json_dumps(o, flags) : NULL;
 	struct wbuf *b = NULL;
 	size_t len;
 
-	json_decref(o);
 	if (!text)
 		return NULL;
 	len = strlen(text);
@@ -405,6 +403,15 @@ static struct wbuf *event_chunk(const struct fdw_daemon *d, const struct fdw_his
 	if (b)
 		b->len = (size_t)sprintf(b->data, "%zx\r\n%s\n\r\n", len + 1, text);
 	free(text);
+	return b;
+}
+
+static struct wbuf *event_chunk(const struct fdw_daemon *d, const struct fdw_history_entry *e)
+{
+	json_t *o = fdw_render_event(d, e);
+	struct wbuf *b = json_chunk(o, DUMP_FLAGS);
+
+	json_decref(o);
 	return b;
 }
 
@@ -580,21 +587,6 @@ void fdw_api_publish(struct fdw_daemon *d, const struct fdw_history_entry *e)
 /* ---- alert streams (/v1/leaks?follow=1) ------------------------------------ */
 
 /* One JSON object as an NDJSON line in an HTTP chunk. NULL on failure. */
-static struct wbuf *json_chunk(const json_t *o)
-{
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	struct wbuf *b = NULL;
-	size_t len;
-
-	if (!text)
-		return NULL;
-	len = strlen(text);
-	b = wbuf_new(len + 32);
-	if (b)
-		b->len = (size_t)sprintf(b->data, "%zx\r\n%s\n\r\n", len + 1, text);
-	free(text);
-	return b;
-}
 
 void fdw_api_publish_alert(struct fdw_daemon *d, json_t *alert)
 {
@@ -615,7 +607,7 @@ void fdw_api_publish_alert(struct fdw_daemon *d, json_t *alert)
 			continue;
 		}
 		if (!line) {
-			line = json_chunk(alert);
+			line = json_chunk(alert, JSON_COMPACT);
 			if (!line)
 				return;
 		}
@@ -660,7 +652,7 @@ static void leaks_follow_start(struct client *c, uint32_t pid)
 	}
 	wbuf_unref(b);
 	json_array_foreach(json_object_get(doc, "alerts"), i, a) {
-		struct wbuf *line = json_chunk(a);
+		struct wbuf *line = json_chunk(a, JSON_COMPACT);
 
 		if (line && client_write(c, line) < 0) {
 			wbuf_unref(line);
