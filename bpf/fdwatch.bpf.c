@@ -96,6 +96,7 @@ struct {
 #define PF_KTHREAD_ 0x00200000
 #define SOL_SOCKET_ 1
 #define SCM_RIGHTS_ 1
+#define SCM_PIDFD_ 4
 #define FIONCLEX_ 0x5450
 #define FIOCLEX_ 0x5451
 #define F_DUPFD_ 0
@@ -624,6 +625,10 @@ static __always_inline void collect_rights(struct fdw_fd_event *e,
 			return;
 		if (c.cmsg_len < sizeof(c))
 			return;
+		/* SCM_PIDFD (SO_PASSPIDFD) installs a pidfd, always close-on-exec
+		 * whatever MSG_CMSG_CLOEXEC says: let the daemon read it */
+		if (c.cmsg_level == SOL_SOCKET_ && c.cmsg_type == SCM_PIDFD_)
+			e->sys.hdr.flags |= FDW_F_TRUNCATED;
 		if (c.cmsg_level == SOL_SOCKET_ && c.cmsg_type == SCM_RIGHTS_) {
 			n = (c.cmsg_len - sizeof(c)) / sizeof(int);
 			for (int j = 0; j < FDW_MAX_FDS; j++) {
