@@ -509,16 +509,43 @@ static void follow_pump(struct client *c)
 	}
 }
 
-static void follow_start(struct client *c, uint32_t pid, uint64_t limit)
+/*
+ * Turn the connection into a follow stream: the chunked NDJSON response
+ * head, follower state, no request timeout. 0, or -errno after closing the
+ * client.
+ */
+static int stream_open(struct client *c)
 {
 	static const char head[] = "HTTP/1.1 200 OK\r\n"
 				   "Content-Type: application/x-ndjson\r\n"
 				   "Transfer-Encoding: chunked\r\n"
 				   "Cache-Control: no-store\r\n"
 				   "Connection: close\r\n\r\n";
+	struct wbuf *b = wbuf_new(sizeof(head));
+
+	if (!b) {
+		client_close(c);
+		return -ENOMEM;
+	}
+	memcpy(b->data, head, sizeof(head) - 1);
+	b->len = sizeof(head) - 1;
+	c->state = C_FOLLOWING;
+	c->follower = true;
+	c->api->nfollowers++;
+	(void)uv_timer_stop(&c->timer);
+	if (client_write(c, b) < 0) {
+		wbuf_unref(b);
+		client_close(c);
+		return -EIO;
+	}
+	wbuf_unref(b);
+	return 0;
+}
+
+static void follow_start(struct client *c, uint32_t pid, uint64_t limit)
+{
 	const struct fdw_history *h = &c->api->d->history;
 	uint64_t i = h->len, n = 0;
-	struct wbuf *b;
 
 	/* the backlog starts at the limit-th newest matching event */
 	c->follow_pid = pid;
@@ -534,23 +561,8 @@ static void follow_start(struct client *c, uint32_t pid, uint64_t limit)
 	else
 		c->next_seq = 0;
 
-	b = wbuf_new(sizeof(head));
-	if (!b) {
-		client_close(c);
+	if (stream_open(c) < 0)
 		return;
-	}
-	memcpy(b->data, head, sizeof(head) - 1);
-	b->len = sizeof(head) - 1;
-	c->state = C_FOLLOWING;
-	c->follower = true;
-	c->api->nfollowers++;
-	(void)uv_timer_stop(&c->timer);
-	if (client_write(c, b) < 0) {
-		wbuf_unref(b);
-		client_close(c);
-		return;
-	}
-	wbuf_unref(b);
 	follow_pump(c);
 }
 
@@ -620,37 +632,20 @@ void fdw_api_publish_alert(struct fdw_daemon *d, json_t *alert)
 /* The current and recent alerts, then each fire and resolve as it happens. */
 static void leaks_follow_start(struct client *c, uint32_t pid)
 {
-	static const char head[] = "HTTP/1.1 200 OK\r\n"
-				   "Content-Type: application/x-ndjson\r\n"
-				   "Transfer-Encoding: chunked\r\n"
-				   "Cache-Control: no-store\r\n"
-				   "Connection: close\r\n\r\n";
 	json_t *doc = fdw_alerts_json(&c->api->d->alerts, pid, false), *a;
-	struct wbuf *b = wbuf_new(sizeof(head));
 	size_t i;
 
-	if (!b || !doc) {
-		wbuf_unref(b);
-		json_decref(doc);
+	if (!doc) {
 		client_close(c);
 		return;
 	}
-	memcpy(b->data, head, sizeof(head) - 1);
-	b->len = sizeof(head) - 1;
-	c->state = C_FOLLOWING;
-	c->follower = true;
 	c->alerts = true;
 	c->live = true;
 	c->follow_pid = pid;
-	c->api->nfollowers++;
-	(void)uv_timer_stop(&c->timer);
-	if (client_write(c, b) < 0) {
-		wbuf_unref(b);
+	if (stream_open(c) < 0) {
 		json_decref(doc);
-		client_close(c);
 		return;
 	}
-	wbuf_unref(b);
 	json_array_foreach(json_object_get(doc, "alerts"), i, a) {
 		struct wbuf *line = json_chunk(a, JSON_COMPACT);
 
