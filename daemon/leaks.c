@@ -36,7 +36,11 @@ void fdw_leak_config_default(struct fdw_leak_config *c)
 	*c = (struct fdw_leak_config){
 		.fast_window = 30,
 		.fast_min_samples = 15,
-		.fast_min_rate = 2.0,
+		/* the fast detector is for tens of fds a second; slower trends
+		 * are the slow detector's, whose per-interval minima ignore the
+		 * connections a loaded server opens and closes (a server ramping
+		 * up at ~2 fds/s for half a minute is no leak) */
+		.fast_min_rate = 5.0,
 		.fast_min_rise = 60,
 		.slow_interval = 60,
 		.slow_window = 60,

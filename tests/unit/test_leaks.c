@@ -196,6 +196,13 @@ static uint32_t warm_up(unsigned int t)
 	return 20 + (t < 10 ? 100 * t : 1000) + rnd(3);
 }
 
+static uint32_t server_ramp(unsigned int t)
+{
+	/* a server under rising load: ~2 connections a second for a minute
+	 * on top of 1000 fds, then steady (seen with nginx under wrk) */
+	return 1000 + 2 * (t < 60 ? t : 60) + rnd(10);
+}
+
 static uint32_t leak_then_stop(unsigned int t)
 {
 	return 10 + 20 * (t < 40 ? t : 40);
@@ -233,6 +240,7 @@ static void test_growth_detectors(void)
 	/* servers: load, spikes, warm-up are no leaks (two hours each) */
 	CHECK_EQ(first_growth(&c, steady_server, 7200, NULL, NULL), -1);
 	CHECK_EQ(first_growth(&c, spiky, 7200, NULL, NULL), -1);
+	CHECK_EQ(first_growth(&c, server_ramp, 7200, NULL, NULL), -1);
 	CHECK_EQ(first_growth(&c, warm_up, 7200, NULL, NULL), -1);
 	/* nor worth capturing stacks (it costs every syscall of the process) */
 	CHECK_EQ(suspect_seconds(&c, steady_server, 7200), 0);
