@@ -13,11 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "capture.h"
+#include "base/log.h"
+#include "server/api.h"
+#include "capture/capture.h"
 #include "daemon.h"
-#include "decode.h"
-#include "procfs.h"
+#include "capture/decode.h"
+#include "sys/procfs.h"
 
 static uint64_t clock_ns(clockid_t id)
 {
@@ -141,8 +142,8 @@ static int on_record(void *userdata, const void *data, size_t size, uint64_t pos
 	r = fdw_decode(data, size, &ev);
 	if (r < 0) {
 		if (d->events_bad++ == 0)
-			fprintf(stderr, "<3>fdwatchd: undecodable record (%s, %zu bytes): "
-					"probe/daemon ABI mismatch?\n", strerror(-r), size);
+			log_err("undecodable record (%s, %zu bytes): "
+					"probe/daemon ABI mismatch?", strerror(-r), size);
 		/* a record we cannot read is a lost record for every table */
 		fdw_model_mark_all_stale(&d->model);
 		d->resync_all = true;
@@ -222,8 +223,8 @@ static void handle_lost(struct fdw_daemon *d)
 	if (lost == d->lost_seen && !d->resync_all)
 		return;
 	if (lost != d->lost_seen)
-		fprintf(stderr, "<4>fdwatchd: kernel lost %llu records (ring buffer full); "
-				"re-reading the affected tables from /proc\n",
+		log_warning("kernel lost %llu records (ring buffer full); "
+				"re-reading the affected tables from /proc",
 			(unsigned long long)(lost - d->lost_seen));
 	do {
 		uint64_t acc;

@@ -9,10 +9,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "alerts.h"
-#include "history.h"
-#include "leaks.h"
-#include "model.h"
+#include "alerts/alerts.h"
+#include "model/history.h"
+#include "detect/leaks.h"
+#include "model/model.h"
 
 struct fdw_capture;
 struct fdw_api;

@@ -19,11 +19,12 @@
 #include <systemd/sd-daemon.h>
 #endif
 
-#include "api.h"
-#include "audit.h"
-#include "capture.h"
+#include "base/log.h"
+#include "server/api.h"
+#include "check/audit.h"
+#include "capture/capture.h"
 #include "daemon.h"
-#include "metrics.h"
+#include "server/metrics.h"
 
 static struct fdw_daemon daemon_state;
 static uv_signal_t sig_term, sig_int;
@@ -172,6 +173,7 @@ static int parse_args(int argc, char **argv, struct fdw_config *cfg)
 			break;
 		case 'v':
 			cfg->verbose = true;
+			fdw_log_set_max(LOG_DEBUG);
 			break;
 		case 'h':
 			usage(stdout);
@@ -239,7 +241,7 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	struct fdw_daemon *d = h->data;
 
-	fprintf(stderr, "<6>fdwatchd: %s, shutting down\n", strsignal(signum));
+	log_info("%s, shutting down", strsignal(signum));
 	shutdown_daemon(d);
 }
 
@@ -272,12 +274,12 @@ int main(int argc, char **argv)
 
 	r = uv_loop_init(&loop);
 	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: uv_loop_init: %s\n", uv_strerror(r));
+		log_err("uv_loop_init: %s", uv_strerror(r));
 		return 1;
 	}
 	r = fdw_daemon_init(d, &loop);
 	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: init: %s\n", strerror(-r));
+		log_err("init: %s", strerror(-r));
 		goto out;
 	}
 	r = fdw_daemon_open_capture(d);
@@ -285,26 +287,26 @@ int main(int argc, char **argv)
 		goto out;
 	r = fdw_daemon_scan(d);
 	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: cannot scan %s: %s\n", d->cfg.proc_root,
+		log_err("cannot scan %s: %s", d->cfg.proc_root,
 			strerror(-r));
 		goto out_capture;
 	}
 	fdw_daemon_drain(d);
 	r = fdw_api_start(d);
 	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: cannot serve on %s: %s\n", d->cfg.socket_path,
+		log_err("cannot serve on %s: %s", d->cfg.socket_path,
 			strerror(-r));
 		goto out_capture;
 	}
 	r = fdw_audit_start(d);
 	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: audit: %s\n", strerror(-r));
+		log_err("audit: %s", strerror(-r));
 		fdw_api_stop(d);
 		goto out_capture;
 	}
 	r = fdw_leaks_daemon_start(d);
 	if (r < 0)
-		fprintf(stderr, "<3>fdwatchd: leak detectors: %s\n", strerror(-r));
+		log_err("leak detectors: %s", strerror(-r));
 	else
 		r = fdw_api_start_metrics(d); /* logs its own errors */
 	if (r < 0) {
@@ -322,7 +324,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 	d->ready = true;
-	fprintf(stderr, "<6>fdwatchd: ready: %zu processes, %llu fds, serving on %s\n",
+	log_info("ready: %zu processes, %llu fds, serving on %s",
 		fdw_hashmap_size(&d->model.procs), (unsigned long long)d->model.stats.fds,
 		d->cfg.socket_path);
 #ifdef HAVE_LIBSYSTEMD
@@ -338,7 +340,7 @@ out_capture:
 out:
 	fdw_daemon_free(d);
 	if (uv_loop_close(&loop) == UV_EBUSY) {
-		fprintf(stderr, "<3>fdwatchd: loop closed with live handles\n");
+		log_err("loop closed with live handles");
 		r = r ? r : -EBUSY;
 	}
 	return r < 0 ? 1 : 0;

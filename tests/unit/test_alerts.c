@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alerts.h"
+#include "alerts/alerts.h"
 #include "check.h"
 
 static char dir[] = "/tmp/fdw-test-alerts-XXXXXX";

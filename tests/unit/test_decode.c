@@ -7,9 +7,9 @@
 #include <sys/socket.h>
 
 #include "check.h"
-#include "decode.h"
-#include "hashmap.h"
-#include "syscalls.h"
+#include "capture/decode.h"
+#include "base/hashmap.h"
+#include "capture/syscalls.h"
 
 static struct fdw_fd_event fd_record(unsigned int nr, int64_t ret)
 {

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "alerts.h"
+#include "alerts/alerts.h"
 #include "check.h"
-#include "leaks.h"
-#include "model.h"
-#include "syscalls.h"
+#include "detect/leaks.h"
+#include "model/model.h"
+#include "capture/syscalls.h"
 
 #define NS 1000000000ull
 

@@ -15,7 +15,7 @@
 
 #include "check.h"
 #include "daemon.h"
-#include "metrics.h"
+#include "server/metrics.h"
 
 static void test_parse_listen(void)
 {

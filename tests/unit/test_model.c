@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 
 #include "check.h"
-#include "model.h"
-#include "syscalls.h"
+#include "model/model.h"
+#include "capture/syscalls.h"
 
 #define PID 100
 #define FILES 0xffff888000001000ull

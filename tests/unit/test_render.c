@@ -16,9 +16,9 @@
 
 #include "check.h"
 #include "daemon.h"
-#include "render.h"
-#include "syscalls.h"
-#include "verify.h"
+#include "server/render.h"
+#include "capture/syscalls.h"
+#include "check/verify.h"
 
 #define PID 100
 #define FILES 0xffff888000001000ull

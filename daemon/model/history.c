@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "history.h"
+#include "model/history.h"
 
 int fdw_history_init(struct fdw_history *h, uint64_t cap)
 {

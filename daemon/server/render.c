@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "render.h"
-#include "syscalls.h"
+#include "server/api.h"
+#include "server/render.h"
+#include "capture/syscalls.h"
 
 #ifndef FDWATCH_VERSION
 #define FDWATCH_VERSION "unknown"

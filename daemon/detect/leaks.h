@@ -35,8 +35,8 @@
 
 #include <jansson.h>
 
-#include "alerts.h"
-#include "model.h"
+#include "alerts/alerts.h"
+#include "model/model.h"
 
 struct fdw_capture;
 

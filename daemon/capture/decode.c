@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "decode.h"
+#include "capture/decode.h"
 
 static void unpack_hdr(const struct fdw_hdr *h, struct fdw_event *ev)
 {

@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "syscalls.h"
+#include "capture/syscalls.h"
 
 #define N FDW_ARG_NONE
 #define FD FDW_ARG_FD

@@ -29,10 +29,11 @@
 #include <http_parser.h>
 #include <jansson.h>
 
-#include "api.h"
-#include "metrics.h"
-#include "render.h"
-#include "verify.h"
+#include "base/log.h"
+#include "server/api.h"
+#include "server/metrics.h"
+#include "server/render.h"
+#include "check/verify.h"
 
 #define HEAD_MAX (16 * 1024)		  /* request line + headers */
 #define READ_TIMEOUT_MS 10000		  /* to send a whole request head */
@@ -199,7 +200,7 @@ static void client_close(struct client *c)
 
 static bool verbose(const struct fdw_api *api)
 {
-	return api->d->cfg.verbose;
+	return fdw_log_get_max() >= LOG_DEBUG;
 }
 
 /* ---- writing -------------------------------------------------------------- */
@@ -297,7 +298,7 @@ static void on_timeout(uv_timer_t *t)
 	struct client *c = t->data;
 
 	if (verbose(c->api))
-		fprintf(stderr, "<7>fdwatchd: api: uid %u pid %d: %s timed out\n", c->uid,
+		log_debug("api: uid %u pid %d: %s timed out", c->uid,
 			(int)c->peer_pid,
 			c->state == C_READING ? "request" : c->state == C_LINGER ? "hang-up" : "response");
 	client_close(c);
@@ -440,7 +441,7 @@ static void follower_drop(struct client *c, const char *why)
 {
 	c->api->dropped_followers++;
 	if (verbose(c->api))
-		fprintf(stderr, "<7>fdwatchd: api: follower uid %u pid %d dropped: %s\n", c->uid,
+		log_debug("api: follower uid %u pid %d dropped: %s", c->uid,
 			(int)c->peer_pid, why);
 	client_close(c);
 }
@@ -1006,11 +1007,11 @@ static void dispatch(struct client *c)
 
 	if (c->metrics) {
 		if (verbose(c->api))
-			fprintf(stderr, "<7>fdwatchd: metrics: %s %.*s\n",
+			log_debug("metrics: %s %.*s",
 				http_method_str(c->parser.method),
 				(int)(c->url_len > 200 ? 200 : c->url_len), c->url ? c->url : "");
 	} else if (verbose(c->api))
-		fprintf(stderr, "<7>fdwatchd: api: uid %u pid %d: %s %.*s\n", c->uid,
+		log_debug("api: uid %u pid %d: %s %.*s", c->uid,
 			(int)c->peer_pid, http_method_str(c->parser.method),
 			(int)(c->url_len > 200 ? 200 : c->url_len), c->url ? c->url : "");
 	if (c->parser.method != HTTP_GET) {
@@ -1165,7 +1166,7 @@ static void on_connection(uv_stream_t *server, int status)
 	int r;
 
 	if (status < 0) {
-		fprintf(stderr, "<4>fdwatchd: %s: accept: %s\n", metrics ? "metrics" : "api",
+		log_warning("%s: accept: %s", metrics ? "metrics" : "api",
 			uv_strerror(status));
 		return;
 	}
@@ -1211,13 +1212,12 @@ static void on_connection(uv_stream_t *server, int status)
 		c->uid = (uid_t)-1;
 		c->gid = (gid_t)-1;
 		if (verbose(api))
-			fprintf(stderr, "<7>fdwatchd: metrics: connection%s\n",
+			log_debug("metrics: connection%s",
 				c->rejected ? " (refused: busy)" : "");
 	} else {
 		peer_credentials(c);
 		if (verbose(api))
-			fprintf(stderr,
-				"<7>fdwatchd: api: connection from pid %d uid %u gid %u%s\n",
+			log_debug("api: connection from pid %d uid %u gid %u%s",
 				(int)c->peer_pid, c->uid, c->gid,
 				c->rejected ? " (refused: busy)" : "");
 	}
@@ -1385,14 +1385,14 @@ int fdw_api_start_metrics(struct fdw_daemon *d)
 		return -EALREADY;
 	r = fdw_metrics_parse_listen(listen, &ss, &slen);
 	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: --metrics-listen %s: %s\n", listen,
+		log_err("--metrics-listen %s: %s", listen,
 			r == -EPERM ? "not a loopback address (127.0.0.0/8 or [::1])"
 				    : "expected HOST:PORT (127.0.0.1:9464, [::1]:9464)");
 		return r;
 	}
 	r = uv_tcp_init(d->loop, &api->mlistener);
 	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: metrics: %s\n", uv_strerror(r));
+		log_err("metrics: %s", uv_strerror(r));
 		return r;
 	}
 	api->mlistener.data = api;
@@ -1402,14 +1402,14 @@ int fdw_api_start_metrics(struct fdw_daemon *d)
 	if (r == 0)
 		r = uv_listen((uv_stream_t *)&api->mlistener, LISTEN_BACKLOG, on_connection);
 	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: metrics: cannot listen on %s: %s\n", listen,
+		log_err("metrics: cannot listen on %s: %s", listen,
 			uv_strerror(r));
 		return r;
 	}
 	namelen = sizeof(ss);
 	r = uv_tcp_getsockname(&api->mlistener, (struct sockaddr *)&ss, &namelen);
 	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: metrics: getsockname: %s\n", uv_strerror(r));
+		log_err("metrics: getsockname: %s", uv_strerror(r));
 		return r;
 	}
 	if (ss.ss_family == AF_INET) {
@@ -1417,13 +1417,13 @@ int fdw_api_start_metrics(struct fdw_daemon *d)
 
 		(void)inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
 		api->mport = ntohs(a->sin_port);
-		fprintf(stderr, "<6>fdwatchd: metrics on http://%s:%u/metrics\n", host, api->mport);
+		log_info("metrics on http://%s:%u/metrics", host, api->mport);
 	} else {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 
 		(void)inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
 		api->mport = ntohs(a->sin6_port);
-		fprintf(stderr, "<6>fdwatchd: metrics on http://[%s]:%u/metrics\n", host,
+		log_info("metrics on http://[%s]:%u/metrics", host,
 			api->mport);
 	}
 	return 0;

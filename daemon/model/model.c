@@ -16,8 +16,8 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
-#include "model.h"
-#include "syscalls.h"
+#include "model/model.h"
+#include "capture/syscalls.h"
 
 #define CLOSE_RANGE_UNSHARE_ (1u << 1)
 #define CLOSE_RANGE_CLOEXEC_ (1u << 2)

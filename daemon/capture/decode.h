@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-#include "event.h"
+#include "capture/event.h"
 
 /*
  * Check one ring-buffer record and unpack it into *ev. ev->path points

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "model.h"
+#include "model/model.h"
 
 /* One fd of task `tid` (works for any thread id: /proc/TID/fd/FD). */
 int fdw_proc_read_fd(const char *root, uint32_t tid, int fd, struct fdw_fd_info *out);

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alerts.h"
+#include "alerts/alerts.h"
 
 #define STATE_FILE "alerts.json"
 #define STATE_VERSION 1

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "hashmap.h"
+#include "base/hashmap.h"
 
 static inline size_t hash64(uint64_t k)
 {

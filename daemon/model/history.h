@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "event.h"
+#include "capture/event.h"
 
 struct fdw_history_entry {
 	struct fdw_event ev; /* ev.path points at path below, or NULL */

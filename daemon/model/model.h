@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "event.h"
-#include "hashmap.h"
+#include "capture/event.h"
+#include "base/hashmap.h"
 
 enum fdw_origin_source {
 	FDW_SRC_EVENT = 0,  /* created by a syscall the probes saw */

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "event.h"
+#include "capture/event.h"
 
 enum fdw_arg_kind {
 	FDW_ARG_NONE = 0,

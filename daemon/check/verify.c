@@ -6,9 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "procfs.h"
-#include "render.h"
-#include "verify.h"
+#include "sys/procfs.h"
+#include "server/render.h"
+#include "check/verify.h"
 
 #define VERIFY_ROUNDS 3
 #define VERIFY_PAUSE_NS 1000000 /* between rounds that found differences */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolize.h"
+#include "sys/symbolize.h"
 
 #ifdef HAVE_LIBDW
 #include <elfutils/libdwfl.h>

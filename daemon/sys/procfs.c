@@ -14,7 +14,7 @@
 #include <linux/kcmp.h>
 #include <sys/syscall.h>
 
-#include "procfs.h"
+#include "sys/procfs.h"
 
 static int parse_u32(const char *s, uint32_t *out)
 {

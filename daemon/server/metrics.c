@@ -12,10 +12,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "server/api.h"
 #include "daemon.h"
-#include "leaks.h"
-#include "metrics.h"
+#include "detect/leaks.h"
+#include "server/metrics.h"
 
 #define DEFAULT_TOP 20
 #define OTHER_COMMAND "_other"

@@ -21,8 +21,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "capture.h"
-#include "event.h"
+#include "base/log.h"
+#include "capture/capture.h"
+#include "capture/event.h"
 #include "fdwatch.skel.h"
 #include "fdwatch_event.h"
 
@@ -102,11 +103,11 @@ static int ensure_tracefs(void)
 	if (mount("tracefs", TRACEFS, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
 		int r = -errno;
 
-		fprintf(stderr, "<3>fdwatchd: tracefs is not mounted at " TRACEFS
-				" and mounting it failed: %s\n", strerror(-r));
+		log_err("tracefs is not mounted at " TRACEFS
+				" and mounting it failed: %s", strerror(-r));
 		return r;
 	}
-	fprintf(stderr, "<5>fdwatchd: tracefs was not mounted; mounted it at " TRACEFS "\n");
+	log_notice("tracefs was not mounted; mounted it at " TRACEFS );
 	return 0;
 }
 
@@ -228,7 +229,7 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 	c->skel = fdwatch_bpf__open();
 	if (!c->skel) {
 		r = -errno;
-		fprintf(stderr, "<3>fdwatchd: cannot open BPF object: %s\n", strerror(-r));
+		log_err("cannot open BPF object: %s", strerror(-r));
 		goto fail;
 	}
 	c->skel->rodata->self_tgid = opts->self_tgid;
@@ -248,7 +249,7 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 	}
 	r = fdwatch_bpf__load(c->skel);
 	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: cannot load BPF programs: %s\n", strerror(-r));
+		log_err("cannot load BPF programs: %s", strerror(-r));
 		goto fail;
 	}
 	bpf_object__for_each_program(prog, c->skel->obj) {
@@ -261,11 +262,11 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 		if (!link) {
 			r = -errno;
 			if (is_required(name)) {
-				fprintf(stderr, "<3>fdwatchd: cannot attach %s: %s\n", name,
+				log_err("cannot attach %s: %s", name,
 					strerror(-r));
 				goto fail;
 			}
-			fprintf(stderr, "<4>fdwatchd: optional probe %s not attached: %s\n", name,
+			log_warning("optional probe %s not attached: %s", name,
 				strerror(-r));
 			if (c->nfailed < MAX_PROBES)
 				c->failed[c->nfailed++] = name;
@@ -280,7 +281,7 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 	}
 	for (unsigned int i = 0; i < c->nfailed; i++)
 		if (is_required(c->failed[i])) {
-			fprintf(stderr, "<3>fdwatchd: required tracepoint for %s missing\n",
+			log_err("required tracepoint for %s missing",
 				c->failed[i]);
 			r = -ENOENT;
 			goto fail;
@@ -288,7 +289,7 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 	r = ring_map(&c->rb, bpf_map__fd(c->skel->maps.events),
 		     bpf_map__max_entries(c->skel->maps.events));
 	if (r < 0) {
-		fprintf(stderr, "<3>fdwatchd: cannot map the ring buffer: %s\n", strerror(-r));
+		log_err("cannot map the ring buffer: %s", strerror(-r));
 		goto fail;
 	}
 	*out = c;
@@ -546,7 +547,7 @@ int fdw_capture_track_fanotify(struct fdw_capture *c, uint32_t tgid, int fd, boo
 		c->read_link = bpf_program__attach(c->skel->progs.exit_read);
 		if (!c->read_link) {
 			r = -errno;
-			fprintf(stderr, "<4>fdwatchd: cannot attach the fanotify read probe: %s\n",
+			log_warning("cannot attach the fanotify read probe: %s",
 				strerror(-r));
 			return r;
 		}

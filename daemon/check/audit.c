@@ -6,8 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "verify.h"
+#include "base/log.h"
+#include "check/audit.h"
+#include "check/verify.h"
 
 #define AUDIT_LOG_DIFFS 5 /* differences detailed per process (verbose) */
 
@@ -35,7 +36,7 @@ static void log_diffs(const json_t *diffs)
 		char *s = json_dumps(json_array_get(diffs, i), JSON_COMPACT);
 
 		if (s)
-			fprintf(stderr, "<7>fdwatchd: audit:   %s\n", s);
+			log_debug("audit:   %s", s);
 		free(s);
 	}
 }
@@ -55,8 +56,8 @@ static void check_one(struct fdw_daemon *d, uint32_t pid)
 	r = fdw_verify_proc(d, p, diffs);
 	if (r < 0) {
 		/* gone (-ESRCH) is normal; other failures are not divergences */
-		if (r != -ESRCH && d->cfg.verbose)
-			fprintf(stderr, "<7>fdwatchd: audit: pid %u not checked: %s\n", pid,
+		if (r != -ESRCH)
+			log_debug("audit: pid %u not checked: %s", pid,
 				strerror(-r));
 		json_decref(diffs);
 		return;
@@ -79,17 +80,14 @@ static void check_one(struct fdw_daemon *d, uint32_t pid)
 					r = 0;
 			}
 			if (r < 0)
-				fprintf(stderr,
-					"<4>fdwatchd: audit: pid %u (%s) diverged from /proc: %zu "
-					"differences; re-reading the table failed: %s\n",
+				log_warning("audit: pid %u (%s) diverged from /proc: %zu "
+					"differences; re-reading the table failed: %s",
 					pid, comm, json_array_size(diffs), strerror(-r));
 			else
-				fprintf(stderr,
-					"<4>fdwatchd: audit: pid %u (%s) diverged from /proc: %zu "
-					"differences; table re-read\n",
+				log_warning("audit: pid %u (%s) diverged from /proc: %zu "
+					"differences; table re-read",
 					pid, comm, json_array_size(diffs));
-			if (d->cfg.verbose)
-				log_diffs(diffs);
+			log_diffs(diffs);
 		}
 	}
 	json_decref(diffs);

@@ -13,14 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "capture.h"
+#include "base/log.h"
+#include "server/api.h"
+#include "capture/capture.h"
 #include "daemon.h"
-#include "leaks.h"
-#include "procfs.h"
-#include "render.h"
-#include "symbolize.h"
-#include "syscalls.h"
+#include "detect/leaks.h"
+#include "sys/procfs.h"
+#include "server/render.h"
+#include "sys/symbolize.h"
+#include "capture/syscalls.h"
 
 #define NS 1000000000ull
 #define EXEC_FDS_MAX 64	      /* exec-leaked fds remembered per exec */
@@ -1937,7 +1938,7 @@ int fdw_leaks_daemon_start(struct fdw_daemon *d)
 	if (r < 0)
 		return r;
 	if (d->cfg.verbose) {
-		fprintf(stderr, "<7>fdwatchd: leak detectors: ");
+		log_debug("leak detectors: ");
 		fdw_leak_config_print(&d->cfg.leak, stderr);
 	}
 	return 0;
