@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The pipeline: the one owner of the ring buffer's consumption. Every
+ * record goes
+ *
+ *   capture (ring) -> decode -> timestamp -> model (observers: detectors)
+ *                  -> history -> on_event (wired to the follow streams)
+ *
+ * and whatever keeps the model honest on the way: the start-up /proc scan,
+ * and re-reading the tables whose records the kernel lost. Nothing else
+ * consumes the ring: the server and the checks ask fdw_pipeline_drain()
+ * for read-your-writes; detectors never drain.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capture/capture.h"
+#include "model/history.h"
+#include "model/model.h"
+
+struct fdw_pipeline_stats {
+	uint64_t events_received; /* records taken from the ring */
+	uint64_t events_bad;	  /* records that failed to decode */
+	uint64_t lost_handled;	  /* kernel-lost records already resynced for */
+	uint64_t loss_resyncs;	  /* processes re-read after lost records */
+	uint64_t scan_errors;	  /* processes the /proc scan could not add */
+	uint64_t drains;	  /* fdw_pipeline_drain() calls */
+};
+
+struct fdw_pipeline {
+	struct fdw_capture *capture; /* NULL until fdw_pipeline_attach() */
+	struct fdw_model *model;
+	struct fdw_history *history;
+	const char *proc_root;
+	/* each event once applied (history entry); optional */
+	void (*on_event)(void *userdata, const struct fdw_history_entry *e);
+	void *userdata;
+
+	struct fdw_pipeline_stats stats;
+	uint64_t seq;	       /* last event sequence number */
+	uint64_t cal_mono_ns;  /* a (CLOCK_MONOTONIC, jiffies) pair from a task record */
+	uint64_t cal_jiffies;
+	uint64_t ns_per_jiffy; /* from the kernel's CONFIG_HZ; 0 until known */
+	uint64_t last_ts;      /* the stream's latest stamp: stamps never go back */
+	bool resync_all;       /* lost records of unknown owner: re-read all */
+};
+
+void fdw_pipeline_init(struct fdw_pipeline *p, struct fdw_model *m, struct fdw_history *h,
+		       const char *proc_root);
+
+/* The capture options' record callback: hand it to fdw_capture_open()
+ * with `p` as userdata, then fdw_pipeline_attach(). */
+int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64_t pos);
+void fdw_pipeline_attach(struct fdw_pipeline *p, struct fdw_capture *c);
+
+/* Add every process in /proc to the model (after the probes are attached,
+ * so nothing falls between the scan and the events). 0 or -errno. */
+int fdw_pipeline_scan(struct fdw_pipeline *p);
+
+/* Apply every record the kernel has committed so far, then re-read the
+ * tables of processes whose records were lost (read-your-writes: after
+ * this, the model reflects every syscall that returned before the call). */
+void fdw_pipeline_drain(struct fdw_pipeline *p);
+
+/* Kernel-side lost records, per CPU (if per_cpu) and in total. */
+uint64_t fdw_pipeline_lost(const struct fdw_pipeline *p, uint64_t *per_cpu, unsigned int max_cpus,
+			   unsigned int *ncpus);
