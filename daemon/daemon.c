@@ -1,42 +1,32 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The event pipeline: every ring-buffer record goes
- *   capture.c (ring) -> here: decode -> model -> history -> API followers
- * plus what keeps the model honest: the initial /proc scan and the
- * re-reading of tables whose records the kernel lost.
+ * The wiring layer (daemon.h): modules are created, connected and started
+ * here and nowhere else. Follow one record: capture/ (ring) ->
+ * pipeline/ (decode, model, history) -> model observers (detect/) and the
+ * pipeline's on_event (server/ follow streams); queries come in through
+ * server/, which asks the pipeline to drain before it answers.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "base/clock.h"
 #include "base/log.h"
-#include "server/api.h"
 #include "capture/capture.h"
 #include "daemon.h"
-#include "capture/decode.h"
+#include "server/api.h"
 #include "sys/procfs.h"
 
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t fdw_now_mono(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
-double fdw_daemon_realtime(const struct fdw_daemon *d, uint64_t mono_ns)
-{
-	return (double)((int64_t)mono_ns + d->mono_to_real_ns) / 1e9;
-}
+#define TICK_MS 1000
 
 /* ---- model <-> /proc -------------------------------------------------- */
 
@@ -76,7 +66,7 @@ static uint64_t ops_ring_position(void *userdata)
 {
 	struct fdw_daemon *d = userdata;
 
-	return fdw_capture_position(d->capture);
+	return d->capture ? fdw_capture_position(d->capture) : 0;
 }
 
 static int ops_read_proc(void *userdata, uint32_t pid, char comm[16], uint32_t *ppid)
@@ -86,9 +76,10 @@ static int ops_read_proc(void *userdata, uint32_t pid, char comm[16], uint32_t *
 	return fdw_proc_read_stat(d->cfg.proc_root, pid, comm, ppid);
 }
 
-/* The leak detectors (daemon/leaks.c) follow the model's changes. */
-static void ops_on_fd_event(void *userdata, struct fdw_proc *p, const struct fdw_event *ev,
-			    int kind, int fd, const struct fdw_slot *slot)
+/* ---- detectors follow the model --------------------------------------- */
+
+static void obs_fd_event(void *userdata, struct fdw_proc *p, const struct fdw_event *ev,
+			 int kind, int fd, const struct fdw_slot *slot)
 {
 	struct fdw_daemon *d = userdata;
 
@@ -96,7 +87,7 @@ static void ops_on_fd_event(void *userdata, struct fdw_proc *p, const struct fdw
 		fdw_leaks_on_fd_event(d->leaks, p, ev, kind, fd, slot);
 }
 
-static void ops_on_proc_exit(void *userdata, struct fdw_proc *p)
+static void obs_proc_exit(void *userdata, struct fdw_proc *p)
 {
 	struct fdw_daemon *d = userdata;
 
@@ -104,205 +95,27 @@ static void ops_on_proc_exit(void *userdata, struct fdw_proc *p)
 		fdw_leaks_on_proc_exit(d->leaks, p);
 }
 
-/* ---- records ---------------------------------------------------------- */
-
-/*
- * Syscall records carry jiffies (cheap); task records carry CLOCK_MONOTONIC
- * and jiffies together. Convert the former with the latest pair: exact to
- * within one tick. Before the first pair, the time of consumption stands in.
- */
-static void normalize_ts(struct fdw_daemon *d, struct fdw_event *ev)
+static void on_pipeline_event(void *userdata, const struct fdw_history_entry *e)
 {
-	if (ev->type == FDW_REC_FORK || ev->type == FDW_REC_EXEC || ev->type == FDW_REC_EXIT) {
-		if (ev->hz) {
-			d->ns_per_jiffy = 1000000000ull / ev->hz;
-			d->cal_mono_ns = ev->ts;
-			d->cal_jiffies = ev->jiffies;
-		}
-		return;
-	}
-	if (!(ev->flags & FDW_F_JIFFIES))
-		return;
-	if (d->ns_per_jiffy)
-		ev->ts = d->cal_mono_ns +
-			 (uint64_t)((int64_t)(ev->ts - d->cal_jiffies) * (int64_t)d->ns_per_jiffy);
-	else
-		ev->ts = fdw_now_mono();
+	fdw_api_publish(userdata, e);
 }
 
-static int on_record(void *userdata, const void *data, size_t size, uint64_t pos)
-{
-	struct fdw_daemon *d = userdata;
-	const struct fdw_history_entry *he;
-	struct fdw_proc *p;
-	struct fdw_event ev;
-	int r;
-
-	d->events_received++;
-	r = fdw_decode(data, size, &ev);
-	if (r < 0) {
-		if (d->events_bad++ == 0)
-			log_err("undecodable record (%s, %zu bytes): "
-					"probe/daemon ABI mismatch?", strerror(-r), size);
-		/* a record we cannot read is a lost record for every table */
-		fdw_model_mark_all_stale(&d->model);
-		d->resync_all = true;
-		return 0;
-	}
-	ev.seq = ++d->seq;
-	ev.ring_pos = pos;
-	normalize_ts(d, &ev);
-	/* ring order is time order: keep stamps from running backwards when a
-	 * fresh calibration pair moves the conversion by part of a tick */
-	if (ev.ts < d->last_ts)
-		ev.ts = d->last_ts;
-	d->last_ts = ev.ts;
-	fdw_model_apply(&d->model, &ev);
-	if (fdw_capture_fanotify_event(d->capture, &ev)) {
-		p = fdw_model_proc(&d->model, ev.pid);
-		if (p)
-			(void)fdw_model_resync_proc(&d->model, p);
-	}
-	p = fdw_model_proc(&d->model, ev.pid);
-	he = fdw_history_push(&d->history, &ev, p ? p->comm : ev.comm);
-	fdw_api_publish(d, he);
-	return 0;
-}
-
-/* ---- lost records ----------------------------------------------------- */
-
-/*
- * Re-read a process's tables; one that /proc no longer has exited while its
- * records were lost (its exit among them): forget it rather than keep a
- * phantom.
- */
-static void resync_or_drop(struct fdw_daemon *d, struct fdw_proc *p)
-{
-	char path[64];
-
-	if (fdw_model_resync_proc(&d->model, p) != -ESRCH)
-		return;
-	snprintf(path, sizeof(path), "%s/%u", d->cfg.proc_root, p->pid);
-	if (access(path, F_OK) < 0 && errno == ENOENT)
-		fdw_model_drop_proc(&d->model, p);
-}
-
-static void resync_everything(struct fdw_daemon *d)
-{
-	size_t it = 0;
-	uint64_t key;
-	void *v;
-	uint32_t *pids = malloc((fdw_hashmap_size(&d->model.procs) + 1) * sizeof(*pids));
-	size_t n = 0;
-
-	if (!pids)
-		return;
-	while (fdw_hashmap_next(&d->model.procs, &it, &key, &v))
-		pids[n++] = (uint32_t)key;
-	for (size_t i = 0; i < n; i++) {
-		struct fdw_proc *p = fdw_model_proc(&d->model, pids[i]);
-
-		if (p)
-			resync_or_drop(d, p);
-	}
-	free(pids);
-	d->resync_all = false;
-}
-
-/*
- * The kernel counts records it could not queue, per CPU, and which
- * processes they belonged to. Mark those processes' tables stale and re-read
- * them from /proc now; if the per-process map overflowed, re-read all.
- */
-static void handle_lost(struct fdw_daemon *d)
-{
-	uint64_t lost = fdw_capture_lost(d->capture, NULL, 0, NULL), accounted = 0;
-	uint32_t pids[256];
-	unsigned int n;
-
-	if (lost == d->lost_seen && !d->resync_all)
-		return;
-	if (lost != d->lost_seen)
-		log_warning("kernel lost %llu records (ring buffer full); "
-				"re-reading the affected tables from /proc",
-			(unsigned long long)(lost - d->lost_seen));
-	do {
-		uint64_t acc;
-
-		n = fdw_capture_lost_pids(d->capture, pids, 256, &acc);
-		accounted += acc;
-		for (unsigned int i = 0; i < n; i++) {
-			struct fdw_proc *p = fdw_model_proc(&d->model, pids[i]);
-
-			if (p) {
-				fdw_model_mark_proc_stale(&d->model, p);
-				resync_or_drop(d, p);
-			}
-		}
-	} while (n == 256);
-	if (accounted < lost - d->lost_seen)
-		d->resync_all = true;
-	d->lost_seen = lost;
-	if (d->resync_all) {
-		fdw_model_mark_all_stale(&d->model);
-		resync_everything(d);
-	}
-}
+/* ---- transitional ------------------------------------------------------- */
 
 void fdw_daemon_drain(struct fdw_daemon *d)
 {
-	if (!d->capture)
-		return;
-	(void)fdw_capture_drain(d->capture);
-	handle_lost(d);
-	/* a resync above may have raced new records: take them too */
-	(void)fdw_capture_drain(d->capture);
+	fdw_pipeline_drain(&d->pipeline);
 }
 
 uint64_t fdw_daemon_lost(struct fdw_daemon *d, uint64_t *per_cpu, unsigned int max_cpus,
 			 unsigned int *ncpus)
 {
-	if (!d->capture) {
-		if (ncpus)
-			*ncpus = 0;
-		return 0;
-	}
-	return fdw_capture_lost(d->capture, per_cpu, max_cpus, ncpus);
+	return fdw_pipeline_lost(&d->pipeline, per_cpu, max_cpus, ncpus);
 }
 
-/* ---- /proc scan -------------------------------------------------------- */
-
-static int scan_one(void *data, uint32_t pid)
+double fdw_daemon_realtime(const struct fdw_daemon *d, uint64_t mono_ns)
 {
-	struct fdw_daemon *d = data;
-	uint32_t *tids = NULL, ppid = 0;
-	unsigned int n = 0;
-	char comm[16];
-	int r;
-
-	if (pid == (uint32_t)getpid())
-		return 0;
-	if (fdw_proc_is_kernel_thread(d->cfg.proc_root, pid))
-		return 0; /* no fd table of its own */
-	if (fdw_proc_read_stat(d->cfg.proc_root, pid, comm, &ppid) < 0)
-		return 0; /* gone, or a kernel thread we cannot read */
-	if (fdw_proc_list_tasks(d->cfg.proc_root, pid, &tids, &n) < 0)
-		return 0;
-	r = fdw_model_add_scanned(&d->model, pid, ppid, comm, tids, n, fdw_now_mono());
-	if (r < 0 && r != -ESRCH)
-		d->scan_errors++;
-	free(tids);
-	return 0;
-}
-
-int fdw_daemon_scan(struct fdw_daemon *d)
-{
-	int r;
-
-	fdw_model_scan_begin(&d->model);
-	r = fdw_proc_list_pids(d->cfg.proc_root, scan_one, d);
-	fdw_model_scan_end(&d->model);
-	return r;
+	return fdw_mono_to_real(mono_ns);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -337,8 +150,8 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 		.same_table = ops_same_table,
 		.read_table = ops_read_table,
 		.read_proc = ops_read_proc,
-		.on_fd_event = ops_on_fd_event,
-		.on_proc_exit = ops_on_proc_exit,
+		.on_fd_event = obs_fd_event,
+		.on_proc_exit = obs_proc_exit,
 		.same_file = ops_same_file,
 		.ring_position = ops_ring_position,
 		.userdata = d,
@@ -353,12 +166,16 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	r = fdw_history_init(&d->history, d->cfg.history_size);
 	if (r < 0)
 		return r;
+	fdw_pipeline_init(&d->pipeline, &d->model, &d->history, d->cfg.proc_root);
+	d->pipeline.on_event = on_pipeline_event;
+	d->pipeline.userdata = d;
+	fdw_checker_init(&d->checker, &d->model, &d->pipeline, d->cfg.proc_root,
+			 d->cfg.audit_sample);
 	d->start_mono_ns = fdw_now_mono();
-	d->mono_to_real_ns = (int64_t)clock_ns(CLOCK_REALTIME) - (int64_t)d->start_mono_ns;
 	return 0;
 }
 
-int fdw_daemon_open_capture(struct fdw_daemon *d)
+static int open_capture(struct fdw_daemon *d)
 {
 	struct fdw_capture_opts o = {
 		.ringbuf_bytes = d->cfg.ringbuf_bytes,
@@ -366,15 +183,134 @@ int fdw_daemon_open_capture(struct fdw_daemon *d)
 		.consume_interval_ms = d->cfg.consume_interval_ms,
 		.precise_ts = d->cfg.precise_ts,
 		.self_tgid = (uint32_t)getpid(),
-		.on_record = on_record,
-		.userdata = d,
+		.on_record = fdw_pipeline_on_record,
+		.userdata = &d->pipeline,
 	};
 	int r;
 
 	r = fdw_capture_open(&d->capture, &o);
 	if (r < 0)
 		return r;
+	fdw_pipeline_attach(&d->pipeline, d->capture);
 	return fdw_capture_start(d->capture, d->loop);
+}
+
+static void notify_status(struct fdw_daemon *d)
+{
+#ifdef HAVE_LIBSYSTEMD
+	(void)sd_notifyf(0, "STATUS=%" PRIu64 " processes, %" PRIu64 " fds, %" PRIu64
+			    " events, %" PRIu64 " lost",
+			 (uint64_t)fdw_hashmap_size(&d->model.procs), d->model.stats.fds,
+			 d->pipeline.stats.events_received,
+			 fdw_pipeline_lost(&d->pipeline, NULL, 0, NULL));
+#endif
+}
+
+/* Every second: lost records are noticed even when nobody asks; the
+ * watchdog is fed from the loop, so a stuck loop is restarted. */
+static void on_tick(uv_timer_t *t)
+{
+	struct fdw_daemon *d = t->data;
+
+	fdw_pipeline_drain(&d->pipeline);
+#ifdef HAVE_LIBSYSTEMD
+	(void)sd_notify(0, "WATCHDOG=1");
+#endif
+	notify_status(d);
+}
+
+static void on_audit(uv_timer_t *t)
+{
+	struct fdw_daemon *d = t->data;
+
+	if (d->ready)
+		fdw_audit_run(&d->checker);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct fdw_daemon *d = h->data;
+
+	log_info("%s, shutting down", strsignal(signum));
+	fdw_daemon_stop(d);
+}
+
+static void start_timers(struct fdw_daemon *d)
+{
+	uint64_t audit_ms = (uint64_t)d->cfg.audit_interval_s * 1000;
+
+	(void)uv_timer_init(d->loop, &d->tick);
+	d->tick.data = d;
+	(void)uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
+	(void)uv_timer_init(d->loop, &d->audit);
+	d->audit.data = d;
+	if (audit_ms && d->cfg.audit_sample)
+		(void)uv_timer_start(&d->audit, on_audit, audit_ms, audit_ms);
+	(void)uv_signal_init(d->loop, &d->sig_term);
+	(void)uv_signal_init(d->loop, &d->sig_int);
+	d->sig_term.data = d->sig_int.data = d;
+	(void)uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+	(void)uv_signal_start(&d->sig_int, on_signal, SIGINT);
+}
+
+int fdw_daemon_start(struct fdw_daemon *d)
+{
+	int r;
+
+	r = open_capture(d);
+	if (r < 0)
+		return r;
+	r = fdw_pipeline_scan(&d->pipeline);
+	if (r < 0) {
+		log_err("cannot scan %s: %s", d->cfg.proc_root, strerror(-r));
+		goto fail_capture;
+	}
+	fdw_pipeline_drain(&d->pipeline);
+	r = fdw_api_start(d);
+	if (r < 0) {
+		log_err("cannot serve on %s: %s", d->cfg.socket_path, strerror(-r));
+		goto fail_capture;
+	}
+	r = fdw_leaks_daemon_start(d);
+	if (r < 0)
+		log_err("leak detectors: %s", strerror(-r));
+	else
+		r = fdw_api_start_metrics(d); /* logs its own errors */
+	if (r < 0) {
+		fdw_leaks_daemon_stop(d);
+		fdw_api_stop(d);
+		goto fail_capture;
+	}
+	start_timers(d);
+	d->ready = true;
+	log_info("ready: %zu processes, %llu fds, serving on %s",
+		 fdw_hashmap_size(&d->model.procs), (unsigned long long)d->model.stats.fds,
+		 d->cfg.socket_path);
+#ifdef HAVE_LIBSYSTEMD
+	(void)sd_notify(0, "READY=1");
+#endif
+	notify_status(d);
+	return 0;
+fail_capture:
+	fdw_capture_stop(d->capture);
+	return r;
+}
+
+void fdw_daemon_stop(struct fdw_daemon *d)
+{
+	if (!d->ready)
+		return;
+	d->ready = false;
+#ifdef HAVE_LIBSYSTEMD
+	(void)sd_notify(0, "STOPPING=1");
+#endif
+	fdw_leaks_daemon_stop(d);
+	fdw_api_stop(d);
+	fdw_capture_stop(d->capture);
+	uv_close((uv_handle_t *)&d->tick, NULL);
+	uv_close((uv_handle_t *)&d->audit, NULL);
+	uv_close((uv_handle_t *)&d->sig_term, NULL);
+	uv_close((uv_handle_t *)&d->sig_int, NULL);
 }
 
 void fdw_daemon_free(struct fdw_daemon *d)
@@ -385,6 +321,7 @@ void fdw_daemon_free(struct fdw_daemon *d)
 	fdw_leaks_daemon_free(d);
 	fdw_capture_free(d->capture);
 	d->capture = NULL;
+	d->pipeline.capture = NULL;
 	fdw_model_free(&d->model);
 	fdw_history_free(&d->history);
 }

@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The model against /proc: see verify.h. */
+/*
+ * The model against /proc (check/check.h). A running process changes its
+ * table while we look, so one comparison can show a difference that is only
+ * an event still in flight. Each check is repeated (drain, read /proc,
+ * drain, compare) up to three times and only the differences seen every
+ * time are reported.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/hash.h"
+#include "base/json.h"
+#include "check/check.h"
 #include "sys/procfs.h"
-#include "server/render.h"
-#include "check/verify.h"
 
 #define VERIFY_ROUNDS 3
 #define VERIFY_PAUSE_NS 1000000 /* between rounds that found differences */
@@ -91,17 +98,12 @@ static int cmp_fdent(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static const char *proc_root(const struct fdw_daemon *d)
-{
-	return d->cfg.proc_root ? d->cfg.proc_root : "/proc";
-}
-
-static int read_kernel(struct fdw_daemon *d, uint32_t tid, struct fdlist *k)
+static int read_kernel(struct fdw_checker *c, uint32_t tid, struct fdlist *k)
 {
 	int r;
 
 	k->owned = true;
-	r = fdw_proc_read_table(proc_root(d), tid, kernel_cb, k);
+	r = fdw_proc_read_table(c->proc_root, tid, kernel_cb, k);
 	if (r == -ENOENT || r == -ESRCH)
 		return -ESRCH;
 	if (r < 0)
@@ -229,7 +231,7 @@ static void pause_briefly(void)
 	(void)nanosleep(&ts, NULL);
 }
 
-int fdw_verify_proc(struct fdw_daemon *d, struct fdw_proc *p, json_t *diffs)
+int fdw_verify_proc(struct fdw_checker *c, struct fdw_proc *p, json_t *diffs)
 {
 	struct fdlist k = { 0 }, m = { 0 };
 	struct difflist cand = { 0 }, seen = { 0 };
@@ -245,26 +247,26 @@ int fdw_verify_proc(struct fdw_daemon *d, struct fdw_proc *p, json_t *diffs)
 		fdlist_clear(&m);
 		seen.n = 0;
 
-		fdw_daemon_drain(d);
-		p = fdw_model_proc(&d->model, pid);
-		tid = p ? fdw_model_proc_tid(&d->model, p) : 0;
+		fdw_pipeline_drain(c->pipeline);
+		p = fdw_model_proc(c->model, pid);
+		tid = p ? fdw_model_proc_tid(c->model, p) : 0;
 		if (!tid) {
 			r = -ESRCH;
 			goto out;
 		}
-		r = read_kernel(d, tid, &k);
+		r = read_kernel(c, tid, &k);
 		if (r < 0)
 			goto out;
-		fdw_daemon_drain(d);
-		p = fdw_model_proc(&d->model, pid);
+		fdw_pipeline_drain(c->pipeline);
+		p = fdw_model_proc(c->model, pid);
 		/* names of files renamed or deleted since they were opened */
 		if (p)
-			fdw_model_refresh_targets(&d->model, p);
+			fdw_model_refresh_targets(c->model, p);
 		if (!p) {
 			r = -ESRCH;
 			goto out;
 		}
-		r = read_model(fdw_model_proc_table(&d->model, p), &m);
+		r = read_model(fdw_model_proc_table(c->model, p), &m);
 		if (r < 0)
 			goto out;
 		r = compare(&k, &m, round ? &seen : &cand);
@@ -286,30 +288,34 @@ out:
 	return r;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * A table verify found wrong is known wrong: re-read it now rather than go
  * on serving it (the answer still reports what was found). Counted with the
  * audit's divergences: both are the model caught disagreeing with /proc.
  */
-static void repair(struct fdw_daemon *d, uint32_t pid)
+static void repair(struct fdw_checker *c, uint32_t pid)
 {
-	struct fdw_proc *p = fdw_model_proc(&d->model, pid);
+	struct fdw_proc *p = fdw_model_proc(c->model, pid);
 
-	d->audit.divergences++;
+	c->stats.divergences++;
 	if (p) {
-		fdw_model_mark_proc_stale(&d->model, p);
-		(void)fdw_model_resync_proc(&d->model, p);
+		fdw_model_mark_proc_stale(c->model, p);
+		(void)fdw_model_resync_proc(c->model, p);
 	}
 }
 
-json_t *fdw_verify(struct fdw_daemon *d, uint32_t pid, int *err)
+void fdw_checker_init(struct fdw_checker *c, struct fdw_model *m, struct fdw_pipeline *pl,
+		      const char *proc_root, unsigned int audit_sample)
+{
+	*c = (struct fdw_checker){
+		.model = m,
+		.pipeline = pl,
+		.proc_root = proc_root ? proc_root : "/proc",
+		.audit_sample = audit_sample,
+	};
+}
+
+json_t *fdw_verify(struct fdw_checker *c, uint32_t pid, int *err)
 {
 	json_t *diffs = json_array();
 	uint64_t checked = 0, errors = 0;
@@ -322,15 +328,15 @@ json_t *fdw_verify(struct fdw_daemon *d, uint32_t pid, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	fdw_daemon_drain(d);
+	fdw_pipeline_drain(c->pipeline);
 	if (pid) {
-		struct fdw_proc *p = fdw_model_proc(&d->model, pid);
+		struct fdw_proc *p = fdw_model_proc(c->model, pid);
 
-		r = p ? fdw_verify_proc(d, p, diffs) : -ENOENT;
+		r = p ? fdw_verify_proc(c, p, diffs) : -ENOENT;
 		if (r == -ESRCH)
 			r = -ENOENT; /* it exited while we looked */
 		if (r > 0)
-			repair(d, pid);
+			repair(c, pid);
 		if (r < 0) {
 			json_decref(diffs);
 			*err = r;
@@ -342,23 +348,23 @@ json_t *fdw_verify(struct fdw_daemon *d, uint32_t pid, int *err)
 		uint64_t key;
 		uint32_t self = (uint32_t)getpid();
 
-		pids = malloc((fdw_hashmap_size(&d->model.procs) + 1) * sizeof(*pids));
+		pids = malloc((fdw_hashmap_size(&c->model->procs) + 1) * sizeof(*pids));
 		if (!pids) {
 			json_decref(diffs);
 			*err = -ENOMEM;
 			return NULL;
 		}
-		while (fdw_hashmap_next(&d->model.procs, &it, &key, NULL))
+		while (fdw_hashmap_next(&c->model->procs, &it, &key, NULL))
 			if ((uint32_t)key != self)
 				pids[n++] = (uint32_t)key;
-		qsort(pids, n, sizeof(*pids), cmp_u32);
+		qsort(pids, n, sizeof(*pids), fdw_cmp_u32);
 		for (size_t i = 0; i < n; i++) {
 			/* the drains of earlier checks may have ended it */
-			struct fdw_proc *p = fdw_model_proc(&d->model, pids[i]);
+			struct fdw_proc *p = fdw_model_proc(c->model, pids[i]);
 
 			if (!p)
 				continue;
-			r = fdw_verify_proc(d, p, diffs);
+			r = fdw_verify_proc(c, p, diffs);
 			if (r == -ENOMEM) {
 				free(pids);
 				json_decref(diffs);
@@ -372,7 +378,7 @@ json_t *fdw_verify(struct fdw_daemon *d, uint32_t pid, int *err)
 			else
 				checked++;
 			if (r > 0)
-				repair(d, pids[i]);
+				repair(c, pids[i]);
 		}
 		free(pids);
 	}

@@ -33,7 +33,7 @@
 #include "server/api.h"
 #include "server/metrics.h"
 #include "server/render.h"
-#include "check/verify.h"
+#include "check/check.h"
 
 #define HEAD_MAX (16 * 1024)		  /* request line + headers */
 #define READ_TIMEOUT_MS 10000		  /* to send a whole request head */
@@ -923,7 +923,7 @@ static void route_verify(struct client *c, const char *q, size_t qlen)
 		respond_error(c, 400, "bad pid");
 		return;
 	}
-	doc = fdw_verify(d, (uint32_t)pid, &err);
+	doc = fdw_verify(&d->checker, (uint32_t)pid, &err);
 	if (doc)
 		respond(c, 200, doc, NULL);
 	else if (err == -ENOENT)

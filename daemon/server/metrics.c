@@ -493,12 +493,12 @@ int fdw_metrics_render(struct fdw_daemon *d, char **body, size_t *len)
 	sb_printf(&b, "fdwatch_build_info{version=\"%s\",abi=\"%d\"} 1\n", FDWATCH_VERSION,
 		  FDW_ABI_VERSION);
 	counter(&b, "fdwatch_events_received_total", "Records read from the kernel ring buffer.",
-		d->events_received);
+		d->pipeline.stats.events_received);
 	counter(&b, "fdwatch_events_lost_total",
 		"Records the kernel could not queue (ring buffer full); the affected tables "
 		"were re-read from /proc.", fdw_daemon_lost(d, NULL, 0, NULL));
 	counter(&b, "fdwatch_events_undecodable_total", "Records that failed to decode.",
-		d->events_bad);
+		d->pipeline.stats.events_bad);
 	gauge(&b, "fdwatch_tracked_processes", "Processes in the model.",
 	      fdw_hashmap_size(&d->model.procs));
 	gauge(&b, "fdwatch_tracked_tables", "Descriptor tables in the model.", ms->tables);
@@ -510,11 +510,11 @@ int fdw_metrics_render(struct fdw_daemon *d, char **body, size_t *len)
 		ms->resync_failed);
 	counter(&b, "fdwatch_model_anomalies_total",
 		"Events that disagreed with the model (repaired from /proc).", ms->anomalies);
-	counter(&b, "fdwatch_audit_runs_total", "Periodic comparisons with /proc.", d->audit.runs);
+	counter(&b, "fdwatch_audit_runs_total", "Periodic comparisons with /proc.", d->checker.stats.runs);
 	counter(&b, "fdwatch_audit_checked_total", "Processes compared with /proc.",
-		d->audit.checked);
+		d->checker.stats.checked);
 	counter(&b, "fdwatch_audit_divergences_total",
-		"Processes whose table differed from /proc at an audit.", d->audit.divergences);
+		"Processes whose table differed from /proc at an audit.", d->checker.stats.divergences);
 	gauge(&b, "fdwatch_api_clients", "API connections now.", fdw_api_clients(d->api));
 	gauge(&b, "fdwatch_api_followers", "API follow streams now.", fdw_api_followers(d->api));
 

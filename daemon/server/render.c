@@ -29,72 +29,6 @@ static struct fdw_model *model_of(const struct fdw_daemon *d)
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	unsigned char c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-
-		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-
-		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-json_t *fdw_json_bytes(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len, out = 0;
-	json_t *j;
-	char *buf;
-
-	if (!s)
-		return json_null();
-	/* the common case: already UTF-8 (utf8_seq stops at the NUL) */
-	for (len = 0; p[len];) {
-		size_t n = utf8_seq(p + len);
-
-		if (!n)
-			break;
-		len += n;
-	}
-	if (!p[len])
-		return json_stringn_nocheck(s, len);
-	len = strlen(s);
-	buf = malloc(len * 4 + 1);
-	if (!buf)
-		return NULL;
-	for (size_t i = 0; i < len;) {
-		size_t n = utf8_seq(p + i);
-
-		if (n) {
-			memcpy(buf + out, p + i, n);
-			out += n;
-			i += n;
-		} else {
-			out += (size_t)sprintf(buf + out, "\\x%02x", p[i]);
-			i++;
-		}
-	}
-	j = json_stringn_nocheck(buf, out);
-	free(buf);
-	return j;
-}
-
 /* A comm[16] that may lack its NUL. */
 static json_t *json_comm(const char comm[16])
 {
@@ -631,11 +565,11 @@ json_t *fdw_render_status(struct fdw_daemon *d)
 	set(o, "ready", json_boolean(d->ready), &ok);
 	set(o, "uptime_s",
 	    json_real(now > d->start_mono_ns ? (double)(now - d->start_mono_ns) / 1e9 : 0.0), &ok);
-	set(o, "events_received", json_u64(d->events_received), &ok);
+	set(o, "events_received", json_u64(d->pipeline.stats.events_received), &ok);
 	sub = status_lost(d, &lost);
 	set(o, "events_lost", json_u64(lost), &ok);
 	set(o, "events_lost_per_cpu", sub, &ok);
-	set(o, "events_dropped_decode", json_u64(d->events_bad), &ok);
+	set(o, "events_dropped_decode", json_u64(d->pipeline.stats.events_bad), &ok);
 	set(o, "processes", json_u64(fdw_hashmap_size(&d->model.procs)), &ok);
 	set(o, "tables", json_u64(ntables), &ok);
 	set(o, "fds", json_u64(st->fds), &ok);
@@ -649,9 +583,9 @@ json_t *fdw_render_status(struct fdw_daemon *d)
 
 	sub = json_object();
 	if (sub) {
-		set(sub, "runs", json_u64(d->audit.runs), &ok);
-		set(sub, "checked", json_u64(d->audit.checked), &ok);
-		set(sub, "divergences", json_u64(d->audit.divergences), &ok);
+		set(sub, "runs", json_u64(d->checker.stats.runs), &ok);
+		set(sub, "checked", json_u64(d->checker.stats.checked), &ok);
+		set(sub, "divergences", json_u64(d->checker.stats.divergences), &ok);
 	}
 	set(o, "audit", sub, &ok);
 

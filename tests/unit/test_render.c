@@ -2,8 +2,7 @@
 /*
  * JSON rendering (daemon/render.c) field by field: events from the history,
  * fd tables built by the model from synthetic events over a fake /proc,
- * processes, status. Then verify.c against a real child process through
- * the real /proc (our own child: no privileges needed).
+ * processes, status. (verify: tests/unit/test_check.c)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +17,6 @@
 #include "daemon.h"
 #include "server/render.h"
 #include "capture/syscalls.h"
-#include "check/verify.h"
 
 #define PID 100
 #define FILES 0xffff888000001000ull
@@ -572,135 +570,6 @@ static void test_bytes(void)
 	json_decref(j);
 }
 
-/* ---- verify against a real child ----------------------------------------------- */
-
-static const json_t *find_diff(const json_t *diffs, int fd, const char *kind)
-{
-	for (size_t i = 0; i < json_array_size(diffs); i++) {
-		const json_t *d = json_array_get(diffs, i);
-
-		if (ival(d, "fd") == fd && !strcmp(sval(d, "kind"), kind))
-			return d;
-	}
-	return NULL;
-}
-
-static void test_verify(void)
-{
-	static struct fdw_daemon V;
-	int ready[2], err = 0;
-	uv_loop_t loop;
-	struct fdw_proc *p;
-	struct fdw_table *t;
-	struct fdw_slot *s;
-	json_t *diffs, *o;
-	uint32_t tid;
-	pid_t child;
-	char c;
-
-	if (pipe2(ready, O_CLOEXEC) < 0) {
-		CHECK(!"pipe2");
-		return;
-	}
-	child = fork();
-	if (child == 0) {
-		/* known fds: 20 without close-on-exec, 21 with it */
-		int a = open("/dev/null", O_RDONLY), b = open("/dev/zero", O_RDONLY);
-
-		(void)dup2(a, 20);
-		(void)dup3(b, 21, O_CLOEXEC);
-		(void)close(a);
-		(void)close(b);
-		(void)write(ready[1], "x", 1);
-		pause();
-		_exit(0);
-	}
-	(void)close(ready[1]);
-	CHECK(read(ready[0], &c, 1) == 1);
-	(void)close(ready[0]);
-
-	V.cfg.proc_root = "/proc";
-	V.cfg.history_size = 16;
-	V.cfg.max_procs = 1000;
-	V.cfg.max_fds = 100000;
-	(void)uv_loop_init(&loop);
-	CHECK_EQ(fdw_daemon_init(&V, &loop), 0);
-	tid = (uint32_t)child;
-	CHECK_EQ(fdw_model_add_scanned(&V.model, tid, getpid(), "child", &tid, 1, 1), 0);
-	p = fdw_model_proc(&V.model, tid);
-
-	/* freshly read: no difference */
-	diffs = json_array();
-	CHECK_EQ(fdw_verify_proc(&V, p, diffs), 0);
-	CHECK_EQ(json_array_size(diffs), 0);
-	json_decref(diffs);
-
-	/* make the model wrong in each way: extra (the model dups 20 to 30) */
-	{
-		struct fdw_event ev = { .seq = 1, .type = FDW_REC_SYSCALL, .pid = tid, .tid = tid,
-					.nr = FDW_SYS_DUP, .ret = 30, .args = { 20 } };
-		fdw_model_apply(&V.model, &ev);
-	}
-	p = fdw_model_proc(&V.model, tid);
-	t = fdw_model_proc_table(&V.model, p);
-	s = fdw_table_slot(t, 20);
-	CHECK(fdw_slot_open(s));
-	if (s)
-		s->cloexec = true; /* cloexec */
-	s = fdw_table_slot(t, 21);
-	if (fdw_slot_open(s)) {
-		free(s->ofd->target);
-		s->ofd->target = strdup("/not/null"); /* target */
-	}
-	{
-		struct fdw_event ev = { .seq = 2, .type = FDW_REC_SYSCALL, .pid = tid, .tid = tid,
-					.nr = FDW_SYS_CLOSE, .args = { 0 } };
-		fdw_model_apply(&V.model, &ev); /* missing: the model closes 0 */
-	}
-	p = fdw_model_proc(&V.model, tid);
-	diffs = json_array();
-	CHECK_EQ(fdw_verify_proc(&V, p, diffs), 4);
-	CHECK(find_diff(diffs, 30, "extra") != NULL);
-	CHECK_STR(sval(find_diff(diffs, 30, "extra"), "model"), "/dev/null");
-	CHECK(json_is_null(get(find_diff(diffs, 30, "extra"), "kernel")));
-	CHECK(find_diff(diffs, 20, "cloexec") != NULL);
-	CHECK(json_is_true(get(find_diff(diffs, 20, "cloexec"), "model")));
-	CHECK(json_is_false(get(find_diff(diffs, 20, "cloexec"), "kernel")));
-	CHECK(find_diff(diffs, 21, "target") != NULL);
-	CHECK_STR(sval(find_diff(diffs, 21, "target"), "model"), "/not/null");
-	CHECK_STR(sval(find_diff(diffs, 21, "target"), "kernel"), "/dev/zero");
-	CHECK(find_diff(diffs, 0, "missing") != NULL);
-	CHECK(json_is_null(get(find_diff(diffs, 0, "missing"), "model")));
-	CHECK_EQ(ival(json_array_get(diffs, 0), "pid"), child);
-	json_decref(diffs);
-
-	/* the whole answer; and the model's resync makes it right */
-	o = fdw_verify(&V, tid, &err);
-	CHECK(json_is_false(get(o, "ok")));
-	CHECK_EQ(ival(o, "checked"), 1);
-	json_decref(o);
-	CHECK_EQ(fdw_model_resync_proc(&V.model, fdw_model_proc(&V.model, tid)), 0);
-	o = fdw_verify(&V, 0, &err);
-	CHECK(json_is_true(get(o, "ok")));
-	CHECK_EQ(ival(o, "checked"), 1);
-	json_decref(o);
-
-	/* the process goes away: not a difference */
-	(void)kill(child, SIGKILL);
-	(void)waitpid(child, NULL, 0);
-	diffs = json_array();
-	CHECK_EQ(fdw_verify_proc(&V, fdw_model_proc(&V.model, tid), diffs), -ESRCH);
-	json_decref(diffs);
-	o = fdw_verify(&V, tid, &err);
-	CHECK(o == NULL);
-	CHECK_EQ(err, -ENOENT);
-	o = fdw_verify(&V, 999999999, &err);
-	CHECK(o == NULL);
-
-	fdw_daemon_free(&V);
-	CHECK_EQ(uv_loop_close(&loop), 0);
-}
-
 int main(void)
 {
 	struct fdw_model_ops ops = {
@@ -713,7 +582,6 @@ int main(void)
 	D.loop = &loop;
 	D.cfg.max_clients = 7;
 	D.cfg.proc_root = "/nonexistent";
-	D.mono_to_real_ns = EPOCH * (int64_t)SEC;
 	fdw_model_init(&D.model, &ops);
 	if (fdw_history_init(&D.history, 64) < 0)
 		return 2;
@@ -722,7 +590,6 @@ int main(void)
 	test_events();
 	test_tables();
 	test_status();
-	test_verify();
 
 	fdw_model_free(&D.model);
 	fdw_history_free(&D.history);

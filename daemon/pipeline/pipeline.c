@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The pipeline (pipeline/pipeline.h): ring -> decode -> model -> history ->
+ * on_event, plus the start-up scan and the resync after lost records.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "capture/decode.h"
+#include "pipeline/pipeline.h"
+#include "sys/procfs.h"
+
+#define LOST_PIDS_BATCH 256
+
+void fdw_pipeline_init(struct fdw_pipeline *p, struct fdw_model *m, struct fdw_history *h,
+		       const char *proc_root)
+{
+	*p = (struct fdw_pipeline){
+		.model = m,
+		.history = h,
+		.proc_root = proc_root ? proc_root : "/proc",
+	};
+}
+
+void fdw_pipeline_attach(struct fdw_pipeline *p, struct fdw_capture *c)
+{
+	p->capture = c;
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+/*
+ * Syscall records carry jiffies (cheap); task records carry CLOCK_MONOTONIC
+ * and jiffies together. Convert the former with the latest pair: exact to
+ * within one tick. Before the first pair, the time of consumption stands in.
+ */
+static void normalize_ts(struct fdw_pipeline *p, struct fdw_event *ev)
+{
+	if (ev->type == FDW_REC_FORK || ev->type == FDW_REC_EXEC || ev->type == FDW_REC_EXIT) {
+		if (ev->hz) {
+			p->ns_per_jiffy = FDW_NSEC_PER_SEC / ev->hz;
+			p->cal_mono_ns = ev->ts;
+			p->cal_jiffies = ev->jiffies;
+		}
+		return;
+	}
+	if (!(ev->flags & FDW_F_JIFFIES))
+		return;
+	if (p->ns_per_jiffy)
+		ev->ts = p->cal_mono_ns +
+			 (uint64_t)((int64_t)(ev->ts - p->cal_jiffies) * (int64_t)p->ns_per_jiffy);
+	else
+		ev->ts = fdw_now_mono();
+}
+
+int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64_t pos)
+{
+	struct fdw_pipeline *p = userdata;
+	const struct fdw_history_entry *he;
+	struct fdw_proc *proc;
+	struct fdw_event ev;
+	int r;
+
+	p->stats.events_received++;
+	r = fdw_decode(data, size, &ev);
+	if (r < 0) {
+		if (p->stats.events_bad++ == 0)
+			log_err("undecodable record (%s, %zu bytes): probe/daemon ABI mismatch?",
+				strerror(-r), size);
+		/* a record we cannot read is a lost record for every table */
+		fdw_model_mark_all_stale(p->model);
+		p->resync_all = true;
+		return 0;
+	}
+	ev.seq = ++p->seq;
+	ev.ring_pos = pos;
+	normalize_ts(p, &ev);
+	/* ring order is time order: keep stamps from running backwards when a
+	 * fresh calibration pair moves the conversion by part of a tick */
+	if (ev.ts < p->last_ts)
+		ev.ts = p->last_ts;
+	p->last_ts = ev.ts;
+	fdw_model_apply(p->model, &ev);
+	if (p->capture && fdw_capture_fanotify_event(p->capture, &ev)) {
+		proc = fdw_model_proc(p->model, ev.pid);
+		if (proc)
+			(void)fdw_model_resync_proc(p->model, proc);
+	}
+	proc = fdw_model_proc(p->model, ev.pid);
+	he = fdw_history_push(p->history, &ev, proc ? proc->comm : ev.comm);
+	if (he && p->on_event)
+		p->on_event(p->userdata, he);
+	return 0;
+}
+
+/* ---- lost records ----------------------------------------------------- */
+
+/*
+ * Re-read a process's tables; one that /proc no longer has exited while its
+ * records were lost (its exit among them): forget it rather than keep a
+ * phantom.
+ */
+static void resync_or_drop(struct fdw_pipeline *p, struct fdw_proc *proc)
+{
+	char path[64];
+
+	p->stats.loss_resyncs++;
+	if (fdw_model_resync_proc(p->model, proc) != -ESRCH)
+		return;
+	snprintf(path, sizeof(path), "%s/%u", p->proc_root, proc->pid);
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		fdw_model_drop_proc(p->model, proc);
+}
+
+static void resync_everything(struct fdw_pipeline *p)
+{
+	size_t it = 0, n = 0;
+	uint64_t key;
+	uint32_t *pids = malloc((fdw_hashmap_size(&p->model->procs) + 1) * sizeof(*pids));
+
+	if (!pids)
+		return; /* resync_all stays set: the next drain tries again */
+	while (fdw_hashmap_next(&p->model->procs, &it, &key, NULL))
+		pids[n++] = (uint32_t)key;
+	for (size_t i = 0; i < n; i++) {
+		struct fdw_proc *proc = fdw_model_proc(p->model, pids[i]);
+
+		if (proc)
+			resync_or_drop(p, proc);
+	}
+	free(pids);
+	p->resync_all = false;
+}
+
+/*
+ * The kernel counts records it could not queue, per CPU, and which
+ * processes they belonged to. Mark those processes' tables stale and re-read
+ * them from /proc now; if the per-process map overflowed, re-read all.
+ */
+static void handle_lost(struct fdw_pipeline *p)
+{
+	uint64_t lost = fdw_capture_lost(p->capture, NULL, 0, NULL), accounted = 0;
+	uint32_t pids[LOST_PIDS_BATCH];
+	unsigned int n;
+
+	if (lost == p->stats.lost_handled && !p->resync_all)
+		return;
+	if (lost != p->stats.lost_handled)
+		log_warning("kernel lost %llu records (ring buffer full); "
+			    "re-reading the affected tables from /proc",
+			    (unsigned long long)(lost - p->stats.lost_handled));
+	do {
+		uint64_t acc;
+
+		n = fdw_capture_lost_pids(p->capture, pids, LOST_PIDS_BATCH, &acc);
+		accounted += acc;
+		for (unsigned int i = 0; i < n; i++) {
+			struct fdw_proc *proc = fdw_model_proc(p->model, pids[i]);
+
+			if (proc) {
+				fdw_model_mark_proc_stale(p->model, proc);
+				resync_or_drop(p, proc);
+			}
+		}
+	} while (n == LOST_PIDS_BATCH);
+	if (accounted < lost - p->stats.lost_handled)
+		p->resync_all = true;
+	p->stats.lost_handled = lost;
+	if (p->resync_all) {
+		fdw_model_mark_all_stale(p->model);
+		resync_everything(p);
+	}
+}
+
+void fdw_pipeline_drain(struct fdw_pipeline *p)
+{
+	if (!p->capture)
+		return;
+	p->stats.drains++;
+	(void)fdw_capture_drain(p->capture);
+	handle_lost(p);
+	/* a resync above may have raced new records: take them too */
+	(void)fdw_capture_drain(p->capture);
+}
+
+uint64_t fdw_pipeline_lost(const struct fdw_pipeline *p, uint64_t *per_cpu, unsigned int max_cpus,
+			   unsigned int *ncpus)
+{
+	if (!p->capture) {
+		if (ncpus)
+			*ncpus = 0;
+		return 0;
+	}
+	return fdw_capture_lost(p->capture, per_cpu, max_cpus, ncpus);
+}
+
+/* ---- /proc scan -------------------------------------------------------- */
+
+static int scan_one(void *data, uint32_t pid)
+{
+	struct fdw_pipeline *p = data;
+	uint32_t *tids = NULL, ppid = 0;
+	unsigned int n = 0;
+	char comm[16];
+	int r;
+
+	if (pid == (uint32_t)getpid())
+		return 0;
+	if (fdw_proc_is_kernel_thread(p->proc_root, pid))
+		return 0; /* no fd table of its own */
+	if (fdw_proc_read_stat(p->proc_root, pid, comm, &ppid) < 0)
+		return 0; /* gone, or a kernel thread we cannot read */
+	if (fdw_proc_list_tasks(p->proc_root, pid, &tids, &n) < 0)
+		return 0;
+	r = fdw_model_add_scanned(p->model, pid, ppid, comm, tids, n, fdw_now_mono());
+	if (r < 0 && r != -ESRCH)
+		p->stats.scan_errors++;
+	free(tids);
+	return 0;
+}
+
+int fdw_pipeline_scan(struct fdw_pipeline *p)
+{
+	int r;
+
+	fdw_model_scan_begin(p->model);
+	r = fdw_proc_list_pids(p->proc_root, scan_one, p);
+	fdw_model_scan_end(p->model);
+	return r;
+}

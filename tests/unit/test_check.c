@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * check/ (verify and audit) against a real child process through the real
+ * /proc (our own child: no privileges needed), with a model, history and
+ * pipeline but no daemon, no loop and no probes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "capture/syscalls.h"
+#include "check.h"
+#include "check/check.h"
+#include "sys/procfs.h"
+
+static int ops_read_fd(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
+{
+	return fdw_proc_read_fd("/proc", tid, fd, out);
+}
+
+static int ops_read_table(void *u, uint32_t tid,
+			  void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	return fdw_proc_read_table("/proc", tid, cb, cbdata);
+}
+
+static const json_t *get(const json_t *o, const char *k)
+{
+	return json_object_get(o, k);
+}
+
+static long long ival(const json_t *o, const char *k)
+{
+	return json_integer_value(get(o, k));
+}
+
+static const char *sval(const json_t *o, const char *k)
+{
+	return json_string_value(get(o, k));
+}
+
+static const json_t *find_diff(const json_t *diffs, int fd, const char *kind)
+{
+	for (size_t i = 0; i < json_array_size(diffs); i++) {
+		const json_t *d = json_array_get(diffs, i);
+
+		if (ival(d, "fd") == fd && !strcmp(sval(d, "kind"), kind))
+			return d;
+	}
+	return NULL;
+}
+
+/* A child holding fd 20 without close-on-exec and 21 with it, paused. */
+static pid_t spawn_child(void)
+{
+	int ready[2];
+	pid_t child;
+	char c;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return -1;
+	child = fork();
+	if (child == 0) {
+		int a = open("/dev/null", O_RDONLY), b = open("/dev/zero", O_RDONLY);
+
+		(void)dup2(a, 20);
+		(void)dup3(b, 21, O_CLOEXEC);
+		(void)close(a);
+		(void)close(b);
+		(void)write(ready[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	(void)close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		child = -1;
+	(void)close(ready[0]);
+	return child;
+}
+
+struct world {
+	struct fdw_model model;
+	struct fdw_history history;
+	struct fdw_pipeline pipeline;
+	struct fdw_checker checker;
+};
+
+static void world_init(struct world *w, unsigned int sample)
+{
+	struct fdw_model_ops ops = { .read_fd = ops_read_fd, .read_table = ops_read_table };
+
+	fdw_model_init(&w->model, &ops);
+	w->model.max_procs = 1000;
+	w->model.max_fds = 100000;
+	w->model.max_fd_number = 1u << 20;
+	CHECK_EQ(fdw_history_init(&w->history, 16), 0);
+	fdw_pipeline_init(&w->pipeline, &w->model, &w->history, "/proc");
+	fdw_checker_init(&w->checker, &w->model, &w->pipeline, "/proc", sample);
+}
+
+static void world_free(struct world *w)
+{
+	fdw_model_free(&w->model);
+	fdw_history_free(&w->history);
+}
+
+static void apply(struct world *w, uint32_t tid, uint16_t nr, int64_t ret, uint64_t arg0)
+{
+	static uint64_t seq;
+	struct fdw_event ev = { .seq = ++seq, .type = FDW_REC_SYSCALL, .pid = tid, .tid = tid,
+				.nr = nr, .ret = ret, .args = { arg0 } };
+
+	fdw_model_apply(&w->model, &ev);
+}
+
+/* Make the model wrong in each of the four ways verify reports. */
+static void corrupt(struct world *w, uint32_t tid)
+{
+	struct fdw_table *t;
+	struct fdw_slot *s;
+
+	apply(w, tid, FDW_SYS_DUP, 30, 20); /* extra: the model dups 20 to 30 */
+	t = fdw_model_proc_table(&w->model, fdw_model_proc(&w->model, tid));
+	s = fdw_table_slot(t, 20);
+	CHECK(fdw_slot_open(s));
+	if (s)
+		s->cloexec = true; /* cloexec */
+	s = fdw_table_slot(t, 21);
+	if (fdw_slot_open(s)) {
+		free(s->ofd->target);
+		s->ofd->target = strdup("/not/null"); /* target */
+	}
+	apply(w, tid, FDW_SYS_CLOSE, 0, 0); /* missing: the model closes 0 */
+}
+
+static void test_verify(void)
+{
+	static struct world w;
+	pid_t child = spawn_child();
+	uint32_t tid = (uint32_t)child;
+	json_t *diffs, *o;
+	int err = 0;
+
+	CHECK(child > 0);
+	if (child <= 0)
+		return;
+	world_init(&w, 8);
+	CHECK_EQ(fdw_model_add_scanned(&w.model, tid, getpid(), "child", &tid, 1, 1), 0);
+
+	/* freshly read: no difference */
+	diffs = json_array();
+	CHECK_EQ(fdw_verify_proc(&w.checker, fdw_model_proc(&w.model, tid), diffs), 0);
+	CHECK_EQ(json_array_size(diffs), 0);
+	json_decref(diffs);
+
+	corrupt(&w, tid);
+	diffs = json_array();
+	CHECK_EQ(fdw_verify_proc(&w.checker, fdw_model_proc(&w.model, tid), diffs), 4);
+	CHECK_STR(sval(find_diff(diffs, 30, "extra"), "model"), "/dev/null");
+	CHECK(json_is_null(get(find_diff(diffs, 30, "extra"), "kernel")));
+	CHECK(json_is_true(get(find_diff(diffs, 20, "cloexec"), "model")));
+	CHECK(json_is_false(get(find_diff(diffs, 20, "cloexec"), "kernel")));
+	CHECK_STR(sval(find_diff(diffs, 21, "target"), "model"), "/not/null");
+	CHECK_STR(sval(find_diff(diffs, 21, "target"), "kernel"), "/dev/zero");
+	CHECK(find_diff(diffs, 0, "missing") != NULL);
+	CHECK(json_is_null(get(find_diff(diffs, 0, "missing"), "model")));
+	CHECK_EQ(ival(json_array_get(diffs, 0), "pid"), child);
+	json_decref(diffs);
+
+	/* the whole answer reports it and repairs the table */
+	o = fdw_verify(&w.checker, tid, &err);
+	CHECK(json_is_false(get(o, "ok")));
+	CHECK_EQ(ival(o, "checked"), 1);
+	CHECK_EQ(json_array_size(get(o, "differences")), 4);
+	json_decref(o);
+	CHECK_EQ(w.checker.stats.divergences, 1);
+	o = fdw_verify(&w.checker, 0, &err);
+	CHECK(json_is_true(get(o, "ok")));
+	CHECK_EQ(ival(o, "checked"), 1);
+	json_decref(o);
+
+	/* the process goes away: not a difference */
+	(void)kill(child, SIGKILL);
+	(void)waitpid(child, NULL, 0);
+	diffs = json_array();
+	CHECK_EQ(fdw_verify_proc(&w.checker, fdw_model_proc(&w.model, tid), diffs), -ESRCH);
+	json_decref(diffs);
+	o = fdw_verify(&w.checker, tid, &err);
+	CHECK(o == NULL);
+	CHECK_EQ(err, -ENOENT);
+	o = fdw_verify(&w.checker, 999999999, &err);
+	CHECK(o == NULL);
+	CHECK_EQ(err, -ENOENT);
+	world_free(&w);
+}
+
+/* Rounds of `sample` processes go round by pid; a wrong table is re-read. */
+static void test_audit(void)
+{
+	static struct world w;
+	pid_t kids[3];
+	uint32_t tids[3];
+
+	world_init(&w, 2);
+	for (int i = 0; i < 3; i++) {
+		kids[i] = spawn_child();
+		CHECK(kids[i] > 0);
+		if (kids[i] <= 0)
+			return;
+		tids[i] = (uint32_t)kids[i];
+		CHECK_EQ(fdw_model_add_scanned(&w.model, tids[i], getpid(), "child", &tids[i], 1,
+					       1), 0);
+	}
+	corrupt(&w, tids[1]);
+
+	fdw_audit_run(&w.checker);
+	CHECK_EQ(w.checker.stats.runs, 1);
+	CHECK_EQ(w.checker.stats.checked, 2);
+	fdw_audit_run(&w.checker);
+	CHECK_EQ(w.checker.stats.runs, 2);
+	CHECK_EQ(w.checker.stats.checked, 4);
+	/* four checks over three processes: the corrupted one was seen once
+	 * at least, counted, and repaired */
+	CHECK_EQ(w.checker.stats.divergences, 1);
+	{
+		json_t *diffs = json_array();
+
+		CHECK_EQ(fdw_verify_proc(&w.checker, fdw_model_proc(&w.model, tids[1]), diffs),
+			 0);
+		json_decref(diffs);
+	}
+	/* an empty sample checks nothing */
+	w.checker.audit_sample = 0;
+	fdw_audit_run(&w.checker);
+	CHECK_EQ(w.checker.stats.checked, 4);
+	for (int i = 0; i < 3; i++) {
+		(void)kill(kids[i], SIGKILL);
+		(void)waitpid(kids[i], NULL, 0);
+	}
+	world_free(&w);
+}
+
+int main(void)
+{
+	test_verify();
+	test_audit();
+	return check_summary();
+}
