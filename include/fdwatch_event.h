@@ -29,7 +29,7 @@ enum {
 /*
  * The syscalls fdwatch follows. Numbered by fdwatch (not by the kernel's
  * syscall table) so the ABI does not depend on the architecture.
- * include/fdwatch_syscalls.h maps them to names and argument names.
+ * daemon/capture/syscalls.c maps them to names and argument names.
  */
 enum {
 	FDW_SYS_UNKNOWN = 0,
