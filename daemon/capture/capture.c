@@ -205,6 +205,51 @@ static int ring_consume(struct fdw_capture *c)
 	return n;
 }
 
+/*
+ * Attach every loaded program but the on-demand ones. An optional probe that
+ * fails is listed and skipped; a required one fails the start.
+ */
+static int attach_all(struct fdw_capture *c)
+{
+	struct bpf_program *prog;
+	int r;
+
+	bpf_object__for_each_program(prog, c->skel->obj) {
+		const char *name = bpf_program__name(prog);
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(prog) || on_demand(name))
+			continue;
+		link = bpf_program__attach(prog);
+		if (!link) {
+			r = -errno;
+			if (is_required(name)) {
+				log_err("cannot attach %s: %s", name,
+					strerror(-r));
+				return r;
+			}
+			log_warning("optional probe %s not attached: %s", name,
+				strerror(-r));
+			if (c->nfailed < MAX_PROBES)
+				c->failed[c->nfailed++] = name;
+			continue;
+		}
+		if (c->nlinks < MAX_PROBES) {
+			c->links[c->nlinks++] = link;
+			c->attached[c->nattached++] = name;
+		} else {
+			bpf_link__destroy(link);
+		}
+	}
+	for (unsigned int i = 0; i < c->nfailed; i++)
+		if (is_required(c->failed[i])) {
+			log_err("required tracepoint for %s missing",
+				c->failed[i]);
+			return -ENOENT;
+		}
+	return 0;
+}
+
 int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *opts)
 {
 	struct fdw_capture *c;
@@ -252,40 +297,9 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 		log_err("cannot load BPF programs: %s", strerror(-r));
 		goto fail;
 	}
-	bpf_object__for_each_program(prog, c->skel->obj) {
-		const char *name = bpf_program__name(prog);
-		struct bpf_link *link;
-
-		if (!bpf_program__autoload(prog) || on_demand(name))
-			continue;
-		link = bpf_program__attach(prog);
-		if (!link) {
-			r = -errno;
-			if (is_required(name)) {
-				log_err("cannot attach %s: %s", name,
-					strerror(-r));
-				goto fail;
-			}
-			log_warning("optional probe %s not attached: %s", name,
-				strerror(-r));
-			if (c->nfailed < MAX_PROBES)
-				c->failed[c->nfailed++] = name;
-			continue;
-		}
-		if (c->nlinks < MAX_PROBES) {
-			c->links[c->nlinks++] = link;
-			c->attached[c->nattached++] = name;
-		} else {
-			bpf_link__destroy(link);
-		}
-	}
-	for (unsigned int i = 0; i < c->nfailed; i++)
-		if (is_required(c->failed[i])) {
-			log_err("required tracepoint for %s missing",
-				c->failed[i]);
-			r = -ENOENT;
-			goto fail;
-		}
+	r = attach_all(c);
+	if (r < 0)
+		goto fail;
 	r = ring_map(&c->rb, bpf_map__fd(c->skel->maps.events),
 		     bpf_map__max_entries(c->skel->maps.events));
 	if (r < 0) {
