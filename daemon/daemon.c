@@ -88,7 +88,7 @@ static int ops_read_proc(void *userdata, uint32_t pid, char comm[16], uint32_t *
 
 /* The leak detectors (daemon/leaks.c) follow the model's changes. */
 static void ops_on_fd_event(void *userdata, struct fdw_proc *p, const struct fdw_event *ev,
-			    int kind, int fd, const struct fdw_slot *slot)
+			    enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *slot)
 {
 	struct fdw_daemon *d = userdata;
 
@@ -337,8 +337,6 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 		.same_table = ops_same_table,
 		.read_table = ops_read_table,
 		.read_proc = ops_read_proc,
-		.on_fd_event = ops_on_fd_event,
-		.on_proc_exit = ops_on_proc_exit,
 		.same_file = ops_same_file,
 		.ring_position = ops_ring_position,
 		.userdata = d,
@@ -347,6 +345,15 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 
 	d->loop = loop;
 	fdw_model_init(&d->model, &ops);
+	/* the first observer: detect/leaks.c keeps its state at index 0 */
+	r = fdw_model_add_observer(&d->model, &(struct fdw_model_observer){
+		.name = "leaks",
+		.on_fd_event = ops_on_fd_event,
+		.on_proc_exit = ops_on_proc_exit,
+		.userdata = d,
+	});
+	if (r < 0)
+		return r;
 	d->model.max_procs = d->cfg.max_procs;
 	d->model.max_fd_number = read_nr_open();
 	d->model.max_fds = d->cfg.max_fds;

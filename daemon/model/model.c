@@ -298,11 +298,18 @@ static struct fdw_table *table_copy(struct fdw_model *m, const struct fdw_table 
 
 /* ---- processes and tasks --------------------------------------------- */
 
-static void notify(struct fdw_model *m, struct fdw_proc *p, const struct fdw_event *ev, int kind,
-		   int fd, const struct fdw_slot *s)
+/* Tell every observer, in registration order. */
+static void notify(struct fdw_model *m, struct fdw_proc *p, const struct fdw_event *ev,
+		   enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
 {
-	if (m->ops.on_fd_event && p)
-		m->ops.on_fd_event(m->ops.userdata, p, ev, kind, fd, s);
+	if (!p)
+		return;
+	for (unsigned int i = 0; i < m->nobservers; i++) {
+		const struct fdw_model_observer *o = &m->observers[i];
+
+		if (o->on_fd_event)
+			o->on_fd_event(o->userdata, p, ev, kind, fd, s);
+	}
 }
 
 static void task_set_table(struct fdw_model *m, struct fdw_task *task, struct fdw_table *t)
@@ -367,8 +374,12 @@ static void proc_del(struct fdw_model *m, struct fdw_proc *p)
 	uint32_t *doomed = NULL;
 	size_t n = 0, cap = 0;
 
-	if (m->ops.on_proc_exit)
-		m->ops.on_proc_exit(m->ops.userdata, p);
+	for (unsigned int i = 0; i < m->nobservers; i++) {
+		const struct fdw_model_observer *o = &m->observers[i];
+
+		if (o->on_proc_exit)
+			o->on_proc_exit(o->userdata, p);
+	}
 	/* Tasks of this process still listed (their exits were lost). */
 	if (p->ntasks) {
 		while (fdw_hashmap_next(&m->tasks, &it, &key, &v)) {
@@ -1603,6 +1614,16 @@ void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
 	m->max_fd_number = 1u << 20; /* the kernel's default nr_open */
 	if (ops)
 		m->ops = *ops;
+}
+
+int fdw_model_add_observer(struct fdw_model *m, const struct fdw_model_observer *o)
+{
+	if (!m || !o)
+		return -EINVAL;
+	if (m->nobservers >= FDW_MODEL_MAX_OBSERVERS)
+		return -ENOSPC;
+	m->observers[m->nobservers] = *o;
+	return (int)m->nobservers++;
 }
 
 void fdw_model_free(struct fdw_model *m)
