@@ -1348,6 +1348,23 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 	}
 }
 
+/*
+ * A record the table already reflects still says something about the
+ * program: a syscall failed, or close() named an fd that was not open. The
+ * /proc read that made it old changed neither; tell the observers. No
+ * slot: what the number holds now came after the record.
+ */
+static void notify_already_read(struct fdw_model *m, struct fdw_task *task,
+				const struct fdw_event *ev)
+{
+	if (ev->type != FDW_REC_SYSCALL || ev->ret >= 0)
+		return;
+	if (ev->nr != FDW_SYS_CLOSE)
+		notify(m, task->proc, ev, FDW_FDEV_FAIL, -1, NULL);
+	else if (ev->ret == -EBADF)
+		notify(m, task->proc, ev, FDW_FDEV_DOUBLE_CLOSE, (int)ev->args[0], NULL);
+}
+
 static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 {
 	struct fdw_task *task = event_task(m, ev);
@@ -1356,6 +1373,7 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 		return;
 	task->proc->ops++;
 	if (already_read(task->table, ev)) {
+		notify_already_read(m, task, ev);
 		adopt_provenance(m, task, ev);
 		return;
 	}
