@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/hash.h"
 #include "model/internal.h"
 
 /* ---- one fd ------------------------------------------------------------ */
@@ -120,9 +121,10 @@ struct ofd_cand {
 	struct ofd_cand *next;
 };
 
+/* Index key of an inode; two inodes may share one (chains check both). */
 static uint64_t cand_key(uint64_t ino, uint32_t dev)
 {
-	return ino * 0x9e3779b97f4a7c15ull ^ dev;
+	return fdw_fnv(fdw_fnv(FDW_FNV_OFFSET, &ino, sizeof(ino)), &dev, sizeof(dev));
 }
 
 static void cand_add(struct fdw_model *m, struct fdw_hashmap *idx, uint32_t tid, int fd,
