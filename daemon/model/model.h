@@ -16,8 +16,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "capture/event.h"
 #include "base/hashmap.h"
+#include "sys/procfs.h"
+#include "capture/event.h"
 
 enum fdw_origin_source {
 	FDW_SRC_EVENT = 0,  /* created by a syscall the probes saw */
@@ -122,16 +123,8 @@ struct fdw_proc {
 	void *obs_state[FDW_MODEL_MAX_OBSERVERS];
 };
 
-/* What the model asks of the outside world. All optional. */
-struct fdw_fd_info {
-	int fd;
-	bool cloexec;
-	uint64_t ino;
-	uint32_t dev;
-	uint32_t mode;
-	char target[4096];
-};
-
+/* What the model asks of the outside world (struct fdw_fd_info is
+ * sys/procfs.h's). All optional. */
 struct fdw_model_ops {
 	/* Fill *out with the kernel's fd `fd` of task `tid` now: 0, or -errno
 	 * (-ENOENT when not open). */

@@ -10,7 +10,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "model/model.h"
+/* One open fd as /proc shows it (/proc/TID/fd/N and fdinfo/N). */
+struct fdw_fd_info {
+	int fd;
+	bool cloexec;	  /* O_CLOEXEC in fdinfo's flags */
+	uint64_t ino;	  /* of the open file (stat through the link) */
+	uint32_t dev;	  /* the kernel's encoding: major << 20 | minor */
+	uint32_t mode;	  /* S_IFMT bits; 0 for anon inodes */
+	char target[4096]; /* readlink(/proc/TID/fd/N) */
+};
 
 /* One fd of task `tid` (works for any thread id: /proc/TID/fd/FD). */
 int fdw_proc_read_fd(const char *root, uint32_t tid, int fd, struct fdw_fd_info *out);
