@@ -51,7 +51,7 @@ static int ops_read_target(void *userdata, uint32_t tid, int fd, struct fdw_fd_i
 {
 	struct fdw_daemon *d = userdata;
 
-	return fdw_proc_read_target(d->cfg.proc_root, tid, fd, out);
+	return fdw_procfs_read_target(d->procfs, tid, fd, out);
 }
 
 static int ops_same_table(void *userdata, uint32_t tid1, uint32_t tid2)
@@ -344,6 +344,9 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	int r;
 
 	d->loop = loop;
+	r = fdw_procfs_new(&d->procfs, d->cfg.proc_root);
+	if (r < 0)
+		return r;
 	fdw_model_init(&d->model, &ops);
 	/* the first observer: detect/leaks.c keeps its state at index 0 */
 	r = fdw_model_add_observer(&d->model, &(struct fdw_model_observer){
@@ -386,7 +389,6 @@ int fdw_daemon_open_capture(struct fdw_daemon *d)
 
 void fdw_daemon_free(struct fdw_daemon *d)
 {
-	fdw_proc_cache_clear();
 	/* before the capture (it stops stack capture) and the model (its
 	 * exits at shutdown are no process exits) */
 	fdw_leaks_daemon_free(d);
@@ -394,4 +396,6 @@ void fdw_daemon_free(struct fdw_daemon *d)
 	d->capture = NULL;
 	fdw_model_free(&d->model);
 	fdw_history_free(&d->history);
+	fdw_procfs_free(d->procfs);
+	d->procfs = NULL;
 }

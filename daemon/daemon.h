@@ -47,6 +47,7 @@ struct fdw_daemon {
 	struct fdw_config cfg;
 	uv_loop_t *loop;
 	struct fdw_model model;
+	struct fdw_procfs *procfs;    /* cfg.proc_root with its fd-directory cache */
 	struct fdw_history history;
 	struct fdw_capture *capture;
 	struct fdw_api *api;	      /* the API and the metrics listener */
