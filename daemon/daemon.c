@@ -41,7 +41,7 @@ static int ops_read_target(void *userdata, uint32_t tid, int fd, struct fdw_fd_i
 {
 	struct fdw_daemon *d = userdata;
 
-	return fdw_proc_read_target(d->cfg.proc_root, tid, fd, out);
+	return fdw_procfs_read_target(d->procfs, tid, fd, out);
 }
 
 static int ops_same_table(void *userdata, uint32_t tid1, uint32_t tid2)
@@ -79,7 +79,7 @@ static int ops_read_proc(void *userdata, uint32_t pid, char comm[16], uint32_t *
 /* ---- detectors follow the model --------------------------------------- */
 
 static void obs_fd_event(void *userdata, struct fdw_proc *p, const struct fdw_event *ev,
-			 int kind, int fd, const struct fdw_slot *slot)
+			 enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *slot)
 {
 	struct fdw_daemon *d = userdata;
 
@@ -150,8 +150,6 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 		.same_table = ops_same_table,
 		.read_table = ops_read_table,
 		.read_proc = ops_read_proc,
-		.on_fd_event = obs_fd_event,
-		.on_proc_exit = obs_proc_exit,
 		.same_file = ops_same_file,
 		.ring_position = ops_ring_position,
 		.userdata = d,
@@ -159,7 +157,19 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	int r;
 
 	d->loop = loop;
+	r = fdw_procfs_new(&d->procfs, d->cfg.proc_root);
+	if (r < 0)
+		return r;
 	fdw_model_init(&d->model, &ops);
+	/* the first observer: detect/leaks.c keeps its state at index 0 */
+	r = fdw_model_add_observer(&d->model, &(struct fdw_model_observer){
+		.name = "leaks",
+		.on_fd_event = obs_fd_event,
+		.on_proc_exit = obs_proc_exit,
+		.userdata = d,
+	});
+	if (r < 0)
+		return r;
 	d->model.max_procs = d->cfg.max_procs;
 	d->model.max_fd_number = read_nr_open();
 	d->model.max_fds = d->cfg.max_fds;
@@ -315,7 +325,6 @@ void fdw_daemon_stop(struct fdw_daemon *d)
 
 void fdw_daemon_free(struct fdw_daemon *d)
 {
-	fdw_proc_cache_clear();
 	/* before the capture (it stops stack capture) and the model (its
 	 * exits at shutdown are no process exits) */
 	fdw_leaks_daemon_free(d);
@@ -324,4 +333,6 @@ void fdw_daemon_free(struct fdw_daemon *d)
 	d->pipeline.capture = NULL;
 	fdw_model_free(&d->model);
 	fdw_history_free(&d->history);
+	fdw_procfs_free(d->procfs);
+	d->procfs = NULL;
 }

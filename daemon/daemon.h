@@ -27,6 +27,7 @@ struct fdw_daemon {
 	struct fdw_config cfg;
 	uv_loop_t *loop;
 	struct fdw_model model;
+	struct fdw_procfs *procfs;    /* cfg.proc_root with its fd-directory cache */
 	struct fdw_history history;
 	struct fdw_pipeline pipeline;
 	struct fdw_checker checker;

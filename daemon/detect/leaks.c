@@ -960,7 +960,7 @@ static void adopt_alerts(struct fdw_leaks *l, struct leak_proc *st, uint32_t nop
 
 static struct leak_proc *state_get(struct fdw_leaks *l, struct fdw_proc *p, uint64_t now)
 {
-	struct leak_proc *st = p->detect;
+	struct leak_proc *st = fdw_proc_state(p, 0);
 	uint64_t ticks;
 
 	if (st)
@@ -980,7 +980,7 @@ static struct leak_proc *state_get(struct fdw_leaks *l, struct fdw_proc *p, uint
 	st->exec_count = p->exec_count;
 	st->created = now;
 	fdw_hashmap_init(&st->fdstacks);
-	p->detect = st;
+	fdw_proc_set_state(p, 0, st);
 	l->stats.procs++;
 	adopt_alerts(l, st, 0, now);
 	return st;
@@ -1593,7 +1593,7 @@ static void review_alerts(struct fdw_leaks *l, double now_real)
 		if (a->state != FDW_ALERT_FIRING)
 			continue;
 		p = fdw_model_proc(l->m, a->pid);
-		st = p ? p->detect : NULL;
+		st = p ? fdw_proc_state(p, 0) : NULL;
 		if (st) {
 			if (st->start_ticks != a->start_ticks)
 				fdw_alerts_resolve(s, a, now_real, "process exited (pid reused)");
@@ -1693,7 +1693,7 @@ void fdw_leaks_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const struct
 
 	if (!l || !p)
 		return;
-	st = p->detect;
+	st = fdw_proc_state(p, 0);
 	switch (kind) {
 	case FDW_FDEV_OPEN:
 		if (!st)
@@ -1747,13 +1747,13 @@ void fdw_leaks_on_proc_exit(struct fdw_leaks *l, struct fdw_proc *p)
 {
 	struct leak_proc *st;
 
-	if (!l || !p || !p->detect)
+	if (!l || !p || !fdw_proc_state(p, 0))
 		return;
-	st = p->detect;
+	st = fdw_proc_state(p, 0);
 	fdw_alerts_resolve_proc(l->alerts, st->pid, st->start_ticks,
 				l->last_real ? l->last_real : (double)time(NULL), "process exited");
 	state_free(l, st);
-	p->detect = NULL;
+	fdw_proc_set_state(p, 0, NULL);
 }
 
 /* ---- queries ------------------------------------------------------------------------ */
@@ -1769,15 +1769,16 @@ json_t *fdw_leaks_sites_json(struct fdw_leaks *l, struct fdw_proc *p)
 		return NULL;
 	t = fdw_model_proc_table(l->m, p);
 	now = fdw_now_mono();
-	arr = sites_json(l, p->detect, t, 0, now, top, sizeof(top), &dropped);
+	arr = sites_json(l, fdw_proc_state(p, 0), t, 0, now, top, sizeof(top), &dropped);
 	o = json_pack("{s:o, s:I, s:b}", "sites", arr, "sites_dropped", (json_int_t)dropped,
-		      "stacks_captured", p->detect && ((struct leak_proc *)p->detect)->watching);
+		      "stacks_captured",
+		      fdw_proc_state(p, 0) && ((struct leak_proc *)fdw_proc_state(p, 0))->watching);
 	return o;
 }
 
 bool fdw_leaks_proc_info(struct fdw_leaks *l, struct fdw_proc *p, struct fdw_leak_procinfo *out)
 {
-	struct leak_proc *st = p ? p->detect : NULL;
+	struct leak_proc *st = p ? fdw_proc_state(p, 0) : NULL;
 	struct fdw_alert *a;
 
 	memset(out, 0, sizeof(*out));
@@ -1853,8 +1854,8 @@ void fdw_leaks_free(struct fdw_leaks *l)
 	while (fdw_hashmap_next(&l->m->procs, &it, &key, &v)) {
 		struct fdw_proc *p = v;
 
-		state_free(l, p->detect);
-		p->detect = NULL;
+		state_free(l, fdw_proc_state(p, 0));
+		fdw_proc_set_state(p, 0, NULL);
 	}
 	/* what is left has no fd referring to it any more */
 	it = 0;

@@ -7,16 +7,18 @@
  *
  * The model is pure logic: it never touches /proc itself. When it needs the
  * kernel's truth (an fd it never saw created, a table it must re-read) it
- * asks through struct fdw_model_ops, which the daemon wires to daemon/procfs.c
- * and tests wire to fakes.
+ * asks through struct fdw_model_ops, which the daemon wires to sys/procfs.c
+ * and tests wire to fakes. What it changes it tells the observers
+ * registered with fdw_model_add_observer().
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "capture/event.h"
 #include "base/hashmap.h"
+#include "sys/procfs.h"
+#include "capture/event.h"
 
 enum fdw_origin_source {
 	FDW_SRC_EVENT = 0,  /* created by a syscall the probes saw */
@@ -96,6 +98,9 @@ struct fdw_table {
 
 struct fdw_proc;
 
+/* How many observers a model takes (fdw_model_add_observer). */
+#define FDW_MODEL_MAX_OBSERVERS 4
+
 struct fdw_task {
 	uint32_t tid;
 	struct fdw_proc *proc;
@@ -112,19 +117,14 @@ struct fdw_proc {
 	struct fdw_task *leader; /* NULL after the leader exited */
 	uint64_t ops;		 /* events applied to this process */
 	uint32_t lost;		 /* records the kernel lost for it (pending resync) */
-	void *detect;		 /* detector state (daemon/leaks.c), owned there */
+	/* Per-observer state, indexed by the observer's index
+	 * (fdw_model_add_observer); owned by that observer, which frees it in
+	 * its on_proc_exit. */
+	void *obs_state[FDW_MODEL_MAX_OBSERVERS];
 };
 
-/* What the model asks of the outside world. All optional. */
-struct fdw_fd_info {
-	int fd;
-	bool cloexec;
-	uint64_t ino;
-	uint32_t dev;
-	uint32_t mode;
-	char target[4096];
-};
-
+/* What the model asks of the outside world (struct fdw_fd_info is
+ * sys/procfs.h's). All optional. */
 struct fdw_model_ops {
 	/* Fill *out with the kernel's fd `fd` of task `tid` now: 0, or -errno
 	 * (-ENOENT when not open). */
@@ -145,22 +145,34 @@ struct fdw_model_ops {
 	uint64_t (*ring_position)(void *userdata);
 	/* comm and ppid of a process that appeared without a fork event. */
 	int (*read_proc)(void *userdata, uint32_t pid, char comm[16], uint32_t *ppid);
-	/* A table changed in a way the detectors care about (optional). */
-	void (*on_fd_event)(void *userdata, struct fdw_proc *p, const struct fdw_event *ev,
-			    int kind, int fd, const struct fdw_slot *slot);
-	/* A process is about to be dropped. */
-	void (*on_proc_exit)(void *userdata, struct fdw_proc *p);
 	void *userdata;
 };
 
-/* on_fd_event kinds */
-enum {
+/* What an observer's on_fd_event is told. */
+enum fdw_fd_event_kind {
 	FDW_FDEV_OPEN = 1,     /* fd installed (slot now holds it) */
 	FDW_FDEV_CLOSE,	       /* fd closed (slot shows what was closed) */
 	FDW_FDEV_CLOBBER,      /* dup2/dup3 replaced an open fd */
 	FDW_FDEV_DOUBLE_CLOSE, /* close() of an fd that was not open */
 	FDW_FDEV_EXEC_LEAK,    /* fd without cloexec survived exec */
 	FDW_FDEV_FAIL,	       /* syscall failed (EMFILE, EBADF, ...) */
+};
+
+/*
+ * A consumer of the model's changes (the leak detectors, ...), in the
+ * manner of Falco's sinsp_observer: the wiring code registers it, the model
+ * calls every observer in registration order and never includes their
+ * headers. Both callbacks are optional.
+ */
+struct fdw_model_observer {
+	const char *name;
+	/* A table changed in a way observers care about. `slot` may be NULL
+	 * (FDW_FDEV_FAIL; FDW_FDEV_DOUBLE_CLOSE of a number never used). */
+	void (*on_fd_event)(void *userdata, struct fdw_proc *p, const struct fdw_event *ev,
+			    enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *slot);
+	/* A process is about to be dropped: free its state (before p is freed). */
+	void (*on_proc_exit)(void *userdata, struct fdw_proc *p);
+	void *userdata;
 };
 
 struct fdw_model_stats {
@@ -192,12 +204,33 @@ struct fdw_model {
 	uint64_t max_fd_number; /* fs.nr_open: no fd can be this big */
 	struct fdw_model_stats stats;
 	struct fdw_model_ops ops;
+	struct fdw_model_observer observers[FDW_MODEL_MAX_OBSERVERS];
+	unsigned int nobservers;
 	struct fdw_task *last_task; /* one-entry cache for the hot path */
 	struct fdw_hashmap *scan_cands; /* OFD candidates during the start-up scan */
 };
 
 void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops);
 void fdw_model_free(struct fdw_model *m);
+
+/* Register an observer (copied). Returns the observer's index (its slot in
+ * every process's state: fdw_proc_state), or -ENOSPC past
+ * FDW_MODEL_MAX_OBSERVERS, -EINVAL without one. */
+int fdw_model_add_observer(struct fdw_model *m, const struct fdw_model_observer *o);
+
+/* Observer `idx`'s state for process p (NULL until set, or idx out of range). */
+static inline void *fdw_proc_state(const struct fdw_proc *p, int idx)
+{
+	if (!p || idx < 0 || idx >= FDW_MODEL_MAX_OBSERVERS)
+		return NULL;
+	return p->obs_state[idx];
+}
+
+static inline void fdw_proc_set_state(struct fdw_proc *p, int idx, void *state)
+{
+	if (p && idx >= 0 && idx < FDW_MODEL_MAX_OBSERVERS)
+		p->obs_state[idx] = state;
+}
 
 /* Apply one decoded event. Never fails: inconsistencies are repaired from
  * /proc (through ops) and counted. */

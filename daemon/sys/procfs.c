@@ -136,70 +136,98 @@ int fdw_proc_read_fd(const char *root, uint32_t tid, int fd, struct fdw_fd_info 
 	return r;
 }
 
-#define DIR_CACHE 16
+/* ---- a /proc context with a cache of fd directories ---------------------- */
 
-static struct {
-	uint32_t tid;
-	int fd;
-	uint64_t used;
-} dir_cache[DIR_CACHE];
-static uint64_t dir_clock;
+#define FDW_PROCFS_DIR_CACHE 16
 
-void fdw_proc_cache_clear(void)
+/*
+ * The cache makes fdw_procfs_read_target() a readlinkat + fstatat on an open
+ * /proc/TID/fd (no open per call: it runs for every fd-creating event).
+ * Least recently used entries are replaced.
+ */
+struct fdw_procfs {
+	char *root;
+	uint64_t clock; /* stamps for `used` */
+	struct {
+		uint32_t tid; /* 0: empty */
+		int fd;
+		uint64_t used;
+	} dirs[FDW_PROCFS_DIR_CACHE];
+};
+
+int fdw_procfs_new(struct fdw_procfs **out, const char *root)
 {
-	for (unsigned int i = 0; i < DIR_CACHE; i++) {
-		if (dir_cache[i].tid)
-			close(dir_cache[i].fd);
-		dir_cache[i].tid = 0;
+	struct fdw_procfs *pf = calloc(1, sizeof(*pf));
+
+	if (!pf)
+		return -ENOMEM;
+	pf->root = strdup(root ? root : "/proc");
+	if (!pf->root) {
+		free(pf);
+		return -ENOMEM;
 	}
+	*out = pf;
+	return 0;
 }
 
-static int cached_fd_dir(const char *root, uint32_t tid, bool fresh)
+void fdw_procfs_free(struct fdw_procfs *pf)
+{
+	if (!pf)
+		return;
+	for (unsigned int i = 0; i < FDW_PROCFS_DIR_CACHE; i++)
+		if (pf->dirs[i].tid)
+			(void)close(pf->dirs[i].fd);
+	free(pf->root);
+	free(pf);
+}
+
+/* An open /proc/TID/fd of `tid`; fresh: open it again even when cached. */
+static int cached_fd_dir(struct fdw_procfs *pf, uint32_t tid, bool fresh)
 {
 	unsigned int victim = 0;
 	char path[128];
 	int fd;
 
-	for (unsigned int i = 0; i < DIR_CACHE; i++) {
-		if (dir_cache[i].tid == tid) {
+	for (unsigned int i = 0; i < FDW_PROCFS_DIR_CACHE; i++) {
+		if (pf->dirs[i].tid == tid) {
 			if (!fresh) {
-				dir_cache[i].used = ++dir_clock;
-				return dir_cache[i].fd;
+				pf->dirs[i].used = ++pf->clock;
+				return pf->dirs[i].fd;
 			}
 			victim = i;
 			break;
 		}
-		if (dir_cache[i].used < dir_cache[victim].used)
+		if (pf->dirs[i].used < pf->dirs[victim].used)
 			victim = i;
 	}
-	snprintf(path, sizeof(path), "%s/%u/fd", root, tid);
+	snprintf(path, sizeof(path), "%s/%u/fd", pf->root, tid);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
-	if (dir_cache[victim].tid)
-		close(dir_cache[victim].fd);
-	dir_cache[victim].tid = tid;
-	dir_cache[victim].fd = fd;
-	dir_cache[victim].used = ++dir_clock;
+	if (pf->dirs[victim].tid)
+		(void)close(pf->dirs[victim].fd);
+	pf->dirs[victim].tid = tid;
+	pf->dirs[victim].fd = fd;
+	pf->dirs[victim].used = ++pf->clock;
 	return fd;
 }
 
-int fdw_proc_read_target(const char *root, uint32_t tid, int fd, struct fdw_fd_info *out)
+int fdw_procfs_read_target(struct fdw_procfs *pf, uint32_t tid, int fd, struct fdw_fd_info *out)
 {
 	char name[16];
 	int dir, r;
 
-	if (fd < 0)
+	if (!pf || fd < 0)
 		return -EINVAL;
 	snprintf(name, sizeof(name), "%d", fd);
-	dir = cached_fd_dir(root, tid, false);
+	dir = cached_fd_dir(pf, tid, false);
 	if (dir < 0)
 		return dir;
 	r = read_link_stat(dir, name, out);
 	if (r == -ENOENT || r == -ESRCH) {
 		/* the cached directory may belong to a task that died and
 		 * whose id was reused: look again once */
-		dir = cached_fd_dir(root, tid, true);
+		dir = cached_fd_dir(pf, tid, true);
 		if (dir < 0)
 			return dir;
 		r = read_link_stat(dir, name, out);

@@ -2,7 +2,7 @@
 /*
  * Reading the kernel's truth from /proc: a task's fds, one fd, process
  * lists, limits. All functions return 0 or -errno and open everything
- * O_CLOEXEC. `root` is "/proc" except in tests.
+ * O_CLOEXEC. `root` is "/proc" except in tests (a fake tree: --proc-root).
  */
 #pragma once
 
@@ -10,17 +10,36 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "model/model.h"
+/* One open fd as /proc shows it (/proc/TID/fd/N and fdinfo/N). */
+struct fdw_fd_info {
+	int fd;
+	bool cloexec;	  /* O_CLOEXEC in fdinfo's flags */
+	uint64_t ino;	  /* of the open file (stat through the link) */
+	uint32_t dev;	  /* the kernel's encoding: major << 20 | minor */
+	uint32_t mode;	  /* S_IFMT bits; 0 for anon inodes */
+	char target[4096]; /* readlink(/proc/TID/fd/N) */
+};
 
 /* One fd of task `tid` (works for any thread id: /proc/TID/fd/FD). */
 int fdw_proc_read_fd(const char *root, uint32_t tid, int fd, struct fdw_fd_info *out);
 
-/* Only target, ino, dev and mode of one fd: readlinkat + fstatat through a
- * small cache of open /proc/TID/fd directories (no fdinfo, no open per
- * call: this runs for every fd-creating event). */
-int fdw_proc_read_target(const char *root, uint32_t tid, int fd, struct fdw_fd_info *out);
-/* Close the cached directories. */
-void fdw_proc_cache_clear(void);
+/*
+ * A /proc context: its root and a small cache of open /proc/TID/fd
+ * directories. Its owner (the daemon) creates it and passes it in; one
+ * thread uses it. The readers below that keep nothing open take the root
+ * path alone.
+ */
+struct fdw_procfs;
+
+/* root: "/proc" (NULL means that), or a test's fake. 0 or -ENOMEM. */
+int fdw_procfs_new(struct fdw_procfs **out, const char *root);
+/* Close the cached directories and free. NULL-safe. */
+void fdw_procfs_free(struct fdw_procfs *pf);
+
+/* Only target, ino, dev and mode of one fd (no fdinfo: cloexec is false):
+ * readlinkat + fstatat through the cached directory, no open per call
+ * (this runs for every fd-creating event). */
+int fdw_procfs_read_target(struct fdw_procfs *pf, uint32_t tid, int fd, struct fdw_fd_info *out);
 
 /* kcmp(KCMP_FILES): 1 when two tasks share one file table. */
 int fdw_proc_same_table(uint32_t tid1, uint32_t tid2);

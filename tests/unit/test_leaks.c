@@ -280,8 +280,8 @@ static int empty_table(void *u, uint32_t tid,
 
 static struct fdw_leaks *leaks_for_hooks;
 
-static void hook_fd(void *u, struct fdw_proc *p, const struct fdw_event *ev, int kind, int fd,
-		    const struct fdw_slot *s)
+static void hook_fd(void *u, struct fdw_proc *p, const struct fdw_event *ev,
+		    enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
 {
 	fdw_leaks_on_fd_event(leaks_for_hooks, p, ev, kind, fd, s);
 }
@@ -296,11 +296,15 @@ static void model_new(struct fdw_model *m)
 	struct fdw_model_ops ops = {
 		.read_fd = no_fd,
 		.read_table = empty_table,
+	};
+	struct fdw_model_observer obs = {
+		.name = "leaks",
 		.on_fd_event = hook_fd,
 		.on_proc_exit = hook_exit,
 	};
 
 	fdw_model_init(m, &ops);
+	(void)fdw_model_add_observer(m, &obs);
 }
 
 static struct fdw_event sys(uint32_t pid, uint64_t files, unsigned int nr, int64_t ret,

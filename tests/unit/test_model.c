@@ -27,7 +27,10 @@ struct fake_fd {
 
 #define FAKE_MAX 2048
 static struct fake_fd fake[FAKE_MAX];
-static unsigned int read_fd_calls, read_table_calls, double_closes, clobbers, exec_leaks;
+static unsigned int read_fd_calls, read_table_calls, double_closes, clobbers, exec_leaks, fails;
+static enum fdw_fd_event_kind last_kind; /* the counting observer's last call */
+static int last_fd;
+static const struct fdw_slot *last_slot;
 
 static int fake_read_fd(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
 {
@@ -74,9 +77,14 @@ static int fake_same_file(void *u, uint32_t t1, int fd1, uint32_t t2, int fd2)
 	return fake[fd1].ino == fake[fd2].ino && fake[fd1].ino != 99;
 }
 
-static void on_fd_event(void *u, struct fdw_proc *p, const struct fdw_event *ev, int kind, int fd,
-			const struct fdw_slot *s)
+static void on_fd_event(void *u, struct fdw_proc *p, const struct fdw_event *ev,
+			enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
 {
+	last_kind = kind;
+	last_fd = fd;
+	last_slot = s;
+	if (kind == FDW_FDEV_FAIL)
+		fails++;
 	if (kind == FDW_FDEV_DOUBLE_CLOSE)
 		double_closes++;
 	if (kind == FDW_FDEV_CLOBBER)
@@ -99,11 +107,12 @@ static void model_new(struct fdw_model *m)
 		.read_fd = fake_read_fd,
 		.read_table = fake_read_table,
 		.same_file = fake_same_file,
-		.on_fd_event = on_fd_event,
 	};
+	struct fdw_model_observer obs = { .name = "counts", .on_fd_event = on_fd_event };
 
 	memset(fake, 0, sizeof(fake));
 	fdw_model_init(m, &ops);
+	CHECK_EQ(fdw_model_add_observer(m, &obs), 0);
 }
 
 /* ---- event builders --------------------------------------------------- */
@@ -565,6 +574,235 @@ static void test_scan_groups_ofds(void)
 	fdw_model_free(&m);
 }
 
+static uint64_t ring_now; /* the fake kernel ring's position */
+
+static uint64_t fake_ring_position(void *u)
+{
+	return ring_now;
+}
+
+/* A record at ring position pos. */
+static struct fdw_event at(struct fdw_event ev, uint64_t pos)
+{
+	ev.ring_pos = pos;
+	return ev;
+}
+
+/*
+ * FDW_FDEV_DOUBLE_CLOSE: close() that the kernel answered EBADF, i.e. of an
+ * fd that was not open, and only that; also for records a /proc read has
+ * already reflected (the table is not changed, the program's error stands).
+ */
+static void test_double_close(void)
+{
+	struct fdw_model m;
+	struct fdw_event ev;
+	const struct fdw_slot *s3;
+
+	model_new(&m);
+	m.ops.ring_position = fake_ring_position;
+	ring_now = 0;
+	double_closes = fails = 0;
+	start_proc(&m);
+	do_open(&m, PID, FILES, 3, "/a", 0);
+	s3 = fdw_table_slot(table_of(&m, PID), 3);
+
+	/* a close that closes is no double close */
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0));
+	CHECK_EQ(double_closes, 0);
+	/* again: the model knows 3 is not open, the kernel says EBADF */
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, -EBADF, 3, 0, 0));
+	CHECK_EQ(double_closes, 1);
+	CHECK_EQ(last_kind, FDW_FDEV_DOUBLE_CLOSE);
+	CHECK_EQ(last_fd, 3);
+	CHECK(last_slot == s3 && !fdw_slot_open(last_slot)); /* what was closed before */
+	CHECK_EQ(fails, 0); /* a double close is not also a failure */
+
+	/* a number never used in this table */
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, -EBADF, 50, 0, 0));
+	CHECK_EQ(double_closes, 2);
+	CHECK_EQ(last_fd, 50);
+	CHECK(last_slot == NULL);
+
+	/* close() succeeding on an fd the model had closed: the model was
+	 * wrong (an anomaly), the program was not */
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0));
+	CHECK_EQ(double_closes, 2);
+	/* EINTR: the fd is gone on Linux, no double close either */
+	do_open(&m, PID, FILES, 3, "/b", 0);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, -EINTR, 3, 0, 0));
+	CHECK_EQ(double_closes, 2);
+
+	/* EBADF for an fd the model still had open: the kernel is right */
+	do_open(&m, PID, FILES, 4, "/c", 0);
+	fake[4].open = false;
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, -EBADF, 4, 0, 0));
+	CHECK_EQ(double_closes, 3);
+	CHECK(slot(&m, PID, 4) == NULL);
+
+	/* records older than the table's last /proc read are not replayed,
+	 * but a double close or a failure among them is still reported */
+	ring_now = 100;
+	CHECK_EQ(fdw_model_resync(&m, table_of(&m, PID), PID), 0);
+	CHECK_EQ(table_of(&m, PID)->read_pos, 100);
+	apply(&m, at(sys(PID, FILES, FDW_SYS_CLOSE, -EBADF, 7, 0, 0), 90));
+	CHECK_EQ(double_closes, 4);
+	CHECK_EQ(last_fd, 7);
+	CHECK(last_slot == NULL);
+	apply(&m, at(sys(PID, FILES, FDW_SYS_OPENAT, -EMFILE, (uint64_t)AT_FDCWD, 0, 0), 91));
+	CHECK_EQ(fails, 1);
+	CHECK_EQ(last_kind, FDW_FDEV_FAIL);
+	apply(&m, at(sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0), 92));
+	CHECK_EQ(double_closes, 4);
+	CHECK_EQ(fails, 1);
+
+	/* the first record of a task the model did not know: its table is
+	 * read from /proc at once, the EBADF still counts */
+	ring_now = 200;
+	ev = at(sys(777, FILES + 0x8000, FDW_SYS_CLOSE, -EBADF, 9, 0, 0), 150);
+	ev.pid = 777;
+	apply(&m, ev);
+	CHECK(fdw_model_proc(&m, 777) != NULL);
+	CHECK_EQ(double_closes, 5);
+	fdw_model_free(&m);
+}
+
+/* ---- observers -------------------------------------------------------- */
+
+#define OBS_LOG 64
+
+/* What the observers saw, in the order the model called them. */
+static struct obs_call {
+	int obs; /* the observer's index */
+	enum fdw_fd_event_kind kind;
+	int fd;
+} obs_log[OBS_LOG];
+static unsigned int obs_nlog, obs_exits[FDW_MODEL_MAX_OBSERVERS];
+
+/* Per-process state of one observer: its index and how many fds it saw open. */
+struct obs_state {
+	int obs;
+	unsigned int opens;
+};
+
+static void obs_fd_event(void *u, struct fdw_proc *p, const struct fdw_event *ev,
+			 enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
+{
+	int idx = (int)(intptr_t)u;
+	struct obs_state *st = fdw_proc_state(p, idx);
+
+	if (obs_nlog < OBS_LOG)
+		obs_log[obs_nlog++] = (struct obs_call){ .obs = idx, .kind = kind, .fd = fd };
+	if (kind != FDW_FDEV_OPEN)
+		return;
+	if (!st) {
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return;
+		st->obs = idx;
+		fdw_proc_set_state(p, idx, st);
+	}
+	st->opens++;
+}
+
+static void obs_proc_exit(void *u, struct fdw_proc *p)
+{
+	int idx = (int)(intptr_t)u;
+
+	obs_exits[idx]++;
+	free(fdw_proc_state(p, idx));
+	fdw_proc_set_state(p, idx, NULL);
+}
+
+static struct fdw_model_observer obs_make(int idx)
+{
+	return (struct fdw_model_observer){
+		.name = idx ? "second" : "first",
+		.on_fd_event = obs_fd_event,
+		.on_proc_exit = obs_proc_exit,
+		.userdata = (void *)(intptr_t)idx,
+	};
+}
+
+/* Two observers see every change, in registration order, each with its own
+ * per-process state, and each is told of the exit. */
+static void test_observers(void)
+{
+	struct fdw_model_ops ops = { .read_fd = fake_read_fd, .read_table = fake_read_table };
+	struct fdw_model_observer a = obs_make(0), b = obs_make(1);
+	struct fdw_model m;
+	struct fdw_event ev;
+	struct obs_state *sa, *sb;
+	struct fdw_proc *p;
+
+	memset(fake, 0, sizeof(fake));
+	memset(obs_exits, 0, sizeof(obs_exits));
+	obs_nlog = 0;
+	fdw_model_init(&m, &ops);
+	CHECK_EQ(fdw_model_add_observer(&m, &a), 0);
+	CHECK_EQ(fdw_model_add_observer(&m, &b), 1);
+	start_proc(&m);
+	CHECK_EQ(obs_nlog, 0); /* a scan is no event */
+
+	do_open(&m, PID, FILES, 3, "/a", 0);
+	do_open(&m, PID, FILES, 4, "/b", 0);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0));
+	CHECK_EQ(obs_nlog, 6);
+	for (unsigned int i = 0; i < obs_nlog && i < 6; i++) {
+		static const enum fdw_fd_event_kind kinds[] = { FDW_FDEV_OPEN, FDW_FDEV_OPEN,
+								FDW_FDEV_CLOSE };
+		static const int fds[] = { 3, 4, 3 };
+
+		CHECK_EQ(obs_log[i].obs, (int)(i % 2)); /* first, then second */
+		CHECK_EQ(obs_log[i].kind, kinds[i / 2]);
+		CHECK_EQ(obs_log[i].fd, fds[i / 2]);
+	}
+
+	/* separate state per observer */
+	p = fdw_model_proc(&m, PID);
+	sa = fdw_proc_state(p, 0);
+	sb = fdw_proc_state(p, 1);
+	CHECK(sa && sb && sa != sb);
+	if (sa && sb) {
+		CHECK_EQ(sa->obs, 0);
+		CHECK_EQ(sb->obs, 1);
+		CHECK_EQ(sa->opens, 2);
+		CHECK_EQ(sb->opens, 2);
+	}
+	CHECK(fdw_proc_state(p, 2) == NULL);
+	CHECK(fdw_proc_state(p, FDW_MODEL_MAX_OBSERVERS) == NULL); /* out of range */
+	CHECK(fdw_proc_state(p, -1) == NULL);
+
+	/* the exit reaches both, before the process is freed */
+	ev = task_ev(FDW_REC_EXIT, PID, PID, FILES);
+	ev.flags = FDW_F_GROUP_DEAD;
+	apply(&m, ev);
+	CHECK(fdw_model_proc(&m, PID) == NULL);
+	CHECK_EQ(obs_exits[0], 1);
+	CHECK_EQ(obs_exits[1], 1);
+
+	/* processes still known at fdw_model_free are exits too */
+	start_proc(&m);
+	fdw_model_free(&m);
+	CHECK_EQ(obs_exits[0], 2);
+	CHECK_EQ(obs_exits[1], 2);
+}
+
+/* At most FDW_MODEL_MAX_OBSERVERS; indexes follow registration. */
+static void test_observer_limit(void)
+{
+	struct fdw_model m;
+	struct fdw_model_observer o = obs_make(0);
+
+	fdw_model_init(&m, NULL);
+	for (int i = 0; i < FDW_MODEL_MAX_OBSERVERS; i++)
+		CHECK_EQ(fdw_model_add_observer(&m, &o), i);
+	CHECK_EQ(fdw_model_add_observer(&m, &o), -ENOSPC);
+	CHECK_EQ(m.nobservers, FDW_MODEL_MAX_OBSERVERS);
+	CHECK_EQ(fdw_model_add_observer(&m, NULL), -EINVAL);
+	fdw_model_free(&m);
+}
+
 int main(void)
 {
 	test_scan_groups_ofds();
@@ -576,5 +814,8 @@ int main(void)
 	test_anomaly_repair();
 	test_million_fds();
 	test_bounds();
+	test_double_close();
+	test_observers();
+	test_observer_limit();
 	return check_summary();
 }

@@ -1,0 +1,722 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Applying decoded events to tables, tasks and processes with Linux's
+ * semantics.
+ *
+ * Where an event disagrees with the model (an fd the model never saw, a
+ * table the kernel split without telling), the model asks /proc for the
+ * truth at once (resync.c) and counts an anomaly: a table is never left
+ * knowingly wrong.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include "model/internal.h"
+#include "capture/syscalls.h"
+
+#define CLOSE_RANGE_CLOEXEC_ (1u << 2)
+
+/* ---- the task and table of an event ------------------------------------ */
+
+static void origin_from_event(struct fdw_origin *o, const struct fdw_event *ev,
+			      const struct fdw_proc *p, int from_fd)
+{
+	o->nr = ev->nr;
+	o->source = FDW_SRC_EVENT;
+	o->_pad = 0;
+	o->from_fd = from_fd;
+	o->tid = ev->tid;
+	o->pid = ev->pid;
+	o->ts = ev->ts;
+	o->seq = ev->seq;
+	if (p)
+		memcpy(o->comm, p->comm, sizeof(o->comm));
+	else
+		o->comm[0] = '\0';
+}
+
+static struct fdw_task *unknown_task(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_proc *p = fdw_model_proc(m, ev->pid);
+	struct fdw_table *t;
+	struct fdw_task *task;
+	char comm[16] = "";
+	uint32_t ppid = 0;
+	bool fresh = false;
+
+	m->stats.unknown_task++;
+	if (!p) {
+		if (m->ops.read_proc)
+			(void)m->ops.read_proc(m->ops.userdata, ev->pid, comm, &ppid);
+		p = fdw__proc_new(m, ev->pid, ppid, comm, ev->ts);
+		if (!p)
+			return NULL;
+	}
+	t = ev->files ? fdw_hashmap_get(&m->tables, ev->files) : NULL;
+	if (!t) {
+		t = fdw__table_new(m, ev->files, ev->ts);
+		if (!t)
+			goto fail;
+		fresh = true;
+	}
+	task = fdw__task_new(m, ev->tid, p, t);
+	if (!task) {
+		if (fresh)
+			fdw__table_free(m, t);
+		goto fail;
+	}
+	/* The table's contents before this event: the kernel's now. A table
+	 * found by address is only trusted when this process already used it:
+	 * otherwise the address may be a dead process's, reused. */
+	if (fresh || p->ntasks == 1)
+		(void)fdw__table_resync(m, t, ev->tid, ev->ts);
+	return task;
+fail:
+	if (p->ntasks == 0)
+		fdw__proc_del(m, p);
+	return NULL;
+}
+
+static void move_all_tasks(struct fdw_model *m, struct fdw_table *from, struct fdw_table *to)
+{
+	size_t it = 0;
+	void *v;
+
+	from->users++; /* keep it alive while tasks leave it */
+	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v))
+		if (((struct fdw_task *)v)->table == from)
+			fdw__task_set_table(m, v, to);
+	if (--from->users == 0)
+		fdw__table_free(m, from);
+}
+
+/*
+ * The task an event came from, with its table bound to the event's
+ * files_struct. A task whose files_struct changed had its table split
+ * (unshare(CLONE_FILES), close_range(CLOSE_RANGE_UNSHARE), exec of a task
+ * sharing its table): the new table starts as a copy of the old one.
+ */
+static struct fdw_task *event_task(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_task *task = m->last_task;
+	struct fdw_table *t, *other;
+
+	if (!task || task->tid != ev->tid) {
+		task = fdw_hashmap_get(&m->tasks, ev->tid);
+		if (!task)
+			task = unknown_task(m, ev);
+		if (!task)
+			return NULL;
+		m->last_task = task;
+	}
+	t = task->table;
+	if (!ev->files || (t && t->kfiles == ev->files))
+		return task;
+	other = fdw_hashmap_get(&m->tables, ev->files);
+	if (other && t && !t->kfiles) {
+		/* a table found by the /proc scan is this kernel table: every
+		 * task on it moves (one that truly differs splits on its own
+		 * next record) */
+		move_all_tasks(m, t, other);
+	} else if (other) {
+		/* the same kernel table we knew under another name */
+		fdw__task_set_table(m, task, other);
+	} else if (t && !t->kfiles) {
+		/* first event on a table found by the /proc scan */
+		t->kfiles = ev->files;
+		if (fdw_hashmap_put(&m->tables, ev->files, t) < 0)
+			t->kfiles = 0;
+	} else {
+		struct fdw_table *nt;
+
+		m->stats.table_splits++;
+		nt = t ? fdw__table_copy(m, t, ev->files, ev->ts)
+		       : fdw__table_new(m, ev->files, ev->ts);
+		if (!nt)
+			return task;
+		fdw__task_set_table(m, task, nt);
+		/* other threads may have changed the old table between the
+		 * kernel's copy and this event: re-read */
+		if (t)
+			(void)fdw__table_resync(m, nt, ev->tid, ev->ts);
+	}
+	return task;
+}
+
+/* ---- dup, close, fcntl ------------------------------------------------- */
+
+static void apply_dup(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev,
+		      int oldfd, int newfd, bool cloexec)
+{
+	struct fdw_table *t = task->table;
+	struct fdw_slot *src = fdw_table_slot(t, oldfd), *dst;
+	struct fdw_origin origin;
+	bool clobber;
+
+	origin_from_event(&origin, ev, task->proc, oldfd);
+	if (!fdw_slot_open(src)) {
+		/* the model missed oldfd: ask the kernel about newfd */
+		m->stats.anomalies++;
+		(void)fdw__resolve_fd(m, t, ev->tid, newfd, &origin);
+		dst = fdw_table_slot(t, newfd);
+		if (fdw_slot_open(dst))
+			fdw__notify(m, task->proc, ev, FDW_FDEV_OPEN, newfd, dst);
+		return;
+	}
+	dst = fdw_table_slot(t, newfd);
+	clobber = fdw_slot_open(dst);
+	if (clobber)
+		fdw__notify(m, task->proc, ev, FDW_FDEV_CLOBBER, newfd, dst);
+	dst = fdw__slot_install(m, t, newfd, src->ofd, cloexec, &origin);
+	if (!dst)
+		return;
+	/* dup/F_DUPFD only return free numbers: an open one means another
+	 * thread's close of it is still in flight; for dup2/dup3 it may be */
+	dst->suspect = clobber;
+	fdw__notify(m, task->proc, ev, FDW_FDEV_OPEN, newfd, dst);
+}
+
+static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev,
+			int fd)
+{
+	struct fdw_table *t = task->table;
+	struct fdw_slot *s = fdw_table_slot(t, fd);
+	struct fdw_origin closed;
+
+	if (ev->ret == -EBADF) {
+		if (fdw_slot_open(s)) {
+			/* the kernel had no such fd: the model was wrong */
+			m->stats.anomalies++;
+			origin_from_event(&closed, ev, task->proc, -1);
+			fdw__slot_close(m, t, s, &closed);
+		}
+		fdw__notify(m, task->proc, ev, FDW_FDEV_DOUBLE_CLOSE, fd, s);
+		return;
+	}
+	/* any other result (0, EINTR, EIO): the fd is gone on Linux */
+	if (!fdw_slot_open(s)) {
+		if (ev->ret == 0)
+			m->stats.anomalies++;
+		return;
+	}
+	fdw__notify(m, task->proc, ev, FDW_FDEV_CLOSE, fd, s);
+	origin_from_event(&closed, ev, task->proc, -1);
+	if (s->suspect && s->origin.tid != ev->tid) {
+		/*
+		 * Two threads raced: this close may be of the fd the number held
+		 * before the install we applied first (records are ordered by
+		 * syscall exit, not by when the table changed). Ask the kernel.
+		 */
+		s->suspect = false;
+		fdw__slot_close(m, t, s, &closed);
+		(void)fdw__resolve_fd(m, t, ev->tid, fd, &closed);
+		return;
+	}
+	fdw__slot_close(m, t, s, &closed);
+}
+
+static void apply_close_range(struct fdw_model *m, struct fdw_task *task,
+			      const struct fdw_event *ev)
+{
+	struct fdw_table *t = task->table;
+	uint32_t first = (uint32_t)ev->args[0], last = (uint32_t)ev->args[1];
+	uint32_t flags = (uint32_t)ev->args[2];
+	struct fdw_origin closed;
+
+	if (ev->ret != 0 || first > last)
+		return;
+	origin_from_event(&closed, ev, task->proc, -1);
+	for (uint64_t fd = first; fd <= last && fd < t->nslots; fd++) {
+		struct fdw_slot *s = t->slots[fd];
+
+		if (!fdw_slot_open(s))
+			continue;
+		if (flags & CLOSE_RANGE_CLOEXEC_) {
+			s->cloexec = true;
+		} else {
+			fdw__notify(m, task->proc, ev, FDW_FDEV_CLOSE, (int)fd, s);
+			fdw__slot_close(m, t, s, &closed);
+		}
+	}
+}
+
+static void apply_fcntl(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
+{
+	int fd = (int)ev->args[0], cmd = (int)ev->args[1];
+	struct fdw_slot *s;
+
+	if (ev->ret < 0)
+		return;
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		apply_dup(m, task, ev, fd, (int)ev->ret, cmd == F_DUPFD_CLOEXEC);
+		break;
+	case F_SETFD:
+		s = fdw_table_slot(task->table, fd);
+		if (fdw_slot_open(s)) {
+			s->cloexec = (ev->args[2] & FD_CLOEXEC) != 0;
+		} else {
+			struct fdw_origin origin;
+
+			m->stats.anomalies++;
+			origin_from_event(&origin, ev, task->proc, -1);
+			(void)fdw__resolve_fd(m, task->table, ev->tid, fd, &origin);
+		}
+		break;
+	}
+}
+
+/* ---- new fds ----------------------------------------------------------- */
+
+/* The identity an fd-installing event gives its first fd. */
+static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev,
+				 const struct fdw_origin *origin, unsigned int i)
+{
+	uint64_t kfile = ev->kfiles[i];
+	bool first = i == 0;
+	bool receives = ev->nr == FDW_SYS_RECVMSG || ev->nr == FDW_SYS_RECVMMSG ||
+			ev->nr == FDW_SYS_PIDFD_GETFD;
+	struct fdw_ofd *o;
+
+	o = kfile ? fdw_hashmap_get(&m->ofds, kfile) : NULL;
+	/*
+	 * Only a receiving syscall hands out an open file description that
+	 * already exists. A creating one that shows a known struct file address
+	 * means the kernel freed and reused it: the OFD we hold under that
+	 * address is one whose last close we have not applied yet.
+	 */
+	if (o && receives && (!first || !ev->ino || (o->ino == ev->ino && o->dev == ev->dev)))
+		return o;
+	if (o) {
+		(void)fdw_hashmap_remove(&m->ofds, kfile);
+		o->kfile = 0;
+	}
+	o = fdw__ofd_new(m, kfile);
+	if (!o)
+		return NULL;
+	if (first) {
+		o->ino = ev->ino;
+		o->dev = ev->dev;
+		o->mode = ev->mode;
+	} else if (ev->nr == FDW_SYS_PIPE || ev->nr == FDW_SYS_PIPE2 ||
+		   ev->nr == FDW_SYS_SOCKETPAIR) {
+		/* the other end: a pipe's shares the inode, a socketpair's is
+		 * its own (the probe passes its number in aux) */
+		o->ino = ev->nr == FDW_SYS_SOCKETPAIR ? ev->aux : ev->ino;
+		o->dev = ev->dev;
+		o->mode = ev->mode;
+	}
+	o->origin = *origin;
+	if (ev->path && ev->path[0])
+		o->path_arg = strdup(ev->path);
+	return o;
+}
+
+/* What the kernel would show for this fd, when /proc cannot tell us. */
+static void synthesize_target(struct fdw_ofd *o, const struct fdw_event *ev)
+{
+	const struct fdw_syscall_info *si = fdw_syscall_info(ev->nr);
+	char buf[4096];
+
+	if (S_ISFIFO(o->mode) && o->ino)
+		snprintf(buf, sizeof(buf), "pipe:[%llu]", (unsigned long long)o->ino);
+	else if (S_ISSOCK(o->mode) && o->ino)
+		snprintf(buf, sizeof(buf), "socket:[%llu]", (unsigned long long)o->ino);
+	else if (si && si->anon_name)
+		snprintf(buf, sizeof(buf), "%s", si->anon_name);
+	else if (o->path_arg)
+		snprintf(buf, sizeof(buf), "%s", o->path_arg);
+	else
+		snprintf(buf, sizeof(buf), "unknown");
+	fdw__ofd_set_target(o, buf, false);
+}
+
+/* Read the target for a new OFD from /proc while the fd is (likely) still
+ * the one the event created: the inode must match the event's. */
+static void resolve_target(struct fdw_model *m, const struct fdw_table *t, const char *comm,
+			   struct fdw_ofd *o, const struct fdw_event *ev, int fd)
+{
+	struct fdw_fd_info *fi;
+
+	if (o->target)
+		return;
+	/*
+	 * An absolute /proc path names itself. Not reading /proc for those
+	 * keeps two tracers (a second fdwatchd, a test's) from feeding each
+	 * other: each /proc read is an openat the other would resolve.
+	 */
+	if (o->path_arg && !strncmp(o->path_arg, "/proc/", 6)) {
+		fdw__ofd_set_target(o, o->path_arg, false);
+		return;
+	}
+	/* Nor for another fdwatchd: its reads of /proc are events for us and
+	 * ours for it, and resolving each other's would never end. */
+	if (!strcmp(comm, "fdwatchd")) {
+		synthesize_target(o, ev);
+		return;
+	}
+	if (o->path_arg && o->path_arg[0] != '/' && ev->nr == FDW_SYS_OPENAT) {
+		const struct fdw_slot *dir = fdw_table_slot(t, (int)ev->args[0]);
+		const char *dt = fdw_slot_open(dir) ? fdw__ofd_target(dir->ofd) : "";
+
+		if (!strncmp(dt, "/proc/", 6)) {
+			char buf[4096];
+
+			snprintf(buf, sizeof(buf), "%s/%s", dt, o->path_arg);
+			fdw__ofd_set_target(o, buf, false);
+			return;
+		}
+	}
+	fi = m->ops.read_fd ? malloc(sizeof(*fi)) : NULL;
+	if (fi && (m->ops.read_target ? m->ops.read_target : m->ops.read_fd)(m->ops.userdata,
+									  ev->tid, fd, fi) == 0 &&
+	    (!o->ino || (fi->ino == o->ino && fi->dev == o->dev))) {
+		if (!o->ino) {
+			o->ino = fi->ino;
+			o->dev = fi->dev;
+			o->mode = fi->mode;
+		}
+		fdw__ofd_set_target(o, fi->target, true);
+	} else {
+		synthesize_target(o, ev);
+	}
+	free(fi);
+}
+
+static void apply_install(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
+{
+	bool cloexec = fdw_syscall_cloexec(ev);
+	struct fdw_origin origin;
+
+	/* signalfd on an existing signalfd changes its mask, installs nothing */
+	if ((ev->nr == FDW_SYS_SIGNALFD || ev->nr == FDW_SYS_SIGNALFD4) &&
+	    (int)ev->args[0] != -1)
+		return;
+	origin_from_event(&origin, ev, task->proc, -1);
+	for (unsigned int i = 0; i < ev->nfds; i++) {
+		struct fdw_ofd *o = event_ofd(m, ev, &origin, i);
+		struct fdw_slot *s;
+
+		if (!o)
+			break;
+		bool was_open = fdw_slot_open(fdw_table_slot(task->table, ev->fds[i]));
+
+		o->refs++; /* hold across install */
+		if (was_open)
+			m->stats.anomalies++; /* a close we have not seen yet */
+		s = fdw__slot_install(m, task->table, ev->fds[i], o, cloexec, &origin);
+		if (s)
+			s->suspect = was_open;
+		resolve_target(m, task->table, task->proc->comm, o, ev, ev->fds[i]);
+		fdw__ofd_put(m, o);
+		if (s)
+			fdw__notify(m, task->proc, ev, FDW_FDEV_OPEN, ev->fds[i], s);
+	}
+	/* more fds than the record holds: the new ones in /proc are this
+	 * syscall's */
+	if (ev->flags & FDW_F_TRUNCATED)
+		(void)fdw__table_resync_as(m, task->table, ev->tid, ev->ts, &origin);
+	/* fanotify's event fds take the group's event_f_flags, which only the
+	 * kernel still knows: read the bit */
+	if (ev->nr == FDW_SYS_READ)
+		for (unsigned int i = 0; i < ev->nfds; i++)
+			(void)fdw__resolve_fd(m, task->table, ev->tid, ev->fds[i], &origin);
+}
+
+static void apply_uring(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
+{
+	struct fdw_origin origin;
+
+	origin_from_event(&origin, ev, task->proc, -1);
+	switch (ev->aux) {
+	case 10: /* IORING_OP_RECVMSG: SCM_RIGHTS may have installed fds */
+		(void)fdw__table_resync_as(m, task->table, ev->tid, ev->ts, &origin);
+		break;
+	case 13: /* IORING_OP_ACCEPT */
+	case 18: /* IORING_OP_OPENAT */
+	case 28: /* IORING_OP_OPENAT2 */
+	case 45: /* IORING_OP_SOCKET */
+	case 54: /* IORING_OP_FIXED_FD_INSTALL */
+		/* res is the new fd, or 0 for a direct (fixed) descriptor */
+		(void)fdw__resolve_fd(m, task->table, ev->tid, (int)ev->ret, &origin);
+		break;
+	default: /* IORING_OP_CLOSE, IORING_OP_PIPE: numbers not observable */
+		(void)fdw__table_resync(m, task->table, ev->tid, ev->ts);
+		break;
+	}
+}
+
+/* ---- syscall records --------------------------------------------------- */
+
+/*
+ * A record older than the table's last /proc read describes a change that
+ * read already showed. Applying it again would replay history over the
+ * present (an open and close of fd 5 replayed after /proc showed the fd 5
+ * that came next).
+ */
+static bool already_read(const struct fdw_table *t, const struct fdw_event *ev)
+{
+	return ev->ring_pos && ev->ring_pos < t->read_pos;
+}
+
+/*
+ * An already-read record still knows where the fds /proc showed us came
+ * from: give that provenance to the fds that are still the ones it made.
+ */
+static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
+{
+	struct fdw_table *t = task->table;
+	struct fdw_origin origin;
+	int from = -1, fd;
+	struct fdw_slot *s;
+
+	if (ev->ret < 0 || ev->type != FDW_REC_SYSCALL)
+		return;
+	switch (ev->nr) {
+	case FDW_SYS_DUP:
+	case FDW_SYS_DUP2:
+	case FDW_SYS_DUP3:
+		from = (int)ev->args[0];
+		fd = (int)ev->ret;
+		s = fdw_table_slot(t, fd);
+		if (fdw_slot_open(s) && s->origin.source == FDW_SRC_PROCFS && from != fd &&
+		    fdw_slot_open(fdw_table_slot(t, from)) &&
+		    fdw_table_slot(t, from)->ofd == s->ofd) {
+			origin_from_event(&origin, ev, task->proc, from);
+			s->origin = origin;
+		}
+		return;
+	case FDW_SYS_FCNTL:
+	case FDW_SYS_CLOSE:
+	case FDW_SYS_CLOSE_RANGE:
+	case FDW_SYS_UNSHARE:
+		return;
+	}
+	origin_from_event(&origin, ev, task->proc, -1);
+	for (unsigned int i = 0; i < ev->nfds; i++) {
+		s = fdw_table_slot(t, ev->fds[i]);
+		if (!fdw_slot_open(s) || s->origin.source != FDW_SRC_PROCFS)
+			continue;
+		if (ev->kfiles[i] && s->ofd->kfile && s->ofd->kfile != ev->kfiles[i])
+			continue;
+		if (i == 0 && ev->ino && (s->ofd->ino != ev->ino || s->ofd->dev != ev->dev))
+			continue;
+		s->origin = origin;
+		s->ofd->origin = origin;
+		if (ev->kfiles[i] && !s->ofd->kfile && !fdw_hashmap_get(&m->ofds, ev->kfiles[i]) &&
+		    fdw_hashmap_put(&m->ofds, ev->kfiles[i], s->ofd) == 0)
+			s->ofd->kfile = ev->kfiles[i];
+	}
+}
+
+/*
+ * A record the table already reflects still says something about the
+ * program: a syscall failed, or close() named an fd that was not open. The
+ * /proc read that made it old changed neither; tell the observers. No
+ * slot: what the number holds now came after the record.
+ */
+static void notify_already_read(struct fdw_model *m, struct fdw_task *task,
+				const struct fdw_event *ev)
+{
+	if (ev->type != FDW_REC_SYSCALL || ev->ret >= 0)
+		return;
+	if (ev->nr != FDW_SYS_CLOSE)
+		fdw__notify(m, task->proc, ev, FDW_FDEV_FAIL, -1, NULL);
+	else if (ev->ret == -EBADF)
+		fdw__notify(m, task->proc, ev, FDW_FDEV_DOUBLE_CLOSE, (int)ev->args[0], NULL);
+}
+
+static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_task *task = event_task(m, ev);
+
+	if (!task || !task->table)
+		return;
+	task->proc->ops++;
+	if (already_read(task->table, ev)) {
+		notify_already_read(m, task, ev);
+		adopt_provenance(m, task, ev);
+		return;
+	}
+	if (ev->type == FDW_REC_URING) {
+		apply_uring(m, task, ev);
+		return;
+	}
+	if (ev->ret < 0 && ev->nr != FDW_SYS_CLOSE)
+		fdw__notify(m, task->proc, ev, FDW_FDEV_FAIL, -1, NULL);
+	switch (ev->nr) {
+	case FDW_SYS_DUP:
+		if (ev->ret >= 0)
+			apply_dup(m, task, ev, (int)ev->args[0], (int)ev->ret, false);
+		break;
+	case FDW_SYS_DUP2:
+		if (ev->ret >= 0 && (int)ev->args[0] != (int)ev->args[1])
+			apply_dup(m, task, ev, (int)ev->args[0], (int)ev->ret, false);
+		break;
+	case FDW_SYS_DUP3:
+		if (ev->ret >= 0)
+			apply_dup(m, task, ev, (int)ev->args[0], (int)ev->ret,
+				  (ev->args[2] & O_CLOEXEC) != 0);
+		break;
+	case FDW_SYS_FCNTL:
+		apply_fcntl(m, task, ev);
+		break;
+	case FDW_SYS_CLOSE:
+		apply_close(m, task, ev, (int)ev->args[0]);
+		break;
+	case FDW_SYS_CLOSE_RANGE:
+		apply_close_range(m, task, ev);
+		break;
+	case FDW_SYS_IOCTL: /* FIOCLEX / FIONCLEX, or a new fd */
+		if (ev->nfds) {
+			if (ev->ret >= 0)
+				apply_install(m, task, ev);
+		} else if (ev->ret == 0) {
+			struct fdw_slot *s = fdw_table_slot(task->table, (int)ev->args[0]);
+
+			if (fdw_slot_open(s))
+				s->cloexec = (uint32_t)ev->args[1] == FIOCLEX;
+		}
+		break;
+	case FDW_SYS_UNSHARE:
+		break; /* the split happened in event_task() */
+	default:
+		if (ev->ret >= 0)
+			apply_install(m, task, ev);
+		break;
+	}
+}
+
+/* ---- fork, exec, exit -------------------------------------------------- */
+
+static void apply_fork(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_task *parent = event_task(m, ev);
+	struct fdw_table *t;
+	struct fdw_proc *p;
+
+	if (!parent)
+		return;
+	if (ev->flags & FDW_F_THREAD) {
+		p = parent->proc;
+	} else {
+		struct fdw_proc *old = fdw_model_proc(m, ev->child_pid);
+
+		if (old) /* pid reuse: its exit was lost */
+			fdw__proc_del(m, old);
+		p = fdw__proc_new(m, ev->child_pid, ev->pid, ev->comm, ev->ts);
+		if (!p)
+			return;
+	}
+	if (ev->flags & FDW_F_SHARED_FILES) {
+		t = parent->table;
+	} else {
+		t = fdw__table_copy(m, parent->table, ev->child_files, ev->ts);
+		if (t) {
+			/* provenance: the child's fds were inherited */
+			for (uint32_t fd = 0; fd < t->nslots; fd++)
+				if (fdw_slot_open(t->slots[fd]))
+					t->slots[fd]->origin.source = FDW_SRC_INHERIT;
+		}
+	}
+	if (!t || !fdw__task_new(m, ev->child_tid, p, t)) {
+		if (t && !t->users)
+			fdw__table_free(m, t);
+		if (!p->ntasks)
+			fdw__proc_del(m, p);
+		return;
+	}
+	/* the parent's table was read after this fork (the copy holds its
+	 * future), or other threads may have changed it around the fork (their
+	 * records can trail this one): read the child's own */
+	if (t != parent->table && (already_read(parent->table, ev) || parent->table->users > 1))
+		(void)fdw__table_resync(m, t, ev->child_tid, ev->ts);
+}
+
+static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_task *task, *old;
+	struct fdw_origin closed;
+	struct fdw_table *t;
+	struct fdw_proc *p;
+
+	/* de_thread: a non-leader thread that execs takes over the pid */
+	if (ev->child_pid && ev->child_pid != ev->tid) {
+		old = fdw_hashmap_get(&m->tasks, ev->child_pid);
+		if (old) {
+			struct fdw_task *leader = fdw_hashmap_get(&m->tasks, ev->tid);
+
+			if (leader && leader != old)
+				fdw__task_del(m, leader);
+			if (m->last_task == old)
+				m->last_task = NULL;
+			(void)fdw_hashmap_remove(&m->tasks, old->tid);
+			old->tid = ev->tid;
+			if (fdw_hashmap_put(&m->tasks, old->tid, old) < 0) {
+				fdw__task_del(m, old);
+			} else if (old->proc) {
+				old->proc->leader = old;
+			}
+		}
+	}
+	task = event_task(m, ev);
+	if (!task)
+		return;
+	p = task->proc;
+	memcpy(p->comm, ev->comm, sizeof(p->comm));
+	p->exec_count++;
+	p->start_ts = ev->ts;
+	t = task->table;
+	if (t && already_read(t, ev))
+		return;
+	origin_from_event(&closed, ev, p, -1);
+	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
+		struct fdw_slot *s = t->slots[fd];
+
+		if (!fdw_slot_open(s))
+			continue;
+		if (s->cloexec) {
+			fdw__notify(m, p, ev, FDW_FDEV_CLOSE, (int)fd, s);
+			fdw__slot_close(m, t, s, &closed);
+		} else if (fd > 2) {
+			fdw__notify(m, p, ev, FDW_FDEV_EXEC_LEAK, (int)fd, s);
+		}
+	}
+}
+
+static void apply_exit(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_task *task = fdw_hashmap_get(&m->tasks, ev->tid);
+	struct fdw_proc *p = task ? task->proc : fdw_model_proc(m, ev->pid);
+
+	if (task)
+		fdw__task_del(m, task);
+	if (p && (p->ntasks == 0 || (ev->flags & FDW_F_GROUP_DEAD)))
+		fdw__proc_del(m, p);
+}
+
+void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev)
+{
+	m->stats.applied++;
+	switch (ev->type) {
+	case FDW_REC_SYSCALL:
+	case FDW_REC_URING:
+		apply_syscall(m, ev);
+		break;
+	case FDW_REC_FORK:
+		apply_fork(m, ev);
+		break;
+	case FDW_REC_EXEC:
+		apply_exec(m, ev);
+		break;
+	case FDW_REC_EXIT:
+		apply_exit(m, ev);
+		break;
+	}
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Shared between the model's files, not part of its interface (libuv's
+ * uv__ convention: fdw__ names are private to daemon/model/). Nothing
+ * outside daemon/model/ includes this header.
+ */
+#pragma once
+
+#include "model/model.h"
+
+/* ---- table.c: open file descriptions, slots, tables --------------------- */
+
+/* A new OFD, indexed under kfile when kfile is not 0. refs starts at 0. */
+struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile);
+/* Drop one reference; the last frees it. NULL-safe. */
+void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o);
+/* exact: read from /proc (vs synthesized). */
+void fdw__ofd_set_target(struct fdw_ofd *o, const char *target, bool exact);
+
+static inline const char *fdw__ofd_target(const struct fdw_ofd *o)
+{
+	return o && o->target ? o->target : "";
+}
+
+/* A new table, bound to kfiles unless it is 0. */
+struct fdw_table *fdw__table_new(struct fdw_model *m, uint64_t kfiles, uint64_t now);
+/* Free a table and its slots (its users must be gone). NULL-safe. */
+void fdw__table_free(struct fdw_model *m, struct fdw_table *t);
+/* A copy of `src` for fork or unshare: same OFDs, bits and provenance. */
+struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *src,
+				  uint64_t kfiles, uint64_t now);
+/* Close an open slot, keeping it in its history; `closed` says what closed it. */
+void fdw__slot_close(struct fdw_model *m, struct fdw_table *t, struct fdw_slot *s,
+		     const struct fdw_origin *closed);
+/* Put `ofd` at `fd` (closing what was there). NULL when a bound refused it:
+ * the table is then stale. */
+struct fdw_slot *fdw__slot_install(struct fdw_model *m, struct fdw_table *t, int fd,
+				   struct fdw_ofd *ofd, bool cloexec,
+				   const struct fdw_origin *origin);
+
+/* ---- model.c: processes, tasks, observers ------------------------------- */
+
+/* Tell every observer, in registration order. NULL p: nobody is told. */
+void fdw__notify(struct fdw_model *m, struct fdw_proc *p, const struct fdw_event *ev,
+		 enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s);
+/* NULL when max_procs refused it (counted) or out of memory. */
+struct fdw_proc *fdw__proc_new(struct fdw_model *m, uint32_t pid, uint32_t ppid,
+			       const char *comm, uint64_t now);
+/* Tell the observers, drop its remaining tasks, free it. */
+void fdw__proc_del(struct fdw_model *m, struct fdw_proc *p);
+/* A task of p on table t (a task already under tid is dropped first). */
+struct fdw_task *fdw__task_new(struct fdw_model *m, uint32_t tid, struct fdw_proc *p,
+			       struct fdw_table *t);
+void fdw__task_del(struct fdw_model *m, struct fdw_task *task);
+/* Move a task to table t (NULL: none); a table left without users is freed. */
+void fdw__task_set_table(struct fdw_model *m, struct fdw_task *task, struct fdw_table *t);
+
+/* ---- resync.c: reading the kernel's truth ------------------------------- */
+
+/* Make slot `fd` of `t` what the kernel says (via task `tid`) right now. */
+int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int fd,
+		    const struct fdw_origin *origin);
+/* Re-read table t through task tid; fds found new get new_origin (NULL: a
+ * procfs origin at `now`). 0 or -errno (the table is then stale). */
+int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now,
+			 const struct fdw_origin *new_origin);
+
+static inline int fdw__table_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
+				    uint64_t now)
+{
+	return fdw__table_resync_as(m, t, tid, now, NULL);
+}

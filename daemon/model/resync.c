@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Reading the kernel's truth into the model (through m->ops): one fd, a
+ * whole table (keeping the provenance of fds that did not change), the
+ * start-up scan of /proc, and the grouping of fds that share an open file
+ * description, which /proc does not show.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/hash.h"
+#include "model/internal.h"
+
+/* ---- one fd ------------------------------------------------------------ */
+
+/* A task other than `not` that uses table t (the first died mid-read). */
+static uint32_t table_other_tid(struct fdw_model *m, const struct fdw_table *t, uint32_t not)
+{
+	size_t it = 0;
+	uint64_t key;
+	void *v;
+
+	while (fdw_hashmap_next(&m->tasks, &it, &key, &v))
+		if (((struct fdw_task *)v)->table == t && key != not)
+			return (uint32_t)key;
+	return 0;
+}
+
+static struct fdw_ofd *ofd_from_info(struct fdw_model *m, const struct fdw_fd_info *fi,
+				     const struct fdw_origin *origin)
+{
+	struct fdw_ofd *o = fdw__ofd_new(m, 0);
+
+	if (!o)
+		return NULL;
+	o->ino = fi->ino;
+	o->dev = fi->dev;
+	o->mode = fi->mode;
+	o->origin = *origin;
+	fdw__ofd_set_target(o, fi->target, true);
+	return o;
+}
+
+static void origin_procfs(struct fdw_origin *o, uint64_t now)
+{
+	memset(o, 0, sizeof(*o));
+	o->source = FDW_SRC_PROCFS;
+	o->from_fd = -1;
+	o->ts = now;
+}
+
+/* Make slot `fd` of `t` what the kernel says (via task `tid`) right now. */
+int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int fd,
+		    const struct fdw_origin *origin)
+{
+	struct fdw_fd_info *fi;
+	struct fdw_slot *s;
+	struct fdw_ofd *o;
+	int r;
+
+	if (!m->ops.read_fd)
+		return -ENOTSUP;
+	fi = malloc(sizeof(*fi));
+	if (!fi)
+		return -ENOMEM;
+	r = m->ops.read_fd(m->ops.userdata, tid, fd, fi);
+	if (r == -ESRCH) {
+		/* that thread is gone; its table may live on in another */
+		uint32_t other = table_other_tid(m, t, tid);
+
+		r = other ? m->ops.read_fd(m->ops.userdata, other, fd, fi) : 0;
+		if (!other) {
+			free(fi);
+			return 0; /* the table dies with its last task */
+		}
+	}
+	s = fdw_table_slot(t, fd);
+	if (r == -ENOENT) {
+		fdw__slot_close(m, t, s, origin);
+		r = 0;
+	} else if (r == 0) {
+		if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
+			s->cloexec = fi->cloexec;
+			if (strcmp(fdw__ofd_target(s->ofd), fi->target))
+				fdw__ofd_set_target(s->ofd, fi->target, true);
+		} else {
+			o = ofd_from_info(m, fi, origin);
+			if (!o)
+				r = -ENOMEM;
+			else if (!fdw__slot_install(m, t, fd, o, fi->cloexec, origin))
+				r = -ENOSPC;
+			if (o && !o->refs) {
+				o->refs = 1;
+				fdw__ofd_put(m, o);
+			}
+		}
+	} else if (r != -ESRCH) {
+		t->stale = true;
+		m->stats.resync_failed++;
+	} else {
+		r = 0; /* every user of the table is gone: it dies with them */
+	}
+	free(fi);
+	return r;
+}
+
+/* ---- OFD candidates ---------------------------------------------------- */
+
+/*
+ * /proc does not say which fds share an open file description. Among fds
+ * on the same inode, ask the kernel (kcmp(KCMP_FILE) through ops->same_file)
+ * so dups, and fds inherited before the daemon started, get one OFD. The
+ * index lives for one re-read, or for the whole start-up scan.
+ */
+struct ofd_cand {
+	uint32_t tid;
+	int fd;
+	struct fdw_ofd *ofd; /* a reference is held while indexed */
+	struct ofd_cand *next;
+};
+
+/* Index key of an inode; two inodes may share one (chains check both). */
+static uint64_t cand_key(uint64_t ino, uint32_t dev)
+{
+	return fdw_fnv(fdw_fnv(FDW_FNV_OFFSET, &ino, sizeof(ino)), &dev, sizeof(dev));
+}
+
+static void cand_add(struct fdw_model *m, struct fdw_hashmap *idx, uint32_t tid, int fd,
+		     struct fdw_ofd *o)
+{
+	struct ofd_cand *c;
+	uint64_t k = cand_key(o->ino, o->dev);
+
+	if (!m->ops.same_file || !o->ino)
+		return;
+	/* one candidate per OFD is enough */
+	for (c = fdw_hashmap_get(idx, k); c; c = c->next)
+		if (c->ofd == o)
+			return;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return;
+	c->tid = tid;
+	c->fd = fd;
+	c->ofd = o;
+	o->refs++;
+	c->next = fdw_hashmap_get(idx, k);
+	if (fdw_hashmap_put(idx, k, c) < 0) {
+		o->refs--;
+		free(c);
+	}
+}
+
+static struct fdw_ofd *cand_find(struct fdw_model *m, struct fdw_hashmap *idx, uint32_t tid,
+				 const struct fdw_fd_info *fi)
+{
+	struct ofd_cand *c;
+
+	if (!m->ops.same_file || !fi->ino)
+		return NULL;
+	for (c = fdw_hashmap_get(idx, cand_key(fi->ino, fi->dev)); c; c = c->next)
+		if (c->ofd->ino == fi->ino && c->ofd->dev == fi->dev &&
+		    m->ops.same_file(m->ops.userdata, tid, fi->fd, c->tid, c->fd) == 1)
+			return c->ofd;
+	return NULL;
+}
+
+static void cand_free(struct fdw_model *m, struct fdw_hashmap *idx)
+{
+	size_t it = 0;
+	void *v;
+
+	while (fdw_hashmap_next(idx, &it, NULL, &v)) {
+		struct ofd_cand *c = v, *next;
+
+		for (; c; c = next) {
+			next = c->next;
+			fdw__ofd_put(m, c->ofd);
+			free(c);
+		}
+	}
+	fdw_hashmap_free(idx);
+}
+
+/* ---- whole tables ------------------------------------------------------ */
+
+struct resync_ctx {
+	struct fdw_model *m;
+	struct fdw_table *t;
+	uint32_t tid;
+	struct fdw_hashmap *cands;
+	uint8_t *seen; /* bitmap of fds the kernel has */
+	uint32_t nseen;
+	uint64_t now;
+	const struct fdw_origin *new_origin; /* for fds found new; NULL: procfs */
+	int err;
+};
+
+static void resync_one(void *data, const struct fdw_fd_info *fi)
+{
+	struct resync_ctx *c = data;
+	struct fdw_slot *s = fdw_table_slot(c->t, fi->fd);
+	struct fdw_origin origin;
+	struct fdw_ofd *o;
+
+	if (fi->fd < 0)
+		return;
+	if ((uint32_t)fi->fd >= c->nseen) {
+		uint32_t n = c->nseen ? c->nseen : 1024;
+		uint8_t *ns;
+
+		while (n <= (uint32_t)fi->fd)
+			n *= 2;
+		ns = realloc(c->seen, n / 8);
+		if (!ns) {
+			c->err = -ENOMEM;
+			return;
+		}
+		memset(ns + c->nseen / 8, 0, (n - c->nseen) / 8);
+		c->seen = ns;
+		c->nseen = n;
+	}
+	c->seen[fi->fd / 8] |= 1u << (fi->fd % 8);
+	if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
+		/* same file as the model says: keep its provenance */
+		s->cloexec = fi->cloexec;
+		if (strcmp(fdw__ofd_target(s->ofd), fi->target))
+			fdw__ofd_set_target(s->ofd, fi->target, true);
+		cand_add(c->m, c->cands, c->tid, fi->fd, s->ofd);
+		return;
+	}
+	if (c->new_origin)
+		origin = *c->new_origin;
+	else
+		origin_procfs(&origin, c->now);
+	o = cand_find(c->m, c->cands, c->tid, fi);
+	if (o) {
+		o->refs++;
+	} else {
+		o = ofd_from_info(c->m, fi, &origin);
+		if (!o) {
+			c->err = -ENOMEM;
+			return;
+		}
+		o->refs = 1; /* hold it across install */
+		cand_add(c->m, c->cands, c->tid, fi->fd, o);
+	}
+	if (!fdw__slot_install(c->m, c->t, fi->fd, o, fi->cloexec, &origin))
+		c->err = -ENOSPC;
+	fdw__ofd_put(c->m, o);
+}
+
+int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now,
+			 const struct fdw_origin *new_origin)
+{
+	struct fdw_hashmap local;
+	struct resync_ctx c = { .m = m, .t = t, .tid = tid, .now = now, .new_origin = new_origin };
+	struct fdw_origin closed;
+	int r;
+
+	if (!m->ops.read_table)
+		return -ENOTSUP;
+	fdw_hashmap_init(&local);
+	c.cands = m->scan_cands ? m->scan_cands : &local;
+	/* before reading: every record below this position is in what we read */
+	if (m->ops.ring_position)
+		t->read_pos = m->ops.ring_position(m->ops.userdata);
+	r = m->ops.read_table(m->ops.userdata, tid, resync_one, &c);
+	for (int tries = 0; r == -ESRCH && tries < 4; tries++) {
+		/* the thread we read through exited: any other user will do */
+		uint32_t other = table_other_tid(m, t, tid);
+
+		if (!other) {
+			cand_free(m, &local);
+			free(c.seen);
+			return -ESRCH; /* nobody left: the table is dying */
+		}
+		tid = other;
+		c.tid = other;
+		c.err = 0;
+		r = m->ops.read_table(m->ops.userdata, tid, resync_one, &c);
+	}
+	cand_free(m, &local);
+	if (r < 0 || c.err < 0) {
+		free(c.seen);
+		t->stale = true;
+		m->stats.resync_failed++;
+		return r < 0 ? r : c.err;
+	}
+	origin_procfs(&closed, now);
+	for (uint32_t fd = 0; fd < t->nslots; fd++) {
+		bool seen = fd < c.nseen && (c.seen[fd / 8] & (1u << (fd % 8)));
+
+		if (!seen && fdw_slot_open(t->slots[fd]))
+			fdw__slot_close(m, t, t->slots[fd], &closed);
+	}
+	free(c.seen);
+	t->stale = false;
+	t->resyncs++;
+	m->stats.resyncs++;
+	return 0;
+}
+
+int fdw_model_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid)
+{
+	return fdw__table_resync(m, t, tid, 0);
+}
+
+int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p)
+{
+	struct fdw_table *done[8];
+	unsigned int ndone = 0;
+	size_t it = 0;
+	uint64_t key;
+	void *v;
+	int r = 0, q;
+
+	/* each distinct table among the process's tasks, once (threads nearly
+	 * always share one; the few that unshared get theirs) */
+	while (fdw_hashmap_next(&m->tasks, &it, &key, &v)) {
+		struct fdw_task *task = v;
+		bool seen = false;
+
+		if (task->proc != p || !task->table)
+			continue;
+		for (unsigned int i = 0; i < ndone; i++)
+			seen |= done[i] == task->table;
+		if (seen)
+			continue;
+		q = fdw__table_resync(m, task->table, task->tid, 0);
+		if (q < 0 && r == 0)
+			r = q;
+		if (ndone < 8)
+			done[ndone++] = task->table;
+	}
+	p->lost = 0;
+	return r;
+}
+
+void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
+{
+	struct fdw_table *t = fdw_model_proc_table(m, p);
+	uint32_t tid = fdw_model_proc_tid(m, p);
+	struct fdw_fd_info *fi;
+
+	if (!t || !m->ops.read_fd)
+		return;
+	fi = malloc(sizeof(*fi));
+	if (!fi)
+		return;
+	for (uint32_t fd = 0; fd < t->nslots; fd++) {
+		struct fdw_slot *s = t->slots[fd];
+		struct fdw_ofd *o;
+
+		if (!fdw_slot_open(s))
+			continue;
+		o = s->ofd;
+		/* names can change under an open file (rename, unlink); other
+		 * kinds only need it when the name was never read */
+		if (o->target_exact && !S_ISREG(o->mode) && !S_ISDIR(o->mode))
+			continue;
+		if (m->ops.read_fd(m->ops.userdata, tid, (int)fd, fi) < 0)
+			continue;
+		if (o->ino && (fi->ino != o->ino || fi->dev != o->dev))
+			continue;
+		if (!o->ino) {
+			o->ino = fi->ino;
+			o->dev = fi->dev;
+			o->mode = fi->mode;
+		}
+		if (!o->target_exact || strcmp(fdw__ofd_target(o), fi->target))
+			fdw__ofd_set_target(o, fi->target, true);
+	}
+	free(fi);
+}
+
+/* ---- /proc scan -------------------------------------------------------- */
+
+int fdw_model_add_scanned(struct fdw_model *m, uint32_t pid, uint32_t ppid, const char *comm,
+			  const uint32_t *tids, unsigned int ntids, uint64_t now)
+{
+	struct fdw_proc *p, *pp;
+	struct fdw_table *t;
+	int r;
+
+	if (!ntids)
+		return -EINVAL;
+	if (fdw_model_proc(m, pid))
+		return 0; /* already known from events */
+	p = fdw__proc_new(m, pid, ppid, comm, now);
+	if (!p)
+		return -ENOSPC;
+	/* clone(CLONE_FILES) children share their parent's table */
+	pp = ppid ? fdw_model_proc(m, ppid) : NULL;
+	if (pp && m->ops.same_table) {
+		uint32_t ptid = fdw_model_proc_tid(m, pp);
+		struct fdw_table *ptab = fdw_model_proc_table(m, pp);
+
+		if (ptab && ptid && m->ops.same_table(m->ops.userdata, tids[0], ptid) == 1) {
+			for (unsigned int i = 0; i < ntids; i++)
+				if (!fdw_hashmap_get(&m->tasks, tids[i]))
+					(void)fdw__task_new(m, tids[i], p, ptab);
+			return 0;
+		}
+	}
+	t = fdw__table_new(m, 0, now);
+	if (!t) {
+		fdw__proc_del(m, p);
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < ntids; i++) {
+		if (fdw_hashmap_get(&m->tasks, tids[i]))
+			continue; /* an event got there first */
+		if (!fdw__task_new(m, tids[i], p, t))
+			break;
+	}
+	if (!t->users) {
+		fdw__table_free(m, t);
+		fdw__proc_del(m, p);
+		return -ENOMEM;
+	}
+	r = fdw__table_resync(m, t, tids[0], now);
+	return r;
+}
+
+void fdw_model_scan_begin(struct fdw_model *m)
+{
+	m->scan_cands = calloc(1, sizeof(*m->scan_cands));
+	if (m->scan_cands)
+		fdw_hashmap_init(m->scan_cands);
+}
+
+void fdw_model_scan_end(struct fdw_model *m)
+{
+	if (!m->scan_cands)
+		return;
+	cand_free(m, m->scan_cands);
+	free(m->scan_cands);
+	m->scan_cands = NULL;
+}
