@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "base/hash.h"
+#include "base/hashmap.h"
 #include "base/log.h"
 #include "check/check.h"
+#include "sys/procfs.h"
 
 #define AUDIT_LOG_DIFFS 5 /* differences detailed per process (debug) */
 
@@ -40,7 +42,11 @@ static void check_one(struct fdw_checker *c, uint32_t pid)
 		return;
 	r = fdw_verify_proc(c, p, diffs);
 	if (r < 0) {
-		/* gone (-ESRCH) is normal; other failures are not divergences */
+		/* gone (-ESRCH) is normal, and if /proc has no trace of it the
+		 * model must not keep it; other failures are not divergences */
+		p = fdw_model_proc(c->model, pid);
+		if (r == -ESRCH && p)
+			(void)fdw_pipeline_drop_if_gone(c->pipeline, p);
 		if (r != -ESRCH)
 			log_debug("audit: pid %u not checked: %s", pid,
 				strerror(-r));
@@ -78,6 +84,47 @@ static void check_one(struct fdw_checker *c, uint32_t pid)
 	json_decref(diffs);
 }
 
+static int list_cb(void *data, uint32_t pid)
+{
+	return fdw_hashmap_put(data, pid, (void *)1) < 0 ? -ENOMEM : 0;
+}
+
+/*
+ * Processes the model holds but /proc does not list exited while their
+ * exit record was lost (or came before a /proc read that still saw them):
+ * drop them, so no ghost outlives one audit period. The model is drained
+ * first and /proc listed after, so every process it holds existed before
+ * the listing started.
+ */
+static void sweep_ghosts(struct fdw_checker *c)
+{
+	struct fdw_hashmap live;
+	uint32_t *pids;
+	size_t n = 0, it = 0;
+	uint64_t key;
+
+	fdw_pipeline_drain(c->pipeline);
+	fdw_hashmap_init(&live);
+	if (fdw_proc_list_pids(c->proc_root, list_cb, &live) < 0) {
+		fdw_hashmap_free(&live);
+		return;
+	}
+	pids = malloc((fdw_hashmap_size(&c->model->procs) + 1) * sizeof(*pids));
+	if (pids) {
+		while (fdw_hashmap_next(&c->model->procs, &it, &key, NULL))
+			if (!fdw_hashmap_get(&live, key))
+				pids[n++] = (uint32_t)key;
+		for (size_t i = 0; i < n; i++) {
+			struct fdw_proc *p = fdw_model_proc(c->model, pids[i]);
+
+			if (p)
+				(void)fdw_pipeline_drop_if_gone(c->pipeline, p);
+		}
+		free(pids);
+	}
+	fdw_hashmap_free(&live);
+}
+
 void fdw_audit_run(struct fdw_checker *c)
 {
 	uint32_t self = (uint32_t)getpid(), *pids;
@@ -103,4 +150,5 @@ void fdw_audit_run(struct fdw_checker *c)
 		check_one(c, pid);
 	}
 	free(pids);
+	sweep_ghosts(c);
 }

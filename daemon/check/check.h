@@ -53,5 +53,6 @@ int fdw_verify_proc(struct fdw_checker *c, struct fdw_proc *p, json_t *diffs);
  */
 json_t *fdw_verify(struct fdw_checker *c, uint32_t pid, int *err);
 
-/* One audit round: the next `audit_sample` processes after the cursor. */
+/* One audit round: the next `audit_sample` processes after the cursor,
+ * then every process the model holds that /proc no longer lists is dropped. */
 void fdw_audit_run(struct fdw_checker *c);

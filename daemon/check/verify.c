@@ -304,6 +304,16 @@ static void repair(struct fdw_checker *c, uint32_t pid)
 	}
 }
 
+/* A process that went away while we looked: if /proc has no trace of it,
+ * its exit was lost or is still in flight; either way the model drops it. */
+static void forget_if_gone(struct fdw_checker *c, uint32_t pid)
+{
+	struct fdw_proc *p = fdw_model_proc(c->model, pid);
+
+	if (p)
+		(void)fdw_pipeline_drop_if_gone(c->pipeline, p);
+}
+
 void fdw_checker_init(struct fdw_checker *c, struct fdw_model *m, struct fdw_pipeline *pl,
 		      const char *proc_root, unsigned int audit_sample)
 {
@@ -333,8 +343,10 @@ json_t *fdw_verify(struct fdw_checker *c, uint32_t pid, int *err)
 		struct fdw_proc *p = fdw_model_proc(c->model, pid);
 
 		r = p ? fdw_verify_proc(c, p, diffs) : -ENOENT;
-		if (r == -ESRCH)
+		if (r == -ESRCH) {
 			r = -ENOENT; /* it exited while we looked */
+			forget_if_gone(c, pid);
+		}
 		if (r > 0)
 			repair(c, pid);
 		if (r < 0) {
@@ -371,8 +383,10 @@ json_t *fdw_verify(struct fdw_checker *c, uint32_t pid, int *err)
 				*err = r;
 				return NULL;
 			}
-			if (r == -ESRCH)
+			if (r == -ESRCH) {
+				forget_if_gone(c, pids[i]);
 				continue;
+			}
 			if (r < 0)
 				errors++;
 			else

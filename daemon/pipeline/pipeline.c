@@ -105,16 +105,23 @@ int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64
  * records were lost (its exit among them): forget it rather than keep a
  * phantom.
  */
-static void resync_or_drop(struct fdw_pipeline *p, struct fdw_proc *proc)
+bool fdw_pipeline_drop_if_gone(struct fdw_pipeline *p, struct fdw_proc *proc)
 {
 	char path[64];
 
-	p->stats.loss_resyncs++;
-	if (fdw_model_resync_proc(p->model, proc) != -ESRCH)
-		return;
 	snprintf(path, sizeof(path), "%s/%u", p->proc_root, proc->pid);
-	if (access(path, F_OK) < 0 && errno == ENOENT)
-		fdw_model_drop_proc(p->model, proc);
+	if (access(path, F_OK) == 0 || errno != ENOENT)
+		return false;
+	fdw_model_drop_proc(p->model, proc);
+	p->stats.ghosts_dropped++;
+	return true;
+}
+
+static void resync_or_drop(struct fdw_pipeline *p, struct fdw_proc *proc)
+{
+	p->stats.loss_resyncs++;
+	if (fdw_model_resync_proc(p->model, proc) == -ESRCH)
+		(void)fdw_pipeline_drop_if_gone(p, proc);
 }
 
 static void resync_everything(struct fdw_pipeline *p)

@@ -25,6 +25,7 @@ struct fdw_pipeline_stats {
 	uint64_t events_bad;	  /* records that failed to decode */
 	uint64_t lost_handled;	  /* kernel-lost records already resynced for */
 	uint64_t loss_resyncs;	  /* processes re-read after lost records */
+	uint64_t ghosts_dropped;  /* processes dropped because /proc had no trace */
 	uint64_t scan_errors;	  /* processes the /proc scan could not add */
 	uint64_t drains;	  /* fdw_pipeline_drain() calls */
 };
@@ -63,6 +64,13 @@ int fdw_pipeline_scan(struct fdw_pipeline *p);
  * tables of processes whose records were lost (read-your-writes: after
  * this, the model reflects every syscall that returned before the call). */
 void fdw_pipeline_drain(struct fdw_pipeline *p);
+
+/*
+ * Forget `proc` when /proc no longer has it (its exit record was lost, or
+ * came before a /proc read that still saw it): true when dropped. A process
+ * /proc still lists, even as a zombie, is kept.
+ */
+bool fdw_pipeline_drop_if_gone(struct fdw_pipeline *p, struct fdw_proc *proc);
 
 /* Kernel-side lost records, per CPU (if per_cpu) and in total. */
 uint64_t fdw_pipeline_lost(const struct fdw_pipeline *p, uint64_t *per_cpu, unsigned int max_cpus,

@@ -192,6 +192,9 @@ static void test_verify(void)
 	o = fdw_verify(&w.checker, tid, &err);
 	CHECK(o == NULL);
 	CHECK_EQ(err, -ENOENT);
+	/* and, /proc having no trace of it, the model no longer holds it */
+	CHECK(fdw_model_proc(&w.model, tid) == NULL);
+	CHECK_EQ(w.pipeline.stats.ghosts_dropped, 1);
 	o = fdw_verify(&w.checker, 999999999, &err);
 	CHECK(o == NULL);
 	CHECK_EQ(err, -ENOENT);
@@ -237,10 +240,24 @@ static void test_audit(void)
 	w.checker.audit_sample = 0;
 	fdw_audit_run(&w.checker);
 	CHECK_EQ(w.checker.stats.checked, 4);
-	for (int i = 0; i < 3; i++) {
-		(void)kill(kids[i], SIGKILL);
-		(void)waitpid(kids[i], NULL, 0);
-	}
+	/* exits the model never saw (no probes here: like lost exit records)
+	 * leave it at the next round, whichever processes it samples; a
+	 * zombie is still a process */
+	w.checker.audit_sample = 1;
+	(void)kill(kids[0], SIGKILL);
+	(void)kill(kids[2], SIGKILL);
+	(void)waitpid(kids[0], NULL, 0);
+	fdw_audit_run(&w.checker);
+	CHECK(fdw_model_proc(&w.model, tids[0]) == NULL);
+	CHECK(fdw_model_proc(&w.model, tids[1]) != NULL);
+	CHECK(fdw_model_proc(&w.model, tids[2]) != NULL); /* zombie, not reaped */
+	CHECK_EQ(w.pipeline.stats.ghosts_dropped, 1);
+	(void)waitpid(kids[2], NULL, 0);
+	fdw_audit_run(&w.checker);
+	CHECK(fdw_model_proc(&w.model, tids[2]) == NULL);
+	CHECK_EQ(w.pipeline.stats.ghosts_dropped, 2);
+	(void)kill(kids[1], SIGKILL);
+	(void)waitpid(kids[1], NULL, 0);
 	world_free(&w);
 }
 
