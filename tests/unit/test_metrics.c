@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The metrics (daemon/metrics.c): the listen address is loopback only; the
+ * The metrics (server/metrics.c): the listen address is loopback only; the
  * exposition text has HELP and TYPE for every family, well-formed samples,
  * and a bounded number of series however many processes there are. No
  * privileges needed: the model holds this process (read from /proc) and
- * synthetic children of it.
+ * synthetic children of it. No daemon either (server_fixture.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,8 +14,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "daemon.h"
 #include "server/metrics.h"
+#include "server/stats.h"
+#include "server_fixture.h"
 
 static void test_parse_listen(void)
 {
@@ -127,22 +128,18 @@ static uint64_t sum_family(const char *text, const char *family)
 
 static void test_render(void)
 {
-	static struct fdw_daemon d;
-	uv_loop_t loop;
+	static struct fx f;
+	struct fdw_stats st;
 	uint32_t self = (uint32_t)getpid(), tid = self;
 	unsigned int fam_n = 0, samples;
 	size_t len = 0;
 	char *text;
 
-	memset(&d, 0, sizeof(d));
-	d.cfg.proc_root = "/proc";
-	d.cfg.history_size = 16;
-	d.cfg.max_procs = 1000;
-	d.cfg.max_fds = 100000;
-	d.cfg.metrics_top = 5;
-	CHECK_EQ(uv_loop_init(&loop), 0);
-	CHECK_EQ(fdw_daemon_init(&d, &loop), 0);
-	CHECK_EQ(fdw_model_add_scanned(&d.model, self, (uint32_t)getppid(), "tester", &tid, 1, 1),
+	CHECK_EQ(fx_init(&f, NULL, 16), 0);
+	f.model.max_procs = 1000;
+	f.model.max_fds = 100000;
+	f.opts.metrics_top = 5;
+	CHECK_EQ(fdw_model_add_scanned(&f.model, self, (uint32_t)getppid(), "tester", &tid, 1, 1),
 		 0);
 	/* 60 children of 30 different commands: more groups than shown */
 	for (uint32_t i = 0; i < 60; i++) {
@@ -158,11 +155,13 @@ static void test_render(void)
 		};
 
 		snprintf(ev.comm, sizeof(ev.comm), "worker-%u\"\\", i % 30);
-		fdw_model_apply(&d.model, &ev);
+		fdw_model_apply(&f.model, &ev);
 	}
-	CHECK_EQ(fdw_hashmap_size(&d.model.procs), 61);
+	CHECK_EQ(fdw_hashmap_size(&f.model.procs), 61);
 	text = NULL;
-	CHECK_EQ(fdw_metrics_render(&d, &text, &len), 0);
+	CHECK_EQ(fdw_stats_collect(&f.deps, &f.opts, NULL, &st), 0);
+	CHECK_EQ(fdw_metrics_render(&f.deps, &st, f.opts.metrics_top, &text, &len), 0);
+	fdw_stats_release(&st);
 	CHECK(text != NULL && strlen(text) == len);
 	if (text) {
 		samples = check_exposition(text, "fdwatch_open_fds", &fam_n);
@@ -173,7 +172,7 @@ static void test_render(void)
 		/* label values escaped */
 		CHECK(strstr(text, "command=\"worker-1\\\"\\\\\"") != NULL);
 		/* every fd of the model is counted once */
-		CHECK_EQ(sum_family(text, "fdwatch_open_fds"), d.model.stats.fds);
+		CHECK_EQ(sum_family(text, "fdwatch_open_fds"), f.model.stats.fds);
 		CHECK_EQ(sum_family(text, "fdwatch_processes"), 61);
 		CHECK(strstr(text, "\nfdwatch_tracked_processes 61\n") != NULL);
 		CHECK(strstr(text, "\nfdwatch_alerts_firing{kind=\"fd-growth\"} 0\n") != NULL);
@@ -183,8 +182,7 @@ static void test_render(void)
 		CHECK(strstr(text, "# TYPE fdwatch_events_received_total counter\n") != NULL);
 	}
 	free(text);
-	fdw_daemon_free(&d);
-	CHECK_EQ(uv_loop_close(&loop), 0);
+	fx_free(&f);
 }
 
 int main(void)
