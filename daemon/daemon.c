@@ -23,10 +23,11 @@
 #include "base/log.h"
 #include "capture/capture.h"
 #include "daemon.h"
-#include "server/api.h"
+#include "server/server.h"
 #include "sys/procfs.h"
 
 #define TICK_MS 1000
+#define SAVE_EVERY_TICKS 5 /* the alert store is written at most this often (and at exit) */
 
 /* ---- model <-> /proc -------------------------------------------------- */
 
@@ -95,27 +96,27 @@ static void obs_proc_exit(void *userdata, struct fdw_proc *p)
 		fdw_leaks_on_proc_exit(d->leaks, p);
 }
 
+/* ---- the server follows the pipeline and the alerts -------------------- */
+
 static void on_pipeline_event(void *userdata, const struct fdw_history_entry *e)
 {
-	fdw_api_publish(userdata, e);
+	struct fdw_daemon *d = userdata;
+
+	if (d->server)
+		fdw_server_publish_event(d->server, e);
 }
 
-/* ---- transitional ------------------------------------------------------- */
-
-void fdw_daemon_drain(struct fdw_daemon *d)
+static void on_alert_change(void *userdata, const struct fdw_alert *a, bool updated)
 {
-	fdw_pipeline_drain(&d->pipeline);
-}
+	struct fdw_daemon *d = userdata;
+	json_t *o;
 
-uint64_t fdw_daemon_lost(struct fdw_daemon *d, uint64_t *per_cpu, unsigned int max_cpus,
-			 unsigned int *ncpus)
-{
-	return fdw_pipeline_lost(&d->pipeline, per_cpu, max_cpus, ncpus);
-}
-
-double fdw_daemon_realtime(const struct fdw_daemon *d, uint64_t mono_ns)
-{
-	return fdw_mono_to_real(mono_ns);
+	if (updated || !d->server)
+		return; /* followers see fires and resolves, not refreshes */
+	o = fdw_alert_json(a);
+	if (o)
+		fdw_server_publish_alert(d->server, o);
+	json_decref(o);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -223,6 +224,13 @@ static void on_tick(uv_timer_t *t)
 	struct fdw_daemon *d = t->data;
 
 	fdw_pipeline_drain(&d->pipeline);
+	d->ticks++;
+	if (d->leaks)
+		fdw_leaks_tick(d->leaks, fdw_now_mono(), fdw_now_real());
+	if (d->alerts.dirty && d->ticks - d->saved_tick >= SAVE_EVERY_TICKS) {
+		(void)fdw_alerts_save(&d->alerts);
+		d->saved_tick = d->ticks;
+	}
 #ifdef HAVE_LIBSYSTEMD
 	(void)sd_notify(0, "WATCHDOG=1");
 #endif
@@ -263,6 +271,66 @@ static void start_timers(struct fdw_daemon *d)
 	(void)uv_signal_start(&d->sig_int, on_signal, SIGINT);
 }
 
+/*
+ * The alert store (a corrupt file is reported and set aside: not a reason
+ * to stop) and the detectors, which follow the model as its observer.
+ */
+static int start_detectors(struct fdw_daemon *d)
+{
+	char buf[1024];
+	FILE *f;
+	int r;
+
+	r = fdw_alerts_init(&d->alerts, d->cfg.max_alerts, d->cfg.state_dir);
+	if (r < 0)
+		return r;
+	d->alerts.on_change = on_alert_change;
+	d->alerts.userdata = d;
+	(void)fdw_alerts_load(&d->alerts, fdw_now_real());
+	r = fdw_leaks_new(&d->leaks, &d->cfg.leak, &d->model, &d->alerts, d->capture, NULL);
+	if (r < 0)
+		return r;
+	f = fmemopen(buf, sizeof(buf), "w");
+	if (f) {
+		fdw_leak_config_print(&d->cfg.leak, f);
+		fclose(f);
+		buf[sizeof(buf) - 1] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		log_debug("leak detectors: %s", buf);
+	}
+	return 0;
+}
+
+static int start_server(struct fdw_daemon *d)
+{
+	struct fdw_server_opts o = {
+		.socket_path = d->cfg.socket_path,
+		.metrics_listen = d->cfg.metrics_listen,
+		.max_clients = d->cfg.max_clients,
+		.metrics_top = d->cfg.metrics_top,
+		.max_procs = d->cfg.max_procs,
+		.max_fds = d->cfg.max_fds,
+	};
+	struct fdw_server_deps deps = {
+		.model = &d->model,
+		.history = &d->history,
+		.pipeline = &d->pipeline,
+		.checker = &d->checker,
+		.alerts = &d->alerts,
+		.leaks = d->leaks,
+		.ready = &d->ready,
+		.start_mono_ns = d->start_mono_ns,
+	};
+	int r;
+
+	r = fdw_server_start(&d->server, d->loop, &o, &deps);
+	if (r < 0) {
+		log_err("cannot serve on %s: %s", d->cfg.socket_path, strerror(-r));
+		return r;
+	}
+	return fdw_server_start_metrics(d->server); /* logs its own errors */
+}
+
 int fdw_daemon_start(struct fdw_daemon *d)
 {
 	int r;
@@ -273,24 +341,18 @@ int fdw_daemon_start(struct fdw_daemon *d)
 	r = fdw_pipeline_scan(&d->pipeline);
 	if (r < 0) {
 		log_err("cannot scan %s: %s", d->cfg.proc_root, strerror(-r));
-		goto fail_capture;
+		goto fail;
 	}
 	fdw_pipeline_drain(&d->pipeline);
-	r = fdw_api_start(d);
+	r = start_detectors(d);
 	if (r < 0) {
-		log_err("cannot serve on %s: %s", d->cfg.socket_path, strerror(-r));
-		goto fail_capture;
-	}
-	r = fdw_leaks_daemon_start(d);
-	if (r < 0)
 		log_err("leak detectors: %s", strerror(-r));
-	else
-		r = fdw_api_start_metrics(d); /* logs its own errors */
-	if (r < 0) {
-		fdw_leaks_daemon_stop(d);
-		fdw_api_stop(d);
-		goto fail_capture;
+		goto fail;
 	}
+	/* the server is handed the detectors: after them */
+	r = start_server(d);
+	if (r < 0)
+		goto fail;
 	start_timers(d);
 	d->ready = true;
 	log_info("ready: %zu processes, %llu fds, serving on %s",
@@ -301,7 +363,8 @@ int fdw_daemon_start(struct fdw_daemon *d)
 #endif
 	notify_status(d);
 	return 0;
-fail_capture:
+fail:
+	fdw_server_stop(d->server);
 	fdw_capture_stop(d->capture);
 	return r;
 }
@@ -314,8 +377,7 @@ void fdw_daemon_stop(struct fdw_daemon *d)
 #ifdef HAVE_LIBSYSTEMD
 	(void)sd_notify(0, "STOPPING=1");
 #endif
-	fdw_leaks_daemon_stop(d);
-	fdw_api_stop(d);
+	fdw_server_stop(d->server);
 	fdw_capture_stop(d->capture);
 	uv_close((uv_handle_t *)&d->tick, NULL);
 	uv_close((uv_handle_t *)&d->audit, NULL);
@@ -325,9 +387,14 @@ void fdw_daemon_stop(struct fdw_daemon *d)
 
 void fdw_daemon_free(struct fdw_daemon *d)
 {
-	/* before the capture (it stops stack capture) and the model (its
-	 * exits at shutdown are no process exits) */
-	fdw_leaks_daemon_free(d);
+	fdw_server_free(d->server);
+	d->server = NULL;
+	/* the detectors before the capture (they stop stack capture) and the
+	 * model (its exits at shutdown are no process exits) */
+	fdw_leaks_free(d->leaks);
+	d->leaks = NULL;
+	(void)fdw_alerts_save(&d->alerts);
+	fdw_alerts_free(&d->alerts);
 	fdw_capture_free(d->capture);
 	d->capture = NULL;
 	d->pipeline.capture = NULL;

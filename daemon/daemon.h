@@ -21,7 +21,7 @@
 #include "pipeline/pipeline.h"
 
 struct fdw_capture;
-struct fdw_api;
+struct fdw_server;
 
 struct fdw_daemon {
 	struct fdw_config cfg;
@@ -32,13 +32,14 @@ struct fdw_daemon {
 	struct fdw_pipeline pipeline;
 	struct fdw_checker checker;
 	struct fdw_capture *capture;
-	struct fdw_api *api;	  /* the API and the metrics listener */
+	struct fdw_server *server; /* the API and the metrics listener */
 	struct fdw_alerts alerts; /* alerts (alerts/alerts.h) */
 	struct fdw_leaks *leaks;  /* detectors; NULL when not running */
 	uv_timer_t tick;	  /* 1 s: drain, detectors, watchdog, status */
 	uv_timer_t audit;	  /* every audit_interval_s */
 	uv_signal_t sig_term, sig_int;
 	uint64_t start_mono_ns;	  /* CLOCK_MONOTONIC at start */
+	uint64_t ticks, saved_tick; /* the alert store is saved every few ticks */
 	bool ready;
 };
 
@@ -54,9 +55,3 @@ int fdw_daemon_start(struct fdw_daemon *d);
 void fdw_daemon_stop(struct fdw_daemon *d);
 /* After the loop has closed every handle. */
 void fdw_daemon_free(struct fdw_daemon *d);
-
-/* Transitional, for the modules not yet cut loose from the daemon. */
-void fdw_daemon_drain(struct fdw_daemon *d);
-uint64_t fdw_daemon_lost(struct fdw_daemon *d, uint64_t *per_cpu, unsigned int max_cpus,
-			 unsigned int *ncpus);
-double fdw_daemon_realtime(const struct fdw_daemon *d, uint64_t mono_ns);

@@ -273,6 +273,10 @@ struct fdw_proc *fdw_model_proc(struct fdw_model *m, uint32_t pid);
 struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p);
 /* A tid of the process whose table is the one fdw_model_proc_table() gives. */
 uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p);
+/* "reg", "dir", "chr", "blk", "fifo", "sock", "lnk", "anon" or "unknown" for
+ * an OFD (from its mode, else inferred from its target). */
+const char *fdw_ofd_type(const struct fdw_ofd *o);
+
 struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd);
 static inline bool fdw_slot_open(const struct fdw_slot *s)
 {

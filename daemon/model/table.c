@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model/internal.h"
 
@@ -281,4 +282,43 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 			ds->generation = ss->generation;
 	}
 	return t;
+}
+
+static const char *type_from_target(const char *t)
+{
+	if (!t)
+		return "unknown";
+	if (!strncmp(t, "pipe:", 5))
+		return "fifo";
+	if (!strncmp(t, "socket:", 7))
+		return "sock";
+	if (!strncmp(t, "anon_inode:", 11))
+		return "anon";
+	return "unknown";
+}
+
+const char *fdw_ofd_type(const struct fdw_ofd *o)
+{
+	if (!o)
+		return "unknown";
+	switch (o->mode & S_IFMT) {
+	case S_IFREG:
+		return "reg";
+	case S_IFDIR:
+		return "dir";
+	case S_IFCHR:
+		return "chr";
+	case S_IFBLK:
+		return "blk";
+	case S_IFIFO:
+		return "fifo";
+	case S_IFSOCK:
+		return "sock";
+	case S_IFLNK:
+		return "lnk";
+	case 0:
+		return type_from_target(o->target);
+	default:
+		return "unknown";
+	}
 }

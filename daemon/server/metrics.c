@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The Prometheus text exposition: see metrics.h (api.c serves it). */
+/* The Prometheus text exposition: see metrics.h (routes.c serves it). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -12,9 +12,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "server/api.h"
-#include "daemon.h"
+#include "base/hash.h"
+#include "base/hashmap.h"
 #include "detect/leaks.h"
+#include "model/model.h"
 #include "server/metrics.h"
 
 #define DEFAULT_TOP 20
@@ -76,12 +77,8 @@ int fdw_metrics_parse_listen(const char *s, struct sockaddr_storage *out, sockle
 
 		if (!strcmp(host, "localhost"))
 			snprintf(host, sizeof(host), "127.0.0.1");
-		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) {
-			struct in6_addr a6;
-
-			/* an IPv6 address without brackets, or a name */
-			return inet_pton(AF_INET6, host, &a6) == 1 ? -EINVAL : -EINVAL;
-		}
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return -EINVAL; /* an IPv6 address without brackets, or a name */
 		if ((ntohl(a4->sin_addr.s_addr) >> 24) != 127)
 			return -EPERM;
 		a4->sin_family = AF_INET;
@@ -194,24 +191,20 @@ static void counter(struct sb *b, const char *name, const char *help, uint64_t v
 struct group {
 	char comm[16];
 	char unit[128];
-	uint64_t hash;
 	uint64_t procs, fds, max_fds;
 	double max_ratio;
 	bool ratio_known;
 	uint64_t growing;
 	double max_rate, min_eta;
 	bool eta_known;
-	struct group *next;
+	struct group *next; /* same hash */
 };
 
-static uint64_t fnv_str(uint64_t h, const char *s)
-{
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h * 0x100000001b3ull;
-}
+struct groups {
+	struct fdw_hashmap by_hash; /* hash of (comm, unit) -> chain of groups */
+	struct group **all;
+	size_t n, cap;
+};
 
 static int cmp_group(const void *x, const void *y)
 {
@@ -251,161 +244,191 @@ static void group_add(struct group *g, uint64_t nopen, const struct fdw_leak_pro
 	}
 }
 
-static void group_labels(struct sb *b, const char *name, const struct group *g)
+/* The group of (comm, unit), made when new. NULL when out of memory. */
+static struct group *group_of(struct groups *gs, const char comm[16], const char *unit)
 {
+	uint64_t h = fdw_fnv_str(fdw_fnv(FDW_FNV_OFFSET, comm, strnlen(comm, 16)), unit);
+	struct group *head = fdw_hashmap_get(&gs->by_hash, h), *g;
+
+	for (g = head; g; g = g->next)
+		if (!strncmp(g->comm, comm, sizeof(g->comm)) && !strcmp(g->unit, unit))
+			return g;
+	if (gs->n == gs->cap) {
+		size_t nc = gs->cap ? gs->cap * 2 : 64;
+		struct group **na = realloc(gs->all, nc * sizeof(*na));
+
+		if (!na)
+			return NULL;
+		gs->all = na;
+		gs->cap = nc;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	snprintf(g->comm, sizeof(g->comm), "%.15s", comm);
+	snprintf(g->unit, sizeof(g->unit), "%s", unit);
+	g->next = head;
+	if (fdw_hashmap_put(&gs->by_hash, h, g) < 0) {
+		free(g);
+		return NULL;
+	}
+	gs->all[gs->n++] = g;
+	return g;
+}
+
+static void groups_free(struct groups *gs)
+{
+	for (size_t i = 0; i < gs->n; i++)
+		free(gs->all[i]);
+	free(gs->all);
+	fdw_hashmap_free(&gs->by_hash);
+}
+
+/* Every process with a table into its group, sorted (cmp_group). 0 or -ENOMEM. */
+static int groups_collect(const struct fdw_server_deps *deps, struct groups *gs)
+{
+	struct fdw_model *m = deps->model;
+	size_t it = 0;
+	void *v;
+
+	fdw_hashmap_init(&gs->by_hash);
+	while (m && fdw_hashmap_next(&m->procs, &it, NULL, &v)) {
+		struct fdw_proc *p = v;
+		struct fdw_table *t = fdw_model_proc_table(m, p);
+		struct fdw_leak_procinfo pi;
+		struct group *g;
+
+		if (!t)
+			continue;
+		(void)fdw_leaks_proc_info(deps->leaks, p, &pi);
+		g = group_of(gs, p->comm, pi.unit);
+		if (!g)
+			return -ENOMEM;
+		group_add(g, t->nopen, &pi);
+	}
+	if (gs->n)
+		qsort(gs->all, gs->n, sizeof(*gs->all), cmp_group);
+	return 0;
+}
+
+/* The groups past the top `top`, summed (the figures that add up or have a
+ * maximum; growth is shown for the top groups only). */
+static bool groups_other(const struct groups *gs, size_t top, struct group *other)
+{
+	*other = (struct group){ .comm = OTHER_COMMAND };
+	for (size_t i = top; i < gs->n; i++) {
+		const struct group *g = gs->all[i];
+
+		other->procs += g->procs;
+		other->fds += g->fds;
+		if (g->max_fds > other->max_fds)
+			other->max_fds = g->max_fds;
+		if (g->ratio_known && (!other->ratio_known || g->max_ratio > other->max_ratio)) {
+			other->max_ratio = g->max_ratio;
+			other->ratio_known = true;
+		}
+	}
+	return gs->n > top;
+}
+
+enum group_figure { G_FDS, G_PROCS, G_MAX_FDS, G_RATIO, G_GROWING, G_RATE, G_ETA };
+
+static const struct {
+	const char *name, *help;
+	enum group_figure f;
+} group_families[] = {
+	{ "fdwatch_open_fds",
+	  "Open fds of the processes of a group (command, systemd unit); the largest "
+	  "groups, the rest under command=\"" OTHER_COMMAND "\".", G_FDS },
+	{ "fdwatch_processes", "Processes in a group (command, systemd unit).", G_PROCS },
+	{ "fdwatch_process_open_fds_max", "The most open fds of one process of the group.",
+	  G_MAX_FDS },
+	{ "fdwatch_fd_limit_usage_ratio",
+	  "The highest ratio of open fds to the RLIMIT_NOFILE soft limit in the group.", G_RATIO },
+	{ "fdwatch_leak_growing_processes",
+	  "Processes of the group with a firing fd-growth alert.", G_GROWING },
+	{ "fdwatch_leak_growth_rate",
+	  "Fastest fd growth (fds per second) of a growing process of the group.", G_RATE },
+	{ "fdwatch_leak_limit_eta_seconds",
+	  "Shortest projected time until a growing process of the group reaches its "
+	  "RLIMIT_NOFILE soft limit.", G_ETA },
+};
+
+/* One sample of figure `f` for group `g`, when the group has it. */
+static void group_sample(struct sb *b, const char *name, const struct group *g,
+			 enum group_figure f)
+{
+	bool real = f == G_RATIO || f == G_RATE || f == G_ETA;
+	uint64_t u = 0;
+	double d = 0;
+
+	switch (f) {
+	case G_FDS:
+		u = g->fds;
+		break;
+	case G_PROCS:
+		u = g->procs;
+		break;
+	case G_MAX_FDS:
+		u = g->max_fds;
+		break;
+	case G_RATIO:
+		if (!g->ratio_known)
+			return;
+		d = g->max_ratio;
+		break;
+	case G_GROWING:
+		if (!g->growing)
+			return;
+		u = g->growing;
+		break;
+	case G_RATE:
+		if (!g->growing)
+			return;
+		d = g->max_rate;
+		break;
+	case G_ETA:
+		if (!g->growing || !g->eta_known)
+			return;
+		d = g->min_eta;
+		break;
+	}
 	sb_printf(b, "%s{command=", name);
 	label_value(b, g->comm);
 	sb_printf(b, ",unit=");
 	label_value(b, g->unit);
-	sb_printf(b, "}");
+	if (real)
+		sb_printf(b, "} %.6g\n", d);
+	else
+		sb_printf(b, "} %llu\n", (unsigned long long)u);
 }
 
-static void render_groups(struct sb *b, struct fdw_daemon *d)
+static void render_groups(struct sb *b, const struct fdw_server_deps *deps, unsigned int max)
 {
-	struct fdw_hashmap h;
-	struct group **all = NULL, other = { .comm = OTHER_COMMAND };
-	size_t n = 0, cap = 0, top;
-	size_t it = 0;
-	uint64_t key;
-	void *v;
-	bool any_other = false;
+	struct groups gs = { 0 };
+	struct group other;
+	size_t top;
+	bool any_other;
 
-	fdw_hashmap_init(&h);
-	while (fdw_hashmap_next(&d->model.procs, &it, &key, &v)) {
-		struct fdw_proc *p = v;
-		struct fdw_table *t = fdw_model_proc_table(&d->model, p);
-		struct fdw_leak_procinfo pi;
-		struct group *g, *head;
-		uint64_t hh;
+	if (groups_collect(deps, &gs) < 0) {
+		b->oom = true;
+		groups_free(&gs);
+		return;
+	}
+	top = max ? max : DEFAULT_TOP;
+	if (top > gs.n)
+		top = gs.n;
+	any_other = groups_other(&gs, top, &other);
+	for (size_t k = 0; k < sizeof(group_families) / sizeof(group_families[0]); k++) {
+		const char *name = group_families[k].name;
 
-		if (!t)
-			continue;
-		(void)fdw_leaks_proc_info(d->leaks, p, &pi);
-		hh = fnv_str(fnv_str(0xcbf29ce484222325ull, p->comm), pi.unit);
-		head = fdw_hashmap_get(&h, hh);
-		for (g = head; g; g = g->next)
-			if (!strncmp(g->comm, p->comm, sizeof(g->comm)) && !strcmp(g->unit, pi.unit))
-				break;
-		if (!g) {
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				struct group **na = realloc(all, nc * sizeof(*na));
-
-				if (!na) {
-					b->oom = true;
-					break;
-				}
-				all = na;
-				cap = nc;
-			}
-			g = calloc(1, sizeof(*g));
-			if (!g) {
-				b->oom = true;
-				break;
-			}
-			snprintf(g->comm, sizeof(g->comm), "%.15s", p->comm);
-			snprintf(g->unit, sizeof(g->unit), "%s", pi.unit);
-			g->hash = hh;
-			g->next = head;
-			if (fdw_hashmap_put(&h, hh, g) < 0) {
-				free(g);
-				b->oom = true;
-				break;
-			}
-			all[n++] = g;
-		}
-		group_add(g, t->nopen, &pi);
+		family(b, name, "gauge", group_families[k].help);
+		for (size_t i = 0; i < top; i++)
+			group_sample(b, name, gs.all[i], group_families[k].f);
+		if (any_other)
+			group_sample(b, name, &other, group_families[k].f);
 	}
-	if (n)
-		qsort(all, n, sizeof(*all), cmp_group);
-	top = d->cfg.metrics_top ? d->cfg.metrics_top : DEFAULT_TOP;
-	if (top > n)
-		top = n;
-	for (size_t i = top; i < n; i++) {
-		struct group *g = all[i];
-
-		any_other = true;
-		other.procs += g->procs;
-		other.fds += g->fds;
-		if (g->max_fds > other.max_fds)
-			other.max_fds = g->max_fds;
-		if (g->ratio_known && (!other.ratio_known || g->max_ratio > other.max_ratio)) {
-			other.max_ratio = g->max_ratio;
-			other.ratio_known = true;
-		}
-	}
-
-	family(b, "fdwatch_open_fds", "gauge",
-	       "Open fds of the processes of a group (command, systemd unit); the largest "
-	       "groups, the rest under command=\"" OTHER_COMMAND "\".");
-	for (size_t i = 0; i < top; i++) {
-		group_labels(b, "fdwatch_open_fds", all[i]);
-		sb_printf(b, " %llu\n", (unsigned long long)all[i]->fds);
-	}
-	if (any_other) {
-		group_labels(b, "fdwatch_open_fds", &other);
-		sb_printf(b, " %llu\n", (unsigned long long)other.fds);
-	}
-	family(b, "fdwatch_processes", "gauge", "Processes in a group (command, systemd unit).");
-	for (size_t i = 0; i < top; i++) {
-		group_labels(b, "fdwatch_processes", all[i]);
-		sb_printf(b, " %llu\n", (unsigned long long)all[i]->procs);
-	}
-	if (any_other) {
-		group_labels(b, "fdwatch_processes", &other);
-		sb_printf(b, " %llu\n", (unsigned long long)other.procs);
-	}
-	family(b, "fdwatch_process_open_fds_max", "gauge",
-	       "The most open fds of one process of the group.");
-	for (size_t i = 0; i < top; i++) {
-		group_labels(b, "fdwatch_process_open_fds_max", all[i]);
-		sb_printf(b, " %llu\n", (unsigned long long)all[i]->max_fds);
-	}
-	if (any_other) {
-		group_labels(b, "fdwatch_process_open_fds_max", &other);
-		sb_printf(b, " %llu\n", (unsigned long long)other.max_fds);
-	}
-	family(b, "fdwatch_fd_limit_usage_ratio", "gauge",
-	       "The highest ratio of open fds to the RLIMIT_NOFILE soft limit in the group.");
-	for (size_t i = 0; i < top; i++) {
-		if (!all[i]->ratio_known)
-			continue;
-		group_labels(b, "fdwatch_fd_limit_usage_ratio", all[i]);
-		sb_printf(b, " %.6g\n", all[i]->max_ratio);
-	}
-	if (any_other && other.ratio_known) {
-		group_labels(b, "fdwatch_fd_limit_usage_ratio", &other);
-		sb_printf(b, " %.6g\n", other.max_ratio);
-	}
-	family(b, "fdwatch_leak_growing_processes", "gauge",
-	       "Processes of the group with a firing fd-growth alert.");
-	for (size_t i = 0; i < top; i++) {
-		if (!all[i]->growing)
-			continue;
-		group_labels(b, "fdwatch_leak_growing_processes", all[i]);
-		sb_printf(b, " %llu\n", (unsigned long long)all[i]->growing);
-	}
-	family(b, "fdwatch_leak_growth_rate", "gauge",
-	       "Fastest fd growth (fds per second) of a growing process of the group.");
-	for (size_t i = 0; i < top; i++) {
-		if (!all[i]->growing)
-			continue;
-		group_labels(b, "fdwatch_leak_growth_rate", all[i]);
-		sb_printf(b, " %.6g\n", all[i]->max_rate);
-	}
-	family(b, "fdwatch_leak_limit_eta_seconds", "gauge",
-	       "Shortest projected time until a growing process of the group reaches its "
-	       "RLIMIT_NOFILE soft limit.");
-	for (size_t i = 0; i < top; i++) {
-		if (!all[i]->growing || !all[i]->eta_known)
-			continue;
-		group_labels(b, "fdwatch_leak_limit_eta_seconds", all[i]);
-		sb_printf(b, " %.6g\n", all[i]->min_eta);
-	}
-	for (size_t i = 0; i < n; i++)
-		free(all[i]);
-	free(all);
-	fdw_hashmap_free(&h);
+	groups_free(&gs);
 }
 
 /* ---- fdwatchd itself ---------------------------------------------------------------- */
@@ -466,107 +489,105 @@ static void render_self(struct sb *b)
 	sample_f(b, "process_start_time_seconds", btime + (double)start / (double)tck);
 }
 
-/* ---- everything ----------------------------------------------------------------------- */
+/* ---- the snapshot -------------------------------------------------------------------- */
 
-static uint64_t stale_tables(struct fdw_daemon *d)
+static void render_health(struct sb *b, const struct fdw_stats *st)
 {
-	size_t it = 0;
-	void *v;
-	uint64_t n = 0;
-
-	while (fdw_hashmap_next(&d->model.tables, &it, NULL, &v))
-		n += ((struct fdw_table *)v)->stale;
-	return n;
+	family(b, "fdwatch_build_info", "gauge", "fdwatchd's version (the value is 1).");
+	sb_printf(b, "fdwatch_build_info{version=\"%s\",abi=\"%d\"} 1\n", FDWATCH_VERSION,
+		  FDW_ABI_VERSION);
+	counter(b, "fdwatch_events_received_total", "Records read from the kernel ring buffer.",
+		st->events_received);
+	counter(b, "fdwatch_events_lost_total",
+		"Records the kernel could not queue (ring buffer full); the affected tables "
+		"were re-read from /proc.", st->events_lost);
+	counter(b, "fdwatch_events_undecodable_total", "Records that failed to decode.",
+		st->events_bad);
+	gauge(b, "fdwatch_tracked_processes", "Processes in the model.", st->processes);
+	gauge(b, "fdwatch_tracked_tables", "Descriptor tables in the model.", st->tables);
+	gauge(b, "fdwatch_tracked_fds", "Open fds in the model, all tables.", st->fds);
+	gauge(b, "fdwatch_stale_tables", "Tables known to be wrong until re-read.",
+	      st->stale_tables);
+	counter(b, "fdwatch_resyncs_total", "Tables re-read from /proc.", st->resyncs);
+	counter(b, "fdwatch_resync_failures_total", "fds a re-read could not read.",
+		st->resync_failed);
+	counter(b, "fdwatch_model_anomalies_total",
+		"Events that disagreed with the model (repaired from /proc).", st->anomalies);
+	counter(b, "fdwatch_audit_runs_total", "Periodic comparisons with /proc.", st->audit_runs);
+	counter(b, "fdwatch_audit_checked_total", "Processes compared with /proc.",
+		st->audit_checked);
+	counter(b, "fdwatch_audit_divergences_total",
+		"Processes whose table differed from /proc at an audit.", st->audit_divergences);
+	gauge(b, "fdwatch_api_clients", "API connections now.", st->server.clients);
+	gauge(b, "fdwatch_api_followers", "API follow streams now.", st->server.followers);
 }
 
-int fdw_metrics_render(struct fdw_daemon *d, char **body, size_t *len)
+static void render_dropped(struct sb *b, const struct fdw_stats *st)
 {
-	const struct fdw_model_stats *ms = &d->model.stats;
-	const struct fdw_leak_stats *ls = fdw_leaks_stats(d->leaks);
-	const struct fdw_alert_stats *as = &d->alerts.stats;
-	static const struct fdw_leak_stats no_leaks;
+	const struct {
+		const char *resource;
+		uint64_t v;
+	} dropped[] = {
+		{ "processes", st->dropped_procs },
+		{ "fds", st->dropped_fds },
+		{ "api_clients", st->server.dropped_clients },
+		{ "api_followers", st->server.dropped_followers },
+		{ "history", st->history_dropped },
+		{ "alerts", st->alerts.dropped },
+		{ "detector_processes", st->leaks.dropped_procs },
+		{ "stack_processes", st->leaks.dropped_watch },
+		{ "stacks", st->leaks.dropped_stacks },
+		{ "leak_sites", st->leaks.dropped_sites },
+		{ "exec_leak_fds", st->leaks.dropped_exec_fds },
+		{ "metrics_clients", st->server.dropped_mclients },
+	};
+
+	family(b, "fdwatch_dropped_total", "counter",
+	       "What a bound refused, by resource (nothing is dropped silently).");
+	for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+		sb_printf(b, "fdwatch_dropped_total{resource=\"%s\"} %llu\n", dropped[i].resource,
+			  (unsigned long long)dropped[i].v);
+}
+
+/* One sample per alert kind. */
+static void by_kind(struct sb *b, const char *name, const char *type, const char *help,
+		    const uint64_t v[FDW_ALERT_KINDS])
+{
+	family(b, name, type, help);
+	for (int k = 0; k < FDW_ALERT_KINDS; k++)
+		sb_printf(b, "%s{kind=\"%s\"} %llu\n", name, fdw_alert_kind_name(k),
+			  (unsigned long long)v[k]);
+}
+
+static void render_alerts(struct sb *b, const struct fdw_stats *st)
+{
+	const struct fdw_alert_stats *as = &st->alerts;
+
+	by_kind(b, "fdwatch_alerts_firing", "gauge", "Leak alerts firing now, by kind.",
+		as->firing);
+	by_kind(b, "fdwatch_alerts_fired_total", "counter", "Leak alerts fired, by kind.",
+		as->fired);
+	by_kind(b, "fdwatch_alerts_resolved_total", "counter", "Leak alerts resolved, by kind.",
+		as->resolved);
+	counter(b, "fdwatch_alert_store_save_errors_total",
+		"Failed writes of the alert state file.", as->save_errors);
+	counter(b, "fdwatch_alert_store_load_errors_total",
+		"Corrupt alert state files (or entries) set aside at start.", as->load_errors);
+	gauge(b, "fdwatch_leak_detector_processes", "Processes with leak detector state.",
+	      st->leaks.procs);
+	gauge(b, "fdwatch_leak_stack_processes", "Processes whose user stacks are captured.",
+	      st->leaks.watching);
+}
+
+int fdw_metrics_render(const struct fdw_server_deps *deps, const struct fdw_stats *st,
+		       unsigned int top, char **body, size_t *len)
+{
 	struct sb b = { 0 };
 
-	if (!ls)
-		ls = &no_leaks;
-	family(&b, "fdwatch_build_info", "gauge", "fdwatchd's version (the value is 1).");
-	sb_printf(&b, "fdwatch_build_info{version=\"%s\",abi=\"%d\"} 1\n", FDWATCH_VERSION,
-		  FDW_ABI_VERSION);
-	counter(&b, "fdwatch_events_received_total", "Records read from the kernel ring buffer.",
-		d->pipeline.stats.events_received);
-	counter(&b, "fdwatch_events_lost_total",
-		"Records the kernel could not queue (ring buffer full); the affected tables "
-		"were re-read from /proc.", fdw_daemon_lost(d, NULL, 0, NULL));
-	counter(&b, "fdwatch_events_undecodable_total", "Records that failed to decode.",
-		d->pipeline.stats.events_bad);
-	gauge(&b, "fdwatch_tracked_processes", "Processes in the model.",
-	      fdw_hashmap_size(&d->model.procs));
-	gauge(&b, "fdwatch_tracked_tables", "Descriptor tables in the model.", ms->tables);
-	gauge(&b, "fdwatch_tracked_fds", "Open fds in the model, all tables.", ms->fds);
-	gauge(&b, "fdwatch_stale_tables", "Tables known to be wrong until re-read.",
-	      stale_tables(d));
-	counter(&b, "fdwatch_resyncs_total", "Tables re-read from /proc.", ms->resyncs);
-	counter(&b, "fdwatch_resync_failures_total", "fds a re-read could not read.",
-		ms->resync_failed);
-	counter(&b, "fdwatch_model_anomalies_total",
-		"Events that disagreed with the model (repaired from /proc).", ms->anomalies);
-	counter(&b, "fdwatch_audit_runs_total", "Periodic comparisons with /proc.", d->checker.stats.runs);
-	counter(&b, "fdwatch_audit_checked_total", "Processes compared with /proc.",
-		d->checker.stats.checked);
-	counter(&b, "fdwatch_audit_divergences_total",
-		"Processes whose table differed from /proc at an audit.", d->checker.stats.divergences);
-	gauge(&b, "fdwatch_api_clients", "API connections now.", fdw_api_clients(d->api));
-	gauge(&b, "fdwatch_api_followers", "API follow streams now.", fdw_api_followers(d->api));
-
-	family(&b, "fdwatch_dropped_total", "counter",
-	       "What a bound refused, by resource (nothing is dropped silently).");
-	sb_printf(&b, "fdwatch_dropped_total{resource=\"processes\"} %llu\n",
-		  (unsigned long long)ms->dropped_procs);
-	sb_printf(&b, "fdwatch_dropped_total{resource=\"fds\"} %llu\n",
-		  (unsigned long long)ms->dropped_fds);
-	sb_printf(&b, "fdwatch_dropped_total{resource=\"api_clients\"} %llu\n",
-		  (unsigned long long)fdw_api_dropped_clients(d->api));
-	sb_printf(&b, "fdwatch_dropped_total{resource=\"api_followers\"} %llu\n",
-		  (unsigned long long)fdw_api_dropped_followers(d->api));
-	sb_printf(&b, "fdwatch_dropped_total{resource=\"history\"} %llu\n",
-		  (unsigned long long)d->history.dropped);
-	sb_printf(&b, "fdwatch_dropped_total{resource=\"alerts\"} %llu\n",
-		  (unsigned long long)as->dropped);
-	sb_printf(&b, "fdwatch_dropped_total{resource=\"detector_processes\"} %llu\n",
-		  (unsigned long long)ls->dropped_procs);
-	sb_printf(&b, "fdwatch_dropped_total{resource=\"stack_processes\"} %llu\n",
-		  (unsigned long long)ls->dropped_watch);
-	sb_printf(&b, "fdwatch_dropped_total{resource=\"stacks\"} %llu\n",
-		  (unsigned long long)ls->dropped_stacks);
-	sb_printf(&b, "fdwatch_dropped_total{resource=\"leak_sites\"} %llu\n",
-		  (unsigned long long)ls->dropped_sites);
-	sb_printf(&b, "fdwatch_dropped_total{resource=\"exec_leak_fds\"} %llu\n",
-		  (unsigned long long)ls->dropped_exec_fds);
-	sb_printf(&b, "fdwatch_dropped_total{resource=\"metrics_clients\"} %llu\n",
-		  (unsigned long long)fdw_api_dropped_metrics_clients(d->api));
-
-	family(&b, "fdwatch_alerts_firing", "gauge", "Leak alerts firing now, by kind.");
-	for (int k = 0; k < FDW_ALERT_KINDS; k++)
-		sb_printf(&b, "fdwatch_alerts_firing{kind=\"%s\"} %llu\n", fdw_alert_kind_name(k),
-			  (unsigned long long)as->firing[k]);
-	family(&b, "fdwatch_alerts_fired_total", "counter", "Leak alerts fired, by kind.");
-	for (int k = 0; k < FDW_ALERT_KINDS; k++)
-		sb_printf(&b, "fdwatch_alerts_fired_total{kind=\"%s\"} %llu\n",
-			  fdw_alert_kind_name(k), (unsigned long long)as->fired[k]);
-	family(&b, "fdwatch_alerts_resolved_total", "counter", "Leak alerts resolved, by kind.");
-	for (int k = 0; k < FDW_ALERT_KINDS; k++)
-		sb_printf(&b, "fdwatch_alerts_resolved_total{kind=\"%s\"} %llu\n",
-			  fdw_alert_kind_name(k), (unsigned long long)as->resolved[k]);
-	counter(&b, "fdwatch_alert_store_save_errors_total",
-		"Failed writes of the alert state file.", as->save_errors);
-	counter(&b, "fdwatch_alert_store_load_errors_total",
-		"Corrupt alert state files (or entries) set aside at start.", as->load_errors);
-	gauge(&b, "fdwatch_leak_detector_processes", "Processes with leak detector state.",
-	      ls->procs);
-	gauge(&b, "fdwatch_leak_stack_processes", "Processes whose user stacks are captured.",
-	      ls->watching);
-
-	render_groups(&b, d);
+	render_health(&b, st);
+	render_dropped(&b, st);
+	render_alerts(&b, st);
+	render_groups(&b, deps, top);
 	render_self(&b);
 	if (b.oom) {
 		free(b.buf);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Prometheus metrics in the text exposition format 0.0.4, with # HELP and
- * # TYPE for every family. api.c serves them as GET /metrics on a loopback
+ * # TYPE for every family. routes.c serves them as GET /metrics on a loopback
  * TCP address (--metrics-listen 127.0.0.1:PORT, off by default).
  *
  * - the daemon's health: events received and lost, tracked processes,
@@ -9,7 +9,7 @@
  *   usual process_* figures of fdwatchd itself;
  * - open fds per group of processes, a group being (command, systemd unit):
  *   the groups with a growing process first, then the largest, at most
- *   cfg.metrics_top of them, the rest summed under command="_other". One
+ *   opts.metrics_top of them, the rest summed under command="_other". One
  *   series per group, never one per pid, so short-lived processes do not
  *   grow the number of series;
  * - alerts firing, fired and resolved, by kind; growth rate and time to
@@ -21,7 +21,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct fdw_daemon;
+#include "server/server.h"
+#include "server/stats.h"
 
 /*
  * "127.0.0.1:9464", "[::1]:9464", "localhost:9464" (port 0: any free port).
@@ -30,6 +31,11 @@ struct fdw_daemon;
  */
 int fdw_metrics_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t *len);
 
-/* The exposition text: *body (malloc'd, NUL-terminated, the caller frees
- * it) and *len, set only on success. 0 or -ENOMEM. */
-int fdw_metrics_render(struct fdw_daemon *d, char **body, size_t *len);
+/*
+ * The exposition text of snapshot `st` (every figure /v1/status shows too
+ * comes from it), the groups of deps->model (at most `top`, 0: 20) and
+ * fdwatchd's own process_* figures: *body (malloc'd, NUL-terminated, the
+ * caller frees it) and *len, set only on success. 0 or -ENOMEM.
+ */
+int fdw_metrics_render(const struct fdw_server_deps *deps, const struct fdw_stats *st,
+		       unsigned int top, char **body, size_t *len);

@@ -1,31 +1,21 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The model and the daemon's state as JSON: see render.h and docs/api.md. */
-#include <errno.h>
+/* The model, the history and a stats snapshot as JSON: see render.h and docs/api.md. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "server/api.h"
-#include "server/render.h"
+#include "base/clock.h"
+#include "base/hash.h"
 #include "capture/syscalls.h"
+#include "server/render.h"
 
 #ifndef FDWATCH_VERSION
 #define FDWATCH_VERSION "unknown"
 #endif
-
-/*
- * The model's lookups take non-const pointers although they only read;
- * rendering is read-only, so cast here, once.
- */
-static struct fdw_model *model_of(const struct fdw_daemon *d)
-{
-	return (struct fdw_model *)&d->model;
-}
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -66,9 +56,14 @@ static json_t *finish(json_t *o, bool ok)
 	return o;
 }
 
-static json_t *json_ts(const struct fdw_daemon *d, uint64_t mono_ns)
+static double realtime(const struct fdw_server_deps *deps, uint64_t mono_ns)
 {
-	return mono_ns ? json_real(fdw_daemon_realtime(d, mono_ns)) : json_null();
+	return deps->realtime ? deps->realtime(mono_ns) : fdw_mono_to_real(mono_ns);
+}
+
+static json_t *json_ts(const struct fdw_server_deps *deps, uint64_t mono_ns)
+{
+	return mono_ns ? json_real(realtime(deps, mono_ns)) : json_null();
 }
 
 json_t *fdw_render_error(const char *fmt, ...)
@@ -205,7 +200,7 @@ static void set_syscall_args(json_t *o, const struct fdw_event *ev, bool *ok)
 	set_ret(o, ev->ret, ok);
 }
 
-json_t *fdw_render_event(const struct fdw_daemon *d, const struct fdw_history_entry *e)
+json_t *fdw_render_event(const struct fdw_server_deps *deps, const struct fdw_history_entry *e)
 {
 	const struct fdw_event *ev = &e->ev;
 	json_t *o = json_object();
@@ -214,7 +209,7 @@ json_t *fdw_render_event(const struct fdw_daemon *d, const struct fdw_history_en
 	if (!o)
 		return NULL;
 	set(o, "seq", json_u64(ev->seq), &ok);
-	set(o, "ts", json_real(fdw_daemon_realtime(d, ev->ts)), &ok);
+	set(o, "ts", json_real(realtime(deps, ev->ts)), &ok);
 	set(o, "pid", json_integer(ev->pid), &ok);
 	set(o, "tid", json_integer(ev->tid), &ok);
 	switch (ev->type) {
@@ -270,7 +265,8 @@ json_t *fdw_render_event(const struct fdw_daemon *d, const struct fdw_history_en
  * position an event without a syscall number can only be an exec: it is
  * the only task event that closes fds (an exit frees the whole table).
  */
-static json_t *render_origin(const struct fdw_daemon *d, const struct fdw_origin *og, bool closed)
+static json_t *render_origin(const struct fdw_server_deps *deps, const struct fdw_origin *og,
+			     bool closed)
 {
 	json_t *o = json_object();
 	bool ok = o != NULL;
@@ -286,53 +282,14 @@ static json_t *render_origin(const struct fdw_daemon *d, const struct fdw_origin
 	set(o, "tid", og->tid ? json_integer(og->tid) : json_null(), &ok);
 	set(o, "pid", og->pid ? json_integer(og->pid) : json_null(), &ok);
 	set(o, "comm", og->comm[0] ? json_comm(og->comm) : json_null(), &ok);
-	set(o, "ts", json_ts(d, og->ts), &ok);
+	set(o, "ts", json_ts(deps, og->ts), &ok);
 	if (!closed)
 		set(o, "from_fd", og->from_fd >= 0 ? json_integer(og->from_fd) : json_null(), &ok);
 	set(o, "source", json_string(fdw_origin_source_name(og->source)), &ok);
 	return finish(o, ok);
 }
 
-static const char *type_from_target(const char *t)
-{
-	if (!t)
-		return "unknown";
-	if (!strncmp(t, "pipe:", 5))
-		return "fifo";
-	if (!strncmp(t, "socket:", 7))
-		return "sock";
-	if (!strncmp(t, "anon_inode:", 11))
-		return "anon";
-	return "unknown";
-}
-
-const char *fdw_render_fd_type(const struct fdw_ofd *o)
-{
-	if (!o)
-		return "unknown";
-	switch (o->mode & S_IFMT) {
-	case S_IFREG:
-		return "reg";
-	case S_IFDIR:
-		return "dir";
-	case S_IFCHR:
-		return "chr";
-	case S_IFBLK:
-		return "blk";
-	case S_IFIFO:
-		return "fifo";
-	case S_IFSOCK:
-		return "sock";
-	case S_IFLNK:
-		return "lnk";
-	case 0:
-		return type_from_target(o->target);
-	default:
-		return "unknown";
-	}
-}
-
-json_t *fdw_render_slot_history(const struct fdw_daemon *d, const struct fdw_slot *s)
+json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct fdw_slot *s)
 {
 	json_t *a = json_array();
 
@@ -350,8 +307,8 @@ json_t *fdw_render_slot_history(const struct fdw_daemon *d, const struct fdw_slo
 		}
 		set(o, "generation", json_integer(h->generation), &ok);
 		set(o, "target", fdw_json_bytes(h->target), &ok);
-		set(o, "origin", render_origin(d, &h->origin, false), &ok);
-		set(o, "closed", render_origin(d, &h->closed, true), &ok);
+		set(o, "origin", render_origin(deps, &h->origin, false), &ok);
+		set(o, "closed", render_origin(deps, &h->closed, true), &ok);
 		if (!ok) {
 			json_decref(o);
 			json_decref(a);
@@ -365,7 +322,7 @@ json_t *fdw_render_slot_history(const struct fdw_daemon *d, const struct fdw_slo
 	return a;
 }
 
-json_t *fdw_render_fd(const struct fdw_daemon *d, const struct fdw_table *t, int fd,
+json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table *t, int fd,
 		      const struct fdw_slot *s, bool with_history)
 {
 	const struct fdw_ofd *ofd = s ? s->ofd : NULL; /* NULL when closed */
@@ -378,15 +335,15 @@ json_t *fdw_render_fd(const struct fdw_daemon *d, const struct fdw_table *t, int
 	set(o, "fd", json_integer(fd), &ok);
 	set(o, "cloexec", json_boolean(ofd && s->cloexec), &ok);
 	set(o, "target", fdw_json_bytes(ofd ? ofd->target : NULL), &ok);
-	set(o, "type", json_string(fdw_render_fd_type(ofd)), &ok);
+	set(o, "type", json_string(fdw_ofd_type(ofd)), &ok);
 	set(o, "ofd", ofd ? json_u64(ofd->id) : json_null(), &ok);
 	set(o, "generation", json_integer(s ? s->generation : 0), &ok);
 	if (ofd)
-		set(o, "origin", render_origin(d, &s->origin, false), &ok);
+		set(o, "origin", render_origin(deps, &s->origin, false), &ok);
 	else
 		set(o, "origin", json_null(), &ok);
 	if (with_history)
-		set(o, "history", fdw_render_slot_history(d, s), &ok);
+		set(o, "history", fdw_render_slot_history(deps, s), &ok);
 	return finish(o, ok);
 }
 
@@ -397,10 +354,10 @@ static bool proc_stale(const struct fdw_proc *p, const struct fdw_table *t)
 	return (t && t->stale) || p->lost > 0;
 }
 
-json_t *fdw_render_table(const struct fdw_daemon *d, const struct fdw_proc *p)
+json_t *fdw_render_table(const struct fdw_server_deps *deps, const struct fdw_proc *p)
 {
 	struct fdw_proc *mp = (struct fdw_proc *)p;
-	const struct fdw_table *t = fdw_model_proc_table(model_of(d), mp);
+	const struct fdw_table *t = fdw_model_proc_table(deps->model, mp);
 	json_t *o = json_object(), *fds = json_array();
 	bool ok = o && fds;
 
@@ -415,7 +372,7 @@ json_t *fdw_render_table(const struct fdw_daemon *d, const struct fdw_proc *p)
 
 		if (!fdw_slot_open(s))
 			continue;
-		f = fdw_render_fd(d, t, (int)fd, s, false);
+		f = fdw_render_fd(deps, t, (int)fd, s, false);
 		if (!f || json_array_append_new(fds, f) < 0)
 			ok = false;
 	}
@@ -428,16 +385,9 @@ json_t *fdw_render_table(const struct fdw_daemon *d, const struct fdw_proc *p)
 	return finish(o, ok);
 }
 
-static int cmp_u32(const void *a, const void *b)
+json_t *fdw_render_processes(const struct fdw_server_deps *deps)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-json_t *fdw_render_processes(const struct fdw_daemon *d)
-{
-	struct fdw_model *m = model_of(d);
+	struct fdw_model *m = deps->model;
 	size_t n = 0, it = 0;
 	uint32_t *pids;
 	uint64_t key;
@@ -455,7 +405,7 @@ json_t *fdw_render_processes(const struct fdw_daemon *d)
 	}
 	while (fdw_hashmap_next(&m->procs, &it, &key, NULL))
 		pids[n++] = (uint32_t)key;
-	qsort(pids, n, sizeof(*pids), cmp_u32);
+	qsort(pids, n, sizeof(*pids), fdw_cmp_u32);
 	for (size_t i = 0; i < n && ok; i++) {
 		struct fdw_proc *p = fdw_model_proc(m, pids[i]);
 		const struct fdw_table *t;
@@ -488,146 +438,89 @@ json_t *fdw_render_processes(const struct fdw_daemon *d)
 
 /* ---- status ----------------------------------------------------------- */
 
-/* Distinct tables in use and how many are stale (bound or not: tables seen
- * only in /proc are not in m->tables, so walk the tasks). */
-static void count_tables(struct fdw_model *m, uint64_t *ntables, uint64_t *nstale)
+static json_t *status_lost_per_cpu(const struct fdw_stats *st)
 {
-	struct fdw_hashmap seen;
-	size_t it = 0;
-	void *v;
-
-	*ntables = *nstale = 0;
-	fdw_hashmap_init(&seen);
-	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v)) {
-		struct fdw_table *t = ((struct fdw_task *)v)->table;
-
-		if (!t || fdw_hashmap_get(&seen, (uint64_t)(uintptr_t)t))
-			continue;
-		if (fdw_hashmap_put(&seen, (uint64_t)(uintptr_t)t, t) < 0) {
-			/* out of memory: count what we can, maybe twice */
-			(*ntables)++;
-			*nstale += t->stale;
-			continue;
-		}
-		(*ntables)++;
-		*nstale += t->stale;
-	}
-	fdw_hashmap_free(&seen);
-}
-
-static uint64_t mono_now_ns(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static json_t *status_lost(struct fdw_daemon *d, uint64_t *total)
-{
-	long conf = sysconf(_SC_NPROCESSORS_CONF);
-	unsigned int max = conf > 0 && conf < 65536 ? (unsigned int)conf : 1024;
-	unsigned int ncpus = 0;
-	uint64_t *per_cpu = calloc(max, sizeof(*per_cpu));
 	json_t *a = json_array();
 
-	*total = 0;
-	if (!per_cpu || !a) {
-		free(per_cpu);
-		json_decref(a);
-		return NULL;
-	}
-	*total = fdw_daemon_lost(d, per_cpu, max, &ncpus);
-	for (unsigned int i = 0; i < ncpus && i < max; i++) {
-		if (json_array_append_new(a, json_u64(per_cpu[i])) < 0) {
+	for (unsigned int i = 0; a && i < st->ncpus; i++) {
+		if (json_array_append_new(a, json_u64(st->lost_per_cpu[i])) < 0) {
 			json_decref(a);
-			a = NULL;
-			break;
+			return NULL;
 		}
 	}
-	free(per_cpu);
 	return a;
 }
 
-json_t *fdw_render_status(struct fdw_daemon *d)
+/* {"key": value, ...} of unsigned figures; NULL when out of memory. */
+struct figure {
+	const char *key;
+	uint64_t v;
+};
+
+static json_t *figures(const struct figure *f, size_t n)
 {
-	const struct fdw_model_stats *st = &d->model.stats;
-	uint64_t lost = 0, ntables = 0, nstale = 0, now = mono_now_ns();
-	json_t *o = json_object(), *sub;
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	for (size_t i = 0; ok && i < n; i++)
+		set(o, f[i].key, json_u64(f[i].v), &ok);
+	return finish(o, ok);
+}
+
+#define FIGURES(...)                                                                      \
+	figures((const struct figure[]){ __VA_ARGS__ },                                   \
+		sizeof((const struct figure[]){ __VA_ARGS__ }) / sizeof(struct figure))
+
+/* The nested objects: audit, history, limits, dropped, alerts. */
+static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
+{
+	set(o, "audit",
+	    FIGURES({ "runs", st->audit_runs }, { "checked", st->audit_checked },
+		    { "divergences", st->audit_divergences }), ok);
+	set(o, "history",
+	    FIGURES({ "size", st->history_len }, { "capacity", st->history_cap },
+		    { "dropped", st->history_dropped }), ok);
+	set(o, "limits",
+	    FIGURES({ "max_processes", st->max_procs }, { "max_fds", st->max_fds },
+		    { "max_clients", st->max_clients }), ok);
+	set(o, "dropped",
+	    FIGURES({ "processes", st->dropped_procs }, { "fds", st->dropped_fds },
+		    { "clients", st->server.dropped_clients },
+		    { "followers", st->server.dropped_followers }), ok);
+	/* leak detectors and alerts (detect/leaks.c, alerts/alerts.c) */
+	set(o, "alerts",
+	    FIGURES({ "firing", st->alerts_firing }, { "stored", st->alerts_stored },
+		    { "dropped", st->alerts.dropped }, { "detector_processes", st->leaks.procs },
+		    { "stack_processes", st->leaks.watching }), ok);
+}
+
+json_t *fdw_render_status(const struct fdw_stats *st)
+{
+	json_t *o = json_object();
 	bool ok = o != NULL;
 
 	if (!o)
 		return NULL;
-	count_tables(&d->model, &ntables, &nstale);
 	set(o, "version", json_string(FDWATCH_VERSION), &ok);
 	set(o, "abi", json_integer(FDW_ABI_VERSION), &ok);
 	set(o, "pid", json_integer(getpid()), &ok);
-	set(o, "ready", json_boolean(d->ready), &ok);
-	set(o, "uptime_s",
-	    json_real(now > d->start_mono_ns ? (double)(now - d->start_mono_ns) / 1e9 : 0.0), &ok);
-	set(o, "events_received", json_u64(d->pipeline.stats.events_received), &ok);
-	sub = status_lost(d, &lost);
-	set(o, "events_lost", json_u64(lost), &ok);
-	set(o, "events_lost_per_cpu", sub, &ok);
-	set(o, "events_dropped_decode", json_u64(d->pipeline.stats.events_bad), &ok);
-	set(o, "processes", json_u64(fdw_hashmap_size(&d->model.procs)), &ok);
-	set(o, "tables", json_u64(ntables), &ok);
+	set(o, "ready", json_boolean(st->ready), &ok);
+	set(o, "uptime_s", json_real(st->uptime_s), &ok);
+	set(o, "events_received", json_u64(st->events_received), &ok);
+	set(o, "events_lost", json_u64(st->events_lost), &ok);
+	set(o, "events_lost_per_cpu", status_lost_per_cpu(st), &ok);
+	set(o, "events_dropped_decode", json_u64(st->events_bad), &ok);
+	set(o, "processes", json_u64(st->processes), &ok);
+	set(o, "tables", json_u64(st->tables), &ok);
 	set(o, "fds", json_u64(st->fds), &ok);
 	set(o, "ofds", json_u64(st->ofds), &ok);
-	set(o, "stale_tables", json_u64(nstale), &ok);
+	set(o, "stale_tables", json_u64(st->stale_tables), &ok);
 	set(o, "resyncs", json_u64(st->resyncs), &ok);
 	set(o, "resync_fds_failed", json_u64(st->resync_failed), &ok);
 	set(o, "anomalies", json_u64(st->anomalies), &ok);
-	set(o, "unknown_tasks", json_u64(st->unknown_task), &ok);
+	set(o, "unknown_tasks", json_u64(st->unknown_tasks), &ok);
 	set(o, "table_splits", json_u64(st->table_splits), &ok);
-
-	sub = json_object();
-	if (sub) {
-		set(sub, "runs", json_u64(d->checker.stats.runs), &ok);
-		set(sub, "checked", json_u64(d->checker.stats.checked), &ok);
-		set(sub, "divergences", json_u64(d->checker.stats.divergences), &ok);
-	}
-	set(o, "audit", sub, &ok);
-
-	sub = json_object();
-	if (sub) {
-		set(sub, "size", json_u64(d->history.len), &ok);
-		set(sub, "capacity", json_u64(d->history.cap), &ok);
-		set(sub, "dropped", json_u64(d->history.dropped), &ok);
-	}
-	set(o, "history", sub, &ok);
-
-	sub = json_object();
-	if (sub) {
-		set(sub, "max_processes", json_u64(d->cfg.max_procs), &ok);
-		set(sub, "max_fds", json_u64(d->cfg.max_fds), &ok);
-		set(sub, "max_clients", json_u64(d->cfg.max_clients), &ok);
-	}
-	set(o, "limits", sub, &ok);
-
-	sub = json_object();
-	if (sub) {
-		set(sub, "processes", json_u64(st->dropped_procs), &ok);
-		set(sub, "fds", json_u64(st->dropped_fds), &ok);
-		set(sub, "clients", json_u64(fdw_api_dropped_clients(d->api)), &ok);
-		set(sub, "followers", json_u64(fdw_api_dropped_followers(d->api)), &ok);
-	}
-	set(o, "dropped", sub, &ok);
-
-	/* leak detectors and alerts (daemon/leaks.c, daemon/alerts.c) */
-	sub = json_object();
-	if (sub) {
-		const struct fdw_leak_stats *ls = fdw_leaks_stats(d->leaks);
-		uint64_t firing = 0;
-
-		for (int k = 0; k < FDW_ALERT_KINDS; k++)
-			firing += d->alerts.stats.firing[k];
-		set(sub, "firing", json_u64(firing), &ok);
-		set(sub, "stored", json_u64(d->alerts.n), &ok);
-		set(sub, "dropped", json_u64(d->alerts.stats.dropped), &ok);
-		set(sub, "detector_processes", json_u64(ls ? ls->procs : 0), &ok);
-		set(sub, "stack_processes", json_u64(ls ? ls->watching : 0), &ok);
-	}
-	set(o, "alerts", sub, &ok);
+	if (ok)
+		status_sections(o, st, &ok);
 	return finish(o, ok);
 }

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * JSON rendering (daemon/render.c) field by field: events from the history,
+ * JSON rendering (server/render.c) field by field: events from the history,
  * fd tables built by the model from synthetic events over a fake /proc,
- * processes, status. (verify: tests/unit/test_check.c)
+ * processes, status (from a stats snapshot). Then check/verify.c against a
+ * real child process through the real /proc (our own child: no privileges
+ * needed). No daemon: a model, a history and a pipeline without a capture
+ * (server_fixture.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,15 +16,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "daemon.h"
-#include "server/render.h"
 #include "capture/syscalls.h"
+#include "check.h"
+#include "server/render.h"
+#include "server/stats.h"
+#include "server_fixture.h"
 
 #define PID 100
 #define FILES 0xffff888000001000ull
 #define SEC 1000000000ull
-#define EPOCH 1700000000ll /* mono_to_real_ns below, in seconds */
+#define EPOCH 1700000000ll /* fixed_realtime() below: CLOCK_MONOTONIC 0 is this */
 
 /* ---- a fake kernel table (what /proc would show for every tid) ---------- */
 
@@ -68,8 +72,15 @@ static int fake_read_table(void *u, uint32_t tid,
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static struct fdw_daemon D;
+static struct fx F;
+static const struct fdw_server_deps *const D = &F.deps;
 static uint64_t next_seq;
+
+/* A fixed offset between the clocks, so "ts" values are exact. */
+static double fixed_realtime(uint64_t mono_ns)
+{
+	return (double)((int64_t)mono_ns + EPOCH * (int64_t)SEC) / 1e9;
+}
 
 static struct fdw_event sys_event(uint16_t nr, int64_t ret, uint64_t a0, uint64_t a1, uint64_t a2)
 {
@@ -105,15 +116,15 @@ static json_t *apply(struct fdw_event *ev)
 {
 	const struct fdw_history_entry *e;
 
-	fdw_model_apply(&D.model, ev);
-	e = fdw_history_push(&D.history, ev, "cat");
-	return fdw_render_event(&D, e);
+	fdw_model_apply(&F.model, ev);
+	e = fdw_history_push(&F.history, ev, "cat");
+	return fdw_render_event(D, e);
 }
 
 /* Render without touching the model. */
 static json_t *render_only(const struct fdw_event *ev, const char *comm)
 {
-	return fdw_render_event(&D, fdw_history_push(&D.history, ev, comm));
+	return fdw_render_event(D, fdw_history_push(&F.history, ev, comm));
 }
 
 static json_t *get(const json_t *o, const char *k)
@@ -326,7 +337,7 @@ static void test_tables(void)
 	/* a process found by the /proc scan: 0, 1, 2 on a terminal */
 	for (int fd = 0; fd < 3; fd++)
 		fake_set(fd, "/dev/pts/0", S_IFCHR | 0620, 3, false);
-	CHECK_EQ(fdw_model_add_scanned(&D.model, PID, 1, "cat", &tid, 1, 5 * SEC), 0);
+	CHECK_EQ(fdw_model_add_scanned(&F.model, PID, 1, "cat", &tid, 1, 5 * SEC), 0);
 
 	/* then events (the fake kernel changes with them) */
 	fake_set(3, "/etc/passwd", S_IFREG | 0644, 11, true);
@@ -381,11 +392,11 @@ static void test_tables(void)
 	CHECK_STR(sval(o, "errno"), "EMFILE");
 	json_decref(o);
 
-	p = fdw_model_proc(&D.model, PID);
+	p = fdw_model_proc(&F.model, PID);
 	CHECK(p != NULL);
 	if (!p)
 		return;
-	tab = fdw_render_table(&D, p);
+	tab = fdw_render_table(D, p);
 	CHECK(tab != NULL);
 	if (!tab)
 		return;
@@ -393,7 +404,7 @@ static void test_tables(void)
 	CHECK_EQ(ival(tab, "pid"), PID);
 	CHECK_STR(sval(tab, "comm"), "cat");
 	CHECK(json_is_false(get(tab, "stale")));
-	t = fdw_model_proc_table(&D.model, p);
+	t = fdw_model_proc_table(&F.model, p);
 	CHECK_EQ(ival(tab, "table"), (long long)t->id);
 	CHECK_EQ(json_array_size(get(tab, "fds")), 9); /* 0-7 and 10 */
 	for (size_t i = 0; i < json_array_size(get(tab, "fds")); i++) {
@@ -450,8 +461,8 @@ static void test_tables(void)
 	json_decref(tab);
 
 	/* one fd with its history, newest first */
-	t = fdw_model_proc_table(&D.model, p);
-	o = fdw_render_fd(&D, t, 10, fdw_table_slot(t, 10), true);
+	t = fdw_model_proc_table(&F.model, p);
+	o = fdw_render_fd(D, t, 10, fdw_table_slot(t, 10), true);
 	h = get(o, "history");
 	CHECK_EQ(json_array_size(h), 2);
 	CHECK_EQ(ival(json_array_get(h, 0), "generation"), 2);
@@ -470,24 +481,24 @@ static void test_tables(void)
 	fake[10].open = false;
 	ev = sys_event(FDW_SYS_CLOSE, 0, 10, 0, 0);
 	json_decref(apply(&ev));
-	o = fdw_render_slot_history(&D, fdw_table_slot(t, 10));
+	o = fdw_render_slot_history(D, fdw_table_slot(t, 10));
 	CHECK_EQ(json_array_size(o), 3);
 	json_decref(o);
-	o = fdw_render_fd(&D, t, 10, fdw_table_slot(t, 10), false);
+	o = fdw_render_fd(D, t, 10, fdw_table_slot(t, 10), false);
 	CHECK(json_is_null(get(o, "target")));
 	CHECK(json_is_null(get(o, "ofd")));
 	json_decref(o);
-	o = fdw_render_fd(&D, t, 40, NULL, true); /* never used */
+	o = fdw_render_fd(D, t, 40, NULL, true); /* never used */
 	CHECK_EQ(json_array_size(get(o, "history")), 0);
 	CHECK_EQ(ival(o, "generation"), 0);
 	json_decref(o);
 
 	/* processes, sorted by pid */
 	tid = 300;
-	CHECK_EQ(fdw_model_add_scanned(&D.model, 300, 1, "zz", &tid, 1, 5 * SEC), 0);
+	CHECK_EQ(fdw_model_add_scanned(&F.model, 300, 1, "zz", &tid, 1, 5 * SEC), 0);
 	tid = 200;
-	CHECK_EQ(fdw_model_add_scanned(&D.model, 200, 1, "yy", &tid, 1, 5 * SEC), 0);
-	procs = fdw_render_processes(&D);
+	CHECK_EQ(fdw_model_add_scanned(&F.model, 200, 1, "yy", &tid, 1, 5 * SEC), 0);
+	procs = fdw_render_processes(D);
 	o = get(procs, "processes");
 	CHECK_EQ(json_array_size(o), 3);
 	CHECK_EQ(ival(json_array_get(o, 0), "pid"), 100);
@@ -500,16 +511,21 @@ static void test_tables(void)
 	json_decref(procs);
 
 	/* a stale table says so */
-	p = fdw_model_proc(&D.model, 200);
-	fdw_model_proc_table(&D.model, p)->stale = true;
-	tab = fdw_render_table(&D, p);
+	p = fdw_model_proc(&F.model, 200);
+	fdw_model_proc_table(&F.model, p)->stale = true;
+	tab = fdw_render_table(D, p);
 	CHECK(json_is_true(get(tab, "stale")));
 	json_decref(tab);
 }
 
 static void test_status(void)
 {
-	json_t *o = fdw_render_status(&D);
+	struct fdw_stats st;
+	json_t *o;
+
+	CHECK_EQ(fdw_stats_collect(D, &F.opts, NULL, &st), 0);
+	o = fdw_render_status(&st);
+	fdw_stats_release(&st);
 	const char *keys[] = { "version", "abi", "pid", "uptime_s", "events_received",
 			       "events_lost", "events_lost_per_cpu", "events_dropped_decode",
 			       "processes", "tables", "fds", "stale_tables", "resyncs",
@@ -529,7 +545,7 @@ static void test_status(void)
 	CHECK_EQ(ival(o, "events_lost"), 0);
 	CHECK_EQ(json_array_size(get(o, "events_lost_per_cpu")), 0);
 	CHECK_EQ(ival(get(o, "history"), "capacity"), 64);
-	CHECK_EQ(ival(get(o, "history"), "size"), (long long)D.history.len);
+	CHECK_EQ(ival(get(o, "history"), "size"), (long long)F.history.len);
 	CHECK_EQ(ival(get(o, "limits"), "max_clients"), 7);
 	CHECK_EQ(ival(get(o, "dropped"), "clients"), 0);
 	CHECK_EQ(ival(get(o, "dropped"), "followers"), 0);
@@ -576,23 +592,17 @@ int main(void)
 		.read_fd = fake_read_fd,
 		.read_table = fake_read_table,
 	};
-	uv_loop_t loop;
 
-	(void)uv_loop_init(&loop);
-	D.loop = &loop;
-	D.cfg.max_clients = 7;
-	D.cfg.proc_root = "/nonexistent";
-	fdw_model_init(&D.model, &ops);
-	if (fdw_history_init(&D.history, 64) < 0)
+	if (fx_init(&F, &ops, 64) < 0)
 		return 2;
+	F.opts.max_clients = 7;
+	F.deps.realtime = fixed_realtime;
 
 	test_bytes();
 	test_events();
 	test_tables();
 	test_status();
 
-	fdw_model_free(&D.model);
-	fdw_history_free(&D.history);
-	CHECK_EQ(uv_loop_close(&loop), 0);
+	fx_free(&F);
 	return check_summary();
 }

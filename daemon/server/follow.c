@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Follow streams: a follow request turns the connection into a chunked
+ * NDJSON stream.
+ *
+ * - events (/v1/events?follow=1): the recent events from the history, in
+ *   batches written as the socket takes them (the backlog), then every new
+ *   event as fdw_server_publish_event() sees it. Followers track the next
+ *   sequence number they need, so the switch from history to live events
+ *   neither loses nor repeats one.
+ * - alerts (/v1/leaks?follow=1): the current and recent alerts, then each
+ *   fire and resolve as fdw_server_publish_alert() sees it.
+ *
+ * Both kinds go through one fan-out (publish()): the line is rendered once
+ * for every follower, and a follower with more than FOLLOW_QUEUE_MAX
+ * queued is dropped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerts/alerts.h"
+#include "base/log.h"
+#include "server/internal.h"
+#include "server/render.h"
+
+#define FOLLOW_QUEUE_MAX (4u * 1024 * 1024) /* queued for one follower */
+#define BACKLOG_BATCH (64 * 1024)	     /* bytes of history per write */
+#define BACKLOG_LOW_WATER (256 * 1024)	     /* refill below this */
+
+/* One NDJSON line as an HTTP chunk: "<hex>\r\n<json>\n\r\n". NULL on failure. */
+static struct wbuf *json_chunk(const json_t *o, size_t flags)
+{
+	char *text = o ? json_dumps(o, flags) : NULL;
+	struct wbuf *b = NULL;
+	size_t len;
+
+	if (!text)
+		return NULL;
+	len = strlen(text);
+	b = srv_wbuf_new(len + 32);
+	if (b)
+		b->len = (size_t)sprintf(b->data, "%zx\r\n%s\n\r\n", len + 1, text);
+	free(text);
+	return b;
+}
+
+static struct wbuf *event_chunk(const struct fdw_server *s, const struct fdw_history_entry *e)
+{
+	json_t *o = fdw_render_event(&s->deps, e);
+	struct wbuf *b = json_chunk(o, DUMP_FLAGS);
+
+	json_decref(o);
+	return b;
+}
+
+static bool pid_matches(const struct client *c, uint32_t pid)
+{
+	return !c->follow_pid || pid == c->follow_pid;
+}
+
+static void follower_drop(struct client *c, const char *why)
+{
+	c->srv->dropped_followers++;
+	log_debug("api: follower uid %u pid %d dropped: %s", c->uid, (int)c->peer_pid, why);
+	srv_client_close(c);
+}
+
+/*
+ * Turn the connection into a follow stream: the chunked NDJSON response
+ * head, follower state, no request timeout. 0, or -errno after closing the
+ * client.
+ */
+static int stream_open(struct client *c, enum follow_kind kind)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\n"
+				   "Content-Type: application/x-ndjson\r\n"
+				   "Transfer-Encoding: chunked\r\n"
+				   "Cache-Control: no-store\r\n"
+				   "Connection: close\r\n\r\n";
+	struct wbuf *b = srv_wbuf_new(sizeof(head));
+
+	if (!b) {
+		srv_client_close(c);
+		return -ENOMEM;
+	}
+	memcpy(b->data, head, sizeof(head) - 1);
+	b->len = sizeof(head) - 1;
+	c->state = C_FOLLOWING;
+	c->follow = kind;
+	c->srv->nfollowers++;
+	(void)uv_timer_stop(&c->timer);
+	if (srv_client_write(c, b) < 0) {
+		srv_wbuf_unref(b);
+		srv_client_close(c);
+		return -EIO;
+	}
+	srv_wbuf_unref(b);
+	return 0;
+}
+
+/* ---- the fan-out ---------------------------------------------------------- */
+
+/* One thing to send to the followers of its kind. */
+struct publication {
+	enum follow_kind kind;
+	uint32_t pid;
+	const struct fdw_history_entry *event; /* FOLLOW_EVENTS */
+	json_t *alert;			       /* FOLLOW_ALERTS */
+};
+
+/* Does follower `c` take `p`? An event follower past the backlog takes
+ * each sequence number once: this moves its next_seq on. */
+static bool follower_takes(struct client *c, const struct publication *p)
+{
+	if (c->state != C_FOLLOWING || c->follow != p->kind)
+		return false;
+	if (p->kind == FOLLOW_EVENTS) {
+		if (!c->live || p->event->ev.seq < c->next_seq)
+			return false;
+		c->next_seq = p->event->ev.seq + 1;
+	}
+	return pid_matches(c, p->pid);
+}
+
+static void publish(struct fdw_server *s, const struct publication *p)
+{
+	struct wbuf *line = NULL;
+	struct client *c, *next;
+
+	if (!s || s->stopping || !s->nfollowers)
+		return;
+	for (c = s->clients; c; c = next) {
+		next = c->next;
+		if (!follower_takes(c, p))
+			continue;
+		if (uv_stream_get_write_queue_size(&c->conn.stream) > FOLLOW_QUEUE_MAX) {
+			follower_drop(c, "more than 4 MiB queued");
+			continue;
+		}
+		if (!line) {
+			/* rendered once for every follower */
+			line = p->kind == FOLLOW_EVENTS ? event_chunk(s, p->event)
+							: json_chunk(p->alert, JSON_COMPACT);
+			if (!line)
+				return;
+		}
+		if (srv_client_write(c, line) < 0)
+			srv_client_close(c);
+	}
+	srv_wbuf_unref(line);
+}
+
+void fdw_server_publish_event(struct fdw_server *s, const struct fdw_history_entry *e)
+{
+	if (e)
+		publish(s, &(struct publication){
+				   .kind = FOLLOW_EVENTS, .pid = e->ev.pid, .event = e });
+}
+
+void fdw_server_publish_alert(struct fdw_server *s, json_t *alert)
+{
+	json_int_t pid = json_integer_value(json_object_get(alert, "pid"));
+
+	if (alert)
+		publish(s, &(struct publication){
+				   .kind = FOLLOW_ALERTS, .pid = (uint32_t)pid, .alert = alert });
+}
+
+/* ---- events: the backlog ---------------------------------------------------- */
+
+/* Index of the oldest history entry with seq >= `seq` (len if none). */
+static uint64_t history_find(const struct fdw_history *h, uint64_t seq)
+{
+	uint64_t lo = 0, hi = h->len;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (fdw_history_at(h, mid)->ev.seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Append `line` to *batch (of capacity *cap), growing it. false when out
+ * of memory (the batch is intact). */
+static bool batch_append(struct wbuf **batch, size_t *cap, const struct wbuf *line)
+{
+	struct wbuf *b = *batch;
+
+	if (b->len + line->len > *cap) {
+		size_t nc = (b->len + line->len) * 2;
+		struct wbuf *nb = realloc(b, sizeof(*nb) + nc);
+
+		if (!nb)
+			return false;
+		*batch = b = nb;
+		*cap = nc;
+	}
+	memcpy(b->data + b->len, line->data, line->len);
+	b->len += line->len;
+	return true;
+}
+
+/* About BACKLOG_BATCH bytes of the history from index `i` on. NULL when
+ * out of memory. */
+static struct wbuf *backlog_batch(struct client *c, const struct fdw_history *h, uint64_t i)
+{
+	size_t cap = BACKLOG_BATCH * 2;
+	struct wbuf *batch = srv_wbuf_new(cap);
+
+	for (; batch && i < h->len && batch->len < BACKLOG_BATCH; i++) {
+		const struct fdw_history_entry *e = fdw_history_at(h, i);
+		struct wbuf *line;
+		bool ok;
+
+		c->next_seq = e->ev.seq + 1;
+		if (!pid_matches(c, e->ev.pid))
+			continue;
+		line = event_chunk(c->srv, e);
+		if (!line)
+			continue;
+		ok = batch_append(&batch, &cap, line);
+		srv_wbuf_unref(line);
+		if (!ok)
+			break;
+	}
+	return batch;
+}
+
+/*
+ * Send the backlog (history from next_seq on) while the socket takes it;
+ * on_write calls again as it drains. Past the newest entry the follower
+ * goes live and the fan-out takes over.
+ */
+void srv_follow_pump(struct client *c)
+{
+	const struct fdw_history *h = c->srv->deps.history;
+
+	while (c->state == C_FOLLOWING && !c->live &&
+	       uv_stream_get_write_queue_size(&c->conn.stream) < BACKLOG_LOW_WATER) {
+		uint64_t i = history_find(h, c->next_seq);
+		struct wbuf *batch;
+
+		if (i == h->len) {
+			c->live = true;
+			return;
+		}
+		if (i == 0 && c->next_seq && fdw_history_at(h, 0)->ev.seq > c->next_seq) {
+			/* the history was overwritten before we sent it */
+			follower_drop(c, "fell behind the history");
+			return;
+		}
+		batch = backlog_batch(c, h, i);
+		if (!batch || (batch->len && srv_client_write(c, batch) < 0)) {
+			srv_wbuf_unref(batch);
+			srv_client_close(c);
+			return;
+		}
+		srv_wbuf_unref(batch);
+	}
+}
+
+void srv_follow_events(struct client *c, uint32_t pid, uint64_t limit)
+{
+	const struct fdw_history *h = c->srv->deps.history;
+	uint64_t i = h->len, n = 0;
+
+	/* the backlog starts at the limit-th newest matching event */
+	c->follow_pid = pid;
+	while (i > 0 && n < limit) {
+		if (pid_matches(c, fdw_history_at(h, i - 1)->ev.pid))
+			n++;
+		i--;
+	}
+	if (i < h->len)
+		c->next_seq = fdw_history_at(h, i)->ev.seq;
+	else if (h->len)
+		c->next_seq = fdw_history_at(h, h->len - 1)->ev.seq + 1;
+	else
+		c->next_seq = 0;
+
+	if (stream_open(c, FOLLOW_EVENTS) < 0)
+		return;
+	srv_follow_pump(c);
+}
+
+/* ---- alerts ------------------------------------------------------------------ */
+
+void srv_follow_alerts(struct client *c, uint32_t pid)
+{
+	json_t *doc = fdw_alerts_json(c->srv->deps.alerts, pid, false), *a;
+	size_t i;
+
+	if (!doc) {
+		srv_client_close(c);
+		return;
+	}
+	c->live = true;
+	c->follow_pid = pid;
+	if (stream_open(c, FOLLOW_ALERTS) < 0) {
+		json_decref(doc);
+		return;
+	}
+	json_array_foreach(json_object_get(doc, "alerts"), i, a) {
+		struct wbuf *line = json_chunk(a, JSON_COMPACT);
+
+		if (line && srv_client_write(c, line) < 0) {
+			srv_wbuf_unref(line);
+			srv_client_close(c);
+			break;
+		}
+		srv_wbuf_unref(line);
+	}
+	json_decref(doc);
+}

@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Connections: accept, read one request head (http_parser, paused at the
+ * end of the head: bodies and pipelined requests are ignored), hand it to
+ * routes.c, write the answer and close. Every connection has one timer:
+ * for the request, then for the response, then for the hang-up.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "base/log.h"
+#include "server/internal.h"
+#include "server/render.h"
+
+#define HEAD_MAX (16 * 1024)	/* request line + headers */
+#define READ_TIMEOUT_MS 10000	/* to send a whole request head */
+#define WRITE_TIMEOUT_MS 30000	/* to take a whole response */
+#define LINGER_MS 2000		/* to hang up after our response */
+#define REJECT_TIMEOUT_MS 2000	/* for a refused client's request */
+#define REJECT_MAX 16		/* connections being refused at once */
+#define DEFAULT_MAX_CLIENTS 64
+#define METRICS_MAX_CLIENTS 16	/* scrapers at once, apart from max_clients */
+#define RESPONSE_HEAD_MAX 512
+
+/* ---- write buffers ------------------------------------------------------ */
+
+struct wbuf *srv_wbuf_new(size_t cap)
+{
+	struct wbuf *b = malloc(sizeof(*b) + cap);
+
+	if (!b)
+		return NULL;
+	b->refs = 1;
+	b->len = 0;
+	return b;
+}
+
+void srv_wbuf_unref(struct wbuf *b)
+{
+	if (b && --b->refs == 0)
+		free(b);
+}
+
+struct wreq {
+	uv_write_t req;
+	struct wbuf *buf;
+};
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+static void on_client_handle_closed(uv_handle_t *h)
+{
+	struct client *c = h->data;
+	struct fdw_server *s = c->srv;
+
+	if (--c->open_handles > 0)
+		return;
+	free(c->url);
+	free(c);
+	srv_put(s);
+}
+
+void srv_client_close(struct client *c)
+{
+	struct fdw_server *s = c->srv;
+
+	if (c->state == C_CLOSING)
+		return;
+	c->state = C_CLOSING;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	if (c->rejected)
+		s->nrejecting--;
+	else if (c->metrics)
+		s->nmclients--;
+	else
+		s->nclients--;
+	if (c->follow != FOLLOW_NONE)
+		s->nfollowers--;
+	uv_close(&c->conn.handle, on_client_handle_closed);
+	uv_close((uv_handle_t *)&c->timer, on_client_handle_closed);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct client *c = t->data;
+	const char *what = c->state == C_READING  ? "request"
+			 : c->state == C_LINGER ? "hang-up"
+						: "response";
+
+	log_debug("api: uid %u pid %d: %s timed out", c->uid, (int)c->peer_pid, what);
+	srv_client_close(c);
+}
+
+static void timer_restart(struct client *c, uint64_t ms)
+{
+	(void)uv_timer_stop(&c->timer);
+	(void)uv_timer_start(&c->timer, on_timeout, ms, 0);
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct client *c = req->data;
+
+	if (c->state != C_CLOSING && status < 0)
+		srv_client_close(c);
+}
+
+/*
+ * The response is out: send FIN and read until the client hangs up (or
+ * LINGER_MS), so input we never read (a body, a pipelined request) does
+ * not turn our close into a reset that destroys the response in flight.
+ */
+static void client_linger(struct client *c)
+{
+	c->state = C_LINGER;
+	c->shutdown.data = c;
+	if (uv_shutdown(&c->shutdown, &c->conn.stream, on_shutdown) < 0) {
+		srv_client_close(c);
+		return;
+	}
+	timer_restart(c, LINGER_MS);
+	/* every client reads from accept on: on_read drops what comes now */
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct client *c = req->data;
+
+	srv_wbuf_unref(w->buf);
+	free(w);
+	if (c->state == C_CLOSING)
+		return; /* cancelled by the close */
+	if (status < 0) {
+		srv_client_close(c);
+		return;
+	}
+	if (c->state == C_RESPONDING) {
+		if (uv_stream_get_write_queue_size(&c->conn.stream) == 0)
+			client_linger(c);
+	} else if (c->state == C_FOLLOWING && !c->live) {
+		srv_follow_pump(c);
+	}
+}
+
+int srv_client_write(struct client *c, struct wbuf *b)
+{
+	struct wreq *w = malloc(sizeof(*w));
+	uv_buf_t ub = uv_buf_init(b->data, (unsigned int)b->len);
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->buf = b;
+	b->refs++;
+	w->req.data = c;
+	r = uv_write(&w->req, &c->conn.stream, &ub, 1, on_write);
+	if (r < 0) {
+		b->refs--;
+		free(w);
+	}
+	return r;
+}
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Content Too Large";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+void srv_respond_bytes(struct client *c, int status, const char *ctype, const char *body,
+		       size_t blen, bool nl, const char *headers)
+{
+	size_t total = blen + (nl ? 1 : 0);
+	struct wbuf *b;
+	int n, r;
+
+	b = srv_wbuf_new(total + RESPONSE_HEAD_MAX);
+	if (!b) {
+		srv_client_close(c);
+		return;
+	}
+	n = snprintf(b->data, RESPONSE_HEAD_MAX,
+		     "HTTP/1.1 %d %s\r\n"
+		     "Content-Type: %s\r\n"
+		     "Content-Length: %zu\r\n"
+		     "Connection: close\r\n"
+		     "%s\r\n",
+		     status, status_text(status), ctype, total, headers ? headers : "");
+	if (n < 0 || n >= RESPONSE_HEAD_MAX) {
+		srv_wbuf_unref(b);
+		srv_client_close(c);
+		return;
+	}
+	memcpy(b->data + n, body, blen);
+	if (nl)
+		b->data[n + blen] = '\n';
+	b->len = (size_t)n + total;
+	c->state = C_RESPONDING;
+	timer_restart(c, WRITE_TIMEOUT_MS);
+	r = srv_client_write(c, b);
+	srv_wbuf_unref(b);
+	if (r < 0)
+		srv_client_close(c);
+}
+
+void srv_respond_text(struct client *c, int status, char *text, const char *headers)
+{
+	static const char fallback[] = "{\"error\": \"internal error\"}";
+	const char *payload = text ? text : fallback;
+
+	if (!text)
+		status = status == 200 ? 500 : status;
+	srv_respond_bytes(c, status, "application/json", payload, strlen(payload), true, headers);
+	free(text);
+}
+
+void srv_respond(struct client *c, int status, json_t *body, const char *headers)
+{
+	char *text = body ? json_dumps(body, DUMP_FLAGS) : NULL;
+
+	json_decref(body);
+	srv_respond_text(c, status, text, headers);
+}
+
+void srv_respond_error(struct client *c, int status, const char *fmt, ...)
+{
+	const char *allow = status == 405 ? "Allow: GET\r\n" : NULL;
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->metrics) /* scrapers get plain text, not the API's JSON */
+		srv_respond_bytes(c, status, "text/plain; charset=utf-8", msg, strlen(msg), true,
+				  allow);
+	else
+		srv_respond(c, status, fdw_render_error("%s", msg), allow);
+}
+
+/* ---- the request head --------------------------------------------------- */
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct client *c = p->data;
+
+	if (c->url_len + len + 1 > c->url_cap) {
+		size_t cap = c->url_cap ? c->url_cap : 256;
+		char *nu;
+
+		while (cap < c->url_len + len + 1)
+			cap *= 2;
+		if (cap > HEAD_MAX + 1)
+			return -1; /* cannot happen: the head is bounded */
+		nu = realloc(c->url, cap);
+		if (!nu)
+			return -1;
+		c->url = nu;
+		c->url_cap = cap;
+	}
+	memcpy(c->url + c->url_len, at, len);
+	c->url_len += len;
+	c->url[c->url_len] = '\0';
+	return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct client *c = p->data;
+
+	c->head_done = true;
+	http_parser_pause(p, 1); /* the body and anything after are not ours */
+	return 0;
+}
+
+static const http_parser_settings parser_settings = {
+	.on_url = on_url,
+	.on_headers_complete = on_headers_complete,
+};
+
+/* A whole head: the method and the target, then the route. */
+static void request(struct client *c)
+{
+	int shown = (int)(c->url_len > 200 ? 200 : c->url_len);
+	const char *url = c->url ? c->url : "";
+	struct http_parser_url u;
+
+	if (c->metrics)
+		log_debug("metrics: %s %.*s", http_method_str(c->parser.method), shown, url);
+	else
+		log_debug("api: uid %u pid %d: %s %.*s", c->uid, (int)c->peer_pid,
+			  http_method_str(c->parser.method), shown, url);
+	if (c->parser.method != HTTP_GET) {
+		srv_respond_error(c, 405, "only GET is supported");
+		return;
+	}
+	http_parser_url_init(&u);
+	if (!c->url || http_parser_parse_url(c->url, c->url_len, 0, &u) ||
+	    !(u.field_set & (1 << UF_PATH))) {
+		srv_respond_error(c, 400, "bad request target");
+		return;
+	}
+	srv_route(c, c->url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len,
+		  u.field_set & (1 << UF_QUERY) ? c->url + u.field_data[UF_QUERY].off : "",
+		  u.field_set & (1 << UF_QUERY) ? u.field_data[UF_QUERY].len : 0);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct client *c = h->data;
+
+	*buf = uv_buf_init(c->srv->rbuf, sizeof(c->srv->rbuf));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct client *c = stream->data;
+	size_t feed, done;
+	enum http_errno herr;
+
+	if (c->state == C_CLOSING)
+		return;
+	if (nread < 0) {
+		/* EOF or error: the client is gone (a follower ends this way) */
+		srv_client_close(c);
+		return;
+	}
+	if (nread == 0 || c->state != C_READING)
+		return; /* after the head, input is read and dropped */
+	feed = (size_t)nread;
+	if (feed > HEAD_MAX - c->head_len)
+		feed = HEAD_MAX - c->head_len;
+	done = http_parser_execute(&c->parser, &parser_settings, buf->base, feed);
+	c->head_len += done;
+	herr = HTTP_PARSER_ERRNO(&c->parser);
+	if (c->head_done && (herr == HPE_OK || herr == HPE_PAUSED)) {
+		if (c->rejected)
+			srv_respond_error(c, 503, "too many clients (%u)",
+					  c->metrics ? c->srv->nmclients : c->srv->nclients);
+		else
+			request(c);
+	} else if (herr != HPE_OK) {
+		srv_respond_error(c, 400, "malformed request: %s", http_errno_description(herr));
+	} else if (c->head_len >= HEAD_MAX) {
+		srv_respond_error(c, 413, "request head larger than %d bytes", HEAD_MAX);
+	}
+}
+
+/* ---- accepting ---------------------------------------------------------- */
+
+static void peer_credentials(struct client *c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uv_os_fd_t fd;
+
+	c->uid = (uid_t)-1;
+	c->gid = (gid_t)-1;
+	c->peer_pid = 0;
+	if (c->metrics)
+		return; /* TCP has no peer credentials; loopback only anyway */
+	if (uv_fileno(&c->conn.handle, &fd) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	c->peer_pid = cred.pid;
+}
+
+/* A new client with its two handles, in the list and counted (refused
+ * when over its bound). NULL when out of memory. */
+static struct client *client_new(struct fdw_server *s, uv_loop_t *loop, bool metrics)
+{
+	uint64_t max = s->opts.max_clients ? s->opts.max_clients : DEFAULT_MAX_CLIENTS;
+	struct client *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return NULL;
+	c->srv = s;
+	c->metrics = metrics;
+	r = metrics ? uv_tcp_init(loop, &c->conn.tcp) : uv_pipe_init(loop, &c->conn.pipe, 0);
+	if (r < 0) {
+		free(c);
+		return NULL;
+	}
+	c->conn.handle.data = c;
+	(void)uv_timer_init(loop, &c->timer); /* cannot fail */
+	c->timer.data = c;
+	c->open_handles = 2;
+	s->handles++;
+	/* in the list before anything can close it */
+	c->next = s->clients;
+	if (s->clients)
+		s->clients->prev = c;
+	s->clients = c;
+	c->rejected = metrics ? s->nmclients >= METRICS_MAX_CLIENTS : s->nclients >= max;
+	if (c->rejected)
+		s->nrejecting++;
+	else if (metrics)
+		s->nmclients++;
+	else
+		s->nclients++;
+	return c;
+}
+
+void srv_on_connection(uv_stream_t *listener, int status)
+{
+	struct fdw_server *s = listener->data;
+	bool metrics = listener == (uv_stream_t *)&s->mlistener;
+	struct client *c;
+
+	if (status < 0) {
+		log_warning("%s: accept: %s", metrics ? "metrics" : "api", uv_strerror(status));
+		return;
+	}
+	c = client_new(s, listener->loop, metrics);
+	if (!c)
+		return;
+	if (uv_accept(listener, &c->conn.stream) < 0) {
+		srv_client_close(c);
+		return;
+	}
+	peer_credentials(c);
+	if (metrics)
+		log_debug("metrics: connection%s", c->rejected ? " (refused: busy)" : "");
+	else
+		log_debug("api: connection from pid %d uid %u gid %u%s", (int)c->peer_pid, c->uid,
+			  c->gid, c->rejected ? " (refused: busy)" : "");
+	if (c->rejected) {
+		if (metrics)
+			s->dropped_mclients++;
+		else
+			s->dropped_clients++;
+		if (s->nrejecting > REJECT_MAX) {
+			srv_client_close(c); /* a flood: not even a 503 */
+			return;
+		}
+	}
+	/* a refused client's request is read too, so that the 503 reaches it */
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	if (uv_read_start(&c->conn.stream, on_alloc, on_read) < 0 ||
+	    uv_timer_start(&c->timer, on_timeout,
+			   c->rejected ? REJECT_TIMEOUT_MS : READ_TIMEOUT_MS, 0) < 0)
+		srv_client_close(c);
+}

@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * What a request asks (docs/api.md): the /v1 routes on the unix socket,
+ * GET /metrics on the metrics listener. Every answer that reads the model
+ * asks the pipeline to drain first (read-your-writes); /v1/status and
+ * /metrics format one stats snapshot (stats.h).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerts/alerts.h"
+#include "check/check.h"
+#include "detect/leaks.h"
+#include "model/model.h"
+#include "pipeline/pipeline.h"
+#include "server/internal.h"
+#include "server/metrics.h"
+#include "server/render.h"
+#include "server/stats.h"
+
+#define EVENTS_DEFAULT_LIMIT 100
+
+/* ---- request parsing ------------------------------------------------------- */
+
+/* A decimal number made of digits only, at most `max`. */
+static int parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	char buf[24];
+	char *end;
+	unsigned long long v;
+
+	if (!len || len >= sizeof(buf))
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno || *end || end == buf || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+static int parse_bool(const char *s, size_t len, bool *out)
+{
+	if ((len == 1 && *s == '1') || (len == 4 && !memcmp(s, "true", 4)))
+		*out = true;
+	else if ((len == 1 && *s == '0') || (len == 5 && !memcmp(s, "false", 5)))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* The query parameters the routes know; the others are ignored. */
+struct query {
+	const char *pid, *limit, *follow;
+	size_t pid_len, limit_len, follow_len;
+	bool has_pid, has_limit, has_follow;
+};
+
+static void parse_query(const char *q, size_t len, struct query *out)
+{
+	memset(out, 0, sizeof(*out));
+	while (len) {
+		const char *amp = memchr(q, '&', len);
+		size_t plen = amp ? (size_t)(amp - q) : len;
+		const char *eq = memchr(q, '=', plen);
+		size_t klen = eq ? (size_t)(eq - q) : plen;
+		const char *v = eq ? eq + 1 : q + plen;
+		size_t vlen = eq ? plen - klen - 1 : 0;
+
+		if (klen == 3 && !memcmp(q, "pid", 3)) {
+			out->pid = v, out->pid_len = vlen, out->has_pid = true;
+		} else if (klen == 5 && !memcmp(q, "limit", 5)) {
+			out->limit = v, out->limit_len = vlen, out->has_limit = true;
+		} else if (klen == 6 && !memcmp(q, "follow", 6)) {
+			out->follow = v, out->follow_len = vlen, out->has_follow = true;
+			if (!eq) /* "?follow" alone */
+				out->follow = "1", out->follow_len = 1;
+		}
+		q += plen;
+		len -= plen;
+		if (amp) {
+			q++;
+			len--;
+		}
+	}
+}
+
+/* ?pid=, ?limit= and ?follow= checked in this order, each when the route
+ * takes it (its output non-NULL): false after answering 400. */
+static bool query_check(struct client *c, const struct query *qs, uint64_t *pid,
+			uint64_t *limit, bool *follow)
+{
+	if (qs->has_pid && (parse_uint(qs->pid, qs->pid_len, INT_MAX, pid) < 0 || !*pid)) {
+		srv_respond_error(c, 400, "bad pid");
+		return false;
+	}
+	if (limit && qs->has_limit && parse_uint(qs->limit, qs->limit_len, UINT64_MAX, limit) < 0) {
+		srv_respond_error(c, 400, "bad limit");
+		return false;
+	}
+	if (follow && qs->has_follow && parse_bool(qs->follow, qs->follow_len, follow) < 0) {
+		srv_respond_error(c, 400, "bad follow (1 or 0)");
+		return false;
+	}
+	return true;
+}
+
+static bool path_is(const char *p, size_t len, const char *lit)
+{
+	return strlen(lit) == len && !memcmp(p, lit, len);
+}
+
+static bool path_has_prefix(const char *p, size_t len, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return len >= n && !memcmp(p, lit, n);
+}
+
+/* Read-your-writes: every record committed before the request, applied. */
+static void drain(struct client *c)
+{
+	if (c->srv->deps.pipeline)
+		fdw_pipeline_drain(c->srv->deps.pipeline);
+}
+
+/* ---- /v1 ------------------------------------------------------------------- */
+
+static void route_status(struct client *c, const char *rest, size_t rlen, const char *q,
+			 size_t qlen)
+{
+	struct fdw_server *s = c->srv;
+	struct fdw_stats st;
+
+	drain(c);
+	if (fdw_stats_collect(&s->deps, &s->opts, s, &st) < 0) {
+		srv_respond(c, 500, NULL, NULL);
+		return;
+	}
+	srv_respond(c, 200, fdw_render_status(&st), NULL);
+	fdw_stats_release(&st);
+}
+
+static void route_processes(struct client *c, const char *rest, size_t rlen, const char *q,
+			    size_t qlen)
+{
+	drain(c);
+	srv_respond(c, 200, fdw_render_processes(&c->srv->deps), NULL);
+}
+
+/* One fd of a process with its history (200), or the 404 for a closed fd,
+ * with the history of its number. */
+static json_t *fd_doc(const struct fdw_server_deps *deps, struct fdw_proc *p, int fd, bool *open)
+{
+	const struct fdw_table *t = fdw_model_proc_table(deps->model, p);
+	const struct fdw_slot *s = fdw_table_slot(t, fd);
+	json_t *o;
+
+	*open = fdw_slot_open(s);
+	if (*open) {
+		return json_pack("{s:I, s:o, s:o, s:b, s:o}", "pid", (json_int_t)p->pid, "comm",
+				 fdw_json_bytes(p->comm), "table",
+				 t ? json_integer((json_int_t)t->id) : json_null(), "stale",
+				 (t && t->stale) || p->lost, "fd",
+				 fdw_render_fd(deps, t, fd, s, true));
+	}
+	o = fdw_render_error("fd %d is not open in pid %u", fd, p->pid);
+	if (o) {
+		(void)json_object_set_new(o, "pid", json_integer(p->pid));
+		(void)json_object_set_new(o, "history", fdw_render_slot_history(deps, s));
+	}
+	return o;
+}
+
+/* /v1/processes/PID/fds and /v1/processes/PID/fds/FD; `rest` is after the
+ * "/v1/processes/" prefix. */
+static void route_process(struct client *c, const char *rest, size_t len, const char *q,
+			  size_t qlen)
+{
+	const struct fdw_server_deps *deps = &c->srv->deps;
+	const char *slash = memchr(rest, '/', len);
+	size_t pid_len = slash ? (size_t)(slash - rest) : len;
+	uint64_t pid, fd = 0;
+	bool one_fd = false, open;
+	struct fdw_proc *p;
+	json_t *doc;
+
+	if (!slash) {
+		srv_respond_error(c, 404, "no such path");
+		return;
+	}
+	if (path_has_prefix(slash, len - pid_len, "/fds/")) {
+		one_fd = true;
+		if (parse_uint(slash + 5, len - pid_len - 5, INT_MAX, &fd) < 0) {
+			srv_respond_error(c, 400, "bad fd number");
+			return;
+		}
+	} else if (!path_is(slash, len - pid_len, "/fds")) {
+		srv_respond_error(c, 404, "no such path");
+		return;
+	}
+	if (parse_uint(rest, pid_len, INT_MAX, &pid) < 0 || !pid) {
+		srv_respond_error(c, 400, "bad pid");
+		return;
+	}
+	drain(c);
+	p = fdw_model_proc(deps->model, (uint32_t)pid);
+	if (!p) {
+		srv_respond_error(c, 404, "no such process: %llu", (unsigned long long)pid);
+		return;
+	}
+	fdw_model_refresh_targets(deps->model, p);
+	if (!one_fd) {
+		srv_respond(c, 200, fdw_render_table(deps, p), NULL);
+		return;
+	}
+	doc = fd_doc(deps, p, (int)fd, &open);
+	srv_respond(c, open ? 200 : 404, doc, NULL);
+}
+
+/* {"events":[...]} built one event at a time: a history of 100,000 events
+ * as one jansson tree would cost far more than its text. */
+static char *events_text(const struct fdw_server_deps *deps, uint64_t from, uint32_t pid)
+{
+	const struct fdw_history *h = deps->history;
+	char *buf = NULL;
+	size_t len = 0;
+	bool first = true;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	(void)fputs("{\"events\":[", f);
+	for (uint64_t i = from; i < h->len; i++) {
+		const struct fdw_history_entry *e = fdw_history_at(h, i);
+		json_t *o;
+		char *line;
+
+		if (pid && e->ev.pid != pid)
+			continue;
+		o = fdw_render_event(deps, e);
+		line = o ? json_dumps(o, DUMP_FLAGS) : NULL;
+		json_decref(o);
+		if (!line)
+			goto fail;
+		(void)fprintf(f, "%s%s", first ? "" : ",", line);
+		free(line);
+		first = false;
+	}
+	(void)fputs("]}", f);
+	if (ferror(f))
+		goto fail;
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+fail:
+	(void)fclose(f);
+	free(buf);
+	return NULL;
+}
+
+static void route_events(struct client *c, const char *rest, size_t rlen, const char *q,
+			 size_t qlen)
+{
+	const struct fdw_history *h = c->srv->deps.history;
+	uint64_t pid = 0, limit = EVENTS_DEFAULT_LIMIT, i, n = 0;
+	bool follow = false;
+	struct query qs;
+
+	parse_query(q, qlen, &qs);
+	if (!query_check(c, &qs, &pid, &limit, &follow))
+		return;
+	if (limit > h->cap)
+		limit = h->cap;
+	drain(c);
+	if (follow) {
+		srv_follow_events(c, (uint32_t)pid, limit);
+		return;
+	}
+	/* the newest `limit` matching entries, then rendered oldest first */
+	for (i = h->len; i > 0 && n < limit; i--)
+		if (!pid || fdw_history_at(h, i - 1)->ev.pid == pid)
+			n++;
+	srv_respond_text(c, 200, events_text(&c->srv->deps, i, (uint32_t)pid), NULL);
+}
+
+static void route_verify(struct client *c, const char *rest, size_t rlen, const char *q,
+			 size_t qlen)
+{
+	uint64_t pid = 0;
+	struct query qs;
+	json_t *doc;
+	int err = 0;
+
+	parse_query(q, qlen, &qs);
+	if (!query_check(c, &qs, &pid, NULL, NULL))
+		return;
+	if (!c->srv->deps.checker) {
+		srv_respond_error(c, 503, "no checker");
+		return;
+	}
+	doc = fdw_verify(c->srv->deps.checker, (uint32_t)pid, &err);
+	if (doc)
+		srv_respond(c, 200, doc, NULL);
+	else if (err == -ENOENT)
+		srv_respond_error(c, 404, "no such process: %llu", (unsigned long long)pid);
+	else
+		srv_respond_error(c, 500, "verify failed: %s", strerror(-err));
+}
+
+/* GET /v1/leaks[?pid=PID][&follow=1]: alerts (alerts/alerts.c); with a pid,
+ * the live process's leak sites too (detect/leaks.c). */
+static void route_leaks(struct client *c, const char *rest, size_t rlen, const char *q,
+			size_t qlen)
+{
+	const struct fdw_server_deps *deps = &c->srv->deps;
+	uint64_t pid = 0;
+	bool follow = false;
+	struct fdw_proc *p;
+	struct query qs;
+	json_t *doc, *sites;
+
+	parse_query(q, qlen, &qs);
+	if (!query_check(c, &qs, &pid, NULL, &follow))
+		return;
+	if (!deps->alerts) {
+		srv_respond_error(c, 503, "no leak detection");
+		return;
+	}
+	drain(c);
+	if (follow) {
+		srv_follow_alerts(c, (uint32_t)pid);
+		return;
+	}
+	doc = fdw_alerts_json(deps->alerts, (uint32_t)pid, false);
+	p = pid ? fdw_model_proc(deps->model, (uint32_t)pid) : NULL;
+	if (doc && p) {
+		fdw_model_refresh_targets(deps->model, p);
+		sites = fdw_leaks_sites_json(deps->leaks, p);
+		if (sites)
+			(void)json_object_update(doc, sites);
+		json_decref(sites);
+	}
+	srv_respond(c, 200, doc, NULL);
+}
+
+typedef void route_fn(struct client *c, const char *rest, size_t rlen, const char *q,
+		      size_t qlen);
+
+static const struct route {
+	const char *path;
+	bool prefix;	 /* `path` starts the path; the handler gets the rest */
+	bool not_ready;	 /* answered before the daemon is ready */
+	route_fn *fn;
+} routes[] = {
+	{ "/v1/status", false, true, route_status },
+	{ "/v1/processes", false, false, route_processes },
+	{ "/v1/processes/", true, false, route_process },
+	{ "/v1/events", false, false, route_events },
+	{ "/v1/leaks", false, false, route_leaks },
+	{ "/v1/verify", false, false, route_verify },
+};
+
+static const struct route *route_find(const char *path, size_t plen)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (routes[i].prefix ? path_has_prefix(path, plen, routes[i].path)
+				     : path_is(path, plen, routes[i].path))
+			return &routes[i];
+	return NULL;
+}
+
+/* ---- the metrics listener ------------------------------------------------------ */
+
+/* GET /metrics: the exposition text; "/" a hint; nothing else. */
+static void route_metrics(struct client *c, const char *path, size_t plen)
+{
+	static const char hint[] = "fdwatchd: metrics at /metrics\n";
+	struct fdw_server *s = c->srv;
+	struct fdw_stats st;
+	size_t len;
+	char *body;
+	int r;
+
+	if (path_is(path, plen, "/")) {
+		srv_respond_bytes(c, 200, "text/plain; charset=utf-8", hint, sizeof(hint) - 1,
+				  false, NULL);
+		return;
+	}
+	if (!path_is(path, plen, "/metrics")) {
+		srv_respond_error(c, 404, "not found: try /metrics");
+		return;
+	}
+	drain(c);
+	r = fdw_stats_collect(&s->deps, &s->opts, s, &st);
+	if (r == 0) {
+		r = fdw_metrics_render(&s->deps, &st, s->opts.metrics_top, &body, &len);
+		fdw_stats_release(&st);
+	}
+	if (r < 0) {
+		srv_respond_error(c, 500, "cannot render the metrics: %s", strerror(-r));
+		return;
+	}
+	srv_respond_bytes(c, 200, "text/plain; version=0.0.4; charset=utf-8", body, len, false,
+			  NULL);
+	free(body);
+}
+
+void srv_route(struct client *c, const char *path, size_t plen, const char *query, size_t qlen)
+{
+	const struct fdw_server_deps *deps = &c->srv->deps;
+	const struct route *r;
+	size_t skip;
+
+	if (c->metrics) {
+		route_metrics(c, path, plen);
+		return;
+	}
+	r = route_find(path, plen);
+	/* before start-up is done, any other path is 503, even an unknown one */
+	if (!(r && r->not_ready) && deps->ready && !*deps->ready) {
+		srv_respond_error(c, 503, "daemon not ready");
+		return;
+	}
+	if (!r) {
+		srv_respond_error(c, 404, "no such path");
+		return;
+	}
+	skip = r->prefix ? strlen(r->path) : plen;
+	r->fn(c, path + skip, plen - skip, query, qlen);
+}

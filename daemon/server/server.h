@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The HTTP/1.1 API on a unix socket (docs/api.md): libuv for I/O,
+ * http_parser for requests, render.c for the bodies. One request per
+ * connection (`Connection: close`), except follow streams, which stay open
+ * and receive chunked NDJSON until the client goes away or falls behind.
+ *
+ * The same server, on an optional second listener (opts.metrics_listen, a
+ * loopback TCP address), answers GET /metrics with the Prometheus text
+ * metrics.c renders; nothing else is served there (404, non-GET 405).
+ *
+ * Bounded: at most opts.max_clients API connections and 16 metrics
+ * connections, 16 KiB of request head, 10 s to send a request, 30 s to take
+ * a response, 4 MiB queued for a follower. What a bound refuses is counted.
+ *
+ * The server knows the layers below it only through struct fdw_server_deps
+ * (read-only, except that a request asks the pipeline to drain first, for
+ * read-your-writes). The wiring layer connects the pipeline's on_event to
+ * fdw_server_publish_event() and the alert store's on_change to
+ * fdw_server_publish_alert().
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "model/history.h"
+
+struct fdw_model;
+struct fdw_pipeline;
+struct fdw_checker;
+struct fdw_alerts;
+struct fdw_leaks;
+struct fdw_server;
+
+/* What the server reads (and the pipeline it asks to drain). Pointers must
+ * outlive the server. */
+struct fdw_server_deps {
+	struct fdw_model *model;
+	struct fdw_history *history;
+	struct fdw_pipeline *pipeline; /* drained before every answer */
+	struct fdw_checker *checker;   /* GET /v1/verify; NULL: 503 */
+	struct fdw_alerts *alerts;     /* GET /v1/leaks; NULL: 503 */
+	struct fdw_leaks *leaks;       /* leak sites and groups; may be NULL */
+	const bool *ready;	       /* start-up done; NULL: always ready */
+	uint64_t start_mono_ns;	       /* CLOCK_MONOTONIC at daemon start (uptime) */
+	/* CLOCK_MONOTONIC ns to seconds since the epoch for "ts" fields; NULL:
+	 * fdw_mono_to_real() (tests pin it to compare exact values) */
+	double (*realtime)(uint64_t mono_ns);
+};
+
+struct fdw_server_opts {
+	const char *socket_path;    /* the API's unix socket */
+	const char *metrics_listen; /* "127.0.0.1:9464" or NULL: no metrics */
+	uint64_t max_clients;	    /* API connections at once; 0: 64 */
+	unsigned int metrics_top;   /* (command, unit) groups in /metrics; 0: 20 */
+	/* shown in /v1/status "limits" (the model enforces them) */
+	uint64_t max_procs;
+	uint64_t max_fds;
+};
+
+/*
+ * Bind and listen on o->socket_path (its parent directories made, a stale
+ * socket file replaced). `o` and `deps` are copied (the strings in `o` are
+ * not: they must outlive the server). 0 or -errno (-EADDRINUSE when another
+ * daemon answers on the socket); *out set only on success.
+ */
+int fdw_server_start(struct fdw_server **out, uv_loop_t *loop, const struct fdw_server_opts *o,
+		     const struct fdw_server_deps *deps);
+
+/* After fdw_server_start(): listen on opts.metrics_listen too (nothing when
+ * NULL) and log the address bound ("metrics on http://127.0.0.1:PORT/metrics",
+ * the port picked when 0). Logs its own errors. 0 or -errno; on failure
+ * fdw_server_stop() still has to be called. */
+int fdw_server_start_metrics(struct fdw_server *s);
+
+/* Close the listeners and every client, remove the socket file. Publishing
+ * is a no-op from here on. Safe to call twice and with NULL. */
+void fdw_server_stop(struct fdw_server *s);
+
+/* Stop if needed, and release the memory once the loop has run the close
+ * callbacks (at once when they have run already). NULL-safe. */
+void fdw_server_free(struct fdw_server *s);
+
+/* An event was stored in the history: send it to the followers of
+ * /v1/events. Cheap when nobody follows. NULL-safe. */
+void fdw_server_publish_event(struct fdw_server *s, const struct fdw_history_entry *e);
+
+/* An alert fired or resolved (its JSON, alerts/alerts.h): send it to the
+ * followers of /v1/leaks. Cheap when nobody follows. NULL-safe. */
+void fdw_server_publish_alert(struct fdw_server *s, json_t *alert);
+
+/* Read-only counters; NULL gives 0. */
+struct fdw_server_counters {
+	unsigned int clients;	      /* API connections now (not refused ones) */
+	unsigned int followers;	      /* follow streams now */
+	uint64_t dropped_clients;     /* refused: max_clients */
+	uint64_t dropped_mclients;    /* refused: metrics connections */
+	uint64_t dropped_followers;   /* dropped: too slow */
+};
+void fdw_server_counters(const struct fdw_server *s, struct fdw_server_counters *out);
+/* The metrics port actually bound (for port 0), 0 when not listening. */
+unsigned int fdw_server_metrics_port(const struct fdw_server *s);

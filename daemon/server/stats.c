@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* One snapshot of every layer's counters: see stats.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/hashmap.h"
+#include "check/check.h"
+#include "model/model.h"
+#include "pipeline/pipeline.h"
+#include "server/stats.h"
+
+/*
+ * Tables of the model and how many are stale, each table counted once:
+ * tables are shared between tasks (threads, CLONE_FILES), and a table seen
+ * only in /proc is not in m->tables (that map holds the bound ones), so
+ * walk the tasks. 0 or -ENOMEM.
+ */
+static int count_tables(struct fdw_model *m, uint64_t *ntables, uint64_t *nstale)
+{
+	struct fdw_hashmap seen;
+	size_t it = 0;
+	void *v;
+	int r = 0;
+
+	*ntables = *nstale = 0;
+	fdw_hashmap_init(&seen);
+	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v)) {
+		struct fdw_table *t = ((struct fdw_task *)v)->table;
+
+		if (!t || fdw_hashmap_get(&seen, (uint64_t)(uintptr_t)t))
+			continue;
+		r = fdw_hashmap_put(&seen, (uint64_t)(uintptr_t)t, t);
+		if (r < 0)
+			break;
+		(*ntables)++;
+		*nstale += t->stale;
+	}
+	fdw_hashmap_free(&seen);
+	return r;
+}
+
+static int collect_model(struct fdw_model *m, struct fdw_stats *st)
+{
+	const struct fdw_model_stats *ms = &m->stats;
+
+	st->processes = fdw_hashmap_size(&m->procs);
+	st->fds = ms->fds;
+	st->ofds = ms->ofds;
+	st->resyncs = ms->resyncs;
+	st->resync_failed = ms->resync_failed;
+	st->anomalies = ms->anomalies;
+	st->unknown_tasks = ms->unknown_task;
+	st->table_splits = ms->table_splits;
+	st->dropped_procs = ms->dropped_procs;
+	st->dropped_fds = ms->dropped_fds;
+	return count_tables(m, &st->tables, &st->stale_tables);
+}
+
+/* Kernel-lost records, per CPU and in total (one read: the total is the
+ * sum of the array shown next to it). 0 or -ENOMEM. */
+static int collect_lost(struct fdw_pipeline *pl, struct fdw_stats *st)
+{
+	long conf = sysconf(_SC_NPROCESSORS_CONF);
+	unsigned int max = conf > 0 && conf < 65536 ? (unsigned int)conf : 1024;
+	unsigned int ncpus = 0;
+
+	st->lost_per_cpu = calloc(max, sizeof(*st->lost_per_cpu));
+	if (!st->lost_per_cpu)
+		return -ENOMEM;
+	st->events_lost = fdw_pipeline_lost(pl, st->lost_per_cpu, max, &ncpus);
+	st->ncpus = ncpus < max ? ncpus : max;
+	return 0;
+}
+
+static void collect_alerts(const struct fdw_alerts *a, const struct fdw_leaks *l,
+			   struct fdw_stats *st)
+{
+	const struct fdw_leak_stats *ls = fdw_leaks_stats(l);
+
+	if (a) {
+		st->alerts = a->stats;
+		st->alerts_stored = a->n;
+		for (int k = 0; k < FDW_ALERT_KINDS; k++)
+			st->alerts_firing += a->stats.firing[k];
+	}
+	if (ls)
+		st->leaks = *ls;
+}
+
+int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_server_opts *o,
+		      const struct fdw_server *s, struct fdw_stats *out)
+{
+	struct fdw_stats st = { 0 };
+	uint64_t now = fdw_now_mono();
+	int r = 0;
+
+	st.ready = !deps->ready || *deps->ready;
+	st.uptime_s = now > deps->start_mono_ns ? (double)(now - deps->start_mono_ns) / 1e9 : 0.0;
+	if (deps->pipeline) {
+		st.events_received = deps->pipeline->stats.events_received;
+		st.events_bad = deps->pipeline->stats.events_bad;
+		r = collect_lost(deps->pipeline, &st);
+	}
+	if (r == 0 && deps->model)
+		r = collect_model(deps->model, &st);
+	if (r < 0) {
+		fdw_stats_release(&st);
+		return r;
+	}
+	if (deps->history) {
+		st.history_len = deps->history->len;
+		st.history_cap = deps->history->cap;
+		st.history_dropped = deps->history->dropped;
+	}
+	if (deps->checker) {
+		st.audit_runs = deps->checker->stats.runs;
+		st.audit_checked = deps->checker->stats.checked;
+		st.audit_divergences = deps->checker->stats.divergences;
+	}
+	collect_alerts(deps->alerts, deps->leaks, &st);
+	fdw_server_counters(s, &st.server);
+	st.max_procs = o->max_procs;
+	st.max_fds = o->max_fds;
+	st.max_clients = o->max_clients;
+	*out = st;
+	return 0;
+}
+
+void fdw_stats_release(struct fdw_stats *st)
+{
+	if (!st)
+		return;
+	free(st->lost_per_cpu);
+	st->lost_per_cpu = NULL;
+	st->ncpus = 0;
+}

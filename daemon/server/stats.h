@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One snapshot of every layer's counters, taken once per request. Both
+ * GET /v1/status (render.c) and GET /metrics (metrics.c) format THIS
+ * struct, so a figure that appears in both is the same number by
+ * construction; a figure is computed here and nowhere else.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alerts/alerts.h"
+#include "detect/leaks.h"
+#include "server/server.h"
+
+struct fdw_stats {
+	bool ready;
+	double uptime_s;
+
+	/* pipeline and capture */
+	uint64_t events_received;
+	uint64_t events_bad;	/* failed to decode */
+	uint64_t events_lost;	/* kernel side, the sum of lost_per_cpu */
+	uint64_t *lost_per_cpu; /* ncpus entries (malloc'd; fdw_stats_release) */
+	unsigned int ncpus;
+
+	/* model */
+	uint64_t processes;
+	uint64_t tables;       /* distinct tables of the model's tasks */
+	uint64_t stale_tables; /* of those, known wrong until re-read */
+	uint64_t fds;
+	uint64_t ofds;
+	uint64_t resyncs;
+	uint64_t resync_failed;
+	uint64_t anomalies;
+	uint64_t unknown_tasks;
+	uint64_t table_splits;
+	uint64_t dropped_procs;
+	uint64_t dropped_fds;
+
+	/* history */
+	uint64_t history_len;
+	uint64_t history_cap;
+	uint64_t history_dropped;
+
+	/* check (audit and verify) */
+	uint64_t audit_runs;
+	uint64_t audit_checked;
+	uint64_t audit_divergences;
+
+	/* alerts and leak detectors */
+	struct fdw_alert_stats alerts;
+	uint64_t alerts_firing; /* the sum of alerts.firing[] */
+	uint64_t alerts_stored;
+	struct fdw_leak_stats leaks; /* zeros without detectors */
+
+	/* the server itself, and its limits */
+	struct fdw_server_counters server;
+	uint64_t max_procs;
+	uint64_t max_fds;
+	uint64_t max_clients;
+};
+
+/*
+ * Fill *out from deps (NULL members give zeros), the limits in `o` and the
+ * server's counters (`s` NULL: zeros). Reads only; the caller drains the
+ * pipeline first if it wants read-your-writes. 0 or -ENOMEM (then *out
+ * holds no allocation). Release with fdw_stats_release().
+ */
+int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_server_opts *o,
+		      const struct fdw_server *s, struct fdw_stats *out);
+void fdw_stats_release(struct fdw_stats *st);

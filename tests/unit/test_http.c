@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The HTTP request path without BPF: the server on a temporary unix socket
+ * (and the metrics listener on 127.0.0.1:0), on a uv loop, over a small
+ * hand-built model (this process, read from /proc, and a few history
+ * entries). A plain socket sends requests; the test turns the loop between
+ * reads, so everything runs on one thread. At the end the loop closes with
+ * no live handle and no fd is left open.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "base/clock.h"
+#include "check.h"
+#include "server_fixture.h"
+
+#define TIMEOUT_MS 5000
+
+static uv_loop_t loop;
+static struct fx F;
+static struct fdw_server *S;
+static char sock_path[108];
+
+/* ---- a client ----------------------------------------------------------- */
+
+static int connect_unix(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		(void)close(fd);
+		fd = -1;
+	}
+	CHECK(fd >= 0);
+	return fd;
+}
+
+static int connect_metrics(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)fdw_server_metrics_port(S));
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		(void)close(fd);
+		fd = -1;
+	}
+	CHECK(fd >= 0);
+	return fd;
+}
+
+static void send_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+
+		if (n <= 0) {
+			CHECK(!"write");
+			return;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Turn the loop for about `ms` milliseconds. */
+static void spin(int ms)
+{
+	uint64_t end = fdw_now_mono() + (uint64_t)ms * 1000000;
+
+	while (fdw_now_mono() < end) {
+		(void)uv_run(&loop, UV_RUN_NOWAIT);
+		(void)poll(NULL, 0, 1);
+	}
+}
+
+/*
+ * Read what the server sends, turning the loop meanwhile, until EOF (or
+ * until `until` appears, when not NULL). The text is NUL-terminated in buf.
+ * true when EOF (or `until`) came before the timeout.
+ */
+static bool read_reply(int fd, char *buf, size_t cap, const char *until)
+{
+	uint64_t end = fdw_now_mono() + (uint64_t)TIMEOUT_MS * 1000000;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	while (fdw_now_mono() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		(void)uv_run(&loop, UV_RUN_NOWAIT);
+		if (poll(&p, 1, 1) <= 0)
+			continue;
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n <= 0)
+			return true; /* EOF, or a reset: the server hung up */
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (until && strstr(buf, until))
+			return true;
+		if (len == cap - 1)
+			return false;
+	}
+	return false;
+}
+
+struct reply {
+	int status;
+	char head[2048];
+	const char *body;
+	char raw[256 * 1024];
+};
+
+/* One request on a new connection; the whole reply up to EOF. */
+static void exchange(int fd, const char *req, struct reply *r)
+{
+	char *sep;
+
+	memset(r, 0, sizeof(*r));
+	send_all(fd, req, strlen(req));
+	CHECK(read_reply(fd, r->raw, sizeof(r->raw), NULL));
+	(void)close(fd);
+	if (sscanf(r->raw, "HTTP/1.1 %d ", &r->status) != 1)
+		r->status = -1;
+	sep = strstr(r->raw, "\r\n\r\n");
+	if (sep) {
+		snprintf(r->head, sizeof(r->head), "%.*s", (int)(sep - r->raw), r->raw);
+		r->body = sep + 4;
+	} else {
+		r->body = "";
+	}
+}
+
+static void get(const char *target, struct reply *r)
+{
+	char req[512];
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: fdwatch\r\n\r\n", target);
+	exchange(connect_unix(), req, r);
+}
+
+static json_t *body_json(const struct reply *r)
+{
+	json_t *j = json_loads(r->body, 0, NULL);
+
+	CHECK(j != NULL);
+	return j;
+}
+
+static void check_error(const char *target, int status, const char *msg)
+{
+	static struct reply r;
+	json_t *j;
+
+	get(target, &r);
+	CHECK_EQ(r.status, status);
+	j = body_json(&r);
+	CHECK_STR(json_string_value(json_object_get(j, "error")), msg);
+	json_decref(j);
+}
+
+static unsigned int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	unsigned int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the directory's own */
+}
+
+/* ---- the cases ----------------------------------------------------------- */
+
+static void test_status(void)
+{
+	static struct reply r;
+	json_t *j;
+
+	get("/v1/status", &r);
+	CHECK_EQ(r.status, 200);
+	CHECK(strstr(r.head, "\r\nContent-Type: application/json\r\n") != NULL);
+	CHECK(strstr(r.head, "\r\nConnection: close") != NULL);
+	j = body_json(&r);
+	CHECK(json_is_true(json_object_get(j, "ready")));
+	CHECK_EQ(json_integer_value(json_object_get(j, "processes")),
+		 fdw_hashmap_size(&F.model.procs));
+	CHECK_EQ(json_integer_value(json_object_get(j, "fds")), F.model.stats.fds);
+	CHECK_EQ(json_integer_value(json_object_get(json_object_get(j, "history"), "size")), 3);
+	json_decref(j);
+}
+
+static void test_routes(void)
+{
+	static struct reply r;
+	char target[64];
+	json_t *j;
+
+	snprintf(target, sizeof(target), "/v1/processes/%d/fds", getpid());
+	get(target, &r);
+	CHECK_EQ(r.status, 200);
+	j = body_json(&r);
+	CHECK_EQ(json_integer_value(json_object_get(j, "pid")), getpid());
+	CHECK(json_array_size(json_object_get(j, "fds")) > 0);
+	json_decref(j);
+
+	get("/v1/events?limit=2", &r);
+	CHECK_EQ(r.status, 200);
+	j = body_json(&r);
+	CHECK_EQ(json_array_size(json_object_get(j, "events")), 2);
+	CHECK_EQ(json_integer_value(json_object_get(json_array_get(json_object_get(j, "events"), 1),
+						    "seq")), 3);
+	json_decref(j);
+	get("/v1/events?pid=4242", &r);
+	j = body_json(&r);
+	CHECK_EQ(json_array_size(json_object_get(j, "events")), 1);
+	json_decref(j);
+
+	check_error("/nope", 404, "no such path");
+	check_error("/v1/processes/1", 404, "no such path");
+	check_error("/v1/processes/999999999/fds", 404, "no such process: 999999999");
+}
+
+static void test_queries(void)
+{
+	check_error("/v1/events?pid=abc", 400, "bad pid");
+	check_error("/v1/events?pid=0", 400, "bad pid");
+	check_error("/v1/events?pid=99999999999", 400, "bad pid");
+	check_error("/v1/events?limit=-1", 400, "bad limit");
+	check_error("/v1/events?follow=maybe", 400, "bad follow (1 or 0)");
+	/* checked in order: pid, limit, follow */
+	check_error("/v1/events?follow=x&limit=y", 400, "bad limit");
+	check_error("/v1/leaks?pid=1x", 400, "bad pid");
+	check_error("/v1/verify?pid=", 400, "bad pid");
+	check_error("/v1/processes/12ab/fds", 400, "bad pid");
+	check_error("/v1/processes/1/fds/x", 400, "bad fd number");
+}
+
+static void test_bad_requests(void)
+{
+	static struct reply r;
+	char *big;
+
+	/* a method other than GET */
+	exchange(connect_unix(), "POST /v1/status HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &r);
+	CHECK_EQ(r.status, 405);
+	CHECK(strstr(r.head, "\r\nAllow: GET") != NULL);
+
+	/* a request line that is not HTTP */
+	exchange(connect_unix(), "HELLO THERE\r\n\r\n", &r);
+	CHECK_EQ(r.status, 400);
+	CHECK(strstr(r.body, "malformed request") != NULL);
+
+	/* a target http_parser takes but the URL parser does not */
+	exchange(connect_unix(), "GET http://[::1 HTTP/1.1\r\n\r\n", &r);
+	CHECK_EQ(r.status, 400);
+
+	/* a head over 16 KiB: 413 (Content Too Large), whatever follows */
+	big = malloc(20000 + 64);
+	if (big) {
+		int n = sprintf(big, "GET /v1/status HTTP/1.1\r\nX-Big: ");
+
+		memset(big + n, 'a', 20000);
+		big[n + 20000] = '\0';
+		exchange(connect_unix(), big, &r);
+		CHECK_EQ(r.status, 413);
+		CHECK(strstr(r.body, "request head larger than 16384 bytes") != NULL);
+		free(big);
+	}
+}
+
+/* One request per connection: the answer says Connection: close, a second
+ * request on the same connection (pipelined, or after the answer) is not
+ * answered, and the server hangs up. */
+static void test_one_request_per_connection(void)
+{
+	static struct reply r;
+	int fd;
+
+	exchange(connect_unix(),
+		 "GET /v1/status HTTP/1.1\r\nHost: a\r\n\r\n"
+		 "GET /v1/processes HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	CHECK_EQ(r.status, 200);
+	CHECK(strstr(r.head, "\r\nConnection: close") != NULL);
+	CHECK(strstr(r.body, "HTTP/1.1") == NULL); /* one response only */
+
+	fd = connect_unix();
+	send_all(fd, "GET /v1/status HTTP/1.1\r\n\r\n", 27);
+	CHECK(read_reply(fd, r.raw, sizeof(r.raw), "\"alerts\""));
+	CHECK(strncmp(r.raw, "HTTP/1.1 200 ", 13) == 0);
+	(void)write(fd, "GET /v1/status HTTP/1.1\r\n\r\n", 27); /* may fail: shut down */
+	CHECK(read_reply(fd, r.raw, sizeof(r.raw), NULL));
+	CHECK(strstr(r.raw, "HTTP/1.1") == NULL); /* EOF, no second answer */
+	(void)close(fd);
+}
+
+/* Clients that go away mid-request or before reading the answer. */
+static void test_disconnects(void)
+{
+	struct fdw_server_counters sc;
+	static struct reply r;
+	int fd;
+
+	fd = connect_unix();
+	send_all(fd, "GET /v1/sta", 11);
+	spin(20);
+	(void)close(fd);
+	fd = connect_unix();
+	send_all(fd, "GET /v1/processes HTTP/1.1\r\n\r\n", 30);
+	(void)close(fd); /* the answer's write meets a closed socket */
+	fd = connect_unix();
+	(void)close(fd); /* nothing at all */
+	spin(50);
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.clients, 0);
+	get("/v1/status", &r);
+	CHECK_EQ(r.status, 200);
+}
+
+static void test_not_ready(void)
+{
+	static struct reply r;
+
+	F.ready = false;
+	check_error("/v1/processes", 503, "daemon not ready");
+	check_error("/nope", 503, "daemon not ready");
+	get("/v1/status", &r);
+	CHECK_EQ(r.status, 200);
+	F.ready = true;
+}
+
+/* Over max_clients: the request is read and answered 503, and counted. */
+static void test_too_many_clients(void)
+{
+	struct fdw_server_counters sc;
+	static struct reply r;
+	int hold[3];
+
+	/* max_clients is 3 (setup) */
+	for (int i = 0; i < 3; i++)
+		hold[i] = connect_unix();
+	spin(20);
+	exchange(connect_unix(), "GET /v1/status HTTP/1.1\r\n\r\n", &r);
+	CHECK_EQ(r.status, 503);
+	CHECK(strstr(r.body, "too many clients (3)") != NULL);
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.dropped_clients, 1);
+	for (int i = 0; i < 3; i++)
+		(void)close(hold[i]);
+	spin(20);
+}
+
+/* Both kinds of follow stream, fed by the one fan-out. */
+static void test_follow(void)
+{
+	struct fdw_server_counters sc;
+	struct fdw_event ev = { .seq = 4, .ts = 4000, .pid = 4242, .tid = 4242,
+				.type = FDW_REC_EXIT, .exit_code = 7 };
+	static char buf[64 * 1024];
+	int ev_fd, al_fd, other_fd;
+	json_t *alert;
+
+	ev_fd = connect_unix();
+	send_all(ev_fd, "GET /v1/events?follow=1&pid=4242&limit=5 HTTP/1.1\r\n\r\n", 53);
+	CHECK(read_reply(ev_fd, buf, sizeof(buf), "\"seq\":2"));
+	CHECK(strstr(buf, "Transfer-Encoding: chunked") != NULL);
+	al_fd = connect_unix();
+	send_all(al_fd, "GET /v1/leaks?follow=1 HTTP/1.1\r\n\r\n", 35);
+	CHECK(read_reply(al_fd, buf, sizeof(buf), "\r\n\r\n"));
+	other_fd = connect_unix(); /* a follower of another pid */
+	send_all(other_fd, "GET /v1/events?follow=1&pid=1 HTTP/1.1\r\n\r\n", 43);
+	spin(20);
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.followers, 3);
+
+	fdw_server_publish_event(S, fdw_history_push(&F.history, &ev, "worker"));
+	CHECK(read_reply(ev_fd, buf, sizeof(buf), "\"exit_code\":7"));
+	alert = json_pack("{s:i, s:s}", "pid", 4242, "kind", "fd-growth");
+	fdw_server_publish_alert(S, alert);
+	json_decref(alert);
+	CHECK(read_reply(al_fd, buf, sizeof(buf), "\"kind\":\"fd-growth\""));
+	/* the other follower got neither: only its response head */
+	spin(20);
+	{
+		ssize_t n = recv(other_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+		buf[n > 0 ? n : 0] = '\0';
+		CHECK(strstr(buf, "HTTP/1.1 200 OK") != NULL);
+		CHECK(strstr(buf, "\"seq\"") == NULL && strstr(buf, "fd-growth") == NULL);
+	}
+
+	(void)close(ev_fd);
+	(void)close(al_fd);
+	(void)close(other_fd);
+	spin(20);
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.followers, 0);
+}
+
+static void test_metrics_listener(void)
+{
+	static struct reply r;
+
+	CHECK(fdw_server_metrics_port(S) > 0);
+	exchange(connect_metrics(), "GET /metrics HTTP/1.1\r\n\r\n", &r);
+	CHECK_EQ(r.status, 200);
+	CHECK(strstr(r.head, "Content-Type: text/plain; version=0.0.4") != NULL);
+	CHECK(strstr(r.body, "\nfdwatch_tracked_processes 1\n") != NULL);
+	exchange(connect_metrics(), "GET /v1/status HTTP/1.1\r\n\r\n", &r);
+	CHECK_EQ(r.status, 404);
+	exchange(connect_metrics(), "PUT /metrics HTTP/1.1\r\n\r\n", &r);
+	CHECK_EQ(r.status, 405);
+	CHECK(strstr(r.head, "text/plain") != NULL);
+}
+
+/* ---- the server's life ---------------------------------------------------- */
+
+static int setup(void)
+{
+	uint32_t self = (uint32_t)getpid();
+	struct fdw_event ev = { .type = FDW_REC_EXIT, .tid = 4242 };
+
+	CHECK_EQ(uv_loop_init(&loop), 0);
+	if (fx_init(&F, NULL, 16) < 0)
+		return -1;
+	CHECK_EQ(fdw_model_add_scanned(&F.model, self, (uint32_t)getppid(), "tester", &self, 1, 1),
+		 0);
+	for (uint32_t i = 1; i <= 3; i++) {
+		ev.seq = i;
+		ev.ts = i * 1000;
+		ev.pid = i == 2 ? 4242 : 4000 + i;
+		(void)fdw_history_push(&F.history, &ev, "worker");
+	}
+	snprintf(sock_path, sizeof(sock_path), "/tmp/fdwatch-test-http.%d/sub/api.sock", getpid());
+	F.opts.socket_path = sock_path;
+	F.opts.metrics_listen = "127.0.0.1:0";
+	F.opts.max_clients = 3;
+	CHECK_EQ(fdw_server_start(&S, &loop, &F.opts, &F.deps), 0);
+	if (!S)
+		return -1;
+	CHECK_EQ(fdw_server_start_metrics(S), 0);
+	return 0;
+}
+
+static void teardown(void)
+{
+	struct stat st;
+	char dir[128];
+
+	fdw_server_stop(S);
+	CHECK(stat(sock_path, &st) < 0 && errno == ENOENT); /* the socket file is gone */
+	(void)uv_run(&loop, UV_RUN_DEFAULT);
+	fdw_server_free(S);
+	fx_free(&F);
+	CHECK_EQ(uv_loop_close(&loop), 0);
+	snprintf(dir, sizeof(dir), "/tmp/fdwatch-test-http.%d/sub", getpid());
+	(void)rmdir(dir);
+	*strrchr(dir, '/') = '\0';
+	(void)rmdir(dir);
+}
+
+int main(void)
+{
+	unsigned int fds_before;
+
+	uv_loop_t once;
+
+	signal(SIGPIPE, SIG_IGN); /* as fdwatchd: a peer that goes away is no crash */
+	/* libuv's first loop makes process-wide fds (its signal lock pipe) */
+	(void)uv_loop_init(&once);
+	(void)uv_loop_close(&once);
+	fds_before = open_fds();
+	if (setup() == 0) {
+		test_status();
+		test_routes();
+		test_queries();
+		test_bad_requests();
+		test_one_request_per_connection();
+		test_disconnects();
+		test_not_ready();
+		test_too_many_clients();
+		test_follow();
+		test_metrics_listener();
+	}
+	teardown();
+	CHECK_EQ(open_fds(), fds_before);
+	return check_summary();
+}
