@@ -12,7 +12,14 @@ Every test script does:
 
 Exit codes (meson's convention): 0 pass, 77 skip, 1 fail. A skip happens only
 when the machine cannot run the test (not root, no BPF); with
-FDWATCH_REQUIRE_BPF=1 (CI) those become failures.
+FDWATCH_REQUIRE_BPF=1 (CI) those become failures. The same holds inside a
+test: a case that raises Skip is a failed case under FDWATCH_REQUIRE_BPF=1
+(a case that could not run must not vanish into a passing file), and only
+counted as skipped otherwise.
+
+STRICT (FDWATCH_REQUIRE_BPF=1 or CI=true): optional kernel paths that a
+developer's machine may refuse (fanotify, userfaultfd, io_uring, ...) are
+required; see optional_refused().
 
 Paths come from the environment (set by tests/integration/meson.build):
 FDWATCHD, FDWATCH (binaries), FDWT_PROGS (directory of tests/progs programs).
@@ -38,6 +45,7 @@ import traceback
 SKIP = 77
 REQUIRE_BPF = os.environ.get("FDWATCH_REQUIRE_BPF") == "1"
 ON_CI = os.environ.get("CI", "") not in ("", "0", "false")
+STRICT = REQUIRE_BPF or ON_CI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -88,8 +96,14 @@ class Runner:
         try:
             yield
         except Skip as e:
-            self.skipped += 1
-            log(f"skip {name}: {e}")
+            if REQUIRE_BPF:
+                self.failed += 1
+                self.failures.append(name)
+                log(f"FAIL {name}: could not run, and FDWATCH_REQUIRE_BPF=1 forbids skipping:\n"
+                    f"{indent(str(e))}")
+            else:
+                self.skipped += 1
+                log(f"skip {name}: {e}")
         except Failure as e:
             self.failed += 1
             self.failures.append(name)
@@ -118,6 +132,15 @@ class Runner:
 
 def indent(text, pfx="    "):
     return "\n".join(pfx + l for l in str(text).rstrip("\n").split("\n"))
+
+
+def optional_refused(what):
+    """An optional kernel path this machine refused: a Failure where every
+    path is required (STRICT: CI, FDWATCH_REQUIRE_BPF=1), else a Skip of
+    the case (which REQUIRE_BPF would turn into a failure anyway)."""
+    if STRICT:
+        raise Failure(f"{what} (required with FDWATCH_REQUIRE_BPF=1 or CI=true)")
+    raise Skip(what)
 
 
 def skip_env(msg):
