@@ -180,8 +180,12 @@ def main(r):
             # lines), a daemon that does not start is a failed case: the
             # message carries valgrind's complaints for whoever reads it.
             text = open(vglog, errors="replace").read() if os.path.exists(vglog) else ""
-            said = "\n".join(l for l in text.splitlines()
-                             if re.search(r"unhandled|Unsupported", l))[:2000]
+            said = []
+            for l in text.splitlines():
+                l = re.sub(r"^--\d+-- ", "", l)
+                if re.search(r"unhandled|Unsupported", l) and l not in said:
+                    said.append(l)  # each complaint once (some repeat by the hundred)
+            said = "\n".join(said)[:2000]
             with r.case("fdwatchd starts under valgrind"):
                 raise T.Failure(f"{e}\n" + (f"valgrind said:\n{T.indent(said)}\n(an ASan "
                                             "build is the other way: meson setup "
