@@ -10,7 +10,7 @@
 # With CI=true or FDWATCH_REQUIRE_BPF=1, FDWATCH_REQUIRE_BPF=1 is exported so
 # tests that cannot load their probes fail instead of skipping, and any
 # skipped test fails the run (FDWATCH_ALLOW_SKIP="pattern ..." exempts tests
-# by full name, e.g. "fdwatch:service / *").
+# by full name, e.g. "fdwatch:service / *"; .ci/run unsets it: CI honours none).
 #
 # Environment: FDWATCH_TEST_BUILDDIR (default build-test), FDWATCH_SKIP_DEPS=1
 # to skip the package check.

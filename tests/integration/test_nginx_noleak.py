@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""A real server is not a leak; a real leak in the same run is.
+"""A real server is not a leak; real leaks in the same run are.
 
 Debian's nginx (master and 2 workers, a temporary prefix and config on
-127.0.0.1) under a bounded load from this script: 2,000 keep-alive
-connections held (thousands of fds in the workers), 100 of them replaced
-every second, and 8 threads doing short requests on fresh connections, for
-about a minute. Meanwhile fdw_leak leaks 20 fds a second. With the default
-settings the leak is reported within 30 s and nginx gets no alert of any
-kind."""
+127.0.0.1) under a bounded load from this script that rises and falls: the
+number of keep-alive connections held moves between troughs (200-900) and
+peaks (1,500-2,400) in phases of 8-16 s, ramping at a few hundred
+connections a second, 50 of them replaced every second, and 2-8 threads
+(fewer in troughs) doing short requests on fresh connections, for 150 s.
+
+The detectors' windows are shortened so that both can fire within the run:
+the slow detector's interval is 3 s (--leak slow_interval=3: 10 intervals,
+its minimum, in 30 s; 50 in the run), the fast one keeps its 30 s window.
+Two leaks in the same run prove the detectors were live: fdw_leak leaking
+20 fds a second is reported within 30 s, and one leaking 1 fd a second
+(below the fast detector's rate) is reported by the slow detector. nginx
+gets no alert of any kind, and its workers' fds (from /proc) really rose
+and fell by hundreds several times."""
 
 import os
 import random
@@ -24,8 +32,28 @@ import fdwtest as T
 from fdwtest import check, check_eq
 import test_leaks_helpers as H
 
-HELD = 2000
-DURATION = 60
+DURATION = 150
+LEAK_ARGS = ["--leak", "slow_interval=3"]
+PEAK = (1500, 2400)
+TROUGH = (200, 900)
+PHASE_S = (8, 16)
+RAMP_UP = 250    # connections opened per second at most
+RAMP_DOWN = 400  # closed per second at most
+REPLACE = 50     # held connections replaced per second
+CHURNERS = 8
+
+
+def schedule(seed=11):
+    """[(seconds from start, target held, active churners)]: a trough to
+    begin with, then peaks and troughs in turn."""
+    rnd = random.Random(seed)
+    out, t, up = [(0.0, 300, 2)], 10.0, True
+    while t < DURATION:
+        lo, hi = PEAK if up else TROUGH
+        out.append((t, rnd.randint(lo, hi), CHURNERS if up else 2))
+        t += rnd.uniform(*PHASE_S)
+        up = not up
+    return out
 
 
 def nginx_conf(prefix, port):
@@ -90,6 +118,8 @@ class Load:
         self.errors = 0
         self.lock = threading.Lock()
         self.threads = []
+        self.target = 0
+        self.churners = 0
 
     def connect(self):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
@@ -106,8 +136,11 @@ class Load:
             else:
                 self.errors += 1
 
-    def churn(self):
+    def churn(self, i):
         while not self.stop.is_set():
+            if i >= self.churners:
+                self.stop.wait(0.2)
+                continue
             try:
                 s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
                 s.sendall(REQ_CLOSE)
@@ -117,24 +150,36 @@ class Load:
                 self.count(False)
             time.sleep(0.01)
 
-    def replace(self):
+    def steer(self):
+        """Ten times a second: towards the target, within the ramp rates;
+        once a second: replace REPLACE random held connections."""
         rnd = random.Random(4)
-        while not self.stop.wait(1.0):
-            for _ in range(100):
-                i = rnd.randrange(len(self.held))
+        tick = 0
+        while not self.stop.wait(0.1):
+            tick += 1
+            gap = self.target - len(self.held)
+            for _ in range(min(gap, RAMP_UP // 10)):
                 try:
-                    self.held[i].close()
-                    self.held[i] = self.connect()
+                    self.held.append(self.connect())
                     self.count(True)
                 except OSError:
                     self.count(False)
+            for _ in range(min(-gap, RAMP_DOWN // 10)):
+                self.held.pop(rnd.randrange(len(self.held))).close()
+            if tick % 10 == 0 and self.held:
+                for _ in range(REPLACE):
+                    i = rnd.randrange(len(self.held))
+                    try:
+                        self.held[i].close()
+                        self.held[i] = self.connect()
+                        self.count(True)
+                    except OSError:
+                        self.count(False)
 
     def start(self):
-        for _ in range(HELD):
-            self.held.append(self.connect())
-            self.count(True)
-        self.threads = [threading.Thread(target=self.churn, daemon=True) for _ in range(8)]
-        self.threads.append(threading.Thread(target=self.replace, daemon=True))
+        self.threads = [threading.Thread(target=self.churn, args=(i,), daemon=True)
+                        for i in range(CHURNERS)]
+        self.threads.append(threading.Thread(target=self.steer, daemon=True))
         for t in self.threads:
             t.start()
 
@@ -144,6 +189,23 @@ class Load:
             t.join(timeout=30)
         for s in self.held:
             s.close()
+
+
+def swings(series, min_swing):
+    """(rises, falls) of at least min_swing, between turning points."""
+    ups = downs = 0
+    lo = hi = series[0] if series else 0
+    state = None
+    for v in series:
+        if state != "up" and v - lo >= min_swing:
+            ups, state, hi = ups + 1, "up", v
+        elif state != "down" and hi - v >= min_swing:
+            downs, state, lo = downs + 1, "down", v
+        if state != "down":
+            hi = max(hi, v)
+        if state != "up":
+            lo = min(lo, v)
+    return ups, downs
 
 
 def children(pid):
@@ -166,9 +228,10 @@ def main(r):
     if not nginx:
         raise T.Skip("nginx not installed (apt install nginx)")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard < HELD + 500:
-        raise T.Skip(f"RLIMIT_NOFILE hard limit {hard} too small for {HELD} connections")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, HELD * 2 + 1000)), hard))
+    need = PEAK[1] + CHURNERS + 500
+    if hard < need:
+        raise T.Skip(f"RLIMIT_NOFILE hard limit {hard} too small for {PEAK[1]} connections")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, need * 2)), hard))
 
     tmp = tempfile.mkdtemp(prefix="fdwnginx-")
     try:
@@ -190,12 +253,12 @@ def serve(r, tmp, nginx):
     with open(leakfile, "w") as f:
         f.write("x\n")
 
-    with T.Daemon() as d:
+    with T.Daemon(args=LEAK_ARGS) as d:
         ng = subprocess.Popen([nginx, "-p", tmp, "-c", conf, "-e", os.path.join(tmp, "error.log")],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
         load = None
-        leak = None
+        leaks = []
         try:
             def up():
                 if ng.poll() is not None:
@@ -212,40 +275,72 @@ def serve(r, tmp, nginx):
             nginx_pids = [ng.pid] + workers
             T.log(f"nginx master {ng.pid}, workers {workers}, port {port}")
 
+            plan = schedule()
+            T.log("load plan (s, held, churners): "
+                  + " ".join(f"{t:.0f}:{n}/{c}" for t, n, c in plan))
             load = Load(port)
+            load.target, load.churners = plan[0][1], plan[0][2]
             load.start()
-            T.log(f"{HELD} connections held")
-            leak = H.LeakProg("dup", 20, 45, leakfile)
-            leak.expect("START")
+            fast = H.LeakProg("dup", 20, 45, leakfile)
+            leaks.append(fast)
+            fast.expect("START")
+            slow = H.LeakProg("slow", 60, 0)
+            leaks.append(slow)
+            slow.expect("START")
             t0 = time.monotonic()
 
-            with r.case("the leak in the same run is reported within 30 s"):
-                a = H.wait_alert(d, leak.pid, "fd-growth", 30)
-                T.log(f"leak reported after {time.monotonic() - t0:.1f}s: {a['summary']}")
-
-            peak = 0
+            series, fast_alert, slow_alert, step = [], None, None, 1
             while time.monotonic() - t0 < DURATION:
-                peak = max(peak, sum(len(os.listdir(f"/proc/{w}/fd")) for w in workers))
-                time.sleep(1)
+                now = time.monotonic() - t0
+                while step < len(plan) and plan[step][0] <= now:
+                    load.target, load.churners = plan[step][1], plan[step][2]
+                    step += 1
+                series.append(sum(len(os.listdir(f"/proc/{w}/fd")) for w in workers))
+                if fast_alert is None:
+                    got = H.alerts_of(d, fast.pid, "fd-growth", "firing")
+                    if got:
+                        fast_alert = (now, got[0])
+                if slow_alert is None:
+                    got = H.alerts_of(d, slow.pid, "fd-growth", "firing")
+                    if got:
+                        slow_alert = (now, got[0])
+                time.sleep(1)  # the pace of the plan and of the samples, not a wait
 
-            with r.case("nginx under load held thousands of fds"):
-                T.log(f"load: {load.ok} requests/connections ok, {load.errors} errors; "
-                      f"workers' fds at peak {peak}")
-                check(peak >= HELD, f"the workers held {peak} fds at most")
-                check(load.ok > HELD + 1000, f"only {load.ok} successful requests")
+            with r.case("the fast leak in the same run is reported within 30 s"):
+                check(fast_alert is not None, "no fd-growth alert for the 20 fds/s leak")
+                T.log(f"fast leak reported after {fast_alert[0]:.0f}s: {fast_alert[1]['summary']}")
+                check(fast_alert[0] <= 30, f"reported after {fast_alert[0]:.0f}s")
+
+            with r.case("the slow leak (1 fd/s) is reported by the slow detector"):
+                check(slow_alert is not None,
+                      f"no fd-growth alert for the 1 fd/s leak in {DURATION}s: the slow "
+                      "detector was not live at this interval")
+                T.log(f"slow leak reported after {slow_alert[0]:.0f}s: {slow_alert[1]['summary']}")
+                check_eq(slow_alert[1]["evidence"]["detector"], "slow", "detector")
+
+            with r.case("nginx's load rose and fell by hundreds of fds several times"):
+                T.log(f"load: {load.ok} requests/connections ok, {load.errors} errors; workers' "
+                      f"fds from /proc each second: min {min(series)}, max {max(series)}")
+                T.log("workers' fds: " + " ".join(map(str, series)))
+                ups, downs = swings(series, 500)
+                check(max(series) >= PEAK[0], f"the workers held {max(series)} fds at most")
+                check(ups >= 4 and downs >= 4,
+                      f"{ups} rises and {downs} falls of 500 fds or more (want 4 each)")
+                check(load.ok > 5000, f"only {load.ok} successful requests")
                 check(load.errors <= load.ok // 100, f"{load.errors} errors")
 
             with r.case("nginx: no alert of any kind"):
                 got = [a for a in H.leaks(d)["alerts"] if a["pid"] in nginx_pids]
                 check(not got, "alerts for nginx: " +
-                      "; ".join(f"{a['kind']} pid {a['pid']}: {a['summary']}" for a in got))
+                      "; ".join(f"{a['kind']} {a.get('state')} pid {a['pid']}: {a['summary']}"
+                                for a in got))
                 ps = d.processes_by_pid()
                 for w in workers:
                     check(ps.get(w, {}).get("fds", 0) >= 10, f"worker {w} not tracked")
         finally:
             if load:
                 load.finish()
-            if leak:
+            for leak in leaks:
                 leak.kill()
             H.stop_process(ng)
 

@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Opens fds up to RLIMIT_NOFILE (soft limit raised to min(hard, 20000))
- * with a mix of creating syscalls, until EMFILE (see test_limit.py).
+ * Opens fds up to RLIMIT_NOFILE (soft limit raised to TARGET, default
+ * 20000) with a mix of creating syscalls, until EMFILE (see test_limit.py).
+ *
+ *   fdw_limit [TARGET [strict]]
+ *
+ * A hard limit below TARGET lowers the target to it, with a note on stderr;
+ * with "strict" (CI) it is an error instead: the test must not quietly
+ * shrink. The "full" checkpoint reports target= (asked) and hard=.
  * A pipe needing two slots when one is left fails with EMFILE and
  * installs nothing; dups then fill the last slots.
  */
@@ -28,17 +34,25 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	char *dir, *pa;
 	int base, n = 0, pipe_emfile = 0, r, pp[2], i;
-	long want = 20000;
+	long want = 20000, target, hard;
+	int strict;
 
 	fdwt_init(argc, argv);
 	if (argc > 1)
 		want = strtol(argv[1], NULL, 10);
+	strict = argc > 2 && !strcmp(argv[2], "strict");
+	target = want;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		die("getrlimit");
-	if (rl.rlim_max != RLIM_INFINITY && (long)rl.rlim_max < want) {
-		fprintf(stderr, "%s: note: hard limit %ld < %ld: using it\n", fdwt_prog,
-			(long)rl.rlim_max, want);
-		want = (long)rl.rlim_max;
+	hard = rl.rlim_max == RLIM_INFINITY ? -1 : (long)rl.rlim_max;
+	if (hard >= 0 && hard < want) {
+		if (strict) {
+			errno = 0;
+			die("hard RLIMIT_NOFILE %ld < target %ld (strict: not lowering it)", hard,
+			    want);
+		}
+		fprintf(stderr, "%s: note: hard limit %ld < %ld: using it\n", fdwt_prog, hard, want);
+		want = hard;
 	}
 	rl.rlim_cur = (rlim_t)want;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -87,7 +101,7 @@ int main(int argc, char **argv)
 	r = (int)syscall(SYS_pipe2, pp, 0);
 	expect(r == -1 && errno == EMFILE, "pipe2 at the limit");
 	expect(count_open() == want, "open fds %d != limit %ld", count_open(), want);
-	cp("full", "limit=%ld open=%d", want, count_open());
+	cp("full", "limit=%ld open=%d target=%ld hard=%ld", want, count_open(), target, hard);
 
 	expect(sys_close_range(1000, 9999, 0) == 0, "close_range");
 	cp("half_closed", "first=1000 last=9999 open=%d", count_open());
