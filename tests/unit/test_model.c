@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "base/hash.h"
 #include "model/model.h"
 #include "capture/syscalls.h"
 
@@ -77,6 +78,18 @@ static int fake_same_file(void *u, uint32_t t1, int fd1, uint32_t t2, int fd2)
 	return fake[fd1].ino == fake[fd2].ino && fake[fd1].ino != 99;
 }
 
+/* the same as kcmp(KCMP_FILE) answers it: an order on a fake file address */
+static int fake_cmp_file(void *u, uint32_t t1, int fd1, uint32_t t2, int fd2)
+{
+	uint64_t a, b;
+
+	if (fd1 < 0 || fd1 >= FAKE_MAX || fd2 < 0 || fd2 >= FAKE_MAX)
+		return -EBADF;
+	a = fake[fd1].ino == 99 ? 1ull << 32 | (unsigned int)fd1 : fake[fd1].ino;
+	b = fake[fd2].ino == 99 ? 1ull << 32 | (unsigned int)fd2 : fake[fd2].ino;
+	return a == b ? 0 : a < b ? 1 : 2;
+}
+
 static void on_fd_event(void *u, struct fdw_proc *p, const struct fdw_event *ev,
 			enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
 {
@@ -107,6 +120,7 @@ static void model_new(struct fdw_model *m)
 		.read_fd = fake_read_fd,
 		.read_table = fake_read_table,
 		.same_file = fake_same_file,
+		.cmp_file = fake_cmp_file,
 	};
 	struct fdw_model_observer obs = { .name = "counts", .on_fd_event = on_fd_event };
 
@@ -574,6 +588,109 @@ static void test_scan_groups_ofds(void)
 	fdw_model_free(&m);
 }
 
+/* ---- many fds on one inode: grouping by kcmp's order ------------------ */
+
+/* Two processes: BIG_A holds big_n fds on one inode, fd i sharing its open
+ * file description with fd i - i % 3 (dups); BIG_B inherited A's first 10
+ * and opened one more. The kernel's struct file "address" of a description
+ * is a hash, so fds come in no particular order of it. */
+#define BIG_A 200
+#define BIG_B 300
+static int big_n;
+static unsigned long big_calls;
+
+static uint64_t big_kfile(uint32_t tid, int fd)
+{
+	uint64_t g = tid == BIG_B && fd == 10 ? 1ull << 40 : (uint64_t)(fd / 3);
+
+	return fdw_fnv(FDW_FNV_OFFSET, &g, sizeof(g));
+}
+
+static int big_read_table(void *u, uint32_t tid,
+			  void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	struct fdw_fd_info fi = { .ino = 5, .dev = 1, .mode = S_IFREG };
+	int n = tid == BIG_A ? big_n : 11;
+
+	snprintf(fi.target, sizeof(fi.target), "/var/log/big");
+	for (int fd = 0; fd < n; fd++) {
+		fi.fd = fd;
+		cb(cbdata, &fi);
+	}
+	return 0;
+}
+
+static int big_cmp_file(void *u, uint32_t t1, int fd1, uint32_t t2, int fd2)
+{
+	uint64_t a = big_kfile(t1, fd1), b = big_kfile(t2, fd2);
+
+	big_calls++;
+	return a == b ? 0 : a < b ? 1 : 2;
+}
+
+static int big_same_file(void *u, uint32_t t1, int fd1, uint32_t t2, int fd2)
+{
+	big_calls++;
+	return big_kfile(t1, fd1) == big_kfile(t2, fd2);
+}
+
+static void big_scan(int n, bool ordered)
+{
+	struct fdw_model_ops ops = {
+		.read_table = big_read_table,
+		.cmp_file = ordered ? big_cmp_file : NULL,
+		.same_file = ordered ? NULL : big_same_file,
+	};
+	uint32_t a[] = { BIG_A }, b[] = { BIG_B };
+	struct fdw_table *ta, *tb;
+	struct fdw_model m;
+	bool grouped = true;
+
+	big_n = n;
+	big_calls = 0;
+	fdw_model_init(&m, &ops);
+	m.max_fds = 2 * (uint64_t)n;
+	fdw_model_scan_begin(&m);
+	CHECK_EQ(fdw_model_add_scanned(&m, BIG_A, 1, "a", a, 1, 1), 0);
+	CHECK_EQ(fdw_model_add_scanned(&m, BIG_B, 1, "b", b, 1, 1), 0);
+	fdw_model_scan_end(&m);
+	ta = table_of(&m, BIG_A);
+	tb = table_of(&m, BIG_B);
+	CHECK(ta && tb && ta != tb);
+	CHECK_EQ(ta ? (int)ta->nopen : 0, n);
+	for (int fd = 1; ta && fd < n; fd++) {
+		struct fdw_ofd *o = ta->slots[fd]->ofd, *prev = ta->slots[fd - 1]->ofd;
+
+		if (fd % 3 ? o != prev : o == prev)
+			grouped = false;
+	}
+	CHECK(grouped);
+	for (int fd = 0; ta && tb && fd < 10; fd++)
+		CHECK(tb->slots[fd]->ofd == ta->slots[fd]->ofd);
+	CHECK(tb && tb->slots[10]->ofd != ta->slots[9]->ofd && tb->slots[10]->ofd->refs == 1);
+	CHECK_EQ(m.stats.ofds, (n + 2) / 3 + 1);
+	if (ta) {
+		CHECK_EQ(ta->slots[0]->ofd->refs, 6); /* 3 in A, 3 in B */
+		CHECK_EQ(ta->slots[9]->ofd->refs, 4);
+		CHECK_EQ(ta->slots[12]->ofd->refs, 3);
+		CHECK_EQ(ta->slots[n - 1]->ofd->refs, n - (n - 1) / 3 * 3);
+	}
+	if (ordered) /* O(N log N): about 2 log2(N / 3) per fd, not N / 3 */
+		CHECK(big_calls < 40ul * (unsigned long)n);
+	printf("scan of %d fds on one inode (%s): %lu comparisons\n", n,
+	       ordered ? "kcmp order" : "same_file only", big_calls);
+	fdw_model_free(&m);
+}
+
+/* Grouping the start-up scan's fds by OFD: the same answer with the order
+ * as without, in O(N log N) comparisons for 20,000 fds. */
+static void test_scan_groups_many(void)
+{
+	big_scan(20000, true);
+	big_scan(302, false);
+	big_scan(302, true);
+}
+
 static uint64_t ring_now; /* the fake kernel ring's position */
 
 static uint64_t fake_ring_position(void *u)
@@ -806,6 +923,7 @@ static void test_observer_limit(void)
 int main(void)
 {
 	test_scan_groups_ofds();
+	test_scan_groups_many();
 	test_scan_and_open();
 	test_dup_family();
 	test_close();
