@@ -200,6 +200,7 @@ static int open_capture(struct fdw_daemon *d)
 		.precise_ts = d->cfg.precise_ts,
 		.self_tgid = (uint32_t)getpid(),
 		.on_record = fdw_pipeline_on_record,
+		.on_batch = fdw_pipeline_on_batch,
 		.userdata = &d->pipeline,
 	};
 	int r;

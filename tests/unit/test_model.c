@@ -28,7 +28,7 @@ struct fake_fd {
 
 #define FAKE_MAX 2048
 static struct fake_fd fake[FAKE_MAX];
-static unsigned int read_fd_calls, read_table_calls, double_closes, clobbers, exec_leaks, fails;
+static unsigned int read_fd_calls, read_target_calls, read_table_calls, double_closes, clobbers, exec_leaks, fails;
 static enum fdw_fd_event_kind last_kind; /* the counting observer's last call */
 static int last_fd;
 static const struct fdw_slot *last_slot;
@@ -56,6 +56,16 @@ static int fake_read_fd(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
 	out->mode = S_IFREG;
 	snprintf(out->target, sizeof(out->target), "%s", fake[fd].target);
 	return 0;
+}
+
+static int fake_read_target(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
+{
+	int r = fake_read_fd(u, tid, fd, out);
+
+	read_fd_calls--;
+	read_target_calls++;
+	out->cloexec = false; /* no fdinfo */
+	return r;
 }
 
 static int fake_read_table(void *u, uint32_t tid,
@@ -118,6 +128,7 @@ static void model_new(struct fdw_model *m)
 {
 	struct fdw_model_ops ops = {
 		.read_fd = fake_read_fd,
+		.read_target = fake_read_target,
 		.read_table = fake_read_table,
 		.same_file = fake_same_file,
 		.cmp_file = fake_cmp_file,
@@ -691,6 +702,89 @@ static void test_scan_groups_many(void)
 	big_scan(302, true);
 }
 
+/* close(fd) in the fake kernel and the model */
+static void do_close(struct fdw_model *m, int fd)
+{
+	fake[fd].open = false;
+	apply(m, sys(PID, FILES, FDW_SYS_CLOSE, 0, (uint64_t)fd, 0, 0));
+}
+
+/*
+ * No /proc read per new fd: targets wait for the end of the batch
+ * (fdw_model_flush_pending). An fd opened and closed within it costs no
+ * read; one that survives costs exactly one, and then shows the kernel's
+ * target, not the path argument.
+ */
+static void test_deferred_targets(void)
+{
+	struct fdw_model m;
+	struct fdw_event ev;
+	const struct fdw_slot *s;
+
+	model_new(&m);
+	start_proc(&m);
+	read_target_calls = read_fd_calls = 0;
+
+	/* a batch: open+close churn, a relative open that stays, a re-used
+	 * number, dup2 then close of the original, a pipe */
+	for (int i = 0; i < 100; i++) {
+		do_open(&m, PID, FILES, 3, "/etc/hostname", 0);
+		do_close(&m, 3);
+	}
+	do_open(&m, PID, FILES, 4, "hostname", 0); /* cwd /etc: kernel says /etc/hostname */
+	snprintf(fake[4].target, sizeof(fake[4].target), "/etc/hostname");
+	do_open(&m, PID, FILES, 5, "/a", 0);
+	do_close(&m, 5);
+	do_open(&m, PID, FILES, 5, "/b", 0); /* same number, another file */
+	do_open(&m, PID, FILES, 6, "../c", 0);
+	snprintf(fake[6].target, sizeof(fake[6].target), "/c");
+	fake[7] = fake[6];
+	apply(&m, sys(PID, FILES, FDW_SYS_DUP2, 7, 6, 7, 0));
+	do_close(&m, 6);
+	fake_set(8, "pipe:[77]", 77, false);
+	fake_set(9, "pipe:[77]", 77, false);
+	ev = sys(PID, FILES, FDW_SYS_PIPE2, 0, 0, 0, 0);
+	ev.nfds = 2;
+	ev.fds[0] = 8;
+	ev.fds[1] = 9;
+	ev.ino = 77;
+	ev.dev = 1;
+	ev.mode = S_IFIFO;
+	apply(&m, ev);
+
+	CHECK_EQ(read_target_calls + read_fd_calls, 0); /* nothing read mid-batch */
+	CHECK(m.npending <= 3);			       /* closed ones left the list */
+	s = slot(&m, PID, 4);
+	CHECK(s && !s->ofd->target_exact);
+	CHECK(slot(&m, PID, 8) && slot(&m, PID, 8)->ofd->target_exact); /* from the record */
+	CHECK_STR(slot(&m, PID, 9)->ofd->target, "pipe:[77]");
+
+	fdw_model_flush_pending(&m);
+	CHECK_EQ(read_target_calls, 3); /* fds 4, 5 and 7: one read each */
+	CHECK_EQ(read_fd_calls, 0);
+	CHECK_EQ(m.npending, 0);
+	s = slot(&m, PID, 4);
+	CHECK(s && s->ofd->target_exact);
+	CHECK_STR(s ? s->ofd->target : NULL, "/etc/hostname");
+	s = slot(&m, PID, 5);
+	CHECK(s && s->ofd->target_exact);
+	CHECK_STR(s ? s->ofd->target : NULL, "/b");
+	s = slot(&m, PID, 7);
+	CHECK(s && s->ofd->target_exact);
+	CHECK_STR(s ? s->ofd->target : NULL, "/c");
+	CHECK_EQ(m.stats.targets_deferred, 100 + 4);
+	CHECK_EQ(m.stats.targets_read, 3);
+	CHECK_EQ(m.stats.targets_skipped, 101);
+	/* a closed fd's history keeps what was known: the path argument */
+	CHECK_STR(fdw_slot_history(fdw_table_slot(table_of(&m, PID), 3), 0)->target,
+		  "/etc/hostname");
+
+	/* nothing left: a second flush reads nothing */
+	fdw_model_flush_pending(&m);
+	CHECK_EQ(read_target_calls, 3);
+	fdw_model_free(&m);
+}
+
 static uint64_t ring_now; /* the fake kernel ring's position */
 
 static uint64_t fake_ring_position(void *u)
@@ -924,6 +1018,7 @@ int main(void)
 {
 	test_scan_groups_ofds();
 	test_scan_groups_many();
+	test_deferred_targets();
 	test_scan_and_open();
 	test_dup_family();
 	test_close();
