@@ -63,6 +63,11 @@ static int ops_same_file(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, 
 	return fdw_proc_same_file(tid1, fd1, tid2, fd2);
 }
 
+static int ops_cmp_file(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2)
+{
+	return fdw_proc_cmp_file(tid1, fd1, tid2, fd2);
+}
+
 static uint64_t ops_ring_position(void *userdata)
 {
 	struct fdw_daemon *d = userdata;
@@ -152,6 +157,7 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 		.read_table = ops_read_table,
 		.read_proc = ops_read_proc,
 		.same_file = ops_same_file,
+		.cmp_file = ops_cmp_file,
 		.ring_position = ops_ring_position,
 		.userdata = d,
 	};
@@ -195,6 +201,7 @@ static int open_capture(struct fdw_daemon *d)
 		.precise_ts = d->cfg.precise_ts,
 		.self_tgid = (uint32_t)getpid(),
 		.on_record = fdw_pipeline_on_record,
+		.on_batch = fdw_pipeline_on_batch,
 		.userdata = &d->pipeline,
 	};
 	int r;

@@ -202,6 +202,8 @@ static int ring_consume(struct fdw_capture *c)
 	}
 	if (cons != published)
 		__atomic_store_n(r->consumer_pos, cons, __ATOMIC_RELEASE);
+	if (n && c->opts.on_batch)
+		c->opts.on_batch(c->opts.userdata);
 	return n;
 }
 

@@ -21,6 +21,8 @@ struct fdw_capture_opts {
 	/* every record, in ring order, with its position in the ring (from 1,
 	 * increasing); a negative return aborts the drain */
 	int (*on_record)(void *userdata, const void *data, size_t size, uint64_t pos);
+	/* after each batch of records (optional, same userdata) */
+	void (*on_batch)(void *userdata);
 	void *userdata;
 };
 

@@ -38,6 +38,11 @@ struct fdw_slot *fdw__slot_install(struct fdw_model *m, struct fdw_table *t, int
 				   struct fdw_ofd *ofd, bool cloexec,
 				   const struct fdw_origin *origin);
 
+/* ---- apply.c: targets read later ---------------------------------------- */
+
+/* o is being freed: its pending target (if any) needs no read. */
+void fdw__pending_drop(struct fdw_model *m, struct fdw_ofd *o);
+
 /* ---- model.c: processes, tasks, observers ------------------------------- */
 
 /* Tell every observer, in registration order. NULL p: nobody is told. */

@@ -272,4 +272,7 @@ void fdw_model_free(struct fdw_model *m)
 	fdw_hashmap_free(&m->procs);
 	fdw_hashmap_free(&m->tables);
 	fdw_hashmap_free(&m->ofds);
+	free(m->pending);
+	m->pending = NULL;
+	m->npending = m->pending_cap = 0;
 }

@@ -53,7 +53,10 @@ struct fdw_ofd {
 	uint32_t dev;
 	uint32_t mode;	/* S_IFMT bits; 0 for anon inodes */
 	uint32_t refs;
-	bool target_exact; /* target read from /proc (vs synthesized) */
+	bool target_exact; /* target read from /proc, or known from the record
+			    * (pipes, sockets), vs synthesized */
+	uint32_t pending;  /* 1 + its index in the model's pending list: the
+			    * target is to be read at the next flush; 0: not */
 	char *target;	   /* readlink(/proc/PID/fd/N) */
 	char *path_arg;	   /* the open family's path argument, if any */
 	struct fdw_origin origin; /* the fd that created it */
@@ -97,6 +100,7 @@ struct fdw_table {
 };
 
 struct fdw_proc;
+struct fdw__ofd_index; /* private to model/resync.c */
 
 /* How many observers a model takes (fdw_model_add_observer). */
 #define FDW_MODEL_MAX_OBSERVERS 4
@@ -140,6 +144,12 @@ struct fdw_model_ops {
 	/* Do fd1 of tid1 and fd2 of tid2 share an open file description?
 	 * 1 yes, 0 no, -errno unknown (kcmp(KCMP_FILE)). */
 	int (*same_file)(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2);
+	/* The same question answered as an order (kcmp(KCMP_FILE) itself):
+	 * 0 same open file description, 1 fd1's comes first, 2 after, 3
+	 * unordered, -errno unknown. The order must be total and consistent;
+	 * grouping N fds on one inode then costs O(N log N) calls instead of
+	 * same_file's O(N^2). Preferred over same_file when set. */
+	int (*cmp_file)(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2);
 	/* The kernel ring's position now (fdw_capture_position): records below
 	 * it describe changes a /proc read made after this call already shows. */
 	uint64_t (*ring_position)(void *userdata);
@@ -189,7 +199,20 @@ struct fdw_model_stats {
 	uint64_t ofds;
 	uint64_t history_entries; /* slots with a history ring */
 	uint64_t history_dropped; /* slot histories refused: max_history */
+	uint64_t targets_deferred; /* new fds whose target waited for a flush */
+	uint64_t targets_read;	   /* ... and were read from /proc then */
+	uint64_t targets_skipped;  /* ... and were closed before (no read) */
 };
+
+/* A new fd whose target is read at the next fdw_model_flush_pending(). */
+struct fdw_pending_target {
+	struct fdw_ofd *ofd; /* NULL once it was freed (closed) */
+	uint32_t tid;	     /* the thread that created it */
+	int32_t fd;
+};
+
+/* Pending targets past this are read at once (bounds the list). */
+#define FDW_MODEL_MAX_PENDING 4096
 
 struct fdw_model {
 	struct fdw_hashmap tasks;  /* tid -> struct fdw_task */
@@ -207,7 +230,9 @@ struct fdw_model {
 	struct fdw_model_observer observers[FDW_MODEL_MAX_OBSERVERS];
 	unsigned int nobservers;
 	struct fdw_task *last_task; /* one-entry cache for the hot path */
-	struct fdw_hashmap *scan_cands; /* OFD candidates during the start-up scan */
+	struct fdw__ofd_index *scan_cands; /* OFD candidates during the start-up scan */
+	struct fdw_pending_target *pending; /* fdw_model_flush_pending() */
+	uint32_t npending, pending_cap;
 };
 
 void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops);
@@ -235,6 +260,16 @@ static inline void fdw_proc_set_state(struct fdw_proc *p, int idx, void *state)
 /* Apply one decoded event. Never fails: inconsistencies are repaired from
  * /proc (through ops) and counted. */
 void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev);
+
+/*
+ * Read the targets of the fds created since the last call that are still
+ * open (by the same open file description). The model defers these /proc
+ * reads so that an fd opened and closed within one batch of records costs
+ * none: until then such an fd's target is synthesized from the record
+ * (target_exact false). Whoever shows targets calls this first; the
+ * pipeline does at the end of every batch and of every drain.
+ */
+void fdw_model_flush_pending(struct fdw_model *m);
 
 /* Add (or replace) a process found in /proc with its threads. `tids` lists
  * thread ids, tids[0] the leader's. Reads its table through ops->read_table.

@@ -110,78 +110,216 @@ int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int 
 
 /*
  * /proc does not say which fds share an open file description. Among fds
- * on the same inode, ask the kernel (kcmp(KCMP_FILE) through ops->same_file)
- * so dups, and fds inherited before the daemon started, get one OFD. The
- * index lives for one re-read, or for the whole start-up scan.
+ * on the same inode, ask the kernel (kcmp(KCMP_FILE)) so dups, and fds
+ * inherited before the daemon started, get one OFD. The index lives for one
+ * re-read, or for the whole start-up scan.
+ *
+ * kcmp orders files (by their struct file address, obfuscated but
+ * consistently), so the candidates of an inode form a search tree (a treap:
+ * random priorities keep it balanced whatever order fds come in): finding
+ * or placing an fd among N distinct open file descriptions of one inode
+ * costs O(log N) calls, not N. One candidate per kernel file. Where the
+ * kernel gives no order (3, an error, or only ops->same_file), the fd is
+ * compared with every candidate, as without an order, and kept on a loose
+ * list that every later search walks too.
  */
 struct ofd_cand {
 	uint32_t tid;
 	int fd;
-	struct fdw_ofd *ofd; /* a reference is held while indexed */
-	struct ofd_cand *next;
+	uint64_t ino;
+	uint32_t dev;
+	uint32_t prio;
+	struct fdw_ofd *ofd; /* a reference is held while indexed; NULL: none */
+	struct ofd_cand *left, *right; /* tree; loose list: right only */
 };
 
-/* Index key of an inode; two inodes may share one (chains check both). */
+/* The candidates of one inode (two inodes may share a key: the order puts
+ * (dev, ino) first). */
+struct cand_set {
+	struct ofd_cand *root;
+	struct ofd_cand *loose;
+};
+
+struct fdw__ofd_index {
+	struct fdw_hashmap inodes; /* cand_key(ino, dev) -> struct cand_set */
+	uint64_t rng;
+};
+
+static void cand_index_init(struct fdw__ofd_index *idx)
+{
+	fdw_hashmap_init(&idx->inodes);
+	idx->rng = FDW_FNV_OFFSET;
+}
+
 static uint64_t cand_key(uint64_t ino, uint32_t dev)
 {
 	return fdw_fnv(fdw_fnv(FDW_FNV_OFFSET, &ino, sizeof(ino)), &dev, sizeof(dev));
 }
 
-static void cand_add(struct fdw_model *m, struct fdw_hashmap *idx, uint32_t tid, int fd,
+/* Where q's file stands relative to c's: 0 same, 1 before, 2 after, 3
+ * unknown (unordered, or the kernel could not tell). */
+static int cand_cmp(struct fdw_model *m, const struct ofd_cand *q, const struct ofd_cand *c)
+{
+	int r;
+
+	if (q->dev != c->dev)
+		return q->dev < c->dev ? 1 : 2;
+	if (q->ino != c->ino)
+		return q->ino < c->ino ? 1 : 2;
+	if (m->ops.cmp_file) {
+		r = m->ops.cmp_file(m->ops.userdata, q->tid, q->fd, c->tid, c->fd);
+		return r >= 0 && r <= 2 ? r : 3;
+	}
+	r = m->ops.same_file(m->ops.userdata, q->tid, q->fd, c->tid, c->fd);
+	return r == 1 ? 0 : 3;
+}
+
+static struct ofd_cand *tree_scan(struct fdw_model *m, struct ofd_cand *c,
+				  const struct ofd_cand *q)
+{
+	struct ofd_cand *r;
+
+	for (; c; c = c->right) {
+		if (cand_cmp(m, q, c) == 0)
+			return c;
+		r = tree_scan(m, c->left, q);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+/* Descend from *link: the candidate with q's file, or NULL with q placed
+ * (treap insertion) unless the order failed on the way (*unordered). */
+static struct ofd_cand *tree_find_add(struct fdw_model *m, struct ofd_cand **link,
+				      struct ofd_cand *q, bool *unordered)
+{
+	struct ofd_cand *c = *link, *r, **next, *child;
+	int o;
+
+	if (!c) {
+		*link = q;
+		return NULL;
+	}
+	o = cand_cmp(m, q, c);
+	if (o == 0)
+		return c;
+	if (o == 3) {
+		*unordered = true;
+		return NULL;
+	}
+	next = o == 1 ? &c->left : &c->right;
+	r = tree_find_add(m, next, q, unordered);
+	if (r || *unordered)
+		return r;
+	child = *next;
+	if (child->prio > c->prio) { /* rotate the new node up */
+		if (o == 1) {
+			c->left = child->right;
+			child->right = c;
+		} else {
+			c->right = child->left;
+			child->left = c;
+		}
+		*link = child;
+	}
+	return NULL;
+}
+
+/*
+ * The indexed candidate whose file fd `fd` of `tid` (on ino/dev) is, or
+ * NULL after indexing a new candidate for it, returned in *added (its ofd
+ * NULL for the caller to set; NULL when out of memory).
+ */
+static struct ofd_cand *cand_find_add(struct fdw_model *m, struct fdw__ofd_index *idx,
+				      uint32_t tid, int fd, uint64_t ino, uint32_t dev,
+				      struct ofd_cand **added)
+{
+	uint64_t k = cand_key(ino, dev);
+	struct cand_set *set = fdw_hashmap_get(&idx->inodes, k);
+	struct ofd_cand *q, *c;
+	bool unordered = false;
+
+	*added = NULL;
+	if ((!m->ops.cmp_file && !m->ops.same_file) || !ino)
+		return NULL;
+	if (!set) {
+		set = calloc(1, sizeof(*set));
+		if (!set)
+			return NULL;
+		if (fdw_hashmap_put(&idx->inodes, k, set) < 0) {
+			free(set);
+			return NULL;
+		}
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	q->tid = tid;
+	q->fd = fd;
+	q->ino = ino;
+	q->dev = dev;
+	/* xorshift64: priorities independent of the order fds come in */
+	idx->rng ^= idx->rng << 13;
+	idx->rng ^= idx->rng >> 7;
+	idx->rng ^= idx->rng << 17;
+	q->prio = (uint32_t)(idx->rng >> 32);
+	for (c = set->loose; c; c = c->right)
+		if (cand_cmp(m, q, c) == 0)
+			break;
+	if (!c)
+		c = tree_find_add(m, &set->root, q, &unordered);
+	if (!c && unordered)
+		c = tree_scan(m, set->root, q);
+	if (c) {
+		free(q); /* not placed */
+		return c;
+	}
+	if (unordered) {
+		q->right = set->loose;
+		set->loose = q;
+	}
+	*added = q;
+	return NULL;
+}
+
+/* Index o as the open file description of fd `fd` of `tid`. */
+static void cand_add(struct fdw_model *m, struct fdw__ofd_index *idx, uint32_t tid, int fd,
 		     struct fdw_ofd *o)
 {
-	struct ofd_cand *c;
-	uint64_t k = cand_key(o->ino, o->dev);
+	struct ofd_cand *added;
 
-	if (!m->ops.same_file || !o->ino)
-		return;
-	/* one candidate per OFD is enough */
-	for (c = fdw_hashmap_get(idx, k); c; c = c->next)
-		if (c->ofd == o)
-			return;
-	c = malloc(sizeof(*c));
-	if (!c)
-		return;
-	c->tid = tid;
-	c->fd = fd;
-	c->ofd = o;
+	if (cand_find_add(m, idx, tid, fd, o->ino, o->dev, &added) || !added)
+		return; /* one candidate per file is enough */
+	added->ofd = o;
 	o->refs++;
-	c->next = fdw_hashmap_get(idx, k);
-	if (fdw_hashmap_put(idx, k, c) < 0) {
-		o->refs--;
+}
+
+static void cand_tree_free(struct fdw_model *m, struct ofd_cand *c)
+{
+	struct ofd_cand *next;
+
+	for (; c; c = next) {
+		next = c->right;
+		cand_tree_free(m, c->left);
+		fdw__ofd_put(m, c->ofd);
 		free(c);
 	}
 }
 
-static struct fdw_ofd *cand_find(struct fdw_model *m, struct fdw_hashmap *idx, uint32_t tid,
-				 const struct fdw_fd_info *fi)
-{
-	struct ofd_cand *c;
-
-	if (!m->ops.same_file || !fi->ino)
-		return NULL;
-	for (c = fdw_hashmap_get(idx, cand_key(fi->ino, fi->dev)); c; c = c->next)
-		if (c->ofd->ino == fi->ino && c->ofd->dev == fi->dev &&
-		    m->ops.same_file(m->ops.userdata, tid, fi->fd, c->tid, c->fd) == 1)
-			return c->ofd;
-	return NULL;
-}
-
-static void cand_free(struct fdw_model *m, struct fdw_hashmap *idx)
+static void cand_free(struct fdw_model *m, struct fdw__ofd_index *idx)
 {
 	size_t it = 0;
 	void *v;
 
-	while (fdw_hashmap_next(idx, &it, NULL, &v)) {
-		struct ofd_cand *c = v, *next;
+	while (fdw_hashmap_next(&idx->inodes, &it, NULL, &v)) {
+		struct cand_set *set = v;
 
-		for (; c; c = next) {
-			next = c->next;
-			fdw__ofd_put(m, c->ofd);
-			free(c);
-		}
+		cand_tree_free(m, set->root);
+		cand_tree_free(m, set->loose);
+		free(set);
 	}
-	fdw_hashmap_free(idx);
+	fdw_hashmap_free(&idx->inodes);
 }
 
 /* ---- whole tables ------------------------------------------------------ */
@@ -190,7 +328,7 @@ struct resync_ctx {
 	struct fdw_model *m;
 	struct fdw_table *t;
 	uint32_t tid;
-	struct fdw_hashmap *cands;
+	struct fdw__ofd_index *cands;
 	uint8_t *seen; /* bitmap of fds the kernel has */
 	uint32_t nseen;
 	uint64_t now;
@@ -202,6 +340,7 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 {
 	struct resync_ctx *c = data;
 	struct fdw_slot *s = fdw_table_slot(c->t, fi->fd);
+	struct ofd_cand *cand, *added;
 	struct fdw_origin origin;
 	struct fdw_ofd *o;
 
@@ -235,7 +374,9 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 		origin = *c->new_origin;
 	else
 		origin_procfs(&origin, c->now);
-	o = cand_find(c->m, c->cands, c->tid, fi);
+	/* one search both finds the fd's OFD and indexes a new one */
+	cand = cand_find_add(c->m, c->cands, c->tid, fi->fd, fi->ino, fi->dev, &added);
+	o = cand ? cand->ofd : NULL;
 	if (o) {
 		o->refs++;
 	} else {
@@ -245,7 +386,10 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 			return;
 		}
 		o->refs = 1; /* hold it across install */
-		cand_add(c->m, c->cands, c->tid, fi->fd, o);
+		if (added) {
+			added->ofd = o;
+			o->refs++;
+		}
 	}
 	if (!fdw__slot_install(c->m, c->t, fi->fd, o, fi->cloexec, &origin))
 		c->err = -ENOSPC;
@@ -255,14 +399,14 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now,
 			 const struct fdw_origin *new_origin)
 {
-	struct fdw_hashmap local;
+	struct fdw__ofd_index local;
 	struct resync_ctx c = { .m = m, .t = t, .tid = tid, .now = now, .new_origin = new_origin };
 	struct fdw_origin closed;
 	int r;
 
 	if (!m->ops.read_table)
 		return -ENOTSUP;
-	fdw_hashmap_init(&local);
+	cand_index_init(&local);
 	c.cands = m->scan_cands ? m->scan_cands : &local;
 	/* before reading: every record below this position is in what we read */
 	if (m->ops.ring_position)
@@ -429,7 +573,7 @@ void fdw_model_scan_begin(struct fdw_model *m)
 {
 	m->scan_cands = calloc(1, sizeof(*m->scan_cands));
 	if (m->scan_cands)
-		fdw_hashmap_init(m->scan_cands);
+		cand_index_init(m->scan_cands);
 }
 
 void fdw_model_scan_end(struct fdw_model *m)

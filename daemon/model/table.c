@@ -58,6 +58,7 @@ void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o)
 	if (o->kfile && fdw_hashmap_get(&m->ofds, o->kfile) == o)
 		(void)fdw_hashmap_remove(&m->ofds, o->kfile);
 	o->kfile = 0;
+	fdw__pending_drop(m, o);
 	m->stats.ofds--;
 	ofd_free(o);
 }

@@ -98,6 +98,13 @@ int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64
 	return 0;
 }
 
+void fdw_pipeline_on_batch(void *userdata)
+{
+	struct fdw_pipeline *p = userdata;
+
+	fdw_model_flush_pending(p->model);
+}
+
 /* ---- lost records ----------------------------------------------------- */
 
 /*
@@ -186,13 +193,17 @@ static void handle_lost(struct fdw_pipeline *p)
 
 void fdw_pipeline_drain(struct fdw_pipeline *p)
 {
-	if (!p->capture)
+	if (!p->capture) {
+		fdw_model_flush_pending(p->model);
 		return;
+	}
 	p->stats.drains++;
 	(void)fdw_capture_drain(p->capture);
 	handle_lost(p);
 	/* a resync above may have raced new records: take them too */
 	(void)fdw_capture_drain(p->capture);
+	/* every answer follows a drain: no target it shows is left pending */
+	fdw_model_flush_pending(p->model);
 }
 
 uint64_t fdw_pipeline_lost(const struct fdw_pipeline *p, uint64_t *per_cpu, unsigned int max_cpus,

@@ -55,6 +55,9 @@ void fdw_pipeline_init(struct fdw_pipeline *p, struct fdw_model *m, struct fdw_h
  * with `p` as userdata, then fdw_pipeline_attach(). */
 int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64_t pos);
 void fdw_pipeline_attach(struct fdw_pipeline *p, struct fdw_capture *c);
+/* The capture options' batch callback: the batch's new fds that are still
+ * open get their targets read (fdw_model_flush_pending). */
+void fdw_pipeline_on_batch(void *userdata);
 
 /* Add every process in /proc to the model (after the probes are attached,
  * so nothing falls between the scan and the events). 0 or -errno. */
@@ -62,7 +65,8 @@ int fdw_pipeline_scan(struct fdw_pipeline *p);
 
 /* Apply every record the kernel has committed so far, then re-read the
  * tables of processes whose records were lost (read-your-writes: after
- * this, the model reflects every syscall that returned before the call). */
+ * this, the model reflects every syscall that returned before the call,
+ * with the kernel's targets: pending ones are read last). */
 void fdw_pipeline_drain(struct fdw_pipeline *p);
 
 /*

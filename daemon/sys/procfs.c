@@ -414,6 +414,16 @@ int fdw_proc_same_file(uint32_t tid1, int fd1, uint32_t tid2, int fd2)
 	return r == 0;
 }
 
+int fdw_proc_cmp_file(uint32_t tid1, int fd1, uint32_t tid2, int fd2)
+{
+	long r = syscall(SYS_kcmp, (pid_t)tid1, (pid_t)tid2, KCMP_FILE, (unsigned long)fd1,
+			 (unsigned long)fd2);
+
+	if (r < 0)
+		return -errno;
+	return (int)r;
+}
+
 int fdw_proc_nofile_limit(uint32_t pid, uint64_t *soft, uint64_t *hard)
 {
 	struct rlimit rl;

@@ -416,6 +416,14 @@ static void test_real_proc(void)
 	CHECK(r == 1 || r == -EPERM || r == -ENOSYS);
 	r = fdw_proc_same_file(self, p[0], self, p[1]);
 	CHECK(r == 0 || r == -EPERM || r == -ENOSYS);
+	r = fdw_proc_cmp_file(self, p[0], self, p[0]);
+	CHECK(r == 0 || r == -EPERM || r == -ENOSYS);
+	r = fdw_proc_cmp_file(self, p[0], self, p[1]);
+	if (r != -EPERM && r != -ENOSYS) {
+		/* two ends of a pipe: distinct files, ordered, antisymmetric */
+		CHECK(r == 1 || r == 2);
+		CHECK_EQ(fdw_proc_cmp_file(self, p[1], self, p[0]), 3 - r);
+	}
 
 	CHECK_EQ(fdw_proc_nofile_limit(self, &soft, &hard), 0);
 	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
