@@ -118,6 +118,8 @@ static json_t *apply(struct fdw_event *ev)
 
 	fdw_model_apply(&F.model, ev);
 	e = fdw_history_push(&F.history, ev, "cat");
+	/* the end of a batch, as every query sees it: targets read */
+	fdw_pipeline_drain(&F.pipeline);
 	return fdw_render_event(D, e);
 }
 
