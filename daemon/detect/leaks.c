@@ -19,7 +19,7 @@
 #include "daemon.h"
 #include "detect/leaks.h"
 #include "sys/procfs.h"
-#include "server/render.h"
+#include "base/json.h"
 #include "sys/symbolize.h"
 #include "capture/syscalls.h"
 
@@ -498,7 +498,7 @@ int fdw_leak_sites(const struct fdw_table *t, uint64_t since, fdw_leak_stack_fn 
 			memcpy(a->s.comm, sl->origin.comm, sizeof(a->s.comm));
 			a->s.comm[sizeof(a->s.comm) - 1] = '\0';
 			snprintf(a->s.pattern, sizeof(a->s.pattern), "%s", pattern);
-			a->s.type = fdw_render_fd_type(o);
+			a->s.type = fdw_fd_type_name(o->mode, o->target);
 			a->hash = h;
 			a->next = head;
 			if (fdw_hashmap_put(&buckets, h, a) < 0) {
@@ -1049,7 +1049,7 @@ static json_t *slot_json(int fd, const struct fdw_slot *s, uint64_t now)
 	return json_pack("{s:i, s:o, s:s, s:b, s:I, s:o, s:o}",
 			 "fd", fd,
 			 "target", fdw_json_bytes(o->target ? o->target : o->path_arg),
-			 "type", fdw_render_fd_type(o),
+			 "type", fdw_fd_type_name(o->mode, o->target),
 			 "cloexec", s->cloexec,
 			 "ofd", (json_int_t)o->id,
 			 "origin", origin_json(&s->origin, now),

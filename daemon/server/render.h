@@ -11,15 +11,8 @@
 
 #include <jansson.h>
 
+#include "base/json.h" /* fdw_json_bytes() */
 #include "daemon.h"
-
-/*
- * A JSON string for bytes that need not be UTF-8 (paths, targets, comms):
- * valid UTF-8 is kept as is; any other byte becomes the four characters
- * "\xNN". Never NULL for a non-NULL `s` unless out of memory; NULL `s` gives
- * JSON null.
- */
-json_t *fdw_json_bytes(const char *s);
 
 /* One history entry as an event object (GET /v1/events). */
 json_t *fdw_render_event(const struct fdw_daemon *d, const struct fdw_history_entry *e);
