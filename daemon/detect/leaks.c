@@ -13,12 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/hash.h"
 #include "base/log.h"
 #include "server/api.h"
 #include "capture/capture.h"
 #include "daemon.h"
 #include "detect/leaks.h"
-#include "sys/procfs.h"
+#include "sys/pidinfo.h"
 #include "base/json.h"
 #include "sys/symbolize.h"
 #include "capture/syscalls.h"
@@ -368,17 +369,6 @@ struct site_acc {
 	struct site_acc *next; /* same hash bucket */
 };
 
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 static int cmp_site(const void *x, const void *y, void *ctx)
 {
 	const struct fdw_leak_site *a = *(const struct fdw_leak_site *const *)x;
@@ -459,11 +449,11 @@ int fdw_leak_sites(const struct fdw_table *t, uint64_t since, fdw_leak_stack_fn 
 			continue;
 		o = sl->ofd;
 		fdw_leak_pattern(o->target ? o->target : o->path_arg, pattern, sizeof(pattern));
-		h = fnv(0xcbf29ce484222325ull, &sl->origin.nr, sizeof(sl->origin.nr));
-		h = fnv(h, &o->origin.nr, sizeof(o->origin.nr));
-		h = fnv(h, &sl->origin.source, 1);
-		h = fnv(h, sl->origin.comm, strnlen(sl->origin.comm, sizeof(sl->origin.comm)));
-		h = fnv(h, pattern, strlen(pattern));
+		h = fdw_fnv(FDW_FNV_OFFSET, &sl->origin.nr, sizeof(sl->origin.nr));
+		h = fdw_fnv(h, &o->origin.nr, sizeof(o->origin.nr));
+		h = fdw_fnv(h, &sl->origin.source, 1);
+		h = fdw_fnv(h, sl->origin.comm, strnlen(sl->origin.comm, sizeof(sl->origin.comm)));
+		h = fdw_fnv(h, pattern, strlen(pattern));
 		head = fdw_hashmap_get(&buckets, h);
 		for (a = head; a; a = a->next)
 			if (a->s.nr == sl->origin.nr && a->s.ofd_nr == o->origin.nr &&
@@ -631,171 +621,26 @@ struct fdw_leaks {
 
 /* ---- the real system ----------------------------------------------------------------- */
 
-static int read_small(const char *path, char *buf, size_t len);
-
-static uint64_t parse_limit(const char *s)
+/* The sys/pidinfo readers, with ops.userdata as the proc root (NULL: /proc). */
+static int sys_read_limit(void *root, uint32_t pid, uint64_t *soft, uint64_t *hard)
 {
-	return strncmp(s, "unlimited", 9) ? strtoull(s, NULL, 10) : (uint64_t)RLIM_INFINITY;
+	return fdw_pid_nofile_limit(root, pid, soft, hard);
 }
 
-/* prlimit needs CAP_SYS_RESOURCE for another user's process; /proc/PID/limits
- * (readable by all) says the same. */
-static int sys_read_limit(void *u, uint32_t pid, uint64_t *soft, uint64_t *hard)
+static int sys_read_start(void *root, uint32_t pid, uint64_t *ticks)
 {
-	char path[64], buf[4096], *line, *p;
-	int r = fdw_proc_nofile_limit(pid, soft, hard);
+	struct fdw_pid_stat st;
+	int r = fdw_pid_stat_read(root, pid, &st);
 
-	if (r != -EPERM)
-		return r;
-	snprintf(path, sizeof(path), "%s/%u/limits", u ? (const char *)u : "/proc", pid);
-	if (read_small(path, buf, sizeof(buf)) < 0 || !(line = strstr(buf, "\nMax open files")))
-		return r;
-	p = line + strlen("\nMax open files");
-	p += strspn(p, " ");
-	*soft = parse_limit(p);
-	p += strcspn(p, " ");
-	p += strspn(p, " ");
-	*hard = parse_limit(p);
-	return 0;
-}
-
-static int read_small(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0)
-		n = -errno;
-	(void)close(fd);
-	if (n < 0)
-		return (int)n;
-	buf[n] = '\0';
-	return (int)n;
-}
-
-static int sys_read_start(void *u, uint32_t pid, uint64_t *ticks)
-{
-	const char *root = u ? u : "/proc";
-	char path[64], buf[1024], *p, *end;
-	unsigned long long v;
-	int r;
-
-	snprintf(path, sizeof(path), "%s/%u/stat", root, pid);
-	r = read_small(path, buf, sizeof(buf));
-	if (r < 0)
-		return r == -ENOENT ? -ESRCH : r;
-	/* after the comm's closing parenthesis: state is field 3, starttime 22 */
-	p = strrchr(buf, ')');
-	if (!p)
-		return -EIO;
-	p++;
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p + 1, ' ');
-		if (!p)
-			return -EIO;
-	}
-	errno = 0;
-	v = strtoull(p + 1, &end, 10);
-	if (errno || end == p + 1)
-		return -EIO;
-	*ticks = v;
-	return 0;
-}
-
-/* The systemd unit of a process: the last path component of its cgroup
- * (v2, or v1's name=systemd hierarchy) that ends in a unit suffix. */
-int fdw_leak_read_unit(const char *root, uint32_t pid, char *out, size_t len)
-{
-	static const char *const suffixes[] = { ".service", ".scope", ".socket", ".mount",
-						".swap", ".slice" };
-	char path[64], buf[4096], *line, *save = NULL;
-	int r;
-
-	out[0] = '\0';
-	snprintf(path, sizeof(path), "%s/%u/cgroup", root ? root : "/proc", pid);
-	r = read_small(path, buf, sizeof(buf));
 	if (r < 0)
 		return r;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *cg = strchr(line, ':');
-
-		if (!cg || !(cg = strchr(cg + 1, ':')))
-			continue;
-		if (strncmp(line, "0::", 3) && !strstr(line, "name=systemd:"))
-			continue;
-		cg++;
-		/* walk from the end: the innermost unit wins, slices last */
-		for (int pass = 0; pass < 2 && !out[0]; pass++) {
-			char *end = cg + strlen(cg);
-
-			while (end > cg) {
-				char *start = end;
-				size_t clen;
-
-				while (start > cg && start[-1] != '/')
-					start--;
-				clen = (size_t)(end - start);
-				for (size_t i = pass ? 5 : 0; i < (pass ? 6u : 5u); i++) {
-					size_t sl = strlen(suffixes[i]);
-
-					if (clen > sl && !memcmp(end - sl, suffixes[i], sl)) {
-						snprintf(out, len, "%.*s", (int)clen, start);
-						break;
-					}
-				}
-				if (out[0])
-					break;
-				end = start > cg ? start - 1 : cg;
-			}
-		}
-		if (out[0])
-			break;
-	}
+	*ticks = st.starttime;
 	return 0;
 }
 
-static int sys_read_unit(void *u, uint32_t pid, char *out, size_t len)
+static int sys_read_unit(void *root, uint32_t pid, char *buf, size_t len)
 {
-	return fdw_leak_read_unit(u, pid, out, len);
-}
-
-static double clk_tck(void)
-{
-	static double hz;
-
-	if (!hz) {
-		long v = sysconf(_SC_CLK_TCK);
-
-		hz = v > 0 ? (double)v : 100.0;
-	}
-	return hz;
-}
-
-double fdw_boot_time(void)
-{
-	static double bt = -1;
-	char *line = NULL;
-	size_t cap = 0;
-	FILE *f;
-
-	if (bt >= 0)
-		return bt;
-	/* line by line: the "intr" line before it can be very long */
-	f = fopen("/proc/stat", "re");
-	if (!f)
-		return 0;
-	bt = 0;
-	while (getline(&line, &cap, f) > 0)
-		if (!strncmp(line, "btime ", 6)) {
-			bt = strtod(line + 6, NULL);
-			break;
-		}
-	free(line);
-	fclose(f);
-	return bt;
+	return fdw_pid_unit(root, pid, buf, len);
 }
 
 /* ---- stacks -------------------------------------------------------------------------- */
@@ -975,7 +820,7 @@ static struct leak_proc *state_get(struct fdw_leaks *l, struct fdw_proc *p, uint
 		return NULL;
 	st->pid = p->pid;
 	st->start_ticks = ticks;
-	st->start_time = fdw_boot_time() + (double)ticks / clk_tck();
+	st->start_time = fdw_boot_time() + (double)ticks / fdw_clk_tck();
 	st->exec_count = p->exec_count;
 	st->created = now;
 	fdw_hashmap_init(&st->fdstacks);

@@ -37,6 +37,7 @@
 
 #include "alerts/alerts.h"
 #include "model/model.h"
+#include "sys/pidinfo.h" /* fdw_boot_time(), which metrics.c gets through here */
 
 struct fdw_capture;
 
@@ -231,15 +232,6 @@ bool fdw_leaks_proc_info(struct fdw_leaks *l, struct fdw_proc *p, struct fdw_lea
 
 const struct fdw_leak_stats *fdw_leaks_stats(const struct fdw_leaks *l);
 
-/* The systemd unit of process `pid` from ROOT/PID/cgroup (cgroup v2, or
- * v1's name=systemd line): the innermost path component that is a service,
- * scope, socket, mount or swap unit, else a slice; "" when none. 0 or
- * -errno. `root` NULL: /proc. */
-int fdw_leak_read_unit(const char *root, uint32_t pid, char *buf, size_t len);
-
-/* The host's boot time in seconds since the epoch (/proc/stat btime), 0 if
- * unknown; read once. */
-double fdw_boot_time(void);
 const struct fdw_leak_config *fdw_leaks_config(const struct fdw_leaks *l);
 
 /* ---- the daemon's use (fdwatchd) ---------------------------------------- */

@@ -744,56 +744,8 @@ static void test_exec_leak(void)
 	mono = 0;
 }
 
-static void put_cgroup(const char *root, uint32_t pid, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%u", root, pid);
-	(void)mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/%u/cgroup", root, pid);
-	f = fopen(path, "we");
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-}
-
-static void test_units(void)
-{
-	char root[] = "/tmp/fdw-test-units-XXXXXX", unit[128], cmd[300];
-
-	if (!mkdtemp(root)) {
-		CHECK(!"mkdtemp");
-		return;
-	}
-	put_cgroup(root, 1, "0::/system.slice/nginx.service\n");
-	put_cgroup(root, 2, "0::/user.slice/user-1000.slice/session-3.scope\n");
-	put_cgroup(root, 3, "0::/system.slice/postgresql@15-main.service/x/y\n");
-	put_cgroup(root, 4, "0::/\n");
-	put_cgroup(root, 5, "12:pids:/system.slice/cron.service\n"
-			    "1:name=systemd:/system.slice/cron.service\n");
-	put_cgroup(root, 6, "0::/machine.slice\n");
-	CHECK_EQ(fdw_leak_read_unit(root, 1, unit, sizeof(unit)), 0);
-	CHECK_STR(unit, "nginx.service");
-	CHECK_EQ(fdw_leak_read_unit(root, 2, unit, sizeof(unit)), 0);
-	CHECK_STR(unit, "session-3.scope");
-	CHECK_EQ(fdw_leak_read_unit(root, 3, unit, sizeof(unit)), 0);
-	CHECK_STR(unit, "postgresql@15-main.service");
-	CHECK_EQ(fdw_leak_read_unit(root, 4, unit, sizeof(unit)), 0);
-	CHECK_STR(unit, "");
-	CHECK_EQ(fdw_leak_read_unit(root, 5, unit, sizeof(unit)), 0);
-	CHECK_STR(unit, "cron.service");
-	CHECK_EQ(fdw_leak_read_unit(root, 6, unit, sizeof(unit)), 0);
-	CHECK_STR(unit, "machine.slice");
-	CHECK(fdw_leak_read_unit(root, 7, unit, sizeof(unit)) < 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	CHECK_EQ(system(cmd), 0);
-}
-
 int main(void)
 {
-	test_units();
 	test_config();
 	test_pattern();
 	test_trend();
