@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -144,20 +145,31 @@ int fdw_leak_config_set(struct fdw_leak_config *c, const char *kv)
 	return -EINVAL;
 }
 
-void fdw_leak_config_print(const struct fdw_leak_config *c, FILE *f)
+int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len)
 {
-	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+	size_t n = sizeof(settings) / sizeof(settings[0]), o = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
 		const struct setting *s = &settings[i];
 		const char *p = (const char *)c + s->off;
+		char val[32];
+		int r;
 
 		if (s->type == T_UINT)
-			fprintf(f, "%s=%u", s->name, *(const unsigned int *)p);
+			snprintf(val, sizeof(val), "%u", *(const unsigned int *)p);
 		else if (s->type == T_DOUBLE)
-			fprintf(f, "%s=%g", s->name, *(const double *)p);
+			snprintf(val, sizeof(val), "%g", *(const double *)p);
 		else
-			fprintf(f, "%s=%d", s->name, *(const bool *)p ? 1 : 0);
-		fputc(i + 1 < sizeof(settings) / sizeof(settings[0]) ? ' ' : '\n', f);
+			snprintf(val, sizeof(val), "%d", *(const bool *)p ? 1 : 0);
+		r = snprintf(o < len ? buf + o : NULL, o < len ? len - o : 0, "%s%s=%s",
+			     i ? " " : "", s->name, val);
+		if (r < 0)
+			return -EINVAL;
+		o += (size_t)r;
 	}
+	return o > INT_MAX ? -EOVERFLOW : (int)o;
 }
 
 /* ---- the growth detector --------------------------------------------------- */
@@ -1783,8 +1795,10 @@ int fdw_leaks_daemon_start(struct fdw_daemon *d)
 	if (r < 0)
 		return r;
 	if (d->cfg.verbose) {
-		log_debug("leak detectors: ");
-		fdw_leak_config_print(&d->cfg.leak, stderr);
+		char buf[1024];
+
+		(void)fdw_leak_config_print(&d->cfg.leak, buf, sizeof(buf));
+		log_debug("leak detectors: %s", buf);
 	}
 	return 0;
 }

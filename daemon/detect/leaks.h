@@ -78,8 +78,13 @@ struct fdw_leak_config {
 void fdw_leak_config_default(struct fdw_leak_config *c);
 /* "name=value"; 0 or -EINVAL (unknown name, bad value). */
 int fdw_leak_config_set(struct fdw_leak_config *c, const char *name_value);
-/* "name=value ..." of every setting, for --help and tests. */
-void fdw_leak_config_print(const struct fdw_leak_config *c, FILE *f);
+/*
+ * "name=value name=value ..." of every setting, on one line without a
+ * newline (for a log line: log_debug("leak detectors: %s", buf)). Like
+ * snprintf: always NUL-terminated when len > 0, truncated to fit; returns
+ * the length the whole text needs (>= len: truncated), or -errno.
+ */
+int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len);
 
 /* ---- the growth detector, pure (unit-tested on synthetic series) ---- */
 

@@ -58,6 +58,19 @@ static void test_config(void)
 	/* min samples follow a smaller window */
 	CHECK_EQ(fdw_leak_config_set(&c, "fast_window=8"), 0);
 	CHECK_EQ(c.fast_min_samples, 8);
+	/* printed on one line, in a buffer, like snprintf */
+	{
+		char buf[1024], small[16];
+		int n = fdw_leak_config_print(&c, buf, sizeof(buf));
+
+		CHECK(n > 0 && (size_t)n == strlen(buf));
+		CHECK(!strncmp(buf, "fast_window=8 fast_min_samples=8 fast_min_rate=0.5 ", 51));
+		CHECK(strstr(buf, " exec_leaks=0 ") != NULL);
+		CHECK(strchr(buf, '\n') == NULL);
+		CHECK(buf[n - 1] != ' ');
+		CHECK_EQ(fdw_leak_config_print(&c, small, sizeof(small)), n);
+		CHECK_STR(small, "fast_window=8 f");
+	}
 }
 
 static void test_pattern(void)
