@@ -377,12 +377,108 @@ int fdw_daemon_open_capture(struct fdw_daemon *d)
 	return fdw_capture_start(d->capture, d->loop);
 }
 
+/* ---- leak detectors and alerts (temporary wiring, for merge) ------------ */
+
+#define LEAK_SAVE_EVERY_S 5 /* the alert store is written at most this often (and at exit) */
+
+/* One daemon per process: the detectors' 1 s timer. */
+static uv_timer_t leak_timer;
+static bool leak_timer_on;
+static uint64_t leak_saved_tick;
+
+static double now_realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Followers see fires and resolves, not refreshes. */
+static void on_alert_change(void *userdata, const struct fdw_alert *a, bool updated)
+{
+	struct fdw_daemon *d = userdata;
+	json_t *o;
+
+	if (updated || !d->api)
+		return;
+	o = fdw_alert_json(a);
+	if (o)
+		fdw_api_publish_alert(d, o);
+	json_decref(o);
+}
+
+static void on_leak_tick(uv_timer_t *t)
+{
+	struct fdw_daemon *d = t->data;
+	uint64_t ticks;
+
+	fdw_daemon_drain(d);
+	fdw_leaks_tick(d->leaks, fdw_now_mono(), now_realtime());
+	ticks = fdw_leaks_stats(d->leaks)->ticks;
+	if (d->alerts.dirty && ticks - leak_saved_tick >= LEAK_SAVE_EVERY_S) {
+		(void)fdw_alerts_save(&d->alerts);
+		leak_saved_tick = ticks;
+	}
+}
+
+int fdw_daemon_leaks_start(struct fdw_daemon *d)
+{
+	int r;
+
+	r = fdw_alerts_init(&d->alerts, d->cfg.max_alerts, d->cfg.state_dir);
+	if (r < 0)
+		return r;
+	d->alerts.on_change = on_alert_change;
+	d->alerts.userdata = d;
+	/* a corrupt store is reported and set aside: not a reason to stop */
+	(void)fdw_alerts_load(&d->alerts, now_realtime());
+	r = fdw_leaks_new(&d->leaks, &d->cfg.leak, &d->model, &d->alerts, d->capture, NULL);
+	if (r < 0)
+		return r;
+	r = uv_timer_init(d->loop, &leak_timer);
+	if (r < 0)
+		return r;
+	leak_timer.data = d;
+	leak_timer_on = true;
+	r = uv_timer_start(&leak_timer, on_leak_tick, 1000, 1000);
+	if (r < 0)
+		return r;
+	if (d->cfg.verbose) {
+		char buf[1024];
+
+		(void)fdw_leak_config_print(&d->cfg.leak, buf, sizeof(buf));
+		log_debug("leak detectors: %s", buf);
+	}
+	return 0;
+}
+
+void fdw_daemon_leaks_stop(struct fdw_daemon *d)
+{
+	if (!leak_timer_on)
+		return;
+	leak_timer_on = false;
+	uv_close((uv_handle_t *)&leak_timer, NULL);
+}
+
+/* Free the detectors (before the model), save and free the store. */
+static void leaks_free(struct fdw_daemon *d)
+{
+	struct fdw_leaks *l = d->leaks;
+
+	/* the model's exits from here on are a shutdown, not process exits */
+	d->leaks = NULL;
+	fdw_leaks_free(l);
+	(void)fdw_alerts_save(&d->alerts);
+	fdw_alerts_free(&d->alerts);
+}
+
 void fdw_daemon_free(struct fdw_daemon *d)
 {
 	fdw_proc_cache_clear();
 	/* before the capture (it stops stack capture) and the model (its
 	 * exits at shutdown are no process exits) */
-	fdw_leaks_daemon_free(d);
+	leaks_free(d);
 	fdw_capture_free(d->capture);
 	d->capture = NULL;
 	fdw_model_free(&d->model);

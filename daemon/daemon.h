@@ -79,6 +79,14 @@ void fdw_daemon_free(struct fdw_daemon *d);
 
 uint64_t fdw_now_mono(void);
 
+/* The leak detectors and the alert store (temporary wiring, for merge):
+ * open the store in cfg.state_dir, create the detectors, start their 1 s
+ * timer (drain, tick, save the store now and then); fires and resolves go
+ * to the API's followers. 0 or -errno. fdw_daemon_free() frees them. */
+int fdw_daemon_leaks_start(struct fdw_daemon *d);
+/* Stop the timer (the loop closes it). Safe when not started. */
+void fdw_daemon_leaks_stop(struct fdw_daemon *d);
+
 /* Drain every record the kernel has committed into the model (read-your-writes). */
 void fdw_daemon_drain(struct fdw_daemon *d);
 

@@ -229,7 +229,7 @@ static void shutdown_daemon(struct fdw_daemon *d)
 	(void)sd_notify(0, "STOPPING=1");
 #endif
 	fdw_audit_stop(d);
-	fdw_leaks_daemon_stop(d);
+	fdw_daemon_leaks_stop(d);
 	fdw_api_stop(d);
 	fdw_capture_stop(d->capture);
 	uv_close((uv_handle_t *)&housekeeping, NULL);
@@ -304,13 +304,13 @@ int main(int argc, char **argv)
 		fdw_api_stop(d);
 		goto out_capture;
 	}
-	r = fdw_leaks_daemon_start(d);
+	r = fdw_daemon_leaks_start(d);
 	if (r < 0)
 		log_err("leak detectors: %s", strerror(-r));
 	else
 		r = fdw_api_start_metrics(d); /* logs its own errors */
 	if (r < 0) {
-		fdw_leaks_daemon_stop(d);
+		fdw_daemon_leaks_stop(d);
 		fdw_audit_stop(d);
 		fdw_api_stop(d);
 		goto out_capture;
