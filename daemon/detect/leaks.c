@@ -14,11 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
-#include "server/api.h"
 #include "capture/capture.h"
-#include "daemon.h"
 #include "detect/leaks.h"
 #include "sys/pidinfo.h"
 #include "base/json.h"
@@ -622,13 +621,9 @@ struct fdw_leaks {
 	struct fdw_leak_ops ops;
 	struct fdw_hashmap stacks; /* stack id+1 -> struct leak_stack */
 	struct fdw_leak_stats stats;
-	uv_timer_t timer;
-	bool timer_on;
 	double started_real;
 	uint64_t last_mono;
 	double last_real;
-	struct fdw_daemon *d; /* the daemon glue, NULL in tests */
-	uint64_t saved_tick;
 };
 
 /* ---- the real system ----------------------------------------------------------------- */
@@ -1718,103 +1713,4 @@ void fdw_leaks_free(struct fdw_leaks *l)
 		stack_free(v);
 	fdw_hashmap_free(&l->stacks);
 	free(l);
-}
-
-#define SAVE_EVERY_S 5 /* the store is written at most this often (and at exit) */
-
-static void on_tick(uv_timer_t *t)
-{
-	struct fdw_leaks *l = t->data;
-	struct timespec ts;
-
-	if (l->d)
-		fdw_daemon_drain(l->d);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	fdw_leaks_tick(l, fdw_now_mono(), (double)ts.tv_sec + ts.tv_nsec / 1e9);
-	if (l->alerts->dirty && l->stats.ticks - l->saved_tick >= SAVE_EVERY_S) {
-		(void)fdw_alerts_save(l->alerts);
-		l->saved_tick = l->stats.ticks;
-	}
-}
-
-int fdw_leaks_start(struct fdw_leaks *l, uv_loop_t *loop)
-{
-	int r;
-
-	if (l->timer_on)
-		return 0;
-	r = uv_timer_init(loop, &l->timer);
-	if (r < 0)
-		return r;
-	l->timer.data = l;
-	l->timer_on = true;
-	return uv_timer_start(&l->timer, on_tick, 1000, 1000);
-}
-
-void fdw_leaks_stop(struct fdw_leaks *l)
-{
-	if (!l || !l->timer_on)
-		return;
-	l->timer_on = false;
-	uv_close((uv_handle_t *)&l->timer, NULL);
-}
-
-/* ---- the daemon's use ------------------------------------------------------------------ */
-
-static void on_alert_change(void *userdata, const struct fdw_alert *a, bool updated)
-{
-	struct fdw_daemon *d = userdata;
-	json_t *o;
-
-	if (updated || !d->api)
-		return; /* followers see fires and resolves, not refreshes */
-	o = fdw_alert_json(a);
-	if (o)
-		fdw_api_publish_alert(d, o);
-	json_decref(o);
-}
-
-int fdw_leaks_daemon_start(struct fdw_daemon *d)
-{
-	struct timespec ts;
-	int r;
-
-	r = fdw_alerts_init(&d->alerts, d->cfg.max_alerts, d->cfg.state_dir);
-	if (r < 0)
-		return r;
-	d->alerts.on_change = on_alert_change;
-	d->alerts.userdata = d;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* a corrupt store is reported and set aside: not a reason to stop */
-	(void)fdw_alerts_load(&d->alerts, (double)ts.tv_sec + ts.tv_nsec / 1e9);
-	r = fdw_leaks_new(&d->leaks, &d->cfg.leak, &d->model, &d->alerts, d->capture, NULL);
-	if (r < 0)
-		return r;
-	d->leaks->d = d;
-	r = fdw_leaks_start(d->leaks, d->loop);
-	if (r < 0)
-		return r;
-	if (d->cfg.verbose) {
-		char buf[1024];
-
-		(void)fdw_leak_config_print(&d->cfg.leak, buf, sizeof(buf));
-		log_debug("leak detectors: %s", buf);
-	}
-	return 0;
-}
-
-void fdw_leaks_daemon_stop(struct fdw_daemon *d)
-{
-	fdw_leaks_stop(d->leaks);
-}
-
-void fdw_leaks_daemon_free(struct fdw_daemon *d)
-{
-	struct fdw_leaks *l = d->leaks;
-
-	/* the model's exits from here on are a shutdown, not process exits */
-	d->leaks = NULL;
-	fdw_leaks_free(l);
-	(void)fdw_alerts_save(&d->alerts);
-	fdw_alerts_free(&d->alerts);
 }

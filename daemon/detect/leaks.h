@@ -31,7 +31,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <uv.h>
 
 #include <jansson.h>
 
@@ -203,14 +202,8 @@ int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
 		  struct fdw_model *m, struct fdw_alerts *alerts, struct fdw_capture *capture,
 		  const struct fdw_leak_ops *ops);
 /* Forget every per-process state (p->detect), stop stack capture. NULL-safe.
- * Call before the model is freed. Stop the timer first. */
+ * Call before the model is freed. */
 void fdw_leaks_free(struct fdw_leaks *l);
-
-/* A 1 s timer on the loop that calls fdw_leaks_tick (and saves the alert
- * store when it changed). */
-int fdw_leaks_start(struct fdw_leaks *l, uv_loop_t *loop);
-/* Close the timer (the loop runs its close callback). Safe twice. */
-void fdw_leaks_stop(struct fdw_leaks *l);
 
 /* One step: sample every process, run the detectors, fire/resolve.
  * now_mono: CLOCK_MONOTONIC ns; now_real: seconds since the epoch. */
@@ -238,19 +231,3 @@ bool fdw_leaks_proc_info(struct fdw_leaks *l, struct fdw_proc *p, struct fdw_lea
 const struct fdw_leak_stats *fdw_leaks_stats(const struct fdw_leaks *l);
 
 const struct fdw_leak_config *fdw_leaks_config(const struct fdw_leaks *l);
-
-/* ---- the daemon's use (fdwatchd) ---------------------------------------- */
-
-struct fdw_daemon;
-
-/*
- * Open the alert store in d->cfg.state_dir (reporting a corrupt file, going
- * on without it), create the detectors on d->model with d->capture, start
- * their timer; fire and resolve go to the API's followers. 0 or -errno.
- */
-int fdw_leaks_daemon_start(struct fdw_daemon *d);
-/* Stop the timer (loop handles close). Safe when not started. */
-void fdw_leaks_daemon_stop(struct fdw_daemon *d);
-/* Free the detectors (before the model), save and free the store. Safe when
- * not started. */
-void fdw_leaks_daemon_free(struct fdw_daemon *d);
