@@ -433,7 +433,9 @@ int fdw_daemon_leaks_start(struct fdw_daemon *d)
 	d->alerts.userdata = d;
 	/* a corrupt store is reported and set aside: not a reason to stop */
 	(void)fdw_alerts_load(&d->alerts, now_realtime());
-	r = fdw_leaks_new(&d->leaks, &d->cfg.leak, &d->model, &d->alerts, d->capture, NULL);
+	r = fdw_leaks_new(&d->leaks, &d->cfg.leak,
+			  &(struct fdw_leaks_deps){ .model = &d->model, .alerts = &d->alerts,
+						    .capture = d->capture });
 	if (r < 0)
 		return r;
 	r = uv_timer_init(d->loop, &leak_timer);

@@ -25,12 +25,42 @@
  *   that survived an exec, with their provenance.
  *
  * Every resource is bounded and what a bound refused is counted.
+ *
+ * Files: leaks.c (per-process state, the alert lifecycle, the detectors'
+ * registration and dispatch), detector.h (the interface, inside detect/),
+ * growth.c, exhaustion.c, limits.c (EMFILE/ENFILE), exec_leak.c, stacks.c
+ * (user stacks), sites.c (grouping, JSON), evidence.c, config.c.
+ * Library-like: no loop, no timer, no draining; /proc through sys/pidinfo.
+ *
+ * Wiring (done by daemon.c):
+ *
+ *   fdw_alerts_init(&d->alerts, cfg.max_alerts, cfg.state_dir);
+ *   d->alerts.on_change = publish;   // fires and resolves (updated == false)
+ *   d->alerts.userdata = d;          //   -> fdw_api_publish_alert(d, fdw_alert_json(a))
+ *   (void)fdw_alerts_load(&d->alerts, now_real);   // corrupt: set aside, go on
+ *   fdw_leaks_new(&d->leaks, &cfg.leak, &(struct fdw_leaks_deps){
+ *           .model = &d->model, .alerts = &d->alerts, .capture = d->capture });
+ *   // observe the model (with the observer API):
+ *   d->leaks_obs = (struct fdw_model_observer){ .name = "leaks",
+ *           .on_fd_event = fdw_leaks_on_fd_event,
+ *           .on_proc_exit = fdw_leaks_on_proc_exit, .userdata = d->leaks };
+ *   fdw_leaks_set_observer_index(d->leaks, fdw_model_add_observer(&d->model, &d->leaks_obs));
+ *   // until then: struct fdw_model_ops' on_fd_event/on_proc_exit call the
+ *   // same two functions with d->leaks.
+ *   // every second (uv timer), after draining the pipeline:
+ *   fdw_leaks_tick(d->leaks, fdw_now_mono(), now_real);
+ *   if (d->alerts.dirty && 5 ticks since the last save) fdw_alerts_save(&d->alerts);
+ *   // shutdown: stop the timer; then, before the capture (stack capture
+ *   // stops) and before fdw_model_free() (its exits at shutdown are no
+ *   // process exits: the model must not call the observer after this):
+ *   fdw_leaks_free(d->leaks); d->leaks = NULL;
+ *   fdw_alerts_save(&d->alerts); fdw_alerts_free(&d->alerts);
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include <jansson.h>
 
@@ -194,25 +224,39 @@ struct fdw_leak_stats {
 
 struct fdw_leaks;
 
-/*
- * `capture` may be NULL (no stacks), `ops` NULL (the real /proc and
- * prlimit). The model, alert store and capture must outlive the detectors.
- */
+/* What the detectors work on. The model, the alert store and the capture
+ * must outlive them. */
+struct fdw_leaks_deps {
+	struct fdw_model *model;	/* required */
+	struct fdw_alerts *alerts;	/* required */
+	struct fdw_capture *capture;	/* NULL: no user stacks */
+	const struct fdw_leak_ops *ops; /* NULL: sys/pidinfo on /proc (and prlimit) */
+};
+
+/* `cfg` NULL: the defaults. 0 or -errno. */
 int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
-		  struct fdw_model *m, struct fdw_alerts *alerts, struct fdw_capture *capture,
-		  const struct fdw_leak_ops *ops);
-/* Forget every per-process state (p->detect), stop stack capture. NULL-safe.
- * Call before the model is freed. */
+		  const struct fdw_leaks_deps *deps);
+/* Forget every per-process state, stop stack capture. NULL-safe. Call
+ * before the model is freed, and let the model not call the two observer
+ * functions below afterwards. */
 void fdw_leaks_free(struct fdw_leaks *l);
 
 /* One step: sample every process, run the detectors, fire/resolve.
- * now_mono: CLOCK_MONOTONIC ns; now_real: seconds since the epoch. */
+ * now_mono: CLOCK_MONOTONIC ns; now_real: seconds since the epoch. The
+ * caller drains the pipeline first. */
 void fdw_leaks_tick(struct fdw_leaks *l, uint64_t now_mono, double now_real);
 
-/* Model hooks (struct fdw_model_ops). */
-void fdw_leaks_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
-			   int kind, int fd, const struct fdw_slot *slot);
-void fdw_leaks_on_proc_exit(struct fdw_leaks *l, struct fdw_proc *p);
+/*
+ * The model observer: userdata is the struct fdw_leaks. `kind` is one of
+ * FDW_FDEV_*; fdw_leak_fdev_kind is the one line to switch to `enum
+ * fdw_fd_event_kind` when the model's observer API lands.
+ */
+typedef int fdw_leak_fdev_kind;
+void fdw_leaks_on_fd_event(void *leaks, struct fdw_proc *p, const struct fdw_event *ev,
+			   fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot);
+void fdw_leaks_on_proc_exit(void *leaks, struct fdw_proc *p);
+/* The index fdw_model_add_observer() returned (per-process state slot). */
+void fdw_leaks_set_observer_index(struct fdw_leaks *l, int idx);
 
 /* The sites of a live process as JSON (GET /v1/leaks?pid=). */
 json_t *fdw_leaks_sites_json(struct fdw_leaks *l, struct fdw_proc *p);

@@ -499,7 +499,7 @@ static void test_alert_lifecycle(void)
 	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
 	store.log = logf;
 	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, &c, &m, &store, NULL, &ops), 0);
+	CHECK_EQ(fdw_leaks_new(&l, &c, &(struct fdw_leaks_deps){ .model = &m, .alerts = &store, .ops = &ops }), 0);
 	leaks_for_hooks = l;
 	start(&m, PID);
 	mono = NS;
@@ -612,7 +612,7 @@ static void test_server_no_alert(void)
 	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
 	store.log = NULL;
 	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, NULL, &m, &store, NULL, &ops), 0);
+	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){ .model = &m, .alerts = &store, .ops = &ops }), 0);
 	leaks_for_hooks = l;
 	start(&m, PID);
 	mono = NS;
@@ -663,7 +663,7 @@ static void test_exec_leak(void)
 	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
 	store.log = NULL;
 	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, NULL, &m, &store, NULL, &ops), 0);
+	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){ .model = &m, .alerts = &store, .ops = &ops }), 0);
 	leaks_for_hooks = l;
 	start(&m, PID);
 	mono = NS;
