@@ -13,6 +13,7 @@
 
 #include "alerts/alerts.h"
 #include "check.h"
+#include "detect/detector.h" /* the detector interface (test_detector_interface) */
 #include "detect/leaks.h"
 #include "model/model.h"
 #include "capture/syscalls.h"
@@ -499,7 +500,8 @@ static void test_alert_lifecycle(void)
 	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
 	store.log = logf;
 	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, &c, &(struct fdw_leaks_deps){ .model = &m, .alerts = &store, .ops = &ops }), 0);
+	CHECK_EQ(fdw_leaks_new(&l, &c, &(struct fdw_leaks_deps){
+				.model = &m, .alerts = &store, .ops = &ops }), 0);
 	leaks_for_hooks = l;
 	start(&m, PID);
 	mono = NS;
@@ -612,7 +614,8 @@ static void test_server_no_alert(void)
 	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
 	store.log = NULL;
 	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){ .model = &m, .alerts = &store, .ops = &ops }), 0);
+	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){
+				.model = &m, .alerts = &store, .ops = &ops }), 0);
 	leaks_for_hooks = l;
 	start(&m, PID);
 	mono = NS;
@@ -663,7 +666,8 @@ static void test_exec_leak(void)
 	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
 	store.log = NULL;
 	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){ .model = &m, .alerts = &store, .ops = &ops }), 0);
+	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){
+				.model = &m, .alerts = &store, .ops = &ops }), 0);
 	leaks_for_hooks = l;
 	start(&m, PID);
 	mono = NS;
@@ -757,6 +761,122 @@ static void test_exec_leak(void)
 	mono = 0;
 }
 
+/* ---- the detector interface ---- */
+
+static char tick_order[64];
+static unsigned int fake_new, fake_fd_events, fake_exits;
+
+static void fake_tick(char who)
+{
+	size_t n = strlen(tick_order);
+
+	if (n + 1 < sizeof(tick_order)) {
+		tick_order[n] = who;
+		tick_order[n + 1] = '\0';
+	}
+}
+
+static void fake_a_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
+			const struct fdw_table *t, uint64_t now, double now_real)
+{
+	fake_tick('a');
+}
+
+static void fake_b_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
+			const struct fdw_table *t, uint64_t now, double now_real)
+{
+	fake_tick('b');
+}
+
+static void fake_on_new(struct fdw_leaks *l, struct leak_proc *st, uint64_t now)
+{
+	fake_new++;
+}
+
+static void fake_on_fd(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
+		       fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot)
+{
+	fake_fd_events++;
+}
+
+static void fake_on_exit(struct fdw_leaks *l, struct leak_proc *st)
+{
+	fake_exits++;
+}
+
+/* Every registered detector gets every hook: the built-ins, in their
+ * order, then the ones added. */
+static void test_detector_interface(void)
+{
+	static const char *const builtin[] = { "growth", "exhaustion", "limits", "exec-leak",
+					       "stacks" };
+	const struct fdw_detector a = {
+		.name = "fake-a", .on_proc_new = fake_on_new, .on_fd_event = fake_on_fd,
+		.on_tick = fake_a_tick, .on_proc_exit = fake_on_exit,
+	};
+	const struct fdw_detector b = { .name = "fake-b", .on_tick = fake_b_tick };
+	struct fdw_leak_ops ops = {
+		.read_limit = fake_limit, .read_start = fake_start, .read_unit = fake_unit,
+	};
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct leak_proc *st;
+	struct fdw_model m;
+
+	fake_soft = 10; /* 10 fds open: exhaustion */
+	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
+	store.log = NULL;
+	model_new(&m);
+	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){
+				.model = &m, .alerts = &store, .ops = &ops }), 0);
+	leaks_for_hooks = l;
+	CHECK_EQ(l->ndet, 5);
+	for (unsigned int i = 0; i < 5 && i < l->ndet; i++)
+		CHECK_STR(l->det[i]->name, builtin[i]);
+	CHECK_EQ(fdw_leaks_add_detector(l, &a), 0);
+	CHECK_EQ(fdw_leaks_add_detector(l, &b), 0);
+	start(&m, PID);
+	start(&m, CHILD);
+	mono = NS;
+	for (int fd = 3; fd < 13; fd++)
+		do_open(&m, PID, FILES, fd, "/srv/held", O_RDONLY);
+	CHECK_EQ(fake_fd_events, 10);
+	for (int s = 0; s < 3; s++)
+		fdw_leaks_tick(l, mono += NS, 1.7e9 + s);
+	/* each tick, each process: a then b, once */
+	CHECK_STR(tick_order, "abababababab");
+	CHECK_EQ(fake_new, 2);
+	CHECK_EQ(fdw_leaks_stats(l)->procs, 2);
+	/* and the built-ins ran: growth sampled, exhaustion fired, limits too */
+	st = leak_proc_find(l, fdw_model_proc(&m, PID));
+	CHECK(st && st->growth.series.samples == 3);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, PID, PID * 10) != NULL);
+	apply(&m, sys(PID, FILES, FDW_SYS_OPENAT, -EMFILE, (uint64_t)AT_FDCWD, 0, 0));
+	CHECK_EQ(fake_fd_events, 11);
+	fdw_leaks_tick(l, mono += NS, 1.7e9 + 3);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_LIMIT_HIT, PID, PID * 10) != NULL);
+	/* bounded */
+	while (l->ndet < LEAK_DETECTORS_MAX)
+		CHECK_EQ(fdw_leaks_add_detector(l, &b), 0);
+	CHECK_EQ(fdw_leaks_add_detector(l, &b), -ENOSPC);
+	/* state goes away on exit, and at the end */
+	{
+		struct fdw_event ev = {
+			.seq = ++seq, .ts = mono, .pid = CHILD, .tid = CHILD,
+			.type = FDW_REC_EXIT, .flags = FDW_F_GROUP_DEAD,
+		};
+		fdw_model_apply(&m, &ev);
+	}
+	CHECK_EQ(fake_exits, 1);
+	CHECK_EQ(fdw_leaks_stats(l)->procs, 1);
+	fdw_leaks_free(l);
+	CHECK_EQ(fake_exits, 2);
+	fdw_model_free(&m);
+	fdw_alerts_free(&store);
+	fake_soft = 1000;
+	mono = 0;
+}
+
 int main(void)
 {
 	test_config();
@@ -767,5 +887,6 @@ int main(void)
 	test_alert_lifecycle();
 	test_server_no_alert();
 	test_exec_leak();
+	test_detector_interface();
 	return check_summary();
 }

@@ -79,21 +79,22 @@ static void test_stat(void)
 
 static void test_limits(void)
 {
-	static const char head[] = "Limit                     Soft Limit           Hard Limit           Units     \n"
-				   "Max cpu time              unlimited            unlimited            seconds   \n";
+	static const char head[] =
+		"Limit                     Soft Limit           Hard Limit           Units     \n"
+		"Max cpu time              unlimited            unlimited            seconds   \n";
 	char text[1024];
 	uint64_t soft = 0, hard = 0;
 	struct rlimit rl;
 
-	snprintf(text, sizeof(text), "%sMax open files            1024                 524288               files     \n"
-				     "Max locked memory         8388608              8388608              bytes     \n",
-		 head);
+	snprintf(text, sizeof(text), "%s%s%s", head,
+		 "Max open files            1024                 524288               files     \n",
+		 "Max locked memory         8388608              8388608              bytes     \n");
 	put(20, "limits", text);
 	CHECK_EQ(fdw_pid_limits_read(root, 20, &soft, &hard), 0);
 	CHECK_EQ(soft, 1024);
 	CHECK_EQ(hard, 524288);
-	snprintf(text, sizeof(text), "%sMax open files            unlimited            unlimited            files     \n",
-		 head);
+	snprintf(text, sizeof(text), "%s%s", head,
+		 "Max open files            unlimited            unlimited            files     \n");
 	put(21, "limits", text);
 	CHECK_EQ(fdw_pid_limits_read(root, 21, &soft, &hard), 0);
 	CHECK(soft == (uint64_t)RLIM_INFINITY && hard == (uint64_t)RLIM_INFINITY);
