@@ -474,13 +474,39 @@ static unsigned int count_lines(const char *log, const char *needle)
 	return n;
 }
 
+static const struct fdw_leak_ops fake_ops = {
+	.read_limit = fake_limit,
+	.read_start = fake_start,
+	.read_unit = fake_unit,
+};
+
+/* A model, an alert store (not persisted, silent) and the detectors on
+ * them, reading the fake system above. */
+static struct fdw_leaks *leaks_setup(struct fdw_model *m, struct fdw_alerts *store,
+				     const struct fdw_leak_config *c)
+{
+	struct fdw_leaks *l = NULL;
+
+	CHECK_EQ(fdw_alerts_init(store, 100, NULL), 0);
+	store->log = NULL;
+	model_new(m);
+	CHECK_EQ(fdw_leaks_new(&l, c, &(struct fdw_leaks_deps){
+				.model = m, .alerts = store, .ops = &fake_ops }), 0);
+	leaks_for_hooks = l;
+	return l;
+}
+
+static void leaks_teardown(struct fdw_leaks *l, struct fdw_model *m, struct fdw_alerts *store)
+{
+	fdw_leaks_free(l);
+	fdw_model_free(m);
+	fdw_alerts_free(store);
+	fake_soft = 1000;
+	mono = 0;
+}
+
 static void test_alert_lifecycle(void)
 {
-	struct fdw_leak_ops ops = {
-		.read_limit = fake_limit,
-		.read_start = fake_start,
-		.read_unit = fake_unit,
-	};
 	struct fdw_leak_config c;
 	struct fdw_leak_procinfo pi;
 	struct fdw_alerts store;
@@ -497,12 +523,8 @@ static void test_alert_lifecycle(void)
 	fdw_leak_config_default(&c);
 	CHECK_EQ(fdw_leak_config_set(&c, "limit_quiet=5"), 0);
 	CHECK_EQ(fdw_leak_config_set(&c, "growth_quiet=20"), 0);
-	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
+	l = leaks_setup(&m, &store, &c);
 	store.log = logf;
-	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, &c, &(struct fdw_leaks_deps){
-				.model = &m, .alerts = &store, .ops = &ops }), 0);
-	leaks_for_hooks = l;
 	start(&m, PID);
 	mono = NS;
 
@@ -590,33 +612,21 @@ static void test_alert_lifecycle(void)
 	CHECK_EQ(count_lines(log, "<4>fdwatchd: leak alert"), 3);
 	CHECK_EQ(count_lines(log, "<5>fdwatchd: leak alert"), 3);
 	CHECK_EQ(count_lines(log, "firing: fd-growth pid 4242 (leaky)"), 1);
-	fdw_leaks_free(l);
-	fdw_model_free(&m);
-	fdw_alerts_free(&store);
+	leaks_teardown(l, &m, &store);
 	fclose(logf);
 	free(log);
-	fake_soft = 1000;
-	mono = 0;
 }
 
 /* Servers do not fire: a process with load that comes and goes. */
 static void test_server_no_alert(void)
 {
-	struct fdw_leak_ops ops = {
-		.read_limit = fake_limit, .read_start = fake_start, .read_unit = fake_unit,
-	};
 	struct fdw_alerts store;
 	struct fdw_leaks *l = NULL;
 	struct fdw_model m;
 	int open_now = 0;
 
 	fake_soft = 65536;
-	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
-	store.log = NULL;
-	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){
-				.model = &m, .alerts = &store, .ops = &ops }), 0);
-	leaks_for_hooks = l;
+	l = leaks_setup(&m, &store, NULL);
 	start(&m, PID);
 	mono = NS;
 	/* 2000 fds held, then an hour of 0..400 connections */
@@ -641,19 +651,12 @@ static void test_server_no_alert(void)
 		fdw_leaks_tick(l, mono += NS, 1.7e9 + s);
 	}
 	CHECK_EQ(store.n, 0);
-	fdw_leaks_free(l);
-	fdw_model_free(&m);
-	fdw_alerts_free(&store);
-	fake_soft = 1000;
-	mono = 0;
+	leaks_teardown(l, &m, &store);
 }
 
 /* Leaks into children: the parent's fd without cloexec survives the exec. */
 static void test_exec_leak(void)
 {
-	struct fdw_leak_ops ops = {
-		.read_limit = fake_limit, .read_start = fake_start, .read_unit = fake_unit,
-	};
 	const uint64_t CHILD_FILES = FILES + 0x1000;
 	struct fdw_alerts store;
 	struct fdw_leaks *l = NULL;
@@ -663,12 +666,7 @@ static void test_exec_leak(void)
 	const json_t *leaked;
 
 	fake_soft = 65536;
-	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
-	store.log = NULL;
-	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){
-				.model = &m, .alerts = &store, .ops = &ops }), 0);
-	leaks_for_hooks = l;
+	l = leaks_setup(&m, &store, NULL);
 	start(&m, PID);
 	mono = NS;
 	do_open(&m, PID, FILES, 5, "/srv/secret.key", O_RDONLY);     /* leaks */
@@ -754,11 +752,7 @@ static void test_exec_leak(void)
 			fdw_leaks_tick(l, mono += NS, 1.7e9 + 22 + i);
 		CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 1);
 	}
-	fdw_leaks_free(l);
-	fdw_model_free(&m);
-	fdw_alerts_free(&store);
-	fake_soft = 1000;
-	mono = 0;
+	leaks_teardown(l, &m, &store);
 }
 
 /* ---- the detector interface ---- */
@@ -815,21 +809,13 @@ static void test_detector_interface(void)
 		.on_tick = fake_a_tick, .on_proc_exit = fake_on_exit,
 	};
 	const struct fdw_detector b = { .name = "fake-b", .on_tick = fake_b_tick };
-	struct fdw_leak_ops ops = {
-		.read_limit = fake_limit, .read_start = fake_start, .read_unit = fake_unit,
-	};
 	struct fdw_alerts store;
 	struct fdw_leaks *l = NULL;
 	struct leak_proc *st;
 	struct fdw_model m;
 
 	fake_soft = 10; /* 10 fds open: exhaustion */
-	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
-	store.log = NULL;
-	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){
-				.model = &m, .alerts = &store, .ops = &ops }), 0);
-	leaks_for_hooks = l;
+	l = leaks_setup(&m, &store, NULL);
 	CHECK_EQ(l->ndet, 5);
 	for (unsigned int i = 0; i < 5 && i < l->ndet; i++)
 		CHECK_STR(l->det[i]->name, builtin[i]);
@@ -869,12 +855,8 @@ static void test_detector_interface(void)
 	}
 	CHECK_EQ(fake_exits, 1);
 	CHECK_EQ(fdw_leaks_stats(l)->procs, 1);
-	fdw_leaks_free(l);
+	leaks_teardown(l, &m, &store);
 	CHECK_EQ(fake_exits, 2);
-	fdw_model_free(&m);
-	fdw_alerts_free(&store);
-	fake_soft = 1000;
-	mono = 0;
 }
 
 int main(void)
