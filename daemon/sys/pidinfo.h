@@ -38,7 +38,7 @@ int fdw_pid_nofile_limit(const char *root, uint32_t pid, uint64_t *soft, uint64_
  * The systemd unit of a process from ROOT/PID/cgroup (the cgroup v2 line,
  * or v1's name=systemd line): the innermost path component that is a
  * service, scope, socket, mount or swap unit, else the innermost slice;
- * "" when none.
+ * "" when none. Unlike the others, buf is set ("") on failure too.
  */
 int fdw_pid_unit(const char *root, uint32_t pid, char *buf, size_t len);
 
