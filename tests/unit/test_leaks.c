@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The leak detectors (daemon/leaks.c) on synthetic fd counts and synthetic
+ * The leak detectors (daemon/detect/) on synthetic fd counts and synthetic
  * events: leaks of every speed are reported in time, servers with load,
  * spikes and warm-up are not; the textbook leak is one site; the alert
  * lifecycle follows the processes. No privileges needed.
