@@ -84,6 +84,10 @@ static int ops_read_proc(void *userdata, uint32_t pid, char comm[16], uint32_t *
 
 /* ---- detectors follow the model --------------------------------------- */
 
+/* The observer is registered at init, before the detectors exist, and
+ * outlives them at shutdown (the model's last exits are no process exits):
+ * it forwards only while they run. */
+
 static void obs_fd_event(void *userdata, struct fdw_proc *p, const struct fdw_event *ev,
 			 enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *slot)
 {
@@ -168,7 +172,6 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	if (r < 0)
 		return r;
 	fdw_model_init(&d->model, &ops);
-	/* the first observer: detect/leaks.c keeps its state at index 0 */
 	r = fdw_model_add_observer(&d->model, &(struct fdw_model_observer){
 		.name = "leaks",
 		.on_fd_event = obs_fd_event,
@@ -177,6 +180,7 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	});
 	if (r < 0)
 		return r;
+	d->leaks_obs = r;
 	d->model.max_procs = d->cfg.max_procs;
 	d->model.max_fd_number = read_nr_open();
 	d->model.max_fds = d->cfg.max_fds;
@@ -285,7 +289,6 @@ static void start_timers(struct fdw_daemon *d)
 static int start_detectors(struct fdw_daemon *d)
 {
 	char buf[1024];
-	FILE *f;
 	int r;
 
 	r = fdw_alerts_init(&d->alerts, d->cfg.max_alerts, d->cfg.state_dir);
@@ -294,17 +297,14 @@ static int start_detectors(struct fdw_daemon *d)
 	d->alerts.on_change = on_alert_change;
 	d->alerts.userdata = d;
 	(void)fdw_alerts_load(&d->alerts, fdw_now_real());
-	r = fdw_leaks_new(&d->leaks, &d->cfg.leak, &d->model, &d->alerts, d->capture, NULL);
+	r = fdw_leaks_new(&d->leaks, &d->cfg.leak,
+			  &(struct fdw_leaks_deps){ .model = &d->model, .alerts = &d->alerts,
+						    .capture = d->capture });
 	if (r < 0)
 		return r;
-	f = fmemopen(buf, sizeof(buf), "w");
-	if (f) {
-		fdw_leak_config_print(&d->cfg.leak, f);
-		fclose(f);
-		buf[sizeof(buf) - 1] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		log_debug("leak detectors: %s", buf);
-	}
+	fdw_leaks_set_observer_index(d->leaks, d->leaks_obs);
+	(void)fdw_leak_config_print(&d->cfg.leak, buf, sizeof(buf));
+	log_debug("leak detectors: %s", buf);
 	return 0;
 }
 

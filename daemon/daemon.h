@@ -35,6 +35,7 @@ struct fdw_daemon {
 	struct fdw_server *server; /* the API and the metrics listener */
 	struct fdw_alerts alerts; /* alerts (alerts/alerts.h) */
 	struct fdw_leaks *leaks;  /* detectors; NULL when not running */
+	int leaks_obs;		  /* their model observer index */
 	uv_timer_t tick;	  /* 1 s: drain, detectors, watchdog, status */
 	uv_timer_t audit;	  /* every audit_interval_s */
 	uv_signal_t sig_term, sig_int;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+/* JSON vocabulary: see json.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/json.h"
 
@@ -69,4 +71,41 @@ json_t *fdw_json_bytes(const char *s)
 	j = json_stringn_nocheck(buf, out);
 	free(buf);
 	return j;
+}
+
+static const char *type_from_target(const char *t)
+{
+	if (!t)
+		return "unknown";
+	if (!strncmp(t, "pipe:", 5))
+		return "fifo";
+	if (!strncmp(t, "socket:", 7))
+		return "sock";
+	if (!strncmp(t, "anon_inode:", 11))
+		return "anon";
+	return "unknown";
+}
+
+const char *fdw_fd_type_name(uint32_t mode, const char *target)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "reg";
+	case S_IFDIR:
+		return "dir";
+	case S_IFCHR:
+		return "chr";
+	case S_IFBLK:
+		return "blk";
+	case S_IFIFO:
+		return "fifo";
+	case S_IFSOCK:
+		return "sock";
+	case S_IFLNK:
+		return "lnk";
+	case 0:
+		return type_from_target(target);
+	default:
+		return "unknown";
+	}
 }

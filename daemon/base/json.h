@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* JSON helpers shared by every layer that renders (jansson). */
+/*
+ * JSON vocabulary shared by every layer that writes JSON (the detectors'
+ * evidence, the checks, the API): bytes as a JSON string, and the name of
+ * an fd's type. One definition, so two outputs never spell a value two ways.
+ */
 #pragma once
+
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -11,3 +17,10 @@
  * JSON null.
  */
 json_t *fdw_json_bytes(const char *s);
+
+/*
+ * "reg", "dir", "chr", "blk", "fifo", "sock", "lnk" from the S_IFMT bits of
+ * `mode`; for an anonymous inode (mode 0) inferred from the /proc link
+ * target ("pipe:[..]", "socket:[..]", "anon_inode:..."); else "unknown".
+ */
+const char *fdw_fd_type_name(uint32_t mode, const char *target);

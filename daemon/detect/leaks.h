@@ -25,17 +25,33 @@
  *   that survived an exec, with their provenance.
  *
  * Every resource is bounded and what a bound refused is counted.
+ *
+ * Files: leaks.c (per-process state, the alert lifecycle, the detectors'
+ * registration and dispatch), detector.h (the interface, inside detect/),
+ * growth.c, exhaustion.c, limits.c (EMFILE/ENFILE), exec_leak.c, stacks.c
+ * (user stacks), sites.c (grouping, JSON), evidence.c, config.c.
+ * Library-like: no loop, no timer, no draining; /proc through sys/pidinfo.
+ *
+ * Wiring (daemon.c does it): the alert store is opened first and its
+ * on_change publishes fires and resolves; fdw_leaks_new() with the model,
+ * the store and the capture (stacks); the model observer calls
+ * fdw_leaks_on_fd_event/on_proc_exit, and its index goes to
+ * fdw_leaks_set_observer_index(); every second, after draining the
+ * pipeline, fdw_leaks_tick(); at shutdown fdw_leaks_free() before the
+ * capture and the model are freed (the model's exits then are a shutdown,
+ * not process exits).
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include <jansson.h>
 
 #include "alerts/alerts.h"
 #include "model/model.h"
+#include "sys/pidinfo.h" /* fdw_boot_time(), which metrics.c gets through here */
 
 struct fdw_capture;
 
@@ -76,8 +92,13 @@ struct fdw_leak_config {
 void fdw_leak_config_default(struct fdw_leak_config *c);
 /* "name=value"; 0 or -EINVAL (unknown name, bad value). */
 int fdw_leak_config_set(struct fdw_leak_config *c, const char *name_value);
-/* "name=value ..." of every setting, for --help and tests. */
-void fdw_leak_config_print(const struct fdw_leak_config *c, FILE *f);
+/*
+ * "name=value name=value ..." of every setting, on one line without a
+ * newline (for a log line: log_debug("leak detectors: %s", buf)). Like
+ * snprintf: always NUL-terminated when len > 0, truncated to fit; returns
+ * the length the whole text needs (>= len: truncated), or -errno.
+ */
+int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len);
 
 /* ---- the growth detector, pure (unit-tested on synthetic series) ---- */
 
@@ -188,25 +209,36 @@ struct fdw_leak_stats {
 
 struct fdw_leaks;
 
-/*
- * `capture` may be NULL (no stacks), `ops` NULL (the real /proc and
- * prlimit). The model, alert store and capture must outlive the detectors.
- */
+/* What the detectors work on. The model, the alert store and the capture
+ * must outlive them. */
+struct fdw_leaks_deps {
+	struct fdw_model *model;	/* required */
+	struct fdw_alerts *alerts;	/* required */
+	struct fdw_capture *capture;	/* NULL: no user stacks */
+	const struct fdw_leak_ops *ops; /* NULL: sys/pidinfo on /proc (and prlimit) */
+};
+
+/* `cfg` NULL: the defaults. 0 or -errno. */
 int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
-		  struct fdw_model *m, struct fdw_alerts *alerts, struct fdw_capture *capture,
-		  const struct fdw_leak_ops *ops);
-/* Forget every per-process state (p->detect), stop stack capture. NULL-safe.
- * Call before the model is freed. */
+		  const struct fdw_leaks_deps *deps);
+/* Forget every per-process state, stop stack capture. NULL-safe. Call
+ * before the model is freed, and let the model not call the two observer
+ * functions below afterwards. */
 void fdw_leaks_free(struct fdw_leaks *l);
 
 /* One step: sample every process, run the detectors, fire/resolve.
- * now_mono: CLOCK_MONOTONIC ns; now_real: seconds since the epoch. */
+ * now_mono: CLOCK_MONOTONIC ns; now_real: seconds since the epoch. The
+ * caller drains the pipeline first. */
 void fdw_leaks_tick(struct fdw_leaks *l, uint64_t now_mono, double now_real);
 
-/* Model hooks (struct fdw_model_ops). */
-void fdw_leaks_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
-			   enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *slot);
-void fdw_leaks_on_proc_exit(struct fdw_leaks *l, struct fdw_proc *p);
+/* The model observer (struct fdw_model_observer): userdata is the struct
+ * fdw_leaks. */
+typedef enum fdw_fd_event_kind fdw_leak_fdev_kind;
+void fdw_leaks_on_fd_event(void *leaks, struct fdw_proc *p, const struct fdw_event *ev,
+			   fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot);
+void fdw_leaks_on_proc_exit(void *leaks, struct fdw_proc *p);
+/* The index fdw_model_add_observer() returned (per-process state slot). */
+void fdw_leaks_set_observer_index(struct fdw_leaks *l, int idx);
 
 /* The sites of a live process as JSON (GET /v1/leaks?pid=). */
 json_t *fdw_leaks_sites_json(struct fdw_leaks *l, struct fdw_proc *p);
@@ -224,13 +256,4 @@ bool fdw_leaks_proc_info(struct fdw_leaks *l, struct fdw_proc *p, struct fdw_lea
 
 const struct fdw_leak_stats *fdw_leaks_stats(const struct fdw_leaks *l);
 
-/* The systemd unit of process `pid` from ROOT/PID/cgroup (cgroup v2, or
- * v1's name=systemd line): the innermost path component that is a service,
- * scope, socket, mount or swap unit, else a slice; "" when none. 0 or
- * -errno. `root` NULL: /proc. */
-int fdw_leak_read_unit(const char *root, uint32_t pid, char *buf, size_t len);
-
-/* The host's boot time in seconds since the epoch (/proc/stat btime), 0 if
- * unknown; read once. */
-double fdw_boot_time(void);
 const struct fdw_leak_config *fdw_leaks_config(const struct fdw_leaks *l);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "base/hashmap.h"
+#include "base/json.h"
 #include "sys/procfs.h"
 #include "capture/event.h"
 
@@ -310,7 +311,10 @@ struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p);
 uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p);
 /* "reg", "dir", "chr", "blk", "fifo", "sock", "lnk", "anon" or "unknown" for
  * an OFD (from its mode, else inferred from its target). */
-const char *fdw_ofd_type(const struct fdw_ofd *o);
+static inline const char *fdw_ofd_type(const struct fdw_ofd *o)
+{
+	return o ? fdw_fd_type_name(o->mode, o->target) : "unknown";
+}
 
 struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd);
 static inline bool fdw_slot_open(const struct fdw_slot *s)

@@ -15,6 +15,7 @@
 #include "base/hash.h"
 #include "base/hashmap.h"
 #include "detect/leaks.h"
+#include "sys/pidinfo.h"
 #include "model/model.h"
 #include "server/metrics.h"
 

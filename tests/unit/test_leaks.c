@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The leak detectors (daemon/leaks.c) on synthetic fd counts and synthetic
+ * The leak detectors (daemon/detect/) on synthetic fd counts and synthetic
  * events: leaks of every speed are reported in time, servers with load,
  * spikes and warm-up are not; the textbook leak is one site; the alert
  * lifecycle follows the processes. No privileges needed.
@@ -13,6 +13,7 @@
 
 #include "alerts/alerts.h"
 #include "check.h"
+#include "detect/detector.h" /* the detector interface (test_detector_interface) */
 #include "detect/leaks.h"
 #include "model/model.h"
 #include "capture/syscalls.h"
@@ -58,6 +59,19 @@ static void test_config(void)
 	/* min samples follow a smaller window */
 	CHECK_EQ(fdw_leak_config_set(&c, "fast_window=8"), 0);
 	CHECK_EQ(c.fast_min_samples, 8);
+	/* printed on one line, in a buffer, like snprintf */
+	{
+		char buf[1024], small[16];
+		int n = fdw_leak_config_print(&c, buf, sizeof(buf));
+
+		CHECK(n > 0 && (size_t)n == strlen(buf));
+		CHECK(!strncmp(buf, "fast_window=8 fast_min_samples=8 fast_min_rate=0.5 ", 51));
+		CHECK(strstr(buf, " exec_leaks=0 ") != NULL);
+		CHECK(strchr(buf, '\n') == NULL);
+		CHECK(buf[n - 1] != ' ');
+		CHECK_EQ(fdw_leak_config_print(&c, small, sizeof(small)), n);
+		CHECK_STR(small, "fast_window=8 f");
+	}
 }
 
 static void test_pattern(void)
@@ -279,6 +293,7 @@ static int empty_table(void *u, uint32_t tid,
 }
 
 static struct fdw_leaks *leaks_for_hooks;
+static int leaks_obs_idx = -1;
 
 static void hook_fd(void *u, struct fdw_proc *p, const struct fdw_event *ev,
 		    enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
@@ -304,7 +319,8 @@ static void model_new(struct fdw_model *m)
 	};
 
 	fdw_model_init(m, &ops);
-	(void)fdw_model_add_observer(m, &obs);
+	leaks_obs_idx = fdw_model_add_observer(m, &obs);
+	CHECK(leaks_obs_idx >= 0);
 }
 
 static struct fdw_event sys(uint32_t pid, uint64_t files, unsigned int nr, int64_t ret,
@@ -464,13 +480,40 @@ static unsigned int count_lines(const char *log, const char *needle)
 	return n;
 }
 
+static const struct fdw_leak_ops fake_ops = {
+	.read_limit = fake_limit,
+	.read_start = fake_start,
+	.read_unit = fake_unit,
+};
+
+/* A model, an alert store (not persisted, silent) and the detectors on
+ * them, reading the fake system above. */
+static struct fdw_leaks *leaks_setup(struct fdw_model *m, struct fdw_alerts *store,
+				     const struct fdw_leak_config *c)
+{
+	struct fdw_leaks *l = NULL;
+
+	CHECK_EQ(fdw_alerts_init(store, 100, NULL), 0);
+	store->log = NULL;
+	model_new(m);
+	CHECK_EQ(fdw_leaks_new(&l, c, &(struct fdw_leaks_deps){
+				.model = m, .alerts = store, .ops = &fake_ops }), 0);
+	leaks_for_hooks = l;
+	fdw_leaks_set_observer_index(l, leaks_obs_idx);
+	return l;
+}
+
+static void leaks_teardown(struct fdw_leaks *l, struct fdw_model *m, struct fdw_alerts *store)
+{
+	fdw_leaks_free(l);
+	fdw_model_free(m);
+	fdw_alerts_free(store);
+	fake_soft = 1000;
+	mono = 0;
+}
+
 static void test_alert_lifecycle(void)
 {
-	struct fdw_leak_ops ops = {
-		.read_limit = fake_limit,
-		.read_start = fake_start,
-		.read_unit = fake_unit,
-	};
 	struct fdw_leak_config c;
 	struct fdw_leak_procinfo pi;
 	struct fdw_alerts store;
@@ -487,11 +530,8 @@ static void test_alert_lifecycle(void)
 	fdw_leak_config_default(&c);
 	CHECK_EQ(fdw_leak_config_set(&c, "limit_quiet=5"), 0);
 	CHECK_EQ(fdw_leak_config_set(&c, "growth_quiet=20"), 0);
-	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
+	l = leaks_setup(&m, &store, &c);
 	store.log = logf;
-	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, &c, &m, &store, NULL, &ops), 0);
-	leaks_for_hooks = l;
 	start(&m, PID);
 	mono = NS;
 
@@ -579,32 +619,21 @@ static void test_alert_lifecycle(void)
 	CHECK_EQ(count_lines(log, "<4>fdwatchd: leak alert"), 3);
 	CHECK_EQ(count_lines(log, "<5>fdwatchd: leak alert"), 3);
 	CHECK_EQ(count_lines(log, "firing: fd-growth pid 4242 (leaky)"), 1);
-	fdw_leaks_free(l);
-	fdw_model_free(&m);
-	fdw_alerts_free(&store);
+	leaks_teardown(l, &m, &store);
 	fclose(logf);
 	free(log);
-	fake_soft = 1000;
-	mono = 0;
 }
 
 /* Servers do not fire: a process with load that comes and goes. */
 static void test_server_no_alert(void)
 {
-	struct fdw_leak_ops ops = {
-		.read_limit = fake_limit, .read_start = fake_start, .read_unit = fake_unit,
-	};
 	struct fdw_alerts store;
 	struct fdw_leaks *l = NULL;
 	struct fdw_model m;
 	int open_now = 0;
 
 	fake_soft = 65536;
-	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
-	store.log = NULL;
-	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, NULL, &m, &store, NULL, &ops), 0);
-	leaks_for_hooks = l;
+	l = leaks_setup(&m, &store, NULL);
 	start(&m, PID);
 	mono = NS;
 	/* 2000 fds held, then an hour of 0..400 connections */
@@ -629,19 +658,12 @@ static void test_server_no_alert(void)
 		fdw_leaks_tick(l, mono += NS, 1.7e9 + s);
 	}
 	CHECK_EQ(store.n, 0);
-	fdw_leaks_free(l);
-	fdw_model_free(&m);
-	fdw_alerts_free(&store);
-	fake_soft = 1000;
-	mono = 0;
+	leaks_teardown(l, &m, &store);
 }
 
 /* Leaks into children: the parent's fd without cloexec survives the exec. */
 static void test_exec_leak(void)
 {
-	struct fdw_leak_ops ops = {
-		.read_limit = fake_limit, .read_start = fake_start, .read_unit = fake_unit,
-	};
 	const uint64_t CHILD_FILES = FILES + 0x1000;
 	struct fdw_alerts store;
 	struct fdw_leaks *l = NULL;
@@ -651,11 +673,7 @@ static void test_exec_leak(void)
 	const json_t *leaked;
 
 	fake_soft = 65536;
-	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
-	store.log = NULL;
-	model_new(&m);
-	CHECK_EQ(fdw_leaks_new(&l, NULL, &m, &store, NULL, &ops), 0);
-	leaks_for_hooks = l;
+	l = leaks_setup(&m, &store, NULL);
 	start(&m, PID);
 	mono = NS;
 	do_open(&m, PID, FILES, 5, "/srv/secret.key", O_RDONLY);     /* leaks */
@@ -741,63 +759,115 @@ static void test_exec_leak(void)
 			fdw_leaks_tick(l, mono += NS, 1.7e9 + 22 + i);
 		CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 1);
 	}
-	fdw_leaks_free(l);
-	fdw_model_free(&m);
-	fdw_alerts_free(&store);
-	fake_soft = 1000;
-	mono = 0;
+	leaks_teardown(l, &m, &store);
 }
 
-static void put_cgroup(const char *root, uint32_t pid, const char *text)
-{
-	char path[256];
-	FILE *f;
+/* ---- the detector interface ---- */
 
-	snprintf(path, sizeof(path), "%s/%u", root, pid);
-	(void)mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/%u/cgroup", root, pid);
-	f = fopen(path, "we");
-	if (f) {
-		fputs(text, f);
-		fclose(f);
+static char tick_order[64];
+static unsigned int fake_new, fake_fd_events, fake_exits;
+
+static void fake_tick(char who)
+{
+	size_t n = strlen(tick_order);
+
+	if (n + 1 < sizeof(tick_order)) {
+		tick_order[n] = who;
+		tick_order[n + 1] = '\0';
 	}
 }
 
-static void test_units(void)
+static void fake_a_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
+			const struct fdw_table *t, uint64_t now, double now_real)
 {
-	char root[] = "/tmp/fdw-test-units-XXXXXX", unit[128], cmd[300];
+	fake_tick('a');
+}
 
-	if (!mkdtemp(root)) {
-		CHECK(!"mkdtemp");
-		return;
+static void fake_b_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
+			const struct fdw_table *t, uint64_t now, double now_real)
+{
+	fake_tick('b');
+}
+
+static void fake_on_new(struct fdw_leaks *l, struct leak_proc *st, uint64_t now)
+{
+	fake_new++;
+}
+
+static void fake_on_fd(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
+		       fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot)
+{
+	fake_fd_events++;
+}
+
+static void fake_on_exit(struct fdw_leaks *l, struct leak_proc *st)
+{
+	fake_exits++;
+}
+
+/* Every registered detector gets every hook: the built-ins, in their
+ * order, then the ones added. */
+static void test_detector_interface(void)
+{
+	static const char *const builtin[] = { "growth", "exhaustion", "limits", "exec-leak",
+					       "stacks" };
+	const struct fdw_detector a = {
+		.name = "fake-a", .on_proc_new = fake_on_new, .on_fd_event = fake_on_fd,
+		.on_tick = fake_a_tick, .on_proc_exit = fake_on_exit,
+	};
+	const struct fdw_detector b = { .name = "fake-b", .on_tick = fake_b_tick };
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct leak_proc *st;
+	struct fdw_model m;
+
+	fake_soft = 10; /* 10 fds open: exhaustion */
+	l = leaks_setup(&m, &store, NULL);
+	CHECK_EQ(l->ndet, 5);
+	for (unsigned int i = 0; i < 5 && i < l->ndet; i++)
+		CHECK_STR(l->det[i]->name, builtin[i]);
+	CHECK_EQ(fdw_leaks_add_detector(l, &a), 0);
+	CHECK_EQ(fdw_leaks_add_detector(l, &b), 0);
+	start(&m, PID);
+	start(&m, CHILD);
+	mono = NS;
+	for (int fd = 3; fd < 13; fd++)
+		do_open(&m, PID, FILES, fd, "/srv/held", O_RDONLY);
+	CHECK_EQ(fake_fd_events, 10);
+	for (int s = 0; s < 3; s++)
+		fdw_leaks_tick(l, mono += NS, 1.7e9 + s);
+	/* each tick, each process: a then b, once */
+	CHECK_STR(tick_order, "abababababab");
+	CHECK_EQ(fake_new, 2);
+	CHECK_EQ(fdw_leaks_stats(l)->procs, 2);
+	/* and the built-ins ran: growth sampled, exhaustion fired, limits too */
+	st = leak_proc_find(l, fdw_model_proc(&m, PID));
+	CHECK(st && st->growth.series.samples == 3);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, PID, PID * 10) != NULL);
+	apply(&m, sys(PID, FILES, FDW_SYS_OPENAT, -EMFILE, (uint64_t)AT_FDCWD, 0, 0));
+	CHECK_EQ(fake_fd_events, 11);
+	fdw_leaks_tick(l, mono += NS, 1.7e9 + 3);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_LIMIT_HIT, PID, PID * 10) != NULL);
+	/* bounded */
+	while (l->ndet < LEAK_DETECTORS_MAX)
+		CHECK_EQ(fdw_leaks_add_detector(l, &b), 0);
+	CHECK_EQ(fdw_leaks_add_detector(l, &b), -ENOSPC);
+	/* state goes away on exit, and at the end */
+	{
+		struct fdw_event ev = {
+			.seq = ++seq, .ts = mono, .pid = CHILD, .tid = CHILD,
+			.type = FDW_REC_EXIT, .flags = FDW_F_GROUP_DEAD,
+		};
+		fdw_model_apply(&m, &ev);
 	}
-	put_cgroup(root, 1, "0::/system.slice/nginx.service\n");
-	put_cgroup(root, 2, "0::/user.slice/user-1000.slice/session-3.scope\n");
-	put_cgroup(root, 3, "0::/system.slice/postgresql@15-main.service/x/y\n");
-	put_cgroup(root, 4, "0::/\n");
-	put_cgroup(root, 5, "12:pids:/system.slice/cron.service\n"
-			    "1:name=systemd:/system.slice/cron.service\n");
-	put_cgroup(root, 6, "0::/machine.slice\n");
-	CHECK_EQ(fdw_leak_read_unit(root, 1, unit, sizeof(unit)), 0);
-	CHECK_STR(unit, "nginx.service");
-	CHECK_EQ(fdw_leak_read_unit(root, 2, unit, sizeof(unit)), 0);
-	CHECK_STR(unit, "session-3.scope");
-	CHECK_EQ(fdw_leak_read_unit(root, 3, unit, sizeof(unit)), 0);
-	CHECK_STR(unit, "postgresql@15-main.service");
-	CHECK_EQ(fdw_leak_read_unit(root, 4, unit, sizeof(unit)), 0);
-	CHECK_STR(unit, "");
-	CHECK_EQ(fdw_leak_read_unit(root, 5, unit, sizeof(unit)), 0);
-	CHECK_STR(unit, "cron.service");
-	CHECK_EQ(fdw_leak_read_unit(root, 6, unit, sizeof(unit)), 0);
-	CHECK_STR(unit, "machine.slice");
-	CHECK(fdw_leak_read_unit(root, 7, unit, sizeof(unit)) < 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	CHECK_EQ(system(cmd), 0);
+	CHECK_EQ(fake_exits, 1);
+	CHECK_EQ(fdw_leaks_stats(l)->procs, 1);
+	leaks_teardown(l, &m, &store);
+	CHECK_EQ(fake_exits, 2);
 }
 
 int main(void)
 {
-	test_units();
 	test_config();
 	test_pattern();
 	test_trend();
@@ -806,5 +876,6 @@ int main(void)
 	test_alert_lifecycle();
 	test_server_no_alert();
 	test_exec_leak();
+	test_detector_interface();
 	return check_summary();
 }

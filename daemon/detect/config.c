@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The detectors' settings (--leak NAME=VALUE): see leaks.h. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "detect/leaks.h"
+
+void fdw_leak_config_default(struct fdw_leak_config *c)
+{
+	*c = (struct fdw_leak_config){
+		.fast_window = 30,
+		.fast_min_samples = 15,
+		/* the fast detector is for tens of fds a second; slower trends
+		 * are the slow detector's, whose per-interval minima ignore the
+		 * connections a loaded server opens and closes (a server ramping
+		 * up at ~2 fds/s for half a minute is no leak) */
+		.fast_min_rate = 5.0,
+		.fast_min_rise = 60,
+		.slow_interval = 60,
+		.slow_window = 60,
+		.slow_min_samples = 10,
+		.slow_min_rate = 1.0,
+		.slow_min_rise = 20,
+		.min_fit = 0.8,
+		.min_rising = 0.5,
+		.growth_quiet = 300,
+		.exhaustion_ratio = 0.9,
+		.limit_refresh = 10,
+		.limit_quiet = 60,
+		.exec_leaks = true,
+		.exec_min_age = 10,
+		.evidence_refresh = 10,
+		.max_procs = 65536,
+		.max_watch = 64,
+		.max_stacks = 4096,
+		.max_sites = 16,
+		.sample_fds = 4,
+	};
+}
+
+enum { T_UINT, T_DOUBLE, T_BOOL };
+
+static const struct setting {
+	const char *name;
+	int type;
+	size_t off;
+	double min, max;
+} settings[] = {
+#define U(n, lo, hi) { #n, T_UINT, offsetof(struct fdw_leak_config, n), lo, hi }
+#define D(n, lo, hi) { #n, T_DOUBLE, offsetof(struct fdw_leak_config, n), lo, hi }
+	U(fast_window, 4, FDW_LEAK_FINE),
+	U(fast_min_samples, 4, FDW_LEAK_FINE),
+	D(fast_min_rate, 0.001, 1e9),
+	U(fast_min_rise, 1, 1e9),
+	U(slow_interval, 1, 86400),
+	U(slow_window, 4, FDW_LEAK_COARSE),
+	U(slow_min_samples, 4, FDW_LEAK_COARSE),
+	D(slow_min_rate, 0.001, 1e9),
+	U(slow_min_rise, 1, 1e9),
+	D(min_fit, 0, 1),
+	D(min_rising, 0, 1),
+	U(growth_quiet, 1, 86400 * 7),
+	D(exhaustion_ratio, 0.01, 1),
+	U(limit_refresh, 1, 86400),
+	U(limit_quiet, 1, 86400 * 7),
+	{ "exec_leaks", T_BOOL, offsetof(struct fdw_leak_config, exec_leaks), 0, 1 },
+	U(exec_min_age, 0, 86400),
+	U(evidence_refresh, 1, 86400),
+	U(max_procs, 1, 1 << 24),
+	U(max_watch, 0, 256),
+	U(max_stacks, 1, 1 << 20),
+	U(max_sites, 1, 1024),
+	U(sample_fds, 0, FDW_SITE_SAMPLES),
+#undef U
+#undef D
+};
+
+int fdw_leak_config_set(struct fdw_leak_config *c, const char *kv)
+{
+	const char *eq = kv ? strchr(kv, '=') : NULL;
+	char *end;
+	double v;
+
+	if (!eq || eq == kv || !eq[1])
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		const struct setting *s = &settings[i];
+
+		if (strlen(s->name) != (size_t)(eq - kv) || memcmp(s->name, kv, (size_t)(eq - kv)))
+			continue;
+		errno = 0;
+		v = strtod(eq + 1, &end);
+		if (errno || *end || end == eq + 1 || !isfinite(v) || v < s->min || v > s->max)
+			return -EINVAL;
+		switch (s->type) {
+		case T_UINT:
+			if (v != floor(v))
+				return -EINVAL;
+			*(unsigned int *)((char *)c + s->off) = (unsigned int)v;
+			break;
+		case T_DOUBLE:
+			*(double *)((char *)c + s->off) = v;
+			break;
+		case T_BOOL:
+			if (v != 0 && v != 1)
+				return -EINVAL;
+			*(bool *)((char *)c + s->off) = v != 0;
+			break;
+		}
+		if (c->fast_min_samples > c->fast_window)
+			c->fast_min_samples = c->fast_window;
+		if (c->slow_min_samples > c->slow_window)
+			c->slow_min_samples = c->slow_window;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len)
+{
+	size_t n = sizeof(settings) / sizeof(settings[0]), o = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const struct setting *s = &settings[i];
+		const char *p = (const char *)c + s->off;
+		char val[32];
+		int r;
+
+		if (s->type == T_UINT)
+			snprintf(val, sizeof(val), "%u", *(const unsigned int *)p);
+		else if (s->type == T_DOUBLE)
+			snprintf(val, sizeof(val), "%g", *(const double *)p);
+		else
+			snprintf(val, sizeof(val), "%d", *(const bool *)p ? 1 : 0);
+		r = snprintf(o < len ? buf + o : NULL, o < len ? len - o : 0, "%s%s=%s",
+			     i ? " " : "", s->name, val);
+		if (r < 0)
+			return -EINVAL;
+		o += (size_t)r;
+	}
+	return o > INT_MAX ? -EOVERFLOW : (int)o;
+}

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Inside detect/ only (other folders use leaks.h): the interface every
+ * detector implements, the per-process state they share, and the one
+ * fire/refresh/resolve helper they all use.
+ *
+ * A detector is a table of hooks, each optional. leaks.c calls them in
+ * registration order (growth, exhaustion, limits, exec-leak, stacks):
+ *
+ *   on_proc_new   a process got detector state (zeroed): set up, and adopt
+ *                 the alert of the detector's kind that fires for the
+ *                 process from before a restart
+ *   on_fd_event   the model changed a table (FDW_FDEV_*); the process may
+ *                 have no state yet (leak_proc_get() creates it)
+ *   on_tick       once a second, for every process with state, with its table
+ *   on_proc_exit  the state goes away (the process exited, or the detectors
+ *                 stop): release what the detector holds for it
+ *
+ * Alert lifecycle, the same for every detector (struct leak_alert):
+ *
+ *   a = leak_alert_current(l, &la);          firing now, or NULL
+ *   if (condition) {
+ *           if (leak_alert_fresh(l, &la, ...)) update figures only; return
+ *           build evidence; leak_alert_fire(l, &la, kind, ...);
+ *   } else if (a && cleared) {
+ *           leak_alert_resolve(l, &la, now_real, "why %u", ...);
+ *   }
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "alerts/alerts.h"
+#include "base/clock.h"
+#include "base/hashmap.h"
+#include "detect/leaks.h"
+#include "model/model.h"
+
+struct fdw_symbolizer;
+
+/* ---- per-process state ---------------------------------------------------- */
+
+/* One detector's alert for one process. */
+struct leak_alert {
+	uint64_t id;	      /* the alert firing, 0 when none */
+	uint64_t evidence_ts; /* CLOCK_MONOTONIC ns its evidence was last built */
+};
+
+struct leak_growth {
+	struct fdw_leak_series series;
+	struct fdw_growth growth; /* the last tick's verdict */
+	bool growing;
+	struct leak_alert alert;
+	uint64_t since;		  /* CLOCK_MONOTONIC of the growth window's start */
+	uint32_t base, peak;	  /* fds before the growth, most fds since */
+	uint64_t suspect_ts;	  /* last tick that was growing or suspect */
+};
+
+struct leak_exhaustion {
+	struct leak_alert alert;
+};
+
+/* EMFILE / ENFILE */
+struct leak_limits {
+	uint64_t fails, fails_reported, last_fail;
+	int last_errno;
+	uint16_t last_nr;
+	uint32_t last_tid;
+	struct leak_alert alert;
+};
+
+#define LEAK_EXEC_FDS 64     /* exec-leaked fds remembered per process */
+#define LEAK_EXEC_CHILDREN 8 /* children remembered per process */
+
+/* Fds of this process that went through exec into the programs it runs
+ * (inherited by fork, then not closed on exec). */
+struct leak_exec {
+	struct {
+		int fd;
+		uint64_t ofd; /* the model's OFD id; 0: any (recovered from the state file) */
+	} fds[LEAK_EXEC_FDS];
+	unsigned int nfds;
+	json_t *leaked; /* their provenance, as the child saw them */
+	struct {
+		uint32_t pid;
+		char comm[16];
+		uint64_t ts;
+		unsigned int nfds;
+	} children[LEAK_EXEC_CHILDREN]; /* ring, the newest last */
+	unsigned int children_head, nchildren;
+	uint64_t children_total, seq;
+	uint64_t pending_since;
+	bool pending;
+	struct leak_alert alert;
+};
+
+struct leak_stacks {
+	bool watching, watch_refused;
+	struct fdw_hashmap fdstacks; /* fd -> (generation << 32 | stack) */
+	struct fdw_symbolizer *sym;
+	bool sym_failed;
+};
+
+struct leak_proc {
+	uint32_t pid;
+	uint64_t start_ticks;	/* /proc/PID/stat starttime: the identity alerts carry */
+	double start_time;
+	uint64_t exec_count;	/* of the program the state describes */
+	/* RLIMIT_NOFILE, refreshed every limit_refresh s */
+	uint64_t soft, hard, limit_ts;
+	bool limit_known;
+	/* systemd unit, read on first use */
+	char unit[128];
+	bool unit_known;
+	struct leak_growth growth;
+	struct leak_exhaustion exhaustion;
+	struct leak_limits limits;
+	struct leak_exec exec;
+	struct leak_stacks stacks;
+};
+
+/* ---- the interface ----------------------------------------------------- */
+
+struct fdw_detector {
+	const char *name;
+	void (*on_proc_new)(struct fdw_leaks *l, struct leak_proc *st, uint64_t now);
+	void (*on_fd_event)(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
+			    fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot);
+	void (*on_tick)(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
+			const struct fdw_table *t, uint64_t now, double now_real);
+	void (*on_proc_exit)(struct fdw_leaks *l, struct leak_proc *st);
+};
+
+extern const struct fdw_detector leak_growth_detector;	   /* growth.c */
+extern const struct fdw_detector leak_exhaustion_detector; /* exhaustion.c */
+extern const struct fdw_detector leak_limits_detector;	   /* limits.c */
+extern const struct fdw_detector leak_exec_detector;	   /* exec_leak.c */
+extern const struct fdw_detector leak_stacks_detector;	   /* stacks.c */
+
+#define LEAK_DETECTORS_MAX 8
+
+/* The detectors' shared state (leaks.c). */
+struct fdw_leaks {
+	struct fdw_leak_config cfg;
+	struct fdw_model *m;
+	struct fdw_alerts *alerts;
+	struct fdw_capture *capture;
+	struct fdw_leak_ops ops;
+	struct fdw_hashmap stacks; /* stack id+1 -> struct leak_stack (stacks.c) */
+	struct fdw_leak_stats stats;
+	const struct fdw_detector *det[LEAK_DETECTORS_MAX];
+	unsigned int ndet;
+	int obs_idx;		   /* the model's observer index (at merge) */
+	double started_real;	   /* first tick */
+	uint64_t last_mono;	   /* last tick */
+	double last_real;
+};
+
+/* Add a detector after the built-in ones (tests add fakes). 0 or -ENOSPC. */
+int fdw_leaks_add_detector(struct fdw_leaks *l, const struct fdw_detector *d);
+
+/* A process's state, or NULL (leaks.c). */
+struct leak_proc *leak_proc_find(struct fdw_leaks *l, const struct fdw_proc *p);
+/* The same, created when missing; NULL when refused (max_procs) or the
+ * process is gone. */
+struct leak_proc *leak_proc_get(struct fdw_leaks *l, struct fdw_proc *p, uint64_t now);
+
+/* ---- the alert lifecycle (leaks.c) --------------------------------------- */
+
+/* The alert firing, or NULL (forgetting one resolved meanwhile). */
+struct fdw_alert *leak_alert_current(struct fdw_leaks *l, struct leak_alert *la);
+/* The condition still holds: mark the alert seen now. */
+void leak_alert_seen(struct fdw_alert *a, double now_real);
+/* The alert firing, seen now, when its evidence is younger than
+ * evidence_refresh (update its figures only); NULL: build the evidence and
+ * call leak_alert_fire(). */
+struct fdw_alert *leak_alert_fresh(struct fdw_leaks *l, struct leak_alert *la, uint64_t now,
+				   double now_real);
+/* Fire, or refresh with new evidence (stolen). The alert or NULL (refused). */
+struct fdw_alert *leak_alert_fire(struct fdw_leaks *l, struct leak_alert *la,
+				  enum fdw_alert_kind kind, const struct fdw_proc *p,
+				  const struct leak_proc *st, uint64_t now, double now_real,
+				  const char *summary, json_t *evidence);
+/* Resolve the firing alert with a reason, and forget it. */
+void leak_alert_resolve(struct fdw_leaks *l, struct leak_alert *la, double now_real,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Take over the alert of `kind` that fires for this process from before a
+ * restart; NULL when none. */
+struct fdw_alert *leak_alert_adopt(struct fdw_leaks *l, struct leak_alert *la,
+				   enum fdw_alert_kind kind, const struct leak_proc *st);
+
+/* ---- shared between detectors ------------------------------------------------ */
+
+/* Capture user stacks of the process, or stop (stacks.c). */
+void leak_watch(struct fdw_leaks *l, struct leak_proc *st, bool on);
+/* Forget the process's symbolizer (a new program runs). */
+void leak_symbols_forget(struct leak_proc *st);
+/* The stack (id+1) of an open fd, 0 when none; fdw_leak_stack_fn on a leak_proc. */
+uint32_t leak_stack_of_fd(void *st, int fd, const struct fdw_slot *s);
+/* The frames of a stack as a JSON array of names (symbolized on first use),
+ * NULL when the stack is not kept. */
+json_t *leak_stack_frames(struct fdw_leaks *l, struct leak_proc *st, uint32_t id);
+/* Free every stack left (fdw_leaks_free). */
+void leak_stacks_free(struct fdw_leaks *l);
+
+/* "sites" and "sites_dropped" of evidence `ev` from table `t` (sites.c);
+ * `top`: a one-line description of the top site, "" when none. */
+void leak_evidence_sites(struct fdw_leaks *l, struct leak_proc *st, const struct fdw_table *t,
+			 uint64_t since, uint64_t now, json_t *ev, char *top, size_t toplen);

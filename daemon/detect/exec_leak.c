@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The exec-leak detector: fds without close-on-exec (other than 0, 1, 2)
+ * that survived an exec, reported against the process that let them
+ * through, with their provenance and the programs that got them. Fired
+ * once the process outlived the first such exec by exec_min_age (a shell
+ * that runs one command and exits is no news); resolved when every leaked
+ * fd is closed or close-on-exec.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "detect/detector.h"
+#include "detect/evidence.h"
+
+#define CHILD(x, k) (&(x)->children[((x)->children_head + LEAK_EXEC_CHILDREN - (k)) % \
+				      LEAK_EXEC_CHILDREN]) /* k = 1: the newest */
+
+/* ---- noting leaks as the model sees them --------------------------------- */
+
+/* The first fd of an exec `ev` of process `p`: one more child. */
+static void exec_note_child(struct leak_exec *x, const struct fdw_proc *p,
+			    const struct fdw_event *ev)
+{
+	if (x->seq == ev->seq)
+		return;
+	x->seq = ev->seq;
+	x->children_total++;
+	x->children_head = (x->children_head + 1) % LEAK_EXEC_CHILDREN;
+	if (x->nchildren < LEAK_EXEC_CHILDREN)
+		x->nchildren++;
+	CHILD(x, 1)->pid = p->pid;
+	memcpy(CHILD(x, 1)->comm, p->comm, sizeof(CHILD(x, 1)->comm));
+	CHILD(x, 1)->ts = ev->ts;
+	CHILD(x, 1)->nfds = 0;
+}
+
+static void exec_note_fd(struct fdw_leaks *l, struct leak_exec *x, int fd,
+			 const struct fdw_slot *slot, uint64_t ts)
+{
+	for (unsigned int i = 0; i < x->nfds; i++)
+		if (x->fds[i].fd == fd && (!x->fds[i].ofd || x->fds[i].ofd == slot->ofd->id)) {
+			x->fds[i].ofd = slot->ofd->id;
+			return; /* known already (an earlier child) */
+		}
+	if (x->nfds >= LEAK_EXEC_FDS) {
+		l->stats.dropped_exec_fds++;
+		return;
+	}
+	x->fds[x->nfds].fd = fd;
+	x->fds[x->nfds].ofd = slot->ofd->id;
+	x->nfds++;
+	if (!x->leaked)
+		x->leaked = json_array();
+	if (x->leaked)
+		(void)json_array_append_new(x->leaked, leak_json_slot(fd, slot, ts));
+}
+
+/*
+ * An fd without close-on-exec survived the exec of `p`. The leak belongs to
+ * the process that let it through: the parent when the fd came with the
+ * fork (the usual spawn), else `p` itself (it opened the fd, then exec'd).
+ * Noted now, while the child's table still shows where the fd came from
+ * (short-lived children are gone by the next tick); reported at the tick.
+ */
+static void exec_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
+			     fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot)
+{
+	struct fdw_proc *owner = p;
+	struct leak_proc *st;
+	struct leak_exec *x;
+
+	if (kind != FDW_FDEV_EXEC_LEAK || !l->cfg.exec_leaks || fd <= 2 || !fdw_slot_open(slot))
+		return;
+	if (slot->origin.source == FDW_SRC_INHERIT && p->ppid && p->ppid != p->pid) {
+		struct fdw_proc *parent = fdw_model_proc(l->m, p->ppid);
+
+		if (parent)
+			owner = parent;
+	}
+	st = leak_proc_get(l, owner, ev->ts);
+	if (!st)
+		return;
+	x = &st->exec;
+	exec_note_child(x, p, ev);
+	CHILD(x, 1)->nfds++;
+	if (!x->pending)
+		x->pending_since = ev->ts;
+	x->pending = true;
+	exec_note_fd(l, x, fd, slot, ev->ts);
+}
+
+/* ---- the alert ------------------------------------------------------------ */
+
+static void exec_summary(const struct leak_exec *x, char *summary, size_t len)
+{
+	size_t o, i;
+	const json_t *f;
+
+	o = (size_t)snprintf(summary, len,
+			     "%u fd%s without close-on-exec went into %s it ran (%llu so far, last "
+			     "%s[%u]):",
+			     x->nfds, x->nfds == 1 ? "" : "s",
+			     x->children_total == 1 ? "a program" : "programs",
+			     (unsigned long long)x->children_total, CHILD(x, 1)->comm,
+			     CHILD(x, 1)->pid);
+	json_array_foreach(x->leaked, i, f) {
+		const json_t *by = json_object_get(f, "opened_by");
+		const char *sc = json_string_value(json_object_get(by, "syscall"));
+		const char *cm = json_string_value(json_object_get(by, "comm"));
+
+		if (i >= 4 || o >= len)
+			break;
+		o += (size_t)snprintf(summary + o, len - o, "%s fd %d %s (%s%s%s)", i ? "," : "",
+				      (int)json_integer_value(json_object_get(f, "fd")),
+				      json_string_value(json_object_get(f, "target")) ?: "?",
+				      sc ? sc : "found in /proc", cm ? " by " : "", cm ? cm : "");
+	}
+	if (json_array_size(x->leaked) > 4 && o < len)
+		snprintf(summary + o, len - o, ", ...");
+}
+
+static void exec_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
+		      uint64_t now, double now_real)
+{
+	struct leak_exec *x = &st->exec;
+	json_t *ev = json_object(), *kids = json_array();
+	char summary[768];
+
+	x->pending = false;
+	if (!ev || !kids) {
+		json_decref(ev);
+		json_decref(kids);
+		return;
+	}
+	for (unsigned int k = x->nchildren; k > 0; k--)
+		(void)json_array_append_new(kids,
+			json_pack("{s:I, s:o, s:f, s:i}", "pid", (json_int_t)CHILD(x, k)->pid,
+				  "comm", fdw_json_bytes(CHILD(x, k)->comm),
+				  "age_s", leak_age_s(CHILD(x, k)->ts, now),
+				  "fds", (int)CHILD(x, k)->nfds));
+	exec_summary(x, summary, sizeof(summary));
+	(void)json_object_set_new(ev, "fds", json_integer(x->nfds));
+	(void)json_object_set(ev, "leaked", x->leaked ? x->leaked : json_array());
+	(void)json_object_set_new(ev, "children_total", json_integer((json_int_t)x->children_total));
+	(void)json_object_set_new(ev, "children", kids);
+	(void)leak_alert_fire(l, &x->alert, FDW_ALERT_EXEC_LEAK, p, st, now, now_real, summary, ev);
+}
+
+/* Leaked fds still open on the same open file description, still not cloexec. */
+static unsigned int exec_still_leaking(const struct leak_exec *x, const struct fdw_table *t)
+{
+	unsigned int still = 0;
+
+	for (unsigned int k = 0; k < x->nfds; k++) {
+		const struct fdw_slot *s = fdw_table_slot(t, x->fds[k].fd);
+
+		if (fdw_slot_open(s) && !s->cloexec && (!x->fds[k].ofd || s->ofd->id == x->fds[k].ofd))
+			still++;
+	}
+	return still;
+}
+
+static void exec_reset(struct leak_exec *x)
+{
+	x->nfds = 0;
+	json_decref(x->leaked);
+	x->leaked = NULL;
+	x->nchildren = x->children_head = 0;
+	x->children_total = 0;
+}
+
+static void exec_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
+		      const struct fdw_table *t, uint64_t now, double now_real)
+{
+	struct leak_exec *x = &st->exec;
+	struct fdw_alert *a = leak_alert_current(l, &x->alert);
+
+	if (x->pending) {
+		/* not yet: a shell that runs a command and exits is no news */
+		if (a || now - x->pending_since >= (uint64_t)l->cfg.exec_min_age * FDW_NSEC_PER_SEC)
+			exec_fire(l, p, st, now, now_real);
+		return;
+	}
+	if (!a)
+		return;
+	if (exec_still_leaking(x, t)) {
+		leak_alert_seen(a, now_real);
+		return;
+	}
+	leak_alert_resolve(l, &x->alert, now_real, "the leaked fd%s %s closed or close-on-exec now",
+			   x->nfds == 1 ? "" : "s", x->nfds == 1 ? "is" : "are");
+	exec_reset(x);
+}
+
+/* An alert from before a restart: its fds are watched again (any OFD: ids
+ * do not survive a restart). */
+static void exec_new(struct fdw_leaks *l, struct leak_proc *st, uint64_t now)
+{
+	struct fdw_alert *a = leak_alert_adopt(l, &st->exec.alert, FDW_ALERT_EXEC_LEAK, st);
+	struct leak_exec *x = &st->exec;
+	const json_t *arr, *o;
+	size_t i;
+
+	if (!a)
+		return;
+	arr = json_object_get(a->evidence, "leaked");
+	json_array_foreach(arr, i, o) {
+		if (x->nfds >= LEAK_EXEC_FDS)
+			break;
+		x->fds[x->nfds].fd = (int)json_integer_value(json_object_get(o, "fd"));
+		x->fds[x->nfds].ofd = 0;
+		x->nfds++;
+	}
+	x->leaked = json_is_array(arr) ? json_deep_copy(arr) : NULL;
+}
+
+static void exec_exit(struct fdw_leaks *l, struct leak_proc *st)
+{
+	json_decref(st->exec.leaked);
+	st->exec.leaked = NULL;
+}
+
+const struct fdw_detector leak_exec_detector = {
+	.name = "exec-leak",
+	.on_proc_new = exec_new,
+	.on_fd_event = exec_on_fd_event,
+	.on_tick = exec_tick,
+	.on_proc_exit = exec_exit,
+};

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Per-process figures from /proc: see pidinfo.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "sys/pidinfo.h"
+
+static const char *root_or_proc(const char *root)
+{
+	return root ? root : "/proc";
+}
+
+/* A small file, NUL-terminated: its length, or -errno. */
+static int read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (n < len - 1) {
+		ssize_t r = read(fd, buf + n, len - 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			r = -errno;
+			(void)close(fd);
+			return (int)r;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	(void)close(fd);
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* ROOT/PID/NAME into buf; a missing process is -ESRCH. */
+static int read_pid_file(const char *root, uint32_t pid, const char *name, char *buf,
+			 size_t len)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/%u/%s", root_or_proc(root), pid, name);
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	n = read_small(path, buf, len);
+	return n == -ENOENT ? -ESRCH : n;
+}
+
+/* A decimal number that is the whole of `s` (no sign). */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EBADMSG;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EBADMSG;
+	*out = v;
+	return 0;
+}
+
+/* The next space-separated word of *p, NUL-terminated in place. */
+static char *next_word(char **p)
+{
+	char *w = *p + strspn(*p, " \n");
+
+	if (!*w)
+		return NULL;
+	*p = w + strcspn(w, " \n");
+	if (**p)
+		*(*p)++ = '\0';
+	return w;
+}
+
+/*
+ * "PID (COMM) STATE PPID ... FLAGS ... STARTTIME ...": COMM is whatever the
+ * process named itself, spaces and parentheses included, so it ends at the
+ * LAST ')' (every later field is a number or the state letter).
+ */
+int fdw_pid_stat_read(const char *root, uint32_t pid, struct fdw_pid_stat *out)
+{
+	struct fdw_pid_stat st = { 0 };
+	char buf[1024], *open_paren, *p, *w;
+	uint64_t v = 0;
+	size_t len;
+	int r;
+
+	r = read_pid_file(root, pid, "stat", buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	open_paren = strchr(buf, '(');
+	p = strrchr(buf, ')');
+	if (!open_paren || !p || p < open_paren)
+		return -EBADMSG;
+	len = (size_t)(p - open_paren - 1);
+	if (len >= sizeof(st.comm))
+		len = sizeof(st.comm) - 1;
+	memcpy(st.comm, open_paren + 1, len);
+	p++;
+	for (int field = 3; field <= 22; field++) {
+		w = next_word(&p);
+		if (!w)
+			return -EBADMSG;
+		if (field == 3) {
+			if (w[1])
+				return -EBADMSG;
+			st.state = w[0];
+			continue;
+		}
+		if (field != 4 && field != 9 && field != 22)
+			continue;
+		if (parse_u64(w, &v) < 0)
+			return -EBADMSG;
+		if (field == 4)
+			st.ppid = (uint32_t)v;
+		else if (field == 9)
+			st.flags = (uint32_t)v;
+		else
+			st.starttime = v;
+	}
+	*out = st;
+	return 0;
+}
+
+static int parse_limit(const char *w, uint64_t *out)
+{
+	if (w && !strcmp(w, "unlimited")) {
+		*out = (uint64_t)RLIM_INFINITY;
+		return 0;
+	}
+	return w ? parse_u64(w, out) : -EBADMSG;
+}
+
+int fdw_pid_limits_read(const char *root, uint32_t pid, uint64_t *soft, uint64_t *hard)
+{
+	static const char key[] = "\nMax open files ";
+	char buf[4096], *p;
+	uint64_t s, h;
+	int r;
+
+	r = read_pid_file(root, pid, "limits", buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	p = strstr(buf, key);
+	if (!p)
+		return -EBADMSG;
+	p += strlen(key);
+	if (parse_limit(next_word(&p), &s) < 0 || parse_limit(next_word(&p), &h) < 0)
+		return -EBADMSG;
+	*soft = s;
+	*hard = h;
+	return 0;
+}
+
+int fdw_pid_nofile_limit(const char *root, uint32_t pid, uint64_t *soft, uint64_t *hard)
+{
+	struct rlimit rl;
+
+	if (prlimit((pid_t)pid, RLIMIT_NOFILE, NULL, &rl) == 0) {
+		*soft = rl.rlim_cur;
+		*hard = rl.rlim_max;
+		return 0;
+	}
+	if (errno != EPERM)
+		return -errno;
+	/* another user's process: the limits file says the same */
+	return fdw_pid_limits_read(root, pid, soft, hard) < 0 ? -EPERM : 0;
+}
+
+/* The innermost component of cgroup path `cg` that ends in one of the
+ * suffixes: copied to out, true. */
+static bool innermost_unit(const char *cg, const char *const *suffixes, size_t nsuffixes,
+			   char *out, size_t len)
+{
+	const char *end = cg + strlen(cg);
+
+	while (end > cg) {
+		const char *start = end;
+		size_t clen;
+
+		while (start > cg && start[-1] != '/')
+			start--;
+		clen = (size_t)(end - start);
+		for (size_t i = 0; i < nsuffixes; i++) {
+			size_t sl = strlen(suffixes[i]);
+
+			if (clen > sl && !memcmp(end - sl, suffixes[i], sl)) {
+				snprintf(out, len, "%.*s", (int)clen, start);
+				return true;
+			}
+		}
+		end = start > cg ? start - 1 : cg;
+	}
+	return false;
+}
+
+int fdw_pid_unit(const char *root, uint32_t pid, char *out, size_t len)
+{
+	static const char *const units[] = { ".service", ".scope", ".socket", ".mount", ".swap" };
+	static const char *const slices[] = { ".slice" };
+	char buf[4096], *line, *save = NULL;
+	int r;
+
+	if (!len)
+		return -EINVAL;
+	out[0] = '\0';
+	r = read_pid_file(root, pid, "cgroup", buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *cg = strchr(line, ':');
+
+		if (!cg || !(cg = strchr(cg + 1, ':')))
+			continue;
+		if (strncmp(line, "0::", 3) && !strstr(line, "name=systemd:"))
+			continue;
+		cg++;
+		/* the innermost unit wins; a slice only when there is none */
+		if (innermost_unit(cg, units, sizeof(units) / sizeof(units[0]), out, len) ||
+		    innermost_unit(cg, slices, 1, out, len))
+			break;
+	}
+	return 0;
+}
+
+int fdw_boot_time_read(const char *root, double *out)
+{
+	char path[PATH_MAX], *line = NULL, *end;
+	size_t cap = 0;
+	int r = -EBADMSG, n;
+	double v;
+	FILE *f;
+
+	n = snprintf(path, sizeof(path), "%s/stat", root_or_proc(root));
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	/* line by line: the "intr" line before it can be very long */
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "btime ", 6))
+			continue;
+		errno = 0;
+		v = strtod(line + 6, &end);
+		if (!errno && end != line + 6 && (*end == '\n' || !*end) && v >= 0) {
+			*out = v;
+			r = 0;
+		}
+		break;
+	}
+	free(line);
+	(void)fclose(f);
+	return r;
+}
+
+double fdw_boot_time(void)
+{
+	static double bt = -1;
+	double v = 0;
+	int r;
+
+	if (bt >= 0)
+		return bt;
+	r = fdw_boot_time_read(NULL, &v);
+	if (r < 0 && r != -EBADMSG)
+		return 0; /* not readable now: try again next time */
+	bt = r < 0 ? 0 : v;
+	return bt;
+}
+
+double fdw_clk_tck(void)
+{
+	static double hz;
+
+	if (!hz) {
+		long v = sysconf(_SC_CLK_TCK);
+
+		hz = v > 0 ? (double)v : 100.0;
+	}
+	return hz;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What /proc says about one process beyond its fds (its stat line, its
+ * RLIMIT_NOFILE, its systemd unit), and the host figures needed to read
+ * them (boot time, clock tick). Every function returns 0 or -errno
+ * (-ESRCH: no such process, -EBADMSG: a line it cannot parse) and writes
+ * its outputs only on success; files are opened O_CLOEXEC. `root` is the
+ * proc mount, NULL meaning "/proc" (tests pass a directory of fakes).
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FDW_PF_KTHREAD 0x00200000u /* a kernel thread (flags, field 9) */
+
+/* The fields of ROOT/PID/stat the daemon uses. */
+struct fdw_pid_stat {
+	char comm[16];	    /* NUL-terminated; may itself hold spaces and ')' */
+	char state;	    /* 'R', 'S', 'Z', ... */
+	uint32_t ppid;
+	uint32_t flags;	    /* PF_* (e.g. FDW_PF_KTHREAD) */
+	uint64_t starttime; /* clock ticks after boot: with the pid, the process's identity */
+};
+
+/* The one parser of ROOT/PID/stat. */
+int fdw_pid_stat_read(const char *root, uint32_t pid, struct fdw_pid_stat *out);
+
+/* The "Max open files" line of ROOT/PID/limits (readable by every user);
+ * "unlimited" is RLIM_INFINITY. */
+int fdw_pid_limits_read(const char *root, uint32_t pid, uint64_t *soft, uint64_t *hard);
+
+/* RLIMIT_NOFILE of a process: prlimit(2), which needs CAP_SYS_RESOURCE for
+ * another user's process; on -EPERM, ROOT/PID/limits. */
+int fdw_pid_nofile_limit(const char *root, uint32_t pid, uint64_t *soft, uint64_t *hard);
+
+/*
+ * The systemd unit of a process from ROOT/PID/cgroup (the cgroup v2 line,
+ * or v1's name=systemd line): the innermost path component that is a
+ * service, scope, socket, mount or swap unit, else the innermost slice;
+ * "" when none. Unlike the others, buf is set ("") on failure too.
+ */
+int fdw_pid_unit(const char *root, uint32_t pid, char *buf, size_t len);
+
+/* The host's boot time, seconds since the epoch (the btime line of ROOT/stat). */
+int fdw_boot_time_read(const char *root, double *out);
+
+/* The same from /proc, read once; 0 when unknown. */
+double fdw_boot_time(void);
+
+/* Clock ticks per second (the unit of starttime); 100 when sysconf fails. */
+double fdw_clk_tck(void);

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * sys/pidinfo: /proc/PID/{stat,limits,cgroup} and /proc/stat read from a
+ * fake proc root in a temporary directory (odd comms, unlimited limits,
+ * cgroup v1 and v2), and a few figures of this very process from /proc.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "sys/pidinfo.h"
+
+static char root[] = "/tmp/fdw-test-pidinfo-XXXXXX";
+
+/* ROOT/PID/NAME (pid 0: ROOT/NAME) holding `text`. */
+static void put(uint32_t pid, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	if (pid) {
+		snprintf(path, sizeof(path), "%s/%u", root, pid);
+		(void)mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/%u/%s", root, pid, name);
+	} else {
+		snprintf(path, sizeof(path), "%s/%s", root, name);
+	}
+	f = fopen(path, "we");
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static void test_stat(void)
+{
+	struct fdw_pid_stat st;
+
+	/* a comm with ") (" and spaces: it ends at the last ')'; tpgid -1 */
+	put(10, "stat", "10 (a) (b c) S 7 10 10 0 -1 4194560 90 0 0 0 1 2 0 0 20 0 1 0 "
+			"987654 1000 10 18446744073709551615\n");
+	CHECK_EQ(fdw_pid_stat_read(root, 10, &st), 0);
+	CHECK_STR(st.comm, "a) (b c");
+	CHECK_EQ(st.state, 'S');
+	CHECK_EQ(st.ppid, 7);
+	CHECK_EQ(st.flags, 4194560);
+	CHECK_EQ(st.starttime, 987654);
+	CHECK(!(st.flags & FDW_PF_KTHREAD));
+	/* a kernel thread; a comm of the longest length the kernel gives */
+	put(11, "stat", "11 (kworker/0:1-events) I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 20 0 1 0 "
+			"33 0 0\n");
+	CHECK_EQ(fdw_pid_stat_read(root, 11, &st), 0);
+	CHECK_STR(st.comm, "kworker/0:1-eve");
+	CHECK(st.flags & FDW_PF_KTHREAD);
+	CHECK_EQ(st.ppid, 2);
+	CHECK_EQ(st.starttime, 33);
+	/* cut short, garbled, missing: errors, and *out untouched */
+	memset(&st, 0x5a, sizeof(st));
+	put(12, "stat", "12 (short) S 1 12 12\n");
+	CHECK_EQ(fdw_pid_stat_read(root, 12, &st), -EBADMSG);
+	put(13, "stat", "13 (x) S 1 13 13 0 -1 4x 0 0 0 0 0 0 0 0 20 0 1 0 5\n");
+	CHECK_EQ(fdw_pid_stat_read(root, 13, &st), -EBADMSG);
+	put(14, "stat", "14 no parentheses S 1\n");
+	CHECK_EQ(fdw_pid_stat_read(root, 14, &st), -EBADMSG);
+	CHECK_EQ(fdw_pid_stat_read(root, 99, &st), -ESRCH);
+	CHECK_EQ(st.ppid, 0x5a5a5a5a);
+	/* this very process, from the real /proc */
+	CHECK_EQ(fdw_pid_stat_read(NULL, (uint32_t)getpid(), &st), 0);
+	CHECK_EQ(st.ppid, getppid());
+	CHECK_STR(st.comm, "test-pidinfo");
+	CHECK(st.starttime > 0);
+}
+
+static void test_limits(void)
+{
+	static const char head[] =
+		"Limit                     Soft Limit           Hard Limit           Units     \n"
+		"Max cpu time              unlimited            unlimited            seconds   \n";
+	char text[1024];
+	uint64_t soft = 0, hard = 0;
+	struct rlimit rl;
+
+	snprintf(text, sizeof(text), "%s%s%s", head,
+		 "Max open files            1024                 524288               files     \n",
+		 "Max locked memory         8388608              8388608              bytes     \n");
+	put(20, "limits", text);
+	CHECK_EQ(fdw_pid_limits_read(root, 20, &soft, &hard), 0);
+	CHECK_EQ(soft, 1024);
+	CHECK_EQ(hard, 524288);
+	snprintf(text, sizeof(text), "%s%s", head,
+		 "Max open files            unlimited            unlimited            files     \n");
+	put(21, "limits", text);
+	CHECK_EQ(fdw_pid_limits_read(root, 21, &soft, &hard), 0);
+	CHECK(soft == (uint64_t)RLIM_INFINITY && hard == (uint64_t)RLIM_INFINITY);
+	put(22, "limits", head);
+	CHECK_EQ(fdw_pid_limits_read(root, 22, &soft, &hard), -EBADMSG);
+	CHECK_EQ(fdw_pid_limits_read(root, 99, &soft, &hard), -ESRCH);
+	/* prlimit of this process agrees with getrlimit */
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	CHECK_EQ(fdw_pid_nofile_limit(NULL, (uint32_t)getpid(), &soft, &hard), 0);
+	CHECK(soft == rl.rlim_cur && hard == rl.rlim_max);
+}
+
+static void test_units(void)
+{
+	char unit[128];
+
+	put(1, "cgroup", "0::/system.slice/nginx.service\n");
+	put(2, "cgroup", "0::/user.slice/user-1000.slice/session-3.scope\n");
+	put(3, "cgroup", "0::/system.slice/postgresql@15-main.service/x/y\n");
+	put(4, "cgroup", "0::/\n");
+	put(5, "cgroup", "12:pids:/system.slice/cron.service\n"
+			 "1:name=systemd:/system.slice/cron.service\n");
+	put(6, "cgroup", "0::/machine.slice\n");
+	CHECK_EQ(fdw_pid_unit(root, 1, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "nginx.service");
+	CHECK_EQ(fdw_pid_unit(root, 2, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "session-3.scope");
+	CHECK_EQ(fdw_pid_unit(root, 3, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "postgresql@15-main.service");
+	CHECK_EQ(fdw_pid_unit(root, 4, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "");
+	CHECK_EQ(fdw_pid_unit(root, 5, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "cron.service");
+	CHECK_EQ(fdw_pid_unit(root, 6, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "machine.slice");
+	CHECK(fdw_pid_unit(root, 7, unit, sizeof(unit)) < 0);
+	/* a cgroup v2 line after v1 lines without a unit */
+	put(8, "cgroup", "3:cpu:/\n2:memory:/\n0::/system.slice/fdw-demo.service\n");
+	CHECK_EQ(fdw_pid_unit(root, 8, unit, sizeof(unit)), 0);
+	CHECK_STR(unit, "fdw-demo.service");
+}
+
+static void test_boot_time(void)
+{
+	char text[8192];
+	size_t o;
+	double bt = 0;
+
+	/* a long "intr" line before btime */
+	o = (size_t)snprintf(text, sizeof(text), "cpu  1 2 3 4\nintr 12345");
+	while (o < sizeof(text) - 200)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, " 0");
+	snprintf(text + o, sizeof(text) - o, "\nctxt 42\nbtime 1700000000\nprocesses 7\n");
+	put(0, "stat", text);
+	CHECK_EQ(fdw_boot_time_read(root, &bt), 0);
+	CHECK(bt == 1700000000.0);
+	put(0, "stat", "cpu  1 2 3 4\n");
+	CHECK_EQ(fdw_boot_time_read(root, &bt), -EBADMSG);
+	CHECK(fdw_boot_time() > 1e9);
+	CHECK(fdw_clk_tck() > 0);
+}
+
+int main(void)
+{
+	char cmd[300];
+
+	if (!mkdtemp(root)) {
+		CHECK(!"mkdtemp");
+		return check_summary();
+	}
+	test_stat();
+	test_limits();
+	test_units();
+	test_boot_time();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	CHECK_EQ(system(cmd), 0);
+	return check_summary();
+}
