@@ -436,7 +436,7 @@ static void render_groups(struct sb *b, const struct fdw_server_deps *deps, unsi
 
 static void render_self(struct sb *b)
 {
-	char buf[2048], *p;
+	struct fdw_pid_stat ps;
 	unsigned long long ut = 0, st = 0, start = 0, vsize = 0;
 	long long rss = 0;
 	long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
@@ -444,22 +444,13 @@ static void render_self(struct sb *b)
 	struct rlimit rl;
 	double btime = 0;
 	DIR *dir;
-	int fd;
-	ssize_t n;
 
-	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		(void)close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			p = strrchr(buf, ')');
-			/* fields 14, 15 (utime, stime), 22 (starttime), 23 (vsize), 24 (rss) */
-			if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
-					"%*d %*d %*d %*d %*d %*d %llu %llu %lld",
-					&ut, &st, &start, &vsize, &rss) != 5)
-				ut = st = start = vsize = 0, rss = 0;
-		}
+	if (fdw_pid_stat_read(NULL, (uint32_t)getpid(), &ps) == 0) {
+		ut = ps.utime;
+		st = ps.stime;
+		start = ps.starttime;
+		vsize = ps.vsize;
+		rss = ps.rss;
 	}
 	btime = fdw_boot_time();
 	dir = opendir("/proc/self/fd");

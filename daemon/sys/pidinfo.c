@@ -102,6 +102,8 @@ int fdw_pid_stat_read(const char *root, uint32_t pid, struct fdw_pid_stat *out)
 	r = read_pid_file(root, pid, "stat", buf, sizeof(buf));
 	if (r < 0)
 		return r;
+	if (!buf[0])
+		return -ESRCH; /* reaped while we read */
 	open_paren = strchr(buf, '(');
 	p = strrchr(buf, ')');
 	if (!open_paren || !p || p < open_paren)
@@ -111,26 +113,48 @@ int fdw_pid_stat_read(const char *root, uint32_t pid, struct fdw_pid_stat *out)
 		len = sizeof(st.comm) - 1;
 	memcpy(st.comm, open_paren + 1, len);
 	p++;
-	for (int field = 3; field <= 22; field++) {
+	/* up to the flags (field 9) required; a line shorter than the
+	 * kernel's 52 fields leaves the later figures 0 */
+	for (int field = 3; field <= 24; field++) {
 		w = next_word(&p);
-		if (!w)
+		if (!w && field <= 9)
 			return -EBADMSG;
+		if (!w)
+			break;
 		if (field == 3) {
 			if (w[1])
 				return -EBADMSG;
 			st.state = w[0];
 			continue;
 		}
-		if (field != 4 && field != 9 && field != 22)
+		if (field == 24) { /* rss: signed in the kernel's format */
+			st.rss = strtoll(w, NULL, 10);
+			continue;
+		}
+		if (field != 4 && field != 9 && (field < 14 || field > 15) && field != 22 &&
+		    field != 23)
 			continue;
 		if (parse_u64(w, &v) < 0)
 			return -EBADMSG;
-		if (field == 4)
+		switch (field) {
+		case 4:
 			st.ppid = (uint32_t)v;
-		else if (field == 9)
+			break;
+		case 9:
 			st.flags = (uint32_t)v;
-		else
+			break;
+		case 14:
+			st.utime = v;
+			break;
+		case 15:
+			st.stime = v;
+			break;
+		case 22:
 			st.starttime = v;
+			break;
+		default:
+			st.vsize = v;
+		}
 	}
 	*out = st;
 	return 0;

@@ -20,7 +20,10 @@ struct fdw_pid_stat {
 	char state;	    /* 'R', 'S', 'Z', ... */
 	uint32_t ppid;
 	uint32_t flags;	    /* PF_* (e.g. FDW_PF_KTHREAD) */
+	uint64_t utime, stime; /* CPU time in clock ticks */
 	uint64_t starttime; /* clock ticks after boot: with the pid, the process's identity */
+	uint64_t vsize;	    /* bytes */
+	int64_t rss;	    /* pages */
 };
 
 /* The one parser of ROOT/PID/stat. */

@@ -14,6 +14,7 @@
 #include <linux/kcmp.h>
 #include <sys/syscall.h>
 
+#include "sys/pidinfo.h"
 #include "sys/procfs.h"
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -283,63 +284,24 @@ out:
 
 int fdw_proc_read_stat(const char *root, uint32_t pid, char comm[16], uint32_t *ppid)
 {
-	char path[64], buf[1024], *open_paren, *close_paren;
-	ssize_t n;
-	int fd;
-	size_t len;
+	struct fdw_pid_stat st;
+	int r = fdw_pid_stat_read(root, pid, &st);
 
-	snprintf(path, sizeof(path), "%s/%u/stat", root, pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -errno : -ESRCH;
-	buf[n] = '\0';
-	/* "pid (comm) state ppid ...": comm may hold spaces and ')' */
-	open_paren = strchr(buf, '(');
-	close_paren = strrchr(buf, ')');
-	if (!open_paren || !close_paren || close_paren < open_paren)
-		return -EBADMSG;
-	len = (size_t)(close_paren - open_paren - 1);
-	if (len > 15)
-		len = 15;
-	memcpy(comm, open_paren + 1, len);
-	comm[len] = '\0';
-	if (ppid) {
-		unsigned int pp = 0;
-		char state;
-
-		if (sscanf(close_paren + 1, " %c %u", &state, &pp) != 2)
-			return -EBADMSG;
-		*ppid = pp;
-	}
+	if (r < 0)
+		return r == -ENOENT ? -ESRCH : r;
+	memcpy(comm, st.comm, 16);
+	if (ppid)
+		*ppid = st.ppid;
 	return 0;
 }
 
 bool fdw_proc_is_kernel_thread(const char *root, uint32_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned int flags = 0;
-	ssize_t n;
-	int fd;
+	struct fdw_pid_stat st;
 
-	/* PF_KTHREAD in /proc/PID/stat's flags (field 9); not "no exe", which a
-	 * process whose leader exited (a zombie leader) also shows */
-	snprintf(path, sizeof(path), "%s/%u/stat", root, pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %u", &flags) != 1)
-		return false;
-	return (flags & 0x00200000) != 0; /* PF_KTHREAD */
+	/* PF_KTHREAD in the flags; not "no exe", which a process whose leader
+	 * exited (a zombie leader) also shows */
+	return fdw_pid_stat_read(root, pid, &st) == 0 && (st.flags & FDW_PF_KTHREAD);
 }
 
 int fdw_proc_list_tasks(const char *root, uint32_t pid, uint32_t **tids, unsigned int *n)
