@@ -24,135 +24,15 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "fdwatch_event.h"
+#include "consts.bpf.h"
+#include "maps.bpf.h"
+#include "fdtable.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-extern unsigned int CONFIG_HZ __kconfig __weak;
-
-/* Tunables, set by the daemon between open and load. */
-const volatile __u32 self_tgid = 0;	 /* the daemon itself: not traced */
-const volatile bool precise_ts = false;	 /* bpf_ktime_get_ns() vs coarse */
-const volatile __u64 wakeup_bytes = 1 << 20; /* force a wakeup past this fill */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20); /* resized by the daemon before load */
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FDW_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
-
-/*
- * User stacks, captured only for the processes the leak detector is
- * investigating (stack_tgids): a stack walk costs far too much to pay on
- * every syscall of every process. nr_stack_tgids lets the common path skip
- * even the hash lookup.
- */
-__u32 nr_stack_tgids = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, __u32);   /* tgid */
-	__type(value, __u8);
-} stack_tgids SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 16384);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, FDW_STACK_DEPTH * sizeof(__u64));
-} stacks SEC(".maps");
-
-/*
- * fanotify fds, (tgid << 32 | fd): read() on one installs an fd per event.
- * exit_read is attached only while this map has entries, so hosts without
- * fanotify users pay nothing for it.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u64);
-	__type(value, __u8);
-} fanotify_fds SEC(".maps");
-
-/* Which processes lost records, so the daemon re-reads just their tables. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);   /* tgid */
-	__type(value, __u64); /* records lost */
-} lost_tgids SEC(".maps");
-
-#define EBADF_ 9
-#define O_CLOEXEC_ 02000000
-#define CLONE_FILES_ 0x00000400
-#define CLONE_PIDFD_ 0x00001000
-#define CLONE_THREAD_ 0x00010000
-#define PF_KTHREAD_ 0x00200000
-#define SOL_SOCKET_ 1
-#define SCM_RIGHTS_ 1
-#define SCM_PIDFD_ 4
-#define FIONCLEX_ 0x5450
-#define FIOCLEX_ 0x5451
-#define F_DUPFD_ 0
-#define F_SETFD_ 2
-#define F_DUPFD_CLOEXEC_ 1030
-#define CMSG_ALIGN_(len) (((len) + sizeof(long) - 1) & ~(sizeof(long) - 1))
 #define MAX_CMSGS 4
 #define MAX_MMSGS 4
 #define MAX_MMSGS_CHECKED 64 /* messages checked for control data */
-
-static __always_inline void stat_inc(__u32 key)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &key);
-
-	if (v)
-		(*v)++;
-}
-
-static __always_inline void count_lost(__u32 tgid)
-{
-	__u64 one = 1, *c;
-
-	stat_inc(FDW_STAT_LOST);
-	c = bpf_map_lookup_elem(&lost_tgids, &tgid);
-	if (c)
-		__sync_fetch_and_add(c, 1);
-	else
-		bpf_map_update_elem(&lost_tgids, &tgid, &one, BPF_NOEXIST);
-}
-
-static __always_inline void *reserve(__u32 size, __u32 tgid)
-{
-	void *rec = bpf_ringbuf_reserve(&events, size, 0);
-
-	if (!rec)
-		count_lost(tgid);
-	return rec;
-}
-
-/*
- * Wake the consumer only when this record is the one that crosses the fill
- * threshold: a wakeup is a self-IPI (irq_work), microseconds in a VM, and
- * forcing one on every record past the threshold would bill each of them.
- * The daemon's timer consumes the rest.
- */
-static __always_inline void submit(void *rec, __u32 size)
-{
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
-	if (avail >= wakeup_bytes && avail < wakeup_bytes + size + 8 + 8) {
-		flags = BPF_RB_FORCE_WAKEUP;
-		stat_inc(FDW_STAT_WAKEUPS);
-	}
-	bpf_ringbuf_submit(rec, flags);
-}
 
 static __always_inline void fill_hdr(struct fdw_hdr *h, __u16 type, __u16 size,
 				     __u64 pid_tgid, struct task_struct *task, bool precise)
@@ -170,53 +50,6 @@ static __always_inline void fill_hdr(struct fdw_hdr *h, __u16 type, __u16 size,
 		h->ts = bpf_jiffies64();
 	}
 	h->files = (__u64)task->files;
-}
-
-/* The struct file installed at `fd` in the current table, 0 if none. */
-static __always_inline __u64 file_at(struct task_struct *task, int fd)
-{
-	struct files_struct *files = task->files;
-	struct fdtable *fdt;
-	struct file **arr;
-	struct file *file = NULL;
-
-	if (fd < 0 || !files)
-		return 0;
-	fdt = BPF_CORE_READ(files, fdt);
-	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	arr = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &arr[fd]))
-		return 0;
-	return (__u64)file;
-}
-
-/* The struct file installed at `fd` in the current table, and its inode. */
-static __always_inline void fill_identity(struct fdw_fd_event *e,
-					  struct task_struct *task, int fd)
-{
-	struct files_struct *files = task->files;
-	struct fdtable *fdt;
-	struct file **arr;
-	struct file *file = NULL;
-	struct inode *inode;
-
-	if (fd < 0 || !files)
-		return;
-	fdt = BPF_CORE_READ(files, fdt);
-	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return;
-	arr = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &arr[fd]) || !file)
-		return;
-	e->file = (__u64)file;
-	e->files[0] = (__u64)file;
-	inode = BPF_CORE_READ(file, f_inode);
-	if (!inode)
-		return;
-	e->ino = BPF_CORE_READ(inode, i_ino);
-	e->mode = BPF_CORE_READ(inode, i_mode);
-	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 }
 
 /*
