@@ -9,8 +9,9 @@
  *  - per-syscall tracepoints (syscalls:sys_exit_*), never raw_syscalls, so
  *    untraced syscalls pay only the kernel's bitmap test;
  *  - exit hooks only: the arguments are read from the task's saved user
- *    registers (bpf_task_pt_regs), which a syscall does not clobber, so one
- *    hook per syscall gives arguments and return value together;
+ *    registers (bpf_task_pt_regs, compat.bpf.h), which still hold them at
+ *    the syscall's exit, so one hook per syscall gives arguments and return
+ *    value together;
  *  - syscall records are stamped with jiffies unless precise_ts:
  *    bpf_ktime_get_ns() costs ~25 ns per call in these VMs and the coarse
  *    clock is not allowed in tracepoint programs. Task records (rare) carry
@@ -24,6 +25,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "fdwatch_event.h"
+#include "compat.bpf.h"
 #include "consts.bpf.h"
 #include "maps.bpf.h"
 #include "fdtable.bpf.h"
@@ -54,8 +56,7 @@ static __always_inline void fill_hdr(struct fdw_hdr *h, __u16 type, __u16 size,
 
 /*
  * Reserve and fill the common part of a syscall record. Arguments come
- * from the saved user registers: x86-64 passes them in di, si, dx, r10,
- * r8, r9 and the kernel restores them unchanged on return.
+ * from the saved user registers (compat.bpf.h).
  */
 static __always_inline struct fdw_sys_event *
 begin_sys(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
@@ -87,12 +88,12 @@ begin_sys(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
 		}
 	}
 	e->ret = ctx->ret;
-	e->args[0] = regs->di;
-	e->args[1] = regs->si;
-	e->args[2] = regs->dx;
-	e->args[3] = regs->r10;
-	e->args[4] = regs->r8;
-	e->args[5] = regs->r9;
+	e->args[0] = PT_REGS_PARM1_SYSCALL(regs);
+	e->args[1] = PT_REGS_PARM2_SYSCALL(regs);
+	e->args[2] = PT_REGS_PARM3_SYSCALL(regs);
+	e->args[3] = PT_REGS_PARM4_SYSCALL(regs);
+	e->args[4] = PT_REGS_PARM5_SYSCALL(regs);
+	e->args[5] = PT_REGS_PARM6_SYSCALL(regs);
 	return e;
 }
 
@@ -298,8 +299,8 @@ SYS_PAIR(socketpair, FDW_SYS_SOCKETPAIR, 3)
 SEC("tracepoint/syscalls/sys_exit_fcntl")
 int exit_fcntl(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u64 cmd = regs->si;
+	struct pt_regs *regs = user_regs();
+	__u64 cmd = PT_REGS_PARM2_SYSCALL(regs);
 
 	if (cmd != F_DUPFD_ && cmd != F_DUPFD_CLOEXEC_ && cmd != F_SETFD_)
 		return 0;
@@ -314,8 +315,8 @@ int exit_fcntl(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_ioctl")
 int exit_ioctl(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u32 cmd = (__u32)regs->si;
+	struct pt_regs *regs = user_regs();
+	__u32 cmd = (__u32)PT_REGS_PARM2_SYSCALL(regs);
 
 	if (cmd == FIOCLEX_ || cmd == FIONCLEX_)
 		return sys_plain(ctx, FDW_SYS_IOCTL);
@@ -335,48 +336,56 @@ int exit_ioctl(struct trace_event_raw_sys_exit *ctx)
 	}
 }
 
-/* getsockopt(SOL_SOCKET, SO_PEERPIDFD) installs a pidfd and writes its number. */
+/*
+ * getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, optval, optlen) installs a pidfd
+ * and writes its number to optval.
+ */
 SEC("tracepoint/syscalls/sys_exit_getsockopt")
 int exit_getsockopt(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = user_regs();
 
-	if (ctx->ret != 0 || regs->si != SOL_SOCKET_ || regs->dx != 77 /* SO_PEERPIDFD */)
+	if (ctx->ret != 0 || PT_REGS_PARM2_SYSCALL(regs) != SOL_SOCKET_ ||
+	    PT_REGS_PARM3_SYSCALL(regs) != 77 /* SO_PEERPIDFD */)
 		return 0;
-	return sys_user_fd(ctx, FDW_SYS_GETSOCKOPT, (const void *)regs->r10, 0);
+	return sys_user_fd(ctx, FDW_SYS_GETSOCKOPT, (const void *)PT_REGS_PARM4_SYSCALL(regs), 0);
 }
 
 /* unshare: only CLONE_FILES splits the table. */
 SEC("tracepoint/syscalls/sys_exit_unshare")
 int exit_unshare(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = user_regs();
 
-	if (!(regs->di & CLONE_FILES_))
+	if (!(PT_REGS_PARM1_SYSCALL(regs) & CLONE_FILES_))
 		return 0;
 	return sys_plain(ctx, FDW_SYS_UNSHARE);
 }
 
-/* clone with CLONE_PIDFD stores a pidfd through parent_tid (arg 2). */
+/*
+ * clone with CLONE_PIDFD stores a pidfd through parent_tid. x86_64 and
+ * arm64 (CLONE_BACKWARDS) differ after it, not before: clone(flags, stack,
+ * parent_tid, ...).
+ */
 SEC("tracepoint/syscalls/sys_exit_clone")
 int exit_clone(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = user_regs();
 
-	if (ctx->ret <= 0 || !(regs->di & CLONE_PIDFD_))
+	if (ctx->ret <= 0 || !(PT_REGS_PARM1_SYSCALL(regs) & CLONE_PIDFD_))
 		return 0;
-	return sys_user_fd(ctx, FDW_SYS_CLONE, (const void *)regs->dx, 0);
+	return sys_user_fd(ctx, FDW_SYS_CLONE, (const void *)PT_REGS_PARM3_SYSCALL(regs), 0);
 }
 
 /* clone3: struct clone_args { __u64 flags; __u64 pidfd; ... } */
 SEC("tracepoint/syscalls/sys_exit_clone3")
 int exit_clone3(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = user_regs();
 	__u64 head[2] = {};
 
 	if (ctx->ret <= 0 ||
-	    bpf_probe_read_user(head, sizeof(head), (const void *)regs->di) ||
+	    bpf_probe_read_user(head, sizeof(head), (const void *)PT_REGS_PARM1_SYSCALL(regs)) ||
 	    !(head[0] & CLONE_PIDFD_))
 		return 0;
 	return sys_user_fd(ctx, FDW_SYS_CLONE3, (const void *)head[1], head[0]);
@@ -386,8 +395,8 @@ int exit_clone3(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_bpf")
 int exit_bpf(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u64 cmd = regs->di;
+	struct pt_regs *regs = user_regs();
+	__u64 cmd = PT_REGS_PARM1_SYSCALL(regs);
 
 	if (ctx->ret < 0)
 		return 0;
@@ -414,9 +423,9 @@ int exit_bpf(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_seccomp")
 int exit_seccomp(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = user_regs();
 
-	if (ctx->ret < 0 || regs->di != 1 || !(regs->si & 8))
+	if (ctx->ret < 0 || PT_REGS_PARM1_SYSCALL(regs) != 1 || !(PT_REGS_PARM2_SYSCALL(regs) & 8))
 		return 0;
 	return sys_fd(ctx, FDW_SYS_SECCOMP);
 }
@@ -425,10 +434,10 @@ int exit_seccomp(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_landlock_create_ruleset")
 int exit_landlock_create_ruleset(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = user_regs();
 
 	/* any flag (VERSION, ERRATA, ...) asks for a number, not an fd */
-	if (regs->dx)
+	if (PT_REGS_PARM3_SYSCALL(regs))
 		return 0;
 	return sys_fd(ctx, FDW_SYS_LANDLOCK_CREATE_RULESET);
 }
@@ -517,8 +526,8 @@ static __always_inline bool has_control(const struct user_msghdr *umsg)
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	const struct user_msghdr *umsg = (const void *)regs->si;
+	struct pt_regs *regs = user_regs();
+	const struct user_msghdr *umsg = (const void *)PT_REGS_PARM2_SYSCALL(regs);
 	struct fdw_fd_event *e;
 
 	/* Most recvmsg calls carry no control data: leave them untraced. */
@@ -541,8 +550,8 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_recvmmsg")
 int exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	const struct mmsghdr *vec = (const void *)regs->si;
+	struct pt_regs *regs = user_regs();
+	const struct mmsghdr *vec = (const void *)PT_REGS_PARM2_SYSCALL(regs);
 	struct fdw_fd_event *e;
 	long got = ctx->ret;
 
@@ -591,8 +600,9 @@ struct fan_meta {
 SEC("tracepoint/syscalls/sys_exit_read")
 int exit_read(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u64 key = (bpf_get_current_pid_tgid() & ~0xffffffffull) | (__u32)regs->di;
+	struct pt_regs *regs = user_regs();
+	__u64 key = (bpf_get_current_pid_tgid() & ~0xffffffffull) |
+		    (__u32)PT_REGS_PARM1_SYSCALL(regs);
 	struct task_struct *task;
 	struct fdw_fd_event *e;
 	__u64 off = 0;
