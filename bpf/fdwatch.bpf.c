@@ -32,6 +32,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_CMSGS 4
 #define MAX_MMSGS 4
 #define MAX_MMSGS_CHECKED 64 /* messages checked for control data */
@@ -323,13 +324,13 @@ int exit_ioctl(struct trace_event_raw_sys_exit *ctx)
 	if (ctx->ret < 0)
 		return 0;
 	switch (cmd) {
-	case 0x5441:		/* TIOCGPTPEER */
-	case 0xb701:		/* NS_GET_USERNS */
-	case 0xb702:		/* NS_GET_PARENT */
-	case 0xff01 ... 0xff0a:	/* PIDFD_GET_*_NAMESPACE */
-	case 0xaa00:		/* USERFAULTFD_IOC_NEW */
-	case 0xae01:		/* KVM_CREATE_VM */
-	case 0xae41:		/* KVM_CREATE_VCPU */
+	case TIOCGPTPEER_:
+	case NS_GET_USERNS_:
+	case NS_GET_PARENT_:
+	case PIDFD_GET_CGROUP_NAMESPACE_ ... PIDFD_GET_UTS_NAMESPACE_:
+	case USERFAULTFD_IOC_NEW_:
+	case KVM_CREATE_VM_:
+	case KVM_CREATE_VCPU_:
 		return sys_fd(ctx, FDW_SYS_IOCTL);
 	default:
 		return 0;
@@ -346,7 +347,7 @@ int exit_getsockopt(struct trace_event_raw_sys_exit *ctx)
 	struct pt_regs *regs = user_regs();
 
 	if (ctx->ret != 0 || PT_REGS_PARM2_SYSCALL(regs) != SOL_SOCKET_ ||
-	    PT_REGS_PARM3_SYSCALL(regs) != 77 /* SO_PEERPIDFD */)
+	    PT_REGS_PARM3_SYSCALL(regs) != SO_PEERPIDFD_)
 		return 0;
 	return sys_user_fd(ctx, FDW_SYS_GETSOCKOPT, (const void *)PT_REGS_PARM4_SYSCALL(regs), 0);
 }
@@ -425,7 +426,8 @@ int exit_seccomp(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = user_regs();
 
-	if (ctx->ret < 0 || PT_REGS_PARM1_SYSCALL(regs) != 1 || !(PT_REGS_PARM2_SYSCALL(regs) & 8))
+	if (ctx->ret < 0 || PT_REGS_PARM1_SYSCALL(regs) != SECCOMP_SET_MODE_FILTER_ ||
+	    !(PT_REGS_PARM2_SYSCALL(regs) & SECCOMP_FILTER_FLAG_NEW_LISTENER_))
 		return 0;
 	return sys_fd(ctx, FDW_SYS_SECCOMP);
 }
@@ -669,7 +671,7 @@ int BPF_PROG(uring_complete, void *ring, void *req)
 	e->sys.nfds = 0;
 	e->sys.stack = 0;
 	e->sys.ret = res;
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < ARRAY_SIZE(e->sys.args); i++)
 		e->sys.args[i] = 0;
 	e->aux = op;
 	e->file = 0;

@@ -102,6 +102,12 @@ static __always_inline void *reserve(__u32 size, __u32 tgid)
 }
 
 /*
+ * At most the ring space a record of `size` bytes takes: its header, and the
+ * rounding of the whole up to 8 bytes.
+ */
+#define RINGBUF_FOOTPRINT_MAX(size) ((size) + BPF_RINGBUF_HDR_SZ + 8)
+
+/*
  * Wake the consumer only when this record is the one that crosses the fill
  * threshold: a wakeup is a self-IPI (irq_work), microseconds in a VM, and
  * forcing one on every record past the threshold would bill each of them.
@@ -112,7 +118,7 @@ static __always_inline void submit(void *rec, __u32 size)
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (avail >= wakeup_bytes && avail < wakeup_bytes + size + 8 + 8) {
+	if (avail >= wakeup_bytes && avail < wakeup_bytes + RINGBUF_FOOTPRINT_MAX(size)) {
 		flags = BPF_RB_FORCE_WAKEUP;
 		stat_inc(FDW_STAT_WAKEUPS);
 	}
