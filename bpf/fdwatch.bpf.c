@@ -135,7 +135,7 @@ static __always_inline int sys_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr
 	if (ctx->ret >= 0) {
 		e->fds[0] = ctx->ret;
 		e->sys.nfds = 1;
-		fill_identity(e, bpf_get_current_task_btf(), ctx->ret);
+		fill_identity(e, file_at(bpf_get_current_task_btf(), ctx->ret));
 	}
 	submit(e, sizeof(*e));
 	return 0;
@@ -163,7 +163,7 @@ static __always_inline int sys_open(struct trace_event_raw_sys_exit *ctx,
 	if (ctx->ret >= 0) {
 		e->fe.fds[0] = ctx->ret;
 		e->fe.sys.nfds = 1;
-		fill_identity(&e->fe, bpf_get_current_task_btf(), ctx->ret);
+		fill_identity(&e->fe, file_at(bpf_get_current_task_btf(), ctx->ret));
 	}
 	submit(e, sizeof(*e));
 	return 0;
@@ -174,26 +174,25 @@ static __always_inline int sys_pair(struct trace_event_raw_sys_exit *ctx,
 				    __u16 nr, int arr_arg)
 {
 	struct fdw_fd_event *e = begin_fd(ctx, nr, sizeof(*e));
+	struct task_struct *task;
+	struct file *f0, *f1;
 	int fds[2];
 
 	if (!e)
 		return 0;
+	task = bpf_get_current_task_btf();
 	/* numbers read back from user memory are only trusted where a file
 	 * is installed: another thread may have overwritten the array */
 	if (ctx->ret == 0 &&
 	    !bpf_probe_read_user(fds, sizeof(fds), (const void *)e->sys.args[arr_arg & 3]) &&
-	    file_at(bpf_get_current_task_btf(), fds[0]) &&
-	    file_at(bpf_get_current_task_btf(), fds[1])) {
-		struct fdw_fd_event second = {};
-
+	    (f0 = file_at(task, fds[0])) && (f1 = file_at(task, fds[1]))) {
 		e->fds[0] = fds[0];
 		e->fds[1] = fds[1];
 		e->sys.nfds = 2;
-		fill_identity(e, bpf_get_current_task_btf(), fds[0]);
+		fill_identity(e, f0);
 		/* socketpair's second end is another inode: pass its number */
-		fill_identity(&second, bpf_get_current_task_btf(), fds[1]);
-		e->aux = second.ino;
-		e->files[1] = second.file;
+		e->aux = file_ino(f1);
+		e->files[1] = (__u64)f1;
 	}
 	submit(e, sizeof(*e));
 	return 0;
@@ -208,16 +207,17 @@ static __always_inline int sys_user_fd(struct trace_event_raw_sys_exit *ctx, __u
 				       const void *uptr, __u64 aux)
 {
 	struct fdw_fd_event *e = begin_fd(ctx, nr, sizeof(*e));
+	struct file *file;
 	int fd = -1;
 
 	if (!e)
 		return 0;
 	e->aux = aux;
 	if (!bpf_probe_read_user(&fd, sizeof(fd), uptr) && fd >= 0 &&
-	    file_at(bpf_get_current_task_btf(), fd)) {
+	    (file = file_at(bpf_get_current_task_btf(), fd))) {
 		e->fds[0] = fd;
 		e->sys.nfds = 1;
-		fill_identity(e, bpf_get_current_task_btf(), fd);
+		fill_identity(e, file);
 	}
 	submit(e, sizeof(*e));
 	return 0;
@@ -509,11 +509,11 @@ static __always_inline void fill_rights(struct fdw_fd_event *e)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 
-	fill_identity(e, task, e->fds[0]);
+	fill_identity(e, file_at(task, e->fds[0]));
 	for (int i = 1; i < FDW_MAX_FDS; i++) {
 		if (i >= e->sys.nfds)
 			break;
-		e->files[i] = file_at(task, e->fds[i]);
+		e->files[i] = (__u64)file_at(task, e->fds[i]);
 	}
 }
 
@@ -618,6 +618,7 @@ int exit_read(struct trace_event_raw_sys_exit *ctx)
 	task = bpf_get_current_task_btf();
 	for (int i = 0; i < FDW_MAX_FDS; i++) {
 		struct fan_meta md;
+		struct file *file;
 		__u32 k = e->sys.nfds;
 
 		if (off + sizeof(md) > (__u64)got)
@@ -626,12 +627,12 @@ int exit_read(struct trace_event_raw_sys_exit *ctx)
 		    md.event_len < sizeof(md))
 			break;
 		off += md.event_len;
-		if (md.fd < 0 || !file_at(task, md.fd))
+		if (md.fd < 0 || !(file = file_at(task, md.fd)))
 			continue;
 		asm volatile("" : "+r"(k));
 		k &= FDW_MAX_FDS - 1;
 		e->fds[k] = md.fd;
-		e->files[k] = file_at(task, md.fd);
+		e->files[k] = (__u64)file;
 		e->sys.nfds = k + 1;
 	}
 	if (off < (__u64)got)
