@@ -9,8 +9,9 @@
  *  - per-syscall tracepoints (syscalls:sys_exit_*), never raw_syscalls, so
  *    untraced syscalls pay only the kernel's bitmap test;
  *  - exit hooks only: the arguments are read from the task's saved user
- *    registers (bpf_task_pt_regs), which a syscall does not clobber, so one
- *    hook per syscall gives arguments and return value together;
+ *    registers (bpf_task_pt_regs, compat.bpf.h), which still hold them at
+ *    the syscall's exit, so one hook per syscall gives arguments and return
+ *    value together;
  *  - syscall records are stamped with jiffies unless precise_ts:
  *    bpf_ktime_get_ns() costs ~25 ns per call in these VMs and the coarse
  *    clock is not allowed in tracepoint programs. Task records (rare) carry
@@ -24,135 +25,17 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "fdwatch_event.h"
+#include "compat.bpf.h"
+#include "consts.bpf.h"
+#include "maps.bpf.h"
+#include "fdtable.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-extern unsigned int CONFIG_HZ __kconfig __weak;
-
-/* Tunables, set by the daemon between open and load. */
-const volatile __u32 self_tgid = 0;	 /* the daemon itself: not traced */
-const volatile bool precise_ts = false;	 /* bpf_ktime_get_ns() vs coarse */
-const volatile __u64 wakeup_bytes = 1 << 20; /* force a wakeup past this fill */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20); /* resized by the daemon before load */
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FDW_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
-
-/*
- * User stacks, captured only for the processes the leak detector is
- * investigating (stack_tgids): a stack walk costs far too much to pay on
- * every syscall of every process. nr_stack_tgids lets the common path skip
- * even the hash lookup.
- */
-__u32 nr_stack_tgids = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, __u32);   /* tgid */
-	__type(value, __u8);
-} stack_tgids SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 16384);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, FDW_STACK_DEPTH * sizeof(__u64));
-} stacks SEC(".maps");
-
-/*
- * fanotify fds, (tgid << 32 | fd): read() on one installs an fd per event.
- * exit_read is attached only while this map has entries, so hosts without
- * fanotify users pay nothing for it.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u64);
-	__type(value, __u8);
-} fanotify_fds SEC(".maps");
-
-/* Which processes lost records, so the daemon re-reads just their tables. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);   /* tgid */
-	__type(value, __u64); /* records lost */
-} lost_tgids SEC(".maps");
-
-#define EBADF_ 9
-#define O_CLOEXEC_ 02000000
-#define CLONE_FILES_ 0x00000400
-#define CLONE_PIDFD_ 0x00001000
-#define CLONE_THREAD_ 0x00010000
-#define PF_KTHREAD_ 0x00200000
-#define SOL_SOCKET_ 1
-#define SCM_RIGHTS_ 1
-#define SCM_PIDFD_ 4
-#define FIONCLEX_ 0x5450
-#define FIOCLEX_ 0x5451
-#define F_DUPFD_ 0
-#define F_SETFD_ 2
-#define F_DUPFD_CLOEXEC_ 1030
-#define CMSG_ALIGN_(len) (((len) + sizeof(long) - 1) & ~(sizeof(long) - 1))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_CMSGS 4
 #define MAX_MMSGS 4
 #define MAX_MMSGS_CHECKED 64 /* messages checked for control data */
-
-static __always_inline void stat_inc(__u32 key)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &key);
-
-	if (v)
-		(*v)++;
-}
-
-static __always_inline void count_lost(__u32 tgid)
-{
-	__u64 one = 1, *c;
-
-	stat_inc(FDW_STAT_LOST);
-	c = bpf_map_lookup_elem(&lost_tgids, &tgid);
-	if (c)
-		__sync_fetch_and_add(c, 1);
-	else
-		bpf_map_update_elem(&lost_tgids, &tgid, &one, BPF_NOEXIST);
-}
-
-static __always_inline void *reserve(__u32 size, __u32 tgid)
-{
-	void *rec = bpf_ringbuf_reserve(&events, size, 0);
-
-	if (!rec)
-		count_lost(tgid);
-	return rec;
-}
-
-/*
- * Wake the consumer only when this record is the one that crosses the fill
- * threshold: a wakeup is a self-IPI (irq_work), microseconds in a VM, and
- * forcing one on every record past the threshold would bill each of them.
- * The daemon's timer consumes the rest.
- */
-static __always_inline void submit(void *rec, __u32 size)
-{
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
-	if (avail >= wakeup_bytes && avail < wakeup_bytes + size + 8 + 8) {
-		flags = BPF_RB_FORCE_WAKEUP;
-		stat_inc(FDW_STAT_WAKEUPS);
-	}
-	bpf_ringbuf_submit(rec, flags);
-}
 
 static __always_inline void fill_hdr(struct fdw_hdr *h, __u16 type, __u16 size,
 				     __u64 pid_tgid, struct task_struct *task, bool precise)
@@ -172,57 +55,9 @@ static __always_inline void fill_hdr(struct fdw_hdr *h, __u16 type, __u16 size,
 	h->files = (__u64)task->files;
 }
 
-/* The struct file installed at `fd` in the current table, 0 if none. */
-static __always_inline __u64 file_at(struct task_struct *task, int fd)
-{
-	struct files_struct *files = task->files;
-	struct fdtable *fdt;
-	struct file **arr;
-	struct file *file = NULL;
-
-	if (fd < 0 || !files)
-		return 0;
-	fdt = BPF_CORE_READ(files, fdt);
-	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	arr = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &arr[fd]))
-		return 0;
-	return (__u64)file;
-}
-
-/* The struct file installed at `fd` in the current table, and its inode. */
-static __always_inline void fill_identity(struct fdw_fd_event *e,
-					  struct task_struct *task, int fd)
-{
-	struct files_struct *files = task->files;
-	struct fdtable *fdt;
-	struct file **arr;
-	struct file *file = NULL;
-	struct inode *inode;
-
-	if (fd < 0 || !files)
-		return;
-	fdt = BPF_CORE_READ(files, fdt);
-	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return;
-	arr = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &arr[fd]) || !file)
-		return;
-	e->file = (__u64)file;
-	e->files[0] = (__u64)file;
-	inode = BPF_CORE_READ(file, f_inode);
-	if (!inode)
-		return;
-	e->ino = BPF_CORE_READ(inode, i_ino);
-	e->mode = BPF_CORE_READ(inode, i_mode);
-	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-}
-
 /*
  * Reserve and fill the common part of a syscall record. Arguments come
- * from the saved user registers: x86-64 passes them in di, si, dx, r10,
- * r8, r9 and the kernel restores them unchanged on return.
+ * from the saved user registers (compat.bpf.h).
  */
 static __always_inline struct fdw_sys_event *
 begin_sys(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
@@ -254,12 +89,12 @@ begin_sys(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
 		}
 	}
 	e->ret = ctx->ret;
-	e->args[0] = regs->di;
-	e->args[1] = regs->si;
-	e->args[2] = regs->dx;
-	e->args[3] = regs->r10;
-	e->args[4] = regs->r8;
-	e->args[5] = regs->r9;
+	e->args[0] = PT_REGS_PARM1_SYSCALL(regs);
+	e->args[1] = PT_REGS_PARM2_SYSCALL(regs);
+	e->args[2] = PT_REGS_PARM3_SYSCALL(regs);
+	e->args[3] = PT_REGS_PARM4_SYSCALL(regs);
+	e->args[4] = PT_REGS_PARM5_SYSCALL(regs);
+	e->args[5] = PT_REGS_PARM6_SYSCALL(regs);
 	return e;
 }
 
@@ -300,7 +135,7 @@ static __always_inline int sys_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr
 	if (ctx->ret >= 0) {
 		e->fds[0] = ctx->ret;
 		e->sys.nfds = 1;
-		fill_identity(e, bpf_get_current_task_btf(), ctx->ret);
+		fill_identity(e, file_at(bpf_get_current_task_btf(), ctx->ret));
 	}
 	submit(e, sizeof(*e));
 	return 0;
@@ -328,7 +163,7 @@ static __always_inline int sys_open(struct trace_event_raw_sys_exit *ctx,
 	if (ctx->ret >= 0) {
 		e->fe.fds[0] = ctx->ret;
 		e->fe.sys.nfds = 1;
-		fill_identity(&e->fe, bpf_get_current_task_btf(), ctx->ret);
+		fill_identity(&e->fe, file_at(bpf_get_current_task_btf(), ctx->ret));
 	}
 	submit(e, sizeof(*e));
 	return 0;
@@ -339,26 +174,25 @@ static __always_inline int sys_pair(struct trace_event_raw_sys_exit *ctx,
 				    __u16 nr, int arr_arg)
 {
 	struct fdw_fd_event *e = begin_fd(ctx, nr, sizeof(*e));
+	struct task_struct *task;
+	struct file *f0, *f1;
 	int fds[2];
 
 	if (!e)
 		return 0;
+	task = bpf_get_current_task_btf();
 	/* numbers read back from user memory are only trusted where a file
 	 * is installed: another thread may have overwritten the array */
 	if (ctx->ret == 0 &&
 	    !bpf_probe_read_user(fds, sizeof(fds), (const void *)e->sys.args[arr_arg & 3]) &&
-	    file_at(bpf_get_current_task_btf(), fds[0]) &&
-	    file_at(bpf_get_current_task_btf(), fds[1])) {
-		struct fdw_fd_event second = {};
-
+	    (f0 = file_at(task, fds[0])) && (f1 = file_at(task, fds[1]))) {
 		e->fds[0] = fds[0];
 		e->fds[1] = fds[1];
 		e->sys.nfds = 2;
-		fill_identity(e, bpf_get_current_task_btf(), fds[0]);
+		fill_identity(e, f0);
 		/* socketpair's second end is another inode: pass its number */
-		fill_identity(&second, bpf_get_current_task_btf(), fds[1]);
-		e->aux = second.ino;
-		e->files[1] = second.file;
+		e->aux = file_ino(f1);
+		e->files[1] = (__u64)f1;
 	}
 	submit(e, sizeof(*e));
 	return 0;
@@ -373,16 +207,17 @@ static __always_inline int sys_user_fd(struct trace_event_raw_sys_exit *ctx, __u
 				       const void *uptr, __u64 aux)
 {
 	struct fdw_fd_event *e = begin_fd(ctx, nr, sizeof(*e));
+	struct file *file;
 	int fd = -1;
 
 	if (!e)
 		return 0;
 	e->aux = aux;
 	if (!bpf_probe_read_user(&fd, sizeof(fd), uptr) && fd >= 0 &&
-	    file_at(bpf_get_current_task_btf(), fd)) {
+	    (file = file_at(bpf_get_current_task_btf(), fd))) {
 		e->fds[0] = fd;
 		e->sys.nfds = 1;
-		fill_identity(e, bpf_get_current_task_btf(), fd);
+		fill_identity(e, file);
 	}
 	submit(e, sizeof(*e));
 	return 0;
@@ -465,8 +300,8 @@ SYS_PAIR(socketpair, FDW_SYS_SOCKETPAIR, 3)
 SEC("tracepoint/syscalls/sys_exit_fcntl")
 int exit_fcntl(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u64 cmd = regs->si;
+	struct pt_regs *regs = user_regs();
+	__u64 cmd = PT_REGS_PARM2_SYSCALL(regs);
 
 	if (cmd != F_DUPFD_ && cmd != F_DUPFD_CLOEXEC_ && cmd != F_SETFD_)
 		return 0;
@@ -481,69 +316,77 @@ int exit_fcntl(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_ioctl")
 int exit_ioctl(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u32 cmd = (__u32)regs->si;
+	struct pt_regs *regs = user_regs();
+	__u32 cmd = (__u32)PT_REGS_PARM2_SYSCALL(regs);
 
 	if (cmd == FIOCLEX_ || cmd == FIONCLEX_)
 		return sys_plain(ctx, FDW_SYS_IOCTL);
 	if (ctx->ret < 0)
 		return 0;
 	switch (cmd) {
-	case 0x5441:		/* TIOCGPTPEER */
-	case 0xb701:		/* NS_GET_USERNS */
-	case 0xb702:		/* NS_GET_PARENT */
-	case 0xff01 ... 0xff0a:	/* PIDFD_GET_*_NAMESPACE */
-	case 0xaa00:		/* USERFAULTFD_IOC_NEW */
-	case 0xae01:		/* KVM_CREATE_VM */
-	case 0xae41:		/* KVM_CREATE_VCPU */
+	case TIOCGPTPEER_:
+	case NS_GET_USERNS_:
+	case NS_GET_PARENT_:
+	case PIDFD_GET_CGROUP_NAMESPACE_ ... PIDFD_GET_UTS_NAMESPACE_:
+	case USERFAULTFD_IOC_NEW_:
+	case KVM_CREATE_VM_:
+	case KVM_CREATE_VCPU_:
 		return sys_fd(ctx, FDW_SYS_IOCTL);
 	default:
 		return 0;
 	}
 }
 
-/* getsockopt(SOL_SOCKET, SO_PEERPIDFD) installs a pidfd and writes its number. */
+/*
+ * getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, optval, optlen) installs a pidfd
+ * and writes its number to optval.
+ */
 SEC("tracepoint/syscalls/sys_exit_getsockopt")
 int exit_getsockopt(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = user_regs();
 
-	if (ctx->ret != 0 || regs->si != SOL_SOCKET_ || regs->dx != 77 /* SO_PEERPIDFD */)
+	if (ctx->ret != 0 || PT_REGS_PARM2_SYSCALL(regs) != SOL_SOCKET_ ||
+	    PT_REGS_PARM3_SYSCALL(regs) != SO_PEERPIDFD_)
 		return 0;
-	return sys_user_fd(ctx, FDW_SYS_GETSOCKOPT, (const void *)regs->r10, 0);
+	return sys_user_fd(ctx, FDW_SYS_GETSOCKOPT, (const void *)PT_REGS_PARM4_SYSCALL(regs), 0);
 }
 
 /* unshare: only CLONE_FILES splits the table. */
 SEC("tracepoint/syscalls/sys_exit_unshare")
 int exit_unshare(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = user_regs();
 
-	if (!(regs->di & CLONE_FILES_))
+	if (!(PT_REGS_PARM1_SYSCALL(regs) & CLONE_FILES_))
 		return 0;
 	return sys_plain(ctx, FDW_SYS_UNSHARE);
 }
 
-/* clone with CLONE_PIDFD stores a pidfd through parent_tid (arg 2). */
+/*
+ * clone with CLONE_PIDFD stores a pidfd through parent_tid. x86_64 and
+ * arm64 (CLONE_BACKWARDS) differ after it, not before: clone(flags, stack,
+ * parent_tid, ...).
+ */
 SEC("tracepoint/syscalls/sys_exit_clone")
 int exit_clone(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = user_regs();
 
-	if (ctx->ret <= 0 || !(regs->di & CLONE_PIDFD_))
+	if (ctx->ret <= 0 || !(PT_REGS_PARM1_SYSCALL(regs) & CLONE_PIDFD_))
 		return 0;
-	return sys_user_fd(ctx, FDW_SYS_CLONE, (const void *)regs->dx, 0);
+	return sys_user_fd(ctx, FDW_SYS_CLONE, (const void *)PT_REGS_PARM3_SYSCALL(regs), 0);
 }
 
 /* clone3: struct clone_args { __u64 flags; __u64 pidfd; ... } */
 SEC("tracepoint/syscalls/sys_exit_clone3")
 int exit_clone3(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = user_regs();
 	__u64 head[2] = {};
 
 	if (ctx->ret <= 0 ||
-	    bpf_probe_read_user(head, sizeof(head), (const void *)regs->di) ||
+	    bpf_probe_read_user(head, sizeof(head), (const void *)PT_REGS_PARM1_SYSCALL(regs)) ||
 	    !(head[0] & CLONE_PIDFD_))
 		return 0;
 	return sys_user_fd(ctx, FDW_SYS_CLONE3, (const void *)head[1], head[0]);
@@ -553,8 +396,8 @@ int exit_clone3(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_bpf")
 int exit_bpf(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u64 cmd = regs->di;
+	struct pt_regs *regs = user_regs();
+	__u64 cmd = PT_REGS_PARM1_SYSCALL(regs);
 
 	if (ctx->ret < 0)
 		return 0;
@@ -581,9 +424,10 @@ int exit_bpf(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_seccomp")
 int exit_seccomp(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = user_regs();
 
-	if (ctx->ret < 0 || regs->di != 1 || !(regs->si & 8))
+	if (ctx->ret < 0 || PT_REGS_PARM1_SYSCALL(regs) != SECCOMP_SET_MODE_FILTER_ ||
+	    !(PT_REGS_PARM2_SYSCALL(regs) & SECCOMP_FILTER_FLAG_NEW_LISTENER_))
 		return 0;
 	return sys_fd(ctx, FDW_SYS_SECCOMP);
 }
@@ -592,10 +436,10 @@ int exit_seccomp(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_landlock_create_ruleset")
 int exit_landlock_create_ruleset(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = user_regs();
 
 	/* any flag (VERSION, ERRATA, ...) asks for a number, not an fd */
-	if (regs->dx)
+	if (PT_REGS_PARM3_SYSCALL(regs))
 		return 0;
 	return sys_fd(ctx, FDW_SYS_LANDLOCK_CREATE_RULESET);
 }
@@ -665,11 +509,11 @@ static __always_inline void fill_rights(struct fdw_fd_event *e)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 
-	fill_identity(e, task, e->fds[0]);
+	fill_identity(e, file_at(task, e->fds[0]));
 	for (int i = 1; i < FDW_MAX_FDS; i++) {
 		if (i >= e->sys.nfds)
 			break;
-		e->files[i] = file_at(task, e->fds[i]);
+		e->files[i] = (__u64)file_at(task, e->fds[i]);
 	}
 }
 
@@ -684,8 +528,8 @@ static __always_inline bool has_control(const struct user_msghdr *umsg)
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	const struct user_msghdr *umsg = (const void *)regs->si;
+	struct pt_regs *regs = user_regs();
+	const struct user_msghdr *umsg = (const void *)PT_REGS_PARM2_SYSCALL(regs);
 	struct fdw_fd_event *e;
 
 	/* Most recvmsg calls carry no control data: leave them untraced. */
@@ -708,8 +552,8 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_recvmmsg")
 int exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	const struct mmsghdr *vec = (const void *)regs->si;
+	struct pt_regs *regs = user_regs();
+	const struct mmsghdr *vec = (const void *)PT_REGS_PARM2_SYSCALL(regs);
 	struct fdw_fd_event *e;
 	long got = ctx->ret;
 
@@ -758,8 +602,9 @@ struct fan_meta {
 SEC("tracepoint/syscalls/sys_exit_read")
 int exit_read(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u64 key = (bpf_get_current_pid_tgid() & ~0xffffffffull) | (__u32)regs->di;
+	struct pt_regs *regs = user_regs();
+	__u64 key = (bpf_get_current_pid_tgid() & ~0xffffffffull) |
+		    (__u32)PT_REGS_PARM1_SYSCALL(regs);
 	struct task_struct *task;
 	struct fdw_fd_event *e;
 	__u64 off = 0;
@@ -773,6 +618,7 @@ int exit_read(struct trace_event_raw_sys_exit *ctx)
 	task = bpf_get_current_task_btf();
 	for (int i = 0; i < FDW_MAX_FDS; i++) {
 		struct fan_meta md;
+		struct file *file;
 		__u32 k = e->sys.nfds;
 
 		if (off + sizeof(md) > (__u64)got)
@@ -781,12 +627,12 @@ int exit_read(struct trace_event_raw_sys_exit *ctx)
 		    md.event_len < sizeof(md))
 			break;
 		off += md.event_len;
-		if (md.fd < 0 || !file_at(task, md.fd))
+		if (md.fd < 0 || !(file = file_at(task, md.fd)))
 			continue;
 		asm volatile("" : "+r"(k));
 		k &= FDW_MAX_FDS - 1;
 		e->fds[k] = md.fd;
-		e->files[k] = file_at(task, md.fd);
+		e->files[k] = (__u64)file;
 		e->sys.nfds = k + 1;
 	}
 	if (off < (__u64)got)
@@ -826,7 +672,7 @@ int BPF_PROG(uring_complete, void *ring, void *req)
 	e->sys.nfds = 0;
 	e->sys.stack = 0;
 	e->sys.ret = res;
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < ARRAY_SIZE(e->sys.args); i++)
 		e->sys.args[i] = 0;
 	e->aux = op;
 	e->file = 0;
