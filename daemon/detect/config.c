@@ -13,7 +13,7 @@ void fdw_leak_config_default(struct fdw_leak_config *c)
 {
 	*c = (struct fdw_leak_config){
 		.fast_window = 30,
-		.fast_min_samples = 15,
+		.fast_min_samples = 30,
 		/* the fast detector is for tens of fds a second; slower trends
 		 * are the slow detector's, whose per-interval minima ignore the
 		 * connections a loaded server opens and closes (a server ramping

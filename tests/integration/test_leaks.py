@@ -3,8 +3,8 @@
 """The growth detector and leak sites on real processes, default settings.
 
 (1) fdw_leak dup: the textbook leak (open a file, dup it, close only the
-original) 20 times a second. Reported as fd-growth within 30 s of its
-start, with a rate near 1200/min and the time to the process's own
+original) 20 times a second. Reported as fd-growth within 45 s of its
+start (the fast detector wants its whole 30 s window of growth), with a rate near 1200/min and the time to the process's own
 RLIMIT_NOFILE soft limit; the limit is re-read when prlimit changes it; the
 leak is ONE site (dup of openat <path>) whose count is exactly the number
 of fds the program says it leaked, with a captured user stack that names
@@ -48,8 +48,8 @@ def run_all(r, tmp):
             clean.expect("START")
             soft = H.soft_nofile(leak.pid)
 
-            with r.case("textbook leak at 20 fds/s: fd-growth within 30 s"):
-                a = H.wait_alert(d, leak.pid, "fd-growth", 30)
+            with r.case("textbook leak at 20 fds/s: fd-growth within 45 s"):
+                a = H.wait_alert(d, leak.pid, "fd-growth", 45)
                 took = time.monotonic() - t0
                 T.log(f"fd-growth alert {a['id']} after {took:.1f}s: {a['summary']}")
                 check(took <= 30, f"reported after {took:.1f}s")

@@ -13,7 +13,8 @@ The detectors' windows are shortened so that both can fire within the run:
 the slow detector's interval is 3 s (--leak slow_interval=3: 10 intervals,
 its minimum, in 30 s; 50 in the run), the fast one keeps its 30 s window.
 Two leaks in the same run prove the detectors were live: fdw_leak leaking
-20 fds a second is reported within 30 s, and one leaking 1 fd a second
+20 fds a second is reported within 45 s (its 30 s window of sustained
+growth, then a tick and a drain), and one leaking 1 fd a second
 (below the fast detector's rate) is reported by the slow detector. nginx
 gets no alert of any kind, and its workers' fds (from /proc) really rose
 and fell by hundreds several times."""
@@ -306,10 +307,10 @@ def serve(r, tmp, nginx):
                         slow_alert = (now, got[0])
                 time.sleep(1)  # the pace of the plan and of the samples, not a wait
 
-            with r.case("the fast leak in the same run is reported within 30 s"):
+            with r.case("the fast leak in the same run is reported within 45 s"):
                 check(fast_alert is not None, "no fd-growth alert for the 20 fds/s leak")
                 T.log(f"fast leak reported after {fast_alert[0]:.0f}s: {fast_alert[1]['summary']}")
-                check(fast_alert[0] <= 30, f"reported after {fast_alert[0]:.0f}s")
+                check(fast_alert[0] <= 45, f"reported after {fast_alert[0]:.0f}s")
 
             with r.case("the slow leak (1 fd/s) is reported by the slow detector"):
                 check(slow_alert is not None,

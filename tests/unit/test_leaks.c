@@ -41,9 +41,10 @@ static void test_config(void)
 	fdw_leak_config_default(&c);
 	CHECK_EQ(c.fast_window, 30);
 	CHECK(c.exec_leaks);
+	CHECK_EQ(c.fast_min_samples, 30);
 	CHECK_EQ(fdw_leak_config_set(&c, "fast_window=20"), 0);
 	CHECK_EQ(c.fast_window, 20);
-	CHECK_EQ(c.fast_min_samples, 15);
+	CHECK_EQ(c.fast_min_samples, 20); /* never more than the window */
 	CHECK_EQ(fdw_leak_config_set(&c, "fast_min_rate=0.5"), 0);
 	CHECK(c.fast_min_rate == 0.5);
 	CHECK_EQ(fdw_leak_config_set(&c, "exec_leaks=0"), 0);
@@ -217,6 +218,23 @@ static uint32_t server_ramp(unsigned int t)
 	return 1000 + 2 * (t < 60 ? t : 60) + rnd(10);
 }
 
+static uint32_t connection_surges(unsigned int t)
+{
+	/* a server whose held connections surge and ebb (nginx under the
+	 * bpf suite's load): ~50 new connections a second for 19 s, held for
+	 * 12 s, closed within 5 s; again every minute */
+	unsigned int p = t % 60;
+	uint32_t top = 24 + 50 * 19;
+
+	if (p < 19)
+		return 24 + 50 * p + rnd(40);
+	if (p < 31)
+		return top + rnd(40);
+	if (p < 36)
+		return top - (top - 300) * (p - 30) / 5 + rnd(40);
+	return 300 + rnd(40);
+}
+
 static uint32_t leak_then_stop(unsigned int t)
 {
 	return 10 + 20 * (t < 40 ? t : 40);
@@ -256,6 +274,16 @@ static void test_growth_detectors(void)
 	CHECK_EQ(first_growth(&c, spiky, 7200, NULL, NULL), -1);
 	CHECK_EQ(first_growth(&c, server_ramp, 7200, NULL, NULL), -1);
 	CHECK_EQ(first_growth(&c, warm_up, 7200, NULL, NULL), -1);
+	/* nor a surge of held connections: straight for 19 s, then it holds;
+	 * the fast detector wants its whole window of growth (a window of 15
+	 * samples fired here) */
+	CHECK_EQ(first_growth(&c, connection_surges, 7200, NULL, NULL), -1);
+	{
+		struct fdw_leak_config half = c;
+
+		half.fast_min_samples = 15;
+		CHECK(first_growth(&half, connection_surges, 7200, NULL, NULL) >= 0);
+	}
 	/* nor worth capturing stacks (it costs every syscall of the process) */
 	CHECK_EQ(suspect_seconds(&c, steady_server, 7200), 0);
 	CHECK_EQ(suspect_seconds(&c, spiky, 7200), 0);
