@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alerts/alerts.h"
+#include "base/log.h"
 
 #define STATE_FILE "alerts.json"
 #define STATE_VERSION 1
@@ -136,26 +137,26 @@ struct fdw_alert *fdw_alerts_find_firing(struct fdw_alerts *s, enum fdw_alert_ki
 /* ---- logging -------------------------------------------------------------- */
 
 /* comm and summaries come from processes: keep log lines printable */
-static void log_text(FILE *f, const char *s)
+static const char *printable(const char *in, char *out, size_t len)
 {
-	for (; s && *s; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+	size_t i = 0;
+
+	for (; in && *in && i + 1 < len; in++)
+		out[i++] = (unsigned char)*in < 0x20 || *in == 0x7f ? '?' : *in;
+	out[i] = '\0';
+	return out;
 }
 
 static void log_alert(struct fdw_alerts *s, const struct fdw_alert *a, const char *what,
 		      const char *text)
 {
-	if (!s->log)
-		return;
-	/* <4> warning when it fires, <5> notice when it resolves */
-	fprintf(s->log, "<%d>fdwatchd: leak alert %llu %s: %s pid %u (",
-		a->state == FDW_ALERT_FIRING ? 4 : 5, (unsigned long long)a->id, what,
-		fdw_alert_kind_name(a->kind), a->pid);
-	log_text(s->log, a->comm);
-	fputs("): ", s->log);
-	log_text(s->log, text);
-	fputc('\n', s->log);
-	fflush(s->log);
+	char comm[64], line[1024];
+
+	/* a warning when it fires, a notice when it resolves */
+	fdw_log_to(s->log, a->state == FDW_ALERT_FIRING ? LOG_WARNING : LOG_NOTICE,
+		   "leak alert %llu %s: %s pid %u (%s): %s", (unsigned long long)a->id, what,
+		   fdw_alert_kind_name(a->kind), a->pid, printable(a->comm, comm, sizeof(comm)),
+		   printable(text, line, sizeof(line)));
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -496,15 +497,16 @@ int fdw_alerts_save(struct fdw_alerts *s)
 	(void)fsync_dir_of(s->path);
 	s->dirty = false;
 	s->stats.saves++;
-	if (s->save_failing && s->log)
-		fprintf(s->log, "<5>fdwatchd: alerts: saving %s works again\n", s->path);
+	if (s->save_failing)
+		fdw_log_to(s->log, LOG_NOTICE, "alerts: saving %s works again", s->path);
 	s->save_failing = false;
 out:
 	if (r < 0) {
 		s->stats.save_errors++;
-		if (!s->save_failing && s->log)
-			fprintf(s->log, "<4>fdwatchd: alerts: cannot save %s: %s (alerts are kept in "
-					"memory; retrying)\n", s->path, strerror(-r));
+		if (!s->save_failing)
+			fdw_log_to(s->log, LOG_WARNING,
+				   "alerts: cannot save %s: %s (alerts are kept in memory; retrying)",
+				   s->path, strerror(-r));
 		s->save_failing = true;
 	}
 	free(text);
@@ -621,21 +623,63 @@ static void set_aside(struct fdw_alerts *s, const char *why)
 			dst = NULL;
 		}
 	}
-	if (s->log)
-		fprintf(s->log, "<4>fdwatchd: alerts: state file %s is corrupt (%s)%s%s; "
-				"starting without the earlier alerts\n", s->path, why,
-			dst ? "; moved to " : "", dst ? dst : "");
+	fdw_log_to(s->log, LOG_WARNING,
+		   "alerts: state file %s is corrupt (%s)%s%s; starting without the earlier alerts",
+		   s->path, why, dst ? "; moved to " : "", dst ? dst : "");
 	free(dst);
+}
+
+/*
+ * The entries of a state file, into the store: unreadable or duplicate ones
+ * counted in *bad; firing ones of an earlier boot resolved ("host
+ * rebooted", counted in *stale); *max_id the highest id kept.
+ */
+static void load_entries(struct fdw_alerts *s, json_t *arr, const char *boot, double now,
+			 size_t *bad, size_t *stale, uint64_t *max_id)
+{
+	json_t *o;
+	size_t idx;
+
+	json_array_foreach(arr, idx, o) {
+		struct fdw_alert *a;
+
+		if (s->n >= s->max)
+			break;
+		a = alert_from_json(o);
+		if (!a || fdw_alerts_get(s, a->id)) {
+			alert_free(a);
+			(*bad)++;
+			continue;
+		}
+		if (a->state == FDW_ALERT_FIRING && (!boot || strcmp(boot, s->boot_id))) {
+			/* its process died with the previous boot */
+			a->state = FDW_ALERT_RESOLVED;
+			a->resolved_at = now;
+			a->recovered = false;
+			free(a->resolution);
+			a->resolution = strdup("host rebooted");
+			(*stale)++;
+		}
+		if (store_append(s, a) < 0) {
+			alert_free(a);
+			break;
+		}
+		/* keep sorted even if the file was not */
+		if (s->n > 1 && s->v[s->n - 2]->id > a->id)
+			qsort(s->v, s->n, sizeof(*s->v), cmp_alert_id);
+		if (a->state == FDW_ALERT_FIRING)
+			s->stats.firing[a->kind]++;
+		if (a->id > *max_id)
+			*max_id = a->id;
+	}
 }
 
 int fdw_alerts_load(struct fdw_alerts *s, double now)
 {
 	char *text = NULL, why[256], *tmp;
-	const char *boot;
 	json_error_t err;
 	json_t *doc, *arr;
-	size_t len = 0, bad = 0, stale = 0, idx;
-	json_t *o;
+	size_t len = 0, bad = 0, stale = 0;
 	uint64_t max_id = 0;
 	int r;
 
@@ -671,39 +715,8 @@ int fdw_alerts_load(struct fdw_alerts *s, double now)
 		set_aside(s, "not an fdwatch alert file of version 1");
 		return -EBADMSG;
 	}
-	boot = json_string_value(json_object_get(doc, "boot_id"));
-	json_array_foreach(arr, idx, o) {
-		struct fdw_alert *a;
-
-		if (s->n >= s->max)
-			break;
-		a = alert_from_json(o);
-		if (!a || fdw_alerts_get(s, a->id)) {
-			alert_free(a);
-			bad++;
-			continue;
-		}
-		if (a->state == FDW_ALERT_FIRING && (!boot || strcmp(boot, s->boot_id))) {
-			/* its process died with the previous boot */
-			a->state = FDW_ALERT_RESOLVED;
-			a->resolved_at = now;
-			a->recovered = false;
-			free(a->resolution);
-			a->resolution = strdup("host rebooted");
-			stale++;
-		}
-		if (store_append(s, a) < 0) {
-			alert_free(a);
-			break;
-		}
-		/* keep sorted even if the file was not */
-		if (s->n > 1 && s->v[s->n - 2]->id > a->id)
-			qsort(s->v, s->n, sizeof(*s->v), cmp_alert_id);
-		if (a->state == FDW_ALERT_FIRING)
-			s->stats.firing[a->kind]++;
-		if (a->id > max_id)
-			max_id = a->id;
-	}
+	load_entries(s, arr, json_string_value(json_object_get(doc, "boot_id")), now, &bad, &stale,
+		     &max_id);
 	s->next_id = (uint64_t)json_integer_value(json_object_get(doc, "next_id"));
 	if (s->next_id <= max_id)
 		s->next_id = max_id + 1;
@@ -711,9 +724,8 @@ int fdw_alerts_load(struct fdw_alerts *s, double now)
 	if (bad) {
 		s->stats.load_errors++;
 		s->dirty = true;
-		if (s->log)
-			fprintf(s->log, "<4>fdwatchd: alerts: %zu unreadable entr%s in %s skipped\n",
-				bad, bad == 1 ? "y" : "ies", s->path);
+		fdw_log_to(s->log, LOG_WARNING, "alerts: %zu unreadable entr%s in %s skipped", bad,
+			   bad == 1 ? "y" : "ies", s->path);
 	}
 	if (stale)
 		s->dirty = true;

@@ -23,6 +23,9 @@ int fdw_log_get_max(void);
 void fdw_log_set_stream(FILE *f);
 
 void fdw_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same line to an explicit stream (a module that logs to its own
+ * stream, e.g. the alert store, whose tests capture it); NULL: dropped. */
+void fdw_log_to(FILE *f, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void fdw_logv(int prio, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #define log_emerg(...) fdw_log(LOG_EMERG, __VA_ARGS__)

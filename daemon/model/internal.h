@@ -75,3 +75,8 @@ static inline int fdw__table_resync(struct fdw_model *m, struct fdw_table *t, ui
 {
 	return fdw__table_resync_as(m, t, tid, now, NULL);
 }
+
+/* targets.c: name a new OFD from its record now, or queue it for a /proc
+ * read at the end of the batch. */
+void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const char *comm,
+			 struct fdw_ofd *o, const struct fdw_event *ev, int fd);

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The targets of new fds (what /proc/PID/fd/N shows): named from the record
+ * when it can (pipes, sockets), else read from /proc later, at the end of
+ * the batch, for the fds still open then (fdw_model_flush_pending).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "capture/syscalls.h"
+#include "model/internal.h"
+/* What the kernel would show for this fd, when /proc cannot tell us. */
+static void synthesize_target(struct fdw_ofd *o, const struct fdw_event *ev)
+{
+	const struct fdw_syscall_info *si = fdw_syscall_info(ev->nr);
+	char buf[4096];
+
+	if (S_ISFIFO(o->mode) && o->ino)
+		snprintf(buf, sizeof(buf), "pipe:[%llu]", (unsigned long long)o->ino);
+	else if (S_ISSOCK(o->mode) && o->ino)
+		snprintf(buf, sizeof(buf), "socket:[%llu]", (unsigned long long)o->ino);
+	else if (si && si->anon_name)
+		snprintf(buf, sizeof(buf), "%s", si->anon_name);
+	else if (o->path_arg)
+		snprintf(buf, sizeof(buf), "%s", o->path_arg);
+	else
+		snprintf(buf, sizeof(buf), "unknown");
+	fdw__ofd_set_target(o, buf, false);
+}
+
+/* ---- targets read later ----------------------------------------------- */
+
+/*
+ * Most fds a busy program creates are closed microseconds later, usually
+ * before the daemon even applies their record. Reading /proc for each (a
+ * readlinkat and an fstatat) capped the event rate, so a new fd's target
+ * waits in m->pending until the batch of records it came in is applied
+ * (fdw_model_flush_pending): by then most are closed, their OFD freed and
+ * their entry dropped. The list only grows with fds that stay open; closed
+ * ones at its tail are popped at once, so churn keeps it short.
+ */
+static void pending_add(struct fdw_model *m, struct fdw_ofd *o, uint32_t tid, int fd)
+{
+	if (o->pending)
+		return;
+	if (m->npending >= FDW_MODEL_MAX_PENDING)
+		fdw_model_flush_pending(m);
+	if (m->npending == m->pending_cap) {
+		uint32_t n = m->pending_cap ? m->pending_cap * 2 : 64;
+		struct fdw_pending_target *np = realloc(m->pending, n * sizeof(*np));
+
+		if (!np)
+			return; /* the synthesized target stays */
+		m->pending = np;
+		m->pending_cap = n;
+	}
+	m->pending[m->npending] = (struct fdw_pending_target){ .ofd = o, .tid = tid, .fd = fd };
+	o->pending = ++m->npending;
+	m->stats.targets_deferred++;
+}
+
+void fdw__pending_drop(struct fdw_model *m, struct fdw_ofd *o)
+{
+	if (!o->pending)
+		return;
+	if (o->pending <= m->npending && m->pending[o->pending - 1].ofd == o) {
+		m->pending[o->pending - 1].ofd = NULL;
+		m->stats.targets_skipped++;
+	}
+	o->pending = 0;
+	while (m->npending && !m->pending[m->npending - 1].ofd)
+		m->npending--;
+}
+
+/* A thread and fd number that hold o now: where it was created, else
+ * anywhere in that table (dup2 then close), else the same number in
+ * another table (fork, then close in the parent). */
+static bool pending_holder(struct fdw_model *m, const struct fdw_pending_target *e,
+			   uint32_t *tid, int *fd)
+{
+	struct fdw_task *task = fdw_hashmap_get(&m->tasks, e->tid);
+	struct fdw_table *t = task ? task->table : NULL;
+	const struct fdw_slot *s = fdw_table_slot(t, e->fd);
+	size_t it = 0;
+	uint64_t key;
+	void *v;
+
+	*tid = e->tid;
+	*fd = e->fd;
+	if (s && s->ofd == e->ofd)
+		return true;
+	for (uint32_t i = 0; t && i < t->nslots; i++) {
+		if (t->slots[i] && t->slots[i]->ofd == e->ofd) {
+			*fd = (int)i;
+			return true;
+		}
+	}
+	while (fdw_hashmap_next(&m->tasks, &it, &key, &v)) {
+		task = v;
+		s = fdw_table_slot(task->table, e->fd);
+		if (s && s->ofd == e->ofd) {
+			*tid = (uint32_t)key;
+			return true;
+		}
+	}
+	return false;
+}
+
+void fdw_model_flush_pending(struct fdw_model *m)
+{
+	int (*read)(void *, uint32_t, int, struct fdw_fd_info *) =
+		m->ops.read_target ? m->ops.read_target : m->ops.read_fd;
+	struct fdw_fd_info *fi;
+	uint32_t n = m->npending;
+
+	if (!n)
+		return;
+	fi = read ? malloc(sizeof(*fi)) : NULL;
+	/* the list is ours until the end: reads change no OFD's lifetime */
+	for (uint32_t i = 0; i < n; i++) {
+		struct fdw_pending_target *e = &m->pending[i];
+		struct fdw_ofd *o = e->ofd;
+		uint32_t tid;
+		int fd;
+
+		if (!o)
+			continue;
+		o->pending = 0;
+		if (o->target_exact)
+			continue; /* read meanwhile (a resync) */
+		if (!fi || !pending_holder(m, e, &tid, &fd) || read(m->ops.userdata, tid, fd, fi) < 0 ||
+		    (o->ino && (fi->ino != o->ino || fi->dev != o->dev))) {
+			m->stats.targets_skipped++;
+			continue; /* the synthesized target stays */
+		}
+		if (!o->ino) {
+			o->ino = fi->ino;
+			o->dev = fi->dev;
+			o->mode = fi->mode;
+		}
+		fdw__ofd_set_target(o, fi->target, true);
+		m->stats.targets_read++;
+	}
+	m->npending = 0;
+	free(fi);
+}
+
+/*
+ * The target of a new OFD: from the record when it tells (pipes, sockets),
+ * else synthesized now and read from /proc at the next flush, while the fd
+ * is still the one the event created (the inode must match the event's).
+ */
+void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const char *comm,
+			 struct fdw_ofd *o, const struct fdw_event *ev, int fd)
+{
+	if (o->target)
+		return;
+	/*
+	 * An absolute /proc path names itself. Not reading /proc for those
+	 * keeps two tracers (a second fdwatchd, a test's) from feeding each
+	 * other: each /proc read is an openat the other would resolve.
+	 */
+	if (o->path_arg && !strncmp(o->path_arg, "/proc/", 6)) {
+		fdw__ofd_set_target(o, o->path_arg, false);
+		return;
+	}
+	/* Nor for another fdwatchd: its reads of /proc are events for us and
+	 * ours for it, and resolving each other's would never end. */
+	if (!strcmp(comm, "fdwatchd")) {
+		synthesize_target(o, ev);
+		return;
+	}
+	if (o->path_arg && o->path_arg[0] != '/' && ev->nr == FDW_SYS_OPENAT) {
+		const struct fdw_slot *dir = fdw_table_slot(t, (int)ev->args[0]);
+		const char *dt = fdw_slot_open(dir) ? fdw__ofd_target(dir->ofd) : "";
+
+		if (!strncmp(dt, "/proc/", 6)) {
+			char buf[4096];
+
+			snprintf(buf, sizeof(buf), "%s/%s", dt, o->path_arg);
+			fdw__ofd_set_target(o, buf, false);
+			return;
+		}
+	}
+	synthesize_target(o, ev);
+	/* the kernel's own names, fixed by the inode: "pipe:[ino]" for a
+	 * pipe(2) end (a FIFO's is its path), "socket:[ino]" for any socket */
+	if (o->ino && (S_ISSOCK(o->mode) || (S_ISFIFO(o->mode) && (ev->nr == FDW_SYS_PIPE ||
+								   ev->nr == FDW_SYS_PIPE2)))) {
+		o->target_exact = true;
+		return;
+	}
+	if (m->ops.read_fd || m->ops.read_target)
+		pending_add(m, o, ev->tid, fd);
+}
+
