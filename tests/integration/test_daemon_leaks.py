@@ -114,14 +114,14 @@ CACHED_DIR = re.compile(r"^/proc/\d+/fd$")
 
 
 def dir_cache_bound():
-    """daemon/procfs.c keeps the /proc/TID/fd directories of the last
+    """daemon/sys/procfs.c keeps the /proc/TID/fd directories of the last
     DIR_CACHE tasks it read open (an LRU cache, entries of dead tasks
     included until evicted): that many such fds may come and go."""
     src = os.environ.get("FDWATCH_SOURCE_ROOT") or T.SRC_ROOT
-    with open(os.path.join(src, "daemon", "procfs.c")) as f:
-        m = re.search(r"#define\s+DIR_CACHE\s+(\d+)", f.read())
+    with open(os.path.join(src, "daemon", "sys", "procfs.c")) as f:
+        m = re.search(r"#define\s+FDW_PROCFS_DIR_CACHE\s+(\d+)", f.read())
     if not m:
-        raise T.Failure("no DIR_CACHE in daemon/procfs.c: this test's model of the "
+        raise T.Failure("no FDW_PROCFS_DIR_CACHE in daemon/sys/procfs.c: this test's model of the "
                         "daemon's /proc directory cache needs updating")
     return int(m.group(1))
 

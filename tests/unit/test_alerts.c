@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The alert store (daemon/alerts.c): lifecycle and de-duplication, the
+ * The alert store (daemon/alerts/alerts.c): lifecycle and de-duplication, the
  * bound, the log lines, the JSON the CLI reads, and the state file: saved
  * and loaded back, a crash mid-save, a corrupt file, a reboot. No
  * privileges needed; works in a temporary directory.
