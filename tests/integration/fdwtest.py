@@ -290,6 +290,22 @@ def wait_proc_stopped(pid, timeout=30):
         time.sleep(0.005)
 
 
+def proc_stats():
+    """(pid, the fields of /proc/PID/stat after comm) for every process
+    /proc lists now: fields[0] is the state, [1] the ppid, [2] the pgid."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        out.append((int(name), st[st.rindex(")") + 2:].split()))
+    return out
+
+
 def pid_exists(pid):
     return os.path.exists(f"/proc/{pid}")
 

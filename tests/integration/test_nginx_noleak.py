@@ -210,17 +210,7 @@ def swings(series, min_swing):
 
 
 def children(pid):
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    st = f.read()
-                if int(st[st.rindex(")") + 2:].split()[1]) == pid:
-                    out.append(int(name))
-            except (OSError, ValueError):
-                pass
-    return out
+    return [p for p, f in T.proc_stats() if int(f[1]) == pid]
 
 
 def main(r):

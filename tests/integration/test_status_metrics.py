@@ -167,18 +167,7 @@ def dechunk(body):
 
 
 def group_members(pgid):
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    st = f.read()
-            except OSError:
-                continue
-            fields = st[st.rindex(")") + 2:].split()
-            if int(fields[2]) == pgid:
-                out.append((int(name), fields[0]))
-    return out
+    return [(pid, f[0]) for pid, f in T.proc_stats() if int(f[2]) == pgid]
 
 
 def stop_group(pgid, timeout=10):
