@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Hold many fds open until killed, for the start-up benchmark
+ * (bench/startup.sh): `fdwatch-bench-hold same PATH N` opens PATH N times
+ * (N open file descriptions on one inode: the start-up scan's grouping
+ * worst case); `fdwatch-bench-hold pipes N` makes N/2 pipes. Prints "ready"
+ * on stdout when it holds them all.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	struct rlimit rl;
+	char *end;
+	long n;
+
+	if (argc < 3 || (strcmp(argv[1], "same") && strcmp(argv[1], "pipes")) ||
+	    (!strcmp(argv[1], "same") && argc < 4)) {
+		fprintf(stderr, "usage: %s same PATH N | pipes N\n", argv[0]);
+		return 2;
+	}
+	n = strtol(argv[argc - 1], &end, 10);
+	if (*end || n <= 0) {
+		fprintf(stderr, "%s: not a count: %s\n", argv[0], argv[argc - 1]);
+		return 2;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (long i = 0; i < n;) {
+		int p[2];
+
+		if (!strcmp(argv[1], "same")) {
+			if (open(argv[2], O_RDONLY | O_CLOEXEC) < 0) {
+				perror("open");
+				return 1;
+			}
+			i++;
+		} else {
+			if (pipe2(p, O_CLOEXEC) < 0) {
+				perror("pipe2");
+				return 1;
+			}
+			i += 2;
+		}
+	}
+	printf("ready\n");
+	fflush(stdout);
+	pause();
+	return 0;
+}
