@@ -407,6 +407,7 @@ void fdw_daemon_free(struct fdw_daemon *d)
 	d->pipeline.capture = NULL;
 	fdw_model_free(&d->model);
 	fdw_history_free(&d->history);
+	fdw_pipeline_free(&d->pipeline);
 	fdw_procfs_free(d->procfs);
 	d->procfs = NULL;
 }

@@ -16,6 +16,8 @@
 #include "sys/procfs.h"
 
 #define LOST_PIDS_BATCH 256
+#define RESYNC_BUDGET_NS (10 * 1000000ull) /* of re-reads per drain */
+#define LOSS_LOG_NS (10 * FDW_NSEC_PER_SEC)    /* between loss warnings */
 
 void fdw_pipeline_init(struct fdw_pipeline *p, struct fdw_model *m, struct fdw_history *h,
 		       const char *proc_root)
@@ -25,6 +27,20 @@ void fdw_pipeline_init(struct fdw_pipeline *p, struct fdw_model *m, struct fdw_h
 		.history = h,
 		.proc_root = proc_root ? proc_root : "/proc",
 	};
+	fdw_hashmap_init(&p->resync.set);
+	p->resync_budget_ns = RESYNC_BUDGET_NS;
+}
+
+void fdw_pipeline_free(struct fdw_pipeline *p)
+{
+	fdw_hashmap_free(&p->resync.set);
+	free(p->resync.v);
+	p->resync = (struct fdw_resync_queue){ 0 };
+}
+
+size_t fdw_pipeline_resync_pending(const struct fdw_pipeline *p)
+{
+	return p->resync.n;
 }
 
 void fdw_pipeline_attach(struct fdw_pipeline *p, struct fdw_capture *c)
@@ -131,30 +147,100 @@ static void resync_or_drop(struct fdw_pipeline *p, struct fdw_proc *proc)
 		(void)fdw_pipeline_drop_if_gone(p, proc);
 }
 
-static void resync_everything(struct fdw_pipeline *p)
+/* Queue a process for a re-read (once: the set filters duplicates). */
+static void resync_enqueue(struct fdw_pipeline *p, uint32_t pid)
 {
-	size_t it = 0, n = 0;
-	uint64_t key;
-	uint32_t *pids = malloc((fdw_hashmap_size(&p->model->procs) + 1) * sizeof(*pids));
+	struct fdw_resync_queue *q = &p->resync;
 
-	if (!pids)
-		return; /* resync_all stays set: the next drain tries again */
-	while (fdw_hashmap_next(&p->model->procs, &it, &key, NULL))
-		pids[n++] = (uint32_t)key;
-	for (size_t i = 0; i < n; i++) {
-		struct fdw_proc *proc = fdw_model_proc(p->model, pids[i]);
+	if (fdw_hashmap_get(&q->set, pid))
+		return;
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 64;
+		uint32_t *v = malloc(cap * sizeof(*v));
 
+		if (!v) {
+			p->stats.resync_refused++;
+			return; /* stays stale; the audit re-reads it in time */
+		}
+		for (size_t i = 0; i < q->n; i++)
+			v[i] = q->v[(q->head + i) % q->cap];
+		free(q->v);
+		q->v = v;
+		q->head = 0;
+		q->cap = cap;
+	}
+	if (fdw_hashmap_put(&q->set, pid, (void *)1) < 0) {
+		p->stats.resync_refused++;
+		return;
+	}
+	q->v[(q->head + q->n++) % q->cap] = pid;
+}
+
+/*
+ * Re-read queued tables for at most RESYNC_BUDGET_NS (at least one table):
+ * under sustained loss a full re-read of a big host would otherwise hold
+ * the loop for seconds on every drain. What is left waits for the next
+ * drain (a query, the 1 s tick); its tables are marked stale meanwhile.
+ */
+static void resync_some(struct fdw_pipeline *p)
+{
+	struct fdw_resync_queue *q = &p->resync;
+	uint64_t t0 = fdw_now_mono();
+
+	while (q->n) {
+		uint32_t pid = q->v[q->head];
+		struct fdw_proc *proc;
+
+		q->head = (q->head + 1) % q->cap;
+		q->n--;
+		(void)fdw_hashmap_remove(&q->set, pid);
+		proc = fdw_model_proc(p->model, pid);
 		if (proc)
 			resync_or_drop(p, proc);
+		if (fdw_now_mono() - t0 >= p->resync_budget_ns)
+			break;
 	}
-	free(pids);
+}
+
+void fdw_pipeline_mark_lost(struct fdw_pipeline *p, uint32_t pid)
+{
+	struct fdw_proc *proc = fdw_model_proc(p->model, pid);
+
+	if (!proc)
+		return;
+	fdw_model_mark_proc_stale(p->model, proc);
+	resync_enqueue(p, pid);
+}
+
+static void enqueue_all(struct fdw_pipeline *p)
+{
+	size_t it = 0;
+	uint64_t key;
+
+	fdw_model_mark_all_stale(p->model);
+	while (fdw_hashmap_next(&p->model->procs, &it, &key, NULL))
+		resync_enqueue(p, (uint32_t)key);
 	p->resync_all = false;
+}
+
+/* One warning per LOSS_LOG_NS with what was lost since the last one. */
+static void log_loss(struct fdw_pipeline *p, uint64_t lost)
+{
+	uint64_t now = fdw_now_mono();
+
+	if (p->loss_logged_at && now - p->loss_logged_at < LOSS_LOG_NS)
+		return;
+	log_warning("kernel lost %llu records (ring buffer full); "
+		    "re-reading the affected tables from /proc",
+		    (unsigned long long)(lost - p->loss_logged));
+	p->loss_logged = lost;
+	p->loss_logged_at = now;
 }
 
 /*
  * The kernel counts records it could not queue, per CPU, and which
- * processes they belonged to. Mark those processes' tables stale and re-read
- * them from /proc now; if the per-process map overflowed, re-read all.
+ * processes they belonged to. Mark those processes' tables stale and queue
+ * them for a re-read from /proc; if the per-process map overflowed, all.
  */
 static void handle_lost(struct fdw_pipeline *p)
 {
@@ -162,38 +248,30 @@ static void handle_lost(struct fdw_pipeline *p)
 	uint32_t pids[LOST_PIDS_BATCH];
 	unsigned int n;
 
-	if (lost == p->stats.lost_handled && !p->resync_all)
-		return;
-	if (lost != p->stats.lost_handled)
-		log_warning("kernel lost %llu records (ring buffer full); "
-			    "re-reading the affected tables from /proc",
-			    (unsigned long long)(lost - p->stats.lost_handled));
-	do {
-		uint64_t acc;
+	if (lost != p->stats.lost_handled || p->resync_all) {
+		if (lost != p->stats.lost_handled)
+			log_loss(p, lost);
+		do {
+			uint64_t acc;
 
-		n = fdw_capture_lost_pids(p->capture, pids, LOST_PIDS_BATCH, &acc);
-		accounted += acc;
-		for (unsigned int i = 0; i < n; i++) {
-			struct fdw_proc *proc = fdw_model_proc(p->model, pids[i]);
-
-			if (proc) {
-				fdw_model_mark_proc_stale(p->model, proc);
-				resync_or_drop(p, proc);
-			}
-		}
-	} while (n == LOST_PIDS_BATCH);
-	if (accounted < lost - p->stats.lost_handled)
-		p->resync_all = true;
-	p->stats.lost_handled = lost;
-	if (p->resync_all) {
-		fdw_model_mark_all_stale(p->model);
-		resync_everything(p);
+			n = fdw_capture_lost_pids(p->capture, pids, LOST_PIDS_BATCH, &acc);
+			accounted += acc;
+			for (unsigned int i = 0; i < n; i++)
+				fdw_pipeline_mark_lost(p, pids[i]);
+		} while (n == LOST_PIDS_BATCH);
+		if (accounted < lost - p->stats.lost_handled)
+			p->resync_all = true;
+		p->stats.lost_handled = lost;
+		if (p->resync_all)
+			enqueue_all(p);
 	}
+	resync_some(p);
 }
 
 void fdw_pipeline_drain(struct fdw_pipeline *p)
 {
 	if (!p->capture) {
+		resync_some(p);
 		fdw_model_flush_pending(p->model);
 		return;
 	}

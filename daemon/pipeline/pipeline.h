@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/hashmap.h"
 #include "capture/capture.h"
 #include "model/history.h"
 #include "model/model.h"
@@ -28,6 +29,14 @@ struct fdw_pipeline_stats {
 	uint64_t ghosts_dropped;  /* processes dropped because /proc had no trace */
 	uint64_t scan_errors;	  /* processes the /proc scan could not add */
 	uint64_t drains;	  /* fdw_pipeline_drain() calls */
+	uint64_t resync_refused;  /* re-reads not queued (out of memory): left stale */
+};
+
+/* Processes waiting for a re-read after lost records, in order, once each. */
+struct fdw_resync_queue {
+	uint32_t *v; /* ring of pids */
+	size_t head, n, cap;
+	struct fdw_hashmap set; /* the pids in v */
 };
 
 struct fdw_pipeline {
@@ -46,10 +55,22 @@ struct fdw_pipeline {
 	uint64_t ns_per_jiffy; /* from the kernel's CONFIG_HZ; 0 until known */
 	uint64_t last_ts;      /* the stream's latest stamp: stamps never go back */
 	bool resync_all;       /* lost records of unknown owner: re-read all */
+	struct fdw_resync_queue resync;
+	uint64_t resync_budget_ns; /* of re-reads per drain (at least one table) */
+	uint64_t loss_logged;	 /* lost count at the last warning */
+	uint64_t loss_logged_at; /* CLOCK_MONOTONIC ns of that warning */
 };
 
 void fdw_pipeline_init(struct fdw_pipeline *p, struct fdw_model *m, struct fdw_history *h,
 		       const char *proc_root);
+void fdw_pipeline_free(struct fdw_pipeline *p);
+
+/* The kernel lost records of `pid`: mark its tables stale and queue them
+ * for a re-read (drains re-read the queue within resync_budget_ns). */
+void fdw_pipeline_mark_lost(struct fdw_pipeline *p, uint32_t pid);
+
+/* Tables queued for a re-read after lost records (stale until then). */
+size_t fdw_pipeline_resync_pending(const struct fdw_pipeline *p);
 
 /* The capture options' record callback: hand it to fdw_capture_open()
  * with `p` as userdata, then fdw_pipeline_attach(). */

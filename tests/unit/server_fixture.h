@@ -114,4 +114,5 @@ static inline void fx_free(struct fx *f)
 	fdw_alerts_free(&f->alerts);
 	fdw_model_free(&f->model);
 	fdw_history_free(&f->history);
+	fdw_pipeline_free(&f->pipeline);
 }

@@ -106,6 +106,7 @@ static void world_free(struct world *w)
 {
 	fdw_model_free(&w->model);
 	fdw_history_free(&w->history);
+	fdw_pipeline_free(&w->pipeline);
 }
 
 static void apply(struct world *w, uint32_t tid, uint16_t nr, int64_t ret, uint64_t arg0)
@@ -261,9 +262,58 @@ static void test_audit(void)
 	world_free(&w);
 }
 
+/*
+ * Lost records: the processes' tables are marked stale and re-read from
+ * the queue a budget at a time, so one drain never re-reads a whole host.
+ * With no budget, each drain re-reads exactly one table.
+ */
+static void test_lost_resync(void)
+{
+	static struct world w;
+	pid_t kids[3];
+	uint32_t tids[3];
+
+	world_init(&w, 8);
+	for (int i = 0; i < 3; i++) {
+		kids[i] = spawn_child();
+		CHECK(kids[i] > 0);
+		if (kids[i] <= 0)
+			return;
+		tids[i] = (uint32_t)kids[i];
+		CHECK_EQ(fdw_model_add_scanned(&w.model, tids[i], getpid(), "child", &tids[i], 1,
+					       1), 0);
+		corrupt(&w, tids[i]);
+	}
+	w.pipeline.resync_budget_ns = 0;
+	for (int i = 0; i < 3; i++)
+		fdw_pipeline_mark_lost(&w.pipeline, tids[i]);
+	fdw_pipeline_mark_lost(&w.pipeline, tids[0]); /* queued once */
+	fdw_pipeline_mark_lost(&w.pipeline, 999999999); /* unknown: ignored */
+	CHECK_EQ(fdw_pipeline_resync_pending(&w.pipeline), 3);
+	for (int i = 0; i < 3; i++)
+		CHECK(fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[i]))->stale);
+	for (int left = 2; left >= 0; left--) {
+		fdw_pipeline_drain(&w.pipeline);
+		CHECK_EQ(fdw_pipeline_resync_pending(&w.pipeline), left);
+	}
+	CHECK_EQ(w.pipeline.stats.loss_resyncs, 3);
+	for (int i = 0; i < 3; i++) {
+		json_t *diffs = json_array();
+		struct fdw_proc *p = fdw_model_proc(&w.model, tids[i]);
+
+		CHECK(!fdw_model_proc_table(&w.model, p)->stale);
+		CHECK_EQ(fdw_verify_proc(&w.checker, p, diffs), 0);
+		json_decref(diffs);
+		(void)kill(kids[i], SIGKILL);
+		(void)waitpid(kids[i], NULL, 0);
+	}
+	world_free(&w);
+}
+
 int main(void)
 {
 	test_verify();
 	test_audit();
+	test_lost_resync();
 	return check_summary();
 }
