@@ -53,8 +53,6 @@ struct fdw_capture {
 	const char *attached[MAX_PROBES];
 	const char *failed[MAX_PROBES];
 	unsigned int nattached, nfailed, nlinks;
-	struct bpf_link *read_link; /* exit_read, while fanotify fds exist */
-	unsigned int nfanotify;
 	uv_poll_t poll;
 	uv_timer_t timer;
 	bool handles_open;
@@ -72,12 +70,6 @@ static const char *const required[] = {
 	"exit_open", "exit_openat", "exit_socket", "exit_pipe2", "exit_accept4",
 	"task_fork", "task_exec", "task_exit",
 };
-
-/* Attached on demand, not at start (see fdw_capture_track_fanotify). */
-static bool on_demand(const char *name)
-{
-	return !strcmp(name, "exit_read");
-}
 
 static bool is_required(const char *name)
 {
@@ -208,7 +200,9 @@ static int ring_consume(struct fdw_capture *c)
 }
 
 /*
- * Attach every loaded program but the on-demand ones. An optional probe that
+ * Attach every loaded program, once: attaching or detaching a syscall
+ * tracepoint waits for an RCU grace period (tens of ms), so none is ever
+ * attached or detached from the loop after start. An optional probe that
  * fails is listed and skipped; a required one fails the start.
  */
 static int attach_all(struct fdw_capture *c)
@@ -220,7 +214,7 @@ static int attach_all(struct fdw_capture *c)
 		const char *name = bpf_program__name(prog);
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(prog) || on_demand(name))
+		if (!bpf_program__autoload(prog))
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {
@@ -415,7 +409,6 @@ void fdw_capture_free(struct fdw_capture *c)
 	if (!c)
 		return;
 	ring_unmap(&c->rb);
-	bpf_link__destroy(c->read_link);
 	for (unsigned int i = 0; i < c->nlinks; i++)
 		bpf_link__destroy(c->links[i]);
 	fdwatch_bpf__destroy(c->skel);
@@ -538,92 +531,4 @@ void fdw_capture_drop_stack(struct fdw_capture *c, uint32_t stack)
 
 	if (c && c->skel && stack)
 		(void)bpf_map_delete_elem(bpf_map__fd(c->skel->maps.stacks), &id);
-}
-
-int fdw_capture_track_fanotify(struct fdw_capture *c, uint32_t tgid, int fd, bool on)
-{
-	uint64_t key = ((uint64_t)tgid << 32) | (uint32_t)fd;
-	uint8_t one = 1;
-	int mfd, r;
-
-	if (!c || !c->skel)
-		return -ENODEV;
-	mfd = bpf_map__fd(c->skel->maps.fanotify_fds);
-	if (on) {
-		r = bpf_map_update_elem(mfd, &key, &one, BPF_NOEXIST);
-		if (r < 0)
-			return errno == EEXIST ? 0 : -errno;
-		c->nfanotify++;
-	} else {
-		if (bpf_map_delete_elem(mfd, &key) < 0)
-			return errno == ENOENT ? 0 : -errno;
-		c->nfanotify--;
-	}
-	if (c->nfanotify && !c->read_link) {
-		c->read_link = bpf_program__attach(c->skel->progs.exit_read);
-		if (!c->read_link) {
-			r = -errno;
-			log_warning("cannot attach the fanotify read probe: %s",
-				strerror(-r));
-			return r;
-		}
-	} else if (!c->nfanotify && c->read_link) {
-		bpf_link__destroy(c->read_link);
-		c->read_link = NULL;
-	}
-	return 0;
-}
-
-/* Every followed fanotify fd of `tgid`: cb(c, fd, data). */
-static void fanotify_each(struct fdw_capture *c, uint32_t tgid,
-			  void (*cb)(struct fdw_capture *c, int fd, void *data), void *data)
-{
-	int mfd = bpf_map__fd(c->skel->maps.fanotify_fds);
-	uint64_t key, next, found[64];
-	unsigned int n = 0;
-	bool first = true;
-
-	while (n < 64 && bpf_map_get_next_key(mfd, first ? NULL : &key, &next) == 0) {
-		first = false;
-		key = next;
-		if ((uint32_t)(key >> 32) == tgid)
-			found[n++] = key;
-	}
-	for (unsigned int i = 0; i < n; i++)
-		cb(c, (int)(uint32_t)found[i], data);
-}
-
-static void forget_one(struct fdw_capture *c, int fd, void *data)
-{
-	(void)fdw_capture_track_fanotify(c, *(uint32_t *)data, fd, false);
-}
-
-static void inherit_one(struct fdw_capture *c, int fd, void *data)
-{
-	(void)fdw_capture_track_fanotify(c, *(uint32_t *)data, fd, true);
-}
-
-bool fdw_capture_fanotify_event(struct fdw_capture *c, const struct fdw_event *ev)
-{
-	uint32_t pid = ev->pid, child = ev->child_pid;
-
-	if (!c || !c->skel)
-		return false;
-	switch (ev->type) {
-	case FDW_REC_SYSCALL:
-		if (ev->nr == FDW_SYS_FANOTIFY_INIT && ev->ret >= 0)
-			return fdw_capture_track_fanotify(c, pid, (int)ev->ret, true) == 0;
-		else if (c->nfanotify && ev->nr == FDW_SYS_CLOSE && ev->ret != -EBADF)
-			(void)fdw_capture_track_fanotify(c, pid, (int)ev->args[0], false);
-		break;
-	case FDW_REC_FORK:
-		if (c->nfanotify && !(ev->flags & (FDW_F_THREAD | FDW_F_SHARED_FILES)))
-			fanotify_each(c, pid, inherit_one, &child);
-		break;
-	case FDW_REC_EXIT:
-		if (c->nfanotify && (ev->flags & FDW_F_GROUP_DEAD))
-			fanotify_each(c, pid, forget_one, &pid);
-		break;
-	}
-	return false;
 }

@@ -86,11 +86,6 @@ int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64
 		ev.ts = p->last_ts;
 	p->last_ts = ev.ts;
 	fdw_model_apply(p->model, &ev);
-	if (p->capture && fdw_capture_fanotify_event(p->capture, &ev)) {
-		proc = fdw_model_proc(p->model, ev.pid);
-		if (proc)
-			(void)fdw_model_resync_proc(p->model, proc);
-	}
 	proc = fdw_model_proc(p->model, ev.pid);
 	he = fdw_history_push(p->history, &ev, proc ? proc->comm : ev.comm);
 	if (he && p->on_event)
