@@ -643,10 +643,10 @@ int exit_fanotify_init(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
- * read() on a fanotify file installs an fd per event read. Attached always
- * (attaching and detaching costs a grace period each, on the daemon's
- * loop); every other read returns here after a global (no fanotify file
- * seen yet), the return value (shorter than one event), or the file's ops.
+ * read() on a fanotify file installs an fd per event read. Attached once
+ * the host has a fanotify user, then for good (daemon/capture/capture.c);
+ * every other read returns here after a global (no fanotify file seen
+ * yet), the return value (shorter than one event), or the file's ops.
  */
 SEC("tracepoint/syscalls/sys_exit_read")
 int exit_read(struct trace_event_raw_sys_exit *ctx)

@@ -206,6 +206,7 @@ static int open_capture(struct fdw_daemon *d)
 		.self_tgid = (uint32_t)getpid(),
 		.on_record = fdw_pipeline_on_record,
 		.on_batch = fdw_pipeline_on_batch,
+		.on_stale = fdw_pipeline_on_stale,
 		.userdata = &d->pipeline,
 	};
 	int r;

@@ -29,6 +29,7 @@
 
 #define TRACEFS "/sys/kernel/tracing"
 #define MAX_PROBES 96
+#define FANOTIFY_PENDING 64	  /* fanotify users re-read once exit_read is on */
 
 /*
  * The ring buffer, mapped as the kernel's UAPI lays it out: the consumer
@@ -53,6 +54,16 @@ struct fdw_capture {
 	const char *attached[MAX_PROBES];
 	const char *failed[MAX_PROBES];
 	unsigned int nattached, nfailed, nlinks;
+	/* exit_read: attached once, from the libuv thread pool, after the
+	 * first fanotify_init record; never detached before exit */
+	uv_work_t read_work;
+	struct bpf_link *read_link; /* the worker's result */
+	int read_err;
+	enum { READ_IDLE, READ_ATTACHING, READ_DONE } read_state;
+	uint32_t read_pids[FANOTIFY_PENDING]; /* fanotify_init callers meanwhile */
+	unsigned int nread_pids;
+	bool read_pids_overflow;
+	uv_loop_t *loop;
 	uv_poll_t poll;
 	uv_timer_t timer;
 	bool handles_open;
@@ -199,10 +210,14 @@ static int ring_consume(struct fdw_capture *c)
 	return n;
 }
 
+/* Attached later, off the loop (see fdw_capture_fanotify_event). */
+static bool on_demand(const char *name)
+{
+	return !strcmp(name, "exit_read");
+}
+
 /*
- * Attach every loaded program, once: attaching or detaching a syscall
- * tracepoint waits for an RCU grace period (tens of ms), so none is ever
- * attached or detached from the loop after start. An optional probe that
+ * Attach every loaded program but the on-demand one. An optional probe that
  * fails is listed and skipped; a required one fails the start.
  */
 static int attach_all(struct fdw_capture *c)
@@ -214,7 +229,7 @@ static int attach_all(struct fdw_capture *c)
 		const char *name = bpf_program__name(prog);
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(prog))
+		if (!bpf_program__autoload(prog) || on_demand(name))
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {
@@ -387,6 +402,7 @@ int fdw_capture_start(struct fdw_capture *c, uv_loop_t *loop)
 		return r;
 	}
 	c->timer.data = c;
+	c->loop = loop;
 	c->handles_open = true;
 	r = uv_poll_start(&c->poll, UV_READABLE, on_poll);
 	if (r < 0)
@@ -531,4 +547,73 @@ void fdw_capture_drop_stack(struct fdw_capture *c, uint32_t stack)
 
 	if (c && c->skel && stack)
 		(void)bpf_map_delete_elem(bpf_map__fd(c->skel->maps.stacks), &id);
+}
+
+/* ---- exit_read, on demand ---------------------------------------------- */
+
+/*
+ * Every read() on the host pays for an attached exit_read: with its filter
+ * (fdwatch.bpf.c) it returns at once, but the tracepoint's dispatch alone
+ * made a pipe write+read loop ~1.15x slower (bench/loop.c piperw). So it is
+ * attached only once some process has created a fanotify file, and then for
+ * the daemon's life: attaching and detaching each cost a grace period, and
+ * detaching per close let any user stall the loop. The attach runs in the
+ * libuv thread pool; the loop only queues it and takes the result.
+ */
+static void read_attach_work(uv_work_t *w)
+{
+	struct fdw_capture *c = w->data;
+
+	c->read_link = bpf_program__attach(c->skel->progs.exit_read);
+	c->read_err = c->read_link ? 0 : -errno;
+}
+
+static void read_attach_done(uv_work_t *w, int status)
+{
+	struct fdw_capture *c = w->data;
+
+	c->read_state = READ_DONE;
+	if (c->read_link && c->nlinks < MAX_PROBES) {
+		c->links[c->nlinks++] = c->read_link;
+		c->attached[c->nattached++] = "exit_read";
+	} else if (c->read_link) {
+		bpf_link__destroy(c->read_link);
+	} else {
+		log_warning("cannot attach the fanotify read probe: %s",
+			    strerror(-(status < 0 ? status : c->read_err)));
+		if (c->nfailed < MAX_PROBES)
+			c->failed[c->nfailed++] = "exit_read";
+	}
+	c->read_link = NULL;
+	/* reads made before the probe was on installed fds nobody saw */
+	if (c->opts.on_stale) {
+		for (unsigned int i = 0; i < c->nread_pids; i++)
+			c->opts.on_stale(c->opts.userdata, c->read_pids[i]);
+		if (c->read_pids_overflow)
+			c->opts.on_stale(c->opts.userdata, 0);
+	}
+	c->nread_pids = 0;
+	c->read_pids_overflow = false;
+}
+
+void fdw_capture_fanotify_event(struct fdw_capture *c, const struct fdw_event *ev)
+{
+	unsigned int i;
+
+	if (!c || c->read_state == READ_DONE || ev->type != FDW_REC_SYSCALL ||
+	    ev->nr != FDW_SYS_FANOTIFY_INIT || ev->ret < 0)
+		return;
+	for (i = 0; i < c->nread_pids && c->read_pids[i] != ev->pid; i++)
+		;
+	if (i == c->nread_pids) {
+		if (c->nread_pids < FANOTIFY_PENDING)
+			c->read_pids[c->nread_pids++] = ev->pid;
+		else
+			c->read_pids_overflow = true;
+	}
+	if (c->read_state != READ_IDLE || !c->loop || !c->handles_open)
+		return;
+	c->read_work.data = c;
+	if (uv_queue_work(c->loop, &c->read_work, read_attach_work, read_attach_done) == 0)
+		c->read_state = READ_ATTACHING;
 }

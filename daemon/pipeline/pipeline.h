@@ -58,6 +58,8 @@ void fdw_pipeline_attach(struct fdw_pipeline *p, struct fdw_capture *c);
 /* The capture options' batch callback: the batch's new fds that are still
  * open get their targets read (fdw_model_flush_pending). */
 void fdw_pipeline_on_batch(void *userdata);
+/* The capture options' stale callback: re-read `pid`'s table (0: all). */
+void fdw_pipeline_on_stale(void *userdata, uint32_t pid);
 
 /* Add every process in /proc to the model (after the probes are attached,
  * so nothing falls between the scan and the events). 0 or -errno. */
