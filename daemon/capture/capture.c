@@ -8,6 +8,9 @@
  * requests drain it on demand (fdw_capture_drain).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <time.h>
 #include <stdio.h>
@@ -15,7 +18,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -30,6 +35,8 @@
 #define TRACEFS "/sys/kernel/tracing"
 #define MAX_PROBES 96
 #define FANOTIFY_PENDING 64	  /* fanotify users re-read once exit_read is on */
+#define DETACH_THREADS 32	  /* links detached at once at exit */
+#define DETACH_STACK (64 << 10)
 
 /*
  * The ring buffer, mapped as the kernel's UAPI lays it out: the consumer
@@ -420,14 +427,134 @@ void fdw_capture_stop(struct fdw_capture *c)
 	uv_close((uv_handle_t *)&c->timer, NULL);
 }
 
+struct detach_job {
+	struct bpf_link **links;
+	unsigned int n;
+	unsigned int next; /* atomic: the next link to detach */
+};
+
+static void *detach_worker(void *arg)
+{
+	struct detach_job *j = arg;
+	unsigned int i;
+
+	while ((i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < j->n)
+		bpf_link__destroy(j->links[i]);
+	return NULL;
+}
+
+/*
+ * Detaching a syscall tracepoint's program waits for an RCU grace period
+ * (tens of ms each on these kernels): one after the other, 60 probes took
+ * over 5 s at shutdown. Waiters of the same grace period share it, so
+ * detach from several threads at once. A thread that cannot be created
+ * leaves its share to the others and to the caller.
+ */
+static void detach_all(struct bpf_link **links, unsigned int n)
+{
+	struct detach_job job = { .links = links, .n = n };
+	pthread_t threads[DETACH_THREADS];
+	unsigned int nthreads = 0, want = n < DETACH_THREADS ? n : DETACH_THREADS;
+	pthread_attr_t attr;
+	bool attr_ok = pthread_attr_init(&attr) == 0;
+
+	if (attr_ok)
+		(void)pthread_attr_setstacksize(&attr, DETACH_STACK);
+	while (nthreads + 1 < want &&
+	       pthread_create(&threads[nthreads], attr_ok ? &attr : NULL, detach_worker, &job) == 0)
+		nthreads++;
+	(void)detach_worker(&job);
+	for (unsigned int i = 0; i < nthreads; i++)
+		(void)pthread_join(threads[i], NULL);
+	if (attr_ok)
+		(void)pthread_attr_destroy(&attr);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/* Close every fd but the sorted keep[0..n): async-signal-safe. */
+static void close_all_but(const int *keep, unsigned int n)
+{
+	unsigned int from = 0;
+
+	for (unsigned int i = 0; i <= n; i++) {
+		unsigned int to = i < n ? (unsigned int)keep[i] : ~0u;
+
+		if (to > from)
+			(void)syscall(SYS_close_range, from, to - 1, 0);
+		from = to + 1;
+	}
+}
+
+/*
+ * The links' last references, handed to a child that holds nothing else.
+ * Each syscall tracepoint's perf event, when its last reference goes,
+ * unregisters under the kernel's event_mutex and waits there for an
+ * RCU-tasks-trace and an RCU grace period: ~30 ms per probe, one probe at
+ * a time whatever the number of threads, so 2 s for ours. The daemon
+ * disables every event and closes its copies at once (not the last
+ * references: nothing waits); the child waits until then (EOF on a pipe),
+ * and its exit does the kernel's part without holding up the daemon's.
+ * Returns the pipe's write end to close when done, or -errno (no child:
+ * the caller detaches itself).
+ */
+static int handoff_links(struct fdw_capture *c)
+{
+	int keep[MAX_PROBES + 1], p[2];
+	unsigned int n = 0;
+	sigset_t all;
+	pid_t pid;
+	char b;
+
+	if (!c->nlinks)
+		return -ENOENT;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	for (unsigned int i = 0; i < c->nlinks; i++) {
+		int fd = bpf_link__fd(c->links[i]);
+
+		if (fd >= 0)
+			keep[n++] = fd;
+	}
+	keep[n++] = p[0];
+	qsort(keep, n, sizeof(keep[0]), cmp_int);
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+
+		(void)close(p[0]);
+		(void)close(p[1]);
+		return r;
+	}
+	if (pid == 0) {
+		/* only async-signal-safe calls from here */
+		(void)sigfillset(&all);
+		(void)sigprocmask(SIG_SETMASK, &all, NULL);
+		(void)prctl(PR_SET_NAME, "fdwatchd-detach", 0, 0, 0);
+		close_all_but(keep, n);
+		while (read(p[0], &b, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	(void)close(p[0]);
+	return p[1];
+}
+
 void fdw_capture_free(struct fdw_capture *c)
 {
+	int release;
+
 	if (!c)
 		return;
 	ring_unmap(&c->rb);
-	for (unsigned int i = 0; i < c->nlinks; i++)
-		bpf_link__destroy(c->links[i]);
+	release = handoff_links(c);
+	detach_all(c->links, c->nlinks);
 	fdwatch_bpf__destroy(c->skel);
+	if (release >= 0)
+		(void)close(release);
 	free(c);
 }
 
