@@ -28,6 +28,7 @@ struct fdw_pipeline_stats {
 	uint64_t ghosts_dropped;  /* processes dropped because /proc had no trace */
 	uint64_t scan_errors;	  /* processes the /proc scan could not add */
 	uint64_t drains;	  /* fdw_pipeline_drain() calls */
+	uint64_t loop_lag_max_ms; /* the loop's worst lateness, set by daemon.c's tick */
 };
 
 struct fdw_pipeline {
