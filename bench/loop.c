@@ -4,6 +4,8 @@
  *
  *   fdwatch-bench-loop dupclose N   N x (dup(fd) + close), fd open on /dev/null
  *   fdwatch-bench-loop getppid N    N x getppid() (a syscall fdwatch does not trace)
+ *   fdwatch-bench-loop piperw N     N x (write + read) of 64 bytes on a pipe: the
+ *                                   read probe's cost (it filters fanotify files)
  *
  * Prints one line of key=value pairs:
  *   mode=dupclose iterations=N warmup=W ns_per_iter=X.XX total_ns=T fd_syscalls=S
@@ -69,12 +71,27 @@ static int getppid_loop(uint64_t n)
 	return 0;
 }
 
+/* 64 bytes: longer than one fanotify event, so the probe's filter runs whole */
+static int piperw(const int p[2], uint64_t n)
+{
+	char buf[64] = { 0 };
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (write(p[1], buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			return -EIO;
+		if (read(p[0], buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			return -EIO;
+	}
+	return 0;
+}
+
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s dupclose|getppid N\n"
+		"usage: %s dupclose|getppid|piperw N\n"
 		"  dupclose N  N x (dup(fd) + close) on an fd open on /dev/null\n"
-		"  getppid N   N x getppid()\n",
+		"  getppid N   N x getppid()\n"
+		"  piperw N    N x (write + read) of 64 bytes on a pipe\n",
 		argv0);
 }
 
@@ -117,6 +134,21 @@ int main(int argc, char **argv)
 		r = getppid_loop(n);
 		t1 = now_ns();
 		fd_syscalls = 0;
+	} else if (strcmp(mode, "piperw") == 0) {
+		int p[2];
+
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			fprintf(stderr, "%s: pipe2: %s\n", argv[0], strerror(errno));
+			return 1;
+		}
+		r = piperw(p, warmup);
+		t0 = now_ns();
+		if (r == 0)
+			r = piperw(p, n);
+		t1 = now_ns();
+		(void)close(p[0]);
+		(void)close(p[1]);
+		fd_syscalls = 0; /* read and write of a pipe make no record */
 	} else {
 		usage(stderr, argv[0]);
 		return 2;

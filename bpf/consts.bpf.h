@@ -13,6 +13,9 @@
 #define CLONE_FILES_ 0x00000400
 #define CLONE_PIDFD_ 0x00001000
 
+/* include/uapi/linux/magic.h: the anonymous inodes' filesystem */
+#define ANON_INODE_FS_MAGIC_ 0x09041934
+
 /* task_struct.flags (include/linux/sched.h) */
 #define PF_KTHREAD_ 0x00200000
 

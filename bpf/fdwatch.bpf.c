@@ -257,7 +257,6 @@ SYS_FD(signalfd4, FDW_SYS_SIGNALFD4)
 SYS_FD(timerfd_create, FDW_SYS_TIMERFD_CREATE)
 SYS_FD(inotify_init, FDW_SYS_INOTIFY_INIT)
 SYS_FD(inotify_init1, FDW_SYS_INOTIFY_INIT1)
-SYS_FD(fanotify_init, FDW_SYS_FANOTIFY_INIT)
 SYS_FD(memfd_create, FDW_SYS_MEMFD_CREATE)
 SYS_FD(userfaultfd, FDW_SYS_USERFAULTFD)
 SYS_FD(perf_event_open, FDW_SYS_PERF_EVENT_OPEN)
@@ -599,23 +598,75 @@ struct fan_meta {
 	__s32 pid;
 };
 
+/*
+ * Is `file` a fanotify group's file? anon_inode_getfile*("[fanotify]", ...):
+ * an inode of the anonymous inode filesystem under that dentry name. Both
+ * are checked so that another file a racing thread installs at the number
+ * fanotify_init returned (a pipe, a regular file named "[fanotify]") is
+ * never taken for one. Only fanotify_init's exit pays for it.
+ */
+static __always_inline bool is_fanotify_file(struct file *file)
+{
+	static const char want[] = "[fanotify]";
+	char name[sizeof(want)] = {};
+	const unsigned char *dname;
+
+	if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != ANON_INODE_FS_MAGIC_)
+		return false;
+	dname = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+	if (bpf_probe_read_kernel_str(name, sizeof(name), dname) != sizeof(want))
+		return false;
+	for (int i = 0; i < sizeof(want); i++)
+		if (name[i] != want[i])
+			return false;
+	return true;
+}
+
+/* Learn fanotify's file operations from the first fanotify file seen. */
+static __always_inline void learn_fanotify(struct trace_event_raw_sys_exit *ctx)
+{
+	struct file *file;
+
+	if (fanotify_fops || ctx->ret < 0)
+		return;
+	file = file_at(bpf_get_current_task_btf(), ctx->ret);
+	if (file && is_fanotify_file(file))
+		fanotify_fops = (__u64)BPF_CORE_READ(file, f_op);
+}
+
+/* Learns before the self filter: the daemon may open one to learn it. */
+SEC("tracepoint/syscalls/sys_exit_fanotify_init")
+int exit_fanotify_init(struct trace_event_raw_sys_exit *ctx)
+{
+	learn_fanotify(ctx);
+	return sys_fd(ctx, FDW_SYS_FANOTIFY_INIT);
+}
+
+/*
+ * read() on a fanotify file installs an fd per event read. Attached once
+ * the host has a fanotify user, then for good (daemon/capture/capture.c);
+ * every other read returns here after a global (no fanotify file seen
+ * yet), the return value (shorter than one event), or the file's ops.
+ */
 SEC("tracepoint/syscalls/sys_exit_read")
 int exit_read(struct trace_event_raw_sys_exit *ctx)
 {
-	struct pt_regs *regs = user_regs();
-	__u64 key = (bpf_get_current_pid_tgid() & ~0xffffffffull) |
-		    (__u32)PT_REGS_PARM1_SYSCALL(regs);
+	__u64 fops = fanotify_fops;
+	long got = ctx->ret;
 	struct task_struct *task;
 	struct fdw_fd_event *e;
+	struct file *rfile;
 	__u64 off = 0;
-	long got = ctx->ret;
 
-	if (got <= 0 || !bpf_map_lookup_elem(&fanotify_fds, &key))
+	if (!fops || got < (long)sizeof(struct fan_meta))
+		return 0;
+	task = bpf_get_current_task_btf();
+	rfile = file_at(task, (int)PT_REGS_PARM1_SYSCALL(user_regs()));
+	if (!rfile || (__u64)BPF_CORE_READ(rfile, f_op) != fops)
 		return 0;
 	e = begin_fd(ctx, FDW_SYS_READ, sizeof(*e));
 	if (!e)
 		return 0;
-	task = bpf_get_current_task_btf();
 	for (int i = 0; i < FDW_MAX_FDS; i++) {
 		struct fan_meta md;
 		struct file *file;

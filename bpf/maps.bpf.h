@@ -53,16 +53,15 @@ struct {
 } stacks SEC(".maps");
 
 /*
- * fanotify fds, (tgid << 32 | fd): read() on one installs an fd per event.
- * exit_read is attached only while this map has entries, so hosts without
- * fanotify users pay nothing for it.
+ * The struct file_operations of fanotify files, learned from the first
+ * fanotify_init that returns one (fdwatch.bpf.c: learn_fanotify): read() on
+ * a file with these ops installs an fd per event. 0 until then, and the read
+ * probe returns at once. The file itself is the filter, so there is no map
+ * of fanotify fds for anyone to fill, nor entries to go stale when an fd is
+ * dup2'ed over, closed by close_range, dropped at exec or exit, inherited
+ * by fork or passed over a socket.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u64);
-	__type(value, __u8);
-} fanotify_fds SEC(".maps");
+__u64 fanotify_fops = 0;
 
 /* Which processes lost records, so the daemon re-reads just their tables. */
 struct {

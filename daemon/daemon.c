@@ -206,6 +206,7 @@ static int open_capture(struct fdw_daemon *d)
 		.self_tgid = (uint32_t)getpid(),
 		.on_record = fdw_pipeline_on_record,
 		.on_batch = fdw_pipeline_on_batch,
+		.on_stale = fdw_pipeline_on_stale,
 		.userdata = &d->pipeline,
 	};
 	int r;
@@ -233,7 +234,13 @@ static void notify_status(struct fdw_daemon *d)
 static void on_tick(uv_timer_t *t)
 {
 	struct fdw_daemon *d = t->data;
+	uint64_t now = uv_now(d->loop);
 
+	/* how late it fired: the longest the loop was kept from its work */
+	if (d->tick_due_ms && now > d->tick_due_ms &&
+	    now - d->tick_due_ms > d->pipeline.stats.loop_lag_max_ms)
+		d->pipeline.stats.loop_lag_max_ms = now - d->tick_due_ms;
+	d->tick_due_ms = now + TICK_MS;
 	fdw_pipeline_drain(&d->pipeline);
 	d->ticks++;
 	if (d->leaks)
@@ -271,6 +278,7 @@ static void start_timers(struct fdw_daemon *d)
 	(void)uv_timer_init(d->loop, &d->tick);
 	d->tick.data = d;
 	(void)uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
+	d->tick_due_ms = uv_now(d->loop) + TICK_MS;
 	(void)uv_timer_init(d->loop, &d->audit);
 	d->audit.data = d;
 	if (audit_ms && d->cfg.audit_sample)

@@ -41,6 +41,7 @@ struct fdw_daemon {
 	uv_signal_t sig_term, sig_int;
 	uint64_t start_mono_ns;	  /* CLOCK_MONOTONIC at start */
 	uint64_t ticks, saved_tick; /* the alert store is saved every few ticks */
+	uint64_t tick_due_ms;	    /* uv_now() the next tick is due at */
 	bool ready;
 };
 

@@ -8,6 +8,9 @@
  * requests drain it on demand (fdw_capture_drain).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <time.h>
 #include <stdio.h>
@@ -15,7 +18,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -29,6 +34,9 @@
 
 #define TRACEFS "/sys/kernel/tracing"
 #define MAX_PROBES 96
+#define FANOTIFY_PENDING 64	  /* fanotify users re-read once exit_read is on */
+#define DETACH_THREADS 32	  /* links detached at once at exit */
+#define DETACH_STACK (64 << 10)
 
 /*
  * The ring buffer, mapped as the kernel's UAPI lays it out: the consumer
@@ -53,8 +61,16 @@ struct fdw_capture {
 	const char *attached[MAX_PROBES];
 	const char *failed[MAX_PROBES];
 	unsigned int nattached, nfailed, nlinks;
-	struct bpf_link *read_link; /* exit_read, while fanotify fds exist */
-	unsigned int nfanotify;
+	/* exit_read: attached once, from the libuv thread pool, after the
+	 * first fanotify_init record; never detached before exit */
+	uv_work_t read_work;
+	struct bpf_link *read_link; /* the worker's result */
+	int read_err;
+	enum { READ_IDLE, READ_ATTACHING, READ_DONE } read_state;
+	uint32_t read_pids[FANOTIFY_PENDING]; /* fanotify_init callers meanwhile */
+	unsigned int nread_pids;
+	bool read_pids_overflow;
+	uv_loop_t *loop;
 	uv_poll_t poll;
 	uv_timer_t timer;
 	bool handles_open;
@@ -72,12 +88,6 @@ static const char *const required[] = {
 	"exit_open", "exit_openat", "exit_socket", "exit_pipe2", "exit_accept4",
 	"task_fork", "task_exec", "task_exit",
 };
-
-/* Attached on demand, not at start (see fdw_capture_track_fanotify). */
-static bool on_demand(const char *name)
-{
-	return !strcmp(name, "exit_read");
-}
 
 static bool is_required(const char *name)
 {
@@ -207,8 +217,14 @@ static int ring_consume(struct fdw_capture *c)
 	return n;
 }
 
+/* Attached later, off the loop (see fdw_capture_fanotify_event). */
+static bool on_demand(const char *name)
+{
+	return !strcmp(name, "exit_read");
+}
+
 /*
- * Attach every loaded program but the on-demand ones. An optional probe that
+ * Attach every loaded program but the on-demand one. An optional probe that
  * fails is listed and skipped; a required one fails the start.
  */
 static int attach_all(struct fdw_capture *c)
@@ -393,6 +409,7 @@ int fdw_capture_start(struct fdw_capture *c, uv_loop_t *loop)
 		return r;
 	}
 	c->timer.data = c;
+	c->loop = loop;
 	c->handles_open = true;
 	r = uv_poll_start(&c->poll, UV_READABLE, on_poll);
 	if (r < 0)
@@ -410,15 +427,138 @@ void fdw_capture_stop(struct fdw_capture *c)
 	uv_close((uv_handle_t *)&c->timer, NULL);
 }
 
+struct detach_job {
+	struct bpf_link **links;
+	unsigned int n;
+	unsigned int next; /* atomic: the next link to detach */
+};
+
+static void *detach_worker(void *arg)
+{
+	struct detach_job *j = arg;
+	unsigned int i;
+
+	while ((i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < j->n)
+		bpf_link__destroy(j->links[i]);
+	return NULL;
+}
+
+/*
+ * Detaching a syscall tracepoint's program waits for an RCU grace period
+ * (tens of ms each on these kernels): one after the other, 60 probes took
+ * over 5 s at shutdown. Waiters of the same grace period share it, so
+ * detach from several threads at once. A thread that cannot be created
+ * leaves its share to the others and to the caller.
+ */
+static void detach_all(struct bpf_link **links, unsigned int n)
+{
+	struct detach_job job = { .links = links, .n = n };
+	pthread_t threads[DETACH_THREADS];
+	unsigned int nthreads = 0, want = n < DETACH_THREADS ? n : DETACH_THREADS;
+	pthread_attr_t attr;
+	bool attr_ok = pthread_attr_init(&attr) == 0;
+
+	if (attr_ok)
+		(void)pthread_attr_setstacksize(&attr, DETACH_STACK);
+	while (nthreads + 1 < want &&
+	       pthread_create(&threads[nthreads], attr_ok ? &attr : NULL, detach_worker, &job) == 0)
+		nthreads++;
+	(void)detach_worker(&job);
+	for (unsigned int i = 0; i < nthreads; i++)
+		(void)pthread_join(threads[i], NULL);
+	if (attr_ok)
+		(void)pthread_attr_destroy(&attr);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/* Close every fd but the sorted keep[0..n): async-signal-safe. */
+static void close_all_but(const int *keep, unsigned int n)
+{
+	unsigned int from = 0;
+
+	for (unsigned int i = 0; i <= n; i++) {
+		unsigned int to = i < n ? (unsigned int)keep[i] : ~0u;
+
+		if (to > from)
+			(void)syscall(SYS_close_range, from, to - 1, 0);
+		from = to + 1;
+	}
+}
+
+/*
+ * The links' last references, handed to a child that holds nothing else.
+ * Each syscall tracepoint's perf event, when its last reference goes,
+ * unregisters under the kernel's event_mutex and waits there for an
+ * RCU-tasks-trace and an RCU grace period: ~30 ms per probe, one probe at
+ * a time whatever the number of threads, so 2 s for ours. The daemon
+ * disables every event and closes its copies at once (not the last
+ * references: nothing waits); the child waits until then (EOF on a pipe),
+ * and its exit does the kernel's part without holding up the daemon's.
+ * Returns the pipe's write end to close when done, or -errno (no child:
+ * the caller detaches itself).
+ */
+static int handoff_links(struct fdw_capture *c)
+{
+	int keep[MAX_PROBES + 1], p[2];
+	unsigned int n = 0;
+	sigset_t all;
+	pid_t pid;
+	char b;
+
+	if (!c->nlinks)
+		return -ENOENT;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	for (unsigned int i = 0; i < c->nlinks; i++) {
+		int fd = bpf_link__fd(c->links[i]);
+
+		if (fd >= 0)
+			keep[n++] = fd;
+	}
+	keep[n++] = p[0];
+	qsort(keep, n, sizeof(keep[0]), cmp_int);
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+
+		(void)close(p[0]);
+		(void)close(p[1]);
+		return r;
+	}
+	if (pid == 0) {
+		/* only async-signal-safe calls from here */
+		(void)sigfillset(&all);
+		(void)sigprocmask(SIG_SETMASK, &all, NULL);
+		(void)prctl(PR_SET_NAME, "fdwatchd-detach", 0, 0, 0);
+		close_all_but(keep, n);
+		while (read(p[0], &b, 1) < 0 && errno == EINTR)
+			;
+		/* the kernel's part, here; closed one by one so that fd
+		 * checkers (valgrind --track-fds) see nothing left open */
+		for (unsigned int i = 0; i < n; i++)
+			(void)close(keep[i]);
+		_exit(0);
+	}
+	(void)close(p[0]);
+	return p[1];
+}
+
 void fdw_capture_free(struct fdw_capture *c)
 {
+	int release;
+
 	if (!c)
 		return;
 	ring_unmap(&c->rb);
-	bpf_link__destroy(c->read_link);
-	for (unsigned int i = 0; i < c->nlinks; i++)
-		bpf_link__destroy(c->links[i]);
+	release = handoff_links(c);
+	detach_all(c->links, c->nlinks);
 	fdwatch_bpf__destroy(c->skel);
+	if (release >= 0)
+		(void)close(release);
 	free(c);
 }
 
@@ -540,90 +680,71 @@ void fdw_capture_drop_stack(struct fdw_capture *c, uint32_t stack)
 		(void)bpf_map_delete_elem(bpf_map__fd(c->skel->maps.stacks), &id);
 }
 
-int fdw_capture_track_fanotify(struct fdw_capture *c, uint32_t tgid, int fd, bool on)
-{
-	uint64_t key = ((uint64_t)tgid << 32) | (uint32_t)fd;
-	uint8_t one = 1;
-	int mfd, r;
+/* ---- exit_read, on demand ---------------------------------------------- */
 
-	if (!c || !c->skel)
-		return -ENODEV;
-	mfd = bpf_map__fd(c->skel->maps.fanotify_fds);
-	if (on) {
-		r = bpf_map_update_elem(mfd, &key, &one, BPF_NOEXIST);
-		if (r < 0)
-			return errno == EEXIST ? 0 : -errno;
-		c->nfanotify++;
-	} else {
-		if (bpf_map_delete_elem(mfd, &key) < 0)
-			return errno == ENOENT ? 0 : -errno;
-		c->nfanotify--;
-	}
-	if (c->nfanotify && !c->read_link) {
-		c->read_link = bpf_program__attach(c->skel->progs.exit_read);
-		if (!c->read_link) {
-			r = -errno;
-			log_warning("cannot attach the fanotify read probe: %s",
-				strerror(-r));
-			return r;
-		}
-	} else if (!c->nfanotify && c->read_link) {
+/*
+ * Every read() on the host pays for an attached exit_read: with its filter
+ * (fdwatch.bpf.c) it returns at once, but the tracepoint's dispatch alone
+ * made a pipe write+read loop ~1.15x slower (bench/loop.c piperw). So it is
+ * attached only once some process has created a fanotify file, and then for
+ * the daemon's life: attaching and detaching each cost a grace period, and
+ * detaching per close let any user stall the loop. The attach runs in the
+ * libuv thread pool; the loop only queues it and takes the result.
+ */
+static void read_attach_work(uv_work_t *w)
+{
+	struct fdw_capture *c = w->data;
+
+	c->read_link = bpf_program__attach(c->skel->progs.exit_read);
+	c->read_err = c->read_link ? 0 : -errno;
+}
+
+static void read_attach_done(uv_work_t *w, int status)
+{
+	struct fdw_capture *c = w->data;
+
+	c->read_state = READ_DONE;
+	if (c->read_link && c->nlinks < MAX_PROBES) {
+		c->links[c->nlinks++] = c->read_link;
+		c->attached[c->nattached++] = "exit_read";
+	} else if (c->read_link) {
 		bpf_link__destroy(c->read_link);
-		c->read_link = NULL;
+	} else {
+		log_warning("cannot attach the fanotify read probe: %s",
+			    strerror(-(status < 0 ? status : c->read_err)));
+		if (c->nfailed < MAX_PROBES)
+			c->failed[c->nfailed++] = "exit_read";
 	}
-	return 0;
-}
-
-/* Every followed fanotify fd of `tgid`: cb(c, fd, data). */
-static void fanotify_each(struct fdw_capture *c, uint32_t tgid,
-			  void (*cb)(struct fdw_capture *c, int fd, void *data), void *data)
-{
-	int mfd = bpf_map__fd(c->skel->maps.fanotify_fds);
-	uint64_t key, next, found[64];
-	unsigned int n = 0;
-	bool first = true;
-
-	while (n < 64 && bpf_map_get_next_key(mfd, first ? NULL : &key, &next) == 0) {
-		first = false;
-		key = next;
-		if ((uint32_t)(key >> 32) == tgid)
-			found[n++] = key;
+	c->read_link = NULL;
+	/* reads made before the probe was on installed fds nobody saw */
+	if (c->opts.on_stale) {
+		for (unsigned int i = 0; i < c->nread_pids; i++)
+			c->opts.on_stale(c->opts.userdata, c->read_pids[i]);
+		if (c->read_pids_overflow)
+			c->opts.on_stale(c->opts.userdata, 0);
 	}
-	for (unsigned int i = 0; i < n; i++)
-		cb(c, (int)(uint32_t)found[i], data);
+	c->nread_pids = 0;
+	c->read_pids_overflow = false;
 }
 
-static void forget_one(struct fdw_capture *c, int fd, void *data)
+void fdw_capture_fanotify_event(struct fdw_capture *c, const struct fdw_event *ev)
 {
-	(void)fdw_capture_track_fanotify(c, *(uint32_t *)data, fd, false);
-}
+	unsigned int i;
 
-static void inherit_one(struct fdw_capture *c, int fd, void *data)
-{
-	(void)fdw_capture_track_fanotify(c, *(uint32_t *)data, fd, true);
-}
-
-bool fdw_capture_fanotify_event(struct fdw_capture *c, const struct fdw_event *ev)
-{
-	uint32_t pid = ev->pid, child = ev->child_pid;
-
-	if (!c || !c->skel)
-		return false;
-	switch (ev->type) {
-	case FDW_REC_SYSCALL:
-		if (ev->nr == FDW_SYS_FANOTIFY_INIT && ev->ret >= 0)
-			return fdw_capture_track_fanotify(c, pid, (int)ev->ret, true) == 0;
-		else if (c->nfanotify && ev->nr == FDW_SYS_CLOSE && ev->ret != -EBADF)
-			(void)fdw_capture_track_fanotify(c, pid, (int)ev->args[0], false);
-		break;
-	case FDW_REC_FORK:
-		if (c->nfanotify && !(ev->flags & (FDW_F_THREAD | FDW_F_SHARED_FILES)))
-			fanotify_each(c, pid, inherit_one, &child);
-		break;
-	case FDW_REC_EXIT:
-		if (c->nfanotify && (ev->flags & FDW_F_GROUP_DEAD))
-			fanotify_each(c, pid, forget_one, &pid);
-		break;
+	if (!c || c->read_state == READ_DONE || ev->type != FDW_REC_SYSCALL ||
+	    ev->nr != FDW_SYS_FANOTIFY_INIT || ev->ret < 0)
+		return;
+	for (i = 0; i < c->nread_pids && c->read_pids[i] != ev->pid; i++)
+		;
+	if (i == c->nread_pids) {
+		if (c->nread_pids < FANOTIFY_PENDING)
+			c->read_pids[c->nread_pids++] = ev->pid;
+		else
+			c->read_pids_overflow = true;
 	}
-	return false;
+	if (c->read_state != READ_IDLE || !c->loop || !c->handles_open)
+		return;
+	c->read_work.data = c;
+	if (uv_queue_work(c->loop, &c->read_work, read_attach_work, read_attach_done) == 0)
+		c->read_state = READ_ATTACHING;
 }

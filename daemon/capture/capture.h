@@ -23,6 +23,9 @@ struct fdw_capture_opts {
 	int (*on_record)(void *userdata, const void *data, size_t size, uint64_t pos);
 	/* after each batch of records (optional, same userdata) */
 	void (*on_batch)(void *userdata);
+	/* records of `pid` (0: of every process) were not all captured: its
+	 * table needs re-reading (optional, same userdata) */
+	void (*on_stale)(void *userdata, uint32_t pid);
 	void *userdata;
 };
 
@@ -62,15 +65,13 @@ int fdw_capture_read_stack(struct fdw_capture *c, uint32_t stack, uint64_t *ips,
 /* Forget a stack once nothing refers to it (the map is bounded). */
 void fdw_capture_drop_stack(struct fdw_capture *c, uint32_t stack);
 
-/* Follow reads of a fanotify fd (each event read installs an fd); the read
- * probe is attached only while some are followed. */
-int fdw_capture_track_fanotify(struct fdw_capture *c, uint32_t tgid, int fd, bool on);
-
 struct fdw_event;
-/* Keep the followed fanotify fds in step with an event (fanotify_init,
- * close, fork, exit). Cheap when there are none. True when a new fanotify
- * fd is now followed: reads before that were not seen, re-read the table. */
-bool fdw_capture_fanotify_event(struct fdw_capture *c, const struct fdw_event *ev);
+/*
+ * The first fanotify_init record attaches the fanotify read probe, from the
+ * thread pool (the loop never waits for it); the callers of fanotify_init
+ * until it is on are reported to on_stale then. Cheap for other events.
+ */
+void fdw_capture_fanotify_event(struct fdw_capture *c, const struct fdw_event *ev);
 
 /* Probes attached / that failed to attach (optional ones), for status. */
 unsigned int fdw_capture_probes(struct fdw_capture *c, const char **names, unsigned int max,

@@ -102,16 +102,26 @@ int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64
 		ev.ts = p->last_ts;
 	p->last_ts = ev.ts;
 	fdw_model_apply(p->model, &ev);
-	if (p->capture && fdw_capture_fanotify_event(p->capture, &ev)) {
-		proc = fdw_model_proc(p->model, ev.pid);
-		if (proc)
-			(void)fdw_model_resync_proc(p->model, proc);
-	}
+	fdw_capture_fanotify_event(p->capture, &ev);
 	proc = fdw_model_proc(p->model, ev.pid);
 	he = fdw_history_push(p->history, &ev, proc ? proc->comm : ev.comm);
 	if (he && p->on_event)
 		p->on_event(p->userdata, he);
 	return 0;
+}
+
+void fdw_pipeline_on_stale(void *userdata, uint32_t pid)
+{
+	struct fdw_pipeline *p = userdata;
+	struct fdw_proc *proc = pid ? fdw_model_proc(p->model, pid) : NULL;
+
+	if (!pid) {
+		fdw_model_mark_all_stale(p->model);
+		p->resync_all = true;
+	} else if (proc) {
+		fdw_model_mark_proc_stale(p->model, proc);
+		(void)fdw_model_resync_proc(p->model, proc);
+	}
 }
 
 void fdw_pipeline_on_batch(void *userdata)

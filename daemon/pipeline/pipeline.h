@@ -30,6 +30,7 @@ struct fdw_pipeline_stats {
 	uint64_t scan_errors;	  /* processes the /proc scan could not add */
 	uint64_t drains;	  /* fdw_pipeline_drain() calls */
 	uint64_t resync_refused;  /* re-reads not queued (out of memory): left stale */
+	uint64_t loop_lag_max_ms; /* the loop's worst lateness, set by daemon.c's tick */
 };
 
 /* Processes waiting for a re-read after lost records, in order, once each. */
@@ -79,6 +80,8 @@ void fdw_pipeline_attach(struct fdw_pipeline *p, struct fdw_capture *c);
 /* The capture options' batch callback: the batch's new fds that are still
  * open get their targets read (fdw_model_flush_pending). */
 void fdw_pipeline_on_batch(void *userdata);
+/* The capture options' stale callback: re-read `pid`'s table (0: all). */
+void fdw_pipeline_on_stale(void *userdata, uint32_t pid);
 
 /* Add every process in /proc to the model (after the probes are attached,
  * so nothing falls between the scan and the events). 0 or -errno. */

@@ -495,6 +495,9 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 		"were re-read from /proc.", st->events_lost);
 	counter(b, "fdwatch_events_undecodable_total", "Records that failed to decode.",
 		st->events_bad);
+	family(b, "fdwatch_loop_lag_max_seconds", "gauge",
+	       "The event loop's worst lateness so far, measured by its 1 s tick.");
+	sample_f(b, "fdwatch_loop_lag_max_seconds", (double)st->loop_lag_max_ms / 1000.0);
 	gauge(b, "fdwatch_tracked_processes", "Processes in the model.", st->processes);
 	gauge(b, "fdwatch_tracked_tables", "Descriptor tables in the model.", st->tables);
 	gauge(b, "fdwatch_tracked_fds", "Open fds in the model, all tables.", st->fds);

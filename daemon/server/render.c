@@ -510,6 +510,7 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 	set(o, "events_lost", json_u64(st->events_lost), &ok);
 	set(o, "events_lost_per_cpu", status_lost_per_cpu(st), &ok);
 	set(o, "events_dropped_decode", json_u64(st->events_bad), &ok);
+	set(o, "loop_lag_max_ms", json_u64(st->loop_lag_max_ms), &ok);
 	set(o, "processes", json_u64(st->processes), &ok);
 	set(o, "tables", json_u64(st->tables), &ok);
 	set(o, "fds", json_u64(st->fds), &ok);

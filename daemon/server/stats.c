@@ -102,6 +102,7 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 	if (deps->pipeline) {
 		st.events_received = deps->pipeline->stats.events_received;
 		st.events_bad = deps->pipeline->stats.events_bad;
+		st.loop_lag_max_ms = deps->pipeline->stats.loop_lag_max_ms;
 		r = collect_lost(deps->pipeline, &st);
 	}
 	if (r == 0 && deps->model)

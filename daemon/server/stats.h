@@ -24,6 +24,7 @@ struct fdw_stats {
 	uint64_t events_lost;	/* kernel side, the sum of lost_per_cpu */
 	uint64_t *lost_per_cpu; /* ncpus entries (malloc'd; fdw_stats_release) */
 	unsigned int ncpus;
+	uint64_t loop_lag_max_ms; /* the event loop's worst lateness (1 s tick) */
 
 	/* model */
 	uint64_t processes;

@@ -65,6 +65,7 @@ STATUS_ONLY = {
     "pid", "ready", "uptime_s", "events_lost_per_cpu", "ofds", "unknown_tasks",
     "table_splits", "history.size", "history.capacity", "limits.max_processes",
     "limits.max_fds", "limits.max_clients", "alerts.stored",
+    "loop_lag_max_ms",  # fdwatch_loop_lag_max_seconds: the same figure in seconds
 }
 # fdwatch_* families with no status figure (per-group, per-kind, live clients)
 METRICS_ONLY = {
@@ -74,6 +75,7 @@ METRICS_ONLY = {
     "fdwatch_open_fds", "fdwatch_processes", "fdwatch_process_open_fds_max",
     "fdwatch_fd_limit_usage_ratio", "fdwatch_leak_growing_processes",
     "fdwatch_leak_growth_rate", "fdwatch_leak_limit_eta_seconds",
+    "fdwatch_loop_lag_max_seconds",  # status loop_lag_max_ms, in seconds
 }
 # labelled samples of fdwatch_dropped_total with no status figure
 DROPPED_METRICS_ONLY = {"detector_processes", "stack_processes", "stacks", "leak_sites",
