@@ -19,7 +19,7 @@
 #include "server/internal.h"
 #include "server/metrics.h"
 
-#define LISTEN_BACKLOG 128
+#define LISTEN_BACKLOG 1024 /* a burst of reconnects must not meet ECONNREFUSED */
 
 /* ---- lifetime ----------------------------------------------------------- */
 
