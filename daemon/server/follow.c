@@ -12,8 +12,13 @@
  *   fire and resolve as fdw_server_publish_alert() sees it.
  *
  * Both kinds go through one fan-out (publish()): the line is rendered once
- * for every follower, and a follower with more than FOLLOW_QUEUE_MAX
- * queued is dropped.
+ * for every follower. A follower with more than FOLLOW_QUEUE_MAX queued is
+ * dropped at once, and one that takes none of its queued output for the
+ * write timeout (http.c) is dropped then: both count as slow readers.
+ *
+ * The backlog is sent one batch per completed write: libuv reports a
+ * write's completion on the next turn of the loop, so other clients are
+ * served between two batches, and one batch is all a follower has queued.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +32,7 @@
 
 #define FOLLOW_QUEUE_MAX (4u * 1024 * 1024) /* queued for one follower */
 #define BACKLOG_BATCH (64 * 1024)	     /* bytes of history per write */
+#define BACKLOG_EVENTS 128		     /* events per write, at most */
 #define BACKLOG_LOW_WATER (256 * 1024)	     /* refill below this */
 
 /* One NDJSON line as an HTTP chunk: "<hex>\r\n<json>\n\r\n". NULL on failure. */
@@ -60,6 +66,7 @@ static bool pid_matches(const struct client *c, uint32_t pid)
 	return !c->follow_pid || pid == c->follow_pid;
 }
 
+/* Dropped for a reason other than its reading (that is srv_client_drop_slow). */
 static void follower_drop(struct client *c, const char *why)
 {
 	c->srv->dropped_followers++;
@@ -136,7 +143,7 @@ static void publish(struct fdw_server *s, const struct publication *p)
 		if (!follower_takes(c, p))
 			continue;
 		if (uv_stream_get_write_queue_size(&c->conn.stream) > FOLLOW_QUEUE_MAX) {
-			follower_drop(c, "more than 4 MiB queued");
+			srv_client_drop_slow(c, "more than 4 MiB queued");
 			continue;
 		}
 		if (!line) {
@@ -170,8 +177,7 @@ void fdw_server_publish_alert(struct fdw_server *s, json_t *alert)
 
 /* ---- events: the backlog ---------------------------------------------------- */
 
-/* Index of the oldest history entry with seq >= `seq` (len if none). */
-static uint64_t history_find(const struct fdw_history *h, uint64_t seq)
+uint64_t srv_history_find(const struct fdw_history *h, uint64_t seq)
 {
 	uint64_t lo = 0, hi = h->len;
 
@@ -206,14 +212,15 @@ static bool batch_append(struct wbuf **batch, size_t *cap, const struct wbuf *li
 	return true;
 }
 
-/* About BACKLOG_BATCH bytes of the history from index `i` on. NULL when
- * out of memory. */
+/* About BACKLOG_BATCH bytes (BACKLOG_EVENTS events at most) of the
+ * history from index `i` on. NULL when out of memory. */
 static struct wbuf *backlog_batch(struct client *c, const struct fdw_history *h, uint64_t i)
 {
 	size_t cap = BACKLOG_BATCH * 2;
 	struct wbuf *batch = srv_wbuf_new(cap);
+	unsigned int n = 0;
 
-	for (; batch && i < h->len && batch->len < BACKLOG_BATCH; i++) {
+	for (; batch && i < h->len && batch->len < BACKLOG_BATCH && n < BACKLOG_EVENTS; i++) {
 		const struct fdw_history_entry *e = fdw_history_at(h, i);
 		struct wbuf *line;
 		bool ok;
@@ -226,6 +233,7 @@ static struct wbuf *backlog_batch(struct client *c, const struct fdw_history *h,
 			continue;
 		ok = batch_append(&batch, &cap, line);
 		srv_wbuf_unref(line);
+		n++;
 		if (!ok)
 			break;
 	}
@@ -233,9 +241,9 @@ static struct wbuf *backlog_batch(struct client *c, const struct fdw_history *h,
 }
 
 /*
- * Send the backlog (history from next_seq on) while the socket takes it;
- * on_write calls again as it drains. Past the newest entry the follower
- * goes live and the fan-out takes over.
+ * Send one batch of the backlog (history from next_seq on); on_write calls
+ * again when it is written. Past the newest entry the follower goes live
+ * and the fan-out takes over.
  */
 void srv_follow_pump(struct client *c)
 {
@@ -243,7 +251,7 @@ void srv_follow_pump(struct client *c)
 
 	while (c->state == C_FOLLOWING && !c->live &&
 	       uv_stream_get_write_queue_size(&c->conn.stream) < BACKLOG_LOW_WATER) {
-		uint64_t i = history_find(h, c->next_seq);
+		uint64_t i = srv_history_find(h, c->next_seq);
 		struct wbuf *batch;
 
 		if (i == h->len) {
@@ -261,7 +269,11 @@ void srv_follow_pump(struct client *c)
 			srv_client_close(c);
 			return;
 		}
-		srv_wbuf_unref(batch);
+		if (batch->len) {
+			srv_wbuf_unref(batch);
+			return; /* the next batch when this one is written */
+		}
+		srv_wbuf_unref(batch); /* nothing of its pid there: look further */
 	}
 }
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Connections: accept, read one request head (http_parser, paused at the
- * end of the head: bodies and pipelined requests are ignored), hand it to
- * routes.c, write the answer and close. Every connection has one timer:
- * for the request, then for the response, then for the hang-up.
+ * Connections: accept, give a slot (or refuse), read one request head
+ * (http_parser, paused at the end of the head: bodies and pipelined
+ * requests are ignored), hand it to routes.c, write the answer and close.
+ * Every connection has one timer, in every state: for the request head,
+ * then for the client to take each piece of the answer (or of a follow
+ * stream's output), then for the hang-up.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,14 +19,16 @@
 #include "server/render.h"
 
 #define HEAD_MAX (16 * 1024)	/* request line + headers */
-#define READ_TIMEOUT_MS 10000	/* to send a whole request head */
-#define WRITE_TIMEOUT_MS 30000	/* to take a whole response */
+#define HEADER_TIMEOUT_MS 5000	/* to send a whole request head */
+#define WRITE_TIMEOUT_MS 10000	/* to take the next piece of the output */
 #define LINGER_MS 2000		/* to hang up after our response */
+#define LINGER_MAX 256		/* connections lingering at once; more: closed */
 #define REJECT_TIMEOUT_MS 2000	/* for a refused client's request */
 #define REJECT_MAX 16		/* connections being refused at once */
 #define DEFAULT_MAX_CLIENTS 64
 #define METRICS_MAX_CLIENTS 16	/* scrapers at once, apart from max_clients */
 #define RESPONSE_HEAD_MAX 512
+#define PUMP_BUDGET 8		/* chunks produced per turn of the loop, all clients */
 
 /* ---- write buffers ------------------------------------------------------ */
 
@@ -64,12 +68,122 @@ static void on_client_handle_closed(uv_handle_t *h)
 	srv_put(s);
 }
 
+/* Give up the slot `c` holds (it keeps its connection). */
+static void slot_release(struct client *c)
+{
+	struct fdw_server *s = c->srv;
+
+	switch (c->slot) {
+	case SLOT_API:
+		s->nclients--;
+		break;
+	case SLOT_METRICS:
+		s->nmclients--;
+		break;
+	case SLOT_REFUSED:
+		s->nrejecting--;
+		break;
+	case SLOT_LINGER:
+		s->nlinger--;
+		break;
+	case SLOT_NONE:
+		break;
+	}
+	c->slot = SLOT_NONE;
+}
+
+static void slot_take(struct client *c, enum client_slot slot)
+{
+	struct fdw_server *s = c->srv;
+
+	slot_release(c);
+	c->slot = slot;
+	switch (slot) {
+	case SLOT_API:
+		s->nclients++;
+		break;
+	case SLOT_METRICS:
+		s->nmclients++;
+		break;
+	case SLOT_REFUSED:
+		s->nrejecting++;
+		break;
+	case SLOT_LINGER:
+		s->nlinger++;
+		break;
+	case SLOT_NONE:
+		break;
+	}
+}
+
+/* ---- the pump queue ----------------------------------------------------- */
+
+void srv_pump_enqueue(struct client *c)
+{
+	struct fdw_server *s = c->srv;
+
+	if (c->pump_queued || s->stopping)
+		return;
+	c->pump_queued = true;
+	c->pump_next = NULL;
+	c->pump_prev = s->pump_tail;
+	if (s->pump_tail)
+		s->pump_tail->pump_next = c;
+	else
+		s->pump_head = c;
+	s->pump_tail = c;
+	(void)uv_idle_start(&s->pumper, srv_on_pump); /* no-op when started */
+}
+
+static void pump_remove(struct client *c)
+{
+	struct fdw_server *s = c->srv;
+
+	if (!c->pump_queued)
+		return;
+	if (c->pump_prev)
+		c->pump_prev->pump_next = c->pump_next;
+	else
+		s->pump_head = c->pump_next;
+	if (c->pump_next)
+		c->pump_next->pump_prev = c->pump_prev;
+	else
+		s->pump_tail = c->pump_prev;
+	c->pump_prev = c->pump_next = NULL;
+	c->pump_queued = false;
+}
+
+/*
+ * Once per turn of the loop (an idle handle: the loop does not block while
+ * it runs): PUMP_BUDGET clients produce their next chunk. Not in the write
+ * callback itself: libuv may run those several times in one turn.
+ */
+void srv_on_pump(uv_idle_t *h)
+{
+	struct fdw_server *s = h->data;
+
+	for (int n = 0; n < PUMP_BUDGET && s->pump_head; n++) {
+		struct client *c = s->pump_head;
+
+		pump_remove(c);
+		if (c->state == C_RESPONDING && c->streaming)
+			srv_stream_pump(c);
+		else if (c->state == C_FOLLOWING && !c->live)
+			srv_follow_pump(c);
+	}
+	if (!s->pump_head)
+		(void)uv_idle_stop(h);
+}
+
+/* ---- lifetime (continued) ----------------------------------------------- */
+
 void srv_client_close(struct client *c)
 {
 	struct fdw_server *s = c->srv;
 
 	if (c->state == C_CLOSING)
 		return;
+	pump_remove(c);
 	c->state = C_CLOSING;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -78,33 +192,58 @@ void srv_client_close(struct client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
-	if (c->rejected)
-		s->nrejecting--;
-	else if (c->metrics)
-		s->nmclients--;
-	else
-		s->nclients--;
+	slot_release(c);
 	if (c->follow != FOLLOW_NONE)
 		s->nfollowers--;
 	uv_close(&c->conn.handle, on_client_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, on_client_handle_closed);
 }
 
+void srv_client_drop_slow(struct client *c, const char *why)
+{
+	struct fdw_server *s = c->srv;
+
+	s->slow_readers++;
+	if (c->state == C_FOLLOWING)
+		s->dropped_followers++;
+	log_debug("api: uid %u pid %d: %s dropped: %s", c->uid, (int)c->peer_pid,
+		  c->state == C_FOLLOWING ? "follower" : "answer", why);
+	srv_client_close(c);
+}
+
 static void on_timeout(uv_timer_t *t)
 {
 	struct client *c = t->data;
-	const char *what = c->state == C_READING  ? "request"
-			 : c->state == C_LINGER ? "hang-up"
-						: "response";
 
-	log_debug("api: uid %u pid %d: %s timed out", c->uid, (int)c->peer_pid, what);
-	srv_client_close(c);
+	switch (c->state) {
+	case C_READING:
+		if (c->slot != SLOT_REFUSED)
+			c->srv->request_timeouts++;
+		log_debug("api: uid %u pid %d: no request head in time", c->uid,
+			  (int)c->peer_pid);
+		srv_client_close(c);
+		break;
+	case C_RESPONDING:
+	case C_FOLLOWING:
+		srv_client_drop_slow(c, "output not taken in time");
+		break;
+	default:
+		srv_client_close(c);
+		break;
+	}
 }
 
 static void timer_restart(struct client *c, uint64_t ms)
 {
 	(void)uv_timer_stop(&c->timer);
 	(void)uv_timer_start(&c->timer, on_timeout, ms, 0);
+}
+
+void srv_client_write_timer(struct client *c)
+{
+	const struct fdw_server_opts *o = &c->srv->opts;
+
+	timer_restart(c, o->write_timeout_ms ? o->write_timeout_ms : WRITE_TIMEOUT_MS);
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -125,6 +264,12 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 static void client_linger(struct client *c)
 {
 	c->state = C_LINGER;
+	if (c->srv->nlinger >= LINGER_MAX) {
+		srv_client_close(c); /* a flood: no grace */
+		return;
+	}
+	/* answered: its slot is free for the next client */
+	slot_take(c, SLOT_LINGER);
 	c->shutdown.data = c;
 	if (uv_shutdown(&c->shutdown, &c->conn.stream, on_shutdown) < 0) {
 		srv_client_close(c);
@@ -148,10 +293,19 @@ static void on_write(uv_write_t *req, int status)
 		return;
 	}
 	if (c->state == C_RESPONDING) {
-		if (uv_stream_get_write_queue_size(&c->conn.stream) == 0)
+		srv_client_write_timer(c); /* progress */
+		if (c->streaming)
+			srv_pump_enqueue(c);
+		else if (uv_stream_get_write_queue_size(&c->conn.stream) == 0)
 			client_linger(c);
-	} else if (c->state == C_FOLLOWING && !c->live) {
-		srv_follow_pump(c);
+	} else if (c->state == C_FOLLOWING) {
+		/* the timer runs while output waits for the client */
+		if (uv_stream_get_write_queue_size(&c->conn.stream) == 0)
+			(void)uv_timer_stop(&c->timer);
+		else
+			srv_client_write_timer(c);
+		if (!c->live)
+			srv_pump_enqueue(c);
 	}
 }
 
@@ -170,8 +324,12 @@ int srv_client_write(struct client *c, struct wbuf *b)
 	if (r < 0) {
 		b->refs--;
 		free(w);
+		return r;
 	}
-	return r;
+	if (c->state == C_FOLLOWING && !uv_is_active((uv_handle_t *)&c->timer) &&
+	    uv_stream_get_write_queue_size(&c->conn.stream) > 0)
+		srv_client_write_timer(c);
+	return 0;
 }
 
 static const char *status_text(int status)
@@ -223,7 +381,7 @@ void srv_respond_bytes(struct client *c, int status, const char *ctype, const ch
 		b->data[n + blen] = '\n';
 	b->len = (size_t)n + total;
 	c->state = C_RESPONDING;
-	timer_restart(c, WRITE_TIMEOUT_MS);
+	srv_client_write_timer(c);
 	r = srv_client_write(c, b);
 	srv_wbuf_unref(b);
 	if (r < 0)
@@ -332,6 +490,24 @@ static void request(struct client *c)
 		  u.field_set & (1 << UF_QUERY) ? u.field_data[UF_QUERY].len : 0);
 }
 
+/* A refused client's request: the 503 that says why. */
+static void refuse(struct client *c)
+{
+	struct fdw_server *s = c->srv;
+	uint64_t max = s->opts.max_clients ? s->opts.max_clients : DEFAULT_MAX_CLIENTS;
+
+	if (c->metrics)
+		srv_respond_error(c, 503, "too many clients (%u)", s->nmclients);
+	else if (c->refused == SRV_UID_SHARE)
+		srv_respond_error(c, 503, "too many connections from uid %u (%u of %llu)", c->uid,
+				  srv_share(max), (unsigned long long)max);
+	else if (c->refused == SRV_PEER_SHARE)
+		srv_respond_error(c, 503, "too many connections from pid %d (%u of %llu)",
+				  (int)c->peer_pid, srv_share(max), (unsigned long long)max);
+	else
+		srv_respond_error(c, 503, "too many clients (%u)", s->nclients);
+}
+
 /* ---- reading ------------------------------------------------------------ */
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -356,16 +532,24 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread == 0 || c->state != C_READING)
 		return; /* after the head, input is read and dropped */
+	if (c->head_len == 0 && (buf->base[0] == '\r' || buf->base[0] == '\n')) {
+		/* http_parser would wait for a request line after empty ones */
+		srv_respond_error(c, 400, "malformed request: empty request line");
+		return;
+	}
 	feed = (size_t)nread;
 	if (feed > HEAD_MAX - c->head_len)
 		feed = HEAD_MAX - c->head_len;
 	done = http_parser_execute(&c->parser, &parser_settings, buf->base, feed);
 	c->head_len += done;
 	herr = HTTP_PARSER_ERRNO(&c->parser);
-	if (c->head_done && (herr == HPE_OK || herr == HPE_PAUSED)) {
-		if (c->rejected)
-			srv_respond_error(c, 503, "too many clients (%u)",
-					  c->metrics ? c->srv->nmclients : c->srv->nclients);
+	if (c->parser.http_major == 0 && c->parser.http_minor == 9) {
+		/* "GET /" alone: http_parser takes it as HTTP/0.9 and waits for
+		 * headers that such a client never sends */
+		srv_respond_error(c, 400, "malformed request: HTTP/0.9 is not supported");
+	} else if (c->head_done && (herr == HPE_OK || herr == HPE_PAUSED)) {
+		if (c->slot == SLOT_REFUSED)
+			refuse(c);
 		else
 			request(c);
 	} else if (herr != HPE_OK) {
@@ -388,6 +572,11 @@ static void peer_credentials(struct client *c)
 	c->peer_pid = 0;
 	if (c->metrics)
 		return; /* TCP has no peer credentials; loopback only anyway */
+	if (c->srv->fake_cred) {
+		c->uid = c->srv->fake_uid;
+		c->peer_pid = c->srv->fake_pid;
+		return;
+	}
 	if (uv_fileno(&c->conn.handle, &fd) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return;
@@ -396,11 +585,53 @@ static void peer_credentials(struct client *c)
 	c->peer_pid = cred.pid;
 }
 
-/* A new client with its two handles, in the list and counted (refused
- * when over its bound). NULL when out of memory. */
-static struct client *client_new(struct fdw_server *s, uv_loop_t *loop, bool metrics)
+/* ---- slots -------------------------------------------------------------- */
+
+unsigned int srv_share(uint64_t max)
+{
+	return max >= 4 ? (unsigned int)(max / 4) : 1;
+}
+
+unsigned int srv_root_reserve(uint64_t max)
+{
+	if (max >= 16)
+		return (unsigned int)(max / 8);
+	return max >= 2 ? 1 : 0;
+}
+
+enum srv_admit srv_slot_admit(uint64_t max, const struct srv_held *held, uid_t uid)
+{
+	bool root = uid == 0;
+
+	if (held->total >= max || (!root && held->total >= max - srv_root_reserve(max)))
+		return SRV_FULL;
+	if (!root && held->uid >= srv_share(max))
+		return SRV_UID_SHARE;
+	if (held->peer >= srv_share(max))
+		return SRV_PEER_SHARE;
+	return SRV_ADMIT;
+}
+
+/* An API slot for `c` (its credentials read), or why not. */
+static enum srv_admit admit(struct fdw_server *s, const struct client *c)
 {
 	uint64_t max = s->opts.max_clients ? s->opts.max_clients : DEFAULT_MAX_CLIENTS;
+	struct srv_held held = { .total = s->nclients };
+
+	/* at most max_clients + REJECT_MAX + LINGER_MAX in the list */
+	for (const struct client *o = s->clients; o; o = o->next) {
+		if (o == c || o->slot != SLOT_API)
+			continue;
+		held.uid += o->uid == c->uid;
+		held.peer += o->peer_pid == c->peer_pid && o->uid == c->uid;
+	}
+	return srv_slot_admit(max, &held, c->uid);
+}
+
+/* A new client with its two handles, in the list; no slot yet. NULL when
+ * out of memory. */
+static struct client *client_new(struct fdw_server *s, uv_loop_t *loop, bool metrics)
+{
 	struct client *c = calloc(1, sizeof(*c));
 	int r;
 
@@ -423,20 +654,28 @@ static struct client *client_new(struct fdw_server *s, uv_loop_t *loop, bool met
 	if (s->clients)
 		s->clients->prev = c;
 	s->clients = c;
-	c->rejected = metrics ? s->nmclients >= METRICS_MAX_CLIENTS : s->nclients >= max;
-	if (c->rejected)
-		s->nrejecting++;
-	else if (metrics)
-		s->nmclients++;
-	else
-		s->nclients++;
 	return c;
+}
+
+static const char *refused_text(const struct client *c)
+{
+	if (c->slot != SLOT_REFUSED)
+		return "";
+	switch (c->refused) {
+	case SRV_UID_SHARE:
+		return " (refused: its uid's share is taken)";
+	case SRV_PEER_SHARE:
+		return " (refused: its process's share is taken)";
+	default:
+		return " (refused: busy)";
+	}
 }
 
 void srv_on_connection(uv_stream_t *listener, int status)
 {
 	struct fdw_server *s = listener->data;
 	bool metrics = listener == (uv_stream_t *)&s->mlistener;
+	const struct fdw_server_opts *o = &s->opts;
 	struct client *c;
 
 	if (status < 0) {
@@ -452,15 +691,22 @@ void srv_on_connection(uv_stream_t *listener, int status)
 	}
 	peer_credentials(c);
 	if (metrics)
-		log_debug("metrics: connection%s", c->rejected ? " (refused: busy)" : "");
+		c->refused = s->nmclients >= METRICS_MAX_CLIENTS ? SRV_FULL : SRV_ADMIT;
+	else
+		c->refused = admit(s, c);
+	slot_take(c, c->refused != SRV_ADMIT ? SLOT_REFUSED : metrics ? SLOT_METRICS : SLOT_API);
+	if (metrics)
+		log_debug("metrics: connection%s", refused_text(c));
 	else
 		log_debug("api: connection from pid %d uid %u gid %u%s", (int)c->peer_pid, c->uid,
-			  c->gid, c->rejected ? " (refused: busy)" : "");
-	if (c->rejected) {
-		if (metrics)
+			  c->gid, refused_text(c));
+	if (c->slot == SLOT_REFUSED) {
+		if (metrics) {
 			s->dropped_mclients++;
-		else
+		} else {
 			s->dropped_clients++;
+			s->dropped_share += c->refused != SRV_FULL;
+		}
 		if (s->nrejecting > REJECT_MAX) {
 			srv_client_close(c); /* a flood: not even a 503 */
 			return;
@@ -471,6 +717,9 @@ void srv_on_connection(uv_stream_t *listener, int status)
 	c->parser.data = c;
 	if (uv_read_start(&c->conn.stream, on_alloc, on_read) < 0 ||
 	    uv_timer_start(&c->timer, on_timeout,
-			   c->rejected ? REJECT_TIMEOUT_MS : READ_TIMEOUT_MS, 0) < 0)
+			   c->slot == SLOT_REFUSED ? REJECT_TIMEOUT_MS
+			   : o->header_timeout_ms  ? o->header_timeout_ms
+						   : HEADER_TIMEOUT_MS,
+			   0) < 0)
 		srv_client_close(c);
 }

@@ -7,6 +7,7 @@
  *             timeouts, responses, closing
  *   routes.c  what a request asks: the /v1 routes and GET /metrics
  *   follow.c  follow streams (events and alerts) and their one fan-out
+ *   stream.c  chunked answers (GET /v1/events), a chunk per completed write
  *   listen.c  the socket file and the listeners; start, stop, free
  */
 #pragma once
@@ -41,11 +42,44 @@ void srv_wbuf_unref(struct wbuf *b);
 
 enum client_state {
 	C_READING,    /* waiting for the request head */
-	C_RESPONDING, /* one response queued; linger when written */
+	C_RESPONDING, /* one response queued (or streamed); linger when written */
 	C_LINGER,     /* response sent, write side shut: drop input until EOF */
 	C_FOLLOWING,  /* chunked NDJSON stream */
 	C_CLOSING,
 };
+
+/* The connection slot a client holds (counted in the server while held). */
+enum client_slot {
+	SLOT_NONE,
+	SLOT_API,     /* one of max_clients */
+	SLOT_METRICS, /* one of the metrics listener's */
+	SLOT_REFUSED, /* being refused: its request gets a 503 */
+	SLOT_LINGER,  /* answered: only waiting for the hang-up */
+};
+
+/* Why a connection is refused (SLOT_REFUSED). */
+enum srv_admit {
+	SRV_ADMIT,	/* a slot is free for it */
+	SRV_FULL,	/* every slot it may use is taken */
+	SRV_UID_SHARE,	/* its uid holds its share already */
+	SRV_PEER_SHARE, /* its process holds its share already */
+};
+
+/* Slots held now, in all and by the uid and the process asking. */
+struct srv_held {
+	unsigned int total, uid, peer;
+};
+
+/*
+ * May a connection of `uid` take one of `max` API slots, given what is
+ * held? Every process (root's too) and every uid but root holds at most
+ * srv_share(max) slots; the last srv_root_reserve(max) slots are root's
+ * alone, so that `fdwatch status` as root gets through whatever other
+ * users hold. Pure (the unit test calls it).
+ */
+enum srv_admit srv_slot_admit(uint64_t max, const struct srv_held *held, uid_t uid);
+unsigned int srv_share(uint64_t max);
+unsigned int srv_root_reserve(uint64_t max);
 
 enum follow_kind {
 	FOLLOW_NONE,
@@ -66,13 +100,22 @@ struct client {
 	uv_shutdown_t shutdown;
 	http_parser parser;
 	enum client_state state;
+	enum client_slot slot;
+	enum srv_admit refused;	   /* SLOT_REFUSED: why */
 	unsigned int open_handles; /* conn, timer: freed when both closed */
 	size_t head_len;
 	char *url;
 	size_t url_len, url_cap;
 	bool head_done;
-	bool metrics;  /* from the metrics listener: GET /metrics only */
-	bool rejected; /* over its bound: its request gets a 503 */
+	bool metrics; /* from the metrics listener: GET /metrics only */
+	/* a chunked answer being produced (stream.c): history entries with
+	 * next_seq <= seq < end_seq of follow_pid (0: all) */
+	bool streaming;
+	bool stream_comma; /* an event was sent: the next one needs a ',' */
+	uint64_t end_seq;
+	/* waiting for its turn to produce more output (http.c's pump queue) */
+	bool pump_queued;
+	struct client *pump_prev, *pump_next;
 	/* follow streams (follow.c) */
 	enum follow_kind follow; /* counted in nfollowers unless FOLLOW_NONE */
 	bool live;		 /* past the backlog: fed by the fan-out */
@@ -98,13 +141,25 @@ struct fdw_server {
 	bool has_mlistener;
 	unsigned int mport; /* bound port (for port 0) */
 	struct client *clients;
-	unsigned int nclients;	/* served (not rejected) unix connections */
-	unsigned int nmclients; /* served (not rejected) metrics connections */
+	/* clients whose write completed and that have more to produce: served
+	 * a few per turn of the loop, first come first served */
+	uv_idle_t pumper;
+	struct client *pump_head, *pump_tail;
+	unsigned int nclients;	/* SLOT_API held */
+	unsigned int nmclients; /* SLOT_METRICS held */
 	unsigned int nfollowers;
-	unsigned int nrejecting;
+	unsigned int nrejecting; /* SLOT_REFUSED */
+	unsigned int nlinger;	 /* SLOT_LINGER */
 	uint64_t dropped_clients;
+	uint64_t dropped_share; /* of dropped_clients: over a uid's or process's share */
 	uint64_t dropped_mclients;
 	uint64_t dropped_followers;
+	uint64_t slow_readers;
+	uint64_t request_timeouts;
+	/* tests: these credentials instead of SO_PEERCRED (test_http.c) */
+	bool fake_cred;
+	uid_t fake_uid;
+	pid_t fake_pid;
 	unsigned int handles; /* listeners + clients not yet closed */
 	char rbuf[READ_BUF];  /* every read lands here and is handled at once */
 };
@@ -115,9 +170,18 @@ void srv_put(struct fdw_server *s);
 
 /* http.c */
 void srv_on_connection(uv_stream_t *listener, int status);
+/* The pump queue's handle (listen.c inits and closes it). */
+void srv_on_pump(uv_idle_t *h);
+/* `c` has more to send (a streamed answer, a follower's backlog): its turn
+ * comes on a later turn of the loop. */
+void srv_pump_enqueue(struct client *c);
 void srv_client_close(struct client *c);
 /* Queue `b` (the write takes a reference). 0 or a libuv error. */
 int srv_client_write(struct client *c, struct wbuf *b);
+/* (Re)start the timer for output the client has to take (progress). */
+void srv_client_write_timer(struct client *c);
+/* The client did not take its output: count it and close. */
+void srv_client_drop_slow(struct client *c, const char *why);
 /* Answers; each closes the connection once written (Connection: close).
  * Extra headers, each ending in \r\n, in `headers`. */
 void srv_respond_bytes(struct client *c, int status, const char *ctype, const char *body,
@@ -142,3 +206,12 @@ void srv_follow_events(struct client *c, uint32_t pid, uint64_t limit);
 void srv_follow_alerts(struct client *c, uint32_t pid);
 /* A write completed on a follower still sending its backlog: send more. */
 void srv_follow_pump(struct client *c);
+/* Index of the oldest history entry with seq >= `seq` (h->len if none). */
+uint64_t srv_history_find(const struct fdw_history *h, uint64_t seq);
+
+/* stream.c */
+/* Answer {"events":[...]}: the history from index `from` on (of `pid`,
+ * 0: all), in chunks, one chunk per completed write. */
+void srv_stream_events(struct client *c, uint64_t from, uint32_t pid);
+/* A write of a streamed answer completed: the next chunk or the end. */
+void srv_stream_pump(struct client *c);

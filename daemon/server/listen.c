@@ -19,7 +19,7 @@
 #include "server/internal.h"
 #include "server/metrics.h"
 
-#define LISTEN_BACKLOG 128
+#define LISTEN_BACKLOG 1024 /* a burst of reconnects must not meet ECONNREFUSED */
 
 /* ---- lifetime ----------------------------------------------------------- */
 
@@ -48,6 +48,7 @@ void fdw_server_stop(struct fdw_server *s)
 		(void)unlink(s->path);
 	while (s->clients)
 		srv_client_close(s->clients);
+	uv_close((uv_handle_t *)&s->pumper, on_listener_closed);
 	if (s->has_mlistener)
 		uv_close((uv_handle_t *)&s->mlistener, on_listener_closed);
 	uv_close((uv_handle_t *)&s->listener, on_listener_closed);
@@ -184,10 +185,13 @@ int fdw_server_start(struct fdw_server **out, uv_loop_t *loop, const struct fdw_
 		return r;
 	}
 	s->listener.data = s;
-	s->handles = 1;
+	(void)uv_idle_init(loop, &s->pumper); /* cannot fail */
+	s->pumper.data = s;
+	s->handles = 2;
 	r = listen_unix(s);
 	if (r < 0) {
 		s->stopping = s->freeing = true;
+		uv_close((uv_handle_t *)&s->pumper, on_listener_closed);
 		uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 		return r;
 	}
@@ -271,8 +275,11 @@ void fdw_server_counters(const struct fdw_server *s, struct fdw_server_counters 
 	out->clients = s->nclients;
 	out->followers = s->nfollowers;
 	out->dropped_clients = s->dropped_clients;
+	out->dropped_share = s->dropped_share;
 	out->dropped_mclients = s->dropped_mclients;
 	out->dropped_followers = s->dropped_followers;
+	out->slow_readers = s->slow_readers;
+	out->request_timeouts = s->request_timeouts;
 }
 
 unsigned int fdw_server_metrics_port(const struct fdw_server *s)

@@ -486,7 +486,10 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 	set(o, "dropped",
 	    FIGURES({ "processes", st->dropped_procs }, { "fds", st->dropped_fds },
 		    { "clients", st->server.dropped_clients },
-		    { "followers", st->server.dropped_followers }), ok);
+		    { "followers", st->server.dropped_followers },
+		    { "clients_share", st->server.dropped_share },
+		    { "slow_readers", st->server.slow_readers },
+		    { "request_timeouts", st->server.request_timeouts }), ok);
 	/* leak detectors and alerts (detect/leaks.c, alerts/alerts.c) */
 	set(o, "alerts",
 	    FIGURES({ "firing", st->alerts_firing }, { "stored", st->alerts_stored },

@@ -227,49 +227,6 @@ static void route_process(struct client *c, const char *rest, size_t len, const 
 	srv_respond(c, open ? 200 : 404, doc, NULL);
 }
 
-/* {"events":[...]} built one event at a time: a history of 100,000 events
- * as one jansson tree would cost far more than its text. */
-static char *events_text(const struct fdw_server_deps *deps, uint64_t from, uint32_t pid)
-{
-	const struct fdw_history *h = deps->history;
-	char *buf = NULL;
-	size_t len = 0;
-	bool first = true;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (!f)
-		return NULL;
-	(void)fputs("{\"events\":[", f);
-	for (uint64_t i = from; i < h->len; i++) {
-		const struct fdw_history_entry *e = fdw_history_at(h, i);
-		json_t *o;
-		char *line;
-
-		if (pid && e->ev.pid != pid)
-			continue;
-		o = fdw_render_event(deps, e);
-		line = o ? json_dumps(o, DUMP_FLAGS) : NULL;
-		json_decref(o);
-		if (!line)
-			goto fail;
-		(void)fprintf(f, "%s%s", first ? "" : ",", line);
-		free(line);
-		first = false;
-	}
-	(void)fputs("]}", f);
-	if (ferror(f))
-		goto fail;
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-fail:
-	(void)fclose(f);
-	free(buf);
-	return NULL;
-}
-
 static void route_events(struct client *c, const char *rest, size_t rlen, const char *q,
 			 size_t qlen)
 {
@@ -292,7 +249,8 @@ static void route_events(struct client *c, const char *rest, size_t rlen, const 
 	for (i = h->len; i > 0 && n < limit; i--)
 		if (!pid || fdw_history_at(h, i - 1)->ev.pid == pid)
 			n++;
-	srv_respond_text(c, 200, events_text(&c->srv->deps, i, (uint32_t)pid), NULL);
+	/* streamed: a chunk per completed write (stream.c) */
+	srv_stream_events(c, i, (uint32_t)pid);
 }
 
 static void route_verify(struct client *c, const char *rest, size_t rlen, const char *q,

@@ -9,9 +9,12 @@
  * loopback TCP address), answers GET /metrics with the Prometheus text
  * metrics.c renders; nothing else is served there (404, non-GET 405).
  *
- * Bounded: at most opts.max_clients API connections and 16 metrics
- * connections, 16 KiB of request head, 10 s to send a request, 30 s to take
- * a response, 4 MiB queued for a follower. What a bound refuses is counted.
+ * Bounded: at most opts.max_clients API connections (a quarter of them per
+ * uid and per process, an eighth kept for root) and 16 metrics
+ * connections, 16 KiB of request head, 5 s to send it, 10 s to take each
+ * piece of an answer or of a follow stream's output, 4 MiB queued for a
+ * follower; large answers are produced a chunk at a time, as the client
+ * takes them. What a bound refuses is counted.
  *
  * The server knows the layers below it only through struct fdw_server_deps
  * (read-only, except that a request asks the pipeline to drain first, for
@@ -56,6 +59,8 @@ struct fdw_server_opts {
 	const char *socket_path;    /* the API's unix socket */
 	const char *metrics_listen; /* "127.0.0.1:9464" or NULL: no metrics */
 	uint64_t max_clients;	    /* API connections at once; 0: 64 */
+	unsigned int header_timeout_ms; /* to send a request head; 0: 5000 */
+	unsigned int write_timeout_ms;	/* output not taken for this long: dropped; 0: 10000 */
 	unsigned int metrics_top;   /* (command, unit) groups in /metrics; 0: 20 */
 	/* shown in /v1/status "limits" (the model enforces them) */
 	uint64_t max_procs;
@@ -97,9 +102,12 @@ void fdw_server_publish_alert(struct fdw_server *s, json_t *alert);
 struct fdw_server_counters {
 	unsigned int clients;	      /* API connections now (not refused ones) */
 	unsigned int followers;	      /* follow streams now */
-	uint64_t dropped_clients;     /* refused: max_clients */
+	uint64_t dropped_clients;     /* refused: max_clients, or a share of it */
+	uint64_t dropped_share;	      /* of those: over a uid's or a process's share */
 	uint64_t dropped_mclients;    /* refused: metrics connections */
-	uint64_t dropped_followers;   /* dropped: too slow */
+	uint64_t dropped_followers;   /* dropped: too slow, or behind the history */
+	uint64_t slow_readers;	      /* dropped: output not taken (answers, followers) */
+	uint64_t request_timeouts;    /* closed: no whole request head in time */
 };
 void fdw_server_counters(const struct fdw_server *s, struct fdw_server_counters *out);
 /* The metrics port actually bound (for port 0), 0 when not listening. */

@@ -4,8 +4,9 @@
  * (and the metrics listener on 127.0.0.1:0), on a uv loop, over a small
  * hand-built model (this process, read from /proc, and a few history
  * entries). A plain socket sends requests; the test turns the loop between
- * reads, so everything runs on one thread. At the end the loop closes with
- * no live handle and no fd is left open.
+ * reads, so everything runs on one thread. The server runs with short
+ * timeouts (HEADER_MS, WRITE_MS) so that the timeout cases take a second.
+ * At the end the loop closes with no live handle and no fd is left open.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,9 +26,13 @@
 
 #include "base/clock.h"
 #include "check.h"
+#include "server/internal.h" /* fake peer credentials, the slot rules */
 #include "server_fixture.h"
 
 #define TIMEOUT_MS 5000
+#define MAX_CLIENTS 16 /* a share of 4 per uid and process, 2 for root alone */
+#define HEADER_MS 1000
+#define WRITE_MS 1000
 
 static uv_loop_t loop;
 static struct fx F;
@@ -128,7 +133,36 @@ struct reply {
 	char raw[256 * 1024];
 };
 
-/* One request on a new connection; the whole reply up to EOF. */
+/* The body of a chunked answer in place: the chunks' data joined, NUL
+ * terminated. The number of chunks (the last, empty one not counted), or
+ * -1 when the framing is wrong or the last chunk is missing. */
+static int dechunk(char *body)
+{
+	char *in = body, *out = body;
+	int n = 0;
+
+	for (;;) {
+		char *end;
+		unsigned long len = strtoul(in, &end, 16);
+
+		if (end == in || strncmp(end, "\r\n", 2) != 0)
+			return -1;
+		in = end + 2;
+		if (len == 0)
+			break;
+		if (strlen(in) < len + 2 || strncmp(in + len, "\r\n", 2) != 0)
+			return -1;
+		memmove(out, in, len);
+		out += len;
+		in += len + 2;
+		n++;
+	}
+	*out = '\0';
+	return strcmp(in, "\r\n") == 0 ? n : -1;
+}
+
+/* One request on a new connection; the whole reply up to EOF (a chunked
+ * body joined). */
 static void exchange(int fd, const char *req, struct reply *r)
 {
 	char *sep;
@@ -143,6 +177,8 @@ static void exchange(int fd, const char *req, struct reply *r)
 	if (sep) {
 		snprintf(r->head, sizeof(r->head), "%.*s", (int)(sep - r->raw), r->raw);
 		r->body = sep + 4;
+		if (strstr(r->head, "\r\nTransfer-Encoding: chunked"))
+			CHECK(dechunk(sep + 4) >= 1);
 	} else {
 		r->body = "";
 	}
@@ -349,25 +385,143 @@ static void test_not_ready(void)
 	F.ready = true;
 }
 
-/* Over max_clients: the request is read and answered 503, and counted. */
-static void test_too_many_clients(void)
+/* The slot rules alone, for the default 64: 16 per uid and process, 8
+ * for root alone. */
+static void test_slot_rules(void)
+{
+	CHECK_EQ(srv_share(64), 16);
+	CHECK_EQ(srv_root_reserve(64), 8);
+	CHECK_EQ(srv_slot_admit(64, &(struct srv_held){ 0, 0, 0 }, 1000), SRV_ADMIT);
+	CHECK_EQ(srv_slot_admit(64, &(struct srv_held){ 20, 15, 15 }, 1000), SRV_ADMIT);
+	CHECK_EQ(srv_slot_admit(64, &(struct srv_held){ 20, 16, 3 }, 1000), SRV_UID_SHARE);
+	CHECK_EQ(srv_slot_admit(64, &(struct srv_held){ 20, 16, 3 }, 0), SRV_ADMIT);
+	CHECK_EQ(srv_slot_admit(64, &(struct srv_held){ 20, 16, 16 }, 0), SRV_PEER_SHARE);
+	/* the reserve: 56 for everybody, the last 8 for root */
+	CHECK_EQ(srv_slot_admit(64, &(struct srv_held){ 56, 0, 0 }, 1000), SRV_FULL);
+	CHECK_EQ(srv_slot_admit(64, &(struct srv_held){ 56, 0, 0 }, 0), SRV_ADMIT);
+	CHECK_EQ(srv_slot_admit(64, &(struct srv_held){ 64, 0, 0 }, 0), SRV_FULL);
+	/* small limits still leave one slot to anybody */
+	CHECK_EQ(srv_slot_admit(1, &(struct srv_held){ 0, 0, 0 }, 1000), SRV_ADMIT);
+	CHECK_EQ(srv_slot_admit(3, &(struct srv_held){ 1, 1, 1 }, 1000), SRV_UID_SHARE);
+	CHECK_EQ(srv_slot_admit(3, &(struct srv_held){ 2, 0, 0 }, 1000), SRV_FULL);
+}
+
+/* Connect with these credentials (the server reads them at accept). */
+static int connect_as(uid_t uid, pid_t pid)
+{
+	int fd;
+
+	S->fake_cred = true;
+	S->fake_uid = uid;
+	S->fake_pid = pid;
+	fd = connect_unix();
+	spin(5);
+	S->fake_cred = false;
+	return fd;
+}
+
+static void check_refused(int fd, const char *msg)
+{
+	static struct reply r;
+
+	exchange(fd, "GET /v1/status HTTP/1.1\r\n\r\n", &r);
+	CHECK_EQ(r.status, 503);
+	if (!strstr(r.body, msg))
+		fprintf(stderr, "503 body: %s (expected %s)\n", r.body, msg);
+	CHECK(strstr(r.body, msg) != NULL);
+}
+
+/* Over a share or max_clients: the request is read and answered 503, and
+ * counted. One process (this test) holds at most its share; one uid too;
+ * the last slots are root's. */
+static void test_shares(void)
 {
 	struct fdw_server_counters sc;
 	static struct reply r;
-	int hold[3];
+	int hold[MAX_CLIENTS], n = 0;
+	char msg[128];
 
-	/* max_clients is 3 (setup) */
-	for (int i = 0; i < 3; i++)
-		hold[i] = connect_unix();
+	/* this process, with its real credentials: 4 of 16 */
+	for (int i = 0; i < 4; i++)
+		hold[n++] = connect_unix();
 	spin(20);
-	exchange(connect_unix(), "GET /v1/status HTTP/1.1\r\n\r\n", &r);
-	CHECK_EQ(r.status, 503);
-	CHECK(strstr(r.body, "too many clients (3)") != NULL);
+	/* root is bound by its process's share, other users by their uid's first */
+	if (getuid() == 0)
+		snprintf(msg, sizeof(msg), "too many connections from pid %d (4 of 16)", getpid());
+	else
+		snprintf(msg, sizeof(msg), "too many connections from uid %u (4 of 16)", getuid());
+	check_refused(connect_unix(), msg);
 	fdw_server_counters(S, &sc);
 	CHECK_EQ(sc.dropped_clients, 1);
-	for (int i = 0; i < 3; i++)
-		(void)close(hold[i]);
+	CHECK_EQ(sc.dropped_share, 1);
+	while (n)
+		(void)close(hold[--n]);
 	spin(20);
+
+	/* uid 1000 from four processes, then a fifth */
+	for (int i = 0; i < 4; i++)
+		hold[n++] = connect_as(1000, 100 + i);
+	check_refused(connect_as(1000, 200), "too many connections from uid 1000 (4 of 16)");
+	/* other users up to 14 of 16: the last two are root's */
+	for (int i = 0; i < 10; i++)
+		hold[n++] = connect_as(1001 + i / 4, 300 + i);
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.clients, 14);
+	check_refused(connect_as(2000, 400), "too many clients (14)");
+	exchange(connect_as(0, 500), "GET /v1/status HTTP/1.1\r\n\r\n", &r);
+	CHECK_EQ(r.status, 200);
+	/* root fills its reserve; then nobody */
+	hold[n++] = connect_as(0, 501);
+	hold[n++] = connect_as(0, 502);
+	check_refused(connect_as(0, 503), "too many clients (16)");
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.dropped_clients, 4);
+	CHECK_EQ(sc.dropped_share, 2);
+	while (n)
+		(void)close(hold[--n]);
+	spin(20);
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.clients, 0);
+}
+
+/* An empty request line or an HTTP/0.9 one: 400 at once, not after the
+ * header timeout. */
+static void test_bad_request_lines(void)
+{
+	static const char *const lines[] = { "\r\n\r\n", "\n", "GET /\r\n",
+					     "GET / HTTP/0.9\r\n\r\n" };
+	static struct reply r;
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		uint64_t t0 = fdw_now_mono();
+
+		exchange(connect_unix(), lines[i], &r);
+		CHECK_EQ(r.status, 400);
+		CHECK(strstr(r.body, "malformed request") != NULL);
+		CHECK(fdw_now_mono() - t0 < (uint64_t)HEADER_MS / 2 * 1000000);
+	}
+}
+
+/* No whole request head within the header timeout: closed and counted. */
+static void test_header_timeout(void)
+{
+	struct fdw_server_counters sc, sc0;
+	static struct reply r;
+	uint64_t t0, ms;
+	int fd;
+
+	fdw_server_counters(S, &sc0);
+	fd = connect_unix();
+	t0 = fdw_now_mono();
+	send_all(fd, "GET /v1/sta", 11);
+	CHECK(read_reply(fd, r.raw, sizeof(r.raw), NULL));
+	ms = (fdw_now_mono() - t0) / 1000000;
+	(void)close(fd);
+	CHECK(ms >= HEADER_MS - 100 && ms < HEADER_MS + 1000);
+	CHECK_EQ(r.raw[0], '\0'); /* no answer: it asked nothing */
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.request_timeouts, sc0.request_timeouts + 1);
+	CHECK_EQ(sc.clients, 0);
 }
 
 /* Both kinds of follow stream, fed by the one fan-out. */
@@ -417,6 +571,173 @@ static void test_follow(void)
 	CHECK_EQ(sc.followers, 0);
 }
 
+/* Fill the history with `n` more events (seq from 100 on). */
+static void history_fill(unsigned int n)
+{
+	struct fdw_event ev = { .type = FDW_REC_EXIT, .pid = 4343, .tid = 4343 };
+
+	for (unsigned int i = 0; i < n; i++) {
+		ev.seq = 100 + i;
+		ev.ts = ev.seq * 1000;
+		ev.exit_code = (int)i;
+		(void)fdw_history_push(&F.history, &ev, "filler");
+	}
+}
+
+/* Append what `fd` has to *buf (of *len, capacity cap) without waiting.
+ * false at EOF or error. */
+static bool drain_fd(int fd, char *buf, size_t *len, size_t cap)
+{
+	for (;;) {
+		ssize_t n = recv(fd, buf + *len, cap - 1 - *len, MSG_DONTWAIT);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK;
+		if (n == 0)
+			return false;
+		*len += (size_t)n;
+		buf[*len] = '\0';
+		if (*len == cap - 1)
+			return false;
+	}
+}
+
+/*
+ * A large answer is chunked, one chunk per turn of the loop: a second
+ * client asking meanwhile gets its whole answer while the first is still
+ * being produced; the first arrives whole, in order, in many chunks.
+ */
+static void test_chunked_answer(void)
+{
+	static const char req[] = "GET /v1/events?limit=100000 HTTP/1.1\r\n\r\n";
+	size_t cap = 8u << 20, alen = 0, blen = 0, alen_at_b = 0;
+	char *a = malloc(cap), *b = malloc(cap), *body;
+	uint64_t end = fdw_now_mono() + (uint64_t)TIMEOUT_MS * 1000000;
+	bool a_open = true, b_open = true, b_sent = false;
+	int afd, bfd = -1, chunks;
+	json_t *j, *events;
+
+	if (!a || !b) {
+		CHECK(!"out of memory");
+		free(a);
+		free(b);
+		return;
+	}
+	a[0] = b[0] = '\0';
+	afd = connect_unix();
+	send_all(afd, req, sizeof(req) - 1);
+	while ((a_open || b_open) && fdw_now_mono() < end) {
+		(void)uv_run(&loop, UV_RUN_NOWAIT);
+		if (a_open)
+			a_open = drain_fd(afd, a, &alen, cap);
+		if (!b_sent && strstr(a, "\r\n\r\n")) {
+			/* the first chunk is out: the second client asks */
+			bfd = connect_unix();
+			send_all(bfd, "GET /v1/status HTTP/1.1\r\n\r\n", 27);
+			b_sent = true;
+		}
+		if (b_sent && b_open) {
+			b_open = drain_fd(bfd, b, &blen, cap);
+			if (!b_open)
+				alen_at_b = alen;
+		}
+	}
+	CHECK(!a_open && !b_open);
+	CHECK(strncmp(b, "HTTP/1.1 200 ", 13) == 0);
+	/* the status came while the events were still on their way */
+	if (!(alen_at_b > 0 && alen_at_b < alen / 2))
+		fprintf(stderr, "status answered after %zu of %zu bytes\n", alen_at_b, alen);
+	CHECK(alen_at_b > 0 && alen_at_b < alen / 2);
+	CHECK(strstr(a, "\r\nTransfer-Encoding: chunked\r\n") != NULL);
+	CHECK(strstr(a, "\r\nContent-Length") == NULL);
+	body = strstr(a, "\r\n\r\n");
+	chunks = body ? dechunk(body + 4) : -1;
+	CHECK(chunks > 10);
+	j = body ? json_loads(body + 4, 0, NULL) : NULL;
+	CHECK(j != NULL);
+	events = json_object_get(j, "events");
+	CHECK_EQ(json_array_size(events), F.history.len);
+	for (size_t i = 1; i < json_array_size(events); i++)
+		if (json_integer_value(json_object_get(json_array_get(events, i), "seq")) <=
+		    json_integer_value(json_object_get(json_array_get(events, i - 1), "seq"))) {
+			CHECK(!"events in order");
+			break;
+		}
+	json_decref(j);
+
+	/* with a pid: only its events, still whole */
+	{
+		static struct reply r;
+
+		get("/v1/events?pid=4242&limit=100000", &r);
+		j = body_json(&r);
+		CHECK_EQ(json_array_size(json_object_get(j, "events")), 2); /* seq 2 and 4 */
+		json_decref(j);
+		get("/v1/events?limit=0", &r);
+		CHECK_STR(r.body, "{\"events\":[]}\n");
+	}
+	(void)close(afd);
+	(void)close(bfd);
+	free(a);
+	free(b);
+}
+
+
+/*
+ * Clients that stop reading: a large answer holds one chunk queued at most
+ * and is dropped after the write timeout; so is a follower replaying the
+ * history. Both counted as slow readers (the follower as a dropped
+ * follower too).
+ */
+static void test_slow_readers(void)
+{
+	struct fdw_server_counters sc0, sc;
+	static char buf[64 * 1024];
+	uint64_t t0, ms;
+	size_t maxq = 0;
+	int fd, ffd;
+	bool open;
+
+	fdw_server_counters(S, &sc0);
+	fd = connect_unix();
+	send_all(fd, "GET /v1/events?limit=100000 HTTP/1.1\r\n\r\n", 40);
+	ffd = connect_unix();
+	send_all(ffd, "GET /v1/events?follow=1&limit=100000 HTTP/1.1\r\n\r\n", 49);
+	t0 = fdw_now_mono();
+	while (fdw_now_mono() - t0 < (uint64_t)(WRITE_MS + 1500) * 1000000) {
+		(void)uv_run(&loop, UV_RUN_NOWAIT);
+		(void)poll(NULL, 0, 1);
+		for (struct client *c = S->clients; c; c = c->next) {
+			size_t q = uv_stream_get_write_queue_size(&c->conn.stream);
+
+			maxq = q > maxq ? q : maxq;
+		}
+		fdw_server_counters(S, &sc);
+		if (sc.slow_readers == sc0.slow_readers + 2)
+			break;
+	}
+	ms = (fdw_now_mono() - t0) / 1000000;
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.slow_readers, sc0.slow_readers + 2);
+	CHECK_EQ(sc.dropped_followers, sc0.dropped_followers + 1);
+	CHECK(ms >= WRITE_MS - 100);
+	CHECK(maxq <= 256 * 1024 + 64 * 1024); /* one chunk or backlog batch over the mark */
+	CHECK(S->clients == NULL); /* both closed */
+	/* what came is a cut answer: never the last chunk */
+	open = true;
+	while (open) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+		open = n > 0;
+		if (n > 0) {
+			buf[n] = '\0';
+			CHECK(strstr(buf, "\r\n0\r\n\r\n") == NULL);
+		}
+	}
+	(void)close(fd);
+	(void)close(ffd);
+}
+
 static void test_metrics_listener(void)
 {
 	static struct reply r;
@@ -441,7 +762,7 @@ static int setup(void)
 	struct fdw_event ev = { .type = FDW_REC_EXIT, .tid = 4242 };
 
 	CHECK_EQ(uv_loop_init(&loop), 0);
-	if (fx_init(&F, NULL, 16) < 0)
+	if (fx_init(&F, NULL, 8192) < 0)
 		return -1;
 	CHECK_EQ(fdw_model_add_scanned(&F.model, self, (uint32_t)getppid(), "tester", &self, 1, 1),
 		 0);
@@ -454,7 +775,9 @@ static int setup(void)
 	snprintf(sock_path, sizeof(sock_path), "/tmp/fdwatch-test-http.%d/sub/api.sock", getpid());
 	F.opts.socket_path = sock_path;
 	F.opts.metrics_listen = "127.0.0.1:0";
-	F.opts.max_clients = 3;
+	F.opts.max_clients = MAX_CLIENTS;
+	F.opts.header_timeout_ms = HEADER_MS;
+	F.opts.write_timeout_ms = WRITE_MS;
 	CHECK_EQ(fdw_server_start(&S, &loop, &F.opts, &F.deps), 0);
 	if (!S)
 		return -1;
@@ -498,8 +821,14 @@ int main(void)
 		test_one_request_per_connection();
 		test_disconnects();
 		test_not_ready();
-		test_too_many_clients();
+		test_slot_rules();
+		test_shares();
+		test_bad_request_lines();
+		test_header_timeout();
 		test_follow();
+		history_fill(6000);
+		test_chunked_answer();
+		test_slow_readers();
 		test_metrics_listener();
 	}
 	teardown();
