@@ -3,12 +3,14 @@
 """One fdwatchd per host and per state directory: a second instance on the
 same --lock-file, or on the same --state-dir, exits 1 at once with one line
 naming the first one's pid, before it loads a probe; the first one goes on
-serving. (Tests pass each daemon its own --lock-file: several run at once.)"""
+serving. (Tests pass each daemon its own --lock-file: several run at once.)
+A FIFO as the state file (alerts.json) is set aside, not waited on."""
 
 import os
+import shutil
+import stat
 import subprocess
 import tempfile
-import shutil
 
 import fdwtest as T
 from fdwtest import check, check_eq
@@ -64,6 +66,18 @@ def main(r):
                 check(d2.alive(), "second daemon died")
                 with open(lock) as f:
                     check_eq(f.read().strip(), str(d2.proc.pid), f"content of {lock}")
+
+        with r.case("a FIFO as the state file: set aside, the daemon starts and stops"):
+            fifo = os.path.join(state, "alerts.json")
+            os.mkfifo(fifo)
+            with T.Daemon(args=args, ready_timeout=60) as d3:
+                with open(d3.log_path, errors="replace") as f:
+                    text = f.read()
+                check(f"state file {fifo} is corrupt (not a regular file)" in text,
+                      f"no warning in the log:\n{d3.log_tail()}")
+                check(stat.S_ISFIFO(os.lstat(fifo + ".corrupt").st_mode),
+                      "the FIFO was not moved to alerts.json.corrupt")
+                check_eq(d3.cli_json("leaks")["alerts"], [], "alerts")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
