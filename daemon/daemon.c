@@ -20,6 +20,7 @@
 #endif
 
 #include "base/clock.h"
+#include "base/lockfile.h"
 #include "base/log.h"
 #include "capture/capture.h"
 #include "daemon.h"
@@ -28,6 +29,7 @@
 
 #define TICK_MS 1000
 #define SAVE_EVERY_TICKS 5 /* the alert store is written at most this often (and at exit) */
+#define STATE_LOCK "fdwatchd.lock" /* in the state directory */
 
 /* ---- model <-> /proc -------------------------------------------------- */
 
@@ -129,6 +131,59 @@ static void on_alert_change(void *userdata, const struct fdw_alert *a, bool upda
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
+
+/* Lock `path` for `what`; one line on failure. */
+static int take_lock(const char *path, const char *what, int *fd)
+{
+	pid_t holder = 0;
+	int r = fdw_lockfile_take(path, fd, &holder);
+
+	if (r == -EWOULDBLOCK) {
+		char pid[32] = "pid unknown";
+
+		if (holder > 0)
+			snprintf(pid, sizeof(pid), "pid %ld", (long)holder);
+		log_err("%s: another fdwatchd (%s) holds %s; exiting", what, pid, path);
+	} else if (r == -EINVAL) {
+		log_err("%s: lock file %s is not a regular file; exiting", what, path);
+	} else if (r < 0) {
+		log_err("%s: cannot lock %s: %s", what, path, strerror(-r));
+	}
+	return r;
+}
+
+int fdw_daemon_lock(struct fdw_daemon *d)
+{
+	char *path;
+	size_t len;
+	int r;
+
+	d->host_lock_fd = d->state_lock_fd = -1;
+	r = take_lock(d->cfg.lock_file, "one fdwatchd per host", &d->host_lock_fd);
+	if (r < 0)
+		return r;
+	if (!d->cfg.state_dir || !*d->cfg.state_dir)
+		return 0; /* nothing persisted: nothing to share */
+	len = strlen(d->cfg.state_dir) + sizeof("/" STATE_LOCK);
+	path = malloc(len);
+	if (!path) {
+		log_err("state directory lock: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	snprintf(path, len, "%s/%s", d->cfg.state_dir, STATE_LOCK);
+	r = take_lock(path, "state directory in use", &d->state_lock_fd);
+	free(path);
+	return r;
+}
+
+void fdw_daemon_unlock(struct fdw_daemon *d)
+{
+	if (d->state_lock_fd >= 0)
+		(void)close(d->state_lock_fd);
+	if (d->host_lock_fd >= 0)
+		(void)close(d->host_lock_fd);
+	d->state_lock_fd = d->host_lock_fd = -1;
+}
 
 /* fs.nr_open: the largest fd table the kernel allows, so no fd number above */
 static uint64_t read_nr_open(void)

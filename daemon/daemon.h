@@ -43,7 +43,18 @@ struct fdw_daemon {
 	uint64_t ticks, saved_tick; /* the alert store is saved every few ticks */
 	uint64_t tick_due_ms;	    /* uv_now() the next tick is due at */
 	bool ready;
+	int host_lock_fd;	  /* cfg.lock_file, held until exit */
+	int state_lock_fd;	  /* STATE_LOCK in cfg.state_dir, held until exit */
 };
+
+/*
+ * The first call: lock cfg.lock_file (one fdwatchd per host) and the state
+ * directory (one fdwatchd per state directory), before anything is loaded
+ * or attached. 0, or -errno after one line naming the holder's pid.
+ */
+int fdw_daemon_lock(struct fdw_daemon *d);
+/* The last call: release both locks (the files stay). */
+void fdw_daemon_unlock(struct fdw_daemon *d);
 
 /* Set up the model, history, pipeline and checks from d->cfg. */
 int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop);

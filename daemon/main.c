@@ -3,8 +3,10 @@
  * fdwatchd: configuration, the loop, exit status. Everything else is wired
  * in daemon.c.
  *
- * Start-up: probes attached first, then the /proc scan (so nothing falls in
- * between), then the API socket, then READY=1. Shutdown on SIGTERM/SIGINT:
+ * Start-up: the host and state-directory locks first (a second instance
+ * exits 1 naming the first one's pid), then the probes attached, then the
+ * /proc scan (so nothing falls in between), then the API socket, then
+ * READY=1. Shutdown on SIGTERM/SIGINT:
  * every handle closed, probes detached, socket removed, the loop ends empty.
  */
 #include <errno.h>
@@ -30,6 +32,11 @@ int main(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	if (d->cfg.verbose)
 		fdw_log_set_max(LOG_DEBUG);
+	/* one instance per host and per state directory, before any probe */
+	if (fdw_daemon_lock(d) < 0) {
+		fdw_daemon_unlock(d);
+		return 1;
+	}
 	/* a peer that goes away must not kill us mid-write */
 	(void)signal(SIGPIPE, SIG_IGN);
 
@@ -50,5 +57,6 @@ int main(int argc, char **argv)
 		log_err("loop closed with live handles");
 		r = r ? r : -EBUSY;
 	}
+	fdw_daemon_unlock(d); /* after the probes are detached */
 	return r < 0 ? 1 : 0;
 }

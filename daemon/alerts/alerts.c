@@ -176,6 +176,47 @@ static int store_append(struct fdw_alerts *s, struct fdw_alert *a)
 	return 0;
 }
 
+/* Keep s->v sorted by id: an id taken after a wrap is not the largest. */
+static int store_insert(struct fdw_alerts *s, struct fdw_alert *a)
+{
+	size_t i;
+	int r = store_append(s, a);
+
+	if (r < 0)
+		return r;
+	for (i = s->n - 1; i > 0 && s->v[i - 1]->id > a->id; i--)
+		s->v[i] = s->v[i - 1];
+	s->v[i] = a;
+	return 0;
+}
+
+static void advance_id(struct fdw_alerts *s)
+{
+	if (s->next_id < FDW_ALERT_ID_MAX) {
+		s->next_id++;
+		return;
+	}
+	s->next_id = 1;
+	fdw_log_to(s->log, LOG_NOTICE,
+		   "alerts: id %llu was the last one: numbering starts again at 1, skipping "
+		   "the ids of alerts still kept", (unsigned long long)FDW_ALERT_ID_MAX);
+}
+
+/* The next free id (alerts.h): at most s->n ids are taken, so the loop
+ * ends within s->n + 1 steps. */
+static uint64_t take_id(struct fdw_alerts *s)
+{
+	uint64_t id;
+
+	if (s->next_id < 1 || s->next_id > FDW_ALERT_ID_MAX)
+		s->next_id = 1;
+	while (fdw_alerts_get(s, s->next_id))
+		advance_id(s);
+	id = s->next_id;
+	advance_id(s);
+	return id;
+}
+
 /* Forget the oldest resolved alert. false when every alert fires. */
 static bool evict_one(struct fdw_alerts *s)
 {
@@ -208,6 +249,7 @@ struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind
 				  const char *summary, json_t *evidence)
 {
 	struct fdw_alert *a;
+	uint64_t saved_next;
 
 	if ((unsigned int)kind >= FDW_ALERT_KINDS) {
 		json_decref(evidence);
@@ -243,7 +285,8 @@ struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind
 		json_decref(evidence);
 		return NULL;
 	}
-	a->id = s->next_id++;
+	saved_next = s->next_id;
+	a->id = take_id(s);
 	a->kind = kind;
 	a->state = FDW_ALERT_FIRING;
 	a->pid = proc->pid;
@@ -253,8 +296,8 @@ struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind
 	a->fired_at = a->last_seen = now;
 	a->eta_s = -1;
 	a->evidence = evidence ? evidence : json_object();
-	if (store_append(s, a) < 0) {
-		s->next_id--;
+	if (store_insert(s, a) < 0) {
+		s->next_id = saved_next;
 		alert_free(a);
 		return NULL;
 	}
@@ -474,7 +517,8 @@ int fdw_alerts_save(struct fdw_alerts *s)
 	r = mkdir_p(s->path);
 	if (r < 0)
 		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* O_NONBLOCK: a FIFO at the temp name fails (ENXIO) instead of hanging */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		r = -errno;
 		goto out;
@@ -514,18 +558,28 @@ out:
 	return r;
 }
 
+/*
+ * The state file's bytes. Opened O_NONBLOCK|O_NOFOLLOW: a FIFO (or a device)
+ * put in its place must not hang start-up in open() or read(); anything but
+ * a regular file is -EINVAL, set aside by the caller like a corrupt file.
+ */
 static int read_file(const char *path, char **out, size_t *len)
 {
 	struct stat st;
 	char *buf;
 	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	int r = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATE_MAX_BYTES) {
-		int r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : -EFBIG;
-
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EINVAL;
+	else if (st.st_size > STATE_MAX_BYTES)
+		r = -EFBIG;
+	if (r < 0) {
 		(void)close(fd);
 		return r;
 	}
@@ -681,6 +735,7 @@ int fdw_alerts_load(struct fdw_alerts *s, double now)
 	json_t *doc, *arr;
 	size_t len = 0, bad = 0, stale = 0;
 	uint64_t max_id = 0;
+	json_int_t next;
 	int r;
 
 	if (!s->path)
@@ -697,7 +752,8 @@ int fdw_alerts_load(struct fdw_alerts *s, double now)
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
-		snprintf(why, sizeof(why), "%s", strerror(-r));
+		snprintf(why, sizeof(why), "%s",
+			 r == -EINVAL ? "not a regular file" : strerror(-r));
 		set_aside(s, why);
 		return r;
 	}
@@ -717,9 +773,13 @@ int fdw_alerts_load(struct fdw_alerts *s, double now)
 	}
 	load_entries(s, arr, json_string_value(json_object_get(doc, "boot_id")), now, &bad, &stale,
 		     &max_id);
-	s->next_id = (uint64_t)json_integer_value(json_object_get(doc, "next_id"));
+	/* ids above FDW_ALERT_ID_MAX do not parse (jansson: "too big
+	 * integer"), the file was set aside above; a next_id below 1 or below
+	 * an id in use is replaced: after the largest id, wrapping if need be */
+	next = json_integer_value(json_object_get(doc, "next_id"));
+	s->next_id = next > 0 ? (uint64_t)next : 1;
 	if (s->next_id <= max_id)
-		s->next_id = max_id + 1;
+		s->next_id = max_id < FDW_ALERT_ID_MAX ? max_id + 1 : 1;
 	json_decref(doc);
 	if (bad) {
 		s->stats.load_errors++;

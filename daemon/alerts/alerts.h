@@ -39,8 +39,19 @@ enum fdw_alert_state {
 	FDW_ALERT_RESOLVED = 1,
 };
 
+/*
+ * Alert ids run from 1 to FDW_ALERT_ID_MAX, the largest JSON integer the
+ * API and the state file carry (signed 64-bit), so no id is ever shown
+ * negative. After FDW_ALERT_ID_MAX numbering starts again at 1, skipping
+ * the ids of alerts still kept (logged once per wrap): at a million alerts
+ * a second that is 292,000 years away, so only a damaged or edited state
+ * file gets there. A state file with an id or next_id above it does not
+ * parse and is set aside as corrupt; a next_id below 1 is ignored.
+ */
+#define FDW_ALERT_ID_MAX ((uint64_t)INT64_MAX)
+
 struct fdw_alert {
-	uint64_t id;		/* from 1, never reused (persisted) */
+	uint64_t id;		/* 1..FDW_ALERT_ID_MAX, unique in the store (persisted) */
 	enum fdw_alert_kind kind;
 	enum fdw_alert_state state;
 	uint32_t pid;
@@ -74,7 +85,7 @@ struct fdw_alerts {
 	struct fdw_alert **v; /* sorted by id */
 	size_t n, cap;
 	size_t max;	      /* at most this many alerts kept */
-	uint64_t next_id;
+	uint64_t next_id;     /* 1..FDW_ALERT_ID_MAX */
 	char *path;	      /* state file, NULL: not persisted */
 	char boot_id[40];     /* this boot (firing alerts of another boot are stale) */
 	bool dirty;
@@ -96,9 +107,10 @@ int fdw_alerts_init(struct fdw_alerts *s, size_t max, const char *state_dir);
 void fdw_alerts_free(struct fdw_alerts *s);
 
 /*
- * Read the state file. Missing: 0. Unreadable or corrupt: the file is
- * renamed to "<file>.corrupt", one line is logged, the store stays empty,
- * and -EBADMSG (or the -errno) is returned: the caller goes on. Firing
+ * Read the state file. Missing: 0. Unreadable, corrupt or not a regular
+ * file (a FIFO there is opened O_NONBLOCK, never waited on: -EINVAL): the
+ * file is renamed to "<file>.corrupt", one line is logged, the store stays
+ * empty, and -EBADMSG (or the -errno) is returned: the caller goes on. Firing
  * alerts of an earlier boot are resolved ("host rebooted").
  */
 int fdw_alerts_load(struct fdw_alerts *s, double now);

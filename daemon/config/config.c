@@ -41,6 +41,8 @@ static const struct opt opts[] = {
 	  "API socket (default /run/fdwatch/fdwatch.sock)" },
 	{ "state-dir", OPT_STR, F(state_dir), 0, 0, "DIR",
 	  "persistent state (default /var/lib/fdwatch)" },
+	{ "lock-file", OPT_STR, F(lock_file), 0, 0, "PATH",
+	  "one instance per host (default /run/fdwatch/fdwatchd.lock)" },
 	{ "history", OPT_U64, F(history_size), 1, 100000000, "N",
 	  "events kept for `fdwatch events` (default 100000)" },
 	{ "metrics-listen", OPT_LISTEN, F(metrics_listen), 0, 0, "A:P",
@@ -77,6 +79,7 @@ void fdw_config_defaults(struct fdw_config *cfg)
 	*cfg = (struct fdw_config){
 		.socket_path = "/run/fdwatch/fdwatch.sock",
 		.state_dir = "/var/lib/fdwatch",
+		.lock_file = "/run/fdwatch/fdwatchd.lock",
 		.proc_root = "/proc",
 		.history_size = 100000,
 		.max_procs = 1u << 20,

@@ -15,6 +15,7 @@
 struct fdw_config {
 	const char *socket_path;
 	const char *state_dir;
+	const char *lock_file;	    /* one fdwatchd per host holds it */
 	const char *metrics_listen; /* "127.0.0.1:9464" or NULL */
 	const char *proc_root;	    /* "/proc" */
 	uint64_t history_size;

@@ -326,7 +326,7 @@ def kcmp_file(pid1, fd1, pid2, fd2):
 
 
 class Daemon:
-    """fdwatchd on a private socket and state directory.
+    """fdwatchd on a private socket, state directory and host lock file.
 
     with Daemon() as d: ... stops it with SIGTERM at the end and checks the
     exit code (0) and that the socket file is gone."""
@@ -349,9 +349,12 @@ class Daemon:
         self.sock = os.path.join(self.tmp, "fdwatch.sock")
         self.state = os.path.join(self.tmp, "state")
         os.mkdir(self.state)
+        # tests run several daemons at once by design: each its own host lock
+        self.lock = os.path.join(self.tmp, "fdwatchd.lock")
         self.log_path = os.path.join(self.tmp, "daemon.log")
         self.log = open(self.log_path, "w+")
-        cmd = self.wrapper + [FDWATCHD, "--socket", self.sock, "--state-dir", self.state] + self.args
+        cmd = self.wrapper + [FDWATCHD, "--socket", self.sock, "--state-dir", self.state,
+                              "--lock-file", self.lock] + self.args
         log(f"starting: {' '.join(cmd)}")
         t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,

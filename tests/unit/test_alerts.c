@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -286,8 +287,158 @@ static void test_persistence(void)
 	(void)unlink(path);
 }
 
+/* A FIFO (or a directory) as the state file: set aside at once, never an
+ * open() that waits for a writer (main's alarm() fails a hang). */
+static void test_state_file_types(void)
+{
+	struct fdw_alerts t;
+	char corrupt[300], *log = NULL;
+	size_t len = 0;
+	struct stat st;
+	FILE *f;
+
+	snprintf(corrupt, sizeof(corrupt), "%s.corrupt", path);
+	CHECK_EQ(mkfifo(path, 0600), 0);
+	f = open_memstream(&log, &len);
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = f;
+	CHECK_EQ(fdw_alerts_load(&t, 1.0), -EINVAL);
+	fflush(f);
+	CHECK_EQ(t.n, 0);
+	CHECK_EQ(t.stats.load_errors, 1);
+	CHECK(log && strstr(log, "is corrupt (not a regular file)") != NULL);
+	CHECK(lstat(corrupt, &st) == 0 && S_ISFIFO(st.st_mode));
+	CHECK(access(path, F_OK) < 0);
+	/* the store works without it */
+	{
+		struct fdw_alert_proc p = proc(3, 33, "x");
+
+		CHECK(fdw_alerts_fire(&t, FDW_ALERT_GROWTH, &p, 2.0, "grew", NULL) != NULL);
+		CHECK_EQ(fdw_alerts_save(&t), 0);
+		CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode));
+	}
+	fdw_alerts_free(&t);
+	fclose(f);
+	free(log);
+	(void)unlink(corrupt);
+
+	/* a FIFO at the temp name (load removes it, but a save must not hang) */
+	{
+		char tmp[300];
+
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+		t.log = NULL;
+		CHECK_EQ(fdw_alerts_load(&t, 3.0), 0);
+		CHECK_EQ(mkfifo(tmp, 0600), 0);
+		t.dirty = true;
+		CHECK(fdw_alerts_save(&t) < 0);
+		(void)unlink(tmp);
+		CHECK_EQ(fdw_alerts_save(&t), 0);
+		fdw_alerts_free(&t);
+	}
+	(void)unlink(path);
+}
+
+/* Every id the API shows is in 1..INT64_MAX (alerts.h): a state file near
+ * the top wraps to the lowest free id; one beyond it is corrupt. */
+static void test_id_bounds(void)
+{
+	struct fdw_alerts t;
+	struct fdw_alert_proc p = proc(11, 111, "a"), q = proc(12, 122, "b"),
+			      u = proc(13, 133, "c");
+	struct fdw_alert *a, *b, *c;
+	char text[1024], *log = NULL;
+	size_t len = 0;
+	json_t *doc;
+	FILE *f;
+
+	CHECK_EQ(FDW_ALERT_ID_MAX, INT64_MAX);
+	snprintf(text, sizeof(text),
+		 "{\"version\": 1, \"next_id\": %lld, \"alerts\": ["
+		 "{\"id\": 1, \"kind\": \"fd-growth\", \"state\": \"resolved\","
+		 " \"pid\": 5, \"comm\": \"a\", \"fired_at\": 1.0},"
+		 "{\"id\": %lld, \"kind\": \"fd-growth\", \"state\": \"resolved\","
+		 " \"pid\": 6, \"comm\": \"b\", \"fired_at\": 1.0}]}",
+		 (long long)INT64_MAX - 1, (long long)INT64_MAX - 2);
+	CHECK_EQ(write_file(path, text), 0);
+	f = open_memstream(&log, &len);
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = f;
+	CHECK_EQ(fdw_alerts_load(&t, 1.0), 0);
+	CHECK_EQ(t.n, 2);
+	CHECK(t.next_id == (uint64_t)INT64_MAX - 1);
+	a = fdw_alerts_fire(&t, FDW_ALERT_GROWTH, &p, 2.0, "a", NULL);
+	b = fdw_alerts_fire(&t, FDW_ALERT_GROWTH, &q, 2.0, "b", NULL);
+	c = fdw_alerts_fire(&t, FDW_ALERT_GROWTH, &u, 2.0, "c", NULL);
+	CHECK(a && a->id == (uint64_t)INT64_MAX - 1);
+	CHECK(b && b->id == (uint64_t)INT64_MAX);
+	CHECK(c && c->id == 2); /* wrapped; 1 is still kept */
+	CHECK_EQ(t.next_id, 3);
+	fflush(f);
+	CHECK(log && strstr(log, "numbering starts again at 1") != NULL);
+	/* sorted by id, each found, none negative in JSON */
+	for (size_t i = 1; i < t.n; i++)
+		CHECK(t.v[i - 1]->id < t.v[i]->id);
+	CHECK(fdw_alerts_get(&t, (uint64_t)INT64_MAX) == b && fdw_alerts_get(&t, 2) == c);
+	doc = fdw_alerts_json(&t, 0, false);
+	{
+		json_t *o;
+		size_t i;
+
+		CHECK_EQ(json_array_size(json_object_get(doc, "alerts")), 5);
+		json_array_foreach(json_object_get(doc, "alerts"), i, o)
+			CHECK(json_integer_value(json_object_get(o, "id")) > 0);
+	}
+	json_decref(doc);
+	/* saved and loaded back: the same ids; the next one after the free 2 */
+	CHECK_EQ(fdw_alerts_save(&t), 0);
+	fdw_alerts_free(&t);
+	fclose(f);
+	free(log);
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = NULL;
+	CHECK_EQ(fdw_alerts_load(&t, 3.0), 0);
+	CHECK_EQ(t.n, 5);
+	CHECK(fdw_alerts_get(&t, (uint64_t)INT64_MAX) && fdw_alerts_get(&t, 2));
+	a = fdw_alerts_fire(&t, FDW_ALERT_EXEC_LEAK, &p, 4.0, "d", NULL);
+	CHECK(a && a->id == 3);
+	fdw_alerts_free(&t);
+
+	/* next_id below 1: after the largest id */
+	CHECK_EQ(write_file(path, "{\"version\": 1, \"next_id\": -5, \"alerts\": ["
+				  "{\"id\": 3, \"kind\": \"fd-growth\", \"state\": \"resolved\","
+				  " \"pid\": 5, \"comm\": \"a\", \"fired_at\": 1.0}]}"), 0);
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = NULL;
+	CHECK_EQ(fdw_alerts_load(&t, 5.0), 0);
+	CHECK_EQ(t.next_id, 4);
+	fdw_alerts_free(&t);
+
+	/* beyond INT64_MAX: refused, the file set aside */
+	CHECK_EQ(write_file(path, "{\"version\": 1, \"next_id\": 9223372036854775808,"
+				  " \"alerts\": []}"), 0);
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = NULL;
+	CHECK_EQ(fdw_alerts_load(&t, 6.0), -EBADMSG);
+	CHECK_EQ(t.next_id, 1);
+	fdw_alerts_free(&t);
+	CHECK_EQ(write_file(path, "{\"version\": 1, \"alerts\": ["
+				  "{\"id\": 18446744073709551615, \"kind\": \"fd-growth\","
+				  " \"state\": \"resolved\", \"pid\": 5, \"fired_at\": 1.0}]}"), 0);
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = NULL;
+	CHECK_EQ(fdw_alerts_load(&t, 7.0), -EBADMSG);
+	CHECK_EQ(t.n, 0);
+	fdw_alerts_free(&t);
+	snprintf(text, sizeof(text), "%s.corrupt", path);
+	(void)unlink(text);
+	(void)unlink(path);
+}
+
 int main(void)
 {
+	alarm(30); /* a state file that blocks must fail the test, not hang it */
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
@@ -296,6 +447,8 @@ int main(void)
 	test_lifecycle();
 	test_bound();
 	test_persistence();
+	test_state_file_types();
+	test_id_bounds();
 	(void)rmdir(dir);
 	return check_summary();
 }

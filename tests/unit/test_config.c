@@ -35,6 +35,7 @@ int main(void)
 
 	fdw_config_defaults(&c);
 	CHECK_STR(c.socket_path, "/run/fdwatch/fdwatch.sock");
+	CHECK_STR(c.lock_file, "/run/fdwatch/fdwatchd.lock");
 	CHECK_STR(c.proc_root, "/proc");
 	CHECK_EQ(c.ringbuf_bytes, 64u << 20);
 	CHECK_EQ(c.audit_interval_s, 60);
@@ -45,8 +46,9 @@ int main(void)
 	/* one of each kind */
 	CHECK_EQ(PARSE(&c, "--socket", "/tmp/s", "--history", "5", "--ringbuf-mb", "8",
 		       "--audit-interval", "0", "--precise-ts", "-v", "--metrics-listen",
-		       "127.0.0.1:0", "--max-fds=7"), 0);
+		       "127.0.0.1:0", "--max-fds=7", "--lock-file", "/tmp/l"), 0);
 	CHECK_STR(c.socket_path, "/tmp/s");
+	CHECK_STR(c.lock_file, "/tmp/l");
 	CHECK_EQ(c.history_size, 5);
 	CHECK_EQ(c.ringbuf_bytes, 8u << 20);
 	CHECK_EQ(c.audit_interval_s, 0);
