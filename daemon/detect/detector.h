@@ -75,8 +75,8 @@ struct leak_limits {
 #define LEAK_EXEC_FDS 64     /* exec-leaked fds remembered per process */
 #define LEAK_EXEC_CHILDREN 8 /* children remembered per process */
 
-/* Fds of this process that went through exec into the programs it runs
- * (inherited by fork, then not closed on exec). */
+/* Fds this process created that went through exec into the programs its
+ * forks ran (copied by fork, then not closed on exec): exec_leak.c. */
 struct leak_exec {
 	struct {
 		int fd;

@@ -1,11 +1,34 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * The exec-leak detector: fds without close-on-exec (other than 0, 1, 2)
- * that survived an exec, reported against the process that let them
- * through, with their provenance and the programs that got them. Fired
- * once the process outlived the first such exec by exec_min_age (a shell
- * that runs one command and exits is no news); resolved when every leaked
- * fd is closed or close-on-exec.
+ * that survived an exec, reported against the process that created them,
+ * with their provenance and the programs that got them. Fired once the
+ * process outlived the first such exec by exec_min_age (a shell that runs
+ * one command and exits is no news); resolved when every leaked fd is
+ * closed or close-on-exec.
+ *
+ * Who is to blame (exec_culprit): the program that created the fd and then
+ * let a fork of itself exec with it. Not reported, because the fd was
+ *
+ *   passed through  it went through an exec before (the program holding it
+ *                   was given it by whoever ran it: a login session's,
+ *                   a CI runner's, make's jobserver pipe in a sub-make), or
+ *                   it is older than the daemon (found in /proc: who
+ *                   created it is not known, and blaming every holder is
+ *                   the false alarm this rule exists to avoid);
+ *   set up          the exec'ing process installed it itself, after its
+ *                   fork or in the program that execs (`cmd 3>file`, `exec
+ *                   3<&0`, posix_spawn's file actions), or a parent put it
+ *                   on a number it chose (dup2/dup3/F_DUPFD: socket
+ *                   activation's fd 3, LISTEN_FDS);
+ *   made inheritable  its close-on-exec bit was cleared on purpose (F_SETFD,
+ *                   FIONCLEX: python's pass_fds, make's jobserver pipe
+ *                   handed to a recursive make).
+ *
+ * What is left: an fd created (open, socket, pipe, accept, SCM_RIGHTS, dup
+ * to the lowest number) without close-on-exec by a process, copied by
+ * fork into a child, and still there when the child execs: the creator is
+ * the culprit (the parent, when the creator is gone).
  */
 #include <stdio.h>
 #include <string.h>
@@ -58,26 +81,46 @@ static void exec_note_fd(struct fdw_leaks *l, struct leak_exec *x, int fd,
 }
 
 /*
- * An fd without close-on-exec survived the exec of `p`. The leak belongs to
- * the process that let it through: the parent when the fd came with the
- * fork (the usual spawn), else `p` itself (it opened the fd, then exec'd).
- * Noted now, while the child's table still shows where the fd came from
- * (short-lived children are gone by the next tick); reported at the tick.
+ * The process to blame for fd `slot` of `p` surviving p's exec, or NULL
+ * when nobody is (see the top of the file).
+ */
+static struct fdw_proc *exec_culprit(struct fdw_leaks *l, struct fdw_proc *p,
+				     const struct fdw_slot *slot)
+{
+	const struct fdw_origin *o = &slot->origin;
+	struct fdw_proc *creator;
+
+	if (slot->exec_passed || slot->inheritable || (o->flags & FDW_ORIGIN_CHOSEN))
+		return NULL;
+	if (o->source != FDW_SRC_INHERIT || !o->pid)
+		return NULL; /* set up by p itself, or older than the daemon */
+	creator = fdw_model_proc(l->m, o->pid);
+	if (creator && creator != p && creator->start_ts <= o->ts)
+		return creator;
+	/* the creator is gone (or its pid reused): the parent holds a fork
+	 * of its program */
+	return p->ppid && p->ppid != p->pid ? fdw_model_proc(l->m, p->ppid) : NULL;
+}
+
+/*
+ * An fd without close-on-exec survived the exec of `p`: note it against
+ * its culprit now, while the child's table still shows where the fd came
+ * from (short-lived children are gone by the next tick); reported at the
+ * tick.
  */
 static void exec_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
 			     fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot)
 {
-	struct fdw_proc *owner = p;
+	struct fdw_proc *owner;
 	struct leak_proc *st;
 	struct leak_exec *x;
 
 	if (kind != FDW_FDEV_EXEC_LEAK || !l->cfg.exec_leaks || fd <= 2 || !fdw_slot_open(slot))
 		return;
-	if (slot->origin.source == FDW_SRC_INHERIT && p->ppid && p->ppid != p->pid) {
-		struct fdw_proc *parent = fdw_model_proc(l->m, p->ppid);
-
-		if (parent)
-			owner = parent;
+	owner = exec_culprit(l, p, slot);
+	if (!owner) {
+		l->stats.exec_fds_excused++;
+		return;
 	}
 	st = leak_proc_get(l, owner, ev->ts);
 	if (!st)

@@ -204,6 +204,8 @@ struct fdw_leak_stats {
 	uint64_t dropped_stacks;  /* refused: max_stacks, or read failed */
 	uint64_t dropped_sites;	  /* sites beyond the bounds, summed over answers */
 	uint64_t dropped_exec_fds;/* exec-leaked fds beyond the per-exec bound */
+	uint64_t exec_fds_excused;/* fds through exec that blame nobody: passed
+				   * through, set up, made inheritable */
 	uint64_t ticks;
 };
 

@@ -28,7 +28,7 @@ static void origin_from_event(struct fdw_origin *o, const struct fdw_event *ev,
 {
 	o->nr = ev->nr;
 	o->source = FDW_SRC_EVENT;
-	o->_pad = 0;
+	o->flags = 0;
 	o->from_fd = from_fd;
 	o->tid = ev->tid;
 	o->pid = ev->pid;
@@ -150,8 +150,9 @@ static struct fdw_task *event_task(struct fdw_model *m, const struct fdw_event *
 
 /* ---- dup, close, fcntl ------------------------------------------------- */
 
+/* `chosen`: the caller picked newfd (dup2, dup3, F_DUPFD that got its minimum). */
 static void apply_dup(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev,
-		      int oldfd, int newfd, bool cloexec)
+		      int oldfd, int newfd, bool cloexec, bool chosen)
 {
 	struct fdw_table *t = task->table;
 	struct fdw_slot *src = fdw_table_slot(t, oldfd), *dst;
@@ -159,6 +160,8 @@ static void apply_dup(struct fdw_model *m, struct fdw_task *task, const struct f
 	bool clobber;
 
 	origin_from_event(&origin, ev, task->proc, oldfd);
+	if (chosen)
+		origin.flags |= FDW_ORIGIN_CHOSEN;
 	if (!fdw_slot_open(src)) {
 		/* the model missed oldfd: ask the kernel about newfd */
 		m->stats.anomalies++;
@@ -255,12 +258,14 @@ static void apply_fcntl(struct fdw_model *m, struct fdw_task *task, const struct
 	switch (cmd) {
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:
-		apply_dup(m, task, ev, fd, (int)ev->ret, cmd == F_DUPFD_CLOEXEC);
+		apply_dup(m, task, ev, fd, (int)ev->ret, cmd == F_DUPFD_CLOEXEC,
+			  ev->ret > 2 && (int)ev->ret == (int)ev->args[2]);
 		break;
 	case F_SETFD:
 		s = fdw_table_slot(task->table, fd);
 		if (fdw_slot_open(s)) {
 			s->cloexec = (ev->args[2] & FD_CLOEXEC) != 0;
+			s->inheritable = !s->cloexec;
 		} else {
 			struct fdw_origin origin;
 
@@ -482,16 +487,16 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 	switch (ev->nr) {
 	case FDW_SYS_DUP:
 		if (ev->ret >= 0)
-			apply_dup(m, task, ev, (int)ev->args[0], (int)ev->ret, false);
+			apply_dup(m, task, ev, (int)ev->args[0], (int)ev->ret, false, false);
 		break;
 	case FDW_SYS_DUP2:
 		if (ev->ret >= 0 && (int)ev->args[0] != (int)ev->args[1])
-			apply_dup(m, task, ev, (int)ev->args[0], (int)ev->ret, false);
+			apply_dup(m, task, ev, (int)ev->args[0], (int)ev->ret, false, true);
 		break;
 	case FDW_SYS_DUP3:
 		if (ev->ret >= 0)
 			apply_dup(m, task, ev, (int)ev->args[0], (int)ev->ret,
-				  (ev->args[2] & O_CLOEXEC) != 0);
+				  (ev->args[2] & O_CLOEXEC) != 0, true);
 		break;
 	case FDW_SYS_FCNTL:
 		apply_fcntl(m, task, ev);
@@ -509,8 +514,10 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 		} else if (ev->ret == 0) {
 			struct fdw_slot *s = fdw_table_slot(task->table, (int)ev->args[0]);
 
-			if (fdw_slot_open(s))
+			if (fdw_slot_open(s)) {
 				s->cloexec = (uint32_t)ev->args[1] == FIOCLEX;
+				s->inheritable = !s->cloexec;
+			}
 		}
 		break;
 	case FDW_SYS_UNSHARE:
@@ -613,8 +620,10 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 		if (s->cloexec) {
 			fdw__notify(m, p, ev, FDW_FDEV_CLOSE, (int)fd, s);
 			fdw__slot_close(m, t, s, &closed);
-		} else if (fd > 2) {
-			fdw__notify(m, p, ev, FDW_FDEV_EXEC_LEAK, (int)fd, s);
+		} else {
+			if (fd > 2)
+				fdw__notify(m, p, ev, FDW_FDEV_EXEC_LEAK, (int)fd, s);
+			s->exec_passed = true; /* after: observers see where it was */
 		}
 	}
 }

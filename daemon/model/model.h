@@ -30,11 +30,15 @@ enum fdw_origin_source {
 /* "event", "procfs", "inherit" */
 const char *fdw_origin_source_name(uint8_t source);
 
+/* The caller chose the fd's number: dup2, dup3, or F_DUPFD that got the
+ * number it asked for (shell redirections, socket activation's fd 3). */
+#define FDW_ORIGIN_CHOSEN 0x01
+
 /* Where an fd came from. */
 struct fdw_origin {
 	uint16_t nr;	  /* FDW_SYS_*, FDW_SYS_UNKNOWN when not known */
 	uint8_t source;	  /* enum fdw_origin_source */
-	uint8_t _pad;
+	uint8_t flags;	  /* FDW_ORIGIN_* */
 	int32_t from_fd;  /* the fd it duplicates, -1 if none */
 	uint32_t tid;	  /* creating thread, 0 when unknown */
 	uint32_t pid;	  /* creating process */
@@ -81,6 +85,11 @@ struct fdw_slot {
 	bool cloexec;
 	bool suspect;		  /* installed over an fd the model still had open:
 				   * another thread's close may be in flight */
+	bool inheritable;	  /* close-on-exec cleared on purpose (F_SETFD,
+				   * FIONCLEX) since the fd was installed */
+	bool exec_passed;	  /* went through an exec already, in this table or
+				   * the one it was copied from: the program holding
+				   * it now was given it, it did not create it */
 	uint8_t nhist;		  /* entries used in hist[] */
 	uint8_t hist_head;
 	struct fdw_fd_history *hist; /* ring of FDW_SLOT_HISTORY, lazily allocated */

@@ -256,6 +256,8 @@ struct fdw_slot *fdw__slot_install(struct fdw_model *m, struct fdw_table *t, int
 	s->ofd = ofd;
 	s->cloexec = cloexec;
 	s->suspect = false;
+	s->inheritable = false;
+	s->exec_passed = false;
 	s->origin = *origin;
 	s->generation++;
 	t->nopen++;
@@ -279,8 +281,11 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 		if (!fdw_slot_open(ss))
 			continue;
 		ds = fdw__slot_install(m, t, fd, ss->ofd, ss->cloexec, &ss->origin);
-		if (ds)
+		if (ds) {
 			ds->generation = ss->generation;
+			ds->inheritable = ss->inheritable;
+			ds->exec_passed = ss->exec_passed;
+		}
 	}
 	return t;
 }

@@ -9,7 +9,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <stdio.h>
 
 #include "alerts/alerts.h"
 #include "check.h"
@@ -314,9 +317,31 @@ static int no_fd(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
 	return -ENOENT;
 }
 
+/* A scanned shell that holds fds its ancestors left open without
+ * close-on-exec, as every shell in a CI runner or an IDE terminal may:
+ * /dev/null at 10 and a pipe at 251. Every other task: an empty table. */
+static uint32_t stray_tid;
+
 static int empty_table(void *u, uint32_t tid,
 		       void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
 {
+	struct fdw_fd_info fi;
+
+	if (!stray_tid || tid != stray_tid)
+		return 0;
+	memset(&fi, 0, sizeof(fi));
+	fi.fd = 10;
+	fi.ino = 6;
+	fi.dev = 5;
+	fi.mode = S_IFCHR;
+	strcpy(fi.target, "/dev/null");
+	cb(cbdata, &fi);
+	fi.fd = 251;
+	fi.ino = 29681952;
+	fi.dev = 14;
+	fi.mode = S_IFIFO;
+	strcpy(fi.target, "pipe:[29681952]");
+	cb(cbdata, &fi);
 	return 0;
 }
 
@@ -790,6 +815,310 @@ static void test_exec_leak(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/* ---- who leaked it into the exec ---- */
+
+static uint64_t files_of(uint32_t pid)
+{
+	return FILES + ((uint64_t)pid << 12);
+}
+
+static void do_fork(struct fdw_model *m, uint32_t parent, uint32_t child)
+{
+	struct fdw_event ev = sys(parent, files_of(parent), 0, 0, 0, 0, 0);
+
+	ev.type = FDW_REC_FORK;
+	ev.child_pid = ev.child_tid = child;
+	ev.child_files = files_of(child);
+	strcpy(ev.comm, fdw_model_proc(m, parent) ? fdw_model_proc(m, parent)->comm : "?");
+	fdw_model_apply(m, &ev);
+}
+
+static void do_exec(struct fdw_model *m, uint32_t pid, const char *comm)
+{
+	struct fdw_event ev = sys(pid, files_of(pid), 0, 0, 0, 0, 0);
+
+	ev.type = FDW_REC_EXEC;
+	ev.child_pid = pid;
+	snprintf(ev.comm, sizeof(ev.comm), "%s", comm);
+	fdw_model_apply(m, &ev);
+}
+
+static void do_exit(struct fdw_model *m, uint32_t pid)
+{
+	struct fdw_event ev = sys(pid, files_of(pid), 0, 0, 0, 0, 0);
+
+	ev.type = FDW_REC_EXIT;
+	ev.flags = FDW_F_GROUP_DEAD;
+	fdw_model_apply(m, &ev);
+}
+
+/* fork `parent` into `child`, which runs `comm` */
+static void spawn(struct fdw_model *m, uint32_t parent, uint32_t child, const char *comm)
+{
+	do_fork(m, parent, child);
+	do_exec(m, child, comm);
+}
+
+static void do_socket(struct fdw_model *m, uint32_t pid, int fd, int type)
+{
+	struct fdw_event ev = sys(pid, files_of(pid), FDW_SYS_SOCKET, fd, AF_UNIX, (uint64_t)type, 0);
+
+	ev.nfds = 1;
+	ev.fds[0] = fd;
+	ev.file = 0xffff888400000000ull + seq * 256;
+	ev.kfiles[0] = ev.file;
+	ev.ino = 80000 + seq;
+	ev.mode = S_IFSOCK;
+	fdw_model_apply(m, &ev);
+}
+
+static void do_recv_fd(struct fdw_model *m, uint32_t pid, int fd)
+{
+	struct fdw_event ev = sys(pid, files_of(pid), FDW_SYS_RECVMSG, 1, 3, 0, 0);
+
+	ev.nfds = 1;
+	ev.fds[0] = fd;
+	ev.file = 0xffff888500000000ull + seq * 256;
+	ev.kfiles[0] = ev.file;
+	ev.ino = 90000 + seq;
+	ev.mode = S_IFREG;
+	fdw_model_apply(m, &ev);
+}
+
+#define SYS(m, pid, nr, ret, a0, a1, a2) apply(m, sys(pid, files_of(pid), nr, ret, a0, a1, a2))
+
+static unsigned int exec_alerts(const struct fdw_alerts *store)
+{
+	return (unsigned int)store->stats.firing[FDW_ALERT_EXEC_LEAK];
+}
+
+static const json_t *leaked_fd(const struct fdw_alert *a, unsigned int i)
+{
+	return json_array_get(json_object_get(a->evidence, "leaked"), i);
+}
+
+/*
+ * The exec-leak detector on what a host runs, all under a shell that the
+ * daemon found holding stray fds 10 and 251 without close-on-exec: none of
+ * the pass-through, set-up and made-inheritable patterns fires; each real
+ * leak fires once, against the process that created the fd.
+ */
+static void test_exec_attribution(void)
+{
+	enum {
+		SH = 6000,     /* found in /proc with fds 10 and 251 */
+		LS = 6001,     /* SH runs ls */
+		LOOP = 6002,   /* a safe loop in a script, running commands */
+		TRUE1 = 6003,
+		REDIR = 6004,  /* cmd 3>file, open straight into 3 */
+		REDIR2 = 6005, /* cmd 3>file, 3 busy: open 5, dup2 onto 3 */
+		PY = 6006,     /* subprocess with pass_fds */
+		PYKID = 6007,
+		PYKID2 = 6008,
+		MAKE = 6009,   /* -j with a jobserver */
+		SUBMAKE = 6010,
+		RECIPE = 6011,
+		SA = 6012,     /* socket activation: dup2 onto fd 3, LISTEN_FDS=1 */
+		SAKID = 6013,
+		SA2 = 6014,    /* ... the same with F_DUPFD(fd, 3) */
+		SA2KID = 6015,
+		SH2 = 6016,    /* a shell started later: exec 10</dev/null 251<>fifo */
+		WRAP = 6017,   /* ... runs bash -c */
+		WKID = 6018,
+		SELF = 6019,   /* a wrapper that opens 3 and execs its program */
+		LEAKER = 6020, /* opens without O_CLOEXEC, forks, execs: alert */
+		HELPER = 6021,
+		HELPER2 = 6022,
+		HKID = 6023,   /* the helper runs something: pass-through */
+		SRV = 6024,    /* a prefork server: opens, forks a worker, which spawns */
+		WORKER = 6025,
+		CGI = 6026,
+		RECV = 6027,   /* received by SCM_RIGHTS, then fork + exec: alert */
+		RKID = 6028,
+		DUPER = 6029,  /* plain dup (lowest number) of a cloexec fd: alert */
+		DKID = 6030,
+		ORPHAN = 6031, /* the creator exited: its child, the parent, is blamed */
+		OKID = 6032,
+		OGKID = 6033,
+	};
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_alert *a;
+	struct fdw_model m;
+	double real = 1.8e9;
+	const uint32_t sh_tids[] = { SH };
+
+	fdw_leak_config_default(&c);
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_min_age=0"), 0);
+	fake_soft = 65536;
+	l = leaks_setup(&m, &store, &c);
+	mono = NS;
+	stray_tid = SH;
+	CHECK_EQ(fdw_model_add_scanned(&m, SH, 1, "bash", sh_tids, 1, mono), 0);
+	stray_tid = 0;
+	CHECK(fdw_slot_open(fdw_table_slot(fdw_model_proc_table(&m, fdw_model_proc(&m, SH)), 251)));
+
+	/* found in /proc: nobody knows who made them; SH passes them on */
+	spawn(&m, SH, LS, "ls");
+	/* the safe loop: open, dup, close both, and a command each round */
+	spawn(&m, SH, LOOP, "bash");
+	for (int i = 0; i < 3; i++) {
+		do_open(&m, LOOP, files_of(LOOP), 3, "/tmp/data", O_RDONLY);
+		SYS(&m, LOOP, FDW_SYS_DUP, 4, 3, 0, 0);
+		SYS(&m, LOOP, FDW_SYS_CLOSE, 0, 3, 0, 0);
+		SYS(&m, LOOP, FDW_SYS_CLOSE, 0, 4, 0, 0);
+		spawn(&m, LOOP, TRUE1 + 100 * (uint32_t)i, "true");
+	}
+	/* cmd 3>file: the child opens (3 is the lowest free) and execs */
+	do_fork(&m, LOOP, REDIR);
+	do_open(&m, REDIR, files_of(REDIR), 3, "/tmp/out", O_WRONLY | O_CREAT);
+	do_exec(&m, REDIR, "cmd");
+	/* ... 3 was busy: open elsewhere, dup2 onto 3, close */
+	do_fork(&m, LOOP, REDIR2);
+	do_open(&m, REDIR2, files_of(REDIR2), 5, "/tmp/out", O_WRONLY | O_CREAT);
+	SYS(&m, REDIR2, FDW_SYS_DUP2, 3, 5, 3, 0);
+	SYS(&m, REDIR2, FDW_SYS_CLOSE, 0, 5, 0, 0);
+	do_exec(&m, REDIR2, "cmd");
+	/* pass_fds: cloexec in the parent, cleared in the child (FIONCLEX,
+	 * or F_SETFD on older Pythons) */
+	spawn(&m, SH, PY, "python3");
+	do_open(&m, PY, files_of(PY), 3, "/tmp/passed", O_RDONLY | O_CLOEXEC);
+	do_fork(&m, PY, PYKID);
+	SYS(&m, PYKID, FDW_SYS_IOCTL, 0, 3, FIONCLEX, 0);
+	do_exec(&m, PYKID, "sh");
+	{
+		const struct fdw_table *t = fdw_model_proc_table(&m, fdw_model_proc(&m, PYKID));
+		const struct fdw_slot *s3 = fdw_table_slot(t, 3), *s10 = fdw_table_slot(t, 10);
+
+		/* the model's part: the bits the rule reads */
+		CHECK(fdw_slot_open(s3) && s3->inheritable && !s3->cloexec && s3->exec_passed);
+		CHECK(fdw_slot_open(s10) && !s10->inheritable && s10->exec_passed);
+		CHECK(!fdw_table_slot(fdw_model_proc_table(&m, fdw_model_proc(&m, PY)), 3)->inheritable);
+	}
+	do_fork(&m, PY, PYKID2);
+	SYS(&m, PYKID2, FDW_SYS_FCNTL, 0, 3, F_SETFD, 0);
+	do_exec(&m, PYKID2, "sh");
+	/* make -j: jobserver pipe cloexec, made inheritable around spawning a
+	 * recursive make; the sub-make's recipes get it by pass-through */
+	spawn(&m, SH, MAKE, "make");
+	{
+		struct fdw_event ev = sys(MAKE, files_of(MAKE), FDW_SYS_PIPE2, 0, 0, O_CLOEXEC, 0);
+
+		ev.nfds = 2;
+		ev.fds[0] = 3;
+		ev.fds[1] = 4;
+		ev.file = 0xffff888600000000ull;
+		ev.kfiles[0] = ev.file;
+		ev.kfiles[1] = ev.file + 128;
+		ev.ino = 123456;
+		ev.mode = S_IFIFO;
+		fdw_model_apply(&m, &ev);
+	}
+	SYS(&m, MAKE, FDW_SYS_FCNTL, 0, 3, F_SETFD, 0);
+	SYS(&m, MAKE, FDW_SYS_FCNTL, 0, 4, F_SETFD, 0);
+	do_fork(&m, MAKE, SUBMAKE);
+	SYS(&m, MAKE, FDW_SYS_FCNTL, 0, 3, F_SETFD, FD_CLOEXEC);
+	SYS(&m, MAKE, FDW_SYS_FCNTL, 0, 4, F_SETFD, FD_CLOEXEC);
+	do_exec(&m, SUBMAKE, "make");
+	spawn(&m, SUBMAKE, RECIPE, "sh");
+	/* socket activation: the parent dup2s the listener onto 3 */
+	spawn(&m, SH, SA, "python3");
+	do_socket(&m, SA, 4, SOCK_STREAM | SOCK_CLOEXEC);
+	SYS(&m, SA, FDW_SYS_DUP2, 3, 4, 3, 0);
+	CHECK(fdw_table_slot(fdw_model_proc_table(&m, fdw_model_proc(&m, SA)), 3)->origin.flags &
+	      FDW_ORIGIN_CHOSEN);
+	spawn(&m, SA, SAKID, "server");
+	spawn(&m, SH, SA2, "activate");
+	do_socket(&m, SA2, 4, SOCK_STREAM | SOCK_CLOEXEC);
+	SYS(&m, SA2, FDW_SYS_FCNTL, 3, 4, F_DUPFD, 3);
+	spawn(&m, SA2, SA2KID, "server");
+	/* a shell started under the daemon: exec 10</dev/null 251<>fifo is
+	 * open + dup2 + close; its script's commands get them */
+	spawn(&m, SH, SH2, "bash");
+	do_open(&m, SH2, files_of(SH2), 3, "/dev/null", O_RDONLY);
+	SYS(&m, SH2, FDW_SYS_DUP2, 12, 3, 12, 0);
+	SYS(&m, SH2, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	spawn(&m, SH2, WRAP, "bash");
+	spawn(&m, WRAP, WKID, "ls");
+	/* a wrapper that opens its program's fd 3 itself and execs */
+	spawn(&m, SH, SELF, "wrapper");
+	do_open(&m, SELF, files_of(SELF), 3, "/var/lock/x", O_RDONLY);
+	do_exec(&m, SELF, "prog");
+	for (int i = 0; i < 3; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_EQ(exec_alerts(&store), 0);
+	CHECK(fdw_leaks_stats(l)->exec_fds_excused >= 20);
+
+	/* the real thing: a program opens without O_CLOEXEC, forks, execs */
+	spawn(&m, SH2, LEAKER, "leaker");
+	do_open(&m, LEAKER, files_of(LEAKER), 3, "/srv/secret.key", O_RDONLY);
+	do_open(&m, LEAKER, files_of(LEAKER), 4, "/srv/ok", O_RDONLY | O_CLOEXEC);
+	spawn(&m, LEAKER, HELPER, "helper");
+	spawn(&m, LEAKER, HELPER2, "helper");	/* the same site again */
+	spawn(&m, HELPER, HKID, "ls");		/* the helper passes it on */
+	/* a prefork server: opened by the master, spawned by a worker */
+	spawn(&m, SH, SRV, "srv");
+	do_open(&m, SRV, files_of(SRV), 7, "/var/log/srv.log", O_WRONLY | O_APPEND);
+	do_fork(&m, SRV, WORKER);
+	spawn(&m, WORKER, CGI, "cgi");
+	/* received by SCM_RIGHTS without MSG_CMSG_CLOEXEC */
+	spawn(&m, SH, RECV, "recv");
+	do_recv_fd(&m, RECV, 6);
+	spawn(&m, RECV, RKID, "child");
+	/* a plain dup of a cloexec fd gets the lowest number, without cloexec */
+	spawn(&m, SH, DUPER, "duper");
+	do_open(&m, DUPER, files_of(DUPER), 3, "/srv/db", O_RDONLY | O_CLOEXEC);
+	SYS(&m, DUPER, FDW_SYS_DUP, 4, 3, 0, 0);
+	spawn(&m, DUPER, DKID, "child");
+	/* the creator exited: blame its child, which holds a fork of it */
+	spawn(&m, SH, ORPHAN, "orphan");
+	do_open(&m, ORPHAN, files_of(ORPHAN), 3, "/srv/o", O_RDONLY);
+	do_fork(&m, ORPHAN, OKID);
+	do_exit(&m, ORPHAN);
+	spawn(&m, OKID, OGKID, "child");
+	fdw_leaks_tick(l, mono += NS, real += 1);
+
+	CHECK_EQ(exec_alerts(&store), 5);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, LEAKER, LEAKER * 10);
+	CHECK(a != NULL);
+	if (a) {
+		const json_t *by = json_object_get(leaked_fd(a, 0), "opened_by");
+
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 3);
+		CHECK_STR(json_string_value(json_object_get(by, "syscall")), "openat");
+		CHECK_STR(json_string_value(json_object_get(by, "comm")), "leaker");
+		CHECK_EQ(json_integer_value(json_object_get(by, "pid")), LEAKER);
+		CHECK_EQ(json_integer_value(json_object_get(a->evidence, "children_total")), 2);
+		CHECK(strstr(a->summary, "fd 3 /srv/secret.key (openat by leaker)") != NULL);
+	}
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, SRV, SRV * 10);
+	CHECK(a != NULL);
+	if (a)
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 7);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, RECV, RECV * 10);
+	CHECK(a != NULL);
+	if (a)
+		CHECK_STR(json_string_value(json_object_get(
+				  json_object_get(leaked_fd(a, 0), "opened_by"), "syscall")),
+			  "recvmsg");
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, DUPER, DUPER * 10);
+	CHECK(a != NULL);
+	if (a)
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, OKID, OKID * 10) != NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, WORKER, WORKER * 10) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, HELPER, HELPER * 10) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, SH, SH * 10) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, SH2, SH2 * 10) == NULL);
+	/* one alert per site: more children of the leaker add none */
+	spawn(&m, LEAKER, 6100, "helper");
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 5);
+	leaks_teardown(l, &m, &store);
+}
+
 /* ---- the detector interface ---- */
 
 static char tick_order[64];
@@ -904,6 +1233,7 @@ int main(void)
 	test_alert_lifecycle();
 	test_server_no_alert();
 	test_exec_leak();
+	test_exec_attribution();
 	test_detector_interface();
 	return check_summary();
 }
