@@ -19,6 +19,7 @@ struct fdw_check_stats {
 	uint64_t runs;	      /* audit rounds */
 	uint64_t checked;     /* processes compared by the audit */
 	uint64_t divergences; /* processes found wrong (audit and verify) */
+	uint64_t in_flight;   /* differences of fds a syscall was changing: not counted */
 };
 
 struct fdw_checker {

@@ -15,6 +15,7 @@
 #include "base/hash.h"
 #include "base/json.h"
 #include "check/check.h"
+#include "sys/pidinfo.h"
 #include "sys/procfs.h"
 
 #define VERIFY_ROUNDS 3
@@ -208,6 +209,28 @@ static json_t *side_value(const struct fdent *e, int kind)
 	return fdw_json_bytes(e->target);
 }
 
+/*
+ * Drop differences of fds a thread is changing right now: a close that
+ * blocks (the last reference of a file released inside it) shows in /proc
+ * before its syscall returns, and the model follows completed syscalls.
+ */
+static void drop_in_flight(struct fdw_checker *c, uint32_t pid, struct difflist *dl)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < dl->n; i++) {
+		const struct diff *df = &dl->v[i];
+
+		if ((df->kind == D_EXTRA || df->kind == D_MISSING) &&
+		    fdw_pid_fd_in_flight(c->proc_root, pid, df->fd) == 1) {
+			c->stats.in_flight++;
+			continue;
+		}
+		dl->v[n++] = *df;
+	}
+	dl->n = n;
+}
+
 static int append_diffs(json_t *diffs, uint32_t pid, const struct difflist *dl,
 			const struct fdlist *k, const struct fdlist *m)
 {
@@ -277,6 +300,7 @@ int fdw_verify_proc(struct fdw_checker *c, struct fdw_proc *p, json_t *diffs)
 		if (!cand.n)
 			break;
 	}
+	drop_in_flight(c, pid, &cand);
 	r = append_diffs(diffs, pid, &cand, &k, &m);
 	if (r == 0)
 		r = (int)cand.n;

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sys/pidinfo.h"
@@ -317,4 +319,57 @@ double fdw_clk_tck(void)
 		hz = v > 0 ? (double)v : 100.0;
 	}
 	return hz;
+}
+
+/*
+ * One thread's ROOT/PID/task/TID/syscall: "NR ARG1 ... ARG6 SP PC" with the
+ * arguments in hex while it is inside a syscall; "running" or "-1 ..." when
+ * not. 1 when that syscall changes fd `fd` (close(fd), close_range over it,
+ * dup2/dup3 onto it), else 0.
+ */
+static int thread_changes_fd(const char *path, int fd)
+{
+	char buf[256];
+	unsigned long long a[3] = { 0 };
+	long nr;
+	int r;
+
+	r = read_small(path, buf, sizeof(buf));
+	if (r < 0 || sscanf(buf, "%ld 0x%llx 0x%llx 0x%llx", &nr, &a[0], &a[1], &a[2]) < 2)
+		return 0;
+	if (nr == SYS_close)
+		return (int)a[0] == fd;
+#ifdef SYS_close_range
+	if (nr == SYS_close_range)
+		return (unsigned int)fd >= (unsigned int)a[0] && (unsigned int)fd <= (unsigned int)a[1];
+#endif
+#ifdef SYS_dup2
+	if (nr == SYS_dup2)
+		return (int)a[1] == fd;
+#endif
+	if (nr == SYS_dup3)
+		return (int)a[1] == fd;
+	return 0;
+}
+
+int fdw_pid_fd_in_flight(const char *root, uint32_t pid, int fd)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%u/task", root_or_proc(root), pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%u/task/%s/syscall", root_or_proc(root), pid,
+			 de->d_name);
+		found = thread_changes_fd(path, fd);
+	}
+	closedir(d);
+	return found;
 }

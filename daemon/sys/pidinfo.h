@@ -53,3 +53,12 @@ double fdw_boot_time(void);
 
 /* Clock ticks per second (the unit of starttime); 100 when sysconf fails. */
 double fdw_clk_tck(void);
+
+/*
+ * Is a thread of `pid` inside a syscall that changes fd `fd` right now
+ * (close, close_range over it, dup2/dup3 onto it)? Such a syscall can block
+ * (the last close of a file does its release there), and the table already
+ * shows its effect before the syscall returns and its record is written.
+ * 1 yes, 0 no, -errno (-ESRCH: gone).
+ */
+int fdw_pid_fd_in_flight(const char *root, uint32_t pid, int fd);

@@ -183,8 +183,9 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 _SYSCALLS = {
-    "x86_64": {"bpf": 321, "kcmp": 312},
-    "aarch64": {"bpf": 280, "kcmp": 272},
+    "x86_64": {"bpf": 321, "kcmp": 312, "close": 3, "close_range": 436, "dup2": 33,
+               "dup3": 292},
+    "aarch64": {"bpf": 280, "kcmp": 272, "close": 57, "close_range": 436, "dup3": 24},
 }
 
 
@@ -304,6 +305,32 @@ def proc_stats():
             continue
         out.append((int(name), st[st.rindex(")") + 2:].split()))
     return out
+
+
+def changing_fds(pid):
+    """True when a thread of `pid` is inside close, close_range, dup2 or
+    dup3 now: /proc already shows such a syscall's effect while the model
+    (which follows completed syscalls) waits for its return, and a last
+    close can block in the kernel for a while (a bpf link's detach)."""
+    nrs = set()
+    for name in ("close", "close_range", "dup2", "dup3"):
+        try:
+            nrs.add(sysnr(name))
+        except Exception:
+            pass
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+                first = f.read().split()
+        except OSError:
+            continue
+        if first and first[0].lstrip("-").isdigit() and int(first[0]) in nrs:
+            return True
+    return False
 
 
 def pid_exists(pid):

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/syscall.h>
+
 #include "check.h"
 #include "sys/pidinfo.h"
 
@@ -157,6 +159,58 @@ static void test_boot_time(void)
 	CHECK(fdw_clk_tck() > 0);
 }
 
+/* A thread of PID inside SYSCALL_LINE (the task dir made by hand). */
+static void put_task(uint32_t pid, uint32_t tid, const char *line)
+{
+	char name[64];
+
+	put(pid, "stat", "x"); /* makes ROOT/PID */
+	snprintf(name, sizeof(name), "task");
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/%u/task", root, pid);
+		(void)mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/%u/task/%u", root, pid, tid);
+		(void)mkdir(path, 0755);
+	}
+	snprintf(name, sizeof(name), "task/%u/syscall", tid);
+	put(pid, name, line);
+}
+
+static void test_in_flight(void)
+{
+	char line[128];
+
+	/* close(98) blocked in the kernel, on the second thread */
+	put_task(50, 50, "running\n");
+	snprintf(line, sizeof(line), "%d 0x62 0x0 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_close);
+	put_task(50, 51, line);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 50, 98), 1);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 50, 97), 0);
+	/* close_range(3, ~0U, 0) covers every fd from 3 */
+	snprintf(line, sizeof(line), "%d 0x3 0xffffffff 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n",
+		 SYS_close_range);
+	put_task(52, 52, line);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 52, 2), 0);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 52, 3), 1);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 52, 19999), 1);
+	/* dup3(4, 9, 0): 9 is being replaced, 4 is not */
+	snprintf(line, sizeof(line), "%d 0x4 0x9 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_dup3);
+	put_task(53, 53, line);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 53, 9), 1);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 53, 4), 0);
+	/* read(98, ...) uses the fd, it does not change it; not in a syscall */
+	snprintf(line, sizeof(line), "%d 0x62 0x7f00 0x10 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_read);
+	put_task(54, 54, line);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 54, 98), 0);
+	put_task(55, 55, "-1 0x7ffc 0x7f00\n");
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 55, 98), 0);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 56, 98), -ESRCH);
+	/* this very process, which is in read() of /proc/self/task/TID/syscall */
+	CHECK_EQ(fdw_pid_fd_in_flight(NULL, (uint32_t)getpid(), 0), 0);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -169,6 +223,7 @@ int main(void)
 	test_limits();
 	test_units();
 	test_boot_time();
+	test_in_flight();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	CHECK_EQ(system(cmd), 0);
 	return check_summary();
