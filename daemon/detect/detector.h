@@ -124,11 +124,17 @@ struct leak_proc {
 
 /* ---- the interface ----------------------------------------------------- */
 
+/* A bit of struct fdw_detector.fd_events. */
+#define FDW_LEAK_FDEV(kind) (1u << (kind))
+
 struct fdw_detector {
 	const char *name;
 	void (*on_proc_new)(struct fdw_leaks *l, struct leak_proc *st, uint64_t now);
 	void (*on_fd_event)(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
 			    fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot);
+	/* the kinds on_fd_event wants, FDW_LEAK_FDEV(kind) bits: every event
+	 * of the host goes through here, the others are not even called */
+	unsigned int fd_events;
 	void (*on_tick)(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
 			const struct fdw_table *t, uint64_t now, double now_real);
 	void (*on_proc_exit)(struct fdw_leaks *l, struct leak_proc *st);

@@ -269,6 +269,7 @@ const struct fdw_detector leak_exec_detector = {
 	.name = "exec-leak",
 	.on_proc_new = exec_new,
 	.on_fd_event = exec_on_fd_event,
+	.fd_events = FDW_LEAK_FDEV(FDW_FDEV_EXEC_LEAK),
 	.on_tick = exec_tick,
 	.on_proc_exit = exec_exit,
 };

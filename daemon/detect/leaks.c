@@ -266,7 +266,7 @@ void fdw_leaks_on_fd_event(void *leaks, struct fdw_proc *p, const struct fdw_eve
 	if (!l || !p)
 		return;
 	for (unsigned int i = 0; i < l->ndet; i++)
-		if (l->det[i]->on_fd_event)
+		if (l->det[i]->on_fd_event && (l->det[i]->fd_events & FDW_LEAK_FDEV(kind)))
 			l->det[i]->on_fd_event(l, p, ev, kind, fd, slot);
 }
 

@@ -105,5 +105,6 @@ const struct fdw_detector leak_limits_detector = {
 	.name = "limits",
 	.on_proc_new = limits_new,
 	.on_fd_event = limits_on_fd_event,
+	.fd_events = FDW_LEAK_FDEV(FDW_FDEV_FAIL),
 	.on_tick = limits_tick,
 };

@@ -246,5 +246,7 @@ const struct fdw_detector leak_stacks_detector = {
 	.name = "stacks",
 	.on_proc_new = stacks_new,
 	.on_fd_event = stacks_on_fd_event,
+	.fd_events = FDW_LEAK_FDEV(FDW_FDEV_OPEN) | FDW_LEAK_FDEV(FDW_FDEV_CLOSE) |
+		     FDW_LEAK_FDEV(FDW_FDEV_CLOBBER),
 	.on_proc_exit = stacks_exit,
 };

@@ -161,6 +161,9 @@ static void publish(struct fdw_server *s, const struct publication *p)
 
 void fdw_server_publish_event(struct fdw_server *s, const struct fdw_history_entry *e)
 {
+	/* every event of the host comes here: nothing to build without followers */
+	if (!s || !s->nfollowers)
+		return;
 	if (e)
 		publish(s, &(struct publication){
 				   .kind = FOLLOW_EVENTS, .pid = e->ev.pid, .event = e });

@@ -1157,6 +1157,15 @@ static void fake_on_fd(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw
 	fake_fd_events++;
 }
 
+static unsigned int fake_fail_events;
+
+static void fake_on_fd_fail(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
+			    fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot)
+{
+	CHECK_EQ(kind, FDW_FDEV_FAIL);
+	fake_fail_events++;
+}
+
 static void fake_on_exit(struct fdw_leaks *l, struct leak_proc *st)
 {
 	fake_exits++;
@@ -1170,7 +1179,12 @@ static void test_detector_interface(void)
 					       "stacks" };
 	const struct fdw_detector a = {
 		.name = "fake-a", .on_proc_new = fake_on_new, .on_fd_event = fake_on_fd,
-		.on_tick = fake_a_tick, .on_proc_exit = fake_on_exit,
+		.fd_events = ~0u, .on_tick = fake_a_tick, .on_proc_exit = fake_on_exit,
+	};
+	/* wants failures only: the opens below never reach it */
+	const struct fdw_detector c = {
+		.name = "fake-c", .on_fd_event = fake_on_fd_fail,
+		.fd_events = FDW_LEAK_FDEV(FDW_FDEV_FAIL),
 	};
 	const struct fdw_detector b = { .name = "fake-b", .on_tick = fake_b_tick };
 	struct fdw_alerts store;
@@ -1185,12 +1199,14 @@ static void test_detector_interface(void)
 		CHECK_STR(l->det[i]->name, builtin[i]);
 	CHECK_EQ(fdw_leaks_add_detector(l, &a), 0);
 	CHECK_EQ(fdw_leaks_add_detector(l, &b), 0);
+	CHECK_EQ(fdw_leaks_add_detector(l, &c), 0);
 	start(&m, PID);
 	start(&m, CHILD);
 	mono = NS;
 	for (int fd = 3; fd < 13; fd++)
 		do_open(&m, PID, FILES, fd, "/srv/held", O_RDONLY);
 	CHECK_EQ(fake_fd_events, 10);
+	CHECK_EQ(fake_fail_events, 0);
 	for (int s = 0; s < 3; s++)
 		fdw_leaks_tick(l, mono += NS, 1.7e9 + s);
 	/* each tick, each process: a then b, once */
@@ -1203,6 +1219,7 @@ static void test_detector_interface(void)
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, PID, PID * 10) != NULL);
 	apply(&m, sys(PID, FILES, FDW_SYS_OPENAT, -EMFILE, (uint64_t)AT_FDCWD, 0, 0));
 	CHECK_EQ(fake_fd_events, 11);
+	CHECK_EQ(fake_fail_events, 1);
 	fdw_leaks_tick(l, mono += NS, 1.7e9 + 3);
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_LIMIT_HIT, PID, PID * 10) != NULL);
 	/* bounded */
