@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alerts/alerts.h"
+#include "base/fs.h"
 #include "base/log.h"
 
 #define STATE_FILE "alerts.json"
@@ -458,27 +459,6 @@ static int fsync_dir_of(const char *path)
 	return r;
 }
 
-static int mkdir_p(const char *file_path)
-{
-	char *dir = strdup(file_path);
-	int r = 0;
-
-	if (!dir)
-		return -ENOMEM;
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			r = -errno;
-			break;
-		}
-		*p = '/';
-	}
-	free(dir);
-	return r;
-}
-
 static json_t *state_doc(const struct fdw_alerts *s)
 {
 	json_t *arr = json_array(), *doc;
@@ -514,7 +494,7 @@ int fdw_alerts_save(struct fdw_alerts *s)
 		goto out;
 	}
 	snprintf(tmp, len, "%s.tmp", s->path);
-	r = mkdir_p(s->path);
+	r = fdw_mkdir_parents(s->path);
 	if (r < 0)
 		goto out;
 	/* O_NONBLOCK: a FIFO at the temp name fails (ENXIO) instead of hanging */

@@ -10,29 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fs.h"
 #include "base/lockfile.h"
-
-/* mkdir -p of the directory part of `path` */
-static int make_parents(const char *path)
-{
-	char *dir = strdup(path);
-	int r = 0;
-
-	if (!dir)
-		return -ENOMEM;
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			r = -errno;
-			break;
-		}
-		*p = '/';
-	}
-	free(dir);
-	return r;
-}
 
 /* The pid the holder wrote, 0 when there is none (yet). */
 static pid_t read_holder(int fd)
@@ -73,7 +52,7 @@ int fdw_lockfile_take(const char *path, int *fd_out, pid_t *holder)
 
 	if (holder)
 		*holder = 0;
-	r = make_parents(path);
+	r = fdw_mkdir_parents(path);
 	if (r < 0)
 		return r;
 	/* O_NONBLOCK: a FIFO planted at `path` must not hang us in open() */

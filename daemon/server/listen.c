@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "base/fs.h"
 #include "base/log.h"
 #include "server/internal.h"
 #include "server/metrics.h"
@@ -67,37 +68,6 @@ void fdw_server_free(struct fdw_server *s)
 }
 
 /* ---- the socket file ---------------------------------------------------- */
-
-static int mkdir_parents(const char *path)
-{
-	char *dir = strdup(path), *slash;
-	int r = 0;
-
-	if (!dir)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir) {
-		free(dir);
-		return 0;
-	}
-	*slash = '\0';
-	for (char *p = dir + 1;; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-				r = -errno;
-				break;
-			}
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
-	free(dir);
-	return r;
-}
 
 /* A socket file left at `path`: remove it if nobody answers there. */
 static int clear_stale_socket(const char *path)
@@ -161,7 +131,7 @@ int fdw_server_start(struct fdw_server **out, uv_loop_t *loop, const struct fdw_
 		return -EINVAL;
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return -ENAMETOOLONG; /* libuv would cut it short */
-	r = mkdir_parents(path);
+	r = fdw_mkdir_parents(path);
 	if (r < 0)
 		return r;
 	r = clear_stale_socket(path);

@@ -202,6 +202,22 @@ static void test_verify(void)
 	world_free(&w);
 }
 
+/* A world holding three paused children, scanned. -1 when one could not start. */
+static int spawn_world(struct world *w, unsigned int sample, pid_t kids[3], uint32_t tids[3])
+{
+	world_init(w, sample);
+	for (int i = 0; i < 3; i++) {
+		kids[i] = spawn_child();
+		CHECK(kids[i] > 0);
+		if (kids[i] <= 0)
+			return -1;
+		tids[i] = (uint32_t)kids[i];
+		CHECK_EQ(fdw_model_add_scanned(&w->model, tids[i], getpid(), "child", &tids[i], 1,
+					       1), 0);
+	}
+	return 0;
+}
+
 /* Rounds of `sample` processes go round by pid; a wrong table is re-read. */
 static void test_audit(void)
 {
@@ -209,16 +225,8 @@ static void test_audit(void)
 	pid_t kids[3];
 	uint32_t tids[3];
 
-	world_init(&w, 2);
-	for (int i = 0; i < 3; i++) {
-		kids[i] = spawn_child();
-		CHECK(kids[i] > 0);
-		if (kids[i] <= 0)
-			return;
-		tids[i] = (uint32_t)kids[i];
-		CHECK_EQ(fdw_model_add_scanned(&w.model, tids[i], getpid(), "child", &tids[i], 1,
-					       1), 0);
-	}
+	if (spawn_world(&w, 2, kids, tids) < 0)
+		return;
 	corrupt(&w, tids[1]);
 
 	fdw_audit_run(&w.checker);
@@ -273,17 +281,10 @@ static void test_lost_resync(void)
 	pid_t kids[3];
 	uint32_t tids[3];
 
-	world_init(&w, 8);
-	for (int i = 0; i < 3; i++) {
-		kids[i] = spawn_child();
-		CHECK(kids[i] > 0);
-		if (kids[i] <= 0)
-			return;
-		tids[i] = (uint32_t)kids[i];
-		CHECK_EQ(fdw_model_add_scanned(&w.model, tids[i], getpid(), "child", &tids[i], 1,
-					       1), 0);
+	if (spawn_world(&w, 8, kids, tids) < 0)
+		return;
+	for (int i = 0; i < 3; i++)
 		corrupt(&w, tids[i]);
-	}
 	w.pipeline.resync_budget_ns = 0;
 	for (int i = 0; i < 3; i++)
 		fdw_pipeline_mark_lost(&w.pipeline, tids[i]);

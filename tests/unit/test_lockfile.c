@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fs.h"
 #include "base/lockfile.h"
 #include "check.h"
 
@@ -30,6 +31,25 @@ int main(void)
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
+	}
+	/* fdw_mkdir_parents: every directory above the file, none for it */
+	{
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/p/q/r/file", dir);
+		CHECK_EQ(fdw_mkdir_parents(path), 0);
+		CHECK_EQ(fdw_mkdir_parents(path), 0); /* again: they exist */
+		snprintf(path, sizeof(path), "%s/p/q/r", dir);
+		CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+		snprintf(path, sizeof(path), "%s/p/q/r/file", dir);
+		CHECK(stat(path, &st) < 0 && errno == ENOENT);
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		CHECK(fd >= 0);
+		if (fd >= 0)
+			(void)close(fd);
+		/* a file where a directory should be */
+		snprintf(path, sizeof(path), "%s/p/q/r/file/x", dir);
+		CHECK_EQ(fdw_mkdir_parents(path), -ENOTDIR);
 	}
 	/* missing parents are created */
 	snprintf(path, sizeof(path), "%s/run/fdwatch/fdwatchd.lock", dir);
