@@ -51,8 +51,14 @@ static struct fdw_task *unknown_task(struct fdw_model *m, const struct fdw_event
 
 	m->stats.unknown_task++;
 	if (!p) {
-		if (m->ops.read_proc)
-			(void)m->ops.read_proc(m->ops.userdata, ev->pid, comm, &ppid);
+		/* /proc has no trace of it: it exited (its exit record came first:
+		 * another thread's, or it was lost). Modelling it now would leave a
+		 * ghost until the audit's sweep. */
+		if (m->ops.read_proc &&
+		    m->ops.read_proc(m->ops.userdata, ev->pid, comm, &ppid) == -ESRCH) {
+			m->stats.unknown_gone++;
+			return NULL;
+		}
 		p = fdw__proc_new(m, ev->pid, ppid, comm, ev->ts);
 		if (!p)
 			return NULL;

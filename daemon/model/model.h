@@ -198,6 +198,7 @@ struct fdw_model_observer {
 struct fdw_model_stats {
 	uint64_t applied;
 	uint64_t unknown_task;	 /* events from tasks we did not know */
+	uint64_t unknown_gone;	 /* ... of processes /proc no longer had: dropped */
 	uint64_t table_splits;
 	uint64_t resyncs;
 	uint64_t resync_failed;

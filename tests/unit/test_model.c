@@ -1014,8 +1014,44 @@ static void test_observer_limit(void)
 	fdw_model_free(&m);
 }
 
+/* /proc knows 4242 (alive) but not 4343 (exited: its exit record came
+ * first, or was lost). An event of an unknown task makes a process of the
+ * first; the second is dropped, or it would stay a ghost until the audit. */
+static int gone_read_proc(void *u, uint32_t pid, char comm[16], uint32_t *ppid)
+{
+	if (pid != 4242)
+		return -ESRCH;
+	strcpy(comm, "alive");
+	*ppid = 1;
+	return 0;
+}
+
+static void test_unknown_gone(void)
+{
+	struct fdw_model_ops ops = { .read_fd = fake_read_fd, .read_table = fake_read_table,
+				     .read_proc = gone_read_proc };
+	struct fdw_model m;
+	struct fdw_event ev;
+
+	memset(fake, 0, sizeof(fake));
+	fdw_model_init(&m, &ops);
+	ev = sys(4343, FILES, FDW_SYS_CLOSE, 0, 5, 0, 0);
+	ev.pid = 4343;
+	fdw_model_apply(&m, &ev);
+	CHECK(fdw_model_proc(&m, 4343) == NULL);
+	CHECK_EQ(m.stats.unknown_gone, 1);
+	ev = sys(4242, FILES + 0x1000, FDW_SYS_CLOSE, 0, 5, 0, 0);
+	ev.pid = 4242;
+	fdw_model_apply(&m, &ev);
+	CHECK(fdw_model_proc(&m, 4242) != NULL);
+	CHECK_STR(fdw_model_proc(&m, 4242)->comm, "alive");
+	CHECK_EQ(m.stats.unknown_gone, 1);
+	fdw_model_free(&m);
+}
+
 int main(void)
 {
+	test_unknown_gone();
 	test_scan_groups_ofds();
 	test_scan_groups_many();
 	test_deferred_targets();
