@@ -225,6 +225,8 @@ def main(r):
             for pid in sorted(proc_pids()):
                 if pid in (os.getpid(), d.proc.pid):
                     continue  # both change their tables while we look
+                if T.proc_state(pid) in ("Z", "X", None):
+                    continue  # exited: no table (the model dropped it at exit)
                 try:
                     names = os.listdir(f"/proc/{pid}/fd")
                     if names:
