@@ -113,15 +113,13 @@ int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64
 void fdw_pipeline_on_stale(void *userdata, uint32_t pid)
 {
 	struct fdw_pipeline *p = userdata;
-	struct fdw_proc *proc = pid ? fdw_model_proc(p->model, pid) : NULL;
 
-	if (!pid) {
-		fdw_model_mark_all_stale(p->model);
+	/* the same queue as lost records: re-read at the next drain, within
+	 * its budget, not here on the loop */
+	if (pid)
+		fdw_pipeline_mark_lost(p, pid);
+	else
 		p->resync_all = true;
-	} else if (proc) {
-		fdw_model_mark_proc_stale(p->model, proc);
-		(void)fdw_model_resync_proc(p->model, proc);
-	}
 }
 
 void fdw_pipeline_on_batch(void *userdata)

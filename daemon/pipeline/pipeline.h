@@ -80,7 +80,8 @@ void fdw_pipeline_attach(struct fdw_pipeline *p, struct fdw_capture *c);
 /* The capture options' batch callback: the batch's new fds that are still
  * open get their targets read (fdw_model_flush_pending). */
 void fdw_pipeline_on_batch(void *userdata);
-/* The capture options' stale callback: re-read `pid`'s table (0: all). */
+/* The capture options' stale callback: mark `pid`'s tables stale and queue
+ * them for a re-read at the next drain (0: all), as for lost records. */
 void fdw_pipeline_on_stale(void *userdata, uint32_t pid);
 
 /* Add every process in /proc to the model (after the probes are attached,
