@@ -23,6 +23,7 @@
 #include "base/lockfile.h"
 #include "base/log.h"
 #include "capture/capture.h"
+#include "capture/snapshot.h"
 #include "daemon.h"
 #include "server/server.h"
 #include "sys/procfs.h"
@@ -47,17 +48,25 @@ static int ops_read_target(void *userdata, uint32_t tid, int fd, struct fdw_fd_i
 	return fdw_procfs_read_target(d->procfs, tid, fd, out);
 }
 
+/* During the start-up scan the pipeline holds a snapshot of every table
+ * (one BPF iterator pass): it answers first; what it does not hold (tasks
+ * born since) is asked of /proc and kcmp. */
+
 static int ops_same_table(void *userdata, uint32_t tid1, uint32_t tid2)
 {
-	return fdw_proc_same_table(tid1, tid2);
+	struct fdw_daemon *d = userdata;
+	int r = fdw_snapshot_same_table(d->pipeline.snapshot, tid1, tid2);
+
+	return r != -ENOENT ? r : fdw_proc_same_table(tid1, tid2);
 }
 
 static int ops_read_table(void *userdata, uint32_t tid,
 			  void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
 {
 	struct fdw_daemon *d = userdata;
+	int r = fdw_snapshot_read_table(d->pipeline.snapshot, d->procfs, tid, cb, cbdata);
 
-	return fdw_proc_read_table(d->cfg.proc_root, tid, cb, cbdata);
+	return r != -ENOENT ? r : fdw_proc_read_table(d->cfg.proc_root, tid, cb, cbdata);
 }
 
 static int ops_same_file(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2)
@@ -67,13 +76,19 @@ static int ops_same_file(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, 
 
 static int ops_cmp_file(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2)
 {
-	return fdw_proc_cmp_file(tid1, fd1, tid2, fd2);
+	struct fdw_daemon *d = userdata;
+	int r = fdw_snapshot_cmp_file(d->pipeline.snapshot, tid1, fd1, tid2, fd2);
+
+	return r != -ENOENT ? r : fdw_proc_cmp_file(tid1, fd1, tid2, fd2);
 }
 
 static uint64_t ops_ring_position(void *userdata)
 {
 	struct fdw_daemon *d = userdata;
 
+	/* a table from the snapshot is as of the snapshot's start */
+	if (d->pipeline.snapshot)
+		return d->pipeline.snapshot_pos;
 	return d->capture ? fdw_capture_position(d->capture) : 0;
 }
 

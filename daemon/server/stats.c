@@ -103,6 +103,10 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 		st.events_received = deps->pipeline->stats.events_received;
 		st.events_bad = deps->pipeline->stats.events_bad;
 		st.loop_lag_max_ms = deps->pipeline->stats.loop_lag_max_ms;
+		st.scan_snapshot = deps->pipeline->stats.scan_snapshot;
+		st.scan_fds = deps->pipeline->stats.scan_fds;
+		st.scan_from_proc = deps->pipeline->stats.scan_from_proc;
+		st.scan_ms = deps->pipeline->stats.scan_ms;
 		r = collect_lost(deps->pipeline, &st);
 	}
 	if (r == 0 && deps->model)

@@ -25,6 +25,10 @@ struct fdw_stats {
 	uint64_t *lost_per_cpu; /* ncpus entries (malloc'd; fdw_stats_release) */
 	unsigned int ncpus;
 	uint64_t loop_lag_max_ms; /* the event loop's worst lateness (1 s tick) */
+	bool scan_snapshot;	  /* the start-up scan: the BPF snapshot, or /proc */
+	uint64_t scan_fds;
+	uint64_t scan_from_proc;
+	uint64_t scan_ms;
 
 	/* model */
 	uint64_t processes;

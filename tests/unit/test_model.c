@@ -44,6 +44,7 @@ static int fake_read_fd(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
 			out->ino = 7;
 			out->dev = 1;
 			out->mode = S_IFREG;
+			out->kfile = 0;
 			snprintf(out->target, sizeof(out->target), "/big/file");
 			return 0;
 		}
@@ -54,6 +55,7 @@ static int fake_read_fd(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
 	out->ino = fake[fd].ino;
 	out->dev = 1;
 	out->mode = S_IFREG;
+	out->kfile = 0;
 	snprintf(out->target, sizeof(out->target), "%s", fake[fd].target);
 	return 0;
 }
