@@ -86,6 +86,7 @@ int snapshot(struct bpf_iter__task_file *ctx)
 	b->rec.f_flags = BPF_CORE_READ(file, f_flags);
 	b->rec.files = (__u64)files;
 	b->rec.kfile = (__u64)file;
+	b->rec.f_op = (__u64)BPF_CORE_READ(file, f_op);
 	b->rec.mode = 0;
 	b->rec.dev = 0;
 	b->rec.ino = 0;

@@ -35,6 +35,7 @@ struct fdw_snap_rec {
 	__u64 ino;
 	__u64 files;	  /* files_struct address: equal for tasks sharing a table */
 	__u64 kfile;	  /* struct file address: equal for fds sharing an open file */
+	__u64 f_op;	  /* its file operations (what kind of file it is) */
 	/* then target_len bytes: d_path(&file->f_path), what
 	 * readlink(/proc/PID/fd/N) shows */
 };

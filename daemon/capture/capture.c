@@ -620,6 +620,17 @@ unsigned int fdw_capture_lost_pids(struct fdw_capture *c, uint32_t *pids, unsign
 	return n;
 }
 
+void fdw_capture_set_fanotify_fops(struct fdw_capture *c, uint64_t f_op)
+{
+	if (c && c->skel && c->skel->bss && !c->skel->bss->fanotify_fops)
+		c->skel->bss->fanotify_fops = f_op;
+}
+
+bool fdw_capture_fanotify_on(const struct fdw_capture *c)
+{
+	return c && c->read_state == READ_DONE && c->read_err == 0;
+}
+
 unsigned int fdw_capture_probes(struct fdw_capture *c, const char **names, unsigned int max,
 				bool attached)
 {

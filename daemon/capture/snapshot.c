@@ -381,6 +381,23 @@ int fdw_snapshot_cmp_file(const struct fdw_snapshot *s, uint32_t tid1, int fd1, 
 	return a->kfile == b->kfile ? 0 : a->kfile < b->kfile ? 1 : 2;
 }
 
+void fdw_snapshot_each_target(const struct fdw_snapshot *s, const char *target,
+			      void (*cb)(void *data, uint32_t pid, int fd, uint64_t f_op),
+			      void *data)
+{
+	size_t n = strlen(target);
+	uint32_t last = 0;
+
+	for (size_t i = 0; s && i < s->noffs; i++) {
+		const struct fdw_snap_rec *r = rec_at(s, i);
+
+		if (r->target_len != n || memcmp(r + 1, target, n) || r->tgid == last)
+			continue;
+		last = r->tgid;
+		cb(data, r->tgid, (int)r->fd, r->f_op);
+	}
+}
+
 bool fdw_snapshot_has_process(const struct fdw_snapshot *s, uint32_t pid)
 {
 	return s && fdw_hashmap_get(&s->tgids, pid);

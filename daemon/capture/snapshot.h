@@ -54,5 +54,11 @@ int fdw_snapshot_cmp_file(const struct fdw_snapshot *s, uint32_t tid1, int fd1, 
  * snapshot was taken? One that did not was born since: its fork record,
  * which comes after the snapshot's ring position, adds it to the model. */
 bool fdw_snapshot_has_process(const struct fdw_snapshot *s, uint32_t pid);
+/* Call cb once per process holding an fd whose target is `target`
+ * (e.g. "anon_inode:[fanotify]"): the fd's tgid, number and file
+ * operations address. */
+void fdw_snapshot_each_target(const struct fdw_snapshot *s, const char *target,
+			      void (*cb)(void *data, uint32_t pid, int fd, uint64_t f_op),
+			      void *data);
 /* The struct file address of fd `fd` of `tid`, 0 when not in it. */
 uint64_t fdw_snapshot_kfile(const struct fdw_snapshot *s, uint32_t tid, int fd);

@@ -342,6 +342,17 @@ static int scan_one(void *data, uint32_t pid)
 	return 0;
 }
 
+static void fanotify_holder(void *data, uint32_t pid, int fd, uint64_t f_op)
+{
+	struct fdw_pipeline *p = data;
+
+	fdw_capture_set_fanotify_fops(p->capture, f_op);
+	struct fdw_event ev = { .type = FDW_REC_SYSCALL, .nr = FDW_SYS_FANOTIFY_INIT, .pid = pid,
+				.tid = pid, .ret = fd };
+
+	fdw_capture_fanotify_event(p->capture, &ev);
+}
+
 int fdw_pipeline_scan(struct fdw_pipeline *p)
 {
 	uint64_t t0 = fdw_now_mono();
@@ -367,6 +378,9 @@ int fdw_pipeline_scan(struct fdw_pipeline *p)
 				  st.tasks, st.fds, st.bytes, st.ns / 1000000);
 		}
 	}
+	/* fanotify readers that predate the daemon: as if they had just called
+	 * fanotify_init (the read probe is attached, their tables re-read) */
+	fdw_snapshot_each_target(p->snapshot, "anon_inode:[fanotify]", fanotify_holder, p);
 	fdw_model_scan_begin(p->model);
 	r = fdw_proc_list_pids(p->proc_root, scan_one, p);
 	fdw_model_scan_end(p->model);

@@ -106,6 +106,15 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 		st.scan_snapshot = deps->pipeline->stats.scan_snapshot;
 		st.scan_fds = deps->pipeline->stats.scan_fds;
 		st.scan_from_proc = deps->pipeline->stats.scan_from_proc;
+		if (deps->pipeline->capture) {
+			const char *names[1];
+
+			st.probes_attached =
+				fdw_capture_probes(deps->pipeline->capture, names, 0, true);
+			st.probes_failed =
+				fdw_capture_probes(deps->pipeline->capture, names, 0, false);
+			st.fanotify_read = fdw_capture_fanotify_on(deps->pipeline->capture);
+		}
 		st.scan_ms = deps->pipeline->stats.scan_ms;
 		r = collect_lost(deps->pipeline, &st);
 	}

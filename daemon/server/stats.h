@@ -28,6 +28,8 @@ struct fdw_stats {
 	bool scan_snapshot;	  /* the start-up scan: the BPF snapshot, or /proc */
 	uint64_t scan_fds;
 	uint64_t scan_from_proc;
+	unsigned int probes_attached, probes_failed;
+	bool fanotify_read; /* the on-demand fanotify read probe is on */
 	uint64_t scan_ms;
 
 	/* model */
