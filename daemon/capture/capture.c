@@ -82,11 +82,15 @@ struct fdw_capture {
 };
 
 /* Probes the daemon cannot work without; the others are attached if the
- * kernel has them. */
+ * kernel has them. arm64 has no open(2) and no dup2(2) (its C library
+ * calls openat and dup3): their tracepoints do not exist there. */
 static const char *const required[] = {
-	"exit_dup", "exit_dup2", "exit_dup3", "exit_fcntl", "exit_close", "exit_close_range",
-	"exit_open", "exit_openat", "exit_socket", "exit_pipe2", "exit_accept4",
+	"exit_dup", "exit_dup3", "exit_fcntl", "exit_close", "exit_close_range",
+	"exit_openat", "exit_socket", "exit_pipe2", "exit_accept4",
 	"task_fork", "task_exec", "task_exit",
+#if !defined(__aarch64__)
+	"exit_dup2", "exit_open",
+#endif
 };
 
 static bool is_required(const char *name)
@@ -305,6 +309,11 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 		const char *sec = bpf_program__section_name(prog);
 
 		if (!tracepoint_exists(sec)) {
+			if (is_required(bpf_program__name(prog))) {
+				r = -ENOENT;
+				log_err("the kernel has no tracepoint %s, which fdwatch needs", sec);
+				goto fail;
+			}
 			(void)bpf_program__set_autoload(prog, false);
 			if (c->nfailed < MAX_PROBES)
 				c->failed[c->nfailed++] = bpf_program__name(prog);
