@@ -46,13 +46,47 @@ static const struct fdw_snap_rec *rec_at(const struct fdw_snapshot *s, size_t i)
 	return (const struct fdw_snap_rec *)(s->buf + s->offs[i]);
 }
 
-/* Read the whole output of one iterator program into s->buf. */
-static int read_prog(struct fdw_snapshot *s, struct bpf_program *prog, size_t *cap)
+struct fdw_snapshotter {
+	struct fdwatch_snapshot_bpf *skel;
+};
+
+int fdw_snapshotter_new(struct fdw_snapshotter **out)
 {
+	struct fdw_snapshotter *sn = calloc(1, sizeof(*sn));
+	int r;
+
+	*out = NULL;
+	if (!sn)
+		return -ENOMEM;
+	sn->skel = fdwatch_snapshot_bpf__open_and_load();
+	if (!sn->skel) {
+		r = -errno ? -errno : -EINVAL;
+		free(sn);
+		return r;
+	}
+	*out = sn;
+	return 0;
+}
+
+void fdw_snapshotter_free(struct fdw_snapshotter *sn)
+{
+	if (!sn)
+		return;
+	fdwatch_snapshot_bpf__destroy(sn->skel);
+	free(sn);
+}
+
+/* Read the whole output of one iterator program into s->buf: every task's,
+ * or only task `tid`'s (0: every task). */
+static int read_prog(struct fdw_snapshot *s, struct bpf_program *prog, uint32_t tid, size_t *cap)
+{
+	union bpf_iter_link_info linfo = { .task.tid = tid };
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &linfo,
+		    .link_info_len = sizeof(linfo));
 	struct bpf_link *link;
 	int fd, r = 0;
 
-	link = bpf_program__attach_iter(prog, NULL);
+	link = bpf_program__attach_iter(prog, tid ? &opts : NULL);
 	if (!link)
 		return -errno ? -errno : -EINVAL;
 	fd = bpf_iter_create(bpf_link__fd(link));
@@ -90,20 +124,15 @@ static int read_prog(struct fdw_snapshot *s, struct bpf_program *prog, size_t *c
 	return r;
 }
 
-/* Every task first, then every task's fds. */
-static int read_iter(struct fdw_snapshot *s)
+/* Every task first, then every task's fds (of task `tid` only, if set). */
+static int read_iter(struct fdw_snapshotter *sn, struct fdw_snapshot *s, uint32_t tid)
 {
-	struct fdwatch_snapshot_bpf *skel;
 	size_t cap = 0;
 	int r;
 
-	skel = fdwatch_snapshot_bpf__open_and_load();
-	if (!skel)
-		return -errno ? -errno : -EINVAL;
-	r = read_prog(s, skel->progs.tasks, &cap);
+	r = read_prog(s, sn->skel->progs.tasks, tid, &cap);
 	if (r == 0)
-		r = read_prog(s, skel->progs.snapshot, &cap);
-	fdwatch_snapshot_bpf__destroy(skel);
+		r = read_prog(s, sn->skel->progs.snapshot, tid, &cap);
 	return r;
 }
 
@@ -223,16 +252,21 @@ static struct fdw_snapshot *snapshot_new(void)
 	return s;
 }
 
-int fdw_snapshot_take(struct fdw_snapshot **out)
+int fdw_snapshot_take(struct fdw_snapshotter *sn, uint32_t tid, struct fdw_snapshot **out)
 {
-	struct fdw_snapshot *s = snapshot_new();
+	struct fdw_snapshot *s;
 	uint64_t t0 = fdw_now_mono();
 	int r;
 
 	*out = NULL;
+	if (!sn)
+		return -ENODEV;
+	s = snapshot_new();
 	if (!s)
 		return -ENOMEM;
-	r = read_iter(s);
+	r = read_iter(sn, s, tid);
+	if (r == 0 && tid && !s->ntasks)
+		r = -ESRCH; /* no such task (any more), or no table */
 	if (r == 0)
 		r = index_records(s);
 	if (r < 0) {

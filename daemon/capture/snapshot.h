@@ -19,6 +19,14 @@
 #include "sys/procfs.h"
 
 struct fdw_snapshot;
+/* The loaded iterator programs (bpf/snapshot.bpf.c), kept for the daemon's
+ * life: a snapshot of one task costs an iterator link and a read, no load. */
+struct fdw_snapshotter;
+
+/* Load the programs. 0 or -errno. */
+int fdw_snapshotter_new(struct fdw_snapshotter **out);
+/* NULL-safe. */
+void fdw_snapshotter_free(struct fdw_snapshotter *sn);
 
 struct fdw_snapshot_stats {
 	uint64_t tasks;	    /* tasks with a descriptor table */
@@ -28,9 +36,12 @@ struct fdw_snapshot_stats {
 	uint64_t ns;	    /* load + read + index, CLOCK_MONOTONIC */
 };
 
-/* Load the iterator, read it whole, index it. 0 or -errno (logged at debug:
- * the caller falls back to /proc). */
-int fdw_snapshot_take(struct fdw_snapshot **out);
+/* Run the iterators and index what they wrote: every task (tid 0), or only
+ * task `tid` (-ESRCH when it is gone or has no table). 0 or -errno (logged
+ * at debug: the caller falls back to /proc). A one-task snapshot is one
+ * bpf() call and a read, cheap enough to re-read a large table instead of
+ * a readlink, a stat and an fdinfo read per fd. */
+int fdw_snapshot_take(struct fdw_snapshotter *sn, uint32_t tid, struct fdw_snapshot **out);
 /* Index records already read (tests): 0, -EPROTO for a malformed stream
  * (a bad size, a task's fds split in two runs), -ENOMEM. */
 int fdw_snapshot_parse(struct fdw_snapshot **out, const void *buf, size_t len);

@@ -542,13 +542,54 @@ int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p)
 	return r;
 }
 
+struct refresh_ctx {
+	struct fdw_model *m;
+	struct fdw_table *t;
+};
+
+static bool refresh_wanted(const struct fdw_ofd *o)
+{
+	/* names can change under an open file (rename, unlink); other kinds
+	 * only need it when the name was never read */
+	return !o->target_exact || S_ISREG(o->mode) || S_ISDIR(o->mode);
+}
+
+/* fi: what the kernel shows at fi->fd now; same inode: take its name */
+static void refresh_from(struct fdw_ofd *o, const struct fdw_fd_info *fi)
+{
+	if (o->ino && (fi->ino != o->ino || fi->dev != o->dev))
+		return;
+	if (!o->ino) {
+		o->ino = fi->ino;
+		o->dev = fi->dev;
+		o->mode = fi->mode;
+	}
+	if (!o->target_exact || strcmp(fdw__ofd_target(o), fi->target))
+		fdw__ofd_set_target(o, fi->target, true);
+}
+
+static void refresh_one(void *data, const struct fdw_fd_info *fi)
+{
+	struct refresh_ctx *c = data;
+	struct fdw_slot *s = fi->fd >= 0 ? fdw_table_slot(c->t, fi->fd) : NULL;
+
+	if (fdw_slot_open(s) && refresh_wanted(s->ofd))
+		refresh_from(s->ofd, fi);
+}
+
 void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
 {
 	struct fdw_table *t = fdw_model_proc_table(m, p);
 	uint32_t tid = fdw_model_proc_tid(m, p);
+	struct refresh_ctx rc = { .m = m, .t = t };
 	struct fdw_fd_info *fi;
 
-	if (!t || !m->ops.read_fd)
+	if (!t)
+		return;
+	/* the whole table's names in one call */
+	if (m->ops.read_targets && m->ops.read_targets(m->ops.userdata, tid, refresh_one, &rc) == 0)
+		return;
+	if (!m->ops.read_fd)
 		return;
 	fi = malloc(sizeof(*fi));
 	if (!fi)
@@ -560,21 +601,11 @@ void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
 		if (!fdw_slot_open(s))
 			continue;
 		o = s->ofd;
-		/* names can change under an open file (rename, unlink); other
-		 * kinds only need it when the name was never read */
-		if (o->target_exact && !S_ISREG(o->mode) && !S_ISDIR(o->mode))
+		if (!refresh_wanted(o))
 			continue;
 		if (m->ops.read_fd(m->ops.userdata, tid, (int)fd, fi) < 0)
 			continue;
-		if (o->ino && (fi->ino != o->ino || fi->dev != o->dev))
-			continue;
-		if (!o->ino) {
-			o->ino = fi->ino;
-			o->dev = fi->dev;
-			o->mode = fi->mode;
-		}
-		if (!o->target_exact || strcmp(fdw__ofd_target(o), fi->target))
-			fdw__ofd_set_target(o, fi->target, true);
+		refresh_from(o, fi);
 	}
 	free(fi);
 }

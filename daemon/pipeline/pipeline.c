@@ -364,7 +364,7 @@ int fdw_pipeline_scan(struct fdw_pipeline *p)
 
 		p->snapshot_pos = fdw_capture_position(p->capture);
 		p->snapshot_ticks = (double)fdw_now_boot() / 1e9 * fdw_clk_tck();
-		r = fdw_snapshot_take(&p->snapshot);
+		r = fdw_snapshot_take(p->snapshotter, 0, &p->snapshot);
 		if (r < 0) {
 			log_warning("start-up snapshot (BPF task_file iterator) unavailable: %s; "
 				    "reading every table from /proc",
@@ -373,9 +373,9 @@ int fdw_pipeline_scan(struct fdw_pipeline *p)
 			fdw_snapshot_stats(p->snapshot, &st);
 			p->stats.scan_snapshot = true;
 			p->stats.scan_fds = st.fds;
-			log_debug("start-up snapshot: %" PRIu64 " tasks, %" PRIu64 " fds, %" PRIu64
-				  " bytes in %" PRIu64 " ms",
-				  st.tasks, st.fds, st.bytes, st.ns / 1000000);
+			log_debug("start-up snapshot: %" PRIu64 " tasks, %" PRIu64 " fds (%" PRIu64
+				  " without a name), %" PRIu64 " bytes in %" PRIu64 " ms",
+				  st.tasks, st.fds, st.no_target, st.bytes, st.ns / 1000000);
 		}
 	}
 	/* fanotify readers that predate the daemon: as if they had just called

@@ -67,6 +67,7 @@ struct fdw_pipeline {
 	uint64_t loss_logged_at; /* CLOCK_MONOTONIC ns of that warning */
 	/* during the start-up scan only: every table as one BPF iterator pass
 	 * saw it (capture/snapshot.h), and the ring position before it */
+	struct fdw_snapshotter *snapshotter; /* daemon.c's; NULL: /proc only */
 	struct fdw_snapshot *snapshot;
 	uint64_t snapshot_pos;
 	double snapshot_ticks; /* CLOCK_BOOTTIME then, in /proc's clock ticks */

@@ -529,6 +529,7 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 		      "fds", (json_int_t)st->scan_fds, "from_proc", (json_int_t)st->scan_from_proc,
 		      "ms", (json_int_t)st->scan_ms),
 	    &ok);
+	set(o, "memory", json_pack("{s:I}", "heap_bytes", (json_int_t)st->heap_bytes), &ok);
 	set(o, "probes",
 	    json_pack("{s:I, s:I, s:b}", "attached", (json_int_t)st->probes_attached, "failed",
 		      (json_int_t)st->probes_failed, "fanotify_read", st->fanotify_read),

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* One snapshot of every layer's counters: see stats.h. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,6 +99,11 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 	int r = 0;
 
 	st.ready = !deps->ready || *deps->ready;
+	{
+		struct mallinfo2 mi = mallinfo2();
+
+		st.heap_bytes = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+	}
 	st.uptime_s = now > deps->start_mono_ns ? (double)(now - deps->start_mono_ns) / 1e9 : 0.0;
 	if (deps->pipeline) {
 		st.events_received = deps->pipeline->stats.events_received;

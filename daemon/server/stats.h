@@ -30,6 +30,7 @@ struct fdw_stats {
 	uint64_t scan_from_proc;
 	unsigned int probes_attached, probes_failed;
 	bool fanotify_read; /* the on-demand fanotify read probe is on */
+	uint64_t heap_bytes; /* malloc'd and in use (mallinfo2) */
 	uint64_t scan_ms;
 
 	/* model */
