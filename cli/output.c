@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/symbols.h"
 #include "output.h"
 
 struct fdw_table {
@@ -331,7 +332,7 @@ void fdw_format_ret(char *buf, size_t size, long long ret,
 		return;
 	}
 	if ((!errname || !*errname) && ret >= -4095)
-		errname = strerrorname_np((int)-ret);
+		errname = fdw_sym_errno(ret);
 	if (errname && *errname)
 		(void)snprintf(buf, size, "%lld (%s)", ret, errname);
 	else

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/symbols.h"
 #include "render.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -488,6 +489,55 @@ static bool plain_string(const char *s)
 	return true;
 }
 
+/* fdw_sym_get_fn over an event object's integer fields. */
+static bool json_arg(void *userdata, const char *arg, uint64_t *value)
+{
+	const json_t *v = get(userdata, arg);
+
+	if (!json_is_integer(v))
+		return false;
+	*value = (uint64_t)json_integer_value(v);
+	return true;
+}
+
+/*
+ * A "NAME_name"/"NAME_names" field beside a NAME field: the daemon's
+ * decoding of it, which the human view prints in NAME's place.
+ */
+static bool is_decoded_names(const json_t *ev, const char *key)
+{
+	const char *us = strrchr(key, '_');
+	char base[64];
+
+	if (!us || (strcmp(us, "_name") && strcmp(us, "_names")) ||
+	    (size_t)(us - key) >= sizeof(base))
+		return false;
+	memcpy(base, key, (size_t)(us - key));
+	base[us - key] = '\0';
+	return get(ev, base) != NULL;
+}
+
+char *fdw_event_decoded(const json_t *ev, const char *key, const json_t *val)
+{
+	const char *sc = json_string_value(get(ev, "syscall"));
+	const struct fdw_symset *set;
+	json_int_t v;
+	char *s = NULL;
+	int n;
+
+	if (!json_is_integer(val))
+		return NULL;
+	set = fdw_sym_for_arg(sc, key, json_arg, (void *)ev);
+	if (!set)
+		return NULL;
+	v = json_integer_value(val);
+	n = fdw_sym_format(set, (uint64_t)v, v < 0, NULL, 0);
+	if (n < 0 || !(s = malloc((size_t)n + 1)))
+		return NULL;
+	(void)fdw_sym_format(set, (uint64_t)v, v < 0, s, (size_t)n + 1);
+	return s;
+}
+
 char *fdw_event_args(const json_t *ev)
 {
 	const char *key;
@@ -503,14 +553,14 @@ char *fdw_event_args(const json_t *ev)
 	json_object_foreach((json_t *)ev, key, val) {
 		char *text;
 
-		if (is_event_meta(key))
+		if (is_event_meta(key) || is_decoded_names(ev, key))
 			continue;
 		if (json_is_string(val) && plain_string(json_string_value(val)))
 			text = dup_text(json_string_value(val));
 		else if (json_is_boolean(val) || json_is_string(val) ||
 			 json_is_null(val))
 			text = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
-		else
+		else if (!(text = fdw_event_decoded(ev, key, val)))
 			text = fdw_json_text(val);
 		if (!text) {
 			fclose(f);

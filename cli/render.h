@@ -52,10 +52,16 @@ int fdw_render_leak_line(const struct fdw_render *r, const json_t *alert);
 char *fdw_json_text(const json_t *v);
 
 /* "name=value ..." for every field of an event except seq, ts, pid, tid,
- * comm, syscall, ret and errno, in the daemon's order. Strings that are
+ * comm, syscall, ret and errno, in the daemon's order; numbers the decoder
+ * knows symbolically, and without the daemon's NAME_name(s) fields. Strings that are
  * empty or hold spaces, quotes or control characters are JSON-quoted.
  * Returns a malloc'd string ("" when none) or NULL on ENOMEM. */
 char *fdw_event_args(const json_t *ev);
+
+/* The human form of integer field key of an event, decoded the way strace
+ * prints it (common/symbols.h): "O_RDONLY|O_CLOEXEC", "AT_FDCWD", "0644".
+ * NULL when the field is not one the decoder knows (or on ENOMEM). */
+char *fdw_event_decoded(const json_t *ev, const char *key, const json_t *val);
 
 /* RET column: "10", "-9 (EBADF)", "-" when the event has no ret. */
 void fdw_event_ret(char *buf, size_t size, const json_t *ev);

@@ -110,8 +110,9 @@ def fd_doc(now):
 def events_doc():
     return [
         {"seq": 10, "ts": EVENT_TS, "pid": 42, "tid": 42, "comm": "cat",
-         "syscall": "openat", "dirfd": -100, "path": "/etc/passwd",
-         "flags": "O_RDONLY|O_CLOEXEC", "ret": 3},
+         "syscall": "openat", "dirfd": -100, "dirfd_name": "AT_FDCWD",
+         "path": "/etc/passwd", "flags": 524288,
+         "flags_names": ["O_RDONLY", "O_CLOEXEC"], "mode": 0, "ret": 3},
         {"seq": 11, "ts": EVENT_TS + 1, "pid": 42, "tid": 43, "comm": "cat",
          "syscall": "dup2", "oldfd": 3, "newfd": 10, "ret": 10},
         {"seq": 12, "ts": EVENT_TS + 2, "pid": 42, "tid": 42, "comm": "cat",
@@ -485,7 +486,8 @@ class Checker:
         rows = self.table(out, hdr, right, "events")
         self.check(rows == [
             ["11:06:40.123", "42", "42", "cat", "openat",
-             "dirfd=-100 path=/etc/passwd flags=O_RDONLY|O_CLOEXEC", "3"],
+             "dirfd=AT_FDCWD path=/etc/passwd flags=O_RDONLY|O_CLOEXEC mode=0",
+             "3"],
             ["11:06:41.123", "42", "43", "cat", "dup2", "oldfd=3 newfd=10",
              "10"],
             ["11:06:42.123", "42", "42", "cat", "close", "fd=99",
