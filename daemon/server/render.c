@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* The model, the history and a stats snapshot as JSON: see render.h and docs/api.md. */
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "base/hash.h"
 #include "capture/syscalls.h"
 #include "common/symbols.h"
+#include "detect/leaks.h"
 #include "server/render.h"
 
 #ifndef FDWATCH_VERSION
@@ -411,6 +413,18 @@ json_t *fdw_render_table(const struct fdw_server_deps *deps, const struct fdw_pr
 	return finish(o, ok);
 }
 
+/* limit_soft and growth_per_min of a process (null when not known). */
+static void set_trend(json_t *po, const struct fdw_server_deps *deps, const struct fdw_proc *p,
+		      bool *ok)
+{
+	struct fdw_leak_trend tr;
+	bool known = fdw_leaks_proc_trend(deps->leaks, p, &tr);
+
+	set(po, "limit_soft", known && tr.limit_known ? json_u64(tr.soft) : json_null(), ok);
+	set(po, "growth_per_min",
+	    known && tr.samples >= 2 ? json_real(round(tr.per_min * 10) / 10) : json_null(), ok);
+}
+
 json_t *fdw_render_processes(const struct fdw_server_deps *deps)
 {
 	struct fdw_model *m = deps->model;
@@ -452,6 +466,7 @@ json_t *fdw_render_processes(const struct fdw_server_deps *deps)
 		set(po, "table", t ? json_u64(t->id) : json_null(), &ok);
 		set(po, "threads", json_integer(p->ntasks), &ok);
 		set(po, "stale", json_boolean(proc_stale(p, t)), &ok);
+		set_trend(po, deps, p, &ok);
 		if (!ok)
 			json_decref(po);
 		else if (json_array_append_new(a, po) < 0) /* it took po */
