@@ -289,6 +289,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.stream([dumps(a) for a in doc["alerts"]])
             else:
                 self.send_json(200, doc)
+        elif url.path == "/v1/races" and mode == "races":
+            self.send_json(200, {"races": [
+                {"pid": 42, "kind": "close-while-used", "fd": 3},
+                {"pid": 42, "kind": "fd-reuse", "fd": 5},
+                {"pid": 300, "kind": "fd-reuse", "fd": 7}]})
         else:
             self.send_json(404, {"error": "no such path: %s" % url.path})
 
@@ -830,7 +835,7 @@ def main():
     g.add_argument("--fdwatch", metavar="PATH", help="check this fdwatch")
     ap.add_argument("--mode", default="normal",
                     help="with --serve: normal, trickle, finite, broken, "
-                    "hangup, noleaks, nofollow")
+                    "hangup, noleaks, nofollow, races")
     a = ap.parse_args()
     if a.serve:
         srv = Server(a.serve, a.mode)

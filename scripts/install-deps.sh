@@ -27,6 +27,7 @@ PACKAGES=(
 	libcurl4-openssl-dev # the CLI's HTTP client over the unix socket
 	libsystemd-dev     # sd_notify(): readiness, status, watchdog
 	libdw-dev          # elfutils: symbolizes leak-site stacks
+	bash-completion    # where the CLI's completion installs (pkg-config), its test
 	# scripts and tests
 	util-linux         # mount, mountpoint, taskset
 	procps             # ps, pgrep, pkill (test helpers)
@@ -37,6 +38,7 @@ PACKAGES=(
 	nginx              # a real long-running server for the leak detector tests
 	systemd            # systemd-analyze verify of systemd/fdwatchd.service
 	linux-perf         # perf stat for benchmarks
+	tmux               # fdwatch top is tested in a real terminal
 )
 
 list_packages() {
