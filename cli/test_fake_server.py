@@ -814,6 +814,17 @@ class Checker:
                        "Examples:" in out, "%s --help" % cmd, out)
             rc, out2, err = self.run(["help", cmd])
             self.check(rc == 0 and out2 == out, "help %s" % cmd, out2)
+        # every option and command of --help is in the man page
+        rc, out, err = self.run(["--help"])
+        man = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                           "docs", "man", "fdwatch.1.in")
+        with open(man) as f:
+            page = f.read().replace("\\-", "-")
+        for opt in sorted(set(re.findall(r"--[a-z][a-z-]*", out))):
+            self.check(opt in page, "man page documents %s" % opt)
+        for cmd in ("status", "ps", "fds", "events", "verify", "leaks", "top"):
+            self.check(".B %s" % cmd in page or ".BR %s" % cmd in page,
+                       "man page documents %s" % cmd)
         rc, out, err = self.run(["top"])
         self.check(rc == 1 and "needs a terminal" in err,
                    "top off a terminal says so", err)
