@@ -700,6 +700,15 @@ class Checker:
         rc, out, err = self.run(["events", "-f"], sock=nofollow)
         self.check(rc == 0 and len(out.splitlines()) == 1 + len(events_doc()),
                    "events -f: a plain list is rendered", out)
+        # the filters hold for streams too, --json or not
+        rc, out, err = self.run(["events", "-f", "-J", "--syscall", "close,pipe2"],
+                                sock=nofollow)
+        self.check(rc == 0 and [json.loads(x)["seq"] for x in out.splitlines()]
+                   == [12, 13], "events -f --syscall --json", out)
+        rc, out, err = self.run(["events", "-f", "-n", "--failed", "-o", "SEQ"],
+                                sock=nofollow)
+        self.check(rc == 0 and out.split() == ["12", "14"],
+                   "events -f --failed", out)
 
     def test_verify(self):
         rc, out, err = self.run(["verify"])

@@ -9,7 +9,9 @@ rows in each sort order, the trend of an alerted process (Unicode blocks
 and the ASCII fallback), the races column (404 from the daemon: "-"; with
 findings: their count), opening a process's fd table and coming back,
 and that q and ^C give the shell back with the terminal restored (the
-alternate screen gone, canonical mode and echo on again).
+alternate screen gone, canonical mode and echo on again). Then, on the same
+terminal: tables go through $PAGER (not with --no-pager), in color (not
+with NO_COLOR).
 
     test_top_tmux.py --fdwatch PATH
 """
@@ -59,6 +61,14 @@ class Pane:
         raise AssertionError("timed out waiting for %s; the pane shows:\n%s"
                              % (what, s))
 
+    def shell(self, cmd):
+        """Run cmd at the prompt; the screen once it is done."""
+        self.n = getattr(self, "n", 0) + 1
+        # $((...)): the marker is in the output, not in the typed line
+        self.send("clear; %s; echo DONE-$((%d+1000))" % (cmd, self.n), "Enter")
+        mark = "DONE-%d" % (self.n + 1000)
+        return self.wait(lambda s: mark in s, cmd)
+
     def close(self):
         self.tmux("kill-server")
 
@@ -86,10 +96,9 @@ def rows_of(screen):
 
 
 def stty_restored(pane, c, what):
-    pane.send("clear; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo "
-              "-e -icanon -e -echo | sort | tr '\\n' ' '; echo END", "Enter")
-    s = pane.wait(lambda s: "END" in s.split("echo END")[-1], "stty output")
-    c.check("echo icanon END" in s, what + ": canonical mode and echo back",
+    s = pane.shell("stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo "
+                   "-e -icanon -e -echo | sort | tr '\\n' ' '")
+    c.check("echo icanon DONE-" in s, what + ": canonical mode and echo back",
             s)
 
 
@@ -203,6 +212,28 @@ def main():
                     "top: the races column counts findings per pid", s)
             pane.send("q")
             pane.wait(lambda s: s.rstrip().endswith("$"), "the shell")
+
+            # on a terminal: tables go through $PAGER, and in color
+            pane.send("clear; PAGER='sed s/^/PAGED:/' %s --socket %s ps"
+                      % (fdwatch, socks["normal"]), "Enter")
+            s = pane.wait(lambda s: "PAGED:PID" in s, "ps through the pager")
+            paged = [l for l in s.splitlines() if l.startswith("PAGED:")]
+            c.check(len(paged) == 4 and "worker" in paged[-1],
+                    "ps: every line through $PAGER on a terminal", s)
+            s = pane.shell("PAGER='sed s/^/PAGED:/' %s --socket %s ps --no-pager"
+                           % (fdwatch, socks["normal"]))
+            c.check("PAGED:" not in s.split("--no-pager")[-1] and "worker" in s,
+                    "ps --no-pager: not paged", s)
+            pane.shell("%s --socket %s ps --no-pager -o PID,STALE"
+                       % (fdwatch, socks["normal"]))
+            esc = pane.tmux("capture-pane", "-p", "-e", "-t", "t").stdout
+            c.check("\033[1mPID" in esc and "\033[33myes" in esc,
+                    "ps on a terminal: bold heading, stale in yellow", repr(esc))
+            pane.shell("NO_COLOR=1 %s --socket %s ps --no-pager -o PID,STALE"
+                       % (fdwatch, socks["normal"]))
+            esc = pane.tmux("capture-pane", "-p", "-e", "-t", "t").stdout
+            c.check("\033[1mPID" not in esc and "\033[33m" not in esc,
+                    "NO_COLOR on a terminal: no colors", repr(esc))
         except AssertionError as e:
             c.check(False, "top under tmux", str(e))
         finally:
