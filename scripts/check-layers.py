@@ -6,7 +6,8 @@
 
 Each file belongs to a module: its folder (daemon/model/apply.c -> model),
 or for the top-level files their own name (daemon.c/daemon.h -> daemon,
-main.c -> main). A module may include headers of its own module and of
+main.c -> main). The common/ folder beside daemon/ (code the CLI shares)
+is checked too, as the lowest module "common". A module may include headers of its own module and of
 modules in LOWER layers only. Any other include (upward, or sideways
 between two modules of one layer) is reported, as is any include cycle
 between modules (which the order rule already excludes), and any module
