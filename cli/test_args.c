@@ -957,6 +957,26 @@ static void test_render_leaks(void)
 	json_decref(doc);
 }
 
+static void test_hostile_trend(void)
+{
+	/* a daemon that sends 10000 samples, strings and nulls among them */
+	json_t *a = json_pack("{s:{s:[]}}", "evidence", "series");
+	json_t *series = json_object_get(json_object_get(a, "evidence"), "series");
+	char buf[64];
+
+	for (int i = 0; i < 10000; i++)
+		json_array_append_new(series, i % 7 ? json_integer(i) : json_string("x"));
+	json_array_append_new(series, json_null());
+	fdw_alert_trend(a, buf, sizeof(buf), 20, true);
+	CHECK(fdw_text_width(buf) == 20);
+	fdw_alert_trend(a, buf, 4, 20, true);	/* room for one block only */
+	CHECK(strlen(buf) == 3);
+	json_object_set_new(json_object_get(a, "evidence"), "series", json_string("no"));
+	fdw_alert_trend(a, buf, sizeof(buf), 20, true);
+	CHECK_STR(buf, "");
+	json_decref(a);
+}
+
 static void test_sparkline(void)
 {
 	double up[] = { 1, 2, 3, 4, 5, 6, 7, 8 }, flat[] = { 3, 3, 3 };
@@ -1026,6 +1046,15 @@ static void test_lsfd_options(void)
 	CHECK_USAGE("invalid interval", "top", "-d", "0");
 	CHECK_USAGE("no columns given", "ps", "-o", "+");
 	CHECK_USAGE("unknown command 'nope'", "help", "nope");
+	{
+		/* a -p list longer than the bound is refused, not truncated */
+		char list[65 * 4 + 1] = "";
+
+		for (int i = 1; i <= 65; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d",
+				 i > 1 ? "," : "", i);
+		CHECK_USAGE("too many PIDs (at most 64)", "ps", "-p", list);
+	}
 
 	/* times: relative, @unix, wall clock (TZ=UTC here) */
 	CHECK(fdw_parse_time("10m", 1000.0, &t) == 0 && t == 400.0);
@@ -1188,6 +1217,7 @@ int main(void)
 	test_render_verify();
 	test_render_leaks();
 	test_sparkline();
+	test_hostile_trend();
 	test_lsfd_options();
 	test_columns();
 
