@@ -698,7 +698,7 @@ void fdw_help_cmd(FILE *f, enum fdw_cmd cmd)
 		      "Examples:\n"
 		      "  fdwatch ps --sort fds\n"
 		      "  fdwatch ps -s growth -o PID,COMMAND,FDS,GROWTH\n"
-		      "  fdwatch ps -o +LIMIT,USE%\n"
+		      "  fdwatch ps -o +LIMIT,THREADS\n"
 		      "  fdwatch ps -n -r -o PID          # one pid per line, for scripts\n"
 		      "  fdwatch ps --list-columns\n", f);
 		break;

@@ -246,10 +246,9 @@ static int fill_row(const struct fdw_render *r, const struct table_kind *k,
 	int ret;
 
 	k->fill(r, item, cells);
-	for (size_t i = 0; i < nsel; i++) {
-		picked[i] = cells[sel[i]];
-		cells[sel[i]] = NULL;
-	}
+	/* a column asked for twice (-o PID,PID) gets a copy */
+	for (size_t i = 0; i < nsel; i++)
+		picked[i] = cells[sel[i]] ? strdup(cells[sel[i]]) : NULL;
 	for (size_t c = 0; c < k->ncols; c++)
 		free(cells[c]);
 	ret = add_row(t, picked, nsel);
@@ -419,21 +418,22 @@ static const struct fdw_column ps_cols[] = {
 	{ "PID", FDW_COL_RIGHT, 0 },
 	{ "COMMAND", 0, 0 },
 	{ "FDS", FDW_COL_RIGHT, 0 },
+	{ "GROWTH", FDW_COL_RIGHT, 0 },
+	{ "USE%", FDW_COL_RIGHT, 0 },
 	{ "TABLE", FDW_COL_RIGHT, 0 },
 	{ "STALE", 0, 0 },
 	{ "PPID", FDW_COL_RIGHT, 0 },
 	{ "THREADS", FDW_COL_RIGHT, 0 },
-	{ "GROWTH", FDW_COL_RIGHT, 0 },
 	{ "LIMIT", FDW_COL_RIGHT, 0 },
-	{ "USE%", FDW_COL_RIGHT, 0 },
 };
 
 static const char *const ps_help[] = {
 	"process id", "command name", "open file descriptors",
+	"fd count growth over the last minute, fds/min",
+	"open fds as a share of the RLIMIT_NOFILE soft limit",
 	"file table id (shared by CLONE_FILES processes)",
 	"yes when events were lost and the table may differ from /proc",
-	"parent process id", "threads", "fd count growth over the last minute, fds/min",
-	"RLIMIT_NOFILE soft limit", "open fds as a share of the soft limit",
+	"parent process id", "threads", "RLIMIT_NOFILE soft limit",
 };
 
 /* fds / limit_soft, or a negative number when unknown. */
@@ -465,34 +465,34 @@ static void ps_fill(const struct fdw_render *r, const json_t *p, char **cells)
 	cells[0] = text_of(get(p, "pid"));
 	cells[1] = text_of(get(p, "comm"));
 	cells[2] = text_of(get(p, "fds"));
-	cells[3] = text_of(get(p, "table"));
-	cells[4] = text_of(get(p, "stale"));
-	cells[5] = text_of(get(p, "ppid"));
-	cells[6] = text_of(get(p, "threads"));
-	cells[7] = real_text(get(p, "growth_per_min"), true, "");
-	cells[8] = text_of(get(p, "limit_soft"));
+	cells[3] = real_text(get(p, "growth_per_min"), true, "");
 	if (share < 0)
-		cells[9] = dup_text("-");
-	else if (asprintf(&cells[9], "%.1f%%", share * 100) < 0)
-		cells[9] = NULL;
+		cells[4] = dup_text("-");
+	else if (asprintf(&cells[4], "%.1f%%", share * 100) < 0)
+		cells[4] = NULL;
+	cells[5] = text_of(get(p, "table"));
+	cells[6] = text_of(get(p, "stale"));
+	cells[7] = text_of(get(p, "ppid"));
+	cells[8] = text_of(get(p, "threads"));
+	cells[9] = text_of(get(p, "limit_soft"));
 }
 
 static void ps_color(const json_t *p, const char **sgr)
 {
 	double share = limit_share(p);
 
-	if (json_is_true(get(p, "stale")))
-		sgr[4] = "33";
 	if (json_number_value(get(p, "growth_per_min")) >= 60)
-		sgr[7] = "1;31";
+		sgr[3] = "1;31";
 	if (share >= 0.8)
-		sgr[9] = "1;31";
+		sgr[4] = "1;31";
 	else if (share >= 0.5)
-		sgr[9] = "33";
+		sgr[4] = "33";
+	if (json_is_true(get(p, "stale")))
+		sgr[6] = "33";
 }
 
 static const struct table_kind ps_table = {
-	"ps", ps_cols, ps_help, ARRAY_SIZE(ps_cols), 5, ps_fill, ps_color,
+	"ps", ps_cols, ps_help, ARRAY_SIZE(ps_cols), 7, ps_fill, ps_color,
 };
 
 /* --sort: the value to put first (largest), and how to read it. */

@@ -664,9 +664,9 @@ static void test_render_ps(void)
 		CHECK(fdw_render_ps(&c.r, doc) == 0);
 		capture_close(&c);
 		CHECK_STR(c.out,
-			  "PID  COMMAND   FDS  TABLE  STALE\n"
-			  "  1  init       12      7  no\n"
-			  "300  worker   1234     12  yes\n");
+			  "PID  COMMAND   FDS  GROWTH  USE%  TABLE  STALE\n"
+			  "  1  init       12       -     -      7  no\n"
+			  "300  worker   1234       -     -     12  yes\n");
 		CHECK_STR(c.err, "");
 	}
 	capture_free(&c);
@@ -675,8 +675,8 @@ static void test_render_ps(void)
 		CHECK(fdw_render_ps(&c.r, doc) == 0);
 		capture_close(&c);
 		CHECK_STR(c.out,
-			  "  1  init      12   7  no\n"
-			  "300  worker  1234  12  yes\n");
+			  "  1  init      12  -  -   7  no\n"
+			  "300  worker  1234  -  -  12  yes\n");
 	}
 	capture_free(&c);
 	json_decref(doc);
@@ -1104,14 +1104,30 @@ static void test_columns(void)
 	/* --sort: largest first; unknown values last; -o with +; -r */
 	if (capture_open(&c, true)) {
 		c.r.sort = "fds";
-		c.r.output = "+GROWTH,USE%";
+		c.r.output = "+THREADS,LIMIT";
 		CHECK(fdw_render_ps(&c.r, doc) == 0);
 		capture_close(&c);
 		CHECK_STR(c.out,
-			  "PID  COMMAND  FDS  TABLE  STALE  GROWTH   USE%\n"
-			  "300  worker   900     12  no       +2.0  90.0%\n"
-			  "  1  init      50      1  no          -      -\n"
-			  "  7  my app    12      7  no      +30.0  75.0%\n");
+			  "PID  COMMAND  FDS  GROWTH   USE%  TABLE  STALE  THREADS  LIMIT\n"
+			  "300  worker   900    +2.0  90.0%     12  no           4   1000\n"
+			  "  1  init      50       -      -      1  no           -      -\n"
+			  "  7  my app    12   +30.0  75.0%      7  no           -     16\n");
+	}
+	capture_free(&c);
+	/* a column twice, and every column */
+	if (capture_open(&c, false)) {
+		c.r.sort = "pid";
+		c.r.output = "PID,PID,+";
+		CHECK(fdw_render_ps(&c.r, doc) == -EINVAL);
+		c.r.output = "PID,PID";
+		CHECK(fdw_render_ps(&c.r, doc) == 0);
+		c.r.output = "PID,COMMAND,FDS,GROWTH,USE%,TABLE,STALE,PPID,THREADS,LIMIT";
+		CHECK(fdw_render_ps(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out, "  1    1\n  7    7\n300  300\n"
+			  "  1  init     50      -      -   1  no  -  -     -\n"
+			  "  7  my app   12  +30.0  75.0%   7  no  -  -    16\n"
+			  "300  worker  900   +2.0  90.0%  12  no  1  4  1000\n");
 	}
 	capture_free(&c);
 	if (capture_open(&c, false)) {
@@ -1150,7 +1166,8 @@ static void test_columns(void)
 		CHECK(fdw_columns_list(&c.r, "ps") == 0);
 		capture_close(&c);
 		CHECK(strstr(c.out, "COLUMN   DESCRIPTION\n") == c.out);
-		CHECK(strstr(c.out, "\nGROWTH   fd count growth over the last minute, fds/min\n") != NULL);
+		CHECK(strstr(c.out, "\nGROWTH   fd count growth over the last minute, fds/min (default)\n") != NULL);
+		CHECK(strstr(c.out, "\nLIMIT    RLIMIT_NOFILE soft limit\n") != NULL);
 		CHECK(strstr(c.out, "\nPID      process id (default)\n") != NULL);
 	}
 	capture_free(&c);

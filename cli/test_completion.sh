@@ -52,6 +52,7 @@ comp "top" help t
 comp "--socket" --so
 comp "$ps_cols" --socket "$sock" ps -o ""
 comp "+GROWTH" --socket "$sock" ps -o +GR
+comp "+LIMIT" --socket "$sock" ps -o +LI
 comp "PID,COMMAND" --socket "$sock" ps -o PID,COM
 comp "TID TIME" --socket "$sock" events --output T
 comp "TREND" leaks -o TR

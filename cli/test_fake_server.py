@@ -409,14 +409,15 @@ class Checker:
         self.check(json.loads(out) == status_doc(), "-J before command")
 
     def test_ps(self):
-        hdr = ["PID", "COMMAND", "FDS", "TABLE", "STALE"]
-        right = {"PID", "FDS", "TABLE"}
+        hdr = ["PID", "COMMAND", "FDS", "GROWTH", "USE%", "TABLE", "STALE"]
+        right = {"PID", "FDS", "GROWTH", "USE%", "TABLE"}
         out = self.ok(["ps"])
         self.check(self.last_request() == "/v1/processes", "ps path")
         rows = self.table(out, hdr, right, "ps")
-        self.check(rows == [["1", "init", "12", "7", "no"],
-                            ["42", "cat", "5", "9", "no"],
-                            ["300", "worker", "1234", "12", "yes"]],
+        self.check(rows == [["1", "init", "12", "+0.0", "1.2%", "7", "no"],
+                            ["42", "cat", "5", "-", "62.5%", "9", "no"],
+                            ["300", "worker", "1234", "+12.5", "30.1%", "12",
+                             "yes"]],
                    "ps: rows sorted by pid", out)
         out = self.ok(["-n", "ps"])
         rows = self.table(out, hdr, right, "ps -n", headings=False)
@@ -448,13 +449,13 @@ class Checker:
             out = self.ok(["ps", "--sort", key, "-n", "-r", "-o", "PID"])
             self.check([int(x) for x in out.split()] == order,
                        "ps --sort %s" % key, repr(out))
-        out = self.ok(["ps", "-o", "+GROWTH"])
+        out = self.ok(["ps", "-o", "+LIMIT"])
         self.check(out.splitlines()[0].split() ==
-                   ["PID", "COMMAND", "FDS", "TABLE", "STALE", "GROWTH"],
-                   "ps -o +COLS adds to the defaults", out)
-        out = self.ok(["ps", "-p", "42,300", "-r"])
-        self.check(out == "PID COMMAND FDS TABLE STALE\n42 cat 5 9 no\n"
-                   "300 worker 1234 12 yes\n", "ps -p -r", repr(out))
+                   ["PID", "COMMAND", "FDS", "GROWTH", "USE%", "TABLE", "STALE",
+                    "LIMIT"], "ps -o +COLS adds to the defaults", out)
+        out = self.ok(["ps", "-p", "42,300", "-r", "-o", "PID,COMMAND,FDS,STALE"])
+        self.check(out == "PID COMMAND FDS STALE\n42 cat 5 no\n"
+                   "300 worker 1234 yes\n", "ps -p -r", repr(out))
         out = self.ok(["ps", "-p", "42", "--json"])
         self.check(json.loads(out) == {"processes": [doc[42]]},
                    "ps -p --json keeps only those", out)
