@@ -142,7 +142,9 @@ static const struct fdw_sym in_bits[] = { CLOEXEC_NONBLOCK("IN_") };
 static const struct fdw_symset in_flags = FLAG_SET("inotify_flags", in_bits);
 static const struct fdw_sym uffd_bits[] = { SYM(1, "UFFD_USER_MODE_ONLY"), CLOEXEC_NONBLOCK("O_") };
 static const struct fdw_symset uffd_flags = FLAG_SET("userfaultfd_flags", uffd_bits);
-static const struct fdw_sym pidfd_bits[] = { SYM(0200, "PIDFD_THREAD"), SYM(04000, "PIDFD_NONBLOCK") };
+static const struct fdw_sym pidfd_bits[] = {
+	SYM(0200, "PIDFD_THREAD"), SYM(04000, "PIDFD_NONBLOCK"),
+};
 static const struct fdw_symset pidfd_flags = FLAG_SET("pidfd_flags", pidfd_bits);
 
 static const struct fdw_sym clocks[] = {
@@ -261,7 +263,8 @@ static const struct fdw_sym mount_attr_bits[] = {
 	SYM(0x8, "MOUNT_ATTR_NOEXEC"), SYM(0x80, "MOUNT_ATTR_NODIRATIME"),
 	SYM(0x100000, "MOUNT_ATTR_IDMAP"), SYM(0x200000, "MOUNT_ATTR_NOSYMFOLLOW"),
 };
-static const struct fdw_symset mount_attrs = FIELD_SET("mount_attrs", atime_modes, 0x70, mount_attr_bits);
+static const struct fdw_symset mount_attrs =
+	FIELD_SET("mount_attrs", atime_modes, 0x70, mount_attr_bits);
 static const struct fdw_sym fspick_bits[] = {
 	SYM(1, "FSPICK_CLOEXEC"), SYM(2, "FSPICK_SYMLINK_NOFOLLOW"), SYM(4, "FSPICK_NO_AUTOMOUNT"),
 	SYM(8, "FSPICK_EMPTY_PATH"),
@@ -391,7 +394,10 @@ const struct fdw_symset *fdw_sym_for_arg(const char *syscall, const char *arg,
 		const struct arg_rule *r = &rules[i];
 		uint64_t v;
 
-		if (strcmp(r->syscall, syscall) || strcmp(r->arg, arg))
+		/* the first bytes first: this runs for every argument of every
+		 * event the API renders */
+		if (r->syscall[0] != syscall[0] || r->arg[0] != arg[0] ||
+		    strcmp(r->syscall, syscall) || strcmp(r->arg, arg))
 			continue;
 		if (!r->ctx)
 			return r->set;
