@@ -105,7 +105,8 @@ def stty_restored(pane, c, what):
 def run_top(c, pane, fdwatch, sock, utf8=True):
     pane.send("clear; echo MARKER-BEFORE-TOP; %s --socket %s top"
               % (fdwatch, sock), "Enter")
-    s = pane.wait(lambda s: "fdwatch top -" in s and rows_of(s), "top")
+    # a whole frame: the three processes of the fake daemon
+    s = pane.wait(lambda s: "fdwatch top -" in s and len(rows_of(s)) >= 3, "top")
     return s
 
 
@@ -167,7 +168,8 @@ def main():
 
             # open the selected (first) process's table, and come back
             pane.send("Enter")
-            s = pane.wait(lambda s: "pid 300 (worker)" in s, "the fd table")
+            s = pane.wait(lambda s: "pid 300 (worker)" in s and "/dev/null" in s,
+                          "the fd table")
             c.check("1 fds" in s and "(stale)" in s and "/dev/null" in s,
                     "top: Enter opens the fd table", s)
             pane.send("Escape")
@@ -193,7 +195,7 @@ def main():
             pane.send("clear; LC_ALL=C %s --socket %s top" % (fdwatch,
                                                             socks["normal"]),
                       "Enter")
-            s = pane.wait(lambda s: "fdwatch top -" in s and rows_of(s), "top")
+            s = pane.wait(lambda s: "fdwatch top -" in s and len(rows_of(s)) >= 3, "top")
             r42 = [r for r in rows_of(s) if r[0] == "42"]
             c.check(r42 and r42[0][7] == "_.-=+*#@",
                     "top: ASCII trend when the locale is not UTF-8", s)
@@ -214,9 +216,8 @@ def main():
             pane.wait(lambda s: s.rstrip().endswith("$"), "the shell")
 
             # on a terminal: tables go through $PAGER, and in color
-            pane.send("clear; PAGER='sed s/^/PAGED:/' %s --socket %s ps"
-                      % (fdwatch, socks["normal"]), "Enter")
-            s = pane.wait(lambda s: "PAGED:PID" in s, "ps through the pager")
+            s = pane.shell("PAGER='sed s/^/PAGED:/' %s --socket %s ps"
+                           % (fdwatch, socks["normal"]))
             paged = [l for l in s.splitlines() if l.startswith("PAGED:")]
             c.check(len(paged) == 4 and "worker" in paged[-1],
                     "ps: every line through $PAGER on a terminal", s)
