@@ -750,8 +750,9 @@ void fdw_help_cmd(FILE *f, enum fdw_cmd cmd)
 	case FDW_CMD_TOP:
 		fputs("Usage: fdwatch top [-p PID,...] [-s pid|fds|growth|limit] [-d SECS]\n\n"
 		      "A live view of the processes with the most open fds, refreshed every\n"
-		      "second: growth rate (fds/min), share of RLIMIT_NOFILE, firing alerts,\n"
-		      "race findings, and the fd count's trend.\n\n"
+		      "second: growth rate (fds/min), share of RLIMIT_NOFILE and the time left\n"
+		      "to it, firing alerts, race findings, and the fd count's trend (the alert\n"
+		      "window of a growing process).\n\n"
 		      "Keys:\n"
 		      "  f g l p      sort by fds, growth, limit share, pid\n"
 		      "  Up/Down j/k  select a process\n"

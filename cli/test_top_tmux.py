@@ -143,18 +143,19 @@ def main():
                     "sort: fds" in first, "top: the summary line", first)
             head = [l for l in s.splitlines() if l.startswith("    PID")]
             c.check(head and head[0].split() == [
-                "PID", "COMMAND", "FDS", "GROWTH/m", "LIMIT%", "ALERTS",
+                "PID", "COMMAND", "FDS", "GROWTH/m", "LIMIT%", "ETA", "ALERTS",
                 "RACES", "TREND"], "top: the heading", s)
             rows = rows_of(s)
             c.check([r[0] for r in rows] == ["300", "1", "42"],
                     "top: sorted by fds", s)
-            c.check(rows and rows[0][:7] == ["300", "worker", "1234", "+12.5",
-                                             "30.1%", "0", "-"],
+            # 300: (4096 - 1234) fds at 12.5/min is 228m, shown as 3h
+            c.check(rows and rows[0][:8] == ["300", "worker", "1234", "+12.5",
+                                             "30.1%", "3h", "0", "-"],
                     "top: the busiest process's figures", s)
             r42 = [r for r in rows if r[0] == "42"]
-            c.check(r42 and r42[0][3:7] == ["-", "62.5%", "1", "-"] and
-                    r42[0][7] == "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588",
-                    "top: the alerted process's alert, share and trend", s)
+            c.check(r42 and r42[0][3:8] == ["-", "62.5%", "1m", "1", "-"] and
+                    r42[0][8] == "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588",
+                    "top: the alerted process's alert, share, time left and trend", s)
 
             for key, order, name in (("p", ["1", "42", "300"], "pid"),
                                      ("l", ["42", "300", "1"], "limit"),
@@ -197,7 +198,7 @@ def main():
                       "Enter")
             s = pane.wait(lambda s: "fdwatch top -" in s and len(rows_of(s)) >= 3, "top")
             r42 = [r for r in rows_of(s) if r[0] == "42"]
-            c.check(r42 and r42[0][7] == "_.-=+*#@",
+            c.check(r42 and r42[0][8] == "_.-=+*#@",
                     "top: ASCII trend when the locale is not UTF-8", s)
             pane.send("C-c")
             s = pane.wait(lambda s: "fdwatch top -" not in s and
@@ -208,9 +209,9 @@ def main():
             s = run_top(c, pane, fdwatch, socks["races"])
             rows = {r[0]: r for r in rows_of(s)}
             c.check("races on" in s.splitlines()[0] and
-                    rows.get("42", [""] * 7)[6] == "2" and
-                    rows.get("300", [""] * 7)[6] == "1" and
-                    rows.get("1", [""] * 7)[6] == "0",
+                    rows.get("42", [""] * 8)[7] == "2" and
+                    rows.get("300", [""] * 8)[7] == "1" and
+                    rows.get("1", [""] * 8)[7] == "0",
                     "top: the races column counts findings per pid", s)
             pane.send("q")
             pane.wait(lambda s: s.rstrip().endswith("$"), "the shell")

@@ -242,6 +242,27 @@ static const char *c_limit(const struct top_ctx *c, const struct top_row *row, c
 	return row->share >= 0.8 ? "1;31" : row->share >= 0.5 ? "33" : NULL;
 }
 
+/* Time to the soft limit: the alert's projection, else fds / growth. */
+static const char *c_eta(const struct top_ctx *c, const struct top_row *row, char *buf,
+			 size_t size)
+{
+	const json_t *eta = json_object_get(json_object_get(row->alert, "evidence"),
+					    "seconds_to_limit");
+	const json_t *lim = json_object_get(row->proc, "limit_soft");
+	double secs = -1;
+
+	if (json_is_number(eta)) {
+		secs = json_number_value(eta);
+	} else if (!isnan(row->growth) && row->growth > 0 && json_is_integer(lim)) {
+		double left = (double)json_integer_value(lim) -
+			      (double)json_integer_value(json_object_get(row->proc, "fds"));
+
+		secs = left > 0 ? left / row->growth * 60.0 : 0;
+	}
+	fdw_format_short_duration(buf, size, secs);
+	return secs >= 0 && secs < 3600 ? "1;31" : NULL;
+}
+
 static const char *c_alerts(const struct top_ctx *c, const struct top_row *row, char *buf,
 			    size_t size)
 {
@@ -287,6 +308,7 @@ static const struct top_col top_cols[] = {
 	{ "FDS", 7, true, c_fds },
 	{ "GROWTH/m", 9, true, c_growth },
 	{ "LIMIT%", 7, true, c_limit },
+	{ "ETA", 5, true, c_eta },
 	{ "ALERTS", 6, true, c_alerts },
 	{ "RACES", 5, true, c_races },
 	{ "TREND", 0, false, c_trend },
