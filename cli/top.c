@@ -316,6 +316,8 @@ static const struct top_col top_cols[] = {
 
 /* ---- the screen -------------------------------------------------------------- */
 
+static int screen_line, screen_rows;	/* of the frame being drawn */
+
 /* Append s (display width w) clipped to what is left of the line. */
 static void put_clipped(FILE *f, const char *s, int *left)
 {
@@ -356,9 +358,21 @@ static void put_cell(FILE *f, const struct top_col *col, const char *text, const
 		}
 }
 
+/* Erase the rest of the line and go to the next one, except after the
+ * last line of the screen: a newline there would scroll the first away. */
 static void end_line(FILE *f)
 {
-	fputs("\033[K\r\n", f);
+	fputs("\033[K", f);
+	if (++screen_line < screen_rows)
+		fputs("\r\n", f);
+}
+
+/* Start a frame of rows lines at the top left. */
+static void begin_frame(FILE *f, int rows)
+{
+	screen_line = 0;
+	screen_rows = rows;
+	fputs("\033[H", f);
 }
 
 int fdw_top_render(FILE *f, const struct fdw_top_view *v, const json_t *procs,
@@ -394,7 +408,7 @@ int fdw_top_render(FILE *f, const struct fdw_top_view *v, const json_t *procs,
 
 	fdw_format_clock(clock, sizeof(clock), v->now, true);
 	left = v->cols;
-	fputs("\033[H", f);
+	begin_frame(f, v->rows);
 	{
 		char head[256];
 
@@ -464,7 +478,7 @@ int fdw_top_render(FILE *f, const struct fdw_top_view *v, const json_t *procs,
 
 /* One process's fd table (Enter). */
 static int render_detail(FILE *f, const struct fdw_top_view *v, const json_t *doc,
-			 const char *error)
+			 const char *error, int *first)
 {
 	const json_t *fds = json_object_get(doc, "fds");
 	int left = v->cols, line = 0;
@@ -472,7 +486,7 @@ static int render_detail(FILE *f, const struct fdw_top_view *v, const json_t *do
 	size_t i;
 	json_t *fd;
 
-	fputs("\033[H", f);
+	begin_frame(f, v->rows);
 	snprintf(head, sizeof(head), "fdwatch top - pid %" JSON_INTEGER_FORMAT " (%s): %zu fds%s",
 		 json_integer_value(json_object_get(doc, "pid")),
 		 json_string_value(json_object_get(doc, "comm")) ?: "?", json_array_size(fds),
@@ -482,7 +496,7 @@ static int render_detail(FILE *f, const struct fdw_top_view *v, const json_t *do
 	put_clipped(f, head, &left);
 	end_line(f);
 	left = v->cols;
-	put_clipped(f, "keys: Esc/q/Backspace back", &left);
+	put_clipped(f, "keys: Esc/q/Backspace back  Up/Down/PgUp/PgDn scroll", &left);
 	end_line(f);
 	left = v->cols;
 	fputs("\033[7m", f);
@@ -492,11 +506,18 @@ static int render_detail(FILE *f, const struct fdw_top_view *v, const json_t *do
 	fputs("\033[0m", f);
 	end_line(f);
 	line = 3;
+	/* scrolled: never past the last screenful */
+	if (*first > (int)json_array_size(fds) - (v->rows - 3))
+		*first = (int)json_array_size(fds) - (v->rows - 3);
+	if (*first < 0)
+		*first = 0;
 	json_array_foreach(fds, i, fd) {
 		const json_t *o = json_object_get(fd, "origin");
 		char age[32], row[512];
 		char *target;
 
+		if ((int)i < *first)
+			continue;
 		if (line >= v->rows)
 			break;
 		fdw_format_age(age, sizeof(age), v->now,
@@ -673,6 +694,7 @@ struct top_state {
 	char error[160];	/* the last failure, shown on the first line */
 	char detail_error[160];
 	int detail_pid;		/* 0: the process list */
+	int detail_first;	/* the table's first row shown */
 	struct fdw_top_hist hist;
 };
 
@@ -770,7 +792,7 @@ static void draw(struct top_state *st, struct fdw_top_view *v, int *selected)
 	v->now = top_now();
 	if (st->detail_pid) {
 		(void)render_detail(stdout, v, st->detail,
-				    st->detail_error[0] ? st->detail_error : NULL);
+				    st->detail_error[0] ? st->detail_error : NULL, &st->detail_first);
 	} else if (st->procs) {
 		(void)fdw_top_render(stdout, v, st->procs, st->leaks,
 				     st->races_gone ? NULL : st->races, &st->hist, selected);
@@ -778,7 +800,7 @@ static void draw(struct top_state *st, struct fdw_top_view *v, int *selected)
 	} else {
 		int left = v->cols;
 
-		fputs("\033[H", stdout);
+		begin_frame(stdout, v->rows);
 		put_clipped(stdout, st->error[0] ? st->error : "waiting for fdwatchd...", &left);
 		end_line(stdout);
 		fputs("\033[J", stdout);
@@ -897,6 +919,7 @@ int fdw_top(struct fdw_client *c, const struct fdw_args *a, const struct fdw_ren
 			case KEY_ENTER:
 				if (!st.detail_pid && v.selected_pid) {
 					st.detail_pid = v.selected_pid;
+					st.detail_first = 0;
 					next = 0;
 				}
 				break;
@@ -904,12 +927,15 @@ int fdw_top(struct fdw_client *c, const struct fdw_args *a, const struct fdw_ren
 			case KEY_DOWN:
 			case KEY_PGUP:
 			case KEY_PGDN:
-				if (!st.detail_pid) {
+				{
 					int page = v.rows > 4 ? v.rows - 4 : 1;
+					int delta = keys[i] == KEY_UP ? -1 : keys[i] == KEY_DOWN ? 1 :
+						    keys[i] == KEY_PGUP ? -page : page;
 
-					move_selection(&st, &v, keys[i] == KEY_UP ? -1 :
-								keys[i] == KEY_DOWN ? 1 :
-								keys[i] == KEY_PGUP ? -page : page);
+					if (st.detail_pid)
+						st.detail_first += delta;
+					else
+						move_selection(&st, &v, delta);
 				}
 				top_resized = 1;
 				break;
