@@ -278,6 +278,30 @@ int fdw_print_row(FILE *f, const struct fdw_column *cols, size_t ncols,
 	return stream_status(f);
 }
 
+int fdw_print_row_color(FILE *f, const struct fdw_column *cols, size_t ncols,
+			const char *const *cells, const char *const *sgr)
+{
+	for (size_t c = 0; c < ncols; c++) {
+		const char *s = cells[c] ? cells[c] : "-";
+		size_t w = fdw_text_width(s);
+		size_t pad = w < cols[c].width ? cols[c].width - w : 0;
+		bool right = cols[c].flags & FDW_COL_RIGHT;
+
+		if (c)
+			fprintf(f, "%*s", FDW_COL_GAP, "");
+		if (right)
+			fprintf(f, "%*s", (int)pad, "");
+		if (sgr && sgr[c])
+			fprintf(f, "\033[%sm%s\033[0m", sgr[c], s);
+		else
+			fputs(s, f);
+		if (!right && c + 1 < ncols)
+			fprintf(f, "%*s", (int)pad, "");
+	}
+	fputc('\n', f);
+	return stream_status(f);
+}
+
 int fdw_print_heading(FILE *f, const struct fdw_column *cols, size_t ncols)
 {
 	const char *names[32];

@@ -82,6 +82,10 @@ void fdw_format_short_duration(char *buf, size_t size, double seconds);
  * push the rest right). cells[i] NULL prints as "-". Not escaped. */
 int fdw_print_row(FILE *f, const struct fdw_column *cols, size_t ncols,
 		  const char *const *cells);
+/* fdw_print_row() with an SGR color per cell (sgr[i] NULL: none), the
+ * padding outside the colors. */
+int fdw_print_row_color(FILE *f, const struct fdw_column *cols, size_t ncols,
+			const char *const *cells, const char *const *sgr);
 /* The heading line for fdw_print_row(). */
 int fdw_print_heading(FILE *f, const struct fdw_column *cols, size_t ncols);
 

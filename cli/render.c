@@ -337,9 +337,18 @@ static int print_line(const struct fdw_render *r, const struct table_kind *k,
 
 		ret = fdw_table_print_style(t, r->out, &st);
 	} else if (!ret) {
+		const char *sgr[MAX_COLS] = { NULL }, *picked[MAX_COLS];
+
 		for (size_t c = 0; c < nsel; c++)
 			cells[c] = fdw_table_cell(t, 0, c);
-		ret = fdw_print_row(r->out, cols, nsel, cells);
+		if (r->color && k->color) {
+			k->color(item, sgr);
+			for (size_t c = 0; c < nsel; c++)
+				picked[c] = sgr[sel[c]];
+			ret = fdw_print_row_color(r->out, cols, nsel, cells, picked);
+		} else {
+			ret = fdw_print_row(r->out, cols, nsel, cells);
+		}
 	}
 	fdw_table_free(t);
 	return ret;
@@ -363,6 +372,13 @@ static int print_line_heading(const struct fdw_render *r, const struct table_kin
 			fprintf(r->out, "%s%s", i ? " " : "", names[i]);
 		fputc('\n', r->out);
 		return ferror(r->out) ? -EIO : 0;
+	}
+	if (r->color) {
+		const char *bold[MAX_COLS];
+
+		for (size_t i = 0; i < nsel; i++)
+			bold[i] = "1";
+		return fdw_print_row_color(r->out, cols, nsel, names, bold);
 	}
 	return fdw_print_row(r->out, cols, nsel, names);
 }

@@ -710,6 +710,14 @@ class Checker:
                                 sock=nofollow)
         self.check(rc == 0 and out.split() == ["12", "14"],
                    "events -f --failed", out)
+        rc, out, err = self.run(["events", "-f", "--failed", "-o", "SEQ,RET",
+                                 "--color=always"], sock=nofollow)
+        lines = out.splitlines()
+        self.check(rc == 0 and len(lines) == 3 and
+                   lines[0] == "     \033[1mSEQ\033[0m  \033[1mRET\033[0m" and
+                   lines[1] == "      12  \033[31m-9 (EBADF)\033[0m",
+                   "events -f --color=always: the same columns, in color",
+                   repr(lines))
 
     def test_verify(self):
         rc, out, err = self.run(["verify"])
