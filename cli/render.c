@@ -792,6 +792,7 @@ static const struct fdw_column event_cols[] = {
 	{ "SEQ", FDW_COL_RIGHT, 8 },
 	{ "ERRNO", 0, 8 },
 	{ "AGE", FDW_COL_RIGHT, 4 },
+	{ "CALL", 0, 0 },
 };
 
 static const char *const event_help[] = {
@@ -801,6 +802,7 @@ static const char *const event_help[] = {
 	"return value, with the errno name when it failed",
 	"the daemon's sequence number", "errno name of a failure",
 	"time since the event",
+	"the call as strace prints it: openat(AT_FDCWD, \"/etc/hosts\", O_RDONLY) = 3",
 };
 
 static bool is_event_meta(const char *key)
@@ -917,6 +919,70 @@ char *fdw_event_args(const json_t *ev)
 	return out;
 }
 
+/* One value of fdw_event_call(). */
+static char *call_value(const json_t *ev, const char *key, const json_t *val)
+{
+	char *text;
+
+	if (json_is_string(val) || json_is_array(val) || json_is_boolean(val) ||
+	    json_is_null(val))
+		/* strace quotes strings (escaping what needs it), prints [3, 4] */
+		return json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+	text = fdw_event_decoded(ev, key, val);
+	return text ? text : fdw_json_text(val);
+}
+
+char *fdw_event_call(const json_t *ev)
+{
+	const char *sc = json_string_value(get(ev, "syscall"));
+	/* process events are no syscalls: their fields by name */
+	bool named = sc && (!strcmp(sc, "fork") || !strcmp(sc, "exec") || !strcmp(sc, "exit"));
+	/* pipe(2) fills its array first: strace prints it there */
+	bool fds_first = sc && (!strcmp(sc, "pipe") || !strcmp(sc, "pipe2"));
+	const char *key;
+	json_t *val;
+	char *out = NULL;
+	size_t len = 0;
+	char ret[64];
+	bool first = true;
+	FILE *f;
+
+	f = open_memstream(&out, &len);
+	if (!f)
+		return NULL;
+	fprintf(f, "%s(", sc ? sc : "?");
+	for (int pass = fds_first ? 0 : 1; pass < 2; pass++) {
+		json_object_foreach((json_t *)ev, key, val) {
+			char *text;
+
+			if (is_event_meta(key) || is_decoded_names(ev, key) ||
+			    (fds_first && (pass == 0) != !strcmp(key, "fds")))
+				continue;
+			text = call_value(ev, key, val);
+			if (!text) {
+				fclose(f);
+				free(out);
+				return NULL;
+			}
+			fprintf(f, "%s%s%s%s", first ? "" : ", ", named ? key : "",
+				named ? "=" : "", text);
+			free(text);
+			first = false;
+		}
+	}
+	if (json_is_integer(get(ev, "ret"))) {
+		fdw_event_ret(ret, sizeof(ret), ev);
+		fprintf(f, ") = %s", ret);
+	} else {
+		fputs(") = ?", f);
+	}
+	if (fclose(f)) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 void fdw_event_ret(char *buf, size_t size, const json_t *ev)
 {
 	const json_t *ret = get(ev, "ret");
@@ -949,6 +1015,7 @@ static void event_fill(const struct fdw_render *r, const json_t *ev, char **cell
 	cells[7] = text_of(get(ev, "seq"));
 	cells[8] = text_of(get(ev, "errno"));
 	cells[9] = age_text(r->now, get(ev, "ts"));
+	cells[10] = fdw_event_call(ev);
 }
 
 static void event_color(const json_t *ev, const char **sgr)

@@ -103,6 +103,11 @@ char *fdw_event_args(const json_t *ev);
  * NULL when the field is not one the decoder knows (or on ENOMEM). */
 char *fdw_event_decoded(const json_t *ev, const char *key, const json_t *val);
 
+/* The call as strace prints it, from the same decoding: "openat(AT_FDCWD,
+ * \"/etc/hosts\", O_RDONLY|O_CLOEXEC, 0) = 3", "close(99) = -9 (EBADF)".
+ * Returns a malloc'd string or NULL on ENOMEM. */
+char *fdw_event_call(const json_t *ev);
+
 /* RET column: "10", "-9 (EBADF)", "-" when the event has no ret. */
 void fdw_event_ret(char *buf, size_t size, const json_t *ev);
 

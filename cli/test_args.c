@@ -638,6 +638,14 @@ static void test_event_cells(void)
 	s = fdw_event_args(ev3);
 	CHECK_STR(s, "");
 	free(s);
+	/* the CALL column: strings quoted and escaped, as strace does */
+	s = fdw_event_call(ev2);
+	CHECK_STR(s, "pipe2([3,4], \"/tmp/a b\", \"\", \"say\\\"hi\", \"a\\nb\", true, null,"
+		  " 0.5, \"O_RDONLY|O_CLOEXEC\") = 0");
+	free(s);
+	s = fdw_event_call(ev3);
+	CHECK_STR(s, "exit() = ?");
+	free(s);
 
 	fdw_event_ret(buf, sizeof(buf), ev);
 	CHECK_STR(buf, "-9 (EBADF)");

@@ -4,8 +4,9 @@
  * tests/golden/events.jsonl (the daemon's rendering of every traced
  * syscall, checked by tests/unit/test_events_golden.c) as `fdwatch events`
  * prints its SYSCALL, ARGS and RET columns, compared with
- * tests/golden/events.txt ("SYSCALL ARGS = RET" per line, as strace would
- * put it).
+ * tests/golden/events.txt: "SYSCALL ARGS = RET" (the default columns),
+ * then indented, the CALL column ("openat(AT_FDCWD, ...) = 3", as strace
+ * prints it).
  *
  *   test_golden JSONL TXT            compare
  *   test_golden --write JSONL TXT    rewrite TXT (review the diff!)
@@ -38,10 +39,15 @@ static char *render_file(const char *jsonl)
 		if (!ev || !args) {
 			fprintf(f, "(bad line: %s)\n", err.text);
 		} else {
+			char *call = fdw_event_call(ev);
+
 			fdw_event_ret(ret, sizeof(ret), ev);
 			fprintf(f, "%s%s%s = %s\n",
 				json_string_value(json_object_get(ev, "syscall")),
 				*args ? " " : "", args, ret);
+			/* the CALL column: the same event as strace would print it */
+			fprintf(f, "  %s\n", call ? call : "(ENOMEM)");
+			free(call);
 		}
 		free(args);
 		json_decref(ev);
@@ -114,7 +120,7 @@ int main(int argc, char **argv)
 		wl = wl ? strtok_r(NULL, "\n", &ws) : NULL;
 	}
 	/* an empty golden file proves nothing */
-	if (line < 10) {
+	if (line < 20) {
 		fprintf(stderr, "only %d lines\n", line);
 		failed++;
 	}
