@@ -88,13 +88,14 @@ static int build_path(const struct fdw_args *a, char *buf, size_t size)
 			   a->cmd == FDW_CMD_VERIFY))
 		qlen += snprintf(query + qlen, sizeof(query) - qlen, "&pid=%d",
 				 a->pid);
-	if (a->has_limit)
+	if (a->cmd == FDW_CMD_EVENTS && !a->follow && events_filtered(a))
+		/* the filters apply to what came: look further back, and keep
+		 * the last --limit of those that pass (keep_filtered_tail) */
+		qlen += snprintf(query + qlen, sizeof(query) - qlen, "&limit=%d",
+				 a->has_limit && a->limit > FILTER_LIMIT ? a->limit : FILTER_LIMIT);
+	else if (a->has_limit)
 		qlen += snprintf(query + qlen, sizeof(query) - qlen,
 				 "&limit=%d", a->limit);
-	else if (a->cmd == FDW_CMD_EVENTS && !a->follow && events_filtered(a))
-		/* the filters apply to what came: look further back */
-		qlen += snprintf(query + qlen, sizeof(query) - qlen,
-				 "&limit=%d", FILTER_LIMIT);
 	if (a->follow)
 		qlen += snprintf(query + qlen, sizeof(query) - qlen,
 				 "&follow=1");
@@ -162,6 +163,25 @@ static void print_body(const struct fdw_response *resp)
 	fwrite(resp->body, 1, resp->body_len, stdout);
 	if (!resp->body_len || resp->body[resp->body_len - 1] != '\n')
 		putchar('\n');
+}
+
+/* Filtered events with --limit N: the last N that pass the filters (the
+ * daemon was asked for more, since it filters by one pid only). */
+static void keep_filtered_tail(const struct run *run, json_t *doc)
+{
+	json_t *events = json_object_get(doc, "events");
+	size_t i, kept = 0;
+
+	if (!run->args->has_limit || !json_is_array(events))
+		return;
+	for (i = json_array_size(events); i-- > 0;) {
+		json_t *ev = json_array_get(events, i);
+
+		if (kept < (size_t)run->args->limit && fdw_event_wanted(&run->render, ev))
+			kept++;
+		else
+			(void)json_array_remove(events, i);
+	}
 }
 
 /* --json for events: one compact object per line (those the filters keep). */
@@ -314,6 +334,8 @@ static int run_get(struct run *run, const char *path)
 		goto out;
 	}
 
+	if (a->cmd == FDW_CMD_EVENTS && !a->follow && events_filtered(a))
+		keep_filtered_tail(run, resp.json);
 	start_pager(run);
 	if (a->json) {
 		if (a->cmd == FDW_CMD_EVENTS) {
