@@ -117,6 +117,19 @@ def main(r):
                 check_eq(len(rows), len(js), "--failed rows vs the JSON's failures")
                 check(["openat", "-2\\x20(ENOENT)", "ENOENT"] in rows,
                       f"the failed openat in {rows[-10:]}")
+            with r.case("events --syscall X --limit N: the last N events that are X"):
+                opens = [e for e in evs if e.get("syscall") == "openat"]
+                check(len(opens) >= 2, "fewer than 2 openat events of the child")
+                check(evs and evs[-1].get("syscall") != "openat",
+                      "the child's last event is an openat: the case would prove nothing")
+                # the child's other events come after its opens: a limit
+                # applied before the filter would find no openat at all
+                c = d.cli("events", "-p", pid, "--syscall", "openat", "--limit", 2, "-J",
+                          "--no-pager")
+                check_eq(c.returncode, 0, "exit code")
+                got = T.parse_events(c.stdout)
+                check_eq([e.get("seq") for e in got], [e.get("seq") for e in opens[-2:]],
+                         "the last 2 openat events of the child")
             with r.case("events --comm and --since keep only those"):
                 comm = T.proc_comm(pid)
                 c = d.cli("events", "--comm", comm, "--since", f"@{start}", "--limit", 20000,
