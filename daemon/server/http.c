@@ -339,6 +339,8 @@ static const char *status_text(int status)
 		return "OK";
 	case 400:
 		return "Bad Request";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -574,15 +576,19 @@ static void peer_credentials(struct client *c)
 		return; /* TCP has no peer credentials; loopback only anyway */
 	if (c->srv->fake_cred) {
 		c->uid = c->srv->fake_uid;
+		c->gid = c->srv->fake_gid;
 		c->peer_pid = c->srv->fake_pid;
+		srv_access_classify(c, -1);
 		return;
 	}
+	/* unknown credentials: uid -1, nobody's processes, not privileged */
 	if (uv_fileno(&c->conn.handle, &fd) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return;
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->peer_pid = cred.pid;
+	srv_access_classify(c, fd);
 }
 
 /* ---- slots -------------------------------------------------------------- */

@@ -65,7 +65,8 @@ static struct wbuf *next_chunk(struct client *c, const char *prefix)
 		if (e->ev.seq >= c->end_seq)
 			break;
 		c->next_seq = e->ev.seq + 1;
-		if (c->follow_pid && e->ev.pid != c->follow_pid)
+		if ((c->follow_pid && e->ev.pid != c->follow_pid) ||
+		    !srv_client_sees_pid(c, e->ev.pid, e->ev.seq))
 			continue;
 		o = fdw_render_event(deps, e);
 		line = o ? json_dumps(o, DUMP_FLAGS) : NULL;
