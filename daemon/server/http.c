@@ -451,6 +451,22 @@ static int on_url(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+/* A header name is a token (RFC 9110 5.1): "Host : x" and the like are
+ * refused, not guessed at (http_parser lets whitespace through). */
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)at[i];
+
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= 'A' && ch <= 'Z') || (ch && strchr(tchar, ch))))
+			return -1;
+	}
+	return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct client *c = p->data;
@@ -462,6 +478,7 @@ static int on_headers_complete(http_parser *p)
 
 static const http_parser_settings parser_settings = {
 	.on_url = on_url,
+	.on_header_field = on_header_field,
 	.on_headers_complete = on_headers_complete,
 };
 

@@ -32,7 +32,8 @@ static struct wbuf *chunk(const char *prefix, const char *text, size_t len)
 
 	if (!b)
 		return NULL;
-	memcpy(b->data, prefix, plen);
+	if (plen) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(b->data, prefix, plen);
 	n = sprintf(b->data + plen, "%zx\r\n", len);
 	memcpy(b->data + plen + (size_t)n, text, len);
 	memcpy(b->data + plen + (size_t)n + len, "\r\n", 2);
