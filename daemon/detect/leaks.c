@@ -408,6 +408,9 @@ void fdw_leaks_free(struct fdw_leaks *l)
 		return;
 	while (fdw_hashmap_next(&l->m->procs, &it, &key, &v))
 		leak_proc_free(l, v);
+	/* the model outlives us: it must not call us with `l` freed (ASan
+	 * found fdw_model_free() doing so at every daemon exit) */
+	fdw_model_silence_observer(l->m, l->obs_idx);
 	leak_stacks_free(l);
 	free(l);
 }
