@@ -276,6 +276,17 @@ def run_cases(r):
                 check_eq(st["processes"], mine, "own process count")
                 check(st["fds"] >= 300, f"own fds {st['fds']}")
 
+            with r.case("user: the CLI works with what it may see"):
+                for args in (["status"], ["ps"], ["--json", "ps"], ["fds", str(up.pid)]):
+                    p = as_user(USER, T.FDWATCH, "--socket", d.sock, *args)
+                    out, _ = p.communicate(timeout=60)
+                    check_eq(p.returncode, 0, f"fdwatch {' '.join(args)} as {USER}: {out[-300:]}")
+                    check(str(rp.pid) not in out.split() and "root-secret" not in out,
+                          f"fdwatch {' '.join(args)} shows root's process")
+                p = as_user(USER, T.FDWATCH, "--socket", d.sock, "fds", str(rp.pid))
+                p.communicate(timeout=60)
+                check(p.returncode != 0, "fdwatch fds of root's pid succeeded")
+
             with r.case("member and root see everything"):
                 for who in (MEMBER, "root"):
                     doc = get_json(d, who, f"/v1/processes/{rp.pid}/fds")
