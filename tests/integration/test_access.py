@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Per-user access to the API (server/access.c, docs/api.md "Access").
 
-Two real users made for the test (and removed after): fdwt_acc, who is not
-in the daemon's group, and fdwt_accm, a member of it by a supplementary
-group only. The daemon runs with --socket-group fdwt_accg (a test group, so
+Two real users made for the test (and removed after): fdwt_accPID, who is
+not in the daemon's group, and fdwt_accmPID, a member of it by a
+supplementary group only. The daemon runs with --socket-group fdwt_accgPID (a test group, so
 that a real `fdwatch` group on the machine plays no part) and a metrics
 listener. Three programs hold fds on files whose names say whose they are:
 one of root's, two of fdwt_acc's (one a copy of python3 named
@@ -38,9 +38,10 @@ import fdwtest as T
 import test_leaks_helpers as H
 from fdwtest import check, check_eq
 
-USER = "fdwt_acc"
-MEMBER = "fdwt_accm"
-GROUP = "fdwt_accg"
+# names of this run's own (two runs at once must not remove each other's)
+USER = f"fdwt_acc{os.getpid()}"
+MEMBER = f"fdwt_accm{os.getpid()}"
+GROUP = f"fdwt_accg{os.getpid()}"
 
 HOLDER = r'''
 import os, sys, time
