@@ -3,13 +3,16 @@
  * Hold many fds open until killed, for the start-up benchmark
  * (bench/startup.sh): `fdwatch-bench-hold same PATH N` opens PATH N times
  * (N open file descriptions on one inode: the start-up scan's grouping
- * worst case); `fdwatch-bench-hold pipes N` makes N/2 pipes. Prints "ready"
- * on stdout when it holds them all.
+ * worst case); `fdwatch-bench-hold pipes N` makes N/2 pipes;
+ * `fdwatch-bench-hold idle N` forks N children that only wait (dying with
+ * it). Prints "ready" on stdout when it holds them all.
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -19,9 +22,10 @@ int main(int argc, char **argv)
 	char *end;
 	long n;
 
-	if (argc < 3 || (strcmp(argv[1], "same") && strcmp(argv[1], "pipes")) ||
+	if (argc < 3 ||
+	    (strcmp(argv[1], "same") && strcmp(argv[1], "pipes") && strcmp(argv[1], "idle")) ||
 	    (!strcmp(argv[1], "same") && argc < 4)) {
-		fprintf(stderr, "usage: %s same PATH N | pipes N\n", argv[0]);
+		fprintf(stderr, "usage: %s same PATH N | pipes N | idle N\n", argv[0]);
 		return 2;
 	}
 	n = strtol(argv[argc - 1], &end, 10);
@@ -32,6 +36,26 @@ int main(int argc, char **argv)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (!strcmp(argv[1], "idle")) {
+		pid_t parent = getpid();
+
+		for (long i = 0; i < n; i++) {
+			pid_t c = fork();
+
+			if (c < 0) {
+				perror("fork");
+				return 1;
+			}
+			if (c == 0) {
+				(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+				if (getppid() != parent)
+					_exit(0);
+				for (;;)
+					pause();
+			}
+		}
+		n = 0;
 	}
 	for (long i = 0; i < n;) {
 		int p[2];

@@ -3,6 +3,10 @@
  * fdwatch-bench-loop: a tight syscall loop, timed with CLOCK_MONOTONIC.
  *
  *   fdwatch-bench-loop dupclose N   N x (dup(fd) + close), fd open on /dev/null
+ *   fdwatch-bench-loop openclose N  N x (open("/etc/hostname") + close): a path
+ *                                   copy and a target the daemon must resolve
+ *   fdwatch-bench-loop socketclose N N x (socket(AF_UNIX) + close)
+ *   fdwatch-bench-loop pipeclose N  N x (pipe2 + close + close)
  *   fdwatch-bench-loop getppid N    N x getppid() (a syscall fdwatch does not trace)
  *   fdwatch-bench-loop piperw N     N x (write + read) of 64 bytes on a pipe: the
  *                                   read probe's cost (it filters fanotify files)
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define WARMUP_MAX 10000u
@@ -64,6 +69,45 @@ static int dupclose(int fd, uint64_t n)
 	return 0;
 }
 
+static int openclose(uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		int fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			return -errno;
+		if (close(fd) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int socketclose(uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return -errno;
+		if (close(fd) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int pipeclose(uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		int p[2];
+
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return -errno;
+		if (close(p[0]) < 0 || close(p[1]) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 static int getppid_loop(uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++)
@@ -88,8 +132,11 @@ static int piperw(const int p[2], uint64_t n)
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s dupclose|getppid|piperw N\n"
+		"usage: %s dupclose|openclose|socketclose|pipeclose|getppid|piperw N\n"
 		"  dupclose N  N x (dup(fd) + close) on an fd open on /dev/null\n"
+		"  openclose N N x (open(\"/etc/hostname\") + close)\n"
+		"  socketclose N N x (socket(AF_UNIX, SOCK_STREAM) + close)\n"
+		"  pipeclose N N x (pipe2 + close + close)\n"
 		"  getppid N   N x getppid()\n"
 		"  piperw N    N x (write + read) of 64 bytes on a pipe\n",
 		argv0);
@@ -128,6 +175,18 @@ int main(int argc, char **argv)
 			r = dupclose(fd, n);
 		t1 = now_ns();
 		fd_syscalls = 2 * (warmup + n);
+	} else if (strcmp(mode, "openclose") == 0 || strcmp(mode, "socketclose") == 0 ||
+		   strcmp(mode, "pipeclose") == 0) {
+		int (*fn)(uint64_t) = mode[0] == 'o' ? openclose :
+				      mode[0] == 's' ? socketclose : pipeclose;
+
+		r = fn(warmup);
+		t0 = now_ns();
+		if (r == 0)
+			r = fn(n);
+		t1 = now_ns();
+		/* pipe2 makes one record for both ends, then two closes */
+		fd_syscalls = (mode[0] == 'p' ? 3 : 2) * (warmup + n);
 	} else if (strcmp(mode, "getppid") == 0) {
 		r = getppid_loop(warmup);
 		t0 = now_ns();

@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
-# fdwatch capture overhead benchmark. In one run:
-#   1. each loop (dup+close, getppid) untraced, --runs times; the median ns/op
-#   2. fdwatchd started on a private socket
-#   3. each loop again, traced, the same way; events received and lost read
-#      from `fdwatch status --json` before and after each loop
-#   4. the daemon stopped; a table of ratios against the untraced run
+# fdwatch capture overhead benchmark, interleaved.
 #
-#   sudo bench/run.sh [--check] [--iterations N] [--runs N] [--cpu N]
-#                     [--builddir DIR] [--no-build]
+#   sudo bench/run.sh [--check] [--pairs N] [--iterations N] [--cpu N]
+#                     [--modes "dupclose getppid ..."] [--peers] [--nginx]
+#                     [--nginx-seconds S] [--builddir DIR] [--no-build]
 #
-# --check exits 1 when a budget is exceeded: dup+close <= 1.75x untraced,
-# getppid (not traced by fdwatch) <= 1.12x, no event lost, and at least as
-# many events received as the traced loops made. Without it the verdicts are
-# printed and the exit status is 0 whenever the benchmark itself ran.
+# Each loop of bench/loop.c runs alternately untraced and traced by fdwatchd
+# (A B, then B A, ... --pairs times; the daemon is started before and stopped
+# after each traced half, so "untraced" has no probe attached at all). The
+# ratio of a pair is traced/untraced of runs seconds apart, so a VM whose
+# speed drifts over minutes moves both sides of it; the table gives the median
+# of the pairwise ratios with their min-max, the median ns/op of each side,
+# the events the loops made, the events the daemon received and lost while
+# they ran, and the daemon's CPU time per event (utime+stime from
+# /proc/PID/stat over events received, i.e. ms per million events).
+#
+# --peers adds two arms on the same loops: the same syscalls counted by a
+# bpftrace one-liner (tracepoint exits, a per-probe count) and `strace -f -c`
+# (at 1/20 of the iterations: ptrace stops every syscall).
+# --nginx adds rows for Debian's nginx (one worker) serving a small file to
+# wrk on loopback, with short connections and with keep-alive: requests/s
+# ratio (traced/untraced, higher is better) and the p99 latency of each side.
+#
+# Budgets (issue "Performance"): dupclose <= 1.45x, openclose <= 1.25x,
+# getppid <= 1.12x, piperw <= 1.10x, nginx >= 0.99x; every row: no event lost
+# and at least as many events received as the loops made. --check exits 1
+# when a budget is missed; without it the verdicts are printed and the exit
+# status is 0 whenever the benchmark itself ran.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,13 +36,17 @@ cd "$root"
 
 check=0
 build=1
-iterations=2000000
-runs=5
+iterations=1000000
+pairs=5
 cpu=1
 builddir=build
+modes=(dupclose openclose socketclose pipeclose getppid piperw)
+peers=0
+nginx_rows=0
+nginx_seconds=5
 
 usage() {
-	sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 while (($#)); do
@@ -36,23 +54,30 @@ while (($#)); do
 	--check) check=1 ;;
 	--no-build) build=0 ;;
 	--iterations) iterations=${2:?--iterations needs a value}; shift ;;
-	--runs) runs=${2:?--runs needs a value}; shift ;;
+	--pairs | --runs) pairs=${2:?--pairs needs a value}; shift ;;
 	--cpu) cpu=${2:?--cpu needs a value}; shift ;;
 	--builddir) builddir=${2:?--builddir needs a value}; shift ;;
+	--modes) read -r -a modes <<<"${2:?--modes needs a value}"; shift ;;
+	--peers) peers=1 ;;
+	--nginx) nginx_rows=1 ;;
+	--nginx-seconds) nginx_seconds=${2:?--nginx-seconds needs a value}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 	shift
 done
-for v in "$iterations" "$runs" "$cpu"; do
+for v in "$iterations" "$pairs" "$cpu" "$nginx_seconds"; do
 	[[ $v =~ ^[0-9]+$ ]] || fdw_die "not a number: $v"
 done
-((iterations > 0 && runs > 0)) || fdw_die "--iterations and --runs must be positive"
+((iterations > 0 && pairs > 0 && nginx_seconds > 0)) ||
+	fdw_die "--iterations, --pairs and --nginx-seconds must be positive"
 
 ((EUID == 0)) || fdw_die "run as root (e.g. sudo bench/run.sh): the traced half loads eBPF programs"
 
 # An fdwatchd already running would trace the "untraced" loops too.
-for comm in /proc/[0-9]*/comm; do
+# (FDWATCH_BENCH_SMOKE=1 skips this check to try the script itself on a busy
+# machine; its figures then mean nothing.)
+[[ ${FDWATCH_BENCH_SMOKE:-0} == 1 ]] || for comm in /proc/[0-9]*/comm; do
 	# a zombie (exited, not yet reaped) traces nothing
 	if [[ $(cat "$comm" 2>/dev/null) == fdwatchd ]] &&
 		! grep -q '^State:[[:space:]]*Z' "${comm%/comm}/status" 2>/dev/null; then
@@ -63,17 +88,21 @@ done
 
 tmp=$(mktemp -d /tmp/fdwatch-bench.XXXXXX)
 daemon_pid=
+nginx_pid=
+tracer_pid=
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-	if [[ -n $daemon_pid ]] && kill -0 "$daemon_pid" 2>/dev/null; then
-		kill -TERM "$daemon_pid" 2>/dev/null || true
-		wait "$daemon_pid" 2>/dev/null || true
-	fi
+	local p
+	for p in "$tracer_pid" "$daemon_pid" "$nginx_pid"; do
+		if [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then
+			kill -TERM "$p" 2>/dev/null || true
+			wait "$p" 2>/dev/null || true
+		fi
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-# Build (incrementally) what the benchmark runs.
 if ((build)); then
 	if [[ ! -f $builddir/meson-private/coredata.dat ]]; then
 		fdw_meson_setup "$builddir" >&2
@@ -85,10 +114,19 @@ cli=$builddir/cli/fdwatch
 loop=$builddir/bench/fdwatch-bench-loop
 [[ -x $daemon ]] || fdw_die "$daemon was not built"
 [[ -x $cli ]] || fdw_die "$cli was not built"
-if [[ ! -x $loop ]]; then
-	# bench/ not (yet) part of the meson build: compile the loop here.
-	loop=$tmp/fdwatch-bench-loop
-	"${CC:-cc}" -std=gnu11 -O2 -D_GNU_SOURCE -o "$loop" bench/loop.c
+[[ -x $loop ]] || fdw_die "$loop was not built"
+for mode in "${modes[@]}"; do
+	"$loop" "$mode" 1 >/dev/null || fdw_die "unknown loop: $mode"
+done
+if ((peers)); then
+	command -v bpftrace >/dev/null || fdw_die "--peers needs bpftrace (scripts/install-deps.sh)"
+	command -v strace >/dev/null || fdw_die "--peers needs strace (scripts/install-deps.sh)"
+fi
+nginx=
+if ((nginx_rows)); then
+	nginx=$(command -v nginx || echo /usr/sbin/nginx)
+	[[ -x $nginx ]] || fdw_die "--nginx needs nginx (scripts/install-deps.sh)"
+	command -v wrk >/dev/null || fdw_die "--nginx needs wrk (scripts/install-deps.sh)"
 fi
 
 pin=()
@@ -97,26 +135,48 @@ if ((cpu < $(nproc))) && taskset -c "$cpu" true 2>/dev/null; then
 else
 	fdw_log "not pinning the loops to CPU $cpu (taskset missing or no such CPU)"
 fi
-
-# run_loop MODE: runs the loop --runs times; prints the median ns/op and the
-# total of fd syscalls the runs made.
-run_loop() {
-	local mode=$1 i out ns fds=0 times=()
-	for ((i = 0; i < runs; i++)); do
-		out=$("${pin[@]}" "$loop" "$mode" "$iterations")
-		ns=$(sed -n 's/.*ns_per_iter=\([0-9.]*\).*/\1/p' <<<"$out")
-		[[ -n $ns ]] || fdw_die "unexpected output from $loop: $out"
-		times+=("$ns")
-		fds=$((fds + $(sed -n 's/.*fd_syscalls=\([0-9]*\).*/\1/p' <<<"$out")))
-	done
-	printf '%s\n' "${times[@]}" | sort -g | awk -v fds="$fds" '
-		{ v[NR] = $1 }
-		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		      printf "%.2f %d\n", m, fds }'
-}
+clk_tck=$(getconf CLK_TCK)
+fdw_mount_tracefs || true
 
 sock=$tmp/fdwatch.sock
-# status_counts: prints "events_received events_lost".
+start_daemon() {
+	local i
+	rm -rf "$tmp/state"
+	mkdir -p "$tmp/state"
+	"$daemon" --socket "$sock" --state-dir "$tmp/state" --lock-file "$tmp/fdwatchd.lock" \
+		>>"$tmp/daemon.log" 2>&1 &
+	daemon_pid=$!
+	for ((i = 0; ; i++)); do
+		if ! kill -0 "$daemon_pid" 2>/dev/null; then
+			cat "$tmp/daemon.log" >&2
+			fdw_die "fdwatchd exited during start-up"
+		fi
+		"$cli" status --socket "$sock" >/dev/null 2>&1 && break
+		((i < 600)) || { cat "$tmp/daemon.log" >&2; fdw_die "fdwatchd did not answer within 60 s"; }
+		sleep 0.1
+	done
+}
+
+stop_daemon() {
+	local i
+	kill -0 "$daemon_pid" 2>/dev/null || {
+		cat "$tmp/daemon.log" >&2
+		fdw_die "fdwatchd died during the traced runs"
+	}
+	kill -TERM "$daemon_pid"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$daemon_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$daemon_pid" 2>/dev/null; then
+		kill -KILL "$daemon_pid"
+		fdw_die "fdwatchd did not exit within 10 s of SIGTERM"
+	fi
+	wait "$daemon_pid" || fdw_die "fdwatchd exited with status $?"
+	daemon_pid=
+}
+
+# status_counts: "events_received events_lost" (the status call drains first)
 status_counts() {
 	"$cli" status --socket "$sock" --json | python3 -c '
 import json, sys
@@ -124,89 +184,221 @@ d = json.load(sys.stdin)
 print(int(d["events_received"]), int(d["events_lost"]))'
 }
 
-modes=(dupclose getppid)
-declare -A untraced traced expected received lost budget
-budget[dupclose]=1.75
-budget[getppid]=1.12
+# cpu_ticks PID: utime + stime (the fields after "(comm)" can be split safely)
+cpu_ticks() {
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
 
-fdw_log "untraced: ${#modes[@]} loops x $runs runs x $iterations iterations"
-for mode in "${modes[@]}"; do
-	read -r "untraced[$mode]" _ < <(run_loop "$mode")
-done
+# one_loop MODE ITERATIONS [wrapper...]: "ns_per_iter fd_syscalls"
+one_loop() {
+	local mode=$1 n=$2 out
+	shift 2
+	out=$("$@" "${pin[@]}" "$loop" "$mode" "$n")
+	sed -n 's/.*ns_per_iter=\([0-9.]*\).*fd_syscalls=\([0-9]*\).*/\1 \2/p' <<<"$out" | grep . ||
+		fdw_die "unexpected output from $loop: $out"
+}
 
-fdw_mount_tracefs || true
-mkdir -p "$tmp/state"
-"$daemon" --socket "$sock" --state-dir "$tmp/state" >"$tmp/daemon.log" 2>&1 &
-daemon_pid=$!
-for ((i = 0; ; i++)); do
-	if ! kill -0 "$daemon_pid" 2>/dev/null; then
-		cat "$tmp/daemon.log" >&2
-		fdw_die "fdwatchd exited during start-up"
+# Results, one line per measurement: "ARM MODE PAIR key=value..."
+results=$tmp/results
+
+nginx_port=
+start_nginx() {
+	local i
+	nginx_port=$((20000 + RANDOM % 20000))
+	mkdir -p "$tmp/nginx/www"
+	head -c 512 /dev/urandom | base64 >"$tmp/nginx/www/index.html"
+	cat >"$tmp/nginx/nginx.conf" <<-EOF
+		worker_processes 1;
+		daemon off;
+		master_process on;
+		pid $tmp/nginx/nginx.pid;
+		error_log $tmp/nginx/error.log warn;
+		events { worker_connections 4096; }
+		http {
+		    access_log off;
+		    client_body_temp_path $tmp/nginx/body;
+		    proxy_temp_path $tmp/nginx/proxy;
+		    fastcgi_temp_path $tmp/nginx/fastcgi;
+		    uwsgi_temp_path $tmp/nginx/uwsgi;
+		    scgi_temp_path $tmp/nginx/scgi;
+		    keepalive_requests 1000000;
+		    server { listen 127.0.0.1:$nginx_port; root $tmp/nginx/www; location / { } }
+		}
+	EOF
+	"$nginx" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
+	nginx_pid=$!
+	for ((i = 0; i < 100; i++)); do
+		python3 -c "import socket; socket.create_connection(('127.0.0.1', $nginx_port), 1).close()" \
+			2>/dev/null && return 0
+		sleep 0.1
+	done
+	fdw_die "nginx did not accept connections on port $nginx_port"
+}
+
+# wrk_run close|keepalive: "requests_per_s p99_ms"
+wrk_run() {
+	local hdr=() out
+	[[ $1 == close ]] && hdr=(-H 'Connection: close')
+	out=$(wrk -t1 -c16 -d"${nginx_seconds}s" --latency "${hdr[@]}" \
+		"http://127.0.0.1:$nginx_port/index.html" 2>&1)
+	awk '
+		/Requests\/sec:/ { rps = $2 }
+		$1 == "99%" { v = $2; u = v; sub(/[a-z]+$/, "", v); sub(/^[0-9.]+/, "", u)
+			      p99 = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : v }
+		/Non-2xx|Socket errors/ { bad = 1 }
+		END { if (rps == "") exit 1; printf "%s %s\n", rps, p99 }' <<<"$out" ||
+		fdw_die "unexpected wrk output: $out"
+}
+
+# arm_loops ARM PAIR: one run of every loop (and nginx row) in that arm.
+arm_loops() {
+	local arm=$1 p=$2 mode ns fds r0 l0 r1 l1 c0 c1 n wrap=()
+	for mode in "${modes[@]}"; do
+		n=$iterations
+		case $arm in
+		strace) wrap=(strace -f -c -o /dev/null); n=$((iterations / 20 > 0 ? iterations / 20 : 1)) ;;
+		*) wrap=() ;;
+		esac
+		if [[ $arm == fdwatch ]]; then
+			read -r r0 l0 < <(status_counts)
+			c0=$(cpu_ticks "$daemon_pid")
+		fi
+		read -r ns fds < <(one_loop "$mode" "$n" "${wrap[@]}")
+		if [[ $arm == fdwatch ]]; then
+			read -r r1 l1 < <(status_counts)
+			c1=$(cpu_ticks "$daemon_pid")
+			echo "$arm $mode $p ns=$ns exp=$fds recv=$((r1 - r0)) lost=$((l1 - l0)) ticks=$((c1 - c0))"
+		else
+			echo "$arm $mode $p ns=$ns"
+		fi >>"$results"
+	done
+	if ((nginx_rows)) && [[ $arm == untraced || $arm == fdwatch ]]; then
+		for mode in close keepalive; do
+			[[ $arm == fdwatch ]] && read -r r0 l0 < <(status_counts) && c0=$(cpu_ticks "$daemon_pid")
+			read -r ns n < <(wrk_run "$mode")
+			if [[ $arm == fdwatch ]]; then
+				read -r r1 l1 < <(status_counts)
+				c1=$(cpu_ticks "$daemon_pid")
+				echo "$arm nginx-$mode $p rps=$ns p99=$n recv=$((r1 - r0)) lost=$((l1 - l0)) ticks=$((c1 - c0))"
+			else
+				echo "$arm nginx-$mode $p rps=$ns p99=$n"
+			fi >>"$results"
+		done
 	fi
-	if "$cli" status --socket "$sock" >/dev/null 2>&1; then
-		break
-	fi
-	((i < 600)) || { cat "$tmp/daemon.log" >&2; fdw_die "fdwatchd did not answer within 60 s"; }
-	sleep 0.1
-done
+}
 
-fdw_log "traced: the same loops with fdwatchd (pid $daemon_pid) running"
-for mode in "${modes[@]}"; do
-	read -r r0 l0 < <(status_counts)
-	read -r "traced[$mode]" "expected[$mode]" < <(run_loop "$mode")
-	read -r r1 l1 < <(status_counts)
-	received[$mode]=$((r1 - r0))
-	lost[$mode]=$((l1 - l0))
-done
+# The syscalls fdwatch records for these loops, counted at their exits.
+bpftrace_prog='tracepoint:syscalls:sys_exit_dup, tracepoint:syscalls:sys_exit_close,
+tracepoint:syscalls:sys_exit_openat, tracepoint:syscalls:sys_exit_socket,
+tracepoint:syscalls:sys_exit_pipe2, tracepoint:syscalls:sys_exit_accept4
+{ @[probe] = count(); }'
 
-if ! kill -0 "$daemon_pid" 2>/dev/null; then
-	cat "$tmp/daemon.log" >&2
-	fdw_die "fdwatchd died during the traced runs"
-fi
-kill -TERM "$daemon_pid"
-rc=0
-for ((i = 0; i < 100; i++)); do
-	kill -0 "$daemon_pid" 2>/dev/null || break
-	sleep 0.1
+start_bpftrace() {
+	local i
+	bpftrace -e "$bpftrace_prog" >"$tmp/bpftrace.out" 2>&1 &
+	tracer_pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q '^Attaching' "$tmp/bpftrace.out" && { sleep 0.5; return 0; }
+		kill -0 "$tracer_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$tmp/bpftrace.out" >&2
+	fdw_die "bpftrace did not attach"
+}
+
+stop_bpftrace() {
+	kill -INT "$tracer_pid" 2>/dev/null || true
+	wait "$tracer_pid" 2>/dev/null || true
+	tracer_pid=
+}
+
+arms=(untraced fdwatch)
+((peers)) && arms+=(bpftrace strace)
+((nginx_rows)) && start_nginx
+: >"$results"
+fdw_log "$pairs rounds of ${arms[*]} (order rotated each round), ${#modes[@]} loops x $iterations iterations"
+for ((p = 0; p < pairs; p++)); do
+	# rotate the order so no arm always runs first (or last) in a round
+	order=()
+	for ((k = 0; k < ${#arms[@]}; k++)); do
+		order+=("${arms[(k + p) % ${#arms[@]}]}")
+	done
+	for arm in "${order[@]}"; do
+		case $arm in
+		fdwatch) start_daemon; arm_loops fdwatch "$p"; stop_daemon ;;
+		bpftrace) start_bpftrace; arm_loops bpftrace "$p"; stop_bpftrace ;;
+		*) arm_loops "$arm" "$p" ;;
+		esac
+	done
+	fdw_log "round $((p + 1))/$pairs done"
 done
-if kill -0 "$daemon_pid" 2>/dev/null; then
-	kill -KILL "$daemon_pid"
-	fdw_log "fdwatchd did not exit within 10 s of SIGTERM"
-	rc=1
-fi
-wait "$daemon_pid" || { drc=$?; fdw_log "fdwatchd exited with status $drc"; rc=1; }
-daemon_pid=
 
 echo "fdwatch bench: $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)),"
-echo "  $runs runs x $iterations iterations per loop, median, loops pinned with: ${pin[*]:-(none)}"
+echo "  $pairs interleaved rounds of ${arms[*]}, $iterations iterations per loop, loops pinned with: ${pin[*]:-(none)}"
 echo "  $(git -C "$root" describe --always --dirty 2>/dev/null || echo 'no git'), $(date -u +%Y-%m-%dT%H:%MZ)"
-printf '%-9s %10s %10s %7s %7s %11s %11s %6s  %s\n' \
-	loop 'untraced' 'traced' ratio budget 'events exp' 'events recv' lost verdict
-printf '%-9s %10s %10s %7s %7s %11s %11s %6s\n' '' 'ns/op' 'ns/op' '' '' '' '' ''
-failed=0
-for mode in "${modes[@]}"; do
-	ratio=$(awk -v t="${traced[$mode]}" -v u="${untraced[$mode]}" 'BEGIN { printf "%.3f", t / u }')
-	verdict=ok
-	if awk -v r="$ratio" -v b="${budget[$mode]}" 'BEGIN { exit !(r > b) }'; then
-		verdict="over budget"
-	fi
-	if ((lost[$mode] != 0)); then
-		verdict="$verdict, events lost"
-	fi
-	if ((received[$mode] < expected[$mode])); then
-		verdict="$verdict, events missing"
-	fi
-	verdict=${verdict#ok, }
-	[[ $verdict == ok ]] || failed=1
-	printf '%-9s %10s %10s %7s %7s %11s %11s %6s  %s\n' "$mode" "${untraced[$mode]}" \
-		"${traced[$mode]}" "$ratio" "${budget[$mode]}" "${expected[$mode]}" \
-		"${received[$mode]}" "${lost[$mode]}" "$verdict"
-done
-echo "(events recv counts every event on the host while the loop ran; events exp only the loop's own)"
+rows=("${modes[@]}")
+((nginx_rows)) && rows+=(nginx-close nginx-keepalive)
+python3 - "$results" "$check" "$clk_tck" "$peers" "${rows[@]}" <<'EOF'
+import statistics as st, sys
 
-if ((check && failed)); then
-	echo "budget check: FAILED"
-	exit 1
-fi
-((check)) && echo "budget check: passed"
-exit "$rc"
+path, check, clk_tck, peers, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
+budget = {"dupclose": 1.45, "openclose": 1.25, "getppid": 1.12, "piperw": 1.10,
+          "nginx-close": 0.99, "nginx-keepalive": 0.99}
+data = {}
+for line in open(path):
+    arm, mode, p, *kv = line.split()
+    data.setdefault((arm, mode), {})[int(p)] = {k: float(v) for k, v in (x.split("=") for x in kv)}
+
+def ratios(arm, mode, key):
+    a, b = data.get(("untraced", mode), {}), data.get((arm, mode), {})
+    return [b[p][key] / a[p][key] for p in sorted(a) if p in b and a[p][key] > 0]
+
+def rng(rs):
+    return f"{st.median(rs):.3f} ({min(rs):.2f}-{max(rs):.2f})" if rs else "-"
+
+hdr = f"{'loop':<16} {'untraced':>9} {'fdwatch':>9} {'ratio (min-max)':>19} {'budget':>6} " \
+      f"{'events/run':>10} {'recv/run':>10} {'lost':>5} {'ns/event':>8}"
+if peers:
+    hdr += f" {'bpftrace':>17} {'strace':>17}"
+print(hdr + "  verdict")
+print(f"{'':<16} {'ns/op':>9} {'ns/op':>9}")
+failed = False
+for mode in rows:
+    web = mode.startswith("nginx")
+    key = "rps" if web else "ns"
+    u = [v[key] for v in data.get(("untraced", mode), {}).values()]
+    f = list(data.get(("fdwatch", mode), {}).values())
+    rs = ratios("fdwatch", mode, key)
+    if not u or not f:
+        continue
+    exp = st.mean(v.get("exp", 0) for v in f)
+    recv = st.mean(v["recv"] for v in f)
+    lost = int(sum(v["lost"] for v in f))
+    tot_recv = sum(v["recv"] for v in f)
+    nsev = sum(v["ticks"] for v in f) / clk_tck * 1e9 / tot_recv if tot_recv else 0
+    verdict = []
+    b = budget.get(mode)
+    med = st.median(rs)
+    if b is not None and ((med < b) if web else (med > b)):
+        verdict.append("over budget")
+    if lost:
+        verdict.append("events lost")
+    if not web and recv < exp:
+        verdict.append("events missing")
+    failed |= bool(verdict)
+    line = (f"{mode:<16} {st.median(u):>9.1f} {st.median(v[key] for v in f):>9.1f} {rng(rs):>19} "
+            f"{(b if b is not None else '-'):>6} {exp:>10.0f} {recv:>10.0f} {lost:>5} {nsev:>8.0f}")
+    if peers:
+        line += f" {rng(ratios('bpftrace', mode, key)):>17} {rng(ratios('strace', mode, key)):>17}"
+    print(line + "  " + (", ".join(verdict) or "ok"))
+    if web:
+        p99u = st.median(v["p99"] for v in data[("untraced", mode)].values())
+        p99f = st.median(v["p99"] for v in f)
+        print(f"{'':<16} (nginx: ratio is requests/s traced/untraced; p99 {p99u:.2f} ms untraced, "
+              f"{p99f:.2f} ms traced)")
+print("(ratio: median of the pairwise traced/untraced ratios of each round; recv/run counts every"
+      " event on the host while the loop ran; ns/event: the daemon's CPU time per event received)")
+if check:
+    print("budget check: " + ("FAILED" if failed else "passed"))
+    sys.exit(1 if failed else 0)
+EOF

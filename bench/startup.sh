@@ -56,7 +56,7 @@ for ((i = 0; i < procs; i++)); do
 		sleep 0.05
 	done
 done
-total=$(($(ls /proc/*/fd 2>/dev/null | wc -l)))
+total=$( (ls /proc/*/fd 2>/dev/null || true) | wc -l)
 echo "holding: $procs processes x $fds fds ($mode); host fds about $total"
 
 now() { date +%s.%N; }

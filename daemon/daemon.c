@@ -23,6 +23,7 @@
 #include "base/lockfile.h"
 #include "base/log.h"
 #include "capture/capture.h"
+#include "capture/snapshot.h"
 #include "daemon.h"
 #include "server/server.h"
 #include "sys/procfs.h"
@@ -47,17 +48,43 @@ static int ops_read_target(void *userdata, uint32_t tid, int fd, struct fdw_fd_i
 	return fdw_procfs_read_target(d->procfs, tid, fd, out);
 }
 
+/* During the start-up scan the pipeline holds a snapshot of every table
+ * (one BPF iterator pass): it answers first; what it does not hold (tasks
+ * born since) is asked of /proc and kcmp. */
+
 static int ops_same_table(void *userdata, uint32_t tid1, uint32_t tid2)
 {
-	return fdw_proc_same_table(tid1, tid2);
+	struct fdw_daemon *d = userdata;
+	int r = fdw_snapshot_same_table(d->pipeline.snapshot, tid1, tid2);
+
+	return r != -ENOENT ? r : fdw_proc_same_table(tid1, tid2);
 }
 
 static int ops_read_table(void *userdata, uint32_t tid,
 			  void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
 {
 	struct fdw_daemon *d = userdata;
+	int r = fdw_snapshot_read_table(d->pipeline.snapshot, d->procfs, tid, cb, cbdata);
 
-	return fdw_proc_read_table(d->cfg.proc_root, tid, cb, cbdata);
+	return r != -ENOENT ? r : fdw_proc_read_table(d->cfg.proc_root, tid, cb, cbdata);
+}
+
+/* One bpf() call and one read for the whole table's names. */
+static int ops_read_targets(void *userdata, uint32_t tid,
+			    void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	struct fdw_daemon *d = userdata;
+	struct fdw_snapshot *s;
+	int r;
+
+	if (!d->snapshotter)
+		return -ENOTSUP;
+	r = fdw_snapshot_take(d->snapshotter, tid, &s);
+	if (r < 0)
+		return r;
+	r = fdw_snapshot_read_table(s, d->procfs, tid, cb, cbdata);
+	fdw_snapshot_free(s);
+	return r == -ENOENT ? 0 : r; /* no fd at all */
 }
 
 static int ops_same_file(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2)
@@ -67,13 +94,19 @@ static int ops_same_file(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, 
 
 static int ops_cmp_file(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2)
 {
-	return fdw_proc_cmp_file(tid1, fd1, tid2, fd2);
+	struct fdw_daemon *d = userdata;
+	int r = fdw_snapshot_cmp_file(d->pipeline.snapshot, tid1, fd1, tid2, fd2);
+
+	return r != -ENOENT ? r : fdw_proc_cmp_file(tid1, fd1, tid2, fd2);
 }
 
 static uint64_t ops_ring_position(void *userdata)
 {
 	struct fdw_daemon *d = userdata;
 
+	/* a table from the snapshot is as of the snapshot's start */
+	if (d->pipeline.snapshot)
+		return d->pipeline.snapshot_pos;
 	return d->capture ? fdw_capture_position(d->capture) : 0;
 }
 
@@ -214,6 +247,7 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 		.read_target = ops_read_target,
 		.same_table = ops_same_table,
 		.read_table = ops_read_table,
+		.read_targets = ops_read_targets,
 		.read_proc = ops_read_proc,
 		.same_file = ops_same_file,
 		.cmp_file = ops_cmp_file,
@@ -270,6 +304,16 @@ static int open_capture(struct fdw_daemon *d)
 	if (r < 0)
 		return r;
 	fdw_pipeline_attach(&d->pipeline, d->capture);
+	/* the iterators: the start-up scan, and whole tables' names at once
+	 * (the model reads /proc instead when they do not load) */
+	if (!d->cfg.proc_root || !strcmp(d->cfg.proc_root, "/proc")) {
+		r = fdw_snapshotter_new(&d->snapshotter);
+		if (r < 0)
+			log_warning("BPF task_file iterator unavailable (%s): the start-up scan "
+				    "and name refreshes read /proc fd by fd",
+				    strerror(-r));
+		d->pipeline.snapshotter = d->snapshotter;
+	}
 	return fdw_capture_start(d->capture, d->loop);
 }
 
@@ -467,6 +511,9 @@ void fdw_daemon_free(struct fdw_daemon *d)
 	d->leaks = NULL;
 	(void)fdw_alerts_save(&d->alerts);
 	fdw_alerts_free(&d->alerts);
+	fdw_snapshotter_free(d->snapshotter);
+	d->snapshotter = NULL;
+	d->pipeline.snapshotter = NULL;
 	fdw_capture_free(d->capture);
 	d->capture = NULL;
 	d->pipeline.capture = NULL;

@@ -32,6 +32,7 @@ struct fdw_daemon {
 	struct fdw_pipeline pipeline;
 	struct fdw_checker checker;
 	struct fdw_capture *capture;
+	struct fdw_snapshotter *snapshotter; /* BPF iterators; NULL: /proc only */
 	struct fdw_server *server; /* the API and the metrics listener */
 	struct fdw_alerts alerts; /* alerts (alerts/alerts.h) */
 	struct fdw_leaks *leaks;  /* detectors; NULL when not running */

@@ -37,6 +37,9 @@ PACKAGES=(
 	nginx              # a real long-running server for the leak detector tests
 	systemd            # systemd-analyze verify of systemd/fdwatchd.service
 	linux-perf         # perf stat for benchmarks
+	bpftrace           # the benchmark's peer row: the same syscalls counted by a one-liner
+	strace             # the benchmark's peer row: strace -f -c on the same loop
+	wrk                # the benchmark's nginx row: HTTP load on loopback
 )
 
 list_packages() {

@@ -27,3 +27,8 @@ double fdw_mono_to_real(uint64_t mono_ns)
 
 	return (double)((int64_t)mono_ns + off) / 1e9;
 }
+
+uint64_t fdw_now_boot(void)
+{
+	return clock_ns(CLOCK_BOOTTIME);
+}

@@ -7,6 +7,8 @@
 #define FDW_NSEC_PER_SEC 1000000000ull
 
 uint64_t fdw_now_mono(void);
+/* CLOCK_BOOTTIME nanoseconds (what /proc/PID/stat's starttime counts). */
+uint64_t fdw_now_boot(void);
 /* Seconds since the epoch now. */
 double fdw_now_real(void);
 /* A CLOCK_MONOTONIC stamp as seconds since the epoch (for JSON "ts"), by

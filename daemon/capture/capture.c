@@ -82,11 +82,15 @@ struct fdw_capture {
 };
 
 /* Probes the daemon cannot work without; the others are attached if the
- * kernel has them. */
+ * kernel has them. arm64 has no open(2) and no dup2(2) (its C library
+ * calls openat and dup3): their tracepoints do not exist there. */
 static const char *const required[] = {
-	"exit_dup", "exit_dup2", "exit_dup3", "exit_fcntl", "exit_close", "exit_close_range",
-	"exit_open", "exit_openat", "exit_socket", "exit_pipe2", "exit_accept4",
+	"exit_dup", "exit_dup3", "exit_fcntl", "exit_close", "exit_close_range",
+	"exit_openat", "exit_socket", "exit_pipe2", "exit_accept4",
 	"task_fork", "task_exec", "task_exit",
+#if !defined(__aarch64__)
+	"exit_dup2", "exit_open",
+#endif
 };
 
 static bool is_required(const char *name)
@@ -305,6 +309,11 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 		const char *sec = bpf_program__section_name(prog);
 
 		if (!tracepoint_exists(sec)) {
+			if (is_required(bpf_program__name(prog))) {
+				r = -ENOENT;
+				log_err("the kernel has no tracepoint %s, which fdwatch needs", sec);
+				goto fail;
+			}
 			(void)bpf_program__set_autoload(prog, false);
 			if (c->nfailed < MAX_PROBES)
 				c->failed[c->nfailed++] = bpf_program__name(prog);
@@ -618,6 +627,17 @@ unsigned int fdw_capture_lost_pids(struct fdw_capture *c, uint32_t *pids, unsign
 	for (unsigned int i = 0; i < n; i++)
 		(void)bpf_map_delete_elem(fd, &pids[i]);
 	return n;
+}
+
+void fdw_capture_set_fanotify_fops(struct fdw_capture *c, uint64_t f_op)
+{
+	if (c && c->skel && c->skel->bss && !c->skel->bss->fanotify_fops)
+		c->skel->bss->fanotify_fops = f_op;
+}
+
+bool fdw_capture_fanotify_on(const struct fdw_capture *c)
+{
+	return c && c->read_state == READ_DONE && c->read_err == 0;
 }
 
 unsigned int fdw_capture_probes(struct fdw_capture *c, const char **names, unsigned int max,

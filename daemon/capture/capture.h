@@ -73,6 +73,14 @@ struct fdw_event;
  */
 void fdw_capture_fanotify_event(struct fdw_capture *c, const struct fdw_event *ev);
 
+/* The kernel's fanotify file operations address, as the start-up
+ * snapshot read it from a fanotify file held then: the read probe's filter
+ * (otherwise learnt from the first fanotify_init record). */
+void fdw_capture_set_fanotify_fops(struct fdw_capture *c, uint64_t f_op);
+/* Is the fanotify read probe attached (it is, once any process has held a
+ * fanotify file since the daemon started, or held one when it started)? */
+bool fdw_capture_fanotify_on(const struct fdw_capture *c);
+
 /* Probes attached / that failed to attach (optional ones), for status. */
 unsigned int fdw_capture_probes(struct fdw_capture *c, const char **names, unsigned int max,
 				bool attached);

@@ -151,6 +151,11 @@ struct fdw_model_ops {
 	/* Call cb for every open fd of task `tid`: 0, or -errno. */
 	int (*read_table)(void *userdata, uint32_t tid,
 			  void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata);
+	/* The same, where the names (target, ino, dev, mode) are all that is
+	 * needed, in one call rather than one per fd (the BPF iterator):
+	 * optional; -errno makes the caller read fd by fd. */
+	int (*read_targets)(void *userdata, uint32_t tid,
+			    void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata);
 	/* Do fd1 of tid1 and fd2 of tid2 share an open file description?
 	 * 1 yes, 0 no, -errno unknown (kcmp(KCMP_FILE)). */
 	int (*same_file)(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2);

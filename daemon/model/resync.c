@@ -31,7 +31,7 @@ static uint32_t table_other_tid(struct fdw_model *m, const struct fdw_table *t, 
 static struct fdw_ofd *ofd_from_info(struct fdw_model *m, const struct fdw_fd_info *fi,
 				     const struct fdw_origin *origin)
 {
-	struct fdw_ofd *o = fdw__ofd_new(m, 0);
+	struct fdw_ofd *o = fdw__ofd_new(m, fi->kfile);
 
 	if (!o)
 		return NULL;
@@ -336,6 +336,61 @@ struct resync_ctx {
 	int err;
 };
 
+/*
+ * The OFD of an fd whose struct file address the reader knows (the start-up
+ * snapshot): the model's OFD under that address, or NULL for a new one. An
+ * OFD held under it on another inode is one whose last close the model has
+ * not applied yet (the kernel reused the address): it loses the address.
+ */
+static struct fdw_ofd *ofd_by_kfile(struct fdw_model *m, const struct fdw_fd_info *fi)
+{
+	struct fdw_ofd *o = fdw_hashmap_get(&m->ofds, fi->kfile);
+
+	if (o && (o->ino != fi->ino || o->dev != fi->dev)) {
+		(void)fdw_hashmap_remove(&m->ofds, fi->kfile);
+		o->kfile = 0;
+		o = NULL;
+	}
+	return o;
+}
+
+/* resync_one for an fd whose struct file address is known: exact, no
+ * grouping by inode and kcmp. */
+static void resync_one_kfile(struct resync_ctx *c, struct fdw_slot *s,
+			     const struct fdw_fd_info *fi)
+{
+	struct fdw_origin origin;
+	struct fdw_ofd *o = ofd_by_kfile(c->m, fi);
+
+	if (fdw_slot_open(s) && (o ? s->ofd == o : !s->ofd->kfile) &&
+	    s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
+		/* same file as the model says: keep its provenance */
+		s->cloexec = fi->cloexec;
+		if (strcmp(fdw__ofd_target(s->ofd), fi->target))
+			fdw__ofd_set_target(s->ofd, fi->target, true);
+		if (!s->ofd->kfile && fdw_hashmap_put(&c->m->ofds, fi->kfile, s->ofd) == 0)
+			s->ofd->kfile = fi->kfile;
+		return;
+	}
+	if (c->new_origin)
+		origin = *c->new_origin;
+	else
+		origin_procfs(&origin, c->now);
+	if (o) {
+		o->refs++;
+	} else {
+		o = ofd_from_info(c->m, fi, &origin);
+		if (!o) {
+			c->err = -ENOMEM;
+			return;
+		}
+		o->refs = 1; /* hold it across install */
+	}
+	if (!fdw__slot_install(c->m, c->t, fi->fd, o, fi->cloexec, &origin))
+		c->err = -ENOSPC;
+	fdw__ofd_put(c->m, o);
+}
+
 static void resync_one(void *data, const struct fdw_fd_info *fi)
 {
 	struct resync_ctx *c = data;
@@ -362,6 +417,10 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 		c->nseen = n;
 	}
 	c->seen[fi->fd / 8] |= 1u << (fi->fd % 8);
+	if (fi->kfile) {
+		resync_one_kfile(c, s, fi);
+		return;
+	}
 	if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
 		/* same file as the model says: keep its provenance */
 		s->cloexec = fi->cloexec;
@@ -483,13 +542,54 @@ int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p)
 	return r;
 }
 
+struct refresh_ctx {
+	struct fdw_model *m;
+	struct fdw_table *t;
+};
+
+static bool refresh_wanted(const struct fdw_ofd *o)
+{
+	/* names can change under an open file (rename, unlink); other kinds
+	 * only need it when the name was never read */
+	return !o->target_exact || S_ISREG(o->mode) || S_ISDIR(o->mode);
+}
+
+/* fi: what the kernel shows at fi->fd now; same inode: take its name */
+static void refresh_from(struct fdw_ofd *o, const struct fdw_fd_info *fi)
+{
+	if (o->ino && (fi->ino != o->ino || fi->dev != o->dev))
+		return;
+	if (!o->ino) {
+		o->ino = fi->ino;
+		o->dev = fi->dev;
+		o->mode = fi->mode;
+	}
+	if (!o->target_exact || strcmp(fdw__ofd_target(o), fi->target))
+		fdw__ofd_set_target(o, fi->target, true);
+}
+
+static void refresh_one(void *data, const struct fdw_fd_info *fi)
+{
+	struct refresh_ctx *c = data;
+	struct fdw_slot *s = fi->fd >= 0 ? fdw_table_slot(c->t, fi->fd) : NULL;
+
+	if (fdw_slot_open(s) && refresh_wanted(s->ofd))
+		refresh_from(s->ofd, fi);
+}
+
 void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
 {
 	struct fdw_table *t = fdw_model_proc_table(m, p);
 	uint32_t tid = fdw_model_proc_tid(m, p);
+	struct refresh_ctx rc = { .m = m, .t = t };
 	struct fdw_fd_info *fi;
 
-	if (!t || !m->ops.read_fd)
+	if (!t)
+		return;
+	/* the whole table's names in one call */
+	if (m->ops.read_targets && m->ops.read_targets(m->ops.userdata, tid, refresh_one, &rc) == 0)
+		return;
+	if (!m->ops.read_fd)
 		return;
 	fi = malloc(sizeof(*fi));
 	if (!fi)
@@ -501,21 +601,11 @@ void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
 		if (!fdw_slot_open(s))
 			continue;
 		o = s->ofd;
-		/* names can change under an open file (rename, unlink); other
-		 * kinds only need it when the name was never read */
-		if (o->target_exact && !S_ISREG(o->mode) && !S_ISDIR(o->mode))
+		if (!refresh_wanted(o))
 			continue;
 		if (m->ops.read_fd(m->ops.userdata, tid, (int)fd, fi) < 0)
 			continue;
-		if (o->ino && (fi->ino != o->ino || fi->dev != o->dev))
-			continue;
-		if (!o->ino) {
-			o->ino = fi->ino;
-			o->dev = fi->dev;
-			o->mode = fi->mode;
-		}
-		if (!o->target_exact || strcmp(fdw__ofd_target(o), fi->target))
-			fdw__ofd_set_target(o, fi->target, true);
+		refresh_from(o, fi);
 	}
 	free(fi);
 }

@@ -4,6 +4,7 @@
  * on_event, plus the start-up scan and the resync after lost records.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "base/log.h"
 #include "capture/decode.h"
 #include "pipeline/pipeline.h"
+#include "sys/pidinfo.h"
 #include "sys/procfs.h"
 
 #define LOST_PIDS_BATCH 256
@@ -315,6 +317,18 @@ static int scan_one(void *data, uint32_t pid)
 
 	if (pid == (uint32_t)getpid())
 		return 0;
+	if (p->snapshot && !fdw_snapshot_has_process(p->snapshot, pid)) {
+		struct fdw_pid_stat st;
+
+		/* born after the snapshot (a clock tick or more after it began):
+		 * its fork record adds it, from its parent's table as it was
+		 * then. Otherwise (a task the iterator did not show, such as a
+		 * pid 1 here) its table is read from /proc. */
+		if (fdw_pid_stat_read(p->proc_root, pid, &st) < 0 ||
+		    (double)st.starttime > p->snapshot_ticks)
+			return 0;
+		p->stats.scan_from_proc++;
+	}
 	if (fdw_proc_is_kernel_thread(p->proc_root, pid))
 		return 0; /* no fd table of its own */
 	if (fdw_proc_read_stat(p->proc_root, pid, comm, &ppid) < 0)
@@ -328,12 +342,50 @@ static int scan_one(void *data, uint32_t pid)
 	return 0;
 }
 
+static void fanotify_holder(void *data, uint32_t pid, int fd, uint64_t f_op)
+{
+	struct fdw_pipeline *p = data;
+
+	fdw_capture_set_fanotify_fops(p->capture, f_op);
+	struct fdw_event ev = { .type = FDW_REC_SYSCALL, .nr = FDW_SYS_FANOTIFY_INIT, .pid = pid,
+				.tid = pid, .ret = fd };
+
+	fdw_capture_fanotify_event(p->capture, &ev);
+}
+
 int fdw_pipeline_scan(struct fdw_pipeline *p)
 {
+	uint64_t t0 = fdw_now_mono();
 	int r;
 
+	/* the snapshot sees the kernel's tables, not a test's fake /proc */
+	if (p->capture && (!p->proc_root || strcmp(p->proc_root, "/proc") == 0)) {
+		struct fdw_snapshot_stats st;
+
+		p->snapshot_pos = fdw_capture_position(p->capture);
+		p->snapshot_ticks = (double)fdw_now_boot() / 1e9 * fdw_clk_tck();
+		r = fdw_snapshot_take(p->snapshotter, 0, &p->snapshot);
+		if (r < 0) {
+			log_warning("start-up snapshot (BPF task_file iterator) unavailable: %s; "
+				    "reading every table from /proc",
+				    strerror(-r));
+		} else {
+			fdw_snapshot_stats(p->snapshot, &st);
+			p->stats.scan_snapshot = true;
+			p->stats.scan_fds = st.fds;
+			log_debug("start-up snapshot: %" PRIu64 " tasks, %" PRIu64 " fds (%" PRIu64
+				  " without a name), %" PRIu64 " bytes in %" PRIu64 " ms",
+				  st.tasks, st.fds, st.no_target, st.bytes, st.ns / 1000000);
+		}
+	}
+	/* fanotify readers that predate the daemon: as if they had just called
+	 * fanotify_init (the read probe is attached, their tables re-read) */
+	fdw_snapshot_each_target(p->snapshot, "anon_inode:[fanotify]", fanotify_holder, p);
 	fdw_model_scan_begin(p->model);
 	r = fdw_proc_list_pids(p->proc_root, scan_one, p);
 	fdw_model_scan_end(p->model);
+	fdw_snapshot_free(p->snapshot);
+	p->snapshot = NULL;
+	p->stats.scan_ms = (fdw_now_mono() - t0) / 1000000;
 	return r;
 }

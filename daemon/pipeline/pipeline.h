@@ -18,6 +18,7 @@
 
 #include "base/hashmap.h"
 #include "capture/capture.h"
+#include "capture/snapshot.h"
 #include "model/history.h"
 #include "model/model.h"
 
@@ -31,6 +32,10 @@ struct fdw_pipeline_stats {
 	uint64_t drains;	  /* fdw_pipeline_drain() calls */
 	uint64_t resync_refused;  /* re-reads not queued (out of memory): left stale */
 	uint64_t loop_lag_max_ms; /* the loop's worst lateness, set by daemon.c's tick */
+	bool scan_snapshot;	  /* the start-up scan read the BPF snapshot (else /proc) */
+	uint64_t scan_fds;	  /* fds the snapshot held */
+	uint64_t scan_from_proc;  /* processes it did not show, read from /proc */
+	uint64_t scan_ms;	  /* the start-up scan's duration */
 };
 
 /* Processes waiting for a re-read after lost records, in order, once each. */
@@ -60,6 +65,12 @@ struct fdw_pipeline {
 	uint64_t resync_budget_ns; /* of re-reads per drain (at least one table) */
 	uint64_t loss_logged;	 /* lost count at the last warning */
 	uint64_t loss_logged_at; /* CLOCK_MONOTONIC ns of that warning */
+	/* during the start-up scan only: every table as one BPF iterator pass
+	 * saw it (capture/snapshot.h), and the ring position before it */
+	struct fdw_snapshotter *snapshotter; /* daemon.c's; NULL: /proc only */
+	struct fdw_snapshot *snapshot;
+	uint64_t snapshot_pos;
+	double snapshot_ticks; /* CLOCK_BOOTTIME then, in /proc's clock ticks */
 };
 
 void fdw_pipeline_init(struct fdw_pipeline *p, struct fdw_model *m, struct fdw_history *h,
@@ -85,7 +96,9 @@ void fdw_pipeline_on_batch(void *userdata);
 void fdw_pipeline_on_stale(void *userdata, uint32_t pid);
 
 /* Add every process in /proc to the model (after the probes are attached,
- * so nothing falls between the scan and the events). 0 or -errno. */
+ * so nothing falls between the scan and the events). The tables come from
+ * one pass of the BPF snapshot (p->snapshot, which the model's ops consult
+ * while it is set) when it loads, else from /proc. 0 or -errno. */
 int fdw_pipeline_scan(struct fdw_pipeline *p);
 
 /* Apply every record the kernel has committed so far, then re-read the

@@ -525,6 +525,16 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 	set(o, "anomalies", json_u64(st->anomalies), &ok);
 	set(o, "unknown_tasks", json_u64(st->unknown_tasks), &ok);
 	set(o, "table_splits", json_u64(st->table_splits), &ok);
+	set(o, "scan",
+	    json_pack("{s:s, s:I, s:I, s:I}", "source", st->scan_snapshot ? "snapshot" : "proc",
+		      "fds", (json_int_t)st->scan_fds, "from_proc", (json_int_t)st->scan_from_proc,
+		      "ms", (json_int_t)st->scan_ms),
+	    &ok);
+	set(o, "memory", json_pack("{s:I}", "heap_bytes", (json_int_t)st->heap_bytes), &ok);
+	set(o, "probes",
+	    json_pack("{s:I, s:I, s:b}", "attached", (json_int_t)st->probes_attached, "failed",
+		      (json_int_t)st->probes_failed, "fanotify_read", st->fanotify_read),
+	    &ok);
 	if (ok)
 		status_sections(o, st, &ok);
 	return finish(o, ok);

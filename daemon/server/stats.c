@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* One snapshot of every layer's counters: see stats.h. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,11 +99,29 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 	int r = 0;
 
 	st.ready = !deps->ready || *deps->ready;
+	{
+		struct mallinfo2 mi = mallinfo2();
+
+		st.heap_bytes = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+	}
 	st.uptime_s = now > deps->start_mono_ns ? (double)(now - deps->start_mono_ns) / 1e9 : 0.0;
 	if (deps->pipeline) {
 		st.events_received = deps->pipeline->stats.events_received;
 		st.events_bad = deps->pipeline->stats.events_bad;
 		st.loop_lag_max_ms = deps->pipeline->stats.loop_lag_max_ms;
+		st.scan_snapshot = deps->pipeline->stats.scan_snapshot;
+		st.scan_fds = deps->pipeline->stats.scan_fds;
+		st.scan_from_proc = deps->pipeline->stats.scan_from_proc;
+		if (deps->pipeline->capture) {
+			const char *names[1];
+
+			st.probes_attached =
+				fdw_capture_probes(deps->pipeline->capture, names, 0, true);
+			st.probes_failed =
+				fdw_capture_probes(deps->pipeline->capture, names, 0, false);
+			st.fanotify_read = fdw_capture_fanotify_on(deps->pipeline->capture);
+		}
+		st.scan_ms = deps->pipeline->stats.scan_ms;
 		r = collect_lost(deps->pipeline, &st);
 	}
 	if (r == 0 && deps->model)

@@ -25,6 +25,13 @@ struct fdw_stats {
 	uint64_t *lost_per_cpu; /* ncpus entries (malloc'd; fdw_stats_release) */
 	unsigned int ncpus;
 	uint64_t loop_lag_max_ms; /* the event loop's worst lateness (1 s tick) */
+	bool scan_snapshot;	  /* the start-up scan: the BPF snapshot, or /proc */
+	uint64_t scan_fds;
+	uint64_t scan_from_proc;
+	unsigned int probes_attached, probes_failed;
+	bool fanotify_read; /* the on-demand fanotify read probe is on */
+	uint64_t heap_bytes; /* malloc'd and in use (mallinfo2) */
+	uint64_t scan_ms;
 
 	/* model */
 	uint64_t processes;

@@ -75,6 +75,7 @@ static int read_link_stat(int fd_dir, const char *name, struct fdw_fd_info *out)
 		return -errno;
 	out->target[n] = '\0';
 	out->fd = (int)num;
+	out->kfile = 0; /* /proc does not show it */
 	/* stat through the magic link: the open file's inode */
 	if (fstatat(fd_dir, name, &st, 0) == 0) {
 		out->ino = st.st_ino;

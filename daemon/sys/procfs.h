@@ -17,6 +17,8 @@ struct fdw_fd_info {
 	uint64_t ino;	  /* of the open file (stat through the link) */
 	uint32_t dev;	  /* the kernel's encoding: major << 20 | minor */
 	uint32_t mode;	  /* S_IFMT bits; 0 for anon inodes */
+	uint64_t kfile;	  /* the kernel's struct file address when the reader
+			   * knows it (the start-up snapshot), else 0 */
 	char target[4096]; /* readlink(/proc/TID/fd/N) */
 };
 

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """A daemon started after the processes it tracks (tests/progs/fdw_prestart.c):
 the program builds its table (files, pipe, sockets, eventfd, memfd, a hole,
-fd 5000), a CLONE_FILES sibling and a thread, and stops; only then does
-fdwatchd start. Its /proc scan must give exact tables (origin.source
-"procfs"), know the two processes share one table, and from then on follow
+fd 5000, a second open of one file, an unlinked file), a CLONE_FILES
+sibling and a thread, and stops; only then does fdwatchd start. Its start-up
+scan (one pass of the BPF task_file iterator, `scan.source` "snapshot" in
+status) must give exact tables (origin.source "procfs"), group shared open
+files as kcmp does, know the two processes share one table, and from then on follow
 what the thread, the sibling and the process do."""
 
 import fdwtest as T
@@ -30,7 +32,14 @@ def main(r):
                        if (e.get("origin") or {}).get("source") != "procfs"]
                 check(not bad, "fds found by the /proc scan must have origin.source 'procfs':\n"
                       + T.indent("\n".join(bad)))
-                state["gen"] = by_fd(m[cp.pid])[cp.int("a")].get("generation")
+                fds = by_fd(m[cp.pid])
+                state["gen"] = fds[cp.int("a")].get("generation")
+                check_eq(fds[5000].get("ofd"), fds[cp.int("a")].get("ofd"),
+                         "ofd of fd 5000 (dup2 of a before the daemon started) vs a")
+                check(fds[cp.int("a2")].get("ofd") != fds[cp.int("a")].get("ofd"),
+                      "a second open() of a's file must be an open file description of its own")
+                tgt = fds[cp.int("deleted")].get("target") or ""
+                check(tgt.endswith(" (deleted)"), f"target of an unlinked file: {tgt!r}")
 
             def c_after(cp, m):
                 sib = cp.int("sibling")
@@ -44,6 +53,10 @@ def main(r):
                     check_eq(e.get("generation"), state["gen"] + 1,
                              "generation of a scanned slot after dup2 replaced it")
 
+            with r.case("the start-up scan read the BPF snapshot (one iterator pass)"):
+                scan = d.status().get("scan") or {}
+                check_eq(scan.get("source"), "snapshot", f"status scan: {scan}")
+                check(scan.get("fds", 0) >= 10, f"status scan.fds: {scan}")
             T.check_checkpoint(r, d, prog, cp, extra=lambda m: c_before(cp, m))
             prog.cont()
             cp2 = prog.next_cp("after_daemon")

@@ -10,6 +10,9 @@
  *   fdw_fan exec K       (churn's own re-exec: K more rounds)
  *   fdw_fan reader PATH  root: a FAN_OPEN reader on PATH; opens PATH, reads
  *                        the event, checkpoint "read" with fan=FD fd=EVENT_FD
+ *   fdw_fan prereader PATH  the same, with a checkpoint "armed" (fan=FD)
+ *                        between the mark and the open: the driver starts
+ *                        fdwatchd there, after the fanotify_init
  *
  * Unprivileged runs print one line, "ok n=N", and exit 0. A user may hold
  * only fs.fanotify.max_user_groups (128) groups at once: held fds come in
@@ -17,6 +20,7 @@
  */
 #include "fdwt.h"
 
+#include <stdbool.h>
 #include <sys/fanotify.h>
 #include <sys/resource.h>
 
@@ -107,7 +111,7 @@ static int churn(const char *self, long n)
 	return exec_rounds(self, rounds);
 }
 
-static int reader(const char *path)
+static int reader(const char *path, bool pause)
 {
 	char buf[4096] __attribute__((aligned(8)));
 	struct fanotify_event_metadata *md = (void *)buf;
@@ -118,6 +122,8 @@ static int reader(const char *path)
 		die("fanotify_init (root)");
 	if (fanotify_mark(fd, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, path) < 0)
 		die("fanotify_mark %s", path);
+	if (pause)
+		cp("armed", "fan=%d", fd);
 	close(xopen(path, O_RDONLY | O_CLOEXEC));
 	n = read(fd, buf, sizeof(buf));
 	expect(n >= (ssize_t)sizeof(*md) && md->fd >= 0, "fanotify read: %zd", n);
@@ -143,7 +149,9 @@ int main(int argc, char **argv)
 	if (argc > 2 && !strcmp(argv[1], "exec"))
 		return exec_rounds(argv[0], strtol(argv[2], NULL, 10));
 	if (argc > 2 && !strcmp(argv[1], "reader"))
-		return reader(argv[2]);
-	fprintf(stderr, "usage: fdw_fan cycles N | churn N | reader PATH\n");
+		return reader(argv[2], false);
+	if (argc > 2 && !strcmp(argv[1], "prereader"))
+		return reader(argv[2], true);
+	fprintf(stderr, "usage: fdw_fan cycles N | churn N | reader PATH | prereader PATH\n");
 	return 2;
 }

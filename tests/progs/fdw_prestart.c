@@ -2,7 +2,8 @@
 /*
  * A process that builds its table before fdwatchd starts (see
  * test_prestart.py): regular files, a pipe, sockets, an eventfd, a memfd,
- * a hole, a high fd, a CLONE_FILES sibling sharing the table, and a thread.
+ * a hole, a high fd (a dup of a), a second open of a's file, an unlinked
+ * file, a CLONE_FILES sibling sharing the table, and a thread.
  * It stops; the driver starts the daemon; then every party changes the table.
  */
 #include "fdwt.h"
@@ -13,7 +14,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
-static char *pa, *pb;
+static char *pa, *pb, *pc;
 static int go_child[2], go_thread[2], done_thread[2];
 static volatile int *shared_fd;
 static int thread_fd, thread_tid;
@@ -48,7 +49,7 @@ static void *thread_main(void *arg)
 int main(int argc, char **argv)
 {
 	char *dir;
-	int a, b, p[2], s, e, m, hole, n;
+	int a, b, p[2], s, e, m, hole, n, a2, del;
 	pid_t sib;
 	pthread_t t;
 	char c;
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
 	dir = make_tmpdir("prestart");
 	pa = make_file(dir, "a");
 	pb = make_file(dir, "b");
+	pc = make_file(dir, "c");
 	shared_fd = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared_fd == MAP_FAILED)
 		die("mmap");
@@ -75,6 +77,12 @@ int main(int argc, char **argv)
 		die("socket/eventfd/memfd");
 	expect(sys_dup2(a, 5000) == 5000, "dup2 5000");
 	expect(sys_close(hole) == 0, "close");
+	/* the same file opened again: its own open file description */
+	a2 = xopen(pa, O_RDONLY);
+	/* a file unlinked while open: "... (deleted)" */
+	del = xopen(pc, O_RDONLY);
+	if (unlink(pc) < 0)
+		die("unlink");
 	{
 		size_t sz = 256 * 1024;
 		char *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE,
@@ -89,8 +97,8 @@ int main(int argc, char **argv)
 	if (pthread_create(&t, NULL, thread_main, NULL))
 		die("pthread_create");
 	wait_stopped(sib);
-	cp("before_daemon", "pids=%d,%d sibling=%d a=%d b=%d hole=%d high=5000", getpid(), sib, sib, a,
-	   b, hole);
+	cp("before_daemon", "pids=%d,%d sibling=%d a=%d b=%d hole=%d high=5000 a2=%d deleted=%d",
+	   getpid(), sib, sib, a, b, hole, a2, del);
 
 	/* the daemon runs now: the thread, the sibling and we change the table */
 	if (write(go_thread[1], "g", 1) != 1 || read(done_thread[0], &c, 1) != 1)

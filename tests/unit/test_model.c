@@ -44,6 +44,7 @@ static int fake_read_fd(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
 			out->ino = 7;
 			out->dev = 1;
 			out->mode = S_IFREG;
+			out->kfile = 0;
 			snprintf(out->target, sizeof(out->target), "/big/file");
 			return 0;
 		}
@@ -54,6 +55,7 @@ static int fake_read_fd(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
 	out->ino = fake[fd].ino;
 	out->dev = 1;
 	out->mode = S_IFREG;
+	out->kfile = 0;
 	snprintf(out->target, sizeof(out->target), "%s", fake[fd].target);
 	return 0;
 }
@@ -715,6 +717,73 @@ static void do_close(struct fdw_model *m, int fd)
  * read; one that survives costs exactly one, and then shows the kernel's
  * target, not the path argument.
  */
+/* read_targets: the whole table's names in one call (the BPF iterator) */
+static unsigned int read_targets_calls;
+static bool read_targets_fail;
+
+static int fake_read_targets(void *u, uint32_t tid,
+			     void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	struct fdw_fd_info fi;
+
+	read_targets_calls++;
+	if (read_targets_fail)
+		return -ENOTSUP;
+	for (int fd = 0; fd < FAKE_MAX; fd++) {
+		if (fake[fd].open && fake_read_fd(u, tid, fd, &fi) == 0) {
+			read_fd_calls--;
+			cb(cbdata, &fi);
+		}
+	}
+	return 0;
+}
+
+static void test_refresh_targets(void)
+{
+	struct fdw_model_ops ops = {
+		.read_fd = fake_read_fd,
+		.read_target = fake_read_target,
+		.read_table = fake_read_table,
+		.read_targets = fake_read_targets,
+		.cmp_file = fake_cmp_file,
+	};
+	struct fdw_model m;
+	struct fdw_proc *p;
+	const struct fdw_slot *s;
+
+	memset(fake, 0, sizeof(fake));
+	fdw_model_init(&m, &ops);
+	start_proc(&m);
+	do_open(&m, PID, FILES, 3, "/tmp/x", 0);
+	do_open(&m, PID, FILES, 4, "/tmp/z", 0);
+	fdw_model_flush_pending(&m);
+	p = fdw_model_proc(&m, PID);
+	/* renamed under the open fd; fd 4 now another inode (reused number the
+	 * model has not seen yet): its name must not be taken */
+	snprintf(fake[3].target, sizeof(fake[3].target), "/tmp/y");
+	snprintf(fake[4].target, sizeof(fake[4].target), "/tmp/other");
+	fake[4].ino = 4444;
+	read_targets_calls = read_fd_calls = 0;
+	fdw_model_refresh_targets(&m, p);
+	CHECK_EQ(read_targets_calls, 1);
+	CHECK_EQ(read_fd_calls, 0); /* one call for the table, none per fd */
+	s = slot(&m, PID, 3);
+	CHECK(s && s->ofd->target && !strcmp(s->ofd->target, "/tmp/y"));
+	s = slot(&m, PID, 4);
+	CHECK(s && s->ofd->target && !strcmp(s->ofd->target, "/tmp/z"));
+	/* the iterator unavailable: fd by fd, same answer */
+	read_targets_fail = true;
+	snprintf(fake[3].target, sizeof(fake[3].target), "/tmp/w");
+	read_targets_calls = read_fd_calls = 0;
+	fdw_model_refresh_targets(&m, p);
+	CHECK_EQ(read_targets_calls, 1);
+	CHECK(read_fd_calls >= 1);
+	s = slot(&m, PID, 3);
+	CHECK(s && s->ofd->target && !strcmp(s->ofd->target, "/tmp/w"));
+	read_targets_fail = false;
+	fdw_model_free(&m);
+}
+
 static void test_deferred_targets(void)
 {
 	struct fdw_model m;
@@ -1055,6 +1124,7 @@ int main(void)
 	test_scan_groups_ofds();
 	test_scan_groups_many();
 	test_deferred_targets();
+	test_refresh_targets();
 	test_scan_and_open();
 	test_dup_family();
 	test_close();

@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The start-up snapshot (see snapshot.h). The iterator's output is kept as
+ * read (a byte stream of struct fdw_snap_rec, each task's fds in fd order);
+ * an index maps each task to its records' offsets.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "base/clock.h"
+#include "base/hashmap.h"
+#include "base/log.h"
+#include "capture/snapshot.h"
+#include "fdwatch_snapshot.h"
+#include "snapshot.skel.h"
+
+#define READ_CHUNK (1u << 20)
+
+struct snap_task {
+	uint64_t files;
+	size_t first; /* index into offs[] */
+	size_t n;
+};
+
+struct fdw_snapshot {
+	uint8_t *buf;
+	size_t len;
+	size_t *offs;	      /* record offsets, grouped by task, fd order */
+	size_t noffs;
+	struct snap_task *tasks;
+	size_t ntasks;
+	struct fdw_hashmap by_tid; /* tid -> 1 + index into tasks[] */
+	struct fdw_hashmap tgids;  /* processes with a task in it (value 1) */
+	struct fdw_snapshot_stats stats;
+};
+
+static const struct fdw_snap_rec *rec_at(const struct fdw_snapshot *s, size_t i)
+{
+	return (const struct fdw_snap_rec *)(s->buf + s->offs[i]);
+}
+
+struct fdw_snapshotter {
+	struct fdwatch_snapshot_bpf *skel;
+};
+
+int fdw_snapshotter_new(struct fdw_snapshotter **out)
+{
+	struct fdw_snapshotter *sn = calloc(1, sizeof(*sn));
+	int r;
+
+	*out = NULL;
+	if (!sn)
+		return -ENOMEM;
+	sn->skel = fdwatch_snapshot_bpf__open_and_load();
+	if (!sn->skel) {
+		r = -errno ? -errno : -EINVAL;
+		free(sn);
+		return r;
+	}
+	*out = sn;
+	return 0;
+}
+
+void fdw_snapshotter_free(struct fdw_snapshotter *sn)
+{
+	if (!sn)
+		return;
+	fdwatch_snapshot_bpf__destroy(sn->skel);
+	free(sn);
+}
+
+/* Read the whole output of one iterator program into s->buf: every task's,
+ * or only task `tid`'s (0: every task). */
+static int read_prog(struct fdw_snapshot *s, struct bpf_program *prog, uint32_t tid, size_t *cap)
+{
+	union bpf_iter_link_info linfo = { .task.tid = tid };
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &linfo,
+		    .link_info_len = sizeof(linfo));
+	struct bpf_link *link;
+	int fd, r = 0;
+
+	link = bpf_program__attach_iter(prog, tid ? &opts : NULL);
+	if (!link)
+		return -errno ? -errno : -EINVAL;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		bpf_link__destroy(link);
+		return fd;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (*cap - s->len < READ_CHUNK) {
+			size_t ncap = *cap ? *cap * 2 : 4 * READ_CHUNK;
+			uint8_t *nb = realloc(s->buf, ncap);
+
+			if (!nb) {
+				r = -ENOMEM;
+				break;
+			}
+			s->buf = nb;
+			*cap = ncap;
+		}
+		n = read(fd, s->buf + s->len, *cap - s->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		s->len += (size_t)n;
+	}
+	close(fd);
+	bpf_link__destroy(link);
+	return r;
+}
+
+/* Every task first, then every task's fds (of task `tid` only, if set). */
+static int read_iter(struct fdw_snapshotter *sn, struct fdw_snapshot *s, uint32_t tid)
+{
+	size_t cap = 0;
+	int r;
+
+	r = read_prog(s, sn->skel->progs.tasks, tid, &cap);
+	if (r == 0)
+		r = read_prog(s, sn->skel->progs.snapshot, tid, &cap);
+	return r;
+}
+
+static int cmp_off_fd(const void *a, const void *b, void *arg)
+{
+	const uint8_t *buf = arg;
+	const struct fdw_snap_rec *x = (const void *)(buf + *(const size_t *)a);
+	const struct fdw_snap_rec *y = (const void *)(buf + *(const size_t *)b);
+
+	return x->fd < y->fd ? -1 : x->fd > y->fd;
+}
+
+static struct snap_task *task_add(struct fdw_snapshot *s, uint32_t tid, uint64_t files,
+				  size_t *tcap)
+{
+	struct snap_task *t;
+
+	if (s->ntasks == *tcap) {
+		size_t ncap = *tcap ? *tcap * 2 : 256;
+		struct snap_task *n = realloc(s->tasks, ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		s->tasks = n;
+		*tcap = ncap;
+	}
+	t = &s->tasks[s->ntasks++];
+	*t = (struct snap_task){ .files = files };
+	if (fdw_hashmap_put(&s->by_tid, tid, (void *)(uintptr_t)s->ntasks) < 0) {
+		s->ntasks--;
+		return NULL;
+	}
+	return t;
+}
+
+/* Walk the records: every task (task records, or the first of its fds),
+ * and the offsets of each task's fds, which come in one run. */
+static int index_records(struct fdw_snapshot *s)
+{
+	size_t off = 0, cap = 0, tcap = 0;
+	uint32_t cur_tid = 0;
+	bool in_run = false;
+
+	while (off < s->len) {
+		const struct fdw_snap_rec *r = (const void *)(s->buf + off);
+		uintptr_t i;
+		struct snap_task *t;
+
+		if (s->len - off < sizeof(*r) || r->size < sizeof(*r) || r->size > s->len - off ||
+		    r->size != sizeof(*r) + r->target_len)
+			return -EPROTO;
+		i = (uintptr_t)fdw_hashmap_get(&s->by_tid, r->tid);
+		t = i ? &s->tasks[i - 1] : NULL;
+		if (!fdw_hashmap_get(&s->tgids, r->tgid) &&
+		    fdw_hashmap_put(&s->tgids, r->tgid, (void *)1) < 0)
+			return -ENOMEM;
+		if (r->flags & FDW_SNAP_TASK) {
+			if (!t && !task_add(s, r->tid, r->files, &tcap))
+				return -ENOMEM;
+			off += r->size;
+			continue;
+		}
+		if (!in_run || cur_tid != r->tid) {
+			/* a new run: the task's first fd */
+			if (t && t->n)
+				return -EPROTO; /* a task's fds come in one run */
+			if (!t) {
+				t = task_add(s, r->tid, r->files, &tcap);
+				if (!t)
+					return -ENOMEM;
+			}
+			t->files = r->files;
+			t->first = s->noffs;
+			cur_tid = r->tid;
+			in_run = true;
+		}
+		if (s->noffs == cap) {
+			size_t ncap = cap ? cap * 2 : 4096;
+			size_t *n = realloc(s->offs, ncap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			s->offs = n;
+			cap = ncap;
+		}
+		s->offs[s->noffs++] = off;
+		t->n++;
+		if (r->flags & FDW_SNAP_NO_TARGET)
+			s->stats.no_target++;
+		off += r->size;
+	}
+	/* the iterator walks fds in order; make sure, lookups bisect */
+	for (size_t i = 0; i < s->ntasks; i++) {
+		struct snap_task *t = &s->tasks[i];
+
+		for (size_t j = 1; j < t->n; j++) {
+			if (rec_at(s, t->first + j - 1)->fd >= rec_at(s, t->first + j)->fd) {
+				qsort_r(s->offs + t->first, t->n, sizeof(size_t), cmp_off_fd, s->buf);
+				break;
+			}
+		}
+	}
+	s->stats.tasks = s->ntasks;
+	s->stats.fds = s->noffs;
+	s->stats.bytes = s->len;
+	return 0;
+}
+
+static struct fdw_snapshot *snapshot_new(void)
+{
+	struct fdw_snapshot *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	fdw_hashmap_init(&s->by_tid);
+	fdw_hashmap_init(&s->tgids);
+	return s;
+}
+
+int fdw_snapshot_take(struct fdw_snapshotter *sn, uint32_t tid, struct fdw_snapshot **out)
+{
+	struct fdw_snapshot *s;
+	uint64_t t0 = fdw_now_mono();
+	int r;
+
+	*out = NULL;
+	if (!sn)
+		return -ENODEV;
+	s = snapshot_new();
+	if (!s)
+		return -ENOMEM;
+	r = read_iter(sn, s, tid);
+	if (r == 0 && tid && !s->ntasks)
+		r = -ESRCH; /* no such task (any more), or no table */
+	if (r == 0)
+		r = index_records(s);
+	if (r < 0) {
+		log_debug("start-up snapshot: %s", strerror(-r));
+		fdw_snapshot_free(s);
+		return r;
+	}
+	s->stats.ns = fdw_now_mono() - t0;
+	*out = s;
+	return 0;
+}
+
+int fdw_snapshot_parse(struct fdw_snapshot **out, const void *buf, size_t len)
+{
+	struct fdw_snapshot *s = snapshot_new();
+	int r;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->buf = malloc(len ? len : 1);
+	if (!s->buf) {
+		fdw_snapshot_free(s);
+		return -ENOMEM;
+	}
+	memcpy(s->buf, buf, len);
+	s->len = len;
+	r = index_records(s);
+	if (r < 0) {
+		fdw_snapshot_free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+void fdw_snapshot_free(struct fdw_snapshot *s)
+{
+	if (!s)
+		return;
+	fdw_hashmap_free(&s->by_tid);
+	fdw_hashmap_free(&s->tgids);
+	free(s->tasks);
+	free(s->offs);
+	free(s->buf);
+	free(s);
+}
+
+void fdw_snapshot_stats(const struct fdw_snapshot *s, struct fdw_snapshot_stats *out)
+{
+	*out = s ? s->stats : (struct fdw_snapshot_stats){ 0 };
+}
+
+static const struct snap_task *task_of(const struct fdw_snapshot *s, uint32_t tid)
+{
+	uintptr_t i = (uintptr_t)fdw_hashmap_get(&s->by_tid, tid);
+
+	return i ? &s->tasks[i - 1] : NULL;
+}
+
+static const struct fdw_snap_rec *find_fd(const struct fdw_snapshot *s, uint32_t tid, int fd)
+{
+	const struct snap_task *t = task_of(s, tid);
+	size_t lo = 0, hi;
+
+	if (!t || fd < 0)
+		return NULL;
+	hi = t->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct fdw_snap_rec *r = rec_at(s, t->first + mid);
+
+		if (r->fd == (uint32_t)fd)
+			return r;
+		if (r->fd < (uint32_t)fd)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int fdw_snapshot_read_table(const struct fdw_snapshot *s, struct fdw_procfs *pf, uint32_t tid,
+			    void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	const struct snap_task *t = s ? task_of(s, tid) : NULL;
+	struct fdw_fd_info *fi;
+	int err = 0;
+
+	if (!t || !t->n)
+		return -ENOENT; /* not there, or no fd then: /proc will say */
+	fi = malloc(sizeof(*fi));
+	if (!fi)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct fdw_snap_rec *r = rec_at(s, t->first + i);
+
+		fi->fd = (int)r->fd;
+		fi->cloexec = r->flags & FDW_SNAP_CLOEXEC;
+		fi->ino = r->ino;
+		fi->dev = r->dev;
+		fi->mode = r->mode;
+		if (r->flags & FDW_SNAP_NO_TARGET) {
+			struct fdw_fd_info *p = fi;
+			bool cloexec = fi->cloexec;
+			int q = pf ? fdw_procfs_read_target(pf, tid, (int)r->fd, p) : -ENOTSUP;
+
+			if (q == -ENOENT)
+				continue; /* closed since */
+			if (q < 0) {
+				if (!err)
+					err = q;
+				continue;
+			}
+			fi->cloexec = cloexec;
+			fi->kfile = r->kfile;
+		} else {
+			fi->kfile = r->kfile;
+			memcpy(fi->target, (const char *)(r + 1), r->target_len);
+			fi->target[r->target_len] = '\0';
+		}
+		cb(cbdata, fi);
+	}
+	free(fi);
+	return err;
+}
+
+int fdw_snapshot_same_table(const struct fdw_snapshot *s, uint32_t tid1, uint32_t tid2)
+{
+	const struct snap_task *a = s ? task_of(s, tid1) : NULL;
+	const struct snap_task *b = s ? task_of(s, tid2) : NULL;
+
+	if (!a || !b)
+		return -ENOENT;
+	return a->files == b->files;
+}
+
+int fdw_snapshot_cmp_file(const struct fdw_snapshot *s, uint32_t tid1, int fd1, uint32_t tid2,
+			  int fd2)
+{
+	const struct fdw_snap_rec *a = s ? find_fd(s, tid1, fd1) : NULL;
+	const struct fdw_snap_rec *b = s ? find_fd(s, tid2, fd2) : NULL;
+
+	if (!a || !b)
+		return -ENOENT;
+	return a->kfile == b->kfile ? 0 : a->kfile < b->kfile ? 1 : 2;
+}
+
+void fdw_snapshot_each_target(const struct fdw_snapshot *s, const char *target,
+			      void (*cb)(void *data, uint32_t pid, int fd, uint64_t f_op),
+			      void *data)
+{
+	size_t n = strlen(target);
+	uint32_t last = 0;
+
+	for (size_t i = 0; s && i < s->noffs; i++) {
+		const struct fdw_snap_rec *r = rec_at(s, i);
+
+		if (r->target_len != n || memcmp(r + 1, target, n) || r->tgid == last)
+			continue;
+		last = r->tgid;
+		cb(data, r->tgid, (int)r->fd, r->f_op);
+	}
+}
+
+bool fdw_snapshot_has_process(const struct fdw_snapshot *s, uint32_t pid)
+{
+	return s && fdw_hashmap_get(&s->tgids, pid);
+}
+
+uint64_t fdw_snapshot_kfile(const struct fdw_snapshot *s, uint32_t tid, int fd)
+{
+	const struct fdw_snap_rec *r = s ? find_fd(s, tid, fd) : NULL;
+
+	return r ? r->kfile : 0;
+}
