@@ -159,6 +159,7 @@ def main(r):
     with T.Daemon() as d:
         pid = d.proc.pid
         lost0 = d.status()["events_lost"]
+        lost = {"start": lost0}
         base = fd_count(pid)
         base_socks = socket_fds(pid)
         wl = subprocess.Popen([sys.executable, "-c", WORKLOAD, "60"], stdout=subprocess.PIPE,
@@ -188,6 +189,7 @@ def main(r):
                 # 64 slots + 16 being refused + 256 lingering, and a margin
                 check(peak <= base + 64 + 16 + 256 + 32, f"daemon fds peaked at {peak}")
                 check(d.alive(), "daemon died")
+                lost["flood"] = d.status()["events_lost"]
 
             with r.case(f"{FLOOD} clients that connect and vanish"):
                 v = subprocess.run([sys.executable, "-c", VANISH, d.sock, str(FLOOD)],
@@ -195,6 +197,7 @@ def main(r):
                 T.log(f"vanish: {v.stdout.strip()} {v.stderr.strip()[-200:]}")
                 check_eq(v.returncode, 0, "vanish client")
                 check(d.alive(), "daemon died")
+                lost["vanish"] = d.status()["events_lost"]
 
             with r.case("the daemon's sockets come back"):
                 deadline = time.monotonic() + 15
@@ -216,7 +219,13 @@ def main(r):
                 wl.wait(timeout=120)
                 n = int(wl.stdout.read().strip() or 0)
                 st = d.status()
-                T.log(f"workload: {n} dup+close pairs; events_lost {lost0} -> {st['events_lost']}")
+                lost["end"] = st["events_lost"]
+                T.log(f"workload: {n} dup+close pairs; events_lost after each phase {lost}; "
+                      f"loop_lag_max_ms {st.get('loop_lag_max_ms')}")
+                others = d.others()
+                if others:
+                    T.log("other fdwatchd instances (their load is every daemon's):\n" +
+                          T.indent("\n".join(others)))
                 check(n > 0, "the workload made no events")
                 check_eq(st["events_lost"], lost0, "events lost")
         finally:
