@@ -14,9 +14,12 @@
  * /proc/PID/status, else "mixed", nobody's) is kept in a bounded cache by
  * pid, with the sequence number from which that owner holds: an event
  * belongs to the incarnation of its pid that was alive at its seq. The
- * cache learns from the events the server sees anyway (no syscall): a fork
- * starts a new incarnation with its parent's owner, an exec (a setuid
- * program) makes the owner be read again from /proc before it is trusted.
+ * cache learns every process's owner once when the daemon is ready, then
+ * from the events the server sees anyway (no syscall): a fork starts a new
+ * incarnation with its parent's owner, an exec (a setuid program) makes the
+ * owner be read again from /proc before it is trusted. setuid() itself is
+ * no event: a known owner that changed is noticed at the next read (after
+ * OWNER_TTL_NS) and nothing before that read is attributed to the new one.
  * Everything unknown is hidden: an event older than its pid's current
  * incarnation, the events of a process that exited before anyone asked
  * whose it was, a process whose uids differ.
@@ -162,6 +165,37 @@ refused:
 	return NULL;
 }
 
+void srv_access_learn(struct fdw_server *s, uint32_t pid)
+{
+	struct owner *o;
+	uint32_t uid;
+
+	if (fdw_hashmap_get(&s->owners, pid) || read_owner(s, pid, &uid) < 0)
+		return;
+	o = owner_entry(s, pid, s->owners_floor);
+	if (!o)
+		return;
+	o->uid = uid;
+	o->read_ns = fdw_now_mono();
+}
+
+/*
+ * Once, at the first event after start-up is done: the owner of every
+ * process the model has (one /proc read each), so that the children they
+ * fork start with a known owner and a later setuid() shows as a change
+ * (fail closed) instead of being taken for the owner all along.
+ */
+static void owners_learn_all(struct fdw_server *s)
+{
+	struct fdw_model *m = s->deps.model;
+	uint64_t key;
+	size_t it = 0;
+
+	s->owners_learnt = true;
+	while (m && fdw_hashmap_next(&m->procs, &it, &key, NULL))
+		srv_access_learn(s, (uint32_t)key);
+}
+
 void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry *e)
 {
 	const struct fdw_event *ev = &e->ev;
@@ -169,6 +203,8 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 
 	if (ev->seq >= s->last_seq)
 		s->last_seq = ev->seq;
+	if (!s->owners_learnt && (!s->deps.ready || *s->deps.ready))
+		owners_learn_all(s);
 	switch (ev->type) {
 	case FDW_REC_FORK:
 		if ((ev->flags & FDW_F_THREAD) || !ev->child_pid || ev->child_pid == ev->pid)
@@ -187,8 +223,14 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 	case FDW_REC_EXEC:
 		/* a setuid program may run now: read its owner before trusting it */
 		child = fdw_hashmap_get(&s->owners, ev->pid);
-		if (child && !child->exec_seq)
+		if (!child) {
+			/* unknown before: nothing before the exec is attributed */
+			child = owner_entry(s, ev->pid, ev->seq);
+			if (child)
+				child->since_seq = ev->seq;
+		} else if (!child->exec_seq) {
 			child->exec_seq = ev->seq;
+		}
 		break;
 	default:
 		break;
@@ -217,9 +259,15 @@ uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq)
 		return o->uid; /* before its exec it was still the old program */
 	r = read_owner(s, pid, &uid);
 	if (!o) {
-		o = owner_entry(s, pid, s->owners_floor);
+		/* a process whose fork we did not see and that was not there
+		 * when the owners were learnt: what it did before this look
+		 * may have been done as someone else (setuid() is not an
+		 * event), so it is nobody's */
+		uint64_t since = s->last_seq + 1;
+
+		o = owner_entry(s, pid, since);
 		if (!o)
-			return r == 0 && seq >= s->owners_floor ? uid : FDW_OWNER_UNKNOWN;
+			return r == 0 && seq >= since ? uid : FDW_OWNER_UNKNOWN;
 	}
 	if (r < 0) {
 		/* gone (or unreadable): not read again until its pid is reused */

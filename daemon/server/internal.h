@@ -171,6 +171,7 @@ struct fdw_server {
 	uint64_t owners_floor;	   /* entries read from /proc hold from this seq */
 	uint64_t last_seq;	   /* the newest event seen */
 	uint64_t owners_pruned_ns;
+	bool owners_learnt;	   /* every process's owner read once (access.c) */
 	uint64_t owners_evicted;
 	uint64_t owners_refused;
 	unsigned int handles; /* listeners + clients not yet closed */
@@ -232,6 +233,9 @@ void srv_access_classify(struct client *c, uv_os_fd_t fd);
 /* Every history entry the server sees (before any filter): keeps the
  * owners' cache in step with forks and execs. No syscall. */
 void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry *e);
+/* Read the owner of `pid` now and hold it as its owner all along (a
+ * process there when the daemon became ready). No-op when known. */
+void srv_access_learn(struct fdw_server *s, uint32_t pid);
 /* The owner of `pid` at event `seq` (UINT64_MAX: now); FDW_OWNER_UNKNOWN
  * (sys/pidinfo.h) when unknown. May read /proc/PID/status once. */
 uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq);

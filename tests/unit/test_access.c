@@ -52,8 +52,9 @@ static void test_owners(void)
 	s->deps.read_owner = fake_owner;
 	fdw_hashmap_init(&s->owners);
 
-	/* a process that predates everything: read from /proc */
+	/* a process there when the daemon became ready: its owner learnt */
 	owner_now[10] = 1000;
+	srv_access_learn(s, 10);
 	note(s, 1, FDW_REC_SYSCALL, 10, 0);
 	CHECK_EQ(srv_owner_of(s, 10, 1), 1000);
 	/* its child: the parent's owner from the fork on, not before */
@@ -106,9 +107,24 @@ static void test_owners(void)
 	note(s, 30, FDW_REC_FORK, 10, 500);
 	CHECK_EQ(srv_owner_of(s, 500, 31), 1000);
 
+	/* seen first by a lookup (its fork unseen): what it did before the
+	 * look may have been done as someone else (setuid() is no event) */
+	owner_now[700] = 1000;
+	note(s, 50, FDW_REC_SYSCALL, 700, 0);
+	CHECK_EQ(srv_owner_of(s, 700, 50), FDW_OWNER_UNKNOWN);
+	note(s, 52, FDW_REC_SYSCALL, 700, 0);
+	CHECK_EQ(srv_owner_of(s, 700, 52), 1000);
+
+	/* an exec of a pid never seen: nothing before it is attributed */
+	note(s, 60, FDW_REC_SYSCALL, 701, 0);
+	note(s, 61, FDW_REC_EXEC, 701, 0);
+	owner_now[701] = 1000;
+	CHECK_EQ(srv_owner_of(s, 701, 62), 1000);
+	CHECK_EQ(srv_owner_of(s, 701, 60), FDW_OWNER_UNKNOWN);
+
 	/* read once, then cached */
 	owner_now[600] = 1000;
-	CHECK_EQ(srv_owner_of(s, 600, 40), 1000);
+	CHECK_EQ(srv_owner_of(s, 600, UINT64_MAX), 1000);
 	srv_access_free(s);
 	free(s);
 }
