@@ -40,6 +40,7 @@
 #define OWNER_TTL_NS (5ull * 1000000000ull) /* a live process's owner is re-read after */
 #define OWNERS_MAX 65536			/* pids remembered at once */
 #define PEER_GROUPS_MAX 256			/* supplementary groups read per peer */
+#define LEARN_BATCH 64				/* owners read per event at start */
 
 struct owner {
 	uint32_t uid;	    /* FDW_OWNER_UNKNOWN: to be read from /proc */
@@ -180,20 +181,26 @@ void srv_access_learn(struct fdw_server *s, uint32_t pid)
 }
 
 /*
- * Once, at the first event after start-up is done: the owner of every
- * process the model has (one /proc read each), so that the children they
- * fork start with a known owner and a later setuid() shows as a change
- * (fail closed) instead of being taken for the owner all along.
+ * From the first event after start-up is done: the owner of every process
+ * the model has (one /proc read each), so that the children they fork
+ * start with a known owner and a later setuid() shows as a change (fail
+ * closed) instead of being taken for the owner all along. LEARN_BATCH per
+ * event, not all at once: 10,000 processes would stall the loop. A process
+ * the walk misses (the map changed under it) is learnt at its first
+ * lookup instead, with nothing before that attributed.
  */
-static void owners_learn_all(struct fdw_server *s)
+static void owners_learn_some(struct fdw_server *s)
 {
 	struct fdw_model *m = s->deps.model;
 	uint64_t key;
-	size_t it = 0;
 
-	s->owners_learnt = true;
-	while (m && fdw_hashmap_next(&m->procs, &it, &key, NULL))
+	for (unsigned int n = 0; n < LEARN_BATCH; n++) {
+		if (!m || !fdw_hashmap_next(&m->procs, &s->owners_learn_it, &key, NULL)) {
+			s->owners_learnt = true;
+			return;
+		}
 		srv_access_learn(s, (uint32_t)key);
+	}
 }
 
 void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry *e)
@@ -204,7 +211,7 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 	if (ev->seq >= s->last_seq)
 		s->last_seq = ev->seq;
 	if (!s->owners_learnt && (!s->deps.ready || *s->deps.ready))
-		owners_learn_all(s);
+		owners_learn_some(s);
 	switch (ev->type) {
 	case FDW_REC_FORK:
 		if ((ev->flags & FDW_F_THREAD) || !ev->child_pid || ev->child_pid == ev->pid)

@@ -172,6 +172,7 @@ struct fdw_server {
 	uint64_t last_seq;	   /* the newest event seen */
 	uint64_t owners_pruned_ns;
 	bool owners_learnt;	   /* every process's owner read once (access.c) */
+	size_t owners_learn_it;	   /* where that walk of the model's processes is */
 	uint64_t owners_evicted;
 	uint64_t owners_refused;
 	unsigned int handles; /* listeners + clients not yet closed */
