@@ -437,6 +437,8 @@ static int start_server(struct fdw_daemon *d)
 		.metrics_listen = d->cfg.metrics_listen,
 		.max_clients = d->cfg.max_clients,
 		.metrics_top = d->cfg.metrics_top,
+		.socket_group = d->cfg.socket_group,
+		.metrics_all_commands = d->cfg.metrics_all_commands,
 		.max_procs = d->cfg.max_procs,
 		.max_fds = d->cfg.max_fds,
 	};

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alerts/alerts.h"
+#include "sys/pidinfo.h"
 #include "base/fs.h"
 #include "base/log.h"
 
@@ -269,6 +270,8 @@ struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind
 		}
 		if (proc->comm && *proc->comm)
 			snprintf(a->comm, sizeof(a->comm), "%s", proc->comm);
+		if (proc->uid != FDW_OWNER_UNKNOWN)
+			a->uid = proc->uid;
 		s->dirty = true;
 		if (s->on_change)
 			s->on_change(s->userdata, a, true);
@@ -294,6 +297,7 @@ struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind
 	a->start_ticks = proc->start_ticks;
 	a->start_time = proc->start_time;
 	snprintf(a->comm, sizeof(a->comm), "%s", proc->comm ? proc->comm : "");
+	a->uid = proc->uid;
 	a->fired_at = a->last_seen = now;
 	a->eta_s = -1;
 	a->evidence = evidence ? evidence : json_object();
@@ -381,6 +385,11 @@ static json_t *alert_json(const struct fdw_alert *a, bool internal)
 	if (!o)
 		return NULL;
 	if (json_object_set(o, "evidence", a->evidence ? a->evidence : json_object()) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	if (a->uid < FDW_OWNER_MIXED &&
+	    json_object_set_new(o, "uid", json_integer((json_int_t)a->uid)) < 0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -620,6 +629,12 @@ static struct fdw_alert *alert_from_json(const json_t *o)
 	a->start_ticks = (uint64_t)num(o, "start_ticks", 0);
 	a->start_time = num(o, "start_time", 0);
 	snprintf(a->comm, sizeof(a->comm), "%s", comm ? comm : "");
+	/* a file of an older daemon has none: such alerts stay root's */
+	a->uid = json_is_integer(json_object_get(o, "uid")) &&
+			 json_integer_value(json_object_get(o, "uid")) >= 0 &&
+			 json_integer_value(json_object_get(o, "uid")) < (json_int_t)FDW_OWNER_MIXED
+		 ? (uint32_t)json_integer_value(json_object_get(o, "uid"))
+		 : FDW_OWNER_UNKNOWN;
 	a->fired_at = num(o, "fired_at", 0);
 	a->resolved_at = num(o, "resolved_at", 0);
 	a->last_seen = num(o, "last_seen", a->fired_at);

@@ -58,6 +58,9 @@ struct fdw_alert {
 	uint64_t start_ticks;	/* /proc/PID/stat starttime: the process's identity */
 	double start_time;	/* the same as seconds since the epoch */
 	char comm[16];
+	/* the process's owner (sys/pidinfo.h's fdw_pid_owner_read): who besides
+	 * root and group fdwatch may see the alert; FDW_OWNER_UNKNOWN: nobody */
+	uint32_t uid;
 	double fired_at;	/* seconds since the epoch */
 	double resolved_at;	/* 0 while firing */
 	double last_seen;	/* last time a detector confirmed the condition */
@@ -130,6 +133,7 @@ struct fdw_alert_proc {
 	uint64_t start_ticks;
 	double start_time;
 	const char *comm;
+	uint32_t uid; /* its owner, FDW_OWNER_UNKNOWN (sys/pidinfo.h) when not known */
 };
 
 /*

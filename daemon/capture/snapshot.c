@@ -21,6 +21,12 @@
 #include "fdwatch_snapshot.h"
 #include "snapshot.skel.h"
 
+/* Records are padded to 8 bytes by the iterator, but a stream from
+ * elsewhere (fdw_snapshot_parse) need not be: read them through this
+ * alignment-1 view (GCC and clang lower a typedef's alignment), never
+ * through a plain struct fdw_snap_rec pointer (UBSan: misaligned access). */
+typedef struct fdw_snap_rec snap_rec __attribute__((aligned(1)));
+
 #define READ_CHUNK (1u << 20)
 
 struct snap_task {
@@ -43,9 +49,9 @@ struct fdw_snapshot {
 	bool positions; /* records carry the capture ring's positions */
 };
 
-static const struct fdw_snap_rec *rec_at(const struct fdw_snapshot *s, size_t i)
+static const snap_rec *rec_at(const struct fdw_snapshot *s, size_t i)
 {
-	return (const struct fdw_snap_rec *)(s->buf + s->offs[i]);
+	return (const snap_rec *)(s->buf + s->offs[i]);
 }
 
 struct fdw_snapshotter {
@@ -151,8 +157,8 @@ static int read_iter(struct fdw_snapshotter *sn, struct fdw_snapshot *s, uint32_
 static int cmp_off_fd(const void *a, const void *b, void *arg)
 {
 	const uint8_t *buf = arg;
-	const struct fdw_snap_rec *x = (const void *)(buf + *(const size_t *)a);
-	const struct fdw_snap_rec *y = (const void *)(buf + *(const size_t *)b);
+	const snap_rec *x = (const void *)(buf + *(const size_t *)a);
+	const snap_rec *y = (const void *)(buf + *(const size_t *)b);
 
 	return x->fd < y->fd ? -1 : x->fd > y->fd;
 }
@@ -189,7 +195,7 @@ static int index_records(struct fdw_snapshot *s)
 	bool in_run = false;
 
 	while (off < s->len) {
-		const struct fdw_snap_rec *r = (const void *)(s->buf + off);
+		const snap_rec *r = (const void *)(s->buf + off);
 		uintptr_t i;
 		struct snap_task *t;
 
@@ -343,7 +349,7 @@ static const struct snap_task *task_of(const struct fdw_snapshot *s, uint32_t ti
 	return i ? &s->tasks[i - 1] : NULL;
 }
 
-static const struct fdw_snap_rec *find_fd(const struct fdw_snapshot *s, uint32_t tid, int fd)
+static const snap_rec *find_fd(const struct fdw_snapshot *s, uint32_t tid, int fd)
 {
 	const struct snap_task *t = task_of(s, tid);
 	size_t lo = 0, hi;
@@ -353,7 +359,7 @@ static const struct fdw_snap_rec *find_fd(const struct fdw_snapshot *s, uint32_t
 	hi = t->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const struct fdw_snap_rec *r = rec_at(s, t->first + mid);
+		const snap_rec *r = rec_at(s, t->first + mid);
 
 		if (r->fd == (uint32_t)fd)
 			return r;
@@ -378,7 +384,7 @@ int fdw_snapshot_read_table(const struct fdw_snapshot *s, struct fdw_procfs *pf,
 	if (!fi)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->n; i++) {
-		const struct fdw_snap_rec *r = rec_at(s, t->first + i);
+		const snap_rec *r = rec_at(s, t->first + i);
 
 		fi->fd = (int)r->fd;
 		fi->cloexec = r->flags & FDW_SNAP_CLOEXEC;
@@ -423,8 +429,8 @@ int fdw_snapshot_same_table(const struct fdw_snapshot *s, uint32_t tid1, uint32_
 int fdw_snapshot_cmp_file(const struct fdw_snapshot *s, uint32_t tid1, int fd1, uint32_t tid2,
 			  int fd2)
 {
-	const struct fdw_snap_rec *a = s ? find_fd(s, tid1, fd1) : NULL;
-	const struct fdw_snap_rec *b = s ? find_fd(s, tid2, fd2) : NULL;
+	const snap_rec *a = s ? find_fd(s, tid1, fd1) : NULL;
+	const snap_rec *b = s ? find_fd(s, tid2, fd2) : NULL;
 
 	if (!a || !b)
 		return -ENOENT;
@@ -439,7 +445,7 @@ void fdw_snapshot_each_target(const struct fdw_snapshot *s, const char *target,
 	uint32_t last = 0;
 
 	for (size_t i = 0; s && i < s->noffs; i++) {
-		const struct fdw_snap_rec *r = rec_at(s, i);
+		const snap_rec *r = rec_at(s, i);
 
 		if (r->target_len != n || memcmp(r + 1, target, n) || r->tgid == last)
 			continue;
@@ -462,7 +468,7 @@ uint64_t fdw_snapshot_position(const struct fdw_snapshot *s, uint32_t tid)
 
 uint64_t fdw_snapshot_kfile(const struct fdw_snapshot *s, uint32_t tid, int fd)
 {
-	const struct fdw_snap_rec *r = s ? find_fd(s, tid, fd) : NULL;
+	const snap_rec *r = s ? find_fd(s, tid, fd) : NULL;
 
 	return r ? r->kfile : 0;
 }

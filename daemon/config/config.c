@@ -39,6 +39,8 @@ struct opt {
 static const struct opt opts[] = {
 	{ "socket", OPT_STR, F(socket_path), 0, 0, "PATH",
 	  "API socket (default /run/fdwatch/fdwatch.sock)" },
+	{ "socket-group", OPT_STR, F(socket_group), 0, 0, "NAME",
+	  "group that sees every process, like root (default fdwatch)" },
 	{ "state-dir", OPT_STR, F(state_dir), 0, 0, "DIR",
 	  "persistent state (default /var/lib/fdwatch)" },
 	{ "lock-file", OPT_STR, F(lock_file), 0, 0, "PATH",
@@ -49,6 +51,8 @@ static const struct opt opts[] = {
 	  "Prometheus metrics on a loopback TCP address" },
 	{ "metrics-top", OPT_UINT, F(metrics_top), 1, 10000, "N",
 	  "(command, unit) groups in the metrics (default 20)" },
+	{ "metrics-all-commands", OPT_FLAG, F(metrics_all_commands), 0, 0, NULL,
+	  "name every user's commands in the metrics (default: system accounts')" },
 	{ "leak", OPT_LEAK, F(leak), 0, 0, "NAME=VALUE",
 	  "a leak detector setting, repeatable (fdwatchd(8))" },
 	{ "max-alerts", OPT_UINT, F(max_alerts), 1, 1000000, "N",
@@ -78,6 +82,7 @@ void fdw_config_defaults(struct fdw_config *cfg)
 {
 	*cfg = (struct fdw_config){
 		.socket_path = "/run/fdwatch/fdwatch.sock",
+		.socket_group = "fdwatch",
 		.state_dir = "/var/lib/fdwatch",
 		.lock_file = "/run/fdwatch/fdwatchd.lock",
 		.proc_root = "/proc",

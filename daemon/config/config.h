@@ -14,6 +14,7 @@
 
 struct fdw_config {
 	const char *socket_path;
+	const char *socket_group;   /* sees everything, like root (server/server.h) */
 	const char *state_dir;
 	const char *lock_file;	    /* one fdwatchd per host holds it */
 	const char *metrics_listen; /* "127.0.0.1:9464" or NULL */
@@ -31,6 +32,7 @@ struct fdw_config {
 	struct fdw_leak_config leak; /* --leak NAME=VALUE (detect/leaks.h) */
 	unsigned int max_alerts;     /* alerts kept, firing and recent */
 	unsigned int metrics_top;    /* (command, unit) groups in /metrics */
+	bool metrics_all_commands;   /* name every user's commands in /metrics */
 };
 
 /* Every field at its default. */

@@ -139,8 +139,14 @@ struct fdw_alert *leak_alert_fire(struct fdw_leaks *l, struct leak_alert *la,
 		.start_ticks = st->start_ticks,
 		.start_time = st->start_time,
 		.comm = p->comm,
+		.uid = FDW_OWNER_UNKNOWN,
 	};
-	struct fdw_alert *a = fdw_alerts_fire(l->alerts, kind, &ap, now_real, summary, evidence);
+	struct fdw_alert *a;
+
+	/* one /proc read per fire or refresh (a tick's work, not an event's) */
+	if (l->ops.read_owner)
+		(void)l->ops.read_owner(l->ops.userdata, st->pid, &ap.uid);
+	a = fdw_alerts_fire(l->alerts, kind, &ap, now_real, summary, evidence);
 
 	if (a)
 		la->id = a->id;
@@ -376,6 +382,11 @@ static int sys_read_unit(void *root, uint32_t pid, char *buf, size_t len)
 	return fdw_pid_unit(root, pid, buf, len);
 }
 
+static int sys_read_owner(void *root, uint32_t pid, uint32_t *uid)
+{
+	return fdw_pid_owner_read(root, pid, uid);
+}
+
 int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
 		  const struct fdw_leaks_deps *deps)
 {
@@ -399,6 +410,7 @@ int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
 		l->ops.read_limit = sys_read_limit;
 		l->ops.read_start = sys_read_start;
 		l->ops.read_unit = sys_read_unit;
+		l->ops.read_owner = sys_read_owner;
 	}
 	l->obs_idx = -1;
 	fdw_hashmap_init(&l->stacks);
@@ -418,6 +430,9 @@ void fdw_leaks_free(struct fdw_leaks *l)
 		return;
 	while (fdw_hashmap_next(&l->m->procs, &it, &key, &v))
 		leak_proc_free(l, v);
+	/* the model outlives us: it must not call us with `l` freed (ASan
+	 * found fdw_model_free() doing so at every daemon exit) */
+	fdw_model_silence_observer(l->m, l->obs_idx);
 	leak_stacks_free(l);
 	free(l);
 }

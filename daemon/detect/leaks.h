@@ -192,6 +192,9 @@ struct fdw_leak_ops {
 	int (*read_start)(void *userdata, uint32_t pid, uint64_t *ticks);
 	/* systemd unit from /proc/PID/cgroup ("" when none) */
 	int (*read_unit)(void *userdata, uint32_t pid, char *buf, size_t len);
+	/* the process's owner (sys/pidinfo.h fdw_pid_owner_read), stored in
+	 * its alerts for access control; optional (NULL: owner unknown) */
+	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid);
 	void *userdata;
 };
 

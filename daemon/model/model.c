@@ -244,6 +244,12 @@ int fdw_model_add_observer(struct fdw_model *m, const struct fdw_model_observer 
 	return (int)m->nobservers++;
 }
 
+void fdw_model_silence_observer(struct fdw_model *m, int idx)
+{
+	if (m && idx >= 0 && (unsigned int)idx < m->nobservers)
+		m->observers[idx].on_fd_event = NULL, m->observers[idx].on_proc_exit = NULL;
+}
+
 void fdw_model_free(struct fdw_model *m)
 {
 	size_t it = 0;

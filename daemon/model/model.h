@@ -262,6 +262,9 @@ void fdw_model_free(struct fdw_model *m);
  * every process's state: fdw_proc_state), or -ENOSPC past
  * FDW_MODEL_MAX_OBSERVERS, -EINVAL without one. */
 int fdw_model_add_observer(struct fdw_model *m, const struct fdw_model_observer *o);
+/* Stop calling observer `idx` (its owner is going away before the model);
+ * its index is not reused. No-op for an index out of range. */
+void fdw_model_silence_observer(struct fdw_model *m, int idx);
 
 /* Observer `idx`'s state for process p (NULL until set, or idx out of range). */
 static inline void *fdw_proc_state(const struct fdw_proc *p, int idx)

@@ -66,6 +66,12 @@ static bool pid_matches(const struct client *c, uint32_t pid)
 	return !c->follow_pid || pid == c->follow_pid;
 }
 
+/* An event this follower asked for and may see. */
+static bool event_for(struct client *c, const struct fdw_history_entry *e)
+{
+	return pid_matches(c, e->ev.pid) && srv_client_sees_pid(c, e->ev.pid, e->ev.seq);
+}
+
 /* Dropped for a reason other than its reading (that is srv_client_drop_slow). */
 static void follower_drop(struct client *c, const char *why)
 {
@@ -127,8 +133,9 @@ static bool follower_takes(struct client *c, const struct publication *p)
 		if (!c->live || p->event->ev.seq < c->next_seq)
 			return false;
 		c->next_seq = p->event->ev.seq + 1;
+		return event_for(c, p->event);
 	}
-	return pid_matches(c, p->pid);
+	return pid_matches(c, p->pid) && srv_client_sees_alert(c, p->alert);
 }
 
 static void publish(struct fdw_server *s, const struct publication *p)
@@ -161,8 +168,11 @@ static void publish(struct fdw_server *s, const struct publication *p)
 
 void fdw_server_publish_event(struct fdw_server *s, const struct fdw_history_entry *e)
 {
+	if (!s || !e || s->stopping)
+		return;
+	srv_access_note_event(s, e); /* forks and execs: whose process is whose */
 	/* every event of the host comes here: nothing to build without followers */
-	if (!s || !s->nfollowers)
+	if (!s->nfollowers)
 		return;
 	if (e)
 		publish(s, &(struct publication){
@@ -229,7 +239,7 @@ static struct wbuf *backlog_batch(struct client *c, const struct fdw_history *h,
 		bool ok;
 
 		c->next_seq = e->ev.seq + 1;
-		if (!pid_matches(c, e->ev.pid))
+		if (!event_for(c, e))
 			continue;
 		line = event_chunk(c->srv, e);
 		if (!line)
@@ -288,7 +298,7 @@ void srv_follow_events(struct client *c, uint32_t pid, uint64_t limit)
 	/* the backlog starts at the limit-th newest matching event */
 	c->follow_pid = pid;
 	while (i > 0 && n < limit) {
-		if (pid_matches(c, fdw_history_at(h, i - 1)->ev.pid))
+		if (event_for(c, fdw_history_at(h, i - 1)))
 			n++;
 		i--;
 	}
@@ -308,7 +318,7 @@ void srv_follow_events(struct client *c, uint32_t pid, uint64_t limit)
 
 void srv_follow_alerts(struct client *c, uint32_t pid)
 {
-	json_t *doc = fdw_alerts_json(c->srv->deps.alerts, pid, false), *a;
+	json_t *doc = srv_filter_alerts(c, fdw_alerts_json(c->srv->deps.alerts, pid, false)), *a;
 	size_t i;
 
 	if (!doc) {

@@ -339,6 +339,8 @@ static const char *status_text(int status)
 		return "OK";
 	case 400:
 		return "Bad Request";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -449,6 +451,22 @@ static int on_url(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+/* A header name is a token (RFC 9110 5.1): "Host : x" and the like are
+ * refused, not guessed at (http_parser lets whitespace through). */
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)at[i];
+
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= 'A' && ch <= 'Z') || (ch && strchr(tchar, ch))))
+			return -1;
+	}
+	return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct client *c = p->data;
@@ -460,6 +478,7 @@ static int on_headers_complete(http_parser *p)
 
 static const http_parser_settings parser_settings = {
 	.on_url = on_url,
+	.on_header_field = on_header_field,
 	.on_headers_complete = on_headers_complete,
 };
 
@@ -574,15 +593,19 @@ static void peer_credentials(struct client *c)
 		return; /* TCP has no peer credentials; loopback only anyway */
 	if (c->srv->fake_cred) {
 		c->uid = c->srv->fake_uid;
+		c->gid = c->srv->fake_gid;
 		c->peer_pid = c->srv->fake_pid;
+		srv_access_classify(c, -1);
 		return;
 	}
+	/* unknown credentials: uid -1, nobody's processes, not privileged */
 	if (uv_fileno(&c->conn.handle, &fd) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return;
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->peer_pid = cred.pid;
+	srv_access_classify(c, fd);
 }
 
 /* ---- slots -------------------------------------------------------------- */

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "base/hashmap.h"
 #include "server/server.h"
 
 /* 16 digits: microseconds on an epoch timestamp, no 0.1 -> 0.10000000000000001 */
@@ -125,6 +126,8 @@ struct client {
 	uid_t uid;
 	gid_t gid;
 	pid_t peer_pid;
+	/* root or group fdwatch: sees every process (access.c) */
+	bool privileged;
 };
 
 struct fdw_server {
@@ -159,7 +162,19 @@ struct fdw_server {
 	/* tests: these credentials instead of SO_PEERCRED (test_http.c) */
 	bool fake_cred;
 	uid_t fake_uid;
+	gid_t fake_gid;
 	pid_t fake_pid;
+	/* access control (access.c) */
+	bool has_group;	 /* opts.socket_group exists */
+	gid_t group;	 /* its gid */
+	struct fdw_hashmap owners; /* pid -> struct owner */
+	uint64_t owners_floor;	   /* entries read from /proc hold from this seq */
+	uint64_t last_seq;	   /* the newest event seen */
+	uint64_t owners_pruned_ns;
+	bool owners_learnt;	   /* every process's owner read once (access.c) */
+	size_t owners_learn_it;	   /* where that walk of the model's processes is */
+	uint64_t owners_evicted;
+	uint64_t owners_refused;
 	unsigned int handles; /* listeners + clients not yet closed */
 	char rbuf[READ_BUF];  /* every read lands here and is handled at once */
 };
@@ -208,6 +223,33 @@ void srv_follow_alerts(struct client *c, uint32_t pid);
 void srv_follow_pump(struct client *c);
 /* Index of the oldest history entry with seq >= `seq` (h->len if none). */
 uint64_t srv_history_find(const struct fdw_history *h, uint64_t seq);
+
+/* access.c: who may see what (the one test every route applies) */
+/* getgrnam of the socket group into s->group, s->has_group: 1 found, 0 not,
+ * -errno. May block on NSS: at start and reload only. */
+int srv_access_resolve(struct fdw_server *s);
+/* c->privileged from its credentials (read already) and, for supplementary
+ * groups, its socket `fd` (-1: none). */
+void srv_access_classify(struct client *c, uv_os_fd_t fd);
+/* Every history entry the server sees (before any filter): keeps the
+ * owners' cache in step with forks and execs. No syscall. */
+void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry *e);
+/* Read the owner of `pid` now and hold it as its owner all along (a
+ * process there when the daemon became ready). No-op when known. */
+void srv_access_learn(struct fdw_server *s, uint32_t pid);
+/* The owner of `pid` at event `seq` (UINT64_MAX: now); FDW_OWNER_UNKNOWN
+ * (sys/pidinfo.h) when unknown. May read /proc/PID/status once. */
+uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq);
+/* May `c` see what a process of `uid` owns? */
+bool srv_client_sees_uid(const struct client *c, uint32_t uid);
+/* May `c` see process `pid` (at event `seq`; UINT64_MAX: as it is now)?
+ * Every route that names a process or shows its data asks this. */
+bool srv_client_sees_pid(struct client *c, uint32_t pid, uint64_t seq);
+/* May `c` see this alert (its "uid" member)? */
+bool srv_client_sees_alert(const struct client *c, const json_t *alert);
+/* {"alerts":[...]} without what `c` may not see (in place; returns doc). */
+json_t *srv_filter_alerts(const struct client *c, json_t *doc);
+void srv_access_free(struct fdw_server *s);
 
 /* stream.c */
 /* Answer {"events":[...]}: the history from index `from` on (of `pid`,

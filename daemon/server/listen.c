@@ -28,6 +28,7 @@ void srv_put(struct fdw_server *s)
 {
 	if (--s->handles > 0 || !s->freeing)
 		return;
+	srv_access_free(s);
 	free(s->path);
 	free(s);
 }
@@ -62,6 +63,7 @@ void fdw_server_free(struct fdw_server *s)
 	fdw_server_stop(s);
 	s->freeing = true;
 	if (s->handles == 0) {
+		srv_access_free(s);
 		free(s->path);
 		free(s);
 	}
@@ -107,6 +109,13 @@ static int listen_unix(struct fdw_server *s)
 	(void)umask(old_umask);
 	if (r < 0)
 		return r;
+	/* root's, and the group's when it exists (root's group else: only
+	 * root connects until the operator adds an ACL) */
+	if (chown(s->path, 0, s->has_group ? s->group : 0) < 0 && errno != EPERM) {
+		r = -errno;
+		(void)unlink(s->path);
+		return r;
+	}
 	if (chmod(s->path, 0660) < 0 || stat(s->path, &st) < 0) {
 		r = -errno;
 		(void)unlink(s->path);
@@ -155,6 +164,14 @@ int fdw_server_start(struct fdw_server **out, uv_loop_t *loop, const struct fdw_
 		return r;
 	}
 	s->listener.data = s;
+	fdw_hashmap_init(&s->owners);
+	r = srv_access_resolve(s);
+	if (r < 0)
+		log_warning("api: group %s: %s; only root sees every process",
+			    o->socket_group ? o->socket_group : FDW_SERVER_GROUP, strerror(-r));
+	else if (r == 0)
+		log_info("api: no group %s: the socket is root's alone; only root sees every "
+			 "process", o->socket_group ? o->socket_group : FDW_SERVER_GROUP);
 	(void)uv_idle_init(loop, &s->pumper); /* cannot fail */
 	s->pumper.data = s;
 	s->handles = 2;
@@ -167,6 +184,23 @@ int fdw_server_start(struct fdw_server **out, uv_loop_t *loop, const struct fdw_
 	}
 	*out = s;
 	return 0;
+}
+
+int fdw_server_reload_access(struct fdw_server *s)
+{
+	struct stat st;
+	int r;
+
+	if (!s || s->stopping)
+		return -ENOTCONN;
+	r = srv_access_resolve(s);
+	if (r < 0)
+		return r;
+	/* the socket file, if it is still ours */
+	if (stat(s->path, &st) == 0 && st.st_dev == s->sock_dev && st.st_ino == s->sock_ino &&
+	    chown(s->path, 0, s->has_group ? s->group : 0) < 0 && errno != EPERM)
+		return -errno;
+	return r;
 }
 
 /* ---- the metrics listener ----------------------------------------------- */
@@ -250,6 +284,7 @@ void fdw_server_counters(const struct fdw_server *s, struct fdw_server_counters 
 	out->dropped_followers = s->dropped_followers;
 	out->slow_readers = s->slow_readers;
 	out->request_timeouts = s->request_timeouts;
+	out->owners_refused = s->owners_refused;
 }
 
 unsigned int fdw_server_metrics_port(const struct fdw_server *s)

@@ -21,6 +21,8 @@
 
 #define DEFAULT_TOP 20
 #define OTHER_COMMAND "_other"
+/* the command of a process `named` does not let through (another user's) */
+#define USER_COMMAND "_user"
 
 /* ---- the listen address -------------------------------------------------- */
 
@@ -286,7 +288,8 @@ static void groups_free(struct groups *gs)
 }
 
 /* Every process with a table into its group, sorted (cmp_group). 0 or -ENOMEM. */
-static int groups_collect(const struct fdw_server_deps *deps, struct groups *gs)
+static int groups_collect(const struct fdw_server_deps *deps, struct groups *gs,
+			  fdw_render_filter *named, void *userdata)
 {
 	struct fdw_model *m = deps->model;
 	size_t it = 0;
@@ -302,7 +305,8 @@ static int groups_collect(const struct fdw_server_deps *deps, struct groups *gs)
 		if (!t)
 			continue;
 		(void)fdw_leaks_proc_info(deps->leaks, p, &pi);
-		g = group_of(gs, p->comm, pi.unit);
+		g = group_of(gs, !named || named(userdata, p->pid) ? p->comm : USER_COMMAND,
+			     pi.unit);
 		if (!g)
 			return -ENOMEM;
 		group_add(g, t->nopen, &pi);
@@ -404,14 +408,15 @@ static void group_sample(struct sb *b, const char *name, const struct group *g,
 		sb_printf(b, "} %llu\n", (unsigned long long)u);
 }
 
-static void render_groups(struct sb *b, const struct fdw_server_deps *deps, unsigned int max)
+static void render_groups(struct sb *b, const struct fdw_server_deps *deps, unsigned int max,
+			  fdw_render_filter *named, void *userdata)
 {
 	struct groups gs = { 0 };
 	struct group other;
 	size_t top;
 	bool any_other;
 
-	if (groups_collect(deps, &gs) < 0) {
+	if (groups_collect(deps, &gs, named, userdata) < 0) {
 		b->oom = true;
 		groups_free(&gs);
 		return;
@@ -578,14 +583,15 @@ static void render_alerts(struct sb *b, const struct fdw_stats *st)
 }
 
 int fdw_metrics_render(const struct fdw_server_deps *deps, const struct fdw_stats *st,
-		       unsigned int top, char **body, size_t *len)
+		       unsigned int top, fdw_render_filter *named, void *userdata, char **body,
+		       size_t *len)
 {
 	struct sb b = { 0 };
 
 	render_health(&b, st);
 	render_dropped(&b, st);
 	render_alerts(&b, st);
-	render_groups(&b, deps, top);
+	render_groups(&b, deps, top, named, userdata);
 	render_self(&b);
 	if (b.oom) {
 		free(b.buf);

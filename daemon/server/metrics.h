@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "server/server.h"
+#include "server/render.h"
 #include "server/stats.h"
 
 /*
@@ -34,8 +35,10 @@ int fdw_metrics_parse_listen(const char *s, struct sockaddr_storage *out, sockle
 /*
  * The exposition text of snapshot `st` (every figure /v1/status shows too
  * comes from it), the groups of deps->model (at most `top`, 0: 20) and
- * fdwatchd's own process_* figures: *body (malloc'd, NUL-terminated, the
+ * fdwatchd's own process_* figures. A process `named` (NULL: all) does not
+ * let through is counted under command="_user" instead of its command: *body (malloc'd, NUL-terminated, the
  * caller frees it) and *len, set only on success. 0 or -ENOMEM.
  */
 int fdw_metrics_render(const struct fdw_server_deps *deps, const struct fdw_stats *st,
-		       unsigned int top, char **body, size_t *len);
+		       unsigned int top, fdw_render_filter *named, void *userdata, char **body,
+		       size_t *len);

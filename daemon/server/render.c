@@ -425,7 +425,8 @@ static void set_trend(json_t *po, const struct fdw_server_deps *deps, const stru
 	    known && tr.samples >= 2 ? json_real(round(tr.per_min * 10) / 10) : json_null(), ok);
 }
 
-json_t *fdw_render_processes(const struct fdw_server_deps *deps)
+json_t *fdw_render_processes(const struct fdw_server_deps *deps, fdw_render_filter *visible,
+			     void *userdata)
 {
 	struct fdw_model *m = deps->model;
 	size_t n = 0, it = 0;
@@ -451,7 +452,7 @@ json_t *fdw_render_processes(const struct fdw_server_deps *deps)
 		const struct fdw_table *t;
 		json_t *po;
 
-		if (!p)
+		if (!p || (visible && !visible(userdata, p->pid)))
 			continue;
 		t = fdw_model_proc_table(m, p);
 		po = json_object();
@@ -577,5 +578,26 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 	    &ok);
 	if (ok)
 		status_sections(o, st, &ok);
+	return finish(o, ok);
+}
+
+json_t *fdw_render_status_own(const struct fdw_stats *st, uint64_t procs, uint64_t fds,
+			      uint64_t firing)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	if (!o)
+		return NULL;
+	set(o, "version", json_string(FDWATCH_VERSION), &ok);
+	set(o, "abi", json_integer(FDW_ABI_VERSION), &ok);
+	set(o, "pid", json_integer(getpid()), &ok);
+	set(o, "ready", json_boolean(st->ready), &ok);
+	set(o, "uptime_s", json_real(st->uptime_s), &ok);
+	/* what the host does is not this client's to count: only its own */
+	set(o, "scope", json_string("own"), &ok);
+	set(o, "processes", json_u64(procs), &ok);
+	set(o, "fds", json_u64(fds), &ok);
+	set(o, "alerts", FIGURES({ "firing", firing }), &ok);
 	return finish(o, ok);
 }

@@ -35,8 +35,17 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 /* {"pid","comm","table","threads","stale","fds":[...]} with fds sorted by number. */
 json_t *fdw_render_table(const struct fdw_server_deps *deps, const struct fdw_proc *p);
 
-/* {"processes":[...]} sorted by pid. */
-json_t *fdw_render_processes(const struct fdw_server_deps *deps);
+/* Which processes an answer may show (server/access.c); NULL: all. */
+typedef bool fdw_render_filter(void *userdata, uint32_t pid);
+
+/* {"processes":[...]} sorted by pid, those `visible` lets through. */
+json_t *fdw_render_processes(const struct fdw_server_deps *deps, fdw_render_filter *visible,
+			     void *userdata);
+
+/* GET /v1/status for a client who sees only its own processes: the daemon's
+ * identity and health, and the figures of those processes (docs/api.md). */
+json_t *fdw_render_status_own(const struct fdw_stats *st, uint64_t procs, uint64_t fds,
+			      uint64_t firing);
 
 /* GET /v1/status: the snapshot (stats.h) with the version, abi and pid. */
 json_t *fdw_render_status(const struct fdw_stats *st);

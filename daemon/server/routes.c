@@ -20,6 +20,7 @@
 #include "server/metrics.h"
 #include "server/render.h"
 #include "server/stats.h"
+#include "sys/pidinfo.h"
 
 #define EVENTS_DEFAULT_LIMIT 100
 
@@ -135,6 +136,36 @@ static void drain(struct client *c)
 
 /* ---- /v1 ------------------------------------------------------------------- */
 
+static bool visible_pid(void *userdata, uint32_t pid)
+{
+	return srv_client_sees_pid(userdata, pid, UINT64_MAX);
+}
+
+/* An unprivileged client's own figures: its processes, their open fds and
+ * their firing alerts (the host's totals are not its to know). */
+static void own_figures(struct client *c, uint64_t *procs, uint64_t *fds, uint64_t *firing)
+{
+	const struct fdw_server_deps *deps = &c->srv->deps;
+	size_t it = 0;
+	void *v;
+
+	while (deps->model && fdw_hashmap_next(&deps->model->procs, &it, NULL, &v)) {
+		struct fdw_proc *p = v;
+		const struct fdw_table *t;
+
+		if (!visible_pid(c, p->pid))
+			continue;
+		t = fdw_model_proc_table(deps->model, p);
+		(*procs)++;
+		*fds += t ? t->nopen : 0;
+	}
+	for (size_t i = 0; deps->alerts && i < deps->alerts->n; i++) {
+		const struct fdw_alert *a = deps->alerts->v[i];
+
+		*firing += a->state == FDW_ALERT_FIRING && srv_client_sees_uid(c, a->uid);
+	}
+}
+
 static void route_status(struct client *c, const char *rest, size_t rlen, const char *q,
 			 size_t qlen)
 {
@@ -146,7 +177,14 @@ static void route_status(struct client *c, const char *rest, size_t rlen, const 
 		srv_respond(c, 500, NULL, NULL);
 		return;
 	}
-	srv_respond(c, 200, fdw_render_status(&st), NULL);
+	if (c->privileged) {
+		srv_respond(c, 200, fdw_render_status(&st), NULL);
+	} else {
+		uint64_t procs = 0, fds = 0, firing = 0;
+
+		own_figures(c, &procs, &fds, &firing);
+		srv_respond(c, 200, fdw_render_status_own(&st, procs, fds, firing), NULL);
+	}
 	fdw_stats_release(&st);
 }
 
@@ -154,7 +192,9 @@ static void route_processes(struct client *c, const char *rest, size_t rlen, con
 			    size_t qlen)
 {
 	drain(c);
-	srv_respond(c, 200, fdw_render_processes(&c->srv->deps), NULL);
+	srv_respond(c, 200,
+		    fdw_render_processes(&c->srv->deps, c->privileged ? NULL : visible_pid, c),
+		    NULL);
 }
 
 /* One fd of a process with its history (200), or the 404 for a closed fd,
@@ -214,7 +254,8 @@ static void route_process(struct client *c, const char *rest, size_t len, const 
 	}
 	drain(c);
 	p = fdw_model_proc(deps->model, (uint32_t)pid);
-	if (!p) {
+	/* another user's process is answered like one that does not exist */
+	if (!p || !srv_client_sees_pid(c, (uint32_t)pid, UINT64_MAX)) {
 		srv_respond_error(c, 404, "no such process: %llu", (unsigned long long)pid);
 		return;
 	}
@@ -246,9 +287,12 @@ static void route_events(struct client *c, const char *rest, size_t rlen, const 
 		return;
 	}
 	/* the newest `limit` matching entries, then rendered oldest first */
-	for (i = h->len; i > 0 && n < limit; i--)
-		if (!pid || fdw_history_at(h, i - 1)->ev.pid == pid)
+	for (i = h->len; i > 0 && n < limit; i--) {
+		const struct fdw_history_entry *e = fdw_history_at(h, i - 1);
+
+		if ((!pid || e->ev.pid == pid) && srv_client_sees_pid(c, e->ev.pid, e->ev.seq))
 			n++;
+	}
 	/* streamed: a chunk per completed write (stream.c) */
 	srv_stream_events(c, i, (uint32_t)pid);
 }
@@ -266,6 +310,17 @@ static void route_verify(struct client *c, const char *rest, size_t rlen, const 
 		return;
 	if (!c->srv->deps.checker) {
 		srv_respond_error(c, 503, "no checker");
+		return;
+	}
+	if (!c->privileged && !pid) {
+		srv_respond_error(c, 403, "verify of every process is for root and group %s; "
+					  "ask for one of yours with ?pid=",
+				  c->srv->opts.socket_group ? c->srv->opts.socket_group
+							    : FDW_SERVER_GROUP);
+		return;
+	}
+	if (pid && !srv_client_sees_pid(c, (uint32_t)pid, UINT64_MAX)) {
+		srv_respond_error(c, 404, "no such process: %llu", (unsigned long long)pid);
 		return;
 	}
 	doc = fdw_verify(c->srv->deps.checker, (uint32_t)pid, &err);
@@ -301,8 +356,10 @@ static void route_leaks(struct client *c, const char *rest, size_t rlen, const c
 		srv_follow_alerts(c, (uint32_t)pid);
 		return;
 	}
-	doc = fdw_alerts_json(deps->alerts, (uint32_t)pid, false);
+	doc = srv_filter_alerts(c, fdw_alerts_json(deps->alerts, (uint32_t)pid, false));
 	p = pid ? fdw_model_proc(deps->model, (uint32_t)pid) : NULL;
+	if (p && !srv_client_sees_pid(c, (uint32_t)pid, UINT64_MAX))
+		p = NULL; /* another user's: no leak sites */
 	if (doc && p) {
 		fdw_model_refresh_targets(deps->model, p);
 		sites = fdw_leaks_sites_json(deps->leaks, p);
@@ -341,6 +398,13 @@ static const struct route *route_find(const char *path, size_t plen)
 
 /* ---- the metrics listener ------------------------------------------------------ */
 
+/* Anyone on the host can scrape: by default only the commands of system
+ * accounts' processes (services, root's) are named in the metrics. */
+static bool system_process(void *userdata, uint32_t pid)
+{
+	return srv_owner_of(userdata, pid, UINT64_MAX) <= FDW_METRICS_SYSTEM_UID_MAX;
+}
+
 /* GET /metrics: the exposition text; "/" a hint; nothing else. */
 static void route_metrics(struct client *c, const char *path, size_t plen)
 {
@@ -363,7 +427,9 @@ static void route_metrics(struct client *c, const char *path, size_t plen)
 	drain(c);
 	r = fdw_stats_collect(&s->deps, &s->opts, s, &st);
 	if (r == 0) {
-		r = fdw_metrics_render(&s->deps, &st, s->opts.metrics_top, &body, &len);
+		r = fdw_metrics_render(&s->deps, &st, s->opts.metrics_top,
+				       s->opts.metrics_all_commands ? NULL : system_process, s,
+				       &body, &len);
 		fdw_stats_release(&st);
 	}
 	if (r < 0) {

@@ -53,15 +53,32 @@ struct fdw_server_deps {
 	/* CLOCK_MONOTONIC ns to seconds since the epoch for "ts" fields; NULL:
 	 * fdw_mono_to_real() (tests pin it to compare exact values) */
 	double (*realtime)(uint64_t mono_ns);
+	/* a process's owner (sys/pidinfo.h fdw_pid_owner_read), for access
+	 * control; NULL: read from /proc (tests pin it) */
+	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid);
+	void *owner_userdata;
 };
+
+/* The group whose members see everything, like root (server/access.c). */
+#define FDW_SERVER_GROUP "fdwatch"
+/* The highest uid of a system account (Debian's SYS_UID_MAX). */
+#define FDW_METRICS_SYSTEM_UID_MAX 999u
 
 struct fdw_server_opts {
 	const char *socket_path;    /* the API's unix socket */
+	/* the socket's group, whose members see every process (root does
+	 * anyway); NULL: FDW_SERVER_GROUP. A group that does not exist: the
+	 * socket stays root's group, and only root sees everything. */
+	const char *socket_group;
 	const char *metrics_listen; /* "127.0.0.1:9464" or NULL: no metrics */
 	uint64_t max_clients;	    /* API connections at once; 0: 64 */
 	unsigned int header_timeout_ms; /* to send a request head; 0: 5000 */
 	unsigned int write_timeout_ms;	/* output not taken for this long: dropped; 0: 10000 */
 	unsigned int metrics_top;   /* (command, unit) groups in /metrics; 0: 20 */
+	/* name the commands of every user's processes in /metrics; false: only
+	 * those of system accounts (uid <= FDW_METRICS_SYSTEM_UID_MAX), the
+	 * others counted under command="_user" */
+	bool metrics_all_commands;
 	/* shown in /v1/status "limits" (the model enforces them) */
 	uint64_t max_procs;
 	uint64_t max_fds;
@@ -90,6 +107,12 @@ void fdw_server_stop(struct fdw_server *s);
  * callbacks (at once when they have run already). NULL-safe. */
 void fdw_server_free(struct fdw_server *s);
 
+/* Resolve the socket group's gid again (at reload: start did it once) and
+ * give the socket to it. 1 when the group exists, 0 when not (the socket
+ * is root's group then), -errno. Clients connected before keep the access
+ * they had. */
+int fdw_server_reload_access(struct fdw_server *s);
+
 /* An event was stored in the history: send it to the followers of
  * /v1/events. Cheap when nobody follows. NULL-safe. */
 void fdw_server_publish_event(struct fdw_server *s, const struct fdw_history_entry *e);
@@ -108,6 +131,8 @@ struct fdw_server_counters {
 	uint64_t dropped_followers;   /* dropped: too slow, or behind the history */
 	uint64_t slow_readers;	      /* dropped: output not taken (answers, followers) */
 	uint64_t request_timeouts;    /* closed: no whole request head in time */
+	uint64_t owners_refused;      /* process owners not cached (full): hidden
+				       * from unprivileged clients instead */
 };
 void fdw_server_counters(const struct fdw_server *s, struct fdw_server_counters *out);
 /* The metrics port actually bound (for port 0), 0 when not listening. */

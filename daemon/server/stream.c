@@ -32,7 +32,8 @@ static struct wbuf *chunk(const char *prefix, const char *text, size_t len)
 
 	if (!b)
 		return NULL;
-	memcpy(b->data, prefix, plen);
+	if (plen) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(b->data, prefix, plen);
 	n = sprintf(b->data + plen, "%zx\r\n", len);
 	memcpy(b->data + plen + (size_t)n, text, len);
 	memcpy(b->data + plen + (size_t)n + len, "\r\n", 2);
@@ -65,7 +66,8 @@ static struct wbuf *next_chunk(struct client *c, const char *prefix)
 		if (e->ev.seq >= c->end_seq)
 			break;
 		c->next_seq = e->ev.seq + 1;
-		if (c->follow_pid && e->ev.pid != c->follow_pid)
+		if ((c->follow_pid && e->ev.pid != c->follow_pid) ||
+		    !srv_client_sees_pid(c, e->ev.pid, e->ev.seq))
 			continue;
 		o = fdw_render_event(deps, e);
 		line = o ? json_dumps(o, DUMP_FLAGS) : NULL;

@@ -192,6 +192,35 @@ int fdw_pid_limits_read(const char *root, uint32_t pid, uint64_t *soft, uint64_t
 	return 0;
 }
 
+int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner)
+{
+	static const char key[] = "\nUid:";
+	char buf[4096], *p, *end;
+	unsigned long long u[4];
+	int r;
+
+	r = read_pid_file(root, pid, "status", buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	p = strstr(buf, key);
+	if (!p)
+		return -EBADMSG;
+	p += strlen(key);
+	for (int i = 0; i < 4; i++) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p < '0' || *p > '9')
+			return -EBADMSG;
+		errno = 0;
+		u[i] = strtoull(p, &end, 10);
+		if (errno || end == p || u[i] >= FDW_OWNER_MIXED)
+			return -EBADMSG;
+		p = end;
+	}
+	*owner = u[0] == u[1] && u[1] == u[2] && u[2] == u[3] ? (uint32_t)u[0] : FDW_OWNER_MIXED;
+	return 0;
+}
+
 int fdw_pid_nofile_limit(const char *root, uint32_t pid, uint64_t *soft, uint64_t *hard)
 {
 	struct rlimit rl;

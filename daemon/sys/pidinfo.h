@@ -37,6 +37,15 @@ int fdw_pid_limits_read(const char *root, uint32_t pid, uint64_t *soft, uint64_t
  * another user's process; on -EPERM, ROOT/PID/limits. */
 int fdw_pid_nofile_limit(const char *root, uint32_t pid, uint64_t *soft, uint64_t *hard);
 
+/* The owner of a process for access control (server/access.c): its uid
+ * when the real, effective, saved and filesystem uids of ROOT/PID/status
+ * are all that uid (the kernel's own test before it shows another process's
+ * /proc/PID/fd, capabilities aside), else FDW_OWNER_MIXED: a setuid
+ * program, or a daemon between identities, belongs to nobody but root. */
+#define FDW_OWNER_MIXED ((uint32_t)-2)
+#define FDW_OWNER_UNKNOWN ((uint32_t)-1)
+int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner);
+
 /*
  * The systemd unit of a process from ROOT/PID/cgroup (the cgroup v2 line,
  * or v1's name=systemd line): the innermost path component that is a

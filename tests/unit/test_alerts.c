@@ -285,6 +285,7 @@ static void test_persistence(void)
 	}
 	(void)unlink(corrupt);
 	(void)unlink(path);
+	fdw_alerts_free(&s); /* the first store (LeakSanitizer) */
 }
 
 /* A FIFO (or a directory) as the state file: set aside at once, never an

@@ -161,7 +161,7 @@ static void test_render(void)
 	CHECK_EQ(fdw_hashmap_size(&f.model.procs), 61);
 	text = NULL;
 	CHECK_EQ(fdw_stats_collect(&f.deps, &f.opts, NULL, &st), 0);
-	CHECK_EQ(fdw_metrics_render(&f.deps, &st, f.opts.metrics_top, &text, &len), 0);
+	CHECK_EQ(fdw_metrics_render(&f.deps, &st, f.opts.metrics_top, NULL, NULL, &text, &len), 0);
 	fdw_stats_release(&st);
 	CHECK(text != NULL && strlen(text) == len);
 	if (text) {
@@ -252,7 +252,7 @@ static unsigned int compare_outputs(const struct fdw_server_deps *deps, const st
 	long long firing = 0;
 
 	CHECK(status != NULL);
-	CHECK_EQ(fdw_metrics_render(deps, st, 5, &text, &len), 0);
+	CHECK_EQ(fdw_metrics_render(deps, st, 5, NULL, NULL, &text, &len), 0);
 	if (!status || !text)
 		goto out;
 	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {

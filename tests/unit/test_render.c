@@ -500,7 +500,7 @@ static void test_tables(void)
 	CHECK_EQ(fdw_model_add_scanned(&F.model, 300, 1, "zz", &tid, 1, 5 * SEC), 0);
 	tid = 200;
 	CHECK_EQ(fdw_model_add_scanned(&F.model, 200, 1, "yy", &tid, 1, 5 * SEC), 0);
-	procs = fdw_render_processes(D);
+	procs = fdw_render_processes(D, NULL, NULL);
 	o = get(procs, "processes");
 	CHECK_EQ(json_array_size(o), 3);
 	CHECK_EQ(ival(json_array_get(o, 0), "pid"), 100);

@@ -38,7 +38,8 @@ static void add(struct stream *s, uint32_t tgid, uint32_t tid, int fd, uint64_t 
 	r.mode = 0100000;
 	r.pos = 1000 + s->len; /* increasing, like the ring's */
 	memcpy(s->buf + s->len, &r, sizeof(r));
-	memcpy(s->buf + s->len + sizeof(r), target, n);
+	if (n) /* memcpy from NULL is undefined even for 0 bytes (UBSan) */
+		memcpy(s->buf + s->len + sizeof(r), target, n);
 	s->len += r.size;
 }
 

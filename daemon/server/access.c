@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Who may see what (docs/api.md, "Access"). A client is privileged when
+ * its peer credentials, read once at accept (SO_PEERCRED, and
+ * SO_PEERGROUPS for its supplementary groups: the kernel's view, the same
+ * one that let it open the socket), say root or group fdwatch; the group's
+ * gid is resolved at start and at fdw_server_reload_access(), never per
+ * request (NSS may block). Any other client sees only what belongs to a
+ * process owned by its own uid: srv_client_sees_pid() and
+ * srv_client_sees_uid() are the one test every route, stream and follower
+ * applies.
+ *
+ * A process's owner (sys/pidinfo.h fdw_pid_owner_read: all four uids of
+ * /proc/PID/status, else "mixed", nobody's) is kept in a bounded cache by
+ * pid, with the sequence number from which that owner holds: an event
+ * belongs to the incarnation of its pid that was alive at its seq. The
+ * cache learns every process's owner once when the daemon is ready, then
+ * from the events the server sees anyway (no syscall): a fork starts a new
+ * incarnation with its parent's owner, an exec (a setuid program) makes the
+ * owner be read again from /proc before it is trusted. setuid() itself is
+ * no event: a known owner that changed is noticed at the next read (after
+ * OWNER_TTL_NS) and nothing before that read is attributed to the new one.
+ * Everything unknown is hidden: an event older than its pid's current
+ * incarnation, the events of a process that exited before anyone asked
+ * whose it was, a process whose uids differ.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "model/model.h"
+#include "server/internal.h"
+#include "sys/pidinfo.h"
+
+#define OWNER_TTL_NS (5ull * 1000000000ull) /* a live process's owner is re-read after */
+#define OWNERS_MAX 65536			/* pids remembered at once */
+#define PEER_GROUPS_MAX 256			/* supplementary groups read per peer */
+#define LEARN_BATCH 64				/* owners read per event at start */
+
+struct owner {
+	uint32_t uid;	    /* FDW_OWNER_UNKNOWN: to be read from /proc */
+	uint64_t since_seq; /* events from this seq on are this incarnation's */
+	uint64_t exec_seq;  /* an exec at this seq, owner not re-read yet; 0: none */
+	uint64_t read_ns;   /* CLOCK_MONOTONIC of the last /proc read; 0: never */
+	bool gone;	    /* /proc has it no more: uid is the last known owner */
+};
+
+/* The owner of a process that is gone, for an event at `seq`. */
+static uint32_t owner_gone(const struct owner *o, uint64_t seq)
+{
+	if (seq == UINT64_MAX || (o->exec_seq && seq >= o->exec_seq))
+		return FDW_OWNER_UNKNOWN;
+	return o->uid;
+}
+
+/* ---- the group ---------------------------------------------------------- */
+
+int srv_access_resolve(struct fdw_server *s)
+{
+	const char *name = s->opts.socket_group ? s->opts.socket_group : FDW_SERVER_GROUP;
+	struct group gr, *res = NULL;
+	char buf[16384];
+	int r;
+
+	r = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+	if (r != 0)
+		return -r;
+	s->has_group = res != NULL;
+	s->group = res ? res->gr_gid : 0;
+	return res ? 1 : 0;
+}
+
+/* Is `gid` among the peer's supplementary groups (SO_PEERGROUPS)? */
+static bool peer_in_group(uv_os_fd_t fd, gid_t gid)
+{
+	gid_t groups[PEER_GROUPS_MAX];
+	socklen_t len = sizeof(groups);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false; /* ERANGE: more than PEER_GROUPS_MAX; not trusted */
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+void srv_access_classify(struct client *c, uv_os_fd_t fd)
+{
+	const struct fdw_server *s = c->srv;
+
+	c->privileged = c->uid == 0;
+	if (!c->privileged && s->has_group && c->uid != (uid_t)-1)
+		c->privileged = c->gid == s->group || (fd >= 0 && peer_in_group(fd, s->group));
+}
+
+/* ---- process owners ------------------------------------------------------- */
+
+static int read_owner(const struct fdw_server *s, uint32_t pid, uint32_t *uid)
+{
+	if (s->deps.read_owner)
+		return s->deps.read_owner(s->deps.owner_userdata, pid, uid);
+	return fdw_pid_owner_read(NULL, pid, uid);
+}
+
+/* Forget the owners of processes the model no longer has (they exited):
+ * the events of an exited process are hidden from then on. */
+static void owners_prune(struct fdw_server *s)
+{
+	struct fdw_model *m = s->deps.model;
+	uint64_t *dead, key;
+	size_t it = 0, n = 0;
+	void *v;
+
+	dead = malloc(fdw_hashmap_size(&s->owners) * sizeof(*dead) + 1);
+	if (!dead)
+		return;
+	while (fdw_hashmap_next(&s->owners, &it, &key, &v))
+		if (!m || !fdw_model_proc(m, (uint32_t)key))
+			dead[n++] = key;
+	for (size_t i = 0; i < n; i++)
+		free(fdw_hashmap_remove(&s->owners, dead[i]));
+	s->owners_evicted += n;
+	free(dead);
+	/* a pid forgotten may come back as an entry read from /proc: nothing
+	 * older than now may be attributed to it */
+	s->owners_floor = s->last_seq + 1;
+}
+
+/* The entry of `pid`, made (owner unknown) when missing. NULL when the
+ * cache is full of live processes or out of memory (counted). */
+static struct owner *owner_entry(struct fdw_server *s, uint32_t pid, uint64_t since)
+{
+	struct owner *o = fdw_hashmap_get(&s->owners, pid);
+
+	if (o)
+		return o;
+	if (fdw_hashmap_size(&s->owners) >= OWNERS_MAX) {
+		uint64_t now = fdw_now_mono();
+
+		/* a walk of the whole cache: at most once a second */
+		if (now - s->owners_pruned_ns >= 1000000000ull) {
+			s->owners_pruned_ns = now;
+			owners_prune(s);
+		}
+	}
+	if (fdw_hashmap_size(&s->owners) >= OWNERS_MAX)
+		goto refused;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		goto refused;
+	o->uid = FDW_OWNER_UNKNOWN;
+	o->since_seq = since;
+	if (fdw_hashmap_put(&s->owners, pid, o) < 0) {
+		free(o);
+		goto refused;
+	}
+	return o;
+refused:
+	s->owners_refused++;
+	s->owners_floor = s->last_seq + 1;
+	return NULL;
+}
+
+void srv_access_learn(struct fdw_server *s, uint32_t pid)
+{
+	struct owner *o;
+	uint32_t uid;
+
+	if (fdw_hashmap_get(&s->owners, pid) || read_owner(s, pid, &uid) < 0)
+		return;
+	o = owner_entry(s, pid, s->owners_floor);
+	if (!o)
+		return;
+	o->uid = uid;
+	o->read_ns = fdw_now_mono();
+}
+
+/*
+ * From the first event after start-up is done: the owner of every process
+ * the model has (one /proc read each), so that the children they fork
+ * start with a known owner and a later setuid() shows as a change (fail
+ * closed) instead of being taken for the owner all along. LEARN_BATCH per
+ * event, not all at once: 10,000 processes would stall the loop. A process
+ * the walk misses (the map changed under it) is learnt at its first
+ * lookup instead, with nothing before that attributed.
+ */
+static void owners_learn_some(struct fdw_server *s)
+{
+	struct fdw_model *m = s->deps.model;
+	uint64_t key;
+
+	for (unsigned int n = 0; n < LEARN_BATCH; n++) {
+		if (!m || !fdw_hashmap_next(&m->procs, &s->owners_learn_it, &key, NULL)) {
+			s->owners_learnt = true;
+			return;
+		}
+		srv_access_learn(s, (uint32_t)key);
+	}
+}
+
+void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry *e)
+{
+	const struct fdw_event *ev = &e->ev;
+	struct owner *parent, *child;
+
+	if (ev->seq >= s->last_seq)
+		s->last_seq = ev->seq;
+	if (!s->owners_learnt && (!s->deps.ready || *s->deps.ready))
+		owners_learn_some(s);
+	switch (ev->type) {
+	case FDW_REC_FORK:
+		if ((ev->flags & FDW_F_THREAD) || !ev->child_pid || ev->child_pid == ev->pid)
+			return;
+		/* a new incarnation of child_pid: whatever was known is not its */
+		parent = fdw_hashmap_get(&s->owners, ev->pid);
+		child = owner_entry(s, ev->child_pid, ev->seq);
+		if (!child)
+			return;
+		*child = (struct owner){
+			.uid = parent && !parent->exec_seq ? parent->uid : FDW_OWNER_UNKNOWN,
+			.since_seq = ev->seq,
+			.read_ns = parent && !parent->exec_seq ? parent->read_ns : 0,
+		};
+		break;
+	case FDW_REC_EXEC:
+		/* a setuid program may run now: read its owner before trusting it */
+		child = fdw_hashmap_get(&s->owners, ev->pid);
+		if (!child) {
+			/* unknown before: nothing before the exec is attributed */
+			child = owner_entry(s, ev->pid, ev->seq);
+			if (child)
+				child->since_seq = ev->seq;
+		} else if (!child->exec_seq) {
+			child->exec_seq = ev->seq;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * The owner of `pid` for an event with sequence number `seq` (UINT64_MAX:
+ * the process as it is now). FDW_OWNER_UNKNOWN when it cannot be known.
+ */
+uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq)
+{
+	uint64_t now = fdw_now_mono();
+	struct owner *o = fdw_hashmap_get(&s->owners, pid);
+	bool known = o && o->uid != FDW_OWNER_UNKNOWN;
+	uint32_t uid;
+	int r;
+
+	if (o && seq < o->since_seq)
+		return FDW_OWNER_UNKNOWN; /* an earlier process with this pid */
+	if (o && o->gone)
+		return owner_gone(o, seq);
+	if (known && !o->exec_seq && now - o->read_ns < OWNER_TTL_NS)
+		return o->uid;
+	if (known && o->exec_seq && seq < o->exec_seq)
+		return o->uid; /* before its exec it was still the old program */
+	r = read_owner(s, pid, &uid);
+	if (!o) {
+		/* a process whose fork we did not see and that was not there
+		 * when the owners were learnt: what it did before this look
+		 * may have been done as someone else (setuid() is not an
+		 * event), so it is nobody's */
+		uint64_t since = s->last_seq + 1;
+
+		o = owner_entry(s, pid, since);
+		if (!o)
+			return r == 0 && seq >= since ? uid : FDW_OWNER_UNKNOWN;
+	}
+	if (r < 0) {
+		/* gone (or unreadable): not read again until its pid is reused */
+		o->gone = true;
+		return owner_gone(o, seq);
+	}
+	if (o->exec_seq) {
+		if (uid != o->uid)
+			o->since_seq = o->exec_seq; /* another identity from the exec on */
+		o->exec_seq = 0;
+	} else if (o->uid != FDW_OWNER_UNKNOWN && uid != o->uid) {
+		/* changed without an exec (setuid()): since when, we do not know */
+		o->since_seq = s->last_seq + 1;
+	}
+	o->uid = uid;
+	o->read_ns = now;
+	return seq < o->since_seq ? FDW_OWNER_UNKNOWN : uid;
+}
+
+void srv_access_free(struct fdw_server *s)
+{
+	size_t it = 0;
+	void *v;
+
+	while (fdw_hashmap_next(&s->owners, &it, NULL, &v))
+		free(v);
+	fdw_hashmap_free(&s->owners);
+}
+
+/* ---- the one test --------------------------------------------------------- */
+
+bool srv_client_sees_uid(const struct client *c, uint32_t uid)
+{
+	return c->privileged || (uid < FDW_OWNER_MIXED && uid == (uint32_t)c->uid);
+}
+
+bool srv_client_sees_pid(struct client *c, uint32_t pid, uint64_t seq)
+{
+	if (c->privileged)
+		return true;
+	return srv_client_sees_uid(c, srv_owner_of(c->srv, pid, seq));
+}
+
+bool srv_client_sees_alert(const struct client *c, const json_t *alert)
+{
+	const json_t *uid = json_object_get(alert, "uid");
+
+	if (c->privileged)
+		return true;
+	return json_is_integer(uid) && json_integer_value(uid) >= 0 &&
+	       srv_client_sees_uid(c, (uint32_t)json_integer_value(uid));
+}
+
+json_t *srv_filter_alerts(const struct client *c, json_t *doc)
+{
+	json_t *arr = json_object_get(doc, "alerts");
+
+	if (!doc || c->privileged)
+		return doc;
+	for (size_t i = json_array_size(arr); i > 0; i--)
+		if (!srv_client_sees_alert(c, json_array_get(arr, i - 1)))
+			(void)json_array_remove(arr, i - 1);
+	return doc;
+}

@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Per-user access to the API (server/access.c, docs/api.md "Access").
+
+Two real users made for the test (and removed after): fdwt_accPID, who is
+not in the daemon's group, and fdwt_accmPID, a member of it by a
+supplementary group only. The daemon runs with --socket-group fdwt_accgPID (a test group, so
+that a real `fdwatch` group on the machine plays no part) and a metrics
+listener. Three programs hold fds on files whose names say whose they are:
+one of root's, two of fdwt_acc's (one a copy of python3 named
+fdwtaccuser, holding 300 fds, for the metrics).
+
+- the socket is 0660, root's, group fdwt_accg; fdwt_acc cannot connect
+  until the test opens it to others (an operator's ACL, simulated with a
+  chmod);
+- fdwt_acc sees its own processes, their fds and events, and nothing of
+  root's: /v1/processes, /v1/processes/PID/fds[/FD], /v1/events (whole
+  history and ?pid=), a follow stream while both programs open new files,
+  /v1/verify, /v1/leaks; a pid of root's answers exactly like a pid that
+  does not exist (404, same text); /v1/status has only its own figures;
+- fdwt_accm and root see everything (status with every figure, root's
+  process and file names);
+- /metrics names root's command and counts fdwt_acc's under "_user".
+"""
+
+import grp
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import fdwtest as T
+import test_leaks_helpers as H
+from fdwtest import check, check_eq
+
+# names of this run's own (two runs at once must not remove each other's)
+USER = f"fdwt_acc{os.getpid()}"
+MEMBER = f"fdwt_accm{os.getpid()}"
+GROUP = f"fdwt_accg{os.getpid()}"
+
+HOLDER = r'''
+import os, sys, time
+path, n, more = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+fds = [os.open(path, os.O_RDONLY | os.O_CREAT, 0o644) for _ in range(n)]
+print("ready", flush=True)
+i = 0
+while True:
+    # a new file now and then: events for the follow streams
+    fd = os.open(f"{more}-{i % 4}", os.O_RDONLY | os.O_CREAT, 0o644)
+    os.close(fd)
+    i += 1
+    time.sleep(0.2)
+'''
+
+# GET over the unix socket, run as another user: prints one JSON line
+# {"status": N, "body": "..."}; with `follow SECONDS`, the stream's bytes.
+CLIENT = r'''
+import json, socket, sys, time
+path, target = sys.argv[1], sys.argv[2]
+follow = float(sys.argv[3]) if len(sys.argv) > 3 else 0
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(path)
+except OSError as e:
+    print(json.dumps({"status": -e.errno, "body": str(e)}))
+    sys.exit(0)
+s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+data = b""
+end = time.monotonic() + (follow or 30)
+s.settimeout(0.5)
+while time.monotonic() < end:
+    try:
+        b = s.recv(65536)
+    except socket.timeout:
+        continue
+    if not b:
+        break
+    data += b
+head, _, body = data.partition(b"\r\n\r\n")
+status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else 0
+if b"chunked" in head.lower():
+    out, rest = b"", body
+    while rest:
+        line, _, rest = rest.partition(b"\r\n")
+        try:
+            n = int(line, 16)
+        except ValueError:
+            break
+        out, rest = out + rest[:n], rest[n + 2:]
+    body = out
+print(json.dumps({"status": status, "body": body.decode(errors="replace")}))
+'''
+
+
+# other users cannot run a python3 under root's home (pyenv): the system's
+PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+
+
+def sh(*cmd):
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def make_users():
+    cleanup_users()
+    for cmd in (["groupadd", GROUP],
+                ["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", USER],
+                ["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", "-G", GROUP, MEMBER]):
+        c = sh(*cmd)
+        check(c.returncode == 0, f"{' '.join(cmd)}: {c.stderr.strip()}")
+
+
+def cleanup_users():
+    for u in (USER, MEMBER):
+        sh("pkill", "-KILL", "-u", u)
+        sh("userdel", u)
+    sh("groupdel", GROUP)
+
+
+def as_user(user, *args, **kw):
+    pw = pwd.getpwnam(user)
+    groups = [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
+    return subprocess.Popen(list(args), user=pw.pw_uid, group=pw.pw_gid, extra_groups=groups,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, **kw)
+
+
+def get(d, user, target, follow=0):
+    if user == "root":
+        cmd = [sys.executable, "-c", CLIENT, d.sock, target] + ([str(follow)] if follow else [])
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout
+    else:
+        p = as_user(user, PY, "-c", CLIENT, d.sock, target,
+                    *([str(follow)] if follow else []))
+        out, _ = p.communicate(timeout=60)
+    r = json.loads(out)
+    return r["status"], r["body"]
+
+
+def get_json(d, user, target, want=200):
+    st, body = get(d, user, target)
+    check_eq(st, want, f"{user} GET {target} status ({body[:300]})")
+    return json.loads(body) if body.strip().startswith("{") else body
+
+
+def owner(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return set(int(x) for x in line.split()[1:])
+    return set()
+
+
+def free_pid():
+    pid = 4000000
+    while os.path.exists(f"/proc/{pid}"):
+        pid += 1
+    return pid
+
+
+def main(r):
+    make_users()
+    try:
+        run_cases(r)
+    finally:
+        cleanup_users()
+
+
+def run_cases(r):
+    uid = pwd.getpwnam(USER).pw_uid
+    gid = grp.getgrnam(GROUP).gr_gid
+    tmp = T.tempfile.mkdtemp(prefix="fdwt-access-")
+    os.chmod(tmp, 0o755)
+    pyuser = os.path.join(tmp, "fdwtaccuser")
+    shutil.copy(os.path.realpath(PY), pyuser)
+    os.chmod(pyuser, 0o755)
+    userdir = os.path.join(tmp, "u")
+    os.mkdir(userdir)
+    os.chown(userdir, uid, -1)
+    rootsecret = os.path.join(tmp, "root-secret-file")
+    usersecret = os.path.join(userdir, "user-own-file")
+    procs = []
+    port = H.free_port()
+    args = ["--socket-group", GROUP, "--metrics-listen", f"127.0.0.1:{port}"]
+    try:
+        with T.Daemon(args=args) as d:
+            # root's holder, then two of the user's (one named for the metrics)
+            rp = subprocess.Popen([sys.executable, "-c", HOLDER, rootsecret, "300",
+                                   os.path.join(tmp, "root-more")],
+                                  stdout=subprocess.PIPE, text=True)
+            procs.append(rp)
+            up = as_user(USER, pyuser, "-c", HOLDER, usersecret, "300",
+                         os.path.join(userdir, "user-more"))
+            procs.append(up)
+            for p in procs:
+                check_eq(p.stdout.readline().strip(), "ready", "holder started")
+            time.sleep(1.5)
+            missing = free_pid()
+
+            with r.case("socket: 0660 root:group, closed to others"):
+                st = os.stat(d.sock)
+                check_eq(oct(st.st_mode & 0o7777), oct(0o660), "socket mode")
+                check_eq((st.st_uid, st.st_gid), (0, gid), "socket owner")
+                os.chmod(d.tmp, 0o711)
+                status, body = get(d, USER, "/v1/status")
+                check(status < 0, f"a non-member connected to a 0660 socket: {status} {body}")
+                # the member connects by its supplementary group
+                check_eq(get(d, MEMBER, "/v1/status")[0], 200, "member status")
+                # the operator lets every user in (an ACL would do the same)
+                os.chmod(d.sock, 0o666)
+
+            with r.case("user: /v1/processes shows only its own"):
+                doc = get_json(d, USER, "/v1/processes")
+                pids = [p["pid"] for p in doc["processes"]]
+                check(up.pid in pids, f"its own process {up.pid} missing: {pids}")
+                check(rp.pid not in pids, f"root's process {rp.pid} shown")
+                for p in pids:
+                    if os.path.exists(f"/proc/{p}"):
+                        check_eq(owner(p), {uid}, f"owner of listed pid {p}")
+                T.log(f"user sees {len(pids)} processes")
+
+            with r.case("user: pid routes, root's pid like a missing one"):
+                doc = get_json(d, USER, f"/v1/processes/{up.pid}/fds")
+                check(any(f["target"] == usersecret for f in doc["fds"]), "own file missing")
+                fd = next(f["fd"] for f in doc["fds"] if f["target"] == usersecret)
+                check_eq(get_json(d, USER, f"/v1/processes/{up.pid}/fds/{fd}")["fd"]["target"],
+                         usersecret, "own fd")
+                for tail in ("/fds", "/fds/3", f"/fds/{fd}"):
+                    s1, b1 = get(d, USER, f"/v1/processes/{rp.pid}{tail}")
+                    s2, b2 = get(d, USER, f"/v1/processes/{missing}{tail}")
+                    check_eq(s1, 404, f"root's pid {tail}")
+                    check_eq((s1, b1.replace(str(rp.pid), "N")), (s2, b2.replace(str(missing), "N")),
+                             f"root's pid answered unlike a missing one ({tail})")
+                    check("root-secret" not in b1, "root's file named")
+                s1, b1 = get(d, USER, f"/v1/verify?pid={rp.pid}")
+                s2, b2 = get(d, USER, f"/v1/verify?pid={missing}")
+                check_eq((s1, b1.replace(str(rp.pid), "N")), (s2, b2.replace(str(missing), "N")),
+                         "verify of root's pid vs a missing one")
+                check_eq(get(d, USER, "/v1/verify")[0], 403, "verify of every process")
+                check("checked" in get_json(d, USER, f"/v1/verify?pid={up.pid}"), "own verify")
+                doc = get_json(d, USER, f"/v1/leaks?pid={rp.pid}")
+                check_eq(set(doc), {"alerts"}, f"leaks of root's pid: {doc}")
+
+            with r.case("user: events, history and follow"):
+                follower = as_user(USER, PY, "-c", CLIENT, d.sock,
+                                   "/v1/events?follow=1&limit=1000", "4")
+                body = get(d, USER, "/v1/events?limit=100000")[1]
+                check("root-secret" not in body and "root-more" not in body,
+                      "root's files in the user's events")
+                evs = json.loads(body)["events"]
+                check(any(e.get("path", "").startswith(os.path.join(userdir, "user-more"))
+                          for e in evs), "its own opens missing from the history")
+                bad = [e for e in evs if e["pid"] == rp.pid]
+                check(not bad, f"root's events shown: {bad[:2]}")
+                check_eq(get_json(d, USER, f"/v1/events?pid={rp.pid}")["events"], [],
+                         "events of root's pid")
+                out, _ = follower.communicate(timeout=60)
+                res = json.loads(out)
+                check_eq(res["status"], 200, "follow status")
+                lines = [json.loads(x) for x in res["body"].splitlines() if x.strip()]
+                check(any(str(e.get("path", "")).startswith(os.path.join(userdir, "user-more"))
+                          for e in lines), f"own live opens missing from follow ({len(lines)} lines)")
+                check("root-secret" not in res["body"] and "root-more" not in res["body"],
+                      "root's files in the user's follow stream")
+                check(all(e["pid"] != rp.pid for e in lines), "root's pid in the follow stream")
+                T.log(f"user: {len(evs)} events in the history, {len(lines)} followed")
+
+            with r.case("user: status has only its own figures"):
+                st = get_json(d, USER, "/v1/status")
+                check_eq(st.get("scope"), "own", "scope")
+                for k in ("events_received", "events_lost", "tables", "history", "dropped"):
+                    check(k not in st, f"{k} shown to an unprivileged user")
+                mine = len(get_json(d, USER, "/v1/processes")["processes"])
+                check_eq(st["processes"], mine, "own process count")
+                check(st["fds"] >= 300, f"own fds {st['fds']}")
+
+            with r.case("user: the CLI works with what it may see"):
+                for args in (["status"], ["ps"], ["--json", "ps"], ["fds", str(up.pid)]):
+                    p = as_user(USER, T.FDWATCH, "--socket", d.sock, *args)
+                    out, _ = p.communicate(timeout=60)
+                    check_eq(p.returncode, 0, f"fdwatch {' '.join(args)} as {USER}: {out[-300:]}")
+                    check(str(rp.pid) not in out.split() and "root-secret" not in out,
+                          f"fdwatch {' '.join(args)} shows root's process")
+                p = as_user(USER, T.FDWATCH, "--socket", d.sock, "fds", str(rp.pid))
+                p.communicate(timeout=60)
+                check(p.returncode != 0, "fdwatch fds of root's pid succeeded")
+
+            with r.case("member and root see everything"):
+                for who in (MEMBER, "root"):
+                    doc = get_json(d, who, f"/v1/processes/{rp.pid}/fds")
+                    check(any(f["target"] == rootsecret for f in doc["fds"]), f"{who}: root's file")
+                    st = get_json(d, who, "/v1/status")
+                    check("events_received" in st and "scope" not in st, f"{who}: full status")
+                    body = get(d, who, f"/v1/events?pid={rp.pid}&limit=1000")[1]
+                    check("root-more" in body, f"{who}: root's events")
+
+            with r.case("metrics: other users' commands not named"):
+                text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+                check("fdwtaccuser" not in text, "the user's command named in /metrics")
+                check('command="_user"' in text, "no _user group")
+                check('command="python3' in text or 'command="fdwatchd"' in text,
+                      "root's commands not named either")
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+T.run(main)

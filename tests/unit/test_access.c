@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* server/access.c: whose process an event belongs to, through forks, execs
+ * of setuid programs, exits and reused pids; who sees which uid and alert;
+ * sys/pidinfo.c's owner from a status file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "server/internal.h"
+#include "sys/pidinfo.h"
+
+/* the kernel's view, as the test sets it: owner[pid], 0 meaning gone */
+static uint32_t owner_now[1024];
+
+static int fake_owner(void *u, uint32_t pid, uint32_t *uid)
+{
+	(void)u;
+	if (pid >= 1024 || !owner_now[pid])
+		return -ESRCH;
+	*uid = owner_now[pid] == 9999 ? 0 : owner_now[pid];
+	return 0;
+}
+
+static struct fdw_history_entry ev(uint64_t seq, uint16_t type, uint32_t pid, uint32_t child)
+{
+	struct fdw_history_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.ev.seq = seq;
+	e.ev.type = type;
+	e.ev.pid = pid;
+	e.ev.child_pid = child;
+	return e;
+}
+
+static void note(struct fdw_server *s, uint64_t seq, uint16_t type, uint32_t pid, uint32_t child)
+{
+	struct fdw_history_entry e = ev(seq, type, pid, child);
+
+	srv_access_note_event(s, &e);
+}
+
+#define ROOT 9999 /* owner_now value for uid 0 */
+
+static void test_owners(void)
+{
+	struct fdw_server *s = calloc(1, sizeof(*s));
+
+	s->deps.read_owner = fake_owner;
+	fdw_hashmap_init(&s->owners);
+
+	/* a process there when the daemon became ready: its owner learnt */
+	owner_now[10] = 1000;
+	srv_access_learn(s, 10);
+	note(s, 1, FDW_REC_SYSCALL, 10, 0);
+	CHECK_EQ(srv_owner_of(s, 10, 1), 1000);
+	/* its child: the parent's owner from the fork on, not before */
+	note(s, 5, FDW_REC_FORK, 10, 11);
+	owner_now[11] = 1000;
+	CHECK_EQ(srv_owner_of(s, 11, 6), 1000);
+	CHECK_EQ(srv_owner_of(s, 11, 4), FDW_OWNER_UNKNOWN);
+
+	/* the child execs a setuid program: after the exec it is root's,
+	 * before it the user's */
+	note(s, 8, FDW_REC_EXEC, 11, 0);
+	owner_now[11] = ROOT;
+	CHECK_EQ(srv_owner_of(s, 11, 9), 0);
+	CHECK_EQ(srv_owner_of(s, 11, 7), FDW_OWNER_UNKNOWN); /* identity changed at 8 */
+	CHECK_EQ(srv_owner_of(s, 11, UINT64_MAX), 0);
+
+	/* an exec that keeps the owner keeps the history visible */
+	note(s, 10, FDW_REC_FORK, 10, 12);
+	note(s, 12, FDW_REC_EXEC, 12, 0);
+	owner_now[12] = 1000;
+	CHECK_EQ(srv_owner_of(s, 12, 11), 1000);
+	CHECK_EQ(srv_owner_of(s, 12, 13), 1000);
+
+	/* gone after an exec nobody looked at: what it did after it is nobody's */
+	note(s, 14, FDW_REC_FORK, 10, 13);
+	note(s, 15, FDW_REC_EXEC, 13, 0);
+	owner_now[13] = 0;
+	CHECK_EQ(srv_owner_of(s, 13, 16), FDW_OWNER_UNKNOWN);
+	CHECK_EQ(srv_owner_of(s, 13, 14), 1000); /* before the exec: the parent's user's */
+	CHECK_EQ(srv_owner_of(s, 13, UINT64_MAX), FDW_OWNER_UNKNOWN);
+
+	/* pid 12 exits and root's process 20 forks a new pid 12: the old
+	 * process's events stay the user's, the new one's are root's */
+	owner_now[20] = ROOT;
+	CHECK_EQ(srv_owner_of(s, 20, 17), 0);
+	note(s, 18, FDW_REC_FORK, 20, 12);
+	owner_now[12] = ROOT;
+	CHECK_EQ(srv_owner_of(s, 12, 19), 0);
+	CHECK_EQ(srv_owner_of(s, 12, 13), FDW_OWNER_UNKNOWN); /* an earlier pid 12 */
+
+	/* a thread is no new process */
+	note(s, 20, FDW_REC_FORK, 10, 10);
+	CHECK_EQ(srv_owner_of(s, 10, 21), 1000);
+
+	/* never seen and gone: nobody's, and not read again */
+	CHECK_EQ(srv_owner_of(s, 500, 3), FDW_OWNER_UNKNOWN);
+	owner_now[500] = 1000; /* a new process took the pid, its fork unseen */
+	CHECK_EQ(srv_owner_of(s, 500, 3), FDW_OWNER_UNKNOWN);
+	/* until its pid's fork is seen */
+	note(s, 30, FDW_REC_FORK, 10, 500);
+	CHECK_EQ(srv_owner_of(s, 500, 31), 1000);
+
+	/* seen first by a lookup (its fork unseen): what it did before the
+	 * look may have been done as someone else (setuid() is no event) */
+	owner_now[700] = 1000;
+	note(s, 50, FDW_REC_SYSCALL, 700, 0);
+	CHECK_EQ(srv_owner_of(s, 700, 50), FDW_OWNER_UNKNOWN);
+	note(s, 52, FDW_REC_SYSCALL, 700, 0);
+	CHECK_EQ(srv_owner_of(s, 700, 52), 1000);
+
+	/* an exec of a pid never seen: nothing before it is attributed */
+	note(s, 60, FDW_REC_SYSCALL, 701, 0);
+	note(s, 61, FDW_REC_EXEC, 701, 0);
+	owner_now[701] = 1000;
+	CHECK_EQ(srv_owner_of(s, 701, 62), 1000);
+	CHECK_EQ(srv_owner_of(s, 701, 60), FDW_OWNER_UNKNOWN);
+
+	/* read once, then cached */
+	owner_now[600] = 1000;
+	CHECK_EQ(srv_owner_of(s, 600, UINT64_MAX), 1000);
+	srv_access_free(s);
+	free(s);
+}
+
+static void test_sees(void)
+{
+	struct fdw_server *s = calloc(1, sizeof(*s));
+	struct client c = { .srv = s, .uid = 1000 };
+	json_t *doc;
+
+	fdw_hashmap_init(&s->owners);
+	CHECK(srv_client_sees_uid(&c, 1000));
+	CHECK(!srv_client_sees_uid(&c, 0));
+	CHECK(!srv_client_sees_uid(&c, 1001));
+	CHECK(!srv_client_sees_uid(&c, FDW_OWNER_MIXED));
+	CHECK(!srv_client_sees_uid(&c, FDW_OWNER_UNKNOWN));
+	c.uid = (uid_t)-1; /* no credentials: sees no "unknown" either */
+	CHECK(!srv_client_sees_uid(&c, FDW_OWNER_UNKNOWN));
+	c.uid = 1000;
+
+	doc = json_pack("{s:[{s:i,s:i},{s:i,s:i},{s:i}]}", "alerts", "id", 1, "uid", 1000, "id", 2,
+			"uid", 0, "id", 3);
+	srv_filter_alerts(&c, doc);
+	CHECK_EQ(json_array_size(json_object_get(doc, "alerts")), 1);
+	CHECK_EQ(json_integer_value(json_object_get(
+			 json_array_get(json_object_get(doc, "alerts"), 0), "id")),
+		 1);
+	json_decref(doc);
+
+	c.privileged = true;
+	CHECK(srv_client_sees_uid(&c, 0));
+	CHECK(srv_client_sees_uid(&c, FDW_OWNER_UNKNOWN));
+	doc = json_pack("{s:[{s:i},{s:i}]}", "alerts", "id", 1, "id", 2);
+	srv_filter_alerts(&c, doc);
+	CHECK_EQ(json_array_size(json_object_get(doc, "alerts")), 2);
+	json_decref(doc);
+	srv_access_free(s);
+	free(s);
+}
+
+static void write_status(const char *root, const char *pid, const char *uidline)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, pid);
+	(void)mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s/status", root, pid);
+	f = fopen(path, "w");
+	fprintf(f, "Name:\tx\nUmask:\t0022\nState:\tS\n%sGid:\t0\t0\t0\t0\n", uidline);
+	fclose(f);
+}
+
+static void test_owner_read(void)
+{
+	char root[] = "/tmp/fdwt-owner-XXXXXX";
+	uint32_t uid = 7;
+
+	CHECK(mkdtemp(root) != NULL);
+	write_status(root, "1", "Uid:\t1000\t1000\t1000\t1000\n");
+	write_status(root, "2", "Uid:\t1000\t0\t1000\t0\n");
+	write_status(root, "3", "Uid:\t1000\t1000\n");
+	write_status(root, "4", "Uid:\t-1\t1\t1\t1\n");
+	write_status(root, "5", "Uid:\t4294967295\t4294967295\t4294967295\t4294967295\n");
+	write_status(root, "6", "Uid:\t0\t0\t0\t0\n");
+	CHECK_EQ(fdw_pid_owner_read(root, 1, &uid), 0);
+	CHECK_EQ(uid, 1000);
+	CHECK_EQ(fdw_pid_owner_read(root, 2, &uid), 0);
+	CHECK_EQ(uid, FDW_OWNER_MIXED);
+	uid = 7;
+	CHECK_EQ(fdw_pid_owner_read(root, 3, &uid), -EBADMSG);
+	CHECK_EQ(fdw_pid_owner_read(root, 4, &uid), -EBADMSG);
+	CHECK_EQ(fdw_pid_owner_read(root, 5, &uid), -EBADMSG);
+	CHECK_EQ(uid, 7); /* untouched on failure */
+	CHECK_EQ(fdw_pid_owner_read(root, 6, &uid), 0);
+	CHECK_EQ(uid, 0);
+	CHECK_EQ(fdw_pid_owner_read(root, 8, &uid), -ESRCH);
+	/* and this process's own, from the real /proc */
+	CHECK_EQ(fdw_pid_owner_read(NULL, (uint32_t)getpid(), &uid), 0);
+	CHECK_EQ(uid, getuid());
+	for (int i = 1; i <= 6; i++) {
+		char p[512];
+
+		snprintf(p, sizeof(p), "%s/%d/status", root, i);
+		(void)unlink(p);
+		snprintf(p, sizeof(p), "%s/%d", root, i);
+		(void)rmdir(p);
+	}
+	(void)rmdir(root);
+}
+
+int main(void)
+{
+	test_owners();
+	test_sees();
+	test_owner_read();
+	printf("%u passed, %u failed\n", check_passed, check_failed);
+	return check_failed ? 1 : 0;
+}
