@@ -366,6 +366,10 @@ static int start_detectors(struct fdw_daemon *d)
 	if (r < 0)
 		return r;
 	fdw_leaks_set_observer_index(d->leaks, d->leaks_obs);
+	/* the model tells the observer only what some detector wants (bit 0:
+	 * a kind that does not exist, when none wants any) */
+	(void)fdw_model_set_observer_events(&d->model, d->leaks_obs,
+					    fdw_leaks_fd_events(d->leaks) ?: FDW_FDEV_BIT(0));
 	(void)fdw_leak_config_print(&d->cfg.leak, buf, sizeof(buf));
 	log_debug("leak detectors: %s", buf);
 	return 0;

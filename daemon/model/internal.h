@@ -45,9 +45,18 @@ void fdw__pending_drop(struct fdw_model *m, struct fdw_ofd *o);
 
 /* ---- model.c: processes, tasks, observers ------------------------------- */
 
-/* Tell every observer, in registration order. NULL p: nobody is told. */
-void fdw__notify(struct fdw_model *m, struct fdw_proc *p, const struct fdw_event *ev,
-		 enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s);
+void fdw__notify_slow(struct fdw_model *m, struct fdw_proc *p, const struct fdw_event *ev,
+		      enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s);
+
+/* Tell every observer that wants `kind`, in registration order. NULL p:
+ * nobody is told. Inline: most events on a busy host are of kinds nobody
+ * wants, and cost one test here. */
+static inline void fdw__notify(struct fdw_model *m, struct fdw_proc *p, const struct fdw_event *ev,
+			       enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
+{
+	if (p && (m->fd_events & FDW_FDEV_BIT(kind)))
+		fdw__notify_slow(m, p, ev, kind, fd, s);
+}
 /* NULL when max_procs refused it (counted) or out of memory. */
 struct fdw_proc *fdw__proc_new(struct fdw_model *m, uint32_t pid, uint32_t ppid,
 			       const char *comm, uint64_t now);

@@ -178,6 +178,10 @@ enum fdw_fd_event_kind {
 	FDW_FDEV_FAIL,	       /* syscall failed (EMFILE, EBADF, ...) */
 };
 
+/* An observer's fd_events bit for one kind. */
+#define FDW_FDEV_BIT(kind) (1u << (kind))
+#define FDW_FDEV_ALL 0xffffffffu
+
 /*
  * A consumer of the model's changes (the leak detectors, ...), in the
  * manner of Falco's sinsp_observer: the wiring code registers it, the model
@@ -192,6 +196,9 @@ struct fdw_model_observer {
 			    enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *slot);
 	/* A process is about to be dropped: free its state (before p is freed). */
 	void (*on_proc_exit)(void *userdata, struct fdw_proc *p);
+	/* The kinds on_fd_event wants (FDW_FDEV_BIT bits; 0 means all): the
+	 * model calls nobody for an event no observer wants. */
+	uint32_t fd_events;
 	void *userdata;
 };
 
@@ -240,6 +247,7 @@ struct fdw_model {
 	struct fdw_model_ops ops;
 	struct fdw_model_observer observers[FDW_MODEL_MAX_OBSERVERS];
 	unsigned int nobservers;
+	uint32_t fd_events; /* the union of the observers' fd_events */
 	struct fdw_task *last_task; /* one-entry cache for the hot path */
 	struct fdw__ofd_index *scan_cands; /* OFD candidates during the start-up scan */
 	struct fdw_pending_target *pending; /* fdw_model_flush_pending() */
@@ -253,6 +261,10 @@ void fdw_model_free(struct fdw_model *m);
  * every process's state: fdw_proc_state), or -ENOSPC past
  * FDW_MODEL_MAX_OBSERVERS, -EINVAL without one. */
 int fdw_model_add_observer(struct fdw_model *m, const struct fdw_model_observer *o);
+
+/* Change what observer `idx` wants told (fd_events; 0: all). -EINVAL for
+ * an index never returned. */
+int fdw_model_set_observer_events(struct fdw_model *m, int idx, uint32_t fd_events);
 
 /* Observer `idx`'s state for process p (NULL until set, or idx out of range). */
 static inline void *fdw_proc_state(const struct fdw_proc *p, int idx)
@@ -315,6 +327,16 @@ void fdw_model_mark_proc_stale(struct fdw_model *m, struct fdw_proc *p);
 void fdw_model_mark_all_stale(struct fdw_model *m);
 
 struct fdw_proc *fdw_model_proc(struct fdw_model *m, uint32_t pid);
+/* The process of an event just applied: the hot path's task cache first,
+ * then the pid. NULL when the model has none (an exit dropped it). */
+static inline struct fdw_proc *fdw_model_event_proc(struct fdw_model *m, const struct fdw_event *ev)
+{
+	const struct fdw_task *t = m->last_task;
+
+	if (t && t->tid == ev->tid && t->proc && t->proc->pid == ev->pid)
+		return t->proc;
+	return fdw_model_proc(m, ev->pid);
+}
 /* The table /proc/PID/fd shows: the leader's, else any thread's. */
 struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p);
 /* A tid of the process whose table is the one fdw_model_proc_table() gives. */

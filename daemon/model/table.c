@@ -153,11 +153,18 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 		m->stats.history_entries++;
 	}
 	h = &s->hist[s->hist_head];
-	free(h->target);
 	h->generation = s->generation;
 	h->origin = s->origin;
 	h->closed = *closed;
-	h->target = s->ofd && s->ofd->target ? strdup(s->ofd->target) : NULL;
+	/* a number reused for the same file (a loop's open or dup and close)
+	 * keeps the copy it has: no allocation per close */
+	if (!s->ofd || !s->ofd->target) {
+		free(h->target);
+		h->target = NULL;
+	} else if (!h->target || strcmp(h->target, s->ofd->target)) {
+		free(h->target);
+		h->target = strdup(s->ofd->target);
+	}
 	s->hist_head = (s->hist_head + 1) % FDW_SLOT_HISTORY;
 	if (s->nhist < FDW_SLOT_HISTORY)
 		s->nhist++;

@@ -103,7 +103,7 @@ int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64
 	p->last_ts = ev.ts;
 	fdw_model_apply(p->model, &ev);
 	fdw_capture_fanotify_event(p->capture, &ev);
-	proc = fdw_model_proc(p->model, ev.pid);
+	proc = fdw_model_event_proc(p->model, &ev);
 	he = fdw_history_push(p->history, &ev, proc ? proc->comm : ev.comm);
 	if (he && p->on_event)
 		p->on_event(p->userdata, he);

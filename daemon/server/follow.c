@@ -124,9 +124,9 @@ static bool follower_takes(struct client *c, const struct publication *p)
 	if (c->state != C_FOLLOWING || c->follow != p->kind)
 		return false;
 	if (p->kind == FOLLOW_EVENTS) {
-		if (!c->live || p->event->ev.seq < c->next_seq)
+		if (!c->live || p->event->seq < c->next_seq)
 			return false;
-		c->next_seq = p->event->ev.seq + 1;
+		c->next_seq = p->event->seq + 1;
 	}
 	return pid_matches(c, p->pid);
 }
@@ -166,7 +166,7 @@ void fdw_server_publish_event(struct fdw_server *s, const struct fdw_history_ent
 		return;
 	if (e)
 		publish(s, &(struct publication){
-				   .kind = FOLLOW_EVENTS, .pid = e->ev.pid, .event = e });
+				   .kind = FOLLOW_EVENTS, .pid = e->pid, .event = e });
 }
 
 void fdw_server_publish_alert(struct fdw_server *s, json_t *alert)
@@ -187,7 +187,7 @@ uint64_t srv_history_find(const struct fdw_history *h, uint64_t seq)
 	while (lo < hi) {
 		uint64_t mid = lo + (hi - lo) / 2;
 
-		if (fdw_history_at(h, mid)->ev.seq < seq)
+		if (fdw_history_at(h, mid)->seq < seq)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -228,8 +228,8 @@ static struct wbuf *backlog_batch(struct client *c, const struct fdw_history *h,
 		struct wbuf *line;
 		bool ok;
 
-		c->next_seq = e->ev.seq + 1;
-		if (!pid_matches(c, e->ev.pid))
+		c->next_seq = e->seq + 1;
+		if (!pid_matches(c, e->pid))
 			continue;
 		line = event_chunk(c->srv, e);
 		if (!line)
@@ -261,7 +261,7 @@ void srv_follow_pump(struct client *c)
 			c->live = true;
 			return;
 		}
-		if (i == 0 && c->next_seq && fdw_history_at(h, 0)->ev.seq > c->next_seq) {
+		if (i == 0 && c->next_seq && fdw_history_at(h, 0)->seq > c->next_seq) {
 			/* the history was overwritten before we sent it */
 			follower_drop(c, "fell behind the history");
 			return;
@@ -288,14 +288,14 @@ void srv_follow_events(struct client *c, uint32_t pid, uint64_t limit)
 	/* the backlog starts at the limit-th newest matching event */
 	c->follow_pid = pid;
 	while (i > 0 && n < limit) {
-		if (pid_matches(c, fdw_history_at(h, i - 1)->ev.pid))
+		if (pid_matches(c, fdw_history_at(h, i - 1)->pid))
 			n++;
 		i--;
 	}
 	if (i < h->len)
-		c->next_seq = fdw_history_at(h, i)->ev.seq;
+		c->next_seq = fdw_history_at(h, i)->seq;
 	else if (h->len)
-		c->next_seq = fdw_history_at(h, h->len - 1)->ev.seq + 1;
+		c->next_seq = fdw_history_at(h, h->len - 1)->seq + 1;
 	else
 		c->next_seq = 0;
 

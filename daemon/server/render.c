@@ -202,10 +202,14 @@ static void set_syscall_args(json_t *o, const struct fdw_event *ev, bool *ok)
 
 json_t *fdw_render_event(const struct fdw_server_deps *deps, const struct fdw_history_entry *e)
 {
-	const struct fdw_event *ev = &e->ev;
-	json_t *o = json_object();
-	bool ok = o != NULL;
+	struct fdw_event evbuf;
+	const struct fdw_event *ev = &evbuf;
+	json_t *o;
+	bool ok;
 
+	(void)fdw_history_event(deps->history, e, &evbuf);
+	o = json_object();
+	ok = o != NULL;
 	if (!o)
 		return NULL;
 	set(o, "seq", json_u64(ev->seq), &ok);

@@ -247,7 +247,7 @@ static void route_events(struct client *c, const char *rest, size_t rlen, const 
 	}
 	/* the newest `limit` matching entries, then rendered oldest first */
 	for (i = h->len; i > 0 && n < limit; i--)
-		if (!pid || fdw_history_at(h, i - 1)->ev.pid == pid)
+		if (!pid || fdw_history_at(h, i - 1)->pid == pid)
 			n++;
 	/* streamed: a chunk per completed write (stream.c) */
 	srv_stream_events(c, i, (uint32_t)pid);
