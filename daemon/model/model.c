@@ -173,6 +173,10 @@ struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p)
 	uint32_t tid = fdw_model_proc_tid(m, p);
 	struct fdw_task *t = tid ? fdw_hashmap_get(&m->tasks, tid) : NULL;
 
+	/* a fork child still on its parent's slots: make its own view (its
+	 * fds inherited) before anyone looks (on failure it shows stale) */
+	if (t && t->table && t->table->borrowed)
+		(void)fdw__table_own(m, t->table);
 	return t ? t->table : NULL;
 }
 

@@ -95,17 +95,31 @@ struct fdw_slot {
 	struct fdw_fd_history *hist; /* ring of FDW_SLOT_HISTORY, lazily allocated */
 };
 
+struct fdw__fdset; /* private to daemon/model/ */
+
+/*
+ * A table's slots live in a set that fork shares instead of copying (a
+ * process holding thousands of fds that forks children which exit at once
+ * would otherwise copy and free its whole table per fork). The first change
+ * to a shared set, in either table, gives the changing table its own copy;
+ * a fork child's view of the shared set (every fd inherited, no slot
+ * history of its own) is made then, or when the child's table is first
+ * looked at (fdw_model_proc_table). Read slots through t->slots/t->nslots
+ * or fdw_table_slot(); only the model changes them.
+ */
 struct fdw_table {
 	uint64_t id;	 /* small stable id for the API */
 	uint64_t kfiles; /* files_struct address, 0 while unbound (seen only in /proc) */
 	uint32_t users;	 /* tasks using it */
-	uint32_t nslots;
+	uint32_t nslots; /* the set's, mirrored */
 	uint32_t nopen;
 	bool stale;	 /* known to be wrong until re-read */
+	bool borrowed;	 /* a fork child still on its parent's set */
 	uint64_t resyncs;
 	uint64_t read_pos; /* ring position when last re-read from /proc: records
 			    * below it are already reflected, not re-applied */
-	struct fdw_slot **slots; /* indexed by fd number */
+	struct fdw_slot **slots; /* indexed by fd number: the set's, mirrored */
+	struct fdw__fdset *set;
 	uint64_t created_ts;
 };
 
@@ -207,6 +221,8 @@ struct fdw_model_stats {
 	uint64_t unknown_task;	 /* events from tasks we did not know */
 	uint64_t unknown_gone;	 /* ... of processes /proc no longer had: dropped */
 	uint64_t table_splits;
+	uint64_t forks_shared;	 /* fork children that shared the parent's slots */
+	uint64_t table_copies;	 /* ... and later copied them (first change) */
 	uint64_t resyncs;
 	uint64_t resync_failed;
 	uint64_t anomalies;	 /* event disagreed with the model (fixed up) */

@@ -62,6 +62,9 @@ int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int 
 
 	if (!m->ops.read_fd)
 		return -ENOTSUP;
+	r = fdw__table_own(m, t);
+	if (r < 0)
+		return r;
 	fi = malloc(sizeof(*fi));
 	if (!fi)
 		return -ENOMEM;
@@ -406,6 +409,9 @@ int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
 
 	if (!m->ops.read_table)
 		return -ENOTSUP;
+	r = fdw__table_own(m, t);
+	if (r < 0)
+		return r;
 	cand_index_init(&local);
 	c.cands = m->scan_cands ? m->scan_cands : &local;
 	/* before reading: every record below this position is in what we read */
