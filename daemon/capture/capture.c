@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "base/log.h"
+#include "base/clock.h"
 #include "capture/capture.h"
 #include "capture/event.h"
 #include "fdwatch.skel.h"
@@ -175,7 +176,8 @@ static void ring_unmap(struct ring *r)
  * must re-read, and at millions of records per second that cost is paid by
  * every traced syscall.
  */
-static int ring_consume(struct fdw_capture *c)
+/* Consume at most `max` records (0: every committed one). */
+static int ring_consume_max(struct fdw_capture *c, unsigned int max)
 {
 	struct ring *r = &c->rb;
 	unsigned long cons, prod, published;
@@ -206,6 +208,8 @@ static int ring_consume(struct fdw_capture *c)
 			__atomic_store_n(r->consumer_pos, cons, __ATOMIC_RELEASE);
 			published = cons;
 		}
+		if (max && (unsigned int)n >= max)
+			break;
 		/* only what was committed when the drain began: a producer
 		 * faster than us must not keep the loop (and requests,
 		 * signals) waiting; the next drain takes the rest */
@@ -215,6 +219,11 @@ static int ring_consume(struct fdw_capture *c)
 	if (n && c->opts.on_batch)
 		c->opts.on_batch(c->opts.userdata);
 	return n;
+}
+
+static int ring_consume(struct fdw_capture *c)
+{
+	return ring_consume_max(c, 0);
 }
 
 /* Attached later, off the loop (see fdw_capture_fanotify_event). */
@@ -329,6 +338,43 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 fail:
 	fdw_capture_free(c);
 	return r;
+}
+
+uint64_t fdw_capture_backlog(const struct fdw_capture *c)
+{
+	unsigned long prod, cons;
+
+	if (!c || !c->rb.cons_map || !c->rb.prod_map)
+		return 0;
+	cons = __atomic_load_n(c->rb.consumer_pos, __ATOMIC_RELAXED);
+	prod = __atomic_load_n(c->rb.producer_pos, __ATOMIC_ACQUIRE);
+	return prod > cons ? prod - cons : 0;
+}
+
+/* Records consumed between two looks at the clock in a bounded drain. */
+#define DRAIN_CHUNK 2048
+
+int fdw_capture_drain_for(struct fdw_capture *c, uint64_t budget_ns)
+{
+	unsigned long target;
+	uint64_t t0;
+	int r;
+
+	if (!c || !c->rb.cons_map)
+		return 1;
+	target = __atomic_load_n(c->rb.producer_pos, __ATOMIC_ACQUIRE);
+	t0 = fdw_now_mono();
+	for (;;) {
+		r = ring_consume_max(c, DRAIN_CHUNK);
+		if (r < 0)
+			return r;
+		if (__atomic_load_n(c->rb.consumer_pos, __ATOMIC_RELAXED) >= target)
+			return 1;
+		if (fdw_now_mono() - t0 >= budget_ns)
+			return 0;
+		if (r == 0)
+			sched_yield(); /* a record reserved but not yet submitted */
+	}
 }
 
 uint64_t fdw_capture_position(struct fdw_capture *c)

@@ -292,6 +292,41 @@ void fdw_pipeline_drain(struct fdw_pipeline *p)
 	fdw_model_flush_pending(p->model);
 }
 
+bool fdw_pipeline_drain_for(struct fdw_pipeline *p, uint64_t budget_ns)
+{
+	uint64_t t0 = fdw_now_mono(), used;
+	int r;
+
+	if (!p->capture) {
+		fdw_pipeline_drain(p);
+		return true;
+	}
+	p->stats.drains++;
+	r = fdw_capture_drain_for(p->capture, budget_ns);
+	used = fdw_now_mono() - t0;
+	if (r == 1 && used < budget_ns) {
+		/* caught up: the lost-record handling's re-reads have their own
+		 * budget; what they raced comes within what is left of ours */
+		handle_lost(p);
+		used = fdw_now_mono() - t0;
+		if (used < budget_ns)
+			r = fdw_capture_drain_for(p->capture, budget_ns - used);
+		else
+			r = 0;
+	} else {
+		r = 0;
+	}
+	fdw_model_flush_pending(p->model);
+	if (r != 1)
+		p->stats.drains_partial++;
+	return r == 1;
+}
+
+uint64_t fdw_pipeline_backlog(const struct fdw_pipeline *p)
+{
+	return p->capture ? fdw_capture_backlog(p->capture) : 0;
+}
+
 uint64_t fdw_pipeline_lost(const struct fdw_pipeline *p, uint64_t *per_cpu, unsigned int max_cpus,
 			   unsigned int *ncpus)
 {

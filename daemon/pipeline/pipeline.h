@@ -29,6 +29,7 @@ struct fdw_pipeline_stats {
 	uint64_t ghosts_dropped;  /* processes dropped because /proc had no trace */
 	uint64_t scan_errors;	  /* processes the /proc scan could not add */
 	uint64_t drains;	  /* fdw_pipeline_drain() calls */
+	uint64_t drains_partial;  /* fdw_pipeline_drain_for() that ran out of budget */
 	uint64_t resync_refused;  /* re-reads not queued (out of memory): left stale */
 	uint64_t loop_lag_max_ms; /* the loop's worst lateness, set by daemon.c's tick */
 };
@@ -93,6 +94,18 @@ int fdw_pipeline_scan(struct fdw_pipeline *p);
  * this, the model reflects every syscall that returned before the call,
  * with the kernel's targets: pending ones are read last). */
 void fdw_pipeline_drain(struct fdw_pipeline *p);
+
+/*
+ * The same for answers that may be a little behind (status, metrics): stop
+ * consuming after about budget_ns, so a backlog of records (a burst the
+ * loop has not caught up with) cannot hold the answer. true when it caught
+ * up with everything committed before the call; false when the model is
+ * as of an earlier point (fdw_pipeline_backlog() tells how far behind).
+ */
+bool fdw_pipeline_drain_for(struct fdw_pipeline *p, uint64_t budget_ns);
+
+/* Bytes of records committed to the ring and not applied yet. */
+uint64_t fdw_pipeline_backlog(const struct fdw_pipeline *p);
 
 /*
  * Forget `proc` when /proc no longer has it (its exit record was lost, or

@@ -518,6 +518,9 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 	set(o, "events_lost_per_cpu", status_lost_per_cpu(st), &ok);
 	set(o, "events_dropped_decode", json_u64(st->events_bad), &ok);
 	set(o, "loop_lag_max_ms", json_u64(st->loop_lag_max_ms), &ok);
+	/* status drains for a bounded time: how far behind this answer is */
+	set(o, "ring_backlog_bytes", json_u64(st->ring_backlog_bytes), &ok);
+	set(o, "drains_partial", json_u64(st->drains_partial), &ok);
 	set(o, "processes", json_u64(st->processes), &ok);
 	set(o, "tables", json_u64(st->tables), &ok);
 	set(o, "fds", json_u64(st->fds), &ok);

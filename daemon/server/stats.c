@@ -103,6 +103,8 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 		st.events_received = deps->pipeline->stats.events_received;
 		st.events_bad = deps->pipeline->stats.events_bad;
 		st.loop_lag_max_ms = deps->pipeline->stats.loop_lag_max_ms;
+		st.ring_backlog_bytes = fdw_pipeline_backlog(deps->pipeline);
+		st.drains_partial = deps->pipeline->stats.drains_partial;
 		r = collect_lost(deps->pipeline, &st);
 	}
 	if (r == 0 && deps->model)

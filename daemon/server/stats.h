@@ -25,6 +25,8 @@ struct fdw_stats {
 	uint64_t *lost_per_cpu; /* ncpus entries (malloc'd; fdw_stats_release) */
 	unsigned int ncpus;
 	uint64_t loop_lag_max_ms; /* the event loop's worst lateness (1 s tick) */
+	uint64_t ring_backlog_bytes; /* records committed, not applied yet */
+	uint64_t drains_partial;     /* status/metrics answered before catching up */
 
 	/* model */
 	uint64_t processes;
