@@ -107,6 +107,49 @@ static void obs_proc_exit(void *userdata, struct fdw_proc *p)
 		fdw_leaks_on_proc_exit(d->leaks, p);
 }
 
+/* ---- the pipeline's /proc re-reads run in libuv's thread pool ----------- */
+
+struct offload_req {
+	uv_work_t req;
+	void (*work)(void *arg);
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static void offload_work(uv_work_t *req)
+{
+	struct offload_req *o = req->data;
+
+	o->work(o->arg);
+}
+
+static void offload_after(uv_work_t *req, int status)
+{
+	struct offload_req *o = req->data;
+
+	/* status is UV_ECANCELED only after uv_cancel, which nobody calls */
+	o->done(o->arg);
+	free(o);
+}
+
+static int offload(void *userdata, void (*work)(void *arg), void (*done)(void *arg), void *arg)
+{
+	struct fdw_daemon *d = userdata;
+	struct offload_req *o = calloc(1, sizeof(*o));
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	o->work = work;
+	o->done = done;
+	o->arg = arg;
+	o->req.data = o;
+	r = uv_queue_work(d->loop, &o->req, offload_work, offload_after);
+	if (r < 0)
+		free(o);
+	return r;
+}
+
 /* ---- the server follows the pipeline and the alerts -------------------- */
 
 static void on_pipeline_event(void *userdata, const struct fdw_history_entry *e)
@@ -245,6 +288,8 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	fdw_pipeline_init(&d->pipeline, &d->model, &d->history, d->cfg.proc_root);
 	d->pipeline.on_event = on_pipeline_event;
 	d->pipeline.userdata = d;
+	d->pipeline.offload = offload;
+	d->pipeline.offload_userdata = d;
 	fdw_checker_init(&d->checker, &d->model, &d->pipeline, d->cfg.proc_root,
 			 d->cfg.audit_sample);
 	d->start_mono_ns = fdw_now_mono();

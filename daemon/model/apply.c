@@ -479,6 +479,8 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 	if (!task || !task->table)
 		return;
 	task->proc->ops++;
+	if (ev->ring_pos > task->table->last_pos)
+		task->table->last_pos = ev->ring_pos;
 	/* a change to a table that shares its slots (a fork child's, or its
 	 * parent's) gives it its own copy first; a failed syscall changes
 	 * nothing (a failed close may: the model thought the fd open) */
@@ -551,6 +553,8 @@ static void apply_fork(struct fdw_model *m, const struct fdw_event *ev)
 
 	if (!parent)
 		return;
+	if (parent->table && ev->ring_pos > parent->table->last_pos)
+		parent->table->last_pos = ev->ring_pos;
 	if (ev->flags & FDW_F_THREAD) {
 		p = parent->proc;
 	} else {
@@ -617,6 +621,8 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 	p->exec_count++;
 	p->start_ts = ev->ts;
 	t = task->table;
+	if (t && ev->ring_pos > t->last_pos)
+		t->last_pos = ev->ring_pos;
 	if (t && already_read(t, ev))
 		return;
 	if (t && fdw__table_own(m, t) < 0)

@@ -180,6 +180,28 @@ struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p)
 	return t ? t->table : NULL;
 }
 
+bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p)
+{
+	struct fdw_table *t = NULL;
+	size_t it = 0;
+	void *v;
+
+	if (!p)
+		return false;
+	if (p->ntasks <= 1)
+		return true;
+	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v)) {
+		struct fdw_task *task = v;
+
+		if (task->proc != p)
+			continue;
+		if (t && task->table != t)
+			return false;
+		t = task->table;
+	}
+	return true;
+}
+
 uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p)
 {
 	size_t it = 0;

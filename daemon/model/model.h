@@ -118,6 +118,7 @@ struct fdw_table {
 	uint64_t resyncs;
 	uint64_t read_pos; /* ring position when last re-read from /proc: records
 			    * below it are already reflected, not re-applied */
+	uint64_t last_pos; /* ring position of the latest record applied to it */
 	struct fdw_slot **slots; /* indexed by fd number: the set's, mirrored */
 	struct fdw__fdset *set;
 	uint64_t created_ts;
@@ -225,6 +226,7 @@ struct fdw_model_stats {
 	uint64_t table_copies;	 /* ... and later copied them (first change) */
 	uint64_t resyncs;
 	uint64_t resync_failed;
+	uint64_t snapshots_stale; /* off-loop reads refused: the table changed meanwhile */
 	uint64_t anomalies;	 /* event disagreed with the model (fixed up) */
 	uint64_t dropped_procs;	 /* refused: max_procs */
 	uint64_t dropped_fds;	 /* refused: max_fds */
@@ -325,6 +327,42 @@ void fdw_model_scan_end(struct fdw_model *m);
  * that did not change. Clears stale. Returns 0 or -errno. */
 int fdw_model_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid);
 
+/*
+ * A table read from /proc off the loop: fdw_model_snapshot_read() runs in a
+ * worker thread and touches nothing but the ops (read_table, ring_position)
+ * and the snapshot; fdw_model_snapshot_apply() runs on the loop, later.
+ */
+struct fdw_snapshot_fd {
+	int32_t fd;
+	bool cloexec;
+	uint32_t dev;
+	uint32_t mode;
+	uint64_t ino;
+	size_t target; /* offset in strings */
+};
+
+struct fdw_table_snapshot {
+	uint32_t tid;	   /* set by the caller: the task to read through */
+	int err;	   /* 0, or the read's -errno */
+	uint64_t read_pos; /* the ring's position before the read */
+	struct fdw_snapshot_fd *fds;
+	size_t n, cap;
+	char *strings;
+	size_t strlen, strcap;
+};
+
+/* Fill s (s->tid set, the rest zero) from /proc through ops. Thread-safe
+ * as long as ops->read_table and ops->ring_position are. */
+void fdw_model_snapshot_read(const struct fdw_model_ops *ops, struct fdw_table_snapshot *s);
+/*
+ * Make t what s shows (as fdw_model_resync would). -ESTALE, changing
+ * nothing, when a record of t was applied since the read began (the
+ * snapshot could undo it: read again); s->err when the read failed.
+ */
+int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
+			     const struct fdw_table_snapshot *s);
+void fdw_model_snapshot_free(struct fdw_table_snapshot *s);
+
 /* Re-read every table of a process (after the kernel lost its records). */
 int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p);
 
@@ -355,6 +393,8 @@ static inline struct fdw_proc *fdw_model_event_proc(struct fdw_model *m, const s
 }
 /* The table /proc/PID/fd shows: the leader's, else any thread's. */
 struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p);
+/* Do all the threads of p use one table (nearly always)? */
+bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p);
 /* A tid of the process whose table is the one fdw_model_proc_table() gives. */
 uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p);
 /* "reg", "dir", "chr", "blk", "fifo", "sock", "lnk", "anon" or "unknown" for

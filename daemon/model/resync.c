@@ -6,6 +6,7 @@
  * description, which /proc does not show.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -399,26 +400,40 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 	fdw__ofd_put(c->m, o);
 }
 
-int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now,
-			 const struct fdw_origin *new_origin)
+typedef int (*table_reader)(void *rdata, uint32_t tid,
+			    void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata);
+
+static int ops_reader(void *rdata, uint32_t tid,
+		      void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	const struct fdw_model_ops *ops = rdata;
+
+	return ops->read_table(ops->userdata, tid, cb, cbdata);
+}
+
+/*
+ * Make t what `reader` shows through tid, read at ring position read_pos.
+ * retry: on -ESRCH, read through another task of t (a live read).
+ */
+static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
+			     uint64_t now, const struct fdw_origin *new_origin,
+			     table_reader reader, void *rdata, uint64_t read_pos, bool retry)
 {
 	struct fdw__ofd_index local;
 	struct resync_ctx c = { .m = m, .t = t, .tid = tid, .now = now, .new_origin = new_origin };
 	struct fdw_origin closed;
 	int r;
 
-	if (!m->ops.read_table)
-		return -ENOTSUP;
 	r = fdw__table_own(m, t);
 	if (r < 0)
 		return r;
 	cand_index_init(&local);
 	c.cands = m->scan_cands ? m->scan_cands : &local;
-	/* before reading: every record below this position is in what we read */
-	if (m->ops.ring_position)
-		t->read_pos = m->ops.ring_position(m->ops.userdata);
-	r = m->ops.read_table(m->ops.userdata, tid, resync_one, &c);
-	for (int tries = 0; r == -ESRCH && tries < 4; tries++) {
+	/* every record below this position is in what is read */
+	if (read_pos)
+		t->read_pos = read_pos;
+	r = reader(rdata, tid, resync_one, &c);
+	for (int tries = 0; retry && r == -ESRCH && tries < 4; tries++) {
 		/* the thread we read through exited: any other user will do */
 		uint32_t other = table_other_tid(m, t, tid);
 
@@ -430,7 +445,7 @@ int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
 		tid = other;
 		c.tid = other;
 		c.err = 0;
-		r = m->ops.read_table(m->ops.userdata, tid, resync_one, &c);
+		r = reader(rdata, tid, resync_one, &c);
 	}
 	cand_free(m, &local);
 	if (r < 0 || c.err < 0) {
@@ -451,6 +466,127 @@ int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
 	t->resyncs++;
 	m->stats.resyncs++;
 	return 0;
+}
+
+int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now,
+			 const struct fdw_origin *new_origin)
+{
+	if (!m->ops.read_table)
+		return -ENOTSUP;
+	return table_resync_with(m, t, tid, now, new_origin, ops_reader, &m->ops,
+				 m->ops.ring_position ? m->ops.ring_position(m->ops.userdata) : 0,
+				 true);
+}
+
+/* ---- tables read off the loop ------------------------------------------ */
+
+static void snap_collect(void *data, const struct fdw_fd_info *fi)
+{
+	struct fdw_table_snapshot *s = data;
+	size_t tlen = strnlen(fi->target, sizeof(fi->target));
+	struct fdw_snapshot_fd *e;
+
+	if (s->err)
+		return;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct fdw_snapshot_fd *v = realloc(s->fds, cap * sizeof(*v));
+
+		if (!v) {
+			s->err = -ENOMEM;
+			return;
+		}
+		s->fds = v;
+		s->cap = cap;
+	}
+	if (s->strlen + tlen + 1 > s->strcap) {
+		size_t cap = s->strcap ? s->strcap : 4096;
+		char *v;
+
+		while (s->strlen + tlen + 1 > cap)
+			cap *= 2;
+		v = realloc(s->strings, cap);
+		if (!v) {
+			s->err = -ENOMEM;
+			return;
+		}
+		s->strings = v;
+		s->strcap = cap;
+	}
+	e = &s->fds[s->n++];
+	e->fd = fi->fd;
+	e->cloexec = fi->cloexec;
+	e->ino = fi->ino;
+	e->dev = fi->dev;
+	e->mode = fi->mode;
+	e->target = s->strlen;
+	memcpy(s->strings + s->strlen, fi->target, tlen);
+	s->strings[s->strlen + tlen] = '\0';
+	s->strlen += tlen + 1;
+}
+
+void fdw_model_snapshot_read(const struct fdw_model_ops *ops, struct fdw_table_snapshot *s)
+{
+	int r;
+
+	if (!ops->read_table) {
+		s->err = -ENOTSUP;
+		return;
+	}
+	/* before reading: every record below this position is in what we read */
+	s->read_pos = ops->ring_position ? ops->ring_position(ops->userdata) : 0;
+	r = ops->read_table(ops->userdata, s->tid, snap_collect, s);
+	if (r < 0 && !s->err)
+		s->err = r;
+}
+
+static int snap_reader(void *rdata, uint32_t tid,
+		       void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	const struct fdw_table_snapshot *s = rdata;
+	struct fdw_fd_info *fi = malloc(sizeof(*fi));
+
+	if (!fi)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct fdw_snapshot_fd *e = &s->fds[i];
+
+		fi->fd = e->fd;
+		fi->cloexec = e->cloexec;
+		fi->ino = e->ino;
+		fi->dev = e->dev;
+		fi->mode = e->mode;
+		snprintf(fi->target, sizeof(fi->target), "%s", s->strings + e->target);
+		cb(cbdata, fi);
+	}
+	free(fi);
+	return 0;
+}
+
+int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
+			     const struct fdw_table_snapshot *s)
+{
+	if (s->err)
+		return s->err;
+	/* a record of this table applied since the read began may be newer
+	 * than what the read saw: the snapshot would undo it */
+	if (s->read_pos && t->last_pos >= s->read_pos) {
+		m->stats.snapshots_stale++;
+		return -ESTALE;
+	}
+	return table_resync_with(m, t, s->tid, 0, NULL, snap_reader, (void *)s, s->read_pos,
+				 false);
+}
+
+void fdw_model_snapshot_free(struct fdw_table_snapshot *s)
+{
+	if (!s)
+		return;
+	free(s->fds);
+	free(s->strings);
+	s->fds = NULL;
+	s->strings = NULL;
+	s->n = s->cap = s->strlen = s->strcap = 0;
 }
 
 int fdw_model_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid)

@@ -31,6 +31,8 @@ struct fdw_pipeline_stats {
 	uint64_t drains;	  /* fdw_pipeline_drain() calls */
 	uint64_t drains_partial;  /* fdw_pipeline_drain_for() that ran out of budget */
 	uint64_t resync_refused;  /* re-reads not queued (out of memory): left stale */
+	uint64_t resync_offloaded; /* re-reads done off the loop */
+	uint64_t resync_retried;   /* ... read again: the table changed meanwhile */
 	uint64_t loop_lag_max_ms; /* the loop's worst lateness, set by daemon.c's tick */
 };
 
@@ -40,6 +42,16 @@ struct fdw_resync_queue {
 	size_t head, n, cap;
 	struct fdw_hashmap set; /* the pids in v */
 };
+
+/* Run work(arg) off the loop (a worker thread), then done(arg) on it: 0,
+ * or -errno when it cannot (then neither runs). */
+typedef int (*fdw_offload_fn)(void *userdata, void (*work)(void *arg), void (*done)(void *arg),
+			      void *arg);
+
+/* Re-reads of tables running off the loop at once. */
+#define FDW_RESYNC_JOBS_MAX 2
+
+struct fdw_resync_job;
 
 struct fdw_pipeline {
 	struct fdw_capture *capture; /* NULL until fdw_pipeline_attach() */
@@ -59,6 +71,14 @@ struct fdw_pipeline {
 	bool resync_all;       /* lost records of unknown owner: re-read all */
 	struct fdw_resync_queue resync;
 	uint64_t resync_budget_ns; /* of re-reads per drain (at least one table) */
+	/* Where the re-reads after lost records read /proc (a big table takes
+	 * a while): off the loop when set (daemon.c: the libuv thread pool),
+	 * the snapshot applied on the loop unless a newer record of the table
+	 * came meanwhile (then read again). NULL: on the loop, as before. */
+	fdw_offload_fn offload;
+	void *offload_userdata;
+	struct fdw_resync_job *jobs[FDW_RESYNC_JOBS_MAX];
+	unsigned int njobs;
 	uint64_t loss_logged;	 /* lost count at the last warning */
 	uint64_t loss_logged_at; /* CLOCK_MONOTONIC ns of that warning */
 };
