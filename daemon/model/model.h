@@ -339,6 +339,9 @@ struct fdw_snapshot_fd {
 	uint32_t mode;
 	uint64_t ino;
 	size_t target; /* offset in strings */
+	uint32_t group; /* fds with one group share an open file description
+			 * (kcmp, asked in the worker): the index of the
+			 * group's first fd in fds[] */
 };
 
 struct fdw_table_snapshot {
@@ -349,6 +352,8 @@ struct fdw_table_snapshot {
 	size_t n, cap;
 	char *strings;
 	size_t strlen, strcap;
+	bool grouped; /* group is set (ops->cmp_file); else the loop asks kcmp */
+	uint64_t kcmp_calls;
 };
 
 /* Fill s (s->tid set, the rest zero) from /proc through ops. Thread-safe
