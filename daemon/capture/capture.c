@@ -78,6 +78,7 @@ struct fdw_capture {
 	bool polling;
 	unsigned int pending_close;
 	unsigned int interval_ms;
+	uint64_t slices_cut; /* consume callbacks that left a backlog for later */
 	int ncpus;
 	struct fdw_capture_opts opts;
 };
@@ -176,6 +177,9 @@ static void ring_unmap(struct ring *r)
  * must re-read, and at millions of records per second that cost is paid by
  * every traced syscall.
  */
+/* Records consumed between two looks at the clock in a bounded drain. */
+#define DRAIN_CHUNK 2048
+
 /* Consume at most `max` records (0: every committed one). */
 static int ring_consume_max(struct fdw_capture *c, unsigned int max)
 {
@@ -351,8 +355,6 @@ uint64_t fdw_capture_backlog(const struct fdw_capture *c)
 	return prod > cons ? prod - cons : 0;
 }
 
-/* Records consumed between two looks at the clock in a bounded drain. */
-#define DRAIN_CHUNK 2048
 
 int fdw_capture_drain_for(struct fdw_capture *c, uint64_t budget_ns)
 {
@@ -421,11 +423,37 @@ int fdw_capture_drain(struct fdw_capture *c)
  * triggered): after a forced wakeup, stop polling until the next timer tick,
  * or the loop would wake for every few records and undo the batching.
  */
+/* Of consumption per loop callback: a backlog (the daemon fell behind a
+ * burst) is worked off in slices, with requests and signals in between. */
+#define CONSUME_SLICE_NS (5 * 1000000ull)
+
+static void on_timer(uv_timer_t *h);
+
+/* Consume for about CONSUME_SLICE_NS; when records are left, come back at
+ * the next loop iteration (a 0 ms timer: after the loop polled its fds)
+ * rather than at the next period. */
+static void consume_slice(struct fdw_capture *c)
+{
+	uint64_t t0 = fdw_now_mono();
+
+	for (;;) {
+		int r = ring_consume_max(c, DRAIN_CHUNK);
+
+		if (r < DRAIN_CHUNK)
+			return; /* caught up (or an error: the next period retries) */
+		if (fdw_now_mono() - t0 >= CONSUME_SLICE_NS)
+			break;
+	}
+	c->slices_cut++;
+	if (c->handles_open)
+		(void)uv_timer_start(&c->timer, on_timer, 0, c->interval_ms);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct fdw_capture *c = h->data;
 
-	(void)ring_consume(c);
+	consume_slice(c);
 	if (c->polling && uv_poll_stop(&c->poll) == 0)
 		c->polling = false;
 }
@@ -434,7 +462,7 @@ static void on_timer(uv_timer_t *h)
 {
 	struct fdw_capture *c = h->data;
 
-	(void)ring_consume(c);
+	consume_slice(c);
 	if (!c->polling && c->handles_open &&
 	    uv_poll_start(&c->poll, UV_READABLE, on_poll) == 0)
 		c->polling = true;
