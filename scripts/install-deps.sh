@@ -37,6 +37,7 @@ PACKAGES=(
 	nginx              # a real long-running server for the leak detector tests
 	systemd            # systemd-analyze verify of systemd/fdwatchd.service
 	linux-perf         # perf stat for benchmarks
+	wrk                # HTTP load for the nginx benchmark (bench/nginx_cpu.py)
 )
 
 list_packages() {
