@@ -133,7 +133,7 @@ const struct fdw_history_entry *fdw_history_push(struct fdw_history *h, const st
 	 * entry PREFETCH_AHEAD pushes from now, for writing. */
 	{
 		uint64_t ahead = h->head + PREFETCH_AHEAD;
-		const char *a = (const char *)&h->ring[ahead < h->cap ? ahead : ahead - h->cap];
+		const char *a = (const char *)&h->ring[ahead < h->cap ? ahead : ahead % h->cap];
 
 		__builtin_prefetch(a, 1, 0);
 		__builtin_prefetch(a + 64, 1, 0);

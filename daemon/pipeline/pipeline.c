@@ -29,6 +29,7 @@ void fdw_pipeline_init(struct fdw_pipeline *p, struct fdw_model *m, struct fdw_h
 	};
 	fdw_hashmap_init(&p->resync.set);
 	p->resync_budget_ns = RESYNC_BUDGET_NS;
+	p->offload_min_fds = FDW_RESYNC_OFFLOAD_MIN_FDS;
 }
 
 struct fdw_resync_job {
@@ -269,9 +270,9 @@ static bool job_running(const struct fdw_pipeline *p, uint32_t pid)
 }
 
 /*
- * Read proc's table off the loop. false when it cannot be (no offload, a
- * process with tables of its own per thread, out of memory): the caller
- * reads it here.
+ * Read proc's table off the loop. false when it is not (no offload, a small
+ * table, a process with tables of its own per thread, out of memory): the
+ * caller reads it here.
  */
 static bool job_start(struct fdw_pipeline *p, struct fdw_proc *proc)
 {
@@ -280,7 +281,8 @@ static bool job_start(struct fdw_pipeline *p, struct fdw_proc *proc)
 	uint32_t tid = fdw_model_proc_tid(m, proc);
 	struct fdw_resync_job *job;
 
-	if (!p->offload || !t || !tid || !m->ops.read_table || !fdw_model_proc_one_table(m, proc))
+	if (!p->offload || !t || !tid || !m->ops.read_table || t->nopen < p->offload_min_fds ||
+	    !fdw_model_proc_one_table(m, proc))
 		return false;
 	job = calloc(1, sizeof(*job));
 	if (!job)

@@ -50,6 +50,8 @@ typedef int (*fdw_offload_fn)(void *userdata, void (*work)(void *arg), void (*do
 
 /* Re-reads of tables running off the loop at once. */
 #define FDW_RESYNC_JOBS_MAX 2
+/* The default offload_min_fds. */
+#define FDW_RESYNC_OFFLOAD_MIN_FDS 512
 
 struct fdw_resync_job;
 
@@ -77,6 +79,10 @@ struct fdw_pipeline {
 	 * came meanwhile (then read again). NULL: on the loop, as before. */
 	fdw_offload_fn offload;
 	void *offload_userdata;
+	/* tables with fewer open fds are re-read on the loop still (a few
+	 * hundred fds take well under a millisecond, and the drain that asked
+	 * gets an exact table: read-your-writes) */
+	uint32_t offload_min_fds;
 	struct fdw_resync_job *jobs[FDW_RESYNC_JOBS_MAX];
 	unsigned int njobs;
 	uint64_t loss_logged;	 /* lost count at the last warning */

@@ -375,6 +375,7 @@ static void test_lost_resync_offloaded(void)
 		return;
 	w.model.ops.ring_position = fake_ring_position;
 	w.pipeline.offload = fake_offload;
+	w.pipeline.offload_min_fds = 0; /* small tables too, for the test */
 	w.pipeline.resync_budget_ns = 60 * 1000000000ull; /* valgrind is slow */
 	for (int i = 0; i < 3; i++)
 		corrupt(&w, tids[i]);
@@ -510,6 +511,7 @@ static void test_offloaded_groups(void)
 	w.model.ops.cmp_file = ops_cmp_file;
 	w.model.ops.ring_position = fake_ring_position;
 	w.pipeline.offload = fake_offload;
+	w.pipeline.offload_min_fds = 0;
 	CHECK_EQ(fdw_model_add_scanned(&w.model, tid, getpid(), "child", &tid, 1, 1), 0);
 	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tid));
 	s40 = fdw_table_slot(t, 40);
