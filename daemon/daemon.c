@@ -64,8 +64,13 @@ static int ops_read_table(void *userdata, uint32_t tid,
 			  void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
 {
 	struct fdw_daemon *d = userdata;
-	int r = fdw_snapshot_read_table(d->pipeline.snapshot, d->procfs, tid, cb, cbdata);
+	int r;
 
+	/* after the start-up scan this runs in the thread pool too (re-reads
+	 * after lost records): it touches nothing of the daemon's then */
+	if (!d->pipeline.snapshot)
+		return fdw_proc_read_table(d->cfg.proc_root, tid, cb, cbdata);
+	r = fdw_snapshot_read_table(d->pipeline.snapshot, d->procfs, tid, cb, cbdata);
 	d->snap_read_tid = 0;
 	if (r != -ENOENT) {
 		/* as of when the iterator read this task, not as of now */
@@ -82,6 +87,8 @@ static uint64_t ops_table_position(void *userdata, uint32_t tid)
 {
 	struct fdw_daemon *d = userdata;
 
+	if (!d->pipeline.snapshot)
+		return 0;
 	return d->snap_read_tid && d->snap_read_tid == tid ? d->snap_read_pos : 0;
 }
 
@@ -152,6 +159,49 @@ static void obs_proc_exit(void *userdata, struct fdw_proc *p)
 
 	if (d->leaks)
 		fdw_leaks_on_proc_exit(d->leaks, p);
+}
+
+/* ---- the pipeline's /proc re-reads run in libuv's thread pool ----------- */
+
+struct offload_req {
+	uv_work_t req;
+	void (*work)(void *arg);
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static void offload_work(uv_work_t *req)
+{
+	struct offload_req *o = req->data;
+
+	o->work(o->arg);
+}
+
+static void offload_after(uv_work_t *req, int status)
+{
+	struct offload_req *o = req->data;
+
+	/* status is UV_ECANCELED only after uv_cancel, which nobody calls */
+	o->done(o->arg);
+	free(o);
+}
+
+static int offload(void *userdata, void (*work)(void *arg), void (*done)(void *arg), void *arg)
+{
+	struct fdw_daemon *d = userdata;
+	struct offload_req *o = calloc(1, sizeof(*o));
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	o->work = work;
+	o->done = done;
+	o->arg = arg;
+	o->req.data = o;
+	r = uv_queue_work(d->loop, &o->req, offload_work, offload_after);
+	if (r < 0)
+		free(o);
+	return r;
 }
 
 /* ---- the server follows the pipeline and the alerts -------------------- */
@@ -294,6 +344,8 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	fdw_pipeline_init(&d->pipeline, &d->model, &d->history, d->cfg.proc_root);
 	d->pipeline.on_event = on_pipeline_event;
 	d->pipeline.userdata = d;
+	d->pipeline.offload = offload;
+	d->pipeline.offload_userdata = d;
 	fdw_checker_init(&d->checker, &d->model, &d->pipeline, d->cfg.proc_root,
 			 d->cfg.audit_sample);
 	d->start_mono_ns = fdw_now_mono();
@@ -425,6 +477,10 @@ static int start_detectors(struct fdw_daemon *d)
 	if (r < 0)
 		return r;
 	fdw_leaks_set_observer_index(d->leaks, d->leaks_obs);
+	/* the model tells the observer only what some detector wants (bit 0:
+	 * a kind that does not exist, when none wants any) */
+	(void)fdw_model_set_observer_events(&d->model, d->leaks_obs,
+					    fdw_leaks_fd_events(d->leaks) ?: FDW_FDEV_BIT(0));
 	(void)fdw_leak_config_print(&d->cfg.leak, buf, sizeof(buf));
 	log_debug("leak detectors: %s", buf);
 	return 0;

@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "base/log.h"
+#include "base/clock.h"
 #include "capture/capture.h"
 #include "capture/event.h"
 #include "fdwatch.skel.h"
@@ -77,6 +78,7 @@ struct fdw_capture {
 	bool polling;
 	unsigned int pending_close;
 	unsigned int interval_ms;
+	uint64_t slices_cut; /* consume callbacks that left a backlog for later */
 	int ncpus;
 	struct fdw_capture_opts opts;
 };
@@ -179,7 +181,11 @@ static void ring_unmap(struct ring *r)
  * must re-read, and at millions of records per second that cost is paid by
  * every traced syscall.
  */
-static int ring_consume(struct fdw_capture *c)
+/* Records consumed between two looks at the clock in a bounded drain. */
+#define DRAIN_CHUNK 2048
+
+/* Consume at most `max` records (0: every committed one). */
+static int ring_consume_max(struct fdw_capture *c, unsigned int max)
 {
 	struct ring *r = &c->rb;
 	unsigned long cons, prod, published;
@@ -210,6 +216,8 @@ static int ring_consume(struct fdw_capture *c)
 			__atomic_store_n(r->consumer_pos, cons, __ATOMIC_RELEASE);
 			published = cons;
 		}
+		if (max && (unsigned int)n >= max)
+			break;
 		/* only what was committed when the drain began: a producer
 		 * faster than us must not keep the loop (and requests,
 		 * signals) waiting; the next drain takes the rest */
@@ -219,6 +227,11 @@ static int ring_consume(struct fdw_capture *c)
 	if (n && c->opts.on_batch)
 		c->opts.on_batch(c->opts.userdata);
 	return n;
+}
+
+static int ring_consume(struct fdw_capture *c)
+{
+	return ring_consume_max(c, 0);
 }
 
 /* Attached later, off the loop (see fdw_capture_fanotify_event). */
@@ -345,6 +358,41 @@ int fdw_capture_ring_fd(const struct fdw_capture *c)
 	return c && c->skel ? bpf_map__fd(c->skel->maps.events) : -1;
 }
 
+uint64_t fdw_capture_backlog(const struct fdw_capture *c)
+{
+	unsigned long prod, cons;
+
+	if (!c || !c->rb.cons_map || !c->rb.prod_map)
+		return 0;
+	cons = __atomic_load_n(c->rb.consumer_pos, __ATOMIC_RELAXED);
+	prod = __atomic_load_n(c->rb.producer_pos, __ATOMIC_ACQUIRE);
+	return prod > cons ? prod - cons : 0;
+}
+
+
+int fdw_capture_drain_for(struct fdw_capture *c, uint64_t budget_ns)
+{
+	unsigned long target;
+	uint64_t t0;
+	int r;
+
+	if (!c || !c->rb.cons_map)
+		return 1;
+	target = __atomic_load_n(c->rb.producer_pos, __ATOMIC_ACQUIRE);
+	t0 = fdw_now_mono();
+	for (;;) {
+		r = ring_consume_max(c, DRAIN_CHUNK);
+		if (r < 0)
+			return r;
+		if (__atomic_load_n(c->rb.consumer_pos, __ATOMIC_RELAXED) >= target)
+			return 1;
+		if (fdw_now_mono() - t0 >= budget_ns)
+			return 0;
+		if (r == 0)
+			sched_yield(); /* a record reserved but not yet submitted */
+	}
+}
+
 uint64_t fdw_capture_position(struct fdw_capture *c)
 {
 	if (!c || !c->rb.prod_map)
@@ -389,11 +437,37 @@ int fdw_capture_drain(struct fdw_capture *c)
  * triggered): after a forced wakeup, stop polling until the next timer tick,
  * or the loop would wake for every few records and undo the batching.
  */
+/* Of consumption per loop callback: a backlog (the daemon fell behind a
+ * burst) is worked off in slices, with requests and signals in between. */
+#define CONSUME_SLICE_NS (5 * 1000000ull)
+
+static void on_timer(uv_timer_t *h);
+
+/* Consume for about CONSUME_SLICE_NS; when records are left, come back at
+ * the next loop iteration (a 0 ms timer: after the loop polled its fds)
+ * rather than at the next period. */
+static void consume_slice(struct fdw_capture *c)
+{
+	uint64_t t0 = fdw_now_mono();
+
+	for (;;) {
+		int r = ring_consume_max(c, DRAIN_CHUNK);
+
+		if (r < DRAIN_CHUNK)
+			return; /* caught up (or an error: the next period retries) */
+		if (fdw_now_mono() - t0 >= CONSUME_SLICE_NS)
+			break;
+	}
+	c->slices_cut++;
+	if (c->handles_open)
+		(void)uv_timer_start(&c->timer, on_timer, 0, c->interval_ms);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct fdw_capture *c = h->data;
 
-	(void)ring_consume(c);
+	consume_slice(c);
 	if (c->polling && uv_poll_stop(&c->poll) == 0)
 		c->polling = false;
 }
@@ -402,7 +476,7 @@ static void on_timer(uv_timer_t *h)
 {
 	struct fdw_capture *c = h->data;
 
-	(void)ring_consume(c);
+	consume_slice(c);
 	if (!c->polling && c->handles_open &&
 	    uv_poll_start(&c->poll, UV_READABLE, on_poll) == 0)
 		c->polling = true;

@@ -47,6 +47,11 @@ uint64_t fdw_capture_position(struct fdw_capture *c);
 
 /* Consume everything committed so far. Returns records consumed or -errno. */
 int fdw_capture_drain(struct fdw_capture *c);
+/* The same within about budget_ns: 1 when everything committed before the
+ * call was consumed, 0 when the budget ran out first, or -errno. */
+int fdw_capture_drain_for(struct fdw_capture *c, uint64_t budget_ns);
+/* Bytes committed to the ring and not consumed yet. */
+uint64_t fdw_capture_backlog(const struct fdw_capture *c);
 
 /* Records the kernel could not queue (ring full), per CPU and in total. */
 uint64_t fdw_capture_lost(struct fdw_capture *c, uint64_t *per_cpu, unsigned int max,

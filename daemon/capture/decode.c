@@ -15,6 +15,19 @@ static void unpack_hdr(const struct fdw_hdr *h, struct fdw_event *ev)
 	ev->files = h->files;
 }
 
+/* The fd-installing part of a record, for records that have none. */
+static void clear_fd_part(struct fdw_event *ev)
+{
+	ev->nfds = 0;
+	ev->file = 0;
+	ev->ino = 0;
+	ev->dev = 0;
+	ev->mode = 0;
+	ev->aux = 0;
+	memset(ev->fds, 0, sizeof(ev->fds));
+	ev->path = NULL;
+}
+
 static int unpack_sys(const void *data, size_t len, struct fdw_event *ev)
 {
 	const struct fdw_sys_event *s = data;
@@ -28,6 +41,7 @@ static int unpack_sys(const void *data, size_t len, struct fdw_event *ev)
 	ev->ret = s->ret;
 	memcpy(ev->args, s->args, sizeof(ev->args));
 	if (len == sizeof(*s)) {
+		clear_fd_part(ev);
 		if (s->nfds)
 			return -EBADMSG;
 		return 0;
@@ -42,13 +56,16 @@ static int unpack_sys(const void *data, size_t len, struct fdw_event *ev)
 	ev->dev = f->dev;
 	ev->mode = f->mode;
 	ev->aux = f->aux;
-	memcpy(ev->fds, f->fds, sizeof(ev->fds[0]) * ev->nfds);
+	/* all of them (the record has room for FDW_MAX_FDS): only the first
+	 * nfds mean anything */
+	memcpy(ev->fds, f->fds, sizeof(ev->fds));
 	memcpy(ev->kfiles, f->files, sizeof(ev->kfiles[0]) * ev->nfds);
 	if (ev->nfds)
 		ev->kfiles[0] = f->file;
 	for (unsigned int i = 0; i < ev->nfds; i++)
 		if (ev->fds[i] < 0)
 			return -EBADMSG;
+	ev->path = NULL;
 	if (len == sizeof(*o)) {
 		/* The probe NUL-terminates; do not trust it to. */
 		if (!memchr(o->path, '\0', sizeof(o->path)))
@@ -72,6 +89,11 @@ static int unpack_task(const void *data, size_t len, struct fdw_event *ev)
 	ev->hz = t->hz;
 	memcpy(ev->comm, t->comm, sizeof(ev->comm));
 	ev->comm[sizeof(ev->comm) - 1] = '\0';
+	ev->nr = 0;
+	ev->stack = 0;
+	ev->ret = 0;
+	memset(ev->args, 0, sizeof(ev->args));
+	clear_fd_part(ev);
 	return 0;
 }
 
@@ -86,13 +108,28 @@ int fdw_decode(const void *data, size_t len, struct fdw_event *ev)
 		return -EPROTO;
 	if (h->size != len)
 		return -EBADMSG;
-	memset(ev, 0, sizeof(*ev));
+	/*
+	 * Every record passes here: no memset of the whole struct (~300
+	 * bytes). Each part is written by the unpacker of the records that
+	 * have it and cleared by the others; kfiles[] past nfds is left as it
+	 * was (nothing reads it).
+	 */
 	unpack_hdr(h, ev);
+	ev->seq = 0;
+	ev->ring_pos = 0;
 	switch (h->type) {
 	case FDW_REC_SYSCALL:
 	case FDW_REC_URING:
 		if (len < sizeof(struct fdw_sys_event))
 			return -EBADMSG;
+		/* the task part */
+		ev->child_pid = 0;
+		ev->child_tid = 0;
+		ev->child_files = 0;
+		ev->exit_code = 0;
+		ev->jiffies = 0;
+		ev->hz = 0;
+		memset(ev->comm, 0, sizeof(ev->comm));
 		r = unpack_sys(data, len, ev);
 		break;
 	case FDW_REC_FORK:

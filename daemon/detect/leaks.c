@@ -297,6 +297,16 @@ void fdw_leaks_set_observer_index(struct fdw_leaks *l, int idx)
 	l->obs_idx = idx;
 }
 
+uint32_t fdw_leaks_fd_events(const struct fdw_leaks *l)
+{
+	uint32_t mask = 0;
+
+	for (unsigned int i = 0; l && i < l->ndet; i++)
+		if (l->det[i]->on_fd_event)
+			mask |= l->det[i]->fd_events;
+	return mask;
+}
+
 /* ---- queries ------------------------------------------------------------------------ */
 
 bool fdw_leaks_proc_info(struct fdw_leaks *l, struct fdw_proc *p, struct fdw_leak_procinfo *out)

@@ -243,6 +243,9 @@ void fdw_leaks_on_fd_event(void *leaks, struct fdw_proc *p, const struct fdw_eve
 			   fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot);
 void fdw_leaks_on_proc_exit(void *leaks, struct fdw_proc *p);
 /* The index fdw_model_add_observer() returned (per-process state slot). */
+/* The fd event kinds some detector wants (FDW_LEAK_FDEV bits, the model's
+ * FDW_FDEV_BIT): the wiring narrows the model observer to them. */
+uint32_t fdw_leaks_fd_events(const struct fdw_leaks *l);
 void fdw_leaks_set_observer_index(struct fdw_leaks *l, int idx);
 
 /* The sites of a live process as JSON (GET /v1/leaks?pid=). */

@@ -479,6 +479,14 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 	if (!task || !task->table)
 		return;
 	task->proc->ops++;
+	if (ev->ring_pos > task->table->last_pos)
+		task->table->last_pos = ev->ring_pos;
+	/* a change to a table that shares its slots (a fork child's, or its
+	 * parent's) gives it its own copy first; a failed syscall changes
+	 * nothing (a failed close may: the model thought the fd open) */
+	if ((ev->ret >= 0 || ev->nr == FDW_SYS_CLOSE || ev->type == FDW_REC_URING) &&
+	    fdw__table_own(m, task->table) < 0)
+		return;
 	if (already_read(task->table, ev)) {
 		notify_already_read(m, task, ev);
 		adopt_provenance(m, task, ev);
@@ -545,6 +553,8 @@ static void apply_fork(struct fdw_model *m, const struct fdw_event *ev)
 
 	if (!parent)
 		return;
+	if (parent->table && ev->ring_pos > parent->table->last_pos)
+		parent->table->last_pos = ev->ring_pos;
 	if (ev->flags & FDW_F_THREAD) {
 		p = parent->proc;
 	} else {
@@ -559,13 +569,9 @@ static void apply_fork(struct fdw_model *m, const struct fdw_event *ev)
 	if (ev->flags & FDW_F_SHARED_FILES) {
 		t = parent->table;
 	} else {
-		t = fdw__table_copy(m, parent->table, ev->child_files, ev->ts);
-		if (t) {
-			/* provenance: the child's fds were inherited */
-			for (uint32_t fd = 0; fd < t->nslots; fd++)
-				if (fdw_slot_open(t->slots[fd]))
-					t->slots[fd]->origin.source = FDW_SRC_INHERIT;
-		}
+		/* the child's slots are the parent's until either changes; its
+		 * fds show as inherited (fdw__table_own) */
+		t = fdw__table_fork(m, parent->table, ev->child_files, ev->ts);
 	}
 	if (!t || !fdw__task_new(m, ev->child_tid, p, t)) {
 		if (t && !t->users)
@@ -615,7 +621,11 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 	p->exec_count++;
 	p->start_ts = ev->ts;
 	t = task->table;
+	if (t && ev->ring_pos > t->last_pos)
+		t->last_pos = ev->ring_pos;
 	if (t && already_read(t, ev))
+		return;
+	if (t && fdw__table_own(m, t) < 0)
 		return;
 	origin_from_event(&closed, ev, p, -1);
 	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {

@@ -22,6 +22,27 @@ static inline const char *fdw__ofd_target(const struct fdw_ofd *o)
 	return o && o->target ? o->target : "";
 }
 
+/* The slots of one or more tables (see struct fdw_table). */
+struct fdw__fdset {
+	uint32_t refs;		 /* tables on it */
+	uint32_t nslots;
+	struct fdw_slot **slots; /* indexed by fd number */
+};
+
+/* Make t's set its own and t's view its own (a borrowed child's fds become
+ * inherited ones, without history) before t's slots change. 0, or -ENOMEM
+ * (t is then marked stale and left as it was). Cheap when already so. */
+int fdw__table_own_slow(struct fdw_model *m, struct fdw_table *t);
+static inline int fdw__table_own(struct fdw_model *m, struct fdw_table *t)
+{
+	if (t && (t->borrowed || t->set->refs > 1))
+		return fdw__table_own_slow(m, t);
+	return 0;
+}
+/* A fork child's table: shares `src`'s slots until either changes. */
+struct fdw_table *fdw__table_fork(struct fdw_model *m, struct fdw_table *src, uint64_t kfiles,
+				  uint64_t now);
+
 /* A new table, bound to kfiles unless it is 0. */
 struct fdw_table *fdw__table_new(struct fdw_model *m, uint64_t kfiles, uint64_t now);
 /* Free a table and its slots (its users must be gone). NULL-safe. */
@@ -45,9 +66,18 @@ void fdw__pending_drop(struct fdw_model *m, struct fdw_ofd *o);
 
 /* ---- model.c: processes, tasks, observers ------------------------------- */
 
-/* Tell every observer, in registration order. NULL p: nobody is told. */
-void fdw__notify(struct fdw_model *m, struct fdw_proc *p, const struct fdw_event *ev,
-		 enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s);
+void fdw__notify_slow(struct fdw_model *m, struct fdw_proc *p, const struct fdw_event *ev,
+		      enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s);
+
+/* Tell every observer that wants `kind`, in registration order. NULL p:
+ * nobody is told. Inline: most events on a busy host are of kinds nobody
+ * wants, and cost one test here. */
+static inline void fdw__notify(struct fdw_model *m, struct fdw_proc *p, const struct fdw_event *ev,
+			       enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
+{
+	if (p && (m->fd_events & FDW_FDEV_BIT(kind)))
+		fdw__notify_slow(m, p, ev, kind, fd, s);
+}
 /* NULL when max_procs refused it (counted) or out of memory. */
 struct fdw_proc *fdw__proc_new(struct fdw_model *m, uint32_t pid, uint32_t ppid,
 			       const char *comm, uint64_t now);

@@ -13,18 +13,25 @@
 
 /* ---- observers --------------------------------------------------------- */
 
-/* Tell every observer, in registration order. */
-void fdw__notify(struct fdw_model *m, struct fdw_proc *p, const struct fdw_event *ev,
-		 enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
+/* Tell every observer that wants `kind`, in registration order (the
+ * inline fdw__notify() returned already when none does). */
+void fdw__notify_slow(struct fdw_model *m, struct fdw_proc *p, const struct fdw_event *ev,
+		      enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
 {
-	if (!p)
-		return;
 	for (unsigned int i = 0; i < m->nobservers; i++) {
 		const struct fdw_model_observer *o = &m->observers[i];
 
-		if (o->on_fd_event)
+		if (o->on_fd_event && (o->fd_events & FDW_FDEV_BIT(kind)))
 			o->on_fd_event(o->userdata, p, ev, kind, fd, s);
 	}
+}
+
+static void observers_mask(struct fdw_model *m)
+{
+	m->fd_events = 0;
+	for (unsigned int i = 0; i < m->nobservers; i++)
+		if (m->observers[i].on_fd_event)
+			m->fd_events |= m->observers[i].fd_events;
 }
 
 /* ---- processes and tasks ----------------------------------------------- */
@@ -166,7 +173,33 @@ struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p)
 	uint32_t tid = fdw_model_proc_tid(m, p);
 	struct fdw_task *t = tid ? fdw_hashmap_get(&m->tasks, tid) : NULL;
 
+	/* a fork child still on its parent's slots: make its own view (its
+	 * fds inherited) before anyone looks (on failure it shows stale) */
+	if (t && t->table && t->table->borrowed)
+		(void)fdw__table_own(m, t->table);
 	return t ? t->table : NULL;
+}
+
+bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p)
+{
+	struct fdw_table *t = NULL;
+	size_t it = 0;
+	void *v;
+
+	if (!p)
+		return false;
+	if (p->ntasks <= 1)
+		return true;
+	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v)) {
+		struct fdw_task *task = v;
+
+		if (task->proc != p)
+			continue;
+		if (t && task->table != t)
+			return false;
+		t = task->table;
+	}
+	return true;
 }
 
 uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p)
@@ -241,7 +274,20 @@ int fdw_model_add_observer(struct fdw_model *m, const struct fdw_model_observer 
 	if (m->nobservers >= FDW_MODEL_MAX_OBSERVERS)
 		return -ENOSPC;
 	m->observers[m->nobservers] = *o;
-	return (int)m->nobservers++;
+	if (!o->fd_events)
+		m->observers[m->nobservers].fd_events = FDW_FDEV_ALL;
+	m->nobservers++;
+	observers_mask(m);
+	return (int)m->nobservers - 1;
+}
+
+int fdw_model_set_observer_events(struct fdw_model *m, int idx, uint32_t fd_events)
+{
+	if (!m || idx < 0 || (unsigned int)idx >= m->nobservers)
+		return -EINVAL;
+	m->observers[idx].fd_events = fd_events ? fd_events : FDW_FDEV_ALL;
+	observers_mask(m);
+	return 0;
 }
 
 void fdw_model_silence_observer(struct fdw_model *m, int idx)

@@ -95,17 +95,32 @@ struct fdw_slot {
 	struct fdw_fd_history *hist; /* ring of FDW_SLOT_HISTORY, lazily allocated */
 };
 
+struct fdw__fdset; /* private to daemon/model/ */
+
+/*
+ * A table's slots live in a set that fork shares instead of copying (a
+ * process holding thousands of fds that forks children which exit at once
+ * would otherwise copy and free its whole table per fork). The first change
+ * to a shared set, in either table, gives the changing table its own copy;
+ * a fork child's view of the shared set (every fd inherited, no slot
+ * history of its own) is made then, or when the child's table is first
+ * looked at (fdw_model_proc_table). Read slots through t->slots/t->nslots
+ * or fdw_table_slot(); only the model changes them.
+ */
 struct fdw_table {
 	uint64_t id;	 /* small stable id for the API */
 	uint64_t kfiles; /* files_struct address, 0 while unbound (seen only in /proc) */
 	uint32_t users;	 /* tasks using it */
-	uint32_t nslots;
+	uint32_t nslots; /* the set's, mirrored */
 	uint32_t nopen;
 	bool stale;	 /* known to be wrong until re-read */
+	bool borrowed;	 /* a fork child still on its parent's set */
 	uint64_t resyncs;
 	uint64_t read_pos; /* ring position when last re-read from /proc: records
 			    * below it are already reflected, not re-applied */
-	struct fdw_slot **slots; /* indexed by fd number */
+	uint64_t last_pos; /* ring position of the latest record applied to it */
+	struct fdw_slot **slots; /* indexed by fd number: the set's, mirrored */
+	struct fdw__fdset *set;
 	uint64_t created_ts;
 };
 
@@ -187,6 +202,10 @@ enum fdw_fd_event_kind {
 	FDW_FDEV_FAIL,	       /* syscall failed (EMFILE, EBADF, ...) */
 };
 
+/* An observer's fd_events bit for one kind. */
+#define FDW_FDEV_BIT(kind) (1u << (kind))
+#define FDW_FDEV_ALL 0xffffffffu
+
 /*
  * A consumer of the model's changes (the leak detectors, ...), in the
  * manner of Falco's sinsp_observer: the wiring code registers it, the model
@@ -201,6 +220,9 @@ struct fdw_model_observer {
 			    enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *slot);
 	/* A process is about to be dropped: free its state (before p is freed). */
 	void (*on_proc_exit)(void *userdata, struct fdw_proc *p);
+	/* The kinds on_fd_event wants (FDW_FDEV_BIT bits; 0 means all): the
+	 * model calls nobody for an event no observer wants. */
+	uint32_t fd_events;
 	void *userdata;
 };
 
@@ -209,8 +231,11 @@ struct fdw_model_stats {
 	uint64_t unknown_task;	 /* events from tasks we did not know */
 	uint64_t unknown_gone;	 /* ... of processes /proc no longer had: dropped */
 	uint64_t table_splits;
+	uint64_t forks_shared;	 /* fork children that shared the parent's slots */
+	uint64_t table_copies;	 /* ... and later copied them (first change) */
 	uint64_t resyncs;
 	uint64_t resync_failed;
+	uint64_t snapshots_stale; /* off-loop reads refused: the table changed meanwhile */
 	uint64_t anomalies;	 /* event disagreed with the model (fixed up) */
 	uint64_t dropped_procs;	 /* refused: max_procs */
 	uint64_t dropped_fds;	 /* refused: max_fds */
@@ -249,6 +274,7 @@ struct fdw_model {
 	struct fdw_model_ops ops;
 	struct fdw_model_observer observers[FDW_MODEL_MAX_OBSERVERS];
 	unsigned int nobservers;
+	uint32_t fd_events; /* the union of the observers' fd_events */
 	struct fdw_task *last_task; /* one-entry cache for the hot path */
 	struct fdw__ofd_index *scan_cands; /* OFD candidates during the start-up scan */
 	struct fdw_pending_target *pending; /* fdw_model_flush_pending() */
@@ -265,6 +291,10 @@ int fdw_model_add_observer(struct fdw_model *m, const struct fdw_model_observer 
 /* Stop calling observer `idx` (its owner is going away before the model);
  * its index is not reused. No-op for an index out of range. */
 void fdw_model_silence_observer(struct fdw_model *m, int idx);
+
+/* Change what observer `idx` wants told (fd_events; 0: all). -EINVAL for
+ * an index never returned. */
+int fdw_model_set_observer_events(struct fdw_model *m, int idx, uint32_t fd_events);
 
 /* Observer `idx`'s state for process p (NULL until set, or idx out of range). */
 static inline void *fdw_proc_state(const struct fdw_proc *p, int idx)
@@ -309,6 +339,47 @@ void fdw_model_scan_end(struct fdw_model *m);
  * that did not change. Clears stale. Returns 0 or -errno. */
 int fdw_model_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid);
 
+/*
+ * A table read from /proc off the loop: fdw_model_snapshot_read() runs in a
+ * worker thread and touches nothing but the ops (read_table, ring_position)
+ * and the snapshot; fdw_model_snapshot_apply() runs on the loop, later.
+ */
+struct fdw_snapshot_fd {
+	int32_t fd;
+	bool cloexec;
+	uint32_t dev;
+	uint32_t mode;
+	uint64_t ino;
+	size_t target; /* offset in strings */
+	uint32_t group; /* fds with one group share an open file description
+			 * (kcmp, asked in the worker): the index of the
+			 * group's first fd in fds[] */
+};
+
+struct fdw_table_snapshot {
+	uint32_t tid;	   /* set by the caller: the task to read through */
+	int err;	   /* 0, or the read's -errno */
+	uint64_t read_pos; /* the ring's position before the read */
+	struct fdw_snapshot_fd *fds;
+	size_t n, cap;
+	char *strings;
+	size_t strlen, strcap;
+	bool grouped; /* group is set (ops->cmp_file); else the loop asks kcmp */
+	uint64_t kcmp_calls;
+};
+
+/* Fill s (s->tid set, the rest zero) from /proc through ops. Thread-safe
+ * as long as ops->read_table and ops->ring_position are. */
+void fdw_model_snapshot_read(const struct fdw_model_ops *ops, struct fdw_table_snapshot *s);
+/*
+ * Make t what s shows (as fdw_model_resync would). -ESTALE, changing
+ * nothing, when a record of t was applied since the read began (the
+ * snapshot could undo it: read again); s->err when the read failed.
+ */
+int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
+			     const struct fdw_table_snapshot *s);
+void fdw_model_snapshot_free(struct fdw_table_snapshot *s);
+
 /* Re-read every table of a process (after the kernel lost its records). */
 int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p);
 
@@ -327,8 +398,20 @@ void fdw_model_mark_proc_stale(struct fdw_model *m, struct fdw_proc *p);
 void fdw_model_mark_all_stale(struct fdw_model *m);
 
 struct fdw_proc *fdw_model_proc(struct fdw_model *m, uint32_t pid);
+/* The process of an event just applied: the hot path's task cache first,
+ * then the pid. NULL when the model has none (an exit dropped it). */
+static inline struct fdw_proc *fdw_model_event_proc(struct fdw_model *m, const struct fdw_event *ev)
+{
+	const struct fdw_task *t = m->last_task;
+
+	if (t && t->tid == ev->tid && t->proc && t->proc->pid == ev->pid)
+		return t->proc;
+	return fdw_model_proc(m, ev->pid);
+}
 /* The table /proc/PID/fd shows: the leader's, else any thread's. */
 struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p);
+/* Do all the threads of p use one table (nearly always)? */
+bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p);
 /* A tid of the process whose table is the one fdw_model_proc_table() gives. */
 uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p);
 /* "reg", "dir", "chr", "blk", "fifo", "sock", "lnk", "anon" or "unknown" for

@@ -6,6 +6,7 @@
  * description, which /proc does not show.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,6 +63,9 @@ int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int 
 
 	if (!m->ops.read_fd)
 		return -ENOTSUP;
+	r = fdw__table_own(m, t);
+	if (r < 0)
+		return r;
 	fi = malloc(sizeof(*fi));
 	if (!fi)
 		return -ENOMEM;
@@ -334,6 +338,11 @@ struct resync_ctx {
 	uint64_t now;
 	const struct fdw_origin *new_origin; /* for fds found new; NULL: procfs */
 	int err;
+	/* a grouped snapshot: which fds share a file is known; no kcmp */
+	const struct fdw_table_snapshot *snap;
+	size_t snap_i;		   /* the fd being applied */
+	struct fdw_ofd **group_ofd; /* per group (index of its first fd) */
+	struct fdw_hashmap claimed; /* OFDs of the model a group kept */
 };
 
 /*
@@ -391,6 +400,51 @@ static void resync_one_kfile(struct resync_ctx *c, struct fdw_slot *s,
 	fdw__ofd_put(c->m, o);
 }
 
+/*
+ * resync_one for a grouped snapshot: the group's first fd decides its OFD
+ * (the one the model has at that fd if it is the same file, else a new
+ * one); the group's other fds share it.
+ */
+static void resync_one_grouped(struct resync_ctx *c, struct fdw_slot *s,
+			       const struct fdw_fd_info *fi)
+{
+	uint32_t g = c->snap->fds[c->snap_i].group;
+	struct fdw_ofd *o = c->group_ofd[g];
+	struct fdw_origin origin;
+
+	if (!o && fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev &&
+	    !fdw_hashmap_get(&c->claimed, (uint64_t)(uintptr_t)s->ofd)) {
+		/* the model's open file description stays, with its provenance;
+		 * a second group cannot take it (the kernel says they differ) */
+		if (fdw_hashmap_put(&c->claimed, (uint64_t)(uintptr_t)s->ofd, s->ofd) == 0) {
+			o = s->ofd;
+			o->refs++; /* the group's hold */
+			c->group_ofd[g] = o;
+		}
+	}
+	if (o && fdw_slot_open(s) && s->ofd == o) {
+		s->cloexec = fi->cloexec;
+		if (strcmp(fdw__ofd_target(o), fi->target))
+			fdw__ofd_set_target(o, fi->target, true);
+		return;
+	}
+	if (c->new_origin)
+		origin = *c->new_origin;
+	else
+		origin_procfs(&origin, c->now);
+	if (!o) {
+		o = ofd_from_info(c->m, fi, &origin);
+		if (!o) {
+			c->err = -ENOMEM;
+			return;
+		}
+		o->refs = 1; /* the group's hold */
+		c->group_ofd[g] = o;
+	}
+	if (!fdw__slot_install(c->m, c->t, fi->fd, o, fi->cloexec, &origin))
+		c->err = -ENOSPC;
+}
+
 static void resync_one(void *data, const struct fdw_fd_info *fi)
 {
 	struct resync_ctx *c = data;
@@ -419,6 +473,10 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 	c->seen[fi->fd / 8] |= 1u << (fi->fd % 8);
 	if (fi->kfile) {
 		resync_one_kfile(c, s, fi);
+		return;
+	}
+	if (c->group_ofd) {
+		resync_one_grouped(c, s, fi);
 		return;
 	}
 	if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
@@ -455,23 +513,77 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 	fdw__ofd_put(c->m, o);
 }
 
-int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now,
-			 const struct fdw_origin *new_origin)
+typedef int (*table_reader)(void *rdata, uint32_t tid,
+			    void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata);
+
+static int ops_reader(void *rdata, uint32_t tid,
+		      void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	const struct fdw_model_ops *ops = rdata;
+
+	return ops->read_table(ops->userdata, tid, cb, cbdata);
+}
+
+/*
+ * Make t what `reader` shows through tid, read at ring position read_pos.
+ * retry: on -ESRCH, read through another task of t (a live read).
+ */
+static int snap_apply_grouped(struct resync_ctx *c)
+{
+	const struct fdw_table_snapshot *s = c->snap;
+	struct fdw_fd_info *fi = malloc(sizeof(*fi));
+
+	if (!fi)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct fdw_snapshot_fd *e = &s->fds[i];
+
+		fi->fd = e->fd;
+		fi->cloexec = e->cloexec;
+		fi->ino = e->ino;
+		fi->dev = e->dev;
+		fi->mode = e->mode;
+		fi->kfile = 0; /* grouped by kcmp in the worker */
+		snprintf(fi->target, sizeof(fi->target), "%s", s->strings + e->target);
+		c->snap_i = i;
+		resync_one(c, fi);
+	}
+	free(fi);
+	return 0;
+}
+
+static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
+			     uint64_t now, const struct fdw_origin *new_origin,
+			     table_reader reader, void *rdata, uint64_t read_pos, bool retry,
+			     const struct fdw_table_snapshot *snap)
 {
 	struct fdw__ofd_index local;
 	struct resync_ctx c = { .m = m, .t = t, .tid = tid, .now = now, .new_origin = new_origin };
 	struct fdw_origin closed;
 	int r;
 
-	if (!m->ops.read_table)
-		return -ENOTSUP;
+	r = fdw__table_own(m, t);
+	if (r < 0)
+		return r;
 	cand_index_init(&local);
 	c.cands = m->scan_cands ? m->scan_cands : &local;
-	/* before reading: every record below this position is in what we read */
-	if (m->ops.ring_position)
-		t->read_pos = m->ops.ring_position(m->ops.userdata);
-	r = m->ops.read_table(m->ops.userdata, tid, resync_one, &c);
-	for (int tries = 0; r == -ESRCH && tries < 4; tries++) {
+	fdw_hashmap_init(&c.claimed);
+	/* every record below this position is in what is read */
+	if (read_pos)
+		t->read_pos = read_pos;
+	if (snap && snap->grouped && snap->n) {
+		c.snap = snap;
+		c.group_ofd = calloc(snap->n, sizeof(*c.group_ofd));
+		r = c.group_ofd ? snap_apply_grouped(&c) : -ENOMEM;
+		for (size_t i = 0; c.group_ofd && i < snap->n; i++)
+			fdw__ofd_put(m, c.group_ofd[i]); /* the groups' holds */
+		free(c.group_ofd);
+		c.group_ofd = NULL;
+	} else {
+		r = reader(rdata, tid, resync_one, &c);
+	}
+	fdw_hashmap_free(&c.claimed);
+	for (int tries = 0; retry && r == -ESRCH && tries < 4; tries++) {
 		/* the thread we read through exited: any other user will do */
 		uint32_t other = table_other_tid(m, t, tid);
 
@@ -483,7 +595,7 @@ int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
 		tid = other;
 		c.tid = other;
 		c.err = 0;
-		r = m->ops.read_table(m->ops.userdata, tid, resync_one, &c);
+		r = reader(rdata, tid, resync_one, &c);
 	}
 	cand_free(m, &local);
 	if (r < 0 || c.err < 0) {
@@ -510,6 +622,200 @@ int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
 	t->resyncs++;
 	m->stats.resyncs++;
 	return 0;
+}
+
+int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now,
+			 const struct fdw_origin *new_origin)
+{
+	if (!m->ops.read_table)
+		return -ENOTSUP;
+	return table_resync_with(m, t, tid, now, new_origin, ops_reader, &m->ops,
+				 m->ops.ring_position ? m->ops.ring_position(m->ops.userdata) : 0,
+				 true, NULL);
+}
+
+/* ---- tables read off the loop ------------------------------------------ */
+
+static void snap_collect(void *data, const struct fdw_fd_info *fi)
+{
+	struct fdw_table_snapshot *s = data;
+	size_t tlen = strnlen(fi->target, sizeof(fi->target));
+	struct fdw_snapshot_fd *e;
+
+	if (s->err)
+		return;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct fdw_snapshot_fd *v = realloc(s->fds, cap * sizeof(*v));
+
+		if (!v) {
+			s->err = -ENOMEM;
+			return;
+		}
+		s->fds = v;
+		s->cap = cap;
+	}
+	if (s->strlen + tlen + 1 > s->strcap) {
+		size_t cap = s->strcap ? s->strcap : 4096;
+		char *v;
+
+		while (s->strlen + tlen + 1 > cap)
+			cap *= 2;
+		v = realloc(s->strings, cap);
+		if (!v) {
+			s->err = -ENOMEM;
+			return;
+		}
+		s->strings = v;
+		s->strcap = cap;
+	}
+	e = &s->fds[s->n++];
+	e->fd = fi->fd;
+	e->cloexec = fi->cloexec;
+	e->ino = fi->ino;
+	e->dev = fi->dev;
+	e->mode = fi->mode;
+	e->target = s->strlen;
+	memcpy(s->strings + s->strlen, fi->target, tlen);
+	s->strings[s->strlen + tlen] = '\0';
+	s->strlen += tlen + 1;
+}
+
+struct snap_sort {
+	const struct fdw_model_ops *ops;
+	struct fdw_table_snapshot *s;
+};
+
+/* kcmp's order of two fds of the snapshot's task: 0 same file, <0, >0;
+ * no order (an error, an fd closed meanwhile): by fd number, distinct. */
+static int snap_file_cmp(struct snap_sort *ss, const struct fdw_snapshot_fd *a,
+			 const struct fdw_snapshot_fd *b)
+{
+	int r;
+
+	if (a->fd == b->fd)
+		return 0;
+	ss->s->kcmp_calls++;
+	r = ss->ops->cmp_file(ss->ops->userdata, ss->s->tid, a->fd, ss->s->tid, b->fd);
+	if (r == 1)
+		return -1;
+	if (r == 2)
+		return 1;
+	if (r == 0)
+		return 0;
+	return a->fd < b->fd ? -1 : 1;
+}
+
+static int snap_cmp(const void *x, const void *y, void *arg)
+{
+	struct snap_sort *ss = arg;
+	const struct fdw_snapshot_fd *a = &ss->s->fds[*(const uint32_t *)x];
+	const struct fdw_snapshot_fd *b = &ss->s->fds[*(const uint32_t *)y];
+
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	if (!a->ino)
+		return a->fd < b->fd ? -1 : a->fd > b->fd;
+	return snap_file_cmp(ss, a, b);
+}
+
+/*
+ * Which fds share an open file description, asked here in the worker
+ * (kcmp, O(N log N) calls for N fds on one inode) rather than on the loop
+ * when the snapshot is applied.
+ */
+static void snap_group(const struct fdw_model_ops *ops, struct fdw_table_snapshot *s)
+{
+	struct snap_sort ss = { ops, s };
+	uint32_t *order;
+
+	for (size_t i = 0; i < s->n; i++)
+		s->fds[i].group = (uint32_t)i;
+	if (!ops->cmp_file || s->n < 2)
+		return;
+	order = malloc(s->n * sizeof(*order));
+	if (!order)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		order[i] = (uint32_t)i;
+	qsort_r(order, s->n, sizeof(*order), snap_cmp, &ss);
+	for (size_t i = 1; i < s->n; i++) {
+		struct fdw_snapshot_fd *a = &s->fds[order[i - 1]], *b = &s->fds[order[i]];
+
+		if (a->ino && a->ino == b->ino && a->dev == b->dev && snap_file_cmp(&ss, a, b) == 0)
+			b->group = a->group;
+	}
+	free(order);
+	s->grouped = true;
+}
+
+void fdw_model_snapshot_read(const struct fdw_model_ops *ops, struct fdw_table_snapshot *s)
+{
+	int r;
+
+	if (!ops->read_table) {
+		s->err = -ENOTSUP;
+		return;
+	}
+	/* before reading: every record below this position is in what we read */
+	s->read_pos = ops->ring_position ? ops->ring_position(ops->userdata) : 0;
+	r = ops->read_table(ops->userdata, s->tid, snap_collect, s);
+	if (r < 0 && !s->err)
+		s->err = r;
+	if (!s->err)
+		snap_group(ops, s);
+}
+
+static int snap_reader(void *rdata, uint32_t tid,
+		       void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	const struct fdw_table_snapshot *s = rdata;
+	struct fdw_fd_info *fi = malloc(sizeof(*fi));
+
+	if (!fi)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct fdw_snapshot_fd *e = &s->fds[i];
+
+		fi->fd = e->fd;
+		fi->cloexec = e->cloexec;
+		fi->ino = e->ino;
+		fi->dev = e->dev;
+		fi->mode = e->mode;
+		fi->kfile = 0; /* grouped by kcmp in the worker */
+		snprintf(fi->target, sizeof(fi->target), "%s", s->strings + e->target);
+		cb(cbdata, fi);
+	}
+	free(fi);
+	return 0;
+}
+
+int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
+			     const struct fdw_table_snapshot *s)
+{
+	if (s->err)
+		return s->err;
+	/* a record of this table applied since the read began may be newer
+	 * than what the read saw: the snapshot would undo it */
+	if (s->read_pos && t->last_pos >= s->read_pos) {
+		m->stats.snapshots_stale++;
+		return -ESTALE;
+	}
+	return table_resync_with(m, t, s->tid, 0, NULL, snap_reader, (void *)s, s->read_pos,
+				 false, s);
+}
+
+void fdw_model_snapshot_free(struct fdw_table_snapshot *s)
+{
+	if (!s)
+		return;
+	free(s->fds);
+	free(s->strings);
+	s->fds = NULL;
+	s->strings = NULL;
+	s->n = s->cap = s->strlen = s->strcap = 0;
 }
 
 int fdw_model_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid)

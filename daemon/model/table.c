@@ -5,6 +5,7 @@
  * and tables. No events, no /proc: apply.c and resync.c change tables
  * through these.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -86,6 +87,12 @@ struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd)
 	return t->slots[fd];
 }
 
+static void table_mirror(struct fdw_table *t)
+{
+	t->slots = t->set->slots;
+	t->nslots = t->set->nslots;
+}
+
 static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int fd)
 {
 	struct fdw_slot *s;
@@ -93,6 +100,8 @@ static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int f
 	/* no fd can reach the kernel's nr_open: a bigger number is garbage
 	 * that must not size an allocation */
 	if (fd < 0 || (uint64_t)fd >= m->max_fd_number)
+		return NULL;
+	if (fdw__table_own(m, t) < 0)
 		return NULL;
 	if ((uint32_t)fd >= t->nslots) {
 		uint64_t n = t->nslots ? t->nslots : 64;
@@ -106,15 +115,16 @@ static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int f
 		if (!ns)
 			return NULL;
 		memset(ns + t->nslots, 0, (n - t->nslots) * sizeof(*ns));
-		t->slots = ns;
-		t->nslots = n;
+		t->set->slots = ns;
+		t->set->nslots = n;
+		table_mirror(t);
 	}
 	s = t->slots[fd];
 	if (!s) {
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			return NULL;
-		t->slots[fd] = s;
+		t->set->slots[fd] = s;
 	}
 	return s;
 }
@@ -153,24 +163,71 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 		m->stats.history_entries++;
 	}
 	h = &s->hist[s->hist_head];
-	free(h->target);
 	h->generation = s->generation;
 	h->origin = s->origin;
 	h->closed = *closed;
-	h->target = s->ofd && s->ofd->target ? strdup(s->ofd->target) : NULL;
+	/* a number reused for the same file (a loop's open or dup and close)
+	 * keeps the copy it has: no allocation per close */
+	if (!s->ofd || !s->ofd->target) {
+		free(h->target);
+		h->target = NULL;
+	} else if (!h->target || strcmp(h->target, s->ofd->target)) {
+		free(h->target);
+		h->target = strdup(s->ofd->target);
+	}
 	s->hist_head = (s->hist_head + 1) % FDW_SLOT_HISTORY;
 	if (s->nhist < FDW_SLOT_HISTORY)
 		s->nhist++;
 }
 
+/* ---- slot sets ---------------------------------------------------------- */
+
+static struct fdw__fdset *fdset_new(void)
+{
+	struct fdw__fdset *set = calloc(1, sizeof(*set));
+
+	if (set)
+		set->refs = 1;
+	return set;
+}
+
+/* Drop one table's hold; the last frees the slots and their OFD references. */
+static void fdset_put(struct fdw_model *m, struct fdw__fdset *set)
+{
+	if (!set || --set->refs > 0)
+		return;
+	for (uint32_t fd = 0; fd < set->nslots; fd++) {
+		struct fdw_slot *s = set->slots[fd];
+
+		if (!s)
+			continue;
+		if (s->ofd)
+			fdw__ofd_put(m, s->ofd);
+		if (s->hist)
+			m->stats.history_entries--;
+		hist_clear(s);
+		free(s);
+	}
+	free(set->slots);
+	free(set);
+}
+
 /* ---- tables ------------------------------------------------------------ */
 
-struct fdw_table *fdw__table_new(struct fdw_model *m, uint64_t kfiles, uint64_t now)
+/* A table on `set` (its hold taken by the caller), or on a new empty set. */
+static struct fdw_table *table_alloc(struct fdw_model *m, uint64_t kfiles, uint64_t now,
+				     struct fdw__fdset *set)
 {
 	struct fdw_table *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
+	t->set = set ? set : fdset_new();
+	if (!t->set) {
+		free(t);
+		return NULL;
+	}
+	table_mirror(t);
 	t->id = ++m->next_table_id;
 	t->created_ts = now;
 	if (kfiles) {
@@ -181,12 +238,147 @@ struct fdw_table *fdw__table_new(struct fdw_model *m, uint64_t kfiles, uint64_t 
 		if (old)
 			old->kfiles = 0;
 		if (fdw_hashmap_put(&m->tables, kfiles, t) < 0) {
+			if (!set)
+				fdset_put(m, t->set);
 			free(t);
 			return NULL;
 		}
 		t->kfiles = kfiles;
 	}
 	m->stats.tables++;
+	return t;
+}
+
+struct fdw_table *fdw__table_new(struct fdw_model *m, uint64_t kfiles, uint64_t now)
+{
+	return table_alloc(m, kfiles, now, NULL);
+}
+
+/* A borrowed table alone on its set: make its view in place. */
+static void own_in_place(struct fdw_model *m, struct fdw_table *t)
+{
+	struct fdw__fdset *set = t->set;
+
+	for (uint32_t fd = 0; fd < set->nslots; fd++) {
+		struct fdw_slot *s = set->slots[fd];
+
+		if (!s)
+			continue;
+		if (s->hist)
+			m->stats.history_entries--;
+		hist_clear(s);
+		if (!s->ofd) {
+			/* the parent's closed numbers are not the child's */
+			free(s);
+			set->slots[fd] = NULL;
+			continue;
+		}
+		s->origin.source = FDW_SRC_INHERIT;
+		s->suspect = false;
+	}
+}
+
+/*
+ * t's own copy of a shared set. A borrowed table (a fork child) gets its
+ * open fds, inherited, as fdw__table_copy() would have made them at the
+ * fork; the set's owner (the table that had it first) gets every slot with
+ * its history, moved: the borrowers that keep the old set do not show it.
+ */
+static int own_copy(struct fdw_model *m, struct fdw_table *t)
+{
+	struct fdw__fdset *old = t->set, *set;
+	bool borrowed = t->borrowed;
+
+	set = fdset_new();
+	if (!set)
+		return -ENOMEM;
+	if (old->nslots) {
+		set->slots = calloc(old->nslots, sizeof(*set->slots));
+		if (!set->slots) {
+			free(set);
+			return -ENOMEM;
+		}
+		set->nslots = old->nslots;
+	}
+	/* allocate first: a failure leaves t as it was */
+	for (uint32_t fd = 0; fd < old->nslots; fd++) {
+		const struct fdw_slot *os = old->slots[fd];
+
+		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->hist && !os->generation))
+			continue;
+		set->slots[fd] = malloc(sizeof(struct fdw_slot));
+		if (!set->slots[fd]) {
+			fdset_put(m, set); /* empty slots: nothing to release */
+			return -ENOMEM;
+		}
+	}
+	for (uint32_t fd = 0; fd < old->nslots; fd++) {
+		struct fdw_slot *os = old->slots[fd], *ns = set->slots[fd];
+
+		if (!ns)
+			continue;
+		*ns = *os;
+		ns->suspect = false;
+		if (ns->ofd)
+			ns->ofd->refs++;
+		if (borrowed) {
+			ns->origin.source = FDW_SRC_INHERIT;
+			ns->hist = NULL;
+			ns->nhist = 0;
+			ns->hist_head = 0;
+		} else {
+			os->hist = NULL; /* moved */
+			os->nhist = 0;
+			os->hist_head = 0;
+		}
+	}
+	old->refs--;
+	t->set = set;
+	table_mirror(t);
+	m->stats.table_copies++;
+	return 0;
+}
+
+int fdw__table_own_slow(struct fdw_model *m, struct fdw_table *t)
+{
+	if (t->set->refs > 1) {
+		int r = own_copy(m, t);
+
+		if (r < 0) {
+			t->stale = true;
+			return r;
+		}
+	} else {
+		own_in_place(m, t);
+	}
+	t->borrowed = false;
+	return 0;
+}
+
+struct fdw_table *fdw__table_fork(struct fdw_model *m, struct fdw_table *src, uint64_t kfiles,
+				  uint64_t now)
+{
+	struct fdw_table *t;
+
+	/* past the fd bound: the copy refuses fd by fd, and says so */
+	if (m->stats.fds + src->nopen > m->max_fds) {
+		t = fdw__table_copy(m, src, kfiles, now);
+		for (uint32_t fd = 0; t && fd < t->nslots; fd++)
+			if (fdw_slot_open(t->slots[fd]))
+				t->slots[fd]->origin.source = FDW_SRC_INHERIT;
+		return t;
+	}
+	src->set->refs++;
+	t = table_alloc(m, kfiles, now, src->set);
+	if (!t) {
+		src->set->refs--;
+		return NULL;
+	}
+	t->borrowed = true;
+	t->stale = src->stale;
+	t->nopen = src->nopen;
+	m->stats.fds += src->nopen;
+	m->stats.forks_shared++;
 	return t;
 }
 
@@ -207,21 +399,8 @@ void fdw__table_free(struct fdw_model *m, struct fdw_table *t)
 {
 	if (!t)
 		return;
-	for (uint32_t fd = 0; fd < t->nslots; fd++) {
-		struct fdw_slot *s = t->slots[fd];
-
-		if (!s)
-			continue;
-		if (s->ofd) {
-			fdw__ofd_put(m, s->ofd);
-			m->stats.fds--;
-		}
-		if (s->hist)
-			m->stats.history_entries--;
-		hist_clear(s);
-		free(s);
-	}
-	free(t->slots);
+	m->stats.fds -= t->nopen;
+	fdset_put(m, t->set);
 	if (t->kfiles && fdw_hashmap_get(&m->tables, t->kfiles) == t)
 		(void)fdw_hashmap_remove(&m->tables, t->kfiles);
 	m->stats.tables--;
@@ -281,6 +460,8 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 		if (!fdw_slot_open(ss))
 			continue;
 		ds = fdw__slot_install(m, t, fd, ss->ofd, ss->cloexec, &ss->origin);
+		if (ds && src->borrowed)
+			ds->origin.source = FDW_SRC_INHERIT; /* the view src would have */
 		if (ds) {
 			ds->generation = ss->generation;
 			ds->inheritable = ss->inheritable;

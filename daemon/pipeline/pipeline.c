@@ -31,10 +31,23 @@ void fdw_pipeline_init(struct fdw_pipeline *p, struct fdw_model *m, struct fdw_h
 	};
 	fdw_hashmap_init(&p->resync.set);
 	p->resync_budget_ns = RESYNC_BUDGET_NS;
+	p->offload_min_fds = FDW_RESYNC_OFFLOAD_MIN_FDS;
 }
+
+struct fdw_resync_job {
+	struct fdw_pipeline *p; /* NULL once the pipeline is gone */
+	uint32_t pid;
+	uint64_t table_id;
+	struct fdw_model_ops ops; /* a copy: the worker touches nothing else */
+	struct fdw_table_snapshot snap;
+};
 
 void fdw_pipeline_free(struct fdw_pipeline *p)
 {
+	/* reads still running finish into nothing */
+	for (unsigned int i = 0; i < p->njobs; i++)
+		p->jobs[i]->p = NULL;
+	p->njobs = 0;
 	fdw_hashmap_free(&p->resync.set);
 	free(p->resync.v);
 	p->resync = (struct fdw_resync_queue){ 0 };
@@ -42,7 +55,7 @@ void fdw_pipeline_free(struct fdw_pipeline *p)
 
 size_t fdw_pipeline_resync_pending(const struct fdw_pipeline *p)
 {
-	return p->resync.n;
+	return p->resync.n + p->njobs;
 }
 
 void fdw_pipeline_attach(struct fdw_pipeline *p, struct fdw_capture *c)
@@ -105,7 +118,7 @@ int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64
 	p->last_ts = ev.ts;
 	fdw_model_apply(p->model, &ev);
 	fdw_capture_fanotify_event(p->capture, &ev);
-	proc = fdw_model_proc(p->model, ev.pid);
+	proc = fdw_model_event_proc(p->model, &ev);
 	he = fdw_history_push(p->history, &ev, proc ? proc->comm : ev.comm);
 	if (he && p->on_event)
 		p->on_event(p->userdata, he);
@@ -186,6 +199,111 @@ static void resync_enqueue(struct fdw_pipeline *p, uint32_t pid)
 	q->v[(q->head + q->n++) % q->cap] = pid;
 }
 
+/* ---- re-reads off the loop --------------------------------------------- */
+
+static void resync_some(struct fdw_pipeline *p);
+
+static void job_work(void *arg)
+{
+	struct fdw_resync_job *job = arg;
+
+	fdw_model_snapshot_read(&job->ops, &job->snap);
+}
+
+static void job_forget(struct fdw_pipeline *p, struct fdw_resync_job *job)
+{
+	for (unsigned int i = 0; i < p->njobs; i++) {
+		if (p->jobs[i] == job) {
+			p->jobs[i] = p->jobs[--p->njobs];
+			return;
+		}
+	}
+}
+
+static void job_done(void *arg)
+{
+	struct fdw_resync_job *job = arg;
+	struct fdw_pipeline *p = job->p;
+	struct fdw_proc *proc;
+	struct fdw_table *t;
+	int r;
+
+	if (!p)
+		goto out;
+	job_forget(p, job);
+	proc = fdw_model_proc(p->model, job->pid);
+	if (!proc)
+		goto out; /* exited meanwhile: its exit record dropped it */
+	t = fdw_model_proc_table(p->model, proc);
+	if (!t || t->id != job->table_id) {
+		/* its table was replaced meanwhile (exec, unshare): from a
+		 * stale one, so stale too */
+		resync_enqueue(p, job->pid);
+		goto out;
+	}
+	r = fdw_model_snapshot_apply(p->model, t, &job->snap);
+	if (r == -ESTALE) {
+		p->stats.resync_retried++;
+		resync_enqueue(p, job->pid);
+	} else if (r < 0) {
+		/* the thread read through is gone, or /proc refused: the
+		 * reader on the loop tries the other threads, or forgets a
+		 * process /proc no longer has */
+		resync_or_drop(p, proc);
+	} else {
+		proc->lost = 0;
+		fdw_model_flush_pending(p->model);
+	}
+	/* the next queued table now, not at the next drain (a table read
+	 * again waits for that: its process is busy) */
+	if (r != -ESTALE)
+		resync_some(p);
+out:
+	fdw_model_snapshot_free(&job->snap);
+	free(job);
+}
+
+static bool job_running(const struct fdw_pipeline *p, uint32_t pid)
+{
+	for (unsigned int i = 0; i < p->njobs; i++)
+		if (p->jobs[i]->pid == pid)
+			return true;
+	return false;
+}
+
+/*
+ * Read proc's table off the loop. false when it is not (no offload, a small
+ * table, a process with tables of its own per thread, out of memory): the
+ * caller reads it here.
+ */
+static bool job_start(struct fdw_pipeline *p, struct fdw_proc *proc)
+{
+	struct fdw_model *m = p->model;
+	struct fdw_table *t = fdw_model_proc_table(m, proc);
+	uint32_t tid = fdw_model_proc_tid(m, proc);
+	struct fdw_resync_job *job;
+
+	if (!p->offload || !t || !tid || !m->ops.read_table || t->nopen < p->offload_min_fds ||
+	    !fdw_model_proc_one_table(m, proc))
+		return false;
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return false;
+	job->p = p;
+	job->pid = proc->pid;
+	job->table_id = t->id;
+	job->ops = m->ops;
+	job->snap.tid = tid;
+	if (p->offload(p->offload_userdata, job_work, job_done, job) < 0) {
+		free(job);
+		return false;
+	}
+	p->jobs[p->njobs++] = job;
+	p->stats.loss_resyncs++;
+	p->stats.resync_offloaded++;
+	return true;
+}
+
 /*
  * Re-read queued tables for at most RESYNC_BUDGET_NS (at least one table):
  * under sustained loss a full re-read of a big host would otherwise hold
@@ -201,11 +319,13 @@ static void resync_some(struct fdw_pipeline *p)
 		uint32_t pid = q->v[q->head];
 		struct fdw_proc *proc;
 
+		if (p->offload && (p->njobs == FDW_RESYNC_JOBS_MAX || job_running(p, pid)))
+			break; /* the next drain, or a job's end, takes it */
 		q->head = (q->head + 1) % q->cap;
 		q->n--;
 		(void)fdw_hashmap_remove(&q->set, pid);
 		proc = fdw_model_proc(p->model, pid);
-		if (proc)
+		if (proc && !job_start(p, proc))
 			resync_or_drop(p, proc);
 		if (fdw_now_mono() - t0 >= p->resync_budget_ns)
 			break;
@@ -292,6 +412,41 @@ void fdw_pipeline_drain(struct fdw_pipeline *p)
 	(void)fdw_capture_drain(p->capture);
 	/* every answer follows a drain: no target it shows is left pending */
 	fdw_model_flush_pending(p->model);
+}
+
+bool fdw_pipeline_drain_for(struct fdw_pipeline *p, uint64_t budget_ns)
+{
+	uint64_t t0 = fdw_now_mono(), used;
+	int r;
+
+	if (!p->capture) {
+		fdw_pipeline_drain(p);
+		return true;
+	}
+	p->stats.drains++;
+	r = fdw_capture_drain_for(p->capture, budget_ns);
+	used = fdw_now_mono() - t0;
+	if (r == 1 && used < budget_ns) {
+		/* caught up: the lost-record handling's re-reads have their own
+		 * budget; what they raced comes within what is left of ours */
+		handle_lost(p);
+		used = fdw_now_mono() - t0;
+		if (used < budget_ns)
+			r = fdw_capture_drain_for(p->capture, budget_ns - used);
+		else
+			r = 0;
+	} else {
+		r = 0;
+	}
+	fdw_model_flush_pending(p->model);
+	if (r != 1)
+		p->stats.drains_partial++;
+	return r == 1;
+}
+
+uint64_t fdw_pipeline_backlog(const struct fdw_pipeline *p)
+{
+	return p->capture ? fdw_capture_backlog(p->capture) : 0;
 }
 
 uint64_t fdw_pipeline_lost(const struct fdw_pipeline *p, uint64_t *per_cpu, unsigned int max_cpus,

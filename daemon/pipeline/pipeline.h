@@ -30,7 +30,10 @@ struct fdw_pipeline_stats {
 	uint64_t ghosts_dropped;  /* processes dropped because /proc had no trace */
 	uint64_t scan_errors;	  /* processes the /proc scan could not add */
 	uint64_t drains;	  /* fdw_pipeline_drain() calls */
+	uint64_t drains_partial;  /* fdw_pipeline_drain_for() that ran out of budget */
 	uint64_t resync_refused;  /* re-reads not queued (out of memory): left stale */
+	uint64_t resync_offloaded; /* re-reads done off the loop */
+	uint64_t resync_retried;   /* ... read again: the table changed meanwhile */
 	uint64_t loop_lag_max_ms; /* the loop's worst lateness, set by daemon.c's tick */
 	bool scan_snapshot;	  /* the start-up scan read the BPF snapshot (else /proc) */
 	uint64_t scan_fds;	  /* fds the snapshot held */
@@ -44,6 +47,18 @@ struct fdw_resync_queue {
 	size_t head, n, cap;
 	struct fdw_hashmap set; /* the pids in v */
 };
+
+/* Run work(arg) off the loop (a worker thread), then done(arg) on it: 0,
+ * or -errno when it cannot (then neither runs). */
+typedef int (*fdw_offload_fn)(void *userdata, void (*work)(void *arg), void (*done)(void *arg),
+			      void *arg);
+
+/* Re-reads of tables running off the loop at once. */
+#define FDW_RESYNC_JOBS_MAX 2
+/* The default offload_min_fds. */
+#define FDW_RESYNC_OFFLOAD_MIN_FDS 512
+
+struct fdw_resync_job;
 
 struct fdw_pipeline {
 	struct fdw_capture *capture; /* NULL until fdw_pipeline_attach() */
@@ -63,6 +78,18 @@ struct fdw_pipeline {
 	bool resync_all;       /* lost records of unknown owner: re-read all */
 	struct fdw_resync_queue resync;
 	uint64_t resync_budget_ns; /* of re-reads per drain (at least one table) */
+	/* Where the re-reads after lost records read /proc (a big table takes
+	 * a while): off the loop when set (daemon.c: the libuv thread pool),
+	 * the snapshot applied on the loop unless a newer record of the table
+	 * came meanwhile (then read again). NULL: on the loop, as before. */
+	fdw_offload_fn offload;
+	void *offload_userdata;
+	/* tables with fewer open fds are re-read on the loop still (a few
+	 * hundred fds take well under a millisecond, and the drain that asked
+	 * gets an exact table: read-your-writes) */
+	uint32_t offload_min_fds;
+	struct fdw_resync_job *jobs[FDW_RESYNC_JOBS_MAX];
+	unsigned int njobs;
 	uint64_t loss_logged;	 /* lost count at the last warning */
 	uint64_t loss_logged_at; /* CLOCK_MONOTONIC ns of that warning */
 	/* during the start-up scan only: every table as one BPF iterator pass
@@ -106,6 +133,18 @@ int fdw_pipeline_scan(struct fdw_pipeline *p);
  * this, the model reflects every syscall that returned before the call,
  * with the kernel's targets: pending ones are read last). */
 void fdw_pipeline_drain(struct fdw_pipeline *p);
+
+/*
+ * The same for answers that may be a little behind (status, metrics): stop
+ * consuming after about budget_ns, so a backlog of records (a burst the
+ * loop has not caught up with) cannot hold the answer. true when it caught
+ * up with everything committed before the call; false when the model is
+ * as of an earlier point (fdw_pipeline_backlog() tells how far behind).
+ */
+bool fdw_pipeline_drain_for(struct fdw_pipeline *p, uint64_t budget_ns);
+
+/* Bytes of records committed to the ring and not applied yet. */
+uint64_t fdw_pipeline_backlog(const struct fdw_pipeline *p);
 
 /*
  * Forget `proc` when /proc no longer has it (its exit record was lost, or

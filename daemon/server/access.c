@@ -205,38 +205,37 @@ static void owners_learn_some(struct fdw_server *s)
 
 void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry *e)
 {
-	const struct fdw_event *ev = &e->ev;
 	struct owner *parent, *child;
 
-	if (ev->seq >= s->last_seq)
-		s->last_seq = ev->seq;
+	if (e->seq >= s->last_seq)
+		s->last_seq = e->seq;
 	if (!s->owners_learnt && (!s->deps.ready || *s->deps.ready))
 		owners_learn_some(s);
-	switch (ev->type) {
+	switch (e->type) {
 	case FDW_REC_FORK:
-		if ((ev->flags & FDW_F_THREAD) || !ev->child_pid || ev->child_pid == ev->pid)
+		if ((e->flags & FDW_F_THREAD) || !e->u.task.child_pid || e->u.task.child_pid == e->pid)
 			return;
 		/* a new incarnation of child_pid: whatever was known is not its */
-		parent = fdw_hashmap_get(&s->owners, ev->pid);
-		child = owner_entry(s, ev->child_pid, ev->seq);
+		parent = fdw_hashmap_get(&s->owners, e->pid);
+		child = owner_entry(s, e->u.task.child_pid, e->seq);
 		if (!child)
 			return;
 		*child = (struct owner){
 			.uid = parent && !parent->exec_seq ? parent->uid : FDW_OWNER_UNKNOWN,
-			.since_seq = ev->seq,
+			.since_seq = e->seq,
 			.read_ns = parent && !parent->exec_seq ? parent->read_ns : 0,
 		};
 		break;
 	case FDW_REC_EXEC:
 		/* a setuid program may run now: read its owner before trusting it */
-		child = fdw_hashmap_get(&s->owners, ev->pid);
+		child = fdw_hashmap_get(&s->owners, e->pid);
 		if (!child) {
 			/* unknown before: nothing before the exec is attributed */
-			child = owner_entry(s, ev->pid, ev->seq);
+			child = owner_entry(s, e->pid, e->seq);
 			if (child)
-				child->since_seq = ev->seq;
+				child->since_seq = e->seq;
 		} else if (!child->exec_seq) {
-			child->exec_seq = ev->seq;
+			child->exec_seq = e->seq;
 		}
 		break;
 	default:

@@ -69,7 +69,7 @@ static bool pid_matches(const struct client *c, uint32_t pid)
 /* An event this follower asked for and may see. */
 static bool event_for(struct client *c, const struct fdw_history_entry *e)
 {
-	return pid_matches(c, e->ev.pid) && srv_client_sees_pid(c, e->ev.pid, e->ev.seq);
+	return pid_matches(c, e->pid) && srv_client_sees_pid(c, e->pid, e->seq);
 }
 
 /* Dropped for a reason other than its reading (that is srv_client_drop_slow). */
@@ -130,9 +130,9 @@ static bool follower_takes(struct client *c, const struct publication *p)
 	if (c->state != C_FOLLOWING || c->follow != p->kind)
 		return false;
 	if (p->kind == FOLLOW_EVENTS) {
-		if (!c->live || p->event->ev.seq < c->next_seq)
+		if (!c->live || p->event->seq < c->next_seq)
 			return false;
-		c->next_seq = p->event->ev.seq + 1;
+		c->next_seq = p->event->seq + 1;
 		return event_for(c, p->event);
 	}
 	return pid_matches(c, p->pid) && srv_client_sees_alert(c, p->alert);
@@ -176,7 +176,7 @@ void fdw_server_publish_event(struct fdw_server *s, const struct fdw_history_ent
 		return;
 	if (e)
 		publish(s, &(struct publication){
-				   .kind = FOLLOW_EVENTS, .pid = e->ev.pid, .event = e });
+				   .kind = FOLLOW_EVENTS, .pid = e->pid, .event = e });
 }
 
 void fdw_server_publish_alert(struct fdw_server *s, json_t *alert)
@@ -197,7 +197,7 @@ uint64_t srv_history_find(const struct fdw_history *h, uint64_t seq)
 	while (lo < hi) {
 		uint64_t mid = lo + (hi - lo) / 2;
 
-		if (fdw_history_at(h, mid)->ev.seq < seq)
+		if (fdw_history_at(h, mid)->seq < seq)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -238,7 +238,7 @@ static struct wbuf *backlog_batch(struct client *c, const struct fdw_history *h,
 		struct wbuf *line;
 		bool ok;
 
-		c->next_seq = e->ev.seq + 1;
+		c->next_seq = e->seq + 1;
 		if (!event_for(c, e))
 			continue;
 		line = event_chunk(c->srv, e);
@@ -271,7 +271,7 @@ void srv_follow_pump(struct client *c)
 			c->live = true;
 			return;
 		}
-		if (i == 0 && c->next_seq && fdw_history_at(h, 0)->ev.seq > c->next_seq) {
+		if (i == 0 && c->next_seq && fdw_history_at(h, 0)->seq > c->next_seq) {
 			/* the history was overwritten before we sent it */
 			follower_drop(c, "fell behind the history");
 			return;
@@ -303,9 +303,9 @@ void srv_follow_events(struct client *c, uint32_t pid, uint64_t limit)
 		i--;
 	}
 	if (i < h->len)
-		c->next_seq = fdw_history_at(h, i)->ev.seq;
+		c->next_seq = fdw_history_at(h, i)->seq;
 	else if (h->len)
-		c->next_seq = fdw_history_at(h, h->len - 1)->ev.seq + 1;
+		c->next_seq = fdw_history_at(h, h->len - 1)->seq + 1;
 	else
 		c->next_seq = 0;
 

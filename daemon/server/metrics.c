@@ -503,6 +503,13 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 	family(b, "fdwatch_loop_lag_max_seconds", "gauge",
 	       "The event loop's worst lateness so far, measured by its 1 s tick.");
 	sample_f(b, "fdwatch_loop_lag_max_seconds", (double)st->loop_lag_max_ms / 1000.0);
+	gauge(b, "fdwatch_ring_backlog_bytes",
+	      "Records committed to the ring buffer and not applied yet when this answer "
+	      "was made (status and metrics drain for a bounded time).",
+	      st->ring_backlog_bytes);
+	counter(b, "fdwatch_drains_partial_total",
+		"Status and metrics answers made before the model caught up with the ring.",
+		st->drains_partial);
 	gauge(b, "fdwatch_tracked_processes", "Processes in the model.", st->processes);
 	gauge(b, "fdwatch_tracked_tables", "Descriptor tables in the model.", st->tables);
 	gauge(b, "fdwatch_tracked_fds", "Open fds in the model, all tables.", st->fds);

@@ -230,10 +230,14 @@ static void set_syscall_args(json_t *o, const struct fdw_event *ev, bool *ok)
 
 json_t *fdw_render_event(const struct fdw_server_deps *deps, const struct fdw_history_entry *e)
 {
-	const struct fdw_event *ev = &e->ev;
-	json_t *o = json_object();
-	bool ok = o != NULL;
+	struct fdw_event evbuf;
+	const struct fdw_event *ev = &evbuf;
+	json_t *o;
+	bool ok;
 
+	(void)fdw_history_event(deps->history, e, &evbuf);
+	o = json_object();
+	ok = o != NULL;
 	if (!o)
 		return NULL;
 	set(o, "seq", json_u64(ev->seq), &ok);
@@ -556,6 +560,9 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 	set(o, "events_lost_per_cpu", status_lost_per_cpu(st), &ok);
 	set(o, "events_dropped_decode", json_u64(st->events_bad), &ok);
 	set(o, "loop_lag_max_ms", json_u64(st->loop_lag_max_ms), &ok);
+	/* status drains for a bounded time: how far behind this answer is */
+	set(o, "ring_backlog_bytes", json_u64(st->ring_backlog_bytes), &ok);
+	set(o, "drains_partial", json_u64(st->drains_partial), &ok);
 	set(o, "processes", json_u64(st->processes), &ok);
 	set(o, "tables", json_u64(st->tables), &ok);
 	set(o, "fds", json_u64(st->fds), &ok);

@@ -122,6 +122,8 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 			st.fanotify_read = fdw_capture_fanotify_on(deps->pipeline->capture);
 		}
 		st.scan_ms = deps->pipeline->stats.scan_ms;
+		st.ring_backlog_bytes = fdw_pipeline_backlog(deps->pipeline);
+		st.drains_partial = deps->pipeline->stats.drains_partial;
 		r = collect_lost(deps->pipeline, &st);
 	}
 	if (r == 0 && deps->model)

@@ -32,6 +32,8 @@ struct fdw_stats {
 	bool fanotify_read; /* the on-demand fanotify read probe is on */
 	uint64_t heap_bytes; /* malloc'd and in use (mallinfo2) */
 	uint64_t scan_ms;
+	uint64_t ring_backlog_bytes; /* records committed, not applied yet */
+	uint64_t drains_partial;     /* status/metrics answered before catching up */
 
 	/* model */
 	uint64_t processes;

@@ -63,11 +63,11 @@ static struct wbuf *next_chunk(struct client *c, const char *prefix)
 		json_t *o;
 		char *line;
 
-		if (e->ev.seq >= c->end_seq)
+		if (e->seq >= c->end_seq)
 			break;
-		c->next_seq = e->ev.seq + 1;
-		if ((c->follow_pid && e->ev.pid != c->follow_pid) ||
-		    !srv_client_sees_pid(c, e->ev.pid, e->ev.seq))
+		c->next_seq = e->seq + 1;
+		if ((c->follow_pid && e->pid != c->follow_pid) ||
+		    !srv_client_sees_pid(c, e->pid, e->seq))
 			continue;
 		o = fdw_render_event(deps, e);
 		line = o ? json_dumps(o, DUMP_FLAGS) : NULL;
@@ -79,7 +79,7 @@ static struct wbuf *next_chunk(struct client *c, const char *prefix)
 		c->stream_comma = true;
 		n++;
 	}
-	if (i == h->len || fdw_history_at(h, i)->ev.seq >= c->end_seq) {
+	if (i == h->len || fdw_history_at(h, i)->seq >= c->end_seq) {
 		(void)fputs("]}\n", f);
 		c->streaming = false;
 	}
@@ -131,8 +131,8 @@ void srv_stream_events(struct client *c, uint64_t from, uint32_t pid)
 	const struct fdw_history *h = c->srv->deps.history;
 
 	c->follow_pid = pid;
-	c->end_seq = h->len ? fdw_history_at(h, h->len - 1)->ev.seq + 1 : 0;
-	c->next_seq = from < h->len ? fdw_history_at(h, from)->ev.seq : c->end_seq;
+	c->end_seq = h->len ? fdw_history_at(h, h->len - 1)->seq + 1 : 0;
+	c->next_seq = from < h->len ? fdw_history_at(h, from)->seq : c->end_seq;
 	c->streaming = true;
 	c->state = C_RESPONDING;
 	srv_client_write_timer(c);

@@ -39,6 +39,8 @@ MAP = [
     ("events_received", "fdwatch_events_received_total", "counter"),
     ("events_lost", "fdwatch_events_lost_total", "counter"),
     ("events_dropped_decode", "fdwatch_events_undecodable_total", "counter"),
+    ("ring_backlog_bytes", "fdwatch_ring_backlog_bytes", "gauge"),
+    ("drains_partial", "fdwatch_drains_partial_total", "counter"),
     ("processes", "fdwatch_tracked_processes", "gauge"),
     ("tables", "fdwatch_tracked_tables", "gauge"),
     ("fds", "fdwatch_tracked_fds", "gauge"),

@@ -29,10 +29,10 @@ static struct fdw_history_entry ev(uint64_t seq, uint16_t type, uint32_t pid, ui
 	struct fdw_history_entry e;
 
 	memset(&e, 0, sizeof(e));
-	e.ev.seq = seq;
-	e.ev.type = type;
-	e.ev.pid = pid;
-	e.ev.child_pid = child;
+	e.seq = seq;
+	e.type = (uint8_t)type;
+	e.pid = pid;
+	e.u.task.child_pid = child;
 	return e;
 }
 

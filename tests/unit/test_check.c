@@ -311,10 +311,256 @@ static void test_lost_resync(void)
 	world_free(&w);
 }
 
+/* ---- re-reads off the loop: a fake thread pool that runs when told ---- */
+
+struct fake_job {
+	void (*work)(void *arg);
+	void (*done)(void *arg);
+	void *arg;
+};
+static struct fake_job fake_jobs[8];
+static unsigned int nfake_jobs;
+static uint64_t ring_now = 100;
+
+static int fake_offload(void *u, void (*work)(void *arg), void (*done)(void *arg), void *arg)
+{
+	if (nfake_jobs == 8)
+		return -EAGAIN;
+	fake_jobs[nfake_jobs++] = (struct fake_job){ work, done, arg };
+	return 0;
+}
+
+static uint64_t fake_ring_position(void *u)
+{
+	return ring_now;
+}
+
+/* The jobs taken so far, in order; returns how many. */
+static unsigned int take_jobs(struct fake_job *out)
+{
+	unsigned int n = nfake_jobs;
+
+	memcpy(out, fake_jobs, n * sizeof(*out));
+	nfake_jobs = 0;
+	return n;
+}
+
+/* What corrupt() broke is repaired (the kernel's truth is back). */
+static bool repaired(struct world *w, uint32_t tid)
+{
+	struct fdw_table *t = fdw_model_proc_table(&w->model, fdw_model_proc(&w->model, tid));
+	const struct fdw_slot *s20 = fdw_table_slot(t, 20), *s21 = fdw_table_slot(t, 21);
+
+	return t && !t->stale && !fdw_slot_open(fdw_table_slot(t, 30)) &&
+	       fdw_slot_open(fdw_table_slot(t, 0)) && fdw_slot_open(s20) && !s20->cloexec &&
+	       fdw_slot_open(s21) && !strcmp(s21->ofd->target, "/dev/zero");
+}
+
+/*
+ * With an offload, lost records' re-reads read /proc off the loop and the
+ * loop applies the snapshot later, unless a record of that table was
+ * applied after the read began: then the snapshot, possibly older than
+ * that record, is refused, the table stays stale and is read again. A read
+ * still running when the pipeline goes ends into nothing.
+ */
+static void test_lost_resync_offloaded(void)
+{
+	static struct world w;
+	struct fake_job jobs[8];
+	pid_t kids[3];
+	uint32_t tids[3];
+	unsigned int n;
+
+	if (spawn_world(&w, 8, kids, tids) < 0)
+		return;
+	w.model.ops.ring_position = fake_ring_position;
+	w.pipeline.offload = fake_offload;
+	w.pipeline.offload_min_fds = 0; /* small tables too, for the test */
+	w.pipeline.resync_budget_ns = 60 * 1000000000ull; /* valgrind is slow */
+	for (int i = 0; i < 3; i++)
+		corrupt(&w, tids[i]);
+	for (int i = 0; i < 3; i++)
+		fdw_pipeline_mark_lost(&w.pipeline, tids[i]);
+	fdw_pipeline_drain(&w.pipeline);
+	/* two reads at once; the third waits in the queue */
+	n = take_jobs(jobs);
+	CHECK_EQ(n, FDW_RESYNC_JOBS_MAX);
+	CHECK_EQ(w.pipeline.njobs, 2);
+	CHECK_EQ(fdw_pipeline_resync_pending(&w.pipeline), 3);
+	CHECK(!repaired(&w, tids[0]) && !repaired(&w, tids[1]));
+	if (n != 2)
+		goto out;
+	jobs[0].work(jobs[0].arg);
+	jobs[1].work(jobs[1].arg); /* both read at ring position 100 */
+	/* a record of tids[1]'s table after the read began (a close of an fd
+	 * that was not open: nothing changes, but the snapshot cannot know) */
+	{
+		struct fdw_event ev = { .seq = 1000, .ring_pos = 150, .type = FDW_REC_SYSCALL,
+					.pid = tids[1], .tid = tids[1], .nr = FDW_SYS_CLOSE,
+					.ret = -EBADF, .args = { 999 } };
+
+		fdw_model_apply(&w.model, &ev);
+	}
+	ring_now = 200;
+	jobs[0].done(jobs[0].arg);
+	CHECK(repaired(&w, tids[0]));
+	/* the first one's end started the queued third */
+	n = take_jobs(jobs + 2);
+	CHECK_EQ(n, 1);
+	jobs[1].done(jobs[1].arg);
+	CHECK(!repaired(&w, tids[1]));
+	CHECK(fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[1]))->stale);
+	CHECK_EQ(w.pipeline.stats.resync_retried, 1);
+	CHECK_EQ(w.model.stats.snapshots_stale, 1);
+	if (n == 1) {
+		jobs[2].work(jobs[2].arg);
+		jobs[2].done(jobs[2].arg);
+		CHECK(repaired(&w, tids[2]));
+	}
+	/* read again at the next drain, and now applied */
+	fdw_pipeline_drain(&w.pipeline);
+	n = take_jobs(jobs);
+	CHECK_EQ(n, 1);
+	if (n == 1) {
+		jobs[0].work(jobs[0].arg);
+		jobs[0].done(jobs[0].arg);
+	}
+	CHECK(repaired(&w, tids[1]));
+	CHECK_EQ(w.pipeline.stats.resync_offloaded, 4);
+	CHECK_EQ(fdw_pipeline_resync_pending(&w.pipeline), 0);
+
+	/* a read in flight when the pipeline is freed */
+	fdw_pipeline_mark_lost(&w.pipeline, tids[0]);
+	fdw_pipeline_drain(&w.pipeline);
+	n = take_jobs(jobs);
+	CHECK_EQ(n, 1);
+	world_free(&w);
+	if (n == 1) {
+		jobs[0].work(jobs[0].arg);
+		jobs[0].done(jobs[0].arg); /* valgrind: no use after free */
+	}
+	for (int i = 0; i < 3; i++) {
+		(void)kill(kids[i], SIGKILL);
+		(void)waitpid(kids[i], NULL, 0);
+	}
+	return;
+out:
+	world_free(&w);
+	for (int i = 0; i < 3; i++) {
+		(void)kill(kids[i], SIGKILL);
+		(void)waitpid(kids[i], NULL, 0);
+	}
+}
+
+static int ops_cmp_file(void *u, uint32_t t1, int fd1, uint32_t t2, int fd2)
+{
+	return fdw_proc_cmp_file(t1, fd1, t2, fd2);
+}
+
+/* A child holding /dev/null at 40, its dup at 41, and /dev/null opened
+ * again at 42 (same inode, its own open file description), paused. */
+static pid_t spawn_dups_child(void)
+{
+	int ready[2];
+	pid_t child;
+	char c;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return -1;
+	child = fork();
+	if (child == 0) {
+		int a = open("/dev/null", O_RDONLY), b = open("/dev/null", O_RDONLY);
+
+		(void)dup2(a, 40);
+		(void)dup2(a, 41);
+		(void)dup2(b, 42);
+		(void)close(a);
+		(void)close(b);
+		(void)write(ready[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	(void)close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		child = -1;
+	(void)close(ready[0]);
+	return child;
+}
+
+/*
+ * The worker also asks which fds share an open file description (kcmp), so
+ * the loop applies a big table without a syscall per fd: dups share one
+ * OFD, a second open of the same file has its own, and an OFD the model
+ * had right keeps its identity.
+ */
+static void test_offloaded_groups(void)
+{
+	static struct world w;
+	struct fake_job jobs[8];
+	pid_t child = spawn_dups_child();
+	uint32_t tid = (uint32_t)child;
+	struct fdw_table *t;
+	struct fdw_slot *s40, *s42;
+	uint64_t id40;
+	unsigned int n;
+
+	CHECK(child > 0);
+	if (child <= 0)
+		return;
+	world_init(&w, 8);
+	w.model.ops.cmp_file = ops_cmp_file;
+	w.model.ops.ring_position = fake_ring_position;
+	w.pipeline.offload = fake_offload;
+	w.pipeline.offload_min_fds = 0;
+	CHECK_EQ(fdw_model_add_scanned(&w.model, tid, getpid(), "child", &tid, 1, 1), 0);
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tid));
+	s40 = fdw_table_slot(t, 40);
+	s42 = fdw_table_slot(t, 42);
+	CHECK(fdw_slot_open(s40) && fdw_slot_open(s42) && fdw_slot_open(fdw_table_slot(t, 41)));
+	if (!fdw_slot_open(s40) || !fdw_slot_open(s42))
+		goto out;
+	CHECK(fdw_table_slot(t, 41)->ofd == s40->ofd && s42->ofd != s40->ofd);
+	id40 = s40->ofd->id;
+	/* make the model wrong: 42 a dup of 40, 41 a file of its own */
+	apply(&w, tid, FDW_SYS_DUP2, 42, 40);
+	{
+		struct fdw_event ev = { .seq = 77, .type = FDW_REC_SYSCALL, .pid = tid, .tid = tid,
+					.nr = FDW_SYS_OPENAT, .ret = 41, .nfds = 1, .fds = { 41 },
+					.ino = 12345, .dev = 1, .mode = 0020000 };
+
+		fdw_model_apply(&w.model, &ev);
+	}
+	CHECK(fdw_table_slot(t, 42)->ofd == s40->ofd);
+	fdw_pipeline_mark_lost(&w.pipeline, tid);
+	fdw_pipeline_drain(&w.pipeline);
+	n = take_jobs(jobs);
+	CHECK_EQ(n, 1);
+	if (n != 1)
+		goto out;
+	jobs[0].work(jobs[0].arg);
+	jobs[0].done(jobs[0].arg);
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tid));
+	CHECK(!t->stale);
+	CHECK(fdw_slot_open(fdw_table_slot(t, 40)) && fdw_slot_open(fdw_table_slot(t, 41)) &&
+	      fdw_slot_open(fdw_table_slot(t, 42)));
+	if (fdw_slot_open(fdw_table_slot(t, 41)) && fdw_slot_open(fdw_table_slot(t, 42))) {
+		CHECK(fdw_table_slot(t, 41)->ofd == fdw_table_slot(t, 40)->ofd);
+		CHECK(fdw_table_slot(t, 42)->ofd != fdw_table_slot(t, 40)->ofd);
+		CHECK_EQ(fdw_table_slot(t, 40)->ofd->id, id40);
+		CHECK_STR(fdw_table_slot(t, 41)->ofd->target, "/dev/null");
+	}
+out:
+	world_free(&w);
+	(void)kill(child, SIGKILL);
+	(void)waitpid(child, NULL, 0);
+}
+
 int main(void)
 {
 	test_verify();
 	test_audit();
 	test_lost_resync();
+	test_lost_resync_offloaded();
+	test_offloaded_groups();
 	return check_summary();
 }

@@ -132,6 +132,7 @@ static char *render_all(void)
 
 	if (fdw_history_init(&h, 256) < 0)
 		return NULL;
+	deps.history = &h; /* entries are unpacked through their history */
 	f = open_memstream(&out, &len);
 	for (size_t i = 0; f && i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct gcase *c = &cases[i];

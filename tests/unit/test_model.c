@@ -1004,6 +1004,164 @@ static struct fdw_model_observer obs_make(int idx)
 	};
 }
 
+/* The table of tid as the model holds it, without making a fork child's
+ * view (fdw_model_proc_table would). */
+static struct fdw_table *raw_table(struct fdw_model *m, uint32_t tid)
+{
+	struct fdw_task *t = fdw_hashmap_get(&m->tasks, tid);
+
+	return t ? t->table : NULL;
+}
+
+static void fork_ev(struct fdw_model *m, uint32_t parent, uint64_t files, uint32_t child,
+		    uint64_t child_files, uint16_t flags)
+{
+	struct fdw_event ev = task_ev(FDW_REC_FORK, parent, parent, files);
+
+	ev.child_pid = child;
+	ev.child_tid = child;
+	ev.child_files = child_files;
+	ev.flags = flags;
+	apply(m, ev);
+}
+
+static void close_ev(struct fdw_model *m, uint32_t pid, uint64_t files, int fd)
+{
+	struct fdw_event ev = sys(pid, files, FDW_SYS_CLOSE, 0, (uint64_t)fd, 0, 0);
+
+	ev.pid = pid;
+	apply(m, ev);
+}
+
+/* The sum of the tables' open fds, each table once. */
+static uint64_t fds_counted(struct fdw_model *m)
+{
+	struct fdw_table *seen[64];
+	unsigned int n = 0;
+	uint64_t sum = 0;
+	size_t it = 0;
+	void *v;
+
+	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v)) {
+		struct fdw_table *t = ((struct fdw_task *)v)->table;
+		unsigned int i, open = 0;
+
+		for (i = 0; i < n && seen[i] != t; i++)
+			;
+		if (!t || i < n || n == 64)
+			continue;
+		seen[n++] = t;
+		for (uint32_t fd = 0; fd < t->nslots; fd++)
+			open += fdw_slot_open(t->slots[fd]);
+		CHECK_EQ(open, t->nopen);
+		sum += open;
+	}
+	return sum;
+}
+
+/*
+ * Fork shares the parent's slots (O(1)) until either table changes: a
+ * child's change does not reach the parent, a parent's change does not
+ * reach the child, a child that exits unchanged copied nothing; the
+ * child's fds are inherited ones without the parent's slot history;
+ * CLONE_FILES still shares one table.
+ */
+static void test_fork_cow(void)
+{
+	const uint64_t C1 = FILES + 0x1000, C2 = FILES + 0x2000, C3 = FILES + 0x3000,
+		       G = FILES + 0x4000;
+	struct fdw_model m;
+	struct fdw_table *pt, *ct;
+	const struct fdw_slot *s;
+
+	model_new(&m);
+	start_proc(&m);
+	do_open(&m, PID, FILES, 3, "/three", 0);
+	do_open(&m, PID, FILES, 4, "/four", 0);
+	close_ev(&m, PID, FILES, 4); /* fd 4 of the parent has a history */
+	do_open(&m, PID, FILES, 4, "/four-again", 0);
+	CHECK_EQ(fds_counted(&m), m.stats.fds);
+
+	/* a child that exits at once copies nothing */
+	fork_ev(&m, PID, FILES, 200, C1, 0);
+	pt = raw_table(&m, PID);
+	ct = raw_table(&m, 200);
+	CHECK(ct && ct != pt && ct->borrowed);
+	CHECK(ct && ct->slots == pt->slots); /* shared, not copied */
+	CHECK_EQ(ct ? ct->nopen : 0, 5);
+	CHECK_EQ(m.stats.forks_shared, 1);
+	CHECK_EQ(m.stats.fds, 10);
+	CHECK_EQ(fds_counted(&m), m.stats.fds);
+	apply(&m, task_ev(FDW_REC_EXIT, 200, 200, C1));
+	CHECK(fdw_model_proc(&m, 200) == NULL);
+	CHECK_EQ(m.stats.table_copies, 0);
+	CHECK_EQ(m.stats.fds, 5);
+	CHECK(!raw_table(&m, PID)->borrowed);
+	CHECK_EQ(slot(&m, PID, 4)->nhist, 1); /* the parent kept its history */
+	CHECK_EQ(slot(&m, PID, 3)->origin.source, FDW_SRC_EVENT);
+
+	/* a child's change: the child copies, the parent is untouched */
+	fork_ev(&m, PID, FILES, 201, C2, 0);
+	close_ev(&m, 201, C2, 3);
+	do_open(&m, PID, FILES, 9, "/parent-only", 0); /* the parent alone now */
+	CHECK_EQ(m.stats.table_copies, 1);
+	CHECK(slot(&m, 201, 3) == NULL);
+	CHECK(slot(&m, PID, 3) != NULL);
+	CHECK(slot(&m, 201, 9) == NULL);
+	s = slot(&m, 201, 4);
+	CHECK(s && s->ofd == slot(&m, PID, 4)->ofd);
+	CHECK_EQ(s ? s->origin.source : 0, FDW_SRC_INHERIT);
+	CHECK_EQ(s ? s->nhist : 9, 0); /* the parent's history is not the child's */
+	CHECK_EQ(slot(&m, PID, 4)->nhist, 1);
+	CHECK_EQ(slot(&m, PID, 4)->origin.source, FDW_SRC_EVENT);
+	CHECK_EQ(fds_counted(&m), m.stats.fds);
+	close_ev(&m, PID, FILES, 9);
+	fake[9].open = false;
+
+	/* a parent's change while a child and a grandchild share its slots:
+	 * the parent copies (keeping its history), they keep the old set */
+	fork_ev(&m, PID, FILES, 202, C3, 0);
+	fork_ev(&m, 202, C3, 203, G, 0);
+	CHECK(raw_table(&m, 203)->slots == raw_table(&m, PID)->slots);
+	close_ev(&m, PID, FILES, 3);
+	CHECK(slot(&m, PID, 3) == NULL);
+	CHECK_EQ(slot(&m, PID, 4)->nhist, 1);
+	CHECK(raw_table(&m, 202)->slots == raw_table(&m, 203)->slots);
+	CHECK(raw_table(&m, 202)->slots != raw_table(&m, PID)->slots);
+	CHECK(slot(&m, 202, 3) != NULL); /* the parent's close did not reach them */
+	CHECK(slot(&m, 203, 3) != NULL);
+	CHECK_EQ(slot(&m, 203, 3)->origin.source, FDW_SRC_INHERIT);
+	CHECK_EQ(slot(&m, 203, 4)->nhist, 0);
+	/* the parent's open does not reach them either */
+	do_open(&m, PID, FILES, 7, "/after-fork", 0);
+	CHECK(slot(&m, 202, 7) == NULL && slot(&m, 203, 7) == NULL);
+	/* nor a child's close its own child, or the parent */
+	close_ev(&m, 202, C3, 4);
+	CHECK(slot(&m, 202, 4) == NULL);
+	CHECK(slot(&m, 203, 4) != NULL);
+	CHECK(slot(&m, PID, 4) != NULL);
+	CHECK_EQ(fds_counted(&m), m.stats.fds);
+
+	/* CLONE_FILES: one table, a change through either shows in both */
+	fork_ev(&m, PID, FILES, 204, FILES, FDW_F_SHARED_FILES);
+	CHECK(raw_table(&m, 204) == raw_table(&m, PID));
+	close_ev(&m, 204, FILES, 7);
+	CHECK(slot(&m, PID, 7) == NULL);
+	do_open(&m, PID, FILES, 8, "/shared", 0);
+	s = slot(&m, 204, 8);
+	CHECK(s && s->ofd == slot(&m, PID, 8)->ofd);
+
+	/* exits free everything; the OFDs go with their last table */
+	apply(&m, task_ev(FDW_REC_EXIT, 203, 203, G));
+	apply(&m, task_ev(FDW_REC_EXIT, 202, 202, C3));
+	apply(&m, task_ev(FDW_REC_EXIT, 201, 201, C2));
+	apply(&m, task_ev(FDW_REC_EXIT, 204, 204, FILES));
+	CHECK_EQ(fds_counted(&m), m.stats.fds);
+	CHECK_EQ(m.stats.fds, raw_table(&m, PID)->nopen);
+	CHECK_EQ(m.stats.tables, 1);
+	fdw_model_free(&m);
+}
+
 /* Two observers see every change, in registration order, each with its own
  * per-process state, and each is told of the exit. */
 static void test_observers(void)
@@ -1129,6 +1287,7 @@ int main(void)
 	test_dup_family();
 	test_close();
 	test_fork_threads_exec_exit();
+	test_fork_cow();
 	test_pipe_and_rights();
 	test_anomaly_repair();
 	test_million_fds();

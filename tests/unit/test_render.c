@@ -534,7 +534,8 @@ static void test_status(void)
 	const char *keys[] = { "version", "abi", "pid", "uptime_s", "events_received",
 			       "events_lost", "events_lost_per_cpu", "events_dropped_decode",
 			       "processes", "tables", "fds", "stale_tables", "resyncs",
-			       "resync_fds_failed", "audit", "history", "limits", "dropped" };
+			       "resync_fds_failed", "audit", "history", "limits", "dropped",
+			       "ring_backlog_bytes", "drains_partial" };
 
 	CHECK(o != NULL);
 	for (size_t i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++)
