@@ -330,6 +330,12 @@ const struct fdw_leak_config *fdw_leaks_config(const struct fdw_leaks *l)
 	return l ? &l->cfg : NULL;
 }
 
+void fdw_leaks_set_config(struct fdw_leaks *l, const struct fdw_leak_config *c)
+{
+	if (l && c)
+		l->cfg = *c;
+}
+
 /* ---- lifecycle ------------------------------------------------------------------------ */
 
 /* The sys/pidinfo readers, with ops.userdata as the proc root (NULL: /proc). */

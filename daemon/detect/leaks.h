@@ -99,6 +99,19 @@ int fdw_leak_config_set(struct fdw_leak_config *c, const char *name_value);
  * the length the whole text needs (>= len: truncated), or -errno.
  */
 int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len);
+/*
+ * A reload: copy into `dst` the settings of `src` that may change while the
+ * detectors run (thresholds); the names of those that differ but need a
+ * restart (windows, bounds) go to `restart`, "leak.NAME leak.NAME ..."
+ * (NUL-terminated when len > 0, truncated to fit). Returns how many
+ * settings were copied.
+ */
+int fdw_leak_config_merge(struct fdw_leak_config *dst, const struct fdw_leak_config *src,
+			  char *restart, size_t len);
+/* true when setting `name` may change at a reload */
+bool fdw_leak_config_is_live(const char *name);
+/* The i-th setting's name, NULL past the last (documentation checks). */
+const char *fdw_leak_config_name(size_t i);
 
 /* ---- the growth detector, pure (unit-tested on synthetic series) ---- */
 
@@ -259,3 +272,6 @@ bool fdw_leaks_proc_info(struct fdw_leaks *l, struct fdw_proc *p, struct fdw_lea
 const struct fdw_leak_stats *fdw_leaks_stats(const struct fdw_leaks *l);
 
 const struct fdw_leak_config *fdw_leaks_config(const struct fdw_leaks *l);
+/* A reload: the running detectors take `c` (after fdw_leak_config_merge,
+ * so only live settings differ from what they run with). */
+void fdw_leaks_set_config(struct fdw_leaks *l, const struct fdw_leak_config *c);
