@@ -421,7 +421,8 @@ static int start_detectors(struct fdw_daemon *d)
 	(void)fdw_alerts_load(&d->alerts, fdw_now_real());
 	r = fdw_leaks_new(&d->leaks, &d->cfg.leak,
 			  &(struct fdw_leaks_deps){ .model = &d->model, .alerts = &d->alerts,
-						    .capture = d->capture });
+						    .capture = d->capture,
+						    .proc_root = d->cfg.proc_root });
 	if (r < 0)
 		return r;
 	fdw_leaks_set_observer_index(d->leaks, d->leaks_obs);

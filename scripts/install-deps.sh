@@ -27,6 +27,7 @@ PACKAGES=(
 	libcurl4-openssl-dev # the CLI's HTTP client over the unix socket
 	libsystemd-dev     # sd_notify(): readiness, status, watchdog
 	libdw-dev          # elfutils: symbolizes leak-site stacks
+	libinih-dev        # the configuration file, /etc/fdwatch/fdwatch.conf
 	# scripts and tests
 	util-linux         # mount, mountpoint, taskset
 	procps             # ps, pgrep, pkill (test helpers)
@@ -36,6 +37,7 @@ PACKAGES=(
 	prometheus         # promtool and a real Prometheus server for tests
 	nginx              # a real long-running server for the leak detector tests
 	systemd            # systemd-analyze verify of systemd/fdwatchd.service
+	systemd-container  # systemd-nspawn: the `service` suite boots a real systemd
 	linux-perf         # perf stat for benchmarks
 )
 

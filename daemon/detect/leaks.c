@@ -383,6 +383,7 @@ int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
 		l->ops.read_limit = sys_read_limit;
 		l->ops.read_start = sys_read_start;
 		l->ops.read_unit = sys_read_unit;
+		l->ops.userdata = (void *)deps->proc_root;
 	}
 	l->obs_idx = -1;
 	fdw_hashmap_init(&l->stacks);

@@ -230,7 +230,8 @@ struct fdw_leaks_deps {
 	struct fdw_model *model;	/* required */
 	struct fdw_alerts *alerts;	/* required */
 	struct fdw_capture *capture;	/* NULL: no user stacks */
-	const struct fdw_leak_ops *ops; /* NULL: sys/pidinfo on /proc (and prlimit) */
+	const struct fdw_leak_ops *ops; /* NULL: sys/pidinfo on proc_root (and prlimit) */
+	const char *proc_root;		/* NULL: /proc */
 };
 
 /* `cfg` NULL: the defaults. 0 or -errno. */
