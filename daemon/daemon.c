@@ -222,6 +222,18 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	};
 	int r;
 
+	/* kcmp() takes pids of our own PID namespace: with another /proc (a
+	 * daemon in a container reading the host's: the service tests) the
+	 * model does without it: no open file descriptions or fd tables
+	 * recognised as shared (a failing kcmp per candidate made the scan of
+	 * a process with 20000 fds on one inode quadratic) */
+	if (strcmp(d->cfg.proc_root, "/proc")) {
+		ops.same_table = NULL;
+		ops.same_file = NULL;
+		ops.cmp_file = NULL;
+		log_notice("proc root %s: shared files and tables are not recognised",
+			   d->cfg.proc_root);
+	}
 	d->loop = loop;
 	r = fdw_procfs_new(&d->procfs, d->cfg.proc_root);
 	if (r < 0)

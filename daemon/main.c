@@ -78,6 +78,8 @@ int main(int argc, char **argv)
 	}
 	/* a peer that goes away must not kill us mid-write */
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* a reload asked for before the loop handles SIGHUP is not a kill */
+	(void)signal(SIGHUP, SIG_IGN);
 
 	r = uv_loop_init(&loop);
 	if (r < 0) {
