@@ -188,14 +188,6 @@ int fdw_leak_config_merge(struct fdw_leak_config *dst, const struct fdw_leak_con
 	return changed;
 }
 
-bool fdw_leak_config_is_live(const char *name)
-{
-	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
-		if (!strcmp(settings[i].name, name))
-			return settings[i].live;
-	return false;
-}
-
 const char *fdw_leak_config_name(size_t i)
 {
 	return i < sizeof(settings) / sizeof(settings[0]) ? settings[i].name : NULL;

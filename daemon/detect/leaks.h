@@ -108,8 +108,6 @@ int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len
  */
 int fdw_leak_config_merge(struct fdw_leak_config *dst, const struct fdw_leak_config *src,
 			  char *restart, size_t len);
-/* true when setting `name` may change at a reload */
-bool fdw_leak_config_is_live(const char *name);
 /* The i-th setting's name, NULL past the last (documentation checks). */
 const char *fdw_leak_config_name(size_t i);
 

@@ -331,7 +331,7 @@ if want status; then
 fi
 
 if want cli; then
-	case_start "the CLI inside answers on the default socket, group fdwatch, mode 0660 or stricter"
+	case_start "the CLI inside answers on the default socket"
 	out=$(in_c "$prefix/bin/fdwatch" status 2>&1)
 	rc=$?
 	if ((rc != 0)); then
