@@ -321,6 +321,18 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	};
 	int r;
 
+	/* kcmp() takes pids of our own PID namespace: with another /proc (a
+	 * daemon in a container reading the host's: the service tests) the
+	 * model does without it: no open file descriptions or fd tables
+	 * recognised as shared (a failing kcmp per candidate made the scan of
+	 * a process with 20000 fds on one inode quadratic) */
+	if (strcmp(d->cfg.proc_root, "/proc")) {
+		ops.same_table = NULL;
+		ops.same_file = NULL;
+		ops.cmp_file = NULL;
+		log_notice("proc root %s: shared files and tables are not recognised",
+			   d->cfg.proc_root);
+	}
 	d->loop = loop;
 	r = fdw_procfs_new(&d->procfs, d->cfg.proc_root);
 	if (r < 0)
@@ -388,10 +400,11 @@ static void notify_status(struct fdw_daemon *d)
 {
 #ifdef HAVE_LIBSYSTEMD
 	(void)sd_notifyf(0, "STATUS=%" PRIu64 " processes, %" PRIu64 " fds, %" PRIu64
-			    " events, %" PRIu64 " lost",
+			    " events, %" PRIu64 " lost%s",
 			 (uint64_t)fdw_hashmap_size(&d->model.procs), d->model.stats.fds,
 			 d->pipeline.stats.events_received,
-			 fdw_pipeline_lost(&d->pipeline, NULL, 0, NULL));
+			 fdw_pipeline_lost(&d->pipeline, NULL, 0, NULL),
+			 d->reload_failed ? "; last reload failed, old configuration kept" : "");
 #endif
 }
 
@@ -437,23 +450,84 @@ static void on_signal(uv_signal_t *h, int signum)
 	fdw_daemon_stop(d);
 }
 
-static void start_timers(struct fdw_daemon *d)
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	(void)fdw_daemon_reload(h->data);
+}
+
+/* (Re)start the audit timer from cfg.audit_interval_s (0: off). */
+static void arm_audit(struct fdw_daemon *d)
 {
 	uint64_t audit_ms = (uint64_t)d->cfg.audit_interval_s * 1000;
 
+	(void)uv_timer_stop(&d->audit);
+	if (audit_ms && d->cfg.audit_sample)
+		(void)uv_timer_start(&d->audit, on_audit, audit_ms, audit_ms);
+}
+
+static void start_timers(struct fdw_daemon *d)
+{
 	(void)uv_timer_init(d->loop, &d->tick);
 	d->tick.data = d;
 	(void)uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
 	d->tick_due_ms = uv_now(d->loop) + TICK_MS;
 	(void)uv_timer_init(d->loop, &d->audit);
 	d->audit.data = d;
-	if (audit_ms && d->cfg.audit_sample)
-		(void)uv_timer_start(&d->audit, on_audit, audit_ms, audit_ms);
+	arm_audit(d);
 	(void)uv_signal_init(d->loop, &d->sig_term);
 	(void)uv_signal_init(d->loop, &d->sig_int);
-	d->sig_term.data = d->sig_int.data = d;
+	(void)uv_signal_init(d->loop, &d->sig_hup);
+	d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
 	(void)uv_signal_start(&d->sig_term, on_signal, SIGTERM);
 	(void)uv_signal_start(&d->sig_int, on_signal, SIGINT);
+	(void)uv_signal_start(&d->sig_hup, on_sighup, SIGHUP);
+}
+
+int fdw_daemon_reload(struct fdw_daemon *d)
+{
+	struct fdw_config next;
+	struct fdw_config_error err;
+	char restart[512];
+	int r, n;
+
+#ifdef HAVE_LIBSYSTEMD
+	(void)sd_notify(0, "RELOADING=1");
+#endif
+	d->reloads++;
+	/* a small local file (at most FDW_CONFIG_MAX_BYTES): read on the loop */
+	fdw_config_defaults(&next);
+	r = fdw_config_load(&next, d->argc, d->argv, &err);
+	if (r != 0) {
+		d->reload_failures++;
+		d->reload_failed = true;
+		log_err("reload: %s; keeping the configuration in effect",
+			err.msg[0] ? err.msg : "invalid command line");
+		fdw_config_free(&next);
+		r = -EINVAL;
+		goto out;
+	}
+	n = fdw_config_merge_reload(&d->cfg, &next, restart, sizeof(restart));
+	fdw_config_free(&next);
+	d->reload_failed = false;
+	fdw_log_set_max(d->cfg.verbose ? LOG_DEBUG : LOG_INFO);
+	d->checker.audit_sample = d->cfg.audit_sample;
+	if (d->ready)
+		arm_audit(d);
+	fdw_leaks_set_config(d->leaks, &d->cfg.leak);
+	/* the access group may have been created (or its gid changed) since */
+	if (d->server && fdw_server_reload_access(d->server) < 0)
+		log_warning("reload: the socket's access group could not be resolved again");
+	if (restart[0])
+		log_warning("reload: changed in %s but kept until a restart: %s",
+			    d->cfg.config_file, restart);
+	log_info("reload: configuration read from %s, %d setting%s changed",
+		 d->cfg.config_file, n, n == 1 ? "" : "s");
+out:
+#ifdef HAVE_LIBSYSTEMD
+	(void)sd_notify(0, "READY=1");
+#endif
+	notify_status(d);
+	return r;
 }
 
 /*
@@ -473,7 +547,8 @@ static int start_detectors(struct fdw_daemon *d)
 	(void)fdw_alerts_load(&d->alerts, fdw_now_real());
 	r = fdw_leaks_new(&d->leaks, &d->cfg.leak,
 			  &(struct fdw_leaks_deps){ .model = &d->model, .alerts = &d->alerts,
-						    .capture = d->capture });
+						    .capture = d->capture,
+						    .proc_root = d->cfg.proc_root });
 	if (r < 0)
 		return r;
 	fdw_leaks_set_observer_index(d->leaks, d->leaks_obs);
@@ -570,6 +645,7 @@ void fdw_daemon_stop(struct fdw_daemon *d)
 	uv_close((uv_handle_t *)&d->audit, NULL);
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
+	uv_close((uv_handle_t *)&d->sig_hup, NULL);
 }
 
 void fdw_daemon_free(struct fdw_daemon *d)

@@ -42,6 +42,11 @@ struct fdw_daemon {
 	uv_timer_t tick;	  /* 1 s: drain, detectors, watchdog, status */
 	uv_timer_t audit;	  /* every audit_interval_s */
 	uv_signal_t sig_term, sig_int;
+	uv_signal_t sig_hup;	  /* reload the configuration */
+	int argc;		  /* the command line, read again at a reload */
+	char **argv;
+	uint64_t reloads, reload_failures;
+	bool reload_failed;	  /* the last reload kept the old configuration */
 	uint64_t start_mono_ns;	  /* CLOCK_MONOTONIC at start */
 	uint64_t ticks, saved_tick; /* the alert store is saved every few ticks */
 	uint64_t tick_due_ms;	    /* uv_now() the next tick is due at */
@@ -67,6 +72,13 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop);
  * metrics listener, the timers. 0, or -errno after logging what failed.
  */
 int fdw_daemon_start(struct fdw_daemon *d);
+/*
+ * SIGHUP: read the configuration again (file, then d->argv over it). A bad
+ * file is logged with its line and the configuration in effect is kept;
+ * options that need a restart are logged and keep their value. 0, or
+ * -EINVAL when the old configuration was kept.
+ */
+int fdw_daemon_reload(struct fdw_daemon *d);
 /* Close every handle (the loop then runs their close callbacks). */
 void fdw_daemon_stop(struct fdw_daemon *d);
 /* After the loop has closed every handle. */

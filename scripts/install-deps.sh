@@ -28,6 +28,7 @@ PACKAGES=(
 	libsystemd-dev     # sd_notify(): readiness, status, watchdog
 	libdw-dev          # elfutils: symbolizes leak-site stacks
 	bash-completion    # where the CLI's completion installs (pkg-config), its test
+	libinih-dev        # the configuration file, /etc/fdwatch/fdwatch.conf
 	# scripts and tests
 	util-linux         # mount, mountpoint, taskset
 	procps             # ps, pgrep, pkill (test helpers)
@@ -37,6 +38,7 @@ PACKAGES=(
 	prometheus         # promtool and a real Prometheus server for tests
 	nginx              # a real long-running server for the leak detector tests
 	systemd            # systemd-analyze verify of systemd/fdwatchd.service
+	systemd-container  # systemd-nspawn: the `service` suite boots a real systemd
 	linux-perf         # perf stat for benchmarks
 	bpftrace           # the benchmark's peer row: the same syscalls counted by a one-liner
 	strace             # the benchmark's peer row: strace -f -c on the same loop

@@ -3,7 +3,7 @@
 #
 #   verify-unit.sh UNIT FDWATCHD
 #
-# UNIT is the unit as installed; its ExecStart binary is replaced with
+# UNIT is the unit as installed; its fdwatchd binary is replaced with
 # FDWATCHD (the one in the build tree), since verify checks that it exists.
 # Exit 77 (skip) only when systemd-analyze is not installed.
 set -euo pipefail
@@ -30,7 +30,8 @@ bin=$(realpath "$bin")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 name=$(basename "$unit")
-sed -E "s|^ExecStart=[^ ]*/fdwatchd( \|$)|ExecStart=$bin\1|" "$unit" >"$tmp/$name"
+# every Exec*= line that runs fdwatchd (ExecStart, ExecReload's --check-config)
+sed -E "s|^(Exec[A-Za-z]*=[-+!@:]*)[^ ]*/fdwatchd( \|$)|\1$bin\2|" "$unit" >"$tmp/$name"
 if ! grep -q "^ExecStart=$bin" "$tmp/$name"; then
 	echo "FAIL: no ExecStart=.../fdwatchd line in $unit"
 	exit 1

@@ -44,37 +44,43 @@ void fdw_leak_config_default(struct fdw_leak_config *c)
 
 enum { T_UINT, T_DOUBLE, T_BOOL };
 
+/*
+ * live: the setting may change while the detectors run (a reload): a
+ * threshold read where it is used. The others shape state already built
+ * (the series' windows, the bounds of what is kept) and need a restart.
+ */
 static const struct setting {
 	const char *name;
 	int type;
 	size_t off;
 	double min, max;
+	bool live;
 } settings[] = {
-#define U(n, lo, hi) { #n, T_UINT, offsetof(struct fdw_leak_config, n), lo, hi }
-#define D(n, lo, hi) { #n, T_DOUBLE, offsetof(struct fdw_leak_config, n), lo, hi }
-	U(fast_window, 4, FDW_LEAK_FINE),
-	U(fast_min_samples, 4, FDW_LEAK_FINE),
-	D(fast_min_rate, 0.001, 1e9),
-	U(fast_min_rise, 1, 1e9),
-	U(slow_interval, 1, 86400),
-	U(slow_window, 4, FDW_LEAK_COARSE),
-	U(slow_min_samples, 4, FDW_LEAK_COARSE),
-	D(slow_min_rate, 0.001, 1e9),
-	U(slow_min_rise, 1, 1e9),
-	D(min_fit, 0, 1),
-	D(min_rising, 0, 1),
-	U(growth_quiet, 1, 86400 * 7),
-	D(exhaustion_ratio, 0.01, 1),
-	U(limit_refresh, 1, 86400),
-	U(limit_quiet, 1, 86400 * 7),
-	{ "exec_leaks", T_BOOL, offsetof(struct fdw_leak_config, exec_leaks), 0, 1 },
-	U(exec_min_age, 0, 86400),
-	U(evidence_refresh, 1, 86400),
-	U(max_procs, 1, 1 << 24),
-	U(max_watch, 0, 256),
-	U(max_stacks, 1, 1 << 20),
-	U(max_sites, 1, 1024),
-	U(sample_fds, 0, FDW_SITE_SAMPLES),
+#define U(n, lo, hi, lv) { #n, T_UINT, offsetof(struct fdw_leak_config, n), lo, hi, lv }
+#define D(n, lo, hi, lv) { #n, T_DOUBLE, offsetof(struct fdw_leak_config, n), lo, hi, lv }
+	U(fast_window, 4, FDW_LEAK_FINE, false),
+	U(fast_min_samples, 4, FDW_LEAK_FINE, false),
+	D(fast_min_rate, 0.001, 1e9, true),
+	U(fast_min_rise, 1, 1e9, true),
+	U(slow_interval, 1, 86400, false),
+	U(slow_window, 4, FDW_LEAK_COARSE, false),
+	U(slow_min_samples, 4, FDW_LEAK_COARSE, false),
+	D(slow_min_rate, 0.001, 1e9, true),
+	U(slow_min_rise, 1, 1e9, true),
+	D(min_fit, 0, 1, true),
+	D(min_rising, 0, 1, true),
+	U(growth_quiet, 1, 86400 * 7, true),
+	D(exhaustion_ratio, 0.01, 1, true),
+	U(limit_refresh, 1, 86400, true),
+	U(limit_quiet, 1, 86400 * 7, true),
+	{ "exec_leaks", T_BOOL, offsetof(struct fdw_leak_config, exec_leaks), 0, 1, true },
+	U(exec_min_age, 0, 86400, true),
+	U(evidence_refresh, 1, 86400, true),
+	U(max_procs, 1, 1 << 24, false),
+	U(max_watch, 0, 256, false),
+	U(max_stacks, 1, 1 << 20, false),
+	U(max_sites, 1, 1024, true),
+	U(sample_fds, 0, FDW_SITE_SAMPLES, true),
 #undef U
 #undef D
 };
@@ -145,4 +151,44 @@ int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len
 		o += (size_t)r;
 	}
 	return o > INT_MAX ? -EOVERFLOW : (int)o;
+}
+
+static size_t setting_size(const struct setting *s)
+{
+	return s->type == T_UINT ? sizeof(unsigned int) : s->type == T_DOUBLE ? sizeof(double)
+									 : sizeof(bool);
+}
+
+int fdw_leak_config_merge(struct fdw_leak_config *dst, const struct fdw_leak_config *src,
+			  char *restart, size_t len)
+{
+	size_t n = sizeof(settings) / sizeof(settings[0]), o = 0;
+	int changed = 0;
+
+	if (len)
+		restart[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const struct setting *s = &settings[i];
+		char *d = (char *)dst + s->off;
+		const char *p = (const char *)src + s->off;
+
+		if (!memcmp(d, p, setting_size(s)))
+			continue;
+		if (s->live) {
+			memcpy(d, p, setting_size(s));
+			changed++;
+			continue;
+		}
+		if (o < len) {
+			int r = snprintf(restart + o, len - o, "%sleak.%s", o ? " " : "", s->name);
+
+			o += r > 0 ? (size_t)r : 0;
+		}
+	}
+	return changed;
+}
+
+const char *fdw_leak_config_name(size_t i)
+{
+	return i < sizeof(settings) / sizeof(settings[0]) ? settings[i].name : NULL;
 }

@@ -368,6 +368,12 @@ const struct fdw_leak_config *fdw_leaks_config(const struct fdw_leaks *l)
 	return l ? &l->cfg : NULL;
 }
 
+void fdw_leaks_set_config(struct fdw_leaks *l, const struct fdw_leak_config *c)
+{
+	if (l && c)
+		l->cfg = *c;
+}
+
 /* ---- lifecycle ------------------------------------------------------------------------ */
 
 /* The sys/pidinfo readers, with ops.userdata as the proc root (NULL: /proc). */
@@ -421,6 +427,7 @@ int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
 		l->ops.read_start = sys_read_start;
 		l->ops.read_unit = sys_read_unit;
 		l->ops.read_owner = sys_read_owner;
+		l->ops.userdata = (void *)deps->proc_root;
 	}
 	l->obs_idx = -1;
 	fdw_hashmap_init(&l->stacks);

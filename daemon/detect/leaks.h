@@ -99,6 +99,17 @@ int fdw_leak_config_set(struct fdw_leak_config *c, const char *name_value);
  * the length the whole text needs (>= len: truncated), or -errno.
  */
 int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len);
+/*
+ * A reload: copy into `dst` the settings of `src` that may change while the
+ * detectors run (thresholds); the names of those that differ but need a
+ * restart (windows, bounds) go to `restart`, "leak.NAME leak.NAME ..."
+ * (NUL-terminated when len > 0, truncated to fit). Returns how many
+ * settings were copied.
+ */
+int fdw_leak_config_merge(struct fdw_leak_config *dst, const struct fdw_leak_config *src,
+			  char *restart, size_t len);
+/* The i-th setting's name, NULL past the last (documentation checks). */
+const char *fdw_leak_config_name(size_t i);
 
 /* ---- the growth detector, pure (unit-tested on synthetic series) ---- */
 
@@ -220,7 +231,8 @@ struct fdw_leaks_deps {
 	struct fdw_model *model;	/* required */
 	struct fdw_alerts *alerts;	/* required */
 	struct fdw_capture *capture;	/* NULL: no user stacks */
-	const struct fdw_leak_ops *ops; /* NULL: sys/pidinfo on /proc (and prlimit) */
+	const struct fdw_leak_ops *ops; /* NULL: sys/pidinfo on proc_root (and prlimit) */
+	const char *proc_root;		/* NULL: /proc */
 };
 
 /* `cfg` NULL: the defaults. 0 or -errno. */
@@ -277,3 +289,6 @@ bool fdw_leaks_proc_trend(struct fdw_leaks *l, const struct fdw_proc *p,
 const struct fdw_leak_stats *fdw_leaks_stats(const struct fdw_leaks *l);
 
 const struct fdw_leak_config *fdw_leaks_config(const struct fdw_leaks *l);
+/* A reload: the running detectors take `c` (after fdw_leak_config_merge,
+ * so only live settings differ from what they run with). */
+void fdw_leaks_set_config(struct fdw_leaks *l, const struct fdw_leak_config *c);

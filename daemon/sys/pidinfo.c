@@ -225,6 +225,10 @@ int fdw_pid_nofile_limit(const char *root, uint32_t pid, uint64_t *soft, uint64_
 {
 	struct rlimit rl;
 
+	/* prlimit() takes pids of our own PID namespace; another /proc (a
+	 * daemon in a container reading the host's) has only its file */
+	if (root && strcmp(root, "/proc"))
+		return fdw_pid_limits_read(root, pid, soft, hard);
 	if (prlimit((pid_t)pid, RLIMIT_NOFILE, NULL, &rl) == 0) {
 		*soft = rl.rlim_cur;
 		*hard = rl.rlim_max;

@@ -382,6 +382,9 @@ class Daemon:
         self.log = open(self.log_path, "w+")
         cmd = self.wrapper + [FDWATCHD, "--socket", self.sock, "--state-dir", self.state,
                               "--lock-file", self.lock] + self.args
+        # the host's /etc/fdwatch/fdwatch.conf, if any, is not the test's
+        if "--config" not in self.args:
+            cmd[len(self.wrapper) + 1:len(self.wrapper) + 1] = ["--config", "/dev/null"]
         log(f"starting: {' '.join(cmd)}")
         t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
