@@ -33,7 +33,7 @@
 #include "fdwatch_event.h"
 
 #define TRACEFS "/sys/kernel/tracing"
-#define MAX_PROBES 96
+#define MAX_PROBES 192
 #define FANOTIFY_PENDING 64	  /* fanotify users re-read once exit_read is on */
 #define DETACH_THREADS 32	  /* links detached at once at exit */
 #define DETACH_STACK (64 << 10)
@@ -93,6 +93,26 @@ static bool is_required(const char *name)
 {
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (!strcmp(required[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * EBADF probes (bpf/races.bpf.h) on the hottest I/O syscalls: every read,
+ * write, send, recv and epoll_wait of the host would pay for them, so they
+ * load only with opts.races_io (fdwatchd --races-io; the figures are in
+ * docs/races.md).
+ */
+static const char *const io_badf[] = {
+	"badf_read", "badf_write", "badf_pread64", "badf_pwrite64", "badf_readv",
+	"badf_writev", "badf_preadv", "badf_pwritev", "badf_sendto", "badf_recvfrom",
+	"badf_sendmsg", "badf_sendmmsg", "badf_epoll_wait", "badf_epoll_pwait",
+};
+
+static bool is_io_badf(const char *name)
+{
+	for (size_t i = 0; i < sizeof(io_badf) / sizeof(io_badf[0]); i++)
+		if (!strcmp(io_badf[i], name))
 			return true;
 	return false;
 }
@@ -304,6 +324,10 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 	bpf_object__for_each_program(prog, c->skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
 
+		if (!opts->races_io && is_io_badf(bpf_program__name(prog))) {
+			(void)bpf_program__set_autoload(prog, false);
+			continue;
+		}
 		if (!tracepoint_exists(sec)) {
 			(void)bpf_program__set_autoload(prog, false);
 			if (c->nfailed < MAX_PROBES)

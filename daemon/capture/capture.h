@@ -17,6 +17,7 @@ struct fdw_capture_opts {
 	uint64_t wakeup_bytes;	   /* fill level that forces a wakeup */
 	unsigned int consume_interval_ms;
 	bool precise_ts;
+	bool races_io;		   /* EBADF probes on read/write/send/recv/epoll_wait too */
 	uint32_t self_tgid;
 	/* every record, in ring order, with its position in the ring (from 1,
 	 * increasing); a negative return aborts the drain */

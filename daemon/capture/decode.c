@@ -75,6 +75,41 @@ static int unpack_task(const void *data, size_t len, struct fdw_event *ev)
 	return 0;
 }
 
+static int unpack_badf(const void *data, size_t len, struct fdw_event *ev)
+{
+	const struct fdw_badf_event *b = data;
+	int r;
+
+	if (len != sizeof(*b))
+		return -EBADMSG;
+	r = unpack_sys(data, sizeof(b->sys), ev);
+	if (r < 0)
+		return r;
+	if (b->fd < 0 || b->sys.nr == FDW_SYS_UNKNOWN)
+		return -EBADMSG;
+	ev->race_fd = b->fd;
+	ev->race_flags = b->bflags;
+	return 0;
+}
+
+static int unpack_inflight(const void *data, size_t len, struct fdw_event *ev)
+{
+	const struct fdw_inflight_event *f = data;
+
+	if (len != sizeof(*f) || f->nr >= FDW_SYS_MAX || f->other_nr >= FDW_SYS_MAX ||
+	    f->fd < 0)
+		return -EBADMSG;
+	ev->nr = f->nr;
+	ev->other_nr = f->other_nr;
+	ev->other_tid = f->other_tid;
+	ev->race_fd = f->fd;
+	ev->threads = f->threads;
+	ev->other_arg0 = f->other_arg0;
+	memcpy(ev->comm, f->other_comm, sizeof(ev->comm));
+	ev->comm[sizeof(ev->comm) - 1] = '\0';
+	return 0;
+}
+
 int fdw_decode(const void *data, size_t len, struct fdw_event *ev)
 {
 	const struct fdw_hdr *h = data;
@@ -94,6 +129,12 @@ int fdw_decode(const void *data, size_t len, struct fdw_event *ev)
 		if (len < sizeof(struct fdw_sys_event))
 			return -EBADMSG;
 		r = unpack_sys(data, len, ev);
+		break;
+	case FDW_REC_BADF:
+		r = unpack_badf(data, len, ev);
+		break;
+	case FDW_REC_INFLIGHT:
+		r = unpack_inflight(data, len, ev);
 		break;
 	case FDW_REC_FORK:
 	case FDW_REC_EXEC:

@@ -645,6 +645,25 @@ static void apply_exit(struct fdw_model *m, const struct fdw_event *ev)
 		fdw__proc_del(m, p);
 }
 
+/*
+ * A race record changes no table: it is told to the observers with the
+ * slot of its fd as the model has it (none when the table was re-read
+ * after the record: the slot shows a later time).
+ */
+static void apply_race(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_task *task = event_task(m, ev);
+	const struct fdw_slot *s = NULL;
+
+	if (!task || !task->table)
+		return;
+	if (!already_read(task->table, ev))
+		s = fdw_table_slot(task->table, ev->race_fd);
+	fdw__notify(m, task->proc, ev,
+		    ev->type == FDW_REC_BADF ? FDW_FDEV_BAD_FD : FDW_FDEV_IN_FLIGHT, ev->race_fd,
+		    s);
+}
+
 void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev)
 {
 	m->stats.applied++;
@@ -661,6 +680,10 @@ void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev)
 		break;
 	case FDW_REC_EXIT:
 		apply_exit(m, ev);
+		break;
+	case FDW_REC_BADF:
+	case FDW_REC_INFLIGHT:
+		apply_race(m, ev);
 		break;
 	}
 }
