@@ -52,6 +52,7 @@ static const struct {
 	{ "events", FDW_CMD_EVENTS },
 	{ "verify", FDW_CMD_VERIFY },
 	{ "leaks", FDW_CMD_LEAKS },
+	{ "races", FDW_CMD_RACES },
 	{ "help", FDW_CMD_HELP },
 };
 
@@ -224,7 +225,7 @@ static int parse_short(struct fdw_args *a, struct parse_state *st, int argc,
 
 static bool takes_follow(enum fdw_cmd cmd)
 {
-	return cmd == FDW_CMD_EVENTS || cmd == FDW_CMD_LEAKS;
+	return cmd == FDW_CMD_EVENTS || cmd == FDW_CMD_LEAKS || cmd == FDW_CMD_RACES;
 }
 
 /* Check positionals and command-specific options once the command is known. */
@@ -280,7 +281,9 @@ static int validate(struct fdw_args *a, const struct parse_state *st)
 		break;
 	}
 
-	if ((st->pid_opt || st->limit_opt) && a->cmd != FDW_CMD_EVENTS)
+	if (st->pid_opt && a->cmd == FDW_CMD_RACES)
+		; /* races --pid PID */
+	else if ((st->pid_opt || st->limit_opt) && a->cmd != FDW_CMD_EVENTS)
 		return fail(a, "option '--%s' is only valid with 'events'",
 			    st->pid_opt ? "pid" : "limit");
 	if (st->follow_opt && !takes_follow(a->cmd))
@@ -363,6 +366,8 @@ const char *fdw_cmd_name(enum fdw_cmd cmd)
 		return "verify";
 	case FDW_CMD_LEAKS:
 		return "leaks";
+	case FDW_CMD_RACES:
+		return "races";
 	}
 	return "?";
 }
@@ -388,6 +393,9 @@ void fdw_help(FILE *f)
 	      "                          recent fd-table events (-f: follow live)\n"
 	      "  verify [PID]            compare the model with /proc now\n"
 	      "  leaks [-f]              leak alerts (-f: follow live)\n"
+	      "  races [--pid PID] [-f]  race and misuse findings (double-close,\n"
+	      "                          use-after-close, close-in-flight, ...)\n"
+	      "  explain KIND            what a finding means and what to do\n"
 	      "\n"
 	      "Options (before or after the command):\n"
 	      "      --socket PATH       daemon socket (default $FDWATCH_SOCKET, else\n"

@@ -30,6 +30,7 @@ enum fdw_cmd {
 	FDW_CMD_EVENTS,
 	FDW_CMD_VERIFY,
 	FDW_CMD_LEAKS,
+	FDW_CMD_RACES,		/* races [--pid PID] [-f] (cli/races.c) */
 };
 
 struct fdw_args {
