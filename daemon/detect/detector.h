@@ -199,7 +199,7 @@ extern const struct fdw_detector leak_exec_detector;	   /* exec_leak.c */
 extern const struct fdw_detector leak_stacks_detector;	   /* stacks.c */
 extern const struct fdw_detector leak_races_detector;	   /* races.c */
 
-#define LEAK_DETECTORS_MAX 8
+#define LEAK_DETECTORS_MAX 12
 
 /* The detectors' shared state (leaks.c). */
 struct fdw_leaks {
