@@ -72,24 +72,38 @@ def check_gen(f, opener, closer, created_sc, closed_sc="close"):
 
 def finding_case(r, d, mode, arg, kind, checks):
     with r.case(f"{mode} {arg or ''}".strip()):
-        args = [mode] + ([arg] if arg else [])
-        p = T.Prog("fdw_race", *args)
-        try:
-            cp = p.next_cp(mode)
-            a = wait_finding(d, p.pid, kind)
-            check_eq(a["pid"], p.pid, "alert pid")
-            check_eq(a["state"], "firing", "alert state")
-            fs = a["evidence"]["findings"]
-            check_eq(len(fs), 1, f"findings {fs!r}")
-            f = fs[0]
-            check_eq(f["kind"], kind, "finding kind")
-            check_eq(f["pid"], p.pid, "finding pid")
-            check_eq(f["fd"], cp.int("fd"), "finding fd")
-            check_eq(f["tid"], cp.int("culprit"), "culprit thread")
-            checks(cp, f)
-            only_kind(d, p.pid, kind)
-        finally:
-            p.kill()
+        for attempt in (1, 2):
+            lost = d.status()["events_lost"]
+            try:
+                one_finding(d, mode, arg, kind, checks)
+                return
+            except T.Failure:
+                # a finding in a record the kernel could not queue (the ring
+                # was full: other load on the host) is not one to expect
+                if attempt == 2 or d.status()["events_lost"] == lost:
+                    raise
+                T.log(f"{mode}: the kernel lost records meanwhile; once more")
+
+
+def one_finding(d, mode, arg, kind, checks):
+    args = [mode] + ([arg] if arg else [])
+    p = T.Prog("fdw_race", *args)
+    try:
+        cp = p.next_cp(mode)
+        a = wait_finding(d, p.pid, kind)
+        check_eq(a["pid"], p.pid, "alert pid")
+        check_eq(a["state"], "firing", "alert state")
+        fs = a["evidence"]["findings"]
+        check_eq(len(fs), 1, f"findings {fs!r}")
+        f = fs[0]
+        check_eq(f["kind"], kind, "finding kind")
+        check_eq(f["pid"], p.pid, "finding pid")
+        check_eq(f["fd"], cp.int("fd"), "finding fd")
+        check_eq(f["tid"], cp.int("culprit"), "culprit thread")
+        checks(cp, f)
+        only_kind(d, p.pid, kind)
+    finally:
+        p.kill()
 
 
 def main(r):
