@@ -125,11 +125,11 @@ SYS_BADF(sendmsg, FDW_SYS_SENDMSG, 0)
 SYS_BADF(sendmmsg, FDW_SYS_SENDMMSG, 0)
 SYS_BADF(epoll_wait, FDW_SYS_EPOLL_WAIT, 0)
 SYS_BADF(epoll_pwait, FDW_SYS_EPOLL_PWAIT, 0)
+SYS_BADF(newfstatat, FDW_SYS_NEWFSTATAT, 0) /* glibc's fstat(), and stat by path */
+SYS_BADF(statx, FDW_SYS_STATX, 0)
 
 /* The others: rarer, always on. */
 SYS_BADF(newfstat, FDW_SYS_FSTAT, 0)
-SYS_BADF(newfstatat, FDW_SYS_NEWFSTATAT, 0)
-SYS_BADF(statx, FDW_SYS_STATX, 0)
 SYS_BADF(lseek, FDW_SYS_LSEEK, 0)
 SYS_BADF2(epoll_ctl, FDW_SYS_EPOLL_CTL, 0, 2)
 SYS_BADF(shutdown, FDW_SYS_SHUTDOWN, 0)

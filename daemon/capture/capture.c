@@ -98,15 +98,17 @@ static bool is_required(const char *name)
 }
 
 /*
- * EBADF probes (bpf/races.bpf.h) on the hottest I/O syscalls: every read,
- * write, send, recv and epoll_wait of the host would pay for them, so they
- * load only with opts.races_io (fdwatchd --races-io; the figures are in
- * docs/races.md).
+ * EBADF probes (bpf/races.bpf.h) on the hottest syscalls: every read,
+ * write, send, recv, epoll_wait and stat of the host would pay ~20 ns for
+ * them (7-9% of a 64-byte pipe write+read or of an fstat), so they load
+ * only with opts.races_io (fdwatchd --races-io; docs/races.md has the
+ * figures, bench/races_tax.c measures them).
  */
 static const char *const io_badf[] = {
 	"badf_read", "badf_write", "badf_pread64", "badf_pwrite64", "badf_readv",
 	"badf_writev", "badf_preadv", "badf_pwritev", "badf_sendto", "badf_recvfrom",
 	"badf_sendmsg", "badf_sendmmsg", "badf_epoll_wait", "badf_epoll_pwait",
+	"badf_newfstatat", "badf_statx", /* glibc's fstat(), and every stat by path */
 };
 
 static bool is_io_badf(const char *name)
