@@ -35,10 +35,26 @@
 #define TASK_UNINTERRUPTIBLE_ 0x2
 #define INFLIGHT_MAX_THREADS 256 /* threads walked per close, then counted */
 
-extern int bpf_iter_task_new(struct bpf_iter_task *it, struct task_struct *task,
+/*
+ * The open-coded task iterator (Linux 6.7+). Declared here rather than
+ * taken from vmlinux.h so that a vmlinux.h of an older kernel still builds:
+ * the verifier checks the kernel's prototype and the stack slot's size
+ * (struct bpf_iter_task is three u64s), libbpf only the kinds. On a kernel
+ * without it the call is dead code (bpf_ksym_exists) and nothing is walked.
+ */
+struct bpf_iter_task___fdw {
+	__u64 __opaque[3];
+} __attribute__((aligned(8)));
+#define BPF_TASK_ITER_PROC_THREADS_ 2
+
+extern int bpf_iter_task_new(struct bpf_iter_task___fdw *it, struct task_struct *task,
 			     unsigned int flags) __weak __ksym;
-extern struct task_struct *bpf_iter_task_next(struct bpf_iter_task *it) __weak __ksym;
-extern void bpf_iter_task_destroy(struct bpf_iter_task *it) __weak __ksym;
+extern struct task_struct *bpf_iter_task_next(struct bpf_iter_task___fdw *it) __weak __ksym;
+extern void bpf_iter_task_destroy(struct bpf_iter_task___fdw *it) __weak __ksym;
+
+#ifndef bpf_ksym_exists /* libbpf < 1.2 */
+#define bpf_ksym_exists(sym) (!!(sym))
+#endif
 
 /* The in-flight walk is skipped when the daemon says so (no kfunc, tests). */
 const volatile bool inflight_walk = true;
@@ -270,14 +286,14 @@ static __always_inline void inflight(struct trace_event_raw_sys_exit *ctx, __u16
 {
 	struct task_struct *cur = bpf_get_current_task_btf(), *t;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct bpf_iter_task it;
+	struct bpf_iter_task___fdw it;
 	__u32 n = 0;
 
-	if (!inflight_walk || (pid_tgid >> 32) == self_tgid)
+	if (!inflight_walk || (pid_tgid >> 32) == self_tgid || !bpf_ksym_exists(bpf_iter_task_new))
 		return;
 	if (BPF_CORE_READ(cur, signal, nr_threads) < 2)
 		return;
-	bpf_iter_task_new(&it, cur, BPF_TASK_ITER_PROC_THREADS);
+	bpf_iter_task_new(&it, cur, BPF_TASK_ITER_PROC_THREADS_);
 	while ((t = bpf_iter_task_next(&it))) {
 		struct fdw_inflight_event *e;
 		struct pt_regs *regs;
