@@ -289,6 +289,10 @@ int exit_close(struct trace_event_raw_sys_exit *ctx)
 	if (ctx->ret == -EBADF_)
 		return 0;
 	fd = (__u32)PT_REGS_PARM1_SYSCALL(user_regs());
+	/* reopened already (by another thread): a thread blocked on the number
+	 * now may be on the new file; say nothing */
+	if (file_at(bpf_get_current_task_btf(), (int)fd))
+		return 0;
 	inflight(ctx, FDW_SYS_CLOSE, fd, fd);
 	return 0;
 }
