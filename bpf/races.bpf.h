@@ -59,6 +59,41 @@ extern void bpf_iter_task_destroy(struct bpf_iter_task___fdw *it) __weak __ksym;
 /* The in-flight walk is skipped when the daemon says so (no kfunc, tests). */
 const volatile bool inflight_walk = true;
 
+/*
+ * Deep mode (fd-reuse), for the processes in deep_tgids only: each thread's
+ * last use of each fd number, with the file it named then. A use that
+ * finds another file there sends FDW_REC_REUSE. The daemon decides whether
+ * that is a finding (another thread closed and reopened the number).
+ */
+__u32 nr_deep_tgids = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u8);
+} deep_tgids SEC(".maps");
+
+struct reuse_key {
+	__u32 tid;
+	__s32 fd;
+};
+
+struct reuse_val {
+	__u64 file;
+	__u64 ino;
+	__u32 mode;
+	__u16 nr;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct reuse_key);
+	__type(value, struct reuse_val);
+} last_use SEC(".maps");
+
 static __always_inline __u64 regs_arg(struct pt_regs *regs, int i)
 {
 	switch (i) {
@@ -75,6 +110,55 @@ static __always_inline __u64 regs_arg(struct pt_regs *regs, int i)
 	}
 }
 
+static __always_inline int deep_use(struct trace_event_raw_sys_exit *ctx, __u16 nr, int a)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	struct fdw_reuse_event *e;
+	struct reuse_val *old, cur = {};
+	struct reuse_key key;
+	struct task_struct *task;
+	struct file *file;
+	struct inode *inode;
+	int fd;
+
+	if (!nr_deep_tgids || !bpf_map_lookup_elem(&deep_tgids, &tgid))
+		return 0;
+	fd = (int)regs_arg(user_regs(), a);
+	task = bpf_get_current_task_btf();
+	file = file_at(task, fd);
+	if (!file)
+		return 0;
+	key.tid = (__u32)pid_tgid;
+	key.fd = fd;
+	old = bpf_map_lookup_elem(&last_use, &key);
+	if (old && old->file == (__u64)file)
+		return 0;
+	cur.file = (__u64)file;
+	inode = BPF_CORE_READ(file, f_inode);
+	if (inode) {
+		cur.ino = BPF_CORE_READ(inode, i_ino);
+		cur.mode = BPF_CORE_READ(inode, i_mode);
+	}
+	cur.nr = nr;
+	if (old) {
+		e = (struct fdw_reuse_event *)begin_sys(ctx, nr, sizeof(*e));
+		if (e) {
+			e->sys.hdr.type = FDW_REC_REUSE;
+			e->fd = fd;
+			e->old_nr = old->nr;
+			e->pad = 0;
+			e->old_mode = old->mode;
+			e->new_mode = cur.mode;
+			e->old_ino = old->ino;
+			e->new_ino = cur.ino;
+			submit(e, sizeof(*e));
+		}
+	}
+	(void)bpf_map_update_elem(&last_use, &key, &cur, BPF_ANY);
+	return 0;
+}
+
 /*
  * The syscall failed with EBADF: report it, naming the fd argument (`a`,
  * or `b` when >= 0) that is not open now.
@@ -88,7 +172,7 @@ static __always_inline int badf(struct trace_event_raw_sys_exit *ctx, __u16 nr, 
 	__u32 flags = 0;
 
 	if (ctx->ret != -EBADF_)
-		return 0;
+		return deep_use(ctx, nr, a);
 	regs = user_regs();
 	fa = (int)regs_arg(regs, a);
 	if (b >= 0)

@@ -26,6 +26,9 @@ enum {
 	FDW_REC_BADF = 6,    /* struct fdw_badf_event: a syscall on an fd failed with EBADF */
 	FDW_REC_INFLIGHT = 7,/* struct fdw_inflight_event: an fd closed or replaced while
 			      * another thread of its table was blocked in a syscall on it */
+	FDW_REC_REUSE = 8,   /* struct fdw_reuse_event: a thread (of a deep-mode process)
+			      * used an fd number that names another file than at its
+			      * previous use */
 	FDW_REC_MAX,
 };
 
@@ -222,6 +225,22 @@ struct fdw_badf_event {
 
 #define FDW_BADF_OPEN_AT_EXIT (1u << 0) /* a file was installed at fd at the exit: the
 					 * fd is open for another use, or reopened */
+
+/*
+ * Deep mode (fd-reuse): thread hdr.tid used `fd` (syscall sys.nr, result
+ * sys.ret), which names another file than at this thread's previous use of
+ * the number (syscall old_nr). The files' inode numbers and types.
+ */
+struct fdw_reuse_event {
+	struct fdw_sys_event sys; /* hdr.type FDW_REC_REUSE */
+	__s32 fd;
+	__u16 old_nr;
+	__u16 pad;
+	__u32 old_mode;
+	__u32 new_mode;
+	__u64 old_ino;
+	__u64 new_ino;
+};
 
 /*
  * close/dup2/dup3/close_range of `fd` (hdr: the closing thread) found

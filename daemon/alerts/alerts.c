@@ -26,6 +26,7 @@ static const char *const kind_names[FDW_ALERT_KINDS] = {
 	[FDW_ALERT_USE_AFTER_CLOSE] = "use-after-close",
 	[FDW_ALERT_CLOSE_IN_FLIGHT] = "close-in-flight",
 	[FDW_ALERT_DUP2_CLOBBER] = "dup2-clobber",
+	[FDW_ALERT_FD_REUSE] = "fd-reuse",
 };
 
 const char *fdw_alert_kind_name(enum fdw_alert_kind k)

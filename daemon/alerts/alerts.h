@@ -38,6 +38,8 @@ enum fdw_alert_kind {
 					* was blocked in a syscall on it */
 	FDW_ALERT_DUP2_CLOBBER = 7,    /* "dup2-clobber": dup2/dup3 silently closed an fd
 					* another thread created */
+	FDW_ALERT_FD_REUSE = 8,	       /* "fd-reuse": a thread used a number another thread
+					* closed and reopened since its previous use */
 	FDW_ALERT_KINDS,
 };
 

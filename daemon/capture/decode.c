@@ -92,6 +92,27 @@ static int unpack_badf(const void *data, size_t len, struct fdw_event *ev)
 	return 0;
 }
 
+static int unpack_reuse(const void *data, size_t len, struct fdw_event *ev)
+{
+	const struct fdw_reuse_event *u = data;
+	int r;
+
+	if (len != sizeof(*u))
+		return -EBADMSG;
+	r = unpack_sys(data, sizeof(u->sys), ev);
+	if (r < 0)
+		return r;
+	if (u->fd < 0 || u->old_nr >= FDW_SYS_MAX)
+		return -EBADMSG;
+	ev->race_fd = u->fd;
+	ev->other_nr = u->old_nr;
+	ev->old_ino = u->old_ino;
+	ev->old_mode = u->old_mode;
+	ev->ino = u->new_ino;
+	ev->mode = u->new_mode;
+	return 0;
+}
+
 static int unpack_inflight(const void *data, size_t len, struct fdw_event *ev)
 {
 	const struct fdw_inflight_event *f = data;
@@ -135,6 +156,9 @@ int fdw_decode(const void *data, size_t len, struct fdw_event *ev)
 		break;
 	case FDW_REC_INFLIGHT:
 		r = unpack_inflight(data, len, ev);
+		break;
+	case FDW_REC_REUSE:
+		r = unpack_reuse(data, len, ev);
 		break;
 	case FDW_REC_FORK:
 	case FDW_REC_EXEC:

@@ -49,6 +49,10 @@ struct fdw_event {
 	uint16_t other_nr;
 	uint32_t threads;
 	uint64_t other_arg0;
+	/* FDW_REC_REUSE: the file the number named at the thread's previous use
+	 * (other_nr: that use's syscall); ino and mode are the new one's */
+	uint64_t old_ino;
+	uint32_t old_mode;
 	/* open family: the path argument; points into the record (or a copy) */
 	const char *path;
 };

@@ -111,6 +111,7 @@ enum race_kind {
 	RACE_USE_AFTER_CLOSE,	 /* FDW_ALERT_USE_AFTER_CLOSE */
 	RACE_CLOSE_IN_FLIGHT,	 /* FDW_ALERT_CLOSE_IN_FLIGHT */
 	RACE_DUP2_CLOBBER,	 /* FDW_ALERT_DUP2_CLOBBER */
+	RACE_FD_REUSE,		 /* FDW_ALERT_FD_REUSE (deep mode) */
 	RACE_KINDS,
 };
 
@@ -134,6 +135,7 @@ struct race_finding {
 	uint32_t generation;
 	struct fdw_origin origin; /* the generation hit: who created it */
 	struct fdw_origin closed; /* ... and who closed (or replaced) it */
+	struct fdw_origin reopened; /* fd-reuse: who created what the number names now */
 	char target[128];
 };
 
@@ -152,6 +154,8 @@ struct leak_races {
 	int sweep_fd;	    /* fds by one thread is a close-everything loop */
 	uint64_t sweep_seq;
 	unsigned int sweep_run;
+	bool deep;	    /* deep mode (fd-reuse) on for the process */
+	bool deep_refused;
 };
 
 struct leak_proc {

@@ -82,6 +82,8 @@ struct fdw_leak_config {
 	bool races;		       /* report double-close, use-after-close, ... */
 	unsigned int race_quiet;       /* s without a new finding before a race alert resolves */
 	unsigned int max_race_procs;   /* processes with findings kept */
+	bool race_deep;		       /* deep mode (fd-reuse) for processes with a finding */
+	unsigned int max_deep;	       /* processes in deep mode at once */
 	/* bounds */
 	unsigned int max_procs;	       /* processes with detector state */
 	unsigned int max_watch;	       /* processes with user stack capture */
@@ -224,6 +226,10 @@ struct fdw_leak_stats {
 	uint64_t race_unconfirmed;  /* use-after-close whose close never showed up */
 	uint64_t race_single_thread;/* EBADF of a single-threaded process on a number it
 				     * closed itself (or never had): harmless, excused */
+	uint64_t race_deep;	    /* processes in deep mode now */
+	uint64_t race_deep_refused; /* deep mode refused: max_deep or the kernel map */
+	uint64_t race_reuse_excused;/* a number reused in a way the thread knew of (it
+				     * closed or reopened it) or for the same kind of file */
 };
 
 struct fdw_leaks;

@@ -35,8 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/json.h"
+#include "capture/capture.h"
 #include "capture/syscalls.h"
 #include "detect/detector.h"
 #include "detect/evidence.h"
@@ -46,6 +48,7 @@ static const enum fdw_alert_kind alert_kind[RACE_KINDS] = {
 	[RACE_USE_AFTER_CLOSE] = FDW_ALERT_USE_AFTER_CLOSE,
 	[RACE_CLOSE_IN_FLIGHT] = FDW_ALERT_CLOSE_IN_FLIGHT,
 	[RACE_DUP2_CLOBBER] = FDW_ALERT_DUP2_CLOBBER,
+	[RACE_FD_REUSE] = FDW_ALERT_FD_REUSE,
 };
 
 #define EBADF_RET (-(int64_t)EBADF)
@@ -113,6 +116,23 @@ static bool same_site(const struct race_finding *a, const struct race_finding *b
 	       a->pending == b->pending;
 }
 
+/*
+ * A process with a finding is worth watching closer: deep mode (each
+ * thread's last file per fd number, in the kernel) finds fd-reuse.
+ */
+static void deep_on(struct fdw_leaks *l, struct leak_races *r, uint32_t pid)
+{
+	if (r->deep || r->deep_refused || !l->cfg.race_deep || !l->capture)
+		return;
+	if (l->stats.race_deep >= l->cfg.max_deep || fdw_capture_deep(l->capture, pid, true) < 0) {
+		r->deep_refused = true;
+		l->stats.race_deep_refused++;
+		return;
+	}
+	r->deep = true;
+	l->stats.race_deep++;
+}
+
 /* Keep finding f (copied) of kind k; a repeat of a kept site counts in it. */
 static struct race_finding *add_finding(struct fdw_leaks *l, struct leak_races *r,
 					enum race_kind k, const struct race_finding *f)
@@ -141,6 +161,13 @@ static struct race_finding *add_finding(struct fdw_leaks *l, struct leak_races *
 	rk->f[rk->n].count = 1;
 	rk->f[rk->n].last_ts = f->ts;
 	return &rk->f[rk->n++];
+}
+
+static struct race_finding *report(struct fdw_leaks *l, struct leak_races *r, enum race_kind k,
+				   const struct race_finding *f, uint32_t pid)
+{
+	deep_on(l, r, pid);
+	return add_finding(l, r, k, f);
 }
 
 static void new_finding(struct race_finding *f, const struct fdw_event *ev, int fd)
@@ -235,7 +262,7 @@ static void on_double_close(struct fdw_leaks *l, struct leak_proc *st, struct fd
 		if (!f.never_opened)
 			return; /* had generations, none kept: nothing to show */
 	}
-	(void)add_finding(l, r, RACE_DOUBLE_CLOSE, &f);
+	(void)report(l, r, RACE_DOUBLE_CLOSE, &f, p->pid);
 }
 
 static void on_bad_fd(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc *p,
@@ -257,7 +284,7 @@ static void on_bad_fd(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc
 			return;
 		new_finding(&f, ev, fd);
 		f.pending = true;
-		(void)add_finding(l, r, RACE_USE_AFTER_CLOSE, &f);
+		(void)report(l, r, RACE_USE_AFTER_CLOSE, &f, p->pid);
 		return;
 	}
 	h = closed_gen(slot, ev->seq);
@@ -272,7 +299,7 @@ static void on_bad_fd(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc
 		return;
 	new_finding(&f, ev, fd);
 	gen_from_hist(&f, h);
-	(void)add_finding(l, r, RACE_USE_AFTER_CLOSE, &f);
+	(void)report(l, r, RACE_USE_AFTER_CLOSE, &f, p->pid);
 }
 
 static void on_in_flight(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc *p,
@@ -292,7 +319,7 @@ static void on_in_flight(struct fdw_leaks *l, struct leak_proc *st, struct fdw_p
 	h = closed_gen(slot, 0);
 	if (h)
 		gen_from_hist(&f, h);
-	(void)add_finding(l, r, RACE_CLOSE_IN_FLIGHT, &f);
+	(void)report(l, r, RACE_CLOSE_IN_FLIGHT, &f, p->pid);
 }
 
 /* dup2/dup3 is about to replace the open fd `fd` (slot: the old generation). */
@@ -327,7 +354,45 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 	snprintf(f.target, sizeof(f.target), "%s",
 		 slot->ofd->target ? slot->ofd->target
 				   : (slot->ofd->path_arg ? slot->ofd->path_arg : ""));
-	(void)add_finding(l, r, RACE_DUP2_CLOBBER, &f);
+	(void)report(l, r, RACE_DUP2_CLOBBER, &f, p->pid);
+}
+
+/*
+ * Deep mode: thread ev->tid used fd, which names another file than at its
+ * previous use. A finding when another thread closed the file it used and
+ * another thread put a different kind of file there: the handoff of a
+ * number between threads (it closed it itself, or the number now holds the
+ * same kind of file, made the same way: the next accepted client) is what
+ * correct programs do.
+ */
+static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc *p,
+		     const struct fdw_event *ev, int fd, const struct fdw_slot *slot)
+{
+	const struct fdw_fd_history *h;
+	struct leak_races *r;
+	struct race_finding f;
+
+	if (!fdw_slot_open(slot))
+		return;
+	h = closed_gen(slot, 0);
+	if (slot->origin.tid == ev->tid || !slot->origin.tid || (h && h->closed.tid == ev->tid) ||
+	    ((ev->old_mode & S_IFMT) == (ev->mode & S_IFMT) &&
+	     (!h || h->origin.nr == slot->origin.nr))) {
+		l->stats.race_reuse_excused++;
+		return;
+	}
+	r = races_get(l, st);
+	if (!r)
+		return;
+	new_finding(&f, ev, fd);
+	f.other_nr = ev->other_nr;
+	if (h)
+		gen_from_hist(&f, h);
+	f.reopened = slot->origin;
+	snprintf(f.target, sizeof(f.target), "%s",
+		 slot->ofd->target ? slot->ofd->target
+				   : (slot->ofd->path_arg ? slot->ofd->path_arg : ""));
+	(void)add_finding(l, r, RACE_FD_REUSE, &f);
 }
 
 static void races_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
@@ -353,6 +418,9 @@ static void races_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const str
 		break;
 	case FDW_FDEV_CLOBBER:
 		on_clobber(l, st, p, ev, fd, slot);
+		break;
+	case FDW_FDEV_REUSE:
+		on_reuse(l, st, p, ev, fd, slot);
 		break;
 	default:
 		break;
@@ -404,6 +472,12 @@ static json_t *finding_json(enum race_kind k, const struct leak_proc *st,
 	}
 	if (f->concurrent)
 		(void)json_object_set_new(o, "concurrent", json_true());
+	if (k == RACE_FD_REUSE) {
+		(void)json_object_set_new(o, "previous_syscall", leak_json_syscall(f->other_nr));
+		(void)json_object_set_new(o, "reopened", origin_json(&f->reopened, now, now_real));
+		(void)json_object_set_new(o, "target",
+					  f->target[0] ? fdw_json_bytes(f->target) : json_null());
+	}
 	if (f->has_gen) {
 		json_t *g = json_pack("{s:I, s:o, s:o, s:o}",
 				      "generation", (json_int_t)f->generation,
@@ -447,6 +521,13 @@ static void summary_of(enum race_kind k, const struct race_finding *f, char *buf
 	case RACE_DUP2_CLOBBER:
 		snprintf(buf, len, "thread %u's %s replaced fd %d, which thread %u had opened", f->tid,
 			 sc, f->fd, f->origin.tid);
+		break;
+	case RACE_FD_REUSE:
+		snprintf(buf, len,
+			 "thread %u called %s on fd %d, which thread %u closed and thread %u reopened "
+			 "since its %s",
+			 f->tid, sc, f->fd, f->closed.tid, f->reopened.tid,
+			 fdw_syscall_name(f->other_nr));
 		break;
 	default:
 		snprintf(buf, len, "fd %d", f->fd);
@@ -541,6 +622,11 @@ static void races_on_proc_exit(struct fdw_leaks *l, struct leak_proc *st)
 {
 	if (!st->races)
 		return;
+	if (st->races->deep) {
+		(void)fdw_capture_deep(l->capture, st->pid, false);
+		if (l->stats.race_deep)
+			l->stats.race_deep--;
+	}
 	free(st->races);
 	st->races = NULL;
 	if (l->stats.race_procs)
@@ -552,7 +638,8 @@ const struct fdw_detector leak_races_detector = {
 	.on_proc_new = races_on_proc_new,
 	.on_fd_event = races_on_fd_event,
 	.fd_events = FDW_LEAK_FDEV(FDW_FDEV_DOUBLE_CLOSE) | FDW_LEAK_FDEV(FDW_FDEV_BAD_FD) |
-		     FDW_LEAK_FDEV(FDW_FDEV_IN_FLIGHT) | FDW_LEAK_FDEV(FDW_FDEV_CLOBBER),
+		     FDW_LEAK_FDEV(FDW_FDEV_IN_FLIGHT) | FDW_LEAK_FDEV(FDW_FDEV_CLOBBER) |
+		     FDW_LEAK_FDEV(FDW_FDEV_REUSE),
 	.on_tick = races_on_tick,
 	.on_proc_exit = races_on_proc_exit,
 };

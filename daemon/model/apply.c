@@ -660,8 +660,10 @@ static void apply_race(struct fdw_model *m, const struct fdw_event *ev)
 	if (!already_read(task->table, ev))
 		s = fdw_table_slot(task->table, ev->race_fd);
 	fdw__notify(m, task->proc, ev,
-		    ev->type == FDW_REC_BADF ? FDW_FDEV_BAD_FD : FDW_FDEV_IN_FLIGHT, ev->race_fd,
-		    s);
+		    ev->type == FDW_REC_BADF	  ? FDW_FDEV_BAD_FD
+		    : ev->type == FDW_REC_REUSE ? FDW_FDEV_REUSE
+						: FDW_FDEV_IN_FLIGHT,
+		    ev->race_fd, s);
 }
 
 void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev)
@@ -683,6 +685,7 @@ void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev)
 		break;
 	case FDW_REC_BADF:
 	case FDW_REC_INFLIGHT:
+	case FDW_REC_REUSE:
 		apply_race(m, ev);
 		break;
 	}

@@ -182,6 +182,8 @@ enum fdw_fd_event_kind {
 	FDW_FDEV_IN_FLIGHT,    /* fd was closed or replaced while thread ev->other_tid
 				* was blocked in ev->other_nr on it (FDW_REC_INFLIGHT);
 				* the slot's history has the generation closed */
+	FDW_FDEV_REUSE,	       /* deep mode: thread ev->tid used fd, which names another
+				* file than at its previous use (FDW_REC_REUSE) */
 };
 
 /*

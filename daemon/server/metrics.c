@@ -539,6 +539,7 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "exec_leak_fds", st->leaks.dropped_exec_fds },
 		{ "race_findings", st->leaks.race_dropped },
 		{ "race_processes", st->leaks.race_dropped_procs },
+		{ "deep_processes", st->leaks.race_deep_refused },
 		{ "metrics_clients", st->server.dropped_mclients },
 	};
 
@@ -563,7 +564,7 @@ static void by_kind(struct sb *b, const char *name, const char *type, const char
 static void render_races(struct sb *b, const struct fdw_stats *st)
 {
 	static const char *const kinds[] = { "double-close", "use-after-close",
-					     "close-in-flight", "dup2-clobber" };
+					     "close-in-flight", "dup2-clobber", "fd-reuse" };
 	const struct fdw_leak_stats *ls = &st->leaks;
 	const struct {
 		const char *reason;
@@ -574,6 +575,7 @@ static void render_races(struct sb *b, const struct fdw_stats *st)
 		{ "never_opened", ls->race_never_opened },
 		{ "single_thread", ls->race_single_thread },
 		{ "close_not_seen", ls->race_unconfirmed },
+		{ "reuse_known_to_thread", ls->race_reuse_excused },
 	};
 
 	family(b, "fdwatch_race_findings_total", "counter",
@@ -587,6 +589,8 @@ static void render_races(struct sb *b, const struct fdw_stats *st)
 		sb_printf(b, "fdwatch_race_excused_total{reason=\"%s\"} %llu\n", excused[i].reason,
 			  (unsigned long long)excused[i].v);
 	gauge(b, "fdwatch_race_processes", "Processes with race findings kept.", ls->race_procs);
+	gauge(b, "fdwatch_race_deep_processes", "Processes in deep mode (fd-reuse) now.",
+	      ls->race_deep);
 }
 
 static void render_alerts(struct sb *b, const struct fdw_stats *st)

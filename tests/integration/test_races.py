@@ -28,7 +28,7 @@ USES = ["fstat", "lseek", "read", "write", "fcntl", "ioctl", "shutdown", "sendto
         "epoll_ctl", "openat", "dup2"]
 CLEAN = ["clean-stdio", "clean-closeall", "clean-probe", "clean-mode", "clean-negative",
          "clean-epoll", "clean-reopen"]
-RACE_KINDS = {"double-close", "use-after-close", "close-in-flight", "dup2-clobber"}
+RACE_KINDS = {"double-close", "use-after-close", "close-in-flight", "dup2-clobber", "fd-reuse"}
 
 
 def races(d, pid):
@@ -133,6 +133,41 @@ def main(r):
         finding_case(r, d, "dup2-clobber", None, "dup2-clobber",
                      lambda cp, f: check_gen(f, cp.int("opener"), cp.int("closer"), "openat",
                                              "dup2"))
+
+        with r.case("fd-reuse (deep mode after a first finding)"):
+            p = T.Prog("fdw_race", "fd-reuse")
+            try:
+                p.next_cp("armed")
+                wait_finding(d, p.pid, "double-close")  # deep mode is on from then
+                p.cont()
+                cp = p.next_cp("fd-reuse")
+                a = wait_finding(d, p.pid, "fd-reuse")
+                fs = a["evidence"]["findings"]
+                check_eq(len(fs), 1, f"findings {fs!r}")
+                f = fs[0]
+                check_eq(f["fd"], cp.int("fd"), "fd")
+                check_eq(f["tid"], cp.int("culprit"), "thread that used the number")
+                check_eq(f["syscall"], "fstat", "syscall")
+                check_eq(f["previous_syscall"], "fstat", "its previous use")
+                check_gen(f, cp.int("opener"), cp.int("closer"), "socketpair")
+                check_eq(f["reopened"]["tid"], cp.int("reopener"), "reopened by")
+                check_eq(f["reopened"]["syscall"], "openat", "reopened with")
+                check_eq({a["kind"] for a in races(d, p.pid)}, {"double-close", "fd-reuse"},
+                         "kinds")
+            finally:
+                p.kill()
+
+        with r.case("clean-handoff: numbers of sockets handed between threads (deep mode)"):
+            p = T.Prog("fdw_race", "clean-handoff")
+            try:
+                p.next_cp("armed")
+                wait_finding(d, p.pid, "double-close")
+                p.cont()
+                p.next_cp("clean-handoff")
+                time.sleep(3)
+                check_eq({a["kind"] for a in races(d, p.pid)}, {"double-close"}, "kinds")
+            finally:
+                p.kill()
 
         for mode in CLEAN:
             with r.case(f"{mode}: no finding"):

@@ -16,6 +16,11 @@
  *   close-in-flight     A blocks in read() on a pipe, B closes its read end
  *   dup2-in-flight      the same, B dup2()s /dev/null onto it
  *   dup2-clobber        A opens /dev/zero, B dup2()s /dev/null onto it
+ *   fd-reuse            deep mode: first a double close (any finding puts the
+ *                       process in deep mode; checkpoint "armed", the driver
+ *                       waits for that finding), then A uses a socket at N
+ *                       (fstat), B closes N and opens a file there, A uses N
+ *                       again: it now talks to the file
  *   spam N              hostile: N double closes over many numbers (the
  *                       caller runs it as an unprivileged user)
  * Clean programs (nothing must be reported):
@@ -30,6 +35,10 @@
  *   clean-epoll         A waits in epoll_wait; B removes a socket from the
  *                       set and closes it, then wakes A through an eventfd
  *   clean-reopen        B reopens A's log file under the same path onto A's fd
+ *   clean-handoff       deep mode (armed as for fd-reuse); the numbers of
+ *                       sockets handed between threads: B uses A's socket at
+ *                       N and closes it, A makes another at N, B uses it; A
+ *                       closes it and makes another socket at N, B uses it
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -211,6 +220,69 @@ static void *a_epoll(void *unused)
 	return NULL;
 }
 
+static void *a_idle(void *unused);
+static pthread_t start_a(void *(*fn)(void *));
+static void join_a(pthread_t t);
+
+static int fstat_fd(int fd)
+{
+	struct stat st;
+
+	return (int)syscall(SYS_fstat, fd, &st);
+}
+
+/* A double close by two threads: a finding, which puts us in deep mode. */
+static void arm(void)
+{
+	int fd = xopen("/dev/null", O_RDONLY | O_CLOEXEC);
+	pthread_t t;
+
+	t = start_a(a_idle);
+	expect(sys_close(fd) == 0, "close");
+	expect(sys_close(fd) < 0 && errno == EBADF, "close again");
+	sync2();
+	join_a(t);
+	cp("armed", "fd=%d", fd);
+}
+
+static void *a_reuse(void *unused)
+{
+	int sv[2];
+
+	a_tid = gettid_();
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		die("socketpair");
+	shared_fd = sv[0];
+	shared_fd2 = sv[1];
+	expect(fstat_fd(shared_fd) == 0, "fstat the socket");
+	sync2(); /* A used it */
+	sync2(); /* B closed it and opened a file there */
+	expect(fstat_fd(shared_fd) == 0, "fstat what is there now");
+	return NULL;
+}
+
+static void *a_handoff(void *unused)
+{
+	int sv[2];
+
+	a_tid = gettid_();
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		die("socketpair");
+	shared_fd = sv[0];
+	sync2(); /* made */
+	sync2(); /* B used and closed it */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || sv[0] != shared_fd)
+		die("socketpair at %d", shared_fd);
+	sync2(); /* made again */
+	sync2(); /* B used it */
+	expect(close(shared_fd) == 0, "close");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || sv[0] != shared_fd)
+		die("socketpair at %d", shared_fd);
+	sync2(); /* made a third */
+	sync2(); /* B used it */
+	return NULL;
+}
+
 static void *a_idle(void *unused)
 {
 	a_tid = gettid_();
@@ -317,6 +389,35 @@ static int run_mode(const char *mode, const char *arg)
 		sync2();
 		join_a(t);
 		cp(mode, "fd=%d opener=%d closer=%d culprit=%d", shared_fd, a_tid, me, me);
+	} else if (!strcmp(mode, "fd-reuse")) {
+		char *path = make_file(tmpdir_path, "db");
+
+		arm();
+		t = start_a(a_reuse);
+		sync2();
+		expect(sys_close(shared_fd) == 0, "close");
+		g = xopen(path, O_RDWR | O_CLOEXEC);
+		expect(g == shared_fd, "the file got %d, not %d", g, shared_fd);
+		sync2();
+		join_a(t);
+		free(path);
+		cp(mode, "fd=%d opener=%d closer=%d reopener=%d culprit=%d", shared_fd, a_tid, me,
+		   me, a_tid);
+	} else if (!strcmp(mode, "clean-handoff")) {
+		arm();
+		t = start_a(a_handoff);
+		sync2();
+		expect(fstat_fd(shared_fd) == 0, "use 1");
+		expect(close(shared_fd) == 0, "close");
+		sync2();
+		sync2();
+		expect(fstat_fd(shared_fd) == 0, "use 2");
+		sync2();
+		sync2();
+		expect(fstat_fd(shared_fd) == 0, "use 3");
+		sync2();
+		join_a(t);
+		cp(mode, "fd=%d", shared_fd);
 	} else if (!strcmp(mode, "spam")) {
 		long n = arg ? atol(arg) : 10000;
 
