@@ -65,6 +65,20 @@ static const struct {
 	  "redirecting; numbers you reserved). To replace a shared descriptor on\n"
 	  "purpose (log rotation), reopen the same path; fdwatch does not report\n"
 	  "that.\n" },
+	{ "fd-reuse",
+	  "A thread used a file descriptor number that, since its previous use,\n"
+	  "another thread had closed and reopened as a different kind of file.\n"
+	  "\n"
+	  "The call did not fail: the number was valid, but it now names another\n"
+	  "file. This is how an SSL layer ends up writing into a database file, or\n"
+	  "a log line goes down a client's socket. fdwatch watches for it in\n"
+	  "processes that already showed a descriptor misuse (deep mode).\n"
+	  "\n"
+	  "What to do: the finding names the file the thread used before (who\n"
+	  "created and who closed it) and what the number holds now (who opened\n"
+	  "it). The thread kept the number after its owner closed it: give the\n"
+	  "descriptor one owner that tells its users before closing, and have them\n"
+	  "drop their copy (set it to -1) under the same lock.\n" },
 	{ "exec-leak",
 	  "A descriptor without close-on-exec crossed exec() into a program that\n"
 	  "did not ask for it.\n"
