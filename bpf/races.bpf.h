@@ -61,8 +61,10 @@ const volatile bool inflight_walk = true;
 
 /*
  * Deep mode (fd-reuse), for the processes in deep_tgids only: each thread's
- * last use of each fd number, with the file it named then. A use that
- * finds another file there sends FDW_REC_REUSE. The daemon decides whether
+ * last use of each fd number, with the file it named then (struct file and
+ * inode). A use that finds another file there sends FDW_REC_REUSE (a close
+ * and reopen of the same inode into the same recycled struct file is not
+ * seen: the same file again). The daemon decides whether
  * that is a finding (another thread closed and reopened the number).
  */
 __u32 nr_deep_tgids = 0;
@@ -124,6 +126,7 @@ static __always_inline int deep_use(struct trace_event_raw_sys_exit *ctx, __u16 
 
 	if (!nr_deep_tgids || !bpf_map_lookup_elem(&deep_tgids, &tgid))
 		return 0;
+	stat_inc(FDW_STAT_DEEP_USES);
 	fd = (int)regs_arg(user_regs(), a);
 	task = bpf_get_current_task_btf();
 	file = file_at(task, fd);
@@ -131,17 +134,20 @@ static __always_inline int deep_use(struct trace_event_raw_sys_exit *ctx, __u16 
 		return 0;
 	key.tid = (__u32)pid_tgid;
 	key.fd = fd;
-	old = bpf_map_lookup_elem(&last_use, &key);
-	if (old && old->file == (__u64)file)
-		return 0;
 	cur.file = (__u64)file;
 	inode = BPF_CORE_READ(file, f_inode);
 	if (inode) {
 		cur.ino = BPF_CORE_READ(inode, i_ino);
 		cur.mode = BPF_CORE_READ(inode, i_mode);
 	}
+	/* a struct file freed by a close is often the very one the next open
+	 * gets (the slab's last freed object): the inode tells them apart */
+	old = bpf_map_lookup_elem(&last_use, &key);
+	if (old && old->file == cur.file && old->ino == cur.ino && old->mode == cur.mode)
+		return 0;
 	cur.nr = nr;
 	if (old) {
+		stat_inc(FDW_STAT_DEEP_REUSES);
 		e = (struct fdw_reuse_event *)begin_sys(ctx, nr, sizeof(*e));
 		if (e) {
 			e->sys.hdr.type = FDW_REC_REUSE;

@@ -280,6 +280,8 @@ enum {
 	FDW_STAT_WAKEUPS = 2,  /* forced consumer wakeups */
 	FDW_STAT_BADF_NEG = 3, /* EBADF on a negative fd (-1, ...): not reported */
 	FDW_STAT_INFLIGHT_TRUNC = 4, /* thread walks cut at the bound */
+	FDW_STAT_DEEP_USES = 5,	/* uses checked in deep mode */
+	FDW_STAT_DEEP_REUSES = 6, /* ... that found another file (FDW_REC_REUSE) */
 	FDW_STAT_MAX,
 };
 

@@ -81,7 +81,9 @@ struct leak_exec {
 	struct {
 		int fd;
 		uint64_t ofd; /* the model's OFD id; 0: any (recovered from the state file) */
+		bool race;    /* its creator set close-on-exec after the fork: too late */
 	} fds[LEAK_EXEC_FDS];
+	unsigned int nrace; /* of which the race form */
 	unsigned int nfds;
 	json_t *leaked; /* their provenance, as the child saw them */
 	struct {

@@ -615,8 +615,25 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 	p->exec_count++;
 	p->start_ts = ev->ts;
 	t = task->table;
-	if (t && already_read(t, ev))
+	if (t && already_read(t, ev)) {
+		/*
+		 * The table was re-read after this exec (a fork of a
+		 * multi-threaded parent is re-read when applied, by when its
+		 * child may have exec'd): the fds copied from the parent that
+		 * are still there without close-on-exec went through it.
+		 */
+		for (uint32_t fd = 3; fd < t->nslots; fd++) {
+			struct fdw_slot *s = t->slots[fd];
+
+			if (!fdw_slot_open(s) || s->cloexec || s->exec_passed ||
+			    s->origin.source != FDW_SRC_INHERIT || !s->origin.seq ||
+			    s->origin.seq >= ev->seq)
+				continue;
+			fdw__notify(m, p, ev, FDW_FDEV_EXEC_LEAK, (int)fd, s);
+			s->exec_passed = true;
+		}
 		return;
+	}
 	origin_from_event(&closed, ev, p, -1);
 	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
 		struct fdw_slot *s = t->slots[fd];

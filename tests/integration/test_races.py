@@ -108,7 +108,7 @@ def one_finding(d, mode, arg, kind, checks):
 
 def main(r):
     T.require_root_and_bpf()
-    with T.Daemon(args=["--races-io"]) as d:
+    with T.Daemon(args=["--races-io", "--leak", "exec_min_age=0"]) as d:
         finding_case(r, d, "double-close", None, "double-close",
                      lambda cp, f: (check_gen(f, cp.int("opener"), cp.int("closer"), "openat"),
                                     check_eq(f["never_opened"], False, "never_opened")))
@@ -167,6 +167,38 @@ def main(r):
                 time.sleep(3)
                 check_eq({a["kind"] for a in races(d, p.pid)}, {"double-close"}, "kinds")
             finally:
+                p.kill()
+
+        with r.case("exec-leak, race form: FD_CLOEXEC set after another thread's fork"):
+            p = T.Prog("fdw_race", "exec-leak-race")
+            child = None
+            try:
+                cp = p.next_cp("exec-leak-race")
+                child = cp.int("child")
+                a = None
+                deadline = time.monotonic() + 20
+                while a is None:
+                    for x in races(d, p.pid):
+                        if x["kind"] == "exec-leak" and x["evidence"].get("race_fds"):
+                            a = x
+                    if a is None:
+                        check(time.monotonic() < deadline,
+                              f"no exec-leak race for {p.pid}: {races(d, p.pid)!r}")
+                        time.sleep(0.2)
+                leaked = a["evidence"]["leaked"]
+                check_eq([f["fd"] for f in leaked], [cp.int("fd")], "leaked fds")
+                f = leaked[0]
+                check_eq(f.get("race"), True, "race form")
+                check_eq(f["origin"]["tid"], cp.int("opener"), "opened by")
+                check_eq(f["origin"]["syscall"], "open", "opened with")
+                check("only after the fork" in a["summary"], a["summary"])
+                check_eq(a["evidence"]["children"][-1]["pid"], child, "the child")
+            finally:
+                if child:
+                    try:
+                        os.kill(child, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
                 p.kill()
 
         for mode in CLEAN:

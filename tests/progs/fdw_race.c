@@ -21,6 +21,8 @@
  *                       waits for that finding), then A uses a socket at N
  *                       (fstat), B closes N and opens a file there, A uses N
  *                       again: it now talks to the file
+ *   exec-leak-race      A opens a file without O_CLOEXEC, B forks and the child
+ *                       execs sleep, then A sets FD_CLOEXEC: too late
  *   spam N              hostile: N double closes over many numbers (the
  *                       caller runs it as an unprivileged user)
  * Clean programs (nothing must be reported):
@@ -283,6 +285,21 @@ static void *a_handoff(void *unused)
 	return NULL;
 }
 
+static void *a_exec_race(void *unused)
+{
+	char *path = make_file(tmpdir_path, "secret");
+
+	a_tid = gettid_();
+	shared_fd = sys_open(path, O_RDONLY, 0); /* no O_CLOEXEC: the bug */
+	if (shared_fd < 0)
+		die("open %s", path);
+	free(path);
+	sync2(); /* opened */
+	sync2(); /* B forked */
+	expect(sys_fcntl(shared_fd, F_SETFD, FD_CLOEXEC) == 0, "F_SETFD");
+	return NULL;
+}
+
 static void *a_idle(void *unused)
 {
 	a_tid = gettid_();
@@ -418,6 +435,56 @@ static int run_mode(const char *mode, const char *arg)
 		sync2();
 		join_a(t);
 		cp(mode, "fd=%d", shared_fd);
+	} else if (!strcmp(mode, "exec-leak-race")) {
+		pid_t child;
+
+		t = start_a(a_exec_race);
+		sync2();
+		child = fork();
+		if (child < 0)
+			die("fork");
+		if (child == 0) {
+			/* exec once the parent's copy is close-on-exec: the order
+			 * the race has when the fork wins by a little */
+			char path[64], buf[256];
+
+			snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)getppid(), shared_fd);
+			for (;;) {
+				int f = open(path, O_RDONLY | O_CLOEXEC);
+				ssize_t n = f >= 0 ? read(f, buf, sizeof(buf) - 1) : -1;
+				char *fl;
+
+				if (f >= 0)
+					close(f);
+				if (n > 0) {
+					buf[n] = '\0';
+					fl = strstr(buf, "flags:");
+					if (fl && (strtoul(fl + 6, NULL, 8) & O_CLOEXEC))
+						break;
+				}
+				sched_yield();
+			}
+			execl("/bin/sleep", "sleep", "60", (char *)NULL);
+			_exit(127);
+		}
+		sync2();
+		join_a(t);
+		/* the child has exec'd once /proc shows sleep */
+		for (;;) {
+			char buf[64] = "", path[64];
+			int f;
+
+			snprintf(path, sizeof(path), "/proc/%d/comm", child);
+			f = open(path, O_RDONLY | O_CLOEXEC);
+			if (f >= 0) {
+				(void)!read(f, buf, sizeof(buf) - 1);
+				close(f);
+			}
+			if (!strncmp(buf, "sleep", 5))
+				break;
+			sched_yield();
+		}
+		cp(mode, "fd=%d opener=%d forker=%d child=%d", shared_fd, a_tid, me, child);
 	} else if (!strcmp(mode, "spam")) {
 		long n = arg ? atol(arg) : 10000;
 
