@@ -122,7 +122,8 @@ def main(r):
                              check_eq(f["syscall"], sc, "failing syscall"),
                              check_gen(f, cp.int("opener"), cp.int("closer"),
                                        created.get(sc, "pipe2"))))
-        for mode, closing in (("close-in-flight", "close"), ("dup2-in-flight", "dup2")):
+        for mode, closing in (("close-in-flight", "close"), ("dup2-in-flight", "dup2"),
+                              ("range-in-flight", "close_range")):
             finding_case(r, d, mode, None, "close-in-flight",
                          lambda cp, f, closing=closing: (
                              check_eq(f["syscall"], closing, "closing syscall"),

@@ -15,6 +15,7 @@
  *                       openat dup2 sendto
  *   close-in-flight     A blocks in read() on a pipe, B closes its read end
  *   dup2-in-flight      the same, B dup2()s /dev/null onto it
+ *   range-in-flight     the same, B close_range()s it
  *   dup2-clobber        A opens /dev/zero, B dup2()s /dev/null onto it
  *   fd-reuse            deep mode: first a double close (any finding puts the
  *                       process in deep mode; checkpoint "armed", the driver
@@ -379,7 +380,8 @@ static int run_mode(const char *mode, const char *arg)
 		join_a(t);
 		cp(mode, "fd=%d opener=%d closer=%d culprit=%d syscall=%s", shared_fd, a_tid, me,
 		   a_tid, use_sc);
-	} else if (!strcmp(mode, "close-in-flight") || !strcmp(mode, "dup2-in-flight")) {
+	} else if (!strcmp(mode, "close-in-flight") || !strcmp(mode, "dup2-in-flight") ||
+		   !strcmp(mode, "range-in-flight")) {
 		if (pipe2(p, O_CLOEXEC))
 			die("pipe2");
 		shared_fd = p[0];
@@ -388,6 +390,8 @@ static int run_mode(const char *mode, const char *arg)
 		wait_blocked(a_tid, SYS_read, p[0]);
 		if (!strcmp(mode, "close-in-flight")) {
 			expect(sys_close(p[0]) == 0, "close %d", p[0]);
+		} else if (!strcmp(mode, "range-in-flight")) {
+			expect(sys_close_range(p[0], p[0], 0) == 0, "close_range %d", p[0]);
 		} else {
 			g = xopen("/dev/null", O_RDONLY | O_CLOEXEC);
 			expect(sys_dup2(g, p[0]) == p[0], "dup2 onto %d", p[0]);
