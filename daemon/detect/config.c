@@ -36,7 +36,7 @@ void fdw_leak_config_default(struct fdw_leak_config *c)
 		.evidence_refresh = 10,
 		.races = true,
 		.race_quiet = 3600,
-		.max_race_procs = 4096,
+		.max_race_procs = 1024,
 		.race_deep = true,
 		.max_deep = 64,
 		.max_procs = 65536,

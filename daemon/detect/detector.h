@@ -138,18 +138,18 @@ struct race_finding {
 	struct fdw_origin origin; /* the generation hit: who created it */
 	struct fdw_origin closed; /* ... and who closed (or replaced) it */
 	struct fdw_origin reopened; /* fd-reuse: who created what the number names now */
-	char target[128];
+	char target[96];
 };
 
 struct leak_race_kind {
-	struct race_finding f[RACE_FINDINGS];
+	struct race_finding *f; /* RACE_FINDINGS, allocated on the first finding */
 	unsigned int n;
 	uint64_t total, dropped;
 	uint64_t fresh;	   /* findings (or repeats) since the alert was last fired */
 	uint64_t last_ts;  /* CLOCK_MONOTONIC of the newest finding */
 };
 
-/* Allocated on a process's first finding. */
+/* Allocated on a process's first finding (each kind's list on its first). */
 struct leak_races {
 	struct leak_race_kind k[RACE_KINDS];
 	uint32_t sweep_tid; /* the last EBADF close: a run of them on consecutive */

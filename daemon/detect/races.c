@@ -152,7 +152,9 @@ static struct race_finding *add_finding(struct fdw_leaks *l, struct leak_races *
 			return &rk->f[i];
 		}
 	}
-	if (rk->n >= RACE_FINDINGS) {
+	if (!rk->f)
+		rk->f = calloc(RACE_FINDINGS, sizeof(*rk->f));
+	if (!rk->f || rk->n >= RACE_FINDINGS) {
 		rk->dropped++;
 		l->stats.race_dropped++;
 		return NULL;
@@ -622,6 +624,8 @@ static void races_on_proc_exit(struct fdw_leaks *l, struct leak_proc *st)
 {
 	if (!st->races)
 		return;
+	for (int k = 0; k < RACE_KINDS; k++)
+		free(st->races->k[k].f);
 	if (st->races->deep) {
 		(void)fdw_capture_deep(l->capture, st->pid, false);
 		if (l->stats.race_deep)
