@@ -91,7 +91,7 @@ struct reuse_val {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 16384); /* ~1.5 MB; deep processes' threads x numbers */
 	__type(key, struct reuse_key);
 	__type(value, struct reuse_val);
 } last_use SEC(".maps");
