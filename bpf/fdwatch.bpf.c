@@ -115,6 +115,8 @@ begin_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
 	return e;
 }
 
+#include "races.bpf.h"
+
 /* The dup family and close: the daemon knows the source fd's identity. */
 static __always_inline int sys_plain(struct trace_event_raw_sys_exit *ctx, __u16 nr)
 {
@@ -147,6 +149,9 @@ static __always_inline int sys_open(struct trace_event_raw_sys_exit *ctx,
 {
 	struct fdw_open_event *e;
 
+	/* a dirfd that is not open (AT_FDCWD is negative: counted, not sent) */
+	if (path_arg == 1 && ctx->ret == -EBADF_)
+		return badf(ctx, nr, 0, -1);
 	e = (struct fdw_open_event *)begin_fd(ctx, nr, sizeof(*e));
 	if (!e)
 		return 0;
@@ -237,17 +242,93 @@ static __always_inline int sys_user_fd(struct trace_event_raw_sys_exit *ctx, __u
 		return sys_fd(ctx, NR);                                        \
 	}
 
-SYS_PLAIN(dup, FDW_SYS_DUP)
-SYS_PLAIN(dup2, FDW_SYS_DUP2)
-SYS_PLAIN(dup3, FDW_SYS_DUP3)
-SYS_PLAIN(close, FDW_SYS_CLOSE)
-SYS_PLAIN(close_range, FDW_SYS_CLOSE_RANGE)
+/* dup of an fd that is not open is a use of it (races.bpf.h). */
+SEC("tracepoint/syscalls/sys_exit_dup")
+int exit_dup(struct trace_event_raw_sys_exit *ctx)
+{
+	if (ctx->ret == -EBADF_)
+		return badf(ctx, FDW_SYS_DUP, 0, -1);
+	return sys_plain(ctx, FDW_SYS_DUP);
+}
+
+/* dup2/dup3 onto an open fd close it: another thread may be blocked on it. */
+static __always_inline int sys_dup2(struct trace_event_raw_sys_exit *ctx, __u16 nr)
+{
+	struct pt_regs *regs;
+	__u32 newfd;
+
+	if (ctx->ret == -EBADF_)
+		return badf(ctx, nr, 0, -1);
+	sys_plain(ctx, nr);
+	regs = user_regs();
+	newfd = (__u32)PT_REGS_PARM2_SYSCALL(regs);
+	if (ctx->ret >= 0 && (__u32)PT_REGS_PARM1_SYSCALL(regs) != newfd)
+		inflight(ctx, nr, newfd, newfd);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_dup2")
+int exit_dup2(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_dup2(ctx, FDW_SYS_DUP2);
+}
+
+SEC("tracepoint/syscalls/sys_exit_dup3")
+int exit_dup3(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_dup2(ctx, FDW_SYS_DUP3);
+}
+
+/* close: any result but EBADF closed the fd (EINTR and EIO too, on Linux). */
+SEC("tracepoint/syscalls/sys_exit_close")
+int exit_close(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 fd;
+
+	sys_plain(ctx, FDW_SYS_CLOSE);
+	if (ctx->ret == -EBADF_)
+		return 0;
+	fd = (__u32)PT_REGS_PARM1_SYSCALL(user_regs());
+	/* reopened already (by another thread): a thread blocked on the number
+	 * now may be on the new file; say nothing */
+	if (file_at(bpf_get_current_task_btf(), (int)fd))
+		return 0;
+	inflight(ctx, FDW_SYS_CLOSE, fd, fd);
+	return 0;
+}
+
+#define CLOSE_RANGE_CLOEXEC_ (1u << 2)
+
+SEC("tracepoint/syscalls/sys_exit_close_range")
+int exit_close_range(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs;
+
+	sys_plain(ctx, FDW_SYS_CLOSE_RANGE);
+	regs = user_regs();
+	if (ctx->ret == 0 && !(PT_REGS_PARM3_SYSCALL(regs) & CLOSE_RANGE_CLOEXEC_))
+		inflight(ctx, FDW_SYS_CLOSE_RANGE, (__u32)PT_REGS_PARM1_SYSCALL(regs),
+			 (__u32)PT_REGS_PARM2_SYSCALL(regs));
+	return 0;
+}
+
 SYS_FD(pidfd_getfd, FDW_SYS_PIDFD_GETFD)
 
 /* Creators whose return value is the new fd. */
 SYS_FD(socket, FDW_SYS_SOCKET)
-SYS_FD(accept, FDW_SYS_ACCEPT)
-SYS_FD(accept4, FDW_SYS_ACCEPT4)
+
+/* accept on a listening fd that is not open: a use of it. */
+#define SYS_ACCEPT(name, NR)                                                   \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                  \
+	{                                                                      \
+		if (ctx->ret == -EBADF_)                                       \
+			return badf(ctx, NR, 0, -1);                           \
+		return sys_fd(ctx, NR);                                        \
+	}
+
+SYS_ACCEPT(accept, FDW_SYS_ACCEPT)
+SYS_ACCEPT(accept4, FDW_SYS_ACCEPT4)
 SYS_FD(eventfd, FDW_SYS_EVENTFD)
 SYS_FD(eventfd2, FDW_SYS_EVENTFD2)
 SYS_FD(epoll_create, FDW_SYS_EPOLL_CREATE)
@@ -302,6 +383,9 @@ int exit_fcntl(struct trace_event_raw_sys_exit *ctx)
 	struct pt_regs *regs = user_regs();
 	__u64 cmd = PT_REGS_PARM2_SYSCALL(regs);
 
+	/* F_GETFD/F_GETFL are how programs ask whether an fd is open */
+	if (ctx->ret == -EBADF_ && cmd != F_GETFD_ && cmd != F_GETFL_)
+		return badf(ctx, FDW_SYS_FCNTL, 0, -1);
 	if (cmd != F_DUPFD_ && cmd != F_DUPFD_CLOEXEC_ && cmd != F_SETFD_)
 		return 0;
 	return sys_plain(ctx, FDW_SYS_FCNTL);
@@ -318,6 +402,8 @@ int exit_ioctl(struct trace_event_raw_sys_exit *ctx)
 	struct pt_regs *regs = user_regs();
 	__u32 cmd = (__u32)PT_REGS_PARM2_SYSCALL(regs);
 
+	if (ctx->ret == -EBADF_)
+		return badf(ctx, FDW_SYS_IOCTL, 0, -1);
 	if (cmd == FIOCLEX_ || cmd == FIONCLEX_)
 		return sys_plain(ctx, FDW_SYS_IOCTL);
 	if (ctx->ret < 0)
@@ -345,6 +431,8 @@ int exit_getsockopt(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = user_regs();
 
+	if (ctx->ret == -EBADF_)
+		return badf(ctx, FDW_SYS_GETSOCKOPT, 0, -1);
 	if (ctx->ret != 0 || PT_REGS_PARM2_SYSCALL(regs) != SOL_SOCKET_ ||
 	    PT_REGS_PARM3_SYSCALL(regs) != SO_PEERPIDFD_)
 		return 0;
@@ -531,6 +619,8 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 	const struct user_msghdr *umsg = (const void *)PT_REGS_PARM2_SYSCALL(regs);
 	struct fdw_fd_event *e;
 
+	if (ctx->ret == -EBADF_)
+		return badf(ctx, FDW_SYS_RECVMSG, 0, -1);
 	/* Most recvmsg calls carry no control data: leave them untraced. */
 	if (ctx->ret < 0 || !has_control(umsg))
 		return 0;
@@ -556,6 +646,8 @@ int exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
 	struct fdw_fd_event *e;
 	long got = ctx->ret;
 
+	if (got == -EBADF_)
+		return badf(ctx, FDW_SYS_RECVMMSG, 0, -1);
 	if (got <= 0)
 		return 0;
 	e = begin_fd(ctx, FDW_SYS_RECVMMSG, sizeof(*e));

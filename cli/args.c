@@ -59,9 +59,10 @@ static const struct opt_def opt_defs[] = {
 	{ "version", 'V', false, OPT_VERSION, ANY_CMD },
 	{ "pid", 'p', true, OPT_PID,
 	  CMD_BIT(FDW_CMD_EVENTS) | CMD_BIT(FDW_CMD_PS) | CMD_BIT(FDW_CMD_FDS) |
-	  CMD_BIT(FDW_CMD_LEAKS) | CMD_BIT(FDW_CMD_TOP) },
+	  CMD_BIT(FDW_CMD_LEAKS) | CMD_BIT(FDW_CMD_TOP) | CMD_BIT(FDW_CMD_RACES) },
 	{ "limit", 0, true, OPT_LIMIT, CMD_BIT(FDW_CMD_EVENTS) },
-	{ "follow", 'f', false, OPT_FOLLOW, CMD_BIT(FDW_CMD_EVENTS) | CMD_BIT(FDW_CMD_LEAKS) },
+	{ "follow", 'f', false, OPT_FOLLOW,
+	  CMD_BIT(FDW_CMD_EVENTS) | CMD_BIT(FDW_CMD_LEAKS) | CMD_BIT(FDW_CMD_RACES) },
 	{ "output", 'o', true, OPT_OUTPUT, TABLE_CMDS },
 	{ "list-columns", 0, false, OPT_LIST_COLUMNS, TABLE_CMDS },
 	{ "raw", 'r', false, OPT_RAW, ANY_CMD },
@@ -87,6 +88,7 @@ static const struct {
 	{ "verify", FDW_CMD_VERIFY },
 	{ "leaks", FDW_CMD_LEAKS },
 	{ "top", FDW_CMD_TOP },
+	{ "races", FDW_CMD_RACES },
 	{ "help", FDW_CMD_HELP },
 };
 
@@ -552,6 +554,8 @@ const char *fdw_cmd_name(enum fdw_cmd cmd)
 		return "leaks";
 	case FDW_CMD_TOP:
 		return "top";
+	case FDW_CMD_RACES:
+		return "races";
 	case FDW_CMD_MAX:
 		break;
 	}
@@ -644,6 +648,9 @@ void fdw_help(FILE *f)
 	      "  verify [PID]            compare the model with /proc now\n"
 	      "  leaks [-f]              leak alerts (-f: follow live)\n"
 	      "  top                     live view of processes by open fds\n"
+	      "  races [-p PID] [-f]     race and misuse findings (double-close,\n"
+	      "                          use-after-close, close-in-flight, ...)\n"
+	      "  explain KIND            what a finding means and what to do\n"
 	      "  help COMMAND            that command's options and examples\n"
 	      "\n"
 	      "Options (before or after the command):\n"
@@ -762,6 +769,19 @@ void fdw_help_cmd(FILE *f, enum fdw_cmd cmd)
 		      "Examples:\n"
 		      "  fdwatch top\n"
 		      "  fdwatch top -s growth -d 2\n", f);
+		break;
+	case FDW_CMD_RACES:
+		fputs("Usage: fdwatch races [-p PID] [-f] [-J]\n\n"
+		      "Race and misuse findings on unmodified programs: double-close,\n"
+		      "use-after-close, close-in-flight (an fd closed while another thread is\n"
+		      "blocked on it), dup2-clobber, fd-reuse (deep mode) and exec-leak, each\n"
+		      "with the threads involved and who created and closed the fd.\n"
+		      "`fdwatch explain KIND` says what a kind means and what to do.\n\n"
+		      "Examples:\n"
+		      "  fdwatch races\n"
+		      "  fdwatch races -p 1234 -J\n"
+		      "  fdwatch races -f\n"
+		      "  fdwatch explain close-in-flight\n", f);
 		break;
 	default:
 		fdw_help(f);

@@ -31,6 +31,7 @@ enum fdw_cmd {
 	FDW_CMD_VERIFY,
 	FDW_CMD_LEAKS,
 	FDW_CMD_TOP,
+	FDW_CMD_RACES,		/* races [--pid PID] [-f] (cli/races.c) */
 	FDW_CMD_MAX,
 };
 

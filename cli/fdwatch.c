@@ -23,6 +23,7 @@
 
 #include "args.h"
 #include "client.h"
+#include "races.h"
 #include "render.h"
 #include "top.h"
 
@@ -84,7 +85,8 @@ static int build_path(const struct fdw_args *a, char *buf, size_t size)
 	 * Each parameter is written as "&name=value" and the first '&' is
 	 * dropped. All of them take 41 bytes at most: query cannot fill up.
 	 */
-	if (a->has_pid && ((a->cmd == FDW_CMD_EVENTS && a->npids == 1) ||
+	if (a->has_pid && (((a->cmd == FDW_CMD_EVENTS || a->cmd == FDW_CMD_RACES) &&
+			    a->npids == 1) ||
 			   a->cmd == FDW_CMD_VERIFY))
 		qlen += snprintf(query + qlen, sizeof(query) - qlen, "&pid=%d",
 				 a->pid);
@@ -124,6 +126,9 @@ static int build_path(const struct fdw_args *a, char *buf, size_t size)
 		break;
 	case FDW_CMD_LEAKS:
 		n = snprintf(buf, size, "/v1/leaks");
+		break;
+	case FDW_CMD_RACES:
+		n = snprintf(buf, size, "/v1/races");
 		break;
 	default:
 		return -EINVAL;
@@ -375,6 +380,9 @@ static int run_get(struct run *run, const char *path)
 			break;
 		case FDW_CMD_LEAKS:
 			r = fdw_render_leaks(&run->render, resp.json);
+			break;
+		case FDW_CMD_RACES:
+			r = fdw_render_races(&run->render, resp.json);
 			break;
 		default:
 			r = -EINVAL;
@@ -640,6 +648,22 @@ int main(int argc, char **argv)
 	/* Write errors come back as EPIPE instead of killing us silently. */
 	(void)signal(SIGPIPE, SIG_IGN);
 
+	/* `fdwatch [--socket PATH] explain KIND` needs no daemon (cli/races.c) */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--socket")) {
+			i++;
+			continue;
+		}
+		if (argv[i][0] == '-')
+			continue;
+		if (strcmp(argv[i], "explain"))
+			break;
+		if (i + 2 == argc && fdw_races_explain(stdout, argv[i + 1]) == 0)
+			return finish_stdout(FDW_EXIT_OK);
+		fprintf(stderr, "fdwatch: explain KIND, one of:\n");
+		fdw_races_explain_list(stderr);
+		return FDW_EXIT_USAGE;
+	}
 	r = fdw_args_parse(&args, argc, argv, getenv("FDWATCH_SOCKET"));
 	if (r < 0) {
 		fprintf(stderr, "fdwatch: %s\n", args.error);

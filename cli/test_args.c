@@ -291,7 +291,7 @@ static void test_usage_errors(void)
 	CHECK_USAGE("invalid PID: 'me'", "verify", "me");
 	CHECK_USAGE("PID out of range: '0'", "verify", "0");
 
-	CHECK_USAGE("'--pid' is only valid with 'ps', 'fds', 'events', 'leaks' and 'top'",
+	CHECK_USAGE("'--pid' is only valid with 'ps', 'fds', 'events', 'leaks', 'top' and 'races'",
 		    "--pid", "1", "verify");
 	CHECK_USAGE("'--pid' is only valid with", "status", "-p", "1");
 	CHECK_USAGE("only valid with 'events'", "fds", "1", "--limit", "3");

@@ -45,8 +45,10 @@ ps_cols=$("$fdwatch" ps --list-columns -n -r | cut -d' ' -f1 | sort | tr '\n' ' 
 pids=$("$fdwatch" --socket "$sock" ps -J | python3 -c 'import json,sys; print(" ".join(sorted(str(p["pid"]) for p in json.load(sys.stdin)["processes"])))')
 fds42=$("$fdwatch" --socket "$sock" fds 42 -J | python3 -c 'import json,sys; print(" ".join(sorted(str(f["fd"]) for f in json.load(sys.stdin)["fds"])))')
 
-comp "events fds help leaks ps status top verify" ""
-comp "events" e
+comp "events explain fds help leaks ps races status top verify" ""
+comp "events explain" e
+comp "races" r
+comp "--follow" races --fo
 comp "top" t
 comp "top" help t
 comp "--socket" --so

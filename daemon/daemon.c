@@ -371,6 +371,7 @@ static int open_capture(struct fdw_daemon *d)
 		.wakeup_bytes = d->cfg.ringbuf_bytes / 4,
 		.consume_interval_ms = d->cfg.consume_interval_ms,
 		.precise_ts = d->cfg.precise_ts,
+		.races_io = d->cfg.races_io,
 		.self_tgid = (uint32_t)getpid(),
 		.on_record = fdw_pipeline_on_record,
 		.on_batch = fdw_pipeline_on_batch,

@@ -23,6 +23,12 @@ enum {
 	FDW_REC_EXEC = 3,    /* struct fdw_task_event: exec completed */
 	FDW_REC_EXIT = 4,    /* struct fdw_task_event: a task exited */
 	FDW_REC_URING = 5,   /* struct fdw_sys_event: an io_uring request changed the table */
+	FDW_REC_BADF = 6,    /* struct fdw_badf_event: a syscall on an fd failed with EBADF */
+	FDW_REC_INFLIGHT = 7,/* struct fdw_inflight_event: an fd closed or replaced while
+			      * another thread of its table was blocked in a syscall on it */
+	FDW_REC_REUSE = 8,   /* struct fdw_reuse_event: a thread (of a deep-mode process)
+			      * used an fd number that names another file than at its
+			      * previous use */
 	FDW_REC_MAX,
 };
 
@@ -84,6 +90,63 @@ enum {
 	FDW_SYS_GETSOCKOPT, /* only SO_PEERPIDFD: it installs a pidfd */
 	FDW_SYS_READ,	  /* only on fanotify fds: each event read installs an fd */
 	FDW_SYS_IO_URING, /* not a syscall: an io_uring request (FDW_REC_URING) */
+	/* Syscalls that use an fd: traced only when they fail with EBADF
+	 * (FDW_REC_BADF), or seen in flight by FDW_REC_INFLIGHT. */
+	FDW_SYS_WRITE,
+	FDW_SYS_PREAD64,
+	FDW_SYS_PWRITE64,
+	FDW_SYS_READV,
+	FDW_SYS_WRITEV,
+	FDW_SYS_PREADV,
+	FDW_SYS_PWRITEV,
+	FDW_SYS_FSTAT,
+	FDW_SYS_NEWFSTATAT,
+	FDW_SYS_STATX,
+	FDW_SYS_LSEEK,
+	FDW_SYS_SENDTO,
+	FDW_SYS_RECVFROM,
+	FDW_SYS_SENDMSG,
+	FDW_SYS_SENDMMSG,
+	FDW_SYS_EPOLL_CTL,
+	FDW_SYS_EPOLL_WAIT,
+	FDW_SYS_EPOLL_PWAIT,
+	FDW_SYS_SHUTDOWN,
+	FDW_SYS_CONNECT,
+	FDW_SYS_BIND,
+	FDW_SYS_LISTEN,
+	FDW_SYS_GETSOCKNAME,
+	FDW_SYS_GETPEERNAME,
+	FDW_SYS_SETSOCKOPT,
+	FDW_SYS_FSYNC,
+	FDW_SYS_FDATASYNC,
+	FDW_SYS_FTRUNCATE,
+	FDW_SYS_FCHMOD,
+	FDW_SYS_FCHOWN,
+	FDW_SYS_FCHDIR,
+	FDW_SYS_FLOCK,
+	FDW_SYS_FSTATFS,
+	FDW_SYS_GETDENTS64,
+	FDW_SYS_SENDFILE,
+	FDW_SYS_SPLICE,
+	FDW_SYS_TEE,
+	FDW_SYS_COPY_FILE_RANGE,
+	FDW_SYS_FALLOCATE,
+	FDW_SYS_UNLINKAT,
+	FDW_SYS_MKDIRAT,
+	FDW_SYS_RENAMEAT2,
+	FDW_SYS_LINKAT,
+	FDW_SYS_SYMLINKAT,
+	FDW_SYS_READLINKAT,
+	FDW_SYS_FACCESSAT2,
+	FDW_SYS_FCHMODAT,
+	FDW_SYS_FCHOWNAT,
+	FDW_SYS_UTIMENSAT,
+	FDW_SYS_EXECVEAT,
+	FDW_SYS_INOTIFY_ADD_WATCH,
+	FDW_SYS_POLL,	  /* in flight only */
+	FDW_SYS_PPOLL,	  /* in flight only */
+	FDW_SYS_SELECT,	  /* in flight only */
+	FDW_SYS_PSELECT6, /* in flight only */
 	FDW_SYS_MAX,
 };
 
@@ -149,6 +212,54 @@ struct fdw_open_event {
 	char path[FDW_PATH_LEN];
 };
 
+/*
+ * A syscall that uses an fd failed with EBADF: the fd was not open (or not
+ * open for that use). `fd` is the argument that was not open at the
+ * syscall's exit (the first fd argument when all were).
+ */
+struct fdw_badf_event {
+	struct fdw_sys_event sys; /* hdr.type FDW_REC_BADF; ret -EBADF */
+	__s32 fd;
+	__u32 bflags;		  /* FDW_BADF_* */
+};
+
+#define FDW_BADF_OPEN_AT_EXIT (1u << 0) /* a file was installed at fd at the exit: the
+					 * fd is open for another use, or reopened */
+
+/*
+ * Deep mode (fd-reuse): thread hdr.tid used `fd` (syscall sys.nr, result
+ * sys.ret), which names another file than at this thread's previous use of
+ * the number (syscall old_nr). The files' inode numbers and types.
+ */
+struct fdw_reuse_event {
+	struct fdw_sys_event sys; /* hdr.type FDW_REC_REUSE */
+	__s32 fd;
+	__u16 old_nr;
+	__u16 pad;
+	__u32 old_mode;
+	__u32 new_mode;
+	__u64 old_ino;
+	__u64 new_ino;
+};
+
+/*
+ * close/dup2/dup3/close_range of `fd` (hdr: the closing thread) found
+ * `other_tid`, a thread sharing the table, blocked in syscall `other_nr`
+ * (FDW_SYS_*) whose fd argument is `fd`. The record follows the closing
+ * syscall's own record.
+ */
+struct fdw_inflight_event {
+	struct fdw_hdr hdr;
+	__u16 nr;	/* the closing syscall (FDW_SYS_*) */
+	__u16 other_nr; /* the blocked one (FDW_SYS_*) */
+	__u32 other_tid;
+	__s32 fd;
+	__u32 threads;	/* threads looked at */
+	__u64 other_arg0;
+	__u64 other_state; /* the blocked thread's __state */
+	char other_comm[FDW_COMM_LEN];
+};
+
 /* fork, exec, exit of one task. */
 struct fdw_task_event {
 	struct fdw_hdr hdr;
@@ -167,6 +278,10 @@ enum {
 	FDW_STAT_LOST = 0,     /* ring buffer full: record dropped */
 	FDW_STAT_EMITTED = 1,  /* records submitted */
 	FDW_STAT_WAKEUPS = 2,  /* forced consumer wakeups */
+	FDW_STAT_BADF_NEG = 3, /* EBADF on a negative fd (-1, ...): not reported */
+	FDW_STAT_INFLIGHT_TRUNC = 4, /* thread walks cut at the bound */
+	FDW_STAT_DEEP_USES = 5,	/* uses checked in deep mode */
+	FDW_STAT_DEEP_REUSES = 6, /* ... that found another file (FDW_REC_REUSE) */
 	FDW_STAT_MAX,
 };
 

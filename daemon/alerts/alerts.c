@@ -23,6 +23,11 @@ static const char *const kind_names[FDW_ALERT_KINDS] = {
 	[FDW_ALERT_EXHAUSTION] = "fd-exhaustion",
 	[FDW_ALERT_LIMIT_HIT] = "fd-limit-hit",
 	[FDW_ALERT_EXEC_LEAK] = "exec-leak",
+	[FDW_ALERT_DOUBLE_CLOSE] = "double-close",
+	[FDW_ALERT_USE_AFTER_CLOSE] = "use-after-close",
+	[FDW_ALERT_CLOSE_IN_FLIGHT] = "close-in-flight",
+	[FDW_ALERT_DUP2_CLOBBER] = "dup2-clobber",
+	[FDW_ALERT_FD_REUSE] = "fd-reuse",
 };
 
 const char *fdw_alert_kind_name(enum fdw_alert_kind k)
@@ -423,6 +428,26 @@ json_t *fdw_alerts_json(const struct fdw_alerts *s, uint32_t pid, bool firing_on
 		}
 	}
 	return json_pack("{s:o}", "alerts", arr);
+}
+
+json_t *fdw_alerts_races_json(const struct fdw_alerts *s, uint32_t pid, bool firing_only)
+{
+	json_t *arr = json_array();
+
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct fdw_alert *a = s->v[i];
+
+		if (!fdw_alert_kind_is_race(a->kind) || (pid && a->pid != pid) ||
+		    (firing_only && a->state != FDW_ALERT_FIRING))
+			continue;
+		if (json_array_append_new(arr, fdw_alert_json(a)) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return json_pack("{s:o}", "races", arr);
 }
 
 /* ---- persistence ------------------------------------------------------------- */

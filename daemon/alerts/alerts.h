@@ -31,6 +31,15 @@ enum fdw_alert_kind {
 	FDW_ALERT_EXHAUSTION = 1, /* "fd-exhaustion": near RLIMIT_NOFILE */
 	FDW_ALERT_LIMIT_HIT = 2,  /* "fd-limit-hit": EMFILE/ENFILE returned */
 	FDW_ALERT_EXEC_LEAK = 3,  /* "exec-leak": fds without cloexec survived exec */
+	/* races and misuse (detect/races.c) */
+	FDW_ALERT_DOUBLE_CLOSE = 4,    /* "double-close": close() of an fd not open */
+	FDW_ALERT_USE_AFTER_CLOSE = 5, /* "use-after-close": EBADF from a closed fd */
+	FDW_ALERT_CLOSE_IN_FLIGHT = 6, /* "close-in-flight": closed while another thread
+					* was blocked in a syscall on it */
+	FDW_ALERT_DUP2_CLOBBER = 7,    /* "dup2-clobber": dup2/dup3 silently closed an fd
+					* another thread created */
+	FDW_ALERT_FD_REUSE = 8,	       /* "fd-reuse": a thread used a number another thread
+					* closed and reopened since its previous use */
 	FDW_ALERT_KINDS,
 };
 
@@ -101,6 +110,11 @@ struct fdw_alerts {
 };
 
 const char *fdw_alert_kind_name(enum fdw_alert_kind k);
+/* A race or misuse kind, listed by GET /v1/races (exec-leak too). */
+static inline bool fdw_alert_kind_is_race(enum fdw_alert_kind k)
+{
+	return k == FDW_ALERT_EXEC_LEAK || (k >= FDW_ALERT_DOUBLE_CLOSE && k < FDW_ALERT_KINDS);
+}
 /* -1 when unknown */
 int fdw_alert_kind_from_name(const char *name);
 const char *fdw_alert_state_name(enum fdw_alert_state s);
@@ -157,3 +171,5 @@ void fdw_alerts_resolve_proc(struct fdw_alerts *s, uint32_t pid, uint64_t start_
 json_t *fdw_alert_json(const struct fdw_alert *a);
 /* {"alerts": [...]} by id; pid 0: every process; firing_only. */
 json_t *fdw_alerts_json(const struct fdw_alerts *s, uint32_t pid, bool firing_only);
+/* The same, of the kinds fdw_alert_kind_is_race() names: {"races": [...]}. */
+json_t *fdw_alerts_races_json(const struct fdw_alerts *s, uint32_t pid, bool firing_only);

@@ -34,7 +34,7 @@
 #include "fdwatch_event.h"
 
 #define TRACEFS "/sys/kernel/tracing"
-#define MAX_PROBES 96
+#define MAX_PROBES 192
 #define FANOTIFY_PENDING 64	  /* fanotify users re-read once exit_read is on */
 #define DETACH_THREADS 32	  /* links detached at once at exit */
 #define DETACH_STACK (64 << 10)
@@ -68,6 +68,13 @@ struct fdw_capture {
 	struct bpf_link *read_link; /* the worker's result */
 	int read_err;
 	enum { READ_IDLE, READ_ATTACHING, READ_DONE } read_state;
+	/* the hot EBADF probes, attached from the thread pool for the first
+	 * deep-mode process when races_io did not attach them at start */
+	uv_work_t io_work;
+	struct bpf_link *io_links[32];
+	const char *io_names[32];
+	unsigned int nio_links;
+	enum { IO_IDLE, IO_ATTACHING, IO_DONE } io_state;
 	uint32_t read_pids[FANOTIFY_PENDING]; /* fanotify_init callers meanwhile */
 	unsigned int nread_pids;
 	bool read_pids_overflow;
@@ -99,6 +106,28 @@ static bool is_required(const char *name)
 {
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (!strcmp(required[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * EBADF probes (bpf/races.bpf.h) on the hottest syscalls: every read,
+ * write, send, recv, epoll_wait and stat of the host would pay ~20 ns for
+ * them (7-9% of a 64-byte pipe write+read or of an fstat), so they load
+ * only with opts.races_io (fdwatchd --races-io; docs/races.md has the
+ * figures, bench/races_tax.c measures them).
+ */
+static const char *const io_badf[] = {
+	"badf_read", "badf_write", "badf_pread64", "badf_pwrite64", "badf_readv",
+	"badf_writev", "badf_preadv", "badf_pwritev", "badf_sendto", "badf_recvfrom",
+	"badf_sendmsg", "badf_sendmmsg", "badf_epoll_wait", "badf_epoll_pwait",
+	"badf_newfstatat", "badf_statx", /* glibc's fstat(), and every stat by path */
+};
+
+static bool is_io_badf(const char *name)
+{
+	for (size_t i = 0; i < sizeof(io_badf) / sizeof(io_badf[0]); i++)
+		if (!strcmp(io_badf[i], name))
 			return true;
 	return false;
 }
@@ -234,10 +263,11 @@ static int ring_consume(struct fdw_capture *c)
 	return ring_consume_max(c, 0);
 }
 
-/* Attached later, off the loop (see fdw_capture_fanotify_event). */
-static bool on_demand(const char *name)
+/* Attached later, off the loop (see fdw_capture_fanotify_event), and the
+ * hot EBADF probes unless races_io (see fdw_capture_deep). */
+static bool on_demand(const struct fdw_capture *c, const char *name)
 {
-	return !strcmp(name, "exit_read");
+	return !strcmp(name, "exit_read") || (!c->opts.races_io && is_io_badf(name));
 }
 
 /*
@@ -253,7 +283,7 @@ static int attach_all(struct fdw_capture *c)
 		const char *name = bpf_program__name(prog);
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(prog) || on_demand(name))
+		if (!bpf_program__autoload(prog) || on_demand(c, name))
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {
@@ -846,4 +876,75 @@ void fdw_capture_fanotify_event(struct fdw_capture *c, const struct fdw_event *e
 	c->read_work.data = c;
 	if (uv_queue_work(c->loop, &c->read_work, read_attach_work, read_attach_done) == 0)
 		c->read_state = READ_ATTACHING;
+}
+
+/* ---- deep mode (fd-reuse) ------------------------------------------------ */
+
+static void io_attach_work(uv_work_t *w)
+{
+	struct fdw_capture *c = w->data;
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, c->skel->obj) {
+		const char *name = bpf_program__name(prog);
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(prog) || !is_io_badf(name) ||
+		    c->nio_links >= sizeof(c->io_links) / sizeof(c->io_links[0]))
+			continue;
+		link = bpf_program__attach(prog);
+		if (link) {
+			c->io_names[c->nio_links] = name;
+			c->io_links[c->nio_links++] = link;
+		}
+	}
+}
+
+static void io_attach_done(uv_work_t *w, int status)
+{
+	(void)status;
+	struct fdw_capture *c = w->data;
+
+	c->io_state = IO_DONE;
+	for (unsigned int i = 0; i < c->nio_links; i++) {
+		if (c->nlinks < MAX_PROBES) {
+			c->links[c->nlinks++] = c->io_links[i];
+			c->attached[c->nattached++] = c->io_names[i];
+		} else {
+			bpf_link__destroy(c->io_links[i]);
+		}
+	}
+	if (!c->nio_links)
+		log_warning("cannot attach the I/O probes of the deep mode");
+	c->nio_links = 0;
+}
+
+int fdw_capture_deep(struct fdw_capture *c, uint32_t tgid, bool on)
+{
+	int fd, r;
+	uint8_t one = 1;
+
+	if (!c || !c->skel)
+		return -ENODEV;
+	fd = bpf_map__fd(c->skel->maps.deep_tgids);
+	if (on) {
+		r = bpf_map_update_elem(fd, &tgid, &one, BPF_NOEXIST);
+		if (r == 0)
+			c->skel->bss->nr_deep_tgids++;
+		else if (errno == EEXIST)
+			r = 0;
+		else
+			return -errno;
+		/* the read/write/send/recv probes, once, never on the loop */
+		if (!c->opts.races_io && c->io_state == IO_IDLE && c->loop && c->handles_open) {
+			c->io_work.data = c;
+			if (uv_queue_work(c->loop, &c->io_work, io_attach_work, io_attach_done) == 0)
+				c->io_state = IO_ATTACHING;
+		}
+		return 0;
+	}
+	r = bpf_map_delete_elem(fd, &tgid);
+	if (r == 0 && c->skel->bss->nr_deep_tgids)
+		c->skel->bss->nr_deep_tgids--;
+	return r < 0 ? -errno : 0;
 }

@@ -17,6 +17,7 @@ struct fdw_capture_opts {
 	uint64_t wakeup_bytes;	   /* fill level that forces a wakeup */
 	unsigned int consume_interval_ms;
 	bool precise_ts;
+	bool races_io;		   /* EBADF probes on read/write/send/recv/epoll_wait too */
 	uint32_t self_tgid;
 	/* every record, in ring order, with its position in the ring (from 1,
 	 * increasing); a negative return aborts the drain */
@@ -65,6 +66,14 @@ uint64_t fdw_capture_wakeups(struct fdw_capture *c);
  */
 unsigned int fdw_capture_lost_pids(struct fdw_capture *c, uint32_t *pids, unsigned int max,
 				   uint64_t *accounted);
+
+/*
+ * Deep mode for a process (fd-reuse: each thread's last file per fd number,
+ * bpf/races.bpf.h): 0 or -errno (-E2BIG: the kernel map is full). The
+ * first one attaches the read/write/send/recv probes from the thread pool
+ * unless opts.races_io did at start.
+ */
+int fdw_capture_deep(struct fdw_capture *c, uint32_t tgid, bool on);
 
 /* Start or stop capturing user stacks for a process's fd syscalls. */
 int fdw_capture_watch_stacks(struct fdw_capture *c, uint32_t tgid, bool on);

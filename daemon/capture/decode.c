@@ -97,6 +97,62 @@ static int unpack_task(const void *data, size_t len, struct fdw_event *ev)
 	return 0;
 }
 
+static int unpack_badf(const void *data, size_t len, struct fdw_event *ev)
+{
+	const struct fdw_badf_event *b = data;
+	int r;
+
+	if (len != sizeof(*b))
+		return -EBADMSG;
+	r = unpack_sys(data, sizeof(b->sys), ev);
+	if (r < 0)
+		return r;
+	if (b->fd < 0 || b->sys.nr == FDW_SYS_UNKNOWN)
+		return -EBADMSG;
+	ev->race_fd = b->fd;
+	ev->race_flags = b->bflags;
+	return 0;
+}
+
+static int unpack_reuse(const void *data, size_t len, struct fdw_event *ev)
+{
+	const struct fdw_reuse_event *u = data;
+	int r;
+
+	if (len != sizeof(*u))
+		return -EBADMSG;
+	r = unpack_sys(data, sizeof(u->sys), ev);
+	if (r < 0)
+		return r;
+	if (u->fd < 0 || u->old_nr >= FDW_SYS_MAX)
+		return -EBADMSG;
+	ev->race_fd = u->fd;
+	ev->other_nr = u->old_nr;
+	ev->old_ino = u->old_ino;
+	ev->old_mode = u->old_mode;
+	ev->ino = u->new_ino;
+	ev->mode = u->new_mode;
+	return 0;
+}
+
+static int unpack_inflight(const void *data, size_t len, struct fdw_event *ev)
+{
+	const struct fdw_inflight_event *f = data;
+
+	if (len != sizeof(*f) || f->nr >= FDW_SYS_MAX || f->other_nr >= FDW_SYS_MAX ||
+	    f->fd < 0)
+		return -EBADMSG;
+	ev->nr = f->nr;
+	ev->other_nr = f->other_nr;
+	ev->other_tid = f->other_tid;
+	ev->race_fd = f->fd;
+	ev->threads = f->threads;
+	ev->other_arg0 = f->other_arg0;
+	memcpy(ev->comm, f->other_comm, sizeof(ev->comm));
+	ev->comm[sizeof(ev->comm) - 1] = '\0';
+	return 0;
+}
+
 int fdw_decode(const void *data, size_t len, struct fdw_event *ev)
 {
 	const struct fdw_hdr *h = data;
@@ -131,6 +187,15 @@ int fdw_decode(const void *data, size_t len, struct fdw_event *ev)
 		ev->hz = 0;
 		memset(ev->comm, 0, sizeof(ev->comm));
 		r = unpack_sys(data, len, ev);
+		break;
+	case FDW_REC_BADF:
+		r = unpack_badf(data, len, ev);
+		break;
+	case FDW_REC_INFLIGHT:
+		r = unpack_inflight(data, len, ev);
+		break;
+	case FDW_REC_REUSE:
+		r = unpack_reuse(data, len, ev);
 		break;
 	case FDW_REC_FORK:
 	case FDW_REC_EXEC:

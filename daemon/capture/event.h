@@ -40,6 +40,19 @@ struct fdw_event {
 	uint64_t jiffies;
 	uint32_t hz;
 	char comm[FDW_COMM_LEN];
+	/* FDW_REC_BADF: the fd that was not open, FDW_BADF_* flags;
+	 * FDW_REC_INFLIGHT: the fd closed, the thread blocked on it (comm is
+	 * that thread's), its syscall, and nr is the closing syscall */
+	int32_t race_fd;
+	uint32_t race_flags;
+	uint32_t other_tid;
+	uint16_t other_nr;
+	uint32_t threads;
+	uint64_t other_arg0;
+	/* FDW_REC_REUSE: the file the number named at the thread's previous use
+	 * (other_nr: that use's syscall); ino and mode are the new one's */
+	uint64_t old_ino;
+	uint32_t old_mode;
 	/* open family: the path argument; points into the record (or a copy) */
 	const char *path;
 };

@@ -98,6 +98,8 @@ static const struct opt opts[] = {
 	  "processes per audit (default 8)", F_LIVE, 0 },
 	{ "precise-ts", OPT_FLAG, F(precise_ts), 0, 0, NULL,
 	  "nanosecond timestamps (costs ~25 ns per event)", 0, 0 },
+	{ "races-io", OPT_FLAG, F(races_io), 0, 0, NULL,
+	  "use-after-close on read/write/send/recv/epoll_wait too (costs every such call)", 0, 0 },
 	{ "proc-root", OPT_STR, F(proc_root), 0, 0, "DIR", "/proc to read (tests)", 0, 0 },
 	{ "verbose", OPT_FLAG, F(verbose), 0, 0, NULL, "debug logging (default off)", F_LIVE,
 	  'v' },

@@ -46,6 +46,7 @@ struct fdw_config {
 	unsigned int audit_sample;     /* processes per audit run */
 	unsigned int consume_interval_ms;
 	bool precise_ts;
+	bool races_io;		    /* use-after-close on the hot I/O syscalls too */
 	bool verbose;
 	struct fdw_leak_config leak; /* --leak NAME=VALUE, [leak] NAME = VALUE */
 	unsigned int max_alerts;     /* alerts kept, firing and recent */

@@ -81,7 +81,9 @@ struct leak_exec {
 	struct {
 		int fd;
 		uint64_t ofd; /* the model's OFD id; 0: any (recovered from the state file) */
+		bool race;    /* its creator set close-on-exec after the fork: too late */
 	} fds[LEAK_EXEC_FDS];
+	unsigned int nrace; /* of which the race form */
 	unsigned int nfds;
 	json_t *leaked; /* their provenance, as the child saw them */
 	struct {
@@ -104,6 +106,60 @@ struct leak_stacks {
 	bool sym_failed;
 };
 
+/* ---- races (races.c) ---- */
+
+enum race_kind {
+	RACE_DOUBLE_CLOSE = 0,	 /* FDW_ALERT_DOUBLE_CLOSE */
+	RACE_USE_AFTER_CLOSE,	 /* FDW_ALERT_USE_AFTER_CLOSE */
+	RACE_CLOSE_IN_FLIGHT,	 /* FDW_ALERT_CLOSE_IN_FLIGHT */
+	RACE_DUP2_CLOBBER,	 /* FDW_ALERT_DUP2_CLOBBER */
+	RACE_FD_REUSE,		 /* FDW_ALERT_FD_REUSE (deep mode) */
+	RACE_KINDS,
+};
+
+#define RACE_FINDINGS 16 /* distinct findings kept per process and kind */
+
+/* One finding: what a thread did to fd, and the generation of fd it hit. */
+struct race_finding {
+	int fd;
+	uint16_t nr;	   /* the failing, closing or replacing syscall */
+	uint16_t other_nr; /* close-in-flight: the blocked syscall */
+	uint32_t tid;	   /* the thread that did it */
+	uint32_t other_tid;/* close-in-flight: the blocked thread */
+	char other_comm[16];
+	uint64_t seq;	   /* its event */
+	uint64_t ts, last_ts; /* CLOCK_MONOTONIC ns, first and latest */
+	uint64_t count;	   /* times seen (same site) */
+	bool never_opened; /* the model never saw fd open in this table */
+	bool pending;	   /* use-after-close whose close record is still to come */
+	bool concurrent;   /* double-close racing the close that freed it */
+	bool has_gen;
+	uint32_t generation;
+	struct fdw_origin origin; /* the generation hit: who created it */
+	struct fdw_origin closed; /* ... and who closed (or replaced) it */
+	struct fdw_origin reopened; /* fd-reuse: who created what the number names now */
+	char target[96];
+};
+
+struct leak_race_kind {
+	struct race_finding *f; /* RACE_FINDINGS, allocated on the first finding */
+	unsigned int n;
+	uint64_t total, dropped;
+	uint64_t fresh;	   /* findings (or repeats) since the alert was last fired */
+	uint64_t last_ts;  /* CLOCK_MONOTONIC of the newest finding */
+};
+
+/* Allocated on a process's first finding (each kind's list on its first). */
+struct leak_races {
+	struct leak_race_kind k[RACE_KINDS];
+	uint32_t sweep_tid; /* the last EBADF close: a run of them on consecutive */
+	int sweep_fd;	    /* fds by one thread is a close-everything loop */
+	uint64_t sweep_seq;
+	unsigned int sweep_run;
+	bool deep;	    /* deep mode (fd-reuse) on for the process */
+	bool deep_refused;
+};
+
 struct leak_proc {
 	uint32_t pid;
 	uint64_t start_ticks;	/* /proc/PID/stat starttime: the identity alerts carry */
@@ -120,6 +176,8 @@ struct leak_proc {
 	struct leak_limits limits;
 	struct leak_exec exec;
 	struct leak_stacks stacks;
+	struct leak_races *races;		/* NULL until a finding */
+	struct leak_alert race_alert[RACE_KINDS];
 };
 
 /* ---- the interface ----------------------------------------------------- */
@@ -145,8 +203,9 @@ extern const struct fdw_detector leak_exhaustion_detector; /* exhaustion.c */
 extern const struct fdw_detector leak_limits_detector;	   /* limits.c */
 extern const struct fdw_detector leak_exec_detector;	   /* exec_leak.c */
 extern const struct fdw_detector leak_stacks_detector;	   /* stacks.c */
+extern const struct fdw_detector leak_races_detector;	   /* races.c */
 
-#define LEAK_DETECTORS_MAX 8
+#define LEAK_DETECTORS_MAX 12
 
 /* The detectors' shared state (leaks.c). */
 struct fdw_leaks {

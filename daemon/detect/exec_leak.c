@@ -29,6 +29,13 @@
  * to the lowest number) without close-on-exec by a process, copied by
  * fork into a child, and still there when the child execs: the creator is
  * the culprit (the parent, when the creator is gone).
+ *
+ * The race form (issue 9): the creator has made the same fd close-on-exec
+ * since (fcntl(F_SETFD) or FIOCLEX after open): one thread opened without
+ * O_CLOEXEC and set the bit a moment later, and another thread's fork came
+ * in between. Such an fd is marked "race" in
+ * the evidence and keeps the alert firing while it is open (its bit in the
+ * creator is no fix: the next fork may come in between again).
  */
 #include <stdio.h>
 #include <string.h>
@@ -60,8 +67,10 @@ static void exec_note_child(struct leak_exec *x, const struct fdw_proc *p,
 }
 
 static void exec_note_fd(struct fdw_leaks *l, struct leak_exec *x, int fd,
-			 const struct fdw_slot *slot, uint64_t ts)
+			 const struct fdw_slot *slot, uint64_t ts, bool race)
 {
+	json_t *o;
+
 	for (unsigned int i = 0; i < x->nfds; i++)
 		if (x->fds[i].fd == fd && (!x->fds[i].ofd || x->fds[i].ofd == slot->ofd->id)) {
 			x->fds[i].ofd = slot->ofd->id;
@@ -73,11 +82,35 @@ static void exec_note_fd(struct fdw_leaks *l, struct leak_exec *x, int fd,
 	}
 	x->fds[x->nfds].fd = fd;
 	x->fds[x->nfds].ofd = slot->ofd->id;
+	x->fds[x->nfds].race = race;
 	x->nfds++;
+	x->nrace += race;
 	if (!x->leaked)
 		x->leaked = json_array();
-	if (x->leaked)
-		(void)json_array_append_new(x->leaked, leak_json_slot(fd, slot, ts));
+	o = leak_json_slot(fd, slot, ts);
+	if (o && race)
+		(void)json_object_set_new(o, "race", json_true());
+	if (x->leaked && o)
+		(void)json_array_append_new(x->leaked, o);
+	else
+		json_decref(o);
+}
+
+/*
+ * The race form: the creator has the same open file description at fd
+ * close-on-exec now, set on purpose after the open (the child's copy, made
+ * by a fork in between, was not). Its thread count at the fork is not
+ * kept (the thread that set the bit has often exited by the time the
+ * child's exec is applied): a single-threaded program that forked between
+ * its own open and fcntl is reported the same way, and is as wrong.
+ */
+static bool exec_race_form(struct fdw_leaks *l, struct fdw_proc *owner, int fd,
+			   const struct fdw_slot *slot)
+{
+	const struct fdw_slot *cs = fdw_table_slot(fdw_model_proc_table(l->m, owner), fd);
+
+	return fdw_slot_open(cs) && cs->ofd == slot->ofd && cs->cloexec &&
+	       !cs->inheritable && cs->origin.seq && cs->origin.seq == slot->origin.seq;
 }
 
 /*
@@ -131,7 +164,7 @@ static void exec_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const stru
 	if (!x->pending)
 		x->pending_since = ev->ts;
 	x->pending = true;
-	exec_note_fd(l, x, fd, slot, ev->ts);
+	exec_note_fd(l, x, fd, slot, ev->ts, exec_race_form(l, owner, fd, slot));
 }
 
 /* ---- the alert ------------------------------------------------------------ */
@@ -161,7 +194,11 @@ static void exec_summary(const struct leak_exec *x, char *summary, size_t len)
 				      sc ? sc : "found in /proc", cm ? " by " : "", cm ? cm : "");
 	}
 	if (json_array_size(x->leaked) > 4 && o < len)
-		snprintf(summary + o, len - o, ", ...");
+		o += (size_t)snprintf(summary + o, len - o, ", ...");
+	if (x->nrace && o < len)
+		snprintf(summary + o, len - o,
+			 "; %u made close-on-exec only after the fork (another thread's fork came "
+			 "between open and fcntl: open with O_CLOEXEC)", x->nrace);
 }
 
 static void exec_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
@@ -185,6 +222,7 @@ static void exec_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc 
 				  "fds", (int)CHILD(x, k)->nfds));
 	exec_summary(x, summary, sizeof(summary));
 	(void)json_object_set_new(ev, "fds", json_integer(x->nfds));
+	(void)json_object_set_new(ev, "race_fds", json_integer(x->nrace));
 	(void)json_object_set(ev, "leaked", x->leaked ? x->leaked : json_array());
 	(void)json_object_set_new(ev, "children_total", json_integer((json_int_t)x->children_total));
 	(void)json_object_set_new(ev, "children", kids);
@@ -199,7 +237,8 @@ static unsigned int exec_still_leaking(const struct leak_exec *x, const struct f
 	for (unsigned int k = 0; k < x->nfds; k++) {
 		const struct fdw_slot *s = fdw_table_slot(t, x->fds[k].fd);
 
-		if (fdw_slot_open(s) && !s->cloexec && (!x->fds[k].ofd || s->ofd->id == x->fds[k].ofd))
+		if (fdw_slot_open(s) && (!s->cloexec || x->fds[k].race) &&
+		    (!x->fds[k].ofd || s->ofd->id == x->fds[k].ofd))
 			still++;
 	}
 	return still;
@@ -208,6 +247,7 @@ static unsigned int exec_still_leaking(const struct leak_exec *x, const struct f
 static void exec_reset(struct leak_exec *x)
 {
 	x->nfds = 0;
+	x->nrace = 0;
 	json_decref(x->leaked);
 	x->leaked = NULL;
 	x->nchildren = x->children_head = 0;
@@ -254,6 +294,8 @@ static void exec_new(struct fdw_leaks *l, struct leak_proc *st, uint64_t now)
 			break;
 		x->fds[x->nfds].fd = (int)json_integer_value(json_object_get(o, "fd"));
 		x->fds[x->nfds].ofd = 0;
+		x->fds[x->nfds].race = json_is_true(json_object_get(o, "race"));
+		x->nrace += x->fds[x->nfds].race;
 		x->nfds++;
 	}
 	x->leaked = json_is_array(arr) ? json_deep_copy(arr) : NULL;

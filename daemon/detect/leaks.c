@@ -41,6 +41,7 @@ static const struct fdw_detector *const builtin[] = {
 	&leak_limits_detector,
 	&leak_exec_detector,
 	&leak_stacks_detector,
+	&leak_races_detector,
 };
 
 int fdw_leaks_add_detector(struct fdw_leaks *l, const struct fdw_detector *d)

@@ -78,6 +78,12 @@ struct fdw_leak_config {
 	unsigned int exec_min_age;     /* s the leaking process must outlive the first such
 					* exec (short-lived shells are no news) */
 	unsigned int evidence_refresh; /* s between evidence updates of a firing alert */
+	/* races and misuse (races.c) */
+	bool races;		       /* report double-close, use-after-close, ... */
+	unsigned int race_quiet;       /* s without a new finding before a race alert resolves */
+	unsigned int max_race_procs;   /* processes with findings kept */
+	bool race_deep;		       /* deep mode (fd-reuse) for processes with a finding */
+	unsigned int max_deep;	       /* processes in deep mode at once */
 	/* bounds */
 	unsigned int max_procs;	       /* processes with detector state */
 	unsigned int max_watch;	       /* processes with user stack capture */
@@ -221,6 +227,23 @@ struct fdw_leak_stats {
 	uint64_t exec_fds_excused;/* fds through exec that blame nobody: passed
 				   * through, set up, made inheritable */
 	uint64_t ticks;
+	/* races (races.c) */
+	uint64_t race_findings[8];  /* by kind: double-close, use-after-close,
+				     * close-in-flight, dup2-clobber (FDW_ALERT_* - 4) */
+	uint64_t race_repeats;	    /* findings that repeated a kept one (counted in it) */
+	uint64_t race_dropped;	    /* distinct findings beyond the per-process bound */
+	uint64_t race_dropped_procs;/* processes refused findings state: max_race_procs */
+	uint64_t race_procs;	    /* processes with findings state now */
+	uint64_t race_sweeps;	    /* EBADF closes of a close-everything loop: excused */
+	uint64_t race_wrong_mode;   /* EBADF on an fd that was open (wrong access mode) */
+	uint64_t race_never_opened; /* EBADF uses of an fd the model never saw open */
+	uint64_t race_unconfirmed;  /* use-after-close whose close never showed up */
+	uint64_t race_single_thread;/* EBADF of a single-threaded process on a number it
+				     * closed itself (or never had): harmless, excused */
+	uint64_t race_deep;	    /* processes in deep mode now */
+	uint64_t race_deep_refused; /* deep mode refused: max_deep or the kernel map */
+	uint64_t race_reuse_excused;/* a number reused in a way the thread knew of (it
+				     * closed or reopened it) or for the same kind of file */
 };
 
 struct fdw_leaks;

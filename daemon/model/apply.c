@@ -623,8 +623,27 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 	t = task->table;
 	if (t && ev->ring_pos > t->last_pos)
 		t->last_pos = ev->ring_pos;
-	if (t && already_read(t, ev))
+	if (t && already_read(t, ev)) {
+		/*
+		 * The table was re-read after this exec (a fork of a
+		 * multi-threaded parent is re-read when applied, by when its
+		 * child may have exec'd): the fds copied from the parent that
+		 * are still there without close-on-exec went through it.
+		 */
+		if (fdw__table_own(m, t) < 0) /* marks slots: not a shared copy's */
+			return;
+		for (uint32_t fd = 3; fd < t->nslots; fd++) {
+			struct fdw_slot *s = t->slots[fd];
+
+			if (!fdw_slot_open(s) || s->cloexec || s->exec_passed ||
+			    s->origin.source != FDW_SRC_INHERIT || !s->origin.seq ||
+			    s->origin.seq >= ev->seq)
+				continue;
+			fdw__notify(m, p, ev, FDW_FDEV_EXEC_LEAK, (int)fd, s);
+			s->exec_passed = true;
+		}
 		return;
+	}
 	if (t && fdw__table_own(m, t) < 0)
 		return;
 	origin_from_event(&closed, ev, p, -1);
@@ -655,6 +674,27 @@ static void apply_exit(struct fdw_model *m, const struct fdw_event *ev)
 		fdw__proc_del(m, p);
 }
 
+/*
+ * A race record changes no table: it is told to the observers with the
+ * slot of its fd as the model has it (none when the table was re-read
+ * after the record: the slot shows a later time).
+ */
+static void apply_race(struct fdw_model *m, const struct fdw_event *ev)
+{
+	struct fdw_task *task = event_task(m, ev);
+	const struct fdw_slot *s = NULL;
+
+	if (!task || !task->table)
+		return;
+	if (!already_read(task->table, ev))
+		s = fdw_table_slot(task->table, ev->race_fd);
+	fdw__notify(m, task->proc, ev,
+		    ev->type == FDW_REC_BADF	  ? FDW_FDEV_BAD_FD
+		    : ev->type == FDW_REC_REUSE ? FDW_FDEV_REUSE
+						: FDW_FDEV_IN_FLIGHT,
+		    ev->race_fd, s);
+}
+
 void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev)
 {
 	m->stats.applied++;
@@ -671,6 +711,11 @@ void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev)
 		break;
 	case FDW_REC_EXIT:
 		apply_exit(m, ev);
+		break;
+	case FDW_REC_BADF:
+	case FDW_REC_INFLIGHT:
+	case FDW_REC_REUSE:
+		apply_race(m, ev);
 		break;
 	}
 }

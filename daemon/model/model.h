@@ -200,6 +200,14 @@ enum fdw_fd_event_kind {
 	FDW_FDEV_DOUBLE_CLOSE, /* close() of an fd that was not open */
 	FDW_FDEV_EXEC_LEAK,    /* fd without cloexec survived exec */
 	FDW_FDEV_FAIL,	       /* syscall failed (EMFILE, EBADF, ...) */
+	FDW_FDEV_BAD_FD,       /* a syscall using fd failed with EBADF (FDW_REC_BADF):
+				* the slot as the model has it (NULL: the table was
+				* re-read since), ev->race_flags what the kernel saw */
+	FDW_FDEV_IN_FLIGHT,    /* fd was closed or replaced while thread ev->other_tid
+				* was blocked in ev->other_nr on it (FDW_REC_INFLIGHT);
+				* the slot's history has the generation closed */
+	FDW_FDEV_REUSE,	       /* deep mode: thread ev->tid used fd, which names another
+				* file than at its previous use (FDW_REC_REUSE) */
 };
 
 /* An observer's fd_events bit for one kind. */

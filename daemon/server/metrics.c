@@ -549,6 +549,9 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "stacks", st->leaks.dropped_stacks },
 		{ "leak_sites", st->leaks.dropped_sites },
 		{ "exec_leak_fds", st->leaks.dropped_exec_fds },
+		{ "race_findings", st->leaks.race_dropped },
+		{ "race_processes", st->leaks.race_dropped_procs },
+		{ "deep_processes", st->leaks.race_deep_refused },
 		{ "metrics_clients", st->server.dropped_mclients },
 	};
 
@@ -569,6 +572,39 @@ static void by_kind(struct sb *b, const char *name, const char *type, const char
 			  (unsigned long long)v[k]);
 }
 
+/* Race and misuse findings (detect/races.c), by kind, and what was excused. */
+static void render_races(struct sb *b, const struct fdw_stats *st)
+{
+	static const char *const kinds[] = { "double-close", "use-after-close",
+					     "close-in-flight", "dup2-clobber", "fd-reuse" };
+	const struct fdw_leak_stats *ls = &st->leaks;
+	const struct {
+		const char *reason;
+		uint64_t v;
+	} excused[] = {
+		{ "close_everything_loop", ls->race_sweeps },
+		{ "access_mode", ls->race_wrong_mode },
+		{ "never_opened", ls->race_never_opened },
+		{ "single_thread", ls->race_single_thread },
+		{ "close_not_seen", ls->race_unconfirmed },
+		{ "reuse_known_to_thread", ls->race_reuse_excused },
+	};
+
+	family(b, "fdwatch_race_findings_total", "counter",
+	       "Race and misuse findings (repeats included), by kind.");
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		sb_printf(b, "fdwatch_race_findings_total{kind=\"%s\"} %llu\n", kinds[i],
+			  (unsigned long long)ls->race_findings[i]);
+	family(b, "fdwatch_race_excused_total", "counter",
+	       "EBADF results not reported as findings, by reason.");
+	for (size_t i = 0; i < sizeof(excused) / sizeof(excused[0]); i++)
+		sb_printf(b, "fdwatch_race_excused_total{reason=\"%s\"} %llu\n", excused[i].reason,
+			  (unsigned long long)excused[i].v);
+	gauge(b, "fdwatch_race_processes", "Processes with race findings kept.", ls->race_procs);
+	gauge(b, "fdwatch_race_deep_processes", "Processes in deep mode (fd-reuse) now.",
+	      ls->race_deep);
+}
+
 static void render_alerts(struct sb *b, const struct fdw_stats *st)
 {
 	const struct fdw_alert_stats *as = &st->alerts;
@@ -585,6 +621,7 @@ static void render_alerts(struct sb *b, const struct fdw_stats *st)
 		"Corrupt alert state files (or entries) set aside at start.", as->load_errors);
 	gauge(b, "fdwatch_leak_detector_processes", "Processes with leak detector state.",
 	      st->leaks.procs);
+	render_races(b, st);
 	gauge(b, "fdwatch_leak_stack_processes", "Processes whose user stacks are captured.",
 	      st->leaks.watching);
 }

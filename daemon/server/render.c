@@ -261,6 +261,30 @@ json_t *fdw_render_event(const struct fdw_server_deps *deps, const struct fdw_hi
 		set_ret(o, ev->ret, &ok);
 		break;
 	}
+	case FDW_REC_BADF:
+		set(o, "comm", json_comm(e->comm), &ok);
+		set_syscall_args(o, ev, &ok);
+		set(o, "bad_fd", json_integer(ev->race_fd), &ok);
+		set(o, "open_at_exit", json_boolean(ev->race_flags & FDW_BADF_OPEN_AT_EXIT), &ok);
+		break;
+	case FDW_REC_REUSE:
+		set(o, "comm", json_comm(e->comm), &ok);
+		set_syscall_args(o, ev, &ok);
+		set(o, "reused_fd", json_integer(ev->race_fd), &ok);
+		set(o, "previous_syscall", json_string(fdw_syscall_name(ev->other_nr)), &ok);
+		set(o, "previous_ino", json_u64(ev->old_ino), &ok);
+		set(o, "ino", json_u64(ev->ino), &ok);
+		break;
+	case FDW_REC_INFLIGHT:
+		set(o, "comm", json_comm(e->comm), &ok);
+		set(o, "syscall", json_string(fdw_syscall_name(ev->nr)), &ok);
+		set(o, "in_flight", json_true(), &ok);
+		set(o, "fd", json_integer(ev->race_fd), &ok);
+		set(o, "blocked_tid", json_integer(ev->other_tid), &ok);
+		set(o, "blocked_syscall", json_string(fdw_syscall_name(ev->other_nr)), &ok);
+		set(o, "blocked_comm", json_comm(ev->comm), &ok);
+		set(o, "threads", json_integer(ev->threads), &ok);
+		break;
 	case FDW_REC_FORK:
 		set(o, "comm", json_comm(e->comm), &ok);
 		set(o, "syscall", json_string("fork"), &ok);

@@ -383,6 +383,32 @@ static void route_leaks(struct client *c, const char *rest, size_t rlen, const c
 	srv_respond(c, 200, doc, NULL);
 }
 
+/* GET /v1/races[?pid=PID][&follow=1]: the race and misuse findings
+ * (double-close, use-after-close, close-in-flight, dup2-clobber) and the
+ * exec-leak alerts, firing and recent. Bounded by the alert store. */
+static void route_races(struct client *c, const char *rest, size_t rlen, const char *q,
+			size_t qlen)
+{
+	const struct fdw_server_deps *deps = &c->srv->deps;
+	uint64_t pid = 0;
+	bool follow = false;
+	struct query qs;
+
+	parse_query(q, qlen, &qs);
+	if (!query_check(c, &qs, &pid, NULL, &follow))
+		return;
+	if (!deps->alerts) {
+		srv_respond_error(c, 503, "no race detection");
+		return;
+	}
+	drain(c);
+	if (follow) {
+		srv_follow_alerts(c, (uint32_t)pid);
+		return;
+	}
+	srv_respond(c, 200, fdw_alerts_races_json(deps->alerts, (uint32_t)pid, false), NULL);
+}
+
 typedef void route_fn(struct client *c, const char *rest, size_t rlen, const char *q,
 		      size_t qlen);
 
@@ -397,6 +423,7 @@ static const struct route {
 	{ "/v1/processes/", true, false, route_process },
 	{ "/v1/events", false, false, route_events },
 	{ "/v1/leaks", false, false, route_leaks },
+	{ "/v1/races", false, false, route_races },
 	{ "/v1/verify", false, false, route_verify },
 };
 

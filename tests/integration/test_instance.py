@@ -11,6 +11,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 
 import fdwtest as T
 from fdwtest import check, check_eq
@@ -69,7 +70,12 @@ def main(r):
 
         with r.case("a FIFO as the state file: set aside, the daemon starts and stops"):
             fifo = os.path.join(state, "alerts.json")
+            # the daemons above may have saved alerts about the host's
+            # processes (a busy host: leaks, races): the FIFO replaces them
+            if os.path.lexists(fifo):
+                os.unlink(fifo)
             os.mkfifo(fifo)
+            t3 = time.time()
             with T.Daemon(args=args, ready_timeout=60) as d3:
                 with open(d3.log_path, errors="replace") as f:
                     text = f.read()
@@ -77,7 +83,9 @@ def main(r):
                       f"no warning in the log:\n{d3.log_tail()}")
                 check(stat.S_ISFIFO(os.lstat(fifo + ".corrupt").st_mode),
                       "the FIFO was not moved to alerts.json.corrupt")
-                check_eq(d3.cli_json("leaks")["alerts"], [], "alerts")
+                # none read from the FIFO: only what this daemon fired since
+                old = [a for a in d3.cli_json("leaks")["alerts"] if a["fired_at"] < t3]
+                check_eq(old, [], "alerts from before this daemon")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -85,10 +85,13 @@ METRICS_ONLY = {
     "fdwatch_fd_limit_usage_ratio", "fdwatch_leak_growing_processes",
     "fdwatch_leak_growth_rate", "fdwatch_leak_limit_eta_seconds",
     "fdwatch_loop_lag_max_seconds",  # status loop_lag_max_ms, in seconds
+    "fdwatch_race_findings_total", "fdwatch_race_excused_total",  # per kind, per reason
+    "fdwatch_race_processes", "fdwatch_race_deep_processes",
 }
 # labelled samples of fdwatch_dropped_total with no status figure
 DROPPED_METRICS_ONLY = {"detector_processes", "stack_processes", "stacks", "leak_sites",
-                        "exec_leak_fds", "metrics_clients"}
+                        "exec_leak_fds", "metrics_clients", "race_findings",
+                        "race_processes", "deep_processes"}
 
 BATCHES = 5
 QUIET_PER_BATCH = 2

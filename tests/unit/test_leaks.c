@@ -1198,7 +1198,7 @@ static void fake_on_exit(struct fdw_leaks *l, struct leak_proc *st)
 static void test_detector_interface(void)
 {
 	static const char *const builtin[] = { "growth", "exhaustion", "limits", "exec-leak",
-					       "stacks" };
+					       "stacks", "races" };
 	const struct fdw_detector a = {
 		.name = "fake-a", .on_proc_new = fake_on_new, .on_fd_event = fake_on_fd,
 		.fd_events = ~0u, .on_tick = fake_a_tick, .on_proc_exit = fake_on_exit,
@@ -1216,8 +1216,8 @@ static void test_detector_interface(void)
 
 	fake_soft = 10; /* 10 fds open: exhaustion */
 	l = leaks_setup(&m, &store, NULL);
-	CHECK_EQ(l->ndet, 5);
-	for (unsigned int i = 0; i < 5 && i < l->ndet; i++)
+	CHECK_EQ(l->ndet, 6);
+	for (unsigned int i = 0; i < 6 && i < l->ndet; i++)
 		CHECK_STR(l->det[i]->name, builtin[i]);
 	CHECK_EQ(fdw_leaks_add_detector(l, &a), 0);
 	CHECK_EQ(fdw_leaks_add_detector(l, &b), 0);
@@ -1262,6 +1262,208 @@ static void test_detector_interface(void)
 	CHECK_EQ(fake_exits, 2);
 }
 
+/* ---- races (detect/races.c) ---- */
+
+static struct fdw_event tsys(uint32_t tid, unsigned int nr, int64_t ret, uint64_t a0,
+			     uint64_t a1)
+{
+	struct fdw_event ev = sys(PID, FILES, nr, ret, a0, a1, 0);
+
+	ev.tid = tid;
+	return ev;
+}
+
+static void t_open(struct fdw_model *m, uint32_t tid, int fd, const char *path)
+{
+	struct fdw_event ev = tsys(tid, FDW_SYS_OPENAT, fd, (uint64_t)AT_FDCWD, 0);
+
+	ev.nfds = 1;
+	ev.fds[0] = fd;
+	ev.file = 0xffff888300000000ull + seq * 256;
+	ev.kfiles[0] = ev.file;
+	ev.ino = 7000 + seq;
+	ev.dev = 1;
+	ev.mode = S_IFREG | 0644;
+	ev.path = path;
+	fdw_model_apply(m, &ev);
+}
+
+static void t_badf(struct fdw_model *m, uint32_t tid, unsigned int nr, int fd, uint32_t flags)
+{
+	struct fdw_event ev = tsys(tid, nr, -EBADF, (uint64_t)fd, 0);
+
+	ev.type = FDW_REC_BADF;
+	ev.race_fd = fd;
+	ev.race_flags = flags;
+	fdw_model_apply(m, &ev);
+}
+
+static struct fdw_alert *race_alert(struct fdw_alerts *store, enum fdw_alert_kind k)
+{
+	return fdw_alerts_find_firing(store, k, PID, PID * 10);
+}
+
+static const json_t *finding(const struct fdw_alert *a, size_t i)
+{
+	return a ? json_array_get(json_object_get(a->evidence, "findings"), i) : NULL;
+}
+
+static json_int_t jint(const json_t *o, const char *path1, const char *path2)
+{
+	const json_t *v = json_object_get(o, path1);
+
+	if (path2)
+		v = json_object_get(v, path2);
+	return json_integer_value(v);
+}
+
+static void test_races(void)
+{
+	const uint32_t T2 = PID + 1;
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l;
+	struct fdw_event ev;
+	struct fdw_alert *a;
+	const json_t *f, *g;
+	struct fdw_model m;
+	double real = 1.8e9;
+
+	fdw_leak_config_default(&c);
+	c.race_quiet = 5;
+	l = leaks_setup(&m, &store, &c);
+	start(&m, PID);
+	mono = NS;
+	/* a second thread on the same table */
+	ev = sys(PID, FILES, 0, 0, 0, 0, 0);
+	ev.type = FDW_REC_FORK;
+	ev.flags = FDW_F_THREAD | FDW_F_SHARED_FILES;
+	ev.child_pid = PID;
+	ev.child_tid = T2;
+	ev.child_files = FILES;
+	fdw_model_apply(&m, &ev);
+
+	/* double-close: T2 opens 5, PID closes it, T2 closes it again */
+	t_open(&m, T2, 5, "/srv/a");
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 5, 0));
+	apply(&m, tsys(T2, FDW_SYS_CLOSE, -EBADF, 5, 0));
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	a = race_alert(&store, FDW_ALERT_DOUBLE_CLOSE);
+	CHECK(a != NULL);
+	f = finding(a, 0);
+	CHECK_EQ(jint(f, "fd", NULL), 5);
+	CHECK_EQ(jint(f, "tid", NULL), T2);
+	g = json_object_get(f, "generation");
+	CHECK_EQ(jint(g, "created", "tid"), T2);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(g, "created"), "syscall")),
+		  "openat");
+	CHECK_EQ(jint(g, "closed", "tid"), PID);
+	CHECK(json_is_false(json_object_get(f, "never_opened")));
+
+	/* the close-everything loop after 20 was used: excused */
+	t_open(&m, PID, 20, "/srv/b");
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 20, 0));
+	for (int fd = 20; fd < 60; fd++)
+		apply(&m, tsys(PID, FDW_SYS_CLOSE, -EBADF, (uint64_t)fd, 0));
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	a = race_alert(&store, FDW_ALERT_DOUBLE_CLOSE);
+	CHECK_EQ(jint(a ? a->evidence : NULL, "total", NULL), 1);
+	CHECK(fdw_leaks_stats(l)->race_sweeps >= 39);
+
+	/* EBADF on an fd open before and after: the access mode */
+	t_open(&m, PID, 6, "/srv/c");
+	t_badf(&m, T2, FDW_SYS_WRITE, 6, FDW_BADF_OPEN_AT_EXIT);
+	CHECK_EQ(fdw_leaks_stats(l)->race_wrong_mode, 1);
+	/* EBADF whose close comes after it in the ring: confirmed at the tick */
+	t_open(&m, PID, 7, "/srv/d");
+	t_badf(&m, T2, FDW_SYS_READ, 7, 0);
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 7, 0));
+	/* and one whose close never shows: dropped */
+	t_open(&m, PID, 8, "/srv/e");
+	t_badf(&m, T2, FDW_SYS_FSTAT, 8, 0);
+	/* a plain use after close */
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 6, 0));
+	t_badf(&m, T2, FDW_SYS_LSEEK, 6, 0);
+	/* never opened: counted, not reported */
+	t_badf(&m, T2, FDW_SYS_LSEEK, 900, 0);
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	a = race_alert(&store, FDW_ALERT_USE_AFTER_CLOSE);
+	CHECK(a != NULL);
+	CHECK_EQ(json_array_size(json_object_get(a ? a->evidence : NULL, "findings")), 2);
+	for (size_t i = 0; i < 2; i++) {
+		f = finding(a, i);
+		g = json_object_get(f, "generation");
+		CHECK_EQ(jint(f, "tid", NULL), T2);
+		CHECK_EQ(jint(g, "closed", "tid"), PID);
+		CHECK(jint(f, "fd", NULL) == 7 || jint(f, "fd", NULL) == 6);
+	}
+	CHECK_EQ(fdw_leaks_stats(l)->race_unconfirmed, 1);
+	CHECK_EQ(fdw_leaks_stats(l)->race_never_opened, 1);
+
+	/* close-in-flight */
+	t_open(&m, PID, 11, "/srv/f");
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 11, 0));
+	ev = tsys(PID, FDW_SYS_CLOSE, 0, 0, 0);
+	ev.type = FDW_REC_INFLIGHT;
+	ev.race_fd = 11;
+	ev.other_tid = T2;
+	ev.other_nr = FDW_SYS_READ;
+	strcpy(ev.comm, "worker");
+	fdw_model_apply(&m, &ev);
+	/* dup2-clobber: T2's fd 9 replaced by PID; a reopen of the same path is not */
+	t_open(&m, T2, 9, "/srv/g");
+	t_open(&m, PID, 10, "/srv/h");
+	apply(&m, tsys(PID, FDW_SYS_DUP2, 9, 10, 9));
+	t_open(&m, T2, 12, "/srv/log");
+	t_open(&m, PID, 13, "/srv/log");
+	apply(&m, tsys(PID, FDW_SYS_DUP2, 12, 13, 12));
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	a = race_alert(&store, FDW_ALERT_CLOSE_IN_FLIGHT);
+	f = finding(a, 0);
+	CHECK_EQ(jint(f, "blocked_tid", NULL), T2);
+	CHECK_EQ(jint(f, "fd", NULL), 11);
+	CHECK_EQ(jint(json_object_get(f, "generation"), "created", "tid"), PID);
+	a = race_alert(&store, FDW_ALERT_DUP2_CLOBBER);
+	CHECK_EQ(json_array_size(json_object_get(a ? a->evidence : NULL, "findings")), 1);
+	f = finding(a, 0);
+	CHECK_EQ(jint(f, "fd", NULL), 9);
+	CHECK_EQ(jint(json_object_get(f, "generation"), "created", "tid"), T2);
+
+	/* bounded: distinct double closes past RACE_FINDINGS are counted */
+	for (int fd = 100; fd < 140; fd += 2) {
+		t_open(&m, PID, fd, "/srv/x");
+		apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, (uint64_t)fd, 0));
+		apply(&m, tsys(T2, FDW_SYS_CLOSE, -EBADF, (uint64_t)fd, 0));
+	}
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	a = race_alert(&store, FDW_ALERT_DOUBLE_CLOSE);
+	CHECK_EQ(json_array_size(json_object_get(a ? a->evidence : NULL, "findings")), RACE_FINDINGS);
+	CHECK_EQ(jint(a ? a->evidence : NULL, "dropped", NULL), 1 + 20 - RACE_FINDINGS);
+	CHECK_EQ(fdw_leaks_stats(l)->race_dropped, 1 + 20 - RACE_FINDINGS);
+
+	/* quiet for race_quiet seconds: resolved */
+	for (int s = 0; s < 6; s++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(race_alert(&store, FDW_ALERT_DOUBLE_CLOSE) == NULL);
+	CHECK(race_alert(&store, FDW_ALERT_USE_AFTER_CLOSE) == NULL);
+	CHECK_EQ(store.stats.resolved[FDW_ALERT_DOUBLE_CLOSE], 1);
+	leaks_teardown(l, &m, &store);
+
+	/* a single-threaded process closing twice what it closed: excused */
+	l = leaks_setup(&m, &store, NULL);
+	start(&m, PID);
+	mono = NS;
+	t_open(&m, PID, 5, "/srv/a");
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 5, 0));
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, -EBADF, 5, 0));
+	t_badf(&m, PID, FDW_SYS_FSTAT, 5, 0);
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(race_alert(&store, FDW_ALERT_DOUBLE_CLOSE) == NULL);
+	CHECK(race_alert(&store, FDW_ALERT_USE_AFTER_CLOSE) == NULL);
+	CHECK_EQ(fdw_leaks_stats(l)->race_single_thread, 2);
+	leaks_teardown(l, &m, &store);
+}
+
 int main(void)
 {
 	test_config();
@@ -1274,5 +1476,6 @@ int main(void)
 	test_exec_leak();
 	test_exec_attribution();
 	test_detector_interface();
+	test_races();
 	return check_summary();
 }

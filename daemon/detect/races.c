@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Races and misuse of descriptors (issue 9), from the model's events:
+ *
+ *   double-close     close() returned EBADF: the fd was not open. The
+ *                    slot's history says who created the generation that
+ *                    was open before and who closed it, or that the table
+ *                    never had the number open. A thread closing a run of
+ *                    consecutive numbers that are not open is the classic
+ *                    close-everything loop, not a bug: excused (counted).
+ *   use-after-close  a syscall using an fd (read, fstat, lseek, send, ...)
+ *                    returned EBADF (bpf/races.bpf.h) and the fd had been
+ *                    closed. When the kernel saw the fd open at the exit and
+ *                    so does the model, the EBADF was about the access mode
+ *                    (write() on an O_RDONLY fd): not a finding. When the
+ *                    kernel saw it closed but the model still has it open,
+ *                    the close's record is behind this one in the ring (two
+ *                    threads): the finding waits for the next tick, by when
+ *                    the slot's history names the close.
+ *   close-in-flight  close/dup2/dup3/close_range found another thread of
+ *                    the table blocked in a syscall on the fd (the kernel
+ *                    walks the threads, races.bpf.h).
+ *   dup2-clobber     dup2/dup3 replaced an open fd above 2 that another
+ *                    thread of the process created: the atomic replace hid
+ *                    a close. A replacement by the same file (a log
+ *                    reopened under its path) is excused.
+ *
+ * Findings are kept per process and kind (RACE_FINDINGS distinct ones, a
+ * repeat of the same site only counts), in state allocated on the first
+ * one (max_race_procs processes); each kind is one alert per process,
+ * fired (or refreshed) at the tick after a new finding, resolved after
+ * race_quiet seconds without one or when the process exits.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/json.h"
+#include "capture/capture.h"
+#include "capture/syscalls.h"
+#include "detect/detector.h"
+#include "detect/evidence.h"
+
+static const enum fdw_alert_kind alert_kind[RACE_KINDS] = {
+	[RACE_DOUBLE_CLOSE] = FDW_ALERT_DOUBLE_CLOSE,
+	[RACE_USE_AFTER_CLOSE] = FDW_ALERT_USE_AFTER_CLOSE,
+	[RACE_CLOSE_IN_FLIGHT] = FDW_ALERT_CLOSE_IN_FLIGHT,
+	[RACE_DUP2_CLOBBER] = FDW_ALERT_DUP2_CLOBBER,
+	[RACE_FD_REUSE] = FDW_ALERT_FD_REUSE,
+};
+
+#define EBADF_RET (-(int64_t)EBADF)
+
+/* ---- state ------------------------------------------------------------------ */
+
+static struct leak_races *races_get(struct fdw_leaks *l, struct leak_proc *st)
+{
+	if (st->races)
+		return st->races;
+	if (l->stats.race_procs >= l->cfg.max_race_procs) {
+		l->stats.race_dropped_procs++;
+		return NULL;
+	}
+	st->races = calloc(1, sizeof(*st->races));
+	if (!st->races)
+		return NULL;
+	st->races->sweep_fd = -2;
+	l->stats.race_procs++;
+	return st->races;
+}
+
+static void origin_of_event(struct fdw_origin *o, const struct fdw_event *ev,
+			    const struct fdw_proc *p)
+{
+	memset(o, 0, sizeof(*o));
+	o->nr = ev->nr;
+	o->source = FDW_SRC_EVENT;
+	o->from_fd = -1;
+	o->tid = ev->tid;
+	o->pid = ev->pid;
+	o->ts = ev->ts;
+	o->seq = ev->seq;
+	memcpy(o->comm, p->comm, sizeof(o->comm));
+}
+
+/* Fill the generation a finding hit from slot history entry h. */
+static void gen_from_hist(struct race_finding *f, const struct fdw_fd_history *h)
+{
+	f->has_gen = true;
+	f->generation = h->generation;
+	f->origin = h->origin;
+	f->closed = h->closed;
+	snprintf(f->target, sizeof(f->target), "%s", h->target ? h->target : "");
+}
+
+/* The newest closed generation of a slot created before event `seq` (0: any). */
+static const struct fdw_fd_history *closed_gen(const struct fdw_slot *s, uint64_t seq)
+{
+	for (unsigned int i = 0; s && i < s->nhist; i++) {
+		const struct fdw_fd_history *h = fdw_slot_history(s, i);
+
+		if (h && (!seq || !h->origin.seq || h->origin.seq < seq))
+			return h;
+	}
+	return NULL;
+}
+
+/* Two findings are one site: same fd, same syscall, same creator of the
+ * generation hit (or both never opened). */
+static bool same_site(const struct race_finding *a, const struct race_finding *b)
+{
+	return a->fd == b->fd && a->nr == b->nr && a->other_nr == b->other_nr &&
+	       a->never_opened == b->never_opened && a->origin.nr == b->origin.nr &&
+	       a->pending == b->pending;
+}
+
+/*
+ * A process with a finding is worth watching closer: deep mode (each
+ * thread's last file per fd number, in the kernel) finds fd-reuse.
+ */
+static void deep_on(struct fdw_leaks *l, struct leak_races *r, uint32_t pid)
+{
+	if (r->deep || r->deep_refused || !l->cfg.race_deep || !l->capture)
+		return;
+	if (l->stats.race_deep >= l->cfg.max_deep || fdw_capture_deep(l->capture, pid, true) < 0) {
+		r->deep_refused = true;
+		l->stats.race_deep_refused++;
+		return;
+	}
+	r->deep = true;
+	l->stats.race_deep++;
+}
+
+/* Keep finding f (copied) of kind k; a repeat of a kept site counts in it. */
+static struct race_finding *add_finding(struct fdw_leaks *l, struct leak_races *r,
+					enum race_kind k, const struct race_finding *f)
+{
+	struct leak_race_kind *rk = &r->k[k];
+
+	rk->total++;
+	rk->fresh++;
+	rk->last_ts = f->ts;
+	l->stats.race_findings[k]++;
+	for (unsigned int i = 0; i < rk->n; i++) {
+		if (same_site(&rk->f[i], f)) {
+			rk->f[i].count++;
+			rk->f[i].last_ts = f->ts;
+			rk->f[i].tid = f->tid;
+			l->stats.race_repeats++;
+			return &rk->f[i];
+		}
+	}
+	if (!rk->f)
+		rk->f = calloc(RACE_FINDINGS, sizeof(*rk->f));
+	if (!rk->f || rk->n >= RACE_FINDINGS) {
+		rk->dropped++;
+		l->stats.race_dropped++;
+		return NULL;
+	}
+	rk->f[rk->n] = *f;
+	rk->f[rk->n].count = 1;
+	rk->f[rk->n].last_ts = f->ts;
+	return &rk->f[rk->n++];
+}
+
+static struct race_finding *report(struct fdw_leaks *l, struct leak_races *r, enum race_kind k,
+				   const struct race_finding *f, uint32_t pid)
+{
+	deep_on(l, r, pid);
+	return add_finding(l, r, k, f);
+}
+
+static void new_finding(struct race_finding *f, const struct fdw_event *ev, int fd)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	f->nr = ev->nr;
+	f->tid = ev->tid;
+	f->seq = ev->seq;
+	f->ts = ev->ts;
+}
+
+/* ---- the events --------------------------------------------------------------- */
+
+/*
+ * A single-threaded process that closes or uses a number it closed itself
+ * got EBADF and nothing else: harmless there (shells do it), and no other
+ * thread can have reused the number in between. Counted, not reported.
+ */
+static bool single_threaded(struct fdw_leaks *l, const struct fdw_proc *p,
+			    const struct fdw_event *ev, const struct fdw_fd_history *h)
+{
+	if (p->ntasks > 1 || (h && h->closed.tid && h->closed.tid != ev->tid))
+		return false;
+	l->stats.race_single_thread++;
+	return true;
+}
+
+/*
+ * close() of an fd that was not open. `slot` is the model's (before this
+ * event when the model agreed the fd was closed; when the model had it open
+ * it closed it now, and this event is the last close in its history).
+ */
+static void on_double_close(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc *p,
+			    const struct fdw_event *ev, int fd, const struct fdw_slot *slot)
+{
+	struct leak_races *r;
+	struct race_finding f;
+	const struct fdw_fd_history *h;
+
+	if (fd < 0)
+		return; /* close(-1): the probe filters these already */
+	r = races_get(l, st);
+	if (!r)
+		return;
+	/* a close-everything loop: one thread, consecutive numbers */
+	if (r->sweep_tid == ev->tid && (fd == r->sweep_fd + 1 || fd == r->sweep_fd - 1)) {
+		if (r->sweep_run++ == 0) {
+			/* the first of the run was taken for a finding: take it back */
+			struct leak_race_kind *rk = &r->k[RACE_DOUBLE_CLOSE];
+
+			for (unsigned int i = 0; i < rk->n; i++) {
+				if (rk->f[i].seq != r->sweep_seq)
+					continue;
+				if (rk->f[i].count > 1) {
+					rk->f[i].count--;
+				} else {
+					rk->f[i] = rk->f[--rk->n];
+				}
+				if (rk->total)
+					rk->total--;
+				if (rk->fresh)
+					rk->fresh--;
+				if (l->stats.race_findings[RACE_DOUBLE_CLOSE])
+					l->stats.race_findings[RACE_DOUBLE_CLOSE]--;
+				l->stats.race_sweeps++;
+				break;
+			}
+		}
+		r->sweep_fd = fd;
+		l->stats.race_sweeps++;
+		return;
+	}
+	r->sweep_tid = ev->tid;
+	r->sweep_fd = fd;
+	r->sweep_seq = ev->seq;
+	r->sweep_run = 0;
+	h = slot ? closed_gen(slot, 0) : NULL;
+	if (single_threaded(l, p, ev, h))
+		return;
+	new_finding(&f, ev, fd);
+	if (h) {
+		gen_from_hist(&f, h);
+		if (h->closed.seq == ev->seq) {
+			/* the model had it open: the close that freed it is another
+			 * thread's, whose record comes after this one */
+			f.concurrent = true;
+			memset(&f.closed, 0, sizeof(f.closed));
+		}
+	} else {
+		f.never_opened = slot == NULL || slot->generation == 0;
+		if (!f.never_opened)
+			return; /* had generations, none kept: nothing to show */
+	}
+	(void)report(l, r, RACE_DOUBLE_CLOSE, &f, p->pid);
+}
+
+static void on_bad_fd(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc *p,
+		      const struct fdw_event *ev, int fd, const struct fdw_slot *slot)
+{
+	struct leak_races *r;
+	struct race_finding f;
+	const struct fdw_fd_history *h;
+
+	if (fdw_slot_open(slot)) {
+		if (ev->race_flags & FDW_BADF_OPEN_AT_EXIT) {
+			/* open before and after: the access mode was wrong */
+			l->stats.race_wrong_mode++;
+			return;
+		}
+		/* the kernel had it closed: the close is behind us in the ring */
+		r = races_get(l, st);
+		if (!r)
+			return;
+		new_finding(&f, ev, fd);
+		f.pending = true;
+		(void)report(l, r, RACE_USE_AFTER_CLOSE, &f, p->pid);
+		return;
+	}
+	h = closed_gen(slot, ev->seq);
+	if (!h) {
+		l->stats.race_never_opened++;
+		return;
+	}
+	if (single_threaded(l, p, ev, h))
+		return;
+	r = races_get(l, st);
+	if (!r)
+		return;
+	new_finding(&f, ev, fd);
+	gen_from_hist(&f, h);
+	(void)report(l, r, RACE_USE_AFTER_CLOSE, &f, p->pid);
+}
+
+static void on_in_flight(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc *p,
+			 const struct fdw_event *ev, int fd, const struct fdw_slot *slot)
+{
+	struct leak_races *r = races_get(l, st);
+	const struct fdw_fd_history *h;
+	struct race_finding f;
+
+	if (!r)
+		return;
+	new_finding(&f, ev, fd);
+	f.other_nr = ev->other_nr;
+	f.other_tid = ev->other_tid;
+	memcpy(f.other_comm, ev->comm, sizeof(f.other_comm));
+	/* the generation the close ended: the newest in the history */
+	h = closed_gen(slot, 0);
+	if (h)
+		gen_from_hist(&f, h);
+	(void)report(l, r, RACE_CLOSE_IN_FLIGHT, &f, p->pid);
+}
+
+/* dup2/dup3 is about to replace the open fd `fd` (slot: the old generation). */
+static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc *p,
+		       const struct fdw_event *ev, int fd, const struct fdw_slot *slot)
+{
+	const struct fdw_table *t = fdw_model_proc_table(l->m, p);
+	const struct fdw_slot *src;
+	struct leak_races *r;
+	struct race_finding f;
+
+	if (fd <= 2 || !fdw_slot_open(slot) || (ev->nr != FDW_SYS_DUP2 && ev->nr != FDW_SYS_DUP3))
+		return;
+	/* created by another thread of this process, by a syscall we saw */
+	if (slot->origin.source != FDW_SRC_EVENT || slot->origin.pid != ev->pid ||
+	    !slot->origin.tid || slot->origin.tid == ev->tid)
+		return;
+	/* the same file again (a log reopened under its path): no surprise */
+	src = fdw_table_slot(t, (int)ev->args[0]);
+	if (fdw_slot_open(src) && src->ofd->target && slot->ofd->target &&
+	    !strcmp(src->ofd->target, slot->ofd->target))
+		return;
+	r = races_get(l, st);
+	if (!r)
+		return;
+	new_finding(&f, ev, fd);
+	f.has_gen = true;
+	f.generation = slot->generation;
+	f.origin = slot->origin;
+	origin_of_event(&f.closed, ev, p);
+	f.closed.from_fd = (int32_t)ev->args[0];
+	snprintf(f.target, sizeof(f.target), "%s",
+		 slot->ofd->target ? slot->ofd->target
+				   : (slot->ofd->path_arg ? slot->ofd->path_arg : ""));
+	(void)report(l, r, RACE_DUP2_CLOBBER, &f, p->pid);
+}
+
+/*
+ * Deep mode: thread ev->tid used fd, which names another file than at its
+ * previous use. A finding when another thread closed the file it used and
+ * another thread put a different kind of file there: the handoff of a
+ * number between threads (it closed it itself, or the number now holds the
+ * same kind of file, made the same way: the next accepted client) is what
+ * correct programs do.
+ */
+static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc *p,
+		     const struct fdw_event *ev, int fd, const struct fdw_slot *slot)
+{
+	const struct fdw_fd_history *h;
+	struct leak_races *r;
+	struct race_finding f;
+
+	if (!fdw_slot_open(slot))
+		return;
+	h = closed_gen(slot, 0);
+	if (slot->origin.tid == ev->tid || !slot->origin.tid || (h && h->closed.tid == ev->tid) ||
+	    ((ev->old_mode & S_IFMT) == (ev->mode & S_IFMT) &&
+	     (!h || h->origin.nr == slot->origin.nr))) {
+		l->stats.race_reuse_excused++;
+		return;
+	}
+	r = races_get(l, st);
+	if (!r)
+		return;
+	new_finding(&f, ev, fd);
+	f.other_nr = ev->other_nr;
+	if (h)
+		gen_from_hist(&f, h);
+	f.reopened = slot->origin;
+	snprintf(f.target, sizeof(f.target), "%s",
+		 slot->ofd->target ? slot->ofd->target
+				   : (slot->ofd->path_arg ? slot->ofd->path_arg : ""));
+	(void)add_finding(l, r, RACE_FD_REUSE, &f);
+}
+
+static void races_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
+			      fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot)
+{
+	struct leak_proc *st;
+
+	if (!l->cfg.races)
+		return;
+	st = leak_proc_get(l, p, ev->ts);
+	if (!st)
+		return;
+	switch (kind) {
+	case FDW_FDEV_DOUBLE_CLOSE:
+		if (ev->ret == EBADF_RET)
+			on_double_close(l, st, p, ev, fd, slot);
+		break;
+	case FDW_FDEV_BAD_FD:
+		on_bad_fd(l, st, p, ev, fd, slot);
+		break;
+	case FDW_FDEV_IN_FLIGHT:
+		on_in_flight(l, st, p, ev, fd, slot);
+		break;
+	case FDW_FDEV_CLOBBER:
+		on_clobber(l, st, p, ev, fd, slot);
+		break;
+	case FDW_FDEV_REUSE:
+		on_reuse(l, st, p, ev, fd, slot);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- evidence and alerts ------------------------------------------------------- */
+
+static double real_of(uint64_t ts, uint64_t now, double now_real)
+{
+	return now_real - (double)(now > ts ? now - ts : 0) / 1e9;
+}
+
+static json_t *origin_json(const struct fdw_origin *o, uint64_t now, double now_real)
+{
+	if (!o->nr && !o->tid && !o->ts)
+		return json_null();
+	return json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
+			 "syscall", leak_json_syscall(o->nr),
+			 "source", fdw_origin_source_name(o->source),
+			 "pid", o->pid ? json_integer(o->pid) : json_null(),
+			 "tid", o->tid ? json_integer(o->tid) : json_null(),
+			 "comm", o->comm[0] ? fdw_json_bytes(o->comm) : json_null(),
+			 "from_fd", o->from_fd >= 0 ? json_integer(o->from_fd) : json_null(),
+			 "time", leak_json_num(o->ts != 0, real_of(o->ts, now, now_real)),
+			 "age_s", leak_json_num(o->ts != 0, leak_age_s(o->ts, now)));
+}
+
+static json_t *finding_json(enum race_kind k, const struct leak_proc *st,
+			    const struct race_finding *f, uint64_t now, double now_real)
+{
+	json_t *o = json_pack("{s:s, s:i, s:i, s:I, s:o, s:I, s:f, s:f, s:b}",
+			      "kind", fdw_alert_kind_name(alert_kind[k]),
+			      "pid", (int)st->pid,
+			      "fd", f->fd,
+			      "tid", (json_int_t)f->tid,
+			      "syscall", leak_json_syscall(f->nr),
+			      "count", (json_int_t)f->count,
+			      "time", real_of(f->ts, now, now_real),
+			      "last_time", real_of(f->last_ts, now, now_real),
+			      "never_opened", f->never_opened);
+
+	if (!o)
+		return NULL;
+	if (k == RACE_CLOSE_IN_FLIGHT) {
+		(void)json_object_set_new(o, "blocked_tid", json_integer(f->other_tid));
+		(void)json_object_set_new(o, "blocked_syscall", leak_json_syscall(f->other_nr));
+		(void)json_object_set_new(o, "blocked_comm", fdw_json_bytes(f->other_comm));
+	}
+	if (f->concurrent)
+		(void)json_object_set_new(o, "concurrent", json_true());
+	if (k == RACE_FD_REUSE) {
+		(void)json_object_set_new(o, "previous_syscall", leak_json_syscall(f->other_nr));
+		(void)json_object_set_new(o, "reopened", origin_json(&f->reopened, now, now_real));
+		(void)json_object_set_new(o, "target",
+					  f->target[0] ? fdw_json_bytes(f->target) : json_null());
+	}
+	if (f->has_gen) {
+		json_t *g = json_pack("{s:I, s:o, s:o, s:o}",
+				      "generation", (json_int_t)f->generation,
+				      "target", f->target[0] ? fdw_json_bytes(f->target) : json_null(),
+				      "created", origin_json(&f->origin, now, now_real),
+				      "closed", origin_json(&f->closed, now, now_real));
+
+		(void)json_object_set_new(o, "generation", g ? g : json_null());
+	} else {
+		(void)json_object_set_new(o, "generation", json_null());
+	}
+	return o;
+}
+
+static void summary_of(enum race_kind k, const struct race_finding *f, char *buf, size_t len)
+{
+	const char *sc = fdw_syscall_name(f->nr);
+
+	switch (k) {
+	case RACE_DOUBLE_CLOSE:
+		if (f->never_opened)
+			snprintf(buf, len, "thread %u closed fd %d, which was never opened", f->tid,
+				 f->fd);
+		else if (f->concurrent)
+			snprintf(buf, len, "threads closed fd %d twice at once (thread %u second)",
+				 f->fd, f->tid);
+		else
+			snprintf(buf, len, "thread %u closed fd %d again (closed by thread %u before)",
+				 f->tid, f->fd, f->closed.tid);
+		break;
+	case RACE_USE_AFTER_CLOSE:
+		snprintf(buf, len, "thread %u called %s on fd %d after thread %u closed it", f->tid,
+			 sc, f->fd, f->closed.tid);
+		break;
+	case RACE_CLOSE_IN_FLIGHT:
+		snprintf(buf, len, "thread %u %s fd %d while thread %u was blocked in %s on it",
+			 f->tid, f->nr == FDW_SYS_CLOSE || f->nr == FDW_SYS_CLOSE_RANGE ? "closed"
+											: "replaced",
+			 f->fd, f->other_tid, fdw_syscall_name(f->other_nr));
+		break;
+	case RACE_DUP2_CLOBBER:
+		snprintf(buf, len, "thread %u's %s replaced fd %d, which thread %u had opened", f->tid,
+			 sc, f->fd, f->origin.tid);
+		break;
+	case RACE_FD_REUSE:
+		snprintf(buf, len,
+			 "thread %u called %s on fd %d, which thread %u closed and thread %u reopened "
+			 "since its %s",
+			 f->tid, sc, f->fd, f->closed.tid, f->reopened.tid,
+			 fdw_syscall_name(f->other_nr));
+		break;
+	default:
+		snprintf(buf, len, "fd %d", f->fd);
+		break;
+	}
+}
+
+/* Pending use-after-close findings: the close should have been applied. */
+static void confirm_pending(struct fdw_leaks *l, struct leak_races *r, const struct fdw_table *t)
+{
+	struct leak_race_kind *rk = &r->k[RACE_USE_AFTER_CLOSE];
+
+	for (unsigned int i = 0; i < rk->n;) {
+		struct race_finding *f = &rk->f[i];
+		const struct fdw_fd_history *h;
+
+		if (!f->pending) {
+			i++;
+			continue;
+		}
+		h = closed_gen(fdw_table_slot(t, f->fd), f->seq);
+		if (h && h->closed.seq > f->seq) {
+			f->pending = false;
+			gen_from_hist(f, h);
+			i++;
+			continue;
+		}
+		/* no close showed up after it: drop it */
+		l->stats.race_unconfirmed += f->count;
+		if (rk->fresh >= f->count)
+			rk->fresh -= f->count;
+		*f = rk->f[--rk->n];
+	}
+}
+
+static void races_on_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
+			  const struct fdw_table *t, uint64_t now, double now_real)
+{
+	struct leak_races *r = st->races;
+
+	if (!r)
+		return;
+	for (int k = 0; k < RACE_KINDS; k++) {
+		struct leak_race_kind *rk = &r->k[k];
+		struct fdw_alert *a = leak_alert_current(l, &st->race_alert[k]);
+		char summary[256];
+		json_t *ev, *arr;
+		unsigned int shown = 0;
+
+		if (k == RACE_USE_AFTER_CLOSE)
+			confirm_pending(l, r, t);
+		if (!rk->fresh) {
+			if (a && now - rk->last_ts >= (uint64_t)l->cfg.race_quiet * FDW_NSEC_PER_SEC)
+				leak_alert_resolve(l, &st->race_alert[k], now_real,
+						   "no new %s for %us",
+						   fdw_alert_kind_name(alert_kind[k]),
+						   l->cfg.race_quiet);
+			continue;
+		}
+		arr = json_array();
+		summary[0] = '\0';
+		for (unsigned int i = 0; arr && i < rk->n; i++) {
+			if (rk->f[i].pending)
+				continue;
+			if (!shown++)
+				summary_of(k, &rk->f[i], summary, sizeof(summary));
+			(void)json_array_append_new(arr, finding_json(k, st, &rk->f[i], now,
+								      now_real));
+		}
+		if (!shown) {
+			json_decref(arr);
+			continue; /* only pending ones: wait */
+		}
+		rk->fresh = 0;
+		ev = json_pack("{s:o, s:I, s:I}", "findings", arr, "total", (json_int_t)rk->total,
+			       "dropped", (json_int_t)rk->dropped);
+		if (rk->n > 1 && strlen(summary) + 32 < sizeof(summary))
+			snprintf(summary + strlen(summary), sizeof(summary) - strlen(summary),
+				 " (+%u more)", rk->n - 1);
+		(void)leak_alert_fire(l, &st->race_alert[k], alert_kind[k], p, st, now, now_real,
+				      summary, ev);
+	}
+}
+
+static void races_on_proc_new(struct fdw_leaks *l, struct leak_proc *st, uint64_t now)
+{
+	for (int k = 0; k < RACE_KINDS; k++)
+		(void)leak_alert_adopt(l, &st->race_alert[k], alert_kind[k], st);
+}
+
+static void races_on_proc_exit(struct fdw_leaks *l, struct leak_proc *st)
+{
+	if (!st->races)
+		return;
+	for (int k = 0; k < RACE_KINDS; k++)
+		free(st->races->k[k].f);
+	if (st->races->deep) {
+		(void)fdw_capture_deep(l->capture, st->pid, false);
+		if (l->stats.race_deep)
+			l->stats.race_deep--;
+	}
+	free(st->races);
+	st->races = NULL;
+	if (l->stats.race_procs)
+		l->stats.race_procs--;
+}
+
+const struct fdw_detector leak_races_detector = {
+	.name = "races",
+	.on_proc_new = races_on_proc_new,
+	.on_fd_event = races_on_fd_event,
+	.fd_events = FDW_LEAK_FDEV(FDW_FDEV_DOUBLE_CLOSE) | FDW_LEAK_FDEV(FDW_FDEV_BAD_FD) |
+		     FDW_LEAK_FDEV(FDW_FDEV_IN_FLIGHT) | FDW_LEAK_FDEV(FDW_FDEV_CLOBBER) |
+		     FDW_LEAK_FDEV(FDW_FDEV_REUSE),
+	.on_tick = races_on_tick,
+	.on_proc_exit = races_on_proc_exit,
+};
