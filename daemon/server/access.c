@@ -329,12 +329,16 @@ bool srv_client_sees_alert(const struct client *c, const json_t *alert)
 
 json_t *srv_filter_alerts(const struct client *c, json_t *doc)
 {
-	json_t *arr = json_object_get(doc, "alerts");
+	static const char *const keys[] = { "alerts", "races" };
 
 	if (!doc || c->privileged)
 		return doc;
-	for (size_t i = json_array_size(arr); i > 0; i--)
-		if (!srv_client_sees_alert(c, json_array_get(arr, i - 1)))
-			(void)json_array_remove(arr, i - 1);
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		json_t *arr = json_object_get(doc, keys[k]);
+
+		for (size_t i = json_array_size(arr); i > 0; i--)
+			if (!srv_client_sees_alert(c, json_array_get(arr, i - 1)))
+				(void)json_array_remove(arr, i - 1);
+	}
 	return doc;
 }

@@ -406,7 +406,10 @@ static void route_races(struct client *c, const char *rest, size_t rlen, const c
 		srv_follow_alerts(c, (uint32_t)pid);
 		return;
 	}
-	srv_respond(c, 200, fdw_alerts_races_json(deps->alerts, (uint32_t)pid, false), NULL);
+	/* another user's findings are not shown (access.c) */
+	srv_respond(c, 200,
+		    srv_filter_alerts(c, fdw_alerts_races_json(deps->alerts, (uint32_t)pid, false)),
+		    NULL);
 }
 
 typedef void route_fn(struct client *c, const char *rest, size_t rlen, const char *q,

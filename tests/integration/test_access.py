@@ -288,6 +288,36 @@ def run_cases(r):
                 p.communicate(timeout=60)
                 check(p.returncode != 0, "fdwatch fds of root's pid succeeded")
 
+            with r.case("user: /v1/races shows only its own findings"):
+                race = os.path.join(tmp, "fdw_race")
+                shutil.copy(os.path.join(T.PROGS, "fdw_race"), race)
+                os.chmod(race, 0o755)
+                spams = []
+                for who in ("root", USER):
+                    pw = pwd.getpwnam(who)
+                    sp = subprocess.Popen(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+                                           "--clear-groups", race, "spam", "50"],
+                                          stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                    spams.append(sp)
+                    procs.append(sp)
+                    check(sp.stdout.readline().decode().startswith("CP spam"), f"{who}'s spam ran")
+                rootspam, userspam = spams
+                deadline = time.monotonic() + 30
+                pids = set()
+                while time.monotonic() < deadline:
+                    doc = get_json(d, "root", "/v1/races")
+                    pids = {a["pid"] for a in doc["races"]}
+                    if {rootspam.pid, userspam.pid} <= pids:
+                        break
+                    time.sleep(0.5)
+                check({rootspam.pid, userspam.pid} <= pids, f"root sees both findings: {pids}")
+                doc = get_json(d, USER, "/v1/races")
+                upids = {a["pid"] for a in doc["races"]}
+                check(userspam.pid in upids, f"the user's own finding missing: {upids}")
+                check(rootspam.pid not in upids, f"root's finding shown to the user: {upids}")
+                doc = get_json(d, USER, f"/v1/races?pid={rootspam.pid}")
+                check_eq(doc["races"], [], "races of root's pid")
+
             with r.case("member and root see everything"):
                 for who in (MEMBER, "root"):
                     doc = get_json(d, who, f"/v1/processes/{rp.pid}/fds")
