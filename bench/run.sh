@@ -2,7 +2,7 @@
 # fdwatch capture overhead benchmark, interleaved.
 #
 #   sudo bench/run.sh [--check] [--pairs N] [--iterations N] [--cpu N]
-#                     [--modes "dupclose getppid ..."] [--peers] [--nginx]
+#                     [--modes "dupclose getppid ..."] [--deep] [--peers] [--nginx]
 #                     [--nginx-seconds S] [--builddir DIR] [--no-build]
 #
 # Each loop of bench/loop.c runs alternately untraced and traced by fdwatchd
@@ -15,6 +15,8 @@
 # they ran, and the daemon's CPU time per event (utime+stime from
 # /proc/PID/stat over events received, i.e. ms per million events).
 #
+# --deep adds an arm with fdwatchd --races-io: the read/write/send/recv
+# use-after-close probes attached, as deep mode (fd-reuse) attaches them.
 # --peers adds two arms on the same loops: the same syscalls counted by a
 # bpftrace one-liner (tracepoint exits, a per-probe count) and `strace -f -c`
 # (at 1/20 of the iterations: ptrace stops every syscall).
@@ -42,11 +44,12 @@ cpu=1
 builddir=build
 modes=(dupclose openclose socketclose pipeclose getppid piperw)
 peers=0
+deep=0
 nginx_rows=0
 nginx_seconds=5
 
 usage() {
-	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
 }
 
 while (($#)); do
@@ -59,6 +62,7 @@ while (($#)); do
 	--builddir) builddir=${2:?--builddir needs a value}; shift ;;
 	--modes) read -r -a modes <<<"${2:?--modes needs a value}"; shift ;;
 	--peers) peers=1 ;;
+	--deep) deep=1 ;;
 	--nginx) nginx_rows=1 ;;
 	--nginx-seconds) nginx_seconds=${2:?--nginx-seconds needs a value}; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -139,12 +143,13 @@ clk_tck=$(getconf CLK_TCK)
 fdw_mount_tracefs || true
 
 sock=$tmp/fdwatch.sock
+# start_daemon [extra fdwatchd options...]
 start_daemon() {
 	local i
 	rm -rf "$tmp/state"
 	mkdir -p "$tmp/state"
 	"$daemon" --socket "$sock" --state-dir "$tmp/state" --lock-file "$tmp/fdwatchd.lock" \
-		>>"$tmp/daemon.log" 2>&1 &
+		--config /dev/null "$@" >>"$tmp/daemon.log" 2>&1 &
 	daemon_pid=$!
 	for ((i = 0; ; i++)); do
 		if ! kill -0 "$daemon_pid" 2>/dev/null; then
@@ -254,7 +259,7 @@ wrk_run() {
 # the loops' order rotated by PAIR so none always runs first after a start.
 arm_loops() {
 	local arm=$1 p=$2 mode ns fds r0 l0 r1 l1 c0 c1 n k wrap=()
-	if [[ $arm == fdwatch ]]; then
+	if [[ $arm == fdwatch || $arm == deep ]]; then
 		status_counts >/dev/null # let the start-up settle: a first drain
 		sleep 1
 	fi
@@ -265,12 +270,12 @@ arm_loops() {
 		strace) wrap=(strace -f -c -o /dev/null); n=$((iterations / 20 > 0 ? iterations / 20 : 1)) ;;
 		*) wrap=() ;;
 		esac
-		if [[ $arm == fdwatch ]]; then
+		if [[ $arm == fdwatch || $arm == deep ]]; then
 			read -r r0 l0 < <(status_counts)
 			c0=$(cpu_ticks "$daemon_pid")
 		fi
 		read -r ns fds < <(one_loop "$mode" "$n" "${wrap[@]}")
-		if [[ $arm == fdwatch ]]; then
+		if [[ $arm == fdwatch || $arm == deep ]]; then
 			read -r r1 l1 < <(status_counts)
 			c1=$(cpu_ticks "$daemon_pid")
 			echo "$arm $mode $p ns=$ns exp=$fds recv=$((r1 - r0)) lost=$((l1 - l0)) ticks=$((c1 - c0))"
@@ -319,6 +324,7 @@ stop_bpftrace() {
 }
 
 arms=(untraced fdwatch)
+((deep)) && arms+=(deep)
 ((peers)) && arms+=(bpftrace strace)
 ((nginx_rows)) && start_nginx
 : >"$results"
@@ -332,6 +338,7 @@ for ((p = 0; p < pairs; p++)); do
 	for arm in "${order[@]}"; do
 		case $arm in
 		fdwatch) start_daemon; arm_loops fdwatch "$p"; stop_daemon ;;
+		deep) start_daemon --races-io; arm_loops deep "$p"; stop_daemon ;;
 		bpftrace) start_bpftrace; arm_loops bpftrace "$p"; stop_bpftrace ;;
 		*) arm_loops "$arm" "$p" ;;
 		esac
@@ -344,10 +351,11 @@ echo "  $pairs interleaved rounds of ${arms[*]}, $iterations iterations per loop
 echo "  $(git -C "$root" describe --always --dirty 2>/dev/null || echo 'no git'), $(date -u +%Y-%m-%dT%H:%MZ)"
 rows=("${modes[@]}")
 ((nginx_rows)) && rows+=(nginx-close nginx-keepalive)
-python3 - "$results" "$check" "$clk_tck" "$peers" "${rows[@]}" <<'EOF'
+python3 - "$results" "$check" "$clk_tck" "$peers" "$deep" "${rows[@]}" <<'EOF'
 import statistics as st, sys
 
-path, check, clk_tck, peers, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
+path, check, clk_tck, peers, deep, rows = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
+                                           int(sys.argv[4]), int(sys.argv[5]), sys.argv[6:])
 budget = {"dupclose": 1.45, "openclose": 1.25, "getppid": 1.12, "piperw": 1.10,
           "nginx-close": 0.99, "nginx-keepalive": 0.99}
 data = {}
@@ -364,6 +372,8 @@ def rng(rs):
 
 hdr = f"{'loop':<16} {'untraced':>9} {'fdwatch':>9} {'ratio (min-max)':>19} {'budget':>6} " \
       f"{'events/run':>10} {'recv/run':>10} {'lost':>5} {'ns/event':>8}"
+if deep:
+    hdr += f" {'--races-io':>17}"
 if peers:
     hdr += f" {'bpftrace':>17} {'strace':>17}"
 print(hdr + "  verdict")
@@ -394,6 +404,8 @@ for mode in rows:
     failed |= bool(verdict)
     line = (f"{mode:<16} {st.median(u):>9.1f} {st.median(v[key] for v in f):>9.1f} {rng(rs):>19} "
             f"{(b if b is not None else '-'):>6} {exp:>10.0f} {recv:>10.0f} {lost:>5} {nsev:>8.0f}")
+    if deep:
+        line += f" {rng(ratios('deep', mode, key)):>17}"
     if peers:
         line += f" {rng(ratios('bpftrace', mode, key)):>17} {rng(ratios('strace', mode, key)):>17}"
     print(line + "  " + (", ".join(verdict) or "ok"))
