@@ -524,10 +524,20 @@ static int ops_reader(void *rdata, uint32_t tid,
 	return ops->read_table(ops->userdata, tid, cb, cbdata);
 }
 
-/*
- * Make t what `reader` shows through tid, read at ring position read_pos.
- * retry: on -ESRCH, read through another task of t (a live read).
- */
+/* Entry i of a table read off the loop, as the reader gave it. */
+static void snap_info(const struct fdw_table_snapshot *s, size_t i, struct fdw_fd_info *fi)
+{
+	const struct fdw_snapshot_fd *e = &s->fds[i];
+
+	fi->fd = e->fd;
+	fi->cloexec = e->cloexec;
+	fi->ino = e->ino;
+	fi->dev = e->dev;
+	fi->mode = e->mode;
+	fi->kfile = 0; /* grouped by kcmp in the worker */
+	snprintf(fi->target, sizeof(fi->target), "%s", s->strings + e->target);
+}
+
 static int snap_apply_grouped(struct resync_ctx *c)
 {
 	const struct fdw_table_snapshot *s = c->snap;
@@ -536,15 +546,7 @@ static int snap_apply_grouped(struct resync_ctx *c)
 	if (!fi)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++) {
-		const struct fdw_snapshot_fd *e = &s->fds[i];
-
-		fi->fd = e->fd;
-		fi->cloexec = e->cloexec;
-		fi->ino = e->ino;
-		fi->dev = e->dev;
-		fi->mode = e->mode;
-		fi->kfile = 0; /* grouped by kcmp in the worker */
-		snprintf(fi->target, sizeof(fi->target), "%s", s->strings + e->target);
+		snap_info(s, i, fi);
 		c->snap_i = i;
 		resync_one(c, fi);
 	}
@@ -552,6 +554,10 @@ static int snap_apply_grouped(struct resync_ctx *c)
 	return 0;
 }
 
+/*
+ * Make t what `reader` shows through tid, read at ring position read_pos.
+ * retry: on -ESRCH, read through another task of t (a live read).
+ */
 static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
 			     uint64_t now, const struct fdw_origin *new_origin,
 			     table_reader reader, void *rdata, uint64_t read_pos, bool retry,
@@ -777,15 +783,7 @@ static int snap_reader(void *rdata, uint32_t tid,
 	if (!fi)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++) {
-		const struct fdw_snapshot_fd *e = &s->fds[i];
-
-		fi->fd = e->fd;
-		fi->cloexec = e->cloexec;
-		fi->ino = e->ino;
-		fi->dev = e->dev;
-		fi->mode = e->mode;
-		fi->kfile = 0; /* grouped by kcmp in the worker */
-		snprintf(fi->target, sizeof(fi->target), "%s", s->strings + e->target);
+		snap_info(s, i, fi);
 		cb(cbdata, fi);
 	}
 	free(fi);
