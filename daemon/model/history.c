@@ -100,11 +100,11 @@ const struct fdw_history_entry *fdw_history_push(struct fdw_history *h, const st
 	e->tail_len = 0;
 	e->tail_pos = 0;
 	e->ret = ev->ret;
+	memset(e->comm, 0, sizeof(e->comm));
+	/* comm may be shorter than the field (a caller's string): never read
+	 * past its NUL */
 	if (comm)
-		memcpy(e->comm, comm, sizeof(e->comm));
-	else
-		memset(e->comm, 0, sizeof(e->comm));
-	e->comm[sizeof(e->comm) - 1] = '\0';
+		memcpy(e->comm, comm, strnlen(comm, sizeof(e->comm) - 1));
 	switch (ev->type) {
 	case FDW_REC_FORK:
 	case FDW_REC_EXEC:
