@@ -286,12 +286,12 @@ int fdw_snapshot_take(struct fdw_snapshotter *sn, uint32_t tid, struct fdw_snaps
 		return -ENOMEM;
 	s->positions = sn->has_ring;
 	r = read_iter(sn, s, tid);
-	if (r == 0 && tid && !s->ntasks)
-		r = -ESRCH; /* no such task (any more), or no table */
 	if (r == 0)
 		r = index_records(s);
+	if (r == 0 && tid && !s->ntasks)
+		r = -ESRCH; /* no such task (any more), or no table */
 	if (r < 0) {
-		log_debug("start-up snapshot: %s", strerror(-r));
+		log_debug("snapshot of %s: %s", tid ? "one task" : "every task", strerror(-r));
 		fdw_snapshot_free(s);
 		return r;
 	}
