@@ -246,14 +246,20 @@ wrk_run() {
 		$1 == "99%" { v = $2; u = v; sub(/[a-z]+$/, "", v); sub(/^[0-9.]+/, "", u)
 			      p99 = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : v }
 		/Non-2xx|Socket errors/ { bad = 1 }
-		END { if (rps == "") exit 1; printf "%s %s\n", rps, p99 }' <<<"$out" ||
-		fdw_die "unexpected wrk output: $out"
+		END { if (rps == "" || bad) exit 1; printf "%s %s\n", rps, p99 }' <<<"$out" ||
+		fdw_die "wrk failed or saw errors (a row would count failed requests): $out"
 }
 
-# arm_loops ARM PAIR: one run of every loop (and nginx row) in that arm.
+# arm_loops ARM PAIR: one run of every loop (and nginx row) in that arm,
+# the loops' order rotated by PAIR so none always runs first after a start.
 arm_loops() {
-	local arm=$1 p=$2 mode ns fds r0 l0 r1 l1 c0 c1 n wrap=()
-	for mode in "${modes[@]}"; do
+	local arm=$1 p=$2 mode ns fds r0 l0 r1 l1 c0 c1 n k wrap=()
+	if [[ $arm == fdwatch ]]; then
+		status_counts >/dev/null # let the start-up settle: a first drain
+		sleep 1
+	fi
+	for ((k = 0; k < ${#modes[@]}; k++)); do
+		mode=${modes[(k + p) % ${#modes[@]}]}
 		n=$iterations
 		case $arm in
 		strace) wrap=(strace -f -c -o /dev/null); n=$((iterations / 20 > 0 ? iterations / 20 : 1)) ;;
@@ -397,7 +403,8 @@ for mode in rows:
         print(f"{'':<16} (nginx: ratio is requests/s traced/untraced; p99 {p99u:.2f} ms untraced, "
               f"{p99f:.2f} ms traced)")
 print("(ratio: median of the pairwise traced/untraced ratios of each round; recv/run counts every"
-      " event on the host while the loop ran; ns/event: the daemon's CPU time per event received)")
+      " event on the host while the loop ran; ns/event: the daemon's CPU time per event received,"
+      " from 1/CLK_TCK-second ticks that include the two status calls around each loop)")
 if check:
     print("budget check: " + ("FAILED" if failed else "passed"))
     sys.exit(1 if failed else 0)

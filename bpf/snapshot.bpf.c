@@ -18,8 +18,20 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct snap_buf {
 	struct fdw_snap_rec rec;
-	char target[FDW_SNAP_TARGET_MAX];
+	char target[FDW_SNAP_TARGET_MAX + 8];
 };
+
+/* The probes' ring buffer (the daemon passes its fd in before load): only
+ * its producer position is read, to stamp each record. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} events SEC(".maps");
+
+static __always_inline __u64 ring_pos(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_PROD_POS) + 1;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -57,6 +69,7 @@ int tasks(struct bpf_iter__task *ctx)
 		return 0; /* kernel threads, tasks past exit_files() */
 	rec.tgid = BPF_CORE_READ(task, tgid);
 	rec.tid = BPF_CORE_READ(task, pid);
+	rec.pos = ring_pos();
 	bpf_seq_write(seq, &rec, sizeof(rec));
 	return 0;
 }
@@ -80,6 +93,8 @@ int snapshot(struct bpf_iter__task_file *ctx)
 		return 0;
 	files = BPF_CORE_READ(task, files);
 	b->rec.flags = 0;
+	/* before this fd is read: a record below it is reflected in it */
+	b->rec.pos = ring_pos();
 	b->rec.tgid = BPF_CORE_READ(task, tgid);
 	b->rec.tid = BPF_CORE_READ(task, pid);
 	b->rec.fd = ctx->fd;
@@ -106,7 +121,8 @@ int snapshot(struct bpf_iter__task_file *ctx)
 		n = 1;
 	}
 	n -= 1;
-	sz = sizeof(b->rec) + (__u32)n;
+	/* records stay 8-byte aligned in the stream: pad after the name */
+	sz = (sizeof(b->rec) + (__u32)n + 7) & ~7u;
 	if (sz > sizeof(*b))
 		return 0;
 	b->rec.target_len = n;

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "args.h"
 
@@ -22,24 +23,57 @@ enum opt_id {
 	OPT_PID,
 	OPT_LIMIT,
 	OPT_FOLLOW,
+	OPT_OUTPUT,
+	OPT_LIST_COLUMNS,
+	OPT_RAW,
+	OPT_SYSCALL,
+	OPT_COMM,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_FAILED,
+	OPT_SORT,
+	OPT_COLOR,
+	OPT_NO_PAGER,
+	OPT_INTERVAL,
+	OPT_MAX,
 };
+
+#define CMD_BIT(c) (1u << (c))
+#define ANY_CMD 0u	/* valid with every command */
+#define TABLE_CMDS (CMD_BIT(FDW_CMD_PS) | CMD_BIT(FDW_CMD_FDS) | CMD_BIT(FDW_CMD_FD) | \
+		    CMD_BIT(FDW_CMD_EVENTS) | CMD_BIT(FDW_CMD_LEAKS) | CMD_BIT(FDW_CMD_VERIFY))
 
 struct opt_def {
 	const char *name;	/* long name, without "--" */
 	char short_name;	/* 0: none */
 	bool has_arg;
 	enum opt_id id;
+	unsigned int cmds;	/* CMD_BIT()s it is valid with; ANY_CMD: all */
 };
 
 static const struct opt_def opt_defs[] = {
-	{ "socket", 0, true, OPT_SOCKET },
-	{ "json", 'J', false, OPT_JSON },
-	{ "noheadings", 'n', false, OPT_NOHEADINGS },
-	{ "help", 'h', false, OPT_HELP },
-	{ "version", 'V', false, OPT_VERSION },
-	{ "pid", 'p', true, OPT_PID },
-	{ "limit", 0, true, OPT_LIMIT },
-	{ "follow", 'f', false, OPT_FOLLOW },
+	{ "socket", 0, true, OPT_SOCKET, ANY_CMD },
+	{ "json", 'J', false, OPT_JSON, ANY_CMD },
+	{ "noheadings", 'n', false, OPT_NOHEADINGS, ANY_CMD },
+	{ "help", 'h', false, OPT_HELP, ANY_CMD },
+	{ "version", 'V', false, OPT_VERSION, ANY_CMD },
+	{ "pid", 'p', true, OPT_PID,
+	  CMD_BIT(FDW_CMD_EVENTS) | CMD_BIT(FDW_CMD_PS) | CMD_BIT(FDW_CMD_FDS) |
+	  CMD_BIT(FDW_CMD_LEAKS) | CMD_BIT(FDW_CMD_TOP) },
+	{ "limit", 0, true, OPT_LIMIT, CMD_BIT(FDW_CMD_EVENTS) },
+	{ "follow", 'f', false, OPT_FOLLOW, CMD_BIT(FDW_CMD_EVENTS) | CMD_BIT(FDW_CMD_LEAKS) },
+	{ "output", 'o', true, OPT_OUTPUT, TABLE_CMDS },
+	{ "list-columns", 0, false, OPT_LIST_COLUMNS, TABLE_CMDS },
+	{ "raw", 'r', false, OPT_RAW, ANY_CMD },
+	{ "syscall", 0, true, OPT_SYSCALL, CMD_BIT(FDW_CMD_EVENTS) },
+	{ "comm", 0, true, OPT_COMM, CMD_BIT(FDW_CMD_EVENTS) },
+	{ "since", 0, true, OPT_SINCE, CMD_BIT(FDW_CMD_EVENTS) },
+	{ "until", 0, true, OPT_UNTIL, CMD_BIT(FDW_CMD_EVENTS) },
+	{ "failed", 0, false, OPT_FAILED, CMD_BIT(FDW_CMD_EVENTS) },
+	{ "sort", 's', true, OPT_SORT, CMD_BIT(FDW_CMD_PS) | CMD_BIT(FDW_CMD_TOP) },
+	{ "color", 0, true, OPT_COLOR, ANY_CMD },
+	{ "no-pager", 0, false, OPT_NO_PAGER, ANY_CMD },
+	{ "interval", 'd', true, OPT_INTERVAL, CMD_BIT(FDW_CMD_TOP) },
 };
 
 static const struct {
@@ -52,6 +86,7 @@ static const struct {
 	{ "events", FDW_CMD_EVENTS },
 	{ "verify", FDW_CMD_VERIFY },
 	{ "leaks", FDW_CMD_LEAKS },
+	{ "top", FDW_CMD_TOP },
 	{ "help", FDW_CMD_HELP },
 };
 
@@ -65,9 +100,7 @@ struct parse_state {
 	bool too_many;
 	bool help;
 	bool version;
-	bool pid_opt;	/* --pid given */
-	bool limit_opt;
-	bool follow_opt;
+	bool given[OPT_MAX];	/* options seen, for per-command checks */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -128,9 +161,44 @@ static const struct opt_def *find_short(char c)
 	return NULL;
 }
 
+/* "1,2,3" into a->pids. */
+static int parse_pids(struct fdw_args *a, const char *val)
+{
+	const char *p = val;
+	char buf[16];
+
+	if (!val || !*val)
+		return fail(a, "invalid PID: ''");
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		int pid, r;
+
+		if (len >= sizeof(buf))
+			return fail(a, "PID out of range: '%.*s'", (int)len, p);
+		memcpy(buf, p, len);
+		buf[len] = '\0';
+		if (a->npids == FDW_MAX_PIDS)
+			return fail(a, "too many PIDs (at most %d)", FDW_MAX_PIDS);
+		r = parse_number(a, "PID", buf, 1, &pid);
+		if (r < 0)
+			return r;
+		a->pids[a->npids++] = pid;
+		p += len;
+		if (*p == ',' && !*++p)
+			return fail(a, "invalid PID: ''");
+	}
+	a->has_pid = true;
+	a->pid = a->pids[0];
+	return 0;
+}
+
 static int apply(struct fdw_args *a, struct parse_state *st,
 		 const struct opt_def *o, const char *val)
 {
+	double t;
+	int ms;
+
+	st->given[o->id] = true;
 	switch (o->id) {
 	case OPT_SOCKET:
 		if (!val || !*val)
@@ -150,17 +218,78 @@ static int apply(struct fdw_args *a, struct parse_state *st,
 		st->version = true;
 		return 0;
 	case OPT_PID:
-		st->pid_opt = true;
-		a->has_pid = true;
-		return parse_number(a, "PID", val, 1, &a->pid);
+		a->npids = 0;	/* the last -p wins */
+		return parse_pids(a, val);
 	case OPT_LIMIT:
-		st->limit_opt = true;
 		a->has_limit = true;
 		return parse_number(a, "limit", val, 0, &a->limit);
 	case OPT_FOLLOW:
-		st->follow_opt = true;
 		a->follow = true;
 		return 0;
+	case OPT_OUTPUT:
+		if (!*val || !strcmp(val, "+"))
+			return fail(a, "--output: no columns given");
+		a->output = val;
+		return 0;
+	case OPT_LIST_COLUMNS:
+		a->list_columns = true;
+		return 0;
+	case OPT_RAW:
+		a->raw = true;
+		return 0;
+	case OPT_SYSCALL:
+		if (!*val)
+			return fail(a, "--syscall: no syscall given");
+		a->syscalls = val;
+		return 0;
+	case OPT_COMM:
+		if (!*val)
+			return fail(a, "--comm: no command given");
+		a->comms = val;
+		return 0;
+	case OPT_SINCE:
+	case OPT_UNTIL:
+		if (fdw_parse_time(val, 0, &t) < 0)
+			return fail(a, "invalid time: '%s' (try 10m, 14:30, 2026-01-31 14:30:00, @1790000000)",
+				    val);
+		*(o->id == OPT_SINCE ? &a->since : &a->until) = val;
+		return 0;
+	case OPT_FAILED:
+		a->failed = true;
+		return 0;
+	case OPT_SORT:
+		if (strcmp(val, "pid") && strcmp(val, "fds") && strcmp(val, "growth") &&
+		    strcmp(val, "limit"))
+			return fail(a, "invalid sort key: '%s' (pid, fds, growth or limit)", val);
+		a->sort = val;
+		return 0;
+	case OPT_COLOR:
+		if (!strcmp(val, "auto"))
+			a->color = FDW_COLOR_AUTO;
+		else if (!strcmp(val, "always"))
+			a->color = FDW_COLOR_ALWAYS;
+		else if (!strcmp(val, "never"))
+			a->color = FDW_COLOR_NEVER;
+		else
+			return fail(a, "invalid --color: '%s' (auto, always or never)", val);
+		return 0;
+	case OPT_NO_PAGER:
+		a->no_pager = true;
+		return 0;
+	case OPT_INTERVAL: {
+		char *end;
+		double secs;
+
+		errno = 0;
+		secs = strtod(val, &end);
+		if (!*val || *end || errno || !(secs >= 0.1 && secs <= 3600))
+			return fail(a, "invalid interval: '%s' (0.1 to 3600 seconds)", val);
+		ms = (int)(secs * 1000 + 0.5);
+		a->interval_ms = ms;
+		return 0;
+	}
+	case OPT_MAX:
+		break;
 	}
 	return fail(a, "internal error: unhandled option");
 }
@@ -222,9 +351,31 @@ static int parse_short(struct fdw_args *a, struct parse_state *st, int argc,
 	return 0;
 }
 
-static bool takes_follow(enum fdw_cmd cmd)
+/* "'events'", "'events' and 'leaks'", "'ps', 'fds' and 'top'" */
+static void cmd_list(unsigned int cmds, char *buf, size_t size)
 {
-	return cmd == FDW_CMD_EVENTS || cmd == FDW_CMD_LEAKS;
+	size_t len = 0, n = 0, total = 0;
+
+	for (size_t i = 0; i < sizeof(cmd_defs) / sizeof(cmd_defs[0]); i++)
+		if (cmds & CMD_BIT(cmd_defs[i].cmd))
+			total++;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(cmd_defs) / sizeof(cmd_defs[0]) && len < size; i++) {
+		if (!(cmds & CMD_BIT(cmd_defs[i].cmd)))
+			continue;
+		n++;
+		len += (size_t)snprintf(buf + len, size - len, "%s'%s'",
+					n == 1 ? "" : n == total ? " and " : ", ",
+					cmd_defs[i].name);
+	}
+}
+
+static const struct opt_def *opt_by_id(enum opt_id id)
+{
+	for (size_t i = 0; i < sizeof(opt_defs) / sizeof(opt_defs[0]); i++)
+		if (opt_defs[i].id == id)
+			return &opt_defs[i];
+	return NULL;
 }
 
 /* Check positionals and command-specific options once the command is known. */
@@ -247,14 +398,20 @@ static int validate(struct fdw_args *a, const struct parse_state *st)
 
 	switch (a->cmd) {
 	case FDW_CMD_FDS:
+		if (nargs < 1 && (st->given[OPT_PID] || st->given[OPT_LIST_COLUMNS]))
+			break;
 		if (nargs < 1)
 			return fail(a, "fds: missing PID");
 		if (nargs > 2)
 			return fail(a, "fds: too many arguments");
+		if (st->given[OPT_PID])
+			return fail(a, "fds: give PID or -p PID[,PID...], not both");
 		r = parse_number(a, "PID", st->pos[1], 1, &a->pid);
 		if (r < 0)
 			return r;
 		a->has_pid = true;
+		a->pids[0] = a->pid;
+		a->npids = 1;
 		if (nargs == 2) {
 			r = parse_number(a, "fd", st->pos[2], 0, &a->fd);
 			if (r < 0)
@@ -280,11 +437,24 @@ static int validate(struct fdw_args *a, const struct parse_state *st)
 		break;
 	}
 
-	if ((st->pid_opt || st->limit_opt) && a->cmd != FDW_CMD_EVENTS)
-		return fail(a, "option '--%s' is only valid with 'events'",
-			    st->pid_opt ? "pid" : "limit");
-	if (st->follow_opt && !takes_follow(a->cmd))
-		return fail(a, "option '--follow' is only valid with 'events' and 'leaks'");
+	for (int id = 0; id < OPT_MAX; id++) {
+		const struct opt_def *o = opt_by_id((enum opt_id)id);
+		char cmds[128];
+
+		if (!st->given[id] || !o || o->cmds == ANY_CMD ||
+		    (o->cmds & CMD_BIT(a->cmd)))
+			continue;
+		cmd_list(o->cmds, cmds, sizeof(cmds));
+		return fail(a, "option '--%s' is only valid with %s", o->name, cmds);
+	}
+	if (a->cmd == FDW_CMD_FDS && st->given[OPT_PID]) {
+		if (nargs)
+			return fail(a, "fds: give PID or -p PID[,PID...], not both");
+	}
+	if (a->list_columns && (a->cmd == FDW_CMD_FD))
+		return fail(a, "option '--list-columns' is not valid with 'fds PID FD'");
+	if (a->cmd == FDW_CMD_TOP && (a->json || a->follow))
+		return fail(a, "top: --json is not available (use ps --json)");
 	return 0;
 }
 
@@ -297,6 +467,7 @@ int fdw_args_parse(struct fdw_args *a, int argc, char *const *argv,
 
 	memset(a, 0, sizeof(*a));
 	a->socket = FDW_DEFAULT_SOCKET;
+	a->interval_ms = 1000;
 
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
@@ -326,6 +497,22 @@ int fdw_args_parse(struct fdw_args *a, int argc, char *const *argv,
 		a->socket = env_socket;
 
 	if (st.help) {
+		/* `fdwatch CMD --help` (or `fdwatch help CMD`): that command's */
+		for (int k = 0; k < st.npos; k++)
+			for (size_t i = 0; i < sizeof(cmd_defs) / sizeof(cmd_defs[0]); i++)
+				if (!strcmp(cmd_defs[i].name, st.pos[k]) &&
+				    cmd_defs[i].cmd != FDW_CMD_HELP && !a->help_cmd)
+					a->help_cmd = cmd_defs[i].cmd;
+		a->cmd = FDW_CMD_HELP;
+		return 0;
+	}
+	if (st.npos >= 2 && !strcmp(st.pos[0], "help")) {
+		for (size_t i = 0; i < sizeof(cmd_defs) / sizeof(cmd_defs[0]); i++)
+			if (!strcmp(cmd_defs[i].name, st.pos[1]) &&
+			    cmd_defs[i].cmd != FDW_CMD_HELP)
+				a->help_cmd = cmd_defs[i].cmd;
+		if (!a->help_cmd)
+			return fail(a, "unknown command '%s'", st.pos[1]);
 		a->cmd = FDW_CMD_HELP;
 		return 0;
 	}
@@ -363,8 +550,75 @@ const char *fdw_cmd_name(enum fdw_cmd cmd)
 		return "verify";
 	case FDW_CMD_LEAKS:
 		return "leaks";
+	case FDW_CMD_TOP:
+		return "top";
+	case FDW_CMD_MAX:
+		break;
 	}
 	return "?";
+}
+
+int fdw_parse_time(const char *s, double now, double *out)
+{
+	struct tm tm;
+	const char *end;
+	char *e;
+	double v;
+	time_t t;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (s[0] == '@') {
+		errno = 0;
+		v = strtod(s + 1, &e);
+		if (e == s + 1 || *e || errno || v < 0)
+			return -EINVAL;
+		*out = v;
+		return 0;
+	}
+	/* 30s, 5m, 2h, 1d ago */
+	if (s[0] >= '0' && s[0] <= '9') {
+		errno = 0;
+		v = strtod(s, &e);
+		if (e != s && !errno && e[0] && !e[1] && strchr("smhd", e[0]) &&
+		    strspn(s, "0123456789.") == (size_t)(e - s)) {
+			static const double unit[] = { ['s' - 'd'] = 1, ['m' - 'd'] = 60,
+						       ['h' - 'd'] = 3600, [0] = 86400 };
+
+			*out = now - v * unit[e[0] - 'd'];
+			return 0;
+		}
+	}
+	t = (time_t)now;
+	if (!localtime_r(&t, &tm))
+		memset(&tm, 0, sizeof(tm));
+	/* YYYY-MM-DD[ HH:MM[:SS]] (strptime's %Y alone would take "14:30") */
+	end = strspn(s, "0123456789") == 4 && s[4] == '-' ? strptime(s, "%Y-%m-%d", &tm) : NULL;
+	if (end) {
+		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+		if (*end == ' ' || *end == 'T')
+			end++;
+		else if (*end)
+			return -EINVAL;
+	} else {
+		end = s;
+	}
+	if (*end) {
+		const char *e2 = strptime(end, "%H:%M:%S", &tm);
+
+		if (!e2 || *e2) {
+			tm.tm_sec = 0;
+			e2 = strptime(end, "%H:%M", &tm);
+			if (!e2 || *e2)
+				return -EINVAL;
+		}
+	}
+	tm.tm_isdst = -1;
+	t = mktime(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*out = (double)t;
+	return 0;
 }
 
 void fdw_usage(FILE *f)
@@ -381,24 +635,42 @@ void fdw_help(FILE *f)
 	      "\n"
 	      "Commands:\n"
 	      "  status                  daemon counters\n"
-	      "  ps                      tracked processes\n"
-	      "  fds PID                 open file descriptors of PID\n"
+	      "  ps [--sort KEY]         tracked processes\n"
+	      "  fds PID | -p PID,...    open file descriptors\n"
 	      "  fds PID FD              one descriptor and the history of its slot\n"
-	      "  events [--pid PID] [--limit N] [-f]\n"
-	      "                          recent fd-table events (-f: follow live)\n"
+	      "  events [-p PID] [--limit N] [-f] [filters]\n"
+	      "                          recent fd-table events, decoded like strace\n"
+	      "                          (-f: follow live)\n"
 	      "  verify [PID]            compare the model with /proc now\n"
 	      "  leaks [-f]              leak alerts (-f: follow live)\n"
+	      "  top                     live view of processes by open fds\n"
+	      "  help COMMAND            that command's options and examples\n"
 	      "\n"
 	      "Options (before or after the command):\n"
 	      "      --socket PATH       daemon socket (default $FDWATCH_SOCKET, else\n"
 	      "                          " FDW_DEFAULT_SOCKET ")\n"
 	      "  -J, --json              print the daemon's JSON (events and -f\n"
 	      "                          streams: one object per line)\n"
+	      "  -o, --output COLS       columns to print (+COLS: add to the defaults)\n"
+	      "      --list-columns      the columns a command can print\n"
 	      "  -n, --noheadings        don't print table headings\n"
-	      "  -p, --pid PID           events: only this process\n"
+	      "  -r, --raw               no alignment: one space between columns\n"
+	      "  -p, --pid PID[,PID...]  only these processes (ps, fds, events, leaks,\n"
+	      "                          top)\n"
 	      "      --limit N           events: at most N recent events\n"
+	      "      --syscall LIST      events: only these syscalls (comma list)\n"
+	      "      --comm LIST         events: only these commands\n"
+	      "      --since TIME        events: from TIME (10m, 14:30, @UNIXTIME,\n"
+	      "      --until TIME                2026-01-31 14:30:00)\n"
+	      "      --failed            events: only failed calls\n"
+	      "  -s, --sort KEY          ps, top: pid, fds, growth (fds/min) or limit\n"
+	      "                          (share of RLIMIT_NOFILE)\n"
 	      "  -f, --follow            events, leaks: stream until interrupted\n"
-	      "  -h, --help              show this help\n"
+	      "  -d, --interval SECS     top: refresh period (default 1)\n"
+	      "      --color WHEN        auto (default: on a terminal, unless\n"
+	      "                          $NO_COLOR), always or never\n"
+	      "      --no-pager          don't page long tables on a terminal\n"
+	      "  -h, --help              show this help (COMMAND --help: that command's)\n"
 	      "  -V, --version           show the version\n"
 	      "\n"
 	      "Exit status:\n"
@@ -406,4 +678,93 @@ void fdw_help(FILE *f)
 	      "  1  fdwatchd cannot be reached, or it answered an error\n"
 	      "  2  usage error\n"
 	      "  3  verify found differences between the model and /proc\n", f);
+}
+
+void fdw_help_cmd(FILE *f, enum fdw_cmd cmd)
+{
+	switch (cmd) {
+	case FDW_CMD_STATUS:
+		fputs("Usage: fdwatch status [-J]\n\n"
+		      "The daemon's counters: events received and lost, processes and fds\n"
+		      "tracked, stale tables, resyncs, audit divergences.\n\n"
+		      "Examples:\n"
+		      "  fdwatch status\n"
+		      "  fdwatch status -J | jq .events_lost\n", f);
+		break;
+	case FDW_CMD_PS:
+		fputs("Usage: fdwatch ps [-p PID,...] [-s pid|fds|growth|limit] [-o COLS] [-n] [-r] [-J]\n\n"
+		      "Tracked processes. --sort fds, growth (fds/min over the last minute)\n"
+		      "and limit (share of the RLIMIT_NOFILE soft limit) put the largest first.\n\n"
+		      "Examples:\n"
+		      "  fdwatch ps --sort fds\n"
+		      "  fdwatch ps -s growth -o PID,COMMAND,FDS,GROWTH\n"
+		      "  fdwatch ps -o +LIMIT,THREADS\n"
+		      "  fdwatch ps -n -r -o PID          # one pid per line, for scripts\n"
+		      "  fdwatch ps --list-columns\n", f);
+		break;
+	case FDW_CMD_FDS:
+	case FDW_CMD_FD:
+		fputs("Usage: fdwatch fds PID [FD] [-o COLS] [-n] [-r] [-J]\n"
+		      "       fdwatch fds -p PID[,PID...] [-o COLS]\n\n"
+		      "The open file descriptors of processes as the daemon models them: target,\n"
+		      "close-on-exec, shared open file description, which syscall made each\n"
+		      "and when. With FD: that descriptor and the earlier generations of its slot.\n\n"
+		      "Examples:\n"
+		      "  fdwatch fds 4242\n"
+		      "  fdwatch fds -p 4242,4243 -o PID,FD,TYPE,TARGET\n"
+		      "  fdwatch fds 4242 7\n", f);
+		break;
+	case FDW_CMD_EVENTS:
+		fputs("Usage: fdwatch events [-p PID,...] [--limit N] [-f] [--syscall LIST]\n"
+		      "                      [--comm LIST] [--since TIME] [--until TIME] [--failed]\n"
+		      "                      [-o COLS] [-n] [-r] [-J]\n\n"
+		      "Recent fd-table events, arguments decoded the way strace prints them\n"
+		      "(O_RDONLY|O_CLOEXEC, AT_FDCWD, AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC) and\n"
+		      "errno names beside failed returns. -f follows new events live. The\n"
+		      "filters apply to both. TIME: 10m (ago), 14:30, 2026-01-31 14:30:00,\n"
+		      "@UNIXTIME.\n\n"
+		      "Examples:\n"
+		      "  fdwatch events -p 4242 --limit 50\n"
+		      "  fdwatch events --syscall openat,socket --failed\n"
+		      "  fdwatch events --comm nginx --since 10m\n"
+		      "  fdwatch events -f --syscall close_range,dup3\n"
+		      "  fdwatch events -o TIME,PID,SYSCALL,RET\n", f);
+		break;
+	case FDW_CMD_VERIFY:
+		fputs("Usage: fdwatch verify [PID] [-J]\n\n"
+		      "Compare the model with /proc now. Exit status 3 when they differ.\n\n"
+		      "Examples:\n"
+		      "  fdwatch verify\n"
+		      "  fdwatch verify 4242\n", f);
+		break;
+	case FDW_CMD_LEAKS:
+		fputs("Usage: fdwatch leaks [-p PID,...] [-f] [-o COLS] [-n] [-r] [-J]\n\n"
+		      "Leak alerts, firing and recent. A growing process's fd count over the\n"
+		      "alert window is drawn as a sparkline (TREND), next to its rate and the\n"
+		      "time left to its RLIMIT_NOFILE soft limit.\n\n"
+		      "Examples:\n"
+		      "  fdwatch leaks\n"
+		      "  fdwatch leaks -f\n"
+		      "  fdwatch leaks -o ID,PID,TREND,RATE,ETA\n", f);
+		break;
+	case FDW_CMD_TOP:
+		fputs("Usage: fdwatch top [-p PID,...] [-s pid|fds|growth|limit] [-d SECS]\n\n"
+		      "A live view of the processes with the most open fds, refreshed every\n"
+		      "second: growth rate (fds/min), share of RLIMIT_NOFILE and the time left\n"
+		      "to it, firing alerts, race findings, and the fd count's trend (the alert\n"
+		      "window of a growing process).\n\n"
+		      "Keys:\n"
+		      "  f g l p      sort by fds, growth, limit share, pid\n"
+		      "  Up/Down j/k  select a process\n"
+		      "  Enter        open the selected process's fd table (Up/Down/PgUp/PgDn\n"
+		      "               scroll it; Esc, q: back)\n"
+		      "  q, Ctrl-C    quit (the terminal is restored)\n\n"
+		      "Examples:\n"
+		      "  fdwatch top\n"
+		      "  fdwatch top -s growth -d 2\n", f);
+		break;
+	default:
+		fdw_help(f);
+		break;
+	}
 }

@@ -30,7 +30,18 @@ enum fdw_cmd {
 	FDW_CMD_EVENTS,
 	FDW_CMD_VERIFY,
 	FDW_CMD_LEAKS,
+	FDW_CMD_TOP,
+	FDW_CMD_MAX,
 };
+
+enum fdw_color {
+	FDW_COLOR_AUTO = 0,	/* on a terminal, unless $NO_COLOR */
+	FDW_COLOR_ALWAYS,
+	FDW_COLOR_NEVER,
+};
+
+/* At most this many pids in -p PID[,PID...]. */
+#define FDW_MAX_PIDS 64
 
 struct fdw_args {
 	enum fdw_cmd cmd;
@@ -44,6 +55,23 @@ struct fdw_args {
 	int fd;
 	bool has_limit;
 	int limit;
+	/* -p PID[,PID...]: pids[0] is also `pid` (has_pid) */
+	int pids[FDW_MAX_PIDS];
+	size_t npids;
+	enum fdw_cmd help_cmd;	/* `fdwatch CMD --help`: that command's help */
+	const char *output;	/* -o COLS or +COLS (added to the defaults) */
+	bool list_columns;
+	bool raw;		/* -r: no alignment, one space between columns */
+	/* events filters (comma lists; since/until as given, checked) */
+	const char *syscalls;
+	const char *comms;
+	const char *since;
+	const char *until;
+	bool failed;
+	const char *sort;	/* ps, top: pid, fds, growth, limit */
+	enum fdw_color color;
+	bool no_pager;
+	int interval_ms;	/* top: refresh period */
 	char error[256];	/* set when fdw_args_parse() fails */
 };
 
@@ -65,8 +93,17 @@ int fdw_parse_int(const char *s, long min, long max, int *out);
 
 const char *fdw_cmd_name(enum fdw_cmd cmd);
 
+/*
+ * A time for --since/--until, as seconds since the epoch: "30s", "5m",
+ * "2h", "1d" (that long before now), "HH:MM[:SS]" (today, local time),
+ * "YYYY-MM-DD[ HH:MM[:SS]]", or "@UNIXTIME". 0 or -EINVAL.
+ */
+int fdw_parse_time(const char *s, double now, double *out);
+
 /* Short usage (for usage errors) and the full --help text. */
 void fdw_usage(FILE *f);
 void fdw_help(FILE *f);
+/* `fdwatch CMD --help`: usage, options and examples of one command. */
+void fdw_help_cmd(FILE *f, enum fdw_cmd cmd);
 
 #endif /* FDWATCH_CLI_ARGS_H */

@@ -6,12 +6,16 @@
  * reports failures (once, on stderr) and maps them to exit codes.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -20,6 +24,7 @@
 #include "args.h"
 #include "client.h"
 #include "render.h"
+#include "top.h"
 
 #ifndef FDWATCH_VERSION
 #define FDWATCH_VERSION "unknown"
@@ -33,6 +38,9 @@ struct run {
 	const struct fdw_args *args;
 	struct fdw_client *client;
 	struct fdw_render render;
+	struct fdw_event_filter filter;
+	bool filtering;		/* events: a client-side filter is on */
+	pid_t pager;		/* 0: none */
 };
 
 static void on_stop_signal(int sig)
@@ -56,6 +64,15 @@ static double now_unix(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Events asked for when client-side filters are on and --limit is not. */
+#define FILTER_LIMIT 10000
+
+static bool events_filtered(const struct fdw_args *a)
+{
+	return a->npids > 1 || a->syscalls || a->comms || a->since || a->until ||
+	       a->failed;
+}
+
 /* The request path for a parsed command line, with its query string. */
 static int build_path(const struct fdw_args *a, char *buf, size_t size)
 {
@@ -67,12 +84,17 @@ static int build_path(const struct fdw_args *a, char *buf, size_t size)
 	 * Each parameter is written as "&name=value" and the first '&' is
 	 * dropped. All of them take 41 bytes at most: query cannot fill up.
 	 */
-	if (a->has_pid && (a->cmd == FDW_CMD_EVENTS || a->cmd == FDW_CMD_VERIFY))
+	if (a->has_pid && ((a->cmd == FDW_CMD_EVENTS && a->npids == 1) ||
+			   a->cmd == FDW_CMD_VERIFY))
 		qlen += snprintf(query + qlen, sizeof(query) - qlen, "&pid=%d",
 				 a->pid);
 	if (a->has_limit)
 		qlen += snprintf(query + qlen, sizeof(query) - qlen,
 				 "&limit=%d", a->limit);
+	else if (a->cmd == FDW_CMD_EVENTS && !a->follow && events_filtered(a))
+		/* the filters apply to what came: look further back */
+		qlen += snprintf(query + qlen, sizeof(query) - qlen,
+				 "&limit=%d", FILTER_LIMIT);
 	if (a->follow)
 		qlen += snprintf(query + qlen, sizeof(query) - qlen,
 				 "&follow=1");
@@ -142,8 +164,8 @@ static void print_body(const struct fdw_response *resp)
 		putchar('\n');
 }
 
-/* --json for events: one compact object per line. */
-static int print_event_lines(const json_t *doc)
+/* --json for events: one compact object per line (those the filters keep). */
+static int print_event_lines(const struct run *run, const json_t *doc)
 {
 	const json_t *events = json_object_get(doc, "events");
 	size_t i;
@@ -152,7 +174,11 @@ static int print_event_lines(const json_t *doc)
 	if (!json_is_array(events))
 		return -EBADMSG;
 	json_array_foreach(events, i, ev) {
-		char *s = json_dumps(ev, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *s;
+
+		if (!fdw_event_wanted(&run->render, ev))
+			continue;
+		s = json_dumps(ev, JSON_COMPACT | JSON_ENCODE_ANY);
 
 		if (!s)
 			return -ENOMEM;
@@ -160,6 +186,89 @@ static int print_event_lines(const json_t *doc)
 		free(s);
 	}
 	return 0;
+}
+
+/* --json with -p for ps and leaks: the document with the other pids' items
+ * left out. */
+static int print_json_pids(const struct run *run, json_t *doc, const char *key)
+{
+	json_t *arr = json_object_get(doc, key);
+	char *s;
+
+	if (!json_is_array(arr))
+		return -EBADMSG;
+	for (size_t i = json_array_size(arr); i-- > 0;) {
+		json_int_t pid = json_integer_value(json_object_get(json_array_get(arr, i), "pid"));
+		bool keep = false;
+
+		for (size_t k = 0; k < run->args->npids; k++)
+			keep |= run->args->pids[k] == pid;
+		if (!keep)
+			(void)json_array_remove(arr, i);
+	}
+	s = json_dumps(doc, JSON_COMPACT);
+	if (!s)
+		return -ENOMEM;
+	puts(s);
+	free(s);
+	return 0;
+}
+
+/*
+ * A pager for what a person reads on a terminal ($PAGER, default "less"
+ * with LESS=FRX: it quits when the text fits and keeps the colors).
+ */
+static void start_pager(struct run *run)
+{
+	const struct fdw_args *a = run->args;
+	const char *pager = getenv("PAGER");
+	int fds[2];
+	pid_t pid;
+
+	if (a->no_pager || a->follow || !isatty(STDOUT_FILENO) ||
+	    a->cmd == FDW_CMD_TOP)
+		return;
+	if (!pager || !*pager)
+		pager = "less";
+	if (!strcmp(pager, "cat"))
+		return;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) {
+		(void)dup2(fds[0], STDIN_FILENO);
+		if (!getenv("LESS"))
+			(void)setenv("LESS", "FRX", 1);
+		execl("/bin/sh", "sh", "-c", pager, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[0]);
+	if (dup2(fds[1], STDOUT_FILENO) < 0) {
+		close(fds[1]);
+		return;
+	}
+	close(fds[1]);
+	run->pager = pid;
+}
+
+/* Let the pager see the end of the text and wait until the reader quits. */
+static void end_pager(struct run *run)
+{
+	int status;
+
+	if (!run->pager)
+		return;
+	fflush(stdout);
+	close(STDOUT_FILENO);
+	while (waitpid(run->pager, &status, 0) < 0 && errno == EINTR)
+		;
+	run->pager = 0;
 }
 
 static int handle_error_answer(const struct run *run,
@@ -205,9 +314,13 @@ static int run_get(struct run *run, const char *path)
 		goto out;
 	}
 
+	start_pager(run);
 	if (a->json) {
 		if (a->cmd == FDW_CMD_EVENTS) {
-			r = print_event_lines(resp.json);
+			r = print_event_lines(run, resp.json);
+		} else if (a->npids && (a->cmd == FDW_CMD_PS || a->cmd == FDW_CMD_LEAKS)) {
+			r = print_json_pids(run, resp.json,
+					    a->cmd == FDW_CMD_PS ? "processes" : "alerts");
 		} else {
 			print_body(&resp);
 			if (a->cmd == FDW_CMD_VERIFY) {
@@ -257,6 +370,88 @@ out:
 	return exit_code;
 }
 
+/*
+ * fds -p PID,...: every process's table in one, with PID and COMMAND
+ * columns (the defaults get them first). A pid the daemon does not know is
+ * reported on stderr; the others are still shown (exit 1).
+ */
+static int run_fds_pids(struct run *run)
+{
+	const struct fdw_args *a = run->args;
+	json_t *all = json_array(), *docs = json_array();
+	int exit_code = FDW_EXIT_OK;
+	char path[64];
+	int r = 0;
+
+	if (!all || !docs) {
+		json_decref(all);
+		json_decref(docs);
+		return report_render_error(-ENOMEM);
+	}
+	for (size_t i = 0; i < a->npids; i++) {
+		struct fdw_response resp;
+		const json_t *fds;
+		size_t k;
+		json_t *f;
+
+		(void)snprintf(path, sizeof(path), "/v1/processes/%d/fds", a->pids[i]);
+		r = fdw_client_get(run->client, path, &resp);
+		if (r < 0) {
+			exit_code = report_client_error(run, r);
+			break;
+		}
+		if (resp.status < 200 || resp.status >= 300) {
+			exit_code = handle_error_answer(run, &resp);
+			fdw_response_clear(&resp);
+			continue;
+		}
+		fds = json_object_get(resp.json, "fds");
+		if (!json_is_array(fds)) {
+			exit_code = report_render_error(-EBADMSG);
+			fdw_response_clear(&resp);
+			break;
+		}
+		if (!a->json)
+			fdw_warn_stale(&run->render, resp.json);
+		json_array_foreach(fds, k, f) {
+			json_t *copy = json_copy(f);
+
+			if (!copy)
+				continue;
+			(void)json_object_set(copy, "pid", json_object_get(resp.json, "pid"));
+			(void)json_object_set(copy, "comm", json_object_get(resp.json, "comm"));
+			(void)json_array_append_new(all, copy);
+		}
+		(void)json_array_append(docs, resp.json);
+		fdw_response_clear(&resp);
+	}
+	run->render.now = now_unix();
+	if (exit_code == FDW_EXIT_OK || json_array_size(all)) {
+		start_pager(run);
+		if (a->json) {
+			char *s = json_dumps(a->npids == 1 ? json_array_get(docs, 0) : docs,
+					     JSON_COMPACT);
+
+			if (s)
+				puts(s);
+			free(s);
+		} else {
+			json_t *doc = json_pack("{s:O}", "fds", all);
+
+			if (!run->render.output)
+				run->render.output = "PID,COMMAND,FD,CLOEXEC,TYPE,OFD,GEN,SYSCALL,TID,"
+						     "FROM,AGE,TARGET";
+			r = doc ? fdw_render_fds(&run->render, doc) : -ENOMEM;
+			json_decref(doc);
+			if (r < 0 && r != -EIO)
+				exit_code = report_render_error(r);
+		}
+	}
+	json_decref(all);
+	json_decref(docs);
+	return exit_code;
+}
+
 /* Print one streamed event or alert; line is its raw text, or NULL. */
 static int stream_item(struct run *run, const json_t *obj, const char *line,
 		       size_t len)
@@ -270,6 +465,10 @@ static int stream_item(struct run *run, const json_t *obj, const char *line,
 			return fdw_render_event_line(&run->render, obj);
 		return fdw_render_leak_line(&run->render, obj);
 	}
+	/* the filters hold for --json too */
+	if (a->cmd == FDW_CMD_EVENTS ? !fdw_event_wanted(&run->render, obj) :
+	    (a->npids && !fdw_event_wanted(&run->render, obj)))
+		return 0;
 	if (line) {
 		/* Exactly the daemon's object, as it sent it. */
 		fwrite(line, 1, len, stdout);
@@ -373,6 +572,41 @@ static int finish_stdout(int exit_code)
 	return FDW_EXIT_FAILURE;
 }
 
+/* --color: auto means a terminal, not "dumb", and no $NO_COLOR. */
+static bool use_color(const struct fdw_args *a)
+{
+	const char *no = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+
+	if (a->color == FDW_COLOR_ALWAYS)
+		return true;
+	if (a->color == FDW_COLOR_NEVER || (no && *no))
+		return false;
+	if (term && !strcmp(term, "dumb"))
+		return false;
+	return isatty(STDOUT_FILENO);
+}
+
+/* The table kind -o and --list-columns are about. */
+static const char *view_of(const struct fdw_args *a)
+{
+	switch (a->cmd) {
+	case FDW_CMD_PS:
+		return "ps";
+	case FDW_CMD_FDS:
+	case FDW_CMD_FD:
+		return "fds";
+	case FDW_CMD_EVENTS:
+		return "events";
+	case FDW_CMD_LEAKS:
+		return "leaks";
+	case FDW_CMD_VERIFY:
+		return "verify";
+	default:
+		return NULL;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct fdw_args args;
@@ -391,15 +625,61 @@ int main(int argc, char **argv)
 		return FDW_EXIT_USAGE;
 	}
 	if (args.cmd == FDW_CMD_HELP) {
-		fdw_help(stdout);
+		if (args.help_cmd)
+			fdw_help_cmd(stdout, args.help_cmd);
+		else
+			fdw_help(stdout);
 		return finish_stdout(FDW_EXIT_OK);
+	}
+	(void)setlocale(LC_CTYPE, "");
+	run.render = (struct fdw_render){
+		.out = stdout,
+		.err = stderr,
+		.headings = !args.noheadings,
+		.output = args.output,
+		.raw = args.raw,
+		.color = use_color(&args),
+		.utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8"),
+		.pids = args.npids ? args.pids : NULL,
+		.npids = args.npids,
+		.sort = args.sort,
+	};
+	if (args.output || args.list_columns) {
+		char err[160];
+		const char *view = view_of(&args);
+
+		if (fdw_columns_check(view, args.output, err, sizeof(err)) < 0) {
+			fprintf(stderr, "fdwatch: %s\n", err);
+			fdw_usage(stderr);
+			return FDW_EXIT_USAGE;
+		}
+		if (args.list_columns) {
+			r = fdw_columns_list(&run.render, view);
+			return finish_stdout(r < 0 ? FDW_EXIT_FAILURE : FDW_EXIT_OK);
+		}
+	}
+	if (args.cmd == FDW_CMD_EVENTS) {
+		double now = now_unix();
+
+		run.filter = (struct fdw_event_filter){
+			.syscalls = args.syscalls,
+			.comms = args.comms,
+			.failed = args.failed,
+			.has_since = args.since != NULL,
+			.has_until = args.until != NULL,
+		};
+		if (args.since)
+			(void)fdw_parse_time(args.since, now, &run.filter.since);
+		if (args.until)
+			(void)fdw_parse_time(args.until, now, &run.filter.until);
+		run.render.filter = &run.filter;
 	}
 	if (args.cmd == FDW_CMD_VERSION) {
 		printf("fdwatch %s\n", FDWATCH_VERSION);
 		return finish_stdout(FDW_EXIT_OK);
 	}
 
-	r = build_path(&args, path, sizeof(path));
+	r = args.cmd == FDW_CMD_TOP ? 0 : build_path(&args, path, sizeof(path));
 	if (r < 0) {
 		fprintf(stderr, "fdwatch: %s\n", strerror(-r));
 		return FDW_EXIT_FAILURE;
@@ -415,18 +695,18 @@ int main(int argc, char **argv)
 		curl_global_cleanup();
 		return FDW_EXIT_FAILURE;
 	}
-	run.render = (struct fdw_render){
-		.out = stdout,
-		.err = stderr,
-		.headings = !args.noheadings,
-	};
-
-	if (args.follow)
+	if (args.cmd == FDW_CMD_TOP)
+		exit_code = fdw_top(run.client, &args, &run.render);
+	else if (args.cmd == FDW_CMD_FDS && args.npids > 1)
+		exit_code = run_fds_pids(&run);
+	else if (args.follow)
 		exit_code = run_stream(&run, path);
 	else
 		exit_code = run_get(&run, path);
+	exit_code = finish_stdout(exit_code);
+	end_pager(&run);
 
 	fdw_client_free(run.client);
 	curl_global_cleanup();
-	return finish_stdout(exit_code);
+	return exit_code;
 }

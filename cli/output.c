@@ -7,12 +7,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/symbols.h"
 #include "output.h"
 
 struct fdw_table {
 	const struct fdw_column *cols;
 	size_t ncols;
 	char **cells;		/* nrows * ncols, row-major */
+	const char **colors;	/* the same shape: SGR strings or NULL */
 	size_t nrows;
 	size_t cap;		/* rows allocated */
 };
@@ -40,6 +42,7 @@ void fdw_table_free(struct fdw_table *t)
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)
 		free(t->cells[i]);
 	free(t->cells);
+	free(t->colors);
 	free(t);
 }
 
@@ -51,14 +54,22 @@ int fdw_table_add_row(struct fdw_table *t)
 
 		if (cap > SIZE_MAX / sizeof(char *) / t->ncols)
 			return -ENOMEM;
+		const char **colors;
+
 		cells = realloc(t->cells, cap * t->ncols * sizeof(char *));
 		if (!cells)
 			return -ENOMEM;
 		t->cells = cells;
+		colors = realloc(t->colors, cap * t->ncols * sizeof(char *));
+		if (!colors)
+			return -ENOMEM;
+		t->colors = colors;
 		t->cap = cap;
 	}
-	for (size_t c = 0; c < t->ncols; c++)
+	for (size_t c = 0; c < t->ncols; c++) {
 		t->cells[t->nrows * t->ncols + c] = NULL;
+		t->colors[t->nrows * t->ncols + c] = NULL;
+	}
 	t->nrows++;
 	return 0;
 }
@@ -153,6 +164,60 @@ static void put_line(FILE *f, const struct fdw_column *cols, size_t ncols,
 	fputc('\n', f);
 }
 
+int fdw_table_set_color(struct fdw_table *t, size_t col, const char *sgr)
+{
+	if (!t->nrows || col >= t->ncols)
+		return -EINVAL;
+	t->colors[(t->nrows - 1) * t->ncols + col] = sgr;
+	return 0;
+}
+
+/* A raw cell: spaces and backslashes escaped (lsfd -r). */
+static void put_raw(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == ' ')
+			fputs("\\x20", f);
+		else if (*s == '\\')
+			fputs("\\x5c", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void put_styled_line(const struct fdw_table *t, FILE *f, const size_t *widths,
+			    const char *const *cells, const char *const *colors,
+			    const struct fdw_table_style *st)
+{
+	for (size_t c = 0; c < t->ncols; c++) {
+		const char *s = cells[c] ? cells[c] : "-";
+		const char *sgr = st->color && colors ? colors[c] : NULL;
+
+		if (c)
+			fprintf(f, "%*s", st->raw ? 1 : FDW_COL_GAP, "");
+		if (st->raw) {
+			put_raw(f, s);
+			continue;
+		}
+		if (sgr) {
+			/* padding outside the color, so alignment holds */
+			size_t w = fdw_text_width(s);
+			size_t pad = w < widths[c] ? widths[c] - w : 0;
+			bool right = t->cols[c].flags & FDW_COL_RIGHT;
+
+			if (right)
+				fprintf(f, "%*s", (int)pad, "");
+			fprintf(f, "\033[%sm%s\033[0m", sgr, s);
+			if (!right && c + 1 < t->ncols)
+				fprintf(f, "%*s", (int)pad, "");
+		} else {
+			put_cell(f, s, widths[c], t->cols[c].flags & FDW_COL_RIGHT,
+				 c + 1 == t->ncols);
+		}
+	}
+	fputc('\n', f);
+}
+
 static int stream_status(FILE *f)
 {
 	return ferror(f) ? -EIO : 0;
@@ -160,31 +225,43 @@ static int stream_status(FILE *f)
 
 int fdw_table_print(const struct fdw_table *t, FILE *f, bool headings)
 {
-	const char **cells;
+	const struct fdw_table_style st = { .headings = headings };
+
+	return fdw_table_print_style(t, f, &st);
+}
+
+int fdw_table_print_style(const struct fdw_table *t, FILE *f,
+			  const struct fdw_table_style *st)
+{
+	const char **cells, **heads = NULL;
 	size_t *widths;
 
 	widths = calloc(t->ncols, sizeof(*widths));
 	cells = calloc(t->ncols, sizeof(*cells));
-	if (!widths || !cells) {
+	heads = calloc(t->ncols, sizeof(*heads));
+	if (!widths || !cells || !heads) {
 		free(widths);
 		free(cells);
+		free(heads);
 		return -ENOMEM;
 	}
-	for (size_t c = 0; c < t->ncols; c++)
-		widths[c] = fdw_table_width(t, c, headings);
-
-	if (headings) {
+	for (size_t c = 0; c < t->ncols; c++) {
+		widths[c] = fdw_table_width(t, c, st->headings);
+		heads[c] = "1";
+	}
+	if (st->headings) {
 		for (size_t c = 0; c < t->ncols; c++)
 			cells[c] = t->cols[c].name;
-		put_line(f, t->cols, t->ncols, widths, cells);
+		put_styled_line(t, f, widths, cells, heads, st);
 	}
 	for (size_t r = 0; r < t->nrows; r++) {
 		for (size_t c = 0; c < t->ncols; c++)
 			cells[c] = fdw_table_cell(t, r, c);
-		put_line(f, t->cols, t->ncols, widths, cells);
+		put_styled_line(t, f, widths, cells, t->colors + r * t->ncols, st);
 	}
 	free(widths);
 	free(cells);
+	free(heads);
 	return stream_status(f);
 }
 
@@ -198,6 +275,30 @@ int fdw_print_row(FILE *f, const struct fdw_column *cols, size_t ncols,
 	for (size_t c = 0; c < ncols; c++)
 		widths[c] = cols[c].width;
 	put_line(f, cols, ncols, widths, cells);
+	return stream_status(f);
+}
+
+int fdw_print_row_color(FILE *f, const struct fdw_column *cols, size_t ncols,
+			const char *const *cells, const char *const *sgr)
+{
+	for (size_t c = 0; c < ncols; c++) {
+		const char *s = cells[c] ? cells[c] : "-";
+		size_t w = fdw_text_width(s);
+		size_t pad = w < cols[c].width ? cols[c].width - w : 0;
+		bool right = cols[c].flags & FDW_COL_RIGHT;
+
+		if (c)
+			fprintf(f, "%*s", FDW_COL_GAP, "");
+		if (right)
+			fprintf(f, "%*s", (int)pad, "");
+		if (sgr && sgr[c])
+			fprintf(f, "\033[%sm%s\033[0m", sgr[c], s);
+		else
+			fputs(s, f);
+		if (!right && c + 1 < ncols)
+			fprintf(f, "%*s", (int)pad, "");
+	}
+	fputc('\n', f);
 	return stream_status(f);
 }
 
@@ -331,9 +432,74 @@ void fdw_format_ret(char *buf, size_t size, long long ret,
 		return;
 	}
 	if ((!errname || !*errname) && ret >= -4095)
-		errname = strerrorname_np((int)-ret);
+		errname = fdw_sym_errno(ret);
 	if (errname && *errname)
 		(void)snprintf(buf, size, "%lld (%s)", ret, errname);
 	else
 		(void)snprintf(buf, size, "%lld", ret);
+}
+
+void fdw_sparkline(char *buf, size_t size, const double *v, size_t n,
+		   size_t width, bool utf8)
+{
+	static const char *const blocks[] = {
+		"\u2581", "\u2582", "\u2583", "\u2584", "\u2585", "\u2586", "\u2587", "\u2588",
+	};
+	static const char ascii[] = "_.-=+*#@";
+	double lo = INFINITY, hi = -INFINITY;
+	size_t len = 0, cols;
+
+	if (size)
+		buf[0] = '\0';
+	if (!n || !width || !size)
+		return;
+	cols = n < width ? n : width;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < lo)
+			lo = v[i];
+		if (v[i] > hi)
+			hi = v[i];
+	}
+	for (size_t c = 0; c < cols; c++) {
+		/* bucket c holds values [c*n/cols, (c+1)*n/cols) */
+		size_t from = c * n / cols, to = (c + 1) * n / cols;
+		double sum = 0;
+		int level;
+
+		if (to <= from)
+			to = from + 1;
+		for (size_t i = from; i < to; i++)
+			sum += v[i];
+		sum /= (double)(to - from);
+		level = hi > lo ? (int)((sum - lo) / (hi - lo) * 7.0 + 0.5) : 0;
+		if (level < 0)
+			level = 0;
+		if (level > 7)
+			level = 7;
+		if (utf8) {
+			if (len + 4 > size)
+				break;
+			memcpy(buf + len, blocks[level], 3);
+			len += 3;
+		} else {
+			if (len + 2 > size)
+				break;
+			buf[len++] = ascii[level];
+		}
+		buf[len] = '\0';
+	}
+}
+
+void fdw_format_short_duration(char *buf, size_t size, double seconds)
+{
+	if (!isfinite(seconds) || seconds < 0 || seconds > 1e15)
+		(void)snprintf(buf, size, "-");
+	else if (seconds < 60)
+		(void)snprintf(buf, size, "%llds", (long long)seconds);
+	else if (seconds < 3600)
+		(void)snprintf(buf, size, "%lldm", (long long)(seconds / 60));
+	else if (seconds < 86400)
+		(void)snprintf(buf, size, "%lldh", (long long)(seconds / 3600));
+	else
+		(void)snprintf(buf, size, "%lldd", (long long)(seconds / 86400));
 }

@@ -49,10 +49,43 @@ size_t fdw_table_width(const struct fdw_table *t, size_t col, bool headings);
  * -errno when writing failed. The last column is never padded. */
 int fdw_table_print(const struct fdw_table *t, FILE *f, bool headings);
 
+/* How a table is printed. */
+struct fdw_table_style {
+	bool headings;
+	bool raw;	/* no alignment, one space between columns, spaces and
+			 * backslashes in cells as \x20 and \x5c (lsfd -r) */
+	bool color;	/* SGR colors of the cells, bold headings */
+};
+
+/* Color of a cell of the last row: an SGR parameter string ("31", "1;33")
+ * that must outlive the table (a literal), or NULL for none. */
+int fdw_table_set_color(struct fdw_table *t, size_t col, const char *sgr);
+
+int fdw_table_print_style(const struct fdw_table *t, FILE *f,
+			  const struct fdw_table_style *st);
+
+/*
+ * The sparkline of n values in at most width characters (values are
+ * averaged into buckets when there are more): Unicode blocks
+ * (U+2581..U+2588) when utf8, else ASCII "_.-=+*#@". Scaled from the
+ * smallest to the largest value (a flat line is all lowest). buf gets ""
+ * for n == 0.
+ */
+void fdw_sparkline(char *buf, size_t size, const double *v, size_t n,
+		   size_t width, bool utf8);
+
+/* A short duration: "45s", "16m", "3h", "2d" (rounded down); "-" when < 0
+ * or not finite. */
+void fdw_format_short_duration(char *buf, size_t size, double seconds);
+
 /* Print one row with the columns' fixed widths (cells that are longer
  * push the rest right). cells[i] NULL prints as "-". Not escaped. */
 int fdw_print_row(FILE *f, const struct fdw_column *cols, size_t ncols,
 		  const char *const *cells);
+/* fdw_print_row() with an SGR color per cell (sgr[i] NULL: none), the
+ * padding outside the colors. */
+int fdw_print_row_color(FILE *f, const struct fdw_column *cols, size_t ncols,
+			const char *const *cells, const char *const *sgr);
 /* The heading line for fdw_print_row(). */
 int fdw_print_heading(FILE *f, const struct fdw_column *cols, size_t ncols);
 

@@ -17,12 +17,52 @@
 
 #include "output.h"
 
+/* Client-side filters of events (the daemon filters by one pid only). */
+struct fdw_event_filter {
+	const char *syscalls;	/* comma list, NULL: any */
+	const char *comms;	/* comma list of exact commands, NULL: any */
+	bool has_since, has_until;
+	double since, until;	/* unix time, inclusive */
+	bool failed;		/* only ret < 0 */
+};
+
 struct fdw_render {
 	FILE *out;
 	FILE *err;		/* warnings (stale tables) */
 	double now;		/* unix time, for ages */
 	bool headings;
+	const char *output;	/* -o COLS / +COLS, NULL: the defaults */
+	bool raw;		/* -r */
+	bool color;		/* SGR colors (decided by the caller) */
+	bool utf8;		/* sparklines in Unicode blocks */
+	const int *pids;	/* -p: only these (ps, fds, events, leaks) */
+	size_t npids;
+	const char *sort;	/* ps: "pid" (default), "fds", "growth", "limit" */
+	const struct fdw_event_filter *filter;	/* events, NULL: all */
 };
+
+/*
+ * The columns of a view ("ps", "fds", "events", "leaks", "verify"):
+ * check -o COLS (0, or -EINVAL with a message in err), print the list.
+ */
+int fdw_columns_check(const char *view, const char *output, char *err, size_t size);
+int fdw_columns_list(const struct fdw_render *r, const char *view);
+
+/* The processes of a /v1/processes array in --sort order ("pid" or NULL:
+ * by pid; "fds", "growth", "limit": largest first, then by pid). *out is a
+ * malloc'd array of json_array_size(procs) borrowed pointers. */
+int fdw_sort_processes(const json_t *procs, const char *sort, const json_t ***out);
+
+/* The warning for a stale fd table (doc: a /fds answer), on r->err. */
+void fdw_warn_stale(const struct fdw_render *r, const json_t *doc);
+
+/* Does the event pass the filter (and r's pids)? */
+bool fdw_event_wanted(const struct fdw_render *r, const json_t *ev);
+
+/* The sparkline of a leak alert's evidence.series (width chars at most);
+ * "" when it has none. */
+void fdw_alert_trend(const json_t *alert, char *buf, size_t size, size_t width,
+		     bool utf8);
 
 int fdw_render_status(const struct fdw_render *r, const json_t *doc);
 int fdw_render_ps(const struct fdw_render *r, const json_t *doc);
@@ -52,10 +92,21 @@ int fdw_render_leak_line(const struct fdw_render *r, const json_t *alert);
 char *fdw_json_text(const json_t *v);
 
 /* "name=value ..." for every field of an event except seq, ts, pid, tid,
- * comm, syscall, ret and errno, in the daemon's order. Strings that are
+ * comm, syscall, ret and errno, in the daemon's order; numbers the decoder
+ * knows symbolically, and without the daemon's NAME_name(s) fields. Strings that are
  * empty or hold spaces, quotes or control characters are JSON-quoted.
  * Returns a malloc'd string ("" when none) or NULL on ENOMEM. */
 char *fdw_event_args(const json_t *ev);
+
+/* The human form of integer field key of an event, decoded the way strace
+ * prints it (common/symbols.h): "O_RDONLY|O_CLOEXEC", "AT_FDCWD", "0644".
+ * NULL when the field is not one the decoder knows (or on ENOMEM). */
+char *fdw_event_decoded(const json_t *ev, const char *key, const json_t *val);
+
+/* The call as strace prints it, from the same decoding: "openat(AT_FDCWD,
+ * \"/etc/hosts\", O_RDONLY|O_CLOEXEC, 0) = 3", "close(99) = -9 (EBADF)".
+ * Returns a malloc'd string or NULL on ENOMEM. */
+char *fdw_event_call(const json_t *ev);
 
 /* RET column: "10", "-9 (EBADF)", "-" when the event has no ret. */
 void fdw_event_ret(char *buf, size_t size, const json_t *ev);

@@ -291,8 +291,9 @@ static void test_usage_errors(void)
 	CHECK_USAGE("invalid PID: 'me'", "verify", "me");
 	CHECK_USAGE("PID out of range: '0'", "verify", "0");
 
-	CHECK_USAGE("only valid with 'events'", "ps", "--pid", "1");
-	CHECK_USAGE("only valid with 'events'", "--pid", "1", "verify");
+	CHECK_USAGE("'--pid' is only valid with 'ps', 'fds', 'events', 'leaks' and 'top'",
+		    "--pid", "1", "verify");
+	CHECK_USAGE("'--pid' is only valid with", "status", "-p", "1");
 	CHECK_USAGE("only valid with 'events'", "fds", "1", "--limit", "3");
 	CHECK_USAGE("'--follow' is only valid", "status", "-f");
 	CHECK_USAGE("'--follow' is only valid", "--follow", "fds", "1");
@@ -637,6 +638,14 @@ static void test_event_cells(void)
 	s = fdw_event_args(ev3);
 	CHECK_STR(s, "");
 	free(s);
+	/* the CALL column: strings quoted and escaped, as strace does */
+	s = fdw_event_call(ev2);
+	CHECK_STR(s, "pipe2([3,4], \"/tmp/a b\", \"\", \"say\\\"hi\", \"a\\nb\", true, null,"
+		  " 0.5, \"O_RDONLY|O_CLOEXEC\") = 0");
+	free(s);
+	s = fdw_event_call(ev3);
+	CHECK_STR(s, "exit() = ?");
+	free(s);
 
 	fdw_event_ret(buf, sizeof(buf), ev);
 	CHECK_STR(buf, "-9 (EBADF)");
@@ -663,9 +672,9 @@ static void test_render_ps(void)
 		CHECK(fdw_render_ps(&c.r, doc) == 0);
 		capture_close(&c);
 		CHECK_STR(c.out,
-			  "PID  COMMAND   FDS  TABLE  STALE\n"
-			  "  1  init       12      7  no\n"
-			  "300  worker   1234     12  yes\n");
+			  "PID  COMMAND   FDS  GROWTH  USE%  TABLE  STALE\n"
+			  "  1  init       12       -     -      7  no\n"
+			  "300  worker   1234       -     -     12  yes\n");
 		CHECK_STR(c.err, "");
 	}
 	capture_free(&c);
@@ -674,8 +683,8 @@ static void test_render_ps(void)
 		CHECK(fdw_render_ps(&c.r, doc) == 0);
 		capture_close(&c);
 		CHECK_STR(c.out,
-			  "  1  init      12   7  no\n"
-			  "300  worker  1234  12  yes\n");
+			  "  1  init      12  -  -   7  no\n"
+			  "300  worker  1234  -  -  12  yes\n");
 	}
 	capture_free(&c);
 	json_decref(doc);
@@ -905,11 +914,306 @@ static void test_render_leaks(void)
 		CHECK(fdw_render_leaks(&c.r, doc) == 0);
 		capture_close(&c);
 		CHECK_STR(c.out,
-			  "ID  KIND       STATE   PID  COMMAND  FIRED  SUMMARY\n"
-			  " 1  fd-growth  firing   42  cat         2m  grew by 500\n");
+			  "ID  KIND       STATE   PID  COMMAND  FIRED  TREND  RATE  ETA  SUMMARY\n"
+			  " 1  fd-growth  firing   42  cat         2m  -         -    -  grew by 500\n");
 	}
 	capture_free(&c);
 	json_decref(doc);
+
+	/* a growth alert with its window: the sparkline, rate and time left */
+	doc = load("{\"alerts\": [{\"id\": 3, \"kind\": \"fd-growth\","
+		   " \"state\": \"firing\", \"pid\": 42, \"comm\": \"app\","
+		   " \"fired_at\": 1794999990.5, \"summary\": \"s\","
+		   " \"evidence\": {\"series\": [10, 20, 30, 40, 50, 60, 70, 80],"
+		   " \"rate_per_min\": 600.0, \"seconds_to_limit\": 950.0,"
+		   " \"fds\": 80, \"limit_soft\": 1024}},"
+		   " {\"id\": 4, \"kind\": \"fd-growth\", \"state\": \"resolved\","
+		   " \"pid\": 43, \"comm\": \"b\", \"fired_at\": 1794999990.5,"
+		   " \"summary\": \"t\", \"evidence\": {\"series\": [5, 5],"
+		   " \"rate_per_min\": 1.0, \"seconds_to_limit\": 5.0}}]}");
+	if (capture_open(&c, true)) {
+		c.r.output = "ID,TREND,RATE,ETA,FDS,LIMIT";
+		CHECK(fdw_render_leaks(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "ID  TREND          RATE  ETA  FDS  LIMIT\n"
+			  " 3  _.-=+*#@  600.0/min  15m   80   1024\n"
+			  " 4  __          1.0/min    -    -      -\n");
+	}
+	capture_free(&c);
+	if (capture_open(&c, false)) {
+		c.r.output = "TREND";
+		c.r.utf8 = true;
+		CHECK(fdw_render_leaks(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out, "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588\n"
+			  "\u2581\u2581\n");
+	}
+	capture_free(&c);
+	/* -p: the other pids' alerts are left out */
+	if (capture_open(&c, false)) {
+		int pids[] = { 43 };
+
+		c.r.output = "ID,PID";
+		c.r.pids = pids;
+		c.r.npids = 1;
+		CHECK(fdw_render_leaks(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out, "4  43\n");
+	}
+	capture_free(&c);
+	json_decref(doc);
+}
+
+static void test_hostile_trend(void)
+{
+	/* a daemon that sends 10000 samples, strings and nulls among them */
+	json_t *a = json_pack("{s:{s:[]}}", "evidence", "series");
+	json_t *series = json_object_get(json_object_get(a, "evidence"), "series");
+	char buf[64];
+
+	for (int i = 0; i < 10000; i++)
+		json_array_append_new(series, i % 7 ? json_integer(i) : json_string("x"));
+	json_array_append_new(series, json_null());
+	fdw_alert_trend(a, buf, sizeof(buf), 20, true);
+	CHECK(fdw_text_width(buf) == 20);
+	fdw_alert_trend(a, buf, 4, 20, true);	/* room for one block only */
+	CHECK(strlen(buf) == 3);
+	json_object_set_new(json_object_get(a, "evidence"), "series", json_string("no"));
+	fdw_alert_trend(a, buf, sizeof(buf), 20, true);
+	CHECK_STR(buf, "");
+	json_decref(a);
+}
+
+static void test_sparkline(void)
+{
+	double up[] = { 1, 2, 3, 4, 5, 6, 7, 8 }, flat[] = { 3, 3, 3 };
+	double many[64];
+	char buf[128];
+
+	fdw_sparkline(buf, sizeof(buf), up, 8, 20, false);
+	CHECK_STR(buf, "_.-=+*#@");
+	fdw_sparkline(buf, sizeof(buf), flat, 3, 20, false);
+	CHECK_STR(buf, "___");
+	fdw_sparkline(buf, sizeof(buf), up, 0, 20, false);
+	CHECK_STR(buf, "");
+	/* more values than columns: averaged into width buckets */
+	for (int i = 0; i < 64; i++)
+		many[i] = i < 32 ? 0 : 100;
+	fdw_sparkline(buf, sizeof(buf), many, 64, 8, false);
+	CHECK_STR(buf, "____@@@@");
+	fdw_sparkline(buf, sizeof(buf), many, 64, 4, true);
+	CHECK_STR(buf, "\u2581\u2581\u2588\u2588");
+	/* a small buffer is never overrun */
+	fdw_sparkline(buf, 7, up, 8, 20, true);
+	CHECK_STR(buf, "\u2581\u2582");
+}
+
+static void test_lsfd_options(void)
+{
+	struct fdw_args a;
+	double t = 0;
+
+	CHECK(parse(&a, NULL, "ps", "-o", "PID,FDS", "-r", "-n", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_PS && a.raw && a.noheadings);
+	CHECK_STR(a.output, "PID,FDS");
+	CHECK(parse(&a, NULL, "ps", "--output=+GROWTH", "--sort", "growth", NULL) == 0);
+	CHECK_STR(a.output, "+GROWTH");
+	CHECK_STR(a.sort, "growth");
+	CHECK(parse(&a, NULL, "ps", "-p", "1,22,333", NULL) == 0);
+	CHECK(a.npids == 3 && a.pids[0] == 1 && a.pids[1] == 22 && a.pids[2] == 333 &&
+	      a.has_pid && a.pid == 1);
+	CHECK(parse(&a, NULL, "fds", "-p", "5,6", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_FDS && a.npids == 2 && !a.has_fd);
+	CHECK(parse(&a, NULL, "fds", "--list-columns", NULL) == 0);
+	CHECK(a.list_columns);
+	CHECK(parse(&a, NULL, "events", "--syscall", "openat,close", "--comm", "nginx",
+		    "--since", "10m", "--until", "@1790000000", "--failed", NULL) == 0);
+	CHECK_STR(a.syscalls, "openat,close");
+	CHECK_STR(a.comms, "nginx");
+	CHECK(a.failed && a.since && a.until);
+	CHECK(parse(&a, NULL, "top", "-d", "0.5", "-s", "limit", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_TOP && a.interval_ms == 500);
+	CHECK(parse(&a, NULL, "ps", "--color=never", "--no-pager", NULL) == 0);
+	CHECK(a.color == FDW_COLOR_NEVER && a.no_pager);
+	CHECK(parse(&a, NULL, "events", "--help", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_HELP && a.help_cmd == FDW_CMD_EVENTS);
+	CHECK(parse(&a, NULL, "help", "top", NULL) == 0);
+	CHECK(a.cmd == FDW_CMD_HELP && a.help_cmd == FDW_CMD_TOP);
+
+	CHECK_USAGE("invalid PID: 'x'", "ps", "-p", "1,x");
+	CHECK_USAGE("invalid PID: ''", "ps", "-p", "1,");
+	CHECK_USAGE("PID out of range: '0'", "ps", "-p", "0");
+	CHECK_USAGE("not both", "fds", "1", "-p", "2");
+	CHECK_USAGE("invalid sort key: 'size'", "ps", "--sort", "size");
+	CHECK_USAGE("'--sort' is only valid with 'ps' and 'top'", "events", "-s", "fds");
+	CHECK_USAGE("'--syscall' is only valid with 'events'", "ps", "--syscall", "x");
+	CHECK_USAGE("'--output' is only valid with", "status", "-o", "PID");
+	CHECK_USAGE("invalid time: 'yesterday'", "events", "--since", "yesterday");
+	CHECK_USAGE("invalid --color: 'blue'", "ps", "--color", "blue");
+	CHECK_USAGE("invalid interval", "top", "-d", "0");
+	CHECK_USAGE("no columns given", "ps", "-o", "+");
+	CHECK_USAGE("unknown command 'nope'", "help", "nope");
+	{
+		/* a -p list longer than the bound is refused, not truncated */
+		char list[65 * 4 + 1] = "";
+
+		for (int i = 1; i <= 65; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d",
+				 i > 1 ? "," : "", i);
+		CHECK_USAGE("too many PIDs (at most 64)", "ps", "-p", list);
+	}
+
+	/* times: relative, @unix, wall clock (TZ=UTC here) */
+	CHECK(fdw_parse_time("10m", 1000.0, &t) == 0 && t == 400.0);
+	CHECK(fdw_parse_time("2h", 10000.0, &t) == 0 && t == 2800.0);
+	CHECK(fdw_parse_time("1d", 100000.0, &t) == 0 && t == 13600.0);
+	CHECK(fdw_parse_time("@1790000000.5", 0, &t) == 0 && t == 1790000000.5);
+	CHECK(fdw_parse_time("2026-01-31 14:30:05", 0, &t) == 0 && t == 1769869805.0);
+	CHECK(fdw_parse_time("2026-01-31", 0, &t) == 0 && t == 1769817600.0);
+	/* today at 14:30 (now: 2026-01-31 08:00:00 UTC) */
+	CHECK(fdw_parse_time("14:30", 1769846400.0, &t) == 0 && t == 1769869800.0);
+	CHECK(fdw_parse_time("10x", 0, &t) == -EINVAL);
+	CHECK(fdw_parse_time("", 0, &t) == -EINVAL);
+	CHECK(fdw_parse_time("25:99", 0, &t) == -EINVAL);
+	CHECK(fdw_parse_time("@", 0, &t) == -EINVAL);
+}
+
+static void test_columns(void)
+{
+	json_t *doc = load("{\"processes\": ["
+			   "{\"pid\": 300, \"comm\": \"worker\", \"fds\": 900,"
+			   " \"table\": 12, \"stale\": false, \"limit_soft\": 1000,"
+			   " \"growth_per_min\": 2.0, \"ppid\": 1, \"threads\": 4},"
+			   "{\"pid\": 7, \"comm\": \"my app\", \"fds\": 12,"
+			   " \"table\": 7, \"stale\": false, \"limit_soft\": 16,"
+			   " \"growth_per_min\": 30.0},"
+			   "{\"pid\": 1, \"comm\": \"init\", \"fds\": 50,"
+			   " \"table\": 1, \"stale\": false, \"limit_soft\": null,"
+			   " \"growth_per_min\": null}]}");
+	json_t *evs = load("{\"events\": ["
+			   "{\"ts\": 100.0, \"pid\": 1, \"comm\": \"a\", \"syscall\": \"openat\", \"ret\": 3},"
+			   "{\"ts\": 200.0, \"pid\": 2, \"comm\": \"b\", \"syscall\": \"close\", \"ret\": -9},"
+			   "{\"ts\": 300.0, \"pid\": 3, \"comm\": \"a\", \"syscall\": \"openat\", \"ret\": -2},"
+			   "{\"ts\": null, \"pid\": 4, \"comm\": \"a\", \"syscall\": \"fork\"}]}");
+	struct fdw_event_filter f = { 0 };
+	char err[160];
+	struct capture c;
+
+	CHECK(fdw_columns_check("ps", "PID,use%", err, sizeof(err)) == 0);
+	CHECK(fdw_columns_check("ps", "+GROWTH,LIMIT", err, sizeof(err)) == 0);
+	CHECK(fdw_columns_check("ps", "PID,BOGUS", err, sizeof(err)) == -EINVAL);
+	CHECK_STR(err, "unknown column 'BOGUS' for ps (try --list-columns)");
+	CHECK(fdw_columns_check("events", "TIME,SYSCALL,ARGS,RET,SEQ,ERRNO,AGE", err,
+				sizeof(err)) == 0);
+	CHECK(fdw_columns_check("leaks", "TREND", err, sizeof(err)) == 0);
+	CHECK(fdw_columns_check("fds", "PID,FD,TARGET", err, sizeof(err)) == 0);
+
+	/* --sort: largest first; unknown values last; -o with +; -r */
+	if (capture_open(&c, true)) {
+		c.r.sort = "fds";
+		c.r.output = "+THREADS,LIMIT";
+		CHECK(fdw_render_ps(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "PID  COMMAND  FDS  GROWTH   USE%  TABLE  STALE  THREADS  LIMIT\n"
+			  "300  worker   900    +2.0  90.0%     12  no           4   1000\n"
+			  "  1  init      50       -      -      1  no           -      -\n"
+			  "  7  my app    12   +30.0  75.0%      7  no           -     16\n");
+	}
+	capture_free(&c);
+	/* a column twice, and every column */
+	if (capture_open(&c, false)) {
+		c.r.sort = "pid";
+		c.r.output = "PID,PID,+";
+		CHECK(fdw_render_ps(&c.r, doc) == -EINVAL);
+		c.r.output = "PID,PID";
+		CHECK(fdw_render_ps(&c.r, doc) == 0);
+		c.r.output = "PID,COMMAND,FDS,GROWTH,USE%,TABLE,STALE,PPID,THREADS,LIMIT";
+		CHECK(fdw_render_ps(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out, "  1    1\n  7    7\n300  300\n"
+			  "  1  init     50      -      -   1  no  -  -     -\n"
+			  "  7  my app   12  +30.0  75.0%   7  no  -  -    16\n"
+			  "300  worker  900   +2.0  90.0%  12  no  1  4  1000\n");
+	}
+	capture_free(&c);
+	if (capture_open(&c, false)) {
+		c.r.sort = "growth";
+		c.r.output = "PID,GROWTH";
+		CHECK(fdw_render_ps(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out, "  7  +30.0\n300   +2.0\n  1      -\n");
+	}
+	capture_free(&c);
+	if (capture_open(&c, true)) {
+		c.r.sort = "limit";
+		c.r.output = "PID,COMMAND,LIMIT";
+		c.r.raw = true;
+		CHECK(fdw_render_ps(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out, "PID COMMAND LIMIT\n300 worker 1000\n7 my\\x20app 16\n1 init -\n");
+	}
+	capture_free(&c);
+	/* colors: SGR around the cell, padding outside it */
+	if (capture_open(&c, true)) {
+		c.r.sort = "pid";
+		c.r.output = "PID,USE%";
+		c.r.color = true;
+		CHECK(fdw_render_ps(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "\033[1mPID\033[0m   \033[1mUSE%\033[0m\n"
+			  "  1      -\n"
+			  "  7  \033[33m75.0%\033[0m\n"
+			  "300  \033[1;31m90.0%\033[0m\n");
+	}
+	capture_free(&c);
+	/* --list-columns */
+	if (capture_open(&c, true)) {
+		CHECK(fdw_columns_list(&c.r, "ps") == 0);
+		capture_close(&c);
+		CHECK(strstr(c.out, "COLUMN   DESCRIPTION\n") == c.out);
+		CHECK(strstr(c.out, "\nGROWTH   fd count growth over the last minute, fds/min (default)\n") != NULL);
+		CHECK(strstr(c.out, "\nLIMIT    RLIMIT_NOFILE soft limit\n") != NULL);
+		CHECK(strstr(c.out, "\nPID      process id (default)\n") != NULL);
+	}
+	capture_free(&c);
+
+	/* event filters */
+	if (capture_open(&c, false)) {
+		f.syscalls = "openat";
+		f.failed = true;
+		c.r.filter = &f;
+		c.r.output = "PID";
+		CHECK(fdw_render_events(&c.r, evs) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out, "3\n");
+	}
+	capture_free(&c);
+	if (capture_open(&c, false)) {
+		f = (struct fdw_event_filter){ .comms = "a,zz", .has_since = true, .since = 150,
+					       .has_until = true, .until = 300 };
+		c.r.filter = &f;
+		c.r.output = "PID";
+		CHECK(fdw_render_events(&c.r, evs) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out, "3\n");
+	}
+	capture_free(&c);
+	if (capture_open(&c, false)) {
+		int pids[] = { 2, 4 };
+
+		c.r.pids = pids;
+		c.r.npids = 2;
+		c.r.output = "PID,SYSCALL";
+		CHECK(fdw_render_events(&c.r, evs) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out, "2  close\n4  fork\n");
+	}
+	capture_free(&c);
+	json_decref(doc);
+	json_decref(evs);
 }
 
 int main(void)
@@ -937,6 +1241,10 @@ int main(void)
 	test_render_events();
 	test_render_verify();
 	test_render_leaks();
+	test_sparkline();
+	test_hostile_trend();
+	test_lsfd_options();
+	test_columns();
 
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -51,11 +51,12 @@ def status_doc():
 def processes_doc():
     return {"processes": [
         {"pid": 300, "comm": "worker", "fds": 1234, "table": 12,
-         "threads": 4, "stale": True},
+         "threads": 4, "stale": True, "limit_soft": 4096,
+         "growth_per_min": 12.5},
         {"pid": 1, "comm": "init", "fds": 12, "table": 7, "threads": 1,
-         "stale": False},
+         "stale": False, "limit_soft": 1024, "growth_per_min": 0.0},
         {"pid": 42, "comm": "cat", "fds": 5, "table": 9, "threads": 2,
-         "stale": False},
+         "stale": False, "limit_soft": 8, "growth_per_min": None},
     ]}
 
 
@@ -110,8 +111,9 @@ def fd_doc(now):
 def events_doc():
     return [
         {"seq": 10, "ts": EVENT_TS, "pid": 42, "tid": 42, "comm": "cat",
-         "syscall": "openat", "dirfd": -100, "path": "/etc/passwd",
-         "flags": "O_RDONLY|O_CLOEXEC", "ret": 3},
+         "syscall": "openat", "dirfd": -100, "dirfd_name": "AT_FDCWD",
+         "path": "/etc/passwd", "flags": 524288,
+         "flags_names": ["O_RDONLY", "O_CLOEXEC"], "mode": 0, "ret": 3},
         {"seq": 11, "ts": EVENT_TS + 1, "pid": 42, "tid": 43, "comm": "cat",
          "syscall": "dup2", "oldfd": 3, "newfd": 10, "ret": 10},
         {"seq": 12, "ts": EVENT_TS + 2, "pid": 42, "tid": 42, "comm": "cat",
@@ -133,7 +135,10 @@ def leaks_doc(now):
          "resolved_at": None,
          "summary": "fd count grew from 10 to 500 in 60s",
          "evidence": {"fds": 500, "sites": [{"syscall": "openat",
-                                             "count": 490}]}},
+                                             "count": 490}],
+                      "series": [10, 80, 150, 220, 290, 360, 430, 500],
+                      "series_step_s": 1, "rate_per_min": 490.0,
+                      "seconds_to_limit": 65.0, "limit_soft": 1024}},
         {"id": 2, "kind": "cloexec", "state": "resolved", "pid": 300,
          "comm": "worker", "start_time": 654321, "fired_at": now - 7300,
          "resolved_at": now - 60, "summary": "fd 7 leaked across exec",
@@ -284,6 +289,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.stream([dumps(a) for a in doc["alerts"]])
             else:
                 self.send_json(200, doc)
+        elif url.path == "/v1/races" and mode == "races":
+            self.send_json(200, {"races": [
+                {"pid": 42, "kind": "close-while-used", "fd": 3},
+                {"pid": 42, "kind": "fd-reuse", "fd": 5},
+                {"pid": 300, "kind": "fd-reuse", "fd": 7}]})
         else:
             self.send_json(404, {"error": "no such path: %s" % url.path})
 
@@ -399,20 +409,95 @@ class Checker:
         self.check(json.loads(out) == status_doc(), "-J before command")
 
     def test_ps(self):
-        hdr = ["PID", "COMMAND", "FDS", "TABLE", "STALE"]
-        right = {"PID", "FDS", "TABLE"}
+        hdr = ["PID", "COMMAND", "FDS", "GROWTH", "USE%", "TABLE", "STALE"]
+        right = {"PID", "FDS", "GROWTH", "USE%", "TABLE"}
         out = self.ok(["ps"])
         self.check(self.last_request() == "/v1/processes", "ps path")
         rows = self.table(out, hdr, right, "ps")
-        self.check(rows == [["1", "init", "12", "7", "no"],
-                            ["42", "cat", "5", "9", "no"],
-                            ["300", "worker", "1234", "12", "yes"]],
+        self.check(rows == [["1", "init", "12", "+0.0", "1.2%", "7", "no"],
+                            ["42", "cat", "5", "-", "62.5%", "9", "no"],
+                            ["300", "worker", "1234", "+12.5", "30.1%", "12",
+                             "yes"]],
                    "ps: rows sorted by pid", out)
         out = self.ok(["-n", "ps"])
         rows = self.table(out, hdr, right, "ps -n", headings=False)
         self.check(len(rows) == 3 and rows[0][0] == "1", "ps -n", out)
         out = self.ok(["ps", "--noheadings", "--json"])
         self.check(json.loads(out) == processes_doc(), "ps --json", out)
+
+    def test_ps_lsfd(self):
+        """-o, +COLS, --sort, -p, -r, --list-columns: each table is checked
+        against the JSON the same command prints with --json."""
+        doc = {p["pid"]: p for p in processes_doc()["processes"]}
+        cols = ["PID", "COMMAND", "FDS", "GROWTH", "LIMIT", "USE%", "THREADS",
+                "PPID"]
+        out = self.ok(["ps", "-o", ",".join(cols)])
+        rows = self.table(out, cols, {"PID", "FDS", "GROWTH", "LIMIT",
+                                      "USE%", "THREADS", "PPID"}, "ps -o")
+        for row in rows:
+            p = doc[int(row[0])]
+            want = [str(p["pid"]), p["comm"], str(p["fds"]),
+                    "-" if p["growth_per_min"] is None
+                    else "%+.1f" % p["growth_per_min"],
+                    str(p["limit_soft"]),
+                    "%.1f%%" % (100.0 * p["fds"] / p["limit_soft"]),
+                    str(p["threads"]), "-"]
+            self.check(row == want, "ps -o: row of pid %d matches the JSON"
+                       % p["pid"], "%r != %r" % (row, want))
+        for key, order in (("fds", [300, 1, 42]), ("growth", [300, 1, 42]),
+                           ("limit", [42, 300, 1]), ("pid", [1, 42, 300])):
+            out = self.ok(["ps", "--sort", key, "-n", "-r", "-o", "PID"])
+            self.check([int(x) for x in out.split()] == order,
+                       "ps --sort %s" % key, repr(out))
+        out = self.ok(["ps", "-o", "+LIMIT"])
+        self.check(out.splitlines()[0].split() ==
+                   ["PID", "COMMAND", "FDS", "GROWTH", "USE%", "TABLE", "STALE",
+                    "LIMIT"], "ps -o +COLS adds to the defaults", out)
+        out = self.ok(["ps", "-p", "42,300", "-r", "-o", "PID,COMMAND,FDS,STALE"])
+        self.check(out == "PID COMMAND FDS STALE\n42 cat 5 no\n"
+                   "300 worker 1234 yes\n", "ps -p -r", repr(out))
+        out = self.ok(["ps", "-p", "42", "--json"])
+        self.check(json.loads(out) == {"processes": [doc[42]]},
+                   "ps -p --json keeps only those", out)
+        out = self.ok(["ps", "--list-columns"])
+        self.check(out.startswith("COLUMN") and "\nUSE%" in out and
+                   "(default)" in out, "ps --list-columns", out)
+        self.check(self.last_request() == "/v1/processes",
+                   "--list-columns asks no daemon")  # the ps -p --json above
+        rc, out, err = self.run(["ps", "-o", "PID,NOPE"])
+        self.check(rc == 2 and "unknown column 'NOPE'" in err,
+                   "ps -o: unknown column is a usage error", err)
+        # colors: only when asked (not a terminal here), NO_COLOR honoured
+        out = self.ok(["ps", "-o", "PID,STALE"])
+        self.check("\033[" not in out, "ps: no colors off a terminal", out)
+        out = self.ok(["ps", "-o", "PID,STALE", "--color=always"])
+        self.check("\033[33myes\033[0m" in out and "\033[1mPID" in out,
+                   "ps --color=always", repr(out))
+        out = self.ok(["ps", "--color=auto"], env=dict(self.env, NO_COLOR="1"))
+        self.check("\033[" not in out, "NO_COLOR", out)
+
+    def test_fds_pids(self):
+        rc, out, err = self.run(["fds", "-p", "42,300", "-o",
+                                 "PID,COMMAND,FD,TARGET"])
+        self.check(rc == 0 and "300" in err and "stale" in err,
+                   "fds -p: a stale table still warns", err)
+        rows = self.table(out, ["PID", "COMMAND", "FD", "TARGET"],
+                          {"PID", "FD"}, "fds -p")
+        want = []
+        for pid in (42, 300):
+            d = fds_doc(pid, 0)
+            for f in d["fds"]:
+                want.append([str(pid), d["comm"], str(f["fd"]),
+                             f["target"].replace("\n", "\\x0a")])
+        want.sort(key=lambda r: int(r[2]))
+        self.check(sorted(rows, key=lambda r: int(r[2])) == want,
+                   "fds -p: every process's fds, with PID and COMMAND",
+                   "%r\n%r" % (rows, want))
+        rc, out, err = self.run(["fds", "-p", "42,9"])
+        self.check(rc == 1 and err.splitlines()[-1] ==
+                   "fdwatch: no such process: 9" and "/etc/passwd" in out,
+                   "fds -p: an unknown pid is reported, the others shown",
+                   "rc=%d err=%r" % (rc, err))
 
     def test_fds(self):
         hdr = ["FD", "CLOEXEC", "TYPE", "OFD", "GEN", "SYSCALL", "TID",
@@ -485,7 +570,8 @@ class Checker:
         rows = self.table(out, hdr, right, "events")
         self.check(rows == [
             ["11:06:40.123", "42", "42", "cat", "openat",
-             "dirfd=-100 path=/etc/passwd flags=O_RDONLY|O_CLOEXEC", "3"],
+             "dirfd=AT_FDCWD path=/etc/passwd flags=O_RDONLY|O_CLOEXEC mode=0",
+             "3"],
             ["11:06:41.123", "42", "43", "cat", "dup2", "oldfd=3 newfd=10",
              "10"],
             ["11:06:42.123", "42", "42", "cat", "close", "fd=99",
@@ -496,6 +582,34 @@ class Checker:
              'path="/tmp/a b"', "-2 (ENOENT)"],
             ["-", "8", "8", "sh", "fork", "child=9", "9"]], "events: rows",
             out)
+        # filters, checked against the JSON of the same events
+        evs = events_doc()
+        for args, keep in (
+                (["--syscall", "openat,close"],
+                 lambda e: e["syscall"] in ("openat", "close")),
+                (["--failed"], lambda e: e.get("ret", 0) < 0),
+                (["--comm", "sh"], lambda e: e["comm"] == "sh"),
+                (["-p", "7,8"], lambda e: e["pid"] in (7, 8)),
+                (["--since", "@%f" % (EVENT_TS + 1.5), "--until",
+                  "@%f" % (EVENT_TS + 3.5)],
+                 lambda e: e["ts"] is not None and
+                 EVENT_TS + 1.5 <= e["ts"] <= EVENT_TS + 3.5)):
+            out = self.ok(["events", "-J"] + args)
+            got = [json.loads(x)["seq"] for x in out.splitlines()]
+            self.check(got == [e["seq"] for e in evs if keep(e)],
+                       "events %s --json" % " ".join(args), repr(got))
+            self.check("limit=10000" in self.last_request(),
+                       "events %s: looks further back" % " ".join(args),
+                       self.last_request())
+            out = self.ok(["events", "-n", "-r", "-o", "SEQ"] + args)
+            self.check([int(x) for x in out.split()] ==
+                       [e["seq"] for e in evs if keep(e)],
+                       "events %s: table" % " ".join(args), repr(out))
+        out = self.ok(["events", "-o", "SYSCALL,RET,ERRNO", "--failed",
+                       "--color=always", "-n"])
+        self.check("\033[31m-9 (EBADF)\033[0m" in out and
+                   "\033[31mENOENT\033[0m" in out, "events: failures in red",
+                   repr(out))
         out = self.ok(["events", "--pid", "42", "--limit=2", "-J"])
         self.check(self.last_request() == "/v1/events?pid=42&limit=2",
                    "events --pid --limit path", self.last_request())
@@ -587,6 +701,23 @@ class Checker:
         rc, out, err = self.run(["events", "-f"], sock=nofollow)
         self.check(rc == 0 and len(out.splitlines()) == 1 + len(events_doc()),
                    "events -f: a plain list is rendered", out)
+        # the filters hold for streams too, --json or not
+        rc, out, err = self.run(["events", "-f", "-J", "--syscall", "close,pipe2"],
+                                sock=nofollow)
+        self.check(rc == 0 and [json.loads(x)["seq"] for x in out.splitlines()]
+                   == [12, 13], "events -f --syscall --json", out)
+        rc, out, err = self.run(["events", "-f", "-n", "--failed", "-o", "SEQ"],
+                                sock=nofollow)
+        self.check(rc == 0 and out.split() == ["12", "14"],
+                   "events -f --failed", out)
+        rc, out, err = self.run(["events", "-f", "--failed", "-o", "SEQ,RET",
+                                 "--color=always"], sock=nofollow)
+        lines = out.splitlines()
+        self.check(rc == 0 and len(lines) == 3 and
+                   lines[0] == "     \033[1mSEQ\033[0m  \033[1mRET\033[0m" and
+                   lines[1] == "      12  \033[31m-9 (EBADF)\033[0m",
+                   "events -f --color=always: the same columns, in color",
+                   repr(lines))
 
     def test_verify(self):
         rc, out, err = self.run(["verify"])
@@ -613,15 +744,26 @@ class Checker:
                    "verify: unknown pid", err)
 
     def test_leaks(self):
-        hdr = ["ID", "KIND", "STATE", "PID", "COMMAND", "FIRED", "SUMMARY"]
+        hdr = ["ID", "KIND", "STATE", "PID", "COMMAND", "FIRED", "TREND",
+               "RATE", "ETA", "SUMMARY"]
         out = self.ok(["leaks"])
         self.check(self.last_request() == "/v1/leaks", "leaks path")
-        rows = self.table(out, hdr, {"ID", "PID", "FIRED"}, "leaks")
+        rows = self.table(out, hdr, {"ID", "PID", "FIRED", "RATE", "ETA"},
+                          "leaks")
         self.check(rows == [
-            ["1", "fd-growth", "firing", "42", "cat", "2m",
-             "fd count grew from 10 to 500 in 60s"],
-            ["2", "cloexec", "resolved", "300", "worker", "2h",
+            ["1", "fd-growth", "firing", "42", "cat", "2m", "_.-=+*#@",
+             "490.0/min", "1m", "fd count grew from 10 to 500 in 60s"],
+            ["2", "cloexec", "resolved", "300", "worker", "2h", "-", "-", "-",
              "fd 7 leaked across exec"]], "leaks: rows", out)
+        # the sparkline in Unicode blocks where the locale is UTF-8
+        out = self.ok(["leaks", "-n", "-o", "TREND"],
+                      env=dict(self.env, LC_ALL="C.UTF-8"))
+        self.check(out.splitlines()[0] == "\u2581\u2582\u2583\u2584\u2585"
+                   "\u2586\u2587\u2588", "leaks: Unicode sparkline", repr(out))
+        out = self.ok(["leaks", "-p", "300", "-o", "ID,PID", "-n"])
+        self.check(out == "2  300\n", "leaks -p", repr(out))
+        lines = self.run(["leaks", "-f"], sock=os.path.join(
+            os.path.dirname(self.sock), "finite.sock"))[1].splitlines()
         out = self.ok(["leaks", "--json"])
         doc = json.loads(out)
         self.check([a["summary"] for a in doc["alerts"]] ==
@@ -639,7 +781,8 @@ class Checker:
         lines = out.splitlines()
         self.check(rc == 0 and len(lines) == 3 and lines[0].split() == hdr and
                    lines[2].split()[:5] == ["2", "cloexec", "resolved", "300",
-                                            "worker"],
+                                            "worker"] and
+                   lines[0].index("TREND") == lines[1].index("_.-=+*#@"),
                    "leaks -f: heading and lines", out)
         noleaks = os.path.join(os.path.dirname(self.sock), "noleaks.sock")
         for args in (["leaks"], ["leaks", "-f"]):
@@ -683,6 +826,26 @@ class Checker:
                        "rc=%d err=%r" % (rc, err))
         rc, out, err = self.run(["--help"])
         self.check(rc == 0 and "Exit status" in out, "--help")
+        for cmd in ("status", "ps", "fds", "events", "verify", "leaks", "top"):
+            rc, out, err = self.run([cmd, "--help"])
+            self.check(rc == 0 and out.startswith("Usage: fdwatch " + cmd) and
+                       "Examples:" in out, "%s --help" % cmd, out)
+            rc, out2, err = self.run(["help", cmd])
+            self.check(rc == 0 and out2 == out, "help %s" % cmd, out2)
+        # every option and command of --help is in the man page
+        rc, out, err = self.run(["--help"])
+        man = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                           "docs", "man", "fdwatch.1.in")
+        with open(man) as f:
+            page = f.read().replace("\\-", "-")
+        for opt in sorted(set(re.findall(r"--[a-z][a-z-]*", out))):
+            self.check(opt in page, "man page documents %s" % opt)
+        for cmd in ("status", "ps", "fds", "events", "verify", "leaks", "top"):
+            self.check(".B %s" % cmd in page or ".BR %s" % cmd in page,
+                       "man page documents %s" % cmd)
+        rc, out, err = self.run(["top"])
+        self.check(rc == 1 and "needs a terminal" in err,
+                   "top off a terminal says so", err)
 
     def main(self):
         for name in sorted(n for n in dir(self) if n.startswith("test_")):
@@ -701,7 +864,7 @@ def main():
     g.add_argument("--fdwatch", metavar="PATH", help="check this fdwatch")
     ap.add_argument("--mode", default="normal",
                     help="with --serve: normal, trickle, finite, broken, "
-                    "hangup, noleaks, nofollow")
+                    "hangup, noleaks, nofollow, races")
     a = ap.parse_args()
     if a.serve:
         srv = Server(a.serve, a.mode)

@@ -66,7 +66,23 @@ static int ops_read_table(void *userdata, uint32_t tid,
 	struct fdw_daemon *d = userdata;
 	int r = fdw_snapshot_read_table(d->pipeline.snapshot, d->procfs, tid, cb, cbdata);
 
-	return r != -ENOENT ? r : fdw_proc_read_table(d->cfg.proc_root, tid, cb, cbdata);
+	d->snap_read_tid = 0;
+	if (r != -ENOENT) {
+		/* as of when the iterator read this task, not as of now */
+		d->snap_read_tid = tid;
+		d->snap_read_pos = fdw_snapshot_position(d->pipeline.snapshot, tid);
+		if (!d->snap_read_pos)
+			d->snap_read_pos = d->pipeline.snapshot_pos;
+		return r;
+	}
+	return fdw_proc_read_table(d->cfg.proc_root, tid, cb, cbdata);
+}
+
+static uint64_t ops_table_position(void *userdata, uint32_t tid)
+{
+	struct fdw_daemon *d = userdata;
+
+	return d->snap_read_tid && d->snap_read_tid == tid ? d->snap_read_pos : 0;
 }
 
 /* One bpf() call and one read for the whole table's names. */
@@ -104,9 +120,7 @@ static uint64_t ops_ring_position(void *userdata)
 {
 	struct fdw_daemon *d = userdata;
 
-	/* a table from the snapshot is as of the snapshot's start */
-	if (d->pipeline.snapshot)
-		return d->pipeline.snapshot_pos;
+	/* a table the snapshot served says its own (ops_table_position) */
 	return d->capture ? fdw_capture_position(d->capture) : 0;
 }
 
@@ -248,6 +262,7 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 		.same_table = ops_same_table,
 		.read_table = ops_read_table,
 		.read_targets = ops_read_targets,
+		.table_position = ops_table_position,
 		.read_proc = ops_read_proc,
 		.same_file = ops_same_file,
 		.cmp_file = ops_cmp_file,
@@ -307,7 +322,7 @@ static int open_capture(struct fdw_daemon *d)
 	/* the iterators: the start-up scan, and whole tables' names at once
 	 * (the model reads /proc instead when they do not load) */
 	if (!d->cfg.proc_root || !strcmp(d->cfg.proc_root, "/proc")) {
-		r = fdw_snapshotter_new(&d->snapshotter);
+		r = fdw_snapshotter_new(&d->snapshotter, fdw_capture_ring_fd(d->capture));
 		if (r < 0)
 			log_warning("BPF task_file iterator unavailable (%s): the start-up scan "
 				    "and name refreshes read /proc fd by fd",

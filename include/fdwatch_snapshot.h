@@ -23,7 +23,7 @@
 #define FDW_SNAP_TASK	   0x4 /* a task (iter/task), not an fd: fd, kfile, inode 0 */
 
 struct fdw_snap_rec {
-	__u16 size;	  /* sizeof(fixed part) + target_len */
+	__u16 size;	  /* sizeof(fixed part) + target_len, rounded up to 8 */
 	__u16 target_len;
 	__u32 flags;	  /* FDW_SNAP_* */
 	__u32 tgid;	  /* process (global pid, as the probes report it) */
@@ -36,6 +36,11 @@ struct fdw_snap_rec {
 	__u64 files;	  /* files_struct address: equal for tasks sharing a table */
 	__u64 kfile;	  /* struct file address: equal for fds sharing an open file */
 	__u64 f_op;	  /* its file operations (what kind of file it is) */
+	__u64 pos;	  /* the probes' ring producer position + 1 when this
+			   * record was written (fdw_capture_position()'s
+			   * scale): every syscall whose record lies below it
+			   * had returned, so this table already shows it;
+			   * 0: unknown */
 	/* then target_len bytes: d_path(&file->f_path), what
 	 * readlink(/proc/PID/fd/N) shows */
 };

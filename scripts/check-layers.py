@@ -6,7 +6,8 @@
 
 Each file belongs to a module: its folder (daemon/model/apply.c -> model),
 or for the top-level files their own name (daemon.c/daemon.h -> daemon,
-main.c -> main). A module may include headers of its own module and of
+main.c -> main). The common/ folder beside daemon/ (code the CLI shares)
+is checked too, as the lowest module "common". A module may include headers of its own module and of
 modules in LOWER layers only. Any other include (upward, or sideways
 between two modules of one layer) is reported, as is any include cycle
 between modules (which the order rule already excludes), and any module
@@ -21,6 +22,7 @@ import sys
 
 # Bottom to top. A module may include only modules listed before it.
 LAYERS = [
+    "common",    # ../common: shared with the CLI (symbolic decoding), libc only
     "base",      # log, clock, json, hash, hashmap
     "sys",       # /proc parsing, symbolization
     "capture",   # load, attach, consume, decode
@@ -92,12 +94,21 @@ def main():
     edges = {}
     problems = []
     nfiles = 0
-    for dirpath, _, files in os.walk(root):
+    # common/ sits beside daemon/ (the CLI links it too) and is checked
+    # as the lowest layer: it may include nothing of daemon/
+    parent = os.path.dirname(os.path.abspath(root))
+    trees = [root]
+    if os.path.isdir(os.path.join(parent, "common")):
+        trees.append(os.path.join(parent, "common"))
+    walked = [(dp, fs) for tree in trees for dp, _, fs in os.walk(tree)]
+    for dirpath, files in walked:
         for f in sorted(files):
             if not f.endswith((".c", ".h")):
                 continue
             path = os.path.join(dirpath, f)
             rel = os.path.relpath(path, root)
+            if rel.startswith(".." + os.sep):
+                rel = os.path.relpath(path, parent)
             mod = module_of(rel)
             nfiles += 1
             if mod not in rank:
@@ -107,9 +118,15 @@ def main():
                 text = fh.read()
             for inc in INCLUDE.findall(text):
                 target = os.path.normpath(os.path.join(root, inc))
-                if not os.path.exists(target):
+                if not os.path.exists(target) and inc.startswith("common/"):
+                    target = os.path.normpath(os.path.join(parent, inc))
+                    if not os.path.exists(target):
+                        continue
+                    tmod = "common"
+                elif not os.path.exists(target):
                     continue  # include/ (the record ABI) or a generated skeleton
-                tmod = module_of(os.path.relpath(target, root))
+                else:
+                    tmod = module_of(os.path.relpath(target, root))
                 if tmod == mod:
                     continue
                 edges.setdefault(mod, set()).add(tmod)

@@ -27,6 +27,7 @@ PACKAGES=(
 	libcurl4-openssl-dev # the CLI's HTTP client over the unix socket
 	libsystemd-dev     # sd_notify(): readiness, status, watchdog
 	libdw-dev          # elfutils: symbolizes leak-site stacks
+	bash-completion    # where the CLI's completion installs (pkg-config), its test
 	# scripts and tests
 	util-linux         # mount, mountpoint, taskset
 	procps             # ps, pgrep, pkill (test helpers)
@@ -40,6 +41,7 @@ PACKAGES=(
 	bpftrace           # the benchmark's peer row: the same syscalls counted by a one-liner
 	strace             # the benchmark's peer row: strace -f -c on the same loop
 	wrk                # the benchmark's nginx row: HTTP load on loopback
+	tmux               # fdwatch top is tested in a real terminal
 )
 
 list_packages() {

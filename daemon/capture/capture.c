@@ -340,6 +340,11 @@ fail:
 	return r;
 }
 
+int fdw_capture_ring_fd(const struct fdw_capture *c)
+{
+	return c && c->skel ? bpf_map__fd(c->skel->maps.events) : -1;
+}
+
 uint64_t fdw_capture_position(struct fdw_capture *c)
 {
 	if (!c || !c->rb.prod_map)

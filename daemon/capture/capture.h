@@ -38,6 +38,9 @@ void fdw_capture_stop(struct fdw_capture *c);
 /* Detach and free; after the loop has run the close callbacks. NULL-safe. */
 void fdw_capture_free(struct fdw_capture *c);
 
+/* The ring buffer map's fd (the snapshot iterator reads its position). */
+int fdw_capture_ring_fd(const struct fdw_capture *c);
+
 /* The ring position the next record will get: every record below it was
  * reserved, so its syscall had completed, before this call. */
 uint64_t fdw_capture_position(struct fdw_capture *c);

@@ -25,6 +25,7 @@
 
 struct snap_task {
 	uint64_t files;
+	uint64_t pos; /* ring position before its first fd was read; 0 unknown */
 	size_t first; /* index into offs[] */
 	size_t n;
 };
@@ -39,6 +40,7 @@ struct fdw_snapshot {
 	struct fdw_hashmap by_tid; /* tid -> 1 + index into tasks[] */
 	struct fdw_hashmap tgids;  /* processes with a task in it (value 1) */
 	struct fdw_snapshot_stats stats;
+	bool positions; /* records carry the capture ring's positions */
 };
 
 static const struct fdw_snap_rec *rec_at(const struct fdw_snapshot *s, size_t i)
@@ -48,9 +50,10 @@ static const struct fdw_snap_rec *rec_at(const struct fdw_snapshot *s, size_t i)
 
 struct fdw_snapshotter {
 	struct fdwatch_snapshot_bpf *skel;
+	bool has_ring; /* positions are the capture ring's */
 };
 
-int fdw_snapshotter_new(struct fdw_snapshotter **out)
+int fdw_snapshotter_new(struct fdw_snapshotter **out, int ring_fd)
 {
 	struct fdw_snapshotter *sn = calloc(1, sizeof(*sn));
 	int r;
@@ -58,12 +61,21 @@ int fdw_snapshotter_new(struct fdw_snapshotter **out)
 	*out = NULL;
 	if (!sn)
 		return -ENOMEM;
-	sn->skel = fdwatch_snapshot_bpf__open_and_load();
+	sn->skel = fdwatch_snapshot_bpf__open();
 	if (!sn->skel) {
 		r = -errno ? -errno : -EINVAL;
 		free(sn);
 		return r;
 	}
+	r = ring_fd >= 0 ? bpf_map__reuse_fd(sn->skel->maps.events, ring_fd) : 0;
+	if (r == 0)
+		r = fdwatch_snapshot_bpf__load(sn->skel);
+	if (r < 0) {
+		fdwatch_snapshot_bpf__destroy(sn->skel);
+		free(sn);
+		return r;
+	}
+	sn->has_ring = ring_fd >= 0;
 	*out = sn;
 	return 0;
 }
@@ -181,8 +193,9 @@ static int index_records(struct fdw_snapshot *s)
 		uintptr_t i;
 		struct snap_task *t;
 
-		if (s->len - off < sizeof(*r) || r->size < sizeof(*r) || r->size > s->len - off ||
-		    r->size != sizeof(*r) + r->target_len)
+		/* sizes are multiples of 8: every record is aligned in buf */
+		if (s->len - off < sizeof(*r) || r->size > s->len - off || r->size % 8 ||
+		    r->size < sizeof(*r) + r->target_len || r->target_len >= FDW_SNAP_TARGET_MAX)
 			return -EPROTO;
 		i = (uintptr_t)fdw_hashmap_get(&s->by_tid, r->tid);
 		t = i ? &s->tasks[i - 1] : NULL;
@@ -205,6 +218,7 @@ static int index_records(struct fdw_snapshot *s)
 					return -ENOMEM;
 			}
 			t->files = r->files;
+			t->pos = r->pos;
 			t->first = s->noffs;
 			cur_tid = r->tid;
 			in_run = true;
@@ -264,6 +278,7 @@ int fdw_snapshot_take(struct fdw_snapshotter *sn, uint32_t tid, struct fdw_snaps
 	s = snapshot_new();
 	if (!s)
 		return -ENOMEM;
+	s->positions = sn->has_ring;
 	r = read_iter(sn, s, tid);
 	if (r == 0 && tid && !s->ntasks)
 		r = -ESRCH; /* no such task (any more), or no table */
@@ -294,6 +309,7 @@ int fdw_snapshot_parse(struct fdw_snapshot **out, const void *buf, size_t len)
 	}
 	memcpy(s->buf, buf, len);
 	s->len = len;
+	s->positions = true;
 	r = index_records(s);
 	if (r < 0) {
 		fdw_snapshot_free(s);
@@ -435,6 +451,13 @@ void fdw_snapshot_each_target(const struct fdw_snapshot *s, const char *target,
 bool fdw_snapshot_has_process(const struct fdw_snapshot *s, uint32_t pid)
 {
 	return s && fdw_hashmap_get(&s->tgids, pid);
+}
+
+uint64_t fdw_snapshot_position(const struct fdw_snapshot *s, uint32_t tid)
+{
+	const struct snap_task *t = s && s->positions ? task_of(s, tid) : NULL;
+
+	return t && t->n ? t->pos : 0;
 }
 
 uint64_t fdw_snapshot_kfile(const struct fdw_snapshot *s, uint32_t tid, int fd)

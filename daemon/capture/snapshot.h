@@ -23,8 +23,10 @@ struct fdw_snapshot;
  * life: a snapshot of one task costs an iterator link and a read, no load. */
 struct fdw_snapshotter;
 
-/* Load the programs. 0 or -errno. */
-int fdw_snapshotter_new(struct fdw_snapshotter **out);
+/* Load the programs. `ring_fd`: the probes' ring buffer map (its producer
+ * position stamps each table read, fdw_snapshot_position()), or -1. 0 or
+ * -errno. */
+int fdw_snapshotter_new(struct fdw_snapshotter **out, int ring_fd);
 /* NULL-safe. */
 void fdw_snapshotter_free(struct fdw_snapshotter *sn);
 
@@ -71,5 +73,10 @@ bool fdw_snapshot_has_process(const struct fdw_snapshot *s, uint32_t pid);
 void fdw_snapshot_each_target(const struct fdw_snapshot *s, const char *target,
 			      void (*cb)(void *data, uint32_t pid, int fd, uint64_t f_op),
 			      void *data);
+/* The capture ring's position (fdw_capture_position()'s scale) taken just
+ * before the iterator read task `tid`'s fds: records below it are already
+ * in what fdw_snapshot_read_table() gives, records at or above it are not.
+ * 0 when unknown (no fds in it, or taken without the ring). */
+uint64_t fdw_snapshot_position(const struct fdw_snapshot *s, uint32_t tid);
 /* The struct file address of fd `fd` of `tid`, 0 when not in it. */
 uint64_t fdw_snapshot_kfile(const struct fdw_snapshot *s, uint32_t tid, int fd);

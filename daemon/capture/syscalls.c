@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The traced syscalls' names, argument names and close-on-exec rules. */
+/*
+ * The traced syscalls' names, argument names and close-on-exec rules. An
+ * argument name is a key of the event object beside seq, ts, pid, tid,
+ * comm, syscall, ret, errno: never one of those (pidfd_open's pid is
+ * "target_pid").
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -72,10 +77,10 @@ static const struct fdw_syscall_info table[FDW_SYS_MAX] = {
 	[FDW_SYS_USERFAULTFD] = { "userfaultfd", { "flags" }, ARGS(U), FDW_CLOEXEC_ARG, 0,
 				  O_CLOEXEC, "anon_inode:[userfaultfd]" },
 	[FDW_SYS_PERF_EVENT_OPEN] = { "perf_event_open",
-				      { "attr", "pid", "cpu", "group_fd", "flags" },
+				      { "attr", "target_pid", "cpu", "group_fd", "flags" },
 				      ARGS(P, I, I, FD, U), FDW_CLOEXEC_ARG, 4,
 				      PERF_FLAG_FD_CLOEXEC_, "anon_inode:[perf_event]" },
-	[FDW_SYS_PIDFD_OPEN] = { "pidfd_open", { "pid", "flags" }, ARGS(I, U), FDW_CLOEXEC_ALWAYS,
+	[FDW_SYS_PIDFD_OPEN] = { "pidfd_open", { "target_pid", "flags" }, ARGS(I, U), FDW_CLOEXEC_ALWAYS,
 				 0, 0, "anon_inode:[pidfd]" },
 	[FDW_SYS_PIDFD_GETFD] = { "pidfd_getfd", { "pidfd", "targetfd", "flags" },
 				  ARGS(FD, I, U), FDW_CLOEXEC_ALWAYS },

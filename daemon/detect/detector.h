@@ -170,6 +170,9 @@ int fdw_leaks_add_detector(struct fdw_leaks *l, const struct fdw_detector *d);
 
 /* A process's state, or NULL (leaks.c). */
 struct leak_proc *leak_proc_find(struct fdw_leaks *l, const struct fdw_proc *p);
+/* The last (up to) k one-second samples of the fd count, oldest first
+ * (growth.c); k <= FDW_LEAK_FINE. Returns how many. */
+unsigned int leak_series_last(const struct fdw_leak_series *s, unsigned int k, uint32_t *out);
 /* The same, created when missing; NULL when refused (max_procs) or the
  * process is gone. */
 struct leak_proc *leak_proc_get(struct fdw_leaks *l, struct fdw_proc *p, uint64_t now);

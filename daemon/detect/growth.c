@@ -83,6 +83,12 @@ static unsigned int ring_last(const uint32_t *ring, unsigned int cap, unsigned i
 	return k;
 }
 
+unsigned int leak_series_last(const struct fdw_leak_series *s, unsigned int k, uint32_t *out)
+{
+	return ring_last(s->fine, FDW_LEAK_FINE, s->fine_n, s->fine_head,
+			 k > FDW_LEAK_FINE ? FDW_LEAK_FINE : k, out);
+}
+
 void fdw_leak_series_push(struct fdw_leak_series *s, const struct fdw_leak_config *c,
 			  uint32_t nopen)
 {
@@ -185,6 +191,35 @@ static double growth_eta(const struct leak_proc *st, uint32_t nopen, double rate
 	return (double)(st->soft - nopen) / rate;
 }
 
+/*
+ * The fd count over the alert's window, for a sparkline: the one-second
+ * samples (fast) or the interval floors (slow), oldest first, at most
+ * FDW_LEAK_FINE/FDW_LEAK_COARSE values (64), "series_step_s" apart.
+ */
+static void growth_series(json_t *ev, const struct fdw_leaks *l, const struct leak_proc *st)
+{
+	const struct fdw_leak_series *s = &st->growth.series;
+	const struct fdw_growth *g = &st->growth.growth;
+	uint32_t buf[FDW_LEAK_FINE > FDW_LEAK_COARSE ? FDW_LEAK_FINE : FDW_LEAK_COARSE];
+	bool slow = g->detector == FDW_GROWTH_SLOW;
+	unsigned int n;
+	json_t *a;
+
+	if (slow)
+		n = ring_last(s->coarse, FDW_LEAK_COARSE, s->coarse_n, s->coarse_head,
+			      l->cfg.slow_window, buf);
+	else
+		n = ring_last(s->fine, FDW_LEAK_FINE, s->fine_n, s->fine_head,
+			      l->cfg.fast_window, buf);
+	a = json_array();
+	for (unsigned int i = 0; a && i < n; i++)
+		(void)json_array_append_new(a, json_integer(buf[i]));
+	if (a)
+		(void)json_object_set_new(ev, "series", a);
+	(void)json_object_set_new(ev, "series_step_s",
+				  json_integer(slow ? (json_int_t)l->cfg.slow_interval : 1));
+}
+
 static json_t *growth_evidence(struct fdw_leaks *l, struct leak_proc *st,
 			       const struct fdw_table *t, double eta, uint64_t now, char *top,
 			       size_t toplen)
@@ -208,6 +243,7 @@ static json_t *growth_evidence(struct fdw_leaks *l, struct leak_proc *st,
 	(void)json_object_set_new(ev, "growing_since_s",
 				  json_real(leak_age_s(st->growth.since, now)));
 	(void)json_object_set_new(ev, "stacks_captured", json_boolean(st->stacks.watching));
+	growth_series(ev, l, st);
 	leak_evidence_sites(l, st, t, st->growth.since, now, ev, top, toplen);
 	return ev;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "detect/detector.h"
@@ -323,6 +324,27 @@ bool fdw_leaks_proc_info(struct fdw_leaks *l, struct fdw_proc *p, struct fdw_lea
 		out->rate_per_s = a->rate_per_s;
 		out->eta_s = a->eta_s;
 	}
+	return true;
+}
+
+bool fdw_leaks_proc_trend(struct fdw_leaks *l, const struct fdw_proc *p,
+			  struct fdw_leak_trend *out)
+{
+	struct leak_proc *st = l ? leak_proc_find(l, p) : NULL;
+	uint32_t v[60];
+	struct fdw_trend t;
+	unsigned int n;
+
+	memset(out, 0, sizeof(*out));
+	if (!st)
+		return false;
+	out->limit_known = st->limit_known && st->soft != (uint64_t)RLIM_INFINITY;
+	out->soft = out->limit_known ? st->soft : 0;
+	n = leak_series_last(&st->growth.series, 60, v);
+	fdw_trend_fit(v, n, &t);
+	out->samples = n;
+	/* one sample per detector tick (1 s) */
+	out->per_min = n >= 2 ? t.slope * 60.0 : 0;
 	return true;
 }
 

@@ -259,6 +259,18 @@ struct fdw_leak_procinfo {
 /* false when the process has no detector state. */
 bool fdw_leaks_proc_info(struct fdw_leaks *l, struct fdw_proc *p, struct fdw_leak_procinfo *out);
 
+/* For GET /v1/processes: the limit and the recent trend of a process's
+ * open fd count, from the detectors' samples (no /proc read). */
+struct fdw_leak_trend {
+	uint64_t soft;		/* RLIMIT_NOFILE soft limit, 0 when unknown */
+	bool limit_known;
+	double per_min;		/* slope of the last minute's samples, fds/min */
+	unsigned int samples;	/* how many it was fitted on (< 2: unknown) */
+};
+/* false when the process has no detector state. */
+bool fdw_leaks_proc_trend(struct fdw_leaks *l, const struct fdw_proc *p,
+			  struct fdw_leak_trend *out);
+
 const struct fdw_leak_stats *fdw_leaks_stats(const struct fdw_leaks *l);
 
 const struct fdw_leak_config *fdw_leaks_config(const struct fdw_leaks *l);

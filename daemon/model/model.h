@@ -168,6 +168,10 @@ struct fdw_model_ops {
 	/* The kernel ring's position now (fdw_capture_position): records below
 	 * it describe changes a /proc read made after this call already shows. */
 	uint64_t (*ring_position)(void *userdata);
+	/* Optional: the position the last read_table() of `tid` was as of,
+	 * when the reader knows it better than ring_position() before the call
+	 * (a snapshot taken earlier, stamped per table); 0: not known. */
+	uint64_t (*table_position)(void *userdata, uint32_t tid);
 	/* comm and ppid of a process that appeared without a fork event. */
 	int (*read_proc)(void *userdata, uint32_t pid, char comm[16], uint32_t *ppid);
 	void *userdata;

@@ -492,6 +492,12 @@ int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
 		m->stats.resync_failed++;
 		return r < 0 ? r : c.err;
 	}
+	if (m->ops.table_position) {
+		uint64_t pos = m->ops.table_position(m->ops.userdata, tid);
+
+		if (pos)
+			t->read_pos = pos;
+	}
 	origin_procfs(&closed, now);
 	for (uint32_t fd = 0; fd < t->nslots; fd++) {
 		bool seen = fd < c.nseen && (c.seen[fd / 8] & (1u << (fd % 8)));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* The model, the history and a stats snapshot as JSON: see render.h and docs/api.md. */
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include "base/clock.h"
 #include "base/hash.h"
 #include "capture/syscalls.h"
+#include "common/symbols.h"
+#include "detect/leaks.h"
 #include "server/render.h"
 
 #ifndef FDWATCH_VERSION
@@ -85,61 +88,26 @@ json_t *fdw_render_error(const char *fmt, ...)
 
 /* ---- events ----------------------------------------------------------- */
 
-/* errno names, including the kernel-internal restart codes a sys_exit
- * tracepoint can see before signal delivery rewrites them. */
-static const char *errno_name(int64_t ret)
+/* "openat" for IORING_OP_OPENAT: opcode_name predates the shared table and
+ * keeps its lower-case short form. */
+static json_t *uring_op_json(uint64_t op)
 {
-	static const char *const internal[] = {
-		"ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ENOIOCTLCMD",
-		"ERESTART_RESTARTBLOCK",
-	};
+	const char *n = fdw_sym_uring_op(op);
+	char lower[32];
+	size_t i;
 
-	if (ret >= 0 || ret < -4095)
+	if (!n || strncmp(n, "IORING_OP_", 10))
 		return NULL;
-	if (-ret >= 512 && -ret <= 516)
-		return internal[-ret - 512];
-	return fdw_errno_name((int)-ret);
-}
-
-static const char *fcntl_cmd_name(int cmd)
-{
-	switch (cmd) {
-	case F_DUPFD:
-		return "F_DUPFD";
-	case F_DUPFD_CLOEXEC:
-		return "F_DUPFD_CLOEXEC";
-	case F_SETFD:
-		return "F_SETFD";
-	case F_GETFD:
-		return "F_GETFD";
-	default:
-		return NULL;
-	}
-}
-
-static const char *uring_op_name(uint64_t op)
-{
-	switch (op) {
-	case 13:
-		return "accept";
-	case 18:
-		return "openat";
-	case 19:
-		return "close";
-	case 28:
-		return "openat2";
-	case 45:
-		return "socket";
-	case 54:
-		return "fixed_fd_install";
-	default:
-		return NULL;
-	}
+	n += 10;
+	for (i = 0; n[i] && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)(n[i] >= 'A' && n[i] <= 'Z' ? n[i] - 'A' + 'a' : n[i]);
+	lower[i] = '\0';
+	return json_string(lower);
 }
 
 static void set_ret(json_t *o, int64_t ret, bool *ok)
 {
-	const char *en = errno_name(ret);
+	const char *en = fdw_sym_errno(ret);
 
 	set(o, "ret", json_integer(ret), ok);
 	if (en)
@@ -161,6 +129,65 @@ static void set_fds(json_t *o, const struct fdw_event *ev, bool *ok)
 		set(o, "truncated", json_true(), ok);
 }
 
+/* Argument i as the decoder sees it: int kinds sign-extended. */
+static uint64_t arg_value(const struct fdw_syscall_info *si, const struct fdw_event *ev,
+			  unsigned int i)
+{
+	if (si->arg_kinds[i] == FDW_ARG_FD || si->arg_kinds[i] == FDW_ARG_INT)
+		return (uint64_t)(int64_t)(int32_t)(uint32_t)ev->args[i];
+	return ev->args[i];
+}
+
+/* fdw_sym_get_fn over an event's arguments. */
+static bool arg_by_name(void *userdata, const char *arg, uint64_t *value)
+{
+	const struct fdw_event *ev = userdata;
+	const struct fdw_syscall_info *si = fdw_syscall_info(ev->nr);
+
+	for (unsigned int i = 0; si && i < 6 && si->arg_names[i]; i++)
+		if (!strcmp(si->arg_names[i], arg)) {
+			*value = arg_value(si, ev, i);
+			return true;
+		}
+	return false;
+}
+
+/*
+ * The decoded names beside a raw argument (common/symbols.c): "ARG_name"
+ * for a value that has a name (AT_FDCWD, AF_UNIX, F_SETFD), "ARG_names"
+ * for flags (always, [] for none; bits without a name as one "0x..."). A
+ * mode or a bound has no names.
+ */
+static void set_names(json_t *o, const char *syscall, const char *arg, uint64_t v,
+		      fdw_sym_get_fn get, void *userdata, bool *ok)
+{
+	const struct fdw_symset *s = fdw_sym_for_arg(syscall, arg, get, userdata);
+	const char *names[FDW_SYM_MAX_NAMES];
+	char key[64], hex[24];
+	const char *name;
+	json_t *a;
+	size_t n;
+
+	if (!s)
+		return;
+	if (s->kind == FDW_SYM_VALUE) {
+		name = fdw_sym_value_name(s, v);
+		(void)snprintf(key, sizeof(key), "%s_name", arg);
+		if (name)
+			set(o, key, json_string(name), ok);
+		return;
+	}
+	if (s->kind != FDW_SYM_FLAGS)
+		return;
+	n = fdw_sym_flag_names(s, v, names, FDW_SYM_MAX_NAMES, hex);
+	a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, json_string(names[i])) < 0)
+			*ok = false;
+	(void)snprintf(key, sizeof(key), "%s_names", arg);
+	set(o, key, a, ok);
+}
+
 static void set_syscall_args(json_t *o, const struct fdw_event *ev, bool *ok)
 {
 	const struct fdw_syscall_info *si = fdw_syscall_info(ev->nr);
@@ -176,9 +203,11 @@ static void set_syscall_args(json_t *o, const struct fdw_event *ev, bool *ok)
 		case FDW_ARG_FD:
 		case FDW_ARG_INT:
 			set(o, name, json_integer((int32_t)(uint32_t)v), ok);
+			set_names(o, si->name, name, arg_value(si, ev, i), arg_by_name, (void *)ev, ok);
 			break;
 		case FDW_ARG_UINT:
 			set(o, name, json_u64(v), ok);
+			set_names(o, si->name, name, v, arg_by_name, (void *)ev, ok);
 			break;
 		case FDW_ARG_PATH:
 			if (ev->path)
@@ -190,11 +219,10 @@ static void set_syscall_args(json_t *o, const struct fdw_event *ev, bool *ok)
 			break;
 		}
 	}
-	if (ev->nr == FDW_SYS_FCNTL) {
-		const char *cn = fcntl_cmd_name((int)ev->args[1]);
-
-		if (cn)
-			set(o, "cmd_name", json_string(cn), ok);
+	/* openat2's struct open_how is read by the probe: how.flags in aux */
+	if (ev->nr == FDW_SYS_OPENAT2) {
+		set(o, "how_flags", json_u64(ev->aux), ok);
+		set_names(o, si->name, "how_flags", ev->aux, NULL, NULL, ok);
 	}
 	set_fds(o, ev, ok);
 	set_ret(o, ev->ret, ok);
@@ -218,13 +246,13 @@ json_t *fdw_render_event(const struct fdw_server_deps *deps, const struct fdw_hi
 		set_syscall_args(o, ev, &ok);
 		break;
 	case FDW_REC_URING: {
-		const char *op = uring_op_name(ev->aux);
+		json_t *op = uring_op_json(ev->aux);
 
 		set(o, "comm", json_comm(e->comm), &ok);
 		set(o, "syscall", json_string("io_uring"), &ok);
 		set(o, "opcode", json_u64(ev->aux), &ok);
 		if (op)
-			set(o, "opcode_name", json_string(op), &ok);
+			set(o, "opcode_name", op, &ok);
 		set_fds(o, ev, &ok);
 		set_ret(o, ev->ret, &ok);
 		break;
@@ -385,6 +413,18 @@ json_t *fdw_render_table(const struct fdw_server_deps *deps, const struct fdw_pr
 	return finish(o, ok);
 }
 
+/* limit_soft and growth_per_min of a process (null when not known). */
+static void set_trend(json_t *po, const struct fdw_server_deps *deps, const struct fdw_proc *p,
+		      bool *ok)
+{
+	struct fdw_leak_trend tr;
+	bool known = fdw_leaks_proc_trend(deps->leaks, p, &tr);
+
+	set(po, "limit_soft", known && tr.limit_known ? json_u64(tr.soft) : json_null(), ok);
+	set(po, "growth_per_min",
+	    known && tr.samples >= 2 ? json_real(round(tr.per_min * 10) / 10) : json_null(), ok);
+}
+
 json_t *fdw_render_processes(const struct fdw_server_deps *deps, fdw_render_filter *visible,
 			     void *userdata)
 {
@@ -427,6 +467,7 @@ json_t *fdw_render_processes(const struct fdw_server_deps *deps, fdw_render_filt
 		set(po, "table", t ? json_u64(t->id) : json_null(), &ok);
 		set(po, "threads", json_integer(p->ntasks), &ok);
 		set(po, "stale", json_boolean(proc_stale(p, t)), &ok);
+		set_trend(po, deps, p, &ok);
 		if (!ok)
 			json_decref(po);
 		else if (json_array_append_new(a, po) < 0) /* it took po */

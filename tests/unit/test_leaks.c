@@ -621,6 +621,28 @@ static void test_alert_lifecycle(void)
 		CHECK(json_integer_value(json_object_get(site, "count")) > 500);
 		CHECK(g->rate_per_s > 18 && g->rate_per_s < 22);
 		CHECK(strstr(g->summary, "dup of openat /srv/leaky.db") != NULL);
+		{
+			/* the window's fd counts, for a sparkline: bounded, rising
+			 * by 20 a second, oldest first */
+			const json_t *series = json_object_get(ev, "series");
+			size_t n = json_array_size(series);
+
+			CHECK(n >= 10 && n <= FDW_LEAK_FINE);
+			CHECK_EQ(json_integer_value(json_object_get(ev, "series_step_s")), 1);
+			if (n >= 2)
+				CHECK_EQ(json_integer_value(json_array_get(series, n - 1)) -
+						 json_integer_value(json_array_get(series, n - 2)),
+					 20);
+		}
+	}
+	{
+		/* GET /v1/processes' figures: ~1200 fds/min, the soft limit */
+		struct fdw_leak_trend tr;
+
+		CHECK(fdw_leaks_proc_trend(l, fdw_model_proc(&m, PID), &tr));
+		CHECK(tr.limit_known && tr.soft == 1000);
+		CHECK(tr.samples >= 2);
+		CHECK(tr.per_min > 1100 && tr.per_min < 1300);
 	}
 	/* 900 of 1000: exhaustion too */
 	ex = fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, PID, PID * 10);

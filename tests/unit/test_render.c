@@ -510,6 +510,9 @@ static void test_tables(void)
 	CHECK_STR(sval(json_array_get(o, 2), "comm"), "zz");
 	CHECK_EQ(ival(json_array_get(o, 0), "threads"), 1);
 	CHECK(ival(json_array_get(o, 0), "table") != ival(json_array_get(o, 1), "table"));
+	/* no detector state here: the trend is unknown, not 0 */
+	CHECK(json_is_null(get(json_array_get(o, 0), "limit_soft")));
+	CHECK(json_is_null(get(json_array_get(o, 0), "growth_per_min")));
 	json_decref(procs);
 
 	/* a stale table says so */

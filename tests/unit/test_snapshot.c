@@ -15,7 +15,7 @@
 #include "check.h"
 
 struct stream {
-	uint8_t buf[8192];
+	uint8_t buf[8192] __attribute__((aligned(8)));
 	size_t len;
 };
 
@@ -25,7 +25,7 @@ static void add(struct stream *s, uint32_t tgid, uint32_t tid, int fd, uint64_t 
 	struct fdw_snap_rec r = { 0 };
 	size_t n = target ? strlen(target) : 0;
 
-	r.size = (uint16_t)(sizeof(r) + n);
+	r.size = (uint16_t)((sizeof(r) + n + 7) & ~(size_t)7);
 	r.target_len = (uint16_t)n;
 	r.flags = flags;
 	r.tgid = tgid;
@@ -36,9 +36,10 @@ static void add(struct stream *s, uint32_t tgid, uint32_t tid, int fd, uint64_t 
 	r.ino = kfile ? 1000 + kfile % 7 : 0;
 	r.dev = 8;
 	r.mode = 0100000;
+	r.pos = 1000 + s->len; /* increasing, like the ring's */
 	memcpy(s->buf + s->len, &r, sizeof(r));
 	memcpy(s->buf + s->len + sizeof(r), target, n);
-	s->len += sizeof(r) + n;
+	s->len += r.size;
 }
 
 struct seen {
@@ -123,6 +124,12 @@ int main(void)
 	CHECK_EQ(fdw_snapshot_kfile(s, 30, 4), 0x507);
 	CHECK_EQ(fdw_snapshot_kfile(s, 30, 9), 0);
 
+	/* a table is as of its first fd's record (10's first is fd 5, the
+	 * sixth record; 30's the ninth); no fd: unknown */
+	CHECK_EQ(fdw_snapshot_position(s, 10), 1000 + 5 * sizeof(struct fdw_snap_rec));
+	CHECK_EQ(fdw_snapshot_position(s, 30), 1000 + 8 * sizeof(struct fdw_snap_rec) + 8 + 8 + 16);
+	CHECK_EQ(fdw_snapshot_position(s, 40), 0);
+	CHECK_EQ(fdw_snapshot_position(s, 99), 0);
 	CHECK(fdw_snapshot_has_process(s, 10));
 	CHECK(fdw_snapshot_has_process(s, 40));
 	CHECK(!fdw_snapshot_has_process(s, 11)); /* a thread, not a process */
