@@ -284,6 +284,7 @@ void fdw_server_counters(const struct fdw_server *s, struct fdw_server_counters 
 	out->dropped_followers = s->dropped_followers;
 	out->slow_readers = s->slow_readers;
 	out->request_timeouts = s->request_timeouts;
+	out->name_refreshes = s->refresh_skipped;
 	out->owners_refused = s->owners_refused;
 }
 
