@@ -122,7 +122,8 @@ static int ops_read_targets_mt(void *userdata, uint32_t tid,
 	if (r == 0) {
 		r = fdw_snapshot_read_table(s, pf, tid, cb, cbdata);
 		r = r == -ENOENT ? 0 : r; /* no fd at all */
-	} else if (r != -ESRCH) {
+	} else {
+		log_debug("names of task %u: snapshot: %s; /proc instead", tid, strerror(-r));
 		r = fdw_proc_read_table(d->cfg.proc_root, tid, cb, cbdata);
 	}
 	fdw_procfs_free(pf);

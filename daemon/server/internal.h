@@ -180,6 +180,7 @@ struct fdw_server {
 	uint64_t slow_readers;
 	uint64_t request_timeouts;
 	unsigned int refreshing;  /* names being read in the pool (refresh.c) */
+	struct srv_refresh *refreshes; /* ... those reads */
 	uint64_t refresh_skipped; /* answers sent without that read (a bound) */
 	/* tests: these credentials instead of SO_PEERCRED (test_http.c) */
 	bool fake_cred;

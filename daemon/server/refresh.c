@@ -8,8 +8,9 @@
  * if it still has the inode it had when read), then the answer is
  * streamed (stream.c).
  *
- * The work item belongs to the server, not to the client: a client that
- * closes meanwhile only detaches (its pointer in the item is cleared), and
+ * The work item belongs to the server, not to the client: a client asking
+ * for the same table meanwhile joins it; a client that closes meanwhile
+ * only detaches (its pointer in the item is cleared), and
  * the item is freed when the pool hands it back. The server counts the
  * item as one of its handles, so that it is not freed before.
  *
@@ -33,7 +34,11 @@
 struct srv_refresh {
 	uv_work_t req;
 	struct fdw_server *s;
-	struct client *c; /* NULL once the client closed */
+	struct srv_refresh *next; /* the server's reads in flight */
+	/* the clients waiting for it (a second client asking for the same
+	 * table joins the read in flight); NULL: that client closed */
+	struct client **waiters;
+	size_t nwaiters, waiters_cap;
 	const struct fdw_model_ops *ops;
 	uint32_t pid, tid;
 	int err;
@@ -49,18 +54,29 @@ static void refresh_work(uv_work_t *req)
 }
 
 /* On the loop. */
+static bool has_waiters(const struct srv_refresh *r)
+{
+	for (size_t i = 0; i < r->nwaiters; i++)
+		if (r->waiters[i])
+			return true;
+	return false;
+}
+
 static void refresh_done(uv_work_t *req, int status)
 {
 	struct srv_refresh *r = req->data;
 	struct fdw_server *s = r->s;
-	struct client *c = r->c;
 
+	for (struct srv_refresh **pp = &s->refreshes; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
 	s->refreshing--;
-	if (c) {
+	if (has_waiters(r)) {
 		struct fdw_model *m = s->deps.model;
 		struct fdw_proc *p = fdw_model_proc(m, r->pid);
 
-		c->refresh = NULL;
 		if (r->targets.over)
 			s->refresh_skipped++;
 		else if (p && status == 0 && r->err == 0)
@@ -68,20 +84,52 @@ static void refresh_done(uv_work_t *req, int status)
 		else
 			log_debug("api: names of pid %u not read: %s", r->pid,
 				  status < 0 ? uv_strerror(status) : strerror(-r->err));
+	}
+	for (size_t i = 0; i < r->nwaiters; i++) {
+		struct client *c = r->waiters[i];
+
+		if (!c)
+			continue;
+		c->refresh = NULL;
 		if (c->state == C_RESPONDING && !c->streaming)
 			srv_stream_fds(c, r->pid);
 	}
 	fdw_targets_free(&r->targets);
+	free(r->waiters);
 	free(r);
 	srv_put(s);
 }
 
 void srv_refresh_detach(struct client *c)
 {
-	if (c->refresh) {
-		c->refresh->c = NULL;
-		c->refresh = NULL;
+	struct srv_refresh *r = c->refresh;
+
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nwaiters; i++)
+		if (r->waiters[i] == c)
+			r->waiters[i] = NULL;
+	c->refresh = NULL;
+}
+
+/* `c` waits for `r` too. false when out of memory. */
+static bool wait_for(struct srv_refresh *r, struct client *c)
+{
+	if (r->nwaiters == r->waiters_cap) {
+		size_t ncap = r->waiters_cap ? r->waiters_cap * 2 : 4;
+		struct client **nw = realloc(r->waiters, ncap * sizeof(*nw));
+
+		if (!nw)
+			return false;
+		r->waiters = nw;
+		r->waiters_cap = ncap;
 	}
+	r->waiters[r->nwaiters++] = c;
+	c->refresh = r;
+	/* waiting: no output yet; the write timer bounds the wait */
+	c->state = C_RESPONDING;
+	srv_client_write_timer(c);
+	return true;
 }
 
 void srv_refresh_then_stream_fds(struct client *c, uint32_t pid)
@@ -102,6 +150,10 @@ void srv_refresh_then_stream_fds(struct client *c, uint32_t pid)
 		srv_stream_fds(c, pid);
 		return;
 	}
+	/* the same table's names on their way already: wait for them */
+	for (r = s->refreshes; r; r = r->next)
+		if (r->pid == pid && r->tid == fdw_model_proc_tid(m, p) && wait_for(r, c))
+			return;
 	if (t->nopen > REFRESH_MAX_FDS || s->refreshing >= REFRESH_MAX_JOBS || s->stopping) {
 		s->refresh_skipped++;
 		srv_stream_fds(c, pid);
@@ -115,13 +167,15 @@ void srv_refresh_then_stream_fds(struct client *c, uint32_t pid)
 	}
 	r->req.data = r;
 	r->s = s;
-	r->c = c;
 	r->ops = &m->ops;
 	r->pid = pid;
 	r->tid = fdw_model_proc_tid(m, p);
 	r->targets.max_fds = REFRESH_MAX_FDS;
 	r->targets.max_bytes = REFRESH_MAX_BYTES;
-	if (uv_queue_work(s->loop, &r->req, refresh_work, refresh_done) < 0) {
+	if (!wait_for(r, c) ||
+	    uv_queue_work(s->loop, &r->req, refresh_work, refresh_done) < 0) {
+		c->refresh = NULL;
+		free(r->waiters);
 		free(r);
 		s->refresh_skipped++;
 		srv_stream_fds(c, pid);
@@ -129,8 +183,6 @@ void srv_refresh_then_stream_fds(struct client *c, uint32_t pid)
 	}
 	s->handles++; /* the server outlives the work item (srv_put) */
 	s->refreshing++;
-	c->refresh = r;
-	/* waiting: no output yet; the write timer bounds the wait */
-	c->state = C_RESPONDING;
-	srv_client_write_timer(c);
+	r->next = s->refreshes;
+	s->refreshes = r;
 }
