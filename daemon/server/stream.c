@@ -2,9 +2,10 @@
 /*
  * Chunked answers: GET /v1/events sends {"events":[...]}, GET
  * /v1/processes {"processes":[...]} and GET /v1/processes/PID/fds the
- * table with its "fds":[...], with
- * `Transfer-Encoding: chunked`, CHUNK_EVENTS events per chunk, the next
- * chunk rendered only when the previous one is written and the socket's
+ * table with its "fds":[...], with `Transfer-Encoding: chunked`:
+ * CHUNK_EVENTS events, or STREAM_ITEMS fds or processes (at most about
+ * STREAM_BYTES), per chunk, the next chunk rendered only when the previous
+ * one is written and the socket's
  * queue is below STREAM_QUEUE_MAX. libuv reports a completed write on the
  * next turn of the loop, so one answer costs one chunk's work per turn and
  * other clients are served in between; a client that stops reading holds
