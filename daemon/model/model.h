@@ -356,6 +356,9 @@ void fdw_targets_free(struct fdw_targets *t);
 void fdw_model_apply_targets(struct fdw_model *m, struct fdw_proc *p,
 			     const struct fdw_targets *t);
 
+/* The same for fd `fd` alone (one /proc read, not the whole table's). */
+void fdw_model_refresh_target(struct fdw_model *m, struct fdw_proc *p, int fd);
+
 /* Forget a process (its exit record was lost and /proc has no trace). */
 void fdw_model_drop_proc(struct fdw_model *m, struct fdw_proc *p);
 

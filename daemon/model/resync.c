@@ -616,6 +616,24 @@ void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
 	free(fi);
 }
 
+void fdw_model_refresh_target(struct fdw_model *m, struct fdw_proc *p, int fd)
+{
+	struct fdw_table *t = fdw_model_proc_table(m, p);
+	struct fdw_slot *s = fdw_table_slot(t, fd);
+	int (*read)(void *, uint32_t, int, struct fdw_fd_info *) =
+		m->ops.read_target ? m->ops.read_target : m->ops.read_fd;
+	struct fdw_fd_info *fi;
+
+	if (!fdw_slot_open(s) || !refresh_wanted(s->ofd) || !read)
+		return;
+	fi = malloc(sizeof(*fi));
+	if (!fi)
+		return;
+	if (read(m->ops.userdata, fdw_model_proc_tid(m, p), fd, fi) == 0)
+		refresh_from(s->ofd, fi);
+	free(fi);
+}
+
 void fdw_targets_add(void *cbdata, const struct fdw_fd_info *fi)
 {
 	struct fdw_targets *t = cbdata;

@@ -263,7 +263,7 @@ static void route_process(struct client *c, const char *rest, size_t len, const 
 		srv_refresh_then_stream_fds(c, (uint32_t)pid);
 		return;
 	}
-	fdw_model_refresh_targets(deps->model, p);
+	fdw_model_refresh_target(deps->model, p, (int)fd); /* this fd's name alone */
 	doc = fd_doc(deps, p, (int)fd, &open);
 	srv_respond(c, open ? 200 : 404, doc, NULL);
 }
