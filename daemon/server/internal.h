@@ -295,3 +295,6 @@ void srv_stream_free(struct client *c);
 void srv_refresh_then_stream_fds(struct client *c, uint32_t pid);
 /* The client closes: its read in flight, if any, goes on without it. */
 void srv_refresh_detach(struct client *c);
+/* The server stops: reads not started yet are not started (one under way
+ * finishes; the loop runs until it has). */
+void srv_refresh_cancel(struct fdw_server *s);

@@ -112,6 +112,12 @@ void srv_refresh_detach(struct client *c)
 	c->refresh = NULL;
 }
 
+void srv_refresh_cancel(struct fdw_server *s)
+{
+	for (struct srv_refresh *r = s->refreshes; r; r = r->next)
+		(void)uv_cancel((uv_req_t *)&r->req); /* done with UV_ECANCELED */
+}
+
 /* `c` waits for `r` too. false when out of memory. */
 static bool wait_for(struct srv_refresh *r, struct client *c)
 {
