@@ -187,18 +187,22 @@ static struct wbuf *next_chunk(struct client *c, const char *prefix, const char 
 		return NULL;
 	if (open) /* the first chunk: what comes before the elements */
 		(void)fputs(open, f);
-	switch (c->stream_kind) {
-	case STREAM_FDS:
-		done = fds_chunk(c, f, &cut, &oom);
-		break;
-	case STREAM_PROCS:
-		done = procs_chunk(c, f, &oom);
-		break;
-	case STREAM_EVENTS:
-	default:
-		done = events_chunk(c, f, &oom);
-		break;
-	}
+	/* never an empty chunk: "0\r\n\r\n" would end the answer (a stretch
+	 * of STREAM_SCAN closed fd numbers in a sparse table gives nothing) */
+	do {
+		switch (c->stream_kind) {
+		case STREAM_FDS:
+			done = fds_chunk(c, f, &cut, &oom);
+			break;
+		case STREAM_PROCS:
+			done = procs_chunk(c, f, &oom);
+			break;
+		case STREAM_EVENTS:
+		default:
+			done = events_chunk(c, f, &oom);
+			break;
+		}
+	} while (!done && !oom && ftell(f) == 0);
 	if (oom)
 		goto out;
 	if (done) {

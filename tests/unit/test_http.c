@@ -825,6 +825,36 @@ static void test_chunked_tables(void)
 	table_after = NULL;
 	json_decref(j);
 
+	/* a sparse table: more than a chunk's scan of closed numbers before
+	 * the last fd (an empty chunk would end the answer early) */
+	{
+		struct rlimit rl;
+		int hi = 20000;
+
+		CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= (rlim_t)hi)
+			hi = (int)rl.rlim_max - 1;
+		if (rl.rlim_cur <= (rlim_t)hi) {
+			rl.rlim_cur = (rlim_t)hi + 1;
+			CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+		}
+		CHECK(hi > TABLE_FDS + 8192 + 512); /* past a chunk's scan */
+		CHECK_EQ(dup2(table_fds[0], hi), hi);
+		CHECK_EQ(fdw_model_resync_proc(&F.model, p), 0);
+		len = read_stream(req, buf, cap, NULL);
+		body = strstr(buf, "\r\n\r\n");
+		CHECK(body && dechunk(body + 4) >= 1);
+		j = body ? json_loads(body + 4, 0, NULL) : NULL;
+		CHECK(j != NULL);
+		a = json_object_get(j, "fds");
+		CHECK_EQ(json_integer_value(json_object_get(
+				 json_array_get(a, json_array_size(a) - 1), "fd")),
+			 hi);
+		json_decref(j);
+		(void)close(hi);
+		CHECK_EQ(fdw_model_resync_proc(&F.model, p), 0);
+	}
+
 	/* a child with the same fds leaves the model mid-answer */
 	child = fork();
 	if (child == 0) {
