@@ -110,6 +110,34 @@ static int ops_read_targets(void *userdata, uint32_t tid,
 	return r == -ENOENT ? 0 : r; /* no fd at all */
 }
 
+/* The same from libuv's thread pool: its own iterator links and its own
+ * /proc directory cache (d->procfs is the loop's); the snapshot programs
+ * and the configuration do not change while the daemon runs, and the loop
+ * runs until the work is done before the daemon is freed. Without them,
+ * /proc itself (fd by fd, in this thread). */
+static int ops_read_targets_mt(void *userdata, uint32_t tid,
+			       void (*cb)(void *cbdata, const struct fdw_fd_info *fi),
+			       void *cbdata)
+{
+	struct fdw_daemon *d = userdata;
+	struct fdw_procfs *pf = NULL;
+	struct fdw_snapshot *s = NULL;
+	int r = d->snapshotter ? fdw_snapshot_take(d->snapshotter, tid, &s) : -ENOTSUP;
+
+	if (r == 0)
+		r = fdw_procfs_new(&pf, d->cfg.proc_root);
+	if (r == 0) {
+		r = fdw_snapshot_read_table(s, pf, tid, cb, cbdata);
+		r = r == -ENOENT ? 0 : r; /* no fd at all */
+	} else {
+		log_debug("names of task %u: snapshot: %s; /proc instead", tid, strerror(-r));
+		r = fdw_proc_read_table(d->cfg.proc_root, tid, cb, cbdata);
+	}
+	fdw_procfs_free(pf);
+	fdw_snapshot_free(s);
+	return r;
+}
+
 static int ops_same_file(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2)
 {
 	return fdw_proc_same_file(tid1, fd1, tid2, fd2);
@@ -312,6 +340,7 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 		.same_table = ops_same_table,
 		.read_table = ops_read_table,
 		.read_targets = ops_read_targets,
+		.read_targets_mt = ops_read_targets_mt,
 		.table_position = ops_table_position,
 		.read_proc = ops_read_proc,
 		.same_file = ops_same_file,

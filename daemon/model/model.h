@@ -171,6 +171,12 @@ struct fdw_model_ops {
 	 * optional; -errno makes the caller read fd by fd. */
 	int (*read_targets)(void *userdata, uint32_t tid,
 			    void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata);
+	/* read_targets that may be called from another thread than the
+	 * loop's (libuv's thread pool) while the loop goes on: it touches no
+	 * state of the model's, nor anything the loop changes. Optional. */
+	int (*read_targets_mt)(void *userdata, uint32_t tid,
+			       void (*cb)(void *cbdata, const struct fdw_fd_info *fi),
+			       void *cbdata);
 	/* Do fd1 of tid1 and fd2 of tid2 share an open file description?
 	 * 1 yes, 0 no, -errno unknown (kcmp(KCMP_FILE)). */
 	int (*same_file)(void *userdata, uint32_t tid1, int fd1, uint32_t tid2, int fd2);
@@ -395,6 +401,42 @@ int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p);
  * read (renamed or deleted files, fds closed before the daemon looked). The
  * inode must still match: the model's fd identities are not changed. */
 void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p);
+
+/*
+ * The names of a table read in one go (read_targets_mt, off the loop) and
+ * applied later on the loop (fdw_model_apply_targets). Compact: a record
+ * per fd and the names in one buffer. Bounded: past max_fds records or
+ * max_bytes of names, `over` is set and nothing more is taken.
+ */
+struct fdw_target_rec {
+	int32_t fd;
+	uint32_t dev;
+	uint32_t mode;
+	uint32_t name; /* offset in names */
+	uint64_t ino;
+};
+
+struct fdw_targets {
+	struct fdw_target_rec *v;
+	size_t n, cap;
+	char *names;
+	size_t names_len, names_cap;
+	size_t max_fds, max_bytes; /* 0: no bound */
+	bool over;		   /* a bound was hit, or out of memory */
+};
+
+/* A read_targets callback: append fi to (struct fdw_targets *)cbdata. */
+void fdw_targets_add(void *cbdata, const struct fdw_fd_info *fi);
+void fdw_targets_free(struct fdw_targets *t);
+
+/* Take the names read into `t` for process p's fds, where the fd still has
+ * the inode it had when read (as fdw_model_refresh_targets does; the
+ * table may have changed since the read). */
+void fdw_model_apply_targets(struct fdw_model *m, struct fdw_proc *p,
+			     const struct fdw_targets *t);
+
+/* The same for fd `fd` alone (one /proc read, not the whole table's). */
+void fdw_model_refresh_target(struct fdw_model *m, struct fdw_proc *p, int fd);
 
 /* Forget a process (its exit record was lost and /proc has no trace). */
 void fdw_model_drop_proc(struct fdw_model *m, struct fdw_proc *p);

@@ -920,6 +920,111 @@ void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
 	free(fi);
 }
 
+void fdw_model_refresh_target(struct fdw_model *m, struct fdw_proc *p, int fd)
+{
+	struct fdw_table *t = fdw_model_proc_table(m, p);
+	struct fdw_slot *s = fdw_table_slot(t, fd);
+	int (*read)(void *, uint32_t, int, struct fdw_fd_info *) =
+		m->ops.read_target ? m->ops.read_target : m->ops.read_fd;
+	struct fdw_fd_info *fi;
+
+	if (!fdw_slot_open(s) || !refresh_wanted(s->ofd) || !read)
+		return;
+	fi = malloc(sizeof(*fi));
+	if (!fi)
+		return;
+	if (read(m->ops.userdata, fdw_model_proc_tid(m, p), fd, fi) == 0)
+		refresh_from(s->ofd, fi);
+	free(fi);
+}
+
+void fdw_targets_add(void *cbdata, const struct fdw_fd_info *fi)
+{
+	struct fdw_targets *t = cbdata;
+	size_t len = strnlen(fi->target, sizeof(fi->target) - 1) + 1;
+
+	if (t->over || fi->fd < 0)
+		return;
+	if ((t->max_fds && t->n >= t->max_fds) ||
+	    (t->max_bytes && t->names_len + len > t->max_bytes) ||
+	    t->names_len + len > UINT32_MAX) {
+		t->over = true;
+		return;
+	}
+	if (t->n == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 256;
+		struct fdw_target_rec *nv = realloc(t->v, ncap * sizeof(*nv));
+
+		if (!nv) {
+			t->over = true;
+			return;
+		}
+		t->v = nv;
+		t->cap = ncap;
+	}
+	if (t->names_len + len > t->names_cap) {
+		size_t ncap = t->names_cap ? t->names_cap : 8192;
+		char *nn;
+
+		while (ncap < t->names_len + len)
+			ncap *= 2;
+		nn = realloc(t->names, ncap);
+		if (!nn) {
+			t->over = true;
+			return;
+		}
+		t->names = nn;
+		t->names_cap = ncap;
+	}
+	memcpy(t->names + t->names_len, fi->target, len - 1);
+	t->names[t->names_len + len - 1] = '\0';
+	t->v[t->n++] = (struct fdw_target_rec){
+		.fd = fi->fd, .dev = fi->dev, .mode = fi->mode, .ino = fi->ino,
+		.name = (uint32_t)t->names_len,
+	};
+	t->names_len += len;
+}
+
+void fdw_targets_free(struct fdw_targets *t)
+{
+	if (!t)
+		return;
+	free(t->v);
+	free(t->names);
+	t->v = NULL;
+	t->names = NULL;
+	t->n = t->cap = t->names_len = t->names_cap = 0;
+}
+
+void fdw_model_apply_targets(struct fdw_model *m, struct fdw_proc *p,
+			     const struct fdw_targets *t)
+{
+	struct fdw_table *tab = fdw_model_proc_table(m, p);
+	struct fdw_fd_info *fi;
+
+	if (!tab || !t->n)
+		return;
+	fi = malloc(sizeof(*fi));
+	if (!fi)
+		return;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct fdw_target_rec *r = &t->v[i];
+		struct fdw_slot *s = fdw_table_slot(tab, r->fd);
+		size_t len;
+
+		if (!fdw_slot_open(s) || !refresh_wanted(s->ofd))
+			continue;
+		len = strlen(t->names + r->name);
+		fi->fd = r->fd;
+		fi->ino = r->ino;
+		fi->dev = r->dev;
+		fi->mode = r->mode;
+		memcpy(fi->target, t->names + r->name, len + 1);
+		refresh_from(s->ofd, fi);
+	}
+	free(fi);
+}
+
 /* ---- /proc scan -------------------------------------------------------- */
 
 int fdw_model_add_scanned(struct fdw_model *m, uint32_t pid, uint32_t ppid, const char *comm,

@@ -63,6 +63,7 @@ static void on_client_handle_closed(uv_handle_t *h)
 
 	if (--c->open_handles > 0)
 		return;
+	srv_stream_free(c);
 	free(c->url);
 	free(c);
 	srv_put(s);
@@ -184,6 +185,7 @@ void srv_client_close(struct client *c)
 	if (c->state == C_CLOSING)
 		return;
 	pump_remove(c);
+	srv_refresh_detach(c);
 	c->state = C_CLOSING;
 	if (c->prev)
 		c->prev->next = c->next;

@@ -7,7 +7,9 @@
  *             timeouts, responses, closing
  *   routes.c  what a request asks: the /v1 routes and GET /metrics
  *   follow.c  follow streams (events and alerts) and their one fan-out
- *   stream.c  chunked answers (GET /v1/events), a chunk per completed write
+ *   stream.c  chunked answers (events, processes, a process's fds), a
+ *             chunk per completed write
+ *   refresh.c a table's names read in libuv's thread pool before its answer
  *   listen.c  the socket file and the listeners; start, stop, free
  */
 #pragma once
@@ -82,6 +84,14 @@ enum srv_admit srv_slot_admit(uint64_t max, const struct srv_held *held, uid_t u
 unsigned int srv_share(uint64_t max);
 unsigned int srv_root_reserve(uint64_t max);
 
+enum stream_kind {
+	STREAM_EVENTS, /* GET /v1/events */
+	STREAM_FDS,    /* GET /v1/processes/PID/fds */
+	STREAM_PROCS,  /* GET /v1/processes */
+};
+
+struct srv_refresh;
+
 enum follow_kind {
 	FOLLOW_NONE,
 	FOLLOW_EVENTS, /* /v1/events?follow=1: history entries */
@@ -110,10 +120,20 @@ struct client {
 	bool head_done;
 	bool metrics; /* from the metrics listener: GET /metrics only */
 	/* a chunked answer being produced (stream.c): history entries with
-	 * next_seq <= seq < end_seq of follow_pid (0: all) */
+	 * next_seq <= seq < end_seq of follow_pid (0: all); a process's fds
+	 * from fd number stream_pos on; the processes from stream_pids[stream_pos]
+	 * on. Numbers, never pointers into the model: it changes between chunks */
 	bool streaming;
-	bool stream_comma; /* an event was sent: the next one needs a ',' */
+	bool stream_comma; /* an element was sent: the next one needs a ',' */
+	enum stream_kind stream_kind;
 	uint64_t end_seq;
+	uint32_t stream_pid;   /* STREAM_FDS: whose table */
+	uint64_t stream_pos;   /* STREAM_FDS: next fd number; STREAM_PROCS: index */
+	uint32_t *stream_pids; /* STREAM_PROCS: the pids at the request, ascending */
+	size_t stream_npids;
+	/* waiting for names read in the thread pool (refresh.c); detached
+	 * (its client set to NULL) when the client closes first */
+	struct srv_refresh *refresh;
 	/* waiting for its turn to produce more output (http.c's pump queue) */
 	bool pump_queued;
 	struct client *pump_prev, *pump_next;
@@ -159,6 +179,9 @@ struct fdw_server {
 	uint64_t dropped_followers;
 	uint64_t slow_readers;
 	uint64_t request_timeouts;
+	unsigned int refreshing;  /* names being read in the pool (refresh.c) */
+	struct srv_refresh *refreshes; /* ... those reads */
+	uint64_t refresh_skipped; /* answers sent without that read (a bound) */
 	/* tests: these credentials instead of SO_PEERCRED (test_http.c) */
 	bool fake_cred;
 	uid_t fake_uid;
@@ -255,5 +278,24 @@ void srv_access_free(struct fdw_server *s);
 /* Answer {"events":[...]}: the history from index `from` on (of `pid`,
  * 0: all), in chunks, one chunk per completed write. */
 void srv_stream_events(struct client *c, uint64_t from, uint32_t pid);
+/* Answer {"pid",...,"fds":[...]}: process `pid`'s open fds by number, in
+ * chunks; each chunk as the model is when it is rendered. */
+void srv_stream_fds(struct client *c, uint32_t pid);
+/* Answer {"processes":[...]}: those the client sees, by pid, in chunks. */
+void srv_stream_processes(struct client *c);
 /* A write of a streamed answer completed: the next chunk or the end. */
 void srv_stream_pump(struct client *c);
+/* The client is closing: free what its answer held. */
+void srv_stream_free(struct client *c);
+
+/* refresh.c: the names of process `pid`'s fds read in libuv's thread pool
+ * (the BPF iterator pass), applied on the loop, then its fds streamed.
+ * Falls back to streaming at once (names as the model has them) when the
+ * model has no thread-safe reader, the table is over the bound or too many
+ * reads are in flight (counted). */
+void srv_refresh_then_stream_fds(struct client *c, uint32_t pid);
+/* The client closes: its read in flight, if any, goes on without it. */
+void srv_refresh_detach(struct client *c);
+/* The server stops: reads not started yet are not started (one under way
+ * finishes; the loop runs until it has). */
+void srv_refresh_cancel(struct fdw_server *s);

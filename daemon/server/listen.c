@@ -50,6 +50,7 @@ void fdw_server_stop(struct fdw_server *s)
 		(void)unlink(s->path);
 	while (s->clients)
 		srv_client_close(s->clients);
+	srv_refresh_cancel(s);
 	uv_close((uv_handle_t *)&s->pumper, on_listener_closed);
 	if (s->has_mlistener)
 		uv_close((uv_handle_t *)&s->mlistener, on_listener_closed);
@@ -284,6 +285,7 @@ void fdw_server_counters(const struct fdw_server *s, struct fdw_server_counters 
 	out->dropped_followers = s->dropped_followers;
 	out->slow_readers = s->slow_readers;
 	out->request_timeouts = s->request_timeouts;
+	out->name_refreshes = s->refresh_skipped;
 	out->owners_refused = s->owners_refused;
 }
 

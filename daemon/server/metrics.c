@@ -542,6 +542,7 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "api_clients_share", st->server.dropped_share },
 		{ "api_slow_readers", st->server.slow_readers },
 		{ "api_request_timeouts", st->server.request_timeouts },
+		{ "api_name_refreshes", st->server.name_refreshes },
 		{ "history", st->history_dropped },
 		{ "alerts", st->alerts.dropped },
 		{ "detector_processes", st->leaks.dropped_procs },

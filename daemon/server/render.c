@@ -410,11 +410,28 @@ static bool proc_stale(const struct fdw_proc *p, const struct fdw_table *t)
 	return (t && t->stale) || p->lost > 0;
 }
 
+json_t *fdw_render_table_head(const struct fdw_server_deps *deps, const struct fdw_proc *p)
+{
+	struct fdw_proc *mp = (struct fdw_proc *)p;
+	const struct fdw_table *t = fdw_model_proc_table(deps->model, mp);
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	if (!o)
+		return NULL;
+	set(o, "pid", json_integer(p->pid), &ok);
+	set(o, "comm", json_comm(p->comm), &ok);
+	set(o, "table", t ? json_u64(t->id) : json_null(), &ok);
+	set(o, "threads", json_integer(p->ntasks), &ok);
+	set(o, "stale", json_boolean(proc_stale(p, t)), &ok);
+	return finish(o, ok);
+}
+
 json_t *fdw_render_table(const struct fdw_server_deps *deps, const struct fdw_proc *p)
 {
 	struct fdw_proc *mp = (struct fdw_proc *)p;
 	const struct fdw_table *t = fdw_model_proc_table(deps->model, mp);
-	json_t *o = json_object(), *fds = json_array();
+	json_t *o = fdw_render_table_head(deps, p), *fds = json_array();
 	bool ok = o && fds;
 
 	if (!ok) {
@@ -432,11 +449,6 @@ json_t *fdw_render_table(const struct fdw_server_deps *deps, const struct fdw_pr
 		if (!f || json_array_append_new(fds, f) < 0)
 			ok = false;
 	}
-	set(o, "pid", json_integer(p->pid), &ok);
-	set(o, "comm", json_comm(p->comm), &ok);
-	set(o, "table", t ? json_u64(t->id) : json_null(), &ok);
-	set(o, "threads", json_integer(p->ntasks), &ok);
-	set(o, "stale", json_boolean(proc_stale(p, t)), &ok);
 	set(o, "fds", fds, &ok);
 	return finish(o, ok);
 }
@@ -453,17 +465,50 @@ static void set_trend(json_t *po, const struct fdw_server_deps *deps, const stru
 	    known && tr.samples >= 2 ? json_real(round(tr.per_min * 10) / 10) : json_null(), ok);
 }
 
+json_t *fdw_render_process(const struct fdw_server_deps *deps, const struct fdw_proc *p)
+{
+	const struct fdw_table *t = fdw_model_proc_table(deps->model, (struct fdw_proc *)p);
+	json_t *po = json_object();
+	bool ok = po != NULL;
+
+	if (!po)
+		return NULL;
+	set(po, "pid", json_integer(p->pid), &ok);
+	set(po, "ppid", json_integer(p->ppid), &ok);
+	set(po, "comm", json_comm(p->comm), &ok);
+	set(po, "fds", json_integer(t ? t->nopen : 0), &ok);
+	set(po, "table", t ? json_u64(t->id) : json_null(), &ok);
+	set(po, "threads", json_integer(p->ntasks), &ok);
+	set(po, "stale", json_boolean(proc_stale(p, t)), &ok);
+	set_trend(po, deps, p, &ok);
+	return finish(po, ok);
+}
+
+uint32_t *fdw_render_pids(const struct fdw_model *m, size_t *n)
+{
+	uint32_t *pids = malloc((fdw_hashmap_size(&m->procs) + 1) * sizeof(*pids));
+	size_t it = 0;
+	uint64_t key;
+
+	*n = 0;
+	if (!pids)
+		return NULL;
+	while (fdw_hashmap_next(&m->procs, &it, &key, NULL))
+		pids[(*n)++] = (uint32_t)key;
+	qsort(pids, *n, sizeof(*pids), fdw_cmp_u32);
+	return pids;
+}
+
 json_t *fdw_render_processes(const struct fdw_server_deps *deps, fdw_render_filter *visible,
 			     void *userdata)
 {
 	struct fdw_model *m = deps->model;
-	size_t n = 0, it = 0;
+	size_t n = 0;
 	uint32_t *pids;
-	uint64_t key;
 	json_t *o, *a;
 	bool ok = true;
 
-	pids = malloc((fdw_hashmap_size(&m->procs) + 1) * sizeof(*pids));
+	pids = fdw_render_pids(m, &n);
 	o = json_object();
 	a = json_array();
 	if (!pids || !o || !a) {
@@ -472,33 +517,14 @@ json_t *fdw_render_processes(const struct fdw_server_deps *deps, fdw_render_filt
 		json_decref(a);
 		return NULL;
 	}
-	while (fdw_hashmap_next(&m->procs, &it, &key, NULL))
-		pids[n++] = (uint32_t)key;
-	qsort(pids, n, sizeof(*pids), fdw_cmp_u32);
 	for (size_t i = 0; i < n && ok; i++) {
 		struct fdw_proc *p = fdw_model_proc(m, pids[i]);
-		const struct fdw_table *t;
 		json_t *po;
 
 		if (!p || (visible && !visible(userdata, p->pid)))
 			continue;
-		t = fdw_model_proc_table(m, p);
-		po = json_object();
-		if (!po) {
-			ok = false;
-			break;
-		}
-		set(po, "pid", json_integer(p->pid), &ok);
-		set(po, "ppid", json_integer(p->ppid), &ok);
-		set(po, "comm", json_comm(p->comm), &ok);
-		set(po, "fds", json_integer(t ? t->nopen : 0), &ok);
-		set(po, "table", t ? json_u64(t->id) : json_null(), &ok);
-		set(po, "threads", json_integer(p->ntasks), &ok);
-		set(po, "stale", json_boolean(proc_stale(p, t)), &ok);
-		set_trend(po, deps, p, &ok);
-		if (!ok)
-			json_decref(po);
-		else if (json_array_append_new(a, po) < 0) /* it took po */
+		po = fdw_render_process(deps, p);
+		if (!po || json_array_append_new(a, po) < 0) /* it took po */
 			ok = false;
 	}
 	free(pids);
@@ -559,7 +585,8 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 		    { "followers", st->server.dropped_followers },
 		    { "clients_share", st->server.dropped_share },
 		    { "slow_readers", st->server.slow_readers },
-		    { "request_timeouts", st->server.request_timeouts }), ok);
+		    { "request_timeouts", st->server.request_timeouts },
+		    { "name_refreshes", st->server.name_refreshes }), ok);
 	/* leak detectors and alerts (detect/leaks.c, alerts/alerts.c) */
 	set(o, "alerts",
 	    FIGURES({ "firing", st->alerts_firing }, { "stored", st->alerts_stored },

@@ -35,6 +35,15 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 /* {"pid","comm","table","threads","stale","fds":[...]} with fds sorted by number. */
 json_t *fdw_render_table(const struct fdw_server_deps *deps, const struct fdw_proc *p);
 
+/* The same without "fds" (a streamed answer sends the fds after it). */
+json_t *fdw_render_table_head(const struct fdw_server_deps *deps, const struct fdw_proc *p);
+
+/* One element of "processes": {"pid","ppid","comm","fds",...}. */
+json_t *fdw_render_process(const struct fdw_server_deps *deps, const struct fdw_proc *p);
+
+/* The model's pids, ascending (malloc'd; *n of them). NULL when out of memory. */
+uint32_t *fdw_render_pids(const struct fdw_model *m, size_t *n);
+
 /* Which processes an answer may show (server/access.c); NULL: all. */
 typedef bool fdw_render_filter(void *userdata, uint32_t pid);
 

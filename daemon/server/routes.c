@@ -205,9 +205,8 @@ static void route_processes(struct client *c, const char *rest, size_t rlen, con
 			    size_t qlen)
 {
 	drain(c);
-	srv_respond(c, 200,
-		    fdw_render_processes(&c->srv->deps, c->privileged ? NULL : visible_pid, c),
-		    NULL);
+	/* streamed: a chunk per completed write (stream.c) */
+	srv_stream_processes(c);
 }
 
 /* One fd of a process with its history (200), or the 404 for a closed fd,
@@ -272,11 +271,12 @@ static void route_process(struct client *c, const char *rest, size_t len, const 
 		srv_respond_error(c, 404, "no such process: %llu", (unsigned long long)pid);
 		return;
 	}
-	fdw_model_refresh_targets(deps->model, p);
 	if (!one_fd) {
-		srv_respond(c, 200, fdw_render_table(deps, p), NULL);
+		/* the names read off the loop, then streamed (refresh.c, stream.c) */
+		srv_refresh_then_stream_fds(c, (uint32_t)pid);
 		return;
 	}
+	fdw_model_refresh_target(deps->model, p, (int)fd); /* this fd's name alone */
 	doc = fd_doc(deps, p, (int)fd, &open);
 	srv_respond(c, open ? 200 : 404, doc, NULL);
 }

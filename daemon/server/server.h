@@ -131,6 +131,8 @@ struct fdw_server_counters {
 	uint64_t dropped_followers;   /* dropped: too slow, or behind the history */
 	uint64_t slow_readers;	      /* dropped: output not taken (answers, followers) */
 	uint64_t request_timeouts;    /* closed: no whole request head in time */
+	uint64_t name_refreshes;      /* fds answers sent without re-reading the
+				       * names (a bound: table size, reads in flight) */
 	uint64_t owners_refused;      /* process owners not cached (full): hidden
 				       * from unprivileged clients instead */
 };

@@ -60,6 +60,8 @@ MAP = [
     ("dropped.slow_readers", 'fdwatch_dropped_total{resource="api_slow_readers"}', "counter"),
     ("dropped.request_timeouts", 'fdwatch_dropped_total{resource="api_request_timeouts"}',
      "counter"),
+    ("dropped.name_refreshes", 'fdwatch_dropped_total{resource="api_name_refreshes"}',
+     "counter"),
     ("alerts.firing", "sum:fdwatch_alerts_firing", "gauge"),
     ("alerts.dropped", 'fdwatch_dropped_total{resource="alerts"}', "counter"),
     ("alerts.detector_processes", "fdwatch_leak_detector_processes", "gauge"),

@@ -16,9 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -682,6 +685,216 @@ static void test_chunked_answer(void)
 	free(b);
 }
 
+/* Send `req` and read the answer, turning the loop, until EOF; `between`
+ * is called once, when the head and the first chunk are in (the answer is
+ * under way). The raw answer in buf (NUL-terminated). */
+static size_t read_stream(const char *req, char *buf, size_t cap, void (*between)(void))
+{
+	uint64_t end = fdw_now_mono() + (uint64_t)TIMEOUT_MS * 1000000;
+	int fd = connect_unix();
+	bool open = true, called = !between;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	send_all(fd, req, strlen(req));
+	while (open && fdw_now_mono() < end) {
+		(void)uv_run(&loop, UV_RUN_NOWAIT);
+		open = drain_fd(fd, buf, &len, cap);
+		if (!called && strstr(buf, "\r\n\r\n") && len < 64 * 1024) {
+			between();
+			called = true;
+		}
+	}
+	CHECK(!open);
+	CHECK(called);
+	(void)close(fd);
+	return len;
+}
+
+enum { TABLE_FDS = 2000, TABLE_CLOSED = 100 };
+static int table_fds[TABLE_FDS];
+static int table_closed[TABLE_CLOSED];
+static uint32_t table_child;
+static uint64_t table_cursor;	 /* the answer's cursor when the table changed */
+static json_t *table_after;	 /* the model's fds above it then */
+
+/* Between chunks: the last TABLE_CLOSED fds (not sent yet) close. */
+static void close_high_fds(void)
+{
+	struct fdw_proc *p = fdw_model_proc(&F.model, (uint32_t)getpid());
+	const struct fdw_table *t;
+
+	for (struct client *c = S->clients; c; c = c->next)
+		if (c->streaming && c->stream_kind == STREAM_FDS)
+			table_cursor = c->stream_pos;
+	for (int i = 0; i < TABLE_CLOSED; i++) {
+		table_closed[i] = table_fds[TABLE_FDS - TABLE_CLOSED + i];
+		(void)close(table_closed[i]);
+		table_fds[TABLE_FDS - TABLE_CLOSED + i] = -1;
+	}
+	CHECK_EQ(fdw_model_resync_proc(&F.model, p), 0);
+	t = fdw_model_proc_table(&F.model, p);
+	table_after = json_array();
+	for (uint32_t fd = (uint32_t)table_cursor; t && fd < t->nslots; fd++)
+		if (fdw_slot_open(t->slots[fd]))
+			(void)json_array_append_new(table_after, json_integer(fd));
+}
+
+/* Between chunks: the process leaves the model (it exited). */
+static void drop_child(void)
+{
+	struct fdw_proc *p = fdw_model_proc(&F.model, table_child);
+
+	CHECK(p != NULL);
+	if (p)
+		fdw_model_drop_proc(&F.model, p);
+}
+
+/*
+ * The fds of a 2,000-fd table and the processes come chunked, walked by a
+ * cursor (an fd number, an index into the pids): fds closed between chunks
+ * are not in the answer, which stays valid JSON, in fd order; a process
+ * that leaves the model mid-answer ends it with "complete": false.
+ */
+static void test_chunked_tables(void)
+{
+	size_t cap = 4u << 20, len;
+	char *buf = malloc(cap), *body, req[128];
+	uint32_t self = (uint32_t)getpid();
+	struct fdw_proc *p = fdw_model_proc(&F.model, self);
+	int chunks, fd_max = -1, n0;
+	json_t *j, *a;
+	pid_t child;
+
+	if (!buf || !p) {
+		CHECK(!"out of memory, or this process not in the model");
+		free(buf);
+		return;
+	}
+	for (int i = 0; i < TABLE_FDS; i++) {
+		/* each its own inode: the fixture's model groups fds on one
+		 * inode pairwise (same_file), which would take seconds here */
+		table_fds[i] = memfd_create("fdw-test", MFD_CLOEXEC);
+		CHECK(table_fds[i] >= 0);
+		fd_max = table_fds[i] > fd_max ? table_fds[i] : fd_max;
+	}
+	CHECK_EQ(fdw_model_resync_proc(&F.model, p), 0);
+	n0 = (int)fdw_model_proc_table(&F.model, p)->nopen;
+	CHECK(n0 >= TABLE_FDS);
+
+	snprintf(req, sizeof(req), "GET /v1/processes/%u/fds HTTP/1.1\r\n\r\n", self);
+	len = read_stream(req, buf, cap, close_high_fds);
+	CHECK(len > 0 && strstr(buf, "\r\nTransfer-Encoding: chunked\r\n") != NULL);
+	body = strstr(buf, "\r\n\r\n");
+	chunks = body ? dechunk(body + 4) : -1;
+	if (chunks <= 5)
+		fprintf(stderr, "fds answer (%zu bytes): %.300s\n", len, buf);
+	CHECK(chunks > 5);
+	j = body ? json_loads(body + 4, 0, NULL) : NULL;
+	CHECK(j != NULL);
+	a = json_object_get(j, "fds");
+	CHECK_EQ(json_integer_value(json_object_get(j, "pid")), self);
+	CHECK(json_object_get(j, "complete") == NULL);
+	/* once each, by number; from the cursor on, as the table was after
+	 * the change: none of the fds closed meanwhile */
+	CHECK(table_cursor > 0 && table_after != NULL);
+	{
+		size_t k = 0, nafter = json_array_size(table_after);
+
+		for (size_t i = 0; i < json_array_size(a); i++) {
+			json_int_t fd = json_integer_value(json_object_get(json_array_get(a, i), "fd"));
+
+			if (i && fd <= json_integer_value(
+					      json_object_get(json_array_get(a, i - 1), "fd"))) {
+				CHECK(!"fds in order, once each");
+				break;
+			}
+			if ((uint64_t)fd < table_cursor)
+				continue;
+			if (k >= nafter ||
+			    fd != json_integer_value(json_array_get(table_after, k))) {
+				CHECK(!"the answer past the cursor is the table after the change");
+				break;
+			}
+			k++;
+		}
+		CHECK_EQ(k, nafter);
+	}
+	CHECK(json_array_size(a) > (size_t)(n0 - TABLE_CLOSED - 10));
+	json_decref(table_after);
+	table_after = NULL;
+	json_decref(j);
+
+	/* a sparse table: more than a chunk's scan of closed numbers before
+	 * the last fd (an empty chunk would end the answer early) */
+	{
+		struct rlimit rl;
+		int hi = 20000;
+
+		CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= (rlim_t)hi)
+			hi = (int)rl.rlim_max - 1;
+		if (rl.rlim_cur <= (rlim_t)hi) {
+			rl.rlim_cur = (rlim_t)hi + 1;
+			CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+		}
+		CHECK(hi > TABLE_FDS + 8192 + 512); /* past a chunk's scan */
+		CHECK_EQ(dup2(table_fds[0], hi), hi);
+		CHECK_EQ(fdw_model_resync_proc(&F.model, p), 0);
+		len = read_stream(req, buf, cap, NULL);
+		body = strstr(buf, "\r\n\r\n");
+		CHECK(body && dechunk(body + 4) >= 1);
+		j = body ? json_loads(body + 4, 0, NULL) : NULL;
+		CHECK(j != NULL);
+		a = json_object_get(j, "fds");
+		CHECK_EQ(json_integer_value(json_object_get(
+				 json_array_get(a, json_array_size(a) - 1), "fd")),
+			 hi);
+		json_decref(j);
+		(void)close(hi);
+		CHECK_EQ(fdw_model_resync_proc(&F.model, p), 0);
+	}
+
+	/* a child with the same fds leaves the model mid-answer */
+	child = fork();
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	CHECK(child > 0);
+	table_child = (uint32_t)child;
+	CHECK_EQ(fdw_model_add_scanned(&F.model, table_child, self, "child", &table_child, 1, 1),
+		 0);
+	snprintf(req, sizeof(req), "GET /v1/processes/%u/fds HTTP/1.1\r\n\r\n", table_child);
+	len = read_stream(req, buf, cap, drop_child);
+	body = strstr(buf, "\r\n\r\n");
+	CHECK(body && dechunk(body + 4) >= 1);
+	j = body ? json_loads(body + 4, 0, NULL) : NULL;
+	CHECK(j != NULL);
+	CHECK(json_is_false(json_object_get(j, "complete")));
+	a = json_object_get(j, "fds");
+	CHECK(json_array_size(a) > 0 && json_array_size(a) < (size_t)(n0 - TABLE_CLOSED));
+	json_decref(j);
+	(void)kill(child, SIGKILL);
+	(void)waitpid(child, NULL, 0);
+
+	/* the processes, chunked too */
+	len = read_stream("GET /v1/processes HTTP/1.1\r\n\r\n", buf, cap, NULL);
+	CHECK(strstr(buf, "\r\nTransfer-Encoding: chunked\r\n") != NULL);
+	body = strstr(buf, "\r\n\r\n");
+	CHECK(body && dechunk(body + 4) >= 1);
+	j = body ? json_loads(body + 4, 0, NULL) : NULL;
+	a = json_object_get(j, "processes");
+	CHECK_EQ(json_array_size(a), 1); /* this process alone: the child left */
+	CHECK_EQ(json_integer_value(json_object_get(json_array_get(a, 0), "pid")), self);
+	json_decref(j);
+
+	for (int i = 0; i < TABLE_FDS; i++)
+		if (table_fds[i] >= 0)
+			(void)close(table_fds[i]);
+	CHECK_EQ(fdw_model_resync_proc(&F.model, p), 0);
+	free(buf);
+}
 
 /*
  * Clients that stop reading: a large answer holds one chunk queued at most
@@ -828,6 +1041,7 @@ int main(void)
 		test_follow();
 		history_fill(6000);
 		test_chunked_answer();
+		test_chunked_tables();
 		test_slow_readers();
 		test_metrics_listener();
 	}

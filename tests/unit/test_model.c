@@ -784,6 +784,63 @@ static void test_refresh_targets(void)
 	fdw_model_free(&m);
 }
 
+/*
+ * The names read in one go (off the loop, into struct fdw_targets) and
+ * applied later: only an fd that
+ * still has the inode it had when read takes the name read. Bounds: past
+ * max_fds or max_bytes nothing more is taken and `over` says so.
+ */
+static void test_targets_read_then_apply(void)
+{
+	struct fdw_model_ops ops = {
+		.read_fd = fake_read_fd,
+		.read_target = fake_read_target,
+		.read_table = fake_read_table,
+		.cmp_file = fake_cmp_file,
+	};
+	struct fdw_targets tg = { 0 }, small = { .max_fds = 1 }, tiny = { .max_bytes = 4 };
+	struct fdw_model m;
+	struct fdw_proc *p;
+	const struct fdw_slot *s;
+
+	memset(fake, 0, sizeof(fake));
+	fdw_model_init(&m, &ops);
+	start_proc(&m);
+	do_open(&m, PID, FILES, 3, "/tmp/a", 0);
+	do_open(&m, PID, FILES, 4, "/tmp/b", 0);
+	fdw_model_flush_pending(&m);
+	p = fdw_model_proc(&m, PID);
+	snprintf(fake[3].target, sizeof(fake[3].target), "/tmp/a2");
+	/* fd 4 is another file by the time of the read (closed and its
+	 * number reused, the model not told yet) */
+	snprintf(fake[4].target, sizeof(fake[4].target), "/tmp/b2");
+	fake[4].ino = 4444;
+	/* the read (as the thread pool does it) */
+	CHECK_EQ(fake_read_table(NULL, PID, fdw_targets_add, &tg), 0);
+	CHECK(!tg.over && tg.n >= 2);
+	fdw_model_apply_targets(&m, p, &tg);
+	s = slot(&m, PID, 3);
+	CHECK(s && s->ofd->target && !strcmp(s->ofd->target, "/tmp/a2"));
+	s = slot(&m, PID, 4); /* not the old file's name */
+	CHECK(s && s->ofd->target && strcmp(s->ofd->target, "/tmp/b2") != 0);
+	/* bounds */
+	CHECK_EQ(fake_read_table(NULL, PID, fdw_targets_add, &small), 0);
+	CHECK(small.over && small.n == 1);
+	CHECK_EQ(fake_read_table(NULL, PID, fdw_targets_add, &tiny), 0);
+	CHECK(tiny.over && tiny.n == 0);
+	fdw_targets_free(&tg);
+	fdw_targets_free(&small);
+	fdw_targets_free(&tiny);
+	fdw_targets_free(NULL);
+	/* one fd alone: one read of that fd */
+	snprintf(fake[3].target, sizeof(fake[3].target), "/tmp/a3");
+	fdw_model_refresh_target(&m, p, 3);
+	s = slot(&m, PID, 3);
+	CHECK(s && s->ofd->target && !strcmp(s->ofd->target, "/tmp/a3"));
+	fdw_model_refresh_target(&m, p, 999); /* not open: nothing */
+	fdw_model_free(&m);
+}
+
 static void test_deferred_targets(void)
 {
 	struct fdw_model m;
@@ -1283,6 +1340,7 @@ int main(void)
 	test_scan_groups_many();
 	test_deferred_targets();
 	test_refresh_targets();
+	test_targets_read_then_apply();
 	test_scan_and_open();
 	test_dup_family();
 	test_close();
