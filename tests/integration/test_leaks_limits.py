@@ -24,6 +24,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 import fdwtest as T
@@ -33,9 +34,39 @@ import test_leaks_helpers as H
 ARGS = ["--leak", "limit_quiet=3"]
 
 
+class Follower:
+    """`fdwatch --json leaks --follow`, its output read as it comes: an
+    alert line carries its evidence (kilobytes), and a pipe left unread
+    would block the CLI after 64 KiB and lose what the test looks for."""
+
+    def __init__(self, d):
+        self.p = subprocess.Popen([T.FDWATCH, "--socket", d.sock, "--json", "leaks", "--follow"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out = []
+        self.t = threading.Thread(target=lambda: self.out.extend(self.p.stdout), daemon=True)
+        self.t.start()
+
+    def poll(self):
+        return self.p.poll()
+
+    def send_signal(self, sig):
+        self.p.send_signal(sig)
+
+    def kill(self):
+        self.p.kill()
+
+    def communicate(self, timeout=None):
+        err = ""
+        try:
+            self.p.wait(timeout=timeout)
+        finally:
+            self.t.join(timeout=10)
+            err = self.p.stderr.read() if self.p.poll() is not None else ""
+        return "".join(self.out), err
+
+
 def follower(d):
-    return subprocess.Popen([T.FDWATCH, "--socket", d.sock, "--json", "leaks", "--follow"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return Follower(d)
 
 
 def main(r):
