@@ -111,7 +111,8 @@ static int read_kernel(struct fdw_checker *c, uint32_t tid, struct fdlist *k)
 		return r;
 	if (k->err)
 		return k->err;
-	qsort(k->v, k->n, sizeof(*k->v), cmp_fdent);
+	if (k->n) /* qsort(NULL, 0, ...) is undefined (UBSan) */
+		qsort(k->v, k->n, sizeof(*k->v), cmp_fdent);
 	return 0;
 }
 
