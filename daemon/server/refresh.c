@@ -25,6 +25,7 @@
 
 #include "base/log.h"
 #include "model/model.h"
+#include "pipeline/pipeline.h"
 #include "server/internal.h"
 
 #define REFRESH_MAX_JOBS 2
@@ -62,6 +63,14 @@ static bool has_waiters(const struct srv_refresh *r)
 	return false;
 }
 
+static bool proc_table_stale(struct fdw_model *m, uint32_t pid)
+{
+	struct fdw_proc *p = fdw_model_proc(m, pid);
+	const struct fdw_table *t = p ? fdw_model_proc_table(m, p) : NULL;
+
+	return t && t->stale;
+}
+
 static void refresh_done(uv_work_t *req, int status)
 {
 	struct srv_refresh *r = req->data;
@@ -85,6 +94,11 @@ static void refresh_done(uv_work_t *req, int status)
 			log_debug("api: names of pid %u not read: %s", r->pid,
 				  status < 0 ? uv_strerror(status) : strerror(-r->err));
 	}
+	/* while the names were read, the table may have been marked for a
+	 * re-read (a probe attached late, lost records): take it now, as
+	 * the request's own drain would have, rather than answer "stale" */
+	if (has_waiters(r) && s->deps.pipeline && proc_table_stale(s->deps.model, r->pid))
+		fdw_pipeline_drain(s->deps.pipeline);
 	for (size_t i = 0; i < r->nwaiters; i++) {
 		struct client *c = r->waiters[i];
 
