@@ -389,6 +389,8 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	d->pipeline.offload_userdata = d;
 	fdw_checker_init(&d->checker, &d->model, &d->pipeline, d->cfg.proc_root,
 			 d->cfg.audit_sample);
+	d->checker.offload = offload;
+	d->checker.offload_userdata = d;
 	d->start_mono_ns = fdw_now_mono();
 	return 0;
 }
@@ -670,6 +672,7 @@ void fdw_daemon_stop(struct fdw_daemon *d)
 	(void)sd_notify(0, "STOPPING=1");
 #endif
 	fdw_server_stop(d->server);
+	fdw_checker_stop(&d->checker);
 	fdw_capture_stop(d->capture);
 	uv_close((uv_handle_t *)&d->tick, NULL);
 	uv_close((uv_handle_t *)&d->audit, NULL);

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The model against /proc (check/check.h). A running process changes its
- * table while we look, so one comparison can show a difference that is only
- * an event still in flight. Each check is repeated (drain, read /proc,
- * drain, compare) up to three times and only the differences seen every
- * time are reported.
+ * The model against /proc (check/check.h): GET /v1/verify and the periodic
+ * audit. A running process changes its table while we look, so one
+ * comparison can show a difference that is only an event still in flight.
+ * Each check is repeated (drain, read /proc, drain, compare) up to three
+ * times and only the differences seen every time are reported.
+ *
+ * A check is a run of steps: the /proc reads go to the thread pool the
+ * daemon lends (offload), the drains and comparisons stay on the loop, and
+ * the loop serves other clients in between. Checking a whole host costs
+ * the loop one comparison at a time, never the host's worth of /proc reads.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,7 +18,9 @@
 #include <unistd.h>
 
 #include "base/hash.h"
+#include "base/hashmap.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "check/check.h"
 #include "sys/pidinfo.h"
 #include "sys/procfs.h"
@@ -42,11 +49,13 @@ struct fdlist {
 	size_t n, cap;
 	bool owned;
 	int err;
+	struct fdw_targets *names; /* kernel side: the names, for the model */
 };
 
 struct diff {
 	int fd;
 	int kind;
+	bool in_flight; /* a thread was changing the fd (mark_in_flight) */
 };
 
 struct difflist {
@@ -89,7 +98,10 @@ static void kernel_cb(void *data, const struct fdw_fd_info *fi)
 	if (!t || fdlist_add(l, fi->fd, fi->cloexec, t) < 0) {
 		free(t);
 		l->err = -ENOMEM;
+		return;
 	}
+	if (l->names)
+		fdw_targets_add(l->names, fi);
 }
 
 static int cmp_fdent(const void *a, const void *b)
@@ -99,12 +111,13 @@ static int cmp_fdent(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int read_kernel(struct fdw_checker *c, uint32_t tid, struct fdlist *k)
+/* Off the loop: touches nothing but `k` (and its names). */
+static int read_kernel(const char *proc_root, uint32_t tid, struct fdlist *k)
 {
 	int r;
 
 	k->owned = true;
-	r = fdw_proc_read_table(c->proc_root, tid, kernel_cb, k);
+	r = fdw_proc_read_table(proc_root, tid, kernel_cb, k);
 	if (r == -ENOENT || r == -ESRCH)
 		return -ESRCH;
 	if (r < 0)
@@ -215,27 +228,36 @@ static json_t *side_value(const struct fdent *e, int kind)
  * blocks (the last reference of a file released inside it) shows in /proc
  * before its syscall returns, and the model follows completed syscalls.
  */
-static void drop_in_flight(struct fdw_checker *c, uint32_t pid, struct difflist *dl)
+static void mark_in_flight(const char *proc_root, uint32_t pid, struct difflist *dl)
+{
+	for (size_t i = 0; i < dl->n; i++) {
+		struct diff *df = &dl->v[i];
+
+		df->in_flight = (df->kind == D_EXTRA || df->kind == D_MISSING) &&
+				fdw_pid_fd_in_flight(proc_root, pid, df->fd) == 1;
+	}
+}
+
+/* On the loop, after mark_in_flight: keep what no syscall was changing. */
+static void drop_in_flight(struct fdw_checker *c, struct difflist *dl)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < dl->n; i++) {
-		const struct diff *df = &dl->v[i];
-
-		if ((df->kind == D_EXTRA || df->kind == D_MISSING) &&
-		    fdw_pid_fd_in_flight(c->proc_root, pid, df->fd) == 1) {
+		if (dl->v[i].in_flight) {
 			c->stats.in_flight++;
 			continue;
 		}
-		dl->v[n++] = *df;
+		dl->v[n++] = dl->v[i];
 	}
 	dl->n = n;
 }
 
+/* At most `room` of them; the caller counts the rest. */
 static int append_diffs(json_t *diffs, uint32_t pid, const struct difflist *dl,
-			const struct fdlist *k, const struct fdlist *m)
+			const struct fdlist *k, const struct fdlist *m, size_t room)
 {
-	for (size_t i = 0; i < dl->n; i++) {
+	for (size_t i = 0; i < dl->n && i < room; i++) {
 		const struct diff *df = &dl->v[i];
 		json_t *o = json_pack("{s:I, s:i, s:s, s:o, s:o}", "pid", (json_int_t)pid,
 				      "fd", df->fd, "kind", kind_names[df->kind],
@@ -248,6 +270,8 @@ static int append_diffs(json_t *diffs, uint32_t pid, const struct difflist *dl,
 	return 0;
 }
 
+/* ---- a check, in steps --------------------------------------------------- */
+
 static void pause_briefly(void)
 {
 	struct timespec ts = { 0, VERIFY_PAUSE_NS };
@@ -255,78 +279,112 @@ static void pause_briefly(void)
 	(void)nanosleep(&ts, NULL);
 }
 
-int fdw_verify_proc(struct fdw_checker *c, struct fdw_proc *p, json_t *diffs)
+static int list_cb(void *data, uint32_t pid)
 {
-	struct fdlist k = { 0 }, m = { 0 };
-	struct difflist cand = { 0 }, seen = { 0 };
-	uint32_t pid = p->pid;
-	int r = 0;
-
-	for (int round = 0; round < VERIFY_ROUNDS; round++) {
-		uint32_t tid;
-
-		if (round)
-			pause_briefly();
-		fdlist_clear(&k);
-		fdlist_clear(&m);
-		seen.n = 0;
-
-		fdw_pipeline_drain(c->pipeline);
-		p = fdw_model_proc(c->model, pid);
-		tid = p ? fdw_model_proc_tid(c->model, p) : 0;
-		if (!tid) {
-			r = -ESRCH;
-			goto out;
-		}
-		r = read_kernel(c, tid, &k);
-		if (r < 0)
-			goto out;
-		fdw_pipeline_drain(c->pipeline);
-		p = fdw_model_proc(c->model, pid);
-		/* names of files renamed or deleted since they were opened */
-		if (p)
-			fdw_model_refresh_targets(c->model, p);
-		if (!p) {
-			r = -ESRCH;
-			goto out;
-		}
-		r = read_model(fdw_model_proc_table(c->model, p), &m);
-		if (r < 0)
-			goto out;
-		r = compare(&k, &m, round ? &seen : &cand);
-		if (r < 0)
-			goto out;
-		if (round)
-			intersect(&cand, &seen);
-		if (!cand.n)
-			break;
-	}
-	drop_in_flight(c, pid, &cand);
-	r = append_diffs(diffs, pid, &cand, &k, &m);
-	if (r == 0)
-		r = (int)cand.n;
-out:
-	fdlist_clear(&k);
-	fdlist_clear(&m);
-	free(cand.v);
-	free(seen.v);
-	return r;
+	return fdw_hashmap_put(data, pid, (void *)1) < 0 ? -ENOMEM : 0;
 }
 
-/*
- * A table verify found wrong is known wrong: re-read it now rather than go
- * on serving it (the answer still reports what was found). Counted with the
- * audit's divergences: both are the model caught disagreeing with /proc.
- */
+enum run_kind {
+	RUN_PROC,   /* fdw_verify_proc: one process, differences to the caller */
+	RUN_VERIFY, /* GET /v1/verify: the answer document */
+	RUN_AUDIT,  /* a round of the audit: logs, counts, sweeps ghosts */
+};
+
+enum run_step {
+	ST_PICK,     /* on the loop: the next process, or the end */
+	ST_READ,     /* off: /proc/PID/fd of the process (a round) */
+	ST_INFLIGHT, /* off: which differing fds a thread is changing */
+	ST_LIST,     /* off: the pids /proc lists (the audit's ghost sweep) */
+	ST_END,
+};
+
+struct fdw_verify_run {
+	struct fdw_checker *c;
+	struct fdw_verify_run *next; /* c->runs */
+	enum run_kind kind;
+	enum run_step step;
+	fdw_verify_done_fn done;
+	void (*progress)(void *userdata);
+	void *userdata;
+	bool in_work;	/* a step in the thread pool: it frees an abandoned run */
+	bool abandoned; /* nobody waits: stop at the next step */
+	bool starting;	/* inside fdw_verify_start: it frees a run that ended */
+	bool ended;
+	bool single;	/* one process asked for by pid */
+
+	uint32_t *pids; /* the processes to check, in order */
+	size_t npids, next_pid;
+
+	const char *proc_root;
+
+	/* the process being checked */
+	uint32_t pid, tid;
+	int round;
+	int work_err;
+	struct fdlist k, m;
+	struct difflist cand, seen;
+	struct fdw_targets names;
+	int result; /* of the last process: differences, or -errno */
+
+	/* the ghost sweep: pids the model held when /proc was listed */
+	uint32_t *held;
+	size_t nheld;
+	struct fdw_hashmap live;
+
+	/* the answer */
+	json_t *diffs;
+	uint64_t checked, errors, diffs_total;
+	int fatal;
+};
+
+static void run_clear_proc(struct fdw_verify_run *r)
+{
+	fdlist_clear(&r->k);
+	fdlist_clear(&r->m);
+	fdw_targets_free(&r->names);
+	r->cand.n = 0;
+	r->seen.n = 0;
+}
+
+static void run_free(struct fdw_verify_run *r)
+{
+	if (!r)
+		return;
+	run_clear_proc(r);
+	free(r->cand.v);
+	free(r->seen.v);
+	free(r->pids);
+	free(r->held);
+	fdw_hashmap_free(&r->live);
+	json_decref(r->diffs);
+	free(r);
+}
+
+/* Out of the checker's list (and counts): from then on it owns nothing of c's. */
+static void run_unlink(struct fdw_verify_run *r)
+{
+	struct fdw_checker *c = r->c;
+
+	if (!c)
+		return;
+	if (c->audit == r)
+		c->audit = NULL;
+	for (struct fdw_verify_run **pp = &c->runs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			c->nruns--;
+			break;
+		}
+	r->c = NULL;
+}
+
+/* A table found wrong is known wrong: the pipeline re-reads it (off the
+ * loop when it is big) rather than serve it. Counted with the audit's
+ * divergences: both are the model caught disagreeing with /proc. */
 static void repair(struct fdw_checker *c, uint32_t pid)
 {
-	struct fdw_proc *p = fdw_model_proc(c->model, pid);
-
 	c->stats.divergences++;
-	if (p) {
-		fdw_model_mark_proc_stale(c->model, p);
-		(void)fdw_model_resync_proc(c->model, p);
-	}
+	fdw_pipeline_mark_lost(c->pipeline, pid);
 }
 
 /* A process that went away while we looked: if /proc has no trace of it,
@@ -339,6 +397,330 @@ static void forget_if_gone(struct fdw_checker *c, uint32_t pid)
 		(void)fdw_pipeline_drop_if_gone(c->pipeline, p);
 }
 
+#define AUDIT_LOG_DIFFS 5 /* differences detailed per process (debug) */
+
+static void audit_result(struct fdw_verify_run *r, uint32_t pid, int res, size_t ndiffs)
+{
+	struct fdw_checker *c = r->c;
+	struct fdw_proc *p;
+	char comm[17] = "?";
+
+	if (res == -ESRCH) {
+		forget_if_gone(c, pid); /* gone is normal; a ghost is not kept */
+		return;
+	}
+	if (res < 0) {
+		log_debug("audit: pid %u not checked: %s", pid, strerror(-res));
+		return;
+	}
+	c->stats.checked++;
+	if (!res)
+		return;
+	p = fdw_model_proc(c->model, pid);
+	if (p) {
+		memcpy(comm, p->comm, 16);
+		comm[16] = '\0';
+	}
+	log_warning("audit: pid %u (%s) diverged from /proc: %zu differences; table queued "
+		    "for a re-read", pid, comm, ndiffs);
+	for (size_t i = 0; i < json_array_size(r->diffs) && i < AUDIT_LOG_DIFFS; i++) {
+		char *txt = json_dumps(json_array_get(r->diffs, i), JSON_COMPACT);
+
+		if (txt)
+			log_debug("audit:   %s", txt);
+		free(txt);
+	}
+	json_array_clear(r->diffs);
+	repair(c, pid);
+}
+
+/* What one process's check came to. */
+static void proc_result(struct fdw_verify_run *r, int res)
+{
+	struct fdw_checker *c = r->c;
+	size_t n = res > 0 ? (size_t)res : 0;
+
+	r->result = res;
+	switch (r->kind) {
+	case RUN_PROC:
+		break;
+	case RUN_AUDIT:
+		audit_result(r, r->pid, res, n);
+		break;
+	case RUN_VERIFY:
+		if (res == -ENOMEM) {
+			r->fatal = res;
+		} else if (res == -ESRCH) {
+			forget_if_gone(c, r->pid);
+			if (r->single)
+				r->fatal = -ENOENT; /* it exited while we looked */
+		} else if (res < 0) {
+			if (r->single)
+				r->fatal = res;
+			r->errors++;
+		} else {
+			r->checked++;
+			if (res > 0)
+				repair(c, r->pid);
+		}
+		break;
+	}
+	run_clear_proc(r);
+	r->step = ST_PICK;
+	if (r->progress && r->kind == RUN_VERIFY)
+		r->progress(r->userdata);
+}
+
+static void run_end(struct fdw_verify_run *r)
+{
+	json_t *doc = NULL;
+	int err = r->fatal;
+
+	r->ended = true;
+	r->step = ST_END;
+	if (r->kind == RUN_VERIFY && !err) {
+		doc = json_pack("{s:b, s:I, s:I, s:O}", "ok", r->diffs_total == 0, "checked",
+				(json_int_t)r->checked, "errors", (json_int_t)r->errors,
+				"differences", r->diffs);
+		if (doc && r->diffs_total > json_array_size(r->diffs) &&
+		    json_object_set_new(doc, "differences_total",
+					json_integer((json_int_t)r->diffs_total)) < 0) {
+			json_decref(doc);
+			doc = NULL;
+		}
+		if (!doc)
+			err = -ENOMEM;
+	}
+	run_unlink(r);
+	if (r->done && !r->abandoned)
+		r->done(r->userdata, doc, err);
+	else
+		json_decref(doc);
+}
+
+/* Off the loop: nothing of the loop's is touched, only the run's buffers. */
+static void run_work(void *arg)
+{
+	struct fdw_verify_run *r = arg;
+
+	switch (r->step) {
+	case ST_READ:
+		if (r->round)
+			pause_briefly();
+		r->k.names = &r->names;
+		r->work_err = read_kernel(r->proc_root, r->tid, &r->k);
+		break;
+	case ST_INFLIGHT:
+		mark_in_flight(r->proc_root, r->pid, &r->cand);
+		break;
+	case ST_LIST:
+		r->work_err = fdw_proc_list_pids(r->proc_root, list_cb, &r->live);
+		break;
+	default:
+		break;
+	}
+}
+
+/* On the loop, after a read of /proc/PID/fd: compare, and say what next. */
+static void after_read(struct fdw_verify_run *r)
+{
+	struct fdw_checker *c = r->c;
+	struct fdw_proc *p;
+	int err = r->work_err;
+
+	if (err == -ENOENT || err == -ESRCH || (!err && r->k.err)) {
+		proc_result(r, err ? -ESRCH : r->k.err);
+		return;
+	}
+	if (err < 0) {
+		proc_result(r, err);
+		return;
+	}
+	fdw_pipeline_drain(c->pipeline);
+	p = fdw_model_proc(c->model, r->pid);
+	if (!p) {
+		proc_result(r, -ESRCH);
+		return;
+	}
+	/* names of files renamed or deleted since they were opened, as read */
+	fdw_model_apply_targets(c->model, p, &r->names);
+	fdlist_clear(&r->m);
+	err = read_model(fdw_model_proc_table(c->model, p), &r->m);
+	if (!err) {
+		r->seen.n = 0;
+		err = compare(&r->k, &r->m, r->round ? &r->seen : &r->cand);
+	}
+	if (err < 0) {
+		proc_result(r, err);
+		return;
+	}
+	if (r->round)
+		intersect(&r->cand, &r->seen);
+	if (!r->cand.n) {
+		proc_result(r, 0);
+		return;
+	}
+	if (++r->round < VERIFY_ROUNDS) {
+		r->step = ST_READ; /* again, a moment later: in flight, or real? */
+		return;
+	}
+	r->step = ST_INFLIGHT;
+}
+
+static void after_in_flight(struct fdw_verify_run *r)
+{
+	size_t room = 0;
+	int err;
+
+	drop_in_flight(r->c, &r->cand);
+	if (r->diffs && json_array_size(r->diffs) < FDW_VERIFY_MAX_DIFFS)
+		room = FDW_VERIFY_MAX_DIFFS - json_array_size(r->diffs);
+	if (r->kind == RUN_PROC || r->kind == RUN_AUDIT)
+		room = SIZE_MAX; /* the caller's array; the audit's, cleared per process */
+	err = append_diffs(r->diffs, r->pid, &r->cand, &r->k, &r->m, room);
+	r->diffs_total += r->cand.n;
+	if (r->cand.n > room)
+		r->c->stats.diffs_truncated += r->cand.n - room;
+	proc_result(r, err < 0 ? err : (int)r->cand.n);
+}
+
+/* The audit's ghost sweep, once /proc was listed: a process the model held
+ * before the listing started and /proc did not list exited unseen. */
+static void after_list(struct fdw_verify_run *r)
+{
+	if (r->work_err == 0)
+		for (size_t i = 0; i < r->nheld; i++)
+			if (!fdw_hashmap_get(&r->live, r->held[i]))
+				forget_if_gone(r->c, r->held[i]);
+	r->step = ST_END;
+}
+
+/* The model's pids, then /proc's (off the loop): every pid held was there
+ * before the listing started. */
+static bool sweep_prepare(struct fdw_verify_run *r)
+{
+	struct fdw_model *m = r->c->model;
+	uint32_t self = (uint32_t)getpid();
+	size_t it = 0;
+	uint64_t key;
+
+	fdw_pipeline_drain(r->c->pipeline);
+	free(r->held);
+	r->nheld = 0;
+	r->held = malloc((fdw_hashmap_size(&m->procs) + 1) * sizeof(*r->held));
+	if (!r->held)
+		return false;
+	while (fdw_hashmap_next(&m->procs, &it, &key, NULL))
+		if ((uint32_t)key != self)
+			r->held[r->nheld++] = (uint32_t)key;
+	fdw_hashmap_free(&r->live);
+	fdw_hashmap_init(&r->live);
+	r->step = ST_LIST;
+	return true;
+}
+
+/*
+ * On the loop: set up the next step that reads /proc. true when there is
+ * one (r->step says which), false when the run is over.
+ */
+static bool next_read(struct fdw_verify_run *r)
+{
+	struct fdw_checker *c = r->c;
+
+	for (;;) {
+		struct fdw_proc *p;
+
+		if (r->abandoned || r->fatal || r->step == ST_END)
+			return false;
+		if (r->step == ST_INFLIGHT)
+			return true;
+		if (r->step == ST_PICK) {
+			if (r->next_pid == r->npids) {
+				if (r->kind != RUN_AUDIT)
+					return false;
+				return sweep_prepare(r);
+			}
+			r->pid = r->pids[r->next_pid++];
+			if (r->kind == RUN_AUDIT)
+				c->audit_cursor = r->pid;
+			r->round = 0;
+			r->step = ST_READ;
+		}
+		/* ST_READ: the model first caught up with the ring */
+		fdw_pipeline_drain(c->pipeline);
+		p = fdw_model_proc(c->model, r->pid);
+		r->tid = p ? fdw_model_proc_tid(c->model, p) : 0;
+		if (!p && r->single && !r->round && r->kind == RUN_VERIFY) {
+			r->fatal = -ENOENT;
+			return false;
+		}
+		if (!p && r->kind != RUN_PROC && !r->single && !r->round) {
+			r->step = ST_PICK; /* the drains of earlier checks ended it */
+			continue;
+		}
+		if (!r->tid) {
+			proc_result(r, -ESRCH);
+			continue;
+		}
+		fdlist_clear(&r->k);
+		fdw_targets_free(&r->names);
+		return true;
+	}
+}
+
+static void after_work(struct fdw_verify_run *r)
+{
+	switch (r->step) {
+	case ST_READ:
+		after_read(r);
+		break;
+	case ST_INFLIGHT:
+		after_in_flight(r);
+		break;
+	case ST_LIST:
+		after_list(r);
+		break;
+	default:
+		break;
+	}
+}
+
+static void run_advance(struct fdw_verify_run *r);
+
+static void run_work_done(void *arg)
+{
+	struct fdw_verify_run *r = arg;
+
+	r->in_work = false;
+	if (r->abandoned) {
+		run_free(r); /* unlinked when abandoned */
+		return;
+	}
+	after_work(r);
+	run_advance(r);
+}
+
+/* Steps until one waits in the pool, or the end. */
+static void run_advance(struct fdw_verify_run *r)
+{
+	while (next_read(r)) {
+		struct fdw_checker *c = r->c;
+
+		if (c->offload && r->kind != RUN_PROC &&
+		    c->offload(c->offload_userdata, run_work, run_work_done, r) == 0) {
+			r->in_work = true;
+			return;
+		}
+		run_work(r); /* no pool: here */
+		after_work(r);
+	}
+	run_end(r);
+	if (!r->starting)
+		run_free(r);
+}
+
+/* ---- the entry points --------------------------------------------------- */
+
 void fdw_checker_init(struct fdw_checker *c, struct fdw_model *m, struct fdw_pipeline *pl,
 		      const char *proc_root, unsigned int audit_sample)
 {
@@ -350,80 +732,186 @@ void fdw_checker_init(struct fdw_checker *c, struct fdw_model *m, struct fdw_pip
 	};
 }
 
-json_t *fdw_verify(struct fdw_checker *c, uint32_t pid, int *err)
+static struct fdw_verify_run *run_new(struct fdw_checker *c, enum run_kind kind, size_t npids)
 {
-	json_t *diffs = json_array();
-	uint64_t checked = 0, errors = 0;
-	uint32_t *pids = NULL;
-	size_t n = 0;
-	json_t *o;
-	int r;
+	struct fdw_verify_run *r = calloc(1, sizeof(*r));
 
-	if (!diffs) {
-		*err = -ENOMEM;
+	if (!r)
+		return NULL;
+	r->c = c;
+	r->kind = kind;
+	r->proc_root = c->proc_root;
+	r->step = ST_PICK;
+	fdw_hashmap_init(&r->live);
+	r->pids = malloc((npids + 1) * sizeof(*r->pids));
+	r->diffs = json_array();
+	if (!r->pids || !r->diffs) {
+		run_free(r);
 		return NULL;
 	}
-	fdw_pipeline_drain(c->pipeline);
-	if (pid) {
-		struct fdw_proc *p = fdw_model_proc(c->model, pid);
+	return r;
+}
 
-		r = p ? fdw_verify_proc(c, p, diffs) : -ENOENT;
-		if (r == -ESRCH) {
-			r = -ENOENT; /* it exited while we looked */
-			forget_if_gone(c, pid);
-		}
-		if (r > 0)
-			repair(c, pid);
-		if (r < 0) {
-			json_decref(diffs);
-			*err = r;
-			return NULL;
-		}
-		checked = 1;
-	} else {
-		size_t it = 0;
-		uint64_t key;
-		uint32_t self = (uint32_t)getpid();
+/* Every process the model holds but the daemon, by pid. */
+static void all_pids(struct fdw_checker *c, struct fdw_verify_run *r)
+{
+	uint32_t self = (uint32_t)getpid();
+	size_t it = 0;
+	uint64_t key;
 
-		pids = malloc((fdw_hashmap_size(&c->model->procs) + 1) * sizeof(*pids));
-		if (!pids) {
-			json_decref(diffs);
-			*err = -ENOMEM;
-			return NULL;
-		}
-		while (fdw_hashmap_next(&c->model->procs, &it, &key, NULL))
-			if ((uint32_t)key != self)
-				pids[n++] = (uint32_t)key;
-		qsort(pids, n, sizeof(*pids), fdw_cmp_u32);
-		for (size_t i = 0; i < n; i++) {
-			/* the drains of earlier checks may have ended it */
-			struct fdw_proc *p = fdw_model_proc(c->model, pids[i]);
+	while (fdw_hashmap_next(&c->model->procs, &it, &key, NULL))
+		if ((uint32_t)key != self)
+			r->pids[r->npids++] = (uint32_t)key;
+	if (r->npids) /* qsort(NULL, 0, ...) is undefined (UBSan) */
+		qsort(r->pids, r->npids, sizeof(*r->pids), fdw_cmp_u32);
+}
 
-			if (!p)
-				continue;
-			r = fdw_verify_proc(c, p, diffs);
-			if (r == -ENOMEM) {
-				free(pids);
-				json_decref(diffs);
-				*err = r;
-				return NULL;
-			}
-			if (r == -ESRCH) {
-				forget_if_gone(c, pids[i]);
-				continue;
-			}
-			if (r < 0)
-				errors++;
-			else
-				checked++;
-			if (r > 0)
-				repair(c, pids[i]);
-		}
-		free(pids);
+int fdw_verify_proc(struct fdw_checker *c, struct fdw_proc *p, json_t *diffs)
+{
+	struct fdw_verify_run *r = run_new(c, RUN_PROC, 1);
+	int res;
+
+	if (!r)
+		return -ENOMEM;
+	json_decref(r->diffs);
+	r->diffs = json_incref(diffs);
+	r->pids[r->npids++] = p->pid;
+	r->starting = true;
+	run_advance(r);
+	res = r->result;
+	run_free(r);
+	return res;
+}
+
+int fdw_verify_start(struct fdw_checker *c, uint32_t pid, fdw_verify_done_fn done,
+		     void (*progress)(void *userdata), void *userdata,
+		     struct fdw_verify_run **run)
+{
+	struct fdw_verify_run *r;
+
+	*run = NULL;
+	if (c->nruns >= FDW_VERIFY_RUNS_MAX) {
+		c->stats.verify_refused++;
+		return -EBUSY;
 	}
-	o = json_pack("{s:b, s:I, s:I, s:o}", "ok", json_array_size(diffs) == 0, "checked",
-		      (json_int_t)checked, "errors", (json_int_t)errors, "differences", diffs);
-	if (!o)
-		*err = -ENOMEM;
-	return o;
+	fdw_pipeline_drain(c->pipeline);
+	if (pid && !fdw_model_proc(c->model, pid))
+		return -ENOENT;
+	r = run_new(c, RUN_VERIFY, pid ? 1 : fdw_hashmap_size(&c->model->procs));
+	if (!r)
+		return -ENOMEM;
+	r->done = done;
+	r->progress = progress;
+	r->userdata = userdata;
+	if (pid) {
+		r->single = true;
+		r->pids[r->npids++] = pid;
+	} else {
+		all_pids(c, r);
+	}
+	r->next = c->runs;
+	c->runs = r;
+	c->nruns++;
+	r->starting = true;
+	run_advance(r);
+	r->starting = false;
+	if (r->ended) {
+		run_free(r);
+		return 0;
+	}
+	*run = r;
+	return 0;
+}
+
+void fdw_verify_abandon(struct fdw_verify_run *r)
+{
+	if (!r || r->abandoned)
+		return;
+	r->abandoned = true;
+	r->done = NULL;
+	run_unlink(r);
+	/* a run is either in the pool or ended and freed: the pool's return
+	 * frees it */
+	if (!r->in_work)
+		run_free(r);
+}
+
+void fdw_checker_stop(struct fdw_checker *c)
+{
+	while (c->runs)
+		fdw_verify_abandon(c->runs);
+	if (c->audit)
+		fdw_verify_abandon(c->audit);
+}
+
+struct sync_answer {
+	json_t *doc;
+	int err;
+};
+
+static void sync_done(void *userdata, json_t *doc, int err)
+{
+	struct sync_answer *a = userdata;
+
+	a->doc = doc;
+	a->err = err;
+}
+
+json_t *fdw_verify(struct fdw_checker *c, uint32_t pid, int *err)
+{
+	struct sync_answer a = { 0 };
+	fdw_offload_fn offload = c->offload;
+	struct fdw_verify_run *r;
+	int q;
+
+	c->offload = NULL; /* to the end, here */
+	q = fdw_verify_start(c, pid, sync_done, NULL, &a, &r);
+	c->offload = offload;
+	if (q < 0) {
+		*err = q;
+		return NULL;
+	}
+	if (!a.doc)
+		*err = a.err ? a.err : -ENOMEM;
+	return a.doc;
+}
+
+void fdw_audit_run(struct fdw_checker *c)
+{
+	struct fdw_verify_run *r;
+	size_t start, take;
+
+	if (c->audit) {
+		c->stats.audit_skipped++;
+		return;
+	}
+	c->stats.runs++;
+	r = run_new(c, RUN_AUDIT, fdw_hashmap_size(&c->model->procs));
+	if (!r)
+		return;
+	/* the daemon's own table changes as it reads /proc: not checked */
+	all_pids(c, r);
+	/* round-robin by pid: the `audit_sample` after the cursor */
+	for (start = 0; start < r->npids && r->pids[start] <= c->audit_cursor; start++)
+		;
+	take = c->audit_sample < r->npids ? c->audit_sample : r->npids;
+	if (start && take) {
+		uint32_t *v = malloc(take * sizeof(*v));
+
+		if (!v) {
+			run_free(r);
+			return;
+		}
+		for (size_t i = 0; i < take; i++)
+			v[i] = r->pids[(start + i) % r->npids];
+		memcpy(r->pids, v, take * sizeof(*v));
+		free(v);
+	}
+	r->npids = take;
+	c->audit = r;
+	r->starting = true;
+	run_advance(r);
+	r->starting = false;
+	if (r->ended)
+		run_free(r);
 }

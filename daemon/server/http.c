@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "base/log.h"
+#include "check/check.h"
 #include "server/internal.h"
 #include "server/render.h"
 
@@ -186,6 +187,10 @@ void srv_client_close(struct client *c)
 		return;
 	pump_remove(c);
 	srv_refresh_detach(c);
+	if (c->verify) {
+		fdw_verify_abandon(c->verify);
+		c->verify = NULL;
+	}
 	c->state = C_CLOSING;
 	if (c->prev)
 		c->prev->next = c->next;

@@ -91,6 +91,7 @@ enum stream_kind {
 };
 
 struct srv_refresh;
+struct fdw_verify_run;
 
 enum follow_kind {
 	FOLLOW_NONE,
@@ -134,6 +135,9 @@ struct client {
 	/* waiting for names read in the thread pool (refresh.c); detached
 	 * (its client set to NULL) when the client closes first */
 	struct srv_refresh *refresh;
+	void (*refresh_then)(struct client *c, uint32_t pid); /* when the names are in */
+	struct fdw_verify_run *verify; /* a check this client waits for */
+	uint32_t verify_pid;
 	/* waiting for its turn to produce more output (http.c's pump queue) */
 	bool pump_queued;
 	struct client *pump_prev, *pump_next;
@@ -289,11 +293,13 @@ void srv_stream_pump(struct client *c);
 void srv_stream_free(struct client *c);
 
 /* refresh.c: the names of process `pid`'s fds read in libuv's thread pool
- * (the BPF iterator pass), applied on the loop, then its fds streamed.
- * Falls back to streaming at once (names as the model has them) when the
+ * (the BPF iterator pass), applied on the loop, then then(c, pid) answers
+ * (its fds streamed, its leak sites). Falls back to answering at once
+ * (names as the model has them) when the
  * model has no thread-safe reader, the table is over the bound or too many
  * reads are in flight (counted). */
-void srv_refresh_then_stream_fds(struct client *c, uint32_t pid);
+void srv_refresh_then(struct client *c, uint32_t pid,
+		      void (*then)(struct client *c, uint32_t pid));
 /* The client closes: its read in flight, if any, goes on without it. */
 void srv_refresh_detach(struct client *c);
 /* The server stops: reads not started yet are not started (one under way

@@ -525,6 +525,8 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 		st->audit_checked);
 	counter(b, "fdwatch_audit_divergences_total",
 		"Processes whose table differed from /proc at an audit.", st->audit_divergences);
+	counter(b, "fdwatch_audit_skipped_total",
+		"Audit rounds not started because the last one still ran.", st->audit_skipped);
 	gauge(b, "fdwatch_api_clients", "API connections now.", st->server.clients);
 	gauge(b, "fdwatch_api_followers", "API follow streams now.", st->server.followers);
 }
@@ -554,6 +556,8 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "race_processes", st->leaks.race_dropped_procs },
 		{ "deep_processes", st->leaks.race_deep_refused },
 		{ "metrics_clients", st->server.dropped_mclients },
+		{ "verify_requests", st->verify_refused },
+		{ "verify_differences", st->verify_diffs_truncated },
 	};
 
 	family(b, "fdwatch_dropped_total", "counter",

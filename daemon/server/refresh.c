@@ -106,7 +106,7 @@ static void refresh_done(uv_work_t *req, int status)
 			continue;
 		c->refresh = NULL;
 		if (c->state == C_RESPONDING && !c->streaming)
-			srv_stream_fds(c, r->pid);
+			c->refresh_then(c, r->pid);
 	}
 	fdw_targets_free(&r->targets);
 	free(r->waiters);
@@ -152,7 +152,7 @@ static bool wait_for(struct srv_refresh *r, struct client *c)
 	return true;
 }
 
-void srv_refresh_then_stream_fds(struct client *c, uint32_t pid)
+void srv_refresh_then(struct client *c, uint32_t pid, void (*then)(struct client *c, uint32_t pid))
 {
 	struct fdw_server *s = c->srv;
 	struct fdw_model *m = s->deps.model;
@@ -160,14 +160,16 @@ void srv_refresh_then_stream_fds(struct client *c, uint32_t pid)
 	const struct fdw_table *t = p ? fdw_model_proc_table(m, p) : NULL;
 	struct srv_refresh *r;
 
+	c->refresh_then = then;
+
 	if (!t) {
-		srv_stream_fds(c, pid); /* no table: nothing to name */
+		then(c, pid); /* no table: nothing to name */
 		return;
 	}
 	if (!m->ops.read_targets_mt) {
 		/* no reader for the pool (the unit tests' fakes): on the loop */
 		fdw_model_refresh_targets(m, p);
-		srv_stream_fds(c, pid);
+		then(c, pid);
 		return;
 	}
 	/* the same table's names on their way already: wait for them */
@@ -176,13 +178,13 @@ void srv_refresh_then_stream_fds(struct client *c, uint32_t pid)
 			return;
 	if (t->nopen > REFRESH_MAX_FDS || s->refreshing >= REFRESH_MAX_JOBS || s->stopping) {
 		s->refresh_skipped++;
-		srv_stream_fds(c, pid);
+		then(c, pid);
 		return;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		s->refresh_skipped++;
-		srv_stream_fds(c, pid);
+		then(c, pid);
 		return;
 	}
 	r->req.data = r;
@@ -198,7 +200,7 @@ void srv_refresh_then_stream_fds(struct client *c, uint32_t pid)
 		free(r->waiters);
 		free(r);
 		s->refresh_skipped++;
-		srv_stream_fds(c, pid);
+		then(c, pid);
 		return;
 	}
 	s->handles++; /* the server outlives the work item (srv_put) */

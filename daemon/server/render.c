@@ -572,7 +572,8 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 {
 	set(o, "audit",
 	    FIGURES({ "runs", st->audit_runs }, { "checked", st->audit_checked },
-		    { "divergences", st->audit_divergences }), ok);
+		    { "divergences", st->audit_divergences },
+		    { "skipped", st->audit_skipped }), ok);
 	set(o, "history",
 	    FIGURES({ "size", st->history_len }, { "capacity", st->history_cap },
 		    { "dropped", st->history_dropped }), ok);
@@ -586,7 +587,9 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 		    { "clients_share", st->server.dropped_share },
 		    { "slow_readers", st->server.slow_readers },
 		    { "request_timeouts", st->server.request_timeouts },
-		    { "name_refreshes", st->server.name_refreshes }), ok);
+		    { "name_refreshes", st->server.name_refreshes },
+		    { "verify_requests", st->verify_refused },
+		    { "verify_differences", st->verify_diffs_truncated }), ok);
 	/* leak detectors and alerts (detect/leaks.c, alerts/alerts.c) */
 	set(o, "alerts",
 	    FIGURES({ "firing", st->alerts_firing }, { "stored", st->alerts_stored },

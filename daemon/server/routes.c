@@ -233,6 +233,24 @@ static json_t *fd_doc(const struct fdw_server_deps *deps, struct fdw_proc *p, in
 	return o;
 }
 
+static void verify_done(void *userdata, json_t *doc, int err)
+{
+	struct client *c = userdata;
+
+	c->verify = NULL;
+	if (doc)
+		srv_respond(c, 200, doc, NULL);
+	else if (err == -ENOENT)
+		srv_respond_error(c, 404, "no such process: %u", c->verify_pid);
+	else
+		srv_respond_error(c, 500, "verify failed: %s", strerror(-err));
+}
+
+static void verify_progress(void *userdata)
+{
+	srv_client_write_timer(userdata);
+}
+
 /* /v1/processes/PID/fds and /v1/processes/PID/fds/FD; `rest` is after the
  * "/v1/processes/" prefix. */
 static void route_process(struct client *c, const char *rest, size_t len, const char *q,
@@ -273,7 +291,7 @@ static void route_process(struct client *c, const char *rest, size_t len, const 
 	}
 	if (!one_fd) {
 		/* the names read off the loop, then streamed (refresh.c, stream.c) */
-		srv_refresh_then_stream_fds(c, (uint32_t)pid);
+		srv_refresh_then(c, (uint32_t)pid, srv_stream_fds);
 		return;
 	}
 	fdw_model_refresh_target(deps->model, p, (int)fd); /* this fd's name alone */
@@ -315,7 +333,6 @@ static void route_verify(struct client *c, const char *rest, size_t rlen, const 
 {
 	uint64_t pid = 0;
 	struct query qs;
-	json_t *doc;
 	int err = 0;
 
 	parse_query(q, qlen, &qs);
@@ -336,13 +353,37 @@ static void route_verify(struct client *c, const char *rest, size_t rlen, const 
 		srv_respond_error(c, 404, "no such process: %llu", (unsigned long long)pid);
 		return;
 	}
-	doc = fdw_verify(c->srv->deps.checker, (uint32_t)pid, &err);
-	if (doc)
-		srv_respond(c, 200, doc, NULL);
-	else if (err == -ENOENT)
-		srv_respond_error(c, 404, "no such process: %llu", (unsigned long long)pid);
-	else
-		srv_respond_error(c, 500, "verify failed: %s", strerror(-err));
+	c->verify_pid = (uint32_t)pid;
+	err = fdw_verify_start(c->srv->deps.checker, (uint32_t)pid, verify_done, verify_progress,
+			       c, &c->verify);
+	if (err == -EBUSY) {
+		srv_respond_error(c, 503, "%u verify runs in progress already; try again when "
+					  "they end", FDW_VERIFY_RUNS_MAX);
+	} else if (err < 0) {
+		verify_done(c, NULL, err);
+	} else if (c->verify) {
+		/* the answer comes when the check ends; each process checked
+		 * is progress (the write timeout restarts) */
+		c->state = C_RESPONDING;
+		srv_client_write_timer(c);
+	}
+}
+
+/* The alerts of `pid`, and the live process's leak sites (once its names
+ * were read: srv_refresh_then). */
+static void leaks_answer(struct client *c, uint32_t pid)
+{
+	const struct fdw_server_deps *deps = &c->srv->deps;
+	json_t *doc = srv_filter_alerts(c, fdw_alerts_json(deps->alerts, pid, false)), *sites;
+	struct fdw_proc *p = fdw_model_proc(deps->model, pid);
+
+	if (doc && p && srv_client_sees_pid(c, pid, UINT64_MAX)) {
+		sites = fdw_leaks_sites_json(deps->leaks, p);
+		if (sites)
+			(void)json_object_update(doc, sites);
+		json_decref(sites);
+	}
+	srv_respond(c, 200, doc, NULL);
 }
 
 /* GET /v1/leaks[?pid=PID][&follow=1]: alerts (alerts/alerts.c); with a pid,
@@ -355,7 +396,6 @@ static void route_leaks(struct client *c, const char *rest, size_t rlen, const c
 	bool follow = false;
 	struct fdw_proc *p;
 	struct query qs;
-	json_t *doc, *sites;
 
 	parse_query(q, qlen, &qs);
 	if (!query_check(c, &qs, &pid, NULL, &follow))
@@ -369,18 +409,15 @@ static void route_leaks(struct client *c, const char *rest, size_t rlen, const c
 		srv_follow_alerts(c, (uint32_t)pid);
 		return;
 	}
-	doc = srv_filter_alerts(c, fdw_alerts_json(deps->alerts, (uint32_t)pid, false));
 	p = pid ? fdw_model_proc(deps->model, (uint32_t)pid) : NULL;
-	if (p && !srv_client_sees_pid(c, (uint32_t)pid, UINT64_MAX))
-		p = NULL; /* another user's: no leak sites */
-	if (doc && p) {
-		fdw_model_refresh_targets(deps->model, p);
-		sites = fdw_leaks_sites_json(deps->leaks, p);
-		if (sites)
-			(void)json_object_update(doc, sites);
-		json_decref(sites);
+	if (p && srv_client_sees_pid(c, (uint32_t)pid, UINT64_MAX)) {
+		/* the leak sites name files: their names now, read off the loop */
+		srv_refresh_then(c, (uint32_t)pid, leaks_answer);
+		return;
 	}
-	srv_respond(c, 200, doc, NULL);
+	/* no live process of the client's: the alerts alone */
+	srv_respond(c, 200, srv_filter_alerts(c, fdw_alerts_json(deps->alerts, (uint32_t)pid, false)),
+		    NULL);
 }
 
 /* GET /v1/races[?pid=PID][&follow=1]: the race and misuse findings

@@ -141,6 +141,9 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 		st.audit_runs = deps->checker->stats.runs;
 		st.audit_checked = deps->checker->stats.checked;
 		st.audit_divergences = deps->checker->stats.divergences;
+		st.audit_skipped = deps->checker->stats.audit_skipped;
+		st.verify_refused = deps->checker->stats.verify_refused;
+		st.verify_diffs_truncated = deps->checker->stats.diffs_truncated;
 	}
 	collect_alerts(deps->alerts, deps->leaks, &st);
 	fdw_server_counters(s, &st.server);

@@ -11,6 +11,10 @@
   exec), renamed and deleted files by their names now;
 - the same for GET /v1/processes with a few thousand processes (those of
   this test are all in the answer, with their fd counts);
+- `fdwatch verify` of every process (two at once) while status is asked
+  every 50 ms: status answers within 1 s, several times during the check,
+  and clients that hang up mid-check leave the daemon up with no socket
+  kept (the check used to run on the loop in one go);
 - clients that hang up mid-answer, or before it starts (while the table's
   names are still read in the thread pool): the daemon stays up, answers,
   and holds no more fds than before (the valgrind half of test_daemon_leaks
@@ -267,6 +271,53 @@ def case_hangups(d, holder_pid):
     check(len(json.loads(c.stdout)["fds"]) >= NFDS, "fdwatch fds: table cut")
 
 
+def case_verify_all(d, holder_pid, kids):
+    """`fdwatch verify` of every process (the holder's 19,000 fds, the
+    children, the host's) while status is asked every 50 ms: each status
+    within STATUS_MAX_S, and status answered several times while the check
+    ran (a check built on the loop in one go answered none until its end);
+    the check itself finds the model exact. Two checks at once, then a
+    client that hangs up mid-check: the daemon stays up and answers."""
+    cmd = [T.FDWATCH, "--socket", d.sock, "--json", "verify"]
+    t0 = time.monotonic()
+    v = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    v2 = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lat = []
+    while v.poll() is None or v2.poll() is None:
+        lat.append(timed_status(d))
+        check(time.monotonic() - t0 < 240, "verify of every process did not end in 240 s")
+        time.sleep(0.05)
+    took = time.monotonic() - t0
+    out, err = v.communicate()
+    out2, err2 = v2.communicate()
+    check_eq(v.returncode, 0, f"fdwatch verify exit ({err.strip()} {out[:500]})")
+    check_eq(v2.returncode, 0, f"second fdwatch verify exit ({err2.strip()} {out2[:500]})")
+    js = json.loads(out)
+    T.log(f"verify of every process: {took:.2f}s, checked {js['checked']}, errors "
+          f"{js['errors']}; status x{len(lat)} meanwhile: max {max(lat) * 1000:.0f} ms, "
+          f"median {sorted(lat)[len(lat) // 2] * 1000:.0f} ms")
+    check(js["checked"] >= len(kids) + 1, f"checked {js['checked']} of {len(kids) + 1}+")
+    check(js["ok"], f"differences: {js['differences'][:5]}")
+    check(max(lat) <= STATUS_MAX_S,
+          f"status took {max(lat):.2f}s (> {STATUS_MAX_S}s) during verify: "
+          f"{[round(x, 2) for x in lat]}")
+    check(len(lat) >= 3, f"status answered only {len(lat)} times during a {took:.2f}s check")
+    # a client that goes away mid-check
+    before = daemon_fds(d)
+    for _ in range(3):
+        s = ask(d, "/v1/verify")
+        time.sleep(0.05)
+        s.close()
+    check(d.alive(), "fdwatchd died when verify clients hung up mid-check")
+    timed_status(d)
+    deadline = time.monotonic() + 30
+    while daemon_fds(d) > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check(daemon_fds(d) <= before, f"daemon holds {daemon_fds(d)} sockets, {before} before")
+    c = d.verify(holder_pid)
+    check_eq(c.returncode, 0, f"verify of the holder after the hang-ups ({c.stderr.strip()})")
+
+
 def main(r):
     raise_nofile(NFDS + 1024)
     tmp = tempfile.mkdtemp(prefix="fdwt-large-")
@@ -288,6 +339,9 @@ def main(r):
             with r.case(f"processes with {NPROCS} more: status answers while slow clients "
                         "hold it; every child in each answer"):
                 case_processes(d, kids)
+            with r.case(f"verify of every process ({NPROCS}+ and a {NFDS}-fd one): status "
+                        "answers meanwhile, each within the bound; hang-ups mid-check"):
+                case_verify_all(d, holder.pid, kids)
         finally:
             for p in (holder, forker):
                 if p and p.poll() is None:

@@ -555,6 +555,127 @@ out:
 	(void)waitpid(child, NULL, 0);
 }
 
+
+/* Run the fake pool's jobs (and those their ends queue) until none is left;
+ * returns how many ran. */
+static unsigned int run_all_jobs(void)
+{
+	struct fake_job jobs[8];
+	unsigned int total = 0, n;
+
+	while ((n = take_jobs(jobs)) > 0)
+		for (unsigned int i = 0; i < n; i++, total++) {
+			jobs[i].work(jobs[i].arg);
+			jobs[i].done(jobs[i].arg);
+		}
+	return total;
+}
+
+struct answer {
+	int calls;
+	json_t *doc;
+	int err;
+	int progress;
+};
+
+static void answer_done(void *userdata, json_t *doc, int err)
+{
+	struct answer *a = userdata;
+
+	a->calls++;
+	a->doc = doc;
+	a->err = err;
+}
+
+static void answer_progress(void *userdata)
+{
+	((struct answer *)userdata)->progress++;
+}
+
+/*
+ * With a pool, a check reads /proc in it one step at a time: nothing is
+ * answered until the steps ran, every process is checked, the wrong table
+ * is queued for a re-read; at most FDW_VERIFY_RUNS_MAX run at once; a run
+ * whose client went away ends without a call; one audit round at a time.
+ */
+static void test_verify_offloaded(void)
+{
+	static struct world w;
+	struct fdw_verify_run *run, *runs[FDW_VERIFY_RUNS_MAX];
+	struct answer a = { 0 }, others[FDW_VERIFY_RUNS_MAX] = { 0 }, gone = { 0 };
+	pid_t kids[3];
+	uint32_t tids[3];
+	unsigned int steps;
+
+	nfake_jobs = 0;
+	if (spawn_world(&w, 2, kids, tids) < 0)
+		return;
+	w.checker.offload = fake_offload;
+	corrupt(&w, tids[1]);
+
+	CHECK_EQ(fdw_verify_start(&w.checker, 0, answer_done, answer_progress, &a, &run), 0);
+	CHECK(run != NULL);
+	CHECK_EQ(a.calls, 0);
+	CHECK_EQ(nfake_jobs, 1); /* one /proc read at a time */
+	steps = run_all_jobs();
+	/* 3 processes; the wrong one read three times, then its in-flight check */
+	CHECK_EQ(steps, 1 + 1 + 3 + 1);
+	CHECK_EQ(a.calls, 1);
+	CHECK_EQ(a.progress, 3);
+	CHECK(json_is_false(get(a.doc, "ok")));
+	CHECK_EQ(ival(a.doc, "checked"), 3);
+	CHECK_EQ(json_array_size(get(a.doc, "differences")), 4);
+	CHECK_EQ(w.checker.stats.divergences, 1);
+	CHECK_EQ(w.checker.nruns, 0);
+	json_decref(a.doc);
+	/* queued for a re-read, which a drain takes (the run's own next
+	 * drain, here) */
+	CHECK(w.pipeline.stats.loss_resyncs >= 1);
+	fdw_pipeline_drain(&w.pipeline);
+	CHECK(repaired(&w, tids[1]));
+
+	/* a bound on runs at once, refusals counted */
+	for (int i = 0; i < FDW_VERIFY_RUNS_MAX; i++)
+		CHECK_EQ(fdw_verify_start(&w.checker, tids[i % 3], answer_done, NULL, &others[i],
+					  &runs[i]), 0);
+	CHECK_EQ(fdw_verify_start(&w.checker, tids[0], answer_done, NULL, &gone, &run), -EBUSY);
+	CHECK_EQ(w.checker.stats.verify_refused, 1);
+	/* the client of the first goes away while its read is in the pool */
+	fdw_verify_abandon(runs[0]);
+	CHECK_EQ(w.checker.nruns, FDW_VERIFY_RUNS_MAX - 1);
+	run_all_jobs();
+	CHECK_EQ(others[0].calls, 0);
+	for (int i = 1; i < FDW_VERIFY_RUNS_MAX; i++) {
+		CHECK_EQ(others[i].calls, 1);
+		CHECK(json_is_true(get(others[i].doc, "ok")));
+		json_decref(others[i].doc);
+	}
+	/* an unknown pid is answered at once */
+	CHECK_EQ(fdw_verify_start(&w.checker, 999999999, answer_done, NULL, &gone, &run),
+		 -ENOENT);
+
+	/* the audit: one round at a time */
+	fdw_audit_run(&w.checker);
+	CHECK(w.checker.audit != NULL);
+	fdw_audit_run(&w.checker);
+	CHECK_EQ(w.checker.stats.audit_skipped, 1);
+	CHECK_EQ(w.checker.stats.runs, 1);
+	run_all_jobs(); /* two processes, then the ghost sweep's /proc listing */
+	CHECK(w.checker.audit == NULL);
+	CHECK_EQ(w.checker.stats.checked, 2);
+	/* shutdown with a round in the pool: it ends into nothing */
+	fdw_audit_run(&w.checker);
+	fdw_checker_stop(&w.checker);
+	CHECK(w.checker.audit == NULL);
+	run_all_jobs();
+	CHECK_EQ(w.checker.stats.checked, 2);
+	for (int i = 0; i < 3; i++) {
+		(void)kill(kids[i], SIGKILL);
+		(void)waitpid(kids[i], NULL, 0);
+	}
+	world_free(&w);
+}
+
 int main(void)
 {
 	test_verify();
@@ -562,5 +683,6 @@ int main(void)
 	test_lost_resync();
 	test_lost_resync_offloaded();
 	test_offloaded_groups();
+	test_verify_offloaded();
 	return check_summary();
 }
