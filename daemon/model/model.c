@@ -231,6 +231,12 @@ void fdw_model_mark_proc_stale(struct fdw_model *m, struct fdw_proc *p)
 	size_t it = 0;
 	void *v;
 
+	/* one thread, the leader: no walk over every task of the host */
+	if (p->ntasks == 1 && p->leader) {
+		if (p->leader->table)
+			p->leader->table->stale = true;
+		return;
+	}
 	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v)) {
 		struct fdw_task *task = v;
 

@@ -830,6 +830,14 @@ int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p)
 	void *v;
 	int r = 0, q;
 
+	/* one thread, the leader (most processes): no walk over every task
+	 * of the host, which made re-reading N processes O(N^2) */
+	if (p->ntasks == 1 && p->leader) {
+		if (p->leader->table)
+			r = fdw__table_resync(m, p->leader->table, p->leader->tid, 0);
+		p->lost = 0;
+		return r;
+	}
 	/* each distinct table among the process's tasks, once (threads nearly
 	 * always share one; the few that unshared get theirs) */
 	while (fdw_hashmap_next(&m->tasks, &it, &key, &v)) {
