@@ -325,7 +325,7 @@ static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev
 	}
 	o->origin = *origin;
 	if (ev->path && ev->path[0])
-		o->path_arg = strdup(ev->path);
+		o->path_arg = fdw_strtab_get(&m->strings, ev->path);
 	return o;
 }
 

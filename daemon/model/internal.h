@@ -15,7 +15,8 @@ struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile);
 /* Drop one reference; the last frees it. NULL-safe. */
 void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o);
 /* exact: read from /proc (vs synthesized). */
-void fdw__ofd_set_target(struct fdw_ofd *o, const char *target, bool exact);
+void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *target,
+			 bool exact);
 
 static inline const char *fdw__ofd_target(const struct fdw_ofd *o)
 {

@@ -18,6 +18,7 @@
 
 #include "base/hashmap.h"
 #include "base/json.h"
+#include "base/strtab.h"
 #include "sys/procfs.h"
 #include "capture/event.h"
 
@@ -62,8 +63,8 @@ struct fdw_ofd {
 			    * (pipes, sockets), vs synthesized */
 	uint32_t pending;  /* 1 + its index in the model's pending list: the
 			    * target is to be read at the next flush; 0: not */
-	char *target;	   /* readlink(/proc/PID/fd/N) */
-	char *path_arg;	   /* the open family's path argument, if any */
+	const char *target;   /* readlink(/proc/PID/fd/N); interned (m->strings) */
+	const char *path_arg; /* the open family's path argument, if any; interned */
 	struct fdw_origin origin; /* the fd that created it */
 };
 
@@ -72,7 +73,7 @@ struct fdw_fd_history {
 	uint32_t generation;
 	struct fdw_origin origin;
 	struct fdw_origin closed; /* what closed it */
-	char *target;
+	const char *target;	  /* interned (m->strings) */
 };
 
 #define FDW_SLOT_HISTORY 4
@@ -278,6 +279,7 @@ struct fdw_model {
 	struct fdw_hashmap procs;  /* pid -> struct fdw_proc */
 	struct fdw_hashmap tables; /* kfiles -> struct fdw_table (bound ones) */
 	struct fdw_hashmap ofds;   /* kfile -> struct fdw_ofd (known kfile) */
+	struct fdw_strtab strings; /* the targets and path arguments, interned */
 	uint64_t next_table_id;
 	uint64_t next_ofd_id;
 	uint64_t max_procs;

@@ -44,10 +44,10 @@ struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
 	return o;
 }
 
-static void ofd_free(struct fdw_ofd *o)
+static void ofd_free(struct fdw_model *m, struct fdw_ofd *o)
 {
-	free(o->target);
-	free(o->path_arg);
+	fdw_strtab_put(&m->strings, o->target);
+	fdw_strtab_put(&m->strings, o->path_arg);
 	free(o);
 }
 
@@ -61,16 +61,16 @@ void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o)
 	o->kfile = 0;
 	fdw__pending_drop(m, o);
 	m->stats.ofds--;
-	ofd_free(o);
+	ofd_free(m, o);
 }
 
-void fdw__ofd_set_target(struct fdw_ofd *o, const char *target, bool exact)
+void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *target, bool exact)
 {
-	char *t = strdup(target ? target : "");
+	const char *t = fdw_strtab_get(&m->strings, target ? target : "");
 
 	if (!t)
 		return;
-	free(o->target);
+	fdw_strtab_put(&m->strings, o->target);
 	o->target = t;
 	o->target_exact = exact;
 	/* anon inodes (pidfs too) carry type bits that mean nothing here */
@@ -136,12 +136,12 @@ const struct fdw_fd_history *fdw_slot_history(const struct fdw_slot *s, unsigned
 	return &s->hist[(s->hist_head + FDW_SLOT_HISTORY - 1 - i) % FDW_SLOT_HISTORY];
 }
 
-static void hist_clear(struct fdw_slot *s)
+static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 {
 	if (!s->hist)
 		return;
 	for (unsigned int i = 0; i < FDW_SLOT_HISTORY; i++)
-		free(s->hist[i].target);
+		fdw_strtab_put(&m->strings, s->hist[i].target);
 	free(s->hist);
 	s->hist = NULL;
 	s->nhist = 0;
@@ -166,14 +166,12 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 	h->generation = s->generation;
 	h->origin = s->origin;
 	h->closed = *closed;
-	/* a number reused for the same file (a loop's open or dup and close)
-	 * keeps the copy it has: no allocation per close */
-	if (!s->ofd || !s->ofd->target) {
-		free(h->target);
-		h->target = NULL;
-	} else if (!h->target || strcmp(h->target, s->ofd->target)) {
-		free(h->target);
-		h->target = strdup(s->ofd->target);
+	/* the OFD's interned name, shared: no allocation per close */
+	{
+		const char *old = h->target;
+
+		h->target = fdw_strtab_ref(s->ofd ? s->ofd->target : NULL);
+		fdw_strtab_put(&m->strings, old);
 	}
 	s->hist_head = (s->hist_head + 1) % FDW_SLOT_HISTORY;
 	if (s->nhist < FDW_SLOT_HISTORY)
@@ -205,7 +203,7 @@ static void fdset_put(struct fdw_model *m, struct fdw__fdset *set)
 			fdw__ofd_put(m, s->ofd);
 		if (s->hist)
 			m->stats.history_entries--;
-		hist_clear(s);
+		hist_clear(m, s);
 		free(s);
 	}
 	free(set->slots);
@@ -266,7 +264,7 @@ static void own_in_place(struct fdw_model *m, struct fdw_table *t)
 			continue;
 		if (s->hist)
 			m->stats.history_entries--;
-		hist_clear(s);
+		hist_clear(m, s);
 		if (!s->ofd) {
 			/* the parent's closed numbers are not the child's */
 			free(s);

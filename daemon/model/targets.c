@@ -13,7 +13,7 @@
 #include "capture/syscalls.h"
 #include "model/internal.h"
 /* What the kernel would show for this fd, when /proc cannot tell us. */
-static void synthesize_target(struct fdw_ofd *o, const struct fdw_event *ev)
+static void synthesize_target(struct fdw_model *m, struct fdw_ofd *o, const struct fdw_event *ev)
 {
 	const struct fdw_syscall_info *si = fdw_syscall_info(ev->nr);
 	char buf[4096];
@@ -28,7 +28,7 @@ static void synthesize_target(struct fdw_ofd *o, const struct fdw_event *ev)
 		snprintf(buf, sizeof(buf), "%s", o->path_arg);
 	else
 		snprintf(buf, sizeof(buf), "unknown");
-	fdw__ofd_set_target(o, buf, false);
+	fdw__ofd_set_target(m, o, buf, false);
 }
 
 /* ---- targets read later ----------------------------------------------- */
@@ -141,7 +141,7 @@ void fdw_model_flush_pending(struct fdw_model *m)
 			o->dev = fi->dev;
 			o->mode = fi->mode;
 		}
-		fdw__ofd_set_target(o, fi->target, true);
+		fdw__ofd_set_target(m, o, fi->target, true);
 		m->stats.targets_read++;
 	}
 	m->npending = 0;
@@ -164,13 +164,13 @@ void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const c
 	 * other: each /proc read is an openat the other would resolve.
 	 */
 	if (o->path_arg && !strncmp(o->path_arg, "/proc/", 6)) {
-		fdw__ofd_set_target(o, o->path_arg, false);
+		fdw__ofd_set_target(m, o, o->path_arg, false);
 		return;
 	}
 	/* Nor for another fdwatchd: its reads of /proc are events for us and
 	 * ours for it, and resolving each other's would never end. */
 	if (!strcmp(comm, "fdwatchd")) {
-		synthesize_target(o, ev);
+		synthesize_target(m, o, ev);
 		return;
 	}
 	if (o->path_arg && o->path_arg[0] != '/' && ev->nr == FDW_SYS_OPENAT) {
@@ -181,11 +181,11 @@ void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const c
 			char buf[4096];
 
 			snprintf(buf, sizeof(buf), "%s/%s", dt, o->path_arg);
-			fdw__ofd_set_target(o, buf, false);
+			fdw__ofd_set_target(m, o, buf, false);
 			return;
 		}
 	}
-	synthesize_target(o, ev);
+	synthesize_target(m, o, ev);
 	/* the kernel's own names, fixed by the inode: "pipe:[ino]" for a
 	 * pipe(2) end (a FIFO's is its path), "socket:[ino]" for any socket */
 	if (o->ino && (S_ISSOCK(o->mode) || (S_ISFIFO(o->mode) && (ev->nr == FDW_SYS_PIPE ||
