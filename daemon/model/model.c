@@ -325,6 +325,7 @@ void fdw_model_free(struct fdw_model *m)
 	fdw_hashmap_free(&m->procs);
 	fdw_hashmap_free(&m->tables);
 	fdw_hashmap_free(&m->ofds);
+	fdw__origin_forget_last(m);
 	fdw_strtab_free(&m->strings);
 	free(m->pending);
 	m->pending = NULL;

@@ -39,7 +39,7 @@ static struct fdw_ofd *ofd_from_info(struct fdw_model *m, const struct fdw_fd_in
 	o->ino = fi->ino;
 	o->dev = fi->dev;
 	o->mode = fi->mode;
-	o->origin = *origin;
+	fdw__origin_set(m, &o->origin, origin);
 	fdw__ofd_set_target(m, o, fi->target, true);
 	return o;
 }

@@ -28,6 +28,105 @@ const char *fdw_origin_source_name(uint8_t source)
 	}
 }
 
+const struct fdw_origin fdw_origin_none = { .from_fd = -1 };
+
+/* The record behind an origin pointer; NULL for fdw_origin_none (static). */
+static struct fdw__origin *origin_rec(const struct fdw_origin *o)
+{
+	return o && o != &fdw_origin_none ? (struct fdw__origin *)o : NULL;
+}
+
+static const struct fdw_origin *origin_ref(const struct fdw_origin *o)
+{
+	struct fdw__origin *r = origin_rec(o);
+
+	if (r)
+		r->refs++;
+	return o ? o : &fdw_origin_none;
+}
+
+static void origin_put(const struct fdw_origin *o)
+{
+	struct fdw__origin *r = origin_rec(o);
+
+	if (r && --r->refs == 0)
+		free(r);
+}
+
+/*
+ * A hold on an origin equal to *val. Equal ones come in runs (an fd and the
+ * OFD its open created; every fd of a table read from /proc), so the last
+ * one made is kept (m->origin_last, held) and shared when equal.
+ */
+static const struct fdw_origin *origin_get(struct fdw_model *m, const struct fdw_origin *val)
+{
+	struct fdw__origin *r = m->origin_last;
+
+	if (r && !memcmp(&r->o, val, sizeof(*val))) {
+		r->refs++;
+		return &r->o;
+	}
+	if (!memcmp(val, &fdw_origin_none, sizeof(*val)))
+		return &fdw_origin_none;
+	r = malloc(sizeof(*r));
+	if (!r)
+		return &fdw_origin_none;
+	r->o = *val;
+	r->refs = 2; /* the caller's and origin_last's */
+	if (m->origin_last)
+		origin_put(&m->origin_last->o);
+	m->origin_last = r;
+	return &r->o;
+}
+
+void fdw__origin_set(struct fdw_model *m, const struct fdw_origin **dst,
+		     const struct fdw_origin *val)
+{
+	const struct fdw_origin *n = origin_get(m, val); /* val may be *dst's */
+
+	origin_put(*dst);
+	*dst = n;
+}
+
+void fdw__origin_set_source(struct fdw_model *m, const struct fdw_origin **dst, uint8_t source)
+{
+	struct fdw_origin v = *origin_ref(NULL);
+
+	if (*dst)
+		v = **dst;
+	if (*dst && v.source == source)
+		return;
+	v.source = source;
+	fdw__origin_set(m, dst, &v);
+}
+
+void fdw__origin_share(struct fdw_model *m, const struct fdw_origin **dst,
+		       const struct fdw_origin *src)
+{
+	const struct fdw_origin *n = origin_ref(src);
+
+	(void)m;
+	origin_put(*dst);
+	*dst = n;
+}
+
+void fdw__origin_clear(struct fdw_model *m, const struct fdw_origin **dst)
+{
+	(void)m;
+	if (!dst)
+		return;
+	origin_put(*dst);
+	*dst = &fdw_origin_none;
+}
+
+/* The model's hold on the last origin it made (fdw_model_free). */
+void fdw__origin_forget_last(struct fdw_model *m)
+{
+	if (m->origin_last)
+		origin_put(&m->origin_last->o);
+	m->origin_last = NULL;
+}
+
 /* ---- open file descriptions -------------------------------------------- */
 
 struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
@@ -38,6 +137,7 @@ struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
 		return NULL;
 	o->id = ++m->next_ofd_id;
 	o->kfile = kfile;
+	o->origin = &fdw_origin_none;
 	if (kfile && fdw_hashmap_put(&m->ofds, kfile, o) < 0)
 		o->kfile = 0; /* untracked identity; still a valid OFD */
 	m->stats.ofds++;
@@ -48,6 +148,7 @@ static void ofd_free(struct fdw_model *m, struct fdw_ofd *o)
 {
 	fdw_strtab_put(&m->strings, o->target);
 	fdw_strtab_put(&m->strings, o->path_arg);
+	fdw__origin_clear(m, &o->origin);
 	free(o);
 }
 
@@ -124,6 +225,7 @@ static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int f
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			return NULL;
+		s->origin = &fdw_origin_none;
 		t->set->slots[fd] = s;
 	}
 	return s;
@@ -140,8 +242,11 @@ static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 {
 	if (!s->hist)
 		return;
-	for (unsigned int i = 0; i < FDW_SLOT_HISTORY; i++)
+	for (unsigned int i = 0; i < FDW_SLOT_HISTORY; i++) {
 		fdw_strtab_put(&m->strings, s->hist[i].target);
+		fdw__origin_clear(m, &s->hist[i].origin);
+		fdw__origin_clear(m, &s->hist[i].closed);
+	}
 	free(s->hist);
 	s->hist = NULL;
 	s->nhist = 0;
@@ -164,8 +269,8 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 	}
 	h = &s->hist[s->hist_head];
 	h->generation = s->generation;
-	h->origin = s->origin;
-	h->closed = *closed;
+	fdw__origin_share(m, &h->origin, s->origin);
+	fdw__origin_set(m, &h->closed, closed);
 	/* the OFD's interned name, shared: no allocation per close */
 	{
 		const char *old = h->target;
@@ -204,6 +309,7 @@ static void fdset_put(struct fdw_model *m, struct fdw__fdset *set)
 		if (s->hist)
 			m->stats.history_entries--;
 		hist_clear(m, s);
+		fdw__origin_clear(m, &s->origin);
 		free(s);
 	}
 	free(set->slots);
@@ -267,11 +373,12 @@ static void own_in_place(struct fdw_model *m, struct fdw_table *t)
 		hist_clear(m, s);
 		if (!s->ofd) {
 			/* the parent's closed numbers are not the child's */
+			fdw__origin_clear(m, &s->origin);
 			free(s);
 			set->slots[fd] = NULL;
 			continue;
 		}
-		s->origin.source = FDW_SRC_INHERIT;
+		fdw__origin_set_source(m, &s->origin, FDW_SRC_INHERIT);
 		s->suspect = false;
 	}
 }
@@ -304,7 +411,7 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 
 		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->hist && !os->generation))
 			continue;
-		set->slots[fd] = malloc(sizeof(struct fdw_slot));
+		set->slots[fd] = calloc(1, sizeof(struct fdw_slot)); /* fdset_put-able */
 		if (!set->slots[fd]) {
 			fdset_put(m, set); /* empty slots: nothing to release */
 			return -ENOMEM;
@@ -319,8 +426,9 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 		ns->suspect = false;
 		if (ns->ofd)
 			ns->ofd->refs++;
+		ns->origin = origin_ref(os->origin);
 		if (borrowed) {
-			ns->origin.source = FDW_SRC_INHERIT;
+			fdw__origin_set_source(m, &ns->origin, FDW_SRC_INHERIT);
 			ns->hist = NULL;
 			ns->nhist = 0;
 			ns->hist_head = 0;
@@ -363,7 +471,8 @@ struct fdw_table *fdw__table_fork(struct fdw_model *m, struct fdw_table *src, ui
 		t = fdw__table_copy(m, src, kfiles, now);
 		for (uint32_t fd = 0; t && fd < t->nslots; fd++)
 			if (fdw_slot_open(t->slots[fd]))
-				t->slots[fd]->origin.source = FDW_SRC_INHERIT;
+				fdw__origin_set_source(m, &t->slots[fd]->origin,
+						       FDW_SRC_INHERIT);
 		return t;
 	}
 	src->set->refs++;
@@ -435,7 +544,7 @@ struct fdw_slot *fdw__slot_install(struct fdw_model *m, struct fdw_table *t, int
 	s->suspect = false;
 	s->inheritable = false;
 	s->exec_passed = false;
-	s->origin = *origin;
+	fdw__origin_set(m, &s->origin, origin);
 	s->generation++;
 	t->nopen++;
 	m->stats.fds++;
@@ -457,9 +566,9 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 
 		if (!fdw_slot_open(ss))
 			continue;
-		ds = fdw__slot_install(m, t, fd, ss->ofd, ss->cloexec, &ss->origin);
-		if (ds && src->borrowed)
-			ds->origin.source = FDW_SRC_INHERIT; /* the view src would have */
+		ds = fdw__slot_install(m, t, fd, ss->ofd, ss->cloexec, ss->origin);
+		if (ds && src->borrowed) /* the view src would have */
+			fdw__origin_set_source(m, &ds->origin, FDW_SRC_INHERIT);
 		if (ds) {
 			ds->generation = ss->generation;
 			ds->inheritable = ss->inheritable;
