@@ -205,7 +205,7 @@ static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int f
 	if (fdw__table_own(m, t) < 0)
 		return NULL;
 	if ((uint32_t)fd >= t->nslots) {
-		uint64_t n = t->nslots ? t->nslots : 64;
+		uint64_t n = t->nslots ? t->nslots : 8; /* most processes hold a handful */
 		struct fdw_slot **ns;
 
 		while (n <= (uint64_t)fd)
