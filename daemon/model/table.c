@@ -90,10 +90,8 @@ void fdw__origin_set(struct fdw_model *m, const struct fdw_origin **dst,
 
 void fdw__origin_set_source(struct fdw_model *m, const struct fdw_origin **dst, uint8_t source)
 {
-	struct fdw_origin v = *origin_ref(NULL);
+	struct fdw_origin v = *dst ? **dst : fdw_origin_none;
 
-	if (*dst)
-		v = **dst;
 	if (*dst && v.source == source)
 		return;
 	v.source = source;
