@@ -355,7 +355,7 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 	f.closed.from_fd = (int32_t)ev->args[0];
 	snprintf(f.target, sizeof(f.target), "%s",
 		 slot->ofd->target ? slot->ofd->target
-				   : (slot->ofd->path_arg ? slot->ofd->path_arg : ""));
+				   : "");
 	(void)report(l, r, RACE_DUP2_CLOBBER, &f, p->pid);
 }
 
@@ -393,7 +393,7 @@ static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc 
 	f.reopened = *slot->origin;
 	snprintf(f.target, sizeof(f.target), "%s",
 		 slot->ofd->target ? slot->ofd->target
-				   : (slot->ofd->path_arg ? slot->ofd->path_arg : ""));
+				   : "");
 	(void)add_finding(l, r, RACE_FD_REUSE, &f);
 }
 

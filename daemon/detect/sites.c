@@ -153,7 +153,7 @@ static int group_site(struct site_group *g, const struct fdw_slot *sl, struct si
 	char pattern[256];
 	uint64_t h;
 
-	fdw_leak_pattern(o->target ? o->target : o->path_arg, pattern, sizeof(pattern));
+	fdw_leak_pattern(o->target, pattern, sizeof(pattern));
 	h = site_hash(sl, pattern);
 	head = fdw_hashmap_get(&g->buckets, h);
 	for (a = head; a; a = a->next)

@@ -324,9 +324,7 @@ static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev
 		o->mode = ev->mode;
 	}
 	fdw__origin_set(m, &o->origin, origin);
-	if (ev->path && ev->path[0])
-		o->path_arg = fdw_strtab_get(&m->strings, ev->path);
-	return o;
+	return o; /* named by fdw__resolve_target() */
 }
 
 static void apply_install(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)

@@ -65,12 +65,15 @@ struct fdw_ofd {
 	uint32_t dev;
 	uint32_t mode;	/* S_IFMT bits; 0 for anon inodes */
 	uint32_t refs;
+	uint16_t pending;  /* 1 + its index in the model's pending list (at most
+			    * FDW_MODEL_MAX_PENDING): the target is to be read
+			    * at the next flush; 0: not */
 	bool target_exact; /* target read from /proc, or known from the record
 			    * (pipes, sockets), vs synthesized */
-	uint32_t pending;  /* 1 + its index in the model's pending list: the
-			    * target is to be read at the next flush; 0: not */
-	const char *target;   /* readlink(/proc/PID/fd/N); interned (m->strings) */
-	const char *path_arg; /* the open family's path argument, if any; interned */
+	/* readlink(/proc/PID/fd/N), interned (m->strings); until read, what
+	 * the record tells (the open family's path argument, pipe:[ino], ...).
+	 * NULL only when there was no memory for it. */
+	const char *target;
 	const struct fdw_origin *origin; /* the fd that created it */
 };
 
@@ -278,8 +281,10 @@ struct fdw_pending_target {
 	int32_t fd;
 };
 
-/* Pending targets past this are read at once (bounds the list). */
+/* Pending targets past this are read at once (bounds the list; and
+ * struct fdw_ofd's pending index is 16 bits). */
 #define FDW_MODEL_MAX_PENDING 4096
+_Static_assert(FDW_MODEL_MAX_PENDING < UINT16_MAX, "fdw_ofd.pending is 16 bits");
 
 struct fdw_model {
 	struct fdw_hashmap tasks;  /* tid -> struct fdw_task */

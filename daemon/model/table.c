@@ -145,7 +145,6 @@ struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
 static void ofd_free(struct fdw_model *m, struct fdw_ofd *o)
 {
 	fdw_strtab_put(&m->strings, o->target);
-	fdw_strtab_put(&m->strings, o->path_arg);
 	fdw__origin_clear(m, &o->origin);
 	free(o);
 }

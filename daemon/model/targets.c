@@ -24,8 +24,8 @@ static void synthesize_target(struct fdw_model *m, struct fdw_ofd *o, const stru
 		snprintf(buf, sizeof(buf), "socket:[%llu]", (unsigned long long)o->ino);
 	else if (si && si->anon_name)
 		snprintf(buf, sizeof(buf), "%s", si->anon_name);
-	else if (o->path_arg)
-		snprintf(buf, sizeof(buf), "%s", o->path_arg);
+	else if (ev->path && ev->path[0])
+		snprintf(buf, sizeof(buf), "%s", ev->path);
 	else
 		snprintf(buf, sizeof(buf), "unknown");
 	fdw__ofd_set_target(m, o, buf, false);
@@ -156,6 +156,8 @@ void fdw_model_flush_pending(struct fdw_model *m)
 void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const char *comm,
 			 struct fdw_ofd *o, const struct fdw_event *ev, int fd)
 {
+	const char *path = ev->path && ev->path[0] ? ev->path : NULL; /* the open family's */
+
 	if (o->target)
 		return;
 	/*
@@ -163,8 +165,8 @@ void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const c
 	 * keeps two tracers (a second fdwatchd, a test's) from feeding each
 	 * other: each /proc read is an openat the other would resolve.
 	 */
-	if (o->path_arg && !strncmp(o->path_arg, "/proc/", 6)) {
-		fdw__ofd_set_target(m, o, o->path_arg, false);
+	if (path && !strncmp(path, "/proc/", 6)) {
+		fdw__ofd_set_target(m, o, path, false);
 		return;
 	}
 	/* Nor for another fdwatchd: its reads of /proc are events for us and
@@ -173,14 +175,14 @@ void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const c
 		synthesize_target(m, o, ev);
 		return;
 	}
-	if (o->path_arg && o->path_arg[0] != '/' && ev->nr == FDW_SYS_OPENAT) {
+	if (path && path[0] != '/' && ev->nr == FDW_SYS_OPENAT) {
 		const struct fdw_slot *dir = fdw_table_slot(t, (int)ev->args[0]);
 		const char *dt = fdw_slot_open(dir) ? fdw__ofd_target(dir->ofd) : "";
 
 		if (!strncmp(dt, "/proc/", 6)) {
 			char buf[4096];
 
-			snprintf(buf, sizeof(buf), "%s/%s", dt, o->path_arg);
+			snprintf(buf, sizeof(buf), "%s/%s", dt, path);
 			fdw__ofd_set_target(m, o, buf, false);
 			return;
 		}
