@@ -41,7 +41,7 @@ static const char *const kind_names[] = {
 struct fdent {
 	int fd;
 	bool cloexec;
-	char *target; /* owned (kernel side) or borrowed (model side) */
+	const char *target; /* owned (kernel side) or borrowed (model side) */
 };
 
 struct fdlist {
@@ -67,12 +67,12 @@ static void fdlist_clear(struct fdlist *l)
 {
 	if (l->owned)
 		for (size_t i = 0; i < l->n; i++)
-			free(l->v[i].target);
+			free((char *)l->v[i].target); /* strdup'd by kernel_cb */
 	free(l->v);
 	memset(l, 0, sizeof(*l));
 }
 
-static int fdlist_add(struct fdlist *l, int fd, bool cloexec, char *target)
+static int fdlist_add(struct fdlist *l, int fd, bool cloexec, const char *target)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;

@@ -75,23 +75,31 @@ struct leak_limits {
 #define LEAK_EXEC_FDS 64     /* exec-leaked fds remembered per process */
 #define LEAK_EXEC_CHILDREN 8 /* children remembered per process */
 
-/* Fds this process created that went through exec into the programs its
- * forks ran (copied by fork, then not closed on exec): exec_leak.c. */
-struct leak_exec {
+/* What an exec leak left to report: the fds and the children that got
+ * them. Allocated at a process's first exec leak (most processes never
+ * have one: inline, it was two thirds of every process's state), freed
+ * when the alert resolves or the process exits. */
+struct leak_exec_log {
 	struct {
 		int fd;
 		uint64_t ofd; /* the model's OFD id; 0: any (recovered from the state file) */
 		bool race;    /* its creator set close-on-exec after the fork: too late */
 	} fds[LEAK_EXEC_FDS];
-	unsigned int nrace; /* of which the race form */
-	unsigned int nfds;
-	json_t *leaked; /* their provenance, as the child saw them */
 	struct {
 		uint32_t pid;
 		char comm[16];
 		uint64_t ts;
 		unsigned int nfds;
 	} children[LEAK_EXEC_CHILDREN]; /* ring, the newest last */
+};
+
+/* Fds this process created that went through exec into the programs its
+ * forks ran (copied by fork, then not closed on exec): exec_leak.c. */
+struct leak_exec {
+	struct leak_exec_log *log; /* NULL: none so far (nfds and nchildren 0) */
+	unsigned int nrace; /* of which the race form */
+	unsigned int nfds;
+	json_t *leaked; /* their provenance, as the child saw them */
 	unsigned int children_head, nchildren;
 	uint64_t children_total, seq;
 	uint64_t pending_since;

@@ -58,12 +58,12 @@ json_t *leak_json_slot(int fd, const struct fdw_slot *s, uint64_t now)
 		return json_pack("{s:i, s:n}", "fd", fd, "target");
 	return json_pack("{s:i, s:o, s:s, s:b, s:I, s:o, s:o}",
 			 "fd", fd,
-			 "target", fdw_json_bytes(o->target ? o->target : o->path_arg),
+			 "target", fdw_json_bytes(o->target),
 			 "type", fdw_fd_type_name(o->mode, o->target),
 			 "cloexec", s->cloexec,
 			 "ofd", (json_int_t)o->id,
-			 "origin", origin_json(&s->origin, now),
-			 "opened_by", origin_json(&o->origin, now));
+			 "origin", origin_json(s->origin, now),
+			 "opened_by", origin_json(o->origin, now));
 }
 
 static json_t *limit_json(bool known, uint64_t v)

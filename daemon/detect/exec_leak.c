@@ -37,15 +37,25 @@
  * the evidence and keeps the alert firing while it is open (its bit in the
  * creator is no fix: the next fork may come in between again).
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/json.h"
 #include "detect/detector.h"
 #include "detect/evidence.h"
 
-#define CHILD(x, k) (&(x)->children[((x)->children_head + LEAK_EXEC_CHILDREN - (k)) % \
-				      LEAK_EXEC_CHILDREN]) /* k = 1: the newest */
+#define CHILD(x, k) (&(x)->log->children[((x)->children_head + LEAK_EXEC_CHILDREN - (k)) % \
+					   LEAK_EXEC_CHILDREN]) /* k = 1: the newest */
+
+/* x->log, allocated on first use: 0, or -ENOMEM. */
+static int exec_log(struct leak_exec *x)
+{
+	if (!x->log)
+		x->log = calloc(1, sizeof(*x->log));
+	return x->log ? 0 : -ENOMEM;
+}
 
 /* ---- noting leaks as the model sees them --------------------------------- */
 
@@ -72,17 +82,18 @@ static void exec_note_fd(struct fdw_leaks *l, struct leak_exec *x, int fd,
 	json_t *o;
 
 	for (unsigned int i = 0; i < x->nfds; i++)
-		if (x->fds[i].fd == fd && (!x->fds[i].ofd || x->fds[i].ofd == slot->ofd->id)) {
-			x->fds[i].ofd = slot->ofd->id;
+		if (x->log->fds[i].fd == fd &&
+		    (!x->log->fds[i].ofd || x->log->fds[i].ofd == slot->ofd->id)) {
+			x->log->fds[i].ofd = slot->ofd->id;
 			return; /* known already (an earlier child) */
 		}
 	if (x->nfds >= LEAK_EXEC_FDS) {
 		l->stats.dropped_exec_fds++;
 		return;
 	}
-	x->fds[x->nfds].fd = fd;
-	x->fds[x->nfds].ofd = slot->ofd->id;
-	x->fds[x->nfds].race = race;
+	x->log->fds[x->nfds].fd = fd;
+	x->log->fds[x->nfds].ofd = slot->ofd->id;
+	x->log->fds[x->nfds].race = race;
 	x->nfds++;
 	x->nrace += race;
 	if (!x->leaked)
@@ -110,7 +121,7 @@ static bool exec_race_form(struct fdw_leaks *l, struct fdw_proc *owner, int fd,
 	const struct fdw_slot *cs = fdw_table_slot(fdw_model_proc_table(l->m, owner), fd);
 
 	return fdw_slot_open(cs) && cs->ofd == slot->ofd && cs->cloexec &&
-	       !cs->inheritable && cs->origin.seq && cs->origin.seq == slot->origin.seq;
+	       !cs->inheritable && cs->origin->seq && cs->origin->seq == slot->origin->seq;
 }
 
 /*
@@ -120,7 +131,7 @@ static bool exec_race_form(struct fdw_leaks *l, struct fdw_proc *owner, int fd,
 static struct fdw_proc *exec_culprit(struct fdw_leaks *l, struct fdw_proc *p,
 				     const struct fdw_slot *slot)
 {
-	const struct fdw_origin *o = &slot->origin;
+	const struct fdw_origin *o = slot->origin;
 	struct fdw_proc *creator;
 
 	if (slot->exec_passed || slot->inheritable || (o->flags & FDW_ORIGIN_CHOSEN))
@@ -159,6 +170,8 @@ static void exec_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const stru
 	if (!st)
 		return;
 	x = &st->exec;
+	if (exec_log(x) < 0)
+		return;
 	exec_note_child(x, p, ev);
 	CHILD(x, 1)->nfds++;
 	if (!x->pending)
@@ -179,8 +192,8 @@ static void exec_summary(const struct leak_exec *x, char *summary, size_t len)
 			     "%s[%u]):",
 			     x->nfds, x->nfds == 1 ? "" : "s",
 			     x->children_total == 1 ? "a program" : "programs",
-			     (unsigned long long)x->children_total, CHILD(x, 1)->comm,
-			     CHILD(x, 1)->pid);
+			     (unsigned long long)x->children_total,
+			     x->nchildren ? CHILD(x, 1)->comm : "?", x->nchildren ? CHILD(x, 1)->pid : 0);
 	json_array_foreach(x->leaked, i, f) {
 		const json_t *by = json_object_get(f, "opened_by");
 		const char *sc = json_string_value(json_object_get(by, "syscall"));
@@ -235,10 +248,10 @@ static unsigned int exec_still_leaking(const struct leak_exec *x, const struct f
 	unsigned int still = 0;
 
 	for (unsigned int k = 0; k < x->nfds; k++) {
-		const struct fdw_slot *s = fdw_table_slot(t, x->fds[k].fd);
+		const struct fdw_slot *s = fdw_table_slot(t, x->log->fds[k].fd);
 
-		if (fdw_slot_open(s) && (!s->cloexec || x->fds[k].race) &&
-		    (!x->fds[k].ofd || s->ofd->id == x->fds[k].ofd))
+		if (fdw_slot_open(s) && (!s->cloexec || x->log->fds[k].race) &&
+		    (!x->log->fds[k].ofd || s->ofd->id == x->log->fds[k].ofd))
 			still++;
 	}
 	return still;
@@ -252,6 +265,8 @@ static void exec_reset(struct leak_exec *x)
 	x->leaked = NULL;
 	x->nchildren = x->children_head = 0;
 	x->children_total = 0;
+	free(x->log);
+	x->log = NULL;
 }
 
 static void exec_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
@@ -289,13 +304,15 @@ static void exec_new(struct fdw_leaks *l, struct leak_proc *st, uint64_t now)
 	if (!a)
 		return;
 	arr = json_object_get(a->evidence, "leaked");
+	if (json_array_size(arr) && exec_log(x) < 0)
+		return;
 	json_array_foreach(arr, i, o) {
 		if (x->nfds >= LEAK_EXEC_FDS)
 			break;
-		x->fds[x->nfds].fd = (int)json_integer_value(json_object_get(o, "fd"));
-		x->fds[x->nfds].ofd = 0;
-		x->fds[x->nfds].race = json_is_true(json_object_get(o, "race"));
-		x->nrace += x->fds[x->nfds].race;
+		x->log->fds[x->nfds].fd = (int)json_integer_value(json_object_get(o, "fd"));
+		x->log->fds[x->nfds].ofd = 0;
+		x->log->fds[x->nfds].race = json_is_true(json_object_get(o, "race"));
+		x->nrace += x->log->fds[x->nfds].race;
 		x->nfds++;
 	}
 	x->leaked = json_is_array(arr) ? json_deep_copy(arr) : NULL;
@@ -305,6 +322,8 @@ static void exec_exit(struct fdw_leaks *l, struct leak_proc *st)
 {
 	json_decref(st->exec.leaked);
 	st->exec.leaked = NULL;
+	free(st->exec.log);
+	st->exec.log = NULL;
 }
 
 const struct fdw_detector leak_exec_detector = {

@@ -90,8 +90,8 @@ static void gen_from_hist(struct race_finding *f, const struct fdw_fd_history *h
 {
 	f->has_gen = true;
 	f->generation = h->generation;
-	f->origin = h->origin;
-	f->closed = h->closed;
+	f->origin = *h->origin;
+	f->closed = *h->closed;
 	snprintf(f->target, sizeof(f->target), "%s", h->target ? h->target : "");
 }
 
@@ -101,7 +101,7 @@ static const struct fdw_fd_history *closed_gen(const struct fdw_slot *s, uint64_
 	for (unsigned int i = 0; s && i < s->nhist; i++) {
 		const struct fdw_fd_history *h = fdw_slot_history(s, i);
 
-		if (h && (!seq || !h->origin.seq || h->origin.seq < seq))
+		if (h && (!seq || !h->origin->seq || h->origin->seq < seq))
 			return h;
 	}
 	return NULL;
@@ -192,7 +192,7 @@ static void new_finding(struct race_finding *f, const struct fdw_event *ev, int 
 static bool single_threaded(struct fdw_leaks *l, const struct fdw_proc *p,
 			    const struct fdw_event *ev, const struct fdw_fd_history *h)
 {
-	if (p->ntasks > 1 || (h && h->closed.tid && h->closed.tid != ev->tid))
+	if (p->ntasks > 1 || (h && h->closed->tid && h->closed->tid != ev->tid))
 		return false;
 	l->stats.race_single_thread++;
 	return true;
@@ -253,7 +253,7 @@ static void on_double_close(struct fdw_leaks *l, struct leak_proc *st, struct fd
 	new_finding(&f, ev, fd);
 	if (h) {
 		gen_from_hist(&f, h);
-		if (h->closed.seq == ev->seq) {
+		if (h->closed->seq == ev->seq) {
 			/* the model had it open: the close that freed it is another
 			 * thread's, whose record comes after this one */
 			f.concurrent = true;
@@ -336,8 +336,8 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 	if (fd <= 2 || !fdw_slot_open(slot) || (ev->nr != FDW_SYS_DUP2 && ev->nr != FDW_SYS_DUP3))
 		return;
 	/* created by another thread of this process, by a syscall we saw */
-	if (slot->origin.source != FDW_SRC_EVENT || slot->origin.pid != ev->pid ||
-	    !slot->origin.tid || slot->origin.tid == ev->tid)
+	if (slot->origin->source != FDW_SRC_EVENT || slot->origin->pid != ev->pid ||
+	    !slot->origin->tid || slot->origin->tid == ev->tid)
 		return;
 	/* the same file again (a log reopened under its path): no surprise */
 	src = fdw_table_slot(t, (int)ev->args[0]);
@@ -350,12 +350,12 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 	new_finding(&f, ev, fd);
 	f.has_gen = true;
 	f.generation = slot->generation;
-	f.origin = slot->origin;
+	f.origin = *slot->origin;
 	origin_of_event(&f.closed, ev, p);
 	f.closed.from_fd = (int32_t)ev->args[0];
 	snprintf(f.target, sizeof(f.target), "%s",
 		 slot->ofd->target ? slot->ofd->target
-				   : (slot->ofd->path_arg ? slot->ofd->path_arg : ""));
+				   : "");
 	(void)report(l, r, RACE_DUP2_CLOBBER, &f, p->pid);
 }
 
@@ -377,9 +377,9 @@ static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc 
 	if (!fdw_slot_open(slot))
 		return;
 	h = closed_gen(slot, 0);
-	if (slot->origin.tid == ev->tid || !slot->origin.tid || (h && h->closed.tid == ev->tid) ||
+	if (slot->origin->tid == ev->tid || !slot->origin->tid || (h && h->closed->tid == ev->tid) ||
 	    ((ev->old_mode & S_IFMT) == (ev->mode & S_IFMT) &&
-	     (!h || h->origin.nr == slot->origin.nr))) {
+	     (!h || h->origin->nr == slot->origin->nr))) {
 		l->stats.race_reuse_excused++;
 		return;
 	}
@@ -390,10 +390,10 @@ static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc 
 	f.other_nr = ev->other_nr;
 	if (h)
 		gen_from_hist(&f, h);
-	f.reopened = slot->origin;
+	f.reopened = *slot->origin;
 	snprintf(f.target, sizeof(f.target), "%s",
 		 slot->ofd->target ? slot->ofd->target
-				   : (slot->ofd->path_arg ? slot->ofd->path_arg : ""));
+				   : "");
 	(void)add_finding(l, r, RACE_FD_REUSE, &f);
 }
 
@@ -551,7 +551,7 @@ static void confirm_pending(struct fdw_leaks *l, struct leak_races *r, const str
 			continue;
 		}
 		h = closed_gen(fdw_table_slot(t, f->fd), f->seq);
-		if (h && h->closed.seq > f->seq) {
+		if (h && h->closed->seq > f->seq) {
 			f->pending = false;
 			gen_from_hist(f, h);
 			i++;

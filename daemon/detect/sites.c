@@ -98,7 +98,7 @@ static int cmp_site(const void *x, const void *y, void *ctx)
 static void site_add_fd(struct fdw_leak_site *s, int fd, const struct fdw_slot *sl,
 			uint64_t since, uint32_t stack)
 {
-	uint64_t ts = sl->origin.ts;
+	uint64_t ts = sl->origin->ts;
 
 	s->count++;
 	if (since && ts >= since)
@@ -129,19 +129,19 @@ static void site_add_fd(struct fdw_leak_site *s, int fd, const struct fdw_slot *
 
 static uint64_t site_hash(const struct fdw_slot *sl, const char *pattern)
 {
-	uint64_t h = fdw_fnv(FDW_FNV_OFFSET, &sl->origin.nr, sizeof(sl->origin.nr));
+	uint64_t h = fdw_fnv(FDW_FNV_OFFSET, &sl->origin->nr, sizeof(sl->origin->nr));
 
-	h = fdw_fnv(h, &sl->ofd->origin.nr, sizeof(sl->ofd->origin.nr));
-	h = fdw_fnv(h, &sl->origin.source, 1);
-	h = fdw_fnv(h, sl->origin.comm, strnlen(sl->origin.comm, sizeof(sl->origin.comm)));
+	h = fdw_fnv(h, &sl->ofd->origin->nr, sizeof(sl->ofd->origin->nr));
+	h = fdw_fnv(h, &sl->origin->source, 1);
+	h = fdw_fnv(h, sl->origin->comm, strnlen(sl->origin->comm, sizeof(sl->origin->comm)));
 	return fdw_fnv(h, pattern, strlen(pattern));
 }
 
 static bool site_is(const struct fdw_leak_site *s, const struct fdw_slot *sl, const char *pattern)
 {
-	return s->nr == sl->origin.nr && s->ofd_nr == sl->ofd->origin.nr &&
-	       s->source == sl->origin.source &&
-	       !strncmp(s->comm, sl->origin.comm, sizeof(s->comm)) && !strcmp(s->pattern, pattern);
+	return s->nr == sl->origin->nr && s->ofd_nr == sl->ofd->origin->nr &&
+	       s->source == sl->origin->source &&
+	       !strncmp(s->comm, sl->origin->comm, sizeof(s->comm)) && !strcmp(s->pattern, pattern);
 }
 
 /* The site of open slot `sl` in *out: 0, 1 when refused (too many sites,
@@ -153,7 +153,7 @@ static int group_site(struct site_group *g, const struct fdw_slot *sl, struct si
 	char pattern[256];
 	uint64_t h;
 
-	fdw_leak_pattern(o->target ? o->target : o->path_arg, pattern, sizeof(pattern));
+	fdw_leak_pattern(o->target, pattern, sizeof(pattern));
 	h = site_hash(sl, pattern);
 	head = fdw_hashmap_get(&g->buckets, h);
 	for (a = head; a; a = a->next)
@@ -177,10 +177,10 @@ static int group_site(struct site_group *g, const struct fdw_slot *sl, struct si
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	a->s.nr = sl->origin.nr;
-	a->s.ofd_nr = o->origin.nr;
-	a->s.source = sl->origin.source;
-	memcpy(a->s.comm, sl->origin.comm, sizeof(a->s.comm));
+	a->s.nr = sl->origin->nr;
+	a->s.ofd_nr = o->origin->nr;
+	a->s.source = sl->origin->source;
+	memcpy(a->s.comm, sl->origin->comm, sizeof(a->s.comm));
 	a->s.comm[sizeof(a->s.comm) - 1] = '\0';
 	snprintf(a->s.pattern, sizeof(a->s.pattern), "%s", pattern);
 	a->s.type = fdw_fd_type_name(o->mode, o->target);

@@ -215,7 +215,7 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	}
 	fdw__notify(m, task->proc, ev, FDW_FDEV_CLOSE, fd, s);
 	origin_from_event(&closed, ev, task->proc, -1);
-	if (s->suspect && s->origin.tid != ev->tid) {
+	if (s->suspect && s->origin->tid != ev->tid) {
 		/*
 		 * Two threads raced: this close may be of the fd the number held
 		 * before the install we applied first (records are ordered by
@@ -323,10 +323,8 @@ static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev
 		o->dev = ev->dev;
 		o->mode = ev->mode;
 	}
-	o->origin = *origin;
-	if (ev->path && ev->path[0])
-		o->path_arg = strdup(ev->path);
-	return o;
+	fdw__origin_set(m, &o->origin, origin);
+	return o; /* named by fdw__resolve_target() */
 }
 
 static void apply_install(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
@@ -425,11 +423,11 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 		from = (int)ev->args[0];
 		fd = (int)ev->ret;
 		s = fdw_table_slot(t, fd);
-		if (fdw_slot_open(s) && s->origin.source == FDW_SRC_PROCFS && from != fd &&
+		if (fdw_slot_open(s) && s->origin->source == FDW_SRC_PROCFS && from != fd &&
 		    fdw_slot_open(fdw_table_slot(t, from)) &&
 		    fdw_table_slot(t, from)->ofd == s->ofd) {
 			origin_from_event(&origin, ev, task->proc, from);
-			s->origin = origin;
+			fdw__origin_set(m, &s->origin, &origin);
 		}
 		return;
 	case FDW_SYS_FCNTL:
@@ -441,14 +439,14 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 	origin_from_event(&origin, ev, task->proc, -1);
 	for (unsigned int i = 0; i < ev->nfds; i++) {
 		s = fdw_table_slot(t, ev->fds[i]);
-		if (!fdw_slot_open(s) || s->origin.source != FDW_SRC_PROCFS)
+		if (!fdw_slot_open(s) || s->origin->source != FDW_SRC_PROCFS)
 			continue;
 		if (ev->kfiles[i] && s->ofd->kfile && s->ofd->kfile != ev->kfiles[i])
 			continue;
 		if (i == 0 && ev->ino && (s->ofd->ino != ev->ino || s->ofd->dev != ev->dev))
 			continue;
-		s->origin = origin;
-		s->ofd->origin = origin;
+		fdw__origin_set(m, &s->origin, &origin);
+		fdw__origin_set(m, &s->ofd->origin, &origin);
 		if (ev->kfiles[i] && !s->ofd->kfile && !fdw_hashmap_get(&m->ofds, ev->kfiles[i]) &&
 		    fdw_hashmap_put(&m->ofds, ev->kfiles[i], s->ofd) == 0)
 			s->ofd->kfile = ev->kfiles[i];
@@ -636,8 +634,8 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 			struct fdw_slot *s = t->slots[fd];
 
 			if (!fdw_slot_open(s) || s->cloexec || s->exec_passed ||
-			    s->origin.source != FDW_SRC_INHERIT || !s->origin.seq ||
-			    s->origin.seq >= ev->seq)
+			    s->origin->source != FDW_SRC_INHERIT || !s->origin->seq ||
+			    s->origin->seq >= ev->seq)
 				continue;
 			fdw__notify(m, p, ev, FDW_FDEV_EXEC_LEAK, (int)fd, s);
 			s->exec_passed = true;

@@ -10,12 +10,35 @@
 
 /* ---- table.c: open file descriptions, slots, tables --------------------- */
 
+/* A shared origin: what struct fdw_origin pointers in slots, OFDs and
+ * histories point at (fdw_origin_none excepted). */
+struct fdw__origin {
+	struct fdw_origin o; /* first: a pointer to o is one to this */
+	uint32_t refs;
+};
+
+/* Point *dst at an origin equal to *val (the last one made, when equal;
+ * else a new one), dropping what *dst held. fdw_origin_none when out of
+ * memory. */
+void fdw__origin_set(struct fdw_model *m, const struct fdw_origin **dst,
+		     const struct fdw_origin *val);
+/* *dst with another source (a fork child's view: FDW_SRC_INHERIT). */
+void fdw__origin_set_source(struct fdw_model *m, const struct fdw_origin **dst, uint8_t source);
+/* Share *src's origin at *dst (no copy), dropping what *dst held. */
+void fdw__origin_share(struct fdw_model *m, const struct fdw_origin **dst,
+		       const struct fdw_origin *src);
+/* Drop *dst's hold; *dst becomes fdw_origin_none. NULL-safe. */
+void fdw__origin_clear(struct fdw_model *m, const struct fdw_origin **dst);
+/* Drop the model's hold on the last origin made (fdw_model_free). */
+void fdw__origin_forget_last(struct fdw_model *m);
+
 /* A new OFD, indexed under kfile when kfile is not 0. refs starts at 0. */
 struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile);
 /* Drop one reference; the last frees it. NULL-safe. */
 void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o);
 /* exact: read from /proc (vs synthesized). */
-void fdw__ofd_set_target(struct fdw_ofd *o, const char *target, bool exact);
+void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *target,
+			 bool exact);
 
 static inline const char *fdw__ofd_target(const struct fdw_ofd *o)
 {

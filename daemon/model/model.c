@@ -265,6 +265,7 @@ void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
 	fdw_hashmap_init(&m->procs);
 	fdw_hashmap_init(&m->tables);
 	fdw_hashmap_init(&m->ofds);
+	fdw_strtab_init(&m->strings);
 	m->max_procs = 1u << 20;
 	m->max_fds = 1u << 26;
 	m->max_history = 1u << 16;
@@ -330,6 +331,8 @@ void fdw_model_free(struct fdw_model *m)
 	fdw_hashmap_free(&m->procs);
 	fdw_hashmap_free(&m->tables);
 	fdw_hashmap_free(&m->ofds);
+	fdw__origin_forget_last(m);
+	fdw_strtab_free(&m->strings);
 	free(m->pending);
 	m->pending = NULL;
 	m->npending = m->pending_cap = 0;

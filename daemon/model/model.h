@@ -18,6 +18,7 @@
 
 #include "base/hashmap.h"
 #include "base/json.h"
+#include "base/strtab.h"
 #include "sys/procfs.h"
 #include "capture/event.h"
 
@@ -34,7 +35,9 @@ const char *fdw_origin_source_name(uint8_t source);
  * number it asked for (shell redirections, socket activation's fd 3). */
 #define FDW_ORIGIN_CHOSEN 0x01
 
-/* Where an fd came from. */
+/* Where an fd came from. Slots, OFDs and slot histories point at shared,
+ * refcounted copies (an fd and the OFD its open created have one; a whole
+ * table read from /proc has one), never NULL. */
 struct fdw_origin {
 	uint16_t nr;	  /* FDW_SYS_*, FDW_SYS_UNKNOWN when not known */
 	uint8_t source;	  /* enum fdw_origin_source */
@@ -47,6 +50,10 @@ struct fdw_origin {
 	char comm[16];	  /* creating thread's command */
 };
 
+/* What an origin pointer shows when nothing is known (all zero but
+ * from_fd -1): a slot never opened, or no memory for the real one. */
+extern const struct fdw_origin fdw_origin_none;
+
 /*
  * An open file description: shared by every fd (in any table) that refers
  * to it. Refcounted by those fds.
@@ -58,21 +65,24 @@ struct fdw_ofd {
 	uint32_t dev;
 	uint32_t mode;	/* S_IFMT bits; 0 for anon inodes */
 	uint32_t refs;
+	uint16_t pending;  /* 1 + its index in the model's pending list (at most
+			    * FDW_MODEL_MAX_PENDING): the target is to be read
+			    * at the next flush; 0: not */
 	bool target_exact; /* target read from /proc, or known from the record
 			    * (pipes, sockets), vs synthesized */
-	uint32_t pending;  /* 1 + its index in the model's pending list: the
-			    * target is to be read at the next flush; 0: not */
-	char *target;	   /* readlink(/proc/PID/fd/N) */
-	char *path_arg;	   /* the open family's path argument, if any */
-	struct fdw_origin origin; /* the fd that created it */
+	/* readlink(/proc/PID/fd/N), interned (m->strings); until read, what
+	 * the record tells (the open family's path argument, pipe:[ino], ...).
+	 * NULL only when there was no memory for it. */
+	const char *target;
+	const struct fdw_origin *origin; /* the fd that created it */
 };
 
 /* An earlier generation of an fd slot. */
 struct fdw_fd_history {
 	uint32_t generation;
-	struct fdw_origin origin;
-	struct fdw_origin closed; /* what closed it */
-	char *target;
+	const struct fdw_origin *origin;
+	const struct fdw_origin *closed; /* what closed it */
+	const char *target;		 /* interned (m->strings) */
 };
 
 #define FDW_SLOT_HISTORY 4
@@ -80,7 +90,7 @@ struct fdw_fd_history {
 /* One fd number in one table. Allocated on first use, kept while closed. */
 struct fdw_slot {
 	struct fdw_ofd *ofd;	  /* NULL when closed */
-	struct fdw_origin origin;
+	const struct fdw_origin *origin;
 	uint32_t generation;	  /* how many times the number was opened here */
 	bool cloexec;
 	bool suspect;		  /* installed over an fd the model still had open:
@@ -96,6 +106,7 @@ struct fdw_slot {
 };
 
 struct fdw__fdset; /* private to daemon/model/ */
+struct fdw__origin; /* private to daemon/model/ */
 
 /*
  * A table's slots live in a set that fork shares instead of copying (a
@@ -270,14 +281,19 @@ struct fdw_pending_target {
 	int32_t fd;
 };
 
-/* Pending targets past this are read at once (bounds the list). */
+/* Pending targets past this are read at once (bounds the list; and
+ * struct fdw_ofd's pending index is 16 bits). */
 #define FDW_MODEL_MAX_PENDING 4096
+_Static_assert(FDW_MODEL_MAX_PENDING < UINT16_MAX, "fdw_ofd.pending is 16 bits");
 
 struct fdw_model {
 	struct fdw_hashmap tasks;  /* tid -> struct fdw_task */
 	struct fdw_hashmap procs;  /* pid -> struct fdw_proc */
 	struct fdw_hashmap tables; /* kfiles -> struct fdw_table (bound ones) */
 	struct fdw_hashmap ofds;   /* kfile -> struct fdw_ofd (known kfile) */
+	struct fdw_strtab strings; /* the targets and path arguments, interned */
+	struct fdw__origin *origin_last; /* the origin made last (held): the next
+					  * equal one shares it */
 	uint64_t next_table_id;
 	uint64_t next_ofd_id;
 	uint64_t max_procs;

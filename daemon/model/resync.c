@@ -39,8 +39,8 @@ static struct fdw_ofd *ofd_from_info(struct fdw_model *m, const struct fdw_fd_in
 	o->ino = fi->ino;
 	o->dev = fi->dev;
 	o->mode = fi->mode;
-	o->origin = *origin;
-	fdw__ofd_set_target(o, fi->target, true);
+	fdw__origin_set(m, &o->origin, origin);
+	fdw__ofd_set_target(m, o, fi->target, true);
 	return o;
 }
 
@@ -88,7 +88,7 @@ int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int 
 		if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
 			s->cloexec = fi->cloexec;
 			if (strcmp(fdw__ofd_target(s->ofd), fi->target))
-				fdw__ofd_set_target(s->ofd, fi->target, true);
+				fdw__ofd_set_target(m, s->ofd, fi->target, true);
 		} else {
 			o = ofd_from_info(m, fi, origin);
 			if (!o)
@@ -376,7 +376,7 @@ static void resync_one_kfile(struct resync_ctx *c, struct fdw_slot *s,
 		/* same file as the model says: keep its provenance */
 		s->cloexec = fi->cloexec;
 		if (strcmp(fdw__ofd_target(s->ofd), fi->target))
-			fdw__ofd_set_target(s->ofd, fi->target, true);
+			fdw__ofd_set_target(c->m, s->ofd, fi->target, true);
 		if (!s->ofd->kfile && fdw_hashmap_put(&c->m->ofds, fi->kfile, s->ofd) == 0)
 			s->ofd->kfile = fi->kfile;
 		return;
@@ -425,7 +425,7 @@ static void resync_one_grouped(struct resync_ctx *c, struct fdw_slot *s,
 	if (o && fdw_slot_open(s) && s->ofd == o) {
 		s->cloexec = fi->cloexec;
 		if (strcmp(fdw__ofd_target(o), fi->target))
-			fdw__ofd_set_target(o, fi->target, true);
+			fdw__ofd_set_target(c->m, o, fi->target, true);
 		return;
 	}
 	if (c->new_origin)
@@ -483,7 +483,7 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 		/* same file as the model says: keep its provenance */
 		s->cloexec = fi->cloexec;
 		if (strcmp(fdw__ofd_target(s->ofd), fi->target))
-			fdw__ofd_set_target(s->ofd, fi->target, true);
+			fdw__ofd_set_target(c->m, s->ofd, fi->target, true);
 		cand_add(c->m, c->cands, c->tid, fi->fd, s->ofd);
 		return;
 	}
@@ -873,7 +873,7 @@ static bool refresh_wanted(const struct fdw_ofd *o)
 }
 
 /* fi: what the kernel shows at fi->fd now; same inode: take its name */
-static void refresh_from(struct fdw_ofd *o, const struct fdw_fd_info *fi)
+static void refresh_from(struct fdw_model *m, struct fdw_ofd *o, const struct fdw_fd_info *fi)
 {
 	if (o->ino && (fi->ino != o->ino || fi->dev != o->dev))
 		return;
@@ -883,7 +883,7 @@ static void refresh_from(struct fdw_ofd *o, const struct fdw_fd_info *fi)
 		o->mode = fi->mode;
 	}
 	if (!o->target_exact || strcmp(fdw__ofd_target(o), fi->target))
-		fdw__ofd_set_target(o, fi->target, true);
+		fdw__ofd_set_target(m, o, fi->target, true);
 }
 
 static void refresh_one(void *data, const struct fdw_fd_info *fi)
@@ -892,7 +892,7 @@ static void refresh_one(void *data, const struct fdw_fd_info *fi)
 	struct fdw_slot *s = fi->fd >= 0 ? fdw_table_slot(c->t, fi->fd) : NULL;
 
 	if (fdw_slot_open(s) && refresh_wanted(s->ofd))
-		refresh_from(s->ofd, fi);
+		refresh_from(c->m, s->ofd, fi);
 }
 
 void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
@@ -923,7 +923,7 @@ void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
 			continue;
 		if (m->ops.read_fd(m->ops.userdata, tid, (int)fd, fi) < 0)
 			continue;
-		refresh_from(o, fi);
+		refresh_from(m, o, fi);
 	}
 	free(fi);
 }
@@ -942,7 +942,7 @@ void fdw_model_refresh_target(struct fdw_model *m, struct fdw_proc *p, int fd)
 	if (!fi)
 		return;
 	if (read(m->ops.userdata, fdw_model_proc_tid(m, p), fd, fi) == 0)
-		refresh_from(s->ofd, fi);
+		refresh_from(m, s->ofd, fi);
 	free(fi);
 }
 
@@ -1028,7 +1028,7 @@ void fdw_model_apply_targets(struct fdw_model *m, struct fdw_proc *p,
 		fi->dev = r->dev;
 		fi->mode = r->mode;
 		memcpy(fi->target, t->names + r->name, len + 1);
-		refresh_from(s->ofd, fi);
+		refresh_from(m, s->ofd, fi);
 	}
 	free(fi);
 }

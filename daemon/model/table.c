@@ -28,6 +28,103 @@ const char *fdw_origin_source_name(uint8_t source)
 	}
 }
 
+const struct fdw_origin fdw_origin_none = { .from_fd = -1 };
+
+/* The record behind an origin pointer; NULL for fdw_origin_none (static). */
+static struct fdw__origin *origin_rec(const struct fdw_origin *o)
+{
+	return o && o != &fdw_origin_none ? (struct fdw__origin *)o : NULL;
+}
+
+static const struct fdw_origin *origin_ref(const struct fdw_origin *o)
+{
+	struct fdw__origin *r = origin_rec(o);
+
+	if (r)
+		r->refs++;
+	return o ? o : &fdw_origin_none;
+}
+
+static void origin_put(const struct fdw_origin *o)
+{
+	struct fdw__origin *r = origin_rec(o);
+
+	if (r && --r->refs == 0)
+		free(r);
+}
+
+/*
+ * A hold on an origin equal to *val. Equal ones come in runs (an fd and the
+ * OFD its open created; every fd of a table read from /proc), so the last
+ * one made is kept (m->origin_last, held) and shared when equal.
+ */
+static const struct fdw_origin *origin_get(struct fdw_model *m, const struct fdw_origin *val)
+{
+	struct fdw__origin *r = m->origin_last;
+
+	if (r && !memcmp(&r->o, val, sizeof(*val))) {
+		r->refs++;
+		return &r->o;
+	}
+	if (!memcmp(val, &fdw_origin_none, sizeof(*val)))
+		return &fdw_origin_none;
+	r = malloc(sizeof(*r));
+	if (!r)
+		return &fdw_origin_none;
+	r->o = *val;
+	r->refs = 2; /* the caller's and origin_last's */
+	if (m->origin_last)
+		origin_put(&m->origin_last->o);
+	m->origin_last = r;
+	return &r->o;
+}
+
+void fdw__origin_set(struct fdw_model *m, const struct fdw_origin **dst,
+		     const struct fdw_origin *val)
+{
+	const struct fdw_origin *n = origin_get(m, val); /* val may be *dst's */
+
+	origin_put(*dst);
+	*dst = n;
+}
+
+void fdw__origin_set_source(struct fdw_model *m, const struct fdw_origin **dst, uint8_t source)
+{
+	struct fdw_origin v = *dst ? **dst : fdw_origin_none;
+
+	if (*dst && v.source == source)
+		return;
+	v.source = source;
+	fdw__origin_set(m, dst, &v);
+}
+
+void fdw__origin_share(struct fdw_model *m, const struct fdw_origin **dst,
+		       const struct fdw_origin *src)
+{
+	const struct fdw_origin *n = origin_ref(src);
+
+	(void)m;
+	origin_put(*dst);
+	*dst = n;
+}
+
+void fdw__origin_clear(struct fdw_model *m, const struct fdw_origin **dst)
+{
+	(void)m;
+	if (!dst)
+		return;
+	origin_put(*dst);
+	*dst = &fdw_origin_none;
+}
+
+/* The model's hold on the last origin it made (fdw_model_free). */
+void fdw__origin_forget_last(struct fdw_model *m)
+{
+	if (m->origin_last)
+		origin_put(&m->origin_last->o);
+	m->origin_last = NULL;
+}
+
 /* ---- open file descriptions -------------------------------------------- */
 
 struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
@@ -38,16 +135,17 @@ struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
 		return NULL;
 	o->id = ++m->next_ofd_id;
 	o->kfile = kfile;
+	o->origin = &fdw_origin_none;
 	if (kfile && fdw_hashmap_put(&m->ofds, kfile, o) < 0)
 		o->kfile = 0; /* untracked identity; still a valid OFD */
 	m->stats.ofds++;
 	return o;
 }
 
-static void ofd_free(struct fdw_ofd *o)
+static void ofd_free(struct fdw_model *m, struct fdw_ofd *o)
 {
-	free(o->target);
-	free(o->path_arg);
+	fdw_strtab_put(&m->strings, o->target);
+	fdw__origin_clear(m, &o->origin);
 	free(o);
 }
 
@@ -61,16 +159,16 @@ void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o)
 	o->kfile = 0;
 	fdw__pending_drop(m, o);
 	m->stats.ofds--;
-	ofd_free(o);
+	ofd_free(m, o);
 }
 
-void fdw__ofd_set_target(struct fdw_ofd *o, const char *target, bool exact)
+void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *target, bool exact)
 {
-	char *t = strdup(target ? target : "");
+	const char *t = fdw_strtab_get(&m->strings, target ? target : "");
 
 	if (!t)
 		return;
-	free(o->target);
+	fdw_strtab_put(&m->strings, o->target);
 	o->target = t;
 	o->target_exact = exact;
 	/* anon inodes (pidfs too) carry type bits that mean nothing here */
@@ -104,7 +202,7 @@ static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int f
 	if (fdw__table_own(m, t) < 0)
 		return NULL;
 	if ((uint32_t)fd >= t->nslots) {
-		uint64_t n = t->nslots ? t->nslots : 64;
+		uint64_t n = t->nslots ? t->nslots : 8; /* most processes hold a handful */
 		struct fdw_slot **ns;
 
 		while (n <= (uint64_t)fd)
@@ -124,6 +222,7 @@ static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int f
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			return NULL;
+		s->origin = &fdw_origin_none;
 		t->set->slots[fd] = s;
 	}
 	return s;
@@ -136,12 +235,15 @@ const struct fdw_fd_history *fdw_slot_history(const struct fdw_slot *s, unsigned
 	return &s->hist[(s->hist_head + FDW_SLOT_HISTORY - 1 - i) % FDW_SLOT_HISTORY];
 }
 
-static void hist_clear(struct fdw_slot *s)
+static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 {
 	if (!s->hist)
 		return;
-	for (unsigned int i = 0; i < FDW_SLOT_HISTORY; i++)
-		free(s->hist[i].target);
+	for (unsigned int i = 0; i < FDW_SLOT_HISTORY; i++) {
+		fdw_strtab_put(&m->strings, s->hist[i].target);
+		fdw__origin_clear(m, &s->hist[i].origin);
+		fdw__origin_clear(m, &s->hist[i].closed);
+	}
 	free(s->hist);
 	s->hist = NULL;
 	s->nhist = 0;
@@ -164,16 +266,14 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 	}
 	h = &s->hist[s->hist_head];
 	h->generation = s->generation;
-	h->origin = s->origin;
-	h->closed = *closed;
-	/* a number reused for the same file (a loop's open or dup and close)
-	 * keeps the copy it has: no allocation per close */
-	if (!s->ofd || !s->ofd->target) {
-		free(h->target);
-		h->target = NULL;
-	} else if (!h->target || strcmp(h->target, s->ofd->target)) {
-		free(h->target);
-		h->target = strdup(s->ofd->target);
+	fdw__origin_share(m, &h->origin, s->origin);
+	fdw__origin_set(m, &h->closed, closed);
+	/* the OFD's interned name, shared: no allocation per close */
+	{
+		const char *old = h->target;
+
+		h->target = fdw_strtab_ref(s->ofd ? s->ofd->target : NULL);
+		fdw_strtab_put(&m->strings, old);
 	}
 	s->hist_head = (s->hist_head + 1) % FDW_SLOT_HISTORY;
 	if (s->nhist < FDW_SLOT_HISTORY)
@@ -205,7 +305,8 @@ static void fdset_put(struct fdw_model *m, struct fdw__fdset *set)
 			fdw__ofd_put(m, s->ofd);
 		if (s->hist)
 			m->stats.history_entries--;
-		hist_clear(s);
+		hist_clear(m, s);
+		fdw__origin_clear(m, &s->origin);
 		free(s);
 	}
 	free(set->slots);
@@ -266,14 +367,15 @@ static void own_in_place(struct fdw_model *m, struct fdw_table *t)
 			continue;
 		if (s->hist)
 			m->stats.history_entries--;
-		hist_clear(s);
+		hist_clear(m, s);
 		if (!s->ofd) {
 			/* the parent's closed numbers are not the child's */
+			fdw__origin_clear(m, &s->origin);
 			free(s);
 			set->slots[fd] = NULL;
 			continue;
 		}
-		s->origin.source = FDW_SRC_INHERIT;
+		fdw__origin_set_source(m, &s->origin, FDW_SRC_INHERIT);
 		s->suspect = false;
 	}
 }
@@ -306,7 +408,7 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 
 		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->hist && !os->generation))
 			continue;
-		set->slots[fd] = malloc(sizeof(struct fdw_slot));
+		set->slots[fd] = calloc(1, sizeof(struct fdw_slot)); /* fdset_put-able */
 		if (!set->slots[fd]) {
 			fdset_put(m, set); /* empty slots: nothing to release */
 			return -ENOMEM;
@@ -321,8 +423,9 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 		ns->suspect = false;
 		if (ns->ofd)
 			ns->ofd->refs++;
+		ns->origin = origin_ref(os->origin);
 		if (borrowed) {
-			ns->origin.source = FDW_SRC_INHERIT;
+			fdw__origin_set_source(m, &ns->origin, FDW_SRC_INHERIT);
 			ns->hist = NULL;
 			ns->nhist = 0;
 			ns->hist_head = 0;
@@ -365,7 +468,8 @@ struct fdw_table *fdw__table_fork(struct fdw_model *m, struct fdw_table *src, ui
 		t = fdw__table_copy(m, src, kfiles, now);
 		for (uint32_t fd = 0; t && fd < t->nslots; fd++)
 			if (fdw_slot_open(t->slots[fd]))
-				t->slots[fd]->origin.source = FDW_SRC_INHERIT;
+				fdw__origin_set_source(m, &t->slots[fd]->origin,
+						       FDW_SRC_INHERIT);
 		return t;
 	}
 	src->set->refs++;
@@ -437,7 +541,7 @@ struct fdw_slot *fdw__slot_install(struct fdw_model *m, struct fdw_table *t, int
 	s->suspect = false;
 	s->inheritable = false;
 	s->exec_passed = false;
-	s->origin = *origin;
+	fdw__origin_set(m, &s->origin, origin);
 	s->generation++;
 	t->nopen++;
 	m->stats.fds++;
@@ -459,9 +563,9 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 
 		if (!fdw_slot_open(ss))
 			continue;
-		ds = fdw__slot_install(m, t, fd, ss->ofd, ss->cloexec, &ss->origin);
-		if (ds && src->borrowed)
-			ds->origin.source = FDW_SRC_INHERIT; /* the view src would have */
+		ds = fdw__slot_install(m, t, fd, ss->ofd, ss->cloexec, ss->origin);
+		if (ds && src->borrowed) /* the view src would have */
+			fdw__origin_set_source(m, &ds->origin, FDW_SRC_INHERIT);
 		if (ds) {
 			ds->generation = ss->generation;
 			ds->inheritable = ss->inheritable;

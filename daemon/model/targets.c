@@ -13,7 +13,7 @@
 #include "capture/syscalls.h"
 #include "model/internal.h"
 /* What the kernel would show for this fd, when /proc cannot tell us. */
-static void synthesize_target(struct fdw_ofd *o, const struct fdw_event *ev)
+static void synthesize_target(struct fdw_model *m, struct fdw_ofd *o, const struct fdw_event *ev)
 {
 	const struct fdw_syscall_info *si = fdw_syscall_info(ev->nr);
 	char buf[4096];
@@ -24,11 +24,11 @@ static void synthesize_target(struct fdw_ofd *o, const struct fdw_event *ev)
 		snprintf(buf, sizeof(buf), "socket:[%llu]", (unsigned long long)o->ino);
 	else if (si && si->anon_name)
 		snprintf(buf, sizeof(buf), "%s", si->anon_name);
-	else if (o->path_arg)
-		snprintf(buf, sizeof(buf), "%s", o->path_arg);
+	else if (ev->path && ev->path[0])
+		snprintf(buf, sizeof(buf), "%s", ev->path);
 	else
 		snprintf(buf, sizeof(buf), "unknown");
-	fdw__ofd_set_target(o, buf, false);
+	fdw__ofd_set_target(m, o, buf, false);
 }
 
 /* ---- targets read later ----------------------------------------------- */
@@ -141,7 +141,7 @@ void fdw_model_flush_pending(struct fdw_model *m)
 			o->dev = fi->dev;
 			o->mode = fi->mode;
 		}
-		fdw__ofd_set_target(o, fi->target, true);
+		fdw__ofd_set_target(m, o, fi->target, true);
 		m->stats.targets_read++;
 	}
 	m->npending = 0;
@@ -156,6 +156,8 @@ void fdw_model_flush_pending(struct fdw_model *m)
 void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const char *comm,
 			 struct fdw_ofd *o, const struct fdw_event *ev, int fd)
 {
+	const char *path = ev->path && ev->path[0] ? ev->path : NULL; /* the open family's */
+
 	if (o->target)
 		return;
 	/*
@@ -163,29 +165,29 @@ void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const c
 	 * keeps two tracers (a second fdwatchd, a test's) from feeding each
 	 * other: each /proc read is an openat the other would resolve.
 	 */
-	if (o->path_arg && !strncmp(o->path_arg, "/proc/", 6)) {
-		fdw__ofd_set_target(o, o->path_arg, false);
+	if (path && !strncmp(path, "/proc/", 6)) {
+		fdw__ofd_set_target(m, o, path, false);
 		return;
 	}
 	/* Nor for another fdwatchd: its reads of /proc are events for us and
 	 * ours for it, and resolving each other's would never end. */
 	if (!strcmp(comm, "fdwatchd")) {
-		synthesize_target(o, ev);
+		synthesize_target(m, o, ev);
 		return;
 	}
-	if (o->path_arg && o->path_arg[0] != '/' && ev->nr == FDW_SYS_OPENAT) {
+	if (path && path[0] != '/' && ev->nr == FDW_SYS_OPENAT) {
 		const struct fdw_slot *dir = fdw_table_slot(t, (int)ev->args[0]);
 		const char *dt = fdw_slot_open(dir) ? fdw__ofd_target(dir->ofd) : "";
 
 		if (!strncmp(dt, "/proc/", 6)) {
 			char buf[4096];
 
-			snprintf(buf, sizeof(buf), "%s/%s", dt, o->path_arg);
-			fdw__ofd_set_target(o, buf, false);
+			snprintf(buf, sizeof(buf), "%s/%s", dt, path);
+			fdw__ofd_set_target(m, o, buf, false);
 			return;
 		}
 	}
-	synthesize_target(o, ev);
+	synthesize_target(m, o, ev);
 	/* the kernel's own names, fixed by the inode: "pipe:[ino]" for a
 	 * pipe(2) end (a FIFO's is its path), "socket:[ino]" for any socket */
 	if (o->ino && (S_ISSOCK(o->mode) || (S_ISFIFO(o->mode) && (ev->nr == FDW_SYS_PIPE ||

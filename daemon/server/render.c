@@ -363,8 +363,8 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 		}
 		set(o, "generation", json_integer(h->generation), &ok);
 		set(o, "target", fdw_json_bytes(h->target), &ok);
-		set(o, "origin", render_origin(deps, &h->origin, false), &ok);
-		set(o, "closed", render_origin(deps, &h->closed, true), &ok);
+		set(o, "origin", render_origin(deps, h->origin, false), &ok);
+		set(o, "closed", render_origin(deps, h->closed, true), &ok);
 		if (!ok) {
 			json_decref(o);
 			json_decref(a);
@@ -395,7 +395,7 @@ json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table
 	set(o, "ofd", ofd ? json_u64(ofd->id) : json_null(), &ok);
 	set(o, "generation", json_integer(s ? s->generation : 0), &ok);
 	if (ofd)
-		set(o, "origin", render_origin(deps, &s->origin, false), &ok);
+		set(o, "origin", render_origin(deps, s->origin, false), &ok);
 	else
 		set(o, "origin", json_null(), &ok);
 	if (with_history)

@@ -132,8 +132,8 @@ static void corrupt(struct world *w, uint32_t tid)
 		s->cloexec = true; /* cloexec */
 	s = fdw_table_slot(t, 21);
 	if (fdw_slot_open(s)) {
-		free(s->ofd->target);
-		s->ofd->target = strdup("/not/null"); /* target */
+		fdw_strtab_put(&w->model.strings, s->ofd->target);
+		s->ofd->target = fdw_strtab_get(&w->model.strings, "/not/null"); /* target */
 	}
 	apply(w, tid, FDW_SYS_CLOSE, 0, 0); /* missing: the model closes 0 */
 }

@@ -221,16 +221,16 @@ static void test_scan_and_open(void)
 	model_new(&m);
 	start_proc(&m);
 	CHECK_EQ(table_of(&m, PID)->nopen, 3);
-	CHECK_EQ(slot(&m, PID, 0)->origin.source, FDW_SRC_PROCFS);
+	CHECK_EQ(slot(&m, PID, 0)->origin->source, FDW_SRC_PROCFS);
 	do_open(&m, PID, FILES, 3, "/etc/passwd", O_RDONLY | O_CLOEXEC);
 	s = slot(&m, PID, 3);
 	CHECK(s != NULL);
 	if (s) {
 		CHECK_STR(s->ofd->target, "/etc/passwd");
 		CHECK(s->cloexec);
-		CHECK_EQ(s->origin.nr, FDW_SYS_OPENAT);
-		CHECK_EQ(s->origin.source, FDW_SRC_EVENT);
-		CHECK_EQ(s->origin.tid, PID);
+		CHECK_EQ(s->origin->nr, FDW_SYS_OPENAT);
+		CHECK_EQ(s->origin->source, FDW_SRC_EVENT);
+		CHECK_EQ(s->origin->tid, PID);
 		CHECK_EQ(s->generation, 1);
 	}
 	/* first event bound the scanned table to the kernel's files_struct */
@@ -257,8 +257,8 @@ static void test_dup_family(void)
 		CHECK(a->ofd == b->ofd);
 		CHECK(!b->cloexec);
 		CHECK(a->cloexec);
-		CHECK_EQ(b->origin.from_fd, 3);
-		CHECK_EQ(b->origin.nr, FDW_SYS_DUP);
+		CHECK_EQ(b->origin->from_fd, 3);
+		CHECK_EQ(b->origin->nr, FDW_SYS_DUP);
 	}
 
 	/* dup2 onto an open fd replaces it; the old one is in history */
@@ -274,7 +274,7 @@ static void test_dup_family(void)
 		if (h) {
 			CHECK_EQ(h->generation, 1);
 			CHECK_STR(h->target, "/etc/group");
-			CHECK_EQ(h->closed.nr, FDW_SYS_DUP2);
+			CHECK_EQ(h->closed->nr, FDW_SYS_DUP2);
 		}
 	}
 
@@ -296,7 +296,7 @@ static void test_dup_family(void)
 	/* fcntl F_DUPFD_CLOEXEC and F_SETFD */
 	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 20, 4, F_DUPFD_CLOEXEC, 20));
 	CHECK(slot(&m, PID, 20) && slot(&m, PID, 20)->cloexec);
-	CHECK_EQ(slot(&m, PID, 20)->origin.from_fd, 4);
+	CHECK_EQ(slot(&m, PID, 20)->origin->from_fd, 4);
 	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 0, 20, F_SETFD, 0));
 	CHECK(slot(&m, PID, 20) && !slot(&m, PID, 20)->cloexec);
 	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 21, 20, F_DUPFD, 21));
@@ -374,7 +374,7 @@ static void test_fork_threads_exec_exit(void)
 	apply(&m, ev);
 	CHECK(table_of(&m, 200) != NULL && table_of(&m, 200) != table_of(&m, PID));
 	CHECK(slot(&m, 200, 3) && slot(&m, 200, 3)->ofd == slot(&m, PID, 3)->ofd);
-	CHECK_EQ(slot(&m, 200, 3)->origin.source, FDW_SRC_INHERIT);
+	CHECK_EQ(slot(&m, 200, 3)->origin->source, FDW_SRC_INHERIT);
 	/* the child's close does not touch the parent */
 	ev = sys(200, CHILD_FILES, FDW_SYS_CLOSE, 0, 3, 0, 0);
 	ev.pid = 200;
@@ -391,7 +391,7 @@ static void test_fork_threads_exec_exit(void)
 	apply(&m, ev);
 	do_open(&m, PID + 1, FILES, 5, "/from-thread", 0);
 	CHECK(slot(&m, PID, 5) != NULL);
-	CHECK_EQ(slot(&m, PID, 5)->origin.tid, PID + 1);
+	CHECK_EQ(slot(&m, PID, 5)->origin->tid, PID + 1);
 
 	/* clone(CLONE_FILES) without CLONE_THREAD: another process, same table */
 	ev = task_ev(FDW_REC_FORK, PID, PID, FILES);
@@ -1155,7 +1155,7 @@ static void test_fork_cow(void)
 	CHECK_EQ(m.stats.fds, 5);
 	CHECK(!raw_table(&m, PID)->borrowed);
 	CHECK_EQ(slot(&m, PID, 4)->nhist, 1); /* the parent kept its history */
-	CHECK_EQ(slot(&m, PID, 3)->origin.source, FDW_SRC_EVENT);
+	CHECK_EQ(slot(&m, PID, 3)->origin->source, FDW_SRC_EVENT);
 
 	/* a child's change: the child copies, the parent is untouched */
 	fork_ev(&m, PID, FILES, 201, C2, 0);
@@ -1167,10 +1167,10 @@ static void test_fork_cow(void)
 	CHECK(slot(&m, 201, 9) == NULL);
 	s = slot(&m, 201, 4);
 	CHECK(s && s->ofd == slot(&m, PID, 4)->ofd);
-	CHECK_EQ(s ? s->origin.source : 0, FDW_SRC_INHERIT);
+	CHECK_EQ(s ? s->origin->source : 0, FDW_SRC_INHERIT);
 	CHECK_EQ(s ? s->nhist : 9, 0); /* the parent's history is not the child's */
 	CHECK_EQ(slot(&m, PID, 4)->nhist, 1);
-	CHECK_EQ(slot(&m, PID, 4)->origin.source, FDW_SRC_EVENT);
+	CHECK_EQ(slot(&m, PID, 4)->origin->source, FDW_SRC_EVENT);
 	CHECK_EQ(fds_counted(&m), m.stats.fds);
 	close_ev(&m, PID, FILES, 9);
 	fake[9].open = false;
@@ -1187,7 +1187,7 @@ static void test_fork_cow(void)
 	CHECK(raw_table(&m, 202)->slots != raw_table(&m, PID)->slots);
 	CHECK(slot(&m, 202, 3) != NULL); /* the parent's close did not reach them */
 	CHECK(slot(&m, 203, 3) != NULL);
-	CHECK_EQ(slot(&m, 203, 3)->origin.source, FDW_SRC_INHERIT);
+	CHECK_EQ(slot(&m, 203, 3)->origin->source, FDW_SRC_INHERIT);
 	CHECK_EQ(slot(&m, 203, 4)->nhist, 0);
 	/* the parent's open does not reach them either */
 	do_open(&m, PID, FILES, 7, "/after-fork", 0);
@@ -1333,6 +1333,73 @@ static void test_unknown_gone(void)
 	fdw_model_free(&m);
 }
 
+/*
+ * Shared storage: origins and names are one copy where the model has one
+ * fact (an fd and the OFD its open created; every fd of a table read from
+ * /proc; a file opened twice), copied on change (a fork child's inherited
+ * view), and the origin of a closed generation stays what it was.
+ */
+static void test_shared_storage(void)
+{
+	struct fdw_model m;
+	const struct fdw_slot *a, *b, *c;
+	struct fdw_event ev;
+	const struct fdw_fd_history *h;
+
+	model_new(&m);
+	start_proc(&m);
+	/* the scan: one origin for the whole table, one copy of the tty's name */
+	CHECK(slot(&m, PID, 0)->origin == slot(&m, PID, 2)->origin);
+	CHECK(slot(&m, PID, 0)->origin == slot(&m, PID, 0)->ofd->origin);
+	CHECK(slot(&m, PID, 0)->ofd->target == slot(&m, PID, 2)->ofd->target);
+	do_open(&m, PID, FILES, 3, "/var/log/app.log", 0);
+	do_open(&m, PID, FILES, 4, "/var/log/app.log", 0);
+	a = slot(&m, PID, 3);
+	b = slot(&m, PID, 4);
+	CHECK(a && b);
+	if (!a || !b)
+		goto out;
+	CHECK(a->ofd != b->ofd);
+	CHECK_STR(a->ofd->target, "/var/log/app.log");
+	CHECK(a->ofd->target == b->ofd->target);     /* one copy of the name */
+	CHECK(a->origin == a->ofd->origin);	     /* the open made both */
+	CHECK(a->origin != b->origin);		     /* another event */
+	CHECK_EQ(a->origin->seq + 1, b->origin->seq);
+	CHECK_EQ(fdw_strtab_refs(a->ofd->target), 2);
+	/* a fork child's inherited view: its own origin, the rest the same */
+	ev = task_ev(FDW_REC_FORK, PID, PID, FILES);
+	ev.child_pid = 200;
+	ev.child_tid = 200;
+	ev.child_files = FILES + 0x1000;
+	apply(&m, ev);
+	c = slot(&m, 200, 3);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_EQ(c->origin->source, FDW_SRC_INHERIT);
+		CHECK(c->origin != a->origin);
+		CHECK_EQ(c->origin->seq, a->origin->seq);
+		CHECK_EQ(a->origin->source, FDW_SRC_EVENT); /* the parent's untouched */
+		CHECK(c->ofd == a->ofd);
+	}
+	/* closing keeps the generation's origin and name in the history */
+	ev = sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	apply(&m, ev);
+	ev = sys(PID, FILES, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	apply(&m, ev);
+	h = fdw_slot_history(fdw_table_slot(table_of(&m, PID), 4), 0);
+	CHECK(h != NULL);
+	if (h) {
+		CHECK_STR(h->target, "/var/log/app.log");
+		CHECK_EQ(h->origin->nr, FDW_SYS_OPENAT);
+		CHECK_EQ(h->closed->nr, FDW_SYS_CLOSE);
+		CHECK(h->closed != h->origin);
+	}
+	c = slot(&m, 200, 3);
+	CHECK(c && c->ofd->target && !strcmp(c->ofd->target, "/var/log/app.log"));
+out:
+	fdw_model_free(&m);
+}
+
 int main(void)
 {
 	test_unknown_gone();
@@ -1342,6 +1409,7 @@ int main(void)
 	test_refresh_targets();
 	test_targets_read_then_apply();
 	test_scan_and_open();
+	test_shared_storage();
 	test_dup_family();
 	test_close();
 	test_fork_threads_exec_exit();
