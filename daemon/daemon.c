@@ -499,6 +499,9 @@ static void arm_audit(struct fdw_daemon *d)
 
 static void start_timers(struct fdw_daemon *d)
 {
+	/* the loop's clock stood still through the start-up (probes, scan):
+	 * without this, the first tick counted all of it as loop lag */
+	uv_update_time(d->loop);
 	(void)uv_timer_init(d->loop, &d->tick);
 	d->tick.data = d;
 	(void)uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);

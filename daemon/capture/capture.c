@@ -81,6 +81,7 @@ struct fdw_capture {
 	uv_loop_t *loop;
 	uv_poll_t poll;
 	uv_timer_t timer;
+	uv_idle_t idle; /* a backlog's next slice, at the next loop iteration */
 	bool handles_open;
 	bool polling;
 	unsigned int pending_close;
@@ -473,9 +474,18 @@ int fdw_capture_drain(struct fdw_capture *c)
 
 static void on_timer(uv_timer_t *h);
 
-/* Consume for about CONSUME_SLICE_NS; when records are left, come back at
- * the next loop iteration (a 0 ms timer: after the loop polled its fds)
- * rather than at the next period. */
+static void on_idle(uv_idle_t *h);
+
+/*
+ * Consume for about CONSUME_SLICE_NS; when records are left, come back at
+ * the next loop iteration, after the loop polled its fds (an idle handle:
+ * once per iteration, and the poll does not block while it is active).
+ * Not a 0 ms timer re-armed from its own callback: libuv 1.44 (Debian 12)
+ * runs timers until none is due, and such a timer is due again at once,
+ * so a producer faster than the consumer (a sanitizer build under one
+ * core's churn) kept the loop in its timer phase: no request was read for
+ * the whole 20 s of the churn.
+ */
 static void consume_slice(struct fdw_capture *c)
 {
 	uint64_t t0 = fdw_now_mono();
@@ -483,14 +493,23 @@ static void consume_slice(struct fdw_capture *c)
 	for (;;) {
 		int r = ring_consume_max(c, DRAIN_CHUNK);
 
-		if (r < DRAIN_CHUNK)
-			return; /* caught up (or an error: the next period retries) */
+		if (r < DRAIN_CHUNK) {
+			/* caught up (or an error: the next period retries) */
+			if (c->handles_open)
+				(void)uv_idle_stop(&c->idle);
+			return;
+		}
 		if (fdw_now_mono() - t0 >= CONSUME_SLICE_NS)
 			break;
 	}
 	c->slices_cut++;
 	if (c->handles_open)
-		(void)uv_timer_start(&c->timer, on_timer, 0, c->interval_ms);
+		(void)uv_idle_start(&c->idle, on_idle);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+	consume_slice(h->data);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -527,6 +546,13 @@ int fdw_capture_start(struct fdw_capture *c, uv_loop_t *loop)
 		return r;
 	}
 	c->timer.data = c;
+	r = uv_idle_init(loop, &c->idle);
+	if (r < 0) {
+		uv_close((uv_handle_t *)&c->poll, NULL);
+		uv_close((uv_handle_t *)&c->timer, NULL);
+		return r;
+	}
+	c->idle.data = c;
 	c->loop = loop;
 	c->handles_open = true;
 	r = uv_poll_start(&c->poll, UV_READABLE, on_poll);
@@ -543,6 +569,7 @@ void fdw_capture_stop(struct fdw_capture *c)
 	c->handles_open = false;
 	uv_close((uv_handle_t *)&c->poll, NULL);
 	uv_close((uv_handle_t *)&c->timer, NULL);
+	uv_close((uv_handle_t *)&c->idle, NULL);
 }
 
 struct detach_job {

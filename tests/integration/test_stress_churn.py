@@ -31,7 +31,13 @@ import test_leaks_helpers as H
 from fdwtest import check, check_eq
 
 MODES = ("open", "socket", "pipe", "accept", "fork")
-STATUS_LIMIT_S = 2.0
+# A sanitizer build (scripts/sanitize.sh) runs several times slower than a
+# core's churn: it loses records (counted, its tables re-read) and answers
+# slower; what is checked then is that it is never stalled (a 0 ms timer
+# re-armed from its own callback once held libuv 1.44's loop for the whole
+# churn: status took 20 s) and that every loss is repaired.
+SANITIZED = os.environ.get("FDWT_SANITIZED") == "1"
+STATUS_LIMIT_S = 10.0 if SANITIZED else 2.0
 POLL_EVERY_S = 0.2
 
 
@@ -146,9 +152,22 @@ def main(r):
               f"status_p50={pct(lat, 50) * 1000:.0f}ms p90={pct(lat, 90) * 1000:.0f}ms "
               f"p99={pct(lat, 99) * 1000:.0f}ms max={max(lat, default=0) * 1000:.0f}ms")
 
-        with r.case(f"stress {mode}: no event lost"):
-            check_eq(lost, 0, f"events_lost grew ({received} received)")
-            check(received >= ops, f"{received} events received for {ops} rounds")
+        if SANITIZED:
+            with r.case(f"stress {mode} (sanitizer build): every loss counted and repaired"):
+                check(received + lost >= ops, f"{received} received + {lost} lost for {ops} rounds")
+                # (a table /proc refuses, pid 1's in some containers, stays
+                # stale from the start: no more than before)
+                deadline = time.monotonic() + 60
+                while (d.status()["stale_tables"] > st0["stale_tables"]
+                       and time.monotonic() < deadline):
+                    time.sleep(0.5)
+                check(d.status()["stale_tables"] <= st0["stale_tables"],
+                      f"stale tables 60 s after the churn: {d.status()['stale_tables']}, "
+                      f"{st0['stale_tables']} before it")
+        else:
+            with r.case(f"stress {mode}: no event lost"):
+                check_eq(lost, 0, f"events_lost grew ({received} received)")
+                check(received >= ops, f"{received} events received for {ops} rounds")
         with r.case(f"stress {mode}: every status answered within {STATUS_LIMIT_S:g} s"):
             check(len(lat) >= secs, f"only {len(lat)} status polls in {wall:.1f} s")
             slow = [round(x, 2) for x in lat if x > STATUS_LIMIT_S]
