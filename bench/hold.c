@@ -3,7 +3,9 @@
  * Hold many fds open until killed, for the start-up benchmark
  * (bench/startup.sh): `fdwatch-bench-hold same PATH N` opens PATH N times
  * (N open file descriptions on one inode: the start-up scan's grouping
- * worst case); `fdwatch-bench-hold pipes N` makes N/2 pipes;
+ * worst case); `fdwatch-bench-hold dups N` opens /dev/null once and dups
+ * it to N fds (one open file description for all: the "one log file, many
+ * fds" case); `fdwatch-bench-hold pipes N` makes N/2 pipes;
  * `fdwatch-bench-hold idle N` forks N children that only wait (dying with
  * it). Prints "ready" on stdout when it holds them all.
  */
@@ -23,9 +25,10 @@ int main(int argc, char **argv)
 	long n;
 
 	if (argc < 3 ||
-	    (strcmp(argv[1], "same") && strcmp(argv[1], "pipes") && strcmp(argv[1], "idle")) ||
+	    (strcmp(argv[1], "same") && strcmp(argv[1], "dups") && strcmp(argv[1], "pipes") &&
+	     strcmp(argv[1], "idle")) ||
 	    (!strcmp(argv[1], "same") && argc < 4)) {
-		fprintf(stderr, "usage: %s same PATH N | pipes N | idle N\n", argv[0]);
+		fprintf(stderr, "usage: %s same PATH N | dups N | pipes N | idle N\n", argv[0]);
 		return 2;
 	}
 	n = strtol(argv[argc - 1], &end, 10);
@@ -53,6 +56,21 @@ int main(int argc, char **argv)
 					_exit(0);
 				for (;;)
 					pause();
+			}
+		}
+		n = 0;
+	}
+	if (!strcmp(argv[1], "dups")) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			perror("open /dev/null");
+			return 1;
+		}
+		for (long i = 1; i < n; i++) {
+			if (fcntl(fd, F_DUPFD_CLOEXEC, 0) < 0) {
+				perror("dup");
+				return 1;
 			}
 		}
 		n = 0;

@@ -7,8 +7,9 @@
 #
 # With daemons on a private socket (no other fdwatchd needed):
 #   1. memory: the heap in use (status memory.heap_bytes) of a daemon started with --procs holders of
-#      --fds fds each already there (all on one file, then as pipes: each
-#      pipe has its own target string) over that of one started on the
+#      --fds fds each already there (all on one file, an open file
+#      description each; then dups of one fd, one description for all; then
+#      as pipes: each pipe has its own target) over that of one started on the
 #      host without them, divided by the fds it tracks more; the same with
 #      --idle processes that hold only their 3 inherited fds, per process.
 #      Budget (issue "Performance"): <= 64 bytes per fd with provenance.
@@ -35,8 +36,8 @@ while (($#)); do
 	--runs) runs=${2:?}; shift ;;
 	--builddir) builddir=${2:?}; shift ;;
 	--skip-startup) startup=0 ;;
-	-h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -140,6 +141,7 @@ echo "  $procs holders x $fds fds, $idle idle processes, medians of $runs"
 mem_base
 touch "$tmp/held"
 mem_row "$procs x $fds, one file" same "$tmp/held" "$fds"
+mem_row "$procs x $fds, dups of one fd" dups "$fds"
 mem_row "$procs x $fds, pipes" pipes "$fds"
 hold_one idle "$idle"
 start_daemon "$sock"

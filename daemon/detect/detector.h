@@ -176,8 +176,8 @@ struct leak_proc {
 	/* RLIMIT_NOFILE, refreshed every limit_refresh s */
 	uint64_t soft, hard, limit_ts;
 	bool limit_known;
-	/* systemd unit, read on first use */
-	char unit[128];
+	/* systemd unit, read on first use (NULL: none, or not read yet) */
+	char *unit;
 	bool unit_known;
 	struct leak_growth growth;
 	struct leak_exhaustion exhaustion;

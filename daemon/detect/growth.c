@@ -4,8 +4,10 @@
  * fast and slow (see leaks.h), and the alert it raises. The trend functions
  * are pure; the detector below feeds them one sample a tick.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -72,40 +74,67 @@ void fdw_trend_fit(const uint32_t *v, unsigned int n, struct fdw_trend *t)
 	}
 }
 
-/* The last k values of a ring, oldest first. */
-static unsigned int ring_last(const uint32_t *ring, unsigned int cap, unsigned int n,
-			      unsigned int head, unsigned int k, uint32_t *out)
+/* The last k values of the fine (or the coarse) ring, oldest first. */
+static unsigned int series_ring_last(const struct fdw_leak_series *s, bool coarse, unsigned int k,
+				     uint32_t *out)
 {
+	unsigned int cap = coarse ? FDW_LEAK_COARSE : FDW_LEAK_FINE;
+	unsigned int n = coarse ? s->coarse_n : s->fine_n;
+	unsigned int head = coarse ? s->coarse_head : s->fine_head;
+	const uint32_t *ring = s->ring ? s->ring + (coarse ? FDW_LEAK_FINE : 0) : NULL;
+
 	if (k > n)
 		k = n;
 	for (unsigned int i = 0; i < k; i++)
-		out[i] = ring[(head + cap - k + i) % cap];
+		out[i] = ring ? ring[(head + cap - k + i) % cap] : s->flat;
 	return k;
 }
 
 unsigned int leak_series_last(const struct fdw_leak_series *s, unsigned int k, uint32_t *out)
 {
-	return ring_last(s->fine, FDW_LEAK_FINE, s->fine_n, s->fine_head,
-			 k > FDW_LEAK_FINE ? FDW_LEAK_FINE : k, out);
+	return series_ring_last(s, false, k > FDW_LEAK_FINE ? FDW_LEAK_FINE : k, out);
 }
 
-void fdw_leak_series_push(struct fdw_leak_series *s, const struct fdw_leak_config *c,
-			  uint32_t nopen)
+int fdw_leak_series_push(struct fdw_leak_series *s, const struct fdw_leak_config *c,
+			 uint32_t nopen)
 {
-	s->fine[s->fine_head] = nopen;
+	if (!s->samples) {
+		s->flat = nopen;
+	} else if (!s->ring && nopen != s->flat) {
+		/* the first change: until now every value was `flat` */
+		uint32_t *ring = malloc((FDW_LEAK_FINE + FDW_LEAK_COARSE) * sizeof(*ring));
+
+		if (!ring)
+			return -ENOMEM;
+		for (unsigned int i = 0; i < FDW_LEAK_FINE + FDW_LEAK_COARSE; i++)
+			ring[i] = s->flat;
+		s->ring = ring;
+	}
+	if (s->ring)
+		s->ring[s->fine_head] = nopen;
 	s->fine_head = (s->fine_head + 1) % FDW_LEAK_FINE;
 	if (s->fine_n < FDW_LEAK_FINE)
 		s->fine_n++;
 	if (!s->floor_samples || nopen < s->floor)
 		s->floor = nopen;
 	if (++s->floor_samples >= c->slow_interval) {
-		s->coarse[s->coarse_head] = s->floor;
+		if (s->ring)
+			s->ring[FDW_LEAK_FINE + s->coarse_head] = s->floor;
 		s->coarse_head = (s->coarse_head + 1) % FDW_LEAK_COARSE;
 		if (s->coarse_n < FDW_LEAK_COARSE)
 			s->coarse_n++;
 		s->floor_samples = 0;
 	}
 	s->samples++;
+	return 0;
+}
+
+void fdw_leak_series_reset(struct fdw_leak_series *s)
+{
+	if (!s)
+		return;
+	free(s->ring);
+	memset(s, 0, sizeof(*s));
 }
 
 /*
@@ -135,7 +164,7 @@ bool fdw_leak_growth(const struct fdw_leak_config *c, const struct fdw_leak_seri
 
 	memset(g, 0, sizeof(*g));
 	/* fast: the last fast_window one-second samples */
-	n = ring_last(s->fine, FDW_LEAK_FINE, s->fine_n, s->fine_head, c->fast_window, buf);
+	n = series_ring_last(s, false, c->fast_window, buf);
 	fdw_trend_fit(buf, n, &t);
 	if (n >= c->fast_min_samples &&
 	    trend_grows(&t, c->fast_min_rate, c->fast_min_rise, c->min_fit, c->min_rising)) {
@@ -154,8 +183,7 @@ bool fdw_leak_growth(const struct fdw_leak_config *c, const struct fdw_leak_seri
 	    t.r2 >= c->min_fit * 0.75)
 		g->suspect = true;
 	/* slow: the floors of the last slow_window intervals */
-	n = ring_last(s->coarse, FDW_LEAK_COARSE, s->coarse_n, s->coarse_head, c->slow_window,
-		      buf);
+	n = series_ring_last(s, true, c->slow_window, buf);
 	fdw_trend_fit(buf, n, &t);
 	if (n >= c->slow_min_samples &&
 	    trend_grows(&t, c->slow_min_rate * c->slow_interval / 60.0, c->slow_min_rise,
@@ -205,12 +233,7 @@ static void growth_series(json_t *ev, const struct fdw_leaks *l, const struct le
 	unsigned int n;
 	json_t *a;
 
-	if (slow)
-		n = ring_last(s->coarse, FDW_LEAK_COARSE, s->coarse_n, s->coarse_head,
-			      l->cfg.slow_window, buf);
-	else
-		n = ring_last(s->fine, FDW_LEAK_FINE, s->fine_n, s->fine_head,
-			      l->cfg.fast_window, buf);
+	n = series_ring_last(s, slow, slow ? l->cfg.slow_window : l->cfg.fast_window, buf);
 	a = json_array();
 	for (unsigned int i = 0; a && i < n; i++)
 		(void)json_array_append_new(a, json_integer(buf[i]));
@@ -309,7 +332,8 @@ static void growth_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_pro
 	struct leak_growth *gs = &st->growth;
 	struct fdw_alert *a = leak_alert_current(l, &gs->alert);
 
-	fdw_leak_series_push(&gs->series, &l->cfg, t->nopen);
+	/* -ENOMEM: the sample is lost, the trend goes on from the others */
+	(void)fdw_leak_series_push(&gs->series, &l->cfg, t->nopen);
 	gs->growing = fdw_leak_growth(&l->cfg, &gs->series, &gs->growth);
 	if (gs->growing || gs->growth.suspect)
 		gs->suspect_ts = now;

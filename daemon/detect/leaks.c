@@ -96,6 +96,8 @@ static void leak_proc_free(struct fdw_leaks *l, struct fdw_proc *p)
 	for (unsigned int i = 0; i < l->ndet; i++)
 		if (l->det[i]->on_proc_exit)
 			l->det[i]->on_proc_exit(l, st);
+	fdw_leak_series_reset(&st->growth.series);
+	free(st->unit);
 	free(st);
 	leak_state_set(l, p, NULL);
 	l->stats.procs--;
@@ -207,7 +209,7 @@ static void tick_proc(struct fdw_leaks *l, struct fdw_proc *p, uint64_t now, dou
 	if (st->exec_count != p->exec_count) {
 		/* a new program: its trend starts again, its unit and symbols are new */
 		st->exec_count = p->exec_count;
-		memset(&st->growth.series, 0, sizeof(st->growth.series));
+		fdw_leak_series_reset(&st->growth.series);
 		st->unit_known = false;
 		leak_symbols_forget(st);
 	}
@@ -321,10 +323,15 @@ bool fdw_leaks_proc_info(struct fdw_leaks *l, struct fdw_proc *p, struct fdw_lea
 	if (!st)
 		return false;
 	if (!st->unit_known) {
-		st->unit_known = true;
-		(void)l->ops.read_unit(l->ops.userdata, st->pid, st->unit, sizeof(st->unit));
+		char unit[128] = "";
+
+		(void)l->ops.read_unit(l->ops.userdata, st->pid, unit, sizeof(unit));
+		free(st->unit);
+		st->unit = unit[0] ? strdup(unit) : NULL;
+		/* out of memory: shown as none, read again next time */
+		st->unit_known = st->unit || !unit[0];
 	}
-	out->unit = st->unit;
+	out->unit = st->unit ? st->unit : "";
 	if (st->limit_known) {
 		out->soft = st->soft;
 		out->hard = st->hard;

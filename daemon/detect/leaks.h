@@ -119,9 +119,16 @@ const char *fdw_leak_config_name(size_t i);
 
 /* ---- the growth detector, pure (unit-tested on synthetic series) ---- */
 
+/*
+ * Zeroed, it is empty. Most processes hold the same number of fds for
+ * ever: while every sample pushed equals the first (`flat`), both rings are
+ * all `flat` and are not stored; they are allocated at the first sample
+ * that differs. fdw_leak_series_reset() frees them.
+ */
 struct fdw_leak_series {
-	uint32_t fine[FDW_LEAK_FINE];
-	uint32_t coarse[FDW_LEAK_COARSE];
+	uint32_t *ring;			    /* FDW_LEAK_FINE then FDW_LEAK_COARSE values,
+					     * NULL while all are `flat` */
+	uint32_t flat;
 	unsigned int fine_n, fine_head;	    /* head: next write */
 	unsigned int coarse_n, coarse_head;
 	uint32_t floor;			    /* minimum of the interval in progress */
@@ -153,8 +160,12 @@ struct fdw_growth {
 
 /* Least squares over v[0..n). */
 void fdw_trend_fit(const uint32_t *v, unsigned int n, struct fdw_trend *t);
-void fdw_leak_series_push(struct fdw_leak_series *s, const struct fdw_leak_config *c,
-			  uint32_t nopen);
+/* 0, or -ENOMEM (the rings could not be allocated: the sample is not kept,
+ * the series stays as it was). */
+int fdw_leak_series_push(struct fdw_leak_series *s, const struct fdw_leak_config *c,
+			 uint32_t nopen);
+/* Empty again (frees the rings); NULL-safe. */
+void fdw_leak_series_reset(struct fdw_leak_series *s);
 /* true when growing (g->detector set). */
 bool fdw_leak_growth(const struct fdw_leak_config *c, const struct fdw_leak_series *s,
 		     struct fdw_growth *g);

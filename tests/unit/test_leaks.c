@@ -145,15 +145,17 @@ static long first_growth(const struct fdw_leak_config *c, series_fn f, unsigned 
 
 	memset(&s, 0, sizeof(s));
 	for (unsigned int t = 0; t < secs; t++) {
-		fdw_leak_series_push(&s, c, f(t));
+		CHECK_EQ(fdw_leak_series_push(&s, c, f(t)), 0);
 		if (fdw_leak_growth(c, &s, &g)) {
 			if (rate)
 				*rate = g.rate_per_s;
 			if (detector)
 				*detector = g.detector;
+			fdw_leak_series_reset(&s);
 			return (long)t;
 		}
 	}
+	fdw_leak_series_reset(&s);
 	return -1;
 }
 
@@ -167,10 +169,11 @@ static unsigned int suspect_seconds(const struct fdw_leak_config *c, series_fn f
 
 	memset(&s, 0, sizeof(s));
 	for (unsigned int t = 0; t < secs; t++) {
-		fdw_leak_series_push(&s, c, f(t));
+		CHECK_EQ(fdw_leak_series_push(&s, c, f(t)), 0);
 		(void)fdw_leak_growth(c, &s, &g);
 		n += g.suspect;
 	}
+	fdw_leak_series_reset(&s);
 	return n;
 }
 
@@ -243,6 +246,11 @@ static uint32_t leak_then_stop(unsigned int t)
 	return 10 + 20 * (t < 40 ? t : 40);
 }
 
+static uint32_t steady_then_leak(unsigned int t)
+{
+	return t < 600 ? 40 : 40 + 20 * (t - 600);
+}
+
 static void test_growth_detectors(void)
 {
 	struct fdw_leak_config c;
@@ -295,9 +303,41 @@ static void test_growth_detectors(void)
 	/* a leak that stops is no longer growing once the window moved on */
 	memset(&s, 0, sizeof(s));
 	for (unsigned int t = 0; t < 40 + c.fast_window + 2; t++)
-		fdw_leak_series_push(&s, &c, leak_then_stop(t));
+		CHECK_EQ(fdw_leak_series_push(&s, &c, leak_then_stop(t)), 0);
 	CHECK(!fdw_leak_growth(&c, &s, &g));
 	CHECK(!g.suspect);
+	fdw_leak_series_reset(&s);
+
+	/* a flat series keeps no rings; the first change makes them, holding
+	 * the same values as if they had been there all along */
+	memset(&s, 0, sizeof(s));
+	for (unsigned int t = 0; t < 3 * c.slow_interval; t++)
+		CHECK_EQ(fdw_leak_series_push(&s, &c, 100), 0);
+	CHECK(!s.ring && s.coarse_n == 3);
+	CHECK(!fdw_leak_growth(&c, &s, &g) && !g.suspect);
+	{
+		uint32_t v[FDW_LEAK_FINE];
+		unsigned int n = leak_series_last(&s, 8, v);
+
+		CHECK_EQ(n, 8);
+		for (unsigned int i = 0; i < n; i++)
+			CHECK_EQ(v[i], 100);
+		for (unsigned int t = 0; t < c.slow_interval; t++)
+			CHECK_EQ(fdw_leak_series_push(&s, &c, 90 + t), 0);
+		CHECK(s.ring && s.coarse_n == 4);
+		n = leak_series_last(&s, 3, v);
+		CHECK(n == 3 && v[0] == 87 + c.slow_interval && v[2] == 89 + c.slow_interval);
+		CHECK(s.ring[FDW_LEAK_FINE + 2] == 100 && s.ring[FDW_LEAK_FINE + 3] == 90);
+		if (c.slow_interval >= FDW_LEAK_FINE)
+			CHECK_EQ(leak_series_last(&s, FDW_LEAK_FINE, v), FDW_LEAK_FINE);
+	}
+	fdw_leak_series_reset(&s);
+	CHECK(!s.ring && !s.samples);
+	fdw_leak_series_reset(NULL);
+	/* steady, then a leak: found as fast as from the start */
+	at = first_growth(&c, steady_then_leak, 3600, &rate, &det);
+	CHECK(at >= 600 && at <= 630);
+	CHECK_EQ(det, FDW_GROWTH_FAST);
 
 	/* the thresholds are the configuration's */
 	CHECK_EQ(fdw_leak_config_set(&c, "fast_min_rate=50"), 0);
