@@ -442,6 +442,8 @@ static void notify_status(struct fdw_daemon *d)
 
 /* Every second: lost records are noticed even when nobody asks; the
  * watchdog is fed from the loop, so a stuck loop is restarted. */
+#define TICK_DRAIN_BUDGET_NS (20 * 1000000ull)
+
 static void on_tick(uv_timer_t *t)
 {
 	struct fdw_daemon *d = t->data;
@@ -452,7 +454,9 @@ static void on_tick(uv_timer_t *t)
 	    now - d->tick_due_ms > d->pipeline.stats.loop_lag_max_ms)
 		d->pipeline.stats.loop_lag_max_ms = now - d->tick_due_ms;
 	d->tick_due_ms = now + TICK_MS;
-	fdw_pipeline_drain(&d->pipeline);
+	/* bounded: a backlog is the capture's slices' to work off, between
+	 * requests; the tick only notices losses once caught up */
+	(void)fdw_pipeline_drain_for(&d->pipeline, TICK_DRAIN_BUDGET_NS);
 	d->ticks++;
 	if (d->leaks)
 		fdw_leaks_tick(d->leaks, fdw_now_mono(), fdw_now_real());

@@ -41,7 +41,7 @@ static const char *const kind_names[] = {
 struct fdent {
 	int fd;
 	bool cloexec;
-	const char *target; /* owned (kernel side) or borrowed (model side) */
+	const char *target; /* owned (a copy, both sides) */
 };
 
 struct fdlist {
@@ -129,16 +129,23 @@ static int read_kernel(const char *proc_root, uint32_t tid, struct fdlist *k)
 	return 0;
 }
 
-/* The model's side borrows the targets: valid until the next drain. */
+/* The model's side, with copies of the targets: the differences are
+ * rendered a step later, after the loop ran other work (capture slices
+ * that may close those fds and free their names). */
 static int read_model(const struct fdw_table *t, struct fdlist *m)
 {
+	m->owned = true;
 	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
 		const struct fdw_slot *s = t->slots[fd];
+		char *target;
 
 		if (!fdw_slot_open(s))
 			continue;
-		if (fdlist_add(m, (int)fd, s->cloexec, s->ofd->target) < 0)
+		target = s->ofd->target ? strdup(s->ofd->target) : NULL;
+		if ((s->ofd->target && !target) || fdlist_add(m, (int)fd, s->cloexec, target) < 0) {
+			free(target);
 			return -ENOMEM;
+		}
 	}
 	return 0;
 }

@@ -169,7 +169,10 @@ def main(r):
                 check_eq(lost, 0, f"events_lost grew ({received} received)")
                 check(received >= ops, f"{received} events received for {ops} rounds")
         with r.case(f"stress {mode}: every status answered within {STATUS_LIMIT_S:g} s"):
-            check(len(lat) >= secs, f"only {len(lat)} status polls in {wall:.1f} s")
+            # a sanitizer build answers slower (a core's worth of records
+            # behind it): fewer polls, but never none for seconds
+            want = secs / 4 if SANITIZED else secs
+            check(len(lat) >= want, f"only {len(lat)} status polls in {wall:.1f} s")
             slow = [round(x, 2) for x in lat if x > STATUS_LIMIT_S]
             check(not slow and not poller.errors,
                   f"{len(slow)} of {len(lat)} answers slower than {STATUS_LIMIT_S:g} s "

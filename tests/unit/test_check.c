@@ -650,6 +650,42 @@ static void test_verify_offloaded(void)
 		CHECK(json_is_true(get(others[i].doc, "ok")));
 		json_decref(others[i].doc);
 	}
+	/* the differences are rendered a step after they were found (the
+	 * in-flight check runs in the pool): the model changes meanwhile, the
+	 * names it had then are freed, and the answer still says what was
+	 * compared (a use after free before: ASan/valgrind) */
+	corrupt(&w, tids[2]);
+	memset(&a, 0, sizeof(a));
+	CHECK_EQ(fdw_verify_start(&w.checker, tids[2], answer_done, NULL, &a, &run), 0);
+	{
+		struct fake_job jobs[8];
+		unsigned int n;
+
+		for (int round = 0; round < 3; round++) {
+			n = take_jobs(jobs);
+			CHECK_EQ(n, 1);
+			if (n != 1)
+				break;
+			jobs[0].work(jobs[0].arg);
+			jobs[0].done(jobs[0].arg); /* the next round, then the in-flight check */
+		}
+		/* fd 21 ("/not/null" in the model) closes before its difference is
+		 * rendered: its open file description and name are freed */
+		apply(&w, tids[2], FDW_SYS_CLOSE, 0, 21);
+		/* and number 21 is reused until its history forgets that name */
+		for (int i = 0; i < FDW_SLOT_HISTORY + 1; i++) {
+			apply(&w, tids[2], FDW_SYS_DUP, 21, 20);
+			apply(&w, tids[2], FDW_SYS_CLOSE, 0, 21);
+		}
+		CHECK(!fdw_slot_open(fdw_table_slot(
+			fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[2])), 21)));
+		CHECK_EQ(run_all_jobs(), 1);
+	}
+	CHECK_EQ(a.calls, 1);
+	CHECK_STR(sval(find_diff(get(a.doc, "differences"), 21, "target"), "model"), "/not/null");
+	json_decref(a.doc);
+	fdw_pipeline_drain(&w.pipeline); /* the repair */
+
 	/* an unknown pid is answered at once */
 	CHECK_EQ(fdw_verify_start(&w.checker, 999999999, answer_done, NULL, &gone, &run),
 		 -ENOENT);
