@@ -535,11 +535,8 @@ static void after_read(struct fdw_verify_run *r)
 	struct fdw_proc *p;
 	int err = r->work_err;
 
-	if (err == -ENOENT || err == -ESRCH || (!err && r->k.err)) {
-		proc_result(r, err ? -ESRCH : r->k.err);
-		return;
-	}
 	if (err < 0) {
+		/* -ESRCH: gone (read_kernel says so for a missing /proc entry) */
 		proc_result(r, err);
 		return;
 	}
@@ -602,14 +599,33 @@ static void after_list(struct fdw_verify_run *r)
 	r->step = ST_END;
 }
 
+/* Every process the model holds but the daemon (reading its own /proc
+ * entry changes its own table), into `out` (room for all): how many. */
+static size_t model_pids(const struct fdw_model *m, uint32_t *out)
+{
+	uint32_t self = (uint32_t)getpid();
+	size_t it = 0, n = 0;
+	uint64_t key;
+
+	while (fdw_hashmap_next(&m->procs, &it, &key, NULL))
+		if ((uint32_t)key != self)
+			out[n++] = (uint32_t)key;
+	return n;
+}
+
+/* Every process the model holds but the daemon, by pid. */
+static void all_pids(struct fdw_checker *c, struct fdw_verify_run *r)
+{
+	r->npids = model_pids(c->model, r->pids);
+	if (r->npids) /* qsort(NULL, 0, ...) is undefined (UBSan) */
+		qsort(r->pids, r->npids, sizeof(*r->pids), fdw_cmp_u32);
+}
+
 /* The model's pids, then /proc's (off the loop): every pid held was there
  * before the listing started. */
 static bool sweep_prepare(struct fdw_verify_run *r)
 {
 	struct fdw_model *m = r->c->model;
-	uint32_t self = (uint32_t)getpid();
-	size_t it = 0;
-	uint64_t key;
 
 	fdw_pipeline_drain(r->c->pipeline);
 	free(r->held);
@@ -617,9 +633,7 @@ static bool sweep_prepare(struct fdw_verify_run *r)
 	r->held = malloc((fdw_hashmap_size(&m->procs) + 1) * sizeof(*r->held));
 	if (!r->held)
 		return false;
-	while (fdw_hashmap_next(&m->procs, &it, &key, NULL))
-		if ((uint32_t)key != self)
-			r->held[r->nheld++] = (uint32_t)key;
+	r->nheld = model_pids(m, r->held);
 	fdw_hashmap_free(&r->live);
 	fdw_hashmap_init(&r->live);
 	r->step = ST_LIST;
@@ -757,20 +771,6 @@ static struct fdw_verify_run *run_new(struct fdw_checker *c, enum run_kind kind,
 		return NULL;
 	}
 	return r;
-}
-
-/* Every process the model holds but the daemon, by pid. */
-static void all_pids(struct fdw_checker *c, struct fdw_verify_run *r)
-{
-	uint32_t self = (uint32_t)getpid();
-	size_t it = 0;
-	uint64_t key;
-
-	while (fdw_hashmap_next(&c->model->procs, &it, &key, NULL))
-		if ((uint32_t)key != self)
-			r->pids[r->npids++] = (uint32_t)key;
-	if (r->npids) /* qsort(NULL, 0, ...) is undefined (UBSan) */
-		qsort(r->pids, r->npids, sizeof(*r->pids), fdw_cmp_u32);
 }
 
 int fdw_verify_proc(struct fdw_checker *c, struct fdw_proc *p, json_t *diffs)
