@@ -283,15 +283,19 @@ int exit_dup3(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_close")
 int exit_close(struct trace_event_raw_sys_exit *ctx)
 {
+	struct task_struct *task;
 	__u32 fd;
 
 	sys_plain(ctx, FDW_SYS_CLOSE);
 	if (ctx->ret == -EBADF_)
 		return 0;
+	task = bpf_get_current_task_btf();
+	if (!multi_threaded(task))
+		return 0;
 	fd = (__u32)PT_REGS_PARM1_SYSCALL(user_regs());
 	/* reopened already (by another thread): a thread blocked on the number
 	 * now may be on the new file; say nothing */
-	if (file_at(bpf_get_current_task_btf(), (int)fd))
+	if (file_at(task, (int)fd))
 		return 0;
 	inflight(ctx, FDW_SYS_CLOSE, fd, fd);
 	return 0;

@@ -33,7 +33,6 @@
 #define F_GETFL_ 3
 #define TASK_INTERRUPTIBLE_ 0x1
 #define TASK_UNINTERRUPTIBLE_ 0x2
-#define INFLIGHT_MAX_THREADS 256 /* threads walked per close, then counted */
 
 /*
  * The open-coded task iterator (Linux 6.7+). Declared here rather than
@@ -58,6 +57,16 @@ extern void bpf_iter_task_destroy(struct bpf_iter_task___fdw *it) __weak __ksym;
 
 /* The in-flight walk is skipped when the daemon says so (no kfunc, tests). */
 const volatile bool inflight_walk = true;
+
+/*
+ * Threads walked per close, then counted (FDW_STAT_INFLIGHT_TRUNC). A
+ * writable global, not a constant, on purpose: compared with a constant,
+ * the walk's counter decides a branch at every iteration, so the verifier
+ * keeps it precise and checks the loop body once per possible count (256
+ * times over, seconds per program at every start); against a value it
+ * cannot know, the counter stays imprecise and the loop converges at once.
+ */
+__u32 inflight_max_threads = 256;
 
 /*
  * Deep mode (fd-reuse), for the processes in deep_tgids only: each thread's
@@ -120,8 +129,8 @@ static __always_inline int deep_use(struct trace_event_raw_sys_exit *ctx, __u16 
 	struct reuse_val *old, cur = {};
 	struct reuse_key key;
 	struct task_struct *task;
+	struct fdw_ident id;
 	struct file *file;
-	struct inode *inode;
 	int fd;
 
 	if (!nr_deep_tgids || !bpf_map_lookup_elem(&deep_tgids, &tgid))
@@ -135,10 +144,9 @@ static __always_inline int deep_use(struct trace_event_raw_sys_exit *ctx, __u16 
 	key.tid = (__u32)pid_tgid;
 	key.fd = fd;
 	cur.file = (__u64)file;
-	inode = BPF_CORE_READ(file, f_inode);
-	if (inode) {
-		cur.ino = BPF_CORE_READ(inode, i_ino);
-		cur.mode = BPF_CORE_READ(inode, i_mode);
+	if (file_ident(file, &id)) {
+		cur.ino = id.ino;
+		cur.mode = id.mode;
 	}
 	/* a struct file freed by a close is often the very one the next open
 	 * gets (the slab's last freed object): the inode tells them apart */
@@ -275,74 +283,84 @@ SYS_BADF(inotify_add_watch, FDW_SYS_INOTIFY_ADD_WATCH, 0)
 /* ---- in flight ------------------------------------------------------------ */
 
 /*
- * The FDW_SYS_* of a raw syscall number that blocks on an fd, with the
- * index of its fd argument (second candidate in *b), FDW_SYS_UNKNOWN when
- * it is not one. poll/select wait on a user array another task's memory
- * holds: not read here (not exact from a non-sleepable program).
+ * The FDW_SYS_* of a raw syscall number that blocks on an fd, and the
+ * index of its second fd argument (0: none; the first is argument 0);
+ * FDW_SYS_UNKNOWN (a zero entry) when it is not one. poll/select wait on a
+ * user array another task's memory holds: not read here (not exact from a
+ * non-sleepable program).
+ *
+ * A table, not a switch: in the thread walk's loop a switch's 27 constant
+ * results were 27 verifier states per iteration (the results decide
+ * branches, so the verifier keeps them precise), ~3 s of verification for
+ * each of the four programs that walk (close, close_range, dup2, dup3) at
+ * every start; a load at a variable index of a read-only array is one
+ * unknown value.
  */
-static __always_inline __u16 blocking_nr(long sysnr, int *b)
-{
-	*b = -1;
-	switch (sysnr) {
+struct blocking_call {
+	__u16 nr;     /* FDW_SYS_* */
+	__u16 second; /* index of a second fd argument, 0: none */
+};
+
+#define BLOCKING_NR_MAX 512
+
+static const struct blocking_call blocking_calls[BLOCKING_NR_MAX] = {
 #if defined(bpf_target_x86)
-	case 0: return FDW_SYS_READ;
-	case 1: return FDW_SYS_WRITE;
-	case 16: return FDW_SYS_IOCTL;
-	case 17: return FDW_SYS_PREAD64;
-	case 18: return FDW_SYS_PWRITE64;
-	case 19: return FDW_SYS_READV;
-	case 20: return FDW_SYS_WRITEV;
-	case 40: *b = 1; return FDW_SYS_SENDFILE;
-	case 42: return FDW_SYS_CONNECT;
-	case 43: return FDW_SYS_ACCEPT;
-	case 44: return FDW_SYS_SENDTO;
-	case 45: return FDW_SYS_RECVFROM;
-	case 46: return FDW_SYS_SENDMSG;
-	case 47: return FDW_SYS_RECVMSG;
-	case 73: return FDW_SYS_FLOCK;
-	case 74: return FDW_SYS_FSYNC;
-	case 75: return FDW_SYS_FDATASYNC;
-	case 232: return FDW_SYS_EPOLL_WAIT;
-	case 275: *b = 2; return FDW_SYS_SPLICE;
-	case 276: *b = 1; return FDW_SYS_TEE;
-	case 281: return FDW_SYS_EPOLL_PWAIT;
-	case 288: return FDW_SYS_ACCEPT4;
-	case 295: return FDW_SYS_PREADV;
-	case 296: return FDW_SYS_PWRITEV;
-	case 299: return FDW_SYS_RECVMMSG;
-	case 307: return FDW_SYS_SENDMMSG;
-	case 326: *b = 2; return FDW_SYS_COPY_FILE_RANGE;
+	[0] = { FDW_SYS_READ, 0 },
+	[1] = { FDW_SYS_WRITE, 0 },
+	[16] = { FDW_SYS_IOCTL, 0 },
+	[17] = { FDW_SYS_PREAD64, 0 },
+	[18] = { FDW_SYS_PWRITE64, 0 },
+	[19] = { FDW_SYS_READV, 0 },
+	[20] = { FDW_SYS_WRITEV, 0 },
+	[40] = { FDW_SYS_SENDFILE, 1 },
+	[42] = { FDW_SYS_CONNECT, 0 },
+	[43] = { FDW_SYS_ACCEPT, 0 },
+	[44] = { FDW_SYS_SENDTO, 0 },
+	[45] = { FDW_SYS_RECVFROM, 0 },
+	[46] = { FDW_SYS_SENDMSG, 0 },
+	[47] = { FDW_SYS_RECVMSG, 0 },
+	[73] = { FDW_SYS_FLOCK, 0 },
+	[74] = { FDW_SYS_FSYNC, 0 },
+	[75] = { FDW_SYS_FDATASYNC, 0 },
+	[232] = { FDW_SYS_EPOLL_WAIT, 0 },
+	[275] = { FDW_SYS_SPLICE, 2 },
+	[276] = { FDW_SYS_TEE, 1 },
+	[281] = { FDW_SYS_EPOLL_PWAIT, 0 },
+	[288] = { FDW_SYS_ACCEPT4, 0 },
+	[295] = { FDW_SYS_PREADV, 0 },
+	[296] = { FDW_SYS_PWRITEV, 0 },
+	[299] = { FDW_SYS_RECVMMSG, 0 },
+	[307] = { FDW_SYS_SENDMMSG, 0 },
+	[326] = { FDW_SYS_COPY_FILE_RANGE, 2 },
 #elif defined(bpf_target_arm64)
-	case 22: return FDW_SYS_EPOLL_PWAIT;
-	case 29: return FDW_SYS_IOCTL;
-	case 32: return FDW_SYS_FLOCK;
-	case 63: return FDW_SYS_READ;
-	case 64: return FDW_SYS_WRITE;
-	case 65: return FDW_SYS_READV;
-	case 66: return FDW_SYS_WRITEV;
-	case 67: return FDW_SYS_PREAD64;
-	case 68: return FDW_SYS_PWRITE64;
-	case 69: return FDW_SYS_PREADV;
-	case 70: return FDW_SYS_PWRITEV;
-	case 71: *b = 1; return FDW_SYS_SENDFILE;
-	case 76: *b = 2; return FDW_SYS_SPLICE;
-	case 77: *b = 1; return FDW_SYS_TEE;
-	case 82: return FDW_SYS_FSYNC;
-	case 83: return FDW_SYS_FDATASYNC;
-	case 202: return FDW_SYS_ACCEPT;
-	case 203: return FDW_SYS_CONNECT;
-	case 206: return FDW_SYS_SENDTO;
-	case 207: return FDW_SYS_RECVFROM;
-	case 211: return FDW_SYS_SENDMSG;
-	case 212: return FDW_SYS_RECVMSG;
-	case 242: return FDW_SYS_ACCEPT4;
-	case 243: return FDW_SYS_RECVMMSG;
-	case 269: return FDW_SYS_SENDMMSG;
-	case 285: *b = 2; return FDW_SYS_COPY_FILE_RANGE;
+	[22] = { FDW_SYS_EPOLL_PWAIT, 0 },
+	[29] = { FDW_SYS_IOCTL, 0 },
+	[32] = { FDW_SYS_FLOCK, 0 },
+	[63] = { FDW_SYS_READ, 0 },
+	[64] = { FDW_SYS_WRITE, 0 },
+	[65] = { FDW_SYS_READV, 0 },
+	[66] = { FDW_SYS_WRITEV, 0 },
+	[67] = { FDW_SYS_PREAD64, 0 },
+	[68] = { FDW_SYS_PWRITE64, 0 },
+	[69] = { FDW_SYS_PREADV, 0 },
+	[70] = { FDW_SYS_PWRITEV, 0 },
+	[71] = { FDW_SYS_SENDFILE, 1 },
+	[76] = { FDW_SYS_SPLICE, 2 },
+	[77] = { FDW_SYS_TEE, 1 },
+	[82] = { FDW_SYS_FSYNC, 0 },
+	[83] = { FDW_SYS_FDATASYNC, 0 },
+	[202] = { FDW_SYS_ACCEPT, 0 },
+	[203] = { FDW_SYS_CONNECT, 0 },
+	[206] = { FDW_SYS_SENDTO, 0 },
+	[207] = { FDW_SYS_RECVFROM, 0 },
+	[211] = { FDW_SYS_SENDMSG, 0 },
+	[212] = { FDW_SYS_RECVMSG, 0 },
+	[242] = { FDW_SYS_ACCEPT4, 0 },
+	[243] = { FDW_SYS_RECVMMSG, 0 },
+	[269] = { FDW_SYS_SENDMMSG, 0 },
+	[285] = { FDW_SYS_COPY_FILE_RANGE, 2 },
 #endif
-	default: return FDW_SYS_UNKNOWN;
-	}
-}
+};
 
 /*
  * The syscall a sleeping task is in, from its saved registers; -1 when it
@@ -360,6 +378,12 @@ static __always_inline long task_syscall(struct pt_regs *regs)
 #else
 	return (long)regs->syscallno;
 #endif
+}
+
+/* Another thread shares the table and may be blocked on one of its fds. */
+static __always_inline bool multi_threaded(struct task_struct *task)
+{
+	return task->signal->nr_threads >= 2;
 }
 
 static __always_inline bool in_range(long fd, __u32 first, __u32 last)
@@ -381,18 +405,19 @@ static __always_inline void inflight(struct trace_event_raw_sys_exit *ctx, __u16
 
 	if (!inflight_walk || (pid_tgid >> 32) == self_tgid || !bpf_ksym_exists(bpf_iter_task_new))
 		return;
-	if (BPF_CORE_READ(cur, signal, nr_threads) < 2)
+	if (!multi_threaded(cur))
 		return;
 	bpf_iter_task_new(&it, cur, BPF_TASK_ITER_PROC_THREADS_);
 	while ((t = bpf_iter_task_next(&it))) {
 		struct fdw_inflight_event *e;
 		struct pt_regs *regs;
+		const struct blocking_call *call;
 		__u16 onr;
 		long sysnr;
 		__u64 a0, a1 = (__u64)-1;
 		int b;
 
-		if (++n > INFLIGHT_MAX_THREADS) {
+		if (++n > inflight_max_threads) {
 			stat_inc(FDW_STAT_INFLIGHT_TRUNC);
 			break;
 		}
@@ -403,9 +428,13 @@ static __always_inline void inflight(struct trace_event_raw_sys_exit *ctx, __u16
 		if (!regs)
 			continue;
 		sysnr = task_syscall(regs);
-		onr = blocking_nr(sysnr, &b);
+		if (sysnr < 0 || sysnr >= BLOCKING_NR_MAX)
+			continue;
+		call = &blocking_calls[sysnr];
+		onr = call->nr;
 		if (onr == FDW_SYS_UNKNOWN)
 			continue;
+		b = call->second ? call->second : -1;
 		a0 = PT_REGS_PARM1_SYSCALL(regs);
 		if (b == 1)
 			a1 = PT_REGS_PARM2_SYSCALL(regs);
