@@ -10,12 +10,15 @@
  *   fdwatch-bench-loop getppid N    N x getppid() (a syscall fdwatch does not trace)
  *   fdwatch-bench-loop piperw N     N x (write + read) of 64 bytes on a pipe: the
  *                                   read probe's cost (it filters fanotify files)
+ *   fdwatch-bench-loop forkexit N   N x (fork, the child _exits, waitpid): the
+ *                                   fork-heavy row (a fork and an exit record each)
  *
  * Prints one line of key=value pairs:
  *   mode=dupclose iterations=N warmup=W ns_per_iter=X.XX total_ns=T fd_syscalls=S
  * ns_per_iter covers the N timed iterations; fd_syscalls is the number of
  * traced syscalls the loops made (warm-up included), i.e. the events a
- * tracer must deliver for them. bench/run.sh reads it.
+ * tracer must deliver for them (for forkexit: the fork and exit records).
+ * bench/run.sh reads it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define WARMUP_MAX 10000u
@@ -129,16 +133,33 @@ static int piperw(const int p[2], uint64_t n)
 	return 0;
 }
 
+static int forkexit(uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		pid_t pid = fork();
+		int st;
+
+		if (pid < 0)
+			return -errno;
+		if (pid == 0)
+			_exit(0);
+		if (waitpid(pid, &st, 0) != pid)
+			return -errno;
+	}
+	return 0;
+}
+
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s dupclose|openclose|socketclose|pipeclose|getppid|piperw N\n"
+		"usage: %s dupclose|openclose|socketclose|pipeclose|getppid|piperw|forkexit N\n"
 		"  dupclose N  N x (dup(fd) + close) on an fd open on /dev/null\n"
 		"  openclose N N x (open(\"/etc/hostname\") + close)\n"
 		"  socketclose N N x (socket(AF_UNIX, SOCK_STREAM) + close)\n"
 		"  pipeclose N N x (pipe2 + close + close)\n"
 		"  getppid N   N x getppid()\n"
-		"  piperw N    N x (write + read) of 64 bytes on a pipe\n",
+		"  piperw N    N x (write + read) of 64 bytes on a pipe\n"
+		"  forkexit N  N x (fork + the child's _exit + waitpid)\n",
 		argv0);
 }
 
@@ -208,6 +229,13 @@ int main(int argc, char **argv)
 		(void)close(p[0]);
 		(void)close(p[1]);
 		fd_syscalls = 0; /* read and write of a pipe make no record */
+	} else if (strcmp(mode, "forkexit") == 0) {
+		r = forkexit(warmup);
+		t0 = now_ns();
+		if (r == 0)
+			r = forkexit(n);
+		t1 = now_ns();
+		fd_syscalls = 2 * (warmup + n); /* a fork and an exit record each */
 	} else {
 		usage(stderr, argv[0]);
 		return 2;
