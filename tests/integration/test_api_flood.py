@@ -205,7 +205,11 @@ def main(r):
                     time.sleep(0.2)
                 T.log(f"daemon sockets {base_socks} -> {socket_fds(pid)}, fds {base} -> "
                       f"{fd_count(pid)}")
-                check_eq(socket_fds(pid), base_socks, "daemon sockets after the clients left")
+                # at most as many: the baseline may have counted a status
+                # client the daemon had not yet seen leave
+                n = socket_fds(pid)
+                check(n <= base_socks,
+                      f"daemon sockets after the clients left: {n}, {base_socks} before")
 
             with r.case("half-open clients"):
                 out, _ = raw(d, b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
