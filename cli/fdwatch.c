@@ -329,7 +329,13 @@ static int run_get(struct run *run, const char *path)
 	int exit_code = FDW_EXIT_OK;
 	int r;
 
-	r = fdw_client_get(run->client, path, &resp);
+	/* --json printed as it came (the checks below need no tree):
+	 * checked to be JSON, not parsed */
+	if (a->json && a->cmd != FDW_CMD_EVENTS && a->cmd != FDW_CMD_VERIFY &&
+	    !(a->npids && (a->cmd == FDW_CMD_PS || a->cmd == FDW_CMD_LEAKS)))
+		r = fdw_client_get_raw(run->client, path, &resp);
+	else
+		r = fdw_client_get(run->client, path, &resp);
 	if (r < 0)
 		return report_client_error(run, r);
 	/* Ages are relative to the answer, not to when we asked. */

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "args.h"
+#include "jsoncheck.h"
 #include "output.h"
 #include "render.h"
 
@@ -1216,6 +1217,70 @@ static void test_columns(void)
 	json_decref(evs);
 }
 
+/* ---- the JSON checker: what jansson accepts, nothing else ---------------- */
+
+static void check_valid(const char *text, size_t len)
+{
+	json_t *j = json_loadb(text, len, 0, NULL);
+	bool want = j != NULL, got = fdw_json_valid(text, len);
+
+	json_decref(j);
+	if (got == want) {
+		passed++;
+	} else {
+		failed++;
+		fprintf(stderr, "FAIL %s:%d: fdw_json_valid(%.*s) = %d, jansson %d\n", __FILE__,
+			__LINE__, (int)(len > 80 ? 80 : len), text, got, want);
+	}
+}
+
+static void test_json_valid(void)
+{
+	static const char *const cases[] = {
+		"{}", "[]", " {} ", "\t\r\n[ ]\n", "", " ", "{", "}", "[", "[}", "{]", "1", "\"s\"",
+		"null", "true", "{} {}", "{}x", "[1,]", "[,1]", "[1 2]", "{\"a\"}", "{\"a\":}",
+		"{\"a\":1,}", "{a:1}", "{\"a\":1 \"b\":2}", "{\"a\":1,\"a\":2}",
+		"[true,false,null]", "[tru]", "[nul]", "[falsey]", "[True]",
+		"[0]", "[-0]", "[01]", "[-]", "[1.]", "[.5]", "[1.5e3]", "[1E+3]", "[1e-3]",
+		"[1e]", "[1e+]", "[-1.25]", "[+1]", "[0x10]", "[1.0e400]", "[-1e400]", "[1e-400]",
+		"[9223372036854775807]", "[9223372036854775808]", "[-9223372036854775808]",
+		"[-9223372036854775809]", "[123456789012345678]", "[99999999999999999999]",
+		"[\"\"]", "[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"]", "[\"\\x\"]", "[\"\\u00e9\"]",
+		"[\"\\u0000\"]", "[\"\\u12\"]", "[\"\\uD83D\\uDC27\"]", "[\"\\uD83D\"]",
+		"[\"\\uD83Dx\"]", "[\"\\uDC27\"]", "[\"\\uD83D\\u0041\"]", "[\"\\uzzzz\"]",
+		"[\"tab\there\"]", "[\"nl\nhere\"]", "[\"\x7f\"]", "[\"\xc3\xa9\"]",
+		"[\"\xc3\"]", "[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]", "[\"\xf0\x9f\x90\xa7\"]",
+		"[\"\xf4\x90\x80\x80\"]", "[\"\xff\"]", "[\"unterminated]", "[\"a\\\"]",
+		"{\"processes\":[{\"pid\":1,\"comm\":\"init\",\"growth_per_min\":null,"
+		"\"ts\":1795000000.123456}]}",
+		"[\xc3\xa9]", "{\"a\":[{\"b\":{\"c\":[]}}]}",
+	};
+	char *deep;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_valid(cases[i], strlen(cases[i]));
+	check_valid("[1]\0", 4);	 /* a NUL after the value */
+	check_valid("[\"a\0b\"]", 7); /* a NUL in a string */
+	check_valid("[1]", 2);		 /* cut short by len */
+	/* 300 digits before the point: finite; 310: not */
+	deep = malloc(2 * 2049 + 400);
+	if (!deep)
+		return;
+	for (int n = 300; n <= 310; n += 10) {
+		memset(deep, '9', (size_t)n + 1);
+		deep[0] = '[';
+		memcpy(deep + n + 1, ".5]", 4);
+		check_valid(deep, strlen(deep));
+	}
+	/* nesting: jansson takes 2048 levels, not 2049 */
+	for (int n = 2047; n <= 2049; n++) {
+		memset(deep, '[', (size_t)n);
+		memset(deep + n, ']', (size_t)n);
+		check_valid(deep, 2 * (size_t)n);
+	}
+	free(deep);
+}
+
 int main(void)
 {
 	/* Clock formatting is in local time: pin it. */
@@ -1245,6 +1310,7 @@ int main(void)
 	test_hostile_trend();
 	test_lsfd_options();
 	test_columns();
+	test_json_valid();
 
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
