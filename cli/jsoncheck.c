@@ -264,3 +264,13 @@ bool fdw_json_valid(const char *text, size_t len)
 	skip_ws(&s);
 	return s.p == s.end;
 }
+
+const char *fdw_json_skip(const char *p, const char *end)
+{
+	struct scan s = { (const unsigned char *)p, (const unsigned char *)end };
+
+	skip_ws(&s);
+	if (!value(&s, 0))
+		return NULL;
+	return (const char *)s.p;
+}

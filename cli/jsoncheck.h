@@ -20,4 +20,11 @@
  */
 bool fdw_json_valid(const char *s, size_t len);
 
+/*
+ * The end of the one JSON value (any kind) that starts at p, leading
+ * whitespace skipped; NULL when there is none up to end or it is not
+ * valid as fdw_json_valid() says.
+ */
+const char *fdw_json_skip(const char *p, const char *end);
+
 #endif

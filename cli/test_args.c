@@ -1217,6 +1217,132 @@ static void test_columns(void)
 	json_decref(evs);
 }
 
+/* ---- ps and fds from the text: the same as from the tree ------------------ */
+
+struct text_case {
+	bool headings, raw, color;
+	const char *sort, *output;
+	const int *pids;
+	size_t npids;
+};
+
+/* doc rendered from the tree and from its text (compact and indented):
+ * the same return, output and warnings. */
+static void check_text_same(const json_t *doc, bool ps, const struct text_case *tc)
+{
+	for (int indent = 0; indent <= 2; indent += 2) {
+		char *text = json_dumps(doc, indent ? JSON_INDENT(indent) : JSON_COMPACT);
+		struct capture a, b;
+		int ra = -1, rb = -2;
+
+		if (!text || !capture_open(&a, tc->headings) || !capture_open(&b, tc->headings)) {
+			CHECK(!"capture");
+			free(text);
+			return;
+		}
+		a.r.raw = b.r.raw = tc->raw;
+		a.r.color = b.r.color = tc->color;
+		a.r.sort = b.r.sort = tc->sort;
+		a.r.output = b.r.output = tc->output;
+		a.r.pids = b.r.pids = tc->pids;
+		a.r.npids = b.r.npids = tc->npids;
+		ra = ps ? fdw_render_ps(&a.r, doc) : fdw_render_fds(&a.r, doc);
+		rb = ps ? fdw_render_ps_text(&b.r, text, strlen(text))
+			: fdw_render_fds_text(&b.r, text, strlen(text));
+		capture_close(&a);
+		capture_close(&b);
+		if (ra != rb || strcmp(a.out, b.out) || strcmp(a.err, b.err)) {
+			failed++;
+			fprintf(stderr, "FAIL %s:%d: %s from text differs (sort %s, -o %s):\n"
+				"tree (%d):\n%s%s\ntext (%d):\n%s%s\n", __FILE__, __LINE__,
+				ps ? "ps" : "fds", tc->sort ? tc->sort : "-",
+				tc->output ? tc->output : "-", ra, a.out, a.err, rb, b.out, b.err);
+		} else {
+			passed++;
+		}
+		capture_free(&a);
+		capture_free(&b);
+		free(text);
+	}
+}
+
+static void test_render_text(void)
+{
+	static const int seven[] = { 7 }, two[] = { 300, 1 };
+	json_t *ps = load("{\"processes\": ["
+			  "{\"pid\": 300, \"comm\": \"worker\", \"fds\": 900,"
+			  " \"table\": 12, \"stale\": true, \"limit_soft\": 1000,"
+			  " \"growth_per_min\": 2.0, \"ppid\": 1, \"threads\": 4},"
+			  "{\"pid\": 7, \"comm\": \"my app\\t\\u00e9\", \"fds\": 12,"
+			  " \"table\": 7, \"stale\": false, \"limit_soft\": 16,"
+			  " \"growth_per_min\": 30.0},"
+			  "{\"pid\": 9, \"comm\": \"same\", \"fds\": 12, \"table\": null,"
+			  " \"stale\": false, \"limit_soft\": 16, \"growth_per_min\": -1.5},"
+			  "{\"pid\": 1, \"comm\": \"init\", \"fds\": 50,"
+			  " \"table\": 1, \"stale\": false, \"limit_soft\": null,"
+			  " \"growth_per_min\": null}], \"after\": {\"x\": [1, 2]}}");
+	json_t *fds = load(
+		"{\"pid\": 42, \"comm\": \"cat\", \"table\": 7, \"stale\": true, \"threads\": 1,"
+		" \"fds\": ["
+		"{\"fd\": 5, \"cloexec\": false, \"target\": \"/etc/pa\\\"ss wd\","
+		" \"type\": \"reg\", \"ofd\": 17, \"generation\": 1,"
+		" \"origin\": {\"syscall\": \"dup\", \"tid\": 43, \"pid\": 42, \"comm\": \"cat\","
+		"  \"ts\": 1794999700.25, \"from_fd\": 3, \"source\": \"event\"}},"
+		"{\"fd\": 0, \"cloexec\": false, \"target\": \"/dev/pts/0\","
+		" \"type\": \"chr\", \"ofd\": 2, \"generation\": 1,"
+		" \"origin\": {\"syscall\": null, \"tid\": null, \"ts\": null,"
+		"  \"from_fd\": null, \"source\": \"procfs\"}},"
+		"{\"fd\": 5, \"cloexec\": true, \"target\": \"second five\","
+		" \"type\": \"reg\", \"ofd\": 18, \"generation\": 9,"
+		" \"origin\": {\"syscall\": \"openat\", \"tid\": 42,"
+		"  \"ts\": 1794999997.0, \"from_fd\": null, \"source\": \"event\"}},"
+		"{\"fd\": 3, \"cloexec\": true, \"target\": \"/etc/passwd\","
+		" \"type\": \"reg\", \"ofd\": 17, \"generation\": 2,"
+		" \"origin\": {\"syscall\": \"openat\", \"tid\": 42,"
+		"  \"ts\": 1794999997.0, \"from_fd\": null,"
+		"  \"source\": \"event\"}}], \"complete\": false}");
+	const struct text_case cases[] = {
+		{ .headings = true },
+		{ .headings = false },
+		{ .headings = true, .sort = "fds", .output = "+THREADS,LIMIT" },
+		{ .headings = false, .sort = "pid", .output = "PID,PID" },
+		{ .headings = true, .sort = "growth", .output = "PID,GROWTH,COMMAND" },
+		{ .headings = true, .sort = "limit", .raw = true },
+		{ .headings = true, .color = true },
+		{ .headings = true, .pids = seven, .npids = 1 },
+		{ .headings = true, .sort = "fds", .pids = two, .npids = 2 },
+		{ .headings = true, .output = "PID,COMMAND,FDS,GROWTH,USE%,TABLE,STALE,PPID,"
+					      "THREADS,LIMIT" },
+		{ .headings = true, .output = "FD,FD,CLOCK,SOURCE,AGE,TARGET" },
+		{ .headings = true, .output = "PID,BOGUS" },
+	};
+	json_t *bad[] = {
+		load("{\"nope\": []}"), load("{\"processes\": 5, \"fds\": {}}"), load("[]"),
+		load("{\"processes\": [1, \"x\", null], \"fds\": [[], 2]}"),
+		load("{\"processes\": [], \"fds\": [], \"stale\": false}"),
+	};
+	struct capture c;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		check_text_same(ps, true, &cases[i]);
+		check_text_same(fds, false, &cases[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		check_text_same(bad[i], true, &cases[0]);
+		check_text_same(bad[i], false, &cases[0]);
+		json_decref(bad[i]);
+	}
+	/* not JSON at all, or cut short */
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_ps_text(&c.r, "{\"processes\": [{\"pid\": 1}", 25) == -EBADMSG);
+		CHECK(fdw_render_fds_text(&c.r, "{\"fds\": [], }x", 14) == -EBADMSG);
+		CHECK(fdw_render_fds_text(&c.r, "", 0) == -EBADMSG);
+	}
+	capture_free(&c);
+	json_decref(ps);
+	json_decref(fds);
+}
+
 /* ---- the JSON checker: what jansson accepts, nothing else ---------------- */
 
 static void check_valid(const char *text, size_t len)
@@ -1311,6 +1437,7 @@ int main(void)
 	test_lsfd_options();
 	test_columns();
 	test_json_valid();
+	test_render_text();
 
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
