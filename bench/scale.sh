@@ -14,9 +14,11 @@
 #      --idle processes that hold only their 3 inherited fds, per process.
 #      Budget (issue "Performance"): <= 64 bytes per fd with provenance.
 #   2. queries, with the --idle processes and one --fds holder present:
-#      `fdwatch ps` and `fdwatch fds PID` (--json), median of --runs.
+#      `fdwatch ps` and `fdwatch fds PID`, with --json and as columns,
+#      median of --runs.
 #   3. capture during queries: an open+close loop on one core while those
-#      queries run back to back; events lost must stay 0.
+#      queries run back to back; events lost must stay 0 (and the
+#      daemon's worst loop lag since start).
 #   4. start-up (unless --skip-startup): a new daemon with the holders and
 #      the idle processes already there, to its socket answering, beside
 #      `lsfd` listing the same host.
@@ -154,18 +156,21 @@ awk -v r0="$base_rss" -v r1="$r1" -v p0="$base_procs" -v p1="$p1" 'BEGIN {
 
 hold_one same "$tmp/held" "$fds"
 big=${holders[-1]}
-for what in ps fds; do
+# each query as --json (the daemon's answer as it came) and as columns
+# (parsed and laid out: what a person waits for)
+for what in "ps --json" "ps" "fds --json" "fds"; do
 	: >"$tmp/q"
 	for ((i = 0; i < runs; i++)); do
 		t0=$(now)
-		if [[ $what == ps ]]; then q ps --json >/dev/null; else q fds "$big" --json >/dev/null; fi
+		# shellcheck disable=SC2086 # $what is the command and its option
+		if [[ $what == ps* ]]; then q $what >/dev/null; else q $what "$big" >/dev/null; fi
 		awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.4f\n", b - a }' >>"$tmp/q"
 	done
 	procs_now=$(status_field '["processes"]')
-	if [[ $what == ps ]]; then
-		echo "query   fdwatch ps --json ($procs_now processes): median $(median <"$tmp/q") s"
+	if [[ $what == ps* ]]; then
+		printf 'query   fdwatch %-21s (%d processes): median %s s\n' "$what" "$procs_now" "$(median <"$tmp/q")"
 	else
-		echo "query   fdwatch fds PID --json ($fds fds): median $(median <"$tmp/q") s"
+		printf 'query   fdwatch %-21s (%d fds): median %s s\n' "${what/fds/fds PID}" "$fds" "$(median <"$tmp/q")"
 	fi
 done
 
@@ -180,7 +185,7 @@ while kill -0 "$lp" 2>/dev/null; do
 done
 wait "$lp"
 l1=$(status_field '["events_lost"]') e1=$(status_field '["events_received"]')
-echo "capture open+close loop ($(sed -n 's/.*ns_per_iter=\([0-9.]*\).*/\1/p' "$tmp/loop.out") ns/op) during $nq queries: $((e1 - e0)) events received, $((l1 - l0)) lost"
+echo "capture open+close loop ($(sed -n 's/.*ns_per_iter=\([0-9.]*\).*/\1/p' "$tmp/loop.out") ns/op) during $nq queries: $((e1 - e0)) events received, $((l1 - l0)) lost, loop lag max $(status_field '["loop_lag_max_ms"]') ms"
 stop_daemon
 
 if ((startup)); then

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "client.h"
+#include "jsoncheck.h"
 
 #ifndef FDWATCH_VERSION
 #define FDWATCH_VERSION "unknown"
@@ -403,8 +404,8 @@ static int perform(struct fdw_client *c, const char *path, struct xfer *x,
 	return 0;
 }
 
-int fdw_client_get(struct fdw_client *c, const char *path,
-		   struct fdw_response *resp)
+static int get(struct fdw_client *c, const char *path,
+	       struct fdw_response *resp, bool parse)
 {
 	struct xfer x = {
 		.c = c,
@@ -423,8 +424,16 @@ int fdw_client_get(struct fdw_client *c, const char *path,
 		if (r < 0)
 			goto out;
 	}
-	resp->json = json_loadb(x.buf, x.len, 0, &jerr);
-	if (!resp->json && resp->status >= 200 && resp->status < 300) {
+	if (!parse && resp->status >= 200 && resp->status < 300) {
+		if (!fdw_json_valid(x.buf, x.len)) {
+			fail(c, FDW_FAIL_RESPONSE, "invalid JSON from fdwatchd");
+			r = -EBADMSG;
+			goto out;
+		}
+	} else {
+		resp->json = json_loadb(x.buf, x.len, 0, &jerr);
+	}
+	if (parse && !resp->json && resp->status >= 200 && resp->status < 300) {
 		fail(c, FDW_FAIL_RESPONSE, "invalid JSON from fdwatchd: %s",
 		     jerr.text);
 		r = -EBADMSG;
@@ -438,6 +447,18 @@ out:
 	if (r < 0)
 		fdw_response_clear(resp);
 	return r;
+}
+
+int fdw_client_get(struct fdw_client *c, const char *path,
+		   struct fdw_response *resp)
+{
+	return get(c, path, resp, true);
+}
+
+int fdw_client_get_raw(struct fdw_client *c, const char *path,
+		       struct fdw_response *resp)
+{
+	return get(c, path, resp, false);
 }
 
 int fdw_client_stream(struct fdw_client *c, const char *path, fdw_line_fn fn,

@@ -61,6 +61,14 @@ int fdw_client_get(struct fdw_client *c, const char *path,
 		   struct fdw_response *resp);
 
 /*
+ * The same for a caller that prints a 2xx body as it came (--json): the
+ * body is checked to be JSON (jsoncheck.h) but not parsed, so resp->json
+ * is NULL for a 2xx answer (a non-2xx one is parsed for its error).
+ */
+int fdw_client_get_raw(struct fdw_client *c, const char *path,
+		       struct fdw_response *resp);
+
+/*
  * GET path and feed each NDJSON line of a 2xx answer to fn, with no total
  * timeout. Ends when the daemon closes the stream, fn returns 1, or stop
  * (may be NULL) returns true: all return 0, and set *stopped when it was

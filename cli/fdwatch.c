@@ -329,7 +329,15 @@ static int run_get(struct run *run, const char *path)
 	int exit_code = FDW_EXIT_OK;
 	int r;
 
-	r = fdw_client_get(run->client, path, &resp);
+	/* checked to be JSON, not parsed: --json printed as it came (the
+	 * checks below need no tree), and ps and fds, whose arrays are
+	 * parsed an element at a time (fdw_render_ps_text) */
+	if ((a->json && a->cmd != FDW_CMD_EVENTS && a->cmd != FDW_CMD_VERIFY &&
+	     !(a->npids && (a->cmd == FDW_CMD_PS || a->cmd == FDW_CMD_LEAKS))) ||
+	    (!a->json && (a->cmd == FDW_CMD_PS || a->cmd == FDW_CMD_FDS)))
+		r = fdw_client_get_raw(run->client, path, &resp);
+	else
+		r = fdw_client_get(run->client, path, &resp);
 	if (r < 0)
 		return report_client_error(run, r);
 	/* Ages are relative to the answer, not to when we asked. */
@@ -364,10 +372,10 @@ static int run_get(struct run *run, const char *path)
 			r = fdw_render_status(&run->render, resp.json);
 			break;
 		case FDW_CMD_PS:
-			r = fdw_render_ps(&run->render, resp.json);
+			r = fdw_render_ps_text(&run->render, resp.body, resp.body_len);
 			break;
 		case FDW_CMD_FDS:
-			r = fdw_render_fds(&run->render, resp.json);
+			r = fdw_render_fds_text(&run->render, resp.body, resp.body_len);
 			break;
 		case FDW_CMD_FD:
 			r = fdw_render_fd(&run->render, resp.json);

@@ -106,6 +106,31 @@ int fdw_table_setf(struct fdw_table *t, size_t col, const char *fmt, ...)
 	return r;
 }
 
+int fdw_table_reorder(struct fdw_table *t, const size_t *order)
+{
+	size_t n = t->nrows * t->ncols;
+	char **cells = malloc((n ? n : 1) * sizeof(*cells));
+	const char **colors = malloc((n ? n : 1) * sizeof(*colors));
+
+	if (!cells || !colors) {
+		free(cells);
+		free(colors);
+		return -ENOMEM;
+	}
+	for (size_t r = 0; r < t->nrows; r++) {
+		memcpy(cells + r * t->ncols, t->cells + order[r] * t->ncols,
+		       t->ncols * sizeof(*cells));
+		memcpy(colors + r * t->ncols, t->colors + order[r] * t->ncols,
+		       t->ncols * sizeof(*colors));
+	}
+	free(t->cells);
+	free(t->colors);
+	t->cells = cells;
+	t->colors = colors;
+	t->cap = t->nrows;
+	return 0;
+}
+
 size_t fdw_table_rows(const struct fdw_table *t)
 {
 	return t->nrows;

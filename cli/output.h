@@ -40,6 +40,10 @@ __attribute__((format(printf, 3, 4)))
 int fdw_table_setf(struct fdw_table *t, size_t col, const char *fmt, ...);
 
 size_t fdw_table_rows(const struct fdw_table *t);
+
+/* Put the rows in this order: row i becomes the old row order[i] (a
+ * permutation of the rows). -ENOMEM leaves the table as it was. */
+int fdw_table_reorder(struct fdw_table *t, const size_t *order);
 const char *fdw_table_cell(const struct fdw_table *t, size_t row, size_t col);
 
 /* Width of column col: the widest cell, and the heading when headings. */

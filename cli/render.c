@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "common/symbols.h"
+#include "jsoncheck.h"
 #include "render.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -673,6 +674,214 @@ int fdw_render_fds(const struct fdw_render *r, const json_t *doc)
 }
 
 /* ---- one fd ------------------------------------------------------------ */
+
+/* ---- ps and fds from the answer's text ------------------------------------ */
+
+/*
+ * A large answer (20,000 fds, 10,000 processes) parsed whole into a jansson
+ * tree cost more time and memory than the table it becomes. Here the
+ * members beside the array are parsed into `head`, then each element of
+ * the array alone: made a row, and freed.
+ */
+struct answer {
+	json_t *head;		/* the members other than the array */
+	const char *arr, *arr_end; /* the array's elements, between its brackets */
+};
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* One member "key": value at p; *pp after it. The array `key` is kept in
+ * a, any other member set in a->head. */
+static int answer_member(const char **pp, const char *end, const char *key, struct answer *a)
+{
+	const char *p = *pp, *v, *ve, *k = p, *ke = fdw_json_skip(p, end);
+	json_t *name, *val;
+	int ret = 0;
+
+	if (!ke || *k != '"')
+		return -EBADMSG;
+	p = skip_ws(ke, end);
+	if (p == end || *p != ':')
+		return -EBADMSG;
+	v = skip_ws(p + 1, end);
+	ve = fdw_json_skip(v, end);
+	if (!ve)
+		return -EBADMSG;
+	name = json_loadb(k, (size_t)(ke - k), JSON_DECODE_ANY, NULL);
+	if (!json_is_string(name)) {
+		json_decref(name);
+		return -EBADMSG;
+	}
+	if (!strcmp(json_string_value(name), key) && *v == '[') {
+		a->arr = v + 1;
+		a->arr_end = ve - 1;
+	} else {
+		val = json_loadb(v, (size_t)(ve - v), JSON_DECODE_ANY, NULL);
+		if (!val || json_object_set_new(a->head, json_string_value(name), val) < 0)
+			ret = -ENOMEM;
+	}
+	json_decref(name);
+	*pp = ve;
+	return ret;
+}
+
+/* The object in text: its array `key` and the other members. */
+static int answer_split(const char *text, size_t len, const char *key, struct answer *a)
+{
+	const char *p = text, *end = text + len;
+	int ret = 0;
+
+	a->arr = a->arr_end = NULL;
+	a->head = json_object();
+	if (!a->head)
+		return -ENOMEM;
+	p = skip_ws(p, end);
+	if (p == end || *p != '{')
+		return -EBADMSG;
+	p = skip_ws(p + 1, end);
+	while (!ret && p < end && *p != '}') {
+		ret = answer_member(&p, end, key, a);
+		p = skip_ws(p, end);
+		if (!ret && p < end && *p == ',')
+			p = skip_ws(p + 1, end);
+		else if (!ret && (p == end || *p != '}'))
+			ret = -EBADMSG;
+	}
+	if (!ret && (p == end || skip_ws(p + 1, end) != end || !a->arr))
+		ret = -EBADMSG;
+	return ret;
+}
+
+/* The next element of the array, parsed (the caller's to free); NULL at
+ * the end (*err 0) or for an element that is not JSON (*err < 0). */
+static json_t *answer_next(struct answer *a, int *err)
+{
+	const char *p = skip_ws(a->arr, a->arr_end), *e;
+	json_t *v;
+
+	*err = 0;
+	if (p < a->arr_end && *p == ',')
+		p = skip_ws(p + 1, a->arr_end);
+	if (p >= a->arr_end)
+		return NULL;
+	e = fdw_json_skip(p, a->arr_end);
+	v = e ? json_loadb(p, (size_t)(e - p), JSON_DECODE_ANY, NULL) : NULL;
+	if (!v) {
+		*err = e ? -ENOMEM : -EBADMSG;
+		return NULL;
+	}
+	a->arr = e;
+	return v;
+}
+
+/* A row's place: ps by --sort (largest first, then by pid: cmp_dsort),
+ * fds by fd number, in the answer's order when equal (cmp_item). */
+struct placed {
+	double key;
+	json_int_t pid;
+	size_t row;
+};
+
+static int cmp_placed_ps(const void *a, const void *b)
+{
+	const struct placed *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key > y->key ? -1 : 1;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+static int cmp_placed_fds(const void *a, const void *b)
+{
+	const struct placed *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+static int print_text(const struct fdw_render *r, const struct table_kind *k, const char *text,
+		      size_t len, bool ps)
+{
+	struct fdw_column cols[MAX_COLS];
+	size_t sel[MAX_COLS], nsel = 0, n = 0, cap = 0, *order = NULL;
+	struct placed *pl = NULL;
+	struct fdw_table *t = NULL;
+	struct answer a;
+	json_t *el;
+	int ret, err = 0;
+
+	ret = answer_split(text, len, ps ? "processes" : "fds", &a);
+	if (!ret && !ps)
+		fdw_warn_stale(r, a.head);
+	if (!ret)
+		ret = new_selected(r, k, cols, sel, &nsel, &t);
+	while (!ret && (el = answer_next(&a, &err))) {
+		if (!ps || pid_wanted(r, el)) {
+			if (n == cap) {
+				struct placed *np;
+
+				cap = cap ? cap * 2 : 256;
+				np = realloc(pl, cap * sizeof(*pl));
+				if (!np)
+					ret = -ENOMEM;
+				else
+					pl = np;
+			}
+			if (!ret)
+				ret = fill_row(r, k, t, sel, nsel, el);
+			if (!ret) {
+				pl[n].key = ps ? ps_key(el, r->sort ? r->sort : "pid")
+					       : (double)json_integer_value(get(el, "fd"));
+				pl[n].pid = json_integer_value(get(el, "pid"));
+				pl[n].row = n;
+				n++;
+			}
+		}
+		json_decref(el);
+	}
+	if (!ret)
+		ret = err;
+	if (!ret) {
+		qsort(pl, n, sizeof(*pl), ps ? cmp_placed_ps : cmp_placed_fds);
+		order = malloc((n ? n : 1) * sizeof(*order));
+		if (!order)
+			ret = -ENOMEM;
+		for (size_t i = 0; order && i < n; i++)
+			order[i] = pl[i].row;
+	}
+	if (!ret)
+		ret = fdw_table_reorder(t, order);
+	if (!ret) {
+		struct fdw_table_style st = {
+			.headings = r->headings, .raw = r->raw, .color = r->color,
+		};
+
+		ret = fdw_table_print_style(t, r->out, &st);
+	}
+	free(order);
+	free(pl);
+	fdw_table_free(t);
+	json_decref(a.head);
+	return ret;
+}
+
+int fdw_render_ps_text(const struct fdw_render *r, const char *text, size_t len)
+{
+	return print_text(r, &ps_table, text, len, true);
+}
+
+int fdw_render_fds_text(const struct fdw_render *r, const char *text, size_t len)
+{
+	return print_text(r, &fds_table, text, len, false);
+}
 
 static const struct fdw_column hist_cols[] = {
 	{ "GEN", FDW_COL_RIGHT, 0 },

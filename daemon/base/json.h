@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -17,6 +18,21 @@
  * JSON null.
  */
 json_t *fdw_json_bytes(const char *s);
+
+/*
+ * Writers for answers too large to build as a jansson tree first (the
+ * streamed fds and processes): each writes to `f` exactly the bytes
+ * json_dumps() gives for the same value with JSON_COMPACT and
+ * JSON_REAL_PRECISION(`precision`), without allocating. A write error
+ * (out of memory in a memstream) is left in ferror(f).
+ */
+/* fdw_json_bytes(s) dumped: "..." or null. */
+void fdw_json_put_bytes(FILE *f, const char *s);
+/* A real; a value JSON cannot hold (NaN, infinite) as null. */
+void fdw_json_put_real(FILE *f, double v, int precision);
+void fdw_json_put_int(FILE *f, int64_t v);
+/* An integer, or past INT64_MAX its digits as a string (render.c's json_u64). */
+void fdw_json_put_u64(FILE *f, uint64_t v);
 
 /*
  * "reg", "dir", "chr", "blk", "fifo", "sock", "lnk" from the S_IFMT bits of

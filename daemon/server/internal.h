@@ -23,10 +23,11 @@
 #include <uv.h>
 
 #include "base/hashmap.h"
+#include "server/render.h"
 #include "server/server.h"
 
 /* 16 digits: microseconds on an epoch timestamp, no 0.1 -> 0.10000000000000001 */
-#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(16))
+#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(FDW_RENDER_REAL_PRECISION))
 #define READ_BUF (64 * 1024)
 
 /* ---- shared, refcounted write buffers ----------------------------------- */

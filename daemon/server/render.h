@@ -8,6 +8,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -29,6 +30,19 @@ json_t *fdw_render_event(const struct fdw_server_deps *deps, const struct fdw_hi
 json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table *t, int fd,
 		      const struct fdw_slot *s, bool with_history);
 
+/*
+ * The precision of reals in every answer (JSON_REAL_PRECISION of the
+ * server's dumps): 16 digits keep microseconds in a Unix time.
+ */
+#define FDW_RENDER_REAL_PRECISION 16
+
+/*
+ * fdw_render_fd(deps, t, fd, s, false) written to `f` as the server dumps
+ * it, without building it (the streamed tables). Errors stay in ferror(f).
+ */
+void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct fdw_table *t,
+		       int fd, const struct fdw_slot *s);
+
 /* The "history" array of a slot alone (for a 404 on a closed fd). */
 json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct fdw_slot *s);
 
@@ -40,6 +54,9 @@ json_t *fdw_render_table_head(const struct fdw_server_deps *deps, const struct f
 
 /* One element of "processes": {"pid","ppid","comm","fds",...}. */
 json_t *fdw_render_process(const struct fdw_server_deps *deps, const struct fdw_proc *p);
+
+/* fdw_render_process(deps, p) written to `f` as the server dumps it. */
+void fdw_render_process_put(FILE *f, const struct fdw_server_deps *deps, const struct fdw_proc *p);
 
 /* The model's pids, ascending (malloc'd; *n of them). NULL when out of memory. */
 uint32_t *fdw_render_pids(const struct fdw_model *m, size_t *n);

@@ -88,28 +88,13 @@ static bool events_chunk(struct client *c, FILE *f, bool *oom)
 	return i == h->len || fdw_history_at(h, i)->seq >= c->end_seq;
 }
 
-/* `o` (stolen) as the next element of the answer's array. false when out
- * of memory. */
-static bool put(struct client *c, FILE *f, json_t *o)
-{
-	char *text = o ? json_dumps(o, DUMP_FLAGS) : NULL;
-
-	json_decref(o);
-	if (!text)
-		return false;
-	(void)fprintf(f, "%s%s", c->stream_comma ? "," : "", text);
-	free(text);
-	c->stream_comma = true;
-	return true;
-}
-
 /*
  * The next fds of the table from fd number stream_pos on. The process is
  * looked up again for every chunk: it may have exited, changed its table
  * (exec, unshare) or its owner since the last one. *cut: it went away (or
  * out of the client's sight) before the end.
  */
-static bool fds_chunk(struct client *c, FILE *f, bool *cut, bool *oom)
+static bool fds_chunk(struct client *c, FILE *f, bool *cut)
 {
 	const struct fdw_server_deps *deps = &c->srv->deps;
 	struct fdw_proc *p = fdw_model_proc(deps->model, c->stream_pid);
@@ -129,10 +114,10 @@ static bool fds_chunk(struct client *c, FILE *f, bool *cut, bool *oom)
 			break;
 		if (!fdw_slot_open(s))
 			continue;
-		if (!put(c, f, fdw_render_fd(deps, t, (int)fd, s, false))) {
-			*oom = true;
-			return true;
-		}
+		if (c->stream_comma)
+			(void)putc_unlocked(',', f);
+		fdw_render_fd_put(f, deps, t, (int)fd, s);
+		c->stream_comma = true;
 		n++;
 	}
 	c->stream_pos = fd;
@@ -141,7 +126,7 @@ static bool fds_chunk(struct client *c, FILE *f, bool *cut, bool *oom)
 
 /* The next processes from stream_pids[stream_pos] on (those still there
  * and visible to the client). */
-static bool procs_chunk(struct client *c, FILE *f, bool *oom)
+static bool procs_chunk(struct client *c, FILE *f)
 {
 	const struct fdw_server_deps *deps = &c->srv->deps;
 	unsigned int n = 0;
@@ -155,10 +140,10 @@ static bool procs_chunk(struct client *c, FILE *f, bool *oom)
 		p = fdw_model_proc(deps->model, c->stream_pids[i]);
 		if (!p || (!c->privileged && !srv_client_sees_pid(c, p->pid, UINT64_MAX)))
 			continue;
-		if (!put(c, f, fdw_render_process(deps, p))) {
-			*oom = true;
-			return true;
-		}
+		if (c->stream_comma)
+			(void)putc_unlocked(',', f);
+		fdw_render_process_put(f, deps, p);
+		c->stream_comma = true;
 		n++;
 	}
 	c->stream_pos = i;
@@ -192,10 +177,10 @@ static struct wbuf *next_chunk(struct client *c, const char *prefix, const char 
 	do {
 		switch (c->stream_kind) {
 		case STREAM_FDS:
-			done = fds_chunk(c, f, &cut, &oom);
+			done = fds_chunk(c, f, &cut);
 			break;
 		case STREAM_PROCS:
-			done = procs_chunk(c, f, &oom);
+			done = procs_chunk(c, f);
 			break;
 		case STREAM_EVENTS:
 		default:

@@ -592,6 +592,127 @@ static void test_bytes(void)
 	json_decref(j);
 }
 
+/* ---- the stream writers: the same bytes as the jansson tree dumped -------- */
+
+#define DUMPS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(FDW_RENDER_REAL_PRECISION))
+
+struct mem {
+	FILE *f;
+	char *buf;
+	size_t len;
+};
+
+static FILE *mem_open(struct mem *m)
+{
+	m->buf = NULL;
+	m->len = 0;
+	m->f = open_memstream(&m->buf, &m->len);
+	CHECK(m->f != NULL);
+	return m->f;
+}
+
+/* What was written to m equals json_dumps(o) (o stolen). */
+static void check_same(struct mem *m, json_t *o, const char *what)
+{
+	char *want = o ? json_dumps(o, DUMPS) : NULL;
+
+	CHECK(fclose(m->f) == 0);
+	CHECK(want != NULL);
+	if (want && strcmp(want, m->buf)) {
+		fprintf(stderr, "%s:\n  tree:   %s\n  writer: %s\n", what, want, m->buf);
+		CHECK(!"writer differs from the dumped tree");
+	}
+	free(want);
+	free(m->buf);
+	json_decref(o);
+}
+
+static void test_put(void)
+{
+	static const char *const bytes[] = {
+		"", "plain", "\xc3\xa9t\xc3\xa9", "\xf0\x9f\x90\xa7", "a\xc3", "\xc0\xaf",
+		"\xed\xa0\x80", "\xf4\x90\x80\x80", "x\xe2\x82", "q\"uo\\te/",
+		"\x01\x02\x1f\x7f", "\b\f\n\r\t", "pipe:[77]", "\xff\"\xfe\\",
+	};
+	static const double reals[] = {
+		0.0, -0.0, 0.1, 1.5, -2.25, 100.0, 1e-5, 1.25e-7, 1e15, 1e16, 1e17, 1e22,
+		123456789012345678.0, 1700000011.0, 1700000011.5, 1795000000.123456,
+		1795000000.1234567, 1e300, -1e-300, 5e-324, 2.5e-310,
+	};
+	struct mem m;
+	uint32_t tid = 400;
+	struct fdw_proc *p;
+	const struct fdw_table *t;
+	size_t it = 0;
+	void *v;
+
+	for (size_t i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++) {
+		fdw_json_put_bytes(mem_open(&m), bytes[i]);
+		check_same(&m, fdw_json_bytes(bytes[i]), bytes[i]);
+	}
+	fdw_json_put_bytes(mem_open(&m), NULL);
+	check_same(&m, json_null(), "NULL bytes");
+	for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+		fdw_json_put_real(mem_open(&m), reals[i], FDW_RENDER_REAL_PRECISION);
+		check_same(&m, json_real(reals[i]), "real");
+	}
+	/* Unix times (a path of their own): ties to even, whole seconds, the
+	 * ends of the range, and values spread over it */
+	{
+		static const double epochs[] = {
+			1795000000.0078125, 1795000000.0234375, 1795000000.0, 1073741824.0,
+			2147483647.9999998, 2147483647.9999995, 1073741823.9999999,
+			2147483648.0, 1700000000.5, 1795000000.000001,
+		};
+		uint64_t x = 88172645463325252ull;
+
+		for (size_t i = 0; i < sizeof(epochs) / sizeof(epochs[0]); i++) {
+			fdw_json_put_real(mem_open(&m), epochs[i], FDW_RENDER_REAL_PRECISION);
+			check_same(&m, json_real(epochs[i]), "epoch");
+		}
+		for (int i = 0; i < 20000; i++) {
+			double e;
+
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+			/* M * 2^-22 with M in [2^52, 2^53): every double of the range */
+			e = (double)((x >> 11) | (1ull << 52)) / 4194304.0;
+			fdw_json_put_real(mem_open(&m), e, FDW_RENDER_REAL_PRECISION);
+			check_same(&m, json_real(e), "epoch");
+		}
+	}
+	fdw_json_put_int(mem_open(&m), INT64_MIN);
+	check_same(&m, json_integer(INT64_MIN), "INT64_MIN");
+	fdw_json_put_int(mem_open(&m), -1);
+	check_same(&m, json_integer(-1), "-1");
+	fdw_json_put_u64(mem_open(&m), (uint64_t)INT64_MAX);
+	check_same(&m, json_integer(INT64_MAX), "INT64_MAX");
+	fdw_json_put_u64(mem_open(&m), UINT64_MAX);
+	check_same(&m, json_string("18446744073709551615"), "UINT64_MAX");
+
+	/* a process with odd names and a comm of 16 bytes without a NUL */
+	fake_set(8, "/tmp/a \"b\"\\c\x01\xff\xc3\xa9", S_IFREG | 0644, 99, true);
+	fake_set(9, "anon_inode:[eventfd]", 0600, 98, false);
+	CHECK_EQ(fdw_model_add_scanned(&F.model, 400, 1, "sixteen-bytes-xx", &tid, 1, 5 * SEC),
+		 0);
+	p = fdw_model_proc(&F.model, 400);
+	CHECK(p != NULL);
+	if (p)
+		memcpy(p->comm, "sixteen-bytes-xx", 16);
+	/* every fd and slot of every process, open, closed and never used */
+	while (fdw_hashmap_next(&F.model.procs, &it, NULL, &v)) {
+		p = v;
+		t = fdw_model_proc_table(&F.model, p);
+		fdw_render_process_put(mem_open(&m), D, p);
+		check_same(&m, fdw_render_process(D, p), "process");
+		for (int fd = 0; t && fd < (int)t->nslots + 2; fd++) {
+			const struct fdw_slot *s = fd < (int)t->nslots ? t->slots[fd] : NULL;
+
+			fdw_render_fd_put(mem_open(&m), D, t, fd, s);
+			check_same(&m, fdw_render_fd(D, t, fd, s, false), "fd");
+		}
+	}
+}
+
 int main(void)
 {
 	struct fdw_model_ops ops = {
@@ -608,6 +729,7 @@ int main(void)
 	test_events();
 	test_tables();
 	test_status();
+	test_put();
 
 	fx_free(&F);
 	return check_summary();
