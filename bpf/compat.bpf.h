@@ -42,6 +42,10 @@
 #endif
 #endif
 
+#ifndef bpf_ksym_exists /* libbpf < 1.2 */
+#define bpf_ksym_exists(sym) (!!(sym))
+#endif
+
 /* The current task's saved user registers: see above. */
 static __always_inline struct pt_regs *user_regs(void)
 {

@@ -15,15 +15,14 @@
  * calls were ~8% of a dup+close loop's CPU (perf). The one helper call left
  * is the fd array's slot (a pointer to pointers, which the verifier does not
  * index). A struct file found there is a plain address; bpf_rdonly_cast()
- * (Linux 6.2+) makes it a read-only BTF pointer again. Before 6.2 the
- * fallback branches read field by field; the verifier sees only the branch
- * the kernel has (bpf_ksym_exists is a constant after loading).
+ * (Linux 6.2+) makes it a read-only BTF pointer again. Without it (the
+ * daemon sets have_rdonly_cast from the kernel's BTF) the fallback branch
+ * reads field by field; the verifier sees only the branch in use, the flag
+ * being read-only.
  */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
-#ifndef bpf_ksym_exists /* libbpf < 1.2 */
-#define bpf_ksym_exists(sym) (!!(sym))
-#endif
+const volatile bool have_rdonly_cast = false;
 
 /*
  * The struct file installed at `fd` in the task's table, NULL if none: the
@@ -58,7 +57,7 @@ static __always_inline bool file_ident(struct file *file, struct fdw_ident *id)
 
 	if (!file)
 		return false;
-	if (bpf_ksym_exists(bpf_rdonly_cast)) {
+	if (have_rdonly_cast) {
 		struct file *f = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
 
 		inode = f->f_inode;

@@ -51,9 +51,6 @@ extern int bpf_iter_task_new(struct bpf_iter_task___fdw *it, struct task_struct 
 extern struct task_struct *bpf_iter_task_next(struct bpf_iter_task___fdw *it) __weak __ksym;
 extern void bpf_iter_task_destroy(struct bpf_iter_task___fdw *it) __weak __ksym;
 
-#ifndef bpf_ksym_exists /* libbpf < 1.2 */
-#define bpf_ksym_exists(sym) (!!(sym))
-#endif
 
 /* The in-flight walk is skipped when the daemon says so (no kfunc, tests). */
 const volatile bool inflight_walk = true;

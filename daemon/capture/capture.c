@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "base/log.h"
@@ -316,6 +317,24 @@ static int attach_all(struct fdw_capture *c)
 	return 0;
 }
 
+/*
+ * Whether the running kernel has the function `name` (a kfunc the probes
+ * may call: bpf/fdtable.bpf.h's have_rdonly_cast). A read-only flag and not
+ * bpf_ksym_exists(): that loads the kfunc's address as an ld_imm64, which
+ * kernels before 6.4 reject for a function even in dead code.
+ */
+static bool kernel_has_func(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool has;
+
+	if (!btf)
+		return false;
+	has = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
+	btf__free(btf);
+	return has;
+}
+
 int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *opts)
 {
 	struct fdw_capture *c;
@@ -346,6 +365,7 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 	c->skel->rodata->self_tgid = opts->self_tgid;
 	c->skel->rodata->precise_ts = opts->precise_ts;
 	c->skel->rodata->wakeup_bytes = opts->wakeup_bytes;
+	c->skel->rodata->have_rdonly_cast = kernel_has_func("bpf_rdonly_cast");
 	r = bpf_map__set_max_entries(c->skel->maps.events, (uint32_t)opts->ringbuf_bytes);
 	if (r < 0)
 		goto fail;
