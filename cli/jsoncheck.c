@@ -180,10 +180,12 @@ static bool number(struct scan *s)
 	memcpy(copy, start, len);
 	copy[len] = '\0';
 	errno = 0;
-	if (real)
+	if (real) {
 		ok = isfinite(strtod(copy, &endp));
-	else
-		(void)strtoll(copy, &endp, 10), ok = errno != ERANGE;
+	} else {
+		(void)strtoll(copy, &endp, 10);
+		ok = errno != ERANGE;
+	}
 	if (copy != buf)
 		free(copy);
 	return ok;
@@ -231,9 +233,10 @@ static bool container(struct scan *s, int depth)
 	}
 }
 
+/* depth: the containers around the value; jansson counts every value */
 static bool value(struct scan *s, int depth)
 {
-	if (s->p >= s->end)
+	if (s->p >= s->end || depth >= MAX_DEPTH)
 		return false;
 	switch (*s->p) {
 	case '{':

@@ -695,12 +695,19 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
+/* Why json_loadb() failed: out of memory, or text it does not take. */
+static int load_error(const json_error_t *je)
+{
+	return json_error_code(je) == json_error_out_of_memory ? -ENOMEM : -EBADMSG;
+}
+
 /* One member "key": value at p; *pp after it. The array `key` is kept in
  * a, any other member set in a->head. */
 static int answer_member(const char **pp, const char *end, const char *key, struct answer *a)
 {
 	const char *p = *pp, *v, *ve, *k = p, *ke = fdw_json_skip(p, end);
 	json_t *name, *val;
+	json_error_t je;
 	int ret = 0;
 
 	if (!ke || *k != '"')
@@ -721,8 +728,10 @@ static int answer_member(const char **pp, const char *end, const char *key, stru
 		a->arr = v + 1;
 		a->arr_end = ve - 1;
 	} else {
-		val = json_loadb(v, (size_t)(ve - v), JSON_DECODE_ANY, NULL);
-		if (!val || json_object_set_new(a->head, json_string_value(name), val) < 0)
+		val = json_loadb(v, (size_t)(ve - v), JSON_DECODE_ANY, &je);
+		if (!val)
+			ret = load_error(&je);
+		else if (json_object_set_new(a->head, json_string_value(name), val) < 0)
 			ret = -ENOMEM;
 	}
 	json_decref(name);
@@ -762,6 +771,7 @@ static int answer_split(const char *text, size_t len, const char *key, struct an
 static json_t *answer_next(struct answer *a, int *err)
 {
 	const char *p = skip_ws(a->arr, a->arr_end), *e;
+	json_error_t je;
 	json_t *v;
 
 	*err = 0;
@@ -770,9 +780,9 @@ static json_t *answer_next(struct answer *a, int *err)
 	if (p >= a->arr_end)
 		return NULL;
 	e = fdw_json_skip(p, a->arr_end);
-	v = e ? json_loadb(p, (size_t)(e - p), JSON_DECODE_ANY, NULL) : NULL;
+	v = e ? json_loadb(p, (size_t)(e - p), JSON_DECODE_ANY, &je) : NULL;
 	if (!v) {
-		*err = e ? -ENOMEM : -EBADMSG;
+		*err = e ? load_error(&je) : -EBADMSG;
 		return NULL;
 	}
 	a->arr = e;

@@ -1389,7 +1389,7 @@ static void test_json_valid(void)
 	check_valid("[\"a\0b\"]", 7); /* a NUL in a string */
 	check_valid("[1]", 2);		 /* cut short by len */
 	/* 300 digits before the point: finite; 310: not */
-	deep = malloc(2 * 2049 + 400);
+	deep = malloc(2 * 2049 + 410);
 	if (!deep)
 		return;
 	for (int n = 300; n <= 310; n += 10) {
@@ -1403,6 +1403,17 @@ static void test_json_valid(void)
 		memset(deep, '[', (size_t)n);
 		memset(deep + n, ']', (size_t)n);
 		check_valid(deep, 2 * (size_t)n);
+	}
+	/* ... counting the values inside too: a scalar or an object in the
+	 * innermost array is one level more */
+	for (int n = 2046; n <= 2048; n++) {
+		memset(deep, '[', (size_t)n);
+		memcpy(deep + n, "1", 1);
+		memset(deep + n + 1, ']', (size_t)n);
+		check_valid(deep, 2 * (size_t)n + 1);
+		memcpy(deep + n, "{\"a\":1}", 7);
+		memset(deep + n + 7, ']', (size_t)n);
+		check_valid(deep, 2 * (size_t)n + 7);
 	}
 	free(deep);
 }
