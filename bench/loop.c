@@ -143,8 +143,9 @@ static int forkexit(uint64_t n)
 			return -errno;
 		if (pid == 0)
 			_exit(0);
-		if (waitpid(pid, &st, 0) != pid)
-			return -errno;
+		while (waitpid(pid, &st, 0) != pid)
+			if (errno != EINTR)
+				return -errno;
 	}
 	return 0;
 }

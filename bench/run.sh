@@ -216,6 +216,9 @@ start_nginx() {
 	nginx_port=$((20000 + RANDOM % 20000))
 	mkdir -p "$tmp/nginx/www"
 	head -c 512 /dev/urandom | base64 >"$tmp/nginx/www/index.html"
+	# the worker runs as nobody: it must reach the file through mktemp's 0700
+	chmod a+x "$tmp" "$tmp/nginx" && chmod a+rx "$tmp/nginx/www" &&
+		chmod a+r "$tmp/nginx/www/index.html"
 	cat >"$tmp/nginx/nginx.conf" <<-EOF
 		worker_processes 1;
 		daemon off;

@@ -191,8 +191,10 @@ void fdw_json_put_real(FILE *f, double v, int precision)
 	if (precision == 16 && put_epoch_16g(f, v))
 		return;
 	n = snprintf(buf, sizeof(buf), "%.*g", precision ? precision : 17, v);
-	if (n < 0 || (size_t)n >= sizeof(buf) - 3)
+	if (n < 0 || (size_t)n >= sizeof(buf) - 3) {
+		(void)fputs_unlocked("null", f); /* a precision too large: still JSON */
 		return;
+	}
 	if (!strchr(buf, '.') && !strchr(buf, 'e')) {
 		memcpy(buf + n, ".0", 3);
 		n += 2;
