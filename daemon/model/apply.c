@@ -295,7 +295,7 @@ static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev
 			ev->nr == FDW_SYS_PIDFD_GETFD;
 	struct fdw_ofd *o;
 
-	o = kfile ? fdw_hashmap_get(&m->ofds, kfile) : NULL;
+	o = kfile ? fdw_keyset_get(&m->ofds, kfile) : NULL;
 	/*
 	 * Only a receiving syscall hands out an open file description that
 	 * already exists. A creating one that shows a known struct file address
@@ -305,7 +305,7 @@ static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev
 	if (o && receives && (!first || !ev->ino || (o->ino == ev->ino && o->dev == ev->dev)))
 		return o;
 	if (o) {
-		(void)fdw_hashmap_remove(&m->ofds, kfile);
+		(void)fdw_keyset_remove(&m->ofds, kfile);
 		o->kfile = 0;
 	}
 	o = fdw__ofd_new(m, kfile);
@@ -447,9 +447,11 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 			continue;
 		fdw__origin_set(m, &s->origin, &origin);
 		fdw__origin_set(m, &s->ofd->origin, &origin);
-		if (ev->kfiles[i] && !s->ofd->kfile && !fdw_hashmap_get(&m->ofds, ev->kfiles[i]) &&
-		    fdw_hashmap_put(&m->ofds, ev->kfiles[i], s->ofd) == 0)
-			s->ofd->kfile = ev->kfiles[i];
+		if (ev->kfiles[i] && !s->ofd->kfile && !fdw_keyset_get(&m->ofds, ev->kfiles[i])) {
+			s->ofd->kfile = ev->kfiles[i]; /* the set's key: set first */
+			if (fdw_keyset_put(&m->ofds, s->ofd) < 0)
+				s->ofd->kfile = 0;
+		}
 	}
 }
 

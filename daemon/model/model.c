@@ -6,6 +6,7 @@
  * tables from /proc.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,7 +265,7 @@ void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
 	fdw_hashmap_init(&m->tasks);
 	fdw_hashmap_init(&m->procs);
 	fdw_hashmap_init(&m->tables);
-	fdw_hashmap_init(&m->ofds);
+	fdw_keyset_init(&m->ofds, offsetof(struct fdw_ofd, kfile));
 	fdw_strtab_init(&m->strings);
 	m->max_procs = 1u << 20;
 	m->max_fds = 1u << 26;
@@ -330,7 +331,7 @@ void fdw_model_free(struct fdw_model *m)
 	fdw_hashmap_free(&m->tasks);
 	fdw_hashmap_free(&m->procs);
 	fdw_hashmap_free(&m->tables);
-	fdw_hashmap_free(&m->ofds);
+	fdw_keyset_free(&m->ofds);
 	fdw__origin_forget_last(m);
 	fdw_strtab_free(&m->strings);
 	free(m->pending);

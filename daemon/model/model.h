@@ -18,6 +18,7 @@
 
 #include "base/hashmap.h"
 #include "base/json.h"
+#include "base/keyset.h"
 #include "base/strtab.h"
 #include "sys/procfs.h"
 #include "capture/event.h"
@@ -290,7 +291,7 @@ struct fdw_model {
 	struct fdw_hashmap tasks;  /* tid -> struct fdw_task */
 	struct fdw_hashmap procs;  /* pid -> struct fdw_proc */
 	struct fdw_hashmap tables; /* kfiles -> struct fdw_table (bound ones) */
-	struct fdw_hashmap ofds;   /* kfile -> struct fdw_ofd (known kfile) */
+	struct fdw_keyset ofds;    /* struct fdw_ofd by kfile (known kfile) */
 	struct fdw_strtab strings; /* the targets and path arguments, interned */
 	struct fdw__origin *origin_last; /* the origin made last (held): the next
 					  * equal one shares it */

@@ -353,10 +353,10 @@ struct resync_ctx {
  */
 static struct fdw_ofd *ofd_by_kfile(struct fdw_model *m, const struct fdw_fd_info *fi)
 {
-	struct fdw_ofd *o = fdw_hashmap_get(&m->ofds, fi->kfile);
+	struct fdw_ofd *o = fdw_keyset_get(&m->ofds, fi->kfile);
 
 	if (o && (o->ino != fi->ino || o->dev != fi->dev)) {
-		(void)fdw_hashmap_remove(&m->ofds, fi->kfile);
+		(void)fdw_keyset_remove(&m->ofds, fi->kfile);
 		o->kfile = 0;
 		o = NULL;
 	}
@@ -377,8 +377,11 @@ static void resync_one_kfile(struct resync_ctx *c, struct fdw_slot *s,
 		s->cloexec = fi->cloexec;
 		if (strcmp(fdw__ofd_target(s->ofd), fi->target))
 			fdw__ofd_set_target(c->m, s->ofd, fi->target, true);
-		if (!s->ofd->kfile && fdw_hashmap_put(&c->m->ofds, fi->kfile, s->ofd) == 0)
-			s->ofd->kfile = fi->kfile;
+		if (!s->ofd->kfile) {
+			s->ofd->kfile = fi->kfile; /* the set's key: set first */
+			if (fdw_keyset_put(&c->m->ofds, s->ofd) < 0)
+				s->ofd->kfile = 0;
+		}
 		return;
 	}
 	if (c->new_origin)

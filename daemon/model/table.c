@@ -136,7 +136,7 @@ struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
 	o->id = ++m->next_ofd_id;
 	o->kfile = kfile;
 	o->origin = &fdw_origin_none;
-	if (kfile && fdw_hashmap_put(&m->ofds, kfile, o) < 0)
+	if (kfile && fdw_keyset_put(&m->ofds, o) < 0)
 		o->kfile = 0; /* untracked identity; still a valid OFD */
 	m->stats.ofds++;
 	return o;
@@ -154,8 +154,8 @@ void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o)
 {
 	if (!o || --o->refs > 0)
 		return;
-	if (o->kfile && fdw_hashmap_get(&m->ofds, o->kfile) == o)
-		(void)fdw_hashmap_remove(&m->ofds, o->kfile);
+	if (o->kfile && fdw_keyset_get(&m->ofds, o->kfile) == o)
+		(void)fdw_keyset_remove(&m->ofds, o->kfile);
 	o->kfile = 0;
 	fdw__pending_drop(m, o);
 	m->stats.ofds--;
