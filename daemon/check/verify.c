@@ -136,7 +136,7 @@ static int read_model(const struct fdw_table *t, struct fdlist *m)
 {
 	m->owned = true;
 	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
-		const struct fdw_slot *s = t->slots[fd];
+		const struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 		char *target;
 
 		if (!fdw_slot_open(s))

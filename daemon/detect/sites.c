@@ -234,7 +234,7 @@ int fdw_leak_sites(const struct fdw_table *t, uint64_t since, fdw_leak_stack_fn 
 		return 0;
 	fdw_hashmap_init(&g.buckets);
 	for (uint32_t fd = 0; fd < t->nslots && r >= 0; fd++) {
-		const struct fdw_slot *sl = t->slots[fd];
+		const struct fdw_slot *sl = fdw_table_slot(t, (int)fd);
 		struct site_acc *a;
 
 		if (!fdw_slot_open(sl))

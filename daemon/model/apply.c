@@ -241,7 +241,7 @@ static void apply_close_range(struct fdw_model *m, struct fdw_task *task,
 		return;
 	origin_from_event(&closed, ev, task->proc, -1);
 	for (uint64_t fd = first; fd <= last && fd < t->nslots; fd++) {
-		struct fdw_slot *s = t->slots[fd];
+		struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 
 		if (!fdw_slot_open(s))
 			continue;
@@ -633,7 +633,7 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 		if (fdw__table_own(m, t) < 0) /* marks slots: not a shared copy's */
 			return;
 		for (uint32_t fd = 3; fd < t->nslots; fd++) {
-			struct fdw_slot *s = t->slots[fd];
+			struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 
 			if (!fdw_slot_open(s) || s->cloexec || s->exec_passed ||
 			    s->origin->source != FDW_SRC_INHERIT || !s->origin->seq ||
@@ -648,7 +648,7 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 		return;
 	origin_from_event(&closed, ev, p, -1);
 	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
-		struct fdw_slot *s = t->slots[fd];
+		struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 
 		if (!fdw_slot_open(s))
 			continue;

@@ -47,9 +47,10 @@ static inline const char *fdw__ofd_target(const struct fdw_ofd *o)
 
 /* The slots of one or more tables (see struct fdw_table). */
 struct fdw__fdset {
-	uint32_t refs;		 /* tables on it */
-	uint32_t nslots;
-	struct fdw_slot **slots; /* indexed by fd number */
+	uint32_t refs;		  /* tables on it */
+	uint32_t nslots;	  /* fdw_slot_block_end(nblocks - 1), or 0 */
+	uint32_t nblocks;
+	struct fdw_slot **blocks; /* see struct fdw_table; NULL: none used */
 };
 
 /* Make t's set its own and t's view its own (a borrowed child's fds become

@@ -88,23 +88,25 @@ struct fdw_fd_history {
 
 #define FDW_SLOT_HISTORY 4
 
-/* One fd number in one table. Allocated on first use, kept while closed. */
+/* One fd number in one table. Taken on first use, kept while closed; it
+ * lives in its table's slot blocks (struct fdw_table) and never moves. */
 struct fdw_slot {
 	struct fdw_ofd *ofd;	  /* NULL when closed */
-	const struct fdw_origin *origin;
+	const struct fdw_origin *origin; /* NULL only in a slot never used */
+	struct fdw_fd_history *hist; /* ring of FDW_SLOT_HISTORY, lazily allocated */
 	uint32_t generation;	  /* how many times the number was opened here */
-	bool cloexec;
-	bool suspect;		  /* installed over an fd the model still had open:
+	bool cloexec : 1;
+	bool suspect : 1;	  /* installed over an fd the model still had open:
 				   * another thread's close may be in flight */
-	bool inheritable;	  /* close-on-exec cleared on purpose (F_SETFD,
+	bool inheritable : 1;	  /* close-on-exec cleared on purpose (F_SETFD,
 				   * FIONCLEX) since the fd was installed */
-	bool exec_passed;	  /* went through an exec already, in this table or
+	bool exec_passed : 1;	  /* went through an exec already, in this table or
 				   * the one it was copied from: the program holding
 				   * it now was given it, it did not create it */
-	uint8_t nhist;		  /* entries used in hist[] */
-	uint8_t hist_head;
-	struct fdw_fd_history *hist; /* ring of FDW_SLOT_HISTORY, lazily allocated */
+	uint8_t nhist : 3;	  /* entries used in hist[] */
+	uint8_t hist_head : 2;
 };
+_Static_assert(FDW_SLOT_HISTORY <= 4, "nhist and hist_head are 3 and 2 bits");
 
 struct fdw__fdset; /* private to daemon/model/ */
 struct fdw__origin; /* private to daemon/model/ */
@@ -116,14 +118,21 @@ struct fdw__origin; /* private to daemon/model/ */
  * to a shared set, in either table, gives the changing table its own copy;
  * a fork child's view of the shared set (every fd inherited, no slot
  * history of its own) is made then, or when the child's table is first
- * looked at (fdw_model_proc_table). Read slots through t->slots/t->nslots
- * or fdw_table_slot(); only the model changes them.
+ * looked at (fdw_model_proc_table). Read slots through fdw_table_slot()
+ * (fd numbers below t->nslots); only the model changes them.
+ *
+ * A set keeps its slots in blocks, not one array (a slot does not move
+ * when the table grows, and costs no pointer nor allocation of its own):
+ * fds 0-3 in block 0, then blocks of 4, 8, ..., 1024 slots for fds 4-7,
+ * 8-15, ..., 1024-2047, then blocks of 1024. A block is allocated when a
+ * slot in it is first used.
  */
 struct fdw_table {
 	uint64_t id;	 /* small stable id for the API */
 	uint64_t kfiles; /* files_struct address, 0 while unbound (seen only in /proc) */
 	uint32_t users;	 /* tasks using it */
-	uint32_t nslots; /* the set's, mirrored */
+	uint32_t nslots; /* fd numbers below it may have a slot: the set's, mirrored */
+	uint32_t nblocks; /* the set's, mirrored */
 	uint32_t nopen;
 	bool stale;	 /* known to be wrong until re-read */
 	bool borrowed;	 /* a fork child still on its parent's set */
@@ -131,7 +140,7 @@ struct fdw_table {
 	uint64_t read_pos; /* ring position when last re-read from /proc: records
 			    * below it are already reflected, not re-applied */
 	uint64_t last_pos; /* ring position of the latest record applied to it */
-	struct fdw_slot **slots; /* indexed by fd number: the set's, mirrored */
+	struct fdw_slot **blocks; /* the set's slot blocks (NULL: none used yet), mirrored */
 	struct fdw__fdset *set;
 	uint64_t created_ts;
 };
@@ -488,7 +497,50 @@ static inline const char *fdw_ofd_type(const struct fdw_ofd *o)
 	return o ? fdw_fd_type_name(o->mode, o->target) : "unknown";
 }
 
-struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd);
+/* Block and offset of fd number fd (see struct fdw_table). */
+#define FDW_SLOT_BLOCK_MAX 1024u
+static inline uint32_t fdw_slot_block(uint32_t fd, uint32_t *off)
+{
+	uint32_t lb;
+
+	if (fd < 4) {
+		*off = fd;
+		return 0;
+	}
+	if (fd < 2 * FDW_SLOT_BLOCK_MAX) {
+		lb = 31 - (uint32_t)__builtin_clz(fd); /* 2..10 */
+		*off = fd - (1u << lb);
+		return lb - 1;
+	}
+	*off = (fd - 2 * FDW_SLOT_BLOCK_MAX) % FDW_SLOT_BLOCK_MAX;
+	return 10 + (fd - 2 * FDW_SLOT_BLOCK_MAX) / FDW_SLOT_BLOCK_MAX;
+}
+
+/* Slots in block b, and the first fd number past it. */
+static inline uint32_t fdw_slot_block_size(uint32_t b)
+{
+	return b == 0 ? 4 : b <= 9 ? 2u << b : FDW_SLOT_BLOCK_MAX;
+}
+
+static inline uint64_t fdw_slot_block_end(uint32_t b)
+{
+	return b <= 9 ? 4ull << b : 2ull * FDW_SLOT_BLOCK_MAX + (uint64_t)(b - 9) * FDW_SLOT_BLOCK_MAX;
+}
+
+/* fd's slot, NULL when the number was never used in t (or is out of range). */
+static inline struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd)
+{
+	struct fdw_slot *s;
+	uint32_t b, off;
+
+	if (!t || fd < 0 || (uint32_t)fd >= t->nslots)
+		return NULL;
+	b = fdw_slot_block((uint32_t)fd, &off);
+	if (b >= t->nblocks || !t->blocks[b])
+		return NULL;
+	s = &t->blocks[b][off];
+	return s->origin ? s : NULL;
+}
 static inline bool fdw_slot_open(const struct fdw_slot *s)
 {
 	return s && s->ofd;

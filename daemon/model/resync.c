@@ -622,9 +622,10 @@ static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t 
 	origin_procfs(&closed, now);
 	for (uint32_t fd = 0; fd < t->nslots; fd++) {
 		bool seen = fd < c.nseen && (c.seen[fd / 8] & (1u << (fd % 8)));
+		struct fdw_slot *s = seen ? NULL : fdw_table_slot(t, (int)fd);
 
-		if (!seen && fdw_slot_open(t->slots[fd]))
-			fdw__slot_close(m, t, t->slots[fd], &closed);
+		if (fdw_slot_open(s))
+			fdw__slot_close(m, t, s, &closed);
 	}
 	free(c.seen);
 	t->stale = false;
@@ -916,7 +917,7 @@ void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
 	if (!fi)
 		return;
 	for (uint32_t fd = 0; fd < t->nslots; fd++) {
-		struct fdw_slot *s = t->slots[fd];
+		struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 		struct fdw_ofd *o;
 
 		if (!fdw_slot_open(s))

@@ -178,17 +178,48 @@ void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *tar
 
 /* ---- slots and their history ------------------------------------------- */
 
-struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd)
-{
-	if (!t || fd < 0 || (uint32_t)fd >= t->nslots)
-		return NULL;
-	return t->slots[fd];
-}
-
 static void table_mirror(struct fdw_table *t)
 {
-	t->slots = t->set->slots;
+	t->blocks = t->set->blocks;
+	t->nblocks = t->set->nblocks;
 	t->nslots = t->set->nslots;
+}
+
+/* Make the set's directory reach block b. 0 or -ENOMEM. */
+static int fdset_reach(struct fdw__fdset *set, uint32_t b)
+{
+	uint32_t n = set->nblocks ? set->nblocks : 4;
+	struct fdw_slot **nb;
+
+	if (b < set->nblocks)
+		return 0;
+	while (n <= b)
+		n *= 2;
+	nb = realloc(set->blocks, n * sizeof(*nb));
+	if (!nb)
+		return -ENOMEM;
+	memset(nb + set->nblocks, 0, (n - set->nblocks) * sizeof(*nb));
+	set->blocks = nb;
+	set->nblocks = n;
+	set->nslots = fdw_slot_block_end(n - 1) < UINT32_MAX ? (uint32_t)fdw_slot_block_end(n - 1)
+							     : UINT32_MAX;
+	return 0;
+}
+
+/* Slot fd of the set, allocating its block: NULL when out of memory. The
+ * slot may be unused (origin NULL). */
+static struct fdw_slot *fdset_slot(struct fdw__fdset *set, uint32_t fd)
+{
+	uint32_t off, b = fdw_slot_block(fd, &off);
+
+	if (fdset_reach(set, b) < 0)
+		return NULL;
+	if (!set->blocks[b]) {
+		set->blocks[b] = calloc(fdw_slot_block_size(b), sizeof(struct fdw_slot));
+		if (!set->blocks[b])
+			return NULL;
+	}
+	return &set->blocks[b][off];
 }
 
 static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int fd)
@@ -197,34 +228,16 @@ static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int f
 
 	/* no fd can reach the kernel's nr_open: a bigger number is garbage
 	 * that must not size an allocation */
-	if (fd < 0 || (uint64_t)fd >= m->max_fd_number)
+	if (fd < 0 || (uint64_t)fd >= m->max_fd_number || (uint64_t)fd >= (1u << 31))
 		return NULL;
 	if (fdw__table_own(m, t) < 0)
 		return NULL;
-	if ((uint32_t)fd >= t->nslots) {
-		uint64_t n = t->nslots ? t->nslots : 8; /* most processes hold a handful */
-		struct fdw_slot **ns;
-
-		while (n <= (uint64_t)fd)
-			n *= 2;
-		if (n > (1u << 31))
-			return NULL;
-		ns = realloc(t->slots, n * sizeof(*ns));
-		if (!ns)
-			return NULL;
-		memset(ns + t->nslots, 0, (n - t->nslots) * sizeof(*ns));
-		t->set->slots = ns;
-		t->set->nslots = n;
-		table_mirror(t);
-	}
-	s = t->slots[fd];
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			return NULL;
-		s->origin = &fdw_origin_none;
-		t->set->slots[fd] = s;
-	}
+	s = fdset_slot(t->set, (uint32_t)fd);
+	table_mirror(t);
+	if (!s)
+		return NULL;
+	if (!s->origin)
+		s->origin = &fdw_origin_none; /* used from now on */
 	return s;
 }
 
@@ -291,25 +304,34 @@ static struct fdw__fdset *fdset_new(void)
 	return set;
 }
 
+/* Give back what a used slot holds and make it unused again. */
+static void slot_release(struct fdw_model *m, struct fdw_slot *s)
+{
+	if (s->ofd)
+		fdw__ofd_put(m, s->ofd);
+	if (s->hist)
+		m->stats.history_entries--;
+	hist_clear(m, s);
+	fdw__origin_clear(m, &s->origin);
+	memset(s, 0, sizeof(*s));
+}
+
 /* Drop one table's hold; the last frees the slots and their OFD references. */
 static void fdset_put(struct fdw_model *m, struct fdw__fdset *set)
 {
 	if (!set || --set->refs > 0)
 		return;
-	for (uint32_t fd = 0; fd < set->nslots; fd++) {
-		struct fdw_slot *s = set->slots[fd];
+	for (uint32_t b = 0; b < set->nblocks; b++) {
+		struct fdw_slot *blk = set->blocks[b];
 
-		if (!s)
+		if (!blk)
 			continue;
-		if (s->ofd)
-			fdw__ofd_put(m, s->ofd);
-		if (s->hist)
-			m->stats.history_entries--;
-		hist_clear(m, s);
-		fdw__origin_clear(m, &s->origin);
-		free(s);
+		for (uint32_t i = 0; i < fdw_slot_block_size(b); i++)
+			if (blk[i].origin)
+				slot_release(m, &blk[i]);
+		free(blk);
 	}
-	free(set->slots);
+	free(set->blocks);
 	free(set);
 }
 
@@ -358,10 +380,8 @@ struct fdw_table *fdw__table_new(struct fdw_model *m, uint64_t kfiles, uint64_t 
 /* A borrowed table alone on its set: make its view in place. */
 static void own_in_place(struct fdw_model *m, struct fdw_table *t)
 {
-	struct fdw__fdset *set = t->set;
-
-	for (uint32_t fd = 0; fd < set->nslots; fd++) {
-		struct fdw_slot *s = set->slots[fd];
+	for (uint32_t fd = 0; fd < t->nslots; fd++) {
+		struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 
 		if (!s)
 			continue;
@@ -370,9 +390,7 @@ static void own_in_place(struct fdw_model *m, struct fdw_table *t)
 		hist_clear(m, s);
 		if (!s->ofd) {
 			/* the parent's closed numbers are not the child's */
-			fdw__origin_clear(m, &s->origin);
-			free(s);
-			set->slots[fd] = NULL;
+			slot_release(m, s);
 			continue;
 		}
 		fdw__origin_set_source(m, &s->origin, FDW_SRC_INHERIT);
@@ -394,31 +412,23 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 	set = fdset_new();
 	if (!set)
 		return -ENOMEM;
-	if (old->nslots) {
-		set->slots = calloc(old->nslots, sizeof(*set->slots));
-		if (!set->slots) {
-			free(set);
-			return -ENOMEM;
-		}
-		set->nslots = old->nslots;
-	}
 	/* allocate first: a failure leaves t as it was */
 	for (uint32_t fd = 0; fd < old->nslots; fd++) {
-		const struct fdw_slot *os = old->slots[fd];
+		const struct fdw_slot *os = fdw_table_slot(t, (int)fd);
 
 		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->hist && !os->generation))
 			continue;
-		set->slots[fd] = calloc(1, sizeof(struct fdw_slot)); /* fdset_put-able */
-		if (!set->slots[fd]) {
-			fdset_put(m, set); /* empty slots: nothing to release */
+		if (!fdset_slot(set, fd)) {
+			fdset_put(m, set); /* unused slots: nothing to release */
 			return -ENOMEM;
 		}
 	}
 	for (uint32_t fd = 0; fd < old->nslots; fd++) {
-		struct fdw_slot *os = old->slots[fd], *ns = set->slots[fd];
+		struct fdw_slot *os = fdw_table_slot(t, (int)fd), *ns;
 
-		if (!ns)
+		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->hist && !os->generation))
 			continue;
+		ns = fdset_slot(set, fd); /* allocated above */
 		*ns = *os;
 		ns->suspect = false;
 		if (ns->ofd)
@@ -466,10 +476,12 @@ struct fdw_table *fdw__table_fork(struct fdw_model *m, struct fdw_table *src, ui
 	/* past the fd bound: the copy refuses fd by fd, and says so */
 	if (m->stats.fds + src->nopen > m->max_fds) {
 		t = fdw__table_copy(m, src, kfiles, now);
-		for (uint32_t fd = 0; t && fd < t->nslots; fd++)
-			if (fdw_slot_open(t->slots[fd]))
-				fdw__origin_set_source(m, &t->slots[fd]->origin,
-						       FDW_SRC_INHERIT);
+		for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
+			struct fdw_slot *s = fdw_table_slot(t, (int)fd);
+
+			if (fdw_slot_open(s))
+				fdw__origin_set_source(m, &s->origin, FDW_SRC_INHERIT);
+		}
 		return t;
 	}
 	src->set->refs++;
@@ -558,7 +570,7 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 		return NULL;
 	t->stale = src->stale;
 	for (uint32_t fd = 0; fd < src->nslots; fd++) {
-		const struct fdw_slot *ss = src->slots[fd];
+		const struct fdw_slot *ss = fdw_table_slot(src, (int)fd);
 		struct fdw_slot *ds;
 
 		if (!fdw_slot_open(ss))

@@ -93,7 +93,9 @@ static bool pending_holder(struct fdw_model *m, const struct fdw_pending_target 
 	if (s && s->ofd == e->ofd)
 		return true;
 	for (uint32_t i = 0; t && i < t->nslots; i++) {
-		if (t->slots[i] && t->slots[i]->ofd == e->ofd) {
+		const struct fdw_slot *si = fdw_table_slot(t, (int)i);
+
+		if (si && si->ofd == e->ofd) {
 			*fd = (int)i;
 			return true;
 		}

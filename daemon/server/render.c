@@ -440,7 +440,7 @@ json_t *fdw_render_table(const struct fdw_server_deps *deps, const struct fdw_pr
 		return NULL;
 	}
 	for (uint32_t fd = 0; t && fd < t->nslots && ok; fd++) {
-		const struct fdw_slot *s = t->slots[fd];
+		const struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 		json_t *f;
 
 		if (!fdw_slot_open(s))

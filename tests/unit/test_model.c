@@ -672,21 +672,23 @@ static void big_scan(int n, bool ordered)
 	CHECK(ta && tb && ta != tb);
 	CHECK_EQ(ta ? (int)ta->nopen : 0, n);
 	for (int fd = 1; ta && fd < n; fd++) {
-		struct fdw_ofd *o = ta->slots[fd]->ofd, *prev = ta->slots[fd - 1]->ofd;
+		struct fdw_ofd *o = fdw_table_slot(ta, (int)fd)->ofd;
+		struct fdw_ofd *prev = fdw_table_slot(ta, (int)(fd - 1))->ofd;
 
 		if (fd % 3 ? o != prev : o == prev)
 			grouped = false;
 	}
 	CHECK(grouped);
 	for (int fd = 0; ta && tb && fd < 10; fd++)
-		CHECK(tb->slots[fd]->ofd == ta->slots[fd]->ofd);
-	CHECK(tb && tb->slots[10]->ofd != ta->slots[9]->ofd && tb->slots[10]->ofd->refs == 1);
+		CHECK(fdw_table_slot(tb, (int)fd)->ofd == fdw_table_slot(ta, (int)fd)->ofd);
+	CHECK(tb && fdw_table_slot(tb, 10)->ofd != fdw_table_slot(ta, 9)->ofd &&
+	      fdw_table_slot(tb, 10)->ofd->refs == 1);
 	CHECK_EQ(m.stats.ofds, (n + 2) / 3 + 1);
 	if (ta) {
-		CHECK_EQ(ta->slots[0]->ofd->refs, 6); /* 3 in A, 3 in B */
-		CHECK_EQ(ta->slots[9]->ofd->refs, 4);
-		CHECK_EQ(ta->slots[12]->ofd->refs, 3);
-		CHECK_EQ(ta->slots[n - 1]->ofd->refs, n - (n - 1) / 3 * 3);
+		CHECK_EQ(fdw_table_slot(ta, 0)->ofd->refs, 6); /* 3 in A, 3 in B */
+		CHECK_EQ(fdw_table_slot(ta, 9)->ofd->refs, 4);
+		CHECK_EQ(fdw_table_slot(ta, 12)->ofd->refs, 3);
+		CHECK_EQ(fdw_table_slot(ta, (int)(n - 1))->ofd->refs, n - (n - 1) / 3 * 3);
 	}
 	if (ordered) /* O(N log N): about 2 log2(N / 3) per fd, not N / 3 */
 		CHECK(big_calls < 40ul * (unsigned long)n);
@@ -1109,7 +1111,7 @@ static uint64_t fds_counted(struct fdw_model *m)
 			continue;
 		seen[n++] = t;
 		for (uint32_t fd = 0; fd < t->nslots; fd++)
-			open += fdw_slot_open(t->slots[fd]);
+			open += fdw_slot_open(fdw_table_slot(t, (int)fd));
 		CHECK_EQ(open, t->nopen);
 		sum += open;
 	}
@@ -1144,7 +1146,7 @@ static void test_fork_cow(void)
 	pt = raw_table(&m, PID);
 	ct = raw_table(&m, 200);
 	CHECK(ct && ct != pt && ct->borrowed);
-	CHECK(ct && ct->slots == pt->slots); /* shared, not copied */
+	CHECK(ct && ct->blocks == pt->blocks); /* shared, not copied */
 	CHECK_EQ(ct ? ct->nopen : 0, 5);
 	CHECK_EQ(m.stats.forks_shared, 1);
 	CHECK_EQ(m.stats.fds, 10);
@@ -1179,12 +1181,12 @@ static void test_fork_cow(void)
 	 * the parent copies (keeping its history), they keep the old set */
 	fork_ev(&m, PID, FILES, 202, C3, 0);
 	fork_ev(&m, 202, C3, 203, G, 0);
-	CHECK(raw_table(&m, 203)->slots == raw_table(&m, PID)->slots);
+	CHECK(raw_table(&m, 203)->blocks == raw_table(&m, PID)->blocks);
 	close_ev(&m, PID, FILES, 3);
 	CHECK(slot(&m, PID, 3) == NULL);
 	CHECK_EQ(slot(&m, PID, 4)->nhist, 1);
-	CHECK(raw_table(&m, 202)->slots == raw_table(&m, 203)->slots);
-	CHECK(raw_table(&m, 202)->slots != raw_table(&m, PID)->slots);
+	CHECK(raw_table(&m, 202)->blocks == raw_table(&m, 203)->blocks);
+	CHECK(raw_table(&m, 202)->blocks != raw_table(&m, PID)->blocks);
 	CHECK(slot(&m, 202, 3) != NULL); /* the parent's close did not reach them */
 	CHECK(slot(&m, 203, 3) != NULL);
 	CHECK_EQ(slot(&m, 203, 3)->origin->source, FDW_SRC_INHERIT);
