@@ -32,6 +32,8 @@ void fdw__origin_clear(struct fdw_model *m, const struct fdw_origin **dst);
 /* Drop the model's hold on the last origin made (fdw_model_free). */
 void fdw__origin_forget_last(struct fdw_model *m);
 
+/* Free the OFDs' blocks (every OFD must have been put). NULL-safe. */
+void fdw__ofd_slab_free(struct fdw_model *m);
 /* A new OFD, indexed under kfile when kfile is not 0. refs starts at 0. */
 struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile);
 /* Drop one reference; the last frees it. NULL-safe. */

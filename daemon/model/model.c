@@ -332,6 +332,7 @@ void fdw_model_free(struct fdw_model *m)
 	fdw_hashmap_free(&m->procs);
 	fdw_hashmap_free(&m->tables);
 	fdw_keyset_free(&m->ofds);
+	fdw__ofd_slab_free(m);
 	fdw__origin_forget_last(m);
 	fdw_strtab_free(&m->strings);
 	free(m->pending);

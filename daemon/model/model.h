@@ -64,7 +64,8 @@ struct fdw_ofd {
 	uint64_t kfile; /* kernel struct file address, 0 when not known */
 	uint64_t ino;
 	uint32_t dev;
-	uint32_t mode;	/* S_IFMT bits; 0 for anon inodes */
+	uint16_t mode;	/* S_IFMT bits; 0 for anon inodes */
+	uint16_t slab;	/* the model's: which block of OFDs holds it */
 	uint32_t refs;
 	uint16_t pending;  /* 1 + its index in the model's pending list (at most
 			    * FDW_MODEL_MAX_PENDING): the target is to be read
@@ -147,6 +148,7 @@ struct fdw_table {
 
 struct fdw_proc;
 struct fdw__ofd_index; /* private to model/resync.c */
+struct fdw__ofd_slab;  /* private to model/table.c */
 
 /* How many observers a model takes (fdw_model_add_observer). */
 #define FDW_MODEL_MAX_OBSERVERS 4
@@ -317,6 +319,7 @@ struct fdw_model {
 	uint32_t fd_events; /* the union of the observers' fd_events */
 	struct fdw_task *last_task; /* one-entry cache for the hot path */
 	struct fdw__ofd_index *scan_cands; /* OFD candidates during the start-up scan */
+	struct fdw__ofd_slab *ofd_slab;	    /* where OFDs are allocated */
 	struct fdw_pending_target *pending; /* fdw_model_flush_pending() */
 	uint32_t npending, pending_cap;
 };

@@ -127,9 +127,217 @@ void fdw__origin_forget_last(struct fdw_model *m)
 
 /* ---- open file descriptions -------------------------------------------- */
 
+/*
+ * OFDs come from blocks of OFD_BLOCK, not one malloc each: no malloc
+ * header per OFD (a 56-byte OFD took a 64-byte chunk). A freed OFD goes on
+ * its block's free list (o->slab says which block); a block whose OFDs are
+ * all free is given back, but one such block is kept for the next OFD (an
+ * open and close in a loop would allocate and free a block each time).
+ * Under AddressSanitizer or valgrind a free OFD is poisoned as free()
+ * would make it.
+ */
+#define OFD_BLOCK 256u
+#define OFD_MAX_BLOCKS UINT16_MAX /* o->slab of a block's OFD is below it */
+#define OFD_MALLOCED UINT16_MAX	  /* o->slab of one allocated alone (no block left) */
+
+struct ofd_block {
+	struct fdw_ofd *free; /* freed OFDs, linked through their first bytes */
+	uint32_t live;	      /* OFDs in use */
+	uint32_t fresh;	      /* OFDs never used: ofds[fresh..] */
+	bool partial;	      /* on the slab's partial stack */
+	struct fdw_ofd ofds[OFD_BLOCK];
+};
+
+struct fdw__ofd_slab {
+	struct ofd_block **blocks; /* NULL: a block given back (index reusable) */
+	uint32_t nblocks, cap;
+	uint16_t *partial;	   /* blocks with a free OFD (maybe; checked when popped) */
+	uint32_t npartial;
+	uint32_t nempty;	   /* blocks kept with no OFD in use */
+};
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define OFD_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define OFD_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#elif defined(FDW_HAVE_VALGRIND)
+#include <valgrind/memcheck.h>
+#define OFD_POISON(p, n) (void)VALGRIND_MAKE_MEM_NOACCESS(p, n)
+#define OFD_UNPOISON(p, n) (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n)
+#else
+#define OFD_POISON(p, n) ((void)(p), (void)(n))
+#define OFD_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+static struct fdw_ofd *link_next(struct fdw_ofd *o)
+{
+	struct fdw_ofd *next;
+
+	memcpy(&next, o, sizeof(next));
+	return next;
+}
+
+static void link_set(struct fdw_ofd *o, struct fdw_ofd *next)
+{
+	memcpy(o, &next, sizeof(next));
+}
+
+static int slab_push_partial(struct fdw__ofd_slab *sl, uint32_t b)
+{
+	if (sl->blocks[b]->partial)
+		return 0;
+	if (sl->npartial == sl->cap) /* partial has room for every block */
+		return -ENOMEM;
+	sl->partial[sl->npartial++] = (uint16_t)b;
+	sl->blocks[b]->partial = true;
+	return 0;
+}
+
+/* A new block's index, NULL-free; -ENOMEM. */
+static int slab_new_block(struct fdw__ofd_slab *sl)
+{
+	struct ofd_block *blk;
+	uint32_t b;
+
+	for (b = 0; b < sl->nblocks && sl->blocks[b]; b++)
+		;
+	if (b == sl->nblocks) {
+		if (sl->nblocks == sl->cap) {
+			uint32_t n = sl->cap ? sl->cap * 2 : 16;
+			struct ofd_block **nb;
+			uint16_t *np;
+
+			if (n > OFD_MAX_BLOCKS)
+				n = OFD_MAX_BLOCKS;
+			if (n <= sl->cap)
+				return -ENOMEM;
+			nb = realloc(sl->blocks, n * sizeof(*nb));
+			if (!nb)
+				return -ENOMEM;
+			sl->blocks = nb;
+			np = realloc(sl->partial, n * sizeof(*np));
+			if (!np)
+				return -ENOMEM;
+			sl->partial = np;
+			sl->cap = n;
+		}
+		sl->blocks[sl->nblocks++] = NULL;
+	}
+	blk = malloc(sizeof(*blk));
+	if (!blk)
+		return -ENOMEM;
+	blk->free = NULL;
+	blk->live = 0;
+	blk->fresh = 0;
+	blk->partial = false;
+	OFD_POISON(blk->ofds, sizeof(blk->ofds));
+	sl->blocks[b] = blk;
+	sl->nempty++;
+	(void)slab_push_partial(sl, b); /* room: cap covers every block */
+	return (int)b;
+}
+
+static struct fdw_ofd *ofd_alloc(struct fdw_model *m)
+{
+	struct fdw__ofd_slab *sl = m->ofd_slab;
+	struct ofd_block *blk = NULL;
+	struct fdw_ofd *o;
+	uint32_t b = 0;
+
+	if (!sl) {
+		sl = m->ofd_slab = calloc(1, sizeof(*sl));
+		if (!sl)
+			return NULL;
+	}
+	while (sl->npartial) {
+		b = sl->partial[sl->npartial - 1];
+		blk = sl->blocks[b];
+		if (blk && (blk->free || blk->fresh < OFD_BLOCK))
+			break;
+		if (blk)
+			blk->partial = false;
+		sl->npartial--;
+		blk = NULL;
+	}
+	if (!blk) {
+		int r = slab_new_block(sl);
+
+		if (r < 0) {
+			o = calloc(1, sizeof(*o));
+			if (o)
+				o->slab = OFD_MALLOCED;
+			return o;
+		}
+		b = (uint32_t)r;
+		blk = sl->blocks[b];
+	}
+	if (blk->free) {
+		o = blk->free;
+		blk->free = link_next(o); /* the link is never poisoned */
+		OFD_UNPOISON(o, sizeof(*o));
+	} else {
+		o = &blk->ofds[blk->fresh++];
+		OFD_UNPOISON(o, sizeof(*o));
+	}
+	if (blk->live++ == 0)
+		sl->nempty--;
+	memset(o, 0, sizeof(*o));
+	o->slab = (uint16_t)b;
+	return o;
+}
+
+static void ofd_release(struct fdw_model *m, struct fdw_ofd *o)
+{
+	struct fdw__ofd_slab *sl = m->ofd_slab;
+	uint32_t b = o->slab;
+	struct ofd_block *blk;
+
+	if (b == OFD_MALLOCED) {
+		free(o);
+		return;
+	}
+	blk = sl->blocks[b];
+	link_set(o, blk->free);
+	blk->free = o;
+	OFD_POISON((char *)o + sizeof(o), sizeof(*o) - sizeof(o));
+	if (--blk->live == 0) {
+		if (sl->nempty >= 1) { /* one empty block is kept, not two */
+			for (uint32_t i = 0; blk->partial && i < sl->npartial; i++) {
+				if (sl->partial[i] == b) {
+					sl->partial[i] = sl->partial[--sl->npartial];
+					break;
+				}
+			}
+			OFD_UNPOISON(blk->ofds, sizeof(blk->ofds));
+			free(blk);
+			sl->blocks[b] = NULL;
+			return;
+		}
+		sl->nempty++;
+	}
+	(void)slab_push_partial(sl, b);
+}
+
+void fdw__ofd_slab_free(struct fdw_model *m)
+{
+	struct fdw__ofd_slab *sl = m ? m->ofd_slab : NULL;
+
+	if (!sl)
+		return;
+	for (uint32_t b = 0; b < sl->nblocks; b++) {
+		if (sl->blocks[b])
+			OFD_UNPOISON(sl->blocks[b]->ofds, sizeof(sl->blocks[b]->ofds));
+		free(sl->blocks[b]);
+	}
+	free(sl->blocks);
+	free(sl->partial);
+	free(sl);
+	m->ofd_slab = NULL;
+}
+
 struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
 {
-	struct fdw_ofd *o = calloc(1, sizeof(*o));
+	struct fdw_ofd *o = ofd_alloc(m);
 
 	if (!o)
 		return NULL;
@@ -146,7 +354,7 @@ static void ofd_free(struct fdw_model *m, struct fdw_ofd *o)
 {
 	fdw_strtab_put(&m->strings, o->target);
 	fdw__origin_clear(m, &o->origin);
-	free(o);
+	ofd_release(m, o);
 }
 
 /* refs counts the open fds (in any table) that refer to it. */
