@@ -16,20 +16,24 @@ static inline size_t hash64(uint64_t k)
 	return (size_t)k;
 }
 
-static inline uint64_t key_of(const struct fdw_keyset *s, const void *rec)
+static inline uint64_t key_of(const struct fdw_keyset *s, uint32_t h)
 {
+	const char *rec = s->resolve(s->ctx, h);
 	uint64_t k;
 
-	memcpy(&k, (const char *)rec + s->key_off, sizeof(k));
+	memcpy(&k, rec + s->key_off, sizeof(k));
 	return k;
 }
 
-void fdw_keyset_init(struct fdw_keyset *s, size_t key_off)
+void fdw_keyset_init(struct fdw_keyset *s, size_t key_off, fdw_keyset_resolve_fn resolve,
+		     void *ctx)
 {
 	s->buckets = NULL;
 	s->cap = 0;
 	s->len = 0;
 	s->key_off = key_off;
+	s->resolve = resolve;
+	s->ctx = ctx;
 }
 
 void fdw_keyset_free(struct fdw_keyset *s)
@@ -37,10 +41,12 @@ void fdw_keyset_free(struct fdw_keyset *s)
 	if (!s)
 		return;
 	free(s->buckets);
-	fdw_keyset_init(s, s->key_off);
+	s->buckets = NULL;
+	s->cap = 0;
+	s->len = 0;
 }
 
-static void **find(const struct fdw_keyset *s, uint64_t key)
+static uint32_t *find(const struct fdw_keyset *s, uint64_t key)
 {
 	size_t mask, i;
 
@@ -48,7 +54,7 @@ static void **find(const struct fdw_keyset *s, uint64_t key)
 		return NULL;
 	mask = s->cap - 1;
 	for (i = hash64(key) & mask;; i = (i + 1) & mask) {
-		void **b = &s->buckets[i];
+		uint32_t *b = &s->buckets[i];
 
 		if (!*b)
 			return NULL;
@@ -59,46 +65,49 @@ static void **find(const struct fdw_keyset *s, uint64_t key)
 
 void *fdw_keyset_get(const struct fdw_keyset *s, uint64_t key)
 {
-	void **b = find(s, key);
+	uint32_t *b = find(s, key);
 
-	return b ? *b : NULL;
+	return b ? s->resolve(s->ctx, *b) : NULL;
 }
 
-static void insert_new(const struct fdw_keyset *s, void **b, size_t cap, void *rec)
+static void insert_new(const struct fdw_keyset *s, uint32_t *b, size_t cap, uint64_t key,
+		       uint32_t h)
 {
 	size_t mask = cap - 1, i;
 
-	for (i = hash64(key_of(s, rec)) & mask; b[i]; i = (i + 1) & mask)
+	for (i = hash64(key) & mask; b[i]; i = (i + 1) & mask)
 		;
-	b[i] = rec;
+	b[i] = h;
 }
 
 static int grow(struct fdw_keyset *s)
 {
 	size_t ncap = s->cap ? s->cap * 2 : 16;
-	void **nb = calloc(ncap, sizeof(*nb));
+	uint32_t *nb = calloc(ncap, sizeof(*nb));
 
 	if (!nb)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->cap; i++)
 		if (s->buckets[i])
-			insert_new(s, nb, ncap, s->buckets[i]);
+			insert_new(s, nb, ncap, key_of(s, s->buckets[i]), s->buckets[i]);
 	free(s->buckets);
 	s->buckets = nb;
 	s->cap = ncap;
 	return 0;
 }
 
-int fdw_keyset_put(struct fdw_keyset *s, void *rec)
+int fdw_keyset_put(struct fdw_keyset *s, void *rec, uint32_t h)
 {
-	void **b;
+	uint64_t key;
+	uint32_t *b;
 	int r;
 
-	if (!rec)
+	if (!rec || !h)
 		return -EINVAL;
-	b = find(s, key_of(s, rec));
+	memcpy(&key, (const char *)rec + s->key_off, sizeof(key));
+	b = find(s, key);
 	if (b) {
-		*b = rec;
+		*b = h;
 		return 0;
 	}
 	if ((s->len + 1) * 4 > s->cap * 3) {
@@ -106,20 +115,20 @@ int fdw_keyset_put(struct fdw_keyset *s, void *rec)
 		if (r < 0)
 			return r;
 	}
-	insert_new(s, s->buckets, s->cap, rec);
+	insert_new(s, s->buckets, s->cap, key, h);
 	s->len++;
 	return 0;
 }
 
 void *fdw_keyset_remove(struct fdw_keyset *s, uint64_t key)
 {
-	void **b = find(s, key);
+	uint32_t *b = find(s, key);
 	size_t mask, i, j;
 	void *rec;
 
 	if (!b)
 		return NULL;
-	rec = *b;
+	rec = s->resolve(s->ctx, *b);
 	mask = s->cap - 1;
 	i = (size_t)(b - s->buckets);
 	/* backward-shift: pull later entries of the run into the hole */
@@ -132,7 +141,7 @@ void *fdw_keyset_remove(struct fdw_keyset *s, uint64_t key)
 			i = j;
 		}
 	}
-	s->buckets[i] = NULL;
+	s->buckets[i] = 0;
 	s->len--;
 	return rec;
 }

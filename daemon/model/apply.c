@@ -449,7 +449,7 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 		fdw__origin_set(m, &s->ofd->origin, &origin);
 		if (ev->kfiles[i] && !s->ofd->kfile && !fdw_keyset_get(&m->ofds, ev->kfiles[i])) {
 			s->ofd->kfile = ev->kfiles[i]; /* the set's key: set first */
-			if (fdw_keyset_put(&m->ofds, s->ofd) < 0)
+			if (fdw__ofd_index(m, s->ofd) < 0)
 				s->ofd->kfile = 0;
 		}
 	}

@@ -34,6 +34,11 @@ void fdw__origin_forget_last(struct fdw_model *m);
 
 /* Free the OFDs' blocks (every OFD must have been put). NULL-safe. */
 void fdw__ofd_slab_free(struct fdw_model *m);
+/* m->ofds's fdw_keyset_resolve_fn (ctx: the model). */
+void *fdw__ofd_resolve(void *ctx, uint32_t h);
+/* Put o in m->ofds under o->kfile (set first): 0, or -errno (o->kfile is
+ * then to be cleared: an untracked identity). */
+int fdw__ofd_index(struct fdw_model *m, struct fdw_ofd *o);
 /* A new OFD, indexed under kfile when kfile is not 0. refs starts at 0. */
 struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile);
 /* Drop one reference; the last frees it. NULL-safe. */

@@ -265,7 +265,7 @@ void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
 	fdw_hashmap_init(&m->tasks);
 	fdw_hashmap_init(&m->procs);
 	fdw_hashmap_init(&m->tables);
-	fdw_keyset_init(&m->ofds, offsetof(struct fdw_ofd, kfile));
+	fdw_keyset_init(&m->ofds, offsetof(struct fdw_ofd, kfile), fdw__ofd_resolve, m);
 	fdw_strtab_init(&m->strings);
 	m->max_procs = 1u << 20;
 	m->max_fds = 1u << 26;

@@ -302,7 +302,7 @@ struct fdw_model {
 	struct fdw_hashmap tasks;  /* tid -> struct fdw_task */
 	struct fdw_hashmap procs;  /* pid -> struct fdw_proc */
 	struct fdw_hashmap tables; /* kfiles -> struct fdw_table (bound ones) */
-	struct fdw_keyset ofds;    /* struct fdw_ofd by kfile (known kfile) */
+	struct fdw_keyset ofds;    /* struct fdw_ofd by kfile (known kfile); ctx: the model */
 	struct fdw_strtab strings; /* the targets and path arguments, interned */
 	struct fdw__origin *origin_last; /* the origin made last (held): the next
 					  * equal one shares it */

@@ -379,7 +379,7 @@ static void resync_one_kfile(struct resync_ctx *c, struct fdw_slot *s,
 			fdw__ofd_set_target(c->m, s->ofd, fi->target, true);
 		if (!s->ofd->kfile) {
 			s->ofd->kfile = fi->kfile; /* the set's key: set first */
-			if (fdw_keyset_put(&c->m->ofds, s->ofd) < 0)
+			if (fdw__ofd_index(c->m, s->ofd) < 0)
 				s->ofd->kfile = 0;
 		}
 		return;

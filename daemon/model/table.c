@@ -139,6 +139,7 @@ void fdw__origin_forget_last(struct fdw_model *m)
 #define OFD_BLOCK 256u
 #define OFD_MAX_BLOCKS UINT16_MAX /* o->slab of a block's OFD is below it */
 #define OFD_MALLOCED UINT16_MAX	  /* o->slab of one allocated alone (no block left) */
+_Static_assert((uint64_t)OFD_MAX_BLOCKS * OFD_BLOCK < UINT32_MAX, "handles are 32 bits");
 
 struct ofd_block {
 	struct fdw_ofd *free; /* freed OFDs, linked through their first bytes */
@@ -335,6 +336,25 @@ void fdw__ofd_slab_free(struct fdw_model *m)
 	m->ofd_slab = NULL;
 }
 
+void *fdw__ofd_resolve(void *ctx, uint32_t h)
+{
+	const struct fdw_model *m = ctx;
+
+	h--;
+	return &m->ofd_slab->blocks[h / OFD_BLOCK]->ofds[h % OFD_BLOCK];
+}
+
+int fdw__ofd_index(struct fdw_model *m, struct fdw_ofd *o)
+{
+	const struct ofd_block *blk;
+
+	if (o->slab == OFD_MALLOCED)
+		return -ENOMEM; /* no handle: not in a block */
+	blk = m->ofd_slab->blocks[o->slab];
+	return fdw_keyset_put(&m->ofds, o,
+			      (uint32_t)o->slab * OFD_BLOCK + (uint32_t)(o - blk->ofds) + 1);
+}
+
 struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
 {
 	struct fdw_ofd *o = ofd_alloc(m);
@@ -344,7 +364,7 @@ struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
 	o->id = ++m->next_ofd_id;
 	o->kfile = kfile;
 	o->origin = &fdw_origin_none;
-	if (kfile && fdw_keyset_put(&m->ofds, o) < 0)
+	if (kfile && fdw__ofd_index(m, o) < 0)
 		o->kfile = 0; /* untracked identity; still a valid OFD */
 	m->stats.ofds++;
 	return o;
