@@ -329,6 +329,8 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 		       const struct fdw_event *ev, int fd, const struct fdw_slot *slot)
 {
 	const struct fdw_table *t = fdw_model_proc_table(l->m, p);
+	char buf[FDW_OFD_NAME_BUF], src_buf[FDW_OFD_NAME_BUF];
+	const char *target, *src_target;
 	const struct fdw_slot *src;
 	struct leak_races *r;
 	struct race_finding f;
@@ -341,8 +343,9 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 		return;
 	/* the same file again (a log reopened under its path): no surprise */
 	src = fdw_table_slot(t, (int)ev->args[0]);
-	if (fdw_slot_open(src) && src->ofd->target && slot->ofd->target &&
-	    !strcmp(src->ofd->target, slot->ofd->target))
+	target = fdw_ofd_target(slot->ofd, buf);
+	if (fdw_slot_open(src) && target && (src_target = fdw_ofd_target(src->ofd, src_buf)) &&
+	    !strcmp(src_target, target))
 		return;
 	r = races_get(l, st);
 	if (!r)
@@ -353,9 +356,7 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 	f.origin = *slot->origin;
 	origin_of_event(&f.closed, ev, p);
 	f.closed.from_fd = (int32_t)ev->args[0];
-	snprintf(f.target, sizeof(f.target), "%s",
-		 slot->ofd->target ? slot->ofd->target
-				   : "");
+	snprintf(f.target, sizeof(f.target), "%s", target ? target : "");
 	(void)report(l, r, RACE_DUP2_CLOBBER, &f, p->pid);
 }
 
@@ -370,7 +371,9 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc *p,
 		     const struct fdw_event *ev, int fd, const struct fdw_slot *slot)
 {
+	char buf[FDW_OFD_NAME_BUF];
 	const struct fdw_fd_history *h;
+	const char *target;
 	struct leak_races *r;
 	struct race_finding f;
 
@@ -391,9 +394,8 @@ static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc 
 	if (h)
 		gen_from_hist(&f, h);
 	f.reopened = *slot->origin;
-	snprintf(f.target, sizeof(f.target), "%s",
-		 slot->ofd->target ? slot->ofd->target
-				   : "");
+	target = fdw_ofd_target(slot->ofd, buf);
+	snprintf(f.target, sizeof(f.target), "%s", target ? target : "");
 	(void)add_finding(l, r, RACE_FD_REUSE, &f);
 }
 

@@ -47,9 +47,19 @@ void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o);
 void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *target,
 			 bool exact);
 
-static inline const char *fdw__ofd_target(const struct fdw_ofd *o)
+/* Does o's target read s? (a missing one reads "") */
+static inline bool fdw__ofd_target_is(const struct fdw_ofd *o, const char *s)
 {
-	return o && o->target ? o->target : "";
+	char buf[FDW_OFD_NAME_BUF];
+	const char *t = fdw_ofd_target(o, buf);
+
+	return !strcmp(t ? t : "", s);
+}
+
+/* Has o a name yet (interned or made from its inode)? */
+static inline bool fdw__ofd_named(const struct fdw_ofd *o)
+{
+	return o->target || o->target_ino;
 }
 
 /* The slots of one or more tables (see struct fdw_table). */

@@ -15,6 +15,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "base/hashmap.h"
 #include "base/json.h"
@@ -72,9 +75,13 @@ struct fdw_ofd {
 			    * at the next flush; 0: not */
 	bool target_exact; /* target read from /proc, or known from the record
 			    * (pipes, sockets), vs synthesized */
+	bool target_ino;   /* the target is the kernel's name made from the
+			    * inode, pipe:[ino] or socket:[ino]: no string is
+			    * kept (target NULL), fdw_ofd_target() makes it */
 	/* readlink(/proc/PID/fd/N), interned (m->strings); until read, what
-	 * the record tells (the open family's path argument, pipe:[ino], ...).
-	 * NULL only when there was no memory for it. */
+	 * the record tells (the open family's path argument, ...). Read it
+	 * through fdw_ofd_target(). NULL when target_ino, or when there was no
+	 * memory for it. */
 	const char *target;
 	const struct fdw_origin *origin; /* the fd that created it */
 };
@@ -495,9 +502,28 @@ bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p);
 uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p);
 /* "reg", "dir", "chr", "blk", "fifo", "sock", "lnk", "anon" or "unknown" for
  * an OFD (from its mode, else inferred from its target). */
+/* Room for a target made from the inode: "socket:[" 20 digits "]". */
+#define FDW_OFD_NAME_BUF 32
+
+/* What /proc/PID/fd/N shows for o: its interned target, or the name made
+ * in buf from its inode (target_ino). NULL for a NULL o, or when o has no
+ * name (no memory for it). */
+static inline const char *fdw_ofd_target(const struct fdw_ofd *o, char buf[FDW_OFD_NAME_BUF])
+{
+	if (!o)
+		return NULL;
+	if (!o->target_ino)
+		return o->target;
+	snprintf(buf, FDW_OFD_NAME_BUF, S_ISSOCK(o->mode) ? "socket:[%llu]" : "pipe:[%llu]",
+		 (unsigned long long)o->ino);
+	return buf;
+}
+
 static inline const char *fdw_ofd_type(const struct fdw_ofd *o)
 {
-	return o ? fdw_fd_type_name(o->mode, o->target) : "unknown";
+	char buf[FDW_OFD_NAME_BUF];
+
+	return o ? fdw_fd_type_name(o->mode, fdw_ofd_target(o, buf)) : "unknown";
 }
 
 /* Block and offset of fd number fd (see struct fdw_table). */

@@ -87,7 +87,7 @@ int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int 
 	} else if (r == 0) {
 		if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
 			s->cloexec = fi->cloexec;
-			if (strcmp(fdw__ofd_target(s->ofd), fi->target))
+			if (!fdw__ofd_target_is(s->ofd, fi->target))
 				fdw__ofd_set_target(m, s->ofd, fi->target, true);
 		} else {
 			o = ofd_from_info(m, fi, origin);
@@ -375,7 +375,7 @@ static void resync_one_kfile(struct resync_ctx *c, struct fdw_slot *s,
 	    s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
 		/* same file as the model says: keep its provenance */
 		s->cloexec = fi->cloexec;
-		if (strcmp(fdw__ofd_target(s->ofd), fi->target))
+		if (!fdw__ofd_target_is(s->ofd, fi->target))
 			fdw__ofd_set_target(c->m, s->ofd, fi->target, true);
 		if (!s->ofd->kfile) {
 			s->ofd->kfile = fi->kfile; /* the set's key: set first */
@@ -427,7 +427,7 @@ static void resync_one_grouped(struct resync_ctx *c, struct fdw_slot *s,
 	}
 	if (o && fdw_slot_open(s) && s->ofd == o) {
 		s->cloexec = fi->cloexec;
-		if (strcmp(fdw__ofd_target(o), fi->target))
+		if (!fdw__ofd_target_is(o, fi->target))
 			fdw__ofd_set_target(c->m, o, fi->target, true);
 		return;
 	}
@@ -485,7 +485,7 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 	if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
 		/* same file as the model says: keep its provenance */
 		s->cloexec = fi->cloexec;
-		if (strcmp(fdw__ofd_target(s->ofd), fi->target))
+		if (!fdw__ofd_target_is(s->ofd, fi->target))
 			fdw__ofd_set_target(c->m, s->ofd, fi->target, true);
 		cand_add(c->m, c->cands, c->tid, fi->fd, s->ofd);
 		return;
@@ -886,7 +886,7 @@ static void refresh_from(struct fdw_model *m, struct fdw_ofd *o, const struct fd
 		o->dev = fi->dev;
 		o->mode = fi->mode;
 	}
-	if (!o->target_exact || strcmp(fdw__ofd_target(o), fi->target))
+	if (!o->target_exact || !fdw__ofd_target_is(o, fi->target))
 		fdw__ofd_set_target(m, o, fi->target, true);
 }
 

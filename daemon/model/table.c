@@ -392,12 +392,31 @@ void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o)
 
 void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *target, bool exact)
 {
-	const char *t = fdw_strtab_get(&m->strings, target ? target : "");
+	char buf[FDW_OFD_NAME_BUF];
+	const char *t;
 
+	target = target ? target : "";
+	/* a pipe's or socket's own name is made from its inode when read:
+	 * no string per pipe (both ends of one would share it, still one
+	 * allocation and a bucket per pipe) */
+	if (o->ino && (S_ISFIFO(o->mode) || S_ISSOCK(o->mode))) {
+		bool was = o->target_ino;
+
+		o->target_ino = true;
+		if (!strcmp(fdw_ofd_target(o, buf), target)) {
+			fdw_strtab_put(&m->strings, o->target);
+			o->target = NULL;
+			o->target_exact = exact;
+			return;
+		}
+		o->target_ino = was;
+	}
+	t = fdw_strtab_get(&m->strings, target);
 	if (!t)
 		return;
 	fdw_strtab_put(&m->strings, o->target);
 	o->target = t;
+	o->target_ino = false;
 	o->target_exact = exact;
 	/* anon inodes (pidfs too) carry type bits that mean nothing here */
 	if (exact && !strncmp(t, "anon_inode:", 11))
@@ -509,11 +528,16 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 	h->generation = s->generation;
 	fdw__origin_share(m, &h->origin, s->origin);
 	fdw__origin_set(m, &h->closed, closed);
-	/* the OFD's interned name, shared: no allocation per close */
+	/* the OFD's interned name, shared: no allocation per close (a pipe's
+	 * or socket's, made from its inode, is interned now) */
 	{
 		const char *old = h->target;
+		char buf[FDW_OFD_NAME_BUF];
 
-		h->target = fdw_strtab_ref(s->ofd ? s->ofd->target : NULL);
+		if (s->ofd && s->ofd->target_ino)
+			h->target = fdw_strtab_get(&m->strings, fdw_ofd_target(s->ofd, buf));
+		else
+			h->target = fdw_strtab_ref(s->ofd ? s->ofd->target : NULL);
 		fdw_strtab_put(&m->strings, old);
 	}
 	s->hist_head = (s->hist_head + 1) % FDW_SLOT_HISTORY;

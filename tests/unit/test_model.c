@@ -193,6 +193,15 @@ static struct fdw_table *table_of(struct fdw_model *m, uint32_t pid)
 	return p ? fdw_model_proc_table(m, p) : NULL;
 }
 
+/* An OFD's target as the API shows it (made from the inode for pipes and
+ * sockets: no string kept); valid until the next call. */
+static const char *target_of(const struct fdw_ofd *o)
+{
+	static char buf[FDW_OFD_NAME_BUF];
+
+	return fdw_ofd_target(o, buf);
+}
+
 static const struct fdw_slot *slot(struct fdw_model *m, uint32_t pid, int fd)
 {
 	struct fdw_slot *s = fdw_table_slot(table_of(m, pid), fd);
@@ -468,7 +477,9 @@ static void test_pipe_and_rights(void)
 	apply(&m, ev);
 	CHECK(slot(&m, PID, 3) && slot(&m, PID, 4));
 	CHECK(slot(&m, PID, 3)->ofd != slot(&m, PID, 4)->ofd);
-	CHECK_STR(slot(&m, PID, 4)->ofd->target, "pipe:[77]");
+	CHECK_STR(target_of(slot(&m, PID, 4)->ofd), "pipe:[77]");
+	CHECK(!slot(&m, PID, 4)->ofd->target && slot(&m, PID, 4)->ofd->target_ino); /* no string */
+	CHECK_STR(target_of(slot(&m, PID, 3)->ofd), "pipe:[77]");
 	CHECK(slot(&m, PID, 3)->cloexec && slot(&m, PID, 4)->cloexec);
 
 	/* SCM_RIGHTS: received fd with a known struct file joins its OFD */
@@ -885,7 +896,7 @@ static void test_deferred_targets(void)
 	s = slot(&m, PID, 4);
 	CHECK(s && !s->ofd->target_exact);
 	CHECK(slot(&m, PID, 8) && slot(&m, PID, 8)->ofd->target_exact); /* from the record */
-	CHECK_STR(slot(&m, PID, 9)->ofd->target, "pipe:[77]");
+	CHECK_STR(target_of(slot(&m, PID, 9)->ofd), "pipe:[77]");
 
 	fdw_model_flush_pending(&m);
 	CHECK_EQ(read_target_calls, 3); /* fds 4, 5 and 7: one read each */
@@ -1402,8 +1413,50 @@ out:
 	fdw_model_free(&m);
 }
 
+/* Pipes and sockets keep no target string: the name is made from the
+ * inode when read, and interned when a close puts it in the history. */
+static void test_inode_names(void)
+{
+	struct fdw_model m;
+	const struct fdw_fd_history *h;
+	const struct fdw_slot *s;
+	struct fdw_event ev;
+
+	model_new(&m);
+	start_proc(&m);
+	ev = sys(PID, FILES, FDW_SYS_PIPE2, 0, 0, 0, 0);
+	ev.nfds = 2;
+	ev.fds[0] = 5;
+	ev.fds[1] = 6;
+	ev.ino = 18446744073709551615ull; /* the longest name */
+	ev.dev = 1;
+	ev.mode = S_IFIFO;
+	apply(&m, ev);
+	s = slot(&m, PID, 6);
+	CHECK(s && !s->ofd->target && s->ofd->target_ino && s->ofd->target_exact);
+	CHECK_STR(target_of(s->ofd), "pipe:[18446744073709551615]");
+	CHECK_STR(fdw_ofd_type(s->ofd), "fifo");
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 6, 0, 0));
+	h = fdw_slot_history(fdw_table_slot(table_of(&m, PID), 6), 0);
+	CHECK_STR(h ? h->target : NULL, "pipe:[18446744073709551615]");
+
+	ev = sys(PID, FILES, FDW_SYS_SOCKET, 7, 1, 1, 0);
+	ev.nfds = 1;
+	ev.fds[0] = 7;
+	ev.ino = 4242;
+	ev.dev = 8;
+	ev.mode = S_IFSOCK;
+	apply(&m, ev);
+	s = slot(&m, PID, 7);
+	CHECK(s && !s->ofd->target && s->ofd->target_ino);
+	CHECK_STR(target_of(s->ofd), "socket:[4242]");
+	CHECK_STR(fdw_ofd_type(s->ofd), "sock");
+	fdw_model_free(&m);
+}
+
 int main(void)
 {
+	test_inode_names();
 	test_unknown_gone();
 	test_scan_groups_ofds();
 	test_scan_groups_many();
