@@ -101,7 +101,6 @@ struct fdw_fd_history {
 struct fdw_slot {
 	struct fdw_ofd *ofd;	  /* NULL when closed */
 	const struct fdw_origin *origin; /* NULL only in a slot never used */
-	struct fdw_fd_history *hist; /* ring of FDW_SLOT_HISTORY, lazily allocated */
 	uint32_t generation;	  /* how many times the number was opened here */
 	bool cloexec : 1;
 	bool suspect : 1;	  /* installed over an fd the model still had open:
@@ -111,10 +110,9 @@ struct fdw_slot {
 	bool exec_passed : 1;	  /* went through an exec already, in this table or
 				   * the one it was copied from: the program holding
 				   * it now was given it, it did not create it */
-	uint8_t nhist : 3;	  /* entries used in hist[] */
-	uint8_t hist_head : 2;
+	bool has_hist : 1;	  /* has a history ring (the model's hists, under the
+				   * slot's address: fdw_slot_history) */
 };
-_Static_assert(FDW_SLOT_HISTORY <= 4, "nhist and hist_head are 3 and 2 bits");
 
 struct fdw__fdset; /* private to daemon/model/ */
 struct fdw__origin; /* private to daemon/model/ */
@@ -311,6 +309,7 @@ struct fdw_model {
 	struct fdw_hashmap tables; /* kfiles -> struct fdw_table (bound ones) */
 	struct fdw_keyset ofds;    /* struct fdw_ofd by kfile (known kfile); ctx: the model */
 	struct fdw_strtab strings; /* the targets and path arguments, interned */
+	struct fdw_hashmap hists;  /* slot address -> its history ring (has_hist) */
 	struct fdw__origin *origin_last; /* the origin made last (held): the next
 					  * equal one shares it */
 	uint64_t next_table_id;
@@ -574,5 +573,8 @@ static inline bool fdw_slot_open(const struct fdw_slot *s)
 {
 	return s && s->ofd;
 }
-/* History of a slot, newest first: i in [0, s->nhist). */
-const struct fdw_fd_history *fdw_slot_history(const struct fdw_slot *s, unsigned int i);
+/* How many earlier generations of s the model keeps (at most
+ * FDW_SLOT_HISTORY), and one of them, newest first: i in [0, that). */
+unsigned int fdw_slot_nhist(const struct fdw_model *m, const struct fdw_slot *s);
+const struct fdw_fd_history *fdw_slot_history(const struct fdw_model *m, const struct fdw_slot *s,
+					      unsigned int i);

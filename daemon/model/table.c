@@ -488,43 +488,77 @@ static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int f
 	return s;
 }
 
-const struct fdw_fd_history *fdw_slot_history(const struct fdw_slot *s, unsigned int i)
+/* A slot's ring of earlier generations, in m->hists under the slot's
+ * address (slots never move): most slots have none, and a pointer in each
+ * would cost every fd 8 bytes. */
+struct fdw__hist {
+	uint8_t n;    /* entries used */
+	uint8_t head; /* the next to write */
+	struct fdw_fd_history e[FDW_SLOT_HISTORY];
+};
+
+static struct fdw__hist *hist_of(const struct fdw_model *m, const struct fdw_slot *s)
 {
-	if (!s || !s->hist || i >= s->nhist)
-		return NULL;
-	return &s->hist[(s->hist_head + FDW_SLOT_HISTORY - 1 - i) % FDW_SLOT_HISTORY];
+	return s && s->has_hist ? fdw_hashmap_get(&m->hists, (uint64_t)(uintptr_t)s) : NULL;
 }
 
+unsigned int fdw_slot_nhist(const struct fdw_model *m, const struct fdw_slot *s)
+{
+	const struct fdw__hist *r = hist_of(m, s);
+
+	return r ? r->n : 0;
+}
+
+const struct fdw_fd_history *fdw_slot_history(const struct fdw_model *m, const struct fdw_slot *s,
+					      unsigned int i)
+{
+	const struct fdw__hist *r = hist_of(m, s);
+
+	if (!r || i >= r->n)
+		return NULL;
+	return &r->e[(r->head + FDW_SLOT_HISTORY - 1 - i) % FDW_SLOT_HISTORY];
+}
+
+/* Free s's ring (not counted: the callers count history_entries). */
 static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 {
-	if (!s->hist)
+	struct fdw__hist *r;
+
+	if (!s->has_hist)
+		return;
+	r = fdw_hashmap_remove(&m->hists, (uint64_t)(uintptr_t)s);
+	s->has_hist = false;
+	if (!r)
 		return;
 	for (unsigned int i = 0; i < FDW_SLOT_HISTORY; i++) {
-		fdw_strtab_put(&m->strings, s->hist[i].target);
-		fdw__origin_clear(m, &s->hist[i].origin);
-		fdw__origin_clear(m, &s->hist[i].closed);
+		fdw_strtab_put(&m->strings, r->e[i].target);
+		fdw__origin_clear(m, &r->e[i].origin);
+		fdw__origin_clear(m, &r->e[i].closed);
 	}
-	free(s->hist);
-	s->hist = NULL;
-	s->nhist = 0;
-	s->hist_head = 0;
+	free(r);
 }
 
 static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_origin *closed)
 {
+	struct fdw__hist *r = hist_of(m, s);
 	struct fdw_fd_history *h;
 
-	if (!s->hist) {
+	if (!r) {
 		if (m->stats.history_entries >= m->max_history) {
 			m->stats.history_dropped++;
 			return;
 		}
-		s->hist = calloc(FDW_SLOT_HISTORY, sizeof(*s->hist));
-		if (!s->hist)
+		r = calloc(1, sizeof(*r));
+		if (!r)
 			return;
+		if (fdw_hashmap_put(&m->hists, (uint64_t)(uintptr_t)s, r) < 0) {
+			free(r);
+			return;
+		}
+		s->has_hist = true;
 		m->stats.history_entries++;
 	}
-	h = &s->hist[s->hist_head];
+	h = &r->e[r->head];
 	h->generation = s->generation;
 	fdw__origin_share(m, &h->origin, s->origin);
 	fdw__origin_set(m, &h->closed, closed);
@@ -540,9 +574,9 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 			h->target = fdw_strtab_ref(s->ofd ? s->ofd->target : NULL);
 		fdw_strtab_put(&m->strings, old);
 	}
-	s->hist_head = (s->hist_head + 1) % FDW_SLOT_HISTORY;
-	if (s->nhist < FDW_SLOT_HISTORY)
-		s->nhist++;
+	r->head = (uint8_t)((r->head + 1) % FDW_SLOT_HISTORY);
+	if (r->n < FDW_SLOT_HISTORY)
+		r->n++;
 }
 
 /* ---- slot sets ---------------------------------------------------------- */
@@ -561,7 +595,7 @@ static void slot_release(struct fdw_model *m, struct fdw_slot *s)
 {
 	if (s->ofd)
 		fdw__ofd_put(m, s->ofd);
-	if (s->hist)
+	if (s->has_hist)
 		m->stats.history_entries--;
 	hist_clear(m, s);
 	fdw__origin_clear(m, &s->origin);
@@ -637,7 +671,7 @@ static void own_in_place(struct fdw_model *m, struct fdw_table *t)
 
 		if (!s)
 			continue;
-		if (s->hist)
+		if (s->has_hist)
 			m->stats.history_entries--;
 		hist_clear(m, s);
 		if (!s->ofd) {
@@ -668,7 +702,7 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 	for (uint32_t fd = 0; fd < old->nslots; fd++) {
 		const struct fdw_slot *os = fdw_table_slot(t, (int)fd);
 
-		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->hist && !os->generation))
+		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->has_hist && !os->generation))
 			continue;
 		if (!fdset_slot(set, fd)) {
 			fdset_put(m, set); /* unused slots: nothing to release */
@@ -678,7 +712,7 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 	for (uint32_t fd = 0; fd < old->nslots; fd++) {
 		struct fdw_slot *os = fdw_table_slot(t, (int)fd), *ns;
 
-		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->hist && !os->generation))
+		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->has_hist && !os->generation))
 			continue;
 		ns = fdset_slot(set, fd); /* allocated above */
 		*ns = *os;
@@ -686,15 +720,22 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 		if (ns->ofd)
 			ns->ofd->refs++;
 		ns->origin = origin_ref(os->origin);
+		ns->has_hist = false;
 		if (borrowed) {
 			fdw__origin_set_source(m, &ns->origin, FDW_SRC_INHERIT);
-			ns->hist = NULL;
-			ns->nhist = 0;
-			ns->hist_head = 0;
-		} else {
-			os->hist = NULL; /* moved */
-			os->nhist = 0;
-			os->hist_head = 0;
+		} else if (os->has_hist) {
+			/* moved: under the new slot's address */
+			void *r = fdw_hashmap_remove(&m->hists, (uint64_t)(uintptr_t)os);
+
+			os->has_hist = false;
+			if (r && fdw_hashmap_put(&m->hists, (uint64_t)(uintptr_t)ns, r) == 0) {
+				ns->has_hist = true;
+			} else if (r) { /* no memory for the entry: the history goes */
+				(void)fdw_hashmap_put(&m->hists, (uint64_t)(uintptr_t)os, r);
+				os->has_hist = true;
+				hist_clear(m, os);
+				m->stats.history_entries--;
+			}
 		}
 	}
 	old->refs--;

@@ -349,8 +349,8 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 {
 	json_t *a = json_array();
 
-	for (unsigned int i = 0; a && s && i < s->nhist; i++) {
-		const struct fdw_fd_history *h = fdw_slot_history(s, i);
+	for (unsigned int i = 0; a && s && i < fdw_slot_nhist(deps->model, s); i++) {
+		const struct fdw_fd_history *h = fdw_slot_history(deps->model, s, i);
 		json_t *o;
 		bool ok = true;
 

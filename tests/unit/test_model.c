@@ -276,7 +276,7 @@ static void test_dup_family(void)
 	CHECK(b && b->ofd == slot(&m, PID, 3)->ofd);
 	CHECK_EQ(clobbers, 1);
 	if (b) {
-		const struct fdw_fd_history *h = fdw_slot_history(b, 0);
+		const struct fdw_fd_history *h = fdw_slot_history(&m, b, 0);
 
 		CHECK_EQ(b->generation, 2);
 		CHECK(h != NULL);
@@ -915,7 +915,7 @@ static void test_deferred_targets(void)
 	CHECK_EQ(m.stats.targets_read, 3);
 	CHECK_EQ(m.stats.targets_skipped, 101);
 	/* a closed fd's history keeps what was known: the path argument */
-	CHECK_STR(fdw_slot_history(fdw_table_slot(table_of(&m, PID), 3), 0)->target,
+	CHECK_STR(fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 3), 0)->target,
 		  "/etc/hostname");
 
 	/* nothing left: a second flush reads nothing */
@@ -1167,7 +1167,7 @@ static void test_fork_cow(void)
 	CHECK_EQ(m.stats.table_copies, 0);
 	CHECK_EQ(m.stats.fds, 5);
 	CHECK(!raw_table(&m, PID)->borrowed);
-	CHECK_EQ(slot(&m, PID, 4)->nhist, 1); /* the parent kept its history */
+	CHECK_EQ(fdw_slot_nhist(&m, slot(&m, PID, 4)), 1); /* the parent kept its history */
 	CHECK_EQ(slot(&m, PID, 3)->origin->source, FDW_SRC_EVENT);
 
 	/* a child's change: the child copies, the parent is untouched */
@@ -1181,8 +1181,8 @@ static void test_fork_cow(void)
 	s = slot(&m, 201, 4);
 	CHECK(s && s->ofd == slot(&m, PID, 4)->ofd);
 	CHECK_EQ(s ? s->origin->source : 0, FDW_SRC_INHERIT);
-	CHECK_EQ(s ? s->nhist : 9, 0); /* the parent's history is not the child's */
-	CHECK_EQ(slot(&m, PID, 4)->nhist, 1);
+	CHECK_EQ(s ? fdw_slot_nhist(&m, s) : 9, 0); /* the parent's history is not the child's */
+	CHECK_EQ(fdw_slot_nhist(&m, slot(&m, PID, 4)), 1);
 	CHECK_EQ(slot(&m, PID, 4)->origin->source, FDW_SRC_EVENT);
 	CHECK_EQ(fds_counted(&m), m.stats.fds);
 	close_ev(&m, PID, FILES, 9);
@@ -1195,13 +1195,13 @@ static void test_fork_cow(void)
 	CHECK(raw_table(&m, 203)->blocks == raw_table(&m, PID)->blocks);
 	close_ev(&m, PID, FILES, 3);
 	CHECK(slot(&m, PID, 3) == NULL);
-	CHECK_EQ(slot(&m, PID, 4)->nhist, 1);
+	CHECK_EQ(fdw_slot_nhist(&m, slot(&m, PID, 4)), 1);
 	CHECK(raw_table(&m, 202)->blocks == raw_table(&m, 203)->blocks);
 	CHECK(raw_table(&m, 202)->blocks != raw_table(&m, PID)->blocks);
 	CHECK(slot(&m, 202, 3) != NULL); /* the parent's close did not reach them */
 	CHECK(slot(&m, 203, 3) != NULL);
 	CHECK_EQ(slot(&m, 203, 3)->origin->source, FDW_SRC_INHERIT);
-	CHECK_EQ(slot(&m, 203, 4)->nhist, 0);
+	CHECK_EQ(fdw_slot_nhist(&m, slot(&m, 203, 4)), 0);
 	/* the parent's open does not reach them either */
 	do_open(&m, PID, FILES, 7, "/after-fork", 0);
 	CHECK(slot(&m, 202, 7) == NULL && slot(&m, 203, 7) == NULL);
@@ -1399,7 +1399,7 @@ static void test_shared_storage(void)
 	apply(&m, ev);
 	ev = sys(PID, FILES, FDW_SYS_CLOSE, 0, 4, 0, 0);
 	apply(&m, ev);
-	h = fdw_slot_history(fdw_table_slot(table_of(&m, PID), 4), 0);
+	h = fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 4), 0);
 	CHECK(h != NULL);
 	if (h) {
 		CHECK_STR(h->target, "/var/log/app.log");
@@ -1437,7 +1437,7 @@ static void test_inode_names(void)
 	CHECK_STR(target_of(s->ofd), "pipe:[18446744073709551615]");
 	CHECK_STR(fdw_ofd_type(s->ofd), "fifo");
 	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 6, 0, 0));
-	h = fdw_slot_history(fdw_table_slot(table_of(&m, PID), 6), 0);
+	h = fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 6), 0);
 	CHECK_STR(h ? h->target : NULL, "pipe:[18446744073709551615]");
 
 	ev = sys(PID, FILES, FDW_SYS_SOCKET, 7, 1, 1, 0);
