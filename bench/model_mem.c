@@ -7,12 +7,17 @@
  * and after.
  *
  *   fdwatch-bench-model-mem [PROCS [FDS [IDLE]]]   default 3 19900 1000
+ *   fdwatch-bench-model-mem churn [N]   the model's CPU per event instead
  */
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+
+#include "capture/syscalls.h"
 
 #include "model/model.h"
 
@@ -106,8 +111,83 @@ static void row(const char *name, enum shape shape, uint32_t procs, uint32_t nfd
 	fdw_model_free(&m);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct fdw_event sys(unsigned int nr, int64_t ret, uint64_t a0, uint64_t a1)
+{
+	static uint64_t seq;
+	struct fdw_event ev = {
+		.seq = ++seq, .ts = seq * 1000, .files = 0xffff888200000000ull, .pid = 1000,
+		.tid = 1000, .type = FDW_REC_SYSCALL, .nr = nr, .ret = ret, .args = { a0, a1 },
+	};
+
+	return ev;
+}
+
+/* The model's cost per event of a dup+close and a pipe+close+close loop
+ * (the CPU side of the layout: slot and history lookups). */
+static void churn(uint32_t n)
+{
+	struct fake f = { .shape = IDLE, .nfds = 3 };
+	struct fdw_model_ops ops = { .read_table = fake_read_table, .read_targets = fake_read_table,
+				     .userdata = &f };
+	struct fdw_model m;
+	uint32_t pid = 1000;
+	uint64_t t0, t1, t2;
+
+	fdw_model_init(&m, &ops);
+	m.max_history = 1000;
+	(void)fdw_model_add_scanned(&m, pid, 1, "hold", &pid, 1, 1);
+	t0 = now_ns();
+	for (uint32_t i = 0; i < n; i++) {
+		struct fdw_event ev = sys(FDW_SYS_DUP, 3, 0, 0);
+
+		ev.nfds = 1;
+		ev.fds[0] = 3;
+		ev.kfiles[0] = 0xffff888000000000ull;
+		fdw_model_apply(&m, &ev);
+		ev = sys(FDW_SYS_CLOSE, 0, 3, 0);
+		fdw_model_apply(&m, &ev);
+	}
+	t1 = now_ns();
+	for (uint32_t i = 0; i < n; i++) {
+		struct fdw_event ev = sys(FDW_SYS_PIPE2, 0, 0, O_CLOEXEC);
+
+		ev.nfds = 2;
+		ev.fds[0] = 3;
+		ev.fds[1] = 4;
+		ev.kfiles[0] = 0xffff888300000000ull + i * 512ull;
+		ev.kfiles[1] = ev.kfiles[0] + 256;
+		ev.ino = 500000 + i;
+		ev.dev = 14;
+		ev.mode = S_IFIFO;
+		fdw_model_apply(&m, &ev);
+		ev = sys(FDW_SYS_CLOSE, 0, 3, 0);
+		fdw_model_apply(&m, &ev);
+		ev = sys(FDW_SYS_CLOSE, 0, 4, 0);
+		fdw_model_apply(&m, &ev);
+	}
+	t2 = now_ns();
+	printf("cpu     dup+close %.1f ns/event, pipe+close+close %.1f ns/event "
+	       "(%llu applied, %llu anomalies, %llu resyncs)\n",
+	       (double)(t1 - t0) / (2.0 * n), (double)(t2 - t1) / (3.0 * n),
+	       (unsigned long long)m.stats.applied, (unsigned long long)m.stats.anomalies,
+	       (unsigned long long)m.stats.resyncs);
+	fdw_model_free(&m);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "churn")) {
+		churn(argc > 2 ? (uint32_t)atoi(argv[2]) : 1000000);
+		return 0;
+	}
 	uint32_t procs = argc > 1 ? (uint32_t)atoi(argv[1]) : 3;
 	uint32_t fds = argc > 2 ? (uint32_t)atoi(argv[2]) : 19900;
 	uint32_t idle = argc > 3 ? (uint32_t)atoi(argv[3]) : 1000;

@@ -15,7 +15,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -509,12 +508,28 @@ uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p);
  * name (no memory for it). */
 static inline const char *fdw_ofd_target(const struct fdw_ofd *o, char buf[FDW_OFD_NAME_BUF])
 {
+	const char *prefix;
+	char digits[20];
+	uint64_t v;
+	size_t n = 0, len;
+
 	if (!o)
 		return NULL;
 	if (!o->target_ino)
 		return o->target;
-	snprintf(buf, FDW_OFD_NAME_BUF, S_ISSOCK(o->mode) ? "socket:[%llu]" : "pipe:[%llu]",
-		 (unsigned long long)o->ino);
+	/* by hand, not snprintf: a pipe's close names it for the history */
+	prefix = S_ISSOCK(o->mode) ? "socket:[" : "pipe:[";
+	len = strlen(prefix);
+	memcpy(buf, prefix, len);
+	v = o->ino;
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		buf[len++] = digits[--n];
+	buf[len++] = ']';
+	buf[len] = '\0';
 	return buf;
 }
 
