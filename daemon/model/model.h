@@ -66,7 +66,7 @@ struct fdw_ofd {
 	uint64_t kfile; /* kernel struct file address, 0 when not known */
 	uint64_t ino;
 	uint32_t dev;
-	uint16_t mode;	/* S_IFMT bits; 0 for anon inodes */
+	uint16_t mode;	/* S_IFMT bits (i_mode is 16 bits); 0 for anon inodes */
 	uint16_t slab;	/* the model's: which block of OFDs holds it */
 	uint32_t refs;
 	uint16_t pending;  /* 1 + its index in the model's pending list (at most
@@ -498,8 +498,6 @@ struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p);
 bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p);
 /* A tid of the process whose table is the one fdw_model_proc_table() gives. */
 uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p);
-/* "reg", "dir", "chr", "blk", "fifo", "sock", "lnk", "anon" or "unknown" for
- * an OFD (from its mode, else inferred from its target). */
 /* Room for a target made from the inode: "socket:[" 20 digits "]". */
 #define FDW_OFD_NAME_BUF 32
 
@@ -533,6 +531,8 @@ static inline const char *fdw_ofd_target(const struct fdw_ofd *o, char buf[FDW_O
 	return buf;
 }
 
+/* "reg", "dir", "chr", "blk", "fifo", "sock", "lnk", "anon" or "unknown" for
+ * an OFD (from its mode, else inferred from its target). */
 static inline const char *fdw_ofd_type(const struct fdw_ofd *o)
 {
 	char buf[FDW_OFD_NAME_BUF];
