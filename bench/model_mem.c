@@ -21,7 +21,7 @@
 
 #include "model/model.h"
 
-enum shape { SAME, DUPS, PIPES, IDLE };
+enum shape { SAME, DUPS, PIPES, IDLE, IDLE255 };
 
 struct fake {
 	enum shape shape;
@@ -39,7 +39,7 @@ static int fake_read_table(void *u, uint32_t tid,
 
 	for (uint32_t fd = 0; fd < f->nfds; fd++) {
 		memset(&fi, 0, offsetof(struct fdw_fd_info, target));
-		fi.fd = (int)fd;
+		fi.fd = f->shape == IDLE255 && fd == 3 ? 255 : (int)fd; /* bash's script fd */
 		fi.cloexec = fd > 2;
 		fi.dev = 5;
 		switch (f->shape) {
@@ -63,6 +63,7 @@ static int fake_read_table(void *u, uint32_t tid,
 			snprintf(fi.target, sizeof(fi.target), "pipe:[%llu]", (unsigned long long)fi.ino);
 			break;
 		case IDLE:
+		case IDLE255:
 			fi.ino = 3;
 			fi.mode = S_IFCHR;
 			fi.kfile = base + (tid % 3) * 256; /* inherited: shared */
@@ -72,7 +73,7 @@ static int fake_read_table(void *u, uint32_t tid,
 		cb(cbdata, &fi);
 	}
 	next_kfile = base + (uint64_t)(f->nfds + 1) * 256;
-	if (f->shape == IDLE)
+	if (f->shape == IDLE || f->shape == IDLE255)
 		next_kfile = 0xffff888000000000ull;
 	return 0;
 }
@@ -201,5 +202,7 @@ int main(int argc, char **argv)
 	row(name, PIPES, procs, fds);
 	snprintf(name, sizeof(name), "%u idle processes (3 fds)", idle);
 	row(name, IDLE, idle, 3);
+	snprintf(name, sizeof(name), "%u idle, fds 0-2 and 255", idle);
+	row(name, IDLE255, idle, 4);
 	return 0;
 }

@@ -128,9 +128,9 @@ struct fdw__origin; /* private to daemon/model/ */
  *
  * A set keeps its slots in blocks, not one array (a slot does not move
  * when the table grows, and costs no pointer nor allocation of its own):
- * fds 0-3 in block 0, then blocks of 4, 8, ..., 1024 slots for fds 4-7,
- * 8-15, ..., 1024-2047, then blocks of 1024. A block is allocated when a
- * slot in it is first used.
+ * fds 0-3 in block 0, then blocks of 4, 8, 16, 32 slots for fds 4-7, 8-15,
+ * 16-31, 32-63, then blocks of 32. A block is allocated when a slot in it
+ * is first used.
  */
 struct fdw_table {
 	uint64_t id;	 /* small stable id for the API */
@@ -540,8 +540,11 @@ static inline const char *fdw_ofd_type(const struct fdw_ofd *o)
 	return o ? fdw_fd_type_name(o->mode, fdw_ofd_target(o, buf)) : "unknown";
 }
 
-/* Block and offset of fd number fd (see struct fdw_table). */
-#define FDW_SLOT_BLOCK_MAX 1024u
+/* Block and offset of fd number fd (see struct fdw_table). Blocks stay
+ * small: a process's lone high fd (bash's 255, a socket activated at 1000)
+ * costs one block, not every number below it. */
+#define FDW_SLOT_BLOCK_LOG 5u
+#define FDW_SLOT_BLOCK_MAX (1u << FDW_SLOT_BLOCK_LOG)
 static inline uint32_t fdw_slot_block(uint32_t fd, uint32_t *off)
 {
 	uint32_t lb;
@@ -551,23 +554,25 @@ static inline uint32_t fdw_slot_block(uint32_t fd, uint32_t *off)
 		return 0;
 	}
 	if (fd < 2 * FDW_SLOT_BLOCK_MAX) {
-		lb = 31 - (uint32_t)__builtin_clz(fd); /* 2..10 */
+		lb = 31 - (uint32_t)__builtin_clz(fd); /* 2..FDW_SLOT_BLOCK_LOG */
 		*off = fd - (1u << lb);
 		return lb - 1;
 	}
 	*off = (fd - 2 * FDW_SLOT_BLOCK_MAX) % FDW_SLOT_BLOCK_MAX;
-	return 10 + (fd - 2 * FDW_SLOT_BLOCK_MAX) / FDW_SLOT_BLOCK_MAX;
+	return FDW_SLOT_BLOCK_LOG + (fd - 2 * FDW_SLOT_BLOCK_MAX) / FDW_SLOT_BLOCK_MAX;
 }
 
 /* Slots in block b, and the first fd number past it. */
 static inline uint32_t fdw_slot_block_size(uint32_t b)
 {
-	return b == 0 ? 4 : b <= 9 ? 2u << b : FDW_SLOT_BLOCK_MAX;
+	return b == 0 ? 4 : b < FDW_SLOT_BLOCK_LOG ? 2u << b : FDW_SLOT_BLOCK_MAX;
 }
 
 static inline uint64_t fdw_slot_block_end(uint32_t b)
 {
-	return b <= 9 ? 4ull << b : 2ull * FDW_SLOT_BLOCK_MAX + (uint64_t)(b - 9) * FDW_SLOT_BLOCK_MAX;
+	return b < FDW_SLOT_BLOCK_LOG ? 4ull << b
+				      : 2ull * FDW_SLOT_BLOCK_MAX +
+						(uint64_t)(b - FDW_SLOT_BLOCK_LOG + 1) * FDW_SLOT_BLOCK_MAX;
 }
 
 /* fd's slot, NULL when the number was never used in t (or is out of range). */
