@@ -136,13 +136,15 @@ static int read_model(const struct fdw_table *t, struct fdlist *m)
 {
 	m->owned = true;
 	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
-		const struct fdw_slot *s = t->slots[fd];
-		char *target;
+		const struct fdw_slot *s = fdw_table_slot(t, (int)fd);
+		char buf[FDW_OFD_NAME_BUF], *target;
+		const char *name;
 
 		if (!fdw_slot_open(s))
 			continue;
-		target = s->ofd->target ? strdup(s->ofd->target) : NULL;
-		if ((s->ofd->target && !target) || fdlist_add(m, (int)fd, s->cloexec, target) < 0) {
+		name = fdw_ofd_target(s->ofd, buf);
+		target = name ? strdup(name) : NULL;
+		if ((name && !target) || fdlist_add(m, (int)fd, s->cloexec, target) < 0) {
 			free(target);
 			return -ENOMEM;
 		}

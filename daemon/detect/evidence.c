@@ -53,13 +53,15 @@ static json_t *origin_json(const struct fdw_origin *o, uint64_t now)
 json_t *leak_json_slot(int fd, const struct fdw_slot *s, uint64_t now)
 {
 	const struct fdw_ofd *o = fdw_slot_open(s) ? s->ofd : NULL;
+	char buf[FDW_OFD_NAME_BUF];
+	const char *target = fdw_ofd_target(o, buf);
 
 	if (!o)
 		return json_pack("{s:i, s:n}", "fd", fd, "target");
 	return json_pack("{s:i, s:o, s:s, s:b, s:I, s:o, s:o}",
 			 "fd", fd,
-			 "target", fdw_json_bytes(o->target),
-			 "type", fdw_fd_type_name(o->mode, o->target),
+			 "target", fdw_json_bytes(target),
+			 "type", fdw_fd_type_name(o->mode, target),
 			 "cloexec", s->cloexec,
 			 "ofd", (json_int_t)o->id,
 			 "origin", origin_json(s->origin, now),

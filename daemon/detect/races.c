@@ -96,10 +96,11 @@ static void gen_from_hist(struct race_finding *f, const struct fdw_fd_history *h
 }
 
 /* The newest closed generation of a slot created before event `seq` (0: any). */
-static const struct fdw_fd_history *closed_gen(const struct fdw_slot *s, uint64_t seq)
+static const struct fdw_fd_history *closed_gen(const struct fdw_model *m, const struct fdw_slot *s,
+					       uint64_t seq)
 {
-	for (unsigned int i = 0; s && i < s->nhist; i++) {
-		const struct fdw_fd_history *h = fdw_slot_history(s, i);
+	for (unsigned int i = 0; s && i < fdw_slot_nhist(m, s); i++) {
+		const struct fdw_fd_history *h = fdw_slot_history(m, s, i);
 
 		if (h && (!seq || !h->origin->seq || h->origin->seq < seq))
 			return h;
@@ -247,7 +248,7 @@ static void on_double_close(struct fdw_leaks *l, struct leak_proc *st, struct fd
 	r->sweep_fd = fd;
 	r->sweep_seq = ev->seq;
 	r->sweep_run = 0;
-	h = slot ? closed_gen(slot, 0) : NULL;
+	h = slot ? closed_gen(l->m, slot, 0) : NULL;
 	if (single_threaded(l, p, ev, h))
 		return;
 	new_finding(&f, ev, fd);
@@ -289,7 +290,7 @@ static void on_bad_fd(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc
 		(void)report(l, r, RACE_USE_AFTER_CLOSE, &f, p->pid);
 		return;
 	}
-	h = closed_gen(slot, ev->seq);
+	h = closed_gen(l->m, slot, ev->seq);
 	if (!h) {
 		l->stats.race_never_opened++;
 		return;
@@ -318,7 +319,7 @@ static void on_in_flight(struct fdw_leaks *l, struct leak_proc *st, struct fdw_p
 	f.other_tid = ev->other_tid;
 	memcpy(f.other_comm, ev->comm, sizeof(f.other_comm));
 	/* the generation the close ended: the newest in the history */
-	h = closed_gen(slot, 0);
+	h = closed_gen(l->m, slot, 0);
 	if (h)
 		gen_from_hist(&f, h);
 	(void)report(l, r, RACE_CLOSE_IN_FLIGHT, &f, p->pid);
@@ -329,6 +330,8 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 		       const struct fdw_event *ev, int fd, const struct fdw_slot *slot)
 {
 	const struct fdw_table *t = fdw_model_proc_table(l->m, p);
+	char buf[FDW_OFD_NAME_BUF], src_buf[FDW_OFD_NAME_BUF];
+	const char *target, *src_target;
 	const struct fdw_slot *src;
 	struct leak_races *r;
 	struct race_finding f;
@@ -341,8 +344,9 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 		return;
 	/* the same file again (a log reopened under its path): no surprise */
 	src = fdw_table_slot(t, (int)ev->args[0]);
-	if (fdw_slot_open(src) && src->ofd->target && slot->ofd->target &&
-	    !strcmp(src->ofd->target, slot->ofd->target))
+	target = fdw_ofd_target(slot->ofd, buf);
+	if (fdw_slot_open(src) && target && (src_target = fdw_ofd_target(src->ofd, src_buf)) &&
+	    !strcmp(src_target, target))
 		return;
 	r = races_get(l, st);
 	if (!r)
@@ -353,9 +357,7 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 	f.origin = *slot->origin;
 	origin_of_event(&f.closed, ev, p);
 	f.closed.from_fd = (int32_t)ev->args[0];
-	snprintf(f.target, sizeof(f.target), "%s",
-		 slot->ofd->target ? slot->ofd->target
-				   : "");
+	snprintf(f.target, sizeof(f.target), "%s", target ? target : "");
 	(void)report(l, r, RACE_DUP2_CLOBBER, &f, p->pid);
 }
 
@@ -370,13 +372,15 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc *p,
 		     const struct fdw_event *ev, int fd, const struct fdw_slot *slot)
 {
+	char buf[FDW_OFD_NAME_BUF];
 	const struct fdw_fd_history *h;
+	const char *target;
 	struct leak_races *r;
 	struct race_finding f;
 
 	if (!fdw_slot_open(slot))
 		return;
-	h = closed_gen(slot, 0);
+	h = closed_gen(l->m, slot, 0);
 	if (slot->origin->tid == ev->tid || !slot->origin->tid || (h && h->closed->tid == ev->tid) ||
 	    ((ev->old_mode & S_IFMT) == (ev->mode & S_IFMT) &&
 	     (!h || h->origin->nr == slot->origin->nr))) {
@@ -391,9 +395,8 @@ static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc 
 	if (h)
 		gen_from_hist(&f, h);
 	f.reopened = *slot->origin;
-	snprintf(f.target, sizeof(f.target), "%s",
-		 slot->ofd->target ? slot->ofd->target
-				   : "");
+	target = fdw_ofd_target(slot->ofd, buf);
+	snprintf(f.target, sizeof(f.target), "%s", target ? target : "");
 	(void)add_finding(l, r, RACE_FD_REUSE, &f);
 }
 
@@ -550,7 +553,7 @@ static void confirm_pending(struct fdw_leaks *l, struct leak_races *r, const str
 			i++;
 			continue;
 		}
-		h = closed_gen(fdw_table_slot(t, f->fd), f->seq);
+		h = closed_gen(l->m, fdw_table_slot(t, f->fd), f->seq);
 		if (h && h->closed->seq > f->seq) {
 			f->pending = false;
 			gen_from_hist(f, h);

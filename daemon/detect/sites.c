@@ -150,10 +150,11 @@ static int group_site(struct site_group *g, const struct fdw_slot *sl, struct si
 {
 	const struct fdw_ofd *o = sl->ofd;
 	struct site_acc *a, *head;
-	char pattern[256];
+	char pattern[256], buf[FDW_OFD_NAME_BUF];
+	const char *target = fdw_ofd_target(o, buf);
 	uint64_t h;
 
-	fdw_leak_pattern(o->target, pattern, sizeof(pattern));
+	fdw_leak_pattern(target, pattern, sizeof(pattern));
 	h = site_hash(sl, pattern);
 	head = fdw_hashmap_get(&g->buckets, h);
 	for (a = head; a; a = a->next)
@@ -183,7 +184,7 @@ static int group_site(struct site_group *g, const struct fdw_slot *sl, struct si
 	memcpy(a->s.comm, sl->origin->comm, sizeof(a->s.comm));
 	a->s.comm[sizeof(a->s.comm) - 1] = '\0';
 	snprintf(a->s.pattern, sizeof(a->s.pattern), "%s", pattern);
-	a->s.type = fdw_fd_type_name(o->mode, o->target);
+	a->s.type = fdw_fd_type_name(o->mode, target);
 	a->next = head;
 	if (fdw_hashmap_put(&g->buckets, h, a) < 0) {
 		free(a);
@@ -234,7 +235,7 @@ int fdw_leak_sites(const struct fdw_table *t, uint64_t since, fdw_leak_stack_fn 
 		return 0;
 	fdw_hashmap_init(&g.buckets);
 	for (uint32_t fd = 0; fd < t->nslots && r >= 0; fd++) {
-		const struct fdw_slot *sl = t->slots[fd];
+		const struct fdw_slot *sl = fdw_table_slot(t, (int)fd);
 		struct site_acc *a;
 
 		if (!fdw_slot_open(sl))

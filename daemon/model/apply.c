@@ -241,7 +241,7 @@ static void apply_close_range(struct fdw_model *m, struct fdw_task *task,
 		return;
 	origin_from_event(&closed, ev, task->proc, -1);
 	for (uint64_t fd = first; fd <= last && fd < t->nslots; fd++) {
-		struct fdw_slot *s = t->slots[fd];
+		struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 
 		if (!fdw_slot_open(s))
 			continue;
@@ -295,7 +295,7 @@ static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev
 			ev->nr == FDW_SYS_PIDFD_GETFD;
 	struct fdw_ofd *o;
 
-	o = kfile ? fdw_hashmap_get(&m->ofds, kfile) : NULL;
+	o = kfile ? fdw_keyset_get(&m->ofds, kfile) : NULL;
 	/*
 	 * Only a receiving syscall hands out an open file description that
 	 * already exists. A creating one that shows a known struct file address
@@ -305,7 +305,7 @@ static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev
 	if (o && receives && (!first || !ev->ino || (o->ino == ev->ino && o->dev == ev->dev)))
 		return o;
 	if (o) {
-		(void)fdw_hashmap_remove(&m->ofds, kfile);
+		(void)fdw_keyset_remove(&m->ofds, kfile);
 		o->kfile = 0;
 	}
 	o = fdw__ofd_new(m, kfile);
@@ -447,9 +447,11 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 			continue;
 		fdw__origin_set(m, &s->origin, &origin);
 		fdw__origin_set(m, &s->ofd->origin, &origin);
-		if (ev->kfiles[i] && !s->ofd->kfile && !fdw_hashmap_get(&m->ofds, ev->kfiles[i]) &&
-		    fdw_hashmap_put(&m->ofds, ev->kfiles[i], s->ofd) == 0)
-			s->ofd->kfile = ev->kfiles[i];
+		if (ev->kfiles[i] && !s->ofd->kfile && !fdw_keyset_get(&m->ofds, ev->kfiles[i])) {
+			s->ofd->kfile = ev->kfiles[i]; /* the set's key: set first */
+			if (fdw__ofd_index(m, s->ofd) < 0)
+				s->ofd->kfile = 0;
+		}
 	}
 }
 
@@ -631,7 +633,7 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 		if (fdw__table_own(m, t) < 0) /* marks slots: not a shared copy's */
 			return;
 		for (uint32_t fd = 3; fd < t->nslots; fd++) {
-			struct fdw_slot *s = t->slots[fd];
+			struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 
 			if (!fdw_slot_open(s) || s->cloexec || s->exec_passed ||
 			    s->origin->source != FDW_SRC_INHERIT || !s->origin->seq ||
@@ -646,7 +648,7 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 		return;
 	origin_from_event(&closed, ev, p, -1);
 	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
-		struct fdw_slot *s = t->slots[fd];
+		struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 
 		if (!fdw_slot_open(s))
 			continue;

@@ -32,6 +32,13 @@ void fdw__origin_clear(struct fdw_model *m, const struct fdw_origin **dst);
 /* Drop the model's hold on the last origin made (fdw_model_free). */
 void fdw__origin_forget_last(struct fdw_model *m);
 
+/* Free the OFDs' blocks (every OFD must have been put). NULL-safe. */
+void fdw__ofd_slab_free(struct fdw_model *m);
+/* m->ofds's fdw_keyset_resolve_fn (ctx: the model). */
+void *fdw__ofd_resolve(void *ctx, uint32_t h);
+/* Put o in m->ofds under o->kfile (set first): 0, or -errno (o->kfile is
+ * then to be cleared: an untracked identity). */
+int fdw__ofd_index(struct fdw_model *m, struct fdw_ofd *o);
 /* A new OFD, indexed under kfile when kfile is not 0. refs starts at 0. */
 struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile);
 /* Drop one reference; the last frees it. NULL-safe. */
@@ -40,16 +47,27 @@ void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o);
 void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *target,
 			 bool exact);
 
-static inline const char *fdw__ofd_target(const struct fdw_ofd *o)
+/* Does o's target read s? (a missing one reads "") */
+static inline bool fdw__ofd_target_is(const struct fdw_ofd *o, const char *s)
 {
-	return o && o->target ? o->target : "";
+	char buf[FDW_OFD_NAME_BUF];
+	const char *t = fdw_ofd_target(o, buf);
+
+	return !strcmp(t ? t : "", s);
+}
+
+/* Has o a name yet (interned or made from its inode)? */
+static inline bool fdw__ofd_named(const struct fdw_ofd *o)
+{
+	return o->target || o->target_ino;
 }
 
 /* The slots of one or more tables (see struct fdw_table). */
 struct fdw__fdset {
-	uint32_t refs;		 /* tables on it */
-	uint32_t nslots;
-	struct fdw_slot **slots; /* indexed by fd number */
+	uint32_t refs;		  /* tables on it */
+	uint32_t nslots;	  /* fdw_slot_block_end(nblocks - 1), or 0 */
+	uint32_t nblocks;
+	struct fdw_slot **blocks; /* see struct fdw_table; NULL: none used */
 };
 
 /* Make t's set its own and t's view its own (a borrowed child's fds become

@@ -6,6 +6,7 @@
  * tables from /proc.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,7 +265,8 @@ void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
 	fdw_hashmap_init(&m->tasks);
 	fdw_hashmap_init(&m->procs);
 	fdw_hashmap_init(&m->tables);
-	fdw_hashmap_init(&m->ofds);
+	fdw_hashmap_init(&m->hists);
+	fdw_keyset_init(&m->ofds, offsetof(struct fdw_ofd, kfile), fdw__ofd_resolve, m);
 	fdw_strtab_init(&m->strings);
 	m->max_procs = 1u << 20;
 	m->max_fds = 1u << 26;
@@ -330,7 +332,9 @@ void fdw_model_free(struct fdw_model *m)
 	fdw_hashmap_free(&m->tasks);
 	fdw_hashmap_free(&m->procs);
 	fdw_hashmap_free(&m->tables);
-	fdw_hashmap_free(&m->ofds);
+	fdw_keyset_free(&m->ofds);
+	fdw_hashmap_free(&m->hists); /* every ring went with its slot */
+	fdw__ofd_slab_free(m);
 	fdw__origin_forget_last(m);
 	fdw_strtab_free(&m->strings);
 	free(m->pending);

@@ -15,9 +15,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "base/hashmap.h"
 #include "base/json.h"
+#include "base/keyset.h"
 #include "base/strtab.h"
 #include "sys/procfs.h"
 #include "capture/event.h"
@@ -63,16 +66,21 @@ struct fdw_ofd {
 	uint64_t kfile; /* kernel struct file address, 0 when not known */
 	uint64_t ino;
 	uint32_t dev;
-	uint32_t mode;	/* S_IFMT bits; 0 for anon inodes */
+	uint16_t mode;	/* S_IFMT bits (i_mode is 16 bits); 0 for anon inodes */
+	uint16_t slab;	/* the model's: which block of OFDs holds it */
 	uint32_t refs;
 	uint16_t pending;  /* 1 + its index in the model's pending list (at most
 			    * FDW_MODEL_MAX_PENDING): the target is to be read
 			    * at the next flush; 0: not */
 	bool target_exact; /* target read from /proc, or known from the record
 			    * (pipes, sockets), vs synthesized */
+	bool target_ino;   /* the target is the kernel's name made from the
+			    * inode, pipe:[ino] or socket:[ino]: no string is
+			    * kept (target NULL), fdw_ofd_target() makes it */
 	/* readlink(/proc/PID/fd/N), interned (m->strings); until read, what
-	 * the record tells (the open family's path argument, pipe:[ino], ...).
-	 * NULL only when there was no memory for it. */
+	 * the record tells (the open family's path argument, ...). Read it
+	 * through fdw_ofd_target(). NULL when target_ino, or when there was no
+	 * memory for it. */
 	const char *target;
 	const struct fdw_origin *origin; /* the fd that created it */
 };
@@ -87,22 +95,22 @@ struct fdw_fd_history {
 
 #define FDW_SLOT_HISTORY 4
 
-/* One fd number in one table. Allocated on first use, kept while closed. */
+/* One fd number in one table. Taken on first use, kept while closed; it
+ * lives in its table's slot blocks (struct fdw_table) and never moves. */
 struct fdw_slot {
 	struct fdw_ofd *ofd;	  /* NULL when closed */
-	const struct fdw_origin *origin;
+	const struct fdw_origin *origin; /* NULL only in a slot never used */
 	uint32_t generation;	  /* how many times the number was opened here */
-	bool cloexec;
-	bool suspect;		  /* installed over an fd the model still had open:
+	bool cloexec : 1;
+	bool suspect : 1;	  /* installed over an fd the model still had open:
 				   * another thread's close may be in flight */
-	bool inheritable;	  /* close-on-exec cleared on purpose (F_SETFD,
+	bool inheritable : 1;	  /* close-on-exec cleared on purpose (F_SETFD,
 				   * FIONCLEX) since the fd was installed */
-	bool exec_passed;	  /* went through an exec already, in this table or
+	bool exec_passed : 1;	  /* went through an exec already, in this table or
 				   * the one it was copied from: the program holding
 				   * it now was given it, it did not create it */
-	uint8_t nhist;		  /* entries used in hist[] */
-	uint8_t hist_head;
-	struct fdw_fd_history *hist; /* ring of FDW_SLOT_HISTORY, lazily allocated */
+	bool has_hist : 1;	  /* has a history ring (the model's hists, under the
+				   * slot's address: fdw_slot_history) */
 };
 
 struct fdw__fdset; /* private to daemon/model/ */
@@ -115,14 +123,21 @@ struct fdw__origin; /* private to daemon/model/ */
  * to a shared set, in either table, gives the changing table its own copy;
  * a fork child's view of the shared set (every fd inherited, no slot
  * history of its own) is made then, or when the child's table is first
- * looked at (fdw_model_proc_table). Read slots through t->slots/t->nslots
- * or fdw_table_slot(); only the model changes them.
+ * looked at (fdw_model_proc_table). Read slots through fdw_table_slot()
+ * (fd numbers below t->nslots); only the model changes them.
+ *
+ * A set keeps its slots in blocks, not one array (a slot does not move
+ * when the table grows, and costs no pointer nor allocation of its own):
+ * fds 0-3 in block 0, then blocks of 4, 8, 16, 32 slots for fds 4-7, 8-15,
+ * 16-31, 32-63, then blocks of 32. A block is allocated when a slot in it
+ * is first used.
  */
 struct fdw_table {
 	uint64_t id;	 /* small stable id for the API */
 	uint64_t kfiles; /* files_struct address, 0 while unbound (seen only in /proc) */
 	uint32_t users;	 /* tasks using it */
-	uint32_t nslots; /* the set's, mirrored */
+	uint32_t nslots; /* fd numbers below it may have a slot: the set's, mirrored */
+	uint32_t nblocks; /* the set's, mirrored */
 	uint32_t nopen;
 	bool stale;	 /* known to be wrong until re-read */
 	bool borrowed;	 /* a fork child still on its parent's set */
@@ -130,13 +145,14 @@ struct fdw_table {
 	uint64_t read_pos; /* ring position when last re-read from /proc: records
 			    * below it are already reflected, not re-applied */
 	uint64_t last_pos; /* ring position of the latest record applied to it */
-	struct fdw_slot **slots; /* indexed by fd number: the set's, mirrored */
+	struct fdw_slot **blocks; /* the set's slot blocks (NULL: none used yet), mirrored */
 	struct fdw__fdset *set;
 	uint64_t created_ts;
 };
 
 struct fdw_proc;
 struct fdw__ofd_index; /* private to model/resync.c */
+struct fdw__ofd_slab;  /* private to model/table.c */
 
 /* How many observers a model takes (fdw_model_add_observer). */
 #define FDW_MODEL_MAX_OBSERVERS 4
@@ -290,8 +306,9 @@ struct fdw_model {
 	struct fdw_hashmap tasks;  /* tid -> struct fdw_task */
 	struct fdw_hashmap procs;  /* pid -> struct fdw_proc */
 	struct fdw_hashmap tables; /* kfiles -> struct fdw_table (bound ones) */
-	struct fdw_hashmap ofds;   /* kfile -> struct fdw_ofd (known kfile) */
+	struct fdw_keyset ofds;    /* struct fdw_ofd by kfile (known kfile); ctx: the model */
 	struct fdw_strtab strings; /* the targets and path arguments, interned */
+	struct fdw_hashmap hists;  /* slot address -> its history ring (has_hist) */
 	struct fdw__origin *origin_last; /* the origin made last (held): the next
 					  * equal one shares it */
 	uint64_t next_table_id;
@@ -307,6 +324,7 @@ struct fdw_model {
 	uint32_t fd_events; /* the union of the observers' fd_events */
 	struct fdw_task *last_task; /* one-entry cache for the hot path */
 	struct fdw__ofd_index *scan_cands; /* OFD candidates during the start-up scan */
+	struct fdw__ofd_slab *ofd_slab;	    /* where OFDs are allocated */
 	struct fdw_pending_target *pending; /* fdw_model_flush_pending() */
 	uint32_t npending, pending_cap;
 };
@@ -480,17 +498,103 @@ struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p);
 bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p);
 /* A tid of the process whose table is the one fdw_model_proc_table() gives. */
 uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p);
+/* Room for a target made from the inode: "socket:[" 20 digits "]". */
+#define FDW_OFD_NAME_BUF 32
+
+/* What /proc/PID/fd/N shows for o: its interned target, or the name made
+ * in buf from its inode (target_ino). NULL for a NULL o, or when o has no
+ * name (no memory for it). */
+static inline const char *fdw_ofd_target(const struct fdw_ofd *o, char buf[FDW_OFD_NAME_BUF])
+{
+	const char *prefix;
+	char digits[20];
+	uint64_t v;
+	size_t n = 0, len;
+
+	if (!o)
+		return NULL;
+	if (!o->target_ino)
+		return o->target;
+	/* by hand, not snprintf: a pipe's close names it for the history */
+	prefix = S_ISSOCK(o->mode) ? "socket:[" : "pipe:[";
+	len = strlen(prefix);
+	memcpy(buf, prefix, len);
+	v = o->ino;
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		buf[len++] = digits[--n];
+	buf[len++] = ']';
+	buf[len] = '\0';
+	return buf;
+}
+
 /* "reg", "dir", "chr", "blk", "fifo", "sock", "lnk", "anon" or "unknown" for
  * an OFD (from its mode, else inferred from its target). */
 static inline const char *fdw_ofd_type(const struct fdw_ofd *o)
 {
-	return o ? fdw_fd_type_name(o->mode, o->target) : "unknown";
+	char buf[FDW_OFD_NAME_BUF];
+
+	return o ? fdw_fd_type_name(o->mode, fdw_ofd_target(o, buf)) : "unknown";
 }
 
-struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd);
+/* Block and offset of fd number fd (see struct fdw_table). Blocks stay
+ * small: a process's lone high fd (bash's 255, a socket activated at 1000)
+ * costs one block, not every number below it. */
+#define FDW_SLOT_BLOCK_LOG 5u
+#define FDW_SLOT_BLOCK_MAX (1u << FDW_SLOT_BLOCK_LOG)
+static inline uint32_t fdw_slot_block(uint32_t fd, uint32_t *off)
+{
+	uint32_t lb;
+
+	if (fd < 4) {
+		*off = fd;
+		return 0;
+	}
+	if (fd < 2 * FDW_SLOT_BLOCK_MAX) {
+		lb = 31 - (uint32_t)__builtin_clz(fd); /* 2..FDW_SLOT_BLOCK_LOG */
+		*off = fd - (1u << lb);
+		return lb - 1;
+	}
+	*off = (fd - 2 * FDW_SLOT_BLOCK_MAX) % FDW_SLOT_BLOCK_MAX;
+	return FDW_SLOT_BLOCK_LOG + (fd - 2 * FDW_SLOT_BLOCK_MAX) / FDW_SLOT_BLOCK_MAX;
+}
+
+/* Slots in block b, and the first fd number past it. */
+static inline uint32_t fdw_slot_block_size(uint32_t b)
+{
+	return b == 0 ? 4 : b < FDW_SLOT_BLOCK_LOG ? 2u << b : FDW_SLOT_BLOCK_MAX;
+}
+
+static inline uint64_t fdw_slot_block_end(uint32_t b)
+{
+	return b < FDW_SLOT_BLOCK_LOG ? 4ull << b
+				      : 2ull * FDW_SLOT_BLOCK_MAX +
+						(uint64_t)(b - FDW_SLOT_BLOCK_LOG + 1) * FDW_SLOT_BLOCK_MAX;
+}
+
+/* fd's slot, NULL when the number was never used in t (or is out of range). */
+static inline struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd)
+{
+	struct fdw_slot *s;
+	uint32_t b, off;
+
+	if (!t || fd < 0 || (uint32_t)fd >= t->nslots)
+		return NULL;
+	b = fdw_slot_block((uint32_t)fd, &off);
+	if (b >= t->nblocks || !t->blocks[b])
+		return NULL;
+	s = &t->blocks[b][off];
+	return s->origin ? s : NULL;
+}
 static inline bool fdw_slot_open(const struct fdw_slot *s)
 {
 	return s && s->ofd;
 }
-/* History of a slot, newest first: i in [0, s->nhist). */
-const struct fdw_fd_history *fdw_slot_history(const struct fdw_slot *s, unsigned int i);
+/* How many earlier generations of s the model keeps (at most
+ * FDW_SLOT_HISTORY), and one of them, newest first: i in [0, that). */
+unsigned int fdw_slot_nhist(const struct fdw_model *m, const struct fdw_slot *s);
+const struct fdw_fd_history *fdw_slot_history(const struct fdw_model *m, const struct fdw_slot *s,
+					      unsigned int i);

@@ -87,7 +87,7 @@ int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int 
 	} else if (r == 0) {
 		if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
 			s->cloexec = fi->cloexec;
-			if (strcmp(fdw__ofd_target(s->ofd), fi->target))
+			if (!fdw__ofd_target_is(s->ofd, fi->target))
 				fdw__ofd_set_target(m, s->ofd, fi->target, true);
 		} else {
 			o = ofd_from_info(m, fi, origin);
@@ -353,10 +353,10 @@ struct resync_ctx {
  */
 static struct fdw_ofd *ofd_by_kfile(struct fdw_model *m, const struct fdw_fd_info *fi)
 {
-	struct fdw_ofd *o = fdw_hashmap_get(&m->ofds, fi->kfile);
+	struct fdw_ofd *o = fdw_keyset_get(&m->ofds, fi->kfile);
 
 	if (o && (o->ino != fi->ino || o->dev != fi->dev)) {
-		(void)fdw_hashmap_remove(&m->ofds, fi->kfile);
+		(void)fdw_keyset_remove(&m->ofds, fi->kfile);
 		o->kfile = 0;
 		o = NULL;
 	}
@@ -375,10 +375,13 @@ static void resync_one_kfile(struct resync_ctx *c, struct fdw_slot *s,
 	    s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
 		/* same file as the model says: keep its provenance */
 		s->cloexec = fi->cloexec;
-		if (strcmp(fdw__ofd_target(s->ofd), fi->target))
+		if (!fdw__ofd_target_is(s->ofd, fi->target))
 			fdw__ofd_set_target(c->m, s->ofd, fi->target, true);
-		if (!s->ofd->kfile && fdw_hashmap_put(&c->m->ofds, fi->kfile, s->ofd) == 0)
-			s->ofd->kfile = fi->kfile;
+		if (!s->ofd->kfile) {
+			s->ofd->kfile = fi->kfile; /* the set's key: set first */
+			if (fdw__ofd_index(c->m, s->ofd) < 0)
+				s->ofd->kfile = 0;
+		}
 		return;
 	}
 	if (c->new_origin)
@@ -424,7 +427,7 @@ static void resync_one_grouped(struct resync_ctx *c, struct fdw_slot *s,
 	}
 	if (o && fdw_slot_open(s) && s->ofd == o) {
 		s->cloexec = fi->cloexec;
-		if (strcmp(fdw__ofd_target(o), fi->target))
+		if (!fdw__ofd_target_is(o, fi->target))
 			fdw__ofd_set_target(c->m, o, fi->target, true);
 		return;
 	}
@@ -482,7 +485,7 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 	if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
 		/* same file as the model says: keep its provenance */
 		s->cloexec = fi->cloexec;
-		if (strcmp(fdw__ofd_target(s->ofd), fi->target))
+		if (!fdw__ofd_target_is(s->ofd, fi->target))
 			fdw__ofd_set_target(c->m, s->ofd, fi->target, true);
 		cand_add(c->m, c->cands, c->tid, fi->fd, s->ofd);
 		return;
@@ -619,9 +622,10 @@ static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t 
 	origin_procfs(&closed, now);
 	for (uint32_t fd = 0; fd < t->nslots; fd++) {
 		bool seen = fd < c.nseen && (c.seen[fd / 8] & (1u << (fd % 8)));
+		struct fdw_slot *s = seen ? NULL : fdw_table_slot(t, (int)fd);
 
-		if (!seen && fdw_slot_open(t->slots[fd]))
-			fdw__slot_close(m, t, t->slots[fd], &closed);
+		if (fdw_slot_open(s))
+			fdw__slot_close(m, t, s, &closed);
 	}
 	free(c.seen);
 	t->stale = false;
@@ -882,7 +886,7 @@ static void refresh_from(struct fdw_model *m, struct fdw_ofd *o, const struct fd
 		o->dev = fi->dev;
 		o->mode = fi->mode;
 	}
-	if (!o->target_exact || strcmp(fdw__ofd_target(o), fi->target))
+	if (!o->target_exact || !fdw__ofd_target_is(o, fi->target))
 		fdw__ofd_set_target(m, o, fi->target, true);
 }
 
@@ -913,7 +917,7 @@ void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
 	if (!fi)
 		return;
 	for (uint32_t fd = 0; fd < t->nslots; fd++) {
-		struct fdw_slot *s = t->slots[fd];
+		struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 		struct fdw_ofd *o;
 
 		if (!fdw_slot_open(s))

@@ -127,16 +127,244 @@ void fdw__origin_forget_last(struct fdw_model *m)
 
 /* ---- open file descriptions -------------------------------------------- */
 
+/*
+ * OFDs come from blocks of OFD_BLOCK, not one malloc each: no malloc
+ * header per OFD (a 56-byte OFD took a 64-byte chunk). A freed OFD goes on
+ * its block's free list (o->slab says which block); a block whose OFDs are
+ * all free is given back, but one such block is kept for the next OFD (an
+ * open and close in a loop would allocate and free a block each time).
+ * Under AddressSanitizer or valgrind a free OFD is poisoned as free()
+ * would make it.
+ */
+#define OFD_BLOCK 256u
+#define OFD_MAX_BLOCKS UINT16_MAX /* o->slab of a block's OFD is below it */
+#define OFD_MALLOCED UINT16_MAX	  /* o->slab of one allocated alone (no block left) */
+_Static_assert((uint64_t)OFD_MAX_BLOCKS * OFD_BLOCK < UINT32_MAX, "handles are 32 bits");
+
+struct ofd_block {
+	struct fdw_ofd *free; /* freed OFDs, linked through their first bytes */
+	uint32_t live;	      /* OFDs in use */
+	uint32_t fresh;	      /* OFDs never used: ofds[fresh..] */
+	bool partial;	      /* on the slab's partial stack */
+	struct fdw_ofd ofds[OFD_BLOCK];
+};
+
+struct fdw__ofd_slab {
+	struct ofd_block **blocks; /* NULL: a block given back (index reusable) */
+	uint32_t nblocks, cap;
+	uint16_t *partial;	   /* blocks with a free OFD (maybe; checked when popped) */
+	uint32_t npartial;
+	uint32_t nempty;	   /* blocks kept with no OFD in use */
+};
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define OFD_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define OFD_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#elif defined(FDW_HAVE_VALGRIND)
+#include <valgrind/memcheck.h>
+#define OFD_POISON(p, n) (void)VALGRIND_MAKE_MEM_NOACCESS(p, n)
+#define OFD_UNPOISON(p, n) (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n)
+#else
+#define OFD_POISON(p, n) ((void)(p), (void)(n))
+#define OFD_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+static struct fdw_ofd *link_next(struct fdw_ofd *o)
+{
+	struct fdw_ofd *next;
+
+	memcpy(&next, o, sizeof(next));
+	return next;
+}
+
+static void link_set(struct fdw_ofd *o, struct fdw_ofd *next)
+{
+	memcpy(o, &next, sizeof(next));
+}
+
+static int slab_push_partial(struct fdw__ofd_slab *sl, uint32_t b)
+{
+	if (sl->blocks[b]->partial)
+		return 0;
+	if (sl->npartial == sl->cap) /* partial has room for every block */
+		return -ENOMEM;
+	sl->partial[sl->npartial++] = (uint16_t)b;
+	sl->blocks[b]->partial = true;
+	return 0;
+}
+
+/* A new block's index, NULL-free; -ENOMEM. */
+static int slab_new_block(struct fdw__ofd_slab *sl)
+{
+	struct ofd_block *blk;
+	uint32_t b;
+
+	for (b = 0; b < sl->nblocks && sl->blocks[b]; b++)
+		;
+	if (b == sl->nblocks) {
+		if (sl->nblocks == sl->cap) {
+			uint32_t n = sl->cap ? sl->cap * 2 : 16;
+			struct ofd_block **nb;
+			uint16_t *np;
+
+			if (n > OFD_MAX_BLOCKS)
+				n = OFD_MAX_BLOCKS;
+			if (n <= sl->cap)
+				return -ENOMEM;
+			nb = realloc(sl->blocks, n * sizeof(*nb));
+			if (!nb)
+				return -ENOMEM;
+			sl->blocks = nb;
+			np = realloc(sl->partial, n * sizeof(*np));
+			if (!np)
+				return -ENOMEM;
+			sl->partial = np;
+			sl->cap = n;
+		}
+		sl->blocks[sl->nblocks++] = NULL;
+	}
+	blk = malloc(sizeof(*blk));
+	if (!blk)
+		return -ENOMEM;
+	blk->free = NULL;
+	blk->live = 0;
+	blk->fresh = 0;
+	blk->partial = false;
+	OFD_POISON(blk->ofds, sizeof(blk->ofds));
+	sl->blocks[b] = blk;
+	sl->nempty++;
+	(void)slab_push_partial(sl, b); /* room: cap covers every block */
+	return (int)b;
+}
+
+static struct fdw_ofd *ofd_alloc(struct fdw_model *m)
+{
+	struct fdw__ofd_slab *sl = m->ofd_slab;
+	struct ofd_block *blk = NULL;
+	struct fdw_ofd *o;
+	uint32_t b = 0;
+
+	if (!sl) {
+		sl = m->ofd_slab = calloc(1, sizeof(*sl));
+		if (!sl)
+			return NULL;
+	}
+	while (sl->npartial) {
+		b = sl->partial[sl->npartial - 1];
+		blk = sl->blocks[b];
+		if (blk && (blk->free || blk->fresh < OFD_BLOCK))
+			break;
+		if (blk)
+			blk->partial = false;
+		sl->npartial--;
+		blk = NULL;
+	}
+	if (!blk) {
+		int r = slab_new_block(sl);
+
+		if (r < 0) {
+			o = calloc(1, sizeof(*o));
+			if (o)
+				o->slab = OFD_MALLOCED;
+			return o;
+		}
+		b = (uint32_t)r;
+		blk = sl->blocks[b];
+	}
+	if (blk->free) {
+		o = blk->free;
+		blk->free = link_next(o); /* the link is never poisoned */
+		OFD_UNPOISON(o, sizeof(*o));
+	} else {
+		o = &blk->ofds[blk->fresh++];
+		OFD_UNPOISON(o, sizeof(*o));
+	}
+	if (blk->live++ == 0)
+		sl->nempty--;
+	memset(o, 0, sizeof(*o));
+	o->slab = (uint16_t)b;
+	return o;
+}
+
+static void ofd_release(struct fdw_model *m, struct fdw_ofd *o)
+{
+	struct fdw__ofd_slab *sl = m->ofd_slab;
+	uint32_t b = o->slab;
+	struct ofd_block *blk;
+
+	if (b == OFD_MALLOCED) {
+		free(o);
+		return;
+	}
+	blk = sl->blocks[b];
+	link_set(o, blk->free);
+	blk->free = o;
+	OFD_POISON((char *)o + sizeof(o), sizeof(*o) - sizeof(o));
+	if (--blk->live == 0) {
+		if (sl->nempty >= 1) { /* one empty block is kept, not two */
+			for (uint32_t i = 0; blk->partial && i < sl->npartial; i++) {
+				if (sl->partial[i] == b) {
+					sl->partial[i] = sl->partial[--sl->npartial];
+					break;
+				}
+			}
+			OFD_UNPOISON(blk->ofds, sizeof(blk->ofds));
+			free(blk);
+			sl->blocks[b] = NULL;
+			return;
+		}
+		sl->nempty++;
+	}
+	(void)slab_push_partial(sl, b);
+}
+
+void fdw__ofd_slab_free(struct fdw_model *m)
+{
+	struct fdw__ofd_slab *sl = m ? m->ofd_slab : NULL;
+
+	if (!sl)
+		return;
+	for (uint32_t b = 0; b < sl->nblocks; b++) {
+		if (sl->blocks[b])
+			OFD_UNPOISON(sl->blocks[b]->ofds, sizeof(sl->blocks[b]->ofds));
+		free(sl->blocks[b]);
+	}
+	free(sl->blocks);
+	free(sl->partial);
+	free(sl);
+	m->ofd_slab = NULL;
+}
+
+void *fdw__ofd_resolve(void *ctx, uint32_t h)
+{
+	const struct fdw_model *m = ctx;
+
+	h--;
+	return &m->ofd_slab->blocks[h / OFD_BLOCK]->ofds[h % OFD_BLOCK];
+}
+
+int fdw__ofd_index(struct fdw_model *m, struct fdw_ofd *o)
+{
+	const struct ofd_block *blk;
+
+	if (o->slab == OFD_MALLOCED)
+		return -ENOMEM; /* no handle: not in a block */
+	blk = m->ofd_slab->blocks[o->slab];
+	return fdw_keyset_put(&m->ofds, o,
+			      (uint32_t)o->slab * OFD_BLOCK + (uint32_t)(o - blk->ofds) + 1);
+}
+
 struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
 {
-	struct fdw_ofd *o = calloc(1, sizeof(*o));
+	struct fdw_ofd *o = ofd_alloc(m);
 
 	if (!o)
 		return NULL;
 	o->id = ++m->next_ofd_id;
 	o->kfile = kfile;
 	o->origin = &fdw_origin_none;
-	if (kfile && fdw_hashmap_put(&m->ofds, kfile, o) < 0)
+	if (kfile && fdw__ofd_index(m, o) < 0)
 		o->kfile = 0; /* untracked identity; still a valid OFD */
 	m->stats.ofds++;
 	return o;
@@ -146,7 +374,7 @@ static void ofd_free(struct fdw_model *m, struct fdw_ofd *o)
 {
 	fdw_strtab_put(&m->strings, o->target);
 	fdw__origin_clear(m, &o->origin);
-	free(o);
+	ofd_release(m, o);
 }
 
 /* refs counts the open fds (in any table) that refer to it. */
@@ -154,8 +382,8 @@ void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o)
 {
 	if (!o || --o->refs > 0)
 		return;
-	if (o->kfile && fdw_hashmap_get(&m->ofds, o->kfile) == o)
-		(void)fdw_hashmap_remove(&m->ofds, o->kfile);
+	if (o->kfile && fdw_keyset_get(&m->ofds, o->kfile) == o)
+		(void)fdw_keyset_remove(&m->ofds, o->kfile);
 	o->kfile = 0;
 	fdw__pending_drop(m, o);
 	m->stats.ofds--;
@@ -164,12 +392,31 @@ void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o)
 
 void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *target, bool exact)
 {
-	const char *t = fdw_strtab_get(&m->strings, target ? target : "");
+	char buf[FDW_OFD_NAME_BUF];
+	const char *t;
 
+	target = target ? target : "";
+	/* a pipe's or socket's own name is made from its inode when read:
+	 * no string per pipe (both ends of one would share it, still one
+	 * allocation and a bucket per pipe) */
+	if (o->ino && (S_ISFIFO(o->mode) || S_ISSOCK(o->mode))) {
+		bool was = o->target_ino;
+
+		o->target_ino = true;
+		if (!strcmp(fdw_ofd_target(o, buf), target)) {
+			fdw_strtab_put(&m->strings, o->target);
+			o->target = NULL;
+			o->target_exact = exact;
+			return;
+		}
+		o->target_ino = was;
+	}
+	t = fdw_strtab_get(&m->strings, target);
 	if (!t)
 		return;
 	fdw_strtab_put(&m->strings, o->target);
 	o->target = t;
+	o->target_ino = false;
 	o->target_exact = exact;
 	/* anon inodes (pidfs too) carry type bits that mean nothing here */
 	if (exact && !strncmp(t, "anon_inode:", 11))
@@ -178,17 +425,48 @@ void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *tar
 
 /* ---- slots and their history ------------------------------------------- */
 
-struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd)
-{
-	if (!t || fd < 0 || (uint32_t)fd >= t->nslots)
-		return NULL;
-	return t->slots[fd];
-}
-
 static void table_mirror(struct fdw_table *t)
 {
-	t->slots = t->set->slots;
+	t->blocks = t->set->blocks;
+	t->nblocks = t->set->nblocks;
 	t->nslots = t->set->nslots;
+}
+
+/* Make the set's directory reach block b. 0 or -ENOMEM. */
+static int fdset_reach(struct fdw__fdset *set, uint32_t b)
+{
+	uint32_t n = set->nblocks ? set->nblocks : 4;
+	struct fdw_slot **nb;
+
+	if (b < set->nblocks)
+		return 0;
+	while (n <= b)
+		n *= 2;
+	nb = realloc(set->blocks, n * sizeof(*nb));
+	if (!nb)
+		return -ENOMEM;
+	memset(nb + set->nblocks, 0, (n - set->nblocks) * sizeof(*nb));
+	set->blocks = nb;
+	set->nblocks = n;
+	set->nslots = fdw_slot_block_end(n - 1) < UINT32_MAX ? (uint32_t)fdw_slot_block_end(n - 1)
+							     : UINT32_MAX;
+	return 0;
+}
+
+/* Slot fd of the set, allocating its block: NULL when out of memory. The
+ * slot may be unused (origin NULL). */
+static struct fdw_slot *fdset_slot(struct fdw__fdset *set, uint32_t fd)
+{
+	uint32_t off, b = fdw_slot_block(fd, &off);
+
+	if (fdset_reach(set, b) < 0)
+		return NULL;
+	if (!set->blocks[b]) {
+		set->blocks[b] = calloc(fdw_slot_block_size(b), sizeof(struct fdw_slot));
+		if (!set->blocks[b])
+			return NULL;
+	}
+	return &set->blocks[b][off];
 }
 
 static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int fd)
@@ -197,87 +475,108 @@ static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int f
 
 	/* no fd can reach the kernel's nr_open: a bigger number is garbage
 	 * that must not size an allocation */
-	if (fd < 0 || (uint64_t)fd >= m->max_fd_number)
+	if (fd < 0 || (uint64_t)fd >= m->max_fd_number || (uint64_t)fd >= (1u << 31))
 		return NULL;
 	if (fdw__table_own(m, t) < 0)
 		return NULL;
-	if ((uint32_t)fd >= t->nslots) {
-		uint64_t n = t->nslots ? t->nslots : 8; /* most processes hold a handful */
-		struct fdw_slot **ns;
-
-		while (n <= (uint64_t)fd)
-			n *= 2;
-		if (n > (1u << 31))
-			return NULL;
-		ns = realloc(t->slots, n * sizeof(*ns));
-		if (!ns)
-			return NULL;
-		memset(ns + t->nslots, 0, (n - t->nslots) * sizeof(*ns));
-		t->set->slots = ns;
-		t->set->nslots = n;
-		table_mirror(t);
-	}
-	s = t->slots[fd];
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			return NULL;
-		s->origin = &fdw_origin_none;
-		t->set->slots[fd] = s;
-	}
+	s = fdset_slot(t->set, (uint32_t)fd);
+	table_mirror(t);
+	if (!s)
+		return NULL;
+	if (!s->origin)
+		s->origin = &fdw_origin_none; /* used from now on */
 	return s;
 }
 
-const struct fdw_fd_history *fdw_slot_history(const struct fdw_slot *s, unsigned int i)
+/* A slot's ring of earlier generations, in m->hists under the slot's
+ * address (slots never move): most slots have none, and a pointer in each
+ * would cost every fd 8 bytes. */
+struct fdw__hist {
+	uint8_t n;    /* entries used */
+	uint8_t head; /* the next to write */
+	struct fdw_fd_history e[FDW_SLOT_HISTORY];
+};
+
+static struct fdw__hist *hist_of(const struct fdw_model *m, const struct fdw_slot *s)
 {
-	if (!s || !s->hist || i >= s->nhist)
-		return NULL;
-	return &s->hist[(s->hist_head + FDW_SLOT_HISTORY - 1 - i) % FDW_SLOT_HISTORY];
+	return s && s->has_hist ? fdw_hashmap_get(&m->hists, (uint64_t)(uintptr_t)s) : NULL;
 }
 
+unsigned int fdw_slot_nhist(const struct fdw_model *m, const struct fdw_slot *s)
+{
+	const struct fdw__hist *r = hist_of(m, s);
+
+	return r ? r->n : 0;
+}
+
+const struct fdw_fd_history *fdw_slot_history(const struct fdw_model *m, const struct fdw_slot *s,
+					      unsigned int i)
+{
+	const struct fdw__hist *r = hist_of(m, s);
+
+	if (!r || i >= r->n)
+		return NULL;
+	return &r->e[(r->head + FDW_SLOT_HISTORY - 1 - i) % FDW_SLOT_HISTORY];
+}
+
+/* Free s's ring (not counted: the callers count history_entries). */
 static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 {
-	if (!s->hist)
+	struct fdw__hist *r;
+
+	if (!s->has_hist)
+		return;
+	r = fdw_hashmap_remove(&m->hists, (uint64_t)(uintptr_t)s);
+	s->has_hist = false;
+	if (!r)
 		return;
 	for (unsigned int i = 0; i < FDW_SLOT_HISTORY; i++) {
-		fdw_strtab_put(&m->strings, s->hist[i].target);
-		fdw__origin_clear(m, &s->hist[i].origin);
-		fdw__origin_clear(m, &s->hist[i].closed);
+		fdw_strtab_put(&m->strings, r->e[i].target);
+		fdw__origin_clear(m, &r->e[i].origin);
+		fdw__origin_clear(m, &r->e[i].closed);
 	}
-	free(s->hist);
-	s->hist = NULL;
-	s->nhist = 0;
-	s->hist_head = 0;
+	free(r);
 }
 
 static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_origin *closed)
 {
+	struct fdw__hist *r = hist_of(m, s);
 	struct fdw_fd_history *h;
 
-	if (!s->hist) {
+	if (!r) {
 		if (m->stats.history_entries >= m->max_history) {
 			m->stats.history_dropped++;
 			return;
 		}
-		s->hist = calloc(FDW_SLOT_HISTORY, sizeof(*s->hist));
-		if (!s->hist)
+		r = calloc(1, sizeof(*r));
+		if (!r)
 			return;
+		if (fdw_hashmap_put(&m->hists, (uint64_t)(uintptr_t)s, r) < 0) {
+			free(r);
+			return;
+		}
+		s->has_hist = true;
 		m->stats.history_entries++;
 	}
-	h = &s->hist[s->hist_head];
+	h = &r->e[r->head];
 	h->generation = s->generation;
 	fdw__origin_share(m, &h->origin, s->origin);
 	fdw__origin_set(m, &h->closed, closed);
-	/* the OFD's interned name, shared: no allocation per close */
+	/* the OFD's interned name, shared: no allocation per close (a pipe's
+	 * or socket's, made from its inode, is interned now) */
 	{
 		const char *old = h->target;
+		char buf[FDW_OFD_NAME_BUF];
 
-		h->target = fdw_strtab_ref(s->ofd ? s->ofd->target : NULL);
+		if (s->ofd && s->ofd->target_ino)
+			h->target = fdw_strtab_get(&m->strings, fdw_ofd_target(s->ofd, buf));
+		else
+			h->target = fdw_strtab_ref(s->ofd ? s->ofd->target : NULL);
 		fdw_strtab_put(&m->strings, old);
 	}
-	s->hist_head = (s->hist_head + 1) % FDW_SLOT_HISTORY;
-	if (s->nhist < FDW_SLOT_HISTORY)
-		s->nhist++;
+	r->head = (uint8_t)((r->head + 1) % FDW_SLOT_HISTORY);
+	if (r->n < FDW_SLOT_HISTORY)
+		r->n++;
 }
 
 /* ---- slot sets ---------------------------------------------------------- */
@@ -291,25 +590,34 @@ static struct fdw__fdset *fdset_new(void)
 	return set;
 }
 
+/* Give back what a used slot holds and make it unused again. */
+static void slot_release(struct fdw_model *m, struct fdw_slot *s)
+{
+	if (s->ofd)
+		fdw__ofd_put(m, s->ofd);
+	if (s->has_hist)
+		m->stats.history_entries--;
+	hist_clear(m, s);
+	fdw__origin_clear(m, &s->origin);
+	memset(s, 0, sizeof(*s));
+}
+
 /* Drop one table's hold; the last frees the slots and their OFD references. */
 static void fdset_put(struct fdw_model *m, struct fdw__fdset *set)
 {
 	if (!set || --set->refs > 0)
 		return;
-	for (uint32_t fd = 0; fd < set->nslots; fd++) {
-		struct fdw_slot *s = set->slots[fd];
+	for (uint32_t b = 0; b < set->nblocks; b++) {
+		struct fdw_slot *blk = set->blocks[b];
 
-		if (!s)
+		if (!blk)
 			continue;
-		if (s->ofd)
-			fdw__ofd_put(m, s->ofd);
-		if (s->hist)
-			m->stats.history_entries--;
-		hist_clear(m, s);
-		fdw__origin_clear(m, &s->origin);
-		free(s);
+		for (uint32_t i = 0; i < fdw_slot_block_size(b); i++)
+			if (blk[i].origin)
+				slot_release(m, &blk[i]);
+		free(blk);
 	}
-	free(set->slots);
+	free(set->blocks);
 	free(set);
 }
 
@@ -358,21 +666,17 @@ struct fdw_table *fdw__table_new(struct fdw_model *m, uint64_t kfiles, uint64_t 
 /* A borrowed table alone on its set: make its view in place. */
 static void own_in_place(struct fdw_model *m, struct fdw_table *t)
 {
-	struct fdw__fdset *set = t->set;
-
-	for (uint32_t fd = 0; fd < set->nslots; fd++) {
-		struct fdw_slot *s = set->slots[fd];
+	for (uint32_t fd = 0; fd < t->nslots; fd++) {
+		struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 
 		if (!s)
 			continue;
-		if (s->hist)
+		if (s->has_hist)
 			m->stats.history_entries--;
 		hist_clear(m, s);
 		if (!s->ofd) {
 			/* the parent's closed numbers are not the child's */
-			fdw__origin_clear(m, &s->origin);
-			free(s);
-			set->slots[fd] = NULL;
+			slot_release(m, s);
 			continue;
 		}
 		fdw__origin_set_source(m, &s->origin, FDW_SRC_INHERIT);
@@ -394,45 +698,44 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 	set = fdset_new();
 	if (!set)
 		return -ENOMEM;
-	if (old->nslots) {
-		set->slots = calloc(old->nslots, sizeof(*set->slots));
-		if (!set->slots) {
-			free(set);
-			return -ENOMEM;
-		}
-		set->nslots = old->nslots;
-	}
 	/* allocate first: a failure leaves t as it was */
 	for (uint32_t fd = 0; fd < old->nslots; fd++) {
-		const struct fdw_slot *os = old->slots[fd];
+		const struct fdw_slot *os = fdw_table_slot(t, (int)fd);
 
-		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->hist && !os->generation))
+		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->has_hist && !os->generation))
 			continue;
-		set->slots[fd] = calloc(1, sizeof(struct fdw_slot)); /* fdset_put-able */
-		if (!set->slots[fd]) {
-			fdset_put(m, set); /* empty slots: nothing to release */
+		if (!fdset_slot(set, fd)) {
+			fdset_put(m, set); /* unused slots: nothing to release */
 			return -ENOMEM;
 		}
 	}
 	for (uint32_t fd = 0; fd < old->nslots; fd++) {
-		struct fdw_slot *os = old->slots[fd], *ns = set->slots[fd];
+		struct fdw_slot *os = fdw_table_slot(t, (int)fd), *ns;
 
-		if (!ns)
+		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->has_hist && !os->generation))
 			continue;
+		ns = fdset_slot(set, fd); /* allocated above */
 		*ns = *os;
 		ns->suspect = false;
 		if (ns->ofd)
 			ns->ofd->refs++;
 		ns->origin = origin_ref(os->origin);
+		ns->has_hist = false;
 		if (borrowed) {
 			fdw__origin_set_source(m, &ns->origin, FDW_SRC_INHERIT);
-			ns->hist = NULL;
-			ns->nhist = 0;
-			ns->hist_head = 0;
-		} else {
-			os->hist = NULL; /* moved */
-			os->nhist = 0;
-			os->hist_head = 0;
+		} else if (os->has_hist) {
+			/* moved: under the new slot's address */
+			void *r = fdw_hashmap_remove(&m->hists, (uint64_t)(uintptr_t)os);
+
+			os->has_hist = false;
+			if (r && fdw_hashmap_put(&m->hists, (uint64_t)(uintptr_t)ns, r) == 0) {
+				ns->has_hist = true;
+			} else if (r) { /* no memory for the entry: the history goes */
+				(void)fdw_hashmap_put(&m->hists, (uint64_t)(uintptr_t)os, r);
+				os->has_hist = true;
+				hist_clear(m, os);
+				m->stats.history_entries--;
+			}
 		}
 	}
 	old->refs--;
@@ -466,10 +769,12 @@ struct fdw_table *fdw__table_fork(struct fdw_model *m, struct fdw_table *src, ui
 	/* past the fd bound: the copy refuses fd by fd, and says so */
 	if (m->stats.fds + src->nopen > m->max_fds) {
 		t = fdw__table_copy(m, src, kfiles, now);
-		for (uint32_t fd = 0; t && fd < t->nslots; fd++)
-			if (fdw_slot_open(t->slots[fd]))
-				fdw__origin_set_source(m, &t->slots[fd]->origin,
-						       FDW_SRC_INHERIT);
+		for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
+			struct fdw_slot *s = fdw_table_slot(t, (int)fd);
+
+			if (fdw_slot_open(s))
+				fdw__origin_set_source(m, &s->origin, FDW_SRC_INHERIT);
+		}
 		return t;
 	}
 	src->set->refs++;
@@ -558,7 +863,7 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 		return NULL;
 	t->stale = src->stale;
 	for (uint32_t fd = 0; fd < src->nslots; fd++) {
-		const struct fdw_slot *ss = src->slots[fd];
+		const struct fdw_slot *ss = fdw_table_slot(src, (int)fd);
 		struct fdw_slot *ds;
 
 		if (!fdw_slot_open(ss))

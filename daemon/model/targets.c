@@ -93,7 +93,9 @@ static bool pending_holder(struct fdw_model *m, const struct fdw_pending_target 
 	if (s && s->ofd == e->ofd)
 		return true;
 	for (uint32_t i = 0; t && i < t->nslots; i++) {
-		if (t->slots[i] && t->slots[i]->ofd == e->ofd) {
+		const struct fdw_slot *si = fdw_table_slot(t, (int)i);
+
+		if (si && si->ofd == e->ofd) {
 			*fd = (int)i;
 			return true;
 		}
@@ -158,7 +160,7 @@ void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const c
 {
 	const char *path = ev->path && ev->path[0] ? ev->path : NULL; /* the open family's */
 
-	if (o->target)
+	if (fdw__ofd_named(o))
 		return;
 	/*
 	 * An absolute /proc path names itself. Not reading /proc for those
@@ -177,7 +179,10 @@ void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const c
 	}
 	if (path && path[0] != '/' && ev->nr == FDW_SYS_OPENAT) {
 		const struct fdw_slot *dir = fdw_table_slot(t, (int)ev->args[0]);
-		const char *dt = fdw_slot_open(dir) ? fdw__ofd_target(dir->ofd) : "";
+		char dbuf[FDW_OFD_NAME_BUF];
+		const char *dt = fdw_slot_open(dir) ? fdw_ofd_target(dir->ofd, dbuf) : NULL;
+
+		dt = dt ? dt : "";
 
 		if (!strncmp(dt, "/proc/", 6)) {
 			char buf[4096];

@@ -349,8 +349,8 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 {
 	json_t *a = json_array();
 
-	for (unsigned int i = 0; a && s && i < s->nhist; i++) {
-		const struct fdw_fd_history *h = fdw_slot_history(s, i);
+	for (unsigned int i = 0; a && s && i < fdw_slot_nhist(deps->model, s); i++) {
+		const struct fdw_fd_history *h = fdw_slot_history(deps->model, s, i);
 		json_t *o;
 		bool ok = true;
 
@@ -384,13 +384,14 @@ json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table
 	const struct fdw_ofd *ofd = s ? s->ofd : NULL; /* NULL when closed */
 	json_t *o = json_object();
 	bool ok = o != NULL;
+	char buf[FDW_OFD_NAME_BUF];
 
 	(void)t;
 	if (!o)
 		return NULL;
 	set(o, "fd", json_integer(fd), &ok);
 	set(o, "cloexec", json_boolean(ofd && s->cloexec), &ok);
-	set(o, "target", fdw_json_bytes(ofd ? ofd->target : NULL), &ok);
+	set(o, "target", fdw_json_bytes(fdw_ofd_target(ofd, buf)), &ok);
 	set(o, "type", json_string(fdw_ofd_type(ofd)), &ok);
 	set(o, "ofd", ofd ? json_u64(ofd->id) : json_null(), &ok);
 	set(o, "generation", json_integer(s ? s->generation : 0), &ok);
@@ -530,7 +531,7 @@ json_t *fdw_render_table(const struct fdw_server_deps *deps, const struct fdw_pr
 		return NULL;
 	}
 	for (uint32_t fd = 0; t && fd < t->nslots && ok; fd++) {
-		const struct fdw_slot *s = t->slots[fd];
+		const struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 		json_t *f;
 
 		if (!fdw_slot_open(s))

@@ -108,7 +108,7 @@ static bool fds_chunk(struct client *c, FILE *f, bool *cut)
 	}
 	t = fdw_model_proc_table(deps->model, p);
 	for (fd = c->stream_pos; t && fd < t->nslots; fd++) {
-		const struct fdw_slot *s = t->slots[fd];
+		const struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 
 		if (n >= STREAM_ITEMS || scanned++ >= STREAM_SCAN || ftell(f) >= STREAM_BYTES)
 			break;

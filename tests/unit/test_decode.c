@@ -2,6 +2,7 @@
 /* Record decoding (the ABI check), the syscall table, and the hash map. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 #include "check.h"
 #include "capture/decode.h"
 #include "base/hashmap.h"
+#include "base/keyset.h"
 #include "capture/syscalls.h"
 
 static struct fdw_fd_event fd_record(unsigned int nr, int64_t ret)
@@ -173,10 +175,60 @@ static void test_hashmap(void)
 	fdw_hashmap_free(NULL);
 }
 
+struct keyrec {
+	uint32_t other;
+	uint64_t key;
+};
+
+static struct keyrec recs[5001]; /* handle h: recs[h - 1] */
+
+static void *keyrec_resolve(void *ctx, uint32_t h)
+{
+	CHECK(ctx == recs);
+	CHECK(h >= 1 && h <= 5001);
+	return &recs[h - 1];
+}
+
+static void test_keyset(void)
+{
+	struct fdw_keyset s;
+	struct keyrec *again = &recs[5000];
+
+	fdw_keyset_init(&s, offsetof(struct keyrec, key), keyrec_resolve, recs);
+	CHECK(fdw_keyset_get(&s, 1) == NULL);
+	CHECK(fdw_keyset_remove(&s, 1) == NULL);
+	for (int i = 0; i < 5000; i++) {
+		recs[i].key = (uint64_t)i * 4096 + 0xffff888000000000ull;
+		CHECK_EQ(fdw_keyset_put(&s, &recs[i], (uint32_t)i + 1), 0);
+	}
+	CHECK_EQ(fdw_keyset_size(&s), 5000);
+	/* remove every other key; the rest must all still be found */
+	for (int i = 0; i < 5000; i += 2)
+		CHECK(fdw_keyset_remove(&s, recs[i].key) == &recs[i]);
+	for (int i = 0; i < 5000; i++) {
+		void *got = fdw_keyset_get(&s, recs[i].key);
+
+		if (i % 2)
+			CHECK(got == &recs[i]);
+		else
+			CHECK(got == NULL);
+	}
+	/* a record with a key already held takes its place */
+	again->key = recs[1].key;
+	CHECK_EQ(fdw_keyset_put(&s, again, 5001), 0);
+	CHECK_EQ(fdw_keyset_size(&s), 2500);
+	CHECK(fdw_keyset_get(&s, recs[1].key) == again);
+	CHECK(fdw_keyset_put(&s, NULL, 1) == -EINVAL);
+	CHECK(fdw_keyset_put(&s, again, 0) == -EINVAL);
+	fdw_keyset_free(&s);
+	fdw_keyset_free(NULL);
+}
+
 int main(void)
 {
 	test_decode();
 	test_syscalls();
 	test_hashmap();
+	test_keyset();
 	return check_summary();
 }

@@ -736,7 +736,7 @@ static void close_high_fds(void)
 	t = fdw_model_proc_table(&F.model, p);
 	table_after = json_array();
 	for (uint32_t fd = (uint32_t)table_cursor; t && fd < t->nslots; fd++)
-		if (fdw_slot_open(t->slots[fd]))
+		if (fdw_slot_open(fdw_table_slot(t, (int)fd)))
 			(void)json_array_append_new(table_after, json_integer(fd));
 }
 

@@ -193,6 +193,15 @@ static struct fdw_table *table_of(struct fdw_model *m, uint32_t pid)
 	return p ? fdw_model_proc_table(m, p) : NULL;
 }
 
+/* An OFD's target as the API shows it (made from the inode for pipes and
+ * sockets: no string kept); valid until the next call. */
+static const char *target_of(const struct fdw_ofd *o)
+{
+	static char buf[FDW_OFD_NAME_BUF];
+
+	return fdw_ofd_target(o, buf);
+}
+
 static const struct fdw_slot *slot(struct fdw_model *m, uint32_t pid, int fd)
 {
 	struct fdw_slot *s = fdw_table_slot(table_of(m, pid), fd);
@@ -267,7 +276,7 @@ static void test_dup_family(void)
 	CHECK(b && b->ofd == slot(&m, PID, 3)->ofd);
 	CHECK_EQ(clobbers, 1);
 	if (b) {
-		const struct fdw_fd_history *h = fdw_slot_history(b, 0);
+		const struct fdw_fd_history *h = fdw_slot_history(&m, b, 0);
 
 		CHECK_EQ(b->generation, 2);
 		CHECK(h != NULL);
@@ -468,7 +477,9 @@ static void test_pipe_and_rights(void)
 	apply(&m, ev);
 	CHECK(slot(&m, PID, 3) && slot(&m, PID, 4));
 	CHECK(slot(&m, PID, 3)->ofd != slot(&m, PID, 4)->ofd);
-	CHECK_STR(slot(&m, PID, 4)->ofd->target, "pipe:[77]");
+	CHECK_STR(target_of(slot(&m, PID, 4)->ofd), "pipe:[77]");
+	CHECK(!slot(&m, PID, 4)->ofd->target && slot(&m, PID, 4)->ofd->target_ino); /* no string */
+	CHECK_STR(target_of(slot(&m, PID, 3)->ofd), "pipe:[77]");
 	CHECK(slot(&m, PID, 3)->cloexec && slot(&m, PID, 4)->cloexec);
 
 	/* SCM_RIGHTS: received fd with a known struct file joins its OFD */
@@ -672,21 +683,23 @@ static void big_scan(int n, bool ordered)
 	CHECK(ta && tb && ta != tb);
 	CHECK_EQ(ta ? (int)ta->nopen : 0, n);
 	for (int fd = 1; ta && fd < n; fd++) {
-		struct fdw_ofd *o = ta->slots[fd]->ofd, *prev = ta->slots[fd - 1]->ofd;
+		struct fdw_ofd *o = fdw_table_slot(ta, (int)fd)->ofd;
+		struct fdw_ofd *prev = fdw_table_slot(ta, (int)(fd - 1))->ofd;
 
 		if (fd % 3 ? o != prev : o == prev)
 			grouped = false;
 	}
 	CHECK(grouped);
 	for (int fd = 0; ta && tb && fd < 10; fd++)
-		CHECK(tb->slots[fd]->ofd == ta->slots[fd]->ofd);
-	CHECK(tb && tb->slots[10]->ofd != ta->slots[9]->ofd && tb->slots[10]->ofd->refs == 1);
+		CHECK(fdw_table_slot(tb, (int)fd)->ofd == fdw_table_slot(ta, (int)fd)->ofd);
+	CHECK(tb && fdw_table_slot(tb, 10)->ofd != fdw_table_slot(ta, 9)->ofd &&
+	      fdw_table_slot(tb, 10)->ofd->refs == 1);
 	CHECK_EQ(m.stats.ofds, (n + 2) / 3 + 1);
 	if (ta) {
-		CHECK_EQ(ta->slots[0]->ofd->refs, 6); /* 3 in A, 3 in B */
-		CHECK_EQ(ta->slots[9]->ofd->refs, 4);
-		CHECK_EQ(ta->slots[12]->ofd->refs, 3);
-		CHECK_EQ(ta->slots[n - 1]->ofd->refs, n - (n - 1) / 3 * 3);
+		CHECK_EQ(fdw_table_slot(ta, 0)->ofd->refs, 6); /* 3 in A, 3 in B */
+		CHECK_EQ(fdw_table_slot(ta, 9)->ofd->refs, 4);
+		CHECK_EQ(fdw_table_slot(ta, 12)->ofd->refs, 3);
+		CHECK_EQ(fdw_table_slot(ta, (int)(n - 1))->ofd->refs, n - (n - 1) / 3 * 3);
 	}
 	if (ordered) /* O(N log N): about 2 log2(N / 3) per fd, not N / 3 */
 		CHECK(big_calls < 40ul * (unsigned long)n);
@@ -883,7 +896,7 @@ static void test_deferred_targets(void)
 	s = slot(&m, PID, 4);
 	CHECK(s && !s->ofd->target_exact);
 	CHECK(slot(&m, PID, 8) && slot(&m, PID, 8)->ofd->target_exact); /* from the record */
-	CHECK_STR(slot(&m, PID, 9)->ofd->target, "pipe:[77]");
+	CHECK_STR(target_of(slot(&m, PID, 9)->ofd), "pipe:[77]");
 
 	fdw_model_flush_pending(&m);
 	CHECK_EQ(read_target_calls, 3); /* fds 4, 5 and 7: one read each */
@@ -902,7 +915,7 @@ static void test_deferred_targets(void)
 	CHECK_EQ(m.stats.targets_read, 3);
 	CHECK_EQ(m.stats.targets_skipped, 101);
 	/* a closed fd's history keeps what was known: the path argument */
-	CHECK_STR(fdw_slot_history(fdw_table_slot(table_of(&m, PID), 3), 0)->target,
+	CHECK_STR(fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 3), 0)->target,
 		  "/etc/hostname");
 
 	/* nothing left: a second flush reads nothing */
@@ -1109,7 +1122,7 @@ static uint64_t fds_counted(struct fdw_model *m)
 			continue;
 		seen[n++] = t;
 		for (uint32_t fd = 0; fd < t->nslots; fd++)
-			open += fdw_slot_open(t->slots[fd]);
+			open += fdw_slot_open(fdw_table_slot(t, (int)fd));
 		CHECK_EQ(open, t->nopen);
 		sum += open;
 	}
@@ -1144,7 +1157,7 @@ static void test_fork_cow(void)
 	pt = raw_table(&m, PID);
 	ct = raw_table(&m, 200);
 	CHECK(ct && ct != pt && ct->borrowed);
-	CHECK(ct && ct->slots == pt->slots); /* shared, not copied */
+	CHECK(ct && ct->blocks == pt->blocks); /* shared, not copied */
 	CHECK_EQ(ct ? ct->nopen : 0, 5);
 	CHECK_EQ(m.stats.forks_shared, 1);
 	CHECK_EQ(m.stats.fds, 10);
@@ -1154,7 +1167,7 @@ static void test_fork_cow(void)
 	CHECK_EQ(m.stats.table_copies, 0);
 	CHECK_EQ(m.stats.fds, 5);
 	CHECK(!raw_table(&m, PID)->borrowed);
-	CHECK_EQ(slot(&m, PID, 4)->nhist, 1); /* the parent kept its history */
+	CHECK_EQ(fdw_slot_nhist(&m, slot(&m, PID, 4)), 1); /* the parent kept its history */
 	CHECK_EQ(slot(&m, PID, 3)->origin->source, FDW_SRC_EVENT);
 
 	/* a child's change: the child copies, the parent is untouched */
@@ -1168,8 +1181,8 @@ static void test_fork_cow(void)
 	s = slot(&m, 201, 4);
 	CHECK(s && s->ofd == slot(&m, PID, 4)->ofd);
 	CHECK_EQ(s ? s->origin->source : 0, FDW_SRC_INHERIT);
-	CHECK_EQ(s ? s->nhist : 9, 0); /* the parent's history is not the child's */
-	CHECK_EQ(slot(&m, PID, 4)->nhist, 1);
+	CHECK_EQ(s ? fdw_slot_nhist(&m, s) : 9, 0); /* the parent's history is not the child's */
+	CHECK_EQ(fdw_slot_nhist(&m, slot(&m, PID, 4)), 1);
 	CHECK_EQ(slot(&m, PID, 4)->origin->source, FDW_SRC_EVENT);
 	CHECK_EQ(fds_counted(&m), m.stats.fds);
 	close_ev(&m, PID, FILES, 9);
@@ -1179,16 +1192,16 @@ static void test_fork_cow(void)
 	 * the parent copies (keeping its history), they keep the old set */
 	fork_ev(&m, PID, FILES, 202, C3, 0);
 	fork_ev(&m, 202, C3, 203, G, 0);
-	CHECK(raw_table(&m, 203)->slots == raw_table(&m, PID)->slots);
+	CHECK(raw_table(&m, 203)->blocks == raw_table(&m, PID)->blocks);
 	close_ev(&m, PID, FILES, 3);
 	CHECK(slot(&m, PID, 3) == NULL);
-	CHECK_EQ(slot(&m, PID, 4)->nhist, 1);
-	CHECK(raw_table(&m, 202)->slots == raw_table(&m, 203)->slots);
-	CHECK(raw_table(&m, 202)->slots != raw_table(&m, PID)->slots);
+	CHECK_EQ(fdw_slot_nhist(&m, slot(&m, PID, 4)), 1);
+	CHECK(raw_table(&m, 202)->blocks == raw_table(&m, 203)->blocks);
+	CHECK(raw_table(&m, 202)->blocks != raw_table(&m, PID)->blocks);
 	CHECK(slot(&m, 202, 3) != NULL); /* the parent's close did not reach them */
 	CHECK(slot(&m, 203, 3) != NULL);
 	CHECK_EQ(slot(&m, 203, 3)->origin->source, FDW_SRC_INHERIT);
-	CHECK_EQ(slot(&m, 203, 4)->nhist, 0);
+	CHECK_EQ(fdw_slot_nhist(&m, slot(&m, 203, 4)), 0);
 	/* the parent's open does not reach them either */
 	do_open(&m, PID, FILES, 7, "/after-fork", 0);
 	CHECK(slot(&m, 202, 7) == NULL && slot(&m, 203, 7) == NULL);
@@ -1386,7 +1399,7 @@ static void test_shared_storage(void)
 	apply(&m, ev);
 	ev = sys(PID, FILES, FDW_SYS_CLOSE, 0, 4, 0, 0);
 	apply(&m, ev);
-	h = fdw_slot_history(fdw_table_slot(table_of(&m, PID), 4), 0);
+	h = fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 4), 0);
 	CHECK(h != NULL);
 	if (h) {
 		CHECK_STR(h->target, "/var/log/app.log");
@@ -1400,8 +1413,50 @@ out:
 	fdw_model_free(&m);
 }
 
+/* Pipes and sockets keep no target string: the name is made from the
+ * inode when read, and interned when a close puts it in the history. */
+static void test_inode_names(void)
+{
+	struct fdw_model m;
+	const struct fdw_fd_history *h;
+	const struct fdw_slot *s;
+	struct fdw_event ev;
+
+	model_new(&m);
+	start_proc(&m);
+	ev = sys(PID, FILES, FDW_SYS_PIPE2, 0, 0, 0, 0);
+	ev.nfds = 2;
+	ev.fds[0] = 5;
+	ev.fds[1] = 6;
+	ev.ino = 18446744073709551615ull; /* the longest name */
+	ev.dev = 1;
+	ev.mode = S_IFIFO;
+	apply(&m, ev);
+	s = slot(&m, PID, 6);
+	CHECK(s && !s->ofd->target && s->ofd->target_ino && s->ofd->target_exact);
+	CHECK_STR(target_of(s->ofd), "pipe:[18446744073709551615]");
+	CHECK_STR(fdw_ofd_type(s->ofd), "fifo");
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 6, 0, 0));
+	h = fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 6), 0);
+	CHECK_STR(h ? h->target : NULL, "pipe:[18446744073709551615]");
+
+	ev = sys(PID, FILES, FDW_SYS_SOCKET, 7, 1, 1, 0);
+	ev.nfds = 1;
+	ev.fds[0] = 7;
+	ev.ino = 4242;
+	ev.dev = 8;
+	ev.mode = S_IFSOCK;
+	apply(&m, ev);
+	s = slot(&m, PID, 7);
+	CHECK(s && !s->ofd->target && s->ofd->target_ino);
+	CHECK_STR(target_of(s->ofd), "socket:[4242]");
+	CHECK_STR(fdw_ofd_type(s->ofd), "sock");
+	fdw_model_free(&m);
+}
+
 int main(void)
 {
+	test_inode_names();
 	test_unknown_gone();
 	test_scan_groups_ofds();
 	test_scan_groups_many();

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A set of records keyed by a uint64_t field of the record itself (an
+ * intrusive map) whose buckets hold 32-bit handles, not pointers: the owner
+ * of the records numbers them and turns a handle back into the record
+ * (resolve), and the key is read from the record. A quarter of a struct
+ * fdw_hashmap's 16 bytes per bucket, for maps as big as the model's kfile
+ * -> OFD one (an entry per open file description; OFDs live in blocks, a
+ * handle is a block and an index). Linear probing, backward-shift
+ * deletion, load under 3/4.
+ *
+ * A record's key must not change while the set holds it: remove it first.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The record numbered h (never 0), which must be in the set. */
+typedef void *(*fdw_keyset_resolve_fn)(void *ctx, uint32_t h);
+
+struct fdw_keyset {
+	uint32_t *buckets; /* handles; 0 marks an empty bucket */
+	size_t cap;	   /* power of two, or 0 */
+	size_t len;
+	size_t key_off;	   /* offsetof(record, its uint64_t key) */
+	fdw_keyset_resolve_fn resolve;
+	void *ctx;
+};
+
+void fdw_keyset_init(struct fdw_keyset *s, size_t key_off, fdw_keyset_resolve_fn resolve,
+		     void *ctx);
+/* Frees the buckets, not the records. NULL-safe. */
+void fdw_keyset_free(struct fdw_keyset *s);
+/* The record whose key is `key`, NULL when none. */
+void *fdw_keyset_get(const struct fdw_keyset *s, uint64_t key);
+/* Insert rec (its handle h, not 0), or put it in place of the record with
+ * its key. 0, -EINVAL, -ENOMEM. */
+int fdw_keyset_put(struct fdw_keyset *s, void *rec, uint32_t h);
+/* Remove and return the record under `key`, NULL when absent. */
+void *fdw_keyset_remove(struct fdw_keyset *s, uint64_t key);
+static inline size_t fdw_keyset_size(const struct fdw_keyset *s)
+{
+	return s->len;
+}
