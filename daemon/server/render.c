@@ -468,6 +468,7 @@ void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct
 		       int fd, const struct fdw_slot *s)
 {
 	const struct fdw_ofd *ofd = s ? s->ofd : NULL; /* NULL when closed */
+	char buf[FDW_OFD_NAME_BUF];
 
 	(void)t;
 	PUT(f, "{\"fd\":");
@@ -476,7 +477,7 @@ void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct
 		PUT(f, ",\"cloexec\":true,\"target\":");
 	else
 		PUT(f, ",\"cloexec\":false,\"target\":");
-	fdw_json_put_bytes(f, ofd ? ofd->target : NULL);
+	fdw_json_put_bytes(f, ofd ? fdw_ofd_target(ofd, buf) : NULL);
 	PUT(f, ",\"type\":");
 	fdw_json_put_bytes(f, fdw_ofd_type(ofd));
 	PUT(f, ",\"ofd\":");

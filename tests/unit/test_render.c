@@ -705,7 +705,7 @@ static void test_put(void)
 		fdw_render_process_put(mem_open(&m), D, p);
 		check_same(&m, fdw_render_process(D, p), "process");
 		for (int fd = 0; t && fd < (int)t->nslots + 2; fd++) {
-			const struct fdw_slot *s = fd < (int)t->nslots ? t->slots[fd] : NULL;
+			const struct fdw_slot *s = fdw_table_slot(t, fd);
 
 			fdw_render_fd_put(mem_open(&m), D, t, fd, s);
 			check_same(&m, fdw_render_fd(D, t, fd, s, false), "fd");
