@@ -860,7 +860,8 @@ static int print_text(const struct fdw_render *r, const struct table_kind *k, co
 	if (!ret)
 		ret = err;
 	if (!ret) {
-		qsort(pl, n, sizeof(*pl), ps ? cmp_placed_ps : cmp_placed_fds);
+		if (n) /* pl is NULL when the array is empty */
+			qsort(pl, n, sizeof(*pl), ps ? cmp_placed_ps : cmp_placed_fds);
 		order = malloc((n ? n : 1) * sizeof(*order));
 		if (!order)
 			ret = -ENOMEM;

@@ -311,6 +311,9 @@ struct fdw_model {
 	struct fdw_hashmap hists;  /* slot address -> its history ring (has_hist) */
 	struct fdw__origin *origin_last; /* the origin made last (held): the next
 					  * equal one shares it */
+	struct fdw__origin *origin_spare; /* origins given back, for the next ones:
+					   * every event makes one and drops one */
+	uint32_t norigin_spare;
 	uint64_t next_table_id;
 	uint64_t next_ofd_id;
 	uint64_t max_procs;

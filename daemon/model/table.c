@@ -28,6 +28,21 @@ const char *fdw_origin_source_name(uint8_t source)
 	}
 }
 
+/* Memory kept for reuse is made inaccessible to ASan and valgrind, as
+ * free() would leave it. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define MEM_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define MEM_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#elif defined(FDW_HAVE_VALGRIND)
+#include <valgrind/memcheck.h>
+#define MEM_POISON(p, n) (void)VALGRIND_MAKE_MEM_NOACCESS(p, n)
+#define MEM_UNPOISON(p, n) (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n)
+#else
+#define MEM_POISON(p, n) ((void)(p), (void)(n))
+#define MEM_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 const struct fdw_origin fdw_origin_none = { .from_fd = -1 };
 
 /* The record behind an origin pointer; NULL for fdw_origin_none (static). */
@@ -45,12 +60,47 @@ static const struct fdw_origin *origin_ref(const struct fdw_origin *o)
 	return o ? o : &fdw_origin_none;
 }
 
-static void origin_put(const struct fdw_origin *o)
+/*
+ * Origins given back are kept on a list for the next ones (at most
+ * ORIGIN_SPARE_MAX, the rest freed): under a dup+close flood each event
+ * made one and freed one, and malloc and free were 11% of the daemon's
+ * time (perf). A spare is poisoned for ASan and valgrind but for its link,
+ * as free() would leave it.
+ */
+#define ORIGIN_SPARE_MAX 1024
+
+
+static struct fdw__origin **spare_link(struct fdw__origin *r)
+{
+	return (struct fdw__origin **)(void *)r;
+}
+
+static void origin_put(struct fdw_model *m, const struct fdw_origin *o)
 {
 	struct fdw__origin *r = origin_rec(o);
 
-	if (r && --r->refs == 0)
+	if (!r || --r->refs)
+		return;
+	if (m->norigin_spare >= ORIGIN_SPARE_MAX) {
 		free(r);
+		return;
+	}
+	*spare_link(r) = m->origin_spare;
+	MEM_POISON((char *)r + sizeof(r), sizeof(*r) - sizeof(r));
+	m->origin_spare = r;
+	m->norigin_spare++;
+}
+
+static struct fdw__origin *origin_alloc(struct fdw_model *m)
+{
+	struct fdw__origin *r = m->origin_spare;
+
+	if (!r)
+		return malloc(sizeof(*r));
+	m->origin_spare = *spare_link(r); /* the link was left accessible */
+	m->norigin_spare--;
+	MEM_UNPOISON(r, sizeof(*r));
+	return r;
 }
 
 /*
@@ -68,13 +118,13 @@ static const struct fdw_origin *origin_get(struct fdw_model *m, const struct fdw
 	}
 	if (!memcmp(val, &fdw_origin_none, sizeof(*val)))
 		return &fdw_origin_none;
-	r = malloc(sizeof(*r));
+	r = origin_alloc(m);
 	if (!r)
 		return &fdw_origin_none;
 	r->o = *val;
 	r->refs = 2; /* the caller's and origin_last's */
 	if (m->origin_last)
-		origin_put(&m->origin_last->o);
+		origin_put(m, &m->origin_last->o);
 	m->origin_last = r;
 	return &r->o;
 }
@@ -84,7 +134,7 @@ void fdw__origin_set(struct fdw_model *m, const struct fdw_origin **dst,
 {
 	const struct fdw_origin *n = origin_get(m, val); /* val may be *dst's */
 
-	origin_put(*dst);
+	origin_put(m, *dst);
 	*dst = n;
 }
 
@@ -104,7 +154,7 @@ void fdw__origin_share(struct fdw_model *m, const struct fdw_origin **dst,
 	const struct fdw_origin *n = origin_ref(src);
 
 	(void)m;
-	origin_put(*dst);
+	origin_put(m, *dst);
 	*dst = n;
 }
 
@@ -113,16 +163,25 @@ void fdw__origin_clear(struct fdw_model *m, const struct fdw_origin **dst)
 	(void)m;
 	if (!dst)
 		return;
-	origin_put(*dst);
+	origin_put(m, *dst);
 	*dst = &fdw_origin_none;
 }
 
-/* The model's hold on the last origin it made (fdw_model_free). */
+/* The model's hold on the last origin it made, and the spares
+ * (fdw_model_free, after every other hold is gone). */
 void fdw__origin_forget_last(struct fdw_model *m)
 {
+	struct fdw__origin *r;
+
 	if (m->origin_last)
-		origin_put(&m->origin_last->o);
+		origin_put(m, &m->origin_last->o);
 	m->origin_last = NULL;
+	while ((r = m->origin_spare)) {
+		m->origin_spare = *spare_link(r);
+		MEM_UNPOISON(r, sizeof(*r));
+		free(r);
+	}
+	m->norigin_spare = 0;
 }
 
 /* ---- open file descriptions -------------------------------------------- */
@@ -157,18 +216,6 @@ struct fdw__ofd_slab {
 	uint32_t nempty;	   /* blocks kept with no OFD in use */
 };
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define OFD_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define OFD_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#elif defined(FDW_HAVE_VALGRIND)
-#include <valgrind/memcheck.h>
-#define OFD_POISON(p, n) (void)VALGRIND_MAKE_MEM_NOACCESS(p, n)
-#define OFD_UNPOISON(p, n) (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n)
-#else
-#define OFD_POISON(p, n) ((void)(p), (void)(n))
-#define OFD_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
 
 static struct fdw_ofd *link_next(struct fdw_ofd *o)
 {
@@ -231,7 +278,7 @@ static int slab_new_block(struct fdw__ofd_slab *sl)
 	blk->live = 0;
 	blk->fresh = 0;
 	blk->partial = false;
-	OFD_POISON(blk->ofds, sizeof(blk->ofds));
+	MEM_POISON(blk->ofds, sizeof(blk->ofds));
 	sl->blocks[b] = blk;
 	sl->nempty++;
 	(void)slab_push_partial(sl, b); /* room: cap covers every block */
@@ -275,10 +322,10 @@ static struct fdw_ofd *ofd_alloc(struct fdw_model *m)
 	if (blk->free) {
 		o = blk->free;
 		blk->free = link_next(o); /* the link is never poisoned */
-		OFD_UNPOISON(o, sizeof(*o));
+		MEM_UNPOISON(o, sizeof(*o));
 	} else {
 		o = &blk->ofds[blk->fresh++];
-		OFD_UNPOISON(o, sizeof(*o));
+		MEM_UNPOISON(o, sizeof(*o));
 	}
 	if (blk->live++ == 0)
 		sl->nempty--;
@@ -300,7 +347,7 @@ static void ofd_release(struct fdw_model *m, struct fdw_ofd *o)
 	blk = sl->blocks[b];
 	link_set(o, blk->free);
 	blk->free = o;
-	OFD_POISON((char *)o + sizeof(o), sizeof(*o) - sizeof(o));
+	MEM_POISON((char *)o + sizeof(o), sizeof(*o) - sizeof(o));
 	if (--blk->live == 0) {
 		if (sl->nempty >= 1) { /* one empty block is kept, not two */
 			for (uint32_t i = 0; blk->partial && i < sl->npartial; i++) {
@@ -309,7 +356,7 @@ static void ofd_release(struct fdw_model *m, struct fdw_ofd *o)
 					break;
 				}
 			}
-			OFD_UNPOISON(blk->ofds, sizeof(blk->ofds));
+			MEM_UNPOISON(blk->ofds, sizeof(blk->ofds));
 			free(blk);
 			sl->blocks[b] = NULL;
 			return;
@@ -327,7 +374,7 @@ void fdw__ofd_slab_free(struct fdw_model *m)
 		return;
 	for (uint32_t b = 0; b < sl->nblocks; b++) {
 		if (sl->blocks[b])
-			OFD_UNPOISON(sl->blocks[b]->ofds, sizeof(sl->blocks[b]->ofds));
+			MEM_UNPOISON(sl->blocks[b]->ofds, sizeof(sl->blocks[b]->ofds));
 		free(sl->blocks[b]);
 	}
 	free(sl->blocks);
