@@ -18,6 +18,7 @@
 
 #include "capture/syscalls.h"
 #include "check.h"
+#include "detect/leaks.h"
 #include "server/render.h"
 #include "server/stats.h"
 #include "server_fixture.h"
@@ -50,6 +51,7 @@ static int fake_read_fd(void *u, uint32_t tid, int fd, struct fdw_fd_info *out)
 {
 	if (fd < 0 || fd >= FAKE_MAX || !fake[fd].open)
 		return -ENOENT;
+	memset(out, 0, sizeof(*out)); /* kfile 0: not known, as from /proc */
 	out->fd = fd;
 	out->cloexec = fake[fd].cloexec;
 	out->ino = fake[fd].ino;
@@ -627,6 +629,96 @@ static void check_same(struct mem *m, json_t *o, const char *what)
 	json_decref(o);
 }
 
+/* The leak detector's view of the system, for test_put's trend case. */
+static int put_limit(void *u, uint32_t pid, uint64_t *soft, uint64_t *hard)
+{
+	(void)u;
+	(void)pid;
+	*soft = 1024;
+	*hard = 4096;
+	return 0;
+}
+
+static int put_start(void *u, uint32_t pid, uint64_t *ticks)
+{
+	(void)u;
+	*ticks = pid;
+	return 0;
+}
+
+static int put_unit(void *u, uint32_t pid, char *buf, size_t len)
+{
+	(void)u;
+	(void)pid;
+	snprintf(buf, len, "%s", "");
+	return 0;
+}
+
+/* The model's observer for the detector (it outlives the detector). */
+static struct fdw_leaks *trend_leaks;
+
+static void trend_fd(void *u, struct fdw_proc *p, const struct fdw_event *ev,
+		     enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
+{
+	(void)u;
+	if (trend_leaks)
+		fdw_leaks_on_fd_event(trend_leaks, p, ev, kind, fd, s);
+}
+
+static void trend_exit(void *u, struct fdw_proc *p)
+{
+	(void)u;
+	if (trend_leaks)
+		fdw_leaks_on_proc_exit(trend_leaks, p);
+}
+
+/* Every process written with a leak detector behind it (limit_soft and
+ * growth_per_min from its trend, null without one); `PID`'s table grows
+ * an fd a second, so its trend has a limit and a slope. */
+static void test_put_trend(void)
+{
+	static const struct fdw_leak_ops ops = {
+		.read_limit = put_limit,
+		.read_start = put_start,
+		.read_unit = put_unit,
+	};
+	struct fdw_leaks *l = NULL;
+	struct fdw_event ev;
+	struct mem m;
+	bool seen = false;
+	size_t it = 0;
+	void *v;
+
+	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){
+				.model = &F.model, .alerts = &F.alerts, .ops = &ops }), 0);
+	if (!l)
+		return;
+	trend_leaks = l;
+	fdw_leaks_set_observer_index(l, fdw_model_add_observer(&F.model, &(struct fdw_model_observer){
+		.name = "leaks", .on_fd_event = trend_fd, .on_proc_exit = trend_exit }));
+	F.deps.leaks = l;
+	for (int s = 1; s <= 6; s++) {
+		ev = sys_event(FDW_SYS_DUP, 100 + s, 0, 0, 0);
+		json_decref(apply(&ev));
+		fdw_leaks_tick(l, (uint64_t)s * SEC, 1.7e9 + s);
+	}
+	while (fdw_hashmap_next(&F.model.procs, &it, NULL, &v)) {
+		struct fdw_proc *p = v;
+
+		fdw_render_process_put(mem_open(&m), D, p);
+		if (p->pid == PID) {
+			CHECK(fflush(m.f) == 0);
+			seen = strstr(m.buf, "\"limit_soft\":1024,") &&
+			       !strstr(m.buf, "\"growth_per_min\":null");
+		}
+		check_same(&m, fdw_render_process(D, p), "process with a trend");
+	}
+	CHECK(seen);
+	F.deps.leaks = NULL;
+	fdw_leaks_free(l);
+	trend_leaks = NULL;
+}
+
 static void test_put(void)
 {
 	static const char *const bytes[] = {
@@ -730,6 +822,7 @@ int main(void)
 	test_tables();
 	test_status();
 	test_put();
+	test_put_trend();
 
 	fx_free(&F);
 	return check_summary();
