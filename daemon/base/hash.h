@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Small shared helpers: FNV-1a hashing and qsort comparators. */
+/* Small shared helpers: FNV-1a and splitmix64 hashing, qsort comparators. */
 #pragma once
 
 #include <stddef.h>
@@ -28,6 +28,18 @@ static inline uint64_t fdw_fnv_str(uint64_t h, const char *s)
 		h *= FDW_FNV_PRIME;
 	}
 	return h;
+}
+
+/* splitmix64's finalizer: kernel addresses and small ints both spread
+ * (the open-addressing tables of base/hashmap.c and base/keyset.c). */
+static inline size_t fdw_hash64(uint64_t k)
+{
+	k ^= k >> 30;
+	k *= 0xbf58476d1ce4e5b9ULL;
+	k ^= k >> 27;
+	k *= 0x94d049bb133111ebULL;
+	k ^= k >> 31;
+	return (size_t)k;
 }
 
 /* qsort() comparator for uint32_t. */

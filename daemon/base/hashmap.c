@@ -2,18 +2,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "base/hash.h"
 #include "base/hashmap.h"
-
-static inline size_t hash64(uint64_t k)
-{
-	/* splitmix64 finalizer: kernel addresses and small ints both spread */
-	k ^= k >> 30;
-	k *= 0xbf58476d1ce4e5b9ULL;
-	k ^= k >> 27;
-	k *= 0x94d049bb133111ebULL;
-	k ^= k >> 31;
-	return (size_t)k;
-}
 
 void fdw_hashmap_init(struct fdw_hashmap *h)
 {
@@ -37,7 +27,7 @@ static struct fdw_hashmap_entry *find(const struct fdw_hashmap *h, uint64_t key)
 	if (!h->cap)
 		return NULL;
 	mask = h->cap - 1;
-	for (i = hash64(key) & mask;; i = (i + 1) & mask) {
+	for (i = fdw_hash64(key) & mask;; i = (i + 1) & mask) {
 		struct fdw_hashmap_entry *e = &h->buckets[i];
 
 		if (!e->value)
@@ -58,7 +48,7 @@ static void insert_new(struct fdw_hashmap_entry *b, size_t cap, uint64_t key, vo
 {
 	size_t mask = cap - 1, i;
 
-	for (i = hash64(key) & mask; b[i].value; i = (i + 1) & mask)
+	for (i = fdw_hash64(key) & mask; b[i].value; i = (i + 1) & mask)
 		;
 	b[i].key = key;
 	b[i].value = value;
@@ -116,7 +106,7 @@ void *fdw_hashmap_remove(struct fdw_hashmap *h, uint64_t key)
 	i = (size_t)(e - h->buckets);
 	/* backward-shift: pull later entries of the run into the hole */
 	for (j = (i + 1) & mask; h->buckets[j].value; j = (j + 1) & mask) {
-		size_t home = hash64(h->buckets[j].key) & mask;
+		size_t home = fdw_hash64(h->buckets[j].key) & mask;
 
 		/* move j to i unless its home lies cyclically in (i, j] */
 		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {

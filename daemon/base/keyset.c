@@ -3,18 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/keyset.h"
-
-static inline size_t hash64(uint64_t k)
-{
-	/* splitmix64 finalizer, as base/hashmap.c */
-	k ^= k >> 30;
-	k *= 0xbf58476d1ce4e5b9ULL;
-	k ^= k >> 27;
-	k *= 0x94d049bb133111ebULL;
-	k ^= k >> 31;
-	return (size_t)k;
-}
 
 static inline uint64_t key_of(const struct fdw_keyset *s, uint32_t h)
 {
@@ -53,7 +43,7 @@ static uint32_t *find(const struct fdw_keyset *s, uint64_t key)
 	if (!s->cap)
 		return NULL;
 	mask = s->cap - 1;
-	for (i = hash64(key) & mask;; i = (i + 1) & mask) {
+	for (i = fdw_hash64(key) & mask;; i = (i + 1) & mask) {
 		uint32_t *b = &s->buckets[i];
 
 		if (!*b)
@@ -75,7 +65,7 @@ static void insert_new(const struct fdw_keyset *s, uint32_t *b, size_t cap, uint
 {
 	size_t mask = cap - 1, i;
 
-	for (i = hash64(key) & mask; b[i]; i = (i + 1) & mask)
+	for (i = fdw_hash64(key) & mask; b[i]; i = (i + 1) & mask)
 		;
 	b[i] = h;
 }
@@ -133,7 +123,7 @@ void *fdw_keyset_remove(struct fdw_keyset *s, uint64_t key)
 	i = (size_t)(b - s->buckets);
 	/* backward-shift: pull later entries of the run into the hole */
 	for (j = (i + 1) & mask; s->buckets[j]; j = (j + 1) & mask) {
-		size_t home = hash64(key_of(s, s->buckets[j])) & mask;
+		size_t home = fdw_hash64(key_of(s, s->buckets[j])) & mask;
 
 		/* move j to i unless its home lies cyclically in (i, j] */
 		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
