@@ -531,13 +531,19 @@ struct dsort {
 	json_int_t pid;
 };
 
+/* The --sort order: the larger key first, then the smaller pid. */
+static int cmp_key_pid(double xkey, json_int_t xpid, double ykey, json_int_t ypid)
+{
+	if (xkey != ykey)
+		return xkey > ykey ? -1 : 1;
+	return xpid < ypid ? -1 : xpid > ypid;
+}
+
 static int cmp_dsort(const void *a, const void *b)
 {
 	const struct dsort *x = a, *y = b;
 
-	if (x->key != y->key)
-		return x->key > y->key ? -1 : 1;
-	return x->pid < y->pid ? -1 : x->pid > y->pid;
+	return cmp_key_pid(x->key, x->pid, y->key, y->pid);
 }
 
 /* The processes in --sort order (largest first, then by pid). */
@@ -789,7 +795,7 @@ static json_t *answer_next(struct answer *a, int *err)
 	return v;
 }
 
-/* A row's place: ps by --sort (largest first, then by pid: cmp_dsort),
+/* A row's place: ps by --sort (cmp_key_pid, as fdw_sort_processes),
  * fds by fd number, in the answer's order when equal (cmp_item). */
 struct placed {
 	double key;
@@ -800,11 +806,10 @@ struct placed {
 static int cmp_placed_ps(const void *a, const void *b)
 {
 	const struct placed *x = a, *y = b;
+	int c = cmp_key_pid(x->key, x->pid, y->key, y->pid);
 
-	if (x->key != y->key)
-		return x->key > y->key ? -1 : 1;
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
+	if (c)
+		return c;
 	return x->row < y->row ? -1 : x->row > y->row;
 }
 
