@@ -438,6 +438,14 @@ static void put_int_or_null(FILE *f, bool known, int64_t v)
 		PUT(f, "null");
 }
 
+static void put_u64_or_null(FILE *f, bool known, uint64_t v)
+{
+	if (known)
+		fdw_json_put_u64(f, v);
+	else
+		PUT(f, "null");
+}
+
 /* render_origin(deps, og, false) */
 static void put_origin(FILE *f, const struct fdw_server_deps *deps, const struct fdw_origin *og)
 {
@@ -481,10 +489,7 @@ void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct
 	PUT(f, ",\"type\":");
 	fdw_json_put_bytes(f, fdw_ofd_type(ofd));
 	PUT(f, ",\"ofd\":");
-	if (ofd)
-		fdw_json_put_u64(f, ofd->id);
-	else
-		PUT(f, "null");
+	put_u64_or_null(f, ofd, ofd ? ofd->id : 0);
 	PUT(f, ",\"generation\":");
 	fdw_json_put_int(f, s ? s->generation : 0);
 	PUT(f, ",\"origin\":");
@@ -591,20 +596,14 @@ void fdw_render_process_put(FILE *f, const struct fdw_server_deps *deps, const s
 	PUT(f, ",\"fds\":");
 	fdw_json_put_int(f, t ? t->nopen : 0);
 	PUT(f, ",\"table\":");
-	if (t)
-		fdw_json_put_u64(f, t->id);
-	else
-		PUT(f, "null");
+	put_u64_or_null(f, t, t ? t->id : 0);
 	PUT(f, ",\"threads\":");
 	fdw_json_put_int(f, p->ntasks);
 	if (proc_stale(p, t))
 		PUT(f, ",\"stale\":true,\"limit_soft\":");
 	else
 		PUT(f, ",\"stale\":false,\"limit_soft\":");
-	if (known && tr.limit_known)
-		fdw_json_put_u64(f, tr.soft);
-	else
-		PUT(f, "null");
+	put_u64_or_null(f, known && tr.limit_known, tr.soft);
 	PUT(f, ",\"growth_per_min\":");
 	if (known && tr.samples >= 2)
 		fdw_json_put_real(f, round(tr.per_min * 10) / 10, FDW_RENDER_REAL_PRECISION);
