@@ -51,7 +51,6 @@ extern int bpf_iter_task_new(struct bpf_iter_task___fdw *it, struct task_struct 
 extern struct task_struct *bpf_iter_task_next(struct bpf_iter_task___fdw *it) __weak __ksym;
 extern void bpf_iter_task_destroy(struct bpf_iter_task___fdw *it) __weak __ksym;
 
-
 /* The in-flight walk is skipped when the daemon says so (no kfunc, tests). */
 const volatile bool inflight_walk = true;
 
@@ -412,7 +411,6 @@ static __always_inline void inflight(struct trace_event_raw_sys_exit *ctx, __u16
 		__u16 onr;
 		long sysnr;
 		__u64 a0, a1 = (__u64)-1;
-		int b;
 
 		if (++n > inflight_max_threads) {
 			stat_inc(FDW_STAT_INFLIGHT_TRUNC);
@@ -431,13 +429,13 @@ static __always_inline void inflight(struct trace_event_raw_sys_exit *ctx, __u16
 		onr = call->nr;
 		if (onr == FDW_SYS_UNKNOWN)
 			continue;
-		b = call->second ? call->second : -1;
 		a0 = PT_REGS_PARM1_SYSCALL(regs);
-		if (b == 1)
+		if (call->second == 1)
 			a1 = PT_REGS_PARM2_SYSCALL(regs);
-		else if (b == 2)
+		else if (call->second == 2)
 			a1 = PT_REGS_PARM3_SYSCALL(regs);
-		if (!in_range((int)a0, first, last) && !(b >= 0 && in_range((int)a1, first, last)))
+		/* a1 stays -1 (never in range) without a second fd argument */
+		if (!in_range((int)a0, first, last) && !in_range((int)a1, first, last))
 			continue;
 		e = reserve(sizeof(*e), pid_tgid >> 32);
 		if (!e)
