@@ -429,8 +429,8 @@ void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o)
 {
 	if (!o || --o->refs > 0)
 		return;
-	if (o->kfile && fdw_keyset_get(&m->ofds, o->kfile) == o)
-		(void)fdw_keyset_remove(&m->ofds, o->kfile);
+	if (o->kfile)
+		(void)fdw_keyset_remove_rec(&m->ofds, o->kfile, o);
 	o->kfile = 0;
 	fdw__pending_drop(m, o);
 	m->stats.ofds--;

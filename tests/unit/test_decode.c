@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "capture/decode.h"
+#include "base/hash.h"
 #include "base/hashmap.h"
 #include "base/keyset.h"
 #include "capture/syscalls.h"
@@ -220,8 +221,70 @@ static void test_keyset(void)
 	CHECK(fdw_keyset_get(&s, recs[1].key) == again);
 	CHECK(fdw_keyset_put(&s, NULL, 1) == -EINVAL);
 	CHECK(fdw_keyset_put(&s, again, 0) == -EINVAL);
+	CHECK(fdw_keyset_put(&s, again, 1u << 24) == -E2BIG); /* no room in a bucket */
 	fdw_keyset_free(&s);
 	fdw_keyset_free(NULL);
+}
+
+/*
+ * Keys whose hashes agree in the bucket tag (top 8 bits) and in the home
+ * bucket of a 64-bucket table: every probe among them passes the tag test
+ * and must compare the keys themselves; and churn, where removed entries
+ * are marked rather than shifted: the table must not grow with it.
+ */
+static void test_keyset_collisions(void)
+{
+	enum { N = 24 };
+	struct fdw_keyset s;
+	uint64_t h0 = 0;
+	int n = 0;
+
+	fdw_keyset_init(&s, offsetof(struct keyrec, key), keyrec_resolve, recs);
+	for (uint64_t k = 1; n < N; k++) {
+		uint64_t h = fdw_hash64(k);
+
+		if (!n)
+			h0 = h;
+		if ((h >> 56) != (h0 >> 56) || (h & 63) != (h0 & 63))
+			continue;
+		recs[n++].key = k;
+	}
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(fdw_keyset_put(&s, &recs[i], (uint32_t)i + 1), 0);
+	CHECK(s.cap <= 64); /* one home bucket for all */
+	for (int i = 0; i < N; i++)
+		CHECK(fdw_keyset_get(&s, recs[i].key) == &recs[i]);
+	/* remove from the middle of the run: the later ones are still found */
+	for (int i = 0; i < N; i += 3)
+		CHECK(fdw_keyset_remove(&s, recs[i].key) == &recs[i]);
+	for (int i = 0; i < N; i++)
+		CHECK(fdw_keyset_get(&s, recs[i].key) == (i % 3 ? &recs[i] : NULL));
+	CHECK(!fdw_keyset_remove_rec(&s, recs[1].key, &recs[2])); /* another's key */
+	CHECK(fdw_keyset_remove_rec(&s, recs[1].key, &recs[1]));
+	CHECK(fdw_keyset_get(&s, recs[1].key) == NULL);
+	CHECK(!fdw_keyset_remove_rec(&s, recs[1].key, &recs[1]));
+	fdw_keyset_free(&s);
+
+	/* churn: 30 live keys, 200,000 puts and removes */
+	fdw_keyset_init(&s, offsetof(struct keyrec, key), keyrec_resolve, recs);
+	for (int i = 0; i < 5000; i++)
+		recs[i].key = 0xffff888000000000ull + (uint64_t)i * 1024;
+	for (int i = 0; i < 200000; i++) {
+		int in = i % 5000, out = (i + 5000 - 30) % 5000;
+
+		CHECK_EQ(fdw_keyset_put(&s, &recs[in], (uint32_t)in + 1), 0);
+		if (i >= 30)
+			CHECK(fdw_keyset_remove(&s, recs[out].key) == &recs[out]);
+	}
+	CHECK_EQ(fdw_keyset_size(&s), 30);
+	CHECK(s.cap <= 128);
+	CHECK(s.len + s.tombs < s.cap);
+	for (int i = 0; i < 5000; i++) {
+		bool live = (200000 - 1 - i + 5000 * 40) % 5000 < 30;
+
+		CHECK(fdw_keyset_get(&s, recs[i].key) == (live ? &recs[i] : NULL));
+	}
+	fdw_keyset_free(&s);
 }
 
 int main(void)
@@ -230,5 +293,6 @@ int main(void)
 	test_syscalls();
 	test_hashmap();
 	test_keyset();
+	test_keyset_collisions();
 	return check_summary();
 }
