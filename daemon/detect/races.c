@@ -88,11 +88,14 @@ static void origin_of_event(struct fdw_origin *o, const struct fdw_event *ev,
 /* Fill the generation a finding hit from slot history entry h. */
 static void gen_from_hist(struct race_finding *f, const struct fdw_fd_history *h)
 {
+	char name[FDW_OFD_NAME_BUF];
+	const char *t = fdw_fd_history_target(h, name);
+
 	f->has_gen = true;
 	f->generation = h->generation;
 	f->origin = *h->origin;
 	f->closed = *h->closed;
-	snprintf(f->target, sizeof(f->target), "%s", h->target ? h->target : "");
+	snprintf(f->target, sizeof(f->target), "%s", t ? t : "");
 }
 
 /* The newest closed generation of a slot created before event `seq` (0: any). */

@@ -85,12 +85,24 @@ struct fdw_ofd {
 	const struct fdw_origin *origin; /* the fd that created it */
 };
 
+/* What an fd history entry's name is (fdw_fd_history_target). */
+enum fdw_hist_name {
+	FDW_HIST_STRING, /* target: interned (m->strings), or NULL */
+	FDW_HIST_PIPE,	 /* ino: "pipe:[ino]" */
+	FDW_HIST_SOCKET, /* ino: "socket:[ino]" */
+};
+
 /* An earlier generation of an fd slot. */
 struct fdw_fd_history {
 	uint32_t generation;
+	uint8_t name; /* enum fdw_hist_name */
 	const struct fdw_origin *origin;
 	const struct fdw_origin *closed; /* what closed it */
-	const char *target;		 /* interned (m->strings) */
+	union {
+		const char *target;
+		uint64_t ino; /* a pipe's or socket's, named when read: a
+			       * string each would be an allocation per close */
+	};
 };
 
 #define FDW_SLOT_HISTORY 4
@@ -504,25 +516,17 @@ uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p);
 /* Room for a target made from the inode: "socket:[" 20 digits "]". */
 #define FDW_OFD_NAME_BUF 32
 
-/* What /proc/PID/fd/N shows for o: its interned target, or the name made
- * in buf from its inode (target_ino). NULL for a NULL o, or when o has no
- * name (no memory for it). */
-static inline const char *fdw_ofd_target(const struct fdw_ofd *o, char buf[FDW_OFD_NAME_BUF])
+/* The kernel's name of a pipe or socket inode, "pipe:[ino]" or
+ * "socket:[ino]", made in buf. */
+static inline const char *fdw_ino_name(bool sock, uint64_t ino, char buf[FDW_OFD_NAME_BUF])
 {
-	const char *prefix;
+	const char *prefix = sock ? "socket:[" : "pipe:[";
+	size_t n = 0, len = strlen(prefix);
 	char digits[20];
-	uint64_t v;
-	size_t n = 0, len;
+	uint64_t v = ino;
 
-	if (!o)
-		return NULL;
-	if (!o->target_ino)
-		return o->target;
-	/* by hand, not snprintf: a pipe's close names it for the history */
-	prefix = S_ISSOCK(o->mode) ? "socket:[" : "pipe:[";
-	len = strlen(prefix);
+	/* by hand, not snprintf: every new socket is named */
 	memcpy(buf, prefix, len);
-	v = o->ino;
 	do {
 		digits[n++] = (char)('0' + v % 10);
 		v /= 10;
@@ -532,6 +536,30 @@ static inline const char *fdw_ofd_target(const struct fdw_ofd *o, char buf[FDW_O
 	buf[len++] = ']';
 	buf[len] = '\0';
 	return buf;
+}
+
+/* What /proc/PID/fd/N shows for o: its interned target, or the name made
+ * in buf from its inode (target_ino). NULL for a NULL o, or when o has no
+ * name (no memory for it). */
+static inline const char *fdw_ofd_target(const struct fdw_ofd *o, char buf[FDW_OFD_NAME_BUF])
+{
+	if (!o)
+		return NULL;
+	if (!o->target_ino)
+		return o->target;
+	return fdw_ino_name(S_ISSOCK(o->mode), o->ino, buf);
+}
+
+/* The target an fd history entry had: its string, or its inode's name
+ * made in buf. NULL when not known. */
+static inline const char *fdw_fd_history_target(const struct fdw_fd_history *h,
+						char buf[FDW_OFD_NAME_BUF])
+{
+	if (!h)
+		return NULL;
+	if (h->name == FDW_HIST_STRING)
+		return h->target;
+	return fdw_ino_name(h->name == FDW_HIST_SOCKET, h->ino, buf);
 }
 
 /* "reg", "dir", "chr", "blk", "fifo", "sock", "lnk", "anon" or "unknown" for

@@ -566,6 +566,15 @@ const struct fdw_fd_history *fdw_slot_history(const struct fdw_model *m, const s
 	return &r->e[(r->head + FDW_SLOT_HISTORY - 1 - i) % FDW_SLOT_HISTORY];
 }
 
+/* Drop h's name (a string reference), leaving FDW_HIST_STRING NULL. */
+static void hist_name_clear(struct fdw_model *m, struct fdw_fd_history *h)
+{
+	if (h->name == FDW_HIST_STRING)
+		fdw_strtab_put(&m->strings, h->target);
+	h->name = FDW_HIST_STRING;
+	h->target = NULL;
+}
+
 /* Free s's ring (not counted: the callers count history_entries). */
 static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 {
@@ -578,7 +587,7 @@ static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 	if (!r)
 		return;
 	for (unsigned int i = 0; i < FDW_SLOT_HISTORY; i++) {
-		fdw_strtab_put(&m->strings, r->e[i].target);
+		hist_name_clear(m, &r->e[i]);
 		fdw__origin_clear(m, &r->e[i].origin);
 		fdw__origin_clear(m, &r->e[i].closed);
 	}
@@ -609,17 +618,14 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 	h->generation = s->generation;
 	fdw__origin_share(m, &h->origin, s->origin);
 	fdw__origin_set(m, &h->closed, closed);
-	/* the OFD's interned name, shared: no allocation per close (a pipe's
-	 * or socket's, made from its inode, is interned now) */
-	{
-		const char *old = h->target;
-		char buf[FDW_OFD_NAME_BUF];
-
-		if (s->ofd && s->ofd->target_ino)
-			h->target = fdw_strtab_get(&m->strings, fdw_ofd_target(s->ofd, buf));
-		else
-			h->target = fdw_strtab_ref(s->ofd ? s->ofd->target : NULL);
-		fdw_strtab_put(&m->strings, old);
+	/* the OFD's interned name, shared, or a pipe's or socket's inode: no
+	 * allocation per close */
+	hist_name_clear(m, h);
+	if (s->ofd && s->ofd->target_ino) {
+		h->name = S_ISSOCK(s->ofd->mode) ? FDW_HIST_SOCKET : FDW_HIST_PIPE;
+		h->ino = s->ofd->ino;
+	} else {
+		h->target = fdw_strtab_ref(s->ofd ? s->ofd->target : NULL);
 	}
 	r->head = (uint8_t)((r->head + 1) % FDW_SLOT_HISTORY);
 	if (r->n < FDW_SLOT_HISTORY)

@@ -351,6 +351,7 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 
 	for (unsigned int i = 0; a && s && i < fdw_slot_nhist(deps->model, s); i++) {
 		const struct fdw_fd_history *h = fdw_slot_history(deps->model, s, i);
+		char name[FDW_OFD_NAME_BUF];
 		json_t *o;
 		bool ok = true;
 
@@ -362,7 +363,7 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 			return NULL;
 		}
 		set(o, "generation", json_integer(h->generation), &ok);
-		set(o, "target", fdw_json_bytes(h->target), &ok);
+		set(o, "target", fdw_json_bytes(fdw_fd_history_target(h, name)), &ok);
 		set(o, "origin", render_origin(deps, h->origin, false), &ok);
 		set(o, "closed", render_origin(deps, h->closed, true), &ok);
 		if (!ok) {

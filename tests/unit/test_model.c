@@ -1414,11 +1414,13 @@ out:
 }
 
 /* Pipes and sockets keep no target string: the name is made from the
- * inode when read, and interned when a close puts it in the history. */
+ * inode when read, in the model and in the history a close leaves. */
 static void test_inode_names(void)
 {
+	char name[FDW_OFD_NAME_BUF];
 	struct fdw_model m;
 	const struct fdw_fd_history *h;
+	size_t strings;
 	const struct fdw_slot *s;
 	struct fdw_event ev;
 
@@ -1438,7 +1440,7 @@ static void test_inode_names(void)
 	CHECK_STR(fdw_ofd_type(s->ofd), "fifo");
 	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 6, 0, 0));
 	h = fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 6), 0);
-	CHECK_STR(h ? h->target : NULL, "pipe:[18446744073709551615]");
+	CHECK_STR(fdw_fd_history_target(h, name), "pipe:[18446744073709551615]");
 
 	ev = sys(PID, FILES, FDW_SYS_SOCKET, 7, 1, 1, 0);
 	ev.nfds = 1;
@@ -1451,6 +1453,20 @@ static void test_inode_names(void)
 	CHECK(s && !s->ofd->target && s->ofd->target_ino);
 	CHECK_STR(target_of(s->ofd), "socket:[4242]");
 	CHECK_STR(fdw_ofd_type(s->ofd), "sock");
+	strings = m.strings.len;
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 7, 0, 0));
+	h = fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 7), 0);
+	CHECK(h && h->name == FDW_HIST_SOCKET);
+	CHECK_STR(fdw_fd_history_target(h, name), "socket:[4242]");
+	CHECK_EQ(m.strings.len, strings); /* no string per close */
+	/* a file's entry after an inode's in the same slot: the string again */
+	do_open(&m, PID, FILES, 7, "/var/tmp/after", 0);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 7, 0, 0));
+	h = fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 7), 0);
+	CHECK(h && h->name == FDW_HIST_STRING);
+	CHECK_STR(fdw_fd_history_target(h, name), "/var/tmp/after");
+	h = fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 7), 1);
+	CHECK_STR(fdw_fd_history_target(h, name), "socket:[4242]");
 	fdw_model_free(&m);
 }
 
