@@ -16,19 +16,19 @@
 static void synthesize_target(struct fdw_model *m, struct fdw_ofd *o, const struct fdw_event *ev)
 {
 	const struct fdw_syscall_info *si = fdw_syscall_info(ev->nr);
-	char buf[4096];
+	char buf[FDW_OFD_NAME_BUF];
+	const char *t;
 
-	if (S_ISFIFO(o->mode) && o->ino)
-		snprintf(buf, sizeof(buf), "pipe:[%llu]", (unsigned long long)o->ino);
-	else if (S_ISSOCK(o->mode) && o->ino)
-		snprintf(buf, sizeof(buf), "socket:[%llu]", (unsigned long long)o->ino);
+	/* no snprintf: this runs for every new fd */
+	if ((S_ISFIFO(o->mode) || S_ISSOCK(o->mode)) && o->ino)
+		t = fdw_ino_name(S_ISSOCK(o->mode), o->ino, buf);
 	else if (si && si->anon_name)
-		snprintf(buf, sizeof(buf), "%s", si->anon_name);
+		t = si->anon_name;
 	else if (ev->path && ev->path[0])
-		snprintf(buf, sizeof(buf), "%s", ev->path);
+		t = ev->path;
 	else
-		snprintf(buf, sizeof(buf), "unknown");
-	fdw__ofd_set_target(m, o, buf, false);
+		t = "unknown";
+	fdw__ofd_set_target(m, o, t, false);
 }
 
 /* ---- targets read later ----------------------------------------------- */
