@@ -27,6 +27,10 @@
 # --nginx adds rows for Debian's nginx (one worker) serving a small file to
 # wrk on loopback, with short connections and with keep-alive: requests/s
 # ratio (traced/untraced, higher is better) and the p99 latency of each side.
+# Two more rows run the same with nginx and wrk pinned together to the
+# loops' CPU and the daemon on the others (-1cpu): the row shows what the
+# probes cost nginx's requests apart from the daemon's CPU and wakeups
+# competing with nginx and wrk for the same CPUs.
 #
 # Budgets (issue "Performance"): dupclose <= 1.45x, openclose <= 1.25x,
 # getppid <= 1.12x, piperw <= 1.10x, nginx >= 0.99x; every row: no event lost
@@ -50,6 +54,7 @@ modes=(dupclose openclose socketclose pipeclose forkexit getppid piperw)
 peers=0
 deep=0
 nginx_rows=0
+nginx_modes=()
 nginx_seconds=5
 
 usage() {
@@ -67,7 +72,7 @@ while (($#)); do
 	--modes) read -r -a modes <<<"${2:?--modes needs a value}"; shift ;;
 	--peers) peers=1 ;;
 	--deep) deep=1 ;;
-	--nginx) nginx_rows=1 ;;
+	--nginx) nginx_rows=1; nginx_modes=(close keepalive close-1cpu keepalive-1cpu) ;;
 	--nginx-seconds) nginx_seconds=${2:?--nginx-seconds needs a value}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
@@ -247,12 +252,43 @@ start_nginx() {
 	fdw_die "nginx did not accept connections on port $nginx_port"
 }
 
-# wrk_run close|keepalive: "requests_per_s p99_ms"
+# pin_pids CPUS PID...: every thread of each PID onto CPUS
+pin_pids() {
+	local c=$1 p
+	shift
+	for p in "$@"; do
+		taskset -a -p -c "$c" "$p" >/dev/null || fdw_die "taskset of $p failed"
+	done
+}
+
+# The -1cpu rows: nginx (master and workers) and wrk on the loops' CPU, the
+# daemon (when running) on the others; `all` puts everything back.
+nginx_pin() {
+	local all others
+	all=0-$(($(nproc) - 1))
+	others=$(seq 0 $(($(nproc) - 1)) | grep -vx "$cpu" | paste -sd,)
+	if [[ $1 == all ]]; then
+		pin_pids "$all" "$nginx_pid" $(pgrep -P "$nginx_pid")
+		[[ -z $daemon_pid ]] || pin_pids "$all" "$daemon_pid"
+	else
+		pin_pids "$cpu" "$nginx_pid" $(pgrep -P "$nginx_pid")
+		[[ -z $daemon_pid ]] || pin_pids "$others" "$daemon_pid"
+	fi
+}
+
+# wrk_run close|keepalive|close-1cpu|keepalive-1cpu: "requests_per_s p99_ms"
+# (-1cpu: nginx and wrk pinned to the loops' CPU for the run)
 wrk_run() {
-	local hdr=() out
-	[[ $1 == close ]] && hdr=(-H 'Connection: close')
-	out=$(wrk -t1 -c16 -d"${nginx_seconds}s" --latency "${hdr[@]}" \
+	local hdr=() out wpin=()
+	[[ $1 == close* ]] && hdr=(-H 'Connection: close')
+	if [[ $1 == *-1cpu ]]; then
+		((${#pin[@]})) || fdw_die "the -1cpu nginx rows need taskset"
+		nginx_pin one
+		wpin=("${pin[@]}")
+	fi
+	out=$("${wpin[@]}" wrk -t1 -c16 -d"${nginx_seconds}s" --latency "${hdr[@]}" \
 		"http://127.0.0.1:$nginx_port/index.html" 2>&1)
+	[[ $1 == *-1cpu ]] && nginx_pin all
 	awk '
 		/Requests\/sec:/ { rps = $2 }
 		$1 == "99%" { v = $2; u = v; sub(/[a-z]+$/, "", v); sub(/^[0-9.]+/, "", u)
@@ -293,7 +329,7 @@ arm_loops() {
 		fi >>"$results"
 	done
 	if ((nginx_rows)) && [[ $arm == untraced || $arm == fdwatch ]]; then
-		for mode in close keepalive; do
+		for mode in "${nginx_modes[@]}"; do
 			[[ $arm == fdwatch ]] && read -r r0 l0 < <(status_counts) && c0=$(cpu_ticks "$daemon_pid")
 			read -r ns n < <(wrk_run "$mode")
 			if [[ $arm == fdwatch ]]; then
@@ -359,14 +395,15 @@ echo "fdwatch bench: $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[[:space
 echo "  $pairs interleaved rounds of ${arms[*]}, $iterations iterations per loop, loops pinned with: ${pin[*]:-(none)}"
 echo "  $(git -C "$root" describe --always --dirty 2>/dev/null || echo 'no git'), $(date -u +%Y-%m-%dT%H:%MZ)"
 rows=("${modes[@]}")
-((nginx_rows)) && rows+=(nginx-close nginx-keepalive)
+((nginx_rows)) && rows+=("${nginx_modes[@]/#/nginx-}")
 python3 - "$results" "$check" "$clk_tck" "$peers" "$deep" "${rows[@]}" <<'EOF'
 import statistics as st, sys
 
 path, check, clk_tck, peers, deep, rows = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
                                            int(sys.argv[4]), int(sys.argv[5]), sys.argv[6:])
 budget = {"dupclose": 1.45, "openclose": 1.25, "getppid": 1.12, "piperw": 1.10,
-          "nginx-close": 0.99, "nginx-keepalive": 0.99}
+          "nginx-close": 0.99, "nginx-keepalive": 0.99,
+          "nginx-close-1cpu": 0.99, "nginx-keepalive-1cpu": 0.99}
 data = {}
 for line in open(path):
     arm, mode, p, *kv = line.split()
@@ -379,14 +416,14 @@ def ratios(arm, mode, key):
 def rng(rs):
     return f"{st.median(rs):.3f} ({min(rs):.2f}-{max(rs):.2f})" if rs else "-"
 
-hdr = f"{'loop':<16} {'untraced':>9} {'fdwatch':>9} {'ratio (min-max)':>19} {'budget':>6} " \
+hdr = f"{'loop':<20} {'untraced':>9} {'fdwatch':>9} {'ratio (min-max)':>19} {'budget':>6} " \
       f"{'events/run':>10} {'recv/run':>10} {'lost':>5} {'ns/event':>8}"
 if deep:
     hdr += f" {'--races-io':>17}"
 if peers:
     hdr += f" {'bpftrace':>17} {'strace':>17}"
 print(hdr + "  verdict")
-print(f"{'':<16} {'ns/op':>9} {'ns/op':>9}")
+print(f"{'':<20} {'ns/op':>9} {'ns/op':>9}")
 failed = False
 for mode in rows:
     web = mode.startswith("nginx")
@@ -411,7 +448,7 @@ for mode in rows:
     if not web and recv < exp:
         verdict.append("events missing")
     failed |= bool(verdict)
-    line = (f"{mode:<16} {st.median(u):>9.1f} {st.median(v[key] for v in f):>9.1f} {rng(rs):>19} "
+    line = (f"{mode:<20} {st.median(u):>9.1f} {st.median(v[key] for v in f):>9.1f} {rng(rs):>19} "
             f"{(b if b is not None else '-'):>6} {exp:>10.0f} {recv:>10.0f} {lost:>5} {nsev:>8.0f}")
     if deep:
         line += f" {rng(ratios('deep', mode, key)):>17}"
@@ -421,7 +458,7 @@ for mode in rows:
     if web:
         p99u = st.median(v["p99"] for v in data[("untraced", mode)].values())
         p99f = st.median(v["p99"] for v in f)
-        print(f"{'':<16} (nginx: ratio is requests/s traced/untraced; p99 {p99u:.2f} ms untraced, "
+        print(f"{'':<20} (nginx: ratio is requests/s traced/untraced; p99 {p99u:.2f} ms untraced, "
               f"{p99f:.2f} ms traced)")
 print("(ratio: median of the pairwise traced/untraced ratios of each round; recv/run counts every"
       " event on the host while the loop ran; ns/event: the daemon's CPU time per event received,"
