@@ -188,6 +188,42 @@ stop_daemon() {
 	fi
 	wait "$daemon_pid" || fdw_die "fdwatchd exited with status $?"
 	daemon_pid=
+	wait_detached
+}
+
+# A stopped fdwatchd hands its links' last references to a child,
+# fdwatchd-detach, which exits ~2 s later: until then the syscall
+# tracepoints stay registered (disabled), every syscall of the host takes
+# the slow tracepoint path, and an "untraced" loop run meanwhile is not.
+# Wait for every such child (ours, or another bench's that just ended).
+wait_detached() {
+	local i c busy
+	for ((i = 0; i < 300; i++)); do
+		busy=0
+		for c in /proc/[0-9]*/comm; do
+			if [[ $(cat "$c" 2>/dev/null) == fdwatchd-detach ]] &&
+				! grep -q '^State:[[:space:]]*Z' "${c%/comm}/status" 2>/dev/null; then
+				busy=1
+				break
+			fi
+		done
+		((busy)) || return 0
+		sleep 0.1
+	done
+	fdw_log "an fdwatchd-detach still runs after 30 s: the untraced figures may be traced"
+}
+
+# Is another fdwatchd (another bench's, a test's, the host's service)
+# running? Its probes trace the untraced arm too: said in the output.
+untraced_shared=0
+others_running() {
+	local c
+	for c in /proc/[0-9]*/comm; do
+		[[ $(cat "$c" 2>/dev/null) == fdwatchd ]] || continue
+		c=${c%/comm}
+		[[ ${c#/proc/} == "$daemon_pid" ]] || return 0
+	done
+	return 1
 }
 
 # status_counts: "events_received events_lost" (the status call drains first)
@@ -302,6 +338,10 @@ wrk_run() {
 # the loops' order rotated by PAIR so none always runs first after a start.
 arm_loops() {
 	local arm=$1 p=$2 mode ns fds r0 l0 r1 l1 c0 c1 n k wrap=()
+	if [[ $arm == untraced ]]; then
+		wait_detached
+		others_running && untraced_shared=$((untraced_shared + 1))
+	fi
 	if [[ $arm == fdwatch || $arm == deep ]]; then
 		status_counts >/dev/null # let the start-up settle: a first drain
 		sleep 1
@@ -394,6 +434,8 @@ done
 echo "fdwatch bench: $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)),"
 echo "  $pairs interleaved rounds of ${arms[*]}, $iterations iterations per loop, loops pinned with: ${pin[*]:-(none)}"
 echo "  $(git -C "$root" describe --always --dirty 2>/dev/null || echo 'no git'), $(date -u +%Y-%m-%dT%H:%MZ)"
+((untraced_shared == 0)) ||
+	echo "  WARNING: another fdwatchd ran during $untraced_shared of $pairs untraced arms: they were traced too"
 rows=("${modes[@]}")
 ((nginx_rows)) && rows+=("${nginx_modes[@]/#/nginx-}")
 python3 - "$results" "$check" "$clk_tck" "$peers" "$deep" "${rows[@]}" <<'EOF'
