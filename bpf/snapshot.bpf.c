@@ -86,7 +86,16 @@ int snapshot(struct bpf_iter__task_file *ctx)
 	__u32 zero = 0, sz;
 	long n;
 
-	if (!task || !file)
+	if (!task) {
+		/* the walk's end (the iterator's stop, called once): where the
+		 * last task's table was done with */
+		struct fdw_snap_rec end = { .size = sizeof(end), .flags = FDW_SNAP_END };
+
+		end.pos = ring_pos();
+		bpf_seq_write(seq, &end, sizeof(end));
+		return 0;
+	}
+	if (!file)
 		return 0;
 	b = bpf_map_lookup_elem(&snap_buf, &zero);
 	if (!b)

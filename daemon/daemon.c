@@ -76,20 +76,24 @@ static int ops_read_table(void *userdata, uint32_t tid,
 		/* as of when the iterator read this task, not as of now */
 		d->snap_read_tid = tid;
 		d->snap_read_pos = fdw_snapshot_position(d->pipeline.snapshot, tid);
-		if (!d->snap_read_pos)
+		d->snap_read_end = fdw_snapshot_read_end(d->pipeline.snapshot, tid);
+		if (!d->snap_read_pos) {
 			d->snap_read_pos = d->pipeline.snapshot_pos;
+			d->snap_read_end = 0; /* unknown: the model takes now's */
+		}
 		return r;
 	}
 	return fdw_proc_read_table(d->cfg.proc_root, tid, cb, cbdata);
 }
 
-static uint64_t ops_table_position(void *userdata, uint32_t tid)
+static uint64_t ops_table_position(void *userdata, uint32_t tid, uint64_t *end)
 {
 	struct fdw_daemon *d = userdata;
 
-	if (!d->pipeline.snapshot)
+	if (!d->pipeline.snapshot || !d->snap_read_tid || d->snap_read_tid != tid)
 		return 0;
-	return d->snap_read_tid && d->snap_read_tid == tid ? d->snap_read_pos : 0;
+	*end = d->snap_read_end;
+	return d->snap_read_pos;
 }
 
 /* One bpf() call and one read for the whole table's names. */

@@ -35,6 +35,7 @@ struct fdw_daemon {
 	struct fdw_snapshotter *snapshotter; /* BPF iterators; NULL: /proc only */
 	uint32_t snap_read_tid;	 /* the last read_table the snapshot served */
 	uint64_t snap_read_pos;	 /* ... and the ring position it was as of */
+	uint64_t snap_read_end;	 /* ... and once it was read (0: unknown) */
 	struct fdw_server *server; /* the API and the metrics listener */
 	struct fdw_alerts alerts; /* alerts (alerts/alerts.h) */
 	struct fdw_leaks *leaks;  /* detectors; NULL when not running */

@@ -2,7 +2,7 @@
 /*
  * The start-up snapshot's record (bpf/snapshot.bpf.c writes one per task
  * with a descriptor table, then one per open fd of every task that owns a
- * table of its own; daemon/capture/snapshot.c
+ * table of its own, then one end record; daemon/capture/snapshot.c
  * reads them from the iterator's file). Fixed-width fields; `size` is the
  * record's full size, the target follows the fixed part (not terminated).
  */
@@ -21,6 +21,7 @@
 #define FDW_SNAP_CLOEXEC   0x1 /* close-on-exec set for this fd */
 #define FDW_SNAP_NO_TARGET 0x2 /* d_path failed (too long, ...): read /proc */
 #define FDW_SNAP_TASK	   0x4 /* a task (iter/task), not an fd: fd, kfile, inode 0 */
+#define FDW_SNAP_END	   0x8 /* the fd walk's end (written once, last): only pos */
 
 struct fdw_snap_rec {
 	__u16 size;	  /* sizeof(fixed part) + target_len, rounded up to 8 */

@@ -32,6 +32,7 @@ typedef struct fdw_snap_rec snap_rec __attribute__((aligned(1)));
 struct snap_task {
 	uint64_t files;
 	uint64_t pos; /* ring position before its first fd was read; 0 unknown */
+	uint64_t end; /* ring position once its last fd was read; 0 unknown */
 	size_t first; /* index into offs[] */
 	size_t n;
 };
@@ -187,10 +188,12 @@ static struct snap_task *task_add(struct fdw_snapshot *s, uint32_t tid, uint64_t
 }
 
 /* Walk the records: every task (task records, or the first of its fds),
- * and the offsets of each task's fds, which come in one run. */
+ * and the offsets of each task's fds, which come in one run. A run ends
+ * where the next one (or the end record) begins: the position stamped
+ * there is its table's end. */
 static int index_records(struct fdw_snapshot *s)
 {
-	size_t off = 0, cap = 0, tcap = 0;
+	size_t off = 0, cap = 0, tcap = 0, run = 0; /* run: 1 + index into tasks[] */
 	uint32_t cur_tid = 0;
 	bool in_run = false;
 
@@ -203,6 +206,14 @@ static int index_records(struct fdw_snapshot *s)
 		if (s->len - off < sizeof(*r) || r->size > s->len - off || r->size % 8 ||
 		    r->size < sizeof(*r) + r->target_len || r->target_len >= FDW_SNAP_TARGET_MAX)
 			return -EPROTO;
+		if (r->flags & FDW_SNAP_END) {
+			if (run)
+				s->tasks[run - 1].end = r->pos;
+			run = 0;
+			in_run = false;
+			off += r->size;
+			continue;
+		}
 		i = (uintptr_t)fdw_hashmap_get(&s->by_tid, r->tid);
 		t = i ? &s->tasks[i - 1] : NULL;
 		if (!fdw_hashmap_get(&s->tgids, r->tgid) &&
@@ -223,9 +234,12 @@ static int index_records(struct fdw_snapshot *s)
 				if (!t)
 					return -ENOMEM;
 			}
+			if (run)
+				s->tasks[run - 1].end = r->pos;
 			t->files = r->files;
 			t->pos = r->pos;
 			t->first = s->noffs;
+			run = (size_t)(t - s->tasks) + 1;
 			cur_tid = r->tid;
 			in_run = true;
 		}
@@ -464,6 +478,13 @@ uint64_t fdw_snapshot_position(const struct fdw_snapshot *s, uint32_t tid)
 	const struct snap_task *t = s && s->positions ? task_of(s, tid) : NULL;
 
 	return t && t->n ? t->pos : 0;
+}
+
+uint64_t fdw_snapshot_read_end(const struct fdw_snapshot *s, uint32_t tid)
+{
+	const struct snap_task *t = s && s->positions ? task_of(s, tid) : NULL;
+
+	return t && t->n ? t->end : 0;
 }
 
 uint64_t fdw_snapshot_kfile(const struct fdw_snapshot *s, uint32_t tid, int fd)

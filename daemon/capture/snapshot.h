@@ -78,5 +78,12 @@ void fdw_snapshot_each_target(const struct fdw_snapshot *s, const char *target,
  * in what fdw_snapshot_read_table() gives, records at or above it are not.
  * 0 when unknown (no fds in it, or taken without the ring). */
 uint64_t fdw_snapshot_position(const struct fdw_snapshot *s, uint32_t tid);
+/* The capture ring's position once the iterator was done with task `tid`'s
+ * fds: records at or above it came after what fdw_snapshot_read_table()
+ * gives. Between fdw_snapshot_position() and this, the iterator was walking
+ * the table fd by fd: a change of that time is in what it gives when it
+ * was to an fd above the walk's cursor, not when below (a fork of that
+ * time copied a table the snapshot does not show). 0 when unknown. */
+uint64_t fdw_snapshot_read_end(const struct fdw_snapshot *s, uint32_t tid);
 /* The struct file address of fd `fd` of `tid`, 0 when not in it. */
 uint64_t fdw_snapshot_kfile(const struct fdw_snapshot *s, uint32_t tid, int fd);

@@ -404,6 +404,18 @@ static bool already_read(const struct fdw_table *t, const struct fdw_event *ev)
 }
 
 /*
+ * A record from before the end of the table's last read: the read took the
+ * table fd by fd, so what it shows of fds above its cursor at the time of
+ * the record is later than the record. For a one-fd change, applying it
+ * again on top comes to the same; for a fork, a copy of the model's table
+ * is not the child's.
+ */
+static bool read_overlaps(const struct fdw_table *t, const struct fdw_event *ev)
+{
+	return ev->ring_pos && (ev->ring_pos < t->read_pos || ev->ring_pos < t->read_end);
+}
+
+/*
  * An already-read record still knows where the fds /proc showed us came
  * from: give that provenance to the fds that are still the ones it made.
  */
@@ -580,10 +592,11 @@ static void apply_fork(struct fdw_model *m, const struct fdw_event *ev)
 			fdw__proc_del(m, p);
 		return;
 	}
-	/* the parent's table was read after this fork (the copy holds its
-	 * future), or other threads may have changed it around the fork (their
+	/* the parent's table was read after this fork, or while it forked (the
+	 * copy holds the parent's fds of after the fork, up to the read's
+	 * end), or other threads may have changed it around the fork (their
 	 * records can trail this one): read the child's own */
-	if (t != parent->table && (already_read(parent->table, ev) || parent->table->users > 1))
+	if (t != parent->table && (read_overlaps(parent->table, ev) || parent->table->users > 1))
 		(void)fdw__table_resync(m, t, ev->child_tid, ev->ts);
 }
 

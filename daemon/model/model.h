@@ -156,6 +156,11 @@ struct fdw_table {
 	uint64_t resyncs;
 	uint64_t read_pos; /* ring position when last re-read from /proc: records
 			    * below it are already reflected, not re-applied */
+	uint64_t read_end; /* ring position once that read was done (>= read_pos,
+			    * 0: never read): it took the table fd by fd, so
+			    * a change between the two is in it or not by
+			    * where the read was; a fork then copied a table
+			    * the read may not show */
 	uint64_t last_pos; /* ring position of the latest record applied to it */
 	struct fdw_slot **blocks; /* the set's slot blocks (NULL: none used yet), mirrored */
 	struct fdw__fdset *set;
@@ -230,8 +235,10 @@ struct fdw_model_ops {
 	uint64_t (*ring_position)(void *userdata);
 	/* Optional: the position the last read_table() of `tid` was as of,
 	 * when the reader knows it better than ring_position() before the call
-	 * (a snapshot taken earlier, stamped per table); 0: not known. */
-	uint64_t (*table_position)(void *userdata, uint32_t tid);
+	 * (a snapshot taken earlier, stamped per table); 0: not known. *end:
+	 * the position once that read was done (0: not known; ring_position()
+	 * after the call stands in, later than it but never earlier). */
+	uint64_t (*table_position)(void *userdata, uint32_t tid, uint64_t *end);
 	/* comm and ppid of a process that appeared without a fork event. */
 	int (*read_proc)(void *userdata, uint32_t pid, char comm[16], uint32_t *ppid);
 	void *userdata;
@@ -423,6 +430,7 @@ struct fdw_table_snapshot {
 	uint32_t tid;	   /* set by the caller: the task to read through */
 	int err;	   /* 0, or the read's -errno */
 	uint64_t read_pos; /* the ring's position before the read */
+	uint64_t read_end; /* ... and after it */
 	struct fdw_snapshot_fd *fds;
 	size_t n, cap;
 	char *strings;

@@ -558,13 +558,14 @@ static int snap_apply_grouped(struct resync_ctx *c)
 }
 
 /*
- * Make t what `reader` shows through tid, read at ring position read_pos.
+ * Make t what `reader` shows through tid, read from ring position read_pos
+ * to read_end (0: the position once the reader returns).
  * retry: on -ESRCH, read through another task of t (a live read).
  */
 static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
 			     uint64_t now, const struct fdw_origin *new_origin,
-			     table_reader reader, void *rdata, uint64_t read_pos, bool retry,
-			     const struct fdw_table_snapshot *snap)
+			     table_reader reader, void *rdata, uint64_t read_pos,
+			     uint64_t read_end, bool retry, const struct fdw_table_snapshot *snap)
 {
 	struct fdw__ofd_index local;
 	struct resync_ctx c = { .m = m, .t = t, .tid = tid, .now = now, .new_origin = new_origin };
@@ -613,12 +614,18 @@ static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t 
 		m->stats.resync_failed++;
 		return r < 0 ? r : c.err;
 	}
+	if (!read_end && m->ops.ring_position)
+		read_end = m->ops.ring_position(m->ops.userdata);
 	if (m->ops.table_position) {
-		uint64_t pos = m->ops.table_position(m->ops.userdata, tid);
+		uint64_t end = 0, pos = m->ops.table_position(m->ops.userdata, tid, &end);
 
-		if (pos)
+		if (pos) {
 			t->read_pos = pos;
+			if (end)
+				read_end = end;
+		}
 	}
+	t->read_end = read_end > t->read_pos ? read_end : t->read_pos;
 	origin_procfs(&closed, now);
 	for (uint32_t fd = 0; fd < t->nslots; fd++) {
 		bool seen = fd < c.nseen && (c.seen[fd / 8] & (1u << (fd % 8)));
@@ -641,7 +648,7 @@ int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
 		return -ENOTSUP;
 	return table_resync_with(m, t, tid, now, new_origin, ops_reader, &m->ops,
 				 m->ops.ring_position ? m->ops.ring_position(m->ops.userdata) : 0,
-				 true, NULL);
+				 0, true, NULL);
 }
 
 /* ---- tables read off the loop ------------------------------------------ */
@@ -772,6 +779,7 @@ void fdw_model_snapshot_read(const struct fdw_model_ops *ops, struct fdw_table_s
 	/* before reading: every record below this position is in what we read */
 	s->read_pos = ops->ring_position ? ops->ring_position(ops->userdata) : 0;
 	r = ops->read_table(ops->userdata, s->tid, snap_collect, s);
+	s->read_end = ops->ring_position ? ops->ring_position(ops->userdata) : 0;
 	if (r < 0 && !s->err)
 		s->err = r;
 	if (!s->err)
@@ -806,7 +814,7 @@ int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
 		return -ESTALE;
 	}
 	return table_resync_with(m, t, s->tid, 0, NULL, snap_reader, (void *)s, s->read_pos,
-				 false, s);
+				 s->read_end, false, s);
 }
 
 void fdw_model_snapshot_free(struct fdw_table_snapshot *s)

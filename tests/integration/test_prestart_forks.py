@@ -1,13 +1,23 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The start-up scan while a process forks: fdwatchd starts while one
-process forks a child (that only waits) and then opens a file, every few
-milliseconds, and while eight others hold 19,000 fds each, so the start-up
-snapshot takes a while. A child forked after the snapshot began but before
-it reached the parent has only the fds its parent had at the fork; the
-parent's later opens are not the child's. Every child's table must equal
-/proc (the records after each table's own read position, and no earlier
-ones, are applied on top of it)."""
+"""The start-up scan while processes fork: fdwatchd starts while two
+processes fork children (that only wait) every few milliseconds, and while
+eight others hold 19,000 fds each, so the start-up snapshot takes a while.
+After each fork the parent opens a file and closes one the child
+inherited. A child forked after the snapshot began but before it reached
+the parent has only the fds its parent had at the fork; the parent's later
+opens are not the child's. Every child's table must equal /proc (the
+records after each table's own read position, and no earlier ones, are
+applied on top of it).
+
+The forkers hold 8,000 fds each, so the iterator takes a while over their
+own tables too: a fork while it walks them, followed by the parent's open
+above the walk's cursor, leaves that open in what the walk shows of the
+parent although the fork record is later than the walk's start (a copy of
+the parent's table is not the child's then). Each child closes its copy of
+those 8,000 at once (a small table to check), which leaves the fds above
+them as they were inherited.
+"""
 
 import os
 import resource
@@ -20,7 +30,10 @@ from fdwtest import check
 
 HOLDERS = 8
 HELD = 19000
-FORK_EVERY_S = 0.008
+FORKERS = 2
+BULK = 8000
+LIVE = 1000  # children kept per forker (the latest: those of the scan)
+FORK_EVERY_S = 0.003
 
 
 def holder(path, n, ready_w):
@@ -33,8 +46,15 @@ def holder(path, n, ready_w):
         signal.pause()
 
 
-def forker(stop_r):
+def forker(path, go_r, stop_r, ready_w):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    bulk = [os.open(path, os.O_RDONLY | os.O_CLOEXEC) for _ in range(min(BULK, hard - 100))]
+    os.write(ready_w, b"r")
+    os.read(go_r, 1)
     os.set_blocking(stop_r, False)
+    opened = []
+    live = []
     while True:
         try:
             if os.read(stop_r, 1):
@@ -43,9 +63,18 @@ def forker(stop_r):
             pass
         pid = os.fork()
         if pid == 0:
+            os.closerange(bulk[0], bulk[-1] + 1)
             while True:
                 signal.pause()
-        os.open("/etc/hostname", os.O_RDONLY)  # after the fork: not the child's
+        live.append(pid)
+        # after the fork: not the child's
+        opened.append(os.open("/etc/hostname", os.O_RDONLY))
+        if len(opened) > 2:
+            os.close(opened.pop(0))  # after the fork: still the child's
+        if len(live) > LIVE:
+            old = live.pop(0)
+            os.kill(old, signal.SIGKILL)
+            os.waitpid(old, 0)
         time.sleep(FORK_EVERY_S)
     # stopped: keep the children (and our fds) as they are until killed
     while True:
@@ -57,6 +86,7 @@ def main(r):
     path = os.path.join(tmp, "held")
     open(path, "w").close()
     pids = []
+    forkers = []
     try:
         ready_r, ready_w = os.pipe()
         for _ in range(HOLDERS):
@@ -65,22 +95,29 @@ def main(r):
                 os.close(ready_r)
                 holder(path, HELD, ready_w)
             pids.append(pid)
-        for _ in range(HOLDERS):
-            os.read(ready_r, 1)
         stop_r, stop_w = os.pipe()
-        fk = os.fork()
-        if fk == 0:
-            os.close(stop_w)
-            forker(stop_r)
-        pids.append(fk)
+        go_r, go_w = os.pipe()
+        for _ in range(FORKERS):
+            fk = os.fork()
+            if fk == 0:
+                os.close(stop_w)
+                os.close(go_w)
+                forker(path, go_r, stop_r, ready_w)
+            pids.append(fk)
+            forkers.append(fk)
+        for _ in range(HOLDERS + FORKERS):
+            os.read(ready_r, 1)
         os.close(stop_r)
-        time.sleep(0.2)
+        os.close(go_r)
+        os.write(go_w, b"g" * FORKERS)
         with T.Daemon() as d:
-            os.write(stop_w, b"s")
+            os.write(stop_w, b"s" * FORKERS)
             time.sleep(0.3)
             scan = d.status().get("scan") or {}
             T.log(f"start-up scan: {scan}")
-            kids = [int(x) for x in open(f"/proc/{fk}/task/{fk}/children").read().split()]
+            kids = []
+            for fk in forkers:
+                kids += [int(x) for x in open(f"/proc/{fk}/task/{fk}/children").read().split()]
             with r.case(f"every child forked around the start-up scan ({len(kids)}) "
                         f"has exactly /proc's table"):
                 check(len(kids) >= 20, f"only {len(kids)} children were forked")
@@ -89,15 +126,16 @@ def main(r):
                     try:
                         T.assert_table_matches(d, k, "after the scan", verify=False)
                     except T.Failure as e:
-                        bad.append(str(e).splitlines()[0])
+                        bad.append(" ".join(x.strip() for x in str(e).splitlines()[:3]))
                 check(not bad, f"{len(bad)} of {len(kids)} children differ from /proc:\n"
                       + T.indent("\n".join(bad[:10])))
-            with r.case("the forking parent has exactly /proc's table"):
-                T.assert_table_matches(d, fk, "after the scan", verify=False)
+            with r.case("the forking parents have exactly /proc's table"):
+                for fk in forkers:
+                    T.assert_table_matches(d, fk, "after the scan", verify=False)
     finally:
-        if pids:
+        for fk in forkers:
             try:
-                kids = open(f"/proc/{pids[-1]}/task/{pids[-1]}/children").read().split()
+                kids = open(f"/proc/{fk}/task/{fk}/children").read().split()
             except OSError:
                 kids = []
             for k in kids:

@@ -1017,6 +1017,92 @@ static void test_double_close(void)
 	fdw_model_free(&m);
 }
 
+/* A snapshot that knows when it read each table: from tp_pos to tp_end. */
+static uint64_t tp_pos, tp_end;
+
+static uint64_t fake_table_position(void *u, uint32_t tid, uint64_t *end)
+{
+	*end = tp_end;
+	return tp_pos;
+}
+
+/* A live read during which the ring moves on by 50. */
+static int slow_read_table(void *u, uint32_t tid,
+			   void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	int r = fake_read_table(u, tid, cb, cbdata);
+
+	ring_now += 50;
+	return r;
+}
+
+/*
+ * A fork while the parent's table was being read (the start-up snapshot
+ * walks it fd by fd): the read may show fds the parent opened after the
+ * fork, above the walk's cursor, so a copy of the model's table is not the
+ * child's; the child's own is read. A fork after the read's end is copied.
+ */
+static void test_fork_during_read(void)
+{
+	const uint64_t C1 = FILES + 0x1000, C2 = FILES + 0x2000;
+	struct fdw_model m;
+	struct fdw_event ev;
+	unsigned int reads;
+
+	model_new(&m);
+	m.ops.ring_position = fake_ring_position;
+	m.ops.table_position = fake_table_position;
+	ring_now = 1000; /* the scan comes after the snapshot */
+	tp_pos = 100;
+	tp_end = 200;
+	/* what the walk saw: fd 9 is the parent's open of after the fork */
+	fake_set(3, "/held", 3, false);
+	fake_set(9, "/after-fork", 9, false);
+	start_proc(&m);
+	CHECK_EQ(table_of(&m, PID)->read_pos, 100);
+	CHECK_EQ(table_of(&m, PID)->read_end, 200);
+	m.ops.table_position = NULL; /* the scan is over */
+
+	/* the fork at 150, while the walk was at fd 3: the child has no fd 9 */
+	fake[9].open = false;
+	reads = read_table_calls;
+	ev = at(task_ev(FDW_REC_FORK, PID, PID, FILES), 150);
+	ev.child_pid = ev.child_tid = 300;
+	ev.child_files = C1;
+	apply(&m, ev);
+	CHECK_EQ(read_table_calls, reads + 1);
+	CHECK(slot(&m, 300, 3) != NULL);
+	CHECK(slot(&m, 300, 9) == NULL);
+	/* the parent's open of fd 9, at 160, is the parent's alone */
+	fake[9].open = true;
+	ev = at(sys(PID, FILES, FDW_SYS_OPENAT, 9, (uint64_t)AT_FDCWD, 0, 0), 160);
+	ev.nfds = 1;
+	ev.fds[0] = 9;
+	ev.ino = 9;
+	ev.dev = 1;
+	ev.mode = S_IFREG;
+	apply(&m, ev);
+	CHECK(slot(&m, PID, 9) != NULL);
+	CHECK(slot(&m, 300, 9) == NULL);
+
+	/* a fork after the read's end: the model's table is the child's */
+	reads = read_table_calls;
+	ev = at(task_ev(FDW_REC_FORK, PID, PID, FILES), 250);
+	ev.child_pid = ev.child_tid = 301;
+	ev.child_files = C2;
+	apply(&m, ev);
+	CHECK_EQ(read_table_calls, reads);
+	CHECK(slot(&m, 301, 9) != NULL);
+
+	/* a live read ends where the ring was once it returned */
+	m.ops.read_table = slow_read_table;
+	ring_now = 2000;
+	CHECK_EQ(fdw_model_resync(&m, table_of(&m, PID), PID), 0);
+	CHECK_EQ(table_of(&m, PID)->read_pos, 2000);
+	CHECK_EQ(table_of(&m, PID)->read_end, 2050);
+	fdw_model_free(&m);
+}
+
 /* ---- observers -------------------------------------------------------- */
 
 #define OBS_LOG 64
@@ -1490,6 +1576,7 @@ int main(void)
 	test_million_fds();
 	test_bounds();
 	test_double_close();
+	test_fork_during_read();
 	test_observers();
 	test_observer_limit();
 	return check_summary();

@@ -86,6 +86,8 @@ int main(void)
 	add(&st, 10, 10, 2, 0xA, 0x200, 0, "pipe:[77]");
 	add(&st, 30, 30, 3, 0xB, 0x500, 0, "/tmp/a");
 	add(&st, 30, 30, 4, 0xB, 0x507, 0, "/tmp/a (deleted)");
+	/* the walk's end (the iterator's stop) */
+	add(&st, 0, 0, -1, 0, 0, FDW_SNAP_END, NULL);
 
 	CHECK_EQ(fdw_snapshot_parse(&s, st.buf, st.len), 0);
 	if (!s)
@@ -131,6 +133,14 @@ int main(void)
 	CHECK_EQ(fdw_snapshot_position(s, 30), 1000 + 8 * sizeof(struct fdw_snap_rec) + 8 + 8 + 16);
 	CHECK_EQ(fdw_snapshot_position(s, 40), 0);
 	CHECK_EQ(fdw_snapshot_position(s, 99), 0);
+	/* ... and was done with where the next table's walk began (10's ends
+	 * at 30's first record; 30's at the end record) */
+	CHECK_EQ(fdw_snapshot_read_end(s, 10), fdw_snapshot_position(s, 30));
+	CHECK_EQ(fdw_snapshot_read_end(s, 30),
+		 1000 + 10 * sizeof(struct fdw_snap_rec) + 8 + 8 + 16 + 8 + 16);
+	CHECK_EQ(fdw_snapshot_read_end(s, 40), 0);
+	CHECK_EQ(fdw_snapshot_read_end(s, 99), 0);
+	CHECK(!fdw_snapshot_has_process(s, 0)); /* the end record is no task */
 	CHECK(fdw_snapshot_has_process(s, 10));
 	CHECK(fdw_snapshot_has_process(s, 40));
 	CHECK(!fdw_snapshot_has_process(s, 11)); /* a thread, not a process */
