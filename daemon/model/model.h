@@ -89,28 +89,30 @@ static inline const struct fdw_origin *fdw_origin_at(uint32_t h)
  * to it. Refcounted by those fds.
  */
 struct fdw_ofd {
-	uint64_t id;	/* small stable id for the API */
+	uint64_t id : 48;  /* small stable id for the API (2^48 OFDs made) */
+	uint64_t pending : 13; /* 1 + its index in the model's pending list (at
+				* most FDW_MODEL_MAX_PENDING): the target is to
+				* be read at the next flush; 0: not */
+	bool target_exact : 1; /* target read from /proc, or known from the
+				* record (pipes, sockets), vs synthesized */
+	bool target_ino : 1;   /* the target is the kernel's name made from the
+				* inode, pipe:[ino] or socket:[ino]: no string
+				* is kept (target NULL), fdw_ofd_target() makes it */
 	uint64_t kfile; /* kernel struct file address, 0 when not known */
 	uint64_t ino;
-	uint32_t dev;
-	uint16_t mode;	/* S_IFMT bits (i_mode is 16 bits); 0 for anon inodes */
-	uint16_t slab;	/* the model's: which block of OFDs holds it */
-	uint32_t refs;
-	uint16_t pending;  /* 1 + its index in the model's pending list (at most
-			    * FDW_MODEL_MAX_PENDING): the target is to be read
-			    * at the next flush; 0: not */
-	bool target_exact; /* target read from /proc, or known from the record
-			    * (pipes, sockets), vs synthesized */
-	bool target_ino;   /* the target is the kernel's name made from the
-			    * inode, pipe:[ino] or socket:[ino]: no string is
-			    * kept (target NULL), fdw_ofd_target() makes it */
 	/* readlink(/proc/PID/fd/N), interned (m->strings); until read, what
 	 * the record tells (the open family's path argument, ...). Read it
 	 * through fdw_ofd_target(). NULL when target_ino, or when there was no
 	 * memory for it. */
 	const char *target;
+	uint32_t dev;
+	uint32_t refs;
 	uint32_t origin; /* the fd that created it: fdw_ofd_origin() */
+	uint16_t mode;	/* S_IFMT bits (i_mode is 16 bits); 0 for anon inodes */
+	uint16_t slab;	/* the model's: which block of OFDs holds it */
 };
+
+_Static_assert(sizeof(struct fdw_ofd) == 48, "an OFD is 48 bytes");
 
 /* What an fd history entry's name is (fdw_fd_history_target). */
 enum fdw_hist_name {
@@ -351,9 +353,9 @@ struct fdw_pending_target {
 };
 
 /* Pending targets past this are read at once (bounds the list; and
- * struct fdw_ofd's pending index is 16 bits). */
+ * struct fdw_ofd's pending index is 13 bits). */
 #define FDW_MODEL_MAX_PENDING 4096
-_Static_assert(FDW_MODEL_MAX_PENDING < UINT16_MAX, "fdw_ofd.pending is 16 bits");
+_Static_assert(FDW_MODEL_MAX_PENDING < (1u << 13), "fdw_ofd.pending is 13 bits");
 
 struct fdw_model {
 	struct fdw_hashmap tasks;  /* tid -> struct fdw_task */

@@ -1400,6 +1400,31 @@ static void test_origin_handles(void)
 	fdw_model_free(&m);
 }
 
+/* The OFD's id shares a word with its pending index and name flags: an
+ * id past 32 bits is kept whole, and setting one field leaves the others. */
+static void test_ofd_packed(void)
+{
+	struct fdw_model m;
+	const struct fdw_slot *s;
+
+	model_new(&m);
+	start_proc(&m);
+	m.next_ofd_id = (1ull << 40) + 5;
+	do_open(&m, PID, FILES, 3, "/tmp/fdw-packed", 0);
+	s = slot(&m, PID, 3);
+	CHECK(s && s->ofd);
+	if (s && s->ofd) {
+		CHECK_EQ(s->ofd->id, (1ull << 40) + 6);
+		s->ofd->pending = FDW_MODEL_MAX_PENDING;
+		CHECK_EQ(s->ofd->id, (1ull << 40) + 6);
+		CHECK(!s->ofd->target_ino);
+		s->ofd->pending = 0;
+		CHECK_EQ(s->ofd->id, (1ull << 40) + 6);
+	}
+	fake[3].open = false;
+	fdw_model_free(&m);
+}
+
 /*
  * Shared storage: origins and names are one copy where the model has one
  * fact (an fd and the OFD its open created; every fd of a table read from
@@ -1536,6 +1561,7 @@ int main(void)
 	test_scan_and_open();
 	test_shared_storage();
 	test_origin_handles();
+	test_ofd_packed();
 	test_dup_family();
 	test_close();
 	test_fork_threads_exec_exit();
