@@ -71,7 +71,7 @@ struct fdw__origin {
 };
 
 #define FDW_ORIGIN_NONE 1u
-#define FDW_ORIGIN_BLOCK_LOG 10u
+#define FDW_ORIGIN_BLOCK_LOG 8u
 #define FDW_ORIGIN_BLOCK (1u << FDW_ORIGIN_BLOCK_LOG)
 extern struct fdw__origin **fdw__origin_blocks;
 
