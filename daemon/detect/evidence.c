@@ -64,8 +64,8 @@ json_t *leak_json_slot(int fd, const struct fdw_slot *s, uint64_t now)
 			 "type", fdw_fd_type_name(o->mode, target),
 			 "cloexec", s->cloexec,
 			 "ofd", (json_int_t)o->id,
-			 "origin", origin_json(s->origin, now),
-			 "opened_by", origin_json(o->origin, now));
+			 "origin", origin_json(fdw_slot_origin(s), now),
+			 "opened_by", origin_json(fdw_ofd_origin(o), now));
 }
 
 static json_t *limit_json(bool known, uint64_t v)

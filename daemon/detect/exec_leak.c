@@ -121,7 +121,8 @@ static bool exec_race_form(struct fdw_leaks *l, struct fdw_proc *owner, int fd,
 	const struct fdw_slot *cs = fdw_table_slot(fdw_model_proc_table(l->m, owner), fd);
 
 	return fdw_slot_open(cs) && cs->ofd == slot->ofd && cs->cloexec &&
-	       !cs->inheritable && cs->origin->seq && cs->origin->seq == slot->origin->seq;
+	       !cs->inheritable && fdw_slot_origin(cs)->seq &&
+	       fdw_slot_origin(cs)->seq == fdw_slot_origin(slot)->seq;
 }
 
 /*
@@ -131,7 +132,7 @@ static bool exec_race_form(struct fdw_leaks *l, struct fdw_proc *owner, int fd,
 static struct fdw_proc *exec_culprit(struct fdw_leaks *l, struct fdw_proc *p,
 				     const struct fdw_slot *slot)
 {
-	const struct fdw_origin *o = slot->origin;
+	const struct fdw_origin *o = fdw_slot_origin(slot);
 	struct fdw_proc *creator;
 
 	if (slot->exec_passed || slot->inheritable || (o->flags & FDW_ORIGIN_CHOSEN))

@@ -93,8 +93,8 @@ static void gen_from_hist(struct race_finding *f, const struct fdw_fd_history *h
 
 	f->has_gen = true;
 	f->generation = h->generation;
-	f->origin = *h->origin;
-	f->closed = *h->closed;
+	f->origin = *fdw_origin_at(h->origin);
+	f->closed = *fdw_origin_at(h->closed);
 	snprintf(f->target, sizeof(f->target), "%s", t ? t : "");
 }
 
@@ -104,8 +104,9 @@ static const struct fdw_fd_history *closed_gen(const struct fdw_model *m, const 
 {
 	for (unsigned int i = 0; s && i < fdw_slot_nhist(m, s); i++) {
 		const struct fdw_fd_history *h = fdw_slot_history(m, s, i);
+		uint64_t hseq = h ? fdw_origin_at(h->origin)->seq : 0;
 
-		if (h && (!seq || !h->origin->seq || h->origin->seq < seq))
+		if (h && (!seq || !hseq || hseq < seq))
 			return h;
 	}
 	return NULL;
@@ -196,7 +197,9 @@ static void new_finding(struct race_finding *f, const struct fdw_event *ev, int 
 static bool single_threaded(struct fdw_leaks *l, const struct fdw_proc *p,
 			    const struct fdw_event *ev, const struct fdw_fd_history *h)
 {
-	if (p->ntasks > 1 || (h && h->closed->tid && h->closed->tid != ev->tid))
+	uint32_t closer = h ? fdw_origin_at(h->closed)->tid : 0;
+
+	if (p->ntasks > 1 || (closer && closer != ev->tid))
 		return false;
 	l->stats.race_single_thread++;
 	return true;
@@ -257,7 +260,7 @@ static void on_double_close(struct fdw_leaks *l, struct leak_proc *st, struct fd
 	new_finding(&f, ev, fd);
 	if (h) {
 		gen_from_hist(&f, h);
-		if (h->closed->seq == ev->seq) {
+		if (fdw_origin_at(h->closed)->seq == ev->seq) {
 			/* the model had it open: the close that freed it is another
 			 * thread's, whose record comes after this one */
 			f.concurrent = true;
@@ -333,6 +336,7 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 		       const struct fdw_event *ev, int fd, const struct fdw_slot *slot)
 {
 	const struct fdw_table *t = fdw_model_proc_table(l->m, p);
+	const struct fdw_origin *so;
 	char buf[FDW_OFD_NAME_BUF], src_buf[FDW_OFD_NAME_BUF];
 	const char *target, *src_target;
 	const struct fdw_slot *src;
@@ -342,8 +346,8 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 	if (fd <= 2 || !fdw_slot_open(slot) || (ev->nr != FDW_SYS_DUP2 && ev->nr != FDW_SYS_DUP3))
 		return;
 	/* created by another thread of this process, by a syscall we saw */
-	if (slot->origin->source != FDW_SRC_EVENT || slot->origin->pid != ev->pid ||
-	    !slot->origin->tid || slot->origin->tid == ev->tid)
+	so = fdw_slot_origin(slot);
+	if (so->source != FDW_SRC_EVENT || so->pid != ev->pid || !so->tid || so->tid == ev->tid)
 		return;
 	/* the same file again (a log reopened under its path): no surprise */
 	src = fdw_table_slot(t, (int)ev->args[0]);
@@ -357,7 +361,7 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 	new_finding(&f, ev, fd);
 	f.has_gen = true;
 	f.generation = slot->generation;
-	f.origin = *slot->origin;
+	f.origin = *fdw_slot_origin(slot);
 	origin_of_event(&f.closed, ev, p);
 	f.closed.from_fd = (int32_t)ev->args[0];
 	snprintf(f.target, sizeof(f.target), "%s", target ? target : "");
@@ -378,15 +382,17 @@ static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc 
 	char buf[FDW_OFD_NAME_BUF];
 	const struct fdw_fd_history *h;
 	const char *target;
+	const struct fdw_origin *so;
 	struct leak_races *r;
 	struct race_finding f;
 
 	if (!fdw_slot_open(slot))
 		return;
 	h = closed_gen(l->m, slot, 0);
-	if (slot->origin->tid == ev->tid || !slot->origin->tid || (h && h->closed->tid == ev->tid) ||
+	so = fdw_slot_origin(slot);
+	if (so->tid == ev->tid || !so->tid || (h && fdw_origin_at(h->closed)->tid == ev->tid) ||
 	    ((ev->old_mode & S_IFMT) == (ev->mode & S_IFMT) &&
-	     (!h || h->origin->nr == slot->origin->nr))) {
+	     (!h || fdw_origin_at(h->origin)->nr == so->nr))) {
 		l->stats.race_reuse_excused++;
 		return;
 	}
@@ -397,7 +403,7 @@ static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc 
 	f.other_nr = ev->other_nr;
 	if (h)
 		gen_from_hist(&f, h);
-	f.reopened = *slot->origin;
+	f.reopened = *fdw_slot_origin(slot);
 	target = fdw_ofd_target(slot->ofd, buf);
 	snprintf(f.target, sizeof(f.target), "%s", target ? target : "");
 	(void)add_finding(l, r, RACE_FD_REUSE, &f);
@@ -557,7 +563,7 @@ static void confirm_pending(struct fdw_leaks *l, struct leak_races *r, const str
 			continue;
 		}
 		h = closed_gen(l->m, fdw_table_slot(t, f->fd), f->seq);
-		if (h && h->closed->seq > f->seq) {
+		if (h && fdw_origin_at(h->closed)->seq > f->seq) {
 			f->pending = false;
 			gen_from_hist(f, h);
 			i++;

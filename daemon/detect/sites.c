@@ -98,7 +98,7 @@ static int cmp_site(const void *x, const void *y, void *ctx)
 static void site_add_fd(struct fdw_leak_site *s, int fd, const struct fdw_slot *sl,
 			uint64_t since, uint32_t stack)
 {
-	uint64_t ts = sl->origin->ts;
+	uint64_t ts = fdw_slot_origin(sl)->ts;
 
 	s->count++;
 	if (since && ts >= since)
@@ -129,19 +129,22 @@ static void site_add_fd(struct fdw_leak_site *s, int fd, const struct fdw_slot *
 
 static uint64_t site_hash(const struct fdw_slot *sl, const char *pattern)
 {
-	uint64_t h = fdw_fnv(FDW_FNV_OFFSET, &sl->origin->nr, sizeof(sl->origin->nr));
+	const struct fdw_origin *so = fdw_slot_origin(sl), *oo = fdw_ofd_origin(sl->ofd);
+	uint64_t h = fdw_fnv(FDW_FNV_OFFSET, &so->nr, sizeof(so->nr));
 
-	h = fdw_fnv(h, &sl->ofd->origin->nr, sizeof(sl->ofd->origin->nr));
-	h = fdw_fnv(h, &sl->origin->source, 1);
-	h = fdw_fnv(h, sl->origin->comm, strnlen(sl->origin->comm, sizeof(sl->origin->comm)));
+	h = fdw_fnv(h, &oo->nr, sizeof(oo->nr));
+	h = fdw_fnv(h, &so->source, 1);
+	h = fdw_fnv(h, so->comm, strnlen(so->comm, sizeof(so->comm)));
 	return fdw_fnv(h, pattern, strlen(pattern));
 }
 
 static bool site_is(const struct fdw_leak_site *s, const struct fdw_slot *sl, const char *pattern)
 {
-	return s->nr == sl->origin->nr && s->ofd_nr == sl->ofd->origin->nr &&
-	       s->source == sl->origin->source &&
-	       !strncmp(s->comm, sl->origin->comm, sizeof(s->comm)) && !strcmp(s->pattern, pattern);
+	const struct fdw_origin *so = fdw_slot_origin(sl);
+
+	return s->nr == so->nr && s->ofd_nr == fdw_ofd_origin(sl->ofd)->nr &&
+	       s->source == so->source && !strncmp(s->comm, so->comm, sizeof(s->comm)) &&
+	       !strcmp(s->pattern, pattern);
 }
 
 /* The site of open slot `sl` in *out: 0, 1 when refused (too many sites,
@@ -178,10 +181,10 @@ static int group_site(struct site_group *g, const struct fdw_slot *sl, struct si
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	a->s.nr = sl->origin->nr;
-	a->s.ofd_nr = o->origin->nr;
-	a->s.source = sl->origin->source;
-	memcpy(a->s.comm, sl->origin->comm, sizeof(a->s.comm));
+	a->s.nr = fdw_slot_origin(sl)->nr;
+	a->s.ofd_nr = fdw_ofd_origin(o)->nr;
+	a->s.source = fdw_slot_origin(sl)->source;
+	memcpy(a->s.comm, fdw_slot_origin(sl)->comm, sizeof(a->s.comm));
 	a->s.comm[sizeof(a->s.comm) - 1] = '\0';
 	snprintf(a->s.pattern, sizeof(a->s.pattern), "%s", pattern);
 	a->s.type = fdw_fd_type_name(o->mode, target);

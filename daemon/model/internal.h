@@ -10,26 +10,20 @@
 
 /* ---- table.c: open file descriptions, slots, tables --------------------- */
 
-/* A shared origin: what struct fdw_origin pointers in slots, OFDs and
- * histories point at (fdw_origin_none excepted). */
-struct fdw__origin {
-	struct fdw_origin o; /* first: a pointer to o is one to this */
-	uint32_t refs;
-};
-
 /* Point *dst at an origin equal to *val (the last one made, when equal;
- * else a new one), dropping what *dst held. fdw_origin_none when out of
+ * else a new one), dropping what *dst held. FDW_ORIGIN_NONE when out of
  * memory. */
-void fdw__origin_set(struct fdw_model *m, const struct fdw_origin **dst,
-		     const struct fdw_origin *val);
+void fdw__origin_set(struct fdw_model *m, uint32_t *dst, const struct fdw_origin *val);
 /* *dst with another source (a fork child's view: FDW_SRC_INHERIT). */
-void fdw__origin_set_source(struct fdw_model *m, const struct fdw_origin **dst, uint8_t source);
-/* Share *src's origin at *dst (no copy), dropping what *dst held. */
-void fdw__origin_share(struct fdw_model *m, const struct fdw_origin **dst,
-		       const struct fdw_origin *src);
-/* Drop *dst's hold; *dst becomes fdw_origin_none. NULL-safe. */
-void fdw__origin_clear(struct fdw_model *m, const struct fdw_origin **dst);
-/* Drop the model's hold on the last origin made (fdw_model_free). */
+void fdw__origin_set_source(struct fdw_model *m, uint32_t *dst, uint8_t source);
+/* Share origin src at *dst (no copy), dropping what *dst held. */
+void fdw__origin_share(struct fdw_model *m, uint32_t *dst, uint32_t src);
+/* Drop *dst's hold; *dst becomes FDW_ORIGIN_NONE. NULL-safe. */
+void fdw__origin_clear(struct fdw_model *m, uint32_t *dst);
+/* A model uses the origins' arena (fdw_model_init). */
+void fdw__origin_model_new(void);
+/* Drop the model's hold on the last origin made; the last model frees the
+ * arena (fdw_model_free). */
 void fdw__origin_forget_last(struct fdw_model *m);
 
 /* Free the OFDs' blocks (every OFD must have been put). NULL-safe. */

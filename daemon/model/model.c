@@ -268,6 +268,7 @@ void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
 	fdw_hashmap_init(&m->hists);
 	fdw_keyset_init(&m->ofds, offsetof(struct fdw_ofd, kfile), fdw__ofd_resolve, m);
 	fdw_strtab_init(&m->strings);
+	fdw__origin_model_new();
 	m->max_procs = 1u << 20;
 	m->max_fds = 1u << 26;
 	m->max_history = 1u << 16;

@@ -58,32 +58,61 @@ struct fdw_origin {
 extern const struct fdw_origin fdw_origin_none;
 
 /*
+ * Slots, OFDs and slot histories hold an origin by a 32-bit handle, not a
+ * pointer (a slot is 16 bytes, not 24): 0 none at all (a slot never
+ * used), FDW_ORIGIN_NONE fdw_origin_none, else a record in the origins'
+ * arena, process-wide (one model in the daemon; tests make them one after
+ * another), in blocks of FDW_ORIGIN_BLOCK. Read one with fdw_origin_at().
+ */
+struct fdw__origin {
+	struct fdw_origin o;
+	uint32_t refs;
+	uint32_t handle; /* its own; while free, the next free one's */
+};
+
+#define FDW_ORIGIN_NONE 1u
+#define FDW_ORIGIN_BLOCK_LOG 8u
+#define FDW_ORIGIN_BLOCK (1u << FDW_ORIGIN_BLOCK_LOG)
+extern struct fdw__origin **fdw__origin_blocks;
+
+/* The origin behind handle h: NULL for 0, &fdw_origin_none for
+ * FDW_ORIGIN_NONE. */
+static inline const struct fdw_origin *fdw_origin_at(uint32_t h)
+{
+	if (h <= FDW_ORIGIN_NONE)
+		return h ? &fdw_origin_none : NULL;
+	return &fdw__origin_blocks[h >> FDW_ORIGIN_BLOCK_LOG][h & (FDW_ORIGIN_BLOCK - 1)].o;
+}
+
+/*
  * An open file description: shared by every fd (in any table) that refers
  * to it. Refcounted by those fds.
  */
 struct fdw_ofd {
-	uint64_t id;	/* small stable id for the API */
+	uint64_t id : 48;  /* small stable id for the API (2^48 OFDs made) */
+	uint64_t pending : 13; /* 1 + its index in the model's pending list (at
+				* most FDW_MODEL_MAX_PENDING): the target is to
+				* be read at the next flush; 0: not */
+	bool target_exact : 1; /* target read from /proc, or known from the
+				* record (pipes, sockets), vs synthesized */
+	bool target_ino : 1;   /* the target is the kernel's name made from the
+				* inode, pipe:[ino] or socket:[ino]: no string
+				* is kept (target NULL), fdw_ofd_target() makes it */
 	uint64_t kfile; /* kernel struct file address, 0 when not known */
 	uint64_t ino;
-	uint32_t dev;
-	uint16_t mode;	/* S_IFMT bits (i_mode is 16 bits); 0 for anon inodes */
-	uint16_t slab;	/* the model's: which block of OFDs holds it */
-	uint32_t refs;
-	uint16_t pending;  /* 1 + its index in the model's pending list (at most
-			    * FDW_MODEL_MAX_PENDING): the target is to be read
-			    * at the next flush; 0: not */
-	bool target_exact; /* target read from /proc, or known from the record
-			    * (pipes, sockets), vs synthesized */
-	bool target_ino;   /* the target is the kernel's name made from the
-			    * inode, pipe:[ino] or socket:[ino]: no string is
-			    * kept (target NULL), fdw_ofd_target() makes it */
 	/* readlink(/proc/PID/fd/N), interned (m->strings); until read, what
 	 * the record tells (the open family's path argument, ...). Read it
 	 * through fdw_ofd_target(). NULL when target_ino, or when there was no
 	 * memory for it. */
 	const char *target;
-	const struct fdw_origin *origin; /* the fd that created it */
+	uint32_t dev;
+	uint32_t refs;
+	uint32_t origin; /* the fd that created it: fdw_ofd_origin() */
+	uint16_t mode;	/* S_IFMT bits (i_mode is 16 bits); 0 for anon inodes */
+	uint16_t slab;	/* the model's: which block of OFDs holds it */
 };
+
+_Static_assert(sizeof(struct fdw_ofd) == 48, "an OFD is 48 bytes");
 
 /* What an fd history entry's name is (fdw_fd_history_target). */
 enum fdw_hist_name {
@@ -96,8 +125,8 @@ enum fdw_hist_name {
 struct fdw_fd_history {
 	uint32_t generation;
 	uint8_t name; /* enum fdw_hist_name */
-	const struct fdw_origin *origin;
-	const struct fdw_origin *closed; /* what closed it */
+	uint32_t origin; /* handles: fdw_origin_at() */
+	uint32_t closed; /* what closed it */
 	union {
 		const char *target;
 		uint64_t ino; /* a pipe's or socket's, named when read: a
@@ -111,8 +140,10 @@ struct fdw_fd_history {
  * lives in its table's slot blocks (struct fdw_table) and never moves. */
 struct fdw_slot {
 	struct fdw_ofd *ofd;	  /* NULL when closed */
-	const struct fdw_origin *origin; /* NULL only in a slot never used */
-	uint32_t generation;	  /* how many times the number was opened here */
+	uint32_t origin;	  /* a handle (fdw_slot_origin()); 0 only in a slot
+				   * never used */
+	uint32_t generation : 27; /* how many times the number was opened here
+				   * (modulo 2^27) */
 	bool cloexec : 1;
 	bool suspect : 1;	  /* installed over an fd the model still had open:
 				   * another thread's close may be in flight */
@@ -125,8 +156,20 @@ struct fdw_slot {
 				   * slot's address: fdw_slot_history) */
 };
 
+_Static_assert(sizeof(struct fdw_slot) == 16, "a slot is 16 bytes: 8 per fd more");
+
+/* The provenance of slot s (NULL for a slot never used) and of OFD o. */
+static inline const struct fdw_origin *fdw_slot_origin(const struct fdw_slot *s)
+{
+	return fdw_origin_at(s->origin);
+}
+
+static inline const struct fdw_origin *fdw_ofd_origin(const struct fdw_ofd *o)
+{
+	return fdw_origin_at(o->origin);
+}
+
 struct fdw__fdset; /* private to daemon/model/ */
-struct fdw__origin; /* private to daemon/model/ */
 
 /*
  * A table's slots live in a set that fork shares instead of copying (a
@@ -317,9 +360,9 @@ struct fdw_pending_target {
 };
 
 /* Pending targets past this are read at once (bounds the list; and
- * struct fdw_ofd's pending index is 16 bits). */
+ * struct fdw_ofd's pending index is 13 bits). */
 #define FDW_MODEL_MAX_PENDING 4096
-_Static_assert(FDW_MODEL_MAX_PENDING < UINT16_MAX, "fdw_ofd.pending is 16 bits");
+_Static_assert(FDW_MODEL_MAX_PENDING < (1u << 13), "fdw_ofd.pending is 13 bits");
 
 struct fdw_model {
 	struct fdw_hashmap tasks;  /* tid -> struct fdw_task */
@@ -328,11 +371,8 @@ struct fdw_model {
 	struct fdw_keyset ofds;    /* struct fdw_ofd by kfile (known kfile); ctx: the model */
 	struct fdw_strtab strings; /* the targets and path arguments, interned */
 	struct fdw_hashmap hists;  /* slot address -> its history ring (has_hist) */
-	struct fdw__origin *origin_last; /* the origin made last (held): the next
-					  * equal one shares it */
-	struct fdw__origin *origin_spare; /* origins given back, for the next ones:
-					   * every event makes one and drops one */
-	uint32_t norigin_spare;
+	uint32_t origin_last; /* the origin made last (held): the next equal
+			       * one shares it */
 	uint64_t next_table_id;
 	uint64_t next_ofd_id;
 	uint64_t max_procs;

@@ -6,6 +6,7 @@
  * through these.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,61 +46,89 @@ const char *fdw_origin_source_name(uint8_t source)
 
 const struct fdw_origin fdw_origin_none = { .from_fd = -1 };
 
-/* The record behind an origin pointer; NULL for fdw_origin_none (static). */
-static struct fdw__origin *origin_rec(const struct fdw_origin *o)
+/*
+ * The origins' arena (see struct fdw__origin): blocks of FDW_ORIGIN_BLOCK
+ * records, never moved, and one list of the free ones through their
+ * handle field (a free record is poisoned for ASan and valgrind but for
+ * that field, as free() would leave it). Under a dup+close flood every
+ * event makes an origin and frees one: no malloc or free for either
+ * (they were 11% of the daemon's time when origins were malloc'd, perf).
+ * Handles 0 and FDW_ORIGIN_NONE are never given out. Blocks are freed when
+ * the last model is.
+ */
+struct fdw__origin **fdw__origin_blocks;
+static uint32_t origin_nblocks, origin_cap;
+static uint32_t origin_free;  /* first free record's handle, 0: none */
+static uint32_t origin_fresh; /* records never used: handles from here on */
+static uint32_t origin_models; /* models alive (the arena is freed with the last) */
+
+static struct fdw__origin *origin_rec(uint32_t h)
 {
-	return o && o != &fdw_origin_none ? (struct fdw__origin *)o : NULL;
+	return h > FDW_ORIGIN_NONE
+		       ? &fdw__origin_blocks[h >> FDW_ORIGIN_BLOCK_LOG][h & (FDW_ORIGIN_BLOCK - 1)]
+		       : NULL;
 }
 
-static const struct fdw_origin *origin_ref(const struct fdw_origin *o)
+static uint32_t origin_ref(uint32_t h)
 {
-	struct fdw__origin *r = origin_rec(o);
+	struct fdw__origin *r = origin_rec(h);
 
 	if (r)
 		r->refs++;
-	return o ? o : &fdw_origin_none;
+	return h ? h : FDW_ORIGIN_NONE;
 }
 
-/*
- * Origins given back are kept on a list for the next ones (at most
- * ORIGIN_SPARE_MAX, the rest freed): under a dup+close flood each event
- * made one and freed one, and malloc and free were 11% of the daemon's
- * time (perf). A spare is poisoned for ASan and valgrind but for its link,
- * as free() would leave it.
- */
-#define ORIGIN_SPARE_MAX 1024
-
-
-static struct fdw__origin **spare_link(struct fdw__origin *r)
+static void origin_put(struct fdw_model *m, uint32_t h)
 {
-	return (struct fdw__origin **)(void *)r;
-}
+	struct fdw__origin *r = origin_rec(h);
 
-static void origin_put(struct fdw_model *m, const struct fdw_origin *o)
-{
-	struct fdw__origin *r = origin_rec(o);
-
+	(void)m;
 	if (!r || --r->refs)
 		return;
-	if (m->norigin_spare >= ORIGIN_SPARE_MAX) {
-		free(r);
-		return;
-	}
-	*spare_link(r) = m->origin_spare;
-	MEM_POISON((char *)r + sizeof(r), sizeof(*r) - sizeof(r));
-	m->origin_spare = r;
-	m->norigin_spare++;
+	r->handle = origin_free;
+	origin_free = h;
+	MEM_POISON(r, offsetof(struct fdw__origin, handle));
 }
 
-static struct fdw__origin *origin_alloc(struct fdw_model *m)
+/* A free record (its handle set), or NULL when out of memory. */
+static struct fdw__origin *origin_alloc(void)
 {
-	struct fdw__origin *r = m->origin_spare;
+	struct fdw__origin *r;
+	uint32_t h = origin_free;
 
-	if (!r)
-		return malloc(sizeof(*r));
-	m->origin_spare = *spare_link(r); /* the link was left accessible */
-	m->norigin_spare--;
+	if (h) {
+		r = origin_rec(h);
+		origin_free = r->handle; /* the link was left accessible */
+		MEM_UNPOISON(r, sizeof(*r));
+		r->handle = h;
+		return r;
+	}
+	if (!origin_fresh)
+		origin_fresh = FDW_ORIGIN_NONE + 1;
+	if ((origin_fresh >> FDW_ORIGIN_BLOCK_LOG) == origin_nblocks) {
+		struct fdw__origin *blk;
+
+		if (origin_nblocks == (UINT32_MAX >> FDW_ORIGIN_BLOCK_LOG))
+			return NULL;
+		if (origin_nblocks == origin_cap) {
+			uint32_t n = origin_cap ? origin_cap * 2 : 16;
+			struct fdw__origin **nb = realloc(fdw__origin_blocks, n * sizeof(*nb));
+
+			if (!nb)
+				return NULL;
+			fdw__origin_blocks = nb;
+			origin_cap = n;
+		}
+		blk = malloc(FDW_ORIGIN_BLOCK * sizeof(*blk));
+		if (!blk)
+			return NULL;
+		MEM_POISON(blk, FDW_ORIGIN_BLOCK * sizeof(*blk));
+		fdw__origin_blocks[origin_nblocks++] = blk;
+	}
+	h = origin_fresh++;
+	r = origin_rec(h);
 	MEM_UNPOISON(r, sizeof(*r));
+	r->handle = h;
 	return r;
 }
 
@@ -108,39 +137,37 @@ static struct fdw__origin *origin_alloc(struct fdw_model *m)
  * OFD its open created; every fd of a table read from /proc), so the last
  * one made is kept (m->origin_last, held) and shared when equal.
  */
-static const struct fdw_origin *origin_get(struct fdw_model *m, const struct fdw_origin *val)
+static uint32_t origin_get(struct fdw_model *m, const struct fdw_origin *val)
 {
-	struct fdw__origin *r = m->origin_last;
+	struct fdw__origin *r = origin_rec(m->origin_last);
 
 	if (r && !memcmp(&r->o, val, sizeof(*val))) {
 		r->refs++;
-		return &r->o;
+		return m->origin_last;
 	}
 	if (!memcmp(val, &fdw_origin_none, sizeof(*val)))
-		return &fdw_origin_none;
-	r = origin_alloc(m);
+		return FDW_ORIGIN_NONE;
+	r = origin_alloc();
 	if (!r)
-		return &fdw_origin_none;
+		return FDW_ORIGIN_NONE;
 	r->o = *val;
 	r->refs = 2; /* the caller's and origin_last's */
-	if (m->origin_last)
-		origin_put(m, &m->origin_last->o);
-	m->origin_last = r;
-	return &r->o;
+	origin_put(m, m->origin_last);
+	m->origin_last = r->handle;
+	return r->handle;
 }
 
-void fdw__origin_set(struct fdw_model *m, const struct fdw_origin **dst,
-		     const struct fdw_origin *val)
+void fdw__origin_set(struct fdw_model *m, uint32_t *dst, const struct fdw_origin *val)
 {
-	const struct fdw_origin *n = origin_get(m, val); /* val may be *dst's */
+	uint32_t n = origin_get(m, val); /* val may be *dst's */
 
 	origin_put(m, *dst);
 	*dst = n;
 }
 
-void fdw__origin_set_source(struct fdw_model *m, const struct fdw_origin **dst, uint8_t source)
+void fdw__origin_set_source(struct fdw_model *m, uint32_t *dst, uint8_t source)
 {
-	struct fdw_origin v = *dst ? **dst : fdw_origin_none;
+	struct fdw_origin v = *dst ? *fdw_origin_at(*dst) : fdw_origin_none;
 
 	if (*dst && v.source == source)
 		return;
@@ -148,40 +175,42 @@ void fdw__origin_set_source(struct fdw_model *m, const struct fdw_origin **dst, 
 	fdw__origin_set(m, dst, &v);
 }
 
-void fdw__origin_share(struct fdw_model *m, const struct fdw_origin **dst,
-		       const struct fdw_origin *src)
+void fdw__origin_share(struct fdw_model *m, uint32_t *dst, uint32_t src)
 {
-	const struct fdw_origin *n = origin_ref(src);
+	uint32_t n = origin_ref(src);
 
-	(void)m;
 	origin_put(m, *dst);
 	*dst = n;
 }
 
-void fdw__origin_clear(struct fdw_model *m, const struct fdw_origin **dst)
+void fdw__origin_clear(struct fdw_model *m, uint32_t *dst)
 {
-	(void)m;
 	if (!dst)
 		return;
 	origin_put(m, *dst);
-	*dst = &fdw_origin_none;
+	*dst = FDW_ORIGIN_NONE;
 }
 
-/* The model's hold on the last origin it made, and the spares
- * (fdw_model_free, after every other hold is gone). */
+void fdw__origin_model_new(void)
+{
+	origin_models++;
+}
+
+/* The model's hold on the last origin it made; with the last model, the
+ * arena (fdw_model_free, after every other hold is gone). */
 void fdw__origin_forget_last(struct fdw_model *m)
 {
-	struct fdw__origin *r;
-
-	if (m->origin_last)
-		origin_put(m, &m->origin_last->o);
-	m->origin_last = NULL;
-	while ((r = m->origin_spare)) {
-		m->origin_spare = *spare_link(r);
-		MEM_UNPOISON(r, sizeof(*r));
-		free(r);
+	origin_put(m, m->origin_last);
+	m->origin_last = 0;
+	if (origin_models && --origin_models)
+		return;
+	for (uint32_t b = 0; b < origin_nblocks; b++) {
+		MEM_UNPOISON(fdw__origin_blocks[b], FDW_ORIGIN_BLOCK * sizeof(struct fdw__origin));
+		free(fdw__origin_blocks[b]);
 	}
-	m->norigin_spare = 0;
+	free(fdw__origin_blocks);
+	fdw__origin_blocks = NULL;
+	origin_nblocks = origin_cap = origin_free = origin_fresh = 0;
 }
 
 /* ---- open file descriptions -------------------------------------------- */
@@ -410,7 +439,7 @@ struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
 		return NULL;
 	o->id = ++m->next_ofd_id;
 	o->kfile = kfile;
-	o->origin = &fdw_origin_none;
+	o->origin = FDW_ORIGIN_NONE;
 	if (kfile && fdw__ofd_index(m, o) < 0)
 		o->kfile = 0; /* untracked identity; still a valid OFD */
 	m->stats.ofds++;
@@ -501,7 +530,7 @@ static int fdset_reach(struct fdw__fdset *set, uint32_t b)
 }
 
 /* Slot fd of the set, allocating its block: NULL when out of memory. The
- * slot may be unused (origin NULL). */
+ * slot may be unused (origin 0). */
 static struct fdw_slot *fdset_slot(struct fdw__fdset *set, uint32_t fd)
 {
 	uint32_t off, b = fdw_slot_block(fd, &off);
@@ -531,7 +560,7 @@ static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int f
 	if (!s)
 		return NULL;
 	if (!s->origin)
-		s->origin = &fdw_origin_none; /* used from now on */
+		s->origin = FDW_ORIGIN_NONE; /* used from now on */
 	return s;
 }
 
@@ -921,7 +950,7 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 
 		if (!fdw_slot_open(ss))
 			continue;
-		ds = fdw__slot_install(m, t, fd, ss->ofd, ss->cloexec, ss->origin);
+		ds = fdw__slot_install(m, t, fd, ss->ofd, ss->cloexec, fdw_slot_origin(ss));
 		if (ds && src->borrowed) /* the view src would have */
 			fdw__origin_set_source(m, &ds->origin, FDW_SRC_INHERIT);
 		if (ds) {

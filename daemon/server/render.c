@@ -364,8 +364,8 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 		}
 		set(o, "generation", json_integer(h->generation), &ok);
 		set(o, "target", fdw_json_bytes(fdw_fd_history_target(h, name)), &ok);
-		set(o, "origin", render_origin(deps, h->origin, false), &ok);
-		set(o, "closed", render_origin(deps, h->closed, true), &ok);
+		set(o, "origin", render_origin(deps, fdw_origin_at(h->origin), false), &ok);
+		set(o, "closed", render_origin(deps, fdw_origin_at(h->closed), true), &ok);
 		if (!ok) {
 			json_decref(o);
 			json_decref(a);
@@ -397,7 +397,7 @@ json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table
 	set(o, "ofd", ofd ? json_u64(ofd->id) : json_null(), &ok);
 	set(o, "generation", json_integer(s ? s->generation : 0), &ok);
 	if (ofd)
-		set(o, "origin", render_origin(deps, s->origin, false), &ok);
+		set(o, "origin", render_origin(deps, fdw_slot_origin(s), false), &ok);
 	else
 		set(o, "origin", json_null(), &ok);
 	if (with_history)
@@ -495,7 +495,7 @@ void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct
 	fdw_json_put_int(f, s ? s->generation : 0);
 	PUT(f, ",\"origin\":");
 	if (ofd)
-		put_origin(f, deps, s->origin);
+		put_origin(f, deps, fdw_slot_origin(s));
 	else
 		PUT(f, "null");
 	(void)putc_unlocked('}', f);

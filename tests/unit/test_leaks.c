@@ -1088,7 +1088,7 @@ static void test_exec_attribution(void)
 	spawn(&m, SH, SA, "python3");
 	do_socket(&m, SA, 4, SOCK_STREAM | SOCK_CLOEXEC);
 	SYS(&m, SA, FDW_SYS_DUP2, 3, 4, 3, 0);
-	CHECK(fdw_table_slot(fdw_model_proc_table(&m, fdw_model_proc(&m, SA)), 3)->origin->flags &
+	CHECK(fdw_slot_origin(fdw_table_slot(fdw_model_proc_table(&m, fdw_model_proc(&m, SA)), 3))->flags &
 	      FDW_ORIGIN_CHOSEN);
 	spawn(&m, SA, SAKID, "server");
 	spawn(&m, SH, SA2, "activate");

@@ -230,16 +230,16 @@ static void test_scan_and_open(void)
 	model_new(&m);
 	start_proc(&m);
 	CHECK_EQ(table_of(&m, PID)->nopen, 3);
-	CHECK_EQ(slot(&m, PID, 0)->origin->source, FDW_SRC_PROCFS);
+	CHECK_EQ(fdw_slot_origin(slot(&m, PID, 0))->source, FDW_SRC_PROCFS);
 	do_open(&m, PID, FILES, 3, "/etc/passwd", O_RDONLY | O_CLOEXEC);
 	s = slot(&m, PID, 3);
 	CHECK(s != NULL);
 	if (s) {
 		CHECK_STR(s->ofd->target, "/etc/passwd");
 		CHECK(s->cloexec);
-		CHECK_EQ(s->origin->nr, FDW_SYS_OPENAT);
-		CHECK_EQ(s->origin->source, FDW_SRC_EVENT);
-		CHECK_EQ(s->origin->tid, PID);
+		CHECK_EQ(fdw_origin_at(s->origin)->nr, FDW_SYS_OPENAT);
+		CHECK_EQ(fdw_origin_at(s->origin)->source, FDW_SRC_EVENT);
+		CHECK_EQ(fdw_origin_at(s->origin)->tid, PID);
 		CHECK_EQ(s->generation, 1);
 	}
 	/* first event bound the scanned table to the kernel's files_struct */
@@ -266,8 +266,8 @@ static void test_dup_family(void)
 		CHECK(a->ofd == b->ofd);
 		CHECK(!b->cloexec);
 		CHECK(a->cloexec);
-		CHECK_EQ(b->origin->from_fd, 3);
-		CHECK_EQ(b->origin->nr, FDW_SYS_DUP);
+		CHECK_EQ(fdw_origin_at(b->origin)->from_fd, 3);
+		CHECK_EQ(fdw_origin_at(b->origin)->nr, FDW_SYS_DUP);
 	}
 
 	/* dup2 onto an open fd replaces it; the old one is in history */
@@ -283,7 +283,7 @@ static void test_dup_family(void)
 		if (h) {
 			CHECK_EQ(h->generation, 1);
 			CHECK_STR(h->target, "/etc/group");
-			CHECK_EQ(h->closed->nr, FDW_SYS_DUP2);
+			CHECK_EQ(fdw_origin_at(h->closed)->nr, FDW_SYS_DUP2);
 		}
 	}
 
@@ -305,7 +305,7 @@ static void test_dup_family(void)
 	/* fcntl F_DUPFD_CLOEXEC and F_SETFD */
 	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 20, 4, F_DUPFD_CLOEXEC, 20));
 	CHECK(slot(&m, PID, 20) && slot(&m, PID, 20)->cloexec);
-	CHECK_EQ(slot(&m, PID, 20)->origin->from_fd, 4);
+	CHECK_EQ(fdw_slot_origin(slot(&m, PID, 20))->from_fd, 4);
 	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 0, 20, F_SETFD, 0));
 	CHECK(slot(&m, PID, 20) && !slot(&m, PID, 20)->cloexec);
 	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 21, 20, F_DUPFD, 21));
@@ -383,7 +383,7 @@ static void test_fork_threads_exec_exit(void)
 	apply(&m, ev);
 	CHECK(table_of(&m, 200) != NULL && table_of(&m, 200) != table_of(&m, PID));
 	CHECK(slot(&m, 200, 3) && slot(&m, 200, 3)->ofd == slot(&m, PID, 3)->ofd);
-	CHECK_EQ(slot(&m, 200, 3)->origin->source, FDW_SRC_INHERIT);
+	CHECK_EQ(fdw_slot_origin(slot(&m, 200, 3))->source, FDW_SRC_INHERIT);
 	/* the child's close does not touch the parent */
 	ev = sys(200, CHILD_FILES, FDW_SYS_CLOSE, 0, 3, 0, 0);
 	ev.pid = 200;
@@ -400,7 +400,7 @@ static void test_fork_threads_exec_exit(void)
 	apply(&m, ev);
 	do_open(&m, PID + 1, FILES, 5, "/from-thread", 0);
 	CHECK(slot(&m, PID, 5) != NULL);
-	CHECK_EQ(slot(&m, PID, 5)->origin->tid, PID + 1);
+	CHECK_EQ(fdw_slot_origin(slot(&m, PID, 5))->tid, PID + 1);
 
 	/* clone(CLONE_FILES) without CLONE_THREAD: another process, same table */
 	ev = task_ev(FDW_REC_FORK, PID, PID, FILES);
@@ -1254,7 +1254,7 @@ static void test_fork_cow(void)
 	CHECK_EQ(m.stats.fds, 5);
 	CHECK(!raw_table(&m, PID)->borrowed);
 	CHECK_EQ(fdw_slot_nhist(&m, slot(&m, PID, 4)), 1); /* the parent kept its history */
-	CHECK_EQ(slot(&m, PID, 3)->origin->source, FDW_SRC_EVENT);
+	CHECK_EQ(fdw_slot_origin(slot(&m, PID, 3))->source, FDW_SRC_EVENT);
 
 	/* a child's change: the child copies, the parent is untouched */
 	fork_ev(&m, PID, FILES, 201, C2, 0);
@@ -1266,10 +1266,10 @@ static void test_fork_cow(void)
 	CHECK(slot(&m, 201, 9) == NULL);
 	s = slot(&m, 201, 4);
 	CHECK(s && s->ofd == slot(&m, PID, 4)->ofd);
-	CHECK_EQ(s ? s->origin->source : 0, FDW_SRC_INHERIT);
+	CHECK_EQ(s ? fdw_origin_at(s->origin)->source : 0, FDW_SRC_INHERIT);
 	CHECK_EQ(s ? fdw_slot_nhist(&m, s) : 9, 0); /* the parent's history is not the child's */
 	CHECK_EQ(fdw_slot_nhist(&m, slot(&m, PID, 4)), 1);
-	CHECK_EQ(slot(&m, PID, 4)->origin->source, FDW_SRC_EVENT);
+	CHECK_EQ(fdw_slot_origin(slot(&m, PID, 4))->source, FDW_SRC_EVENT);
 	CHECK_EQ(fds_counted(&m), m.stats.fds);
 	close_ev(&m, PID, FILES, 9);
 	fake[9].open = false;
@@ -1286,7 +1286,7 @@ static void test_fork_cow(void)
 	CHECK(raw_table(&m, 202)->blocks != raw_table(&m, PID)->blocks);
 	CHECK(slot(&m, 202, 3) != NULL); /* the parent's close did not reach them */
 	CHECK(slot(&m, 203, 3) != NULL);
-	CHECK_EQ(slot(&m, 203, 3)->origin->source, FDW_SRC_INHERIT);
+	CHECK_EQ(fdw_slot_origin(slot(&m, 203, 3))->source, FDW_SRC_INHERIT);
 	CHECK_EQ(fdw_slot_nhist(&m, slot(&m, 203, 4)), 0);
 	/* the parent's open does not reach them either */
 	do_open(&m, PID, FILES, 7, "/after-fork", 0);
@@ -1433,6 +1433,85 @@ static void test_unknown_gone(void)
 }
 
 /*
+ * Slots and OFDs hold their origin by a 32-bit handle into blocks of
+ * FDW_ORIGIN_BLOCK: every fd of about two blocks' worth reads back its own
+ * (a wrong block or index decode reads another fd's seq, or one given
+ * back), before and after half of them were closed and their handles given
+ * out again.
+ */
+static void test_origin_handles(void)
+{
+	static uint64_t want[FAKE_MAX];
+	struct fdw_model m;
+	uint32_t hmax = 0;
+	struct fdw_event ev;
+
+	model_new(&m);
+	start_proc(&m);
+	for (int fd = 3; fd < FAKE_MAX; fd++) {
+		do_open(&m, PID, FILES, fd, "/tmp/fdw-handles", 0);
+		want[fd] = seq;
+	}
+	for (int round = 0; round < 2; round++) {
+		for (int fd = 3; fd < FAKE_MAX; fd++) {
+			const struct fdw_slot *s = slot(&m, PID, fd);
+
+			CHECK(s && s->ofd);
+			if (!s || !s->ofd)
+				continue;
+			CHECK(s->origin > FDW_ORIGIN_NONE);
+			CHECK_EQ(fdw_slot_origin(s)->seq, want[fd]);
+			CHECK_EQ(fdw_slot_origin(s)->nr, FDW_SYS_OPENAT);
+			CHECK_EQ(s->ofd->origin, s->origin); /* the open made both */
+			CHECK_EQ(fdw_ofd_origin(s->ofd)->seq, want[fd]);
+			if (s->origin > hmax)
+				hmax = s->origin;
+		}
+		CHECK(hmax >= FDW_ORIGIN_BLOCK + FDW_ORIGIN_BLOCK / 2);
+		if (round)
+			break;
+		/* every other fd closed and opened again: handles reused */
+		for (int fd = 3; fd < FAKE_MAX; fd += 2) {
+			ev = sys(PID, FILES, FDW_SYS_CLOSE, 0, (uint64_t)fd, 0, 0);
+			apply(&m, ev);
+			fake[fd].open = false;
+		}
+		for (int fd = 3; fd < FAKE_MAX; fd += 2) {
+			do_open(&m, PID, FILES, fd, "/tmp/fdw-handles", 0);
+			want[fd] = seq;
+		}
+	}
+	for (int fd = 3; fd < FAKE_MAX; fd++)
+		fake[fd].open = false;
+	fdw_model_free(&m);
+}
+
+/* The OFD's id shares a word with its pending index and name flags: an
+ * id past 32 bits is kept whole, and setting one field leaves the others. */
+static void test_ofd_packed(void)
+{
+	struct fdw_model m;
+	const struct fdw_slot *s;
+
+	model_new(&m);
+	start_proc(&m);
+	m.next_ofd_id = (1ull << 40) + 5;
+	do_open(&m, PID, FILES, 3, "/tmp/fdw-packed", 0);
+	s = slot(&m, PID, 3);
+	CHECK(s && s->ofd);
+	if (s && s->ofd) {
+		CHECK_EQ(s->ofd->id, (1ull << 40) + 6);
+		s->ofd->pending = FDW_MODEL_MAX_PENDING;
+		CHECK_EQ(s->ofd->id, (1ull << 40) + 6);
+		CHECK(!s->ofd->target_ino);
+		s->ofd->pending = 0;
+		CHECK_EQ(s->ofd->id, (1ull << 40) + 6);
+	}
+	fake[3].open = false;
+	fdw_model_free(&m);
+}
+
+/*
  * Shared storage: origins and names are one copy where the model has one
  * fact (an fd and the OFD its open created; every fd of a table read from
  * /proc; a file opened twice), copied on change (a fork child's inherited
@@ -1463,7 +1542,7 @@ static void test_shared_storage(void)
 	CHECK(a->ofd->target == b->ofd->target);     /* one copy of the name */
 	CHECK(a->origin == a->ofd->origin);	     /* the open made both */
 	CHECK(a->origin != b->origin);		     /* another event */
-	CHECK_EQ(a->origin->seq + 1, b->origin->seq);
+	CHECK_EQ(fdw_origin_at(a->origin)->seq + 1, fdw_origin_at(b->origin)->seq);
 	CHECK_EQ(fdw_strtab_refs(a->ofd->target), 2);
 	/* a fork child's inherited view: its own origin, the rest the same */
 	ev = task_ev(FDW_REC_FORK, PID, PID, FILES);
@@ -1474,10 +1553,10 @@ static void test_shared_storage(void)
 	c = slot(&m, 200, 3);
 	CHECK(c != NULL);
 	if (c) {
-		CHECK_EQ(c->origin->source, FDW_SRC_INHERIT);
+		CHECK_EQ(fdw_origin_at(c->origin)->source, FDW_SRC_INHERIT);
 		CHECK(c->origin != a->origin);
-		CHECK_EQ(c->origin->seq, a->origin->seq);
-		CHECK_EQ(a->origin->source, FDW_SRC_EVENT); /* the parent's untouched */
+		CHECK_EQ(fdw_origin_at(c->origin)->seq, fdw_origin_at(a->origin)->seq);
+		CHECK_EQ(fdw_origin_at(a->origin)->source, FDW_SRC_EVENT); /* the parent's untouched */
 		CHECK(c->ofd == a->ofd);
 	}
 	/* closing keeps the generation's origin and name in the history */
@@ -1489,8 +1568,8 @@ static void test_shared_storage(void)
 	CHECK(h != NULL);
 	if (h) {
 		CHECK_STR(h->target, "/var/log/app.log");
-		CHECK_EQ(h->origin->nr, FDW_SYS_OPENAT);
-		CHECK_EQ(h->closed->nr, FDW_SYS_CLOSE);
+		CHECK_EQ(fdw_origin_at(h->origin)->nr, FDW_SYS_OPENAT);
+		CHECK_EQ(fdw_origin_at(h->closed)->nr, FDW_SYS_CLOSE);
 		CHECK(h->closed != h->origin);
 	}
 	c = slot(&m, 200, 3);
@@ -1567,6 +1646,8 @@ int main(void)
 	test_targets_read_then_apply();
 	test_scan_and_open();
 	test_shared_storage();
+	test_origin_handles();
+	test_ofd_packed();
 	test_dup_family();
 	test_close();
 	test_fork_threads_exec_exit();
