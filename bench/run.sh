@@ -148,6 +148,11 @@ if ((cpu < $(nproc))) && taskset -c "$cpu" true 2>/dev/null; then
 else
 	fdw_log "not pinning the loops to CPU $cpu (taskset missing or no such CPU)"
 fi
+# the -1cpu nginx rows pin nginx and wrk to that CPU and the daemon to another
+if ((nginx_rows)) && { ((${#pin[@]} == 0)) || (($(nproc) < 2)); }; then
+	fdw_log "no -1cpu nginx rows: they need taskset and two CPUs"
+	nginx_modes=(close keepalive)
+fi
 clk_tck=$(getconf CLK_TCK)
 fdw_mount_tracefs || true
 
@@ -197,11 +202,13 @@ stop_daemon() {
 # the slow tracepoint path, and an "untraced" loop run meanwhile is not.
 # Wait for every such child (ours, or another bench's that just ended).
 wait_detached() {
-	local i c busy
+	local i c busy name
 	for ((i = 0; i < 300; i++)); do
 		busy=0
 		for c in /proc/[0-9]*/comm; do
-			if [[ $(cat "$c" 2>/dev/null) == fdwatchd-detach ]] &&
+			# no fork per process: a process may vanish mid-read
+			{ read -r name <"$c"; } 2>/dev/null || continue
+			if [[ $name == fdwatchd-detach ]] &&
 				! grep -q '^State:[[:space:]]*Z' "${c%/comm}/status" 2>/dev/null; then
 				busy=1
 				break
@@ -217,9 +224,10 @@ wait_detached() {
 # running? Its probes trace the untraced arm too: said in the output.
 untraced_shared=0
 others_running() {
-	local c
+	local c name
 	for c in /proc/[0-9]*/comm; do
-		[[ $(cat "$c" 2>/dev/null) == fdwatchd ]] || continue
+		{ read -r name <"$c"; } 2>/dev/null || continue
+		[[ $name == fdwatchd ]] || continue
 		c=${c%/comm}
 		[[ ${c#/proc/} == "$daemon_pid" ]] || return 0
 	done

@@ -267,7 +267,8 @@ static void on_double_close(struct fdw_leaks *l, struct leak_proc *st, struct fd
 			memset(&f.closed, 0, sizeof(f.closed));
 		}
 	} else {
-		f.never_opened = slot == NULL || slot->generation == 0;
+		/* a slot ever used has an origin (the generation wraps) */
+		f.never_opened = slot == NULL || !slot->origin;
 		if (!f.never_opened)
 			return; /* had generations, none kept: nothing to show */
 	}

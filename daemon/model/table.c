@@ -228,6 +228,8 @@ void fdw__origin_forget_last(struct fdw_model *m)
 #define OFD_MAX_BLOCKS UINT16_MAX /* o->slab of a block's OFD is below it */
 #define OFD_MALLOCED UINT16_MAX	  /* o->slab of one allocated alone (no block left) */
 _Static_assert((uint64_t)OFD_MAX_BLOCKS * OFD_BLOCK < UINT32_MAX, "handles are 32 bits");
+_Static_assert((uint64_t)OFD_MAX_BLOCKS * OFD_BLOCK < (1u << 24) - 1,
+	       "the kfile map (base/keyset.h) holds 24-bit handles");
 
 struct ofd_block {
 	struct fdw_ofd *free; /* freed OFDs, linked through their first bytes */
