@@ -119,10 +119,12 @@ static bool exec_race_form(struct fdw_leaks *l, struct fdw_proc *owner, int fd,
 			   const struct fdw_slot *slot)
 {
 	const struct fdw_slot *cs = fdw_table_slot(fdw_model_proc_table(l->m, owner), fd);
+	uint64_t seq;
 
-	return fdw_slot_open(cs) && cs->ofd == slot->ofd && cs->cloexec &&
-	       !cs->inheritable && fdw_slot_origin(cs)->seq &&
-	       fdw_slot_origin(cs)->seq == fdw_slot_origin(slot)->seq;
+	if (!fdw_slot_open(cs) || cs->ofd != slot->ofd || !cs->cloexec || cs->inheritable)
+		return false;
+	seq = fdw_slot_origin(cs)->seq;
+	return seq && seq == fdw_slot_origin(slot)->seq;
 }
 
 /*

@@ -152,6 +152,7 @@ static bool site_is(const struct fdw_leak_site *s, const struct fdw_slot *sl, co
 static int group_site(struct site_group *g, const struct fdw_slot *sl, struct site_acc **out)
 {
 	const struct fdw_ofd *o = sl->ofd;
+	const struct fdw_origin *so = fdw_slot_origin(sl);
 	struct site_acc *a, *head;
 	char pattern[256], buf[FDW_OFD_NAME_BUF];
 	const char *target = fdw_ofd_target(o, buf);
@@ -181,10 +182,10 @@ static int group_site(struct site_group *g, const struct fdw_slot *sl, struct si
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	a->s.nr = fdw_slot_origin(sl)->nr;
+	a->s.nr = so->nr;
 	a->s.ofd_nr = fdw_ofd_origin(o)->nr;
-	a->s.source = fdw_slot_origin(sl)->source;
-	memcpy(a->s.comm, fdw_slot_origin(sl)->comm, sizeof(a->s.comm));
+	a->s.source = so->source;
+	memcpy(a->s.comm, so->comm, sizeof(a->s.comm));
 	a->s.comm[sizeof(a->s.comm) - 1] = '\0';
 	snprintf(a->s.pattern, sizeof(a->s.pattern), "%s", pattern);
 	a->s.type = fdw_fd_type_name(o->mode, target);

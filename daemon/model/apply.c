@@ -215,7 +215,7 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	}
 	fdw__notify(m, task->proc, ev, FDW_FDEV_CLOSE, fd, s);
 	origin_from_event(&closed, ev, task->proc, -1);
-	if (s->suspect && fdw_origin_at(s->origin)->tid != ev->tid) {
+	if (s->suspect && fdw_slot_origin(s)->tid != ev->tid) {
 		/*
 		 * Two threads raced: this close may be of the fd the number held
 		 * before the install we applied first (records are ordered by
@@ -435,7 +435,7 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 		from = (int)ev->args[0];
 		fd = (int)ev->ret;
 		s = fdw_table_slot(t, fd);
-		if (fdw_slot_open(s) && fdw_origin_at(s->origin)->source == FDW_SRC_PROCFS && from != fd &&
+		if (fdw_slot_open(s) && fdw_slot_origin(s)->source == FDW_SRC_PROCFS && from != fd &&
 		    fdw_slot_open(fdw_table_slot(t, from)) &&
 		    fdw_table_slot(t, from)->ofd == s->ofd) {
 			origin_from_event(&origin, ev, task->proc, from);
@@ -451,7 +451,7 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 	origin_from_event(&origin, ev, task->proc, -1);
 	for (unsigned int i = 0; i < ev->nfds; i++) {
 		s = fdw_table_slot(t, ev->fds[i]);
-		if (!fdw_slot_open(s) || fdw_origin_at(s->origin)->source != FDW_SRC_PROCFS)
+		if (!fdw_slot_open(s) || fdw_slot_origin(s)->source != FDW_SRC_PROCFS)
 			continue;
 		if (ev->kfiles[i] && s->ofd->kfile && s->ofd->kfile != ev->kfiles[i])
 			continue;
@@ -647,10 +647,12 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 			return;
 		for (uint32_t fd = 3; fd < t->nslots; fd++) {
 			struct fdw_slot *s = fdw_table_slot(t, (int)fd);
+			const struct fdw_origin *o;
 
-			if (!fdw_slot_open(s) || s->cloexec || s->exec_passed ||
-			    fdw_origin_at(s->origin)->source != FDW_SRC_INHERIT || !fdw_origin_at(s->origin)->seq ||
-			    fdw_origin_at(s->origin)->seq >= ev->seq)
+			if (!fdw_slot_open(s) || s->cloexec || s->exec_passed)
+				continue;
+			o = fdw_slot_origin(s);
+			if (o->source != FDW_SRC_INHERIT || !o->seq || o->seq >= ev->seq)
 				continue;
 			fdw__notify(m, p, ev, FDW_FDEV_EXEC_LEAK, (int)fd, s);
 			s->exec_passed = true;
