@@ -37,6 +37,9 @@ int fdw__ofd_index(struct fdw_model *m, struct fdw_ofd *o);
 struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile);
 /* Drop one reference; the last frees it. NULL-safe. */
 void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o);
+/* o's name is its inode's, pipe:[ino] or socket:[ino] (o->ino set, a FIFO
+ * or a socket): the string it held is dropped. */
+void fdw__ofd_name_by_ino(struct fdw_model *m, struct fdw_ofd *o, bool exact);
 /* exact: read from /proc (vs synthesized). */
 void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *target,
 			 bool exact);

@@ -468,26 +468,29 @@ void fdw__ofd_put(struct fdw_model *m, struct fdw_ofd *o)
 	ofd_free(m, o);
 }
 
+/*
+ * A pipe's or socket's own name is made from its inode when read: no
+ * string per pipe (both ends of one would share it, still one allocation
+ * and a bucket per pipe).
+ */
+void fdw__ofd_name_by_ino(struct fdw_model *m, struct fdw_ofd *o, bool exact)
+{
+	fdw_strtab_put(&m->strings, o->target);
+	o->target = NULL;
+	o->target_ino = true;
+	o->target_exact = exact;
+}
+
 void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *target, bool exact)
 {
 	char buf[FDW_OFD_NAME_BUF];
 	const char *t;
 
 	target = target ? target : "";
-	/* a pipe's or socket's own name is made from its inode when read:
-	 * no string per pipe (both ends of one would share it, still one
-	 * allocation and a bucket per pipe) */
-	if (o->ino && (S_ISFIFO(o->mode) || S_ISSOCK(o->mode))) {
-		bool was = o->target_ino;
-
-		o->target_ino = true;
-		if (!strcmp(fdw_ofd_target(o, buf), target)) {
-			fdw_strtab_put(&m->strings, o->target);
-			o->target = NULL;
-			o->target_exact = exact;
-			return;
-		}
-		o->target_ino = was;
+	if (o->ino && (S_ISFIFO(o->mode) || S_ISSOCK(o->mode)) &&
+	    !strcmp(fdw_ino_name(S_ISSOCK(o->mode), o->ino, buf), target)) {
+		fdw__ofd_name_by_ino(m, o, exact);
+		return;
 	}
 	t = fdw_strtab_get(&m->strings, target);
 	if (!t)

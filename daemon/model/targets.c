@@ -16,13 +16,14 @@
 static void synthesize_target(struct fdw_model *m, struct fdw_ofd *o, const struct fdw_event *ev)
 {
 	const struct fdw_syscall_info *si = fdw_syscall_info(ev->nr);
-	char buf[FDW_OFD_NAME_BUF];
 	const char *t;
 
 	/* no snprintf: this runs for every new fd */
-	if ((S_ISFIFO(o->mode) || S_ISSOCK(o->mode)) && o->ino)
-		t = fdw_ino_name(S_ISSOCK(o->mode), o->ino, buf);
-	else if (si && si->anon_name)
+	if ((S_ISFIFO(o->mode) || S_ISSOCK(o->mode)) && o->ino) {
+		fdw__ofd_name_by_ino(m, o, false);
+		return;
+	}
+	if (si && si->anon_name)
 		t = si->anon_name;
 	else if (ev->path && ev->path[0])
 		t = ev->path;
