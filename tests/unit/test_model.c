@@ -163,6 +163,18 @@ static struct fdw_event sys(uint32_t tid, uint64_t files, unsigned int nr, int64
 	return ev;
 }
 
+/* ev installing one fd, of the inode ino on dev with type mode */
+static struct fdw_event one_fd(struct fdw_event ev, int fd, uint64_t ino, uint32_t dev,
+			       uint32_t mode)
+{
+	ev.nfds = 1;
+	ev.fds[0] = fd;
+	ev.ino = ino;
+	ev.dev = dev;
+	ev.mode = mode;
+	return ev;
+}
+
 /* openat(AT_FDCWD, path, flags) returning fd, with the fake kernel updated */
 static void do_open(struct fdw_model *m, uint32_t tid, uint64_t files, int fd, const char *path,
 		    int flags)
@@ -1075,13 +1087,8 @@ static void test_fork_during_read(void)
 	CHECK(slot(&m, 300, 9) == NULL);
 	/* the parent's open of fd 9, at 160, is the parent's alone */
 	fake[9].open = true;
-	ev = at(sys(PID, FILES, FDW_SYS_OPENAT, 9, (uint64_t)AT_FDCWD, 0, 0), 160);
-	ev.nfds = 1;
-	ev.fds[0] = 9;
-	ev.ino = 9;
-	ev.dev = 1;
-	ev.mode = S_IFREG;
-	apply(&m, ev);
+	apply(&m, one_fd(at(sys(PID, FILES, FDW_SYS_OPENAT, 9, (uint64_t)AT_FDCWD, 0, 0), 160),
+			 9, 9, 1, S_IFREG));
 	CHECK(slot(&m, PID, 9) != NULL);
 	CHECK(slot(&m, 300, 9) == NULL);
 
@@ -1607,13 +1614,7 @@ static void test_inode_names(void)
 	h = fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 6), 0);
 	CHECK_STR(fdw_fd_history_target(h, name), "pipe:[18446744073709551615]");
 
-	ev = sys(PID, FILES, FDW_SYS_SOCKET, 7, 1, 1, 0);
-	ev.nfds = 1;
-	ev.fds[0] = 7;
-	ev.ino = 4242;
-	ev.dev = 8;
-	ev.mode = S_IFSOCK;
-	apply(&m, ev);
+	apply(&m, one_fd(sys(PID, FILES, FDW_SYS_SOCKET, 7, 1, 1, 0), 7, 4242, 8, S_IFSOCK));
 	s = slot(&m, PID, 7);
 	CHECK(s && !s->ofd->target && s->ofd->target_ino);
 	CHECK_STR(target_of(s->ofd), "socket:[4242]");
