@@ -147,16 +147,13 @@ void fdw_pipeline_on_batch(void *userdata)
 /* ---- lost records ----------------------------------------------------- */
 
 /*
- * Re-read a process's tables; one that /proc no longer has exited while its
- * records were lost (its exit among them): forget it rather than keep a
- * phantom.
+ * Re-read a process's tables; one that /proc no longer has, or shows as a
+ * zombie, exited while its records were lost (its exit among them): forget
+ * it rather than keep a phantom (its reaping will not be traced).
  */
 bool fdw_pipeline_drop_if_gone(struct fdw_pipeline *p, struct fdw_proc *proc)
 {
-	char path[64];
-
-	snprintf(path, sizeof(path), "%s/%u", p->proc_root, proc->pid);
-	if (access(path, F_OK) == 0 || errno != ENOENT)
+	if (!fdw_proc_exited(p->proc_root, proc->pid))
 		return false;
 	fdw_model_drop_proc(p->model, proc);
 	p->stats.ghosts_dropped++;
@@ -465,32 +462,45 @@ uint64_t fdw_pipeline_lost(const struct fdw_pipeline *p, uint64_t *per_cpu, unsi
 static int scan_one(void *data, uint32_t pid)
 {
 	struct fdw_pipeline *p = data;
-	uint32_t *tids = NULL, ppid = 0;
+	struct fdw_pid_stat st;
+	uint32_t *tids = NULL;
 	unsigned int n = 0;
-	char comm[16];
 	int r;
 
 	if (pid == (uint32_t)getpid())
 		return 0;
+	if (fdw_pid_stat_read(p->proc_root, pid, &st) < 0)
+		return 0; /* gone */
+	if (st.flags & FDW_PF_KTHREAD)
+		return 0; /* no fd table of its own */
 	if (p->snapshot && !fdw_snapshot_has_process(p->snapshot, pid)) {
-		struct fdw_pid_stat st;
-
 		/* born after the snapshot (a clock tick or more after it began):
 		 * its fork record adds it, from its parent's table as it was
 		 * then. Otherwise (a task the iterator did not show, such as a
-		 * pid 1 here) its table is read from /proc. */
-		if (fdw_pid_stat_read(p->proc_root, pid, &st) < 0 ||
-		    (double)st.starttime > p->snapshot_ticks)
+		 * pid 1 here, or one whose files were gone) its table is read
+		 * from /proc. */
+		if ((double)st.starttime > p->snapshot_ticks)
 			return 0;
 		p->stats.scan_from_proc++;
 	}
-	if (fdw_proc_is_kernel_thread(p->proc_root, pid))
-		return 0; /* no fd table of its own */
-	if (fdw_proc_read_stat(p->proc_root, pid, comm, &ppid) < 0)
-		return 0; /* gone, or a kernel thread we cannot read */
 	if (fdw_proc_list_tasks(p->proc_root, pid, &tids, &n) < 0)
 		return 0;
-	r = fdw_model_add_scanned(p->model, pid, ppid, comm, tids, n, fdw_now_mono());
+	/*
+	 * A zombie, or a process in do_exit(), is still in /proc but its exit
+	 * record has been (before our probes, or in the ring before this read,
+	 * applied to nothing): added now, nothing would ever remove it, as
+	 * reaping is not traced. A leader that exited alone (its threads run
+	 * on) has no table to read through: the live threads do.
+	 */
+	if (st.state == 'Z' || st.state == 'X' || (st.flags & FDW_PF_EXITING)) {
+		n = fdw_proc_live_tasks(p->proc_root, pid, tids, n);
+		if (!n) {
+			p->stats.scan_exited++;
+			free(tids);
+			return 0;
+		}
+	}
+	r = fdw_model_add_scanned(p->model, pid, st.ppid, st.comm, tids, n, fdw_now_mono());
 	if (r < 0 && r != -ESRCH)
 		p->stats.scan_errors++;
 	free(tids);

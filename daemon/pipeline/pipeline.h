@@ -38,6 +38,7 @@ struct fdw_pipeline_stats {
 	bool scan_snapshot;	  /* the start-up scan read the BPF snapshot (else /proc) */
 	uint64_t scan_fds;	  /* fds the snapshot held */
 	uint64_t scan_from_proc;  /* processes it did not show, read from /proc */
+	uint64_t scan_exited;	  /* zombies and exiting processes /proc still showed */
 	uint64_t scan_ms;	  /* the start-up scan's duration */
 };
 

@@ -757,9 +757,10 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 	set(o, "unknown_tasks", json_u64(st->unknown_tasks), &ok);
 	set(o, "table_splits", json_u64(st->table_splits), &ok);
 	set(o, "scan",
-	    json_pack("{s:s, s:I, s:I, s:I}", "source", st->scan_snapshot ? "snapshot" : "proc",
-		      "fds", (json_int_t)st->scan_fds, "from_proc", (json_int_t)st->scan_from_proc,
-		      "ms", (json_int_t)st->scan_ms),
+	    json_pack("{s:s, s:I, s:I, s:I, s:I}", "source",
+		      st->scan_snapshot ? "snapshot" : "proc", "fds", (json_int_t)st->scan_fds,
+		      "from_proc", (json_int_t)st->scan_from_proc, "exited",
+		      (json_int_t)st->scan_exited, "ms", (json_int_t)st->scan_ms),
 	    &ok);
 	set(o, "memory", json_pack("{s:I}", "heap_bytes", (json_int_t)st->heap_bytes), &ok);
 	set(o, "probes",

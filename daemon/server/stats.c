@@ -112,6 +112,7 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 		st.scan_snapshot = deps->pipeline->stats.scan_snapshot;
 		st.scan_fds = deps->pipeline->stats.scan_fds;
 		st.scan_from_proc = deps->pipeline->stats.scan_from_proc;
+		st.scan_exited = deps->pipeline->stats.scan_exited;
 		if (deps->pipeline->capture) {
 			const char *names[1];
 

@@ -28,6 +28,7 @@ struct fdw_stats {
 	bool scan_snapshot;	  /* the start-up scan: the BPF snapshot, or /proc */
 	uint64_t scan_fds;
 	uint64_t scan_from_proc;
+	uint64_t scan_exited;
 	unsigned int probes_attached, probes_failed;
 	bool fanotify_read; /* the on-demand fanotify read probe is on */
 	uint64_t heap_bytes; /* malloc'd and in use (mallinfo2) */

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define FDW_PF_KTHREAD 0x00200000u /* a kernel thread (flags, field 9) */
+#define FDW_PF_EXITING 0x00000004u /* in do_exit(): its files go, or went */
 
 /* The fields of ROOT/PID/stat the daemon uses. */
 struct fdw_pid_stat {

@@ -296,15 +296,6 @@ int fdw_proc_read_stat(const char *root, uint32_t pid, char comm[16], uint32_t *
 	return 0;
 }
 
-bool fdw_proc_is_kernel_thread(const char *root, uint32_t pid)
-{
-	struct fdw_pid_stat st;
-
-	/* PF_KTHREAD in the flags; not "no exe", which a process whose leader
-	 * exited (a zombie leader) also shows */
-	return fdw_pid_stat_read(root, pid, &st) == 0 && (st.flags & FDW_PF_KTHREAD);
-}
-
 int fdw_proc_list_tasks(const char *root, uint32_t pid, uint32_t **tids, unsigned int *n)
 {
 	char path[64];
@@ -345,6 +336,54 @@ int fdw_proc_list_tasks(const char *root, uint32_t pid, uint32_t **tids, unsigne
 	*tids = v;
 	*n = len;
 	return 0;
+}
+
+static bool stat_live(const struct fdw_pid_stat *st)
+{
+	return st->state != 'Z' && st->state != 'X' && !(st->flags & FDW_PF_EXITING);
+}
+
+static bool task_live(const char *root, uint32_t pid, uint32_t tid)
+{
+	struct fdw_pid_stat st;
+	char task_root[PATH_MAX];
+
+	if (tid == pid)
+		return fdw_pid_stat_read(root, pid, &st) == 0 && stat_live(&st);
+	/* ROOT/PID/task/TID/stat: the same parser, one level down */
+	snprintf(task_root, sizeof(task_root), "%s/%u/task", root, pid);
+	return fdw_pid_stat_read(task_root, tid, &st) == 0 && stat_live(&st);
+}
+
+unsigned int fdw_proc_live_tasks(const char *root, uint32_t pid, uint32_t *tids, unsigned int n)
+{
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (task_live(root, pid, tids[i]))
+			tids[k++] = tids[i];
+	return k;
+}
+
+bool fdw_proc_exited(const char *root, uint32_t pid)
+{
+	struct fdw_pid_stat st;
+	uint32_t *tids = NULL;
+	unsigned int n = 0;
+	bool exited;
+	int r;
+
+	r = fdw_pid_stat_read(root, pid, &st);
+	if (r < 0)
+		return r == -ESRCH;
+	if (stat_live(&st))
+		return false; /* the common case: a live leader, one read */
+	r = fdw_proc_list_tasks(root, pid, &tids, &n);
+	if (r < 0)
+		return r == -ESRCH;
+	exited = fdw_proc_live_tasks(root, pid, tids, n) == 0;
+	free(tids);
+	return exited;
 }
 
 int fdw_proc_list_pids(const char *root, int (*cb)(void *data, uint32_t pid), void *data)

@@ -53,11 +53,19 @@ int fdw_proc_read_table(const char *root, uint32_t tid,
 /* comm (without newline) and ppid of a process. */
 int fdw_proc_read_stat(const char *root, uint32_t pid, char comm[16], uint32_t *ppid);
 
-/* A kernel thread (no executable, no user fd table)? */
-bool fdw_proc_is_kernel_thread(const char *root, uint32_t pid);
-
 /* Thread ids of a process, leader first. *tids is malloc'd. */
 int fdw_proc_list_tasks(const char *root, uint32_t pid, uint32_t **tids, unsigned int *n);
+
+/*
+ * Keep of tids[0..n) (tasks of process pid) those that still have an fd
+ * table, in order; returns how many. A task that is exiting (PF_EXITING:
+ * exit_files() follows) or a zombie has none. A process with none left has
+ * exited: only its reaping, which nothing traces, is still to come.
+ */
+unsigned int fdw_proc_live_tasks(const char *root, uint32_t pid, uint32_t *tids, unsigned int n);
+
+/* Has process pid exited (every task exiting or a zombie), or gone? */
+bool fdw_proc_exited(const char *root, uint32_t pid);
 
 /* Call cb for every numeric entry of /proc. */
 int fdw_proc_list_pids(const char *root, int (*cb)(void *data, uint32_t pid), void *data);

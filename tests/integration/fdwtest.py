@@ -184,8 +184,9 @@ _libc.syscall.restype = ctypes.c_long
 
 _SYSCALLS = {
     "x86_64": {"bpf": 321, "kcmp": 312, "close": 3, "close_range": 436, "dup2": 33,
-               "dup3": 292},
-    "aarch64": {"bpf": 280, "kcmp": 272, "close": 57, "close_range": 436, "dup3": 24},
+               "dup3": 292, "exit": 60},
+    "aarch64": {"bpf": 280, "kcmp": 272, "close": 57, "close_range": 436, "dup3": 24,
+                "exit": 93},
 }
 
 

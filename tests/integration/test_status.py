@@ -12,6 +12,7 @@ fd counts agree with /proc; the periodic audit runs and finds no
 divergence; the history is bounded by --history; `verify` of everything
 passes on a quiet machine."""
 
+import json
 import os
 import re
 import subprocess
@@ -165,7 +166,7 @@ def presence_vs_proc(d):
     one listed both times while absent from /proc each time is a ghost."""
     def snapshot():
         p1 = proc_pids()
-        m = set(d.processes_by_pid())
+        m = d.processes_by_pid()
         p2 = proc_pids()
         return p1, m, p2
 
@@ -177,11 +178,13 @@ def presence_vs_proc(d):
                      and T.proc_state(pid) not in ("Z", "X", None))
     check(not missing, f"{len(missing)} processes alive throughout, not in ps: "
           + ", ".join(f"{p} ({T.proc_comm(p)})" for p in missing[:20]))
-    extra = m - p1 - p2
+    extra = set(m) - p1 - p2
     if extra:
         q1, m2, q2 = snapshot()
         ghosts = sorted(pid for pid in extra if pid in m2 and pid not in q1 | q2)
-        check(not ghosts, f"pids in ps twice, absent from /proc each time: {ghosts[:20]}")
+        check(not ghosts, f"pids in ps twice, absent from /proc each time: {ghosts[:20]}: "
+              + "; ".join(json.dumps(m2[g]) for g in ghosts[:5])
+              + f"; daemon pid {d.proc.pid}, status {json.dumps(d.status())}")
     T.log(f"presence: {len(m)} in ps, {len(p1)} and {len(p2)} in /proc, "
           f"{len(extra)} short-lived in between")
 

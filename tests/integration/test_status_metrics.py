@@ -79,7 +79,7 @@ STATUS_ONLY = {
     "table_splits", "history.size", "history.capacity", "limits.max_processes",
     "limits.max_fds", "limits.max_clients", "alerts.stored",
     "loop_lag_max_ms",  # fdwatch_loop_lag_max_seconds: the same figure in seconds
-    "scan.source", "scan.fds", "scan.from_proc", "scan.ms",
+    "scan.source", "scan.fds", "scan.from_proc", "scan.exited", "scan.ms",
     "probes.attached", "probes.failed", "probes.fanotify_read",  # which probes are on
     "memory.heap_bytes",  # changes with every request  # the start-up scan, once
 }

@@ -15,9 +15,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "sys/pidinfo.h"
 #include "sys/procfs.h"
 
 #define O_CLOEXEC_OCTAL "02000000" /* how fdinfo's flags: line shows it */
@@ -104,6 +106,7 @@ static uint32_t kdev(dev_t d)
 
 static void test_stat(void)
 {
+	struct fdw_pid_stat st;
 	char comm[16];
 	uint32_t ppid = 0;
 
@@ -113,7 +116,8 @@ static void test_stat(void)
 	CHECK_EQ(fdw_proc_read_stat(root, 1234, comm, &ppid), 0);
 	CHECK_STR(comm, "a) b)");
 	CHECK_EQ(ppid, 77);
-	CHECK(!fdw_proc_is_kernel_thread(root, 1234));
+	CHECK_EQ(fdw_pid_stat_read(root, 1234, &st), 0);
+	CHECK(!(st.flags & FDW_PF_KTHREAD));
 
 	mkdirf("%s/1235", root);
 	put("1235 (my (odd) prog) R 1 1 1 0 -1 0\n", "%s/1235/stat", root);
@@ -130,11 +134,11 @@ static void test_stat(void)
 	/* PF_KTHREAD in the flags field */
 	mkdirf("%s/2", root);
 	put("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0\n", "%s/2/stat", root);
-	CHECK(fdw_proc_is_kernel_thread(root, 2));
+	CHECK_EQ(fdw_pid_stat_read(root, 2, &st), 0);
+	CHECK(st.flags & FDW_PF_KTHREAD);
 
 	/* no such process: -ESRCH; a malformed line: -EBADMSG */
 	CHECK_EQ(fdw_proc_read_stat(root, 999, comm, &ppid), -ESRCH);
-	CHECK(!fdw_proc_is_kernel_thread(root, 999));
 	mkdirf("%s/1237", root);
 	put("1237 no parentheses S 1\n", "%s/1237/stat", root);
 	CHECK_EQ(fdw_proc_read_stat(root, 1237, comm, &ppid), -EBADMSG);
@@ -161,6 +165,56 @@ static int stop_at_first(void *data, uint32_t pid)
 {
 	(*(unsigned int *)data)++;
 	return -EINTR;
+}
+
+/* Processes whose exit /proc still shows: zombies, PF_EXITING, a zombie
+ * leader whose threads run on (not exited). */
+static void test_exited(void)
+{
+	uint32_t tids[3];
+
+	mkdirf("%s/3000", root);
+	put("3000 (live) S 1 3000 3000 0 -1 4194560 0 0\n", "%s/3000/stat", root);
+	CHECK(!fdw_proc_exited(root, 3000));
+
+	/* a zombie: leader Z, its only task Z */
+	mkdirf("%s/3001", root);
+	mkdirf("%s/3001/task", root);
+	mkdirf("%s/3001/task/3001", root);
+	put("3001 (zombie) Z 1 3001 3001 0 -1 4227084 0 0\n", "%s/3001/stat", root);
+	put("3001 (zombie) Z 1 3001 3001 0 -1 4227084 0 0\n", "%s/3001/task/3001/stat", root);
+	CHECK(fdw_proc_exited(root, 3001));
+	tids[0] = 3001;
+	CHECK_EQ(fdw_proc_live_tasks(root, 3001, tids, 1), 0);
+
+	/* in do_exit(): running, PF_EXITING (0x4) */
+	mkdirf("%s/3004", root);
+	mkdirf("%s/3004/task", root);
+	mkdirf("%s/3004/task/3004", root);
+	put("3004 (dying) R 1 3004 3004 0 -1 4194564 0 0\n", "%s/3004/stat", root);
+	put("3004 (dying) R 1 3004 3004 0 -1 4194564 0 0\n", "%s/3004/task/3004/stat", root);
+	CHECK(fdw_proc_exited(root, 3004));
+
+	/* the leader exited alone; thread 3003 runs, thread 3005 is exiting */
+	mkdirf("%s/3002", root);
+	mkdirf("%s/3002/task", root);
+	mkdirf("%s/3002/task/3002", root);
+	mkdirf("%s/3002/task/3003", root);
+	mkdirf("%s/3002/task/3005", root);
+	put("3002 (lead) Z 1 3002 3002 0 -1 4227084 0 0\n", "%s/3002/stat", root);
+	put("3002 (lead) Z 1 3002 3002 0 -1 4227084 0 0\n", "%s/3002/task/3002/stat", root);
+	put("3003 (lead) S 1 3002 3002 0 -1 4194368 0 0\n", "%s/3002/task/3003/stat", root);
+	put("3005 (lead) R 1 3002 3002 0 -1 4194372 0 0\n", "%s/3002/task/3005/stat", root);
+	CHECK(!fdw_proc_exited(root, 3002));
+	tids[0] = 3002, tids[1] = 3003, tids[2] = 3005;
+	CHECK_EQ(fdw_proc_live_tasks(root, 3002, tids, 3), 1);
+	CHECK_EQ(tids[0], 3003);
+
+	/* gone: exited; a zombie leader whose task list is gone: exited */
+	CHECK(fdw_proc_exited(root, 3999));
+	mkdirf("%s/3006", root);
+	put("3006 (z) Z 1 3006 3006 0 -1 4227084 0 0\n", "%s/3006/stat", root);
+	CHECK(fdw_proc_exited(root, 3006));
 }
 
 static void test_lists(void)
@@ -350,6 +404,26 @@ static const char *self_comm(char *buf, size_t size)
 	return buf;
 }
 
+/* A real zombie has exited; once reaped, it is gone (exited too). */
+static void test_real_zombie(void)
+{
+	struct fdw_pid_stat st = { 0 };
+	pid_t child = fork();
+
+	if (child == 0)
+		_exit(0);
+	CHECK(child > 0);
+	if (child <= 0)
+		return;
+	for (int i = 0; i < 1000 && (fdw_pid_stat_read("/proc", (uint32_t)child, &st) < 0 ||
+				     st.state != 'Z'); i++)
+		usleep(1000);
+	CHECK_EQ(st.state, 'Z');
+	CHECK(fdw_proc_exited("/proc", (uint32_t)child));
+	CHECK_EQ(waitpid(child, NULL, 0), child);
+	CHECK(fdw_proc_exited("/proc", (uint32_t)child));
+}
+
 static void test_real_proc(void)
 {
 	struct fdw_fd_info *fi = calloc(1, sizeof(*fi));
@@ -406,10 +480,11 @@ static void test_real_proc(void)
 	CHECK_EQ(fdw_proc_read_stat("/proc", self, comm, &ppid), 0);
 	CHECK_STR(comm, self_comm(want, sizeof(want)));
 	CHECK_EQ(ppid, (uint32_t)getppid());
-	CHECK(!fdw_proc_is_kernel_thread("/proc", self));
 	CHECK_EQ(fdw_proc_list_tasks("/proc", self, &tids, &n), 0);
 	CHECK(n >= 1 && tids && tids[0] == self);
 	free(tids);
+	CHECK(!fdw_proc_exited("/proc", self));
+	test_real_zombie();
 
 	/* kcmp may be refused (seccomp, Yama): only check what it says */
 	r = fdw_proc_same_table(self, self);
@@ -449,6 +524,7 @@ int main(void)
 	}
 	test_stat();
 	test_lists();
+	test_exited(); /* after: its pids would be counted there */
 	test_fds();
 	test_procfs_cache();
 	test_real_proc();
