@@ -55,6 +55,18 @@ static __always_inline void fill_hdr(struct fdw_hdr *h, __u16 type, __u16 size,
 	h->files = (__u64)task->files;
 }
 
+/* The user stack of a process the leak detector investigates: id + 1, or 0. */
+static __always_inline __u32 user_stack(struct trace_event_raw_sys_exit *ctx, __u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+	long id;
+
+	if (!nr_stack_tgids || !bpf_map_lookup_elem(&stack_tgids, &tgid))
+		return 0;
+	id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	return id >= 0 ? (__u32)id + 1 : 0;
+}
+
 /*
  * Reserve and fill the common part of a syscall record. Arguments come
  * from the saved user registers (compat.bpf.h).
@@ -77,17 +89,7 @@ begin_sys(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	e->nr = nr;
 	e->nfds = 0;
-	e->stack = 0;
-	if (nr_stack_tgids) {
-		__u32 tgid = pid_tgid >> 32;
-
-		if (bpf_map_lookup_elem(&stack_tgids, &tgid)) {
-			long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-
-			if (id >= 0)
-				e->stack = (__u32)id + 1;
-		}
-	}
+	e->stack = user_stack(ctx, pid_tgid);
 	e->ret = ctx->ret;
 	e->args[0] = PT_REGS_PARM1_SYSCALL(regs);
 	e->args[1] = PT_REGS_PARM2_SYSCALL(regs);
@@ -116,6 +118,33 @@ begin_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
 }
 
 #include "races.bpf.h"
+
+/* The dup family and close: struct fdw_short_event. */
+static __always_inline int sys_short(struct trace_event_raw_sys_exit *ctx, __u16 nr)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fdw_short_event *e;
+	struct task_struct *task;
+	struct pt_regs *regs;
+
+	if ((pid_tgid >> 32) == self_tgid)
+		return 0;
+	e = reserve(sizeof(*e), pid_tgid >> 32);
+	if (!e)
+		return 0;
+	task = bpf_get_current_task_btf();
+	fill_hdr(&e->hdr, FDW_REC_SHORT, sizeof(*e), pid_tgid, task, precise_ts);
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	e->nr = nr;
+	e->pad = 0;
+	e->stack = user_stack(ctx, pid_tgid);
+	e->ret = (__s32)ctx->ret;
+	e->args[0] = (__s32)PT_REGS_PARM1_SYSCALL(regs);
+	e->args[1] = (__s32)PT_REGS_PARM2_SYSCALL(regs);
+	e->args[2] = (__s32)PT_REGS_PARM3_SYSCALL(regs);
+	submit(e, sizeof(*e));
+	return 0;
+}
 
 /* The dup family and close: the daemon knows the source fd's identity. */
 static __always_inline int sys_plain(struct trace_event_raw_sys_exit *ctx, __u16 nr)
@@ -248,7 +277,7 @@ int exit_dup(struct trace_event_raw_sys_exit *ctx)
 {
 	if (ctx->ret == -EBADF_)
 		return badf(ctx, FDW_SYS_DUP, 0, -1);
-	return sys_plain(ctx, FDW_SYS_DUP);
+	return sys_short(ctx, FDW_SYS_DUP);
 }
 
 /* dup2/dup3 onto an open fd close it: another thread may be blocked on it. */
@@ -259,7 +288,7 @@ static __always_inline int sys_dup2(struct trace_event_raw_sys_exit *ctx, __u16 
 
 	if (ctx->ret == -EBADF_)
 		return badf(ctx, nr, 0, -1);
-	sys_plain(ctx, nr);
+	sys_short(ctx, nr);
 	regs = user_regs();
 	newfd = (__u32)PT_REGS_PARM2_SYSCALL(regs);
 	if (ctx->ret >= 0 && (__u32)PT_REGS_PARM1_SYSCALL(regs) != newfd)
@@ -286,7 +315,7 @@ int exit_close(struct trace_event_raw_sys_exit *ctx)
 	struct task_struct *task;
 	__u32 fd;
 
-	sys_plain(ctx, FDW_SYS_CLOSE);
+	sys_short(ctx, FDW_SYS_CLOSE);
 	if (ctx->ret == -EBADF_)
 		return 0;
 	task = bpf_get_current_task_btf();

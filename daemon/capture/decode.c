@@ -75,6 +75,28 @@ static int unpack_sys(const void *data, size_t len, struct fdw_event *ev)
 	return 0;
 }
 
+static int unpack_short(const void *data, size_t len, struct fdw_event *ev)
+{
+	const struct fdw_short_event *s = data;
+
+	if (len != sizeof(*s))
+		return -EBADMSG;
+	if (s->nr != FDW_SYS_DUP && s->nr != FDW_SYS_DUP2 && s->nr != FDW_SYS_DUP3 &&
+	    s->nr != FDW_SYS_CLOSE)
+		return -EBADMSG;
+	/* the rest of the pipeline sees a syscall record like any other */
+	ev->type = FDW_REC_SYSCALL;
+	ev->nr = s->nr;
+	ev->stack = s->stack;
+	ev->ret = s->ret;
+	ev->args[0] = (uint64_t)(int64_t)s->args[0];
+	ev->args[1] = (uint64_t)(int64_t)s->args[1];
+	ev->args[2] = (uint64_t)(int64_t)s->args[2];
+	ev->args[3] = ev->args[4] = ev->args[5] = 0;
+	clear_fd_part(ev);
+	return 0;
+}
+
 static int unpack_task(const void *data, size_t len, struct fdw_event *ev)
 {
 	const struct fdw_task_event *t = data;
@@ -187,6 +209,16 @@ int fdw_decode(const void *data, size_t len, struct fdw_event *ev)
 		ev->hz = 0;
 		memset(ev->comm, 0, sizeof(ev->comm));
 		r = unpack_sys(data, len, ev);
+		break;
+	case FDW_REC_SHORT:
+		ev->child_pid = 0;
+		ev->child_tid = 0;
+		ev->child_files = 0;
+		ev->exit_code = 0;
+		ev->jiffies = 0;
+		ev->hz = 0;
+		memset(ev->comm, 0, sizeof(ev->comm));
+		r = unpack_short(data, len, ev);
 		break;
 	case FDW_REC_BADF:
 		r = unpack_badf(data, len, ev);

@@ -115,6 +115,63 @@ static void test_decode(void)
 	CHECK_EQ(strlen(ev.comm), FDW_COMM_LEN - 1);
 }
 
+/* The dup family's and close's short record: a syscall record to the rest. */
+static void test_decode_short(void)
+{
+	struct fdw_short_event s;
+	struct fdw_event ev;
+
+	_Static_assert(sizeof(s) + 8 == 64, "a short record and the ring's header: one line");
+	memset(&ev, 0x5a, sizeof(ev)); /* what an earlier record left */
+	memset(&s, 0, sizeof(s));
+	s.hdr.type = FDW_REC_SHORT;
+	s.hdr.abi = FDW_ABI_VERSION;
+	s.hdr.size = sizeof(s);
+	s.hdr.pid = 10;
+	s.hdr.tid = 12;
+	s.hdr.flags = FDW_F_JIFFIES;
+	s.nr = FDW_SYS_DUP3;
+	s.stack = 7;
+	s.ret = 100;
+	s.args[0] = 3;
+	s.args[1] = 100;
+	s.args[2] = O_CLOEXEC;
+	CHECK_EQ(fdw_decode(&s, sizeof(s), &ev), 0);
+	CHECK_EQ(ev.type, FDW_REC_SYSCALL);
+	CHECK_EQ(ev.nr, FDW_SYS_DUP3);
+	CHECK_EQ(ev.pid, 10);
+	CHECK_EQ(ev.tid, 12);
+	CHECK_EQ(ev.flags, FDW_F_JIFFIES);
+	CHECK_EQ(ev.stack, 7);
+	CHECK_EQ(ev.ret, 100);
+	CHECK_EQ(ev.args[0], 3);
+	CHECK_EQ(ev.args[1], 100);
+	CHECK_EQ(ev.args[2], O_CLOEXEC);
+	CHECK_EQ(ev.args[3], 0);
+	CHECK_EQ(ev.args[5], 0);
+	CHECK_EQ(ev.nfds, 0);
+	CHECK_EQ(ev.child_pid, 0);
+	CHECK(ev.path == NULL);
+	CHECK(fdw_syscall_cloexec(&ev));
+
+	/* ints sign-extended: close(-1) failing with EBADF */
+	s.nr = FDW_SYS_CLOSE;
+	s.args[0] = -1;
+	s.ret = -EBADF;
+	CHECK_EQ(fdw_decode(&s, sizeof(s), &ev), 0);
+	CHECK_EQ((int64_t)ev.ret, -EBADF);
+	CHECK_EQ((int64_t)ev.args[0], -1);
+
+	/* only the syscalls that send it; its exact size */
+	s.nr = FDW_SYS_OPENAT;
+	CHECK_EQ(fdw_decode(&s, sizeof(s), &ev), -EBADMSG);
+	s.nr = FDW_SYS_MAX;
+	CHECK_EQ(fdw_decode(&s, sizeof(s), &ev), -EBADMSG);
+	s.nr = FDW_SYS_DUP;
+	s.hdr.size = sizeof(s) - 4;
+	CHECK_EQ(fdw_decode(&s, sizeof(s) - 4, &ev), -EBADMSG);
+}
+
 static void test_syscalls(void)
 {
 	struct fdw_event ev;
@@ -290,6 +347,7 @@ static void test_keyset_collisions(void)
 int main(void)
 {
 	test_decode();
+	test_decode_short();
 	test_syscalls();
 	test_hashmap();
 	test_keyset();
