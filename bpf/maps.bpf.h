@@ -101,26 +101,45 @@ static __always_inline void *reserve(__u32 size, __u32 tgid)
 }
 
 /*
- * At most the ring space a record of `size` bytes takes: its header, and the
- * rounding of the whole up to 8 bytes.
+ * When to wake the consumer. Not per record: a wakeup is a self-IPI
+ * (irq_work), microseconds in a VM; the daemon's timer consumes the ring.
+ * Only when the fill reaches a higher multiple of wakeup_bytes than it had:
+ * the daemon is behind. Looking costs a helper call (bpf_ringbuf_query,
+ * ~7 ns a record here), so each CPU looks at one record in FILL_EVERY and
+ * remembers the level it saw: the wakeup comes at most FILL_EVERY of that
+ * CPU's records late, once per CPU that sees the level rise. One cache
+ * line per CPU; bpf_get_smp_processor_id() is inlined on x86-64 and arm64.
  */
-#define RINGBUF_FOOTPRINT_MAX(size) ((size) + BPF_RINGBUF_HDR_SZ + 8)
+#define FILL_EVERY 16
+#define FILL_CPUS 1024 /* CPUs above: look at every record */
 
-/*
- * Wake the consumer only when this record is the one that crosses the fill
- * threshold: a wakeup is a self-IPI (irq_work), microseconds in a VM, and
- * forcing one on every record past the threshold would bill each of them.
- * The daemon's timer consumes the rest.
- */
+struct fill_check {
+	__u32 n;     /* records submitted on this CPU (mod 2^32) */
+	__u32 level; /* fill / wakeup_bytes at the last look */
+} __attribute__((aligned(64)));
+
+static struct fill_check fill[FILL_CPUS] SEC(".bss");
+
 static __always_inline void submit(void *rec, __u32 size)
 {
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 flags = BPF_RB_NO_WAKEUP, level;
+	struct fill_check *f = NULL;
 
-	if (avail >= wakeup_bytes && avail < wakeup_bytes + RINGBUF_FOOTPRINT_MAX(size)) {
+	if (cpu < FILL_CPUS) {
+		f = &fill[cpu];
+		if (++f->n % FILL_EVERY) {
+			bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+			return;
+		}
+	}
+	level = wakeup_bytes ? bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) / wakeup_bytes : 0;
+	if (level && (!f || level > f->level)) {
 		flags = BPF_RB_FORCE_WAKEUP;
 		stat_inc(FDW_STAT_WAKEUPS);
 	}
+	if (f)
+		f->level = (__u32)level;
 	bpf_ringbuf_submit(rec, flags);
 }
 
