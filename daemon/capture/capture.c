@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -80,11 +81,11 @@ struct fdw_capture {
 	unsigned int nread_pids;
 	bool read_pids_overflow;
 	uv_loop_t *loop;
-	uv_poll_t poll;
+	uv_poll_t poll;	/* on wake_fd */
+	int wake_fd;	/* an epoll set: the ring's fd, edge-triggered */
 	uv_timer_t timer;
 	uv_idle_t idle; /* a backlog's next slice, at the next loop iteration */
 	bool handles_open;
-	bool polling;
 	unsigned int pending_close;
 	unsigned int interval_ms;
 	uint64_t slices_cut; /* consume callbacks that left a backlog for later */
@@ -346,6 +347,7 @@ int fdw_capture_open(struct fdw_capture **out, const struct fdw_capture_opts *op
 	if (!c)
 		return -ENOMEM;
 	c->opts = *opts;
+	c->wake_fd = -1;
 	c->interval_ms = opts->consume_interval_ms ? opts->consume_interval_ms : 20;
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0) {
@@ -483,11 +485,6 @@ int fdw_capture_drain(struct fdw_capture *c)
 	return n;
 }
 
-/*
- * The ring's fd polls readable whenever any record is unread (level
- * triggered): after a forced wakeup, stop polling until the next timer tick,
- * or the loop would wake for every few records and undo the batching.
- */
 /* Of consumption per loop callback: a backlog (the daemon fell behind a
  * burst) is worked off in slices, with requests and signals in between. */
 #define CONSUME_SLICE_NS (5 * 1000000ull)
@@ -532,31 +529,42 @@ static void on_idle(uv_idle_t *h)
 	consume_slice(h->data);
 }
 
+/* A probe forced a wakeup: the ring is filling faster than the timer drains it. */
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct fdw_capture *c = h->data;
+	struct epoll_event ev;
 
+	/* take the edge: the set polls readable until it is reported */
+	while (epoll_wait(c->wake_fd, &ev, 1, 0) > 0)
+		;
 	consume_slice(c);
-	if (c->polling && uv_poll_stop(&c->poll) == 0)
-		c->polling = false;
 }
 
 static void on_timer(uv_timer_t *h)
 {
-	struct fdw_capture *c = h->data;
-
-	consume_slice(c);
-	if (!c->polling && c->handles_open &&
-	    uv_poll_start(&c->poll, UV_READABLE, on_poll) == 0)
-		c->polling = true;
+	consume_slice(h->data);
 }
 
+/*
+ * Two ways to consume: the timer (consume-ms), and the probes' forced
+ * wakeups (bpf/maps.bpf.h: submit) when the ring fills faster than that.
+ * The ring's fd polls readable whenever any record is unread (level
+ * triggered): polled directly, it would wake the loop for every few
+ * records and undo the batching. Edge-triggered in an epoll set of its
+ * own, it reports only the wakeups, each of them, whenever they come.
+ */
 int fdw_capture_start(struct fdw_capture *c, uv_loop_t *loop)
 {
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
 	int r;
 
-	/* the map fd polls readable when a probe forces a wakeup */
-	r = uv_poll_init(loop, &c->poll, c->rb.map_fd);
+	c->wake_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->wake_fd < 0)
+		return -errno;
+	if (epoll_ctl(c->wake_fd, EPOLL_CTL_ADD, c->rb.map_fd, &ev) < 0)
+		return -errno;
+	r = uv_poll_init(loop, &c->poll, c->wake_fd);
 	if (r < 0)
 		return r;
 	c->poll.data = c;
@@ -578,7 +586,6 @@ int fdw_capture_start(struct fdw_capture *c, uv_loop_t *loop)
 	r = uv_poll_start(&c->poll, UV_READABLE, on_poll);
 	if (r < 0)
 		return r;
-	c->polling = true;
 	return uv_timer_start(&c->timer, on_timer, c->interval_ms, c->interval_ms);
 }
 
@@ -724,6 +731,8 @@ void fdw_capture_free(struct fdw_capture *c)
 	fdwatch_bpf__destroy(c->skel);
 	if (release >= 0)
 		(void)close(release);
+	if (c->wake_fd >= 0)
+		(void)close(c->wake_fd); /* its poll handle was closed (fdw_capture_stop) */
 	free(c);
 }
 

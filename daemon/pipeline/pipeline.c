@@ -446,6 +446,11 @@ uint64_t fdw_pipeline_backlog(const struct fdw_pipeline *p)
 	return p->capture ? fdw_capture_backlog(p->capture) : 0;
 }
 
+uint64_t fdw_pipeline_wakeups(const struct fdw_pipeline *p)
+{
+	return p->capture ? fdw_capture_wakeups(p->capture) : 0;
+}
+
 uint64_t fdw_pipeline_lost(const struct fdw_pipeline *p, uint64_t *per_cpu, unsigned int max_cpus,
 			   unsigned int *ncpus)
 {

@@ -147,6 +147,9 @@ bool fdw_pipeline_drain_for(struct fdw_pipeline *p, uint64_t budget_ns);
 /* Bytes of records committed to the ring and not applied yet. */
 uint64_t fdw_pipeline_backlog(const struct fdw_pipeline *p);
 
+/* Times the probes woke the daemon because the ring filled (fdw_capture_wakeups). */
+uint64_t fdw_pipeline_wakeups(const struct fdw_pipeline *p);
+
 /*
  * Forget `proc` when /proc no longer has it (its exit record was lost, or
  * came before a /proc read that still saw it): true when dropped. A process

@@ -510,6 +510,10 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 	counter(b, "fdwatch_drains_partial_total",
 		"Status and metrics answers made before the model caught up with the ring.",
 		st->drains_partial);
+	counter(b, "fdwatch_ring_wakeups_total",
+		"Times the probes woke the daemon early because the ring buffer was filling "
+		"(it otherwise consumes on a timer).",
+		st->ring_wakeups);
 	gauge(b, "fdwatch_tracked_processes", "Processes in the model.", st->processes);
 	gauge(b, "fdwatch_tracked_tables", "Descriptor tables in the model.", st->tables);
 	gauge(b, "fdwatch_tracked_fds", "Open fds in the model, all tables.", st->fds);

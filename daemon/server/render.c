@@ -746,6 +746,7 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 	/* status drains for a bounded time: how far behind this answer is */
 	set(o, "ring_backlog_bytes", json_u64(st->ring_backlog_bytes), &ok);
 	set(o, "drains_partial", json_u64(st->drains_partial), &ok);
+	set(o, "ring_wakeups", json_u64(st->ring_wakeups), &ok);
 	set(o, "processes", json_u64(st->processes), &ok);
 	set(o, "tables", json_u64(st->tables), &ok);
 	set(o, "fds", json_u64(st->fds), &ok);

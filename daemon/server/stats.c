@@ -125,6 +125,7 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 		st.scan_ms = deps->pipeline->stats.scan_ms;
 		st.ring_backlog_bytes = fdw_pipeline_backlog(deps->pipeline);
 		st.drains_partial = deps->pipeline->stats.drains_partial;
+		st.ring_wakeups = fdw_pipeline_wakeups(deps->pipeline);
 		r = collect_lost(deps->pipeline, &st);
 	}
 	if (r == 0 && deps->model)

@@ -35,6 +35,7 @@ struct fdw_stats {
 	uint64_t scan_ms;
 	uint64_t ring_backlog_bytes; /* records committed, not applied yet */
 	uint64_t drains_partial;     /* status/metrics answered before catching up */
+	uint64_t ring_wakeups;	     /* the probes woke the daemon: the ring was filling */
 
 	/* model */
 	uint64_t processes;

@@ -289,6 +289,20 @@ def main(r):
                 time.sleep(0.5)
             check(c.returncode == 0, "`fdwatch verify` failed 3 times:\n" + T.indent("\n---\n".join(outs)))
 
+    # With a 10 s consume timer and a 1 MiB ring (~16,000 short records),
+    # only the probes' wakeups (bpf/maps.bpf.h: submit) can keep 200,000
+    # records from overflowing it.
+    with T.Daemon(args=["--ringbuf-mb", "1", "--consume-ms", "10000"]) as d:
+        with r.case("a ring filling between consume ticks wakes the daemon: nothing lost"):
+            s0 = d.status()
+            dup_close_loop(100000)
+            s1 = d.status()
+            check(s1["ring_wakeups"] > s0["ring_wakeups"],
+                  f"ring_wakeups {s0['ring_wakeups']} -> {s1['ring_wakeups']} after 200,000 "
+                  "records into a 1 MiB ring")
+            check_eq(s1["events_lost"] - s0["events_lost"], 0,
+                     "events lost with a 10 s consume timer")
+
     with T.Daemon(args=["--history", "1000"]) as d:
         with r.case("--history 1000 bounds the event history"):
             dup_close_loop(1500)

@@ -41,6 +41,7 @@ MAP = [
     ("events_dropped_decode", "fdwatch_events_undecodable_total", "counter"),
     ("ring_backlog_bytes", "fdwatch_ring_backlog_bytes", "gauge"),
     ("drains_partial", "fdwatch_drains_partial_total", "counter"),
+    ("ring_wakeups", "fdwatch_ring_wakeups_total", "counter"),
     ("processes", "fdwatch_tracked_processes", "gauge"),
     ("tables", "fdwatch_tracked_tables", "gauge"),
     ("fds", "fdwatch_tracked_fds", "gauge"),
