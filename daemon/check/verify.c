@@ -436,7 +436,7 @@ static void audit_result(struct fdw_verify_run *r, uint32_t pid, int res, size_t
 		char *txt = json_dumps(json_array_get(r->diffs, i), JSON_COMPACT);
 
 		if (txt)
-			log_debug("audit:   %s", txt);
+			log_warning("audit:   %s", txt); /* rare, and what to report */
 		free(txt);
 	}
 	json_array_clear(r->diffs);

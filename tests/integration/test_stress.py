@@ -128,6 +128,8 @@ def main(r):
         with r.case("stress: the audit found no divergence"):
             a = d.status()["audit"]
             check(a.get("runs", 0) >= 1, f"audit did not run: {a}")
+            if a.get("divergences"):
+                T.log(d.log_tail(60))  # the daemon's "audit: pid N diverged" lines
             check_eq(a.get("divergences"), 0, f"audit divergences ({a})")
 
 
