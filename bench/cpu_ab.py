@@ -4,12 +4,17 @@
 
 usage: bench/cpu_ab.py PAIRS N LABEL=SOURCE_ROOT [LABEL=SOURCE_ROOT ...] [--mode dupclose]
 
+A SOURCE_ROOT of "-" runs the loop (this checkout's) with no daemon: the
+untraced arm, for the loop's traced/untraced ratio of each build.
+
 Each run starts ROOT/build/daemon/fdwatchd on a private socket and state
 directory, runs ROOT/build/bench/fdwatch-bench-loop MODE N pinned to CPU 1,
 and divides the daemon's CPU time (utime+stime from /proc/PID/stat, and the
 threads' schedstat run time) by the events it received meanwhile (status
 events_received). CPU time, not wall time: fair on a shared machine.
-Prints each run and the medians and ranges per build.
+Prints each run and the medians and ranges per build: the daemon's CPU per
+event, and the loop's own ns per iteration (its ratio to the untraced arm's
+median, when there is one).
 """
 import json, os, shutil, subprocess, sys, tempfile, time, glob, statistics
 
@@ -46,7 +51,24 @@ def status(cli, sock):
     raise RuntimeError("no status")
 
 
+def loop_ns(out):
+    for w in out.split():
+        if w.startswith("ns_per_iter="):
+            return float(w.split("=", 1)[1])
+    return float("nan")
+
+
+def run_untraced(n, mode):
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    loop = subprocess.run(["taskset", "-c", "1", os.path.join(here, "build/bench/fdwatch-bench-loop"),
+                           mode, str(n)], capture_output=True, text=True, check=True)
+    return dict(ev=0, lost=0, cpu_stat_ns=float("nan"), cpu_sched_ns=float("nan"),
+                loop=loop.stdout.strip())
+
+
 def run_one(root, n, mode, extra):
+    if root == "-":
+        return run_untraced(n, mode)
     tmp = tempfile.mkdtemp(prefix="cpe-", dir=None)
     sock = os.path.join(tmp, "s.sock")
     cli = os.path.join(root, "build/cli/fdwatch")
@@ -72,7 +94,7 @@ def run_one(root, n, mode, extra):
                                mode, str(n)], capture_output=True, text=True)
         s1 = status(cli, sock)
         c1, n1 = stat_cpu(d.pid), sched_ns(d.pid)
-        ev = s1["events_received"] - s0["events_received"]
+        ev = max(1, s1["events_received"] - s0["events_received"])
         lost = s1["events_lost"] - s0["events_lost"]
         return dict(ev=ev, lost=lost, cpu_stat_ns=(c1 - c0) * 1e9 / ev, cpu_sched_ns=(n1 - n0) / ev,
                     loop=loop.stdout.strip())
@@ -108,11 +130,22 @@ def main():
             res[lab].append(r)
             print(f"{i} {lab}: ev={r['ev']} lost={r['lost']} stat={r['cpu_stat_ns']:.1f} "
                   f"sched={r['cpu_sched_ns']:.1f} ns/ev  [{r['loop']}]", flush=True)
+    base = [loop_ns(r["loop"]) for lab, root in builds if root == "-" for r in res[lab]]
+    base_med = statistics.median(base) if base else None
     for lab, rs in res.items():
+        if not rs:
+            continue
+        lp = [loop_ns(r["loop"]) for r in rs]
+        line = f"{lab}: loop {statistics.median(lp):.1f} ns/iter ({min(lp):.1f}-{max(lp):.1f})"
+        if base_med and dict(builds)[lab] != "-":
+            line += f", {statistics.median(lp) / base_med:.3f}x untraced"
         a = [r["cpu_stat_ns"] for r in rs]
         b = [r["cpu_sched_ns"] for r in rs]
-        print(f"{lab}: stat median {statistics.median(a):.1f} range {min(a):.1f}-{max(a):.1f}; "
-              f"sched median {statistics.median(b):.1f} range {min(b):.1f}-{max(b):.1f} ns/event")
+        if dict(builds)[lab] != "-":
+            line += (f"; daemon stat median {statistics.median(a):.1f} range {min(a):.1f}-{max(a):.1f},"
+                     f" sched median {statistics.median(b):.1f} range {min(b):.1f}-{max(b):.1f}"
+                     " ns/event")
+        print(line)
 
 
 main()
