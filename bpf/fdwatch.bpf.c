@@ -119,19 +119,27 @@ begin_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
 
 #include "races.bpf.h"
 
-/* The dup family and close: struct fdw_short_event. */
-static __always_inline int sys_short(struct trace_event_raw_sys_exit *ctx, __u16 nr)
+/*
+ * The dup family and close: struct fdw_short_event. For a close that closed
+ * an fd of a shared table, returns what is at the number now, looked at
+ * after the record has its place in the ring: a file there was installed by
+ * another task whose record is before this one, unless it came between the
+ * reserve and the look (its record is then after this one, and the daemon
+ * sees the file is not the one the slot holds).
+ */
+static __always_inline struct file *sys_short(struct trace_event_raw_sys_exit *ctx, __u16 nr)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct file *now = NULL;
 	struct fdw_short_event *e;
 	struct task_struct *task;
 	struct pt_regs *regs;
 
 	if ((pid_tgid >> 32) == self_tgid)
-		return 0;
+		return NULL;
 	e = reserve(sizeof(*e), pid_tgid >> 32);
 	if (!e)
-		return 0;
+		return NULL;
 	task = bpf_get_current_task_btf();
 	fill_hdr(&e->hdr, FDW_REC_SHORT, sizeof(*e), pid_tgid, task, precise_ts);
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
@@ -140,10 +148,17 @@ static __always_inline int sys_short(struct trace_event_raw_sys_exit *ctx, __u16
 	e->stack = user_stack(ctx, pid_tgid);
 	e->ret = (__s32)ctx->ret;
 	e->args[0] = (__s32)PT_REGS_PARM1_SYSCALL(regs);
-	e->args[1] = (__s32)PT_REGS_PARM2_SYSCALL(regs);
-	e->args[2] = (__s32)PT_REGS_PARM3_SYSCALL(regs);
+	if (nr == FDW_SYS_CLOSE) {
+		if (ctx->ret != -EBADF_ && task->files->count.counter > 1)
+			now = file_at(task, e->args[0]);
+		e->close.now_lo = (__u32)(__u64)now;
+		e->close.now_hi = (__u32)((__u64)now >> 32);
+	} else {
+		e->args[1] = (__s32)PT_REGS_PARM2_SYSCALL(regs);
+		e->args[2] = (__s32)PT_REGS_PARM3_SYSCALL(regs);
+	}
 	submit(e, sizeof(*e));
-	return 0;
+	return now;
 }
 
 /* The dup family and close: the daemon knows the source fd's identity. */
@@ -277,7 +292,8 @@ int exit_dup(struct trace_event_raw_sys_exit *ctx)
 {
 	if (ctx->ret == -EBADF_)
 		return badf(ctx, FDW_SYS_DUP, 0, -1);
-	return sys_short(ctx, FDW_SYS_DUP);
+	sys_short(ctx, FDW_SYS_DUP);
+	return 0;
 }
 
 /* dup2/dup3 onto an open fd close it: another thread may be blocked on it. */
@@ -315,15 +331,14 @@ int exit_close(struct trace_event_raw_sys_exit *ctx)
 	struct task_struct *task;
 	__u32 fd;
 
-	sys_short(ctx, FDW_SYS_CLOSE);
-	if (ctx->ret == -EBADF_)
+	/* reopened already (by another thread): a thread blocked on the number
+	 * now may be on the new file; say nothing */
+	if (sys_short(ctx, FDW_SYS_CLOSE) || ctx->ret == -EBADF_)
 		return 0;
 	task = bpf_get_current_task_btf();
 	if (!multi_threaded(task))
 		return 0;
 	fd = (__u32)PT_REGS_PARM1_SYSCALL(user_regs());
-	/* reopened already (by another thread): a thread blocked on the number
-	 * now may be on the new file; say nothing */
 	if (file_at(task, (int)fd))
 		return 0;
 	inflight(ctx, FDW_SYS_CLOSE, fd, fd);

@@ -203,7 +203,20 @@ struct fdw_short_event {
 	__u16 pad;
 	__u32 stack;	    /* as in struct fdw_sys_event */
 	__s32 ret;
-	__s32 args[3];
+	union {
+		__s32 args[3];
+		/*
+		 * close, in a table other tasks share: the struct file at the
+		 * number when this record had its place in the ring (another
+		 * task reopened it), split in two; 0 when none. Its install's
+		 * record is then before this one, or a record of a close of it
+		 * is.
+		 */
+		struct {
+			__s32 fd;
+			__u32 now_lo, now_hi;
+		} close;
+	};
 };
 
 /*

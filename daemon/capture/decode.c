@@ -13,6 +13,7 @@ static void unpack_hdr(const struct fdw_hdr *h, struct fdw_event *ev)
 	ev->tid = h->tid;
 	ev->ts = h->ts;
 	ev->files = h->files;
+	ev->close_now = 0; /* set by the short record's unpacker */
 }
 
 /* The fd-installing part of a record, for records that have none. */
@@ -90,8 +91,14 @@ static int unpack_short(const void *data, size_t len, struct fdw_event *ev)
 	ev->stack = s->stack;
 	ev->ret = s->ret;
 	ev->args[0] = (uint64_t)(int64_t)s->args[0];
-	ev->args[1] = (uint64_t)(int64_t)s->args[1];
-	ev->args[2] = (uint64_t)(int64_t)s->args[2];
+	if (s->nr == FDW_SYS_CLOSE) {
+		ev->args[1] = ev->args[2] = 0;
+		ev->close_now = (uint64_t)s->close.now_hi << 32 | s->close.now_lo;
+	} else {
+		ev->args[1] = (uint64_t)(int64_t)s->args[1];
+		ev->args[2] = (uint64_t)(int64_t)s->args[2];
+		ev->close_now = 0;
+	}
 	ev->args[3] = ev->args[4] = ev->args[5] = 0;
 	clear_fd_part(ev);
 	return 0;

@@ -24,6 +24,9 @@ struct fdw_event {
 	uint32_t stack; /* captured user stack id + 1, 0 when none */
 	int64_t ret;
 	uint64_t args[6];
+	/* close of an fd of a shared table: the struct file another task had
+	 * installed at the number by when the record was made; 0: none */
+	uint64_t close_now;
 	/* fd-installing syscalls */
 	uint64_t file;
 	uint64_t ino;

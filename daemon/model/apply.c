@@ -207,6 +207,17 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 		fdw__notify(m, task->proc, ev, FDW_FDEV_DOUBLE_CLOSE, fd, s);
 		return;
 	}
+	/*
+	 * Another task of the table reopened the number, and its install is in
+	 * the model already (records are in the order of the syscalls' exits,
+	 * not of the table's changes): this close was of the file before,
+	 * which that install replaced. Not the slot's file: its record comes.
+	 */
+	if (ev->close_now && fdw_slot_open(s) && s->ofd->kfile == ev->close_now) {
+		s->suspect = false;
+		m->stats.stale_closes++;
+		return;
+	}
 	/* any other result (0, EINTR, EIO): the fd is gone on Linux */
 	if (!fdw_slot_open(s)) {
 		if (ev->ret == 0)

@@ -157,10 +157,45 @@ static void test_decode_short(void)
 	/* ints sign-extended: close(-1) failing with EBADF */
 	s.nr = FDW_SYS_CLOSE;
 	s.args[0] = -1;
+	s.close.now_lo = s.close.now_hi = 0;
 	s.ret = -EBADF;
 	CHECK_EQ(fdw_decode(&s, sizeof(s), &ev), 0);
 	CHECK_EQ((int64_t)ev.ret, -EBADF);
 	CHECK_EQ((int64_t)ev.args[0], -1);
+	CHECK_EQ(ev.close_now, 0);
+
+	/* a close that saw another task's file at the number: its address */
+	s.ret = 0;
+	s.close.fd = 9;
+	s.close.now_lo = 0x12345680u;
+	s.close.now_hi = 0xffff8881u;
+	CHECK_EQ(fdw_decode(&s, sizeof(s), &ev), 0);
+	CHECK_EQ(ev.args[0], 9);
+	CHECK_EQ(ev.args[1], 0);
+	CHECK_EQ(ev.args[2], 0);
+	CHECK_EQ(ev.close_now, 0xffff888112345680ull);
+	/* the next record does not inherit it */
+	s.nr = FDW_SYS_DUP2;
+	s.args[1] = 11;
+	s.args[2] = 0;
+	CHECK_EQ(fdw_decode(&s, sizeof(s), &ev), 0);
+	CHECK_EQ(ev.close_now, 0);
+	CHECK_EQ(ev.args[1], 11);
+	s.nr = FDW_SYS_CLOSE;
+	CHECK_EQ(fdw_decode(&s, sizeof(s), &ev), 0);
+	{ /* any other record clears it too */
+		struct fdw_sys_event plain;
+
+		memset(&plain, 0, sizeof(plain));
+		plain.hdr.type = FDW_REC_SYSCALL;
+		plain.hdr.abi = FDW_ABI_VERSION;
+		plain.hdr.size = sizeof(plain);
+		plain.nr = FDW_SYS_CLOSE_RANGE;
+		CHECK_EQ(fdw_decode(&plain, sizeof(plain), &ev), 0);
+		CHECK_EQ(ev.close_now, 0);
+	}
+	s.hdr.type = FDW_REC_SHORT;
+	s.nr = FDW_SYS_CLOSE;
 
 	/* only the syscalls that send it; its exact size */
 	s.nr = FDW_SYS_OPENAT;

@@ -362,6 +362,89 @@ static void test_close(void)
 	fdw_model_free(&m);
 }
 
+/* openat by tid of fd, whose struct file is kfile (ino 1000 + fd) */
+static struct fdw_event open_k(uint32_t tid, int fd, uint64_t kfile)
+{
+	struct fdw_event ev = one_fd(sys(tid, FILES, FDW_SYS_OPENAT, fd, (uint64_t)AT_FDCWD, 0, 0),
+				     fd, 1000 + (uint64_t)fd, 1, S_IFREG | 0644);
+
+	ev.file = kfile;
+	ev.kfiles[0] = kfile;
+	ev.path = "/k";
+	return ev;
+}
+
+/* close of fd by tid; the probe saw kfile_now at the number (0: nothing) */
+static struct fdw_event close_k(uint32_t tid, int fd, uint64_t kfile_now)
+{
+	struct fdw_event ev = sys(tid, FILES, FDW_SYS_CLOSE, 0, (uint64_t)fd, 0, 0);
+
+	ev.close_now = kfile_now;
+	return ev;
+}
+
+/*
+ * Threads of one table racing for a number: records come in the order of
+ * the syscalls' exits, so a close can come after the reopen of its number
+ * by another thread, even after several. The probe tells what was at the
+ * number when the close's record had its place in the ring.
+ */
+static void test_stale_close(void)
+{
+	const uint64_t k1 = 0xffff888200000100ull, k2 = k1 + 0x100, k3 = k1 + 0x200;
+	const uint32_t t1 = PID, t2 = PID + 1, t3 = PID + 2;
+	struct fdw_model m;
+	const struct fdw_slot *s;
+	uint32_t tids[] = { t1, t2, t3 };
+
+	model_new(&m);
+	fake_set(0, "/dev/pts/0", 5, false);
+	CHECK_EQ(fdw_model_add_scanned(&m, PID, 1, "test", tids, 3, 1), 0);
+	apply(&m, open_k(t1, 10, k1));
+
+	/* t1 closed 10; t2 reopened it (k2), closed it; t3 reopened it (k3);
+	 * only then did t1's close record come: it must not close k3 */
+	apply(&m, open_k(t2, 10, k2));
+	apply(&m, close_k(t2, 10, 0));
+	apply(&m, open_k(t3, 10, k3));
+	apply(&m, close_k(t1, 10, k3));
+	s = slot(&m, PID, 10);
+	CHECK(s != NULL);
+	CHECK(s && s->ofd->kfile == k3);
+	CHECK(s && fdw_slot_origin(s)->tid == t3);
+	CHECK_EQ(m.stats.stale_closes, 1);
+
+	/* one reopen in between: the same, without asking /proc */
+	apply(&m, close_k(t3, 10, 0));
+	apply(&m, open_k(t1, 10, k1));
+	apply(&m, open_k(t2, 10, k2));
+	apply(&m, close_k(t1, 10, k2));
+	s = slot(&m, PID, 10);
+	CHECK(s && s->ofd->kfile == k2 && !s->suspect);
+	CHECK_EQ(m.stats.stale_closes, 2);
+
+	/* in order (the reopen's record after the close's, which saw it): the
+	 * close is of the slot's file */
+	apply(&m, close_k(t2, 10, k3));
+	CHECK(slot(&m, PID, 10) == NULL);
+	apply(&m, open_k(t3, 10, k3));
+	s = slot(&m, PID, 10);
+	CHECK(s && s->ofd->kfile == k3);
+	CHECK_EQ(m.stats.stale_closes, 2);
+
+	/* the reopened file at the closed one's address (freed, reused): the
+	 * close is taken as stale, the reopen's record replaces the slot: the
+	 * table ends right */
+	apply(&m, close_k(t1, 10, k3));
+	s = slot(&m, PID, 10);
+	CHECK(s && s->ofd->kfile == k3);
+	apply(&m, open_k(t2, 10, k3));
+	s = slot(&m, PID, 10);
+	CHECK(s && s->ofd->kfile == k3 && fdw_slot_origin(s)->tid == t2);
+	CHECK_EQ(table_of(&m, PID)->nopen, 2); /* 0 and 10 */
+	fdw_model_free(&m);
+}
+
 static struct fdw_event task_ev(uint16_t type, uint32_t pid, uint32_t tid, uint64_t files)
 {
 	struct fdw_event ev = {
@@ -1651,6 +1734,7 @@ int main(void)
 	test_ofd_packed();
 	test_dup_family();
 	test_close();
+	test_stale_close();
 	test_fork_threads_exec_exit();
 	test_fork_cow();
 	test_pipe_and_rights();
