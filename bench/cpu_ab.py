@@ -94,7 +94,9 @@ def run_one(root, n, mode, extra):
                                mode, str(n)], capture_output=True, text=True)
         s1 = status(cli, sock)
         c1, n1 = stat_cpu(d.pid), sched_ns(d.pid)
-        ev = max(1, s1["events_received"] - s0["events_received"])
+        ev = s1["events_received"] - s0["events_received"]
+        if ev <= 0:
+            raise RuntimeError("the daemon received no events during the loop")
         lost = s1["events_lost"] - s0["events_lost"]
         return dict(ev=ev, lost=lost, cpu_stat_ns=(c1 - c0) * 1e9 / ev, cpu_sched_ns=(n1 - n0) / ev,
                     loop=loop.stdout.strip())
@@ -131,6 +133,7 @@ def main():
             print(f"{i} {lab}: ev={r['ev']} lost={r['lost']} stat={r['cpu_stat_ns']:.1f} "
                   f"sched={r['cpu_sched_ns']:.1f} ns/ev  [{r['loop']}]", flush=True)
     base = [loop_ns(r["loop"]) for lab, root in builds if root == "-" for r in res[lab]]
+    base = [b for b in base if b == b]  # a loop that printed no ns_per_iter: NaN
     base_med = statistics.median(base) if base else None
     for lab, rs in res.items():
         if not rs:

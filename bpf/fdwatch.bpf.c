@@ -121,13 +121,14 @@ begin_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
 
 /*
  * The dup family and close: struct fdw_short_event. For a close that closed
- * an fd of a shared table, returns what is at the number now, looked at
- * after the record has its place in the ring: a file there was installed by
- * another task whose record is before this one, unless it came between the
- * reserve and the look (its record is then after this one, and the daemon
- * sees the file is not the one the slot holds).
+ * an fd of a shared table, returns what is at the number now (*looked says
+ * whether it looked): a file another task installed after the close. Its
+ * record may be before this one in the ring or after it; the daemon skips
+ * the close only if the slot holds that very file when the close is
+ * applied (docs/architecture.md: threads racing for a number).
  */
-static __always_inline struct file *sys_short(struct trace_event_raw_sys_exit *ctx, __u16 nr)
+static __always_inline struct file *sys_short(struct trace_event_raw_sys_exit *ctx, __u16 nr,
+					      bool *looked)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct file *now = NULL;
@@ -135,6 +136,7 @@ static __always_inline struct file *sys_short(struct trace_event_raw_sys_exit *c
 	struct task_struct *task;
 	struct pt_regs *regs;
 
+	*looked = false;
 	if ((pid_tgid >> 32) == self_tgid)
 		return NULL;
 	e = reserve(sizeof(*e), pid_tgid >> 32);
@@ -149,8 +151,10 @@ static __always_inline struct file *sys_short(struct trace_event_raw_sys_exit *c
 	e->ret = (__s32)ctx->ret;
 	e->args[0] = (__s32)PT_REGS_PARM1_SYSCALL(regs);
 	if (nr == FDW_SYS_CLOSE) {
-		if (ctx->ret != -EBADF_ && task->files->count.counter > 1)
+		if (ctx->ret != -EBADF_ && task->files->count.counter > 1) {
 			now = file_at(task, e->args[0]);
+			*looked = true;
+		}
 		e->close.now_lo = (__u32)(__u64)now;
 		e->close.now_hi = (__u32)((__u64)now >> 32);
 	} else {
@@ -290,9 +294,11 @@ static __always_inline int sys_user_fd(struct trace_event_raw_sys_exit *ctx, __u
 SEC("tracepoint/syscalls/sys_exit_dup")
 int exit_dup(struct trace_event_raw_sys_exit *ctx)
 {
+	bool looked;
+
 	if (ctx->ret == -EBADF_)
 		return badf(ctx, FDW_SYS_DUP, 0, -1);
-	sys_short(ctx, FDW_SYS_DUP);
+	sys_short(ctx, FDW_SYS_DUP, &looked);
 	return 0;
 }
 
@@ -300,11 +306,12 @@ int exit_dup(struct trace_event_raw_sys_exit *ctx)
 static __always_inline int sys_dup2(struct trace_event_raw_sys_exit *ctx, __u16 nr)
 {
 	struct pt_regs *regs;
+	bool looked;
 	__u32 newfd;
 
 	if (ctx->ret == -EBADF_)
 		return badf(ctx, nr, 0, -1);
-	sys_short(ctx, nr);
+	sys_short(ctx, nr, &looked);
 	regs = user_regs();
 	newfd = (__u32)PT_REGS_PARM2_SYSCALL(regs);
 	if (ctx->ret >= 0 && (__u32)PT_REGS_PARM1_SYSCALL(regs) != newfd)
@@ -331,15 +338,17 @@ int exit_close(struct trace_event_raw_sys_exit *ctx)
 	struct task_struct *task;
 	__u32 fd;
 
+	bool looked;
+
 	/* reopened already (by another thread): a thread blocked on the number
 	 * now may be on the new file; say nothing */
-	if (sys_short(ctx, FDW_SYS_CLOSE) || ctx->ret == -EBADF_)
+	if (sys_short(ctx, FDW_SYS_CLOSE, &looked) || ctx->ret == -EBADF_)
 		return 0;
 	task = bpf_get_current_task_btf();
 	if (!multi_threaded(task))
 		return 0;
 	fd = (__u32)PT_REGS_PARM1_SYSCALL(user_regs());
-	if (file_at(task, (int)fd))
+	if (!looked && file_at(task, (int)fd))
 		return 0;
 	inflight(ctx, FDW_SYS_CLOSE, fd, fd);
 	return 0;

@@ -106,9 +106,14 @@ static __always_inline void *reserve(__u32 size, __u32 tgid)
  * Only when the fill reaches a higher multiple of wakeup_bytes than it had:
  * the daemon is behind. Looking costs a helper call (bpf_ringbuf_query,
  * ~7 ns a record here), so each CPU looks at one record in FILL_EVERY and
- * remembers the level it saw: the wakeup comes at most FILL_EVERY of that
- * CPU's records late, once per CPU that sees the level rise. One cache
- * line per CPU; bpf_get_smp_processor_id() is inlined on x86-64 and arm64.
+ * remembers the level it saw: a wakeup comes FILL_EVERY of that CPU's
+ * records late, or one level late when its last look predates a drain;
+ * once per CPU that sees the level rise. With many CPUs producing, up to
+ * FILL_EVERY - 1 records per CPU go by unlooked at: a ring of a few MiB
+ * on a large host has less headroom than that suggests. A line of its own
+ * per CPU (64 bytes; half a line on arm64 parts with 128-byte lines).
+ * bpf_get_smp_processor_id() is inlined on x86-64 since 6.10 and on arm64
+ * since 6.11, a helper call before.
  */
 #define FILL_EVERY 16
 #define FILL_CPUS 1024 /* CPUs above: look at every record */
@@ -120,26 +125,37 @@ struct fill_check {
 
 static struct fill_check fill[FILL_CPUS] SEC(".bss");
 
+/* At most the ring space a record of `size` bytes takes: its header, and the
+ * rounding of the whole up to 8 bytes. */
+#define RINGBUF_FOOTPRINT_MAX(size) ((size) + BPF_RINGBUF_HDR_SZ + 8)
+
 static __always_inline void submit(void *rec, __u32 size)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
-	__u64 flags = BPF_RB_NO_WAKEUP, level;
-	struct fill_check *f = NULL;
+	__u64 flags = BPF_RB_NO_WAKEUP, avail, level;
+	struct fill_check *f;
 
-	if (cpu < FILL_CPUS) {
-		f = &fill[cpu];
-		if (++f->n % FILL_EVERY) {
-			bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
-			return;
+	if (cpu >= FILL_CPUS) {
+		/* no line of its own: the record that crosses the threshold */
+		avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+		if (avail >= wakeup_bytes && avail < wakeup_bytes + RINGBUF_FOOTPRINT_MAX(size)) {
+			flags = BPF_RB_FORCE_WAKEUP;
+			stat_inc(FDW_STAT_WAKEUPS);
 		}
+		bpf_ringbuf_submit(rec, flags);
+		return;
+	}
+	f = &fill[cpu];
+	if (++f->n % FILL_EVERY) {
+		bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+		return;
 	}
 	level = wakeup_bytes ? bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) / wakeup_bytes : 0;
-	if (level && (!f || level > f->level)) {
+	if (level > f->level) {
 		flags = BPF_RB_FORCE_WAKEUP;
 		stat_inc(FDW_STAT_WAKEUPS);
 	}
-	if (f)
-		f->level = (__u32)level;
+	f->level = (__u32)level;
 	bpf_ringbuf_submit(rec, flags);
 }
 

@@ -194,8 +194,10 @@ struct fdw_sys_event {
  * The dup family and close, the hottest records: what the daemon needs of
  * them (the source fd it already knows) in 56 bytes, 64 with the ring's
  * own header, against 104 for a struct fdw_sys_event: one cache line to
- * write and to read instead of two. Their arguments and results are ints:
- * sign-extended back to 64 bits by the daemon.
+ * write and to read instead of two. Their arguments and results are 32
+ * bits: the daemon sign-extends the result and the fd (close(-1)) and
+ * zero-extends the rest (dup2's newfd, dup3's flags), as the kernel reads
+ * them.
  */
 struct fdw_short_event {
 	struct fdw_hdr hdr; /* type FDW_REC_SHORT */
@@ -207,10 +209,11 @@ struct fdw_short_event {
 		__s32 args[3];
 		/*
 		 * close, in a table other tasks share: the struct file at the
-		 * number when this record had its place in the ring (another
-		 * task reopened it), split in two; 0 when none. Its install's
-		 * record is then before this one, or a record of a close of it
-		 * is.
+		 * number when the probe looked, after this record had its place
+		 * in the ring (another task reopened it), split in two; 0 when
+		 * none. Its install's record may be before this one or after:
+		 * the daemon skips the close only if the slot holds that file
+		 * when the close is applied.
 		 */
 		struct {
 			__s32 fd;

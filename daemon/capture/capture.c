@@ -535,9 +535,9 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	struct fdw_capture *c = h->data;
 	struct epoll_event ev;
 
-	/* take the edge: the set polls readable until it is reported */
-	while (epoll_wait(c->wake_fd, &ev, 1, 0) > 0)
-		;
+	/* take the edge (one fd in the set: one call); a later wakeup makes the
+	 * set readable again */
+	(void)epoll_wait(c->wake_fd, &ev, 1, 0);
 	consume_slice(c);
 }
 
@@ -562,8 +562,12 @@ int fdw_capture_start(struct fdw_capture *c, uv_loop_t *loop)
 	c->wake_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (c->wake_fd < 0)
 		return -errno;
-	if (epoll_ctl(c->wake_fd, EPOLL_CTL_ADD, c->rb.map_fd, &ev) < 0)
-		return -errno;
+	if (epoll_ctl(c->wake_fd, EPOLL_CTL_ADD, c->rb.map_fd, &ev) < 0) {
+		r = -errno;
+		(void)close(c->wake_fd);
+		c->wake_fd = -1;
+		return r;
+	}
 	r = uv_poll_init(loop, &c->poll, c->wake_fd);
 	if (r < 0)
 		return r;

@@ -95,8 +95,9 @@ static int unpack_short(const void *data, size_t len, struct fdw_event *ev)
 		ev->args[1] = ev->args[2] = 0;
 		ev->close_now = (uint64_t)s->close.now_hi << 32 | s->close.now_lo;
 	} else {
-		ev->args[1] = (uint64_t)(int64_t)s->args[1];
-		ev->args[2] = (uint64_t)(int64_t)s->args[2];
+		/* dup2's newfd and dup3's flags: unsigned to the kernel */
+		ev->args[1] = (uint32_t)s->args[1];
+		ev->args[2] = (uint32_t)s->args[2];
 		ev->close_now = 0;
 	}
 	ev->args[3] = ev->args[4] = ev->args[5] = 0;

@@ -426,6 +426,8 @@ static void audit_result(struct fdw_verify_run *r, uint32_t pid, int res, size_t
 	if (!res)
 		return;
 	p = fdw_model_proc(c->model, pid);
+	if (p && fdw_pipeline_drop_if_gone(c->pipeline, p))
+		return; /* a zombie: its table reads as empty; not a divergence */
 	if (p) {
 		memcpy(comm, p->comm, 16);
 		comm[16] = '\0';

@@ -160,11 +160,12 @@ bool fdw_pipeline_drop_if_gone(struct fdw_pipeline *p, struct fdw_proc *proc)
 	return true;
 }
 
+/* A zombie's table reads as empty, not as gone: asked either way. */
 static void resync_or_drop(struct fdw_pipeline *p, struct fdw_proc *proc)
 {
 	p->stats.loss_resyncs++;
-	if (fdw_model_resync_proc(p->model, proc) == -ESRCH)
-		(void)fdw_pipeline_drop_if_gone(p, proc);
+	(void)fdw_model_resync_proc(p->model, proc);
+	(void)fdw_pipeline_drop_if_gone(p, proc);
 }
 
 /* Queue a process for a re-read (once: the set filters duplicates). */
@@ -247,7 +248,7 @@ static void job_done(void *arg)
 		 * reader on the loop tries the other threads, or forgets a
 		 * process /proc no longer has */
 		resync_or_drop(p, proc);
-	} else {
+	} else if (!fdw_pipeline_drop_if_gone(p, proc)) { /* a zombie reads as empty */
 		proc->lost = 0;
 		fdw_model_flush_pending(p->model);
 	}
@@ -478,16 +479,6 @@ static int scan_one(void *data, uint32_t pid)
 		return 0; /* gone */
 	if (st.flags & FDW_PF_KTHREAD)
 		return 0; /* no fd table of its own */
-	if (p->snapshot && !fdw_snapshot_has_process(p->snapshot, pid)) {
-		/* born after the snapshot (a clock tick or more after it began):
-		 * its fork record adds it, from its parent's table as it was
-		 * then. Otherwise (a task the iterator did not show, such as a
-		 * pid 1 here, or one whose files were gone) its table is read
-		 * from /proc. */
-		if ((double)st.starttime > p->snapshot_ticks)
-			return 0;
-		p->stats.scan_from_proc++;
-	}
 	if (fdw_proc_list_tasks(p->proc_root, pid, &tids, &n) < 0)
 		return 0;
 	/*
@@ -497,13 +488,24 @@ static int scan_one(void *data, uint32_t pid)
 	 * reaping is not traced. A leader that exited alone (its threads run
 	 * on) has no table to read through: the live threads do.
 	 */
-	if (st.state == 'Z' || st.state == 'X' || (st.flags & FDW_PF_EXITING)) {
+	if (!fdw_pid_stat_live(&st)) {
 		n = fdw_proc_live_tasks(p->proc_root, pid, tids, n);
 		if (!n) {
 			p->stats.scan_exited++;
 			free(tids);
 			return 0;
 		}
+	}
+	if (p->snapshot && !fdw_snapshot_has_process(p->snapshot, pid)) {
+		/* born after the snapshot (a clock tick or more after it began):
+		 * its fork record adds it, from its parent's table as it was
+		 * then. Otherwise (a task the iterator did not show, such as a
+		 * pid 1 here) its table is read from /proc. */
+		if ((double)st.starttime > p->snapshot_ticks) {
+			free(tids);
+			return 0;
+		}
+		p->stats.scan_from_proc++;
 	}
 	r = fdw_model_add_scanned(p->model, pid, st.ppid, st.comm, tids, n, fdw_now_mono());
 	if (r < 0 && r != -ESRCH)

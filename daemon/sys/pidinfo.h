@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,12 @@ struct fdw_pid_stat {
 
 /* The one parser of ROOT/PID/stat. */
 int fdw_pid_stat_read(const char *root, uint32_t pid, struct fdw_pid_stat *out);
+
+/* Does the task still have an fd table: not a zombie, not exiting? */
+static inline bool fdw_pid_stat_live(const struct fdw_pid_stat *st)
+{
+	return st->state != 'Z' && st->state != 'X' && !(st->flags & FDW_PF_EXITING);
+}
 
 /* The "Max open files" line of ROOT/PID/limits (readable by every user);
  * "unlimited" is RLIM_INFINITY. */

@@ -338,21 +338,16 @@ int fdw_proc_list_tasks(const char *root, uint32_t pid, uint32_t **tids, unsigne
 	return 0;
 }
 
-static bool stat_live(const struct fdw_pid_stat *st)
-{
-	return st->state != 'Z' && st->state != 'X' && !(st->flags & FDW_PF_EXITING);
-}
-
 static bool task_live(const char *root, uint32_t pid, uint32_t tid)
 {
 	struct fdw_pid_stat st;
 	char task_root[PATH_MAX];
 
 	if (tid == pid)
-		return fdw_pid_stat_read(root, pid, &st) == 0 && stat_live(&st);
+		return fdw_pid_stat_read(root, pid, &st) == 0 && fdw_pid_stat_live(&st);
 	/* ROOT/PID/task/TID/stat: the same parser, one level down */
 	snprintf(task_root, sizeof(task_root), "%s/%u/task", root, pid);
-	return fdw_pid_stat_read(task_root, tid, &st) == 0 && stat_live(&st);
+	return fdw_pid_stat_read(task_root, tid, &st) == 0 && fdw_pid_stat_live(&st);
 }
 
 unsigned int fdw_proc_live_tasks(const char *root, uint32_t pid, uint32_t *tids, unsigned int n)
@@ -374,9 +369,16 @@ bool fdw_proc_exited(const char *root, uint32_t pid)
 	int r;
 
 	r = fdw_pid_stat_read(root, pid, &st);
+	if (r == -ESRCH) {
+		char path[PATH_MAX];
+
+		/* no ROOT/PID at all (a fake tree may have one without a stat) */
+		snprintf(path, sizeof(path), "%s/%u", root, pid);
+		return access(path, F_OK) < 0 && errno == ENOENT;
+	}
 	if (r < 0)
-		return r == -ESRCH;
-	if (stat_live(&st))
+		return false; /* unsure: keep it */
+	if (fdw_pid_stat_live(&st))
 		return false; /* the common case: a live leader, one read */
 	r = fdw_proc_list_tasks(root, pid, &tids, &n);
 	if (r < 0)

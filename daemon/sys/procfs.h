@@ -64,7 +64,8 @@ int fdw_proc_list_tasks(const char *root, uint32_t pid, uint32_t **tids, unsigne
  */
 unsigned int fdw_proc_live_tasks(const char *root, uint32_t pid, uint32_t *tids, unsigned int n);
 
-/* Has process pid exited (every task exiting or a zombie), or gone? */
+/* Has process pid exited (every task exiting or a zombie), or gone? false
+ * when it has not, or when /proc would not say (EACCES, ENOMEM). */
 bool fdw_proc_exited(const char *root, uint32_t pid);
 
 /* Call cb for every numeric entry of /proc. */

@@ -181,8 +181,12 @@ static void test_decode_short(void)
 	CHECK_EQ(fdw_decode(&s, sizeof(s), &ev), 0);
 	CHECK_EQ(ev.close_now, 0);
 	CHECK_EQ(ev.args[1], 11);
+	s.args[2] = (int32_t)0x80080000u; /* a flag in bit 31: not sign-extended */
+	CHECK_EQ(fdw_decode(&s, sizeof(s), &ev), 0);
+	CHECK_EQ(ev.args[2], 0x80080000u);
 	s.nr = FDW_SYS_CLOSE;
 	CHECK_EQ(fdw_decode(&s, sizeof(s), &ev), 0);
+	CHECK(ev.close_now != 0);
 	{ /* any other record clears it too */
 		struct fdw_sys_event plain;
 
@@ -194,8 +198,6 @@ static void test_decode_short(void)
 		CHECK_EQ(fdw_decode(&plain, sizeof(plain), &ev), 0);
 		CHECK_EQ(ev.close_now, 0);
 	}
-	s.hdr.type = FDW_REC_SHORT;
-	s.nr = FDW_SYS_CLOSE;
 
 	/* only the syscalls that send it; its exact size */
 	s.nr = FDW_SYS_OPENAT;
