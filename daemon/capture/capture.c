@@ -479,7 +479,7 @@ int fdw_capture_drain(struct fdw_capture *c)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - start.tv_sec) * 1000000000l + now.tv_nsec - start.tv_nsec >
 		    10000000l)
-			break; /* a probe stuck mid-record: take the rest next time */
+			return -EAGAIN; /* a probe stuck mid-record: the rest next time */
 		sched_yield();
 	}
 	return n;

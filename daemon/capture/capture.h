@@ -46,7 +46,9 @@ int fdw_capture_ring_fd(const struct fdw_capture *c);
  * reserved, so its syscall had completed, before this call. */
 uint64_t fdw_capture_position(struct fdw_capture *c);
 
-/* Consume everything committed so far. Returns records consumed or -errno. */
+/* Consume everything committed so far. Returns records consumed, -EAGAIN
+ * when a record reserved before the call was still being written 10 ms
+ * later (a preempted probe: the records after it wait), or -errno. */
 int fdw_capture_drain(struct fdw_capture *c);
 /* The same within about budget_ns: 1 when everything committed before the
  * call was consumed, 0 when the budget ran out first, or -errno. */

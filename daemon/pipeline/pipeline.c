@@ -396,20 +396,24 @@ static void handle_lost(struct fdw_pipeline *p)
 	resync_some(p);
 }
 
-void fdw_pipeline_drain(struct fdw_pipeline *p)
+bool fdw_pipeline_drain(struct fdw_pipeline *p)
 {
+	int r;
+
 	if (!p->capture) {
 		resync_some(p);
 		fdw_model_flush_pending(p->model);
-		return;
+		return true;
 	}
 	p->stats.drains++;
 	(void)fdw_capture_drain(p->capture);
 	handle_lost(p);
-	/* a resync above may have raced new records: take them too */
-	(void)fdw_capture_drain(p->capture);
+	/* a resync above may have raced new records: take them too (and what
+	 * the first one could not reach) */
+	r = fdw_capture_drain(p->capture);
 	/* every answer follows a drain: no target it shows is left pending */
 	fdw_model_flush_pending(p->model);
+	return r >= 0;
 }
 
 bool fdw_pipeline_drain_for(struct fdw_pipeline *p, uint64_t budget_ns)

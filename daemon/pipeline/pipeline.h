@@ -132,8 +132,10 @@ int fdw_pipeline_scan(struct fdw_pipeline *p);
 /* Apply every record the kernel has committed so far, then re-read the
  * tables of processes whose records were lost (read-your-writes: after
  * this, the model reflects every syscall that returned before the call,
- * with the kernel's targets: pending ones are read last). */
-void fdw_pipeline_drain(struct fdw_pipeline *p);
+ * with the kernel's targets: pending ones are read last). false when it
+ * could not: a probe preempted mid-record held the records after it (the
+ * model is behind; the next drain takes them). */
+bool fdw_pipeline_drain(struct fdw_pipeline *p);
 
 /*
  * The same for answers that may be a little behind (status, metrics): stop
