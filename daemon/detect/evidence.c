@@ -52,7 +52,7 @@ static json_t *origin_json(const struct fdw_origin *o, uint64_t now)
 
 json_t *leak_json_slot(int fd, const struct fdw_slot *s, uint64_t now)
 {
-	const struct fdw_ofd *o = fdw_slot_open(s) ? s->ofd : NULL;
+	const struct fdw_ofd *o = fdw_slot_open(s) ? fdw_slot_ofd(s) : NULL;
 	char buf[FDW_OFD_NAME_BUF];
 	const char *target = fdw_ofd_target(o, buf);
 

@@ -26,8 +26,23 @@ void fdw__origin_model_new(void);
  * arena (fdw_model_free). */
 void fdw__origin_forget_last(struct fdw_model *m);
 
-/* Free the OFDs' blocks (every OFD must have been put). NULL-safe. */
-void fdw__ofd_slab_free(struct fdw_model *m);
+/* A model uses the OFDs' arena (fdw_model_init); the last one gone unmaps
+ * it (fdw_model_free: every OFD must have been put). */
+void fdw__ofd_model_new(void);
+void fdw__ofd_model_gone(void);
+
+/* The block holding o (blocks are aligned to their size), and o's handle. */
+static inline struct fdw__ofd_block *fdw__ofd_block_of(const struct fdw_ofd *o)
+{
+	return (struct fdw__ofd_block *)((uintptr_t)o & ~(uintptr_t)(FDW_OFD_BLOCK_BYTES - 1));
+}
+
+static inline uint32_t fdw__ofd_handle(const struct fdw_ofd *o)
+{
+	const struct fdw__ofd_block *blk = fdw__ofd_block_of(o);
+
+	return blk->index * FDW_OFD_PER_BLOCK + (uint32_t)(o - blk->ofds);
+}
 /* m->ofds's fdw_keyset_resolve_fn (ctx: the model). */
 void *fdw__ofd_resolve(void *ctx, uint32_t h);
 /* Put o in m->ofds under o->kfile (set first): 0, or -errno (o->kfile is

@@ -59,7 +59,7 @@ extern const struct fdw_origin fdw_origin_none;
 
 /*
  * Slots, OFDs and slot histories hold an origin by a 32-bit handle, not a
- * pointer (a slot is 16 bytes, not 24): 0 none at all (a slot never
+ * pointer (8 bytes fewer per slot): 0 none at all (a slot never
  * used), FDW_ORIGIN_NONE fdw_origin_none, else a record in the origins'
  * arena, process-wide (one model in the daemon; tests make them one after
  * another), in blocks of FDW_ORIGIN_BLOCK. Read one with fdw_origin_at().
@@ -109,10 +109,45 @@ struct fdw_ofd {
 	uint32_t refs;
 	uint32_t origin; /* the fd that created it: fdw_ofd_origin() */
 	uint16_t mode;	/* S_IFMT bits (i_mode is 16 bits); 0 for anon inodes */
-	uint16_t slab;	/* the model's: which block of OFDs holds it */
 };
 
 _Static_assert(sizeof(struct fdw_ofd) == 48, "an OFD is 48 bytes");
+
+/*
+ * OFDs live in a process-wide arena (one model in the daemon; tests make
+ * them one after another) of blocks of FDW_OFD_BLOCK_BYTES, each aligned to
+ * its size: a header, then FDW_OFD_PER_BLOCK OFDs. Slots hold their OFD by
+ * a 32-bit handle (0: none), not a pointer: read it with fdw_ofd_at() or
+ * fdw_slot_ofd(). Handles stay below 2^24 (the kfile map's).
+ */
+#define FDW_OFD_BLOCK_BYTES 65536u
+
+struct fdw__ofd_block {
+	uint32_t index; /* in fdw__ofd_blocks */
+	uint16_t live;	/* OFDs in use */
+	uint16_t fresh; /* OFDs never used: ofds[fresh..] */
+	uint16_t free;	/* the first free OFD's index + 1, 0: none (the next
+			 * one's in its first bytes) */
+	bool partial;	/* on the arena's stack of blocks with room */
+	struct fdw_ofd ofds[];
+};
+
+#define FDW_OFD_PER_BLOCK \
+	((uint32_t)((FDW_OFD_BLOCK_BYTES - sizeof(struct fdw__ofd_block)) / sizeof(struct fdw_ofd)))
+#define FDW_OFD_MAX_BLOCKS (((1u << 24) - 1) / FDW_OFD_PER_BLOCK)
+
+/* Each block's first OFD (NULL: the block is not mapped). */
+extern struct fdw_ofd **fdw__ofd_blocks;
+
+/* The OFD behind handle h, NULL for 0. */
+static inline struct fdw_ofd *fdw_ofd_at(uint32_t h)
+{
+	return h ? &fdw__ofd_blocks[h / FDW_OFD_PER_BLOCK][h % FDW_OFD_PER_BLOCK] : NULL;
+}
+
+/* Bytes the OFDs' arena holds in memory (the pages of its blocks touched,
+ * and its directory): mapped, not malloc'd, so mallinfo does not see it. */
+size_t fdw_model_ofd_bytes(void);
 
 /* What an fd history entry's name is (fdw_fd_history_target). */
 enum fdw_hist_name {
@@ -139,7 +174,7 @@ struct fdw_fd_history {
 /* One fd number in one table. Taken on first use, kept while closed; it
  * lives in its table's slot blocks (struct fdw_table) and never moves. */
 struct fdw_slot {
-	struct fdw_ofd *ofd;	  /* NULL when closed */
+	uint32_t ofd_h;		  /* its OFD's handle (fdw_slot_ofd()); 0 when closed */
 	uint32_t origin;	  /* a handle (fdw_slot_origin()); 0 only in a slot
 				   * never used */
 	uint32_t generation : 27; /* how many times the number was opened here
@@ -156,12 +191,18 @@ struct fdw_slot {
 				   * slot's address: fdw_slot_history) */
 };
 
-_Static_assert(sizeof(struct fdw_slot) == 16, "a slot is 16 bytes: 8 per fd more");
+_Static_assert(sizeof(struct fdw_slot) == 12, "a slot is 12 bytes");
 
 /* The provenance of slot s (NULL for a slot never used) and of OFD o. */
 static inline const struct fdw_origin *fdw_slot_origin(const struct fdw_slot *s)
 {
 	return fdw_origin_at(s->origin);
+}
+
+/* Slot s's OFD: NULL for a NULL or closed slot. */
+static inline struct fdw_ofd *fdw_slot_ofd(const struct fdw_slot *s)
+{
+	return s ? fdw_ofd_at(s->ofd_h) : NULL;
 }
 
 static inline const struct fdw_origin *fdw_ofd_origin(const struct fdw_ofd *o)
@@ -212,7 +253,6 @@ struct fdw_table {
 
 struct fdw_proc;
 struct fdw__ofd_index; /* private to model/resync.c */
-struct fdw__ofd_slab;  /* private to model/table.c */
 
 /* How many observers a model takes (fdw_model_add_observer). */
 #define FDW_MODEL_MAX_OBSERVERS 4
@@ -386,7 +426,6 @@ struct fdw_model {
 	uint32_t fd_events; /* the union of the observers' fd_events */
 	struct fdw_task *last_task; /* one-entry cache for the hot path */
 	struct fdw__ofd_index *scan_cands; /* OFD candidates during the start-up scan */
-	struct fdw__ofd_slab *ofd_slab;	    /* where OFDs are allocated */
 	struct fdw_pending_target *pending; /* fdw_model_flush_pending() */
 	uint32_t npending, pending_cap;
 };
@@ -670,7 +709,7 @@ static inline struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd)
 }
 static inline bool fdw_slot_open(const struct fdw_slot *s)
 {
-	return s && s->ofd;
+	return s && s->ofd_h;
 }
 /* How many earlier generations of s the model keeps (at most
  * FDW_SLOT_HISTORY), and one of them, newest first: i in [0, that). */

@@ -91,12 +91,12 @@ static bool pending_holder(struct fdw_model *m, const struct fdw_pending_target 
 
 	*tid = e->tid;
 	*fd = e->fd;
-	if (s && s->ofd == e->ofd)
+	if (s && fdw_slot_ofd(s) == e->ofd)
 		return true;
 	for (uint32_t i = 0; t && i < t->nslots; i++) {
 		const struct fdw_slot *si = fdw_table_slot(t, (int)i);
 
-		if (si && si->ofd == e->ofd) {
+		if (si && fdw_slot_ofd(si) == e->ofd) {
 			*fd = (int)i;
 			return true;
 		}
@@ -104,7 +104,7 @@ static bool pending_holder(struct fdw_model *m, const struct fdw_pending_target 
 	while (fdw_hashmap_next(&m->tasks, &it, &key, &v)) {
 		task = v;
 		s = fdw_table_slot(task->table, e->fd);
-		if (s && s->ofd == e->ofd) {
+		if (s && fdw_slot_ofd(s) == e->ofd) {
 			*tid = (uint32_t)key;
 			return true;
 		}
@@ -181,7 +181,7 @@ void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const c
 	if (path && path[0] != '/' && ev->nr == FDW_SYS_OPENAT) {
 		const struct fdw_slot *dir = fdw_table_slot(t, (int)ev->args[0]);
 		char dbuf[FDW_OFD_NAME_BUF];
-		const char *dt = fdw_slot_open(dir) ? fdw_ofd_target(dir->ofd, dbuf) : NULL;
+		const char *dt = fdw_slot_open(dir) ? fdw_ofd_target(fdw_slot_ofd(dir), dbuf) : NULL;
 
 		dt = dt ? dt : "";
 

@@ -382,7 +382,7 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table *t, int fd,
 		      const struct fdw_slot *s, bool with_history)
 {
-	const struct fdw_ofd *ofd = s ? s->ofd : NULL; /* NULL when closed */
+	const struct fdw_ofd *ofd = fdw_slot_ofd(s); /* NULL when closed */
 	json_t *o = json_object();
 	bool ok = o != NULL;
 	char buf[FDW_OFD_NAME_BUF];
@@ -476,7 +476,7 @@ static void put_origin(FILE *f, const struct fdw_server_deps *deps, const struct
 void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct fdw_table *t,
 		       int fd, const struct fdw_slot *s)
 {
-	const struct fdw_ofd *ofd = s ? s->ofd : NULL; /* NULL when closed */
+	const struct fdw_ofd *ofd = fdw_slot_ofd(s); /* NULL when closed */
 	char buf[FDW_OFD_NAME_BUF];
 
 	(void)t;
