@@ -188,7 +188,7 @@ static int group_site(struct site_group *g, const struct fdw_slot *sl, struct si
 	memcpy(a->s.comm, so->comm, sizeof(a->s.comm));
 	a->s.comm[sizeof(a->s.comm) - 1] = '\0';
 	snprintf(a->s.pattern, sizeof(a->s.pattern), "%s", pattern);
-	a->s.type = fdw_fd_type_name(o->mode, target);
+	a->s.type = fdw_fd_type_name(fdw_ofd_mode(o), target);
 	a->next = head;
 	if (fdw_hashmap_put(&g->buckets, h, a) < 0) {
 		free(a);

@@ -314,14 +314,14 @@ static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev
 	if (first) {
 		o->ino = ev->ino;
 		o->dev = ev->dev;
-		o->mode = ev->mode;
+		fdw__ofd_set_mode(o, ev->mode);
 	} else if (ev->nr == FDW_SYS_PIPE || ev->nr == FDW_SYS_PIPE2 ||
 		   ev->nr == FDW_SYS_SOCKETPAIR) {
 		/* the other end: a pipe's shares the inode, a socketpair's is
 		 * its own (the probe passes its number in aux) */
 		o->ino = ev->nr == FDW_SYS_SOCKETPAIR ? ev->aux : ev->ino;
 		o->dev = ev->dev;
-		o->mode = ev->mode;
+		fdw__ofd_set_mode(o, ev->mode);
 	}
 	fdw__origin_set(m, &o->origin, origin);
 	return o; /* named by fdw__resolve_target() */

@@ -31,18 +31,12 @@ void fdw__origin_forget_last(struct fdw_model *m);
 void fdw__ofd_model_new(void);
 void fdw__ofd_model_gone(void);
 
-/* The block holding o (blocks are aligned to their size), and o's handle. */
-static inline struct fdw__ofd_block *fdw__ofd_block_of(const struct fdw_ofd *o)
+/* o's mode is `mode` (its S_IFMT bits are kept). */
+static inline void fdw__ofd_set_mode(struct fdw_ofd *o, uint32_t mode)
 {
-	return (struct fdw__ofd_block *)((uintptr_t)o & ~(uintptr_t)(FDW_OFD_BLOCK_BYTES - 1));
+	o->ifmt = (mode & S_IFMT) >> 12;
 }
 
-static inline uint32_t fdw__ofd_handle(const struct fdw_ofd *o)
-{
-	const struct fdw__ofd_block *blk = fdw__ofd_block_of(o);
-
-	return blk->index * FDW_OFD_PER_BLOCK + (uint32_t)(o - blk->ofds);
-}
 /* m->ofds's fdw_keyset_resolve_fn (ctx: the model). */
 void *fdw__ofd_resolve(void *ctx, uint32_t h);
 /* Put o in m->ofds under o->kfile (set first): 0, or -errno (o->kfile is

@@ -38,7 +38,7 @@ static struct fdw_ofd *ofd_from_info(struct fdw_model *m, const struct fdw_fd_in
 		return NULL;
 	o->ino = fi->ino;
 	o->dev = fi->dev;
-	o->mode = fi->mode;
+	fdw__ofd_set_mode(o, fi->mode);
 	fdw__origin_set(m, &o->origin, origin);
 	fdw__ofd_set_target(m, o, fi->target, true);
 	return o;
@@ -882,7 +882,7 @@ static bool refresh_wanted(const struct fdw_ofd *o)
 {
 	/* names can change under an open file (rename, unlink); other kinds
 	 * only need it when the name was never read */
-	return !o->target_exact || S_ISREG(o->mode) || S_ISDIR(o->mode);
+	return !o->target_exact || S_ISREG(fdw_ofd_mode(o)) || S_ISDIR(fdw_ofd_mode(o));
 }
 
 /* fi: what the kernel shows at fi->fd now; same inode: take its name */
@@ -893,7 +893,7 @@ static void refresh_from(struct fdw_model *m, struct fdw_ofd *o, const struct fd
 	if (!o->ino) {
 		o->ino = fi->ino;
 		o->dev = fi->dev;
-		o->mode = fi->mode;
+		fdw__ofd_set_mode(o, fi->mode);
 	}
 	if (!o->target_exact || !fdw__ofd_target_is(o, fi->target))
 		fdw__ofd_set_target(m, o, fi->target, true);

@@ -224,7 +224,13 @@ void fdw__origin_forget_last(struct fdw_model *m)
  * block index kept in the OFD). A block is a struct fdw__ofd_block header
  * and FDW_OFD_PER_BLOCK OFDs; handle h is OFD h % FDW_OFD_PER_BLOCK of
  * block h / FDW_OFD_PER_BLOCK (handle 0, block 0's first OFD, is never
- * given out). A freed OFD goes on its block's free list; a block whose
+ * given out). An OFD's generation (fdw_ofd_id()) grows each time its
+ * handle is given out, is kept while it is free (not poisoned, like the
+ * free-list link), and a new block starts above every generation its index
+ * had before (ofd_gen_floor); a handle, or block index, whose generation
+ * reached FDW_OFD_GEN_MAX is never given out again: 2^49 OFDs, about 18
+ * years at a million a second, before the arena is full of retired
+ * handles. A freed OFD goes on its block's free list; a block whose
  * OFDs are all free is unmapped, but one such block is kept for the next
  * OFD (an open and close in a loop would map and unmap one each time).
  * Pages of a block are touched only as its OFDs are first used: a daemon
@@ -234,6 +240,9 @@ void fdw__origin_forget_last(struct fdw_model *m)
  * make it.
  */
 struct fdw_ofd **fdw__ofd_blocks;
+static uint32_t *ofd_gen_floor; /* per block index: the largest generation given
+				 * out there, kept while the block is unmapped
+				 * (FDW_OFD_GEN_MAX: the index is retired) */
 static uint32_t ofd_nblocks, ofd_cap;
 static uint32_t *ofd_partial;	/* blocks with a free OFD (maybe; checked when popped) */
 static uint32_t ofd_npartial;
@@ -305,9 +314,27 @@ static void ofd_unmap_block(uint32_t b)
 {
 	struct fdw__ofd_block *blk = ofd_block(b);
 
+	ofd_gen_floor[b] = blk->gen_max;
 	MEM_UNPOISON(blk, FDW_OFD_BLOCK_BYTES);
 	(void)munmap(blk, FDW_OFD_BLOCK_BYTES);
 	fdw__ofd_blocks[b] = NULL;
+}
+
+/* An empty block none of whose OFDs can be given out again: unmapped, its
+ * index never used again (its floor is FDW_OFD_GEN_MAX). */
+static void ofd_retire_block(struct fdw__ofd_block *blk)
+{
+	uint32_t b = blk->index;
+
+	for (uint32_t i = 0; blk->partial && i < ofd_npartial; i++) {
+		if (ofd_partial[i] == b) {
+			ofd_partial[i] = ofd_partial[--ofd_npartial];
+			break;
+		}
+	}
+	ofd_nempty--;
+	blk->gen_max = FDW_OFD_GEN_MAX;
+	ofd_unmap_block(b);
 }
 
 /* A new block's index; -ENOMEM. */
@@ -316,7 +343,8 @@ static int ofd_new_block(void)
 	struct fdw__ofd_block *blk;
 	uint32_t b;
 
-	for (b = 0; b < ofd_nblocks && fdw__ofd_blocks[b]; b++)
+	for (b = 0; b < ofd_nblocks && (fdw__ofd_blocks[b] || ofd_gen_floor[b] >= FDW_OFD_GEN_MAX);
+	     b++)
 		;
 	if (b == ofd_nblocks) {
 		if (ofd_nblocks == FDW_OFD_MAX_BLOCKS)
@@ -336,8 +364,13 @@ static int ofd_new_block(void)
 			if (!np)
 				return -ENOMEM;
 			ofd_partial = np;
+			np = realloc(ofd_gen_floor, n * sizeof(*np));
+			if (!np)
+				return -ENOMEM;
+			ofd_gen_floor = np;
 			ofd_cap = n;
 		}
+		ofd_gen_floor[ofd_nblocks] = 0;
 		fdw__ofd_blocks[ofd_nblocks++] = NULL;
 	}
 	blk = ofd_map_block();
@@ -346,6 +379,7 @@ static int ofd_new_block(void)
 	/* fresh mappings are zero: only the header's page is touched */
 	blk->index = b;
 	blk->fresh = b == 0; /* handle 0 is never given out */
+	blk->gen_max = ofd_gen_floor[b];
 	MEM_POISON(blk->ofds, FDW_OFD_PER_BLOCK * sizeof(struct fdw_ofd));
 	fdw__ofd_blocks[b] = blk->ofds;
 	ofd_nempty++;
@@ -355,10 +389,13 @@ static int ofd_new_block(void)
 
 static struct fdw_ofd *ofd_alloc(void)
 {
-	struct fdw__ofd_block *blk = NULL;
+	struct fdw__ofd_block *blk;
 	struct fdw_ofd *o;
-	uint32_t b = 0;
+	uint32_t b, gen;
 
+again:
+	blk = NULL;
+	b = 0;
 	while (ofd_npartial) {
 		b = ofd_partial[ofd_npartial - 1];
 		blk = ofd_block(b);
@@ -379,13 +416,24 @@ static struct fdw_ofd *ofd_alloc(void)
 	if (blk->free) {
 		o = &blk->ofds[blk->free - 1];
 		blk->free = link_next(o); /* the link is never poisoned */
+		gen = o->gen;		  /* nor the generation */
+		if (gen >= FDW_OFD_GEN_MAX) {
+			/* retired: off the free list for good */
+			if (!blk->live && !blk->free && blk->fresh == FDW_OFD_PER_BLOCK)
+				ofd_retire_block(blk);
+			goto again;
+		}
 	} else {
 		o = &blk->ofds[blk->fresh++];
+		gen = ofd_gen_floor[blk->index];
 	}
 	MEM_UNPOISON(o, sizeof(*o));
 	if (blk->live++ == 0)
 		ofd_nempty--;
 	memset(o, 0, sizeof(*o));
+	o->gen = ++gen;
+	if (gen > blk->gen_max)
+		blk->gen_max = gen;
 	return o;
 }
 
@@ -396,7 +444,8 @@ static void ofd_release(struct fdw_ofd *o)
 
 	link_set(o, blk->free);
 	blk->free = (uint16_t)(o - blk->ofds + 1);
-	MEM_POISON((char *)o + sizeof(uint64_t), sizeof(*o) - sizeof(uint64_t));
+	/* the link (kfile) and the generation's word stay readable */
+	MEM_POISON(&o->ino, offsetof(struct fdw_ofd, refs) - offsetof(struct fdw_ofd, ino));
 	if (--blk->live == 0) {
 		if (ofd_nempty >= 1) { /* one empty block is kept, not two */
 			for (uint32_t i = 0; blk->partial && i < ofd_npartial; i++) {
@@ -427,8 +476,10 @@ void fdw__ofd_model_gone(void)
 			ofd_unmap_block(b);
 	free(fdw__ofd_blocks);
 	free(ofd_partial);
+	free(ofd_gen_floor);
 	fdw__ofd_blocks = NULL;
 	ofd_partial = NULL;
+	ofd_gen_floor = NULL;
 	ofd_nblocks = ofd_cap = ofd_npartial = ofd_nempty = 0;
 }
 
@@ -446,7 +497,8 @@ size_t fdw_model_ofd_bytes(void)
 		used = sizeof(*blk) + (size_t)blk->fresh * sizeof(struct fdw_ofd);
 		n += (used + pg - 1) / pg * pg;
 	}
-	return n + (size_t)ofd_cap * (sizeof(*fdw__ofd_blocks) + sizeof(*ofd_partial));
+	return n + (size_t)ofd_cap *
+			   (sizeof(*fdw__ofd_blocks) + sizeof(*ofd_partial) + sizeof(*ofd_gen_floor));
 }
 
 void *fdw__ofd_resolve(void *ctx, uint32_t h)
@@ -457,7 +509,7 @@ void *fdw__ofd_resolve(void *ctx, uint32_t h)
 
 int fdw__ofd_index(struct fdw_model *m, struct fdw_ofd *o)
 {
-	return fdw_keyset_put(&m->ofds, o, fdw__ofd_handle(o));
+	return fdw_keyset_put(&m->ofds, o, fdw_ofd_handle(o));
 }
 
 struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
@@ -466,7 +518,6 @@ struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
 
 	if (!o)
 		return NULL;
-	o->id = ++m->next_ofd_id;
 	o->kfile = kfile;
 	o->origin = FDW_ORIGIN_NONE;
 	if (kfile && fdw__ofd_index(m, o) < 0)
@@ -514,8 +565,8 @@ void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *tar
 	const char *t;
 
 	target = target ? target : "";
-	if (o->ino && (S_ISFIFO(o->mode) || S_ISSOCK(o->mode)) &&
-	    !strcmp(fdw_ino_name(S_ISSOCK(o->mode), o->ino, buf), target)) {
+	if (o->ino && (S_ISFIFO(fdw_ofd_mode(o)) || S_ISSOCK(fdw_ofd_mode(o))) &&
+	    !strcmp(fdw_ino_name(S_ISSOCK(fdw_ofd_mode(o)), o->ino, buf), target)) {
 		fdw__ofd_name_by_ino(m, o, exact);
 		return;
 	}
@@ -528,7 +579,7 @@ void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *tar
 	o->target_exact = exact;
 	/* anon inodes (pidfs too) carry type bits that mean nothing here */
 	if (exact && !strncmp(t, "anon_inode:", 11))
-		o->mode = 0;
+		o->ifmt = 0;
 }
 
 /* ---- slots and their history ------------------------------------------- */
@@ -684,7 +735,7 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 	 * allocation per close */
 	hist_name_clear(m, h);
 	if (o && o->target_ino) {
-		h->name = S_ISSOCK(o->mode) ? FDW_HIST_SOCKET : FDW_HIST_PIPE;
+		h->name = S_ISSOCK(fdw_ofd_mode(o)) ? FDW_HIST_SOCKET : FDW_HIST_PIPE;
 		h->ino = o->ino;
 	} else {
 		h->target = fdw_strtab_ref(o ? o->target : NULL);
@@ -956,7 +1007,7 @@ struct fdw_slot *fdw__slot_install(struct fdw_model *m, struct fdw_table *t, int
 	if (s->ofd_h)
 		fdw__slot_close(m, t, s, origin);
 	ofd->refs++;
-	s->ofd_h = fdw__ofd_handle(ofd);
+	s->ofd_h = fdw_ofd_handle(ofd);
 	s->cloexec = cloexec;
 	s->suspect = false;
 	s->inheritable = false;

@@ -520,7 +520,7 @@ static void test_offloaded_groups(void)
 	if (!fdw_slot_open(s40) || !fdw_slot_open(s42))
 		goto out;
 	CHECK(fdw_slot_ofd(fdw_table_slot(t, 41)) == fdw_slot_ofd(s40) && fdw_slot_ofd(s42) != fdw_slot_ofd(s40));
-	id40 = fdw_slot_ofd(s40)->id;
+	id40 = fdw_ofd_id(fdw_slot_ofd(s40));
 	/* make the model wrong: 42 a dup of 40, 41 a file of its own */
 	apply(&w, tid, FDW_SYS_DUP2, 42, 40);
 	{
@@ -546,7 +546,7 @@ static void test_offloaded_groups(void)
 	if (fdw_slot_open(fdw_table_slot(t, 41)) && fdw_slot_open(fdw_table_slot(t, 42))) {
 		CHECK(fdw_slot_ofd(fdw_table_slot(t, 41)) == fdw_slot_ofd(fdw_table_slot(t, 40)));
 		CHECK(fdw_slot_ofd(fdw_table_slot(t, 42)) != fdw_slot_ofd(fdw_table_slot(t, 40)));
-		CHECK_EQ(fdw_slot_ofd(fdw_table_slot(t, 40))->id, id40);
+		CHECK_EQ(fdw_ofd_id(fdw_slot_ofd(fdw_table_slot(t, 40))), id40);
 		CHECK_STR(fdw_slot_ofd(fdw_table_slot(t, 41))->target, "/dev/null");
 	}
 out:

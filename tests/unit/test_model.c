@@ -1498,26 +1498,94 @@ static void test_origin_handles(void)
 	fdw_model_free(&m);
 }
 
-/* The OFD's id shares a word with its pending index and name flags: an
- * id past 32 bits is kept whole, and setting one field leaves the others. */
+/* The OFD's generation shares a word with its pending bit, name flags and
+ * type: a generation past 24 bits is kept whole (an id past 48 bits), and
+ * setting one field leaves the others. */
 static void test_ofd_packed(void)
 {
 	struct fdw_model m;
 	const struct fdw_slot *s;
+	struct fdw_ofd *o;
 
 	model_new(&m);
 	start_proc(&m);
-	m.next_ofd_id = (1ull << 40) + 5;
 	do_open(&m, PID, FILES, 3, "/tmp/fdw-packed", 0);
 	s = slot(&m, PID, 3);
-	CHECK(s && fdw_slot_ofd(s));
-	if (s && fdw_slot_ofd(s)) {
-		CHECK_EQ(fdw_slot_ofd(s)->id, (1ull << 40) + 6);
-		fdw_slot_ofd(s)->pending = FDW_MODEL_MAX_PENDING;
-		CHECK_EQ(fdw_slot_ofd(s)->id, (1ull << 40) + 6);
-		CHECK(!fdw_slot_ofd(s)->target_ino);
-		fdw_slot_ofd(s)->pending = 0;
-		CHECK_EQ(fdw_slot_ofd(s)->id, (1ull << 40) + 6);
+	o = fdw_slot_ofd(s);
+	CHECK(o);
+	if (o) {
+		uint64_t id = (uint64_t)((1u << 24) + 6) << 24 | s->ofd_h;
+		bool pending = o->pending;
+
+		o->gen = (1u << 24) + 6;
+		CHECK(id > (1ull << 48));
+		CHECK_EQ(fdw_ofd_id(o), id);
+		CHECK_EQ(fdw_ofd_mode(o), S_IFREG);
+		o->pending = !pending;
+		CHECK_EQ(fdw_ofd_id(o), id);
+		CHECK(!o->target_ino);
+		CHECK_EQ(fdw_ofd_mode(o), S_IFREG);
+		o->pending = pending;
+		o->ifmt = 0xf;
+		CHECK_EQ(fdw_ofd_id(o), id);
+		CHECK(o->pending == pending);
+		o->ifmt = S_IFREG >> 12;
+		CHECK_EQ(fdw_ofd_id(o), id);
+		CHECK_EQ(o->refs, 1);
+	}
+	fake[3].open = false;
+	fdw_model_free(&m);
+}
+
+/*
+ * An OFD's id is its handle and generation: an fd opened and closed again
+ * and again gets the same handle each time (the block's free list) and a
+ * new id each time; a handle given out FDW_OFD_GEN_MAX times is retired:
+ * the next OFDs have other handles, and its ids are never made again.
+ */
+static void test_ofd_ids(void)
+{
+	static uint64_t ids[64];
+	const struct fdw_slot *s;
+	struct fdw_model m;
+	uint32_t h = 0;
+	uint64_t id;
+
+	model_new(&m);
+	start_proc(&m);
+	for (int i = 0; i < 64; i++) {
+		do_open(&m, PID, FILES, 3, "/tmp/fdw-ids", 0);
+		s = slot(&m, PID, 3);
+		CHECK(fdw_slot_open(s));
+		if (!fdw_slot_open(s))
+			break;
+		if (i == 0)
+			h = s->ofd_h;
+		CHECK_EQ(s->ofd_h, h);
+		ids[i] = fdw_ofd_id(fdw_slot_ofd(s));
+		for (int j = 0; j < i; j++)
+			CHECK(ids[j] != ids[i]);
+		apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0));
+		fake[3].open = false;
+	}
+	do_open(&m, PID, FILES, 3, "/tmp/fdw-ids", 0);
+	s = slot(&m, PID, 3);
+	CHECK(fdw_slot_open(s) && s->ofd_h == h);
+	if (fdw_slot_open(s)) {
+		fdw_slot_ofd(s)->gen = FDW_OFD_GEN_MAX;
+		id = fdw_ofd_id(fdw_slot_ofd(s));
+		for (int round = 0; round < 2; round++) {
+			apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0));
+			fake[3].open = false;
+			do_open(&m, PID, FILES, 3, "/tmp/fdw-ids", 0);
+			s = slot(&m, PID, 3);
+			CHECK(fdw_slot_open(s));
+			if (!fdw_slot_open(s))
+				break;
+			CHECK(s->ofd_h != h); /* retired */
+			CHECK(fdw_ofd_id(fdw_slot_ofd(s)) != id);
+			CHECK_EQ(fdw_slot_ofd(s)->ino, 1003); /* and the new OFD is whole */
+		}
 	}
 	fake[3].open = false;
 	fdw_model_free(&m);
@@ -1654,6 +1722,7 @@ int main(void)
 	test_shared_storage();
 	test_origin_handles();
 	test_ofd_packed();
+	test_ofd_ids();
 	test_dup_family();
 	test_close();
 	test_fork_threads_exec_exit();
