@@ -341,8 +341,12 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 		struct fdw_ofd *o = event_ofd(m, ev, &origin, i);
 		struct fdw_slot *s;
 
-		if (!o)
+		if (!o) {
+			/* no memory, or no OFD handle left: as a bound refuses it */
+			m->stats.dropped_fds++;
+			task->table->stale = true;
 			break;
+		}
 		bool was_open = fdw_slot_open(fdw_table_slot(task->table, ev->fds[i]));
 
 		o->refs++; /* hold across install */
