@@ -3,8 +3,8 @@
  * The model's heap per fd, without a daemon, a kernel or the host's other
  * processes (bench/scale.sh measures the daemon on the host; this is the
  * model alone, the same figure every run): tables built as the start-up
- * scan builds them, through fake ops, and mallinfo2's bytes in use before
- * and after.
+ * scan builds them, through fake ops, and mallinfo2's bytes in use (and
+ * the OFDs' mapped blocks, fdw_model_ofd_bytes) before and after.
  *
  *   fdwatch-bench-model-mem [PROCS [FDS [IDLE]]]   default 3 19900 1000
  *   fdwatch-bench-model-mem churn [N]   the model's CPU per event instead
@@ -82,7 +82,8 @@ static size_t heap(void)
 {
 	struct mallinfo2 mi = mallinfo2();
 
-	return mi.uordblks + mi.hblkhd;
+	/* the OFDs' blocks are mapped, not malloc'd */
+	return mi.uordblks + mi.hblkhd + fdw_model_ofd_bytes();
 }
 
 static void row(const char *name, enum shape shape, uint32_t procs, uint32_t nfds)

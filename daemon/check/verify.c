@@ -142,7 +142,7 @@ static int read_model(const struct fdw_table *t, struct fdlist *m)
 
 		if (!fdw_slot_open(s))
 			continue;
-		name = fdw_ofd_target(s->ofd, buf);
+		name = fdw_ofd_target(fdw_slot_ofd(s), buf);
 		target = name ? strdup(name) : NULL;
 		if ((name && !target) || fdlist_add(m, (int)fd, s->cloexec, target) < 0) {
 			free(target);

@@ -52,7 +52,7 @@ static json_t *origin_json(const struct fdw_origin *o, uint64_t now)
 
 json_t *leak_json_slot(int fd, const struct fdw_slot *s, uint64_t now)
 {
-	const struct fdw_ofd *o = fdw_slot_open(s) ? s->ofd : NULL;
+	const struct fdw_ofd *o = fdw_slot_open(s) ? fdw_slot_ofd(s) : NULL;
 	char buf[FDW_OFD_NAME_BUF];
 	const char *target = fdw_ofd_target(o, buf);
 
@@ -61,9 +61,9 @@ json_t *leak_json_slot(int fd, const struct fdw_slot *s, uint64_t now)
 	return json_pack("{s:i, s:o, s:s, s:b, s:I, s:o, s:o}",
 			 "fd", fd,
 			 "target", fdw_json_bytes(target),
-			 "type", fdw_fd_type_name(o->mode, target),
+			 "type", fdw_fd_type_name(fdw_ofd_mode(o), target),
 			 "cloexec", s->cloexec,
-			 "ofd", (json_int_t)o->id,
+			 "ofd", (json_int_t)fdw_ofd_id(o),
 			 "origin", origin_json(fdw_slot_origin(s), now),
 			 "opened_by", origin_json(fdw_ofd_origin(o), now));
 }

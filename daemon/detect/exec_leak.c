@@ -83,8 +83,8 @@ static void exec_note_fd(struct fdw_leaks *l, struct leak_exec *x, int fd,
 
 	for (unsigned int i = 0; i < x->nfds; i++)
 		if (x->log->fds[i].fd == fd &&
-		    (!x->log->fds[i].ofd || x->log->fds[i].ofd == slot->ofd->id)) {
-			x->log->fds[i].ofd = slot->ofd->id;
+		    (!x->log->fds[i].ofd || x->log->fds[i].ofd == fdw_ofd_id(fdw_slot_ofd(slot)))) {
+			x->log->fds[i].ofd = fdw_ofd_id(fdw_slot_ofd(slot));
 			return; /* known already (an earlier child) */
 		}
 	if (x->nfds >= LEAK_EXEC_FDS) {
@@ -92,7 +92,7 @@ static void exec_note_fd(struct fdw_leaks *l, struct leak_exec *x, int fd,
 		return;
 	}
 	x->log->fds[x->nfds].fd = fd;
-	x->log->fds[x->nfds].ofd = slot->ofd->id;
+	x->log->fds[x->nfds].ofd = fdw_ofd_id(fdw_slot_ofd(slot));
 	x->log->fds[x->nfds].race = race;
 	x->nfds++;
 	x->nrace += race;
@@ -121,7 +121,7 @@ static bool exec_race_form(struct fdw_leaks *l, struct fdw_proc *owner, int fd,
 	const struct fdw_slot *cs = fdw_table_slot(fdw_model_proc_table(l->m, owner), fd);
 	uint64_t seq;
 
-	if (!fdw_slot_open(cs) || cs->ofd != slot->ofd || !cs->cloexec || cs->inheritable)
+	if (!fdw_slot_open(cs) || cs->ofd_h != slot->ofd_h || !cs->cloexec || cs->inheritable)
 		return false;
 	seq = fdw_slot_origin(cs)->seq;
 	return seq && seq == fdw_slot_origin(slot)->seq;
@@ -254,7 +254,7 @@ static unsigned int exec_still_leaking(const struct leak_exec *x, const struct f
 		const struct fdw_slot *s = fdw_table_slot(t, x->log->fds[k].fd);
 
 		if (fdw_slot_open(s) && (!s->cloexec || x->log->fds[k].race) &&
-		    (!x->log->fds[k].ofd || s->ofd->id == x->log->fds[k].ofd))
+		    (!x->log->fds[k].ofd || fdw_ofd_id(fdw_slot_ofd(s)) == x->log->fds[k].ofd))
 			still++;
 	}
 	return still;

@@ -352,8 +352,8 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 		return;
 	/* the same file again (a log reopened under its path): no surprise */
 	src = fdw_table_slot(t, (int)ev->args[0]);
-	target = fdw_ofd_target(slot->ofd, buf);
-	if (fdw_slot_open(src) && target && (src_target = fdw_ofd_target(src->ofd, src_buf)) &&
+	target = fdw_ofd_target(fdw_slot_ofd(slot), buf);
+	if (fdw_slot_open(src) && target && (src_target = fdw_ofd_target(fdw_slot_ofd(src), src_buf)) &&
 	    !strcmp(src_target, target))
 		return;
 	r = races_get(l, st);
@@ -405,7 +405,7 @@ static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc 
 	if (h)
 		gen_from_hist(&f, h);
 	f.reopened = *fdw_slot_origin(slot);
-	target = fdw_ofd_target(slot->ofd, buf);
+	target = fdw_ofd_target(fdw_slot_ofd(slot), buf);
 	snprintf(f.target, sizeof(f.target), "%s", target ? target : "");
 	(void)add_finding(l, r, RACE_FD_REUSE, &f);
 }

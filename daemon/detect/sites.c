@@ -129,7 +129,7 @@ static void site_add_fd(struct fdw_leak_site *s, int fd, const struct fdw_slot *
 
 static uint64_t site_hash(const struct fdw_slot *sl, const char *pattern)
 {
-	const struct fdw_origin *so = fdw_slot_origin(sl), *oo = fdw_ofd_origin(sl->ofd);
+	const struct fdw_origin *so = fdw_slot_origin(sl), *oo = fdw_ofd_origin(fdw_slot_ofd(sl));
 	uint64_t h = fdw_fnv(FDW_FNV_OFFSET, &so->nr, sizeof(so->nr));
 
 	h = fdw_fnv(h, &oo->nr, sizeof(oo->nr));
@@ -142,7 +142,7 @@ static bool site_is(const struct fdw_leak_site *s, const struct fdw_slot *sl, co
 {
 	const struct fdw_origin *so = fdw_slot_origin(sl);
 
-	return s->nr == so->nr && s->ofd_nr == fdw_ofd_origin(sl->ofd)->nr &&
+	return s->nr == so->nr && s->ofd_nr == fdw_ofd_origin(fdw_slot_ofd(sl))->nr &&
 	       s->source == so->source && !strncmp(s->comm, so->comm, sizeof(s->comm)) &&
 	       !strcmp(s->pattern, pattern);
 }
@@ -151,7 +151,7 @@ static bool site_is(const struct fdw_leak_site *s, const struct fdw_slot *sl, co
  * counted), or -ENOMEM. */
 static int group_site(struct site_group *g, const struct fdw_slot *sl, struct site_acc **out)
 {
-	const struct fdw_ofd *o = sl->ofd;
+	const struct fdw_ofd *o = fdw_slot_ofd(sl);
 	const struct fdw_origin *so = fdw_slot_origin(sl);
 	struct site_acc *a, *head;
 	char pattern[256], buf[FDW_OFD_NAME_BUF];
@@ -188,7 +188,7 @@ static int group_site(struct site_group *g, const struct fdw_slot *sl, struct si
 	memcpy(a->s.comm, so->comm, sizeof(a->s.comm));
 	a->s.comm[sizeof(a->s.comm) - 1] = '\0';
 	snprintf(a->s.pattern, sizeof(a->s.pattern), "%s", pattern);
-	a->s.type = fdw_fd_type_name(o->mode, target);
+	a->s.type = fdw_fd_type_name(fdw_ofd_mode(o), target);
 	a->next = head;
 	if (fdw_hashmap_put(&g->buckets, h, a) < 0) {
 		free(a);

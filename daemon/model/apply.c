@@ -181,7 +181,7 @@ static void apply_dup(struct fdw_model *m, struct fdw_task *task, const struct f
 	clobber = fdw_slot_open(dst);
 	if (clobber)
 		fdw__notify(m, task->proc, ev, FDW_FDEV_CLOBBER, newfd, dst);
-	dst = fdw__slot_install(m, t, newfd, src->ofd, cloexec, &origin);
+	dst = fdw__slot_install(m, t, newfd, fdw_slot_ofd(src), cloexec, &origin);
 	if (!dst)
 		return;
 	/* dup/F_DUPFD only return free numbers: an open one means another
@@ -325,14 +325,14 @@ static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev
 	if (first) {
 		o->ino = ev->ino;
 		o->dev = ev->dev;
-		o->mode = ev->mode;
+		fdw__ofd_set_mode(o, ev->mode);
 	} else if (ev->nr == FDW_SYS_PIPE || ev->nr == FDW_SYS_PIPE2 ||
 		   ev->nr == FDW_SYS_SOCKETPAIR) {
 		/* the other end: a pipe's shares the inode, a socketpair's is
 		 * its own (the probe passes its number in aux) */
 		o->ino = ev->nr == FDW_SYS_SOCKETPAIR ? ev->aux : ev->ino;
 		o->dev = ev->dev;
-		o->mode = ev->mode;
+		fdw__ofd_set_mode(o, ev->mode);
 	}
 	fdw__origin_set(m, &o->origin, origin);
 	return o; /* named by fdw__resolve_target() */
@@ -352,8 +352,12 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 		struct fdw_ofd *o = event_ofd(m, ev, &origin, i);
 		struct fdw_slot *s;
 
-		if (!o)
+		if (!o) {
+			/* no memory, or no OFD handle left: as a bound refuses it */
+			m->stats.dropped_fds++;
+			task->table->stale = true;
 			break;
+		}
 		bool was_open = fdw_slot_open(fdw_table_slot(task->table, ev->fds[i]));
 
 		o->refs++; /* hold across install */
@@ -448,7 +452,7 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 		s = fdw_table_slot(t, fd);
 		if (fdw_slot_open(s) && fdw_slot_origin(s)->source == FDW_SRC_PROCFS && from != fd &&
 		    fdw_slot_open(fdw_table_slot(t, from)) &&
-		    fdw_table_slot(t, from)->ofd == s->ofd) {
+		    fdw_table_slot(t, from)->ofd_h == s->ofd_h) {
 			origin_from_event(&origin, ev, task->proc, from);
 			fdw__origin_set(m, &s->origin, &origin);
 		}
@@ -461,19 +465,22 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 	}
 	origin_from_event(&origin, ev, task->proc, -1);
 	for (unsigned int i = 0; i < ev->nfds; i++) {
+		struct fdw_ofd *o;
+
 		s = fdw_table_slot(t, ev->fds[i]);
 		if (!fdw_slot_open(s) || fdw_slot_origin(s)->source != FDW_SRC_PROCFS)
 			continue;
-		if (ev->kfiles[i] && s->ofd->kfile && s->ofd->kfile != ev->kfiles[i])
+		o = fdw_slot_ofd(s);
+		if (ev->kfiles[i] && o->kfile && o->kfile != ev->kfiles[i])
 			continue;
-		if (i == 0 && ev->ino && (s->ofd->ino != ev->ino || s->ofd->dev != ev->dev))
+		if (i == 0 && ev->ino && (o->ino != ev->ino || o->dev != ev->dev))
 			continue;
 		fdw__origin_set(m, &s->origin, &origin);
-		fdw__origin_set(m, &s->ofd->origin, &origin);
-		if (ev->kfiles[i] && !s->ofd->kfile && !fdw_keyset_get(&m->ofds, ev->kfiles[i])) {
-			s->ofd->kfile = ev->kfiles[i]; /* the set's key: set first */
-			if (fdw__ofd_index(m, s->ofd) < 0)
-				s->ofd->kfile = 0;
+		fdw__origin_set(m, &o->origin, &origin);
+		if (ev->kfiles[i] && !o->kfile && !fdw_keyset_get(&m->ofds, ev->kfiles[i])) {
+			o->kfile = ev->kfiles[i]; /* the set's key: set first */
+			if (fdw__ofd_index(m, o) < 0)
+				o->kfile = 0;
 		}
 	}
 }

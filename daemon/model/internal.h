@@ -26,8 +26,17 @@ void fdw__origin_model_new(void);
  * arena (fdw_model_free). */
 void fdw__origin_forget_last(struct fdw_model *m);
 
-/* Free the OFDs' blocks (every OFD must have been put). NULL-safe. */
-void fdw__ofd_slab_free(struct fdw_model *m);
+/* A model uses the OFDs' arena (fdw_model_init); the last one gone unmaps
+ * it (fdw_model_free: every OFD must have been put). */
+void fdw__ofd_model_new(void);
+void fdw__ofd_model_gone(void);
+
+/* o's mode is `mode` (its S_IFMT bits are kept). */
+static inline void fdw__ofd_set_mode(struct fdw_ofd *o, uint32_t mode)
+{
+	o->ifmt = (mode & S_IFMT) >> 12;
+}
+
 /* m->ofds's fdw_keyset_resolve_fn (ctx: the model). */
 void *fdw__ofd_resolve(void *ctx, uint32_t h);
 /* Put o in m->ofds under o->kfile (set first): 0, or -errno (o->kfile is

@@ -269,6 +269,7 @@ void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
 	fdw_keyset_init(&m->ofds, offsetof(struct fdw_ofd, kfile), fdw__ofd_resolve, m);
 	fdw_strtab_init(&m->strings);
 	fdw__origin_model_new();
+	fdw__ofd_model_new();
 	m->max_procs = 1u << 20;
 	m->max_fds = 1u << 26;
 	m->max_history = 1u << 16;
@@ -335,7 +336,7 @@ void fdw_model_free(struct fdw_model *m)
 	fdw_hashmap_free(&m->tables);
 	fdw_keyset_free(&m->ofds);
 	fdw_hashmap_free(&m->hists); /* every ring went with its slot */
-	fdw__ofd_slab_free(m);
+	fdw__ofd_model_gone();
 	fdw__origin_forget_last(m);
 	fdw_strtab_free(&m->strings);
 	free(m->pending);

@@ -59,7 +59,7 @@ extern const struct fdw_origin fdw_origin_none;
 
 /*
  * Slots, OFDs and slot histories hold an origin by a 32-bit handle, not a
- * pointer (a slot is 16 bytes, not 24): 0 none at all (a slot never
+ * pointer (8 bytes fewer per slot): 0 none at all (a slot never
  * used), FDW_ORIGIN_NONE fdw_origin_none, else a record in the origins'
  * arena, process-wide (one model in the daemon; tests make them one after
  * another), in blocks of FDW_ORIGIN_BLOCK. Read one with fdw_origin_at().
@@ -86,19 +86,13 @@ static inline const struct fdw_origin *fdw_origin_at(uint32_t h)
 
 /*
  * An open file description: shared by every fd (in any table) that refers
- * to it. Refcounted by those fds.
+ * to it. Refcounted by those fds. 40 bytes: no id of its own (fdw_ofd_id()
+ * makes it from its handle and generation) nor block index (its block is
+ * found from its address).
  */
 struct fdw_ofd {
-	uint64_t id : 48;  /* small stable id for the API (2^48 OFDs made) */
-	uint64_t pending : 13; /* 1 + its index in the model's pending list (at
-				* most FDW_MODEL_MAX_PENDING): the target is to
-				* be read at the next flush; 0: not */
-	bool target_exact : 1; /* target read from /proc, or known from the
-				* record (pipes, sockets), vs synthesized */
-	bool target_ino : 1;   /* the target is the kernel's name made from the
-				* inode, pipe:[ino] or socket:[ino]: no string
-				* is kept (target NULL), fdw_ofd_target() makes it */
-	uint64_t kfile; /* kernel struct file address, 0 when not known */
+	uint64_t kfile; /* kernel struct file address, 0 when not known (while
+			 * free: the arena's free-list link) */
 	uint64_t ino;
 	/* readlink(/proc/PID/fd/N), interned (m->strings); until read, what
 	 * the record tells (the open family's path argument, ...). Read it
@@ -106,13 +100,97 @@ struct fdw_ofd {
 	 * memory for it. */
 	const char *target;
 	uint32_t dev;
-	uint32_t refs;
 	uint32_t origin; /* the fd that created it: fdw_ofd_origin() */
-	uint16_t mode;	/* S_IFMT bits (i_mode is 16 bits); 0 for anon inodes */
-	uint16_t slab;	/* the model's: which block of OFDs holds it */
+	uint32_t refs;
+	uint32_t gen : 25;     /* how many times its handle was given out: with
+				* the handle, its id (kept while free) */
+	bool pending : 1;      /* its target is to be read at the next flush
+				* (an entry of the model's pending list names
+				* its handle and generation) */
+	bool target_exact : 1; /* target read from /proc, or known from the
+				* record (pipes, sockets), vs synthesized */
+	bool target_ino : 1;   /* the target is the kernel's name made from the
+				* inode, pipe:[ino] or socket:[ino]: no string
+				* is kept (target NULL), fdw_ofd_target() makes it */
+	uint32_t ifmt : 4;     /* the S_IFMT bits of its mode, shifted down
+				* (fdw_ofd_mode()); 0 for anon inodes */
 };
 
-_Static_assert(sizeof(struct fdw_ofd) == 48, "an OFD is 48 bytes");
+_Static_assert(sizeof(struct fdw_ofd) == 40, "an OFD is 40 bytes");
+
+/* The largest generation: a handle given out this many times is not given
+ * out again (an id is never made twice). */
+#define FDW_OFD_GEN_MAX ((1u << 25) - 1)
+
+/* o's file type: its mode's S_IFMT bits (the rest are not kept). */
+static inline uint32_t fdw_ofd_mode(const struct fdw_ofd *o)
+{
+	return (uint32_t)o->ifmt << 12;
+}
+
+_Static_assert(S_IFMT == 0xf000, "fdw_ofd.ifmt holds S_IFMT >> 12");
+
+/*
+ * OFDs live in a process-wide arena (one model in the daemon; tests make
+ * them one after another) of blocks of FDW_OFD_BLOCK_BYTES, each aligned to
+ * its size: a header, then FDW_OFD_PER_BLOCK OFDs. Slots hold their OFD by
+ * a 32-bit handle (0: none), not a pointer: read it with fdw_ofd_at() or
+ * fdw_slot_ofd(). Handles stay below 2^24 (the kfile map's).
+ */
+#define FDW_OFD_BLOCK_BYTES 65536u
+
+struct fdw__ofd_block {
+	uint32_t index; /* in fdw__ofd_blocks */
+	uint16_t live;	/* OFDs in use */
+	uint16_t fresh; /* OFDs never used: ofds[fresh..] */
+	uint16_t free;	/* the first free OFD's index + 1, 0: none (the next
+			 * one's in its first bytes) */
+	bool partial;	/* on the arena's stack of blocks with room */
+	uint32_t gen_max; /* the largest generation of its OFDs */
+	struct fdw_ofd ofds[];
+};
+
+#define FDW_OFD_PER_BLOCK \
+	((uint32_t)((FDW_OFD_BLOCK_BYTES - sizeof(struct fdw__ofd_block)) / sizeof(struct fdw_ofd)))
+#define FDW_OFD_MAX_BLOCKS (((1u << 24) - 1) / FDW_OFD_PER_BLOCK)
+
+/* Each block's first OFD (NULL: the block is not mapped). */
+extern struct fdw_ofd **fdw__ofd_blocks;
+
+/* The OFD behind handle h, NULL for 0. */
+static inline struct fdw_ofd *fdw_ofd_at(uint32_t h)
+{
+	return h ? &fdw__ofd_blocks[h / FDW_OFD_PER_BLOCK][h % FDW_OFD_PER_BLOCK] : NULL;
+}
+
+/* The block holding o (blocks are aligned to their size), and o's handle. */
+static inline struct fdw__ofd_block *fdw__ofd_block_of(const struct fdw_ofd *o)
+{
+	return (struct fdw__ofd_block *)((uintptr_t)o & ~(uintptr_t)(FDW_OFD_BLOCK_BYTES - 1));
+}
+
+static inline uint32_t fdw_ofd_handle(const struct fdw_ofd *o)
+{
+	const struct fdw__ofd_block *blk = fdw__ofd_block_of(o);
+
+	return blk->index * FDW_OFD_PER_BLOCK + (uint32_t)(o - blk->ofds);
+}
+
+/*
+ * A small id for the API, the same for o's whole life and never another
+ * OFD's while the model lives (two OFDs at one time have two handles; one
+ * handle's OFDs have increasing generations, kept while the handle is free
+ * and across its block's unmapping, and a handle whose generation reached
+ * FDW_OFD_GEN_MAX is retired): generation << 24 | handle, below 2^49.
+ */
+static inline uint64_t fdw_ofd_id(const struct fdw_ofd *o)
+{
+	return (uint64_t)o->gen << 24 | fdw_ofd_handle(o);
+}
+
+/* Bytes the OFDs' arena holds in memory (the pages of its blocks touched,
+ * and its directory): mapped, not malloc'd, so mallinfo does not see it. */
+size_t fdw_model_ofd_bytes(void);
 
 /* What an fd history entry's name is (fdw_fd_history_target). */
 enum fdw_hist_name {
@@ -139,7 +217,7 @@ struct fdw_fd_history {
 /* One fd number in one table. Taken on first use, kept while closed; it
  * lives in its table's slot blocks (struct fdw_table) and never moves. */
 struct fdw_slot {
-	struct fdw_ofd *ofd;	  /* NULL when closed */
+	uint32_t ofd_h;		  /* its OFD's handle (fdw_slot_ofd()); 0 when closed */
 	uint32_t origin;	  /* a handle (fdw_slot_origin()); 0 only in a slot
 				   * never used */
 	uint32_t generation : 27; /* how many times the number was opened here
@@ -156,12 +234,18 @@ struct fdw_slot {
 				   * slot's address: fdw_slot_history) */
 };
 
-_Static_assert(sizeof(struct fdw_slot) == 16, "a slot is 16 bytes: 8 per fd more");
+_Static_assert(sizeof(struct fdw_slot) == 12, "a slot is 12 bytes");
 
 /* The provenance of slot s (NULL for a slot never used) and of OFD o. */
 static inline const struct fdw_origin *fdw_slot_origin(const struct fdw_slot *s)
 {
 	return fdw_origin_at(s->origin);
+}
+
+/* Slot s's OFD: NULL for a NULL or closed slot. */
+static inline struct fdw_ofd *fdw_slot_ofd(const struct fdw_slot *s)
+{
+	return s ? fdw_ofd_at(s->ofd_h) : NULL;
 }
 
 static inline const struct fdw_origin *fdw_ofd_origin(const struct fdw_ofd *o)
@@ -212,7 +296,6 @@ struct fdw_table {
 
 struct fdw_proc;
 struct fdw__ofd_index; /* private to model/resync.c */
-struct fdw__ofd_slab;  /* private to model/table.c */
 
 /* How many observers a model takes (fdw_model_add_observer). */
 #define FDW_MODEL_MAX_OBSERVERS 4
@@ -356,15 +439,14 @@ struct fdw_model_stats {
 
 /* A new fd whose target is read at the next fdw_model_flush_pending(). */
 struct fdw_pending_target {
-	struct fdw_ofd *ofd; /* NULL once it was freed (closed) */
-	uint32_t tid;	     /* the thread that created it */
+	uint32_t ofd; /* its OFD's handle and generation: the entry is stale */
+	uint32_t gen; /* once they name no pending OFD (it was closed) */
+	uint32_t tid; /* the thread that created it */
 	int32_t fd;
 };
 
-/* Pending targets past this are read at once (bounds the list; and
- * struct fdw_ofd's pending index is 13 bits). */
+/* Pending targets past this are read at once (bounds the list). */
 #define FDW_MODEL_MAX_PENDING 4096
-_Static_assert(FDW_MODEL_MAX_PENDING < (1u << 13), "fdw_ofd.pending is 13 bits");
 
 struct fdw_model {
 	struct fdw_hashmap tasks;  /* tid -> struct fdw_task */
@@ -376,8 +458,7 @@ struct fdw_model {
 	uint32_t origin_last; /* the origin made last (held): the next equal
 			       * one shares it */
 	uint64_t next_table_id;
-	uint64_t next_ofd_id;
-	uint64_t max_procs;
+		uint64_t max_procs;
 	uint64_t max_fds;
 	uint64_t max_history;
 	uint64_t max_fd_number; /* fs.nr_open: no fd can be this big */
@@ -388,7 +469,6 @@ struct fdw_model {
 	uint32_t fd_events; /* the union of the observers' fd_events */
 	struct fdw_task *last_task; /* one-entry cache for the hot path */
 	struct fdw__ofd_index *scan_cands; /* OFD candidates during the start-up scan */
-	struct fdw__ofd_slab *ofd_slab;	    /* where OFDs are allocated */
 	struct fdw_pending_target *pending; /* fdw_model_flush_pending() */
 	uint32_t npending, pending_cap;
 };
@@ -597,7 +677,7 @@ static inline const char *fdw_ofd_target(const struct fdw_ofd *o, char buf[FDW_O
 		return NULL;
 	if (!o->target_ino)
 		return o->target;
-	return fdw_ino_name(S_ISSOCK(o->mode), o->ino, buf);
+	return fdw_ino_name(S_ISSOCK(fdw_ofd_mode(o)), o->ino, buf);
 }
 
 /* The target an fd history entry had: its string, or its inode's name
@@ -618,7 +698,7 @@ static inline const char *fdw_ofd_type(const struct fdw_ofd *o)
 {
 	char buf[FDW_OFD_NAME_BUF];
 
-	return o ? fdw_fd_type_name(o->mode, fdw_ofd_target(o, buf)) : "unknown";
+	return o ? fdw_fd_type_name(fdw_ofd_mode(o), fdw_ofd_target(o, buf)) : "unknown";
 }
 
 /* Block and offset of fd number fd (see struct fdw_table). Blocks stay
@@ -672,7 +752,7 @@ static inline struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd)
 }
 static inline bool fdw_slot_open(const struct fdw_slot *s)
 {
-	return s && s->ofd;
+	return s && s->ofd_h;
 }
 /* How many earlier generations of s the model keeps (at most
  * FDW_SLOT_HISTORY), and one of them, newest first: i in [0, that). */

@@ -38,7 +38,7 @@ static struct fdw_ofd *ofd_from_info(struct fdw_model *m, const struct fdw_fd_in
 		return NULL;
 	o->ino = fi->ino;
 	o->dev = fi->dev;
-	o->mode = fi->mode;
+	fdw__ofd_set_mode(o, fi->mode);
 	fdw__origin_set(m, &o->origin, origin);
 	fdw__ofd_set_target(m, o, fi->target, true);
 	return o;
@@ -58,7 +58,7 @@ int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int 
 {
 	struct fdw_fd_info *fi;
 	struct fdw_slot *s;
-	struct fdw_ofd *o;
+	struct fdw_ofd *o, *so;
 	int r;
 
 	if (!m->ops.read_fd)
@@ -81,14 +81,15 @@ int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int 
 		}
 	}
 	s = fdw_table_slot(t, fd);
+	so = fdw_slot_ofd(s);
 	if (r == -ENOENT) {
 		fdw__slot_close(m, t, s, origin);
 		r = 0;
 	} else if (r == 0) {
-		if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
+		if (so && so->ino == fi->ino && so->dev == fi->dev) {
 			s->cloexec = fi->cloexec;
-			if (!fdw__ofd_target_is(s->ofd, fi->target))
-				fdw__ofd_set_target(m, s->ofd, fi->target, true);
+			if (!fdw__ofd_target_is(so, fi->target))
+				fdw__ofd_set_target(m, so, fi->target, true);
 		} else {
 			o = ofd_from_info(m, fi, origin);
 			if (!o)
@@ -369,18 +370,17 @@ static void resync_one_kfile(struct resync_ctx *c, struct fdw_slot *s,
 			     const struct fdw_fd_info *fi)
 {
 	struct fdw_origin origin;
-	struct fdw_ofd *o = ofd_by_kfile(c->m, fi);
+	struct fdw_ofd *o = ofd_by_kfile(c->m, fi), *so = fdw_slot_ofd(s);
 
-	if (fdw_slot_open(s) && (o ? s->ofd == o : !s->ofd->kfile) &&
-	    s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
+	if (so && (o ? so == o : !so->kfile) && so->ino == fi->ino && so->dev == fi->dev) {
 		/* same file as the model says: keep its provenance */
 		s->cloexec = fi->cloexec;
-		if (!fdw__ofd_target_is(s->ofd, fi->target))
-			fdw__ofd_set_target(c->m, s->ofd, fi->target, true);
-		if (!s->ofd->kfile) {
-			s->ofd->kfile = fi->kfile; /* the set's key: set first */
-			if (fdw__ofd_index(c->m, s->ofd) < 0)
-				s->ofd->kfile = 0;
+		if (!fdw__ofd_target_is(so, fi->target))
+			fdw__ofd_set_target(c->m, so, fi->target, true);
+		if (!so->kfile) {
+			so->kfile = fi->kfile; /* the set's key: set first */
+			if (fdw__ofd_index(c->m, so) < 0)
+				so->kfile = 0;
 		}
 		return;
 	}
@@ -412,20 +412,20 @@ static void resync_one_grouped(struct resync_ctx *c, struct fdw_slot *s,
 			       const struct fdw_fd_info *fi)
 {
 	uint32_t g = c->snap->fds[c->snap_i].group;
-	struct fdw_ofd *o = c->group_ofd[g];
+	struct fdw_ofd *o = c->group_ofd[g], *so = fdw_slot_ofd(s);
 	struct fdw_origin origin;
 
-	if (!o && fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev &&
-	    !fdw_hashmap_get(&c->claimed, (uint64_t)(uintptr_t)s->ofd)) {
+	if (!o && so && so->ino == fi->ino && so->dev == fi->dev &&
+	    !fdw_hashmap_get(&c->claimed, (uint64_t)(uintptr_t)so)) {
 		/* the model's open file description stays, with its provenance;
 		 * a second group cannot take it (the kernel says they differ) */
-		if (fdw_hashmap_put(&c->claimed, (uint64_t)(uintptr_t)s->ofd, s->ofd) == 0) {
-			o = s->ofd;
+		if (fdw_hashmap_put(&c->claimed, (uint64_t)(uintptr_t)so, so) == 0) {
+			o = so;
 			o->refs++; /* the group's hold */
 			c->group_ofd[g] = o;
 		}
 	}
-	if (o && fdw_slot_open(s) && s->ofd == o) {
+	if (o && so == o) {
 		s->cloexec = fi->cloexec;
 		if (!fdw__ofd_target_is(o, fi->target))
 			fdw__ofd_set_target(c->m, o, fi->target, true);
@@ -482,12 +482,13 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 		resync_one_grouped(c, s, fi);
 		return;
 	}
-	if (fdw_slot_open(s) && s->ofd->ino == fi->ino && s->ofd->dev == fi->dev) {
+	o = fdw_slot_ofd(s);
+	if (o && o->ino == fi->ino && o->dev == fi->dev) {
 		/* same file as the model says: keep its provenance */
 		s->cloexec = fi->cloexec;
-		if (!fdw__ofd_target_is(s->ofd, fi->target))
-			fdw__ofd_set_target(c->m, s->ofd, fi->target, true);
-		cand_add(c->m, c->cands, c->tid, fi->fd, s->ofd);
+		if (!fdw__ofd_target_is(o, fi->target))
+			fdw__ofd_set_target(c->m, o, fi->target, true);
+		cand_add(c->m, c->cands, c->tid, fi->fd, o);
 		return;
 	}
 	if (c->new_origin)
@@ -881,7 +882,7 @@ static bool refresh_wanted(const struct fdw_ofd *o)
 {
 	/* names can change under an open file (rename, unlink); other kinds
 	 * only need it when the name was never read */
-	return !o->target_exact || S_ISREG(o->mode) || S_ISDIR(o->mode);
+	return !o->target_exact || S_ISREG(fdw_ofd_mode(o)) || S_ISDIR(fdw_ofd_mode(o));
 }
 
 /* fi: what the kernel shows at fi->fd now; same inode: take its name */
@@ -892,7 +893,7 @@ static void refresh_from(struct fdw_model *m, struct fdw_ofd *o, const struct fd
 	if (!o->ino) {
 		o->ino = fi->ino;
 		o->dev = fi->dev;
-		o->mode = fi->mode;
+		fdw__ofd_set_mode(o, fi->mode);
 	}
 	if (!o->target_exact || !fdw__ofd_target_is(o, fi->target))
 		fdw__ofd_set_target(m, o, fi->target, true);
@@ -903,8 +904,8 @@ static void refresh_one(void *data, const struct fdw_fd_info *fi)
 	struct refresh_ctx *c = data;
 	struct fdw_slot *s = fi->fd >= 0 ? fdw_table_slot(c->t, fi->fd) : NULL;
 
-	if (fdw_slot_open(s) && refresh_wanted(s->ofd))
-		refresh_from(c->m, s->ofd, fi);
+	if (fdw_slot_open(s) && refresh_wanted(fdw_slot_ofd(s)))
+		refresh_from(c->m, fdw_slot_ofd(s), fi);
 }
 
 void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
@@ -930,7 +931,7 @@ void fdw_model_refresh_targets(struct fdw_model *m, struct fdw_proc *p)
 
 		if (!fdw_slot_open(s))
 			continue;
-		o = s->ofd;
+		o = fdw_slot_ofd(s);
 		if (!refresh_wanted(o))
 			continue;
 		if (m->ops.read_fd(m->ops.userdata, tid, (int)fd, fi) < 0)
@@ -948,13 +949,13 @@ void fdw_model_refresh_target(struct fdw_model *m, struct fdw_proc *p, int fd)
 		m->ops.read_target ? m->ops.read_target : m->ops.read_fd;
 	struct fdw_fd_info *fi;
 
-	if (!fdw_slot_open(s) || !refresh_wanted(s->ofd) || !read)
+	if (!fdw_slot_open(s) || !refresh_wanted(fdw_slot_ofd(s)) || !read)
 		return;
 	fi = malloc(sizeof(*fi));
 	if (!fi)
 		return;
 	if (read(m->ops.userdata, fdw_model_proc_tid(m, p), fd, fi) == 0)
-		refresh_from(m, s->ofd, fi);
+		refresh_from(m, fdw_slot_ofd(s), fi);
 	free(fi);
 }
 
@@ -1032,7 +1033,7 @@ void fdw_model_apply_targets(struct fdw_model *m, struct fdw_proc *p,
 		struct fdw_slot *s = fdw_table_slot(tab, r->fd);
 		size_t len;
 
-		if (!fdw_slot_open(s) || !refresh_wanted(s->ofd))
+		if (!fdw_slot_open(s) || !refresh_wanted(fdw_slot_ofd(s)))
 			continue;
 		len = strlen(t->names + r->name);
 		fi->fd = r->fd;
@@ -1040,7 +1041,7 @@ void fdw_model_apply_targets(struct fdw_model *m, struct fdw_proc *p,
 		fi->dev = r->dev;
 		fi->mode = r->mode;
 		memcpy(fi->target, t->names + r->name, len + 1);
-		refresh_from(m, s->ofd, fi);
+		refresh_from(m, fdw_slot_ofd(s), fi);
 	}
 	free(fi);
 }

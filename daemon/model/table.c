@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "model/internal.h"
 
@@ -216,230 +218,306 @@ void fdw__origin_forget_last(struct fdw_model *m)
 /* ---- open file descriptions -------------------------------------------- */
 
 /*
- * OFDs come from blocks of OFD_BLOCK, not one malloc each: no malloc
- * header per OFD (a 56-byte OFD took a 64-byte chunk). A freed OFD goes on
- * its block's free list (o->slab says which block); a block whose OFDs are
- * all free is given back, but one such block is kept for the next OFD (an
- * open and close in a loop would allocate and free a block each time).
- * Under AddressSanitizer or valgrind a free OFD is poisoned as free()
- * would make it.
+ * The OFDs' arena (see fdw_ofd_at()): blocks of FDW_OFD_BLOCK_BYTES, each
+ * mapped on its own at an address aligned to its size, so that an OFD's
+ * block, and from it its handle, is found from its address (no handle nor
+ * block index kept in the OFD). A block is a struct fdw__ofd_block header
+ * and FDW_OFD_PER_BLOCK OFDs; handle h is OFD h % FDW_OFD_PER_BLOCK of
+ * block h / FDW_OFD_PER_BLOCK (handle 0, block 0's first OFD, is never
+ * given out). An OFD's generation (fdw_ofd_id()) grows each time its
+ * handle is given out, is kept while it is free (not poisoned, like the
+ * free-list link), and a new block starts above every generation its index
+ * had before (ofd_gen_floor); a handle, or block index, whose generation
+ * reached FDW_OFD_GEN_MAX is never given out again: 2^49 OFDs, about 18
+ * years at a million a second, before the arena is full of retired
+ * handles. A freed OFD goes on its block's free list; a block whose
+ * OFDs are all free is unmapped, but one such block is kept for the next
+ * OFD (an open and close in a loop would map and unmap one each time).
+ * Pages of a block are touched only as its OFDs are first used: a daemon
+ * with a few OFDs has a page of them resident, not a block. Process-wide
+ * like the origins' arena; unmapped with the last model. Under
+ * AddressSanitizer or valgrind a free OFD is poisoned as free() would
+ * make it.
  */
-#define OFD_BLOCK 256u
-#define OFD_MAX_BLOCKS UINT16_MAX /* o->slab of a block's OFD is below it */
-#define OFD_MALLOCED UINT16_MAX	  /* o->slab of one allocated alone (no block left) */
-_Static_assert((uint64_t)OFD_MAX_BLOCKS * OFD_BLOCK < UINT32_MAX, "handles are 32 bits");
-_Static_assert((uint64_t)OFD_MAX_BLOCKS * OFD_BLOCK < (1u << 24) - 1,
+struct fdw_ofd **fdw__ofd_blocks;
+static uint32_t *ofd_gen_floor; /* per block index: the largest generation given
+				 * out there, kept while the block is unmapped
+				 * (FDW_OFD_GEN_MAX: the index is retired) */
+static uint32_t ofd_nblocks, ofd_cap;
+static uint32_t *ofd_partial;	/* blocks with a free OFD (maybe; checked when popped) */
+static uint32_t ofd_npartial;
+static uint32_t ofd_nempty;	/* blocks kept with no OFD in use */
+static uint32_t ofd_models;	/* models alive (the arena goes with the last) */
+
+_Static_assert(FDW_OFD_MAX_BLOCKS * FDW_OFD_PER_BLOCK - 1 < (1u << 24) - 1,
 	       "the kfile map (base/keyset.h) holds 24-bit handles");
+_Static_assert(sizeof(struct fdw__ofd_block) + FDW_OFD_PER_BLOCK * sizeof(struct fdw_ofd) <=
+		       FDW_OFD_BLOCK_BYTES,
+	       "a block's OFDs fit in it");
+_Static_assert(FDW_OFD_PER_BLOCK < UINT16_MAX, "a block's counts are 16 bits");
 
-struct ofd_block {
-	struct fdw_ofd *free; /* freed OFDs, linked through their first bytes */
-	uint32_t live;	      /* OFDs in use */
-	uint32_t fresh;	      /* OFDs never used: ofds[fresh..] */
-	bool partial;	      /* on the slab's partial stack */
-	struct fdw_ofd ofds[OFD_BLOCK];
-};
-
-struct fdw__ofd_slab {
-	struct ofd_block **blocks; /* NULL: a block given back (index reusable) */
-	uint32_t nblocks, cap;
-	uint16_t *partial;	   /* blocks with a free OFD (maybe; checked when popped) */
-	uint32_t npartial;
-	uint32_t nempty;	   /* blocks kept with no OFD in use */
-};
-
-
-static struct fdw_ofd *link_next(struct fdw_ofd *o)
+static struct fdw__ofd_block *ofd_block(uint32_t b)
 {
-	struct fdw_ofd *next;
+	return fdw__ofd_blocks[b] ? fdw__ofd_block_of(fdw__ofd_blocks[b]) : NULL;
+}
+
+static uint16_t link_next(const struct fdw_ofd *o)
+{
+	uint16_t next;
 
 	memcpy(&next, o, sizeof(next));
 	return next;
 }
 
-static void link_set(struct fdw_ofd *o, struct fdw_ofd *next)
+static void link_set(struct fdw_ofd *o, uint16_t next)
 {
 	memcpy(o, &next, sizeof(next));
 }
 
-static int slab_push_partial(struct fdw__ofd_slab *sl, uint32_t b)
+static void ofd_push_partial(uint32_t b)
 {
-	if (sl->blocks[b]->partial)
-		return 0;
-	if (sl->npartial == sl->cap) /* partial has room for every block */
-		return -ENOMEM;
-	sl->partial[sl->npartial++] = (uint16_t)b;
-	sl->blocks[b]->partial = true;
-	return 0;
+	struct fdw__ofd_block *blk = ofd_block(b);
+
+	if (blk->partial)
+		return;
+	ofd_partial[ofd_npartial++] = b; /* room: ofd_cap covers every block */
+	blk->partial = true;
 }
 
-/* A new block's index, NULL-free; -ENOMEM. */
-static int slab_new_block(struct fdw__ofd_slab *sl)
+/* FDW_OFD_BLOCK_BYTES at an address aligned to it, or NULL. */
+static void *ofd_map_block(void)
 {
-	struct ofd_block *blk;
+	const size_t sz = FDW_OFD_BLOCK_BYTES;
+	uintptr_t a, end;
+	uint8_t *p;
+
+	/* mappings are usually placed next to the last one: aligned again */
+	p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (!((uintptr_t)p & (sz - 1)))
+		return p;
+	(void)munmap(p, sz);
+	p = mmap(NULL, 2 * sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	a = ((uintptr_t)p + sz - 1) & ~(uintptr_t)(sz - 1);
+	end = (uintptr_t)p + 2 * sz;
+	if (a > (uintptr_t)p)
+		(void)munmap(p, a - (uintptr_t)p);
+	if (end > a + sz)
+		(void)munmap((void *)(a + sz), end - (a + sz));
+	return (void *)a;
+}
+
+static void ofd_unmap_block(uint32_t b)
+{
+	struct fdw__ofd_block *blk = ofd_block(b);
+
+	ofd_gen_floor[b] = blk->gen_max;
+	MEM_UNPOISON(blk, FDW_OFD_BLOCK_BYTES);
+	(void)munmap(blk, FDW_OFD_BLOCK_BYTES);
+	fdw__ofd_blocks[b] = NULL;
+}
+
+/* An empty block none of whose OFDs can be given out again: unmapped, its
+ * index never used again (its floor is FDW_OFD_GEN_MAX). */
+static void ofd_retire_block(struct fdw__ofd_block *blk)
+{
+	uint32_t b = blk->index;
+
+	for (uint32_t i = 0; blk->partial && i < ofd_npartial; i++) {
+		if (ofd_partial[i] == b) {
+			ofd_partial[i] = ofd_partial[--ofd_npartial];
+			break;
+		}
+	}
+	ofd_nempty--;
+	blk->gen_max = FDW_OFD_GEN_MAX;
+	ofd_unmap_block(b);
+}
+
+/* A new block's index; -ENOMEM. */
+static int ofd_new_block(void)
+{
+	struct fdw__ofd_block *blk;
 	uint32_t b;
 
-	for (b = 0; b < sl->nblocks && sl->blocks[b]; b++)
+	for (b = 0; b < ofd_nblocks && (fdw__ofd_blocks[b] || ofd_gen_floor[b] >= FDW_OFD_GEN_MAX);
+	     b++)
 		;
-	if (b == sl->nblocks) {
-		if (sl->nblocks == sl->cap) {
-			uint32_t n = sl->cap ? sl->cap * 2 : 16;
-			struct ofd_block **nb;
-			uint16_t *np;
+	if (b == ofd_nblocks) {
+		if (ofd_nblocks == FDW_OFD_MAX_BLOCKS)
+			return -ENOMEM;
+		if (ofd_nblocks == ofd_cap) {
+			uint32_t n = ofd_cap ? ofd_cap * 2 : 16;
+			struct fdw_ofd **nb;
+			uint32_t *np;
 
-			if (n > OFD_MAX_BLOCKS)
-				n = OFD_MAX_BLOCKS;
-			if (n <= sl->cap)
-				return -ENOMEM;
-			nb = realloc(sl->blocks, n * sizeof(*nb));
+			if (n > FDW_OFD_MAX_BLOCKS)
+				n = FDW_OFD_MAX_BLOCKS;
+			nb = realloc(fdw__ofd_blocks, n * sizeof(*nb));
 			if (!nb)
 				return -ENOMEM;
-			sl->blocks = nb;
-			np = realloc(sl->partial, n * sizeof(*np));
+			fdw__ofd_blocks = nb;
+			np = realloc(ofd_partial, n * sizeof(*np));
 			if (!np)
 				return -ENOMEM;
-			sl->partial = np;
-			sl->cap = n;
+			ofd_partial = np;
+			np = realloc(ofd_gen_floor, n * sizeof(*np));
+			if (!np)
+				return -ENOMEM;
+			ofd_gen_floor = np;
+			ofd_cap = n;
 		}
-		sl->blocks[sl->nblocks++] = NULL;
+		ofd_gen_floor[ofd_nblocks] = 0;
+		fdw__ofd_blocks[ofd_nblocks++] = NULL;
 	}
-	blk = malloc(sizeof(*blk));
+	blk = ofd_map_block();
 	if (!blk)
 		return -ENOMEM;
-	blk->free = NULL;
-	blk->live = 0;
-	blk->fresh = 0;
-	blk->partial = false;
-	MEM_POISON(blk->ofds, sizeof(blk->ofds));
-	sl->blocks[b] = blk;
-	sl->nempty++;
-	(void)slab_push_partial(sl, b); /* room: cap covers every block */
+	/* fresh mappings are zero: only the header's page is touched */
+	blk->index = b;
+	blk->fresh = b == 0; /* handle 0 is never given out */
+	blk->gen_max = ofd_gen_floor[b];
+	MEM_POISON(blk->ofds, FDW_OFD_PER_BLOCK * sizeof(struct fdw_ofd));
+	fdw__ofd_blocks[b] = blk->ofds;
+	ofd_nempty++;
+	ofd_push_partial(b);
 	return (int)b;
 }
 
-static struct fdw_ofd *ofd_alloc(struct fdw_model *m)
+static struct fdw_ofd *ofd_alloc(void)
 {
-	struct fdw__ofd_slab *sl = m->ofd_slab;
-	struct ofd_block *blk = NULL;
+	struct fdw__ofd_block *blk;
 	struct fdw_ofd *o;
-	uint32_t b = 0;
+	uint32_t b, gen;
 
-	if (!sl) {
-		sl = m->ofd_slab = calloc(1, sizeof(*sl));
-		if (!sl)
-			return NULL;
-	}
-	while (sl->npartial) {
-		b = sl->partial[sl->npartial - 1];
-		blk = sl->blocks[b];
-		if (blk && (blk->free || blk->fresh < OFD_BLOCK))
+again:
+	blk = NULL;
+	b = 0;
+	while (ofd_npartial) {
+		b = ofd_partial[ofd_npartial - 1];
+		blk = ofd_block(b);
+		if (blk && (blk->free || blk->fresh < FDW_OFD_PER_BLOCK))
 			break;
 		if (blk)
 			blk->partial = false;
-		sl->npartial--;
+		ofd_npartial--;
 		blk = NULL;
 	}
 	if (!blk) {
-		int r = slab_new_block(sl);
+		int r = ofd_new_block();
 
-		if (r < 0) {
-			o = calloc(1, sizeof(*o));
-			if (o)
-				o->slab = OFD_MALLOCED;
-			return o;
-		}
-		b = (uint32_t)r;
-		blk = sl->blocks[b];
+		if (r < 0)
+			return NULL;
+		blk = ofd_block((uint32_t)r);
 	}
 	if (blk->free) {
-		o = blk->free;
+		o = &blk->ofds[blk->free - 1];
 		blk->free = link_next(o); /* the link is never poisoned */
-		MEM_UNPOISON(o, sizeof(*o));
+		gen = o->gen;		  /* nor the generation */
+		if (gen >= FDW_OFD_GEN_MAX) {
+			/* retired: off the free list for good */
+			if (!blk->live && !blk->free && blk->fresh == FDW_OFD_PER_BLOCK)
+				ofd_retire_block(blk);
+			goto again;
+		}
 	} else {
 		o = &blk->ofds[blk->fresh++];
-		MEM_UNPOISON(o, sizeof(*o));
+		gen = ofd_gen_floor[blk->index];
 	}
+	MEM_UNPOISON(o, sizeof(*o));
 	if (blk->live++ == 0)
-		sl->nempty--;
+		ofd_nempty--;
 	memset(o, 0, sizeof(*o));
-	o->slab = (uint16_t)b;
+	o->gen = ++gen;
+	if (gen > blk->gen_max)
+		blk->gen_max = gen;
 	return o;
 }
 
-static void ofd_release(struct fdw_model *m, struct fdw_ofd *o)
+static void ofd_release(struct fdw_ofd *o)
 {
-	struct fdw__ofd_slab *sl = m->ofd_slab;
-	uint32_t b = o->slab;
-	struct ofd_block *blk;
+	struct fdw__ofd_block *blk = fdw__ofd_block_of(o);
+	uint32_t b = blk->index;
 
-	if (b == OFD_MALLOCED) {
-		free(o);
-		return;
-	}
-	blk = sl->blocks[b];
 	link_set(o, blk->free);
-	blk->free = o;
-	MEM_POISON((char *)o + sizeof(o), sizeof(*o) - sizeof(o));
+	blk->free = (uint16_t)(o - blk->ofds + 1);
+	/* the link (kfile) and the generation's word stay readable */
+	MEM_POISON(&o->ino, offsetof(struct fdw_ofd, refs) - offsetof(struct fdw_ofd, ino));
 	if (--blk->live == 0) {
-		if (sl->nempty >= 1) { /* one empty block is kept, not two */
-			for (uint32_t i = 0; blk->partial && i < sl->npartial; i++) {
-				if (sl->partial[i] == b) {
-					sl->partial[i] = sl->partial[--sl->npartial];
+		if (ofd_nempty >= 1) { /* one empty block is kept, not two */
+			for (uint32_t i = 0; blk->partial && i < ofd_npartial; i++) {
+				if (ofd_partial[i] == b) {
+					ofd_partial[i] = ofd_partial[--ofd_npartial];
 					break;
 				}
 			}
-			MEM_UNPOISON(blk->ofds, sizeof(blk->ofds));
-			free(blk);
-			sl->blocks[b] = NULL;
+			ofd_unmap_block(b);
 			return;
 		}
-		sl->nempty++;
+		ofd_nempty++;
 	}
-	(void)slab_push_partial(sl, b);
+	ofd_push_partial(b);
 }
 
-void fdw__ofd_slab_free(struct fdw_model *m)
+void fdw__ofd_model_new(void)
 {
-	struct fdw__ofd_slab *sl = m ? m->ofd_slab : NULL;
+	ofd_models++;
+}
 
-	if (!sl)
+void fdw__ofd_model_gone(void)
+{
+	if (ofd_models && --ofd_models)
 		return;
-	for (uint32_t b = 0; b < sl->nblocks; b++) {
-		if (sl->blocks[b])
-			MEM_UNPOISON(sl->blocks[b]->ofds, sizeof(sl->blocks[b]->ofds));
-		free(sl->blocks[b]);
+	for (uint32_t b = 0; b < ofd_nblocks; b++)
+		if (fdw__ofd_blocks[b])
+			ofd_unmap_block(b);
+	free(fdw__ofd_blocks);
+	free(ofd_partial);
+	free(ofd_gen_floor);
+	fdw__ofd_blocks = NULL;
+	ofd_partial = NULL;
+	ofd_gen_floor = NULL;
+	ofd_nblocks = ofd_cap = ofd_npartial = ofd_nempty = 0;
+}
+
+size_t fdw_model_ofd_bytes(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t pg = page > 0 ? (size_t)page : 4096, n = 0;
+
+	for (uint32_t b = 0; b < ofd_nblocks; b++) {
+		const struct fdw__ofd_block *blk = ofd_block(b);
+		size_t used;
+
+		if (!blk)
+			continue;
+		used = sizeof(*blk) + (size_t)blk->fresh * sizeof(struct fdw_ofd);
+		n += (used + pg - 1) / pg * pg;
 	}
-	free(sl->blocks);
-	free(sl->partial);
-	free(sl);
-	m->ofd_slab = NULL;
+	return n + (size_t)ofd_cap *
+			   (sizeof(*fdw__ofd_blocks) + sizeof(*ofd_partial) + sizeof(*ofd_gen_floor));
 }
 
 void *fdw__ofd_resolve(void *ctx, uint32_t h)
 {
-	const struct fdw_model *m = ctx;
-
-	h--;
-	return &m->ofd_slab->blocks[h / OFD_BLOCK]->ofds[h % OFD_BLOCK];
+	(void)ctx;
+	return fdw_ofd_at(h);
 }
 
 int fdw__ofd_index(struct fdw_model *m, struct fdw_ofd *o)
 {
-	const struct ofd_block *blk;
-
-	if (o->slab == OFD_MALLOCED)
-		return -ENOMEM; /* no handle: not in a block */
-	blk = m->ofd_slab->blocks[o->slab];
-	return fdw_keyset_put(&m->ofds, o,
-			      (uint32_t)o->slab * OFD_BLOCK + (uint32_t)(o - blk->ofds) + 1);
+	return fdw_keyset_put(&m->ofds, o, fdw_ofd_handle(o));
 }
 
 struct fdw_ofd *fdw__ofd_new(struct fdw_model *m, uint64_t kfile)
 {
-	struct fdw_ofd *o = ofd_alloc(m);
+	struct fdw_ofd *o = ofd_alloc();
 
 	if (!o)
 		return NULL;
-	o->id = ++m->next_ofd_id;
 	o->kfile = kfile;
 	o->origin = FDW_ORIGIN_NONE;
 	if (kfile && fdw__ofd_index(m, o) < 0)
@@ -452,7 +530,7 @@ static void ofd_free(struct fdw_model *m, struct fdw_ofd *o)
 {
 	fdw_strtab_put(&m->strings, o->target);
 	fdw__origin_clear(m, &o->origin);
-	ofd_release(m, o);
+	ofd_release(o);
 }
 
 /* refs counts the open fds (in any table) that refer to it. */
@@ -487,8 +565,8 @@ void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *tar
 	const char *t;
 
 	target = target ? target : "";
-	if (o->ino && (S_ISFIFO(o->mode) || S_ISSOCK(o->mode)) &&
-	    !strcmp(fdw_ino_name(S_ISSOCK(o->mode), o->ino, buf), target)) {
+	if (o->ino && (S_ISFIFO(fdw_ofd_mode(o)) || S_ISSOCK(fdw_ofd_mode(o))) &&
+	    !strcmp(fdw_ino_name(S_ISSOCK(fdw_ofd_mode(o)), o->ino, buf), target)) {
 		fdw__ofd_name_by_ino(m, o, exact);
 		return;
 	}
@@ -501,7 +579,7 @@ void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *tar
 	o->target_exact = exact;
 	/* anon inodes (pidfs too) carry type bits that mean nothing here */
 	if (exact && !strncmp(t, "anon_inode:", 11))
-		o->mode = 0;
+		o->ifmt = 0;
 }
 
 /* ---- slots and their history ------------------------------------------- */
@@ -631,6 +709,7 @@ static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_origin *closed)
 {
 	struct fdw__hist *r = hist_of(m, s);
+	const struct fdw_ofd *o = fdw_slot_ofd(s);
 	struct fdw_fd_history *h;
 
 	if (!r) {
@@ -655,11 +734,11 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 	/* the OFD's interned name, shared, or a pipe's or socket's inode: no
 	 * allocation per close */
 	hist_name_clear(m, h);
-	if (s->ofd && s->ofd->target_ino) {
-		h->name = S_ISSOCK(s->ofd->mode) ? FDW_HIST_SOCKET : FDW_HIST_PIPE;
-		h->ino = s->ofd->ino;
+	if (o && o->target_ino) {
+		h->name = S_ISSOCK(fdw_ofd_mode(o)) ? FDW_HIST_SOCKET : FDW_HIST_PIPE;
+		h->ino = o->ino;
 	} else {
-		h->target = fdw_strtab_ref(s->ofd ? s->ofd->target : NULL);
+		h->target = fdw_strtab_ref(o ? o->target : NULL);
 	}
 	r->head = (uint8_t)((r->head + 1) % FDW_SLOT_HISTORY);
 	if (r->n < FDW_SLOT_HISTORY)
@@ -680,8 +759,8 @@ static struct fdw__fdset *fdset_new(void)
 /* Give back what a used slot holds and make it unused again. */
 static void slot_release(struct fdw_model *m, struct fdw_slot *s)
 {
-	if (s->ofd)
-		fdw__ofd_put(m, s->ofd);
+	if (s->ofd_h)
+		fdw__ofd_put(m, fdw_slot_ofd(s));
 	if (s->has_hist)
 		m->stats.history_entries--;
 	hist_clear(m, s);
@@ -761,7 +840,7 @@ static void own_in_place(struct fdw_model *m, struct fdw_table *t)
 		if (s->has_hist)
 			m->stats.history_entries--;
 		hist_clear(m, s);
-		if (!s->ofd) {
+		if (!s->ofd_h) {
 			/* the parent's closed numbers are not the child's */
 			slot_release(m, s);
 			continue;
@@ -789,7 +868,7 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 	for (uint32_t fd = 0; fd < old->nslots; fd++) {
 		const struct fdw_slot *os = fdw_table_slot(t, (int)fd);
 
-		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->has_hist && !os->generation))
+		if (!os || (borrowed && !os->ofd_h) || (!os->ofd_h && !os->has_hist && !os->generation))
 			continue;
 		if (!fdset_slot(set, fd)) {
 			fdset_put(m, set); /* unused slots: nothing to release */
@@ -799,13 +878,13 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 	for (uint32_t fd = 0; fd < old->nslots; fd++) {
 		struct fdw_slot *os = fdw_table_slot(t, (int)fd), *ns;
 
-		if (!os || (borrowed && !os->ofd) || (!os->ofd && !os->has_hist && !os->generation))
+		if (!os || (borrowed && !os->ofd_h) || (!os->ofd_h && !os->has_hist && !os->generation))
 			continue;
 		ns = fdset_slot(set, fd); /* allocated above */
 		*ns = *os;
 		ns->suspect = false;
-		if (ns->ofd)
-			ns->ofd->refs++;
+		if (ns->ofd_h)
+			fdw_slot_ofd(ns)->refs++;
 		ns->origin = origin_ref(os->origin);
 		ns->has_hist = false;
 		if (borrowed) {
@@ -884,8 +963,8 @@ void fdw__slot_close(struct fdw_model *m, struct fdw_table *t, struct fdw_slot *
 	if (!fdw_slot_open(s))
 		return;
 	hist_push(m, s, closed);
-	fdw__ofd_put(m, s->ofd);
-	s->ofd = NULL;
+	fdw__ofd_put(m, fdw_slot_ofd(s));
+	s->ofd_h = 0;
 	s->cloexec = false;
 	t->nopen--;
 	m->stats.fds--;
@@ -925,10 +1004,10 @@ struct fdw_slot *fdw__slot_install(struct fdw_model *m, struct fdw_table *t, int
 		t->stale = true;
 		return NULL;
 	}
-	if (s->ofd)
+	if (s->ofd_h)
 		fdw__slot_close(m, t, s, origin);
 	ofd->refs++;
-	s->ofd = ofd;
+	s->ofd_h = fdw_ofd_handle(ofd);
 	s->cloexec = cloexec;
 	s->suspect = false;
 	s->inheritable = false;
@@ -955,7 +1034,7 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 
 		if (!fdw_slot_open(ss))
 			continue;
-		ds = fdw__slot_install(m, t, fd, ss->ofd, ss->cloexec, fdw_slot_origin(ss));
+		ds = fdw__slot_install(m, t, fd, fdw_slot_ofd(ss), ss->cloexec, fdw_slot_origin(ss));
 		if (ds && src->borrowed) /* the view src would have */
 			fdw__origin_set_source(m, &ds->origin, FDW_SRC_INHERIT);
 		if (ds) {

@@ -19,7 +19,7 @@ static void synthesize_target(struct fdw_model *m, struct fdw_ofd *o, const stru
 	const char *t;
 
 	/* no snprintf: this runs for every new fd */
-	if ((S_ISFIFO(o->mode) || S_ISSOCK(o->mode)) && o->ino) {
+	if ((S_ISFIFO(fdw_ofd_mode(o)) || S_ISSOCK(fdw_ofd_mode(o))) && o->ino) {
 		fdw__ofd_name_by_ino(m, o, false);
 		return;
 	}
@@ -40,8 +40,11 @@ static void synthesize_target(struct fdw_model *m, struct fdw_ofd *o, const stru
  * readlinkat and an fstatat) capped the event rate, so a new fd's target
  * waits in m->pending until the batch of records it came in is applied
  * (fdw_model_flush_pending): by then most are closed, their OFD freed and
- * their entry dropped. The list only grows with fds that stay open; closed
- * ones at its tail are popped at once, so churn keeps it short.
+ * their entry stale. The list only grows with fds that stay open; closed
+ * ones at its tail are popped at once, so churn keeps it short. An entry
+ * names its OFD by handle and generation, and the OFD has one bit for
+ * being pending: an entry is stale once they name no pending OFD (closed,
+ * its handle given out again, or its block unmapped).
  */
 static void pending_add(struct fdw_model *m, struct fdw_ofd *o, uint32_t tid, int fd)
 {
@@ -58,21 +61,31 @@ static void pending_add(struct fdw_model *m, struct fdw_ofd *o, uint32_t tid, in
 		m->pending = np;
 		m->pending_cap = n;
 	}
-	m->pending[m->npending] = (struct fdw_pending_target){ .ofd = o, .tid = tid, .fd = fd };
-	o->pending = ++m->npending;
+	m->pending[m->npending++] = (struct fdw_pending_target){
+		.ofd = fdw_ofd_handle(o), .gen = o->gen, .tid = tid, .fd = fd
+	};
+	o->pending = true;
 	m->stats.targets_deferred++;
+}
+
+/* The OFD entry e waits for, NULL when the entry is stale. */
+static struct fdw_ofd *pending_ofd(const struct fdw_pending_target *e)
+{
+	struct fdw_ofd *o;
+
+	if (!fdw__ofd_blocks[e->ofd / FDW_OFD_PER_BLOCK])
+		return NULL; /* its block was unmapped */
+	o = fdw_ofd_at(e->ofd); /* free or not: its generation is readable */
+	return o->pending && o->gen == e->gen ? o : NULL;
 }
 
 void fdw__pending_drop(struct fdw_model *m, struct fdw_ofd *o)
 {
 	if (!o->pending)
 		return;
-	if (o->pending <= m->npending && m->pending[o->pending - 1].ofd == o) {
-		m->pending[o->pending - 1].ofd = NULL;
-		m->stats.targets_skipped++;
-	}
-	o->pending = 0;
-	while (m->npending && !m->pending[m->npending - 1].ofd)
+	o->pending = false;
+	m->stats.targets_skipped++;
+	while (m->npending && !pending_ofd(&m->pending[m->npending - 1]))
 		m->npending--;
 }
 
@@ -91,12 +104,12 @@ static bool pending_holder(struct fdw_model *m, const struct fdw_pending_target 
 
 	*tid = e->tid;
 	*fd = e->fd;
-	if (s && s->ofd == e->ofd)
+	if (s && s->ofd_h == e->ofd)
 		return true;
 	for (uint32_t i = 0; t && i < t->nslots; i++) {
 		const struct fdw_slot *si = fdw_table_slot(t, (int)i);
 
-		if (si && si->ofd == e->ofd) {
+		if (si && si->ofd_h == e->ofd) {
 			*fd = (int)i;
 			return true;
 		}
@@ -104,7 +117,7 @@ static bool pending_holder(struct fdw_model *m, const struct fdw_pending_target 
 	while (fdw_hashmap_next(&m->tasks, &it, &key, &v)) {
 		task = v;
 		s = fdw_table_slot(task->table, e->fd);
-		if (s && s->ofd == e->ofd) {
+		if (s && s->ofd_h == e->ofd) {
 			*tid = (uint32_t)key;
 			return true;
 		}
@@ -125,13 +138,13 @@ void fdw_model_flush_pending(struct fdw_model *m)
 	/* the list is ours until the end: reads change no OFD's lifetime */
 	for (uint32_t i = 0; i < n; i++) {
 		struct fdw_pending_target *e = &m->pending[i];
-		struct fdw_ofd *o = e->ofd;
+		struct fdw_ofd *o = pending_ofd(e);
 		uint32_t tid;
 		int fd;
 
 		if (!o)
 			continue;
-		o->pending = 0;
+		o->pending = false;
 		if (o->target_exact)
 			continue; /* read meanwhile (a resync) */
 		if (!fi || !pending_holder(m, e, &tid, &fd) || read(m->ops.userdata, tid, fd, fi) < 0 ||
@@ -142,7 +155,7 @@ void fdw_model_flush_pending(struct fdw_model *m)
 		if (!o->ino) {
 			o->ino = fi->ino;
 			o->dev = fi->dev;
-			o->mode = fi->mode;
+			fdw__ofd_set_mode(o, fi->mode);
 		}
 		fdw__ofd_set_target(m, o, fi->target, true);
 		m->stats.targets_read++;
@@ -160,6 +173,7 @@ void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const c
 			 struct fdw_ofd *o, const struct fdw_event *ev, int fd)
 {
 	const char *path = ev->path && ev->path[0] ? ev->path : NULL; /* the open family's */
+	uint32_t mode;
 
 	if (fdw__ofd_named(o))
 		return;
@@ -181,7 +195,7 @@ void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const c
 	if (path && path[0] != '/' && ev->nr == FDW_SYS_OPENAT) {
 		const struct fdw_slot *dir = fdw_table_slot(t, (int)ev->args[0]);
 		char dbuf[FDW_OFD_NAME_BUF];
-		const char *dt = fdw_slot_open(dir) ? fdw_ofd_target(dir->ofd, dbuf) : NULL;
+		const char *dt = fdw_slot_open(dir) ? fdw_ofd_target(fdw_slot_ofd(dir), dbuf) : NULL;
 
 		dt = dt ? dt : "";
 
@@ -196,8 +210,9 @@ void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const c
 	synthesize_target(m, o, ev);
 	/* the kernel's own names, fixed by the inode: "pipe:[ino]" for a
 	 * pipe(2) end (a FIFO's is its path), "socket:[ino]" for any socket */
-	if (o->ino && (S_ISSOCK(o->mode) || (S_ISFIFO(o->mode) && (ev->nr == FDW_SYS_PIPE ||
-								   ev->nr == FDW_SYS_PIPE2)))) {
+	mode = fdw_ofd_mode(o);
+	if (o->ino && (S_ISSOCK(mode) || (S_ISFIFO(mode) && (ev->nr == FDW_SYS_PIPE ||
+							     ev->nr == FDW_SYS_PIPE2)))) {
 		o->target_exact = true;
 		return;
 	}

@@ -382,7 +382,7 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table *t, int fd,
 		      const struct fdw_slot *s, bool with_history)
 {
-	const struct fdw_ofd *ofd = s ? s->ofd : NULL; /* NULL when closed */
+	const struct fdw_ofd *ofd = fdw_slot_ofd(s); /* NULL when closed */
 	json_t *o = json_object();
 	bool ok = o != NULL;
 	char buf[FDW_OFD_NAME_BUF];
@@ -394,7 +394,7 @@ json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table
 	set(o, "cloexec", json_boolean(ofd && s->cloexec), &ok);
 	set(o, "target", fdw_json_bytes(fdw_ofd_target(ofd, buf)), &ok);
 	set(o, "type", json_string(fdw_ofd_type(ofd)), &ok);
-	set(o, "ofd", ofd ? json_u64(ofd->id) : json_null(), &ok);
+	set(o, "ofd", ofd ? json_u64(fdw_ofd_id(ofd)) : json_null(), &ok);
 	set(o, "generation", json_integer(s ? s->generation : 0), &ok);
 	if (ofd)
 		set(o, "origin", render_origin(deps, fdw_slot_origin(s), false), &ok);
@@ -476,7 +476,7 @@ static void put_origin(FILE *f, const struct fdw_server_deps *deps, const struct
 void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct fdw_table *t,
 		       int fd, const struct fdw_slot *s)
 {
-	const struct fdw_ofd *ofd = s ? s->ofd : NULL; /* NULL when closed */
+	const struct fdw_ofd *ofd = fdw_slot_ofd(s); /* NULL when closed */
 	char buf[FDW_OFD_NAME_BUF];
 
 	(void)t;
@@ -490,7 +490,7 @@ void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct
 	PUT(f, ",\"type\":");
 	fdw_json_put_bytes(f, fdw_ofd_type(ofd));
 	PUT(f, ",\"ofd\":");
-	put_u64_or_null(f, ofd, ofd ? ofd->id : 0);
+	put_u64_or_null(f, ofd, ofd ? fdw_ofd_id(ofd) : 0);
 	PUT(f, ",\"generation\":");
 	fdw_json_put_int(f, s ? s->generation : 0);
 	PUT(f, ",\"origin\":");

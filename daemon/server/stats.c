@@ -102,7 +102,8 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 	{
 		struct mallinfo2 mi = mallinfo2();
 
-		st.heap_bytes = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+		/* the OFDs' blocks are mapped apart from malloc's heap */
+		st.heap_bytes = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd + fdw_model_ofd_bytes();
 	}
 	st.uptime_s = now > deps->start_mono_ns ? (double)(now - deps->start_mono_ns) / 1e9 : 0.0;
 	if (deps->pipeline) {

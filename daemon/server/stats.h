@@ -31,7 +31,8 @@ struct fdw_stats {
 	uint64_t scan_exited;
 	unsigned int probes_attached, probes_failed;
 	bool fanotify_read; /* the on-demand fanotify read probe is on */
-	uint64_t heap_bytes; /* malloc'd and in use (mallinfo2) */
+	uint64_t heap_bytes; /* malloc'd and in use (mallinfo2), and the OFDs'
+			      * blocks (fdw_model_ofd_bytes) */
 	uint64_t scan_ms;
 	uint64_t ring_backlog_bytes; /* records committed, not applied yet */
 	uint64_t drains_partial;     /* status/metrics answered before catching up */

@@ -133,8 +133,8 @@ static void corrupt(struct world *w, uint32_t tid)
 		s->cloexec = true; /* cloexec */
 	s = fdw_table_slot(t, 21);
 	if (fdw_slot_open(s)) {
-		fdw_strtab_put(&w->model.strings, s->ofd->target);
-		s->ofd->target = fdw_strtab_get(&w->model.strings, "/not/null"); /* target */
+		fdw_strtab_put(&w->model.strings, fdw_slot_ofd(s)->target);
+		fdw_slot_ofd(s)->target = fdw_strtab_get(&w->model.strings, "/not/null"); /* target */
 	}
 	apply(w, tid, FDW_SYS_CLOSE, 0, 0); /* missing: the model closes 0 */
 }
@@ -374,7 +374,7 @@ static bool repaired(struct world *w, uint32_t tid)
 
 	return t && !t->stale && !fdw_slot_open(fdw_table_slot(t, 30)) &&
 	       fdw_slot_open(fdw_table_slot(t, 0)) && fdw_slot_open(s20) && !s20->cloexec &&
-	       fdw_slot_open(s21) && !strcmp(s21->ofd->target, "/dev/zero");
+	       fdw_slot_open(s21) && !strcmp(fdw_slot_ofd(s21)->target, "/dev/zero");
 }
 
 /*
@@ -540,8 +540,8 @@ static void test_offloaded_groups(void)
 	CHECK(fdw_slot_open(s40) && fdw_slot_open(s42) && fdw_slot_open(fdw_table_slot(t, 41)));
 	if (!fdw_slot_open(s40) || !fdw_slot_open(s42))
 		goto out;
-	CHECK(fdw_table_slot(t, 41)->ofd == s40->ofd && s42->ofd != s40->ofd);
-	id40 = s40->ofd->id;
+	CHECK(fdw_slot_ofd(fdw_table_slot(t, 41)) == fdw_slot_ofd(s40) && fdw_slot_ofd(s42) != fdw_slot_ofd(s40));
+	id40 = fdw_ofd_id(fdw_slot_ofd(s40));
 	/* make the model wrong: 42 a dup of 40, 41 a file of its own */
 	apply(&w, tid, FDW_SYS_DUP2, 42, 40);
 	{
@@ -551,7 +551,7 @@ static void test_offloaded_groups(void)
 
 		fdw_model_apply(&w.model, &ev);
 	}
-	CHECK(fdw_table_slot(t, 42)->ofd == s40->ofd);
+	CHECK(fdw_slot_ofd(fdw_table_slot(t, 42)) == fdw_slot_ofd(s40));
 	fdw_pipeline_mark_lost(&w.pipeline, tid);
 	fdw_pipeline_drain(&w.pipeline);
 	n = take_jobs(jobs);
@@ -565,10 +565,10 @@ static void test_offloaded_groups(void)
 	CHECK(fdw_slot_open(fdw_table_slot(t, 40)) && fdw_slot_open(fdw_table_slot(t, 41)) &&
 	      fdw_slot_open(fdw_table_slot(t, 42)));
 	if (fdw_slot_open(fdw_table_slot(t, 41)) && fdw_slot_open(fdw_table_slot(t, 42))) {
-		CHECK(fdw_table_slot(t, 41)->ofd == fdw_table_slot(t, 40)->ofd);
-		CHECK(fdw_table_slot(t, 42)->ofd != fdw_table_slot(t, 40)->ofd);
-		CHECK_EQ(fdw_table_slot(t, 40)->ofd->id, id40);
-		CHECK_STR(fdw_table_slot(t, 41)->ofd->target, "/dev/null");
+		CHECK(fdw_slot_ofd(fdw_table_slot(t, 41)) == fdw_slot_ofd(fdw_table_slot(t, 40)));
+		CHECK(fdw_slot_ofd(fdw_table_slot(t, 42)) != fdw_slot_ofd(fdw_table_slot(t, 40)));
+		CHECK_EQ(fdw_ofd_id(fdw_slot_ofd(fdw_table_slot(t, 40))), id40);
+		CHECK_STR(fdw_slot_ofd(fdw_table_slot(t, 41))->target, "/dev/null");
 	}
 out:
 	world_free(&w);

@@ -247,7 +247,7 @@ static void test_scan_and_open(void)
 	s = slot(&m, PID, 3);
 	CHECK(s != NULL);
 	if (s) {
-		CHECK_STR(s->ofd->target, "/etc/passwd");
+		CHECK_STR(fdw_slot_ofd(s)->target, "/etc/passwd");
 		CHECK(s->cloexec);
 		CHECK_EQ(fdw_origin_at(s->origin)->nr, FDW_SYS_OPENAT);
 		CHECK_EQ(fdw_origin_at(s->origin)->source, FDW_SRC_EVENT);
@@ -275,7 +275,7 @@ static void test_dup_family(void)
 	b = slot(&m, PID, 5);
 	CHECK(a && b);
 	if (a && b) {
-		CHECK(a->ofd == b->ofd);
+		CHECK(fdw_slot_ofd(a) == fdw_slot_ofd(b));
 		CHECK(!b->cloexec);
 		CHECK(a->cloexec);
 		CHECK_EQ(fdw_origin_at(b->origin)->from_fd, 3);
@@ -285,7 +285,7 @@ static void test_dup_family(void)
 	/* dup2 onto an open fd replaces it; the old one is in history */
 	apply(&m, sys(PID, FILES, FDW_SYS_DUP2, 4, 3, 4, 0));
 	b = slot(&m, PID, 4);
-	CHECK(b && b->ofd == slot(&m, PID, 3)->ofd);
+	CHECK(b && fdw_slot_ofd(b) == fdw_slot_ofd(slot(&m, PID, 3)));
 	CHECK_EQ(clobbers, 1);
 	if (b) {
 		const struct fdw_fd_history *h = fdw_slot_history(&m, b, 0);
@@ -477,7 +477,7 @@ static void test_fork_threads_exec_exit(void)
 	ev.child_files = CHILD_FILES;
 	apply(&m, ev);
 	CHECK(table_of(&m, 200) != NULL && table_of(&m, 200) != table_of(&m, PID));
-	CHECK(slot(&m, 200, 3) && slot(&m, 200, 3)->ofd == slot(&m, PID, 3)->ofd);
+	CHECK(slot(&m, 200, 3) && fdw_slot_ofd(slot(&m, 200, 3)) == fdw_slot_ofd(slot(&m, PID, 3)));
 	CHECK_EQ(fdw_slot_origin(slot(&m, 200, 3))->source, FDW_SRC_INHERIT);
 	/* the child's close does not touch the parent */
 	ev = sys(200, CHILD_FILES, FDW_SYS_CLOSE, 0, 3, 0, 0);
@@ -571,10 +571,10 @@ static void test_pipe_and_rights(void)
 	ev.mode = S_IFIFO;
 	apply(&m, ev);
 	CHECK(slot(&m, PID, 3) && slot(&m, PID, 4));
-	CHECK(slot(&m, PID, 3)->ofd != slot(&m, PID, 4)->ofd);
-	CHECK_STR(target_of(slot(&m, PID, 4)->ofd), "pipe:[77]");
-	CHECK(!slot(&m, PID, 4)->ofd->target && slot(&m, PID, 4)->ofd->target_ino); /* no string */
-	CHECK_STR(target_of(slot(&m, PID, 3)->ofd), "pipe:[77]");
+	CHECK(fdw_slot_ofd(slot(&m, PID, 3)) != fdw_slot_ofd(slot(&m, PID, 4)));
+	CHECK_STR(target_of(fdw_slot_ofd(slot(&m, PID, 4))), "pipe:[77]");
+	CHECK(!fdw_slot_ofd(slot(&m, PID, 4))->target && fdw_slot_ofd(slot(&m, PID, 4))->target_ino); /* no string */
+	CHECK_STR(target_of(fdw_slot_ofd(slot(&m, PID, 3))), "pipe:[77]");
 	CHECK(slot(&m, PID, 3)->cloexec && slot(&m, PID, 4)->cloexec);
 
 	/* SCM_RIGHTS: received fd with a known struct file joins its OFD */
@@ -589,7 +589,7 @@ static void test_pipe_and_rights(void)
 	ev.ino = 1005;
 	ev.dev = 1;
 	apply(&m, ev);
-	CHECK(slot(&m, PID, 6) && slot(&m, PID, 6)->ofd == slot(&m, PID, 5)->ofd);
+	CHECK(slot(&m, PID, 6) && fdw_slot_ofd(slot(&m, PID, 6)) == fdw_slot_ofd(slot(&m, PID, 5)));
 	CHECK(!slot(&m, PID, 6)->cloexec);
 
 	/* a truncated SCM_RIGHTS record re-reads the table */
@@ -612,7 +612,7 @@ static void test_anomaly_repair(void)
 	fake_set(8, "/surprise", 42, false);
 	apply(&m, sys(PID, FILES, FDW_SYS_DUP, 8, 30, 0, 0));
 	CHECK(slot(&m, PID, 8) != NULL);
-	CHECK_STR(slot(&m, PID, 8)->ofd->target, "/surprise");
+	CHECK_STR(fdw_slot_ofd(slot(&m, PID, 8))->target, "/surprise");
 	CHECK(m.stats.anomalies >= 1);
 	/* an unknown thread's event creates its process from /proc */
 	fake_set(9, "/other", 43, true);
@@ -644,8 +644,8 @@ static void test_million_fds(void)
 	t = table_of(&m, PID);
 	CHECK_EQ(t->nopen, N + 3);
 	CHECK_EQ(m.stats.fds, N + 3);
-	CHECK(slot(&m, PID, N + 2) && slot(&m, PID, N + 2)->ofd == slot(&m, PID, 0)->ofd);
-	CHECK_EQ(slot(&m, PID, 0)->ofd->refs, N + 3); /* 0-2 are one OFD: the scan grouped them */
+	CHECK(slot(&m, PID, N + 2) && fdw_slot_ofd(slot(&m, PID, N + 2)) == fdw_slot_ofd(slot(&m, PID, 0)));
+	CHECK_EQ(fdw_slot_ofd(slot(&m, PID, 0))->refs, N + 3); /* 0-2 are one OFD: the scan grouped them */
 	/* fork copies all of them */
 	ev = task_ev(FDW_REC_FORK, PID, PID, FILES);
 	ev.child_pid = 201;
@@ -699,10 +699,10 @@ static void test_scan_groups_ofds(void)
 	fdw_model_scan_begin(&m);
 	CHECK_EQ(fdw_model_add_scanned(&m, PID, 1, "t", tids, 1, 1), 0);
 	fdw_model_scan_end(&m);
-	CHECK(slot(&m, PID, 0)->ofd == slot(&m, PID, 1)->ofd);
-	CHECK(slot(&m, PID, 0)->ofd == slot(&m, PID, 2)->ofd);
-	CHECK(slot(&m, PID, 3)->ofd != slot(&m, PID, 4)->ofd);
-	CHECK_EQ(slot(&m, PID, 0)->ofd->refs, 3);
+	CHECK(fdw_slot_ofd(slot(&m, PID, 0)) == fdw_slot_ofd(slot(&m, PID, 1)));
+	CHECK(fdw_slot_ofd(slot(&m, PID, 0)) == fdw_slot_ofd(slot(&m, PID, 2)));
+	CHECK(fdw_slot_ofd(slot(&m, PID, 3)) != fdw_slot_ofd(slot(&m, PID, 4)));
+	CHECK_EQ(fdw_slot_ofd(slot(&m, PID, 0))->refs, 3);
 	CHECK_EQ(m.stats.ofds, 3);
 	fdw_model_free(&m);
 }
@@ -778,23 +778,23 @@ static void big_scan(int n, bool ordered)
 	CHECK(ta && tb && ta != tb);
 	CHECK_EQ(ta ? (int)ta->nopen : 0, n);
 	for (int fd = 1; ta && fd < n; fd++) {
-		struct fdw_ofd *o = fdw_table_slot(ta, (int)fd)->ofd;
-		struct fdw_ofd *prev = fdw_table_slot(ta, (int)(fd - 1))->ofd;
+		struct fdw_ofd *o = fdw_slot_ofd(fdw_table_slot(ta, (int)fd));
+		struct fdw_ofd *prev = fdw_slot_ofd(fdw_table_slot(ta, (int)(fd - 1)));
 
 		if (fd % 3 ? o != prev : o == prev)
 			grouped = false;
 	}
 	CHECK(grouped);
 	for (int fd = 0; ta && tb && fd < 10; fd++)
-		CHECK(fdw_table_slot(tb, (int)fd)->ofd == fdw_table_slot(ta, (int)fd)->ofd);
-	CHECK(tb && fdw_table_slot(tb, 10)->ofd != fdw_table_slot(ta, 9)->ofd &&
-	      fdw_table_slot(tb, 10)->ofd->refs == 1);
+		CHECK(fdw_slot_ofd(fdw_table_slot(tb, (int)fd)) == fdw_slot_ofd(fdw_table_slot(ta, (int)fd)));
+	CHECK(tb && fdw_slot_ofd(fdw_table_slot(tb, 10)) != fdw_slot_ofd(fdw_table_slot(ta, 9)) &&
+	      fdw_slot_ofd(fdw_table_slot(tb, 10))->refs == 1);
 	CHECK_EQ(m.stats.ofds, (n + 2) / 3 + 1);
 	if (ta) {
-		CHECK_EQ(fdw_table_slot(ta, 0)->ofd->refs, 6); /* 3 in A, 3 in B */
-		CHECK_EQ(fdw_table_slot(ta, 9)->ofd->refs, 4);
-		CHECK_EQ(fdw_table_slot(ta, 12)->ofd->refs, 3);
-		CHECK_EQ(fdw_table_slot(ta, (int)(n - 1))->ofd->refs, n - (n - 1) / 3 * 3);
+		CHECK_EQ(fdw_slot_ofd(fdw_table_slot(ta, 0))->refs, 6); /* 3 in A, 3 in B */
+		CHECK_EQ(fdw_slot_ofd(fdw_table_slot(ta, 9))->refs, 4);
+		CHECK_EQ(fdw_slot_ofd(fdw_table_slot(ta, 12))->refs, 3);
+		CHECK_EQ(fdw_slot_ofd(fdw_table_slot(ta, (int)(n - 1)))->refs, n - (n - 1) / 3 * 3);
 	}
 	if (ordered) /* O(N log N): about 2 log2(N / 3) per fd, not N / 3 */
 		CHECK(big_calls < 40ul * (unsigned long)n);
@@ -876,9 +876,9 @@ static void test_refresh_targets(void)
 	CHECK_EQ(read_targets_calls, 1);
 	CHECK_EQ(read_fd_calls, 0); /* one call for the table, none per fd */
 	s = slot(&m, PID, 3);
-	CHECK(s && s->ofd->target && !strcmp(s->ofd->target, "/tmp/y"));
+	CHECK(s && fdw_slot_ofd(s)->target && !strcmp(fdw_slot_ofd(s)->target, "/tmp/y"));
 	s = slot(&m, PID, 4);
-	CHECK(s && s->ofd->target && !strcmp(s->ofd->target, "/tmp/z"));
+	CHECK(s && fdw_slot_ofd(s)->target && !strcmp(fdw_slot_ofd(s)->target, "/tmp/z"));
 	/* the iterator unavailable: fd by fd, same answer */
 	read_targets_fail = true;
 	snprintf(fake[3].target, sizeof(fake[3].target), "/tmp/w");
@@ -887,7 +887,7 @@ static void test_refresh_targets(void)
 	CHECK_EQ(read_targets_calls, 1);
 	CHECK(read_fd_calls >= 1);
 	s = slot(&m, PID, 3);
-	CHECK(s && s->ofd->target && !strcmp(s->ofd->target, "/tmp/w"));
+	CHECK(s && fdw_slot_ofd(s)->target && !strcmp(fdw_slot_ofd(s)->target, "/tmp/w"));
 	read_targets_fail = false;
 	fdw_model_free(&m);
 }
@@ -928,9 +928,9 @@ static void test_targets_read_then_apply(void)
 	CHECK(!tg.over && tg.n >= 2);
 	fdw_model_apply_targets(&m, p, &tg);
 	s = slot(&m, PID, 3);
-	CHECK(s && s->ofd->target && !strcmp(s->ofd->target, "/tmp/a2"));
+	CHECK(s && fdw_slot_ofd(s)->target && !strcmp(fdw_slot_ofd(s)->target, "/tmp/a2"));
 	s = slot(&m, PID, 4); /* not the old file's name */
-	CHECK(s && s->ofd->target && strcmp(s->ofd->target, "/tmp/b2") != 0);
+	CHECK(s && fdw_slot_ofd(s)->target && strcmp(fdw_slot_ofd(s)->target, "/tmp/b2") != 0);
 	/* bounds */
 	CHECK_EQ(fake_read_table(NULL, PID, fdw_targets_add, &small), 0);
 	CHECK(small.over && small.n == 1);
@@ -944,7 +944,7 @@ static void test_targets_read_then_apply(void)
 	snprintf(fake[3].target, sizeof(fake[3].target), "/tmp/a3");
 	fdw_model_refresh_target(&m, p, 3);
 	s = slot(&m, PID, 3);
-	CHECK(s && s->ofd->target && !strcmp(s->ofd->target, "/tmp/a3"));
+	CHECK(s && fdw_slot_ofd(s)->target && !strcmp(fdw_slot_ofd(s)->target, "/tmp/a3"));
 	fdw_model_refresh_target(&m, p, 999); /* not open: nothing */
 	fdw_model_free(&m);
 }
@@ -989,23 +989,23 @@ static void test_deferred_targets(void)
 	CHECK_EQ(read_target_calls + read_fd_calls, 0); /* nothing read mid-batch */
 	CHECK(m.npending <= 3);			       /* closed ones left the list */
 	s = slot(&m, PID, 4);
-	CHECK(s && !s->ofd->target_exact);
-	CHECK(slot(&m, PID, 8) && slot(&m, PID, 8)->ofd->target_exact); /* from the record */
-	CHECK_STR(target_of(slot(&m, PID, 9)->ofd), "pipe:[77]");
+	CHECK(s && !fdw_slot_ofd(s)->target_exact);
+	CHECK(slot(&m, PID, 8) && fdw_slot_ofd(slot(&m, PID, 8))->target_exact); /* from the record */
+	CHECK_STR(target_of(fdw_slot_ofd(slot(&m, PID, 9))), "pipe:[77]");
 
 	fdw_model_flush_pending(&m);
 	CHECK_EQ(read_target_calls, 3); /* fds 4, 5 and 7: one read each */
 	CHECK_EQ(read_fd_calls, 0);
 	CHECK_EQ(m.npending, 0);
 	s = slot(&m, PID, 4);
-	CHECK(s && s->ofd->target_exact);
-	CHECK_STR(s ? s->ofd->target : NULL, "/etc/hostname");
+	CHECK(s && fdw_slot_ofd(s)->target_exact);
+	CHECK_STR(s ? fdw_slot_ofd(s)->target : NULL, "/etc/hostname");
 	s = slot(&m, PID, 5);
-	CHECK(s && s->ofd->target_exact);
-	CHECK_STR(s ? s->ofd->target : NULL, "/b");
+	CHECK(s && fdw_slot_ofd(s)->target_exact);
+	CHECK_STR(s ? fdw_slot_ofd(s)->target : NULL, "/b");
 	s = slot(&m, PID, 7);
-	CHECK(s && s->ofd->target_exact);
-	CHECK_STR(s ? s->ofd->target : NULL, "/c");
+	CHECK(s && fdw_slot_ofd(s)->target_exact);
+	CHECK_STR(s ? fdw_slot_ofd(s)->target : NULL, "/c");
 	CHECK_EQ(m.stats.targets_deferred, 100 + 4);
 	CHECK_EQ(m.stats.targets_read, 3);
 	CHECK_EQ(m.stats.targets_skipped, 101);
@@ -1355,7 +1355,7 @@ static void test_fork_cow(void)
 	CHECK(slot(&m, PID, 3) != NULL);
 	CHECK(slot(&m, 201, 9) == NULL);
 	s = slot(&m, 201, 4);
-	CHECK(s && s->ofd == slot(&m, PID, 4)->ofd);
+	CHECK(s && fdw_slot_ofd(s) == fdw_slot_ofd(slot(&m, PID, 4)));
 	CHECK_EQ(s ? fdw_origin_at(s->origin)->source : 0, FDW_SRC_INHERIT);
 	CHECK_EQ(s ? fdw_slot_nhist(&m, s) : 9, 0); /* the parent's history is not the child's */
 	CHECK_EQ(fdw_slot_nhist(&m, slot(&m, PID, 4)), 1);
@@ -1395,7 +1395,7 @@ static void test_fork_cow(void)
 	CHECK(slot(&m, PID, 7) == NULL);
 	do_open(&m, PID, FILES, 8, "/shared", 0);
 	s = slot(&m, 204, 8);
-	CHECK(s && s->ofd == slot(&m, PID, 8)->ofd);
+	CHECK(s && fdw_slot_ofd(s) == fdw_slot_ofd(slot(&m, PID, 8)));
 
 	/* exits free everything; the OFDs go with their last table */
 	apply(&m, task_ev(FDW_REC_EXIT, 203, 203, G));
@@ -1524,16 +1524,17 @@ static void test_unknown_gone(void)
 
 /*
  * Slots and OFDs hold their origin by a 32-bit handle into blocks of
- * FDW_ORIGIN_BLOCK: every fd of about two blocks' worth reads back its own
- * (a wrong block or index decode reads another fd's seq, or one given
- * back), before and after half of them were closed and their handles given
- * out again.
+ * FDW_ORIGIN_BLOCK, and slots their OFD by one into blocks of
+ * FDW_OFD_PER_BLOCK: every fd of about two blocks' worth reads back its own
+ * origin and OFD (a wrong block or index decode reads another fd's seq or
+ * inode, or one given back), before and after half of them were closed and
+ * their handles given out again.
  */
 static void test_origin_handles(void)
 {
 	static uint64_t want[FAKE_MAX];
 	struct fdw_model m;
-	uint32_t hmax = 0;
+	uint32_t hmax = 0, ohmax = 0;
 	struct fdw_event ev;
 
 	model_new(&m);
@@ -1546,18 +1547,22 @@ static void test_origin_handles(void)
 		for (int fd = 3; fd < FAKE_MAX; fd++) {
 			const struct fdw_slot *s = slot(&m, PID, fd);
 
-			CHECK(s && s->ofd);
-			if (!s || !s->ofd)
+			CHECK(s && fdw_slot_ofd(s));
+			if (!s || !fdw_slot_ofd(s))
 				continue;
 			CHECK(s->origin > FDW_ORIGIN_NONE);
 			CHECK_EQ(fdw_slot_origin(s)->seq, want[fd]);
 			CHECK_EQ(fdw_slot_origin(s)->nr, FDW_SYS_OPENAT);
-			CHECK_EQ(s->ofd->origin, s->origin); /* the open made both */
-			CHECK_EQ(fdw_ofd_origin(s->ofd)->seq, want[fd]);
+			CHECK_EQ(fdw_slot_ofd(s)->origin, s->origin); /* the open made both */
+			CHECK_EQ(fdw_ofd_origin(fdw_slot_ofd(s))->seq, want[fd]);
+			CHECK_EQ(fdw_slot_ofd(s)->ino, 1000 + fd); /* its own OFD */
 			if (s->origin > hmax)
 				hmax = s->origin;
+			if (s->ofd_h > ohmax)
+				ohmax = s->ofd_h;
 		}
 		CHECK(hmax >= FDW_ORIGIN_BLOCK + FDW_ORIGIN_BLOCK / 2);
+		CHECK(ohmax >= FDW_OFD_PER_BLOCK); /* OFDs in a second block too */
 		if (round)
 			break;
 		/* every other fd closed and opened again: handles reused */
@@ -1576,26 +1581,94 @@ static void test_origin_handles(void)
 	fdw_model_free(&m);
 }
 
-/* The OFD's id shares a word with its pending index and name flags: an
- * id past 32 bits is kept whole, and setting one field leaves the others. */
+/* The OFD's generation shares a word with its pending bit, name flags and
+ * type: a generation past 24 bits is kept whole (an id past 48 bits), and
+ * setting one field leaves the others. */
 static void test_ofd_packed(void)
 {
 	struct fdw_model m;
 	const struct fdw_slot *s;
+	struct fdw_ofd *o;
 
 	model_new(&m);
 	start_proc(&m);
-	m.next_ofd_id = (1ull << 40) + 5;
 	do_open(&m, PID, FILES, 3, "/tmp/fdw-packed", 0);
 	s = slot(&m, PID, 3);
-	CHECK(s && s->ofd);
-	if (s && s->ofd) {
-		CHECK_EQ(s->ofd->id, (1ull << 40) + 6);
-		s->ofd->pending = FDW_MODEL_MAX_PENDING;
-		CHECK_EQ(s->ofd->id, (1ull << 40) + 6);
-		CHECK(!s->ofd->target_ino);
-		s->ofd->pending = 0;
-		CHECK_EQ(s->ofd->id, (1ull << 40) + 6);
+	o = fdw_slot_ofd(s);
+	CHECK(o);
+	if (o) {
+		uint64_t id = (uint64_t)((1u << 24) + 6) << 24 | s->ofd_h;
+		bool pending = o->pending;
+
+		o->gen = (1u << 24) + 6;
+		CHECK(id > (1ull << 48));
+		CHECK_EQ(fdw_ofd_id(o), id);
+		CHECK_EQ(fdw_ofd_mode(o), S_IFREG);
+		o->pending = !pending;
+		CHECK_EQ(fdw_ofd_id(o), id);
+		CHECK(!o->target_ino);
+		CHECK_EQ(fdw_ofd_mode(o), S_IFREG);
+		o->pending = pending;
+		o->ifmt = 0xf;
+		CHECK_EQ(fdw_ofd_id(o), id);
+		CHECK(o->pending == pending);
+		o->ifmt = S_IFREG >> 12;
+		CHECK_EQ(fdw_ofd_id(o), id);
+		CHECK_EQ(o->refs, 1);
+	}
+	fake[3].open = false;
+	fdw_model_free(&m);
+}
+
+/*
+ * An OFD's id is its handle and generation: an fd opened and closed again
+ * and again gets the same handle each time (the block's free list) and a
+ * new id each time; a handle given out FDW_OFD_GEN_MAX times is retired:
+ * the next OFDs have other handles, and its ids are never made again.
+ */
+static void test_ofd_ids(void)
+{
+	static uint64_t ids[64];
+	const struct fdw_slot *s;
+	struct fdw_model m;
+	uint32_t h = 0;
+	uint64_t id;
+
+	model_new(&m);
+	start_proc(&m);
+	for (int i = 0; i < 64; i++) {
+		do_open(&m, PID, FILES, 3, "/tmp/fdw-ids", 0);
+		s = slot(&m, PID, 3);
+		CHECK(fdw_slot_open(s));
+		if (!fdw_slot_open(s))
+			break;
+		if (i == 0)
+			h = s->ofd_h;
+		CHECK_EQ(s->ofd_h, h);
+		ids[i] = fdw_ofd_id(fdw_slot_ofd(s));
+		for (int j = 0; j < i; j++)
+			CHECK(ids[j] != ids[i]);
+		apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0));
+		fake[3].open = false;
+	}
+	do_open(&m, PID, FILES, 3, "/tmp/fdw-ids", 0);
+	s = slot(&m, PID, 3);
+	CHECK(fdw_slot_open(s) && s->ofd_h == h);
+	if (fdw_slot_open(s)) {
+		fdw_slot_ofd(s)->gen = FDW_OFD_GEN_MAX;
+		id = fdw_ofd_id(fdw_slot_ofd(s));
+		for (int round = 0; round < 2; round++) {
+			apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0));
+			fake[3].open = false;
+			do_open(&m, PID, FILES, 3, "/tmp/fdw-ids", 0);
+			s = slot(&m, PID, 3);
+			CHECK(fdw_slot_open(s));
+			if (!fdw_slot_open(s))
+				break;
+			CHECK(s->ofd_h != h); /* retired */
+			CHECK(fdw_ofd_id(fdw_slot_ofd(s)) != id);
+			CHECK_EQ(fdw_slot_ofd(s)->ino, 1003); /* and the new OFD is whole */
+		}
 	}
 	fake[3].open = false;
 	fdw_model_free(&m);
@@ -1618,8 +1691,8 @@ static void test_shared_storage(void)
 	start_proc(&m);
 	/* the scan: one origin for the whole table, one copy of the tty's name */
 	CHECK(slot(&m, PID, 0)->origin == slot(&m, PID, 2)->origin);
-	CHECK(slot(&m, PID, 0)->origin == slot(&m, PID, 0)->ofd->origin);
-	CHECK(slot(&m, PID, 0)->ofd->target == slot(&m, PID, 2)->ofd->target);
+	CHECK(slot(&m, PID, 0)->origin == fdw_slot_ofd(slot(&m, PID, 0))->origin);
+	CHECK(fdw_slot_ofd(slot(&m, PID, 0))->target == fdw_slot_ofd(slot(&m, PID, 2))->target);
 	do_open(&m, PID, FILES, 3, "/var/log/app.log", 0);
 	do_open(&m, PID, FILES, 4, "/var/log/app.log", 0);
 	a = slot(&m, PID, 3);
@@ -1627,13 +1700,13 @@ static void test_shared_storage(void)
 	CHECK(a && b);
 	if (!a || !b)
 		goto out;
-	CHECK(a->ofd != b->ofd);
-	CHECK_STR(a->ofd->target, "/var/log/app.log");
-	CHECK(a->ofd->target == b->ofd->target);     /* one copy of the name */
-	CHECK(a->origin == a->ofd->origin);	     /* the open made both */
+	CHECK(fdw_slot_ofd(a) != fdw_slot_ofd(b));
+	CHECK_STR(fdw_slot_ofd(a)->target, "/var/log/app.log");
+	CHECK(fdw_slot_ofd(a)->target == fdw_slot_ofd(b)->target);     /* one copy of the name */
+	CHECK(a->origin == fdw_slot_ofd(a)->origin);	     /* the open made both */
 	CHECK(a->origin != b->origin);		     /* another event */
 	CHECK_EQ(fdw_origin_at(a->origin)->seq + 1, fdw_origin_at(b->origin)->seq);
-	CHECK_EQ(fdw_strtab_refs(a->ofd->target), 2);
+	CHECK_EQ(fdw_strtab_refs(fdw_slot_ofd(a)->target), 2);
 	/* a fork child's inherited view: its own origin, the rest the same */
 	ev = task_ev(FDW_REC_FORK, PID, PID, FILES);
 	ev.child_pid = 200;
@@ -1647,7 +1720,7 @@ static void test_shared_storage(void)
 		CHECK(c->origin != a->origin);
 		CHECK_EQ(fdw_origin_at(c->origin)->seq, fdw_origin_at(a->origin)->seq);
 		CHECK_EQ(fdw_origin_at(a->origin)->source, FDW_SRC_EVENT); /* the parent's untouched */
-		CHECK(c->ofd == a->ofd);
+		CHECK(fdw_slot_ofd(c) == fdw_slot_ofd(a));
 	}
 	/* closing keeps the generation's origin and name in the history */
 	ev = sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0);
@@ -1663,7 +1736,7 @@ static void test_shared_storage(void)
 		CHECK(h->closed != h->origin);
 	}
 	c = slot(&m, 200, 3);
-	CHECK(c && c->ofd->target && !strcmp(c->ofd->target, "/var/log/app.log"));
+	CHECK(c && fdw_slot_ofd(c)->target && !strcmp(fdw_slot_ofd(c)->target, "/var/log/app.log"));
 out:
 	fdw_model_free(&m);
 }
@@ -1690,18 +1763,18 @@ static void test_inode_names(void)
 	ev.mode = S_IFIFO;
 	apply(&m, ev);
 	s = slot(&m, PID, 6);
-	CHECK(s && !s->ofd->target && s->ofd->target_ino && s->ofd->target_exact);
-	CHECK_STR(target_of(s->ofd), "pipe:[18446744073709551615]");
-	CHECK_STR(fdw_ofd_type(s->ofd), "fifo");
+	CHECK(s && !fdw_slot_ofd(s)->target && fdw_slot_ofd(s)->target_ino && fdw_slot_ofd(s)->target_exact);
+	CHECK_STR(target_of(fdw_slot_ofd(s)), "pipe:[18446744073709551615]");
+	CHECK_STR(fdw_ofd_type(fdw_slot_ofd(s)), "fifo");
 	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 6, 0, 0));
 	h = fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 6), 0);
 	CHECK_STR(fdw_fd_history_target(h, name), "pipe:[18446744073709551615]");
 
 	apply(&m, one_fd(sys(PID, FILES, FDW_SYS_SOCKET, 7, 1, 1, 0), 7, 4242, 8, S_IFSOCK));
 	s = slot(&m, PID, 7);
-	CHECK(s && !s->ofd->target && s->ofd->target_ino);
-	CHECK_STR(target_of(s->ofd), "socket:[4242]");
-	CHECK_STR(fdw_ofd_type(s->ofd), "sock");
+	CHECK(s && !fdw_slot_ofd(s)->target && fdw_slot_ofd(s)->target_ino);
+	CHECK_STR(target_of(fdw_slot_ofd(s)), "socket:[4242]");
+	CHECK_STR(fdw_ofd_type(fdw_slot_ofd(s)), "sock");
 	strings = m.strings.len;
 	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 7, 0, 0));
 	h = fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 7), 0);
@@ -1732,6 +1805,7 @@ int main(void)
 	test_shared_storage();
 	test_origin_handles();
 	test_ofd_packed();
+	test_ofd_ids();
 	test_dup_family();
 	test_close();
 	test_stale_close();
