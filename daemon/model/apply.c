@@ -213,7 +213,7 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	 * not of the table's changes): this close was of the file before,
 	 * which that install replaced. Not the slot's file: its record comes.
 	 */
-	if (ev->close_now && fdw_slot_open(s) && s->ofd->kfile == ev->close_now) {
+	if (ev->close_now && fdw_slot_open(s) && fdw_slot_ofd(s)->kfile == ev->close_now) {
 		s->suspect = false;
 		m->stats.stale_closes++;
 		return;

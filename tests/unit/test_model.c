@@ -410,7 +410,7 @@ static void test_stale_close(void)
 	apply(&m, close_k(t1, 10, k3));
 	s = slot(&m, PID, 10);
 	CHECK(s != NULL);
-	CHECK(s && s->ofd->kfile == k3);
+	CHECK(s && fdw_slot_ofd(s)->kfile == k3);
 	CHECK(s && fdw_slot_origin(s)->tid == t3);
 	CHECK_EQ(m.stats.stale_closes, 1);
 
@@ -420,7 +420,7 @@ static void test_stale_close(void)
 	apply(&m, open_k(t2, 10, k2));
 	apply(&m, close_k(t1, 10, k2));
 	s = slot(&m, PID, 10);
-	CHECK(s && s->ofd->kfile == k2 && !s->suspect);
+	CHECK(s && fdw_slot_ofd(s)->kfile == k2 && !s->suspect);
 	CHECK_EQ(m.stats.stale_closes, 2);
 
 	/* in order (the reopen's record after the close's, which saw it): the
@@ -429,7 +429,7 @@ static void test_stale_close(void)
 	CHECK(slot(&m, PID, 10) == NULL);
 	apply(&m, open_k(t3, 10, k3));
 	s = slot(&m, PID, 10);
-	CHECK(s && s->ofd->kfile == k3);
+	CHECK(s && fdw_slot_ofd(s)->kfile == k3);
 	CHECK_EQ(m.stats.stale_closes, 2);
 
 	/* the reopened file at the closed one's address (freed, reused): the
@@ -437,10 +437,10 @@ static void test_stale_close(void)
 	 * table ends right */
 	apply(&m, close_k(t1, 10, k3));
 	s = slot(&m, PID, 10);
-	CHECK(s && s->ofd->kfile == k3);
+	CHECK(s && fdw_slot_ofd(s)->kfile == k3);
 	apply(&m, open_k(t2, 10, k3));
 	s = slot(&m, PID, 10);
-	CHECK(s && s->ofd->kfile == k3 && fdw_slot_origin(s)->tid == t2);
+	CHECK(s && fdw_slot_ofd(s)->kfile == k3 && fdw_slot_origin(s)->tid == t2);
 	CHECK_EQ(table_of(&m, PID)->nopen, 2); /* 0 and 10 */
 	fdw_model_free(&m);
 }
