@@ -220,6 +220,8 @@ static const struct fdent *find(const struct fdlist *l, int fd)
 {
 	struct fdent key = { .fd = fd };
 
+	if (!l->n)
+		return NULL; /* l->v may be NULL: not bsearch's to take */
 	return bsearch(&key, l->v, l->n, sizeof(*l->v), cmp_fdent);
 }
 
