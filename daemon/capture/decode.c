@@ -29,6 +29,18 @@ static void clear_fd_part(struct fdw_event *ev)
 	ev->path = NULL;
 }
 
+/* The task part of a record, for syscall records (which have none). */
+static void clear_task_part(struct fdw_event *ev)
+{
+	ev->child_pid = 0;
+	ev->child_tid = 0;
+	ev->child_files = 0;
+	ev->exit_code = 0;
+	ev->jiffies = 0;
+	ev->hz = 0;
+	memset(ev->comm, 0, sizeof(ev->comm));
+}
+
 static int unpack_sys(const void *data, size_t len, struct fdw_event *ev)
 {
 	const struct fdw_sys_event *s = data;
@@ -208,24 +220,11 @@ int fdw_decode(const void *data, size_t len, struct fdw_event *ev)
 	case FDW_REC_URING:
 		if (len < sizeof(struct fdw_sys_event))
 			return -EBADMSG;
-		/* the task part */
-		ev->child_pid = 0;
-		ev->child_tid = 0;
-		ev->child_files = 0;
-		ev->exit_code = 0;
-		ev->jiffies = 0;
-		ev->hz = 0;
-		memset(ev->comm, 0, sizeof(ev->comm));
+		clear_task_part(ev);
 		r = unpack_sys(data, len, ev);
 		break;
 	case FDW_REC_SHORT:
-		ev->child_pid = 0;
-		ev->child_tid = 0;
-		ev->child_files = 0;
-		ev->exit_code = 0;
-		ev->jiffies = 0;
-		ev->hz = 0;
-		memset(ev->comm, 0, sizeof(ev->comm));
+		clear_task_part(ev);
 		r = unpack_short(data, len, ev);
 		break;
 	case FDW_REC_BADF:

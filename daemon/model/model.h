@@ -458,7 +458,7 @@ struct fdw_model {
 	uint32_t origin_last; /* the origin made last (held): the next equal
 			       * one shares it */
 	uint64_t next_table_id;
-		uint64_t max_procs;
+	uint64_t max_procs;
 	uint64_t max_fds;
 	uint64_t max_history;
 	uint64_t max_fd_number; /* fs.nr_open: no fd can be this big */
