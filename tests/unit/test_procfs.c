@@ -167,44 +167,45 @@ static int stop_at_first(void *data, uint32_t pid)
 	return -EINTR;
 }
 
+/* Task tid of process pid in the fake tree, its stat line made from state
+ * and flags; the leader's (tid == pid) is the process's stat too. */
+static void fake_task(uint32_t pid, uint32_t tid, char state, unsigned int flags)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "%u (t) %c 1 %u %u 0 -1 %u 0 0\n", tid, state, pid, pid,
+		 flags);
+	mkdirf("%s/%u", root, pid);
+	mkdirf("%s/%u/task", root, pid);
+	mkdirf("%s/%u/task/%u", root, pid, tid);
+	put(line, "%s/%u/task/%u/stat", root, pid, tid);
+	if (tid == pid)
+		put(line, "%s/%u/stat", root, pid);
+}
+
 /* Processes whose exit /proc still shows: zombies, PF_EXITING, a zombie
  * leader whose threads run on (not exited). */
 static void test_exited(void)
 {
 	uint32_t tids[3];
 
-	mkdirf("%s/3000", root);
-	put("3000 (live) S 1 3000 3000 0 -1 4194560 0 0\n", "%s/3000/stat", root);
+	fake_task(3000, 3000, 'S', 4194560);
 	CHECK(!fdw_proc_exited(root, 3000));
 
 	/* a zombie: leader Z, its only task Z */
-	mkdirf("%s/3001", root);
-	mkdirf("%s/3001/task", root);
-	mkdirf("%s/3001/task/3001", root);
-	put("3001 (zombie) Z 1 3001 3001 0 -1 4227084 0 0\n", "%s/3001/stat", root);
-	put("3001 (zombie) Z 1 3001 3001 0 -1 4227084 0 0\n", "%s/3001/task/3001/stat", root);
+	fake_task(3001, 3001, 'Z', 4227084);
 	CHECK(fdw_proc_exited(root, 3001));
 	tids[0] = 3001;
 	CHECK_EQ(fdw_proc_live_tasks(root, 3001, tids, 1), 0);
 
 	/* in do_exit(): running, PF_EXITING (0x4) */
-	mkdirf("%s/3004", root);
-	mkdirf("%s/3004/task", root);
-	mkdirf("%s/3004/task/3004", root);
-	put("3004 (dying) R 1 3004 3004 0 -1 4194564 0 0\n", "%s/3004/stat", root);
-	put("3004 (dying) R 1 3004 3004 0 -1 4194564 0 0\n", "%s/3004/task/3004/stat", root);
+	fake_task(3004, 3004, 'R', 4194564);
 	CHECK(fdw_proc_exited(root, 3004));
 
 	/* the leader exited alone; thread 3003 runs, thread 3005 is exiting */
-	mkdirf("%s/3002", root);
-	mkdirf("%s/3002/task", root);
-	mkdirf("%s/3002/task/3002", root);
-	mkdirf("%s/3002/task/3003", root);
-	mkdirf("%s/3002/task/3005", root);
-	put("3002 (lead) Z 1 3002 3002 0 -1 4227084 0 0\n", "%s/3002/stat", root);
-	put("3002 (lead) Z 1 3002 3002 0 -1 4227084 0 0\n", "%s/3002/task/3002/stat", root);
-	put("3003 (lead) S 1 3002 3002 0 -1 4194368 0 0\n", "%s/3002/task/3003/stat", root);
-	put("3005 (lead) R 1 3002 3002 0 -1 4194372 0 0\n", "%s/3002/task/3005/stat", root);
+	fake_task(3002, 3002, 'Z', 4227084);
+	fake_task(3002, 3003, 'S', 4194368);
+	fake_task(3002, 3005, 'R', 4194372);
 	CHECK(!fdw_proc_exited(root, 3002));
 	tids[0] = 3002, tids[1] = 3003, tids[2] = 3005;
 	CHECK_EQ(fdw_proc_live_tasks(root, 3002, tids, 3), 1);
