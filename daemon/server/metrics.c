@@ -524,6 +524,9 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 		st->resync_failed);
 	counter(b, "fdwatch_model_anomalies_total",
 		"Events that disagreed with the model (repaired from /proc).", st->anomalies);
+	counter(b, "fdwatch_model_stale_closes_total",
+		"Closes applied after another task had reopened the number: skipped.",
+		st->stale_closes);
 	counter(b, "fdwatch_audit_runs_total", "Periodic comparisons with /proc.", st->audit_runs);
 	counter(b, "fdwatch_audit_checked_total", "Processes compared with /proc.",
 		st->audit_checked);

@@ -755,6 +755,7 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 	set(o, "resyncs", json_u64(st->resyncs), &ok);
 	set(o, "resync_fds_failed", json_u64(st->resync_failed), &ok);
 	set(o, "anomalies", json_u64(st->anomalies), &ok);
+	set(o, "stale_closes", json_u64(st->stale_closes), &ok);
 	set(o, "unknown_tasks", json_u64(st->unknown_tasks), &ok);
 	set(o, "table_splits", json_u64(st->table_splits), &ok);
 	set(o, "scan",

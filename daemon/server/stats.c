@@ -53,6 +53,7 @@ static int collect_model(struct fdw_model *m, struct fdw_stats *st)
 	st->resyncs = ms->resyncs;
 	st->resync_failed = ms->resync_failed;
 	st->anomalies = ms->anomalies;
+	st->stale_closes = ms->stale_closes;
 	st->unknown_tasks = ms->unknown_task;
 	st->table_splits = ms->table_splits;
 	st->dropped_procs = ms->dropped_procs;

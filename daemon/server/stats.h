@@ -47,6 +47,7 @@ struct fdw_stats {
 	uint64_t resyncs;
 	uint64_t resync_failed;
 	uint64_t anomalies;
+	uint64_t stale_closes;	/* closes applied after another task's reopen: skipped */
 	uint64_t unknown_tasks;
 	uint64_t table_splits;
 	uint64_t dropped_procs;

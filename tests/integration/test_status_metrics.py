@@ -49,6 +49,7 @@ MAP = [
     ("resyncs", "fdwatch_resyncs_total", "counter"),
     ("resync_fds_failed", "fdwatch_resync_failures_total", "counter"),
     ("anomalies", "fdwatch_model_anomalies_total", "counter"),
+    ("stale_closes", "fdwatch_model_stale_closes_total", "counter"),
     ("audit.runs", "fdwatch_audit_runs_total", "counter"),
     ("audit.checked", "fdwatch_audit_checked_total", "counter"),
     ("audit.divergences", "fdwatch_audit_divergences_total", "counter"),

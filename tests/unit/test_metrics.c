@@ -228,6 +228,7 @@ static const struct {
 	{ "resyncs", "fdwatch_resyncs_total" },
 	{ "resync_fds_failed", "fdwatch_resync_failures_total" },
 	{ "anomalies", "fdwatch_model_anomalies_total" },
+	{ "stale_closes", "fdwatch_model_stale_closes_total" },
 	{ "audit.runs", "fdwatch_audit_runs_total" },
 	{ "audit.checked", "fdwatch_audit_checked_total" },
 	{ "audit.divergences", "fdwatch_audit_divergences_total" },
@@ -287,9 +288,10 @@ static void test_same_figures(void)
 	uint64_t *fields[] = {
 		&st.events_received, &st.events_bad, &st.processes, &st.tables, &st.stale_tables,
 		&st.fds, &st.ofds, &st.resyncs, &st.resync_failed, &st.anomalies,
-		&st.dropped_procs, &st.dropped_fds, &st.history_dropped, &st.audit_runs,
-		&st.audit_checked, &st.audit_divergences, &st.alerts.dropped, &st.leaks.procs,
-		&st.leaks.watching, &st.server.dropped_clients, &st.server.dropped_followers,
+		&st.stale_closes, &st.dropped_procs, &st.dropped_fds, &st.history_dropped,
+		&st.audit_runs, &st.audit_checked, &st.audit_divergences, &st.alerts.dropped,
+		&st.leaks.procs, &st.leaks.watching, &st.server.dropped_clients,
+		&st.server.dropped_followers,
 	};
 	uint32_t self = (uint32_t)getpid();
 	struct fdw_proc *p;
