@@ -442,6 +442,19 @@ static void test_stale_close(void)
 	s = slot(&m, PID, 10);
 	CHECK(s && fdw_slot_ofd(s)->kfile == k3 && fdw_slot_origin(s)->tid == t2);
 	CHECK_EQ(table_of(&m, PID)->nopen, 2); /* 0 and 10 */
+	/* threads racing for a number are not the model being wrong */
+	CHECK_EQ(m.stats.anomalies, 0);
+	fdw_model_free(&m);
+
+	/* one task: an install over an open number is a close it never saw */
+	model_new(&m);
+	fake_set(0, "/dev/pts/0", 5, false);
+	CHECK_EQ(fdw_model_add_scanned(&m, PID, 1, "test", tids, 1, 1), 0);
+	apply(&m, open_k(t1, 10, k1));
+	apply(&m, open_k(t1, 10, k2));
+	s = slot(&m, PID, 10);
+	CHECK(s && fdw_slot_ofd(s)->kfile == k2);
+	CHECK_EQ(m.stats.anomalies, 1);
 	fdw_model_free(&m);
 }
 
