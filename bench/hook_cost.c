@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * fdwatch-bench-hook-cost ROUNDS ITERS: the fixed cost of a hook at a
+ * syscall's exit, three ways (bench/hook_cost.bpf.c), against no hook:
+ *
+ *   tp          empty per-syscall tracepoints on dup and close (fdwatch's way)
+ *   raw-switch  one tp_btf/sys_exit program, a switch on the syscall number
+ *   raw-tail    one tp_btf/sys_exit program, a tail call by the number
+ *
+ * Each round runs every arm once, in an order that rotates, and times
+ * ITERS x (dup + close) and 2 x ITERS x getppid() (traced by none) with
+ * this thread's CPU time. Prints, per arm, the median of the rounds'
+ * ratios to the no-hook arm of the same round, with their min-max: what
+ * fdwatch's probes would pay before doing anything, and what a raw
+ * dispatcher would cost every syscall the host makes. Needs root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "hook_cost.skel.h"
+
+#define MAX_ROUNDS 256
+#define ARMS 4
+
+static const char *const arm_names[ARMS] = { "none", "tp", "raw-switch", "raw-tail" };
+
+static double cpu_ns(void)
+{
+	struct timespec t;
+
+	(void)clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static double dupclose(int fd, long n)
+{
+	double t0 = cpu_ns();
+
+	for (long i = 0; i < n; i++) {
+		int d = dup(fd);
+
+		if (d < 0 || close(d) < 0)
+			exit(2);
+	}
+	return (cpu_ns() - t0) / (double)n;
+}
+
+static double getppid_loop(long n)
+{
+	double t0 = cpu_ns();
+
+	for (long i = 0; i < n; i++)
+		(void)syscall(SYS_getppid);
+	return (cpu_ns() - t0) / (double)n;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Attach arm `a`'s programs into links[2]; 0 or -errno. */
+static int attach(struct hook_cost *s, int a, struct bpf_link *links[2])
+{
+	struct bpf_program *p[2] = { NULL, NULL };
+
+	if (a == 1) {
+		p[0] = s->progs.tp_dup;
+		p[1] = s->progs.tp_close;
+	} else if (a == 2) {
+		p[0] = s->progs.raw_switch;
+	} else if (a == 3) {
+		p[0] = s->progs.raw_tail;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (!p[i])
+			continue;
+		links[i] = bpf_program__attach(p[i]);
+		if (!links[i])
+			return -errno;
+	}
+	return 0;
+}
+
+static void summary(const char *what, double v[ARMS][MAX_ROUNDS], int rounds)
+{
+	double r[MAX_ROUNDS], base[MAX_ROUNDS];
+
+	for (int i = 0; i < rounds; i++)
+		base[i] = v[0][i];
+	qsort(base, rounds, sizeof(double), cmp);
+	printf("%-9s untraced %.1f ns/iteration (median)\n", what, base[rounds / 2]);
+	for (int a = 1; a < ARMS; a++) {
+		for (int i = 0; i < rounds; i++)
+			r[i] = v[a][i] / v[0][i];
+		qsort(r, rounds, sizeof(double), cmp);
+		printf("%-9s %-10s %.3f (%.3f-%.3f)\n", what, arm_names[a], r[rounds / 2], r[0],
+		       r[rounds - 1]);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static double dc[ARMS][MAX_ROUNDS], gp[ARMS][MAX_ROUNDS];
+	struct hook_cost *s;
+	int rounds, fd, r;
+	__u32 key;
+	long n;
+
+	if (argc != 3 || (rounds = atoi(argv[1])) < 1 || rounds > MAX_ROUNDS ||
+	    (n = atol(argv[2])) < 1) {
+		fprintf(stderr, "usage: %s ROUNDS(1-%d) ITERS\n", argv[0], MAX_ROUNDS);
+		return 2;
+	}
+	s = hook_cost__open_and_load();
+	if (!s) {
+		fprintf(stderr, "hook-cost: loading the programs failed (root? BTF?)\n");
+		return 1;
+	}
+	key = SYS_dup;
+	fd = bpf_program__fd(s->progs.tail_dup);
+	r = bpf_map_update_elem(bpf_map__fd(s->maps.by_nr), &key, &fd, BPF_ANY);
+	key = SYS_close;
+	fd = bpf_program__fd(s->progs.tail_close);
+	if (!r)
+		r = bpf_map_update_elem(bpf_map__fd(s->maps.by_nr), &key, &fd, BPF_ANY);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (r || fd < 0) {
+		fprintf(stderr, "hook-cost: setting up failed\n");
+		hook_cost__destroy(s);
+		return 1;
+	}
+	for (int i = 0; i < rounds; i++) {
+		for (int k = 0; k < ARMS; k++) {
+			int a = (k + i) % ARMS;
+			struct bpf_link *links[2] = { NULL, NULL };
+
+			r = attach(s, a, links);
+			if (r) {
+				fprintf(stderr, "hook-cost: attaching %s: %d\n", arm_names[a], r);
+				return 1;
+			}
+			(void)dupclose(fd, n / 16 + 1); /* warm up */
+			dc[a][i] = dupclose(fd, n);
+			gp[a][i] = getppid_loop(2 * n);
+			for (int l = 0; l < 2; l++)
+				bpf_link__destroy(links[l]);
+		}
+	}
+	summary("dupclose", dc, rounds);
+	summary("getppid", gp, rounds);
+	/* the hooks ran: the counter moved (dup returns > 0) */
+	printf("hits %llu\n", (unsigned long long)s->bss->hits);
+	close(fd);
+	r = s->bss->hits ? 0 : 1;
+	hook_cost__destroy(s);
+	return r;
+}
