@@ -4,7 +4,8 @@
  * audit. A running process changes its table while we look, so one
  * comparison can show a difference that is only an event still in flight.
  * Each check is repeated (drain, read /proc, drain, compare) up to three
- * times and only the differences seen every time are reported.
+ * times and only the differences seen every time are reported, minus those
+ * at fds a record changed between the two drains (window_fds).
  *
  * A check is a run of steps: the /proc reads go to the thread pool the
  * daemon lends (offload), the drains and comparisons stay on the loop, and
@@ -12,6 +13,7 @@
  * the loop one comparison at a time, never the host's worth of /proc reads.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +24,8 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "check/check.h"
+#include "model/history.h"
+#include "pipeline/pipeline.h"
 #include "sys/pidinfo.h"
 #include "sys/procfs.h"
 
@@ -60,6 +64,12 @@ struct diff {
 
 struct difflist {
 	struct diff *v;
+	size_t n, cap;
+};
+
+/* fd numbers, sorted and unique once window_fds() is done */
+struct intlist {
+	int *v;
 	size_t n, cap;
 };
 
@@ -234,6 +244,115 @@ static json_t *side_value(const struct fdent *e, int kind)
 	return fdw_json_bytes(e->target);
 }
 
+static int intlist_add(struct intlist *l, int64_t v)
+{
+	if (v < 0 || v > INT_MAX)
+		return 0; /* not an fd number: an error, AT_FDCWD, a flag */
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		int *nv = realloc(l->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (int)v;
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The fds of pid's table that the records applied after event `after` (up
+ * to `last`, the pipeline's latest) may have changed: the round's window,
+ * from the drain before the /proc read to the drain after it. The read
+ * took the table at some moment in between, so a difference at such an fd
+ * may be the model being later (or earlier) than the read, not wrong: a
+ * process that opens and closes one number in a loop shows it "missing"
+ * or "extra" in every round. Sets *all when it cannot say which fds (an
+ * exec, close_range, io_uring, more fds than an entry holds, or the
+ * window's start already overwritten in the history). Another process
+ * sharing the table (CLONE_FILES without CLONE_THREAD) is not looked at.
+ * 0 or -ENOMEM.
+ */
+static int window_fds(const struct fdw_history *h, uint64_t after, uint64_t last, uint32_t pid,
+		      struct intlist *out, bool *all)
+{
+	uint64_t covered = last + 1; /* the oldest event looked at */
+	int r = 0;
+
+	out->n = 0;
+	*all = false;
+	if (last <= after)
+		return 0; /* nothing was applied meanwhile */
+	for (uint64_t i = h ? h->len : 0; !r && i-- > 0;) {
+		const struct fdw_history_entry *e = fdw_history_at(h, i);
+
+		if (e->seq <= after)
+			break;
+		covered = e->seq;
+		if (e->pid != pid || e->type == FDW_REC_FORK || e->type == FDW_REC_EXIT)
+			continue; /* a task record: the table is as it was */
+		if (e->type == FDW_REC_EXEC || e->type == FDW_REC_URING ||
+		    e->nr == FDW_SYS_CLOSE_RANGE || e->nfds > FDW_HISTORY_INLINE_FDS) {
+			*all = true;
+			return 0;
+		}
+		/* the fd it acted on (close's, fcntl's, dup's source: more than
+		 * changed, never less), a dup's new number, the new fds */
+		r = intlist_add(out, (int64_t)e->u.args[0]);
+		if (!r && (e->nr == FDW_SYS_DUP2 || e->nr == FDW_SYS_DUP3))
+			r = intlist_add(out, (int64_t)e->u.args[1]);
+		if (!r && (e->nr == FDW_SYS_DUP || e->nr == FDW_SYS_DUP2 || e->nr == FDW_SYS_DUP3 ||
+			   e->nr == FDW_SYS_FCNTL))
+			r = intlist_add(out, e->ret);
+		for (unsigned int k = 0; !r && k < e->nfds; k++)
+			r = intlist_add(out, e->fds[k]);
+	}
+	if (r)
+		return r;
+	if (covered != after + 1) {
+		*all = true; /* the window's first events are no longer kept */
+		return 0;
+	}
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_int);
+	return 0;
+}
+
+/* Drop the candidates at fds the round's window changed (window_fds). */
+static int drop_window_changes(struct fdw_checker *c, uint32_t pid, uint64_t after,
+			       struct difflist *cand, struct intlist *touched)
+{
+	size_t n = 0;
+	bool all;
+	int r;
+
+	if (!cand->n)
+		return 0;
+	r = window_fds(c->pipeline->history, after, c->pipeline->seq, pid, touched, &all);
+	if (r)
+		return r;
+	for (size_t i = 0; i < cand->n; i++) {
+		int fd = cand->v[i].fd;
+
+		if (all || (touched->n && bsearch(&fd, touched->v, touched->n,
+						  sizeof(*touched->v), cmp_int))) {
+			c->stats.window_changes++;
+			continue;
+		}
+		cand->v[n++] = cand->v[i];
+	}
+	cand->n = n;
+	return 0;
+}
+
 /*
  * Drop differences of fds a thread is changing right now: a close that
  * blocks (the last reference of a file released inside it) shows in /proc
@@ -332,8 +451,10 @@ struct fdw_verify_run {
 	uint32_t pid, tid;
 	int round;
 	int work_err;
+	uint64_t seq_before; /* the pipeline's last event at the round's first drain */
 	struct fdlist k, m;
 	struct difflist cand, seen;
+	struct intlist touched; /* drop_window_changes()'s */
 	struct fdw_targets names;
 	int result; /* of the last process: differences, or -errno */
 
@@ -364,6 +485,7 @@ static void run_free(struct fdw_verify_run *r)
 	run_clear_proc(r);
 	free(r->cand.v);
 	free(r->seen.v);
+	free(r->touched.v);
 	free(r->pids);
 	free(r->held);
 	fdw_hashmap_free(&r->live);
@@ -571,6 +693,11 @@ static void after_read(struct fdw_verify_run *r)
 	}
 	if (r->round)
 		intersect(&r->cand, &r->seen);
+	err = drop_window_changes(c, r->pid, r->seq_before, &r->cand, &r->touched);
+	if (err < 0) {
+		proc_result(r, err);
+		return;
+	}
 	if (!r->cand.n) {
 		proc_result(r, 0);
 		return;
@@ -680,6 +807,7 @@ static bool next_read(struct fdw_verify_run *r)
 		}
 		/* ST_READ: the model first caught up with the ring */
 		fdw_pipeline_drain(c->pipeline);
+		r->seq_before = c->pipeline->seq;
 		p = fdw_model_proc(c->model, r->pid);
 		r->tid = p ? fdw_model_proc_tid(c->model, p) : 0;
 		if (!p && r->single && !r->round && r->kind == RUN_VERIFY) {
