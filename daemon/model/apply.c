@@ -220,7 +220,13 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	}
 	/* any other result (0, EINTR, EIO): the fd is gone on Linux */
 	if (!fdw_slot_open(s)) {
-		if (ev->ret == 0)
+		/* in a table other tasks share: a close whose record comes after
+		 * another thread reopened the number and closed it again (its
+		 * probe found the number empty); in a table of one task, a
+		 * record the model missed */
+		if (ev->ret == 0 && t->users > 1)
+			m->stats.stale_closes++;
+		else if (ev->ret == 0)
 			m->stats.anomalies++;
 		return;
 	}

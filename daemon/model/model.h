@@ -424,7 +424,7 @@ struct fdw_model_stats {
 	uint64_t snapshots_stale; /* off-loop reads refused: the table changed meanwhile */
 	uint64_t anomalies;	 /* event disagreed with the model (fixed up) */
 	uint64_t stale_closes;	 /* closes whose number another task had reopened,
-				  * applied after the reopen: skipped */
+				  * applied after the reopen (and its close): skipped */
 	uint64_t dropped_procs;	 /* refused: max_procs */
 	uint64_t dropped_fds;	 /* refused: max_fds */
 	uint64_t tables;

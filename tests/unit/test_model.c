@@ -442,6 +442,14 @@ static void test_stale_close(void)
 	s = slot(&m, PID, 10);
 	CHECK(s && fdw_slot_ofd(s)->kfile == k3 && fdw_slot_origin(s)->tid == t2);
 	CHECK_EQ(table_of(&m, PID)->nopen, 2); /* 0 and 10 */
+	/* t3 closed 10, t1 reopened and closed it; t3's close record comes
+	 * last (its probe found the number empty): stale too */
+	apply(&m, close_k(t2, 10, 0));
+	apply(&m, open_k(t1, 10, k1));
+	apply(&m, close_k(t1, 10, 0));
+	apply(&m, close_k(t3, 10, 0));
+	CHECK(slot(&m, PID, 10) == NULL);
+	CHECK_EQ(m.stats.stale_closes, 4);
 	/* threads racing for a number are not the model being wrong */
 	CHECK_EQ(m.stats.anomalies, 0);
 	fdw_model_free(&m);
@@ -455,6 +463,11 @@ static void test_stale_close(void)
 	s = slot(&m, PID, 10);
 	CHECK(s && fdw_slot_ofd(s)->kfile == k2);
 	CHECK_EQ(m.stats.anomalies, 1);
+	/* and a successful close of a number it has closed is one it missed */
+	apply(&m, close_k(t1, 10, 0));
+	apply(&m, close_k(t1, 10, 0));
+	CHECK_EQ(m.stats.anomalies, 2);
+	CHECK_EQ(m.stats.stale_closes, 0);
 	fdw_model_free(&m);
 }
 
