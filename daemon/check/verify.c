@@ -714,6 +714,15 @@ static void after_in_flight(struct fdw_verify_run *r)
 	size_t room = 0;
 	int err;
 
+	/* a close that released a file's last reference inside the syscall
+	 * (a bpf_link: tens of ms) showed in /proc before its record, and has
+	 * returned since: its record says so now */
+	fdw_pipeline_drain(r->c->pipeline);
+	err = drop_window_changes(r->c, r->pid, r->seq_before, &r->cand, &r->touched);
+	if (err < 0) {
+		proc_result(r, err);
+		return;
+	}
 	drop_in_flight(r->c, &r->cand);
 	if (r->diffs && json_array_size(r->diffs) < FDW_VERIFY_MAX_DIFFS)
 		room = FDW_VERIFY_MAX_DIFFS - json_array_size(r->diffs);
