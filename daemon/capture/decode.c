@@ -184,6 +184,13 @@ static int unpack_inflight(const void *data, size_t len, struct fdw_event *ev)
 	if (len != sizeof(*f) || f->nr >= FDW_SYS_MAX || f->other_nr >= FDW_SYS_MAX ||
 	    f->fd < 0)
 		return -EBADMSG;
+	/* no syscall part of its own: what an earlier record left must not
+	 * show (the history keeps args, ret and fds) */
+	clear_fd_part(ev);
+	clear_task_part(ev);
+	memset(ev->args, 0, sizeof(ev->args));
+	ev->ret = 0;
+	ev->stack = 0;
 	ev->nr = f->nr;
 	ev->other_nr = f->other_nr;
 	ev->other_tid = f->other_tid;
@@ -228,12 +235,14 @@ int fdw_decode(const void *data, size_t len, struct fdw_event *ev)
 		r = unpack_short(data, len, ev);
 		break;
 	case FDW_REC_BADF:
+		clear_task_part(ev);
 		r = unpack_badf(data, len, ev);
 		break;
 	case FDW_REC_INFLIGHT:
 		r = unpack_inflight(data, len, ev);
 		break;
 	case FDW_REC_REUSE:
+		clear_task_part(ev);
 		r = unpack_reuse(data, len, ev);
 		break;
 	case FDW_REC_FORK:

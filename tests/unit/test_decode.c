@@ -209,6 +209,58 @@ static void test_decode_short(void)
 	CHECK_EQ(fdw_decode(&s, sizeof(s) - 4, &ev), -EBADMSG);
 }
 
+/* The race records carry no fds, arguments or task part: none is left
+ * over from the record decoded before (the history keeps them). */
+static void test_decode_race_records(void)
+{
+	struct fdw_inflight_event f;
+	struct fdw_badf_event b;
+	struct fdw_event ev;
+
+	memset(&ev, 0x5a, sizeof(ev)); /* what an earlier record left */
+	memset(&f, 0, sizeof(f));
+	f.hdr.type = FDW_REC_INFLIGHT;
+	f.hdr.abi = FDW_ABI_VERSION;
+	f.hdr.size = sizeof(f);
+	f.hdr.pid = 10;
+	f.hdr.tid = 11;
+	f.nr = FDW_SYS_CLOSE;
+	f.other_nr = FDW_SYS_READ;
+	f.other_tid = 12;
+	f.fd = 7;
+	strcpy(f.other_comm, "reader");
+	CHECK_EQ(fdw_decode(&f, sizeof(f), &ev), 0);
+	CHECK_EQ(ev.type, FDW_REC_INFLIGHT);
+	CHECK_EQ(ev.race_fd, 7);
+	CHECK_EQ(ev.other_tid, 12);
+	CHECK_STR(ev.comm, "reader");
+	CHECK_EQ(ev.nfds, 0);
+	CHECK_EQ(ev.fds[0], 0);
+	CHECK_EQ(ev.ret, 0);
+	CHECK_EQ(ev.stack, 0);
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ(ev.args[i], 0);
+	CHECK_EQ(ev.child_pid, 0);
+	CHECK_EQ(ev.exit_code, 0);
+	CHECK(ev.path == NULL);
+
+	memset(&ev, 0x5a, sizeof(ev));
+	memset(&b, 0, sizeof(b));
+	b.sys.hdr.type = FDW_REC_BADF;
+	b.sys.hdr.abi = FDW_ABI_VERSION;
+	b.sys.hdr.size = sizeof(b);
+	b.sys.nr = FDW_SYS_READ;
+	b.sys.ret = -EBADF;
+	b.sys.args[0] = 5;
+	b.fd = 5;
+	CHECK_EQ(fdw_decode(&b, sizeof(b), &ev), 0);
+	CHECK_EQ(ev.race_fd, 5);
+	CHECK_EQ(ev.args[0], 5);
+	CHECK_EQ(ev.nfds, 0);
+	CHECK_EQ(ev.child_pid, 0);
+	CHECK_EQ(ev.exit_code, 0);
+}
+
 static void test_syscalls(void)
 {
 	struct fdw_event ev;
@@ -385,6 +437,7 @@ int main(void)
 {
 	test_decode();
 	test_decode_short();
+	test_decode_race_records();
 	test_syscalls();
 	test_hashmap();
 	test_keyset();
