@@ -22,6 +22,8 @@ struct fdw_check_stats {
 	uint64_t in_flight;   /* differences of fds a syscall was changing: not counted */
 	uint64_t window_changes; /* differences of fds a record changed while /proc was
 				  * read: not counted */
+	uint64_t inconclusive;	 /* audit checks of a process whose table changed in ways
+				  * that say no fd (exec, io_uring...): no verdict */
 	uint64_t audit_skipped;	  /* audit rounds not started: the last still ran */
 	uint64_t verify_refused;  /* verify requests refused: FDW_VERIFY_RUNS_MAX ran */
 	uint64_t diffs_truncated; /* differences not listed past FDW_VERIFY_MAX_DIFFS */

@@ -13,7 +13,7 @@
  * the loop one comparison at a time, never the host's worth of /proc reads.
  */
 #include <errno.h>
-#include <limits.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,7 +67,7 @@ struct difflist {
 	size_t n, cap;
 };
 
-/* fd numbers, sorted and unique once window_fds() is done */
+/* fd numbers (sorted once window_fds() is done) */
 struct intlist {
 	int *v;
 	size_t n, cap;
@@ -244,10 +244,13 @@ static json_t *side_value(const struct fdent *e, int kind)
 	return fdw_json_bytes(e->target);
 }
 
-static int intlist_add(struct intlist *l, int64_t v)
+/* An fd argument or result as the kernel takes it: its low 32 bits. */
+static int intlist_add(struct intlist *l, uint64_t raw)
 {
-	if (v < 0 || v > INT_MAX)
-		return 0; /* not an fd number: an error, AT_FDCWD, a flag */
+	int v = (int)(uint32_t)raw;
+
+	if (v < 0)
+		return 0; /* an error, AT_FDCWD */
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
 		int *nv = realloc(l->v, cap * sizeof(*nv));
@@ -275,11 +278,12 @@ static int cmp_int(const void *a, const void *b)
  * took the table at some moment in between, so a difference at such an fd
  * may be the model being later (or earlier) than the read, not wrong: a
  * process that opens and closes one number in a loop shows it "missing"
- * or "extra" in every round. Sets *all when it cannot say which fds (an
- * exec, close_range, io_uring, more fds than an entry holds, or the
- * window's start already overwritten in the history). Another process
- * sharing the table (CLONE_FILES without CLONE_THREAD) is not looked at.
- * 0 or -ENOMEM.
+ * or "extra" in every round. Only the records that change a table count,
+ * and of each only the fds it changes. Sets *all when it cannot say which
+ * (an exec, close_range, io_uring, more fds than an entry holds, or the
+ * window's start already overwritten in the history: the check is then
+ * inconclusive). Another process sharing the table (CLONE_FILES without
+ * CLONE_THREAD) is not looked at. 0 or -ENOMEM.
  */
 static int window_fds(const struct fdw_history *h, uint64_t after, uint64_t last, uint32_t pid,
 		      struct intlist *out, bool *all)
@@ -297,23 +301,41 @@ static int window_fds(const struct fdw_history *h, uint64_t after, uint64_t last
 		if (e->seq <= after)
 			break;
 		covered = e->seq;
-		if (e->pid != pid || e->type == FDW_REC_FORK || e->type == FDW_REC_EXIT)
-			continue; /* a task record: the table is as it was */
-		if (e->type == FDW_REC_EXEC || e->type == FDW_REC_URING ||
-		    e->nr == FDW_SYS_CLOSE_RANGE || e->nfds > FDW_HISTORY_INLINE_FDS) {
+		if (e->pid != pid)
+			continue;
+		if (e->type == FDW_REC_EXEC || e->type == FDW_REC_URING) {
 			*all = true;
 			return 0;
 		}
-		/* the fd it acted on (close's, fcntl's, dup's source: more than
-		 * changed, never less), a dup's new number, the new fds */
-		r = intlist_add(out, (int64_t)e->u.args[0]);
-		if (!r && (e->nr == FDW_SYS_DUP2 || e->nr == FDW_SYS_DUP3))
-			r = intlist_add(out, (int64_t)e->u.args[1]);
-		if (!r && (e->nr == FDW_SYS_DUP || e->nr == FDW_SYS_DUP2 || e->nr == FDW_SYS_DUP3 ||
-			   e->nr == FDW_SYS_FCNTL))
-			r = intlist_add(out, e->ret);
+		/* fork and exit leave the table as it was; BADF, in-flight and
+		 * reuse records change nothing */
+		if (e->type != FDW_REC_SYSCALL || (int64_t)e->ret < 0)
+			continue;
+		if (e->nr == FDW_SYS_CLOSE_RANGE || e->nfds > FDW_HISTORY_INLINE_FDS) {
+			*all = true;
+			return 0;
+		}
+		switch (e->nr) {
+		case FDW_SYS_CLOSE:
+		case FDW_SYS_IOCTL: /* FIOCLEX, FIONCLEX */
+			r = intlist_add(out, e->u.args[0]);
+			break;
+		case FDW_SYS_FCNTL: /* F_SETFD's fd; F_DUPFD's new one */
+			r = intlist_add(out, e->u.args[0]);
+			if (!r && (e->u.args[1] == F_DUPFD || e->u.args[1] == F_DUPFD_CLOEXEC))
+				r = intlist_add(out, (uint64_t)e->ret);
+			break;
+		case FDW_SYS_DUP:
+		case FDW_SYS_DUP2:
+		case FDW_SYS_DUP3:
+			r = intlist_add(out, (uint64_t)e->ret);
+			break;
+		default:
+			break;
+		}
+		/* the fds it installed */
 		for (unsigned int k = 0; !r && k < e->nfds; k++)
-			r = intlist_add(out, e->fds[k]);
+			r = intlist_add(out, (uint64_t)(uint32_t)e->fds[k]);
 	}
 	if (r)
 		return r;
@@ -326,7 +348,10 @@ static int window_fds(const struct fdw_history *h, uint64_t after, uint64_t last
 	return 0;
 }
 
-/* Drop the candidates at fds the round's window changed (window_fds). */
+/*
+ * Drop the candidates at fds the round's window changed (window_fds).
+ * 0, 1 when it cannot tell which (cand left as it is), or -ENOMEM.
+ */
 static int drop_window_changes(struct fdw_checker *c, uint32_t pid, uint64_t after,
 			       struct difflist *cand, struct intlist *touched)
 {
@@ -339,11 +364,13 @@ static int drop_window_changes(struct fdw_checker *c, uint32_t pid, uint64_t aft
 	r = window_fds(c->pipeline->history, after, c->pipeline->seq, pid, touched, &all);
 	if (r)
 		return r;
+	if (all)
+		return 1;
 	for (size_t i = 0; i < cand->n; i++) {
 		int fd = cand->v[i].fd;
 
-		if (all || (touched->n && bsearch(&fd, touched->v, touched->n,
-						  sizeof(*touched->v), cmp_int))) {
+		if (touched->n &&
+		    bsearch(&fd, touched->v, touched->n, sizeof(*touched->v), cmp_int)) {
 			c->stats.window_changes++;
 			continue;
 		}
@@ -698,6 +725,15 @@ static void after_read(struct fdw_verify_run *r)
 		proc_result(r, err);
 		return;
 	}
+	if (err > 0 && r->kind == RUN_AUDIT) {
+		/* the process changed its table in ways the window does not
+		 * name fd by fd (exec, io_uring, close_range, or more records
+		 * than the history kept): no verdict; the audit comes back to
+		 * it. A verify reports what it saw. */
+		c->stats.inconclusive++;
+		proc_result(r, -EAGAIN);
+		return;
+	}
 	if (!r->cand.n) {
 		proc_result(r, 0);
 		return;
@@ -709,6 +745,33 @@ static void after_read(struct fdw_verify_run *r)
 	r->step = ST_INFLIGHT;
 }
 
+/* On the loop: catch the model up and keep in r->cand only what still
+ * differs from the last /proc read. 0 or -errno (-EAGAIN: behind). */
+static int recompare(struct fdw_verify_run *r)
+{
+	struct fdw_checker *c = r->c;
+	struct fdw_proc *p;
+	size_t before = r->cand.n;
+	int err;
+
+	if (!fdw_pipeline_drain(c->pipeline) && r->kind == RUN_AUDIT)
+		return -EAGAIN;
+	p = fdw_model_proc(c->model, r->pid);
+	if (!p)
+		return -ESRCH;
+	fdlist_clear(&r->m);
+	err = read_model(fdw_model_proc_table(c->model, p), &r->m);
+	if (err)
+		return err;
+	r->seen.n = 0;
+	err = compare(&r->k, &r->m, &r->seen);
+	if (err)
+		return err;
+	intersect(&r->cand, &r->seen);
+	c->stats.window_changes += before - r->cand.n;
+	return 0;
+}
+
 static void after_in_flight(struct fdw_verify_run *r)
 {
 	size_t room = 0;
@@ -716,10 +779,10 @@ static void after_in_flight(struct fdw_verify_run *r)
 
 	/* a close that released a file's last reference inside the syscall
 	 * (a bpf_link: tens of ms) showed in /proc before its record, and has
-	 * returned since: its record says so now */
-	fdw_pipeline_drain(r->c->pipeline);
-	err = drop_window_changes(r->c, r->pid, r->seq_before, &r->cand, &r->touched);
-	if (err < 0) {
+	 * returned since: keep what the model, caught up, still has different
+	 * from the last read */
+	err = recompare(r);
+	if (err) {
 		proc_result(r, err);
 		return;
 	}

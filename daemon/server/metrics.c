@@ -534,6 +534,10 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 		"Processes whose table differed from /proc at an audit.", st->audit_divergences);
 	counter(b, "fdwatch_audit_skipped_total",
 		"Audit rounds not started because the last one still ran.", st->audit_skipped);
+	counter(b, "fdwatch_audit_inconclusive_total",
+		"Processes the audit left without a verdict: their table changed while it "
+		"looked in ways no record names fd by fd (exec, io_uring, close_range).",
+		st->audit_inconclusive);
 	gauge(b, "fdwatch_api_clients", "API connections now.", st->server.clients);
 	gauge(b, "fdwatch_api_followers", "API follow streams now.", st->server.followers);
 }

@@ -702,7 +702,8 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 	set(o, "audit",
 	    FIGURES({ "runs", st->audit_runs }, { "checked", st->audit_checked },
 		    { "divergences", st->audit_divergences },
-		    { "skipped", st->audit_skipped }), ok);
+		    { "skipped", st->audit_skipped }, { "inconclusive", st->audit_inconclusive }),
+	    ok);
 	set(o, "history",
 	    FIGURES({ "size", st->history_len }, { "capacity", st->history_cap },
 		    { "dropped", st->history_dropped }), ok);

@@ -146,6 +146,7 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 		st.audit_checked = deps->checker->stats.checked;
 		st.audit_divergences = deps->checker->stats.divergences;
 		st.audit_skipped = deps->checker->stats.audit_skipped;
+		st.audit_inconclusive = deps->checker->stats.inconclusive;
 		st.verify_refused = deps->checker->stats.verify_refused;
 		st.verify_diffs_truncated = deps->checker->stats.diffs_truncated;
 	}

@@ -63,6 +63,7 @@ struct fdw_stats {
 	uint64_t audit_checked;
 	uint64_t audit_divergences;
 	uint64_t audit_skipped;		 /* rounds not started: the last still ran */
+	uint64_t audit_inconclusive;	 /* processes left without a verdict */
 	uint64_t verify_refused;	 /* verify requests past FDW_VERIFY_RUNS_MAX */
 	uint64_t verify_diffs_truncated; /* differences past an answer's bound */
 

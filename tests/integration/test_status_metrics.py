@@ -54,6 +54,7 @@ MAP = [
     ("audit.checked", "fdwatch_audit_checked_total", "counter"),
     ("audit.divergences", "fdwatch_audit_divergences_total", "counter"),
     ("audit.skipped", "fdwatch_audit_skipped_total", "counter"),
+    ("audit.inconclusive", "fdwatch_audit_inconclusive_total", "counter"),
     ("history.dropped", 'fdwatch_dropped_total{resource="history"}', "counter"),
     ("dropped.processes", 'fdwatch_dropped_total{resource="processes"}', "counter"),
     ("dropped.fds", 'fdwatch_dropped_total{resource="fds"}', "counter"),

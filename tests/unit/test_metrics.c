@@ -232,6 +232,7 @@ static const struct {
 	{ "audit.runs", "fdwatch_audit_runs_total" },
 	{ "audit.checked", "fdwatch_audit_checked_total" },
 	{ "audit.divergences", "fdwatch_audit_divergences_total" },
+	{ "audit.inconclusive", "fdwatch_audit_inconclusive_total" },
 	{ "dropped.processes", "fdwatch_dropped_total{resource=\"processes\"}" },
 	{ "dropped.fds", "fdwatch_dropped_total{resource=\"fds\"}" },
 	{ "dropped.clients", "fdwatch_dropped_total{resource=\"api_clients\"}" },
@@ -289,7 +290,8 @@ static void test_same_figures(void)
 		&st.events_received, &st.events_bad, &st.processes, &st.tables, &st.stale_tables,
 		&st.fds, &st.ofds, &st.resyncs, &st.resync_failed, &st.anomalies,
 		&st.stale_closes, &st.dropped_procs, &st.dropped_fds, &st.history_dropped,
-		&st.audit_runs, &st.audit_checked, &st.audit_divergences, &st.alerts.dropped,
+		&st.audit_runs, &st.audit_checked, &st.audit_divergences, &st.audit_inconclusive,
+		&st.alerts.dropped,
 		&st.leaks.procs, &st.leaks.watching, &st.server.dropped_clients,
 		&st.server.dropped_followers,
 	};
