@@ -181,6 +181,12 @@ static void apply_dup(struct fdw_model *m, struct fdw_task *task, const struct f
 	clobber = fdw_slot_open(dst);
 	if (clobber)
 		fdw__notify(m, task->proc, ev, FDW_FDEV_CLOBBER, newfd, dst);
+	/* dup and F_DUPFD return free numbers: another task's close of this
+	 * one is still to come (as for an install over it) */
+	if (clobber && !chosen && t->users > 1)
+		t->races++;
+	else if (clobber && !chosen)
+		m->stats.anomalies++;
 	dst = fdw__slot_install(m, t, newfd, fdw_slot_ofd(src), cloexec, &origin);
 	if (!dst)
 		return;
@@ -216,18 +222,22 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	if (ev->close_now && fdw_slot_open(s) && fdw_slot_ofd(s)->kfile == ev->close_now) {
 		s->suspect = false;
 		m->stats.stale_closes++;
+		if (t->races)
+			t->races--;
 		return;
 	}
 	/* any other result (0, EINTR, EIO): the fd is gone on Linux */
 	if (!fdw_slot_open(s)) {
-		/* in a table other tasks share: a close whose record comes after
-		 * another thread reopened the number and closed it again (its
-		 * probe found the number empty); in a table of one task, a
-		 * record the model missed */
-		if (ev->ret == 0 && t->users > 1)
+		/* a close whose record comes after another thread reopened the
+		 * number (an install over it, counted in t->races) and closed it
+		 * again (its probe found the number empty); else a record the
+		 * model missed */
+		if (ev->ret == 0 && t->races) {
+			t->races--;
 			m->stats.stale_closes++;
-		else if (ev->ret == 0)
+		} else if (ev->ret == 0) {
 			m->stats.anomalies++;
+		}
 		return;
 	}
 	fdw__notify(m, task->proc, ev, FDW_FDEV_CLOSE, fd, s);
@@ -368,10 +378,12 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 
 		o->refs++; /* hold across install */
 		/* a close we have not seen yet: in a table other tasks share,
-		 * another thread's, whose record is still to come (it names
-		 * this install's file and is skipped: stale_closes); in a table
-		 * of one task, a record the model missed */
-		if (was_open && task->table->users <= 1)
+		 * another thread's, whose record is still to come (skipped
+		 * then: stale_closes); in a table of one task, a record the
+		 * model missed */
+		if (was_open && task->table->users > 1)
+			task->table->races++;
+		else if (was_open)
 			m->stats.anomalies++;
 		s = fdw__slot_install(m, task->table, ev->fds[i], o, cloexec, &origin);
 		if (s)

@@ -278,6 +278,8 @@ struct fdw_table {
 	uint32_t nslots; /* fd numbers below it may have a slot: the set's, mirrored */
 	uint32_t nblocks; /* the set's, mirrored */
 	uint32_t nopen;
+	uint32_t races;	 /* installs over an open number another task's close of
+			  * which is still to come (a table tasks share) */
 	bool stale;	 /* known to be wrong until re-read */
 	bool borrowed;	 /* a fork child still on its parent's set */
 	uint64_t resyncs;

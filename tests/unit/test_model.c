@@ -452,6 +452,31 @@ static void test_stale_close(void)
 	CHECK_EQ(m.stats.stale_closes, 4);
 	/* threads racing for a number are not the model being wrong */
 	CHECK_EQ(m.stats.anomalies, 0);
+	CHECK_EQ(table_of(&m, PID)->races, 0); /* every race's close came */
+
+	/* t1 closed 11; t2's dup of 13 got 11, and its record came first (a
+	 * dup over an open number: a race); then t1's close, which saw the
+	 * dup's file at 11: skipped */
+	apply(&m, open_k(t1, 11, k1));
+	apply(&m, open_k(t2, 13, k2));
+	{
+		struct fdw_event d = sys(t2, FILES, FDW_SYS_DUP, 11, 13, 0, 0);
+
+		apply(&m, d);
+	}
+	CHECK_EQ(table_of(&m, PID)->races, 1);
+	apply(&m, close_k(t1, 11, k2));
+	s = slot(&m, PID, 11);
+	CHECK(s && fdw_slot_ofd(s)->kfile == k2 && fdw_slot_origin(s)->tid == t2);
+	CHECK_EQ(table_of(&m, PID)->races, 0);
+	CHECK_EQ(m.stats.anomalies, 0);
+	apply(&m, close_k(t2, 11, 0));
+	apply(&m, close_k(t2, 13, 0));
+
+	/* no race pending: a successful close of a closed number is a
+	 * record the model missed, shared table or not */
+	apply(&m, close_k(t3, 12, 0));
+	CHECK_EQ(m.stats.anomalies, 1);
 	fdw_model_free(&m);
 
 	/* one task: an install over an open number is a close it never saw */
