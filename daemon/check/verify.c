@@ -309,7 +309,11 @@ static int window_fds(const struct fdw_history *h, uint64_t after, uint64_t last
 		}
 		/* fork and exit leave the table as it was; BADF, in-flight and
 		 * reuse records change nothing */
-		if (e->type != FDW_REC_SYSCALL || (int64_t)e->ret < 0)
+		if (e->type != FDW_REC_SYSCALL)
+			continue;
+		/* a failed syscall changed nothing, but close: EINTR and EIO
+		 * close the fd on Linux too */
+		if ((int64_t)e->ret < 0 && (e->nr != FDW_SYS_CLOSE || (int64_t)e->ret == -EBADF))
 			continue;
 		if (e->nr == FDW_SYS_CLOSE_RANGE || e->nfds > FDW_HISTORY_INLINE_FDS) {
 			*all = true;
