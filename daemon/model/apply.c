@@ -156,6 +156,24 @@ static struct fdw_task *event_task(struct fdw_model *m, const struct fdw_event *
 
 /* ---- dup, close, fcntl ------------------------------------------------- */
 
+/*
+ * An install (or a dup, which gets only free numbers) over a number the
+ * model still has open: the close of what it held is to come. In a table
+ * other tasks share, another thread's, applied later than the install
+ * (docs/architecture.md: threads racing for a number): the number says a
+ * close is pending, unless that close came first. In a table of one task,
+ * a close the model missed.
+ */
+static void race_install(struct fdw_model *m, struct fdw_table *t, struct fdw_slot *s)
+{
+	if (t->users <= 1)
+		m->stats.anomalies++;
+	else if (s && s->early_close)
+		s->early_close = false;
+	else if (s)
+		s->race_pending = true;
+}
+
 /* `chosen`: the caller picked newfd (dup2, dup3, F_DUPFD that got its minimum). */
 static void apply_dup(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev,
 		      int oldfd, int newfd, bool cloexec, bool chosen)
@@ -181,13 +199,10 @@ static void apply_dup(struct fdw_model *m, struct fdw_task *task, const struct f
 	clobber = fdw_slot_open(dst);
 	if (clobber)
 		fdw__notify(m, task->proc, ev, FDW_FDEV_CLOBBER, newfd, dst);
-	/* dup and F_DUPFD return free numbers: another task's close of this
-	 * one is still to come (as for an install over it) */
-	if (clobber && !chosen && t->users > 1)
-		t->races++;
-	else if (clobber && !chosen)
-		m->stats.anomalies++;
 	dst = fdw__slot_install(m, t, newfd, fdw_slot_ofd(src), cloexec, &origin);
+	/* dup and F_DUPFD return free numbers: a close of this one is to come */
+	if (clobber && !chosen)
+		race_install(m, t, dst);
 	if (!dst)
 		return;
 	/* dup/F_DUPFD only return free numbers: an open one means another
@@ -222,18 +237,23 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	if (ev->close_now && fdw_slot_open(s) && fdw_slot_ofd(s)->kfile == ev->close_now) {
 		s->suspect = false;
 		m->stats.stale_closes++;
-		if (t->races)
-			t->races--;
+		/* the race of the install it saw; or, the file it closed being
+		 * at the new file's address (freed, reused), the install is yet
+		 * to come */
+		if (s->race_pending)
+			s->race_pending = false;
+		else
+			s->early_close = true;
 		return;
 	}
 	/* any other result (0, EINTR, EIO): the fd is gone on Linux */
 	if (!fdw_slot_open(s)) {
 		/* a close whose record comes after another thread reopened the
-		 * number (an install over it, counted in t->races) and closed it
-		 * again (its probe found the number empty); else a record the
-		 * model missed */
-		if (ev->ret == 0 && t->races) {
-			t->races--;
+		 * number (an install over it: race_pending) and closed it again
+		 * (its probe found the number empty); else a record the model
+		 * missed */
+		if (s && s->race_pending) {
+			s->race_pending = false;
 			m->stats.stale_closes++;
 		} else if (ev->ret == 0) {
 			m->stats.anomalies++;
@@ -270,6 +290,11 @@ static void apply_close_range(struct fdw_model *m, struct fdw_task *task,
 	for (uint64_t fd = first; fd <= last && fd < t->nslots; fd++) {
 		struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 
+		if (s && !(flags & CLOSE_RANGE_CLOEXEC_)) {
+			/* a close of the number: whatever race it had is over */
+			s->race_pending = false;
+			s->early_close = false;
+		}
 		if (!fdw_slot_open(s))
 			continue;
 		if (flags & CLOSE_RANGE_CLOEXEC_) {
@@ -377,15 +402,9 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 		bool was_open = fdw_slot_open(fdw_table_slot(task->table, ev->fds[i]));
 
 		o->refs++; /* hold across install */
-		/* a close we have not seen yet: in a table other tasks share,
-		 * another thread's, whose record is still to come (skipped
-		 * then: stale_closes); in a table of one task, a record the
-		 * model missed */
-		if (was_open && task->table->users > 1)
-			task->table->races++;
-		else if (was_open)
-			m->stats.anomalies++;
 		s = fdw__slot_install(m, task->table, ev->fds[i], o, cloexec, &origin);
+		if (was_open)
+			race_install(m, task->table, s); /* a close we have not seen yet */
 		if (s)
 			s->suspect = was_open;
 		fdw__resolve_target(m, task->table, task->proc->comm, o, ev, ev->fds[i]);

@@ -220,8 +220,14 @@ struct fdw_slot {
 	uint32_t ofd_h;		  /* its OFD's handle (fdw_slot_ofd()); 0 when closed */
 	uint32_t origin;	  /* a handle (fdw_slot_origin()); 0 only in a slot
 				   * never used */
-	uint32_t generation : 27; /* how many times the number was opened here
-				   * (modulo 2^27) */
+	uint32_t generation : 25; /* how many times the number was opened here
+				   * (modulo 2^25) */
+	/* the number's race with another task's close, in a table tasks share
+	 * (docs/architecture.md: threads racing for a number); both outlive
+	 * the fd, as the number's state */
+	bool race_pending : 1;	  /* an install over it: a close is still to come */
+	bool early_close : 1;	  /* a late close came (and was skipped) before the
+				   * install it raced, which is still to come */
 	bool cloexec : 1;
 	bool suspect : 1;	  /* installed over an fd the model still had open:
 				   * another thread's close may be in flight */
@@ -278,8 +284,6 @@ struct fdw_table {
 	uint32_t nslots; /* fd numbers below it may have a slot: the set's, mirrored */
 	uint32_t nblocks; /* the set's, mirrored */
 	uint32_t nopen;
-	uint32_t races;	 /* installs over an open number another task's close of
-			  * which is still to come (a table tasks share) */
 	bool stale;	 /* known to be wrong until re-read */
 	bool borrowed;	 /* a fork child still on its parent's set */
 	uint64_t resyncs;
