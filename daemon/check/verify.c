@@ -326,7 +326,8 @@ static int window_fds(const struct fdw_history *h, uint64_t after, uint64_t last
 			break;
 		case FDW_SYS_FCNTL: /* F_SETFD's fd; F_DUPFD's new one */
 			r = intlist_add(out, e->u.args[0]);
-			if (!r && (e->u.args[1] == F_DUPFD || e->u.args[1] == F_DUPFD_CLOEXEC))
+			if (!r && ((uint32_t)e->u.args[1] == F_DUPFD ||
+				   (uint32_t)e->u.args[1] == F_DUPFD_CLOEXEC))
 				r = intlist_add(out, (uint64_t)e->ret);
 			break;
 		case FDW_SYS_DUP:
@@ -416,7 +417,7 @@ static void drop_in_flight(struct fdw_checker *c, struct difflist *dl)
 
 /* At most `room` of them; the caller counts the rest. */
 static int append_diffs(json_t *diffs, uint32_t pid, const struct difflist *dl,
-			const struct fdlist *k, const struct fdlist *m, size_t room)
+			const struct fdlist *k, const struct fdlist *m, size_t room, bool unsettled)
 {
 	for (size_t i = 0; i < dl->n && i < room; i++) {
 		const struct diff *df = &dl->v[i];
@@ -425,6 +426,10 @@ static int append_diffs(json_t *diffs, uint32_t pid, const struct difflist *dl,
 				      "model", side_value(find(m, df->fd), df->kind),
 				      "kernel", side_value(find(k, df->fd), df->kind));
 
+		if (o && unsettled && json_object_set_new(o, "unsettled", json_true()) < 0) {
+			json_decref(o);
+			o = NULL;
+		}
 		if (!o || json_array_append_new(diffs, o) < 0)
 			return -ENOMEM;
 	}
@@ -483,6 +488,7 @@ struct fdw_verify_run {
 	int round;
 	int work_err;
 	uint64_t seq_before; /* the pipeline's last event at the round's first drain */
+	bool unsettled;	     /* a verify: a window could not say which fds changed */
 	struct fdlist k, m;
 	struct difflist cand, seen;
 	struct intlist touched; /* drop_window_changes()'s */
@@ -507,6 +513,7 @@ static void run_clear_proc(struct fdw_verify_run *r)
 	fdw_targets_free(&r->names);
 	r->cand.n = 0;
 	r->seen.n = 0;
+	r->unsettled = false;
 }
 
 static void run_free(struct fdw_verify_run *r)
@@ -626,7 +633,9 @@ static void proc_result(struct fdw_verify_run *r, int res)
 			r->errors++;
 		} else {
 			r->checked++;
-			if (res > 0)
+			/* unsettled: the table moved in ways no record names fd
+			 * by fd; shown, neither counted nor re-read for that */
+			if (res > 0 && !r->unsettled)
 				repair(c, r->pid);
 		}
 		break;
@@ -733,11 +742,13 @@ static void after_read(struct fdw_verify_run *r)
 		/* the process changed its table in ways the window does not
 		 * name fd by fd (exec, io_uring, close_range, or more records
 		 * than the history kept): no verdict; the audit comes back to
-		 * it. A verify reports what it saw. */
+		 * it. A verify reports what it saw, marked unsettled. */
 		c->stats.inconclusive++;
 		proc_result(r, -EAGAIN);
 		return;
 	}
+	if (err > 0)
+		r->unsettled = true;
 	if (!r->cand.n) {
 		proc_result(r, 0);
 		return;
@@ -795,7 +806,7 @@ static void after_in_flight(struct fdw_verify_run *r)
 		room = FDW_VERIFY_MAX_DIFFS - json_array_size(r->diffs);
 	if (r->kind == RUN_PROC || r->kind == RUN_AUDIT)
 		room = SIZE_MAX; /* the caller's array; the audit's, cleared per process */
-	err = append_diffs(r->diffs, r->pid, &r->cand, &r->k, &r->m, room);
+	err = append_diffs(r->diffs, r->pid, &r->cand, &r->k, &r->m, room, r->unsettled);
 	r->diffs_total += r->cand.n;
 	if (r->cand.n > room)
 		r->c->stats.diffs_truncated += r->cand.n - room;

@@ -505,10 +505,17 @@ static void test_stale_close(void)
 	s = slot(&m, PID, 10);
 	CHECK(s && fdw_slot_ofd(s)->kfile == k2);
 	CHECK_EQ(m.stats.anomalies, 1);
+	/* a dup returning a number it has open: a close it missed */
+	{
+		struct fdw_event d = sys(t1, FILES, FDW_SYS_DUP, 10, 0, 0, 0);
+
+		apply(&m, d);
+	}
+	CHECK_EQ(m.stats.anomalies, 2);
+	apply(&m, close_k(t1, 10, 0));
 	/* and a successful close of a number it has closed is one it missed */
 	apply(&m, close_k(t1, 10, 0));
-	apply(&m, close_k(t1, 10, 0));
-	CHECK_EQ(m.stats.anomalies, 2);
+	CHECK_EQ(m.stats.anomalies, 3);
 	CHECK_EQ(m.stats.stale_closes, 0);
 	fdw_model_free(&m);
 }
