@@ -14,7 +14,9 @@ threads' schedstat run time) by the events it received meanwhile (status
 events_received). CPU time, not wall time: fair on a shared machine.
 Prints each run and the medians and ranges per build: the daemon's CPU per
 event, and the loop's own ns per iteration (its ratio to the untraced arm's
-median, when there is one).
+median, when there is one). The order of the builds rotates each pair, and
+each run waits until no fdwatchd-detach (a stopped daemon's child, which
+keeps its probes attached ~2 s) is left.
 """
 import json, os, shutil, subprocess, sys, tempfile, time, glob, statistics
 
@@ -58,6 +60,30 @@ def loop_ns(out):
     return float("nan")
 
 
+def detachers():
+    """pids of fdwatchd-detach: a stopped daemon's child that holds its
+    probe links ~2 s more; meanwhile the next loop runs traced by them."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/comm") as f:
+                    if f.read().strip() == "fdwatchd-detach":
+                        out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+def wait_detached(limit=30.0):
+    end = time.time() + limit
+    while detachers() and time.time() < end:
+        time.sleep(0.1)
+    left = detachers()
+    if left:
+        print(f"warning: fdwatchd-detach {left} still holds probes", file=sys.stderr, flush=True)
+
+
 def run_untraced(n, mode):
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     loop = subprocess.run(["taskset", "-c", "1", os.path.join(here, "build/bench/fdwatch-bench-loop"),
@@ -67,6 +93,7 @@ def run_untraced(n, mode):
 
 
 def run_one(root, n, mode, extra):
+    wait_detached()
     if root == "-":
         return run_untraced(n, mode)
     tmp = tempfile.mkdtemp(prefix="cpe-", dir=None)
@@ -120,7 +147,8 @@ def main():
     builds = [a.split("=", 1) for a in args[2:]]
     res = {lab: [] for lab, _ in builds}
     for i in range(pairs):
-        for lab, root in builds:
+        # the order rotates: no build always runs first after another's stop
+        for lab, root in builds[i % len(builds):] + builds[:i % len(builds)]:
             for attempt in range(3):
                 try:
                     r = run_one(root, n, mode, extra)
