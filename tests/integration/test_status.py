@@ -289,17 +289,21 @@ def main(r):
                 time.sleep(0.5)
             check(c.returncode == 0, "`fdwatch verify` failed 3 times:\n" + T.indent("\n---\n".join(outs)))
 
-    # With a 10 s consume timer and a 1 MiB ring (~16,000 short records),
-    # only the probes' wakeups (bpf/maps.bpf.h: submit) can keep 200,000
-    # records from overflowing it.
-    with T.Daemon(args=["--ringbuf-mb", "1", "--consume-ms", "10000"]) as d:
+    # With a 10 s consume timer and a 16 MiB ring (~160,000 records of 104 bytes),
+    # only the probes' wakeups (bpf/maps.bpf.h: submit) can keep 2,000,000
+    # records (~210 MB) from overflowing it. The ring is not smaller: a
+    # wakeup comes at a quarter full, and the rest must cover the daemon's
+    # scheduling delay: 3 ms of this loop with a 1 MiB ring, 50 ms with 16; two
+    # CPU hogs on this 2-CPU machine made it lose 2,760-4,369 records in 2
+    # runs of 5 (and CI once 13,758); 16 MiB: 0 in 6 runs with the hogs.
+    with T.Daemon(args=["--ringbuf-mb", "16", "--consume-ms", "10000"]) as d:
         with r.case("a ring filling between consume ticks wakes the daemon: nothing lost"):
             s0 = d.status()
-            dup_close_loop(100000)
+            dup_close_loop(1000000)
             s1 = d.status()
             check(s1["ring_wakeups"] > s0["ring_wakeups"],
-                  f"ring_wakeups {s0['ring_wakeups']} -> {s1['ring_wakeups']} after 200,000 "
-                  "records into a 1 MiB ring")
+                  f"ring_wakeups {s0['ring_wakeups']} -> {s1['ring_wakeups']} after 2,000,000 "
+                  "records into a 16 MiB ring")
             check_eq(s1["events_lost"] - s0["events_lost"], 0,
                      "events lost with a 10 s consume timer")
 
