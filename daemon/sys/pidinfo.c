@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sys/pidinfo.h"
@@ -356,9 +357,10 @@ double fdw_clk_tck(void)
 
 /*
  * One thread's ROOT/PID/task/TID/syscall: "NR ARG1 ... ARG6 SP PC" with the
- * arguments in hex while it is inside a syscall; "running" or "-1 ..." when
- * not. 1 when that syscall changes fd `fd` (close(fd), close_range over it,
- * dup2/dup3 onto it), else 0.
+ * arguments in hex while it is blocked inside a syscall; "-1 SP PC" when
+ * blocked outside one; "running" while it runs or waits for a CPU. 1 when
+ * its syscall changes fd `fd` (close(fd), close_range over it, dup2/dup3
+ * onto it), -EAGAIN when it is running (cannot say), else 0.
  */
 static int thread_changes_fd(const char *path, int fd)
 {
@@ -368,7 +370,11 @@ static int thread_changes_fd(const char *path, int fd)
 	int r;
 
 	r = read_small(path, buf, sizeof(buf));
-	if (r < 0 || sscanf(buf, "%ld 0x%llx 0x%llx 0x%llx", &nr, &a[0], &a[1], &a[2]) < 2)
+	if (r < 0)
+		return 0;
+	if (strncmp(buf, "running", 7) == 0)
+		return -EAGAIN;
+	if (sscanf(buf, "%ld 0x%llx 0x%llx 0x%llx", &nr, &a[0], &a[1], &a[2]) < 2)
 		return 0;
 	if (nr == SYS_close)
 		return (int)a[0] == fd;
@@ -385,24 +391,46 @@ static int thread_changes_fd(const char *path, int fd)
 	return 0;
 }
 
-int fdw_pid_fd_in_flight(const char *root, uint32_t pid, int fd)
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#define IN_FLIGHT_PAUSE_NS 1000000ull
+
+int fdw_pid_fd_in_flight(const char *root, uint32_t pid, int fd, uint64_t *budget_ns)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
-	int found = 0;
+	int found = 0, running = 0;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "%s/%u/task", root_or_proc(root), pid);
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? -ESRCH : -errno;
-	while (!found && (de = readdir(d))) {
+	while (found != 1 && (de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%u/task/%s/syscall", root_or_proc(root), pid,
 			 de->d_name);
-		found = thread_changes_fd(path, fd);
+		/* a close that releases a file's last reference sleeps in it
+		 * (RCU grace periods for a bpf_link) between runs on a CPU,
+		 * which a loaded host makes long: ask again while it runs */
+		while ((found = thread_changes_fd(path, fd)) == -EAGAIN && budget_ns &&
+		       *budget_ns >= IN_FLIGHT_PAUSE_NS) {
+			struct timespec pause = { 0, IN_FLIGHT_PAUSE_NS };
+			uint64_t t0 = mono_ns(), took;
+
+			(void)nanosleep(&pause, NULL);
+			took = mono_ns() - t0;
+			*budget_ns -= took < *budget_ns ? took : *budget_ns;
+		}
+		running |= found == -EAGAIN;
 	}
 	closedir(d);
-	return found;
+	return found == 1 ? 1 : running ? -EAGAIN : 0;
 }

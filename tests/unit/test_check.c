@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "capture/syscalls.h"
 #include "check.h"
 #include "sys/pidinfo.h"
@@ -55,8 +57,9 @@ static const json_t *find_diff(const json_t *diffs, int fd, const char *kind)
 	return NULL;
 }
 
-/* A child holding fd 20 without close-on-exec and 21 with it, paused. */
-static pid_t spawn_child(void)
+/* A child holding fd 20 without close-on-exec and 21 with it, paused (or
+ * spinning in user space: always "running" in /proc/PID/syscall). */
+static pid_t spawn_child_that(bool spin)
 {
 	int ready[2];
 	pid_t child;
@@ -73,6 +76,8 @@ static pid_t spawn_child(void)
 		(void)close(a);
 		(void)close(b);
 		(void)write(ready[1], "x", 1);
+		for (volatile unsigned long n = 0; spin; n++)
+			;
 		pause();
 		_exit(0);
 	}
@@ -81,6 +86,11 @@ static pid_t spawn_child(void)
 		child = -1;
 	(void)close(ready[0]);
 	return child;
+}
+
+static pid_t spawn_child(void)
+{
+	return spawn_child_that(false);
 }
 
 struct world {
@@ -171,6 +181,9 @@ static void test_verify(void)
 	CHECK(find_diff(diffs, 0, "missing") != NULL);
 	CHECK(json_is_null(get(find_diff(diffs, 0, "missing"), "model")));
 	CHECK_EQ(ival(json_array_get(diffs, 0), "pid"), child);
+	/* paused: /proc said it was in no syscall */
+	CHECK(get(find_diff(diffs, 30, "extra"), "thread_running") == NULL);
+	CHECK(get(find_diff(diffs, 0, "missing"), "thread_running") == NULL);
 	json_decref(diffs);
 
 	/* the whole answer reports it and repairs the table */
@@ -200,6 +213,41 @@ static void test_verify(void)
 	o = fdw_verify(&w.checker, 999999999, &err);
 	CHECK(o == NULL);
 	CHECK_EQ(err, -ENOENT);
+	world_free(&w);
+}
+
+/*
+ * A process that runs all along cannot say which syscall it is in: an extra
+ * or missing fd is listed as such (and counted), marked thread_running;
+ * differences in fds it holds are not marked. The look takes at most the
+ * in-flight budget (50 ms), not a wait per difference.
+ */
+static void test_verify_running(void)
+{
+	static struct world w;
+	pid_t child = spawn_child_that(true);
+	uint32_t tid = (uint32_t)child;
+	uint64_t t0;
+	json_t *diffs;
+
+	CHECK(child > 0);
+	if (child <= 0)
+		return;
+	world_init(&w, 8);
+	CHECK_EQ(fdw_model_add_scanned(&w.model, tid, getpid(), "child", &tid, 1, 1), 0);
+	corrupt(&w, tid);
+	diffs = json_array();
+	t0 = fdw_now_mono();
+	CHECK_EQ(fdw_verify_proc(&w.checker, fdw_model_proc(&w.model, tid), diffs), 4);
+	CHECK(fdw_now_mono() - t0 < 2000000000ull);
+	CHECK(json_is_true(get(find_diff(diffs, 30, "extra"), "thread_running")));
+	CHECK(json_is_true(get(find_diff(diffs, 0, "missing"), "thread_running")));
+	CHECK(get(find_diff(diffs, 20, "cloexec"), "thread_running") == NULL);
+	CHECK(get(find_diff(diffs, 21, "target"), "thread_running") == NULL);
+	CHECK_EQ(w.checker.stats.in_flight, 0);
+	json_decref(diffs);
+	(void)kill(child, SIGKILL);
+	(void)waitpid(child, NULL, 0);
 	world_free(&w);
 }
 
@@ -969,6 +1017,7 @@ static void test_window_changes(void)
 int main(void)
 {
 	test_verify();
+	test_verify_running();
 	test_audit();
 	test_lost_resync();
 	test_lost_resync_offloaded();

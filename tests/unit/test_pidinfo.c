@@ -5,11 +5,14 @@
  * cgroup v1 and v2), and a few figures of this very process from /proc.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/syscall.h>
@@ -186,29 +189,90 @@ static void test_in_flight(void)
 	put_task(50, 50, "running\n");
 	snprintf(line, sizeof(line), "%d 0x62 0x0 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_close);
 	put_task(50, 51, line);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 50, 98), 1);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 50, 97), 0);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 50, 98, NULL), 1);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 50, 97, NULL), -EAGAIN); /* thread 50 runs */
 	/* close_range(3, ~0U, 0) covers every fd from 3 */
 	snprintf(line, sizeof(line), "%d 0x3 0xffffffff 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n",
 		 SYS_close_range);
 	put_task(52, 52, line);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 52, 2), 0);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 52, 3), 1);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 52, 19999), 1);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 52, 2, NULL), 0);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 52, 3, NULL), 1);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 52, 19999, NULL), 1);
 	/* dup3(4, 9, 0): 9 is being replaced, 4 is not */
 	snprintf(line, sizeof(line), "%d 0x4 0x9 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_dup3);
 	put_task(53, 53, line);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 53, 9), 1);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 53, 4), 0);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 53, 9, NULL), 1);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 53, 4, NULL), 0);
 	/* read(98, ...) uses the fd, it does not change it; not in a syscall */
 	snprintf(line, sizeof(line), "%d 0x62 0x7f00 0x10 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_read);
 	put_task(54, 54, line);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 54, 98), 0);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 54, 98, NULL), 0);
 	put_task(55, 55, "-1 0x7ffc 0x7f00\n");
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 55, 98), 0);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 56, 98), -ESRCH);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 55, 98, NULL), 0);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 56, 98, NULL), -ESRCH);
 	/* this very process, which is in read() of /proc/self/task/TID/syscall */
-	CHECK_EQ(fdw_pid_fd_in_flight(NULL, (uint32_t)getpid(), 0), 0);
+	CHECK_EQ(fdw_pid_fd_in_flight(NULL, (uint32_t)getpid(), 0, NULL), 0);
+}
+
+/* Replaces ROOT/PID/task/TID/syscall with `line` after `ms` (a rename: a
+ * reader never sees it half written). */
+struct later {
+	uint32_t pid, tid;
+	unsigned int ms;
+	char line[128];
+};
+
+static void *write_later(void *arg)
+{
+	const struct later *l = arg;
+	struct timespec ts = { l->ms / 1000, (long)(l->ms % 1000) * 1000000l };
+	char tmp[256], path[256];
+	FILE *f;
+
+	(void)nanosleep(&ts, NULL);
+	snprintf(tmp, sizeof(tmp), "%s/%u/task/%u/syscall.new", root, l->pid, l->tid);
+	snprintf(path, sizeof(path), "%s/%u/task/%u/syscall", root, l->pid, l->tid);
+	f = fopen(tmp, "we");
+	if (!f)
+		return NULL;
+	fputs(l->line, f);
+	fclose(f);
+	(void)rename(tmp, path);
+	return NULL;
+}
+
+/* A thread caught running (waiting for a CPU between the sleeps of a close
+ * that releases a bpf_link) is asked again while the budget lasts. */
+static void test_in_flight_running(void)
+{
+	struct later l = { .pid = 60, .tid = 61, .ms = 5 };
+	uint64_t budget;
+	pthread_t t;
+
+	snprintf(l.line, sizeof(l.line), "%d 0x124 0x0 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n",
+		 SYS_close);
+	put_task(60, 60, "-1 0x7ffc 0x7f00\n");
+	put_task(60, 61, "running\n");
+	/* asked once: cannot tell */
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, NULL), -EAGAIN);
+	budget = 0;
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, &budget), -EAGAIN);
+	/* asked again until it blocks in close(292), 5 ms on */
+	budget = 2000ull * 1000000ull;
+	CHECK_EQ(pthread_create(&t, NULL, write_later, &l), 0);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, &budget), 1);
+	CHECK(budget < 2000ull * 1000000ull - 4000000ull); /* it waited, and said so */
+	CHECK(budget > 0);
+	(void)pthread_join(t, NULL);
+	/* blocked in another fd's close: no, at once */
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 293, &budget), 0);
+	/* running all along: the budget is spent, then cannot tell */
+	put_task(60, 61, "running\n");
+	budget = 20ull * 1000000ull;
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, &budget), -EAGAIN);
+	CHECK(budget < 1000000ull);
+	/* spent: once, without waiting */
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, &budget), -EAGAIN);
 }
 
 int main(void)
@@ -224,6 +288,7 @@ int main(void)
 	test_units();
 	test_boot_time();
 	test_in_flight();
+	test_in_flight_running();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	CHECK_EQ(system(cmd), 0);
 	return check_summary();
