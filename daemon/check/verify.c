@@ -392,21 +392,23 @@ static int drop_window_changes(struct fdw_checker *c, uint32_t pid, uint64_t aft
  * before its syscall returns, and the model follows completed syscalls.
  * A thread caught running says nothing: asked again for up to
  * IN_FLIGHT_BUDGET_NS in all (CI: fdwatchd-detach's bpf_link close under
- * stress-ng, read once as "running", counted a divergence).
+ * stress-ng, read once as "running", counted a divergence), only in the
+ * pool (`may_wait`): the loop never sleeps on it. Four verifies and the
+ * audit can hold the pool's threads that long at most.
  */
 #define IN_FLIGHT_BUDGET_NS (50 * 1000000ull)
 
-static void mark_in_flight(const char *proc_root, uint32_t pid, struct difflist *dl)
+static void mark_in_flight(const char *proc_root, uint32_t pid, struct difflist *dl,
+			   bool may_wait)
 {
-	uint64_t budget = IN_FLIGHT_BUDGET_NS;
+	uint64_t budget = may_wait ? IN_FLIGHT_BUDGET_NS : 0;
 
 	for (size_t i = 0; i < dl->n; i++) {
 		struct diff *df = &dl->v[i];
+		int r = 0;
 
-		int r = df->kind == D_EXTRA || df->kind == D_MISSING
-				? fdw_pid_fd_in_flight(proc_root, pid, df->fd, &budget)
-				: 0;
-
+		if (df->kind == D_EXTRA || df->kind == D_MISSING)
+			r = fdw_pid_fd_in_flight(proc_root, pid, df->fd, &budget);
 		df->in_flight = r == 1;
 		df->running = r == -EAGAIN;
 	}
@@ -438,8 +440,11 @@ static int append_diffs(json_t *diffs, uint32_t pid, const struct difflist *dl,
 				      "model", side_value(find(m, df->fd), df->kind),
 				      "kernel", side_value(find(k, df->fd), df->kind));
 
-		if (o && ((unsettled && json_object_set_new(o, "unsettled", json_true()) < 0) ||
-			  (df->running && json_object_set_new(o, "thread_running", json_true()) < 0))) {
+		if (o && unsettled && json_object_set_new(o, "unsettled", json_true()) < 0) {
+			json_decref(o);
+			o = NULL;
+		}
+		if (o && df->running && json_object_set_new(o, "thread_running", json_true()) < 0) {
 			json_decref(o);
 			o = NULL;
 		}
@@ -502,6 +507,7 @@ struct fdw_verify_run {
 	int work_err;
 	uint64_t seq_before; /* the pipeline's last event at the round's first drain */
 	bool unsettled;	     /* a verify: a window could not say which fds changed */
+	bool in_pool;	     /* run_work runs in the pool, not on the loop */
 	struct fdlist k, m;
 	struct difflist cand, seen;
 	struct intlist touched; /* drop_window_changes()'s */
@@ -699,7 +705,7 @@ static void run_work(void *arg)
 		r->work_err = read_kernel(r->proc_root, r->tid, &r->k);
 		break;
 	case ST_INFLIGHT:
-		mark_in_flight(r->proc_root, r->pid, &r->cand);
+		mark_in_flight(r->proc_root, r->pid, &r->cand, r->in_pool);
 		break;
 	case ST_LIST:
 		r->work_err = fdw_proc_list_pids(r->proc_root, list_cb, &r->live);
@@ -966,11 +972,13 @@ static void run_advance(struct fdw_verify_run *r)
 	while (next_read(r)) {
 		struct fdw_checker *c = r->c;
 
+		r->in_pool = true; /* read by run_work, there */
 		if (c->offload && r->kind != RUN_PROC &&
 		    c->offload(c->offload_userdata, run_work, run_work_done, r) == 0) {
 			r->in_work = true;
 			return;
 		}
+		r->in_pool = false;
 		run_work(r); /* no pool: here */
 		after_work(r);
 	}

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "sys/pidinfo.h"
 
 static const char *root_or_proc(const char *root)
@@ -391,46 +392,88 @@ static int thread_changes_fd(const char *path, int fd)
 	return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 #define IN_FLIGHT_PAUSE_NS 1000000ull
 
+static int task_syscall_path(char *path, size_t len, const char *root, uint32_t pid,
+			     uint32_t tid)
+{
+	int n = snprintf(path, len, "%s/%u/task/%u/syscall", root_or_proc(root), pid, tid);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Every thread once; then, while the budget lasts, the ones that were
+ * running, all of them after each 1 ms pause: a close that releases a
+ * file's last reference sleeps in it (RCU grace periods for a bpf_link)
+ * between runs on a CPU, which a loaded host makes long. One busy thread
+ * does not keep the others from being looked at again.
+ */
 int fdw_pid_fd_in_flight(const char *root, uint32_t pid, int fd, uint64_t *budget_ns)
 {
+	uint32_t *running = NULL;
+	size_t n = 0, cap = 0;
 	char path[PATH_MAX];
 	struct dirent *de;
-	int found = 0, running = 0;
+	int r;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "%s/%u/task", root_or_proc(root), pid);
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? -ESRCH : -errno;
-	while (found != 1 && (de = readdir(d))) {
+	while ((de = readdir(d))) {
+		unsigned long tid;
+		char *end;
+
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%u/task/%s/syscall", root_or_proc(root), pid,
-			 de->d_name);
-		/* a close that releases a file's last reference sleeps in it
-		 * (RCU grace periods for a bpf_link) between runs on a CPU,
-		 * which a loaded host makes long: ask again while it runs */
-		while ((found = thread_changes_fd(path, fd)) == -EAGAIN && budget_ns &&
-		       *budget_ns >= IN_FLIGHT_PAUSE_NS) {
-			struct timespec pause = { 0, IN_FLIGHT_PAUSE_NS };
-			uint64_t t0 = mono_ns(), took;
-
-			(void)nanosleep(&pause, NULL);
-			took = mono_ns() - t0;
-			*budget_ns -= took < *budget_ns ? took : *budget_ns;
+		tid = strtoul(de->d_name, &end, 10);
+		if (*end || task_syscall_path(path, sizeof(path), root, pid, (uint32_t)tid) < 0)
+			continue;
+		r = thread_changes_fd(path, fd);
+		if (r == 1) {
+			closedir(d);
+			free(running);
+			return 1;
 		}
-		running |= found == -EAGAIN;
+		if (r != -EAGAIN)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			uint32_t *v = realloc(running, ncap * sizeof(*v));
+
+			if (!v)
+				break; /* the ones so far */
+			running = v;
+			cap = ncap;
+		}
+		running[n++] = (uint32_t)tid;
 	}
 	closedir(d);
-	return found == 1 ? 1 : running ? -EAGAIN : 0;
+	r = n ? -EAGAIN : 0;
+	while (n && budget_ns && *budget_ns >= IN_FLIGHT_PAUSE_NS) {
+		struct timespec ts = { 0, IN_FLIGHT_PAUSE_NS };
+		uint64_t t0 = fdw_now_mono(), took;
+		size_t left = 0;
+
+		(void)nanosleep(&ts, NULL);
+		took = fdw_now_mono() - t0;
+		*budget_ns -= took < *budget_ns ? took : *budget_ns;
+		for (size_t i = 0; i < n; i++) {
+			if (task_syscall_path(path, sizeof(path), root, pid, running[i]) < 0)
+				continue;
+			r = thread_changes_fd(path, fd);
+			if (r == 1)
+				break;
+			if (r == -EAGAIN)
+				running[left++] = running[i];
+		}
+		if (r == 1)
+			break;
+		n = left;
+		r = n ? -EAGAIN : 0;
+	}
+	free(running);
+	return r;
 }

@@ -76,9 +76,9 @@ double fdw_clk_tck(void);
  * (close, close_range over it, dup2/dup3 onto it)? Such a syscall can block
  * (the last close of a file does its release there), and the table already
  * shows its effect before the syscall returns and its record is written.
- * A thread that is running shows no syscall: it is asked again, 1 ms
- * apart, while *budget_ns lasts (NULL or 0: once), and the time taken is
- * subtracted from it. 1 yes, 0 no, -EAGAIN cannot tell (a thread was
+ * A thread that is running shows no syscall: the running ones are asked
+ * again, all of them every 1 ms, while *budget_ns lasts (NULL or 0: once),
+ * and the time slept is subtracted from it. 1 yes, 0 no, -EAGAIN cannot tell (a thread was
  * still running at its last look), other -errno (-ESRCH: gone).
  */
 int fdw_pid_fd_in_flight(const char *root, uint32_t pid, int fd, uint64_t *budget_ns);

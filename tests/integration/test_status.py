@@ -289,11 +289,12 @@ def main(r):
                 time.sleep(0.5)
             check(c.returncode == 0, "`fdwatch verify` failed 3 times:\n" + T.indent("\n---\n".join(outs)))
 
-    # With a 10 s consume timer and a 16 MiB ring (~160,000 records of 104 bytes),
-    # only the probes' wakeups (bpf/maps.bpf.h: submit) can keep 2,000,000
-    # records (~210 MB) from overflowing it. The ring is not smaller: a
-    # wakeup comes at a quarter full, and the rest must cover the daemon's
-    # scheduling delay: 3 ms of this loop with a 1 MiB ring, 50 ms with 16; two
+    # With a 10 s consume timer and a 16 MiB ring (~200,000 of this loop's
+    # records: 104 bytes for os.dup's fcntl, 64 for a close), only the
+    # probes' wakeups (bpf/maps.bpf.h: submit) can keep 2,000,000 records
+    # (~170 MB) from overflowing it. The ring is not smaller: a wakeup comes
+    # at a quarter full, and the rest must cover the daemon's scheduling
+    # delay: ~4 ms of this loop with a 1 MiB ring, ~60 ms with 16; two
     # CPU hogs on this 2-CPU machine made it lose 2,760-4,369 records in 2
     # runs of 5 (and CI once 13,758); 16 MiB: 0 in 6 runs with the hogs.
     with T.Daemon(args=["--ringbuf-mb", "16", "--consume-ms", "10000"]) as d:

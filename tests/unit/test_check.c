@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,6 +77,8 @@ static pid_t spawn_child_that(bool spin)
 		(void)close(a);
 		(void)close(b);
 		(void)write(ready[1], "x", 1);
+		if (spin)
+			(void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives the test */
 		for (volatile unsigned long n = 0; spin; n++)
 			;
 		pause();
@@ -181,7 +184,7 @@ static void test_verify(void)
 	CHECK(find_diff(diffs, 0, "missing") != NULL);
 	CHECK(json_is_null(get(find_diff(diffs, 0, "missing"), "model")));
 	CHECK_EQ(ival(json_array_get(diffs, 0), "pid"), child);
-	/* paused: /proc said it was in no syscall */
+	/* blocked in pause(), which changes no fd: nothing to wait for */
 	CHECK(get(find_diff(diffs, 30, "extra"), "thread_running") == NULL);
 	CHECK(get(find_diff(diffs, 0, "missing"), "thread_running") == NULL);
 	json_decref(diffs);
@@ -219,15 +222,14 @@ static void test_verify(void)
 /*
  * A process that runs all along cannot say which syscall it is in: an extra
  * or missing fd is listed as such (and counted), marked thread_running;
- * differences in fds it holds are not marked. The look takes at most the
- * in-flight budget (50 ms), not a wait per difference.
+ * differences in fds it holds are not marked. (Here, without a pool, the
+ * check looks once; in the pool it asks again for up to 50 ms.)
  */
 static void test_verify_running(void)
 {
 	static struct world w;
 	pid_t child = spawn_child_that(true);
 	uint32_t tid = (uint32_t)child;
-	uint64_t t0;
 	json_t *diffs;
 
 	CHECK(child > 0);
@@ -237,9 +239,7 @@ static void test_verify_running(void)
 	CHECK_EQ(fdw_model_add_scanned(&w.model, tid, getpid(), "child", &tid, 1, 1), 0);
 	corrupt(&w, tid);
 	diffs = json_array();
-	t0 = fdw_now_mono();
 	CHECK_EQ(fdw_verify_proc(&w.checker, fdw_model_proc(&w.model, tid), diffs), 4);
-	CHECK(fdw_now_mono() - t0 < 2000000000ull);
 	CHECK(json_is_true(get(find_diff(diffs, 30, "extra"), "thread_running")));
 	CHECK(json_is_true(get(find_diff(diffs, 0, "missing"), "thread_running")));
 	CHECK(get(find_diff(diffs, 20, "cloexec"), "thread_running") == NULL);

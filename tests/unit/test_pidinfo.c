@@ -220,34 +220,54 @@ struct later {
 	uint32_t pid, tid;
 	unsigned int ms;
 	char line[128];
+	unsigned int then_ms; /* and back to "running" that much later (0: no) */
 };
 
-static void *write_later(void *arg)
+static void write_syscall_line(const struct later *l, const char *line)
 {
-	const struct later *l = arg;
-	struct timespec ts = { l->ms / 1000, (long)(l->ms % 1000) * 1000000l };
 	char tmp[256], path[256];
 	FILE *f;
 
-	(void)nanosleep(&ts, NULL);
 	snprintf(tmp, sizeof(tmp), "%s/%u/task/%u/syscall.new", root, l->pid, l->tid);
 	snprintf(path, sizeof(path), "%s/%u/task/%u/syscall", root, l->pid, l->tid);
 	f = fopen(tmp, "we");
 	if (!f)
-		return NULL;
-	fputs(l->line, f);
+		return;
+	fputs(line, f);
 	fclose(f);
 	(void)rename(tmp, path);
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000l };
+
+	(void)nanosleep(&ts, NULL);
+}
+
+static void *write_later(void *arg)
+{
+	const struct later *l = arg;
+
+	sleep_ms(l->ms);
+	write_syscall_line(l, l->line);
+	if (l->then_ms) {
+		sleep_ms(l->then_ms);
+		write_syscall_line(l, "running\n");
+	}
 	return NULL;
 }
 
 /* A thread caught running (waiting for a CPU between the sleeps of a close
- * that releases a bpf_link) is asked again while the budget lasts. */
+ * that releases a bpf_link) is asked again while the budget lasts; every
+ * running thread each time, not the first one until the budget is gone. */
 static void test_in_flight_running(void)
 {
-	struct later l = { .pid = 60, .tid = 61, .ms = 5 };
+	struct later l = { .pid = 60, .tid = 61, .ms = 50 };
+	struct later l2 = { .pid = 62, .tid = 66, .ms = 20, .then_ms = 200 };
 	uint64_t budget;
 	pthread_t t;
+	int made;
 
 	snprintf(l.line, sizeof(l.line), "%d 0x124 0x0 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n",
 		 SYS_close);
@@ -257,13 +277,15 @@ static void test_in_flight_running(void)
 	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, NULL), -EAGAIN);
 	budget = 0;
 	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, &budget), -EAGAIN);
-	/* asked again until it blocks in close(292), 5 ms on */
-	budget = 2000ull * 1000000ull;
-	CHECK_EQ(pthread_create(&t, NULL, write_later, &l), 0);
+	/* asked again until it blocks in close(292), 50 ms on */
+	budget = 5000ull * 1000000ull;
+	made = pthread_create(&t, NULL, write_later, &l);
+	CHECK_EQ(made, 0);
 	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, &budget), 1);
-	CHECK(budget < 2000ull * 1000000ull - 4000000ull); /* it waited, and said so */
+	CHECK(budget <= 5000ull * 1000000ull - 1000000ull); /* it paused, and said so */
 	CHECK(budget > 0);
-	(void)pthread_join(t, NULL);
+	if (made == 0)
+		(void)pthread_join(t, NULL);
 	/* blocked in another fd's close: no, at once */
 	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 293, &budget), 0);
 	/* running all along: the budget is spent, then cannot tell */
@@ -273,6 +295,20 @@ static void test_in_flight_running(void)
 	CHECK(budget < 1000000ull);
 	/* spent: once, without waiting */
 	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, &budget), -EAGAIN);
+
+	/* six busy threads and one blocked in close(292) from 20 ms to 220 ms
+	 * on: seen, while the busy ones were being asked too (in whatever
+	 * order the directory lists them: on ext4 here, 66 comes last) */
+	snprintf(l2.line, sizeof(l2.line), "%d 0x124 0x0 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n",
+		 SYS_close);
+	for (uint32_t tid = 62; tid <= 68; tid++)
+		put_task(62, tid, "running\n");
+	budget = 1000ull * 1000000ull;
+	made = pthread_create(&t, NULL, write_later, &l2);
+	CHECK_EQ(made, 0);
+	CHECK_EQ(fdw_pid_fd_in_flight(root, 62, 292, &budget), 1);
+	if (made == 0)
+		(void)pthread_join(t, NULL);
 }
 
 int main(void)
