@@ -802,11 +802,6 @@ static void ring_close(struct world *w, uint32_t pid, int fd)
 	CHECK_EQ(fdw_pipeline_on_record(&w->pipeline, &e, sizeof(e), ++ring_now), 0);
 }
 
-/* run_window_*() start an audit round instead of a verify (no doc) */
-static bool doc_audit;
-/* more records of each window, for the process checked */
-static void (*window_extra)(struct world *w, uint32_t pid);
-
 /* A struct fdw_sys_event (or a BADF record) through the pipeline. */
 static void ring_sys(struct world *w, uint32_t pid, uint16_t type, uint16_t nr, int64_t ret,
 		     uint64_t a0, uint64_t a1)
@@ -839,11 +834,20 @@ static void window_fd_changes(struct world *w, uint32_t pid)
 	ring_sys(w, pid, FDW_REC_SYSCALL, FDW_SYS_CLOSE, -EINTR, 21, 0);
 }
 
+/* What each job's window holds, for run_window(). */
+struct window {
+	int fd;		    /* closed in each window from job `from` on; -1: none */
+	unsigned int from;
+	uint32_t other;	    /* and `nother` closes of another process's fd 5 */
+	int nother;
+	void (*extra)(struct world *w, uint32_t pid); /* more records of the process */
+	bool audit;	    /* an audit round instead of a verify (no doc) */
+};
+
 /* Each job (the rounds' /proc reads, then the in-flight step): the work,
- * then, from job `from` on, records naming fd (and nother records of
- * another process); returns the answer's "ok" (-1: no answer). */
-static int verify_with_window_from(struct world *w, uint32_t tid, int fd, uint32_t other,
-				   int nother, unsigned int from, json_t **doc)
+ * then the window's records; returns the answer's "ok" (-1: no answer), or
+ * for an audit whether its round ended. */
+static int run_window(struct world *w, uint32_t tid, const struct window *win, json_t **doc)
 {
 	struct fdw_verify_run *run;
 	struct answer a = { 0 };
@@ -851,35 +855,28 @@ static int verify_with_window_from(struct world *w, uint32_t tid, int fd, uint32
 	unsigned int n, job = 0;
 
 	*doc = NULL;
-	if (doc_audit)
+	if (win->audit)
 		fdw_audit_run(&w->checker);
 	else
 		CHECK_EQ(fdw_verify_start(&w->checker, tid, answer_done, NULL, &a, &run), 0);
 	while ((n = take_jobs(jobs)) > 0) {
 		for (unsigned int i = 0; i < n; i++, job++) {
 			jobs[i].work(jobs[i].arg); /* /proc/PID/fd is read here */
-			if (fd >= 0 && job >= from)
-				ring_close(w, tid, fd);
-			if (window_extra)
-				window_extra(w, tid);
-			for (int k = 0; k < nother; k++)
-				ring_close(w, other, 5);
+			if (win->fd >= 0 && job >= win->from)
+				ring_close(w, tid, win->fd);
+			if (win->extra)
+				win->extra(w, tid);
+			for (int k = 0; k < win->nother; k++)
+				ring_close(w, win->other, 5);
 			jobs[i].done(jobs[i].arg);
 		}
 	}
-	if (doc_audit)
+	if (win->audit)
 		return w->checker.audit == NULL; /* the round ended */
 	if (a.calls != 1)
 		return -1;
 	*doc = a.doc;
 	return json_is_true(get(a.doc, "ok"));
-}
-
-/* Records in every job: each round's window and the in-flight step. */
-static int verify_with_window(struct world *w, uint32_t tid, int fd, uint32_t other, int nother,
-			      json_t **doc)
-{
-	return verify_with_window_from(w, tid, fd, other, nother, 0, doc);
 }
 
 /*
@@ -909,13 +906,13 @@ static void test_window_changes(void)
 	/* every round's window closes fd 20 in the model, after the read saw
 	 * it open */
 	div = w.checker.stats.divergences;
-	CHECK_EQ(verify_with_window(&w, tid, 20, 0, 0, &doc), 1);
+	CHECK_EQ(run_window(&w, tid, &(struct window){ .fd = 20 }, &doc), 1);
 	json_decref(doc);
 	CHECK_EQ(w.checker.stats.divergences, div);
 	CHECK(w.checker.stats.window_changes >= 1);
 
 	/* the model is wrong about 20 now: a quiet check says so */
-	CHECK_EQ(verify_with_window(&w, tid, -1, 0, 0, &doc), 0);
+	CHECK_EQ(run_window(&w, tid, &(struct window){ .fd = -1 }, &doc), 0);
 	CHECK(find_diff(get(doc, "differences"), 20, "missing") != NULL);
 	json_decref(doc);
 	CHECK_EQ(w.checker.stats.divergences, div + 1);
@@ -923,7 +920,7 @@ static void test_window_changes(void)
 
 	/* fd 0 wrong in the model, the windows close 21: 0 still counts */
 	apply(&w, tid, FDW_SYS_CLOSE, 0, 0);
-	CHECK_EQ(verify_with_window(&w, tid, 21, 0, 0, &doc), 0);
+	CHECK_EQ(run_window(&w, tid, &(struct window){ .fd = 21 }, &doc), 0);
 	CHECK(find_diff(get(doc, "differences"), 0, "missing") != NULL);
 	CHECK(find_diff(get(doc, "differences"), 21, "missing") == NULL);
 	json_decref(doc);
@@ -932,7 +929,8 @@ static void test_window_changes(void)
 
 	/* another process's records only: they name no fd of this table */
 	apply(&w, tid, FDW_SYS_CLOSE, 0, 0);
-	CHECK_EQ(verify_with_window(&w, tid, -1, other, 3, &doc), 0);
+	CHECK_EQ(run_window(&w, tid, &(struct window){ .fd = -1, .other = other,
+						       .nother = 3 }, &doc), 0);
 	CHECK(find_diff(get(doc, "differences"), 0, "missing") != NULL);
 	json_decref(doc);
 	CHECK_EQ(w.checker.stats.divergences, div + 3);
@@ -944,13 +942,13 @@ static void test_window_changes(void)
 	 * dup the kernel never made, as if closed since) catches up: not
 	 * counted */
 	apply(&w, tid, FDW_SYS_DUP, 30, 20);
-	CHECK_EQ(verify_with_window_from(&w, tid, 30, 0, 0, 3, &doc), 1);
+	CHECK_EQ(run_window(&w, tid, &(struct window){ .fd = 30, .from = 3 }, &doc), 1);
 	json_decref(doc);
 	CHECK_EQ(w.checker.stats.divergences, div + 3);
 	/* the same late record of an fd the model is wrong about the other
 	 * way (it lacks 0, which the kernel has): it fixes nothing, counted */
 	apply(&w, tid, FDW_SYS_CLOSE, 0, 0);
-	CHECK_EQ(verify_with_window_from(&w, tid, 0, 0, 0, 3, &doc), 0);
+	CHECK_EQ(run_window(&w, tid, &(struct window){ .fd = 0, .from = 3 }, &doc), 0);
 	CHECK(find_diff(get(doc, "differences"), 0, "missing") != NULL);
 	json_decref(doc);
 	CHECK_EQ(w.checker.stats.divergences, div + 4);
@@ -961,21 +959,19 @@ static void test_window_changes(void)
 	 * process (inconclusive: it comes back to it); a verify shows what
 	 * it saw, marked unsettled, and neither counts nor re-reads it */
 	apply(&w, tid, FDW_SYS_CLOSE, 0, 0);
-	doc_audit = true;
-	CHECK_EQ(verify_with_window(&w, tid, -1, other, 20, &doc), 1);
-	doc_audit = false;
+	CHECK_EQ(run_window(&w, tid, &(struct window){ .fd = -1, .other = other, .nother = 20,
+						       .audit = true }, &doc), 1);
 	CHECK(w.checker.stats.inconclusive >= 1);
 	CHECK_EQ(w.checker.stats.divergences, div + 4);
-	CHECK_EQ(verify_with_window(&w, tid, -1, other, 20, &doc), 0);
+	CHECK_EQ(run_window(&w, tid, &(struct window){ .fd = -1, .other = other,
+						       .nother = 20 }, &doc), 0);
 	CHECK(json_is_true(get(find_diff(get(doc, "differences"), 0, "missing"), "unsettled")));
 	json_decref(doc);
 	CHECK_EQ(w.checker.stats.divergences, div + 4);
 	fdw_pipeline_drain(&w.pipeline);
 	/* and quiet, the audit does count it (and a verify leaves
 	 * "unsettled" out) */
-	doc_audit = true;
-	CHECK_EQ(verify_with_window(&w, tid, -1, 0, 0, &doc), 1);
-	doc_audit = false;
+	CHECK_EQ(run_window(&w, tid, &(struct window){ .fd = -1, .audit = true }, &doc), 1);
 	CHECK_EQ(w.checker.stats.divergences, div + 5);
 	fdw_pipeline_drain(&w.pipeline); /* the repair */
 
@@ -984,9 +980,8 @@ static void test_window_changes(void)
 	 * read failing with EBADF on 0, an F_SETFD on 20 returning 0): 0 is
 	 * counted */
 	apply(&w, tid, FDW_SYS_CLOSE, 0, 0);
-	window_extra = window_not_fd_changes;
-	CHECK_EQ(verify_with_window(&w, tid, -1, 0, 0, &doc), 0);
-	window_extra = NULL;
+	CHECK_EQ(run_window(&w, tid, &(struct window){ .fd = -1,
+						       .extra = window_not_fd_changes }, &doc), 0);
 	CHECK(find_diff(get(doc, "differences"), 0, "missing") != NULL);
 	CHECK(get(find_diff(get(doc, "differences"), 0, "missing"), "unsettled") == NULL);
 	json_decref(doc);
@@ -996,13 +991,12 @@ static void test_window_changes(void)
 	/* what does change it: a dup's new number, a close failing with
 	 * EINTR. The model then has 31 and lacks 21, which the kernel read
 	 * did not show: not counted */
-	window_extra = window_fd_changes;
-	CHECK_EQ(verify_with_window(&w, tid, -1, 0, 0, &doc), 1);
-	window_extra = NULL;
+	CHECK_EQ(run_window(&w, tid, &(struct window){ .fd = -1,
+						       .extra = window_fd_changes }, &doc), 1);
 	json_decref(doc);
 	CHECK_EQ(w.checker.stats.divergences, div + 6);
 	/* and no record came to explain them since: a quiet verify shows both */
-	CHECK_EQ(verify_with_window(&w, tid, -1, 0, 0, &doc), 0);
+	CHECK_EQ(run_window(&w, tid, &(struct window){ .fd = -1 }, &doc), 0);
 	CHECK(find_diff(get(doc, "differences"), 31, "extra") != NULL);
 	CHECK(find_diff(get(doc, "differences"), 21, "missing") != NULL);
 	json_decref(doc);
