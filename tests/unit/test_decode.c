@@ -14,14 +14,20 @@
 #include "base/keyset.h"
 #include "capture/syscalls.h"
 
+/* A record header of this ABI: type and size, the rest as the caller sets. */
+static void set_hdr(struct fdw_hdr *h, uint16_t type, size_t size)
+{
+	h->type = type;
+	h->abi = FDW_ABI_VERSION;
+	h->size = (uint16_t)size;
+}
+
 static struct fdw_fd_event fd_record(unsigned int nr, int64_t ret)
 {
 	struct fdw_fd_event r;
 
 	memset(&r, 0, sizeof(r));
-	r.sys.hdr.type = FDW_REC_SYSCALL;
-	r.sys.hdr.abi = FDW_ABI_VERSION;
-	r.sys.hdr.size = sizeof(r);
+	set_hdr(&r.sys.hdr, FDW_REC_SYSCALL, sizeof(r));
 	r.sys.hdr.pid = 10;
 	r.sys.hdr.tid = 11;
 	r.sys.hdr.ts = 12345;
@@ -76,9 +82,7 @@ static void test_decode(void)
 
 	/* a plain record (dup family) may not claim fds */
 	memset(&plain, 0, sizeof(plain));
-	plain.hdr.type = FDW_REC_SYSCALL;
-	plain.hdr.abi = FDW_ABI_VERSION;
-	plain.hdr.size = sizeof(plain);
+	set_hdr(&plain.hdr, FDW_REC_SYSCALL, sizeof(plain));
 	plain.nr = FDW_SYS_DUP2;
 	plain.ret = 100;
 	plain.args[0] = 3;
@@ -103,9 +107,7 @@ static void test_decode(void)
 
 	/* task records: comm always terminated */
 	memset(&t, 0, sizeof(t));
-	t.hdr.type = FDW_REC_FORK;
-	t.hdr.abi = FDW_ABI_VERSION;
-	t.hdr.size = sizeof(t);
+	set_hdr(&t.hdr, FDW_REC_FORK, sizeof(t));
 	t.child_pid = 42;
 	t.hz = 250;
 	memset(t.comm, 'a', sizeof(t.comm));
@@ -124,9 +126,7 @@ static void test_decode_short(void)
 	_Static_assert(sizeof(s) + 8 == 64, "a short record and the ring's header: one line");
 	memset(&ev, 0x5a, sizeof(ev)); /* what an earlier record left */
 	memset(&s, 0, sizeof(s));
-	s.hdr.type = FDW_REC_SHORT;
-	s.hdr.abi = FDW_ABI_VERSION;
-	s.hdr.size = sizeof(s);
+	set_hdr(&s.hdr, FDW_REC_SHORT, sizeof(s));
 	s.hdr.pid = 10;
 	s.hdr.tid = 12;
 	s.hdr.flags = FDW_F_JIFFIES;
@@ -191,9 +191,7 @@ static void test_decode_short(void)
 		struct fdw_sys_event plain;
 
 		memset(&plain, 0, sizeof(plain));
-		plain.hdr.type = FDW_REC_SYSCALL;
-		plain.hdr.abi = FDW_ABI_VERSION;
-		plain.hdr.size = sizeof(plain);
+		set_hdr(&plain.hdr, FDW_REC_SYSCALL, sizeof(plain));
 		plain.nr = FDW_SYS_CLOSE_RANGE;
 		CHECK_EQ(fdw_decode(&plain, sizeof(plain), &ev), 0);
 		CHECK_EQ(ev.close_now, 0);
@@ -219,9 +217,7 @@ static void test_decode_race_records(void)
 
 	memset(&ev, 0x5a, sizeof(ev)); /* what an earlier record left */
 	memset(&f, 0, sizeof(f));
-	f.hdr.type = FDW_REC_INFLIGHT;
-	f.hdr.abi = FDW_ABI_VERSION;
-	f.hdr.size = sizeof(f);
+	set_hdr(&f.hdr, FDW_REC_INFLIGHT, sizeof(f));
 	f.hdr.pid = 10;
 	f.hdr.tid = 11;
 	f.nr = FDW_SYS_CLOSE;
@@ -246,9 +242,7 @@ static void test_decode_race_records(void)
 
 	memset(&ev, 0x5a, sizeof(ev));
 	memset(&b, 0, sizeof(b));
-	b.sys.hdr.type = FDW_REC_BADF;
-	b.sys.hdr.abi = FDW_ABI_VERSION;
-	b.sys.hdr.size = sizeof(b);
+	set_hdr(&b.sys.hdr, FDW_REC_BADF, sizeof(b));
 	b.sys.nr = FDW_SYS_READ;
 	b.sys.ret = -EBADF;
 	b.sys.args[0] = 5;
