@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The daemon's CPU per event, builds compared in alternating runs (A B A B).
 
-usage: bench/cpu_ab.py PAIRS N LABEL=SOURCE_ROOT [LABEL=SOURCE_ROOT ...] [--mode dupclose]
+usage: bench/cpu_ab.py PAIRS N LABEL=SOURCE_ROOT[,DAEMON_ARG...] [...] [--mode dupclose]
+
+DAEMON_ARGs (comma-separated) go to that arm's fdwatchd only, e.g.
+ring4=.,--ringbuf-mb,4 beside ring64=.,--ringbuf-mb,64.
 
 A SOURCE_ROOT of "-" runs the loop (this checkout's) with no daemon: the
 untraced arm, for the loop's traced/untraced ratio of each build.
@@ -144,14 +147,19 @@ def main():
     if "--mode" in args:
         i = args.index("--mode"); mode = args[i + 1]; del args[i:i + 2]
     pairs, n = int(args[0]), int(args[1])
-    builds = [a.split("=", 1) for a in args[2:]]
+    builds, arm_args = [], {}
+    for a in args[2:]:
+        lab, spec = a.split("=", 1)
+        root, *dargs = spec.split(",")
+        builds.append((lab, root))
+        arm_args[lab] = dargs
     res = {lab: [] for lab, _ in builds}
     for i in range(pairs):
         # the order rotates: no build always runs first after another's stop
         for lab, root in builds[i % len(builds):] + builds[:i % len(builds)]:
             for attempt in range(3):
                 try:
-                    r = run_one(root, n, mode, extra)
+                    r = run_one(root, n, mode, extra + arm_args[lab])
                     break
                 except Exception as e:
                     print(f"{i} {lab}: run failed ({e}), again", flush=True)

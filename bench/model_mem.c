@@ -8,6 +8,9 @@
  *
  *   fdwatch-bench-model-mem [PROCS [FDS [IDLE]]]   default 3 19900 1000
  *   fdwatch-bench-model-mem churn [N]   the model's CPU per event instead
+ *   fdwatch-bench-model-mem history [N]   the event history's CPU per push
+ *     (an open with its path, then a close, into the default 100,000
+ *     entries: the daemon's ring of the last events, far bigger than L2)
  */
 #include <fcntl.h>
 #include <malloc.h>
@@ -19,6 +22,7 @@
 
 #include "capture/syscalls.h"
 
+#include "model/history.h"
 #include "model/model.h"
 
 enum shape { SAME, DUPS, PIPES, IDLE, IDLE255 };
@@ -184,8 +188,42 @@ static void churn(uint32_t n)
 	fdw_model_free(&m);
 }
 
+/* The history's cost per push of an open+close loop's events. */
+static void history(uint32_t n)
+{
+	static char path[FDW_PATH_LEN]; /* as in a record: the path's buffer */
+	struct fdw_history h;
+	uint64_t t0, t1;
+
+	if (fdw_history_init(&h, 100000) < 0)
+		return;
+	snprintf(path, sizeof(path), "/tmp/fdwatch-bench-loop-1234/openclose.file");
+	t0 = now_ns();
+	for (uint32_t i = 0; i < n; i++) {
+		struct fdw_event ev = sys(FDW_SYS_OPENAT, 3, (uint64_t)-100, O_RDONLY);
+
+		ev.seq = 2ull * i + 1;
+		ev.nfds = 1;
+		ev.fds[0] = 3;
+		ev.path = path;
+		(void)fdw_history_push(&h, &ev, "fdwatch-bench-l");
+		ev = sys(FDW_SYS_CLOSE, 0, 3, 0);
+		ev.seq = 2ull * i + 2;
+		(void)fdw_history_push(&h, &ev, "fdwatch-bench-l");
+	}
+	t1 = now_ns();
+	printf("history open+close %.1f ns/push (%llu pushed, %llu overwritten)\n",
+	       (double)(t1 - t0) / (2.0 * n), (unsigned long long)(2ull * n),
+	       (unsigned long long)h.dropped);
+	fdw_history_free(&h);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "history")) {
+		history(argc > 2 ? (uint32_t)atoi(argv[2]) : 2000000);
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "churn")) {
 		churn(argc > 2 ? (uint32_t)atoi(argv[2]) : 1000000);
 		return 0;
