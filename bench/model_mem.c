@@ -197,19 +197,19 @@ static void history(uint32_t n)
 
 	if (fdw_history_init(&h, 100000) < 0)
 		return;
+	struct fdw_event open = sys(FDW_SYS_OPENAT, 3, (uint64_t)-100, O_RDONLY);
+	struct fdw_event close = sys(FDW_SYS_CLOSE, 0, 3, 0);
+
 	snprintf(path, sizeof(path), "/tmp/fdwatch-bench-loop-1234/openclose.file");
+	open.nfds = 1;
+	open.fds[0] = 3;
+	open.path = path;
 	t0 = now_ns();
 	for (uint32_t i = 0; i < n; i++) {
-		struct fdw_event ev = sys(FDW_SYS_OPENAT, 3, (uint64_t)-100, O_RDONLY);
-
-		ev.seq = 2ull * i + 1;
-		ev.nfds = 1;
-		ev.fds[0] = 3;
-		ev.path = path;
-		(void)fdw_history_push(&h, &ev, "fdwatch-bench-l");
-		ev = sys(FDW_SYS_CLOSE, 0, 3, 0);
-		ev.seq = 2ull * i + 2;
-		(void)fdw_history_push(&h, &ev, "fdwatch-bench-l");
+		open.seq = 2ull * i + 1;
+		(void)fdw_history_push(&h, &open, "fdwatch-bench-l");
+		close.seq = 2ull * i + 2;
+		(void)fdw_history_push(&h, &close, "fdwatch-bench-l");
 	}
 	t1 = now_ns();
 	printf("history open+close %.1f ns/push (%llu pushed, %llu overwritten)\n",
