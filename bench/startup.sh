@@ -3,11 +3,13 @@
 # socket answering, beside `lsfd` listing the same host.
 #
 #   sudo bench/startup.sh [--procs N] [--fds N] [--mode same|pipes]
-#                         [--builddir DIR] [--runs N]
+#                         [--idle N] [--builddir DIR] [--runs N]
 #
 # Starts N holder processes (default 50) each holding --fds fds (default
 # 19900: the hard limit here is 20,000), all on one file (--mode same: the
-# worst case for grouping open file descriptions) or as pipes; then, --runs
+# worst case for grouping open file descriptions) or as pipes, and --idle
+# processes holding only their 3 inherited fds (default 0; the issue's
+# full scale is --idle 10000); then, --runs
 # times (default 3) each: fdwatchd to first answered `fdwatch status`, and
 # `lsfd` to completion. Prints each time and the medians.
 set -euo pipefail
@@ -17,12 +19,13 @@ cd "$root"
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-procs=50 fds=19900 mode=same builddir=build runs=3
+procs=50 fds=19900 mode=same builddir=build runs=3 idle=0
 while (($#)); do
 	case $1 in
 	--procs) procs=${2:?}; shift ;;
 	--fds) fds=${2:?}; shift ;;
 	--mode) mode=${2:?}; shift ;;
+	--idle) idle=${2:?}; shift ;;
 	--builddir) builddir=${2:?}; shift ;;
 	--runs) runs=${2:?}; shift ;;
 	*) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
@@ -50,14 +53,21 @@ for ((i = 0; i < procs; i++)); do
 	fi
 	pids+=($!)
 done
-for ((i = 0; i < procs; i++)); do
+nwait=$procs
+if ((idle)); then
+	"$hold" idle "$idle" >"$tmp/h$procs.out" &
+	pids+=($!)
+	nwait=$((procs + 1))
+fi
+for ((i = 0; i < nwait; i++)); do
 	until grep -q ready "$tmp/h$i.out" 2>/dev/null; do
 		kill -0 "${pids[$i]}" 2>/dev/null || fdw_die "holder $i died"
 		sleep 0.05
 	done
 done
 total=$( (ls /proc/*/fd 2>/dev/null || true) | wc -l)
-echo "holding: $procs processes x $fds fds ($mode); host fds about $total"
+nproc_host=$(ls -d /proc/[0-9]* | wc -l)
+echo "holding: $procs processes x $fds fds ($mode), $idle idle processes; host: about $total fds, $nproc_host processes"
 
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
