@@ -867,7 +867,11 @@ static void test_render_verify(void)
 	json_t *ok = load("{\"ok\": true, \"checked\": 12, \"differences\": []}");
 	json_t *bad = load("{\"ok\": false, \"checked\": 1, \"differences\": ["
 			   "{\"pid\": 42, \"fd\": 5, \"kind\": \"missing\","
-			   " \"model\": null, \"kernel\": \"/etc/passwd\"}]}");
+			   " \"model\": null, \"kernel\": \"/etc/passwd\"},"
+			   "{\"pid\": 42, \"fd\": 6, \"kind\": \"extra\","
+			   " \"model\": \"/x\", \"kernel\": null, \"thread_running\": true},"
+			   "{\"pid\": 42, \"fd\": 7, \"kind\": \"extra\","
+			   " \"model\": \"/y\", \"kernel\": null, \"unsettled\": true}]}");
 	json_t *junk = load("{\"checked\": 1}");
 	struct capture c;
 	bool res = false;
@@ -886,9 +890,11 @@ static void test_render_verify(void)
 		CHECK(!res);
 		capture_close(&c);
 		CHECK_STR(c.out,
-			  "PID  FD  KIND     MODEL  KERNEL\n"
-			  " 42   5  missing  -      /etc/passwd\n");
-		CHECK_STR(c.err, "fdwatch: 1 difference between the model and "
+			  "PID  FD  KIND     MODEL  KERNEL       NOTE\n"
+			  " 42   5  missing  -      /etc/passwd  -\n"
+			  " 42   6  extra    /x     -            thread running\n"
+			  " 42   7  extra    /y     -            unsettled\n");
+		CHECK_STR(c.err, "fdwatch: 3 differences between the model and "
 			  "/proc (1 process checked)\n");
 	}
 	capture_free(&c);

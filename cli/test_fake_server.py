@@ -154,6 +154,8 @@ def verify_doc(pid):
          "kernel": "/etc/passwd"},
         {"pid": 42, "fd": 12, "kind": "target", "model": "/tmp/a",
          "kernel": "/tmp/b"},
+        {"pid": 42, "fd": 13, "kind": "extra", "model": "/tmp/c",
+         "kernel": None, "thread_running": True, "unsettled": True},
     ]}
 
 
@@ -728,10 +730,12 @@ class Checker:
         self.check(self.last_request() == "/v1/verify?pid=42",
                    "verify PID path")
         self.check(rc == 3, "verify: mismatch exits 3", "rc=%d" % rc)
-        rows = self.table(out, ["PID", "FD", "KIND", "MODEL", "KERNEL"],
+        rows = self.table(out, ["PID", "FD", "KIND", "MODEL", "KERNEL", "NOTE"],
                           {"PID", "FD"}, "verify")
-        self.check(rows == [["42", "5", "missing", "-", "/etc/passwd"],
-                            ["42", "12", "target", "/tmp/a", "/tmp/b"]],
+        self.check(rows == [["42", "5", "missing", "-", "/etc/passwd", "-"],
+                            ["42", "12", "target", "/tmp/a", "/tmp/b", "-"],
+                            ["42", "13", "extra", "/tmp/c", "-",
+                             "unsettled, thread running"]],
                    "verify: differences", out)
         rc, out, err = self.run(["verify", "42", "--json"])
         self.check(rc == 3 and json.loads(out) == verify_doc(42),
