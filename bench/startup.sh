@@ -89,6 +89,7 @@ for ((r = 0; r < runs; r++)); do
 	lsfd >/dev/null
 	t1=$(now)
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }' >>"$tmp/lsfd"
-	echo "run $((r + 1)): fdwatchd ready $(tail -1 "$tmp/fdw") s, lsfd $(tail -1 "$tmp/lsfd") s"
+	echo "run $((r + 1)): fdwatchd ready $(tail -1 "$tmp/fdw") s, lsfd $(tail -1 "$tmp/lsfd") s" \
+		"($(grep -o 'ready: [0-9]* processes, [0-9]* fds' "$tmp/d$r.log" || echo 'no ready line'))"
 done
 echo "median: fdwatchd ready $(median <"$tmp/fdw") s, lsfd $(median <"$tmp/lsfd") s"

@@ -279,6 +279,23 @@ def proc_comm(pid):
         return "?"
 
 
+def detachers():
+    """Pids of stopped daemons' `fdwatchd-detach` children (each keeps its
+    daemon's probes attached while it closes their links, ~2 s)."""
+    return [int(x) for x in os.listdir("/proc")
+            if x.isdigit() and proc_comm(int(x)) == "fdwatchd-detach"]
+
+
+def wait_no_detachers(timeout=30):
+    """Until no `fdwatchd-detach` is left (True), or `timeout` s (False)."""
+    deadline = time.monotonic() + timeout
+    while detachers():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def wait_proc_stopped(pid, timeout=30):
     deadline = time.monotonic() + timeout
     while True:

@@ -11,6 +11,11 @@ they would stay in `ps` for the daemon's life. Seen in CI: the previous
 daemon's `fdwatchd-detach` child, exiting as the next daemon started,
 stayed in `ps` after it was reaped.
 
+That child, while it lives, closes BPF links: each close releases the link
+inside the syscall (tens of ms, longer on a loaded host), so the fd leaves
+/proc before its record comes. A daemon started meanwhile, auditing every
+second with two CPU hogs running, must count no divergence (CI once did).
+
 A process whose main thread exited (a zombie leader) while another thread
 runs is alive: its table is read through the live thread (/proc/PID/fd of
 the leader lists nothing)."""
@@ -18,6 +23,7 @@ the leader lists nothing)."""
 import ctypes
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -71,6 +77,7 @@ def task_fds(pid, tid):
 
 
 def main(r):
+    case_detacher(r)
     zombies = [zombie() for _ in range(3)]
     lpid, ltid, lw = leader_exited()
     try:
@@ -120,6 +127,30 @@ def main(r):
             os.waitpid(lpid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
+
+
+def case_detacher(r):
+    with r.case("a daemon started while its predecessor's detacher closes links, two CPU "
+                "hogs running: the audit counts no divergence"):
+        check(T.wait_no_detachers(), f"premise: old detachers {T.detachers()} still running")
+        with T.Daemon():
+            pass  # its stop leaves a detacher
+        hogs = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(2)]
+        try:
+            with T.Daemon(args=["--audit-interval", "1"]) as d:
+                alive = T.detachers()
+                check(T.wait_no_detachers(), f"detachers {T.detachers()} still running")
+                time.sleep(2.5)  # two more audits
+                a = d.status()["audit"]
+                T.log(f"detachers at start-up: {alive}; audit {a}")
+                if a.get("divergences"):
+                    T.log(d.log_tail(40))  # the "audit: pid N diverged" lines
+                check(a.get("runs", 0) >= 2, f"audit ran {a.get('runs')} times")
+                check_eq(a.get("divergences"), 0, f"audit divergences ({a})")
+        finally:
+            for h in hogs:
+                h.kill()
+                h.wait()
 
 
 if __name__ == "__main__":

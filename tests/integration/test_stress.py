@@ -47,6 +47,9 @@ def main(r):
                 raise T.Failure("stress-ng not found; CI must install it")
             return
         raise T.Skip("stress-ng is not installed")
+    # the previous test's daemon's detacher is test_prestart_exited's case;
+    # this one is about stress-ng's tables
+    T.wait_no_detachers()
     with T.Daemon(args=["--audit-interval", "1"]) as d:
         st0 = d.status()
         tmp = tempfile.mkdtemp(prefix="fdwt-stress-")
