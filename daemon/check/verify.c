@@ -390,28 +390,55 @@ static int drop_window_changes(struct fdw_checker *c, uint32_t pid, uint64_t aft
  * Drop differences of fds a thread is changing right now: a close that
  * blocks (the last reference of a file released inside it) shows in /proc
  * before its syscall returns, and the model follows completed syscalls.
- * A thread caught running says nothing: asked again for up to
- * IN_FLIGHT_BUDGET_NS in all (CI: fdwatchd-detach's bpf_link close under
- * stress-ng, read once as "running", counted a divergence), only in the
- * pool (`may_wait`): the loop never sleeps on it. Four verifies and the
- * audit can hold the pool's threads that long at most.
+ * Every thread is read once, whatever the number of differences. A thread
+ * caught running says nothing: the running ones are read again every 1 ms
+ * while a difference is unexplained, for up to IN_FLIGHT_BUDGET_NS (CI:
+ * fdwatchd-detach's bpf_link close under stress-ng, read once as
+ * "running", counted a divergence); only in the pool (`may_wait`): the
+ * loop never sleeps on it. Four verifies and the audit can hold the pool's
+ * threads that long at most.
  */
 #define IN_FLIGHT_BUDGET_NS (50 * 1000000ull)
+
+/* Mark what `sc` explains; true when every extra or missing fd is. */
+static bool explain_in_flight(const struct fdw_pid_syscalls *sc, void *arg)
+{
+	struct difflist *dl = arg;
+	bool all = true;
+
+	for (size_t i = 0; i < dl->n; i++) {
+		struct diff *df = &dl->v[i];
+
+		if (df->kind != D_EXTRA && df->kind != D_MISSING)
+			continue;
+		for (size_t j = 0; j < sc->n && !df->in_flight; j++)
+			df->in_flight = fdw_syscall_changes_fd(&sc->v[j], df->fd);
+		all &= df->in_flight;
+	}
+	return all;
+}
 
 static void mark_in_flight(const char *proc_root, uint32_t pid, struct difflist *dl,
 			   bool may_wait)
 {
-	uint64_t budget = may_wait ? IN_FLIGHT_BUDGET_NS : 0;
+	struct fdw_pid_syscalls sc = { 0 };
+	bool any = false;
+	int r;
 
 	for (size_t i = 0; i < dl->n; i++) {
-		struct diff *df = &dl->v[i];
-		int r = 0;
-
-		if (df->kind == D_EXTRA || df->kind == D_MISSING)
-			r = fdw_pid_fd_in_flight(proc_root, pid, df->fd, &budget);
-		df->in_flight = r == 1;
-		df->running = r == -EAGAIN;
+		dl->v[i].in_flight = false;
+		dl->v[i].running = false;
+		any |= dl->v[i].kind == D_EXTRA || dl->v[i].kind == D_MISSING;
 	}
+	if (!any)
+		return; /* a target or a close-on-exec bit: no syscall explains it */
+	r = fdw_pid_syscalls_settle(proc_root, pid, may_wait ? IN_FLIGHT_BUDGET_NS : 0,
+				    explain_in_flight, dl, &sc);
+	if (r == 0 && sc.nrunning)
+		for (size_t i = 0; i < dl->n; i++)
+			dl->v[i].running = !dl->v[i].in_flight &&
+					   (dl->v[i].kind == D_EXTRA || dl->v[i].kind == D_MISSING);
+	fdw_pid_syscalls_free(&sc);
 }
 
 /* On the loop, after mark_in_flight: keep what no syscall was changing. */

@@ -356,124 +356,168 @@ double fdw_clk_tck(void)
 	return hz;
 }
 
+/* Does this syscall, blocked in, change fd `fd`? */
+bool fdw_syscall_changes_fd(const struct fdw_thread_syscall *sc, int fd)
+{
+	if (sc->nr == SYS_close)
+		return (int)sc->args[0] == fd;
+#ifdef SYS_close_range
+	if (sc->nr == SYS_close_range)
+		return (unsigned int)fd >= (unsigned int)sc->args[0] &&
+		       (unsigned int)fd <= (unsigned int)sc->args[1];
+#endif
+#ifdef SYS_dup2
+	if (sc->nr == SYS_dup2)
+		return (int)sc->args[1] == fd;
+#endif
+	if (sc->nr == SYS_dup3)
+		return (int)sc->args[1] == fd;
+	return false;
+}
+
 /*
  * One thread's ROOT/PID/task/TID/syscall: "NR ARG1 ... ARG6 SP PC" with the
  * arguments in hex while it is blocked inside a syscall; "-1 SP PC" when
- * blocked outside one; "running" while it runs or waits for a CPU. 1 when
- * its syscall changes fd `fd` (close(fd), close_range over it, dup2/dup3
- * onto it), -EAGAIN when it is running (cannot say), else 0.
+ * blocked outside one; "running" while it runs or waits for a CPU. 1 and
+ * *sc filled when it is blocked in a syscall that changes an fd (close,
+ * close_range, dup2, dup3), -EAGAIN when it runs, else 0 (gone, or doing
+ * something else).
  */
-static int thread_changes_fd(const char *path, int fd)
+static int read_thread(const char *root, uint32_t pid, uint32_t tid,
+		       struct fdw_thread_syscall *sc)
 {
-	char buf[256];
-	unsigned long long a[3] = { 0 };
-	long nr;
-	int r;
+	char path[PATH_MAX], buf[256];
+	int n;
 
-	r = read_small(path, buf, sizeof(buf));
-	if (r < 0)
+	n = snprintf(path, sizeof(path), "%s/%u/task/%u/syscall", root_or_proc(root), pid, tid);
+	if (n < 0 || (size_t)n >= sizeof(path) || read_small(path, buf, sizeof(buf)) < 0)
 		return 0;
 	if (strncmp(buf, "running", 7) == 0)
 		return -EAGAIN;
-	if (sscanf(buf, "%ld 0x%llx 0x%llx 0x%llx", &nr, &a[0], &a[1], &a[2]) < 2)
+	memset(sc, 0, sizeof(*sc));
+	sc->tid = tid;
+	if (sscanf(buf, "%ld 0x%llx 0x%llx", &sc->nr, &sc->args[0], &sc->args[1]) < 2)
 		return 0;
-	if (nr == SYS_close)
-		return (int)a[0] == fd;
+	return sc->nr == SYS_close ||
 #ifdef SYS_close_range
-	if (nr == SYS_close_range)
-		return (unsigned int)fd >= (unsigned int)a[0] && (unsigned int)fd <= (unsigned int)a[1];
+	       sc->nr == SYS_close_range ||
 #endif
 #ifdef SYS_dup2
-	if (nr == SYS_dup2)
-		return (int)a[1] == fd;
+	       sc->nr == SYS_dup2 ||
 #endif
-	if (nr == SYS_dup3)
-		return (int)a[1] == fd;
+	       sc->nr == SYS_dup3;
+}
+
+static int push_tid(uint32_t **v, size_t *n, size_t *cap, uint32_t tid)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		uint32_t *nv = realloc(*v, ncap * sizeof(**v));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = ncap;
+	}
+	(*v)[(*n)++] = tid;
 	return 0;
 }
 
-#define IN_FLIGHT_PAUSE_NS 1000000ull
-
-static int task_syscall_path(char *path, size_t len, const char *root, uint32_t pid,
-			     uint32_t tid)
+static int push_syscall(struct fdw_pid_syscalls *out, const struct fdw_thread_syscall *sc)
 {
-	int n = snprintf(path, len, "%s/%u/task/%u/syscall", root_or_proc(root), pid, tid);
+	if (out->n == out->cap) {
+		size_t ncap = out->cap ? out->cap * 2 : 4;
+		struct fdw_thread_syscall *nv = realloc(out->v, ncap * sizeof(*nv));
 
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+		if (!nv)
+			return -ENOMEM;
+		out->v = nv;
+		out->cap = ncap;
+	}
+	out->v[out->n++] = *sc;
+	return 0;
 }
 
-/*
- * Every thread once; then, while the budget lasts, the ones that were
- * running, all of them after each 1 ms pause: a close that releases a
- * file's last reference sleeps in it (RCU grace periods for a bpf_link)
- * between runs on a CPU, which a loaded host makes long. One busy thread
- * does not keep the others from being looked at again.
- */
-int fdw_pid_fd_in_flight(const char *root, uint32_t pid, int fd, uint64_t *budget_ns)
+/* One thread read into `out`: its fd-changing syscall, or its tid among
+ * the running ones. */
+static int note_thread(struct fdw_pid_syscalls *out, const char *root, uint32_t pid,
+		       uint32_t tid)
 {
-	uint32_t *running = NULL;
-	size_t n = 0, cap = 0;
+	struct fdw_thread_syscall sc;
+	int r = read_thread(root, pid, tid, &sc);
+
+	if (r == 1)
+		return push_syscall(out, &sc);
+	if (r == -EAGAIN)
+		return push_tid(&out->running, &out->nrunning, &out->running_cap, tid);
+	return 0;
+}
+
+int fdw_pid_syscalls_read(const char *root, uint32_t pid, struct fdw_pid_syscalls *out)
+{
 	char path[PATH_MAX];
 	struct dirent *de;
-	int r;
+	int r = 0;
 	DIR *d;
 
+	out->n = 0;
+	out->nrunning = 0;
 	snprintf(path, sizeof(path), "%s/%u/task", root_or_proc(root), pid);
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? -ESRCH : -errno;
-	while ((de = readdir(d))) {
+	while (r == 0 && (de = readdir(d))) {
 		unsigned long tid;
 		char *end;
 
 		if (de->d_name[0] == '.')
 			continue;
 		tid = strtoul(de->d_name, &end, 10);
-		if (*end || task_syscall_path(path, sizeof(path), root, pid, (uint32_t)tid) < 0)
+		if (*end || !tid || tid > UINT32_MAX)
 			continue;
-		r = thread_changes_fd(path, fd);
-		if (r == 1) {
-			closedir(d);
-			free(running);
-			return 1;
-		}
-		if (r != -EAGAIN)
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			uint32_t *v = realloc(running, ncap * sizeof(*v));
-
-			if (!v)
-				break; /* the ones so far */
-			running = v;
-			cap = ncap;
-		}
-		running[n++] = (uint32_t)tid;
+		r = note_thread(out, root, pid, (uint32_t)tid);
 	}
 	closedir(d);
-	r = n ? -EAGAIN : 0;
-	while (n && budget_ns && *budget_ns >= IN_FLIGHT_PAUSE_NS) {
-		struct timespec ts = { 0, IN_FLIGHT_PAUSE_NS };
-		uint64_t t0 = fdw_now_mono(), took;
-		size_t left = 0;
+	return r;
+}
+
+int fdw_pid_syscalls_reread(const char *root, uint32_t pid, struct fdw_pid_syscalls *out)
+{
+	size_t n = out->nrunning;
+	int r = 0;
+
+	out->nrunning = 0;
+	/* the list is rebuilt in place: entry i is read before slot i is
+	 * written again */
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = note_thread(out, root, pid, out->running[i]);
+	return r;
+}
+
+#define SETTLE_PAUSE_NS 1000000ull
+
+int fdw_pid_syscalls_settle(const char *root, uint32_t pid, uint64_t budget_ns,
+			    bool (*done)(const struct fdw_pid_syscalls *s, void *arg), void *arg,
+			    struct fdw_pid_syscalls *out)
+{
+	uint64_t t0 = fdw_now_mono();
+	int r = fdw_pid_syscalls_read(root, pid, out);
+
+	while (r == 0 && !done(out, arg) && out->nrunning &&
+	       fdw_now_mono() - t0 + SETTLE_PAUSE_NS <= budget_ns) {
+		struct timespec ts = { 0, SETTLE_PAUSE_NS };
 
 		(void)nanosleep(&ts, NULL);
-		took = fdw_now_mono() - t0;
-		*budget_ns -= took < *budget_ns ? took : *budget_ns;
-		for (size_t i = 0; i < n; i++) {
-			if (task_syscall_path(path, sizeof(path), root, pid, running[i]) < 0)
-				continue;
-			r = thread_changes_fd(path, fd);
-			if (r == 1)
-				break;
-			if (r == -EAGAIN)
-				running[left++] = running[i];
-		}
-		if (r == 1)
-			break;
-		n = left;
-		r = n ? -EAGAIN : 0;
+		r = fdw_pid_syscalls_reread(root, pid, out);
 	}
-	free(running);
 	return r;
+}
+
+void fdw_pid_syscalls_free(struct fdw_pid_syscalls *s)
+{
+	if (!s)
+		return;
+	free(s->v);
+	free(s->running);
+	memset(s, 0, sizeof(*s));
 }

@@ -72,13 +72,38 @@ double fdw_boot_time(void);
 double fdw_clk_tck(void);
 
 /*
- * Is a thread of `pid` inside a syscall that changes fd `fd` right now
- * (close, close_range over it, dup2/dup3 onto it)? Such a syscall can block
- * (the last close of a file does its release there), and the table already
- * shows its effect before the syscall returns and its record is written.
- * A thread that is running shows no syscall: the running ones are asked
- * again, all of them every 1 ms, while *budget_ns lasts (NULL or 0: once),
- * and the time slept is subtracted from it. 1 yes, 0 no, -EAGAIN cannot tell (a thread was
- * still running at its last look), other -errno (-ESRCH: gone).
+ * What the threads of a process are doing to its table right now: the
+ * syscalls that change fds (close, close_range, dup2/dup3 onto an fd) they
+ * are blocked in. Such a syscall can block (the last close of a file does
+ * its release there), and the table already shows its effect before it
+ * returns and its record is written. A thread that is running shows no
+ * syscall: its tid is listed in `running`, to read again
+ * (fdw_pid_syscalls_reread) after a pause.
  */
-int fdw_pid_fd_in_flight(const char *root, uint32_t pid, int fd, uint64_t *budget_ns);
+struct fdw_thread_syscall {
+	uint32_t tid;
+	long nr;			/* SYS_* */
+	unsigned long long args[2];
+};
+
+struct fdw_pid_syscalls {
+	struct fdw_thread_syscall *v; /* blocked in an fd-changing syscall */
+	size_t n, cap;
+	uint32_t *running;	      /* tids caught running */
+	size_t nrunning, running_cap;
+};
+
+/* Every thread of pid, once: 0, or -errno (-ESRCH: gone, -ENOMEM). */
+int fdw_pid_syscalls_read(const char *root, uint32_t pid, struct fdw_pid_syscalls *out);
+/* The running ones again (blocked ones found now are added to v). */
+int fdw_pid_syscalls_reread(const char *root, uint32_t pid, struct fdw_pid_syscalls *out);
+/*
+ * Read, then read the running threads again every 1 ms while done() says
+ * no and time is left of budget_ns (0: read once). done() is asked after
+ * each read, the last one included; the caller keeps `out` (free it).
+ */
+int fdw_pid_syscalls_settle(const char *root, uint32_t pid, uint64_t budget_ns,
+			    bool (*done)(const struct fdw_pid_syscalls *s, void *arg), void *arg,
+			    struct fdw_pid_syscalls *out);
+void fdw_pid_syscalls_free(struct fdw_pid_syscalls *s);
+bool fdw_syscall_changes_fd(const struct fdw_thread_syscall *sc, int fd);

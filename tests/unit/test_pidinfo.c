@@ -181,6 +181,37 @@ static void put_task(uint32_t pid, uint32_t tid, const char *line)
 	put(pid, name, line);
 }
 
+/* Does fd `*arg` change in a syscall of the list? */
+static bool changes(const struct fdw_pid_syscalls *sc, void *arg)
+{
+	for (size_t i = 0; i < sc->n; i++)
+		if (fdw_syscall_changes_fd(&sc->v[i], *(const int *)arg))
+			return true;
+	return false;
+}
+
+/* Through fdw_pid_syscalls_settle: 1 when a thread of pid is blocked in a
+ * syscall changing fd, -EAGAIN when one still ran at the last look, 0, or
+ * -errno; *took_ns: how long it asked. */
+static int in_flight(uint32_t pid, int fd, uint64_t budget_ns, uint64_t *took_ns)
+{
+	struct fdw_pid_syscalls sc = { 0 };
+	struct timespec a, b;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	r = fdw_pid_syscalls_settle(pid ? root : NULL, pid ? pid : (uint32_t)getpid(), budget_ns,
+				    changes, &fd, &sc);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	if (took_ns)
+		*took_ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull + (uint64_t)b.tv_nsec -
+			   (uint64_t)a.tv_nsec;
+	if (r == 0)
+		r = changes(&sc, &fd) ? 1 : sc.nrunning ? -EAGAIN : 0;
+	fdw_pid_syscalls_free(&sc);
+	return r;
+}
+
 static void test_in_flight(void)
 {
 	char line[128];
@@ -189,29 +220,29 @@ static void test_in_flight(void)
 	put_task(50, 50, "running\n");
 	snprintf(line, sizeof(line), "%d 0x62 0x0 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_close);
 	put_task(50, 51, line);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 50, 98, NULL), 1);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 50, 97, NULL), -EAGAIN); /* thread 50 runs */
+	CHECK_EQ(in_flight(50, 98, 0, NULL), 1);
+	CHECK_EQ(in_flight(50, 97, 0, NULL), -EAGAIN); /* thread 50 runs */
 	/* close_range(3, ~0U, 0) covers every fd from 3 */
 	snprintf(line, sizeof(line), "%d 0x3 0xffffffff 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n",
 		 SYS_close_range);
 	put_task(52, 52, line);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 52, 2, NULL), 0);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 52, 3, NULL), 1);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 52, 19999, NULL), 1);
+	CHECK_EQ(in_flight(52, 2, 0, NULL), 0);
+	CHECK_EQ(in_flight(52, 3, 0, NULL), 1);
+	CHECK_EQ(in_flight(52, 19999, 0, NULL), 1);
 	/* dup3(4, 9, 0): 9 is being replaced, 4 is not */
 	snprintf(line, sizeof(line), "%d 0x4 0x9 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_dup3);
 	put_task(53, 53, line);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 53, 9, NULL), 1);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 53, 4, NULL), 0);
+	CHECK_EQ(in_flight(53, 9, 0, NULL), 1);
+	CHECK_EQ(in_flight(53, 4, 0, NULL), 0);
 	/* read(98, ...) uses the fd, it does not change it; not in a syscall */
 	snprintf(line, sizeof(line), "%d 0x62 0x7f00 0x10 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_read);
 	put_task(54, 54, line);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 54, 98, NULL), 0);
+	CHECK_EQ(in_flight(54, 98, 0, NULL), 0);
 	put_task(55, 55, "-1 0x7ffc 0x7f00\n");
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 55, 98, NULL), 0);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 56, 98, NULL), -ESRCH);
+	CHECK_EQ(in_flight(55, 98, 0, NULL), 0);
+	CHECK_EQ(in_flight(56, 98, 0, NULL), -ESRCH);
 	/* this very process, which is in read() of /proc/self/task/TID/syscall */
-	CHECK_EQ(fdw_pid_fd_in_flight(NULL, (uint32_t)getpid(), 0, NULL), 0);
+	CHECK_EQ(in_flight(0, 0, 0, NULL), 0);
 }
 
 /* Replaces ROOT/PID/task/TID/syscall with `line` after `ms` (a rename: a
@@ -265,7 +296,9 @@ static void test_in_flight_running(void)
 {
 	struct later l = { .pid = 60, .tid = 61, .ms = 50 };
 	struct later l2 = { .pid = 62, .tid = 66, .ms = 20, .then_ms = 200 };
-	uint64_t budget;
+	struct fdw_pid_syscalls sc = { 0 };
+	char line[128];
+	uint64_t took;
 	pthread_t t;
 	int made;
 
@@ -274,27 +307,23 @@ static void test_in_flight_running(void)
 	put_task(60, 60, "-1 0x7ffc 0x7f00\n");
 	put_task(60, 61, "running\n");
 	/* asked once: cannot tell */
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, NULL), -EAGAIN);
-	budget = 0;
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, &budget), -EAGAIN);
+	CHECK_EQ(in_flight(60, 292, 0, &took), -EAGAIN);
+	CHECK(took < 1000000000ull);
 	/* asked again until it blocks in close(292), 50 ms on */
-	budget = 5000ull * 1000000ull;
 	made = pthread_create(&t, NULL, write_later, &l);
 	CHECK_EQ(made, 0);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, &budget), 1);
-	CHECK(budget <= 5000ull * 1000000ull - 1000000ull); /* it paused, and said so */
-	CHECK(budget > 0);
+	CHECK_EQ(in_flight(60, 292, 5000ull * 1000000ull, &took), 1);
+	CHECK(took >= 1000000ull);	       /* it paused */
+	CHECK(took < 4000ull * 1000000ull); /* and stopped once it knew */
 	if (made == 0)
 		(void)pthread_join(t, NULL);
 	/* blocked in another fd's close: no, at once */
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 293, &budget), 0);
+	CHECK_EQ(in_flight(60, 293, 5000ull * 1000000ull, &took), 0);
+	CHECK(took < 4000ull * 1000000ull);
 	/* running all along: the budget is spent, then cannot tell */
 	put_task(60, 61, "running\n");
-	budget = 20ull * 1000000ull;
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, &budget), -EAGAIN);
-	CHECK(budget < 1000000ull);
-	/* spent: once, without waiting */
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 60, 292, &budget), -EAGAIN);
+	CHECK_EQ(in_flight(60, 292, 20ull * 1000000ull, &took), -EAGAIN);
+	CHECK(took >= 15ull * 1000000ull);
 
 	/* six busy threads and one blocked in close(292) from 20 ms to 220 ms
 	 * on: seen, while the busy ones were being asked too (in whatever
@@ -303,12 +332,38 @@ static void test_in_flight_running(void)
 		 SYS_close);
 	for (uint32_t tid = 62; tid <= 68; tid++)
 		put_task(62, tid, "running\n");
-	budget = 1000ull * 1000000ull;
 	made = pthread_create(&t, NULL, write_later, &l2);
 	CHECK_EQ(made, 0);
-	CHECK_EQ(fdw_pid_fd_in_flight(root, 62, 292, &budget), 1);
+	CHECK_EQ(in_flight(62, 292, 1000ull * 1000000ull, NULL), 1);
 	if (made == 0)
 		(void)pthread_join(t, NULL);
+
+	/* one read lists every thread: two fd-changing syscalls, one that
+	 * changes none, one running; read again, the running one only */
+	snprintf(line, sizeof(line), "%d 0x5 0x0 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_close);
+	put_task(70, 70, line);
+	snprintf(line, sizeof(line), "%d 0x3 0x7 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_dup3);
+	put_task(70, 71, line);
+	snprintf(line, sizeof(line), "%d 0x5 0x7f00 0x10 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_read);
+	put_task(70, 72, line);
+	put_task(70, 73, "running\n");
+	CHECK_EQ(fdw_pid_syscalls_read(root, 70, &sc), 0);
+	CHECK_EQ(sc.n, 2);
+	CHECK_EQ(sc.nrunning, 1);
+	CHECK(sc.nrunning == 1 && sc.running[0] == 73);
+	CHECK(changes(&sc, &(int){ 5 }));
+	CHECK(changes(&sc, &(int){ 7 }));
+	CHECK(!changes(&sc, &(int){ 3 })); /* dup3's source */
+	snprintf(line, sizeof(line), "%d 0x9 0x0 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_close);
+	put_task(70, 73, line);
+	put_task(70, 71, "running\n"); /* not read again: it was blocked */
+	CHECK_EQ(fdw_pid_syscalls_reread(root, 70, &sc), 0);
+	CHECK_EQ(sc.n, 3);
+	CHECK_EQ(sc.nrunning, 0);
+	CHECK(changes(&sc, &(int){ 9 }));
+	fdw_pid_syscalls_free(&sc);
+	CHECK(sc.v == NULL && sc.running == NULL && sc.n == 0);
+	fdw_pid_syscalls_free(NULL);
 }
 
 int main(void)
