@@ -395,8 +395,10 @@ static int drop_window_changes(struct fdw_checker *c, uint32_t pid, uint64_t aft
  * while a difference is unexplained, for up to IN_FLIGHT_BUDGET_NS (CI:
  * fdwatchd-detach's bpf_link close under stress-ng, read once as
  * "running", counted a divergence); only in the pool (`may_wait`): the
- * loop never sleeps on it. Four verifies and the audit can hold the pool's
- * threads that long at most.
+ * loop never sleeps on it. The budget counts the first read too (a process
+ * of many thousand threads may get no second look); four verifies and the
+ * audit can hold the pool's threads about that long (one more re-read past
+ * it at most).
  */
 #define IN_FLIGHT_BUDGET_NS (50 * 1000000ull)
 
@@ -434,10 +436,13 @@ static void mark_in_flight(const char *proc_root, uint32_t pid, struct difflist 
 		return; /* a target or a close-on-exec bit: no syscall explains it */
 	r = fdw_pid_syscalls_settle(proc_root, pid, may_wait ? IN_FLIGHT_BUDGET_NS : 0,
 				    explain_in_flight, dl, &sc);
-	if (r == 0 && sc.nrunning)
+	if (r < 0 && r != -ESRCH)
+		(void)explain_in_flight(&sc, dl); /* what was read before -ENOMEM */
+	if (r != -ESRCH && sc.nrunning) {
 		for (size_t i = 0; i < dl->n; i++)
 			dl->v[i].running = !dl->v[i].in_flight &&
 					   (dl->v[i].kind == D_EXTRA || dl->v[i].kind == D_MISSING);
+	}
 	fdw_pid_syscalls_free(&sc);
 }
 

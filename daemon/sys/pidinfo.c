@@ -356,6 +356,8 @@ double fdw_clk_tck(void)
 	return hz;
 }
 
+#define CLOSE_RANGE_CLOEXEC_ (1u << 2) /* linux/close_range.h */
+
 /* Does this syscall, blocked in, change fd `fd`? */
 bool fdw_syscall_changes_fd(const struct fdw_thread_syscall *sc, int fd)
 {
@@ -363,7 +365,8 @@ bool fdw_syscall_changes_fd(const struct fdw_thread_syscall *sc, int fd)
 		return (int)sc->args[0] == fd;
 #ifdef SYS_close_range
 	if (sc->nr == SYS_close_range)
-		return (unsigned int)fd >= (unsigned int)sc->args[0] &&
+		return !(sc->args[2] & CLOSE_RANGE_CLOEXEC_) &&
+		       (unsigned int)fd >= (unsigned int)sc->args[0] &&
 		       (unsigned int)fd <= (unsigned int)sc->args[1];
 #endif
 #ifdef SYS_dup2
@@ -396,7 +399,8 @@ static int read_thread(const char *root, uint32_t pid, uint32_t tid,
 		return -EAGAIN;
 	memset(sc, 0, sizeof(*sc));
 	sc->tid = tid;
-	if (sscanf(buf, "%ld 0x%llx 0x%llx", &sc->nr, &sc->args[0], &sc->args[1]) < 2)
+	if (sscanf(buf, "%ld 0x%llx 0x%llx 0x%llx", &sc->nr, &sc->args[0], &sc->args[1],
+		   &sc->args[2]) < 2)
 		return 0;
 	return sc->nr == SYS_close ||
 #ifdef SYS_close_range
@@ -473,7 +477,7 @@ int fdw_pid_syscalls_read(const char *root, uint32_t pid, struct fdw_pid_syscall
 		if (de->d_name[0] == '.')
 			continue;
 		tid = strtoul(de->d_name, &end, 10);
-		if (*end || !tid || tid > UINT32_MAX)
+		if (*end || !tid || (unsigned long)(uint32_t)tid != tid)
 			continue;
 		r = note_thread(out, root, pid, (uint32_t)tid);
 	}

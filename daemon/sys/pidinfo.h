@@ -4,7 +4,8 @@
  * RLIMIT_NOFILE, its systemd unit), and the host figures needed to read
  * them (boot time, clock tick). Every function returns 0 or -errno
  * (-ESRCH: no such process, -EBADMSG: a line it cannot parse) and writes
- * its outputs only on success; files are opened O_CLOEXEC. `root` is the
+ * its outputs only on success (fdw_pid_syscalls_*: what was read before an
+ * error stays in `out`); files are opened O_CLOEXEC. `root` is the
  * proc mount, NULL meaning "/proc" (tests pass a directory of fakes).
  */
 #pragma once
@@ -83,7 +84,7 @@ double fdw_clk_tck(void);
 struct fdw_thread_syscall {
 	uint32_t tid;
 	long nr;			/* SYS_* */
-	unsigned long long args[2];
+	unsigned long long args[3];
 };
 
 struct fdw_pid_syscalls {
@@ -98,12 +99,16 @@ int fdw_pid_syscalls_read(const char *root, uint32_t pid, struct fdw_pid_syscall
 /* The running ones again (blocked ones found now are added to v). */
 int fdw_pid_syscalls_reread(const char *root, uint32_t pid, struct fdw_pid_syscalls *out);
 /*
- * Read, then read the running threads again every 1 ms while done() says
- * no and time is left of budget_ns (0: read once). done() is asked after
- * each read, the last one included; the caller keeps `out` (free it).
+ * Read, then read the running threads again every 1 ms while done() (not
+ * NULL) says no and time is left of budget_ns, the first read included
+ * (0: read once). done() is asked after each successful read, the last
+ * one included; after an error the caller may ask it of the partial `out`
+ * itself. The caller keeps `out` (free it).
  */
 int fdw_pid_syscalls_settle(const char *root, uint32_t pid, uint64_t budget_ns,
 			    bool (*done)(const struct fdw_pid_syscalls *s, void *arg), void *arg,
 			    struct fdw_pid_syscalls *out);
-void fdw_pid_syscalls_free(struct fdw_pid_syscalls *s);
+/* Does `sc` change fd `fd`: close(fd), close_range over it (not with
+ * CLOSE_RANGE_CLOEXEC: that closes nothing), dup2/dup3 onto it. */
 bool fdw_syscall_changes_fd(const struct fdw_thread_syscall *sc, int fd);
+void fdw_pid_syscalls_free(struct fdw_pid_syscalls *s);

@@ -323,7 +323,8 @@ static void test_in_flight_running(void)
 	/* running all along: the budget is spent, then cannot tell */
 	put_task(60, 61, "running\n");
 	CHECK_EQ(in_flight(60, 292, 20ull * 1000000ull, &took), -EAGAIN);
-	CHECK(took >= 15ull * 1000000ull);
+	CHECK(took >= 19ull * 1000000ull);
+	CHECK(took < 4000ull * 1000000ull); /* and no longer */
 
 	/* six busy threads and one blocked in close(292) from 20 ms to 220 ms
 	 * on: seen, while the busy ones were being asked too (in whatever
@@ -361,6 +362,27 @@ static void test_in_flight_running(void)
 	CHECK_EQ(sc.n, 3);
 	CHECK_EQ(sc.nrunning, 0);
 	CHECK(changes(&sc, &(int){ 9 }));
+	/* three running, the middle one then blocked in close(4): the other two
+	 * are kept, each once */
+	for (uint32_t tid = 80; tid <= 82; tid++)
+		put_task(80, tid, "running\n");
+	CHECK_EQ(fdw_pid_syscalls_read(root, 80, &sc), 0);
+	CHECK_EQ(sc.n, 0);
+	CHECK_EQ(sc.nrunning, 3);
+	snprintf(line, sizeof(line), "%d 0x4 0x0 0x0 0x0 0x0 0x0 0x7ffc 0x7f00\n", SYS_close);
+	put_task(80, 81, line);
+	CHECK_EQ(fdw_pid_syscalls_reread(root, 80, &sc), 0);
+	CHECK_EQ(sc.n, 1);
+	CHECK(sc.n == 1 && sc.v[0].tid == 81);
+	CHECK_EQ(sc.nrunning, 2);
+	CHECK(sc.nrunning == 2 && sc.running[0] + sc.running[1] == 80 + 82 &&
+	      sc.running[0] != sc.running[1]);
+	CHECK(changes(&sc, &(int){ 4 }));
+	/* close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) closes nothing */
+	snprintf(line, sizeof(line), "%d 0x3 0xffffffff 0x4 0x0 0x0 0x0 0x7ffc 0x7f00\n",
+		 SYS_close_range);
+	put_task(84, 84, line);
+	CHECK_EQ(in_flight(84, 5, 0, NULL), 0);
 	fdw_pid_syscalls_free(&sc);
 	CHECK(sc.v == NULL && sc.running == NULL && sc.n == 0);
 	fdw_pid_syscalls_free(NULL);
