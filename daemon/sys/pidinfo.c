@@ -358,9 +358,25 @@ double fdw_clk_tck(void)
 
 #define CLOSE_RANGE_CLOEXEC_ (1u << 2) /* linux/close_range.h */
 
+/* The syscalls that can close or replace an fd: the one list that
+ * read_thread keeps and fdw_syscall_changes_fd looks into. */
+static bool changes_fds(long nr)
+{
+	return nr == SYS_close ||
+#ifdef SYS_close_range
+	       nr == SYS_close_range ||
+#endif
+#ifdef SYS_dup2
+	       nr == SYS_dup2 ||
+#endif
+	       nr == SYS_dup3;
+}
+
 /* Does this syscall, blocked in, change fd `fd`? */
 bool fdw_syscall_changes_fd(const struct fdw_thread_syscall *sc, int fd)
 {
+	if (!changes_fds(sc->nr))
+		return false;
 	if (sc->nr == SYS_close)
 		return (int)sc->args[0] == fd;
 #ifdef SYS_close_range
@@ -369,13 +385,8 @@ bool fdw_syscall_changes_fd(const struct fdw_thread_syscall *sc, int fd)
 		       (unsigned int)fd >= (unsigned int)sc->args[0] &&
 		       (unsigned int)fd <= (unsigned int)sc->args[1];
 #endif
-#ifdef SYS_dup2
-	if (sc->nr == SYS_dup2)
-		return (int)sc->args[1] == fd;
-#endif
-	if (sc->nr == SYS_dup3)
-		return (int)sc->args[1] == fd;
-	return false;
+	/* dup3, and dup2 where it exists: the target is the second */
+	return (int)sc->args[1] == fd;
 }
 
 /*
@@ -402,14 +413,7 @@ static int read_thread(const char *root, uint32_t pid, uint32_t tid,
 	if (sscanf(buf, "%ld 0x%llx 0x%llx 0x%llx", &sc->nr, &sc->args[0], &sc->args[1],
 		   &sc->args[2]) < 2)
 		return 0;
-	return sc->nr == SYS_close ||
-#ifdef SYS_close_range
-	       sc->nr == SYS_close_range ||
-#endif
-#ifdef SYS_dup2
-	       sc->nr == SYS_dup2 ||
-#endif
-	       sc->nr == SYS_dup3;
+	return changes_fds(sc->nr);
 }
 
 static int push_tid(uint32_t **v, size_t *n, size_t *cap, uint32_t tid)

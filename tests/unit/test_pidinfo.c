@@ -388,6 +388,53 @@ static void test_in_flight_running(void)
 	fdw_pid_syscalls_free(NULL);
 }
 
+/* fdw_syscall_changes_fd on its own: which argument each syscall changes,
+ * and no other syscall, whatever its arguments */
+static void test_changes_fd(void)
+{
+	struct fdw_thread_syscall sc = { .tid = 1 };
+
+	sc.nr = SYS_close;
+	sc.args[0] = 7;
+	CHECK(fdw_syscall_changes_fd(&sc, 7));
+	CHECK(!fdw_syscall_changes_fd(&sc, 8));
+#ifdef SYS_dup2
+	sc.nr = SYS_dup2;
+	sc.args[0] = 3;
+	sc.args[1] = 9;
+	CHECK(fdw_syscall_changes_fd(&sc, 9));
+	CHECK(!fdw_syscall_changes_fd(&sc, 3));
+#endif
+	sc.nr = SYS_dup3;
+	sc.args[0] = 3;
+	sc.args[1] = 9;
+	CHECK(fdw_syscall_changes_fd(&sc, 9));
+	CHECK(!fdw_syscall_changes_fd(&sc, 3));
+	sc.nr = SYS_close_range;
+	sc.args[0] = 10;
+	sc.args[1] = 12;
+	sc.args[2] = 0;
+	CHECK(!fdw_syscall_changes_fd(&sc, 9));
+	CHECK(fdw_syscall_changes_fd(&sc, 10));
+	CHECK(fdw_syscall_changes_fd(&sc, 12));
+	CHECK(!fdw_syscall_changes_fd(&sc, 13));
+	/* read(5, buf, 9), write(9, ...), dup(9), fcntl(9, F_DUPFD, 9):
+	 * they use fds (or make new ones), they close or replace none */
+	sc.args[0] = 9;
+	sc.args[1] = 9;
+	sc.args[2] = 9;
+	sc.nr = SYS_read;
+	CHECK(!fdw_syscall_changes_fd(&sc, 9));
+	sc.nr = SYS_write;
+	CHECK(!fdw_syscall_changes_fd(&sc, 9));
+	sc.nr = SYS_dup;
+	CHECK(!fdw_syscall_changes_fd(&sc, 9));
+	sc.nr = SYS_fcntl;
+	CHECK(!fdw_syscall_changes_fd(&sc, 9));
+	sc.nr = -1; /* blocked outside a syscall */
+	CHECK(!fdw_syscall_changes_fd(&sc, 9));
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -402,6 +449,7 @@ int main(void)
 	test_boot_time();
 	test_in_flight();
 	test_in_flight_running();
+	test_changes_fd();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	CHECK_EQ(system(cmd), 0);
 	return check_summary();
