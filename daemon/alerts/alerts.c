@@ -12,6 +12,7 @@
 #include "alerts/alerts.h"
 #include "sys/pidinfo.h"
 #include "base/fs.h"
+#include "base/grow.h"
 #include "base/log.h"
 
 #define STATE_FILE "alerts.json"
@@ -170,15 +171,8 @@ static void log_alert(struct fdw_alerts *s, const struct fdw_alert *a, const cha
 
 static int store_append(struct fdw_alerts *s, struct fdw_alert *a)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		struct fdw_alert **nv = realloc(s->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		s->v = nv;
-		s->cap = cap;
-	}
+	if (FDW_GROW(s->v, s->n, s->cap, 16) < 0)
+		return -ENOMEM;
 	s->v[s->n++] = a;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "base/grow.h"
 #include "base/clock.h"
 #include "base/hashmap.h"
 #include "base/log.h"
@@ -169,15 +170,8 @@ static struct snap_task *task_add(struct fdw_snapshot *s, uint32_t tid, uint64_t
 {
 	struct snap_task *t;
 
-	if (s->ntasks == *tcap) {
-		size_t ncap = *tcap ? *tcap * 2 : 256;
-		struct snap_task *n = realloc(s->tasks, ncap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		s->tasks = n;
-		*tcap = ncap;
-	}
+	if (FDW_GROW(s->tasks, s->ntasks, *tcap, 256) < 0)
+		return NULL;
 	t = &s->tasks[s->ntasks++];
 	*t = (struct snap_task){ .files = files };
 	if (fdw_hashmap_put(&s->by_tid, tid, (void *)(uintptr_t)s->ntasks) < 0) {
@@ -243,15 +237,8 @@ static int index_records(struct fdw_snapshot *s)
 			cur_tid = r->tid;
 			in_run = true;
 		}
-		if (s->noffs == cap) {
-			size_t ncap = cap ? cap * 2 : 4096;
-			size_t *n = realloc(s->offs, ncap * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			s->offs = n;
-			cap = ncap;
-		}
+		if (FDW_GROW(s->offs, s->noffs, cap, 4096) < 0)
+			return -ENOMEM;
 		s->offs[s->noffs++] = off;
 		t->n++;
 		if (r->flags & FDW_SNAP_NO_TARGET)

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/grow.h"
 #include "base/hash.h"
 #include "base/hashmap.h"
 #include "base/json.h"
@@ -85,15 +86,8 @@ static void fdlist_clear(struct fdlist *l)
 
 static int fdlist_add(struct fdlist *l, int fd, bool cloexec, const char *target)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct fdent *nv = realloc(l->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = cap;
-	}
+	if (FDW_GROW(l->v, l->n, l->cap, 64) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = (struct fdent){ .fd = fd, .cloexec = cloexec, .target = target };
 	return 0;
 }
@@ -165,15 +159,8 @@ static int read_model(const struct fdw_table *t, struct fdlist *m)
 
 static int diff_add(struct difflist *l, int fd, int kind)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct diff *nv = realloc(l->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = cap;
-	}
+	if (FDW_GROW(l->v, l->n, l->cap, 16) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = (struct diff){ .fd = fd, .kind = kind };
 	return 0;
 }
@@ -252,15 +239,8 @@ static int intlist_add(struct intlist *l, uint64_t raw)
 
 	if (v < 0)
 		return 0; /* an error, AT_FDCWD */
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		int *nv = realloc(l->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = cap;
-	}
+	if (FDW_GROW(l->v, l->n, l->cap, 64) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = (int)v;
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "base/hash.h"
 #include "base/json.h"
 #include "capture/syscalls.h"
@@ -170,15 +171,8 @@ static int group_site(struct site_group *g, const struct fdw_slot *sl, struct si
 		g->over++;
 		return 1;
 	}
-	if (g->n == g->cap) {
-		size_t nc = g->cap ? g->cap * 2 : 32;
-		struct site_acc **na = realloc(g->all, nc * sizeof(*na));
-
-		if (!na)
-			return -ENOMEM;
-		g->all = na;
-		g->cap = nc;
-	}
+	if (FDW_GROW(g->all, g->n, g->cap, 32) < 0)
+		return -ENOMEM;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;

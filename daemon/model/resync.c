@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/grow.h"
 #include "base/hash.h"
 #include "model/internal.h"
 
@@ -972,16 +973,9 @@ void fdw_targets_add(void *cbdata, const struct fdw_fd_info *fi)
 		t->over = true;
 		return;
 	}
-	if (t->n == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 256;
-		struct fdw_target_rec *nv = realloc(t->v, ncap * sizeof(*nv));
-
-		if (!nv) {
-			t->over = true;
-			return;
-		}
-		t->v = nv;
-		t->cap = ncap;
+	if (FDW_GROW(t->v, t->n, t->cap, 256) < 0) {
+		t->over = true;
+		return;
 	}
 	if (t->names_len + len > t->names_cap) {
 		size_t ncap = t->names_cap ? t->names_cap : 8192;

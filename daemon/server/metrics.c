@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/grow.h"
 #include "base/hash.h"
 #include "base/hashmap.h"
 #include "detect/leaks.h"
@@ -256,15 +257,8 @@ static struct group *group_of(struct groups *gs, const char comm[16], const char
 	for (g = head; g; g = g->next)
 		if (!strncmp(g->comm, comm, sizeof(g->comm)) && !strcmp(g->unit, unit))
 			return g;
-	if (gs->n == gs->cap) {
-		size_t nc = gs->cap ? gs->cap * 2 : 64;
-		struct group **na = realloc(gs->all, nc * sizeof(*na));
-
-		if (!na)
-			return NULL;
-		gs->all = na;
-		gs->cap = nc;
-	}
+	if (FDW_GROW(gs->all, gs->n, gs->cap, 64) < 0)
+		return NULL;
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return NULL;

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "base/log.h"
 #include "model/model.h"
 #include "pipeline/pipeline.h"
@@ -135,15 +136,8 @@ void srv_refresh_cancel(struct fdw_server *s)
 /* `c` waits for `r` too. false when out of memory. */
 static bool wait_for(struct srv_refresh *r, struct client *c)
 {
-	if (r->nwaiters == r->waiters_cap) {
-		size_t ncap = r->waiters_cap ? r->waiters_cap * 2 : 4;
-		struct client **nw = realloc(r->waiters, ncap * sizeof(*nw));
-
-		if (!nw)
-			return false;
-		r->waiters = nw;
-		r->waiters_cap = ncap;
-	}
+	if (FDW_GROW(r->waiters, r->nwaiters, r->waiters_cap, 4) < 0)
+		return false;
 	r->waiters[r->nwaiters++] = c;
 	c->refresh = r;
 	/* waiting: no output yet; the write timer bounds the wait */

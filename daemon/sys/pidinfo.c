@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/grow.h"
 #include "base/clock.h"
 #include "sys/pidinfo.h"
 
@@ -416,32 +417,18 @@ static int read_thread(const char *root, uint32_t pid, uint32_t tid,
 	return changes_fds(sc->nr);
 }
 
-static int push_tid(uint32_t **v, size_t *n, size_t *cap, uint32_t tid)
+static int push_tid(struct fdw_pid_syscalls *out, uint32_t tid)
 {
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 8;
-		uint32_t *nv = realloc(*v, ncap * sizeof(**v));
-
-		if (!nv)
-			return -ENOMEM;
-		*v = nv;
-		*cap = ncap;
-	}
-	(*v)[(*n)++] = tid;
+	if (FDW_GROW(out->running, out->nrunning, out->running_cap, 8) < 0)
+		return -ENOMEM;
+	out->running[out->nrunning++] = tid;
 	return 0;
 }
 
 static int push_syscall(struct fdw_pid_syscalls *out, const struct fdw_thread_syscall *sc)
 {
-	if (out->n == out->cap) {
-		size_t ncap = out->cap ? out->cap * 2 : 4;
-		struct fdw_thread_syscall *nv = realloc(out->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		out->v = nv;
-		out->cap = ncap;
-	}
+	if (FDW_GROW(out->v, out->n, out->cap, 4) < 0)
+		return -ENOMEM;
 	out->v[out->n++] = *sc;
 	return 0;
 }
@@ -457,7 +444,7 @@ static int note_thread(struct fdw_pid_syscalls *out, const char *root, uint32_t 
 	if (r == 1)
 		return push_syscall(out, &sc);
 	if (r == -EAGAIN)
-		return push_tid(&out->running, &out->nrunning, &out->running_cap, tid);
+		return push_tid(out, tid);
 	return 0;
 }
 
