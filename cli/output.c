@@ -90,6 +90,36 @@ int fdw_table_set(struct fdw_table *t, size_t col, const char *text)
 	return 0;
 }
 
+static bool needs_escape(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+int fdw_table_put(struct fdw_table *t, size_t col, char *text)
+{
+	char **cell;
+
+	if (!t->nrows || col >= t->ncols) {
+		free(text);
+		return -EINVAL;
+	}
+	if (!text || needs_escape(text)) {
+		char *copy = fdw_escape(text ? text : "-");
+
+		free(text);
+		if (!copy)
+			return -ENOMEM;
+		text = copy;
+	}
+	cell = &t->cells[(t->nrows - 1) * t->ncols + col];
+	free(*cell);
+	*cell = text;
+	return 0;
+}
+
 int fdw_table_setf(struct fdw_table *t, size_t col, const char *fmt, ...)
 {
 	va_list ap;

@@ -35,6 +35,9 @@ int fdw_table_add_row(struct fdw_table *t);
 /* Set a cell of the last row to a copy of text (NULL prints as "-").
  * Control characters are escaped as \xNN. */
 int fdw_table_set(struct fdw_table *t, size_t col, const char *text);
+/* The same, taking text (malloc'd, NULL prints as "-"): kept as it is
+ * when nothing in it needs escaping; freed on error. */
+int fdw_table_put(struct fdw_table *t, size_t col, char *text);
 
 __attribute__((format(printf, 3, 4)))
 int fdw_table_setf(struct fdw_table *t, size_t col, const char *fmt, ...);

@@ -85,10 +85,13 @@ static int add_row(struct fdw_table *t, char **cells, size_t n)
 			r = -ENOMEM;
 	if (!r)
 		r = fdw_table_add_row(t);
-	for (size_t i = 0; i < n && !r; i++)
-		r = fdw_table_set(t, i, cells[i]);
-	for (size_t i = 0; i < n; i++)
-		free(cells[i]);
+	/* the cells move into the table, or are freed */
+	for (size_t i = 0; i < n; i++) {
+		if (r)
+			free(cells[i]);
+		else
+			r = fdw_table_put(t, i, cells[i]);
+	}
 	return r;
 }
 
@@ -243,15 +246,26 @@ static int fill_row(const struct fdw_render *r, const struct table_kind *k,
 {
 	char *cells[MAX_COLS] = { NULL };
 	const char *sgr[MAX_COLS] = { NULL };
+	bool taken[MAX_COLS] = { false };
 	char *picked[MAX_COLS];
 	int ret;
 
 	k->fill(r, item, cells);
-	/* a column asked for twice (-o PID,PID) gets a copy */
-	for (size_t i = 0; i < nsel; i++)
-		picked[i] = cells[sel[i]] ? strdup(cells[sel[i]]) : NULL;
+	/* each selected cell moves to the row; a column asked for twice
+	 * (-o PID,PID) gets a copy the second time */
+	for (size_t i = 0; i < nsel; i++) {
+		size_t c = sel[i];
+
+		if (!cells[c] || !taken[c]) {
+			picked[i] = cells[c];
+			taken[c] = true;
+		} else {
+			picked[i] = strdup(cells[c]);
+		}
+	}
 	for (size_t c = 0; c < k->ncols; c++)
-		free(cells[c]);
+		if (!taken[c])
+			free(cells[c]);
 	ret = add_row(t, picked, nsel);
 	if (!ret && k->color && r->color) {
 		k->color(item, sgr);

@@ -464,6 +464,23 @@ static void test_table(void)
 	CHECK(fdw_table_add_row(t) == 0);	/* unset cells print as "" */
 
 	CHECK(fdw_table_rows(t) == 3);
+	/* fdw_table_put takes the string: kept, escaped (and the original
+	 * freed), NULL as "-", refused (and freed) past the columns; ASan
+	 * sees any leak or double free. Then the cells go back as they were. */
+	{
+		char *plain = strdup("plain");
+
+		CHECK(fdw_table_put(t, 0, plain) == 0);
+		CHECK(fdw_table_cell(t, 2, 0) == plain);
+		CHECK(fdw_table_put(t, 0, strdup("x\x7fy\ty")) == 0);
+		CHECK_STR(fdw_table_cell(t, 2, 0), "x\\x7fy\\x09y");
+		CHECK(fdw_table_put(t, 0, strdup("tab\there")) == 0);
+		CHECK_STR(fdw_table_cell(t, 2, 0), "tab\\x09here");
+		CHECK(fdw_table_put(t, 0, NULL) == 0);
+		CHECK_STR(fdw_table_cell(t, 2, 0), "-");
+		CHECK(fdw_table_put(t, 3, strdup("x")) == -EINVAL);
+		CHECK(fdw_table_put(t, 0, strdup("")) == 0);
+	}
 	CHECK_STR(fdw_table_cell(t, 0, 2), "-");
 	CHECK_STR(fdw_table_cell(t, 1, 1), "a\\x0ab");
 	CHECK_STR(fdw_table_cell(t, 2, 0), "");
