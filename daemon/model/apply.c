@@ -235,6 +235,14 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	 * which that install replaced. Not the slot's file: its record comes.
 	 */
 	if (ev->close_now && fdw_slot_open(s) && fdw_slot_ofd(s)->kfile == ev->close_now) {
+		const struct fdw_origin *so = fdw_slot_origin(s);
+		/* a dup2/dup3 (or F_DUPFD at its minimum) of another thread
+		 * replaced the number, its record first: it marked no race (a
+		 * dup2 may replace an open fd), and it is the install this
+		 * close raced */
+		bool chosen_raced = s->suspect && so->tid != ev->tid &&
+				    (so->flags & FDW_ORIGIN_CHOSEN);
+
 		s->suspect = false;
 		m->stats.stale_closes++;
 		/* the race of the install it saw; or, the file it closed being
@@ -242,7 +250,7 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 		 * to come */
 		if (s->race_pending)
 			s->race_pending = false;
-		else
+		else if (!chosen_raced)
 			s->early_close = true;
 		return;
 	}

@@ -490,6 +490,31 @@ static void test_stale_close(void)
 	apply(&m, close_k(t2, 14, 0));
 	CHECK_EQ(m.stats.anomalies, 1);
 
+	/* t1 closed 15 and t2's dup2(13, 15) took the number; the dup2's
+	 * record first (over a number the model has open, another thread's:
+	 * a dup2 may replace that, so no race is marked), then t1's close,
+	 * which saw the dup2's file at 15: skipped, and the install it raced
+	 * has come, so nothing is marked for one to come */
+	apply(&m, open_k(t1, 15, k1));
+	apply(&m, open_k(t2, 13, k2));
+	apply(&m, sys(t2, FILES, FDW_SYS_DUP2, 15, 13, 15, 0));
+	apply(&m, close_k(t1, 15, k2));
+	s = slot(&m, PID, 15);
+	CHECK(s && fdw_slot_ofd(s)->kfile == k2 && fdw_slot_origin(s)->tid == t2);
+	raw = fdw_table_slot(table_of(&m, PID), 15);
+	CHECK(raw && !raw->race_pending && !raw->early_close);
+	CHECK_EQ(m.stats.anomalies, 1);
+	/* so the next race at 15 is marked: t1 closed it, t3 reopened it and
+	 * closed it, and only then came t1's close record (which found 15
+	 * empty): stale, not a missed record */
+	apply(&m, open_k(t3, 15, k3));
+	CHECK(fdw_table_slot(table_of(&m, PID), 15)->race_pending);
+	apply(&m, close_k(t3, 15, 0));
+	apply(&m, close_k(t1, 15, 0));
+	CHECK(slot(&m, PID, 15) == NULL);
+	CHECK_EQ(m.stats.anomalies, 1);
+	apply(&m, close_k(t2, 13, 0));
+
 	/* no race pending: a successful close of a closed number is a
 	 * record the model missed, shared table or not */
 	apply(&m, close_k(t3, 12, 0));
