@@ -193,6 +193,19 @@ size_t fdw_table_width(const struct fdw_table *t, size_t col, bool headings)
 	return w;
 }
 
+/* n spaces, without a printf format to interpret per cell */
+static void put_spaces(FILE *f, size_t n)
+{
+	static const char spaces[] = "                                ";
+
+	while (n) {
+		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
+
+		fwrite(spaces, 1, k, f);
+		n -= k;
+	}
+}
+
 static void put_cell(FILE *f, const char *s, size_t width, bool right,
 		     bool last)
 {
@@ -200,11 +213,10 @@ static void put_cell(FILE *f, const char *s, size_t width, bool right,
 	size_t pad = w < width ? width - w : 0;
 
 	if (right)
-		fprintf(f, "%*s%s", (int)pad, "", s);
-	else if (last)
-		fputs(s, f);
-	else
-		fprintf(f, "%s%*s", s, (int)pad, "");
+		put_spaces(f, pad);
+	fputs(s, f);
+	if (!right && !last)
+		put_spaces(f, pad);
 }
 
 static void put_line(FILE *f, const struct fdw_column *cols, size_t ncols,
@@ -212,7 +224,7 @@ static void put_line(FILE *f, const struct fdw_column *cols, size_t ncols,
 {
 	for (size_t c = 0; c < ncols; c++) {
 		if (c)
-			fprintf(f, "%*s", FDW_COL_GAP, "");
+			put_spaces(f, FDW_COL_GAP);
 		put_cell(f, cells[c] ? cells[c] : "-", widths[c],
 			 cols[c].flags & FDW_COL_RIGHT, c + 1 == ncols);
 	}
@@ -249,7 +261,7 @@ static void put_styled_line(const struct fdw_table *t, FILE *f, const size_t *wi
 		const char *sgr = st->color && colors ? colors[c] : NULL;
 
 		if (c)
-			fprintf(f, "%*s", st->raw ? 1 : FDW_COL_GAP, "");
+			put_spaces(f, st->raw ? 1 : FDW_COL_GAP);
 		if (st->raw) {
 			put_raw(f, s);
 			continue;
@@ -261,10 +273,10 @@ static void put_styled_line(const struct fdw_table *t, FILE *f, const size_t *wi
 			bool right = t->cols[c].flags & FDW_COL_RIGHT;
 
 			if (right)
-				fprintf(f, "%*s", (int)pad, "");
+				put_spaces(f, pad);
 			fprintf(f, "\033[%sm%s\033[0m", sgr, s);
 			if (!right && c + 1 < t->ncols)
-				fprintf(f, "%*s", (int)pad, "");
+				put_spaces(f, pad);
 		} else {
 			put_cell(f, s, widths[c], t->cols[c].flags & FDW_COL_RIGHT,
 				 c + 1 == t->ncols);
@@ -343,15 +355,15 @@ int fdw_print_row_color(FILE *f, const struct fdw_column *cols, size_t ncols,
 		bool right = cols[c].flags & FDW_COL_RIGHT;
 
 		if (c)
-			fprintf(f, "%*s", FDW_COL_GAP, "");
+			put_spaces(f, FDW_COL_GAP);
 		if (right)
-			fprintf(f, "%*s", (int)pad, "");
+			put_spaces(f, pad);
 		if (sgr && sgr[c])
 			fprintf(f, "\033[%sm%s\033[0m", sgr[c], s);
 		else
 			fputs(s, f);
 		if (!right && c + 1 < ncols)
-			fprintf(f, "%*s", (int)pad, "");
+			put_spaces(f, pad);
 	}
 	fputc('\n', f);
 	return stream_status(f);
