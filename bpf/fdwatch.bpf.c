@@ -915,6 +915,33 @@ int BPF_PROG(task_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/*
+ * Whose the new program is, as /proc will show it (server/access.c): the
+ * uid when all four uids are that uid and the process is dumpable (a
+ * setuid or file-capability program is not: its /proc files are root's).
+ * Read here because a program can drop to its caller's uid moments after
+ * its exec, and a later look at /proc could not tell what it did before.
+ */
+static __always_inline __u32 exec_owner(struct task_struct *p)
+{
+	const struct cred *c = p->cred;
+	struct mm_struct *mm = p->mm;
+	unsigned long mmflags = 0;
+	__u32 uid;
+
+	if (!c || !mm)
+		return FDW_EXEC_OWNER_NOBODY;
+	uid = c->uid.val;
+	if (c->euid.val != uid || c->suid.val != uid || c->fsuid.val != uid)
+		return FDW_EXEC_OWNER_NOBODY;
+	/* mm->flags: an unsigned long, or (6.18) a bitmap whose first word
+	 * holds the same bits; the dumpable mode is its low two */
+	if (bpf_probe_read_kernel(&mmflags, sizeof(mmflags),
+				  (char *)mm + bpf_core_field_offset(struct mm_struct, flags)))
+		return FDW_EXEC_OWNER_NOBODY;
+	return (mmflags & 3) == 1 /* SUID_DUMP_USER */ ? uid : FDW_EXEC_OWNER_NOBODY;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(task_exec, struct task_struct *p, pid_t old_pid)
 {
@@ -930,7 +957,8 @@ int BPF_PROG(task_exec, struct task_struct *p, pid_t old_pid)
 	e->jiffies = bpf_jiffies64();
 	e->hz = CONFIG_HZ;
 	e->child_pid = old_pid;
-	e->child_tid = 0;
+	e->child_tid = exec_owner(p);
+	e->hdr.flags |= FDW_F_OWNER;
 	e->child_files = 0;
 	e->exit_code = 0;
 	task_comm(e, p);

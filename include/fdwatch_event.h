@@ -157,6 +157,11 @@ enum {
 #define FDW_F_SHARED_FILES (1u << 2) /* fork: child shares the parent's file table */
 #define FDW_F_THREAD (1u << 3) /* fork: CLONE_THREAD */
 #define FDW_F_JIFFIES (1u << 4) /* hdr.ts is jiffies, not CLOCK_MONOTONIC ns */
+#define FDW_F_OWNER (1u << 5) /* exec: child_tid is the new program's owner as the
+			       * kernel's /proc shows it: the uid when its real,
+			       * effective, saved and fs uids are that uid and it is
+			       * dumpable, else FDW_EXEC_OWNER_NOBODY */
+#define FDW_EXEC_OWNER_NOBODY 0xfffffffeu /* daemon/sys/pidinfo.h FDW_OWNER_MIXED */
 
 #define FDW_COMM_LEN 16
 #define FDW_STACK_DEPTH 32 /* user frames kept per captured stack */
@@ -297,7 +302,7 @@ struct fdw_inflight_event {
 struct fdw_task_event {
 	struct fdw_hdr hdr;
 	__u32 child_pid;  /* fork: new task's tgid; exec: old tid (see de_thread) */
-	__u32 child_tid;  /* fork: new task's tid */
+	__u32 child_tid;  /* fork: new task's tid; exec with FDW_F_OWNER: its owner */
 	__u64 child_files;/* fork: the new task's files_struct */
 	__s32 exit_code;  /* exit */
 	__u32 hz;	  /* the kernel's CONFIG_HZ (0 if unknown) */

@@ -16,8 +16,10 @@
  * belongs to the incarnation of its pid that was alive at its seq. The
  * cache learns every process's owner once when the daemon is ready, then
  * from the events the server sees anyway (no syscall): a fork starts a new
- * incarnation with its parent's owner, an exec (a setuid program) makes the
- * owner be read again from /proc before it is trusted. setuid() itself is
+ * incarnation with its parent's owner, an exec's record carries the new
+ * program's owner as the probe read it at the exec (FDW_F_OWNER: uids and
+ * dumpable mode; a record without it makes the owner be read again from
+ * /proc before it is trusted). setuid() itself is
  * no event: a known owner that changed is noticed at the next read (after
  * OWNER_TTL_NS) and nothing before that read is attributed to the new one.
  * Everything unknown is hidden: an event older than its pid's current
@@ -227,6 +229,29 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 		};
 		break;
 	case FDW_REC_EXEC:
+		if (e->flags & FDW_F_OWNER) {
+			/* the probe read the new program's owner at its exec:
+			 * from the exec on it is that one's (a later setuid()
+			 * is noticed by the next read, as always) */
+			uint32_t uid = e->u.task.child_tid == FDW_EXEC_OWNER_NOBODY
+					       ? FDW_OWNER_MIXED
+					       : e->u.task.child_tid;
+
+			child = fdw_hashmap_get(&s->owners, e->pid);
+			if (!child) {
+				child = owner_entry(s, e->pid, e->seq);
+				if (!child)
+					return;
+				child->since_seq = e->seq;
+			} else if (child->uid != uid || child->exec_seq) {
+				child->since_seq = e->seq;
+			}
+			child->uid = uid;
+			child->exec_seq = 0;
+			child->gone = false;
+			child->read_ns = fdw_now_mono();
+			return;
+		}
 		/* a setuid program may run now: read its owner before trusting it */
 		child = fdw_hashmap_get(&s->owners, e->pid);
 		if (!child) {

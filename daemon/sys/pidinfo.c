@@ -9,6 +9,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,13 +24,26 @@ static const char *root_or_proc(const char *root)
 }
 
 /* A small file, NUL-terminated: its length, or -errno. */
-static int read_small(const char *path, char *buf, size_t len)
+/* path into buf (NUL-terminated); *file_uid, when asked, the file's owner
+ * as the kernel shows it (fstat of the same open file) */
+static int read_small_owned(const char *path, char *buf, size_t len, uid_t *file_uid)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t n = 0;
 
 	if (fd < 0)
 		return -errno;
+	if (file_uid) {
+		struct stat st;
+
+		if (fstat(fd, &st) < 0) {
+			int r = -errno;
+
+			(void)close(fd);
+			return r;
+		}
+		*file_uid = st.st_uid;
+	}
 	while (n < len - 1) {
 		ssize_t r = read(fd, buf + n, len - 1 - n);
 
@@ -47,6 +61,11 @@ static int read_small(const char *path, char *buf, size_t len)
 	(void)close(fd);
 	buf[n] = '\0';
 	return (int)n;
+}
+
+static int read_small(const char *path, char *buf, size_t len)
+{
+	return read_small_owned(path, buf, len, NULL);
 }
 
 /* ROOT/PID/NAME into buf; a missing process is -ESRCH. */
@@ -198,13 +217,17 @@ int fdw_pid_limits_read(const char *root, uint32_t pid, uint64_t *soft, uint64_t
 int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner)
 {
 	static const char key[] = "\nUid:";
-	char buf[4096], *p, *end;
+	char path[PATH_MAX], buf[4096], *p, *end;
 	unsigned long long u[4];
+	uid_t file_uid;
 	int r;
 
-	r = read_pid_file(root, pid, "status", buf, sizeof(buf));
+	r = snprintf(path, sizeof(path), "%s/%u/status", root_or_proc(root), pid);
+	if (r < 0 || (size_t)r >= sizeof(path))
+		return -ENAMETOOLONG;
+	r = read_small_owned(path, buf, sizeof(buf), &file_uid);
 	if (r < 0)
-		return r;
+		return r == -ENOENT ? -ESRCH : r;
 	p = strstr(buf, key);
 	if (!p)
 		return -EBADMSG;
@@ -220,7 +243,12 @@ int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner)
 			return -EBADMSG;
 		p = end;
 	}
-	*owner = u[0] == u[1] && u[1] == u[2] && u[2] == u[3] ? (uint32_t)u[0] : FDW_OWNER_MIXED;
+	/* a process that is not dumpable (a setuid program, also after it
+	 * dropped to its caller's uid; prctl(PR_SET_DUMPABLE, 0)) has its
+	 * /proc files owned by root: the kernel hides its fds from the uid */
+	*owner = u[0] == u[1] && u[1] == u[2] && u[2] == u[3] && file_uid == (uid_t)u[0]
+			 ? (uint32_t)u[0]
+			 : FDW_OWNER_MIXED;
 	return 0;
 }
 

@@ -18,6 +18,10 @@ fdwtaccuser, holding 300 fds, for the metrics).
   history and ?pid=), a follow stream while both programs open new files,
   /v1/verify, /v1/leaks; a pid of root's answers exactly like a pid that
   does not exist (404, same text); /v1/status has only its own figures;
+- a process root started that dropped every uid to fdwt_acc's without an
+  exec is fdwt_acc's exactly when the kernel lets fdwt_acc read its
+  /proc/PID/fd (not while it is not dumpable; yes once it made itself
+  dumpable again), and the open it did as root is never shown;
 - fdwt_accm and root see everything (status with every figure, root's
   process and file names);
 - /metrics names root's command and counts fdwt_acc's under "_user".
@@ -96,6 +100,20 @@ if b"chunked" in head.lower():
 print(json.dumps({"status": status, "body": body.decode(errors="replace")}))
 '''
 
+# Started as root: opens argv[1], drops every gid and uid to argv[3] and
+# argv[2] (no exec), then, when argv[4] is 1, makes itself dumpable again.
+DROPPER = r'''
+import ctypes, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_CREAT, 0o600)
+uid, gid = int(sys.argv[2]), int(sys.argv[3])
+os.setgroups([])
+os.setresgid(gid, gid, gid)
+os.setresuid(uid, uid, uid)
+if sys.argv[4] == "1":
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
+print("ready", flush=True)
+time.sleep(600)
+'''
 
 # other users cannot run a python3 under root's home (pyenv): the system's
 PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
@@ -317,6 +335,39 @@ def run_cases(r):
                 check(rootspam.pid not in upids, f"root's finding shown to the user: {upids}")
                 doc = get_json(d, USER, f"/v1/races?pid={rootspam.pid}")
                 check_eq(doc["races"], [], "races of root's pid")
+
+            with r.case("user: a process that dropped to the user's uid is the user's as /proc says"):
+                # root opens a file, then drops every uid and gid to the
+                # user's, without an exec: the kernel makes it not dumpable
+                # (its /proc files root's) and hides its fds from the user
+                # unless it asks to be dumpable again. The API must agree.
+                dropped = {}
+                for dumpable in (False, True):
+                    sp = subprocess.Popen(
+                        [sys.executable, "-c", DROPPER, rootsecret, str(uid),
+                         str(pwd.getpwnam(USER).pw_gid), "1" if dumpable else "0"],
+                        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+                    procs.append(sp)
+                    check_eq(sp.stdout.readline().strip(), "ready", "dropper started")
+                    dropped[dumpable] = sp
+                # the server re-reads a known owner after 5 s
+                time.sleep(6)
+                for dumpable, sp in dropped.items():
+                    check_eq(owner(sp.pid), {uid}, f"dropper {sp.pid} uids")
+                    ls = as_user(USER, "ls", f"/proc/{sp.pid}/fd", stderr=subprocess.DEVNULL)
+                    ls.communicate(timeout=30)
+                    kernel_shows = ls.returncode == 0
+                    check_eq(kernel_shows, dumpable, f"the kernel shows the user /proc/{sp.pid}/fd")
+                    st, body = get(d, USER, f"/v1/processes/{sp.pid}/fds")
+                    check_eq(st == 200, kernel_shows,
+                             f"API shows the user the fds of {'a dumpable' if dumpable else 'a non-dumpable'}"
+                             f" dropper {sp.pid} ({st}: {body[:200]})")
+                    body = get(d, USER, f"/v1/events?pid={sp.pid}&limit=1000")[1]
+                    check("root-secret" not in body,
+                          f"the open done as root shown to the user: {body[:300]}")
+                    body = get(d, USER, "/v1/processes")[1]
+                    check_eq(f'"pid":{sp.pid},' in body.replace(" ", ""), kernel_shows,
+                             f"dropper {sp.pid} listed to the user")
 
             with r.case("member and root see everything"):
                 for who in (MEMBER, "root"):

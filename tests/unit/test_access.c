@@ -125,6 +125,52 @@ static void test_owners(void)
 	/* read once, then cached */
 	owner_now[600] = 1000;
 	CHECK_EQ(srv_owner_of(s, 600, UINT64_MAX), 1000);
+
+	/* an exec whose record carries the owner (FDW_F_OWNER): root's
+	 * process 20 forks 800, which execs a program that opens a secret
+	 * and drops every uid to 1000 before anyone looks. From the record
+	 * the exec is root's; the drop, seen at the next read, hides all
+	 * before it; /proc, read right after the drop, would have said 1000
+	 * and lent it the root part */
+	note(s, 70, FDW_REC_FORK, 20, 800);
+	{
+		struct fdw_history_entry e = ev(71, FDW_REC_EXEC, 800, 800);
+
+		e.flags = FDW_F_OWNER;
+		e.u.task.child_tid = 0;
+		srv_access_note_event(s, &e);
+	}
+	note(s, 72, FDW_REC_SYSCALL, 800, 0); /* the open, as root */
+	owner_now[800] = 1000;		      /* dropped */
+	CHECK_EQ(srv_owner_of(s, 800, 72), 0);
+	/* a user's exec of a setuid program: nobody's from the record on,
+	 * without a /proc read (that would see the uids after its drop) */
+	note(s, 80, FDW_REC_FORK, 10, 801);
+	owner_now[801] = 1000;
+	CHECK_EQ(srv_owner_of(s, 801, 81), 1000);
+	{
+		struct fdw_history_entry e = ev(82, FDW_REC_EXEC, 801, 801);
+
+		e.flags = FDW_F_OWNER;
+		e.u.task.child_tid = FDW_EXEC_OWNER_NOBODY;
+		srv_access_note_event(s, &e);
+	}
+	note(s, 83, FDW_REC_SYSCALL, 801, 0);
+	CHECK_EQ(srv_owner_of(s, 801, 83), FDW_OWNER_MIXED);
+	CHECK_EQ(srv_owner_of(s, 801, 81), FDW_OWNER_UNKNOWN); /* identity changed at 82 */
+	/* an ordinary exec with the record's owner the same: history kept */
+	note(s, 90, FDW_REC_FORK, 10, 802);
+	owner_now[802] = 1000;
+	{
+		struct fdw_history_entry e = ev(91, FDW_REC_EXEC, 802, 802);
+
+		e.flags = FDW_F_OWNER;
+		e.u.task.child_tid = 1000;
+		srv_access_note_event(s, &e);
+	}
+	owner_now[802] = 0; /* not read: the record's owner is trusted */
+	CHECK_EQ(srv_owner_of(s, 802, 90), 1000);
+	CHECK_EQ(srv_owner_of(s, 802, 92), 1000);
 	srv_access_free(s);
 	free(s);
 }
@@ -165,7 +211,10 @@ static void test_sees(void)
 	free(s);
 }
 
-static void write_status(const char *root, const char *pid, const char *uidline)
+/* ROOT/PID/status with this Uid: line, the file owned by file_uid (as
+ * root; else left this process's) */
+static void write_status_owned(const char *root, const char *pid, const char *uidline,
+			       uid_t file_uid)
 {
 	char path[512];
 	FILE *f;
@@ -176,6 +225,13 @@ static void write_status(const char *root, const char *pid, const char *uidline)
 	f = fopen(path, "w");
 	fprintf(f, "Name:\tx\nUmask:\t0022\nState:\tS\n%sGid:\t0\t0\t0\t0\n", uidline);
 	fclose(f);
+	if (geteuid() == 0)
+		(void)chown(path, file_uid, (gid_t)-1);
+}
+
+static void write_status(const char *root, const char *pid, const char *uidline)
+{
+	write_status_owned(root, pid, uidline, geteuid());
 }
 
 static void test_owner_read(void)
@@ -184,14 +240,19 @@ static void test_owner_read(void)
 	uint32_t uid = 7;
 
 	CHECK(mkdtemp(root) != NULL);
-	write_status(root, "1", "Uid:\t1000\t1000\t1000\t1000\n");
+	write_status_owned(root, "1", "Uid:\t1000\t1000\t1000\t1000\n", 1000);
 	write_status(root, "2", "Uid:\t1000\t0\t1000\t0\n");
 	write_status(root, "3", "Uid:\t1000\t1000\n");
 	write_status(root, "4", "Uid:\t-1\t1\t1\t1\n");
 	write_status(root, "5", "Uid:\t4294967295\t4294967295\t4294967295\t4294967295\n");
-	write_status(root, "6", "Uid:\t0\t0\t0\t0\n");
+	write_status_owned(root, "6", "Uid:\t0\t0\t0\t0\n", 0);
+	/* all four uids 1000, the file root's: not dumpable (a setuid program
+	 * that dropped back to its caller's uid): nobody's */
+	write_status_owned(root, "7", "Uid:\t1000\t1000\t1000\t1000\n", 0);
 	CHECK_EQ(fdw_pid_owner_read(root, 1, &uid), 0);
-	CHECK_EQ(uid, 1000);
+	CHECK_EQ(uid, geteuid() == 0 ? 1000 : FDW_OWNER_MIXED);
+	CHECK_EQ(fdw_pid_owner_read(root, 7, &uid), 0);
+	CHECK_EQ(uid, FDW_OWNER_MIXED);
 	CHECK_EQ(fdw_pid_owner_read(root, 2, &uid), 0);
 	CHECK_EQ(uid, FDW_OWNER_MIXED);
 	uid = 7;
@@ -200,12 +261,12 @@ static void test_owner_read(void)
 	CHECK_EQ(fdw_pid_owner_read(root, 5, &uid), -EBADMSG);
 	CHECK_EQ(uid, 7); /* untouched on failure */
 	CHECK_EQ(fdw_pid_owner_read(root, 6, &uid), 0);
-	CHECK_EQ(uid, 0);
+	CHECK_EQ(uid, geteuid() == 0 ? 0 : FDW_OWNER_MIXED);
 	CHECK_EQ(fdw_pid_owner_read(root, 8, &uid), -ESRCH);
 	/* and this process's own, from the real /proc */
 	CHECK_EQ(fdw_pid_owner_read(NULL, (uint32_t)getpid(), &uid), 0);
 	CHECK_EQ(uid, getuid());
-	for (int i = 1; i <= 6; i++) {
+	for (int i = 1; i <= 7; i++) {
 		char p[512];
 
 		snprintf(p, sizeof(p), "%s/%d/status", root, i);
