@@ -12,6 +12,7 @@
  * them), indented continuation lines, inline comments, keys set twice.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "server/metrics.h"
@@ -432,8 +434,15 @@ static char *file_reader(char *str, int num, void *stream)
 	if (n && str[n - 1] != '\n' && !feof(x->f)) {
 		file_error(x, -EINVAL, NULL, "line longer than %d characters",
 			   FDW_CONFIG_MAX_LINE - 2);
-		while ((c = fgetc(x->f)) != EOF && c != '\n')
-			;
+		/* the rest of the line counts too: a file of one endless line
+		 * (a symlink to /dev/zero) ends at the bound */
+		while ((c = fgetc(x->f)) != EOF && c != '\n') {
+			if (++x->bytes > FDW_CONFIG_MAX_BYTES) {
+				file_error(x, -EFBIG, NULL, "file larger than %d bytes",
+					   FDW_CONFIG_MAX_BYTES);
+				return NULL;
+			}
+		}
 		str[0] = '\n'; /* inih sees a blank line */
 		str[1] = '\0';
 	}
@@ -548,7 +557,7 @@ int fdw_config_load_file(struct fdw_config *cfg, const char *path, struct fdw_co
 {
 	struct file_ctx *x;
 	struct stat st;
-	int r;
+	int fd, r;
 
 	err->msg[0] = '\0';
 	err->line = 0;
@@ -557,18 +566,35 @@ int fdw_config_load_file(struct fdw_config *cfg, const char *path, struct fdw_co
 		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	x->f = fopen(path, "re");
-	if (!x->f) {
+	/* O_NONBLOCK: a FIFO there must not hold the caller (the event loop,
+	 * at a reload) in open() */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		r = -errno;
 		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(-r));
+		if (fd >= 0)
+			(void)close(fd);
 		free(x);
 		return r;
 	}
-	if (fstat(fileno(x->f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(EISDIR));
-		fclose(x->f);
+	if (!S_ISREG(st.st_mode)) {
+		/* a directory, a FIFO, a device (/dev/zero would never end) */
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		if (r == -EISDIR)
+			snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(EISDIR));
+		else
+			snprintf(err->msg, sizeof(err->msg), "%s: not a regular file", path);
+		(void)close(fd);
 		free(x);
-		return -EISDIR;
+		return r;
+	}
+	x->f = fdopen(fd, "r");
+	if (!x->f) {
+		r = -errno;
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(-r));
+		(void)close(fd);
+		free(x);
+		return r;
 	}
 	x->path = path;
 	x->cfg = cfg;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -164,6 +165,34 @@ static void test_file(void)
 	CHECK(strstr(err.msg, "/nonexistent/fdwatch.conf") != NULL);
 	CHECK_EQ(fdw_config_load_file(&c, tmpdir, &err), -EISDIR);
 	fdw_config_free(&c);
+	/* not a regular file: refused before a byte is read (a FIFO with no
+	 * writer would block open(), /dev/zero would never end) */
+	{
+		char fifo[600], big[256];
+		FILE *f;
+
+		CHECK_EQ(fdw_config_load_file(&c, "/dev/zero", &err), -EINVAL);
+		CHECK(strstr(err.msg, "not a regular file") != NULL);
+		fdw_config_free(&c);
+		snprintf(fifo, sizeof(fifo), "%s/fifo.conf", tmpdir);
+		CHECK_EQ(mkfifo(fifo, 0600), 0);
+		CHECK_EQ(fdw_config_load_file(&c, fifo, &err), -EINVAL);
+		fdw_config_free(&c);
+		(void)unlink(fifo);
+		/* one endless line in a regular file: ends at the size bound */
+		snprintf(big, sizeof(big), "%s", write_conf("big.conf", ""));
+		f = fopen(big, "we");
+		CHECK(f != NULL);
+		if (f) {
+			for (int i = 0; i < (FDW_CONFIG_MAX_BYTES / 4096) + 2; i++)
+				for (int j = 0; j < 4096; j++)
+					fputc('a', f);
+			fclose(f);
+		}
+		CHECK_EQ(fdw_config_load_file(&c, big, &err), -EINVAL);
+		CHECK(strstr(err.msg, "line longer than") != NULL);
+		fdw_config_free(&c);
+	}
 }
 
 static void test_layers(void)
