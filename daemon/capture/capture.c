@@ -916,12 +916,22 @@ static void read_attach_done(uv_work_t *w, int status)
 	c->read_pids_overflow = false;
 }
 
+/* fanotify_init flags of a group that reports file handles: its events
+ * carry FAN_NOFD, never an fd (the kernel's FANOTIFY_FID_BITS:
+ * FAN_REPORT_FID, _DIR_FID, _NAME, _TARGET_FID). The only kind an
+ * unprivileged user may create. */
+#define FAN_FID_BITS_ (0x200u | 0x400u | 0x800u | 0x1000u)
+
 void fdw_capture_fanotify_event(struct fdw_capture *c, const struct fdw_event *ev)
 {
 	unsigned int i;
 
 	if (!c || c->read_state == READ_DONE || ev->type != FDW_REC_SYSCALL ||
 	    ev->nr != FDW_SYS_FANOTIFY_INIT || ev->ret < 0)
+		return;
+	/* no event fd to follow: the read() probe (a cost on every read on
+	 * the host, for good) is not switched on by such a group */
+	if (ev->args[0] & FAN_FID_BITS_)
 		return;
 	for (i = 0; i < c->nread_pids && c->read_pids[i] != ev->pid; i++)
 		;

@@ -86,7 +86,8 @@ void fdw_capture_drop_stack(struct fdw_capture *c, uint32_t stack);
 
 struct fdw_event;
 /*
- * The first fanotify_init record attaches the fanotify read probe, from the
+ * The first fanotify_init record of a group that hands out event fds (not
+ * FAN_REPORT_FID and the like) attaches the fanotify read probe, from the
  * thread pool (the loop never waits for it); the callers of fanotify_init
  * until it is on are reported to on_stale then. Cheap for other events.
  */

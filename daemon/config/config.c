@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -577,8 +578,11 @@ int fdw_config_load_file(struct fdw_config *cfg, const char *path, struct fdw_co
 		free(x);
 		return r;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		/* a directory, a FIFO, a device (/dev/zero would never end) */
+	/* /dev/null is the empty configuration (--config /dev/null) */
+	if (!S_ISREG(st.st_mode) &&
+	    !(S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3)) {
+		/* a directory, a FIFO, another device (/dev/zero would never
+		 * end) */
 		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		if (r == -EISDIR)
 			snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(EISDIR));

@@ -6,7 +6,8 @@ unprivileged user (fdwt_fan, created if missing and removed again):
 (a) 1,000 fanotify_init(FAN_CLASS_NOTIF|FAN_REPORT_FID) + close cycles
     while the test polls `fdwatch status` (during them and 3 s in all): every answer within 2 s (the
     p50/p99/max are logged, not judged), no record lost, and the daemon's
-    own loop_lag_max_ms is logged;
+    own loop_lag_max_ms is logged; the read() probe stays off (such groups
+    never hand out event fds);
 (b) 1,100 fanotify fds gone by other paths than close (dup2 over them,
     close_range, exec's close-on-exec, exit), then a root fanotify
     reader's event fd is in `fdwatch fds` with its origin, and `fdwatch
@@ -134,12 +135,25 @@ def cases(r, d, uid, gid, prog, target):
         check(max(times) <= STATUS_BOUND_S,
               f"slowest status answer {max(times):.2f}s > {STATUS_BOUND_S}s")
         check_eq(st["events_lost"] - lost0, 0, "records lost during the churn")
+        # groups that report file handles give no event fds: the read()
+        # probe, a cost on every read() on the host, stays off
+        check_eq((st.get("probes") or {}).get("fanotify_read"), False,
+                 "read() probe attached for FAN_REPORT_FID groups only")
 
     with r.case(f"(b) 1,100 fanotify fds gone by dup2, close_range, exec, exit as {USER}; "
                 f"then a root reader's event fd is in the model and verify passes"):
         out = run_user(uid, gid, prog, "churn", 1100, timeout=240)
         check("ok n=1100" in out and "ok exec" in out, f"fdw_fan churn output: {out!r}")
-        rd = T.Prog("fdw_fan", "reader", target)
+        # root's reader reports event fds: its fanotify_init switches the
+        # read() probe on (off the loop); its read comes once it is on
+        rd = T.Prog("fdw_fan", "prereader", target)
+        rd.next_cp("armed")
+        deadline = time.monotonic() + 20
+        while not (d.status().get("probes") or {}).get("fanotify_read"):
+            check(time.monotonic() < deadline, "read() probe not attached 20 s after "
+                  "a fanotify_init that reports event fds")
+            time.sleep(0.05)
+        rd.cont()
         cp = rd.next_cp("read")
         evfd, fan = cp.int("fd"), cp.int("fan")
         js = d.fds(cp.pid)

@@ -174,6 +174,9 @@ static void test_file(void)
 		CHECK_EQ(fdw_config_load_file(&c, "/dev/zero", &err), -EINVAL);
 		CHECK(strstr(err.msg, "not a regular file") != NULL);
 		fdw_config_free(&c);
+		/* but /dev/null is the empty configuration */
+		CHECK_EQ(fdw_config_load_file(&c, "/dev/null", &err), 0);
+		fdw_config_free(&c);
 		snprintf(fifo, sizeof(fifo), "%s/fifo.conf", tmpdir);
 		CHECK_EQ(mkfifo(fifo, 0600), 0);
 		CHECK_EQ(fdw_config_load_file(&c, fifo, &err), -EINVAL);
