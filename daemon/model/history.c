@@ -120,6 +120,29 @@ const struct fdw_history_entry *fdw_history_push(struct fdw_history *h, const st
 		memset(e->u.args, 0, sizeof(e->u.args));
 		e->u.aux = ev->aux;
 		break;
+	/* the race records: what they tell beyond the syscall's arguments */
+	case FDW_REC_BADF:
+		memcpy(e->u.badf.args, ev->args, sizeof(e->u.badf.args));
+		e->u.badf.fd = ev->race_fd;
+		e->u.badf.flags = ev->race_flags;
+		break;
+	case FDW_REC_REUSE:
+		memcpy(e->u.reuse.args, ev->args, sizeof(e->u.reuse.args));
+		e->u.reuse.fd = ev->race_fd;
+		e->u.reuse.prev_nr = ev->other_nr;
+		e->u.reuse.pad = 0;
+		e->u.reuse.old_ino = ev->old_ino;
+		e->u.reuse.ino = ev->ino;
+		break;
+	case FDW_REC_INFLIGHT:
+		memset(e->u.args, 0, sizeof(e->u.args));
+		e->u.inflight.fd = ev->race_fd;
+		e->u.inflight.blocked_tid = ev->other_tid;
+		e->u.inflight.blocked_nr = ev->other_nr;
+		e->u.inflight.threads = ev->threads;
+		memcpy(e->u.inflight.blocked_comm, ev->comm, sizeof(e->u.inflight.blocked_comm));
+		e->u.inflight.blocked_comm[sizeof(e->u.inflight.blocked_comm) - 1] = '\0';
+		break;
 	default:
 		memcpy(e->u.args, ev->args, sizeof(e->u.args));
 		/* openat2 takes 4 arguments: its how.flags ride in the 6th */
@@ -178,6 +201,25 @@ bool fdw_history_event(const struct fdw_history *h, const struct fdw_history_ent
 		break;
 	case FDW_REC_URING:
 		out->aux = e->u.aux;
+		break;
+	case FDW_REC_BADF:
+		memcpy(out->args, e->u.badf.args, sizeof(e->u.badf.args));
+		out->race_fd = e->u.badf.fd;
+		out->race_flags = e->u.badf.flags;
+		break;
+	case FDW_REC_REUSE:
+		memcpy(out->args, e->u.reuse.args, sizeof(e->u.reuse.args));
+		out->race_fd = e->u.reuse.fd;
+		out->other_nr = e->u.reuse.prev_nr;
+		out->old_ino = e->u.reuse.old_ino;
+		out->ino = e->u.reuse.ino;
+		break;
+	case FDW_REC_INFLIGHT:
+		out->race_fd = e->u.inflight.fd;
+		out->other_tid = e->u.inflight.blocked_tid;
+		out->other_nr = e->u.inflight.blocked_nr;
+		out->threads = e->u.inflight.threads;
+		memcpy(out->comm, e->u.inflight.blocked_comm, sizeof(out->comm));
 		break;
 	default:
 		memcpy(out->args, e->u.args, sizeof(out->args));

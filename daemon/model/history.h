@@ -45,6 +45,27 @@ struct fdw_history_entry {
 			uint32_t pad;
 			char comm[16]; /* exec: the new program's name */
 		} task;
+		struct {		/* FDW_REC_BADF */
+			uint64_t args[5];
+			int32_t fd;	/* the fd that was not open */
+			uint32_t flags; /* FDW_BADF_* */
+		} badf;
+		struct {		/* FDW_REC_REUSE */
+			uint64_t args[3];
+			int32_t fd;
+			uint16_t prev_nr; /* the previous use's syscall */
+			uint16_t pad;
+			uint64_t old_ino;
+			uint64_t ino;
+		} reuse;
+		struct {		/* FDW_REC_INFLIGHT */
+			int32_t fd;
+			uint32_t blocked_tid;
+			uint16_t blocked_nr;
+			uint16_t pad;
+			uint32_t threads;
+			char blocked_comm[16];
+		} inflight;
 	} u;
 	int32_t fds[FDW_HISTORY_INLINE_FDS];
 };

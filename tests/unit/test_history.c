@@ -103,6 +103,61 @@ static void test_roundtrip(void)
 	CHECK_EQ(fdw_history_at(&h, 0)->seq, 1);
 	CHECK_EQ(fdw_history_at(&h, 3)->seq, 4);
 	CHECK(fdw_history_at(&h, 4) == NULL);
+
+	/* the race records keep what the events API shows of them (a
+	 * hostile test found bad_fd 0, blocked_tid 0 in /v1/events) */
+	memset(&ev, 0, sizeof(ev));
+	ev.seq = 5;
+	ev.type = FDW_REC_BADF;
+	ev.nr = FDW_SYS_EPOLL_CTL;
+	ev.ret = -9;
+	ev.args[0] = 3;
+	ev.args[1] = 1;
+	ev.args[2] = 77;
+	ev.args[3] = 0x7ffc1000;
+	ev.args[4] = 5;
+	ev.race_fd = 77;
+	ev.race_flags = FDW_BADF_OPEN_AT_EXIT;
+	e = fdw_history_push(&h, &ev, "badf");
+	CHECK(fdw_history_event(&h, e, &out));
+	CHECK_EQ(out.race_fd, 77);
+	CHECK_EQ(out.race_flags, FDW_BADF_OPEN_AT_EXIT);
+	CHECK_EQ(out.args[2], 77);
+	CHECK_EQ(out.args[3], 0x7ffc1000);
+	CHECK_EQ(out.args[4], 5);
+	memset(&ev, 0, sizeof(ev));
+	ev.seq = 6;
+	ev.type = FDW_REC_INFLIGHT;
+	ev.nr = FDW_SYS_DUP2;
+	ev.race_fd = 4;
+	ev.other_tid = 28565;
+	ev.other_nr = FDW_SYS_ACCEPT;
+	ev.threads = 12;
+	strcpy(ev.comm, "acceptor");
+	e = fdw_history_push(&h, &ev, "java");
+	CHECK(fdw_history_event(&h, e, &out));
+	CHECK_EQ(out.race_fd, 4);
+	CHECK_EQ(out.other_tid, 28565);
+	CHECK_EQ(out.other_nr, FDW_SYS_ACCEPT);
+	CHECK_EQ(out.threads, 12);
+	CHECK_STR(out.comm, "acceptor");
+	CHECK_STR(e->comm, "java");
+	memset(&ev, 0, sizeof(ev));
+	ev.seq = 7;
+	ev.type = FDW_REC_REUSE;
+	ev.nr = FDW_SYS_READ;
+	ev.args[0] = 6;
+	ev.race_fd = 6;
+	ev.other_nr = FDW_SYS_WRITE;
+	ev.old_ino = 1234;
+	ev.ino = 5678;
+	e = fdw_history_push(&h, &ev, "reuse");
+	CHECK(fdw_history_event(&h, e, &out));
+	CHECK_EQ(out.race_fd, 6);
+	CHECK_EQ(out.other_nr, FDW_SYS_WRITE);
+	CHECK_EQ(out.old_ino, 1234);
+	CHECK_EQ(out.ino, 5678);
+	CHECK_EQ(out.args[0], 6);
 	fdw_history_free(&h);
 	fdw_history_free(&h); /* twice is fine */
 }
