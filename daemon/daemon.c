@@ -275,6 +275,8 @@ static int take_lock(const char *path, const char *what, int *fd)
 		log_err("%s: another fdwatchd (%s) holds %s; exiting", what, pid, path);
 	} else if (r == -EINVAL) {
 		log_err("%s: lock file %s is not a regular file; exiting", what, path);
+	} else if (r == -ELOOP) {
+		log_err("%s: lock file %s is a symbolic link (not followed); exiting", what, path);
 	} else if (r < 0) {
 		log_err("%s: cannot lock %s: %s", what, path, strerror(-r));
 	}
@@ -300,7 +302,7 @@ int fdw_daemon_lock(struct fdw_daemon *d)
 		return -ENOMEM;
 	}
 	snprintf(path, len, "%s/%s", d->cfg.state_dir, STATE_LOCK);
-	r = take_lock(path, "state directory in use", &d->state_lock_fd);
+	r = take_lock(path, "state directory", &d->state_lock_fd);
 	free(path);
 	return r;
 }

@@ -592,6 +592,15 @@ int fdw_config_load_file(struct fdw_config *cfg, const char *path, struct fdw_co
 		free(x);
 		return r;
 	}
+	/* counted by size too: a line's NUL bytes escape the count of what
+	 * is read (strlen) */
+	if (S_ISREG(st.st_mode) && st.st_size > FDW_CONFIG_MAX_BYTES) {
+		snprintf(err->msg, sizeof(err->msg), "%s: file larger than %d bytes", path,
+			 FDW_CONFIG_MAX_BYTES);
+		(void)close(fd);
+		free(x);
+		return -EFBIG;
+	}
 	x->f = fdopen(fd, "r");
 	if (!x->f) {
 		r = -errno;

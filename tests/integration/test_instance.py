@@ -86,6 +86,21 @@ def main(r):
                 # none read from the FIFO: only what this daemon fired since
                 old = [a for a in d3.cli_json("leaks")["alerts"] if a["fired_at"] < t3]
                 check_eq(old, [], "alerts from before this daemon")
+
+        with r.case("a state directory that cannot be locked: the reason, not 'in use'"):
+            # its lock file a symlink (refused, not followed), then a state
+            # path under a regular file (ENOTDIR)
+            st2 = os.path.join(tmp, "s-link")
+            os.mkdir(st2)
+            os.symlink(os.path.join(tmp, "elsewhere"), os.path.join(st2, "fdwatchd.lock"))
+            for sdir, want in ((st2, "symbolic link"),
+                               (os.path.join(lock, "sub"), "Not a directory")):
+                c, lines = second(["--state-dir", sdir,
+                                   "--lock-file", os.path.join(tmp, "third.lock")], tmp)
+                check_eq(c.returncode, 1, f"exit code ({sdir})")
+                text = " ".join(lines)
+                check(want in text and "in use" not in text and "another fdwatchd" not in text,
+                      f"state dir {sdir}: {lines}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

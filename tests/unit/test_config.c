@@ -192,8 +192,16 @@ static void test_file(void)
 					fputc('a', f);
 			fclose(f);
 		}
-		CHECK_EQ(fdw_config_load_file(&c, big, &err), -EINVAL);
-		CHECK(strstr(err.msg, "line longer than") != NULL);
+		CHECK_EQ(fdw_config_load_file(&c, big, &err), -EFBIG);
+		CHECK(strstr(err.msg, "larger than") != NULL);
+		fdw_config_free(&c);
+		/* 2 MiB of NUL bytes (strlen counts none of them) */
+		f = fopen(big, "we");
+		if (f) {
+			CHECK_EQ(ftruncate(fileno(f), 2 << 20), 0);
+			fclose(f);
+		}
+		CHECK_EQ(fdw_config_load_file(&c, big, &err), -EFBIG);
 		fdw_config_free(&c);
 	}
 }
