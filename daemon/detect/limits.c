@@ -24,6 +24,9 @@ static void limits_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p,
 	if (!st)
 		return;
 	st->limits.fails++;
+	/* the process may have lowered its own limit (setrlimit is no
+	 * event): read it again at the next tick, before this is told */
+	st->limit_ts = 0;
 	st->limits.last_fail = ev->ts > l->last_mono ? ev->ts : l->last_mono;
 	st->limits.last_errno = (int)-ev->ret;
 	st->limits.last_nr = ev->nr;

@@ -717,6 +717,20 @@ static void test_alert_lifecycle(void)
 		fdw_leaks_tick(l, mono += NS, real += 1);
 	CHECK(ex && ex->state == FDW_ALERT_RESOLVED);
 
+	/* the process lowers its own limit (setrlimit: no event) and hits
+	 * it within limit_refresh: the EMFILE makes the limit be read again
+	 * before the alert tells it */
+	fake_soft = 150;
+	apply(&m, sys(PID, FILES, FDW_SYS_OPENAT, -EMFILE, (uint64_t)AT_FDCWD, 0, 0));
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	hit = fdw_alerts_find_firing(&store, FDW_ALERT_LIMIT_HIT, PID, PID * 10);
+	CHECK(hit != NULL);
+	if (hit) {
+		CHECK(strstr(hit->summary, "soft limit 150") != NULL);
+		CHECK_EQ(json_integer_value(json_object_get(hit->evidence, "limit_soft")), 150);
+	}
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, PID, PID * 10) != NULL);
+
 	/* exit: nothing fires for it any more */
 	{
 		struct fdw_event ev = {
@@ -730,9 +744,10 @@ static void test_alert_lifecycle(void)
 		 0);
 	CHECK_EQ(fdw_leaks_stats(l)->procs, 0);
 	fflush(logf);
-	/* each fire and each resolve logged once, with a priority */
-	CHECK_EQ(count_lines(log, "<4>fdwatchd: leak alert"), 3);
-	CHECK_EQ(count_lines(log, "<5>fdwatchd: leak alert"), 3);
+	/* each fire and each resolve logged once, with a priority (growth,
+	 * exhaustion and limit-hit, then limit-hit and exhaustion again) */
+	CHECK_EQ(count_lines(log, "<4>fdwatchd: leak alert"), 5);
+	CHECK_EQ(count_lines(log, "<5>fdwatchd: leak alert"), 5);
 	CHECK_EQ(count_lines(log, "firing: fd-growth pid 4242 (leaky)"), 1);
 	leaks_teardown(l, &m, &store);
 	fclose(logf);
