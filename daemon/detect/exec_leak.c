@@ -20,7 +20,12 @@
  *                   fork or in the program that execs (`cmd 3>file`, `exec
  *                   3<&0`, posix_spawn's file actions), or a parent put it
  *                   on a number it chose (dup2/dup3/F_DUPFD: socket
- *                   activation's fd 3, LISTEN_FDS);
+ *                   activation's fd 3, LISTEN_FDS), or a shell made it
+ *                   (exec_leak_shells, matched against the creating
+ *                   thread's command): a shell's redirections (`exec
+ *                   3>lock; flock 3`, `exec {v}>file`) are how it passes
+ *                   fds to the commands it runs, on whatever number the
+ *                   open got, and shells make their own fds close-on-exec;
  *   made inheritable  its close-on-exec bit was cleared on purpose (F_SETFD,
  *                   FIONCLEX: python's pass_fds, make's jobserver pipe
  *                   handed to a recursive make).
@@ -141,6 +146,8 @@ static struct fdw_proc *exec_culprit(struct fdw_leaks *l, struct fdw_proc *p,
 		return NULL;
 	if (o->source != FDW_SRC_INHERIT || !o->pid)
 		return NULL; /* set up by p itself, or older than the daemon */
+	if (fdw_leak_comm_listed(l->cfg.exec_leak_shells, o->comm))
+		return NULL; /* a shell's redirection, set up for its commands */
 	creator = fdw_model_proc(l->m, o->pid);
 	if (creator && creator != p && creator->start_ts <= o->ts)
 		return creator;

@@ -60,6 +60,27 @@ static void test_config(void)
 	CHECK_EQ(fdw_leak_config_set(&c, "no_such=1"), -EINVAL);
 	CHECK_EQ(fdw_leak_config_set(&c, "=1"), -EINVAL);
 	CHECK_EQ(fdw_leak_config_set(&c, "exhaustion_ratio=0.8x"), -EINVAL);
+	/* the shells: a list of commands */
+	CHECK(fdw_leak_comm_listed(c.exec_leak_shells, "bash"));
+	CHECK(fdw_leak_comm_listed(c.exec_leak_shells, "csh"));
+	CHECK(fdw_leak_comm_listed(c.exec_leak_shells, "sh"));
+	CHECK(!fdw_leak_comm_listed(c.exec_leak_shells, "bas"));
+	CHECK(!fdw_leak_comm_listed(c.exec_leak_shells, "python3"));
+	CHECK(!fdw_leak_comm_listed(c.exec_leak_shells, ""));
+	CHECK(!fdw_leak_comm_listed(c.exec_leak_shells, NULL));
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=,bash"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=bash,,sh"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=bash sh"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=a0123456789abcdef"), -EINVAL);
+	CHECK(fdw_leak_comm_listed(c.exec_leak_shells, "bash")); /* unchanged */
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=rc,es"), 0);
+	CHECK(fdw_leak_comm_listed(c.exec_leak_shells, "es"));
+	CHECK(!fdw_leak_comm_listed(c.exec_leak_shells, "bash"));
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells="), 0); /* none */
+	CHECK(!fdw_leak_comm_listed(c.exec_leak_shells, "rc"));
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=bash,sh"), 0);
+	CHECK_EQ(fdw_leak_config_set(&c, "race_preclose_ms=60001"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "race_preclose_ms=0"), 0);
 	/* min samples follow a smaller window */
 	CHECK_EQ(fdw_leak_config_set(&c, "fast_window=8"), 0);
 	CHECK_EQ(c.fast_min_samples, 8);
@@ -71,6 +92,7 @@ static void test_config(void)
 		CHECK(n > 0 && (size_t)n == strlen(buf));
 		CHECK(!strncmp(buf, "fast_window=8 fast_min_samples=8 fast_min_rate=0.5 ", 51));
 		CHECK(strstr(buf, " exec_leaks=0 ") != NULL);
+		CHECK(strstr(buf, " exec_leak_shells=bash,sh ") != NULL);
 		CHECK(strchr(buf, '\n') == NULL);
 		CHECK(buf[n - 1] != ' ');
 		CHECK_EQ(fdw_leak_config_print(&c, small, sizeof(small)), n);
@@ -1002,6 +1024,13 @@ static void test_exec_attribution(void)
 		ORPHAN = 6031, /* the creator exited: its child, the parent, is blamed */
 		OKID = 6032,
 		OGKID = 6033,
+		LOCKSH = 6034, /* bash: exec 3>lock (open straight into 3); flock 3 */
+		FLOCK = 6035,
+		SLEEP = 6036,
+		VARSH = 6037,  /* bash: exec {v}>file (F_DUPFD from 10: 10 is busy) */
+		VKID = 6038,
+		SHLEAK = 6039, /* a leaker whose child execs a shell, which execs */
+		SHKID = 6040,
 	};
 	struct fdw_leak_config c;
 	struct fdw_alerts store;
@@ -1107,6 +1136,20 @@ static void test_exec_attribution(void)
 	spawn(&m, SH, SELF, "wrapper");
 	do_open(&m, SELF, files_of(SELF), 3, "/var/lock/x", O_RDONLY);
 	do_exec(&m, SELF, "prog");
+	/* the flock(1) idiom: a shell's redirection for its commands, on the
+	 * number the open got (no dup2: the number was free) */
+	spawn(&m, SH, LOCKSH, "bash");
+	do_open(&m, LOCKSH, files_of(LOCKSH), 3, "/tmp/x.lock", O_WRONLY | O_CREAT | O_TRUNC);
+	spawn(&m, LOCKSH, FLOCK, "flock");
+	spawn(&m, LOCKSH, SLEEP, "sleep");
+	/* exec {v}>file: open, F_DUPFD(fd, 10), which got 11, close */
+	spawn(&m, SH, VARSH, "bash");
+	do_open(&m, VARSH, files_of(VARSH), 3, "/tmp/v.out", O_WRONLY | O_CREAT | O_TRUNC);
+	SYS(&m, VARSH, FDW_SYS_FCNTL, 11, 3, F_DUPFD, 10);
+	SYS(&m, VARSH, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	CHECK(!(fdw_slot_origin(fdw_table_slot(fdw_model_proc_table(&m, fdw_model_proc(&m, VARSH)),
+					       11))->flags & FDW_ORIGIN_CHOSEN));
+	spawn(&m, VARSH, VKID, "cat");
 	for (int i = 0; i < 3; i++)
 		fdw_leaks_tick(l, mono += NS, real += 1);
 	CHECK_EQ(exec_alerts(&store), 0);
@@ -1139,9 +1182,17 @@ static void test_exec_attribution(void)
 	do_fork(&m, ORPHAN, OKID);
 	do_exit(&m, ORPHAN);
 	spawn(&m, OKID, OGKID, "child");
+	/* a program that leaks into a shell, which execs something else: the
+	 * program is to blame, not the shell */
+	spawn(&m, SH, SHLEAK, "shleaker");
+	do_open(&m, SHLEAK, files_of(SHLEAK), 3, "/srv/k", O_RDONLY);
+	spawn(&m, SHLEAK, SHKID, "sh");
+	do_exec(&m, SHKID, "cmd");
 	fdw_leaks_tick(l, mono += NS, real += 1);
 
-	CHECK_EQ(exec_alerts(&store), 5);
+	CHECK_EQ(exec_alerts(&store), 6);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, SHLEAK, SHLEAK * 10) != NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, LOCKSH, LOCKSH * 10) == NULL);
 	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, LEAKER, LEAKER * 10);
 	CHECK(a != NULL);
 	if (a) {
@@ -1177,7 +1228,7 @@ static void test_exec_attribution(void)
 	/* one alert per site: more children of the leaker add none */
 	spawn(&m, LEAKER, 6100, "helper");
 	fdw_leaks_tick(l, mono += NS, real += 1);
-	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 5);
+	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 6);
 	leaks_teardown(l, &m, &store);
 }
 
