@@ -264,6 +264,10 @@ struct fdw_leak_stats {
 	uint64_t race_deep_refused; /* deep mode refused: max_deep or the kernel map */
 	uint64_t race_reuse_excused;/* a number reused in a way the thread knew of (it
 				     * closed or reopened it) or for the same kind of file */
+	uint64_t race_preclose;	    /* close-in-flight and dup2-clobber by a dup2/dup3
+				     * whose placeholder was closed within
+				     * race_preclose_ms: the pre-close idiom, excused */
+	uint64_t race_preclose_dropped; /* candidates refused: RACE_PRECLOSE_WAIT waiting */
 };
 
 struct fdw_leaks;
