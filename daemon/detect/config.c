@@ -33,8 +33,8 @@ void fdw_leak_config_default(struct fdw_leak_config *c)
 		.limit_quiet = 60,
 		.exec_leaks = true,
 		.exec_min_age = 10,
-		/* matched against the creating thread's command (a script run by
-		 * its #! line has the script's name instead) */
+		/* matched against the creating thread's command, and the base
+		 * name of its executable (a #! script's command is its name) */
 		.exec_leak_shells = "bash,sh,dash,zsh,ksh,mksh,ash,busybox,fish,tcsh,csh",
 		.evidence_refresh = 10,
 		.races = true,

@@ -104,6 +104,10 @@ struct leak_exec {
 	uint64_t children_total, seq;
 	uint64_t pending_since;
 	bool pending;
+	/* the base name of the program's executable, for exec_leak_shells
+	 * (a script's command is its own name): read once per program */
+	uint64_t exe_exec; /* the exec_count it was read at, + 1; 0: not read */
+	char exe[16];	   /* "" unknown, or too long to be a listed name */
 	struct leak_alert alert;
 };
 

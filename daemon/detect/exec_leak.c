@@ -22,7 +22,10 @@
  *                   on a number it chose (dup2/dup3/F_DUPFD: socket
  *                   activation's fd 3, LISTEN_FDS), or a shell made it
  *                   (exec_leak_shells, matched against the creating
- *                   thread's command): a shell's redirections (`exec
+ *                   thread's command, or the base name of the creator's
+ *                   executable when it still runs that program: a script
+ *                   started by its #! line has its own name for a
+ *                   command): a shell's redirections (`exec
  *                   3>lock; flock 3`, `exec {v}>file`) are how it passes
  *                   fds to the commands it runs, on whatever number the
  *                   open got, and shells make their own fds close-on-exec;
@@ -157,6 +160,24 @@ static struct fdw_proc *exec_culprit(struct fdw_leaks *l, struct fdw_proc *p,
 }
 
 /*
+ * Does `creator` run a shell (exec_leak_shells), by its executable's name?
+ * A script run by its #! line has the script's name for a command. Read
+ * once per program.
+ */
+static bool exec_shell_exe(struct fdw_leaks *l, const struct fdw_proc *creator,
+			   struct leak_exec *x)
+{
+	if (!l->ops.read_exe || !l->cfg.exec_leak_shells[0])
+		return false;
+	if (x->exe_exec != creator->exec_count + 1) {
+		x->exe_exec = creator->exec_count + 1;
+		if (l->ops.read_exe(l->ops.userdata, creator->pid, x->exe, sizeof(x->exe)) < 0)
+			x->exe[0] = '\0';
+	}
+	return fdw_leak_comm_listed(l->cfg.exec_leak_shells, x->exe);
+}
+
+/*
  * An fd without close-on-exec survived the exec of `p`: note it against
  * its culprit now, while the child's table still shows where the fd came
  * from (short-lived children are gone by the next tick); reported at the
@@ -180,6 +201,11 @@ static void exec_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const stru
 	if (!st)
 		return;
 	x = &st->exec;
+	/* the creator itself (still running the program that made it) */
+	if (owner->pid == fdw_slot_origin(slot)->pid && exec_shell_exe(l, owner, x)) {
+		l->stats.exec_fds_excused++;
+		return;
+	}
 	if (exec_log(x) < 0)
 		return;
 	exec_note_child(x, p, ev);

@@ -79,7 +79,8 @@ struct fdw_leak_config {
 	bool exec_leaks;	       /* report fds leaked across exec */
 	unsigned int exec_min_age;     /* s the leaking process must outlive the first such
 					* exec (short-lived shells are no news) */
-	/* commands of shells, comma-separated: an fd a shell made without
+	/* shells, comma-separated, matched against the creating thread's
+	 * command and the creator's executable: an fd a shell made without
 	 * close-on-exec is a redirection it set up for its commands */
 	char exec_leak_shells[FDW_LEAK_SHELLS_LEN];
 	unsigned int evidence_refresh; /* s between evidence updates of a firing alert */
@@ -232,6 +233,9 @@ struct fdw_leak_ops {
 	/* the process's owner (sys/pidinfo.h fdw_pid_owner_read), stored in
 	 * its alerts for access control; optional (NULL: owner unknown) */
 	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid);
+	/* the base name of the program it runs (sys/pidinfo.h
+	 * fdw_pid_exe_name); optional (NULL: only commands are matched) */
+	int (*read_exe)(void *userdata, uint32_t pid, char *buf, size_t len);
 	void *userdata;
 };
 

@@ -19,6 +19,8 @@ ending in a process that stays (so an alert against it could fire):
   (g) the flock(1) idiom: bash's `exec 3>lock; flock 3` (the open lands
       on 3: no dup2), then a command in the background;
   (h) bash's `exec {v}>file` (F_DUPFD from 10, which is busy);
+  (i) (g) in a script started by its #! line (its command is the
+      script's name, its executable bash);
   (d) last, on a line from the test: fdw_leak exec, which opens a file and
       a socket without close-on-exec, forks and execs.
 
@@ -84,6 +86,8 @@ os.waitpid(pid, 0)
 bash -c 'exec 3>"$T/g.lock"; flock 3; sleep infinity & echo "G $$ $!"; wait' &
 # (h) a number bash picks: exec {v}>file
 bash -c 'exec {v}>"$T/h.out"; sleep infinity & echo "H $$ $v $!"; wait' &
+# (i) the same in a #! script
+"$T/lockscript" &
 read -r go
 # (d) the real thing
 "$FDW_LEAK" exec "$T/secret"
@@ -91,6 +95,12 @@ read -r go
 
 MAKEFILE = "all:\n\t+$(MAKE) -s -f sub.mk\n"
 SUBMK = "all:\n\t@echo \"E $$$$\"; exec sleep infinity\n"
+LOCKSCRIPT = '''#!/bin/bash
+exec 3>"$T/i.lock"
+flock 3
+sleep infinity & echo "I $$ $!"
+wait
+'''
 
 
 def descendants(root):
@@ -183,6 +193,10 @@ def run_all(r, tmp, procs):
     for name in ("data", "secret"):
         with open(os.path.join(tmp, name), "w") as f:
             f.write("x\n")
+    script = os.path.join(tmp, "lockscript")
+    with open(script, "w") as f:
+        f.write(LOCKSCRIPT)
+    os.chmod(script, 0o755)
     make_ok = shutil.which("make") is not None
     if make_ok:
         os.mkdir(os.path.join(tmp, "mk"))
@@ -212,7 +226,7 @@ def run_all(r, tmp, procs):
         check_eq(fd_target(d.proc.pid, 10), "/dev/null", "fdwatchd's stray fd 10")
         outer.stdin.write(b"go\n")
         outer.stdin.flush()
-        want = ["WRAP", "A", "B", "B2", "B3", "CPY", "C", "F", "G", "H"] + (
+        want = ["WRAP", "A", "B", "B2", "B3", "CPY", "C", "F", "G", "H", "I"] + (
             ["E"] if make_ok else [])
         got = lines.wait(want)
         pid = {w: int(got[w][0]) for w in want}
@@ -235,6 +249,10 @@ def run_all(r, tmp, procs):
             check(hfd > 10, f"(h) bash picked {hfd}")
             check_eq(fd_target(int(got["H"][2]), hfd), os.path.join(tmp, "h.out"),
                      f"(h) the shell's command got fd {hfd}")
+            check_eq(fd_target(int(got["I"][1]), 3), os.path.join(tmp, "i.lock"),
+                     "(i) the script's command got fd 3")
+            with open(f"/proc/{got['I'][0]}/comm") as f:
+                check_eq(f.read().strip(), "lockscript", "(i) the script's command name")
 
         outer.stdin.write(b"go\n")  # the wrapper's read: (d)
         outer.stdin.flush()

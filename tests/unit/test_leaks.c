@@ -595,10 +595,23 @@ static unsigned int count_lines(const char *log, const char *needle)
 	return n;
 }
 
+/* pids whose program is bash, whatever their command (a #! script's) */
+#define FAKE_BASH_FIRST 6041
+#define FAKE_BASH_LAST 6042
+static unsigned int fake_exe_reads;
+
+static int fake_exe(void *u, uint32_t pid, char *buf, size_t len)
+{
+	fake_exe_reads++;
+	snprintf(buf, len, "%s", pid >= FAKE_BASH_FIRST && pid <= FAKE_BASH_LAST ? "bash" : "prog");
+	return 0;
+}
+
 static const struct fdw_leak_ops fake_ops = {
 	.read_limit = fake_limit,
 	.read_start = fake_start,
 	.read_unit = fake_unit,
+	.read_exe = fake_exe,
 };
 
 /* A model, an alert store (not persisted, silent) and the detectors on
@@ -1031,6 +1044,9 @@ static void test_exec_attribution(void)
 		VKID = 6038,
 		SHLEAK = 6039, /* a leaker whose child execs a shell, which execs */
 		SHKID = 6040,
+		SCRIPT = 6041, /* bash running a #! script: its command is the script's */
+		SKID = 6043,
+		SKID2 = 6044,
 	};
 	struct fdw_leak_config c;
 	struct fdw_alerts store;
@@ -1150,6 +1166,14 @@ static void test_exec_attribution(void)
 	CHECK(!(fdw_slot_origin(fdw_table_slot(fdw_model_proc_table(&m, fdw_model_proc(&m, VARSH)),
 					       11))->flags & FDW_ORIGIN_CHOSEN));
 	spawn(&m, VARSH, VKID, "cat");
+	/* the same in a script started by its #! line: the command is the
+	 * script's name, the executable bash's (read once for the program) */
+	spawn(&m, SH, SCRIPT, "backup.sh");
+	do_open(&m, SCRIPT, files_of(SCRIPT), 3, "/run/backup.lock", O_WRONLY | O_CREAT);
+	fake_exe_reads = 0;
+	spawn(&m, SCRIPT, SKID, "flock");
+	spawn(&m, SCRIPT, SKID2, "tar");
+	CHECK_EQ(fake_exe_reads, 1);
 	for (int i = 0; i < 3; i++)
 		fdw_leaks_tick(l, mono += NS, real += 1);
 	CHECK_EQ(exec_alerts(&store), 0);
