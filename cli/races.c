@@ -52,7 +52,9 @@ static const struct {
 	  "\n"
 	  "What to do: wake the blocked thread first (shutdown(fd, SHUT_RDWR) on a\n"
 	  "socket, a wake-up pipe or eventfd beside it, a timeout), wait for it to\n"
-	  "return, then close.\n" },
+	  "return, then close. A placeholder dup2'd over the fd, the thread\n"
+	  "signalled, and the number closed within race_preclose_ms (OpenJDK's\n"
+	  "pre-close) is not reported.\n" },
 	{ "dup2-clobber",
 	  "dup2() or dup3() was called onto a descriptor number that was open and\n"
 	  "had been opened by another thread.\n"
@@ -64,7 +66,8 @@ static const struct {
 	  "What to do: dup2 only onto numbers your code owns (0, 1, 2 when\n"
 	  "redirecting; numbers you reserved). To replace a shared descriptor on\n"
 	  "purpose (log rotation), reopen the same path; fdwatch does not report\n"
-	  "that.\n" },
+	  "that, nor a dup2 whose number is closed within race_preclose_ms (the\n"
+	  "pre-close idiom: a dup2 then a close is a close).\n" },
 	{ "fd-reuse",
 	  "A thread used a file descriptor number that, since its previous use,\n"
 	  "another thread had closed and reopened as a different kind of file.\n"

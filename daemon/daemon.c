@@ -581,7 +581,7 @@ out:
  */
 static int start_detectors(struct fdw_daemon *d)
 {
-	char buf[1024];
+	char buf[2048];
 	int r;
 
 	r = fdw_alerts_init(&d->alerts, d->cfg.max_alerts, d->cfg.state_dir);

@@ -505,8 +505,9 @@ static int file_handler(void *user, const char *section, const char *name, const
 			for (size_t i = 0; fdw_leak_config_name(i); i++)
 				known |= !strcmp(fdw_leak_config_name(i), name);
 			if (known)
-				file_error(x, -EINVAL, name, "invalid value '%s' (out of range or "
-							     "not a number, see fdwatch.conf(5))",
+				file_error(x, -EINVAL, name, "invalid value '%s' (out of range, "
+							     "not a number, or not a list of "
+							     "names, see fdwatch.conf(5))",
 					   value);
 			else
 				file_error(x, -EINVAL, name, "unknown key in [leak]");

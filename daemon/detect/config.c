@@ -33,6 +33,9 @@ void fdw_leak_config_default(struct fdw_leak_config *c)
 		.limit_quiet = 60,
 		.exec_leaks = true,
 		.exec_min_age = 10,
+		/* matched against the creating thread's command, and the base
+		 * name of its executable (a #! script's command is its name) */
+		.exec_leak_shells = "bash,sh,dash,zsh,ksh,mksh,ash,busybox,fish,tcsh,csh",
 		.evidence_refresh = 10,
 		.races = true,
 		.race_quiet = 3600,
@@ -41,6 +44,8 @@ void fdw_leak_config_default(struct fdw_leak_config *c)
 		 * host once on, and any user's finding would turn them on */
 		.race_deep = false,
 		.max_deep = 64,
+		/* the JDK's pre-close closes within milliseconds */
+		.race_preclose_ms = 1000,
 		.max_procs = 65536,
 		.max_watch = 64,
 		.max_stacks = 4096,
@@ -49,7 +54,7 @@ void fdw_leak_config_default(struct fdw_leak_config *c)
 	};
 }
 
-enum { T_UINT, T_DOUBLE, T_BOOL };
+enum { T_UINT, T_DOUBLE, T_BOOL, T_LIST };
 
 /*
  * live: the setting may change while the detectors run (a reload): a
@@ -82,12 +87,15 @@ static const struct setting {
 	U(limit_quiet, 1, 86400 * 7, true),
 	{ "exec_leaks", T_BOOL, offsetof(struct fdw_leak_config, exec_leaks), 0, 1, true },
 	U(exec_min_age, 0, 86400, true),
+	{ "exec_leak_shells", T_LIST, offsetof(struct fdw_leak_config, exec_leak_shells), 0,
+	  FDW_LEAK_SHELLS_LEN - 1, true },
 	U(evidence_refresh, 1, 86400, true),
 	{ "races", T_BOOL, offsetof(struct fdw_leak_config, races), 0, 1, true },
 	U(race_quiet, 1, 86400 * 7, true),
 	U(max_race_procs, 1, 1 << 20, false),
 	{ "race_deep", T_BOOL, offsetof(struct fdw_leak_config, race_deep), 0, 1, true },
 	U(max_deep, 0, 256, false),
+	U(race_preclose_ms, 0, 60000, true),
 	U(max_procs, 1, 1 << 24, false),
 	U(max_watch, 0, 256, false),
 	U(max_stacks, 1, 1 << 20, false),
@@ -97,19 +105,69 @@ static const struct setting {
 #undef D
 };
 
+/*
+ * A list of commands: names of 1 to 15 bytes (a command's length), no
+ * space, '=' or control character, separated by commas; empty: none.
+ */
+static int set_list(char *dst, size_t size, const char *v)
+{
+	size_t n = strlen(v), run = 0;
+
+	if (n >= size)
+		return -EINVAL;
+	for (size_t i = 0; i <= n; i++) {
+		unsigned char ch = (unsigned char)v[i];
+
+		if (ch == ',' || ch == '\0') {
+			if (!run && n)
+				return -EINVAL; /* an empty name */
+			run = 0;
+			continue;
+		}
+		if (ch <= ' ' || ch == '=' || ch == 0x7f || ++run > 15)
+			return -EINVAL;
+	}
+	memset(dst, 0, size);
+	memcpy(dst, v, n);
+	return 0;
+}
+
+bool fdw_leak_comm_listed(const char *list, const char *comm)
+{
+	size_t len = comm ? strnlen(comm, 16) : 0;
+
+	if (!list || !len)
+		return false;
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (n == len && !memcmp(p, comm, n))
+			return true;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return false;
+}
+
 int fdw_leak_config_set(struct fdw_leak_config *c, const char *kv)
 {
 	const char *eq = kv ? strchr(kv, '=') : NULL;
 	char *end;
 	double v;
 
-	if (!eq || eq == kv || !eq[1])
+	if (!eq || eq == kv)
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
 		const struct setting *s = &settings[i];
 
 		if (strlen(s->name) != (size_t)(eq - kv) || memcmp(s->name, kv, (size_t)(eq - kv)))
 			continue;
+		if (s->type == T_LIST)
+			return set_list((char *)c + s->off, (size_t)s->max + 1, eq + 1);
+		if (!eq[1])
+			return -EINVAL;
 		errno = 0;
 		v = strtod(eq + 1, &end);
 		if (errno || *end || end == eq + 1 || !isfinite(v) || v < s->min || v > s->max)
@@ -147,10 +205,12 @@ int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len
 	for (size_t i = 0; i < n; i++) {
 		const struct setting *s = &settings[i];
 		const char *p = (const char *)c + s->off;
-		char val[32];
+		char val[FDW_LEAK_SHELLS_LEN];
 		int r;
 
-		if (s->type == T_UINT)
+		if (s->type == T_LIST)
+			snprintf(val, sizeof(val), "%s", p);
+		else if (s->type == T_UINT)
 			snprintf(val, sizeof(val), "%u", *(const unsigned int *)p);
 		else if (s->type == T_DOUBLE)
 			snprintf(val, sizeof(val), "%g", *(const double *)p);
@@ -167,8 +227,16 @@ int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len
 
 static size_t setting_size(const struct setting *s)
 {
-	return s->type == T_UINT ? sizeof(unsigned int) : s->type == T_DOUBLE ? sizeof(double)
-									 : sizeof(bool);
+	switch (s->type) {
+	case T_UINT:
+		return sizeof(unsigned int);
+	case T_DOUBLE:
+		return sizeof(double);
+	case T_LIST:
+		return (size_t)s->max + 1;
+	default:
+		return sizeof(bool);
+	}
 }
 
 int fdw_leak_config_merge(struct fdw_leak_config *dst, const struct fdw_leak_config *src,
@@ -184,7 +252,7 @@ int fdw_leak_config_merge(struct fdw_leak_config *dst, const struct fdw_leak_con
 		char *d = (char *)dst + s->off;
 		const char *p = (const char *)src + s->off;
 
-		if (!memcmp(d, p, setting_size(s)))
+		if (s->type == T_LIST ? !strcmp(d, p) : !memcmp(d, p, setting_size(s)))
 			continue;
 		if (s->live) {
 			memcpy(d, p, setting_size(s));

@@ -104,6 +104,10 @@ struct leak_exec {
 	uint64_t children_total, seq;
 	uint64_t pending_since;
 	bool pending;
+	/* the base name of the program's executable, for exec_leak_shells
+	 * (a script's command is its own name): read once per program */
+	uint64_t exe_exec; /* the exec_count it was read at, + 1; 0: not read */
+	char exe[16];	   /* "" unknown, or too long to be a listed name */
 	struct leak_alert alert;
 };
 
@@ -157,9 +161,25 @@ struct leak_race_kind {
 	uint64_t last_ts;  /* CLOCK_MONOTONIC of the newest finding */
 };
 
+#define RACE_PRECLOSE_WAIT 32 /* pre-close candidates waiting per process */
+
+/*
+ * A close-in-flight or dup2-clobber by a dup2/dup3 that may be the
+ * pre-close idiom (a placeholder dup2'd over the fd, the number closed a
+ * moment later): it waits race_preclose_ms for a close of the generation
+ * that dup2 installed, which excuses it; then it is a finding.
+ */
+struct race_wait {
+	struct race_finding f;
+	uint64_t install_seq; /* the dup2/dup3's event: the placeholder's origin */
+	enum race_kind kind;
+};
+
 /* Allocated on a process's first finding (each kind's list on its first). */
 struct leak_races {
 	struct leak_race_kind k[RACE_KINDS];
+	struct race_wait *wait; /* RACE_PRECLOSE_WAIT, allocated on the first */
+	unsigned int nwait;
 	uint32_t sweep_tid; /* the last EBADF close: a run of them on consecutive */
 	int sweep_fd;	    /* fds by one thread is a close-everything loop */
 	uint64_t sweep_seq;

@@ -20,7 +20,15 @@
  *                   fork or in the program that execs (`cmd 3>file`, `exec
  *                   3<&0`, posix_spawn's file actions), or a parent put it
  *                   on a number it chose (dup2/dup3/F_DUPFD: socket
- *                   activation's fd 3, LISTEN_FDS);
+ *                   activation's fd 3, LISTEN_FDS), or a shell made it
+ *                   (exec_leak_shells, matched against the creating
+ *                   thread's command, or the base name of the creator's
+ *                   executable when it still runs that program: a script
+ *                   started by its #! line has its own name for a
+ *                   command): a shell's redirections (`exec
+ *                   3>lock; flock 3`, `exec {v}>file`) are how it passes
+ *                   fds to the commands it runs, on whatever number the
+ *                   open got, and shells make their own fds close-on-exec;
  *   made inheritable  its close-on-exec bit was cleared on purpose (F_SETFD,
  *                   FIONCLEX: python's pass_fds, make's jobserver pipe
  *                   handed to a recursive make).
@@ -141,12 +149,32 @@ static struct fdw_proc *exec_culprit(struct fdw_leaks *l, struct fdw_proc *p,
 		return NULL;
 	if (o->source != FDW_SRC_INHERIT || !o->pid)
 		return NULL; /* set up by p itself, or older than the daemon */
+	if (fdw_leak_comm_listed(l->cfg.exec_leak_shells, o->comm))
+		return NULL; /* a shell's redirection, set up for its commands */
 	creator = fdw_model_proc(l->m, o->pid);
 	if (creator && creator != p && creator->start_ts <= o->ts)
 		return creator;
 	/* the creator is gone (or its pid reused): the parent holds a fork
 	 * of its program */
 	return p->ppid && p->ppid != p->pid ? fdw_model_proc(l->m, p->ppid) : NULL;
+}
+
+/*
+ * Does `creator` run a shell (exec_leak_shells), by its executable's name?
+ * A script run by its #! line has the script's name for a command. Read
+ * once per program.
+ */
+static bool exec_shell_exe(struct fdw_leaks *l, const struct fdw_proc *creator,
+			   struct leak_exec *x)
+{
+	if (!l->ops.read_exe || !l->cfg.exec_leak_shells[0])
+		return false;
+	if (x->exe_exec != creator->exec_count + 1) {
+		x->exe_exec = creator->exec_count + 1;
+		if (l->ops.read_exe(l->ops.userdata, creator->pid, x->exe, sizeof(x->exe)) < 0)
+			x->exe[0] = '\0';
+	}
+	return fdw_leak_comm_listed(l->cfg.exec_leak_shells, x->exe);
 }
 
 /*
@@ -173,6 +201,11 @@ static void exec_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const stru
 	if (!st)
 		return;
 	x = &st->exec;
+	/* the creator itself (still running the program that made it) */
+	if (owner->pid == fdw_slot_origin(slot)->pid && exec_shell_exe(l, owner, x)) {
+		l->stats.exec_fds_excused++;
+		return;
+	}
 	if (exec_log(x) < 0)
 		return;
 	exec_note_child(x, p, ev);

@@ -411,6 +411,11 @@ static int sys_read_owner(void *root, uint32_t pid, uint32_t *uid)
 	return fdw_pid_owner_read(root, pid, uid);
 }
 
+static int sys_read_exe(void *root, uint32_t pid, char *buf, size_t len)
+{
+	return fdw_pid_exe_name(root, pid, buf, len);
+}
+
 int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
 		  const struct fdw_leaks_deps *deps)
 {
@@ -435,6 +440,7 @@ int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
 		l->ops.read_start = sys_read_start;
 		l->ops.read_unit = sys_read_unit;
 		l->ops.read_owner = sys_read_owner;
+		l->ops.read_exe = sys_read_exe;
 		l->ops.userdata = (void *)deps->proc_root;
 	}
 	l->obs_idx = -1;

@@ -55,6 +55,8 @@
 
 struct fdw_capture;
 
+#define FDW_LEAK_SHELLS_LEN 192 /* exec_leak_shells, with its NUL */
+
 struct fdw_leak_config {
 	/* growth, fast: one sample of the open fd count per second */
 	unsigned int fast_window;      /* samples (s) looked at */
@@ -77,6 +79,10 @@ struct fdw_leak_config {
 	bool exec_leaks;	       /* report fds leaked across exec */
 	unsigned int exec_min_age;     /* s the leaking process must outlive the first such
 					* exec (short-lived shells are no news) */
+	/* shells, comma-separated, matched against the creating thread's
+	 * command and the creator's executable: an fd a shell made without
+	 * close-on-exec is a redirection it set up for its commands */
+	char exec_leak_shells[FDW_LEAK_SHELLS_LEN];
 	unsigned int evidence_refresh; /* s between evidence updates of a firing alert */
 	/* races and misuse (races.c) */
 	bool races;		       /* report double-close, use-after-close, ... */
@@ -84,6 +90,8 @@ struct fdw_leak_config {
 	unsigned int max_race_procs;   /* processes with findings kept */
 	bool race_deep;		       /* deep mode (fd-reuse) for processes with a finding */
 	unsigned int max_deep;	       /* processes in deep mode at once */
+	unsigned int race_preclose_ms; /* a dup2/dup3 over a fd another thread uses, then a
+					* close of it within this: the pre-close idiom */
 	/* bounds */
 	unsigned int max_procs;	       /* processes with detector state */
 	unsigned int max_watch;	       /* processes with user stack capture */
@@ -114,6 +122,8 @@ int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len
  */
 int fdw_leak_config_merge(struct fdw_leak_config *dst, const struct fdw_leak_config *src,
 			  char *restart, size_t len);
+/* Is `comm` one of the comma-separated names in `list`? */
+bool fdw_leak_comm_listed(const char *list, const char *comm);
 /* The i-th setting's name, NULL past the last (documentation checks). */
 const char *fdw_leak_config_name(size_t i);
 
@@ -223,6 +233,9 @@ struct fdw_leak_ops {
 	/* the process's owner (sys/pidinfo.h fdw_pid_owner_read), stored in
 	 * its alerts for access control; optional (NULL: owner unknown) */
 	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid);
+	/* the base name of the program it runs (sys/pidinfo.h
+	 * fdw_pid_exe_name); optional (NULL: only commands are matched) */
+	int (*read_exe)(void *userdata, uint32_t pid, char *buf, size_t len);
 	void *userdata;
 };
 
@@ -255,6 +268,10 @@ struct fdw_leak_stats {
 	uint64_t race_deep_refused; /* deep mode refused: max_deep or the kernel map */
 	uint64_t race_reuse_excused;/* a number reused in a way the thread knew of (it
 				     * closed or reopened it) or for the same kind of file */
+	uint64_t race_preclose;	    /* close-in-flight and dup2-clobber by a dup2/dup3
+				     * whose placeholder was closed within
+				     * race_preclose_ms: the pre-close idiom, excused */
+	uint64_t race_preclose_dropped; /* candidates refused: RACE_PRECLOSE_WAIT waiting */
 };
 
 struct fdw_leaks;

@@ -25,6 +25,17 @@
  *                    a close. A replacement by the same file (a log
  *                    reopened under its path) is excused.
  *
+ * The pre-close idiom (OpenJDK's way to abort a blocked call on a channel
+ * it closes): dup2(placeholder, fd), signal the blocked threads, close(fd)
+ * once none is in a call on it, within milliseconds. The number stays
+ * allocated until that close, so nothing can reuse it under the blocked
+ * call, and a dup2 followed by a close is no more than a close. A
+ * close-in-flight or dup2-clobber of a dup2/dup3 waits (struct race_wait,
+ * RACE_PRECLOSE_WAIT per process, the excess dropped and counted) until
+ * the generation it installed is closed, which excuses it when that came
+ * within race_preclose_ms of the dup2; past that, it is a finding. A close
+ * while a thread is still blocked makes its own close-in-flight.
+ *
  * Findings are kept per process and kind (RACE_FINDINGS distinct ones, a
  * repeat of the same site only counts), in state allocated on the first
  * one (max_race_procs processes); each kind is one alert per process,
@@ -187,6 +198,95 @@ static void new_finding(struct race_finding *f, const struct fdw_event *ev, int 
 	f->ts = ev->ts;
 }
 
+/* ---- the pre-close idiom ----------------------------------------------------- */
+
+static uint64_t preclose_ns(const struct fdw_leaks *l)
+{
+	return (uint64_t)l->cfg.race_preclose_ms * 1000000ull;
+}
+
+/*
+ * Finding f of kind k, by the dup2/dup3 whose event was install_seq, waits
+ * for a close of what that dup2 installed; with no room it is dropped,
+ * counted (a process making RACE_PRECLOSE_WAIT such replaces within the
+ * window either does the idiom at that rate, or has findings enough
+ * waiting already).
+ */
+static void preclose_wait(struct fdw_leaks *l, struct leak_races *r, enum race_kind k,
+			  const struct race_finding *f, uint64_t install_seq)
+{
+	struct race_wait *w;
+
+	if (!r->wait)
+		r->wait = calloc(RACE_PRECLOSE_WAIT, sizeof(*r->wait));
+	if (!r->wait || r->nwait >= RACE_PRECLOSE_WAIT) {
+		l->stats.race_preclose_dropped++;
+		return;
+	}
+	w = &r->wait[r->nwait++];
+	w->f = *f;
+	w->install_seq = install_seq;
+	w->kind = k;
+}
+
+static void preclose_drop(struct leak_races *r, unsigned int i)
+{
+	r->wait[i] = r->wait[--r->nwait];
+}
+
+/*
+ * The generation of fd that the dup2/dup3 of event install_seq installed
+ * was closed at time ts: the findings waiting on it are the idiom when
+ * that came within the window (later, they wait for the tick).
+ */
+static void preclose_closed(struct fdw_leaks *l, struct leak_races *r, int fd,
+			    uint64_t install_seq, uint64_t ts)
+{
+	for (unsigned int i = 0; i < r->nwait;) {
+		struct race_wait *w = &r->wait[i];
+
+		if (w->f.fd != fd || w->install_seq != install_seq ||
+		    (ts > w->f.ts && ts - w->f.ts > preclose_ns(l))) {
+			i++;
+			continue;
+		}
+		l->stats.race_preclose++;
+		preclose_drop(r, i);
+	}
+}
+
+/* A close of fd (slot: what it closed) in a process with findings waiting. */
+static void on_close(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev, int fd,
+		     const struct fdw_slot *slot)
+{
+	struct leak_proc *st = leak_proc_find(l, p);
+
+	if (!st || !st->races || !st->races->nwait || !fdw_slot_open(slot))
+		return;
+	preclose_closed(l, st->races, fd, fdw_slot_origin(slot)->seq, ev->ts);
+}
+
+/* The waiting past the window are findings now (the pipeline was drained
+ * before the tick: a close within the window was applied). */
+static void preclose_expire(struct fdw_leaks *l, struct leak_races *r, uint32_t pid,
+			    uint64_t now)
+{
+	for (unsigned int i = 0; i < r->nwait;) {
+		struct race_wait *w = &r->wait[i];
+		struct race_finding f;
+		enum race_kind k;
+
+		if (now <= w->f.ts || now - w->f.ts <= preclose_ns(l)) {
+			i++;
+			continue;
+		}
+		f = w->f;
+		k = w->kind;
+		preclose_drop(r, i);
+		(void)report(l, r, k, &f, pid);
+	}
+}
+
 /* ---- the events --------------------------------------------------------------- */
 
 /*
@@ -329,6 +429,26 @@ static void on_in_flight(struct fdw_leaks *l, struct leak_proc *st, struct fdw_p
 	h = closed_gen(l->m, slot, 0);
 	if (h)
 		gen_from_hist(&f, h);
+	if ((ev->nr == FDW_SYS_DUP2 || ev->nr == FDW_SYS_DUP3) && l->cfg.race_preclose_ms &&
+	    slot) {
+		/* a replace: the pre-close idiom, when a close of what it put
+		 * there follows (this record comes after the dup2's) */
+		const struct fdw_origin *so = fdw_slot_origin(slot);
+		const struct fdw_origin *ho = h ? fdw_origin_at(h->origin) : NULL;
+		const struct fdw_origin *hc = h ? fdw_origin_at(h->closed) : NULL;
+
+		if (fdw_slot_open(slot) && so->tid == ev->tid && so->nr == ev->nr &&
+		    so->seq < ev->seq) {
+			preclose_wait(l, r, RACE_CLOSE_IN_FLIGHT, &f, so->seq);
+			return;
+		}
+		if (!fdw_slot_open(slot) && ho && hc && ho->tid == ev->tid && ho->nr == ev->nr &&
+		    ho->seq < ev->seq && hc->ts >= ho->ts && hc->ts - ho->ts <= preclose_ns(l)) {
+			/* closed already: the whole idiom before this record */
+			l->stats.race_preclose++;
+			return;
+		}
+	}
 	(void)report(l, r, RACE_CLOSE_IN_FLIGHT, &f, p->pid);
 }
 
@@ -366,6 +486,11 @@ static void on_clobber(struct fdw_leaks *l, struct leak_proc *st, struct fdw_pro
 	origin_of_event(&f.closed, ev, p);
 	f.closed.from_fd = (int32_t)ev->args[0];
 	snprintf(f.target, sizeof(f.target), "%s", target ? target : "");
+	/* the generation this dup2 installs has its event for an origin */
+	if (l->cfg.race_preclose_ms) {
+		preclose_wait(l, r, RACE_DUP2_CLOBBER, &f, ev->seq);
+		return;
+	}
 	(void)report(l, r, RACE_DUP2_CLOBBER, &f, p->pid);
 }
 
@@ -417,6 +542,11 @@ static void races_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const str
 
 	if (!l->cfg.races)
 		return;
+	if (kind == FDW_FDEV_CLOSE) {
+		/* every close of the host: no state made for it */
+		on_close(l, p, ev, fd, slot);
+		return;
+	}
 	st = leak_proc_get(l, p, ev->ts);
 	if (!st)
 		return;
@@ -585,6 +715,8 @@ static void races_on_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_p
 
 	if (!r)
 		return;
+	if (r->nwait)
+		preclose_expire(l, r, p->pid, now);
 	for (int k = 0; k < RACE_KINDS; k++) {
 		struct leak_race_kind *rk = &r->k[k];
 		struct fdw_alert *a = leak_alert_current(l, &st->race_alert[k]);
@@ -639,6 +771,7 @@ static void races_on_proc_exit(struct fdw_leaks *l, struct leak_proc *st)
 		return;
 	for (int k = 0; k < RACE_KINDS; k++)
 		free(st->races->k[k].f);
+	free(st->races->wait);
 	if (st->races->deep) {
 		(void)fdw_capture_deep(l->capture, st->pid, false);
 		if (l->stats.race_deep)
@@ -656,7 +789,7 @@ const struct fdw_detector leak_races_detector = {
 	.on_fd_event = races_on_fd_event,
 	.fd_events = FDW_LEAK_FDEV(FDW_FDEV_DOUBLE_CLOSE) | FDW_LEAK_FDEV(FDW_FDEV_BAD_FD) |
 		     FDW_LEAK_FDEV(FDW_FDEV_IN_FLIGHT) | FDW_LEAK_FDEV(FDW_FDEV_CLOBBER) |
-		     FDW_LEAK_FDEV(FDW_FDEV_REUSE),
+		     FDW_LEAK_FDEV(FDW_FDEV_REUSE) | FDW_LEAK_FDEV(FDW_FDEV_CLOSE),
 	.on_tick = races_on_tick,
 	.on_proc_exit = races_on_proc_exit,
 };

@@ -559,6 +559,7 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "exec_leak_fds", st->leaks.dropped_exec_fds },
 		{ "race_findings", st->leaks.race_dropped },
 		{ "race_processes", st->leaks.race_dropped_procs },
+		{ "race_preclose", st->leaks.race_preclose_dropped },
 		{ "deep_processes", st->leaks.race_deep_refused },
 		{ "metrics_clients", st->server.dropped_mclients },
 		{ "verify_requests", st->verify_refused },
@@ -598,6 +599,7 @@ static void render_races(struct sb *b, const struct fdw_stats *st)
 		{ "single_thread", ls->race_single_thread },
 		{ "close_not_seen", ls->race_unconfirmed },
 		{ "reuse_known_to_thread", ls->race_reuse_excused },
+		{ "pre_close", ls->race_preclose },
 	};
 
 	family(b, "fdwatch_race_findings_total", "counter",
@@ -606,7 +608,7 @@ static void render_races(struct sb *b, const struct fdw_stats *st)
 		sb_printf(b, "fdwatch_race_findings_total{kind=\"%s\"} %llu\n", kinds[i],
 			  (unsigned long long)ls->race_findings[i]);
 	family(b, "fdwatch_race_excused_total", "counter",
-	       "EBADF results not reported as findings, by reason.");
+	       "EBADF results and other candidates not reported as findings, by reason.");
 	for (size_t i = 0; i < sizeof(excused) / sizeof(excused[0]); i++)
 		sb_printf(b, "fdwatch_race_excused_total{reason=\"%s\"} %llu\n", excused[i].reason,
 			  (unsigned long long)excused[i].v);

@@ -327,6 +327,37 @@ int fdw_pid_unit(const char *root, uint32_t pid, char *out, size_t len)
 	return 0;
 }
 
+int fdw_pid_exe_name(const char *root, uint32_t pid, char *buf, size_t len)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	const char *base;
+	ssize_t n;
+	size_t blen;
+
+	if (!len)
+		return -EINVAL;
+	buf[0] = '\0';
+	n = snprintf(path, sizeof(path), "%s/%u/exe", root_or_proc(root), pid);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	target[n] = '\0';
+	/* the file was replaced since (a package upgrade): still its name */
+	if (n > 10 && !strcmp(target + n - 10, " (deleted)"))
+		target[n - 10] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	blen = strlen(base);
+	if (!blen)
+		return -EBADMSG;
+	if (blen >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, base, blen + 1);
+	return 0;
+}
+
 int fdw_boot_time_read(const char *root, double *out)
 {
 	char path[PATH_MAX], *line = NULL, *end;

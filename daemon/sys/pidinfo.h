@@ -66,6 +66,14 @@ int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner);
  */
 int fdw_pid_unit(const char *root, uint32_t pid, char *buf, size_t len);
 
+/*
+ * The base name of ROOT/PID/exe's target (" (deleted)" dropped): the
+ * program a process runs, where its command is a script's name when the
+ * script was started by its #! line. buf is "" on failure; -ENAMETOOLONG
+ * when the name does not fit.
+ */
+int fdw_pid_exe_name(const char *root, uint32_t pid, char *buf, size_t len);
+
 /* The host's boot time, seconds since the epoch (the btime line of ROOT/stat). */
 int fdw_boot_time_read(const char *root, double *out);
 

@@ -16,12 +16,19 @@ ending in a process that stays (so an alert against it could fire):
   (e) make -j2 with a jobserver and a recursive make (when make exists);
   (f) socket activation by hand: a listening socket dup2'd onto fd 3,
       LISTEN_FDS=1, fork, exec;
+  (g) the flock(1) idiom: bash's `exec 3>lock; flock 3` (the open lands
+      on 3: no dup2), then a command in the background;
+  (h) bash's `exec {v}>file` (F_DUPFD from 10, which is busy);
+  (i) (g) in a script started by its #! line (its command is the
+      script's name, its executable bash);
   (d) last, on a line from the test: fdw_leak exec, which opens a file and
       a socket without close-on-exec, forks and execs.
 
 Exactly one exec-leak alert comes out for the whole tree (all of it still
 alive): against the fdw_leak parent, naming its two fds (openat, socket),
-not 10 or 251, in `fdwatch leaks --json` and GET /v1/leaks. Every
+not 10 or 251, in `fdwatch leaks --json` and GET /v1/leaks. Then fdw_leak
+exec again, its child exec'ing sh, which execs it: the alert is against
+fdw_leak, not the shell. Every
 scenario really passed its fd (checked in /proc). Sync: lines on pipes,
 and the (d) alert, which fires at a tick after every other exec was
 applied."""
@@ -75,6 +82,12 @@ if pid == 0:
     os.execvp("sh", ["sh", "-c", "echo F $$ $LISTEN_FDS; exec sleep infinity"])
 os.waitpid(pid, 0)
 ' &
+# (g) flock(1)'s idiom: the open lands on 3 itself
+bash -c 'exec 3>"$T/g.lock"; flock 3; sleep infinity & echo "G $$ $!"; wait' &
+# (h) a number bash picks: exec {v}>file
+bash -c 'exec {v}>"$T/h.out"; sleep infinity & echo "H $$ $v $!"; wait' &
+# (i) the same in a #! script
+"$T/lockscript" &
 read -r go
 # (d) the real thing
 "$FDW_LEAK" exec "$T/secret"
@@ -82,6 +95,12 @@ read -r go
 
 MAKEFILE = "all:\n\t+$(MAKE) -s -f sub.mk\n"
 SUBMK = "all:\n\t@echo \"E $$$$\"; exec sleep infinity\n"
+LOCKSCRIPT = '''#!/bin/bash
+exec 3>"$T/i.lock"
+flock 3
+sleep infinity & echo "I $$ $!"
+wait
+'''
 
 
 def descendants(root):
@@ -174,6 +193,10 @@ def run_all(r, tmp, procs):
     for name in ("data", "secret"):
         with open(os.path.join(tmp, name), "w") as f:
             f.write("x\n")
+    script = os.path.join(tmp, "lockscript")
+    with open(script, "w") as f:
+        f.write(LOCKSCRIPT)
+    os.chmod(script, 0o755)
     make_ok = shutil.which("make") is not None
     if make_ok:
         os.mkdir(os.path.join(tmp, "mk"))
@@ -203,7 +226,8 @@ def run_all(r, tmp, procs):
         check_eq(fd_target(d.proc.pid, 10), "/dev/null", "fdwatchd's stray fd 10")
         outer.stdin.write(b"go\n")
         outer.stdin.flush()
-        want = ["WRAP", "A", "B", "B2", "B3", "CPY", "C", "F"] + (["E"] if make_ok else [])
+        want = ["WRAP", "A", "B", "B2", "B3", "CPY", "C", "F", "G", "H", "I"] + (
+            ["E"] if make_ok else [])
         got = lines.wait(want)
         pid = {w: int(got[w][0]) for w in want}
 
@@ -219,6 +243,16 @@ def run_all(r, tmp, procs):
                      "(c) the pass_fds fd")
             check((fd_target(pid["F"], 3) or "").startswith("socket:"), "(f) fd 3 is the listener")
             check_eq(got["F"][1:], ["1"], "(f) LISTEN_FDS")
+            check_eq(fd_target(int(got["G"][1]), 3), os.path.join(tmp, "g.lock"),
+                     "(g) the shell's command got fd 3")
+            hfd = int(got["H"][1])
+            check(hfd > 10, f"(h) bash picked {hfd}")
+            check_eq(fd_target(int(got["H"][2]), hfd), os.path.join(tmp, "h.out"),
+                     f"(h) the shell's command got fd {hfd}")
+            check_eq(fd_target(int(got["I"][1]), 3), os.path.join(tmp, "i.lock"),
+                     "(i) the script's command got fd 3")
+            with open(f"/proc/{got['I'][0]}/comm") as f:
+                check_eq(f.read().strip(), "lockscript", "(i) the script's command name")
 
         outer.stdin.write(b"go\n")  # the wrapper's read: (d)
         outer.stdin.flush()
@@ -253,6 +287,25 @@ def run_all(r, tmp, procs):
             check_eq([a["pid"] for a in cli], [leaker],
                      f"exec-leak alerts from `fdwatch leaks --json` ({describe(cli)})")
         outer.stdin.close()  # EOF: fdw_leak's child ends, then its parent
+
+        with r.case("a program leaks into sh, which execs another: the program is blamed"):
+            lk = subprocess.Popen([os.path.join(T.PROGS, "fdw_leak"), "exec",
+                                   os.path.join(tmp, "secret"), "sh"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  start_new_session=True)
+            procs.append(lk)
+            ll = Lines(lk, "fdw_leak exec sh")
+            kv = dict(x.split("=", 1) for x in ll.wait(["PARENT"])["PARENT"] if "=" in x)
+            cpid = int(ll.wait(["CHILD"])["CHILD"][0].split("=", 1)[1])
+            a = H.wait_alert(d, int(kv["pid"]), "exec-leak", 20)
+            T.log(a["summary"])
+            ev = a["evidence"]
+            check_eq(sorted(f["fd"] for f in ev["leaked"]),
+                     sorted(int(x) for x in kv["leaked"].split(",")), "leaked fds")
+            check_eq([(c["pid"], c["comm"]) for c in ev["children"]], [(cpid, "sh")],
+                     "the child, as the shell it exec'd first")
+            check_eq(exec_alerts(H.leaks(d)["alerts"], {cpid}), [], "no alert on the child")
+            lk.stdin.close()
 
 
 if __name__ == "__main__":

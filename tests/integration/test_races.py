@@ -11,7 +11,8 @@ come out of GET /v1/races?pid= (via `fdwatch races --pid --json`) with
 that kind, pid, fd, tids and the provenance of the generation it hit, and
 no other kind for that process. The clean modes and the textbook patterns
 (bash pipelines, python subprocess with and without pass_fds, fork+pipe
-tee, dup2 of a pipe onto 0 before exec, /dev/null over 0,1,2) must make
+tee, dup2 of a pipe onto 0 before exec, /dev/null over 0,1,2, OpenJDK's
+pre-close of a channel with a thread blocked in accept or read) must make
 none. Hostile: an unprivileged user spamming double closes over many
 numbers gets a bounded finding list (the rest counted as dropped), and the
 daemon's memory does not follow the spam."""
@@ -27,7 +28,7 @@ from fdwtest import check, check_eq
 USES = ["fstat", "lseek", "read", "write", "fcntl", "ioctl", "shutdown", "sendto",
         "epoll_ctl", "openat", "dup2"]
 CLEAN = ["clean-stdio", "clean-closeall", "clean-probe", "clean-mode", "clean-negative",
-         "clean-epoll", "clean-reopen"]
+         "clean-epoll", "clean-reopen", "clean-preclose"]
 RACE_KINDS = {"double-close", "use-after-close", "close-in-flight", "dup2-clobber", "fd-reuse"}
 
 
@@ -134,6 +135,18 @@ def main(r):
         finding_case(r, d, "dup2-clobber", None, "dup2-clobber",
                      lambda cp, f: check_gen(f, cp.int("opener"), cp.int("closer"), "openat",
                                              "dup2"))
+        # the pre-close idiom's shape, but the close comes seconds later
+        finding_case(r, d, "dup2-late-close", None, "dup2-clobber",
+                     lambda cp, f: check_gen(f, cp.int("opener"), cp.int("closer"), "openat",
+                                             "dup2"))
+        # a placeholder dup2'd over, then closed under the blocked read: the
+        # close is the finding, the dup2 is not
+        finding_case(r, d, "preclose-blocked", None, "close-in-flight",
+                     lambda cp, f: (
+                         check_eq(f["syscall"], "close", "closing syscall"),
+                         check_eq(f["blocked_tid"], cp.int("blocked"), "blocked thread"),
+                         check_eq(f["blocked_syscall"], "read", "blocked syscall"),
+                         check_gen(f, cp.int("opener"), cp.int("closer"), "dup2", "close")))
 
         with r.case("fd-reuse (deep mode after a first finding)"):
             p = T.Prog("fdw_race", "fd-reuse")

@@ -18,10 +18,11 @@
  *                            ("FULL fds=N limit=L"); on "emfile", opens until
  *                            EMFILE ("EMFILE fds=N failures=K"); on "release",
  *                            closes down to the first 10 fds ("RELEASED fds=N")
- *   exec PATH                opens PATH without close-on-exec, a cloexec pipe
+ *   exec PATH [sh]           opens PATH without close-on-exec, a cloexec pipe
  *                            and a socket without cloexec, prints "PARENT
  *                            pid=P leaked=A,B cloexec=C,D", forks and execs
- *                            itself as "child"; waits for it
+ *                            itself as "child" (with "sh": execs /bin/sh,
+ *                            which execs it); waits for it
  *   child                    (after exec) prints "CHILD pid=C"; on "close"
  *                            closes every fd above 2 ("CLOSED")
  *
@@ -31,6 +32,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,7 +283,7 @@ static void exhaust(long limit, const char *path)
 
 /* ---- leaks into children ---- */
 
-static void exec_parent(const char *self, const char *path)
+static void exec_parent(const char *self, const char *path, bool via_sh)
 {
 	int keep, p[2], sock, status;
 	pid_t child;
@@ -299,7 +301,10 @@ static void exec_parent(const char *self, const char *path)
 	if (child < 0)
 		die("fork");
 	if (child == 0) {
-		execl(self, self, "child", (char *)NULL);
+		if (via_sh)
+			execl("/bin/sh", "sh", "-c", "exec \"$0\" child", self, (char *)NULL);
+		else
+			execl(self, self, "child", (char *)NULL);
 		die("exec");
 	}
 	if (waitpid(child, &status, 0) < 0)
@@ -334,7 +339,8 @@ int main(int argc, char **argv)
 		steady_loop(atof(argv[2]), atoi(argv[3]));
 	else if (!strcmp(mode, "exhaust") && argc == 4)
 		exhaust(atol(argv[2]), argv[3]);
-	else if (!strcmp(mode, "exec") && argc == 3) {
+	else if (!strcmp(mode, "exec") &&
+		 (argc == 3 || (argc == 4 && !strcmp(argv[3], "sh")))) {
 		/* exec the real path: the child's command is its base name */
 		char self[4096];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -342,13 +348,13 @@ int main(int argc, char **argv)
 		if (n <= 0)
 			die("readlink /proc/self/exe");
 		self[n] = '\0';
-		exec_parent(self, argv[2]);
+		exec_parent(self, argv[2], argc == 4);
 	}
 	else if (!strcmp(mode, "child") && argc == 2)
 		exec_child();
 	else {
 		fprintf(stderr, "usage: fdw_leak dup RATE SECONDS PATH | slow PER_MIN SECONDS | "
-				"steady SECONDS BURST | exhaust LIMIT PATH | exec PATH | child\n");
+				"steady SECONDS BURST | exhaust LIMIT PATH | exec PATH [sh] | child\n");
 		return 2;
 	}
 	return 0;

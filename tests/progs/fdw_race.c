@@ -17,6 +17,12 @@
  *   dup2-in-flight      the same, B dup2()s /dev/null onto it
  *   range-in-flight     the same, B close_range()s it
  *   dup2-clobber        A opens /dev/zero, B dup2()s /dev/null onto it
+ *   dup2-late-close     the same, and B closes it 2.5 s later (past
+ *                       race_preclose_ms: no pre-close)
+ *   preclose-blocked    A blocks in read() on a pipe, B dup2()s a placeholder
+ *                       over it and closes it while A is still blocked (the
+ *                       close is the finding: the number is free under A's
+ *                       call)
  *   fd-reuse            deep mode: first a double close (any finding puts the
  *                       process in deep mode; checkpoint "armed", the driver
  *                       waits for that finding), then A uses a socket at N
@@ -38,12 +44,22 @@
  *   clean-epoll         A waits in epoll_wait; B removes a socket from the
  *                       set and closes it, then wakes A through an eventfd
  *   clean-reopen        B reopens A's log file under the same path onto A's fd
+ *   clean-preclose      OpenJDK's pre-close, three times with one placeholder
+ *                       (a socketpair end, the other closed): B blocks in
+ *                       accept() on the listener the main thread made; main
+ *                       dup2()s the placeholder over it and signals B
+ *                       (SIGUSR1, no SA_RESTART), B returns EINTR and closes
+ *                       the number (ServerSocketChannel); then twice B
+ *                       blocks in read() on a socket it made, main dup2()s,
+ *                       signals, joins B, closes it (SocketChannel)
  *   clean-handoff       deep mode (armed as for fd-reuse); the numbers of
  *                       sockets handed between threads: B uses A's socket at
  *                       N and closes it, A makes another at N, B uses it; A
  *                       closes it and makes another socket at N, B uses it
  */
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -197,6 +213,39 @@ static void *a_clobber(void *unused)
 	shared_fd = xopen("/dev/zero", O_RDONLY | O_CLOEXEC);
 	sync2();
 	sync2();
+	return NULL;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* ServerSocketChannel: blocked in accept until pre-closed, then closes */
+static void *a_accept(void *unused)
+{
+	a_tid = gettid_();
+	sync2(); /* the listener exists */
+	expect(accept4(shared_fd, NULL, NULL, SOCK_CLOEXEC) < 0 && errno == EINTR,
+	       "accept interrupted");
+	/* the JDK's tryFinishClose: no thread in a call on it any more */
+	expect(close(shared_fd) == 0, "close of the pre-closed listener");
+	return NULL;
+}
+
+/* SocketChannel: makes a socket, blocks in read until pre-closed */
+static void *a_sock_read(void *unused)
+{
+	int sv[2];
+	char c;
+
+	a_tid = gettid_();
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		die("socketpair");
+	shared_fd = sv[0];
+	shared_fd2 = sv[1];
+	sync2(); /* the socket exists */
+	expect(read(shared_fd, &c, 1) < 0 && errno == EINTR, "read interrupted");
 	return NULL;
 }
 
@@ -401,7 +450,7 @@ static int run_mode(const char *mode, const char *arg)
 		join_a(t);
 		cp(mode, "fd=%d opener=%d closer=%d culprit=%d blocked=%d", p[0], me, me, me,
 		   a_tid);
-	} else if (!strcmp(mode, "dup2-clobber")) {
+	} else if (!strcmp(mode, "dup2-clobber") || !strcmp(mode, "dup2-late-close")) {
 		t = start_a(a_clobber);
 		sync2();
 		g = xopen("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -409,7 +458,62 @@ static int run_mode(const char *mode, const char *arg)
 		close(g);
 		sync2();
 		join_a(t);
+		if (!strcmp(mode, "dup2-late-close")) {
+			usleep(2500 * 1000);
+			expect(sys_close(shared_fd) == 0, "close");
+		}
 		cp(mode, "fd=%d opener=%d closer=%d culprit=%d", shared_fd, a_tid, me, me);
+	} else if (!strcmp(mode, "preclose-blocked")) {
+		if (pipe2(p, O_CLOEXEC))
+			die("pipe2");
+		shared_fd = p[0];
+		g = xopen("/dev/null", O_RDONLY | O_CLOEXEC); /* the placeholder */
+		t = start_a(a_in_flight);
+		sync2();
+		wait_blocked(a_tid, SYS_read, p[0]);
+		expect(sys_dup2(g, p[0]) == p[0], "dup2 onto %d", p[0]);
+		expect(sys_close(p[0]) == 0, "close %d", p[0]); /* A still blocked */
+		expect(write(p[1], "x", 1) == 1, "write"); /* the blocked read returns */
+		join_a(t);
+		cp(mode, "fd=%d opener=%d closer=%d culprit=%d blocked=%d", p[0], me, me, me,
+		   a_tid);
+	} else if (!strcmp(mode, "clean-preclose")) {
+		struct sigaction sa = { .sa_handler = on_usr1 }; /* no SA_RESTART */
+		struct sockaddr_in sin = { .sin_family = AF_INET,
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int sp[2], ph;
+
+		if (sigaction(SIGUSR1, &sa, NULL))
+			die("sigaction");
+		/* the placeholder, made once: a socketpair end, the other closed */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp))
+			die("socketpair");
+		close(sp[1]);
+		ph = sp[0];
+		/* ServerSocketChannel.close() with a thread in accept() */
+		shared_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (shared_fd < 0 || bind(shared_fd, (struct sockaddr *)&sin, sizeof(sin)) ||
+		    listen(shared_fd, 8))
+			die("listener");
+		t = start_a(a_accept);
+		sync2();
+		wait_blocked(a_tid, SYS_accept4, shared_fd);
+		expect(sys_dup2(ph, shared_fd) == shared_fd, "pre-close of the listener");
+		if (pthread_kill(t, SIGUSR1))
+			die("pthread_kill");
+		join_a(t); /* it closed the number */
+		/* SocketChannel.close() with a reader blocked, twice */
+		for (int i = 0; i < 2; i++) {
+			t = start_a(a_sock_read);
+			sync2();
+			wait_blocked(a_tid, SYS_read, shared_fd);
+			expect(sys_dup2(ph, shared_fd) == shared_fd, "pre-close of the socket");
+			if (pthread_kill(t, SIGUSR1))
+				die("pthread_kill");
+			join_a(t); /* no thread in a call on it: the real close */
+			expect(sys_close(shared_fd) == 0 && close(shared_fd2) == 0, "close");
+		}
+		cp(mode, "fd=%d", shared_fd);
 	} else if (!strcmp(mode, "fd-reuse")) {
 		char *path = make_file(tmpdir_path, "db");
 

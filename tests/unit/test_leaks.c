@@ -60,6 +60,27 @@ static void test_config(void)
 	CHECK_EQ(fdw_leak_config_set(&c, "no_such=1"), -EINVAL);
 	CHECK_EQ(fdw_leak_config_set(&c, "=1"), -EINVAL);
 	CHECK_EQ(fdw_leak_config_set(&c, "exhaustion_ratio=0.8x"), -EINVAL);
+	/* the shells: a list of commands */
+	CHECK(fdw_leak_comm_listed(c.exec_leak_shells, "bash"));
+	CHECK(fdw_leak_comm_listed(c.exec_leak_shells, "csh"));
+	CHECK(fdw_leak_comm_listed(c.exec_leak_shells, "sh"));
+	CHECK(!fdw_leak_comm_listed(c.exec_leak_shells, "bas"));
+	CHECK(!fdw_leak_comm_listed(c.exec_leak_shells, "python3"));
+	CHECK(!fdw_leak_comm_listed(c.exec_leak_shells, ""));
+	CHECK(!fdw_leak_comm_listed(c.exec_leak_shells, NULL));
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=,bash"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=bash,,sh"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=bash sh"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=a0123456789abcdef"), -EINVAL);
+	CHECK(fdw_leak_comm_listed(c.exec_leak_shells, "bash")); /* unchanged */
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=rc,es"), 0);
+	CHECK(fdw_leak_comm_listed(c.exec_leak_shells, "es"));
+	CHECK(!fdw_leak_comm_listed(c.exec_leak_shells, "bash"));
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells="), 0); /* none */
+	CHECK(!fdw_leak_comm_listed(c.exec_leak_shells, "rc"));
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=bash,sh"), 0);
+	CHECK_EQ(fdw_leak_config_set(&c, "race_preclose_ms=60001"), -EINVAL);
+	CHECK_EQ(fdw_leak_config_set(&c, "race_preclose_ms=0"), 0);
 	/* min samples follow a smaller window */
 	CHECK_EQ(fdw_leak_config_set(&c, "fast_window=8"), 0);
 	CHECK_EQ(c.fast_min_samples, 8);
@@ -71,6 +92,7 @@ static void test_config(void)
 		CHECK(n > 0 && (size_t)n == strlen(buf));
 		CHECK(!strncmp(buf, "fast_window=8 fast_min_samples=8 fast_min_rate=0.5 ", 51));
 		CHECK(strstr(buf, " exec_leaks=0 ") != NULL);
+		CHECK(strstr(buf, " exec_leak_shells=bash,sh ") != NULL);
 		CHECK(strchr(buf, '\n') == NULL);
 		CHECK(buf[n - 1] != ' ');
 		CHECK_EQ(fdw_leak_config_print(&c, small, sizeof(small)), n);
@@ -573,10 +595,23 @@ static unsigned int count_lines(const char *log, const char *needle)
 	return n;
 }
 
+/* pids whose program is bash, whatever their command (a #! script's) */
+#define FAKE_BASH_FIRST 6041
+#define FAKE_BASH_LAST 6042
+static unsigned int fake_exe_reads;
+
+static int fake_exe(void *u, uint32_t pid, char *buf, size_t len)
+{
+	fake_exe_reads++;
+	snprintf(buf, len, "%s", pid >= FAKE_BASH_FIRST && pid <= FAKE_BASH_LAST ? "bash" : "prog");
+	return 0;
+}
+
 static const struct fdw_leak_ops fake_ops = {
 	.read_limit = fake_limit,
 	.read_start = fake_start,
 	.read_unit = fake_unit,
+	.read_exe = fake_exe,
 };
 
 /* A model, an alert store (not persisted, silent) and the detectors on
@@ -1017,6 +1052,16 @@ static void test_exec_attribution(void)
 		ORPHAN = 6031, /* the creator exited: its child, the parent, is blamed */
 		OKID = 6032,
 		OGKID = 6033,
+		LOCKSH = 6034, /* bash: exec 3>lock (open straight into 3); flock 3 */
+		FLOCK = 6035,
+		SLEEP = 6036,
+		VARSH = 6037,  /* bash: exec {v}>file (F_DUPFD from 10: 10 is busy) */
+		VKID = 6038,
+		SHLEAK = 6039, /* a leaker whose child execs a shell, which execs */
+		SHKID = 6040,
+		SCRIPT = 6041, /* bash running a #! script: its command is the script's */
+		SKID = 6043,
+		SKID2 = 6044,
 	};
 	struct fdw_leak_config c;
 	struct fdw_alerts store;
@@ -1122,6 +1167,28 @@ static void test_exec_attribution(void)
 	spawn(&m, SH, SELF, "wrapper");
 	do_open(&m, SELF, files_of(SELF), 3, "/var/lock/x", O_RDONLY);
 	do_exec(&m, SELF, "prog");
+	/* the flock(1) idiom: a shell's redirection for its commands, on the
+	 * number the open got (no dup2: the number was free) */
+	spawn(&m, SH, LOCKSH, "bash");
+	do_open(&m, LOCKSH, files_of(LOCKSH), 3, "/tmp/x.lock", O_WRONLY | O_CREAT | O_TRUNC);
+	spawn(&m, LOCKSH, FLOCK, "flock");
+	spawn(&m, LOCKSH, SLEEP, "sleep");
+	/* exec {v}>file: open, F_DUPFD(fd, 10), which got 11, close */
+	spawn(&m, SH, VARSH, "bash");
+	do_open(&m, VARSH, files_of(VARSH), 3, "/tmp/v.out", O_WRONLY | O_CREAT | O_TRUNC);
+	SYS(&m, VARSH, FDW_SYS_FCNTL, 11, 3, F_DUPFD, 10);
+	SYS(&m, VARSH, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	CHECK(!(fdw_slot_origin(fdw_table_slot(fdw_model_proc_table(&m, fdw_model_proc(&m, VARSH)),
+					       11))->flags & FDW_ORIGIN_CHOSEN));
+	spawn(&m, VARSH, VKID, "cat");
+	/* the same in a script started by its #! line: the command is the
+	 * script's name, the executable bash's (read once for the program) */
+	spawn(&m, SH, SCRIPT, "backup.sh");
+	do_open(&m, SCRIPT, files_of(SCRIPT), 3, "/run/backup.lock", O_WRONLY | O_CREAT);
+	fake_exe_reads = 0;
+	spawn(&m, SCRIPT, SKID, "flock");
+	spawn(&m, SCRIPT, SKID2, "tar");
+	CHECK_EQ(fake_exe_reads, 1);
 	for (int i = 0; i < 3; i++)
 		fdw_leaks_tick(l, mono += NS, real += 1);
 	CHECK_EQ(exec_alerts(&store), 0);
@@ -1154,9 +1221,17 @@ static void test_exec_attribution(void)
 	do_fork(&m, ORPHAN, OKID);
 	do_exit(&m, ORPHAN);
 	spawn(&m, OKID, OGKID, "child");
+	/* a program that leaks into a shell, which execs something else: the
+	 * program is to blame, not the shell */
+	spawn(&m, SH, SHLEAK, "shleaker");
+	do_open(&m, SHLEAK, files_of(SHLEAK), 3, "/srv/k", O_RDONLY);
+	spawn(&m, SHLEAK, SHKID, "sh");
+	do_exec(&m, SHKID, "cmd");
 	fdw_leaks_tick(l, mono += NS, real += 1);
 
-	CHECK_EQ(exec_alerts(&store), 5);
+	CHECK_EQ(exec_alerts(&store), 6);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, SHLEAK, SHLEAK * 10) != NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, LOCKSH, LOCKSH * 10) == NULL);
 	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, LEAKER, LEAKER * 10);
 	CHECK(a != NULL);
 	if (a) {
@@ -1192,7 +1267,7 @@ static void test_exec_attribution(void)
 	/* one alert per site: more children of the leaker add none */
 	spawn(&m, LEAKER, 6100, "helper");
 	fdw_leaks_tick(l, mono += NS, real += 1);
-	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 5);
+	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 6);
 	leaks_teardown(l, &m, &store);
 }
 
@@ -1473,6 +1548,10 @@ static void test_races(void)
 	t_open(&m, PID, 13, "/srv/log");
 	apply(&m, tsys(PID, FDW_SYS_DUP2, 12, 13, 12));
 	fdw_leaks_tick(l, mono += NS, real += 1);
+	/* the clobber waits race_preclose_ms for a close of 9 (the pre-close
+	 * idiom): none comes */
+	CHECK(race_alert(&store, FDW_ALERT_DUP2_CLOBBER) == NULL);
+	fdw_leaks_tick(l, mono += NS, real += 1);
 	a = race_alert(&store, FDW_ALERT_CLOSE_IN_FLIGHT);
 	f = finding(a, 0);
 	CHECK_EQ(jint(f, "blocked_tid", NULL), T2);
@@ -1519,6 +1598,192 @@ static void test_races(void)
 	leaks_teardown(l, &m, &store);
 }
 
+static void t_two_threads(struct fdw_model *m, uint32_t tid)
+{
+	struct fdw_event ev = sys(PID, FILES, 0, 0, 0, 0, 0);
+
+	ev.type = FDW_REC_FORK;
+	ev.flags = FDW_F_THREAD | FDW_F_SHARED_FILES;
+	ev.child_pid = PID;
+	ev.child_tid = tid;
+	ev.child_files = FILES;
+	fdw_model_apply(m, &ev);
+}
+
+/* the kernel's walk at the exit of `nr` of fd by tid: `blocked` in read on it */
+static void t_inflight(struct fdw_model *m, uint32_t tid, unsigned int nr, int fd,
+		       uint32_t blocked)
+{
+	struct fdw_event ev = tsys(tid, nr, 0, 0, 0);
+
+	ev.type = FDW_REC_INFLIGHT;
+	ev.race_fd = fd;
+	ev.other_tid = blocked;
+	ev.other_nr = FDW_SYS_ACCEPT;
+	strcpy(ev.comm, "blocked");
+	fdw_model_apply(m, &ev);
+}
+
+/* thread `tid` dup2s `ph` over `fd`, with `blocked` blocked on fd (0: none) */
+static void t_preclose(struct fdw_model *m, uint32_t tid, int ph, int fd, uint32_t blocked)
+{
+	apply(m, tsys(tid, FDW_SYS_DUP2, fd, (uint64_t)ph, (uint64_t)fd));
+	if (blocked)
+		t_inflight(m, tid, FDW_SYS_DUP2, fd, blocked);
+}
+
+static size_t nfindings(struct fdw_alerts *store, enum fdw_alert_kind k)
+{
+	struct fdw_alert *a = race_alert(store, k);
+
+	return a ? json_array_size(json_object_get(a->evidence, "findings")) : 0;
+}
+
+/*
+ * OpenJDK's pre-close: a placeholder (one end of a socketpair, made once)
+ * dup2'd over a channel's fd that other threads are blocked on, then, once
+ * they left their calls, a close of the number: neither close-in-flight
+ * nor dup2-clobber. Without the close, or with it after race_preclose_ms,
+ * both are findings; a close while a thread is still blocked is one.
+ */
+static void test_races_preclose(void)
+{
+	const uint32_t T2 = PID + 1, T3 = PID + 2;
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l;
+	struct fdw_model m;
+	const json_t *f;
+	double real = 1.8e9;
+
+	fdw_leak_config_default(&c);
+	CHECK_EQ(c.race_preclose_ms, 1000);
+	l = leaks_setup(&m, &store, &c);
+	start(&m, PID);
+	mono = NS;
+	t_two_threads(&m, T2);
+	t_two_threads(&m, T3);
+	t_open(&m, PID, 3, "/srv/placeholder"); /* the socketpair end */
+	/* ServerSocketChannel.close(): PID's listener 4, T2 in accept on it;
+	 * T2 returns (EINTR) and closes it itself (tryFinishClose) */
+	t_open(&m, PID, 4, "/srv/listener");
+	t_preclose(&m, PID, 3, 4, T2);
+	mono += NS / 100;
+	apply(&m, tsys(T2, FDW_SYS_CLOSE, 0, 4, 0));
+	/* SocketChannel.close(): T2's socket 5, T2 and T3 blocked on it
+	 * (reader, writer): close-in-flight twice, dup2-clobber; PID closes */
+	t_open(&m, T2, 5, "/srv/socket");
+	t_preclose(&m, PID, 3, 5, T2);
+	t_inflight(&m, PID, FDW_SYS_DUP2, 5, T3);
+	mono += NS / 2;
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 5, 0));
+	/* the number reused at once, pre-closed again: the same placeholder */
+	t_open(&m, T2, 5, "/srv/socket2");
+	t_preclose(&m, PID, 3, 5, 0);
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 5, 0));
+	/* and with dup3 */
+	t_open(&m, T2, 6, "/srv/socket3");
+	apply(&m, tsys(PID, FDW_SYS_DUP3, 6, 3, 6));
+	t_inflight(&m, PID, FDW_SYS_DUP3, 6, T3);
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 6, 0));
+	for (int i = 0; i < 3; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(race_alert(&store, FDW_ALERT_CLOSE_IN_FLIGHT) == NULL);
+	CHECK(race_alert(&store, FDW_ALERT_DUP2_CLOBBER) == NULL);
+	CHECK_EQ(fdw_leaks_stats(l)->race_preclose, 7);
+	CHECK_EQ(fdw_leaks_stats(l)->race_findings[RACE_CLOSE_IN_FLIGHT], 0);
+
+	/* the record of the walk after the close (the close came first): the
+	 * whole idiom is in the history already */
+	t_open(&m, T2, 7, "/srv/socket4");
+	apply(&m, tsys(PID, FDW_SYS_DUP2, 7, 3, 7));
+	apply(&m, tsys(T2, FDW_SYS_CLOSE, 0, 7, 0));
+	t_inflight(&m, PID, FDW_SYS_DUP2, 7, T3);
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(race_alert(&store, FDW_ALERT_CLOSE_IN_FLIGHT) == NULL);
+	CHECK(race_alert(&store, FDW_ALERT_DUP2_CLOBBER) == NULL);
+	CHECK_EQ(fdw_leaks_stats(l)->race_preclose, 9);
+
+	/* a close while the thread is still blocked: its own close-in-flight
+	 * (the number is free under the call); the dup2's is excused */
+	t_open(&m, T2, 8, "/srv/socket5");
+	t_preclose(&m, PID, 3, 8, T3);
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 8, 0));
+	t_inflight(&m, PID, FDW_SYS_CLOSE, 8, T3);
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_EQ(nfindings(&store, FDW_ALERT_CLOSE_IN_FLIGHT), 1);
+	f = finding(race_alert(&store, FDW_ALERT_CLOSE_IN_FLIGHT), 0);
+	CHECK_STR(json_string_value(json_object_get(f, "syscall")), "close");
+	CHECK_EQ(jint(f, "fd", NULL), 8);
+	CHECK(race_alert(&store, FDW_ALERT_DUP2_CLOBBER) == NULL);
+
+	/* no close: a real replace under a blocked call, and of T2's fd */
+	t_open(&m, T2, 9, "/srv/socket6");
+	t_preclose(&m, PID, 3, 9, T2);
+	fdw_leaks_tick(l, mono += NS / 2, real += 0.5);
+	CHECK(race_alert(&store, FDW_ALERT_DUP2_CLOBBER) == NULL); /* waits */
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_EQ(nfindings(&store, FDW_ALERT_CLOSE_IN_FLIGHT), 2);
+	CHECK_EQ(nfindings(&store, FDW_ALERT_DUP2_CLOBBER), 1);
+	f = finding(race_alert(&store, FDW_ALERT_DUP2_CLOBBER), 0);
+	CHECK_EQ(jint(f, "fd", NULL), 9);
+	CHECK_EQ(jint(json_object_get(f, "generation"), "created", "tid"), T2);
+	/* a close long after (the number was the placeholder for seconds):
+	 * the findings stand */
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 9, 0));
+	/* a close after the window, before the tick that would confirm */
+	t_open(&m, T2, 10, "/srv/socket7");
+	t_preclose(&m, PID, 3, 10, T2);
+	mono += 2 * NS;
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 10, 0));
+	fdw_leaks_tick(l, mono += NS / 10, real += 2);
+	CHECK_EQ(nfindings(&store, FDW_ALERT_CLOSE_IN_FLIGHT), 3);
+	CHECK_EQ(nfindings(&store, FDW_ALERT_DUP2_CLOBBER), 2);
+	/* a close of another generation at the number does not excuse: the
+	 * placeholder replaced by another dup2 of T2's (a clobber of PID's
+	 * placeholder, which that close excuses), then that closed */
+	t_open(&m, T2, 11, "/srv/socket8");
+	t_preclose(&m, PID, 3, 11, 0);
+	t_open(&m, T2, 12, "/srv/other");
+	apply(&m, tsys(T2, FDW_SYS_DUP2, 11, 12, 11));
+	apply(&m, tsys(T2, FDW_SYS_CLOSE, 0, 11, 0));
+	fdw_leaks_tick(l, mono += 2 * NS, real += 2);
+	CHECK_EQ(nfindings(&store, FDW_ALERT_DUP2_CLOBBER), 3);
+	CHECK_EQ(fdw_leaks_stats(l)->race_preclose, 12);
+	CHECK_EQ(fdw_leaks_stats(l)->race_preclose_dropped, 0);
+
+	/* bounded: candidates past RACE_PRECLOSE_WAIT are dropped, counted */
+	for (int fd = 100; fd < 100 + RACE_PRECLOSE_WAIT + 8; fd++) {
+		t_open(&m, T2, fd, "/srv/many");
+		t_preclose(&m, PID, 3, fd, 0);
+	}
+	CHECK_EQ(fdw_leaks_stats(l)->race_preclose_dropped, 8);
+	for (int fd = 100; fd < 100 + RACE_PRECLOSE_WAIT + 8; fd++)
+		apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, (uint64_t)fd, 0));
+	fdw_leaks_tick(l, mono += 2 * NS, real += 2);
+	CHECK_EQ(fdw_leaks_stats(l)->race_preclose, 12 + RACE_PRECLOSE_WAIT);
+	CHECK_EQ(nfindings(&store, FDW_ALERT_DUP2_CLOBBER), 3);
+	leaks_teardown(l, &m, &store);
+
+	/* race_preclose_ms=0: the idiom is reported at once */
+	fdw_leak_config_default(&c);
+	CHECK_EQ(fdw_leak_config_set(&c, "race_preclose_ms=0"), 0);
+	l = leaks_setup(&m, &store, &c);
+	start(&m, PID);
+	mono = NS;
+	t_two_threads(&m, T2);
+	t_open(&m, PID, 3, "/srv/placeholder");
+	t_open(&m, T2, 5, "/srv/socket");
+	t_preclose(&m, PID, 3, 5, T2);
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 5, 0));
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_EQ(nfindings(&store, FDW_ALERT_CLOSE_IN_FLIGHT), 1);
+	CHECK_EQ(nfindings(&store, FDW_ALERT_DUP2_CLOBBER), 1);
+	CHECK_EQ(fdw_leaks_stats(l)->race_preclose, 0);
+	leaks_teardown(l, &m, &store);
+}
+
 int main(void)
 {
 	test_config();
@@ -1532,5 +1797,6 @@ int main(void)
 	test_exec_attribution();
 	test_detector_interface();
 	test_races();
+	test_races_preclose();
 	return check_summary();
 }

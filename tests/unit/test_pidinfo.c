@@ -142,6 +142,40 @@ static void test_units(void)
 	CHECK_STR(unit, "fdw-demo.service");
 }
 
+/* a fake ROOT/PID/exe symlink to `target` */
+static void put_exe(uint32_t pid, const char *target)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%u", root, pid);
+	(void)mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%u/exe", root, pid);
+	CHECK_EQ(symlink(target, path), 0);
+}
+
+static void test_exe_name(void)
+{
+	char name[16];
+
+	put_exe(31, "/usr/bin/bash");
+	put_exe(32, "/usr/bin/dash (deleted)");
+	put_exe(33, "/opt/a/very-long-program-name");
+	put_exe(34, "busybox");
+	CHECK_EQ(fdw_pid_exe_name(root, 31, name, sizeof(name)), 0);
+	CHECK_STR(name, "bash");
+	CHECK_EQ(fdw_pid_exe_name(root, 32, name, sizeof(name)), 0);
+	CHECK_STR(name, "dash");
+	CHECK_EQ(fdw_pid_exe_name(root, 33, name, sizeof(name)), -ENAMETOOLONG);
+	CHECK_STR(name, "");
+	CHECK_EQ(fdw_pid_exe_name(root, 34, name, sizeof(name)), 0);
+	CHECK_STR(name, "busybox");
+	CHECK_EQ(fdw_pid_exe_name(root, 99, name, sizeof(name)), -ESRCH);
+	CHECK_EQ(fdw_pid_exe_name(root, 31, name, 0), -EINVAL);
+	/* this process, in the real /proc */
+	CHECK_EQ(fdw_pid_exe_name(NULL, (uint32_t)getpid(), name, sizeof(name)), 0);
+	CHECK(!strncmp(name, "test-pidinfo", 12));
+}
+
 static void test_boot_time(void)
 {
 	char text[8192];
@@ -446,6 +480,7 @@ int main(void)
 	test_stat();
 	test_limits();
 	test_units();
+	test_exe_name();
 	test_boot_time();
 	test_in_flight();
 	test_in_flight_running();
