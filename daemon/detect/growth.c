@@ -271,6 +271,20 @@ static json_t *growth_evidence(struct fdw_leaks *l, struct leak_proc *st,
 	return ev;
 }
 
+/* The figures that change every tick, in the alert and in its evidence
+ * (what `fdwatch leaks` shows: a rate and a projection frozen at the last
+ * refresh once the growth stopped misled) */
+static void growth_live(struct fdw_alert *a, const struct fdw_table *t, double rate, double eta)
+{
+	a->rate_per_s = rate;
+	a->eta_s = eta;
+	if (!a->evidence)
+		return;
+	(void)json_object_set_new(a->evidence, "fds", json_integer(t->nopen));
+	(void)json_object_set_new(a->evidence, "rate_per_min", json_real(rate * 60));
+	(void)json_object_set_new(a->evidence, "seconds_to_limit", leak_json_num(eta >= 0, eta));
+}
+
 static void growth_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
 			const struct fdw_table *t, uint64_t now, double now_real)
 {
@@ -298,8 +312,7 @@ static void growth_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak_pro
 			return;
 	}
 	/* between evidence refreshes, the figures only */
-	a->rate_per_s = g->rate_per_s;
-	a->eta_s = eta;
+	growth_live(a, t, g->rate_per_s, eta);
 }
 
 /* Firing but not growing now: resolved once half the growth was released,
@@ -311,8 +324,7 @@ static void growth_settle(struct fdw_leaks *l, struct leak_proc *st, struct fdw_
 	char q[32];
 
 	/* no rate, no projection */
-	a->rate_per_s = 0;
-	a->eta_s = -1;
+	growth_live(a, t, 0, -1);
 	if (t->nopen > gs->peak)
 		gs->peak = t->nopen;
 	if (gs->peak > gs->base && t->nopen <= gs->base + (gs->peak - gs->base) / 2) {

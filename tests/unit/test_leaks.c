@@ -738,8 +738,20 @@ static void test_alert_lifecycle(void)
 		CHECK_STR(json_string_value(json_object_get(hit->evidence, "errno")), "EMFILE");
 		CHECK_STR(json_string_value(json_object_get(hit->evidence, "syscall")), "openat");
 	}
+	/* the growth stopped: while its alert still fires, its evidence says
+	 * so (no rate, no projection, the fds now), not the last refresh */
+	for (int s = 0; s < 3; s++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(g && g->state == FDW_ALERT_FIRING);
+	if (g && g->state == FDW_ALERT_FIRING) {
+		CHECK(json_real_value(json_object_get(g->evidence, "rate_per_min")) == 0);
+		CHECK(json_is_null(json_object_get(g->evidence, "seconds_to_limit")));
+		CHECK_EQ(json_integer_value(json_object_get(g->evidence, "fds")),
+			 fdw_model_proc_table(&m, fdw_model_proc(&m, PID))->nopen);
+		CHECK(g->rate_per_s == 0 && g->eta_s < 0);
+	}
 	/* no more failures: resolved after limit_quiet; growth stopped too */
-	for (int s = 0; s < 40; s++)
+	for (int s = 0; s < 37; s++)
 		fdw_leaks_tick(l, mono += NS, real += 1);
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_LIMIT_HIT, PID, PID * 10) == NULL);
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_GROWTH, PID, PID * 10) == NULL);
