@@ -701,6 +701,26 @@ static const char *refused_text(const struct client *c)
 	}
 }
 
+/*
+ * The metrics listener is full: its oldest connection that has not sent a
+ * whole request head gives way (counted as refused). A scraper sends its
+ * request at once, so idle connections any local user can open must not
+ * keep Prometheus out; one that sends requests is answered and counts.
+ */
+static void evict_idle_metrics(struct fdw_server *s)
+{
+	struct client *victim = NULL;
+
+	for (struct client *o = s->clients; o; o = o->next)
+		if (o->slot == SLOT_METRICS && o->state == C_READING && !o->head_done)
+			victim = o; /* new ones are at the front: the last is the oldest */
+	if (!victim)
+		return;
+	s->dropped_mclients++;
+	log_debug("metrics: an idle connection closed for a new one");
+	srv_client_close(victim);
+}
+
 void srv_on_connection(uv_stream_t *listener, int status)
 {
 	struct fdw_server *s = listener->data;
@@ -720,6 +740,8 @@ void srv_on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	peer_credentials(c);
+	if (metrics && s->nmclients >= METRICS_MAX_CLIENTS)
+		evict_idle_metrics(s);
 	if (metrics)
 		c->refused = s->nmclients >= METRICS_MAX_CLIENTS ? SRV_FULL : SRV_ADMIT;
 	else

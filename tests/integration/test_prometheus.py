@@ -98,6 +98,28 @@ def scrape(r, tmp, promtool, prometheus):
                 check(not any("pid=" in l for l in body.splitlines() if not l.startswith("#")),
                       "a pid label")
 
+            with r.case("metrics: idle connections cannot keep a scraper out"):
+                # what any local user can do: more idle connections than
+                # the listener's 16, renewed; every scrape must still work
+                import socket
+                idle = []
+                try:
+                    for rnd in range(3):
+                        for _ in range(40):
+                            so = socket.create_connection(("127.0.0.1", port), timeout=5)
+                            idle.append(so)
+                        time.sleep(0.2)
+                        st, body, _ = H.http_get(url + "/metrics")
+                        check_eq(st, 200, f"scrape during the idle flood, round {rnd}")
+                    st, body, _ = H.http_get(url + "/metrics")
+                    dropped = [l for l in body.splitlines()
+                               if l.startswith('fdwatch_dropped_total{resource="metrics_clients"}')]
+                    check(dropped and float(dropped[0].split()[-1]) >= 100,
+                          f"idle connections closed are counted: {dropped}")
+                finally:
+                    for so in idle:
+                        so.close()
+
             with r.case("metrics: other paths 404, other methods 405"):
                 st, _, _ = H.http_get(url + "/nope")
                 check_eq(st, 404, "GET /nope")
