@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -658,7 +659,17 @@ int fdw_config_load(struct fdw_config *cfg, int argc, char **argv, struct fdw_co
 	if (stderr != saved_err)
 		fclose(stderr);
 	stderr = saved_err;
-	return r;
+	if (r)
+		return r;
+	/* what only the whole configuration tells: a socket path that does
+	 * not fit sockaddr_un would pass --check-config and fail at bind */
+	if (cfg->socket_path &&
+	    strlen(cfg->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		snprintf(err->msg, sizeof(err->msg), "socket: path longer than %zu bytes: %s",
+			 sizeof(((struct sockaddr_un *)0)->sun_path) - 1, cfg->socket_path);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int fdw_config_merge_reload(struct fdw_config *cur, const struct fdw_config *next, char *restart,

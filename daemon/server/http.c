@@ -356,6 +356,8 @@ static const char *status_text(int status)
 		return "Content Too Large";
 	case 503:
 		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
 	default:
 		return "Internal Server Error";
 	}
@@ -573,6 +575,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		/* "GET /" alone: http_parser takes it as HTTP/0.9 and waits for
 		 * headers that such a client never sends */
 		srv_respond_error(c, 400, "malformed request: HTTP/0.9 is not supported");
+	} else if (c->head_done && (herr == HPE_OK || herr == HPE_PAUSED) &&
+		   c->parser.http_major != 1) {
+		/* http_parser takes any digits for a version: HTTP/9.9 too */
+		srv_respond_error(c, 505, "HTTP/%u.%u is not supported (HTTP/1.x only)",
+				  c->parser.http_major, c->parser.http_minor);
 	} else if (c->head_done && (herr == HPE_OK || herr == HPE_PAUSED)) {
 		if (c->slot == SLOT_REFUSED)
 			refuse(c);

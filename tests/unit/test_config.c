@@ -225,6 +225,19 @@ static void test_layers(void)
 	CHECK_EQ(LOAD(&c, &err, "--config", path), 0);
 	CHECK_EQ(c.history_size, 7);
 	CHECK(c.leak.min_fit == 0.5);
+	/* a socket path that cannot be bound is refused by the check too:
+	 * sockaddr_un holds 107 bytes and a NUL */
+	{
+		char longpath[160];
+
+		memset(longpath, 'a', sizeof(longpath));
+		memcpy(longpath, "/tmp/", 5);
+		longpath[108] = '\0';
+		CHECK_EQ(LOAD(&c, &err, "--config", path, "--socket", longpath), -EINVAL);
+		CHECK(strstr(err.msg, "socket: path longer than 107 bytes") != NULL);
+		longpath[107] = '\0';
+		CHECK_EQ(LOAD(&c, &err, "--config", path, "--socket", longpath), 0);
+	}
 	/* an explicit file must exist; a bad one is -EINVAL with its line */
 	CHECK_EQ(LOAD(&c, &err, "--config", "/nonexistent/f.conf"), -EINVAL);
 	CHECK(strstr(err.msg, "/nonexistent/f.conf: No such file") != NULL);

@@ -503,6 +503,12 @@ static void test_bad_request_lines(void)
 		CHECK(strstr(r.body, "malformed request") != NULL);
 		CHECK(fdw_now_mono() - t0 < (uint64_t)HEADER_MS / 2 * 1000000);
 	}
+	/* a version http_parser reads but nobody speaks: 505; 1.0 is fine */
+	exchange(connect_unix(), "GET /v1/status HTTP/9.9\r\n\r\n", &r);
+	CHECK_EQ(r.status, 505);
+	CHECK(strstr(r.body, "HTTP/9.9 is not supported") != NULL);
+	exchange(connect_unix(), "GET /v1/status HTTP/1.0\r\n\r\n", &r);
+	CHECK_EQ(r.status, 200);
 }
 
 /* No whole request head within the header timeout: closed and counted. */
