@@ -552,6 +552,8 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "api_name_refreshes", st->server.name_refreshes },
 		{ "history", st->history_dropped },
 		{ "alerts", st->alerts.dropped },
+		{ "alerts_share", st->alerts.dropped_share },
+		{ "alert_log_lines", st->alerts.lines_suppressed },
 		{ "detector_processes", st->leaks.dropped_procs },
 		{ "stack_processes", st->leaks.dropped_watch },
 		{ "stacks", st->leaks.dropped_stacks },

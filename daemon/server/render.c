@@ -723,7 +723,9 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 	/* leak detectors and alerts (detect/leaks.c, alerts/alerts.c) */
 	set(o, "alerts",
 	    FIGURES({ "firing", st->alerts_firing }, { "stored", st->alerts_stored },
-		    { "dropped", st->alerts.dropped }, { "detector_processes", st->leaks.procs },
+		    { "dropped", st->alerts.dropped }, { "dropped_share", st->alerts.dropped_share },
+		    { "lines_suppressed", st->alerts.lines_suppressed },
+		    { "detector_processes", st->leaks.procs },
 		    { "stack_processes", st->leaks.watching }), ok);
 }
 

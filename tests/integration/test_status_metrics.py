@@ -72,6 +72,9 @@ MAP = [
      "counter"),
     ("alerts.firing", "sum:fdwatch_alerts_firing", "gauge"),
     ("alerts.dropped", 'fdwatch_dropped_total{resource="alerts"}', "counter"),
+    ("alerts.dropped_share", 'fdwatch_dropped_total{resource="alerts_share"}', "counter"),
+    ("alerts.lines_suppressed", 'fdwatch_dropped_total{resource="alert_log_lines"}',
+     "counter"),
     ("alerts.detector_processes", "fdwatch_leak_detector_processes", "gauge"),
     ("alerts.stack_processes", "fdwatch_leak_stack_processes", "gauge"),
 ]
