@@ -564,6 +564,7 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "deep_processes", st->leaks.race_deep_refused },
 		{ "metrics_clients", st->server.dropped_mclients },
 		{ "verify_requests", st->verify_refused },
+		{ "verify_requests_share", st->server.verify_share },
 		{ "verify_differences", st->verify_diffs_truncated },
 	};
 

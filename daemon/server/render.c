@@ -719,6 +719,7 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 		    { "request_timeouts", st->server.request_timeouts },
 		    { "name_refreshes", st->server.name_refreshes },
 		    { "verify_requests", st->verify_refused },
+		    { "verify_requests_share", st->server.verify_share },
 		    { "verify_differences", st->verify_diffs_truncated }), ok);
 	/* leak detectors and alerts (detect/leaks.c, alerts/alerts.c) */
 	set(o, "alerts",

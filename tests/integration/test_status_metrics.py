@@ -68,6 +68,8 @@ MAP = [
      "counter"),
     ("dropped.verify_requests", 'fdwatch_dropped_total{resource="verify_requests"}',
      "counter"),
+    ("dropped.verify_requests_share",
+     'fdwatch_dropped_total{resource="verify_requests_share"}', "counter"),
     ("dropped.verify_differences", 'fdwatch_dropped_total{resource="verify_differences"}',
      "counter"),
     ("alerts.firing", "sum:fdwatch_alerts_firing", "gauge"),
