@@ -466,6 +466,7 @@ static void on_tick(uv_timer_t *t)
 	d->ticks++;
 	if (d->leaks)
 		fdw_leaks_tick(d->leaks, fdw_now_mono(), fdw_now_real());
+	fdw_alerts_tick(&d->alerts, fdw_now_real()); /* rate-limited lines' summaries */
 	if (d->alerts.dirty && d->ticks - d->saved_tick >= SAVE_EVERY_TICKS) {
 		(void)fdw_alerts_save(&d->alerts);
 		d->saved_tick = d->ticks;

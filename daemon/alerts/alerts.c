@@ -155,11 +155,87 @@ static const char *printable(const char *in, char *out, size_t len)
 	return out;
 }
 
-static void log_alert(struct fdw_alerts *s, const struct fdw_alert *a, const char *what,
-		      const char *text)
+static const char *owner_name(uint32_t uid, char *buf, size_t len)
 {
+	if (uid == FDW_OWNER_MIXED)
+		return "mixed";
+	if (uid == FDW_OWNER_UNKNOWN)
+		return "unknown";
+	snprintf(buf, len, "%u", uid);
+	return buf;
+}
+
+/* What a limiter held back in its minute, said once the minute is over. */
+static void rl_summary(struct fdw_alerts *s, int which, const struct fdw_alert_ratelimit *rl,
+		       double now)
+{
+	double span = now - rl->start;
+
+	if (span < FDW_ALERT_LOG_WINDOW_S || span > 10 * FDW_ALERT_LOG_WINDOW_S)
+		span = FDW_ALERT_LOG_WINDOW_S; /* the clock moved: say the window */
+	if (which == FDW_ALERT_RL_REFUSED)
+		fdw_log_to(s->log, LOG_WARNING,
+			   "alerts: %llu more alerts refused in the last %.0f s, not logged one by "
+			   "one (the last: %s); %llu refused since start (alerts.dropped)",
+			   (unsigned long long)rl->suppressed, span, s->refused_last,
+			   (unsigned long long)s->stats.dropped);
+	else
+		fdw_log_to(s->log, LOG_WARNING,
+			   "alerts: %llu alert lines about processes of %s not logged in the last "
+			   "%.0f s (at most %u a minute; %llu since start); GET /v1/leaks has "
+			   "every alert",
+			   (unsigned long long)rl->suppressed,
+			   which == FDW_ALERT_RL_SYSTEM ? "system accounts" : "users", span,
+			   which == FDW_ALERT_RL_SYSTEM ? FDW_ALERT_LOG_BURST_SYSTEM
+							: FDW_ALERT_LOG_BURST_USERS,
+			   (unsigned long long)s->stats.lines_suppressed);
+}
+
+/* A new window once the last one is over (or the clock went back); the
+ * lines it held back are summed up first. */
+static void rl_roll(struct fdw_alerts *s, int which, double now)
+{
+	struct fdw_alert_ratelimit *rl = &s->rl[which];
+
+	if (rl->on && now >= rl->start && now - rl->start < FDW_ALERT_LOG_WINDOW_S)
+		return;
+	if (rl->on && rl->suppressed)
+		rl_summary(s, which, rl, now);
+	*rl = (struct fdw_alert_ratelimit){ .on = true, .start = now };
+}
+
+/* May a line of this limiter be logged now (burst lines a window)? */
+static bool rl_allow(struct fdw_alerts *s, int which, double now, unsigned int burst)
+{
+	struct fdw_alert_ratelimit *rl = &s->rl[which];
+
+	rl_roll(s, which, now);
+	if (rl->lines < burst) {
+		rl->lines++;
+		return true;
+	}
+	rl->suppressed++;
+	return false;
+}
+
+void fdw_alerts_tick(struct fdw_alerts *s, double now)
+{
+	for (int i = 0; s && i < FDW_ALERT_RLS; i++)
+		if (s->rl[i].on)
+			rl_roll(s, i, now);
+}
+
+static void log_alert(struct fdw_alerts *s, const struct fdw_alert *a, const char *what,
+		      const char *text, double now)
+{
+	bool sys = fdw_alert_owner_system(a->uid);
 	char comm[64], line[1024];
 
+	if (!rl_allow(s, sys ? FDW_ALERT_RL_SYSTEM : FDW_ALERT_RL_USERS, now,
+		      sys ? FDW_ALERT_LOG_BURST_SYSTEM : FDW_ALERT_LOG_BURST_USERS)) {
+		s->stats.lines_suppressed++;
+		return;
+	}
 	/* a warning when it fires, a notice when it resolves */
 	fdw_log_to(s->log, a->state == FDW_ALERT_FIRING ? LOG_WARNING : LOG_NOTICE,
 		   "leak alert %llu %s: %s pid %u (%s): %s", (unsigned long long)a->id, what,
@@ -234,6 +310,85 @@ static bool evict_one(struct fdw_alerts *s)
 	return false;
 }
 
+/* ---- shares ------------------------------------------------------------------ */
+
+size_t fdw_alerts_share(size_t max)
+{
+	return max >= 4 ? max / 4 : 1;
+}
+
+size_t fdw_alerts_reserve(size_t max)
+{
+	if (max >= 16)
+		return max / 8;
+	return max >= 2 ? 1 : 0;
+}
+
+/* One walk of the store (at most max alerts), for a new alert only: a
+ * refresh of a firing one is not asked. */
+enum fdw_alert_admit fdw_alerts_admit(const struct fdw_alerts *s, uint32_t uid)
+{
+	size_t users = 0, mine = 0, firing = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct fdw_alert *a = s->v[i];
+
+		if (a->state != FDW_ALERT_FIRING)
+			continue;
+		firing++;
+		users += !fdw_alert_owner_system(a->uid);
+		mine += a->uid == uid;
+	}
+	if (!fdw_alert_owner_system(uid)) {
+		if (mine >= fdw_alerts_share(s->max))
+			return FDW_ALERT_UID_SHARE;
+		if (users >= s->max - fdw_alerts_reserve(s->max))
+			return FDW_ALERT_USERS_SHARE;
+	}
+	return firing >= s->max ? FDW_ALERT_FULL : FDW_ALERT_ADMIT;
+}
+
+/* Refused: counted; logged at once at most once a minute, the others
+ * summed up in the next minute's line (rl_summary). */
+static void refuse(struct fdw_alerts *s, enum fdw_alert_admit why, enum fdw_alert_kind kind,
+		   const struct fdw_alert_proc *proc, double now)
+{
+	char comm[64], owner[16], what[128];
+
+	s->stats.dropped++;
+	if (why != FDW_ALERT_FULL)
+		s->stats.dropped_share++;
+	snprintf(what, sizeof(what), "%s alert of pid %u (%s, uid %s)", fdw_alert_kind_name(kind),
+		 proc->pid, printable(proc->comm, comm, sizeof(comm)),
+		 owner_name(proc->uid, owner, sizeof(owner)));
+	if (!rl_allow(s, FDW_ALERT_RL_REFUSED, now, 1)) {
+		snprintf(s->refused_last, sizeof(s->refused_last), "%s: %s", what,
+			 why == FDW_ALERT_UID_SHARE ? "its uid's share taken"
+			 : why == FDW_ALERT_USERS_SHARE ? "the users' part taken"
+							: "every alert fires");
+		return;
+	}
+	if (why == FDW_ALERT_UID_SHARE)
+		fdw_log_to(s->log, LOG_WARNING,
+			   "alerts: new %s refused: uid %s holds %zu firing alerts, its share of "
+			   "the %zu kept (--max-alerts); counted in alerts.dropped, further "
+			   "refusals summed up once a minute",
+			   what, owner, fdw_alerts_share(s->max), s->max);
+	else if (why == FDW_ALERT_USERS_SHARE)
+		fdw_log_to(s->log, LOG_WARNING,
+			   "alerts: new %s refused: users' processes hold %zu firing alerts, all "
+			   "but the %zu of the %zu kept (--max-alerts) that are for system "
+			   "accounts' (uid 0-%u); counted in alerts.dropped, further refusals "
+			   "summed up once a minute",
+			   what, s->max - fdw_alerts_reserve(s->max), fdw_alerts_reserve(s->max),
+			   s->max, FDW_ALERT_SYSTEM_UID_MAX);
+	else
+		fdw_log_to(s->log, LOG_WARNING,
+			   "alerts: new %s refused: all %zu alerts kept fire (--max-alerts); "
+			   "counted in alerts.dropped, further refusals summed up once a minute",
+			   what, s->max);
+}
+
 static int set_str(char **dst, const char *src)
 {
 	char *c = strdup(src ? src : "");
@@ -249,6 +404,7 @@ struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind
 				  const struct fdw_alert_proc *proc, double now,
 				  const char *summary, json_t *evidence)
 {
+	enum fdw_alert_admit why;
 	struct fdw_alert *a;
 	uint64_t saved_next;
 
@@ -276,9 +432,15 @@ struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind
 			s->on_change(s->userdata, a, true);
 		return a;
 	}
+	why = fdw_alerts_admit(s, proc->uid);
+	if (why != FDW_ALERT_ADMIT) {
+		refuse(s, why, kind, proc, now);
+		json_decref(evidence);
+		return NULL;
+	}
 	while (s->n >= s->max)
 		if (!evict_one(s)) {
-			s->stats.dropped++;
+			refuse(s, FDW_ALERT_FULL, kind, proc, now);
 			json_decref(evidence);
 			return NULL;
 		}
@@ -308,7 +470,7 @@ struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind
 	s->stats.fired[kind]++;
 	s->stats.firing[kind]++;
 	s->dirty = true;
-	log_alert(s, a, "firing", a->summary);
+	log_alert(s, a, "firing", a->summary, now);
 	if (s->on_change)
 		s->on_change(s->userdata, a, false);
 	return a;
@@ -326,7 +488,7 @@ void fdw_alerts_resolve(struct fdw_alerts *s, struct fdw_alert *a, double now,
 		s->stats.firing[a->kind]--;
 	s->stats.resolved[a->kind]++;
 	s->dirty = true;
-	log_alert(s, a, "resolved", a->resolution);
+	log_alert(s, a, "resolved", a->resolution, now);
 	if (s->on_change)
 		s->on_change(s->userdata, a, false);
 }

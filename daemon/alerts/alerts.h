@@ -7,10 +7,15 @@
  * refreshes it (fdw_alerts_fire() on the same key updates the evidence and
  * is not logged again); it resolves once, when the condition clears or the
  * process exits. Every fire and every resolve is logged once, with a syslog
- * priority prefix, and handed to the on_change hook (the API's followers).
+ * priority prefix, and handed to the on_change hook (the API's followers);
+ * past FDW_ALERT_LOG_BURST_SYSTEM lines a minute about system accounts'
+ * processes, or FDW_ALERT_LOG_BURST_USERS about everybody else's, the
+ * lines are counted instead, and one line a minute says how many were not
+ * logged.
  *
  * The store is bounded (max alerts; the oldest resolved alert makes room,
  * and when every alert is firing the new one is refused and counted) and
+ * shared (fdw_alerts_admit(): one owner's processes cannot take it all) and
  * persisted as one JSON file in the state directory, replaced atomically
  * (temp file, fsync, rename, fsync of the directory): a crash leaves the
  * old file or the new one, never a mix. A file that cannot be read back is
@@ -82,11 +87,59 @@ struct fdw_alert {
 	bool recovered;		/* loaded from the state file, not yet re-confirmed */
 };
 
+/*
+ * The store's share rules. Processes of system accounts (an owner uid up to
+ * FDW_ALERT_SYSTEM_UID_MAX: root, services; the line the metrics draw too)
+ * may fill the store. Every other owner (a user's uid, and the owners the
+ * access code cannot name: "mixed" for a setuid program, "unknown", each
+ * counted as one owner) holds at most fdw_alerts_share(max) firing alerts,
+ * and those owners together at most max - fdw_alerts_reserve(max): the
+ * rest is kept for system accounts' processes. An alert over a bound is
+ * refused and counted (stats.dropped, stats.dropped_share), and logged at
+ * most once a minute with the number refused since. Resolved alerts are
+ * not counted: they make room first.
+ */
+#define FDW_ALERT_SYSTEM_UID_MAX 999u
+/* a quarter of the store (at least 1) */
+size_t fdw_alerts_share(size_t max);
+/* an eighth of the store (1 below 16 alerts, none for 1) */
+size_t fdw_alerts_reserve(size_t max);
+static inline bool fdw_alert_owner_system(uint32_t uid)
+{
+	return uid <= FDW_ALERT_SYSTEM_UID_MAX;
+}
+
+/* Fire and resolve lines logged per minute about system accounts'
+ * processes, and about all the others together; past it they are counted
+ * (lines_suppressed). */
+#define FDW_ALERT_LOG_BURST_SYSTEM 1000
+#define FDW_ALERT_LOG_BURST_USERS 10
+#define FDW_ALERT_LOG_WINDOW_S 60.0
+
+enum fdw_alert_admit {
+	FDW_ALERT_ADMIT,
+	FDW_ALERT_FULL,	       /* every alert fires: refused (any owner) */
+	FDW_ALERT_UID_SHARE,   /* its owner holds its share of the store */
+	FDW_ALERT_USERS_SHARE, /* non-system owners hold all but the reserve */
+};
+
+struct fdw_alert_ratelimit {
+	bool on;	     /* a window is open */
+	double start;	     /* since when (seconds, the callers' clock) */
+	unsigned int lines;  /* logged in it */
+	uint64_t suppressed; /* not logged in it */
+};
+
+enum { FDW_ALERT_RL_SYSTEM, FDW_ALERT_RL_USERS, FDW_ALERT_RL_REFUSED, FDW_ALERT_RLS };
+
 struct fdw_alert_stats {
 	uint64_t fired[FDW_ALERT_KINDS];
 	uint64_t resolved[FDW_ALERT_KINDS];
 	uint64_t firing[FDW_ALERT_KINDS]; /* now */
-	uint64_t dropped;	/* refused: the store was full of firing alerts */
+	uint64_t dropped;	/* refused: the store was full of firing alerts, or
+				 * the owner was over its share (fdw_alerts_admit) */
+	uint64_t dropped_share;	/* of dropped: over a share (not a full store) */
+	uint64_t lines_suppressed; /* fire/resolve lines not logged (rate limit) */
 	uint64_t evicted;	/* resolved alerts forgotten to make room */
 	uint64_t saves;
 	uint64_t save_errors;
@@ -104,6 +157,8 @@ struct fdw_alerts {
 	bool save_failing;    /* the last save failed (log once per streak) */
 	FILE *log;	      /* fire/resolve lines; NULL: silent */
 	struct fdw_alert_stats stats;
+	struct fdw_alert_ratelimit rl[FDW_ALERT_RLS]; /* lines; refusals */
+	char refused_last[192];	/* the last refusal not logged, for the summary */
 	/* an alert fired, was updated (updated=true) or resolved */
 	void (*on_change)(void *userdata, const struct fdw_alert *a, bool updated);
 	void *userdata;
@@ -158,6 +213,15 @@ struct fdw_alert_proc {
 struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind,
 				  const struct fdw_alert_proc *proc, double now,
 				  const char *summary, json_t *evidence);
+
+/* Would a new alert of a process of `uid` be kept (no refresh: a new
+ * one)? The share rules above; FDW_ALERT_FULL when every alert fires. */
+enum fdw_alert_admit fdw_alerts_admit(const struct fdw_alerts *s, uint32_t uid);
+
+/* Every second or so: the rate-limited lines' summaries ("N not logged in
+ * the last minute") are written when their minute is over, even when no
+ * other line comes. */
+void fdw_alerts_tick(struct fdw_alerts *s, double now);
 
 /* Resolve a firing alert (no-op otherwise). */
 void fdw_alerts_resolve(struct fdw_alerts *s, struct fdw_alert *a, double now,

@@ -85,6 +85,26 @@ enum srv_admit srv_slot_admit(uint64_t max, const struct srv_held *held, uid_t u
 unsigned int srv_share(uint64_t max);
 unsigned int srv_root_reserve(uint64_t max);
 
+/*
+ * Verify runs (check.h: FDW_VERIFY_RUNS_MAX at once, then the checker says
+ * -EBUSY). The last SRV_VERIFY_RESERVE of them are kept for privileged
+ * clients (root, the socket group), and one unprivileged uid runs at most
+ * SRV_VERIFY_PER_UID at once, so that one user's checks of its own big
+ * process never leave root without a slot. `running`: runs in flight;
+ * `uid_runs`: those of the asking client's uid (unprivileged clients').
+ * Pure (the unit test calls it).
+ */
+#define SRV_VERIFY_RESERVE 1
+#define SRV_VERIFY_PER_UID 1
+enum srv_verify_admit {
+	SRV_VERIFY_ADMIT,
+	SRV_VERIFY_FULL,	/* every run is taken (the checker's refusal) */
+	SRV_VERIFY_UID_SHARE,	/* its uid runs SRV_VERIFY_PER_UID already */
+	SRV_VERIFY_USERS_SHARE, /* only the privileged clients' reserve is left */
+};
+enum srv_verify_admit srv_verify_admit(unsigned int running, unsigned int uid_runs,
+				       bool privileged);
+
 enum stream_kind {
 	STREAM_EVENTS, /* GET /v1/events */
 	STREAM_FDS,    /* GET /v1/processes/PID/fds */
@@ -182,6 +202,9 @@ struct fdw_server {
 	uint64_t dropped_share; /* of dropped_clients: over a uid's or process's share */
 	uint64_t dropped_mclients;
 	uint64_t dropped_followers;
+	uint64_t verify_share;	  /* verify requests refused by srv_verify_admit's shares */
+	uint64_t verify_unlogged; /* ... and not logged yet (a line a minute at most) */
+	uint64_t verify_logged_ns; /* CLOCK_MONOTONIC of the last such line */
 	uint64_t slow_readers;
 	uint64_t request_timeouts;
 	unsigned int refreshing;  /* names being read in the pool (refresh.c) */

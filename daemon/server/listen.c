@@ -287,6 +287,7 @@ void fdw_server_counters(const struct fdw_server *s, struct fdw_server_counters 
 	out->request_timeouts = s->request_timeouts;
 	out->name_refreshes = s->refresh_skipped;
 	out->owners_refused = s->owners_refused;
+	out->verify_share = s->verify_share;
 }
 
 unsigned int fdw_server_metrics_port(const struct fdw_server *s)

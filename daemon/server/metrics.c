@@ -552,6 +552,8 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "api_name_refreshes", st->server.name_refreshes },
 		{ "history", st->history_dropped },
 		{ "alerts", st->alerts.dropped },
+		{ "alerts_share", st->alerts.dropped_share },
+		{ "alert_log_lines", st->alerts.lines_suppressed },
 		{ "detector_processes", st->leaks.dropped_procs },
 		{ "stack_processes", st->leaks.dropped_watch },
 		{ "stacks", st->leaks.dropped_stacks },
@@ -563,6 +565,7 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "deep_processes", st->leaks.race_deep_refused },
 		{ "metrics_clients", st->server.dropped_mclients },
 		{ "verify_requests", st->verify_refused },
+		{ "verify_requests_share", st->server.verify_share },
 		{ "verify_differences", st->verify_diffs_truncated },
 	};
 

@@ -719,11 +719,14 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 		    { "request_timeouts", st->server.request_timeouts },
 		    { "name_refreshes", st->server.name_refreshes },
 		    { "verify_requests", st->verify_refused },
+		    { "verify_requests_share", st->server.verify_share },
 		    { "verify_differences", st->verify_diffs_truncated }), ok);
 	/* leak detectors and alerts (detect/leaks.c, alerts/alerts.c) */
 	set(o, "alerts",
 	    FIGURES({ "firing", st->alerts_firing }, { "stored", st->alerts_stored },
-		    { "dropped", st->alerts.dropped }, { "detector_processes", st->leaks.procs },
+		    { "dropped", st->alerts.dropped }, { "dropped_share", st->alerts.dropped_share },
+		    { "lines_suppressed", st->alerts.lines_suppressed },
+		    { "detector_processes", st->leaks.procs },
 		    { "stack_processes", st->leaks.watching }), ok);
 }
 

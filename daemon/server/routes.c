@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "alerts/alerts.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "check/check.h"
 #include "detect/leaks.h"
 #include "model/model.h"
@@ -328,6 +330,68 @@ static void route_events(struct client *c, const char *rest, size_t rlen, const 
 	srv_stream_events(c, i, (uint32_t)pid);
 }
 
+enum srv_verify_admit srv_verify_admit(unsigned int running, unsigned int uid_runs,
+				       bool privileged)
+{
+	if (running >= FDW_VERIFY_RUNS_MAX)
+		return SRV_VERIFY_FULL;
+	if (privileged)
+		return SRV_VERIFY_ADMIT;
+	if (uid_runs >= SRV_VERIFY_PER_UID)
+		return SRV_VERIFY_UID_SHARE;
+	if (running >= FDW_VERIFY_RUNS_MAX - SRV_VERIFY_RESERVE)
+		return SRV_VERIFY_USERS_SHARE;
+	return SRV_VERIFY_ADMIT;
+}
+
+#define VERIFY_LOG_EVERY_NS (60 * 1000000000ull)
+
+/* An unprivileged client over a verify share: 503 with the reason,
+ * counted, and a line in the log at most once a minute. */
+static bool verify_share_refused(struct client *c)
+{
+	struct fdw_server *s = c->srv;
+	const char *group = s->opts.socket_group ? s->opts.socket_group : FDW_SERVER_GROUP;
+	unsigned int uid_runs = 0;
+	enum srv_verify_admit v;
+	uint64_t now;
+
+	if (c->privileged)
+		return false; /* bound by FDW_VERIFY_RUNS_MAX alone: the checker's test */
+	/* at most max_clients clients hold a run: a short walk */
+	for (const struct client *o = s->clients; o; o = o->next)
+		uid_runs += o != c && o->verify && !o->privileged && o->uid == c->uid;
+	v = srv_verify_admit(s->deps.checker->nruns, uid_runs, false);
+	if (v == SRV_VERIFY_ADMIT || v == SRV_VERIFY_FULL)
+		return false;
+	s->verify_share++;
+	s->verify_unlogged++;
+	now = fdw_now_mono();
+	if (!s->verify_logged_ns || now - s->verify_logged_ns >= VERIFY_LOG_EVERY_NS) {
+		log_notice("api: verify of uid %u (pid %d) refused: %s; %llu verify request%s "
+			   "refused for a share since the last such line (dropped.verify_requests"
+			   "_share %llu)",
+			   (unsigned int)c->uid, (int)c->peer_pid,
+			   v == SRV_VERIFY_UID_SHARE ? "its uid runs one already"
+						     : "the last run is kept for root",
+			   (unsigned long long)s->verify_unlogged,
+			   s->verify_unlogged == 1 ? "" : "s",
+			   (unsigned long long)s->verify_share);
+		s->verify_logged_ns = now;
+		s->verify_unlogged = 0;
+	}
+	if (v == SRV_VERIFY_UID_SHARE)
+		srv_respond_error(c, 503, "uid %u runs %u verify already (%u at once per user, "
+					  "%u in all); try again when it ends",
+				  (unsigned int)c->uid, uid_runs, SRV_VERIFY_PER_UID,
+				  FDW_VERIFY_RUNS_MAX);
+	else
+		srv_respond_error(c, 503, "%u verify runs in progress already (the last of %u is "
+					  "kept for root and group %s); try again when they end",
+				  s->deps.checker->nruns, FDW_VERIFY_RUNS_MAX, group);
+	return true;
+}
+
 static void route_verify(struct client *c, const char *rest, size_t rlen, const char *q,
 			 size_t qlen)
 {
@@ -353,6 +417,8 @@ static void route_verify(struct client *c, const char *rest, size_t rlen, const 
 		srv_respond_error(c, 404, "no such process: %llu", (unsigned long long)pid);
 		return;
 	}
+	if (verify_share_refused(c))
+		return;
 	c->verify_pid = (uint32_t)pid;
 	err = fdw_verify_start(c->srv->deps.checker, (uint32_t)pid, verify_done, verify_progress,
 			       c, &c->verify);

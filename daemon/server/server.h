@@ -133,6 +133,8 @@ struct fdw_server_counters {
 	uint64_t request_timeouts;    /* closed: no whole request head in time */
 	uint64_t name_refreshes;      /* fds answers sent without re-reading the
 				       * names (a bound: table size, reads in flight) */
+	uint64_t verify_share;	      /* verify requests refused: a uid's share, or
+				       * only the privileged clients' reserve left */
 	uint64_t owners_refused;      /* process owners not cached (full): hidden
 				       * from unprivileged clients instead */
 };

@@ -152,6 +152,8 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 	}
 	collect_alerts(deps->alerts, deps->leaks, &st);
 	fdw_server_counters(s, &st.server);
+	/* refused by the server's shares before the checker was asked */
+	st.verify_refused += st.server.verify_share;
 	st.max_procs = o->max_procs;
 	st.max_fds = o->max_fds;
 	st.max_clients = o->max_clients;

@@ -64,7 +64,8 @@ struct fdw_stats {
 	uint64_t audit_divergences;
 	uint64_t audit_skipped;		 /* rounds not started: the last still ran */
 	uint64_t audit_inconclusive;	 /* processes left without a verdict */
-	uint64_t verify_refused;	 /* verify requests past FDW_VERIFY_RUNS_MAX */
+	uint64_t verify_refused;	 /* verify requests refused: past FDW_VERIFY_RUNS_MAX,
+					  * or a share (server.verify_share) */
 	uint64_t verify_diffs_truncated; /* differences past an answer's bound */
 
 	/* alerts and leak detectors */

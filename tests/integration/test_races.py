@@ -312,6 +312,62 @@ PY
                 sp.send_signal(signal.SIGKILL)
                 sp.wait()
 
+    # the alert store's shares (docs/api.md, GET /v1/leaks): a store of 16,
+    # so a quarter is 4 and the users' part 14
+    with T.Daemon(args=["--max-alerts", "16"]) as d:
+        store_share_case(r, d)
+
+
+def store_share_case(r, d):
+    with r.case("hostile: one user's double-close flood takes a quarter of the alert store"):
+        flood, nobody = [], 65534
+        try:
+            for _ in range(18):
+                flood.append(subprocess.Popen(
+                    ["setpriv", f"--reuid={nobody}", f"--regid={nobody}", "--clear-groups",
+                     os.path.join(T.PROGS, "fdw_race"), "spam", "1"],
+                    stdout=subprocess.PIPE, stdin=subprocess.DEVNULL))
+            for sp in flood:
+                line = sp.stdout.readline().decode()
+                check(line.startswith("CP spam"), f"spam: {line!r}")
+            # each stopped process holds one double close: 4 alerts kept, the
+            # other 14 refused and counted
+            deadline = time.monotonic() + 30
+            while True:
+                st = d.status()["alerts"]
+                if st["dropped_share"] >= 14 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            check(st["dropped_share"] >= 14 and st["dropped"] >= st["dropped_share"],
+                  f"refusals counted: {st!r}")
+            mine = [a for a in d.cli_json("leaks")["alerts"]
+                    if a["state"] == "firing" and a.get("uid") == nobody]
+            check_eq(len(mine), 4, "firing alerts of uid 65534 (a quarter of 16)")
+            # root's double close still gets in
+            root = subprocess.Popen([os.path.join(T.PROGS, "fdw_race"), "spam", "1"],
+                                    stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+            try:
+                line = root.stdout.readline().decode()
+                check(line.startswith("CP spam"), f"spam: {line!r}")
+                a = wait_finding(d, root.pid, "double-close")
+                check_eq(a.get("uid"), 0, "root's alert")
+            finally:
+                root.send_signal(signal.SIGKILL)
+                root.wait()
+            with open(d.log_path, errors="replace") as f:
+                text = f.read()
+            refused = [ln for ln in text.splitlines() if "alerts: new double-close" in ln]
+            check_eq(len(refused), 1, "refusal lines in the first minute")
+            check("uid 65534 holds 4 firing alerts, its share of the 16 kept" in
+                  (refused or [""])[0], f"refusal line: {refused!r}")
+            fired = text.count("firing: double-close")
+            check(fired <= 10 + 1, f"{fired} fire lines (at most 10 a minute of users', "
+                  "and root's)")
+        finally:
+            for sp in flood:
+                sp.send_signal(signal.SIGKILL)
+                sp.wait()
+
 
 if __name__ == "__main__":
     T.run(main)

@@ -15,6 +15,7 @@
 
 #include "alerts/alerts.h"
 #include "check.h"
+#include "sys/pidinfo.h"
 
 static char dir[] = "/tmp/fdw-test-alerts-XXXXXX";
 static char path[256];
@@ -149,6 +150,121 @@ static void test_bound(void)
 	CHECK(fdw_alerts_get(&s, 2) != NULL);
 	CHECK(fdw_alerts_get(&s, 4) == a[3]);
 	fdw_alerts_free(&s);
+}
+
+static struct fdw_alert_proc owned(uint32_t pid, uint32_t uid)
+{
+	struct fdw_alert_proc p = proc(pid, pid, "dcflood");
+
+	p.uid = uid;
+	return p;
+}
+
+/* The share rules (alerts.h): one user's flood of firing alerts takes a
+ * quarter of the store, users together all but an eighth; root's alert
+ * still gets in; refusals are counted, and the log stays short. */
+static void test_shares(void)
+{
+	struct fdw_alerts s;
+	struct fdw_alert_proc p;
+	struct fdw_alert *root;
+	unsigned int kept = 0;
+	char *log = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&log, &len);
+	double now = 100.0;
+
+	CHECK_EQ(fdw_alerts_share(1000), 250);
+	CHECK_EQ(fdw_alerts_reserve(1000), 125);
+	CHECK_EQ(fdw_alerts_share(3), 1);
+	CHECK_EQ(fdw_alerts_reserve(3), 1);
+	CHECK_EQ(fdw_alerts_reserve(1), 0);
+	CHECK(fdw_alert_owner_system(0) && fdw_alert_owner_system(999));
+	CHECK(!fdw_alert_owner_system(1000) && !fdw_alert_owner_system(FDW_OWNER_MIXED) &&
+	      !fdw_alert_owner_system(FDW_OWNER_UNKNOWN));
+
+	CHECK_EQ(fdw_alerts_init(&s, 1000, NULL), 0);
+	s.log = f;
+	/* uid 1000: 1,100 processes, one double close each */
+	for (uint32_t i = 0; i < 1100; i++, now += 0.01) {
+		p = owned(10000 + i, 1000);
+		kept += fdw_alerts_fire(&s, FDW_ALERT_DOUBLE_CLOSE, &p, now, "double close",
+					NULL) != NULL;
+	}
+	CHECK_EQ(kept, 250);
+	CHECK_EQ(s.stats.dropped, 850);
+	CHECK_EQ(s.stats.dropped_share, 850);
+	CHECK_EQ(fdw_alerts_admit(&s, 1000), FDW_ALERT_UID_SHARE);
+	CHECK_EQ(fdw_alerts_admit(&s, 1001), FDW_ALERT_ADMIT);
+	/* a refresh of a kept alert is no new alert: not refused */
+	p = owned(10000, 1000);
+	CHECK(fdw_alerts_fire(&s, FDW_ALERT_DOUBLE_CLOSE, &p, now, "again", NULL) != NULL);
+	CHECK_EQ(s.stats.dropped, 850);
+	/* root's exec-leak gets in */
+	p = owned(1, 0);
+	root = fdw_alerts_fire(&s, FDW_ALERT_EXEC_LEAK, &p, now, "leaked fd 3", NULL);
+	CHECK(root != NULL);
+	/* three more users, then the users' part (875) is full: a fifth user,
+	 * "mixed" and "unknown" owners are refused, root is not */
+	for (uint32_t u = 1001; u <= 1003; u++)
+		for (uint32_t i = 0; i < 250; i++, now += 0.01) {
+			p = owned(20000 + u * 1000 + i, u);
+			(void)fdw_alerts_fire(&s, FDW_ALERT_DOUBLE_CLOSE, &p, now, "dc", NULL);
+		}
+	CHECK_EQ(s.stats.dropped, 850 + 125);
+	CHECK_EQ(fdw_alerts_admit(&s, 1004), FDW_ALERT_USERS_SHARE);
+	CHECK_EQ(fdw_alerts_admit(&s, FDW_OWNER_MIXED), FDW_ALERT_USERS_SHARE);
+	CHECK_EQ(fdw_alerts_admit(&s, FDW_OWNER_UNKNOWN), FDW_ALERT_USERS_SHARE);
+	p = owned(90000, 1004);
+	CHECK(fdw_alerts_fire(&s, FDW_ALERT_DOUBLE_CLOSE, &p, now, "dc", NULL) == NULL);
+	p = owned(2, 0);
+	CHECK(fdw_alerts_fire(&s, FDW_ALERT_EXEC_LEAK, &p, now, "leaked fd 4", NULL) != NULL);
+	p = owned(3, 998);
+	CHECK(fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, now, "grows", NULL) != NULL);
+	CHECK_EQ(s.stats.dropped_share, 850 + 125 + 1);
+
+	/* the log, still in the first minute: 10 lines of users' alerts, the
+	 * system accounts' 3 lines, one refusal line */
+	fflush(f);
+	CHECK_EQ(count(log, "firing: double-close"), FDW_ALERT_LOG_BURST_USERS);
+	CHECK_EQ(count(log, "firing: exec-leak"), 2);
+	CHECK_EQ(count(log, "firing: fd-growth"), 1);
+	CHECK_EQ(count(log, "refused"), 1);
+	CHECK(strstr(log, "<4>fdwatchd: alerts: new double-close alert of pid 10250 (dcflood, "
+			  "uid 1000) refused: uid 1000 holds 250 firing alerts, its share of the "
+			  "1000 kept") != NULL);
+	CHECK_EQ(s.stats.lines_suppressed, 875 - FDW_ALERT_LOG_BURST_USERS);
+	/* a minute later the tick sums up what was held back, once */
+	fdw_alerts_tick(&s, now + 30);
+	fflush(f);
+	CHECK_EQ(count(log, "not logged"), 0);
+	fdw_alerts_tick(&s, 100.0 + FDW_ALERT_LOG_WINDOW_S + 1);
+	fdw_alerts_tick(&s, 100.0 + FDW_ALERT_LOG_WINDOW_S + 2);
+	fflush(f);
+	/* the refusals' minute began with the first one, at 102.5 */
+	CHECK_EQ(count(log, "more alerts refused"), 0);
+	fdw_alerts_tick(&s, 102.5 + FDW_ALERT_LOG_WINDOW_S);
+	fdw_alerts_tick(&s, 102.5 + FDW_ALERT_LOG_WINDOW_S + 1);
+	fflush(f);
+	CHECK_EQ(count(log, "more alerts refused"), 1);
+	CHECK_EQ(count(log, "alert lines about processes of users not logged"), 1);
+	CHECK(strstr(log, "865 alert lines about processes of users not logged") != NULL);
+	CHECK_EQ(count(log, "alert lines about processes of system accounts"), 0);
+	CHECK(strstr(log, "975 more alerts refused in the last") != NULL);
+	CHECK(strstr(log, "(the last: double-close alert of pid 90000 (dcflood, uid 1004): the "
+			  "users' part taken); 976 refused since start") != NULL);
+	CHECK(count(log, "\n") < 30);
+
+	/* the flooder's processes exit: room for it again */
+	now = 200.0;
+	for (uint32_t i = 0; i < 1100; i++)
+		fdw_alerts_resolve_proc(&s, 10000 + i, 10000 + i, now, "process exited");
+	CHECK_EQ(fdw_alerts_admit(&s, 1000), FDW_ALERT_ADMIT);
+	p = owned(30000, 1000);
+	CHECK(fdw_alerts_fire(&s, FDW_ALERT_DOUBLE_CLOSE, &p, now, "dc", NULL) != NULL);
+	fdw_alerts_free(&s);
+	fclose(f);
+	free(log);
 }
 
 static int write_file(const char *p, const char *text)
@@ -447,6 +563,7 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/alerts.json", dir);
 	test_lifecycle();
 	test_bound();
+	test_shares();
 	test_persistence();
 	test_state_file_types();
 	test_id_bounds();

@@ -973,6 +973,166 @@ static void test_metrics_listener(void)
 	CHECK(strstr(r.head, "text/plain") != NULL);
 }
 
+/* ---- verify slots ----------------------------------------------------------- */
+
+/* A thread pool that runs nothing: a verify run waits in it, holding its
+ * slot, until its client goes (then its done frees it). */
+struct parked {
+	void (*done)(void *arg);
+	void *arg;
+};
+static struct parked parked[16];
+static unsigned int nparked;
+
+static int park(void *u, void (*work)(void *arg), void (*done)(void *arg), void *arg)
+{
+	if (nparked == sizeof(parked) / sizeof(parked[0]))
+		return -EAGAIN;
+	parked[nparked++] = (struct parked){ done, arg };
+	return 0;
+}
+
+#define VERIFY_KIDS 8
+static uint32_t verify_kids[VERIFY_KIDS];
+
+/* verify_kids[i] belongs to uid 1000 + i / 2 */
+static int kid_owner(void *u, uint32_t pid, uint32_t *uid)
+{
+	for (unsigned int i = 0; i < VERIFY_KIDS; i++)
+		if (verify_kids[i] == pid) {
+			*uid = 1000 + i / 2;
+			return 0;
+		}
+	return fdw_pid_owner_read(NULL, pid, uid);
+}
+
+/* A verify request sent as `uid`; the connection (its answer not read). */
+static int verify_as(uid_t uid, uint32_t pid)
+{
+	char req[128];
+	int fd = connect_as(uid, 5000 + (pid_t)uid);
+
+	if (pid)
+		snprintf(req, sizeof(req), "GET /v1/verify?pid=%u HTTP/1.1\r\n\r\n", pid);
+	else
+		snprintf(req, sizeof(req), "GET /v1/verify HTTP/1.1\r\n\r\n");
+	send_all(fd, req, strlen(req));
+	spin(30);
+	return fd;
+}
+
+/* Still waiting for its check: nothing answered yet. */
+static bool waiting(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	spin(20);
+	return poll(&p, 1, 0) == 0;
+}
+
+static void check_verify_refused(int fd, const char *msg)
+{
+	static struct reply r;
+
+	CHECK(read_reply(fd, r.raw, sizeof(r.raw), NULL));
+	if (!strstr(r.raw, "HTTP/1.1 503") || !strstr(r.raw, msg))
+		fprintf(stderr, "verify answered: %.300s (expected 503, %s)\n", r.raw, msg);
+	CHECK(strstr(r.raw, "HTTP/1.1 503") != NULL);
+	CHECK(strstr(r.raw, msg) != NULL);
+	(void)close(fd);
+}
+
+/*
+ * One user's verify runs cannot take every slot: a uid runs one at a time,
+ * and the last of the 4 is root's; both refusals say why and are counted.
+ */
+static void test_verify_shares(void)
+{
+	uint32_t self = (uint32_t)getpid();
+	struct fdw_server_counters sc;
+	static struct reply r;
+	int held[4], more[3], rootfd, n = 0;
+	uint64_t refused0 = F.checker.stats.verify_refused;
+	json_t *doc;
+
+	CHECK_EQ(srv_verify_admit(0, 0, false), SRV_VERIFY_ADMIT);
+	CHECK_EQ(srv_verify_admit(1, 1, false), SRV_VERIFY_UID_SHARE);
+	CHECK_EQ(srv_verify_admit(3, 0, false), SRV_VERIFY_USERS_SHARE);
+	CHECK_EQ(srv_verify_admit(3, 0, true), SRV_VERIFY_ADMIT);
+	CHECK_EQ(srv_verify_admit(4, 0, true), SRV_VERIFY_FULL);
+
+	for (unsigned int i = 0; i < VERIFY_KIDS; i++) {
+		pid_t k = fork();
+
+		if (k == 0) {
+			pause();
+			_exit(0);
+		}
+		CHECK(k > 0);
+		verify_kids[i] = (uint32_t)k;
+		CHECK_EQ(fdw_model_add_scanned(&F.model, verify_kids[i], self, "big",
+					       &verify_kids[i], 1, 1), 0);
+	}
+	F.checker.offload = park;
+	S->deps.read_owner = kid_owner;
+
+	/* uid 1000 checks its processes 4 times at once: one runs, the others
+	 * are refused, and root's check still gets in */
+	held[n++] = verify_as(1000, verify_kids[0]);
+	for (int i = 0; i < 3; i++)
+		more[i] = verify_as(1000, verify_kids[i % 2]);
+	rootfd = verify_as(0, verify_kids[0]);
+	CHECK(waiting(held[0]));
+	CHECK(waiting(rootfd));
+	CHECK_EQ(F.checker.nruns, 2);
+	for (int i = 0; i < 3; i++)
+		check_verify_refused(more[i], "uid 1000 runs 1 verify already (1 at once per user");
+	(void)close(rootfd);
+	spin(20);
+	CHECK_EQ(F.checker.nruns, 1);
+	/* two other users take two more; the fourth is root's */
+	held[n++] = verify_as(1001, verify_kids[2]);
+	held[n++] = verify_as(1002, verify_kids[4]);
+	CHECK(waiting(held[1]) && waiting(held[2]));
+	CHECK_EQ(F.checker.nruns, 3);
+	check_verify_refused(verify_as(1001, verify_kids[3]), "uid 1001 runs 1 verify");
+	/* a user with no run yet: only root's slot is left */
+	check_verify_refused(verify_as(1003, verify_kids[6]),
+			     "3 verify runs in progress already (the last of 4 is kept for root "
+			     "and group");
+	CHECK_EQ(F.checker.nruns, 3);
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.verify_share, 5);
+	/* root, every process and one */
+	held[n++] = verify_as(0, 0);
+	CHECK(waiting(held[3]));
+	CHECK_EQ(F.checker.nruns, 4);
+	check_verify_refused(verify_as(0, verify_kids[0]), "4 verify runs in progress already");
+	CHECK_EQ(F.checker.stats.verify_refused, refused0 + 1);
+	get("/v1/status", &r);
+	doc = body_json(&r);
+	CHECK_EQ(json_integer_value(json_object_get(json_object_get(doc, "dropped"),
+						    "verify_requests")), (json_int_t)refused0 + 6);
+	CHECK_EQ(json_integer_value(json_object_get(json_object_get(doc, "dropped"),
+						    "verify_requests_share")), 5);
+	json_decref(doc);
+
+	/* the clients go: their runs end, the slots are free again */
+	while (n)
+		(void)close(held[--n]);
+	spin(50);
+	CHECK_EQ(F.checker.nruns, 0);
+	for (unsigned int i = 0; i < nparked; i++)
+		parked[i].done(parked[i].arg);
+	nparked = 0;
+	F.checker.offload = NULL;
+	S->deps.read_owner = NULL;
+	for (unsigned int i = 0; i < VERIFY_KIDS; i++) {
+		(void)kill((pid_t)verify_kids[i], SIGKILL);
+		(void)waitpid((pid_t)verify_kids[i], NULL, 0);
+	}
+}
+
 /* ---- the server's life ---------------------------------------------------- */
 
 static int setup(void)
@@ -1050,6 +1210,7 @@ int main(void)
 		test_chunked_tables();
 		test_slow_readers();
 		test_metrics_listener();
+		test_verify_shares();
 	}
 	teardown();
 	CHECK_EQ(open_fds(), fds_before);
