@@ -243,6 +243,44 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == "hangup":
             self.close_connection = True
             return
+        if mode == "mute":
+            # a daemon that stopped answering: reads, never writes
+            self.client_gone(60)
+            self.close_connection = True
+            return
+        if mode == "drip":
+            # an answer that starts and then stops
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b"{")
+            self.wfile.flush()
+            self.client_gone(60)
+            self.close_connection = True
+            return
+        if mode in ("stall", "idle"):
+            # a follow stream: stall stops within a line, idle between
+            # two lines for longer than the answer timeout (no event)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                if mode == "stall":
+                    self.chunk(b'{"seq": 1, "pid"')
+                    self.wfile.flush()
+                    self.client_gone(60)
+                else:
+                    self.chunk(b'{"seq": 1}\n')
+                    self.wfile.flush()
+                    if not self.client_gone(12):
+                        self.chunk(b'{"seq": 2}\n')
+                        self.chunk(b"")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return
         if mode == "broken":
             self.send_json(200, None, raw='{"version": "0.1.0", oops')
             return
@@ -319,7 +357,7 @@ class Checker:
         self.env.pop("FDWATCH_SOCKET", None)
         self.servers = {"normal": start_server(self.sock, "normal")}
         for mode in ("trickle", "finite", "broken", "hangup", "noleaks",
-                     "nofollow"):
+                     "nofollow", "mute", "drip", "stall", "idle"):
             self.servers[mode] = start_server(
                 os.path.join(tmp, mode + ".sock"), mode)
 
@@ -852,6 +890,52 @@ class Checker:
         rc, out, err = self.run(["top"])
         self.check(rc == 1 and "needs a terminal" in err,
                    "top off a terminal says so", err)
+
+    def test_hung_daemon(self):
+        """A daemon that stops answering: a one-line error within ~10 s."""
+        tmp = os.path.dirname(self.sock)
+        runs = []
+        for mode, args in (("mute", ["status"]), ("mute", ["ps"]),
+                           ("mute", ["events", "-f"]), ("mute", ["leaks", "-f"]),
+                           ("drip", ["status"]), ("drip", ["events", "-f"]),
+                           ("drip", ["leaks", "-f"]), ("stall", ["events", "-f"]),
+                           ("idle", ["events", "-f", "-J"]),
+                           ("mute", ["verify"])):
+            p = subprocess.Popen(self.cmd(args, os.path.join(tmp, mode + ".sock")),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env=self.env)
+            runs.append((mode, args, p))
+        start = time.monotonic()
+        ended = {}
+        while time.monotonic() - start < 16 and len(ended) < len(runs) - 1:
+            for i, (_, _, p) in enumerate(runs):
+                if i not in ended and p.poll() is not None:
+                    ended[i] = time.monotonic() - start
+            time.sleep(0.05)
+        for i, (mode, args, p) in enumerate(runs):
+            what = "%s daemon: fdwatch %s" % (mode, " ".join(args))
+            if args == ["verify"]:
+                # a verify answers when its check ends: it may wait longer
+                self.check(p.poll() is None, what + " still waits at 16 s")
+            if p.poll() is None:
+                p.kill()
+            out, err = p.communicate()
+            if args == ["verify"]:
+                continue
+            t = ended.get(i)
+            if mode == "idle":
+                self.check(p.returncode == 0 and err == "" and
+                           out == '{"seq": 1}\n{"seq": 2}\n' and t and t > 11.5,
+                           what + ": a stream idles between lines",
+                           "rc=%s t=%s out=%r err=%r" % (p.returncode, t, out, err))
+                continue
+            self.check(t is not None and 9 <= t <= 13.5 and p.returncode == 1
+                       and len(err.splitlines()) == 1 and
+                       err.startswith("fdwatch: ") and
+                       ("within 10 s" in err if mode == "mute" else
+                        "nothing for 10 s" in err),
+                       what + ": one-line error in 9..13.5 s",
+                       "rc=%s t=%s err=%r" % (p.returncode, t, err))
 
     def main(self):
         for name in sorted(n for n in dir(self) if n.startswith("test_")):
