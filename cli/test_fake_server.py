@@ -84,6 +84,10 @@ def fds_doc(pid, now):
         {"fd": 12, "cloexec": True, "target": "/tmp/we\nird name",
          "type": "reg", "ofd": 30, "generation": 1,
          "origin": origin("openat", 42, now - 2 * 3600 - 5)},
+        # a name that is the escape of the one above, spelt out
+        {"fd": 13, "cloexec": True, "target": "/tmp/we\\x0aird name",
+         "type": "reg", "ofd": 32, "generation": 1,
+         "origin": origin("openat", 42, now - 2 * 3600 - 5)},
         {"fd": 100, "cloexec": False, "target": "socket:[12345]",
          "type": "sock", "ofd": 31, "generation": 4,
          "origin": origin("accept4", 44, now - 3 * 86400 - 5)},
@@ -528,7 +532,8 @@ class Checker:
             d = fds_doc(pid, 0)
             for f in d["fds"]:
                 want.append([str(pid), d["comm"], str(f["fd"]),
-                             f["target"].replace("\n", "\\x0a")])
+                             f["target"].replace("\\", "\\x5c")
+                             .replace("\n", "\\x0a")])
         want.sort(key=lambda r: int(r[2]))
         self.check(sorted(rows, key=lambda r: int(r[2])) == want,
                    "fds -p: every process's fds, with PID and COMMAND",
@@ -554,8 +559,16 @@ class Checker:
              "/etc/passwd"],
             ["12", "yes", "reg", "30", "1", "openat", "42", "-", "2h",
              "/tmp/we\\x0aird name"],
+            ["13", "yes", "reg", "32", "1", "openat", "42", "-", "2h",
+             "/tmp/we\\x5cx0aird name"],
             ["100", "no", "sock", "31", "4", "accept4", "44", "-", "3d",
              "socket:[12345]"]], "fds: rows", out)
+        # -r: spaces too are escaped, the escapes are not escaped again
+        out = self.ok(["fds", "42", "-r", "-n", "-o", "FD,TARGET"])
+        lines = out.splitlines()
+        self.check("12 /tmp/we\\x0aird\\x20name" in lines and
+                   "13 /tmp/we\\x5cx0aird\\x20name" in lines,
+                   "fds -r: a newline and a spelt-out \\x0a print apart", out)
 
         rc, out, err = self.run(["fds", "--json", "42"])
         doc = json.loads(out)
