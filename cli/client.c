@@ -47,6 +47,7 @@ struct xfer {
 	bool started;		/* fn was told that a 2xx stream began */
 	bool stopped;		/* fn or stop ended the stream */
 	bool headers_done;	/* a final (non-1xx) header block arrived */
+	bool may_idle;		/* a 2xx stream: quiet between lines is fine */
 	int err;		/* -errno from a callback */
 	int64_t start_ms;	/* monotonic: the request began */
 	int64_t last_rx_ms;	/* monotonic: the last bytes arrived */
@@ -273,8 +274,10 @@ static size_t header_cb(char *data, size_t size, size_t nmemb,
 	if (!end_of_headers)
 		return n;
 	(void)curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status >= 200)
+	if (status >= 200) {
 		x->headers_done = true;
+		x->may_idle = x->fn && status < 300;
+	}
 	if (!x->fn || x->started || status < 200 || status >= 300)
 		return n;
 	x->started = true;
@@ -300,8 +303,8 @@ static bool owes_bytes(const struct xfer *x)
 {
 	if (!x->headers_done)
 		return true;
-	if (x->mode == BODY_LINES)
-		return x->len > 0;
+	if (x->may_idle)	/* before its first line, or between two */
+		return x->mode == BODY_LINES && x->len > 0;
 	return true;
 }
 

@@ -264,8 +264,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if mode in ("stall", "idle"):
-            # a follow stream: stall stops within a line, idle between
-            # two lines for longer than the answer timeout (no event)
+            # a follow stream: stall stops within a line, idle is quiet
+            # (no event) for longer than the answer timeout before its
+            # first line and between two
             self.send_response(200)
             self.send_header("Content-Type", "application/x-ndjson")
             self.send_header("Transfer-Encoding", "chunked")
@@ -275,10 +276,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.chunk(b'{"seq": 1, "pid"')
                     self.wfile.flush()
                     self.client_gone(60)
-                else:
+                elif not self.client_gone(11):
+                    # quiet before the first line, then between two
                     self.chunk(b'{"seq": 1}\n')
                     self.wfile.flush()
-                    if not self.client_gone(12):
+                    if not self.client_gone(11):
                         self.chunk(b'{"seq": 2}\n')
                         self.chunk(b"")
             except (BrokenPipeError, ConnectionResetError):
@@ -920,7 +922,7 @@ class Checker:
             runs.append((mode, args, p))
         start = time.monotonic()
         ended = {}
-        while time.monotonic() - start < 16 and len(ended) < len(runs) - 1:
+        while time.monotonic() - start < 25 and len(ended) < len(runs) - 1:
             for i, (_, _, p) in enumerate(runs):
                 if i not in ended and p.poll() is not None:
                     ended[i] = time.monotonic() - start
@@ -929,7 +931,7 @@ class Checker:
             what = "%s daemon: fdwatch %s" % (mode, " ".join(args))
             if args == ["verify"]:
                 # a verify answers when its check ends: it may wait longer
-                self.check(p.poll() is None, what + " still waits at 16 s")
+                self.check(p.poll() is None, what + " still waits")
             if p.poll() is None:
                 p.kill()
             out, err = p.communicate()
@@ -938,8 +940,9 @@ class Checker:
             t = ended.get(i)
             if mode == "idle":
                 self.check(p.returncode == 0 and err == "" and
-                           out == '{"seq": 1}\n{"seq": 2}\n' and t and t > 11.5,
-                           what + ": a stream idles between lines",
+                           out == '{"seq": 1}\n{"seq": 2}\n' and t and t > 21.5,
+                           what + ": a stream idles before its first line "
+                           "and between two",
                            "rc=%s t=%s out=%r err=%r" % (p.returncode, t, out, err))
                 continue
             self.check(t is not None and 9 <= t <= 13.5 and p.returncode == 1
