@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -21,6 +22,9 @@ struct fdw_client {
 	enum fdw_fail_phase phase;
 	char detail[CURL_ERROR_SIZE + 256];
 	char errbuf[CURL_ERROR_SIZE];
+	fdw_stop_fn abort_fn;
+	void *abort_data;
+	long answer_timeout_ms;
 };
 
 enum body_mode {
@@ -42,8 +46,20 @@ struct xfer {
 	fdw_stop_fn stop;
 	bool started;		/* fn was told that a 2xx stream began */
 	bool stopped;		/* fn or stop ended the stream */
+	bool headers_done;	/* a final (non-1xx) header block arrived */
+	bool may_idle;		/* a 2xx stream: quiet between lines is fine */
 	int err;		/* -errno from a callback */
+	int64_t start_ms;	/* monotonic: the request began */
+	int64_t last_rx_ms;	/* monotonic: the last bytes arrived */
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 __attribute__((format(printf, 3, 4)))
 static void fail(struct fdw_client *c, enum fdw_fail_phase phase,
@@ -64,6 +80,7 @@ int fdw_client_new(struct fdw_client **out, const char *socket_path)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->answer_timeout_ms = FDW_ANSWER_TIMEOUT_MS;
 	c->socket_path = strdup(socket_path);
 	c->curl = curl_easy_init();
 	if (!c->socket_path || !c->curl) {
@@ -82,6 +99,17 @@ void fdw_client_free(struct fdw_client *c)
 		curl_easy_cleanup(c->curl);
 	free(c->socket_path);
 	free(c);
+}
+
+void fdw_client_set_abort(struct fdw_client *c, fdw_stop_fn fn, void *userdata)
+{
+	c->abort_fn = fn;
+	c->abort_data = userdata;
+}
+
+void fdw_client_set_answer_timeout(struct fdw_client *c, long ms)
+{
+	c->answer_timeout_ms = ms > 0 ? ms : FDW_ANSWER_TIMEOUT_MS;
 }
 
 enum fdw_fail_phase fdw_client_phase(const struct fdw_client *c)
@@ -198,6 +226,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata)
 	size_t n = size * nmemb;
 	int r;
 
+	x->last_rx_ms = mono_ms();
 	if (x->mode == BODY_UNDECIDED) {
 		long status = 0;
 
@@ -238,13 +267,18 @@ static size_t header_cb(char *data, size_t size, size_t nmemb,
 	long status = 0;
 	int r;
 
+	x->last_rx_ms = mono_ms();
 	/* Only the empty line that ends a header block matters here. */
 	end_of_headers = (n == 2 && data[0] == '\r' && data[1] == '\n') ||
 			 (n == 1 && data[0] == '\n');
-	if (!x->fn || x->started || !end_of_headers)
+	if (!end_of_headers)
 		return n;
 	(void)curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status >= 300)
+	if (status >= 200) {
+		x->headers_done = true;
+		x->may_idle = x->fn && status < 300;
+	}
+	if (!x->fn || x->started || status < 200 || status >= 300)
 		return n;
 	x->started = true;
 	r = x->fn(NULL, NULL, 0, x->userdata);
@@ -259,13 +293,50 @@ static size_t header_cb(char *data, size_t size, size_t nmemb,
 	return n;
 }
 
+/*
+ * Between the request and the end of the answer's headers, within an
+ * answer's body, or within a stream's line, the daemon owes us bytes: it
+ * must not fall silent for longer than the answer timeout. Only a follow
+ * stream between two lines may idle.
+ */
+static bool owes_bytes(const struct xfer *x)
+{
+	if (!x->headers_done)
+		return true;
+	if (x->may_idle)	/* before its first line, or between two */
+		return x->mode == BODY_LINES && x->len > 0;
+	return true;
+}
+
 static int progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 		       curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct xfer *x = userdata;
+	struct fdw_client *c = x->c;
+	long bound = c->answer_timeout_ms;
+	int64_t now;
 
 	if (x->stop && x->stop(x->userdata)) {
 		x->stopped = true;
+		return 1;
+	}
+	if (c->abort_fn && c->abort_fn(c->abort_data)) {
+		fail(c, FDW_FAIL_TRANSFER, "request to fdwatchd interrupted");
+		x->err = -ECANCELED;
+		return 1;
+	}
+	now = mono_ms();
+	if (!x->headers_done && now - x->start_ms > bound) {
+		fail(c, FDW_FAIL_TRANSFER,
+		     "no answer from fdwatchd within %ld s", bound / 1000);
+		x->err = -ETIMEDOUT;
+		return 1;
+	}
+	if (x->headers_done && owes_bytes(x) && now - x->last_rx_ms > bound) {
+		fail(c, FDW_FAIL_TRANSFER,
+		     "fdwatchd stopped answering (nothing for %ld s)",
+		     bound / 1000);
+		x->err = -ETIMEDOUT;
 		return 1;
 	}
 	return 0;
@@ -308,13 +379,12 @@ static int set_options(struct fdw_client *c, const char *path,
 	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
 	SET(CURLOPT_WRITEFUNCTION, write_cb);
 	SET(CURLOPT_WRITEDATA, x);
-	if (stream) {
-		SET(CURLOPT_HEADERFUNCTION, header_cb);
-		SET(CURLOPT_HEADERDATA, x);
-		SET(CURLOPT_NOPROGRESS, 0L);
-		SET(CURLOPT_XFERINFOFUNCTION, progress_cb);
-		SET(CURLOPT_XFERINFODATA, x);
-	}
+	/* every request: the answer timeout, and the caller's abort */
+	SET(CURLOPT_HEADERFUNCTION, header_cb);
+	SET(CURLOPT_HEADERDATA, x);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, progress_cb);
+	SET(CURLOPT_XFERINFODATA, x);
 #undef SET
 	if (rc == CURLE_OUT_OF_MEMORY)
 		return -ENOMEM;
@@ -390,6 +460,8 @@ static int perform(struct fdw_client *c, const char *path, struct xfer *x,
 		return r;
 	}
 
+	x->start_ms = mono_ms();
+	x->last_rx_ms = x->start_ms;
 	rc = curl_easy_perform(c->curl);
 	(void)curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (x->err) {

@@ -19,6 +19,16 @@
 #define FDW_CONNECT_TIMEOUT_MS 5000L
 /* Total time allowed for a non-follow request. */
 #define FDW_REQUEST_TIMEOUT_MS 120000L
+/*
+ * The answer's headers must come within this time of the request (follow
+ * streams too), and once an answer, a body or a stream line has begun,
+ * its next bytes within this time again. A follow stream may then idle
+ * between lines for as long as nothing happens (the daemon sends no
+ * heartbeats).
+ */
+#define FDW_ANSWER_TIMEOUT_MS 10000L
+/* verify answers only when its check ends: its headers may take this long */
+#define FDW_VERIFY_ANSWER_TIMEOUT_MS FDW_REQUEST_TIMEOUT_MS
 
 enum fdw_fail_phase {
 	FDW_FAIL_NONE = 0,
@@ -52,6 +62,16 @@ int fdw_client_new(struct fdw_client **out, const char *socket_path);
 void fdw_client_free(struct fdw_client *c);
 
 /*
+ * Polled at least once a second during every request (stream or not):
+ * true aborts it with -ECANCELED. NULL (the default) polls nothing.
+ */
+void fdw_client_set_abort(struct fdw_client *c, fdw_stop_fn fn, void *userdata);
+
+/* How long an answer may take to start, and to go on once started
+ * (default FDW_ANSWER_TIMEOUT_MS; 0 keeps the default). */
+void fdw_client_set_answer_timeout(struct fdw_client *c, long ms);
+
+/*
  * GET path (e.g. "/v1/status"). Returns 0 when an HTTP answer arrived,
  * whatever its status (resp filled; release with fdw_response_clear()),
  * or -errno with fdw_client_phase()/fdw_client_detail() set. A 2xx answer
@@ -70,7 +90,8 @@ int fdw_client_get_raw(struct fdw_client *c, const char *path,
 
 /*
  * GET path and feed each NDJSON line of a 2xx answer to fn, with no total
- * timeout. Ends when the daemon closes the stream, fn returns 1, or stop
+ * timeout (the answer timeout bounds the headers and each line, not the
+ * quiet between lines). Ends when the daemon closes the stream, fn returns 1, or stop
  * (may be NULL) returns true: all return 0, and set *stopped when it was
  * fn or stop. A non-2xx answer is returned like fdw_client_get() does
  * (resp->status, resp->json).

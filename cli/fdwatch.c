@@ -749,6 +749,10 @@ int main(int argc, char **argv)
 		curl_global_cleanup();
 		return FDW_EXIT_FAILURE;
 	}
+	/* a verify answers when its check ends, which takes a while on a
+	 * big host; every other answer starts at once */
+	if (args.cmd == FDW_CMD_VERIFY)
+		fdw_client_set_answer_timeout(run.client, FDW_VERIFY_ANSWER_TIMEOUT_MS);
 	if (args.cmd == FDW_CMD_TOP)
 		exit_code = fdw_top(run.client, &args, &run.render);
 	else if (args.cmd == FDW_CMD_FDS && args.npids > 1)

@@ -74,6 +74,8 @@ int fdw_table_add_row(struct fdw_table *t)
 	return 0;
 }
 
+static char *escape(const char *s, bool backslash);
+
 int fdw_table_set(struct fdw_table *t, size_t col, const char *text)
 {
 	char **cell;
@@ -81,7 +83,7 @@ int fdw_table_set(struct fdw_table *t, size_t col, const char *text)
 
 	if (!t->nrows || col >= t->ncols)
 		return -EINVAL;
-	copy = fdw_escape(text ? text : "-");
+	copy = escape(text ? text : "-", !(t->cols[col].flags & FDW_COL_QUOTED));
 	if (!copy)
 		return -ENOMEM;
 	cell = &t->cells[(t->nrows - 1) * t->ncols + col];
@@ -90,10 +92,22 @@ int fdw_table_set(struct fdw_table *t, size_t col, const char *text)
 	return 0;
 }
 
-static bool needs_escape(const char *s)
+/* What fdw_escape() writes as \xNN: control bytes, and the backslash
+ * itself, so that a text's escape never reads like another text. */
+static bool escaped_byte(unsigned char ch)
+{
+	return ch < 0x20 || ch == 0x7f || ch == '\\';
+}
+
+static bool escaped_byte_of(unsigned char ch, bool backslash)
+{
+	return backslash ? escaped_byte(ch) : ch < 0x20 || ch == 0x7f;
+}
+
+static bool needs_escape(const char *s, bool backslash)
 {
 	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+		if (escaped_byte_of((unsigned char)*s, backslash))
 			return true;
 	return false;
 }
@@ -106,8 +120,9 @@ int fdw_table_put(struct fdw_table *t, size_t col, char *text)
 		free(text);
 		return -EINVAL;
 	}
-	if (!text || needs_escape(text)) {
-		char *copy = fdw_escape(text ? text : "-");
+	if (!text || needs_escape(text, !(t->cols[col].flags & FDW_COL_QUOTED))) {
+		char *copy = escape(text ? text : "-",
+				    !(t->cols[col].flags & FDW_COL_QUOTED));
 
 		free(text);
 		if (!copy)
@@ -239,14 +254,16 @@ int fdw_table_set_color(struct fdw_table *t, size_t col, const char *sgr)
 	return 0;
 }
 
-/* A raw cell: spaces and backslashes escaped (lsfd -r). */
+/*
+ * A raw cell: spaces escaped too (lsfd -r). A cell was escaped once when
+ * it was set (fdw_escape(): a backslash is \x5c already), so a backslash
+ * here starts an escape and is not escaped a second time.
+ */
 static void put_raw(FILE *f, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == ' ')
 			fputs("\\x20", f);
-		else if (*s == '\\')
-			fputs("\\x5c", f);
 		else
 			fputc(*s, f);
 	}
@@ -394,11 +411,16 @@ size_t fdw_text_width(const char *s)
 
 char *fdw_escape(const char *s)
 {
+	return escape(s, true);
+}
+
+static char *escape(const char *s, bool backslash)
+{
 	size_t n = 0;
 	char *out, *p;
 
 	for (const char *q = s; *q; q++)
-		n += ((unsigned char)*q < 0x20 || *q == 0x7f) ? 4 : 1;
+		n += escaped_byte_of((unsigned char)*q, backslash) ? 4 : 1;
 	out = malloc(n + 1);
 	if (!out)
 		return NULL;
@@ -406,7 +428,7 @@ char *fdw_escape(const char *s)
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 
-		if (ch < 0x20 || ch == 0x7f) {
+		if (escaped_byte_of(ch, backslash)) {
 			static const char hex[] = "0123456789abcdef";
 
 			*p++ = '\\';

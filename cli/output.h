@@ -12,6 +12,9 @@
 
 /* Column flags. */
 #define FDW_COL_RIGHT 0x1	/* right-align (numbers) */
+/* The cell quotes its strings itself, JSON-style ("a\nb", "x\\y"): its
+ * backslashes are that quoting's, and only control bytes are escaped. */
+#define FDW_COL_QUOTED 0x2
 
 /* Columns are separated by this many spaces. */
 #define FDW_COL_GAP 2
@@ -59,8 +62,9 @@ int fdw_table_print(const struct fdw_table *t, FILE *f, bool headings);
 /* How a table is printed. */
 struct fdw_table_style {
 	bool headings;
-	bool raw;	/* no alignment, one space between columns, spaces and
-			 * backslashes in cells as \x20 and \x5c (lsfd -r) */
+	bool raw;	/* no alignment, one space between columns, spaces in
+			 * cells as \x20 (backslashes are \x5c in every cell
+			 * already: fdw_escape()) (lsfd -r) */
 	bool color;	/* SGR colors of the cells, bold headings */
 };
 
@@ -99,8 +103,8 @@ int fdw_print_heading(FILE *f, const struct fdw_column *cols, size_t ncols);
 /* Display width: UTF-8 code points (continuation bytes don't count). */
 size_t fdw_text_width(const char *s);
 
-/* Copy of s with control bytes (< 0x20, 0x7f) written as \xNN; NULL on
- * ENOMEM. */
+/* Copy of s with control bytes (< 0x20, 0x7f) and the backslash written as
+ * \xNN (a backslash is \x5c: no two texts escape alike); NULL on ENOMEM. */
 char *fdw_escape(const char *s);
 
 /* Age of ts at now in one unit, floored: "3s", "5m", "2h", "4d"; "0s" for

@@ -1026,12 +1026,12 @@ static const struct fdw_column event_cols[] = {
 	{ "TID", FDW_COL_RIGHT, 7 },
 	{ "COMMAND", 0, 15 },
 	{ "SYSCALL", 0, 12 },
-	{ "ARGS", 0, 30 },
+	{ "ARGS", FDW_COL_QUOTED, 30 },
 	{ "RET", 0, 0 },
 	{ "SEQ", FDW_COL_RIGHT, 8 },
 	{ "ERRNO", 0, 8 },
 	{ "AGE", FDW_COL_RIGHT, 4 },
-	{ "CALL", 0, 0 },
+	{ "CALL", FDW_COL_QUOTED, 0 },
 };
 
 static const char *const event_help[] = {

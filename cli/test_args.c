@@ -342,7 +342,7 @@ static void test_formatters(void)
 	CHECK(fdw_text_width("\xe2\x82\xac" "1") == 2);
 
 	s = fdw_escape("a\nb\tc\x7f" "d\\e");
-	CHECK_STR(s, "a\\x0ab\\x09c\\x7fd\\e");
+	CHECK_STR(s, "a\\x0ab\\x09c\\x7fd\\x5ce");
 	free(s);
 	s = fdw_escape("/tmp/caf\xc3\xa9 x");
 	CHECK_STR(s, "/tmp/caf\xc3\xa9 x");
@@ -424,6 +424,68 @@ static char *print_table(const struct fdw_table *t, bool headings, int *r)
 	*r = fdw_table_print(t, f, headings);
 	fclose(f);
 	return buf;
+}
+
+static char *print_style(const struct fdw_table *t, const struct fdw_table_style *st)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	if (fdw_table_print_style(t, f, st) < 0) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+/*
+ * A name with a newline and one with the four characters \x0a must not
+ * print alike, in columns or raw (-r), and raw must not escape an escape
+ * a second time.
+ */
+static void test_escape_unambiguous(void)
+{
+	static const struct fdw_column cols[] = {
+		{ "NAME", 0, 0 },
+	};
+	const struct fdw_table_style plain = { .headings = false };
+	const struct fdw_table_style raw = { .raw = true };
+	struct fdw_table *t = NULL;
+	char *a = fdw_escape("t\nx"), *b = fdw_escape("t\\x0ax"), *out;
+
+	CHECK_STR(a, "t\\x0ax");
+	CHECK_STR(b, "t\\x5cx0ax");
+	CHECK(a && b && strcmp(a, b) != 0);
+	free(a);
+	free(b);
+	b = fdw_escape("\\\\");
+	CHECK_STR(b, "\\x5c\\x5c");
+	free(b);
+
+	CHECK(fdw_table_new(&t, cols, 1) == 0);
+	if (!t)
+		return;
+	CHECK(fdw_table_add_row(t) == 0);
+	CHECK(fdw_table_set(t, 0, "t\nx") == 0);
+	CHECK(fdw_table_add_row(t) == 0);
+	CHECK(fdw_table_set(t, 0, "t\\x0ax") == 0);
+	CHECK(fdw_table_add_row(t) == 0);
+	CHECK(fdw_table_put(t, 0, strdup("a\\b c")) == 0);
+	CHECK_STR(fdw_table_cell(t, 0, 0), "t\\x0ax");
+	CHECK_STR(fdw_table_cell(t, 1, 0), "t\\x5cx0ax");
+	CHECK_STR(fdw_table_cell(t, 2, 0), "a\\x5cb c");
+	out = print_style(t, &plain);
+	CHECK_STR(out, "t\\x0ax\nt\\x5cx0ax\na\\x5cb c\n");
+	free(out);
+	out = print_style(t, &raw);
+	CHECK_STR(out, "t\\x0ax\nt\\x5cx0ax\na\\x5cb\\x20c\n");
+	free(out);
+	fdw_table_free(t);
 }
 
 static void test_table(void)
@@ -874,6 +936,36 @@ static void test_render_events(void)
 		CHECK_STR(c.out,
 			  "TIME              PID      TID  COMMAND          SYSCALL       ARGS                            RET\n"
 			  "11:06:41.000       42     4242  cat              close         fd=99                           -9 (EBADF)\n");
+	}
+	capture_free(&c);
+	json_decref(doc);
+
+	/* a comm with a newline and one spelt "\x0a" print apart; ARGS
+	 * quotes its strings itself (JSON-style) and is not escaped again */
+	doc = load("{\"events\": ["
+		   "{\"seq\": 1, \"ts\": 1795000000.1, \"pid\": 1, \"tid\": 1,"
+		   " \"comm\": \"a\\nb\", \"syscall\": \"openat\","
+		   " \"path\": \"x\\ny\", \"ret\": 3},"
+		   "{\"seq\": 2, \"ts\": 1795000000.1, \"pid\": 1, \"tid\": 1,"
+		   " \"comm\": \"a\\\\x0ab\", \"syscall\": \"openat\","
+		   " \"path\": \"x\\\\ny\", \"ret\": 3}]}");
+	if (capture_open(&c, false)) {
+		c.r.output = "COMMAND,ARGS";
+		CHECK(fdw_render_events(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "a\\x0ab     path=\"x\\ny\"\n"
+			  "a\\x5cx0ab  path=\"x\\\\ny\"\n");
+	}
+	capture_free(&c);
+	if (capture_open(&c, false)) {
+		c.r.output = "COMMAND,ARGS";
+		c.r.raw = true;
+		CHECK(fdw_render_events(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "a\\x0ab path=\"x\\ny\"\n"
+			  "a\\x5cx0ab path=\"x\\\\ny\"\n");
 	}
 	capture_free(&c);
 	json_decref(doc);
@@ -1456,6 +1548,7 @@ int main(void)
 	test_help_text();
 	test_formatters();
 	test_table();
+	test_escape_unambiguous();
 	test_fixed_rows();
 	test_json_text();
 	test_event_cells();

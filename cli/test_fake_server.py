@@ -84,6 +84,10 @@ def fds_doc(pid, now):
         {"fd": 12, "cloexec": True, "target": "/tmp/we\nird name",
          "type": "reg", "ofd": 30, "generation": 1,
          "origin": origin("openat", 42, now - 2 * 3600 - 5)},
+        # a name that is the escape of the one above, spelt out
+        {"fd": 13, "cloexec": True, "target": "/tmp/we\\x0aird name",
+         "type": "reg", "ofd": 32, "generation": 1,
+         "origin": origin("openat", 42, now - 2 * 3600 - 5)},
         {"fd": 100, "cloexec": False, "target": "socket:[12345]",
          "type": "sock", "ofd": 31, "generation": 4,
          "origin": origin("accept4", 44, now - 3 * 86400 - 5)},
@@ -243,6 +247,46 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == "hangup":
             self.close_connection = True
             return
+        if mode == "mute":
+            # a daemon that stopped answering: reads, never writes
+            self.client_gone(60)
+            self.close_connection = True
+            return
+        if mode == "drip":
+            # an answer that starts and then stops
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b"{")
+            self.wfile.flush()
+            self.client_gone(60)
+            self.close_connection = True
+            return
+        if mode in ("stall", "idle"):
+            # a follow stream: stall stops within a line, idle is quiet
+            # (no event) for longer than the answer timeout before its
+            # first line and between two
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                if mode == "stall":
+                    self.chunk(b'{"seq": 1, "pid"')
+                    self.wfile.flush()
+                    self.client_gone(60)
+                elif not self.client_gone(11):
+                    # quiet before the first line, then between two
+                    self.chunk(b'{"seq": 1}\n')
+                    self.wfile.flush()
+                    if not self.client_gone(11):
+                        self.chunk(b'{"seq": 2}\n')
+                        self.chunk(b"")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return
         if mode == "broken":
             self.send_json(200, None, raw='{"version": "0.1.0", oops')
             return
@@ -319,7 +363,7 @@ class Checker:
         self.env.pop("FDWATCH_SOCKET", None)
         self.servers = {"normal": start_server(self.sock, "normal")}
         for mode in ("trickle", "finite", "broken", "hangup", "noleaks",
-                     "nofollow"):
+                     "nofollow", "mute", "drip", "stall", "idle"):
             self.servers[mode] = start_server(
                 os.path.join(tmp, mode + ".sock"), mode)
 
@@ -490,7 +534,8 @@ class Checker:
             d = fds_doc(pid, 0)
             for f in d["fds"]:
                 want.append([str(pid), d["comm"], str(f["fd"]),
-                             f["target"].replace("\n", "\\x0a")])
+                             f["target"].replace("\\", "\\x5c")
+                             .replace("\n", "\\x0a")])
         want.sort(key=lambda r: int(r[2]))
         self.check(sorted(rows, key=lambda r: int(r[2])) == want,
                    "fds -p: every process's fds, with PID and COMMAND",
@@ -516,8 +561,16 @@ class Checker:
              "/etc/passwd"],
             ["12", "yes", "reg", "30", "1", "openat", "42", "-", "2h",
              "/tmp/we\\x0aird name"],
+            ["13", "yes", "reg", "32", "1", "openat", "42", "-", "2h",
+             "/tmp/we\\x5cx0aird name"],
             ["100", "no", "sock", "31", "4", "accept4", "44", "-", "3d",
              "socket:[12345]"]], "fds: rows", out)
+        # -r: spaces too are escaped, the escapes are not escaped again
+        out = self.ok(["fds", "42", "-r", "-n", "-o", "FD,TARGET"])
+        lines = out.splitlines()
+        self.check("12 /tmp/we\\x0aird\\x20name" in lines and
+                   "13 /tmp/we\\x5cx0aird\\x20name" in lines,
+                   "fds -r: a newline and a spelt-out \\x0a print apart", out)
 
         rc, out, err = self.run(["fds", "--json", "42"])
         doc = json.loads(out)
@@ -852,6 +905,53 @@ class Checker:
         rc, out, err = self.run(["top"])
         self.check(rc == 1 and "needs a terminal" in err,
                    "top off a terminal says so", err)
+
+    def test_hung_daemon(self):
+        """A daemon that stops answering: a one-line error within ~10 s."""
+        tmp = os.path.dirname(self.sock)
+        runs = []
+        for mode, args in (("mute", ["status"]), ("mute", ["ps"]),
+                           ("mute", ["events", "-f"]), ("mute", ["leaks", "-f"]),
+                           ("drip", ["status"]), ("drip", ["events", "-f"]),
+                           ("drip", ["leaks", "-f"]), ("stall", ["events", "-f"]),
+                           ("idle", ["events", "-f", "-J"]),
+                           ("mute", ["verify"])):
+            p = subprocess.Popen(self.cmd(args, os.path.join(tmp, mode + ".sock")),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env=self.env)
+            runs.append((mode, args, p))
+        start = time.monotonic()
+        ended = {}
+        while time.monotonic() - start < 25 and len(ended) < len(runs) - 1:
+            for i, (_, _, p) in enumerate(runs):
+                if i not in ended and p.poll() is not None:
+                    ended[i] = time.monotonic() - start
+            time.sleep(0.05)
+        for i, (mode, args, p) in enumerate(runs):
+            what = "%s daemon: fdwatch %s" % (mode, " ".join(args))
+            if args == ["verify"]:
+                # a verify answers when its check ends: it may wait longer
+                self.check(p.poll() is None, what + " still waits")
+            if p.poll() is None:
+                p.kill()
+            out, err = p.communicate()
+            if args == ["verify"]:
+                continue
+            t = ended.get(i)
+            if mode == "idle":
+                self.check(p.returncode == 0 and err == "" and
+                           out == '{"seq": 1}\n{"seq": 2}\n' and t and t > 21.5,
+                           what + ": a stream idles before its first line "
+                           "and between two",
+                           "rc=%s t=%s out=%r err=%r" % (p.returncode, t, out, err))
+                continue
+            self.check(t is not None and 9 <= t <= 13.5 and p.returncode == 1
+                       and len(err.splitlines()) == 1 and
+                       err.startswith("fdwatch: ") and
+                       ("within 10 s" in err if mode == "mute" else
+                        "nothing for 10 s" in err),
+                       what + ": one-line error in 9..13.5 s",
+                       "rc=%s t=%s err=%r" % (p.returncode, t, err))
 
     def main(self):
         for name in sorted(n for n in dir(self) if n.startswith("test_")):

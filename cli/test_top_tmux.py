@@ -19,6 +19,7 @@ with NO_COLOR).
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -123,7 +124,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="fdwt-top-", dir=tmpdir) as tmp:
         servers = []
         socks = {}
-        for mode in ("normal", "races"):
+        for mode in ("normal", "races", "mute"):
             socks[mode] = os.path.join(tmp, mode + ".sock")
             servers.append(subprocess.Popen(
                 [sys.executable, FAKE, "--serve", socks[mode], "--mode", mode]))
@@ -217,6 +218,46 @@ def main():
             pane.wait(lambda s: s.rstrip().endswith("$"), "the shell")
 
             # on a terminal: tables go through $PAGER, and in color
+            # A daemon that never answers: top shows it is waiting, and
+            # q, SIGTERM and SIGHUP end it within a second or so while its
+            # request is pending (each may wait 10 s for an answer).
+            pidfile = os.path.join(tmp, "top.pid")
+            for how in ("q", "SIGTERM", "SIGHUP"):
+                pane.send("clear; sh -c 'echo $$ > %s; exec %s --socket %s top'; "
+                          "echo TOP-RC=$?" % (pidfile, fdwatch, socks["mute"]),
+                          "Enter")
+                try:
+                    # the alternate screen: blank, or saying it waits
+                    s = pane.wait(lambda s: "waiting for fdwatchd" in s or
+                                  not s.strip(), "top started", timeout=5)
+                    time.sleep(0.5)
+                    s = pane.screen()
+                    c.check("waiting for fdwatchd" in s,
+                            "top on a mute daemon says it waits", s)
+                    time.sleep(1)
+                    t0 = time.monotonic()
+                    if how == "q":
+                        pane.send("q")
+                    else:
+                        with open(pidfile) as f:
+                            os.kill(int(f.read()), getattr(signal, how))
+                    s = pane.wait(lambda s: "TOP-RC=" in s, "top ending", timeout=8)
+                    took = time.monotonic() - t0
+                    c.check(took < 2.5 and "TOP-RC=0" in s and
+                            "waiting for fdwatchd" not in s,
+                            "top on a mute daemon: %s ends it in %.1f s "
+                            "(under 2.5 s), main screen back" % (how, took), s)
+                    stty_restored(pane, c, how + " on a mute daemon")
+                except AssertionError as e:
+                    c.check(False, "top on a mute daemon: %s ends it" % how, str(e))
+                    with open(pidfile) as f:
+                        try:
+                            os.kill(int(f.read()), signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                    pane.send("reset", "Enter")
+                    time.sleep(1)
+
             s = pane.shell("PAGER='sed s/^/PAGED:/' %s --socket %s ps"
                            % (fdwatch, socks["normal"]))
             paged = [l for l in s.splitlines() if l.startswith("PAGED:")]

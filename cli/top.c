@@ -696,7 +696,44 @@ struct top_state {
 	int detail_pid;		/* 0: the process list */
 	int detail_first;	/* the table's first row shown */
 	struct fdw_top_hist hist;
+	char pending[64];	/* keys read while a request was pending */
+	size_t npending;
 };
+
+/*
+ * Polled by the client during each request: a signal, a closed terminal
+ * or a q typed meanwhile aborts the request, so that top answers within
+ * a second whatever the daemon does. Other keys wait for the main loop.
+ */
+static bool top_interrupted(void *userdata)
+{
+	struct top_state *st = userdata;
+	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+	enum key keys[ARRAY_SIZE(st->pending)];
+	size_t nk;
+	ssize_t len;
+
+	if (top_stop)
+		return true;
+	if (poll(&p, 1, 0) != 1)
+		return false;
+	if (st->npending == sizeof(st->pending))
+		return false;	/* the main loop will see to them */
+	len = read(STDIN_FILENO, st->pending + st->npending,
+		   sizeof(st->pending) - st->npending);
+	if (len == 0 || (len < 0 && errno != EINTR && errno != EAGAIN)) {
+		top_stop = 1;	/* the terminal went away */
+		return true;
+	}
+	if (len < 0)
+		return false;
+	st->npending += (size_t)len;
+	nk = parse_keys(st->pending, st->npending, keys, ARRAY_SIZE(keys));
+	for (size_t i = 0; i < nk; i++)
+		if (keys[i] == KEY_QUIT)
+			return true;
+	return false;
+}
 
 /* GET path into *out (replacing it); 404 sets *gone when given. */
 static int fetch(struct top_state *st, const char *path, json_t **out, bool *gone, char *err,
@@ -733,6 +770,7 @@ static int fetch(struct top_state *st, const char *path, json_t **out, bool *gon
 static void refresh(struct top_state *st)
 {
 	char path[64];
+	int r;
 
 	st->error[0] = '\0';
 	if (st->detail_pid) {
@@ -745,13 +783,22 @@ static void refresh(struct top_state *st)
 		}
 		return;
 	}
-	if (fetch(st, "/v1/processes", &st->procs, NULL, st->error, sizeof(st->error)) == 0)
+	r = fetch(st, "/v1/processes", &st->procs, NULL, st->error, sizeof(st->error));
+	if (r == 0)
 		hist_add(&st->hist, json_object_get(st->procs, "processes"), top_now());
+	else if (r == -ECANCELED || r == -ETIMEDOUT)
+		return;		/* quit, or a daemon that does not answer */
 	/* a daemon without the leak detectors or the race API still shows */
 	{
 		char err[sizeof(st->error)];
 
-		if (fetch(st, "/v1/leaks", &st->leaks, NULL, err, sizeof(err)) < 0) {
+		r = fetch(st, "/v1/leaks", &st->leaks, NULL, err, sizeof(err));
+		if (r == -ECANCELED || r == -ETIMEDOUT) {
+			if (!st->error[0])
+				memcpy(st->error, err, sizeof(err));
+			return;
+		}
+		if (r < 0) {
 			json_decref(st->leaks);
 			st->leaks = NULL;
 			if (!st->error[0])
@@ -857,6 +904,8 @@ int fdw_top(struct fdw_client *c, const struct fdw_args *a, const struct fdw_ren
 		fprintf(stderr, "fdwatch: %s\n", strerror(ENOMEM));
 		return FDW_EXIT_FAILURE;
 	}
+	fdw_client_set_abort(c, top_interrupted, &st);
+	/* No SA_RESTART: a signal must wake libcurl's poll() and ours. */
 	sigemptyset(&sa.sa_mask);
 	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGTERM, &sa, NULL);
@@ -868,6 +917,9 @@ int fdw_top(struct fdw_client *c, const struct fdw_args *a, const struct fdw_ren
 		return FDW_EXIT_FAILURE;
 	}
 
+	/* something shows while the first answer is awaited */
+	term_size(&v);
+	draw(&st, &v, &selected);
 	while (!top_stop) {
 		struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
 		enum key keys[32];
@@ -879,6 +931,8 @@ int fdw_top(struct fdw_client *c, const struct fdw_args *a, const struct fdw_ren
 
 		if (now >= next) {
 			refresh(&st);
+			if (top_stop)
+				break;
 			keep_pids(st.procs, a);
 			next = now + a->interval_ms / 1000.0;
 			redraw = true;
@@ -890,9 +944,13 @@ int fdw_top(struct fdw_client *c, const struct fdw_args *a, const struct fdw_ren
 		timeout = (int)((next - mono_now()) * 1000);
 		if (timeout < 0)
 			timeout = 0;
-		if (poll(&p, 1, timeout) <= 0)
+		if (st.npending) {
+			/* keys typed while a request was pending */
+			nk = parse_keys(st.pending, st.npending, keys, ARRAY_SIZE(keys));
+			st.npending = 0;
+		} else if (poll(&p, 1, timeout) <= 0) {
 			continue;	/* the time, or a signal */
-		{
+		} else {
 			ssize_t len = read(STDIN_FILENO, buf, sizeof(buf));
 
 			if (len == 0) /* the terminal went away */
@@ -964,6 +1022,7 @@ int fdw_top(struct fdw_client *c, const struct fdw_args *a, const struct fdw_ren
 			}
 		}
 	}
+	fdw_client_set_abort(c, NULL, NULL);
 	term_restore();
 	json_decref(st.procs);
 	json_decref(st.leaks);

@@ -25,7 +25,7 @@
 #define LINGER_MS 2000		/* to hang up after our response */
 #define LINGER_MAX 256		/* connections lingering at once; more: closed */
 #define REJECT_TIMEOUT_MS 2000	/* for a refused client's request */
-#define REJECT_MAX 16		/* connections being refused at once */
+#define REJECT_MAX 16		/* refused connections whose heads are read */
 #define DEFAULT_MAX_CLIENTS 64
 #define METRICS_MAX_CLIENTS 16	/* scrapers at once, apart from max_clients */
 #define RESPONSE_HEAD_MAX 512
@@ -728,6 +728,31 @@ static void evict_idle_metrics(struct fdw_server *s)
 	srv_client_close(victim);
 }
 
+/*
+ * A refused client past the REJECT_MAX whose request heads are read: the
+ * 503 goes out at once, without waiting for the request, and the
+ * connection lingers (client_linger(): FIN, then what the client sends is
+ * read and dropped until it hangs up or LINGER_MS), so that its request,
+ * unread at our close, does not turn the answer into a reset. The answers
+ * being written this way and the lingering connections are LINGER_MAX at
+ * most together (the daemon's fds: max_clients + REJECT_MAX + LINGER_MAX);
+ * past that, a flood gets a plain close.
+ */
+static void refuse_at_once(struct client *c)
+{
+	struct fdw_server *s = c->srv;
+
+	/* those answered at once (c among them) and the lingering ones
+	 * together stay within LINGER_MAX */
+	if (s->nlinger + (s->nrejecting - REJECT_MAX) > LINGER_MAX ||
+	    uv_read_start(&c->conn.stream, on_alloc, on_read) < 0) {
+		srv_client_close(c); /* a flood: not even a 503 */
+		return;
+	}
+	c->state = C_RESPONDING; /* on_read drops the request */
+	refuse(c);
+}
+
 void srv_on_connection(uv_stream_t *listener, int status)
 {
 	struct fdw_server *s = listener->data;
@@ -767,7 +792,7 @@ void srv_on_connection(uv_stream_t *listener, int status)
 			s->dropped_share += c->refused != SRV_FULL;
 		}
 		if (s->nrejecting > REJECT_MAX) {
-			srv_client_close(c); /* a flood: not even a 503 */
+			refuse_at_once(c);
 			return;
 		}
 	}

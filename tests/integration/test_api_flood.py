@@ -15,7 +15,11 @@
 - half-open clients: a whole request then shutdown(SHUT_WR) still gets its
   200; half a head then shutdown(SHUT_WR) is closed at once (not after the
   5 s head timeout);
-- events lost stays 0 through all of it (status events_lost).
+- events lost stays 0 through all of it (status events_lost);
+- 60 clients refused at once (16 connections of the same process hold its
+  share), each sending a request with a body after connecting: every one
+  reads its 503, none a reset (past the 16 whose heads are read, the 503 goes out at once and
+  the connection lingers).
 """
 
 import os
@@ -164,6 +168,50 @@ def raw(d, data, shut=True, timeout=10):
     return out, time.monotonic() - t0
 
 
+REFUSED_REQ = (b"GET /v1/status HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" +
+               b"x" * 4096)
+
+
+def refused_clients(d, hold=16, n=60):
+    """hold connections that send nothing yet take this process's share
+    (16 of 64, for the 5 s of the head timeout); n more connect at once,
+    then each sends a request with a body and reads its answer: a 503, or
+    a reset. Returns {kind: count}."""
+    holders, socks, kinds = [], [], {}
+    try:
+        for _ in range(hold):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(d.sock)
+            holders.append(s)
+        time.sleep(0.3)
+        for _ in range(n):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect(d.sock)
+            socks.append(s)
+        time.sleep(0.5)     # every one accepted, and refused
+        for s in socks:
+            try:
+                s.sendall(REFUSED_REQ)
+                out = b""
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    out += b
+                k = ("503" if out.startswith(b"HTTP/1.1 503 ") and b"too many" in out
+                     else "other: %r" % out[:60])
+            except (ConnectionResetError, BrokenPipeError) as e:
+                k = type(e).__name__
+            except socket.timeout:
+                k = "timeout"
+            kinds[k] = kinds.get(k, 0) + 1
+    finally:
+        for s in socks + holders:
+            s.close()
+    return kinds
+
+
 def main(r):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, FLOOD + 512)
@@ -175,6 +223,11 @@ def main(r):
         lost = {"start": lost0}
         base = fd_count(pid)
         base_socks = stable_socket_fds(pid)
+        with r.case("60 clients refused at once: each reads its 503, none a reset"):
+            kinds = refused_clients(d)
+            T.log(f"refused clients: {kinds}")
+            check_eq(kinds, {"503": 60}, "answers of the refused clients")
+            check(d.alive(), "daemon died")
         wl = subprocess.Popen([sys.executable, "-c", WORKLOAD, "60"], stdout=subprocess.PIPE,
                               text=True)
         try:
