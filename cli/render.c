@@ -463,7 +463,7 @@ static const char *const ps_help[] = {
 	"fd count growth over the last minute, fds/min",
 	"open fds as a share of the RLIMIT_NOFILE soft limit",
 	"file table id (shared by CLONE_FILES processes)",
-	"yes when events were lost and the table may differ from /proc",
+	"yes when the table may differ from /proc (events lost, or not readable)",
 	"parent process id", "threads", "RLIMIT_NOFILE soft limit",
 };
 
@@ -649,7 +649,8 @@ void fdw_warn_stale(const struct fdw_render *r, const json_t *doc)
 		return;
 	fprintf(r->err,
 		"fdwatch: warning: the fd table of pid %" JSON_INTEGER_FORMAT
-		" is stale (events were lost); it may differ from /proc\n",
+		" is stale (events were lost, or /proc would not show it: not re-read"
+		" yet); it may differ from /proc\n",
 		json_integer_value(get(doc, "pid")));
 }
 
@@ -1387,6 +1388,7 @@ int fdw_render_verify(const struct fdw_render *r, const json_t *doc,
 {
 	const json_t *diffs = get(doc, "differences");
 	const json_t *jok = get(doc, "ok");
+	const json_t *missing = get(doc, "missing_processes");
 	int ret;
 
 	if (!json_is_boolean(jok))
@@ -1397,14 +1399,23 @@ int fdw_render_verify(const struct fdw_render *r, const json_t *doc,
 			" processes\n", json_integer_value(get(doc, "checked")));
 		return ferror(r->out) ? -EIO : 0;
 	}
-	ret = print_table(r, &verify_table, diffs, NULL);
-	if (!ret && r->err)
+	ret = json_array_size(diffs) ? print_table(r, &verify_table, diffs, NULL) : 0;
+	if (!ret && r->err && json_array_size(diffs))
 		fprintf(r->err, "fdwatch: %zu difference%s between the model and /proc (%"
 			JSON_INTEGER_FORMAT " process%s checked)\n",
 			json_array_size(diffs),
 			json_array_size(diffs) == 1 ? "" : "s",
 			json_integer_value(get(doc, "checked")),
 			json_integer_value(get(doc, "checked")) == 1 ? "" : "es");
+	if (!ret && r->err && json_array_size(missing)) {
+		/* live processes the model does not hold at all */
+		fprintf(r->err, "fdwatch: %zu live process%s missing from the model:",
+			json_array_size(missing), json_array_size(missing) == 1 ? "" : "es");
+		for (size_t i = 0; i < json_array_size(missing) && i < 20; i++)
+			fprintf(r->err, " %" JSON_INTEGER_FORMAT,
+				json_integer_value(json_array_get(missing, i)));
+		fprintf(r->err, "%s\n", json_array_size(missing) > 20 ? " ..." : "");
+	}
 	return ret;
 }
 

@@ -27,6 +27,7 @@ struct fdw_check_stats {
 	uint64_t audit_skipped;	  /* audit rounds not started: the last still ran */
 	uint64_t verify_refused;  /* verify requests refused: FDW_VERIFY_RUNS_MAX ran */
 	uint64_t diffs_truncated; /* differences not listed past FDW_VERIFY_MAX_DIFFS */
+	uint64_t processes_missing; /* live processes a verify found the model lacked */
 };
 
 /* Verify runs at once (the audit's own round not counted); more are refused. */

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/grow.h"
 #include "base/hash.h"
 #include "base/hashmap.h"
@@ -490,7 +491,7 @@ enum run_step {
 	ST_PICK,     /* on the loop: the next process, or the end */
 	ST_READ,     /* off: /proc/PID/fd of the process (a round) */
 	ST_INFLIGHT, /* off: which differing fds a thread is changing */
-	ST_LIST,     /* off: the pids /proc lists (the audit's ghost sweep) */
+	ST_LIST,     /* off: the pids /proc lists (ghosts; a verify of all: the unknown) */
 	ST_END,
 };
 
@@ -527,9 +528,18 @@ struct fdw_verify_run {
 	int result; /* of the last process: differences, or -errno */
 
 	/* the ghost sweep: pids the model held when /proc was listed */
-	uint32_t *held;
+	uint32_t *held; /* sorted */
 	size_t nheld;
 	struct fdw_hashmap live;
+	/* a verify of all: live processes /proc listed and the model did not
+	 * hold, with their start (clock ticks after boot) */
+	bool find_unknown;
+	uint32_t self;
+	double list_ticks; /* when the listing began */
+	uint32_t *unknown;
+	uint64_t *unknown_start;
+	size_t nunknown, unknown_cap, unknown_start_cap;
+	json_t *missing; /* the answer's missing_processes */
 
 	/* the answer */
 	json_t *diffs;
@@ -557,7 +567,10 @@ static void run_free(struct fdw_verify_run *r)
 	free(r->touched.v);
 	free(r->pids);
 	free(r->held);
+	free(r->unknown);
+	free(r->unknown_start);
 	fdw_hashmap_free(&r->live);
+	json_decref(r->missing);
 	json_decref(r->diffs);
 	free(r);
 }
@@ -685,9 +698,15 @@ static void run_end(struct fdw_verify_run *r)
 	r->ended = true;
 	r->step = ST_END;
 	if (r->kind == RUN_VERIFY && !err) {
-		doc = json_pack("{s:b, s:I, s:I, s:O}", "ok", r->diffs_total == 0, "checked",
+		doc = json_pack("{s:b, s:I, s:I, s:O}", "ok",
+				r->diffs_total == 0 && !json_array_size(r->missing), "checked",
 				(json_int_t)r->checked, "errors", (json_int_t)r->errors,
 				"differences", r->diffs);
+		if (doc && r->missing &&
+		    json_object_set(doc, "missing_processes", r->missing) < 0) {
+			json_decref(doc);
+			doc = NULL;
+		}
 		if (doc && r->diffs_total > json_array_size(r->diffs) &&
 		    json_object_set_new(doc, "differences_total",
 					json_integer((json_int_t)r->diffs_total)) < 0) {
@@ -703,6 +722,8 @@ static void run_end(struct fdw_verify_run *r)
 	else
 		json_decref(doc);
 }
+
+static int find_unknown(struct fdw_verify_run *r);
 
 /* Off the loop: nothing of the loop's is touched, only the run's buffers. */
 static void run_work(void *arg)
@@ -720,11 +741,48 @@ static void run_work(void *arg)
 		mark_in_flight(r->proc_root, r->pid, &r->cand, r->in_pool);
 		break;
 	case ST_LIST:
+		r->list_ticks = (double)fdw_now_boot() / 1e9 * fdw_clk_tck();
 		r->work_err = fdw_proc_list_pids(r->proc_root, list_cb, &r->live);
+		if (!r->work_err && r->find_unknown)
+			r->work_err = find_unknown(r);
 		break;
 	default:
 		break;
 	}
+}
+
+/* Off the loop: of the pids listed, the live processes (not kernel
+ * threads, not zombies or exiting) the model did not hold. 0 or -ENOMEM. */
+static int find_unknown(struct fdw_verify_run *r)
+{
+	size_t it = 0;
+	uint64_t key;
+
+	while (fdw_hashmap_next(&r->live, &it, &key, NULL)) {
+		uint32_t pid = (uint32_t)key, *tids = NULL;
+		struct fdw_pid_stat st;
+		unsigned int n = 0;
+
+		if (pid == r->self ||
+		    (r->nheld && bsearch(&pid, r->held, r->nheld, sizeof(pid), fdw_cmp_u32)))
+			continue;
+		if (fdw_pid_stat_read(r->proc_root, pid, &st) < 0 || (st.flags & FDW_PF_KTHREAD))
+			continue;
+		if (!fdw_pid_stat_live(&st)) {
+			if (fdw_proc_list_tasks(r->proc_root, pid, &tids, &n) < 0)
+				continue;
+			n = fdw_proc_live_tasks(r->proc_root, pid, tids, n);
+			free(tids);
+			if (!n)
+				continue; /* exited: only its reaping is to come */
+		}
+		if (FDW_GROW(r->unknown, r->nunknown, r->unknown_cap, 16) < 0 ||
+		    FDW_GROW(r->unknown_start, r->nunknown, r->unknown_start_cap, 16) < 0)
+			return -ENOMEM;
+		r->unknown_start[r->nunknown] = st.starttime;
+		r->unknown[r->nunknown++] = pid;
+	}
+	return 0;
 }
 
 /* On the loop, after a read of /proc/PID/fd: compare, and say what next. */
@@ -848,11 +906,34 @@ static void after_in_flight(struct fdw_verify_run *r)
  * before the listing started and /proc did not list exited unseen. */
 static void after_list(struct fdw_verify_run *r)
 {
+	struct fdw_checker *c = r->c;
+
 	if (r->work_err == 0)
 		for (size_t i = 0; i < r->nheld; i++)
 			if (!fdw_hashmap_get(&r->live, r->held[i]))
-				forget_if_gone(r->c, r->held[i]);
+				forget_if_gone(c, r->held[i]);
 	r->step = ST_END;
+	if (r->work_err < 0 || !r->find_unknown)
+		return;
+	/* still unknown once the model caught up (a fork record committed
+	 * while /proc was listed is applied now): its fork record was lost.
+	 * Born within a tick of the listing: its fork record may still be to
+	 * come; not counted. */
+	fdw_pipeline_drain(c->pipeline);
+	for (size_t i = 0; i < r->nunknown; i++) {
+		if (fdw_model_proc(c->model, r->unknown[i]) ||
+		    (double)r->unknown_start[i] + 1 >= r->list_ticks)
+			continue;
+		if (json_array_append_new(r->missing, json_integer(r->unknown[i])) < 0) {
+			r->fatal = -ENOMEM;
+			return;
+		}
+	}
+	if (json_array_size(r->missing)) {
+		c->stats.processes_missing += json_array_size(r->missing);
+		/* the repair: /proc scanned for every process the model lacks */
+		fdw_pipeline_discover(c->pipeline);
+	}
 }
 
 /* Every process the model holds but the daemon (reading its own /proc
@@ -890,6 +971,9 @@ static bool sweep_prepare(struct fdw_verify_run *r)
 	if (!r->held)
 		return false;
 	r->nheld = model_pids(m, r->held);
+	if (r->nheld)
+		qsort(r->held, r->nheld, sizeof(*r->held), fdw_cmp_u32);
+	r->nunknown = 0;
 	fdw_hashmap_free(&r->live);
 	fdw_hashmap_init(&r->live);
 	r->step = ST_LIST;
@@ -913,7 +997,7 @@ static bool next_read(struct fdw_verify_run *r)
 			return true;
 		if (r->step == ST_PICK) {
 			if (r->next_pid == r->npids) {
-				if (r->kind != RUN_AUDIT)
+				if (r->kind != RUN_AUDIT && !r->find_unknown)
 					return false;
 				return sweep_prepare(r);
 			}
@@ -1074,6 +1158,15 @@ int fdw_verify_start(struct fdw_checker *c, uint32_t pid, fdw_verify_done_fn don
 		r->pids[r->npids++] = pid;
 	} else {
 		all_pids(c, r);
+		/* the model holds every process once the start-up scan ran:
+		 * one /proc lists and it lacks is reported (missing_processes) */
+		r->missing = json_array();
+		if (!r->missing) {
+			run_free(r);
+			return -ENOMEM;
+		}
+		r->find_unknown = c->pipeline->covers_all;
+		r->self = (uint32_t)getpid();
 	}
 	r->next = c->runs;
 	c->runs = r;

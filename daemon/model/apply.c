@@ -644,6 +644,7 @@ static void apply_fork(struct fdw_model *m, const struct fdw_event *ev)
 		p = fdw__proc_new(m, ev->child_pid, ev->pid, ev->comm, ev->ts);
 		if (!p)
 			return;
+		p->fork_pos = ev->ring_pos;
 	}
 	if (ev->flags & FDW_F_SHARED_FILES) {
 		t = parent->table;

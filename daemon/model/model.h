@@ -322,6 +322,7 @@ struct fdw_proc {
 	struct fdw_task *leader; /* NULL after the leader exited */
 	uint64_t ops;		 /* events applied to this process */
 	uint32_t lost;		 /* records the kernel lost for it (pending resync) */
+	uint64_t fork_pos;	 /* ring position of its fork record; 0: read from /proc */
 	/* Per-observer state, indexed by the observer's index
 	 * (fdw_model_add_observer); owned by that observer, which frees it in
 	 * its on_proc_exit. */
@@ -622,6 +623,16 @@ void fdw_model_apply_targets(struct fdw_model *m, struct fdw_proc *p,
 
 /* The same for fd `fd` alone (one /proc read, not the whole table's). */
 void fdw_model_refresh_target(struct fdw_model *m, struct fdw_proc *p, int fd);
+
+/*
+ * A process /proc lists that the model does not know (its fork record was
+ * lost): added with its tasks and an empty table marked stale, not read
+ * here (the caller queues it for a re-read, off the loop). A clone that
+ * shares its parent's table (CLONE_FILES) joins that table. 0 (also when
+ * the model knows it already), or -errno.
+ */
+int fdw_model_add_found(struct fdw_model *m, uint32_t pid, uint32_t ppid, const char *comm,
+			const uint32_t *tids, unsigned int ntids, uint64_t now);
 
 /* Forget a process (its exit record was lost and /proc has no trace). */
 void fdw_model_drop_proc(struct fdw_model *m, struct fdw_proc *p);

@@ -1042,8 +1042,8 @@ void fdw_model_apply_targets(struct fdw_model *m, struct fdw_proc *p,
 
 /* ---- /proc scan -------------------------------------------------------- */
 
-int fdw_model_add_scanned(struct fdw_model *m, uint32_t pid, uint32_t ppid, const char *comm,
-			  const uint32_t *tids, unsigned int ntids, uint64_t now)
+static int add_process(struct fdw_model *m, uint32_t pid, uint32_t ppid, const char *comm,
+		       const uint32_t *tids, unsigned int ntids, uint64_t now, bool read)
 {
 	struct fdw_proc *p, *pp;
 	struct fdw_table *t;
@@ -1085,8 +1085,24 @@ int fdw_model_add_scanned(struct fdw_model *m, uint32_t pid, uint32_t ppid, cons
 		fdw__proc_del(m, p);
 		return -ENOMEM;
 	}
+	if (!read) {
+		t->stale = true; /* read later, off the loop */
+		return 0;
+	}
 	r = fdw__table_resync(m, t, tids[0], now);
 	return r;
+}
+
+int fdw_model_add_scanned(struct fdw_model *m, uint32_t pid, uint32_t ppid, const char *comm,
+			  const uint32_t *tids, unsigned int ntids, uint64_t now)
+{
+	return add_process(m, pid, ppid, comm, tids, ntids, now, true);
+}
+
+int fdw_model_add_found(struct fdw_model *m, uint32_t pid, uint32_t ppid, const char *comm,
+			const uint32_t *tids, unsigned int ntids, uint64_t now)
+{
+	return add_process(m, pid, ppid, comm, tids, ntids, now, false);
 }
 
 void fdw_model_scan_begin(struct fdw_model *m)

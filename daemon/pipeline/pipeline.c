@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/grow.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "capture/decode.h"
 #include "pipeline/pipeline.h"
@@ -42,12 +44,50 @@ struct fdw_resync_job {
 	struct fdw_table_snapshot snap;
 };
 
+/* A scan of /proc's pids after lost records (discover_work, off the loop). */
+struct fdw_found_proc {
+	uint32_t pid, ppid;
+	char comm[16];
+	uint32_t *tids; /* live ones, leader first */
+	unsigned int ntids;
+};
+
+struct fdw_discover_job {
+	struct fdw_pipeline *p; /* NULL once the pipeline is gone */
+	char *proc_root;
+	uint32_t self;
+	uint32_t *known; /* the model's pids when the scan began, sorted */
+	size_t nknown;
+	uint32_t *listed; /* /proc's, sorted */
+	size_t nlisted, listed_cap;
+	struct fdw_found_proc *found; /* listed, not known, alive, not kernel threads */
+	size_t nfound, found_cap;
+	uint64_t over; /* not looked at: past FDW_DISCOVER_BATCH */
+	int err;
+};
+
+static void discover_free(struct fdw_discover_job *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->nfound; i++)
+		free(d->found[i].tids);
+	free(d->found);
+	free(d->listed);
+	free(d->known);
+	free(d->proc_root);
+	free(d);
+}
+
 void fdw_pipeline_free(struct fdw_pipeline *p)
 {
 	/* reads still running finish into nothing */
 	for (unsigned int i = 0; i < p->njobs; i++)
 		p->jobs[i]->p = NULL;
 	p->njobs = 0;
+	if (p->discover)
+		p->discover->p = NULL;
+	p->discover = NULL;
 	fdw_hashmap_free(&p->resync.set);
 	free(p->resync.v);
 	p->resync = (struct fdw_resync_queue){ 0 };
@@ -56,6 +96,26 @@ void fdw_pipeline_free(struct fdw_pipeline *p)
 size_t fdw_pipeline_resync_pending(const struct fdw_pipeline *p)
 {
 	return p->resync.n + p->njobs;
+}
+
+static void resync_enqueue(struct fdw_pipeline *p, uint32_t pid);
+
+/*
+ * A fork (or a clone with a table of its own) copies the parent's table as
+ * the model has it: from a stale table, a stale copy. Queue the child's own
+ * re-read (the parent's, queued or running, reads the parent only).
+ */
+static void fork_check_stale(struct fdw_pipeline *p, const struct fdw_event *ev)
+{
+	struct fdw_task *task;
+
+	if (ev->type != FDW_REC_FORK || (ev->flags & FDW_F_SHARED_FILES))
+		return;
+	task = fdw_hashmap_get(&p->model->tasks, ev->child_tid);
+	if (!task || !task->proc || !task->table || !task->table->stale)
+		return;
+	p->stats.forks_stale++;
+	resync_enqueue(p, task->proc->pid);
 }
 
 void fdw_pipeline_attach(struct fdw_pipeline *p, struct fdw_capture *c)
@@ -117,6 +177,7 @@ int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64
 		ev.ts = p->last_ts;
 	p->last_ts = ev.ts;
 	fdw_model_apply(p->model, &ev);
+	fork_check_stale(p, &ev);
 	fdw_capture_fanotify_event(p->capture, &ev);
 	proc = fdw_model_event_proc(p->model, &ev);
 	he = fdw_history_push(p->history, &ev, proc ? proc->comm : ev.comm);
@@ -175,6 +236,12 @@ static void resync_enqueue(struct fdw_pipeline *p, uint32_t pid)
 
 	if (fdw_hashmap_get(&q->set, pid))
 		return;
+	/* once per pid, and only pids the model holds: never more than it
+	 * may hold */
+	if (q->n >= p->model->max_procs) {
+		p->stats.resync_refused++;
+		return;
+	}
 	if (q->n == q->cap) {
 		size_t cap = q->cap ? q->cap * 2 : 64;
 		uint32_t *v = malloc(cap * sizeof(*v));
@@ -281,7 +348,10 @@ static bool job_start(struct fdw_pipeline *p, struct fdw_proc *proc)
 	uint32_t tid = fdw_model_proc_tid(m, proc);
 	struct fdw_resync_job *job;
 
-	if (!p->offload || !t || !tid || !m->ops.read_table || t->nopen < p->offload_min_fds ||
+	/* an empty table never read (a process found in /proc) may be of any
+	 * size: off the loop too */
+	if (!p->offload || !t || !tid || !m->ops.read_table ||
+	    (t->nopen < p->offload_min_fds && (t->nopen || t->resyncs)) ||
 	    !fdw_model_proc_one_table(m, proc))
 		return false;
 	job = calloc(1, sizeof(*job));
@@ -312,13 +382,22 @@ static void resync_some(struct fdw_pipeline *p)
 {
 	struct fdw_resync_queue *q = &p->resync;
 	uint64_t t0 = fdw_now_mono();
+	size_t passed = 0;
 
-	while (q->n) {
+	while (q->n > passed) {
 		uint32_t pid = q->v[q->head];
 		struct fdw_proc *proc;
 
-		if (p->offload && (p->njobs == FDW_RESYNC_JOBS_MAX || job_running(p, pid)))
+		if (p->offload && p->njobs == FDW_RESYNC_JOBS_MAX)
 			break; /* the next drain, or a job's end, takes it */
+		if (p->offload && job_running(p, pid)) {
+			/* read again once its read ends: to the back, so the
+			 * tables behind it (its children's) are not held */
+			q->head = (q->head + 1) % q->cap;
+			q->v[(q->head + q->n - 1) % q->cap] = pid;
+			passed++;
+			continue;
+		}
 		q->head = (q->head + 1) % q->cap;
 		q->n--;
 		(void)fdw_hashmap_remove(&q->set, pid);
@@ -351,6 +430,190 @@ static void enqueue_all(struct fdw_pipeline *p)
 	p->resync_all = false;
 }
 
+/* ---- processes the lost records hid ----------------------------------- */
+
+static int discover_list_cb(void *data, uint32_t pid)
+{
+	struct fdw_discover_job *d = data;
+
+	if (FDW_GROW(d->listed, d->nlisted, d->listed_cap, 1024) < 0)
+		return -ENOMEM;
+	d->listed[d->nlisted++] = pid;
+	return 0;
+}
+
+static bool pid_in(const uint32_t *v, size_t n, uint32_t pid)
+{
+	return n && bsearch(&pid, v, n, sizeof(*v), fdw_cmp_u32);
+}
+
+/* Off the loop: /proc's pids, and what the model needs of each it does not
+ * know (the same filter as the start-up scan: no kernel threads, no
+ * zombies or exiting processes, a leader that exited alone read through
+ * its live threads). */
+static void discover_work(void *arg)
+{
+	struct fdw_discover_job *d = arg;
+
+	d->err = fdw_proc_list_pids(d->proc_root, discover_list_cb, d);
+	if (d->err < 0)
+		return;
+	if (d->nlisted)
+		qsort(d->listed, d->nlisted, sizeof(*d->listed), fdw_cmp_u32);
+	for (size_t i = 0; i < d->nlisted; i++) {
+		uint32_t pid = d->listed[i], *tids = NULL;
+		struct fdw_found_proc *f;
+		struct fdw_pid_stat st;
+		unsigned int n = 0;
+
+		if (pid == d->self || pid_in(d->known, d->nknown, pid))
+			continue;
+		if (d->nfound >= FDW_DISCOVER_BATCH) {
+			d->over++;
+			continue;
+		}
+		if (fdw_pid_stat_read(d->proc_root, pid, &st) < 0 || (st.flags & FDW_PF_KTHREAD))
+			continue;
+		if (fdw_proc_list_tasks(d->proc_root, pid, &tids, &n) < 0)
+			continue;
+		if (!fdw_pid_stat_live(&st))
+			n = fdw_proc_live_tasks(d->proc_root, pid, tids, n);
+		if (!n || FDW_GROW(d->found, d->nfound, d->found_cap, 64) < 0) {
+			free(tids);
+			continue;
+		}
+		f = &d->found[d->nfound++];
+		f->pid = pid;
+		f->ppid = st.ppid;
+		memcpy(f->comm, st.comm, sizeof(f->comm));
+		f->tids = tids;
+		f->ntids = n;
+	}
+}
+
+static void discover_done(void *arg)
+{
+	struct fdw_discover_job *d = arg;
+	struct fdw_pipeline *p = d->p;
+
+	if (!p)
+		goto out;
+	p->discover = NULL;
+	if (d->err < 0) {
+		log_debug("/proc scan after lost records: %s", strerror(-d->err));
+		goto out;
+	}
+	/* known then, not listed now: exited, the exit record among the lost
+	 * (a process /proc still shows, such as a pid reused since, is kept) */
+	for (size_t i = 0; i < d->nknown; i++) {
+		struct fdw_proc *proc;
+
+		if (pid_in(d->listed, d->nlisted, d->known[i]))
+			continue;
+		proc = fdw_model_proc(p->model, d->known[i]);
+		if (proc)
+			(void)fdw_pipeline_drop_if_gone(p, proc);
+	}
+	/* unknown then: added (unless a fork record added it meanwhile) with a
+	 * stale table, read off the loop like any queued table */
+	for (size_t i = 0; i < d->nfound; i++) {
+		const struct fdw_found_proc *f = &d->found[i];
+		int r;
+
+		if (fdw_model_proc(p->model, f->pid))
+			continue;
+		r = fdw_model_add_found(p->model, f->pid, f->ppid, f->comm, f->tids, f->ntids,
+					fdw_now_mono());
+		if (r < 0) {
+			p->stats.scan_errors++;
+			continue;
+		}
+		if (!fdw_model_proc(p->model, f->pid))
+			continue;
+		p->stats.discovered++;
+		resync_enqueue(p, f->pid);
+	}
+	if (d->over) {
+		p->stats.discover_deferred += d->over;
+		p->discover_wanted = true; /* the rest at the next drain */
+	}
+	resync_some(p);
+out:
+	discover_free(d);
+}
+
+/* Start the /proc scan asked for, unless one runs. */
+static void discover_some(struct fdw_pipeline *p)
+{
+	struct fdw_discover_job *d;
+	size_t it = 0;
+	uint64_t key;
+
+	if (!p->discover_wanted || p->discover)
+		return;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return; /* still wanted: the next drain tries again */
+	d->p = p;
+	d->self = (uint32_t)getpid();
+	d->proc_root = strdup(p->proc_root);
+	d->known = malloc((fdw_hashmap_size(&p->model->procs) + 1) * sizeof(*d->known));
+	if (!d->proc_root || !d->known) {
+		discover_free(d);
+		return;
+	}
+	while (fdw_hashmap_next(&p->model->procs, &it, &key, NULL))
+		d->known[d->nknown++] = (uint32_t)key;
+	if (d->nknown)
+		qsort(d->known, d->nknown, sizeof(*d->known), fdw_cmp_u32);
+	p->discover_wanted = false;
+	p->stats.discover_runs++;
+	p->discover = d;
+	if (p->offload && p->offload(p->offload_userdata, discover_work, discover_done, d) == 0)
+		return;
+	discover_work(d); /* no pool: here */
+	discover_done(d);
+}
+
+void fdw_pipeline_discover(struct fdw_pipeline *p)
+{
+	p->discover_wanted = true;
+}
+
+/*
+ * Children forked since the lost count was last read copied their
+ * parent's table as the model had it: when the parent lost records then,
+ * a wrong copy not marked stale (the fork record came before the loss was
+ * seen). Mark and queue them, and their own children forked since.
+ */
+static void mark_forks_since(struct fdw_pipeline *p, uint64_t since, struct fdw_hashmap *lost)
+{
+	bool more = true;
+
+	for (int pass = 0; more && pass < 8; pass++) {
+		size_t it = 0;
+		void *v;
+
+		more = false;
+		while (fdw_hashmap_next(&p->model->procs, &it, NULL, &v)) {
+			struct fdw_proc *c = v, *parent;
+			struct fdw_table *pt;
+
+			if (!c->fork_pos || c->fork_pos < since || fdw_hashmap_get(lost, c->pid))
+				continue;
+			parent = fdw_model_proc(p->model, c->ppid);
+			pt = parent && parent->leader ? parent->leader->table : NULL;
+			if (!fdw_hashmap_get(lost, c->ppid) && !(pt && pt->stale))
+				continue;
+			if (fdw_hashmap_put(lost, c->pid, (void *)1) < 0)
+				continue;
+			p->stats.forks_stale++;
+			fdw_pipeline_mark_lost(p, c->pid);
+			more = true;
+		}
+	}
+}
+
 /* One warning per LOSS_LOG_NS with what was lost since the last one. */
 static void log_loss(struct fdw_pipeline *p, uint64_t lost)
 {
@@ -372,28 +635,44 @@ static void log_loss(struct fdw_pipeline *p, uint64_t lost)
  */
 static void handle_lost(struct fdw_pipeline *p)
 {
+	/* every record below this position was committed before the lost
+	 * count below was read: none of them follows a loss it does not show */
+	uint64_t pos = fdw_capture_position(p->capture), since = p->loss_check_pos;
 	uint64_t lost = fdw_capture_lost(p->capture, NULL, 0, NULL), accounted = 0;
 	uint32_t pids[LOST_PIDS_BATCH];
+	struct fdw_hashmap lost_set;
 	unsigned int n;
 
+	p->loss_check_pos = pos;
 	if (lost != p->stats.lost_handled || p->resync_all) {
-		if (lost != p->stats.lost_handled)
+		if (lost != p->stats.lost_handled) {
 			log_loss(p, lost);
+			/* forks and exits may be among them: what /proc lists
+			 * and the model does not, and the reverse */
+			p->discover_wanted = true;
+		}
+		fdw_hashmap_init(&lost_set);
 		do {
 			uint64_t acc;
 
 			n = fdw_capture_lost_pids(p->capture, pids, LOST_PIDS_BATCH, &acc);
 			accounted += acc;
-			for (unsigned int i = 0; i < n; i++)
+			for (unsigned int i = 0; i < n; i++) {
+				(void)fdw_hashmap_put(&lost_set, pids[i], (void *)1);
 				fdw_pipeline_mark_lost(p, pids[i]);
+			}
 		} while (n == LOST_PIDS_BATCH);
 		if (accounted < lost - p->stats.lost_handled)
 			p->resync_all = true;
 		p->stats.lost_handled = lost;
 		if (p->resync_all)
 			enqueue_all(p);
+		else if (fdw_hashmap_size(&lost_set))
+			mark_forks_since(p, since, &lost_set);
+		fdw_hashmap_free(&lost_set);
 	}
 	resync_some(p);
+	discover_some(p);
 }
 
 bool fdw_pipeline_drain(struct fdw_pipeline *p)
@@ -402,6 +681,7 @@ bool fdw_pipeline_drain(struct fdw_pipeline *p)
 
 	if (!p->capture) {
 		resync_some(p);
+		discover_some(p);
 		fdw_model_flush_pending(p->model);
 		return true;
 	}
@@ -560,6 +840,7 @@ int fdw_pipeline_scan(struct fdw_pipeline *p)
 	fdw_model_scan_begin(p->model);
 	r = fdw_proc_list_pids(p->proc_root, scan_one, p);
 	fdw_model_scan_end(p->model);
+	p->covers_all = true;
 	fdw_snapshot_free(p->snapshot);
 	p->snapshot = NULL;
 	p->stats.scan_ms = (fdw_now_mono() - t0) / 1000000;

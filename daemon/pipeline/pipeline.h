@@ -40,6 +40,10 @@ struct fdw_pipeline_stats {
 	uint64_t scan_from_proc;  /* processes it did not show, read from /proc */
 	uint64_t scan_exited;	  /* zombies and exiting processes /proc still showed */
 	uint64_t scan_ms;	  /* the start-up scan's duration */
+	uint64_t discover_runs;	  /* /proc pid scans after lost records */
+	uint64_t discovered;	  /* processes they added (their fork record was lost) */
+	uint64_t discover_deferred; /* ... left for the next scan: past FDW_DISCOVER_BATCH */
+	uint64_t forks_stale;	  /* children queued for a re-read: forked from a stale table */
 };
 
 /* Processes waiting for a re-read after lost records, in order, once each. */
@@ -59,7 +63,12 @@ typedef int (*fdw_offload_fn)(void *userdata, void (*work)(void *arg), void (*do
 /* The default offload_min_fds. */
 #define FDW_RESYNC_OFFLOAD_MIN_FDS 512
 
+/* New processes one /proc scan after lost records adds; the rest wait for
+ * the next scan (counted in discover_deferred). */
+#define FDW_DISCOVER_BATCH 1024
+
 struct fdw_resync_job;
+struct fdw_discover_job;
 
 struct fdw_pipeline {
 	struct fdw_capture *capture; /* NULL until fdw_pipeline_attach() */
@@ -99,6 +108,12 @@ struct fdw_pipeline {
 	struct fdw_snapshot *snapshot;
 	uint64_t snapshot_pos;
 	double snapshot_ticks; /* CLOCK_BOOTTIME then, in /proc's clock ticks */
+	/* After lost records: a scan of /proc's pids (off the loop) for the
+	 * processes whose fork (or exit) records were among them. */
+	bool discover_wanted;
+	struct fdw_discover_job *discover; /* in flight */
+	bool covers_all;	 /* the start-up scan ran: every process should be known */
+	uint64_t loss_check_pos; /* ring position when the lost count was last read */
 };
 
 void fdw_pipeline_init(struct fdw_pipeline *p, struct fdw_model *m, struct fdw_history *h,
@@ -108,6 +123,11 @@ void fdw_pipeline_free(struct fdw_pipeline *p);
 /* The kernel lost records of `pid`: mark its tables stale and queue them
  * for a re-read (drains re-read the queue within resync_budget_ns). */
 void fdw_pipeline_mark_lost(struct fdw_pipeline *p, uint32_t pid);
+
+/* Ask for a scan of /proc's pids at the next drain: processes the model
+ * does not know are added and queued for a re-read, processes /proc no
+ * longer lists are dropped. Done after every lost-records warning. */
+void fdw_pipeline_discover(struct fdw_pipeline *p);
 
 /* Tables queued for a re-read after lost records (stale until then). */
 size_t fdw_pipeline_resync_pending(const struct fdw_pipeline *p);

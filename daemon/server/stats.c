@@ -125,6 +125,13 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 			st.fanotify_read = fdw_capture_fanotify_on(deps->pipeline->capture);
 		}
 		st.scan_ms = deps->pipeline->stats.scan_ms;
+		st.loss_resyncs = deps->pipeline->stats.loss_resyncs;
+		st.resync_refused = deps->pipeline->stats.resync_refused;
+		st.ghosts_dropped = deps->pipeline->stats.ghosts_dropped;
+		st.discover_runs = deps->pipeline->stats.discover_runs;
+		st.discovered = deps->pipeline->stats.discovered;
+		st.discover_deferred = deps->pipeline->stats.discover_deferred;
+		st.forks_stale = deps->pipeline->stats.forks_stale;
 		st.ring_backlog_bytes = fdw_pipeline_backlog(deps->pipeline);
 		st.drains_partial = deps->pipeline->stats.drains_partial;
 		st.ring_wakeups = fdw_pipeline_wakeups(deps->pipeline);
@@ -149,6 +156,7 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 		st.audit_inconclusive = deps->checker->stats.inconclusive;
 		st.verify_refused = deps->checker->stats.verify_refused;
 		st.verify_diffs_truncated = deps->checker->stats.diffs_truncated;
+		st.verify_missing = deps->checker->stats.processes_missing;
 	}
 	collect_alerts(deps->alerts, deps->leaks, &st);
 	fdw_server_counters(s, &st.server);

@@ -34,6 +34,10 @@ struct fdw_stats {
 	uint64_t heap_bytes; /* malloc'd and in use (mallinfo2), and the OFDs'
 			      * blocks (fdw_model_ofd_bytes) */
 	uint64_t scan_ms;
+	/* after lost records (pipeline.h's counters of the same names) */
+	uint64_t loss_resyncs, resync_refused, ghosts_dropped, discover_runs, discovered,
+		discover_deferred, forks_stale;
+	uint64_t verify_missing; /* live processes a verify found the model lacked */
 	uint64_t ring_backlog_bytes; /* records committed, not applied yet */
 	uint64_t drains_partial;     /* status/metrics answered before catching up */
 	uint64_t ring_wakeups;	     /* the probes woke the daemon: the ring was filling */

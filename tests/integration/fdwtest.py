@@ -273,7 +273,8 @@ def proc_state(pid):
 
 def proc_comm(pid):
     try:
-        with open(f"/proc/{pid}/comm") as f:
+        # a comm is any 15 bytes, not always UTF-8
+        with open(f"/proc/{pid}/comm", errors="replace") as f:
             return f.read().strip()
     except OSError:
         return "?"

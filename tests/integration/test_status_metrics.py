@@ -90,6 +90,9 @@ STATUS_ONLY = {
     "scan.source", "scan.fds", "scan.from_proc", "scan.exited", "scan.ms",
     "probes.attached", "probes.failed", "probes.fanotify_read",  # which probes are on
     "memory.heap_bytes",  # changes with every request  # the start-up scan, once
+    # what lost records made the daemon do (docs/api.md, `loss`)
+    "loss.resyncs", "loss.resyncs_refused", "loss.ghosts_dropped", "loss.scans", "loss.found",
+    "loss.found_deferred", "loss.forks_stale", "loss.verify_missing",
 }
 # fdwatch_* families with no status figure (per-group, per-kind, live clients)
 METRICS_ONLY = {

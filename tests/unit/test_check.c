@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1008,6 +1010,203 @@ static void test_window_changes(void)
 	world_free(&w);
 }
 
+
+/* ---- after lost records: processes the model never heard of ----------- */
+
+static char fake_root[] = "/tmp/fdwt-check-XXXXXX";
+
+/* A process in the fake /proc: stat (starting at boot tick 1) and one task. */
+static void fake_proc(uint32_t pid, uint32_t ppid, char state, uint32_t flags)
+{
+	char path[256];
+	FILE *f;
+
+	for (int i = 0; i < 3; i++) {
+		if (i == 0)
+			snprintf(path, sizeof(path), "%s/%u", fake_root, pid);
+		else if (i == 1)
+			snprintf(path, sizeof(path), "%s/%u/task", fake_root, pid);
+		else
+			snprintf(path, sizeof(path), "%s/%u/task/%u", fake_root, pid, pid);
+		CHECK(mkdir(path, 0755) == 0 || errno == EEXIST);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (i == 0)
+			snprintf(path, sizeof(path), "%s/%u/stat", fake_root, pid);
+		else
+			snprintf(path, sizeof(path), "%s/%u/task/%u/stat", fake_root, pid, pid);
+		f = fopen(path, "we");
+		CHECK(f != NULL);
+		if (!f)
+			return;
+		fprintf(f, "%u (kid%u) %c %u 0 0 0 -1 %u 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0\n", pid,
+			pid, state, ppid, flags);
+		CHECK(fclose(f) == 0);
+	}
+}
+
+/* The fake kernel's tables: pid*100+fd for fds 0..2 and the pid's own. */
+static int fake_extra_fd(uint32_t tid)
+{
+	return tid == 4010 ? 6 : (int)(tid % 100); /* 4001: 1, 4002: 2 ... */
+}
+
+static int fake_read_table(void *u, uint32_t tid,
+			   void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
+{
+	struct fdw_fd_info fi;
+	int fds[4] = { 0, 1, 2, 10 + fake_extra_fd(tid) };
+
+	for (int i = 0; i < 4; i++) {
+		memset(&fi, 0, sizeof(fi));
+		fi.fd = fds[i];
+		fi.ino = (uint64_t)tid * 100 + (uint64_t)fds[i];
+		fi.dev = 1;
+		fi.mode = S_IFREG;
+		snprintf(fi.target, sizeof(fi.target), "/f/%u/%d", tid, fds[i]);
+		cb(cbdata, &fi);
+	}
+	return 0;
+}
+
+static void fake_world_init(struct world *w)
+{
+	struct fdw_model_ops ops = { .read_table = fake_read_table };
+
+	fdw_model_init(&w->model, &ops);
+	w->model.max_procs = 1000;
+	w->model.max_fds = 100000;
+	CHECK_EQ(fdw_history_init(&w->history, 16), 0);
+	fdw_pipeline_init(&w->pipeline, &w->model, &w->history, fake_root);
+	fdw_checker_init(&w->checker, &w->model, &w->pipeline, fake_root, 8);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static bool table_has(struct world *w, uint32_t pid, int fd)
+{
+	struct fdw_proc *p = fdw_model_proc(&w->model, pid);
+	struct fdw_table *t = p ? fdw_model_proc_table(&w->model, p) : NULL;
+
+	return t && fdw_slot_open(fdw_table_slot(t, fd));
+}
+
+static bool table_stale(struct world *w, uint32_t pid)
+{
+	struct fdw_proc *p = fdw_model_proc(&w->model, pid);
+	struct fdw_table *t = p ? fdw_model_proc_table(&w->model, p) : NULL;
+
+	return !t || t->stale;
+}
+
+/*
+ * The model knows 4001 and 4005; /proc lists 4001, 4002 (its fork record
+ * lost), 4003 (a zombie), 4004 (a kernel thread), not 4005 (its exit
+ * lost). A verify of all reports 4002 missing (not OK); the /proc scan it
+ * asks for adds 4002 with its table read, and drops 4005.
+ */
+static void test_lost_found(void)
+{
+	static struct world w;
+	uint32_t t1 = 4001, t5 = 4005;
+	json_t *o, *miss;
+	int err = 0;
+
+	CHECK(mkdtemp(fake_root) != NULL);
+	fake_proc(4001, 1, 'S', 0);
+	fake_proc(4002, 4001, 'S', 0);
+	fake_proc(4003, 4001, 'Z', 0);
+	fake_proc(4004, 2, 'S', 0x00200000); /* PF_KTHREAD */
+	fake_world_init(&w);
+	CHECK_EQ(fdw_model_add_scanned(&w.model, 4001, 1, "kid4001", &t1, 1, 1), 0);
+	CHECK_EQ(fdw_model_add_scanned(&w.model, 4005, 1, "kid4005", &t5, 1, 1), 0);
+	CHECK(table_has(&w, 4001, 11));
+
+	/* before the start-up scan the model claims no completeness */
+	o = fdw_verify(&w.checker, 0, &err);
+	CHECK(o != NULL);
+	CHECK(get(o, "missing_processes") != NULL);
+	CHECK_EQ(json_array_size(get(o, "missing_processes")), 0);
+	json_decref(o);
+
+	w.pipeline.covers_all = true;
+	o = fdw_verify(&w.checker, 0, &err);
+	CHECK(o != NULL);
+	miss = (json_t *)get(o, "missing_processes");
+	CHECK(json_is_false(get(o, "ok")));
+	CHECK_EQ(json_array_size(miss), 1);
+	CHECK_EQ(json_integer_value(json_array_get(miss, 0)), 4002);
+	json_decref(o);
+	CHECK_EQ(w.checker.stats.processes_missing, 1);
+	CHECK(w.pipeline.discover_wanted);
+
+	/* the drain runs the scan (no pool: here) and the re-read */
+	fdw_pipeline_drain(&w.pipeline);
+	CHECK_EQ(w.pipeline.stats.discover_runs, 1);
+	CHECK_EQ(w.pipeline.stats.discovered, 1);
+	CHECK(fdw_model_proc(&w.model, 4002) != NULL);
+	CHECK(table_has(&w, 4002, 12));
+	CHECK(table_has(&w, 4002, 0));
+	CHECK(!table_stale(&w, 4002));
+	CHECK_EQ(fdw_model_proc(&w.model, 4002) ? fdw_model_proc(&w.model, 4002)->ppid : 0, 4001);
+	CHECK(fdw_model_proc(&w.model, 4003) == NULL); /* zombie */
+	CHECK(fdw_model_proc(&w.model, 4004) == NULL); /* kernel thread */
+	CHECK(fdw_model_proc(&w.model, 4005) == NULL); /* gone */
+	CHECK(fdw_pipeline_resync_pending(&w.pipeline) == 0);
+
+	/* nothing missing any more: verify's list is empty */
+	o = fdw_verify(&w.checker, 0, &err);
+	CHECK(o != NULL);
+	CHECK_EQ(json_array_size(get(o, "missing_processes")), 0);
+	json_decref(o);
+	world_free(&w);
+}
+
+/* A fork record from a parent whose table is stale: the child's copy is
+ * stale and queued for its own re-read, although the parent's is queued
+ * (or running) already. */
+static void test_fork_of_stale(void)
+{
+	static struct world w;
+	struct fdw_task_event t;
+	uint32_t t1 = 4001;
+
+	fake_proc(4010, 4001, 'S', 0);
+	fake_world_init(&w);
+	CHECK_EQ(fdw_model_add_scanned(&w.model, 4001, 1, "kid4001", &t1, 1, 1), 0);
+	fdw_pipeline_mark_lost(&w.pipeline, 4001);
+	CHECK(table_stale(&w, 4001));
+	CHECK_EQ(fdw_pipeline_resync_pending(&w.pipeline), 1);
+
+	memset(&t, 0, sizeof(t));
+	t.hdr.type = FDW_REC_FORK;
+	t.hdr.abi = FDW_ABI_VERSION;
+	t.hdr.size = sizeof(t);
+	t.hdr.pid = t.hdr.tid = 4001;
+	t.hdr.ts = 1000;
+	t.child_pid = t.child_tid = 4010;
+	t.child_files = 0xabc000;
+	memcpy(t.comm, "kid4001", 8);
+	CHECK_EQ(fdw_pipeline_on_record(&w.pipeline, &t, sizeof(t), 100), 0);
+	CHECK(fdw_model_proc(&w.model, 4010) != NULL);
+	CHECK(table_stale(&w, 4010));
+	CHECK(table_has(&w, 4010, 11)); /* the parent's copy */
+	CHECK_EQ(w.pipeline.stats.forks_stale, 1);
+	CHECK_EQ(fdw_pipeline_resync_pending(&w.pipeline), 2);
+
+	fdw_pipeline_drain(&w.pipeline);
+	CHECK(!table_stale(&w, 4001));
+	CHECK(!table_stale(&w, 4010));
+	CHECK(table_has(&w, 4010, 16)); /* its own, as the kernel has it */
+	CHECK(!table_has(&w, 4010, 11));
+	CHECK_EQ(fdw_pipeline_resync_pending(&w.pipeline), 0);
+	world_free(&w);
+	(void)nftw(fake_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	test_verify();
@@ -1018,5 +1217,7 @@ int main(void)
 	test_offloaded_groups();
 	test_verify_offloaded();
 	test_window_changes();
+	test_lost_found();
+	test_fork_of_stale();
 	return check_summary();
 }

@@ -537,7 +537,7 @@ static void test_status(void)
 			       "events_lost", "events_lost_per_cpu", "events_dropped_decode",
 			       "processes", "tables", "fds", "stale_tables", "resyncs",
 			       "resync_fds_failed", "audit", "history", "limits", "dropped",
-			       "ring_backlog_bytes", "drains_partial" };
+			       "ring_backlog_bytes", "drains_partial", "loss" };
 
 	CHECK(o != NULL);
 	for (size_t i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++)
