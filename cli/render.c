@@ -1395,8 +1395,16 @@ int fdw_render_verify(const struct fdw_render *r, const json_t *doc,
 		return -EBADMSG;
 	*ok = json_is_true(jok);
 	if (*ok) {
+		json_int_t unread = json_integer_value(get(doc, "errors"));
+
 		fprintf(r->out, "OK: model matches /proc for %" JSON_INTEGER_FORMAT
 			" processes\n", json_integer_value(get(doc, "checked")));
+		/* a process whose /proc could not be read was not compared:
+		 * not a difference, but not "matches" either */
+		if (unread > 0 && r->err)
+			fprintf(r->err, "fdwatch: %" JSON_INTEGER_FORMAT " process%s could not be "
+				"read from /proc and %s not compared\n", unread,
+				unread == 1 ? "" : "es", unread == 1 ? "was" : "were");
 		return ferror(r->out) ? -EIO : 0;
 	}
 	ret = json_array_size(diffs) ? print_table(r, &verify_table, diffs, NULL) : 0;

@@ -993,6 +993,23 @@ static void test_render_verify(void)
 		CHECK_STR(c.err, "");
 	}
 	capture_free(&c);
+	/* OK, but one process could not be read (pid 1 without
+	 * CAP_SYS_PTRACE): said, not hidden */
+	{
+		json_t *unread = load("{\"ok\": true, \"checked\": 52, \"errors\": 1,"
+				      " \"differences\": []}");
+
+		if (capture_open(&c, true)) {
+			CHECK(fdw_render_verify(&c.r, unread, &res) == 0);
+			CHECK(res);
+			capture_close(&c);
+			CHECK_STR(c.out, "OK: model matches /proc for 52 processes\n");
+			CHECK_STR(c.err, "fdwatch: 1 process could not be read from /proc and was "
+					 "not compared\n");
+		}
+		capture_free(&c);
+		json_decref(unread);
+	}
 
 	if (capture_open(&c, true)) {
 		CHECK(fdw_render_verify(&c.r, bad, &res) == 0);
