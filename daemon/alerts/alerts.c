@@ -649,17 +649,28 @@ static int fsync_dir_of(const char *path)
 	return r;
 }
 
-static json_t *state_doc(const struct fdw_alerts *s)
+/* What the state file leaves out to stay within STATE_MAX_BYTES, which
+ * the reader holds it to: nothing, the evidence of resolved alerts, every
+ * alert's evidence (the alerts themselves, their ids and states, stay). */
+enum state_trim { TRIM_NONE, TRIM_RESOLVED_EVIDENCE, TRIM_ALL_EVIDENCE };
+
+static json_t *state_doc(const struct fdw_alerts *s, enum state_trim trim)
 {
 	json_t *arr = json_array(), *doc;
 
 	if (!arr)
 		return NULL;
-	for (size_t i = 0; i < s->n; i++)
-		if (json_array_append_new(arr, alert_json(s->v[i], true)) < 0) {
+	for (size_t i = 0; i < s->n; i++) {
+		json_t *o = alert_json(s->v[i], true);
+
+		if (o && (trim == TRIM_ALL_EVIDENCE ||
+			  (trim == TRIM_RESOLVED_EVIDENCE && s->v[i]->state == FDW_ALERT_RESOLVED)))
+			(void)json_object_del(o, "evidence");
+		if (json_array_append_new(arr, o) < 0) {
 			json_decref(arr);
 			return NULL;
 		}
+	}
 	doc = json_pack("{s:i, s:s, s:I, s:o}", "version", STATE_VERSION, "boot_id", s->boot_id,
 			"next_id", (json_int_t)s->next_id, "alerts", arr);
 	return doc;
@@ -674,9 +685,32 @@ int fdw_alerts_save(struct fdw_alerts *s)
 
 	if (!s->path || !s->dirty)
 		return 0;
-	doc = state_doc(s);
-	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
+	for (enum state_trim trim = TRIM_NONE; trim <= TRIM_ALL_EVIDENCE; trim++) {
+		free(text);
+		doc = state_doc(s, trim);
+		text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+		json_decref(doc);
+		if (!text || strlen(text) + 1 <= STATE_MAX_BYTES) {
+			if (text && trim != TRIM_NONE && !s->save_trimmed)
+				fdw_log_to(s->log, LOG_WARNING,
+					   "alerts: %s would pass %u MiB: saved without the evidence "
+					   "of %s alerts",
+					   s->path, STATE_MAX_BYTES >> 20,
+					   trim == TRIM_ALL_EVIDENCE ? "all" : "resolved");
+			s->save_trimmed = text && trim != TRIM_NONE;
+			break;
+		}
+		if (trim == TRIM_ALL_EVIDENCE) {
+			/* not even then: the file the reader would set aside is
+			 * not written; the old one stays */
+			free(text);
+			text = NULL;
+			r = -EFBIG;
+			len = 0;
+			tmp = NULL;
+			goto out;
+		}
+	}
 	len = strlen(s->path) + 5;
 	tmp = malloc(len);
 	if (!text || !tmp) {

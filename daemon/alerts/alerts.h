@@ -155,6 +155,7 @@ struct fdw_alerts {
 	char boot_id[40];     /* this boot (firing alerts of another boot are stale) */
 	bool dirty;
 	bool save_failing;    /* the last save failed (log once per streak) */
+	bool save_trimmed;    /* the last save left evidence out (logged once) */
 	FILE *log;	      /* fire/resolve lines; NULL: silent */
 	struct fdw_alert_stats stats;
 	struct fdw_alert_ratelimit rl[FDW_ALERT_RLS]; /* lines; refusals */

@@ -279,6 +279,50 @@ static int write_file(const char *p, const char *text)
 	return n == (ssize_t)strlen(text) ? 0 : -EIO;
 }
 
+/* The state file stays within what the reader takes (64 MiB): a store
+ * whose evidence would pass it is saved without the resolved alerts'
+ * evidence, then without any; every alert is kept. (max-alerts goes up to
+ * 1,000,000: a file the daemon wrote was set aside as corrupt at start.) */
+static void test_save_bound(void)
+{
+	struct fdw_alerts s, t;
+	char *big = malloc((1 << 20) + 1);
+	struct stat st;
+
+	CHECK(big != NULL);
+	if (!big)
+		return;
+	memset(big, 'x', 1 << 20);
+	big[1 << 20] = '\0';
+	CHECK_EQ(fdw_alerts_init(&s, 100, dir), 0);
+	s.log = NULL;
+	/* 70 alerts of 1 MiB of evidence each, 40 of them resolved */
+	for (uint32_t i = 0; i < 70; i++) {
+		struct fdw_alert_proc p = proc(100 + i, 1000 + i, "big");
+		struct fdw_alert *a = fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, 10.0 + i, "grew",
+						      json_pack("{s:s}", "blob", big));
+
+		CHECK(a != NULL);
+		if (a && i < 40)
+			fdw_alerts_resolve(&s, a, 200.0, "gone");
+	}
+	CHECK_EQ(fdw_alerts_save(&s), 0);
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK(st.st_size <= (64 << 20));
+	CHECK(s.save_trimmed);
+	CHECK_EQ(fdw_alerts_init(&t, 100, dir), 0);
+	t.log = NULL;
+	CHECK_EQ(fdw_alerts_load(&t, 300.0), 0);
+	CHECK_EQ(t.n, 70);
+	/* the firing ones kept their evidence */
+	CHECK(fdw_alerts_get(&t, 70) &&
+	      json_object_get(fdw_alerts_get(&t, 70)->evidence, "blob") != NULL);
+	fdw_alerts_free(&t);
+	fdw_alerts_free(&s);
+	(void)unlink(path);
+	free(big);
+}
+
 static void test_persistence(void)
 {
 	struct fdw_alerts s, t;
@@ -565,6 +609,7 @@ int main(void)
 	test_bound();
 	test_shares();
 	test_persistence();
+	test_save_bound();
 	test_state_file_types();
 	test_id_bounds();
 	(void)rmdir(dir);
