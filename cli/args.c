@@ -618,9 +618,16 @@ int fdw_parse_time(const char *s, double now, double *out)
 		}
 	}
 	tm.tm_isdst = -1;
-	t = mktime(&tm);
-	if (t == (time_t)-1)
-		return -EINVAL;
+	{
+		/* mktime() normalizes 2026-02-30 to March 2: a date that does
+		 * not exist is refused, not moved */
+		int mday = tm.tm_mday, mon = tm.tm_mon, year = tm.tm_year;
+
+		t = mktime(&tm);
+		if (t == (time_t)-1 || tm.tm_mday != mday || tm.tm_mon != mon ||
+		    tm.tm_year != year)
+			return -EINVAL;
+	}
 	*out = (double)t;
 	return 0;
 }

@@ -1207,6 +1207,11 @@ static void test_lsfd_options(void)
 	/* today at 14:30 (now: 2026-01-31 08:00:00 UTC) */
 	CHECK(fdw_parse_time("14:30", 1769846400.0, &t) == 0 && t == 1769869800.0);
 	CHECK(fdw_parse_time("10x", 0, &t) == -EINVAL);
+	/* dates that do not exist are refused, not moved on (mktime) */
+	CHECK(fdw_parse_time("2026-02-30", 0, &t) == -EINVAL);
+	CHECK(fdw_parse_time("2026-02-29 10:00", 0, &t) == -EINVAL);
+	CHECK(fdw_parse_time("2028-02-29", 0, &t) == 0);
+	CHECK(fdw_parse_time("2026-04-31 00:00:00", 0, &t) == -EINVAL);
 	CHECK(fdw_parse_time("", 0, &t) == -EINVAL);
 	CHECK(fdw_parse_time("25:99", 0, &t) == -EINVAL);
 	CHECK(fdw_parse_time("@", 0, &t) == -EINVAL);

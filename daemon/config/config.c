@@ -449,6 +449,14 @@ static char *file_reader(char *str, int num, void *stream)
 		str[1] = '\0';
 	}
 	snprintf(x->raw, sizeof(x->raw), "%s", str);
+	{
+		/* "[]": inih goes back to the top level, where a key meant
+		 * for a section would silently set a global option */
+		const char *p = str + strspn(str, " \t");
+
+		if (p[0] == '[' && p[1 + strspn(p + 1, " \t")] == ']')
+			file_error(x, -EINVAL, NULL, "empty section name");
+	}
 	return str;
 }
 

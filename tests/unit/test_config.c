@@ -155,6 +155,9 @@ static void test_file(void)
 	memcpy(longline, "socket = /", 10);
 	snprintf(longline + 300, sizeof(longline) - 300, "\nhistory = 5\n");
 	bad(longline, 1, "line longer than");
+	/* "[]" is no way back to the top level */
+	bad("[leak]\nmin_fit = 0.5\n[]\nhistory = 5\n", 3, "empty section name");
+	bad("[ ]\n", 1, "empty section name");
 	/* the first error wins, a syntax error before a bad value too */
 	bad("socket\nhistory = 0\n", 1, "syntax error");
 	bad("history = 0\nsocket\n", 1, "history: invalid value");
