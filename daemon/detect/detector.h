@@ -244,6 +244,7 @@ struct fdw_leaks {
 	struct fdw_leak_ops ops;
 	struct fdw_hashmap stacks; /* stack id+1 -> struct leak_stack (stacks.c) */
 	struct fdw_leak_stats stats;
+	uint64_t race_waits; /* findings waiting for a pre-close, all processes */
 	const struct fdw_detector *det[LEAK_DETECTORS_MAX];
 	unsigned int ndet;
 	int obs_idx;		   /* the model's observer index (at merge) */

@@ -224,14 +224,17 @@ static void preclose_wait(struct fdw_leaks *l, struct leak_races *r, enum race_k
 		return;
 	}
 	w = &r->wait[r->nwait++];
+	l->race_waits++;
 	w->f = *f;
 	w->install_seq = install_seq;
 	w->kind = k;
 }
 
-static void preclose_drop(struct leak_races *r, unsigned int i)
+static void preclose_drop(struct fdw_leaks *l, struct leak_races *r, unsigned int i)
 {
 	r->wait[i] = r->wait[--r->nwait];
+	if (l->race_waits)
+		l->race_waits--;
 }
 
 /*
@@ -251,7 +254,7 @@ static void preclose_closed(struct fdw_leaks *l, struct leak_races *r, int fd,
 			continue;
 		}
 		l->stats.race_preclose++;
-		preclose_drop(r, i);
+		preclose_drop(l, r, i);
 	}
 }
 
@@ -259,8 +262,13 @@ static void preclose_closed(struct fdw_leaks *l, struct leak_races *r, int fd,
 static void on_close(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev, int fd,
 		     const struct fdw_slot *slot)
 {
-	struct leak_proc *st = leak_proc_find(l, p);
+	struct leak_proc *st;
 
+	/* every close of the host comes here: nothing to look up while no
+	 * finding waits anywhere */
+	if (!l->race_waits)
+		return;
+	st = leak_proc_find(l, p);
 	if (!st || !st->races || !st->races->nwait || !fdw_slot_open(slot))
 		return;
 	preclose_closed(l, st->races, fd, fdw_slot_origin(slot)->seq, ev->ts);
@@ -282,7 +290,7 @@ static void preclose_expire(struct fdw_leaks *l, struct leak_races *r, uint32_t 
 		}
 		f = w->f;
 		k = w->kind;
-		preclose_drop(r, i);
+		preclose_drop(l, r, i);
 		(void)report(l, r, k, &f, pid);
 	}
 }
@@ -772,6 +780,7 @@ static void races_on_proc_exit(struct fdw_leaks *l, struct leak_proc *st)
 	for (int k = 0; k < RACE_KINDS; k++)
 		free(st->races->k[k].f);
 	free(st->races->wait);
+	l->race_waits = l->race_waits > st->races->nwait ? l->race_waits - st->races->nwait : 0;
 	if (st->races->deep) {
 		(void)fdw_capture_deep(l->capture, st->pid, false);
 		if (l->stats.race_deep)

@@ -1771,11 +1771,26 @@ static void test_races_preclose(void)
 		t_preclose(&m, PID, 3, fd, 0);
 	}
 	CHECK_EQ(fdw_leaks_stats(l)->race_preclose_dropped, 8);
+	/* the count of waiting findings (every close of the host skips the
+	 * detector while it is 0) follows them */
+	CHECK_EQ(l->race_waits, RACE_PRECLOSE_WAIT);
 	for (int fd = 100; fd < 100 + RACE_PRECLOSE_WAIT + 8; fd++)
 		apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, (uint64_t)fd, 0));
 	fdw_leaks_tick(l, mono += 2 * NS, real += 2);
 	CHECK_EQ(fdw_leaks_stats(l)->race_preclose, 12 + RACE_PRECLOSE_WAIT);
+	CHECK_EQ(l->race_waits, 0);
 	CHECK_EQ(nfindings(&store, FDW_ALERT_DUP2_CLOBBER), 3);
+	/* and a process that exits with findings waiting gives its back */
+	t_open(&m, T2, 200, "/srv/last");
+	t_preclose(&m, PID, 3, 200, 0);
+	CHECK_EQ(l->race_waits, 1);
+	{
+		struct fdw_event ev = { .seq = 1u << 30, .ts = mono, .files = FILES, .pid = PID,
+					.tid = PID, .type = FDW_REC_EXIT, .flags = FDW_F_GROUP_DEAD };
+
+		fdw_model_apply(&m, &ev);
+	}
+	CHECK_EQ(l->race_waits, 0);
 	leaks_teardown(l, &m, &store);
 
 	/* race_preclose_ms=0: the idiom is reported at once */
