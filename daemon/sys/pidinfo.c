@@ -69,16 +69,23 @@ static int read_small(const char *path, char *buf, size_t len)
 }
 
 /* ROOT/PID/NAME into buf; a missing process is -ESRCH. */
-static int read_pid_file(const char *root, uint32_t pid, const char *name, char *buf,
-			 size_t len)
+/* ROOT/PID/NAME into buf; *file_uid, when asked, the file's owner */
+static int read_pid_file_owned(const char *root, uint32_t pid, const char *name, char *buf,
+			       size_t len, uid_t *file_uid)
 {
 	char path[PATH_MAX];
 	int n = snprintf(path, sizeof(path), "%s/%u/%s", root_or_proc(root), pid, name);
 
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
-	n = read_small(path, buf, len);
+	n = read_small_owned(path, buf, len, file_uid);
 	return n == -ENOENT ? -ESRCH : n;
+}
+
+static int read_pid_file(const char *root, uint32_t pid, const char *name, char *buf,
+			 size_t len)
+{
+	return read_pid_file_owned(root, pid, name, buf, len, NULL);
 }
 
 /* A decimal number that is the whole of `s` (no sign). */
@@ -217,17 +224,14 @@ int fdw_pid_limits_read(const char *root, uint32_t pid, uint64_t *soft, uint64_t
 int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner)
 {
 	static const char key[] = "\nUid:";
-	char path[PATH_MAX], buf[4096], *p, *end;
+	char buf[4096], *p, *end;
 	unsigned long long u[4];
 	uid_t file_uid;
 	int r;
 
-	r = snprintf(path, sizeof(path), "%s/%u/status", root_or_proc(root), pid);
-	if (r < 0 || (size_t)r >= sizeof(path))
-		return -ENAMETOOLONG;
-	r = read_small_owned(path, buf, sizeof(buf), &file_uid);
+	r = read_pid_file_owned(root, pid, "status", buf, sizeof(buf), &file_uid);
 	if (r < 0)
-		return r == -ENOENT ? -ESRCH : r;
+		return r;
 	p = strstr(buf, key);
 	if (!p)
 		return -EBADMSG;

@@ -150,6 +150,15 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else -1
 
 
+def read_to_eof(s):
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return out
+        out += b
+
+
 def raw(d, data, shut=True, timeout=10):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
@@ -158,12 +167,7 @@ def raw(d, data, shut=True, timeout=10):
     if shut:
         s.shutdown(socket.SHUT_WR)
     t0 = time.monotonic()
-    out = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        out += b
+    out = read_to_eof(s)
     s.close()
     return out, time.monotonic() - t0
 
@@ -193,12 +197,7 @@ def refused_clients(d, hold=16, n=60):
         for s in socks:
             try:
                 s.sendall(REFUSED_REQ)
-                out = b""
-                while True:
-                    b = s.recv(65536)
-                    if not b:
-                        break
-                    out += b
+                out = read_to_eof(s)
                 k = ("503" if out.startswith(b"HTTP/1.1 503 ") and b"too many" in out
                      else "other: %r" % out[:60])
             except (ConnectionResetError, BrokenPipeError) as e:
