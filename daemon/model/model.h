@@ -192,6 +192,10 @@ static inline uint64_t fdw_ofd_id(const struct fdw_ofd *o)
  * and its directory): mapped, not malloc'd, so mallinfo does not see it. */
 size_t fdw_model_ofd_bytes(void);
 
+/* The origins' arena: records in use, and the bytes of its blocks (malloc'd:
+ * part of mallinfo's count). */
+void fdw_model_origin_usage(uint64_t *live, uint64_t *bytes);
+
 /* What an fd history entry's name is (fdw_fd_history_target). */
 enum fdw_hist_name {
 	FDW_HIST_STRING, /* target: interned (m->strings), or NULL */

@@ -57,12 +57,26 @@ const struct fdw_origin fdw_origin_none = { .from_fd = -1 };
  * (they were 11% of the daemon's time when origins were malloc'd, perf).
  * Handles 0 and FDW_ORIGIN_NONE are never given out. Blocks are freed when
  * the last model is.
+ *
+ * A fork child's view of an inherited fd is its parent's origin with
+ * source FDW_SRC_INHERIT (fdw__origin_set_source). Made per child, that was
+ * one record per fd per child: 400 children of a 5,000-fd parent held 2
+ * million. The first such view of a record is its twin, and every later
+ * child shares it. Neither holds the other: origin_twins links them both
+ * ways (the record's handle to its twin's, the twin's | ORIGIN_TWIN_BACK
+ * to the record's), ORIGIN_TWINNED in both refs says there is a link, and
+ * whichever goes first unlinks. Records never change once made, so a twin
+ * stays equal to its record with the source changed.
  */
 struct fdw__origin **fdw__origin_blocks;
 static uint32_t origin_nblocks, origin_cap;
 static uint32_t origin_free;  /* first free record's handle, 0: none */
 static uint32_t origin_fresh; /* records never used: handles from here on */
 static uint32_t origin_models; /* models alive (the arena is freed with the last) */
+static uint32_t origin_live;   /* records in use */
+static struct fdw_hashmap origin_twins; /* the twins' links, both ways */
+#define ORIGIN_TWINNED 0x80000000u /* in refs: linked in origin_twins */
+#define ORIGIN_TWIN_BACK (1ull << 32) /* a twin's key: to its record */
 
 static struct fdw__origin *origin_rec(uint32_t h)
 {
@@ -80,15 +94,37 @@ static uint32_t origin_ref(uint32_t h)
 	return h ? h : FDW_ORIGIN_NONE;
 }
 
+/* Unlink h from its twin (or its twin from h). */
+static void origin_untwin(uint32_t h)
+{
+	uint32_t other = (uint32_t)(uintptr_t)fdw_hashmap_remove(&origin_twins, h);
+	struct fdw__origin *r;
+
+	if (!other)
+		other = (uint32_t)(uintptr_t)fdw_hashmap_remove(&origin_twins,
+								h | ORIGIN_TWIN_BACK);
+	else
+		(void)fdw_hashmap_remove(&origin_twins, other | ORIGIN_TWIN_BACK);
+	if (!other)
+		return;
+	(void)fdw_hashmap_remove(&origin_twins, other);
+	r = origin_rec(other);
+	if (r)
+		r->refs &= ~ORIGIN_TWINNED;
+}
+
 static void origin_put(struct fdw_model *m, uint32_t h)
 {
 	struct fdw__origin *r = origin_rec(h);
 
 	(void)m;
-	if (!r || --r->refs)
+	if (!r || (--r->refs & ~ORIGIN_TWINNED))
 		return;
+	if (r->refs & ORIGIN_TWINNED)
+		origin_untwin(h);
 	r->handle = origin_free;
 	origin_free = h;
+	origin_live--;
 	MEM_POISON(r, offsetof(struct fdw__origin, handle));
 }
 
@@ -103,6 +139,7 @@ static struct fdw__origin *origin_alloc(void)
 		origin_free = r->handle; /* the link was left accessible */
 		MEM_UNPOISON(r, sizeof(*r));
 		r->handle = h;
+		origin_live++;
 		return r;
 	}
 	if (!origin_fresh)
@@ -131,7 +168,15 @@ static struct fdw__origin *origin_alloc(void)
 	r = origin_rec(h);
 	MEM_UNPOISON(r, sizeof(*r));
 	r->handle = h;
+	origin_live++;
 	return r;
+}
+
+void fdw_model_origin_usage(uint64_t *live, uint64_t *bytes)
+{
+	*live = origin_live;
+	*bytes = (uint64_t)origin_nblocks * FDW_ORIGIN_BLOCK * sizeof(struct fdw__origin) +
+		 (uint64_t)origin_cap * sizeof(*fdw__origin_blocks);
 }
 
 /*
@@ -169,12 +214,37 @@ void fdw__origin_set(struct fdw_model *m, uint32_t *dst, const struct fdw_origin
 
 void fdw__origin_set_source(struct fdw_model *m, uint32_t *dst, uint8_t source)
 {
+	struct fdw__origin *r = origin_rec(*dst), *tr;
 	struct fdw_origin v = *dst ? *fdw_origin_at(*dst) : fdw_origin_none;
+	uint32_t n;
 
 	if (*dst && v.source == source)
 		return;
+	if (r && (r->refs & ORIGIN_TWINNED)) {
+		n = (uint32_t)(uintptr_t)fdw_hashmap_get(&origin_twins, *dst);
+		tr = origin_rec(n);
+		if (tr && tr->o.source == source) {
+			fdw__origin_share(m, dst, n);
+			return;
+		}
+	}
 	v.source = source;
-	fdw__origin_set(m, dst, &v);
+	n = origin_get(m, &v);
+	tr = origin_rec(n);
+	/* held by others too (the parent's fds): later views share a twin */
+	if (r && tr && !(r->refs & ORIGIN_TWINNED) && !(tr->refs & ORIGIN_TWINNED) &&
+	    (r->refs & ~ORIGIN_TWINNED) > 1) {
+		if (fdw_hashmap_put(&origin_twins, *dst, (void *)(uintptr_t)n) == 0 &&
+		    fdw_hashmap_put(&origin_twins, n | ORIGIN_TWIN_BACK,
+				    (void *)(uintptr_t)*dst) == 0) {
+			r->refs |= ORIGIN_TWINNED;
+			tr->refs |= ORIGIN_TWINNED;
+		} else {
+			(void)fdw_hashmap_remove(&origin_twins, *dst);
+		}
+	}
+	origin_put(m, *dst);
+	*dst = n;
 }
 
 void fdw__origin_share(struct fdw_model *m, uint32_t *dst, uint32_t src)
@@ -212,7 +282,8 @@ void fdw__origin_forget_last(struct fdw_model *m)
 	}
 	free(fdw__origin_blocks);
 	fdw__origin_blocks = NULL;
-	origin_nblocks = origin_cap = origin_free = origin_fresh = 0;
+	fdw_hashmap_free(&origin_twins);
+	origin_nblocks = origin_cap = origin_free = origin_fresh = origin_live = 0;
 }
 
 /* ---- open file descriptions -------------------------------------------- */

@@ -776,7 +776,10 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 		      "found_deferred", (json_int_t)st->discover_deferred, "forks_stale",
 		      (json_int_t)st->forks_stale, "verify_missing", (json_int_t)st->verify_missing),
 	    &ok);
-	set(o, "memory", json_pack("{s:I}", "heap_bytes", (json_int_t)st->heap_bytes), &ok);
+	set(o, "memory",
+	    json_pack("{s:I, s:I, s:I}", "heap_bytes", (json_int_t)st->heap_bytes, "origins",
+		      (json_int_t)st->origins, "origin_bytes", (json_int_t)st->origin_bytes),
+	    &ok);
 	set(o, "probes",
 	    json_pack("{s:I, s:I, s:b}", "attached", (json_int_t)st->probes_attached, "failed",
 		      (json_int_t)st->probes_failed, "fanotify_read", st->fanotify_read),

@@ -105,6 +105,7 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 
 		/* the OFDs' blocks are mapped apart from malloc's heap */
 		st.heap_bytes = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd + fdw_model_ofd_bytes();
+		fdw_model_origin_usage(&st.origins, &st.origin_bytes);
 	}
 	st.uptime_s = now > deps->start_mono_ns ? (double)(now - deps->start_mono_ns) / 1e9 : 0.0;
 	if (deps->pipeline) {

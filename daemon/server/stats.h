@@ -33,6 +33,7 @@ struct fdw_stats {
 	bool fanotify_read; /* the on-demand fanotify read probe is on */
 	uint64_t heap_bytes; /* malloc'd and in use (mallinfo2), and the OFDs'
 			      * blocks (fdw_model_ofd_bytes) */
+	uint64_t origins, origin_bytes; /* the origins' arena: records in use, its blocks */
 	uint64_t scan_ms;
 	/* after lost records (pipeline.h's counters of the same names) */
 	uint64_t loss_resyncs, resync_refused, ghosts_dropped, discover_runs, discovered,

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1841,6 +1842,79 @@ out:
 	fdw_model_free(&m);
 }
 
+/*
+ * Children that each make their own copy of a parent's table (a change, a
+ * re-read after lost records) share one inherited view of each of the
+ * parent's origins: the origin records do not grow with the children
+ * (they grew by one per fd per child: 2 million for 400 children of a
+ * 5,000-fd parent). The views stay right: inherited, the parent's event,
+ * the parent's own untouched; and every record goes with its holders.
+ */
+static void test_inherit_twins(void)
+{
+	enum { NFDS = 500, KIDS = 40 };
+	struct fdw_model m;
+	uint64_t live0, live1, live, bytes;
+	uint32_t first[NFDS + 3] = { 0 };
+
+	model_new(&m);
+	start_proc(&m);
+	fdw_model_origin_usage(&live0, &bytes);
+	for (int fd = 3; fd < NFDS + 3; fd++)
+		do_open(&m, PID, FILES, fd, "/tmp/fdw-twins", 0);
+	fdw_model_origin_usage(&live1, &bytes);
+	CHECK(live1 >= live0 + NFDS); /* one per open: each its own event */
+	for (uint32_t k = 0; k < KIDS; k++) {
+		uint64_t cf = FILES + 0x1000 * (k + 1);
+
+		fork_ev(&m, PID, FILES, 300 + k, cf, 0);
+		close_ev(&m, 300 + k, cf, 2); /* the child's own copy */
+		CHECK(slot(&m, 300 + k, 2) == NULL);
+		for (int fd = 3; fd < NFDS + 3; fd++) {
+			const struct fdw_slot *c = slot(&m, 300 + k, fd), *p = slot(&m, PID, fd);
+
+			CHECK(c && p);
+			if (!c || !p)
+				continue;
+			CHECK_EQ(fdw_slot_origin(c)->source, FDW_SRC_INHERIT);
+			CHECK_EQ(fdw_slot_origin(c)->seq, fdw_slot_origin(p)->seq);
+			CHECK_EQ(fdw_slot_origin(p)->source, FDW_SRC_EVENT);
+			if (!k)
+				first[fd] = c->origin;
+			CHECK_EQ(c->origin, first[fd]); /* one view, shared */
+		}
+	}
+	/* a grandchild's view of an inherited fd is the same view */
+	fork_ev(&m, 300, FILES + 0x1000, 400, FILES + 0x100000, 0);
+	close_ev(&m, 400, FILES + 0x100000, 1);
+	CHECK_EQ(slot(&m, 400, 3) ? slot(&m, 400, 3)->origin : 0, first[3]);
+	fdw_model_origin_usage(&live, &bytes);
+	if (live > live1 + NFDS + KIDS + 16)
+		fprintf(stderr, "origins: %" PRIu64 " live, %" PRIu64 " after the opens\n", live, live1);
+	CHECK(live <= live1 + NFDS + KIDS + 16);
+	CHECK(bytes >= live * sizeof(struct fdw__origin));
+	/* the parent closes its fds: the views stay while the children hold them */
+	for (int fd = 3; fd < NFDS + 3; fd++) {
+		close_ev(&m, PID, FILES, fd);
+		fake[fd].open = false;
+	}
+	CHECK_EQ(fdw_slot_origin(slot(&m, 300, 3))->source, FDW_SRC_INHERIT);
+	CHECK_EQ(slot(&m, 301, 3)->origin, first[3]);
+	for (uint32_t k = 0; k < KIDS; k++)
+		apply(&m, task_ev(FDW_REC_EXIT, 300 + k, 300 + k, FILES + 0x1000 * (k + 1)));
+	apply(&m, task_ev(FDW_REC_EXIT, 400, 400, FILES + 0x100000));
+	/* what is left: the parent's histories of its closes (each its open's
+	 * origin and its close's), not the views */
+	fdw_model_origin_usage(&live, &bytes);
+	if (live > live1 + NFDS + 16)
+		fprintf(stderr, "origins: %" PRIu64 " live, %" PRIu64 " after the opens\n", live, live1);
+	CHECK(live <= live1 + NFDS + 16);
+	fdw_model_free(&m);
+	fdw_model_origin_usage(&live, &bytes);
+	CHECK_EQ(live, 0);
+	CHECK_EQ(bytes, 0);
+}
+
 /* Pipes and sockets keep no target string: the name is made from the
  * inode when read, in the model and in the history a close leaves. */
 static void test_inode_names(void)
@@ -1911,6 +1985,7 @@ int main(void)
 	test_stale_close();
 	test_fork_threads_exec_exit();
 	test_fork_cow();
+	test_inherit_twins();
 	test_pipe_and_rights();
 	test_anomaly_repair();
 	test_million_fds();
