@@ -55,8 +55,17 @@ const struct fdw_origin fdw_origin_none = { .from_fd = -1 };
  * that field, as free() would leave it). Under a dup+close flood every
  * event makes an origin and frees one: no malloc or free for either
  * (they were 11% of the daemon's time when origins were malloc'd, perf).
- * Handles 0 and FDW_ORIGIN_NONE are never given out. Blocks are freed when
- * the last model is.
+ * Handles 0 and FDW_ORIGIN_NONE are never given out.
+ *
+ * After a burst the arena gives its wholly free blocks back (2 million
+ * origins kept 112 MiB for good before): when the records in use fall
+ * below origin_shrink_at (a quarter of the arena's), origin_compact()
+ * counts each block's free records off the free list, frees the blocks
+ * with none in use and takes their records off the list. Their indexes
+ * are vacant, given to the next blocks needed. A pass costs a walk of the
+ * free list; the next waits until the records in use halve again, or for
+ * the arena to grow (one that freed little waits for growth), so a
+ * record's free costs a compare. The rest goes with the last model.
  *
  * A fork child's view of an inherited fd is its parent's origin with
  * source FDW_SRC_INHERIT (fdw__origin_set_source). Made per child, that was
@@ -73,6 +82,10 @@ static uint32_t origin_nblocks, origin_cap;
 static uint32_t origin_free;  /* first free record's handle, 0: none */
 static uint32_t origin_fresh; /* records never used: handles from here on */
 static uint32_t origin_models; /* models alive (the arena is freed with the last) */
+static uint32_t *origin_vacant; /* block indexes whose block was freed */
+static uint32_t origin_nvacant;
+static uint32_t origin_shrink_at; /* origin_compact() below this many in use */
+#define ORIGIN_MIN_COMPACT 16u	  /* blocks: a smaller arena is left alone */
 static uint32_t origin_live;   /* records in use */
 static struct fdw_hashmap origin_twins; /* the twins' links, both ways */
 #define ORIGIN_TWINNED 0x80000000u /* in refs: linked in origin_twins */
@@ -113,34 +126,116 @@ static void origin_untwin(uint32_t h)
 		r->refs &= ~ORIGIN_TWINNED;
 }
 
-static void origin_put(struct fdw_model *m, uint32_t h)
-{
-	struct fdw__origin *r = origin_rec(h);
+static void origin_compact(void);
 
-	(void)m;
-	if (!r || (--r->refs & ~ORIGIN_TWINNED))
-		return;
+/* r's last hold went: back on the free list (origin_put, whose test is
+ * inlined: most puts are not the last). */
+static __attribute__((noinline)) void origin_release(struct fdw__origin *r, uint32_t h)
+{
 	if (r->refs & ORIGIN_TWINNED)
 		origin_untwin(h);
 	r->handle = origin_free;
 	origin_free = h;
 	origin_live--;
 	MEM_POISON(r, offsetof(struct fdw__origin, handle));
+	if (origin_live < origin_shrink_at)
+		origin_compact();
 }
 
-/* A free record (its handle set), or NULL when out of memory. */
-static struct fdw__origin *origin_alloc(void)
+static inline void origin_put(struct fdw_model *m, uint32_t h)
+{
+	struct fdw__origin *r = origin_rec(h);
+
+	(void)m;
+	if (r && !(--r->refs & ~ORIGIN_TWINNED))
+		origin_release(r, h);
+}
+
+/* Blocks in memory, and the records they hold. */
+static uint32_t origin_blocks_held(void)
+{
+	return origin_nblocks - origin_nvacant;
+}
+
+static void origin_set_shrink(uint32_t at)
+{
+	origin_shrink_at = origin_blocks_held() >= ORIGIN_MIN_COMPACT ? at : 0;
+}
+
+/* Free the blocks with no record in use (see the arena's comment). */
+static __attribute__((noinline)) void origin_compact(void)
+{
+	uint32_t fresh_b = origin_fresh >> FDW_ORIGIN_BLOCK_LOG, held = origin_blocks_held();
+	uint32_t freed = 0, *link = &origin_free;
+	uint16_t *nfree = calloc(origin_nblocks, sizeof(*nfree));
+
+	if (!nfree) {
+		origin_shrink_at = 0; /* again when the arena grows */
+		return;
+	}
+	for (uint32_t h = origin_free; h; h = origin_rec(h)->handle)
+		nfree[h >> FDW_ORIGIN_BLOCK_LOG]++;
+	/* the block records are still handed out from stays, and block 0
+	 * (handles 0 and FDW_ORIGIN_NONE are never free) */
+	for (uint32_t b = 1; b < origin_nblocks; b++) {
+		if (!fdw__origin_blocks[b] || b == fresh_b || nfree[b] != FDW_ORIGIN_BLOCK)
+			nfree[b] = 0;
+	}
+	nfree[0] = 0;
+	/* off the list, then freed */
+	while (*link) {
+		struct fdw__origin *r = origin_rec(*link);
+
+		if (nfree[*link >> FDW_ORIGIN_BLOCK_LOG])
+			*link = r->handle;
+		else
+			link = &r->handle;
+	}
+	for (uint32_t b = 1; b < origin_nblocks; b++) {
+		if (!nfree[b])
+			continue;
+		MEM_UNPOISON(fdw__origin_blocks[b], FDW_ORIGIN_BLOCK * sizeof(struct fdw__origin));
+		free(fdw__origin_blocks[b]);
+		fdw__origin_blocks[b] = NULL;
+		origin_vacant[origin_nvacant++] = b;
+		freed++;
+	}
+	free(nfree);
+	/* little freed (records in use all over): wait for growth */
+	origin_set_shrink(freed * 8 >= held ? origin_live / 2 : 0);
+}
+
+/* A vacant index's new block, its records on the free list: 0 or -ENOMEM. */
+static __attribute__((noinline)) int origin_refill(void)
+{
+	uint32_t b = origin_vacant[origin_nvacant - 1];
+	struct fdw__origin *blk = malloc(FDW_ORIGIN_BLOCK * sizeof(*blk));
+
+	if (!blk)
+		return -ENOMEM;
+	origin_nvacant--;
+	fdw__origin_blocks[b] = blk;
+	for (uint32_t i = FDW_ORIGIN_BLOCK; i-- > 0;) {
+		blk[i].handle = origin_free;
+		origin_free = (b << FDW_ORIGIN_BLOCK_LOG) | i;
+		MEM_POISON(&blk[i], offsetof(struct fdw__origin, handle));
+	}
+	origin_set_shrink(origin_blocks_held() * FDW_ORIGIN_BLOCK / 4);
+	return 0;
+}
+
+/* origin_alloc() with the free list empty: a vacant block's records, or
+ * a fresh one. */
+static __attribute__((noinline)) struct fdw__origin *origin_alloc_slow(void)
 {
 	struct fdw__origin *r;
-	uint32_t h = origin_free;
+	uint32_t h;
 
-	if (h) {
+	if (origin_nvacant && origin_refill() == 0) {
+		h = origin_free;
 		r = origin_rec(h);
-		origin_free = r->handle; /* the link was left accessible */
-		MEM_UNPOISON(r, sizeof(*r));
-		r->handle = h;
-		origin_live++;
-		return r;
+		origin_free = r->handle;
+		goto out;
 	}
 	if (!origin_fresh)
 		origin_fresh = FDW_ORIGIN_NONE + 1;
@@ -152,10 +247,15 @@ static struct fdw__origin *origin_alloc(void)
 		if (origin_nblocks == origin_cap) {
 			uint32_t n = origin_cap ? origin_cap * 2 : 16;
 			struct fdw__origin **nb = realloc(fdw__origin_blocks, n * sizeof(*nb));
+			uint32_t *nv;
 
 			if (!nb)
 				return NULL;
 			fdw__origin_blocks = nb;
+			nv = realloc(origin_vacant, n * sizeof(*nv));
+			if (!nv)
+				return NULL;
+			origin_vacant = nv;
 			origin_cap = n;
 		}
 		blk = malloc(FDW_ORIGIN_BLOCK * sizeof(*blk));
@@ -163,9 +263,27 @@ static struct fdw__origin *origin_alloc(void)
 			return NULL;
 		MEM_POISON(blk, FDW_ORIGIN_BLOCK * sizeof(*blk));
 		fdw__origin_blocks[origin_nblocks++] = blk;
+		origin_set_shrink(origin_blocks_held() * FDW_ORIGIN_BLOCK / 4);
 	}
 	h = origin_fresh++;
 	r = origin_rec(h);
+out:
+	MEM_UNPOISON(r, sizeof(*r));
+	r->handle = h;
+	origin_live++;
+	return r;
+}
+
+/* A free record (its handle set), or NULL when out of memory. */
+static inline struct fdw__origin *origin_alloc(void)
+{
+	struct fdw__origin *r;
+	uint32_t h = origin_free;
+
+	if (!h)
+		return origin_alloc_slow();
+	r = origin_rec(h);
+	origin_free = r->handle; /* the link was left accessible */
 	MEM_UNPOISON(r, sizeof(*r));
 	r->handle = h;
 	origin_live++;
@@ -175,8 +293,8 @@ static struct fdw__origin *origin_alloc(void)
 void fdw_model_origin_usage(uint64_t *live, uint64_t *bytes)
 {
 	*live = origin_live;
-	*bytes = (uint64_t)origin_nblocks * FDW_ORIGIN_BLOCK * sizeof(struct fdw__origin) +
-		 (uint64_t)origin_cap * sizeof(*fdw__origin_blocks);
+	*bytes = (uint64_t)origin_blocks_held() * FDW_ORIGIN_BLOCK * sizeof(struct fdw__origin) +
+		 (uint64_t)origin_cap * (sizeof(*fdw__origin_blocks) + sizeof(*origin_vacant));
 }
 
 /*
@@ -184,7 +302,8 @@ void fdw_model_origin_usage(uint64_t *live, uint64_t *bytes)
  * OFD its open created; every fd of a table read from /proc), so the last
  * one made is kept (m->origin_last, held) and shared when equal.
  */
-static uint32_t origin_get(struct fdw_model *m, const struct fdw_origin *val)
+static inline __attribute__((always_inline)) uint32_t origin_get(struct fdw_model *m,
+							   const struct fdw_origin *val)
 {
 	struct fdw__origin *r = origin_rec(m->origin_last);
 
@@ -277,13 +396,18 @@ void fdw__origin_forget_last(struct fdw_model *m)
 	if (origin_models && --origin_models)
 		return;
 	for (uint32_t b = 0; b < origin_nblocks; b++) {
+		if (!fdw__origin_blocks[b])
+			continue;
 		MEM_UNPOISON(fdw__origin_blocks[b], FDW_ORIGIN_BLOCK * sizeof(struct fdw__origin));
 		free(fdw__origin_blocks[b]);
 	}
 	free(fdw__origin_blocks);
+	free(origin_vacant);
 	fdw__origin_blocks = NULL;
+	origin_vacant = NULL;
 	fdw_hashmap_free(&origin_twins);
 	origin_nblocks = origin_cap = origin_free = origin_fresh = origin_live = 0;
+	origin_nvacant = origin_shrink_at = 0;
 }
 
 /* ---- open file descriptions -------------------------------------------- */
