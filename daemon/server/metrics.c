@@ -534,6 +534,39 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 		st->audit_inconclusive);
 	gauge(b, "fdwatch_api_clients", "API connections now.", st->server.clients);
 	gauge(b, "fdwatch_api_followers", "API follow streams now.", st->server.followers);
+	gauge(b, "fdwatch_heap_bytes",
+	      "The daemon's heap in use (mallinfo2), and the model's mapped OFD blocks.",
+	      st->heap_bytes);
+	gauge(b, "fdwatch_origin_records", "Provenance records in use (shared by fds, OFDs, "
+	      "histories and fork children).", st->origins);
+	gauge(b, "fdwatch_origin_bytes", "The blocks holding the provenance records.",
+	      st->origin_bytes);
+}
+
+/* What lost records made the daemon do (status `loss`). */
+static void render_loss(struct sb *b, const struct fdw_stats *st)
+{
+	const struct {
+		const char *action;
+		uint64_t v;
+	} loss[] = {
+		{ "resyncs", st->loss_resyncs },
+		{ "resyncs_refused", st->resync_refused },
+		{ "ghosts_dropped", st->ghosts_dropped },
+		{ "scans", st->discover_runs },
+		{ "found", st->discovered },
+		{ "found_deferred", st->discover_deferred },
+		{ "forks_stale", st->forks_stale },
+		{ "verify_missing", st->verify_missing },
+	};
+
+	family(b, "fdwatch_loss_recovery_total", "counter",
+	       "What lost records made the daemon do: tables re-read (and refused), "
+	       "processes found gone or found missing by /proc scans, fork children of "
+	       "stale tables, processes a verify found missing.");
+	for (size_t i = 0; i < sizeof(loss) / sizeof(loss[0]); i++)
+		sb_printf(b, "fdwatch_loss_recovery_total{action=\"%s\"} %llu\n", loss[i].action,
+			  (unsigned long long)loss[i].v);
 }
 
 static void render_dropped(struct sb *b, const struct fdw_stats *st)
@@ -649,6 +682,7 @@ int fdw_metrics_render(const struct fdw_server_deps *deps, const struct fdw_stat
 
 	render_health(&b, st);
 	render_dropped(&b, st);
+	render_loss(&b, st);
 	render_alerts(&b, st);
 	render_groups(&b, deps, top, named, userdata);
 	render_self(&b);

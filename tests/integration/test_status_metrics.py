@@ -79,7 +79,11 @@ MAP = [
      "counter"),
     ("alerts.detector_processes", "fdwatch_leak_detector_processes", "gauge"),
     ("alerts.stack_processes", "fdwatch_leak_stack_processes", "gauge"),
-]
+    ("memory.origins", "fdwatch_origin_records", "gauge"),
+    ("memory.origin_bytes", "fdwatch_origin_bytes", "gauge"),
+] + [(f"loss.{k}", f'fdwatch_loss_recovery_total{{action="{k}"}}', "counter")
+     for k in ("resyncs", "resyncs_refused", "ghosts_dropped", "scans", "found",
+               "found_deferred", "forks_stale", "verify_missing")]
 # status keys with no metric (or a metric that is not the same quantity)
 STATUS_ONLY = {
     "version", "abi",  # compared with fdwatch_build_info's labels, separately
@@ -90,9 +94,6 @@ STATUS_ONLY = {
     "scan.source", "scan.fds", "scan.from_proc", "scan.exited", "scan.ms",
     "probes.attached", "probes.failed", "probes.fanotify_read",  # which probes are on
     "memory.heap_bytes",  # changes with every request  # the start-up scan, once
-    # what lost records made the daemon do (docs/api.md, `loss`)
-    "loss.resyncs", "loss.resyncs_refused", "loss.ghosts_dropped", "loss.scans", "loss.found",
-    "loss.found_deferred", "loss.forks_stale", "loss.verify_missing",
 }
 # fdwatch_* families with no status figure (per-group, per-kind, live clients)
 METRICS_ONLY = {
@@ -105,6 +106,7 @@ METRICS_ONLY = {
     "fdwatch_loop_lag_max_seconds",  # status loop_lag_max_ms, in seconds
     "fdwatch_race_findings_total", "fdwatch_race_excused_total",  # per kind, per reason
     "fdwatch_race_processes", "fdwatch_race_deep_processes",
+    "fdwatch_heap_bytes",  # status memory.heap_bytes: changes with every request
 }
 # labelled samples of fdwatch_dropped_total with no status figure
 DROPPED_METRICS_ONLY = {"detector_processes", "stack_processes", "stacks", "leak_sites",
