@@ -221,6 +221,18 @@ uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p)
 
 /* ---- after lost records ------------------------------------------------ */
 
+void fdw_model_proc_set_stat(struct fdw_model *m, struct fdw_proc *p, const char *comm,
+			     uint32_t ppid)
+{
+	(void)m;
+	if (!p || !comm[0])
+		return;
+	strncpy(p->comm, comm, sizeof(p->comm) - 1);
+	p->comm[sizeof(p->comm) - 1] = '\0';
+	if (ppid)
+		p->ppid = ppid;
+}
+
 void fdw_model_drop_proc(struct fdw_model *m, struct fdw_proc *p)
 {
 	if (p)

@@ -641,6 +641,11 @@ int fdw_model_add_found(struct fdw_model *m, uint32_t pid, uint32_t ppid, const 
 /* Forget a process (its exit record was lost and /proc has no trace). */
 void fdw_model_drop_proc(struct fdw_model *m, struct fdw_proc *p);
 
+/* p's command and parent as /proc shows them now (an exec whose record
+ * was lost, a rename, a reparenting). */
+void fdw_model_proc_set_stat(struct fdw_model *m, struct fdw_proc *p, const char *comm,
+			     uint32_t ppid);
+
 /* Mark a process's tables stale (its records were lost). */
 void fdw_model_mark_proc_stale(struct fdw_model *m, struct fdw_proc *p);
 

@@ -210,10 +210,18 @@ void fdw_pipeline_on_batch(void *userdata)
 /*
  * Re-read a process's tables; one that /proc no longer has, or shows as a
  * zombie, exited while its records were lost (its exit among them): forget
- * it rather than keep a phantom (its reaping will not be traced).
+ * it rather than keep a phantom (its reaping will not be traced). One that
+ * is alive takes its command and parent from the same read: an exec whose
+ * record was lost, a rename (PR_SET_NAME) or a reparenting shows.
  */
 bool fdw_pipeline_drop_if_gone(struct fdw_pipeline *p, struct fdw_proc *proc)
 {
+	struct fdw_pid_stat st;
+
+	if (fdw_pid_stat_read(p->proc_root, proc->pid, &st) == 0 && fdw_pid_stat_live(&st)) {
+		fdw_model_proc_set_stat(p->model, proc, st.comm, st.ppid);
+		return false;
+	}
 	if (!fdw_proc_exited(p->proc_root, proc->pid))
 		return false;
 	fdw_model_drop_proc(p->model, proc);

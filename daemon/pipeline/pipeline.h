@@ -175,7 +175,8 @@ uint64_t fdw_pipeline_wakeups(const struct fdw_pipeline *p);
 /*
  * Forget `proc` when /proc no longer has it (its exit record was lost, or
  * came before a /proc read that still saw it): true when dropped. A process
- * /proc still lists, even as a zombie, is kept.
+ * /proc still lists, even as a zombie, is kept; a live one takes its
+ * command and parent from /proc.
  */
 bool fdw_pipeline_drop_if_gone(struct fdw_pipeline *p, struct fdw_proc *proc);
 

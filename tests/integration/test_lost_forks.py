@@ -11,6 +11,11 @@ SIGCONT, within a bounded time, every child must be in `fdwatch ps` with
 a table equal to /proc, and no table /proc shows may stay stale. (A verify
 of every process reads 600,000 fds here: test_check's test_lost_found
 checks that it reports missing processes.)
+
+Two more children of the parent act while the ring is full: one execs
+sleep (its exec record is lost) and one renames itself (PR_SET_NAME, no
+record at all, but its records of the same time are lost): once the model
+has re-read them, `fdwatch ps` shows their new command, not "python3".
 """
 
 import json
@@ -37,10 +42,31 @@ import ctypes, os, resource, signal, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
 keep = [os.open("/dev/null", os.O_RDONLY) for _ in range(1000)]
-print("ready", os.getpid(), flush=True)
+# two children that wait for a byte on a pipe: one then execs sleep, the
+# other renames itself and closes an fd (a record of it, lost)
+actors = []
+for what in ("exec", "rename"):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        os.close(w)
+        os.read(r, 1)
+        if what == "exec":
+            os.execv("/bin/sleep", ["sleep", "600"])
+        libc.prctl(15, b"fdw-renamed", 0, 0, 0)  # PR_SET_NAME
+        os.close(keep[0])
+        signal.pause()
+        os._exit(0)
+    os.close(r)
+    actors.append((pid, w))
+print("ready", os.getpid(), " ".join(str(a[0]) for a in actors), flush=True)
 sys.stdin.readline()
 kids = []
 for i in range(%d):
+    if i == %d // 2:  # the ring is full by now (the daemon is stopped)
+        for _, w in actors:
+            os.write(w, b"x")
     for _ in range(200):
         os.close(os.open("/dev/null", os.O_RDONLY))
     keep.append(os.open("/dev/zero", os.O_RDONLY | (os.O_CLOEXEC if i %% 2 else 0)))
@@ -55,11 +81,11 @@ for i in range(%d):
     time.sleep(0.005)
 print("kids", " ".join(map(str, kids)), flush=True)
 sys.stdin.readline()
-for k in kids:
+for k in kids + [a[0] for a in actors]:
     os.kill(k, signal.SIGKILL)
-for k in kids:
+for k in kids + [a[0] for a in actors]:
     os.waitpid(k, 0)
-""" % NCHILD
+""" % (NCHILD, NCHILD)
 
 
 def model_pids(d):
@@ -124,8 +150,9 @@ def main(r):
             line = w.stdout.readline().split()
             check(line[:1] == ["ready"], f"workload said {line!r}")
             parent = int(line[1])
+            execer, renamer = int(line[2]), int(line[3])
             deadline = time.monotonic() + 10
-            while parent not in model_pids(d) and time.monotonic() < deadline:
+            while not {parent, execer, renamer} <= model_pids(d) and time.monotonic() < deadline:
                 time.sleep(0.05)
 
             stale0 = d.status().get("stale_tables", 0)
@@ -208,6 +235,20 @@ def main(r):
                       f"shows their tables: {bad[:10]}")
                 check(st.get("stale_tables", 0) <= max(stale0, len(unreadable_stale(d))),
                       f"stale_tables {st.get('stale_tables')}, {stale0} before the loss")
+
+            with r.case("lost records: a lost exec and a rename show in `fdwatch ps` once "
+                        "the process is re-read"):
+                want = {execer: "sleep", renamer: "fdw-renamed"}
+                deadline = time.monotonic() + 15
+                while True:
+                    procs = {p["pid"]: p for p in d.ps()["processes"]}
+                    got = {k: procs.get(k, {}).get("comm") for k in want}
+                    if got == want or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.5)
+                kernel = {k: T.proc_comm(k) for k in want}
+                check(kernel == want, f"/proc says {kernel}: the workload did not act")
+                check(got == want, f"`fdwatch ps` says {got}, /proc says {kernel}")
 
             with r.case("lost forks: the daemon is alive"):
                 check(d.alive(), "fdwatchd died")
