@@ -645,13 +645,22 @@ static const char *const fds_help[] = {
 
 void fdw_warn_stale(const struct fdw_render *r, const json_t *doc)
 {
+	const char *why = json_string_value(get(doc, "stale_error"));
+
 	if (!json_is_true(get(doc, "stale")) || !r->err)
 		return;
-	fprintf(r->err,
-		"fdwatch: warning: the fd table of pid %" JSON_INTEGER_FORMAT
-		" is stale (events were lost, or /proc would not show it: not re-read"
-		" yet); it may differ from /proc\n",
-		json_integer_value(get(doc, "pid")));
+	if (why)
+		fprintf(r->err,
+			"fdwatch: warning: the fd table of pid %" JSON_INTEGER_FORMAT
+			" is stale: the daemon's last re-read of /proc failed (%s); it may"
+			" differ from /proc\n",
+			json_integer_value(get(doc, "pid")), why);
+	else
+		fprintf(r->err,
+			"fdwatch: warning: the fd table of pid %" JSON_INTEGER_FORMAT
+			" is stale (events were lost: not re-read yet); it may differ from"
+			" /proc\n",
+			json_integer_value(get(doc, "pid")));
 }
 
 static void fds_fill(const struct fdw_render *r, const json_t *f, char **cells)

@@ -806,7 +806,17 @@ static void test_render_fds(void)
 			  " 5  no       reg    17    1  dup       43     3   5m  /etc/passwd\n");
 		CHECK(c.err && strstr(c.err, "warning") &&
 		      strstr(c.err, "pid 42") && strstr(c.err, "stale"));
+		CHECK(c.err && strstr(c.err, "events were lost"));
 		CHECK(c.err && strchr(c.err, '\n') == c.err + strlen(c.err) - 1);
+	}
+	capture_free(&c);
+	/* a re-read /proc refused: the warning says so */
+	CHECK(json_object_set_new(doc, "stale_error", json_string("EACCES")) == 0);
+	if (capture_open(&c, true)) {
+		CHECK(fdw_render_fds(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK(c.err && strstr(c.err, "pid 42") && strstr(c.err, "re-read of /proc failed (EACCES)"));
+		CHECK(c.err && !strstr(c.err, "events were lost"));
 	}
 	capture_free(&c);
 	json_decref(doc);

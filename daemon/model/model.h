@@ -290,6 +290,7 @@ struct fdw_table {
 	uint32_t nopen;
 	bool stale;	 /* known to be wrong until re-read */
 	bool borrowed;	 /* a fork child still on its parent's set */
+	uint16_t read_err; /* errno of the last re-read that failed (0: it did not) */
 	uint64_t resyncs;
 	uint64_t read_pos; /* ring position when last re-read from /proc: records
 			    * below it are already reflected, not re-applied */

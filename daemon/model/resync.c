@@ -104,6 +104,7 @@ int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int 
 		}
 	} else if (r != -ESRCH) {
 		t->stale = true;
+		t->read_err = (uint16_t)-r;
 		m->stats.resync_failed++;
 	} else {
 		r = 0; /* every user of the table is gone: it dies with them */
@@ -613,6 +614,7 @@ static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t 
 	if (r < 0 || c.err < 0) {
 		free(c.seen);
 		t->stale = true;
+		t->read_err = (uint16_t)-(r < 0 ? r : c.err);
 		m->stats.resync_failed++;
 		return r < 0 ? r : c.err;
 	}
@@ -638,6 +640,7 @@ static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t 
 	}
 	free(c.seen);
 	t->stale = false;
+	t->read_err = 0;
 	t->resyncs++;
 	m->stats.resyncs++;
 	return 0;

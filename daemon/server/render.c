@@ -508,6 +508,13 @@ static bool proc_stale(const struct fdw_proc *p, const struct fdw_table *t)
 	return (t && t->stale) || p->lost > 0;
 }
 
+/* Why a stale table was not re-read: the errno name of the read that
+ * failed (EACCES: /proc refused it), or NULL. */
+static const char *stale_error(const struct fdw_proc *p, const struct fdw_table *t)
+{
+	return proc_stale(p, t) && t && t->read_err ? strerrorname_np(t->read_err) : NULL;
+}
+
 json_t *fdw_render_table_head(const struct fdw_server_deps *deps, const struct fdw_proc *p)
 {
 	struct fdw_proc *mp = (struct fdw_proc *)p;
@@ -522,6 +529,8 @@ json_t *fdw_render_table_head(const struct fdw_server_deps *deps, const struct f
 	set(o, "table", t ? json_u64(t->id) : json_null(), &ok);
 	set(o, "threads", json_integer(p->ntasks), &ok);
 	set(o, "stale", json_boolean(proc_stale(p, t)), &ok);
+	if (stale_error(p, t))
+		set(o, "stale_error", json_string(stale_error(p, t)), &ok);
 	return finish(o, ok);
 }
 
@@ -578,6 +587,8 @@ json_t *fdw_render_process(const struct fdw_server_deps *deps, const struct fdw_
 	set(po, "table", t ? json_u64(t->id) : json_null(), &ok);
 	set(po, "threads", json_integer(p->ntasks), &ok);
 	set(po, "stale", json_boolean(proc_stale(p, t)), &ok);
+	if (stale_error(p, t))
+		set(po, "stale_error", json_string(stale_error(p, t)), &ok);
 	set_trend(po, deps, p, &ok);
 	return finish(po, ok);
 }
@@ -600,10 +611,15 @@ void fdw_render_process_put(FILE *f, const struct fdw_server_deps *deps, const s
 	put_u64_or_null(f, t, t ? t->id : 0);
 	PUT(f, ",\"threads\":");
 	fdw_json_put_int(f, p->ntasks);
-	if (proc_stale(p, t))
+	if (stale_error(p, t)) {
+		PUT(f, ",\"stale\":true,\"stale_error\":\"");
+		(void)fputs_unlocked(stale_error(p, t), f); /* an errno name: [A-Z0-9] */
+		PUT(f, "\",\"limit_soft\":");
+	} else if (proc_stale(p, t)) {
 		PUT(f, ",\"stale\":true,\"limit_soft\":");
-	else
+	} else {
 		PUT(f, ",\"stale\":false,\"limit_soft\":");
+	}
 	put_u64_or_null(f, known && tr.limit_known, tr.soft);
 	PUT(f, ",\"growth_per_min\":");
 	if (known && tr.samples >= 2)

@@ -71,12 +71,16 @@ static int fake_read_target(void *u, uint32_t tid, int fd, struct fdw_fd_info *o
 	return r;
 }
 
+static int fake_table_err; /* fake_read_table fails with it (-errno) */
+
 static int fake_read_table(void *u, uint32_t tid,
 			   void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata)
 {
 	struct fdw_fd_info fi;
 
 	read_table_calls++;
+	if (fake_table_err)
+		return fake_table_err;
 	for (int fd = 0; fd < FAKE_MAX; fd++)
 		if (fake[fd].open && fake_read_fd(u, tid, fd, &fi) == 0)
 			cb(cbdata, &fi);
@@ -1968,6 +1972,31 @@ static void test_origin_blocks_freed(void)
 	fdw_model_free(&m);
 }
 
+/* A re-read /proc refuses leaves the table stale with the reason
+ * (read_err, shown by the API); the next one that works clears both. */
+static void test_read_err(void)
+{
+	struct fdw_model m;
+	struct fdw_table *t;
+
+	model_new(&m);
+	start_proc(&m);
+	t = table_of(&m, PID);
+	CHECK(t && !t->stale && !t->read_err);
+	fake_table_err = -EACCES;
+	CHECK_EQ(fdw_model_resync(&m, t, PID), -EACCES);
+	CHECK(t->stale);
+	CHECK_EQ(t->read_err, EACCES);
+	fake_table_err = -ENOMEM;
+	CHECK_EQ(fdw_model_resync(&m, t, PID), -ENOMEM);
+	CHECK_EQ(t->read_err, ENOMEM); /* the last one's */
+	fake_table_err = 0;
+	CHECK_EQ(fdw_model_resync(&m, t, PID), 0);
+	CHECK(!t->stale);
+	CHECK_EQ(t->read_err, 0);
+	fdw_model_free(&m);
+}
+
 /* Pipes and sockets keep no target string: the name is made from the
  * inode when read, in the model and in the history a close leaves. */
 static void test_inode_names(void)
@@ -2039,6 +2068,7 @@ int main(void)
 	test_fork_threads_exec_exit();
 	test_fork_cow();
 	test_inherit_twins();
+	test_read_err();
 	test_origin_blocks_freed();
 	test_pipe_and_rights();
 	test_anomaly_repair();

@@ -522,7 +522,21 @@ static void test_tables(void)
 	fdw_model_proc_table(&F.model, p)->stale = true;
 	tab = fdw_render_table(D, p);
 	CHECK(json_is_true(get(tab, "stale")));
+	CHECK(get(tab, "stale_error") == NULL); /* lost records: no read failed */
 	json_decref(tab);
+	/* ... and why, when a re-read failed: in the table, and in the list */
+	fdw_model_proc_table(&F.model, p)->read_err = EACCES;
+	tab = fdw_render_table(D, p);
+	CHECK_STR(sval(tab, "stale_error"), "EACCES");
+	json_decref(tab);
+	tab = fdw_render_table_head(D, p);
+	CHECK_STR(sval(tab, "stale_error"), "EACCES");
+	json_decref(tab);
+	procs = fdw_render_processes(D, NULL, NULL);
+	CHECK_STR(sval(json_array_get(get(procs, "processes"), 1), "stale_error"), "EACCES");
+	CHECK(get(json_array_get(get(procs, "processes"), 0), "stale_error") == NULL);
+	json_decref(procs);
+	fdw_model_proc_table(&F.model, p)->read_err = 0;
 }
 
 static void test_status(void)
@@ -790,6 +804,11 @@ static void test_put(void)
 	CHECK(p != NULL);
 	if (p)
 		memcpy(p->comm, "sixteen-bytes-xx", 16);
+	/* a stale table (test_tables) whose re-read /proc refused */
+	p = fdw_model_proc(&F.model, 200);
+	CHECK(p && fdw_model_proc_table(&F.model, p)->stale);
+	if (p)
+		fdw_model_proc_table(&F.model, p)->read_err = EACCES;
 	/* every fd and slot of every process, open, closed and never used */
 	while (fdw_hashmap_next(&F.model.procs, &it, NULL, &v)) {
 		p = v;
