@@ -421,9 +421,11 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 			fdw__notify(m, task->proc, ev, FDW_FDEV_OPEN, ev->fds[i], s);
 	}
 	/* more fds than the record holds: the new ones in /proc are this
-	 * syscall's */
-	if (ev->flags & FDW_F_TRUNCATED)
+	 * syscall's, or a later one's (whose record then says so) */
+	if (ev->flags & FDW_F_TRUNCATED) {
+		origin.flags |= FDW_ORIGIN_READ;
 		(void)fdw__table_resync_as(m, task->table, ev->tid, ev->ts, &origin);
+	}
 	/* fanotify's event fds take the group's event_f_flags, which only the
 	 * kernel still knows: read the bit */
 	if (ev->nr == FDW_SYS_READ)
@@ -438,6 +440,7 @@ static void apply_uring(struct fdw_model *m, struct fdw_task *task, const struct
 	origin_from_event(&origin, ev, task->proc, -1);
 	switch (ev->aux) {
 	case 10: /* IORING_OP_RECVMSG: SCM_RIGHTS may have installed fds */
+		origin.flags |= FDW_ORIGIN_READ;
 		(void)fdw__table_resync_as(m, task->table, ev->tid, ev->ts, &origin);
 		break;
 	case 13: /* IORING_OP_ACCEPT */
@@ -482,7 +485,17 @@ static bool read_overlaps(const struct fdw_table *t, const struct fdw_event *ev)
 /*
  * An already-read record still knows where the fds /proc showed us came
  * from: give that provenance to the fds that are still the ones it made.
+ * Those are the fds the read found (procfs), or gave a truncated record's
+ * origin (FDW_ORIGIN_READ) when this record is newer than that one.
  */
+static bool adoptable(const struct fdw_slot *s, const struct fdw_event *ev)
+{
+	const struct fdw_origin *o = fdw_slot_origin(s);
+
+	return o->source == FDW_SRC_PROCFS ||
+	       ((o->flags & FDW_ORIGIN_READ) && o->seq && o->seq < ev->seq);
+}
+
 static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
 {
 	struct fdw_table *t = task->table;
@@ -499,7 +512,7 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 		from = (int)ev->args[0];
 		fd = (int)ev->ret;
 		s = fdw_table_slot(t, fd);
-		if (fdw_slot_open(s) && fdw_slot_origin(s)->source == FDW_SRC_PROCFS && from != fd &&
+		if (fdw_slot_open(s) && adoptable(s, ev) && from != fd &&
 		    fdw_slot_open(fdw_table_slot(t, from)) &&
 		    fdw_table_slot(t, from)->ofd_h == s->ofd_h) {
 			origin_from_event(&origin, ev, task->proc, from);
@@ -517,7 +530,7 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 		struct fdw_ofd *o;
 
 		s = fdw_table_slot(t, ev->fds[i]);
-		if (!fdw_slot_open(s) || fdw_slot_origin(s)->source != FDW_SRC_PROCFS)
+		if (!fdw_slot_open(s) || !adoptable(s, ev))
 			continue;
 		o = fdw_slot_ofd(s);
 		if (ev->kfiles[i] && o->kfile && o->kfile != ev->kfiles[i])

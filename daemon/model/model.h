@@ -37,6 +37,10 @@ const char *fdw_origin_source_name(uint8_t source);
 /* The caller chose the fd's number: dup2, dup3, or F_DUPFD that got the
  * number it asked for (shell redirections, socket activation's fd 3). */
 #define FDW_ORIGIN_CHOSEN 0x01
+/* Given by the /proc read a syscall's truncated record caused (SCM_RIGHTS
+ * past FDW_MAX_FDS): the fd may be a later syscall's, whose record, older
+ * than the read, then gives it its own (adopt_provenance). */
+#define FDW_ORIGIN_READ 0x02
 
 /* Where an fd came from. Slots, OFDs and slot histories point at shared,
  * refcounted copies (an fd and the OFD its open created have one; a whole

@@ -1997,6 +1997,64 @@ static void test_read_err(void)
 	fdw_model_free(&m);
 }
 
+/*
+ * A truncated SCM_RIGHTS record (more fds than it holds) re-reads the
+ * table, and the fds found new get the recvmsg's origin. An fd another
+ * syscall installed between the recvmsg and that read is found too; its
+ * own record, older than the read, is not replayed, but gives it its
+ * provenance (it showed recvmsg before).
+ */
+static void test_truncated_rights(void)
+{
+	struct fdw_model m;
+	struct fdw_event ev;
+	uint64_t rseq;
+
+	model_new(&m);
+	m.ops.ring_position = fake_ring_position;
+	ring_now = 10;
+	start_proc(&m);
+	/* recvmsg installed 3..12; the record holds 3..10 */
+	ev = at(sys(PID, FILES, FDW_SYS_RECVMSG, 10, 9, 0, 0), 20);
+	ev.flags = FDW_F_TRUNCATED;
+	ev.nfds = FDW_MAX_FDS;
+	for (int i = 0; i < 10; i++)
+		fake_set(3 + i, "/passed", 3000 + (uint64_t)i, false);
+	for (int i = 0; i < FDW_MAX_FDS; i++)
+		ev.fds[i] = 3 + i;
+	ev.ino = 3000;
+	ev.dev = 1;
+	ev.mode = S_IFREG;
+	rseq = ev.seq;
+	/* then, before the daemon read /proc, an openat installed 13 */
+	fake_set(13, "/later", 4013, false);
+	ring_now = 40; /* the read happens with the ring here */
+	apply(&m, ev);
+	for (int fd = 3; fd < 13; fd++) {
+		const struct fdw_slot *s = slot(&m, PID, fd);
+
+		CHECK(s && fdw_slot_origin(s)->nr == FDW_SYS_RECVMSG);
+		CHECK(s && fdw_slot_origin(s)->seq == rseq);
+	}
+	CHECK(slot(&m, PID, 13) != NULL);
+	/* the openat's record (ring position 30, before the read) */
+	ev = at(sys(PID, FILES, FDW_SYS_OPENAT, 13, (uint64_t)AT_FDCWD, 0, 0), 30);
+	ev = one_fd(ev, 13, 4013, 1, S_IFREG);
+	apply(&m, ev);
+	CHECK_EQ(slot(&m, PID, 13) ? fdw_slot_origin(slot(&m, PID, 13))->nr : 0, FDW_SYS_OPENAT);
+	CHECK_EQ(slot(&m, PID, 13) ? fdw_slot_origin(slot(&m, PID, 13))->seq : 0, ev.seq);
+	/* the recvmsg's own fds keep its origin */
+	CHECK_EQ(fdw_slot_origin(slot(&m, PID, 12))->nr, FDW_SYS_RECVMSG);
+	/* the openat of an fd the recvmsg did install does not take it over */
+	ev = at(sys(PID, FILES, FDW_SYS_OPENAT, 12, (uint64_t)AT_FDCWD, 0, 0), 31);
+	ev = one_fd(ev, 12, 9999, 1, S_IFREG); /* another inode: an older generation */
+	apply(&m, ev);
+	CHECK_EQ(fdw_slot_origin(slot(&m, PID, 12))->nr, FDW_SYS_RECVMSG);
+	for (int fd = 3; fd < 14; fd++)
+		fake[fd].open = false;
+	fdw_model_free(&m);
+}
+
 /* Pipes and sockets keep no target string: the name is made from the
  * inode when read, in the model and in the history a close leaves. */
 static void test_inode_names(void)
@@ -2068,6 +2126,7 @@ int main(void)
 	test_fork_threads_exec_exit();
 	test_fork_cow();
 	test_inherit_twins();
+	test_truncated_rights();
 	test_read_err();
 	test_origin_blocks_freed();
 	test_pipe_and_rights();
