@@ -656,8 +656,13 @@ int main(int argc, char **argv)
 	/* Write errors come back as EPIPE instead of killing us silently. */
 	(void)signal(SIGPIPE, SIG_IGN);
 
-	/* `fdwatch [--socket PATH] explain KIND` needs no daemon (cli/races.c) */
+	/* `fdwatch [--socket PATH] [-J] explain KIND [-J]` needs no daemon
+	 * (cli/races.c) */
 	for (int i = 1; i < argc; i++) {
+		const char *kind = NULL;
+		bool json = false;
+		int nargs = 0;
+
 		if (!strcmp(argv[i], "--socket")) {
 			i++;
 			continue;
@@ -666,7 +671,20 @@ int main(int argc, char **argv)
 			continue;
 		if (strcmp(argv[i], "explain"))
 			break;
-		if (i + 2 == argc && fdw_races_explain(stdout, argv[i + 1]) == 0)
+		for (int j = 1; j < argc; j++) {
+			if (!strcmp(argv[j], "--socket")) {
+				j++;
+			} else if (!strcmp(argv[j], "-J") || !strcmp(argv[j], "--json")) {
+				json = true;
+			} else if (j > i && argv[j][0] != '-') {
+				kind = argv[j];
+				nargs++;
+			} else if (j > i) {
+				nargs = -1; /* an option explain does not take */
+				break;
+			}
+		}
+		if (nargs == 1 && fdw_races_explain(stdout, kind, json) == 0)
 			return finish_stdout(FDW_EXIT_OK);
 		fprintf(stderr, "fdwatch: explain KIND, one of:\n");
 		fdw_races_explain_list(stderr);

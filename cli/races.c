@@ -97,13 +97,27 @@ static const struct {
 	  "explicitly (posix_spawn file actions, subprocess pass_fds).\n" },
 };
 
-int fdw_races_explain(FILE *f, const char *kind)
+int fdw_races_explain(FILE *f, const char *kind, bool json)
 {
 	for (size_t i = 0; kind && i < sizeof(explain) / sizeof(explain[0]); i++) {
-		if (!strcmp(kind, explain[i].kind)) {
+		json_t *o;
+		int r;
+
+		if (strcmp(kind, explain[i].kind))
+			continue;
+		if (!json) {
 			fputs(explain[i].text, f);
 			return 0;
 		}
+		o = json_pack("{s:s, s:s}", "kind", explain[i].kind, "text", explain[i].text);
+		if (!o)
+			return -ENOMEM;
+		r = json_dumpf(o, f, JSON_COMPACT);
+		json_decref(o);
+		if (r < 0)
+			return -EIO;
+		fputc('\n', f);
+		return 0;
 	}
 	return -ENOENT;
 }

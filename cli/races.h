@@ -4,6 +4,7 @@
 #define FDWATCH_CLI_RACES_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "render.h"
@@ -11,9 +12,9 @@
 /* GET /v1/races as a table: one line per finding. 0 or -EBADMSG/-EIO. */
 int fdw_render_races(const struct fdw_render *r, const json_t *doc);
 
-/* The plain explanation of a finding kind on `f`: 0, or -ENOENT (unknown
- * kind; the known ones listed on `f`). */
-int fdw_races_explain(FILE *f, const char *kind);
+/* The explanation of a finding kind on `f`, plain or (json) as one object
+ * {"kind", "text"}: 0, or -ENOENT (unknown kind), -ENOMEM, -EIO. */
+int fdw_races_explain(FILE *f, const char *kind, bool json);
 /* The kinds explain knows, one per line. */
 void fdw_races_explain_list(FILE *f);
 

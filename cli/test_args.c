@@ -17,6 +17,7 @@
 #include "args.h"
 #include "jsoncheck.h"
 #include "output.h"
+#include "races.h"
 #include "render.h"
 
 static int passed, failed;
@@ -1565,6 +1566,41 @@ static void test_json_valid(void)
 	free(deep);
 }
 
+/* explain: plain text, or with -J one JSON object naming the kind. */
+static void test_explain(void)
+{
+	static const char *const kinds[] = { "double-close", "use-after-close", "close-in-flight",
+					     "dup2-clobber", "fd-reuse", "exec-leak" };
+	char *buf = NULL;
+	size_t len = 0;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		FILE *f = open_memstream(&buf, &len);
+		json_error_t e;
+		json_t *o;
+
+		CHECK(f != NULL);
+		if (!f)
+			return;
+		CHECK(fdw_races_explain(f, kinds[i], false) == 0);
+		CHECK(fflush(f) == 0);
+		CHECK(buf && strstr(buf, "What to do") && buf[0] != '{');
+		rewind(f);
+		CHECK(fdw_races_explain(f, kinds[i], true) == 0);
+		CHECK(fclose(f) == 0);
+		o = json_loads(buf, 0, &e);
+		CHECK(o != NULL);
+		CHECK(o && !strcmp(json_string_value(json_object_get(o, "kind")), kinds[i]));
+		CHECK(o && strstr(json_string_value(json_object_get(o, "text")), "What to do"));
+		CHECK(buf[strlen(buf) - 1] == '\n' && strchr(buf, '\n') == buf + strlen(buf) - 1);
+		json_decref(o);
+		free(buf);
+		buf = NULL;
+	}
+	CHECK(fdw_races_explain(stdout, "nope", true) == -ENOENT);
+	CHECK(fdw_races_explain(stdout, NULL, false) == -ENOENT);
+}
+
 int main(void)
 {
 	/* Clock formatting is in local time: pin it. */
@@ -1597,6 +1633,7 @@ int main(void)
 	test_columns();
 	test_json_valid();
 	test_render_text();
+	test_explain();
 
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -276,6 +276,9 @@ PY
                 c = d.cli("explain", k)
                 check_eq(c.returncode, 0, f"explain {k}")
                 check("What to do" in c.stdout, f"explain {k}: {c.stdout!r}")
+                j = d.cli_json("explain", k)  # -J: one object
+                check(j.get("kind") == k and "What to do" in j.get("text", ""),
+                      f"explain -J {k}: {j!r}")
             check_eq(d.cli("explain", "nope").returncode, 2, "explain of an unknown kind")
 
         with r.case("hostile: unprivileged double-close spam is bounded"):
