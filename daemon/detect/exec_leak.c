@@ -319,7 +319,7 @@ static void exec_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc 
 	}
 	if (!a)
 		return;
-	if (exec_still_leaking(x, t)) {
+	if (exec_still_leaking(x, fdw_model_table_view(l->m, (struct fdw_table *)t))) {
 		leak_alert_seen(a, now_real);
 		return;
 	}

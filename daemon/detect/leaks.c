@@ -198,7 +198,10 @@ static void refresh_limit(struct fdw_leaks *l, struct leak_proc *st, uint64_t no
 
 static void tick_proc(struct fdw_leaks *l, struct fdw_proc *p, uint64_t now, double now_real)
 {
-	struct fdw_table *t = fdw_model_proc_table(l->m, p);
+	/* counts only: a detector that reads slots takes a view
+	 * (fdw_model_table_view), so an idle fork child keeps sharing its
+	 * parent's slots */
+	struct fdw_table *t = fdw_model_proc_table_peek(l->m, p);
 	struct leak_proc *st;
 
 	if (!t)

@@ -693,6 +693,8 @@ static void confirm_pending(struct fdw_leaks *l, struct leak_races *r, const str
 {
 	struct leak_race_kind *rk = &r->k[RACE_USE_AFTER_CLOSE];
 
+	t = fdw_model_table_view(l->m, (struct fdw_table *)t); /* its own histories */
+
 	for (unsigned int i = 0; i < rk->n;) {
 		struct race_finding *f = &rk->f[i];
 		const struct fdw_fd_history *h;

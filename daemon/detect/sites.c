@@ -324,6 +324,7 @@ void leak_evidence_sites(struct fdw_leaks *l, struct leak_proc *st, const struct
 
 	if (toplen)
 		top[0] = '\0';
+	t = fdw_model_table_view(l->m, (struct fdw_table *)t); /* its own origins */
 	if (fdw_leak_sites(t, since, leak_stack_of_fd, st, l->cfg.max_sites, &sites, &n,
 			   &dropped) == 0) {
 		l->stats.dropped_sites += dropped;

@@ -169,16 +169,26 @@ struct fdw_proc *fdw_model_proc(struct fdw_model *m, uint32_t pid)
 	return fdw_hashmap_get(&m->procs, pid);
 }
 
-struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p)
+struct fdw_table *fdw_model_proc_table_peek(struct fdw_model *m, struct fdw_proc *p)
 {
 	uint32_t tid = fdw_model_proc_tid(m, p);
 	struct fdw_task *t = tid ? fdw_hashmap_get(&m->tasks, tid) : NULL;
 
+	return t ? t->table : NULL;
+}
+
+struct fdw_table *fdw_model_table_view(struct fdw_model *m, struct fdw_table *t)
+{
 	/* a fork child still on its parent's slots: make its own view (its
 	 * fds inherited) before anyone looks (on failure it shows stale) */
-	if (t && t->table && t->table->borrowed)
-		(void)fdw__table_own(m, t->table);
-	return t ? t->table : NULL;
+	if (t && t->borrowed)
+		(void)fdw__table_own(m, t);
+	return t;
+}
+
+struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p)
+{
+	return fdw_model_table_view(m, fdw_model_proc_table_peek(m, p));
 }
 
 bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p)

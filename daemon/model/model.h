@@ -668,8 +668,18 @@ static inline struct fdw_proc *fdw_model_event_proc(struct fdw_model *m, const s
 		return t->proc;
 	return fdw_model_proc(m, ev->pid);
 }
-/* The table /proc/PID/fd shows: the leader's, else any thread's. */
+/* The table /proc/PID/fd shows: the leader's, else any thread's; a fork
+ * child still on its parent's slots gets its own view first (its slots
+ * are then its own: inherited, without the parent's histories). */
 struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p);
+/* The same table as it is: for its counts (nopen, id, stale) only. A fork
+ * child's slots are its parent's until it changes (or is looked at): a
+ * scrape, a listing or the 1 s sampling of every process made every idle
+ * child copy its parent's table. Read slots through fdw_model_table_view(). */
+struct fdw_table *fdw_model_proc_table_peek(struct fdw_model *m, struct fdw_proc *p);
+/* t with its slots its own (a fork child's own view made first), or t when
+ * that fails (it is then stale). */
+struct fdw_table *fdw_model_table_view(struct fdw_model *m, struct fdw_table *t);
 /* Do all the threads of p use one table (nearly always)? */
 bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p);
 /* A tid of the process whose table is the one fdw_model_proc_table() gives. */

@@ -292,7 +292,8 @@ static int groups_collect(const struct fdw_server_deps *deps, struct groups *gs,
 	fdw_hashmap_init(&gs->by_hash);
 	while (m && fdw_hashmap_next(&m->procs, &it, NULL, &v)) {
 		struct fdw_proc *p = v;
-		struct fdw_table *t = fdw_model_proc_table(m, p);
+		/* counts: an idle fork child keeps sharing its parent's slots */
+		struct fdw_table *t = fdw_model_proc_table_peek(m, p);
 		struct fdw_leak_procinfo pi;
 		struct group *g;
 

@@ -574,7 +574,7 @@ static void set_trend(json_t *po, const struct fdw_server_deps *deps, const stru
 
 json_t *fdw_render_process(const struct fdw_server_deps *deps, const struct fdw_proc *p)
 {
-	const struct fdw_table *t = fdw_model_proc_table(deps->model, (struct fdw_proc *)p);
+	const struct fdw_table *t = fdw_model_proc_table_peek(deps->model, (struct fdw_proc *)p);
 	json_t *po = json_object();
 	bool ok = po != NULL;
 
@@ -595,7 +595,7 @@ json_t *fdw_render_process(const struct fdw_server_deps *deps, const struct fdw_
 
 void fdw_render_process_put(FILE *f, const struct fdw_server_deps *deps, const struct fdw_proc *p)
 {
-	const struct fdw_table *t = fdw_model_proc_table(deps->model, (struct fdw_proc *)p);
+	const struct fdw_table *t = fdw_model_proc_table_peek(deps->model, (struct fdw_proc *)p);
 	struct fdw_leak_trend tr;
 	bool known = fdw_leaks_proc_trend(deps->leaks, p, &tr);
 

@@ -170,7 +170,7 @@ static void own_figures(struct client *c, uint64_t *procs, uint64_t *fds, uint64
 
 		if (!visible_pid(c, p->pid))
 			continue;
-		t = fdw_model_proc_table(deps->model, p);
+		t = fdw_model_proc_table_peek(deps->model, p); /* counts */
 		(*procs)++;
 		*fds += t ? t->nopen : 0;
 	}

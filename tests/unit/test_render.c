@@ -19,6 +19,7 @@
 #include "capture/syscalls.h"
 #include "check.h"
 #include "detect/leaks.h"
+#include "server/metrics.h"
 #include "server/render.h"
 #include "server/stats.h"
 #include "server_fixture.h"
@@ -733,6 +734,72 @@ static void test_put_trend(void)
 	trend_leaks = NULL;
 }
 
+/*
+ * An idle fork child keeps sharing its parent's slots while the daemon
+ * only counts them: the 1 s sampling of every process, the process list
+ * (tree and streamed), status and a metrics scrape. Its fds answer makes
+ * its own view (inherited fds), which the counts then agree with.
+ */
+static void test_idle_child_shares(void)
+{
+	static const struct fdw_leak_ops ops = {
+		.read_limit = put_limit,
+		.read_start = put_start,
+		.read_unit = put_unit,
+	};
+	struct fdw_leaks *l = NULL;
+	struct fdw_proc *child;
+	struct fdw_table *ct;
+	struct fdw_stats st;
+	struct fdw_event ev;
+	uint64_t copies;
+	char *text = NULL;
+	size_t len = 0;
+	json_t *o;
+	struct mem m;
+
+	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){
+				.model = &F.model, .alerts = &F.alerts, .ops = &ops }), 0);
+	if (!l)
+		return;
+	F.deps.leaks = l;
+	ev = (struct fdw_event){ .seq = ++next_seq, .ts = 30 * SEC, .pid = PID, .tid = PID,
+				 .type = FDW_REC_FORK, .child_pid = 600, .child_tid = 600,
+				 .child_files = 0xffff888000660000ull };
+	json_decref(apply(&ev));
+	child = fdw_model_proc(&F.model, 600);
+	CHECK(child != NULL);
+	if (!child)
+		goto out;
+	ct = fdw_model_proc_table_peek(&F.model, child);
+	CHECK(ct && ct->borrowed && ct->nopen > 0);
+	copies = F.model.stats.table_copies;
+	for (int s = 1; s <= 3; s++)
+		fdw_leaks_tick(l, (uint64_t)(30 + s) * SEC, 1.7e9 + 30 + s);
+	json_decref(fdw_render_processes(D, NULL, NULL));
+	fdw_render_process_put(mem_open(&m), D, child);
+	check_same(&m, fdw_render_process(D, child), "a borrowing child");
+	CHECK_EQ(fdw_stats_collect(D, &F.opts, NULL, &st), 0);
+	CHECK_EQ(fdw_metrics_render(D, &st, 5, NULL, NULL, &text, &len), 0);
+	fdw_stats_release(&st);
+	free(text);
+	CHECK(ct->borrowed);
+	CHECK_EQ(F.model.stats.table_copies, copies);
+	/* its fds: its own view now, every fd inherited */
+	o = fdw_render_table(D, child);
+	CHECK(!ct->borrowed);
+	CHECK(o && json_array_size(get(o, "fds")) == ct->nopen);
+	for (size_t i = 0; o && i < json_array_size(get(o, "fds")); i++)
+		CHECK_STR(sval(get(json_array_get(get(o, "fds"), i), "origin"), "source"), "inherit");
+	json_decref(o);
+	ev = (struct fdw_event){ .seq = ++next_seq, .ts = 34 * SEC, .pid = 600, .tid = 600,
+				 .type = FDW_REC_EXIT, .flags = FDW_F_GROUP_DEAD };
+	json_decref(apply(&ev));
+out:
+	F.deps.leaks = NULL;
+	fdw_leaks_free(l);
+}
+
 static void test_put(void)
 {
 	static const char *const bytes[] = {
@@ -842,6 +909,7 @@ int main(void)
 	test_status();
 	test_put();
 	test_put_trend();
+	test_idle_child_shares();
 
 	fx_free(&F);
 	return check_summary();
