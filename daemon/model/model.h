@@ -71,7 +71,8 @@ extern const struct fdw_origin fdw_origin_none;
 struct fdw__origin {
 	struct fdw_origin o;
 	uint32_t refs;
-	uint32_t handle; /* its own; while free, the next free one's */
+	uint32_t handle; /* its own when made; while twinned (model/table.c),
+			  * its twin's; while free, the next free one's */
 };
 
 #define FDW_ORIGIN_NONE 1u

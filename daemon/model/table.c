@@ -63,19 +63,24 @@ const struct fdw_origin fdw_origin_none = { .from_fd = -1 };
  * counts each block's free records off the free list, frees the blocks
  * with none in use and takes their records off the list. Their indexes
  * are vacant, given to the next blocks needed. A pass costs a walk of the
- * free list; the next waits until the records in use halve again, or for
- * the arena to grow (one that freed little waits for growth), so a
- * record's free costs a compare. The rest goes with the last model.
+ * free list; the next waits until the records in use halve again (or the
+ * arena grows and shrinks by a quarter), so a record's free costs a
+ * compare: after a pass every block kept holds a record in use, so a pass
+ * walks at most FDW_ORIGIN_BLOCK records per one in use, paid for by the
+ * half of them freed before the next. Records of many processes opened
+ * at once share blocks, and a block frees only with its last record: so
+ * passes go on while the records in use halve. The rest goes with the
+ * last model.
  *
  * A fork child's view of an inherited fd is its parent's origin with
  * source FDW_SRC_INHERIT (fdw__origin_set_source). Made per child, that was
  * one record per fd per child: 400 children of a 5,000-fd parent held 2
  * million. The first such view of a record is its twin, and every later
- * child shares it. Neither holds the other: origin_twins links them both
- * ways (the record's handle to its twin's, the twin's | ORIGIN_TWIN_BACK
- * to the record's), ORIGIN_TWINNED in both refs says there is a link, and
- * whichever goes first unlinks. Records never change once made, so a twin
- * stays equal to its record with the source changed.
+ * child shares it. Neither holds the other: each one's handle field, which
+ * a record in use does not otherwise need, names the other, ORIGIN_TWINNED
+ * in both refs says so, and whichever goes first unlinks (no map: a link
+ * costs no memory). Records never change once made, so a twin stays equal
+ * to its record with the source changed.
  */
 struct fdw__origin **fdw__origin_blocks;
 static uint32_t origin_nblocks, origin_cap;
@@ -87,9 +92,7 @@ static uint32_t origin_nvacant;
 static uint32_t origin_shrink_at; /* origin_compact() below this many in use */
 #define ORIGIN_MIN_COMPACT 16u	  /* blocks: a smaller arena is left alone */
 static uint32_t origin_live;   /* records in use */
-static struct fdw_hashmap origin_twins; /* the twins' links, both ways */
-#define ORIGIN_TWINNED 0x80000000u /* in refs: linked in origin_twins */
-#define ORIGIN_TWIN_BACK (1ull << 32) /* a twin's key: to its record */
+#define ORIGIN_TWINNED 0x80000000u /* in refs: handle names its twin */
 
 static struct fdw__origin *origin_rec(uint32_t h)
 {
@@ -107,23 +110,13 @@ static uint32_t origin_ref(uint32_t h)
 	return h ? h : FDW_ORIGIN_NONE;
 }
 
-/* Unlink h from its twin (or its twin from h). */
-static void origin_untwin(uint32_t h)
+/* r goes: its twin is no longer linked to it. */
+static void origin_untwin(struct fdw__origin *r)
 {
-	uint32_t other = (uint32_t)(uintptr_t)fdw_hashmap_remove(&origin_twins, h);
-	struct fdw__origin *r;
+	struct fdw__origin *other = origin_rec(r->handle);
 
-	if (!other)
-		other = (uint32_t)(uintptr_t)fdw_hashmap_remove(&origin_twins,
-								h | ORIGIN_TWIN_BACK);
-	else
-		(void)fdw_hashmap_remove(&origin_twins, other | ORIGIN_TWIN_BACK);
-	if (!other)
-		return;
-	(void)fdw_hashmap_remove(&origin_twins, other);
-	r = origin_rec(other);
-	if (r)
-		r->refs &= ~ORIGIN_TWINNED;
+	if (other)
+		other->refs &= ~ORIGIN_TWINNED;
 }
 
 static void origin_compact(void);
@@ -133,7 +126,7 @@ static void origin_compact(void);
 static __attribute__((noinline)) void origin_release(struct fdw__origin *r, uint32_t h)
 {
 	if (r->refs & ORIGIN_TWINNED)
-		origin_untwin(h);
+		origin_untwin(r);
 	r->handle = origin_free;
 	origin_free = h;
 	origin_live--;
@@ -151,7 +144,7 @@ static inline void origin_put(struct fdw_model *m, uint32_t h)
 		origin_release(r, h);
 }
 
-/* Blocks in memory, and the records they hold. */
+/* Blocks in memory. */
 static uint32_t origin_blocks_held(void)
 {
 	return origin_nblocks - origin_nvacant;
@@ -165,8 +158,7 @@ static void origin_set_shrink(uint32_t at)
 /* Free the blocks with no record in use (see the arena's comment). */
 static __attribute__((noinline)) void origin_compact(void)
 {
-	uint32_t fresh_b = origin_fresh >> FDW_ORIGIN_BLOCK_LOG, held = origin_blocks_held();
-	uint32_t freed = 0, *link = &origin_free;
+	uint32_t fresh_b = origin_fresh >> FDW_ORIGIN_BLOCK_LOG, *link = &origin_free;
 	uint16_t *nfree = calloc(origin_nblocks, sizeof(*nfree));
 
 	if (!nfree) {
@@ -198,11 +190,9 @@ static __attribute__((noinline)) void origin_compact(void)
 		free(fdw__origin_blocks[b]);
 		fdw__origin_blocks[b] = NULL;
 		origin_vacant[origin_nvacant++] = b;
-		freed++;
 	}
 	free(nfree);
-	/* little freed (records in use all over): wait for growth */
-	origin_set_shrink(freed * 8 >= held ? origin_live / 2 : 0);
+	origin_set_shrink(origin_live / 2);
 }
 
 /* A vacant index's new block, its records on the free list: 0 or -ENOMEM. */
@@ -340,10 +330,9 @@ void fdw__origin_set_source(struct fdw_model *m, uint32_t *dst, uint8_t source)
 	if (*dst && v.source == source)
 		return;
 	if (r && (r->refs & ORIGIN_TWINNED)) {
-		n = (uint32_t)(uintptr_t)fdw_hashmap_get(&origin_twins, *dst);
-		tr = origin_rec(n);
+		tr = origin_rec(r->handle);
 		if (tr && tr->o.source == source) {
-			fdw__origin_share(m, dst, n);
+			fdw__origin_share(m, dst, r->handle);
 			return;
 		}
 	}
@@ -351,16 +340,12 @@ void fdw__origin_set_source(struct fdw_model *m, uint32_t *dst, uint8_t source)
 	n = origin_get(m, &v);
 	tr = origin_rec(n);
 	/* held by others too (the parent's fds): later views share a twin */
-	if (r && tr && !(r->refs & ORIGIN_TWINNED) && !(tr->refs & ORIGIN_TWINNED) &&
+	if (r && tr && tr != r && !(r->refs & ORIGIN_TWINNED) && !(tr->refs & ORIGIN_TWINNED) &&
 	    (r->refs & ~ORIGIN_TWINNED) > 1) {
-		if (fdw_hashmap_put(&origin_twins, *dst, (void *)(uintptr_t)n) == 0 &&
-		    fdw_hashmap_put(&origin_twins, n | ORIGIN_TWIN_BACK,
-				    (void *)(uintptr_t)*dst) == 0) {
-			r->refs |= ORIGIN_TWINNED;
-			tr->refs |= ORIGIN_TWINNED;
-		} else {
-			(void)fdw_hashmap_remove(&origin_twins, *dst);
-		}
+		r->handle = n;
+		tr->handle = *dst;
+		r->refs |= ORIGIN_TWINNED;
+		tr->refs |= ORIGIN_TWINNED;
 	}
 	origin_put(m, *dst);
 	*dst = n;
@@ -405,7 +390,6 @@ void fdw__origin_forget_last(struct fdw_model *m)
 	free(origin_vacant);
 	fdw__origin_blocks = NULL;
 	origin_vacant = NULL;
-	fdw_hashmap_free(&origin_twins);
 	origin_nblocks = origin_cap = origin_free = origin_fresh = origin_live = 0;
 	origin_nvacant = origin_shrink_at = 0;
 }
@@ -1230,6 +1214,8 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 		if (!fdw_slot_open(ss))
 			continue;
 		ds = fdw__slot_install(m, t, fd, fdw_slot_ofd(ss), ss->cloexec, fdw_slot_origin(ss));
+		if (ds) /* the same record, not an equal copy: its twin is shared */
+			fdw__origin_share(m, &ds->origin, ss->origin);
 		if (ds && src->borrowed) /* the view src would have */
 			fdw__origin_set_source(m, &ds->origin, FDW_SRC_INHERIT);
 		if (ds) {

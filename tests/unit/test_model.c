@@ -1858,7 +1858,7 @@ static void test_inherit_twins(void)
 {
 	enum { NFDS = 500, KIDS = 40 };
 	struct fdw_model m;
-	uint64_t live0, live1, live, bytes;
+	uint64_t live0, live1, live, bytes, max_fds;
 	uint32_t first[NFDS + 3] = { 0 };
 
 	model_new(&m);
@@ -1892,6 +1892,25 @@ static void test_inherit_twins(void)
 	fork_ev(&m, 300, FILES + 0x1000, 400, FILES + 0x100000, 0);
 	close_ev(&m, 400, FILES + 0x100000, 1);
 	CHECK_EQ(slot(&m, 400, 3) ? slot(&m, 400, 3)->origin : 0, first[3]);
+	/* a fork past the fd bound copies fd by fd (up to the bound): the
+	 * copies share the views too */
+	max_fds = m.max_fds;
+	m.max_fds = m.stats.fds + 100;
+	fork_ev(&m, PID, FILES, 450, FILES + 0x200000, 0);
+	for (int fd = 3, copied = 0; fd < NFDS + 3; fd++) {
+		const struct fdw_slot *c = slot(&m, 450, fd);
+
+		if (fd < 90)
+			CHECK(c != NULL);
+		if (c) {
+			CHECK_EQ(c->origin, first[fd]);
+			copied++;
+		}
+		if (fd == NFDS + 2)
+			CHECK(copied > 90 && copied <= 100);
+	}
+	apply(&m, task_ev(FDW_REC_EXIT, 450, 450, FILES + 0x200000));
+	m.max_fds = max_fds;
 	fdw_model_origin_usage(&live, &bytes);
 	if (live > live1 + NFDS + KIDS + 16)
 		fprintf(stderr, "origins: %" PRIu64 " live, %" PRIu64 " after the opens\n", live, live1);
@@ -1934,13 +1953,22 @@ static void test_origin_blocks_freed(void)
 	start_proc(&m);
 	fdw_model_origin_usage(&live0, &bytes0);
 	for (int round = 0; round < 3; round++) {
-		/* children of 2,045 fds each: 64 blocks of origins */
-		for (uint32_t k = 0; k < KIDS; k++) {
-			uint64_t cf = FILES + 0x1000 * (k + 1);
+		/* children of 2,045 fds each: 64 blocks of origins; one after
+		 * another, then interleaved (concurrent processes: their records
+		 * share blocks, and a block frees with its last one), then with
+		 * a long-lived process opening an fd every 200 (one in nearly
+		 * every block when the burst goes) */
+		for (uint32_t k = 0; k < KIDS; k++)
+			fork_ev(&m, PID, FILES, 300 + k, FILES + 0x1000 * (k + 1), 0);
+		if (round == 2)
+			fork_ev(&m, PID, FILES, 500, FILES + 0x900000, 0);
+		for (int i = 0; i < KIDS * NFDS; i++) {
+			uint32_t k = round ? (uint32_t)(i % KIDS) : (uint32_t)(i / NFDS);
+			int fd = 3 + (round ? i / KIDS : i % NFDS);
 
-			fork_ev(&m, PID, FILES, 300 + k, cf, 0);
-			for (int fd = 3; fd < NFDS + 3; fd++)
-				do_open(&m, 300 + k, cf, fd, "/tmp/fdw-burst", 0);
+			do_open(&m, 300 + k, FILES + 0x1000 * (k + 1), fd, "/tmp/fdw-burst", 0);
+			if (round == 2 && i % 200 == 0)
+				do_open(&m, 500, FILES + 0x900000, 3 + i / 200, "/tmp/fdw-keep", 0);
 		}
 		fdw_model_origin_usage(&live, &peak);
 		CHECK(live >= live0 + KIDS * NFDS);
@@ -1956,6 +1984,8 @@ static void test_origin_blocks_freed(void)
 			/* the others' exits do not touch the ones still alive */
 			apply(&m, task_ev(FDW_REC_EXIT, 300 + k, 300 + k, FILES + 0x1000 * (k + 1)));
 		}
+		if (round == 2)
+			apply(&m, task_ev(FDW_REC_EXIT, 500, 500, FILES + 0x900000));
 		for (int fd = 3; fd < NFDS + 3; fd++)
 			fake[fd].open = false;
 		fdw_model_origin_usage(&live, &bytes);
@@ -2055,6 +2085,131 @@ static void test_truncated_rights(void)
 	fdw_model_free(&m);
 }
 
+/*
+ * Random forks, bursts of opens and closes, and exits across 12 processes
+ * (a child's own copy, twins shared and unlinked, blocks freed and
+ * reused): every open fd's origin (event, thread, source) stays the one a
+ * shadow of the tables expects. Under ASan in CI too.
+ */
+#define RND_PROCS 12
+#define RND_FDS 2000
+struct rnd_fd {
+	bool open;
+	uint8_t source;
+	uint32_t tid;
+	uint64_t seq;
+};
+static struct rnd_fd rnd_want[RND_PROCS][RND_FDS];
+static bool rnd_alive[RND_PROCS];
+static uint64_t rnd_state = 88172645463325252ull;
+
+static uint64_t rnd_next(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+static uint32_t rnd_pid(int i)
+{
+	return i ? 600 + (uint32_t)i : PID;
+}
+
+static uint64_t rnd_files(int i)
+{
+	return i ? FILES + 0x10000 * (uint64_t)i : FILES;
+}
+
+static unsigned int rnd_check(struct fdw_model *m, int i)
+{
+	unsigned int bad = 0;
+
+	for (int fd = 3; fd < RND_FDS; fd++) {
+		const struct fdw_slot *s = slot(m, rnd_pid(i), fd);
+		const struct rnd_fd *w = &rnd_want[i][fd];
+		const struct fdw_origin *o = s ? fdw_slot_origin(s) : NULL;
+
+		if (!w->open ? s != NULL
+			     : !o || o->seq != w->seq || o->tid != w->tid || o->source != w->source)
+			bad++;
+	}
+	return bad;
+}
+
+static void test_origin_random(void)
+{
+	struct fdw_model m;
+	unsigned int bad = 0, checks = 0;
+	uint64_t live, bytes, peak = 0, low = UINT64_MAX;
+
+	model_new(&m);
+	start_proc(&m);
+	memset(rnd_want, 0, sizeof(rnd_want));
+	memset(rnd_alive, 0, sizeof(rnd_alive));
+	rnd_alive[0] = true;
+	for (int step = 0; step < 60000; step++) {
+		int i = (int)(rnd_next() % RND_PROCS), r = (int)(rnd_next() % 1000), p, fd0, n;
+		bool open;
+
+		if (!rnd_alive[i]) {
+			if (!i)
+				continue;
+			do
+				p = (int)(rnd_next() % RND_PROCS);
+			while (!rnd_alive[p] || p == i);
+			fork_ev(&m, rnd_pid(p), rnd_files(p), rnd_pid(i), rnd_files(i), 0);
+			for (int fd = 3; fd < RND_FDS; fd++) {
+				rnd_want[i][fd] = rnd_want[p][fd];
+				if (rnd_want[i][fd].open)
+					rnd_want[i][fd].source = FDW_SRC_INHERIT;
+			}
+			rnd_alive[i] = true;
+			continue;
+		}
+		if (r < 2 && i) {
+			apply(&m, task_ev(FDW_REC_EXIT, rnd_pid(i), rnd_pid(i), rnd_files(i)));
+			memset(rnd_want[i], 0, sizeof(rnd_want[i]));
+			rnd_alive[i] = false;
+			continue;
+		}
+		if (r < 4) {
+			bad += rnd_check(&m, i);
+			checks++;
+			continue;
+		}
+		fd0 = 3 + (int)(rnd_next() % (RND_FDS - 3));
+		n = (int)(rnd_next() % 400);
+		open = r < 600;
+		for (int fd = fd0; fd < RND_FDS && fd < fd0 + n; fd++) {
+			if (open && !rnd_want[i][fd].open) {
+				do_open(&m, rnd_pid(i), rnd_files(i), fd, "/tmp/fdw-random", 0);
+				rnd_want[i][fd] = (struct rnd_fd){ true, FDW_SRC_EVENT, rnd_pid(i), seq };
+			} else if (!open && rnd_want[i][fd].open) {
+				close_ev(&m, rnd_pid(i), rnd_files(i), fd);
+				rnd_want[i][fd].open = false;
+			}
+		}
+		fdw_model_origin_usage(&live, &bytes);
+		if (bytes > peak)
+			peak = bytes;
+		if (bytes < low && peak > (1u << 20))
+			low = bytes;
+	}
+	for (int i = 0; i < RND_PROCS; i++) {
+		if (rnd_alive[i]) {
+			bad += rnd_check(&m, i);
+			checks++;
+		}
+	}
+	CHECK(checks > 100);
+	CHECK_EQ(bad, 0);
+	CHECK(peak > (1u << 20) && low < peak); /* blocks were given back */
+	for (int fd = 3; fd < RND_FDS; fd++)
+		fake[fd].open = false;
+	fdw_model_free(&m);
+}
+
 /* Pipes and sockets keep no target string: the name is made from the
  * inode when read, in the model and in the history a close leaves. */
 static void test_inode_names(void)
@@ -2129,6 +2284,7 @@ int main(void)
 	test_truncated_rights();
 	test_read_err();
 	test_origin_blocks_freed();
+	test_origin_random();
 	test_pipe_and_rights();
 	test_anomaly_repair();
 	test_million_fds();
