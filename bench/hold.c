@@ -7,7 +7,10 @@
  * it to N fds (one open file description for all: the "one log file, many
  * fds" case); `fdwatch-bench-hold pipes N` makes N/2 pipes;
  * `fdwatch-bench-hold idle N` forks N children that only wait (dying with
- * it). Prints "ready" on stdout when it holds them all.
+ * it); `fdwatch-bench-hold forks FDS N` opens /dev/null FDS times (an
+ * open file description and an origin each), then forks N children that
+ * only wait, holding them all (bench/fork_memory.sh). Prints "ready" on
+ * stdout when it holds them all.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,9 +29,10 @@ int main(int argc, char **argv)
 
 	if (argc < 3 ||
 	    (strcmp(argv[1], "same") && strcmp(argv[1], "dups") && strcmp(argv[1], "pipes") &&
-	     strcmp(argv[1], "idle")) ||
-	    (!strcmp(argv[1], "same") && argc < 4)) {
-		fprintf(stderr, "usage: %s same PATH N | dups N | pipes N | idle N\n", argv[0]);
+	     strcmp(argv[1], "idle") && strcmp(argv[1], "forks")) ||
+	    ((!strcmp(argv[1], "same") || !strcmp(argv[1], "forks")) && argc < 4)) {
+		fprintf(stderr, "usage: %s same PATH N | dups N | pipes N | idle N | forks FDS N\n",
+			argv[0]);
 		return 2;
 	}
 	n = strtol(argv[argc - 1], &end, 10);
@@ -40,7 +44,21 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (!strcmp(argv[1], "idle")) {
+	if (!strcmp(argv[1], "forks")) {
+		long fds = strtol(argv[2], &end, 10);
+
+		if (*end || fds <= 0) {
+			fprintf(stderr, "%s: not a count: %s\n", argv[0], argv[2]);
+			return 2;
+		}
+		for (long i = 0; i < fds; i++) {
+			if (open("/dev/null", O_RDONLY) < 0) {
+				perror("open /dev/null");
+				return 1;
+			}
+		}
+	}
+	if (!strcmp(argv[1], "idle") || !strcmp(argv[1], "forks")) {
 		pid_t parent = getpid();
 
 		for (long i = 0; i < n; i++) {
