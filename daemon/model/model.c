@@ -295,6 +295,7 @@ void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
 	m->max_procs = 1u << 20;
 	m->max_fds = 1u << 26;
 	m->max_history = 1u << 16;
+	m->max_history_bytes = 64u << 20;
 	m->max_fd_number = 1u << 20; /* the kernel's default nr_open */
 	if (ops)
 		m->ops = *ops;
@@ -358,6 +359,8 @@ void fdw_model_free(struct fdw_model *m)
 	fdw_hashmap_free(&m->tables);
 	fdw_keyset_free(&m->ofds);
 	fdw_hashmap_free(&m->hists); /* every ring went with its slot */
+	free(m->hist_fifo);
+	m->hist_fifo = NULL;
 	fdw__ofd_model_gone();
 	fdw__origin_forget_last(m);
 	fdw_strtab_free(&m->strings);

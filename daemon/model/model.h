@@ -312,6 +312,7 @@ struct fdw_table {
 
 struct fdw_proc;
 struct fdw__ofd_index; /* private to model/resync.c */
+struct fdw__hist_ref;  /* private to model/table.c */
 
 /* How many observers a model takes (fdw_model_add_observer). */
 #define FDW_MODEL_MAX_OBSERVERS 4
@@ -448,7 +449,11 @@ struct fdw_model_stats {
 	uint64_t fds;		 /* open fds across tables */
 	uint64_t ofds;
 	uint64_t history_entries; /* slots with a history ring */
-	uint64_t history_dropped; /* slot histories refused: max_history */
+	uint64_t history_dropped; /* slot histories refused (no memory) */
+	uint64_t history_evicted; /* slot histories dropped, oldest first, for newer
+				   * ones: past max_history, or max_history_bytes */
+	uint64_t history_bytes;	  /* the names the histories hold (strlen + 1 per
+				   * entry, shared or not) */
 	uint64_t targets_deferred; /* new fds whose target waited for a flush */
 	uint64_t targets_read;	   /* ... and were read from /proc then */
 	uint64_t targets_skipped;  /* ... and were closed before (no read) */
@@ -477,7 +482,12 @@ struct fdw_model {
 	uint64_t next_table_id;
 	uint64_t max_procs;
 	uint64_t max_fds;
-	uint64_t max_history;
+	uint64_t max_history;	    /* slots with a history ring, host-wide */
+	uint64_t max_history_bytes; /* history_bytes at most */
+	/* the histories oldest first, for eviction (model/table.c) */
+	struct fdw__hist_ref *hist_fifo;
+	uint32_t hist_fifo_head, hist_fifo_len, hist_fifo_cap;
+	uint64_t hist_seq;
 	uint64_t max_fd_number; /* fs.nr_open: no fd can be this big */
 	struct fdw_model_stats stats;
 	struct fdw_model_ops ops;

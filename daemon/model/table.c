@@ -832,8 +832,87 @@ static struct fdw_slot *slot_get(struct fdw_model *m, struct fdw_table *t, int f
 struct fdw__hist {
 	uint8_t n;    /* entries used */
 	uint8_t head; /* the next to write */
+	uint64_t seq; /* m->hist_seq when made: its entry in m->hist_fifo */
 	struct fdw_fd_history e[FDW_SLOT_HISTORY];
 };
+
+/*
+ * The histories, oldest first: a ring of (slot address, seq). Past
+ * max_history rings, or max_history_bytes of names, the oldest goes for
+ * the newest (it was refused instead: a user who opened and closed 64 Ki
+ * fds of long names once held every ring of the host, ~1 GiB, and no
+ * other process had a history again). An entry whose slot has no ring of
+ * that seq (freed, moved by own_copy, which adds the new address) is
+ * skipped; the ring is compacted when full, so it holds at most twice the
+ * rings alive.
+ */
+struct fdw__hist_ref {
+	uint64_t key;
+	uint64_t seq;
+};
+
+static bool hist_ref_live(const struct fdw_model *m, const struct fdw__hist_ref *e)
+{
+	const struct fdw__hist *r = fdw_hashmap_get(&m->hists, e->key);
+
+	return r && r->seq == e->seq;
+}
+
+/* Append (key, seq): 0 or -ENOMEM (the ring is then not evictable). */
+static int hist_fifo_push(struct fdw_model *m, uint64_t key, uint64_t seq)
+{
+	struct fdw__hist_ref *v;
+	uint32_t cap = m->hist_fifo_cap, n = 0;
+
+	if (m->hist_fifo_len == cap) {
+		/* drop the dead entries first; grow only if most are alive */
+		for (uint32_t i = 0; i < m->hist_fifo_len; i++) {
+			const struct fdw__hist_ref *e = &m->hist_fifo[(m->hist_fifo_head + i) % cap];
+
+			if (hist_ref_live(m, e))
+				m->hist_fifo[(m->hist_fifo_head + n++) % cap] = *e;
+		}
+		m->hist_fifo_len = n;
+		if (n * 2 > cap || !cap) {
+			uint32_t ncap = cap ? cap * 2 : 1024;
+
+			v = malloc((size_t)ncap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			for (uint32_t i = 0; i < n; i++)
+				v[i] = m->hist_fifo[(m->hist_fifo_head + i) % cap];
+			free(m->hist_fifo);
+			m->hist_fifo = v;
+			m->hist_fifo_head = 0;
+			m->hist_fifo_cap = ncap;
+		}
+	}
+	cap = m->hist_fifo_cap;
+	m->hist_fifo[(m->hist_fifo_head + m->hist_fifo_len++) % cap] =
+		(struct fdw__hist_ref){ .key = key, .seq = seq };
+	return 0;
+}
+
+static void hist_clear(struct fdw_model *m, struct fdw_slot *s);
+
+/* Drop the oldest history alive (not keep's): false when there is none. */
+static bool hist_evict_oldest(struct fdw_model *m, const struct fdw_slot *keep)
+{
+	while (m->hist_fifo_len) {
+		struct fdw__hist_ref e = m->hist_fifo[m->hist_fifo_head];
+
+		m->hist_fifo_head = (m->hist_fifo_head + 1) % m->hist_fifo_cap;
+		m->hist_fifo_len--;
+		if (!hist_ref_live(m, &e) || e.key == (uint64_t)(uintptr_t)keep)
+			continue;
+		/* the key is the slot's address: a ring lives no longer than its slot */
+		hist_clear(m, (struct fdw_slot *)(uintptr_t)e.key);
+		m->stats.history_entries--;
+		m->stats.history_evicted++;
+		return true;
+	}
+	return false;
+}
 
 static struct fdw__hist *hist_of(const struct fdw_model *m, const struct fdw_slot *s)
 {
@@ -860,8 +939,10 @@ const struct fdw_fd_history *fdw_slot_history(const struct fdw_model *m, const s
 /* Drop h's name (a string reference), leaving FDW_HIST_STRING NULL. */
 static void hist_name_clear(struct fdw_model *m, struct fdw_fd_history *h)
 {
-	if (h->name == FDW_HIST_STRING)
+	if (h->name == FDW_HIST_STRING && h->target) {
+		m->stats.history_bytes -= strlen(h->target) + 1;
 		fdw_strtab_put(&m->strings, h->target);
+	}
 	h->name = FDW_HIST_STRING;
 	h->target = NULL;
 }
@@ -892,17 +973,25 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 	struct fdw_fd_history *h;
 
 	if (!r) {
+		while (m->stats.history_entries >= m->max_history && hist_evict_oldest(m, s))
+			;
 		if (m->stats.history_entries >= m->max_history) {
 			m->stats.history_dropped++;
 			return;
 		}
 		r = calloc(1, sizeof(*r));
-		if (!r)
-			return;
-		if (fdw_hashmap_put(&m->hists, (uint64_t)(uintptr_t)s, r) < 0) {
-			free(r);
+		if (!r) {
+			m->stats.history_dropped++;
 			return;
 		}
+		r->seq = ++m->hist_seq;
+		if (fdw_hashmap_put(&m->hists, (uint64_t)(uintptr_t)s, r) < 0) {
+			free(r);
+			m->stats.history_dropped++;
+			return;
+		}
+		/* not in the ring (no memory): never evicted, still counted */
+		(void)hist_fifo_push(m, (uint64_t)(uintptr_t)s, r->seq);
 		s->has_hist = true;
 		m->stats.history_entries++;
 	}
@@ -918,10 +1007,15 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 		h->ino = o->ino;
 	} else {
 		h->target = fdw_strtab_ref(o ? o->target : NULL);
+		if (h->target)
+			m->stats.history_bytes += strlen(h->target) + 1;
 	}
 	r->head = (uint8_t)((r->head + 1) % FDW_SLOT_HISTORY);
 	if (r->n < FDW_SLOT_HISTORY)
 		r->n++;
+	/* long names: the oldest histories go (this one last) */
+	while (m->stats.history_bytes > m->max_history_bytes && hist_evict_oldest(m, s))
+		;
 }
 
 /* ---- slot sets ---------------------------------------------------------- */
@@ -1075,6 +1169,9 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 			os->has_hist = false;
 			if (r && fdw_hashmap_put(&m->hists, (uint64_t)(uintptr_t)ns, r) == 0) {
 				ns->has_hist = true;
+				/* its entry in the eviction ring names the old slot */
+				(void)hist_fifo_push(m, (uint64_t)(uintptr_t)ns,
+						     ((struct fdw__hist *)r)->seq);
 			} else if (r) { /* no memory for the entry: the history goes */
 				(void)fdw_hashmap_put(&m->hists, (uint64_t)(uintptr_t)os, r);
 				os->has_hist = true;

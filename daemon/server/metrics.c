@@ -535,6 +535,15 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 		st->audit_inconclusive);
 	gauge(b, "fdwatch_api_clients", "API connections now.", st->server.clients);
 	gauge(b, "fdwatch_api_followers", "API follow streams now.", st->server.followers);
+	gauge(b, "fdwatch_fd_history_slots",
+	      "fd numbers with a slot history (fdwatch fds PID FD), host-wide.",
+	      st->fd_history_slots);
+	gauge(b, "fdwatch_fd_history_bytes", "Names the slot histories hold.",
+	      st->fd_history_bytes);
+	counter(b, "fdwatch_fd_history_evicted_total",
+		"Slot histories dropped, oldest first, for newer ones (past the bound of "
+		"histories or of their names' bytes).",
+		st->fd_history_evicted);
 	gauge(b, "fdwatch_heap_bytes",
 	      "The daemon's heap in use (mallinfo2), and the model's mapped OFD blocks.",
 	      st->heap_bytes);
@@ -585,6 +594,7 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "api_request_timeouts", st->server.request_timeouts },
 		{ "api_name_refreshes", st->server.name_refreshes },
 		{ "history", st->history_dropped },
+		{ "fd_histories", st->fd_history_refused },
 		{ "alerts", st->alerts.dropped },
 		{ "alerts_share", st->alerts.dropped_share },
 		{ "alert_log_lines", st->alerts.lines_suppressed },

@@ -723,6 +723,11 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 	set(o, "history",
 	    FIGURES({ "size", st->history_len }, { "capacity", st->history_cap },
 		    { "dropped", st->history_dropped }), ok);
+	set(o, "fd_history",
+	    FIGURES({ "slots", st->fd_history_slots }, { "max_slots", st->fd_history_max },
+		    { "bytes", st->fd_history_bytes }, { "max_bytes", st->fd_history_max_bytes },
+		    { "evicted", st->fd_history_evicted }, { "refused", st->fd_history_refused }),
+	    ok);
 	set(o, "limits",
 	    FIGURES({ "max_processes", st->max_procs }, { "max_fds", st->max_fds },
 		    { "max_clients", st->max_clients }), ok);

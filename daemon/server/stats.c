@@ -58,6 +58,12 @@ static int collect_model(struct fdw_model *m, struct fdw_stats *st)
 	st->table_splits = ms->table_splits;
 	st->dropped_procs = ms->dropped_procs;
 	st->dropped_fds = ms->dropped_fds;
+	st->fd_history_slots = ms->history_entries;
+	st->fd_history_max = m->max_history;
+	st->fd_history_bytes = ms->history_bytes;
+	st->fd_history_max_bytes = m->max_history_bytes;
+	st->fd_history_evicted = ms->history_evicted;
+	st->fd_history_refused = ms->history_dropped;
 	return count_tables(m, &st->tables, &st->stale_tables);
 }
 

@@ -57,6 +57,9 @@ struct fdw_stats {
 	uint64_t table_splits;
 	uint64_t dropped_procs;
 	uint64_t dropped_fds;
+	/* the fds' slot histories (`fdwatch fds PID FD`), host-wide */
+	uint64_t fd_history_slots, fd_history_max, fd_history_bytes, fd_history_max_bytes,
+		fd_history_evicted, fd_history_refused;
 
 	/* history */
 	uint64_t history_len;

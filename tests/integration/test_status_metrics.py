@@ -80,6 +80,10 @@ MAP = [
     ("alerts.detector_processes", "fdwatch_leak_detector_processes", "gauge"),
     ("alerts.stack_processes", "fdwatch_leak_stack_processes", "gauge"),
     ("memory.origins", "fdwatch_origin_records", "gauge"),
+    ("fd_history.slots", "fdwatch_fd_history_slots", "gauge"),
+    ("fd_history.bytes", "fdwatch_fd_history_bytes", "gauge"),
+    ("fd_history.evicted", "fdwatch_fd_history_evicted_total", "counter"),
+    ("fd_history.refused", 'fdwatch_dropped_total{resource="fd_histories"}', "counter"),
     ("memory.origin_bytes", "fdwatch_origin_bytes", "gauge"),
 ] + [(f"loss.{k}", f'fdwatch_loss_recovery_total{{action="{k}"}}', "counter")
      for k in ("resyncs", "resyncs_refused", "ghosts_dropped", "scans", "found",
@@ -94,6 +98,7 @@ STATUS_ONLY = {
     "scan.source", "scan.fds", "scan.from_proc", "scan.exited", "scan.ms",
     "probes.attached", "probes.failed", "probes.fanotify_read",  # which probes are on
     "memory.heap_bytes",  # changes with every request  # the start-up scan, once
+    "fd_history.max_slots", "fd_history.max_bytes",  # bounds (like limits.*)
 }
 # fdwatch_* families with no status figure (per-group, per-kind, live clients)
 METRICS_ONLY = {

@@ -2210,6 +2210,73 @@ static void test_origin_random(void)
 	fdw_model_free(&m);
 }
 
+/*
+ * Slot histories are bounded host-wide (max_history rings, and
+ * max_history_bytes of names): past a bound the oldest goes for the newest,
+ * counted, instead of every new one being refused (one user's closes of
+ * 64 Ki long-named fds had taken every ring for good). A ring moved by a
+ * copy (a fork's parent changing) is still found; the counts come back to
+ * zero with the slots.
+ */
+static void test_history_bounds(void)
+{
+	static char longname[1200];
+	struct fdw_model m;
+
+	model_new(&m);
+	start_proc(&m);
+	m.max_history = 4;
+	/* six numbers opened and closed in turn: the first two lose theirs */
+	for (int fd = 3; fd < 9; fd++) {
+		do_open(&m, PID, FILES, fd, "/tmp/fdw-hist", 0);
+		close_ev(&m, PID, FILES, fd);
+		fake[fd].open = false;
+	}
+	CHECK_EQ(m.stats.history_entries, 4);
+	CHECK_EQ(m.stats.history_evicted, 2);
+	CHECK_EQ(m.stats.history_dropped, 0);
+	for (int fd = 3; fd < 9; fd++) {
+		const struct fdw_slot *s = fdw_table_slot(table_of(&m, PID), fd);
+
+		CHECK_EQ(fdw_slot_nhist(&m, s), fd < 5 ? 0u : 1u);
+	}
+	CHECK_EQ(m.stats.history_bytes, 4 * sizeof("/tmp/fdw-hist"));
+	/* a second close at a number with a ring: no new ring, nothing goes */
+	do_open(&m, PID, FILES, 8, "/tmp/fdw-hist", 0);
+	close_ev(&m, PID, FILES, 8);
+	fake[8].open = false;
+	CHECK_EQ(m.stats.history_evicted, 2);
+	CHECK_EQ(fdw_slot_nhist(&m, fdw_table_slot(table_of(&m, PID), 8)), 2);
+	/* a fork child shares the slots; the parent's change moves its rings to
+	 * a copy: they stay evictable, oldest (5) first */
+	fork_ev(&m, PID, FILES, 300, FILES + 0x1000, 0);
+	do_open(&m, PID, FILES, 20, "/tmp/fdw-hist", 0); /* the parent copies */
+	close_ev(&m, PID, FILES, 20);
+	fake[20].open = false;
+	CHECK_EQ(m.stats.history_entries, 4);
+	CHECK_EQ(m.stats.history_evicted, 3);
+	CHECK_EQ(fdw_slot_nhist(&m, fdw_table_slot(table_of(&m, PID), 20)), 1);
+	/* names: past max_history_bytes the oldest go, the newest stays */
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[0] = '/';
+	m.max_history = 1000;
+	m.max_history_bytes = 3 * sizeof(longname);
+	for (int fd = 30; fd < 36; fd++) {
+		do_open(&m, PID, FILES, fd, longname, 0);
+		close_ev(&m, PID, FILES, fd);
+		fake[fd].open = false;
+	}
+	CHECK(m.stats.history_bytes <= m.max_history_bytes);
+	CHECK_EQ(fdw_slot_nhist(&m, fdw_table_slot(table_of(&m, PID), 35)), 1);
+	CHECK_EQ(fdw_slot_nhist(&m, fdw_table_slot(table_of(&m, PID), 30)), 0);
+	CHECK(m.stats.history_evicted >= 6);
+	apply(&m, task_ev(FDW_REC_EXIT, 300, 300, FILES + 0x1000));
+	apply(&m, task_ev(FDW_REC_EXIT, PID, PID, FILES));
+	CHECK_EQ(m.stats.history_entries, 0);
+	CHECK_EQ(m.stats.history_bytes, 0);
+	fdw_model_free(&m);
+}
+
 /* Pipes and sockets keep no target string: the name is made from the
  * inode when read, in the model and in the history a close leaves. */
 static void test_inode_names(void)
@@ -2281,6 +2348,7 @@ int main(void)
 	test_fork_threads_exec_exit();
 	test_fork_cow();
 	test_inherit_twins();
+	test_history_bounds();
 	test_truncated_rights();
 	test_read_err();
 	test_origin_blocks_freed();

@@ -552,7 +552,7 @@ static void test_status(void)
 			       "events_lost", "events_lost_per_cpu", "events_dropped_decode",
 			       "processes", "tables", "fds", "stale_tables", "resyncs",
 			       "resync_fds_failed", "audit", "history", "limits", "dropped",
-			       "ring_backlog_bytes", "drains_partial", "loss" };
+			       "ring_backlog_bytes", "drains_partial", "loss", "fd_history" };
 
 	CHECK(o != NULL);
 	for (size_t i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -573,6 +573,13 @@ static void test_status(void)
 	CHECK_EQ(ival(get(o, "dropped"), "clients"), 0);
 	CHECK_EQ(ival(get(o, "dropped"), "followers"), 0);
 	CHECK_EQ(ival(get(o, "audit"), "runs"), 0);
+	/* the slot histories: the model's figures and bounds */
+	CHECK_EQ(ival(get(o, "fd_history"), "slots"), (long long)F.model.stats.history_entries);
+	CHECK_EQ(ival(get(o, "fd_history"), "max_slots"), (long long)F.model.max_history);
+	CHECK_EQ(ival(get(o, "fd_history"), "bytes"), (long long)F.model.stats.history_bytes);
+	CHECK_EQ(ival(get(o, "fd_history"), "max_bytes"), 64 << 20);
+	CHECK_EQ(ival(get(o, "fd_history"), "evicted"), 0);
+	CHECK_EQ(ival(get(o, "fd_history"), "refused"), 0);
 	check_dumps(o);
 	json_decref(o);
 
