@@ -467,7 +467,11 @@ static void on_tick(uv_timer_t *t)
 	if (d->leaks)
 		fdw_leaks_tick(d->leaks, fdw_now_mono(), fdw_now_real());
 	fdw_alerts_tick(&d->alerts, fdw_now_real()); /* rate-limited lines' summaries */
-	if (d->alerts.dirty && d->ticks - d->saved_tick >= SAVE_EVERY_TICKS) {
+	/* every 5 s at most, and a big store less often (1 s per MiB it
+	 * took): a user's churn of long-evidence alerts made it write and
+	 * fsync 21 MB every 5 s */
+	if (d->alerts.dirty && d->ticks - d->saved_tick >= SAVE_EVERY_TICKS &&
+	    d->ticks - d->saved_tick >= (d->alerts.saved_bytes >> 20)) {
 		(void)fdw_alerts_save(&d->alerts);
 		d->saved_tick = d->ticks;
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alerts/alerts.h"
+#include "base/hashmap.h"
 #include "sys/pidinfo.h"
 #include "base/fs.h"
 #include "base/grow.h"
@@ -294,12 +295,53 @@ static uint64_t take_id(struct fdw_alerts *s)
 	return id;
 }
 
-/* Forget the oldest resolved alert. false when every alert fires. */
-static bool evict_one(struct fdw_alerts *s)
+/*
+ * Forget the oldest resolved alert, for a new one of `uid`: its own when
+ * it holds its share of the store (fdw_alerts_share) or more, else the
+ * oldest of the user who holds the most past that share, else the oldest.
+ * One user's stream of alerts, resolved at once, pushed every other
+ * owner's history out of the store. false when every alert fires.
+ */
+static bool evict_one(struct fdw_alerts *s, uint32_t uid)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		if (s->v[i]->state != FDW_ALERT_RESOLVED)
-			continue;
+	size_t share = fdw_alerts_share(s->max), mine = 0, top_n = 0;
+	uint32_t top = uid;
+	bool own = true; /* top's first, then the oldest */
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		mine += s->v[i]->uid == uid;
+	if (fdw_alert_owner_system(uid) || mine < share) {
+		/* the user holding the most, when past its share (one walk) */
+		struct fdw_hashmap counts;
+
+		fdw_hashmap_init(&counts);
+		for (i = 0; i < s->n; i++) {
+			uint32_t u = s->v[i]->uid;
+			size_t n;
+
+			if (fdw_alert_owner_system(u))
+				continue;
+			n = (size_t)(uintptr_t)fdw_hashmap_get(&counts, u) + 1;
+			if (fdw_hashmap_put(&counts, u, (void *)(uintptr_t)n) < 0)
+				break; /* no memory: the oldest below */
+			if (n > top_n) {
+				top_n = n;
+				top = u;
+			}
+		}
+		fdw_hashmap_free(&counts);
+		own = top_n >= share; /* nobody past a share: the oldest */
+	}
+	for (int pass = !own; pass < 2; pass++) {
+		for (i = 0; i < s->n; i++) {
+			if (s->v[i]->state == FDW_ALERT_RESOLVED && (pass || s->v[i]->uid == top))
+				break;
+		}
+		if (i < s->n)
+			break;
+	}
+	if (i < s->n) {
 		alert_free(s->v[i]);
 		memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
 		s->n--;
@@ -439,7 +481,7 @@ struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind
 		return NULL;
 	}
 	while (s->n >= s->max)
-		if (!evict_one(s)) {
+		if (!evict_one(s, proc->uid)) {
 			refuse(s, FDW_ALERT_FULL, kind, proc, now);
 			json_decref(evidence);
 			return NULL;
@@ -744,6 +786,7 @@ int fdw_alerts_save(struct fdw_alerts *s)
 	/* the rename itself must reach the disk */
 	(void)fsync_dir_of(s->path);
 	s->dirty = false;
+	s->saved_bytes = strlen(text) + 1;
 	s->stats.saves++;
 	if (s->save_failing)
 		fdw_log_to(s->log, LOG_NOTICE, "alerts: saving %s works again", s->path);

@@ -156,6 +156,7 @@ struct fdw_alerts {
 	bool dirty;
 	bool save_failing;    /* the last save failed (log once per streak) */
 	bool save_trimmed;    /* the last save left evidence out (logged once) */
+	size_t saved_bytes;   /* the last save's size */
 	FILE *log;	      /* fire/resolve lines; NULL: silent */
 	struct fdw_alert_stats stats;
 	struct fdw_alert_ratelimit rl[FDW_ALERT_RLS]; /* lines; refusals */

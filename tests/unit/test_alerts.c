@@ -283,6 +283,63 @@ static int write_file(const char *p, const char *text)
  * whose evidence would pass it is saved without the resolved alerts'
  * evidence, then without any; every alert is kept. (max-alerts goes up to
  * 1,000,000: a file the daemon wrote was set aside as corrupt at start.) */
+/*
+ * The store full, a new alert pushes out a resolved one: one user's stream
+ * of alerts, each resolved at once, took the whole store and pushed every
+ * other owner's history out (the hostile tester: 1,000 of 1,000). A user
+ * past its share of the store loses its own oldest first.
+ */
+static void test_evict_by_share(void)
+{
+	struct fdw_alerts s;
+	struct fdw_alert_proc p;
+	struct fdw_alert *a;
+	unsigned int rootn = 0, usern = 0, othern = 0;
+	double now = 100.0;
+
+	CHECK_EQ(fdw_alerts_init(&s, 40, NULL), 0); /* share 10 */
+	s.log = NULL;
+	/* root: 20 alerts, resolved; uid 1001: 5 */
+	for (uint32_t i = 0; i < 25; i++, now += 1) {
+		p = owned(20000 + i, i < 20 ? 0 : 1001);
+		a = fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, now, "growth", NULL);
+		CHECK(a != NULL);
+		if (a)
+			fdw_alerts_resolve(&s, a, now + 0.5, "stopped");
+	}
+	/* uid 1000: 500 alerts, each resolved at once */
+	for (uint32_t i = 0; i < 500; i++, now += 1) {
+		p = owned(30000 + i, 1000);
+		a = fdw_alerts_fire(&s, FDW_ALERT_DOUBLE_CLOSE, &p, now, "double close", NULL);
+		CHECK(a != NULL);
+		if (a)
+			fdw_alerts_resolve(&s, a, now + 0.5, "exited");
+	}
+	for (size_t i = 0; i < s.n; i++) {
+		rootn += s.v[i]->uid == 0;
+		usern += s.v[i]->uid == 1000;
+		othern += s.v[i]->uid == 1001;
+	}
+	CHECK_EQ(s.n, 40);
+	CHECK_EQ(rootn, 20); /* root's history stayed */
+	CHECK_EQ(othern, 5);
+	CHECK_EQ(usern, 15); /* what was left */
+	/* the newest of uid 1000 are the ones kept */
+	CHECK(s.v[s.n - 1]->uid == 1000 && s.v[s.n - 1]->pid == 30499);
+	/* with nobody past a share, the oldest goes: root's first */
+	fdw_alerts_free(&s);
+	CHECK_EQ(fdw_alerts_init(&s, 40, NULL), 0);
+	for (uint32_t i = 0; i < 41; i++, now += 1) {
+		p = owned(40000 + i, 0);
+		a = fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, now, "growth", NULL);
+		if (a)
+			fdw_alerts_resolve(&s, a, now + 0.5, "stopped");
+	}
+	CHECK_EQ(s.n, 40);
+	CHECK_EQ(s.v[0]->pid, 40001);
+	fdw_alerts_free(&s);
+}
+
 static void test_save_bound(void)
 {
 	struct fdw_alerts s, t;
@@ -344,6 +401,7 @@ static void test_persistence(void)
 	CHECK(!s.dirty);
 	CHECK_EQ(stat(path, &st), 0);
 	CHECK_EQ(st.st_mode & 0777, 0600);
+	CHECK_EQ((size_t)st.st_size, s.saved_bytes); /* the daemon spaces saves by it */
 
 	/* a restart: the same alerts, the ids go on */
 	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
@@ -608,6 +666,7 @@ int main(void)
 	test_lifecycle();
 	test_bound();
 	test_shares();
+	test_evict_by_share();
 	test_persistence();
 	test_save_bound();
 	test_state_file_types();
