@@ -678,6 +678,7 @@ static int put_unit(void *u, uint32_t pid, char *buf, size_t len)
 
 /* The model's observer for the detector (it outlives the detector). */
 static struct fdw_leaks *trend_leaks;
+static int trend_obs = -1; /* the observer test_put_trend registered */
 
 static void trend_fd(void *u, struct fdw_proc *p, const struct fdw_event *ev,
 		     enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
@@ -716,8 +717,9 @@ static void test_put_trend(void)
 	if (!l)
 		return;
 	trend_leaks = l;
-	fdw_leaks_set_observer_index(l, fdw_model_add_observer(&F.model, &(struct fdw_model_observer){
-		.name = "leaks", .on_fd_event = trend_fd, .on_proc_exit = trend_exit }));
+	trend_obs = fdw_model_add_observer(&F.model, &(struct fdw_model_observer){
+		.name = "leaks", .on_fd_event = trend_fd, .on_proc_exit = trend_exit });
+	fdw_leaks_set_observer_index(l, trend_obs);
 	F.deps.leaks = l;
 	for (int s = 1; s <= 6; s++) {
 		ev = sys_event(FDW_SYS_DUP, 100 + s, 0, 0, 0);
@@ -769,6 +771,13 @@ static void test_idle_child_shares(void)
 				.model = &F.model, .alerts = &F.alerts, .ops = &ops }), 0);
 	if (!l)
 		return;
+	/* an observer of its own (test_put_trend's was silenced with its l):
+	 * the processes' detector state goes with them, the rest with l */
+	trend_leaks = l;
+	trend_obs = fdw_model_add_observer(&F.model, &(struct fdw_model_observer){
+		.name = "leaks2", .on_fd_event = trend_fd, .on_proc_exit = trend_exit });
+	CHECK(trend_obs >= 0);
+	fdw_leaks_set_observer_index(l, trend_obs);
 	F.deps.leaks = l;
 	ev = (struct fdw_event){ .seq = ++next_seq, .ts = 30 * SEC, .pid = PID, .tid = PID,
 				 .type = FDW_REC_FORK, .child_pid = 600, .child_tid = 600,
@@ -805,6 +814,7 @@ static void test_idle_child_shares(void)
 out:
 	F.deps.leaks = NULL;
 	fdw_leaks_free(l);
+	trend_leaks = NULL;
 }
 
 static void test_put(void)
