@@ -457,6 +457,8 @@ struct fdw_model_stats {
 	uint64_t targets_deferred; /* new fds whose target waited for a flush */
 	uint64_t targets_read;	   /* ... and were read from /proc then */
 	uint64_t targets_skipped;  /* ... and were closed before (no read) */
+	uint64_t targets_unsearched; /* ... moved, not looked for: past a flush's
+				      * pending_search_budget (the record's name stays) */
 };
 
 /* A new fd whose target is read at the next fdw_model_flush_pending(). */
@@ -482,6 +484,8 @@ struct fdw_model {
 	uint64_t next_table_id;
 	uint64_t max_procs;
 	uint64_t max_fds;
+	uint64_t pending_search_budget; /* slots and tasks a flush may look at for
+					 * moved fds (fdw_model_flush_pending) */
 	uint64_t max_history;	    /* slots with a history ring, host-wide */
 	uint64_t max_history_bytes; /* history_bytes at most */
 	/* the histories oldest first, for eviction (model/table.c) */

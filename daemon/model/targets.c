@@ -91,9 +91,13 @@ void fdw__pending_drop(struct fdw_model *m, struct fdw_ofd *o)
 
 /* A thread and fd number that hold o now: where it was created, else
  * anywhere in that table (dup2 then close), else the same number in
- * another table (fork, then close in the parent). */
+ * another table (fork, then close in the parent). The searches cost the
+ * flush's *budget (slots and tasks looked at): a user's loop of open,
+ * dup2 to a high number and close in a 20,000-fd table made each of 4,096
+ * entries walk the table and then every task of the host. false past it
+ * (the synthesized target stays). */
 static bool pending_holder(struct fdw_model *m, const struct fdw_pending_target *e,
-			   uint32_t *tid, int *fd)
+			   uint32_t *tid, int *fd, uint64_t *budget)
 {
 	struct fdw_task *task = fdw_hashmap_get(&m->tasks, e->tid);
 	struct fdw_table *t = task ? task->table : NULL;
@@ -106,6 +110,12 @@ static bool pending_holder(struct fdw_model *m, const struct fdw_pending_target 
 	*fd = e->fd;
 	if (s && s->ofd_h == e->ofd)
 		return true;
+	if (*budget < (t ? t->nslots : 0) + fdw_hashmap_size(&m->tasks)) {
+		m->stats.targets_unsearched++;
+		*budget = 0;
+		return false;
+	}
+	*budget -= (t ? t->nslots : 0) + fdw_hashmap_size(&m->tasks);
 	for (uint32_t i = 0; t && i < t->nslots; i++) {
 		const struct fdw_slot *si = fdw_table_slot(t, (int)i);
 
@@ -129,6 +139,7 @@ void fdw_model_flush_pending(struct fdw_model *m)
 {
 	int (*read)(void *, uint32_t, int, struct fdw_fd_info *) =
 		m->ops.read_target ? m->ops.read_target : m->ops.read_fd;
+	uint64_t budget = m->pending_search_budget;
 	struct fdw_fd_info *fi;
 	uint32_t n = m->npending;
 
@@ -147,7 +158,7 @@ void fdw_model_flush_pending(struct fdw_model *m)
 		o->pending = false;
 		if (o->target_exact)
 			continue; /* read meanwhile (a resync) */
-		if (!fi || !pending_holder(m, e, &tid, &fd) || read(m->ops.userdata, tid, fd, fi) < 0 ||
+		if (!fi || !pending_holder(m, e, &tid, &fd, &budget) || read(m->ops.userdata, tid, fd, fi) < 0 ||
 		    (o->ino && (fi->ino != o->ino || fi->dev != o->dev))) {
 			m->stats.targets_skipped++;
 			continue; /* the synthesized target stays */

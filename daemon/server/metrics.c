@@ -595,6 +595,7 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "api_name_refreshes", st->server.name_refreshes },
 		{ "history", st->history_dropped },
 		{ "fd_histories", st->fd_history_refused },
+		{ "target_searches", st->targets_unsearched },
 		{ "alerts", st->alerts.dropped },
 		{ "alerts_share", st->alerts.dropped_share },
 		{ "alert_log_lines", st->alerts.lines_suppressed },

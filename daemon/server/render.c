@@ -741,7 +741,8 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 		    { "name_refreshes", st->server.name_refreshes },
 		    { "verify_requests", st->verify_refused },
 		    { "verify_requests_share", st->server.verify_share },
-		    { "verify_differences", st->verify_diffs_truncated }), ok);
+		    { "verify_differences", st->verify_diffs_truncated },
+		    { "target_searches", st->targets_unsearched }), ok);
 	/* leak detectors and alerts (detect/leaks.c, alerts/alerts.c) */
 	set(o, "alerts",
 	    FIGURES({ "firing", st->alerts_firing }, { "stored", st->alerts_stored },

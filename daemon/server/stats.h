@@ -60,6 +60,7 @@ struct fdw_stats {
 	/* the fds' slot histories (`fdwatch fds PID FD`), host-wide */
 	uint64_t fd_history_slots, fd_history_max, fd_history_bytes, fd_history_max_bytes,
 		fd_history_evicted, fd_history_refused;
+	uint64_t targets_unsearched; /* moved fds a flush did not look for (budget) */
 
 	/* history */
 	uint64_t history_len;

@@ -84,6 +84,7 @@ MAP = [
     ("fd_history.bytes", "fdwatch_fd_history_bytes", "gauge"),
     ("fd_history.evicted", "fdwatch_fd_history_evicted_total", "counter"),
     ("fd_history.refused", 'fdwatch_dropped_total{resource="fd_histories"}', "counter"),
+    ("dropped.target_searches", 'fdwatch_dropped_total{resource="target_searches"}', "counter"),
     ("memory.origin_bytes", "fdwatch_origin_bytes", "gauge"),
 ] + [(f"loss.{k}", f'fdwatch_loss_recovery_total{{action="{k}"}}', "counter")
      for k in ("resyncs", "resyncs_refused", "ghosts_dropped", "scans", "found",

@@ -1054,6 +1054,47 @@ static void test_targets_read_then_apply(void)
 	fdw_model_free(&m);
 }
 
+/*
+ * Moved fds (dup2 to another number, then close) are looked for in their
+ * table, then in every task, within a budget per flush: past it they keep
+ * the record's name, counted, and the flush costs no more.
+ */
+static void test_pending_search_budget(void)
+{
+	struct fdw_model m;
+
+	model_new(&m);
+	start_proc(&m);
+	read_target_calls = read_fd_calls = 0;
+	/* 6 relative opens, each moved up by 1000 and closed */
+	for (int i = 0; i < 6; i++) {
+		do_open(&m, PID, FILES, 3 + i, "rel", 0);
+		snprintf(fake[3 + i].target, sizeof(fake[3 + i].target), "/abs/%d", i);
+		fake[1003 + i] = fake[3 + i];
+		apply(&m, sys(PID, FILES, FDW_SYS_DUP2, 1003 + i, 3 + i, 1003 + i, 0));
+		do_close(&m, 3 + i);
+	}
+	/* room for two searches of this table and its tasks */
+	m.pending_search_budget = 2 * (table_of(&m, PID)->nslots + fdw_hashmap_size(&m.tasks));
+	fdw_model_flush_pending(&m);
+	CHECK_EQ(read_target_calls + read_fd_calls, 2);
+	CHECK_EQ(m.stats.targets_unsearched, 4);
+	CHECK_STR(target_of(fdw_slot_ofd(slot(&m, PID, 1003))), "/abs/0");
+	CHECK_STR(target_of(fdw_slot_ofd(slot(&m, PID, 1004))), "/abs/1");
+	CHECK_STR(target_of(fdw_slot_ofd(slot(&m, PID, 1005))), "rel"); /* the record's */
+	/* the next flush has its budget again */
+	do_open(&m, PID, FILES, 3, "rel", 0);
+	snprintf(fake[3].target, sizeof(fake[3].target), "/abs/again");
+	fake[1010] = fake[3];
+	apply(&m, sys(PID, FILES, FDW_SYS_DUP2, 1010, 3, 1010, 0));
+	do_close(&m, 3);
+	fdw_model_flush_pending(&m);
+	CHECK_STR(target_of(fdw_slot_ofd(slot(&m, PID, 1010))), "/abs/again");
+	for (int fd = 3; fd < 1011; fd++)
+		fake[fd].open = false;
+	fdw_model_free(&m);
+}
+
 static void test_deferred_targets(void)
 {
 	struct fdw_model m;
@@ -2335,6 +2376,7 @@ int main(void)
 	test_scan_groups_ofds();
 	test_scan_groups_many();
 	test_deferred_targets();
+	test_pending_search_budget();
 	test_refresh_targets();
 	test_targets_read_then_apply();
 	test_scan_and_open();
