@@ -692,8 +692,7 @@ static void summary_of(enum race_kind k, const struct race_finding *f, char *buf
 static void confirm_pending(struct fdw_leaks *l, struct leak_races *r, const struct fdw_table *t)
 {
 	struct leak_race_kind *rk = &r->k[RACE_USE_AFTER_CLOSE];
-
-	t = fdw_model_table_view(l->m, (struct fdw_table *)t); /* its own histories */
+	bool viewed = false;
 
 	for (unsigned int i = 0; i < rk->n;) {
 		struct race_finding *f = &rk->f[i];
@@ -702,6 +701,10 @@ static void confirm_pending(struct fdw_leaks *l, struct leak_races *r, const str
 		if (!f->pending) {
 			i++;
 			continue;
+		}
+		if (!viewed) { /* its own histories, once there is one to look at */
+			t = fdw_model_table_view(l->m, (struct fdw_table *)t);
+			viewed = true;
 		}
 		h = closed_gen(l->m, fdw_table_slot(t, f->fd), f->seq);
 		if (h && fdw_origin_at(h->closed)->seq > f->seq) {

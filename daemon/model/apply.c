@@ -782,8 +782,10 @@ static void apply_race(struct fdw_model *m, const struct fdw_event *ev)
 
 	if (!task || !task->table)
 		return;
+	/* a fork child's own view, not its parent's slots and histories (a
+	 * child that never changed its table still shares them) */
 	if (!already_read(task->table, ev))
-		s = fdw_table_slot(task->table, ev->race_fd);
+		s = fdw_table_slot(fdw_model_table_view(m, task->table), ev->race_fd);
 	fdw__notify(m, task->proc, ev,
 		    ev->type == FDW_REC_BADF	  ? FDW_FDEV_BAD_FD
 		    : ev->type == FDW_REC_REUSE ? FDW_FDEV_REUSE

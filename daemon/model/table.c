@@ -895,7 +895,8 @@ static int hist_fifo_push(struct fdw_model *m, uint64_t key, uint64_t seq)
 
 static void hist_clear(struct fdw_model *m, struct fdw_slot *s);
 
-/* Drop the oldest history alive (not keep's): false when there is none. */
+/* Drop the oldest history alive (not keep's, which goes back at the tail:
+ * the newest): false when there is none. */
 static bool hist_evict_oldest(struct fdw_model *m, const struct fdw_slot *keep)
 {
 	while (m->hist_fifo_len) {
@@ -903,8 +904,15 @@ static bool hist_evict_oldest(struct fdw_model *m, const struct fdw_slot *keep)
 
 		m->hist_fifo_head = (m->hist_fifo_head + 1) % m->hist_fifo_cap;
 		m->hist_fifo_len--;
-		if (!hist_ref_live(m, &e) || e.key == (uint64_t)(uintptr_t)keep)
+		if (!hist_ref_live(m, &e))
 			continue;
+		if (e.key == (uint64_t)(uintptr_t)keep) {
+			/* room: it was just taken off */
+			m->hist_fifo[(m->hist_fifo_head + m->hist_fifo_len++) % m->hist_fifo_cap] = e;
+			if (m->hist_fifo_len == 1)
+				return false; /* the only one */
+			continue;
+		}
 		/* the key is the slot's address: a ring lives no longer than its slot */
 		hist_clear(m, (struct fdw_slot *)(uintptr_t)e.key);
 		m->stats.history_entries--;
@@ -947,6 +955,19 @@ static void hist_name_clear(struct fdw_model *m, struct fdw_fd_history *h)
 	h->target = NULL;
 }
 
+/* A ring and what its entries hold. NULL-safe. */
+static void hist_free(struct fdw_model *m, struct fdw__hist *r)
+{
+	if (!r)
+		return;
+	for (unsigned int i = 0; i < FDW_SLOT_HISTORY; i++) {
+		hist_name_clear(m, &r->e[i]);
+		fdw__origin_clear(m, &r->e[i].origin);
+		fdw__origin_clear(m, &r->e[i].closed);
+	}
+	free(r);
+}
+
 /* Free s's ring (not counted: the callers count history_entries). */
 static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 {
@@ -956,14 +977,7 @@ static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 		return;
 	r = fdw_hashmap_remove(&m->hists, (uint64_t)(uintptr_t)s);
 	s->has_hist = false;
-	if (!r)
-		return;
-	for (unsigned int i = 0; i < FDW_SLOT_HISTORY; i++) {
-		hist_name_clear(m, &r->e[i]);
-		fdw__origin_clear(m, &r->e[i].origin);
-		fdw__origin_clear(m, &r->e[i].closed);
-	}
-	free(r);
+	hist_free(m, r);
 }
 
 static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_origin *closed)
@@ -1168,14 +1182,16 @@ static int own_copy(struct fdw_model *m, struct fdw_table *t)
 
 			os->has_hist = false;
 			if (r && fdw_hashmap_put(&m->hists, (uint64_t)(uintptr_t)ns, r) == 0) {
+				struct fdw__hist *h = r;
+
 				ns->has_hist = true;
-				/* its entry in the eviction ring names the old slot */
-				(void)hist_fifo_push(m, (uint64_t)(uintptr_t)ns,
-						     ((struct fdw__hist *)r)->seq);
+				/* its entry in the eviction ring names the old slot,
+				 * whose address malloc may give a later copy's slot:
+				 * a new seq keeps that entry dead */
+				h->seq = ++m->hist_seq;
+				(void)hist_fifo_push(m, (uint64_t)(uintptr_t)ns, h->seq);
 			} else if (r) { /* no memory for the entry: the history goes */
-				(void)fdw_hashmap_put(&m->hists, (uint64_t)(uintptr_t)os, r);
-				os->has_hist = true;
-				hist_clear(m, os);
+				hist_free(m, r);
 				m->stats.history_entries--;
 			}
 		}

@@ -2318,6 +2318,93 @@ static void test_history_bounds(void)
 	fdw_model_free(&m);
 }
 
+/*
+ * The history bounds under the two ways a ring is kept or moved: a ring
+ * closed again while it is the oldest is not lost to eviction (it goes to
+ * the tail), and a parent that forks, changes and loses its child again
+ * and again does not grow the eviction ring (a moved ring gets a new seq:
+ * the old entry, whose slot address malloc hands to a later copy, stays
+ * dead).
+ */
+static void test_history_fifo(void)
+{
+	static char name[400];
+	struct fdw_model m;
+
+	model_new(&m);
+	start_proc(&m);
+	memset(name, 'y', sizeof(name) - 1);
+	name[0] = '/';
+	m.max_history_bytes = 3 * sizeof(name);
+	for (int fd = 3; fd < 6; fd++) {
+		do_open(&m, PID, FILES, fd, name, 0);
+		close_ev(&m, PID, FILES, fd);
+		fake[fd].open = false;
+	}
+	/* fd 3's ring is the oldest: closed again over the byte bound, 4's goes */
+	do_open(&m, PID, FILES, 3, name, 0);
+	close_ev(&m, PID, FILES, 3);
+	fake[3].open = false;
+	CHECK_EQ(fdw_slot_nhist(&m, fdw_table_slot(table_of(&m, PID), 3)), 2);
+	CHECK_EQ(fdw_slot_nhist(&m, fdw_table_slot(table_of(&m, PID), 4)), 0);
+	/* fd 3's ring can still go: a new one at 40 with room for it alone,
+	 * 5's (the oldest) then 3's go */
+	m.max_history = 1;
+	m.max_history_bytes = 64u << 20;
+	do_open(&m, PID, FILES, 40, "/short", 0);
+	close_ev(&m, PID, FILES, 40);
+	fake[40].open = false;
+	CHECK_EQ(m.stats.history_dropped, 0);
+	CHECK_EQ(fdw_slot_nhist(&m, fdw_table_slot(table_of(&m, PID), 40)), 1);
+	CHECK_EQ(fdw_slot_nhist(&m, fdw_table_slot(table_of(&m, PID), 5)), 0);
+	CHECK_EQ(fdw_slot_nhist(&m, fdw_table_slot(table_of(&m, PID), 3)), 0);
+	/* fork, the parent's change (its rings move to a copy), the child's exit */
+	m.max_history = 1000;
+	for (int i = 0; i < 3000; i++) {
+		fork_ev(&m, PID, FILES, 300, FILES + 0x1000, 0);
+		do_open(&m, PID, FILES, 41, "/churn", 0);
+		close_ev(&m, PID, FILES, 41);
+		fake[41].open = false;
+		apply(&m, task_ev(FDW_REC_EXIT, 300, 300, FILES + 0x1000));
+	}
+	CHECK(m.stats.history_entries <= 4);
+	CHECK(m.hist_fifo_cap <= 4096);
+	fdw_model_free(&m);
+}
+
+/*
+ * A race record of a fork child that never changed its table (it still
+ * shares its parent's slots) is told with the child's own view of the
+ * number: not the parent's slot and history (a use of an fd the parent
+ * closed before the fork was told as the parent's generation, with the
+ * parent's thread as its closer).
+ */
+static void test_race_in_borrowing_child(void)
+{
+	const uint64_t CF = FILES + 0x1000;
+	struct fdw_model m;
+	struct fdw_event ev;
+
+	model_new(&m);
+	start_proc(&m);
+	do_open(&m, PID, FILES, 5, "/parent-file", 0);
+	close_ev(&m, PID, FILES, 5);
+	fake[5].open = false;
+	CHECK_EQ(fdw_slot_nhist(&m, fdw_table_slot(table_of(&m, PID), 5)), 1);
+	fork_ev(&m, PID, FILES, 300, CF, 0);
+	CHECK(raw_table(&m, 300)->borrowed);
+	ev = task_ev(FDW_REC_BADF, 300, 300, CF);
+	ev.race_fd = 5;
+	last_slot = NULL;
+	apply(&m, ev);
+	CHECK_EQ(last_kind, FDW_FDEV_BAD_FD);
+	CHECK(!raw_table(&m, 300)->borrowed);
+	CHECK(last_slot == NULL || fdw_slot_nhist(&m, last_slot) == 0);
+	CHECK(last_slot != fdw_table_slot(table_of(&m, PID), 5));
+	apply(&m, task_ev(FDW_REC_EXIT, 300, 300, CF));
+	fdw_model_free(&m);
+}
+
 /* Pipes and sockets keep no target string: the name is made from the
  * inode when read, in the model and in the history a close leaves. */
 static void test_inode_names(void)
@@ -2391,6 +2478,8 @@ int main(void)
 	test_fork_cow();
 	test_inherit_twins();
 	test_history_bounds();
+	test_history_fifo();
+	test_race_in_borrowing_child();
 	test_truncated_rights();
 	test_read_err();
 	test_origin_blocks_freed();
