@@ -782,10 +782,16 @@ static void apply_race(struct fdw_model *m, const struct fdw_event *ev)
 
 	if (!task || !task->table)
 		return;
-	/* a fork child's own view, not its parent's slots and histories (a
-	 * child that never changed its table still shares them) */
 	if (!already_read(task->table, ev))
-		s = fdw_table_slot(fdw_model_table_view(m, task->table), ev->race_fd);
+		s = fdw_table_slot(task->table, ev->race_fd);
+	/* a fork child that never changed its table still shares its parent's
+	 * slots and histories: a number closed there is none in its view (no
+	 * copy for it: a use after close is the common record), an open one
+	 * is told from its own view */
+	if (task->table->borrowed && s)
+		s = fdw_slot_open(s) ? fdw_table_slot(fdw_model_table_view(m, task->table),
+						      ev->race_fd)
+				     : NULL;
 	fdw__notify(m, task->proc, ev,
 		    ev->type == FDW_REC_BADF	  ? FDW_FDEV_BAD_FD
 		    : ev->type == FDW_REC_REUSE ? FDW_FDEV_REUSE

@@ -2395,13 +2395,24 @@ static void test_race_in_borrowing_child(void)
 	CHECK(raw_table(&m, 300)->borrowed);
 	ev = task_ev(FDW_REC_BADF, 300, 300, CF);
 	ev.race_fd = 5;
-	last_slot = NULL;
+	last_slot = (const struct fdw_slot *)&m; /* not NULL */
 	apply(&m, ev);
 	CHECK_EQ(last_kind, FDW_FDEV_BAD_FD);
-	CHECK(!raw_table(&m, 300)->borrowed);
-	CHECK(last_slot == NULL || fdw_slot_nhist(&m, last_slot) == 0);
-	CHECK(last_slot != fdw_table_slot(table_of(&m, PID), 5));
+	CHECK(last_slot == NULL); /* nothing at 5 in the child's view */
+	CHECK(raw_table(&m, 300)->borrowed); /* and no copy for it */
+	/* an open number: told from the child's own view (inherited) */
+	do_open(&m, PID, FILES, 6, "/parent-6", 0);
+	fork_ev(&m, PID, FILES, 301, CF + 0x1000, 0);
+	ev = task_ev(FDW_REC_INFLIGHT, 301, 301, CF + 0x1000);
+	ev.race_fd = 6;
+	last_slot = NULL;
+	apply(&m, ev);
+	CHECK(!raw_table(&m, 301)->borrowed);
+	CHECK(last_slot && last_slot != fdw_table_slot(table_of(&m, PID), 6));
+	CHECK(last_slot && fdw_slot_origin(last_slot)->source == FDW_SRC_INHERIT);
 	apply(&m, task_ev(FDW_REC_EXIT, 300, 300, CF));
+	apply(&m, task_ev(FDW_REC_EXIT, 301, 301, CF + 0x1000));
+	fake[6].open = false;
 	fdw_model_free(&m);
 }
 
