@@ -295,7 +295,7 @@ void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
 	m->max_procs = 1u << 20;
 	m->max_fds = 1u << 26;
 	m->max_history = 1u << 16;
-	m->pending_search_budget = 1u << 20; /* ~1 ms of the loop */
+	m->pending_search_budget = 1u << 18; /* a few ms of the loop: a task looked at is a cache miss */
 	m->max_history_bytes = 64u << 20;
 	m->max_fd_number = 1u << 20; /* the kernel's default nr_open */
 	if (ops)
