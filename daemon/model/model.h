@@ -492,6 +492,7 @@ struct fdw_model {
 	struct fdw__hist_ref *hist_fifo;
 	uint32_t hist_fifo_head, hist_fifo_len, hist_fifo_cap;
 	uint64_t hist_seq;
+	uint64_t hist_evict_epoch, hist_evict_tokens; /* evictions this second */
 	uint64_t max_fd_number; /* fs.nr_open: no fd can be this big */
 	struct fdw_model_stats stats;
 	struct fdw_model_ops ops;

@@ -980,14 +980,38 @@ static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 	hist_free(m, r);
 }
 
+/*
+ * May a ring go for a newer one now? Evictions are budgeted per second of
+ * the records' time (a quarter of max_history, at least 1,024): children
+ * that each close thousands of inherited fds (test_prestart_forks: 600 a
+ * second, 8,000 each) made every close free a ring and make one, and the
+ * daemon fell behind for minutes; past the budget a new ring is refused
+ * (counted), as all were before evictions.
+ */
+static bool hist_may_evict(struct fdw_model *m, uint64_t ts)
+{
+	uint64_t epoch = ts / 1000000000ull + 1; /* 0: none yet */
+
+	if (epoch != m->hist_evict_epoch) {
+		m->hist_evict_epoch = epoch;
+		m->hist_evict_tokens = m->max_history / 4 > 1024 ? m->max_history / 4 : 1024;
+	}
+	if (!m->hist_evict_tokens)
+		return false;
+	m->hist_evict_tokens--;
+	return true;
+}
+
 static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_origin *closed)
 {
 	struct fdw__hist *r = hist_of(m, s);
 	const struct fdw_ofd *o = fdw_slot_ofd(s);
+	uint64_t ts = closed ? closed->ts : 0;
 	struct fdw_fd_history *h;
 
 	if (!r) {
-		while (m->stats.history_entries >= m->max_history && hist_evict_oldest(m, s))
+		while (m->stats.history_entries >= m->max_history && hist_may_evict(m, ts) &&
+		       hist_evict_oldest(m, s))
 			;
 		if (m->stats.history_entries >= m->max_history) {
 			m->stats.history_dropped++;
@@ -1027,9 +1051,16 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 	r->head = (uint8_t)((r->head + 1) % FDW_SLOT_HISTORY);
 	if (r->n < FDW_SLOT_HISTORY)
 		r->n++;
-	/* long names: the oldest histories go (this one last) */
-	while (m->stats.history_bytes > m->max_history_bytes && hist_evict_oldest(m, s))
+	/* long names: the oldest histories go (this one last); past the
+	 * budget, this one */
+	while (m->stats.history_bytes > m->max_history_bytes && hist_may_evict(m, ts) &&
+	       hist_evict_oldest(m, s))
 		;
+	if (m->stats.history_bytes > m->max_history_bytes) {
+		hist_clear(m, s);
+		m->stats.history_entries--;
+		m->stats.history_dropped++;
+	}
 }
 
 /* ---- slot sets ---------------------------------------------------------- */

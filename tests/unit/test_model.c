@@ -2416,6 +2416,40 @@ static void test_race_in_borrowing_child(void)
 	fdw_model_free(&m);
 }
 
+/*
+ * Evictions are budgeted per second of the records' time (at least 1,024):
+ * a flood of closes of new numbers past the bound is refused, counted, as
+ * before evictions, instead of every close freeing a ring and making one
+ * (children closing 8,000 inherited fds each, 600 a second, left the
+ * daemon behind for minutes). The next second evicts again.
+ */
+static void test_history_evict_budget(void)
+{
+	struct fdw_model m;
+	struct fdw_event ev;
+
+	model_new(&m);
+	start_proc(&m);
+	m.max_history = 4;
+	for (int fd = 3; fd < 3 + 1100; fd++) { /* all within one second */
+		do_open(&m, PID, FILES, fd, "/tmp/fdw-flood", 0);
+		close_ev(&m, PID, FILES, fd);
+		fake[fd].open = false;
+	}
+	CHECK_EQ(m.stats.history_entries, 4);
+	CHECK_EQ(m.stats.history_evicted, 1024);
+	CHECK_EQ(m.stats.history_dropped, 1100 - 4 - 1024);
+	/* a second later */
+	do_open(&m, PID, FILES, 1200, "/tmp/fdw-later", 0);
+	ev = sys(PID, FILES, FDW_SYS_CLOSE, 0, 1200, 0, 0);
+	ev.ts = 5000000000ull;
+	apply(&m, ev);
+	fake[1200].open = false;
+	CHECK_EQ(m.stats.history_evicted, 1025);
+	CHECK_EQ(fdw_slot_nhist(&m, fdw_table_slot(table_of(&m, PID), 1200)), 1);
+	fdw_model_free(&m);
+}
+
 /* Pipes and sockets keep no target string: the name is made from the
  * inode when read, in the model and in the history a close leaves. */
 static void test_inode_names(void)
@@ -2490,6 +2524,7 @@ int main(void)
 	test_inherit_twins();
 	test_history_bounds();
 	test_history_fifo();
+	test_history_evict_budget();
 	test_race_in_borrowing_child();
 	test_truncated_rights();
 	test_read_err();
