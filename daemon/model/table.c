@@ -915,7 +915,6 @@ static bool hist_evict_oldest(struct fdw_model *m, const struct fdw_slot *keep)
 		}
 		/* the key is the slot's address: a ring lives no longer than its slot */
 		hist_clear(m, (struct fdw_slot *)(uintptr_t)e.key);
-		m->stats.history_entries--;
 		m->stats.history_evicted++;
 		return true;
 	}
@@ -968,7 +967,7 @@ static void hist_free(struct fdw_model *m, struct fdw__hist *r)
 	free(r);
 }
 
-/* Free s's ring (not counted: the callers count history_entries). */
+/* Free s's ring, if it has one (counted in history_entries). */
 static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 {
 	struct fdw__hist *r;
@@ -977,6 +976,7 @@ static void hist_clear(struct fdw_model *m, struct fdw_slot *s)
 		return;
 	r = fdw_hashmap_remove(&m->hists, (uint64_t)(uintptr_t)s);
 	s->has_hist = false;
+	m->stats.history_entries--;
 	hist_free(m, r);
 }
 
@@ -1058,7 +1058,6 @@ static void hist_push(struct fdw_model *m, struct fdw_slot *s, const struct fdw_
 		;
 	if (m->stats.history_bytes > m->max_history_bytes) {
 		hist_clear(m, s);
-		m->stats.history_entries--;
 		m->stats.history_dropped++;
 	}
 }
@@ -1079,8 +1078,6 @@ static void slot_release(struct fdw_model *m, struct fdw_slot *s)
 {
 	if (s->ofd_h)
 		fdw__ofd_put(m, fdw_slot_ofd(s));
-	if (s->has_hist)
-		m->stats.history_entries--;
 	hist_clear(m, s);
 	fdw__origin_clear(m, &s->origin);
 	memset(s, 0, sizeof(*s));
@@ -1155,8 +1152,6 @@ static void own_in_place(struct fdw_model *m, struct fdw_table *t)
 
 		if (!s)
 			continue;
-		if (s->has_hist)
-			m->stats.history_entries--;
 		hist_clear(m, s);
 		if (!s->ofd_h) {
 			/* the parent's closed numbers are not the child's */
