@@ -553,13 +553,25 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 	      st->origin_bytes);
 }
 
+/* A counter family with one sample per (label value, count). */
+struct labelled {
+	const char *value;
+	uint64_t n;
+};
+
+static void labelled_counters(struct sb *b, const char *name, const char *label,
+			      const char *help, const struct labelled *v, size_t nv)
+{
+	family(b, name, "counter", help);
+	for (size_t i = 0; i < nv; i++)
+		sb_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, v[i].value,
+			  (unsigned long long)v[i].n);
+}
+
 /* What lost records made the daemon do (status `loss`). */
 static void render_loss(struct sb *b, const struct fdw_stats *st)
 {
-	const struct {
-		const char *action;
-		uint64_t v;
-	} loss[] = {
+	const struct labelled loss[] = {
 		{ "resyncs", st->loss_resyncs },
 		{ "resyncs_refused", st->resync_refused },
 		{ "ghosts_dropped", st->ghosts_dropped },
@@ -570,21 +582,16 @@ static void render_loss(struct sb *b, const struct fdw_stats *st)
 		{ "verify_missing", st->verify_missing },
 	};
 
-	family(b, "fdwatch_loss_recovery_total", "counter",
-	       "What lost records made the daemon do: tables re-read (and refused), "
-	       "processes found gone or found missing by /proc scans, fork children of "
-	       "stale tables, processes a verify found missing.");
-	for (size_t i = 0; i < sizeof(loss) / sizeof(loss[0]); i++)
-		sb_printf(b, "fdwatch_loss_recovery_total{action=\"%s\"} %llu\n", loss[i].action,
-			  (unsigned long long)loss[i].v);
+	labelled_counters(b, "fdwatch_loss_recovery_total", "action",
+			  "What lost records made the daemon do: tables re-read (and refused), "
+			  "processes found gone or found missing by /proc scans, fork children of "
+			  "stale tables, processes a verify found missing.",
+			  loss, sizeof(loss) / sizeof(loss[0]));
 }
 
 static void render_dropped(struct sb *b, const struct fdw_stats *st)
 {
-	const struct {
-		const char *resource;
-		uint64_t v;
-	} dropped[] = {
+	const struct labelled dropped[] = {
 		{ "processes", st->dropped_procs },
 		{ "fds", st->dropped_fds },
 		{ "api_clients", st->server.dropped_clients },
@@ -614,11 +621,9 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "verify_differences", st->verify_diffs_truncated },
 	};
 
-	family(b, "fdwatch_dropped_total", "counter",
-	       "What a bound refused, by resource (nothing is dropped silently).");
-	for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
-		sb_printf(b, "fdwatch_dropped_total{resource=\"%s\"} %llu\n", dropped[i].resource,
-			  (unsigned long long)dropped[i].v);
+	labelled_counters(b, "fdwatch_dropped_total", "resource",
+			  "What a bound refused, by resource (nothing is dropped silently).",
+			  dropped, sizeof(dropped) / sizeof(dropped[0]));
 }
 
 /* One sample per alert kind. */
@@ -637,10 +642,7 @@ static void render_races(struct sb *b, const struct fdw_stats *st)
 	static const char *const kinds[] = { "double-close", "use-after-close",
 					     "close-in-flight", "dup2-clobber", "fd-reuse" };
 	const struct fdw_leak_stats *ls = &st->leaks;
-	const struct {
-		const char *reason;
-		uint64_t v;
-	} excused[] = {
+	const struct labelled excused[] = {
 		{ "close_everything_loop", ls->race_sweeps },
 		{ "access_mode", ls->race_wrong_mode },
 		{ "never_opened", ls->race_never_opened },
@@ -655,11 +657,9 @@ static void render_races(struct sb *b, const struct fdw_stats *st)
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		sb_printf(b, "fdwatch_race_findings_total{kind=\"%s\"} %llu\n", kinds[i],
 			  (unsigned long long)ls->race_findings[i]);
-	family(b, "fdwatch_race_excused_total", "counter",
-	       "EBADF results and other candidates not reported as findings, by reason.");
-	for (size_t i = 0; i < sizeof(excused) / sizeof(excused[0]); i++)
-		sb_printf(b, "fdwatch_race_excused_total{reason=\"%s\"} %llu\n", excused[i].reason,
-			  (unsigned long long)excused[i].v);
+	labelled_counters(b, "fdwatch_race_excused_total", "reason",
+			  "EBADF results and other candidates not reported as findings, by reason.",
+			  excused, sizeof(excused) / sizeof(excused[0]));
 	gauge(b, "fdwatch_race_processes", "Processes with race findings kept.", ls->race_procs);
 	gauge(b, "fdwatch_race_deep_processes", "Processes in deep mode (fd-reuse) now.",
 	      ls->race_deep);
