@@ -678,7 +678,6 @@ static int put_unit(void *u, uint32_t pid, char *buf, size_t len)
 
 /* The model's observer for the detector (it outlives the detector). */
 static struct fdw_leaks *trend_leaks;
-static int trend_obs = -1; /* the observer test_put_trend registered */
 
 static void trend_fd(void *u, struct fdw_proc *p, const struct fdw_event *ev,
 		     enum fdw_fd_event_kind kind, int fd, const struct fdw_slot *s)
@@ -695,10 +694,10 @@ static void trend_exit(void *u, struct fdw_proc *p)
 		fdw_leaks_on_proc_exit(trend_leaks, p);
 }
 
-/* Every process written with a leak detector behind it (limit_soft and
- * growth_per_min from its trend, null without one); `PID`'s table grows
- * an fd a second, so its trend has a limit and a slope. */
-static void test_put_trend(void)
+/* Leak detectors on F's model, told of its fd events and exits through an
+ * observer of their own (named `name`: an observer is silenced with the
+ * detectors it served), and the server's (F.deps.leaks). NULL on failure. */
+static struct fdw_leaks *trend_leaks_new(const char *name)
 {
 	static const struct fdw_leak_ops ops = {
 		.read_limit = put_limit,
@@ -706,21 +705,42 @@ static void test_put_trend(void)
 		.read_unit = put_unit,
 	};
 	struct fdw_leaks *l = NULL;
+	int obs;
+
+	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){
+				.model = &F.model, .alerts = &F.alerts, .ops = &ops }), 0);
+	if (!l)
+		return NULL;
+	trend_leaks = l;
+	obs = fdw_model_add_observer(&F.model, &(struct fdw_model_observer){
+		.name = name, .on_fd_event = trend_fd, .on_proc_exit = trend_exit });
+	CHECK(obs >= 0);
+	fdw_leaks_set_observer_index(l, obs);
+	F.deps.leaks = l;
+	return l;
+}
+
+static void trend_leaks_free(struct fdw_leaks *l)
+{
+	F.deps.leaks = NULL;
+	fdw_leaks_free(l);
+	trend_leaks = NULL;
+}
+
+/* Every process written with a leak detector behind it (limit_soft and
+ * growth_per_min from its trend, null without one); `PID`'s table grows
+ * an fd a second, so its trend has a limit and a slope. */
+static void test_put_trend(void)
+{
+	struct fdw_leaks *l = trend_leaks_new("leaks");
 	struct fdw_event ev;
 	struct mem m;
 	bool seen = false;
 	size_t it = 0;
 	void *v;
 
-	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){
-				.model = &F.model, .alerts = &F.alerts, .ops = &ops }), 0);
 	if (!l)
 		return;
-	trend_leaks = l;
-	trend_obs = fdw_model_add_observer(&F.model, &(struct fdw_model_observer){
-		.name = "leaks", .on_fd_event = trend_fd, .on_proc_exit = trend_exit });
-	fdw_leaks_set_observer_index(l, trend_obs);
-	F.deps.leaks = l;
 	for (int s = 1; s <= 6; s++) {
 		ev = sys_event(FDW_SYS_DUP, 100 + s, 0, 0, 0);
 		json_decref(apply(&ev));
@@ -738,9 +758,7 @@ static void test_put_trend(void)
 		check_same(&m, fdw_render_process(D, p), "process with a trend");
 	}
 	CHECK(seen);
-	F.deps.leaks = NULL;
-	fdw_leaks_free(l);
-	trend_leaks = NULL;
+	trend_leaks_free(l);
 }
 
 /*
@@ -751,12 +769,7 @@ static void test_put_trend(void)
  */
 static void test_idle_child_shares(void)
 {
-	static const struct fdw_leak_ops ops = {
-		.read_limit = put_limit,
-		.read_start = put_start,
-		.read_unit = put_unit,
-	};
-	struct fdw_leaks *l = NULL;
+	struct fdw_leaks *l = trend_leaks_new("leaks2");
 	struct fdw_proc *child;
 	struct fdw_table *ct;
 	struct fdw_stats st;
@@ -767,18 +780,8 @@ static void test_idle_child_shares(void)
 	json_t *o;
 	struct mem m;
 
-	CHECK_EQ(fdw_leaks_new(&l, NULL, &(struct fdw_leaks_deps){
-				.model = &F.model, .alerts = &F.alerts, .ops = &ops }), 0);
 	if (!l)
 		return;
-	/* an observer of its own (test_put_trend's was silenced with its l):
-	 * the processes' detector state goes with them, the rest with l */
-	trend_leaks = l;
-	trend_obs = fdw_model_add_observer(&F.model, &(struct fdw_model_observer){
-		.name = "leaks2", .on_fd_event = trend_fd, .on_proc_exit = trend_exit });
-	CHECK(trend_obs >= 0);
-	fdw_leaks_set_observer_index(l, trend_obs);
-	F.deps.leaks = l;
 	ev = (struct fdw_event){ .seq = ++next_seq, .ts = 30 * SEC, .pid = PID, .tid = PID,
 				 .type = FDW_REC_FORK, .child_pid = 600, .child_tid = 600,
 				 .child_files = 0xffff888000660000ull };
@@ -812,9 +815,7 @@ static void test_idle_child_shares(void)
 				 .type = FDW_REC_EXIT, .flags = FDW_F_GROUP_DEAD };
 	json_decref(apply(&ev));
 out:
-	F.deps.leaks = NULL;
-	fdw_leaks_free(l);
-	trend_leaks = NULL;
+	trend_leaks_free(l);
 }
 
 static void test_put(void)
