@@ -236,6 +236,48 @@ static int offload(void *userdata, void (*work)(void *arg), void (*done)(void *a
 	return r;
 }
 
+/* ---- the alert store is written in the thread pool ---------------------- */
+
+static void save_work(void *arg)
+{
+	struct fdw_daemon *d = arg;
+
+	fdw_alerts_save_write(d->save_job); /* set before, cleared after */
+}
+
+static void save_done(void *arg)
+{
+	struct fdw_daemon *d = arg;
+
+	(void)fdw_alerts_save_end(&d->alerts, d->save_job);
+	d->save_job = NULL;
+}
+
+/*
+ * Every 5 s at most, and a big store less often (1 s per MiB it took: a
+ * user's churn of long-evidence alerts made it write 21 MB every 5 s).
+ * The loop takes a copy; serialising, writing and fsyncing it wait on
+ * the disk, which a stalled or frozen file system can make forever.
+ */
+static void save_alerts(struct fdw_daemon *d)
+{
+	int r;
+
+	if (d->save_job || !d->alerts.dirty || d->ticks - d->saved_tick < SAVE_EVERY_TICKS ||
+	    d->ticks - d->saved_tick < (d->alerts.saved_bytes >> 20))
+		return;
+	d->saved_tick = d->ticks;
+	d->save_job = fdw_alerts_save_begin(&d->alerts);
+	if (!d->save_job)
+		return;
+	r = offload(d, save_work, save_done, d);
+	if (r < 0) {
+		/* counted as a failed save; the next tick tries again */
+		fdw_alerts_save_cancel(&d->alerts, d->save_job, r);
+		d->save_job = NULL;
+	}
+}
+
 /* ---- the server follows the pipeline and the alerts -------------------- */
 
 static void on_pipeline_event(void *userdata, const struct fdw_history_entry *e)
@@ -467,14 +509,7 @@ static void on_tick(uv_timer_t *t)
 	if (d->leaks)
 		fdw_leaks_tick(d->leaks, fdw_now_mono(), fdw_now_real());
 	fdw_alerts_tick(&d->alerts, fdw_now_real()); /* rate-limited lines' summaries */
-	/* every 5 s at most, and a big store less often (1 s per MiB it
-	 * took): a user's churn of long-evidence alerts made it write and
-	 * fsync 21 MB every 5 s */
-	if (d->alerts.dirty && d->ticks - d->saved_tick >= SAVE_EVERY_TICKS &&
-	    d->ticks - d->saved_tick >= (d->alerts.saved_bytes >> 20)) {
-		(void)fdw_alerts_save(&d->alerts);
-		d->saved_tick = d->ticks;
-	}
+	save_alerts(d);
 #ifdef HAVE_LIBSYSTEMD
 	(void)sd_notify(0, "WATCHDOG=1");
 #endif

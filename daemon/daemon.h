@@ -50,6 +50,7 @@ struct fdw_daemon {
 	bool reload_failed;	  /* the last reload kept the old configuration */
 	uint64_t start_mono_ns;	  /* CLOCK_MONOTONIC at start */
 	uint64_t ticks, saved_tick; /* the alert store is saved every few ticks */
+	struct fdw_alerts_save_job *save_job; /* ... in the thread pool; NULL: none */
 	uint64_t tick_due_ms;	    /* uv_now() the next tick is due at */
 	bool ready;
 	int host_lock_fd;	  /* cfg.lock_file, held until exit */

@@ -13,7 +13,9 @@
 #include "base/hashmap.h"
 #include "sys/pidinfo.h"
 #include "base/fs.h"
+#include "base/clock.h"
 #include "base/grow.h"
+#include "base/json.h"
 #include "base/log.h"
 
 #define STATE_FILE "alerts.json"
@@ -696,18 +698,41 @@ static int fsync_dir_of(const char *path)
  * alert's evidence (the alerts themselves, their ids and states, stay). */
 enum state_trim { TRIM_NONE, TRIM_RESOLVED_EVIDENCE, TRIM_ALL_EVIDENCE };
 
-static json_t *state_doc(const struct fdw_alerts *s, enum state_trim trim)
+/*
+ * A save in flight: the document, taken on the loop, is the job's alone.
+ * The evidence's objects and arrays are copied, not shared: the detectors
+ * change an alert's evidence in place (growth.c) while the writer reads it
+ * on another thread; its strings, never changed, are shared (a 1 MiB
+ * string costs a reference, not a copy).
+ */
+struct fdw_alerts_save_job {
+	json_t *doc;	      /* {version, boot_id, next_id, alerts} */
+	char *path;
+	/* the writer's answer */
+	int r;
+	enum state_trim trim; /* what it left out */
+	size_t bytes;	      /* the file's size */
+	uint64_t ns;	      /* how long it took (serialise, write, fsync) */
+};
+
+static json_t *state_doc(const struct fdw_alerts *s)
 {
 	json_t *arr = json_array(), *doc;
 
 	if (!arr)
 		return NULL;
 	for (size_t i = 0; i < s->n; i++) {
-		json_t *o = alert_json(s->v[i], true);
+		const struct fdw_alert *a = s->v[i];
+		json_t *o = alert_json(a, true);
 
-		if (o && (trim == TRIM_ALL_EVIDENCE ||
-			  (trim == TRIM_RESOLVED_EVIDENCE && s->v[i]->state == FDW_ALERT_RESOLVED)))
-			(void)json_object_del(o, "evidence");
+		/* json_object_set_new() and json_array_append_new() take
+		 * their argument even when they fail */
+		if (!o || json_object_set_new(o, "evidence", a->evidence ? fdw_json_copy_shared(a->evidence)
+									 : json_object()) < 0) {
+			json_decref(o);
+			json_decref(arr);
+			return NULL;
+		}
 		if (json_array_append_new(arr, o) < 0) {
 			json_decref(arr);
 			return NULL;
@@ -718,49 +743,75 @@ static json_t *state_doc(const struct fdw_alerts *s, enum state_trim trim)
 	return doc;
 }
 
-int fdw_alerts_save(struct fdw_alerts *s)
+/* Leave out what `trim` says (the doc is the job's: changed in place). */
+static void state_trim(json_t *doc, enum state_trim trim)
 {
+	json_t *arr = json_object_get(doc, "alerts"), *o;
+	size_t i;
+
+	json_array_foreach(arr, i, o) {
+		const char *st = json_string_value(json_object_get(o, "state"));
+
+		if (trim == TRIM_ALL_EVIDENCE ||
+		    (trim == TRIM_RESOLVED_EVIDENCE && st &&
+		     !strcmp(st, fdw_alert_state_name(FDW_ALERT_RESOLVED))))
+			(void)json_object_del(o, "evidence");
+	}
+}
+
+struct fdw_alerts_save_job *fdw_alerts_save_begin(struct fdw_alerts *s)
+{
+	struct fdw_alerts_save_job *j;
+
+	if (!s->path || !s->dirty || s->saving)
+		return NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->path = strdup(s->path);
+	j->doc = state_doc(s);
+	if (!j->path || !j->doc)
+		j->r = -ENOMEM; /* the writer does nothing; the end counts it */
+	/* a change from now on is the next save's */
+	s->dirty = false;
+	s->saving = true;
+	return j;
+}
+
+/* Any thread: touches nothing but the job. */
+void fdw_alerts_save_write(struct fdw_alerts_save_job *j)
+{
+	uint64_t t0 = fdw_now_mono();
 	char *text = NULL, *tmp = NULL;
-	json_t *doc;
-	int fd = -1, r;
+	int fd = -1, r = j->r;
 	size_t len;
 
-	if (!s->path || !s->dirty)
-		return 0;
+	if (r < 0)
+		goto out;
 	for (enum state_trim trim = TRIM_NONE; trim <= TRIM_ALL_EVIDENCE; trim++) {
 		free(text);
-		doc = state_doc(s, trim);
-		text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-		json_decref(doc);
+		if (trim != TRIM_NONE)
+			state_trim(j->doc, trim);
+		text = json_dumps(j->doc, JSON_COMPACT);
 		if (!text || strlen(text) + 1 <= STATE_MAX_BYTES) {
-			if (text && trim != TRIM_NONE && !s->save_trimmed)
-				fdw_log_to(s->log, LOG_WARNING,
-					   "alerts: %s would pass %u MiB: saved without the evidence "
-					   "of %s alerts",
-					   s->path, STATE_MAX_BYTES >> 20,
-					   trim == TRIM_ALL_EVIDENCE ? "all" : "resolved");
-			s->save_trimmed = text && trim != TRIM_NONE;
+			j->trim = trim;
 			break;
 		}
 		if (trim == TRIM_ALL_EVIDENCE) {
 			/* not even then: the file the reader would set aside is
 			 * not written; the old one stays */
-			free(text);
-			text = NULL;
 			r = -EFBIG;
-			len = 0;
-			tmp = NULL;
 			goto out;
 		}
 	}
-	len = strlen(s->path) + 5;
+	len = strlen(j->path) + 5;
 	tmp = malloc(len);
 	if (!text || !tmp) {
 		r = -ENOMEM;
 		goto out;
 	}
-	snprintf(tmp, len, "%s.tmp", s->path);
-	r = fdw_mkdir_parents(s->path);
+	snprintf(tmp, len, "%s.tmp", j->path);
+	r = fdw_mkdir_parents(j->path);
 	if (r < 0)
 		goto out;
 	/* O_NONBLOCK: a FIFO at the temp name fails (ENXIO) instead of hanging */
@@ -777,32 +828,78 @@ int fdw_alerts_save(struct fdw_alerts *s)
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	fd = -1;
-	if (r == 0 && rename(tmp, s->path) < 0)
+	if (r == 0 && rename(tmp, j->path) < 0)
 		r = -errno;
 	if (r < 0) {
 		(void)unlink(tmp);
 		goto out;
 	}
 	/* the rename itself must reach the disk */
-	(void)fsync_dir_of(s->path);
-	s->dirty = false;
-	s->saved_bytes = strlen(text) + 1;
-	s->stats.saves++;
-	if (s->save_failing)
-		fdw_log_to(s->log, LOG_NOTICE, "alerts: saving %s works again", s->path);
-	s->save_failing = false;
+	(void)fsync_dir_of(j->path);
+	j->bytes = strlen(text) + 1;
 out:
-	if (r < 0) {
+	j->r = r;
+	j->ns = fdw_now_mono() - t0;
+	free(text);
+	free(tmp);
+}
+
+int fdw_alerts_save_end(struct fdw_alerts *s, struct fdw_alerts_save_job *j)
+{
+	int r = j->r;
+
+	s->saving = false;
+	if (j->ns / 1000000 > s->stats.save_ms_max)
+		s->stats.save_ms_max = j->ns / 1000000;
+	s->stats.save_ms_last = j->ns / 1000000;
+	if (r == 0) {
+		if (j->trim != TRIM_NONE && !s->save_trimmed)
+			fdw_log_to(s->log, LOG_WARNING,
+				   "alerts: %s would pass %u MiB: saved without the evidence "
+				   "of %s alerts",
+				   j->path, STATE_MAX_BYTES >> 20,
+				   j->trim == TRIM_ALL_EVIDENCE ? "all" : "resolved");
+		s->save_trimmed = j->trim != TRIM_NONE;
+		s->saved_bytes = j->bytes;
+		s->stats.saves++;
+		if (s->save_failing)
+			fdw_log_to(s->log, LOG_NOTICE, "alerts: saving %s works again", j->path);
+		s->save_failing = false;
+	} else {
+		/* what this save held is saved by the next */
+		s->dirty = true;
 		s->stats.save_errors++;
 		if (!s->save_failing)
 			fdw_log_to(s->log, LOG_WARNING,
 				   "alerts: cannot save %s: %s (alerts are kept in memory; retrying)",
-				   s->path, strerror(-r));
+				   j->path ? j->path : s->path, strerror(-r));
 		s->save_failing = true;
 	}
-	free(text);
-	free(tmp);
+	json_decref(j->doc);
+	free(j->path);
+	free(j);
 	return r;
+}
+
+void fdw_alerts_save_cancel(struct fdw_alerts *s, struct fdw_alerts_save_job *j, int err)
+{
+	j->r = err < 0 ? err : -EIO;
+	(void)fdw_alerts_save_end(s, j);
+}
+
+int fdw_alerts_save(struct fdw_alerts *s)
+{
+	struct fdw_alerts_save_job *j;
+
+	if (!s->path || !s->dirty || s->saving)
+		return 0;
+	j = fdw_alerts_save_begin(s);
+	if (!j) {
+		s->stats.save_errors++;
+		return -ENOMEM;
+	}
+	fdw_alerts_save_write(j);
+	return fdw_alerts_save_end(s, j);
 }
 
 /*

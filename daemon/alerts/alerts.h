@@ -143,6 +143,8 @@ struct fdw_alert_stats {
 	uint64_t evicted;	/* resolved alerts forgotten to make room */
 	uint64_t saves;
 	uint64_t save_errors;
+	uint64_t save_ms_last;	/* how long the last save took (off the loop) */
+	uint64_t save_ms_max;	/* ... the longest */
 	uint64_t load_errors;	/* corrupt state files set aside */
 };
 
@@ -154,6 +156,7 @@ struct fdw_alerts {
 	char *path;	      /* state file, NULL: not persisted */
 	char boot_id[40];     /* this boot (firing alerts of another boot are stale) */
 	bool dirty;
+	bool saving;	      /* a save is in flight (fdw_alerts_save_begin) */
 	bool save_failing;    /* the last save failed (log once per streak) */
 	bool save_trimmed;    /* the last save left evidence out (logged once) */
 	size_t saved_bytes;   /* the last save's size */
@@ -190,8 +193,24 @@ void fdw_alerts_free(struct fdw_alerts *s);
 int fdw_alerts_load(struct fdw_alerts *s, double now);
 
 /* Write the state file atomically if anything changed. 0 or -errno; a
- * failure is logged once until a save succeeds again. */
+ * failure is logged once until a save succeeds again. Waits on the disk:
+ * the daemon's loop saves in three steps instead (below); this is them. */
 int fdw_alerts_save(struct fdw_alerts *s);
+
+/*
+ * A save off the loop. _begin, on the loop, takes a copy of the store
+ * (NULL: nothing changed, no file, a save in flight, or no memory) and
+ * marks it clean; _write, on any thread, serialises, writes and fsyncs
+ * the copy, touching nothing else; _end, on the loop, counts and logs the
+ * outcome, marks the store dirty again when it failed, and frees the job.
+ * A change made in between is the next save's.
+ */
+struct fdw_alerts_save_job;
+struct fdw_alerts_save_job *fdw_alerts_save_begin(struct fdw_alerts *s);
+void fdw_alerts_save_write(struct fdw_alerts_save_job *j);
+int fdw_alerts_save_end(struct fdw_alerts *s, struct fdw_alerts_save_job *j);
+/* _end for a job that could not be handed to a thread (-errno): a failed save. */
+void fdw_alerts_save_cancel(struct fdw_alerts *s, struct fdw_alerts_save_job *j, int err);
 
 /* The firing alert of this kind for this process, or NULL. */
 struct fdw_alert *fdw_alerts_find_firing(struct fdw_alerts *s, enum fdw_alert_kind kind,

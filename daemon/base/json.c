@@ -35,6 +35,39 @@ static size_t utf8_seq(const unsigned char *s)
 	return 0;
 }
 
+#if !JSON_HAVE_ATOMIC_BUILTINS && !JSON_HAVE_SYNC_BUILTINS
+#error "fdw_json_copy_shared() needs jansson's atomic reference counts"
+#endif
+
+json_t *fdw_json_copy_shared(json_t *v)
+{
+	const char *key;
+	json_t *c, *item;
+	size_t i;
+
+	if (json_is_object(v)) {
+		c = json_object();
+		json_object_foreach(v, key, item) {
+			if (!c || json_object_set_new(c, key, fdw_json_copy_shared(item)) < 0) {
+				json_decref(c);
+				return NULL;
+			}
+		}
+		return c;
+	}
+	if (json_is_array(v)) {
+		c = json_array();
+		json_array_foreach(v, i, item) {
+			if (!c || json_array_append_new(c, fdw_json_copy_shared(item)) < 0) {
+				json_decref(c);
+				return NULL;
+			}
+		}
+		return c;
+	}
+	return json_incref(v);
+}
+
 json_t *fdw_json_bytes(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;

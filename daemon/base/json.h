@@ -20,6 +20,17 @@
 json_t *fdw_json_bytes(const char *s);
 
 /*
+ * A copy of `v` another thread may read while this one goes on changing
+ * `v`: its objects and arrays are new, its scalars (strings, numbers) are
+ * shared, reference-counted. Costs a node per container, whatever the
+ * bytes of its strings. Sound because nothing here changes a scalar in
+ * place (no json_string_set() and the like: a value is replaced, never
+ * edited) and jansson counts references atomically. NULL when out of
+ * memory or `v` is NULL.
+ */
+json_t *fdw_json_copy_shared(json_t *v);
+
+/*
  * Writers for answers too large to build as a jansson tree first (the
  * streamed fds and processes): each writes to `f` exactly the bytes
  * json_dumps() gives for the same value with JSON_COMPACT and

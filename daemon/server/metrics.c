@@ -677,6 +677,10 @@ static void render_alerts(struct sb *b, const struct fdw_stats *st)
 		as->resolved);
 	counter(b, "fdwatch_alert_store_save_errors_total",
 		"Failed writes of the alert state file.", as->save_errors);
+	family(b, "fdwatch_alert_store_save_seconds_max", "gauge",
+	       "The longest write of the alert state file (serialise, write, fsync; "
+	       "in the thread pool).");
+	sample_f(b, "fdwatch_alert_store_save_seconds_max", (double)as->save_ms_max / 1000.0);
 	counter(b, "fdwatch_alert_store_load_errors_total",
 		"Corrupt alert state files (or entries) set aside at start.", as->load_errors);
 	gauge(b, "fdwatch_leak_detector_processes", "Processes with leak detector state.",

@@ -748,6 +748,9 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 	    FIGURES({ "firing", st->alerts_firing }, { "stored", st->alerts_stored },
 		    { "dropped", st->alerts.dropped }, { "dropped_share", st->alerts.dropped_share },
 		    { "lines_suppressed", st->alerts.lines_suppressed },
+		    { "saves", st->alerts.saves }, { "save_errors", st->alerts.save_errors },
+		    { "save_ms_last", st->alerts.save_ms_last },
+		    { "save_ms_max", st->alerts.save_ms_max },
 		    { "detector_processes", st->leaks.procs },
 		    { "stack_processes", st->leaks.watching }), ok);
 }

@@ -78,6 +78,7 @@ MAP = [
     ("alerts.lines_suppressed", 'fdwatch_dropped_total{resource="alert_log_lines"}',
      "counter"),
     ("alerts.detector_processes", "fdwatch_leak_detector_processes", "gauge"),
+    ("alerts.save_errors", "fdwatch_alert_store_save_errors_total", "counter"),
     ("alerts.stack_processes", "fdwatch_leak_stack_processes", "gauge"),
     ("memory.origins", "fdwatch_origin_records", "gauge"),
     ("fd_history.slots", "fdwatch_fd_history_slots", "gauge"),
@@ -100,12 +101,15 @@ STATUS_ONLY = {
     "probes.attached", "probes.failed", "probes.fanotify_read",  # which probes are on
     "memory.heap_bytes",  # changes with every request  # the start-up scan, once
     "fd_history.max_slots", "fd_history.max_bytes",  # bounds (like limits.*)
+    "alerts.saves", "alerts.save_ms_last",
+    "alerts.save_ms_max",  # fdwatch_alert_store_save_seconds_max: the same in seconds
 }
 # fdwatch_* families with no status figure (per-group, per-kind, live clients)
 METRICS_ONLY = {
     "fdwatch_build_info", "fdwatch_api_clients", "fdwatch_api_followers",
     "fdwatch_alerts_fired_total", "fdwatch_alerts_resolved_total",
-    "fdwatch_alert_store_save_errors_total", "fdwatch_alert_store_load_errors_total",
+    "fdwatch_alert_store_load_errors_total",
+    "fdwatch_alert_store_save_seconds_max",  # status alerts.save_ms_max, in seconds
     "fdwatch_open_fds", "fdwatch_processes", "fdwatch_process_open_fds_max",
     "fdwatch_fd_limit_usage_ratio", "fdwatch_leak_growing_processes",
     "fdwatch_leak_growth_rate", "fdwatch_leak_limit_eta_seconds",

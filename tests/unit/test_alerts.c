@@ -655,6 +655,95 @@ static void test_id_bounds(void)
 	(void)unlink(path);
 }
 
+/*
+ * A save in three steps (the daemon writes in the thread pool): the file
+ * is the store as it was at _begin. The detectors change an alert's
+ * evidence in place (growth.c) while the writer runs on another thread:
+ * the job's document must not share it. A change after _begin is the
+ * next save's; a failed write leaves the store to be saved again.
+ */
+static void test_save_job(void)
+{
+	struct fdw_alerts s, t;
+	struct fdw_alert_proc p = proc(21, 2100, "srv"), q = proc(22, 2200, "late");
+	struct fdw_alerts_save_job *j;
+	struct fdw_alert *a;
+	char tmp[300];
+
+	(void)unlink(path);
+	CHECK_EQ(fdw_alerts_init(&s, 10, dir), 0);
+	s.log = NULL;
+	a = fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, 10.0, "grew", json_pack("{s:i}", "fds", 500));
+	CHECK(a != NULL);
+	if (!a)
+		return;
+	j = fdw_alerts_save_begin(&s);
+	CHECK(j != NULL);
+	CHECK(!s.dirty && s.saving);
+	CHECK(fdw_alerts_save_begin(&s) == NULL); /* one in flight at a time */
+	CHECK_EQ(fdw_alerts_save(&s), 0);	  /* ... nor a synchronous one */
+	/* the loop goes on while the writer runs */
+	CHECK_EQ(json_object_set_new(a->evidence, "fds", json_integer(900)), 0);
+	CHECK(fdw_alerts_fire(&s, FDW_ALERT_LIMIT_HIT, &q, 11.0, "emfile", NULL) != NULL);
+	CHECK(s.dirty);
+	fdw_alerts_save_write(j);
+	CHECK_EQ(fdw_alerts_save_end(&s, j), 0);
+	CHECK(!s.saving && s.dirty); /* the later change still to save */
+	CHECK_EQ(s.stats.saves, 1);
+
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = NULL;
+	CHECK_EQ(fdw_alerts_load(&t, 12.0), 0);
+	CHECK_EQ(t.n, 1);
+	if (t.n == 1)
+		CHECK_EQ(json_integer_value(json_object_get(t.v[0]->evidence, "fds")), 500);
+	fdw_alerts_free(&t);
+
+	/* the next save has both, and the new figure */
+	CHECK_EQ(fdw_alerts_save(&s), 0);
+	CHECK(!s.dirty);
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = NULL;
+	CHECK_EQ(fdw_alerts_load(&t, 12.0), 0);
+	CHECK_EQ(t.n, 2);
+	if (t.n == 2)
+		CHECK_EQ(json_integer_value(json_object_get(t.v[0]->evidence, "fds")), 900);
+	fdw_alerts_free(&t);
+
+	/* a write that fails (a FIFO at the temp name): dirty again, counted */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	CHECK_EQ(json_object_set_new(a->evidence, "fds", json_integer(901)), 0);
+	s.dirty = true;
+	j = fdw_alerts_save_begin(&s);
+	CHECK(j != NULL);
+	CHECK_EQ(mkfifo(tmp, 0600), 0);
+	if (j) {
+		fdw_alerts_save_write(j);
+		CHECK(fdw_alerts_save_end(&s, j) < 0);
+	}
+	(void)unlink(tmp);
+	CHECK(s.dirty && !s.saving && s.save_failing);
+	CHECK_EQ(s.stats.save_errors, 1);
+	/* a job no thread took: the same */
+	j = fdw_alerts_save_begin(&s);
+	CHECK(j != NULL);
+	if (j)
+		fdw_alerts_save_cancel(&s, j, -ENOMEM);
+	CHECK(s.dirty && !s.saving);
+	CHECK_EQ(s.stats.save_errors, 2);
+	/* and the retry writes what the failed ones held */
+	CHECK_EQ(fdw_alerts_save(&s), 0);
+	CHECK(!s.dirty && !s.save_failing);
+	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
+	t.log = NULL;
+	CHECK_EQ(fdw_alerts_load(&t, 12.0), 0);
+	if (t.n == 2)
+		CHECK_EQ(json_integer_value(json_object_get(t.v[0]->evidence, "fds")), 901);
+	fdw_alerts_free(&t);
+	fdw_alerts_free(&s);
+	(void)unlink(path);
+}
+
 int main(void)
 {
 	alarm(30); /* a state file that blocks must fail the test, not hang it */
@@ -669,6 +758,7 @@ int main(void)
 	test_evict_by_share();
 	test_persistence();
 	test_save_bound();
+	test_save_job();
 	test_state_file_types();
 	test_id_bounds();
 	(void)rmdir(dir);

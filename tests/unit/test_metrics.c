@@ -241,6 +241,7 @@ static const struct {
 	{ "alerts.dropped", "fdwatch_dropped_total{resource=\"alerts\"}" },
 	{ "alerts.detector_processes", "fdwatch_leak_detector_processes" },
 	{ "alerts.stack_processes", "fdwatch_leak_stack_processes" },
+	{ "alerts.save_errors", "fdwatch_alert_store_save_errors_total" },
 };
 
 /* Render `st` both ways and compare every shared figure; returns how many
@@ -291,7 +292,7 @@ static void test_same_figures(void)
 		&st.fds, &st.ofds, &st.resyncs, &st.resync_failed, &st.anomalies,
 		&st.stale_closes, &st.dropped_procs, &st.dropped_fds, &st.history_dropped,
 		&st.audit_runs, &st.audit_checked, &st.audit_divergences, &st.audit_inconclusive,
-		&st.alerts.dropped,
+		&st.alerts.dropped, &st.alerts.save_errors,
 		&st.leaks.procs, &st.leaks.watching, &st.server.dropped_clients,
 		&st.server.dropped_followers,
 	};
