@@ -187,10 +187,6 @@ int fdw_leak_config_set(struct fdw_leak_config *c, const char *kv)
 			*(bool *)((char *)c + s->off) = v != 0;
 			break;
 		}
-		if (c->fast_min_samples > c->fast_window)
-			c->fast_min_samples = c->fast_window;
-		if (c->slow_min_samples > c->slow_window)
-			c->slow_min_samples = c->slow_window;
 		return 0;
 	}
 	return -EINVAL;
@@ -210,6 +206,10 @@ int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len
 
 		if (s->type == T_LIST)
 			snprintf(val, sizeof(val), "%s", p);
+		else if (s->off == offsetof(struct fdw_leak_config, fast_min_samples))
+			snprintf(val, sizeof(val), "%u", fdw_leak_fast_min_samples(c)); /* in effect */
+		else if (s->off == offsetof(struct fdw_leak_config, slow_min_samples))
+			snprintf(val, sizeof(val), "%u", fdw_leak_slow_min_samples(c));
 		else if (s->type == T_UINT)
 			snprintf(val, sizeof(val), "%u", *(const unsigned int *)p);
 		else if (s->type == T_DOUBLE)

@@ -166,7 +166,7 @@ bool fdw_leak_growth(const struct fdw_leak_config *c, const struct fdw_leak_seri
 	/* fast: the last fast_window one-second samples */
 	n = series_ring_last(s, false, c->fast_window, buf);
 	fdw_trend_fit(buf, n, &t);
-	if (n >= c->fast_min_samples &&
+	if (n >= fdw_leak_fast_min_samples(c) &&
 	    trend_grows(&t, c->fast_min_rate, c->fast_min_rise, c->min_fit, c->min_rising)) {
 		g->detector = FDW_GROWTH_FAST;
 		g->rate_per_s = t.slope;
@@ -185,7 +185,7 @@ bool fdw_leak_growth(const struct fdw_leak_config *c, const struct fdw_leak_seri
 	/* slow: the floors of the last slow_window intervals */
 	n = series_ring_last(s, true, c->slow_window, buf);
 	fdw_trend_fit(buf, n, &t);
-	if (n >= c->slow_min_samples &&
+	if (n >= fdw_leak_slow_min_samples(c) &&
 	    trend_grows(&t, c->slow_min_rate * c->slow_interval / 60.0, c->slow_min_rise,
 			c->min_fit, c->min_rising)) {
 		g->detector = FDW_GROWTH_SLOW;
@@ -198,7 +198,7 @@ bool fdw_leak_growth(const struct fdw_leak_config *c, const struct fdw_leak_seri
 		g->window_s = (double)(n - 1) * c->slow_interval;
 		return true;
 	}
-	if (n >= 3 && n * 2 >= c->slow_min_samples &&
+	if (n >= 3 && n * 2 >= fdw_leak_slow_min_samples(c) &&
 	    t.slope >= c->slow_min_rate * c->slow_interval / 120.0 &&
 	    (double)t.last - t.first >= c->slow_min_rise / 2.0 && t.rising >= c->min_rising &&
 	    t.r2 >= c->min_fit * 0.75)

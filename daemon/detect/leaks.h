@@ -103,6 +103,20 @@ struct fdw_leak_config {
 #define FDW_LEAK_FINE 64   /* fast ring capacity (fast_window <= this) */
 #define FDW_LEAK_COARSE 64 /* slow ring capacity (slow_window <= this) */
 
+/* The samples before a growth detector may fire: at most its window. The
+ * setting is kept as given, so the order of the keys does not matter
+ * (fast_min_samples=60 then fast_window=120 is 60, not the default
+ * window's 30); a window set smaller than it is what wins. */
+static inline unsigned int fdw_leak_fast_min_samples(const struct fdw_leak_config *c)
+{
+	return c->fast_min_samples < c->fast_window ? c->fast_min_samples : c->fast_window;
+}
+
+static inline unsigned int fdw_leak_slow_min_samples(const struct fdw_leak_config *c)
+{
+	return c->slow_min_samples < c->slow_window ? c->slow_min_samples : c->slow_window;
+}
+
 void fdw_leak_config_default(struct fdw_leak_config *c);
 /* "name=value"; 0 or -EINVAL (unknown name, bad value). */
 int fdw_leak_config_set(struct fdw_leak_config *c, const char *name_value);

@@ -47,7 +47,7 @@ static void test_config(void)
 	CHECK_EQ(c.fast_min_samples, 30);
 	CHECK_EQ(fdw_leak_config_set(&c, "fast_window=20"), 0);
 	CHECK_EQ(c.fast_window, 20);
-	CHECK_EQ(c.fast_min_samples, 20); /* never more than the window */
+	CHECK_EQ(fdw_leak_fast_min_samples(&c), 20); /* never more than the window */
 	CHECK_EQ(fdw_leak_config_set(&c, "fast_min_rate=0.5"), 0);
 	CHECK(c.fast_min_rate == 0.5);
 	CHECK_EQ(fdw_leak_config_set(&c, "exec_leaks=0"), 0);
@@ -81,9 +81,21 @@ static void test_config(void)
 	CHECK_EQ(fdw_leak_config_set(&c, "exec_leak_shells=bash,sh"), 0);
 	CHECK_EQ(fdw_leak_config_set(&c, "race_preclose_ms=60001"), -EINVAL);
 	CHECK_EQ(fdw_leak_config_set(&c, "race_preclose_ms=0"), 0);
+	/* the order of the keys does not matter: a window set after the
+	 * samples does not cut them to the window in effect before */
+	CHECK_EQ(fdw_leak_config_set(&c, "fast_min_samples=50"), 0);
+	CHECK_EQ(fdw_leak_config_set(&c, "fast_window=60"), 0);
+	CHECK_EQ(fdw_leak_fast_min_samples(&c), 50);
+	CHECK_EQ(fdw_leak_config_set(&c, "slow_min_samples=40"), 0);
+	CHECK_EQ(fdw_leak_config_set(&c, "slow_window=45"), 0);
+	CHECK_EQ(fdw_leak_slow_min_samples(&c), 40);
+	CHECK_EQ(fdw_leak_config_set(&c, "slow_window=12"), 0);
+	CHECK_EQ(fdw_leak_slow_min_samples(&c), 12);
+	CHECK_EQ(fdw_leak_config_set(&c, "slow_window=45"), 0); /* and back */
+	CHECK_EQ(fdw_leak_slow_min_samples(&c), 40);
 	/* min samples follow a smaller window */
 	CHECK_EQ(fdw_leak_config_set(&c, "fast_window=8"), 0);
-	CHECK_EQ(c.fast_min_samples, 8);
+	CHECK_EQ(fdw_leak_fast_min_samples(&c), 8);
 	/* printed on one line, in a buffer, like snprintf */
 	{
 		char buf[1024], small[16];
