@@ -285,7 +285,9 @@ static void test_reload(void)
 	CHECK_EQ(cur.history_size, 5);
 	CHECK_EQ(cur.leak.fast_window, 30);
 	CHECK_STR(cur.socket_path, "/run/fdwatch/fdwatch.sock");
-	CHECK_STR(restart, "socket history leak.fast_window leak.fast_min_samples");
+	/* fast_min_samples, not set, is not named: it stays as set (the
+	 * window cuts it where it is used) */
+	CHECK_STR(restart, "socket history leak.fast_window");
 	/* nothing changed: nothing to say */
 	CHECK_EQ(fdw_config_merge_reload(&cur, &cur, restart, sizeof(restart)), 0);
 	CHECK_STR(restart, "");
