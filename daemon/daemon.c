@@ -6,6 +6,7 @@
  * pipeline's on_event (server/ follow streams); queries come in through
  * server/, which asks the pipeline to drain before it answers.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -193,7 +194,7 @@ static void obs_proc_exit(void *userdata, struct fdw_proc *p)
 		fdw_leaks_on_proc_exit(d->leaks, p);
 }
 
-/* ---- the pipeline's /proc re-reads run in libuv's thread pool ----------- */
+/* ---- libuv's thread pool: the pipeline's /proc re-reads, the alert store -- */
 
 struct offload_req {
 	uv_work_t req;
@@ -238,11 +239,13 @@ static int offload(void *userdata, void (*work)(void *arg), void (*done)(void *a
 
 /* ---- the alert store is written in the thread pool ---------------------- */
 
+/* The worker reads d->save_job, set before the job is queued and cleared
+ * in save_done, on the loop, after the worker is done. */
 static void save_work(void *arg)
 {
 	struct fdw_daemon *d = arg;
 
-	fdw_alerts_save_write(d->save_job); /* set before, cleared after */
+	fdw_alerts_save_write(d->save_job);
 }
 
 static void save_done(void *arg)
@@ -742,6 +745,8 @@ void fdw_daemon_free(struct fdw_daemon *d)
 	 * model (its exits at shutdown are no process exits) */
 	fdw_leaks_free(d->leaks);
 	d->leaks = NULL;
+	/* uv_run() returned: no save is in flight (its request kept the loop) */
+	assert(!d->save_job);
 	(void)fdw_alerts_save(&d->alerts);
 	fdw_alerts_free(&d->alerts);
 	fdw_snapshotter_free(d->snapshotter);

@@ -226,6 +226,16 @@ void fdw_alerts_tick(struct fdw_alerts *s, double now)
 	for (int i = 0; s && i < FDW_ALERT_RLS; i++)
 		if (s->rl[i].on)
 			rl_roll(s, i, now);
+	/* a write that waits on the disk is neither done nor failed: said
+	 * once, the file being stale meanwhile */
+	if (s && s->saving && !s->save_stall_logged &&
+	    fdw_alerts_save_pending_ms(s, fdw_now_mono()) >= FDW_ALERT_SAVE_STALL_MS) {
+		fdw_log_to(s->log, LOG_WARNING,
+			   "alerts: saving %s has waited on the disk for %u s (the daemon goes on; "
+			   "the file is stale until it completes)",
+			   s->path, FDW_ALERT_SAVE_STALL_MS / 1000);
+		s->save_stall_logged = true;
+	}
 }
 
 static void log_alert(struct fdw_alerts *s, const struct fdw_alert *a, const char *what,
@@ -709,6 +719,7 @@ struct fdw_alerts_save_job {
 	json_t *doc;	      /* {version, boot_id, next_id, alerts} */
 	char *path;
 	/* the writer's answer */
+	bool written;	      /* _write ran (not a cancelled job) */
 	int r;
 	enum state_trim trim; /* what it left out */
 	size_t bytes;	      /* the file's size */
@@ -724,11 +735,13 @@ static json_t *state_doc(const struct fdw_alerts *s)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct fdw_alert *a = s->v[i];
 		json_t *o = alert_json(a, true);
+		json_t *ev = a->evidence ? fdw_json_copy_shared(a->evidence) : json_object();
 
 		/* json_object_set_new() and json_array_append_new() take
 		 * their argument even when they fail */
-		if (!o || json_object_set_new(o, "evidence", a->evidence ? fdw_json_copy_shared(a->evidence)
-									 : json_object()) < 0) {
+		if (!o || json_object_set_new(o, "evidence", ev) < 0) {
+			if (!o)
+				json_decref(ev);
 			json_decref(o);
 			json_decref(arr);
 			return NULL;
@@ -759,6 +772,18 @@ static void state_trim(json_t *doc, enum state_trim trim)
 	}
 }
 
+/* A save that failed (or could not start): what it held is the next's. */
+static void save_failed(struct fdw_alerts *s, int r)
+{
+	s->dirty = true;
+	s->stats.save_errors++;
+	if (!s->save_failing)
+		fdw_log_to(s->log, LOG_WARNING,
+			   "alerts: cannot save %s: %s (alerts are kept in memory; retrying)",
+			   s->path, strerror(-r));
+	s->save_failing = true;
+}
+
 struct fdw_alerts_save_job *fdw_alerts_save_begin(struct fdw_alerts *s)
 {
 	struct fdw_alerts_save_job *j;
@@ -766,15 +791,24 @@ struct fdw_alerts_save_job *fdw_alerts_save_begin(struct fdw_alerts *s)
 	if (!s->path || !s->dirty || s->saving)
 		return NULL;
 	j = calloc(1, sizeof(*j));
-	if (!j)
+	if (j) {
+		j->path = strdup(s->path);
+		j->doc = state_doc(s);
+	}
+	if (!j || !j->path || !j->doc) {
+		if (j) {
+			json_decref(j->doc);
+			free(j->path);
+			free(j);
+		}
+		save_failed(s, -ENOMEM);
 		return NULL;
-	j->path = strdup(s->path);
-	j->doc = state_doc(s);
-	if (!j->path || !j->doc)
-		j->r = -ENOMEM; /* the writer does nothing; the end counts it */
+	}
 	/* a change from now on is the next save's */
 	s->dirty = false;
 	s->saving = true;
+	s->save_started_ns = fdw_now_mono();
+	s->save_stall_logged = false;
 	return j;
 }
 
@@ -783,11 +817,10 @@ void fdw_alerts_save_write(struct fdw_alerts_save_job *j)
 {
 	uint64_t t0 = fdw_now_mono();
 	char *text = NULL, *tmp = NULL;
-	int fd = -1, r = j->r;
+	int fd = -1, r;
 	size_t len;
 
-	if (r < 0)
-		goto out;
+	j->written = true;
 	for (enum state_trim trim = TRIM_NONE; trim <= TRIM_ALL_EVIDENCE; trim++) {
 		free(text);
 		if (trim != TRIM_NONE)
@@ -849,31 +882,32 @@ int fdw_alerts_save_end(struct fdw_alerts *s, struct fdw_alerts_save_job *j)
 	int r = j->r;
 
 	s->saving = false;
-	if (j->ns / 1000000 > s->stats.save_ms_max)
-		s->stats.save_ms_max = j->ns / 1000000;
-	s->stats.save_ms_last = j->ns / 1000000;
+	if (j->written) {
+		if (j->ns / 1000000 > s->stats.save_ms_max)
+			s->stats.save_ms_max = j->ns / 1000000;
+		s->stats.save_ms_last = j->ns / 1000000;
+	}
+	if (s->save_stall_logged)
+		fdw_log_to(s->log, LOG_NOTICE, "alerts: the save of %s that waited ended after %llu s%s",
+			   s->path, (unsigned long long)((fdw_now_mono() - s->save_started_ns) /
+							 1000000000ull),
+			   r < 0 ? ", failed" : "");
+	s->save_stall_logged = false;
 	if (r == 0) {
 		if (j->trim != TRIM_NONE && !s->save_trimmed)
 			fdw_log_to(s->log, LOG_WARNING,
 				   "alerts: %s would pass %u MiB: saved without the evidence "
 				   "of %s alerts",
-				   j->path, STATE_MAX_BYTES >> 20,
+				   s->path, STATE_MAX_BYTES >> 20,
 				   j->trim == TRIM_ALL_EVIDENCE ? "all" : "resolved");
 		s->save_trimmed = j->trim != TRIM_NONE;
 		s->saved_bytes = j->bytes;
 		s->stats.saves++;
 		if (s->save_failing)
-			fdw_log_to(s->log, LOG_NOTICE, "alerts: saving %s works again", j->path);
+			fdw_log_to(s->log, LOG_NOTICE, "alerts: saving %s works again", s->path);
 		s->save_failing = false;
 	} else {
-		/* what this save held is saved by the next */
-		s->dirty = true;
-		s->stats.save_errors++;
-		if (!s->save_failing)
-			fdw_log_to(s->log, LOG_WARNING,
-				   "alerts: cannot save %s: %s (alerts are kept in memory; retrying)",
-				   j->path ? j->path : s->path, strerror(-r));
-		s->save_failing = true;
+		save_failed(s, r);
 	}
 	json_decref(j->doc);
 	free(j->path);
@@ -887,17 +921,24 @@ void fdw_alerts_save_cancel(struct fdw_alerts *s, struct fdw_alerts_save_job *j,
 	(void)fdw_alerts_save_end(s, j);
 }
 
+uint64_t fdw_alerts_save_pending_ms(const struct fdw_alerts *s, uint64_t now_ns)
+{
+	if (!s->saving || now_ns < s->save_started_ns)
+		return 0;
+	return (now_ns - s->save_started_ns) / 1000000;
+}
+
 int fdw_alerts_save(struct fdw_alerts *s)
 {
 	struct fdw_alerts_save_job *j;
 
-	if (!s->path || !s->dirty || s->saving)
+	if (!s->path || !s->dirty)
 		return 0;
+	if (s->saving)
+		return -EBUSY;
 	j = fdw_alerts_save_begin(s);
-	if (!j) {
-		s->stats.save_errors++;
-		return -ENOMEM;
-	}
+	if (!j)
+		return -ENOMEM; /* counted */
 	fdw_alerts_save_write(j);
 	return fdw_alerts_save_end(s, j);
 }

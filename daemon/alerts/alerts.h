@@ -145,6 +145,7 @@ struct fdw_alert_stats {
 	uint64_t save_errors;
 	uint64_t save_ms_last;	/* how long the last save took (off the loop) */
 	uint64_t save_ms_max;	/* ... the longest */
+	uint64_t save_pending_ms; /* the one in flight has waited (filled by the stats) */
 	uint64_t load_errors;	/* corrupt state files set aside */
 };
 
@@ -157,6 +158,8 @@ struct fdw_alerts {
 	char boot_id[40];     /* this boot (firing alerts of another boot are stale) */
 	bool dirty;
 	bool saving;	      /* a save is in flight (fdw_alerts_save_begin) */
+	bool save_stall_logged; /* ... and has waited FDW_ALERT_SAVE_STALL_MS (said once) */
+	uint64_t save_started_ns; /* CLOCK_MONOTONIC when it began */
 	bool save_failing;    /* the last save failed (log once per streak) */
 	bool save_trimmed;    /* the last save left evidence out (logged once) */
 	size_t saved_bytes;   /* the last save's size */
@@ -192,15 +195,16 @@ void fdw_alerts_free(struct fdw_alerts *s);
  */
 int fdw_alerts_load(struct fdw_alerts *s, double now);
 
-/* Write the state file atomically if anything changed. 0 or -errno; a
- * failure is logged once until a save succeeds again. Waits on the disk:
- * the daemon's loop saves in three steps instead (below); this is them. */
+/* Write the state file atomically if anything changed. 0 or -errno
+ * (-EBUSY: a save is in flight); a failure is logged once until a save
+ * succeeds again. Waits on the disk: the daemon's loop saves in three steps
+ * instead (below); this is them. */
 int fdw_alerts_save(struct fdw_alerts *s);
 
 /*
  * A save off the loop. _begin, on the loop, takes a copy of the store
- * (NULL: nothing changed, no file, a save in flight, or no memory) and
- * marks it clean; _write, on any thread, serialises, writes and fsyncs
+ * (NULL: nothing changed, no file, a save in flight, or no memory: that
+ * one counted as a failed save) and marks it clean; _write, on any thread, serialises, writes and fsyncs
  * the copy, touching nothing else; _end, on the loop, counts and logs the
  * outcome, marks the store dirty again when it failed, and frees the job.
  * A change made in between is the next save's.
@@ -211,6 +215,11 @@ void fdw_alerts_save_write(struct fdw_alerts_save_job *j);
 int fdw_alerts_save_end(struct fdw_alerts *s, struct fdw_alerts_save_job *j);
 /* _end for a job that could not be handed to a thread (-errno): a failed save. */
 void fdw_alerts_save_cancel(struct fdw_alerts *s, struct fdw_alerts_save_job *j, int err);
+/* How long the save in flight has waited (ms), 0 when none. A write that
+ * waits on the disk past FDW_ALERT_SAVE_STALL_MS is logged once (by
+ * fdw_alerts_tick). */
+#define FDW_ALERT_SAVE_STALL_MS 60000u
+uint64_t fdw_alerts_save_pending_ms(const struct fdw_alerts *s, uint64_t now_ns);
 
 /* The firing alert of this kind for this process, or NULL. */
 struct fdw_alert *fdw_alerts_find_firing(struct fdw_alerts *s, enum fdw_alert_kind kind,

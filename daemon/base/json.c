@@ -47,8 +47,10 @@ json_t *fdw_json_copy_shared(json_t *v)
 
 	if (json_is_object(v)) {
 		c = json_object();
+		if (!c)
+			return NULL;
 		json_object_foreach(v, key, item) {
-			if (!c || json_object_set_new(c, key, fdw_json_copy_shared(item)) < 0) {
+			if (json_object_set_new(c, key, fdw_json_copy_shared(item)) < 0) {
 				json_decref(c);
 				return NULL;
 			}
@@ -57,8 +59,10 @@ json_t *fdw_json_copy_shared(json_t *v)
 	}
 	if (json_is_array(v)) {
 		c = json_array();
+		if (!c)
+			return NULL;
 		json_array_foreach(v, i, item) {
-			if (!c || json_array_append_new(c, fdw_json_copy_shared(item)) < 0) {
+			if (json_array_append_new(c, fdw_json_copy_shared(item)) < 0) {
 				json_decref(c);
 				return NULL;
 			}

@@ -206,10 +206,6 @@ int fdw_leak_config_print(const struct fdw_leak_config *c, char *buf, size_t len
 
 		if (s->type == T_LIST)
 			snprintf(val, sizeof(val), "%s", p);
-		else if (s->off == offsetof(struct fdw_leak_config, fast_min_samples))
-			snprintf(val, sizeof(val), "%u", fdw_leak_fast_min_samples(c)); /* in effect */
-		else if (s->off == offsetof(struct fdw_leak_config, slow_min_samples))
-			snprintf(val, sizeof(val), "%u", fdw_leak_slow_min_samples(c));
 		else if (s->type == T_UINT)
 			snprintf(val, sizeof(val), "%u", *(const unsigned int *)p);
 		else if (s->type == T_DOUBLE)

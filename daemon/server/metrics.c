@@ -681,6 +681,11 @@ static void render_alerts(struct sb *b, const struct fdw_stats *st)
 	       "The longest write of the alert state file (serialise, write, fsync; "
 	       "in the thread pool).");
 	sample_f(b, "fdwatch_alert_store_save_seconds_max", (double)as->save_ms_max / 1000.0);
+	family(b, "fdwatch_alert_store_save_pending_seconds", "gauge",
+	       "How long the write of the alert state file in flight has waited (0: none); "
+	       "the file is stale meanwhile.");
+	sample_f(b, "fdwatch_alert_store_save_pending_seconds",
+		 (double)as->save_pending_ms / 1000.0);
 	counter(b, "fdwatch_alert_store_load_errors_total",
 		"Corrupt alert state files (or entries) set aside at start.", as->load_errors);
 	gauge(b, "fdwatch_leak_detector_processes", "Processes with leak detector state.",

@@ -751,6 +751,7 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 		    { "saves", st->alerts.saves }, { "save_errors", st->alerts.save_errors },
 		    { "save_ms_last", st->alerts.save_ms_last },
 		    { "save_ms_max", st->alerts.save_ms_max },
+		    { "save_pending_ms", st->alerts.save_pending_ms },
 		    { "detector_processes", st->leaks.procs },
 		    { "stack_processes", st->leaks.watching }), ok);
 }

@@ -91,6 +91,7 @@ static void collect_alerts(const struct fdw_alerts *a, const struct fdw_leaks *l
 
 	if (a) {
 		st->alerts = a->stats;
+		st->alerts.save_pending_ms = fdw_alerts_save_pending_ms(a, fdw_now_mono());
 		st->alerts_stored = a->n;
 		for (int k = 0; k < FDW_ALERT_KINDS; k++)
 			st->alerts_firing += a->stats.firing[k];

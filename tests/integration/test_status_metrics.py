@@ -103,6 +103,7 @@ STATUS_ONLY = {
     "fd_history.max_slots", "fd_history.max_bytes",  # bounds (like limits.*)
     "alerts.saves", "alerts.save_ms_last",
     "alerts.save_ms_max",  # fdwatch_alert_store_save_seconds_max: the same in seconds
+    "alerts.save_pending_ms",  # fdwatch_alert_store_save_pending_seconds: in seconds
 }
 # fdwatch_* families with no status figure (per-group, per-kind, live clients)
 METRICS_ONLY = {
@@ -110,6 +111,7 @@ METRICS_ONLY = {
     "fdwatch_alerts_fired_total", "fdwatch_alerts_resolved_total",
     "fdwatch_alert_store_load_errors_total",
     "fdwatch_alert_store_save_seconds_max",  # status alerts.save_ms_max, in seconds
+    "fdwatch_alert_store_save_pending_seconds",  # status alerts.save_pending_ms
     "fdwatch_open_fds", "fdwatch_processes", "fdwatch_process_open_fds_max",
     "fdwatch_fd_limit_usage_ratio", "fdwatch_leak_growing_processes",
     "fdwatch_leak_growth_rate", "fdwatch_leak_limit_eta_seconds",

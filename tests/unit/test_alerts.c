@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "alerts/alerts.h"
+#include "base/clock.h"
 #include "check.h"
 #include "sys/pidinfo.h"
 
@@ -681,11 +682,13 @@ static void test_save_job(void)
 	CHECK(j != NULL);
 	CHECK(!s.dirty && s.saving);
 	CHECK(fdw_alerts_save_begin(&s) == NULL); /* one in flight at a time */
-	CHECK_EQ(fdw_alerts_save(&s), 0);	  /* ... nor a synchronous one */
 	/* the loop goes on while the writer runs */
 	CHECK_EQ(json_object_set_new(a->evidence, "fds", json_integer(900)), 0);
 	CHECK(fdw_alerts_fire(&s, FDW_ALERT_LIMIT_HIT, &q, 11.0, "emfile", NULL) != NULL);
 	CHECK(s.dirty);
+	CHECK(fdw_alerts_save_begin(&s) == NULL); /* still one at a time */
+	CHECK_EQ(fdw_alerts_save(&s), -EBUSY);	  /* ... nor a synchronous one */
+	CHECK_EQ(s.stats.save_errors, 0);
 	fdw_alerts_save_write(j);
 	CHECK_EQ(fdw_alerts_save_end(&s, j), 0);
 	CHECK(!s.saving && s.dirty); /* the later change still to save */
@@ -724,13 +727,46 @@ static void test_save_job(void)
 	(void)unlink(tmp);
 	CHECK(s.dirty && !s.saving && s.save_failing);
 	CHECK_EQ(s.stats.save_errors, 1);
-	/* a job no thread took: the same */
+	/* a job no thread took: the same, and it took no time */
+	s.stats.save_ms_last = 77;
 	j = fdw_alerts_save_begin(&s);
 	CHECK(j != NULL);
 	if (j)
 		fdw_alerts_save_cancel(&s, j, -ENOMEM);
 	CHECK(s.dirty && !s.saving);
 	CHECK_EQ(s.stats.save_errors, 2);
+	CHECK_EQ(s.stats.save_ms_last, 77);
+
+	/* a write that waits on the disk: its age is shown, and past a
+	 * minute it is said once; its end is said too */
+	{
+		char *log = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&log, &len);
+
+		CHECK(f != NULL);
+		s.log = f;
+		CHECK_EQ(fdw_alerts_save_pending_ms(&s, fdw_now_mono()), 0); /* none */
+		j = fdw_alerts_save_begin(&s);
+		CHECK(j != NULL);
+		CHECK_EQ(fdw_alerts_save_pending_ms(&s, s.save_started_ns + 5000000000ull), 5000);
+		fdw_alerts_tick(&s, 13.0);
+		s.save_started_ns -= (FDW_ALERT_SAVE_STALL_MS + 1000) * 1000000ull;
+		fdw_alerts_tick(&s, 14.0);
+		fdw_alerts_tick(&s, 15.0);
+		if (j) {
+			fdw_alerts_save_write(j);
+			CHECK_EQ(fdw_alerts_save_end(&s, j), 0);
+		}
+		CHECK_EQ(fdw_alerts_save_pending_ms(&s, fdw_now_mono()), 0);
+		s.log = NULL;
+		fclose(f);
+		CHECK(log && strstr(log, "has waited on the disk for 60 s") &&
+		      !strstr(strstr(log, "has waited on the disk") + 1, "has waited on the disk"));
+		CHECK(log && strstr(log, "that waited ended after 61 s") != NULL);
+		free(log);
+		s.dirty = true;
+	}
 	/* and the retry writes what the failed ones held */
 	CHECK_EQ(fdw_alerts_save(&s), 0);
 	CHECK(!s.dirty && !s.save_failing);
