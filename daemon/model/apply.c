@@ -149,7 +149,7 @@ static struct fdw_task *event_task(struct fdw_model *m, const struct fdw_event *
 		/* other threads may have changed the old table between the
 		 * kernel's copy and this event: re-read */
 		if (t)
-			(void)fdw__table_resync(m, nt, ev->tid, ev->ts);
+			fdw__table_want_resync(m, nt, ev->tid, ev->ts, NULL);
 	}
 	return task;
 }
@@ -424,7 +424,7 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 	 * syscall's, or a later one's (whose record then says so) */
 	if (ev->flags & FDW_F_TRUNCATED) {
 		origin.flags |= FDW_ORIGIN_READ;
-		(void)fdw__table_resync_as(m, task->table, ev->tid, ev->ts, &origin);
+		fdw__table_want_resync(m, task->table, ev->tid, ev->ts, &origin);
 	}
 	/* fanotify's event fds take the group's event_f_flags, which only the
 	 * kernel still knows: read the bit */
@@ -441,7 +441,7 @@ static void apply_uring(struct fdw_model *m, struct fdw_task *task, const struct
 	switch (ev->aux) {
 	case 10: /* IORING_OP_RECVMSG: SCM_RIGHTS may have installed fds */
 		origin.flags |= FDW_ORIGIN_READ;
-		(void)fdw__table_resync_as(m, task->table, ev->tid, ev->ts, &origin);
+		fdw__table_want_resync(m, task->table, ev->tid, ev->ts, &origin);
 		break;
 	case 13: /* IORING_OP_ACCEPT */
 	case 18: /* IORING_OP_OPENAT */
@@ -452,7 +452,7 @@ static void apply_uring(struct fdw_model *m, struct fdw_task *task, const struct
 		(void)fdw__resolve_fd(m, task->table, ev->tid, (int)ev->ret, &origin);
 		break;
 	default: /* IORING_OP_CLOSE, IORING_OP_PIPE: numbers not observable */
-		(void)fdw__table_resync(m, task->table, ev->tid, ev->ts);
+		fdw__table_want_resync(m, task->table, ev->tid, ev->ts, NULL);
 		break;
 	}
 }
@@ -678,7 +678,7 @@ static void apply_fork(struct fdw_model *m, const struct fdw_event *ev)
 	 * end), or other threads may have changed it around the fork (their
 	 * records can trail this one): read the child's own */
 	if (t != parent->table && (read_overlaps(parent->table, ev) || parent->table->users > 1))
-		(void)fdw__table_resync(m, t, ev->child_tid, ev->ts);
+		fdw__table_want_resync(m, t, ev->child_tid, ev->ts, NULL);
 }
 
 static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)

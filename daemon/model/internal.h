@@ -153,6 +153,11 @@ static inline int fdw__table_resync(struct fdw_model *m, struct fdw_table *t, ui
 	return fdw__table_resync_as(m, t, tid, now, NULL);
 }
 
+/* A record left t's numbers unknown: re-read now if cheap, else mark it
+ * stale and its process wanted (fdw_model_take_wanted). */
+void fdw__table_want_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now,
+			    const struct fdw_origin *new_origin);
+
 /* targets.c: name a new OFD from its record now, or queue it for a /proc
  * read at the end of the batch. */
 void fdw__resolve_target(struct fdw_model *m, const struct fdw_table *t, const char *comm,

@@ -298,6 +298,7 @@ void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
 	m->pending_search_budget = 1u << 18; /* a few ms of the loop: a task looked at is a cache miss */
 	m->max_history_bytes = 64u << 20;
 	m->max_fd_number = 1u << 20; /* the kernel's default nr_open */
+	m->inline_tokens_ns = FDW_INLINE_RESYNC_BURST_NS;
 	if (ops)
 		m->ops = *ops;
 }
@@ -366,6 +367,7 @@ void fdw_model_free(struct fdw_model *m)
 	fdw__origin_forget_last(m);
 	fdw_strtab_free(&m->strings);
 	free(m->pending);
+	free(m->wanted);
 	m->pending = NULL;
 	m->npending = m->pending_cap = 0;
 }

@@ -305,6 +305,8 @@ struct fdw_table {
 			    * where the read was; a fork then copied a table
 			    * the read may not show */
 	uint64_t last_pos; /* ring position of the latest record applied to it */
+	uint64_t reread_at; /* CLOCK_MONOTONIC ns its last re-read ended (0: none) */
+	uint64_t reread_ns; /* ... and what it cost (read and apply) */
 	struct fdw_slot **blocks; /* the set's slot blocks (NULL: none used yet), mirrored */
 	struct fdw__fdset *set;
 	uint64_t created_ts;
@@ -459,6 +461,10 @@ struct fdw_model_stats {
 	uint64_t targets_skipped;  /* ... and were closed before (no read) */
 	uint64_t targets_unsearched; /* ... moved, not looked for: past a flush's
 				      * pending_search_budget (the record's name stays) */
+	uint64_t resyncs_asked;	   /* re-reads records asked for (io_uring close,
+				    * SCM_RIGHTS past the record, forks beside threads,
+				    * table splits) ... */
+	uint64_t resyncs_deferred; /* ... not done at once: queued (fdw_model_take_wanted) */
 };
 
 /* A new fd whose target is read at the next fdw_model_flush_pending(). */
@@ -503,7 +509,46 @@ struct fdw_model {
 	struct fdw__ofd_index *scan_cands; /* OFD candidates during the start-up scan */
 	struct fdw_pending_target *pending; /* fdw_model_flush_pending() */
 	uint32_t npending, pending_cap;
+	/* re-reads records asked for, inline within a budget, else wanted */
+	int64_t inline_tokens_ns;  /* what inline re-reads may still take */
+	uint64_t inline_refill_ns; /* CLOCK_MONOTONIC of the last refill */
+	uint32_t *wanted;	   /* pids whose table a record wants re-read */
+	size_t nwanted, wanted_cap;
 };
+
+/*
+ * Re-reads asked for by records. A table is re-read at once only when it is
+ * small (< FDW_INLINE_RESYNC_MAX_FDS), its last re-read was long enough ago
+ * (fdw_model_resync_due) and the model's inline budget allows (a tenth of
+ * the time, FDW_INLINE_RESYNC_BURST_NS at once); otherwise it is marked
+ * stale and its pid wanted: fdw_model_take_wanted() hands it to the
+ * pipeline's queue (budgeted per drain, big tables off the loop).
+ */
+#define FDW_INLINE_RESYNC_MAX_FDS 512
+#define FDW_INLINE_RESYNC_BURST_NS (20 * 1000000ll)
+/* A table whose re-read takes FDW_RESYNC_FREE_NS or more is re-read at
+ * most this fraction of the time: after a re-read that took d, the next
+ * waits (FDW_RESYNC_DUTY - 1) * d, but never more than FDW_RESYNC_WAIT_MAX_NS
+ * (a 15,000-fd table takes about a second to read: it would stay stale 9 s
+ * after its process calmed down). Cheaper ones are always due. */
+#define FDW_RESYNC_DUTY 10
+#define FDW_RESYNC_FREE_NS 1000000ull
+#define FDW_RESYNC_WAIT_MAX_NS 2000000000ull
+
+static inline bool fdw_model_resync_due(const struct fdw_table *t, uint64_t now_ns)
+{
+	uint64_t wait = (FDW_RESYNC_DUTY - 1) * t->reread_ns;
+
+	if (wait > FDW_RESYNC_WAIT_MAX_NS)
+		wait = FDW_RESYNC_WAIT_MAX_NS;
+	return !t->reread_at || t->reread_ns < FDW_RESYNC_FREE_NS || now_ns >= t->reread_at + wait;
+}
+
+/* The next pid a record wanted re-read (its table stale meanwhile), or 0. */
+static inline uint32_t fdw_model_take_wanted(struct fdw_model *m)
+{
+	return m->nwanted ? m->wanted[--m->nwanted] : 0;
+}
 
 void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops);
 void fdw_model_free(struct fdw_model *m);

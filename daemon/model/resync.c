@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/clock.h"
 #include "base/grow.h"
 #include "base/hash.h"
 #include "model/internal.h"
@@ -646,14 +647,75 @@ static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t 
 	return 0;
 }
 
+/* What a re-read cost, for fdw_model_resync_due(). */
+static void reread_done(struct fdw_table *t, uint64_t t0)
+{
+	t->reread_at = fdw_now_mono();
+	t->reread_ns = t->reread_at - t0;
+}
+
 int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now,
 			 const struct fdw_origin *new_origin)
 {
+	uint64_t t0 = fdw_now_mono();
+	int r;
+
 	if (!m->ops.read_table)
 		return -ENOTSUP;
-	return table_resync_with(m, t, tid, now, new_origin, ops_reader, &m->ops,
-				 m->ops.ring_position ? m->ops.ring_position(m->ops.userdata) : 0,
-				 0, true, NULL);
+	r = table_resync_with(m, t, tid, now, new_origin, ops_reader, &m->ops,
+			      m->ops.ring_position ? m->ops.ring_position(m->ops.userdata) : 0, 0,
+			      true, NULL);
+	reread_done(t, t0);
+	return r;
+}
+
+static int64_t inline_tokens(struct fdw_model *m, uint64_t now)
+{
+	if (now > m->inline_refill_ns) {
+		uint64_t add = (now - m->inline_refill_ns) / FDW_RESYNC_DUTY;
+
+		m->inline_tokens_ns = add >= (uint64_t)FDW_INLINE_RESYNC_BURST_NS
+					      ? FDW_INLINE_RESYNC_BURST_NS
+					      : m->inline_tokens_ns + (int64_t)add;
+		if (m->inline_tokens_ns > FDW_INLINE_RESYNC_BURST_NS)
+			m->inline_tokens_ns = FDW_INLINE_RESYNC_BURST_NS;
+		m->inline_refill_ns = now;
+	}
+	return m->inline_tokens_ns;
+}
+
+/*
+ * A record left table t's numbers unknown (io_uring's close and pipe,
+ * SCM_RIGHTS past the record's fds, a fork beside other threads, a table
+ * split). It was re-read here for every such record: a user's loop of them
+ * against a 19,000-fd table held the loop for 3 to 4 s at ten records a
+ * second. Now here only while it is cheap (see FDW_INLINE_RESYNC_MAX_FDS);
+ * else the table is stale until the pipeline's queue re-reads it.
+ */
+void fdw__table_want_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now,
+			    const struct fdw_origin *new_origin)
+{
+	uint64_t mono = fdw_now_mono();
+	struct fdw_task *task;
+
+	m->stats.resyncs_asked++;
+	if (t->nopen < FDW_INLINE_RESYNC_MAX_FDS && fdw_model_resync_due(t, mono) &&
+	    inline_tokens(m, mono) > 0) {
+		(void)fdw__table_resync_as(m, t, tid, now, new_origin);
+		m->inline_tokens_ns -= (int64_t)t->reread_ns;
+		return;
+	}
+	m->stats.resyncs_deferred++;
+	t->stale = true;
+	task = fdw_hashmap_get(&m->tasks, tid);
+	if (!task || !task->proc)
+		return; /* stale: the audit re-reads it */
+	for (size_t i = 0; i < m->nwanted; i++)
+		if (m->wanted[i] == task->proc->pid)
+			return;
+	if (FDW_GROW(m->wanted, m->nwanted, m->wanted_cap, 8) < 0)
+		return;
+	m->wanted[m->nwanted++] = task->proc->pid;
 }
 
 /* ---- tables read off the loop ------------------------------------------ */

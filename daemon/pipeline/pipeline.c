@@ -42,6 +42,7 @@ struct fdw_resync_job {
 	uint64_t table_id;
 	struct fdw_model_ops ops; /* a copy: the worker touches nothing else */
 	struct fdw_table_snapshot snap;
+	uint64_t read_ns; /* the worker's read: part of the table's re-read cost */
 };
 
 /* A scan of /proc's pids after lost records (discover_work, off the loop). */
@@ -178,6 +179,9 @@ int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64
 	p->last_ts = ev.ts;
 	fdw_model_apply(p->model, &ev);
 	fork_check_stale(p, &ev);
+	/* tables the record left unknown and too dear to read at once */
+	while (p->model->nwanted)
+		resync_enqueue(p, fdw_model_take_wanted(p->model));
 	fdw_capture_fanotify_event(p->capture, &ev);
 	proc = fdw_model_event_proc(p->model, &ev);
 	he = fdw_history_push(p->history, &ev, proc ? proc->comm : ev.comm);
@@ -276,11 +280,30 @@ static void resync_enqueue(struct fdw_pipeline *p, uint32_t pid)
 
 static void resync_some(struct fdw_pipeline *p);
 
+/*
+ * A table is re-read at most a tenth of the time (fdw_model_resync_due):
+ * records that keep leaving a big table unknown (io_uring closes, a fork
+ * loop beside a thread) would otherwise have it read back to back. Counted
+ * each time one is put back.
+ */
+static bool resync_due(struct fdw_pipeline *p, uint32_t pid, uint64_t now)
+{
+	struct fdw_proc *proc = fdw_model_proc(p->model, pid);
+	struct fdw_table *t = proc ? fdw_model_proc_table(p->model, proc) : NULL;
+
+	if (!t || fdw_model_resync_due(t, now))
+		return true;
+	p->stats.resync_waits++;
+	return false;
+}
+
 static void job_work(void *arg)
 {
 	struct fdw_resync_job *job = arg;
+	uint64_t t0 = fdw_now_mono();
 
 	fdw_model_snapshot_read(&job->ops, &job->snap);
+	job->read_ns = fdw_now_mono() - t0;
 }
 
 static void job_forget(struct fdw_pipeline *p, struct fdw_resync_job *job)
@@ -299,6 +322,7 @@ static void job_done(void *arg)
 	struct fdw_pipeline *p = job->p;
 	struct fdw_proc *proc;
 	struct fdw_table *t;
+	uint64_t t0;
 	int r;
 
 	if (!p)
@@ -314,7 +338,12 @@ static void job_done(void *arg)
 		resync_enqueue(p, job->pid);
 		goto out;
 	}
+	t0 = fdw_now_mono();
 	r = fdw_model_snapshot_apply(p->model, t, &job->snap);
+	/* what it cost, the worker's read included, applied or not: a big
+	 * table is read a tenth of the time at most (fdw_model_resync_due) */
+	t->reread_at = fdw_now_mono();
+	t->reread_ns = t->reread_at - t0 + job->read_ns;
 	if (r == -ESTALE) {
 		p->stats.resync_retried++;
 		resync_enqueue(p, job->pid);
@@ -398,8 +427,9 @@ static void resync_some(struct fdw_pipeline *p)
 
 		if (p->offload && p->njobs == FDW_RESYNC_JOBS_MAX)
 			break; /* the next drain, or a job's end, takes it */
-		if (p->offload && job_running(p, pid)) {
-			/* read again once its read ends: to the back, so the
+		if ((p->offload && job_running(p, pid)) || !resync_due(p, pid, t0)) {
+			/* read again once its read ends, or once its last read
+			 * is a tenth of the time since: to the back, so the
 			 * tables behind it (its children's) are not held */
 			q->head = (q->head + 1) % q->cap;
 			q->v[(q->head + q->n - 1) % q->cap] = pid;

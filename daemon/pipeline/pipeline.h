@@ -34,6 +34,8 @@ struct fdw_pipeline_stats {
 	uint64_t resync_refused;  /* re-reads not queued (out of memory): left stale */
 	uint64_t resync_offloaded; /* re-reads done off the loop */
 	uint64_t resync_retried;   /* ... read again: the table changed meanwhile */
+	uint64_t resync_waits;	   /* queued re-reads put back: the table's last
+				    * read was too recent (fdw_model_resync_due) */
 	uint64_t loop_lag_max_ms; /* the loop's worst lateness, set by daemon.c's tick */
 	bool scan_snapshot;	  /* the start-up scan read the BPF snapshot (else /proc) */
 	uint64_t scan_fds;	  /* fds the snapshot held */

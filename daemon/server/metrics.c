@@ -483,6 +483,21 @@ static void render_self(struct sb *b)
 
 /* ---- the snapshot -------------------------------------------------------------------- */
 
+/* A counter family with one sample per (label value, count). */
+struct labelled {
+	const char *value;
+	uint64_t n;
+};
+
+static void labelled_counters(struct sb *b, const char *name, const char *label,
+			      const char *help, const struct labelled *v, size_t nv)
+{
+	family(b, name, "counter", help);
+	for (size_t i = 0; i < nv; i++)
+		sb_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, v[i].value,
+			  (unsigned long long)v[i].n);
+}
+
 static void render_health(struct sb *b, const struct fdw_stats *st)
 {
 	family(b, "fdwatch_build_info", "gauge", "fdwatchd's version (the value is 1).");
@@ -515,6 +530,22 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 	gauge(b, "fdwatch_stale_tables", "Tables known to be wrong until re-read.",
 	      st->stale_tables);
 	counter(b, "fdwatch_resyncs_total", "Tables re-read from /proc.", st->resyncs);
+	{
+		const struct labelled rereads[] = {
+			{ "inline", st->rereads_inline },
+			{ "deferred", st->rereads_deferred },
+		};
+
+		labelled_counters(b, "fdwatch_rereads_asked_total", "when",
+				  "Re-reads records asked for (io_uring close, SCM_RIGHTS past the "
+				  "record, forks beside threads, table splits): done at once, or "
+				  "queued (the table stale meanwhile).",
+				  rereads, sizeof(rereads) / sizeof(rereads[0]));
+	}
+	counter(b, "fdwatch_reread_waits_total",
+		"Queued re-reads put back: the table was read too recently (a tenth of the "
+		"time at most).",
+		st->reread_waits);
 	counter(b, "fdwatch_resync_failures_total", "fds a re-read could not read.",
 		st->resync_failed);
 	counter(b, "fdwatch_model_anomalies_total",
@@ -551,21 +582,6 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 	      "histories and fork children).", st->origins);
 	gauge(b, "fdwatch_origin_bytes", "The blocks holding the provenance records.",
 	      st->origin_bytes);
-}
-
-/* A counter family with one sample per (label value, count). */
-struct labelled {
-	const char *value;
-	uint64_t n;
-};
-
-static void labelled_counters(struct sb *b, const char *name, const char *label,
-			      const char *help, const struct labelled *v, size_t nv)
-{
-	family(b, name, "counter", help);
-	for (size_t i = 0; i < nv; i++)
-		sb_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, v[i].value,
-			  (unsigned long long)v[i].n);
 }
 
 /* What lost records made the daemon do (status `loss`). */

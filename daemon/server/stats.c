@@ -51,6 +51,8 @@ static int collect_model(struct fdw_model *m, struct fdw_stats *st)
 	st->fds = ms->fds;
 	st->ofds = ms->ofds;
 	st->resyncs = ms->resyncs;
+	st->rereads_inline = ms->resyncs_asked - ms->resyncs_deferred;
+	st->rereads_deferred = ms->resyncs_deferred;
 	st->resync_failed = ms->resync_failed;
 	st->anomalies = ms->anomalies;
 	st->stale_closes = ms->stale_closes;
@@ -141,6 +143,7 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 		st.discovered = deps->pipeline->stats.discovered;
 		st.discover_deferred = deps->pipeline->stats.discover_deferred;
 		st.forks_stale = deps->pipeline->stats.forks_stale;
+		st.reread_waits = deps->pipeline->stats.resync_waits;
 		st.ring_backlog_bytes = fdw_pipeline_backlog(deps->pipeline);
 		st.drains_partial = deps->pipeline->stats.drains_partial;
 		st.ring_wakeups = fdw_pipeline_wakeups(deps->pipeline);

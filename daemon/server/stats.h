@@ -39,6 +39,9 @@ struct fdw_stats {
 	uint64_t loss_resyncs, resync_refused, ghosts_dropped, discover_runs, discovered,
 		discover_deferred, forks_stale;
 	uint64_t verify_missing; /* live processes a verify found the model lacked */
+	/* re-reads records asked for: done at once, queued; queued ones put
+	 * back because the table was read too recently */
+	uint64_t rereads_inline, rereads_deferred, reread_waits;
 	uint64_t ring_backlog_bytes; /* records committed, not applied yet */
 	uint64_t drains_partial;     /* status/metrics answered before catching up */
 	uint64_t ring_wakeups;	     /* the probes woke the daemon: the ring was filling */

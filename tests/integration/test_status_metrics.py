@@ -87,6 +87,9 @@ MAP = [
     ("fd_history.refused", 'fdwatch_dropped_total{resource="fd_histories"}', "counter"),
     ("dropped.target_searches", 'fdwatch_dropped_total{resource="target_searches"}', "counter"),
     ("memory.origin_bytes", "fdwatch_origin_bytes", "gauge"),
+    ("rereads.inline", 'fdwatch_rereads_asked_total{when="inline"}', "counter"),
+    ("rereads.deferred", 'fdwatch_rereads_asked_total{when="deferred"}', "counter"),
+    ("rereads.waits", "fdwatch_reread_waits_total", "counter"),
 ] + [(f"loss.{k}", f'fdwatch_loss_recovery_total{{action="{k}"}}', "counter")
      for k in ("resyncs", "resyncs_refused", "ghosts_dropped", "scans", "found",
                "found_deferred", "forks_stale", "verify_missing")]

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "base/hash.h"
+#include "base/clock.h"
 #include "model/model.h"
 #include "capture/syscalls.h"
 
@@ -2501,6 +2502,93 @@ static void test_inode_names(void)
 	fdw_model_free(&m);
 }
 
+/*
+ * Records that leave a table's numbers unknown (here io_uring's close)
+ * re-read it at once only while that is cheap: a small table, within the
+ * model's inline budget. A big one, or past the budget, is marked stale
+ * and its process wanted (once), for the pipeline's queue; a big table's
+ * re-reads are spaced (a tenth of the time). A user's loop of io_uring
+ * closes against a 19,000-fd table re-read it on the loop per record.
+ */
+static void test_rereads_asked(void)
+{
+	struct fdw_model m;
+	struct fdw_event ev;
+	struct fdw_table *t;
+	unsigned int reads;
+	uint64_t now;
+
+	model_new(&m);
+	start_proc(&m);
+	t = fdw_model_proc_table(&m, fdw_model_proc(&m, PID));
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	/* small: read here, not wanted */
+	reads = read_table_calls;
+	ev = sys(PID, FILES, 0, 0, 0, 0, 0);
+	ev.type = FDW_REC_URING;
+	ev.aux = 19; /* IORING_OP_CLOSE */
+	apply(&m, ev);
+	t = fdw_model_proc_table(&m, fdw_model_proc(&m, PID));
+	CHECK_EQ(read_table_calls, reads + 1);
+	CHECK(t && !t->stale);
+	CHECK_EQ(m.nwanted, 0);
+	CHECK_EQ(m.stats.resyncs_asked, 1);
+	CHECK_EQ(m.stats.resyncs_deferred, 0);
+
+	/* past the inline budget: wanted, stale, not read */
+	m.inline_tokens_ns = 0;
+	m.inline_refill_ns = fdw_now_mono() + 60 * 1000000000ull; /* no refill */
+	reads = read_table_calls;
+	ev = sys(PID, FILES, 0, 0, 0, 0, 0);
+	ev.type = FDW_REC_URING;
+	ev.aux = 19;
+	apply(&m, ev);
+	CHECK_EQ(read_table_calls, reads);
+	CHECK(t && t->stale);
+	CHECK_EQ(m.stats.resyncs_deferred, 1);
+	/* asked again before the pipeline took it: wanted once */
+	apply(&m, ev);
+	CHECK_EQ(m.nwanted, 1);
+	CHECK_EQ(fdw_model_take_wanted(&m), PID);
+	CHECK_EQ(fdw_model_take_wanted(&m), 0);
+	CHECK_EQ(m.stats.resyncs_deferred, 2);
+
+	/* big: never here, whatever the budget */
+	m.inline_tokens_ns = FDW_INLINE_RESYNC_BURST_NS;
+	m.inline_refill_ns = 0;
+	for (int fd = 3; fd < 3 + FDW_INLINE_RESYNC_MAX_FDS; fd++)
+		fake_set(fd, "/many", 600, false);
+	CHECK_EQ(fdw_model_resync(&m, t, PID), 0);
+	t = fdw_model_proc_table(&m, fdw_model_proc(&m, PID));
+	CHECK(t && t->nopen >= FDW_INLINE_RESYNC_MAX_FDS);
+	reads = read_table_calls;
+	apply(&m, ev);
+	CHECK_EQ(read_table_calls, reads);
+	CHECK(t && t->stale);
+	CHECK_EQ(fdw_model_take_wanted(&m), PID);
+
+	/* a table whose read costs 50 ms waits 450 ms for the next; one
+	 * under a millisecond never waits */
+	now = fdw_now_mono();
+	if (t) {
+		t->reread_at = now;
+		t->reread_ns = 50 * 1000000ull;
+		CHECK(!fdw_model_resync_due(t, now + 449 * 1000000ull));
+		CHECK(fdw_model_resync_due(t, now + 450 * 1000000ull));
+		t->reread_ns = 900000;
+		CHECK(fdw_model_resync_due(t, now));
+		/* a 1 s read waits 2 s, not 9 */
+		t->reread_ns = 1000000000ull;
+		CHECK(!fdw_model_resync_due(t, now + 1999 * 1000000ull));
+		CHECK(fdw_model_resync_due(t, now + 2000 * 1000000ull));
+	}
+	for (int fd = 3; fd < 3 + FDW_INLINE_RESYNC_MAX_FDS; fd++)
+		fake[fd].open = false;
+	fdw_model_free(&m);
+}
+
 int main(void)
 {
 	test_inode_names();
@@ -2536,6 +2624,7 @@ int main(void)
 	test_bounds();
 	test_double_close();
 	test_fork_during_read();
+	test_rereads_asked();
 	test_observers();
 	test_observer_limit();
 	return check_summary();
