@@ -84,6 +84,7 @@ struct leak_exec_log {
 		int fd;
 		uint64_t ofd; /* the model's OFD id; 0: any (recovered from the state file) */
 		bool race;    /* its creator set close-on-exec after the fork: too late */
+		bool confirmed; /* looked at for a lock (exec_confirm) and kept */
 	} fds[LEAK_EXEC_FDS];
 	struct {
 		uint32_t pid;

@@ -31,7 +31,23 @@
  *                   open got, and shells make their own fds close-on-exec;
  *   made inheritable  its close-on-exec bit was cleared on purpose (F_SETFD,
  *                   FIONCLEX: python's pass_fds, make's jobserver pipe
- *                   handed to a recursive make).
+ *                   handed to a recursive make);
+ *   locked          it holds a lock when the leak is confirmed: flock(2)
+ *                   or an OFD lock on its open file description, or a
+ *                   POSIX lock of the process to blame. A lock wrapper
+ *                   opens, locks, forks and lets the command it runs
+ *                   inherit the fd, so that the lock is held until the
+ *                   command is done (flock(1) FILE CMD, lockrun; chpst -l,
+ *                   setlock and with-lock-ex exec without a fork: set up).
+ *                   The kernel's word, not the model's (which traces no
+ *                   flock(2) and would have to follow every release):
+ *                   /proc/PID/fdinfo/FD's "lock:" lines, read for the fds
+ *                   of an alert about to fire, once each (exec_confirm), at
+ *                   a tick, not per event. Not for the race form: a
+ *                   creator that made its copy close-on-exec did not mean
+ *                   to hand the lock over. Excused too, wrongly: a daemon
+ *                   that keeps its pidfile locked without close-on-exec
+ *                   and spawns helpers (which keep its lock after it dies).
  *
  * What is left: an fd created (open, socket, pipe, accept, SCM_RIGHTS, dup
  * to the lowest number) without close-on-exec by a process, copied by
@@ -102,6 +118,7 @@ static void exec_note_fd(struct fdw_leaks *l, struct leak_exec *x, int fd,
 	x->log->fds[x->nfds].fd = fd;
 	x->log->fds[x->nfds].ofd = fdw_ofd_id(fdw_slot_ofd(slot));
 	x->log->fds[x->nfds].race = race;
+	x->log->fds[x->nfds].confirmed = false;
 	x->nfds++;
 	x->nrace += race;
 	if (!x->leaked)
@@ -216,6 +233,86 @@ static void exec_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const stru
 	exec_note_fd(l, x, fd, slot, ev->ts, exec_race_form(l, owner, fd, slot));
 }
 
+/* ---- confirming: locks ---------------------------------------------------- */
+
+/* Does `p` hold fd `fd` on the OFD with id `ofd` (0: any), as the model
+ * has it? Its inode then (0 unknown) in *ino. */
+static bool exec_holds(struct fdw_leaks *l, struct fdw_proc *p, int fd, uint64_t ofd,
+		       uint64_t *ino)
+{
+	const struct fdw_slot *s = fdw_table_slot(fdw_model_proc_table(l->m, p), fd);
+	const struct fdw_ofd *o = fdw_slot_ofd(s);
+
+	if (!fdw_slot_open(s) || !o || (ofd && fdw_ofd_id(o) != ofd))
+		return false;
+	*ino = o->ino;
+	return true;
+}
+
+/*
+ * Does leaked fd k hold a lock? Asked of `p` (the process to blame) while
+ * it holds the fd on that OFD (its POSIX locks show only there), else of
+ * the newest child that does (the creator closed its copy; a flock or OFD
+ * lock shows in every holder). 1, 0, or -errno when nobody could tell.
+ */
+static int exec_fd_locked(struct fdw_leaks *l, struct fdw_proc *p, struct leak_exec *x,
+			  unsigned int k)
+{
+	int fd = x->log->fds[k].fd, r = -ESRCH;
+	uint64_t ofd = x->log->fds[k].ofd, ino;
+
+	if (exec_holds(l, p, fd, ofd, &ino))
+		r = l->ops.read_fd_locked(l->ops.userdata, p->pid, fd, ino);
+	for (unsigned int c = 1; r < 0 && c <= x->nchildren; c++) {
+		struct fdw_proc *kid = fdw_model_proc(l->m, CHILD(x, c)->pid);
+
+		if (kid && kid != p && exec_holds(l, kid, fd, ofd, &ino))
+			r = l->ops.read_fd_locked(l->ops.userdata, kid->pid, fd, ino);
+	}
+	return r;
+}
+
+/* Forget leaked fd k: its log entry and its evidence. */
+static void exec_drop_fd(struct leak_exec *x, unsigned int k)
+{
+	size_t n = json_array_size(x->leaked), i = n;
+
+	/* the evidence is in the log's order, unless an allocation failed */
+	if (n == x->nfds)
+		i = k;
+	for (size_t j = 0; i == n && j < n; j++)
+		if (json_integer_value(json_object_get(json_array_get(x->leaked, j), "fd")) ==
+		    x->log->fds[k].fd)
+			i = j;
+	if (i < n)
+		(void)json_array_remove(x->leaked, i);
+	memmove(&x->log->fds[k], &x->log->fds[k + 1], (x->nfds - k - 1) * sizeof(x->log->fds[0]));
+	x->nfds--;
+}
+
+/*
+ * The leaked fds not looked at yet, before they are reported: those that
+ * hold a lock were handed over on purpose (the top of the file) and are
+ * dropped; an fd whose lock cannot be read is kept (reported). One
+ * fdinfo read per new fd of an alert about to fire or be refreshed.
+ * Returns how many fds are left.
+ */
+static unsigned int exec_confirm(struct fdw_leaks *l, struct fdw_proc *p, struct leak_exec *x)
+{
+	unsigned int k = 0;
+
+	while (k < x->nfds) {
+		if (x->log->fds[k].confirmed || x->log->fds[k].race || !l->ops.read_fd_locked ||
+		    exec_fd_locked(l, p, x, k) != 1) {
+			x->log->fds[k++].confirmed = true;
+			continue;
+		}
+		exec_drop_fd(x, k);
+		l->stats.exec_fds_excused++;
+	}
+	return x->nfds;
+}
+
 /* ---- the alert ------------------------------------------------------------ */
 
 static void exec_summary(const struct leak_exec *x, char *summary, size_t len)
@@ -313,8 +410,15 @@ static void exec_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc 
 
 	if (x->pending) {
 		/* not yet: a shell that runs a command and exits is no news */
-		if (a || now - x->pending_since >= (uint64_t)l->cfg.exec_min_age * FDW_NSEC_PER_SEC)
-			exec_fire(l, p, st, now, now_real);
+		if (!a && now - x->pending_since < (uint64_t)l->cfg.exec_min_age * FDW_NSEC_PER_SEC)
+			return;
+		if (!exec_confirm(l, p, x) && !a) {
+			/* every fd held a lock: nothing to report */
+			x->pending = false;
+			exec_reset(x);
+			return;
+		}
+		exec_fire(l, p, st, now, now_real);
 		return;
 	}
 	if (!a)
@@ -348,6 +452,7 @@ static void exec_new(struct fdw_leaks *l, struct leak_proc *st, uint64_t now)
 		x->log->fds[x->nfds].fd = (int)json_integer_value(json_object_get(o, "fd"));
 		x->log->fds[x->nfds].ofd = 0;
 		x->log->fds[x->nfds].race = json_is_true(json_object_get(o, "race"));
+		x->log->fds[x->nfds].confirmed = true; /* reported before */
 		x->nrace += x->log->fds[x->nfds].race;
 		x->nfds++;
 	}

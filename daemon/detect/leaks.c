@@ -14,6 +14,7 @@
 
 #include "detect/detector.h"
 #include "sys/pidinfo.h"
+#include "sys/procfs.h"
 
 #define REVIEW_EVERY 5 /* ticks between checks of firing alerts' processes */
 
@@ -419,6 +420,11 @@ static int sys_read_exe(void *root, uint32_t pid, char *buf, size_t len)
 	return fdw_pid_exe_name(root, pid, buf, len);
 }
 
+static int sys_read_fd_locked(void *root, uint32_t pid, int fd, uint64_t ino)
+{
+	return fdw_proc_fd_locked(root, pid, fd, ino);
+}
+
 int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
 		  const struct fdw_leaks_deps *deps)
 {
@@ -444,6 +450,7 @@ int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
 		l->ops.read_unit = sys_read_unit;
 		l->ops.read_owner = sys_read_owner;
 		l->ops.read_exe = sys_read_exe;
+		l->ops.read_fd_locked = sys_read_fd_locked;
 		l->ops.userdata = (void *)deps->proc_root;
 	}
 	l->obs_idx = -1;

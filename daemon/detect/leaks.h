@@ -250,6 +250,9 @@ struct fdw_leak_ops {
 	/* the base name of the program it runs (sys/pidinfo.h
 	 * fdw_pid_exe_name); optional (NULL: only commands are matched) */
 	int (*read_exe)(void *userdata, uint32_t pid, char *buf, size_t len);
+	/* does fd hold a lock (sys/procfs.h fdw_proc_fd_locked: 1, 0 or
+	 * -errno; ino 0: any file); optional (NULL: locks are not looked at) */
+	int (*read_fd_locked)(void *userdata, uint32_t pid, int fd, uint64_t ino);
 	void *userdata;
 };
 
@@ -263,7 +266,7 @@ struct fdw_leak_stats {
 	uint64_t dropped_sites;	  /* sites beyond the bounds, summed over answers */
 	uint64_t dropped_exec_fds;/* exec-leaked fds beyond the per-exec bound */
 	uint64_t exec_fds_excused;/* fds through exec that blame nobody: passed
-				   * through, set up, made inheritable */
+				   * through, set up, made inheritable, locked */
 	uint64_t ticks;
 	/* races (races.c) */
 	uint64_t race_findings[8];  /* by kind: double-close, use-after-close,

@@ -138,6 +138,74 @@ int fdw_proc_read_fd(const char *root, uint32_t tid, int fd, struct fdw_fd_info 
 	return r;
 }
 
+/* A "lock:" line's kind, after "lock:\t<id>: " (fs/locks.c lock_get_status). */
+static bool fdinfo_lock_held(const char *line)
+{
+	static const char *const kinds[] = { "FLOCK ", "OFDLCK ", "POSIX " };
+
+	line += strspn(line, " \t");
+	line += strspn(line, "0123456789");
+	if (*line++ != ':')
+		return false;
+	line += strspn(line, " \t");
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strncmp(line, kinds[i], strlen(kinds[i])))
+			return true;
+	return false; /* LEASE, DELEG, "->" (a waiter: /proc/locks only) */
+}
+
+int fdw_proc_fd_locked(const char *root, uint32_t pid, int fd, uint64_t ino)
+{
+	char path[128], buf[4096];
+	size_t len = 0;
+	ssize_t n;
+	int f, r = 0;
+
+	if (fd < 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%u/fdinfo/%d", root ? root : "/proc", pid, fd);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0) {
+		r = -errno;
+		if (r != -ENOENT)
+			return r;
+		/* no such fd, or no such process */
+		snprintf(path, sizeof(path), "%s/%u", root ? root : "/proc", pid);
+		return access(path, F_OK) == 0 ? -ENOENT : -ESRCH;
+	}
+	/* the lock lines follow pos, flags, mnt_id, ino and come before the
+	 * file type's own (an inotify's watches, an eventfd's count) */
+	while (len < sizeof(buf) - 1) {
+		n = read(f, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(f);
+	if (r < 0)
+		return r;
+	buf[len] = '\0';
+	for (const char *line = buf; *line;) {
+		const char *nl = strchr(line, '\n');
+
+		/* "ino:" comes before the locks (older kernels have none) */
+		if (ino && !strncmp(line, "ino:", 4) && strtoull(line + 4, NULL, 10) != ino)
+			return 0;
+		if (!strncmp(line, "lock:", 5) && fdinfo_lock_held(line + 5))
+			return 1;
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	return 0;
+}
+
 /* ---- a /proc context with a cache of fd directories ---------------------- */
 
 #define FDW_PROCFS_DIR_CACHE 16

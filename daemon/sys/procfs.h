@@ -46,6 +46,19 @@ int fdw_procfs_read_target(struct fdw_procfs *pf, uint32_t tid, int fd, struct f
 /* kcmp(KCMP_FILES): 1 when two tasks share one file table. */
 int fdw_proc_same_table(uint32_t tid1, uint32_t tid2);
 
+/*
+ * Does fd `fd` of process `pid` hold a lock: a "lock:" line of FLOCK
+ * (flock(2)) or OFDLCK (F_OFD_SETLK: both held by the open file
+ * description, so shown for every fd on it, in every process) or POSIX
+ * (fcntl F_SETLK, lockf: shown only in the process that holds it) in
+ * ROOT/PID/fdinfo/FD. Leases and waiting requests are not locks held.
+ * `ino` (0: any) is the inode the caller means: an fd whose fdinfo names
+ * another (the number was reused since) holds none of its locks. 1 when
+ * it does, 0 when not, -errno (-ESRCH: no such process, -ENOENT: no such
+ * fd). root NULL: /proc.
+ */
+int fdw_proc_fd_locked(const char *root, uint32_t pid, int fd, uint64_t ino);
+
 /* Every open fd of task `tid`, in no particular order. */
 int fdw_proc_read_table(const char *root, uint32_t tid,
 			void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata);

@@ -620,11 +620,38 @@ static int fake_exe(void *u, uint32_t pid, char *buf, size_t len)
 	return 0;
 }
 
+/* What /proc/PID/fdinfo/FD says of locks (test_exec_locked): fake_locks[]
+ * answers for (pid, fd), with the inode the caller expects; any other fd
+ * holds none. */
+static struct {
+	uint32_t pid;
+	int fd;
+	uint64_t ino; /* what the caller must pass (0: anything) */
+	int answer;   /* 1, 0 or -errno */
+} fake_locks[8];
+static unsigned int fake_nlocks, fake_lock_reads;
+
+static int fake_fd_locked(void *u, uint32_t pid, int fd, uint64_t ino)
+{
+	fake_lock_reads++;
+	for (unsigned int i = 0; i < fake_nlocks; i++)
+		if (fake_locks[i].pid == pid && fake_locks[i].fd == fd)
+			return !fake_locks[i].ino || fake_locks[i].ino == ino ? fake_locks[i].answer : 0;
+	return 0;
+}
+
+static void fake_lock(uint32_t pid, int fd, uint64_t ino, int answer)
+{
+	if (fake_nlocks < sizeof(fake_locks) / sizeof(fake_locks[0]))
+		fake_locks[fake_nlocks++] = (typeof(fake_locks[0])){ pid, fd, ino, answer };
+}
+
 static const struct fdw_leak_ops fake_ops = {
 	.read_limit = fake_limit,
 	.read_start = fake_start,
 	.read_unit = fake_unit,
 	.read_exe = fake_exe,
+	.read_fd_locked = fake_fd_locked,
 };
 
 /* A model, an alert store (not persisted, silent) and the detectors on
@@ -1296,6 +1323,149 @@ static void test_exec_attribution(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/* The inode the model has for fd `fd` of `pid` (0: none). */
+static uint64_t ino_of(struct fdw_model *m, uint32_t pid, int fd)
+{
+	const struct fdw_slot *s = fdw_table_slot(fdw_model_proc_table(m, fdw_model_proc(m, pid)), fd);
+
+	return fdw_slot_ofd(s) ? fdw_slot_ofd(s)->ino : 0;
+}
+
+/*
+ * Lock wrappers: flock(1) FILE CMD opens FILE without close-on-exec, takes
+ * the lock, forks, and its child execs CMD with the fd, so that the lock
+ * is held while CMD runs. An fd that holds a lock (fdinfo's "lock:" lines)
+ * when the leak is confirmed is not reported; the lock is read then, once
+ * per fd, not at the exec. Everything else still fires: an unlocked fd
+ * beside a locked one, the race form on a locked fd, an fd whose lock
+ * cannot be read, and a lock on another file now at the same number.
+ */
+static void test_exec_locked(void)
+{
+	enum {
+		FLOCK = 7000, /* flock /tmp/x/lk sleep 25 */
+		SLEEP = 7001,
+		LEAKER = 7002, /* the same, without a lock: fires */
+		LKID = 7003,
+		MIXED = 7004, /* a locked fd and an unlocked one: fires for one */
+		MKID = 7005,
+		RACER = 7006, /* locked, but made close-on-exec after the fork */
+		RKID = 7007,
+		CLOSER = 7008, /* locked, closed in the creator after the spawn: */
+		CKID = 7009,   /* the lock is read in the child */
+		NOREAD = 7010, /* fdinfo cannot be read: fires */
+		NKID = 7011,
+		REUSED = 7012, /* the number holds another (locked) file by now */
+		UKID = 7013,
+	};
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_alert *a;
+	struct fdw_model m;
+	double real = 1.9e9;
+	uint64_t excused;
+
+	fdw_leak_config_default(&c);
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_min_age=5"), 0);
+	fake_soft = 65536;
+	fake_nlocks = 0;
+	l = leaks_setup(&m, &store, &c);
+	mono = NS;
+	start(&m, FLOCK);
+	do_open(&m, FLOCK, files_of(FLOCK), 3, "/tmp/x/lk", O_RDONLY | O_CREAT | O_NOCTTY);
+	fake_lock(FLOCK, 3, ino_of(&m, FLOCK, 3), 1);
+	CHECK(ino_of(&m, FLOCK, 3) != 0);
+	start(&m, LEAKER);
+	do_open(&m, LEAKER, files_of(LEAKER), 3, "/srv/secret.key", O_RDONLY);
+	start(&m, MIXED);
+	do_open(&m, MIXED, files_of(MIXED), 3, "/run/mixed.lock", O_RDWR | O_CREAT);
+	do_open(&m, MIXED, files_of(MIXED), 4, "/srv/mixed.db", O_RDWR);
+	fake_lock(MIXED, 3, ino_of(&m, MIXED, 3), 1);
+	start(&m, RACER);
+	do_open(&m, RACER, files_of(RACER), 3, "/run/racer.lock", O_RDWR | O_CREAT);
+	fake_lock(RACER, 3, 0, 1);
+	start(&m, CLOSER);
+	do_open(&m, CLOSER, files_of(CLOSER), 5, "/run/closer.lock", O_RDWR | O_CREAT);
+	fake_lock(CKID, 5, ino_of(&m, CLOSER, 5), 1); /* flock: every holder shows it */
+	start(&m, NOREAD);
+	do_open(&m, NOREAD, files_of(NOREAD), 3, "/run/noread.lock", O_RDWR | O_CREAT);
+	fake_lock(NOREAD, 3, 0, -EACCES);
+	start(&m, REUSED);
+	do_open(&m, REUSED, files_of(REUSED), 3, "/srv/reused", O_RDWR);
+	fake_lock(REUSED, 3, ino_of(&m, REUSED, 3) + 1, 1); /* fdinfo: another inode */
+	fake_lock_reads = 0;
+	excused = fdw_leaks_stats(l)->exec_fds_excused;
+
+	spawn(&m, FLOCK, SLEEP, "sleep");
+	spawn(&m, LEAKER, LKID, "helper");
+	spawn(&m, MIXED, MKID, "helper");
+	do_fork(&m, RACER, RKID);
+	SYS(&m, RACER, FDW_SYS_FCNTL, 0, 3, F_SETFD, FD_CLOEXEC);
+	do_exec(&m, RKID, "helper");
+	spawn(&m, CLOSER, CKID, "helper");
+	SYS(&m, CLOSER, FDW_SYS_CLOSE, 0, 5, 0, 0);
+	spawn(&m, NOREAD, NKID, "helper");
+	spawn(&m, REUSED, UKID, "helper");
+	/* nothing is read at the exec nor before exec_min_age */
+	for (int i = 0; i < 4; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_EQ(fake_lock_reads, 0);
+	CHECK_EQ(exec_alerts(&store), 0);
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	/* one read per fd: FLOCK, LEAKER, MIXED x2, CLOSER (in its child),
+	 * NOREAD (then in its child, which says no lock), REUSED; not
+	 * RACER's (the race form is no hand-over) */
+	CHECK_EQ(fake_lock_reads, 8);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, FLOCK, FLOCK * 10) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, CLOSER, CLOSER * 10) == NULL);
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 3); /* FLOCK, MIXED's 3, CLOSER */
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, LEAKER, LEAKER * 10) != NULL);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, MIXED, MIXED * 10);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+		CHECK_EQ(json_integer_value(json_object_get(a->evidence, "fds")), 1);
+		CHECK(strstr(a->summary, "1 fd without") != NULL);
+		CHECK(strstr(a->summary, "/run/mixed.lock") == NULL);
+	}
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, RACER, RACER * 10);
+	CHECK(a != NULL);
+	if (a)
+		CHECK(json_is_true(json_object_get(leaked_fd(a, 0), "race")));
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, NOREAD, NOREAD * 10) != NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, REUSED, REUSED * 10) != NULL);
+	CHECK_EQ(exec_alerts(&store), 5);
+
+	/* later ticks read nothing again; another command of the same
+	 * wrapper is looked at once more (the lock may be gone by then) */
+	for (int i = 0; i < 10; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_EQ(fake_lock_reads, 8);
+	spawn(&m, FLOCK, 7100, "sleep");
+	spawn(&m, MIXED, 7101, "helper"); /* firing already: confirmed at once */
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_EQ(fake_lock_reads, 9); /* MIXED's fd 3 again; 4 is known */
+	for (int i = 0; i < 5; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_EQ(fake_lock_reads, 10); /* FLOCK's, after exec_min_age */
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, FLOCK, FLOCK * 10) == NULL);
+	CHECK_EQ(exec_alerts(&store), 5);
+	/* the lock is released (flock -u) and a command gets the fd: a leak */
+	fake_nlocks = 0;
+	spawn(&m, FLOCK, 7102, "sleep");
+	for (int i = 0; i < 6; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, FLOCK, FLOCK * 10);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK(strstr(a->summary, "fd 3 /tmp/x/lk") != NULL);
+		CHECK_EQ(json_integer_value(json_object_get(a->evidence, "children_total")), 1);
+	}
+	leaks_teardown(l, &m, &store);
+}
+
 /* ---- the detector interface ---- */
 
 static char tick_order[64];
@@ -1835,6 +2005,7 @@ int main(void)
 	test_server_no_alert();
 	test_exec_leak();
 	test_exec_attribution();
+	test_exec_locked();
 	test_detector_interface();
 	test_races();
 	test_races_preclose();

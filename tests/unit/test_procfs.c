@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -325,6 +326,92 @@ static void test_fds(void)
 	free(fi);
 }
 
+/*
+ * Locks in fdinfo: "lock:" lines of FLOCK, OFDLCK and POSIX locks are
+ * locks held; a lease is not; neither is an fd whose inode is not the
+ * one asked about. Then the real kernel: flock(2) and OFD locks show in
+ * every holder of the open file description (a fork child too), a POSIX
+ * lock only in the process that took it.
+ */
+static void test_fd_locks(void)
+{
+	static const char head[] = "pos:\t0\nflags:\t0100001\nmnt_id:\t25\nino:\t4242\n";
+	char path[128], text[512];
+	struct stat st;
+	int f, p[2], r;
+	pid_t kid;
+
+	snprintf(text, sizeof(text), "%slock:\t1: FLOCK  ADVISORY  WRITE 77 fe:00:4242 0 EOF\n", head);
+	fake_fd(4321, 3, "/tmp/x/lk", text);
+	snprintf(text, sizeof(text), "%slock:\t1: OFDLCK ADVISORY  WRITE -1 fe:00:4242 0 EOF\n", head);
+	fake_fd(4321, 4, "/tmp/x/ofd", text);
+	snprintf(text, sizeof(text),
+		 "%slock:\t1: LEASE  ACTIVE    READ 77 fe:00:4242 0 EOF\n"
+		 "lock:\t2: POSIX  ADVISORY  READ 77 fe:00:4242 0 99\n", head);
+	fake_fd(4321, 5, "/tmp/x/posix", text);
+	snprintf(text, sizeof(text), "%slock:\t1: LEASE  ACTIVE    READ 77 fe:00:4242 0 EOF\n", head);
+	fake_fd(4321, 6, "/tmp/x/lease", text);
+	fake_fd(4321, 7, "/tmp/x/none", head);
+	fake_fd(4321, 8, "/tmp/x/old", "pos:\t0\nflags:\t01\nlock:\t1: FLOCK  ADVISORY  WRITE 77 "
+					  "fe:00:4242 0 EOF\n"); /* no ino: line */
+	CHECK_EQ(fdw_proc_fd_locked(root, 4321, 3, 4242), 1);
+	CHECK_EQ(fdw_proc_fd_locked(root, 4321, 3, 0), 1);
+	CHECK_EQ(fdw_proc_fd_locked(root, 4321, 3, 4243), 0); /* another file by now */
+	CHECK_EQ(fdw_proc_fd_locked(root, 4321, 4, 4242), 1);
+	CHECK_EQ(fdw_proc_fd_locked(root, 4321, 5, 4242), 1);
+	CHECK_EQ(fdw_proc_fd_locked(root, 4321, 6, 4242), 0);
+	CHECK_EQ(fdw_proc_fd_locked(root, 4321, 7, 4242), 0);
+	CHECK_EQ(fdw_proc_fd_locked(root, 4321, 8, 4242), 1);
+	CHECK_EQ(fdw_proc_fd_locked(root, 4321, 9, 0), -ENOENT);
+	CHECK_EQ(fdw_proc_fd_locked(root, 4399, 3, 0), -ESRCH);
+	CHECK_EQ(fdw_proc_fd_locked(root, 4321, -1, 0), -EINVAL);
+
+	/* the real kernel */
+	snprintf(path, sizeof(path), "%s/lock-file", root);
+	f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	CHECK(f >= 0);
+	if (f < 0)
+		return;
+	CHECK(fstat(f, &st) == 0);
+	CHECK_EQ(fdw_proc_fd_locked(NULL, (uint32_t)getpid(), f, st.st_ino), 0);
+	CHECK(flock(f, LOCK_EX) == 0);
+	CHECK_EQ(fdw_proc_fd_locked(NULL, (uint32_t)getpid(), f, st.st_ino), 1);
+	CHECK_EQ(fdw_proc_fd_locked(NULL, (uint32_t)getpid(), f, st.st_ino + 1), 0);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	kid = fork();
+	if (kid == 0) {
+		char c;
+
+		(void)close(p[1]);
+		_exit(read(p[0], &c, 1) < 0);
+	}
+	CHECK(kid > 0);
+	/* the child holds the OFD, and with it the flock */
+	CHECK_EQ(fdw_proc_fd_locked(NULL, (uint32_t)kid, f, st.st_ino), 1);
+	CHECK(flock(f, LOCK_UN) == 0);
+	CHECK_EQ(fdw_proc_fd_locked(NULL, (uint32_t)kid, f, st.st_ino), 0);
+	/* a POSIX lock is this process's, not the child's */
+	CHECK(lockf(f, F_LOCK, 0) == 0);
+	CHECK_EQ(fdw_proc_fd_locked(NULL, (uint32_t)getpid(), f, st.st_ino), 1);
+	CHECK_EQ(fdw_proc_fd_locked(NULL, (uint32_t)kid, f, st.st_ino), 0);
+	CHECK(lockf(f, F_ULOCK, 0) == 0);
+	CHECK_EQ(fdw_proc_fd_locked(NULL, (uint32_t)getpid(), f, st.st_ino), 0);
+#ifdef F_OFD_SETLK
+	{
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+		CHECK(fcntl(f, F_OFD_SETLK, &fl) == 0);
+		CHECK_EQ(fdw_proc_fd_locked(NULL, (uint32_t)kid, f, st.st_ino), 1);
+	}
+#endif
+	(void)close(p[1]);
+	(void)close(p[0]);
+	r = -1;
+	if (kid > 0)
+		CHECK(waitpid(kid, &r, 0) == kid && r == 0);
+	(void)close(f);
+}
+
 /* The cached reader: targets without fdinfo, directories kept open, a
  * tid whose directory was replaced (a reused id) read again, no fd leak. */
 static void test_procfs_cache(void)
@@ -527,6 +614,7 @@ int main(void)
 	test_lists();
 	test_exited(); /* after: its pids would be counted there */
 	test_fds();
+	test_fd_locks();
 	test_procfs_cache();
 	test_real_proc();
 	rm_tree(root);
