@@ -94,7 +94,15 @@ static const struct {
 	  "\n"
 	  "What to do: open with O_CLOEXEC (SOCK_CLOEXEC, pipe2(O_CLOEXEC),\n"
 	  "accept4(SOCK_CLOEXEC), F_DUPFD_CLOEXEC); pass what a child needs\n"
-	  "explicitly (posix_spawn file actions, subprocess pass_fds).\n" },
+	  "explicitly (posix_spawn file actions, subprocess pass_fds).\n"
+	  "\n"
+	  "Not reported: fds handed over on purpose. Those that went through an\n"
+	  "exec before, that the exec'ing process or a shell set up (cmd 3>file,\n"
+	  "exec 3>lock), that a parent put on a number it chose (dup2: socket\n"
+	  "activation), whose close-on-exec was cleared (F_SETFD, pass_fds), and\n"
+	  "those that hold a lock (flock(2), fcntl) unless their creator made\n"
+	  "its own copy close-on-exec: a lock wrapper such as `flock FILE CMD`\n"
+	  "gives CMD the locked fd so the lock is held while CMD runs.\n" },
 };
 
 int fdw_races_explain(FILE *f, const char *kind, bool json)
