@@ -50,5 +50,20 @@
 #define USERFAULTFD_IOC_NEW_ IO_(0xaa, 0x00)	/* linux/userfaultfd.h */
 #define KVM_CREATE_VM_ IO_(0xae, 0x01)		/* linux/kvm.h */
 #define KVM_CREATE_VCPU_ IO_(0xae, 0x41)
+#define KVM_GET_STATS_FD_ IO_(0xae, 0xce)
+#define SIOCGSKNS_ 0x894c			/* linux/sockios.h: a socket's net ns */
+#define TUNGETDEVNETNS_ IO_('T', 227)		/* linux/if_tun.h */
+/* _IOR/_IOW/_IOWR(type, nr, size): direction << 30 | size << 16 | type << 8 | nr */
+#define IOC_SIZE_MASK_ (0x3fffu << 16)
+#define IOC_(dir, type, nr, size) (((dir) << 30) | ((size) << 16) | ((type) << 8) | (nr))
+#define NS_MNT_GET_NEXT_ IOC_(2u, 0xb7, 11, 16) /* _IOR(NSIO, 11, struct mnt_ns_info) */
+#define NS_MNT_GET_PREV_ IOC_(2u, 0xb7, 12, 16)
+/* linux/seccomp.h: SECCOMP_IOWR(0, struct seccomp_notif), SECCOMP_IOW(3, addfd) */
+#define SECCOMP_IOCTL_NOTIF_RECV_ IOC_(3u, '!', 0, 80)
+#define SECCOMP_IOCTL_NOTIF_ADDFD_ IOC_(1u, '!', 3, 24)
+#define SECCOMP_ADDFD_FLAG_SEND_ (1u << 1)
+
+/* bpf(2) commands the vmlinux.h of an older kernel may lack */
+#define BPF_TOKEN_CREATE_ 36
 
 #endif /* FDWATCH_CONSTS_BPF_H */

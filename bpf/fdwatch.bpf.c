@@ -406,6 +406,7 @@ SYS_FD(fsopen, FDW_SYS_FSOPEN)
 SYS_FD(fsmount, FDW_SYS_FSMOUNT)
 SYS_FD(fspick, FDW_SYS_FSPICK)
 SYS_FD(open_tree, FDW_SYS_OPEN_TREE)
+SYS_FD(open_tree_attr, FDW_SYS_OPEN_TREE_ATTR) /* Linux 6.15+: optional */
 SYS_FD(mq_open, FDW_SYS_MQ_OPEN)
 
 /* The open family: the path is argument 0 (open, creat) or 1 (the *at ones). */
@@ -448,9 +449,188 @@ int exit_fcntl(struct trace_event_raw_sys_exit *ctx)
 	return sys_plain(ctx, FDW_SYS_FCNTL);
 }
 
+/* ---- seccomp user notifications: fds installed in another process ---- */
+
+#define MAX_NOTIFS 32 /* pending notifications of one filter walked */
+
+/* The struct file at `fd` of a table known by address only, NULL if none. */
+static __always_inline struct file *file_in(__u64 files_addr, int fd)
+{
+	struct files_struct *files = (struct files_struct *)files_addr;
+	struct file *file = NULL;
+	struct fdtable *fdt;
+
+	if (fd < 0 || !files)
+		return NULL;
+	fdt = BPF_CORE_READ(files, fdt);
+	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	if (bpf_probe_read_kernel(&file, sizeof(file), BPF_CORE_READ(fdt, fd) + fd))
+		return NULL;
+	return file;
+}
+
+/*
+ * The task that pending notification `id` of the listener `listener` (an
+ * anon file whose private_data is the struct seccomp_filter) stopped: the
+ * filter's list of struct seccomp_knotif, walked for at most MAX_NOTIFS
+ * entries. Reads are fault-safe; the id must match, so a listener being
+ * torn down meanwhile yields "not found", not a wrong task.
+ */
+static __always_inline bool notif_task(struct file *listener, __u64 id, __u64 *filter_out,
+				       struct notif_target *out)
+{
+	struct seccomp_filter *filter;
+	struct list_head *head, *pos;
+	struct notification *notif;
+	__u64 off = bpf_core_field_offset(struct seccomp_knotif, list);
+
+	*filter_out = 0;
+	if (!listener)
+		return false;
+	filter = BPF_CORE_READ(listener, private_data);
+	*filter_out = (__u64)filter;
+	notif = filter ? BPF_CORE_READ(filter, notif) : NULL;
+	if (!notif)
+		return false;
+	head = &notif->notifications;
+	pos = BPF_CORE_READ(notif, notifications.next);
+	for (int i = 0; i < MAX_NOTIFS; i++) {
+		struct seccomp_knotif *k;
+		struct task_struct *t;
+
+		if (!pos || pos == head)
+			return false;
+		k = (struct seccomp_knotif *)((char *)pos - off);
+		if (BPF_CORE_READ(k, id) == id) {
+			t = BPF_CORE_READ(k, task);
+			if (!t)
+				return false;
+			out->tgid = BPF_CORE_READ(t, tgid);
+			out->tid = BPF_CORE_READ(t, pid);
+			out->files = (__u64)BPF_CORE_READ(t, files);
+			return out->tgid != 0;
+		}
+		pos = BPF_CORE_READ(pos, next);
+	}
+	return false;
+}
+
+/*
+ * SECCOMP_IOCTL_NOTIF_RECV returned notification {id, pid, ...} to the
+ * supervisor: remember which task it stopped. The pid there is in the
+ * supervisor's pid namespace, so the task comes from the kernel's own
+ * list; when the list is longer than the walk, the pid stands in if the
+ * supervisor's namespace is the initial one (the daemon finds the process
+ * from the thread id).
+ */
+static __always_inline int seccomp_recv(struct pt_regs *regs)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct notif_target t = {};
+	struct notif_key key = {};
+	struct {
+		__u64 id;
+		__u32 pid;
+	} un;
+
+	if (bpf_probe_read_user(&un, sizeof(un), (const void *)PT_REGS_PARM3_SYSCALL(regs)))
+		return 0;
+	key.id = un.id;
+	if (!notif_task(file_at(task, (int)PT_REGS_PARM1_SYSCALL(regs)), un.id, &key.filter, &t)) {
+		if (!key.filter)
+			return 0;
+		t.tgid = 0;
+		t.tid = BPF_CORE_READ(task, thread_pid, level) == 0 ? un.pid : 0;
+		t.files = 0;
+	}
+	(void)bpf_map_update_elem(&seccomp_notifs, &key, &t, BPF_ANY);
+	return 0;
+}
+
+/*
+ * SECCOMP_IOCTL_NOTIF_ADDFD returned the number of the fd the notified
+ * task installed (a copy of the supervisor's srcfd: the same struct file)
+ * in its own table, before it resumed. One record in the target's name
+ * (include/fdwatch_event.h: FDW_SYS_SECCOMP_ADDFD); the target's slot is
+ * checked to hold that file, else the record asks for a re-read.
+ */
+static __always_inline int seccomp_addfd(struct trace_event_raw_sys_exit *ctx,
+					 struct pt_regs *regs)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct notif_target t = {}, *found;
+	struct notif_key key = {};
+	struct fdw_fd_event *e;
+	struct file *src;
+	struct {
+		__u64 id;
+		__u32 flags;
+		__u32 srcfd;
+		__u32 newfd;
+		__u32 newfd_flags;
+	} a;
+
+	if ((pid_tgid >> 32) == self_tgid ||
+	    bpf_probe_read_user(&a, sizeof(a), (const void *)PT_REGS_PARM3_SYSCALL(regs)))
+		return 0;
+	key.id = a.id;
+	key.filter = (__u64)BPF_CORE_READ(file_at(task, (int)PT_REGS_PARM1_SYSCALL(regs)),
+					  private_data);
+	found = key.filter ? bpf_map_lookup_elem(&seccomp_notifs, &key) : NULL;
+	if (found && found->tgid) {
+		t = *found;
+	} else if (!notif_task(file_at(task, (int)PT_REGS_PARM1_SYSCALL(regs)), a.id,
+			       &key.filter, &t)) {
+		/* received before the probes were on, or past the walk */
+		t.tgid = 0;
+		t.tid = found ? found->tid : 0;
+		t.files = 0;
+	}
+	/* ADDFD_FLAG_SEND answered the notification: no ADDFD can follow */
+	if ((a.flags & SECCOMP_ADDFD_FLAG_SEND_) && found)
+		(void)bpf_map_delete_elem(&seccomp_notifs, &key);
+	/* a lost record: the target's table (or every table) is re-read */
+	e = reserve(sizeof(*e), t.tgid ? t.tgid : pid_tgid >> 32);
+	if (!e)
+		return 0;
+	fill_hdr(&e->sys.hdr, FDW_REC_SYSCALL, sizeof(*e), (__u64)t.tgid << 32 | t.tid, task,
+		 precise_ts);
+	e->sys.hdr.files = t.files;
+	e->sys.nr = FDW_SYS_SECCOMP_ADDFD;
+	e->sys.nfds = 0;
+	e->sys.stack = 0;
+	e->sys.ret = ctx->ret;
+	e->sys.args[0] = pid_tgid >> 32;
+	e->sys.args[1] = a.id;
+	e->sys.args[2] = a.flags;
+	e->sys.args[3] = a.srcfd;
+	e->sys.args[4] = a.newfd;
+	e->sys.args[5] = a.newfd_flags;
+	e->file = 0;
+	e->ino = 0;
+	e->dev = 0;
+	e->mode = 0;
+	e->aux = 0;
+	e->files[0] = 0;
+	e->files[1] = 0;
+	if (t.tgid) {
+		src = file_at(task, (int)a.srcfd);
+		e->fds[0] = (__s32)ctx->ret;
+		e->sys.nfds = 1;
+		fill_identity(e, src);
+		if (!src || file_in(t.files, (int)ctx->ret) != src)
+			e->sys.hdr.flags |= FDW_F_TRUNCATED;
+	}
+	submit(e, sizeof(*e));
+	return 0;
+}
+
 /*
  * ioctl: FIOCLEX/FIONCLEX set/clear close-on-exec; a few commands return a
- * new fd (the pty peer, namespaces, pidfs namespaces, userfaultfd, KVM).
+ * new fd (the pty peer, namespaces, pidfs namespaces, userfaultfd, KVM);
+ * seccomp's ADDFD installs one in another process (above).
  * Everything else leaves the table alone and is filtered here.
  */
 SEC("tracepoint/syscalls/sys_exit_ioctl")
@@ -469,12 +649,22 @@ int exit_ioctl(struct trace_event_raw_sys_exit *ctx)
 	case TIOCGPTPEER_:
 	case NS_GET_USERNS_:
 	case NS_GET_PARENT_:
+	case NS_MNT_GET_NEXT_:
+	case NS_MNT_GET_PREV_:
+	case SIOCGSKNS_:
+	case TUNGETDEVNETNS_:
 	case PIDFD_GET_CGROUP_NAMESPACE_ ... PIDFD_GET_UTS_NAMESPACE_:
 	case USERFAULTFD_IOC_NEW_:
 	case KVM_CREATE_VM_:
 	case KVM_CREATE_VCPU_:
+	case KVM_GET_STATS_FD_:
 		return sys_fd(ctx, FDW_SYS_IOCTL);
+	case SECCOMP_IOCTL_NOTIF_RECV_:
+		return seccomp_recv(regs);
 	default:
+		/* an extensible-argument ioctl: its size field may grow */
+		if ((cmd & ~IOC_SIZE_MASK_) == (SECCOMP_IOCTL_NOTIF_ADDFD_ & ~IOC_SIZE_MASK_))
+			return seccomp_addfd(ctx, regs);
 		return 0;
 	}
 }
@@ -558,6 +748,7 @@ int exit_bpf(struct trace_event_raw_sys_exit *ctx)
 	case BPF_LINK_GET_FD_BY_ID:
 	case BPF_ENABLE_STATS:
 	case BPF_ITER_CREATE:
+	case BPF_TOKEN_CREATE_:
 		return sys_fd(ctx, FDW_SYS_BPF);
 	default:
 		return 0;

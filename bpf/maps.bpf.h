@@ -71,6 +71,31 @@ struct {
 	__type(value, __u64); /* records lost */
 } lost_tgids SEC(".maps");
 
+/*
+ * seccomp user notifications a supervisor received
+ * (SECCOMP_IOCTL_NOTIF_RECV), by listener and id: the task each one
+ * stopped, into which SECCOMP_IOCTL_NOTIF_ADDFD installs fds. LRU: an
+ * answered notification's entry ages out; a lookup that misses walks the
+ * filter's pending list instead (fdwatch.bpf.c: notif_task).
+ */
+struct notif_key {
+	__u64 filter; /* struct seccomp_filter of the listener */
+	__u64 id;
+};
+
+struct notif_target {
+	__u32 tgid; /* 0: not found; tid is then the supervisor's view of it */
+	__u32 tid;
+	__u64 files;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct notif_key);
+	__type(value, struct notif_target);
+} seccomp_notifs SEC(".maps");
+
 static __always_inline void stat_inc(__u32 key)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &key);

@@ -248,6 +248,10 @@ static const struct fdw_symset seccomp_flags = FLAG_SET("seccomp_flags", seccomp
 static const struct fdw_sym landlock_bits[] = {
 	SYM(1, "LANDLOCK_CREATE_RULESET_VERSION"), SYM(2, "LANDLOCK_CREATE_RULESET_ERRATA"),
 };
+static const struct fdw_sym addfd_bits[] = {
+	SYM(1, "SECCOMP_ADDFD_FLAG_SETFD"), SYM(2, "SECCOMP_ADDFD_FLAG_SEND"),
+};
+static const struct fdw_symset addfd_flags = FLAG_SET("addfd_flags", addfd_bits);
 static const struct fdw_symset landlock_flags = FLAG_SET("landlock_flags", landlock_bits);
 
 static const struct fdw_sym fsopen_bits[] = { SYM(1, "FSOPEN_CLOEXEC") };
@@ -281,7 +285,9 @@ static const struct fdw_symset open_tree_flags = FLAG_SET("open_tree_flags", ope
 static const struct fdw_sym ioctl_cmds[] = {
 	SYM(0x5441, "TIOCGPTPEER"), SYM(0x5450, "FIONCLEX"), SYM(0x5451, "FIOCLEX"),
 	SYM(0xaa00, "USERFAULTFD_IOC_NEW"), SYM(0xae01, "KVM_CREATE_VM"),
-	SYM(0xae41, "KVM_CREATE_VCPU"), SYM(0xb701, "NS_GET_USERNS"), SYM(0xb702, "NS_GET_PARENT"),
+	SYM(0xae41, "KVM_CREATE_VCPU"), SYM(0xaece, "KVM_GET_STATS_FD"), SYM(0x54e3, "TUNGETDEVNETNS"),
+	SYM(0x894c, "SIOCGSKNS"), SYM(0xb701, "NS_GET_USERNS"), SYM(0xb702, "NS_GET_PARENT"),
+	SYM(0x8010b70b, "NS_MNT_GET_NEXT"), SYM(0x8010b70c, "NS_MNT_GET_PREV"),
 	SYM(0xff01, "PIDFD_GET_CGROUP_NAMESPACE"), SYM(0xff02, "PIDFD_GET_IPC_NAMESPACE"),
 	SYM(0xff03, "PIDFD_GET_MNT_NAMESPACE"), SYM(0xff04, "PIDFD_GET_NET_NAMESPACE"),
 	SYM(0xff05, "PIDFD_GET_PID_NAMESPACE"), SYM(0xff06, "PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE"),
@@ -304,7 +310,8 @@ const struct fdw_symset *const fdw_symsets[] = {
 	&fcntl_cmd, &fd_flags, &close_range_flags, &af, &sock_type, &sock_flags, &ipproto,
 	&msg_flags, &sol_level, &so_opt, &efd_flags, &epoll_flags, &sfd_flags, &tfd_flags,
 	&in_flags, &uffd_flags, &pidfd_flags, &clockid, &fan_flags, &mfd_flags, &perf_flags,
-	&clone_flags, &unshare_flags, &bpf_cmd, &seccomp_op, &seccomp_flags, &landlock_flags,
+	&clone_flags, &unshare_flags, &bpf_cmd, &seccomp_op, &seccomp_flags, &addfd_flags,
+	&landlock_flags,
 	&fsopen_flags, &fsmount_flags, &mount_attrs, &fspick_flags, &open_tree_flags,
 	&ioctl_cmd, &uring_op, NULL,
 };
@@ -375,6 +382,10 @@ static const struct arg_rule rules[] = {
 	ALWAYS("fspick", "flags", &fspick_flags),
 	ALWAYS("open_tree", "dirfd", &dirfd),
 	ALWAYS("open_tree", "flags", &open_tree_flags),
+	ALWAYS("open_tree_attr", "dirfd", &dirfd),
+	ALWAYS("open_tree_attr", "flags", &open_tree_flags),
+	ALWAYS("seccomp_addfd", "addfd_flags", &addfd_flags),
+	ALWAYS("seccomp_addfd", "newfd_flags", &cloexec_flags),
 	ALWAYS("mq_open", "oflag", &open_flags),
 	ALWAYS("mq_open", "mode", &mode),
 	ALWAYS("landlock_create_ruleset", "flags", &landlock_flags),

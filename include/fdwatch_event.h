@@ -148,6 +148,18 @@ enum {
 	FDW_SYS_PPOLL,	  /* in flight only */
 	FDW_SYS_SELECT,	  /* in flight only */
 	FDW_SYS_PSELECT6, /* in flight only */
+	/* Added after the list above: appended so the numbers above keep theirs. */
+	FDW_SYS_OPEN_TREE_ATTR,
+	/*
+	 * Not a syscall: ioctl(SECCOMP_IOCTL_NOTIF_ADDFD) installed an fd in the
+	 * notified process. hdr.pid/tid/files are that process's (the target),
+	 * not the supervisor's; args are the supervisor's tgid, the
+	 * notification id, the addfd flags, srcfd (the supervisor's), newfd
+	 * and newfd_flags; ret is the fd in the target. hdr.pid 0: the probe
+	 * could not tell the target (hdr.tid then is the target's thread id in
+	 * the supervisor's pid namespace when that is the initial one, else 0).
+	 */
+	FDW_SYS_SECCOMP_ADDFD,
 	FDW_SYS_MAX,
 };
 

@@ -110,6 +110,14 @@ static const struct fdw_syscall_info table[FDW_SYS_MAX] = {
 			     FDW_CLOEXEC_ARG, 2, CLOEXEC_1, "anon_inode:[fscontext]" },
 	[FDW_SYS_OPEN_TREE] = { "open_tree", { "dirfd", "path", "flags" }, ARGS(FD, P, U),
 				FDW_CLOEXEC_ARG, 2, O_CLOEXEC },
+	[FDW_SYS_OPEN_TREE_ATTR] = { "open_tree_attr", { "dirfd", "path", "flags", "attr", "size" },
+				     ARGS(FD, P, U, P, U), FDW_CLOEXEC_ARG, 2, O_CLOEXEC },
+	/* the notified process's record (include/fdwatch_event.h): the
+	 * supervisor's pid is an argument, srcfd is the supervisor's fd */
+	[FDW_SYS_SECCOMP_ADDFD] = { "seccomp_addfd",
+				    { "supervisor_pid", "id", "addfd_flags", "srcfd", "newfd",
+				      "newfd_flags" },
+				    ARGS(I, U, U, I, I, U), FDW_CLOEXEC_ARG, 5, O_CLOEXEC },
 	[FDW_SYS_MQ_OPEN] = { "mq_open", { "name", "oflag", "mode", "attr" }, ARGS(P, U, U, P),
 			      FDW_CLOEXEC_ALWAYS },
 	[FDW_SYS_LANDLOCK_CREATE_RULESET] = { "landlock_create_ruleset",
@@ -212,7 +220,8 @@ bool fdw_syscall_cloexec(const struct fdw_event *ev)
 		case 0x5441: /* TIOCGPTPEER: flags in arg */
 		case 0xaa00: /* USERFAULTFD_IOC_NEW: flags in arg */
 			return (ev->args[2] & O_CLOEXEC) != 0;
-		default:     /* namespaces, KVM: always O_CLOEXEC */
+		default:     /* namespaces (nsfs, pidfs, SIOCGSKNS, TUNGETDEVNETNS),
+			      * KVM: always O_CLOEXEC */
 			return true;
 		}
 	}

@@ -352,7 +352,7 @@ static struct fdw_ofd *event_ofd(struct fdw_model *m, const struct fdw_event *ev
 	uint64_t kfile = ev->kfiles[i];
 	bool first = i == 0;
 	bool receives = ev->nr == FDW_SYS_RECVMSG || ev->nr == FDW_SYS_RECVMMSG ||
-			ev->nr == FDW_SYS_PIDFD_GETFD;
+			ev->nr == FDW_SYS_PIDFD_GETFD || ev->nr == FDW_SYS_SECCOMP_ADDFD;
 	struct fdw_ofd *o;
 
 	o = kfile ? fdw_keyset_get(&m->ofds, kfile) : NULL;
@@ -455,6 +455,28 @@ static void apply_uring(struct fdw_model *m, struct fdw_task *task, const struct
 		fdw__table_want_resync(m, task->table, ev->tid, ev->ts, NULL);
 		break;
 	}
+}
+
+/*
+ * A seccomp supervisor's SECCOMP_IOCTL_NOTIF_ADDFD installed an fd in this
+ * (the notified) process. With SECCOMP_ADDFD_FLAG_SETFD the kernel chose
+ * the number the supervisor asked for and replaced what it held, as dup2
+ * does: that close is this record's, not one to come.
+ */
+#define SECCOMP_ADDFD_FLAG_SETFD_ 1u
+
+static void apply_addfd(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
+{
+	struct fdw_slot *s = fdw_table_slot(task->table, (int)ev->ret);
+
+	if ((ev->args[2] & SECCOMP_ADDFD_FLAG_SETFD_) && fdw_slot_open(s)) {
+		struct fdw_origin closed;
+
+		fdw__notify(m, task->proc, ev, FDW_FDEV_CLOBBER, (int)ev->ret, s);
+		origin_from_event(&closed, ev, task->proc, -1);
+		fdw__slot_close(m, task->table, s, &closed);
+	}
+	apply_install(m, task, ev);
 }
 
 /* ---- syscall records --------------------------------------------------- */
@@ -628,6 +650,10 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 		break;
 	case FDW_SYS_UNSHARE:
 		break; /* the split happened in event_task() */
+	case FDW_SYS_SECCOMP_ADDFD:
+		if (ev->ret >= 0)
+			apply_addfd(m, task, ev);
+		break;
 	default:
 		if (ev->ret >= 0)
 			apply_install(m, task, ev);

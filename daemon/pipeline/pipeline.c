@@ -150,6 +150,30 @@ static void normalize_ts(struct fdw_pipeline *p, struct fdw_event *ev)
 		ev->ts = fdw_now_mono();
 }
 
+/*
+ * A seccomp ADDFD whose target process the probe could not tell
+ * (include/fdwatch_event.h: FDW_SYS_SECCOMP_ADDFD with pid 0): an fd was
+ * installed in some table. The thread id, when the probe had one, names
+ * the process to re-read; without it every table is re-read. Never applied
+ * to a table: true when the record was handled here.
+ */
+static bool addfd_unresolved(struct fdw_pipeline *p, const struct fdw_event *ev)
+{
+	struct fdw_task *task;
+
+	if (ev->type != FDW_REC_SYSCALL || ev->nr != FDW_SYS_SECCOMP_ADDFD || ev->pid)
+		return false;
+	if (ev->ret < 0)
+		return true;
+	p->stats.addfd_unresolved++;
+	task = ev->tid ? fdw_hashmap_get(&p->model->tasks, ev->tid) : NULL;
+	if (task && task->proc)
+		fdw_pipeline_mark_lost(p, task->proc->pid);
+	else
+		p->resync_all = true;
+	return true;
+}
+
 int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64_t pos)
 {
 	struct fdw_pipeline *p = userdata;
@@ -177,7 +201,8 @@ int fdw_pipeline_on_record(void *userdata, const void *data, size_t size, uint64
 	if (ev.ts < p->last_ts)
 		ev.ts = p->last_ts;
 	p->last_ts = ev.ts;
-	fdw_model_apply(p->model, &ev);
+	if (!addfd_unresolved(p, &ev))
+		fdw_model_apply(p->model, &ev);
 	fork_check_stale(p, &ev);
 	/* tables the record left unknown and too dear to read at once */
 	while (p->model->nwanted)

@@ -46,6 +46,8 @@ struct fdw_pipeline_stats {
 	uint64_t discovered;	  /* processes they added (their fork record was lost) */
 	uint64_t discover_deferred; /* ... left for the next scan: past FDW_DISCOVER_BATCH */
 	uint64_t forks_stale;	  /* children queued for a re-read: forked from a stale table */
+	uint64_t addfd_unresolved; /* seccomp ADDFDs whose target the probe could not
+				    * tell: its process (or every one) re-read */
 };
 
 /* Processes waiting for a re-read after lost records, in order, once each. */

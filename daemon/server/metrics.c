@@ -596,12 +596,14 @@ static void render_loss(struct sb *b, const struct fdw_stats *st)
 		{ "found_deferred", st->discover_deferred },
 		{ "forks_stale", st->forks_stale },
 		{ "verify_missing", st->verify_missing },
+		{ "addfd_unresolved", st->addfd_unresolved },
 	};
 
 	labelled_counters(b, "fdwatch_loss_recovery_total", "action",
 			  "What lost records made the daemon do: tables re-read (and refused), "
 			  "processes found gone or found missing by /proc scans, fork children of "
-			  "stale tables, processes a verify found missing.",
+			  "stale tables, processes a verify found missing, seccomp ADDFDs into an "
+			  "unknown target.",
 			  loss, sizeof(loss) / sizeof(loss[0]));
 }
 

@@ -4,8 +4,10 @@
 (tests/progs/fdw_other.c): io_uring requests (openat, close, socket,
 accept, recvmsg with SCM_RIGHTS, fixed-fd install), CLONE_PIDFD,
 fd-returning ioctls, fanotify event fds, bpf maps, the mount API, mq_open,
-landlock, memfd_secret, SO_PEERPIDFD, seccomp listeners, and 32-bit compat
-syscalls. The model must equal /proc after each one (issue 3: "a table must
+landlock, memfd_secret, SO_PEERPIDFD, seccomp listeners, open_tree_attr,
+the fds a seccomp supervisor installs in the notified process
+(SECCOMP_IOCTL_NOTIF_ADDFD: plain, SETFD onto an open fd, SEND), and 32-bit
+compat syscalls. The model must equal /proc after each one (issue 3: "a table must
 never stay wrong"); provenance is not required for these. A path the
 kernel refuses is skipped on a developer's machine and fails with
 FDWATCH_REQUIRE_BPF=1 or CI=true, where every checkpoint must be reached."""
@@ -28,7 +30,7 @@ def main(r):
             T.optional_refused(f"the kernel refused {cp.name} "
                                f"({errno.errorcode.get(int(err), err) if err.isdigit() else err})")
         js = m[cp.pid]
-        for fd in cp.ints("fds"):
+        for fd in cp.ints("fds") + cp.ints("more"):
             check(fd in by_fd(js), f"fd {fd} made by {cp.name} not in the model")
         for fd in cp.ints("closed"):
             check(fd not in by_fd(js), f"fd {fd} closed by {cp.name} still in the model")
@@ -38,7 +40,7 @@ def main(r):
              "ioctl_ns_get_userns", "ioctl_pidfd_get_netns", "ioctl_userfaultfd_new",
              "fanotify_read", "bpf_map_create", "fsopen", "fsmount", "fspick", "open_tree",
              "mq_open", "landlock_create_ruleset", "memfd_secret", "so_peerpidfd",
-             "seccomp_listener"]
+             "seccomp_listener", "open_tree_attr", "seccomp_addfd"]
     if platform.machine() == "x86_64":
         names += ["compat_dup2", "compat_close"]  # int $0x80: x86-64 only (fdw_other.c)
     checks = {n: c_step for n in names}
@@ -75,6 +77,20 @@ def main(r):
             check(time.monotonic() < deadline,
                   f"fanotify event fd {fd} not in the model of {cp.pid} after 10 s")
             time.sleep(0.05)
+
+    # The fds a supervisor's SECCOMP_IOCTL_NOTIF_ADDFD put in the notified
+    # process: exact, with their provenance (the supervisor's pid), and the
+    # table not left stale (the model is right, not merely marked wrong).
+    def c_addfd(cp, m):
+        c_step(cp, m)
+        if cp.get("unavailable") is not None:
+            return
+        js = m[cp.pid]
+        for fd in cp.ints("fds"):
+            T.check_origin(js, fd, syscall="seccomp_addfd", source="event")
+        check(not js.get("stale"), "the notified process's table is marked stale")
+
+    checks["seccomp_addfd"] = c_addfd
 
     with T.Daemon() as d:
         # every checkpoint must be reached where every path is required

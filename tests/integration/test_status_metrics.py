@@ -92,7 +92,8 @@ MAP = [
     ("rereads.waits", "fdwatch_reread_waits_total", "counter"),
 ] + [(f"loss.{k}", f'fdwatch_loss_recovery_total{{action="{k}"}}', "counter")
      for k in ("resyncs", "resyncs_refused", "ghosts_dropped", "scans", "found",
-               "found_deferred", "forks_stale", "verify_missing")]
+               "found_deferred", "forks_stale", "verify_missing",
+               "addfd_unresolved")]
 # status keys with no metric (or a metric that is not the same quantity)
 STATUS_ONLY = {
     "version", "abi",  # compared with fdwatch_build_info's labels, separately

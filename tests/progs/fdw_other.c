@@ -4,8 +4,10 @@
  * (see test_other_paths.py): io_uring requests (openat, close, socket,
  * accept, recvmsg with SCM_RIGHTS, fixed-fd install), clone/clone3 with
  * CLONE_PIDFD, ioctls that return fds, fanotify events read(), bpf maps,
- * the new mount API, POSIX message queues, landlock, seccomp listeners,
- * SO_PEERPIDFD, memfd_secret, and 32-bit compat syscalls (int $0x80).
+ * the new mount API (open_tree_attr too), POSIX message queues, landlock,
+ * seccomp listeners and the fds a seccomp supervisor installs in the
+ * notified process (SECCOMP_IOCTL_NOTIF_ADDFD), SO_PEERPIDFD, memfd_secret,
+ * and 32-bit compat syscalls (int $0x80).
  *
  * Checkpoint keys: fds=FD,... (new fds), closed=FD,... ; unavailable=ERRNO
  * when the machine refused the operation (the driver then skips it).
@@ -20,8 +22,10 @@
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <linux/filter.h>
+#include <stddef.h>
 #include <sys/fanotify.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -34,6 +38,10 @@
 #endif
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+#ifndef SYS_open_tree_attr
+#define SYS_open_tree_attr 467 /* Linux 6.15, the same number everywhere */
 #endif
 
 static char *dir, *pa;
@@ -230,6 +238,155 @@ static void uring(void)
 	}
 }
 
+/* ---- fds a seccomp supervisor installs in the notified process */
+
+#define ADDFD_PLAIN 6 /* notifications answered by a plain ADDFD, then CONTINUE */
+#define ADDFD_ALL (ADDFD_PLAIN + 2) /* + one SETFD onto fd 0, + one ADDFD_FLAG_SEND */
+
+static void send_fd(int sock, int fd)
+{
+	char data = 'l', cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = &data, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(sock, &mh, 0) != 1)
+		die("sendmsg listener");
+}
+
+static int recv_fd(int sock)
+{
+	char data, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = &data, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
+		die("recvmsg listener");
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1; /* the child could not make one: it said why */
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/*
+ * The child: stops its getppid() calls for a supervisor (us), which installs
+ * ADDFD_ALL fds in it: plain ones (close-on-exec every other time), one with
+ * SECCOMP_ADDFD_FLAG_SETFD onto fd 0 (open, known to the model), one with
+ * SECCOMP_ADDFD_FLAG_SEND (getppid returns it). The child has no syscall of
+ * its own that installs them: only the supervisor's ioctl tells.
+ */
+static void seccomp_child(int sock)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+	char list[ADDFD_ALL * 12] = "";
+	int l, fds[ADDFD_ALL];
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die("PR_SET_NO_NEW_PRIVS");
+	l = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+			 &prog);
+	if (l < 0) {
+		int err = errno;
+
+		(void)write(sock, "x", 1);
+		cp("seccomp_addfd", "unavailable=%d", err);
+		_exit(0);
+	}
+	send_fd(sock, l);
+	close(l);
+	for (int i = 0; i < ADDFD_ALL; i++) {
+		long r = syscall(SYS_getppid);
+
+		if (r < 0)
+			die("getppid %d", i);
+	}
+	/* the numbers, from the supervisor */
+	if (read(sock, fds, sizeof(fds)) != (ssize_t)sizeof(fds))
+		die("read fd numbers");
+	for (int i = 0; i < ADDFD_ALL; i++) {
+		expect(fd_is_open(fds[i]), "addfd %d: fd %d not open", i, fds[i]);
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d", i ? "," : "",
+			 fds[i]);
+	}
+	expect(fds[ADDFD_PLAIN] == 0, "SETFD onto 0 gave %d", fds[ADDFD_PLAIN]);
+	cp("seccomp_addfd", "fds=%s", list);
+	close(sock);
+	_exit(0);
+}
+
+static void seccomp_addfd(void)
+{
+	int sv[2], l, fds[ADDFD_ALL];
+	pid_t child;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		die("socketpair");
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		close(sv[0]);
+		seccomp_child(sv[1]);
+	}
+	close(sv[1]);
+	l = recv_fd(sv[0]);
+	for (int i = 0; l >= 0 && i < ADDFD_ALL; i++) {
+		struct seccomp_notif n;
+		struct seccomp_notif_addfd a;
+		struct seccomp_notif_resp resp;
+		int src;
+
+		memset(&n, 0, sizeof(n));
+		if (ioctl(l, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0)
+			die("SECCOMP_IOCTL_NOTIF_RECV");
+		src = xopen(pa, O_RDONLY | O_CLOEXEC);
+		memset(&a, 0, sizeof(a));
+		a.id = n.id;
+		a.srcfd = (unsigned)src;
+		a.newfd_flags = i % 2 ? O_CLOEXEC : 0;
+		if (i == ADDFD_PLAIN) {
+			a.flags = SECCOMP_ADDFD_FLAG_SETFD;
+			a.newfd = 0;
+		} else if (i == ADDFD_PLAIN + 1) {
+			a.flags = SECCOMP_ADDFD_FLAG_SEND;
+		}
+		fds[i] = ioctl(l, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+		if (fds[i] < 0)
+			die("SECCOMP_IOCTL_NOTIF_ADDFD %d", i);
+		close(src);
+		if (a.flags & SECCOMP_ADDFD_FLAG_SEND)
+			continue; /* answered: getppid returned the fd */
+		memset(&resp, 0, sizeof(resp));
+		resp.id = n.id;
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		if (ioctl(l, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0)
+			die("SECCOMP_IOCTL_NOTIF_SEND");
+	}
+	if (l >= 0) {
+		fdwt_write_all(sv[0], (const char *)fds, sizeof(fds));
+		close(l);
+	}
+	close(sv[0]);
+	wait_exit0(child);
+}
+
 /* ---- the rest */
 
 static int32_t compat_syscall2(int nr, int a, int b)
@@ -343,6 +500,23 @@ int main(int argc, char **argv)
 	step_fds("fspick", r, NULL);
 	r = (int)syscall(SYS_open_tree, AT_FDCWD, "/tmp", OPEN_TREE_CLONE);
 	step_fds("open_tree", r, NULL);
+	/* open_tree_attr (Linux 6.15) without OPEN_TREE_CLONE: no privilege
+	 * needed, so any user can fill a table with these */
+	r = (int)syscall(SYS_open_tree_attr, AT_FDCWD, "/tmp", 0, NULL, 0);
+	if (r >= 0) {
+		int r2 = (int)syscall(SYS_open_tree_attr, AT_FDCWD, dir, OPEN_TREE_CLOEXEC, NULL, 0);
+		int r3 = (int)syscall(SYS_open_tree_attr, AT_FDCWD, "/tmp", 0, NULL, 0);
+		char extra[64];
+
+		if (r2 < 0 || r3 < 0)
+			die("open_tree_attr");
+		snprintf(extra, sizeof(extra), "more=%d,%d", r2, r3);
+		step_fds("open_tree_attr", r, extra);
+	} else {
+		step_fds("open_tree_attr", r, NULL);
+	}
+
+	seccomp_addfd();
 
 	/* a POSIX message queue */
 	{

@@ -170,6 +170,11 @@ static const struct gcase cases[] = {
 	SYS(PPOLL, A(9), .ret = -9),			/* EBADF: use after close */
 	SYS(SELECT, A(9), .ret = -9),			/* EBADF: use after close */
 	SYS(PSELECT6, A(9), .ret = -9),			/* EBADF: use after close */
+	SYS(OPEN_TREE_ATTR, A(NEG(-100), 0, 02000000 | 0x8000 | 1, 0, 32), .ret = 3),
+	SYS(SECCOMP_ADDFD, A(4242, 7, 0, 5, 0, 02000000), .ret = 9, .nfds = 1, FDS(9)),
+	SYS(SECCOMP_ADDFD, A(4242, 8, 1, 5, 0, 0), .ret = 0, .nfds = 1, FDS(0)), /* SETFD */
+	SYS(IOCTL, A(3, 0x894c, 0), .ret = 6),			/* SIOCGSKNS */
+	SYS(IOCTL, A(3, 0x8010b70b, 0), .ret = 7),		/* NS_MNT_GET_NEXT */
 	{ .type = FDW_REC_URING, .nr = FDW_SYS_IO_URING, .aux = 18, .ret = 7, .nfds = 1, FDS(7) },
 	{ .type = FDW_REC_URING, .nr = FDW_SYS_IO_URING, .aux = 19, .ret = 0, .nfds = 1, FDS(7) },
 	{ .type = FDW_REC_FORK, .child = 4300, .flags = 0 },
