@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,35 +68,46 @@ static int resize(struct fdw_strtab *t, size_t ncap)
 	return 0;
 }
 
-const char *fdw_strtab_get(struct fdw_strtab *t, const char *s)
+int fdw_strtab_get_max(struct fdw_strtab *t, const char *s, size_t max_bytes, const char **out)
 {
 	struct fdw__str *e;
 	size_t len, i;
 	uint32_t h;
 
 	if (!s)
-		return NULL;
+		return -EINVAL;
 	h = str_hash(s, &len);
 	if (t->cap) {
 		for (i = h & (t->cap - 1); (e = t->buckets[i]); i = (i + 1) & (t->cap - 1))
 			if (e->hash == h && !strcmp(e->s, s)) {
 				e->refs++;
-				return e->s;
+				*out = e->s;
+				return 0;
 			}
 	}
+	if (len + 1 > max_bytes || t->bytes > max_bytes - (len + 1))
+		return -ENOSPC;
 	/* at most 3/4 full */
 	if ((t->len + 1) * 4 > t->cap * 3 && resize(t, t->cap ? t->cap * 2 : 16) < 0)
-		return NULL;
+		return -ENOMEM;
 	e = malloc(sizeof(*e) + len + 1);
 	if (!e)
-		return NULL;
+		return -ENOMEM;
 	e->refs = 1;
 	e->hash = h;
 	memcpy(e->s, s, len + 1);
 	insert_new(t->buckets, t->cap, e);
 	t->len++;
 	t->bytes += len + 1;
-	return e->s;
+	*out = e->s;
+	return 0;
+}
+
+const char *fdw_strtab_get(struct fdw_strtab *t, const char *s)
+{
+	const char *r;
+
+	return fdw_strtab_get_max(t, s, SIZE_MAX, &r) < 0 ? NULL : r;
 }
 
 const char *fdw_strtab_ref(const char *s)

@@ -29,6 +29,13 @@ void fdw_strtab_free(struct fdw_strtab *t);
 /* A reference to the interned copy of s (made if new): NULL when out of
  * memory, or s is NULL. */
 const char *fdw_strtab_get(struct fdw_strtab *t, const char *s);
+/*
+ * fdw_strtab_get() under a bound: a string already interned is shared at
+ * any size (it costs nothing new); a new one is made only while t->bytes
+ * stays at most max_bytes with it. *out is set on success only. 0, -ENOSPC
+ * (new and past the bound), -ENOMEM, or -EINVAL (s NULL).
+ */
+int fdw_strtab_get_max(struct fdw_strtab *t, const char *s, size_t max_bytes, const char **out);
 /* One more reference to s, a string fdw_strtab_get() returned (no lookup).
  * NULL-safe; returns s. */
 const char *fdw_strtab_ref(const char *s);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* base/strtab.c: interned, refcounted strings. */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -92,9 +94,50 @@ static void test_many(void)
 	fdw_strtab_free(&t);
 }
 
+/* A bound on the bytes: a new string past it is refused (nothing made,
+ * *out untouched), one already interned is shared at any size, and room
+ * made by a put is taken again. */
+static void test_bound(void)
+{
+	struct fdw_strtab t;
+	const char *a = NULL, *b = NULL, *c = NULL, *x = (const char *)&t;
+
+	fdw_strtab_init(&t);
+	CHECK_EQ(fdw_strtab_get_max(&t, "/aaaa", 12, &a), 0); /* 6 bytes */
+	CHECK_EQ(fdw_strtab_get_max(&t, "/bbbbb", 12, &b), -ENOSPC); /* 7: 13 > 12 */
+	CHECK(b == NULL);
+	CHECK_EQ(t.bytes, 6);
+	CHECK_EQ(fdw_strtab_get_max(&t, "/bbbb", 12, &b), 0); /* 6: exactly 12 */
+	CHECK_EQ(t.bytes, 12);
+	CHECK_EQ(fdw_strtab_get_max(&t, "/c", 12, &x), -ENOSPC);
+	CHECK(x == (const char *)&t); /* untouched */
+	CHECK_EQ(t.len, 2);
+	CHECK_EQ(t.bytes, 12);
+	/* an interned one is shared past the bound, even a bound of 0 */
+	CHECK_EQ(fdw_strtab_get_max(&t, "/aaaa", 0, &c), 0);
+	CHECK(c == a);
+	CHECK_EQ(fdw_strtab_refs(a), 2);
+	/* room again once a string is gone */
+	fdw_strtab_put(&t, b);
+	CHECK_EQ(fdw_strtab_get_max(&t, "/c", 12, &x), 0);
+	CHECK_STR(x, "/c");
+	CHECK_EQ(t.bytes, 9);
+	CHECK_EQ(fdw_strtab_get_max(&t, NULL, 12, &x), -EINVAL);
+	CHECK_EQ(fdw_strtab_get_max(&t, "/too-long-alone", 8, &b), -ENOSPC);
+	CHECK_EQ(fdw_strtab_get_max(&t, "/d", SIZE_MAX, &b), 0); /* no overflow */
+	fdw_strtab_put(&t, a);
+	fdw_strtab_put(&t, c);
+	fdw_strtab_put(&t, x);
+	fdw_strtab_put(&t, b);
+	CHECK_EQ(t.len, 0);
+	CHECK_EQ(t.bytes, 0);
+	fdw_strtab_free(&t);
+}
+
 int main(void)
 {
 	test_share();
 	test_many();
+	test_bound();
 	return check_summary();
 }
