@@ -183,7 +183,10 @@ static int compare(const struct fdlist *k, const struct fdlist *m, struct diffli
 		} else if (i == k->n || m->v[j].fd < k->v[i].fd) {
 			r = diff_add(out, m->v[j++].fd, D_EXTRA);
 		} else {
-			if (!same_target(k->v[i].target, m->v[j].target))
+			/* a name the model did not keep (max_name_bytes) is
+			 * not a difference: the fd is the same */
+			if (!same_target(k->v[i].target, m->v[j].target) &&
+			    !fdw_target_refused(m->v[j].target))
 				r = diff_add(out, k->v[i].fd, D_TARGET);
 			if (!r && k->v[i].cloexec != m->v[j].cloexec)
 				r = diff_add(out, k->v[i].fd, D_CLOEXEC);

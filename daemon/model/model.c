@@ -297,6 +297,15 @@ void fdw_model_init(struct fdw_model *m, const struct fdw_model_ops *ops)
 	m->max_history = 1u << 16;
 	m->pending_search_budget = 1u << 18; /* a few ms of the loop: a task looked at is a cache miss */
 	m->max_history_bytes = 64u << 20;
+	/*
+	 * Names are shared (a host's fds name a few thousand distinct paths,
+	 * a few MiB); what grows past that is a user's fds on distinct long
+	 * paths, ~4 KiB each. 256 MiB is 65,536 names of PATH_MAX, or a
+	 * million of 256 bytes, and four times the histories' bound: the
+	 * names only histories hold leave open fds 192 MiB at least.
+	 */
+	m->max_name_bytes = 256u << 20;
+	m->name_refused = fdw_strtab_get(&m->strings, FDW_NAME_REFUSED);
 	m->max_fd_number = 1u << 20; /* the kernel's default nr_open */
 	m->inline_tokens_ns = FDW_INLINE_RESYNC_BURST_NS;
 	if (ops)

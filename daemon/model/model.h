@@ -465,6 +465,9 @@ struct fdw_model_stats {
 				    * SCM_RIGHTS past the record, forks beside threads,
 				    * table splits) ... */
 	uint64_t resyncs_deferred; /* ... not done at once: queued (fdw_model_take_wanted) */
+	uint64_t names_refused;	   /* fds given FDW_NAME_REFUSED for a name:
+				    * past max_name_bytes (once per fd and name
+				    * lost, not per attempt) */
 };
 
 /* A new fd whose target is read at the next fdw_model_flush_pending(). */
@@ -483,7 +486,11 @@ struct fdw_model {
 	struct fdw_hashmap procs;  /* pid -> struct fdw_proc */
 	struct fdw_hashmap tables; /* kfiles -> struct fdw_table (bound ones) */
 	struct fdw_keyset ofds;    /* struct fdw_ofd by kfile (known kfile); ctx: the model */
-	struct fdw_strtab strings; /* the targets and path arguments, interned */
+	struct fdw_strtab strings; /* the targets (open fds' and the slot
+				    * histories'), interned: bytes at most
+				    * max_name_bytes */
+	const char *name_refused;  /* FDW_NAME_REFUSED, interned and held
+				    * while the model lives (NULL: no memory) */
 	struct fdw_hashmap hists;  /* slot address -> its history ring (has_hist) */
 	uint32_t origin_last; /* the origin made last (held): the next equal
 			       * one shares it */
@@ -494,6 +501,8 @@ struct fdw_model {
 					 * moved fds (fdw_model_flush_pending) */
 	uint64_t max_history;	    /* slots with a history ring, host-wide */
 	uint64_t max_history_bytes; /* history_bytes at most */
+	uint64_t max_name_bytes;    /* strings.bytes at most: a new name past it
+				     * is not kept (names_refused) */
 	/* the histories oldest first, for eviction (model/table.c) */
 	struct fdw__hist_ref *hist_fifo;
 	uint32_t hist_fifo_head, hist_fifo_len, hist_fifo_cap;
@@ -768,6 +777,23 @@ static inline const char *fdw_ino_name(bool sock, uint64_t ino, char buf[FDW_OFD
 	buf[len++] = ']';
 	buf[len] = '\0';
 	return buf;
+}
+
+/*
+ * The target of an fd whose name was not kept: a new name (one not
+ * interned already) that would take the model's names past
+ * max_name_bytes. The fd is tracked as any other (counts, provenance, the
+ * detectors); only its name is missing. Not a name the kernel gives (no
+ * path, and no pseudo filesystem "fdwatch"); verify and the audit do not
+ * count it as a difference, and a look at the fd (a refresh of its
+ * table's names) reads it again.
+ */
+#define FDW_NAME_REFUSED "fdwatch:[name not kept]"
+
+/* Is target the placeholder of a name not kept? NULL-safe. */
+static inline bool fdw_target_refused(const char *target)
+{
+	return target && !strcmp(target, FDW_NAME_REFUSED);
 }
 
 /* What /proc/PID/fd/N shows for o: its interned target, or the name made

@@ -738,10 +738,30 @@ void fdw__ofd_name_by_ino(struct fdw_model *m, struct fdw_ofd *o, bool exact)
 	o->target_exact = exact;
 }
 
+/*
+ * o's new name would take the names past max_name_bytes: it is not kept.
+ * o reads FDW_NAME_REFUSED, counted once for as long as it does (the
+ * /proc read after a synthesized name, the re-reads of a refresh or a
+ * resync are not counted again), and is not exact: a look at its table
+ * (fdw_model_refresh_targets) reads it again, and takes it once there is
+ * room. The name o had is dropped (it is not what the kernel shows now).
+ */
+static void ofd_name_refused(struct fdw_model *m, struct fdw_ofd *o)
+{
+	if (o->target && o->target == m->name_refused)
+		return;
+	m->stats.names_refused++;
+	fdw_strtab_put(&m->strings, o->target);
+	o->target = fdw_strtab_ref(m->name_refused);
+	o->target_ino = false;
+	o->target_exact = false;
+}
+
 void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *target, bool exact)
 {
 	char buf[FDW_OFD_NAME_BUF];
 	const char *t;
+	int r;
 
 	target = target ? target : "";
 	if (o->ino && (S_ISFIFO(fdw_ofd_mode(o)) || S_ISSOCK(fdw_ofd_mode(o))) &&
@@ -749,8 +769,13 @@ void fdw__ofd_set_target(struct fdw_model *m, struct fdw_ofd *o, const char *tar
 		fdw__ofd_name_by_ino(m, o, exact);
 		return;
 	}
-	t = fdw_strtab_get(&m->strings, target);
-	if (!t)
+	/* a name interned already is shared at any size: only new ones count */
+	r = fdw_strtab_get_max(&m->strings, target, m->max_name_bytes, &t);
+	if (r == -ENOSPC) {
+		ofd_name_refused(m, o);
+		return;
+	}
+	if (r < 0)
 		return;
 	fdw_strtab_put(&m->strings, o->target);
 	o->target = t;

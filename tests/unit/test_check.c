@@ -222,6 +222,49 @@ static void test_verify(void)
 }
 
 /*
+ * Names the model did not keep (past max_name_bytes) are not differences:
+ * the fds are the kernel's, only their names were refused (an audit that
+ * counted them would re-read such a table at every round, for ever). A
+ * look at the table takes them once there is room.
+ */
+static void test_verify_names_refused(void)
+{
+	static struct world w;
+	pid_t child = spawn_child();
+	uint32_t tid = (uint32_t)child;
+	const struct fdw_slot *s;
+	struct fdw_proc *p;
+	uint64_t refused;
+	json_t *diffs;
+
+	CHECK(child > 0);
+	if (child <= 0)
+		return;
+	world_init(&w, 8);
+	w.model.max_name_bytes = w.model.strings.bytes; /* the placeholder alone */
+	CHECK_EQ(fdw_model_add_scanned(&w.model, tid, getpid(), "child", &tid, 1, 1), 0);
+	p = fdw_model_proc(&w.model, tid);
+	s = fdw_table_slot(fdw_model_proc_table(&w.model, p), 20);
+	CHECK(fdw_slot_open(s) && fdw_target_refused(fdw_slot_ofd(s)->target));
+	refused = w.model.stats.names_refused;
+	CHECK(refused >= 2);
+	diffs = json_array();
+	CHECK_EQ(fdw_verify_proc(&w.checker, p, diffs), 0);
+	CHECK_EQ(json_array_size(diffs), 0);
+	json_decref(diffs);
+	CHECK_EQ(w.model.stats.names_refused, refused); /* not counted again */
+	/* room: a look at the table names them */
+	w.model.max_name_bytes = 1u << 20;
+	fdw_model_refresh_targets(&w.model, p);
+	s = fdw_table_slot(fdw_model_proc_table(&w.model, p), 20);
+	CHECK(fdw_slot_open(s) && fdw_slot_ofd(s)->target &&
+	      !strcmp(fdw_slot_ofd(s)->target, "/dev/null"));
+	(void)kill(child, SIGKILL);
+	(void)waitpid(child, NULL, 0);
+	world_free(&w);
+}
+
+/*
  * A process that runs all along cannot say which syscall it is in: an extra
  * or missing fd is listed as such (and counted), marked thread_running;
  * differences in fds it holds are not marked. (Here, without a pool, the
@@ -1210,6 +1253,7 @@ static void test_fork_of_stale(void)
 int main(void)
 {
 	test_verify();
+	test_verify_names_refused();
 	test_verify_running();
 	test_audit();
 	test_lost_resync();

@@ -2451,6 +2451,129 @@ static void test_history_evict_budget(void)
 	fdw_model_free(&m);
 }
 
+/* name i of test_name_bound: 59 characters and its NUL, 60 bytes (the
+ * fake /proc keeps 63) */
+#define NB_LEN 60
+static const char *nb_name(char buf[NB_LEN], int i)
+{
+	snprintf(buf, NB_LEN, "/tmp/fdw-names/%05d-%038d", i, 0);
+	return buf;
+}
+
+/*
+ * The names' bytes are bounded (max_name_bytes): past it a new name is
+ * not kept, counted once per fd, and the fd reads FDW_NAME_REFUSED while
+ * it is tracked as any other (its slot, OFD, provenance, the counts). A
+ * name interned already is shared at any time. The /proc read after the
+ * record's name is refused too, not counted again; names let go of (the
+ * histories hold at most max_history_bytes of them) make room, and a look
+ * at the table takes the refused names then.
+ */
+static void test_name_bound(void)
+{
+	struct fdw_model m;
+	char name[NB_LEN], buf[FDW_OFD_NAME_BUF];
+	const struct fdw_slot *s;
+	const struct fdw_fd_history *h;
+	uint64_t base;
+	struct fdw_event ev;
+
+	model_new(&m);
+	start_proc(&m);
+	CHECK(m.name_refused != NULL);
+	base = m.strings.bytes; /* /dev/pts/0 and the placeholder */
+	m.max_name_bytes = base + 10 * NB_LEN;
+	m.max_history_bytes = 2 * NB_LEN; /* the histories keep two names */
+	/* 40 fds on 40 new names: 10 kept, 30 not, one count each */
+	for (int fd = 3; fd < 43; fd++) {
+		do_open(&m, PID, FILES, fd, nb_name(name, fd), O_CLOEXEC);
+		CHECK(m.strings.bytes <= m.max_name_bytes);
+	}
+	CHECK_EQ(m.stats.names_refused, 30);
+	CHECK_EQ(m.strings.bytes, m.max_name_bytes);
+	/* the /proc reads of the pending names: refused again, not counted */
+	fdw_model_flush_pending(&m);
+	CHECK_EQ(m.stats.targets_read, 40);
+	CHECK_EQ(m.stats.names_refused, 30);
+	CHECK_EQ(m.strings.bytes, m.max_name_bytes);
+	/* every fd is there, with its provenance; the kept ones named */
+	CHECK_EQ(table_of(&m, PID)->nopen, 43);
+	CHECK_EQ(m.stats.fds, 43);
+	for (int fd = 3; fd < 43; fd++) {
+		s = slot(&m, PID, fd);
+		CHECK(s != NULL);
+		if (!s)
+			continue;
+		CHECK(s->cloexec);
+		CHECK_EQ(fdw_slot_origin(s)->nr, FDW_SYS_OPENAT);
+		CHECK_EQ(fdw_slot_ofd(s)->ino, 1000 + (uint64_t)fd);
+		CHECK_STR(target_of(fdw_slot_ofd(s)), fd < 13 ? nb_name(name, fd) : FDW_NAME_REFUSED);
+		CHECK(fdw_target_refused(target_of(fdw_slot_ofd(s))) == (fd >= 13));
+	}
+	/* a name kept already is shared past the bound: nothing new, no count */
+	do_open(&m, PID, FILES, 50, nb_name(name, 3), 0);
+	fdw_model_flush_pending(&m);
+	CHECK(fdw_slot_ofd(slot(&m, PID, 50))->target == fdw_slot_ofd(slot(&m, PID, 3))->target);
+	CHECK_EQ(m.stats.names_refused, 30);
+	/* a dup shares the OFD; another open of a refused name is another fd */
+	apply(&m, one_fd(sys(PID, FILES, FDW_SYS_DUP, 51, 20, 0, 0), 51, 0, 0, 0));
+	CHECK(fdw_slot_ofd(slot(&m, PID, 51)) == fdw_slot_ofd(slot(&m, PID, 20)));
+	do_open(&m, PID, FILES, 52, nb_name(name, 20), 0);
+	fdw_model_flush_pending(&m);
+	CHECK_STR(target_of(fdw_slot_ofd(slot(&m, PID, 52))), FDW_NAME_REFUSED);
+	CHECK_EQ(m.stats.names_refused, 31);
+	CHECK(m.strings.bytes <= m.max_name_bytes);
+	/* a refused fd closed: its history says so (the placeholder, shared) */
+	close_ev(&m, PID, FILES, 42);
+	fake[42].open = false;
+	h = fdw_slot_history(&m, fdw_table_slot(table_of(&m, PID), 42), 0);
+	CHECK(h && fdw_target_refused(fdw_fd_history_target(h, buf)));
+	/* the kept ones closed: the histories keep two of their names (their
+	 * bound), the other eight are let go of */
+	for (int fd = 3; fd < 13; fd++) {
+		close_ev(&m, PID, FILES, fd);
+		fake[fd].open = false;
+	}
+	close_ev(&m, PID, FILES, 50);
+	fake[50].open = false;
+	CHECK(m.stats.history_bytes <= m.max_history_bytes);
+	CHECK_EQ(m.strings.bytes, base + 2 * NB_LEN);
+	/* room for eight: a look at the table takes eight of the refused
+	 * names (the rest stay refused, not counted again) */
+	fdw_model_refresh_targets(&m, fdw_model_proc(&m, PID));
+	CHECK_EQ(m.strings.bytes, m.max_name_bytes);
+	CHECK_EQ(m.stats.names_refused, 31);
+	{
+		int named = 0, refused = 0;
+
+		for (int fd = 13; fd < 42; fd++) {
+			const char *t = target_of(fdw_slot_ofd(slot(&m, PID, fd)));
+
+			if (fdw_target_refused(t)) {
+				refused++;
+			} else {
+				named++;
+				CHECK_STR(t, nb_name(name, fd));
+			}
+		}
+		CHECK_EQ(named, 8);
+		CHECK_EQ(refused, 29 - 8);
+	}
+	/* and new names again once those go: the process exits */
+	apply(&m, task_ev(FDW_REC_EXIT, PID, PID, FILES));
+	CHECK_EQ(m.strings.bytes, base - sizeof("/dev/pts/0"));
+	memset(fake, 0, sizeof(fake));
+	start_proc(&m);
+	for (int fd = 3; fd < 13; fd++)
+		do_open(&m, PID, FILES, fd, nb_name(name, 100 + fd), 0);
+	fdw_model_flush_pending(&m);
+	CHECK_EQ(m.stats.names_refused, 31);
+	CHECK_STR(target_of(fdw_slot_ofd(slot(&m, PID, 12))), nb_name(name, 112));
+	ev = task_ev(FDW_REC_EXIT, PID, PID, FILES);
+	apply(&m, ev);
+	fdw_model_free(&m);
+}
+
 /* Pipes and sockets keep no target string: the name is made from the
  * inode when read, in the model and in the history a close leaves. */
 static void test_inode_names(void)
@@ -2613,6 +2736,7 @@ int main(void)
 	test_history_bounds();
 	test_history_fifo();
 	test_history_evict_budget();
+	test_name_bound();
 	test_race_in_borrowing_child();
 	test_truncated_rights();
 	test_read_err();
