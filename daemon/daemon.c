@@ -430,6 +430,7 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	d->model.max_procs = d->cfg.max_procs;
 	d->model.max_fd_number = read_nr_open();
 	d->model.max_fds = d->cfg.max_fds;
+	d->model.max_name_bytes = d->cfg.max_name_bytes;
 	r = fdw_history_init(&d->history, d->cfg.history_size);
 	if (r < 0)
 		return r;

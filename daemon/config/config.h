@@ -40,6 +40,7 @@ struct fdw_config {
 	uint64_t history_size;
 	uint64_t max_procs;
 	uint64_t max_fds;
+	uint64_t max_name_bytes;    /* the model's names (targets), in bytes */
 	uint64_t max_clients;
 	uint64_t ringbuf_bytes;
 	unsigned int audit_interval_s; /* 0: off */

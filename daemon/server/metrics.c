@@ -575,6 +575,13 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 		"Slot histories dropped, oldest first, for newer ones (past the bound of "
 		"histories or of their names' bytes).",
 		st->fd_history_evicted);
+	gauge(b, "fdwatch_fd_names", "Distinct fd target names kept (open fds' and the slot "
+	      "histories'), each once.", st->fd_names);
+	gauge(b, "fdwatch_fd_names_bytes", "The bytes of those names (length and NUL each).",
+	      st->fd_names_bytes);
+	gauge(b, "fdwatch_fd_names_max_bytes", "The bound on fdwatch_fd_names_bytes "
+	      "(max-name-bytes): a new name past it is not kept (dropped_total fd_names).",
+	      st->fd_names_max_bytes);
 	gauge(b, "fdwatch_heap_bytes",
 	      "The daemon's heap in use (mallinfo2), and the model's mapped OFD blocks.",
 	      st->heap_bytes);
@@ -620,6 +627,7 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "api_name_refreshes", st->server.name_refreshes },
 		{ "history", st->history_dropped },
 		{ "fd_histories", st->fd_history_refused },
+		{ "fd_names", st->fd_names_refused },
 		{ "target_searches", st->targets_unsearched },
 		{ "alerts", st->alerts.dropped },
 		{ "alerts_share", st->alerts.dropped_share },

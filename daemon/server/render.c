@@ -712,7 +712,8 @@ static json_t *figures(const struct figure *f, size_t n)
 	figures((const struct figure[]){ __VA_ARGS__ },                                   \
 		sizeof((const struct figure[]){ __VA_ARGS__ }) / sizeof(struct figure))
 
-/* The nested objects: audit, history, limits, dropped, alerts. */
+/* The nested objects: audit, history, fd_history, fd_names, limits, dropped,
+ * alerts. */
 static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 {
 	set(o, "audit",
@@ -727,6 +728,10 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 	    FIGURES({ "slots", st->fd_history_slots }, { "max_slots", st->fd_history_max },
 		    { "bytes", st->fd_history_bytes }, { "max_bytes", st->fd_history_max_bytes },
 		    { "evicted", st->fd_history_evicted }, { "refused", st->fd_history_refused }),
+	    ok);
+	set(o, "fd_names",
+	    FIGURES({ "names", st->fd_names }, { "bytes", st->fd_names_bytes },
+		    { "max_bytes", st->fd_names_max_bytes }, { "refused", st->fd_names_refused }),
 	    ok);
 	set(o, "limits",
 	    FIGURES({ "max_processes", st->max_procs }, { "max_fds", st->max_fds },

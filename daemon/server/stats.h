@@ -63,6 +63,9 @@ struct fdw_stats {
 	/* the fds' slot histories (`fdwatch fds PID FD`), host-wide */
 	uint64_t fd_history_slots, fd_history_max, fd_history_bytes, fd_history_max_bytes,
 		fd_history_evicted, fd_history_refused;
+	/* the fds' target names, each distinct one once (the histories' too):
+	 * how many, their bytes, the bound, fds whose name was not kept */
+	uint64_t fd_names, fd_names_bytes, fd_names_max_bytes, fd_names_refused;
 	uint64_t targets_unsearched; /* moved fds a flush did not look for (budget) */
 
 	/* history */

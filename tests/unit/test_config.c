@@ -147,6 +147,9 @@ static void test_file(void)
 	bad("precise-ts = maybe\n", 1, "precise-ts: invalid value 'maybe' (expected yes or no)");
 	bad("metrics-listen = 10.0.0.1:9469\n", 1, "metrics-listen: invalid value");
 	bad("ringbuf-mb = 3\n", 1, "ringbuf-mb: invalid value '3' (expected a power of two");
+	/* the names' bound holds one longest path at least */
+	bad("max-name-bytes = 4095\n", 1,
+	    "max-name-bytes: invalid value '4095' (expected an integer from 4096 to");
 	bad("socket =\n", 1, "socket: invalid value '' (expected a non-empty path)");
 	bad("history = -1\n", 1, "history: invalid value '-1'");
 	bad("history = 12x\n", 1, "history: invalid value '12x'");
@@ -381,19 +384,22 @@ int main(int argc, char **argv)
 	CHECK_EQ(c.ringbuf_bytes, 64u << 20);
 	CHECK_EQ(c.audit_interval_s, 60);
 	CHECK_EQ(c.max_clients, 64);
+	CHECK_EQ(c.max_name_bytes, 256u << 20);
 	CHECK(c.metrics_listen == NULL);
 	CHECK(!c.precise_ts && !c.verbose);
 
 	/* one of each kind */
 	CHECK_EQ(PARSE(&c, "--socket", "/tmp/s", "--history", "5", "--ringbuf-mb", "8",
 		       "--audit-interval", "0", "--precise-ts", "-v", "--metrics-listen",
-		       "127.0.0.1:0", "--max-fds=7", "--lock-file", "/tmp/l"), 0);
+		       "127.0.0.1:0", "--max-fds=7", "--lock-file", "/tmp/l",
+		       "--max-name-bytes", "65536"), 0);
 	CHECK_STR(c.socket_path, "/tmp/s");
 	CHECK_STR(c.lock_file, "/tmp/l");
 	CHECK_EQ(c.history_size, 5);
 	CHECK_EQ(c.ringbuf_bytes, 8u << 20);
 	CHECK_EQ(c.audit_interval_s, 0);
 	CHECK_EQ(c.max_fds, 7);
+	CHECK_EQ(c.max_name_bytes, 65536);
 	CHECK(c.precise_ts && c.verbose);
 	CHECK_STR(c.metrics_listen, "127.0.0.1:0");
 

@@ -242,6 +242,10 @@ static const struct {
 	{ "alerts.detector_processes", "fdwatch_leak_detector_processes" },
 	{ "alerts.stack_processes", "fdwatch_leak_stack_processes" },
 	{ "alerts.save_errors", "fdwatch_alert_store_save_errors_total" },
+	{ "fd_names.names", "fdwatch_fd_names" },
+	{ "fd_names.bytes", "fdwatch_fd_names_bytes" },
+	{ "fd_names.max_bytes", "fdwatch_fd_names_max_bytes" },
+	{ "fd_names.refused", "fdwatch_dropped_total{resource=\"fd_names\"}" },
 };
 
 /* Render `st` both ways and compare every shared figure; returns how many
@@ -294,7 +298,8 @@ static void test_same_figures(void)
 		&st.audit_runs, &st.audit_checked, &st.audit_divergences, &st.audit_inconclusive,
 		&st.alerts.dropped, &st.alerts.save_errors,
 		&st.leaks.procs, &st.leaks.watching, &st.server.dropped_clients,
-		&st.server.dropped_followers,
+		&st.server.dropped_followers, &st.fd_names, &st.fd_names_bytes,
+		&st.fd_names_max_bytes, &st.fd_names_refused,
 	};
 	uint32_t self = (uint32_t)getpid();
 	struct fdw_proc *p;

@@ -552,7 +552,8 @@ static void test_status(void)
 			       "events_lost", "events_lost_per_cpu", "events_dropped_decode",
 			       "processes", "tables", "fds", "stale_tables", "resyncs",
 			       "resync_fds_failed", "audit", "history", "limits", "dropped",
-			       "ring_backlog_bytes", "drains_partial", "loss", "fd_history" };
+			       "ring_backlog_bytes", "drains_partial", "loss", "fd_history",
+			       "fd_names" };
 
 	CHECK(o != NULL);
 	for (size_t i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -580,6 +581,12 @@ static void test_status(void)
 	CHECK_EQ(ival(get(o, "fd_history"), "max_bytes"), 64 << 20);
 	CHECK_EQ(ival(get(o, "fd_history"), "evicted"), 0);
 	CHECK_EQ(ival(get(o, "fd_history"), "refused"), 0);
+	/* the names, each once (the placeholder of a name not kept is one) */
+	CHECK_EQ(ival(get(o, "fd_names"), "names"), (long long)F.model.strings.len);
+	CHECK(ival(get(o, "fd_names"), "names") >= 1);
+	CHECK_EQ(ival(get(o, "fd_names"), "bytes"), (long long)F.model.strings.bytes);
+	CHECK_EQ(ival(get(o, "fd_names"), "max_bytes"), 256 << 20);
+	CHECK_EQ(ival(get(o, "fd_names"), "refused"), 0);
 	check_dumps(o);
 	json_decref(o);
 
