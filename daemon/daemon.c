@@ -431,6 +431,9 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 	d->model.max_fd_number = read_nr_open();
 	d->model.max_fds = d->cfg.max_fds;
 	d->model.max_name_bytes = d->cfg.max_name_bytes;
+	/* the histories' names are among those: a quarter at most (64 MiB by
+	 * default), so that closed fds cannot take the room of open ones */
+	d->model.max_history_bytes = d->cfg.max_name_bytes / 4;
 	r = fdw_history_init(&d->history, d->cfg.history_size);
 	if (r < 0)
 		return r;
