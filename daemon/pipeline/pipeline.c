@@ -170,7 +170,7 @@ static bool addfd_unresolved(struct fdw_pipeline *p, const struct fdw_event *ev)
 	if (task && task->proc)
 		fdw_pipeline_mark_lost(p, task->proc->pid);
 	else
-		p->resync_all = true;
+		p->addfd_all_wanted = true; /* resync_some(), spaced */
 	return true;
 }
 
@@ -304,6 +304,7 @@ static void resync_enqueue(struct fdw_pipeline *p, uint32_t pid)
 /* ---- re-reads off the loop --------------------------------------------- */
 
 static void resync_some(struct fdw_pipeline *p);
+static void enqueue_all(struct fdw_pipeline *p);
 
 /*
  * A table is re-read at most a tenth of the time (fdw_model_resync_due):
@@ -445,6 +446,17 @@ static void resync_some(struct fdw_pipeline *p)
 	struct fdw_resync_queue *q = &p->resync;
 	uint64_t t0 = fdw_now_mono();
 	size_t passed = 0;
+
+	/* every table for ADDFDs of unknown target, at most every
+	 * FDW_ADDFD_ALL_EVERY_NS: a supervisor in a nested pid namespace with
+	 * many notifications pending would have the host re-read per ADDFD */
+	if (p->addfd_all_wanted &&
+	    (!p->addfd_all_at || t0 - p->addfd_all_at >= FDW_ADDFD_ALL_EVERY_NS)) {
+		p->addfd_all_wanted = false;
+		p->addfd_all_at = t0;
+		p->stats.addfd_rereads++;
+		enqueue_all(p);
+	}
 
 	while (q->n > passed) {
 		uint32_t pid = q->v[q->head];

@@ -48,6 +48,8 @@ struct fdw_pipeline_stats {
 	uint64_t forks_stale;	  /* children queued for a re-read: forked from a stale table */
 	uint64_t addfd_unresolved; /* seccomp ADDFDs whose target the probe could not
 				    * tell: its process (or every one) re-read */
+	uint64_t addfd_rereads;	   /* ... whole-host re-reads they made (spaced by
+				    * FDW_ADDFD_ALL_EVERY_NS) */
 };
 
 /* Processes waiting for a re-read after lost records, in order, once each. */
@@ -61,6 +63,9 @@ struct fdw_resync_queue {
  * or -errno when it cannot (then neither runs). */
 typedef int (*fdw_offload_fn)(void *userdata, void (*work)(void *arg), void (*done)(void *arg),
 			      void *arg);
+
+/* Whole-host re-reads for seccomp ADDFDs of unknown target: at most one per. */
+#define FDW_ADDFD_ALL_EVERY_NS (10 * 1000000000ull)
 
 /* Re-reads of tables running off the loop at once. */
 #define FDW_RESYNC_JOBS_MAX 2
@@ -90,6 +95,8 @@ struct fdw_pipeline {
 	uint64_t ns_per_jiffy; /* from the kernel's CONFIG_HZ; 0 until known */
 	uint64_t last_ts;      /* the stream's latest stamp: stamps never go back */
 	bool resync_all;       /* lost records of unknown owner: re-read all */
+	bool addfd_all_wanted; /* a seccomp ADDFD of unknown target: re-read all ... */
+	uint64_t addfd_all_at; /* ... spaced: CLOCK_MONOTONIC of the last time */
 	struct fdw_resync_queue resync;
 	uint64_t resync_budget_ns; /* of re-reads per drain (at least one table) */
 	/* Where the re-reads after lost records read /proc (a big table takes

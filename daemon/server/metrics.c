@@ -604,6 +604,7 @@ static void render_loss(struct sb *b, const struct fdw_stats *st)
 		{ "forks_stale", st->forks_stale },
 		{ "verify_missing", st->verify_missing },
 		{ "addfd_unresolved", st->addfd_unresolved },
+		{ "addfd_rereads", st->addfd_rereads },
 	};
 
 	labelled_counters(b, "fdwatch_loss_recovery_total", "action",

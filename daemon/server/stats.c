@@ -149,6 +149,7 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 		st.forks_stale = deps->pipeline->stats.forks_stale;
 		st.reread_waits = deps->pipeline->stats.resync_waits;
 		st.addfd_unresolved = deps->pipeline->stats.addfd_unresolved;
+		st.addfd_rereads = deps->pipeline->stats.addfd_rereads;
 		st.ring_backlog_bytes = fdw_pipeline_backlog(deps->pipeline);
 		st.drains_partial = deps->pipeline->stats.drains_partial;
 		st.ring_wakeups = fdw_pipeline_wakeups(deps->pipeline);

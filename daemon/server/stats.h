@@ -37,7 +37,7 @@ struct fdw_stats {
 	uint64_t scan_ms;
 	/* after lost records (pipeline.h's counters of the same names) */
 	uint64_t loss_resyncs, resync_refused, ghosts_dropped, discover_runs, discovered,
-		discover_deferred, forks_stale, addfd_unresolved;
+		discover_deferred, forks_stale, addfd_unresolved, addfd_rereads;
 	uint64_t verify_missing; /* live processes a verify found the model lacked */
 	/* re-reads records asked for: done at once, queued; queued ones put
 	 * back because the table was read too recently */

@@ -1250,6 +1250,42 @@ static void test_fork_of_stale(void)
 	(void)nftw(fake_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * A seccomp ADDFD whose target the probe could not tell re-reads every
+ * table, but at most every FDW_ADDFD_ALL_EVERY_NS: a supervisor in a nested
+ * pid namespace with many notifications pending would otherwise have the
+ * host re-read for each ADDFD. The record is counted and never applied.
+ */
+static void test_addfd_unresolved_spaced(void)
+{
+	struct world w;
+
+	world_init(&w, 4);
+	ring_now = 0;
+	ring_sys(&w, 0, FDW_REC_SYSCALL, FDW_SYS_SECCOMP_ADDFD, 5, 0, 0);
+	CHECK(fdw_pipeline_drain(&w.pipeline));
+	CHECK_EQ(w.pipeline.stats.addfd_unresolved, 1);
+	CHECK_EQ(w.pipeline.stats.addfd_rereads, 1);
+	/* ten more at once: the next whole re-read waits */
+	for (int i = 0; i < 10; i++) {
+		ring_sys(&w, 0, FDW_REC_SYSCALL, FDW_SYS_SECCOMP_ADDFD, 5, 0, 0);
+		CHECK(fdw_pipeline_drain(&w.pipeline));
+	}
+	CHECK_EQ(w.pipeline.stats.addfd_unresolved, 11);
+	CHECK_EQ(w.pipeline.stats.addfd_rereads, 1);
+	CHECK(w.pipeline.addfd_all_wanted);
+	/* ... until its time comes: one, for all of them */
+	w.pipeline.addfd_all_at -= FDW_ADDFD_ALL_EVERY_NS;
+	CHECK(fdw_pipeline_drain(&w.pipeline));
+	CHECK(fdw_pipeline_drain(&w.pipeline));
+	CHECK_EQ(w.pipeline.stats.addfd_rereads, 2);
+	CHECK(!w.pipeline.addfd_all_wanted);
+	/* a failed ADDFD installs nothing: not counted */
+	ring_sys(&w, 0, FDW_REC_SYSCALL, FDW_SYS_SECCOMP_ADDFD, -EBADF, 0, 0);
+	CHECK_EQ(w.pipeline.stats.addfd_unresolved, 11);
+	world_free(&w);
+}
+
 int main(void)
 {
 	test_verify();
@@ -1263,5 +1299,6 @@ int main(void)
 	test_window_changes();
 	test_lost_found();
 	test_fork_of_stale();
+	test_addfd_unresolved_spaced();
 	return check_summary();
 }
