@@ -307,6 +307,8 @@ struct fdw_table {
 	uint64_t last_pos; /* ring position of the latest record applied to it */
 	uint64_t reread_at; /* CLOCK_MONOTONIC ns its last re-read ended (0: none) */
 	uint64_t reread_ns; /* ... and what it cost (read and apply) */
+	bool reread_asked;  /* a record asked for a re-read not done at once
+			     * (fdw__table_want_resync): spaced until one works */
 	struct fdw_slot **blocks; /* the set's slot blocks (NULL: none used yet), mirrored */
 	struct fdw__fdset *set;
 	uint64_t created_ts;
@@ -535,11 +537,12 @@ struct fdw_model {
  */
 #define FDW_INLINE_RESYNC_MAX_FDS 512
 #define FDW_INLINE_RESYNC_BURST_NS (20 * 1000000ll)
-/* A table whose re-read takes FDW_RESYNC_FREE_NS or more is re-read at
- * most this fraction of the time: after a re-read that took d, the next
- * waits (FDW_RESYNC_DUTY - 1) * d, but never more than FDW_RESYNC_WAIT_MAX_NS
- * (a 15,000-fd table takes about a second to read: it would stay stale 9 s
- * after its process calmed down). Cheaper ones are always due. */
+/* A table records keep asking to re-read (reread_asked), whose re-read takes
+ * FDW_RESYNC_FREE_NS or more, is re-read at most this fraction of the time:
+ * after a re-read that took d, the next waits (FDW_RESYNC_DUTY - 1) * d, but
+ * never more than FDW_RESYNC_WAIT_MAX_NS (a 15,000-fd table takes about a
+ * second to read: it would stay stale 9 s after its process calmed down).
+ * Cheaper ones, and re-reads for lost records alone, are always due. */
 #define FDW_RESYNC_DUTY 10
 #define FDW_RESYNC_FREE_NS 1000000ull
 #define FDW_RESYNC_WAIT_MAX_NS 2000000000ull
@@ -550,7 +553,8 @@ static inline bool fdw_model_resync_due(const struct fdw_table *t, uint64_t now_
 
 	if (wait > FDW_RESYNC_WAIT_MAX_NS)
 		wait = FDW_RESYNC_WAIT_MAX_NS;
-	return !t->reread_at || t->reread_ns < FDW_RESYNC_FREE_NS || now_ns >= t->reread_at + wait;
+	return !t->reread_asked || !t->reread_at || t->reread_ns < FDW_RESYNC_FREE_NS ||
+	       now_ns >= t->reread_at + wait;
 }
 
 /* The next pid a record wanted re-read (its table stale meanwhile), or 0. */

@@ -666,6 +666,8 @@ int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
 			      m->ops.ring_position ? m->ops.ring_position(m->ops.userdata) : 0, 0,
 			      true, NULL);
 	reread_done(t, t0);
+	if (r == 0)
+		t->reread_asked = false;
 	return r;
 }
 
@@ -707,6 +709,7 @@ void fdw__table_want_resync(struct fdw_model *m, struct fdw_table *t, uint32_t t
 	}
 	m->stats.resyncs_deferred++;
 	t->stale = true;
+	t->reread_asked = true;
 	task = fdw_hashmap_get(&m->tasks, tid);
 	if (!task || !task->proc)
 		return; /* stale: the audit re-reads it */

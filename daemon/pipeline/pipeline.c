@@ -307,10 +307,10 @@ static void resync_some(struct fdw_pipeline *p);
 static void enqueue_all(struct fdw_pipeline *p);
 
 /*
- * A table is re-read at most a tenth of the time (fdw_model_resync_due):
- * records that keep leaving a big table unknown (io_uring closes, a fork
- * loop beside a thread) would otherwise have it read back to back. Counted
- * each time one is put back.
+ * A table records keep asking to re-read is re-read at most a tenth of the
+ * time (fdw_model_resync_due): records that keep leaving a big table unknown
+ * (io_uring closes, a fork loop beside a thread) would otherwise have it
+ * read back to back. Counted each time one is put back.
  */
 static bool resync_due(struct fdw_pipeline *p, uint32_t pid, uint64_t now)
 {
@@ -370,6 +370,8 @@ static void job_done(void *arg)
 	 * table is read a tenth of the time at most (fdw_model_resync_due) */
 	t->reread_at = fdw_now_mono();
 	t->reread_ns = t->reread_at - t0 + job->read_ns;
+	if (r == 0)
+		t->reread_asked = false;
 	if (r == -ESTALE) {
 		p->stats.resync_retried++;
 		resync_enqueue(p, job->pid);

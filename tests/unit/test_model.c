@@ -2696,6 +2696,7 @@ static void test_rereads_asked(void)
 	 * under a millisecond never waits */
 	now = fdw_now_mono();
 	if (t) {
+		CHECK(t->reread_asked); /* deferred above */
 		t->reread_at = now;
 		t->reread_ns = 50 * 1000000ull;
 		CHECK(!fdw_model_resync_due(t, now + 449 * 1000000ull));
@@ -2706,6 +2707,15 @@ static void test_rereads_asked(void)
 		t->reread_ns = 1000000000ull;
 		CHECK(!fdw_model_resync_due(t, now + 1999 * 1000000ull));
 		CHECK(fdw_model_resync_due(t, now + 2000 * 1000000ull));
+		/* re-reads for lost records alone are never spaced */
+		t->reread_asked = false;
+		CHECK(fdw_model_resync_due(t, now));
+		/* and a re-read that works ends the spacing */
+		t->reread_asked = true;
+		for (int fd = 3; fd < 3 + FDW_INLINE_RESYNC_MAX_FDS; fd++)
+			fake[fd].open = false;
+		CHECK_EQ(fdw_model_resync(&m, t, PID), 0);
+		CHECK(!t->reread_asked);
 	}
 	for (int fd = 3; fd < 3 + FDW_INLINE_RESYNC_MAX_FDS; fd++)
 		fake[fd].open = false;
