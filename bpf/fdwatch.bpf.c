@@ -1079,6 +1079,17 @@ static __always_inline void task_comm(struct fdw_task_event *e, struct task_stru
 	(void)bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), t->comm);
 }
 
+/* The identity of t's process and of its program (struct fdw_task_event):
+ * its start, and its address space's stack start when it has one. */
+static __always_inline void task_identity(struct fdw_task_event *e, struct task_struct *t,
+					  bool stack)
+{
+	struct mm_struct *mm = stack ? t->mm : NULL;
+
+	e->start_boottime = t->start_boottime;
+	e->start_stack = mm ? mm->start_stack : 0;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(task_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -1102,6 +1113,7 @@ int BPF_PROG(task_fork, struct task_struct *parent, struct task_struct *child)
 	if (child->tgid == parent->tgid)
 		e->hdr.flags |= FDW_F_THREAD;
 	task_comm(e, child);
+	task_identity(e, child, true);
 	submit(e, sizeof(*e));
 	return 0;
 }
@@ -1153,6 +1165,7 @@ int BPF_PROG(task_exec, struct task_struct *p, pid_t old_pid)
 	e->child_files = 0;
 	e->exit_code = 0;
 	task_comm(e, p);
+	task_identity(e, p, true);
 	submit(e, sizeof(*e));
 	return 0;
 }
@@ -1178,6 +1191,7 @@ int BPF_PROG(task_exit, struct task_struct *p)
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)
 		e->hdr.flags |= FDW_F_GROUP_DEAD;
 	task_comm(e, p);
+	task_identity(e, p, false); /* its mm may be gone already */
 	submit(e, sizeof(*e));
 	return 0;
 }

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define FDW_ABI_VERSION 2
+#define FDW_ABI_VERSION 3
 
 /* Record kinds. */
 enum {
@@ -321,6 +321,16 @@ struct fdw_task_event {
 	__u64 jiffies;	  /* jiffies beside hdr.ts (CLOCK_MONOTONIC): lets the daemon
 			   * convert FDW_F_JIFFIES stamps */
 	char comm[FDW_COMM_LEN];
+	/* fork: the child's, exec and exit: the task's task->start_boottime
+	 * (CLOCK_BOOTTIME ns; a process's is its leader's, which an exec by
+	 * another thread takes over): what /proc/PID/stat's starttime shows in
+	 * clock ticks, the process's identity with its pid. 0 if unknown. */
+	__u64 start_boottime;
+	/* fork, exec: the address space's mm->start_stack (/proc/PID/stat's
+	 * startstack): a fork child's is its parent's, an exec makes a new one
+	 * (the stack is placed at random, and holds the new program's
+	 * arguments). 0 if unknown (exit, a kernel thread). */
+	__u64 start_stack;
 };
 
 /* Per-CPU counters kept by the BPF side, read by the daemon. */

@@ -39,6 +39,8 @@ static void clear_task_part(struct fdw_event *ev)
 	ev->jiffies = 0;
 	ev->hz = 0;
 	memset(ev->comm, 0, sizeof(ev->comm));
+	ev->start_boottime = 0;
+	ev->start_stack = 0;
 }
 
 static int unpack_sys(const void *data, size_t len, struct fdw_event *ev)
@@ -131,6 +133,8 @@ static int unpack_task(const void *data, size_t len, struct fdw_event *ev)
 	ev->hz = t->hz;
 	memcpy(ev->comm, t->comm, sizeof(ev->comm));
 	ev->comm[sizeof(ev->comm) - 1] = '\0';
+	ev->start_boottime = t->start_boottime;
+	ev->start_stack = t->start_stack;
 	ev->nr = 0;
 	ev->stack = 0;
 	ev->ret = 0;

@@ -43,6 +43,8 @@ struct fdw_event {
 	uint64_t jiffies;
 	uint32_t hz;
 	char comm[FDW_COMM_LEN];
+	uint64_t start_boottime; /* the process's start, CLOCK_BOOTTIME ns; 0: unknown */
+	uint64_t start_stack;	 /* its program's stack start (fork, exec); 0: unknown */
 	/* FDW_REC_BADF: the fd that was not open, FDW_BADF_* flags;
 	 * FDW_REC_INFLIGHT: the fd closed, the thread blocked on it (comm is
 	 * that thread's), its syscall, and nr is the closing syscall */

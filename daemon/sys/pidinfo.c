@@ -146,7 +146,7 @@ int fdw_pid_stat_read(const char *root, uint32_t pid, struct fdw_pid_stat *out)
 	p++;
 	/* up to the flags (field 9) required; a line shorter than the
 	 * kernel's 52 fields leaves the later figures 0 */
-	for (int field = 3; field <= 24; field++) {
+	for (int field = 3; field <= 28; field++) {
 		w = next_word(&p);
 		if (!w && field <= 9)
 			return -EBADMSG;
@@ -163,7 +163,7 @@ int fdw_pid_stat_read(const char *root, uint32_t pid, struct fdw_pid_stat *out)
 			continue;
 		}
 		if (field != 4 && field != 9 && (field < 14 || field > 15) && field != 22 &&
-		    field != 23)
+		    field != 23 && field != 28)
 			continue;
 		if (parse_u64(w, &v) < 0)
 			return -EBADMSG;
@@ -182,6 +182,9 @@ int fdw_pid_stat_read(const char *root, uint32_t pid, struct fdw_pid_stat *out)
 			break;
 		case 22:
 			st.starttime = v;
+			break;
+		case 28:
+			st.startstack = v;
 			break;
 		default:
 			st.vsize = v;

@@ -27,6 +27,11 @@ struct fdw_pid_stat {
 	uint64_t starttime; /* clock ticks after boot: with the pid, the process's identity */
 	uint64_t vsize;	    /* bytes */
 	int64_t rss;	    /* pages */
+	/* the address space's stack start (field 28): a new one at every exec
+	 * (placed at random, and below the new program's arguments), the same
+	 * across fork and prctl(PR_SET_NAME); 0 when the kernel hides it (the
+	 * reader may not ptrace the process) or there is none */
+	uint64_t startstack;
 };
 
 /* The one parser of ROOT/PID/stat. */

@@ -110,11 +110,21 @@ static void test_decode(void)
 	set_hdr(&t.hdr, FDW_REC_FORK, sizeof(t));
 	t.child_pid = 42;
 	t.hz = 250;
+	t.start_boottime = 123456789012ull;
+	t.start_stack = 0x7ffd5a5a1000ull;
 	memset(t.comm, 'a', sizeof(t.comm));
 	CHECK_EQ(fdw_decode(&t, sizeof(t), &ev), 0);
 	CHECK_EQ(ev.child_pid, 42);
 	CHECK_EQ(ev.hz, 250);
 	CHECK_EQ(strlen(ev.comm), FDW_COMM_LEN - 1);
+	/* the process's identity, and its program's */
+	CHECK_EQ(ev.start_boottime, 123456789012ull);
+	CHECK_EQ(ev.start_stack, 0x7ffd5a5a1000ull);
+	/* a syscall record after it shows none of it */
+	plain.nfds = 0;
+	CHECK_EQ(fdw_decode(&plain, sizeof(plain), &ev), 0);
+	CHECK_EQ(ev.start_boottime, 0);
+	CHECK_EQ(ev.start_stack, 0);
 }
 
 /* The dup family's and close's short record: a syscall record to the rest. */

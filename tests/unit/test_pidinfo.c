@@ -56,7 +56,18 @@ static void test_stat(void)
 	CHECK_EQ(st.ppid, 7);
 	CHECK_EQ(st.flags, 4194560);
 	CHECK_EQ(st.starttime, 987654);
+	CHECK_EQ(st.startstack, 0); /* a line cut before field 28 */
 	CHECK(!(st.flags & FDW_PF_KTHREAD));
+	/* the whole line (a shell's, 52 fields): startstack, field 28 */
+	put(15, "stat", "15 (bash) S 14 15 15 34816 15 4194560 1130 0 0 0 1 0 0 0 20 0 1 0 "
+			"421337 8318976 1318 18446744073709551615 94367053975552 94367054889581 "
+			"140725398521680 0 0 0 65536 3686404 1266761467 1 0 0 17 1 0 0 0 0 0 "
+			"94367055133488 94367055182792 94367086886912 140725398529305 "
+			"140725398529311 140725398529311 140725398532078 0\n");
+	CHECK_EQ(fdw_pid_stat_read(root, 15, &st), 0);
+	CHECK_EQ(st.starttime, 421337);
+	CHECK_EQ(st.rss, 1318);
+	CHECK_EQ(st.startstack, 140725398521680ull);
 	/* a kernel thread; a comm of the longest length the kernel gives */
 	put(11, "stat", "11 (kworker/0:1-events) I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 20 0 1 0 "
 			"33 0 0\n");
@@ -80,6 +91,7 @@ static void test_stat(void)
 	CHECK_EQ(st.ppid, getppid());
 	CHECK_STR(st.comm, "test-pidinfo");
 	CHECK(st.starttime > 0);
+	CHECK(st.startstack > 0); /* a process may look at its own */
 }
 
 static void test_limits(void)
