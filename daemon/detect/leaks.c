@@ -71,7 +71,10 @@ struct leak_proc *leak_proc_get(struct fdw_leaks *l, struct fdw_proc *p, uint64_
 		l->stats.dropped_procs++;
 		return NULL;
 	}
-	if (l->ops.read_start(l->ops.userdata, p->pid, &ticks) < 0)
+	/* the model's identity of the process when it has one (a read now
+	 * could see another process under a reused pid) */
+	ticks = p->start_ticks;
+	if (!ticks && l->ops.read_start(l->ops.userdata, p->pid, &ticks) < 0)
 		return NULL; /* gone already */
 	st = calloc(1, sizeof(*st));
 	if (!st)

@@ -663,6 +663,28 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 
 /* ---- fork, exec, exit -------------------------------------------------- */
 
+/* A task record's start (CLOCK_BOOTTIME ns) in /proc/PID/stat's clock
+ * ticks, as the kernel shows it to the daemon (its time namespace's
+ * boottime offset added, nsec_to_clock_t); 0: not known. */
+static uint64_t record_ticks(const struct fdw_event *ev)
+{
+	uint64_t ns_per_tick = (uint64_t)(1e9 / fdw_clk_tck());
+	int64_t ns = (int64_t)ev->start_boottime + fdw_timens_boottime();
+
+	if (!ev->start_boottime || ns <= 0 || !ns_per_tick)
+		return 0;
+	return (uint64_t)ns / ns_per_tick;
+}
+
+/* Is p another process than the one whose start the record carries
+ * (both known)? The model missed p's exit and the new one's fork. */
+static bool record_other(const struct fdw_proc *p, const struct fdw_event *ev)
+{
+	uint64_t ticks = record_ticks(ev);
+
+	return p->start_ticks && ticks && ticks != p->start_ticks;
+}
+
 static void apply_fork(struct fdw_model *m, const struct fdw_event *ev)
 {
 	struct fdw_task *parent = event_task(m, ev);
@@ -678,12 +700,19 @@ static void apply_fork(struct fdw_model *m, const struct fdw_event *ev)
 	} else {
 		struct fdw_proc *old = fdw_model_proc(m, ev->child_pid);
 
-		if (old) /* pid reuse: its exit was lost */
+		/* pid reuse: its exit was lost (or it is this child, found in
+		 * /proc before its fork record came: the same start) */
+		if (old) {
+			if (record_other(old, ev))
+				m->stats.pids_reused++;
 			fdw__proc_del(m, old);
+		}
 		p = fdw__proc_new(m, ev->child_pid, ev->pid, ev->comm, ev->ts);
 		if (!p)
 			return;
 		p->fork_pos = ev->ring_pos;
+		p->start_ticks = record_ticks(ev);
+		p->start_stack = ev->start_stack;
 	}
 	if (ev->flags & FDW_F_SHARED_FILES) {
 		t = parent->table;
@@ -712,8 +741,16 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 	struct fdw_task *task, *old;
 	struct fdw_origin closed;
 	struct fdw_table *t;
-	struct fdw_proc *p;
+	struct fdw_proc *p = fdw_model_proc(m, ev->pid);
+	bool known;
 
+	/* the process the model has under the pid exited and this one took
+	 * the pid, both records lost: drop it as its exit would (this one is
+	 * found as an unknown task is, its table read from /proc) */
+	if (p && record_other(p, ev)) {
+		m->stats.pids_reused++;
+		fdw__proc_del(m, p);
+	}
 	/* de_thread: a non-leader thread that execs takes over the pid */
 	if (ev->child_pid && ev->child_pid != ev->tid) {
 		old = fdw_hashmap_get(&m->tasks, ev->child_pid);
@@ -738,8 +775,17 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 		return;
 	p = task->proc;
 	memcpy(p->comm, ev->comm, sizeof(p->comm));
-	p->exec_count++;
-	p->start_ts = ev->ts;
+	/* a re-read that raced this record found its program already
+	 * (fdw_model_proc_set_stat): one program, not two */
+	known = p->exec_found && ev->start_stack && ev->start_stack == p->start_stack;
+	p->exec_found = false;
+	if (!known) {
+		p->exec_count++;
+		p->start_ts = ev->ts;
+	}
+	if (!p->start_ticks)
+		p->start_ticks = record_ticks(ev);
+	p->start_stack = ev->start_stack;
 	t = task->table;
 	if (t && ev->ring_pos > t->last_pos)
 		t->last_pos = ev->ring_pos;
@@ -790,6 +836,11 @@ static void apply_exit(struct fdw_model *m, const struct fdw_event *ev)
 	struct fdw_task *task = fdw_hashmap_get(&m->tasks, ev->tid);
 	struct fdw_proc *p = task ? task->proc : fdw_model_proc(m, ev->pid);
 
+	/* a leader's exit carries its process's start: the exit of a process
+	 * the model replaced already (a re-read found its pid reused before
+	 * this late record came) is not the one the model holds now */
+	if (p && ev->tid == ev->pid && p->pid == ev->pid && record_other(p, ev))
+		return;
 	if (task)
 		fdw__task_del(m, task);
 	if (p && (p->ntasks == 0 || (ev->flags & FDW_F_GROUP_DEAD)))

@@ -231,16 +231,47 @@ uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p)
 
 /* ---- after lost records ------------------------------------------------ */
 
-void fdw_model_proc_set_stat(struct fdw_model *m, struct fdw_proc *p, const char *comm,
-			     uint32_t ppid)
+void fdw_model_proc_identify(struct fdw_proc *p, uint64_t start_ticks, uint64_t start_stack)
 {
-	(void)m;
-	if (!p || !comm[0])
+	if (!p)
 		return;
-	strncpy(p->comm, comm, sizeof(p->comm) - 1);
-	p->comm[sizeof(p->comm) - 1] = '\0';
-	if (ppid)
-		p->ppid = ppid;
+	if (!p->start_ticks)
+		p->start_ticks = start_ticks;
+	if (!p->start_stack)
+		p->start_stack = start_stack;
+}
+
+bool fdw_model_proc_set_stat(struct fdw_model *m, struct fdw_proc *p,
+			     const struct fdw_pid_stat *st, uint64_t now)
+{
+	bool exec = false;
+
+	if (!p || fdw_model_proc_other(p, st))
+		return false;
+	/*
+	 * Only an exec maps a new stack (at random, below the new program's
+	 * arguments); fork copies it, PR_SET_NAME and setuid leave it. A
+	 * command that changed alone is a rename, not a new program.
+	 */
+	if (p->start_stack && st->startstack && st->startstack != p->start_stack) {
+		p->exec_count++;
+		p->start_ts = now;
+		p->exec_found = true;
+		m->stats.execs_found++;
+		exec = true;
+	}
+	if (!p->start_ticks)
+		p->start_ticks = st->starttime;
+	if (st->startstack)
+		p->start_stack = st->startstack;
+	if (st->comm[0]) {
+		_Static_assert(sizeof(p->comm) == sizeof(st->comm), "one comm size");
+		memcpy(p->comm, st->comm, sizeof(p->comm));
+		p->comm[sizeof(p->comm) - 1] = '\0';
+	}
+	if (st->ppid)
+		p->ppid = st->ppid;
+	return exec;
 }
 
 void fdw_model_drop_proc(struct fdw_model *m, struct fdw_proc *p)

@@ -22,6 +22,7 @@
 #include "base/json.h"
 #include "base/keyset.h"
 #include "base/strtab.h"
+#include "sys/pidinfo.h"
 #include "sys/procfs.h"
 #include "capture/event.h"
 
@@ -333,10 +334,20 @@ struct fdw_proc {
 	uint32_t ntasks;
 	uint64_t start_ts; /* CLOCK_MONOTONIC ns of fork/exec/scan */
 	uint64_t exec_count;
+	/* /proc/PID/stat's starttime (clock ticks after boot), from its fork or
+	 * exec record or the stat line of the scan or re-read that found it:
+	 * with the pid, the process's identity; 0: not known */
+	uint64_t start_ticks;
+	/* its program's stack start (stat's startstack, or the fork or exec
+	 * record's): an exec makes a new one, a rename does not; 0: not known */
+	uint64_t start_stack;
 	char comm[16];
 	struct fdw_task *leader; /* NULL after the leader exited */
 	uint64_t ops;		 /* events applied to this process */
 	uint32_t lost;		 /* records the kernel lost for it (pending resync) */
+	bool exec_found;	 /* its program was found by a /proc re-read (a stack
+				  * start that changed), not by its exec record: that
+				  * record, if only late, is not another exec */
 	uint64_t fork_pos;	 /* ring position of its fork record; 0: read from /proc */
 	/* Per-observer state, indexed by the observer's index
 	 * (fdw_model_add_observer); owned by that observer, which frees it in
@@ -470,6 +481,11 @@ struct fdw_model_stats {
 	uint64_t names_refused;	   /* fds given FDW_NAME_REFUSED for a name:
 				    * past max_name_bytes (once per fd and name
 				    * lost, not per attempt) */
+	uint64_t pids_reused; /* processes another took the pid of, their exit record
+			       * lost: a start that differs (a fork or exec record's,
+			       * a /proc re-read's); dropped as at an exit */
+	uint64_t execs_found; /* new programs a /proc re-read found (a stack start
+			       * that differs): an exec whose record was lost */
 };
 
 /* A new fd whose target is read at the next fdw_model_flush_pending(). */
@@ -720,10 +736,40 @@ int fdw_model_add_found(struct fdw_model *m, uint32_t pid, uint32_t ppid, const 
 /* Forget a process (its exit record was lost and /proc has no trace). */
 void fdw_model_drop_proc(struct fdw_model *m, struct fdw_proc *p);
 
-/* p's command and parent as /proc shows them now (an exec whose record
- * was lost, a rename, a reparenting). */
-void fdw_model_proc_set_stat(struct fdw_model *m, struct fdw_proc *p, const char *comm,
-			     uint32_t ppid);
+/* Give p the start and stack start a /proc read showed, where the model
+ * does not know them yet (0: not shown). */
+void fdw_model_proc_identify(struct fdw_proc *p, uint64_t start_ticks, uint64_t start_stack);
+
+/* Is the process /proc's stat line `st` shows under p's pid another one
+ * than p (both starts known, and different): p exited, its pid reused? */
+static inline bool fdw_model_proc_other(const struct fdw_proc *p, const struct fdw_pid_stat *st)
+{
+	return p->start_ticks && st->starttime && st->starttime != p->start_ticks;
+}
+
+/*
+ * p as /proc's stat line `st` shows it now, p being the process st is of
+ * (!fdw_model_proc_other): its command and parent (a rename, a
+ * reparenting), and its program. A stack start other than the one the
+ * model knows is a new program, an exec whose record was lost: p starts a
+ * new program as an exec would (exec_count, start_ts `now`; its table's
+ * close-on-exec fds are the re-read's to close), counted in execs_found,
+ * and true is returned. A new command alone is not one (PR_SET_NAME).
+ */
+bool fdw_model_proc_set_stat(struct fdw_model *m, struct fdw_proc *p,
+			     const struct fdw_pid_stat *st, uint64_t now);
+
+/*
+ * p exited and another process has its pid (fdw_model_proc_other; its
+ * exit record, and the other's fork record, were lost): p is dropped as an
+ * exit drops it (the observers' on_proc_exit), counted in pids_reused,
+ * and the other one, `st` with live threads `tids` (none: it is exiting
+ * too), is added as fdw_model_add_found() adds one, with its start and
+ * stack start: its table empty and stale, for the caller to read. 0, or
+ * -errno when the new one could not be added.
+ */
+int fdw_model_replace_proc(struct fdw_model *m, struct fdw_proc *p, const struct fdw_pid_stat *st,
+			   const uint32_t *tids, unsigned int ntids, uint64_t now);
 
 /* Mark a process's tables stale (its records were lost). */
 void fdw_model_mark_proc_stale(struct fdw_model *m, struct fdw_proc *p);

@@ -1173,6 +1173,22 @@ int fdw_model_add_found(struct fdw_model *m, uint32_t pid, uint32_t ppid, const 
 	return add_process(m, pid, ppid, comm, tids, ntids, now, false);
 }
 
+int fdw_model_replace_proc(struct fdw_model *m, struct fdw_proc *p, const struct fdw_pid_stat *st,
+			   const uint32_t *tids, unsigned int ntids, uint64_t now)
+{
+	uint32_t pid = p->pid;
+	int r;
+
+	m->stats.pids_reused++;
+	fdw__proc_del(m, p); /* as its exit record would have */
+	if (!ntids)
+		return 0;
+	r = add_process(m, pid, st->ppid, st->comm, tids, ntids, now, false);
+	if (r == 0)
+		fdw_model_proc_identify(fdw_model_proc(m, pid), st->starttime, st->startstack);
+	return r;
+}
+
 void fdw_model_scan_begin(struct fdw_model *m)
 {
 	m->scan_cands = calloc(1, sizeof(*m->scan_cands));

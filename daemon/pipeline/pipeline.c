@@ -48,6 +48,7 @@ struct fdw_resync_job {
 /* A scan of /proc's pids after lost records (discover_work, off the loop). */
 struct fdw_found_proc {
 	uint32_t pid, ppid;
+	uint64_t start_ticks, start_stack; /* its stat line's starttime, startstack */
 	char comm[16];
 	uint32_t *tids; /* live ones, leader first */
 	unsigned int ntids;
@@ -237,18 +238,48 @@ void fdw_pipeline_on_batch(void *userdata)
 /* ---- lost records ----------------------------------------------------- */
 
 /*
+ * proc exited and `st` is another process under its pid (both records
+ * lost): proc goes as an exit takes it, the other one comes as a process a
+ * scan found (its live threads; none when it is exiting too), its table
+ * read from /proc like any queued one.
+ */
+static void replace_reused(struct fdw_pipeline *p, struct fdw_proc *proc,
+			   const struct fdw_pid_stat *st)
+{
+	uint32_t pid = proc->pid, *tids = NULL;
+	unsigned int n = 0;
+
+	if (fdw_proc_list_tasks(p->proc_root, pid, &tids, &n) < 0)
+		n = 0;
+	else if (!fdw_pid_stat_live(st))
+		n = fdw_proc_live_tasks(p->proc_root, pid, tids, n);
+	if (fdw_model_replace_proc(p->model, proc, st, tids, n, fdw_now_mono()) < 0)
+		p->stats.scan_errors++;
+	else if (fdw_model_proc(p->model, pid))
+		resync_enqueue(p, pid);
+	free(tids);
+}
+
+/*
  * Re-read a process's tables; one that /proc no longer has, or shows as a
  * zombie, exited while its records were lost (its exit among them): forget
  * it rather than keep a phantom (its reaping will not be traced). One that
- * is alive takes its command and parent from the same read: an exec whose
- * record was lost, a rename (PR_SET_NAME) or a reparenting shows.
+ * is alive takes its command and parent from the same read (a rename,
+ * PR_SET_NAME, or a reparenting shows), and a new program when its stack
+ * start changed (an exec whose record was lost). One /proc shows with
+ * another start is another process: the pid was reused.
  */
 bool fdw_pipeline_drop_if_gone(struct fdw_pipeline *p, struct fdw_proc *proc)
 {
 	struct fdw_pid_stat st;
+	int r = fdw_pid_stat_read(p->proc_root, proc->pid, &st);
 
-	if (fdw_pid_stat_read(p->proc_root, proc->pid, &st) == 0 && fdw_pid_stat_live(&st)) {
-		fdw_model_proc_set_stat(p->model, proc, st.comm, st.ppid);
+	if (r == 0 && fdw_model_proc_other(proc, &st)) {
+		replace_reused(p, proc, &st);
+		return true;
+	}
+	if (r == 0 && fdw_pid_stat_live(&st)) {
+		(void)fdw_model_proc_set_stat(p->model, proc, &st, fdw_now_mono());
 		return false;
 	}
 	if (!fdw_proc_exited(p->proc_root, proc->pid))
@@ -562,6 +593,8 @@ static void discover_work(void *arg)
 		f = &d->found[d->nfound++];
 		f->pid = pid;
 		f->ppid = st.ppid;
+		f->start_ticks = st.starttime;
+		f->start_stack = st.startstack;
 		memcpy(f->comm, st.comm, sizeof(f->comm));
 		f->tids = tids;
 		f->ntids = n;
@@ -607,6 +640,8 @@ static void discover_done(void *arg)
 		}
 		if (!fdw_model_proc(p->model, f->pid))
 			continue;
+		fdw_model_proc_identify(fdw_model_proc(p->model, f->pid), f->start_ticks,
+					f->start_stack);
 		p->stats.discovered++;
 		resync_enqueue(p, f->pid);
 	}
@@ -871,6 +906,9 @@ static int scan_one(void *data, uint32_t pid)
 	r = fdw_model_add_scanned(p->model, pid, st.ppid, st.comm, tids, n, fdw_now_mono());
 	if (r < 0 && r != -ESRCH)
 		p->stats.scan_errors++;
+	/* its identity, where a fork or exec record applied meanwhile did not
+	 * give it */
+	fdw_model_proc_identify(fdw_model_proc(p->model, pid), st.starttime, st.startstack);
 	free(tids);
 	return 0;
 }

@@ -185,9 +185,13 @@ uint64_t fdw_pipeline_wakeups(const struct fdw_pipeline *p);
 
 /*
  * Forget `proc` when /proc no longer has it (its exit record was lost, or
- * came before a /proc read that still saw it): true when dropped. A process
- * /proc still lists, even as a zombie, is kept; a live one takes its
- * command and parent from /proc.
+ * came before a /proc read that still saw it): true when dropped (proc is
+ * freed). A live one takes its command, parent and program from /proc (an
+ * exec whose record was lost starts a new program:
+ * fdw_model_proc_set_stat). One whose pid /proc shows with another start
+ * exited and its pid was reused: dropped as an exit drops it, and the
+ * process now under the pid added and queued for a re-read
+ * (fdw_model_replace_proc); true.
  */
 bool fdw_pipeline_drop_if_gone(struct fdw_pipeline *p, struct fdw_proc *proc);
 

@@ -605,13 +605,16 @@ static void render_loss(struct sb *b, const struct fdw_stats *st)
 		{ "verify_missing", st->verify_missing },
 		{ "addfd_unresolved", st->addfd_unresolved },
 		{ "addfd_rereads", st->addfd_rereads },
+		{ "pids_reused", st->pids_reused },
+		{ "execs_found", st->execs_found },
 	};
 
 	labelled_counters(b, "fdwatch_loss_recovery_total", "action",
 			  "What lost records made the daemon do: tables re-read (and refused), "
 			  "processes found gone or found missing by /proc scans, fork children of "
 			  "stale tables, processes a verify found missing, seccomp ADDFDs into an "
-			  "unknown target.",
+			  "unknown target, processes replaced under a reused pid, new programs of "
+			  "lost execs.",
 			  loss, sizeof(loss) / sizeof(loss[0]));
 }
 

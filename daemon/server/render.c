@@ -804,14 +804,15 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 		      (json_int_t)st->scan_exited, "ms", (json_int_t)st->scan_ms),
 	    &ok);
 	set(o, "loss",
-	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "resyncs",
+	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "resyncs",
 		      (json_int_t)st->loss_resyncs, "resyncs_refused", (json_int_t)st->resync_refused,
 		      "ghosts_dropped", (json_int_t)st->ghosts_dropped, "scans",
 		      (json_int_t)st->discover_runs, "found", (json_int_t)st->discovered,
 		      "found_deferred", (json_int_t)st->discover_deferred, "forks_stale",
 		      (json_int_t)st->forks_stale, "verify_missing", (json_int_t)st->verify_missing,
 		      "addfd_unresolved", (json_int_t)st->addfd_unresolved, "addfd_rereads",
-		      (json_int_t)st->addfd_rereads),
+		      (json_int_t)st->addfd_rereads, "pids_reused", (json_int_t)st->pids_reused,
+		      "execs_found", (json_int_t)st->execs_found),
 	    &ok);
 	set(o, "memory",
 	    json_pack("{s:I, s:I, s:I}", "heap_bytes", (json_int_t)st->heap_bytes, "origins",

@@ -71,6 +71,8 @@ static int collect_model(struct fdw_model *m, struct fdw_stats *st)
 	st->fd_names_max_bytes = m->max_name_bytes;
 	st->fd_names_refused = ms->names_refused;
 	st->targets_unsearched = ms->targets_unsearched;
+	st->pids_reused = ms->pids_reused;
+	st->execs_found = ms->execs_found;
 	return count_tables(m, &st->tables, &st->stale_tables);
 }
 

@@ -411,6 +411,60 @@ double fdw_boot_time(void)
 	return bt;
 }
 
+int fdw_timens_boottime_read(const char *root, int64_t *out)
+{
+	char path[PATH_MAX], *line = NULL, *p, *end;
+	long long sec, nsec;
+	size_t cap = 0;
+	int r = -EBADMSG, n;
+	FILE *f;
+
+	n = snprintf(path, sizeof(path), "%s/self/timens_offsets", root_or_proc(root));
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		/* "boottime <seconds> <nanoseconds>", seconds maybe negative */
+		if (strncmp(line, "boottime", 8) || (line[8] != ' ' && line[8] != '\t'))
+			continue;
+		errno = 0;
+		sec = strtoll(line + 8, &end, 10);
+		if (errno || end == line + 8)
+			break;
+		p = end;
+		nsec = strtoll(p, &end, 10);
+		if (errno || end == p || nsec < 0 || nsec >= 1000000000ll ||
+		    (*end != '\n' && *end) || sec > INT64_MAX / 1000000000ll - 1 ||
+		    sec < INT64_MIN / 1000000000ll + 1)
+			break;
+		*out = (int64_t)sec * 1000000000ll + nsec;
+		r = 0;
+		break;
+	}
+	free(line);
+	(void)fclose(f);
+	return r;
+}
+
+int64_t fdw_timens_boottime(void)
+{
+	static int64_t off;
+	static bool known;
+	int64_t v = 0;
+	int r;
+
+	if (known)
+		return off;
+	r = fdw_timens_boottime_read(NULL, &v);
+	if (r == 0 || r == -ENOENT) {
+		off = r == 0 ? v : 0;
+		known = true;
+	}
+	return r == 0 ? v : 0;
+}
+
 double fdw_clk_tck(void)
 {
 	static double hz;

@@ -89,6 +89,17 @@ double fdw_boot_time(void);
 double fdw_clk_tck(void);
 
 /*
+ * The boottime offset of the reader's time namespace, ns (the boottime
+ * line of ROOT/self/timens_offsets): what the kernel adds to a task's
+ * start_boottime before ROOT/PID/stat shows it as starttime. -ENOENT
+ * without time namespaces (no offset).
+ */
+int fdw_timens_boottime_read(const char *root, int64_t *out);
+
+/* The same from /proc, read once; 0 when there is none or it is unknown. */
+int64_t fdw_timens_boottime(void);
+
+/*
  * What the threads of a process are doing to its table right now: the
  * syscalls that change fds (close, close_range, dup2/dup3 onto an fd) they
  * are blocked in. Such a syscall can block (the last close of a file does

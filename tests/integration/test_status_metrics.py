@@ -97,7 +97,7 @@ MAP = [
 ] + [(f"loss.{k}", f'fdwatch_loss_recovery_total{{action="{k}"}}', "counter")
      for k in ("resyncs", "resyncs_refused", "ghosts_dropped", "scans", "found",
                "found_deferred", "forks_stale", "verify_missing",
-               "addfd_unresolved", "addfd_rereads")]
+               "addfd_unresolved", "addfd_rereads", "pids_reused", "execs_found")]
 # status keys with no metric (or a metric that is not the same quantity)
 STATUS_ONLY = {
     "version", "abi",  # compared with fdwatch_build_info's labels, separately

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -19,6 +20,7 @@
 #include "detect/detector.h" /* the detector interface (test_detector_interface) */
 #include "detect/leaks.h"
 #include "model/model.h"
+#include "pipeline/pipeline.h" /* the re-read after lost records (test_lost_identity) */
 #include "capture/syscalls.h"
 
 #define NS 1000000000ull
@@ -1994,6 +1996,180 @@ static void test_races_preclose(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/* ---- pid reuse and lost execs, found by the re-read after lost records ---- */
+
+static char ident_root[] = "/tmp/fdwt-ident-XXXXXX";
+
+/* A live process in the fake /proc: its stat line (and its one task's)
+ * with its command, start and stack start. */
+static void ident_proc(uint32_t pid, const char *comm, uint64_t start, uint64_t stack)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%u", ident_root, pid);
+	CHECK(mkdir(path, 0755) == 0 || errno == EEXIST);
+	snprintf(path, sizeof(path), "%s/%u/task", ident_root, pid);
+	CHECK(mkdir(path, 0755) == 0 || errno == EEXIST);
+	snprintf(path, sizeof(path), "%s/%u/task/%u", ident_root, pid, pid);
+	CHECK(mkdir(path, 0755) == 0 || errno == EEXIST);
+	for (int i = 0; i < 2; i++) {
+		if (i == 0)
+			snprintf(path, sizeof(path), "%s/%u/stat", ident_root, pid);
+		else
+			snprintf(path, sizeof(path), "%s/%u/task/%u/stat", ident_root, pid, pid);
+		f = fopen(path, "we");
+		CHECK(f != NULL);
+		if (!f)
+			return;
+		fprintf(f, "%u (%s) S 1 %u %u 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %llu 1000 10 "
+			   "18446744073709551615 1 1 %llu 0 0 0\n",
+			pid, comm, pid, pid, (unsigned long long)start, (unsigned long long)stack);
+		CHECK(fclose(f) == 0);
+	}
+}
+
+static int ident_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* fork `parent` into `child` with the start (clock ticks) and stack start
+ * its record carries */
+static void fork_ident(struct fdw_model *m, uint32_t parent, uint32_t child, uint64_t ticks,
+		       uint64_t stack)
+{
+	uint64_t ns_per_tick = (uint64_t)(1e9 / fdw_clk_tck());
+	struct fdw_event ev = sys(parent, files_of(parent), 0, 0, 0, 0, 0);
+
+	ev.type = FDW_REC_FORK;
+	ev.child_pid = ev.child_tid = child;
+	ev.child_files = files_of(child);
+	ev.start_boottime = ticks * ns_per_tick + 1;
+	ev.start_stack = stack;
+	strcpy(ev.comm, "leaky");
+	fdw_model_apply(m, &ev);
+}
+
+static unsigned int trend_samples(struct fdw_leaks *l, struct fdw_model *m, uint32_t pid)
+{
+	struct fdw_leak_trend tr;
+
+	return fdw_leaks_proc_trend(l, fdw_model_proc(m, pid), &tr) ? tr.samples : 0;
+}
+
+/*
+ * Four children of one parent lose records (a full ring) and are re-read
+ * from /proc:
+ *  - OLD, at its fd limit (fd-exhaustion firing), exited and its pid went
+ *    to another process (its exit and the other's fork lost): /proc shows
+ *    another start. OLD's alert resolves as at an exit ("process
+ *    exited"), counted (pids_reused); the newcomer is a new process, its
+ *    own command and start, its table read, no alert of OLD's;
+ *  - KEPT, at its limit too, the same start: the same process, its
+ *    alert still firing;
+ *  - RENAMER renamed itself (PR_SET_NAME): a new command, the same stack
+ *    start: no new program, its trend goes on;
+ *  - EXECER exec'd the same file (the same command): a new stack start, a
+ *    new program (execs_found), its trend starts again.
+ */
+static void test_lost_identity(void)
+{
+	enum { PARENT = 7000, OLD = 7001, KEPT = 7002, RENAMER = 7003, EXECER = 7004 };
+	const uint64_t STACK = 0x7ffc00000000ull;
+	struct fdw_alert *old_alert, *kept_alert;
+	struct fdw_proc *p, *kept;
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_pipeline pl;
+	struct fdw_history h;
+	struct fdw_leaks *l;
+	struct fdw_model m;
+	unsigned int renamer_samples, execer_samples;
+	double real = 1.7e9;
+
+	CHECK(mkdtemp(ident_root) != NULL);
+	stray_tid = 0;
+	fdw_leak_config_default(&c);
+	l = leaks_setup(&m, &store, &c);
+	CHECK_EQ(fdw_history_init(&h, 16), 0);
+	fdw_pipeline_init(&pl, &m, &h, ident_root);
+	pl.resync_budget_ns = 60 * NS; /* every re-read in one drain, under ASan too */
+	start(&m, PARENT);
+	mono = NS;
+	fake_soft = 20;
+	for (uint32_t pid = OLD; pid <= EXECER; pid++)
+		fork_ident(&m, PARENT, pid, 1000 + pid, STACK + ((uint64_t)pid << 12));
+	/* OLD and KEPT: 19 of 20 fds open */
+	for (int fd = 3; fd < 22; fd++) {
+		do_open(&m, OLD, files_of(OLD), fd, "/var/lib/old.db", O_RDONLY);
+		do_open(&m, KEPT, files_of(KEPT), fd, "/var/lib/kept.db", O_RDONLY);
+	}
+	for (int s = 0; s < 5; s++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	/* the alerts carry the starts the fork records gave */
+	old_alert = fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, OLD, 1000 + OLD);
+	kept_alert = fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, KEPT, 1000 + KEPT);
+	CHECK(old_alert != NULL);
+	CHECK(kept_alert != NULL);
+	if (!old_alert || !kept_alert)
+		goto out;
+	renamer_samples = trend_samples(l, &m, RENAMER);
+	execer_samples = trend_samples(l, &m, EXECER);
+	CHECK(renamer_samples >= 5);
+	CHECK_EQ(execer_samples, renamer_samples);
+	kept = fdw_model_proc(&m, KEPT);
+
+	/* what /proc shows after the loss */
+	ident_proc(OLD, "newcomer", 5555, STACK + 0x999000);
+	ident_proc(KEPT, "leaky", 1000 + KEPT, STACK + ((uint64_t)KEPT << 12));
+	ident_proc(RENAMER, "renamed", 1000 + RENAMER, STACK + ((uint64_t)RENAMER << 12));
+	ident_proc(EXECER, "leaky", 1000 + EXECER, STACK + 0x777000);
+	for (uint32_t pid = OLD; pid <= EXECER; pid++)
+		fdw_pipeline_mark_lost(&pl, pid);
+	fdw_pipeline_drain(&pl);
+	CHECK_EQ(fdw_pipeline_resync_pending(&pl), 0);
+
+	/* OLD exited: its alert resolved as an exit resolves it, counted */
+	CHECK_EQ(old_alert->state, FDW_ALERT_RESOLVED);
+	CHECK(old_alert->resolution && strstr(old_alert->resolution, "process exited"));
+	CHECK_EQ(m.stats.pids_reused, 1);
+	/* the newcomer: a new process, read as one */
+	p = fdw_model_proc(&m, OLD);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_STR(p->comm, "newcomer");
+		CHECK_EQ(p->start_ticks, 5555);
+		CHECK_EQ(p->start_stack, STACK + 0x999000);
+		CHECK_EQ(p->exec_count, 0);
+		CHECK(fdw_model_proc_table(&m, p) && !fdw_model_proc_table(&m, p)->stale);
+	}
+	/* KEPT: the same process, its alert untouched */
+	CHECK(fdw_model_proc(&m, KEPT) == kept);
+	CHECK_EQ(kept_alert->state, FDW_ALERT_FIRING);
+	/* the renamer: its new command, the same program */
+	p = fdw_model_proc(&m, RENAMER);
+	CHECK(p && !strcmp(p->comm, "renamed") && p->exec_count == 0);
+	/* the execer: a new program, the same command */
+	p = fdw_model_proc(&m, EXECER);
+	CHECK(p && !strcmp(p->comm, "leaky") && p->exec_count == 1);
+	CHECK_EQ(m.stats.execs_found, 1);
+	CHECK_EQ(m.stats.pids_reused, 1);
+
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	/* the renamer's trend goes on; the new program's starts again */
+	CHECK_EQ(trend_samples(l, &m, RENAMER), renamer_samples + 1);
+	CHECK_EQ(trend_samples(l, &m, EXECER), 1);
+	/* nothing of OLD's fires under the newcomer's identity, nor under OLD's */
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, OLD, 5555) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, OLD, 1000 + OLD) == NULL);
+out:
+	fdw_pipeline_free(&pl);
+	fdw_history_free(&h);
+	leaks_teardown(l, &m, &store);
+	(void)nftw(ident_root, ident_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	test_config();
@@ -2009,5 +2185,6 @@ int main(void)
 	test_detector_interface();
 	test_races();
 	test_races_preclose();
+	test_lost_identity();
 	return check_summary();
 }

@@ -1619,6 +1619,191 @@ static void test_observers(void)
 	CHECK_EQ(obs_exits[1], 2);
 }
 
+/* A task record for pid 200 (its leader) with the start and stack start
+ * the probes would read: start in clock ticks, converted to boot-time ns
+ * with a remainder (the kernel's ticks are ns divided down). */
+static struct fdw_event ident_ev(uint16_t type, uint64_t files, uint64_t ticks, uint64_t stack)
+{
+	uint64_t ns_per_tick = (uint64_t)(1e9 / fdw_clk_tck());
+	struct fdw_event ev = task_ev(type, 200, 200, files);
+
+	ev.start_boottime = ticks * ns_per_tick + ns_per_tick / 3;
+	ev.start_stack = stack;
+	return ev;
+}
+
+/*
+ * The start a fork, exec or exit record carries is the process's identity
+ * (its pid is not: a lost exit and a lost fork leave another process under
+ * it). A record of another process than the model's under its pid
+ * replaces that one, its observers told of its exit, counted in
+ * pids_reused; a late exit record of one replaced already is not applied
+ * to its successor; a record of the same process changes nothing of that.
+ */
+static void test_identity_records(void)
+{
+	const uint64_t CF = FILES + 0x10000, CF2 = FILES + 0x20000, CF3 = FILES + 0x30000;
+	struct fdw_model_observer o = obs_make(1);
+	struct fdw_model m;
+	struct fdw_event ev;
+	struct fdw_proc *p, *before;
+
+	model_new(&m);
+	memset(obs_exits, 0, sizeof(obs_exits));
+	CHECK_EQ(fdw_model_add_observer(&m, &o), 1);
+	start_proc(&m);
+	CHECK_EQ(fdw_model_proc(&m, PID)->start_ticks, 0); /* a scan's: its caller's to set */
+
+	/* a fork: the child's start and stack start, from its record */
+	ev = ident_ev(FDW_REC_FORK, CF, 5000, 0x7ffc1000);
+	ev.pid = ev.tid = PID;
+	ev.files = FILES;
+	ev.child_pid = ev.child_tid = 200;
+	ev.child_files = CF;
+	apply(&m, ev);
+	p = fdw_model_proc(&m, 200);
+	CHECK(p != NULL);
+	if (!p)
+		goto out;
+	CHECK_EQ(p->start_ticks, 5000);
+	CHECK_EQ(p->start_stack, 0x7ffc1000);
+	before = p;
+
+	/* a leader's exit record of another start (a process the model already
+	 * replaced, its exit late): not this one's */
+	ev = ident_ev(FDW_REC_EXIT, CF, 4000, 0);
+	ev.flags = FDW_F_GROUP_DEAD;
+	apply(&m, ev);
+	CHECK(fdw_model_proc(&m, 200) == before);
+	CHECK_EQ(obs_exits[1], 0);
+	CHECK_EQ(m.stats.pids_reused, 0);
+
+	/* an exec record of another process under 200 (200's exit and the new
+	 * one's fork lost): 200 exits, the new one is made, its table read */
+	ev = ident_ev(FDW_REC_EXEC, CF2, 6000, 0x7ffd2000);
+	ev.child_pid = 200;
+	strcpy(ev.comm, "other");
+	apply(&m, ev);
+	CHECK_EQ(obs_exits[1], 1);
+	CHECK_EQ(m.stats.pids_reused, 1);
+	p = fdw_model_proc(&m, 200);
+	CHECK(p != NULL);
+	if (!p)
+		goto out;
+	CHECK_EQ(p->start_ticks, 6000);
+	CHECK_EQ(p->start_stack, 0x7ffd2000);
+	CHECK_EQ(p->exec_count, 1);
+	CHECK_STR(p->comm, "other");
+
+	/* its own exec: the same process, a new program */
+	ev = ident_ev(FDW_REC_EXEC, CF2, 6000, 0x7ffd3000);
+	ev.child_pid = 200;
+	apply(&m, ev);
+	CHECK(fdw_model_proc(&m, 200) == p);
+	CHECK_EQ(p->exec_count, 2);
+	CHECK_EQ(p->start_stack, 0x7ffd3000);
+	CHECK_EQ(m.stats.pids_reused, 1);
+	CHECK_EQ(obs_exits[1], 1);
+
+	/* a fork record whose child is 200 again with another start: its exit
+	 * was lost, its pid reused */
+	ev = ident_ev(FDW_REC_FORK, CF3, 7000, 0x7ffc1000);
+	ev.pid = ev.tid = PID;
+	ev.files = FILES;
+	ev.child_pid = ev.child_tid = 200;
+	ev.child_files = CF3;
+	apply(&m, ev);
+	CHECK_EQ(m.stats.pids_reused, 2);
+	CHECK_EQ(obs_exits[1], 2);
+	p = fdw_model_proc(&m, 200);
+	CHECK(p && p->start_ticks == 7000 && p->exec_count == 0);
+
+	/* its exit, of the same start: applied */
+	ev = ident_ev(FDW_REC_EXIT, CF3, 7000, 0);
+	ev.flags = FDW_F_GROUP_DEAD;
+	apply(&m, ev);
+	CHECK(fdw_model_proc(&m, 200) == NULL);
+	CHECK_EQ(obs_exits[1], 3);
+	CHECK_EQ(m.stats.pids_reused, 2);
+out:
+	fdw_model_free(&m);
+}
+
+/*
+ * What a /proc re-read's stat line says of a process
+ * (fdw_model_proc_set_stat): a new command alone is a rename
+ * (PR_SET_NAME), not a program; a new stack start is one (an exec whose
+ * record was lost), counted once even when the exec record comes late; a
+ * start that differs is another process, left to the caller.
+ */
+static void test_identity_stat(void)
+{
+	struct fdw_pid_stat st = { .comm = "test", .state = 'S', .ppid = 1, .starttime = 900,
+				   .startstack = 0x7ffe1000 };
+	struct fdw_model m;
+	struct fdw_event ev;
+	struct fdw_proc *p;
+
+	model_new(&m);
+	start_proc(&m);
+	p = fdw_model_proc(&m, PID);
+	CHECK(p != NULL);
+	if (!p)
+		goto out;
+	/* not known yet: taken, no program inferred */
+	CHECK(!fdw_model_proc_set_stat(&m, p, &st, 10));
+	CHECK_EQ(p->start_ticks, 900);
+	CHECK_EQ(p->start_stack, 0x7ffe1000);
+	CHECK_EQ(p->exec_count, 0);
+
+	/* a rename: the command changes, the program does not */
+	strcpy(st.comm, "renamed");
+	CHECK(!fdw_model_proc_set_stat(&m, p, &st, 20));
+	CHECK_STR(p->comm, "renamed");
+	CHECK_EQ(p->exec_count, 0);
+	CHECK_EQ(m.stats.execs_found, 0);
+
+	/* an exec of the same file (the same command): a new stack start */
+	st.startstack = 0x7ffe2000;
+	CHECK(fdw_model_proc_set_stat(&m, p, &st, 30));
+	CHECK_EQ(p->exec_count, 1);
+	CHECK_EQ(p->start_ts, 30);
+	CHECK_EQ(m.stats.execs_found, 1);
+	/* its exec record, only late: the same program, not a second one */
+	ev = task_ev(FDW_REC_EXEC, PID, PID, FILES);
+	ev.child_pid = PID;
+	ev.start_stack = 0x7ffe2000;
+	apply(&m, ev);
+	CHECK_EQ(p->exec_count, 1);
+	/* the next exec record is a new program */
+	ev = task_ev(FDW_REC_EXEC, PID, PID, FILES);
+	ev.child_pid = PID;
+	ev.start_stack = 0x7ffe3000;
+	apply(&m, ev);
+	CHECK_EQ(p->exec_count, 2);
+	/* the same stack start read again: nothing new */
+	st.startstack = 0x7ffe3000;
+	CHECK(!fdw_model_proc_set_stat(&m, p, &st, 40));
+	CHECK_EQ(p->exec_count, 2);
+	/* a stack start the kernel hid (0): nothing inferred, nothing lost */
+	st.startstack = 0;
+	CHECK(!fdw_model_proc_set_stat(&m, p, &st, 50));
+	CHECK_EQ(p->start_stack, 0x7ffe3000);
+
+	/* another start: another process, not this one's to take */
+	st.starttime = 901;
+	st.startstack = 0x7ffe4000;
+	strcpy(st.comm, "intruder");
+	CHECK(fdw_model_proc_other(p, &st));
+	CHECK(!fdw_model_proc_set_stat(&m, p, &st, 60));
+	CHECK_STR(p->comm, "renamed");
+	CHECK_EQ(p->start_ticks, 900);
+	CHECK_EQ(p->exec_count, 2);
+	CHECK_EQ(m.stats.execs_found, 1);
+out:
+	fdw_model_free(&m);
+}
+
 /* At most FDW_MODEL_MAX_OBSERVERS; indexes follow registration. */
 static void test_observer_limit(void)
 {
@@ -2761,5 +2946,7 @@ int main(void)
 	test_rereads_asked();
 	test_observers();
 	test_observer_limit();
+	test_identity_records();
+	test_identity_stat();
 	return check_summary();
 }

@@ -208,6 +208,44 @@ static void test_boot_time(void)
 	CHECK(fdw_clk_tck() > 0);
 }
 
+/* The time namespace's boottime offset that /proc adds to starts. */
+static void test_timens(void)
+{
+	char path[256];
+	int64_t off = 7;
+
+	snprintf(path, sizeof(path), "%s/self", root);
+	(void)mkdir(path, 0755);
+	/* none (a kernel without time namespaces): -ENOENT, off untouched */
+	CHECK_EQ(fdw_timens_boottime_read(root, &off), -ENOENT);
+	CHECK_EQ(off, 7);
+	put(0, "self/timens_offsets", "monotonic           0         0\n"
+				      "boottime            0         0\n");
+	CHECK_EQ(fdw_timens_boottime_read(root, &off), 0);
+	CHECK_EQ(off, 0);
+	/* a namespace whose boot was set 3.5 s back (unshare -T --boottime) */
+	put(0, "self/timens_offsets", "monotonic 100 0\nboottime -4 500000000\n");
+	CHECK_EQ(fdw_timens_boottime_read(root, &off), 0);
+	CHECK_EQ(off, -3500000000ll);
+	put(0, "self/timens_offsets", "boottime 86400 7\n");
+	CHECK_EQ(fdw_timens_boottime_read(root, &off), 0);
+	CHECK_EQ(off, 86400000000007ll);
+	/* garbled: refused, off untouched */
+	put(0, "self/timens_offsets", "boottime 12 x\n");
+	CHECK_EQ(fdw_timens_boottime_read(root, &off), -EBADMSG);
+	put(0, "self/timens_offsets", "boottime 1 1000000000\n");
+	CHECK_EQ(fdw_timens_boottime_read(root, &off), -EBADMSG);
+	put(0, "self/timens_offsets", "monotonic 0 0\n");
+	CHECK_EQ(fdw_timens_boottime_read(root, &off), -EBADMSG);
+	CHECK_EQ(off, 86400000000007ll);
+	/* this process's (the initial namespace here, or whatever it runs in) */
+	off = 1;
+	if (fdw_timens_boottime_read(NULL, &off) == 0)
+		CHECK_EQ(fdw_timens_boottime(), off);
+	else
+		CHECK_EQ(fdw_timens_boottime(), 0);
+}
+
 /* A thread of PID inside SYSCALL_LINE (the task dir made by hand). */
 static void put_task(uint32_t pid, uint32_t tid, const char *line)
 {
@@ -494,6 +532,7 @@ int main(void)
 	test_units();
 	test_exe_name();
 	test_boot_time();
+	test_timens();
 	test_in_flight();
 	test_in_flight_running();
 	test_changes_fd();
