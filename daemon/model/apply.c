@@ -593,14 +593,17 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 	if (!task || !task->table)
 		return;
 	task->proc->ops++;
-	if (ev->ring_pos > task->table->last_pos)
-		task->table->last_pos = ev->ring_pos;
 	/* a change to a table that shares its slots (a fork child's, or its
 	 * parent's) gives it its own copy first; a failed syscall changes
-	 * nothing (a failed close may: the model thought the fd open) */
-	if ((ev->ret >= 0 || ev->nr == FDW_SYS_CLOSE || ev->type == FDW_REC_URING) &&
-	    fdw__table_own(m, task->table) < 0)
-		return;
+	 * nothing (a failed close may: the model thought the fd open), nor
+	 * does it make a read taken meanwhile in the thread pool out of date
+	 * (last_pos: a busy server's EAGAINs kept every such read refused) */
+	if (ev->ret >= 0 || ev->nr == FDW_SYS_CLOSE || ev->type == FDW_REC_URING) {
+		if (ev->ring_pos > task->table->last_pos)
+			task->table->last_pos = ev->ring_pos;
+		if (fdw__table_own(m, task->table) < 0)
+			return;
+	}
 	if (already_read(task->table, ev)) {
 		notify_already_read(m, task, ev);
 		adopt_provenance(m, task, ev);

@@ -703,9 +703,13 @@ void fdw__table_want_resync(struct fdw_model *m, struct fdw_table *t, uint32_t t
 	m->stats.resyncs_asked++;
 	if (t->nopen < FDW_INLINE_RESYNC_MAX_FDS && fdw_model_resync_due(t, mono) &&
 	    inline_tokens(m, mono) > 0) {
-		(void)fdw__table_resync_as(m, t, tid, now, new_origin);
+		int r = fdw__table_resync_as(m, t, tid, now, new_origin);
+
 		m->inline_tokens_ns -= (int64_t)t->reread_ns;
-		return;
+		if (r == 0 || r == -ENOTSUP)
+			return;
+		/* failed (the thread read through is gone...): queued like a
+		 * deferred one, not left for the audit */
 	}
 	m->stats.resyncs_deferred++;
 	t->stale = true;

@@ -116,6 +116,8 @@ static void fork_check_stale(struct fdw_pipeline *p, const struct fdw_event *ev)
 	task = fdw_hashmap_get(&p->model->tasks, ev->child_tid);
 	if (!task || !task->proc || !task->table || !task->table->stale)
 		return;
+	if (task->table->reread_asked)
+		return; /* its own record asked (fdw_model_take_wanted queues it) */
 	p->stats.forks_stale++;
 	resync_enqueue(p, task->proc->pid);
 }
@@ -168,10 +170,14 @@ static bool addfd_unresolved(struct fdw_pipeline *p, const struct fdw_event *ev)
 		return true;
 	p->stats.addfd_unresolved++;
 	task = ev->tid ? fdw_hashmap_get(&p->model->tasks, ev->tid) : NULL;
-	if (task && task->proc)
+	if (task && task->proc) {
 		fdw_pipeline_mark_lost(p, task->proc->pid);
-	else
-		p->addfd_all_wanted = true; /* resync_some(), spaced */
+	} else if (!p->addfd_all_wanted) {
+		/* wrong somewhere from now: every table says so at once; the
+		 * re-read of them all is spaced (resync_some) */
+		fdw_model_mark_all_stale(p->model);
+		p->addfd_all_wanted = true;
+	}
 	return true;
 }
 
@@ -536,6 +542,7 @@ static void enqueue_all(struct fdw_pipeline *p)
 	while (fdw_hashmap_next(&p->model->procs, &it, &key, NULL))
 		resync_enqueue(p, (uint32_t)key);
 	p->resync_all = false;
+	p->addfd_all_wanted = false; /* this covers it */
 }
 
 /* ---- processes the lost records hid ----------------------------------- */

@@ -2844,6 +2844,14 @@ static void test_rereads_asked(void)
 	CHECK_EQ(m.nwanted, 0);
 	CHECK_EQ(m.stats.resyncs_asked, 1);
 	CHECK_EQ(m.stats.resyncs_deferred, 0);
+	/* an inline read that fails is queued, not left for the audit */
+	fake_table_err = -EACCES;
+	apply(&m, ev);
+	fake_table_err = 0;
+	CHECK(t && t->stale);
+	CHECK_EQ(fdw_model_take_wanted(&m), PID);
+	CHECK_EQ(m.stats.resyncs_deferred, 1);
+	CHECK_EQ(fdw_model_resync(&m, t, PID), 0);
 
 	/* past the inline budget: wanted, stale, not read */
 	m.inline_tokens_ns = 0;
@@ -2855,13 +2863,13 @@ static void test_rereads_asked(void)
 	apply(&m, ev);
 	CHECK_EQ(read_table_calls, reads);
 	CHECK(t && t->stale);
-	CHECK_EQ(m.stats.resyncs_deferred, 1);
+	CHECK_EQ(m.stats.resyncs_deferred, 2);
 	/* asked again before the pipeline took it: wanted once */
 	apply(&m, ev);
 	CHECK_EQ(m.nwanted, 1);
 	CHECK_EQ(fdw_model_take_wanted(&m), PID);
 	CHECK_EQ(fdw_model_take_wanted(&m), 0);
-	CHECK_EQ(m.stats.resyncs_deferred, 2);
+	CHECK_EQ(m.stats.resyncs_deferred, 3);
 
 	/* big: never here, whatever the budget */
 	m.inline_tokens_ns = FDW_INLINE_RESYNC_BURST_NS;
