@@ -43,6 +43,8 @@ struct fdw_resync_job {
 	struct fdw_model_ops ops; /* a copy: the worker touches nothing else */
 	struct fdw_table_snapshot snap;
 	uint64_t read_ns; /* the worker's read: part of the table's re-read cost */
+	bool one_of_many; /* a process with tables of its own per thread: the
+			   * job reads the table of snap.tid, one of them */
 };
 
 /* A scan of /proc's pids after lost records (discover_work, off the loop). */
@@ -349,15 +351,80 @@ static void enqueue_all(struct fdw_pipeline *p);
  * (io_uring closes, a fork loop beside a thread) would otherwise have it
  * read back to back. Counted each time one is put back.
  */
+/* Calls fn on each distinct table of proc's threads (at most 8), with a
+ * thread of it; stops when fn returns false. */
+static void proc_tables(struct fdw_model *m, struct fdw_proc *proc,
+			bool (*fn)(void *ctx, struct fdw_table *t, uint32_t tid), void *ctx)
+{
+	struct fdw_table *seen[8];
+	unsigned int nseen = 0;
+	size_t it = 0;
+	uint64_t key;
+	void *v;
+
+	while (fdw_hashmap_next(&m->tasks, &it, &key, &v)) {
+		struct fdw_task *task = v;
+		bool dup = false;
+
+		if (task->proc != proc || !task->table)
+			continue;
+		for (unsigned int i = 0; i < nseen; i++)
+			dup |= seen[i] == task->table;
+		if (dup)
+			continue;
+		if (nseen < 8)
+			seen[nseen++] = task->table;
+		if (!fn(ctx, task->table, (uint32_t)key))
+			return;
+	}
+}
+
+static bool any_stale_cb(void *ctx, struct fdw_table *t, uint32_t tid)
+{
+	(void)tid;
+	if (t->stale)
+		*(bool *)ctx = true;
+	return !t->stale;
+}
+
+static bool proc_any_stale(struct fdw_model *m, struct fdw_proc *proc)
+{
+	bool any = false;
+
+	proc_tables(m, proc, any_stale_cb, &any);
+	return any;
+}
+
+struct due_ctx {
+	uint64_t now;
+	bool due;
+};
+
+static bool due_cb(void *ctx, struct fdw_table *t, uint32_t tid)
+{
+	struct due_ctx *c = ctx;
+
+	(void)tid;
+	if (!fdw_model_resync_due(t, c->now))
+		c->due = false;
+	return c->due;
+}
+
 static bool resync_due(struct fdw_pipeline *p, uint32_t pid, uint64_t now)
 {
 	struct fdw_proc *proc = fdw_model_proc(p->model, pid);
 	struct fdw_table *t = proc ? fdw_model_proc_table(p->model, proc) : NULL;
+	struct due_ctx c = { .now = now, .due = true };
 
-	if (!t || fdw_model_resync_due(t, now))
+	if (!t)
 		return true;
-	p->stats.resync_waits++;
-	return false;
+	if (proc->ntasks > 1)
+		proc_tables(p->model, proc, due_cb, &c); /* each thread's table */
+	else
+		c.due = fdw_model_resync_due(t, now);
+	if (!c.due)
+		p->stats.resync_waits++;
+	return c.due;
 }
 
 static void job_work(void *arg)
@@ -394,7 +461,13 @@ static void job_done(void *arg)
 	proc = fdw_model_proc(p->model, job->pid);
 	if (!proc)
 		goto out; /* exited meanwhile: its exit record dropped it */
-	t = fdw_model_proc_table(p->model, proc);
+	if (job->one_of_many) {
+		struct fdw_task *task = fdw_hashmap_get(&p->model->tasks, job->snap.tid);
+
+		t = task && task->proc == proc ? task->table : NULL;
+	} else {
+		t = fdw_model_proc_table(p->model, proc);
+	}
 	if (!t || t->id != job->table_id) {
 		/* its table was replaced meanwhile (exec, unshare): from a
 		 * stale one, so stale too */
@@ -417,6 +490,8 @@ static void job_done(void *arg)
 		 * reader on the loop tries the other threads, or forgets a
 		 * process /proc no longer has */
 		resync_or_drop(p, proc);
+	} else if (job->one_of_many && proc_any_stale(p->model, proc)) {
+		resync_enqueue(p, job->pid); /* its next table */
 	} else if (!fdw_pipeline_drop_if_gone(p, proc)) { /* a zombie reads as empty */
 		proc->lost = 0;
 		fdw_model_flush_pending(p->model);
@@ -443,19 +518,74 @@ static bool job_running(const struct fdw_pipeline *p, uint32_t pid)
  * table, a process with tables of its own per thread, out of memory): the
  * caller reads it here.
  */
+struct many_ctx {
+	struct fdw_pipeline *p;
+	struct fdw_table *big; /* the first stale one to read in the pool */
+	uint32_t big_tid;
+};
+
+static bool many_cb(void *ctx, struct fdw_table *t, uint32_t tid)
+{
+	struct many_ctx *c = ctx;
+
+	if (!t->stale || c->big)
+		return true;
+	if (t->nopen >= c->p->offload_min_fds || (!t->nopen && !t->resyncs)) {
+		c->big = t;
+		c->big_tid = tid;
+	} else {
+		(void)fdw_model_resync(c->p->model, t, tid);
+	}
+	return true;
+}
+
+static bool job_queue(struct fdw_pipeline *p, struct fdw_proc *proc, struct fdw_table *t,
+		      uint32_t tid, bool one_of_many);
+
+/*
+ * A process whose threads do not all share one table (a thread unshared
+ * its own): its small stale tables are read here, the first big one in the
+ * pool, and job_done() queues the process again while one is left. It was
+ * read whole on the loop: a user holding 15,000 fds with one thread of its
+ * own held the loop about a second per record asking for a re-read.
+ */
+static bool job_start_many(struct fdw_pipeline *p, struct fdw_proc *proc)
+{
+	struct many_ctx c = { .p = p };
+
+	proc_tables(p->model, proc, many_cb, &c);
+	if (c.big)
+		return job_queue(p, proc, c.big, c.big_tid, true);
+	/* all read here */
+	p->stats.loss_resyncs++;
+	if (!fdw_pipeline_drop_if_gone(p, proc))
+		proc->lost = 0;
+	return true;
+}
+
 static bool job_start(struct fdw_pipeline *p, struct fdw_proc *proc)
 {
 	struct fdw_model *m = p->model;
 	struct fdw_table *t = fdw_model_proc_table(m, proc);
 	uint32_t tid = fdw_model_proc_tid(m, proc);
-	struct fdw_resync_job *job;
 
+	if (!p->offload || !t || !tid || !m->ops.read_table)
+		return false;
+	if (!fdw_model_proc_one_table(m, proc))
+		return job_start_many(p, proc);
 	/* an empty table never read (a process found in /proc) may be of any
 	 * size: off the loop too */
-	if (!p->offload || !t || !tid || !m->ops.read_table ||
-	    (t->nopen < p->offload_min_fds && (t->nopen || t->resyncs)) ||
-	    !fdw_model_proc_one_table(m, proc))
+	if (t->nopen < p->offload_min_fds && (t->nopen || t->resyncs))
 		return false;
+	return job_queue(p, proc, t, tid, false);
+}
+
+static bool job_queue(struct fdw_pipeline *p, struct fdw_proc *proc, struct fdw_table *t,
+		      uint32_t tid, bool one_of_many)
+{
+	struct fdw_model *m = p->model;
+	struct fdw_resync_job *job;
+
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return false;
@@ -464,6 +594,7 @@ static bool job_start(struct fdw_pipeline *p, struct fdw_proc *proc)
 	job->table_id = t->id;
 	job->ops = m->ops;
 	job->snap.tid = tid;
+	job->one_of_many = one_of_many;
 	if (p->offload(p->offload_userdata, job_work, job_done, job) < 0) {
 		free(job);
 		return false;

@@ -4,8 +4,10 @@
  * /proc (our own child: no privileges needed), with a model, history and
  * pipeline but no daemon, no loop and no probes.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -1286,6 +1288,121 @@ static void test_addfd_unresolved_spaced(void)
 	world_free(&w);
 }
 
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/*
+ * A process whose threads have tables of their own (one unshared it) is
+ * re-read a table at a time in the pool, not whole on the loop: a user
+ * holding 15,000 fds with such a thread held the loop about a second for
+ * each record asking for a re-read. Both tables end up read and fresh.
+ */
+static void test_lost_resync_many_tables(void)
+{
+	static struct world w;
+	struct fake_job jobs[8];
+	uint32_t tids[2] = { 0, 0 };
+	struct fdw_proc *proc;
+	struct fdw_task *lt, *tt;
+	int ready[2];
+	pid_t child;
+	unsigned int n;
+	char c;
+	DIR *d;
+	struct dirent *e;
+	char path[64];
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return;
+	child = fork();
+	if (child == 0) {
+		pthread_t th;
+
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (pthread_create(&th, NULL, sleeper, NULL) == 0)
+			(void)write(ready[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	(void)close(ready[1]);
+	CHECK(child > 0 && read(ready[0], &c, 1) == 1);
+	(void)close(ready[0]);
+	tids[0] = (uint32_t)child;
+	snprintf(path, sizeof(path), "/proc/%d/task", child);
+	d = opendir(path);
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.' && (uint32_t)atoi(e->d_name) != tids[0])
+			tids[1] = (uint32_t)atoi(e->d_name);
+	if (d)
+		closedir(d);
+	CHECK(tids[1] != 0);
+	if (!tids[1])
+		goto kill;
+	world_init(&w, 4);
+	w.model.ops.ring_position = fake_ring_position;
+	w.pipeline.offload = fake_offload;
+	w.pipeline.offload_min_fds = 0; /* every table to the pool, for the test */
+	w.pipeline.resync_budget_ns = 60 * 1000000000ull;
+	CHECK_EQ(fdw_model_add_scanned(&w.model, tids[0], getpid(), "threads", tids, 2, 1), 0);
+	/* the leader's records name one kernel table, the thread's another */
+	{
+		struct fdw_event ev = { .seq = 1, .ring_pos = 10, .type = FDW_REC_SYSCALL,
+					.pid = tids[0], .tid = tids[0], .files = 0xa000,
+					.nr = FDW_SYS_CLOSE, .ret = -EBADF, .args = { 999 } };
+
+		fdw_model_apply(&w.model, &ev);
+		ev.seq = 2;
+		ev.ring_pos = 11;
+		ev.tid = tids[1];
+		ev.files = 0xb000;
+		fdw_model_apply(&w.model, &ev);
+	}
+	lt = fdw_hashmap_get(&w.model.tasks, tids[0]);
+	tt = fdw_hashmap_get(&w.model.tasks, tids[1]);
+	CHECK(lt && tt && lt->table && tt->table && lt->table != tt->table);
+	proc = fdw_model_proc(&w.model, tids[0]);
+	CHECK(proc && !fdw_model_proc_one_table(&w.model, proc));
+	if (!lt || !tt || !proc)
+		goto out;
+	(void)take_jobs(jobs);
+	fdw_pipeline_mark_lost(&w.pipeline, tids[0]);
+	CHECK(lt->table->stale && tt->table->stale);
+	fdw_pipeline_drain(&w.pipeline);
+	/* one table in the pool, nothing read on the loop */
+	n = take_jobs(jobs);
+	CHECK_EQ(n, 1);
+	CHECK(lt->table->stale && tt->table->stale);
+	ring_now = 300;
+	if (n == 1) {
+		jobs[0].work(jobs[0].arg);
+		jobs[0].done(jobs[0].arg);
+	}
+	/* then the other */
+	n = take_jobs(jobs);
+	CHECK_EQ(n, 1);
+	CHECK(lt->table->stale != tt->table->stale);
+	if (n == 1) {
+		jobs[0].work(jobs[0].arg);
+		jobs[0].done(jobs[0].arg);
+	}
+	CHECK(!lt->table->stale && !tt->table->stale);
+	CHECK_EQ(w.pipeline.stats.resync_offloaded, 2);
+	CHECK_EQ(fdw_pipeline_resync_pending(&w.pipeline), 0);
+	CHECK_EQ(proc->lost, 0);
+	CHECK(fdw_slot_open(fdw_table_slot(lt->table, 0)) &&
+	      fdw_slot_open(fdw_table_slot(tt->table, 0)));
+out:
+	world_free(&w);
+kill:
+	(void)kill(child, SIGKILL);
+	(void)waitpid(child, NULL, 0);
+}
+
 int main(void)
 {
 	test_verify();
@@ -1300,5 +1417,6 @@ int main(void)
 	test_lost_found();
 	test_fork_of_stale();
 	test_addfd_unresolved_spaced();
+	test_lost_resync_many_tables();
 	return check_summary();
 }
