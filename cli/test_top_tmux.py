@@ -72,6 +72,17 @@ class Pane:
 
     def close(self):
         self.tmux("kill-server")
+        # the server unlinks its socket as it exits, after kill-server has
+        # returned: removing the directory first failed now and then
+        # ("Directory not empty")
+        for _ in range(100):
+            if not os.path.exists(self.sock):
+                return
+            time.sleep(0.05)
+        try:
+            os.unlink(self.sock)
+        except FileNotFoundError:
+            pass
 
 
 class Checker:
