@@ -218,6 +218,9 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	struct fdw_slot *s = fdw_table_slot(t, fd);
 	struct fdw_origin closed;
 
+	/* whatever the result, the number is the record's now, not a read's
+	 * taken before it (EBADF: the kernel had nothing there) */
+	fdw__touch(t, fd, FDW_TOUCH_FILE);
 	if (ev->ret == -EBADF) {
 		if (fdw_slot_open(s)) {
 			/* the kernel had no such fd: the model was wrong */
@@ -294,6 +297,8 @@ static void apply_close_range(struct fdw_model *m, struct fdw_task *task,
 
 	if (ev->ret != 0 || first > last)
 		return;
+	/* numbers the model may not have: a read off the loop is refused */
+	fdw__touch(t, -1, FDW_TOUCH_ALL);
 	origin_from_event(&closed, ev, task->proc, -1);
 	for (uint64_t fd = first; fd <= last && fd < t->nslots; fd++) {
 		struct fdw_slot *s = fdw_table_slot(t, (int)fd);
@@ -329,6 +334,7 @@ static void apply_fcntl(struct fdw_model *m, struct fdw_task *task, const struct
 		break;
 	case F_SETFD:
 		s = fdw_table_slot(task->table, fd);
+		fdw__touch(task->table, fd, FDW_TOUCH_FLAGS);
 		if (fdw_slot_open(s)) {
 			s->cloexec = (ev->args[2] & FD_CLOEXEC) != 0;
 			s->inheritable = !s->cloexec;
@@ -404,7 +410,7 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 		if (!o) {
 			/* no memory, or no OFD handle left: as a bound refuses it */
 			m->stats.dropped_fds++;
-			task->table->stale = true;
+			fdw__table_mark_stale(task->table);
 			break;
 		}
 		bool was_open = fdw_slot_open(fdw_table_slot(task->table, ev->fds[i]));
@@ -474,6 +480,7 @@ static void apply_addfd(struct fdw_model *m, struct fdw_task *task, const struct
 
 		fdw__notify(m, task->proc, ev, FDW_FDEV_CLOBBER, (int)ev->ret, s);
 		origin_from_event(&closed, ev, task->proc, -1);
+		fdw__touch(task->table, (int)ev->ret, FDW_TOUCH_FILE);
 		fdw__slot_close(m, task->table, s, &closed);
 	}
 	apply_install(m, task, ev);
@@ -645,6 +652,7 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 		} else if (ev->ret == 0) {
 			struct fdw_slot *s = fdw_table_slot(task->table, (int)ev->args[0]);
 
+			fdw__touch(task->table, (int)ev->args[0], FDW_TOUCH_FLAGS);
 			if (fdw_slot_open(s)) {
 				s->cloexec = (uint32_t)ev->args[1] == FIOCLEX;
 				s->inheritable = !s->cloexec;
@@ -817,6 +825,9 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 	}
 	if (t && fdw__table_own(m, t) < 0)
 		return;
+	/* close-on-exec fds the model may not have: a read off the loop is
+	 * refused */
+	fdw__touch(t, -1, FDW_TOUCH_ALL);
 	origin_from_event(&closed, ev, p, -1);
 	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
 		struct fdw_slot *s = fdw_table_slot(t, (int)fd);

@@ -153,6 +153,26 @@ static inline int fdw__table_resync(struct fdw_model *m, struct fdw_table *t, ui
 	return fdw__table_resync_as(m, t, tid, now, NULL);
 }
 
+/* While a read of t runs off the loop (t->touched): a record changed fd
+ * (FDW_TOUCH_FILE: opened or closed it; FDW_TOUCH_FLAGS: only its
+ * close-on-exec bit), or changed fds it does not name (FDW_TOUCH_ALL). */
+enum { FDW_TOUCH_FILE = 1, FDW_TOUCH_FLAGS = 2, FDW_TOUCH_ALL = 3 };
+void fdw__touch_slow(struct fdw_table *t, int fd, int how);
+
+static inline void fdw__touch(struct fdw_table *t, int fd, int how)
+{
+	if (t && t->touched)
+		fdw__touch_slow(t, fd, how);
+}
+
+/* t is known wrong (lost records, a refused install...): a read off the
+ * loop still running cannot make it right. */
+static inline void fdw__table_mark_stale(struct fdw_table *t)
+{
+	t->stale = true;
+	fdw__touch(t, -1, FDW_TOUCH_ALL);
+}
+
 /* A record left t's numbers unknown: re-read now if cheap, else mark it
  * stale and its process wanted (fdw_model_take_wanted). */
 void fdw__table_want_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid, uint64_t now,

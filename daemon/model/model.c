@@ -288,14 +288,14 @@ void fdw_model_mark_proc_stale(struct fdw_model *m, struct fdw_proc *p)
 	/* one thread, the leader: no walk over every task of the host */
 	if (p->ntasks == 1 && p->leader) {
 		if (p->leader->table)
-			p->leader->table->stale = true;
+			fdw__table_mark_stale(p->leader->table);
 		return;
 	}
 	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v)) {
 		struct fdw_task *task = v;
 
 		if (task->proc == p && task->table)
-			task->table->stale = true;
+			fdw__table_mark_stale(task->table);
 	}
 }
 
@@ -307,7 +307,7 @@ void fdw_model_mark_all_stale(struct fdw_model *m)
 	/* through the tasks: tables seen only in /proc are not in m->tables */
 	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v))
 		if (((struct fdw_task *)v)->table)
-			((struct fdw_task *)v)->table->stale = true;
+			fdw__table_mark_stale(((struct fdw_task *)v)->table);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */

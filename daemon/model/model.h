@@ -310,12 +310,16 @@ struct fdw_table {
 	uint64_t reread_ns; /* ... and what it cost (read and apply) */
 	bool reread_asked;  /* a record asked for a re-read not done at once
 			     * (fdw__table_want_resync): spaced until one works */
+	struct fdw__touched *touched; /* while a read runs off the loop: the fds
+				       * records changed since it began
+				       * (fdw_model_read_begin) */
 	struct fdw_slot **blocks; /* the set's slot blocks (NULL: none used yet), mirrored */
 	struct fdw__fdset *set;
 	uint64_t created_ts;
 };
 
 struct fdw_proc;
+struct fdw__touched;   /* private to model/resync.c */
 struct fdw__ofd_index; /* private to model/resync.c */
 struct fdw__hist_ref;  /* private to model/table.c */
 
@@ -454,7 +458,10 @@ struct fdw_model_stats {
 	uint64_t table_copies;	 /* ... and later copied them (first change) */
 	uint64_t resyncs;
 	uint64_t resync_failed;
-	uint64_t snapshots_stale; /* off-loop reads refused: the table changed meanwhile */
+	uint64_t snapshots_stale; /* off-loop reads refused: the table changed meanwhile
+				   * in a way not kept fd by fd */
+	uint64_t snapshots_partial; /* ... applied but for the fds records changed
+				     * meanwhile (fdw_model_snapshot_apply) */
 	uint64_t anomalies;	 /* event disagreed with the model (fixed up) */
 	uint64_t stale_closes;	 /* closes whose number another task had reopened,
 				  * applied after the reopen (and its close): skipped */
@@ -671,9 +678,23 @@ struct fdw_table_snapshot {
  * as long as ops->read_table and ops->ring_position are. */
 void fdw_model_snapshot_read(const struct fdw_model_ops *ops, struct fdw_table_snapshot *s);
 /*
- * Make t what s shows (as fdw_model_resync would). -ESTALE, changing
- * nothing, when a record of t was applied since the read began (the
- * snapshot could undo it: read again); s->err when the read failed.
+ * A read of t off the loop begins (before its ring position is taken) and
+ * ends (its snapshot applied or dropped). Meanwhile the model notes which
+ * fds records change, so that fdw_model_snapshot_apply() can keep them and
+ * take the rest from the snapshot. Without it (no memory), a snapshot with
+ * any record of t after its start is refused, as before.
+ */
+void fdw_model_read_begin(struct fdw_table *t);
+void fdw_model_read_end(struct fdw_table *t);
+
+/*
+ * Make t what s shows (as fdw_model_resync would), except the fds records
+ * changed after the read began (fdw_model_read_begin): the record is newer
+ * than, or as new as, what the read saw of them, so the model keeps them.
+ * 0: applied; 1: applied, but a record asked meanwhile for a re-read (an
+ * io_uring RECVMSG...): t stays stale and asked; -ESTALE, changing
+ * nothing, when a change meanwhile is not kept fd by fd (close_range, a
+ * re-read on the loop) or nothing was noted; s->err when the read failed.
  */
 int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
 			     const struct fdw_table_snapshot *s);

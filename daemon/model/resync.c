@@ -68,6 +68,7 @@ int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int 
 	r = fdw__table_own(m, t);
 	if (r < 0)
 		return r;
+	fdw__touch(t, fd, FDW_TOUCH_FILE); /* the kernel's now: newer than a read */
 	fi = malloc(sizeof(*fi));
 	if (!fi)
 		return -ENOMEM;
@@ -104,7 +105,7 @@ int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int 
 			}
 		}
 	} else if (r != -ESRCH) {
-		t->stale = true;
+		fdw__table_mark_stale(t);
 		t->read_err = (uint16_t)-r;
 		m->stats.resync_failed++;
 	} else {
@@ -347,7 +348,78 @@ struct resync_ctx {
 	size_t snap_i;		   /* the fd being applied */
 	struct fdw_ofd **group_ofd; /* per group (index of its first fd) */
 	struct fdw_hashmap claimed; /* OFDs of the model a group kept */
+	/* a snapshot applied but for these: records changed them after the
+	 * read began (fdw_model_read_begin) */
+	const struct fdw__touched *keep;
 };
+
+/*
+ * The fds records changed while a read of the table ran off the loop: two
+ * bits per fd number (FDW_TOUCH_FILE, FDW_TOUCH_FLAGS), grown as numbers
+ * come. Numbers past FDW_TOUCH_MAX_FD, a range (close_range) or a re-read
+ * on the loop set `all`: the snapshot is then refused whole, as before.
+ */
+#define FDW_TOUCH_MAX_FD (1u << 21)
+
+struct fdw__touched {
+	uint8_t *bits; /* 4 fds a byte */
+	uint32_t nfds; /* numbers below it have bits */
+	bool all;
+	bool asked; /* a record asked for a re-read meanwhile */
+};
+
+void fdw_model_read_begin(struct fdw_table *t)
+{
+	if (!t)
+		return;
+	fdw_model_read_end(t); /* one read of a table at a time */
+	t->touched = calloc(1, sizeof(*t->touched));
+}
+
+void fdw_model_read_end(struct fdw_table *t)
+{
+	if (!t || !t->touched)
+		return;
+	free(t->touched->bits);
+	free(t->touched);
+	t->touched = NULL;
+}
+
+void fdw__touch_slow(struct fdw_table *t, int fd, int how)
+{
+	struct fdw__touched *k = t->touched;
+
+	if (k->all)
+		return;
+	if (how == FDW_TOUCH_ALL || fd < 0 || (uint32_t)fd >= FDW_TOUCH_MAX_FD) {
+		k->all = true;
+		return;
+	}
+	if ((uint32_t)fd >= k->nfds) {
+		uint32_t n = k->nfds ? k->nfds : 256;
+		uint8_t *v;
+
+		while (n <= (uint32_t)fd)
+			n *= 2;
+		v = realloc(k->bits, n / 4);
+		if (!v) {
+			k->all = true; /* not kept fd by fd: refused whole */
+			return;
+		}
+		memset(v + k->nfds / 4, 0, (n - k->nfds) / 4);
+		k->bits = v;
+		k->nfds = n;
+	}
+	k->bits[fd / 4] |= (uint8_t)(how << (fd % 4 * 2));
+}
+
+/* What records changed at fd while the read ran: 0 or FDW_TOUCH_ bits. */
+static int touched_how(const struct fdw__touched *k, int fd)
+{
+	if (!k || fd < 0 || (uint32_t)fd >= k->nfds)
+		return 0;
+	return (k->bits[fd / 4] >> (fd % 4 * 2)) & 3;
+}
 
 /*
  * The OFD of an fd whose struct file address the reader knows (the start-up
@@ -451,9 +523,8 @@ static void resync_one_grouped(struct resync_ctx *c, struct fdw_slot *s,
 		c->err = -ENOSPC;
 }
 
-static void resync_one(void *data, const struct fdw_fd_info *fi)
+static void resync_one_fd(struct resync_ctx *c, const struct fdw_fd_info *fi)
 {
-	struct resync_ctx *c = data;
 	struct fdw_slot *s = fdw_table_slot(c->t, fi->fd);
 	struct ofd_cand *cand, *added;
 	struct fdw_origin origin;
@@ -520,6 +591,35 @@ static void resync_one(void *data, const struct fdw_fd_info *fi)
 	fdw__ofd_put(c->m, o);
 }
 
+static void resync_one(void *data, const struct fdw_fd_info *fi)
+{
+	struct resync_ctx *c = data;
+	int how = c->keep ? touched_how(c->keep, fi->fd) : 0;
+	struct fdw_slot *s;
+	bool cloexec, inheritable;
+
+	/* opened or closed by a record after the read began: the model's
+	 * (the close loop keeps it too) */
+	if (how & FDW_TOUCH_FILE)
+		return;
+	if (!(how & FDW_TOUCH_FLAGS)) {
+		resync_one_fd(c, fi);
+		return;
+	}
+	/* only its close-on-exec bit changed since (F_SETFD, FIOCLEX): the
+	 * kernel keeps the bit per number, and any later change to it would
+	 * be a record too; so the file is the read's, the bit the record's */
+	s = fdw_table_slot(c->t, fi->fd);
+	cloexec = s && s->cloexec;
+	inheritable = s && s->inheritable;
+	resync_one_fd(c, fi);
+	s = fdw_table_slot(c->t, fi->fd);
+	if (fdw_slot_open(s)) {
+		s->cloexec = cloexec;
+		s->inheritable = inheritable;
+	}
+}
+
 typedef int (*table_reader)(void *rdata, uint32_t tid,
 			    void (*cb)(void *cbdata, const struct fdw_fd_info *fi), void *cbdata);
 
@@ -561,24 +661,17 @@ static int snap_apply_grouped(struct resync_ctx *c)
 	return 0;
 }
 
-/*
- * Make t what `reader` shows through tid, read from ring position read_pos
- * to read_end (0: the position once the reader returns).
- * retry: on -ESRCH, read through another task of t (a live read).
- */
-static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
-			     uint64_t now, const struct fdw_origin *new_origin,
-			     table_reader reader, void *rdata, uint64_t read_pos,
-			     uint64_t read_end, bool retry, const struct fdw_table_snapshot *snap)
+/* table_resync_with()'s work, t->touched set aside. */
+static int table_resync_apply(struct fdw_model *m, struct fdw_table *t, struct resync_ctx *cp,
+			      table_reader reader, void *rdata, uint64_t read_pos,
+			      uint64_t read_end, bool retry, const struct fdw_table_snapshot *snap)
 {
+	struct resync_ctx c = *cp;
 	struct fdw__ofd_index local;
-	struct resync_ctx c = { .m = m, .t = t, .tid = tid, .now = now, .new_origin = new_origin };
 	struct fdw_origin closed;
+	uint32_t tid = c.tid;
 	int r;
 
-	r = fdw__table_own(m, t);
-	if (r < 0)
-		return r;
 	cand_index_init(&local);
 	c.cands = m->scan_cands ? m->scan_cands : &local;
 	fdw_hashmap_init(&c.claimed);
@@ -631,10 +724,13 @@ static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t 
 		}
 	}
 	t->read_end = read_end > t->read_pos ? read_end : t->read_pos;
-	origin_procfs(&closed, now);
+	origin_procfs(&closed, c.now);
 	for (uint32_t fd = 0; fd < t->nslots; fd++) {
 		bool seen = fd < c.nseen && (c.seen[fd / 8] & (1u << (fd % 8)));
 		struct fdw_slot *s = seen ? NULL : fdw_table_slot(t, (int)fd);
+
+		if (touched_how(c.keep, (int)fd) & FDW_TOUCH_FILE)
+			continue; /* a record's, after the read began */
 
 		if (fdw_slot_open(s))
 			fdw__slot_close(m, t, s, &closed);
@@ -645,6 +741,37 @@ static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t 
 	t->resyncs++;
 	m->stats.resyncs++;
 	return 0;
+}
+
+/*
+ * Make t what `reader` shows through tid, read from ring position read_pos
+ * to read_end (0: the position once the reader returns).
+ * retry: on -ESRCH, read through another task of t (a live read).
+ * keep: fds records changed after a read off the loop began, left as the
+ * model has them (NULL: none).
+ */
+static int table_resync_with(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
+			     uint64_t now, const struct fdw_origin *new_origin,
+			     table_reader reader, void *rdata, uint64_t read_pos,
+			     uint64_t read_end, bool retry, const struct fdw_table_snapshot *snap,
+			     const struct fdw__touched *keep)
+{
+	struct resync_ctx c = { .m = m, .t = t, .tid = tid, .now = now, .new_origin = new_origin,
+				.keep = keep };
+	struct fdw__touched *touched = t->touched;
+	int r;
+
+	r = fdw__table_own(m, t);
+	if (r < 0)
+		return r;
+	/* a read off the loop still running is older than this one; and this
+	 * one's own changes are not records' */
+	if (touched && touched != keep)
+		fdw__touch_slow(t, -1, FDW_TOUCH_ALL);
+	t->touched = NULL;
+	r = table_resync_apply(m, t, &c, reader, rdata, read_pos, read_end, retry, snap);
+	t->touched = touched;
+	return r;
 }
 
 /* What a re-read cost, for fdw_model_resync_due(). */
@@ -664,7 +791,7 @@ int fdw__table_resync_as(struct fdw_model *m, struct fdw_table *t, uint32_t tid,
 		return -ENOTSUP;
 	r = table_resync_with(m, t, tid, now, new_origin, ops_reader, &m->ops,
 			      m->ops.ring_position ? m->ops.ring_position(m->ops.userdata) : 0, 0,
-			      true, NULL);
+			      true, NULL, NULL);
 	reread_done(t, t0);
 	if (r == 0)
 		t->reread_asked = false;
@@ -701,6 +828,8 @@ void fdw__table_want_resync(struct fdw_model *m, struct fdw_table *t, uint32_t t
 	struct fdw_task *task;
 
 	m->stats.resyncs_asked++;
+	if (t->touched)
+		t->touched->asked = true; /* a read off the loop may miss it */
 	if (t->nopen < FDW_INLINE_RESYNC_MAX_FDS && fdw_model_resync_due(t, mono) &&
 	    inline_tokens(m, mono) > 0) {
 		int r = fdw__table_resync_as(m, t, tid, now, new_origin);
@@ -879,16 +1008,42 @@ static int snap_reader(void *rdata, uint32_t tid,
 int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
 			     const struct fdw_table_snapshot *s)
 {
+	const struct fdw__touched *keep = NULL;
+	bool asked;
+	int r;
+
 	if (s->err)
 		return s->err;
-	/* a record of this table applied since the read began may be newer
-	 * than what the read saw: the snapshot would undo it */
+	/*
+	 * A record of this table applied since the read began may be newer
+	 * than what the read saw: the snapshot would undo it. Those records'
+	 * fds are kept as the model has them and the rest taken from the
+	 * snapshot, which saw every record before it began. A busy server's
+	 * table (a record every few ms) was refused read after read, and its
+	 * closed fds stayed in the model while the table was stale.
+	 */
 	if (s->read_pos && t->last_pos >= s->read_pos) {
-		m->stats.snapshots_stale++;
-		return -ESTALE;
+		if (!t->touched || t->touched->all || t->read_pos > s->read_pos) {
+			m->stats.snapshots_stale++;
+			return -ESTALE;
+		}
+		keep = t->touched;
 	}
-	return table_resync_with(m, t, s->tid, 0, NULL, snap_reader, (void *)s, s->read_pos,
-				 s->read_end, false, s);
+	asked = t->touched && t->touched->asked;
+	r = table_resync_with(m, t, s->tid, 0, NULL, snap_reader, (void *)s, s->read_pos,
+			      s->read_end, false, s, keep);
+	if (r < 0)
+		return r;
+	if (keep)
+		m->stats.snapshots_partial++;
+	if (asked) {
+		/* a record meanwhile left numbers unknown (an io_uring
+		 * RECVMSG...): the read may not show them */
+		t->stale = true;
+		t->reread_asked = true;
+		return 1;
+	}
+	return 0;
 }
 
 void fdw_model_snapshot_free(struct fdw_table_snapshot *s)

@@ -1260,7 +1260,7 @@ int fdw__table_own_slow(struct fdw_model *m, struct fdw_table *t)
 		int r = own_copy(m, t);
 
 		if (r < 0) {
-			t->stale = true;
+			fdw__table_mark_stale(t);
 			return r;
 		}
 	} else {
@@ -1318,6 +1318,7 @@ void fdw__table_free(struct fdw_model *m, struct fdw_table *t)
 	if (!t)
 		return;
 	m->stats.fds -= t->nopen;
+	fdw_model_read_end(t);
 	fdset_put(m, t->set);
 	if (t->kfiles && fdw_hashmap_get(&m->tables, t->kfiles) == t)
 		(void)fdw_hashmap_remove(&m->tables, t->kfiles);
@@ -1338,15 +1339,16 @@ struct fdw_slot *fdw__slot_install(struct fdw_model *m, struct fdw_table *t, int
 
 	if (m->stats.fds >= m->max_fds && !fdw_slot_open(fdw_table_slot(t, fd))) {
 		m->stats.dropped_fds++;
-		t->stale = true;
+		fdw__table_mark_stale(t);
 		return NULL;
 	}
 	s = slot_get(m, t, fd);
 	if (!s) {
 		m->stats.dropped_fds++;
-		t->stale = true;
+		fdw__table_mark_stale(t);
 		return NULL;
 	}
+	fdw__touch(t, fd, FDW_TOUCH_FILE);
 	if (s->ofd_h)
 		fdw__slot_close(m, t, s, origin);
 	ofd->refs++;

@@ -476,14 +476,17 @@ static void job_done(void *arg)
 	}
 	t0 = fdw_now_mono();
 	r = fdw_model_snapshot_apply(p->model, t, &job->snap);
+	fdw_model_read_end(t);
 	/* what it cost, the worker's read included, applied or not: a big
 	 * table is read a tenth of the time at most (fdw_model_resync_due) */
 	t->reread_at = fdw_now_mono();
 	t->reread_ns = t->reread_at - t0 + job->read_ns;
 	if (r == 0)
 		t->reread_asked = false;
-	if (r == -ESTALE) {
-		p->stats.resync_retried++;
+	if (r == -ESTALE || r == 1) {
+		/* refused, or applied but asked again meanwhile: read again
+		 * (spaced: fdw_model_resync_due) */
+		p->stats.resync_retried += r == -ESTALE;
 		resync_enqueue(p, job->pid);
 	} else if (r < 0) {
 		/* the thread read through is gone, or /proc refused: the
@@ -498,7 +501,7 @@ static void job_done(void *arg)
 	}
 	/* the next queued table now, not at the next drain (a table read
 	 * again waits for that: its process is busy) */
-	if (r != -ESTALE)
+	if (r != -ESTALE && r != 1)
 		resync_some(p);
 out:
 	fdw_model_snapshot_free(&job->snap);
@@ -595,7 +598,11 @@ static bool job_queue(struct fdw_pipeline *p, struct fdw_proc *proc, struct fdw_
 	job->ops = m->ops;
 	job->snap.tid = tid;
 	job->one_of_many = one_of_many;
+	/* before the worker takes the ring's position: the records applied
+	 * meanwhile are noted fd by fd (fdw_model_snapshot_apply) */
+	fdw_model_read_begin(t);
 	if (p->offload(p->offload_userdata, job_work, job_done, job) < 0) {
+		fdw_model_read_end(t);
 		free(job);
 		return false;
 	}

@@ -542,6 +542,18 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 				  "queued (the table stale meanwhile).",
 				  rereads, sizeof(rereads) / sizeof(rereads[0]));
 	}
+	{
+		const struct labelled pool[] = {
+			{ "partial", st->pool_reads_partial },
+			{ "refused", st->pool_reads_refused },
+		};
+
+		labelled_counters(b, "fdwatch_pool_reads_late_total", "result",
+				  "Tables read in the thread pool that records changed during "
+				  "the read: applied but for the fds those records changed, or "
+				  "refused and read again (a change not kept fd by fd).",
+				  pool, sizeof(pool) / sizeof(pool[0]));
+	}
 	counter(b, "fdwatch_reread_waits_total",
 		"Queued re-reads put back: the table was read too recently (a tenth of the "
 		"time at most).",

@@ -789,8 +789,11 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 	set(o, "stale_tables", json_u64(st->stale_tables), &ok);
 	set(o, "resyncs", json_u64(st->resyncs), &ok);
 	set(o, "rereads",
-	    json_pack("{s:I, s:I, s:I}", "inline", (json_int_t)st->rereads_inline, "deferred",
-		      (json_int_t)st->rereads_deferred, "waits", (json_int_t)st->reread_waits),
+	    json_pack("{s:I, s:I, s:I, s:I, s:I}", "inline", (json_int_t)st->rereads_inline,
+		      "deferred", (json_int_t)st->rereads_deferred, "waits",
+		      (json_int_t)st->reread_waits, "pool_partial",
+		      (json_int_t)st->pool_reads_partial, "pool_refused",
+		      (json_int_t)st->pool_reads_refused),
 	    &ok);
 	set(o, "resync_fds_failed", json_u64(st->resync_failed), &ok);
 	set(o, "anomalies", json_u64(st->anomalies), &ok);

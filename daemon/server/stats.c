@@ -53,6 +53,8 @@ static int collect_model(struct fdw_model *m, struct fdw_stats *st)
 	st->resyncs = ms->resyncs;
 	st->rereads_inline = ms->resyncs_asked - ms->resyncs_deferred;
 	st->rereads_deferred = ms->resyncs_deferred;
+	st->pool_reads_partial = ms->snapshots_partial;
+	st->pool_reads_refused = ms->snapshots_stale;
 	st->resync_failed = ms->resync_failed;
 	st->anomalies = ms->anomalies;
 	st->stale_closes = ms->stale_closes;

@@ -42,6 +42,7 @@ struct fdw_stats {
 	/* re-reads records asked for: done at once, queued; queued ones put
 	 * back because the table was read too recently */
 	uint64_t rereads_inline, rereads_deferred, reread_waits;
+	uint64_t pool_reads_partial, pool_reads_refused; /* off-loop reads' snapshots */
 	uint64_t pids_reused, execs_found; /* model.h's counters of the same names */
 	uint64_t ring_backlog_bytes; /* records committed, not applied yet */
 	uint64_t drains_partial;     /* status/metrics answered before catching up */

@@ -94,6 +94,8 @@ MAP = [
     ("rereads.inline", 'fdwatch_rereads_asked_total{when="inline"}', "counter"),
     ("rereads.deferred", 'fdwatch_rereads_asked_total{when="deferred"}', "counter"),
     ("rereads.waits", "fdwatch_reread_waits_total", "counter"),
+    ("rereads.pool_partial", 'fdwatch_pool_reads_late_total{result="partial"}', "counter"),
+    ("rereads.pool_refused", 'fdwatch_pool_reads_late_total{result="refused"}', "counter"),
 ] + [(f"loss.{k}", f'fdwatch_loss_recovery_total{{action="{k}"}}', "counter")
      for k in ("resyncs", "resyncs_refused", "ghosts_dropped", "scans", "found",
                "found_deferred", "forks_stale", "verify_missing",

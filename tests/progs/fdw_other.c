@@ -22,11 +22,14 @@
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <linux/filter.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -397,12 +400,77 @@ static int32_t compat_syscall2(int nr, int a, int b)
 	return ret;
 }
 
+/*
+ * FDW_BUSY=HOLD,CLOSE,SECONDS (test_busy_table.py): a busy server's table.
+ * Holds HOLD fds of /dev/null and says "HOLDING FIRST LAST"; at a line on
+ * stdin, opens and closes an fd every millisecond for SECONDS; after one
+ * second of it, closes the last CLOSE held fds through io_uring (numbers no
+ * record says) and says "CLOSED FIRST LAST"; at the end, "DONE".
+ */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int busy(const char *spec)
+{
+	const struct timespec ms = { 0, 1000000 };
+	unsigned int hold, nclose, secs;
+	struct io_uring_sqe sqe;
+	bool closed = false;
+	struct rlimit rl;
+	struct ring r;
+	double t0;
+	char go[8];
+	int *fds;
+
+	if (sscanf(spec, "%u,%u,%u", &hold, &nclose, &secs) != 3 || !hold || nclose > hold)
+		die("FDW_BUSY=HOLD,CLOSE,SECONDS, not %s", spec);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		die("getrlimit");
+	rl.rlim_cur = rl.rlim_max < hold + 64 ? rl.rlim_max : hold + 64;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		die("setrlimit");
+	fds = calloc(hold, sizeof(*fds));
+	if (!fds || ring_init(&r) < 0)
+		die("busy: set-up");
+	for (unsigned int i = 0; i < hold; i++)
+		fds[i] = xopen("/dev/null", O_RDONLY | O_CLOEXEC);
+	printf("HOLDING %d %d\n", fds[0], fds[hold - 1]);
+	if (!fgets(go, sizeof(go), stdin))
+		return 1;
+	t0 = now_s();
+	while (now_s() - t0 < secs) {
+		close(xopen("/dev/null", O_RDONLY | O_CLOEXEC));
+		if (!closed && now_s() - t0 >= 1) {
+			for (unsigned int i = hold - nclose; i < hold; i++) {
+				memset(&sqe, 0, sizeof(sqe));
+				sqe.opcode = IORING_OP_CLOSE;
+				sqe.fd = fds[i];
+				if (ring_run(&r, &sqe) != 0)
+					die("io_uring close %d", fds[i]);
+			}
+			printf("CLOSED %d %d\n", fds[hold - nclose], fds[hold - 1]);
+			closed = true;
+		}
+		nanosleep(&ms, NULL);
+	}
+	printf("DONE\n");
+	free(fds);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int fd, r, pidfd = -1;
 	pid_t child;
 
 	fdwt_init(argc, argv);
+	if (getenv("FDW_BUSY"))
+		return busy(getenv("FDW_BUSY"));
 	dir = make_tmpdir("other");
 	pa = make_file(dir, "a");
 

@@ -474,10 +474,11 @@ static bool repaired(struct world *w, uint32_t tid)
 
 /*
  * With an offload, lost records' re-reads read /proc off the loop and the
- * loop applies the snapshot later, unless a record of that table was
- * applied after the read began: then the snapshot, possibly older than
- * that record, is refused, the table stays stale and is read again. A read
- * still running when the pipeline goes ends into nothing.
+ * loop applies the snapshot later, unless a record of that table changed
+ * numbers it does not name after the read began (close_range): then the
+ * snapshot, possibly older than that record, is refused, the table stays
+ * stale and is read again. A read still running when the pipeline goes
+ * ends into nothing.
  */
 static void test_lost_resync_offloaded(void)
 {
@@ -508,12 +509,12 @@ static void test_lost_resync_offloaded(void)
 		goto out;
 	jobs[0].work(jobs[0].arg);
 	jobs[1].work(jobs[1].arg); /* both read at ring position 100 */
-	/* a record of tids[1]'s table after the read began (a close of an fd
-	 * that was not open: nothing changes, but the snapshot cannot know) */
+	/* a record of tids[1]'s table after the read began (a close_range of
+	 * numbers nobody has: nothing changes, but the snapshot cannot know) */
 	{
 		struct fdw_event ev = { .seq = 1000, .ring_pos = 150, .type = FDW_REC_SYSCALL,
-					.pid = tids[1], .tid = tids[1], .nr = FDW_SYS_CLOSE,
-					.ret = -EBADF, .args = { 999 } };
+					.pid = tids[1], .tid = tids[1], .nr = FDW_SYS_CLOSE_RANGE,
+					.ret = 0, .args = { 999, 1000 } };
 
 		fdw_model_apply(&w.model, &ev);
 	}
@@ -560,6 +561,106 @@ static void test_lost_resync_offloaded(void)
 		(void)waitpid(kids[i], NULL, 0);
 	}
 	return;
+out:
+	world_free(&w);
+	for (int i = 0; i < 3; i++) {
+		(void)kill(kids[i], SIGKILL);
+		(void)waitpid(kids[i], NULL, 0);
+	}
+}
+
+/* A record at ring position 150 for tid's table: after a read taken at 100. */
+static void apply_late(struct world *w, uint32_t tid, uint8_t type, uint16_t nr, int64_t ret,
+		       uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	static uint64_t seq = 2000;
+	struct fdw_event ev = { .seq = ++seq, .ring_pos = 150, .type = type, .pid = tid,
+				.tid = tid, .nr = nr, .ret = ret, .args = { a0, a1, a2 } };
+
+	if (type == FDW_REC_URING)
+		ev.aux = (uint8_t)a0;
+	fdw_model_apply(&w->model, &ev);
+}
+
+/*
+ * A busy table: records of it keep coming while its read runs off the
+ * loop. The snapshot is applied but for the fds those records changed,
+ * which keep the records' state: it was refused whole, read after read,
+ * and a busy server's table stayed stale (with the fds io_uring closed)
+ * for as long as it was busy. A record that asked for a re-read meanwhile
+ * (io_uring's RECVMSG) leaves it applied, stale, and queued again.
+ */
+static void test_lost_resync_partial(void)
+{
+	static struct world w;
+	struct fake_job jobs[8];
+	struct fdw_table *t;
+	const struct fdw_slot *s;
+	pid_t kids[3];
+	uint32_t tids[3];
+	unsigned int n;
+
+	if (spawn_world(&w, 8, kids, tids) < 0)
+		return;
+	w.model.ops.ring_position = fake_ring_position;
+	w.pipeline.offload = fake_offload;
+	w.pipeline.offload_min_fds = 0;
+	w.pipeline.resync_budget_ns = 60 * 1000000000ull;
+	nfake_jobs = 0;
+	ring_now = 100;
+	corrupt(&w, tids[0]);
+	fdw_pipeline_mark_lost(&w.pipeline, tids[0]);
+	fdw_pipeline_drain(&w.pipeline);
+	n = take_jobs(jobs);
+	CHECK_EQ(n, 1);
+	if (n != 1)
+		goto out;
+	jobs[0].work(jobs[0].arg); /* read at 100: 0, 20 and 21 open, 21 not cloexec */
+	/* after the read: 20 closed, 21 dup'd to 40, 21 made close-on-exec */
+	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_CLOSE, 0, 20, 0, 0);
+	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_DUP, 40, 21, 0, 0);
+	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_FCNTL, 0, 21, F_SETFD, FD_CLOEXEC);
+	ring_now = 200;
+	jobs[0].done(jobs[0].arg);
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
+	CHECK_EQ(w.model.stats.snapshots_stale, 0);
+	CHECK_EQ(w.model.stats.snapshots_partial, 1);
+	CHECK(t && !t->stale && !t->touched);
+	if (!t)
+		goto out;
+	/* the read's: what corrupt() broke */
+	CHECK(fdw_slot_open(fdw_table_slot(t, 0)));
+	CHECK(!fdw_slot_open(fdw_table_slot(t, 30)));
+	/* the records': newer than the read */
+	CHECK(!fdw_slot_open(fdw_table_slot(t, 20)));
+	CHECK(fdw_slot_open(fdw_table_slot(t, 40)));
+	s = fdw_table_slot(t, 21);
+	CHECK(fdw_slot_open(s) && s->cloexec);
+	/* the file the read saw at 21, the bit the record set */
+	CHECK(fdw_slot_open(s) && !strcmp(fdw_slot_ofd(s)->target, "/dev/zero"));
+	CHECK_EQ(fdw_pipeline_resync_pending(&w.pipeline), 0);
+
+	/* again, with a RECVMSG (numbers unknown) after the read began; the
+	 * table is big enough not to be re-read on the loop */
+	w.model.inline_tokens_ns = -1;
+	w.model.inline_refill_ns = UINT64_MAX;
+	ring_now = 100;
+	fdw_pipeline_mark_lost(&w.pipeline, tids[0]);
+	fdw_pipeline_drain(&w.pipeline);
+	n = take_jobs(jobs);
+	CHECK_EQ(n, 1);
+	if (n != 1)
+		goto out;
+	jobs[0].work(jobs[0].arg);
+	apply_late(&w, tids[0], FDW_REC_URING, FDW_SYS_IO_URING, 0, 10, 0, 0);
+	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_CLOSE, 0, 40, 0, 0);
+	ring_now = 200;
+	jobs[0].done(jobs[0].arg);
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
+	CHECK_EQ(w.model.stats.snapshots_partial, 2);
+	CHECK(t && t->stale && t->reread_asked);
+	CHECK(t && !fdw_slot_open(fdw_table_slot(t, 40)));
+	CHECK_EQ(fdw_pipeline_resync_pending(&w.pipeline), 1);
 out:
 	world_free(&w);
 	for (int i = 0; i < 3; i++) {
@@ -1411,6 +1512,7 @@ int main(void)
 	test_audit();
 	test_lost_resync();
 	test_lost_resync_offloaded();
+	test_lost_resync_partial();
 	test_offloaded_groups();
 	test_verify_offloaded();
 	test_window_changes();
