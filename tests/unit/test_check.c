@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ftw.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -667,6 +668,269 @@ out:
 		(void)kill(kids[i], SIGKILL);
 		(void)waitpid(kids[i], NULL, 0);
 	}
+}
+
+/* ---- review of a093de6: holes in the partial apply (h-review) ---------- */
+
+/* One offloaded read of tids[0]'s table at ring position 100, taken. */
+static bool one_read(struct world *w, uint32_t tid, struct fake_job *job)
+{
+	struct fake_job jobs[8];
+	unsigned int n;
+
+	w->model.ops.ring_position = fake_ring_position;
+	w->pipeline.offload = fake_offload;
+	w->pipeline.offload_min_fds = 0;
+	w->pipeline.resync_budget_ns = 60 * 1000000000ull;
+	nfake_jobs = 0;
+	ring_now = 100;
+	fdw_pipeline_mark_lost(&w->pipeline, tid);
+	fdw_pipeline_drain(&w->pipeline);
+	n = take_jobs(jobs);
+	CHECK_EQ(n, 1);
+	if (n != 1)
+		return false;
+	*job = jobs[0];
+	job->work(job->arg); /* read at 100 */
+	return true;
+}
+
+static void kill_kids(pid_t kids[3])
+{
+	for (int i = 0; i < 3; i++) {
+		(void)kill(kids[i], SIGKILL);
+		(void)waitpid(kids[i], NULL, 0);
+	}
+}
+
+/*
+ * (1) A dup after the read began copies the model's OFD of its source. The
+ * table is stale: that source may be wrong (here: a close and reopen of 21
+ * as another file, lost before the read). The dup'd fd is kept as the
+ * model has it, the source taken from the read: fd 40 is left on the old
+ * file, not sharing 21's open file description as in the kernel, and the
+ * table is trusted (not stale).
+ */
+static void test_review_dup_from_wrong_source(void)
+{
+	static struct world w;
+	struct fake_job job;
+	struct fdw_table *t;
+	struct fdw_slot *s;
+	pid_t kids[3];
+	uint32_t tids[3];
+
+	if (spawn_world(&w, 8, kids, tids) < 0)
+		return;
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
+	s = fdw_table_slot(t, 21);
+	CHECK(fdw_slot_open(s));
+	if (!fdw_slot_open(s))
+		goto out;
+	/* the model's 21 is another file than the kernel's (records lost) */
+	fdw_slot_ofd(s)->ino += 1000;
+	fdw_strtab_put(&w.model.strings, fdw_slot_ofd(s)->target);
+	fdw_slot_ofd(s)->target = fdw_strtab_get(&w.model.strings, "/old/file");
+	if (!one_read(&w, tids[0], &job))
+		goto out;
+	/* after the read: dup(21) = 40; in the kernel 40 shares 21's /dev/zero */
+	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_DUP, 40, 21, 0, 0);
+	ring_now = 200;
+	job.done(job.arg);
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
+	CHECK(t && fdw_slot_open(fdw_table_slot(t, 21)) && fdw_slot_open(fdw_table_slot(t, 40)));
+	if (!t || !fdw_slot_open(fdw_table_slot(t, 21)) || !fdw_slot_open(fdw_table_slot(t, 40)))
+		goto out;
+	/* either the model is right, or it says it may not be */
+	CHECK(t->stale || fdw_slot_ofd(fdw_table_slot(t, 40)) == fdw_slot_ofd(fdw_table_slot(t, 21)));
+	CHECK(t->stale || !strcmp(fdw_slot_ofd(fdw_table_slot(t, 40))->target, "/dev/zero"));
+out:
+	world_free(&w);
+	kill_kids(kids);
+}
+
+/*
+ * (2) FIOCLEX on an fd the model does not have (stale: it missed the open)
+ * notes FLAGS only, and changes nothing. The read shows the fd (without
+ * the bit, before the ioctl); the partial apply takes "the record's bit"
+ * from the closed slot: false. The kernel's fd 0 is close-on-exec now.
+ */
+static void test_review_fioclex_missing_fd(void)
+{
+	static struct world w;
+	struct fake_job job;
+	struct fdw_table *t;
+	const struct fdw_slot *s;
+	pid_t kids[3];
+	uint32_t tids[3];
+
+	if (spawn_world(&w, 8, kids, tids) < 0)
+		return;
+	corrupt(&w, tids[0]); /* the model closed 0: missing */
+	if (!one_read(&w, tids[0], &job)) /* the read sees 0, not cloexec */
+		goto out;
+	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_IOCTL, 0, 0, FIOCLEX, 0);
+	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_CLOSE, 0, 20, 0, 0);
+	ring_now = 200;
+	job.done(job.arg);
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
+	s = t ? fdw_table_slot(t, 0) : NULL;
+	CHECK(fdw_slot_open(s));
+	CHECK(!t || t->stale || (fdw_slot_open(s) && s->cloexec));
+out:
+	world_free(&w);
+	kill_kids(kids);
+}
+
+/*
+ * (3) Two processes on one table (clone(CLONE_FILES) without
+ * CLONE_THREAD): a read of it for each, the second queued after a record
+ * of the table. job_running() is per pid, and fdw_model_read_begin() of
+ * the second frees the first's notes: the first snapshot is applied with
+ * the second's (empty) ones and undoes the close of 20 that came after it
+ * began. The table is trusted with fd 20 open.
+ */
+static void test_review_two_reads_one_table(void)
+{
+	static struct world w;
+	struct fake_job jobs[8], j1;
+	struct fdw_table *t;
+	pid_t kids[3];
+	uint32_t tids[3];
+	unsigned int n;
+
+	if (spawn_world(&w, 8, kids, tids) < 0)
+		return;
+	/* tids[1] becomes a clone(CLONE_FILES) child of tids[0] */
+	{
+		struct fdw_event ev = { .seq = 1, .ring_pos = 50, .type = FDW_REC_FORK,
+					.pid = tids[0], .tid = tids[0], .child_pid = tids[1],
+					.child_tid = tids[1], .flags = FDW_F_SHARED_FILES };
+
+		fdw_model_apply(&w.model, &ev);
+	}
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
+	CHECK(t && t == fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[1])));
+	if (!t || t != fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[1])))
+		goto out;
+	if (!one_read(&w, tids[0], &j1)) /* A's read at 100 sees 20 open */
+		goto out;
+	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_CLOSE, 0, 20, 0, 0); /* at 150 */
+	ring_now = 160;
+	fdw_pipeline_mark_lost(&w.pipeline, tids[1]);
+	fdw_pipeline_drain(&w.pipeline);
+	n = take_jobs(jobs);
+	CHECK_EQ(n, 1); /* B's read of the same table */
+	j1.done(j1.arg);
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
+	CHECK(!t || t->stale || !fdw_slot_open(fdw_table_slot(t, 20)));
+	for (unsigned int i = 0; i < n; i++) {
+		jobs[i].work(jobs[i].arg);
+		jobs[i].done(jobs[i].arg);
+	}
+out:
+	world_free(&w);
+	kill_kids(kids);
+}
+
+/*
+ * (4) Records lost while the read ran: the loss marks the table stale
+ * (fdw__table_mark_stale: `all`), which the commit says refuses the read
+ * whole. But `all` is only looked at when a record of the table came
+ * after the read began: with none (the lost ones are not applied), the
+ * snapshot, maybe older than the lost changes, is applied and the table
+ * trusted.
+ */
+static void test_review_loss_during_read(void)
+{
+	static struct world w;
+	struct fake_job job;
+	struct fdw_table *t;
+	pid_t kids[3];
+	uint32_t tids[3];
+
+	if (spawn_world(&w, 8, kids, tids) < 0)
+		return;
+	if (!one_read(&w, tids[0], &job))
+		goto out;
+	/* a drain after the read began counts records of tids[0] lost */
+	fdw_model_mark_proc_stale(&w.model, fdw_model_proc(&w.model, tids[0]));
+	ring_now = 200;
+	job.done(job.arg);
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
+	CHECK(t && t->stale);
+out:
+	world_free(&w);
+	kill_kids(kids);
+}
+
+/*
+ * (5) A job whose process exited meanwhile (its table lives on in a
+ * clone(CLONE_FILES) sibling) leaves its notes on the table: every record
+ * of it then goes through fdw__touch_slow, growing a bitmap nobody reads,
+ * until the table is read again or freed.
+ */
+static void test_review_touched_left(void)
+{
+	static struct world w;
+	struct fake_job job;
+	struct fdw_table *t;
+	pid_t kids[3];
+	uint32_t tids[3];
+
+	if (spawn_world(&w, 8, kids, tids) < 0)
+		return;
+	{
+		struct fdw_event ev = { .seq = 1, .ring_pos = 50, .type = FDW_REC_FORK,
+					.pid = tids[0], .tid = tids[0], .child_pid = tids[1],
+					.child_tid = tids[1], .flags = FDW_F_SHARED_FILES };
+
+		fdw_model_apply(&w.model, &ev);
+	}
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[1]));
+	if (!one_read(&w, tids[0], &job))
+		goto out;
+	{
+		struct fdw_event ev = { .seq = 2, .ring_pos = 150, .type = FDW_REC_EXIT,
+					.pid = tids[0], .tid = tids[0], .flags = FDW_F_GROUP_DEAD };
+
+		fdw_model_apply(&w.model, &ev);
+	}
+	CHECK(fdw_model_proc(&w.model, tids[0]) == NULL);
+	job.done(job.arg);
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[1]));
+	CHECK(t && !t->touched);
+out:
+	world_free(&w);
+	kill_kids(kids);
+}
+
+/*
+ * (6) close(-1) (EBADF) during the read: a common harmless call in cleanup
+ * paths. apply_close notes fd -1, which fdw__touch_slow takes as `all`:
+ * the read is refused whole, as every read of a busy table was before this
+ * commit, though the close changed nothing.
+ */
+static void test_review_close_minus_one(void)
+{
+	static struct world w;
+	struct fake_job job;
+	pid_t kids[3];
+	uint32_t tids[3];
+
+	if (spawn_world(&w, 8, kids, tids) < 0)
+		return;
+	corrupt(&w, tids[0]);
+	if (!one_read(&w, tids[0], &job))
+		goto out;
+	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_CLOSE, -EBADF, (uint64_t)-1, 0, 0);
+	ring_now = 200;
+	job.done(job.arg);
+	CHECK_EQ(w.model.stats.snapshots_stale, 0);
+	CHECK(repaired(&w, tids[0]));
+out:
+	world_free(&w);
+	kill_kids(kids);
 }
 
 static int ops_cmp_file(void *u, uint32_t t1, int fd1, uint32_t t2, int fd2)
@@ -1513,6 +1777,12 @@ int main(void)
 	test_lost_resync();
 	test_lost_resync_offloaded();
 	test_lost_resync_partial();
+	test_review_dup_from_wrong_source();
+	test_review_fioclex_missing_fd();
+	test_review_two_reads_one_table();
+	test_review_loss_during_read();
+	test_review_touched_left();
+	test_review_close_minus_one();
 	test_offloaded_groups();
 	test_verify_offloaded();
 	test_window_changes();
