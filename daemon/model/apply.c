@@ -199,6 +199,7 @@ static void apply_dup(struct fdw_model *m, struct fdw_task *task, const struct f
 	clobber = fdw_slot_open(dst);
 	if (clobber)
 		fdw__notify(m, task->proc, ev, FDW_FDEV_CLOBBER, newfd, dst);
+	fdw__touch_dup(t, oldfd);
 	dst = fdw__slot_install(m, t, newfd, fdw_slot_ofd(src), cloexec, &origin);
 	/* dup and F_DUPFD return free numbers: a close of this one is to come */
 	if (clobber && !chosen)
@@ -219,8 +220,11 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	struct fdw_origin closed;
 
 	/* whatever the result, the number is the record's now, not a read's
-	 * taken before it (EBADF: the kernel had nothing there) */
-	fdw__touch(t, fd, FDW_TOUCH_FILE);
+	 * taken before it; an EBADF where the model has nothing changes
+	 * nothing (close(-1) in cleanup code: a busy server's every read
+	 * would be refused) */
+	if (ev->ret != -EBADF || fdw_slot_open(s))
+		fdw__touch(t, fd, FDW_TOUCH_FILE);
 	if (ev->ret == -EBADF) {
 		if (fdw_slot_open(s)) {
 			/* the kernel had no such fd: the model was wrong */
@@ -656,6 +660,14 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 			if (fdw_slot_open(s)) {
 				s->cloexec = (uint32_t)ev->args[1] == FIOCLEX;
 				s->inheritable = !s->cloexec;
+			} else {
+				/* an fd the model missed (as F_SETFD) */
+				struct fdw_origin origin;
+
+				m->stats.anomalies++;
+				origin_from_event(&origin, ev, task->proc, -1);
+				(void)fdw__resolve_fd(m, task->table, ev->tid,
+						      (int)ev->args[0], &origin);
 			}
 		}
 		break;

@@ -158,6 +158,11 @@ static inline int fdw__table_resync(struct fdw_model *m, struct fdw_table *t, ui
  * close-on-exec bit), or changed fds it does not name (FDW_TOUCH_ALL). */
 enum { FDW_TOUCH_FILE = 1, FDW_TOUCH_FLAGS = 2, FDW_TOUCH_ALL = 3 };
 void fdw__touch_slow(struct fdw_table *t, int fd, int how);
+/* A dup of oldfd installed (noted by the install): a read meanwhile is
+ * applied, but the table stays stale unless oldfd was a record's too. */
+void fdw__touch_dup(struct fdw_table *t, int oldfd);
+/* t is being freed: its read's notes stay with the reader. */
+void fdw__table_read_gone(struct fdw_table *t);
 
 static inline void fdw__touch(struct fdw_table *t, int fd, int how)
 {

@@ -679,13 +679,22 @@ struct fdw_table_snapshot {
 void fdw_model_snapshot_read(const struct fdw_model_ops *ops, struct fdw_table_snapshot *s);
 /*
  * A read of t off the loop begins (before its ring position is taken) and
- * ends (its snapshot applied or dropped). Meanwhile the model notes which
- * fds records change, so that fdw_model_snapshot_apply() can keep them and
- * take the rest from the snapshot. Without it (no memory), a snapshot with
- * any record of t after its start is refused, as before.
+ * ends (its snapshot applied or dropped; the reader owns the notes, which
+ * outlive t if it is freed meanwhile). Meanwhile the model notes which fds
+ * records change, so that fdw_model_snapshot_apply() can keep them and
+ * take the rest from the snapshot. NULL: a read of t runs already, or no
+ * memory (a snapshot with any record of t after its start is then
+ * refused, as before).
  */
-void fdw_model_read_begin(struct fdw_table *t);
-void fdw_model_read_end(struct fdw_table *t);
+struct fdw__touched *fdw_model_read_begin(struct fdw_table *t);
+void fdw_model_read_end(struct fdw__touched *k);
+
+/* A read of t runs off the loop (a second one would not know the first's
+ * notes: wait for it). */
+static inline bool fdw_model_read_busy(const struct fdw_table *t)
+{
+	return t && t->touched;
+}
 
 /*
  * Make t what s shows (as fdw_model_resync would), except the fds records

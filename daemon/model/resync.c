@@ -362,26 +362,41 @@ struct resync_ctx {
 #define FDW_TOUCH_MAX_FD (1u << 21)
 
 struct fdw__touched {
-	uint8_t *bits; /* 4 fds a byte */
-	uint32_t nfds; /* numbers below it have bits */
+	struct fdw_table *t; /* NULL once the table is freed */
+	uint8_t *bits;	     /* 4 fds a byte */
+	uint32_t nfds;	     /* numbers below it have bits */
 	bool all;
 	bool asked; /* a record asked for a re-read meanwhile */
 };
 
-void fdw_model_read_begin(struct fdw_table *t)
+struct fdw__touched *fdw_model_read_begin(struct fdw_table *t)
 {
-	if (!t)
-		return;
-	fdw_model_read_end(t); /* one read of a table at a time */
-	t->touched = calloc(1, sizeof(*t->touched));
+	struct fdw__touched *k;
+
+	if (!t || t->touched)
+		return NULL; /* one read of a table at a time: fdw_model_read_busy */
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	k->t = t;
+	t->touched = k;
+	return k;
 }
 
-void fdw_model_read_end(struct fdw_table *t)
+void fdw_model_read_end(struct fdw__touched *k)
 {
-	if (!t || !t->touched)
+	if (!k)
 		return;
-	free(t->touched->bits);
-	free(t->touched);
+	if (k->t)
+		k->t->touched = NULL;
+	free(k->bits);
+	free(k);
+}
+
+void fdw__table_read_gone(struct fdw_table *t)
+{
+	if (t->touched)
+		t->touched->t = NULL; /* its reader's job frees it */
 	t->touched = NULL;
 }
 
@@ -419,6 +434,14 @@ static int touched_how(const struct fdw__touched *k, int fd)
 	if (!k || fd < 0 || (uint32_t)fd >= k->nfds)
 		return 0;
 	return (k->bits[fd / 4] >> (fd % 4 * 2)) & 3;
+}
+
+void fdw__touch_dup(struct fdw_table *t, int oldfd)
+{
+	/* the copy is of the model's oldfd, which the read may show wrong
+	 * (the table was stale): kept, but the table is read again */
+	if (t->touched && !(touched_how(t->touched, oldfd) & FDW_TOUCH_FILE))
+		t->touched->asked = true;
 }
 
 /*
@@ -1020,10 +1043,16 @@ int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
 	 * fds are kept as the model has them and the rest taken from the
 	 * snapshot, which saw every record before it began. A busy server's
 	 * table (a record every few ms) was refused read after read, and its
-	 * closed fds stayed in the model while the table was stale.
+	 * closed fds stayed in the model while the table was stale. A change
+	 * not noted fd by fd (`all`: lost records too, which move no
+	 * last_pos) refuses it whole.
 	 */
+	if (t->touched && t->touched->all) {
+		m->stats.snapshots_stale++;
+		return -ESTALE;
+	}
 	if (s->read_pos && t->last_pos >= s->read_pos) {
-		if (!t->touched || t->touched->all || t->read_pos > s->read_pos) {
+		if (!t->touched || t->read_pos > s->read_pos) {
 			m->stats.snapshots_stale++;
 			return -ESTALE;
 		}

@@ -1318,7 +1318,7 @@ void fdw__table_free(struct fdw_model *m, struct fdw_table *t)
 	if (!t)
 		return;
 	m->stats.fds -= t->nopen;
-	fdw_model_read_end(t);
+	fdw__table_read_gone(t);
 	fdset_put(m, t->set);
 	if (t->kfiles && fdw_hashmap_get(&m->tables, t->kfiles) == t)
 		(void)fdw_hashmap_remove(&m->tables, t->kfiles);

@@ -45,6 +45,8 @@ struct fdw_resync_job {
 	uint64_t read_ns; /* the worker's read: part of the table's re-read cost */
 	bool one_of_many; /* a process with tables of its own per thread: the
 			   * job reads the table of snap.tid, one of them */
+	struct fdw__touched *notes; /* the fds records change meanwhile
+				     * (fdw_model_read_begin); the job's */
 };
 
 /* A scan of /proc's pids after lost records (discover_work, off the loop). */
@@ -476,7 +478,8 @@ static void job_done(void *arg)
 	}
 	t0 = fdw_now_mono();
 	r = fdw_model_snapshot_apply(p->model, t, &job->snap);
-	fdw_model_read_end(t);
+	fdw_model_read_end(job->notes);
+	job->notes = NULL;
 	/* what it cost, the worker's read included, applied or not: a big
 	 * table is read a tenth of the time at most (fdw_model_resync_due) */
 	t->reread_at = fdw_now_mono();
@@ -504,8 +507,18 @@ static void job_done(void *arg)
 	if (r != -ESTALE && r != 1)
 		resync_some(p);
 out:
+	fdw_model_read_end(job->notes); /* the process or its table gone */
 	fdw_model_snapshot_free(&job->snap);
 	free(job);
+}
+
+/* A read of pid's table runs for another process (CLONE_FILES without
+ * CLONE_THREAD): a second would not know the first's notes. */
+static bool table_read_busy(struct fdw_pipeline *p, uint32_t pid)
+{
+	struct fdw_proc *proc = fdw_model_proc(p->model, pid);
+
+	return proc && fdw_model_read_busy(fdw_model_proc_table(p->model, proc));
 }
 
 static bool job_running(const struct fdw_pipeline *p, uint32_t pid)
@@ -531,7 +544,9 @@ static bool many_cb(void *ctx, struct fdw_table *t, uint32_t tid)
 {
 	struct many_ctx *c = ctx;
 
-	if (!t->stale || c->big)
+	/* a read of it runs for another process (CLONE_FILES): its end
+	 * makes it right, or queues that process again */
+	if (!t->stale || c->big || fdw_model_read_busy(t))
 		return true;
 	if (t->nopen >= c->p->offload_min_fds || (!t->nopen && !t->resyncs)) {
 		c->big = t;
@@ -600,9 +615,9 @@ static bool job_queue(struct fdw_pipeline *p, struct fdw_proc *proc, struct fdw_
 	job->one_of_many = one_of_many;
 	/* before the worker takes the ring's position: the records applied
 	 * meanwhile are noted fd by fd (fdw_model_snapshot_apply) */
-	fdw_model_read_begin(t);
+	job->notes = fdw_model_read_begin(t);
 	if (p->offload(p->offload_userdata, job_work, job_done, job) < 0) {
-		fdw_model_read_end(t);
+		fdw_model_read_end(job->notes);
 		free(job);
 		return false;
 	}
@@ -641,7 +656,8 @@ static void resync_some(struct fdw_pipeline *p)
 
 		if (p->offload && p->njobs == FDW_RESYNC_JOBS_MAX)
 			break; /* the next drain, or a job's end, takes it */
-		if ((p->offload && job_running(p, pid)) || !resync_due(p, pid, t0)) {
+		if ((p->offload && job_running(p, pid)) || table_read_busy(p, pid) ||
+		    !resync_due(p, pid, t0)) {
 			/* read again once its read ends, or once its last read
 			 * is a tenth of the time since: to the back, so the
 			 * tables behind it (its children's) are not held */

@@ -617,10 +617,12 @@ static void test_lost_resync_partial(void)
 	if (n != 1)
 		goto out;
 	jobs[0].work(jobs[0].arg); /* read at 100: 0, 20 and 21 open, 21 not cloexec */
-	/* after the read: 20 closed, 21 dup'd to 40, 21 made close-on-exec */
+	/* after the read: 20 closed, 21 made close-on-exec; close(-1)
+	 * changes nothing (no refusal); a dup's own case is
+	 * test_partial_dup_from_wrong_source */
 	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_CLOSE, 0, 20, 0, 0);
-	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_DUP, 40, 21, 0, 0);
 	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_FCNTL, 0, 21, F_SETFD, FD_CLOEXEC);
+	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_CLOSE, -EBADF, (uint64_t)-1, 0, 0);
 	ring_now = 200;
 	jobs[0].done(jobs[0].arg);
 	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
@@ -634,7 +636,6 @@ static void test_lost_resync_partial(void)
 	CHECK(!fdw_slot_open(fdw_table_slot(t, 30)));
 	/* the records': newer than the read */
 	CHECK(!fdw_slot_open(fdw_table_slot(t, 20)));
-	CHECK(fdw_slot_open(fdw_table_slot(t, 40)));
 	s = fdw_table_slot(t, 21);
 	CHECK(fdw_slot_open(s) && s->cloexec);
 	/* the file the read saw at 21, the bit the record set */
@@ -654,13 +655,13 @@ static void test_lost_resync_partial(void)
 		goto out;
 	jobs[0].work(jobs[0].arg);
 	apply_late(&w, tids[0], FDW_REC_URING, FDW_SYS_IO_URING, 0, 10, 0, 0);
-	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_CLOSE, 0, 40, 0, 0);
+	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_CLOSE, 0, 21, 0, 0);
 	ring_now = 200;
 	jobs[0].done(jobs[0].arg);
 	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
 	CHECK_EQ(w.model.stats.snapshots_partial, 2);
 	CHECK(t && t->stale && t->reread_asked);
-	CHECK(t && !fdw_slot_open(fdw_table_slot(t, 40)));
+	CHECK(t && !fdw_slot_open(fdw_table_slot(t, 21))); /* the record's, not the read's */
 	CHECK_EQ(fdw_pipeline_resync_pending(&w.pipeline), 1);
 out:
 	world_free(&w);
@@ -711,7 +712,7 @@ static void kill_kids(pid_t kids[3])
  * file, not sharing 21's open file description as in the kernel, and the
  * table is trusted (not stale).
  */
-static void test_review_dup_from_wrong_source(void)
+static void test_partial_dup_from_wrong_source(void)
 {
 	static struct world w;
 	struct fake_job job;
@@ -749,13 +750,33 @@ out:
 	kill_kids(kids);
 }
 
+/* The kernel's close-on-exec bit of pid's fd. */
+static bool proc_cloexec(uint32_t pid, int fd)
+{
+	char path[64], line[128];
+	bool cloexec = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/fdinfo/%d", pid, fd);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "flags:", 6))
+			cloexec = (strtoul(line + 6, NULL, 8) & O_CLOEXEC) != 0;
+	fclose(f);
+	return cloexec;
+}
+
 /*
  * (2) FIOCLEX on an fd the model does not have (stale: it missed the open)
- * notes FLAGS only, and changes nothing. The read shows the fd (without
- * the bit, before the ioctl); the partial apply takes "the record's bit"
- * from the closed slot: false. The kernel's fd 0 is close-on-exec now.
+ * noted FLAGS only, and changed nothing. The read shows the fd (without
+ * the bit, before the ioctl); the partial apply took "the record's bit"
+ * from the closed slot: false, where the kernel's fd 0 was close-on-exec.
+ * Now the kernel is asked about the fd at once (its state noted as the
+ * record's).
  */
-static void test_review_fioclex_missing_fd(void)
+static void test_partial_fioclex_missing_fd(void)
 {
 	static struct world w;
 	struct fake_job job;
@@ -766,17 +787,26 @@ static void test_review_fioclex_missing_fd(void)
 
 	if (spawn_world(&w, 8, kids, tids) < 0)
 		return;
+	uint64_t anomalies;
+
 	corrupt(&w, tids[0]); /* the model closed 0: missing */
 	if (!one_read(&w, tids[0], &job)) /* the read sees 0, not cloexec */
 		goto out;
+	/* the kernel is asked about 0 then (as for F_SETFD): its answer is
+	 * the record's, newer than the read (this fake child never made the
+	 * ioctl: the kernel's bit stays clear, so the bit itself cannot tell) */
+	anomalies = w.model.stats.anomalies;
 	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_IOCTL, 0, 0, FIOCLEX, 0);
+	CHECK_EQ(w.model.stats.anomalies, anomalies + 1);
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
+	CHECK(t && fdw_slot_open(fdw_table_slot(t, 0)));
 	apply_late(&w, tids[0], FDW_REC_SYSCALL, FDW_SYS_CLOSE, 0, 20, 0, 0);
 	ring_now = 200;
 	job.done(job.arg);
 	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
 	s = t ? fdw_table_slot(t, 0) : NULL;
 	CHECK(fdw_slot_open(s));
-	CHECK(!t || t->stale || (fdw_slot_open(s) && s->cloexec));
+	CHECK(!t || t->stale || (fdw_slot_open(s) && s->cloexec == proc_cloexec(tids[0], 0)));
 out:
 	world_free(&w);
 	kill_kids(kids);
@@ -790,7 +820,7 @@ out:
  * the second's (empty) ones and undoes the close of 20 that came after it
  * began. The table is trusted with fd 20 open.
  */
-static void test_review_two_reads_one_table(void)
+static void test_partial_two_reads_one_table(void)
 {
 	static struct world w;
 	struct fake_job jobs[8], j1;
@@ -820,10 +850,13 @@ static void test_review_two_reads_one_table(void)
 	fdw_pipeline_mark_lost(&w.pipeline, tids[1]);
 	fdw_pipeline_drain(&w.pipeline);
 	n = take_jobs(jobs);
-	CHECK_EQ(n, 1); /* B's read of the same table */
+	CHECK_EQ(n, 0); /* B's read of the same table waits for A's */
 	j1.done(j1.arg);
 	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
 	CHECK(!t || t->stale || !fdw_slot_open(fdw_table_slot(t, 20)));
+	fdw_pipeline_drain(&w.pipeline);
+	n = take_jobs(jobs);
+	CHECK_EQ(n, 1); /* then B's */
 	for (unsigned int i = 0; i < n; i++) {
 		jobs[i].work(jobs[i].arg);
 		jobs[i].done(jobs[i].arg);
@@ -841,7 +874,7 @@ out:
  * snapshot, maybe older than the lost changes, is applied and the table
  * trusted.
  */
-static void test_review_loss_during_read(void)
+static void test_partial_loss_during_read(void)
 {
 	static struct world w;
 	struct fake_job job;
@@ -870,7 +903,7 @@ out:
  * of it then goes through fdw__touch_slow, growing a bitmap nobody reads,
  * until the table is read again or freed.
  */
-static void test_review_touched_left(void)
+static void test_partial_touched_left(void)
 {
 	static struct world w;
 	struct fake_job job;
@@ -911,7 +944,7 @@ out:
  * the read is refused whole, as every read of a busy table was before this
  * commit, though the close changed nothing.
  */
-static void test_review_close_minus_one(void)
+static void test_partial_close_minus_one(void)
 {
 	static struct world w;
 	struct fake_job job;
@@ -1777,12 +1810,12 @@ int main(void)
 	test_lost_resync();
 	test_lost_resync_offloaded();
 	test_lost_resync_partial();
-	test_review_dup_from_wrong_source();
-	test_review_fioclex_missing_fd();
-	test_review_two_reads_one_table();
-	test_review_loss_during_read();
-	test_review_touched_left();
-	test_review_close_minus_one();
+	test_partial_dup_from_wrong_source();
+	test_partial_fioclex_missing_fd();
+	test_partial_two_reads_one_table();
+	test_partial_loss_during_read();
+	test_partial_touched_left();
+	test_partial_close_minus_one();
 	test_offloaded_groups();
 	test_verify_offloaded();
 	test_window_changes();
