@@ -100,13 +100,9 @@ begin_sys(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
 	return e;
 }
 
-static __always_inline struct fdw_fd_event *
-begin_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
+/* An fd record's fields past the syscall, before anything fills them */
+static __always_inline void clear_fd_fields(struct fdw_fd_event *e)
 {
-	struct fdw_fd_event *e = (struct fdw_fd_event *)begin_sys(ctx, nr, size);
-
-	if (!e)
-		return NULL;
 	e->file = 0;
 	e->ino = 0;
 	e->dev = 0;
@@ -114,6 +110,16 @@ begin_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
 	e->aux = 0;
 	e->files[0] = 0;
 	e->files[1] = 0;
+}
+
+static __always_inline struct fdw_fd_event *
+begin_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
+{
+	struct fdw_fd_event *e = (struct fdw_fd_event *)begin_sys(ctx, nr, size);
+
+	if (!e)
+		return NULL;
+	clear_fd_fields(e);
 	return e;
 }
 
@@ -608,13 +614,7 @@ static __always_inline int seccomp_addfd(struct trace_event_raw_sys_exit *ctx,
 	e->sys.args[3] = a.srcfd;
 	e->sys.args[4] = a.newfd;
 	e->sys.args[5] = a.newfd_flags;
-	e->file = 0;
-	e->ino = 0;
-	e->dev = 0;
-	e->mode = 0;
-	e->aux = 0;
-	e->files[0] = 0;
-	e->files[1] = 0;
+	clear_fd_fields(e);
 	if (t.tgid) {
 		src = file_at(task, (int)a.srcfd);
 		e->fds[0] = (__s32)ctx->ret;
