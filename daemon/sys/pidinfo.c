@@ -68,16 +68,25 @@ static int read_small(const char *path, char *buf, size_t len)
 	return read_small_owned(path, buf, len, NULL);
 }
 
+/* ROOT/PID/NAME (pid 0: ROOT/NAME) into path */
+static int proc_path(char *path, size_t size, const char *root, uint32_t pid, const char *name)
+{
+	int n = pid ? snprintf(path, size, "%s/%u/%s", root_or_proc(root), pid, name)
+		    : snprintf(path, size, "%s/%s", root_or_proc(root), name);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
 /* ROOT/PID/NAME into buf; a missing process is -ESRCH. */
 /* ROOT/PID/NAME into buf; *file_uid, when asked, the file's owner */
 static int read_pid_file_owned(const char *root, uint32_t pid, const char *name, char *buf,
 			       size_t len, uid_t *file_uid)
 {
 	char path[PATH_MAX];
-	int n = snprintf(path, sizeof(path), "%s/%u/%s", root_or_proc(root), pid, name);
+	int n = proc_path(path, sizeof(path), root, pid, name);
 
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
+	if (n < 0)
+		return n;
 	n = read_small_owned(path, buf, len, file_uid);
 	return n == -ENOENT ? -ESRCH : n;
 }
@@ -86,6 +95,54 @@ static int read_pid_file(const char *root, uint32_t pid, const char *name, char 
 			 size_t len)
 {
 	return read_pid_file_owned(root, pid, name, buf, len, NULL);
+}
+
+int fdw_keyed_line_read(const char *path, const char *key, char *buf, size_t len)
+{
+	size_t klen = strlen(key), cap = 0, vlen;
+	char *line = NULL, *v;
+	int r = -EBADMSG;
+	ssize_t n;
+	FILE *f;
+
+	if (!len)
+		return -EINVAL;
+	/* line by line: a line before it can be very long (ROOT/stat's intr) */
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (strncmp(line, key, klen) || (line[klen] != ' ' && line[klen] != '\t'))
+			continue;
+		v = line + klen + strspn(line + klen, " \t");
+		vlen = (size_t)(line + n - v);
+		if (vlen && v[vlen - 1] == '\n')
+			vlen--;
+		if (vlen < len) {
+			memcpy(buf, v, vlen);
+			buf[vlen] = '\0';
+			r = (int)vlen;
+		}
+		break;
+	}
+	if (n < 0 && ferror(f))
+		r = errno ? -errno : -EIO;
+	free(line);
+	(void)fclose(f);
+	return r;
+}
+
+/* The line of ROOT/PID/NAME (pid 0: ROOT/NAME) that starts with `key`
+ * (fdw_keyed_line_read); a missing ROOT/PID/NAME is -ESRCH. */
+static int read_proc_line(const char *root, uint32_t pid, const char *name, const char *key,
+			  char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	int r = proc_path(path, sizeof(path), root, pid, name);
+
+	if (r == 0)
+		r = fdw_keyed_line_read(path, key, buf, len);
+	return r == -ENOENT && pid ? -ESRCH : r;
 }
 
 /* A decimal number that is the whole of `s` (no sign). */
@@ -205,18 +262,14 @@ static int parse_limit(const char *w, uint64_t *out)
 
 int fdw_pid_limits_read(const char *root, uint32_t pid, uint64_t *soft, uint64_t *hard)
 {
-	static const char key[] = "\nMax open files ";
-	char buf[4096], *p;
+	char buf[256], *p = buf;
 	uint64_t s, h;
 	int r;
 
-	r = read_pid_file(root, pid, "limits", buf, sizeof(buf));
+	/* "Max open files            1024                 524288               files" */
+	r = read_proc_line(root, pid, "limits", "Max open files", buf, sizeof(buf));
 	if (r < 0)
 		return r;
-	p = strstr(buf, key);
-	if (!p)
-		return -EBADMSG;
-	p += strlen(key);
 	if (parse_limit(next_word(&p), &s) < 0 || parse_limit(next_word(&p), &h) < 0)
 		return -EBADMSG;
 	*soft = s;
@@ -367,33 +420,19 @@ int fdw_pid_exe_name(const char *root, uint32_t pid, char *buf, size_t len)
 
 int fdw_boot_time_read(const char *root, double *out)
 {
-	char path[PATH_MAX], *line = NULL, *end;
-	size_t cap = 0;
-	int r = -EBADMSG, n;
+	char buf[64], *end;
 	double v;
-	FILE *f;
+	int r;
 
-	n = snprintf(path, sizeof(path), "%s/stat", root_or_proc(root));
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	/* line by line: the "intr" line before it can be very long */
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		if (strncmp(line, "btime ", 6))
-			continue;
-		errno = 0;
-		v = strtod(line + 6, &end);
-		if (!errno && end != line + 6 && (*end == '\n' || !*end) && v >= 0) {
-			*out = v;
-			r = 0;
-		}
-		break;
-	}
-	free(line);
-	(void)fclose(f);
-	return r;
+	r = read_proc_line(root, 0, "stat", "btime", buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	errno = 0;
+	v = strtod(buf, &end);
+	if (errno || end == buf || *end || v < 0)
+		return -EBADMSG;
+	*out = v;
+	return 0;
 }
 
 double fdw_boot_time(void)
@@ -413,39 +452,25 @@ double fdw_boot_time(void)
 
 int fdw_timens_boottime_read(const char *root, int64_t *out)
 {
-	char path[PATH_MAX], *line = NULL, *p, *end;
+	char buf[128], *p, *end;
 	long long sec, nsec;
-	size_t cap = 0;
-	int r = -EBADMSG, n;
-	FILE *f;
+	int r;
 
-	n = snprintf(path, sizeof(path), "%s/self/timens_offsets", root_or_proc(root));
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		/* "boottime <seconds> <nanoseconds>", seconds maybe negative */
-		if (strncmp(line, "boottime", 8) || (line[8] != ' ' && line[8] != '\t'))
-			continue;
-		errno = 0;
-		sec = strtoll(line + 8, &end, 10);
-		if (errno || end == line + 8)
-			break;
-		p = end;
-		nsec = strtoll(p, &end, 10);
-		if (errno || end == p || nsec < 0 || nsec >= 1000000000ll ||
-		    (*end != '\n' && *end) || sec > INT64_MAX / 1000000000ll - 1 ||
-		    sec < INT64_MIN / 1000000000ll + 1)
-			break;
-		*out = (int64_t)sec * 1000000000ll + nsec;
-		r = 0;
-		break;
-	}
-	free(line);
-	(void)fclose(f);
-	return r;
+	/* "boottime <seconds> <nanoseconds>", seconds maybe negative */
+	r = read_proc_line(root, 0, "self/timens_offsets", "boottime", buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	errno = 0;
+	sec = strtoll(buf, &end, 10);
+	if (errno || end == buf)
+		return -EBADMSG;
+	p = end;
+	nsec = strtoll(p, &end, 10);
+	if (errno || end == p || nsec < 0 || nsec >= 1000000000ll || *end ||
+	    sec > INT64_MAX / 1000000000ll - 1 || sec < INT64_MIN / 1000000000ll + 1)
+		return -EBADMSG;
+	*out = (int64_t)sec * 1000000000ll + nsec;
+	return 0;
 }
 
 int64_t fdw_timens_boottime(void)

@@ -79,6 +79,15 @@ int fdw_pid_unit(const char *root, uint32_t pid, char *buf, size_t len);
  */
 int fdw_pid_exe_name(const char *root, uint32_t pid, char *buf, size_t len);
 
+/*
+ * The first line of file `path` that starts with `key` and a blank (space
+ * or tab; "boottime" is not "boottime_x"): the rest of it into buf, the
+ * blanks after the key and the newline left out. Its length, -EBADMSG when
+ * no line has the key or the line does not fit in len - 1 bytes, -errno
+ * of fopen() or reading. Lines before it may be of any length.
+ */
+int fdw_keyed_line_read(const char *path, const char *key, char *buf, size_t len);
+
 /* The host's boot time, seconds since the epoch (the btime line of ROOT/stat). */
 int fdw_boot_time_read(const char *root, double *out);
 

@@ -2,7 +2,8 @@
 /*
  * sys/pidinfo: /proc/PID/{stat,limits,cgroup} and /proc/stat read from a
  * fake proc root in a temporary directory (odd comms, unlimited limits,
- * cgroup v1 and v2), and a few figures of this very process from /proc.
+ * cgroup v1 and v2), its reader of "KEY value" lines, and a few figures of
+ * this very process from /proc.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -206,6 +207,56 @@ static void test_boot_time(void)
 	CHECK_EQ(fdw_boot_time_read(root, &bt), -EBADMSG);
 	CHECK(fdw_boot_time() > 1e9);
 	CHECK(fdw_clk_tck() > 0);
+}
+
+/* The one reader of "KEY value" lines (stat's btime, limits, timens_offsets). */
+static void test_keyed_line(void)
+{
+	static char big[20000];
+	char path[256], buf[32];
+	size_t o = 0;
+
+	snprintf(path, sizeof(path), "%s/keyed", root);
+	/* present: the value without the blanks after the key or the newline */
+	put(0, "keyed", "alpha 1\nbeta \t 2 3\t\ngamma 4");
+	CHECK_EQ(fdw_keyed_line_read(path, "beta", buf, sizeof(buf)), 4);
+	CHECK_STR(buf, "2 3\t");
+	/* the last line, with no newline; a tab after the key (status's "Uid:") */
+	CHECK_EQ(fdw_keyed_line_read(path, "gamma", buf, sizeof(buf)), 1);
+	CHECK_STR(buf, "4");
+	put(0, "keyed", "Uid:\t0\t1\t2\t3\n");
+	CHECK_EQ(fdw_keyed_line_read(path, "Uid:", buf, sizeof(buf)), 7);
+	CHECK_STR(buf, "0\t1\t2\t3");
+	/* absent, or only the key's own prefix or a longer key: -EBADMSG, buf untouched */
+	strcpy(buf, "kept");
+	put(0, "keyed", "alpha 1\nbetamax 2\nbet 3\n beta 4\nbeta\n");
+	CHECK_EQ(fdw_keyed_line_read(path, "beta", buf, sizeof(buf)), -EBADMSG);
+	CHECK_STR(buf, "kept");
+	/* a key that is the prefix of an earlier key: the line of its own */
+	put(0, "keyed", "boottime_x 9\nboottime 7 8\nboottime 5 6\n");
+	CHECK_EQ(fdw_keyed_line_read(path, "boottime", buf, sizeof(buf)), 3);
+	CHECK_STR(buf, "7 8");
+	/* an empty file, a missing one */
+	put(0, "keyed", "");
+	CHECK_EQ(fdw_keyed_line_read(path, "beta", buf, sizeof(buf)), -EBADMSG);
+	CHECK_EQ(fdw_keyed_line_read("/nonexistent/keyed", "beta", buf, sizeof(buf)),
+		 -ENOENT);
+	/* a line far longer than buf before the key (stat's "intr") */
+	o += (size_t)snprintf(big + o, sizeof(big) - o, "intr 1");
+	while (o < sizeof(big) - 100)
+		o += (size_t)snprintf(big + o, sizeof(big) - o, " 0");
+	snprintf(big + o, sizeof(big) - o, "\nbeta 42\n");
+	put(0, "keyed", big);
+	CHECK_EQ(fdw_keyed_line_read(path, "beta", buf, sizeof(buf)), 2);
+	CHECK_STR(buf, "42");
+	/* the key's own line too long for buf: refused, not cut; one that just fits */
+	CHECK_EQ(fdw_keyed_line_read(path, "intr", buf, sizeof(buf)), -EBADMSG);
+	CHECK_STR(buf, "42");
+	put(0, "keyed", "beta 0123456789012345678901234567890\n");
+	CHECK_EQ(fdw_keyed_line_read(path, "beta", buf, sizeof(buf)), 31);
+	CHECK_EQ(strlen(buf), 31);
+	put(0, "keyed", "beta 01234567890123456789012345678901\n");
+	CHECK_EQ(fdw_keyed_line_read(path, "beta", buf, sizeof(buf)), -EBADMSG);
 }
 
 /* The time namespace's boottime offset that /proc adds to starts. */
@@ -531,6 +582,7 @@ int main(void)
 	test_limits();
 	test_units();
 	test_exe_name();
+	test_keyed_line();
 	test_boot_time();
 	test_timens();
 	test_in_flight();
