@@ -16,6 +16,7 @@
 
 #include "base/grow.h"
 #include "base/clock.h"
+#include "base/fs.h"
 #include "base/hashmap.h"
 #include "base/log.h"
 #include "capture/snapshot.h"
@@ -128,16 +129,14 @@ static int read_prog(struct fdw_snapshot *s, struct bpf_program *prog, uint32_t 
 			s->buf = nb;
 			*cap = ncap;
 		}
-		n = read(fd, s->buf + s->len, *cap - s->len);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = fdw_read_all(fd, s->buf + s->len, *cap - s->len);
 		if (n < 0) {
-			r = -errno;
+			r = (int)n;
 			break;
 		}
-		if (n == 0)
-			break;
 		s->len += (size_t)n;
+		if (s->len < *cap)
+			break; /* the end of the iterator's output */
 	}
 	close(fd);
 	bpf_link__destroy(link);

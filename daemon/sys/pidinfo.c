@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fs.h"
 #include "base/grow.h"
 #include "base/clock.h"
 #include "sys/pidinfo.h"
@@ -29,7 +30,7 @@ static const char *root_or_proc(const char *root)
 static int read_small_owned(const char *path, char *buf, size_t len, uid_t *file_uid)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t n = 0;
+	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
@@ -44,21 +45,10 @@ static int read_small_owned(const char *path, char *buf, size_t len, uid_t *file
 		}
 		*file_uid = st.st_uid;
 	}
-	while (n < len - 1) {
-		ssize_t r = read(fd, buf + n, len - 1 - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			r = -errno;
-			(void)close(fd);
-			return (int)r;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
+	n = fdw_read_all(fd, buf, len - 1);
 	(void)close(fd);
+	if (n < 0)
+		return (int)n;
 	buf[n] = '\0';
 	return (int)n;
 }

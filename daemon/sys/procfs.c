@@ -14,6 +14,7 @@
 #include <linux/kcmp.h>
 #include <sys/syscall.h>
 
+#include "base/fs.h"
 #include "sys/pidinfo.h"
 #include "sys/procfs.h"
 
@@ -157,39 +158,26 @@ static bool fdinfo_lock_held(const char *line)
 int fdw_proc_fd_locked(const char *root, uint32_t pid, int fd, uint64_t ino)
 {
 	char path[128], buf[4096];
-	size_t len = 0;
-	ssize_t n;
-	int f, r = 0;
+	ssize_t len;
+	int f;
 
 	if (fd < 0)
 		return -EINVAL;
 	snprintf(path, sizeof(path), "%s/%u/fdinfo/%d", root ? root : "/proc", pid, fd);
 	f = open(path, O_RDONLY | O_CLOEXEC);
 	if (f < 0) {
-		r = -errno;
-		if (r != -ENOENT)
-			return r;
+		if (errno != ENOENT)
+			return -errno;
 		/* no such fd, or no such process */
 		snprintf(path, sizeof(path), "%s/%u", root ? root : "/proc", pid);
 		return access(path, F_OK) == 0 ? -ENOENT : -ESRCH;
 	}
 	/* the lock lines follow pos, flags, mnt_id, ino and come before the
 	 * file type's own (an inotify's watches, an eventfd's count) */
-	while (len < sizeof(buf) - 1) {
-		n = read(f, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	len = fdw_read_all(f, buf, sizeof(buf) - 1);
 	close(f);
-	if (r < 0)
-		return r;
+	if (len < 0)
+		return (int)len;
 	buf[len] = '\0';
 	for (const char *line = buf; *line;) {
 		const char *nl = strchr(line, '\n');
