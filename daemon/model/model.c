@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "model/internal.h"
 
 /* ---- observers --------------------------------------------------------- */
@@ -211,6 +212,50 @@ bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p)
 		t = task->table;
 	}
 	return true;
+}
+
+static int proc_tables_add(struct fdw_proc_tables *out, struct fdw_table *t, uint32_t tid)
+{
+	for (size_t i = 0; i < out->n; i++)
+		if (out->v[i].table == t)
+			return 0;
+	if (FDW_GROW(out->v, out->n, out->cap, 4) < 0)
+		return -ENOMEM;
+	out->v[out->n++] = (struct fdw_proc_table){ .table = t, .tid = tid };
+	return 0;
+}
+
+int fdw_model_proc_tables(struct fdw_model *m, struct fdw_proc *p, struct fdw_proc_tables *out)
+{
+	size_t it = 0;
+	uint64_t key;
+	void *v;
+
+	out->n = 0;
+	if (!p)
+		return 0;
+	/* one thread, the leader (most processes): no walk over every task
+	 * of the host, which made re-reading N processes O(N^2) */
+	if (p->ntasks == 1 && p->leader)
+		return p->leader->table ? proc_tables_add(out, p->leader->table, p->leader->tid)
+					: 0;
+	while (fdw_hashmap_next(&m->tasks, &it, &key, &v)) {
+		struct fdw_task *task = v;
+
+		if (task->proc != p || !task->table)
+			continue;
+		if (proc_tables_add(out, task->table, (uint32_t)key) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void fdw_model_proc_tables_free(struct fdw_proc_tables *pt)
+{
+	if (!pt)
+		return;
+	free(pt->v);
+	*pt = (struct fdw_proc_tables){ 0 };
 }
 
 uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p)

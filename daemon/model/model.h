@@ -832,6 +832,33 @@ struct fdw_table *fdw_model_proc_table_peek(struct fdw_model *m, struct fdw_proc
 struct fdw_table *fdw_model_table_view(struct fdw_model *m, struct fdw_table *t);
 /* Do all the threads of p use one table (nearly always)? */
 bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p);
+
+/* One of a process's tables, with a thread of it that uses it. */
+struct fdw_proc_table {
+	struct fdw_table *table;
+	uint32_t tid;
+};
+
+struct fdw_proc_tables {
+	struct fdw_proc_table *v;
+	size_t n, cap;
+};
+
+/*
+ * The distinct tables of p's threads, each once (threads nearly always
+ * share one; the few that unshared have theirs), into out (emptied first,
+ * its array reused). One walk over the host's tasks, none for a process
+ * whose one thread is its leader: the callers that need several answers
+ * about the tables (due? one table? which is big?) take them from this
+ * list. The tables stay valid until the next record is applied. 0, or
+ * -ENOMEM (out then holds those found before).
+ */
+int fdw_model_proc_tables(struct fdw_model *m, struct fdw_proc *p, struct fdw_proc_tables *out);
+void fdw_model_proc_tables_free(struct fdw_proc_tables *pt);
+/* fdw_model_resync_proc() of the tables fdw_model_proc_tables() listed
+ * (no record applied since). */
+int fdw_model_resync_tables(struct fdw_model *m, struct fdw_proc *p,
+			    const struct fdw_proc_tables *pt);
 /* A tid of the process whose table is the one fdw_model_proc_table() gives. */
 uint32_t fdw_model_proc_tid(struct fdw_model *m, struct fdw_proc *p);
 /* Room for a target made from the inode: "socket:[" 20 digits "]". */

@@ -1091,43 +1091,30 @@ int fdw_model_resync(struct fdw_model *m, struct fdw_table *t, uint32_t tid)
 	return fdw__table_resync(m, t, tid, 0);
 }
 
-int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p)
+int fdw_model_resync_tables(struct fdw_model *m, struct fdw_proc *p,
+			    const struct fdw_proc_tables *pt)
 {
-	struct fdw_table *done[8];
-	unsigned int ndone = 0;
-	size_t it = 0;
-	uint64_t key;
-	void *v;
 	int r = 0, q;
 
-	/* one thread, the leader (most processes): no walk over every task
-	 * of the host, which made re-reading N processes O(N^2) */
-	if (p->ntasks == 1 && p->leader) {
-		if (p->leader->table)
-			r = fdw__table_resync(m, p->leader->table, p->leader->tid, 0);
-		p->lost = 0;
-		return r;
-	}
-	/* each distinct table among the process's tasks, once (threads nearly
-	 * always share one; the few that unshared get theirs) */
-	while (fdw_hashmap_next(&m->tasks, &it, &key, &v)) {
-		struct fdw_task *task = v;
-		bool seen = false;
-
-		if (task->proc != p || !task->table)
-			continue;
-		for (unsigned int i = 0; i < ndone; i++)
-			seen |= done[i] == task->table;
-		if (seen)
-			continue;
-		q = fdw__table_resync(m, task->table, task->tid, 0);
+	for (size_t i = 0; i < pt->n; i++) {
+		q = fdw__table_resync(m, pt->v[i].table, pt->v[i].tid, 0);
 		if (q < 0 && r == 0)
 			r = q;
-		if (ndone < 8)
-			done[ndone++] = task->table;
 	}
 	p->lost = 0;
 	return r;
+}
+
+int fdw_model_resync_proc(struct fdw_model *m, struct fdw_proc *p)
+{
+	struct fdw_proc_tables pt = { 0 };
+	int r, q;
+
+	/* on -ENOMEM those found; the audit reads the others */
+	r = fdw_model_proc_tables(m, p, &pt);
+	q = fdw_model_resync_tables(m, p, &pt);
+	fdw_model_proc_tables_free(&pt);
+	return r < 0 ? r : q;
 }
 
 struct refresh_ctx {

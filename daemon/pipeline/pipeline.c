@@ -45,8 +45,6 @@ struct fdw_resync_job {
 	uint64_t read_ns; /* the worker's read: part of the table's re-read cost */
 	bool one_of_many; /* a process with tables of its own per thread: the
 			   * job reads the table of snap.tid, one of them */
-	struct fdw__touched *notes; /* the fds records change meanwhile
-				     * (fdw_model_read_begin); the job's */
 };
 
 /* A scan of /proc's pids after lost records (discover_work, off the loop). */
@@ -299,11 +297,16 @@ bool fdw_pipeline_drop_if_gone(struct fdw_pipeline *p, struct fdw_proc *proc)
 	return true;
 }
 
-/* A zombie's table reads as empty, not as gone: asked either way. */
-static void resync_or_drop(struct fdw_pipeline *p, struct fdw_proc *proc)
+/* A zombie's table reads as empty, not as gone: asked either way. `pt`:
+ * its tables when they were just listed, else NULL. */
+static void resync_or_drop(struct fdw_pipeline *p, struct fdw_proc *proc,
+			   const struct fdw_proc_tables *pt)
 {
 	p->stats.loss_resyncs++;
-	(void)fdw_model_resync_proc(p->model, proc);
+	if (pt)
+		(void)fdw_model_resync_tables(p->model, proc, pt);
+	else
+		(void)fdw_model_resync_proc(p->model, proc);
 	(void)fdw_pipeline_drop_if_gone(p, proc);
 }
 
@@ -347,86 +350,44 @@ static void resync_enqueue(struct fdw_pipeline *p, uint32_t pid)
 static void resync_some(struct fdw_pipeline *p);
 static void enqueue_all(struct fdw_pipeline *p);
 
+/* Is a table of proc stale (a process's tables listed again)? Yes when
+ * they cannot be listed: its next read finds out. */
+static bool proc_any_stale(struct fdw_model *m, struct fdw_proc *proc)
+{
+	struct fdw_proc_tables pt = { 0 };
+	bool any = fdw_model_proc_tables(m, proc, &pt) < 0;
+
+	for (size_t i = 0; i < pt.n && !any; i++)
+		any = pt.v[i].table->stale;
+	fdw_model_proc_tables_free(&pt);
+	return any;
+}
+
 /*
  * A table records keep asking to re-read is re-read at most a tenth of the
  * time (fdw_model_resync_due): records that keep leaving a big table unknown
  * (io_uring closes, a fork loop beside a thread) would otherwise have it
- * read back to back. Counted each time one is put back.
+ * read back to back. Counted each time one is put back. `pt`: the tables
+ * of a process with threads (each must be due), empty for one of one
+ * thread.
  */
-/* Calls fn on each distinct table of proc's threads (at most 8), with a
- * thread of it; stops when fn returns false. */
-static void proc_tables(struct fdw_model *m, struct fdw_proc *proc,
-			bool (*fn)(void *ctx, struct fdw_table *t, uint32_t tid), void *ctx)
+static bool resync_due(struct fdw_pipeline *p, struct fdw_proc *proc,
+		       const struct fdw_proc_tables *pt, uint64_t now)
 {
-	struct fdw_table *seen[8];
-	unsigned int nseen = 0;
-	size_t it = 0;
-	uint64_t key;
-	void *v;
-
-	while (fdw_hashmap_next(&m->tasks, &it, &key, &v)) {
-		struct fdw_task *task = v;
-		bool dup = false;
-
-		if (task->proc != proc || !task->table)
-			continue;
-		for (unsigned int i = 0; i < nseen; i++)
-			dup |= seen[i] == task->table;
-		if (dup)
-			continue;
-		if (nseen < 8)
-			seen[nseen++] = task->table;
-		if (!fn(ctx, task->table, (uint32_t)key))
-			return;
-	}
-}
-
-static bool any_stale_cb(void *ctx, struct fdw_table *t, uint32_t tid)
-{
-	(void)tid;
-	if (t->stale)
-		*(bool *)ctx = true;
-	return !t->stale;
-}
-
-static bool proc_any_stale(struct fdw_model *m, struct fdw_proc *proc)
-{
-	bool any = false;
-
-	proc_tables(m, proc, any_stale_cb, &any);
-	return any;
-}
-
-struct due_ctx {
-	uint64_t now;
-	bool due;
-};
-
-static bool due_cb(void *ctx, struct fdw_table *t, uint32_t tid)
-{
-	struct due_ctx *c = ctx;
-
-	(void)tid;
-	if (!fdw_model_resync_due(t, c->now))
-		c->due = false;
-	return c->due;
-}
-
-static bool resync_due(struct fdw_pipeline *p, uint32_t pid, uint64_t now)
-{
-	struct fdw_proc *proc = fdw_model_proc(p->model, pid);
 	struct fdw_table *t = proc ? fdw_model_proc_table(p->model, proc) : NULL;
-	struct due_ctx c = { .now = now, .due = true };
+	bool due = true;
 
 	if (!t)
 		return true;
-	if (proc->ntasks > 1)
-		proc_tables(p->model, proc, due_cb, &c); /* each thread's table */
-	else
-		c.due = fdw_model_resync_due(t, now);
-	if (!c.due)
+	if (proc->ntasks > 1) {
+		for (size_t i = 0; i < pt->n && due; i++)
+			due = fdw_model_resync_due(pt->v[i].table, now);
+	} else {
+		due = fdw_model_resync_due(t, now);
+	}
+	if (!due)
 		p->stats.resync_waits++;
-	return c.due;
+	return due;
 }
 
 static void job_work(void *arg)
@@ -478,24 +439,20 @@ static void job_done(void *arg)
 	}
 	t0 = fdw_now_mono();
 	r = fdw_model_snapshot_apply(p->model, t, &job->snap);
-	fdw_model_read_end(job->notes);
-	job->notes = NULL;
 	/* what it cost, the worker's read included, applied or not: a big
 	 * table is read a tenth of the time at most (fdw_model_resync_due) */
 	t->reread_at = fdw_now_mono();
 	t->reread_ns = t->reread_at - t0 + job->read_ns;
 	if (r == 0)
 		t->reread_asked = false;
-	if (r == -ESTALE || r == 1) {
-		/* refused, or applied but asked again meanwhile: read again
-		 * (spaced: fdw_model_resync_due) */
-		p->stats.resync_retried += r == -ESTALE;
+	if (r == -ESTALE) {
+		p->stats.resync_retried++;
 		resync_enqueue(p, job->pid);
 	} else if (r < 0) {
 		/* the thread read through is gone, or /proc refused: the
 		 * reader on the loop tries the other threads, or forgets a
 		 * process /proc no longer has */
-		resync_or_drop(p, proc);
+		resync_or_drop(p, proc, NULL);
 	} else if (job->one_of_many && proc_any_stale(p->model, proc)) {
 		resync_enqueue(p, job->pid); /* its next table */
 	} else if (!fdw_pipeline_drop_if_gone(p, proc)) { /* a zombie reads as empty */
@@ -504,20 +461,17 @@ static void job_done(void *arg)
 	}
 	/* the next queued table now, not at the next drain (a table read
 	 * again waits for that: its process is busy) */
-	if (r != -ESTALE && r != 1)
+	if (r != -ESTALE)
 		resync_some(p);
 out:
-	fdw_model_read_end(job->notes); /* the process or its table gone */
 	fdw_model_snapshot_free(&job->snap);
 	free(job);
 }
 
-/* A read of pid's table runs for another process (CLONE_FILES without
+/* A read of proc's table runs for another process (CLONE_FILES without
  * CLONE_THREAD): a second would not know the first's notes. */
-static bool table_read_busy(struct fdw_pipeline *p, uint32_t pid)
+static bool table_read_busy(struct fdw_pipeline *p, struct fdw_proc *proc)
 {
-	struct fdw_proc *proc = fdw_model_proc(p->model, pid);
-
 	return proc && fdw_model_read_busy(fdw_model_proc_table(p->model, proc));
 }
 
@@ -527,34 +481,6 @@ static bool job_running(const struct fdw_pipeline *p, uint32_t pid)
 		if (p->jobs[i]->pid == pid)
 			return true;
 	return false;
-}
-
-/*
- * Read proc's table off the loop. false when it is not (no offload, a small
- * table, a process with tables of its own per thread, out of memory): the
- * caller reads it here.
- */
-struct many_ctx {
-	struct fdw_pipeline *p;
-	struct fdw_table *big; /* the first stale one to read in the pool */
-	uint32_t big_tid;
-};
-
-static bool many_cb(void *ctx, struct fdw_table *t, uint32_t tid)
-{
-	struct many_ctx *c = ctx;
-
-	/* a read of it runs for another process (CLONE_FILES): its end
-	 * makes it right, or queues that process again */
-	if (!t->stale || c->big || fdw_model_read_busy(t))
-		return true;
-	if (t->nopen >= c->p->offload_min_fds || (!t->nopen && !t->resyncs)) {
-		c->big = t;
-		c->big_tid = tid;
-	} else {
-		(void)fdw_model_resync(c->p->model, t, tid);
-	}
-	return true;
 }
 
 static bool job_queue(struct fdw_pipeline *p, struct fdw_proc *proc, struct fdw_table *t,
@@ -567,13 +493,21 @@ static bool job_queue(struct fdw_pipeline *p, struct fdw_proc *proc, struct fdw_
  * read whole on the loop: a user holding 15,000 fds with one thread of its
  * own held the loop about a second per record asking for a re-read.
  */
-static bool job_start_many(struct fdw_pipeline *p, struct fdw_proc *proc)
+static bool job_start_many(struct fdw_pipeline *p, struct fdw_proc *proc,
+			   const struct fdw_proc_tables *pt)
 {
-	struct many_ctx c = { .p = p };
+	for (size_t i = 0; i < pt->n; i++) {
+		struct fdw_table *t = pt->v[i].table;
 
-	proc_tables(p->model, proc, many_cb, &c);
-	if (c.big)
-		return job_queue(p, proc, c.big, c.big_tid, true);
+		/* a read of it runs for another process (CLONE_FILES): its
+		 * end makes it right, or queues that process again */
+		if (!t->stale || fdw_model_read_busy(t))
+			continue;
+		/* the first big one (or one never read, of any size) */
+		if (t->nopen >= p->offload_min_fds || (!t->nopen && !t->resyncs))
+			return job_queue(p, proc, t, pt->v[i].tid, true);
+		(void)fdw_model_resync(p->model, t, pt->v[i].tid);
+	}
 	/* all read here */
 	p->stats.loss_resyncs++;
 	if (!fdw_pipeline_drop_if_gone(p, proc))
@@ -581,7 +515,13 @@ static bool job_start_many(struct fdw_pipeline *p, struct fdw_proc *proc)
 	return true;
 }
 
-static bool job_start(struct fdw_pipeline *p, struct fdw_proc *proc)
+/*
+ * Read proc's table off the loop. false when it is not (no offload, a small
+ * table, out of memory): the caller reads it here. `pt` as for
+ * resync_due(): more than one table is read a table at a time.
+ */
+static bool job_start(struct fdw_pipeline *p, struct fdw_proc *proc,
+		      const struct fdw_proc_tables *pt)
 {
 	struct fdw_model *m = p->model;
 	struct fdw_table *t = fdw_model_proc_table(m, proc);
@@ -589,8 +529,8 @@ static bool job_start(struct fdw_pipeline *p, struct fdw_proc *proc)
 
 	if (!p->offload || !t || !tid || !m->ops.read_table)
 		return false;
-	if (!fdw_model_proc_one_table(m, proc))
-		return job_start_many(p, proc);
+	if (proc->ntasks > 1 && pt->n > 1)
+		return job_start_many(p, proc, pt);
 	/* an empty table never read (a process found in /proc) may be of any
 	 * size: off the loop too */
 	if (t->nopen < p->offload_min_fds && (t->nopen || t->resyncs))
@@ -613,11 +553,7 @@ static bool job_queue(struct fdw_pipeline *p, struct fdw_proc *proc, struct fdw_
 	job->ops = m->ops;
 	job->snap.tid = tid;
 	job->one_of_many = one_of_many;
-	/* before the worker takes the ring's position: the records applied
-	 * meanwhile are noted fd by fd (fdw_model_snapshot_apply) */
-	job->notes = fdw_model_read_begin(t);
 	if (p->offload(p->offload_userdata, job_work, job_done, job) < 0) {
-		fdw_model_read_end(job->notes);
 		free(job);
 		return false;
 	}
@@ -636,6 +572,7 @@ static bool job_queue(struct fdw_pipeline *p, struct fdw_proc *proc, struct fdw_
 static void resync_some(struct fdw_pipeline *p)
 {
 	struct fdw_resync_queue *q = &p->resync;
+	struct fdw_proc_tables tables = { 0 };
 	uint64_t t0 = fdw_now_mono();
 	size_t passed = 0;
 
@@ -653,11 +590,20 @@ static void resync_some(struct fdw_pipeline *p)
 	while (q->n > passed) {
 		uint32_t pid = q->v[q->head];
 		struct fdw_proc *proc;
+		int listed = 0;
+		bool busy;
 
 		if (p->offload && p->njobs == FDW_RESYNC_JOBS_MAX)
 			break; /* the next drain, or a job's end, takes it */
-		if ((p->offload && job_running(p, pid)) || table_read_busy(p, pid) ||
-		    !resync_due(p, pid, t0)) {
+		proc = fdw_model_proc(p->model, pid);
+		busy = p->offload && (job_running(p, pid) || table_read_busy(p, proc));
+		/* a process with threads: its tables listed once, for the
+		 * spacing and the start both (each was a walk over every
+		 * task of the host) */
+		tables.n = 0;
+		if (!busy && proc && proc->ntasks > 1)
+			listed = fdw_model_proc_tables(p->model, proc, &tables);
+		if (busy || !resync_due(p, proc, &tables, t0)) {
 			/* read again once its read ends, or once its last read
 			 * is a tenth of the time since: to the back, so the
 			 * tables behind it (its children's) are not held */
@@ -669,12 +615,12 @@ static void resync_some(struct fdw_pipeline *p)
 		q->head = (q->head + 1) % q->cap;
 		q->n--;
 		(void)fdw_hashmap_remove(&q->set, pid);
-		proc = fdw_model_proc(p->model, pid);
-		if (proc && !job_start(p, proc))
-			resync_or_drop(p, proc);
+		if (proc && (listed < 0 || !job_start(p, proc, &tables)))
+			resync_or_drop(p, proc, listed == 0 && tables.n ? &tables : NULL);
 		if (fdw_now_mono() - t0 >= p->resync_budget_ns)
 			break;
 	}
+	fdw_model_proc_tables_free(&tables);
 }
 
 void fdw_pipeline_mark_lost(struct fdw_pipeline *p, uint32_t pid)
