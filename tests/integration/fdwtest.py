@@ -280,6 +280,14 @@ def proc_comm(pid):
         return "?"
 
 
+def fd_target(pid, fd):
+    """What /proc/PID/fd/FD points at; None when there is no such fd."""
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return None
+
+
 def detachers():
     """Pids of stopped daemons' `fdwatchd-detach` children (each keeps its
     daemon's probes attached while it closes their links, ~2 s)."""
@@ -537,6 +545,23 @@ class Daemon:
 
     def status(self):
         return self.cli_json("status")
+
+    @contextlib.contextmanager
+    def paused(self):
+        """The daemon stopped (SIGSTOP) for the block, continued after it
+        (also on an error): what the block does fills its ring."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
+    def check_lost(self, r, name):
+        """A case `name`: records were lost (the test caused its loss)."""
+        with r.case(f"{name}: the ring overflowed (records were lost)"):
+            st = self.status()
+            check(st.get("events_lost", 0) > 0,
+                  f"events_lost {st.get('events_lost')}: the test did not cause a loss")
 
     def ps(self):
         return self.cli_json("ps")

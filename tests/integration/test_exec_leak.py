@@ -36,9 +36,7 @@ applied."""
 import os
 import select
 import shutil
-import signal
 import subprocess
-import tempfile
 import time
 
 import fdwtest as T
@@ -122,13 +120,6 @@ def descendants(root):
     return out
 
 
-def fd_target(pid, fd):
-    try:
-        return os.readlink(f"/proc/{pid}/fd/{fd}")
-    except OSError:
-        return None
-
-
 class Lines:
     """A process's stdout as "WORD args..." lines; got[WORD] = args."""
 
@@ -165,26 +156,11 @@ class Lines:
 
 
 def main(r):
-    tmp = tempfile.mkdtemp(prefix="fdwexec-")
-    procs = []
-    try:
-        run_all(r, tmp, procs)
-    finally:
-        for p in procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)  # its own session: every scenario
-            except ProcessLookupError:
-                pass
-            p.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+    H.run_in_tmp(r, "fdwexec-", run_all)  # each scenario in a session of its own
 
 
 def exec_alerts(alerts, pids):
     return [a for a in alerts if a.get("kind") == "exec-leak" and a.get("pid") in pids]
-
-
-def describe(alerts):
-    return "; ".join(f"pid {a['pid']} {a.get('comm')}: {a['summary']}" for a in alerts) or "none"
 
 
 def run_all(r, tmp, procs):
@@ -217,13 +193,13 @@ def run_all(r, tmp, procs):
     procs.append(outer)
     lines = Lines(outer, "the outer bash")
     lines.wait(["OUTER"])
-    check_eq(fd_target(outer.pid, 10), "/dev/null", "outer bash fd 10")
-    check_eq(fd_target(outer.pid, 251), fifo, "outer bash fd 251: the FIFO")
+    check_eq(T.fd_target(outer.pid, 10), "/dev/null", "outer bash fd 10")
+    check_eq(T.fd_target(outer.pid, 251), fifo, "outer bash fd 251: the FIFO")
 
     # the daemon, too, started from a shell that holds them
     daemon_shell = ["env", f"FIFO={fifo}", "bash", "-c", STRAY + '\nexec "$@"', "fdwatchd-shell"]
     with T.Daemon(args=["--leak", "exec_min_age=0"], wrapper=daemon_shell) as d:
-        check_eq(fd_target(d.proc.pid, 10), "/dev/null", "fdwatchd's stray fd 10")
+        check_eq(T.fd_target(d.proc.pid, 10), "/dev/null", "fdwatchd's stray fd 10")
         outer.stdin.write(b"go\n")
         outer.stdin.flush()
         want = ["WRAP", "A", "B", "B2", "B3", "CPY", "C", "F", "G", "H", "I"] + (
@@ -234,22 +210,24 @@ def run_all(r, tmp, procs):
         with r.case("every scenario passed its fd, beside the stray 10 and 251"):
             # (python's close_fds closes them in (c))
             for w in ("A", "B", "B2", "B3", "F") + (("E",) if make_ok else ()):
-                check_eq(fd_target(pid[w], 10), "/dev/null", f"({w}) pid {pid[w]} fd 10")
-                check_eq(fd_target(pid[w], 251), fifo, f"({w}) pid {pid[w]} fd 251")
-            check_eq(fd_target(pid["B"], 3), os.path.join(tmp, "b.out"), "(b) fd 3")
-            check_eq(fd_target(pid["B2"], 4), os.path.join(tmp, "b2.out"), "(b) fd 4")
-            check_eq(fd_target(pid["B3"], 3), os.path.join(tmp, "b3.out"), "(b) last command fd 3")
-            check_eq(fd_target(pid["C"], int(got["CPY"][1])), os.path.join(tmp, "data"),
+                check_eq(T.fd_target(pid[w], 10), "/dev/null", f"({w}) pid {pid[w]} fd 10")
+                check_eq(T.fd_target(pid[w], 251), fifo, f"({w}) pid {pid[w]} fd 251")
+            check_eq(T.fd_target(pid["B"], 3), os.path.join(tmp, "b.out"), "(b) fd 3")
+            check_eq(T.fd_target(pid["B2"], 4), os.path.join(tmp, "b2.out"), "(b) fd 4")
+            check_eq(T.fd_target(pid["B3"], 3), os.path.join(tmp, "b3.out"),
+                     "(b) last command fd 3")
+            check_eq(T.fd_target(pid["C"], int(got["CPY"][1])), os.path.join(tmp, "data"),
                      "(c) the pass_fds fd")
-            check((fd_target(pid["F"], 3) or "").startswith("socket:"), "(f) fd 3 is the listener")
+            check((T.fd_target(pid["F"], 3) or "").startswith("socket:"),
+                  "(f) fd 3 is the listener")
             check_eq(got["F"][1:], ["1"], "(f) LISTEN_FDS")
-            check_eq(fd_target(int(got["G"][1]), 3), os.path.join(tmp, "g.lock"),
+            check_eq(T.fd_target(int(got["G"][1]), 3), os.path.join(tmp, "g.lock"),
                      "(g) the shell's command got fd 3")
             hfd = int(got["H"][1])
             check(hfd > 10, f"(h) bash picked {hfd}")
-            check_eq(fd_target(int(got["H"][2]), hfd), os.path.join(tmp, "h.out"),
+            check_eq(T.fd_target(int(got["H"][2]), hfd), os.path.join(tmp, "h.out"),
                      f"(h) the shell's command got fd {hfd}")
-            check_eq(fd_target(int(got["I"][1]), 3), os.path.join(tmp, "i.lock"),
+            check_eq(T.fd_target(int(got["I"][1]), 3), os.path.join(tmp, "i.lock"),
                      "(i) the script's command got fd 3")
             with open(f"/proc/{got['I'][0]}/comm") as f:
                 check_eq(f.read().strip(), "lockscript", "(i) the script's command name")
@@ -281,11 +259,11 @@ def run_all(r, tmp, procs):
                 check(pid[w] in tree, f"({w}) pid {pid[w]} still running")
             api = exec_alerts(H.leaks(d)["alerts"], tree)
             check_eq([(a["pid"], a["state"]) for a in api], [(leaker, "firing")],
-                     f"exec-leak alerts from GET /v1/leaks ({describe(api)})")
+                     f"exec-leak alerts from GET /v1/leaks ({H.describe(api)})")
             doc = d.cli_json("leaks")
             cli = exec_alerts(doc["alerts"] if isinstance(doc, dict) else doc, tree)
             check_eq([a["pid"] for a in cli], [leaker],
-                     f"exec-leak alerts from `fdwatch leaks --json` ({describe(cli)})")
+                     f"exec-leak alerts from `fdwatch leaks --json` ({H.describe(cli)})")
         outer.stdin.close()  # EOF: fdw_leak's child ends, then its parent
 
         with r.case("a program leaks into sh, which execs another: the program is blamed"):

@@ -29,10 +29,7 @@ confirmation: without the exemption (a) and (b) fire like (d)."""
 import os
 import pwd
 import select
-import shutil
-import signal
 import subprocess
-import tempfile
 import time
 
 import fdwtest as T
@@ -88,13 +85,6 @@ def wait_child(pid, comm, timeout=30):
     return H.wait_for(find, timeout, f"pid {pid}'s child {comm}")
 
 
-def fd_target(pid, fd):
-    try:
-        return os.readlink(f"/proc/{pid}/fd/{fd}")
-    except OSError:
-        return None
-
-
 def fd_locks(pid, fd):
     with open(f"/proc/{pid}/fdinfo/{fd}") as f:
         return [l.split(None, 2)[2].split()[0] for l in f if l.startswith("lock:")]
@@ -105,23 +95,8 @@ def exec_alerts(d, pids):
             if a.get("kind") == "exec-leak" and a.get("pid") in pids]
 
 
-def describe(alerts):
-    return "; ".join(f"pid {a['pid']} {a.get('comm')}: {a['summary']}" for a in alerts) or "none"
-
-
 def main(r):
-    tmp = tempfile.mkdtemp(prefix="fdwexeclk-")
-    procs = []
-    try:
-        run_all(r, tmp, procs)
-    finally:
-        for p in procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+    H.run_in_tmp(r, "fdwexeclk-", run_all)
 
 
 def run_all(r, tmp, procs):
@@ -161,14 +136,14 @@ def run_all(r, tmp, procs):
         t_spawned = time.monotonic()
 
         with r.case("every scenario passed its fds, and the locks were held"):
-            check_eq(fd_target(sa, 3), a_lock, "(a) sleep's fd 3")
+            check_eq(T.fd_target(sa, 3), a_lock, "(a) sleep's fd 3")
             check_eq(fd_locks(sa, 3), ["FLOCK"], "(a) the lock, seen through sleep's fd 3")
-            check_eq(fd_target(su, 3), u_lock, "(b) sleep's fd 3")
+            check_eq(T.fd_target(su, 3), u_lock, "(b) sleep's fd 3")
             check_eq(fd_locks(su, 3), ["FLOCK"], "(b) the lock, seen through sleep's fd 3")
             if pw:
                 check_eq(os.stat(f"/proc/{su}").st_uid, pw.pw_uid, f"(b) runs as {USER}")
             for fd, path in zip(wfds, w_paths):
-                check_eq(fd_target(wkid, fd), path, f"(c) the child's fd {fd}")
+                check_eq(T.fd_target(wkid, fd), path, f"(c) the child's fd {fd}")
             check_eq(fd_locks(wkid, wfds[0]), ["FLOCK"], "(c) the flock, in the child")
             check_eq(fd_locks(wpid, wfds[2]), ["POSIX"], "(c) the POSIX lock, in the wrapper")
             check_eq(fd_locks(wpid, wfds[1]), [], "(c) the unlocked fd")
@@ -195,11 +170,11 @@ def run_all(r, tmp, procs):
             for p, who in ((fa, "(a)"), (fu, "(b)")):
                 check(p.poll() is None, f"{who} flock still running")
             got = exec_alerts(d, {fa.pid, fu.pid, sa, su})
-            check_eq(got, [], f"exec-leak alerts on the flocks ({describe(got)})")
+            check_eq(got, [], f"exec-leak alerts on the flocks ({H.describe(got)})")
             doc = d.cli_json("leaks")
             cli = [x for x in (doc["alerts"] if isinstance(doc, dict) else doc)
                    if x.get("kind") == "exec-leak" and x.get("pid") in (fa.pid, fu.pid)]
-            check_eq(cli, [], f"`fdwatch leaks --json` ({describe(cli)})")
+            check_eq(cli, [], f"`fdwatch leaks --json` ({H.describe(cli)})")
             check_eq(sorted(x["pid"] for x in exec_alerts(d, {fa.pid, fu.pid, wpid, leaker})),
                      sorted([wpid, leaker]), "the exec-leak alerts of this run")
         for p in procs:

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import fdwtest as T
@@ -216,6 +217,29 @@ def pattern(target):
     """A site's target as the daemon writes it (fdw_leak_pattern): a run of
     digits between non-letters becomes '*'."""
     return re.sub(r"(?<![A-Za-z0-9])[0-9]+(?![A-Za-z0-9])", "*", target)
+
+
+def describe(alerts):
+    """Alerts in one line, for a failure's message."""
+    return "; ".join(f"pid {a['pid']} {a.get('comm')}: {a['summary']}" for a in alerts) or "none"
+
+
+def run_in_tmp(r, prefix, run_all):
+    """run_all(r, tmp, procs) in a new temporary directory; then each
+    process it put in procs is killed with its process group (start each
+    in a session of its own) and reaped, and the directory removed."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    procs = []
+    try:
+        run_all(r, tmp, procs)
+    finally:
+        for p in procs:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def stop_process(p, timeout=20):

@@ -46,6 +46,15 @@ static struct fdw_alert_proc proc(uint32_t pid, uint64_t ticks, const char *comm
 					.comm = comm };
 }
 
+/* A store of 10 on the state file (logging to `log`), loaded at `now`:
+ * fdw_alerts_load()'s result. */
+static int load(struct fdw_alerts *t, FILE *log, double now)
+{
+	CHECK_EQ(fdw_alerts_init(t, 10, dir), 0);
+	t->log = log;
+	return fdw_alerts_load(t, now);
+}
+
 static void test_lifecycle(void)
 {
 	struct fdw_alerts s;
@@ -405,9 +414,7 @@ static void test_persistence(void)
 	CHECK_EQ((size_t)st.st_size, s.saved_bytes); /* the daemon spaces saves by it */
 
 	/* a restart: the same alerts, the ids go on */
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = NULL;
-	CHECK_EQ(fdw_alerts_load(&t, 20.0), 0);
+	CHECK_EQ(load(&t, NULL, 20.0), 0);
 	CHECK_EQ(t.n, 2);
 	CHECK_EQ(t.next_id, 3);
 	a = fdw_alerts_get(&t, 1);
@@ -427,9 +434,7 @@ static void test_persistence(void)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	CHECK_EQ(write_file(tmp, "{\"version\": 1, \"alerts\": [{\"id\": 9"), 0);
 	fdw_alerts_free(&t);
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = NULL;
-	CHECK_EQ(fdw_alerts_load(&t, 30.0), 0);
+	CHECK_EQ(load(&t, NULL, 30.0), 0);
 	CHECK_EQ(t.n, 2);
 	CHECK(access(tmp, F_OK) < 0);
 	fdw_alerts_free(&t);
@@ -451,9 +456,7 @@ static void test_persistence(void)
 	/* a corrupt file: reported, set aside, the daemon starts empty */
 	CHECK_EQ(write_file(path, "{\"version\": 1, \"alerts\": [ garbage"), 0);
 	f = open_memstream(&log, &len);
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = f;
-	CHECK_EQ(fdw_alerts_load(&t, 50.0), -EBADMSG);
+	CHECK_EQ(load(&t, f, 50.0), -EBADMSG);
 	fflush(f);
 	CHECK_EQ(t.n, 0);
 	CHECK_EQ(t.stats.load_errors, 1);
@@ -472,18 +475,14 @@ static void test_persistence(void)
 
 	/* valid JSON, wrong shape: corrupt too; bad entries alone are skipped */
 	CHECK_EQ(write_file(path, "[1, 2, 3]"), 0);
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = NULL;
-	CHECK_EQ(fdw_alerts_load(&t, 60.0), -EBADMSG);
+	CHECK_EQ(load(&t, NULL, 60.0), -EBADMSG);
 	fdw_alerts_free(&t);
 	CHECK_EQ(write_file(path, "{\"version\": 1, \"next_id\": 5, \"alerts\": ["
 				  "{\"id\": 3, \"kind\": \"fd-growth\", \"state\": \"resolved\","
 				  " \"pid\": 5, \"comm\": \"a\", \"fired_at\": 1.0},"
 				  "{\"id\": 4, \"kind\": \"no-such-kind\", \"state\": \"firing\","
 				  " \"pid\": 5, \"fired_at\": 1.0}]}"), 0);
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = NULL;
-	CHECK_EQ(fdw_alerts_load(&t, 60.0), 0);
+	CHECK_EQ(load(&t, NULL, 60.0), 0);
 	CHECK_EQ(t.n, 1);
 	CHECK_EQ(t.next_id, 5);
 	CHECK_EQ(t.stats.load_errors, 1);
@@ -520,9 +519,7 @@ static void test_state_file_types(void)
 	snprintf(corrupt, sizeof(corrupt), "%s.corrupt", path);
 	CHECK_EQ(mkfifo(path, 0600), 0);
 	f = open_memstream(&log, &len);
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = f;
-	CHECK_EQ(fdw_alerts_load(&t, 1.0), -EINVAL);
+	CHECK_EQ(load(&t, f, 1.0), -EINVAL);
 	fflush(f);
 	CHECK_EQ(t.n, 0);
 	CHECK_EQ(t.stats.load_errors, 1);
@@ -547,9 +544,7 @@ static void test_state_file_types(void)
 		char tmp[300];
 
 		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-		CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-		t.log = NULL;
-		CHECK_EQ(fdw_alerts_load(&t, 3.0), 0);
+		CHECK_EQ(load(&t, NULL, 3.0), 0);
 		CHECK_EQ(mkfifo(tmp, 0600), 0);
 		t.dirty = true;
 		CHECK(fdw_alerts_save(&t) < 0);
@@ -583,9 +578,7 @@ static void test_id_bounds(void)
 		 (long long)INT64_MAX - 1, (long long)INT64_MAX - 2);
 	CHECK_EQ(write_file(path, text), 0);
 	f = open_memstream(&log, &len);
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = f;
-	CHECK_EQ(fdw_alerts_load(&t, 1.0), 0);
+	CHECK_EQ(load(&t, f, 1.0), 0);
 	CHECK_EQ(t.n, 2);
 	CHECK(t.next_id == (uint64_t)INT64_MAX - 1);
 	a = fdw_alerts_fire(&t, FDW_ALERT_GROWTH, &p, 2.0, "a", NULL);
@@ -616,9 +609,7 @@ static void test_id_bounds(void)
 	fdw_alerts_free(&t);
 	fclose(f);
 	free(log);
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = NULL;
-	CHECK_EQ(fdw_alerts_load(&t, 3.0), 0);
+	CHECK_EQ(load(&t, NULL, 3.0), 0);
 	CHECK_EQ(t.n, 5);
 	CHECK(fdw_alerts_get(&t, (uint64_t)INT64_MAX) && fdw_alerts_get(&t, 2));
 	a = fdw_alerts_fire(&t, FDW_ALERT_EXEC_LEAK, &p, 4.0, "d", NULL);
@@ -629,31 +620,37 @@ static void test_id_bounds(void)
 	CHECK_EQ(write_file(path, "{\"version\": 1, \"next_id\": -5, \"alerts\": ["
 				  "{\"id\": 3, \"kind\": \"fd-growth\", \"state\": \"resolved\","
 				  " \"pid\": 5, \"comm\": \"a\", \"fired_at\": 1.0}]}"), 0);
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = NULL;
-	CHECK_EQ(fdw_alerts_load(&t, 5.0), 0);
+	CHECK_EQ(load(&t, NULL, 5.0), 0);
 	CHECK_EQ(t.next_id, 4);
 	fdw_alerts_free(&t);
 
 	/* beyond INT64_MAX: refused, the file set aside */
 	CHECK_EQ(write_file(path, "{\"version\": 1, \"next_id\": 9223372036854775808,"
 				  " \"alerts\": []}"), 0);
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = NULL;
-	CHECK_EQ(fdw_alerts_load(&t, 6.0), -EBADMSG);
+	CHECK_EQ(load(&t, NULL, 6.0), -EBADMSG);
 	CHECK_EQ(t.next_id, 1);
 	fdw_alerts_free(&t);
 	CHECK_EQ(write_file(path, "{\"version\": 1, \"alerts\": ["
 				  "{\"id\": 18446744073709551615, \"kind\": \"fd-growth\","
 				  " \"state\": \"resolved\", \"pid\": 5, \"fired_at\": 1.0}]}"), 0);
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = NULL;
-	CHECK_EQ(fdw_alerts_load(&t, 7.0), -EBADMSG);
+	CHECK_EQ(load(&t, NULL, 7.0), -EBADMSG);
 	CHECK_EQ(t.n, 0);
 	fdw_alerts_free(&t);
 	snprintf(text, sizeof(text), "%s.corrupt", path);
 	(void)unlink(text);
 	(void)unlink(path);
+}
+
+/* The state file, loaded: n alerts, the first with evidence fds = `fds`. */
+static void check_saved(size_t n, long long fds)
+{
+	struct fdw_alerts t;
+
+	CHECK_EQ(load(&t, NULL, 12.0), 0);
+	CHECK_EQ(t.n, n);
+	if (t.n == n && n)
+		CHECK_EQ(json_integer_value(json_object_get(t.v[0]->evidence, "fds")), fds);
+	fdw_alerts_free(&t);
 }
 
 /*
@@ -665,7 +662,7 @@ static void test_id_bounds(void)
  */
 static void test_save_job(void)
 {
-	struct fdw_alerts s, t;
+	struct fdw_alerts s;
 	struct fdw_alert_proc p = proc(21, 2100, "srv"), q = proc(22, 2200, "late");
 	struct fdw_alerts_save_job *j;
 	struct fdw_alert *a;
@@ -694,24 +691,12 @@ static void test_save_job(void)
 	CHECK(!s.saving && s.dirty); /* the later change still to save */
 	CHECK_EQ(s.stats.saves, 1);
 
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = NULL;
-	CHECK_EQ(fdw_alerts_load(&t, 12.0), 0);
-	CHECK_EQ(t.n, 1);
-	if (t.n == 1)
-		CHECK_EQ(json_integer_value(json_object_get(t.v[0]->evidence, "fds")), 500);
-	fdw_alerts_free(&t);
+	check_saved(1, 500);
 
 	/* the next save has both, and the new figure */
 	CHECK_EQ(fdw_alerts_save(&s), 0);
 	CHECK(!s.dirty);
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = NULL;
-	CHECK_EQ(fdw_alerts_load(&t, 12.0), 0);
-	CHECK_EQ(t.n, 2);
-	if (t.n == 2)
-		CHECK_EQ(json_integer_value(json_object_get(t.v[0]->evidence, "fds")), 900);
-	fdw_alerts_free(&t);
+	check_saved(2, 900);
 
 	/* a write that fails (a FIFO at the temp name): dirty again, counted */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -770,12 +755,7 @@ static void test_save_job(void)
 	/* and the retry writes what the failed ones held */
 	CHECK_EQ(fdw_alerts_save(&s), 0);
 	CHECK(!s.dirty && !s.save_failing);
-	CHECK_EQ(fdw_alerts_init(&t, 10, dir), 0);
-	t.log = NULL;
-	CHECK_EQ(fdw_alerts_load(&t, 12.0), 0);
-	if (t.n == 2)
-		CHECK_EQ(json_integer_value(json_object_get(t.v[0]->evidence, "fds")), 901);
-	fdw_alerts_free(&t);
+	check_saved(2, 901);
 	fdw_alerts_free(&s);
 	(void)unlink(path);
 }

@@ -881,6 +881,25 @@ static void test_server_no_alert(void)
 }
 
 /* Leaks into children: the parent's fd without cloexec survives the exec. */
+/* `parent` (its table `files`, its command `pcomm`) forks `child` onto
+ * `child_files`, which execs `comm`: the records of both, at mono */
+static void fork_exec(struct fdw_model *m, uint32_t parent, uint64_t files, const char *pcomm,
+		      uint32_t child, uint64_t child_files, const char *comm)
+{
+	struct fdw_event ev = sys(parent, files, 0, 0, 0, 0, 0);
+
+	ev.type = FDW_REC_FORK;
+	ev.child_pid = ev.child_tid = child;
+	ev.child_files = child_files;
+	snprintf(ev.comm, sizeof(ev.comm), "%s", pcomm);
+	fdw_model_apply(m, &ev);
+	ev = sys(child, child_files, 0, 0, 0, 0, 0);
+	ev.type = FDW_REC_EXEC;
+	ev.child_pid = child;
+	snprintf(ev.comm, sizeof(ev.comm), "%s", comm);
+	fdw_model_apply(m, &ev);
+}
+
 static void test_exec_leak(void)
 {
 	const uint64_t CHILD_FILES = FILES + 0x1000;
@@ -898,22 +917,7 @@ static void test_exec_leak(void)
 	do_open(&m, PID, FILES, 5, "/srv/secret.key", O_RDONLY);     /* leaks */
 	do_open(&m, PID, FILES, 6, "/srv/cloexec.db", O_RDONLY | O_CLOEXEC); /* does not */
 	fdw_leaks_tick(l, mono += NS, 1.7e9);
-	memset(&ev, 0, sizeof(ev));
-	ev.seq = ++seq;
-	ev.ts = mono;
-	ev.files = FILES;
-	ev.pid = ev.tid = PID;
-	ev.type = FDW_REC_FORK;
-	ev.child_pid = ev.child_tid = CHILD;
-	ev.child_files = CHILD_FILES;
-	strcpy(ev.comm, "leaky");
-	fdw_model_apply(&m, &ev);
-	ev.seq = ++seq;
-	ev.type = FDW_REC_EXEC;
-	ev.pid = ev.tid = ev.child_pid = CHILD;
-	ev.files = CHILD_FILES;
-	strcpy(ev.comm, "helper");
-	fdw_model_apply(&m, &ev);
+	fork_exec(&m, PID, FILES, "leaky", CHILD, CHILD_FILES, "helper");
 	/* reported once the parent outlived the exec by exec_min_age */
 	fdw_leaks_tick(l, mono += NS, 1.7e9 + 1);
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, PID, PID * 10) == NULL);
@@ -947,22 +951,7 @@ static void test_exec_leak(void)
 
 		start(&m, SH);
 		do_open(&m, SH, SH_FILES, 7, "/srv/log", O_WRONLY);
-		memset(&ev, 0, sizeof(ev));
-		ev.seq = ++seq;
-		ev.ts = mono;
-		ev.files = SH_FILES;
-		ev.pid = ev.tid = SH;
-		ev.type = FDW_REC_FORK;
-		ev.child_pid = ev.child_tid = CMD;
-		ev.child_files = CMD_FILES;
-		strcpy(ev.comm, "sh");
-		fdw_model_apply(&m, &ev);
-		ev.seq = ++seq;
-		ev.type = FDW_REC_EXEC;
-		ev.pid = ev.tid = ev.child_pid = CMD;
-		ev.files = CMD_FILES;
-		strcpy(ev.comm, "cat");
-		fdw_model_apply(&m, &ev);
+		fork_exec(&m, SH, SH_FILES, "sh", CMD, CMD_FILES, "cat");
 		fdw_leaks_tick(l, mono += NS, 1.7e9 + 21);
 		for (uint32_t who = CMD; who >= SH; who--) {
 			memset(&ev, 0, sizeof(ev));
@@ -1644,6 +1633,19 @@ static json_int_t jint(const json_t *o, const char *path1, const char *path2)
 	return json_integer_value(v);
 }
 
+/* a second thread `tid` of PID, on its table */
+static void t_two_threads(struct fdw_model *m, uint32_t tid)
+{
+	struct fdw_event ev = sys(PID, FILES, 0, 0, 0, 0, 0);
+
+	ev.type = FDW_REC_FORK;
+	ev.flags = FDW_F_THREAD | FDW_F_SHARED_FILES;
+	ev.child_pid = PID;
+	ev.child_tid = tid;
+	ev.child_files = FILES;
+	fdw_model_apply(m, &ev);
+}
+
 static void test_races(void)
 {
 	const uint32_t T2 = PID + 1;
@@ -1661,14 +1663,7 @@ static void test_races(void)
 	l = leaks_setup(&m, &store, &c);
 	start(&m, PID);
 	mono = NS;
-	/* a second thread on the same table */
-	ev = sys(PID, FILES, 0, 0, 0, 0, 0);
-	ev.type = FDW_REC_FORK;
-	ev.flags = FDW_F_THREAD | FDW_F_SHARED_FILES;
-	ev.child_pid = PID;
-	ev.child_tid = T2;
-	ev.child_files = FILES;
-	fdw_model_apply(&m, &ev);
+	t_two_threads(&m, T2);
 
 	/* double-close: T2 opens 5, PID closes it, T2 closes it again */
 	t_open(&m, T2, 5, "/srv/a");
@@ -1793,18 +1788,6 @@ static void test_races(void)
 	CHECK(race_alert(&store, FDW_ALERT_USE_AFTER_CLOSE) == NULL);
 	CHECK_EQ(fdw_leaks_stats(l)->race_single_thread, 2);
 	leaks_teardown(l, &m, &store);
-}
-
-static void t_two_threads(struct fdw_model *m, uint32_t tid)
-{
-	struct fdw_event ev = sys(PID, FILES, 0, 0, 0, 0, 0);
-
-	ev.type = FDW_REC_FORK;
-	ev.flags = FDW_F_THREAD | FDW_F_SHARED_FILES;
-	ev.child_pid = PID;
-	ev.child_tid = tid;
-	ev.child_files = FILES;
-	fdw_model_apply(m, &ev);
 }
 
 /* the kernel's walk at the exit of `nr` of fd by tid: `blocked` in read on it */

@@ -952,6 +952,37 @@ static int fake_read_targets(void *u, uint32_t tid,
 	return 0;
 }
 
+/* A model on the fake kernel: PID holding fds 3 and 4 on t3 and t4, its
+ * records applied. */
+static struct fdw_proc *two_files(struct fdw_model *m, const struct fdw_model_ops *ops,
+				  const char *t3, const char *t4)
+{
+	memset(fake, 0, sizeof(fake));
+	fdw_model_init(m, ops);
+	start_proc(m);
+	do_open(m, PID, FILES, 3, t3, 0);
+	do_open(m, PID, FILES, 4, t4, 0);
+	fdw_model_flush_pending(m);
+	return fdw_model_proc(m, PID);
+}
+
+/* The kernel now, the model not told: fd 3's file renamed t3, fd 4 another
+ * file, t4 (closed and its number reused). */
+static void kernel_moved_on(const char *t3, const char *t4)
+{
+	snprintf(fake[3].target, sizeof(fake[3].target), "%s", t3);
+	snprintf(fake[4].target, sizeof(fake[4].target), "%s", t4);
+	fake[4].ino = 4444;
+}
+
+/* The name the model holds for PID's fd `fd`; NULL when none. */
+static const char *slot_target(struct fdw_model *m, int fd)
+{
+	const struct fdw_slot *s = slot(m, PID, fd);
+
+	return s ? fdw_slot_ofd(s)->target : NULL;
+}
+
 static void test_refresh_targets(void)
 {
 	struct fdw_model_ops ops = {
@@ -963,28 +994,16 @@ static void test_refresh_targets(void)
 	};
 	struct fdw_model m;
 	struct fdw_proc *p;
-	const struct fdw_slot *s;
 
-	memset(fake, 0, sizeof(fake));
-	fdw_model_init(&m, &ops);
-	start_proc(&m);
-	do_open(&m, PID, FILES, 3, "/tmp/x", 0);
-	do_open(&m, PID, FILES, 4, "/tmp/z", 0);
-	fdw_model_flush_pending(&m);
-	p = fdw_model_proc(&m, PID);
-	/* renamed under the open fd; fd 4 now another inode (reused number the
-	 * model has not seen yet): its name must not be taken */
-	snprintf(fake[3].target, sizeof(fake[3].target), "/tmp/y");
-	snprintf(fake[4].target, sizeof(fake[4].target), "/tmp/other");
-	fake[4].ino = 4444;
+	p = two_files(&m, &ops, "/tmp/x", "/tmp/z");
+	/* fd 4's name must not be taken */
+	kernel_moved_on("/tmp/y", "/tmp/other");
 	read_targets_calls = read_fd_calls = 0;
 	fdw_model_refresh_targets(&m, p);
 	CHECK_EQ(read_targets_calls, 1);
 	CHECK_EQ(read_fd_calls, 0); /* one call for the table, none per fd */
-	s = slot(&m, PID, 3);
-	CHECK(s && fdw_slot_ofd(s)->target && !strcmp(fdw_slot_ofd(s)->target, "/tmp/y"));
-	s = slot(&m, PID, 4);
-	CHECK(s && fdw_slot_ofd(s)->target && !strcmp(fdw_slot_ofd(s)->target, "/tmp/z"));
+	CHECK_STR(slot_target(&m, 3), "/tmp/y");
+	CHECK_STR(slot_target(&m, 4), "/tmp/z");
 	/* the iterator unavailable: fd by fd, same answer */
 	read_targets_fail = true;
 	snprintf(fake[3].target, sizeof(fake[3].target), "/tmp/w");
@@ -992,8 +1011,7 @@ static void test_refresh_targets(void)
 	fdw_model_refresh_targets(&m, p);
 	CHECK_EQ(read_targets_calls, 1);
 	CHECK(read_fd_calls >= 1);
-	s = slot(&m, PID, 3);
-	CHECK(s && fdw_slot_ofd(s)->target && !strcmp(fdw_slot_ofd(s)->target, "/tmp/w"));
+	CHECK_STR(slot_target(&m, 3), "/tmp/w");
 	read_targets_fail = false;
 	fdw_model_free(&m);
 }
@@ -1015,28 +1033,16 @@ static void test_targets_read_then_apply(void)
 	struct fdw_targets tg = { 0 }, small = { .max_fds = 1 }, tiny = { .max_bytes = 4 };
 	struct fdw_model m;
 	struct fdw_proc *p;
-	const struct fdw_slot *s;
 
-	memset(fake, 0, sizeof(fake));
-	fdw_model_init(&m, &ops);
-	start_proc(&m);
-	do_open(&m, PID, FILES, 3, "/tmp/a", 0);
-	do_open(&m, PID, FILES, 4, "/tmp/b", 0);
-	fdw_model_flush_pending(&m);
-	p = fdw_model_proc(&m, PID);
-	snprintf(fake[3].target, sizeof(fake[3].target), "/tmp/a2");
-	/* fd 4 is another file by the time of the read (closed and its
-	 * number reused, the model not told yet) */
-	snprintf(fake[4].target, sizeof(fake[4].target), "/tmp/b2");
-	fake[4].ino = 4444;
+	p = two_files(&m, &ops, "/tmp/a", "/tmp/b");
+	kernel_moved_on("/tmp/a2", "/tmp/b2"); /* by the time of the read */
 	/* the read (as the thread pool does it) */
 	CHECK_EQ(fake_read_table(NULL, PID, fdw_targets_add, &tg), 0);
 	CHECK(!tg.over && tg.n >= 2);
 	fdw_model_apply_targets(&m, p, &tg);
-	s = slot(&m, PID, 3);
-	CHECK(s && fdw_slot_ofd(s)->target && !strcmp(fdw_slot_ofd(s)->target, "/tmp/a2"));
-	s = slot(&m, PID, 4); /* not the old file's name */
-	CHECK(s && fdw_slot_ofd(s)->target && strcmp(fdw_slot_ofd(s)->target, "/tmp/b2") != 0);
+	CHECK_STR(slot_target(&m, 3), "/tmp/a2");
+	/* not the old file's name */
+	CHECK(slot_target(&m, 4) && strcmp(slot_target(&m, 4), "/tmp/b2") != 0);
 	/* bounds */
 	CHECK_EQ(fake_read_table(NULL, PID, fdw_targets_add, &small), 0);
 	CHECK(small.over && small.n == 1);
@@ -1049,8 +1055,7 @@ static void test_targets_read_then_apply(void)
 	/* one fd alone: one read of that fd */
 	snprintf(fake[3].target, sizeof(fake[3].target), "/tmp/a3");
 	fdw_model_refresh_target(&m, p, 3);
-	s = slot(&m, PID, 3);
-	CHECK(s && fdw_slot_ofd(s)->target && !strcmp(fdw_slot_ofd(s)->target, "/tmp/a3"));
+	CHECK_STR(slot_target(&m, 3), "/tmp/a3");
 	fdw_model_refresh_target(&m, p, 999); /* not open: nothing */
 	fdw_model_free(&m);
 }
