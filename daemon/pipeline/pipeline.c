@@ -45,6 +45,8 @@ struct fdw_resync_job {
 	uint64_t read_ns; /* the worker's read: part of the table's re-read cost */
 	bool one_of_many; /* a process with tables of its own per thread: the
 			   * job reads the table of snap.tid, one of them */
+	struct fdw__touched *notes; /* the fds records change meanwhile
+				     * (fdw_model_read_begin); the job's */
 };
 
 /* A scan of /proc's pids after lost records (discover_work, off the loop). */
@@ -439,14 +441,18 @@ static void job_done(void *arg)
 	}
 	t0 = fdw_now_mono();
 	r = fdw_model_snapshot_apply(p->model, t, &job->snap);
+	fdw_model_read_end(job->notes);
+	job->notes = NULL;
 	/* what it cost, the worker's read included, applied or not: a big
 	 * table is read a tenth of the time at most (fdw_model_resync_due) */
 	t->reread_at = fdw_now_mono();
 	t->reread_ns = t->reread_at - t0 + job->read_ns;
 	if (r == 0)
 		t->reread_asked = false;
-	if (r == -ESTALE) {
-		p->stats.resync_retried++;
+	if (r == -ESTALE || r == 1) {
+		/* refused, or applied but asked again meanwhile: read again
+		 * (spaced: fdw_model_resync_due) */
+		p->stats.resync_retried += r == -ESTALE;
 		resync_enqueue(p, job->pid);
 	} else if (r < 0) {
 		/* the thread read through is gone, or /proc refused: the
@@ -461,9 +467,10 @@ static void job_done(void *arg)
 	}
 	/* the next queued table now, not at the next drain (a table read
 	 * again waits for that: its process is busy) */
-	if (r != -ESTALE)
+	if (r != -ESTALE && r != 1)
 		resync_some(p);
 out:
+	fdw_model_read_end(job->notes); /* the process or its table gone */
 	fdw_model_snapshot_free(&job->snap);
 	free(job);
 }
@@ -553,7 +560,11 @@ static bool job_queue(struct fdw_pipeline *p, struct fdw_proc *proc, struct fdw_
 	job->ops = m->ops;
 	job->snap.tid = tid;
 	job->one_of_many = one_of_many;
+	/* before the worker takes the ring's position: the records applied
+	 * meanwhile are noted fd by fd (fdw_model_snapshot_apply) */
+	job->notes = fdw_model_read_begin(t);
 	if (p->offload(p->offload_userdata, job_work, job_done, job) < 0) {
+		fdw_model_read_end(job->notes);
 		free(job);
 		return false;
 	}
