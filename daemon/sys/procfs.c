@@ -72,6 +72,11 @@ static int read_link_stat(int fd_dir, const char *name, struct fdw_fd_info *out)
 	if (r < 0)
 		return r;
 	n = readlinkat(fd_dir, name, out->target, sizeof(out->target) - 1);
+	if (n < 0 && errno == ENAMETOOLONG) {
+		/* open, but deeper than the kernel can name: not closed */
+		n = (ssize_t)strlen(FDW_TARGET_TOO_LONG);
+		memcpy(out->target, FDW_TARGET_TOO_LONG, (size_t)n);
+	}
 	if (n < 0)
 		return -errno;
 	out->target[n] = '\0';

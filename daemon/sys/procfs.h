@@ -22,6 +22,14 @@ struct fdw_fd_info {
 	char target[4096]; /* readlink(/proc/TID/fd/N) */
 };
 
+/*
+ * The target of an fd whose path the kernel cannot name: readlink gives
+ * ENAMETOOLONG for a file deeper than PATH_MAX. The fd is open all the
+ * same (its stat through the link works): it is read with this target, not
+ * left out as if closed. No d_path name looks like it.
+ */
+#define FDW_TARGET_TOO_LONG "(name too long)"
+
 /* One fd of task `tid` (works for any thread id: /proc/TID/fd/FD). */
 int fdw_proc_read_fd(const char *root, uint32_t tid, int fd, struct fdw_fd_info *out);
 
