@@ -5,8 +5,10 @@
  * `fdwatch explain KIND`, which needs no daemon.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "output.h"
 #include "races.h"
 
 static const struct {
@@ -136,11 +138,36 @@ void fdw_races_explain_list(FILE *f)
 		fprintf(f, "  %s\n", explain[i].kind);
 }
 
-static const char *str(const json_t *o, const char *k)
+/*
+ * The strings of a row, escaped as every table escapes them (fdw_escape:
+ * control bytes as \xNN): a command is the basename of what a process
+ * exec'd, any bytes but NUL and '/', and must not reach a terminal as its
+ * escape sequences. Each is kept until the row is printed (row_free).
+ */
+#define ROW_STRS 8
+struct row {
+	char *s[ROW_STRS];
+	unsigned int n;
+};
+
+static const char *row_str(struct row *row, const json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
+	char *e;
 
-	return s ? s : "-";
+	if (!s)
+		return "-";
+	if (row->n == ROW_STRS || !(e = fdw_escape(s)))
+		return "?"; /* out of memory (or of slots): never the raw bytes */
+	row->s[row->n++] = e;
+	return e;
+}
+
+static void row_free(struct row *row)
+{
+	for (unsigned int i = 0; i < row->n; i++)
+		free(row->s[i]);
+	row->n = 0;
 }
 
 static long long num(const json_t *o, const char *k)
@@ -151,13 +178,13 @@ static long long num(const json_t *o, const char *k)
 }
 
 /* "openat by 1234" / "close by 1235" of a generation's origin. */
-static void who(char *buf, size_t len, const json_t *o)
+static void who(struct row *row, char *buf, size_t len, const json_t *o)
 {
 	if (!json_is_object(o)) {
 		snprintf(buf, len, "-");
 		return;
 	}
-	snprintf(buf, len, "%s/%lld", str(o, "syscall"), num(o, "tid"));
+	snprintf(buf, len, "%s/%lld", row_str(row, o, "syscall"), num(o, "tid"));
 }
 
 int fdw_render_races(const struct fdw_render *r, const json_t *doc)
@@ -175,28 +202,32 @@ int fdw_render_races(const struct fdw_render *r, const json_t *doc)
 	json_array_foreach(races, i, a) {
 		const json_t *ev = json_object_get(a, "evidence");
 		const json_t *findings = json_object_get(ev, "findings");
+		struct row row = { .n = 0 };
 
 		if (!json_is_array(findings) || !json_array_size(findings)) {
 			/* exec-leak and any kind without findings: one line */
 			fprintf(r->out, "%-6lld %-16s %-8s %7lld %-15s %5s %7s %-14s %-16s %-16s %s\n",
-				num(a, "id"), str(a, "kind"), str(a, "state"), num(a, "pid"),
-				str(a, "comm"), "-", "-", "-", "-", "-", str(a, "summary"));
+				num(a, "id"), row_str(&row, a, "kind"), row_str(&row, a, "state"),
+				num(a, "pid"), row_str(&row, a, "comm"), "-", "-", "-", "-", "-",
+				row_str(&row, a, "summary"));
+			row_free(&row);
 			continue;
 		}
 		json_array_foreach(findings, j, f) {
 			const json_t *g = json_object_get(f, "generation");
 			char created[48], closed[48], sc[48];
 
-			who(created, sizeof(created), json_object_get(g, "created"));
-			who(closed, sizeof(closed), json_object_get(g, "closed"));
-			snprintf(sc, sizeof(sc), "%s", str(f, "syscall"));
+			who(&row, created, sizeof(created), json_object_get(g, "created"));
+			who(&row, closed, sizeof(closed), json_object_get(g, "closed"));
+			snprintf(sc, sizeof(sc), "%s", row_str(&row, f, "syscall"));
 			if (json_object_get(f, "blocked_tid"))
-				snprintf(closed, sizeof(closed), "%s/%lld", str(f, "blocked_syscall"),
-					 num(f, "blocked_tid"));
+				snprintf(closed, sizeof(closed), "%s/%lld",
+					 row_str(&row, f, "blocked_syscall"), num(f, "blocked_tid"));
 			fprintf(r->out, "%-6lld %-16s %-8s %7lld %-15s %5lld %7lld %-14s %-16s %-16s %s\n",
-				num(a, "id"), str(a, "kind"), str(a, "state"), num(a, "pid"),
-				str(a, "comm"), num(f, "fd"), num(f, "tid"), sc, created, closed,
-				j == 0 ? str(a, "summary") : "");
+				num(a, "id"), row_str(&row, a, "kind"), row_str(&row, a, "state"),
+				num(a, "pid"), row_str(&row, a, "comm"), num(f, "fd"), num(f, "tid"), sc,
+				created, closed, j == 0 ? row_str(&row, a, "summary") : "");
+			row_free(&row);
 		}
 	}
 	return ferror(r->out) ? -EIO : 0;

@@ -335,6 +335,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.stream([dumps(a) for a in doc["alerts"]])
             else:
                 self.send_json(200, doc)
+        elif url.path == "/v1/races" and mode == "hostile":
+            # a program's name is the basename of what it exec'd: any
+            # bytes but NUL and '/', a terminal's escapes among them
+            esc = "\x1b]0;pw\x07\x1b[2J"
+            self.send_json(200, {"races": [
+                {"id": 1, "kind": "double-close", "state": "firing",
+                 "pid": 42, "comm": esc, "summary": "thread 43 " + esc,
+                 "evidence": {"findings": [
+                     {"fd": 3, "tid": 43, "syscall": "close" + esc,
+                      "generation": {
+                          "created": {"syscall": "openat" + esc, "tid": 42},
+                          "closed": {"syscall": "close", "tid": 42}}}]}},
+                {"id": 2, "kind": "exec-leak" + esc, "state": "firing",
+                 "pid": 44, "comm": esc, "summary": esc}]})
         elif url.path == "/v1/races" and mode == "races":
             self.send_json(200, {"races": [
                 {"pid": 42, "kind": "close-while-used", "fd": 3},
@@ -363,7 +377,7 @@ class Checker:
         self.env.pop("FDWATCH_SOCKET", None)
         self.servers = {"normal": start_server(self.sock, "normal")}
         for mode in ("trickle", "finite", "broken", "hangup", "noleaks",
-                     "nofollow", "mute", "drip", "stall", "idle"):
+                     "nofollow", "mute", "drip", "stall", "idle", "hostile"):
             self.servers[mode] = start_server(
                 os.path.join(tmp, mode + ".sock"), mode)
 
@@ -848,6 +862,16 @@ class Checker:
                        and out == "", "%s: 404 prints the daemon's error"
                        % " ".join(args), "rc=%d err=%r" % (rc, err))
 
+    def test_races_escaped(self):
+        # names from the daemon are the processes' (any bytes): the table
+        # view must not hand a terminal escape sequences
+        out = self.ok(["races", "--no-pager", "--color=never"],
+                      sock=self.servers["hostile"].server_address)
+        bad = [c for c in out if ord(c) < 0x20 and c != "\n" or ord(c) == 0x7f]
+        self.check(not bad, "races: no control bytes in the table", repr(out))
+        self.check(out.count("\\x1b]0;pw\\x07\\x1b[2J") >= 4,
+                   "races: names shown escaped", repr(out))
+
     def test_failures(self):
         tmp = os.path.dirname(self.sock)
         for args in (["status"], ["ps"], ["fds", "1"], ["events", "-f"],
@@ -970,7 +994,7 @@ def main():
     g.add_argument("--fdwatch", metavar="PATH", help="check this fdwatch")
     ap.add_argument("--mode", default="normal",
                     help="with --serve: normal, trickle, finite, broken, "
-                    "hangup, noleaks, nofollow, races")
+                    "hangup, noleaks, nofollow, races, hostile")
     a = ap.parse_args()
     if a.serve:
         srv = Server(a.serve, a.mode)
