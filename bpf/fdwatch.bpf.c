@@ -1120,8 +1120,9 @@ int BPF_PROG(task_fork, struct task_struct *parent, struct task_struct *child)
 
 /*
  * Whose the new program is, as /proc will show it (server/access.c): the
- * uid when all four uids are that uid and the process is dumpable (a
- * setuid or file-capability program is not: its /proc files are root's).
+ * uid when all four uids are that uid, its gids are one gid, it holds no
+ * capability and it is dumpable (a setuid or file-capability program is
+ * not: its /proc files are root's).
  * Read here because a program can drop to its caller's uid moments after
  * its exec, and a later look at /proc could not tell what it did before.
  */
@@ -1137,6 +1138,19 @@ static __always_inline __u32 exec_owner(struct task_struct *p)
 	uid = c->uid.val;
 	if (c->euid.val != uid || c->suid.val != uid || c->fsuid.val != uid)
 		return FDW_EXEC_OWNER_NOBODY;
+	/* the kernel hides its fds from the uid too when its gids differ, or
+	 * when it holds a capability (sys/pidinfo.c fdw_pid_owner_read) */
+	if (c->egid.val != c->gid.val || c->sgid.val != c->gid.val || c->fsgid.val != c->gid.val)
+		return FDW_EXEC_OWNER_NOBODY;
+	/* capabilities count in the initial user namespace only: in a user's
+	 * own namespace (rootless containers) its processes hold them all,
+	 * and the kernel shows their fds to the user who owns it */
+	if (uid && BPF_CORE_READ(c, user_ns, level) == 0) {
+		__u64 prm = 0; /* kernel_cap_t: one u64 (6.3+) or two u32, 8 bytes */
+
+		if (bpf_probe_read_kernel(&prm, sizeof(prm), &c->cap_permitted) || prm)
+			return FDW_EXEC_OWNER_NOBODY;
+	}
 	/* mm->flags: an unsigned long, or (6.18) a bitmap whose first word
 	 * holds the same bits; the dumpable mode is its low two */
 	if (bpf_probe_read_kernel(&mmflags, sizeof(mmflags),

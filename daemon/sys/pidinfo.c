@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Per-process figures from /proc: see pidinfo.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -267,6 +268,68 @@ int fdw_pid_limits_read(const char *root, uint32_t pid, uint64_t *soft, uint64_t
 	return 0;
 }
 
+/* Are the four ids of the `key` line ("\nGid:") one id? A line missing or
+ * unreadable is not. */
+static bool same_ids(const char *buf, const char *key)
+{
+	const char *p = strstr(buf, key);
+	unsigned long long first = 0, v;
+	char *end;
+
+	if (!p)
+		return false;
+	p += strlen(key);
+	for (int i = 0; i < 4; i++) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p < '0' || *p > '9')
+			return false;
+		errno = 0;
+		v = strtoull(p, &end, 10);
+		if (errno || end == p)
+			return false;
+		if (i == 0)
+			first = v;
+		else if (v != first)
+			return false;
+		p = end;
+	}
+	return true;
+}
+
+/* Does the process hold a permitted capability (CapPrm: not all zero)? A
+ * status without the line (an old kernel, a test's tree) holds none. */
+static bool has_caps(const char *buf)
+{
+	const char *p = strstr(buf, "\nCapPrm:");
+
+	if (!p)
+		return false;
+	p += strlen("\nCapPrm:");
+	while (*p == ' ' || *p == '\t')
+		p++;
+	for (; isxdigit((unsigned char)*p); p++)
+		if (*p != '0')
+			return true;
+	return false;
+}
+
+/* Is the process in the initial user namespace (its ns/user link is pid
+ * 1's)? Capabilities held in a user's own namespace (a rootless
+ * container's processes hold them all) do not hide its fds from the user
+ * who owns the namespace. Unreadable links: taken for the initial one. */
+static bool in_initial_userns(const char *root, uint32_t pid)
+{
+	char path[128], a[64], b[64];
+	ssize_t na, nb;
+
+	snprintf(path, sizeof(path), "%s/%u/ns/user", root ? root : "/proc", pid);
+	na = readlink(path, a, sizeof(a));
+	snprintf(path, sizeof(path), "%s/1/ns/user", root ? root : "/proc");
+	nb = readlink(path, b, sizeof(b));
+	return na <= 0 || nb <= 0 || (na == nb && !memcmp(a, b, (size_t)na));
+}
+
 int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner)
 {
 	static const char key[] = "\nUid:";
@@ -299,6 +362,13 @@ int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner)
 	*owner = u[0] == u[1] && u[1] == u[2] && u[2] == u[3] && file_uid == (uid_t)u[0]
 			 ? (uint32_t)u[0]
 			 : FDW_OWNER_MIXED;
+	/* nor does the kernel show them (ptrace_may_access) to a user whose
+	 * uid matches when the process's gids differ among themselves (no
+	 * one gid can match them all) or when it holds a capability its user
+	 * lacks (ambient capabilities of a service, say): nobody's either */
+	if (*owner != FDW_OWNER_MIXED &&
+	    (!same_ids(buf, "\nGid:") || (u[0] && has_caps(buf) && in_initial_userns(root, pid))))
+		*owner = FDW_OWNER_MIXED;
 	return 0;
 }
 

@@ -249,6 +249,36 @@ static void test_owner_read(void)
 	/* all four uids 1000, the file root's: not dumpable (a setuid program
 	 * that dropped back to its caller's uid): nobody's */
 	write_status_owned(root, "7", "Uid:\t1000\t1000\t1000\t1000\n", 0);
+	/* uid 1000 all four and dumpable, but the kernel still hides its fds
+	 * from uid 1000 (ptrace_may_access): a permitted capability (an
+	 * ambient one, say), gids that differ (the first Gid: line counts) */
+	write_status_owned(root, "9", "Uid:\t1000\t1000\t1000\t1000\nCapPrm:\t0000000000002000\n", 1000);
+	write_status_owned(root, "10", "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t0\t1000\t1000\n", 1000);
+	write_status_owned(root, "11", "Uid:\t1000\t1000\t1000\t1000\nCapPrm:\t0000000000000000\n", 1000);
+	/* capabilities in a user's own namespace (a rootless container's
+	 * processes hold them all): the kernel shows them to the user */
+	write_status_owned(root, "12", "Uid:\t1000\t1000\t1000\t1000\nCapPrm:\t000001ffffffffff\n", 1000);
+	write_status_owned(root, "1", "Uid:\t1000\t1000\t1000\t1000\n", 1000);
+	{
+		char p[512];
+
+		snprintf(p, sizeof(p), "%s/1/ns", root);
+		CHECK(mkdir(p, 0755) == 0);
+		snprintf(p, sizeof(p), "%s/1/ns/user", root);
+		CHECK(symlink("user:[4026531837]", p) == 0);
+		snprintf(p, sizeof(p), "%s/12/ns", root);
+		CHECK(mkdir(p, 0755) == 0);
+		snprintf(p, sizeof(p), "%s/12/ns/user", root);
+		CHECK(symlink("user:[4026532999]", p) == 0);
+	}
+	CHECK_EQ(fdw_pid_owner_read(root, 12, &uid), 0);
+	CHECK_EQ(uid, geteuid() == 0 ? 1000 : FDW_OWNER_MIXED);
+	CHECK_EQ(fdw_pid_owner_read(root, 9, &uid), 0);
+	CHECK_EQ(uid, FDW_OWNER_MIXED);
+	CHECK_EQ(fdw_pid_owner_read(root, 10, &uid), 0);
+	CHECK_EQ(uid, FDW_OWNER_MIXED);
+	CHECK_EQ(fdw_pid_owner_read(root, 11, &uid), 0);
+	CHECK_EQ(uid, geteuid() == 0 ? 1000 : FDW_OWNER_MIXED);
 	CHECK_EQ(fdw_pid_owner_read(root, 1, &uid), 0);
 	CHECK_EQ(uid, geteuid() == 0 ? 1000 : FDW_OWNER_MIXED);
 	CHECK_EQ(fdw_pid_owner_read(root, 7, &uid), 0);
@@ -266,8 +296,13 @@ static void test_owner_read(void)
 	/* and this process's own, from the real /proc */
 	CHECK_EQ(fdw_pid_owner_read(NULL, (uint32_t)getpid(), &uid), 0);
 	CHECK_EQ(uid, getuid());
-	for (int i = 1; i <= 7; i++) {
+	for (int i = 1; i <= 12; i++) {
 		char p[512];
+
+		snprintf(p, sizeof(p), "%s/%d/ns/user", root, i);
+		(void)unlink(p);
+		snprintf(p, sizeof(p), "%s/%d/ns", root, i);
+		(void)rmdir(p);
 
 		snprintf(p, sizeof(p), "%s/%d/status", root, i);
 		(void)unlink(p);
