@@ -54,9 +54,9 @@ static void insert_new(struct fdw_hashmap_entry *b, size_t cap, uint64_t key, vo
 	b[i].value = value;
 }
 
-static int grow(struct fdw_hashmap *h)
+/* Into ncap buckets (a power of two that holds every entry). */
+static int resize(struct fdw_hashmap *h, size_t ncap)
 {
-	size_t ncap = h->cap ? h->cap * 2 : 16;
 	struct fdw_hashmap_entry *nb = calloc(ncap, sizeof(*nb));
 
 	if (!nb)
@@ -84,7 +84,7 @@ int fdw_hashmap_put(struct fdw_hashmap *h, uint64_t key, void *value)
 	}
 	/* keep the load factor under 3/4 */
 	if ((h->len + 1) * 4 > h->cap * 3) {
-		r = grow(h);
+		r = resize(h, h->cap ? h->cap * 2 : FDW_HASHMAP_MIN_CAP);
 		if (r < 0)
 			return r;
 	}
@@ -117,6 +117,11 @@ void *fdw_hashmap_remove(struct fdw_hashmap *h, uint64_t key)
 	h->buckets[i].value = NULL;
 	h->buckets[i].key = 0;
 	h->len--;
+	/* an eighth full or less (a burst went away): half the buckets, a
+	 * quarter full, far from the growth at 3/4. Out of memory, it keeps
+	 * the bigger table. */
+	if (h->cap > FDW_HASHMAP_MIN_CAP && h->len * 8 <= h->cap)
+		(void)resize(h, h->cap / 2);
 	return value;
 }
 

@@ -9,7 +9,9 @@
  * handle is a block and an index; at most 2^24 - 1). Linear probing;
  * each bucket carries 8 bits of its key's hash beside the handle, so a
  * probe reads a record only when they match; removed entries are marked
- * and cleared when the table is rebuilt; buckets in use under 3/4.
+ * and cleared when the table is rebuilt; buckets in use under 3/4. It
+ * doubles when the live entries pass half, and halves when they fall to
+ * an eighth (never under FDW_KEYSET_MIN_CAP buckets).
  *
  * A record's key must not change while the set holds it: remove it first.
  */
@@ -21,6 +23,8 @@
 
 /* The record numbered h (never 0), which must be in the set. */
 typedef void *(*fdw_keyset_resolve_fn)(void *ctx, uint32_t h);
+
+#define FDW_KEYSET_MIN_CAP 16
 
 struct fdw_keyset {
 	uint32_t *buckets; /* tag and handle; 0 marks an empty bucket */
@@ -41,7 +45,8 @@ void *fdw_keyset_get(const struct fdw_keyset *s, uint64_t key);
 /* Insert rec (its handle h, not 0), or put it in place of the record with
  * its key. 0, -EINVAL, -E2BIG (h over 2^24 - 1), -ENOMEM. */
 int fdw_keyset_put(struct fdw_keyset *s, void *rec, uint32_t h);
-/* Remove and return the record under `key`, NULL when absent. */
+/* Remove and return the record under `key`, NULL when absent. May rebuild
+ * the buckets smaller: every record left in the set is read. */
 void *fdw_keyset_remove(struct fdw_keyset *s, uint64_t key);
 /* Remove the entry under `key` if it is rec; whether it was. */
 bool fdw_keyset_remove_rec(struct fdw_keyset *s, uint64_t key, const void *rec);
