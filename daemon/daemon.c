@@ -281,6 +281,35 @@ static void save_alerts(struct fdw_daemon *d)
 	}
 }
 
+/* ---- freed memory goes back to the system after a burst ---------------- */
+
+static void trim_work(void *arg)
+{
+	struct fdw_daemon *d = arg;
+
+	fdw_memtrim_run(&d->trim_job);
+}
+
+static void trim_done(void *arg)
+{
+	struct fdw_daemon *d = arg;
+	const struct fdw_memtrim_job *j = &d->trim_job;
+
+	fdw_memtrim_done(&d->memtrim, j, fdw_memtrim_heap_in_use());
+	log_info("memory: RSS %llu -> %llu MiB after a burst (malloc_trim: %.1f ms)",
+		 (unsigned long long)(j->rss_before >> 20), (unsigned long long)(j->rss_after >> 20),
+		 (double)j->ns / 1e6);
+}
+
+/* Every tick: the heap in use against its peak (base/memtrim.h says when). */
+static void trim_memory(struct fdw_daemon *d)
+{
+	if (!fdw_memtrim_tick(&d->memtrim, fdw_memtrim_heap_in_use(), fdw_now_mono()))
+		return;
+	if (offload(d, trim_work, trim_done, d) < 0)
+		d->memtrim.running = false; /* the next tick tries again */
+}
+
 /* ---- the server follows the pipeline and the alerts -------------------- */
 
 static void on_pipeline_event(void *userdata, const struct fdw_history_entry *e)
@@ -414,6 +443,7 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 			   d->cfg.proc_root);
 	}
 	d->loop = loop;
+	fdw_memtrim_init(&d->memtrim);
 	r = fdw_procfs_new(&d->procfs, d->cfg.proc_root);
 	if (r < 0)
 		return r;
@@ -517,6 +547,7 @@ static void on_tick(uv_timer_t *t)
 		fdw_leaks_tick(d->leaks, fdw_now_mono(), fdw_now_real());
 	fdw_alerts_tick(&d->alerts, fdw_now_real()); /* rate-limited lines' summaries */
 	save_alerts(d);
+	trim_memory(d);
 #ifdef HAVE_LIBSYSTEMD
 	(void)sd_notify(0, "WATCHDOG=1");
 #endif
@@ -672,6 +703,7 @@ static int start_server(struct fdw_daemon *d)
 		.checker = &d->checker,
 		.alerts = &d->alerts,
 		.leaks = d->leaks,
+		.memtrim = &d->memtrim,
 		.ready = &d->ready,
 		.start_mono_ns = d->start_mono_ns,
 	};

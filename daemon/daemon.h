@@ -16,6 +16,7 @@
 #include "check/check.h"
 #include "config/config.h"
 #include "detect/leaks.h"
+#include "base/memtrim.h"
 #include "model/history.h"
 #include "model/model.h"
 #include "pipeline/pipeline.h"
@@ -52,6 +53,8 @@ struct fdw_daemon {
 	uint64_t ticks, saved_tick; /* the alert store is saved every few ticks */
 	struct fdw_alerts_save_job *save_job; /* ... in the thread pool; NULL: none */
 	uint64_t tick_due_ms;	    /* uv_now() the next tick is due at */
+	struct fdw_memtrim memtrim; /* freed memory given back after a burst */
+	struct fdw_memtrim_job trim_job; /* ... the one in the pool (memtrim.running) */
 	bool ready;
 	int host_lock_fd;	  /* cfg.lock_file, held until exit */
 	int state_lock_fd;	  /* STATE_LOCK in cfg.state_dir, held until exit */

@@ -434,12 +434,11 @@ static void render_groups(struct sb *b, const struct fdw_server_deps *deps, unsi
 
 /* ---- fdwatchd itself ---------------------------------------------------------------- */
 
-static void render_self(struct sb *b)
+static void render_self(struct sb *b, const struct fdw_stats *fst)
 {
 	struct fdw_pid_stat ps;
 	unsigned long long ut = 0, st = 0, start = 0, vsize = 0;
-	long long rss = 0;
-	long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	long tck = sysconf(_SC_CLK_TCK);
 	uint64_t nfds = 0;
 	struct rlimit rl;
 	double btime = 0;
@@ -450,7 +449,6 @@ static void render_self(struct sb *b)
 		st = ps.stime;
 		start = ps.starttime;
 		vsize = ps.vsize;
-		rss = ps.rss;
 	}
 	btime = fdw_boot_time();
 	dir = opendir("/proc/self/fd");
@@ -474,8 +472,9 @@ static void render_self(struct sb *b)
 		gauge(b, "process_max_fds", "Maximum number of open file descriptors.",
 		      rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur);
 	gauge(b, "process_virtual_memory_bytes", "Virtual memory size in bytes.", vsize);
+	/* the same figure as status memory.rss_bytes */
 	gauge(b, "process_resident_memory_bytes", "Resident memory size in bytes.",
-	      rss > 0 ? (uint64_t)rss * (uint64_t)page : 0);
+	      fst->rss_bytes);
 	family(b, "process_start_time_seconds", "gauge",
 	       "Start time of the process since unix epoch in seconds.");
 	sample_f(b, "process_start_time_seconds", btime + (double)start / (double)tck);
@@ -601,6 +600,19 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 	      "histories and fork children).", st->origins);
 	gauge(b, "fdwatch_origin_bytes", "The blocks holding the provenance records.",
 	      st->origin_bytes);
+	counter(b, "fdwatch_malloc_trims_total",
+		"Times freed memory was given back to the system after a burst (malloc_trim, "
+		"in the thread pool).",
+		st->trims);
+	counter(b, "fdwatch_malloc_trim_returned_bytes_total",
+		"Resident memory those trims gave back (RSS before minus after each; an "
+		"estimate).",
+		st->trim_returned_bytes);
+	family(b, "fdwatch_malloc_trim_last_seconds", "gauge",
+	       "How long the last malloc_trim took (the loop's allocations wait meanwhile).");
+	sample_f(b, "fdwatch_malloc_trim_last_seconds", (double)st->trim_last_us / 1e6);
+	family(b, "fdwatch_malloc_trim_max_seconds", "gauge", "The longest malloc_trim so far.");
+	sample_f(b, "fdwatch_malloc_trim_max_seconds", (double)st->trim_max_us / 1e6);
 }
 
 /* What lost records made the daemon do (status `loss`). */
@@ -748,7 +760,7 @@ int fdw_metrics_render(const struct fdw_server_deps *deps, const struct fdw_stat
 	render_loss(&b, st);
 	render_alerts(&b, st);
 	render_groups(&b, deps, top, named, userdata);
-	render_self(&b);
+	render_self(&b, st);
 	if (b.oom) {
 		free(b.buf);
 		return -ENOMEM;

@@ -818,8 +818,12 @@ json_t *fdw_render_status(const struct fdw_stats *st)
 		      "execs_found", (json_int_t)st->execs_found),
 	    &ok);
 	set(o, "memory",
-	    json_pack("{s:I, s:I, s:I}", "heap_bytes", (json_int_t)st->heap_bytes, "origins",
-		      (json_int_t)st->origins, "origin_bytes", (json_int_t)st->origin_bytes),
+	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}", "heap_bytes",
+		      (json_int_t)st->heap_bytes, "origins", (json_int_t)st->origins,
+		      "origin_bytes", (json_int_t)st->origin_bytes, "rss_bytes",
+		      (json_int_t)st->rss_bytes, "trims", (json_int_t)st->trims,
+		      "trim_returned_bytes", (json_int_t)st->trim_returned_bytes, "trim_last_ms",
+		      (double)st->trim_last_us / 1e3, "trim_max_ms", (double)st->trim_max_us / 1e3),
 	    &ok);
 	set(o, "probes",
 	    json_pack("{s:I, s:I, s:b}", "attached", (json_int_t)st->probes_attached, "failed",

@@ -37,6 +37,7 @@ struct fdw_pipeline;
 struct fdw_checker;
 struct fdw_alerts;
 struct fdw_leaks;
+struct fdw_memtrim;
 struct fdw_server;
 
 /* What the server reads (and the pipeline it asks to drain). Pointers must
@@ -48,6 +49,7 @@ struct fdw_server_deps {
 	struct fdw_checker *checker;   /* GET /v1/verify; NULL: 503 */
 	struct fdw_alerts *alerts;     /* GET /v1/leaks; NULL: 503 */
 	struct fdw_leaks *leaks;       /* leak sites and groups; may be NULL */
+	const struct fdw_memtrim *memtrim; /* malloc_trim's counters; may be NULL */
 	const bool *ready;	       /* start-up done; NULL: always ready */
 	uint64_t start_mono_ns;	       /* CLOCK_MONOTONIC at daemon start (uptime) */
 	/* CLOCK_MONOTONIC ns to seconds since the epoch for "ts" fields; NULL:

@@ -8,6 +8,7 @@
 
 #include "base/clock.h"
 #include "base/hashmap.h"
+#include "base/memtrim.h"
 #include "check/check.h"
 #include "model/model.h"
 #include "pipeline/pipeline.h"
@@ -124,6 +125,13 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 		/* the OFDs' blocks are mapped apart from malloc's heap */
 		st.heap_bytes = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd + fdw_model_ofd_bytes();
 		fdw_model_origin_usage(&st.origins, &st.origin_bytes);
+		st.rss_bytes = fdw_rss_bytes();
+		if (deps->memtrim) {
+			st.trims = deps->memtrim->trims;
+			st.trim_returned_bytes = deps->memtrim->returned_bytes;
+			st.trim_last_us = deps->memtrim->last_us;
+			st.trim_max_us = deps->memtrim->max_us;
+		}
 	}
 	st.uptime_s = now > deps->start_mono_ns ? (double)(now - deps->start_mono_ns) / 1e9 : 0.0;
 	if (deps->pipeline) {

@@ -34,6 +34,9 @@ struct fdw_stats {
 	uint64_t heap_bytes; /* malloc'd and in use (mallinfo2), and the OFDs'
 			      * blocks (fdw_model_ofd_bytes) */
 	uint64_t origins, origin_bytes; /* the origins' arena: records in use, its blocks */
+	uint64_t rss_bytes;		/* the daemon's resident set (/proc/self/statm) */
+	/* freed memory given back after bursts (base/memtrim.h) */
+	uint64_t trims, trim_returned_bytes, trim_last_us, trim_max_us;
 	uint64_t scan_ms;
 	/* after lost records (pipeline.h's counters of the same names) */
 	uint64_t loss_resyncs, resync_refused, ghosts_dropped, discover_runs, discovered,

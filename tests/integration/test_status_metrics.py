@@ -91,6 +91,8 @@ MAP = [
     ("fd_names.refused", 'fdwatch_dropped_total{resource="fd_names"}', "counter"),
     ("dropped.target_searches", 'fdwatch_dropped_total{resource="target_searches"}', "counter"),
     ("memory.origin_bytes", "fdwatch_origin_bytes", "gauge"),
+    ("memory.trims", "fdwatch_malloc_trims_total", "counter"),
+    ("memory.trim_returned_bytes", "fdwatch_malloc_trim_returned_bytes_total", "counter"),
     ("rereads.inline", 'fdwatch_rereads_asked_total{when="inline"}', "counter"),
     ("rereads.deferred", 'fdwatch_rereads_asked_total{when="deferred"}', "counter"),
     ("rereads.waits", "fdwatch_reread_waits_total", "counter"),
@@ -110,6 +112,9 @@ STATUS_ONLY = {
     "scan.source", "scan.fds", "scan.from_proc", "scan.exited", "scan.ms",
     "probes.attached", "probes.failed", "probes.fanotify_read",  # which probes are on
     "memory.heap_bytes",  # changes with every request  # the start-up scan, once
+    "memory.rss_bytes",  # process_resident_memory_bytes: changes with every request
+    "memory.trim_last_ms",  # fdwatch_malloc_trim_last_seconds: the same in seconds
+    "memory.trim_max_ms",  # fdwatch_malloc_trim_max_seconds: the same in seconds
     "fd_history.max_slots", "fd_history.max_bytes",  # bounds (like limits.*)
     "alerts.saves", "alerts.save_ms_last",
     "alerts.save_ms_max",  # fdwatch_alert_store_save_seconds_max: the same in seconds
@@ -129,6 +134,8 @@ METRICS_ONLY = {
     "fdwatch_race_findings_total", "fdwatch_race_excused_total",  # per kind, per reason
     "fdwatch_race_processes", "fdwatch_race_deep_processes",
     "fdwatch_heap_bytes",  # status memory.heap_bytes: changes with every request
+    "fdwatch_malloc_trim_last_seconds",  # status memory.trim_last_ms, in seconds
+    "fdwatch_malloc_trim_max_seconds",  # status memory.trim_max_ms, in seconds
 }
 # labelled samples of fdwatch_dropped_total with no status figure
 DROPPED_METRICS_ONLY = {"detector_processes", "stack_processes", "stacks", "leak_sites",
