@@ -5,7 +5,8 @@
  * with their provenance and the programs that got them. Fired once the
  * process outlived the first such exec by exec_min_age (a shell that runs
  * one command and exits is no news); resolved when every leaked fd is
- * closed or close-on-exec.
+ * closed or close-on-exec in the process to blame and closed in the
+ * children it went into (exec_fd_leaking).
  *
  * Who is to blame (exec_culprit): the program that created the fd and then
  * let a fork of itself exec with it. Not reported, because the fd was
@@ -375,18 +376,42 @@ static void exec_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc 
 	(void)leak_alert_fire(l, &x->alert, FDW_ALERT_EXEC_LEAK, p, st, now, now_real, summary, ev);
 }
 
-/* Leaked fds still open on the same open file description, still not cloexec. */
-static unsigned int exec_still_leaking(const struct leak_exec *x, const struct fdw_table *t)
+/*
+ * Is leaked fd k still leaking? While the process to blame holds it on the
+ * same open file description without close-on-exec (its next fork and
+ * exec leaks it again; the race form, close-on-exec or not), or while a
+ * child it went into still holds it: closing (or marking) the creator's
+ * copy after the fork takes nothing back from the child. Resolving on
+ * the creator's table alone made the usual form of the leak (open, fork,
+ * exec, close the parent's copy) fire and resolve a tick later while the
+ * child kept the fd.
+ */
+static bool exec_fd_leaking(struct fdw_leaks *l, struct fdw_proc *p, const struct leak_exec *x,
+			    unsigned int k)
+{
+	int fd = x->log->fds[k].fd;
+	uint64_t ofd = x->log->fds[k].ofd, ino;
+	const struct fdw_slot *s = fdw_table_slot(fdw_model_proc_table(l->m, p), fd);
+
+	if (fdw_slot_open(s) && (!s->cloexec || x->log->fds[k].race) &&
+	    (!ofd || fdw_ofd_id(fdw_slot_ofd(s)) == ofd))
+		return true;
+	for (unsigned int c = 1; c <= x->nchildren; c++) {
+		struct fdw_proc *kid = fdw_model_proc(l->m, CHILD(x, c)->pid);
+
+		if (kid && kid != p && exec_holds(l, kid, fd, ofd, &ino))
+			return true;
+	}
+	return false;
+}
+
+static unsigned int exec_still_leaking(struct fdw_leaks *l, struct fdw_proc *p,
+				       const struct leak_exec *x)
 {
 	unsigned int still = 0;
 
-	for (unsigned int k = 0; k < x->nfds; k++) {
-		const struct fdw_slot *s = fdw_table_slot(t, x->log->fds[k].fd);
-
-		if (fdw_slot_open(s) && (!s->cloexec || x->log->fds[k].race) &&
-		    (!x->log->fds[k].ofd || fdw_ofd_id(fdw_slot_ofd(s)) == x->log->fds[k].ofd))
-			still++;
-	}
+	for (unsigned int k = 0; k < x->nfds; k++)
+		still += exec_fd_leaking(l, p, x, k);
 	return still;
 }
 
@@ -423,12 +448,14 @@ static void exec_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc 
 	}
 	if (!a)
 		return;
-	if (exec_still_leaking(x, fdw_model_table_view(l->m, (struct fdw_table *)t))) {
+	if (exec_still_leaking(l, p, x)) {
 		leak_alert_seen(a, now_real);
 		return;
 	}
-	leak_alert_resolve(l, &x->alert, now_real, "the leaked fd%s %s closed or close-on-exec now",
-			   x->nfds == 1 ? "" : "s", x->nfds == 1 ? "is" : "are");
+	leak_alert_resolve(l, &x->alert, now_real,
+			   "the leaked fd%s %s closed or close-on-exec now, and no child holds %s",
+			   x->nfds == 1 ? "" : "s", x->nfds == 1 ? "is" : "are",
+			   x->nfds == 1 ? "it" : "them");
 	exec_reset(x);
 }
 

@@ -940,9 +940,14 @@ static void test_exec_leak(void)
 			 CHILD);
 		CHECK(strstr(a->summary, "helper[4343]") != NULL);
 	}
-	/* the parent sets close-on-exec: fixed */
+	/* the parent sets close-on-exec: its next fork will not leak, but the
+	 * child still holds the fd it got */
 	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 0, 5, F_SETFD, FD_CLOEXEC));
 	fdw_leaks_tick(l, mono += NS, 1.7e9 + 20);
+	CHECK(a && a->state == FDW_ALERT_FIRING);
+	/* ... and closes it: fixed */
+	apply(&m, sys(CHILD, CHILD_FILES, FDW_SYS_CLOSE, 0, 5, 0, 0));
+	fdw_leaks_tick(l, mono += NS, 1.7e9 + 20.5);
 	CHECK(a && a->state == FDW_ALERT_RESOLVED);
 	/* a short-lived parent (a shell running one command): no news */
 	{
