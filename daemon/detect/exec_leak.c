@@ -48,7 +48,10 @@
  *                   creator that made its copy close-on-exec did not mean
  *                   to hand the lock over. Excused too, wrongly: a daemon
  *                   that keeps its pidfile locked without close-on-exec
- *                   and spawns helpers (which keep its lock after it dies).
+ *                   and spawns helpers (which keep its lock after it dies);
+ *   kept            an end of a pipe whose other end the exec'ing process
+ *                   closed between its fork and its exec (exec_pipe_kept:
+ *                   ninja's console pool).
  *
  * What is left: an fd created (open, socket, pipe, accept, SCM_RIGHTS, dup
  * to the lowest number) without close-on-exec by a process, copied by
@@ -66,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/json.h"
 #include "detect/detector.h"
@@ -196,6 +200,51 @@ static bool exec_shell_exe(struct fdw_leaks *l, const struct fdw_proc *creator,
 }
 
 /*
+ * Kept on purpose: `slot` is an end of an anonymous pipe, and `p`, after
+ * its fork and before this exec `ev`, closed (close(2)) its copy of an fd
+ * the same pipe(2) call made (the other end): the code that ran between
+ * the fork and the exec took this pipe apart and kept this end. The pipe
+ * idiom (pipe; fork; close(p[0]); exec) and posix_spawn's addclose file
+ * action; ninja's console pool, whose job keeps the write end so that
+ * ninja, reading the other end, sees EOF when the job is done. A forgotten
+ * fd is one the child's code never touched: an fd that went into a child
+ * that closed nothing of its pipe still fires, whoever reads the other end
+ * (a pipe meant for one child, leaked into another, is the classic hang).
+ * Read from p's slot histories (made after the fork: a fork does not copy
+ * the parent's): a history the model could not keep leaves the fd
+ * reported.
+ */
+static bool exec_pipe_kept(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
+			   const struct fdw_slot *slot)
+{
+	const struct fdw_ofd *o = fdw_slot_ofd(slot);
+	uint64_t made = fdw_slot_origin(slot)->seq;
+	const struct fdw_table *t;
+
+	if (!o || !o->target_ino || !S_ISFIFO(fdw_ofd_mode(o)) || !made)
+		return false;
+	t = fdw_model_proc_table(l->m, p);
+	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
+		const struct fdw_slot *s = fdw_table_slot(t, (int)fd);
+		unsigned int n = fdw_slot_nhist(l->m, s);
+
+		for (unsigned int i = 0; i < n; i++) {
+			const struct fdw_fd_history *h = fdw_slot_history(l->m, s, i);
+			const struct fdw_origin *c = h ? fdw_origin_at(h->closed) : NULL;
+			const struct fdw_origin *ho = h ? fdw_origin_at(h->origin) : NULL;
+
+			if (!c || !ho || h->name != FDW_HIST_PIPE || h->ino != o->ino ||
+			    ho->seq != made)
+				continue;
+			if (c->source == FDW_SRC_EVENT && c->nr == FDW_SYS_CLOSE &&
+			    c->pid == p->pid && c->seq && c->seq < ev->seq)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
  * An fd without close-on-exec survived the exec of `p`: note it against
  * its culprit now, while the child's table still shows where the fd came
  * from (short-lived children are gone by the next tick); reported at the
@@ -211,7 +260,7 @@ static void exec_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const stru
 	if (kind != FDW_FDEV_EXEC_LEAK || !l->cfg.exec_leaks || fd <= 2 || !fdw_slot_open(slot))
 		return;
 	owner = exec_culprit(l, p, slot);
-	if (!owner) {
+	if (!owner || exec_pipe_kept(l, p, ev, slot)) {
 		l->stats.exec_fds_excused++;
 		return;
 	}

@@ -1319,6 +1319,133 @@ static void test_exec_attribution(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/* pipe(2) in `pid`: both ends without close-on-exec */
+static void do_pipe_plain(struct fdw_model *m, uint32_t pid, int r, int w)
+{
+	struct fdw_event ev = sys(pid, files_of(pid), FDW_SYS_PIPE2, 0, 0, 0, 0);
+
+	ev.nfds = 2;
+	ev.fds[0] = r;
+	ev.fds[1] = w;
+	ev.file = 0xffff888700000000ull + seq * 256;
+	ev.kfiles[0] = ev.file;
+	ev.kfiles[1] = ev.file + 128;
+	ev.ino = 150000 + seq;
+	ev.mode = S_IFIFO;
+	fdw_model_apply(m, &ev);
+}
+
+/*
+ * A pipe end kept on purpose (ninja's console pool: pipe, read end
+ * close-on-exec, posix_spawn whose file actions close the read end in the
+ * child, close the write end after the spawn; the job holds the write end
+ * until it ends, which ninja sees as EOF): the child closed the other end
+ * of the pipe between its fork and its exec. Everything else still fires,
+ * and an alert stays while a child holds what leaked into it.
+ */
+static void test_exec_pipe_kept(void)
+{
+	enum {
+		ROOT = 7100,
+		NINJA = 7101, /* the console pool, twice */
+		JOB = 7102,
+		JOB2 = 7103,
+		SLEEP = 7104, /* JOB's sh runs a command: the fd passes through */
+		LEAKY = 7110, /* the same pipe, the child closes nothing: alert */
+		LKID = 7111,
+		OTHER = 7120, /* the child closes the other end of another pipe */
+		OKID = 7121,
+		CLOSER = 7130, /* opens without O_CLOEXEC, forks, execs, closes */
+		CKID = 7131,
+	};
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_alert *a;
+	struct fdw_model m;
+	double real = 1.9e9;
+	uint64_t excused;
+
+	fdw_leak_config_default(&c);
+	CHECK_EQ(fdw_leak_config_set(&c, "exec_min_age=2"), 0);
+	fake_soft = 65536;
+	l = leaks_setup(&m, &store, &c);
+	mono = NS;
+	start(&m, ROOT);
+	spawn(&m, ROOT, NINJA, "ninja");
+	spawn(&m, ROOT, LEAKY, "leaky");
+	spawn(&m, ROOT, OTHER, "other");
+	spawn(&m, ROOT, CLOSER, "closer");
+	excused = fdw_leaks_stats(l)->exec_fds_excused;
+
+	for (uint32_t job = JOB; job <= JOB2; job++) {
+		do_pipe_plain(&m, NINJA, 3, 4);
+		SYS(&m, NINJA, FDW_SYS_FCNTL, 0, 3, F_SETFD, FD_CLOEXEC);
+		do_fork(&m, NINJA, job);
+		SYS(&m, job, FDW_SYS_CLOSE, 0, 3, 0, 0); /* addclose(output_pipe[0]) */
+		do_exec(&m, job, "sh");
+		SYS(&m, NINJA, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	}
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 2);
+	spawn(&m, JOB, SLEEP, "sleep"); /* passed through */
+
+	/* the same, but the child does not close the read end */
+	do_pipe_plain(&m, LEAKY, 3, 4);
+	SYS(&m, LEAKY, FDW_SYS_FCNTL, 0, 3, F_SETFD, FD_CLOEXEC);
+	do_fork(&m, LEAKY, LKID);
+	do_exec(&m, LKID, "sh");
+	SYS(&m, LEAKY, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	/* the child closes an end of one pipe, and gets another pipe's end */
+	do_pipe_plain(&m, OTHER, 3, 4);
+	do_pipe_plain(&m, OTHER, 5, 6);
+	SYS(&m, OTHER, FDW_SYS_FCNTL, 0, 5, F_SETFD, FD_CLOEXEC);
+	SYS(&m, OTHER, FDW_SYS_FCNTL, 0, 6, F_SETFD, FD_CLOEXEC);
+	do_fork(&m, OTHER, OKID);
+	SYS(&m, OKID, FDW_SYS_CLOSE, 0, 5, 0, 0);
+	SYS(&m, OKID, FDW_SYS_DUP2, 1, 6, 1, 0);
+	SYS(&m, OKID, FDW_SYS_CLOSE, 0, 6, 0, 0);
+	do_exec(&m, OKID, "sh");
+	/* the usual leak: open, fork, exec, the parent closes its copy */
+	do_open(&m, CLOSER, files_of(CLOSER), 3, "/srv/secret.key", O_RDONLY);
+	do_fork(&m, CLOSER, CKID);
+	do_exec(&m, CKID, "sleep");
+	SYS(&m, CLOSER, FDW_SYS_CLOSE, 0, 3, 0, 0);
+
+	for (int i = 0; i < 4; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, NINJA, NINJA * 10) == NULL);
+	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 3);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, LEAKY, LEAKY * 10);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+	}
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, OTHER, OTHER * 10);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 2);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 3);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 1), "fd")), 4);
+	}
+	/* the parents closed their copies: the children still hold them */
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, CLOSER, CLOSER * 10);
+	CHECK(a != NULL);
+	for (int i = 0; i < 3; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(a && a->state == FDW_ALERT_FIRING);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, LEAKY, LEAKY * 10) != NULL);
+	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 3);
+	/* the child is done with it: resolved */
+	do_exit(&m, CKID);
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(a && a->state == FDW_ALERT_RESOLVED);
+	SYS(&m, LKID, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, LEAKY, LEAKY * 10) == NULL);
+	leaks_teardown(l, &m, &store);
+}
+
 /* The inode the model has for fd `fd` of `pid` (0: none). */
 static uint64_t ino_of(struct fdw_model *m, uint32_t pid, int fd)
 {
@@ -2170,6 +2297,7 @@ int main(void)
 	test_exec_leak();
 	test_exec_attribution();
 	test_exec_locked();
+	test_exec_pipe_kept();
 	test_detector_interface();
 	test_races();
 	test_races_preclose();
