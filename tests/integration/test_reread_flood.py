@@ -124,8 +124,13 @@ def attack(r, d, label, argv):
                     f"re-read per record"):
             check(ops >= RATE * SECONDS // 4, f"only {ops} rounds ran")
             check(asked >= ops * 9 // 10, f"{asked} re-reads asked for {ops} truncated records")
-            check(rr1["deferred"] - rr0["deferred"] >= asked * 9 // 10,
-                  "the 15,000-fd table's re-reads were queued, not done on the loop")
+            # the counters are the host's: other processes' small tables
+            # (a build's forks beside threads) are re-read inline meanwhile,
+            # so the attacker's own records are the measure (a helper's
+            # run: 493 deferred of 570 asked, 77 of them others', inline)
+            check(rr1["deferred"] - rr0["deferred"] >= ops * 9 // 10,
+                  f"{rr1['deferred'] - rr0['deferred']} re-reads queued for {ops} records "
+                  f"against the 15,000-fd table: done on the loop instead")
             check(reads <= ops // 5,
                   f"{reads} tables re-read for {ops} records: a tenth of the time at most "
                   f"(~{SECONDS * 2} for a 50 ms read)")
