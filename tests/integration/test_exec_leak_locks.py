@@ -54,31 +54,11 @@ os.waitpid(pid, 0)
 '''
 
 
-def line(proc, what, timeout=30):
-    deadline = time.monotonic() + timeout
-    buf = b""
-    while not buf.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
-            raise T.Failure(f"{what}: no line in {timeout}s (so far {buf!r})")
-        c = os.read(proc.stdout.fileno(), 1)
-        if not c:
-            raise T.Failure(f"{what} ended (exit {proc.poll()}), so far {buf!r}")
-        buf += c
-    return buf.decode().split()
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def wait_child(pid, comm, timeout=30):
     def find():
-        for c in children(pid):
+        for c in H.children(pid):
             if T.proc_comm(c) == comm:
                 return c
         return None
@@ -128,9 +108,9 @@ def run_all(r, tmp, procs):
                    **({"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []} if pw else {}))
         w = spawn(["python3", "-c", WRAPPER] + w_paths)
         lk = spawn([os.path.join(T.PROGS, "fdw_leak"), "exec", secret])
-        wl = line(w, "the wrapper")
+        wl = H.read_line(w, "the wrapper")
         wpid, wkid, wfds = int(wl[1]), int(wl[2]), [int(x) for x in wl[3:6]]
-        kv = dict(x.split("=", 1) for x in line(lk, "fdw_leak exec")[1:] if "=" in x)
+        kv = dict(x.split("=", 1) for x in H.read_line(lk, "fdw_leak exec")[1:] if "=" in x)
         leaker, leaked = int(kv["pid"]), sorted(int(x) for x in kv["leaked"].split(","))
         sa, su = wait_child(fa.pid, "sleep"), wait_child(fu.pid, "sleep")
         t_spawned = time.monotonic()

@@ -39,7 +39,6 @@ import select
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 import fdwtest as T
@@ -94,26 +93,6 @@ os.waitpid(pid, 0)
 '''
 
 
-def line(proc, what, timeout=30):
-    deadline = time.monotonic() + timeout
-    buf = b""
-    while not buf.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
-            raise T.Failure(f"{what}: no line in {timeout}s (so far {buf!r})")
-        c = os.read(proc.stdout.fileno(), 1)
-        if not c:
-            raise T.Failure(f"{what} ended (exit {proc.poll()}), so far {buf!r}")
-        buf += c
-    return buf.decode().split()
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def descendants(pid):
@@ -121,7 +100,7 @@ def descendants(pid):
     while todo:
         p = todo.pop()
         out.add(p)
-        todo.extend(children(p))
+        todo.extend(H.children(p))
     return out
 
 
@@ -142,7 +121,7 @@ def ninja_jobs(npid):
     """ninja's two jobs once both run: (console job, its kept fd), plain job."""
     reads = {t for fd, t in fds(npid).items() if fd > 2}  # its jobs' pipes
     con = plain = None
-    for c in children(npid):
+    for c in H.children(npid):
         cf = fds(c)
         if len(cf) < 3 or T.proc_comm(c) != "sh":
             return None
@@ -161,28 +140,15 @@ def exec_alerts(d, pids):
             if a.get("kind") == "exec-leak" and a.get("pid") in pids]
 
 
-def describe(alerts):
-    return "; ".join(f"pid {a['pid']} {a.get('comm')} {a['state']}: {a['summary']}"
-                     for a in alerts) or "none"
-
-
 def main(r):
     if not shutil.which("ninja"):
         raise T.Skip("no ninja here (Debian: ninja-build)")
-    tmp = tempfile.mkdtemp(prefix="fdwninja-")
-    procs, fds_open = [], []
+    fds_open = []
     try:
-        run_all(r, tmp, procs, fds_open)
+        H.run_in_tmp(r, "fdwninja-", lambda r, tmp, procs: run_all(r, tmp, procs, fds_open))
     finally:
-        for p in procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
         for fd in fds_open:
             os.close(fd)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_all(r, tmp, procs, fds_open):
@@ -210,9 +176,9 @@ def run_all(r, tmp, procs, fds_open):
         cl = spawn(["python3", "-c", CLOSER, secret])
         nc = spawn(["python3", "-c", NOCLOSE])
         t_spawned = time.monotonic()
-        cv = line(cl, "(c) the closer")
+        cv = H.read_line(cl, "(c) the closer")
         cpid, ckid, cfd = int(cv[1]), int(cv[2]), int(cv[3])
-        dv = line(nc, "(d) the pipe without the close")
+        dv = H.read_line(nc, "(d) the pipe without the close")
         dpid, dkid, dfd = int(dv[1]), int(dv[2]), int(dv[3])
         jobs = {n.pid: H.wait_for(lambda: ninja_jobs(n.pid), 20, f"ninja {n.pid}'s two jobs")
                 for n in (np, nt)}
@@ -250,26 +216,26 @@ def run_all(r, tmp, procs, fds_open):
             for npid, ((con, kept), plain) in jobs.items():
                 check(con in tree and plain in tree, f"ninja {npid}'s jobs still running")
             got = exec_alerts(d, tree)
-            check_eq(got, [], f"exec-leak alerts on ninja and its jobs ({describe(got)})")
+            check_eq(got, [], f"exec-leak alerts on ninja and its jobs ({H.describe(got)})")
             doc = d.cli_json("leaks")
             cli = [x for x in (doc["alerts"] if isinstance(doc, dict) else doc)
                    if x.get("kind") == "exec-leak" and x.get("pid") in tree]
-            check_eq(cli, [], f"`fdwatch leaks --json` ({describe(cli)})")
+            check_eq(cli, [], f"`fdwatch leaks --json` ({H.describe(cli)})")
 
         with r.case("(c) stays firing while its child holds the fd, resolves after"):
             time.sleep(3)
             check(T.pid_exists(ckid), "(c) the child still runs")
             got = exec_alerts(d, {cpid})
-            check_eq([a["state"] for a in got], ["firing"], f"(c) alerts ({describe(got)})")
+            check_eq([a["state"] for a in got], ["firing"], f"(c) alerts ({H.describe(got)})")
             os.kill(ckid, signal.SIGKILL)
-            line(cl, "(c) the closer, its child reaped")
+            H.read_line(cl, "(c) the closer, its child reaped")
             a = H.wait_alert(d, cpid, "exec-leak", 10, state="resolved")
             T.log(f"(c) resolved: {a.get('resolution')}")
             check(cl.poll() is None, "(c) the parent still runs")
             check("no child holds" in (a.get("resolution") or ""),
                   f"(c) resolved because its child is gone: {a.get('resolution')!r}")
             got = exec_alerts(d, {cpid})
-            check_eq(len(got), 1, f"(c) one alert in all ({describe(got)})")
+            check_eq(len(got), 1, f"(c) one alert in all ({H.describe(got)})")
 
 
 if __name__ == "__main__":

@@ -221,7 +221,34 @@ def pattern(target):
 
 def describe(alerts):
     """Alerts in one line, for a failure's message."""
-    return "; ".join(f"pid {a['pid']} {a.get('comm')}: {a['summary']}" for a in alerts) or "none"
+    return "; ".join(f"pid {a['pid']} {a.get('comm')} {a.get('state')}: {a['summary']}"
+                     for a in alerts) or "none"
+
+
+def read_line(proc, what, timeout=30):
+    """The next line proc writes on its stdout (a pipe), split in words,
+    read a byte at a time: nothing buffered is left behind for the next
+    call. Failure after `timeout` s, or if proc ends first."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
+            raise Failure(f"{what}: no line in {timeout}s (so far {buf!r})")
+        c = os.read(proc.stdout.fileno(), 1)
+        if not c:
+            raise Failure(f"{what} ended (exit {proc.poll()}), so far {buf!r}")
+        buf += c
+    return buf.decode().split()
+
+
+def children(pid):
+    """pid's children (its main thread's), [] once it is gone."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
 
 
 def run_in_tmp(r, prefix, run_all):

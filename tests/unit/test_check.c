@@ -696,6 +696,17 @@ static bool one_read(struct world *w, uint32_t tid, struct fake_job *job)
 	return true;
 }
 
+/* child becomes a clone(CLONE_FILES) child of parent (no CLONE_THREAD): a
+ * process of its own on parent's table (a record at ring position 50). */
+static void share_files(struct world *w, uint32_t parent, uint32_t child)
+{
+	struct fdw_event ev = { .seq = 1, .ring_pos = 50, .type = FDW_REC_FORK, .pid = parent,
+				.tid = parent, .child_pid = child, .child_tid = child,
+				.flags = FDW_F_SHARED_FILES };
+
+	fdw_model_apply(&w->model, &ev);
+}
+
 static void kill_kids(pid_t kids[3])
 {
 	for (int i = 0; i < 3; i++) {
@@ -832,13 +843,7 @@ static void test_partial_two_reads_one_table(void)
 	if (spawn_world(&w, 8, kids, tids) < 0)
 		return;
 	/* tids[1] becomes a clone(CLONE_FILES) child of tids[0] */
-	{
-		struct fdw_event ev = { .seq = 1, .ring_pos = 50, .type = FDW_REC_FORK,
-					.pid = tids[0], .tid = tids[0], .child_pid = tids[1],
-					.child_tid = tids[1], .flags = FDW_F_SHARED_FILES };
-
-		fdw_model_apply(&w.model, &ev);
-	}
+	share_files(&w, tids[0], tids[1]);
 	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
 	CHECK(t && t == fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[1])));
 	if (!t || t != fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[1])))
@@ -913,13 +918,7 @@ static void test_partial_touched_left(void)
 
 	if (spawn_world(&w, 8, kids, tids) < 0)
 		return;
-	{
-		struct fdw_event ev = { .seq = 1, .ring_pos = 50, .type = FDW_REC_FORK,
-					.pid = tids[0], .tid = tids[0], .child_pid = tids[1],
-					.child_tid = tids[1], .flags = FDW_F_SHARED_FILES };
-
-		fdw_model_apply(&w.model, &ev);
-	}
+	share_files(&w, tids[0], tids[1]);
 	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[1]));
 	if (!one_read(&w, tids[0], &job))
 		goto out;

@@ -673,6 +673,22 @@ static struct fdw_leaks *leaks_setup(struct fdw_model *m, struct fdw_alerts *sto
 	return l;
 }
 
+/* An exec-leak test's detectors: exec_min_age `age` s, a large soft limit,
+ * the clock at NS. */
+static struct fdw_leaks *exec_setup(struct fdw_model *m, struct fdw_alerts *store,
+				    struct fdw_leak_config *c, const char *age)
+{
+	struct fdw_leaks *l;
+
+	fdw_leak_config_default(c);
+	CHECK_EQ(fdw_leak_config_set(c, age), 0);
+	fake_soft = 65536;
+	fake_nlocks = 0;
+	l = leaks_setup(m, store, c);
+	mono = NS;
+	return l;
+}
+
 static void leaks_teardown(struct fdw_leaks *l, struct fdw_model *m, struct fdw_alerts *store)
 {
 	fdw_leaks_free(l);
@@ -1119,11 +1135,7 @@ static void test_exec_attribution(void)
 	double real = 1.8e9;
 	const uint32_t sh_tids[] = { SH };
 
-	fdw_leak_config_default(&c);
-	CHECK_EQ(fdw_leak_config_set(&c, "exec_min_age=0"), 0);
-	fake_soft = 65536;
-	l = leaks_setup(&m, &store, &c);
-	mono = NS;
+	l = exec_setup(&m, &store, &c, "exec_min_age=0");
 	stray_tid = SH;
 	CHECK_EQ(fdw_model_add_scanned(&m, SH, 1, "bash", sh_tids, 1, mono), 0);
 	stray_tid = 0;
@@ -1366,11 +1378,7 @@ static void test_exec_pipe_kept(void)
 	double real = 1.9e9;
 	uint64_t excused;
 
-	fdw_leak_config_default(&c);
-	CHECK_EQ(fdw_leak_config_set(&c, "exec_min_age=2"), 0);
-	fake_soft = 65536;
-	l = leaks_setup(&m, &store, &c);
-	mono = NS;
+	l = exec_setup(&m, &store, &c, "exec_min_age=2");
 	start(&m, ROOT);
 	spawn(&m, ROOT, NINJA, "ninja");
 	spawn(&m, ROOT, LEAKY, "leaky");
@@ -1489,12 +1497,7 @@ static void test_exec_locked(void)
 	double real = 1.9e9;
 	uint64_t excused;
 
-	fdw_leak_config_default(&c);
-	CHECK_EQ(fdw_leak_config_set(&c, "exec_min_age=5"), 0);
-	fake_soft = 65536;
-	fake_nlocks = 0;
-	l = leaks_setup(&m, &store, &c);
-	mono = NS;
+	l = exec_setup(&m, &store, &c, "exec_min_age=5");
 	start(&m, FLOCK);
 	do_open(&m, FLOCK, files_of(FLOCK), 3, "/tmp/x/lk", O_RDONLY | O_CREAT | O_NOCTTY);
 	fake_lock(FLOCK, 3, ino_of(&m, FLOCK, 3), 1);
