@@ -295,7 +295,7 @@ static void trim_done(void *arg)
 	struct fdw_daemon *d = arg;
 	const struct fdw_memtrim_job *j = &d->trim_job;
 
-	fdw_memtrim_done(&d->memtrim, j, fdw_memtrim_heap_in_use());
+	fdw_memtrim_done(&d->memtrim, j, fdw_memtrim_heap(&d->memtrim, fdw_now_mono(), true, NULL));
 	log_info("memory: RSS %llu -> %llu MiB after a burst (malloc_trim: %.1f ms)",
 		 (unsigned long long)(j->rss_before >> 20), (unsigned long long)(j->rss_after >> 20),
 		 (double)j->ns / 1e6);
@@ -304,10 +304,14 @@ static void trim_done(void *arg)
 /* Every tick: the heap in use against its peak (base/memtrim.h says when). */
 static void trim_memory(struct fdw_daemon *d)
 {
-	if (!fdw_memtrim_tick(&d->memtrim, fdw_memtrim_heap_in_use(), fdw_now_mono()))
+	uint64_t now = fdw_now_mono(), last = d->memtrim.last_ns;
+
+	if (!fdw_memtrim_tick(&d->memtrim, fdw_memtrim_heap(&d->memtrim, now, false, NULL), now))
 		return;
-	if (offload(d, trim_work, trim_done, d) < 0)
+	if (offload(d, trim_work, trim_done, d) < 0) {
 		d->memtrim.running = false; /* the next tick tries again */
+		d->memtrim.last_ns = last;
+	}
 }
 
 /* ---- the server follows the pipeline and the alerts -------------------- */

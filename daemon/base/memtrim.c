@@ -63,11 +63,26 @@ void fdw_memtrim_done(struct fdw_memtrim *t, const struct fdw_memtrim_job *j, ui
 	t->prev = heap;
 }
 
-uint64_t fdw_memtrim_heap_in_use(void)
+uint64_t fdw_memtrim_heap(struct fdw_memtrim *t, uint64_t now_ns, bool fresh,
+			  uint64_t *mmapped)
 {
-	struct mallinfo2 mi = mallinfo2();
+	uint64_t every = t->heap_cost_ns * FDW_HEAP_READ_DUTY;
 
-	return (uint64_t)mi.uordblks;
+	if (every < FDW_HEAP_READ_EVERY_NS)
+		every = FDW_HEAP_READ_EVERY_NS;
+	if (!t->running && (fresh || !t->heap_reads || now_ns - t->heap_at_ns >= every)) {
+		uint64_t t0 = fdw_now_mono();
+		struct mallinfo2 mi = mallinfo2();
+
+		t->heap_cost_ns = fdw_now_mono() - t0;
+		t->heap_in_use = (uint64_t)mi.uordblks;
+		t->heap_mmapped = (uint64_t)mi.hblkhd;
+		t->heap_at_ns = now_ns;
+		t->heap_reads++;
+	}
+	if (mmapped)
+		*mmapped = t->heap_mmapped;
+	return t->heap_in_use;
 }
 
 uint64_t fdw_rss_bytes(void)

@@ -36,6 +36,10 @@ struct fdw_memtrim {
 	uint64_t returned_bytes; /* RSS before minus after each trim, summed: an
 				  * estimate (the loop allocates meanwhile) */
 	uint64_t last_us, max_us; /* how long malloc_trim() took */
+	/* malloc's own figures (fdw_memtrim_heap), as last read */
+	uint64_t heap_in_use, heap_mmapped;
+	uint64_t heap_at_ns, heap_cost_ns; /* when, and what the read cost */
+	uint64_t heap_reads;
 };
 
 /* What one trim measured, filled in the pool. */
@@ -52,7 +56,18 @@ bool fdw_memtrim_tick(struct fdw_memtrim *t, uint64_t heap, uint64_t now_ns);
 void fdw_memtrim_run(struct fdw_memtrim_job *j);
 /* Back on the loop: count it; the heap in use now is the next peak. */
 void fdw_memtrim_done(struct fdw_memtrim *t, const struct fdw_memtrim_job *j, uint64_t heap);
-/* malloc's heap in use: mallinfo2() uordblks (free chunks not counted). */
-uint64_t fdw_memtrim_heap_in_use(void);
+/*
+ * malloc's heap in use (mallinfo2 uordblks; *mmapped: hblkhd) as of a read
+ * at most FDW_HEAP_READ_EVERY_NS or FDW_HEAP_READ_DUTY times its own cost
+ * ago, whichever is longer, and never while a trim runs (it would wait for
+ * it). mallinfo2() walks every free chunk under its arena's lock: 22-37 ms
+ * with 500,000 free chunks after a burst (a reviewer's measure), and the
+ * 1 s tick and each status and scrape read it. `fresh`: read now (after a
+ * trim, when the walk is short).
+ */
+#define FDW_HEAP_READ_EVERY_NS 1000000000ull
+#define FDW_HEAP_READ_DUTY 100
+uint64_t fdw_memtrim_heap(struct fdw_memtrim *t, uint64_t now_ns, bool fresh,
+			  uint64_t *mmapped);
 /* This process's resident set in bytes (/proc/self/statm), 0 when unread. */
 uint64_t fdw_rss_bytes(void);

@@ -49,7 +49,7 @@ struct fdw_server_deps {
 	struct fdw_checker *checker;   /* GET /v1/verify; NULL: 503 */
 	struct fdw_alerts *alerts;     /* GET /v1/leaks; NULL: 503 */
 	struct fdw_leaks *leaks;       /* leak sites and groups; may be NULL */
-	const struct fdw_memtrim *memtrim; /* malloc_trim's counters; may be NULL */
+	struct fdw_memtrim *memtrim; /* malloc_trim's counters and heap reads; may be NULL */
 	const bool *ready;	       /* start-up done; NULL: always ready */
 	uint64_t start_mono_ns;	       /* CLOCK_MONOTONIC at daemon start (uptime) */
 	/* CLOCK_MONOTONIC ns to seconds since the epoch for "ts" fields; NULL:

@@ -120,10 +120,18 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 
 	st.ready = !deps->ready || *deps->ready;
 	{
-		struct mallinfo2 mi = mallinfo2();
+		uint64_t in_use, mmapped;
 
+		if (deps->memtrim) {
+			in_use = fdw_memtrim_heap(deps->memtrim, now, false, &mmapped);
+		} else {
+			struct mallinfo2 mi = mallinfo2();
+
+			in_use = (uint64_t)mi.uordblks;
+			mmapped = (uint64_t)mi.hblkhd;
+		}
 		/* the OFDs' blocks are mapped apart from malloc's heap */
-		st.heap_bytes = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd + fdw_model_ofd_bytes();
+		st.heap_bytes = in_use + mmapped + fdw_model_ofd_bytes();
 		fdw_model_origin_usage(&st.origins, &st.origin_bytes);
 		st.rss_bytes = fdw_rss_bytes();
 		if (deps->memtrim) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* base/memtrim.c: when a trim is due (a big, settled fall; rate-limited). */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "base/memtrim.h"
 #include "check.h"
@@ -62,9 +63,43 @@ static void test_run(void)
 	CHECK(j.rss_after > 0);
 }
 
+/* mallinfo2 is read at most every second (or 100 times its cost), never
+ * while a trim runs; `fresh` reads now. */
+static void test_heap_reads(void)
+{
+	struct fdw_memtrim t;
+	uint64_t now = 100 * SEC, mm = 0, h;
+	void *held = malloc(4096);
+
+	fdw_memtrim_init(&t);
+	h = fdw_memtrim_heap(&t, now, false, &mm);
+	CHECK(held && h >= 4096);
+	CHECK_EQ(t.heap_reads, 1);
+	CHECK(t.heap_cost_ns > 0);
+	/* the tick, a status and a scrape in the same second: one read */
+	(void)fdw_memtrim_heap(&t, now + SEC / 2, false, NULL);
+	(void)fdw_memtrim_heap(&t, now + SEC - 1, false, NULL);
+	CHECK_EQ(t.heap_reads, 1);
+	(void)fdw_memtrim_heap(&t, now + SEC, false, NULL);
+	CHECK_EQ(t.heap_reads, 2);
+	/* a costly read spaces the next: 100 times its cost */
+	t.heap_cost_ns = 30000000; /* 30 ms */
+	(void)fdw_memtrim_heap(&t, now + 2 * SEC, false, NULL);
+	CHECK_EQ(t.heap_reads, 2);
+	t.heap_cost_ns = 30000000;
+	(void)fdw_memtrim_heap(&t, now + 4 * SEC, true, NULL); /* fresh: now */
+	CHECK_EQ(t.heap_reads, 3);
+	/* a trim in the pool holds malloc's locks: the last figure */
+	t.running = true;
+	CHECK_EQ(fdw_memtrim_heap(&t, now + 100 * SEC, true, NULL), t.heap_in_use);
+	CHECK_EQ(t.heap_reads, 3);
+	free(held);
+}
+
 int main(void)
 {
 	test_policy();
 	test_run();
+	test_heap_reads();
 	return check_summary();
 }
