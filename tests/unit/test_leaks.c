@@ -1454,6 +1454,65 @@ static void test_exec_pipe_kept(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/*
+ * Review of 1fe78f7: the pipe rule must not excuse the classic hang. A
+ * child meant to read the pipe on its stdin moves the read end there
+ * (dup2(p[0], 0); close(p[0])) and forgets the write end: the program it
+ * runs holds the write end of its own stdin and never sees EOF. The child
+ * closed "an fd the same pipe(2) call made", but it did not take the pipe
+ * apart: the other end is still in it, at fd 0. Likewise the writer that
+ * dup2s p[1] onto stdout, closes p[1] and forgets p[0].
+ */
+static void test_exec_pipe_kept_hang(void)
+{
+	enum {
+		ROOT = 7200,
+		PARENT = 7201, /* feeds `sort` through a pipe */
+		READER = 7202, /* dup2(3, 0); close(3); exec sort: fd 4 leaks */
+		PARENT2 = 7203,
+		WRITER = 7204, /* dup2(4, 1); close(4); exec: fd 3 leaks */
+	};
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_alert *a;
+	struct fdw_model m;
+	double real = 1.9e9;
+
+	l = exec_setup(&m, &store, &c, "exec_min_age=2");
+	start(&m, ROOT);
+	spawn(&m, ROOT, PARENT, "feeder");
+	spawn(&m, ROOT, PARENT2, "reader");
+
+	do_pipe_plain(&m, PARENT, 3, 4);
+	do_fork(&m, PARENT, READER);
+	SYS(&m, READER, FDW_SYS_DUP2, 0, 3, 0, 0);
+	SYS(&m, READER, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_exec(&m, READER, "sort");
+	SYS(&m, PARENT, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	SYS(&m, PARENT, FDW_SYS_FCNTL, 0, 4, F_SETFD, FD_CLOEXEC); /* after the fork */
+
+	do_pipe_plain(&m, PARENT2, 3, 4);
+	do_fork(&m, PARENT2, WRITER);
+	SYS(&m, WRITER, FDW_SYS_DUP2, 1, 4, 1, 0);
+	SYS(&m, WRITER, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	do_exec(&m, WRITER, "gen");
+	SYS(&m, PARENT2, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	SYS(&m, PARENT2, FDW_SYS_FCNTL, 0, 3, F_SETFD, FD_CLOEXEC); /* after the fork */
+
+	for (int i = 0; i < 4; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, PARENT, PARENT * 10);
+	CHECK(a != NULL); /* sort holds the write end of its own stdin */
+	if (a)
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, PARENT2, PARENT2 * 10);
+	CHECK(a != NULL);
+	if (a)
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 3);
+	leaks_teardown(l, &m, &store);
+}
+
 /* The inode the model has for fd `fd` of `pid` (0: none). */
 static uint64_t ino_of(struct fdw_model *m, uint32_t pid, int fd)
 {
@@ -2301,6 +2360,7 @@ int main(void)
 	test_exec_attribution();
 	test_exec_locked();
 	test_exec_pipe_kept();
+	test_exec_pipe_kept_hang();
 	test_detector_interface();
 	test_races();
 	test_races_preclose();
