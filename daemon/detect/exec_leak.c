@@ -210,9 +210,14 @@ static bool exec_shell_exe(struct fdw_leaks *l, const struct fdw_proc *creator,
  * fd is one the child's code never touched: an fd that went into a child
  * that closed nothing of its pipe still fires, whoever reads the other end
  * (a pipe meant for one child, leaked into another, is the classic hang).
- * Read from p's slot histories (made after the fork: a fork does not copy
- * the parent's): a history the model could not keep leaves the fd
- * reported.
+ * So does an end the child keeps beside another fd on the same pipe, at
+ * any number (0-2 too): a child that moves the read end onto its stdin
+ * (dup2(p[0], 0); close(p[0])) and forgets the write end runs a program
+ * that holds the write end of its own stdin and never sees EOF (review of
+ * 1fe78f7); likewise dup2(p[1], 1); close(p[1]) with the read end
+ * forgotten. Read from p's slot histories (made after the fork: a fork
+ * does not copy the parent's): a history the model could not keep leaves
+ * the fd reported.
  */
 static bool exec_pipe_kept(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
 			   const struct fdw_slot *slot)
@@ -220,15 +225,23 @@ static bool exec_pipe_kept(struct fdw_leaks *l, struct fdw_proc *p, const struct
 	const struct fdw_ofd *o = fdw_slot_ofd(slot);
 	uint64_t made = fdw_slot_origin(slot)->seq;
 	const struct fdw_table *t;
+	bool closed = false;
 
 	if (!o || !o->target_ino || !S_ISFIFO(fdw_ofd_mode(o)) || !made)
 		return false;
 	t = fdw_model_proc_table(l->m, p);
 	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
 		const struct fdw_slot *s = fdw_table_slot(t, (int)fd);
+		const struct fdw_ofd *so = fdw_slot_ofd(s);
 		unsigned int n = fdw_slot_nhist(l->m, s);
 
-		for (unsigned int i = 0; i < n; i++) {
+		/* another fd p keeps on this pipe through the exec (the
+		 * close-on-exec ones below `slot` are closed already, those
+		 * above not yet): the pipe was not taken apart */
+		if (s != slot && fdw_slot_open(s) && !s->cloexec && so && so->target_ino &&
+		    S_ISFIFO(fdw_ofd_mode(so)) && so->ino == o->ino)
+			return false;
+		for (unsigned int i = 0; !closed && i < n; i++) {
 			const struct fdw_fd_history *h = fdw_slot_history(l->m, s, i);
 			const struct fdw_origin *c = h ? fdw_origin_at(h->closed) : NULL;
 			const struct fdw_origin *ho = h ? fdw_origin_at(h->origin) : NULL;
@@ -238,10 +251,10 @@ static bool exec_pipe_kept(struct fdw_leaks *l, struct fdw_proc *p, const struct
 				continue;
 			if (c->source == FDW_SRC_EVENT && c->nr == FDW_SYS_CLOSE &&
 			    c->pid == p->pid && c->seq && c->seq < ev->seq)
-				return true;
+				closed = true;
 		}
 	}
-	return false;
+	return closed;
 }
 
 /*

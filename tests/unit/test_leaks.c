@@ -1513,6 +1513,73 @@ static void test_exec_pipe_kept_hang(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/*
+ * The other end counts only when it goes through the exec: a spawner that
+ * keeps its read end on a close-on-exec copy (F_DUPFD_CLOEXEC to 10) and
+ * whose child closes the plain one (3) before the exec hands over the
+ * write end alone (10 is closed by the exec, above the kept 4 or below
+ * it). A child that keeps a second fd on the pipe still fires.
+ */
+static void test_exec_pipe_kept_cloexec(void)
+{
+	enum {
+		ROOT = 7250,
+		SPAWNER = 7251,
+		JOB = 7252,   /* close(3); exec: 4 kept, 10 goes with the exec */
+		JOB2 = 7253,  /* the same with the copy at 0, below 4 */
+		SPAWNER2 = 7254,
+		TWICE = 7255, /* close(3); dup2(4, 1); exec: 4 beside 1 fires */
+	};
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_alert *a;
+	struct fdw_model m;
+	double real = 1.9e9;
+	uint64_t excused;
+
+	l = exec_setup(&m, &store, &c, "exec_min_age=2");
+	start(&m, ROOT);
+	spawn(&m, ROOT, SPAWNER, "spawner");
+	spawn(&m, ROOT, SPAWNER2, "spawner");
+	excused = fdw_leaks_stats(l)->exec_fds_excused;
+
+	do_pipe_plain(&m, SPAWNER, 3, 4);
+	SYS(&m, SPAWNER, FDW_SYS_FCNTL, 10, 3, F_DUPFD_CLOEXEC, 10);
+	do_fork(&m, SPAWNER, JOB);
+	SYS(&m, JOB, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_exec(&m, JOB, "sh");
+	SYS(&m, SPAWNER, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	SYS(&m, SPAWNER, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	SYS(&m, SPAWNER, FDW_SYS_CLOSE, 0, 10, 0, 0);
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 1);
+
+	do_pipe_plain(&m, SPAWNER, 3, 4);
+	SYS(&m, SPAWNER, FDW_SYS_FCNTL, 0, 3, F_DUPFD_CLOEXEC, 0); /* 0 was free */
+	do_fork(&m, SPAWNER, JOB2);
+	SYS(&m, JOB2, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_exec(&m, JOB2, "sh");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 2);
+
+	do_pipe_plain(&m, SPAWNER2, 3, 4);
+	SYS(&m, SPAWNER2, FDW_SYS_FCNTL, 0, 3, F_SETFD, FD_CLOEXEC);
+	do_fork(&m, SPAWNER2, TWICE);
+	SYS(&m, TWICE, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	SYS(&m, TWICE, FDW_SYS_DUP2, 1, 4, 1, 0);
+	do_exec(&m, TWICE, "sh");
+	SYS(&m, SPAWNER2, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 2);
+
+	for (int i = 0; i < 4; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, SPAWNER, SPAWNER * 10) == NULL);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, SPAWNER2, SPAWNER2 * 10);
+	CHECK(a != NULL);
+	if (a)
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+	leaks_teardown(l, &m, &store);
+}
+
 /* The inode the model has for fd `fd` of `pid` (0: none). */
 static uint64_t ino_of(struct fdw_model *m, uint32_t pid, int fd)
 {
@@ -2361,6 +2428,7 @@ int main(void)
 	test_exec_locked();
 	test_exec_pipe_kept();
 	test_exec_pipe_kept_hang();
+	test_exec_pipe_kept_cloexec();
 	test_detector_interface();
 	test_races();
 	test_races_preclose();
