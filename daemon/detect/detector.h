@@ -252,6 +252,9 @@ struct fdw_leaks {
 	double started_real;	   /* first tick */
 	uint64_t last_mono;	   /* last tick */
 	double last_real;
+	/* the pipe rule's view of the exec being applied (exec_leak.c), NULL
+	 * between execs */
+	struct leak_exec_pipes *exec_pipes;
 };
 
 /* Add a detector after the built-in ones (tests add fakes). 0 or -ENOSPC. */
@@ -303,6 +306,8 @@ uint32_t leak_stack_of_fd(void *st, int fd, const struct fdw_slot *s);
 json_t *leak_stack_frames(struct fdw_leaks *l, struct leak_proc *st, uint32_t id);
 /* Free every stack left (fdw_leaks_free). */
 void leak_stacks_free(struct fdw_leaks *l);
+/* Forget the pipe rule's view of the last exec (exec_leak.c). */
+void leak_exec_pipes_free(struct fdw_leaks *l);
 
 /* "sites" and "sites_dropped" of evidence `ev` from table `t` (sites.c);
  * `top`: a one-line description of the top site, "" when none. */

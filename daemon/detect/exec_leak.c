@@ -71,6 +71,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/grow.h"
 #include "base/json.h"
 #include "detect/detector.h"
 #include "detect/evidence.h"
@@ -200,61 +201,179 @@ static bool exec_shell_exe(struct fdw_leaks *l, const struct fdw_proc *creator,
 }
 
 /*
- * Kept on purpose: `slot` is an end of an anonymous pipe, and `p`, after
- * its fork and before this exec `ev`, closed (close(2)) its copy of an fd
- * the same pipe(2) call made (the other end): the code that ran between
- * the fork and the exec took this pipe apart and kept this end. The pipe
- * idiom (pipe; fork; close(p[0]); exec) and posix_spawn's addclose file
- * action; ninja's console pool, whose job keeps the write end so that
- * ninja, reading the other end, sees EOF when the job is done. A forgotten
- * fd is one the child's code never touched: an fd that went into a child
- * that closed nothing of its pipe still fires, whoever reads the other end
- * (a pipe meant for one child, leaked into another, is the classic hang).
- * So does an end the child keeps beside another fd on the same pipe, at
- * any number (0-2 too): a child that moves the read end onto its stdin
+ * Kept on purpose: `slot` is an end of an anonymous pipe, `p`, after its
+ * fork and before this exec `ev`, closed (close(2)) its copy of an fd the
+ * same pipe(2) call made, and this end is the only fd p keeps on that pipe
+ * through the exec: the code that ran between the fork and the exec took
+ * this pipe apart and kept this end. The pipe idiom (pipe; fork;
+ * close(p[0]); exec) and posix_spawn's addclose file action; ninja's
+ * console pool, whose job keeps the write end so that ninja, reading the
+ * other end, sees EOF when the job is done. A forgotten fd is one the
+ * child's code never touched: an fd that went into a child that closed
+ * nothing of its pipe still fires, whoever reads the other end (a pipe
+ * meant for one child, leaked into another, is the classic hang). So does
+ * an end the child keeps beside another fd on the same pipe, at any number
+ * (0-2 too): a child that moves the read end onto its stdin
  * (dup2(p[0], 0); close(p[0])) and forgets the write end runs a program
  * that holds the write end of its own stdin and never sees EOF (review of
  * 1fe78f7); likewise dup2(p[1], 1); close(p[1]) with the read end
  * forgotten. Read from p's slot histories (made after the fork: a fork
  * does not copy the parent's): a history the model could not keep leaves
  * the fd reported.
+ *
+ * One walk of p's table per exec (exec_pipes_get), not one per leaked fd
+ * (an exec with 16,000 pipe ends held the loop for seconds): what the rule
+ * needs is gathered into a sorted array, and each fd is two binary
+ * searches. The array has at most one mark per fd kept and per slot
+ * history (FDW_SLOT_HISTORY per number), and lives while the exec is
+ * applied: freed after the exec's highest kept fd was told, else by the
+ * next exec the rule reads or the next tick.
  */
-static bool exec_pipe_kept(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
-			   const struct fdw_slot *slot)
-{
-	const struct fdw_ofd *o = fdw_slot_ofd(slot);
-	uint64_t made = fdw_slot_origin(slot)->seq;
-	const struct fdw_table *t;
-	bool closed = false;
+struct leak_pipe_mark {
+	uint64_t ino; /* the pipe's inode */
+	uint64_t seq; /* 0: p keeps an fd on it through the exec (one mark
+		       * per fd); else p closed, with close(2) before the
+		       * exec, an fd the pipe(2) event `seq` made */
+};
 
-	if (!o || !o->target_ino || !S_ISFIFO(fdw_ofd_mode(o)) || !made)
-		return false;
+struct leak_exec_pipes {
+	uint32_t pid;
+	uint64_t seq;	       /* the exec's event */
+	uint32_t last;	       /* the highest fd the exec keeps: done after it */
+	bool failed;	       /* no memory: every pipe end of the exec is reported */
+	struct leak_pipe_mark *marks; /* sorted by (ino, seq) */
+	size_t n, cap;
+};
+
+void leak_exec_pipes_free(struct fdw_leaks *l)
+{
+	if (!l->exec_pipes)
+		return;
+	free(l->exec_pipes->marks);
+	free(l->exec_pipes);
+	l->exec_pipes = NULL;
+}
+
+/* An fd on an anonymous pipe: its inode, else 0. */
+static uint64_t exec_anon_pipe(const struct fdw_ofd *o)
+{
+	return o && o->target_ino && S_ISFIFO(fdw_ofd_mode(o)) ? o->ino : 0;
+}
+
+static int exec_pipes_add(struct leak_exec_pipes *x, uint64_t ino, uint64_t seq)
+{
+	if (FDW_GROW(x->marks, x->n, x->cap, 64) < 0)
+		return -ENOMEM;
+	x->marks[x->n++] = (struct leak_pipe_mark){ .ino = ino, .seq = seq };
+	return 0;
+}
+
+static int exec_pipes_cmp(const void *a, const void *b)
+{
+	const struct leak_pipe_mark *x = a, *y = b;
+
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The first mark at or after (ino, seq): an index in [0, n]. */
+static size_t exec_pipes_find(const struct leak_exec_pipes *x, uint64_t ino, uint64_t seq)
+{
+	const struct leak_pipe_mark key = { .ino = ino, .seq = seq };
+	size_t lo = 0, hi = x->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (exec_pipes_cmp(&x->marks[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* p's exec `ev` as the pipe rule reads it: its table walked once, at the
+ * exec's first pipe end. NULL when there was no memory for it. */
+static const struct leak_exec_pipes *exec_pipes_get(struct fdw_leaks *l, struct fdw_proc *p,
+						    const struct fdw_event *ev)
+{
+	struct leak_exec_pipes *x = l->exec_pipes;
+	const struct fdw_table *t;
+
+	if (x && x->pid == p->pid && x->seq == ev->seq)
+		return x->failed ? NULL : x;
+	leak_exec_pipes_free(l);
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	x->pid = p->pid;
+	x->seq = ev->seq;
+	l->exec_pipes = x;
 	t = fdw_model_proc_table(l->m, p);
 	for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
 		const struct fdw_slot *s = fdw_table_slot(t, (int)fd);
-		const struct fdw_ofd *so = fdw_slot_ofd(s);
-		unsigned int n = fdw_slot_nhist(l->m, s);
+		unsigned int n;
+		uint64_t ino;
 
-		/* another fd p keeps on this pipe through the exec (the
-		 * close-on-exec ones below `slot` are closed already, those
-		 * above not yet): the pipe was not taken apart */
-		if (s != slot && fdw_slot_open(s) && !s->cloexec && so && so->target_ino &&
-		    S_ISFIFO(fdw_ofd_mode(so)) && so->ino == o->ino)
-			return false;
-		for (unsigned int i = 0; !closed && i < n; i++) {
+		if (!s)
+			continue;
+		l->stats.exec_pipe_slots++;
+		/* kept through the exec (the close-on-exec ones below the fd
+		 * being told are closed already, those above not yet) */
+		if (fdw_slot_open(s) && !s->cloexec) {
+			x->last = fd;
+			ino = exec_anon_pipe(fdw_slot_ofd(s));
+			if (ino && exec_pipes_add(x, ino, 0) < 0)
+				goto fail;
+		}
+		n = fdw_slot_nhist(l->m, s);
+		for (unsigned int i = 0; i < n; i++) {
 			const struct fdw_fd_history *h = fdw_slot_history(l->m, s, i);
 			const struct fdw_origin *c = h ? fdw_origin_at(h->closed) : NULL;
 			const struct fdw_origin *ho = h ? fdw_origin_at(h->origin) : NULL;
 
-			if (!c || !ho || h->name != FDW_HIST_PIPE || h->ino != o->ino ||
-			    ho->seq != made)
+			if (!c || !ho || h->name != FDW_HIST_PIPE || !h->ino || !ho->seq)
 				continue;
 			if (c->source == FDW_SRC_EVENT && c->nr == FDW_SYS_CLOSE &&
-			    c->pid == p->pid && c->seq && c->seq < ev->seq)
-				closed = true;
+			    c->pid == p->pid && c->seq && c->seq < ev->seq &&
+			    exec_pipes_add(x, h->ino, ho->seq) < 0)
+				goto fail;
 		}
 	}
-	return closed;
+	if (x->n)
+		qsort(x->marks, x->n, sizeof(*x->marks), exec_pipes_cmp);
+	return x;
+fail:
+	free(x->marks);
+	x->marks = NULL;
+	x->n = x->cap = 0;
+	x->failed = true;
+	return NULL;
+}
+
+static bool exec_pipe_kept(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
+			   const struct fdw_slot *slot)
+{
+	uint64_t ino = exec_anon_pipe(fdw_slot_ofd(slot));
+	uint64_t made = fdw_slot_origin(slot)->seq;
+	const struct leak_exec_pipes *x;
+	size_t k;
+
+	if (!ino || !made || !ev->seq)
+		return false;
+	x = exec_pipes_get(l, p, ev);
+	if (!x)
+		return false;
+	/* the only fd p keeps on this pipe: this one */
+	k = exec_pipes_find(x, ino, 0);
+	if (k >= x->n || x->marks[k].ino != ino || x->marks[k].seq ||
+	    (k + 1 < x->n && x->marks[k + 1].ino == ino && !x->marks[k + 1].seq))
+		return false;
+	/* and p closed an fd the same pipe(2) made */
+	k = exec_pipes_find(x, ino, made);
+	return k < x->n && x->marks[k].ino == ino && x->marks[k].seq == made;
 }
 
 /*
@@ -263,14 +382,14 @@ static bool exec_pipe_kept(struct fdw_leaks *l, struct fdw_proc *p, const struct
  * from (short-lived children are gone by the next tick); reported at the
  * tick.
  */
-static void exec_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
-			     fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot)
+static void exec_leak_fd(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
+			 int fd, const struct fdw_slot *slot)
 {
 	struct fdw_proc *owner;
 	struct leak_proc *st;
 	struct leak_exec *x;
 
-	if (kind != FDW_FDEV_EXEC_LEAK || !l->cfg.exec_leaks || fd <= 2 || !fdw_slot_open(slot))
+	if (!l->cfg.exec_leaks || fd <= 2 || !fdw_slot_open(slot))
 		return;
 	owner = exec_culprit(l, p, slot);
 	if (!owner || exec_pipe_kept(l, p, ev, slot)) {
@@ -294,6 +413,20 @@ static void exec_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const stru
 		x->pending_since = ev->ts;
 	x->pending = true;
 	exec_note_fd(l, x, fd, slot, ev->ts, exec_race_form(l, owner, fd, slot));
+}
+
+static void exec_on_fd_event(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
+			     fdw_leak_fdev_kind kind, int fd, const struct fdw_slot *slot)
+{
+	const struct leak_exec_pipes *x;
+
+	if (kind != FDW_FDEV_EXEC_LEAK)
+		return;
+	exec_leak_fd(l, p, ev, fd, slot);
+	/* the exec's last fd: the pipe rule is done with its table */
+	x = l->exec_pipes;
+	if (x && x->pid == p->pid && x->seq == ev->seq && fd >= 0 && (uint32_t)fd >= x->last)
+		leak_exec_pipes_free(l);
 }
 
 /* ---- confirming: locks ---------------------------------------------------- */

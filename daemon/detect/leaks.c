@@ -267,6 +267,8 @@ void fdw_leaks_tick(struct fdw_leaks *l, uint64_t now_mono, double now_real)
 		l->started_real = now_real;
 	l->last_mono = now_mono;
 	l->last_real = now_real;
+	/* an exec whose last fd the exec-leak detector was not asked about */
+	leak_exec_pipes_free(l);
 	while (fdw_hashmap_next(&l->m->procs, &it, &key, &v))
 		tick_proc(l, v, now_mono, now_real);
 	if (l->stats.ticks++ % REVIEW_EVERY == 0)
@@ -478,5 +480,6 @@ void fdw_leaks_free(struct fdw_leaks *l)
 	 * found fdw_model_free() doing so at every daemon exit) */
 	fdw_model_silence_observer(l->m, l->obs_idx);
 	leak_stacks_free(l);
+	leak_exec_pipes_free(l);
 	free(l);
 }

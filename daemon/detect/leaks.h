@@ -266,7 +266,10 @@ struct fdw_leak_stats {
 	uint64_t dropped_sites;	  /* sites beyond the bounds, summed over answers */
 	uint64_t dropped_exec_fds;/* exec-leaked fds beyond the per-exec bound */
 	uint64_t exec_fds_excused;/* fds through exec that blame nobody: passed
-				   * through, set up, made inheritable, locked */
+				   * through, set up, made inheritable, locked,
+				   * a pipe end kept */
+	uint64_t exec_pipe_slots; /* slots the pipe rule read: one walk of the
+				   * exec'ing process's table per exec */
 	uint64_t ticks;
 	/* races (races.c) */
 	uint64_t race_findings[8];  /* by kind: double-close, use-after-close,

@@ -1580,6 +1580,59 @@ static void test_exec_pipe_kept_cloexec(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/*
+ * The pipe rule's cost: one exec with 16,000 leaked pipe ends (8,000 pipes
+ * the child never touched) and 500 kept ones (the child closed the read
+ * end of 500 more). The rule reads the child's table once per exec, not
+ * once per leaked fd (review of 1fe78f7: 16,000 pipes held the loop 6.1 s).
+ */
+static void test_exec_pipe_cost(void)
+{
+	enum {
+		ROOT = 7300,
+		PARENT = 7301,
+		KID = 7302,
+		LEAKED = 8000, /* pipes whose both ends leak */
+		KEPT = 500,    /* pipes whose read end the child closes */
+	};
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	const struct fdw_table *t;
+	struct fdw_alert *a;
+	struct fdw_model m;
+	double real = 1.9e9;
+	uint64_t excused, slots, dropped;
+
+	l = exec_setup(&m, &store, &c, "exec_min_age=2");
+	start(&m, ROOT);
+	spawn(&m, ROOT, PARENT, "fanout");
+	for (int i = 0; i < LEAKED + KEPT; i++)
+		do_pipe_plain(&m, PARENT, 3 + 2 * i, 4 + 2 * i);
+	do_fork(&m, PARENT, KID);
+	for (int i = LEAKED; i < LEAKED + KEPT; i++)
+		SYS(&m, KID, FDW_SYS_CLOSE, 0, 3 + 2 * i, 0, 0);
+	excused = fdw_leaks_stats(l)->exec_fds_excused;
+	slots = fdw_leaks_stats(l)->exec_pipe_slots;
+	dropped = fdw_leaks_stats(l)->dropped_exec_fds;
+	do_exec(&m, KID, "worker");
+	CHECK(l->exec_pipes == NULL); /* freed after the exec's last fd */
+	t = fdw_model_proc_table(&m, fdw_model_proc(&m, KID));
+	CHECK(t != NULL);
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, KEPT);
+	/* one walk of the child's table for the whole exec */
+	CHECK(t && fdw_leaks_stats(l)->exec_pipe_slots - slots <= t->nslots);
+	CHECK(fdw_leaks_stats(l)->exec_pipe_slots - slots >= 2 * (LEAKED + KEPT));
+	CHECK_EQ(fdw_leaks_stats(l)->dropped_exec_fds - dropped, 2 * LEAKED - LEAK_EXEC_FDS);
+	for (int i = 0; i < 4; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, PARENT, PARENT * 10);
+	CHECK(a != NULL);
+	if (a)
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), LEAK_EXEC_FDS);
+	leaks_teardown(l, &m, &store);
+}
+
 /* The inode the model has for fd `fd` of `pid` (0: none). */
 static uint64_t ino_of(struct fdw_model *m, uint32_t pid, int fd)
 {
@@ -2429,6 +2482,7 @@ int main(void)
 	test_exec_pipe_kept();
 	test_exec_pipe_kept_hang();
 	test_exec_pipe_kept_cloexec();
+	test_exec_pipe_cost();
 	test_detector_interface();
 	test_races();
 	test_races_preclose();
