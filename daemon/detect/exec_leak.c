@@ -6,7 +6,11 @@
  * process outlived the first such exec by exec_min_age (a shell that runs
  * one command and exits is no news); resolved when every leaked fd is
  * closed or close-on-exec in the process to blame and closed in the
- * children it went into (exec_fd_leaking).
+ * children it went into (exec_fd_leaking). Known limits: only the last
+ * LEAK_EXEC_CHILDREN children are looked at (an older one may still hold
+ * the fd), and an alert adopted after a restart (exec_new) has its fds but
+ * no children (the evidence's pids carry no start time to tell a reused
+ * pid), so it resolves on the process to blame alone.
  *
  * Who is to blame (exec_culprit): the program that created the fd and then
  * let a fork of itself exec with it. Not reported, because the fd was
@@ -50,8 +54,9 @@
  *                   that keeps its pidfile locked without close-on-exec
  *                   and spawns helpers (which keep its lock after it dies);
  *   kept            an end of a pipe whose other end the exec'ing process
- *                   closed between its fork and its exec (exec_pipe_kept:
- *                   ninja's console pool).
+ *                   closed between its fork and its exec, the only fd it
+ *                   keeps on that pipe (exec_pipe_kept: ninja's console
+ *                   pool).
  *
  * What is left: an fd created (open, socket, pipe, accept, SCM_RIGHTS, dup
  * to the lowest number) without close-on-exec by a process, copied by
