@@ -186,7 +186,10 @@ def main():
             c.check("1 fds" in s and "(stale)" in s and "/dev/null" in s,
                     "top: Enter opens the fd table", s)
             pane.send("Escape")
-            s = pane.wait(lambda s: "sort: fds" in s, "back from the table")
+            # the heading can be drawn before the rows: wait for both (a
+            # check on the first screen with the heading failed now and then)
+            s = pane.wait(lambda s: "sort: fds" in s and rows_of(s)[:1] and
+                          rows_of(s)[0][0] == "300", "back from the table")
             c.check(rows_of(s)[0][0] == "300", "top: Esc goes back", s)
             # Down selects the next one; its table is an error here
             pane.send("Down")
