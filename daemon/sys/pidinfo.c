@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -314,20 +316,70 @@ static bool has_caps(const char *buf)
 	return false;
 }
 
-/* Is the process in the initial user namespace (its ns/user link is pid
- * 1's)? Capabilities held in a user's own namespace (a rootless
- * container's processes hold them all) do not hide its fds from the user
- * who owns the namespace. Unreadable links: taken for the initial one. */
-static bool in_initial_userns(const char *root, uint32_t pid)
+/* Is the user namespace of `fd` the one of `ref`? */
+static bool same_ns(int fd, const struct stat *ref)
 {
-	char path[128], a[64], b[64];
-	ssize_t na, nb;
+	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%u/ns/user", root ? root : "/proc", pid);
-	na = readlink(path, a, sizeof(a));
-	snprintf(path, sizeof(path), "%s/1/ns/user", root ? root : "/proc");
-	nb = readlink(path, b, sizeof(b));
-	return na <= 0 || nb <= 0 || (na == nb && !memcmp(a, b, (size_t)na));
+	return fstat(fd, &st) == 0 && st.st_dev == ref->st_dev && st.st_ino == ref->st_ino;
+}
+
+/*
+ * Whose the user namespace of ROOT/PID is, for the API. 1: the initial one
+ * (the daemon's own, /proc/self/ns/user: the uids it sees are in its
+ * terms, and NS_GET_PARENT goes no higher), or no ns/user link (a test's
+ * tree, a kernel without user namespaces). 0: one below it, *owner the uid
+ * that owns its outermost ancestor below the initial one (its "level 1"
+ * namespace). That uid holds every capability, CAP_SYS_PTRACE too, over
+ * the whole subtree, so the kernel (ptrace_may_access) shows it the fds of
+ * every process in it, whatever their own uids; a uid that does not own
+ * it is refused them (cap_ptrace_access_check: another namespace and no
+ * CAP_SYS_PTRACE in it), even a process's own uid: a service with
+ * PrivateUsers=, a setuid sandbox, whose namespace root made. -errno: not
+ * known (a namespace outside the daemon's, deeper than the kernel allows).
+ */
+static int userns_owner(const char *root, uint32_t pid, uint32_t *owner)
+{
+	char path[PATH_MAX];
+	struct stat self;
+	uid_t uid;
+	int fd, parent, r;
+
+	r = proc_path(path, sizeof(path), root, pid, "ns/user");
+	if (r < 0)
+		return r;
+	if (stat("/proc/self/ns/user", &self) < 0)
+		return -errno;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 1 : -errno;
+	if (same_ns(fd, &self)) {
+		(void)close(fd);
+		return 1;
+	}
+	/* a user namespace nests 33 deep at most (create_user_ns) */
+	for (int depth = 0; depth < 33; depth++) {
+		parent = ioctl(fd, NS_GET_PARENT);
+		if (parent < 0) {
+			/* EPERM: the initial namespace passed without a
+			 * match, it is not below the daemon's */
+			r = -errno;
+			goto out;
+		}
+		if (same_ns(parent, &self)) {
+			(void)close(parent);
+			r = ioctl(fd, NS_GET_OWNER_UID, &uid) < 0 ? -errno : 0;
+			if (r == 0)
+				*owner = (uint32_t)uid;
+			goto out;
+		}
+		(void)close(fd);
+		fd = parent;
+	}
+	r = -ELOOP;
+out:
+	(void)close(fd);
+	return r;
 }
 
 int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner)
@@ -335,6 +387,7 @@ int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner)
 	static const char key[] = "\nUid:";
 	char buf[4096], *p, *end;
 	unsigned long long u[4];
+	uint32_t nsowner = 0;
 	uid_t file_uid;
 	int r;
 
@@ -366,9 +419,22 @@ int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner)
 	 * uid matches when the process's gids differ among themselves (no
 	 * one gid can match them all) or when it holds a capability its user
 	 * lacks (ambient capabilities of a service, say): nobody's either */
-	if (*owner != FDW_OWNER_MIXED &&
-	    (!same_ids(buf, "\nGid:") || (u[0] && has_caps(buf) && in_initial_userns(root, pid))))
+	if (*owner != FDW_OWNER_MIXED && (!same_ids(buf, "\nGid:") || (u[0] && has_caps(buf))))
 		*owner = FDW_OWNER_MIXED;
+	/* in a user namespace below the daemon's, the process is the owner's
+	 * of its outermost one (userns_owner), whatever its uids, gids and
+	 * capabilities; a namespace not known is nobody's */
+	r = userns_owner(root, pid, &nsowner);
+	if (r < 0)
+		*owner = FDW_OWNER_MIXED;
+	else if (r == 0)
+		/* unless it is not dumpable with its mm the initial
+		 * namespace's (uids changed since an exec done there,
+		 * would_dump() of a program it could not read): the kernel
+		 * wants CAP_SYS_PTRACE there too. Its /proc files are then
+		 * root's (task_dump_owner), as they are when the namespace
+		 * of its mm maps no root: nobody's, to be safe */
+		*owner = file_uid == 0 && nsowner != 0 ? FDW_OWNER_MIXED : nsowner;
 	return 0;
 }
 

@@ -54,11 +54,15 @@ int fdw_pid_nofile_limit(const char *root, uint32_t pid, uint64_t *soft, uint64_
 /* The owner of a process for access control (server/access.c): its uid
  * when the real, effective, saved and filesystem uids of ROOT/PID/status
  * are all that uid and the file is that uid's too (the kernel's own test
- * before it shows another process's /proc/PID/fd, capabilities aside: a
- * process that is not dumpable has its /proc files owned by root), else
- * FDW_OWNER_MIXED: a setuid program, also once it dropped back to its
- * caller's uid, or a daemon between identities, belongs to nobody but
- * root. */
+ * before it shows another process's /proc/PID/fd: a process that is not
+ * dumpable has its /proc files owned by root), its gids are one gid and
+ * it holds no capability, else FDW_OWNER_MIXED: a setuid program, also
+ * once it dropped back to its caller's uid, or a daemon between
+ * identities, belongs to nobody but root. A process in a user namespace
+ * below the daemon's is, whatever its own uids and capabilities, the
+ * owner's of its outermost one below the daemon's (NS_GET_PARENT,
+ * NS_GET_OWNER_UID): that uid has CAP_SYS_PTRACE over all of it, any
+ * other is refused (FDW_OWNER_MIXED when that cannot be read). */
 #define FDW_OWNER_MIXED ((uint32_t)-2)
 #define FDW_OWNER_UNKNOWN ((uint32_t)-1)
 int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner);

@@ -3,9 +3,15 @@
  * of setuid programs, exits and reused pids; who sees which uid and alert;
  * sys/pidinfo.c's owner from a status file. */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -255,24 +261,7 @@ static void test_owner_read(void)
 	write_status_owned(root, "9", "Uid:\t1000\t1000\t1000\t1000\nCapPrm:\t0000000000002000\n", 1000);
 	write_status_owned(root, "10", "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t0\t1000\t1000\n", 1000);
 	write_status_owned(root, "11", "Uid:\t1000\t1000\t1000\t1000\nCapPrm:\t0000000000000000\n", 1000);
-	/* capabilities in a user's own namespace (a rootless container's
-	 * processes hold them all): the kernel shows them to the user */
-	write_status_owned(root, "12", "Uid:\t1000\t1000\t1000\t1000\nCapPrm:\t000001ffffffffff\n", 1000);
 	write_status_owned(root, "1", "Uid:\t1000\t1000\t1000\t1000\n", 1000);
-	{
-		char p[512];
-
-		snprintf(p, sizeof(p), "%s/1/ns", root);
-		CHECK(mkdir(p, 0755) == 0);
-		snprintf(p, sizeof(p), "%s/1/ns/user", root);
-		CHECK(symlink("user:[4026531837]", p) == 0);
-		snprintf(p, sizeof(p), "%s/12/ns", root);
-		CHECK(mkdir(p, 0755) == 0);
-		snprintf(p, sizeof(p), "%s/12/ns/user", root);
-		CHECK(symlink("user:[4026532999]", p) == 0);
-	}
-	CHECK_EQ(fdw_pid_owner_read(root, 12, &uid), 0);
-	CHECK_EQ(uid, geteuid() == 0 ? 1000 : FDW_OWNER_MIXED);
 	CHECK_EQ(fdw_pid_owner_read(root, 9, &uid), 0);
 	CHECK_EQ(uid, FDW_OWNER_MIXED);
 	CHECK_EQ(fdw_pid_owner_read(root, 10, &uid), 0);
@@ -296,13 +285,8 @@ static void test_owner_read(void)
 	/* and this process's own, from the real /proc */
 	CHECK_EQ(fdw_pid_owner_read(NULL, (uint32_t)getpid(), &uid), 0);
 	CHECK_EQ(uid, getuid());
-	for (int i = 1; i <= 12; i++) {
+	for (int i = 1; i <= 11; i++) {
 		char p[512];
-
-		snprintf(p, sizeof(p), "%s/%d/ns/user", root, i);
-		(void)unlink(p);
-		snprintf(p, sizeof(p), "%s/%d/ns", root, i);
-		(void)rmdir(p);
 
 		snprintf(p, sizeof(p), "%s/%d/status", root, i);
 		(void)unlink(p);
@@ -312,11 +296,152 @@ static void test_owner_read(void)
 	(void)rmdir(root);
 }
 
+/* Write `text` to /proc/PID/NAME. */
+static int write_proc(pid_t pid, const char *name, const char *text)
+{
+	char path[64];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -EIO;
+	(void)close(fd);
+	return r;
+}
+
+/*
+ * A child (run as root) in a new user namespace that uid `owner` makes,
+ * with uid and gid map `map` (written by root), where it takes uid and gid
+ * `inner` (0: all capabilities in it, else none); with `nest`, one more
+ * namespace inside (owned by the uid it has then); dumpable again or not
+ * (its change of uids made it not). It waits to be killed. Its pid, or 0
+ * when user namespaces cannot be made here.
+ */
+static pid_t userns_child(uid_t owner, const char *map, uid_t inner, bool nest, bool dumpable)
+{
+	int ready[2], go[2];
+	char c = 0;
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
+		return 0;
+	pid = fork();
+	if (pid == 0) {
+		if (owner && (setresgid(owner, owner, owner) || setresuid(owner, owner, owner)))
+			_exit(1);
+		if (unshare(CLONE_NEWUSER) < 0 || write(ready[1], "u", 1) != 1 ||
+		    read(go[0], &c, 1) != 1)
+			_exit(1);
+		if (setresgid(inner, inner, inner) || setresuid(inner, inner, inner) || (nest && unshare(CLONE_NEWUSER) < 0))
+			_exit(1);
+		if (dumpable && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	(void)close(ready[1]);
+	(void)close(go[0]);
+	if (pid < 0 || read(ready[0], &c, 1) != 1 || write_proc(pid, "uid_map", map) < 0 ||
+	    write_proc(pid, "setgroups", "deny") < 0 || write_proc(pid, "gid_map", map) < 0 ||
+	    write(go[1], "g", 1) != 1 || read(ready[0], &c, 1) != 1 || c != 'r') {
+		if (pid > 0) {
+			(void)kill(pid, SIGKILL);
+			(void)waitpid(pid, NULL, 0);
+		}
+		pid = 0;
+	}
+	(void)close(ready[0]);
+	(void)close(go[1]);
+	return pid;
+}
+
+/* Does the kernel show uid `uid` (gid the same) where fd 0 of `pid` is? */
+static bool kernel_shows(pid_t pid, uid_t uid)
+{
+	char path[64], buf[256];
+	int st = 0;
+	pid_t c;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)pid);
+	c = fork();
+	if (c == 0) {
+		if (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+			_exit(2);
+		_exit(readlink(path, buf, sizeof(buf)) > 0 ? 0 : 1);
+	}
+	return c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/*
+ * A process in a user namespace is the owner's of its outermost one below
+ * the initial namespace, whatever its own uids and capabilities: that uid
+ * has CAP_SYS_PTRACE over the subtree, any other uid (its own included)
+ * is refused its fds by the kernel. Real namespaces, real /proc, and the
+ * kernel's own answer beside ours.
+ */
+static void test_owner_userns(void)
+{
+	static const struct {
+		uid_t owner;
+		const char *map;
+		uid_t inner;
+		bool nest, dumpable;
+		uint32_t want;
+		const char *what;
+	} cases[] = {
+		/* a rootless container: the user's own */
+		{ 1000, "0 1000 1", 0, false, true, 1000, "user's namespace" },
+		{ 1000, "0 1000 1", 0, true, true, 1000, "nested in the user's namespace" },
+		/* PrivateUsers=yes with User=, a setuid sandbox: root made the
+		 * namespace, the process runs as the user's uid: root's */
+		{ 0, "0 0 1\n1000 1000 1", 1000, false, true, 0, "PrivateUsers=, User=" },
+		{ 0, "0 1000 1", 0, false, true, 0, "root's namespace, its root the user's uid" },
+		{ 0, "0 1000 1", 0, true, true, 0, "the user's namespace inside root's" },
+		/* not dumpable, its mm still the initial namespace's (no exec
+		 * since its uids changed): the kernel wants CAP_SYS_PTRACE
+		 * there, which the owner lacks */
+		{ 1000, "0 1000 1", 0, false, false, FDW_OWNER_MIXED, "not dumpable" },
+		/* a subordinate uid in the user's namespace: the user's (the
+		 * kernel shows it from inside the namespace, which the user
+		 * may enter; its /proc/PID/fd is 0500, the subuid's) */
+		{ 1000, "0 200000 1", 0, false, true, 1000, "subordinate uid" },
+	};
+	uint32_t uid;
+
+	if (geteuid() != 0) {
+		printf("# user namespaces: skipped (not root)\n");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid_t pid = userns_child(cases[i].owner, cases[i].map, cases[i].inner,
+					 cases[i].nest, cases[i].dumpable);
+
+		if (!pid) {
+			printf("# user namespaces: skipped (cannot make one)\n");
+			return;
+		}
+		uid = 7;
+		CHECK_EQ(fdw_pid_owner_read(NULL, (uint32_t)pid, &uid), 0);
+		if (uid != cases[i].want)
+			printf("# %s: owner %u, want %u\n", cases[i].what, uid, cases[i].want);
+		CHECK_EQ(uid, cases[i].want);
+		if (!strstr(cases[i].map, "200000"))
+			CHECK_EQ(kernel_shows(pid, 1000), cases[i].want == 1000);
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+	}
+}
+
 int main(void)
 {
 	test_owners();
 	test_sees();
 	test_owner_read();
+	test_owner_userns();
 	printf("%u passed, %u failed\n", check_passed, check_failed);
 	return check_failed ? 1 : 0;
 }
