@@ -11,16 +11,17 @@
  * applies.
  *
  * A process's owner (sys/pidinfo.h fdw_pid_owner_read: all four uids of
- * /proc/PID/status, else "mixed", nobody's) is kept in a bounded cache by
- * pid, with the sequence number from which that owner holds: an event
- * belongs to the incarnation of its pid that was alive at its seq. The
- * cache learns every process's owner once when the daemon is ready, then
- * from the events the server sees anyway (no syscall): a fork starts a new
- * incarnation with its parent's owner, an exec's record carries the new
- * program's owner as the probe read it at the exec (FDW_F_OWNER: uids and
- * dumpable mode; a record without it makes the owner be read again from
- * /proc before it is trusted). setuid() itself is
- * no event: a known owner that changed is noticed at the next read (after
+ * /proc/PID/status, else "mixed", nobody's; in a user namespace, the uid
+ * owning its outermost one) is kept in a bounded cache by pid, with the
+ * sequence number from which that owner holds: an event belongs to the
+ * incarnation of its pid that was alive at its seq. The cache learns every
+ * process's owner once when the daemon is ready, then from the events the
+ * server sees anyway (no syscall): a fork starts a new incarnation with its
+ * parent's owner, an exec's record carries the new program's owner as the
+ * probe read it at the exec (FDW_F_OWNER: uids, gids, capabilities, user
+ * namespace and dumpable mode; a record without it makes the owner be read
+ * again from /proc before it is trusted). setuid() itself is no event: a
+ * known owner that changed is noticed at the next read (after
  * OWNER_TTL_NS) and nothing before that read is attributed to the new one.
  * Everything unknown is hidden: an event older than its pid's current
  * incarnation, the events of a process that exited before anyone asked
