@@ -1119,10 +1119,31 @@ int BPF_PROG(task_fork, struct task_struct *parent, struct task_struct *child)
 }
 
 /*
+ * The uid that owns the outermost user namespace of `ns` below the initial
+ * one (its "level 1" ancestor): it holds CAP_SYS_PTRACE over the whole
+ * subtree, and the kernel shows it the fds of every process in there.
+ */
+static __always_inline __u32 userns_top_owner(struct user_namespace *ns)
+{
+	/* namespaces nest 33 deep at most (create_user_ns) */
+	for (int i = 0; i < 33; i++) {
+		if (!ns || BPF_CORE_READ(ns, level) <= 1)
+			break;
+		ns = BPF_CORE_READ(ns, parent);
+	}
+	if (!ns || BPF_CORE_READ(ns, level) != 1)
+		return FDW_EXEC_OWNER_NOBODY;
+	return BPF_CORE_READ(ns, owner.val);
+}
+
+/*
  * Whose the new program is, as /proc will show it (server/access.c): the
  * uid when all four uids are that uid, its gids are one gid, it holds no
  * capability and it is dumpable (a setuid or file-capability program is
- * not: its /proc files are root's).
+ * not: its /proc files are root's). In a user namespace, whatever its
+ * uids and capabilities, the owner's of its outermost one (sys/pidinfo.c
+ * fdw_pid_owner_read): any other uid, the process's own too, is refused
+ * its fds (cap_ptrace_access_check: no CAP_SYS_PTRACE in the namespace).
  * Read here because a program can drop to its caller's uid moments after
  * its exec, and a later look at /proc could not tell what it did before.
  */
@@ -1135,6 +1156,19 @@ static __always_inline __u32 exec_owner(struct task_struct *p)
 
 	if (!c || !mm)
 		return FDW_EXEC_OWNER_NOBODY;
+	/* mm->flags: an unsigned long, or (6.18) a bitmap whose first word
+	 * holds the same bits; the dumpable mode is its low two */
+	if (bpf_probe_read_kernel(&mmflags, sizeof(mmflags),
+				  (char *)mm + bpf_core_field_offset(struct mm_struct, flags)))
+		return FDW_EXEC_OWNER_NOBODY;
+	if (BPF_CORE_READ(c, user_ns, level)) {
+		/* not dumpable with its mm the initial namespace's (would_dump()
+		 * of a program it could not read): the kernel wants
+		 * CAP_SYS_PTRACE there, which the owner lacks */
+		if ((mmflags & 3) != 1 /* SUID_DUMP_USER */ && BPF_CORE_READ(mm, user_ns, level) == 0)
+			return FDW_EXEC_OWNER_NOBODY;
+		return userns_top_owner(BPF_CORE_READ(c, user_ns));
+	}
 	uid = c->uid.val;
 	if (c->euid.val != uid || c->suid.val != uid || c->fsuid.val != uid)
 		return FDW_EXEC_OWNER_NOBODY;
@@ -1142,20 +1176,12 @@ static __always_inline __u32 exec_owner(struct task_struct *p)
 	 * when it holds a capability (sys/pidinfo.c fdw_pid_owner_read) */
 	if (c->egid.val != c->gid.val || c->sgid.val != c->gid.val || c->fsgid.val != c->gid.val)
 		return FDW_EXEC_OWNER_NOBODY;
-	/* capabilities count in the initial user namespace only: in a user's
-	 * own namespace (rootless containers) its processes hold them all,
-	 * and the kernel shows their fds to the user who owns it */
-	if (uid && BPF_CORE_READ(c, user_ns, level) == 0) {
+	if (uid) {
 		__u64 prm = 0; /* kernel_cap_t: one u64 (6.3+) or two u32, 8 bytes */
 
 		if (bpf_probe_read_kernel(&prm, sizeof(prm), &c->cap_permitted) || prm)
 			return FDW_EXEC_OWNER_NOBODY;
 	}
-	/* mm->flags: an unsigned long, or (6.18) a bitmap whose first word
-	 * holds the same bits; the dumpable mode is its low two */
-	if (bpf_probe_read_kernel(&mmflags, sizeof(mmflags),
-				  (char *)mm + bpf_core_field_offset(struct mm_struct, flags)))
-		return FDW_EXEC_OWNER_NOBODY;
 	return (mmflags & 3) == 1 /* SUID_DUMP_USER */ ? uid : FDW_EXEC_OWNER_NOBODY;
 }
 

@@ -171,8 +171,10 @@ enum {
 #define FDW_F_JIFFIES (1u << 4) /* hdr.ts is jiffies, not CLOCK_MONOTONIC ns */
 #define FDW_F_OWNER (1u << 5) /* exec: child_tid is the new program's owner as the
 			       * kernel's /proc shows it: the uid when its real,
-			       * effective, saved and fs uids are that uid and it is
-			       * dumpable, else FDW_EXEC_OWNER_NOBODY */
+			       * effective, saved and fs uids are that uid, its gids
+			       * one gid, it holds no capability and it is dumpable;
+			       * in a user namespace, the uid owning its outermost
+			       * one; else FDW_EXEC_OWNER_NOBODY */
 #define FDW_EXEC_OWNER_NOBODY 0xfffffffeu /* daemon/sys/pidinfo.h FDW_OWNER_MIXED */
 
 #define FDW_COMM_LEN 16
