@@ -22,6 +22,10 @@ fdwtaccuser, holding 300 fds, for the metrics).
   exec is fdwt_acc's exactly when the kernel lets fdwt_acc read its
   /proc/PID/fd (not while it is not dumpable; yes once it made itself
   dumpable again), and the open it did as root is never shown;
+- a process in a user namespace is the user's exactly when the user owns
+  the namespace (unshare -r), not when root made it, though the process
+  runs as the user's uid (PrivateUsers=yes with User=, a setuid sandbox):
+  as the kernel shows /proc/PID/fd;
 - fdwt_accm and root see everything (status with every figure, root's
   process and file names);
 - /metrics names root's command and counts fdwt_acc's under "_user".
@@ -113,6 +117,36 @@ if sys.argv[4] == "1":
     ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
 print("ready", flush=True)
 time.sleep(600)
+'''
+
+# Started as root: a child in a user namespace that root makes (owned by
+# root), uid and gid maps argv[1] and argv[2] ("0 0 1,1001 1001 1"), where
+# it takes uid and gid argv[3] and argv[4] and execs argv[5:]: a service
+# with PrivateUsers=yes and User= (argv[3] the user's uid) or a setuid
+# sandbox. Prints the child's pid; the child's output follows.
+NSHELD = r'''
+import ctypes, os, sys
+r1, w1 = os.pipe(); r2, w2 = os.pipe()
+pid = os.fork()
+if pid == 0:
+    if ctypes.CDLL(None, use_errno=True).unshare(0x10000000) != 0:  # CLONE_NEWUSER
+        os._exit(3)
+    os.write(w1, b"u")
+    os.read(r2, 1)
+    os.setresgid(*[int(sys.argv[4])] * 3)
+    os.setresuid(*[int(sys.argv[3])] * 3)
+    ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+    os.execv(sys.argv[5], sys.argv[5:])
+os.read(r1, 1)
+with open(f"/proc/{pid}/uid_map", "w") as f:
+    f.write(sys.argv[1].replace(",", "\n") + "\n")
+with open(f"/proc/{pid}/setgroups", "w") as f:
+    f.write("deny\n")
+with open(f"/proc/{pid}/gid_map", "w") as f:
+    f.write(sys.argv[2].replace(",", "\n") + "\n")
+print(pid, flush=True)
+os.write(w2, b"g")
+os.waitpid(pid, 0)
 '''
 
 # other users cannot run a python3 under root's home (pyenv): the system's
@@ -368,6 +402,58 @@ def run_cases(r):
                     body = get(d, USER, "/v1/processes")[1]
                     check_eq(f'"pid":{sp.pid},' in body.replace(" ", ""), kernel_shows,
                              f"dropper {sp.pid} listed to the user")
+
+            with r.case("user: a process in a user namespace is its owner's, as the kernel has it"):
+                # the owner of the outermost namespace has CAP_SYS_PTRACE
+                # in it, any other uid is refused its fds, the process's
+                # own uid too: a PrivateUsers=yes service with User= the
+                # user's (root made the namespace), or root's namespace
+                # whose root is the user's uid, are not the user's; the
+                # user's own namespace (unshare -r, a rootless container)
+                # is. Checked once soon after the exec (the probe's owner)
+                # and once more after the server re-read it from /proc.
+                ugid = pwd.getpwnam(USER).pw_gid
+                nsprocs = {}
+                for name, mine in (("privateusers", False), ("rootsns", False), ("ownns", True)):
+                    path = os.path.join(userdir, f"userns-{name}")
+                    holder = [PY, "-c", HOLDER, path, "5", os.path.join(userdir, f"userns-{name}-more")]
+                    if name == "ownns":
+                        sp = as_user(USER, "unshare", "-Ur", *holder)
+                        pid = sp.pid
+                    else:
+                        maps = ((f"0 0 1,{uid} {uid} 1", f"0 0 1,{ugid} {ugid} 1", uid, ugid)
+                                if name == "privateusers" else
+                                (f"0 {uid} 1", f"0 {ugid} 1", 0, 0))
+                        sp = subprocess.Popen([sys.executable, "-c", NSHELD, *map(str, maps), *holder],
+                                              stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+                        pid = int(sp.stdout.readline())
+                    procs.append(sp)
+                    check_eq(sp.stdout.readline().strip(), "ready", f"{name} holder started")
+                    check(os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user"),
+                          f"{name}: not in a namespace of its own")
+                    check_eq(owner(pid), {uid}, f"{name} holder {pid} uids")
+                    nsprocs[name] = (pid, path, mine)
+                bad = []  # every disagreement, not only the first
+                for when in ("after its exec", "after a re-read"):
+                    time.sleep(1.5 if when == "after its exec" else 6)
+                    for name, (pid, path, mine) in nsprocs.items():
+                        ls = as_user(USER, "ls", "-l", f"/proc/{pid}/fd", stderr=subprocess.DEVNULL)
+                        out, _ = ls.communicate(timeout=30)
+                        kernel_shows = path in out
+                        st, body = get(d, USER, f"/v1/processes/{pid}/fds")
+                        listed = f'"pid":{pid},' in get(d, USER, "/v1/processes")[1].replace(" ", "")
+                        events = path in get(d, USER, f"/v1/events?pid={pid}&limit=1000")[1]
+                        T.log(f"{name} {when}: kernel shows {kernel_shows}, API fds {st}, "
+                              f"listed {listed}, events {events}")
+                        if kernel_shows != mine:
+                            bad.append(f"{name}: the kernel shows the user /proc/{pid}/fd: {kernel_shows}")
+                        if (st, path in body) != ((200, True) if mine else (404, False)):
+                            bad.append(f"{name}: API fds of {pid} {when}: {st} ({body[:120]})")
+                        if listed != mine:
+                            bad.append(f"{name}: {pid} listed to the user {when}: {listed}")
+                        if events != mine:
+                            bad.append(f"{name}: its opens in the user's events {when}: {events}")
+                check(not bad, "\n    ".join(bad))
 
             with r.case("member and root see everything"):
                 for who in (MEMBER, "root"):
