@@ -73,9 +73,11 @@ static void test_heap_reads(void)
 
 	fdw_memtrim_init(&t);
 	h = fdw_memtrim_heap(&t, now, false, &mm);
-	CHECK(held && h >= 4096);
+	/* the figure itself is malloc's (ASan's allocator answers 0): only
+	 * when it is read is checked */
+	CHECK(held && h == t.heap_in_use && mm == t.heap_mmapped);
 	CHECK_EQ(t.heap_reads, 1);
-	CHECK(t.heap_cost_ns > 0);
+	CHECK_EQ(t.heap_at_ns, now);
 	/* the tick, a status and a scrape in the same second: one read */
 	(void)fdw_memtrim_heap(&t, now + SEC / 2, false, NULL);
 	(void)fdw_memtrim_heap(&t, now + SEC - 1, false, NULL);
