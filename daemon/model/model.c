@@ -192,28 +192,6 @@ struct fdw_table *fdw_model_proc_table(struct fdw_model *m, struct fdw_proc *p)
 	return fdw_model_table_view(m, fdw_model_proc_table_peek(m, p));
 }
 
-bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p)
-{
-	struct fdw_table *t = NULL;
-	size_t it = 0;
-	void *v;
-
-	if (!p)
-		return false;
-	if (p->ntasks <= 1)
-		return true;
-	while (fdw_hashmap_next(&m->tasks, &it, NULL, &v)) {
-		struct fdw_task *task = v;
-
-		if (task->proc != p)
-			continue;
-		if (t && task->table != t)
-			return false;
-		t = task->table;
-	}
-	return true;
-}
-
 static int proc_tables_add(struct fdw_proc_tables *out, struct fdw_table *t, uint32_t tid)
 {
 	for (size_t i = 0; i < out->n; i++)

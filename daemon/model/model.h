@@ -830,8 +830,6 @@ struct fdw_table *fdw_model_proc_table_peek(struct fdw_model *m, struct fdw_proc
 /* t with its slots its own (a fork child's own view made first), or t when
  * that fails (it is then stale). */
 struct fdw_table *fdw_model_table_view(struct fdw_model *m, struct fdw_table *t);
-/* Do all the threads of p use one table (nearly always)? */
-bool fdw_model_proc_one_table(struct fdw_model *m, struct fdw_proc *p);
 
 /* One of a process's tables, with a thread of it that uses it. */
 struct fdw_proc_table {

@@ -1763,7 +1763,14 @@ static void test_lost_resync_many_tables(void)
 	tt = fdw_hashmap_get(&w.model.tasks, tids[1]);
 	CHECK(lt && tt && lt->table && tt->table && lt->table != tt->table);
 	proc = fdw_model_proc(&w.model, tids[0]);
-	CHECK(proc && !fdw_model_proc_one_table(&w.model, proc));
+	if (proc) {
+		struct fdw_proc_tables pt = { 0 };
+
+		CHECK_EQ(fdw_model_proc_tables(&w.model, proc, &pt), 0);
+		CHECK_EQ(pt.n, 2);
+		fdw_model_proc_tables_free(&pt);
+	}
+	CHECK(proc);
 	if (!lt || !tt || !proc)
 		goto out;
 	(void)take_jobs(jobs);
