@@ -685,55 +685,54 @@ static int snap_apply_grouped(struct resync_ctx *c)
 }
 
 /* table_resync_with()'s work, t->touched set aside. */
-static int table_resync_apply(struct fdw_model *m, struct fdw_table *t, struct resync_ctx *cp,
+static int table_resync_apply(struct fdw_model *m, struct fdw_table *t, struct resync_ctx *c,
 			      table_reader reader, void *rdata, uint64_t read_pos,
 			      uint64_t read_end, bool retry, const struct fdw_table_snapshot *snap)
 {
-	struct resync_ctx c = *cp;
 	struct fdw__ofd_index local;
 	struct fdw_origin closed;
-	uint32_t tid = c.tid;
+	uint32_t tid = c->tid;
 	int r;
 
 	cand_index_init(&local);
-	c.cands = m->scan_cands ? m->scan_cands : &local;
-	fdw_hashmap_init(&c.claimed);
+	c->cands = m->scan_cands ? m->scan_cands : &local;
+	fdw_hashmap_init(&c->claimed);
 	/* every record below this position is in what is read */
 	if (read_pos)
 		t->read_pos = read_pos;
 	if (snap && snap->grouped && snap->n) {
-		c.snap = snap;
-		c.group_ofd = calloc(snap->n, sizeof(*c.group_ofd));
-		r = c.group_ofd ? snap_apply_grouped(&c) : -ENOMEM;
-		for (size_t i = 0; c.group_ofd && i < snap->n; i++)
-			fdw__ofd_put(m, c.group_ofd[i]); /* the groups' holds */
-		free(c.group_ofd);
-		c.group_ofd = NULL;
+		c->snap = snap;
+		c->group_ofd = calloc(snap->n, sizeof(*c->group_ofd));
+		r = c->group_ofd ? snap_apply_grouped(c) : -ENOMEM;
+		for (size_t i = 0; c->group_ofd && i < snap->n; i++)
+			fdw__ofd_put(m, c->group_ofd[i]); /* the groups' holds */
+		free(c->group_ofd);
+		c->group_ofd = NULL;
 	} else {
-		r = reader(rdata, tid, resync_one, &c);
+		r = reader(rdata, tid, resync_one, c);
 	}
-	fdw_hashmap_free(&c.claimed);
+	fdw_hashmap_free(&c->claimed);
 	for (int tries = 0; retry && r == -ESRCH && tries < 4; tries++) {
 		/* the thread we read through exited: any other user will do */
 		uint32_t other = table_other_tid(m, t, tid);
 
 		if (!other) {
 			cand_free(m, &local);
-			free(c.seen);
+			free(c->seen);
 			return -ESRCH; /* nobody left: the table is dying */
 		}
 		tid = other;
-		c.tid = other;
-		c.err = 0;
-		r = reader(rdata, tid, resync_one, &c);
+		c->tid = other;
+		c->err = 0;
+		r = reader(rdata, tid, resync_one, c);
 	}
 	cand_free(m, &local);
-	if (r < 0 || c.err < 0) {
-		free(c.seen);
+	if (r < 0 || c->err < 0) {
+		free(c->seen);
 		t->stale = true;
-		t->read_err = (uint16_t)-(r < 0 ? r : c.err);
+		t->read_err = (uint16_t)-(r < 0 ? r : c->err);
 		m->stats.resync_failed++;
-		return r < 0 ? r : c.err;
+		return r < 0 ? r : c->err;
 	}
 	if (!read_end && m->ops.ring_position)
 		read_end = m->ops.ring_position(m->ops.userdata);
@@ -747,18 +746,18 @@ static int table_resync_apply(struct fdw_model *m, struct fdw_table *t, struct r
 		}
 	}
 	t->read_end = read_end > t->read_pos ? read_end : t->read_pos;
-	origin_procfs(&closed, c.now);
+	origin_procfs(&closed, c->now);
 	for (uint32_t fd = 0; fd < t->nslots; fd++) {
-		bool seen = fd < c.nseen && (c.seen[fd / 8] & (1u << (fd % 8)));
+		bool seen = fd < c->nseen && (c->seen[fd / 8] & (1u << (fd % 8)));
 		struct fdw_slot *s = seen ? NULL : fdw_table_slot(t, (int)fd);
 
-		if (touched_how(c.keep, (int)fd) & FDW_TOUCH_FILE)
+		if (touched_how(c->keep, (int)fd) & FDW_TOUCH_FILE)
 			continue; /* a record's, after the read began */
 
 		if (fdw_slot_open(s))
 			fdw__slot_close(m, t, s, &closed);
 	}
-	free(c.seen);
+	free(c->seen);
 	t->stale = false;
 	t->read_err = 0;
 	t->resyncs++;
