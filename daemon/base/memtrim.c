@@ -66,8 +66,16 @@ void fdw_memtrim_done(struct fdw_memtrim *t, const struct fdw_memtrim_job *j, ui
 uint64_t fdw_memtrim_heap(struct fdw_memtrim *t, uint64_t now_ns, bool fresh,
 			  uint64_t *mmapped)
 {
-	uint64_t every = t->heap_cost_ns * FDW_HEAP_READ_DUTY;
+	uint64_t every;
 
+	if (!t) {
+		struct mallinfo2 mi = mallinfo2();
+
+		if (mmapped)
+			*mmapped = (uint64_t)mi.hblkhd;
+		return (uint64_t)mi.uordblks;
+	}
+	every = t->heap_cost_ns * FDW_HEAP_READ_DUTY;
 	if (every < FDW_HEAP_READ_EVERY_NS)
 		every = FDW_HEAP_READ_EVERY_NS;
 	if (!t->running && (fresh || !t->heap_reads || now_ns - t->heap_at_ns >= every)) {

@@ -63,7 +63,8 @@ void fdw_memtrim_done(struct fdw_memtrim *t, const struct fdw_memtrim_job *j, ui
  * it). mallinfo2() walks every free chunk under its arena's lock: 22-37 ms
  * with 500,000 free chunks after a burst (a reviewer's measure), and the
  * 1 s tick and each status and scrape read it. `fresh`: read now (after a
- * trim, when the walk is short).
+ * trim, when the walk is short). t NULL (no trimmer: a server without the
+ * daemon's): read now, every call, nothing kept.
  */
 #define FDW_HEAP_READ_EVERY_NS 1000000000ull
 #define FDW_HEAP_READ_DUTY 100

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* One snapshot of every layer's counters: see stats.h. */
 #include <errno.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -120,16 +119,9 @@ int fdw_stats_collect(const struct fdw_server_deps *deps, const struct fdw_serve
 
 	st.ready = !deps->ready || *deps->ready;
 	{
-		uint64_t in_use, mmapped;
+		uint64_t mmapped = 0;
+		uint64_t in_use = fdw_memtrim_heap(deps->memtrim, now, false, &mmapped);
 
-		if (deps->memtrim) {
-			in_use = fdw_memtrim_heap(deps->memtrim, now, false, &mmapped);
-		} else {
-			struct mallinfo2 mi = mallinfo2();
-
-			in_use = (uint64_t)mi.uordblks;
-			mmapped = (uint64_t)mi.hblkhd;
-		}
 		/* the OFDs' blocks are mapped apart from malloc's heap */
 		st.heap_bytes = in_use + mmapped + fdw_model_ofd_bytes();
 		fdw_model_origin_usage(&st.origins, &st.origin_bytes);
