@@ -1050,6 +1050,12 @@ int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
 		m->stats.snapshots_stale++;
 		return -ESTALE;
 	}
+	/*
+	 * Not covered by `all`: a read whose own notes could not be made
+	 * (fdw_model_read_begin: no memory) may find another read's in
+	 * t->touched, begun after a re-read newer than this read
+	 * (test_snapshot_older_than_reread).
+	 */
 	if (s->read_pos && t->last_pos >= s->read_pos) {
 		if (!t->touched || t->read_pos > s->read_pos) {
 			m->stats.snapshots_stale++;

@@ -671,6 +671,69 @@ out:
 	}
 }
 
+/*
+ * A pool read whose own notes could not be made (fdw_model_read_begin():
+ * no memory) comes back after the table was re-read on the loop and
+ * another read of it began (a process sharing it, CLONE_FILES): the notes
+ * in t->touched are that read's, fresh, not `all`, and know nothing of
+ * what came between the first read and the re-read. The first read is
+ * older than what the model has: refused, t->read_pos kept (the
+ * t->read_pos > s->read_pos test in fdw_model_snapshot_apply).
+ */
+static void test_snapshot_older_than_reread(void)
+{
+	static struct world w;
+	struct fdw_table_snapshot snap = { 0 };
+	struct fdw__touched *notes;
+	struct fdw_table *t;
+	pid_t kids[3];
+	uint32_t tids[3];
+	int r;
+
+	if (spawn_world(&w, 8, kids, tids) < 0)
+		return;
+	w.model.ops.ring_position = fake_ring_position;
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
+	CHECK(t != NULL);
+	if (!t)
+		goto out;
+	/* the read without notes, at 100 */
+	ring_now = 100;
+	snap.tid = tids[0];
+	fdw_model_snapshot_read(&w.model.ops, &snap);
+	CHECK_EQ(snap.err, 0);
+	CHECK_EQ(snap.read_pos, 100);
+	/* re-read on the loop at 200, then another read begins */
+	ring_now = 200;
+	CHECK_EQ(fdw_model_resync(&w.model, t, tids[0]), 0);
+	CHECK_EQ(t->read_pos, 200);
+	notes = fdw_model_read_begin(t);
+	CHECK(notes != NULL);
+	/* a record of the table after both reads began */
+	{
+		struct fdw_event ev = { .seq = 3000, .ring_pos = 210, .type = FDW_REC_SYSCALL,
+					.pid = tids[0], .tid = tids[0], .nr = FDW_SYS_CLOSE,
+					.ret = -EBADF, .args = { 999 } };
+
+		fdw_model_apply(&w.model, &ev);
+	}
+	CHECK(t->last_pos >= snap.read_pos);
+	CHECK(notes && t->touched == notes);
+	r = fdw_model_snapshot_apply(&w.model, t, &snap);
+	CHECK_EQ(r, -ESTALE);
+	CHECK_EQ(w.model.stats.snapshots_stale, 1);
+	CHECK_EQ(w.model.stats.snapshots_partial, 0);
+	CHECK_EQ(t->read_pos, 200);
+	fdw_model_read_end(notes);
+	fdw_model_snapshot_free(&snap);
+out:
+	world_free(&w);
+	for (int i = 0; i < 3; i++) {
+		(void)kill(kids[i], SIGKILL);
+		(void)waitpid(kids[i], NULL, 0);
+	}
+}
+
 /* ---- review of a093de6: holes in the partial apply (h-review) ---------- */
 
 /* One offloaded read of tids[0]'s table at ring position 100, taken. */
@@ -1816,6 +1879,7 @@ int main(void)
 	test_lost_resync();
 	test_lost_resync_offloaded();
 	test_lost_resync_partial();
+	test_snapshot_older_than_reread();
 	test_partial_dup_from_wrong_source();
 	test_partial_fioclex_missing_fd();
 	test_partial_two_reads_one_table();
