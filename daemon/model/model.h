@@ -698,15 +698,17 @@ static inline bool fdw_model_read_busy(const struct fdw_table *t)
 
 /*
  * Make t what s shows (as fdw_model_resync would), except the fds records
- * changed after the read began (fdw_model_read_begin): the record is newer
- * than, or as new as, what the read saw of them, so the model keeps them.
- * 0: applied; 1: applied, but a record asked meanwhile for a re-read (an
- * io_uring RECVMSG...): t stays stale and asked; -ESTALE, changing
- * nothing, when a change meanwhile is not kept fd by fd (close_range, a
- * re-read on the loop) or nothing was noted; s->err when the read failed.
+ * changed after the read began, as `notes` (what fdw_model_read_begin gave
+ * that read, NULL if nothing) has them: the record is newer than, or as
+ * new as, what the read saw of them, so the model keeps them. 0: applied;
+ * 1: applied, but a record asked meanwhile for a re-read (an io_uring
+ * RECVMSG...): t stays stale and asked; -ESTALE, changing nothing, when a
+ * change meanwhile is not kept fd by fd (close_range, a re-read on the
+ * loop) or the read has no notes of its own (any record of t since it
+ * began refuses it); s->err when the read failed.
  */
 int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
-			     const struct fdw_table_snapshot *s);
+			     const struct fdw_table_snapshot *s, const struct fdw__touched *notes);
 void fdw_model_snapshot_free(struct fdw_table_snapshot *s);
 
 /* Re-read every table of a process (after the kernel lost its records). */

@@ -1028,7 +1028,7 @@ static int snap_reader(void *rdata, uint32_t tid,
 }
 
 int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
-			     const struct fdw_table_snapshot *s)
+			     const struct fdw_table_snapshot *s, const struct fdw__touched *notes)
 {
 	const struct fdw__touched *keep = NULL;
 	bool asked;
@@ -1036,6 +1036,11 @@ int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
 
 	if (s->err)
 		return s->err;
+	/* the read's own notes, or none: another read's (begun later, when
+	 * this one could not make its own) know nothing of the records that
+	 * came between the two starts */
+	if (notes && t->touched != notes)
+		notes = NULL;
 	/*
 	 * A record of this table applied since the read began may be newer
 	 * than what the read saw: the snapshot would undo it. Those records'
@@ -1044,26 +1049,24 @@ int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
 	 * table (a record every few ms) was refused read after read, and its
 	 * closed fds stayed in the model while the table was stale. A change
 	 * not noted fd by fd (`all`: lost records too, which move no
-	 * last_pos) refuses it whole.
+	 * last_pos, and a re-read on the loop) refuses it whole.
 	 */
-	if (t->touched && t->touched->all) {
+	if (notes && notes->all) {
 		m->stats.snapshots_stale++;
 		return -ESTALE;
 	}
-	/*
-	 * Not covered by `all`: a read whose own notes could not be made
-	 * (fdw_model_read_begin: no memory) may find another read's in
-	 * t->touched, begun after a re-read newer than this read
-	 * (test_snapshot_older_than_reread).
-	 */
 	if (s->read_pos && t->last_pos >= s->read_pos) {
-		if (!t->touched || t->read_pos > s->read_pos) {
+		/* without notes of its own (fdw_model_read_begin: no memory, or
+		 * a read of the table ran already), any record since it began
+		 * refuses it; t->read_pos past it: a re-read newer than it
+		 * (test_snapshot_older_than_reread) */
+		if (!notes || t->read_pos > s->read_pos) {
 			m->stats.snapshots_stale++;
 			return -ESTALE;
 		}
-		keep = t->touched;
+		keep = notes;
 	}
-	asked = t->touched && t->touched->asked;
+	asked = notes && notes->asked;
 	r = table_resync_with(m, t, s->tid, 0, NULL, snap_reader, (void *)s, s->read_pos,
 			      s->read_end, false, s, keep);
 	if (r < 0)

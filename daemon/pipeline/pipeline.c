@@ -440,7 +440,7 @@ static void job_done(void *arg)
 		goto out;
 	}
 	t0 = fdw_now_mono();
-	r = fdw_model_snapshot_apply(p->model, t, &job->snap);
+	r = fdw_model_snapshot_apply(p->model, t, &job->snap, job->notes);
 	fdw_model_read_end(job->notes);
 	job->notes = NULL;
 	/* what it cost, the worker's read included, applied or not: a big

@@ -719,11 +719,79 @@ static void test_snapshot_older_than_reread(void)
 	}
 	CHECK(t->last_pos >= snap.read_pos);
 	CHECK(notes && t->touched == notes);
-	r = fdw_model_snapshot_apply(&w.model, t, &snap);
+	r = fdw_model_snapshot_apply(&w.model, t, &snap, NULL);
 	CHECK_EQ(r, -ESTALE);
 	CHECK_EQ(w.model.stats.snapshots_stale, 1);
 	CHECK_EQ(w.model.stats.snapshots_partial, 0);
 	CHECK_EQ(t->read_pos, 200);
+	fdw_model_read_end(notes);
+	fdw_model_snapshot_free(&snap);
+out:
+	world_free(&w);
+	for (int i = 0; i < 3; i++) {
+		(void)kill(kids[i], SIGKILL);
+		(void)waitpid(kids[i], NULL, 0);
+	}
+}
+
+/*
+ * The same read without notes of its own, and no re-read in between: a
+ * record closes fd 1 after it began (nothing notes it), then a second read
+ * begins with notes, and a record of another fd is noted. The first read
+ * saw fd 1 open: applied with the second read's notes (which know nothing
+ * of the close) it put fd 1 back in the model. Refused: the read has no
+ * notes of its own and records came since it began.
+ */
+static void test_snapshot_other_reads_notes(void)
+{
+	static struct world w;
+	struct fdw_table_snapshot snap = { 0 };
+	struct fdw__touched *notes;
+	struct fdw_table *t;
+	pid_t kids[3];
+	uint32_t tids[3];
+	int r;
+
+	if (spawn_world(&w, 8, kids, tids) < 0)
+		return;
+	w.model.ops.ring_position = fake_ring_position;
+	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
+	CHECK(t != NULL);
+	if (!t)
+		goto out;
+	CHECK(fdw_slot_open(fdw_table_slot(t, 1)));
+	/* the read without notes, at 100: the child holds fd 1 */
+	ring_now = 100;
+	snap.tid = tids[0];
+	fdw_model_snapshot_read(&w.model.ops, &snap);
+	CHECK_EQ(snap.err, 0);
+	CHECK_EQ(snap.read_pos, 100);
+	/* a close of fd 1 at 150 (the model's; the child keeps its fd) */
+	{
+		struct fdw_event ev = { .seq = 3000, .ring_pos = 150, .type = FDW_REC_SYSCALL,
+					.pid = tids[0], .tid = tids[0], .nr = FDW_SYS_CLOSE,
+					.ret = 0, .args = { 1 } };
+
+		fdw_model_apply(&w.model, &ev);
+	}
+	CHECK(!fdw_slot_open(fdw_table_slot(t, 1)));
+	/* a second read begins at 160, and a record of fd 999 is noted */
+	ring_now = 160;
+	notes = fdw_model_read_begin(t);
+	CHECK(notes != NULL);
+	{
+		struct fdw_event ev = { .seq = 3001, .ring_pos = 170, .type = FDW_REC_SYSCALL,
+					.pid = tids[0], .tid = tids[0], .nr = FDW_SYS_CLOSE,
+					.ret = -EBADF, .args = { 999 } };
+
+		fdw_model_apply(&w.model, &ev);
+	}
+	CHECK(t->last_pos >= snap.read_pos);
+	CHECK(notes && t->touched == notes);
+	r = fdw_model_snapshot_apply(&w.model, t, &snap, NULL);
+	CHECK_EQ(r, -ESTALE);
+	CHECK_EQ(w.model.stats.snapshots_partial, 0);
+	CHECK(!fdw_slot_open(fdw_table_slot(t, 1)));
 	fdw_model_read_end(notes);
 	fdw_model_snapshot_free(&snap);
 out:
@@ -1880,6 +1948,7 @@ int main(void)
 	test_lost_resync_offloaded();
 	test_lost_resync_partial();
 	test_snapshot_older_than_reread();
+	test_snapshot_other_reads_notes();
 	test_partial_dup_from_wrong_source();
 	test_partial_fioclex_missing_fd();
 	test_partial_two_reads_one_table();
