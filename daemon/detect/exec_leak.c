@@ -53,10 +53,11 @@
  *                   to hand the lock over. Excused too, wrongly: a daemon
  *                   that keeps its pidfile locked without close-on-exec
  *                   and spawns helpers (which keep its lock after it dies);
- *   kept            an end of a pipe whose other end the exec'ing process
- *                   closed between its fork and its exec, the only fd it
- *                   keeps on that pipe (exec_pipe_kept: ninja's console
- *                   pool).
+ *   kept            an end of a pipe (a socketpair) whose other end the
+ *                   exec'ing process closed (close, close_range) between
+ *                   its fork and its exec, the only fd it keeps on that
+ *                   pipe (pair) (exec_pipe_kept: ninja's console pool, a
+ *                   socketpair handed to a helper).
  *
  * What is left: an fd created (open, socket, pipe, accept, SCM_RIGHTS, dup
  * to the lowest number) without close-on-exec by a process, copied by
@@ -206,39 +207,54 @@ static bool exec_shell_exe(struct fdw_leaks *l, const struct fdw_proc *creator,
 }
 
 /*
- * Kept on purpose: `slot` is an end of an anonymous pipe, `p`, after its
- * fork and before this exec `ev`, closed (close(2)) its copy of an fd the
- * same pipe(2) call made, and this end is the only fd p keeps on that pipe
- * through the exec: the code that ran between the fork and the exec took
- * this pipe apart and kept this end. The pipe idiom (pipe; fork;
- * close(p[0]); exec) and posix_spawn's addclose file action; ninja's
- * console pool, whose job keeps the write end so that ninja, reading the
- * other end, sees EOF when the job is done. A forgotten fd is one the
- * child's code never touched: an fd that went into a child that closed
- * nothing of its pipe still fires, whoever reads the other end (a pipe
- * meant for one child, leaked into another, is the classic hang). So does
- * an end the child keeps beside another fd on the same pipe, at any number
- * (0-2 too): a child that moves the read end onto its stdin
- * (dup2(p[0], 0); close(p[0])) and forgets the write end runs a program
- * that holds the write end of its own stdin and never sees EOF (review of
- * 1fe78f7); likewise dup2(p[1], 1); close(p[1]) with the read end
- * forgotten. Read from p's slot histories (made after the fork: a fork
- * does not copy the parent's): a history the model could not keep leaves
- * the fd reported.
+ * Kept on purpose: `slot` is an end of an anonymous pipe or of a
+ * socketpair, `p`, after its fork and before this exec `ev`, closed its
+ * copy of the other fd the same pipe(2) or socketpair(2) call made (with
+ * close(2), or a close_range(2) whose range held it), and this end is the
+ * only fd p keeps on that pipe or pair through the exec: the code that
+ * ran between the fork and the exec took the pipe (pair) apart and kept
+ * this end. The pipe idiom (pipe; fork; close(p[0]); exec) and
+ * posix_spawn's addclose file action; ninja's console pool, whose job
+ * keeps the write end so that ninja, reading the other end, sees EOF when
+ * the job is done; the socketpair hand-over (socketpair; fork;
+ * close(sv[0]); exec a program that talks over sv[1], the parent over
+ * sv[0]). A forgotten fd is one the child's code never touched: an fd
+ * that went into a child that closed nothing of its pipe (pair) still
+ * fires, whoever reads the other end (a pipe meant for one child, leaked
+ * into another, is the classic hang). So does an end the child keeps
+ * beside another fd on the same pipe (pair), at any number (0-2 too): a
+ * child that moves the read end onto its stdin (dup2(p[0], 0);
+ * close(p[0])) and forgets the write end runs a program that holds the
+ * write end of its own stdin and never sees EOF (review of 1fe78f7);
+ * likewise dup2(p[1], 1); close(p[1]) with the read end forgotten, and
+ * the same with a socketpair's ends. Read from p's slot histories (made
+ * after the fork: a fork does not copy the parent's): a history the model
+ * could not keep leaves the fd reported.
+ *
+ * A pipe's two ends share an inode, which with the creating event's seq
+ * names the pipe(2) call; a socketpair's ends are two sockets, two
+ * inodes: the pair is the socketpair(2) event's seq (the origin both ends
+ * got from it), and the other end is the socket p closed with that seq.
  *
  * One walk of p's table per exec (exec_pipes_get), not one per leaked fd
  * (an exec with 16,000 pipe ends held the loop for seconds): what the rule
- * needs is gathered into a sorted array, and each fd is two binary
- * searches. The array has at most one mark per fd kept and per slot
- * history (FDW_SLOT_HISTORY per number), and lives while the exec is
+ * needs is gathered into sorted arrays, and each fd is a few binary
+ * searches. The arrays have at most one mark per fd kept and per slot
+ * history (FDW_SLOT_HISTORY per number), and live while the exec is
  * applied: freed after the exec's highest kept fd was told, else by the
  * next exec the rule reads or the next tick.
  */
 struct leak_pipe_mark {
-	uint64_t ino; /* the pipe's inode */
+	uint64_t ino; /* the pipe's inode (a socket's: exec_pair_key) */
 	uint64_t seq; /* 0: p keeps an fd on it through the exec (one mark
-		       * per fd); else p closed, with close(2) before the
-		       * exec, an fd the pipe(2) event `seq` made */
+		       * per fd); else p closed, before the exec, an fd the
+		       * pipe(2) event `seq` made */
+};
+
+/* A socketpair end p closed before the exec (sorted by seq, then key). */
+struct leak_pair_mark {
+	uint64_t seq; /* the socketpair(2) event that made it */
+	uint64_t key; /* its socket (exec_pair_key) */
 };
 
 struct leak_exec_pipes {
@@ -248,6 +264,8 @@ struct leak_exec_pipes {
 	bool failed;	       /* no memory: every pipe end of the exec is reported */
 	struct leak_pipe_mark *marks; /* sorted by (ino, seq) */
 	size_t n, cap;
+	struct leak_pair_mark *pairs; /* sorted by (seq, key) */
+	size_t npairs, pairs_cap;
 };
 
 void leak_exec_pipes_free(struct fdw_leaks *l)
@@ -255,14 +273,22 @@ void leak_exec_pipes_free(struct fdw_leaks *l)
 	if (!l->exec_pipes)
 		return;
 	free(l->exec_pipes->marks);
+	free(l->exec_pipes->pairs);
 	free(l->exec_pipes);
 	l->exec_pipes = NULL;
 }
 
-/* An fd on an anonymous pipe: its inode, else 0. */
-static uint64_t exec_anon_pipe(const struct fdw_ofd *o)
+#define EXEC_SOCK_KEY (1ull << 63) /* a socket's inode, apart from pipes' */
+
+/* An fd on an anonymous pipe or a socket: its key (a pipe's inode, a
+ * socket's with EXEC_SOCK_KEY), else 0. */
+static uint64_t exec_pair_key(const struct fdw_ofd *o)
 {
-	return o && o->target_ino && S_ISFIFO(fdw_ofd_mode(o)) ? o->ino : 0;
+	if (!o || !o->target_ino || !o->ino)
+		return 0;
+	if (S_ISFIFO(fdw_ofd_mode(o)))
+		return o->ino;
+	return S_ISSOCK(fdw_ofd_mode(o)) ? o->ino | EXEC_SOCK_KEY : 0;
 }
 
 static int exec_pipes_add(struct leak_exec_pipes *x, uint64_t ino, uint64_t seq)
@@ -273,6 +299,14 @@ static int exec_pipes_add(struct leak_exec_pipes *x, uint64_t ino, uint64_t seq)
 	return 0;
 }
 
+static int exec_pairs_add(struct leak_exec_pipes *x, uint64_t seq, uint64_t key)
+{
+	if (FDW_GROW(x->pairs, x->npairs, x->pairs_cap, 16) < 0)
+		return -ENOMEM;
+	x->pairs[x->npairs++] = (struct leak_pair_mark){ .seq = seq, .key = key };
+	return 0;
+}
+
 static int exec_pipes_cmp(const void *a, const void *b)
 {
 	const struct leak_pipe_mark *x = a, *y = b;
@@ -280,6 +314,15 @@ static int exec_pipes_cmp(const void *a, const void *b)
 	if (x->ino != y->ino)
 		return x->ino < y->ino ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int exec_pairs_cmp(const void *a, const void *b)
+{
+	const struct leak_pair_mark *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->key < y->key ? -1 : x->key > y->key;
 }
 
 /* The first mark at or after (ino, seq): an index in [0, n]. */
@@ -297,6 +340,45 @@ static size_t exec_pipes_find(const struct leak_exec_pipes *x, uint64_t ino, uin
 			hi = mid;
 	}
 	return lo;
+}
+
+/* The first closed socketpair end of event `seq`: an index in [0, npairs]. */
+static size_t exec_pairs_find(const struct leak_exec_pipes *x, uint64_t seq)
+{
+	const struct leak_pair_mark key = { .seq = seq, .key = 0 };
+	size_t lo = 0, hi = x->npairs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (exec_pairs_cmp(&x->pairs[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* How many fds p keeps through the exec on `ino` (a key): 0, 1, or 2 for
+ * more. */
+static unsigned int exec_pipes_kept_on(const struct leak_exec_pipes *x, uint64_t ino)
+{
+	size_t k = exec_pipes_find(x, ino, 0);
+
+	if (k >= x->n || x->marks[k].ino != ino || x->marks[k].seq)
+		return 0;
+	return k + 1 < x->n && x->marks[k + 1].ino == ino && !x->marks[k + 1].seq ? 2 : 1;
+}
+
+/* A close by p of one of its fds before the exec `ev`: close(2), or a
+ * close_range(2) whose range held it (CLOSE_RANGE_CLOEXEC closes
+ * nothing, and leaves no history). */
+static bool exec_closed_by(const struct fdw_origin *c, const struct fdw_proc *p,
+			   const struct fdw_event *ev)
+{
+	return c->source == FDW_SRC_EVENT &&
+	       (c->nr == FDW_SYS_CLOSE || c->nr == FDW_SYS_CLOSE_RANGE) && c->pid == p->pid &&
+	       c->seq && c->seq < ev->seq;
 }
 
 /* p's exec `ev` as the pipe rule reads it: its table walked once, at the
@@ -329,7 +411,7 @@ static const struct leak_exec_pipes *exec_pipes_get(struct fdw_leaks *l, struct 
 		 * being told are closed already, those above not yet) */
 		if (fdw_slot_open(s) && !s->cloexec) {
 			x->last = fd;
-			ino = exec_anon_pipe(fdw_slot_ofd(s));
+			ino = exec_pair_key(fdw_slot_ofd(s));
 			if (ino && exec_pipes_add(x, ino, 0) < 0)
 				goto fail;
 		}
@@ -339,21 +421,26 @@ static const struct leak_exec_pipes *exec_pipes_get(struct fdw_leaks *l, struct 
 			const struct fdw_origin *c = h ? fdw_origin_at(h->closed) : NULL;
 			const struct fdw_origin *ho = h ? fdw_origin_at(h->origin) : NULL;
 
-			if (!c || !ho || h->name != FDW_HIST_PIPE || !h->ino || !ho->seq)
+			if (!c || !ho || !h->ino || !ho->seq || !exec_closed_by(c, p, ev))
 				continue;
-			if (c->source == FDW_SRC_EVENT && c->nr == FDW_SYS_CLOSE &&
-			    c->pid == p->pid && c->seq && c->seq < ev->seq &&
-			    exec_pipes_add(x, h->ino, ho->seq) < 0)
+			if (h->name == FDW_HIST_PIPE && exec_pipes_add(x, h->ino, ho->seq) < 0)
+				goto fail;
+			if (h->name == FDW_HIST_SOCKET && ho->nr == FDW_SYS_SOCKETPAIR &&
+			    exec_pairs_add(x, ho->seq, h->ino | EXEC_SOCK_KEY) < 0)
 				goto fail;
 		}
 	}
 	if (x->n)
 		qsort(x->marks, x->n, sizeof(*x->marks), exec_pipes_cmp);
+	if (x->npairs)
+		qsort(x->pairs, x->npairs, sizeof(*x->pairs), exec_pairs_cmp);
 	return x;
 fail:
 	free(x->marks);
+	free(x->pairs);
 	x->marks = NULL;
-	x->n = x->cap = 0;
+	x->pairs = NULL;
+	x->n = x->cap = x->npairs = x->pairs_cap = 0;
 	x->failed = true;
 	return NULL;
 }
@@ -361,24 +448,39 @@ fail:
 static bool exec_pipe_kept(struct fdw_leaks *l, struct fdw_proc *p, const struct fdw_event *ev,
 			   const struct fdw_slot *slot)
 {
-	uint64_t ino = exec_anon_pipe(fdw_slot_ofd(slot));
-	uint64_t made = fdw_slot_origin(slot)->seq;
+	const struct fdw_origin *so = fdw_slot_origin(slot);
+	uint64_t ino = exec_pair_key(fdw_slot_ofd(slot));
+	uint64_t made = so->seq;
 	const struct leak_exec_pipes *x;
+	bool other = false;
 	size_t k;
 
 	if (!ino || !made || !ev->seq)
 		return false;
+	/* a socket: only an end of a socketpair(2) */
+	if ((ino & EXEC_SOCK_KEY) && so->nr != FDW_SYS_SOCKETPAIR)
+		return false;
 	x = exec_pipes_get(l, p, ev);
 	if (!x)
 		return false;
-	/* the only fd p keeps on this pipe: this one */
-	k = exec_pipes_find(x, ino, 0);
-	if (k >= x->n || x->marks[k].ino != ino || x->marks[k].seq ||
-	    (k + 1 < x->n && x->marks[k + 1].ino == ino && !x->marks[k + 1].seq))
+	/* the only fd p keeps on this pipe (this end of the pair): this one */
+	if (exec_pipes_kept_on(x, ino) != 1)
 		return false;
-	/* and p closed an fd the same pipe(2) made */
-	k = exec_pipes_find(x, ino, made);
-	return k < x->n && x->marks[k].ino == ino && x->marks[k].seq == made;
+	if (!(ino & EXEC_SOCK_KEY)) {
+		/* and p closed an fd the same pipe(2) made */
+		k = exec_pipes_find(x, ino, made);
+		return k < x->n && x->marks[k].ino == ino && x->marks[k].seq == made;
+	}
+	/* a socketpair: p closed the other end the same call made, and keeps
+	 * no fd on it */
+	for (k = exec_pairs_find(x, made); k < x->npairs && x->pairs[k].seq == made; k++) {
+		if (x->pairs[k].key == ino)
+			continue; /* a copy of this end */
+		if (exec_pipes_kept_on(x, x->pairs[k].key))
+			return false;
+		other = true;
+	}
+	return other;
 }
 
 /*

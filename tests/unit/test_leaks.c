@@ -1633,6 +1633,141 @@ static void test_exec_pipe_cost(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/* socketpair(2) in `pid`: both ends without close-on-exec, two sockets */
+static void do_socketpair_plain(struct fdw_model *m, uint32_t pid, int a, int b)
+{
+	struct fdw_event ev = sys(pid, files_of(pid), FDW_SYS_SOCKETPAIR, 0, 1 /* AF_UNIX */,
+				  1 /* SOCK_STREAM */, 0);
+
+	ev.nfds = 2;
+	ev.fds[0] = a;
+	ev.fds[1] = b;
+	ev.file = 0xffff888800000000ull + seq * 256;
+	ev.kfiles[0] = ev.file;
+	ev.kfiles[1] = ev.file + 128;
+	ev.ino = 250000 + 2 * seq;
+	ev.aux = 250001 + 2 * seq; /* the second end's own inode */
+	ev.mode = S_IFSOCK;
+	fdw_model_apply(m, &ev);
+}
+
+/*
+ * The socketpair hand-over, the pipe rule's twin: socketpair without
+ * SOCK_CLOEXEC, fork, the child closes sv[0] and execs a program that
+ * keeps sv[1], the parent closes sv[1] and talks over sv[0]. And the pipe
+ * idiom with close_range(2) for the child's close. Still reported, as for
+ * pipes: a child that closed nothing of the pair, one that keeps both
+ * ends (dup2(sv[0], 0); close(sv[0]); sv[1] forgotten), a plain socket,
+ * and a close_range that did not cover the other end.
+ */
+static void test_exec_pair_kept(void)
+{
+	enum {
+		ROOT = 7400,
+		PAIR = 7401,	 /* socketpair; child close(3); exec: kept */
+		PKID = 7402,
+		RANGE = 7403,	 /* pipe; child close_range(3, 3); exec: kept */
+		RKID = 7404,
+		RANGE2 = 7405,	 /* socketpair; child close_range(3, 3) */
+		R2KID = 7406,
+		NOCLOSE = 7410,	 /* socketpair; the child closes nothing: fires 3, 4 */
+		NKID = 7411,
+		BOTH = 7412,	 /* dup2(3, 0); close(3); 4 forgotten: fires 4 */
+		BKID = 7413,
+		MISS = 7414,	 /* pipe; close_range(5, 9) misses 3: fires 3, 4 */
+		MKID = 7415,
+		SOCK = 7416,	 /* two sockets (not a pair); the child closes one */
+		SKID = 7417,
+	};
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_alert *a;
+	struct fdw_model m;
+	double real = 1.9e9;
+	uint64_t excused;
+
+	l = exec_setup(&m, &store, &c, "exec_min_age=2");
+	start(&m, ROOT);
+	spawn(&m, ROOT, PAIR, "pair");
+	spawn(&m, ROOT, RANGE, "range");
+	spawn(&m, ROOT, RANGE2, "range2");
+	spawn(&m, ROOT, NOCLOSE, "noclose");
+	spawn(&m, ROOT, BOTH, "both");
+	spawn(&m, ROOT, MISS, "miss");
+	spawn(&m, ROOT, SOCK, "sock");
+	excused = fdw_leaks_stats(l)->exec_fds_excused;
+
+	do_socketpair_plain(&m, PAIR, 3, 4);
+	do_fork(&m, PAIR, PKID);
+	SYS(&m, PKID, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_exec(&m, PKID, "helper");
+	SYS(&m, PAIR, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 1);
+
+	do_pipe_plain(&m, RANGE, 3, 4);
+	do_fork(&m, RANGE, RKID);
+	SYS(&m, RKID, FDW_SYS_CLOSE_RANGE, 0, 3, 3, 0);
+	do_exec(&m, RKID, "worker");
+	SYS(&m, RANGE, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 2);
+
+	do_socketpair_plain(&m, RANGE2, 3, 4);
+	do_fork(&m, RANGE2, R2KID);
+	SYS(&m, R2KID, FDW_SYS_CLOSE_RANGE, 0, 3, 3, 0);
+	do_exec(&m, R2KID, "helper");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 3);
+
+	do_socketpair_plain(&m, NOCLOSE, 3, 4);
+	do_fork(&m, NOCLOSE, NKID);
+	do_exec(&m, NKID, "helper");
+	SYS(&m, NOCLOSE, FDW_SYS_CLOSE, 0, 4, 0, 0);
+
+	do_socketpair_plain(&m, BOTH, 3, 4);
+	do_fork(&m, BOTH, BKID);
+	SYS(&m, BKID, FDW_SYS_DUP2, 0, 3, 0, 0);
+	SYS(&m, BKID, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_exec(&m, BKID, "helper");
+
+	do_pipe_plain(&m, MISS, 3, 4);
+	do_fork(&m, MISS, MKID);
+	SYS(&m, MKID, FDW_SYS_CLOSE_RANGE, 0, 5, 9, 0);
+	do_exec(&m, MKID, "worker");
+
+	do_socket(&m, SOCK, 3, SOCK_STREAM);
+	do_socket(&m, SOCK, 4, SOCK_STREAM);
+	do_fork(&m, SOCK, SKID);
+	SYS(&m, SKID, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_exec(&m, SKID, "helper");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 3);
+
+	for (int i = 0; i < 4; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, PAIR, PAIR * 10) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, RANGE, RANGE * 10) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, RANGE2, RANGE2 * 10) == NULL);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, NOCLOSE, NOCLOSE * 10);
+	CHECK(a != NULL);
+	if (a)
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 2);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, BOTH, BOTH * 10);
+	CHECK(a != NULL); /* its stdin's peer is its own fd 4 */
+	if (a) {
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+	}
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, MISS, MISS * 10);
+	CHECK(a != NULL);
+	if (a)
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 2);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, SOCK, SOCK * 10);
+	CHECK(a != NULL);
+	if (a)
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 4);
+	leaks_teardown(l, &m, &store);
+}
+
 /* The inode the model has for fd `fd` of `pid` (0: none). */
 static uint64_t ino_of(struct fdw_model *m, uint32_t pid, int fd)
 {
@@ -2483,6 +2618,7 @@ int main(void)
 	test_exec_pipe_kept_hang();
 	test_exec_pipe_kept_cloexec();
 	test_exec_pipe_cost();
+	test_exec_pair_kept();
 	test_detector_interface();
 	test_races();
 	test_races_preclose();
