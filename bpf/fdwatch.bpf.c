@@ -1147,13 +1147,14 @@ static __always_inline __u32 userns_top_owner(struct user_namespace *ns)
  * Read here because a program can drop to its caller's uid moments after
  * its exec, and a later look at /proc could not tell what it did before.
  */
-static __always_inline __u32 exec_owner(struct task_struct *p)
+static __always_inline __u32 exec_owner(struct task_struct *p, __u32 *gid)
 {
 	const struct cred *c = p->cred;
 	struct mm_struct *mm = p->mm;
 	unsigned long mmflags = 0;
 	__u32 uid;
 
+	*gid = FDW_EXEC_OWNER_ANY_GID;
 	if (!c || !mm)
 		return FDW_EXEC_OWNER_NOBODY;
 	/* mm->flags: an unsigned long, or (6.18) a bitmap whose first word
@@ -1176,13 +1177,21 @@ static __always_inline __u32 exec_owner(struct task_struct *p)
 	 * when it holds a capability (sys/pidinfo.c fdw_pid_owner_read) */
 	if (c->egid.val != c->gid.val || c->sgid.val != c->gid.val || c->fsgid.val != c->gid.val)
 		return FDW_EXEC_OWNER_NOBODY;
+	if (c->gid.val >= FDW_EXEC_OWNER_NOBODY)
+		return FDW_EXEC_OWNER_NOBODY; /* not told apart from the sentinels */
 	if (uid) {
 		__u64 prm = 0; /* kernel_cap_t: one u64 (6.3+) or two u32, 8 bytes */
 
 		if (bpf_probe_read_kernel(&prm, sizeof(prm), &c->cap_permitted) || prm)
 			return FDW_EXEC_OWNER_NOBODY;
 	}
-	return (mmflags & 3) == 1 /* SUID_DUMP_USER */ ? uid : FDW_EXEC_OWNER_NOBODY;
+	if ((mmflags & 3) != 1 /* SUID_DUMP_USER */)
+		return FDW_EXEC_OWNER_NOBODY;
+	/* and only to a user of that gid too (ptrace_may_access compares the
+	 * caller's gid with the real, effective and saved gids): a setgid
+	 * program, User=alice Group=shadow, is not alice's for alice's gid */
+	*gid = c->gid.val;
+	return uid;
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -1190,6 +1199,7 @@ int BPF_PROG(task_exec, struct task_struct *p, pid_t old_pid)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct fdw_task_event *e;
+	__u32 gid;
 
 	if ((pid_tgid >> 32) == self_tgid)
 		return 0;
@@ -1200,10 +1210,10 @@ int BPF_PROG(task_exec, struct task_struct *p, pid_t old_pid)
 	e->jiffies = bpf_jiffies64();
 	e->hz = CONFIG_HZ;
 	e->child_pid = old_pid;
-	e->child_tid = exec_owner(p);
+	e->child_tid = exec_owner(p, &gid);
 	e->hdr.flags |= FDW_F_OWNER;
 	e->child_files = 0;
-	e->exit_code = 0;
+	e->exit_code = (__s32)gid;
 	task_comm(e, p);
 	task_identity(e, p, true);
 	submit(e, sizeof(*e));

@@ -174,8 +174,12 @@ enum {
 			       * effective, saved and fs uids are that uid, its gids
 			       * one gid, it holds no capability and it is dumpable;
 			       * in a user namespace, the uid owning its outermost
-			       * one; else FDW_EXEC_OWNER_NOBODY */
+			       * one; else FDW_EXEC_OWNER_NOBODY. exit_code is
+			       * the gid the owner needs too (its real, effective
+			       * and saved gid), FDW_EXEC_OWNER_ANY_GID when any
+			       * will do (a namespace's owner, nobody's) */
 #define FDW_EXEC_OWNER_NOBODY 0xfffffffeu /* daemon/sys/pidinfo.h FDW_OWNER_MIXED */
+#define FDW_EXEC_OWNER_ANY_GID 0xffffffffu /* daemon/sys/pidinfo.h FDW_OWNER_GID_ANY */
 
 #define FDW_COMM_LEN 16
 #define FDW_STACK_DEPTH 32 /* user frames kept per captured stack */
@@ -318,7 +322,7 @@ struct fdw_task_event {
 	__u32 child_pid;  /* fork: new task's tgid; exec: old tid (see de_thread) */
 	__u32 child_tid;  /* fork: new task's tid; exec with FDW_F_OWNER: its owner */
 	__u64 child_files;/* fork: the new task's files_struct */
-	__s32 exit_code;  /* exit */
+	__s32 exit_code;  /* exit; exec with FDW_F_OWNER: its owner's gid */
 	__u32 hz;	  /* the kernel's CONFIG_HZ (0 if unknown) */
 	__u64 jiffies;	  /* jiffies beside hdr.ts (CLOCK_MONOTONIC): lets the daemon
 			   * convert FDW_F_JIFFIES stamps */

@@ -479,8 +479,10 @@ struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind
 		}
 		if (proc->comm && *proc->comm)
 			snprintf(a->comm, sizeof(a->comm), "%s", proc->comm);
-		if (proc->uid != FDW_OWNER_UNKNOWN)
+		if (proc->uid != FDW_OWNER_UNKNOWN) {
 			a->uid = proc->uid;
+			a->gid = proc->gid;
+		}
 		s->dirty = true;
 		if (s->on_change)
 			s->on_change(s->userdata, a, true);
@@ -513,6 +515,7 @@ struct fdw_alert *fdw_alerts_fire(struct fdw_alerts *s, enum fdw_alert_kind kind
 	a->start_time = proc->start_time;
 	snprintf(a->comm, sizeof(a->comm), "%s", proc->comm ? proc->comm : "");
 	a->uid = proc->uid;
+	a->gid = proc->gid;
 	a->fired_at = a->last_seen = now;
 	a->eta_s = -1;
 	a->evidence = evidence ? evidence : json_object();
@@ -605,6 +608,16 @@ static json_t *alert_json(const struct fdw_alert *a, bool internal)
 	}
 	if (a->uid < FDW_OWNER_MIXED &&
 	    json_object_set_new(o, "uid", json_integer((json_int_t)a->uid)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	/* the gid the owner must have too; none: any gid (the owner of a
+	 * user namespace). The saved file says -1 for any: a file without
+	 * it (an older daemon's) keeps its alerts root's */
+	if (a->uid < FDW_OWNER_MIXED && (internal || a->gid != FDW_OWNER_GID_ANY) &&
+	    json_object_set_new(o, "gid", json_integer(a->gid == FDW_OWNER_GID_ANY
+								? -1
+								: (json_int_t)a->gid)) < 0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -1031,6 +1044,17 @@ static struct fdw_alert *alert_from_json(const json_t *o)
 			 json_integer_value(json_object_get(o, "uid")) < (json_int_t)FDW_OWNER_MIXED
 		 ? (uint32_t)json_integer_value(json_object_get(o, "uid"))
 		 : FDW_OWNER_UNKNOWN;
+	{
+		const json_t *g = json_object_get(o, "gid");
+		json_int_t gv = json_is_integer(g) ? json_integer_value(g) : -2;
+
+		if (gv == -1 || (gv >= 0 && gv < (json_int_t)FDW_OWNER_MIXED))
+			a->gid = gv == -1 ? FDW_OWNER_GID_ANY : (uint32_t)gv;
+		else
+			a->uid = FDW_OWNER_UNKNOWN; /* no gid saved: root's */
+		if (a->uid == FDW_OWNER_UNKNOWN)
+			a->gid = FDW_OWNER_GID_ANY;
+	}
 	a->fired_at = num(o, "fired_at", 0);
 	a->resolved_at = num(o, "resolved_at", 0);
 	a->last_seen = num(o, "last_seen", a->fired_at);

@@ -75,6 +75,8 @@ struct fdw_alert {
 	/* the process's owner (sys/pidinfo.h's fdw_pid_owner_read): who besides
 	 * root and group fdwatch may see the alert; FDW_OWNER_UNKNOWN: nobody */
 	uint32_t uid;
+	/* ... and the gid that user must have too (FDW_OWNER_GID_ANY: any) */
+	uint32_t gid;
 	double fired_at;	/* seconds since the epoch */
 	double resolved_at;	/* 0 while firing */
 	double last_seen;	/* last time a detector confirmed the condition */
@@ -233,6 +235,7 @@ struct fdw_alert_proc {
 	double start_time;
 	const char *comm;
 	uint32_t uid; /* its owner, FDW_OWNER_UNKNOWN (sys/pidinfo.h) when not known */
+	uint32_t gid; /* the gid its owner needs (FDW_OWNER_GID_ANY: any) */
 };
 
 /*

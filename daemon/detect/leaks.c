@@ -147,12 +147,13 @@ struct fdw_alert *leak_alert_fire(struct fdw_leaks *l, struct leak_alert *la,
 		.start_time = st->start_time,
 		.comm = p->comm,
 		.uid = FDW_OWNER_UNKNOWN,
+		.gid = FDW_OWNER_GID_ANY,
 	};
 	struct fdw_alert *a;
 
 	/* one /proc read per fire or refresh (a tick's work, not an event's) */
 	if (l->ops.read_owner)
-		(void)l->ops.read_owner(l->ops.userdata, st->pid, &ap.uid);
+		(void)l->ops.read_owner(l->ops.userdata, st->pid, &ap.uid, &ap.gid);
 	a = fdw_alerts_fire(l->alerts, kind, &ap, now_real, summary, evidence);
 
 	if (a)
@@ -415,9 +416,9 @@ static int sys_read_unit(void *root, uint32_t pid, char *buf, size_t len)
 	return fdw_pid_unit(root, pid, buf, len);
 }
 
-static int sys_read_owner(void *root, uint32_t pid, uint32_t *uid)
+static int sys_read_owner(void *root, uint32_t pid, uint32_t *uid, uint32_t *gid)
 {
-	return fdw_pid_owner_read(root, pid, uid);
+	return fdw_pid_owner_read(root, pid, uid, gid);
 }
 
 static int sys_read_exe(void *root, uint32_t pid, char *buf, size_t len)

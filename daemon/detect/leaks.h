@@ -245,8 +245,9 @@ struct fdw_leak_ops {
 	/* systemd unit from /proc/PID/cgroup ("" when none) */
 	int (*read_unit)(void *userdata, uint32_t pid, char *buf, size_t len);
 	/* the process's owner (sys/pidinfo.h fdw_pid_owner_read), stored in
-	 * its alerts for access control; optional (NULL: owner unknown) */
-	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid);
+	 * its alerts for access control, with the gid it needs; optional
+	 * (NULL: owner unknown) */
+	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid, uint32_t *gid);
 	/* the base name of the program it runs (sys/pidinfo.h
 	 * fdw_pid_exe_name); optional (NULL: only commands are matched) */
 	int (*read_exe)(void *userdata, uint32_t pid, char *buf, size_t len);

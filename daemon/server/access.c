@@ -47,6 +47,7 @@
 
 struct owner {
 	uint32_t uid;	    /* FDW_OWNER_UNKNOWN: to be read from /proc */
+	uint32_t gid;	    /* the gid a client of uid `uid` needs (FDW_OWNER_GID_ANY) */
 	uint64_t since_seq; /* events from this seq on are this incarnation's */
 	uint64_t exec_seq;  /* an exec at this seq, owner not re-read yet; 0: none */
 	uint64_t read_ns;   /* CLOCK_MONOTONIC of the last /proc read; 0: never */
@@ -54,10 +55,11 @@ struct owner {
 };
 
 /* The owner of a process that is gone, for an event at `seq`. */
-static uint32_t owner_gone(const struct owner *o, uint64_t seq)
+static uint32_t owner_gone(const struct owner *o, uint64_t seq, uint32_t *gid)
 {
 	if (seq == UINT64_MAX || (o->exec_seq && seq >= o->exec_seq))
 		return FDW_OWNER_UNKNOWN;
+	*gid = o->gid;
 	return o->uid;
 }
 
@@ -103,11 +105,12 @@ void srv_access_classify(struct client *c, uv_os_fd_t fd)
 
 /* ---- process owners ------------------------------------------------------- */
 
-static int read_owner(const struct fdw_server *s, uint32_t pid, uint32_t *uid)
+static int read_owner(const struct fdw_server *s, uint32_t pid, uint32_t *uid, uint32_t *gid)
 {
+	*gid = FDW_OWNER_GID_ANY; /* a test's reader may know no gid */
 	if (s->deps.read_owner)
-		return s->deps.read_owner(s->deps.owner_userdata, pid, uid);
-	return fdw_pid_owner_read(NULL, pid, uid);
+		return s->deps.read_owner(s->deps.owner_userdata, pid, uid, gid);
+	return fdw_pid_owner_read(NULL, pid, uid, gid);
 }
 
 /* Forget the owners of processes the model no longer has (they exited):
@@ -157,6 +160,7 @@ static struct owner *owner_entry(struct fdw_server *s, uint32_t pid, uint64_t si
 	if (!o)
 		goto refused;
 	o->uid = FDW_OWNER_UNKNOWN;
+	o->gid = FDW_OWNER_GID_ANY;
 	o->since_seq = since;
 	if (fdw_hashmap_put(&s->owners, pid, o) < 0) {
 		free(o);
@@ -172,14 +176,15 @@ refused:
 void srv_access_learn(struct fdw_server *s, uint32_t pid)
 {
 	struct owner *o;
-	uint32_t uid;
+	uint32_t uid, gid;
 
-	if (fdw_hashmap_get(&s->owners, pid) || read_owner(s, pid, &uid) < 0)
+	if (fdw_hashmap_get(&s->owners, pid) || read_owner(s, pid, &uid, &gid) < 0)
 		return;
 	o = owner_entry(s, pid, s->owners_floor);
 	if (!o)
 		return;
 	o->uid = uid;
+	o->gid = gid;
 	o->read_ns = fdw_now_mono();
 }
 
@@ -225,6 +230,7 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 			return;
 		*child = (struct owner){
 			.uid = parent && !parent->exec_seq ? parent->uid : FDW_OWNER_UNKNOWN,
+			.gid = parent && !parent->exec_seq ? parent->gid : FDW_OWNER_GID_ANY,
 			.since_seq = e->seq,
 			.read_ns = parent && !parent->exec_seq ? parent->read_ns : 0,
 		};
@@ -234,9 +240,10 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 			/* the probe read the new program's owner at its exec:
 			 * from the exec on it is that one's (a later setuid()
 			 * is noticed by the next read, as always) */
-			uint32_t uid = e->u.task.child_tid == FDW_EXEC_OWNER_NOBODY
-					       ? FDW_OWNER_MIXED
-					       : e->u.task.child_tid;
+			bool nobody = e->u.task.child_tid == FDW_EXEC_OWNER_NOBODY;
+			uint32_t uid = nobody ? FDW_OWNER_MIXED : e->u.task.child_tid;
+			/* its gid rides in exit_code (include/fdwatch_event.h) */
+			uint32_t gid = nobody ? FDW_OWNER_GID_ANY : (uint32_t)e->u.task.exit_code;
 
 			child = fdw_hashmap_get(&s->owners, e->pid);
 			if (!child) {
@@ -244,10 +251,11 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 				if (!child)
 					return;
 				child->since_seq = e->seq;
-			} else if (child->uid != uid || child->exec_seq) {
+			} else if (child->uid != uid || child->gid != gid || child->exec_seq) {
 				child->since_seq = e->seq;
 			}
 			child->uid = uid;
+			child->gid = gid;
 			child->exec_seq = 0;
 			child->gone = false;
 			child->read_ns = fdw_now_mono();
@@ -273,23 +281,28 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
  * The owner of `pid` for an event with sequence number `seq` (UINT64_MAX:
  * the process as it is now). FDW_OWNER_UNKNOWN when it cannot be known.
  */
-uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq)
+uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq, uint32_t *gidp)
 {
 	uint64_t now = fdw_now_mono();
 	struct owner *o = fdw_hashmap_get(&s->owners, pid);
 	bool known = o && o->uid != FDW_OWNER_UNKNOWN;
-	uint32_t uid;
+	uint32_t uid, gid, dummy;
 	int r;
 
+	if (!gidp)
+		gidp = &dummy;
+	*gidp = FDW_OWNER_GID_ANY;
 	if (o && seq < o->since_seq)
 		return FDW_OWNER_UNKNOWN; /* an earlier process with this pid */
 	if (o && o->gone)
-		return owner_gone(o, seq);
-	if (known && !o->exec_seq && now - o->read_ns < OWNER_TTL_NS)
+		return owner_gone(o, seq, gidp);
+	if (known && ((!o->exec_seq && now - o->read_ns < OWNER_TTL_NS) ||
+		      (o->exec_seq && seq < o->exec_seq))) {
+		/* fresh, or before its exec it was still the old program */
+		*gidp = o->gid;
 		return o->uid;
-	if (known && o->exec_seq && seq < o->exec_seq)
-		return o->uid; /* before its exec it was still the old program */
-	r = read_owner(s, pid, &uid);
+	}
+	r = read_owner(s, pid, &uid, &gid);
 	if (!o) {
 		/* a process whose fork we did not see and that was not there
 		 * when the owners were learnt: what it did before this look
@@ -298,25 +311,34 @@ uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq)
 		uint64_t since = s->last_seq + 1;
 
 		o = owner_entry(s, pid, since);
-		if (!o)
-			return r == 0 && seq >= since ? uid : FDW_OWNER_UNKNOWN;
+		if (!o) {
+			if (r < 0 || seq < since)
+				return FDW_OWNER_UNKNOWN;
+			*gidp = gid;
+			return uid;
+		}
 	}
 	if (r < 0) {
 		/* gone (or unreadable): not read again until its pid is reused */
 		o->gone = true;
-		return owner_gone(o, seq);
+		return owner_gone(o, seq, gidp);
 	}
 	if (o->exec_seq) {
-		if (uid != o->uid)
+		if (uid != o->uid || gid != o->gid)
 			o->since_seq = o->exec_seq; /* another identity from the exec on */
 		o->exec_seq = 0;
-	} else if (o->uid != FDW_OWNER_UNKNOWN && uid != o->uid) {
-		/* changed without an exec (setuid()): since when, we do not know */
+	} else if (o->uid != FDW_OWNER_UNKNOWN && (uid != o->uid || gid != o->gid)) {
+		/* changed without an exec (setuid(), setgid()): since when,
+		 * we do not know */
 		o->since_seq = s->last_seq + 1;
 	}
 	o->uid = uid;
+	o->gid = gid;
 	o->read_ns = now;
-	return seq < o->since_seq ? FDW_OWNER_UNKNOWN : uid;
+	if (seq < o->since_seq)
+		return FDW_OWNER_UNKNOWN;
+	*gidp = gid;
+	return uid;
 }
 
 void srv_access_free(struct fdw_server *s)
@@ -331,26 +353,40 @@ void srv_access_free(struct fdw_server *s)
 
 /* ---- the one test --------------------------------------------------------- */
 
-bool srv_client_sees_uid(const struct client *c, uint32_t uid)
+bool srv_client_sees_owner(const struct client *c, uint32_t uid, uint32_t gid)
 {
-	return c->privileged || (uid < FDW_OWNER_MIXED && uid == (uint32_t)c->uid);
+	if (c->privileged)
+		return true;
+	/* the kernel's ptrace_may_access(PTRACE_MODE_READ_FSCREDS): the
+	 * caller's uid is the process's uids, and its gid (only the one
+	 * SO_PEERCRED gives, never a supplementary group) the process's gids */
+	return uid < FDW_OWNER_MIXED && uid == (uint32_t)c->uid &&
+	       (gid == FDW_OWNER_GID_ANY || gid == (uint32_t)c->gid);
 }
 
 bool srv_client_sees_pid(struct client *c, uint32_t pid, uint64_t seq)
 {
+	uint32_t uid, gid;
+
 	if (c->privileged)
 		return true;
-	return srv_client_sees_uid(c, srv_owner_of(c->srv, pid, seq));
+	uid = srv_owner_of(c->srv, pid, seq, &gid);
+	return srv_client_sees_owner(c, uid, gid);
 }
 
 bool srv_client_sees_alert(const struct client *c, const json_t *alert)
 {
 	const json_t *uid = json_object_get(alert, "uid");
+	const json_t *gid = json_object_get(alert, "gid");
 
 	if (c->privileged)
 		return true;
+	/* no "gid": any gid of that uid (alerts.c) */
+	if (gid && !(json_is_integer(gid) && json_integer_value(gid) >= 0))
+		return false;
 	return json_is_integer(uid) && json_integer_value(uid) >= 0 &&
-	       srv_client_sees_uid(c, (uint32_t)json_integer_value(uid));
+	       srv_client_sees_owner(c, (uint32_t)json_integer_value(uid),
+				     gid ? (uint32_t)json_integer_value(gid) : FDW_OWNER_GID_ANY);
 }
 
 json_t *srv_filter_alerts(const struct client *c, json_t *doc)

@@ -289,10 +289,12 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
  * process there when the daemon became ready). No-op when known. */
 void srv_access_learn(struct fdw_server *s, uint32_t pid);
 /* The owner of `pid` at event `seq` (UINT64_MAX: now); FDW_OWNER_UNKNOWN
- * (sys/pidinfo.h) when unknown. May read /proc/PID/status once. */
-uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq);
-/* May `c` see what a process of `uid` owns? */
-bool srv_client_sees_uid(const struct client *c, uint32_t uid);
+ * (sys/pidinfo.h) when unknown. *gid (NULL: not wanted): the gid a client
+ * of that uid needs too, FDW_OWNER_GID_ANY for any. May read
+ * /proc/PID/status once. */
+uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq, uint32_t *gid);
+/* May `c` see what a process of `uid` and `gid` (srv_owner_of) owns? */
+bool srv_client_sees_owner(const struct client *c, uint32_t uid, uint32_t gid);
 /* May `c` see process `pid` (at event `seq`; UINT64_MAX: as it is now)?
  * Every route that names a process or shows its data asks this. */
 bool srv_client_sees_pid(struct client *c, uint32_t pid, uint64_t seq);

@@ -177,7 +177,7 @@ static void own_figures(struct client *c, uint64_t *procs, uint64_t *fds, uint64
 	for (size_t i = 0; deps->alerts && i < deps->alerts->n; i++) {
 		const struct fdw_alert *a = deps->alerts->v[i];
 
-		*firing += a->state == FDW_ALERT_FIRING && srv_client_sees_uid(c, a->uid);
+		*firing += a->state == FDW_ALERT_FIRING && srv_client_sees_owner(c, a->uid, a->gid);
 	}
 }
 
@@ -548,7 +548,7 @@ static const struct route *route_find(const char *path, size_t plen)
  * accounts' processes (services, root's) are named in the metrics. */
 static bool system_process(void *userdata, uint32_t pid)
 {
-	return srv_owner_of(userdata, pid, UINT64_MAX) <= FDW_METRICS_SYSTEM_UID_MAX;
+	return srv_owner_of(userdata, pid, UINT64_MAX, NULL) <= FDW_METRICS_SYSTEM_UID_MAX;
 }
 
 /* GET /metrics: the exposition text; "/" a hint; nothing else. */

@@ -56,8 +56,9 @@ struct fdw_server_deps {
 	 * fdw_mono_to_real() (tests pin it to compare exact values) */
 	double (*realtime)(uint64_t mono_ns);
 	/* a process's owner (sys/pidinfo.h fdw_pid_owner_read), for access
-	 * control; NULL: read from /proc (tests pin it) */
-	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid);
+	 * control, with the gid a client of that uid needs (*gid is
+	 * FDW_OWNER_GID_ANY when not set); NULL: read from /proc (tests pin it) */
+	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid, uint32_t *gid);
 	void *owner_userdata;
 };
 

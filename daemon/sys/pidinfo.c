@@ -382,12 +382,35 @@ out:
 	return r;
 }
 
-int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner)
+/* The first (real) id of the `key` line ("\nGid:"); -EBADMSG when it has
+ * none or one the API cannot hold apart from its sentinels. */
+static int first_id(const char *buf, const char *key, uint32_t *id)
+{
+	const char *p = strstr(buf, key);
+	unsigned long long v;
+	char *end;
+
+	if (!p)
+		return -EBADMSG;
+	p += strlen(key);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -EBADMSG;
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	if (errno || end == p || v >= FDW_OWNER_MIXED)
+		return -EBADMSG;
+	*id = (uint32_t)v;
+	return 0;
+}
+
+int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner, uint32_t *gid)
 {
 	static const char key[] = "\nUid:";
 	char buf[4096], *p, *end;
 	unsigned long long u[4];
-	uint32_t nsowner = 0;
+	uint32_t nsowner = 0, pgid = FDW_OWNER_GID_ANY;
 	uid_t file_uid;
 	int r;
 
@@ -421,20 +444,36 @@ int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner)
 	 * lacks (ambient capabilities of a service, say): nobody's either */
 	if (*owner != FDW_OWNER_MIXED && (!same_ids(buf, "\nGid:") || (u[0] && has_caps(buf))))
 		*owner = FDW_OWNER_MIXED;
+	/* and to a user whose uid matches only when the user's gid is the
+	 * process's (ptrace_may_access compares the gids like the uids): a
+	 * service with User=alice Group=shadow is not alice's for a client
+	 * whose gid is alice's. The gid of a process that is nobody's, or
+	 * the owner's of a user namespace, plays no part: any */
+	if (*owner == FDW_OWNER_MIXED || first_id(buf, "\nGid:", &pgid) < 0) {
+		*owner = FDW_OWNER_MIXED;
+		pgid = FDW_OWNER_GID_ANY;
+	}
 	/* in a user namespace below the daemon's, the process is the owner's
 	 * of its outermost one (userns_owner), whatever its uids, gids and
 	 * capabilities; a namespace not known is nobody's */
 	r = userns_owner(root, pid, &nsowner);
-	if (r < 0)
+	if (r < 0) {
 		*owner = FDW_OWNER_MIXED;
-	else if (r == 0)
+		pgid = FDW_OWNER_GID_ANY;
+	} else if (r == 0) {
 		/* unless it is not dumpable with its mm the initial
 		 * namespace's (uids changed since an exec done there,
 		 * would_dump() of a program it could not read): the kernel
 		 * wants CAP_SYS_PTRACE there too. Its /proc files are then
 		 * root's (task_dump_owner), as they are when the namespace
-		 * of its mm maps no root: nobody's, to be safe */
+		 * of its mm maps no root: nobody's, to be safe. The owner of
+		 * the namespace holds CAP_SYS_PTRACE in it (ptrace_has_cap),
+		 * whatever its gid and the process's: any gid */
 		*owner = file_uid == 0 && nsowner != 0 ? FDW_OWNER_MIXED : nsowner;
+		pgid = FDW_OWNER_GID_ANY;
+	}
+	if (gid)
+		*gid = pgid;
 	return 0;
 }
 

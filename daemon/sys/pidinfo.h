@@ -65,7 +65,13 @@ int fdw_pid_nofile_limit(const char *root, uint32_t pid, uint64_t *soft, uint64_
  * other is refused (FDW_OWNER_MIXED when that cannot be read). */
 #define FDW_OWNER_MIXED ((uint32_t)-2)
 #define FDW_OWNER_UNKNOWN ((uint32_t)-1)
-int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner);
+/* *gid (NULL: not wanted): the gid a client of uid *owner must have too
+ * (its SO_PEERCRED gid; supplementary groups play no part, as in the
+ * kernel's ptrace_may_access): the process's real, effective and saved
+ * gid, one gid. FDW_OWNER_GID_ANY when any gid will do (the owner of a
+ * user namespace, by its capability) or when *owner is FDW_OWNER_MIXED. */
+#define FDW_OWNER_GID_ANY ((uint32_t)-1)
+int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner, uint32_t *gid);
 
 /*
  * The systemd unit of a process from ROOT/PID/cgroup (the cgroup v2 line,

@@ -34,8 +34,9 @@ static struct fx F;
 static struct fdw_server *S;
 static char sock_path[108];
 
-static int fake_owner(void *u, uint32_t pid, uint32_t *uid)
+static int fake_owner(void *u, uint32_t pid, uint32_t *uid, uint32_t *gid)
 {
+	(void)gid; /* any gid of the uid */
 	*uid = pid % 2 ? 1000 : 0;
 	return pid < 100 ? 0 : -ESRCH;
 }

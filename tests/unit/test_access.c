@@ -20,13 +20,17 @@
 
 /* the kernel's view, as the test sets it: owner[pid], 0 meaning gone */
 static uint32_t owner_now[1024];
+/* ... and the gid a client needs, gid_now[pid] (0: any gid) */
+static uint32_t gid_now[1024];
 
-static int fake_owner(void *u, uint32_t pid, uint32_t *uid)
+static int fake_owner(void *u, uint32_t pid, uint32_t *uid, uint32_t *gid)
 {
 	(void)u;
 	if (pid >= 1024 || !owner_now[pid])
 		return -ESRCH;
 	*uid = owner_now[pid] == 9999 ? 0 : owner_now[pid];
+	if (gid_now[pid])
+		*gid = gid_now[pid];
 	return 0;
 }
 
@@ -62,75 +66,75 @@ static void test_owners(void)
 	owner_now[10] = 1000;
 	srv_access_learn(s, 10);
 	note(s, 1, FDW_REC_SYSCALL, 10, 0);
-	CHECK_EQ(srv_owner_of(s, 10, 1), 1000);
+	CHECK_EQ(srv_owner_of(s, 10, 1, NULL), 1000);
 	/* its child: the parent's owner from the fork on, not before */
 	note(s, 5, FDW_REC_FORK, 10, 11);
 	owner_now[11] = 1000;
-	CHECK_EQ(srv_owner_of(s, 11, 6), 1000);
-	CHECK_EQ(srv_owner_of(s, 11, 4), FDW_OWNER_UNKNOWN);
+	CHECK_EQ(srv_owner_of(s, 11, 6, NULL), 1000);
+	CHECK_EQ(srv_owner_of(s, 11, 4, NULL), FDW_OWNER_UNKNOWN);
 
 	/* the child execs a setuid program: after the exec it is root's,
 	 * before it the user's */
 	note(s, 8, FDW_REC_EXEC, 11, 0);
 	owner_now[11] = ROOT;
-	CHECK_EQ(srv_owner_of(s, 11, 9), 0);
-	CHECK_EQ(srv_owner_of(s, 11, 7), FDW_OWNER_UNKNOWN); /* identity changed at 8 */
-	CHECK_EQ(srv_owner_of(s, 11, UINT64_MAX), 0);
+	CHECK_EQ(srv_owner_of(s, 11, 9, NULL), 0);
+	CHECK_EQ(srv_owner_of(s, 11, 7, NULL), FDW_OWNER_UNKNOWN); /* identity changed at 8 */
+	CHECK_EQ(srv_owner_of(s, 11, UINT64_MAX, NULL), 0);
 
 	/* an exec that keeps the owner keeps the history visible */
 	note(s, 10, FDW_REC_FORK, 10, 12);
 	note(s, 12, FDW_REC_EXEC, 12, 0);
 	owner_now[12] = 1000;
-	CHECK_EQ(srv_owner_of(s, 12, 11), 1000);
-	CHECK_EQ(srv_owner_of(s, 12, 13), 1000);
+	CHECK_EQ(srv_owner_of(s, 12, 11, NULL), 1000);
+	CHECK_EQ(srv_owner_of(s, 12, 13, NULL), 1000);
 
 	/* gone after an exec nobody looked at: what it did after it is nobody's */
 	note(s, 14, FDW_REC_FORK, 10, 13);
 	note(s, 15, FDW_REC_EXEC, 13, 0);
 	owner_now[13] = 0;
-	CHECK_EQ(srv_owner_of(s, 13, 16), FDW_OWNER_UNKNOWN);
-	CHECK_EQ(srv_owner_of(s, 13, 14), 1000); /* before the exec: the parent's user's */
-	CHECK_EQ(srv_owner_of(s, 13, UINT64_MAX), FDW_OWNER_UNKNOWN);
+	CHECK_EQ(srv_owner_of(s, 13, 16, NULL), FDW_OWNER_UNKNOWN);
+	CHECK_EQ(srv_owner_of(s, 13, 14, NULL), 1000); /* before the exec: the parent's user's */
+	CHECK_EQ(srv_owner_of(s, 13, UINT64_MAX, NULL), FDW_OWNER_UNKNOWN);
 
 	/* pid 12 exits and root's process 20 forks a new pid 12: the old
 	 * process's events stay the user's, the new one's are root's */
 	owner_now[20] = ROOT;
-	CHECK_EQ(srv_owner_of(s, 20, 17), 0);
+	CHECK_EQ(srv_owner_of(s, 20, 17, NULL), 0);
 	note(s, 18, FDW_REC_FORK, 20, 12);
 	owner_now[12] = ROOT;
-	CHECK_EQ(srv_owner_of(s, 12, 19), 0);
-	CHECK_EQ(srv_owner_of(s, 12, 13), FDW_OWNER_UNKNOWN); /* an earlier pid 12 */
+	CHECK_EQ(srv_owner_of(s, 12, 19, NULL), 0);
+	CHECK_EQ(srv_owner_of(s, 12, 13, NULL), FDW_OWNER_UNKNOWN); /* an earlier pid 12 */
 
 	/* a thread is no new process */
 	note(s, 20, FDW_REC_FORK, 10, 10);
-	CHECK_EQ(srv_owner_of(s, 10, 21), 1000);
+	CHECK_EQ(srv_owner_of(s, 10, 21, NULL), 1000);
 
 	/* never seen and gone: nobody's, and not read again */
-	CHECK_EQ(srv_owner_of(s, 500, 3), FDW_OWNER_UNKNOWN);
+	CHECK_EQ(srv_owner_of(s, 500, 3, NULL), FDW_OWNER_UNKNOWN);
 	owner_now[500] = 1000; /* a new process took the pid, its fork unseen */
-	CHECK_EQ(srv_owner_of(s, 500, 3), FDW_OWNER_UNKNOWN);
+	CHECK_EQ(srv_owner_of(s, 500, 3, NULL), FDW_OWNER_UNKNOWN);
 	/* until its pid's fork is seen */
 	note(s, 30, FDW_REC_FORK, 10, 500);
-	CHECK_EQ(srv_owner_of(s, 500, 31), 1000);
+	CHECK_EQ(srv_owner_of(s, 500, 31, NULL), 1000);
 
 	/* seen first by a lookup (its fork unseen): what it did before the
 	 * look may have been done as someone else (setuid() is no event) */
 	owner_now[700] = 1000;
 	note(s, 50, FDW_REC_SYSCALL, 700, 0);
-	CHECK_EQ(srv_owner_of(s, 700, 50), FDW_OWNER_UNKNOWN);
+	CHECK_EQ(srv_owner_of(s, 700, 50, NULL), FDW_OWNER_UNKNOWN);
 	note(s, 52, FDW_REC_SYSCALL, 700, 0);
-	CHECK_EQ(srv_owner_of(s, 700, 52), 1000);
+	CHECK_EQ(srv_owner_of(s, 700, 52, NULL), 1000);
 
 	/* an exec of a pid never seen: nothing before it is attributed */
 	note(s, 60, FDW_REC_SYSCALL, 701, 0);
 	note(s, 61, FDW_REC_EXEC, 701, 0);
 	owner_now[701] = 1000;
-	CHECK_EQ(srv_owner_of(s, 701, 62), 1000);
-	CHECK_EQ(srv_owner_of(s, 701, 60), FDW_OWNER_UNKNOWN);
+	CHECK_EQ(srv_owner_of(s, 701, 62, NULL), 1000);
+	CHECK_EQ(srv_owner_of(s, 701, 60, NULL), FDW_OWNER_UNKNOWN);
 
 	/* read once, then cached */
 	owner_now[600] = 1000;
-	CHECK_EQ(srv_owner_of(s, 600, UINT64_MAX), 1000);
+	CHECK_EQ(srv_owner_of(s, 600, UINT64_MAX, NULL), 1000);
 
 	/* an exec whose record carries the owner (FDW_F_OWNER): root's
 	 * process 20 forks 800, which execs a program that opens a secret
@@ -148,12 +152,12 @@ static void test_owners(void)
 	}
 	note(s, 72, FDW_REC_SYSCALL, 800, 0); /* the open, as root */
 	owner_now[800] = 1000;		      /* dropped */
-	CHECK_EQ(srv_owner_of(s, 800, 72), 0);
+	CHECK_EQ(srv_owner_of(s, 800, 72, NULL), 0);
 	/* a user's exec of a setuid program: nobody's from the record on,
 	 * without a /proc read (that would see the uids after its drop) */
 	note(s, 80, FDW_REC_FORK, 10, 801);
 	owner_now[801] = 1000;
-	CHECK_EQ(srv_owner_of(s, 801, 81), 1000);
+	CHECK_EQ(srv_owner_of(s, 801, 81, NULL), 1000);
 	{
 		struct fdw_history_entry e = ev(82, FDW_REC_EXEC, 801, 801);
 
@@ -162,8 +166,8 @@ static void test_owners(void)
 		srv_access_note_event(s, &e);
 	}
 	note(s, 83, FDW_REC_SYSCALL, 801, 0);
-	CHECK_EQ(srv_owner_of(s, 801, 83), FDW_OWNER_MIXED);
-	CHECK_EQ(srv_owner_of(s, 801, 81), FDW_OWNER_UNKNOWN); /* identity changed at 82 */
+	CHECK_EQ(srv_owner_of(s, 801, 83, NULL), FDW_OWNER_MIXED);
+	CHECK_EQ(srv_owner_of(s, 801, 81, NULL), FDW_OWNER_UNKNOWN); /* identity changed at 82 */
 	/* an ordinary exec with the record's owner the same: history kept */
 	note(s, 90, FDW_REC_FORK, 10, 802);
 	owner_now[802] = 1000;
@@ -172,11 +176,12 @@ static void test_owners(void)
 
 		e.flags = FDW_F_OWNER;
 		e.u.task.child_tid = 1000;
+		e.u.task.exit_code = (int32_t)FDW_OWNER_GID_ANY; /* the same gid as known */
 		srv_access_note_event(s, &e);
 	}
 	owner_now[802] = 0; /* not read: the record's owner is trusted */
-	CHECK_EQ(srv_owner_of(s, 802, 90), 1000);
-	CHECK_EQ(srv_owner_of(s, 802, 92), 1000);
+	CHECK_EQ(srv_owner_of(s, 802, 90, NULL), 1000);
+	CHECK_EQ(srv_owner_of(s, 802, 92, NULL), 1000);
 	srv_access_free(s);
 	free(s);
 }
@@ -188,13 +193,13 @@ static void test_sees(void)
 	json_t *doc;
 
 	fdw_hashmap_init(&s->owners);
-	CHECK(srv_client_sees_uid(&c, 1000));
-	CHECK(!srv_client_sees_uid(&c, 0));
-	CHECK(!srv_client_sees_uid(&c, 1001));
-	CHECK(!srv_client_sees_uid(&c, FDW_OWNER_MIXED));
-	CHECK(!srv_client_sees_uid(&c, FDW_OWNER_UNKNOWN));
+	CHECK(srv_client_sees_owner(&c, 1000, FDW_OWNER_GID_ANY));
+	CHECK(!srv_client_sees_owner(&c, 0, FDW_OWNER_GID_ANY));
+	CHECK(!srv_client_sees_owner(&c, 1001, FDW_OWNER_GID_ANY));
+	CHECK(!srv_client_sees_owner(&c, FDW_OWNER_MIXED, FDW_OWNER_GID_ANY));
+	CHECK(!srv_client_sees_owner(&c, FDW_OWNER_UNKNOWN, FDW_OWNER_GID_ANY));
 	c.uid = (uid_t)-1; /* no credentials: sees no "unknown" either */
-	CHECK(!srv_client_sees_uid(&c, FDW_OWNER_UNKNOWN));
+	CHECK(!srv_client_sees_owner(&c, FDW_OWNER_UNKNOWN, FDW_OWNER_GID_ANY));
 	c.uid = 1000;
 
 	doc = json_pack("{s:[{s:i,s:i},{s:i,s:i},{s:i}]}", "alerts", "id", 1, "uid", 1000, "id", 2,
@@ -207,12 +212,84 @@ static void test_sees(void)
 	json_decref(doc);
 
 	c.privileged = true;
-	CHECK(srv_client_sees_uid(&c, 0));
-	CHECK(srv_client_sees_uid(&c, FDW_OWNER_UNKNOWN));
+	CHECK(srv_client_sees_owner(&c, 0, FDW_OWNER_GID_ANY));
+	CHECK(srv_client_sees_owner(&c, FDW_OWNER_UNKNOWN, FDW_OWNER_GID_ANY));
 	doc = json_pack("{s:[{s:i},{s:i}]}", "alerts", "id", 1, "id", 2);
 	srv_filter_alerts(&c, doc);
 	CHECK_EQ(json_array_size(json_object_get(doc, "alerts")), 2);
 	json_decref(doc);
+	srv_access_free(s);
+	free(s);
+}
+
+/*
+ * The gids (ptrace_may_access compares the caller's gid with the
+ * process's real, effective and saved gids): a process of uid 1000 whose
+ * gid is 42 (User=1000 Group=42, a setgid program) is not shown to a
+ * client of uid 1000 and gid 1000, and is to one of gid 42. Supplementary
+ * groups play no part (the kernel ignores them there).
+ */
+static void test_gids(void)
+{
+	struct fdw_server *s = calloc(1, sizeof(*s));
+	struct client c = { .srv = s, .uid = 1000, .gid = 1000 };
+	uint32_t gid = 0;
+	json_t *doc;
+
+	s->deps.read_owner = fake_owner;
+	fdw_hashmap_init(&s->owners);
+	CHECK(srv_client_sees_owner(&c, 1000, 1000));
+	CHECK(srv_client_sees_owner(&c, 1000, FDW_OWNER_GID_ANY)); /* a namespace's owner */
+	CHECK(!srv_client_sees_owner(&c, 1000, 42));
+	CHECK(!srv_client_sees_owner(&c, 1001, 1000));
+
+	/* learnt at start: its gid too */
+	owner_now[900] = 1000;
+	gid_now[900] = 42;
+	srv_access_learn(s, 900);
+	note(s, 1, FDW_REC_SYSCALL, 900, 0);
+	CHECK_EQ(srv_owner_of(s, 900, 1, &gid), 1000);
+	CHECK_EQ(gid, 42);
+	CHECK(!srv_client_sees_pid(&c, 900, 1));
+	c.gid = 42;
+	CHECK(srv_client_sees_pid(&c, 900, 1));
+	c.gid = 1000;
+	/* its child keeps it, without a read */
+	note(s, 2, FDW_REC_FORK, 900, 901);
+	CHECK_EQ(srv_owner_of(s, 901, 3, &gid), 1000);
+	CHECK_EQ(gid, 42);
+	/* a user's process execs a setgid program: the record's gid from
+	 * the exec on, the events before it the old gid's */
+	owner_now[902] = 1000;
+	gid_now[902] = 1000;
+	srv_access_learn(s, 902);
+	note(s, 4, FDW_REC_SYSCALL, 902, 0);
+	{
+		struct fdw_history_entry e = ev(5, FDW_REC_EXEC, 902, 902);
+
+		e.flags = FDW_F_OWNER;
+		e.u.task.child_tid = 1000;
+		e.u.task.exit_code = 42;
+		srv_access_note_event(s, &e);
+	}
+	note(s, 6, FDW_REC_SYSCALL, 902, 0);
+	CHECK(srv_client_sees_pid(&c, 902, 4) == false); /* before: another identity */
+	CHECK(!srv_client_sees_pid(&c, 902, 6));
+	CHECK(!srv_client_sees_pid(&c, 902, UINT64_MAX));
+	c.gid = 42;
+	CHECK(srv_client_sees_pid(&c, 902, 6));
+	c.gid = 1000;
+	/* alerts: "gid" must be the client's; none: any */
+	doc = json_pack("{s:[{s:i,s:i,s:i},{s:i,s:i,s:i},{s:i,s:i}]}", "alerts", "id", 1, "uid",
+			1000, "gid", 1000, "id", 2, "uid", 1000, "gid", 42, "id", 3, "uid", 1000);
+	srv_filter_alerts(&c, doc);
+	CHECK_EQ(json_array_size(json_object_get(doc, "alerts")), 2);
+	CHECK_EQ(json_integer_value(json_object_get(
+			 json_array_get(json_object_get(doc, "alerts"), 1), "id")),
+		 3);
+	json_decref(doc);
+	for (int i = 900; i <= 903; i++)
+		owner_now[i] = gid_now[i] = 0;
 	srv_access_free(s);
 	free(s);
 }
@@ -262,30 +339,43 @@ static void test_owner_read(void)
 	write_status_owned(root, "10", "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t0\t1000\t1000\n", 1000);
 	write_status_owned(root, "11", "Uid:\t1000\t1000\t1000\t1000\nCapPrm:\t0000000000000000\n", 1000);
 	write_status_owned(root, "1", "Uid:\t1000\t1000\t1000\t1000\n", 1000);
-	CHECK_EQ(fdw_pid_owner_read(root, 9, &uid), 0);
+	/* User=1000 Group=42: 1000's with gid 42 (the first Gid: line) */
+	write_status_owned(root, "12", "Uid:\t1000\t1000\t1000\t1000\nGid:\t42\t42\t42\t42\n", 1000);
+	{
+		uint32_t gid = 7;
+
+		CHECK_EQ(fdw_pid_owner_read(root, 12, &uid, &gid), 0);
+		CHECK_EQ(uid, geteuid() == 0 ? 1000 : FDW_OWNER_MIXED);
+		CHECK_EQ(gid, geteuid() == 0 ? 42 : FDW_OWNER_GID_ANY);
+		CHECK_EQ(fdw_pid_owner_read(root, 10, &uid, &gid), 0);
+		CHECK_EQ(gid, FDW_OWNER_GID_ANY); /* nobody's: no gid */
+		CHECK_EQ(fdw_pid_owner_read(NULL, (uint32_t)getpid(), &uid, &gid), 0);
+		CHECK_EQ(gid, getgid());
+	}
+	CHECK_EQ(fdw_pid_owner_read(root, 9, &uid, NULL), 0);
 	CHECK_EQ(uid, FDW_OWNER_MIXED);
-	CHECK_EQ(fdw_pid_owner_read(root, 10, &uid), 0);
+	CHECK_EQ(fdw_pid_owner_read(root, 10, &uid, NULL), 0);
 	CHECK_EQ(uid, FDW_OWNER_MIXED);
-	CHECK_EQ(fdw_pid_owner_read(root, 11, &uid), 0);
+	CHECK_EQ(fdw_pid_owner_read(root, 11, &uid, NULL), 0);
 	CHECK_EQ(uid, geteuid() == 0 ? 1000 : FDW_OWNER_MIXED);
-	CHECK_EQ(fdw_pid_owner_read(root, 1, &uid), 0);
+	CHECK_EQ(fdw_pid_owner_read(root, 1, &uid, NULL), 0);
 	CHECK_EQ(uid, geteuid() == 0 ? 1000 : FDW_OWNER_MIXED);
-	CHECK_EQ(fdw_pid_owner_read(root, 7, &uid), 0);
+	CHECK_EQ(fdw_pid_owner_read(root, 7, &uid, NULL), 0);
 	CHECK_EQ(uid, FDW_OWNER_MIXED);
-	CHECK_EQ(fdw_pid_owner_read(root, 2, &uid), 0);
+	CHECK_EQ(fdw_pid_owner_read(root, 2, &uid, NULL), 0);
 	CHECK_EQ(uid, FDW_OWNER_MIXED);
 	uid = 7;
-	CHECK_EQ(fdw_pid_owner_read(root, 3, &uid), -EBADMSG);
-	CHECK_EQ(fdw_pid_owner_read(root, 4, &uid), -EBADMSG);
-	CHECK_EQ(fdw_pid_owner_read(root, 5, &uid), -EBADMSG);
+	CHECK_EQ(fdw_pid_owner_read(root, 3, &uid, NULL), -EBADMSG);
+	CHECK_EQ(fdw_pid_owner_read(root, 4, &uid, NULL), -EBADMSG);
+	CHECK_EQ(fdw_pid_owner_read(root, 5, &uid, NULL), -EBADMSG);
 	CHECK_EQ(uid, 7); /* untouched on failure */
-	CHECK_EQ(fdw_pid_owner_read(root, 6, &uid), 0);
+	CHECK_EQ(fdw_pid_owner_read(root, 6, &uid, NULL), 0);
 	CHECK_EQ(uid, geteuid() == 0 ? 0 : FDW_OWNER_MIXED);
-	CHECK_EQ(fdw_pid_owner_read(root, 8, &uid), -ESRCH);
+	CHECK_EQ(fdw_pid_owner_read(root, 8, &uid, NULL), -ESRCH);
 	/* and this process's own, from the real /proc */
-	CHECK_EQ(fdw_pid_owner_read(NULL, (uint32_t)getpid(), &uid), 0);
+	CHECK_EQ(fdw_pid_owner_read(NULL, (uint32_t)getpid(), &uid, NULL), 0);
 	CHECK_EQ(uid, getuid());
-	for (int i = 1; i <= 11; i++) {
+	for (int i = 1; i <= 12; i++) {
 		char p[512];
 
 		snprintf(p, sizeof(p), "%s/%d/status", root, i);
@@ -425,7 +515,7 @@ static void test_owner_userns(void)
 			return;
 		}
 		uid = 7;
-		CHECK_EQ(fdw_pid_owner_read(NULL, (uint32_t)pid, &uid), 0);
+		CHECK_EQ(fdw_pid_owner_read(NULL, (uint32_t)pid, &uid, NULL), 0);
 		if (uid != cases[i].want)
 			printf("# %s: owner %u, want %u\n", cases[i].what, uid, cases[i].want);
 		CHECK_EQ(uid, cases[i].want);
@@ -440,6 +530,7 @@ int main(void)
 {
 	test_owners();
 	test_sees();
+	test_gids();
 	test_owner_read();
 	test_owner_userns();
 	printf("%u passed, %u failed\n", check_passed, check_failed);

@@ -996,14 +996,14 @@ static int park(void *u, void (*work)(void *arg), void (*done)(void *arg), void 
 static uint32_t verify_kids[VERIFY_KIDS];
 
 /* verify_kids[i] belongs to uid 1000 + i / 2 */
-static int kid_owner(void *u, uint32_t pid, uint32_t *uid)
+static int kid_owner(void *u, uint32_t pid, uint32_t *uid, uint32_t *gid)
 {
 	for (unsigned int i = 0; i < VERIFY_KIDS; i++)
 		if (verify_kids[i] == pid) {
 			*uid = 1000 + i / 2;
 			return 0;
 		}
-	return fdw_pid_owner_read(NULL, pid, uid);
+	return fdw_pid_owner_read(NULL, pid, uid, gid);
 }
 
 /* A verify request sent as `uid`; the connection (its answer not read). */
