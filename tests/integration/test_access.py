@@ -26,6 +26,14 @@ fdwtaccuser, holding 300 fds, for the metrics).
   the namespace (unshare -r), not when root made it, though the process
   runs as the user's uid (PrivateUsers=yes with User=, a setuid sandbox):
   as the kernel shows /proc/PID/fd;
+- a process of the user's uid whose gids are another gid (User= with
+  Group=, setpriv --regid) is shown to a client of that uid only when the
+  client's gid (SO_PEERCRED's; supplementary groups play no part) is the
+  process's gid: hidden from the user's own gid, shown to the same uid
+  with the process's gid, as the kernel lets each read its /proc/PID/fd
+  links; one such process there before the daemon started (its owner
+  read at start-up), one started after (the exec record's owner), each
+  checked soon after and once more after the server re-read it;
 - fdwt_accm and root see everything (status with every figure, root's
   process and file names);
 - /metrics names root's command and counts fdwt_acc's under "_user".
@@ -192,6 +200,36 @@ def get(d, user, target, follow=0):
     return r["status"], r["body"]
 
 
+def get_ids(d, uid, gid, target):
+    """GET as uid and gid exactly, no supplementary group."""
+    p = subprocess.Popen([PY, "-c", CLIENT, d.sock, target], user=uid, group=gid,
+                         extra_groups=[], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         text=True)
+    out, _ = p.communicate(timeout=60)
+    r = json.loads(out)
+    return r["status"], r["body"]
+
+
+def kernel_view(uid, gid, pid):
+    """What the kernel lets uid:gid (no supplementary group) read of
+    /proc/PID/fd: (the directory lists, the links' targets as ls -l shows)."""
+    ids = dict(user=uid, group=gid, extra_groups=[], stdin=subprocess.DEVNULL,
+               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    ls = subprocess.run(["ls", f"/proc/{pid}/fd"], timeout=30, **ids)
+    lsl = subprocess.run(["ls", "-l", f"/proc/{pid}/fd"], timeout=30, **ids)
+    return ls.returncode == 0, lsl.stdout
+
+
+def free_gid():
+    g = 43210
+    while True:
+        try:
+            grp.getgrgid(g)
+        except KeyError:
+            return g
+        g += 1
+
+
 def get_json(d, user, target, want=200):
     st, body = get(d, user, target)
     check_eq(st, want, f"{user} GET {target} status ({body[:300]})")
@@ -237,7 +275,22 @@ def run_cases(r):
     procs = []
     port = H.free_port()
     args = ["--socket-group", GROUP, "--metrics-listen", f"127.0.0.1:{port}"]
+    # the user's uid with a gid that is not the user's (User= with Group=),
+    # one there before the daemon starts
+    othergid = free_gid()
+    gidprocs = {}
+
+    def start_gid_holder(when):
+        path = os.path.join(userdir, f"othergid-{when}")
+        sp = subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={othergid}", "--clear-groups",
+                               PY, "-c", HOLDER, path, "5", os.path.join(userdir, f"othergid-{when}-more")],
+                              stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        procs.append(sp)
+        check_eq(sp.stdout.readline().strip(), "ready", f"othergid holder {when} started")
+        gidprocs[when] = (sp.pid, path)
+
     try:
+        start_gid_holder("before")
         with T.Daemon(args=args) as d:
             # root's holder, then two of the user's (one named for the metrics)
             rp = subprocess.Popen([sys.executable, "-c", HOLDER, rootsecret, "300",
@@ -247,7 +300,7 @@ def run_cases(r):
             up = as_user(USER, pyuser, "-c", HOLDER, usersecret, "300",
                          os.path.join(userdir, "user-more"))
             procs.append(up)
-            for p in procs:
+            for p in (rp, up):
                 check_eq(p.stdout.readline().strip(), "ready", "holder started")
             time.sleep(1.5)
             missing = free_pid()
@@ -453,6 +506,43 @@ def run_cases(r):
                             bad.append(f"{name}: {pid} listed to the user {when}: {listed}")
                         if events != mine:
                             bad.append(f"{name}: its opens in the user's events {when}: {events}")
+                check(not bad, "\n    ".join(bad))
+
+            with r.case("user: a process of the user's uid and another gid is the user's for that gid only"):
+                # ptrace_may_access: the caller's uid is the process's
+                # real, effective and saved uids, and its gid the
+                # process's gids (its supplementary groups do not count).
+                # The user's own gid is refused the links of /proc/PID/fd
+                # (the directory still lists: its mode says the euid),
+                # the same uid with the process's gid is not.
+                ugid = pwd.getpwnam(USER).pw_gid
+                check(ugid != othergid, "the user's gid is not the other one")
+                start_gid_holder("after")
+                bad = []  # every disagreement, not only the first
+                for when in ("soon after", "after a re-read"):
+                    time.sleep(1.5 if when == "soon after" else 6)
+                    for name, (pid, path) in gidprocs.items():
+                        with open(f"/proc/{pid}/status") as f:
+                            ids = [ln.split()[1:4] for ln in f if ln.startswith(("Uid:", "Gid:"))]
+                        check_eq(ids, [[str(uid)] * 3, [str(othergid)] * 3], f"{name} holder {pid} ids")
+                        for cgid, mine in ((ugid, False), (othergid, True)):
+                            lists, links = kernel_view(uid, cgid, pid)
+                            kernel_shows = path in links
+                            st, body = get_ids(d, uid, cgid, f"/v1/processes/{pid}/fds")
+                            listed = f'"pid":{pid},' in get_ids(d, uid, cgid, "/v1/processes")[1].replace(" ", "")
+                            events = path in get_ids(d, uid, cgid, f"/v1/events?pid={pid}&limit=1000")[1]
+                            T.log(f"{name} holder, client {uid}:{cgid} {when}: kernel lists {lists}, "
+                                  f"shows links {kernel_shows}; API fds {st}, listed {listed}, events {events}")
+                            if kernel_shows != mine:
+                                bad.append(f"{name}: the kernel shows {uid}:{cgid} /proc/{pid}/fd links: "
+                                           f"{kernel_shows}")
+                            if (st == 200 and path in body) != kernel_shows or st not in (200, 404):
+                                bad.append(f"{name}: API fds of {pid} to {uid}:{cgid} {when}: {st} "
+                                           f"({body[:120]}), the kernel shows {kernel_shows}")
+                            if listed != kernel_shows:
+                                bad.append(f"{name}: {pid} listed to {uid}:{cgid} {when}: {listed}")
+                            if events != kernel_shows:
+                                bad.append(f"{name}: its opens in the events of {uid}:{cgid} {when}: {events}")
                 check(not bad, "\n    ".join(bad))
 
             with r.case("member and root see everything"):
