@@ -6,23 +6,29 @@
  * one that let it open the socket), say root or group fdwatch; the group's
  * gid is resolved at start and at fdw_server_reload_access(), never per
  * request (NSS may block). Any other client sees only what belongs to a
- * process owned by its own uid: srv_client_sees_pid() and
- * srv_client_sees_uid() are the one test every route, stream and follower
+ * process owned by its own uid and, unless the owner is a user
+ * namespace's, whose gids are the client's SO_PEERCRED gid (the kernel's
+ * ptrace_may_access compares the caller's gid with the real, effective
+ * and saved gids and never looks at supplementary groups; a process of
+ * User=alice Group=shadow is not alice's): srv_client_sees_pid() and
+ * srv_client_sees_owner() are the one test every route, stream and follower
  * applies.
  *
  * A process's owner (sys/pidinfo.h fdw_pid_owner_read: all four uids of
  * /proc/PID/status, else "mixed", nobody's; in a user namespace, the uid
- * owning its outermost one) is kept in a bounded cache by pid, with the
- * sequence number from which that owner holds: an event belongs to the
- * incarnation of its pid that was alive at its seq. The cache learns every
- * process's owner once when the daemon is ready, then from the events the
- * server sees anyway (no syscall): a fork starts a new incarnation with its
- * parent's owner, an exec's record carries the new program's owner as the
- * probe read it at the exec (FDW_F_OWNER: uids, gids, capabilities, user
- * namespace and dumpable mode; a record without it makes the owner be read
- * again from /proc before it is trusted). setuid() itself is no event: a
- * known owner that changed is noticed at the next read (after
- * OWNER_TTL_NS) and nothing before that read is attributed to the new one.
+ * owning its outermost one), with the gid a client needs, is kept in a
+ * bounded cache by pid, with the sequence number from which that owner
+ * holds: an event belongs to the incarnation of its pid that was alive at
+ * its seq. The cache learns every process's owner once when the daemon is
+ * ready, then from the events the server sees anyway (no syscall): a fork
+ * starts a new incarnation with its parent's owner, an exec's record
+ * carries the new program's owner as the probe read it at the exec
+ * (FDW_F_OWNER: uids, gids, capabilities, user namespace and dumpable
+ * mode; the gid in exit_code; a record without it makes the owner be read
+ * again from /proc before it is trusted). setuid() and setgid() themselves
+ * are no event: a known owner that changed is noticed at the next read
+ * (after OWNER_TTL_NS) and nothing before that read is attributed to the
+ * new one.
  * Everything unknown is hidden: an event older than its pid's current
  * incarnation, the events of a process that exited before anyone asked
  * whose it was, a process whose uids differ.
