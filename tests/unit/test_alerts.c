@@ -400,6 +400,11 @@ static void test_persistence(void)
 	FILE *f;
 	struct stat st;
 
+	/* owners: uid 1000 with gid 42 (User= with Group=), and uid 1000
+	 * with any gid (the owner of a user namespace) */
+	p.uid = q.uid = 1000;
+	p.gid = 42;
+	q.gid = FDW_OWNER_GID_ANY;
 	CHECK_EQ(fdw_alerts_init(&s, 10, dir), 0);
 	s.log = NULL;
 	a = fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &p, 10.0, "grew",
@@ -425,6 +430,43 @@ static void test_persistence(void)
 	b = fdw_alerts_get(&t, 2);
 	CHECK(b && b->state == FDW_ALERT_RESOLVED && !strcmp(b->resolution, "closed") &&
 	      b->resolved_at == 12.0);
+	/* the owners' gids came back; the API shows the one gid, none for any */
+	CHECK(a && a->uid == 1000 && a->gid == 42);
+	CHECK(b && b->uid == 1000 && b->gid == FDW_OWNER_GID_ANY);
+	{
+		json_t *doc = fdw_alerts_json(&t, 0, false);
+		json_t *arr = json_object_get(doc, "alerts");
+
+		for (size_t i = 0; i < json_array_size(arr); i++) {
+			json_t *o = json_array_get(arr, i);
+			json_int_t id = json_integer_value(json_object_get(o, "id"));
+
+			CHECK_EQ(json_integer_value(json_object_get(o, "uid")), 1000);
+			if (id == 1)
+				CHECK_EQ(json_integer_value(json_object_get(o, "gid")), 42);
+			else
+				CHECK(json_object_get(o, "gid") == NULL);
+		}
+		CHECK_EQ(json_array_size(arr), 2);
+		json_decref(doc);
+	}
+	/* a file without the gid (an older daemon's): the alert is root's
+	 * only, not shown to uid 1000 whatever its gid */
+	{
+		json_t *file = json_load_file(path, 0, NULL);
+		json_t *arr = json_object_get(file, "alerts");
+		struct fdw_alerts u;
+
+		CHECK(file != NULL);
+		for (size_t i = 0; i < json_array_size(arr); i++)
+			CHECK_EQ(json_object_del(json_array_get(arr, i), "gid"), 0);
+		CHECK_EQ(json_dump_file(file, path, 0), 0);
+		json_decref(file);
+		CHECK_EQ(load(&u, NULL, 20.0), 0);
+		CHECK(fdw_alerts_get(&u, 1) && fdw_alerts_get(&u, 1)->uid == FDW_OWNER_UNKNOWN);
+		CHECK(fdw_alerts_get(&u, 2) && fdw_alerts_get(&u, 2)->uid == FDW_OWNER_UNKNOWN);
+		fdw_alerts_free(&u);
+	}
 	/* the detector confirms the recovered alert: joined, not a new one */
 	CHECK(fdw_alerts_fire(&t, FDW_ALERT_GROWTH, &p, 21.0, "still", NULL) == a);
 	CHECK(a && !a->recovered);
