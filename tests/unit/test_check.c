@@ -323,6 +323,17 @@ static int spawn_world(struct world *w, unsigned int sample, pid_t kids[3], uint
 	return 0;
 }
 
+/* The end of a spawn_world() test: the world freed, its children killed
+ * and reaped. */
+static void world_end(struct world *w, const pid_t kids[3])
+{
+	world_free(w);
+	for (int i = 0; i < 3; i++) {
+		(void)kill(kids[i], SIGKILL);
+		(void)waitpid(kids[i], NULL, 0);
+	}
+}
+
 /* Rounds of `sample` processes go round by pid; a wrong table is re-read. */
 static void test_audit(void)
 {
@@ -563,11 +574,7 @@ static void test_lost_resync_offloaded(void)
 	}
 	return;
 out:
-	world_free(&w);
-	for (int i = 0; i < 3; i++) {
-		(void)kill(kids[i], SIGKILL);
-		(void)waitpid(kids[i], NULL, 0);
-	}
+	world_end(&w, kids);
 }
 
 /* A record at ring position 150 for tid's table: after a read taken at 100. */
@@ -664,11 +671,39 @@ static void test_lost_resync_partial(void)
 	CHECK(t && !fdw_slot_open(fdw_table_slot(t, 21))); /* the record's, not the read's */
 	CHECK_EQ(fdw_pipeline_resync_pending(&w.pipeline), 1);
 out:
-	world_free(&w);
-	for (int i = 0; i < 3; i++) {
-		(void)kill(kids[i], SIGKILL);
-		(void)waitpid(kids[i], NULL, 0);
-	}
+	world_end(&w, kids);
+}
+
+/* tid's table, read (fdw_model_snapshot_read) at ring position 100 without
+ * notes, as a read whose fdw_model_read_begin() found no memory; NULL when
+ * it has no table. */
+static struct fdw_table *read_without_notes(struct world *w, uint32_t tid,
+					    struct fdw_table_snapshot *snap)
+{
+	struct fdw_table *t;
+
+	w->model.ops.ring_position = fake_ring_position;
+	t = fdw_model_proc_table(&w->model, fdw_model_proc(&w->model, tid));
+	CHECK(t != NULL);
+	if (!t)
+		return NULL;
+	ring_now = 100;
+	snap->tid = tid;
+	fdw_model_snapshot_read(&w->model.ops, snap);
+	CHECK_EQ(snap->err, 0);
+	CHECK_EQ(snap->read_pos, 100);
+	return t;
+}
+
+/* A close(fd) = ret record of tid at ring position pos. */
+static void apply_close_at(struct world *w, uint32_t tid, uint64_t pos, int fd, int64_t ret)
+{
+	static uint64_t seq = 3000;
+	struct fdw_event ev = { .seq = ++seq, .ring_pos = pos, .type = FDW_REC_SYSCALL,
+				.pid = tid, .tid = tid, .nr = FDW_SYS_CLOSE, .ret = ret,
+				.args = { (uint64_t)fd } };
+
+	fdw_model_apply(&w->model, &ev);
 }
 
 /*
@@ -692,17 +727,9 @@ static void test_snapshot_older_than_reread(void)
 
 	if (spawn_world(&w, 8, kids, tids) < 0)
 		return;
-	w.model.ops.ring_position = fake_ring_position;
-	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
-	CHECK(t != NULL);
+	t = read_without_notes(&w, tids[0], &snap);
 	if (!t)
 		goto out;
-	/* the read without notes, at 100 */
-	ring_now = 100;
-	snap.tid = tids[0];
-	fdw_model_snapshot_read(&w.model.ops, &snap);
-	CHECK_EQ(snap.err, 0);
-	CHECK_EQ(snap.read_pos, 100);
 	/* re-read on the loop at 200, then another read begins */
 	ring_now = 200;
 	CHECK_EQ(fdw_model_resync(&w.model, t, tids[0]), 0);
@@ -710,13 +737,7 @@ static void test_snapshot_older_than_reread(void)
 	notes = fdw_model_read_begin(t);
 	CHECK(notes != NULL);
 	/* a record of the table after both reads began */
-	{
-		struct fdw_event ev = { .seq = 3000, .ring_pos = 210, .type = FDW_REC_SYSCALL,
-					.pid = tids[0], .tid = tids[0], .nr = FDW_SYS_CLOSE,
-					.ret = -EBADF, .args = { 999 } };
-
-		fdw_model_apply(&w.model, &ev);
-	}
+	apply_close_at(&w, tids[0], 210, 999, -EBADF);
 	CHECK(t->last_pos >= snap.read_pos);
 	CHECK(notes && t->touched == notes);
 	r = fdw_model_snapshot_apply(&w.model, t, &snap, NULL);
@@ -727,11 +748,7 @@ static void test_snapshot_older_than_reread(void)
 	fdw_model_read_end(notes);
 	fdw_model_snapshot_free(&snap);
 out:
-	world_free(&w);
-	for (int i = 0; i < 3; i++) {
-		(void)kill(kids[i], SIGKILL);
-		(void)waitpid(kids[i], NULL, 0);
-	}
+	world_end(&w, kids);
 }
 
 /*
@@ -754,38 +771,19 @@ static void test_snapshot_other_reads_notes(void)
 
 	if (spawn_world(&w, 8, kids, tids) < 0)
 		return;
-	w.model.ops.ring_position = fake_ring_position;
-	t = fdw_model_proc_table(&w.model, fdw_model_proc(&w.model, tids[0]));
-	CHECK(t != NULL);
+	/* the read without notes, at 100: the child holds fd 1 */
+	t = read_without_notes(&w, tids[0], &snap);
 	if (!t)
 		goto out;
 	CHECK(fdw_slot_open(fdw_table_slot(t, 1)));
-	/* the read without notes, at 100: the child holds fd 1 */
-	ring_now = 100;
-	snap.tid = tids[0];
-	fdw_model_snapshot_read(&w.model.ops, &snap);
-	CHECK_EQ(snap.err, 0);
-	CHECK_EQ(snap.read_pos, 100);
 	/* a close of fd 1 at 150 (the model's; the child keeps its fd) */
-	{
-		struct fdw_event ev = { .seq = 3000, .ring_pos = 150, .type = FDW_REC_SYSCALL,
-					.pid = tids[0], .tid = tids[0], .nr = FDW_SYS_CLOSE,
-					.ret = 0, .args = { 1 } };
-
-		fdw_model_apply(&w.model, &ev);
-	}
+	apply_close_at(&w, tids[0], 150, 1, 0);
 	CHECK(!fdw_slot_open(fdw_table_slot(t, 1)));
 	/* a second read begins at 160, and a record of fd 999 is noted */
 	ring_now = 160;
 	notes = fdw_model_read_begin(t);
 	CHECK(notes != NULL);
-	{
-		struct fdw_event ev = { .seq = 3001, .ring_pos = 170, .type = FDW_REC_SYSCALL,
-					.pid = tids[0], .tid = tids[0], .nr = FDW_SYS_CLOSE,
-					.ret = -EBADF, .args = { 999 } };
-
-		fdw_model_apply(&w.model, &ev);
-	}
+	apply_close_at(&w, tids[0], 170, 999, -EBADF);
 	CHECK(t->last_pos >= snap.read_pos);
 	CHECK(notes && t->touched == notes);
 	r = fdw_model_snapshot_apply(&w.model, t, &snap, NULL);
@@ -795,11 +793,7 @@ static void test_snapshot_other_reads_notes(void)
 	fdw_model_read_end(notes);
 	fdw_model_snapshot_free(&snap);
 out:
-	world_free(&w);
-	for (int i = 0; i < 3; i++) {
-		(void)kill(kids[i], SIGKILL);
-		(void)waitpid(kids[i], NULL, 0);
-	}
+	world_end(&w, kids);
 }
 
 /* ---- review of a093de6: holes in the partial apply (h-review) ---------- */
