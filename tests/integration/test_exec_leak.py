@@ -159,10 +159,6 @@ def main(r):
     H.run_in_tmp(r, "fdwexec-", run_all)  # each scenario in a session of its own
 
 
-def exec_alerts(alerts, pids):
-    return [a for a in alerts if a.get("kind") == "exec-leak" and a.get("pid") in pids]
-
-
 def run_all(r, tmp, procs):
     fifo = os.path.join(tmp, "stray.fifo")
     os.mkfifo(fifo)
@@ -257,11 +253,10 @@ def run_all(r, tmp, procs):
             tree = descendants(outer.pid) | {outer.pid, d.proc.pid}
             for w in want:
                 check(pid[w] in tree, f"({w}) pid {pid[w]} still running")
-            api = exec_alerts(H.leaks(d)["alerts"], tree)
+            api = H.api_exec_alerts(d, tree)
             check_eq([(a["pid"], a["state"]) for a in api], [(leaker, "firing")],
                      f"exec-leak alerts from GET /v1/leaks ({H.describe(api)})")
-            doc = d.cli_json("leaks")
-            cli = exec_alerts(doc["alerts"] if isinstance(doc, dict) else doc, tree)
+            cli = H.cli_exec_alerts(d, tree)
             check_eq([a["pid"] for a in cli], [leaker],
                      f"exec-leak alerts from `fdwatch leaks --json` ({H.describe(cli)})")
         outer.stdin.close()  # EOF: fdw_leak's child ends, then its parent
@@ -282,7 +277,7 @@ def run_all(r, tmp, procs):
                      sorted(int(x) for x in kv["leaked"].split(",")), "leaked fds")
             check_eq([(c["pid"], c["comm"]) for c in ev["children"]], [(cpid, "sh")],
                      "the child, as the shell it exec'd first")
-            check_eq(exec_alerts(H.leaks(d)["alerts"], {cpid}), [], "no alert on the child")
+            check_eq(H.api_exec_alerts(d, {cpid}), [], "no alert on the child")
             lk.stdin.close()
 
 

@@ -70,11 +70,6 @@ def fd_locks(pid, fd):
         return [l.split(None, 2)[2].split()[0] for l in f if l.startswith("lock:")]
 
 
-def exec_alerts(d, pids):
-    return [a for a in H.leaks(d)["alerts"]
-            if a.get("kind") == "exec-leak" and a.get("pid") in pids]
-
-
 def main(r):
     H.run_in_tmp(r, "fdwexeclk-", run_all)
 
@@ -149,13 +144,11 @@ def run_all(r, tmp, procs):
             time.sleep(max(0.0, t_spawned + MIN_AGE + 2 - time.monotonic()))
             for p, who in ((fa, "(a)"), (fu, "(b)")):
                 check(p.poll() is None, f"{who} flock still running")
-            got = exec_alerts(d, {fa.pid, fu.pid, sa, su})
+            got = H.api_exec_alerts(d, {fa.pid, fu.pid, sa, su})
             check_eq(got, [], f"exec-leak alerts on the flocks ({H.describe(got)})")
-            doc = d.cli_json("leaks")
-            cli = [x for x in (doc["alerts"] if isinstance(doc, dict) else doc)
-                   if x.get("kind") == "exec-leak" and x.get("pid") in (fa.pid, fu.pid)]
+            cli = H.cli_exec_alerts(d, (fa.pid, fu.pid))
             check_eq(cli, [], f"`fdwatch leaks --json` ({H.describe(cli)})")
-            check_eq(sorted(x["pid"] for x in exec_alerts(d, {fa.pid, fu.pid, wpid, leaker})),
+            check_eq(sorted(x["pid"] for x in H.api_exec_alerts(d, {fa.pid, fu.pid, wpid, leaker})),
                      sorted([wpid, leaker]), "the exec-leak alerts of this run")
         for p in procs:
             p.stdin.close()

@@ -135,11 +135,6 @@ def ninja_jobs(npid):
     return (con, plain) if con and plain else None
 
 
-def exec_alerts(d, pids):
-    return [a for a in H.leaks(d)["alerts"]
-            if a.get("kind") == "exec-leak" and a.get("pid") in pids]
-
-
 def main(r):
     if not shutil.which("ninja"):
         raise T.Skip("no ninja here (Debian: ninja-build)")
@@ -215,17 +210,15 @@ def run_all(r, tmp, procs, fds_open):
                 tree |= descendants(n.pid)
             for npid, ((con, kept), plain) in jobs.items():
                 check(con in tree and plain in tree, f"ninja {npid}'s jobs still running")
-            got = exec_alerts(d, tree)
+            got = H.api_exec_alerts(d, tree)
             check_eq(got, [], f"exec-leak alerts on ninja and its jobs ({H.describe(got)})")
-            doc = d.cli_json("leaks")
-            cli = [x for x in (doc["alerts"] if isinstance(doc, dict) else doc)
-                   if x.get("kind") == "exec-leak" and x.get("pid") in tree]
+            cli = H.cli_exec_alerts(d, tree)
             check_eq(cli, [], f"`fdwatch leaks --json` ({H.describe(cli)})")
 
         with r.case("(c) stays firing while its child holds the fd, resolves after"):
             time.sleep(3)
             check(T.pid_exists(ckid), "(c) the child still runs")
-            got = exec_alerts(d, {cpid})
+            got = H.api_exec_alerts(d, {cpid})
             check_eq([a["state"] for a in got], ["firing"], f"(c) alerts ({H.describe(got)})")
             os.kill(ckid, signal.SIGKILL)
             H.read_line(cl, "(c) the closer, its child reaped")
@@ -234,7 +227,7 @@ def run_all(r, tmp, procs, fds_open):
             check(cl.poll() is None, "(c) the parent still runs")
             check("no child holds" in (a.get("resolution") or ""),
                   f"(c) resolved because its child is gone: {a.get('resolution')!r}")
-            got = exec_alerts(d, {cpid})
+            got = H.api_exec_alerts(d, {cpid})
             check_eq(len(got), 1, f"(c) one alert in all ({H.describe(got)})")
 
 

@@ -98,11 +98,6 @@ KEPT = {"pair_close": "b", "pipe_range": "a", "pair_range": "b"}
 LEAKS = {"pair_noclose": "ab", "pair_both": "b", "pipe_rangemiss": "ab"}
 
 
-def exec_alerts(d, pids):
-    return [a for a in H.leaks(d)["alerts"]
-            if a.get("kind") == "exec-leak" and a.get("pid") in pids]
-
-
 def main(r):
     H.run_in_tmp(r, "fdwpairs-", run_all)
 
@@ -163,11 +158,9 @@ def run_all(r, tmp, procs):
                 check(got[mode].poll() is None and T.pid_exists(i["kid"]),
                       f"({mode}) parent and helper still run")
                 pids |= {i["pid"], i["kid"]}
-            bad = exec_alerts(d, pids)
+            bad = H.api_exec_alerts(d, pids)
             check_eq(bad, [], f"exec-leak alerts on the hand-overs ({H.describe(bad)})")
-            doc = d.cli_json("leaks")
-            cli = [x for x in (doc["alerts"] if isinstance(doc, dict) else doc)
-                   if x.get("kind") == "exec-leak" and x.get("pid") in pids]
+            cli = H.cli_exec_alerts(d, pids)
             check_eq(cli, [], f"`fdwatch leaks --json` ({H.describe(cli)})")
 
 

@@ -126,6 +126,22 @@ def leaks(d, pid=None):
     return doc
 
 
+def exec_alerts(alerts, pids):
+    """The exec-leak alerts among `alerts` whose process is one of `pids`."""
+    return [a for a in alerts if a.get("kind") == "exec-leak" and a.get("pid") in pids]
+
+
+def api_exec_alerts(d, pids):
+    """exec_alerts() of GET /v1/leaks."""
+    return exec_alerts(leaks(d)["alerts"], pids)
+
+
+def cli_exec_alerts(d, pids):
+    """exec_alerts() of `fdwatch leaks --json`."""
+    doc = d.cli_json("leaks")
+    return exec_alerts(doc["alerts"] if isinstance(doc, dict) else doc, pids)
+
+
 def alerts_of(d, pid, kind=None, state=None):
     out = []
     for a in leaks(d)["alerts"]:
