@@ -1768,6 +1768,72 @@ static void test_exec_pair_kept(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/*
+ * A socketpair meant for one child that leaks into another (the classic
+ * hang): the parent hands sv[1] to a helper (whose close of sv[0] excuses
+ * it there), closes its own copy of sv[1], then forks a second child that
+ * closed nothing and execs with sv[0]. That child's table is still its
+ * parent's set, whose history shows the parent's close of sv[1]: a close
+ * by another process, not by the child, so sv[0] still fires. And a child
+ * that closed sv[0] before a second fork does not excuse sv[1] for its
+ * own child, which closed nothing (the histories it reads are its
+ * parent's).
+ */
+static void test_exec_pair_kept_other_child(void)
+{
+	enum {
+		ROOT = 7500,
+		PAR = 7501,    /* socketpair (3, 4) */
+		HELPER = 7502, /* close(3); exec with 4: excused */
+		OTHER = 7503,  /* forked after the parent's close(4); execs with 3 */
+		MID = 7504,    /* inherits (3, 4), closes 3, forks GRAND */
+		GRAND = 7505,  /* execs with 4, closed nothing */
+	};
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_alert *a;
+	struct fdw_model m;
+	double real = 1.9e9;
+	uint64_t excused;
+
+	l = exec_setup(&m, &store, &c, "exec_min_age=2");
+	start(&m, ROOT);
+	spawn(&m, ROOT, PAR, "server");
+	excused = fdw_leaks_stats(l)->exec_fds_excused;
+	do_socketpair_plain(&m, PAR, 3, 4);
+	do_fork(&m, PAR, MID);
+	do_fork(&m, PAR, HELPER);
+	SYS(&m, HELPER, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_exec(&m, HELPER, "helper");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 1);
+	SYS(&m, PAR, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	do_fork(&m, PAR, OTHER);
+	do_exec(&m, OTHER, "ls");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 1);
+	SYS(&m, MID, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_fork(&m, MID, GRAND);
+	do_exec(&m, GRAND, "cat");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 1);
+
+	for (int i = 0; i < 4; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, PAR, PAR * 10);
+	CHECK(a != NULL);
+	if (a) {
+		const json_t *kids = json_object_get(a->evidence, "children");
+		size_t n = json_array_size(json_object_get(a->evidence, "leaked"));
+
+		/* 3 into ls, 4 into cat; not the helper */
+		CHECK_EQ(n, 2);
+		CHECK_EQ(json_array_size(kids), 2);
+		for (size_t i = 0; i < json_array_size(kids); i++)
+			CHECK(json_integer_value(json_object_get(json_array_get(kids, i), "pid")) !=
+			      HELPER);
+	}
+	leaks_teardown(l, &m, &store);
+}
+
 /* The inode the model has for fd `fd` of `pid` (0: none). */
 static uint64_t ino_of(struct fdw_model *m, uint32_t pid, int fd)
 {
@@ -2619,6 +2685,7 @@ int main(void)
 	test_exec_pipe_kept_cloexec();
 	test_exec_pipe_cost();
 	test_exec_pair_kept();
+	test_exec_pair_kept_other_child();
 	test_detector_interface();
 	test_races();
 	test_races_preclose();
