@@ -1056,11 +1056,12 @@ int fdw_model_snapshot_apply(struct fdw_model *m, struct fdw_table *t,
 		return -ESTALE;
 	}
 	if (s->read_pos && t->last_pos >= s->read_pos) {
-		/* without notes of its own (fdw_model_read_begin: no memory, or
-		 * a read of the table ran already), any record since it began
-		 * refuses it; t->read_pos past it: a re-read newer than it
-		 * (test_snapshot_older_than_reread) */
-		if (!notes || t->read_pos > s->read_pos) {
+		/* without notes of its own (fdw_model_read_begin: no memory),
+		 * any record since it began refuses it (a re-read on the loop
+		 * meanwhile, test_snapshot_older_than_reread, or another read's
+		 * notes, test_snapshot_other_reads_notes); with them, a re-read
+		 * on the loop made them `all` */
+		if (!notes) {
 			m->stats.snapshots_stale++;
 			return -ESTALE;
 		}

@@ -712,8 +712,8 @@ static void apply_close_at(struct world *w, uint32_t tid, uint64_t pos, int fd, 
  * another read of it began (a process sharing it, CLONE_FILES): the notes
  * in t->touched are that read's, fresh, not `all`, and know nothing of
  * what came between the first read and the re-read. The first read is
- * older than what the model has: refused, t->read_pos kept (the
- * t->read_pos > s->read_pos test in fdw_model_snapshot_apply).
+ * older than what the model has: refused (it has no notes of its own),
+ * t->read_pos kept.
  */
 static void test_snapshot_older_than_reread(void)
 {
