@@ -19,11 +19,19 @@
  * ratios to the no-hook arm of the same round, with their min-max: what
  * fdwatch's probes would pay before doing anything, and what a raw
  * dispatcher would cost every syscall the host makes. Needs root.
+ *
+ * fdwatch-bench-hook-cost hold TRACEPOINT...: the empty program of the `tp`
+ * arm attached to each syscalls:TRACEPOINT named (sys_exit_dup ...) until
+ * SIGTERM or SIGINT; prints "attached N" once they are. bench/run.sh's
+ * `hooks` arm: the same syscall tracepoints as a running fdwatchd, with
+ * nothing in them, the floor of fdwatch's design on that machine.
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,6 +136,43 @@ static int drop(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* `hold TP...`: empty programs on those tracepoints until a signal. */
+static int hold(int n, char **tps)
+{
+	struct bpf_link **links = calloc((size_t)n, sizeof(*links));
+	struct hook_cost *s = hook_cost__open_and_load();
+	sigset_t set;
+	int r = 1, sig;
+
+	if (!links || !s) {
+		fprintf(stderr, "hook-cost: loading the programs failed (root? BTF?)\n");
+		goto out;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		links[i] = bpf_program__attach_tracepoint(s->progs.tp_dup, "syscalls", tps[i]);
+		if (!links[i]) {
+			fprintf(stderr, "hook-cost: attaching syscalls:%s: %s\n", tps[i],
+				strerror(errno));
+			goto out;
+		}
+	}
+	printf("attached %d\n", n);
+	(void)fflush(stdout);
+	if (sigwait(&set, &sig) == 0)
+		r = 0;
+out:
+	for (int i = 0; links && i < n; i++)
+		bpf_link__destroy(links[i]);
+	free(links);
+	hook_cost__destroy(s);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	static double dc[ARMS][MAX_ROUNDS], gp[ARMS][MAX_ROUNDS];
@@ -138,9 +183,12 @@ int main(int argc, char **argv)
 	__u32 key;
 	long n;
 
+	if (argc >= 2 && strcmp(argv[1], "hold") == 0)
+		return hold(argc - 2, argv + 2);
 	if (argc != 3 || (rounds = atoi(argv[1])) < 1 || rounds > MAX_ROUNDS ||
 	    (n = atol(argv[2])) < 1) {
-		fprintf(stderr, "usage: %s ROUNDS(1-%d) ITERS\n", argv[0], MAX_ROUNDS);
+		fprintf(stderr, "usage: %s ROUNDS(1-%d) ITERS | hold TRACEPOINT...\n", argv[0],
+			MAX_ROUNDS);
 		return 2;
 	}
 	s = hook_cost__open();

@@ -3,7 +3,7 @@
 #
 #   sudo bench/run.sh [--check] [--pairs N] [--iterations N] [--cpu N]
 #                     [--modes "dupclose getppid ..."] [--deep] [--peers] [--nginx]
-#                     [--nginx-seconds S] [--builddir DIR] [--no-build]
+#                     [--nginx-seconds S] [--builddir DIR] [--no-build] [--no-floor]
 #
 # Each loop of bench/loop.c runs alternately untraced and traced by fdwatchd
 # (A B, then B A, ... --pairs times; the daemon is started before and stopped
@@ -14,6 +14,15 @@
 # the events the loops made, the events the daemon received and lost while
 # they ran, and the daemon's CPU time per event (utime+stime from
 # /proc/PID/stat over events received, i.e. ms per million events).
+#
+# The `hooks` arm (on unless --no-floor) is the floor of fdwatch's design on
+# this machine: empty BPF programs (fdwatch-bench-hook-cost hold) on the very
+# syscall tracepoints a running fdwatchd attaches (read with `bpftool perf
+# show` from a daemon started once before the rounds), nothing recorded.
+# Its column is hooks/untraced; `over hooks` is fdwatch/hooks of the same
+# round: what fdwatch's programs and daemon add to the cost of having the
+# tracepoints at all (which sets every task on the slow syscall path, and
+# whose size depends on the CPU's mitigations: bench/RESULTS.md).
 #
 # The forkexit row (fork, the child exits, waitpid) runs 1/100 of the
 # iterations: it is the fork-heavy sustained-capture row (events/s and the
@@ -53,6 +62,7 @@ builddir=build
 modes=(dupclose openclose socketclose pipeclose forkexit getppid piperw)
 peers=0
 deep=0
+floor=1
 nginx_rows=0
 nginx_modes=()
 nginx_seconds=5
@@ -65,6 +75,7 @@ while (($#)); do
 	case $1 in
 	--check) check=1 ;;
 	--no-build) build=0 ;;
+	--no-floor) floor=0 ;;
 	--iterations) iterations=${2:?--iterations needs a value}; shift ;;
 	--pairs | --runs) pairs=${2:?--pairs needs a value}; shift ;;
 	--cpu) cpu=${2:?--cpu needs a value}; shift ;;
@@ -103,10 +114,11 @@ tmp=$(mktemp -d /tmp/fdwatch-bench.XXXXXX)
 daemon_pid=
 nginx_pid=
 tracer_pid=
+hooks_pid=
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	local p
-	for p in "$tracer_pid" "$daemon_pid" "$nginx_pid"; do
+	for p in "$tracer_pid" "$daemon_pid" "$nginx_pid" "$hooks_pid"; do
 		if [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then
 			kill -TERM "$p" 2>/dev/null || true
 			wait "$p" 2>/dev/null || true
@@ -131,6 +143,11 @@ loop=$builddir/bench/fdwatch-bench-loop
 for mode in "${modes[@]}"; do
 	"$loop" "$mode" 1 >/dev/null || fdw_die "unknown loop: $mode"
 done
+hooker=$builddir/bench/fdwatch-bench-hook-cost
+if ((floor)); then
+	[[ -x $hooker ]] || fdw_die "$hooker was not built (--no-floor runs without the hooks arm)"
+	command -v bpftool >/dev/null || fdw_die "the hooks arm needs bpftool (scripts/install-deps.sh)"
+fi
 if ((peers)); then
 	command -v bpftrace >/dev/null || fdw_die "--peers needs bpftrace (scripts/install-deps.sh)"
 	command -v strace >/dev/null || fdw_die "--peers needs strace (scripts/install-deps.sh)"
@@ -416,7 +433,48 @@ stop_bpftrace() {
 	tracer_pid=
 }
 
+# The syscall tracepoints a running fdwatchd has programs on (the hooks arm).
+daemon_tracepoints() {
+	bpftool perf show --json | python3 -c '
+import json, sys
+pid = int(sys.argv[1])
+tps = sorted({x["tracepoint"] for x in json.load(sys.stdin)
+              if x.get("pid") == pid and x.get("fd_type") == "tracepoint"
+              and x.get("tracepoint", "").startswith(("sys_enter_", "sys_exit_"))})
+if not tps:
+    sys.exit("no syscall tracepoint of fdwatchd %d in bpftool perf show" % pid)
+print(" ".join(tps))' "$daemon_pid"
+}
+
+hook_tps=()
+start_hooks() {
+	local i
+	"$hooker" hold "${hook_tps[@]}" >"$tmp/hooks.out" 2>&1 &
+	hooks_pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q '^attached' "$tmp/hooks.out" && return 0
+		kill -0 "$hooks_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$tmp/hooks.out" >&2
+	fdw_die "the empty hooks did not attach"
+}
+
+stop_hooks() {
+	kill -TERM "$hooks_pid" 2>/dev/null || true
+	wait "$hooks_pid" || fdw_die "fdwatch-bench-hook-cost hold exited with status $?"
+	hooks_pid=
+}
+
+if ((floor)); then
+	start_daemon
+	read -r -a hook_tps < <(daemon_tracepoints) || fdw_die "could not list fdwatchd's tracepoints"
+	stop_daemon
+	fdw_log "hooks arm: empty programs on fdwatchd's ${#hook_tps[@]} syscall tracepoints"
+fi
+
 arms=(untraced fdwatch)
+((floor)) && arms+=(hooks)
 ((deep)) && arms+=(deep)
 ((peers)) && arms+=(bpftrace strace)
 ((nginx_rows)) && start_nginx
@@ -433,6 +491,7 @@ for ((p = 0; p < pairs; p++)); do
 		fdwatch) start_daemon; arm_loops fdwatch "$p"; stop_daemon ;;
 		deep) start_daemon --races-io; arm_loops deep "$p"; stop_daemon ;;
 		bpftrace) start_bpftrace; arm_loops bpftrace "$p"; stop_bpftrace ;;
+		hooks) start_hooks; arm_loops hooks "$p"; stop_hooks ;;
 		*) arm_loops "$arm" "$p" ;;
 		esac
 	done
@@ -446,11 +505,12 @@ echo "  $(git -C "$root" describe --always --dirty 2>/dev/null || echo 'no git')
 	echo "  WARNING: another fdwatchd ran during $untraced_shared of $pairs untraced arms: they were traced too"
 rows=("${modes[@]}")
 ((nginx_rows)) && rows+=("${nginx_modes[@]/#/nginx-}")
-python3 - "$results" "$check" "$clk_tck" "$peers" "$deep" "${rows[@]}" <<'EOF'
+python3 - "$results" "$check" "$clk_tck" "$peers" "$deep" "$floor" "${rows[@]}" <<'EOF'
 import statistics as st, sys
 
-path, check, clk_tck, peers, deep, rows = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
-                                           int(sys.argv[4]), int(sys.argv[5]), sys.argv[6:])
+path, check, clk_tck, peers, deep, floor, rows = (
+    sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
+    int(sys.argv[6]), sys.argv[7:])
 budget = {"dupclose": 1.45, "openclose": 1.25, "getppid": 1.12, "piperw": 1.10,
           "nginx-close": 0.99, "nginx-keepalive": 0.99,
           "nginx-close-1cpu": 0.99, "nginx-keepalive-1cpu": 0.99}
@@ -459,8 +519,8 @@ for line in open(path):
     arm, mode, p, *kv = line.split()
     data.setdefault((arm, mode), {})[int(p)] = {k: float(v) for k, v in (x.split("=") for x in kv)}
 
-def ratios(arm, mode, key):
-    a, b = data.get(("untraced", mode), {}), data.get((arm, mode), {})
+def ratios(arm, mode, key, base="untraced"):
+    a, b = data.get((base, mode), {}), data.get((arm, mode), {})
     return [b[p][key] / a[p][key] for p in sorted(a) if p in b and a[p][key] > 0]
 
 def rng(rs):
@@ -468,6 +528,8 @@ def rng(rs):
 
 hdr = f"{'loop':<20} {'untraced':>9} {'fdwatch':>9} {'ratio (min-max)':>19} {'budget':>6} " \
       f"{'events/run':>10} {'recv/run':>10} {'lost':>5} {'ns/event':>8}"
+if floor:
+    hdr += f" {'hooks':>17} {'over hooks':>17}"
 if deep:
     hdr += f" {'--races-io':>17}"
 if peers:
@@ -500,6 +562,9 @@ for mode in rows:
     failed |= bool(verdict)
     line = (f"{mode:<20} {st.median(u):>9.1f} {st.median(v[key] for v in f):>9.1f} {rng(rs):>19} "
             f"{(b if b is not None else '-'):>6} {exp:>10.0f} {recv:>10.0f} {lost:>5} {nsev:>8.0f}")
+    if floor:
+        line += (f" {rng(ratios('hooks', mode, key)):>17}"
+                 f" {rng(ratios('fdwatch', mode, key, 'hooks')):>17}")
     if deep:
         line += f" {rng(ratios('deep', mode, key)):>17}"
     if peers:
@@ -512,7 +577,10 @@ for mode in rows:
               f"{p99f:.2f} ms traced)")
 print("(ratio: median of the pairwise traced/untraced ratios of each round; recv/run counts every"
       " event on the host while the loop ran; ns/event: the daemon's CPU time per event received,"
-      " from 1/CLK_TCK-second ticks that include the two status calls around each loop)")
+      " from 1/CLK_TCK-second ticks that include the two status calls around each loop"
+      + ("; hooks: empty programs on fdwatchd's syscall tracepoints / untraced, the floor of"
+         " the design here; over hooks: fdwatch / hooks of the same round" if floor else "")
+      + ")")
 if check:
     print("budget check: " + ("FAILED" if failed else "passed"))
     sys.exit(1 if failed else 0)
