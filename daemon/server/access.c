@@ -32,12 +32,22 @@
  * Everything unknown is hidden: an event older than its pid's current
  * incarnation, the events of a process that exited before anyone asked
  * whose it was, a process whose uids differ.
+ *
+ * A client in another pid namespace than the daemon's (a container the
+ * socket is bind-mounted into) is refused outright, root's too
+ * (srv_peer_pidns(), at accept; every request is then 403): its uid says
+ * nothing of which processes the kernel shows it, and the pids the daemon
+ * speaks are not its own. So is a client whose namespace cannot be told
+ * (it exited before the accept, /proc unreadable).
  */
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -107,6 +117,70 @@ void srv_access_classify(struct client *c, uv_os_fd_t fd)
 	c->privileged = c->uid == 0;
 	if (!c->privileged && s->has_group && c->uid != (uid_t)-1)
 		c->privileged = c->gid == s->group || (fd >= 0 && peer_in_group(fd, s->group));
+}
+
+/* ---- the client's pid namespace ------------------------------------------ */
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; asm-generic/socket.h */
+#endif
+
+int srv_access_pidns_self(struct fdw_server *s)
+{
+	struct stat st;
+
+	s->has_pidns = false;
+	if (stat("/proc/self/ns/pid", &st) < 0)
+		return -errno;
+	s->pidns_dev = st.st_dev;
+	s->pidns_ino = st.st_ino;
+	s->has_pidns = true;
+	return 0;
+}
+
+/*
+ * Is the peer of socket `fd` (-1: none, `pid` alone), whose SO_PEERCRED
+ * pid is `pid`, in the daemon's pid namespace? 1 yes, 0 another, -errno
+ * when it cannot be told (the caller takes that as another). A process
+ * never changes its own pid namespace (setns() and unshare() move its
+ * children only), so once is enough. `pid` is the peer's when it
+ * connected: a pidfd of that very process (SO_PEERPIDFD) that has not
+ * exited after /proc/PID/ns/pid was read proves the file was its, not a
+ * reused pid's. Without SO_PEERPIDFD (before 6.5), the pid is trusted as
+ * the kernel's SO_PEERCRED gives it. A pid of 0: the peer is in no
+ * namespace below ours (the kernel could not name it to us).
+ */
+int srv_peer_pidns(const struct fdw_server *s, int fd, pid_t pid)
+{
+	char path[64];
+	struct stat st;
+	int pidfd = -1, r;
+	socklen_t len = sizeof(pidfd);
+
+	if (pid <= 0)
+		return 0;
+	if (!s->has_pidns)
+		return -ENOENT;
+	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
+		if (errno != ENOPROTOOPT)
+			return -errno; /* ESRCH, EINVAL: gone already */
+		pidfd = -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	r = stat(path, &st) < 0 ? -errno : 0;
+	if (r == 0 && pidfd >= 0) {
+		/* the kernel's pidfds are O_CLOEXEC; POLLIN: it exited */
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		int n = poll(&p, 1, 0);
+
+		if (n != 0)
+			r = n < 0 ? -errno : -ESRCH;
+	}
+	if (pidfd >= 0)
+		(void)close(pidfd);
+	if (r < 0)
+		return r;
+	return st.st_dev == s->pidns_dev && st.st_ino == s->pidns_ino;
 }
 
 /* ---- process owners ------------------------------------------------------- */

@@ -503,6 +503,15 @@ static void request(struct client *c)
 	else
 		log_debug("api: uid %u pid %d: %s %.*s", c->uid, (int)c->peer_pid,
 			  http_method_str(c->parser.method), shown, url);
+	if (c->other_pidns) {
+		/* access.c: its uid says nothing of what it may see there */
+		srv_respond_error(c, 403,
+				  "client in another pid namespace than fdwatchd's (a container?): "
+				  "its pids and processes are not answered there; run fdwatch in "
+				  "fdwatchd's pid namespace (on the host), or a fdwatchd in the "
+				  "container's");
+		return;
+	}
 	if (c->parser.method != HTTP_GET) {
 		srv_respond_error(c, 405, "only GET is supported");
 		return;
@@ -609,6 +618,7 @@ static void peer_credentials(struct client *c)
 		c->uid = c->srv->fake_uid;
 		c->gid = c->srv->fake_gid;
 		c->peer_pid = c->srv->fake_pid;
+		c->other_pidns = c->srv->fake_other_pidns;
 		srv_access_classify(c, -1);
 		return;
 	}
@@ -619,6 +629,7 @@ static void peer_credentials(struct client *c)
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->peer_pid = cred.pid;
+	c->other_pidns = srv_peer_pidns(c->srv, fd, cred.pid) != 1;
 	srv_access_classify(c, fd);
 }
 
@@ -782,8 +793,9 @@ void srv_on_connection(uv_stream_t *listener, int status)
 	if (metrics)
 		log_debug("metrics: connection%s", refused_text(c));
 	else
-		log_debug("api: connection from pid %d uid %u gid %u%s", (int)c->peer_pid, c->uid,
-			  c->gid, refused_text(c));
+		log_debug("api: connection from pid %d uid %u gid %u%s%s", (int)c->peer_pid,
+			  c->uid, c->gid, c->other_pidns ? " (another pid namespace)" : "",
+			  refused_text(c));
 	if (c->slot == SLOT_REFUSED) {
 		if (metrics) {
 			s->dropped_mclients++;

@@ -173,6 +173,9 @@ struct client {
 	pid_t peer_pid;
 	/* root or group fdwatch: sees every process (access.c) */
 	bool privileged;
+	/* in another pid namespace than the daemon's, or one that could not be
+	 * told: every request is refused (403) */
+	bool other_pidns;
 };
 
 struct fdw_server {
@@ -215,9 +218,13 @@ struct fdw_server {
 	uid_t fake_uid;
 	gid_t fake_gid;
 	pid_t fake_pid;
+	bool fake_other_pidns; /* the fake client is in another pid namespace */
 	/* access control (access.c) */
 	bool has_group;	 /* opts.socket_group exists */
 	gid_t group;	 /* its gid */
+	bool has_pidns;	 /* the daemon's pid namespace (/proc/self/ns/pid) is known */
+	dev_t pidns_dev;
+	ino_t pidns_ino;
 	struct fdw_hashmap owners; /* pid -> struct owner */
 	uint64_t owners_floor;	   /* entries read from /proc hold from this seq */
 	uint64_t last_seq;	   /* the newest event seen */
@@ -279,6 +286,12 @@ uint64_t srv_history_find(const struct fdw_history *h, uint64_t seq);
 /* getgrnam of the socket group into s->group, s->has_group: 1 found, 0 not,
  * -errno. May block on NSS: at start and reload only. */
 int srv_access_resolve(struct fdw_server *s);
+/* The daemon's pid namespace into s->pidns_*: 0, -errno. At start. */
+int srv_access_pidns_self(struct fdw_server *s);
+/* Is the peer of socket `fd` (-1: none) with SO_PEERCRED pid `pid` in the
+ * daemon's pid namespace? 1 yes, 0 no, -errno unknown (refuse it). Reads
+ * /proc/PID/ns/pid: at accept only. */
+int srv_peer_pidns(const struct fdw_server *s, int fd, pid_t pid);
 /* c->privileged from its credentials (read already) and, for supplementary
  * groups, its socket `fd` (-1: none). */
 void srv_access_classify(struct client *c, uv_os_fd_t fd);
