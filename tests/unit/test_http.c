@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/resource.h>
@@ -432,6 +433,119 @@ static void check_refused(int fd, const char *msg)
 	if (!strstr(r.body, msg))
 		fprintf(stderr, "503 body: %s (expected %s)\n", r.body, msg);
 	CHECK(strstr(r.body, msg) != NULL);
+}
+
+/* A fake client in another pid namespace, root's too, is answered 403 at
+ * every request, as it was at accept (the flag is read then, not per
+ * request); one in ours is served. */
+static void test_other_pidns(void)
+{
+	static struct reply r;
+	const char *const targets[] = { "/v1/status", "/v1/processes", "/v1/events", "/nope" };
+	char req[128];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		for (uid_t uid = 0; uid <= 1000; uid += 1000) {
+			S->fake_other_pidns = true;
+			fd = connect_as(uid, 7000 + (int)i);
+			S->fake_other_pidns = false; /* after the accept: no matter */
+			snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n\r\n", targets[i]);
+			exchange(fd, req, &r);
+			CHECK_EQ(r.status, 403);
+			CHECK(strstr(r.body, "another pid namespace") != NULL);
+		}
+	}
+	/* POST too: the namespace is judged before anything else */
+	S->fake_other_pidns = true;
+	fd = connect_as(0, 7100);
+	S->fake_other_pidns = false;
+	exchange(fd, "POST /v1/status HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &r);
+	CHECK_EQ(r.status, 403);
+	/* the same credentials in our namespace, and a real client, are served */
+	exchange(connect_as(0, 7101), "GET /v1/status HTTP/1.1\r\n\r\n", &r);
+	CHECK_EQ(r.status, 200);
+	get("/v1/status", &r);
+	CHECK_EQ(r.status, 200);
+}
+
+/*
+ * srv_peer_pidns() on real peers: a child that connects from this pid
+ * namespace, one from a new pid namespace (as root, else in a new user
+ * namespace too), one that exited before the accept, and the pids alone.
+ */
+static int peer_child(const char *path, int newns)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	pid_t pid = fork();
+	int fd, st;
+	char b;
+
+	if (pid != 0)
+		return pid;
+	if (newns && unshare(CLONE_NEWPID) < 0 && unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0)
+		_exit(2);
+	/* in a new pid namespace, only a child is in it */
+	pid = newns ? fork() : 0;
+	if (pid < 0)
+		_exit(3);
+	if (pid > 0)
+		_exit(waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : 4);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		_exit(5);
+	if (newns == 2)
+		_exit(0); /* gone before the accept */
+	(void)read(fd, &b, 1); /* alive until the test is done with it */
+	_exit(0);
+}
+
+static int peer_check(int listener, pid_t child, bool reap_first)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int fd, st, r;
+
+	if (reap_first)
+		CHECK_EQ(waitpid(child, &st, 0), child);
+	fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return -EBADF;
+	CHECK_EQ(getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len), 0);
+	r = srv_peer_pidns(S, fd, cred.pid);
+	(void)close(fd);
+	if (!reap_first) {
+		CHECK_EQ(waitpid(child, &st, 0), child);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	return r;
+}
+
+static void test_peer_pidns(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int listener, sp[2];
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/fdwatch-test-http.%d/ns.sock", getpid());
+	listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(listener >= 0);
+	CHECK_EQ(bind(listener, (struct sockaddr *)&a, sizeof(a)), 0);
+	CHECK_EQ(listen(listener, 4), 0);
+
+	CHECK_EQ(peer_check(listener, peer_child(a.sun_path, 0), false), 1);
+	CHECK_EQ(peer_check(listener, peer_child(a.sun_path, 1), false), 0);
+	CHECK(peer_check(listener, peer_child(a.sun_path, 2), true) < 0);
+
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	CHECK_EQ(srv_peer_pidns(S, sp[0], getpid()), 1);
+	(void)close(sp[0]);
+	(void)close(sp[1]);
+	CHECK_EQ(srv_peer_pidns(S, -1, getpid()), 1);
+	CHECK_EQ(srv_peer_pidns(S, -1, 0), 0); /* the kernel could not name it */
+	(void)close(listener);
+	(void)unlink(a.sun_path);
 }
 
 /* Over a share or max_clients: the request is read and answered 503, and
@@ -1202,6 +1316,8 @@ int main(void)
 		test_not_ready();
 		test_slot_rules();
 		test_shares();
+		test_other_pidns();
+		test_peer_pidns();
 		test_bad_request_lines();
 		test_header_timeout();
 		test_follow();
