@@ -121,8 +121,11 @@ void srv_access_classify(struct client *c, uv_os_fd_t fd)
 
 /* ---- the client's pid namespace ------------------------------------------ */
 
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77 /* Linux 6.5; asm-generic/socket.h */
+/* Linux 6.5. Old headers lack it; its number is asm-generic's on these
+ * (another arch's would name another option, whose int would be closed) */
+#if !defined(SO_PEERPIDFD) && (defined(__x86_64__) || defined(__i386__) || \
+			       defined(__aarch64__) || defined(__arm__) || defined(__riscv))
+#define SO_PEERPIDFD 77
 #endif
 
 int srv_access_pidns_self(struct fdw_server *s)
@@ -161,11 +164,20 @@ int srv_peer_pidns(const struct fdw_server *s, int fd, pid_t pid)
 		return 0;
 	if (!s->has_pidns)
 		return -ENOENT;
+#ifdef SO_PEERPIDFD
 	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
 		if (errno != ENOPROTOOPT)
 			return -errno; /* ESRCH, EINVAL: gone already */
 		pidfd = -1;
+	} else if (fd >= 0 && len != sizeof(pidfd)) {
+		if (pidfd >= 0)
+			(void)close(pidfd);
+		return -EINVAL;
 	}
+#else
+	(void)fd;
+	(void)len;
+#endif
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
 	r = stat(path, &st) < 0 ? -errno : 0;
 	if (r == 0 && pidfd >= 0) {
