@@ -507,9 +507,10 @@ static void request(struct client *c)
 		/* access.c: its uid says nothing of what it may see there */
 		srv_respond_error(c, 403,
 				  "client in another pid namespace than fdwatchd's (a container?): "
-				  "its pids and processes are not answered there; run fdwatch in "
+				  "refused, fdwatchd's pids are not that namespace's and its uid "
+				  "does not tell which processes it may see; run fdwatch in "
 				  "fdwatchd's pid namespace (on the host), or a fdwatchd in the "
-				  "container's");
+				  "container");
 		return;
 	}
 	if (c->parser.method != HTTP_GET) {
