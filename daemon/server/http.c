@@ -620,6 +620,7 @@ static void peer_credentials(struct client *c)
 		c->gid = c->srv->fake_gid;
 		c->peer_pid = c->srv->fake_pid;
 		c->other_pidns = c->srv->fake_other_pidns;
+		c->srv->dropped_pidns += c->other_pidns;
 		srv_access_classify(c, -1);
 		return;
 	}
@@ -631,6 +632,7 @@ static void peer_credentials(struct client *c)
 	c->gid = cred.gid;
 	c->peer_pid = cred.pid;
 	c->other_pidns = srv_peer_pidns(c->srv, fd, cred.pid) != 1;
+	c->srv->dropped_pidns += c->other_pidns;
 	srv_access_classify(c, fd);
 }
 

@@ -204,6 +204,7 @@ struct fdw_server {
 	uint64_t dropped_clients;
 	uint64_t dropped_share; /* of dropped_clients: over a uid's or process's share */
 	uint64_t dropped_mclients;
+	uint64_t dropped_pidns; /* connections from another pid namespace (403) */
 	uint64_t dropped_followers;
 	uint64_t verify_share;	  /* verify requests refused by srv_verify_admit's shares */
 	uint64_t verify_unlogged; /* ... and not logged yet (a line a minute at most) */

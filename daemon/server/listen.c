@@ -285,6 +285,7 @@ void fdw_server_counters(const struct fdw_server *s, struct fdw_server_counters 
 	out->dropped_clients = s->dropped_clients;
 	out->dropped_share = s->dropped_share;
 	out->dropped_mclients = s->dropped_mclients;
+	out->dropped_pidns = s->dropped_pidns;
 	out->dropped_followers = s->dropped_followers;
 	out->slow_readers = s->slow_readers;
 	out->request_timeouts = s->request_timeouts;

@@ -648,6 +648,7 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "processes", st->dropped_procs },
 		{ "fds", st->dropped_fds },
 		{ "api_clients", st->server.dropped_clients },
+		{ "api_clients_pidns", st->server.dropped_pidns },
 		{ "api_followers", st->server.dropped_followers },
 		{ "api_clients_share", st->server.dropped_share },
 		{ "api_slow_readers", st->server.slow_readers },

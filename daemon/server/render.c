@@ -741,6 +741,7 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 		    { "clients", st->server.dropped_clients },
 		    { "followers", st->server.dropped_followers },
 		    { "clients_share", st->server.dropped_share },
+		    { "clients_pidns", st->server.dropped_pidns },
 		    { "slow_readers", st->server.slow_readers },
 		    { "request_timeouts", st->server.request_timeouts },
 		    { "name_refreshes", st->server.name_refreshes },

@@ -61,6 +61,7 @@ MAP = [
     ("dropped.clients", 'fdwatch_dropped_total{resource="api_clients"}', "counter"),
     ("dropped.followers", 'fdwatch_dropped_total{resource="api_followers"}', "counter"),
     ("dropped.clients_share", 'fdwatch_dropped_total{resource="api_clients_share"}', "counter"),
+    ("dropped.clients_pidns", 'fdwatch_dropped_total{resource="api_clients_pidns"}', "counter"),
     ("dropped.slow_readers", 'fdwatch_dropped_total{resource="api_slow_readers"}', "counter"),
     ("dropped.request_timeouts", 'fdwatch_dropped_total{resource="api_request_timeouts"}',
      "counter"),

@@ -442,8 +442,11 @@ static void test_other_pidns(void)
 {
 	static struct reply r;
 	const char *const targets[] = { "/v1/status", "/v1/processes", "/v1/events", "/nope" };
+	struct fdw_server_counters k0, k1;
 	char req[128];
 	int fd;
+
+	fdw_server_counters(S, &k0);
 
 	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
 		for (uid_t uid = 0; uid <= 1000; uid += 1000) {
@@ -462,11 +465,17 @@ static void test_other_pidns(void)
 	S->fake_other_pidns = false;
 	exchange(fd, "POST /v1/status HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &r);
 	CHECK_EQ(r.status, 403);
+	/* counted, once per connection (status dropped.clients_pidns) */
+	fdw_server_counters(S, &k1);
+	CHECK_EQ(k1.dropped_pidns - k0.dropped_pidns, 9);
 	/* the same credentials in our namespace, and a real client, are served */
 	exchange(connect_as(0, 7101), "GET /v1/status HTTP/1.1\r\n\r\n", &r);
 	CHECK_EQ(r.status, 200);
 	get("/v1/status", &r);
 	CHECK_EQ(r.status, 200);
+	fdw_server_counters(S, &k0);
+	CHECK_EQ(k0.dropped_pidns, k1.dropped_pidns);
+	CHECK(r.body && strstr(r.body, "\"clients_pidns\":") != NULL);
 }
 
 /*
