@@ -676,7 +676,10 @@ static enum srv_admit admit(struct fdw_server *s, const struct client *c)
 		held.uid += o->uid == c->uid;
 		held.peer += o->peer_pid == c->peer_pid && o->uid == c->uid;
 	}
-	return srv_slot_admit(max, &held, c->uid);
+	/* a root in another pid namespace (a container's, answered 403 at
+	 * every request) is no root here either: a uid's share at most and
+	 * none of root's reserve, or it could lock the host's root out */
+	return srv_slot_admit(max, &held, c->other_pidns && c->uid == 0 ? (uid_t)-1 : c->uid);
 }
 
 /* A new client with its two handles, in the list; no slot yet. NULL when

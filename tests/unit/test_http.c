@@ -479,6 +479,35 @@ static void test_other_pidns(void)
 }
 
 /*
+ * A root in another pid namespace (a container's, sharing the host's user
+ * namespace) is no root for the slots either: it holds a uid's share at
+ * most and none of root's reserve, so that it cannot lock the host's root
+ * out with connections that are only ever answered 403.
+ */
+static void test_other_pidns_slots(void)
+{
+	struct fdw_server_counters sc;
+	static struct reply r;
+	int hold[MAX_CLIENTS], n = 0;
+
+	S->fake_other_pidns = true;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		hold[n++] = connect_as(0, 7200 + i);
+	S->fake_other_pidns = false;
+	spin(20);
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.clients, 4); /* a uid's share of 16 */
+	/* the host's root gets in */
+	exchange(connect_as(0, 7300), "GET /v1/status HTTP/1.1\r\n\r\n", &r);
+	CHECK_EQ(r.status, 200);
+	while (n)
+		(void)close(hold[--n]);
+	spin(20);
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.clients, 0);
+}
+
+/*
  * srv_peer_pidns() on real peers: a child that connects from this pid
  * namespace, one from a new pid namespace (as root, else in a new user
  * namespace too), one that exited before the accept, and the pids alone.
@@ -1326,6 +1355,7 @@ int main(void)
 		test_slot_rules();
 		test_shares();
 		test_other_pidns();
+		test_other_pidns_slots();
 		test_peer_pidns();
 		test_bad_request_lines();
 		test_header_timeout();
