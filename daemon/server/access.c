@@ -415,11 +415,20 @@ uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq, uint32_t
 		o->gone = true;
 		return owner_gone(o, seq, gidp);
 	}
-	if (o->exec_seq) {
+	if (o->uid == FDW_OWNER_UNKNOWN) {
+		/* never read: a fork of a parent whose owner was not known (not
+		 * learnt yet, the cache full), an exec without its owner's
+		 * record. What it did before this read may have been done as
+		 * another identity (a root worker that dropped to a user and
+		 * made itself dumpable again): nothing before it is attributed */
+		if (o->since_seq <= s->last_seq)
+			o->since_seq = s->last_seq + 1;
+		o->exec_seq = 0;
+	} else if (o->exec_seq) {
 		if (uid != o->uid || gid != o->gid)
 			o->since_seq = o->exec_seq; /* another identity from the exec on */
 		o->exec_seq = 0;
-	} else if (o->uid != FDW_OWNER_UNKNOWN && (uid != o->uid || gid != o->gid)) {
+	} else if (uid != o->uid || gid != o->gid) {
 		/* changed without an exec (setuid(), setgid()): since when,
 		 * we do not know */
 		o->since_seq = s->last_seq + 1;

@@ -55,6 +55,36 @@ static void note(struct fdw_server *s, uint64_t seq, uint16_t type, uint32_t pid
 
 #define ROOT 9999 /* owner_now value for uid 0 */
 
+/*
+ * A fork whose parent's owner is not known (not learnt yet at start-up,
+ * or the cache was full): the child's owner is known only from its first
+ * read, and what it did between the fork and that read may have been
+ * done as someone else (a root worker that drops to a user and makes
+ * itself dumpable again: setuid() is no event). Nothing before the read is
+ * attributed, as for a process whose fork was not seen.
+ */
+static void test_fork_unknown_parent(void)
+{
+	struct fdw_server *s = calloc(1, sizeof(*s));
+
+	s->deps.read_owner = fake_owner;
+	fdw_hashmap_init(&s->owners);
+
+	owner_now[30] = ROOT; /* root's, never looked at */
+	note(s, 100, FDW_REC_FORK, 30, 850);
+	note(s, 101, FDW_REC_SYSCALL, 850, 0); /* an open as root */
+	owner_now[850] = 1000;		       /* setresuid(1000), dumpable again */
+	note(s, 102, FDW_REC_SYSCALL, 850, 0);
+	CHECK_EQ(srv_owner_of(s, 850, 101, NULL), FDW_OWNER_UNKNOWN);
+	CHECK_EQ(srv_owner_of(s, 850, 102, NULL), FDW_OWNER_UNKNOWN);
+	note(s, 103, FDW_REC_SYSCALL, 850, 0);
+	CHECK_EQ(srv_owner_of(s, 850, 103, NULL), 1000); /* after the read: its owner's */
+	CHECK_EQ(srv_owner_of(s, 850, UINT64_MAX, NULL), 1000);
+	owner_now[30] = owner_now[850] = 0;
+	srv_access_free(s);
+	free(s);
+}
+
 static void test_owners(void)
 {
 	struct fdw_server *s = calloc(1, sizeof(*s));
@@ -529,6 +559,7 @@ static void test_owner_userns(void)
 int main(void)
 {
 	test_owners();
+	test_fork_unknown_parent();
 	test_sees();
 	test_gids();
 	test_owner_read();
