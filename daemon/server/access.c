@@ -37,8 +37,11 @@
  * socket is bind-mounted into) is refused outright, root's too
  * (srv_peer_pidns(), at accept; every request is then 403): its uid says
  * nothing of which processes the kernel shows it, and the pids the daemon
- * speaks are not its own. So is a client whose namespace cannot be told
- * (it exited before the accept, /proc unreadable).
+ * speaks are not its own. So is a client in another user namespace (a
+ * sandbox, a rootless container sharing the host's pids), to which the
+ * kernel refuses the fds of its own uid's processes outside it, and one
+ * whose namespaces cannot be told (it exited before the accept, /proc
+ * unreadable).
  */
 #include <errno.h>
 #include <grp.h>
@@ -130,23 +133,31 @@ void srv_access_classify(struct client *c, uv_os_fd_t fd)
 
 int srv_access_pidns_self(struct fdw_server *s)
 {
-	struct stat st;
+	struct stat st, us;
 
 	s->has_pidns = false;
-	if (stat("/proc/self/ns/pid", &st) < 0)
+	if (stat("/proc/self/ns/pid", &st) < 0 || stat("/proc/self/ns/user", &us) < 0)
 		return -errno;
 	s->pidns_dev = st.st_dev;
 	s->pidns_ino = st.st_ino;
+	s->userns_dev = us.st_dev;
+	s->userns_ino = us.st_ino;
 	s->has_pidns = true;
 	return 0;
 }
 
 /*
  * Is the peer of socket `fd` (-1: none, `pid` alone), whose SO_PEERCRED
- * pid is `pid`, in the daemon's pid namespace? 1 yes, 0 another, -errno
- * when it cannot be told (the caller takes that as another). A process
- * never changes its own pid namespace (setns() and unshare() move its
- * children only), so once is enough. `pid` is the peer's when it
+ * pid is `pid`, in the daemon's pid namespace and user namespace? 1 yes,
+ * 0 another, -errno when it cannot be told (the caller takes that as
+ * another). A process never changes its own pid namespace (setns() and
+ * unshare() move its children only), so once is enough. Its user
+ * namespace it can change, but only to one it is less privileged in
+ * (unshare) or to one it holds CAP_SYS_ADMIN in (setns): read now, a
+ * client that left the daemon's since its connect is refused. Another
+ * user namespace: the kernel refuses /proc/PID/fd even of its own uid's
+ * processes outside it (cap_ptrace_access_check: no CAP_SYS_PTRACE in
+ * theirs), which its host uid (SO_PEERCRED) does not say. `pid` is the peer's when it
  * connected: a pidfd of that very process (SO_PEERPIDFD) that has not
  * exited after /proc/PID/ns/pid was read proves the file was its, not a
  * reused pid's. Without SO_PEERPIDFD (before 6.5), the pid is trusted as
@@ -156,7 +167,7 @@ int srv_access_pidns_self(struct fdw_server *s)
 int srv_peer_pidns(const struct fdw_server *s, int fd, pid_t pid)
 {
 	char path[64];
-	struct stat st;
+	struct stat st, us;
 	int pidfd = -1, r;
 	socklen_t len = sizeof(pidfd);
 
@@ -180,6 +191,10 @@ int srv_peer_pidns(const struct fdw_server *s, int fd, pid_t pid)
 #endif
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
 	r = stat(path, &st) < 0 ? -errno : 0;
+	if (r == 0) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+		r = stat(path, &us) < 0 ? -errno : 0;
+	}
 	if (r == 0 && pidfd >= 0) {
 		/* the kernel's pidfds are O_CLOEXEC; POLLIN: it exited */
 		struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -192,7 +207,8 @@ int srv_peer_pidns(const struct fdw_server *s, int fd, pid_t pid)
 		(void)close(pidfd);
 	if (r < 0)
 		return r;
-	return st.st_dev == s->pidns_dev && st.st_ino == s->pidns_ino;
+	return st.st_dev == s->pidns_dev && st.st_ino == s->pidns_ino &&
+	       us.st_dev == s->userns_dev && us.st_ino == s->userns_ino;
 }
 
 /* ---- process owners ------------------------------------------------------- */

@@ -506,11 +506,11 @@ static void request(struct client *c)
 	if (c->other_pidns) {
 		/* access.c: its uid says nothing of what it may see there */
 		srv_respond_error(c, 403,
-				  "client in another pid namespace than fdwatchd's (a container?): "
-				  "refused, fdwatchd's pids are not that namespace's and its uid "
-				  "does not tell which processes it may see; run fdwatch in "
-				  "fdwatchd's pid namespace (on the host), or a fdwatchd in the "
-				  "container");
+				  "client in another pid or user namespace than fdwatchd's (a "
+				  "container, a sandbox?): refused, fdwatchd's pids are not that "
+				  "namespace's and its uid does not tell which processes the kernel "
+				  "shows it; run fdwatch in fdwatchd's namespaces (on the host), or "
+				  "a fdwatchd in the container");
 		return;
 	}
 	if (c->parser.method != HTTP_GET) {
@@ -800,7 +800,7 @@ void srv_on_connection(uv_stream_t *listener, int status)
 		log_debug("metrics: connection%s", refused_text(c));
 	else
 		log_debug("api: connection from pid %d uid %u gid %u%s%s", (int)c->peer_pid,
-			  c->uid, c->gid, c->other_pidns ? " (another pid namespace)" : "",
+			  c->uid, c->gid, c->other_pidns ? " (another pid or user namespace)" : "",
 			  refused_text(c));
 	if (c->slot == SLOT_REFUSED) {
 		if (metrics) {

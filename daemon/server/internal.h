@@ -223,9 +223,11 @@ struct fdw_server {
 	/* access control (access.c) */
 	bool has_group;	 /* opts.socket_group exists */
 	gid_t group;	 /* its gid */
-	bool has_pidns;	 /* the daemon's pid namespace (/proc/self/ns/pid) is known */
+	bool has_pidns;	 /* the daemon's pid and user namespaces (/proc/self/ns/) are known */
 	dev_t pidns_dev;
 	ino_t pidns_ino;
+	dev_t userns_dev;
+	ino_t userns_ino;
 	struct fdw_hashmap owners; /* pid -> struct owner */
 	uint64_t owners_floor;	   /* entries read from /proc hold from this seq */
 	uint64_t last_seq;	   /* the newest event seen */
@@ -287,11 +289,12 @@ uint64_t srv_history_find(const struct fdw_history *h, uint64_t seq);
 /* getgrnam of the socket group into s->group, s->has_group: 1 found, 0 not,
  * -errno. May block on NSS: at start and reload only. */
 int srv_access_resolve(struct fdw_server *s);
-/* The daemon's pid namespace into s->pidns_*: 0, -errno. At start. */
+/* The daemon's pid and user namespaces into s->pidns_*, s->userns_*: 0,
+ * -errno. At start. */
 int srv_access_pidns_self(struct fdw_server *s);
 /* Is the peer of socket `fd` (-1: none) with SO_PEERCRED pid `pid` in the
- * daemon's pid namespace? 1 yes, 0 no, -errno unknown (refuse it). Reads
- * /proc/PID/ns/pid: at accept only. */
+ * daemon's pid and user namespaces? 1 yes, 0 no, -errno unknown (refuse
+ * it). Reads /proc/PID/ns/{pid,user}: at accept only. */
 int srv_peer_pidns(const struct fdw_server *s, int fd, pid_t pid);
 /* c->privileged from its credentials (read already) and, for supplementary
  * groups, its socket `fd` (-1: none). */

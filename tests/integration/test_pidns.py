@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""A client in another pid namespace is refused (server/access.c,
+"""A client in another pid or user namespace is refused (server/access.c,
 docs/api.md "Access").
 
 The daemon's socket is opened to everybody (as a bind mount into a
@@ -14,9 +14,12 @@ that uid has something of its own to be shown there.
   (setpriv inside the new namespace: the host's user namespace, the same
   uid), and as uid 65534 in a rootless container (`unshare --user
   --map-root-user --pid`), every request (/v1/status, /v1/processes,
-  /v1/events) is 403 with a body that says why ("another pid namespace")
-  and names nothing of the host; `fdwatch status` there exits non-zero
-  with that message;
+  /v1/events) is 403 with a body that says why ("another pid or user
+  namespace") and names nothing of the host; `fdwatch status` there exits
+  non-zero with that message;
+- the same as uid 65534 in a user namespace alone (`unshare --user`: the
+  host's pids), to which the kernel refuses its own sleeper's fds (checked
+  with readlink, beside the same readlink from the host, which works);
 - a host client connecting after those is still served.
 """
 
@@ -64,6 +67,9 @@ print(json.dumps({"status": status, "body": body.decode(errors="replace"),
 DROP = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
 PIDNS = ["unshare", "--pid", "--fork", "--mount-proc"]
 ROOTLESS = DROP + ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc"]
+# a user namespace alone: the host's pids, but the kernel refuses it even its
+# own uid's /proc/PID/fd outside it
+USERNS = DROP + ["unshare", "--user"]
 
 WAYS = {
     "host root": [],
@@ -71,6 +77,7 @@ WAYS = {
     "pidns root": PIDNS,
     "pidns uid 65534": PIDNS + DROP,
     "rootless uid 65534": ROOTLESS,
+    "userns uid 65534": USERNS,
 }
 
 
@@ -114,13 +121,28 @@ def main(r):
                 check(sleeper.pid in pids and os.getpid() not in pids,
                       f"host uid 65534 sees its sleeper {sleeper.pid}, not root's test: {pids}")
 
-            for way in ("pidns root", "pidns uid 65534", "rootless uid 65534"):
+            with r.case("the kernel refuses a user namespace its uid's fds outside it"):
+                c = subprocess.run(USERNS + ["readlink", f"/proc/{sleeper.pid}/fd/1"],
+                                   capture_output=True, text=True, timeout=60,
+                                   stdin=subprocess.DEVNULL)
+                check(c.returncode != 0,
+                      f"readlink of its own sleeper's fd from a user namespace: {c.stdout!r}")
+                c = subprocess.run(DROP + ["readlink", f"/proc/{sleeper.pid}/fd/1"],
+                                   capture_output=True, text=True, timeout=60,
+                                   stdin=subprocess.DEVNULL)
+                check_eq(c.returncode, 0, "the same from the host's user namespace")
+
+            for way in ("pidns root", "pidns uid 65534", "rootless uid 65534",
+                        "userns uid 65534"):
                 with r.case(f"{way}: refused"):
                     for target in ("/v1/status", "/v1/processes", "/v1/events"):
                         a = get(client, d.sock, way, target)
-                        check_eq(a["pid"], 1, f"{way}: the client is pid 1 of its namespace")
+                        if way.startswith("userns"):
+                            check(a["pid"] != 1, f"{way}: the client has a host pid")
+                        else:
+                            check_eq(a["pid"], 1, f"{way}: the client is pid 1 of its namespace")
                         check_eq(a["status"], 403, f"{way} {target} status ({a['body'][:200]})")
-                        check("another pid namespace" in a["body"],
+                        check("another pid or user namespace" in a["body"],
                               f"{way} {target}: the 403 says why: {a['body'][:300]}")
                         check(str(sleeper.pid) not in a["body"] and '"processes"' not in a["body"],
                               f"{way} {target}: nothing of the host: {a['body'][:300]}")
@@ -130,7 +152,7 @@ def main(r):
                                    capture_output=True, text=True, timeout=60,
                                    stdin=subprocess.DEVNULL)
                 check(c.returncode != 0, f"fdwatch status exit {c.returncode}: {c.stdout[:300]}")
-                check("another pid namespace" in c.stderr + c.stdout,
+                check("another pid or user namespace" in c.stderr + c.stdout,
                       f"fdwatch says why: {c.stderr.strip()[:300]}")
 
             with r.case("a host client after them is still served"):

@@ -456,7 +456,7 @@ static void test_other_pidns(void)
 			snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n\r\n", targets[i]);
 			exchange(fd, req, &r);
 			CHECK_EQ(r.status, 403);
-			CHECK(strstr(r.body, "another pid namespace") != NULL);
+			CHECK(strstr(r.body, "another pid or user namespace") != NULL);
 		}
 	}
 	/* POST too: the namespace is judged before anything else */
@@ -510,7 +510,8 @@ static void test_other_pidns_slots(void)
 /*
  * srv_peer_pidns() on real peers: a child that connects from this pid
  * namespace, one from a new pid namespace (as root, else in a new user
- * namespace too), one that exited before the accept, and the pids alone.
+ * namespace too), one that exited before the accept, one in a new user
+ * namespace alone (newns 3), and the pids alone.
  */
 static int peer_child(const char *path, int newns)
 {
@@ -521,10 +522,16 @@ static int peer_child(const char *path, int newns)
 
 	if (pid != 0)
 		return pid;
-	if (newns && unshare(CLONE_NEWPID) < 0 && unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0)
+	if (newns == 3) {
+		/* a user namespace alone: the same pid namespace */
+		if (unshare(CLONE_NEWUSER) < 0)
+			_exit(2);
+	} else if (newns && unshare(CLONE_NEWPID) < 0 &&
+		   unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0) {
 		_exit(2);
+	}
 	/* in a new pid namespace, only a child is in it */
-	pid = newns ? fork() : 0;
+	pid = newns && newns != 3 ? fork() : 0;
 	if (pid < 0)
 		_exit(3);
 	if (pid > 0)
@@ -575,6 +582,7 @@ static void test_peer_pidns(void)
 	CHECK_EQ(peer_check(listener, peer_child(a.sun_path, 0), false), 1);
 	CHECK_EQ(peer_check(listener, peer_child(a.sun_path, 1), false), 0);
 	CHECK(peer_check(listener, peer_child(a.sun_path, 2), true) < 0);
+	CHECK_EQ(peer_check(listener, peer_child(a.sun_path, 3), false), 0); /* userns */
 
 	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
 	CHECK_EQ(srv_peer_pidns(S, sp[0], getpid()), 1);
