@@ -12,6 +12,14 @@ the thread pool, 0.60 without (the freed chunks stay in malloc's arena).
 Meanwhile `fdwatch status` is asked every 0.1 s: the trim runs off the loop,
 so no answer may take over SLOW_STATUS_S. status memory.trims must count
 the trim, memory.rss_bytes agree with VmRSS.
+
+Under the sanitizers (scripts/sanitize.sh, FDWT_SANITIZED=1) the daemon's
+heap is ASan's allocator: malloc_trim() and mallinfo2() are glibc malloc's
+and do not see it (no trim falls due, and ASan keeps freed memory in its
+quarantine). There the burst is still made, dropped and
+answered in time, and rss_bytes still agrees with VmRSS; what RSS keeps
+and the trim counters are glibc malloc's behaviour, checked only without
+them.
 """
 
 import os
@@ -23,6 +31,7 @@ import time
 import fdwtest as T
 from fdwtest import check
 
+SANITIZED = os.environ.get("FDWT_SANITIZED") == "1"
 NPROC = 50
 NPIPES = 5000
 TRIM_WAIT_S = 20
@@ -117,11 +126,15 @@ def main(r):
                   f"MiB; slowest status {slowest * 1000:.0f} ms; lost {s['events_lost']}")
             check(dropped_at is not None, f"the burst's fds were not dropped: {s['fds']}")
             check(grew > 16 << 20, f"the burst grew RSS by {grew} bytes only: no burst")
-            check(kept <= MAX_KEPT * grew,
-                  f"RSS kept {kept / 2**20:.1f} MiB of the {grew / 2**20:.1f} MiB the burst "
-                  f"added ({kept / grew:.2f} > {MAX_KEPT})")
-            check(m["trims"] > trims0, "memory.trims did not move")
-            check(m["trim_returned_bytes"] > 0, "memory.trim_returned_bytes is 0")
+            if SANITIZED:
+                T.log("sanitized build: ASan's allocator, not glibc malloc's: what RSS "
+                      "keeps and the trims are not checked")
+            else:
+                check(kept <= MAX_KEPT * grew,
+                      f"RSS kept {kept / 2**20:.1f} MiB of the {grew / 2**20:.1f} MiB the "
+                      f"burst added ({kept / grew:.2f} > {MAX_KEPT})")
+                check(m["trims"] > trims0, "memory.trims did not move")
+                check(m["trim_returned_bytes"] > 0, "memory.trim_returned_bytes is 0")
             check(abs(m["rss_bytes"] - after) < 0.1 * after,
                   f"memory.rss_bytes {m['rss_bytes']} against VmRSS {after}")
             check(slowest < SLOW_STATUS_S,
