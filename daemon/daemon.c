@@ -324,6 +324,13 @@ static void on_pipeline_event(void *userdata, const struct fdw_history_entry *e)
 		fdw_server_publish_event(d->server, e);
 }
 
+static void on_pipeline_lost(void *userdata, uint64_t since_seq)
+{
+	struct fdw_daemon *d = userdata;
+
+	fdw_server_records_lost(d->server, since_seq);
+}
+
 static void on_alert_change(void *userdata, const struct fdw_alert *a, bool updated)
 {
 	struct fdw_daemon *d = userdata;
@@ -473,6 +480,7 @@ int fdw_daemon_init(struct fdw_daemon *d, uv_loop_t *loop)
 		return r;
 	fdw_pipeline_init(&d->pipeline, &d->model, &d->history, d->cfg.proc_root);
 	d->pipeline.on_event = on_pipeline_event;
+	d->pipeline.on_lost = on_pipeline_lost;
 	d->pipeline.userdata = d;
 	d->pipeline.offload = offload;
 	d->pipeline.offload_userdata = d;

@@ -869,14 +869,20 @@ static void handle_lost(struct fdw_pipeline *p)
 	 * count below was read: none of them follows a loss it does not show */
 	uint64_t pos = fdw_capture_position(p->capture), since = p->loss_check_pos;
 	uint64_t lost = fdw_capture_lost(p->capture, NULL, 0, NULL), accounted = 0;
+	uint64_t since_seq = p->loss_check_seq + 1;
 	uint32_t pids[LOST_PIDS_BATCH];
 	struct fdw_hashmap lost_set;
 	unsigned int n;
 
 	p->loss_check_pos = pos;
+	p->loss_check_seq = p->seq;
 	if (lost != p->stats.lost_handled || p->resync_all) {
 		if (lost != p->stats.lost_handled) {
 			log_loss(p, lost);
+			/* whose process is whose (server/access.c): an exec among
+			 * the lost records may have changed it */
+			if (p->on_lost)
+				p->on_lost(p->userdata, since_seq);
 			/* forks and exits may be among them: what /proc lists
 			 * and the model does not, and the reverse */
 			p->discover_wanted = true;

@@ -86,6 +86,10 @@ struct fdw_pipeline {
 	const char *proc_root;
 	/* each event once applied (history entry); optional */
 	void (*on_event)(void *userdata, const struct fdw_history_entry *e);
+	/* records were lost; the events from `since_seq` on (those applied
+	 * since the last look at the lost count) may follow one of them, such
+	 * as a setuid program's exec: optional */
+	void (*on_lost)(void *userdata, uint64_t since_seq);
 	void *userdata;
 
 	struct fdw_pipeline_stats stats;
@@ -125,6 +129,7 @@ struct fdw_pipeline {
 	struct fdw_discover_job *discover; /* in flight */
 	bool covers_all;	 /* the start-up scan ran: every process should be known */
 	uint64_t loss_check_pos; /* ring position when the lost count was last read */
+	uint64_t loss_check_seq; /* ... and the last event sequence number then */
 };
 
 void fdw_pipeline_init(struct fdw_pipeline *p, struct fdw_model *m, struct fdw_history *h,

@@ -71,6 +71,7 @@ struct owner {
 	uint64_t exec_seq;  /* an exec at this seq, owner not re-read yet; 0: none */
 	uint64_t read_ns;   /* CLOCK_MONOTONIC of the last /proc read; 0: never */
 	bool gone;	    /* /proc has it no more: uid is the last known owner */
+	bool lost;	    /* exec_seq is fdw_server_records_lost()'s, not an exec's */
 };
 
 /* The owner of a process that is gone, for an event at `seq`. */
@@ -336,6 +337,14 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 		child = owner_entry(s, e->u.task.child_pid, e->seq);
 		if (!child)
 			return;
+		if (parent && parent->exec_seq && parent->lost) {
+			/* its parent's owner, to be read again first, like the
+			 * parent's (records were lost: fdw_server_records_lost) */
+			*child = (struct owner){ .uid = parent->uid, .gid = parent->gid,
+						 .since_seq = e->seq, .exec_seq = e->seq,
+						 .lost = true };
+			break;
+		}
 		*child = (struct owner){
 			.uid = parent && !parent->exec_seq ? parent->uid : FDW_OWNER_UNKNOWN,
 			.gid = parent && !parent->exec_seq ? parent->gid : FDW_OWNER_GID_ANY,
@@ -365,6 +374,7 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 			child->uid = uid;
 			child->gid = gid;
 			child->exec_seq = 0;
+			child->lost = false;
 			child->gone = false;
 			child->read_ns = fdw_now_mono();
 			return;
@@ -376,12 +386,49 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 			child = owner_entry(s, e->pid, e->seq);
 			if (child)
 				child->since_seq = e->seq;
-		} else if (!child->exec_seq) {
-			child->exec_seq = e->seq;
+		} else {
+			if (!child->exec_seq)
+				child->exec_seq = e->seq;
+			child->lost = false; /* an exec's: its children unknown */
 		}
 		break;
 	default:
 		break;
+	}
+}
+
+/*
+ * Records were lost: which, the kernel does not say (its per-process count
+ * says whose, but not what, and a fork among them hides whose children
+ * came of it). An exec of a setuid or setgid program may be one, whose
+ * FDW_F_OWNER record would have changed the owner: without it, the owner
+ * cached before (the user who ran it) would take the program's events
+ * until the next read (OWNER_TTL_NS). So every known owner is as after an
+ * exec without its record: read again from /proc before an event from
+ * `since_seq` on (applied since the last look at the lost count) is
+ * attributed; an owner found changed takes them (fail closed), one found
+ * the same hides nothing. One pass over the cache per loss seen (at most
+ * once per drain), no /proc read until someone asks.
+ */
+void fdw_server_records_lost(struct fdw_server *s, uint64_t since_seq)
+{
+	size_t it = 0;
+	void *v;
+
+	if (!s)
+		return;
+	while (fdw_hashmap_next(&s->owners, &it, NULL, &v)) {
+		struct owner *o = v;
+		uint64_t mark = since_seq > o->since_seq ? since_seq : o->since_seq;
+
+		if (o->gone || o->uid == FDW_OWNER_UNKNOWN)
+			continue; /* read at its next look anyway */
+		if (!o->exec_seq) {
+			o->exec_seq = mark;
+			o->lost = true;
+		} else if (o->exec_seq > mark) {
+			o->exec_seq = mark; /* an exec's mark, after the loss */
+		}
 	}
 }
 
@@ -444,6 +491,7 @@ uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq, uint32_t
 		if (uid != o->uid || gid != o->gid)
 			o->since_seq = o->exec_seq; /* another identity from the exec on */
 		o->exec_seq = 0;
+		o->lost = false;
 	} else if (uid != o->uid || gid != o->gid) {
 		/* changed without an exec (setuid(), setgid()): since when,
 		 * we do not know */

@@ -120,6 +120,11 @@ int fdw_server_reload_access(struct fdw_server *s);
  * /v1/events. Cheap when nobody follows. NULL-safe. */
 void fdw_server_publish_event(struct fdw_server *s, const struct fdw_history_entry *e);
 
+/* Records were lost (the pipeline's on_lost): a setuid or setgid
+ * program's exec may be among them, so every process's owner is read again
+ * before the events from `since_seq` on are attributed to it. NULL-safe. */
+void fdw_server_records_lost(struct fdw_server *s, uint64_t since_seq);
+
 /* An alert fired or resolved (its JSON, alerts/alerts.h): send it to the
  * followers of /v1/leaks. Cheap when nobody follows. NULL-safe. */
 void fdw_server_publish_alert(struct fdw_server *s, json_t *alert);

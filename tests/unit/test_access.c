@@ -85,6 +85,67 @@ static void test_fork_unknown_parent(void)
 	free(s);
 }
 
+/*
+ * Records lost, a setuid program's exec among them (the user flooded the
+ * ring on purpose): its later events came with no exec before them, and the
+ * user's cached owner (fresh, within OWNER_TTL_NS) took them. After
+ * fdw_server_records_lost(), every owner is read again before an event
+ * since the last look at the lost count is attributed: the program's are
+ * root's (and, as after an exec that changed the owner, nothing before is
+ * the user's); a process whose owner did not change keeps its events.
+ */
+static void test_records_lost(void)
+{
+	struct fdw_server *s = calloc(1, sizeof(*s));
+
+	s->deps.read_owner = fake_owner;
+	fdw_hashmap_init(&s->owners);
+
+	owner_now[40] = 1000; /* the user's shell */
+	owner_now[41] = 1000; /* another of the user's processes */
+	srv_access_learn(s, 40);
+	srv_access_learn(s, 41);
+	note(s, 200, FDW_REC_SYSCALL, 40, 0);
+	CHECK_EQ(srv_owner_of(s, 40, 200, NULL), 1000);
+	/* 201: the exec of a setuid program, lost; then its records */
+	owner_now[40] = ROOT;
+	note(s, 202, FDW_REC_SYSCALL, 40, 0);
+	note(s, 203, FDW_REC_SYSCALL, 41, 0);
+	fdw_server_records_lost(s, 201); /* the lost count seen after 200 */
+	CHECK_EQ(srv_owner_of(s, 40, 202, NULL), 0);
+	/* the identity changed since the loss: what came before, nobody's
+	 * (as after an exec whose owner changed, test_owners) */
+	CHECK_EQ(srv_owner_of(s, 40, 200, NULL), FDW_OWNER_UNKNOWN);
+	CHECK_EQ(srv_owner_of(s, 41, 203, NULL), 1000); /* unchanged: nothing hidden */
+	CHECK_EQ(srv_owner_of(s, 41, 199, NULL), 1000);
+	/* a setuid program that forked after its lost exec (the fork record
+	 * came, before the loss was seen): its child inherited the user's
+	 * owner; read again, it is root's */
+	owner_now[50] = 1000;
+	srv_access_learn(s, 50);
+	note(s, 300, FDW_REC_SYSCALL, 50, 0);
+	owner_now[50] = ROOT; /* 301: its exec, lost */
+	note(s, 302, FDW_REC_FORK, 50, 51);
+	owner_now[51] = ROOT;
+	note(s, 303, FDW_REC_SYSCALL, 51, 0);
+	fdw_server_records_lost(s, 301);
+	CHECK_EQ(srv_owner_of(s, 51, 303, NULL), 0);
+	/* forks after the loss was seen: the child of a process still to be
+	 * read again is read again too (not nobody's: its parent's owner may
+	 * well be unchanged, as 41's is) */
+	note(s, 304, FDW_REC_FORK, 50, 52);
+	owner_now[52] = ROOT;
+	CHECK_EQ(srv_owner_of(s, 52, 305, NULL), 0);
+	fdw_server_records_lost(s, 306);
+	note(s, 307, FDW_REC_FORK, 41, 43);
+	owner_now[43] = 1000;
+	CHECK_EQ(srv_owner_of(s, 43, 308, NULL), 1000);
+	owner_now[40] = owner_now[41] = owner_now[43] = 0;
+	owner_now[50] = owner_now[51] = owner_now[52] = 0;
+	srv_access_free(s);
+	free(s);
+}
+
 static void test_owners(void)
 {
 	struct fdw_server *s = calloc(1, sizeof(*s));
@@ -560,6 +621,7 @@ int main(void)
 {
 	test_owners();
 	test_fork_unknown_parent();
+	test_records_lost();
 	test_sees();
 	test_gids();
 	test_owner_read();
