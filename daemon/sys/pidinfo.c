@@ -270,8 +270,9 @@ int fdw_pid_limits_read(const char *root, uint32_t pid, uint64_t *soft, uint64_t
 	return 0;
 }
 
-/* Are the four ids of the `key` line ("\nGid:") one id? A line missing or
- * unreadable is not. */
+/* Are the real, effective and saved ids of the `key` line ("\nGid:") one
+ * id? A line missing or unreadable is not. The fourth, the file-system id,
+ * plays no part in ptrace_may_access. */
 static bool same_ids(const char *buf, const char *key)
 {
 	const char *p = strstr(buf, key);
@@ -281,7 +282,7 @@ static bool same_ids(const char *buf, const char *key)
 	if (!p)
 		return false;
 	p += strlen(key);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 3; i++) {
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p < '0' || *p > '9')
@@ -432,10 +433,14 @@ int fdw_pid_owner_read(const char *root, uint32_t pid, uint32_t *owner, uint32_t
 			return -EBADMSG;
 		p = end;
 	}
-	/* a process that is not dumpable (a setuid program, also after it
-	 * dropped to its caller's uid; prctl(PR_SET_DUMPABLE, 0)) has its
-	 * /proc files owned by root: the kernel hides its fds from the uid */
-	*owner = u[0] == u[1] && u[1] == u[2] && u[2] == u[3] && file_uid == (uid_t)u[0]
+	/* the kernel shows a process's fds to the uid that is its real,
+	 * effective and saved uid (ptrace_may_access); its file-system uid
+	 * plays no part (parsed, ignored). A process that is not dumpable (a
+	 * setuid program, also after it dropped to its caller's uid; one that
+	 * changed its file-system uid and did not prctl(PR_SET_DUMPABLE, 1)
+	 * again; prctl(PR_SET_DUMPABLE, 0)) has its /proc files owned by
+	 * root: the kernel hides its fds from the uid */
+	*owner = u[0] == u[1] && u[1] == u[2] && file_uid == (uid_t)u[0]
 			 ? (uint32_t)u[0]
 			 : FDW_OWNER_MIXED;
 	/* nor does the kernel show them (ptrace_may_access) to a user whose

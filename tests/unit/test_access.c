@@ -430,12 +430,18 @@ static void test_owner_read(void)
 	write_status_owned(root, "10", "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t0\t1000\t1000\n", 1000);
 	write_status_owned(root, "11", "Uid:\t1000\t1000\t1000\t1000\nCapPrm:\t0000000000000000\n", 1000);
 	write_status_owned(root, "1", "Uid:\t1000\t1000\t1000\t1000\n", 1000);
+	/* a file-system uid and gid of their own (setfsuid, setfsgid), dumpable
+	 * again: the kernel compares the other three only, 1000's with gid 42 */
+	write_status_owned(root, "13", "Uid:\t1000\t1000\t1000\t0\nGid:\t42\t42\t42\t7\n", 1000);
 	/* User=1000 Group=42: 1000's with gid 42 (the first Gid: line) */
 	write_status_owned(root, "12", "Uid:\t1000\t1000\t1000\t1000\nGid:\t42\t42\t42\t42\n", 1000);
 	{
 		uint32_t gid = 7;
 
 		CHECK_EQ(fdw_pid_owner_read(root, 12, &uid, &gid), 0);
+		CHECK_EQ(uid, geteuid() == 0 ? 1000 : FDW_OWNER_MIXED);
+		CHECK_EQ(gid, geteuid() == 0 ? 42 : FDW_OWNER_GID_ANY);
+		CHECK_EQ(fdw_pid_owner_read(root, 13, &uid, &gid), 0);
 		CHECK_EQ(uid, geteuid() == 0 ? 1000 : FDW_OWNER_MIXED);
 		CHECK_EQ(gid, geteuid() == 0 ? 42 : FDW_OWNER_GID_ANY);
 		CHECK_EQ(fdw_pid_owner_read(root, 10, &uid, &gid), 0);
@@ -466,7 +472,7 @@ static void test_owner_read(void)
 	/* and this process's own, from the real /proc */
 	CHECK_EQ(fdw_pid_owner_read(NULL, (uint32_t)getpid(), &uid, NULL), 0);
 	CHECK_EQ(uid, getuid());
-	for (int i = 1; i <= 12; i++) {
+	for (int i = 1; i <= 13; i++) {
 		char p[512];
 
 		snprintf(p, sizeof(p), "%s/%d/status", root, i);
