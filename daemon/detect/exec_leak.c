@@ -79,6 +79,7 @@
 
 #include "base/grow.h"
 #include "base/json.h"
+#include "base/search.h"
 #include "detect/detector.h"
 #include "detect/evidence.h"
 
@@ -329,34 +330,16 @@ static int exec_pairs_cmp(const void *a, const void *b)
 static size_t exec_pipes_find(const struct leak_exec_pipes *x, uint64_t ino, uint64_t seq)
 {
 	const struct leak_pipe_mark key = { .ino = ino, .seq = seq };
-	size_t lo = 0, hi = x->n;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (exec_pipes_cmp(&x->marks[mid], &key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return FDW_LOWER_BOUND(&key, x->marks, x->n, exec_pipes_cmp);
 }
 
 /* The first closed socketpair end of event `seq`: an index in [0, npairs]. */
 static size_t exec_pairs_find(const struct leak_exec_pipes *x, uint64_t seq)
 {
 	const struct leak_pair_mark key = { .seq = seq, .key = 0 };
-	size_t lo = 0, hi = x->npairs;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (exec_pairs_cmp(&x->pairs[mid], &key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return FDW_LOWER_BOUND(&key, x->pairs, x->npairs, exec_pairs_cmp);
 }
 
 /* How many fds p keeps through the exec on `ino` (a key): 0, 1, or 2 for
