@@ -17,6 +17,7 @@
 #include "base/grow.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/search.h"
 
 #define STATE_FILE "alerts.json"
 #define STATE_VERSION 1
@@ -116,19 +117,21 @@ void fdw_alerts_free(struct fdw_alerts *s)
 
 /* ---- lookup ------------------------------------------------------------- */
 
+/* The store's order: s->v by id (qsort(3) comparator). */
+static int cmp_alert_id(const void *x, const void *y)
+{
+	const struct fdw_alert *a = *(const struct fdw_alert *const *)x;
+	const struct fdw_alert *b = *(const struct fdw_alert *const *)y;
+
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
 struct fdw_alert *fdw_alerts_get(struct fdw_alerts *s, uint64_t id)
 {
-	size_t lo = 0, hi = s->n;
+	const struct fdw_alert key = { .id = id }, *kp = &key;
+	size_t k = FDW_LOWER_BOUND(&kp, s->v, s->n, cmp_alert_id);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->v[mid]->id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < s->n && s->v[lo]->id == id ? s->v[lo] : NULL;
+	return k < s->n && s->v[k]->id == id ? s->v[k] : NULL;
 }
 
 struct fdw_alert *fdw_alerts_find_firing(struct fdw_alerts *s, enum fdw_alert_kind kind,
@@ -1069,14 +1072,6 @@ static struct fdw_alert *alert_from_json(const json_t *o)
 		return NULL;
 	}
 	return a;
-}
-
-static int cmp_alert_id(const void *x, const void *y)
-{
-	const struct fdw_alert *a = *(const struct fdw_alert *const *)x;
-	const struct fdw_alert *b = *(const struct fdw_alert *const *)y;
-
-	return a->id < b->id ? -1 : a->id > b->id;
 }
 
 static void set_aside(struct fdw_alerts *s, const char *why)
