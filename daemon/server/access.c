@@ -35,7 +35,7 @@
  *
  * A client in another pid namespace than the daemon's (a container the
  * socket is bind-mounted into) is refused outright, root's too
- * (srv_peer_pidns(), at accept; every request is then 403): its uid says
+ * (srv_peer_ns(), at accept; every request is then 403): its uid says
  * nothing of which processes the kernel shows it, and the pids the daemon
  * speaks are not its own. So is a client in another user namespace (a
  * sandbox, a rootless container sharing the host's pids), to which the
@@ -123,7 +123,7 @@ void srv_access_classify(struct client *c, uv_os_fd_t fd)
 		c->privileged = c->gid == s->group || (fd >= 0 && peer_in_group(fd, s->group));
 }
 
-/* ---- the client's pid namespace ------------------------------------------ */
+/* ---- the client's namespaces --------------------------------------------- */
 
 /* Linux 6.5. Old headers lack it; its number is asm-generic's on these
  * (another arch's would name another option, whose int would be closed) */
@@ -132,18 +132,36 @@ void srv_access_classify(struct client *c, uv_os_fd_t fd)
 #define SO_PEERPIDFD 77
 #endif
 
-int srv_access_pidns_self(struct fdw_server *s)
-{
-	struct stat st, us;
+/* The namespaces a client must share with the daemon: s->ns[i] is the
+ * daemon's /proc/self/ns/<ns_names[i]>. */
+static const char *const ns_names[] = { "pid", "user" };
+_Static_assert(sizeof(ns_names) / sizeof(*ns_names) == SRV_NS_N, "one name a namespace");
 
-	s->has_pidns = false;
-	if (stat("/proc/self/ns/pid", &st) < 0 || stat("/proc/self/ns/user", &us) < 0)
-		return -errno;
-	s->pidns_dev = st.st_dev;
-	s->pidns_ino = st.st_ino;
-	s->userns_dev = us.st_dev;
-	s->userns_ino = us.st_ino;
-	s->has_pidns = true;
+/* The namespaces of the process whose /proc directory is `dir` into id[]:
+ * 0, or -errno. stat(2) alone: no fd. */
+static int ns_read(const char *dir, struct srv_ns id[SRV_NS_N])
+{
+	char path[64];
+	struct stat st;
+
+	for (size_t i = 0; i < SRV_NS_N; i++) {
+		snprintf(path, sizeof(path), "%s/ns/%s", dir, ns_names[i]);
+		if (stat(path, &st) < 0)
+			return -errno;
+		id[i] = (struct srv_ns){ .dev = st.st_dev, .ino = st.st_ino };
+	}
+	return 0;
+}
+
+int srv_access_ns_self(struct fdw_server *s)
+{
+	int r;
+
+	s->has_ns = false;
+	r = ns_read("/proc/self", s->ns);
+	if (r < 0)
+		return r;
+	s->has_ns = true;
 	return 0;
 }
 
@@ -160,21 +178,21 @@ int srv_access_pidns_self(struct fdw_server *s)
  * processes outside it (cap_ptrace_access_check: no CAP_SYS_PTRACE in
  * theirs), which its host uid (SO_PEERCRED) does not say. `pid` is the peer's when it
  * connected: a pidfd of that very process (SO_PEERPIDFD) that has not
- * exited after /proc/PID/ns/pid was read proves the file was its, not a
+ * exited after /proc/PID/ns/ was read proves the files were its, not a
  * reused pid's. Without SO_PEERPIDFD (before 6.5), the pid is trusted as
  * the kernel's SO_PEERCRED gives it. A pid of 0: the peer is in no
  * namespace below ours (the kernel could not name it to us).
  */
-int srv_peer_pidns(const struct fdw_server *s, int fd, pid_t pid)
+int srv_peer_ns(const struct fdw_server *s, int fd, pid_t pid)
 {
-	char path[64];
-	struct stat st, us;
+	struct srv_ns id[SRV_NS_N];
+	char dir[32];
 	int pidfd = -1, r;
 	socklen_t len = sizeof(pidfd);
 
 	if (pid <= 0)
 		return 0;
-	if (!s->has_pidns)
+	if (!s->has_ns)
 		return -ENOENT;
 #ifdef SO_PEERPIDFD
 	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
@@ -190,12 +208,8 @@ int srv_peer_pidns(const struct fdw_server *s, int fd, pid_t pid)
 	(void)fd;
 	(void)len;
 #endif
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
-	r = stat(path, &st) < 0 ? -errno : 0;
-	if (r == 0) {
-		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-		r = stat(path, &us) < 0 ? -errno : 0;
-	}
+	snprintf(dir, sizeof(dir), "/proc/%d", (int)pid);
+	r = ns_read(dir, id);
 	if (r == 0 && pidfd >= 0) {
 		/* the kernel's pidfds are O_CLOEXEC; POLLIN: it exited */
 		struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -208,8 +222,11 @@ int srv_peer_pidns(const struct fdw_server *s, int fd, pid_t pid)
 		(void)close(pidfd);
 	if (r < 0)
 		return r;
-	return st.st_dev == s->pidns_dev && st.st_ino == s->pidns_ino &&
-	       us.st_dev == s->userns_dev && us.st_ino == s->userns_ino;
+	for (size_t i = 0; i < SRV_NS_N; i++) {
+		if (id[i].dev != s->ns[i].dev || id[i].ino != s->ns[i].ino)
+			return 0;
+	}
+	return 1;
 }
 
 /* ---- process owners ------------------------------------------------------- */

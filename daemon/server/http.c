@@ -631,7 +631,7 @@ static void peer_credentials(struct client *c)
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->peer_pid = cred.pid;
-	c->other_pidns = srv_peer_pidns(c->srv, fd, cred.pid) != 1;
+	c->other_pidns = srv_peer_ns(c->srv, fd, cred.pid) != 1;
 	c->srv->dropped_pidns += c->other_pidns;
 	srv_access_classify(c, fd);
 }
@@ -676,9 +676,9 @@ static enum srv_admit admit(struct fdw_server *s, const struct client *c)
 		held.uid += o->uid == c->uid;
 		held.peer += o->peer_pid == c->peer_pid && o->uid == c->uid;
 	}
-	/* a root in another pid namespace (a container's, answered 403 at
-	 * every request) is no root here either: a uid's share at most and
-	 * none of root's reserve, or it could lock the host's root out */
+	/* a root in another pid or user namespace (a container's, answered
+	 * 403 at every request) is no root here either: a uid's share at most
+	 * and none of root's reserve, or it could lock the host's root out */
 	return srv_slot_admit(max, &held, c->other_pidns && c->uid == 0 ? (uid_t)-1 : c->uid);
 }
 

@@ -114,6 +114,14 @@ enum stream_kind {
 struct srv_refresh;
 struct fdw_verify_run;
 
+/* A namespace, as stat(2) of /proc/PID/ns/NAME tells it apart (access.c).
+ * A client must share SRV_NS_N with the daemon: its pid and user ones. */
+struct srv_ns {
+	dev_t dev;
+	ino_t ino;
+};
+#define SRV_NS_N 2
+
 enum follow_kind {
 	FOLLOW_NONE,
 	FOLLOW_EVENTS, /* /v1/events?follow=1: history entries */
@@ -173,8 +181,8 @@ struct client {
 	pid_t peer_pid;
 	/* root or group fdwatch: sees every process (access.c) */
 	bool privileged;
-	/* in another pid namespace than the daemon's, or one that could not be
-	 * told: every request is refused (403) */
+	/* in another pid or user namespace than the daemon's, or one that
+	 * could not be told (srv_peer_ns()): every request is refused (403) */
 	bool other_pidns;
 };
 
@@ -204,7 +212,7 @@ struct fdw_server {
 	uint64_t dropped_clients;
 	uint64_t dropped_share; /* of dropped_clients: over a uid's or process's share */
 	uint64_t dropped_mclients;
-	uint64_t dropped_pidns; /* connections from another pid namespace (403) */
+	uint64_t dropped_pidns; /* connections from another pid or user namespace (403) */
 	uint64_t dropped_followers;
 	uint64_t verify_share;	  /* verify requests refused by srv_verify_admit's shares */
 	uint64_t verify_unlogged; /* ... and not logged yet (a line a minute at most) */
@@ -219,15 +227,12 @@ struct fdw_server {
 	uid_t fake_uid;
 	gid_t fake_gid;
 	pid_t fake_pid;
-	bool fake_other_pidns; /* the fake client is in another pid namespace */
+	bool fake_other_pidns; /* the fake client is in another pid or user namespace */
 	/* access control (access.c) */
 	bool has_group;	 /* opts.socket_group exists */
 	gid_t group;	 /* its gid */
-	bool has_pidns;	 /* the daemon's pid and user namespaces (/proc/self/ns/) are known */
-	dev_t pidns_dev;
-	ino_t pidns_ino;
-	dev_t userns_dev;
-	ino_t userns_ino;
+	bool has_ns;	 /* the daemon's namespaces (/proc/self/ns/) are known: */
+	struct srv_ns ns[SRV_NS_N]; /* ... its pid and user namespaces */
 	struct fdw_hashmap owners; /* pid -> struct owner */
 	uint64_t owners_floor;	   /* entries read from /proc hold from this seq */
 	uint64_t last_seq;	   /* the newest event seen */
@@ -289,13 +294,12 @@ uint64_t srv_history_find(const struct fdw_history *h, uint64_t seq);
 /* getgrnam of the socket group into s->group, s->has_group: 1 found, 0 not,
  * -errno. May block on NSS: at start and reload only. */
 int srv_access_resolve(struct fdw_server *s);
-/* The daemon's pid and user namespaces into s->pidns_*, s->userns_*: 0,
- * -errno. At start. */
-int srv_access_pidns_self(struct fdw_server *s);
+/* The daemon's pid and user namespaces into s->ns: 0, -errno. At start. */
+int srv_access_ns_self(struct fdw_server *s);
 /* Is the peer of socket `fd` (-1: none) with SO_PEERCRED pid `pid` in the
  * daemon's pid and user namespaces? 1 yes, 0 no, -errno unknown (refuse
  * it). Reads /proc/PID/ns/{pid,user}: at accept only. */
-int srv_peer_pidns(const struct fdw_server *s, int fd, pid_t pid);
+int srv_peer_ns(const struct fdw_server *s, int fd, pid_t pid);
 /* c->privileged from its credentials (read already) and, for supplementary
  * groups, its socket `fd` (-1: none). */
 void srv_access_classify(struct client *c, uv_os_fd_t fd);

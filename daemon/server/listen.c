@@ -173,7 +173,7 @@ int fdw_server_start(struct fdw_server **out, uv_loop_t *loop, const struct fdw_
 	else if (r == 0)
 		log_info("api: no group %s: the socket is root's alone; only root sees every "
 			 "process", o->socket_group ? o->socket_group : FDW_SERVER_GROUP);
-	r = srv_access_pidns_self(s);
+	r = srv_access_ns_self(s);
 	if (r < 0)
 		log_warning("api: /proc/self/ns: %s; every client is refused", strerror(-r));
 	(void)uv_idle_init(loop, &s->pumper); /* cannot fail */

@@ -136,7 +136,7 @@ struct fdw_server_counters {
 	uint64_t dropped_clients;     /* refused: max_clients, or a share of it */
 	uint64_t dropped_share;	      /* of those: over a uid's or a process's share */
 	uint64_t dropped_mclients;    /* refused: metrics connections */
-	uint64_t dropped_pidns;	      /* refused: clients in another pid namespace */
+	uint64_t dropped_pidns;	      /* refused: clients in another pid or user namespace */
 	uint64_t dropped_followers;   /* dropped: too slow, or behind the history */
 	uint64_t slow_readers;	      /* dropped: output not taken (answers, followers) */
 	uint64_t request_timeouts;    /* closed: no whole request head in time */

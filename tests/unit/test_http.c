@@ -508,7 +508,7 @@ static void test_other_pidns_slots(void)
 }
 
 /*
- * srv_peer_pidns() on real peers: a child that connects from this pid
+ * srv_peer_ns() on real peers: a child that connects from this pid
  * namespace, one from a new pid namespace (as root, else in a new user
  * namespace too), one that exited before the accept, one in a new user
  * namespace alone (newns 3), and the pids alone.
@@ -559,7 +559,7 @@ static int peer_check(int listener, pid_t child, bool reap_first)
 	if (fd < 0)
 		return -EBADF;
 	CHECK_EQ(getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len), 0);
-	r = srv_peer_pidns(S, fd, cred.pid);
+	r = srv_peer_ns(S, fd, cred.pid);
 	(void)close(fd);
 	if (!reap_first) {
 		CHECK_EQ(waitpid(child, &st, 0), child);
@@ -585,11 +585,11 @@ static void test_peer_pidns(void)
 	CHECK_EQ(peer_check(listener, peer_child(a.sun_path, 3), false), 0); /* userns */
 
 	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
-	CHECK_EQ(srv_peer_pidns(S, sp[0], getpid()), 1);
+	CHECK_EQ(srv_peer_ns(S, sp[0], getpid()), 1);
 	(void)close(sp[0]);
 	(void)close(sp[1]);
-	CHECK_EQ(srv_peer_pidns(S, -1, getpid()), 1);
-	CHECK_EQ(srv_peer_pidns(S, -1, 0), 0); /* the kernel could not name it */
+	CHECK_EQ(srv_peer_ns(S, -1, getpid()), 1);
+	CHECK_EQ(srv_peer_ns(S, -1, 0), 0); /* the kernel could not name it */
 	(void)close(listener);
 	(void)unlink(a.sun_path);
 }
