@@ -279,7 +279,7 @@ void leak_exec_pipes_free(struct fdw_leaks *l)
 	l->exec_pipes = NULL;
 }
 
-#define EXEC_SOCK_KEY (1ull << 63) /* a socket's inode, apart from pipes' */
+#define EXEC_SOCK_KEY FDW_END_SOCK /* a socket's inode, apart from pipes' */
 
 /* An fd on an anonymous pipe or a socket: its key (a pipe's inode, a
  * socket's with EXEC_SOCK_KEY), else 0. */
@@ -412,6 +412,16 @@ static const struct leak_exec_pipes *exec_pipes_get(struct fdw_leaks *l, struct 
 			    exec_pairs_add(x, ho->seq, h->ino | EXEC_SOCK_KEY) < 0)
 				goto fail;
 		}
+	}
+	/* the ends p's lineage gave up since it left their maker: closed or
+	 * made close-on-exec by p, or by a parent between the fork that
+	 * took it from the maker and the one that made p (a double fork) */
+	for (uint32_t i = 0; t && t->given_up && i < t->given_up->n; i++) {
+		uint64_t key = t->given_up->v[i].key, seq = t->given_up->v[i].seq;
+
+		if ((key & EXEC_SOCK_KEY) ? exec_pairs_add(x, seq, key) < 0
+					  : exec_pipes_add(x, key, seq) < 0)
+			goto fail;
 	}
 	if (x->n)
 		qsort(x->marks, x->n, sizeof(*x->marks), exec_pipes_cmp);

@@ -277,6 +277,7 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	}
 	fdw__notify(m, task->proc, ev, FDW_FDEV_CLOSE, fd, s);
 	origin_from_event(&closed, ev, task->proc, -1);
+	fdw__given_up_note(m, t, s, ev->pid);
 	if (s->suspect && fdw_slot_origin(s)->tid != ev->tid) {
 		/*
 		 * Two threads raced: this close may be of the fd the number held
@@ -314,6 +315,7 @@ static void apply_close_range(struct fdw_model *m, struct fdw_task *task,
 		}
 		if (!fdw_slot_open(s))
 			continue;
+		fdw__given_up_note(m, t, s, ev->pid);
 		if (flags & CLOSE_RANGE_CLOEXEC_) {
 			s->cloexec = true;
 		} else {
@@ -342,6 +344,8 @@ static void apply_fcntl(struct fdw_model *m, struct fdw_task *task, const struct
 		if (fdw_slot_open(s)) {
 			s->cloexec = (ev->args[2] & FD_CLOEXEC) != 0;
 			s->inheritable = !s->cloexec;
+			if (s->cloexec)
+				fdw__given_up_note(m, task->table, s, ev->pid);
 		} else {
 			struct fdw_origin origin;
 
@@ -660,6 +664,8 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 			if (fdw_slot_open(s)) {
 				s->cloexec = (uint32_t)ev->args[1] == FIOCLEX;
 				s->inheritable = !s->cloexec;
+				if (s->cloexec)
+					fdw__given_up_note(m, task->table, s, ev->pid);
 			} else {
 				/* an fd the model missed (as F_SETFD) */
 				struct fdw_origin origin;
@@ -833,6 +839,7 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 			fdw__notify(m, p, ev, FDW_FDEV_EXEC_LEAK, (int)fd, s);
 			s->exec_passed = true;
 		}
+		fdw__given_up_clear(m, t);
 		return;
 	}
 	if (t && fdw__table_own(m, t) < 0)
@@ -855,6 +862,8 @@ static void apply_exec(struct fdw_model *m, const struct fdw_event *ev)
 			s->exec_passed = true; /* after: observers see where it was */
 		}
 	}
+	/* what the new program keeps went through this exec */
+	fdw__given_up_clear(m, t);
 }
 
 static void apply_exit(struct fdw_model *m, const struct fdw_event *ev)

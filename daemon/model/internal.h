@@ -97,6 +97,13 @@ void fdw__table_free(struct fdw_model *m, struct fdw_table *t);
 /* A copy of `src` for fork or unshare: same OFDs, bits and provenance. */
 struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *src,
 				  uint64_t kfiles, uint64_t now);
+/* Process `pid` closes open slot s of t, or makes it close-on-exec: an end
+ * of a pipe or socketpair that another process made is noted as given up
+ * (struct fdw_given_up). No syscall, no allocation but a table's first. */
+void fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct fdw_slot *s,
+			uint32_t pid);
+/* t's ends given up go (an exec). */
+void fdw__given_up_clear(struct fdw_model *m, struct fdw_table *t);
 /* Close an open slot, keeping it in its history; `closed` says what closed it. */
 void fdw__slot_close(struct fdw_model *m, struct fdw_table *t, struct fdw_slot *s,
 		     const struct fdw_origin *closed);

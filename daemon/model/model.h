@@ -287,6 +287,32 @@ struct fdw__fdset; /* private to daemon/model/ */
  * 16-31, 32-63, then blocks of 32. A block is allocated when a slot in it
  * is first used.
  */
+/*
+ * Ends of pipes and socketpairs a table's processes gave up, other than
+ * the process that made them: an fd of a pipe(2), pipe2(2) or
+ * socketpair(2) call, inherited from its maker, that was closed (close,
+ * close_range) or made close-on-exec on purpose (F_SETFD, FIOCLEX,
+ * CLOSE_RANGE_CLOEXEC) in the table, by a process other than the one
+ * that made it (the exec-leak rule's hand-over, daemon/detect/exec_leak.c).
+ * A fork (or unshare) copies it into the new table, as the child's
+ * lineage since it left the maker: the middle process of a double fork
+ * (socketpair; fork; close(sv[0]); fork; exec) has often exited by its
+ * child's exec, and a fork copies no slot histories. An exec drops it
+ * (every fd the new program keeps went through an exec, exec_passed).
+ * Allocated at a table's first such end; at most FDW_GIVEN_UP ends, the
+ * oldest dropped for a newer one (given_up_evicted).
+ */
+#define FDW_GIVEN_UP 8
+#define FDW_END_SOCK (1ull << 63) /* a key's bit for a socket (else a pipe) */
+
+struct fdw_given_up {
+	uint32_t n, next; /* ends kept, and the one to replace when full */
+	struct {
+		uint64_t key; /* the end's inode, | FDW_END_SOCK for a socket */
+		uint64_t seq; /* the event that made it (its origin's seq) */
+	} v[FDW_GIVEN_UP];
+};
+
 struct fdw_table {
 	uint64_t id;	 /* small stable id for the API */
 	uint64_t kfiles; /* files_struct address, 0 while unbound (seen only in /proc) */
@@ -315,6 +341,7 @@ struct fdw_table {
 				       * (fdw_model_read_begin) */
 	struct fdw_slot **blocks; /* the set's slot blocks (NULL: none used yet), mirrored */
 	struct fdw__fdset *set;
+	struct fdw_given_up *given_up; /* NULL: none */
 	uint64_t created_ts;
 };
 
@@ -476,6 +503,9 @@ struct fdw_model_stats {
 				   * ones: past max_history, or max_history_bytes */
 	uint64_t history_bytes;	  /* the names the histories hold (strlen + 1 per
 				   * entry, shared or not) */
+	uint64_t given_up_tables;  /* tables with ends given up (struct fdw_given_up) */
+	uint64_t given_up_evicted; /* ends given up dropped, oldest first, past
+				    * FDW_GIVEN_UP in a table (or no memory) */
 	uint64_t targets_deferred; /* new fds whose target waited for a flush */
 	uint64_t targets_read;	   /* ... and were read from /proc then */
 	uint64_t targets_skipped;  /* ... and were closed before (no read) */
@@ -988,6 +1018,17 @@ static inline struct fdw_slot *fdw_table_slot(const struct fdw_table *t, int fd)
 static inline bool fdw_slot_open(const struct fdw_slot *s)
 {
 	return s && s->ofd_h;
+}
+/* Did a process of t's lineage other than its maker give up the end of
+ * pipe (socketpair) `key` that event `seq` made (struct fdw_given_up)? */
+static inline bool fdw_table_gave_up(const struct fdw_table *t, uint64_t key, uint64_t seq)
+{
+	const struct fdw_given_up *g = t ? t->given_up : NULL;
+
+	for (uint32_t i = 0; g && i < g->n; i++)
+		if (g->v[i].key == key && g->v[i].seq == seq)
+			return true;
+	return false;
 }
 /* How many earlier generations of s the model keeps (at most
  * FDW_SLOT_HISTORY), and one of them, newest first: i in [0, that). */

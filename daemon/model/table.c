@@ -1270,6 +1270,8 @@ int fdw__table_own_slow(struct fdw_model *m, struct fdw_table *t)
 	return 0;
 }
 
+static void given_up_copy(struct fdw_model *m, struct fdw_table *dst, const struct fdw_table *src);
+
 struct fdw_table *fdw__table_fork(struct fdw_model *m, struct fdw_table *src, uint64_t kfiles,
 				  uint64_t now)
 {
@@ -1295,9 +1297,72 @@ struct fdw_table *fdw__table_fork(struct fdw_model *m, struct fdw_table *src, ui
 	t->borrowed = true;
 	t->stale = src->stale;
 	t->nopen = src->nopen;
+	given_up_copy(m, t, src);
 	m->stats.fds += src->nopen;
 	m->stats.forks_shared++;
 	return t;
+}
+
+void fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct fdw_slot *s,
+			uint32_t pid)
+{
+	const struct fdw_origin *o = fdw_slot_origin(s);
+	const struct fdw_ofd *f = fdw_slot_ofd(s);
+	struct fdw_given_up *g;
+	uint64_t key;
+
+	if (!f || !o || !o->seq || !o->pid || o->pid == pid || !f->ino)
+		return; /* its maker's own (or not known) */
+	if (o->nr == FDW_SYS_SOCKETPAIR && S_ISSOCK(fdw_ofd_mode(f)))
+		key = f->ino | FDW_END_SOCK;
+	else if ((o->nr == FDW_SYS_PIPE || o->nr == FDW_SYS_PIPE2) && S_ISFIFO(fdw_ofd_mode(f)))
+		key = f->ino & ~FDW_END_SOCK;
+	else
+		return;
+	if (fdw_table_gave_up(t, key, o->seq))
+		return;
+	g = t->given_up;
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g) {
+			m->stats.given_up_evicted++;
+			return;
+		}
+		t->given_up = g;
+		m->stats.given_up_tables++;
+	}
+	if (g->n < FDW_GIVEN_UP) {
+		g->v[g->n].key = key;
+		g->v[g->n++].seq = o->seq;
+		return;
+	}
+	g->v[g->next].key = key;
+	g->v[g->next].seq = o->seq;
+	g->next = (g->next + 1) % FDW_GIVEN_UP;
+	m->stats.given_up_evicted++;
+}
+
+void fdw__given_up_clear(struct fdw_model *m, struct fdw_table *t)
+{
+	if (!t || !t->given_up)
+		return;
+	free(t->given_up);
+	t->given_up = NULL;
+	m->stats.given_up_tables--;
+}
+
+/* dst gets src's ends given up (a fork's or unshare's copy of src). */
+static void given_up_copy(struct fdw_model *m, struct fdw_table *dst, const struct fdw_table *src)
+{
+	if (!src->given_up || dst->given_up)
+		return;
+	dst->given_up = malloc(sizeof(*dst->given_up));
+	if (!dst->given_up) {
+		m->stats.given_up_evicted += src->given_up->n;
+		return;
+	}
+	memcpy(dst->given_up, src->given_up, sizeof(*dst->given_up));
+	m->stats.given_up_tables++;
 }
 
 void fdw__slot_close(struct fdw_model *m, struct fdw_table *t, struct fdw_slot *s,
@@ -1318,6 +1383,7 @@ void fdw__table_free(struct fdw_model *m, struct fdw_table *t)
 	if (!t)
 		return;
 	m->stats.fds -= t->nopen;
+	fdw__given_up_clear(m, t);
 	fdw__table_read_gone(t);
 	fdset_put(m, t->set);
 	if (t->kfiles && fdw_hashmap_get(&m->tables, t->kfiles) == t)
@@ -1373,6 +1439,7 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 	if (!t)
 		return NULL;
 	t->stale = src->stale;
+	given_up_copy(m, t, src);
 	for (uint32_t fd = 0; fd < src->nslots; fd++) {
 		const struct fdw_slot *ss = fdw_table_slot(src, (int)fd);
 		struct fdw_slot *ds;

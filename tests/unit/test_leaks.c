@@ -1774,10 +1774,11 @@ static void test_exec_pair_kept(void)
  * it there), closes its own copy of sv[1], then forks a second child that
  * closed nothing and execs with sv[0]. That child's table is still its
  * parent's set, whose history shows the parent's close of sv[1]: a close
- * by another process, not by the child, so sv[0] still fires. And a child
- * that closed sv[0] before a second fork does not excuse sv[1] for its
- * own child, which closed nothing (the histories it reads are its
- * parent's).
+ * by the pair's maker, before the fork, so sv[0] still fires. A child
+ * that closed sv[0] before a second fork hands sv[1] to its own child
+ * (the double fork): that close was made in the grandchild's lineage
+ * after it left the maker, and excuses sv[1] there (it fired before the
+ * ends given up were carried through forks).
  */
 static void test_exec_pair_kept_other_child(void)
 {
@@ -1787,7 +1788,7 @@ static void test_exec_pair_kept_other_child(void)
 		HELPER = 7502, /* close(3); exec with 4: excused */
 		OTHER = 7503,  /* forked after the parent's close(4); execs with 3 */
 		MID = 7504,    /* inherits (3, 4), closes 3, forks GRAND */
-		GRAND = 7505,  /* execs with 4, closed nothing */
+		GRAND = 7505,  /* execs with 4: the double fork, excused */
 	};
 	struct fdw_leak_config c;
 	struct fdw_alerts store;
@@ -1813,8 +1814,9 @@ static void test_exec_pair_kept_other_child(void)
 	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 1);
 	SYS(&m, MID, FDW_SYS_CLOSE, 0, 3, 0, 0);
 	do_fork(&m, MID, GRAND);
+	do_exit(&m, MID);
 	do_exec(&m, GRAND, "cat");
-	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 1);
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 2);
 
 	for (int i = 0; i < 4; i++)
 		fdw_leaks_tick(l, mono += NS, real += 1);
@@ -1824,13 +1826,208 @@ static void test_exec_pair_kept_other_child(void)
 		const json_t *kids = json_object_get(a->evidence, "children");
 		size_t n = json_array_size(json_object_get(a->evidence, "leaked"));
 
-		/* 3 into ls, 4 into cat; not the helper */
-		CHECK_EQ(n, 2);
-		CHECK_EQ(json_array_size(kids), 2);
+		/* 3 into ls; not the helper, nor cat */
+		CHECK_EQ(n, 1);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 3);
+		CHECK_EQ(json_array_size(kids), 1);
 		for (size_t i = 0; i < json_array_size(kids); i++)
-			CHECK(json_integer_value(json_object_get(json_array_get(kids, i), "pid")) !=
-			      HELPER);
+			CHECK(json_integer_value(json_object_get(json_array_get(kids, i), "pid")) ==
+			      OTHER);
 	}
+	leaks_teardown(l, &m, &store);
+}
+
+/*
+ * The hand-over made by another process of the lineage than the one that
+ * execs, or by making the other end close-on-exec instead of closing it:
+ * the model notes, per table, the pipe and socketpair ends a process
+ * other than their maker gave up (closed, or made close-on-exec), and a
+ * fork copies the note into the child (struct fdw_given_up). Excused:
+ * the double fork (socketpair; fork; close(sv[0]); fork; exit; exec in
+ * the grandchild), its pipe twin, the child's F_SETFD FD_CLOEXEC,
+ * FIOCLEX or close_range CLOSE_RANGE_CLOEXEC on the other end, and the
+ * middle process's F_SETFD before the second fork. Still reported: the
+ * middle process's close after the second fork (the grandchild got both
+ * ends), the maker closing (or marking) its own copy before forking a
+ * child that execs with the other end, a close-on-exec the parent made
+ * before the fork with a child that did nothing (the classic hang), and
+ * a close_range CLOSE_RANGE_CLOEXEC that missed the other end. The note
+ * is bounded (FDW_GIVEN_UP ends a table, the oldest dropped and counted)
+ * and goes with the exec and with the table.
+ */
+static void test_exec_pair_lineage(void)
+{
+	enum {
+		ROOT = 7600,
+		C1 = 7601, M1 = 7602, G1 = 7603,   /* socketpair double fork: excused */
+		C2 = 7604, M2 = 7605, G2 = 7606,   /* pipe double fork: excused */
+		C3 = 7607, M3 = 7608, G3 = 7609,   /* M closes after forking G: fires 3, 4 */
+		C4 = 7610, K4 = 7611,		   /* the maker closes 3, forks: fires 4 */
+		C5 = 7612, K5 = 7613,		   /* child F_SETFD(3, FD_CLOEXEC): excused */
+		C6 = 7614, K6 = 7615,		   /* child close_range(3, 3, CLOEXEC): excused */
+		C7 = 7616, K7 = 7617,		   /* pipe, child FIOCLEX on 3: excused */
+		C8 = 7618, K8 = 7619,		   /* parent F_SETFD(3), child nothing: fires 4 */
+		C9 = 7620, K9 = 7621,		   /* close_range(5, 9, CLOEXEC) misses: fires 3, 4 */
+		C10 = 7622, M10 = 7623, G10 = 7624, /* M F_SETFD(3), forks G: excused */
+		C11 = 7625, M11 = 7626, G11 = 7627, /* the maker marks 3, forks M: fires 4 */
+		C12 = 7628, M12 = 7629, G12 = 7630, /* M gives up 9 ends: the first dropped */
+	};
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_alert *a;
+	struct fdw_model m;
+	double real = 1.9e9;
+	const uint32_t makers[] = { C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12 };
+	uint64_t excused, evicted;
+
+	l = exec_setup(&m, &store, &c, "exec_min_age=2");
+	start(&m, ROOT);
+	for (size_t i = 0; i < sizeof(makers) / sizeof(makers[0]); i++)
+		spawn(&m, ROOT, makers[i], "server");
+	excused = fdw_leaks_stats(l)->exec_fds_excused;
+
+	/* (a) the double fork, M's close before the second fork */
+	do_socketpair_plain(&m, C1, 3, 4);
+	do_fork(&m, C1, M1);
+	SYS(&m, C1, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	SYS(&m, M1, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	CHECK(m.stats.given_up_tables >= 1);
+	do_fork(&m, M1, G1);
+	do_exit(&m, M1);
+	do_exec(&m, G1, "helper");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 1);
+	/* the exec dropped the grandchild's note, the exit the middle's */
+	CHECK_EQ(m.stats.given_up_tables, 0);
+
+	do_pipe_plain(&m, C2, 3, 4);
+	do_fork(&m, C2, M2);
+	SYS(&m, M2, FDW_SYS_CLOSE_RANGE, 0, 3, 3, 0);
+	do_fork(&m, M2, G2);
+	do_exit(&m, M2);
+	do_exec(&m, G2, "worker");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 2);
+
+	/* M closes after G inherited both ends */
+	do_socketpair_plain(&m, C3, 3, 4);
+	do_fork(&m, C3, M3);
+	do_fork(&m, M3, G3);
+	SYS(&m, M3, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_exec(&m, G3, "helper");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 2);
+
+	/* the maker's own close of the other end excuses nothing */
+	do_socketpair_plain(&m, C4, 3, 4);
+	SYS(&m, C4, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_fork(&m, C4, K4);
+	do_exec(&m, K4, "ls");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 2);
+
+	/* (b) the child makes the other end close-on-exec */
+	do_socketpair_plain(&m, C5, 3, 4);
+	do_fork(&m, C5, K5);
+	SYS(&m, K5, FDW_SYS_FCNTL, 0, 3, F_SETFD, FD_CLOEXEC);
+	do_exec(&m, K5, "helper");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 3);
+
+	do_socketpair_plain(&m, C6, 3, 4);
+	do_fork(&m, C6, K6);
+	SYS(&m, K6, FDW_SYS_CLOSE_RANGE, 0, 3, 3, 4 /* CLOSE_RANGE_CLOEXEC */);
+	do_exec(&m, K6, "helper");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 4);
+
+	do_pipe_plain(&m, C7, 3, 4);
+	do_fork(&m, C7, K7);
+	SYS(&m, K7, FDW_SYS_IOCTL, 0, 3, FIOCLEX, 0);
+	do_exec(&m, K7, "worker");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 5);
+
+	/* the classic hang: the parent marked its end, the child did nothing */
+	do_socketpair_plain(&m, C8, 3, 4);
+	SYS(&m, C8, FDW_SYS_FCNTL, 0, 3, F_SETFD, FD_CLOEXEC);
+	do_fork(&m, C8, K8);
+	do_exec(&m, K8, "ls");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 5);
+
+	do_pipe_plain(&m, C9, 3, 4);
+	do_fork(&m, C9, K9);
+	SYS(&m, K9, FDW_SYS_CLOSE_RANGE, 0, 5, 9, 4);
+	do_exec(&m, K9, "worker");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 5);
+
+	/* (a) and (b): the middle process marks the other end */
+	do_socketpair_plain(&m, C10, 3, 4);
+	do_fork(&m, C10, M10);
+	SYS(&m, M10, FDW_SYS_FCNTL, 0, 3, F_SETFD, FD_CLOEXEC);
+	do_fork(&m, M10, G10);
+	do_exit(&m, M10);
+	do_exec(&m, G10, "helper");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 6);
+
+	/* ... but not the maker, two forks up */
+	do_socketpair_plain(&m, C11, 3, 4);
+	SYS(&m, C11, FDW_SYS_FCNTL, 0, 3, F_SETFD, FD_CLOEXEC);
+	do_fork(&m, C11, M11);
+	do_fork(&m, M11, G11);
+	do_exit(&m, M11);
+	do_exec(&m, G11, "ls");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 6);
+
+	/* the bound: M gives up the other end of 9 pairs, then forks G */
+	evicted = m.stats.given_up_evicted;
+	for (int i = 0; i < 9; i++)
+		do_socketpair_plain(&m, C12, 10 + 2 * i, 11 + 2 * i);
+	do_fork(&m, C12, M12);
+	for (int i = 0; i < 9; i++)
+		SYS(&m, M12, FDW_SYS_CLOSE, 0, 10 + 2 * i, 0, 0);
+	CHECK_EQ(m.stats.given_up_evicted - evicted, 9 - FDW_GIVEN_UP);
+	do_fork(&m, M12, G12);
+	do_exit(&m, M12);
+	do_exec(&m, G12, "helper");
+	/* 8 excused, the first pair's 11 reported */
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 6 + FDW_GIVEN_UP);
+
+	for (int i = 0; i < 4; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C1, C1 * 10) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C2, C2 * 10) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C5, C5 * 10) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C6, C6 * 10) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C7, C7 * 10) == NULL);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C10, C10 * 10) == NULL);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C3, C3 * 10);
+	CHECK(a != NULL);
+	if (a)
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 2);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C4, C4 * 10);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+	}
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C8, C8 * 10);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+	}
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C9, C9 * 10);
+	CHECK(a != NULL);
+	if (a)
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 2);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C11, C11 * 10);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+	}
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C12, C12 * 10);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 11);
+	}
+	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 6);
 	leaks_teardown(l, &m, &store);
 }
 
@@ -2684,6 +2881,7 @@ int main(void)
 	test_exec_pipe_kept_hang();
 	test_exec_pipe_kept_cloexec();
 	test_exec_pipe_cost();
+	test_exec_pair_lineage();
 	test_exec_pair_kept();
 	test_exec_pair_kept_other_child();
 	test_detector_interface();
