@@ -25,12 +25,38 @@ Still reported (each a real leak, the same rules as for pipes):
   (f) a pipe whose child's close_range did not cover the other end
       (close_range(p[1] + 1, ~0U, 0)): both ends leak.
 
+The hand-over made by another process of the lineage, or by making the
+other end close-on-exec instead of closing it, fired too before the
+model carried the ends given up through forks (struct fdw_given_up):
+
+  (g) the double fork: socketpair; fork -> M; M closes sv[0], forks G and
+      exits; G execs the helper with sv[1] (pair_dfork), the pipe twin
+      (pipe_dfork: M closes p[1], G reads on p[0]), and M making sv[0]
+      close-on-exec instead of closing it (pair_dfork_cloexec);
+  (h) the child makes the other end close-on-exec: fcntl(sv[0], F_SETFD,
+      FD_CLOEXEC) (pair_cloexec), close_range(sv[0], sv[0],
+      CLOSE_RANGE_CLOEXEC) (pair_rangecloexec), fcntl(p[1], F_SETFD,
+      FD_CLOEXEC) for a pipe (pipe_cloexec).
+
+Still reported:
+
+  (i) M closes sv[0] only after forking G: G holds both ends
+      (pair_dfork_late);
+  (j) the classic hang: the parent made sv[0] close-on-exec before the
+      fork and the child did nothing: sv[1] leaks (pair_parentcloexec);
+  (k) the maker closes its own copy of the other end, then forks a child
+      that execs with the remaining end: the parent hands sv[1] to a
+      helper (which closes sv[0]), closes sv[1], reads the helper's line
+      on sv[0], and forks a second child that execs `sleep` with sv[0]
+      (pair_other): sv[0] leaks into that child, not into the helper.
+
 Each program (Python, through libc: Python would set close-on-exec) stays
 alive after its hand-over, with --leak exec_min_age=2; every helper really
 holds what it was given (checked in /proc, and the line went through).
-Expected: (d), (e), (f) fire, naming exactly their leaked fds; then, more
-than exec_min_age + 3 ticks after (a), (b), (c) handed over, no exec-leak
-alert, firing or resolved, against them or their helpers."""
+Expected: (d), (e), (f), (i), (j), (k) fire, naming exactly their leaked
+fds and the child; then, more than exec_min_age + 3 ticks after (a), (b),
+(c), (g), (h) handed over, no exec-leak alert, firing or resolved, against
+them or their helpers."""
 
 import os
 import subprocess
@@ -47,6 +73,7 @@ PROG = r'''
 import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 mode = sys.argv[1]
+F_SETFD, FD_CLOEXEC, CLOSE_RANGE_CLOEXEC = 2, 1, 4
 
 def pair(sock):
     v = (ctypes.c_int * 2)()
@@ -54,17 +81,42 @@ def pair(sock):
     assert r == 0, ctypes.get_errno()
     return v[0], v[1]
 
-def close_range(first, last):
-    assert libc.syscall(%d, ctypes.c_uint(first), ctypes.c_uint(last), 0) == 0, \
-        ctypes.get_errno()
+def close_range(first, last, flags=0):
+    assert libc.syscall(%d, ctypes.c_uint(first), ctypes.c_uint(last),
+                        ctypes.c_uint(flags)) == 0, ctypes.get_errno()
+
+def cloexec(fd):
+    assert libc.fcntl(fd, F_SETFD, FD_CLOEXEC) == 0, ctypes.get_errno()
 
 def helper(fd, read):
     # sh writes (reads) a line on fd, then execs sleep, which keeps it
     op = 'read x <&"$1"; echo "$x" >/dev/null' if read else 'echo hello >&"$1"'
     os.execvp("sh", ["sh", "-c", op + '; exec sleep 60', "helper", str(fd)])
 
+def report(parent):
+    sys.stdout.flush()
+    os.write(1, f"S {os.getpid()} {parent} {a} {b}\n".encode())
+    time.sleep(60)
+    sys.exit(0)
+
 sock = mode.startswith("pair")
+rep_r, rep_w = os.pipe()  # close-on-exec (Python's): the grandchild's pid
 a, b = pair(sock)
+other, kept = (a, b) if sock else (b, a)
+if mode == "pair_other":
+    k = os.fork()
+    if k == 0:
+        os.close(a)
+        helper(b, False)
+    os.close(b)
+    line = os.read(a, 100)
+    assert line == b"hello\n", line
+    pid = os.fork()
+    if pid == 0:
+        os.execvp("sleep", ["sleep", "60"])
+    report(pid)
+if mode == "pair_parentcloexec":
+    cloexec(a)
 pid = os.fork()
 if pid == 0:
     if mode == "pair_close":
@@ -78,11 +130,31 @@ if pid == 0:
         close_range(b, 0xffffffff)
     elif mode == "pipe_rangemiss":
         close_range(b + 1, 0xffffffff)
-    # pair_noclose: nothing
-    if sock:
-        helper(b, False)
-    else:
-        helper(a, True)
+    elif mode in ("pair_cloexec", "pipe_cloexec"):
+        cloexec(other)
+    elif mode == "pair_rangecloexec":
+        close_range(a, a, CLOSE_RANGE_CLOEXEC)
+    elif "dfork" in mode:
+        # the middle process: gives the other end up (or not), forks the
+        # one that execs, tells its pid and exits
+        if mode == "pair_dfork_cloexec":
+            cloexec(other)
+        elif mode != "pair_dfork_late":
+            os.close(other)
+        g = os.fork()
+        if g == 0:
+            helper(kept, not sock)
+        if mode == "pair_dfork_late":
+            os.close(other)
+        os.write(rep_w, f"{g}\n".encode())
+        os._exit(0)
+    # pair_noclose, pair_parentcloexec: nothing
+    helper(kept, not sock)
+os.close(rep_w)
+if "dfork" in mode:
+    g = int(os.read(rep_r, 100))
+    os.waitpid(pid, 0)  # the middle process is gone before G's exec is looked at
+    pid = g
 if sock:
     os.close(b)
     line = os.read(a, 100)
@@ -90,12 +162,19 @@ if sock:
 else:
     os.close(a)
     os.write(b, b"hello\n")
-os.write(1, f"S {os.getpid()} {pid} {a} {b}\n".encode())
-time.sleep(60)
+report(pid)
 ''' % NR_CLOSE_RANGE
 
-KEPT = {"pair_close": "b", "pipe_range": "a", "pair_range": "b"}
-LEAKS = {"pair_noclose": "ab", "pair_both": "b", "pipe_rangemiss": "ab"}
+# what the process that execs keeps: the hand-overs ...
+KEPT = {"pair_close": "b", "pipe_range": "a", "pair_range": "b",
+        "pair_dfork": "b", "pipe_dfork": "a", "pair_dfork_cloexec": "b",
+        "pair_cloexec": "b", "pair_rangecloexec": "b", "pipe_cloexec": "a"}
+# ... and the leaks: what leaked (and what it holds, when that differs)
+LEAKS = {"pair_noclose": "ab", "pair_both": "b", "pipe_rangemiss": "ab",
+         "pair_dfork_late": "ab", "pair_parentcloexec": "b", "pair_other": "a"}
+HOLDS = {"pair_parentcloexec": "b", "pair_other": "a"}
+# the parent's copy it closed: the end it does not use
+GONE = {"pair_other": "b"}
 
 
 def main(r):
@@ -124,7 +203,7 @@ def run_all(r, tmp, procs):
                 kf = {fd: T.fd_target(i["kid"], i[fd]) for fd in "ab"}
                 T.log(f"({mode}) parent {i['pid']}: ends {i['a']}, {i['b']}; helper "
                       f"{i['kid']} holds {kf}")
-                want = KEPT.get(mode) or "ab"
+                want = KEPT.get(mode) or HOLDS.get(mode) or "ab"
                 if mode == "pair_both":
                     check(T.fd_target(i["kid"], 0).startswith("socket:"),
                           "(pair_both) sv[0] is the helper's stdin")
@@ -136,11 +215,13 @@ def run_all(r, tmp, procs):
                               f"({mode}) helper holds fd {i[fd]}: {kf[fd]}")
                     else:
                         check_eq(kf[fd], None, f"({mode}) helper's fd {i[fd]}")
-                gone = i["b"] if mode.startswith("pair") else i["a"]
+                gone = i[GONE.get(mode) or ("b" if mode.startswith("pair") else "a")]
                 check(not os.path.exists(f"/proc/{i['pid']}/fd/{gone}"),
                       f"({mode}) the parent closed its copy of fd {gone}")
 
-        with r.case("(d) nothing closed, (e) both ends kept, (f) close_range missed: fire"):
+        with r.case("(d) nothing closed, (e) both ends kept, (f) close_range missed, "
+                    "(i) closed after the second fork, (j) the parent's close-on-exec, "
+                    "(k) the maker's own close: fire"):
             for mode, ends in LEAKS.items():
                 i = info[mode]
                 a = H.wait_alert(d, i["pid"], "exec-leak", 20)
@@ -150,7 +231,7 @@ def run_all(r, tmp, procs):
                 check_eq([c["pid"] for c in a["evidence"]["children"]], [i["kid"]],
                          f"({mode}) the child")
 
-        with r.case("(a) (b) (c) the hand-overs: no exec-leak, firing or resolved"):
+        with r.case("(a) (b) (c) (g) (h) the hand-overs: no exec-leak, firing or resolved"):
             time.sleep(max(0.0, t_spawned + MIN_AGE + 3 - time.monotonic()))
             pids = set()
             for mode in KEPT:
