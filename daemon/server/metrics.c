@@ -586,6 +586,12 @@ static void render_health(struct sb *b, const struct fdw_stats *st)
 		"Slot histories dropped, oldest first, for newer ones (past the bound of "
 		"histories or of their names' bytes).",
 		st->fd_history_evicted);
+	gauge(b, "fdwatch_given_up_tables",
+	      "fd tables that note pipe and socketpair ends given up in their lineage "
+	      "(the exec-leak hand-over).", st->given_up_tables);
+	counter(b, "fdwatch_given_up_evicted_total",
+		"Pipe and socketpair ends given up whose note was dropped, oldest first, past "
+		"8 a table (their hand-over is then reported).", st->given_up_evicted);
 	gauge(b, "fdwatch_fd_names", "Distinct fd target names kept (open fds' and the slot "
 	      "histories'), each once.", st->fd_names);
 	gauge(b, "fdwatch_fd_names_bytes", "The bytes of those names (length and NUL each).",

@@ -729,6 +729,8 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 		    { "bytes", st->fd_history_bytes }, { "max_bytes", st->fd_history_max_bytes },
 		    { "evicted", st->fd_history_evicted }, { "refused", st->fd_history_refused }),
 	    ok);
+	set(o, "given_up",
+	    FIGURES({ "tables", st->given_up_tables }, { "evicted", st->given_up_evicted }), ok);
 	set(o, "fd_names",
 	    FIGURES({ "names", st->fd_names }, { "bytes", st->fd_names_bytes },
 		    { "max_bytes", st->fd_names_max_bytes }, { "refused", st->fd_names_refused }),

@@ -68,6 +68,8 @@ static int collect_model(struct fdw_model *m, struct fdw_stats *st)
 	st->fd_history_max_bytes = m->max_history_bytes;
 	st->fd_history_evicted = ms->history_evicted;
 	st->fd_history_refused = ms->history_dropped;
+	st->given_up_tables = ms->given_up_tables;
+	st->given_up_evicted = ms->given_up_evicted;
 	st->fd_names = m->strings.len;
 	st->fd_names_bytes = m->strings.bytes;
 	st->fd_names_max_bytes = m->max_name_bytes;

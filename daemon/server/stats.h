@@ -68,6 +68,9 @@ struct fdw_stats {
 	/* the fds' slot histories (`fdwatch fds PID FD`), host-wide */
 	uint64_t fd_history_slots, fd_history_max, fd_history_bytes, fd_history_max_bytes,
 		fd_history_evicted, fd_history_refused;
+	/* pipe and socketpair ends given up in a lineage (struct fdw_given_up):
+	 * tables with some, and ends dropped past the bound */
+	uint64_t given_up_tables, given_up_evicted;
 	/* the fds' target names, each distinct one once (the histories' too):
 	 * how many, their bytes, the bound, fds whose name was not kept */
 	uint64_t fd_names, fd_names_bytes, fd_names_max_bytes, fd_names_refused;

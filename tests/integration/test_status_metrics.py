@@ -85,6 +85,8 @@ MAP = [
     ("fd_history.slots", "fdwatch_fd_history_slots", "gauge"),
     ("fd_history.bytes", "fdwatch_fd_history_bytes", "gauge"),
     ("fd_history.evicted", "fdwatch_fd_history_evicted_total", "counter"),
+    ("given_up.tables", "fdwatch_given_up_tables", "gauge"),
+    ("given_up.evicted", "fdwatch_given_up_evicted_total", "counter"),
     ("fd_history.refused", 'fdwatch_dropped_total{resource="fd_histories"}', "counter"),
     ("fd_names.names", "fdwatch_fd_names", "gauge"),
     ("fd_names.bytes", "fdwatch_fd_names_bytes", "gauge"),

@@ -553,7 +553,7 @@ static void test_status(void)
 			       "processes", "tables", "fds", "stale_tables", "resyncs",
 			       "resync_fds_failed", "audit", "history", "limits", "dropped",
 			       "ring_backlog_bytes", "drains_partial", "loss", "fd_history",
-			       "fd_names" };
+			       "given_up", "fd_names" };
 
 	CHECK(o != NULL);
 	for (size_t i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -581,6 +581,9 @@ static void test_status(void)
 	CHECK_EQ(ival(get(o, "fd_history"), "max_bytes"), 64 << 20);
 	CHECK_EQ(ival(get(o, "fd_history"), "evicted"), 0);
 	CHECK_EQ(ival(get(o, "fd_history"), "refused"), 0);
+	/* the pipe and socketpair ends given up (exec-leak's hand-over) */
+	CHECK_EQ(ival(get(o, "given_up"), "tables"), (long long)F.model.stats.given_up_tables);
+	CHECK_EQ(ival(get(o, "given_up"), "evicted"), (long long)F.model.stats.given_up_evicted);
 	/* the names, each once (the placeholder of a name not kept is one) */
 	CHECK_EQ(ival(get(o, "fd_names"), "names"), (long long)F.model.strings.len);
 	CHECK(ival(get(o, "fd_names"), "names") >= 1);
