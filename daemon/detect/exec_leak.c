@@ -53,11 +53,14 @@
  *                   to hand the lock over. Excused too, wrongly: a daemon
  *                   that keeps its pidfile locked without close-on-exec
  *                   and spawns helpers (which keep its lock after it dies);
- *   kept            an end of a pipe (a socketpair) whose other end the
- *                   exec'ing process closed (close, close_range) between
- *                   its fork and its exec, the only fd it keeps on that
- *                   pipe (pair) (exec_pipe_kept: ninja's console pool, a
- *                   socketpair handed to a helper).
+ *   kept            an end of a pipe (a socketpair) whose other end was
+ *                   given up in the exec'ing process's lineage after it
+ *                   left the creator (closed, close_range, or made
+ *                   close-on-exec: by the process between its fork and
+ *                   its exec, or by the middle process of a double fork),
+ *                   the only fd it keeps on that pipe (pair)
+ *                   (exec_pipe_kept: ninja's console pool, a socketpair
+ *                   handed to a helper).
  *
  * What is left: an fd created (open, socket, pipe, accept, SCM_RIGHTS, dup
  * to the lowest number) without close-on-exec by a process, copied by
@@ -229,8 +232,16 @@ static bool exec_shell_exe(struct fdw_leaks *l, const struct fdw_proc *creator,
  * write end of its own stdin and never sees EOF (review of 1fe78f7);
  * likewise dup2(p[1], 1); close(p[1]) with the read end forgotten, and
  * the same with a socketpair's ends. Read from p's slot histories (made
- * after the fork: a fork does not copy the parent's): a history the model
- * could not keep leaves the fd reported.
+ * after the fork: a fork does not copy the parent's) and from its
+ * table's ends given up (struct fdw_given_up, model.h): ends a process
+ * other than their creator closed or made close-on-exec (F_SETFD,
+ * FIOCLEX, CLOSE_RANGE_CLOEXEC: the exec closes them), which a fork
+ * copies into the child. So the double fork (socketpair; fork; close(sv[0]);
+ * fork; exit; exec in the grandchild) and a child that makes the other end
+ * close-on-exec are hand-overs too, while the creator's own close or
+ * close-on-exec, made before it forked, never is (the classic hang: the
+ * parent made its end close-on-exec, the child did nothing). A history or
+ * a note the model could not keep leaves the fd reported.
  *
  * A pipe's two ends share an inode, which with the creating event's seq
  * names the pipe(2) call; a socketpair's ends are two sockets, two
