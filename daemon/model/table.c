@@ -1311,8 +1311,12 @@ void fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct f
 	struct fdw_given_up *g;
 	uint64_t key;
 
-	if (!f || !o || !o->seq || !o->pid || o->pid == pid || !f->ino)
-		return; /* its maker's own (or not known) */
+	/* an fd this table got by a fork (not one made in it, which a
+	 * process sharing the maker's table, CLONE_FILES, may close), given
+	 * up by another process than its maker */
+	if (!f || !o || o->source != FDW_SRC_INHERIT || !o->seq || !o->pid || o->pid == pid ||
+	    !f->ino)
+		return;
 	if (o->nr == FDW_SYS_SOCKETPAIR && S_ISSOCK(fdw_ofd_mode(f)))
 		key = f->ino | FDW_END_SOCK;
 	else if ((o->nr == FDW_SYS_PIPE || o->nr == FDW_SYS_PIPE2) && S_ISFIFO(fdw_ofd_mode(f)))

@@ -1851,7 +1851,9 @@ static void test_exec_pair_kept_other_child(void)
  * ends), the maker closing (or marking) its own copy before forking a
  * child that execs with the other end, a close-on-exec the parent made
  * before the fork with a child that did nothing (the classic hang), and
- * a close_range CLOSE_RANGE_CLOEXEC that missed the other end. The note
+ * a close_range CLOSE_RANGE_CLOEXEC that missed the other end, and the
+ * close made by a process that shares the maker's table (CLONE_FILES):
+ * the maker's table, the maker's close. The note
  * is bounded (FDW_GIVEN_UP ends a table, the oldest dropped and counted)
  * and goes with the exec and with the table.
  */
@@ -1871,6 +1873,8 @@ static void test_exec_pair_lineage(void)
 		C10 = 7622, M10 = 7623, G10 = 7624, /* M F_SETFD(3), forks G: excused */
 		C11 = 7625, M11 = 7626, G11 = 7627, /* the maker marks 3, forks M: fires 4 */
 		C12 = 7628, M12 = 7629, G12 = 7630, /* M gives up 9 ends: the first dropped */
+		C13 = 7631, S13 = 7632, K13 = 7633, /* S shares C's table (CLONE_FILES), closes
+						     * 3; C forks K: fires 4 */
 	};
 	struct fdw_leak_config c;
 	struct fdw_alerts store;
@@ -1878,7 +1882,8 @@ static void test_exec_pair_lineage(void)
 	struct fdw_alert *a;
 	struct fdw_model m;
 	double real = 1.9e9;
-	const uint32_t makers[] = { C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12 };
+	const uint32_t makers[] = { C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13 };
+	struct fdw_event ev;
 	uint64_t excused, evicted;
 
 	l = exec_setup(&m, &store, &c, "exec_min_age=2");
@@ -1987,6 +1992,22 @@ static void test_exec_pair_lineage(void)
 	/* 8 excused, the first pair's 11 reported */
 	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 6 + FDW_GIVEN_UP);
 
+	/* a process on the maker's own table closes the other end: the
+	 * maker's table, the maker's close */
+	do_socketpair_plain(&m, C13, 3, 4);
+	ev = sys(C13, files_of(C13), 0, 0, 0, 0, 0);
+	ev.type = FDW_REC_FORK;
+	ev.flags = FDW_F_SHARED_FILES;
+	ev.child_pid = ev.child_tid = S13;
+	ev.child_files = files_of(C13);
+	fdw_model_apply(&m, &ev);
+	apply(&m, sys(S13, files_of(C13), FDW_SYS_CLOSE, 0, 3, 0, 0));
+	CHECK(!fdw_slot_open(fdw_table_slot(fdw_model_proc_table(&m, fdw_model_proc(&m, C13)), 3)));
+	do_exit(&m, S13); /* (a fork beside another user of the table is re-read) */
+	do_fork(&m, C13, K13);
+	do_exec(&m, K13, "ls");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 6 + FDW_GIVEN_UP);
+
 	for (int i = 0; i < 4; i++)
 		fdw_leaks_tick(l, mono += NS, real += 1);
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C1, C1 * 10) == NULL);
@@ -2027,7 +2048,13 @@ static void test_exec_pair_lineage(void)
 		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
 		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 11);
 	}
-	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 6);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C13, C13 * 10);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+	}
+	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 7);
 	leaks_teardown(l, &m, &store);
 }
 
