@@ -615,6 +615,74 @@ def parse_events(text):
 
 
 # --------------------------------------------------------------------------
+# GET over the daemon's socket from another user or namespace
+
+
+# A script of its own, to run as another uid or inside unshare/setpriv:
+# `python3 -c UNIX_GET SOCK TARGET FOLLOW STRICT` (unix_get_cmd() builds
+# that). It prints one JSON line {"status": N, "body": "...", "pid": P}: the
+# body with a chunked encoding decoded, P the client's own pid (as its pid
+# namespace numbers it). FOLLOW > 0: a stream, read for FOLLOW s (or to
+# its end); 0: read until the server closes, 30 s at most. STRICT 1: every
+# error is the script's (a traceback, exit 1): a refused connect, no end
+# within the 30 s, a malformed chunk; STRICT 0: a refused connect is
+# status -errno, the answer is what came in the time, and decoding stops
+# at a malformed chunk (a followed stream is cut off mid-chunk).
+UNIX_GET = r'''
+import json, os, socket, sys, time
+path, target = sys.argv[1], sys.argv[2]
+follow, strict = float(sys.argv[3]), sys.argv[4] == "1"
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(path)
+except OSError as e:
+    if strict:
+        raise
+    print(json.dumps({"status": -e.errno, "body": str(e), "pid": os.getpid()}))
+    sys.exit(0)
+s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+data, ended = b"", False
+end = time.monotonic() + (follow or 30)
+s.settimeout(0.5)
+while time.monotonic() < end:
+    try:
+        b = s.recv(65536)
+    except socket.timeout:
+        continue
+    if not b:
+        ended = True
+        break
+    data += b
+if strict and not ended:
+    sys.exit(f"GET {target}: the answer did not end within {follow or 30:g} s "
+             f"({len(data)} bytes)")
+head, _, body = data.partition(b"\r\n\r\n")
+status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else 0
+if b"chunked" in head.lower():
+    out, rest = b"", body
+    while rest:
+        line, _, rest = rest.partition(b"\r\n")
+        try:
+            n = int(line, 16)
+        except ValueError:
+            if strict:
+                raise
+            break
+        out, rest = out + rest[:n], rest[n + 2:]
+    body = out
+print(json.dumps({"status": status, "body": body.decode(errors="replace"),
+                  "pid": os.getpid()}))
+'''
+
+
+def unix_get_cmd(python, sock, target, follow=0, strict=False):
+    """The command line of a UNIX_GET client run by `python` (an
+    interpreter the client's uid may run); prefix it with setpriv,
+    unshare, ..., or pass user= to subprocess."""
+    return [python, "-c", UNIX_GET, sock, target, f"{follow:g}", "1" if strict else "0"]
+
+
+# --------------------------------------------------------------------------
 # Comparing the model with /proc
 
 

@@ -44,7 +44,6 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -71,45 +70,6 @@ while True:
     os.close(fd)
     i += 1
     time.sleep(0.2)
-'''
-
-# GET over the unix socket, run as another user: prints one JSON line
-# {"status": N, "body": "..."}; with `follow SECONDS`, the stream's bytes.
-CLIENT = r'''
-import json, socket, sys, time
-path, target = sys.argv[1], sys.argv[2]
-follow = float(sys.argv[3]) if len(sys.argv) > 3 else 0
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-try:
-    s.connect(path)
-except OSError as e:
-    print(json.dumps({"status": -e.errno, "body": str(e)}))
-    sys.exit(0)
-s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-data = b""
-end = time.monotonic() + (follow or 30)
-s.settimeout(0.5)
-while time.monotonic() < end:
-    try:
-        b = s.recv(65536)
-    except socket.timeout:
-        continue
-    if not b:
-        break
-    data += b
-head, _, body = data.partition(b"\r\n\r\n")
-status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else 0
-if b"chunked" in head.lower():
-    out, rest = b"", body
-    while rest:
-        line, _, rest = rest.partition(b"\r\n")
-        try:
-            n = int(line, 16)
-        except ValueError:
-            break
-        out, rest = out + rest[:n], rest[n + 2:]
-    body = out
-print(json.dumps({"status": status, "body": body.decode(errors="replace")}))
 '''
 
 # Started as root: opens argv[1], drops every gid and uid to argv[3] and
@@ -188,13 +148,14 @@ def as_user(user, *args, **kw):
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, **kw)
 
 
+# GETs as another user: T.UNIX_GET, lenient (a refused connect is status
+# -errno); with `follow` SECONDS, the stream's bytes.
 def get(d, user, target, follow=0):
     if user == "root":
-        cmd = [sys.executable, "-c", CLIENT, d.sock, target] + ([str(follow)] if follow else [])
+        cmd = T.unix_get_cmd(sys.executable, d.sock, target, follow)
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout
     else:
-        p = as_user(user, PY, "-c", CLIENT, d.sock, target,
-                    *([str(follow)] if follow else []))
+        p = as_user(user, *T.unix_get_cmd(PY, d.sock, target, follow))
         out, _ = p.communicate(timeout=60)
     r = json.loads(out)
     return r["status"], r["body"]
@@ -202,7 +163,7 @@ def get(d, user, target, follow=0):
 
 def get_ids(d, uid, gid, target):
     """GET as uid and gid exactly, no supplementary group."""
-    p = subprocess.Popen([PY, "-c", CLIENT, d.sock, target], user=uid, group=gid,
+    p = subprocess.Popen(T.unix_get_cmd(PY, d.sock, target), user=uid, group=gid,
                          extra_groups=[], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          text=True)
     out, _ = p.communicate(timeout=60)
@@ -350,8 +311,8 @@ def run_cases(r):
                 check_eq(set(doc), {"alerts"}, f"leaks of root's pid: {doc}")
 
             with r.case("user: events, history and follow"):
-                follower = as_user(USER, PY, "-c", CLIENT, d.sock,
-                                   "/v1/events?follow=1&limit=1000", "4")
+                follower = as_user(USER, *T.unix_get_cmd(PY, d.sock,
+                                                         "/v1/events?follow=1&limit=1000", 4))
                 body = get(d, USER, "/v1/events?limit=100000")[1]
                 check("root-secret" not in body and "root-more" not in body,
                       "root's files in the user's events")

@@ -28,7 +28,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 import fdwtest as T
 from fdwtest import check, check_eq
@@ -36,33 +35,6 @@ from fdwtest import check, check_eq
 NOBODY = 65534
 # a python every uid may run (the test's own may be under /root)
 PY = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
-
-# GET over the unix socket; prints {"status": N, "body": "..."}.
-CLIENT = r'''
-import json, socket, sys
-path, target = sys.argv[1], sys.argv[2]
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(path)
-s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-s.settimeout(30)
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-head, _, body = data.partition(b"\r\n\r\n")
-status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else 0
-if b"chunked" in head.lower():
-    out, rest = b"", body
-    while rest:
-        line, _, rest = rest.partition(b"\r\n")
-        n = int(line, 16)
-        out, rest = out + rest[:n], rest[n + 2:]
-    body = out
-print(json.dumps({"status": status, "body": body.decode(errors="replace"),
-                  "pid": __import__("os").getpid()}))
-'''
 
 DROP = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
 PIDNS = ["unshare", "--pid", "--fork", "--mount-proc"]
@@ -81,9 +53,11 @@ WAYS = {
 }
 
 
-def get(client, sock, way, target):
-    c = subprocess.run(WAYS[way] + [PY, client, sock, target], capture_output=True,
-                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+def get(sock, way, target):
+    """T.UNIX_GET, strict (any error is a failure), run `way`:
+    {"status": N, "body": "...", "pid": the client's pid in its namespace}."""
+    c = subprocess.run(WAYS[way] + T.unix_get_cmd(PY, sock, target, strict=True),
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     if c.returncode != 0:
         raise T.Failure(f"{way}: client for {target} exit {c.returncode}: {c.stderr.strip()}")
     return json.loads(c.stdout)
@@ -96,12 +70,6 @@ def pids_of(body):
 
 
 def main(r):
-    tmp = tempfile.mkdtemp(prefix="fdwt-pidns-")
-    os.chmod(tmp, 0o755)
-    client = os.path.join(tmp, "client.py")
-    with open(client, "w") as f:
-        f.write(CLIENT)
-    os.chmod(client, 0o644)
     sleeper = subprocess.Popen(DROP + ["sleep", "600"], stdin=subprocess.DEVNULL)
     try:
         with T.Daemon() as d:
@@ -110,12 +78,12 @@ def main(r):
             os.chmod(d.sock, 0o666)
 
             with r.case("host clients are served"):
-                a = get(client, d.sock, "host root", "/v1/processes")
+                a = get(d.sock, "host root", "/v1/processes")
                 check_eq(a["status"], 200, "host root /v1/processes")
                 pids = pids_of(a["body"])
                 check(sleeper.pid in pids and os.getpid() in pids,
                       f"host root sees the sleeper {sleeper.pid} and the test {os.getpid()}")
-                a = get(client, d.sock, "host uid 65534", "/v1/processes")
+                a = get(d.sock, "host uid 65534", "/v1/processes")
                 check_eq(a["status"], 200, "host uid 65534 /v1/processes")
                 pids = pids_of(a["body"])
                 check(sleeper.pid in pids and os.getpid() not in pids,
@@ -136,7 +104,7 @@ def main(r):
                         "userns uid 65534"):
                 with r.case(f"{way}: refused"):
                     for target in ("/v1/status", "/v1/processes", "/v1/events"):
-                        a = get(client, d.sock, way, target)
+                        a = get(d.sock, way, target)
                         if way.startswith("userns"):
                             check(a["pid"] != 1, f"{way}: the client has a host pid")
                         else:
@@ -156,14 +124,13 @@ def main(r):
                       f"fdwatch says why: {c.stderr.strip()[:300]}")
 
             with r.case("a host client after them is still served"):
-                a = get(client, d.sock, "host uid 65534", "/v1/status")
+                a = get(d.sock, "host uid 65534", "/v1/status")
                 check_eq(a["status"], 200, "host uid 65534 /v1/status")
                 check_eq(json.loads(a["body"]).get("scope"), "own", "its scope")
                 check_eq(d.cli("status").returncode, 0, "fdwatch status as root")
     finally:
         sleeper.kill()
         sleeper.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 T.run(main)
