@@ -181,6 +181,33 @@ def kernel_view(uid, gid, pid):
     return ls.returncode == 0, lsl.stdout
 
 
+def compare_views(d, uid, gid, pid, path, expected, label):
+    """What uid:gid (no supplementary group) is shown of `pid`, which holds
+    `path`: /proc/PID/fd's links by the kernel (as `expected` says: True,
+    the process is theirs), and by the API exactly as by the kernel: its
+    fds (200 with `path`, or 404 without), its place in /v1/processes, its
+    opens in its events. Returns every disagreement, not only the first."""
+    lists, links = kernel_view(uid, gid, pid)
+    kernel_shows = path in links
+    st, body = get_ids(d, uid, gid, f"/v1/processes/{pid}/fds")
+    listed = f'"pid":{pid},' in get_ids(d, uid, gid, "/v1/processes")[1].replace(" ", "")
+    events = path in get_ids(d, uid, gid, f"/v1/events?pid={pid}&limit=1000")[1]
+    T.log(f"{label}, client {uid}:{gid}: kernel lists {lists}, shows links {kernel_shows}; "
+          f"API fds {st}, listed {listed}, events {events}")
+    bad = []
+    if kernel_shows != expected:
+        bad.append(f"{label}: the kernel shows {uid}:{gid} /proc/{pid}/fd links: {kernel_shows}")
+    if (st, path in body) != ((200, True) if kernel_shows else (404, False)):
+        bad.append(f"{label}: API fds of {pid} to {uid}:{gid}: {st} ({body[:120]}), "
+                   f"the kernel shows {kernel_shows}")
+    if listed != kernel_shows:
+        bad.append(f"{label}: {pid} listed to {uid}:{gid}: {listed}, the kernel shows {kernel_shows}")
+    if events != kernel_shows:
+        bad.append(f"{label}: its opens in the events of {uid}:{gid}: {events}, "
+                   f"the kernel shows {kernel_shows}")
+    return bad
+
+
 def free_gid():
     g = 43210
     while True:
@@ -451,22 +478,8 @@ def run_cases(r):
                 for when in ("after its exec", "after a re-read"):
                     time.sleep(1.5 if when == "after its exec" else 6)
                     for name, (pid, path, mine) in nsprocs.items():
-                        ls = as_user(USER, "ls", "-l", f"/proc/{pid}/fd", stderr=subprocess.DEVNULL)
-                        out, _ = ls.communicate(timeout=30)
-                        kernel_shows = path in out
-                        st, body = get(d, USER, f"/v1/processes/{pid}/fds")
-                        listed = f'"pid":{pid},' in get(d, USER, "/v1/processes")[1].replace(" ", "")
-                        events = path in get(d, USER, f"/v1/events?pid={pid}&limit=1000")[1]
-                        T.log(f"{name} {when}: kernel shows {kernel_shows}, API fds {st}, "
-                              f"listed {listed}, events {events}")
-                        if kernel_shows != mine:
-                            bad.append(f"{name}: the kernel shows the user /proc/{pid}/fd: {kernel_shows}")
-                        if (st, path in body) != ((200, True) if mine else (404, False)):
-                            bad.append(f"{name}: API fds of {pid} {when}: {st} ({body[:120]})")
-                        if listed != mine:
-                            bad.append(f"{name}: {pid} listed to the user {when}: {listed}")
-                        if events != mine:
-                            bad.append(f"{name}: its opens in the user's events {when}: {events}")
+                        # the user's uid and gid: it is in no other group
+                        bad += compare_views(d, uid, ugid, pid, path, mine, f"{name} {when}")
                 check(not bad, "\n    ".join(bad))
 
             with r.case("user: a process of the user's uid and another gid is the user's for that gid only"):
@@ -487,23 +500,8 @@ def run_cases(r):
                             ids = [ln.split()[1:4] for ln in f if ln.startswith(("Uid:", "Gid:"))]
                         check_eq(ids, [[str(uid)] * 3, [str(othergid)] * 3], f"{name} holder {pid} ids")
                         for cgid, mine in ((ugid, False), (othergid, True)):
-                            lists, links = kernel_view(uid, cgid, pid)
-                            kernel_shows = path in links
-                            st, body = get_ids(d, uid, cgid, f"/v1/processes/{pid}/fds")
-                            listed = f'"pid":{pid},' in get_ids(d, uid, cgid, "/v1/processes")[1].replace(" ", "")
-                            events = path in get_ids(d, uid, cgid, f"/v1/events?pid={pid}&limit=1000")[1]
-                            T.log(f"{name} holder, client {uid}:{cgid} {when}: kernel lists {lists}, "
-                                  f"shows links {kernel_shows}; API fds {st}, listed {listed}, events {events}")
-                            if kernel_shows != mine:
-                                bad.append(f"{name}: the kernel shows {uid}:{cgid} /proc/{pid}/fd links: "
-                                           f"{kernel_shows}")
-                            if (st == 200 and path in body) != kernel_shows or st not in (200, 404):
-                                bad.append(f"{name}: API fds of {pid} to {uid}:{cgid} {when}: {st} "
-                                           f"({body[:120]}), the kernel shows {kernel_shows}")
-                            if listed != kernel_shows:
-                                bad.append(f"{name}: {pid} listed to {uid}:{cgid} {when}: {listed}")
-                            if events != kernel_shows:
-                                bad.append(f"{name}: its opens in the events of {uid}:{cgid} {when}: {events}")
+                            bad += compare_views(d, uid, cgid, pid, path, mine,
+                                                 f"{name} holder {when}")
                 check(not bad, "\n    ".join(bad))
 
             with r.case("member and root see everything"):
