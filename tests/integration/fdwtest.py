@@ -19,7 +19,8 @@ counted as skipped otherwise.
 
 STRICT (FDWATCH_REQUIRE_BPF=1 or CI=true): optional kernel paths that a
 developer's machine may refuse (fanotify, userfaultfd, io_uring, ...) are
-required; see optional_refused().
+required; see optional_refused(). SANITIZED (FDWT_SANITIZED=1, set by
+scripts/sanitize.sh): the binaries are built with the sanitizers.
 
 Paths come from the environment (set by tests/integration/meson.build):
 FDWATCHD, FDWATCH (binaries), FDWT_PROGS (directory of tests/progs programs).
@@ -46,6 +47,10 @@ SKIP = 77
 REQUIRE_BPF = os.environ.get("FDWATCH_REQUIRE_BPF") == "1"
 ON_CI = os.environ.get("CI", "") not in ("", "0", "false")
 STRICT = REQUIRE_BPF or ON_CI
+# scripts/sanitize.sh: fdwatchd and the programs are an ASan+UBSan build
+# (FDWT_SANITIZED=1): slower, ASan's allocator instead of glibc malloc's,
+# no valgrind
+SANITIZED = os.environ.get("FDWT_SANITIZED") == "1"
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC_ROOT = os.path.dirname(os.path.dirname(HERE))

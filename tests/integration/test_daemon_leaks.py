@@ -22,7 +22,7 @@ import tempfile
 import time
 
 import fdwtest as T
-from fdwtest import check, check_eq
+from fdwtest import check
 
 
 def raw_request(path, data, read=True, first=False):
@@ -173,7 +173,7 @@ def main(r):
             check_same_fds(before, after, bound)
             check(d.alive(), "daemon died")
 
-    if os.environ.get("FDWT_SANITIZED") == "1":
+    if T.SANITIZED:
         # scripts/sanitize.sh: an ASan build cannot run under valgrind;
         # LeakSanitizer checks every exit of this daemon instead
         T.log("valgrind half not run: this daemon is built with ASan (LeakSanitizer "

@@ -31,7 +31,6 @@ import time
 import fdwtest as T
 from fdwtest import check
 
-SANITIZED = os.environ.get("FDWT_SANITIZED") == "1"
 NPROC = 50
 NPIPES = 5000
 TRIM_WAIT_S = 20
@@ -126,7 +125,7 @@ def main(r):
                   f"MiB; slowest status {slowest * 1000:.0f} ms; lost {s['events_lost']}")
             check(dropped_at is not None, f"the burst's fds were not dropped: {s['fds']}")
             check(grew > 16 << 20, f"the burst grew RSS by {grew} bytes only: no burst")
-            if SANITIZED:
+            if T.SANITIZED:
                 T.log("sanitized build: ASan's allocator, not glibc malloc's: what RSS "
                       "keeps and the trims are not checked")
             else:

@@ -36,8 +36,7 @@ MODES = ("open", "socket", "pipe", "accept", "fork")
 # slower; what is checked then is that it is never stalled (a 0 ms timer
 # re-armed from its own callback once held libuv 1.44's loop for the whole
 # churn: status took 20 s) and that every loss is repaired.
-SANITIZED = os.environ.get("FDWT_SANITIZED") == "1"
-STATUS_LIMIT_S = 10.0 if SANITIZED else 2.0
+STATUS_LIMIT_S = 10.0 if T.SANITIZED else 2.0
 POLL_EVERY_S = 0.2
 
 
@@ -152,7 +151,7 @@ def main(r):
               f"status_p50={pct(lat, 50) * 1000:.0f}ms p90={pct(lat, 90) * 1000:.0f}ms "
               f"p99={pct(lat, 99) * 1000:.0f}ms max={max(lat, default=0) * 1000:.0f}ms")
 
-        if SANITIZED:
+        if T.SANITIZED:
             with r.case(f"stress {mode} (sanitizer build): every loss counted and repaired"):
                 check(received + lost >= ops, f"{received} received + {lost} lost for {ops} rounds")
                 # (a table /proc refuses, pid 1's in some containers, stays
@@ -171,7 +170,7 @@ def main(r):
         with r.case(f"stress {mode}: every status answered within {STATUS_LIMIT_S:g} s"):
             # a sanitizer build answers slower (a core's worth of records
             # behind it): fewer polls, but never none for seconds
-            want = secs / 4 if SANITIZED else secs
+            want = secs / 4 if T.SANITIZED else secs
             check(len(lat) >= want, f"only {len(lat)} status polls in {wall:.1f} s")
             slow = [round(x, 2) for x in lat if x > STATUS_LIMIT_S]
             check(not slow and not poller.errors,
