@@ -92,6 +92,40 @@ time.sleep(600)
 # it takes uid and gid argv[3] and argv[4] and execs argv[5:]: a service
 # with PrivateUsers=yes and User= (argv[3] the user's uid) or a setuid
 # sandbox. Prints the child's pid; the child's output follows.
+# Started as root: drops every gid and uid to argv[3] and argv[2] (no
+# exec) keeping CAP_SETUID and CAP_SETGID for a moment, sets its
+# file-system uid and gid to 0 with them, drops every capability, makes
+# itself dumpable again, opens argv[1] (a file anyone may read), and opens
+# and closes it again every 0.2 s: events after the server's re-read.
+FSHELD = r'''
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+class Hdr(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class Data(ctypes.Structure):
+    _fields_ = [("eff", ctypes.c_uint32), ("prm", ctypes.c_uint32), ("inh", ctypes.c_uint32)]
+def capset(bits):
+    d = (Data * 2)()
+    d[0].eff = d[0].prm = bits
+    if libc.capset(ctypes.byref(Hdr(0x20080522, 0)), d) != 0:
+        sys.exit(f"capset: errno {ctypes.get_errno()}")
+uid, gid = int(sys.argv[2]), int(sys.argv[3])
+os.setgroups([])
+os.setresgid(gid, gid, gid)
+libc.prctl(8, 1, 0, 0, 0)  # PR_SET_KEEPCAPS
+os.setresuid(uid, uid, uid)
+capset((1 << 6) | (1 << 7))  # CAP_SETGID, CAP_SETUID
+libc.setfsuid(0)
+libc.setfsgid(0)
+capset(0)
+libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print("ready", flush=True)
+while True:
+    os.close(os.open(sys.argv[1], os.O_RDONLY))
+    time.sleep(0.2)
+'''
+
 NSHELD = r'''
 import ctypes, os, sys
 r1, w1 = os.pipe(); r2, w2 = os.pipe()
@@ -443,6 +477,30 @@ def run_cases(r):
                     body = get(d, USER, "/v1/processes")[1]
                     check_eq(f'"pid":{sp.pid},' in body.replace(" ", ""), kernel_shows,
                              f"dropper {sp.pid} listed to the user")
+
+            with r.case("user: a process's file-system uid and gid play no part, as for the kernel"):
+                # ptrace_may_access compares the caller's ids with the
+                # real, effective and saved ones: a process of the user's
+                # uid and gid whose file-system ids are root's (setfsuid,
+                # setfsgid: a file server acting for another user), made
+                # dumpable again, is the user's
+                ugid = pwd.getpwnam(USER).pw_gid
+                fspath = os.path.join(tmp, "fsuid-file")
+                with open(fspath, "w") as f:
+                    f.write("x")
+                os.chmod(fspath, 0o644)
+                sp = subprocess.Popen([sys.executable, "-c", FSHELD, fspath, str(uid), str(ugid)],
+                                      stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+                procs.append(sp)
+                check_eq(sp.stdout.readline().strip(), "ready", "fsuid holder started")
+                with open(f"/proc/{sp.pid}/status") as f:
+                    ids = [ln.split()[1:] for ln in f if ln.startswith(("Uid:", "Gid:"))]
+                check_eq(ids, [[str(uid)] * 3 + ["0"], [str(ugid)] * 3 + ["0"]],
+                         f"fsuid holder {sp.pid} ids")
+                # the server re-reads an owner known from the exec (root's) after 5 s
+                time.sleep(6.5)
+                bad = compare_views(d, uid, ugid, sp.pid, fspath, True, "fsuid holder")
+                check(not bad, "\n    ".join(bad))
 
             with r.case("user: a process in a user namespace is its owner's, as the kernel has it"):
                 # the owner of the outermost namespace has CAP_SYS_PTRACE
