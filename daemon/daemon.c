@@ -324,11 +324,11 @@ static void on_pipeline_event(void *userdata, const struct fdw_history_entry *e)
 		fdw_server_publish_event(d->server, e);
 }
 
-static void on_pipeline_lost(void *userdata, uint64_t since_seq)
+static void on_pipeline_lost(void *userdata, uint64_t since_seq, const struct fdw_hashmap *tgids)
 {
 	struct fdw_daemon *d = userdata;
 
-	fdw_server_records_lost(d->server, since_seq);
+	fdw_server_records_lost(d->server, since_seq, tgids);
 }
 
 static void on_alert_change(void *userdata, const struct fdw_alert *a, bool updated)

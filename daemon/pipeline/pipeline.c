@@ -877,12 +877,10 @@ static void handle_lost(struct fdw_pipeline *p)
 	p->loss_check_pos = pos;
 	p->loss_check_seq = p->seq;
 	if (lost != p->stats.lost_handled || p->resync_all) {
-		if (lost != p->stats.lost_handled) {
+		bool lost_new = lost != p->stats.lost_handled, set_whole = true;
+
+		if (lost_new) {
 			log_loss(p, lost);
-			/* whose process is whose (server/access.c): an exec among
-			 * the lost records may have changed it */
-			if (p->on_lost)
-				p->on_lost(p->userdata, since_seq);
 			/* forks and exits may be among them: what /proc lists
 			 * and the model does not, and the reverse */
 			p->discover_wanted = true;
@@ -894,12 +892,19 @@ static void handle_lost(struct fdw_pipeline *p)
 			n = fdw_capture_lost_pids(p->capture, pids, LOST_PIDS_BATCH, &acc);
 			accounted += acc;
 			for (unsigned int i = 0; i < n; i++) {
-				(void)fdw_hashmap_put(&lost_set, pids[i], (void *)1);
+				if (fdw_hashmap_put(&lost_set, pids[i], (void *)1) < 0)
+					set_whole = false;
 				fdw_pipeline_mark_lost(p, pids[i]);
 			}
 		} while (n == LOST_PIDS_BATCH);
 		if (accounted < lost - p->stats.lost_handled)
 			p->resync_all = true;
+		/* whose process is whose (server/access.c): an exec among the
+		 * lost records may have changed it; whose, the set says,
+		 * unless it is incomplete (then anyone's) */
+		if (lost_new && p->on_lost)
+			p->on_lost(p->userdata, since_seq,
+				   p->resync_all || !set_whole ? NULL : &lost_set);
 		p->stats.lost_handled = lost;
 		if (p->resync_all)
 			enqueue_all(p);

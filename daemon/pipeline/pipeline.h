@@ -88,8 +88,11 @@ struct fdw_pipeline {
 	void (*on_event)(void *userdata, const struct fdw_history_entry *e);
 	/* records were lost; the events from `since_seq` on (those applied
 	 * since the last look at the lost count) may follow one of them, such
-	 * as a setuid program's exec: optional */
-	void (*on_lost)(void *userdata, uint64_t since_seq);
+	 * as a setuid program's exec. `tgids`: the processes (keys) whose
+	 * records were lost since that look; NULL when not all of them are
+	 * known (the kernel's per-process map overflowed): any may have.
+	 * Optional */
+	void (*on_lost)(void *userdata, uint64_t since_seq, const struct fdw_hashmap *tgids);
 	void *userdata;
 
 	struct fdw_pipeline_stats stats;

@@ -72,6 +72,7 @@ struct owner {
 	uint64_t read_ns;   /* CLOCK_MONOTONIC of the last /proc read; 0: never */
 	bool gone;	    /* /proc has it no more: uid is the last known owner */
 	bool lost;	    /* exec_seq is fdw_server_records_lost()'s, not an exec's */
+	bool exited;	    /* its exit was seen: its pid may be another's since */
 };
 
 /* The owner of a process that is gone, for an event at `seq`. */
@@ -393,6 +394,7 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 			child->exec_seq = 0;
 			child->lost = false;
 			child->gone = false;
+			child->exited = false;
 			child->read_ns = fdw_now_mono();
 			return;
 		}
@@ -409,37 +411,60 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 			child->lost = false; /* an exec's: its children unknown */
 		}
 		break;
+	case FDW_REC_EXIT:
+		if (e->flags & FDW_F_GROUP_DEAD) {
+			/* a fork that reuses its pid makes a new entry; one
+			 * whose record is lost does not (records_lost) */
+			child = fdw_hashmap_get(&s->owners, e->pid);
+			if (child)
+				child->exited = true;
+		}
+		break;
 	default:
 		break;
 	}
 }
 
 /*
- * Records were lost: which, the kernel does not say (its per-process count
- * says whose, but not what, and a fork among them hides whose children
- * came of it). An exec of a setuid or setgid program may be one, whose
- * FDW_F_OWNER record would have changed the owner: without it, the owner
- * cached before (the user who ran it) would take the program's events
- * until the next read (OWNER_TTL_NS). So every known owner is as after an
- * exec without its record: read again from /proc before an event from
+ * Records were lost: which, the kernel does not say, only whose (its
+ * per-process count, `tgids`; NULL when that overflowed). An exec of a
+ * setuid or setgid program may be one, whose FDW_F_OWNER record would have
+ * changed the owner: without it, the owner cached before (the user who ran
+ * it) would take the program's events until the next read (OWNER_TTL_NS).
+ * So the owner of each process that may have changed is as after an exec
+ * without its record: read again from /proc before an event from
  * `since_seq` on (applied since the last look at the lost count) is
  * attributed; an owner found changed takes them (fail closed), one found
- * the same hides nothing. One pass over the cache per loss seen (at most
- * once per drain), no /proc read until someone asks.
+ * the same hides nothing. Which may have changed: those whose records were
+ * lost; those whose entry came to be since `since_seq` (the fork of a
+ * child of a program whose exec was lost may have come before the loss was
+ * seen, and the child took the caller's owner; a fork record lost is
+ * counted as its parent's, and hides whose child came of it); and those
+ * seen to exit (a fork whose record is lost may have taken the pid, and
+ * nothing made a new entry for it). Not the others: under sustained loss,
+ * marking every owner made an unprivileged client's status, process list
+ * and follow stream read every process's owner again after each drain
+ * (bench/RESULTS.md, 2026-12-02). One pass over the cache per loss seen (at
+ * most once per drain), no /proc read until someone asks.
  */
-void fdw_server_records_lost(struct fdw_server *s, uint64_t since_seq)
+void fdw_server_records_lost(struct fdw_server *s, uint64_t since_seq,
+			     const struct fdw_hashmap *tgids)
 {
+	uint64_t key;
 	size_t it = 0;
 	void *v;
 
 	if (!s)
 		return;
-	while (fdw_hashmap_next(&s->owners, &it, NULL, &v)) {
+	while (fdw_hashmap_next(&s->owners, &it, &key, &v)) {
 		struct owner *o = v;
 		uint64_t mark = since_seq > o->since_seq ? since_seq : o->since_seq;
 
 		if (o->gone || o->uid == FDW_OWNER_UNKNOWN)
 			continue; /* read at its next look anyway */
+		if (tgids && o->since_seq < since_seq && !o->exited &&
+		    !fdw_hashmap_get(tgids, key))
+			continue; /* none of its records lost, none it may have made */
 		if (!o->exec_seq) {
 			o->exec_seq = mark;
 			o->lost = true;

@@ -121,9 +121,15 @@ int fdw_server_reload_access(struct fdw_server *s);
 void fdw_server_publish_event(struct fdw_server *s, const struct fdw_history_entry *e);
 
 /* Records were lost (the pipeline's on_lost): a setuid or setgid
- * program's exec may be among them, so every process's owner is read again
- * before the events from `since_seq` on are attributed to it. NULL-safe. */
-void fdw_server_records_lost(struct fdw_server *s, uint64_t since_seq);
+ * program's exec may be among them, so the owner of every process that may
+ * have changed is read again before the events from `since_seq` on are
+ * attributed to it: those of `tgids` (keys: the processes whose records
+ * were lost; NULL: any process's may have been), those that came to be
+ * since `since_seq` (forks of them) and those seen to exit (their pid may
+ * be a new process's whose fork was lost). NULL-safe. */
+struct fdw_hashmap;
+void fdw_server_records_lost(struct fdw_server *s, uint64_t since_seq,
+			     const struct fdw_hashmap *tgids);
 
 /* An alert fired or resolved (its JSON, alerts/alerts.h): send it to the
  * followers of /v1/leaks. Cheap when nobody follows. NULL-safe. */

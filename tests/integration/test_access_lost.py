@@ -8,10 +8,12 @@ of a setuid-root program it runs is lost. Without that record the server
 would keep the user's cached owner of the process (fresh: an exec with its
 owner's record refreshed it a moment before) and give the user the
 program's events and fds for up to OWNER_TTL_NS (5 s). The pipeline tells
-the server when it sees the loss, and every owner is read again before it
-takes the events since: the program's (and its child's, forked after the
-loss) are root's; a bystander of the user's whose owner did not change
-keeps its events.
+the server when it sees the loss and whose records were lost (the
+kernel's per-process count), and the owners that may have changed (the
+program's, whose exec record was lost) are read again before they take
+the events since: the program's (and its child's, forked after the loss)
+are root's; a bystander of the user's whose owner did not change keeps
+its events.
 
 The interleaving is made certain, not raced: fdwatchd runs with a 1 MiB
 ring and is stopped (SIGSTOP) while a flooder writes far more than the ring

@@ -22,10 +22,13 @@
 static uint32_t owner_now[1024];
 /* ... and the gid a client needs, gid_now[pid] (0: any gid) */
 static uint32_t gid_now[1024];
+/* reads of owner_now[] so far */
+static unsigned int owner_reads;
 
 static int fake_owner(void *u, uint32_t pid, uint32_t *uid, uint32_t *gid)
 {
 	(void)u;
+	owner_reads++;
 	if (pid >= 1024 || !owner_now[pid])
 		return -ESRCH;
 	*uid = owner_now[pid] == 9999 ? 0 : owner_now[pid];
@@ -111,7 +114,7 @@ static void test_records_lost(void)
 	owner_now[40] = ROOT;
 	note(s, 202, FDW_REC_SYSCALL, 40, 0);
 	note(s, 203, FDW_REC_SYSCALL, 41, 0);
-	fdw_server_records_lost(s, 201); /* the lost count seen after 200 */
+	fdw_server_records_lost(s, 201, NULL); /* the lost count seen after 200 */
 	CHECK_EQ(srv_owner_of(s, 40, 202, NULL), 0);
 	/* the identity changed since the loss: what came before, nobody's
 	 * (as after an exec whose owner changed, test_owners) */
@@ -128,7 +131,7 @@ static void test_records_lost(void)
 	note(s, 302, FDW_REC_FORK, 50, 51);
 	owner_now[51] = ROOT;
 	note(s, 303, FDW_REC_SYSCALL, 51, 0);
-	fdw_server_records_lost(s, 301);
+	fdw_server_records_lost(s, 301, NULL);
 	CHECK_EQ(srv_owner_of(s, 51, 303, NULL), 0);
 	/* forks after the loss was seen: the child of a process still to be
 	 * read again is read again too (not nobody's: its parent's owner may
@@ -136,12 +139,84 @@ static void test_records_lost(void)
 	note(s, 304, FDW_REC_FORK, 50, 52);
 	owner_now[52] = ROOT;
 	CHECK_EQ(srv_owner_of(s, 52, 305, NULL), 0);
-	fdw_server_records_lost(s, 306);
+	fdw_server_records_lost(s, 306, NULL);
 	note(s, 307, FDW_REC_FORK, 41, 43);
 	owner_now[43] = 1000;
 	CHECK_EQ(srv_owner_of(s, 43, 308, NULL), 1000);
 	owner_now[40] = owner_now[41] = owner_now[43] = 0;
 	owner_now[50] = owner_now[51] = owner_now[52] = 0;
+	srv_access_free(s);
+	free(s);
+}
+
+/*
+ * Records lost, and the kernel says whose (its per-process count): only
+ * the owners that may have changed are read again, not every process's
+ * at every drain that saw a loss (an unprivileged client's status read
+ * them all). Those are: the processes whose records were lost (the
+ * setuid program's exec), the children forked since the last look at the
+ * lost count (a child of that program whose fork record came before the
+ * loss was seen took the user's owner), and a pid seen to exit (a process
+ * whose fork record was lost, counted as its parent's, may have it now:
+ * nothing made a new entry for it). Another process of the user's,
+ * unchanged, keeps its events without a read.
+ */
+static void test_records_lost_whose(void)
+{
+	struct fdw_server *s = calloc(1, sizeof(*s));
+	struct fdw_history_entry ex = ev(403, FDW_REC_EXIT, 62, 0);
+	struct fdw_hashmap tgids;
+	unsigned int reads;
+
+	s->deps.read_owner = fake_owner;
+	fdw_hashmap_init(&s->owners);
+	fdw_hashmap_init(&tgids);
+
+	for (uint32_t pid = 60; pid <= 62; pid++) {
+		owner_now[pid] = 1000;
+		srv_access_learn(s, pid);
+	}
+	note(s, 400, FDW_REC_SYSCALL, 60, 0);
+	/* 401: 60 execs a setuid program, its record lost; */
+	owner_now[60] = ROOT;
+	/* its fork of 63, whose record came before the loss was seen */
+	note(s, 402, FDW_REC_FORK, 60, 63);
+	owner_now[63] = ROOT;
+	/* 62 exits, and a root process 80 forks a child that takes pid 62:
+	 * that fork record is lost (counted as 80's) */
+	ex.flags = FDW_F_GROUP_DEAD;
+	srv_access_note_event(s, &ex);
+	owner_now[62] = ROOT;
+	note(s, 404, FDW_REC_SYSCALL, 61, 0);
+	note(s, 405, FDW_REC_SYSCALL, 62, 0);
+	note(s, 406, FDW_REC_SYSCALL, 60, 0);
+	note(s, 407, FDW_REC_SYSCALL, 63, 0);
+	CHECK(fdw_hashmap_put(&tgids, 60, (void *)1) == 0);
+	CHECK(fdw_hashmap_put(&tgids, 80, (void *)1) == 0);
+	fdw_server_records_lost(s, 401, &tgids);
+
+	reads = owner_reads;
+	CHECK_EQ(srv_owner_of(s, 61, 404, NULL), 1000); /* none of its records lost */
+	CHECK_EQ(srv_owner_of(s, 61, UINT64_MAX, NULL), 1000);
+	CHECK_EQ(owner_reads, reads); /* ... and not read again */
+	CHECK_EQ(srv_owner_of(s, 60, 406, NULL), 0);	      /* its exec lost */
+	CHECK_EQ(srv_owner_of(s, 63, 407, NULL), 0);	      /* forked since */
+	CHECK_EQ(srv_owner_of(s, 62, 405, NULL), 0);	      /* its pid another's */
+	CHECK_EQ(srv_owner_of(s, 62, UINT64_MAX, NULL), 0);
+	CHECK_EQ(owner_reads, reads + 3);
+	/* a loss seen later, whose set has none of them: nothing read again */
+	fdw_hashmap_free(&tgids);
+	fdw_hashmap_init(&tgids);
+	CHECK(fdw_hashmap_put(&tgids, 80, (void *)1) == 0);
+	note(s, 410, FDW_REC_SYSCALL, 60, 0);
+	fdw_server_records_lost(s, 409, &tgids);
+	reads = owner_reads;
+	CHECK_EQ(srv_owner_of(s, 60, 410, NULL), 0);
+	CHECK_EQ(srv_owner_of(s, 63, UINT64_MAX, NULL), 0);
+	CHECK_EQ(owner_reads, reads);
+	fdw_hashmap_free(&tgids);
+	for (uint32_t pid = 60; pid <= 63; pid++)
+		owner_now[pid] = 0;
 	srv_access_free(s);
 	free(s);
 }
@@ -628,6 +703,7 @@ int main(void)
 	test_owners();
 	test_fork_unknown_parent();
 	test_records_lost();
+	test_records_lost_whose();
 	test_sees();
 	test_gids();
 	test_owner_read();
