@@ -115,35 +115,12 @@ while True:
     os.write(1, b)
 '''
 
-# One GET: prints {"status": N, "body": "..."}.
-CLIENT = r'''
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
-s.sendall(f"GET {sys.argv[2]} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-head, _, body = data.partition(b"\r\n\r\n")
-if b"chunked" in head.lower():
-    out, rest = b"", body
-    while rest:
-        line, _, rest = rest.partition(b"\r\n")
-        n = int(line, 16)
-        out, rest = out + rest[:n], rest[n + 2:]
-    body = out
-print(json.dumps({"status": int(head.split(b" ")[1]), "body": body.decode(errors="replace")}))
-'''
-
 USER = dict(user=NOBODY, group=NOBODY, extra_groups=[])
 
 
 def get(d, target, **ids):
-    out = subprocess.run([PY, "-c", CLIENT, d.sock, target], capture_output=True, text=True,
-                         timeout=60, **ids).stdout
+    out = subprocess.run(T.unix_get_cmd(PY, d.sock, target, strict=True), capture_output=True,
+                         text=True, timeout=60, **ids).stdout
     r = json.loads(out)
     return r["status"], r["body"]
 
