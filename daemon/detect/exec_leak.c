@@ -236,9 +236,10 @@ static bool exec_shell_exe(struct fdw_leaks *l, const struct fdw_proc *creator,
  * table's ends given up (struct fdw_given_up, model.h): ends a process
  * other than their creator closed or made close-on-exec (F_SETFD,
  * FIOCLEX, CLOSE_RANGE_CLOEXEC: the exec closes them), which a fork
- * copies into the child. So the double fork (socketpair; fork; close(sv[0]);
- * fork; exit; exec in the grandchild) and a child that makes the other end
- * close-on-exec are hand-overs too, while the creator's own close or
+ * copies into the child, one fork down (not a grandchild that stays as a
+ * server and forks children of its own). So the double fork (socketpair;
+ * fork; close(sv[0]); fork; exit; exec in the grandchild) and a child that
+ * makes the other end close-on-exec are hand-overs too, while the creator's own close or
  * close-on-exec, made before it forked, never is (the classic hang: the
  * parent made its end close-on-exec, the child did nothing). A history or
  * a note the model could not keep leaves the fd reported.

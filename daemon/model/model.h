@@ -294,19 +294,26 @@ struct fdw__fdset; /* private to daemon/model/ */
  * close_range) or made close-on-exec on purpose (F_SETFD, FIOCLEX,
  * CLOSE_RANGE_CLOEXEC) in the table, by a process other than the one
  * that made it (the exec-leak rule's hand-over, daemon/detect/exec_leak.c).
- * A fork (or unshare) copies it into the new table, as the child's
- * lineage since it left the maker: the middle process of a double fork
+ * A fork copies the ends given up in the table itself (`own`) into the
+ * child's, as its parent's give-ups: the middle process of a double fork
  * (socketpair; fork; close(sv[0]); fork; exec) has often exited by its
- * child's exec, and a fork copies no slot histories. An exec drops it
- * (every fd the new program keeps went through an exec, exec_passed).
- * Allocated at a table's first such end; at most FDW_GIVEN_UP ends, the
- * oldest dropped for a newer one (given_up_evicted).
+ * child's exec, and a fork copies no slot histories. One fork down, no
+ * further: a child that does not exec but stays (the server of tmux's
+ * socketpair; fork; close(pair[0]); daemon()) and forks children that
+ * exec with the remaining end leaks it into them, and its note is not
+ * theirs. An unshare keeps the table's note as it is (the same process).
+ * An exec drops it (every fd the new program keeps went through an exec,
+ * exec_passed). Allocated at a table's first such end; at most
+ * FDW_GIVEN_UP ends, the oldest dropped for a newer one
+ * (given_up_evicted).
  */
 #define FDW_GIVEN_UP 8
 #define FDW_END_SOCK (1ull << 63) /* a key's bit for a socket (else a pipe) */
 
 struct fdw_given_up {
 	uint32_t n, next; /* ends kept, and the one to replace when full */
+	uint32_t own;	  /* bit i: v[i] given up in this table (else by the
+			   * parent before the fork that made it) */
 	struct {
 		uint64_t key; /* the end's inode, | FDW_END_SOCK for a socket */
 		uint64_t seq; /* the event that made it (its origin's seq) */

@@ -1270,7 +1270,8 @@ int fdw__table_own_slow(struct fdw_model *m, struct fdw_table *t)
 	return 0;
 }
 
-static void given_up_copy(struct fdw_model *m, struct fdw_table *dst, const struct fdw_table *src);
+static void given_up_copy(struct fdw_model *m, struct fdw_table *dst, const struct fdw_table *src,
+			  bool fork);
 
 struct fdw_table *fdw__table_fork(struct fdw_model *m, struct fdw_table *src, uint64_t kfiles,
 				  uint64_t now)
@@ -1280,6 +1281,10 @@ struct fdw_table *fdw__table_fork(struct fdw_model *m, struct fdw_table *src, ui
 	/* past the fd bound: the copy refuses fd by fd, and says so */
 	if (m->stats.fds + src->nopen > m->max_fds) {
 		t = fdw__table_copy(m, src, kfiles, now);
+		if (t) {
+			fdw__given_up_clear(m, t);
+			given_up_copy(m, t, src, true);
+		}
 		for (uint32_t fd = 0; t && fd < t->nslots; fd++) {
 			struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 
@@ -1297,7 +1302,7 @@ struct fdw_table *fdw__table_fork(struct fdw_model *m, struct fdw_table *src, ui
 	t->borrowed = true;
 	t->stale = src->stale;
 	t->nopen = src->nopen;
-	given_up_copy(m, t, src);
+	given_up_copy(m, t, src, true);
 	m->stats.fds += src->nopen;
 	m->stats.forks_shared++;
 	return t;
@@ -1323,9 +1328,13 @@ void fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct f
 		key = f->ino & ~FDW_END_SOCK;
 	else
 		return;
-	if (fdw_table_gave_up(t, key, o->seq))
-		return;
 	g = t->given_up;
+	for (uint32_t i = 0; g && i < g->n; i++) {
+		if (g->v[i].key == key && g->v[i].seq == o->seq) {
+			g->own |= 1u << i; /* (the parent's before: now this table's too) */
+			return;
+		}
+	}
 	if (!g) {
 		g = calloc(1, sizeof(*g));
 		if (!g) {
@@ -1336,10 +1345,12 @@ void fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct f
 		m->stats.given_up_tables++;
 	}
 	if (g->n < FDW_GIVEN_UP) {
+		g->own |= 1u << g->n;
 		g->v[g->n].key = key;
 		g->v[g->n++].seq = o->seq;
 		return;
 	}
+	g->own |= 1u << g->next;
 	g->v[g->next].key = key;
 	g->v[g->next].seq = o->seq;
 	g->next = (g->next + 1) % FDW_GIVEN_UP;
@@ -1355,17 +1366,33 @@ void fdw__given_up_clear(struct fdw_model *m, struct fdw_table *t)
 	m->stats.given_up_tables--;
 }
 
-/* dst gets src's ends given up (a fork's or unshare's copy of src). */
-static void given_up_copy(struct fdw_model *m, struct fdw_table *dst, const struct fdw_table *src)
+/* dst gets src's ends given up: all of them, as they are, for an unshare's
+ * copy (the same process); for a fork's, those src's table gave up itself,
+ * as the child's parent's (one fork down: struct fdw_given_up). */
+static void given_up_copy(struct fdw_model *m, struct fdw_table *dst, const struct fdw_table *src,
+			  bool fork)
 {
-	if (!src->given_up || dst->given_up)
+	const struct fdw_given_up *sg = src->given_up;
+	struct fdw_given_up *g;
+
+	if (!sg || dst->given_up || (fork && !sg->own))
 		return;
-	dst->given_up = malloc(sizeof(*dst->given_up));
-	if (!dst->given_up) {
-		m->stats.given_up_evicted += src->given_up->n;
+	g = malloc(sizeof(*g));
+	if (!g) {
+		m->stats.given_up_evicted += fork ? (uint64_t)__builtin_popcount(sg->own) : sg->n;
 		return;
 	}
-	memcpy(dst->given_up, src->given_up, sizeof(*dst->given_up));
+	if (!fork) {
+		memcpy(g, sg, sizeof(*g));
+	} else {
+		g->n = g->next = g->own = 0;
+		for (uint32_t i = 0; i < sg->n; i++)
+			if (sg->own & (1u << i))
+				g->v[g->n++] = sg->v[i];
+		if (g->n == FDW_GIVEN_UP)
+			g->next = 0;
+	}
+	dst->given_up = g;
 	m->stats.given_up_tables++;
 }
 
@@ -1443,7 +1470,7 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 	if (!t)
 		return NULL;
 	t->stale = src->stale;
-	given_up_copy(m, t, src);
+	given_up_copy(m, t, src, false);
 	for (uint32_t fd = 0; fd < src->nslots; fd++) {
 		const struct fdw_slot *ss = fdw_table_slot(src, (int)fd);
 		struct fdw_slot *ds;

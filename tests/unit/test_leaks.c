@@ -1838,6 +1838,92 @@ static void test_exec_pair_kept_other_child(void)
 }
 
 /*
+ * The note of an end given up goes one fork down, not further: the middle
+ * process of a double fork gave up sv[0] and hands sv[1] to the child it
+ * forks, which execs. A grandchild that does not exec but stays as a
+ * server (tmux: socketpair; fork; close(pair[0]); daemon(); the server
+ * talks to the client over pair[1]) and forks children that exec with
+ * pair[1] leaks it into each of them (a pane's shell holding the client's
+ * connection: the client never sees EOF). Those children were excused by
+ * the note the server inherited from the middle process (review of
+ * 11a1032..3b66aca). The server's own give-up still goes one fork down.
+ */
+static void test_exec_pair_lineage_depth(void)
+{
+	enum {
+		ROOT = 7700,
+		C1 = 7701, M1 = 7702, S1 = 7703, K1 = 7704, K1b = 7705, /* pair: fires 4 */
+		C2 = 7706, M2 = 7707, S2 = 7708, K2 = 7709,		 /* pipe: fires 4 */
+		C3 = 7710, M3 = 7711, S3 = 7712, K3 = 7713, /* S closes 3 itself: excused */
+	};
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_alert *a;
+	struct fdw_model m;
+	double real = 1.9e9;
+	uint64_t excused;
+
+	l = exec_setup(&m, &store, &c, "exec_min_age=2");
+	start(&m, ROOT);
+	spawn(&m, ROOT, C1, "client");
+	spawn(&m, ROOT, C2, "client");
+	spawn(&m, ROOT, C3, "client");
+	excused = fdw_leaks_stats(l)->exec_fds_excused;
+
+	/* the server, two forks below the middle's close, forks panes */
+	do_socketpair_plain(&m, C1, 3, 4);
+	do_fork(&m, C1, M1);
+	SYS(&m, C1, FDW_SYS_CLOSE, 0, 4, 0, 0);
+	SYS(&m, M1, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_fork(&m, M1, S1);
+	do_exit(&m, M1);
+	do_fork(&m, S1, K1);
+	do_exec(&m, K1, "sh");
+	do_fork(&m, S1, K1b);
+	do_exec(&m, K1b, "sh");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 0);
+
+	do_pipe_plain(&m, C2, 3, 4);
+	do_fork(&m, C2, M2);
+	SYS(&m, M2, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_fork(&m, M2, S2);
+	do_exit(&m, M2);
+	do_fork(&m, S2, K2);
+	do_exec(&m, K2, "sh");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 0);
+
+	/* the middle only made sv[0] close-on-exec; the server closes it
+	 * and hands sv[1] to its child: that child's parent gave it up */
+	do_socketpair_plain(&m, C3, 3, 4);
+	do_fork(&m, C3, M3);
+	SYS(&m, M3, FDW_SYS_FCNTL, 0, 3, F_SETFD, FD_CLOEXEC);
+	do_fork(&m, M3, S3);
+	do_exit(&m, M3);
+	SYS(&m, S3, FDW_SYS_CLOSE, 0, 3, 0, 0);
+	do_fork(&m, S3, K3);
+	do_exec(&m, K3, "helper");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 1);
+
+	for (int i = 0; i < 4; i++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C1, C1 * 10);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+	}
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C2, C2 * 10);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
+		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
+	}
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C3, C3 * 10) == NULL);
+	leaks_teardown(l, &m, &store);
+}
+
+/*
  * The hand-over made by another process of the lineage than the one that
  * execs, or by making the other end close-on-exec instead of closing it:
  * the model notes, per table, the pipe and socketpair ends a process
@@ -2927,6 +3013,7 @@ int main(void)
 	test_exec_pipe_kept_cloexec();
 	test_exec_pipe_cost();
 	test_exec_pair_lineage();
+	test_exec_pair_lineage_depth();
 	test_exec_pair_kept();
 	test_exec_pair_kept_other_child();
 	test_detector_interface();
