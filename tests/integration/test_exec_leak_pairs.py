@@ -49,11 +49,16 @@ Still reported:
       helper (which closes sv[0]), closes sv[1], reads the helper's line
       on sv[0], and forks a second child that execs `sleep` with sv[0]
       (pair_other): sv[0] leaks into that child, not into the helper.
+  (l) the double fork's grandchild G does not exec but stays as a server
+      that keeps sv[1] (tmux: socketpair; fork; close(pair[0]); daemon())
+      and forks a child that execs with it (pair_dfork_server): sv[1]
+      leaks into that child (the middle's close goes one fork down: G's
+      children are not excused by it).
 
 Each program (Python, through libc: Python would set close-on-exec) stays
 alive after its hand-over, with --leak exec_min_age=2; every helper really
 holds what it was given (checked in /proc, and the line went through).
-Expected: (d), (e), (f), (i), (j), (k) fire, naming exactly their leaked
+Expected: (d), (e), (f), (i), (j), (k), (l) fire, naming exactly their leaked
 fds and the child; then, more than exec_min_age + 3 ticks after (a), (b),
 (c), (g), (h) handed over, no exec-leak alert, firing or resolved, against
 them or their helpers."""
@@ -143,10 +148,20 @@ if pid == 0:
             os.close(other)
         g = os.fork()
         if g == 0:
+            if mode == "pair_dfork_server":
+                # G stays as a server (tmux's daemon()) that keeps sv[1]
+                # and forks a child that execs with it
+                k = os.fork()
+                if k == 0:
+                    helper(kept, not sock)
+                os.write(rep_w, f"{k}\n".encode())
+                time.sleep(60)
+                os._exit(0)
             helper(kept, not sock)
         if mode == "pair_dfork_late":
             os.close(other)
-        os.write(rep_w, f"{g}\n".encode())
+        if mode != "pair_dfork_server":
+            os.write(rep_w, f"{g}\n".encode())
         os._exit(0)
     # pair_noclose, pair_parentcloexec: nothing
     helper(kept, not sock)
@@ -171,8 +186,9 @@ KEPT = {"pair_close": "b", "pipe_range": "a", "pair_range": "b",
         "pair_cloexec": "b", "pair_rangecloexec": "b", "pipe_cloexec": "a"}
 # ... and the leaks: what leaked (and what it holds, when that differs)
 LEAKS = {"pair_noclose": "ab", "pair_both": "b", "pipe_rangemiss": "ab",
-         "pair_dfork_late": "ab", "pair_parentcloexec": "b", "pair_other": "a"}
-HOLDS = {"pair_parentcloexec": "b", "pair_other": "a"}
+         "pair_dfork_late": "ab", "pair_parentcloexec": "b", "pair_other": "a",
+         "pair_dfork_server": "b"}
+HOLDS = {"pair_parentcloexec": "b", "pair_other": "a", "pair_dfork_server": "b"}
 # the parent's copy it closed: the end it does not use
 GONE = {"pair_other": "b"}
 
@@ -221,7 +237,7 @@ def run_all(r, tmp, procs):
 
         with r.case("(d) nothing closed, (e) both ends kept, (f) close_range missed, "
                     "(i) closed after the second fork, (j) the parent's close-on-exec, "
-                    "(k) the maker's own close: fire"):
+                    "(k) the maker's own close, (l) the double fork's server's child: fire"):
             for mode, ends in LEAKS.items():
                 i = info[mode]
                 a = H.wait_alert(d, i["pid"], "exec-leak", 20)
