@@ -1862,7 +1862,7 @@ static void test_exec_pair_lineage_depth(void)
 	struct fdw_alert *a;
 	struct fdw_model m;
 	double real = 1.9e9;
-	uint64_t excused;
+	uint64_t excused, tables, max_fds;
 
 	l = exec_setup(&m, &store, &c, "exec_min_age=2");
 	start(&m, ROOT);
@@ -1904,6 +1904,34 @@ static void test_exec_pair_lineage_depth(void)
 	do_fork(&m, S3, K3);
 	do_exec(&m, K3, "helper");
 	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 1);
+
+	/* a fork burst: the children of S1 (whose note is its parent's) get
+	 * none; those of S3 (which gave sv[0] up itself) one each, which goes
+	 * with them */
+	tables = m.stats.given_up_tables;
+	for (uint32_t i = 0; i < 200; i++)
+		do_fork(&m, S1, 7800 + i);
+	CHECK_EQ(m.stats.given_up_tables, tables);
+	for (uint32_t i = 0; i < 200; i++)
+		do_fork(&m, S3, 8000 + i);
+	CHECK_EQ(m.stats.given_up_tables, tables + 200);
+	for (uint32_t i = 0; i < 200; i++) {
+		do_exit(&m, 7800 + i);
+		do_exit(&m, 8000 + i);
+	}
+	CHECK_EQ(m.stats.given_up_tables, tables);
+	/* the same past the fd bound (a fork then copies the table) */
+	max_fds = m.max_fds;
+	m.max_fds = m.stats.fds;
+	do_fork(&m, S1, 7800);
+	do_fork(&m, S3, 8000);
+	CHECK_EQ(m.stats.given_up_tables, tables + 1);
+	CHECK(fdw_model_proc_table(&m, fdw_model_proc(&m, 7800))->given_up == NULL);
+	CHECK(fdw_model_proc_table(&m, fdw_model_proc(&m, 8000))->given_up != NULL);
+	do_exit(&m, 7800);
+	do_exit(&m, 8000);
+	m.max_fds = max_fds;
+	CHECK_EQ(m.stats.given_up_tables, tables);
 
 	for (int i = 0; i < 4; i++)
 		fdw_leaks_tick(l, mono += NS, real += 1);
