@@ -1073,6 +1073,24 @@ static const json_t *leaked_fd(const struct fdw_alert *a, unsigned int i)
 	return json_array_get(json_object_get(a->evidence, "leaked"), i);
 }
 
+/* Process `pid` (started at pid * 10) has a firing exec-leak alert for `n`
+ * fds, the first of them `fd` (-1: any). A macro: a failure names the
+ * caller's line. */
+#define CHECK_EXEC_FIRED(store, pid, n, fd)                                                   \
+	do {                                                                                  \
+		const struct fdw_alert *a_ =                                                  \
+			fdw_alerts_find_firing((store), FDW_ALERT_EXEC_LEAK, (pid), (pid) * 10); \
+                                                                                              \
+		CHECK(a_ != NULL);                                                            \
+		if (a_) {                                                                     \
+			CHECK_EQ(json_array_size(json_object_get(a_->evidence, "leaked")), (n)); \
+			if ((fd) >= 0)                                                        \
+				CHECK_EQ(json_integer_value(                                  \
+						 json_object_get(leaked_fd(a_, 0), "fd")),    \
+					 (fd));                                               \
+		}                                                                             \
+	} while (0)
+
 /*
  * The exec-leak detector on what a host runs, all under a shell that the
  * daemon found holding stray fds 10 and 251 without close-on-exec: none of
@@ -1423,12 +1441,7 @@ static void test_exec_pipe_kept(void)
 		fdw_leaks_tick(l, mono += NS, real += 1);
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, NINJA, NINJA * 10) == NULL);
 	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 3);
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, LEAKY, LEAKY * 10);
-	CHECK(a != NULL);
-	if (a) {
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
-		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
-	}
+	CHECK_EXEC_FIRED(&store, LEAKY, 1, 4);
 	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, OTHER, OTHER * 10);
 	CHECK(a != NULL);
 	if (a) {
@@ -1746,20 +1759,14 @@ static void test_exec_pair_kept(void)
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, PAIR, PAIR * 10) == NULL);
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, RANGE, RANGE * 10) == NULL);
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, RANGE2, RANGE2 * 10) == NULL);
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, NOCLOSE, NOCLOSE * 10);
-	CHECK(a != NULL);
-	if (a)
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 2);
+	CHECK_EXEC_FIRED(&store, NOCLOSE, 2, -1);
 	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, BOTH, BOTH * 10);
 	CHECK(a != NULL); /* its stdin's peer is its own fd 4 */
 	if (a) {
 		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
 		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
 	}
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, MISS, MISS * 10);
-	CHECK(a != NULL);
-	if (a)
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 2);
+	CHECK_EXEC_FIRED(&store, MISS, 2, -1);
 	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, SOCK, SOCK * 10);
 	CHECK(a != NULL);
 	if (a)
@@ -1859,7 +1866,6 @@ static void test_exec_pair_lineage_depth(void)
 	struct fdw_leak_config c;
 	struct fdw_alerts store;
 	struct fdw_leaks *l = NULL;
-	struct fdw_alert *a;
 	struct fdw_model m;
 	double real = 1.9e9;
 	uint64_t excused, tables, max_fds;
@@ -1935,18 +1941,8 @@ static void test_exec_pair_lineage_depth(void)
 
 	for (int i = 0; i < 4; i++)
 		fdw_leaks_tick(l, mono += NS, real += 1);
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C1, C1 * 10);
-	CHECK(a != NULL);
-	if (a) {
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
-		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
-	}
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C2, C2 * 10);
-	CHECK(a != NULL);
-	if (a) {
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
-		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
-	}
+	CHECK_EXEC_FIRED(&store, C1, 1, 4);
+	CHECK_EXEC_FIRED(&store, C2, 1, 4);
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C3, C3 * 10) == NULL);
 	leaks_teardown(l, &m, &store);
 }
@@ -1995,7 +1991,6 @@ static void test_exec_pair_lineage(void)
 	struct fdw_leak_config c;
 	struct fdw_alerts store;
 	struct fdw_leaks *l = NULL;
-	struct fdw_alert *a;
 	struct fdw_model m;
 	double real = 1.9e9;
 	const uint32_t makers[] = { C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13,
@@ -2142,50 +2137,14 @@ static void test_exec_pair_lineage(void)
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C6, C6 * 10) == NULL);
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C7, C7 * 10) == NULL);
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C10, C10 * 10) == NULL);
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C3, C3 * 10);
-	CHECK(a != NULL);
-	if (a)
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 2);
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C4, C4 * 10);
-	CHECK(a != NULL);
-	if (a) {
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
-		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
-	}
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C8, C8 * 10);
-	CHECK(a != NULL);
-	if (a) {
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
-		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
-	}
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C9, C9 * 10);
-	CHECK(a != NULL);
-	if (a)
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 2);
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C11, C11 * 10);
-	CHECK(a != NULL);
-	if (a) {
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
-		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
-	}
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C12, C12 * 10);
-	CHECK(a != NULL);
-	if (a) {
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
-		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 11);
-	}
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C13, C13 * 10);
-	CHECK(a != NULL);
-	if (a) {
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
-		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
-	}
-	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C14, C14 * 10);
-	CHECK(a != NULL);
-	if (a) {
-		CHECK_EQ(json_array_size(json_object_get(a->evidence, "leaked")), 1);
-		CHECK_EQ(json_integer_value(json_object_get(leaked_fd(a, 0), "fd")), 4);
-	}
+	CHECK_EXEC_FIRED(&store, C3, 2, -1);
+	CHECK_EXEC_FIRED(&store, C4, 1, 4);
+	CHECK_EXEC_FIRED(&store, C8, 1, 4);
+	CHECK_EXEC_FIRED(&store, C9, 2, -1);
+	CHECK_EXEC_FIRED(&store, C11, 1, 4);
+	CHECK_EXEC_FIRED(&store, C12, 1, 11);
+	CHECK_EXEC_FIRED(&store, C13, 1, 4);
+	CHECK_EXEC_FIRED(&store, C14, 1, 4);
 	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 8);
 	leaks_teardown(l, &m, &store);
 }
