@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/grow.h"
 #include "base/log.h"
 #include "model/model.h"
 #include "server/internal.h"
@@ -474,32 +475,32 @@ void fdw_server_records_lost(struct fdw_server *s, uint64_t since_seq,
 	}
 }
 
-/*
- * The owner of `pid` for an event with sequence number `seq` (UINT64_MAX:
- * the process as it is now). FDW_OWNER_UNKNOWN when it cannot be known.
- */
-uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq, uint32_t *gidp)
+/* Would srv_owner_of(pid, seq) read the owner of `pid` (entry `o`, NULL:
+ * none) from /proc now? Unknown, its exec's owner not read yet (for an
+ * event from the exec on), or last read OWNER_TTL_NS ago; never for an
+ * earlier process with this pid or one that is gone. */
+static bool owner_needs_read(const struct owner *o, uint64_t seq, uint64_t now)
 {
-	uint64_t now = fdw_now_mono();
-	struct owner *o = fdw_hashmap_get(&s->owners, pid);
-	bool known = o && o->uid != FDW_OWNER_UNKNOWN;
-	uint32_t uid, gid, dummy;
-	int r;
+	if (!o)
+		return true;
+	if (seq < o->since_seq || o->gone)
+		return false;
+	if (o->uid == FDW_OWNER_UNKNOWN)
+		return true;
+	if (o->exec_seq)
+		return seq >= o->exec_seq;
+	return now - o->read_ns >= OWNER_TTL_NS;
+}
 
-	if (!gidp)
-		gidp = &dummy;
-	*gidp = FDW_OWNER_GID_ANY;
-	if (o && seq < o->since_seq)
-		return FDW_OWNER_UNKNOWN; /* an earlier process with this pid */
-	if (o && o->gone)
-		return owner_gone(o, seq, gidp);
-	if (known && ((!o->exec_seq && now - o->read_ns < OWNER_TTL_NS) ||
-		      (o->exec_seq && seq < o->exec_seq))) {
-		/* fresh, or before its exec it was still the old program */
-		*gidp = o->gid;
-		return o->uid;
-	}
-	r = read_owner(s, pid, &uid, &gid);
+/*
+ * A read of `pid`'s owner (result `r`, `uid`, `gid`, done at `now`) taken
+ * into its entry `o` (NULL: none, made here), and the owner for an event
+ * at `seq` that follows. The one place a /proc read changes the cache:
+ * srv_owner_of's inline read and the pool's (owners_done) both come here.
+ */
+static uint32_t owner_take(struct fdw_server *s, uint32_t pid, struct owner *o, uint64_t seq,
+			   int r, uint32_t uid, uint32_t gid, uint64_t now, uint32_t *gidp)
+{
 	if (!o) {
 		/* a process whose fork we did not see and that was not there
 		 * when the owners were learnt: what it did before this look
@@ -546,6 +547,284 @@ uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq, uint32_t
 		return FDW_OWNER_UNKNOWN;
 	*gidp = gid;
 	return uid;
+}
+
+/*
+ * The owner of `pid` for an event with sequence number `seq` (UINT64_MAX:
+ * the process as it is now). FDW_OWNER_UNKNOWN when it cannot be known.
+ */
+uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq, uint32_t *gidp)
+{
+	uint64_t now = fdw_now_mono();
+	struct owner *o = fdw_hashmap_get(&s->owners, pid);
+	uint32_t uid, gid, dummy;
+	int r;
+
+	if (!gidp)
+		gidp = &dummy;
+	*gidp = FDW_OWNER_GID_ANY;
+	if (!owner_needs_read(o, seq, now)) {
+		if (seq < o->since_seq)
+			return FDW_OWNER_UNKNOWN; /* an earlier process with this pid */
+		if (o->gone)
+			return owner_gone(o, seq, gidp);
+		/* fresh, or before its exec it was still the old program */
+		*gidp = o->gid;
+		return o->uid;
+	}
+	r = read_owner(s, pid, &uid, &gid);
+	return owner_take(s, pid, o, seq, r, uid, gid, now, gidp);
+}
+
+/* ---- owners read in the thread pool ---------------------------------------- */
+
+/*
+ * An unprivileged client's status, process list and event list ask for
+ * the owner of every process (or of every pid in the history): past
+ * OWNER_TTL_NS each is a /proc read (~60 us), 0.3 s of a blocked loop for
+ * 5,000 idle processes, which anyone may ask for again every 5 seconds.
+ * So before such a request is served, the owners it will need to read
+ * are read in libuv's thread pool (refresh.c's pattern: the work item is
+ * the server's; a client asking meanwhile joins it, then looks again; a
+ * client that closes only detaches; the server counts the item as a
+ * handle) and taken on the loop by owner_take() exactly as an inline read
+ * would be, but only into an entry that has not changed since it was
+ * looked at (an exec, fork, exit, loss or another read meanwhile: the
+ * inline read handles that one). What is left, few owners, srv_owner_of()
+ * still reads inline.
+ *
+ * Bounded: at most OWNERS_MAX_JOBS items in flight, OWNERS_MAX_PIDS pids
+ * each; past a bound the rest are read inline as before and the skip is
+ * counted (status: dropped.owner_prefetches). Fewer than OWNERS_MIN owners
+ * to read are read inline at once.
+ */
+#define OWNERS_MIN 32
+#define OWNERS_MAX_JOBS 2
+#define OWNERS_MAX_PIDS 16384
+
+struct owner_read {
+	uint32_t pid;
+	bool had;	  /* there was an entry ... */
+	struct owner was; /* ... as it was then */
+	int r;		  /* the read: 0 or -errno */
+	uint32_t uid, gid;
+	uint64_t read_ns; /* when it was done */
+};
+
+struct srv_owners {
+	uv_work_t req;
+	struct fdw_server *s;
+	struct srv_owners *next; /* the server's items in flight */
+	/* the clients waiting for it; NULL: that client closed */
+	struct client **waiters;
+	size_t nwaiters, waiters_cap;
+	/* the reader, as deps had it when the item was made */
+	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid, uint32_t *gid);
+	void *owner_userdata;
+	struct owner_read *reads;
+	size_t n, cap;
+};
+
+/* In a thread of the pool: nothing of the loop's is touched. */
+static void owners_work(uv_work_t *req)
+{
+	struct srv_owners *w = req->data;
+
+	for (size_t i = 0; i < w->n; i++) {
+		struct owner_read *rd = &w->reads[i];
+
+		rd->gid = FDW_OWNER_GID_ANY;
+		rd->r = w->read_owner ? w->read_owner(w->owner_userdata, rd->pid, &rd->uid, &rd->gid)
+				      : fdw_pid_owner_read(NULL, rd->pid, &rd->uid, &rd->gid);
+		rd->read_ns = fdw_now_mono();
+	}
+}
+
+/* Is entry `o` (NULL: none) as `rd` saw it? */
+static bool owner_unchanged(const struct owner *o, const struct owner_read *rd)
+{
+	const struct owner *w = &rd->was;
+
+	if (!o || !rd->had)
+		return !o && !rd->had;
+	return o->uid == w->uid && o->gid == w->gid && o->since_seq == w->since_seq &&
+	       o->exec_seq == w->exec_seq && o->read_ns == w->read_ns && o->gone == w->gone &&
+	       o->lost == w->lost && o->exited == w->exited;
+}
+
+static void owners_done(uv_work_t *req, int status)
+{
+	struct srv_owners *w = req->data;
+	struct fdw_server *s = w->s;
+
+	for (struct srv_owners **pp = &s->owners_jobs; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	s->owners_reading--;
+	for (size_t i = 0; status == 0 && !s->stopping && i < w->n; i++) {
+		const struct owner_read *rd = &w->reads[i];
+		struct owner *o = fdw_hashmap_get(&s->owners, rd->pid);
+		uint32_t gid;
+
+		if (owner_unchanged(o, rd))
+			(void)owner_take(s, rd->pid, o, UINT64_MAX, rd->r, rd->uid, rd->gid,
+					 rd->read_ns, &gid);
+	}
+	for (size_t i = 0; i < w->nwaiters; i++) {
+		struct client *c = w->waiters[i];
+
+		if (!c)
+			continue;
+		c->owners = NULL;
+		if (c->state != C_RESPONDING || c->streaming)
+			continue;
+		if (c->owners_joined)
+			srv_owners_then(c, c->owners_then); /* it may need others */
+		else
+			c->owners_then(c);
+	}
+	free(w->reads);
+	free(w->waiters);
+	free(w);
+	srv_put(s);
+}
+
+void srv_owners_detach(struct client *c)
+{
+	struct srv_owners *w = c->owners;
+
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->nwaiters; i++)
+		if (w->waiters[i] == c)
+			w->waiters[i] = NULL;
+	c->owners = NULL;
+}
+
+void srv_owners_cancel(struct fdw_server *s)
+{
+	for (struct srv_owners *w = s->owners_jobs; w; w = w->next)
+		(void)uv_cancel((uv_req_t *)&w->req); /* done with UV_ECANCELED */
+}
+
+/* `c` waits for `w` too. false when out of memory. */
+static bool owners_join(struct srv_owners *w, struct client *c)
+{
+	if (FDW_GROW(w->waiters, w->nwaiters, w->waiters_cap, 4) < 0)
+		return false;
+	w->waiters[w->nwaiters++] = c;
+	c->owners = w;
+	/* waiting: no output yet; the write timer bounds the wait */
+	c->state = C_RESPONDING;
+	srv_client_write_timer(c);
+	return true;
+}
+
+/* pid's owner to be read (for an event at `seq`), unless it needs none,
+ * is in `w` already or `w` is full. */
+static void owners_want(struct fdw_server *s, struct srv_owners *w, struct fdw_hashmap *seen,
+			uint32_t pid, uint64_t seq, uint64_t now, bool *over)
+{
+	struct owner *o = fdw_hashmap_get(&s->owners, pid);
+	struct owner_read *rd;
+
+	if (!pid || !owner_needs_read(o, seq, now) || (seen && fdw_hashmap_get(seen, pid)))
+		return;
+	if (w->n >= OWNERS_MAX_PIDS) {
+		*over = true;
+		return;
+	}
+	if (seen && fdw_hashmap_put(seen, pid, (void *)1) < 0)
+		return;
+	if (FDW_GROW(w->reads, w->n, w->cap, 64) < 0) {
+		*over = true;
+		return;
+	}
+	rd = &w->reads[w->n++];
+	*rd = (struct owner_read){ .pid = pid, .had = o != NULL };
+	if (o)
+		rd->was = *o;
+}
+
+/* The owners `c`'s request (c->owners_for) will read, into `w`. */
+static void owners_collect(struct client *c, struct srv_owners *w, bool *over)
+{
+	struct fdw_server *s = c->srv;
+	struct fdw_model *m = s->deps.model;
+	const struct fdw_history *h = s->deps.history;
+	uint64_t now = fdw_now_mono(), key;
+	struct fdw_hashmap seen;
+	size_t it = 0;
+
+	if (c->owners_for == SRV_OWNERS_PROCS) {
+		while (m && fdw_hashmap_next(&m->procs, &it, &key, NULL))
+			owners_want(s, w, NULL, (uint32_t)key, UINT64_MAX, now, over);
+		return;
+	}
+	/* the history's pids (of c->owners_pid, 0: all), for their events */
+	fdw_hashmap_init(&seen);
+	for (uint64_t i = h ? h->len : 0; i > 0 && !*over; i--) {
+		const struct fdw_history_entry *e = fdw_history_at(h, i - 1);
+
+		if (!c->owners_pid || e->pid == c->owners_pid)
+			owners_want(s, w, &seen, e->pid, e->seq, now, over);
+	}
+	fdw_hashmap_free(&seen);
+}
+
+void srv_owners_then(struct client *c, void (*then)(struct client *c))
+{
+	struct fdw_server *s = c->srv;
+	bool joined = c->owners_joined, over = false;
+	struct srv_owners *w;
+
+	c->owners_then = then;
+	c->owners_joined = false;
+	if (c->privileged || s->stopping) {
+		then(c);
+		return;
+	}
+	/* items in flight are another client's: wait for them first (their
+	 * owners are often the same), once, then look again */
+	if (s->owners_jobs && !joined && owners_join(s->owners_jobs, c)) {
+		c->owners_joined = true;
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		s->owners_skipped++;
+		then(c);
+		return;
+	}
+	owners_collect(c, w, &over);
+	if (w->n < OWNERS_MIN) {
+		free(w->reads);
+		free(w);
+		then(c); /* few: inline */
+		return;
+	}
+	if (over)
+		s->owners_skipped++; /* the rest inline */
+	w->req.data = w;
+	w->s = s;
+	w->read_owner = s->deps.read_owner;
+	w->owner_userdata = s->deps.owner_userdata;
+	if (s->owners_reading >= OWNERS_MAX_JOBS || !owners_join(w, c) ||
+	    uv_queue_work(s->loop, &w->req, owners_work, owners_done) < 0) {
+		c->owners = NULL;
+		free(w->reads);
+		free(w->waiters);
+		free(w);
+		s->owners_skipped++;
+		then(c);
+		return;
+	}
+	s->handles++; /* the server outlives the work item (srv_put) */
+	s->owners_reading++;
+	w->next = s->owners_jobs;
+	s->owners_jobs = w;
 }
 
 void srv_access_free(struct fdw_server *s)

@@ -10,6 +10,7 @@
  *   stream.c  chunked answers (events, processes, a process's fds), a
  *             chunk per completed write
  *   refresh.c a table's names read in libuv's thread pool before its answer
+ *   access.c  who sees what; owners read in the pool before an answer
  *   listen.c  the socket file and the listeners; start, stop, free
  */
 #pragma once
@@ -112,6 +113,13 @@ enum stream_kind {
 };
 
 struct srv_refresh;
+struct srv_owners;
+
+/* What a request reads the owners of (access.c, srv_owners_then). */
+enum srv_owners_for {
+	SRV_OWNERS_PROCS,  /* every process the model has */
+	SRV_OWNERS_EVENTS, /* the pids of the history's events (of owners_pid, 0: all) */
+};
 struct fdw_verify_run;
 
 /* A namespace, as stat(2) of /proc/PID/ns/NAME tells it apart (access.c).
@@ -165,6 +173,14 @@ struct client {
 	 * (its client set to NULL) when the client closes first */
 	struct srv_refresh *refresh;
 	void (*refresh_then)(struct client *c, uint32_t pid); /* when the names are in */
+	/* waiting for owners read in the thread pool (access.c); detached
+	 * when the client closes first */
+	struct srv_owners *owners;
+	void (*owners_then)(struct client *c); /* when they are in */
+	enum srv_owners_for owners_for;
+	bool owners_joined;	/* waits for another client's item, then looks again */
+	uint32_t owners_pid;	/* SRV_OWNERS_EVENTS: whose (0: all); the events' pid */
+	uint64_t owners_limit;	/* ... and how many (GET /v1/events) */
 	struct fdw_verify_run *verify; /* a check this client waits for */
 	uint32_t verify_pid;
 	/* waiting for its turn to produce more output (http.c's pump queue) */
@@ -222,6 +238,9 @@ struct fdw_server {
 	unsigned int refreshing;  /* names being read in the pool (refresh.c) */
 	struct srv_refresh *refreshes; /* ... those reads */
 	uint64_t refresh_skipped; /* answers sent without that read (a bound) */
+	unsigned int owners_reading;	/* owner items in the pool (access.c) */
+	struct srv_owners *owners_jobs; /* ... those items */
+	uint64_t owners_skipped;	/* requests that read owners inline (a bound) */
 	/* tests: these credentials instead of SO_PEERCRED (test_http.c) */
 	bool fake_cred;
 	uid_t fake_uid;
@@ -324,6 +343,16 @@ bool srv_client_sees_alert(const struct client *c, const json_t *alert);
 /* {"alerts":[...]} without what `c` may not see (in place; returns doc). */
 json_t *srv_filter_alerts(const struct client *c, json_t *doc);
 void srv_access_free(struct fdw_server *s);
+/* Read the owners that c's request (c->owners_for) will need from /proc in
+ * libuv's thread pool, take them into the cache on the loop, then
+ * then(c) answers. At once for a privileged client or when few are to be
+ * read; past a bound (items in flight, pids an item) the rest are read
+ * inline by srv_owner_of() as before (counted). */
+void srv_owners_then(struct client *c, void (*then)(struct client *c));
+/* The client closes: the item it waits for goes on without it. */
+void srv_owners_detach(struct client *c);
+/* The server stops: items not started yet are not started. */
+void srv_owners_cancel(struct fdw_server *s);
 
 /* stream.c */
 /* Answer {"events":[...]}: the history from index `from` on (of `pid`,

@@ -51,6 +51,7 @@ void fdw_server_stop(struct fdw_server *s)
 	while (s->clients)
 		srv_client_close(s->clients);
 	srv_refresh_cancel(s);
+	srv_owners_cancel(s);
 	uv_close((uv_handle_t *)&s->pumper, on_listener_closed);
 	if (s->has_mlistener)
 		uv_close((uv_handle_t *)&s->mlistener, on_listener_closed);
@@ -290,6 +291,7 @@ void fdw_server_counters(const struct fdw_server *s, struct fdw_server_counters 
 	out->slow_readers = s->slow_readers;
 	out->request_timeouts = s->request_timeouts;
 	out->name_refreshes = s->refresh_skipped;
+	out->owner_prefetches = s->owners_skipped;
 	out->owners_refused = s->owners_refused;
 	out->verify_share = s->verify_share;
 }

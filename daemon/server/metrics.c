@@ -660,6 +660,7 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "api_slow_readers", st->server.slow_readers },
 		{ "api_request_timeouts", st->server.request_timeouts },
 		{ "api_name_refreshes", st->server.name_refreshes },
+		{ "api_owner_prefetches", st->server.owner_prefetches },
 		{ "history", st->history_dropped },
 		{ "fd_histories", st->fd_history_refused },
 		{ "fd_names", st->fd_names_refused },

@@ -747,6 +747,7 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 		    { "slow_readers", st->server.slow_readers },
 		    { "request_timeouts", st->server.request_timeouts },
 		    { "name_refreshes", st->server.name_refreshes },
+		    { "owner_prefetches", st->server.owner_prefetches },
 		    { "verify_requests", st->verify_refused },
 		    { "verify_requests_share", st->server.verify_share },
 		    { "verify_differences", st->verify_diffs_truncated },

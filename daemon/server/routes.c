@@ -181,8 +181,9 @@ static void own_figures(struct client *c, uint64_t *procs, uint64_t *fds, uint64
 	}
 }
 
-static void route_status(struct client *c, const char *rest, size_t rlen, const char *q,
-			 size_t qlen)
+/* The status, once the owners an unprivileged client's figures need are
+ * read (srv_owners_then). */
+static void status_answer(struct client *c)
 {
 	struct fdw_server *s = c->srv;
 	struct fdw_stats st;
@@ -203,12 +204,29 @@ static void route_status(struct client *c, const char *rest, size_t rlen, const 
 	fdw_stats_release(&st);
 }
 
-static void route_processes(struct client *c, const char *rest, size_t rlen, const char *q,
-			    size_t qlen)
+static void route_status(struct client *c, const char *rest, size_t rlen, const char *q,
+			 size_t qlen)
+{
+	/* which processes there are, then their owners read off the loop
+	 * (an unprivileged client's figures ask for every one) */
+	drain_bounded(c);
+	c->owners_for = SRV_OWNERS_PROCS;
+	srv_owners_then(c, status_answer);
+}
+
+static void processes_answer(struct client *c)
 {
 	drain(c);
 	/* streamed: a chunk per completed write (stream.c) */
 	srv_stream_processes(c);
+}
+
+static void route_processes(struct client *c, const char *rest, size_t rlen, const char *q,
+			    size_t qlen)
+{
+	drain(c);
+	c->owners_for = SRV_OWNERS_PROCS;
+	srv_owners_then(c, processes_answer);
 }
 
 /* One fd of a process with its history (200), or the 404 for a closed fd,
@@ -301,11 +319,29 @@ static void route_process(struct client *c, const char *rest, size_t len, const 
 	srv_respond(c, open ? 200 : 404, doc, NULL);
 }
 
+/* GET /v1/events without follow, once the owners of the history's pids
+ * are read (srv_owners_then): c->owners_pid, c->owners_limit. */
+static void events_answer(struct client *c)
+{
+	const struct fdw_history *h = c->srv->deps.history;
+	uint64_t pid = c->owners_pid, limit = c->owners_limit, i, n = 0;
+
+	/* the newest `limit` matching entries, then rendered oldest first */
+	for (i = h->len; i > 0 && n < limit; i--) {
+		const struct fdw_history_entry *e = fdw_history_at(h, i - 1);
+
+		if ((!pid || e->pid == pid) && srv_client_sees_pid(c, e->pid, e->seq))
+			n++;
+	}
+	/* streamed: a chunk per completed write (stream.c) */
+	srv_stream_events(c, i, (uint32_t)pid);
+}
+
 static void route_events(struct client *c, const char *rest, size_t rlen, const char *q,
 			 size_t qlen)
 {
 	const struct fdw_history *h = c->srv->deps.history;
-	uint64_t pid = 0, limit = EVENTS_DEFAULT_LIMIT, i, n = 0;
+	uint64_t pid = 0, limit = EVENTS_DEFAULT_LIMIT;
 	bool follow = false;
 	struct query qs;
 
@@ -319,15 +355,10 @@ static void route_events(struct client *c, const char *rest, size_t rlen, const 
 		srv_follow_events(c, (uint32_t)pid, limit);
 		return;
 	}
-	/* the newest `limit` matching entries, then rendered oldest first */
-	for (i = h->len; i > 0 && n < limit; i--) {
-		const struct fdw_history_entry *e = fdw_history_at(h, i - 1);
-
-		if ((!pid || e->pid == pid) && srv_client_sees_pid(c, e->pid, e->seq))
-			n++;
-	}
-	/* streamed: a chunk per completed write (stream.c) */
-	srv_stream_events(c, i, (uint32_t)pid);
+	c->owners_for = SRV_OWNERS_EVENTS;
+	c->owners_pid = (uint32_t)pid;
+	c->owners_limit = limit;
+	srv_owners_then(c, events_answer);
 }
 
 enum srv_verify_admit srv_verify_admit(unsigned int running, unsigned int uid_runs,

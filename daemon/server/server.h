@@ -57,7 +57,9 @@ struct fdw_server_deps {
 	double (*realtime)(uint64_t mono_ns);
 	/* a process's owner (sys/pidinfo.h fdw_pid_owner_read), for access
 	 * control, with the gid a client of that uid needs (*gid is
-	 * FDW_OWNER_GID_ANY when not set); NULL: read from /proc (tests pin it) */
+	 * FDW_OWNER_GID_ANY when not set); NULL: read from /proc (tests pin it).
+	 * Called on the loop and from threads of libuv's pool, concurrently
+	 * (access.c srv_owners_then): it must be thread-safe */
 	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid, uint32_t *gid);
 	void *owner_userdata;
 };
@@ -148,6 +150,8 @@ struct fdw_server_counters {
 	uint64_t request_timeouts;    /* closed: no whole request head in time */
 	uint64_t name_refreshes;      /* fds answers sent without re-reading the
 				       * names (a bound: table size, reads in flight) */
+	uint64_t owner_prefetches;    /* unprivileged answers that read owners on
+				       * the loop (a bound: pids, items in flight) */
 	uint64_t verify_share;	      /* verify requests refused: a uid's share, or
 				       * only the privileged clients' reserve left */
 	uint64_t owners_refused;      /* process owners not cached (full): hidden

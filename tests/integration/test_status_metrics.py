@@ -67,6 +67,8 @@ MAP = [
      "counter"),
     ("dropped.name_refreshes", 'fdwatch_dropped_total{resource="api_name_refreshes"}',
      "counter"),
+    ("dropped.owner_prefetches", 'fdwatch_dropped_total{resource="api_owner_prefetches"}',
+     "counter"),
     ("dropped.verify_requests", 'fdwatch_dropped_total{resource="verify_requests"}',
      "counter"),
     ("dropped.verify_requests_share",

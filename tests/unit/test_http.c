@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1293,6 +1295,185 @@ static void test_verify_shares(void)
 	}
 }
 
+/* ---- owners read off the loop --------------------------------------------- */
+
+/*
+ * An unprivileged client's status, process list and event list ask for
+ * the owner of every process: OWN_PIDS of them never read (or marked for
+ * a re-read, as after lost records, or past their TTL) were each a /proc
+ * read on the loop, 0.3 s of a blocked loop for 5,000 processes. They are
+ * read in the thread pool first (access.c srv_owners_then): the reader
+ * never runs on the loop's thread for them, and the answer is the same.
+ */
+#define OWN_PIDS 500
+
+static pid_t own_kids[OWN_PIDS];     /* idle children in the model ... */
+static uint8_t own_mine[(1u << 22) / 8]; /* ... by pid: those the test gives uid 1000 */
+
+static pthread_t own_loop_thread;
+static atomic_uint own_on_loop, own_in_pool;
+static pthread_mutex_t own_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t own_cv = PTHREAD_COND_INITIALIZER;
+static bool own_gate_closed; /* pool reads wait while set */
+
+static int own_owner(void *u, uint32_t pid, uint32_t *uid, uint32_t *gid)
+{
+	(void)u;
+	(void)gid;
+	if (pthread_equal(pthread_self(), own_loop_thread)) {
+		atomic_fetch_add(&own_on_loop, 1);
+	} else {
+		atomic_fetch_add(&own_in_pool, 1);
+		pthread_mutex_lock(&own_mu);
+		while (own_gate_closed)
+			pthread_cond_wait(&own_cv, &own_mu);
+		pthread_mutex_unlock(&own_mu);
+	}
+	*uid = pid < (1u << 22) && (own_mine[pid / 8] & (1u << (pid % 8))) ? 1000 : 0;
+	return 0;
+}
+
+static void own_gate(bool closed)
+{
+	pthread_mutex_lock(&own_mu);
+	own_gate_closed = closed;
+	pthread_cond_broadcast(&own_cv);
+	pthread_mutex_unlock(&own_mu);
+}
+
+/* GET `target` as uid 1000; the reply's JSON. */
+static json_t *own_get(const char *target)
+{
+	static struct reply r;
+	char req[256];
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n\r\n", target);
+	exchange(connect_as(1000, 7500), req, &r);
+	CHECK_EQ(r.status, 200);
+	return body_json(&r);
+}
+
+static void test_owners_off_loop(void)
+{
+	uint32_t self = (uint32_t)getpid();
+	const struct fdw_history_entry *last = fdw_history_at(&F.history, F.history.len - 1);
+	struct fdw_event ev = { .type = FDW_REC_EXIT };
+	struct fdw_server_counters sc;
+	static struct reply r1, r2;
+	int fd1, fd2;
+	json_t *doc;
+
+	own_loop_thread = pthread_self();
+	/* earlier tests' children are gone (their owners may still be cached
+	 * as uid 1000's): only this process and the idle ones below */
+	for (;;) {
+		size_t it = 0;
+		void *v;
+		struct fdw_proc *other = NULL;
+
+		while (!other && fdw_hashmap_next(&F.model.procs, &it, NULL, &v))
+			if (((struct fdw_proc *)v)->pid != self)
+				other = v;
+		if (!other)
+			break;
+		fdw_model_drop_proc(&F.model, other);
+	}
+	for (uint32_t i = 0; i < OWN_PIDS; i++) {
+		uint32_t pid;
+
+		own_kids[i] = fork();
+		if (own_kids[i] == 0) {
+			pause();
+			_exit(0);
+		}
+		CHECK(own_kids[i] > 0);
+		pid = (uint32_t)own_kids[i];
+		if (i % 2)
+			own_mine[pid / 8] |= (uint8_t)(1u << (pid % 8));
+		CHECK_EQ(fdw_model_add_scanned(&F.model, pid, self, "idle", &pid, 1, 1), 0);
+		ev.seq = last->seq + 1 + i;
+		ev.ts = ev.seq * 1000;
+		ev.pid = ev.tid = pid;
+		(void)fdw_history_push(&F.history, &ev, "idle");
+	}
+	S->deps.read_owner = own_owner;
+
+	/* never read: every owner read in the pool, none on the loop */
+	doc = own_get("/v1/status");
+	CHECK_STR(json_string_value(json_object_get(doc, "scope")), "own");
+	CHECK_EQ(json_integer_value(json_object_get(doc, "processes")), OWN_PIDS / 2);
+	json_decref(doc);
+	fprintf(stderr, "status, owners unknown: %u reads on the loop, %u in the pool\n",
+		atomic_load(&own_on_loop), atomic_load(&own_in_pool));
+	CHECK_EQ(atomic_load(&own_on_loop), 0);
+	CHECK(atomic_load(&own_in_pool) >= OWN_PIDS);
+
+	/* every owner to be read again (as past its TTL): the same figures */
+	fdw_server_records_lost(S, 1, NULL);
+	atomic_store(&own_in_pool, 0);
+	doc = own_get("/v1/status");
+	CHECK_EQ(json_integer_value(json_object_get(doc, "processes")), OWN_PIDS / 2);
+	json_decref(doc);
+	fprintf(stderr, "status, owners stale: %u reads on the loop, %u in the pool\n",
+		atomic_load(&own_on_loop), atomic_load(&own_in_pool));
+	CHECK_EQ(atomic_load(&own_on_loop), 0);
+	CHECK(atomic_load(&own_in_pool) >= OWN_PIDS);
+
+	/* the process list and the event list: the same */
+	fdw_server_records_lost(S, 1, NULL);
+	doc = own_get("/v1/processes");
+	CHECK_EQ(json_array_size(json_object_get(doc, "processes")), OWN_PIDS / 2);
+	json_decref(doc);
+	fdw_server_records_lost(S, 1, NULL);
+	doc = own_get("/v1/events?limit=5000");
+	CHECK_EQ(json_array_size(json_object_get(doc, "events")), OWN_PIDS / 2);
+	json_decref(doc);
+	fprintf(stderr, "processes, events: %u reads on the loop\n", atomic_load(&own_on_loop));
+	CHECK_EQ(atomic_load(&own_on_loop), 0);
+
+	/* a client that closes while its owners are read, and one that joined
+	 * it: the first only detaches, the second is answered */
+	fdw_server_records_lost(S, 1, NULL);
+	atomic_store(&own_in_pool, 0);
+	own_gate(true);
+	fd1 = connect_as(1000, 7501);
+	send_all(fd1, "GET /v1/status HTTP/1.1\r\n\r\n", 27);
+	for (int i = 0; i < 2000 && !atomic_load(&own_in_pool); i++)
+		spin(1);
+	CHECK(atomic_load(&own_in_pool) > 0);
+	fd2 = connect_as(1000, 7502);
+	send_all(fd2, "GET /v1/processes HTTP/1.1\r\n\r\n", 30);
+	spin(20);
+	CHECK_EQ(S->owners_reading, 1); /* the second joined the first's */
+	(void)close(fd1);
+	spin(20);
+	own_gate(false);
+	memset(&r2, 0, sizeof(r2));
+	CHECK(read_reply(fd2, r2.raw, sizeof(r2.raw), NULL));
+	(void)close(fd2);
+	CHECK(strncmp(r2.raw, "HTTP/1.1 200", 12) == 0);
+	for (int i = 0; i < 2000 && S->owners_reading; i++)
+		spin(1);
+	CHECK_EQ(S->owners_reading, 0);
+	CHECK_EQ(atomic_load(&own_on_loop), 0);
+	/* nothing was over a bound */
+	fdw_server_counters(S, &sc);
+	CHECK_EQ(sc.owner_prefetches, 0);
+
+	/* a privileged client reads nothing first */
+	get("/v1/status", &r1);
+	CHECK_EQ(r1.status, 200);
+	S->deps.read_owner = NULL;
+	for (uint32_t i = 0; i < OWN_PIDS; i++) {
+		struct fdw_proc *p = fdw_model_proc(&F.model, (uint32_t)own_kids[i]);
+
+		if (p)
+			fdw_model_drop_proc(&F.model, p);
+		(void)kill(own_kids[i], SIGKILL);
+		(void)waitpid(own_kids[i], NULL, 0);
+	}
+}
+
 /* ---- the server's life ---------------------------------------------------- */
 
 static int setup(void)
@@ -1374,6 +1555,7 @@ int main(void)
 		test_slow_readers();
 		test_metrics_listener();
 		test_verify_shares();
+		test_owners_off_loop();
 	}
 	teardown();
 	CHECK_EQ(open_fds(), fds_before);
