@@ -786,12 +786,6 @@ void srv_owners_then(struct client *c, void (*then)(struct client *c))
 		then(c);
 		return;
 	}
-	/* items in flight are another client's: wait for them first (their
-	 * owners are often the same), once, then look again */
-	if (s->owners_jobs && !joined && owners_join(s->owners_jobs, c)) {
-		c->owners_joined = true;
-		return;
-	}
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		s->owners_skipped++;
@@ -805,8 +799,14 @@ void srv_owners_then(struct client *c, void (*then)(struct client *c))
 		then(c); /* few: inline */
 		return;
 	}
-	if (over)
-		s->owners_skipped++; /* the rest inline */
+	/* an item in flight is another client's: wait for it first (their
+	 * owners are often the same), once, then look again */
+	if (s->owners_jobs && !joined && owners_join(s->owners_jobs, c)) {
+		c->owners_joined = true;
+		free(w->reads);
+		free(w);
+		return;
+	}
 	w->req.data = w;
 	w->s = s;
 	w->read_owner = s->deps.read_owner;
@@ -821,6 +821,8 @@ void srv_owners_then(struct client *c, void (*then)(struct client *c))
 		then(c);
 		return;
 	}
+	if (over)
+		s->owners_skipped++; /* the rest inline */
 	s->handles++; /* the server outlives the work item (srv_put) */
 	s->owners_reading++;
 	w->next = s->owners_jobs;

@@ -1445,6 +1445,11 @@ static void test_owners_off_loop(void)
 	send_all(fd2, "GET /v1/processes HTTP/1.1\r\n\r\n", 30);
 	spin(20);
 	CHECK_EQ(S->owners_reading, 1); /* the second joined the first's */
+	/* a request with no owner to read (no event of pid 1 in the history)
+	 * does not wait for the item in flight */
+	exchange(connect_as(1000, 7503), "GET /v1/events?pid=1 HTTP/1.1\r\n\r\n", &r1);
+	CHECK_EQ(r1.status, 200);
+	CHECK_EQ(S->owners_reading, 1);
 	(void)close(fd1);
 	spin(20);
 	own_gate(false);
