@@ -579,8 +579,8 @@ uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq, uint32_t
 /* ---- owners read in the thread pool ---------------------------------------- */
 
 /*
- * An unprivileged client's status, process list and event list ask for
- * the owner of every process (or of every pid in the history): past
+ * An unprivileged client's status, process list, event list and event
+ * follow stream's backlog ask for the owner of every process (or of every pid in the history): past
  * OWNER_TTL_NS each is a /proc read (~60 us), 0.3 s of a blocked loop for
  * 5,000 idle processes, which anyone may ask for again every 5 seconds.
  * So before such a request is served, the owners it will need to read

@@ -337,6 +337,12 @@ static void events_answer(struct client *c)
 	srv_stream_events(c, i, (uint32_t)pid);
 }
 
+/* GET /v1/events?follow=1: its backlog asks for the same owners. */
+static void follow_answer(struct client *c)
+{
+	srv_follow_events(c, c->owners_pid, c->owners_limit);
+}
+
 static void route_events(struct client *c, const char *rest, size_t rlen, const char *q,
 			 size_t qlen)
 {
@@ -351,14 +357,10 @@ static void route_events(struct client *c, const char *rest, size_t rlen, const 
 	if (limit > h->cap)
 		limit = h->cap;
 	drain(c);
-	if (follow) {
-		srv_follow_events(c, (uint32_t)pid, limit);
-		return;
-	}
 	c->owners_for = SRV_OWNERS_EVENTS;
 	c->owners_pid = (uint32_t)pid;
 	c->owners_limit = limit;
-	srv_owners_then(c, events_answer);
+	srv_owners_then(c, follow ? follow_answer : events_answer);
 }
 
 enum srv_verify_admit srv_verify_admit(unsigned int running, unsigned int uid_runs,

@@ -1428,7 +1428,23 @@ static void test_owners_off_loop(void)
 	doc = own_get("/v1/events?limit=5000");
 	CHECK_EQ(json_array_size(json_object_get(doc, "events")), OWN_PIDS / 2);
 	json_decref(doc);
-	fprintf(stderr, "processes, events: %u reads on the loop\n", atomic_load(&own_on_loop));
+	/* a follow stream's backlog: the same */
+	fdw_server_records_lost(S, 1, NULL);
+	{
+		static const char req[] = "GET /v1/events?follow=1&limit=5000 HTTP/1.1\r\n\r\n";
+		static char buf[128 * 1024];
+		char until[64];
+		int fd = connect_as(1000, 7504);
+
+		snprintf(until, sizeof(until), "\"seq\":%llu",
+			 (unsigned long long)(last->seq + OWN_PIDS)); /* the newest: odd */
+		send_all(fd, req, sizeof(req) - 1);
+		CHECK(read_reply(fd, buf, sizeof(buf), until));
+		(void)close(fd);
+		spin(5);
+	}
+	fprintf(stderr, "processes, events, follow: %u reads on the loop\n",
+		atomic_load(&own_on_loop));
 	CHECK_EQ(atomic_load(&own_on_loop), 0);
 
 	/* a client that closes while its owners are read, and one that joined
