@@ -74,6 +74,10 @@ struct owner {
 	bool gone;	    /* /proc has it no more: uid is the last known owner */
 	bool lost;	    /* exec_seq is fdw_server_records_lost()'s, not an exec's */
 	bool exited;	    /* its exit was seen: its pid may be another's since */
+	/* times marked for a re-read (an exec without its owner's record, a
+	 * loss), also when exec_seq stayed as it was: a read in the pool
+	 * from before a mark must not clear it (owner_unchanged) */
+	uint32_t marks;
 };
 
 /* The owner of a process that is gone, for an event at `seq`. */
@@ -410,6 +414,7 @@ void srv_access_note_event(struct fdw_server *s, const struct fdw_history_entry 
 			if (!child->exec_seq)
 				child->exec_seq = e->seq;
 			child->lost = false; /* an exec's: its children unknown */
+			child->marks++;
 		}
 		break;
 	case FDW_REC_EXIT:
@@ -466,6 +471,7 @@ void fdw_server_records_lost(struct fdw_server *s, uint64_t since_seq,
 		if (tgids && o->since_seq < since_seq && !o->exited &&
 		    !fdw_hashmap_get(tgids, key))
 			continue; /* none of its records lost, none it may have made */
+		o->marks++;
 		if (!o->exec_seq) {
 			o->exec_seq = mark;
 			o->lost = true;
@@ -649,7 +655,7 @@ static bool owner_unchanged(const struct owner *o, const struct owner_read *rd)
 		return !o && !rd->had;
 	return o->uid == w->uid && o->gid == w->gid && o->since_seq == w->since_seq &&
 	       o->exec_seq == w->exec_seq && o->read_ns == w->read_ns && o->gone == w->gone &&
-	       o->lost == w->lost && o->exited == w->exited;
+	       o->lost == w->lost && o->exited == w->exited && o->marks == w->marks;
 }
 
 static void owners_done(uv_work_t *req, int status)
