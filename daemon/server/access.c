@@ -462,16 +462,19 @@ void fdw_server_records_lost(struct fdw_server *s, uint64_t since_seq,
 
 	if (!s)
 		return;
+	s->owners_losses++; /* a pid with no entry: owners_done */
 	while (fdw_hashmap_next(&s->owners, &it, &key, &v)) {
 		struct owner *o = v;
 		uint64_t mark = since_seq > o->since_seq ? since_seq : o->since_seq;
 
-		if (o->gone || o->uid == FDW_OWNER_UNKNOWN)
-			continue; /* read at its next look anyway */
+		if (o->gone)
+			continue;
 		if (tgids && o->since_seq < since_seq && !o->exited &&
 		    !fdw_hashmap_get(tgids, key))
 			continue; /* none of its records lost, none it may have made */
-		o->marks++;
+		o->marks++; /* a read in the pool from before: not taken */
+		if (o->uid == FDW_OWNER_UNKNOWN)
+			continue; /* read at its next look anyway */
 		if (!o->exec_seq) {
 			o->exec_seq = mark;
 			o->lost = true;
@@ -627,6 +630,7 @@ struct srv_owners {
 	/* the reader, as deps had it when the item was made */
 	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid, uint32_t *gid);
 	void *owner_userdata;
+	uint64_t losses; /* s->owners_losses when it was made */
 	struct owner_read *reads;
 	size_t n, cap;
 };
@@ -674,6 +678,10 @@ static void owners_done(uv_work_t *req, int status)
 		struct owner *o = fdw_hashmap_get(&s->owners, rd->pid);
 		uint32_t gid;
 
+		/* a pid with no entry may be another process since a loss
+		 * (its exit and a fork reusing it lost): nothing says */
+		if (!o && w->losses != s->owners_losses)
+			continue;
 		if (owner_unchanged(o, rd))
 			(void)owner_take(s, rd->pid, o, UINT64_MAX, rd->r, rd->uid, rd->gid,
 					 rd->read_ns, &gid);
@@ -817,6 +825,7 @@ void srv_owners_then(struct client *c, void (*then)(struct client *c))
 	w->s = s;
 	w->read_owner = s->deps.read_owner;
 	w->owner_userdata = s->deps.owner_userdata;
+	w->losses = s->owners_losses;
 	if (s->owners_reading >= OWNERS_MAX_JOBS || !owners_join(w, c) ||
 	    uv_queue_work(s->loop, &w->req, owners_work, owners_done) < 0) {
 		c->owners = NULL;

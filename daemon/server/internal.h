@@ -241,6 +241,7 @@ struct fdw_server {
 	unsigned int owners_reading;	/* owner items in the pool (access.c) */
 	struct srv_owners *owners_jobs; /* ... those items */
 	uint64_t owners_skipped;	/* requests that read owners inline (a bound) */
+	uint64_t owners_losses;		/* fdw_server_records_lost() calls */
 	/* tests: these credentials instead of SO_PEERCRED (test_http.c) */
 	bool fake_cred;
 	uid_t fake_uid;
