@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,6 +55,9 @@ static int check_config(struct fdw_config *cfg, int r, const struct fdw_config_e
 	return rc;
 }
 
+/* the thread pool's size: the API's items (four at most) and the daemon's own */
+#define FDW_POOL_THREADS "8"
+
 int main(int argc, char **argv)
 {
 	static struct fdw_daemon daemon_state;
@@ -81,6 +85,13 @@ int main(int argc, char **argv)
 	/* a reload asked for before the loop handles SIGHUP is not a kill */
 	(void)signal(SIGHUP, SIG_IGN);
 
+	/* libuv's thread pool has four threads unless told. The API's reads
+	 * for clients (server/refresh.c's names, server/access.c's owners: at
+	 * most two items each, up to a second or so each) could take all four
+	 * at an unprivileged user's asking, and the pipeline's /proc re-reads
+	 * and the alert store's writes would wait behind them: room for
+	 * those too. An operator's UV_THREADPOOL_SIZE is kept. */
+	(void)setenv("UV_THREADPOOL_SIZE", FDW_POOL_THREADS, 0);
 	r = uv_loop_init(&loop);
 	if (r < 0) {
 		log_err("uv_loop_init: %s", uv_strerror(r));

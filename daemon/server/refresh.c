@@ -14,8 +14,9 @@
  * the item is freed when the pool hands it back. The server counts the
  * item as one of its handles, so that it is not freed before.
  *
- * Bounded: at most REFRESH_MAX_JOBS reads in flight (the pool has four
- * threads and the capture uses it too) and tables of at most
+ * Bounded: at most REFRESH_MAX_JOBS reads in flight (the pool has eight
+ * threads, main.c, and the owners' reads and the capture use it too) and
+ * tables of at most
  * REFRESH_MAX_FDS fds (names up to REFRESH_MAX_BYTES); past a bound the
  * answer goes out with the names the model has and the skip is counted
  * (status: dropped.name_refreshes).

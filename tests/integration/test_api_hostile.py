@@ -272,6 +272,25 @@ def case_unprivileged(d):
           "share refusals counted")
 
 
+def case_pool(d):
+    """The API's reads for clients run in libuv's thread pool (names: two
+    items at most; owners: two): the pool has more threads than those four,
+    so the pipeline's /proc re-reads and the alert store's writes are not
+    left waiting behind them. libuv starts every pool thread at its first
+    item: a table's names read (GET /v1/processes/PID/fds) starts it."""
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        time.sleep(1)
+        c = d.cli("fds", str(holder.pid), timeout=30)
+        check_eq(c.returncode, 0, f"fdwatch fds {holder.pid}: {c.stderr[:200]}")
+        tasks = os.listdir(f"/proc/{d.proc.pid}/task")
+        T.log(f"fdwatchd threads after a names read: {len(tasks)}")
+        check(len(tasks) >= 1 + 8, f"fdwatchd has {len(tasks)} threads, want its loop and 8 in the pool")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def main(r):
     raise_nofile(64 + 64 + 500 + 256)
     with T.Daemon() as d:
@@ -284,6 +303,8 @@ def main(r):
             case_hostile(d)
         with r.case("an unprivileged uid holds at most its share"):
             case_unprivileged(d)
+        with r.case("the thread pool has room beside the API's items"):
+            case_pool(d)
 
 
 if __name__ == "__main__":
