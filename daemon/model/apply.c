@@ -157,6 +157,45 @@ static struct fdw_task *event_task(struct fdw_model *m, const struct fdw_event *
 /* ---- dup, close, fcntl ------------------------------------------------- */
 
 /*
+ * A record older than the table's last /proc read describes a change that
+ * read already showed. Applying it again would replay history over the
+ * present (an open and close of fd 5 replayed after /proc showed the fd 5
+ * that came next).
+ */
+static bool already_read(const struct fdw_table *t, const struct fdw_event *ev)
+{
+	return ev->ring_pos && ev->ring_pos < t->read_pos;
+}
+
+/*
+ * A record from before the end of the table's last read: the read took the
+ * table fd by fd, so what it shows of fds above its cursor at the time of
+ * the record is later than the record. For a one-fd change, applying it
+ * again on top comes to the same; for a fork, a copy of the model's table
+ * is not the child's.
+ */
+static bool read_overlaps(const struct fdw_table *t, const struct fdw_event *ev)
+{
+	return ev->ring_pos && (ev->ring_pos < t->read_pos || ev->ring_pos < t->read_end);
+}
+
+/*
+ * A record the model disagrees with: the model missed a change, and
+ * whatever the caller does about it (ask the kernel, or take the record's
+ * word) repairs it. Not counted when the table's last /proc read overlaps
+ * the record: that read took the table fd by fd while the process went on,
+ * so it may already show this record's change or a later one's (a close of
+ * the fd the read found closed, an install over the fd the read found
+ * there). A fork from a threaded parent (meson, a Python test runner) has
+ * its child's table read so, and the child's first records fall inside.
+ */
+static void anomaly(struct fdw_model *m, const struct fdw_table *t, const struct fdw_event *ev)
+{
+	if (!read_overlaps(t, ev))
+		m->stats.anomalies++;
+}
+
+/*
  * An install (or a dup, which gets only free numbers) over a number the
  * model still has open: the close of what it held is to come. In a table
  * other tasks share, another thread's, applied later than the install
@@ -164,10 +203,11 @@ static struct fdw_task *event_task(struct fdw_model *m, const struct fdw_event *
  * close is pending, unless that close came first. In a table of one task,
  * a close the model missed.
  */
-static void race_install(struct fdw_model *m, struct fdw_table *t, struct fdw_slot *s)
+static void race_install(struct fdw_model *m, struct fdw_table *t, struct fdw_slot *s,
+			 const struct fdw_event *ev)
 {
 	if (t->users <= 1)
-		m->stats.anomalies++;
+		anomaly(m, t, ev);
 	else if (s && s->early_close)
 		s->early_close = false;
 	else if (s)
@@ -188,7 +228,7 @@ static void apply_dup(struct fdw_model *m, struct fdw_task *task, const struct f
 		origin.flags |= FDW_ORIGIN_CHOSEN;
 	if (!fdw_slot_open(src)) {
 		/* the model missed oldfd: ask the kernel about newfd */
-		m->stats.anomalies++;
+		anomaly(m, t, ev);
 		(void)fdw__resolve_fd(m, t, ev->tid, newfd, &origin);
 		dst = fdw_table_slot(t, newfd);
 		if (fdw_slot_open(dst))
@@ -203,7 +243,7 @@ static void apply_dup(struct fdw_model *m, struct fdw_task *task, const struct f
 	dst = fdw__slot_install(m, t, newfd, fdw_slot_ofd(src), cloexec, &origin);
 	/* dup and F_DUPFD return free numbers: a close of this one is to come */
 	if (clobber && !chosen)
-		race_install(m, t, dst);
+		race_install(m, t, dst, ev);
 	if (!dst)
 		return;
 	/* dup/F_DUPFD only return free numbers: an open one means another
@@ -228,7 +268,7 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	if (ev->ret == -EBADF) {
 		if (fdw_slot_open(s)) {
 			/* the kernel had no such fd: the model was wrong */
-			m->stats.anomalies++;
+			anomaly(m, t, ev);
 			origin_from_event(&closed, ev, task->proc, -1);
 			fdw__slot_close(m, t, s, &closed);
 		}
@@ -271,7 +311,7 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 			s->race_pending = false;
 			m->stats.stale_closes++;
 		} else if (ev->ret == 0) {
-			m->stats.anomalies++;
+			anomaly(m, t, ev);
 		}
 		return;
 	}
@@ -349,7 +389,7 @@ static void apply_fcntl(struct fdw_model *m, struct fdw_task *task, const struct
 		} else {
 			struct fdw_origin origin;
 
-			m->stats.anomalies++;
+			anomaly(m, task->table, ev);
 			origin_from_event(&origin, ev, task->proc, -1);
 			(void)fdw__resolve_fd(m, task->table, ev->tid, fd, &origin);
 		}
@@ -426,7 +466,7 @@ static void apply_install(struct fdw_model *m, struct fdw_task *task, const stru
 		o->refs++; /* hold across install */
 		s = fdw__slot_install(m, task->table, ev->fds[i], o, cloexec, &origin);
 		if (was_open)
-			race_install(m, task->table, s); /* a close we have not seen yet */
+			race_install(m, task->table, s, ev); /* a close we have not seen yet */
 		if (s)
 			s->suspect = was_open;
 		fdw__resolve_target(m, task->table, task->proc->comm, o, ev, ev->fds[i]);
@@ -495,29 +535,6 @@ static void apply_addfd(struct fdw_model *m, struct fdw_task *task, const struct
 }
 
 /* ---- syscall records --------------------------------------------------- */
-
-/*
- * A record older than the table's last /proc read describes a change that
- * read already showed. Applying it again would replay history over the
- * present (an open and close of fd 5 replayed after /proc showed the fd 5
- * that came next).
- */
-static bool already_read(const struct fdw_table *t, const struct fdw_event *ev)
-{
-	return ev->ring_pos && ev->ring_pos < t->read_pos;
-}
-
-/*
- * A record from before the end of the table's last read: the read took the
- * table fd by fd, so what it shows of fds above its cursor at the time of
- * the record is later than the record. For a one-fd change, applying it
- * again on top comes to the same; for a fork, a copy of the model's table
- * is not the child's.
- */
-static bool read_overlaps(const struct fdw_table *t, const struct fdw_event *ev)
-{
-	return ev->ring_pos && (ev->ring_pos < t->read_pos || ev->ring_pos < t->read_end);
-}
 
 /*
  * An already-read record still knows where the fds /proc showed us came
@@ -670,7 +687,7 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 				/* an fd the model missed (as F_SETFD) */
 				struct fdw_origin origin;
 
-				m->stats.anomalies++;
+				anomaly(m, task->table, ev);
 				origin_from_event(&origin, ev, task->proc, -1);
 				(void)fdw__resolve_fd(m, task->table, ev->tid,
 						      (int)ev->args[0], &origin);
