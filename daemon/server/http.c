@@ -186,7 +186,7 @@ void srv_client_close(struct client *c)
 	if (c->state == C_CLOSING)
 		return;
 	pump_remove(c);
-	srv_refresh_detach(c);
+	srv_job_detach(c);
 	srv_owners_detach(c);
 	if (c->verify) {
 		fdw_verify_abandon(c->verify);

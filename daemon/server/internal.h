@@ -9,6 +9,8 @@
  *   follow.c  follow streams (events and alerts) and their one fan-out
  *   stream.c  chunked answers (events, processes, a process's fds), a
  *             chunk per completed write
+ *   pool.c    a work item of the server's in libuv's thread pool, with the
+ *             clients waiting for it (refresh.c's)
  *   refresh.c a table's names read in libuv's thread pool before its answer
  *   access.c  who sees what; owners read in the pool before an answer
  *   listen.c  the socket file and the listeners; start, stop, free
@@ -112,7 +114,7 @@ enum stream_kind {
 	STREAM_PROCS,  /* GET /v1/processes */
 };
 
-struct srv_refresh;
+struct srv_job;
 struct srv_owners;
 
 /* What a request reads the owners of (access.c, srv_owners_then). */
@@ -169,9 +171,10 @@ struct client {
 	uint64_t stream_pos;   /* STREAM_FDS: next fd number; STREAM_PROCS: index */
 	uint32_t *stream_pids; /* STREAM_PROCS: the pids at the request, ascending */
 	size_t stream_npids;
-	/* waiting for names read in the thread pool (refresh.c); detached
-	 * (its client set to NULL) when the client closes first */
-	struct srv_refresh *refresh;
+	/* the item in the thread pool it waits for (pool.c): names
+	 * (refresh.c); detached (its slot among the item's waiters cleared) when
+	 * the client closes first */
+	struct srv_job *job;
 	void (*refresh_then)(struct client *c, uint32_t pid); /* when the names are in */
 	/* waiting for owners read in the thread pool (access.c); detached
 	 * when the client closes first */
@@ -236,7 +239,7 @@ struct fdw_server {
 	uint64_t slow_readers;
 	uint64_t request_timeouts;
 	unsigned int refreshing;  /* names being read in the pool (refresh.c) */
-	struct srv_refresh *refreshes; /* ... those reads */
+	struct srv_job *refreshes; /* ... those reads */
 	uint64_t refresh_skipped; /* answers sent without that read (a bound) */
 	unsigned int owners_reading;	/* owner items in the pool (access.c) */
 	struct srv_owners *owners_jobs; /* ... those items */
@@ -377,8 +380,51 @@ void srv_stream_free(struct client *c);
  * reads are in flight (counted). */
 void srv_refresh_then(struct client *c, uint32_t pid,
 		      void (*then)(struct client *c, uint32_t pid));
-/* The client closes: its read in flight, if any, goes on without it. */
-void srv_refresh_detach(struct client *c);
-/* The server stops: reads not started yet are not started (one under way
- * finishes; the loop runs until it has). */
-void srv_refresh_cancel(struct fdw_server *s);
+
+/* pool.c: a work item of the server's in libuv's thread pool, with the
+ * clients waiting for it. A kind embeds struct srv_job first in its own
+ * struct and says what is done with it: */
+struct srv_job_ops {
+	/* in a thread of the pool: nothing of the loop's is touched */
+	void (*work)(struct srv_job *j);
+	/* on the loop when the pool hands it back (status 0, or UV_ECANCELED
+	 * when the server stopped first), before the waiters are woken */
+	void (*done)(struct srv_job *j, int status);
+	/* on the loop: a waiter that is still there and still to be answered
+	 * (C_RESPONDING, not streaming); its c->job is NULL again */
+	void (*wake)(struct srv_job *j, struct client *c);
+	/* what the item holds besides itself (NULL: nothing) */
+	void (*release)(struct srv_job *j);
+};
+
+struct srv_job {
+	uv_work_t req;
+	struct fdw_server *s;
+	const struct srv_job_ops *ops;
+	struct srv_job *next;	 /* in the server's list of its kind in flight */
+	struct srv_job **list;	 /* ... that list */
+	unsigned int *inflight;	 /* ... and its count */
+	struct client **waiters; /* NULL: that client closed */
+	size_t nwaiters, waiters_cap;
+};
+
+/* A zeroed item of `size` bytes (struct srv_job first) for `s`, done as
+ * `ops` says. NULL when out of memory. */
+void *srv_job_new(struct fdw_server *s, const struct srv_job_ops *ops, size_t size);
+/* An item not queued (or not queued yet), or one handed back: its own
+ * parts (ops->release), its waiters, itself. NULL-safe. */
+void srv_job_free(struct srv_job *j);
+/* `c` waits for `j` too (c->job; the write timer bounds the wait). false
+ * when out of memory. */
+bool srv_job_wait(struct srv_job *j, struct client *c);
+/* Does a client wait for `j` still? */
+bool srv_job_waited(const struct srv_job *j);
+/* The client closes: the item it waits for, if any, goes on without it. */
+void srv_job_detach(struct client *c);
+/* Into the pool: in `list` (the server's items of its kind in flight) and
+ * counted in `*inflight` and the server's handles until it is handed back
+ * and freed. 0 or a libuv error (then nothing was done). */
+int srv_job_queue(struct srv_job *j, struct srv_job **list, unsigned int *inflight);
+/* The server stops: the items of `list` not started yet are not started
+ * (one under way finishes; the loop runs until it has). */
+void srv_jobs_cancel(struct srv_job *list);

@@ -50,7 +50,7 @@ void fdw_server_stop(struct fdw_server *s)
 		(void)unlink(s->path);
 	while (s->clients)
 		srv_client_close(s->clients);
-	srv_refresh_cancel(s);
+	srv_jobs_cancel(s->refreshes);
 	srv_owners_cancel(s);
 	uv_close((uv_handle_t *)&s->pumper, on_listener_closed);
 	if (s->has_mlistener)

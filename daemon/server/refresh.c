@@ -8,11 +8,10 @@
  * if it still has the inode it had when read), then the answer is
  * streamed (stream.c).
  *
- * The work item belongs to the server, not to the client: a client asking
- * for the same table meanwhile joins it; a client that closes meanwhile
- * only detaches (its pointer in the item is cleared), and
- * the item is freed when the pool hands it back. The server counts the
- * item as one of its handles, so that it is not freed before.
+ * The work item belongs to the server, not to the client (pool.c): a
+ * client asking for the same table meanwhile joins it; a client that
+ * closes meanwhile only detaches, and the item is freed when the pool
+ * hands it back.
  *
  * Bounded: at most REFRESH_MAX_JOBS reads in flight (the pool has eight
  * threads, main.c, and the owners' reads and the capture use it too) and
@@ -21,10 +20,9 @@
  * answer goes out with the names the model has and the skip is counted
  * (status: dropped.name_refreshes).
  */
-#include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
-#include "base/grow.h"
 #include "base/log.h"
 #include "model/model.h"
 #include "pipeline/pipeline.h"
@@ -35,34 +33,20 @@
 #define REFRESH_MAX_BYTES (16u << 20)
 
 struct srv_refresh {
-	uv_work_t req;
-	struct fdw_server *s;
-	struct srv_refresh *next; /* the server's reads in flight */
-	/* the clients waiting for it (a second client asking for the same
-	 * table joins the read in flight); NULL: that client closed */
-	struct client **waiters;
-	size_t nwaiters, waiters_cap;
+	struct srv_job job; /* first: the pool's item (pool.c) */
 	const struct fdw_model_ops *ops;
 	uint32_t pid, tid;
 	int err;
 	struct fdw_targets targets;
 };
+_Static_assert(offsetof(struct srv_refresh, job) == 0, "srv_job_new() allocates it");
 
 /* In a thread of the pool: nothing of the loop's is touched. */
-static void refresh_work(uv_work_t *req)
+static void refresh_work(struct srv_job *j)
 {
-	struct srv_refresh *r = req->data;
+	struct srv_refresh *r = (struct srv_refresh *)j;
 
 	r->err = r->ops->read_targets_mt(r->ops->userdata, r->tid, fdw_targets_add, &r->targets);
-}
-
-/* On the loop. */
-static bool has_waiters(const struct srv_refresh *r)
-{
-	for (size_t i = 0; i < r->nwaiters; i++)
-		if (r->waiters[i])
-			return true;
-	return false;
 }
 
 static bool proc_table_stale(struct fdw_model *m, uint32_t pid)
@@ -73,79 +57,47 @@ static bool proc_table_stale(struct fdw_model *m, uint32_t pid)
 	return t && t->stale;
 }
 
-static void refresh_done(uv_work_t *req, int status)
+/* On the loop: the names applied for the clients still waiting. */
+static void refresh_done(struct srv_job *j, int status)
 {
-	struct srv_refresh *r = req->data;
-	struct fdw_server *s = r->s;
+	struct srv_refresh *r = (struct srv_refresh *)j;
+	struct fdw_server *s = j->s;
+	struct fdw_model *m = s->deps.model;
+	struct fdw_proc *p;
 
-	for (struct srv_refresh **pp = &s->refreshes; *pp; pp = &(*pp)->next)
-		if (*pp == r) {
-			*pp = r->next;
-			break;
-		}
-	s->refreshing--;
-	if (has_waiters(r)) {
-		struct fdw_model *m = s->deps.model;
-		struct fdw_proc *p = fdw_model_proc(m, r->pid);
-
-		if (r->targets.over)
-			s->refresh_skipped++;
-		else if (p && status == 0 && r->err == 0)
-			fdw_model_apply_targets(m, p, &r->targets);
-		else
-			log_debug("api: names of pid %u not read: %s", r->pid,
-				  status < 0 ? uv_strerror(status) : strerror(-r->err));
-	}
+	if (!srv_job_waited(j))
+		return;
+	p = fdw_model_proc(m, r->pid);
+	if (r->targets.over)
+		s->refresh_skipped++;
+	else if (p && status == 0 && r->err == 0)
+		fdw_model_apply_targets(m, p, &r->targets);
+	else
+		log_debug("api: names of pid %u not read: %s", r->pid,
+			  status < 0 ? uv_strerror(status) : strerror(-r->err));
 	/* while the names were read, the table may have been marked for a
 	 * re-read (a probe attached late, lost records): take it now, as
 	 * the request's own drain would have, rather than answer "stale" */
-	if (has_waiters(r) && s->deps.pipeline && proc_table_stale(s->deps.model, r->pid))
+	if (s->deps.pipeline && proc_table_stale(m, r->pid))
 		fdw_pipeline_drain(s->deps.pipeline);
-	for (size_t i = 0; i < r->nwaiters; i++) {
-		struct client *c = r->waiters[i];
-
-		if (!c)
-			continue;
-		c->refresh = NULL;
-		if (c->state == C_RESPONDING && !c->streaming)
-			c->refresh_then(c, r->pid);
-	}
-	fdw_targets_free(&r->targets);
-	free(r->waiters);
-	free(r);
-	srv_put(s);
 }
 
-void srv_refresh_detach(struct client *c)
+static void refresh_wake(struct srv_job *j, struct client *c)
 {
-	struct srv_refresh *r = c->refresh;
-
-	if (!r)
-		return;
-	for (size_t i = 0; i < r->nwaiters; i++)
-		if (r->waiters[i] == c)
-			r->waiters[i] = NULL;
-	c->refresh = NULL;
+	c->refresh_then(c, ((struct srv_refresh *)j)->pid);
 }
 
-void srv_refresh_cancel(struct fdw_server *s)
+static void refresh_release(struct srv_job *j)
 {
-	for (struct srv_refresh *r = s->refreshes; r; r = r->next)
-		(void)uv_cancel((uv_req_t *)&r->req); /* done with UV_ECANCELED */
+	fdw_targets_free(&((struct srv_refresh *)j)->targets);
 }
 
-/* `c` waits for `r` too. false when out of memory. */
-static bool wait_for(struct srv_refresh *r, struct client *c)
-{
-	if (FDW_GROW(r->waiters, r->nwaiters, r->waiters_cap, 4) < 0)
-		return false;
-	r->waiters[r->nwaiters++] = c;
-	c->refresh = r;
-	/* waiting: no output yet; the write timer bounds the wait */
-	c->state = C_RESPONDING;
-	srv_client_write_timer(c);
-	return true;
-}
+static const struct srv_job_ops refresh_ops = {
+	.work = refresh_work,
+	.done = refresh_done,
+	.wake = refresh_wake,
+	.release = refresh_release,
+};
 
 void srv_refresh_then(struct client *c, uint32_t pid, void (*then)(struct client *c, uint32_t pid))
 {
@@ -168,38 +120,33 @@ void srv_refresh_then(struct client *c, uint32_t pid, void (*then)(struct client
 		return;
 	}
 	/* the same table's names on their way already: wait for them */
-	for (r = s->refreshes; r; r = r->next)
-		if (r->pid == pid && r->tid == fdw_model_proc_tid(m, p) && wait_for(r, c))
+	for (struct srv_job *j = s->refreshes; j; j = j->next) {
+		r = (struct srv_refresh *)j;
+		if (r->pid == pid && r->tid == fdw_model_proc_tid(m, p) && srv_job_wait(j, c))
 			return;
+	}
 	if (t->nopen > REFRESH_MAX_FDS || s->refreshing >= REFRESH_MAX_JOBS || s->stopping) {
 		s->refresh_skipped++;
 		then(c, pid);
 		return;
 	}
-	r = calloc(1, sizeof(*r));
+	r = srv_job_new(s, &refresh_ops, sizeof(*r));
 	if (!r) {
 		s->refresh_skipped++;
 		then(c, pid);
 		return;
 	}
-	r->req.data = r;
-	r->s = s;
 	r->ops = &m->ops;
 	r->pid = pid;
 	r->tid = fdw_model_proc_tid(m, p);
 	r->targets.max_fds = REFRESH_MAX_FDS;
 	r->targets.max_bytes = REFRESH_MAX_BYTES;
-	if (!wait_for(r, c) ||
-	    uv_queue_work(s->loop, &r->req, refresh_work, refresh_done) < 0) {
-		c->refresh = NULL;
-		free(r->waiters);
-		free(r);
+	if (!srv_job_wait(&r->job, c) ||
+	    srv_job_queue(&r->job, &s->refreshes, &s->refreshing) < 0) {
+		srv_job_detach(c);
+		srv_job_free(&r->job);
 		s->refresh_skipped++;
 		then(c, pid);
 		return;
 	}
-	s->handles++; /* the server outlives the work item (srv_put) */
-	s->refreshing++;
-	r->next = s->refreshes;
-	s->refreshes = r;
 }
