@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -593,10 +594,10 @@ uint32_t srv_owner_of(struct fdw_server *s, uint32_t pid, uint64_t seq, uint32_t
  * OWNER_TTL_NS each is a /proc read (~60 us), 0.3 s of a blocked loop for
  * 5,000 idle processes, which anyone may ask for again every 5 seconds.
  * So before such a request is served, the owners it will need to read
- * are read in libuv's thread pool (refresh.c's pattern: the work item is
- * the server's; a client asking meanwhile joins it, then looks again; a
- * client that closes only detaches; the server counts the item as a
- * handle) and taken on the loop by owner_take() exactly as an inline read
+ * are read in libuv's thread pool (pool.c, as refresh.c's names: the work
+ * item is the server's; a client asking meanwhile joins it, then looks
+ * again; a client that closes only detaches) and taken on the loop by
+ * owner_take() exactly as an inline read
  * would be, but only into an entry that has not changed since it was
  * looked at (an exec, fork, exit, loss or another read meanwhile: the
  * inline read handles that one). What is left, few owners, srv_owner_of()
@@ -621,12 +622,7 @@ struct owner_read {
 };
 
 struct srv_owners {
-	uv_work_t req;
-	struct fdw_server *s;
-	struct srv_owners *next; /* the server's items in flight */
-	/* the clients waiting for it; NULL: that client closed */
-	struct client **waiters;
-	size_t nwaiters, waiters_cap;
+	struct srv_job job; /* first: the pool's item (pool.c) */
 	/* the reader, as deps had it when the item was made */
 	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid, uint32_t *gid);
 	void *owner_userdata;
@@ -634,11 +630,12 @@ struct srv_owners {
 	struct owner_read *reads;
 	size_t n, cap;
 };
+_Static_assert(offsetof(struct srv_owners, job) == 0, "srv_job_new() allocates it");
 
 /* In a thread of the pool: nothing of the loop's is touched. */
-static void owners_work(uv_work_t *req)
+static void owners_work(struct srv_job *j)
 {
-	struct srv_owners *w = req->data;
+	struct srv_owners *w = (struct srv_owners *)j;
 
 	for (size_t i = 0; i < w->n; i++) {
 		struct owner_read *rd = &w->reads[i];
@@ -662,17 +659,13 @@ static bool owner_unchanged(const struct owner *o, const struct owner_read *rd)
 	       o->lost == w->lost && o->exited == w->exited && o->marks == w->marks;
 }
 
-static void owners_done(uv_work_t *req, int status)
+/* On the loop: the reads taken into the cache, each unless its entry
+ * changed meanwhile. */
+static void owners_done(struct srv_job *j, int status)
 {
-	struct srv_owners *w = req->data;
-	struct fdw_server *s = w->s;
+	struct srv_owners *w = (struct srv_owners *)j;
+	struct fdw_server *s = j->s;
 
-	for (struct srv_owners **pp = &s->owners_jobs; *pp; pp = &(*pp)->next)
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	s->owners_reading--;
 	for (size_t i = 0; status == 0 && !s->stopping && i < w->n; i++) {
 		const struct owner_read *rd = &w->reads[i];
 		struct owner *o = fdw_hashmap_get(&s->owners, rd->pid);
@@ -686,55 +679,28 @@ static void owners_done(uv_work_t *req, int status)
 			(void)owner_take(s, rd->pid, o, UINT64_MAX, rd->r, rd->uid, rd->gid,
 					 rd->read_ns, &gid);
 	}
-	for (size_t i = 0; i < w->nwaiters; i++) {
-		struct client *c = w->waiters[i];
-
-		if (!c)
-			continue;
-		c->owners = NULL;
-		if (c->state != C_RESPONDING || c->streaming)
-			continue;
-		if (c->owners_joined)
-			srv_owners_then(c, c->owners_then); /* it may need others */
-		else
-			c->owners_then(c);
-	}
-	free(w->reads);
-	free(w->waiters);
-	free(w);
-	srv_put(s);
 }
 
-void srv_owners_detach(struct client *c)
+static void owners_wake(struct srv_job *j, struct client *c)
 {
-	struct srv_owners *w = c->owners;
-
-	if (!w)
-		return;
-	for (size_t i = 0; i < w->nwaiters; i++)
-		if (w->waiters[i] == c)
-			w->waiters[i] = NULL;
-	c->owners = NULL;
+	(void)j;
+	if (c->owners_joined)
+		srv_owners_then(c, c->owners_then); /* it may need others */
+	else
+		c->owners_then(c);
 }
 
-void srv_owners_cancel(struct fdw_server *s)
+static void owners_release(struct srv_job *j)
 {
-	for (struct srv_owners *w = s->owners_jobs; w; w = w->next)
-		(void)uv_cancel((uv_req_t *)&w->req); /* done with UV_ECANCELED */
+	free(((struct srv_owners *)j)->reads);
 }
 
-/* `c` waits for `w` too. false when out of memory. */
-static bool owners_join(struct srv_owners *w, struct client *c)
-{
-	if (FDW_GROW(w->waiters, w->nwaiters, w->waiters_cap, 4) < 0)
-		return false;
-	w->waiters[w->nwaiters++] = c;
-	c->owners = w;
-	/* waiting: no output yet; the write timer bounds the wait */
-	c->state = C_RESPONDING;
-	srv_client_write_timer(c);
-	return true;
-}
+static const struct srv_job_ops owners_ops = {
+	.work = owners_work,
+	.done = owners_done,
+	.wake = owners_wake,
+	.release = owners_release,
+};
 
 /* pid's owner to be read (for an event at `seq`), unless it needs none,
  * is in `w` already or `w` is full. */
@@ -800,7 +766,7 @@ void srv_owners_then(struct client *c, void (*then)(struct client *c))
 		then(c);
 		return;
 	}
-	w = calloc(1, sizeof(*w));
+	w = srv_job_new(s, &owners_ops, sizeof(*w));
 	if (!w) {
 		s->owners_skipped++;
 		then(c);
@@ -808,40 +774,30 @@ void srv_owners_then(struct client *c, void (*then)(struct client *c))
 	}
 	owners_collect(c, w, &over);
 	if (w->n < OWNERS_MIN) {
-		free(w->reads);
-		free(w);
+		srv_job_free(&w->job);
 		then(c); /* few: inline */
 		return;
 	}
 	/* an item in flight is another client's: wait for it first (their
 	 * owners are often the same), once, then look again */
-	if (s->owners_jobs && !joined && owners_join(s->owners_jobs, c)) {
+	if (s->owners_jobs && !joined && srv_job_wait(s->owners_jobs, c)) {
 		c->owners_joined = true;
-		free(w->reads);
-		free(w);
+		srv_job_free(&w->job);
 		return;
 	}
-	w->req.data = w;
-	w->s = s;
 	w->read_owner = s->deps.read_owner;
 	w->owner_userdata = s->deps.owner_userdata;
 	w->losses = s->owners_losses;
-	if (s->owners_reading >= OWNERS_MAX_JOBS || !owners_join(w, c) ||
-	    uv_queue_work(s->loop, &w->req, owners_work, owners_done) < 0) {
-		c->owners = NULL;
-		free(w->reads);
-		free(w->waiters);
-		free(w);
+	if (s->owners_reading >= OWNERS_MAX_JOBS || !srv_job_wait(&w->job, c) ||
+	    srv_job_queue(&w->job, &s->owners_jobs, &s->owners_reading) < 0) {
+		srv_job_detach(c);
+		srv_job_free(&w->job);
 		s->owners_skipped++;
 		then(c);
 		return;
 	}
 	if (over)
 		s->owners_skipped++; /* the rest inline */
-	s->handles++; /* the server outlives the work item (srv_put) */
-	s->owners_reading++;
-	w->next = s->owners_jobs;
-	s->owners_jobs = w;
 }
 
 void srv_access_free(struct fdw_server *s)

@@ -187,7 +187,6 @@ void srv_client_close(struct client *c)
 		return;
 	pump_remove(c);
 	srv_job_detach(c);
-	srv_owners_detach(c);
 	if (c->verify) {
 		fdw_verify_abandon(c->verify);
 		c->verify = NULL;

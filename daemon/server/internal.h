@@ -10,7 +10,7 @@
  *   stream.c  chunked answers (events, processes, a process's fds), a
  *             chunk per completed write
  *   pool.c    a work item of the server's in libuv's thread pool, with the
- *             clients waiting for it (refresh.c's)
+ *             clients waiting for it (refresh.c's and access.c's)
  *   refresh.c a table's names read in libuv's thread pool before its answer
  *   access.c  who sees what; owners read in the pool before an answer
  *   listen.c  the socket file and the listeners; start, stop, free
@@ -115,7 +115,6 @@ enum stream_kind {
 };
 
 struct srv_job;
-struct srv_owners;
 
 /* What a request reads the owners of (access.c, srv_owners_then). */
 enum srv_owners_for {
@@ -172,14 +171,13 @@ struct client {
 	uint32_t *stream_pids; /* STREAM_PROCS: the pids at the request, ascending */
 	size_t stream_npids;
 	/* the item in the thread pool it waits for (pool.c): names
-	 * (refresh.c); detached (its slot among the item's waiters cleared) when
+	 * (refresh.c) or owners (access.c), one at most (one request a
+	 * connection, and a waiter's c->job is NULL again before it is
+	 * woken); detached (its slot among the item's waiters cleared) when
 	 * the client closes first */
 	struct srv_job *job;
 	void (*refresh_then)(struct client *c, uint32_t pid); /* when the names are in */
-	/* waiting for owners read in the thread pool (access.c); detached
-	 * when the client closes first */
-	struct srv_owners *owners;
-	void (*owners_then)(struct client *c); /* when they are in */
+	void (*owners_then)(struct client *c); /* when the owners are in */
 	enum srv_owners_for owners_for;
 	bool owners_joined;	/* waits for another client's item, then looks again */
 	uint32_t owners_pid;	/* SRV_OWNERS_EVENTS: whose (0: all); the events' pid */
@@ -242,7 +240,7 @@ struct fdw_server {
 	struct srv_job *refreshes; /* ... those reads */
 	uint64_t refresh_skipped; /* answers sent without that read (a bound) */
 	unsigned int owners_reading;	/* owner items in the pool (access.c) */
-	struct srv_owners *owners_jobs; /* ... those items */
+	struct srv_job *owners_jobs;	/* ... those items */
 	uint64_t owners_skipped;	/* requests that read owners inline (a bound) */
 	uint64_t owners_losses;		/* fdw_server_records_lost() calls */
 	/* tests: these credentials instead of SO_PEERCRED (test_http.c) */
@@ -353,10 +351,6 @@ void srv_access_free(struct fdw_server *s);
  * read; past a bound (items in flight, pids an item) the rest are read
  * inline by srv_owner_of() as before (counted). */
 void srv_owners_then(struct client *c, void (*then)(struct client *c));
-/* The client closes: the item it waits for goes on without it. */
-void srv_owners_detach(struct client *c);
-/* The server stops: items not started yet are not started. */
-void srv_owners_cancel(struct fdw_server *s);
 
 /* stream.c */
 /* Answer {"events":[...]}: the history from index `from` on (of `pid`,

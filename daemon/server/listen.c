@@ -51,7 +51,7 @@ void fdw_server_stop(struct fdw_server *s)
 	while (s->clients)
 		srv_client_close(s->clients);
 	srv_jobs_cancel(s->refreshes);
-	srv_owners_cancel(s);
+	srv_jobs_cancel(s->owners_jobs);
 	uv_close((uv_handle_t *)&s->pumper, on_listener_closed);
 	if (s->has_mlistener)
 		uv_close((uv_handle_t *)&s->mlistener, on_listener_closed);
