@@ -1026,16 +1026,20 @@ static inline bool fdw_slot_open(const struct fdw_slot *s)
 {
 	return s && s->ofd_h;
 }
+/* Where g keeps the end `key` that event `seq` made: its index in g->v,
+ * -1 when it does not (or g is NULL). */
+static inline int fdw__given_up_find(const struct fdw_given_up *g, uint64_t key, uint64_t seq)
+{
+	for (uint32_t i = 0; g && i < g->n; i++)
+		if (g->v[i].key == key && g->v[i].seq == seq)
+			return (int)i;
+	return -1;
+}
 /* Did a process of t's lineage other than its maker give up the end of
  * pipe (socketpair) `key` that event `seq` made (struct fdw_given_up)? */
 static inline bool fdw_table_gave_up(const struct fdw_table *t, uint64_t key, uint64_t seq)
 {
-	const struct fdw_given_up *g = t ? t->given_up : NULL;
-
-	for (uint32_t i = 0; g && i < g->n; i++)
-		if (g->v[i].key == key && g->v[i].seq == seq)
-			return true;
-	return false;
+	return fdw__given_up_find(t ? t->given_up : NULL, key, seq) >= 0;
 }
 /* How many earlier generations of s the model keeps (at most
  * FDW_SLOT_HISTORY), and one of them, newest first: i in [0, that). */

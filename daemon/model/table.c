@@ -1315,6 +1315,8 @@ void fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct f
 	const struct fdw_ofd *f = fdw_slot_ofd(s);
 	struct fdw_given_up *g;
 	uint64_t key;
+	uint32_t i;
+	int at;
 
 	/* an fd this table got by a fork (not one made in it, which a
 	 * process sharing the maker's table, CLONE_FILES, may close), given
@@ -1329,11 +1331,10 @@ void fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct f
 	else
 		return;
 	g = t->given_up;
-	for (uint32_t i = 0; g && i < g->n; i++) {
-		if (g->v[i].key == key && g->v[i].seq == o->seq) {
-			g->own |= 1u << i; /* (the parent's before: now this table's too) */
-			return;
-		}
+	at = fdw__given_up_find(g, key, o->seq);
+	if (at >= 0) {
+		g->own |= 1u << at; /* (the parent's before: now this table's too) */
+		return;
 	}
 	if (!g) {
 		g = calloc(1, sizeof(*g));
@@ -1345,16 +1346,15 @@ void fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct f
 		m->stats.given_up_tables++;
 	}
 	if (g->n < FDW_GIVEN_UP) {
-		g->own |= 1u << g->n;
-		g->v[g->n].key = key;
-		g->v[g->n++].seq = o->seq;
-		return;
+		i = g->n++;
+	} else { /* full: the oldest goes */
+		i = g->next;
+		g->next = (g->next + 1) % FDW_GIVEN_UP;
+		m->stats.given_up_evicted++;
 	}
-	g->own |= 1u << g->next;
-	g->v[g->next].key = key;
-	g->v[g->next].seq = o->seq;
-	g->next = (g->next + 1) % FDW_GIVEN_UP;
-	m->stats.given_up_evicted++;
+	g->own |= 1u << i;
+	g->v[i].key = key;
+	g->v[i].seq = o->seq;
 }
 
 void fdw__given_up_clear(struct fdw_model *m, struct fdw_table *t)
