@@ -1389,8 +1389,6 @@ static void given_up_copy(struct fdw_model *m, struct fdw_table *dst, const stru
 		for (uint32_t i = 0; i < sg->n; i++)
 			if (sg->own & (1u << i))
 				g->v[g->n++] = sg->v[i];
-		if (g->n == FDW_GIVEN_UP)
-			g->next = 0;
 	}
 	dst->given_up = g;
 	m->stats.given_up_tables++;
