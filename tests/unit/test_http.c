@@ -1359,6 +1359,30 @@ static json_t *own_get(const char *target)
 	return body_json(&r);
 }
 
+/*
+ * GET `route` as uid 1000, its owners to read: the reply's `field` (a
+ * count, or with `list` a list's length) is `want`, and every owner was
+ * read in the pool, none on the loop. The reply's JSON, for more checks.
+ */
+static json_t *own_ask(const char *what, const char *route, const char *field, bool list,
+		       size_t want)
+{
+	json_t *doc, *v;
+
+	atomic_store(&own_in_pool, 0);
+	doc = own_get(route);
+	fprintf(stderr, "%s: %u reads on the loop, %u in the pool\n", what,
+		atomic_load(&own_on_loop), atomic_load(&own_in_pool));
+	v = json_object_get(doc, field);
+	if (list)
+		CHECK_EQ(json_array_size(v), want);
+	else
+		CHECK_EQ(json_integer_value(v), (json_int_t)want);
+	CHECK_EQ(atomic_load(&own_on_loop), 0);
+	CHECK(atomic_load(&own_in_pool) >= OWN_PIDS);
+	return doc;
+}
+
 static void test_owners_off_loop(void)
 {
 	uint32_t self = (uint32_t)getpid();
@@ -1405,35 +1429,20 @@ static void test_owners_off_loop(void)
 	S->deps.read_owner = own_owner;
 
 	/* never read: every owner read in the pool, none on the loop */
-	doc = own_get("/v1/status");
+	doc = own_ask("status, owners unknown", "/v1/status", "processes", false, OWN_PIDS / 2);
 	CHECK_STR(json_string_value(json_object_get(doc, "scope")), "own");
-	CHECK_EQ(json_integer_value(json_object_get(doc, "processes")), OWN_PIDS / 2);
 	json_decref(doc);
-	fprintf(stderr, "status, owners unknown: %u reads on the loop, %u in the pool\n",
-		atomic_load(&own_on_loop), atomic_load(&own_in_pool));
-	CHECK_EQ(atomic_load(&own_on_loop), 0);
-	CHECK(atomic_load(&own_in_pool) >= OWN_PIDS);
 
 	/* every owner to be read again (as past its TTL): the same figures */
 	fdw_server_records_lost(S, 1, NULL);
-	atomic_store(&own_in_pool, 0);
-	doc = own_get("/v1/status");
-	CHECK_EQ(json_integer_value(json_object_get(doc, "processes")), OWN_PIDS / 2);
-	json_decref(doc);
-	fprintf(stderr, "status, owners stale: %u reads on the loop, %u in the pool\n",
-		atomic_load(&own_on_loop), atomic_load(&own_in_pool));
-	CHECK_EQ(atomic_load(&own_on_loop), 0);
-	CHECK(atomic_load(&own_in_pool) >= OWN_PIDS);
+	json_decref(own_ask("status, owners stale", "/v1/status", "processes", false,
+			    OWN_PIDS / 2));
 
 	/* the process list and the event list: the same */
 	fdw_server_records_lost(S, 1, NULL);
-	doc = own_get("/v1/processes");
-	CHECK_EQ(json_array_size(json_object_get(doc, "processes")), OWN_PIDS / 2);
-	json_decref(doc);
+	json_decref(own_ask("processes", "/v1/processes", "processes", true, OWN_PIDS / 2));
 	fdw_server_records_lost(S, 1, NULL);
-	doc = own_get("/v1/events?limit=5000");
-	CHECK_EQ(json_array_size(json_object_get(doc, "events")), OWN_PIDS / 2);
-	json_decref(doc);
+	json_decref(own_ask("events", "/v1/events?limit=5000", "events", true, OWN_PIDS / 2));
 	/* a follow stream's backlog: the same */
 	fdw_server_records_lost(S, 1, NULL);
 	{
