@@ -31,7 +31,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,33 +38,26 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
 NOBODY = 65534
 PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 
 # GET /v1/status as fast as HZ allows until stdin closes; prints the
-# latencies (s) as a JSON list
+# latencies (s) as a JSON list. argv: SOCK HZ BENCH_DIR (for rawhttp.py)
 POLLER = r'''
-import json, socket, sys, threading, time
+import json, sys, threading, time
 sock, hz = sys.argv[1], float(sys.argv[2])
+sys.path.insert(0, sys.argv[3])
+from rawhttp import get
 stop = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
 lat, errors = [], 0
 while not stop.is_set():
     t0 = time.monotonic()
     try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(30)
-        s.connect(sock)
-        s.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        buf = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            buf += b
-        s.close()
-        if not buf.startswith(b"HTTP/1.1 200"):
+        head, _ = get(sock, "/v1/status")
+        if not head.startswith(b"HTTP/1.1 200"):
             errors += 1
         else:
             lat.append(time.monotonic() - t0)
@@ -137,7 +129,7 @@ def one_run(build, secs, hz, churn_user, churners):
         procs.append(fol)
         polls = {}
         for who, kw in (("root", {}), ("nobody", ids)):
-            polls[who] = subprocess.Popen([PY, "-c", POLLER, sock, str(hz)],
+            polls[who] = subprocess.Popen([PY, "-c", POLLER, sock, str(hz), BENCH],
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           text=True, **kw)
             procs.append(polls[who])

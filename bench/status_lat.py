@@ -21,12 +21,13 @@ verdict: speed budgets live here, not in the tests.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+from rawhttp import raw_status
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODES = ("open", "socket", "pipe", "accept", "fork", "fanotify")
@@ -37,34 +38,6 @@ def pct(v, p):
         return float("nan")
     v = sorted(v)
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
-
-
-def raw_status(sock):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(sock)
-    s.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    buf = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        buf += b
-    s.close()
-    head, _, body = buf.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError(f"status: {head[:100]!r}")
-    if b"chunked" in head.lower():
-        out, pos = b"", 0
-        while True:
-            eol = body.index(b"\r\n", pos)
-            n = int(body[pos:eol], 16)
-            if not n:
-                break
-            out += body[eol + 2:eol + 2 + n]
-            pos = eol + 4 + n
-        body = out
-    return json.loads(body)
 
 
 class Poller(threading.Thread):
