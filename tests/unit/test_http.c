@@ -1383,13 +1383,46 @@ static json_t *own_ask(const char *what, const char *route, const char *field, b
 	return doc;
 }
 
+/* uid 1000's status on a connection as `pid`, the pool's owner reads held
+ * (own_gate) until own_status_release(fd): once one of them is in the
+ * pool. The connection. */
+static int own_status_held(pid_t pid)
+{
+	int fd;
+
+	atomic_store(&own_in_pool, 0);
+	own_gate(true);
+	fd = connect_as(1000, pid);
+	send_all(fd, "GET /v1/status HTTP/1.1\r\n\r\n", 27);
+	for (int i = 0; i < 2000 && !atomic_load(&own_in_pool); i++)
+		spin(1);
+	CHECK(atomic_load(&own_in_pool) > 0);
+	return fd;
+}
+
+/* The pool's reads go on: the request on `fd` is answered (its reply's
+ * raw text), and no owner read is left in flight. */
+static const char *own_status_release(int fd)
+{
+	static struct reply r;
+
+	own_gate(false);
+	memset(&r, 0, sizeof(r));
+	CHECK(read_reply(fd, r.raw, sizeof(r.raw), NULL));
+	(void)close(fd);
+	for (int i = 0; i < 2000 && S->owners_reading; i++)
+		spin(1);
+	CHECK_EQ(S->owners_reading, 0);
+	return r.raw;
+}
+
 static void test_owners_off_loop(void)
 {
 	uint32_t self = (uint32_t)getpid();
 	const struct fdw_history_entry *last = fdw_history_at(&F.history, F.history.len - 1);
 	struct fdw_event ev = { .type = FDW_REC_EXIT };
 	struct fdw_server_counters sc;
-	static struct reply r1, r2;
+	static struct reply r1;
 	int fd1, fd2;
 	json_t *doc;
 
@@ -1465,13 +1498,7 @@ static void test_owners_off_loop(void)
 	/* a client that closes while its owners are read, and one that joined
 	 * it: the first only detaches, the second is answered */
 	fdw_server_records_lost(S, 1, NULL);
-	atomic_store(&own_in_pool, 0);
-	own_gate(true);
-	fd1 = connect_as(1000, 7501);
-	send_all(fd1, "GET /v1/status HTTP/1.1\r\n\r\n", 27);
-	for (int i = 0; i < 2000 && !atomic_load(&own_in_pool); i++)
-		spin(1);
-	CHECK(atomic_load(&own_in_pool) > 0);
+	fd1 = own_status_held(7501);
 	fd2 = connect_as(1000, 7502);
 	send_all(fd2, "GET /v1/processes HTTP/1.1\r\n\r\n", 30);
 	spin(20);
@@ -1483,14 +1510,7 @@ static void test_owners_off_loop(void)
 	CHECK_EQ(S->owners_reading, 1);
 	(void)close(fd1);
 	spin(20);
-	own_gate(false);
-	memset(&r2, 0, sizeof(r2));
-	CHECK(read_reply(fd2, r2.raw, sizeof(r2.raw), NULL));
-	(void)close(fd2);
-	CHECK(strncmp(r2.raw, "HTTP/1.1 200", 12) == 0);
-	for (int i = 0; i < 2000 && S->owners_reading; i++)
-		spin(1);
-	CHECK_EQ(S->owners_reading, 0);
+	CHECK(strncmp(own_status_release(fd2), "HTTP/1.1 200", 12) == 0);
 	CHECK_EQ(atomic_load(&own_on_loop), 0);
 	/* nothing was over a bound */
 	fdw_server_counters(S, &sc);
@@ -1513,13 +1533,7 @@ static void test_owners_off_loop(void)
 		ex.seq = seq0 + 1;
 		ex.ts = ex.seq * 1000;
 		fdw_server_publish_event(S, fdw_history_push(&F.history, &ex, "prog"));
-		atomic_store(&own_in_pool, 0);
-		own_gate(true);
-		fd1 = connect_as(1000, 7505);
-		send_all(fd1, "GET /v1/status HTTP/1.1\r\n\r\n", 27);
-		for (int i = 0; i < 2000 && !atomic_load(&own_in_pool); i++)
-			spin(1);
-		CHECK(atomic_load(&own_in_pool) > 0);
+		fd1 = own_status_held(7505);
 		/* the setuid program: root's from now on, but the pool's read
 		 * of it was from before */
 		ex.seq = seq0 + 2;
@@ -1527,13 +1541,7 @@ static void test_owners_off_loop(void)
 		own_mine[p / 8] &= (uint8_t)~(1u << (p % 8));
 		atomic_store(&own_pool_before, p);
 		fdw_server_publish_event(S, fdw_history_push(&F.history, &ex, "suidprog"));
-		own_gate(false);
-		memset(&r2, 0, sizeof(r2));
-		CHECK(read_reply(fd1, r2.raw, sizeof(r2.raw), NULL));
-		(void)close(fd1);
-		for (int i = 0; i < 2000 && S->owners_reading; i++)
-			spin(1);
-		CHECK_EQ(S->owners_reading, 0);
+		(void)own_status_release(fd1);
 		atomic_store(&own_pool_before, 0);
 		snprintf(target, sizeof(target), "/v1/events?pid=%u&limit=5000", p);
 		doc = own_get(target);
@@ -1566,22 +1574,10 @@ static void test_owners_off_loop(void)
 		CHECK(kid > 0);
 		CHECK_EQ(fdw_model_add_scanned(&F.model, x, self, "idle", &x, 1, 1), 0);
 		fdw_server_records_lost(S, 1, NULL);
-		atomic_store(&own_in_pool, 0);
-		own_gate(true);
-		fd1 = connect_as(1000, 7506);
-		send_all(fd1, "GET /v1/status HTTP/1.1\r\n\r\n", 27);
-		for (int i = 0; i < 2000 && !atomic_load(&own_in_pool); i++)
-			spin(1);
-		CHECK(atomic_load(&own_in_pool) > 0);
+		fd1 = own_status_held(7506);
 		atomic_store(&own_pool_before, x); /* 1000's in the pool, root's else */
 		fdw_server_records_lost(S, S->last_seq + 1, NULL);
-		own_gate(false);
-		memset(&r2, 0, sizeof(r2));
-		CHECK(read_reply(fd1, r2.raw, sizeof(r2.raw), NULL));
-		(void)close(fd1);
-		for (int i = 0; i < 2000 && S->owners_reading; i++)
-			spin(1);
-		CHECK_EQ(S->owners_reading, 0);
+		(void)own_status_release(fd1);
 		atomic_store(&own_pool_before, 0);
 		/* the new process's event */
 		seq1 = (uint32_t)fdw_history_at(&F.history, F.history.len - 1)->seq + 1;
