@@ -1385,10 +1385,15 @@ static void given_up_copy(struct fdw_model *m, struct fdw_table *dst, const stru
 	if (!fork) {
 		memcpy(g, sg, sizeof(*g));
 	} else {
+		/* oldest first, so the child's next eviction is of the
+		 * oldest still (a full note's oldest is at its next) */
 		g->n = g->next = g->own = 0;
-		for (uint32_t i = 0; i < sg->n; i++)
+		for (uint32_t k = 0; k < sg->n; k++) {
+			uint32_t i = (sg->next + k) % sg->n;
+
 			if (sg->own & (1u << i))
 				g->v[g->n++] = sg->v[i];
+		}
 	}
 	dst->given_up = g;
 	m->stats.given_up_tables++;

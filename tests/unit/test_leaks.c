@@ -1987,6 +1987,8 @@ static void test_exec_pair_lineage(void)
 		C13 = 7631, S13 = 7632, K13 = 7633, /* S shares C's table (CLONE_FILES), closes
 						     * 3; C forks K: fires 4 */
 		C14 = 7634, K14 = 7635, /* child marks 3, then clears the bit: fires 4 */
+		C15 = 7636, M15 = 7637, G15 = 7638, /* M's full note wrapped, G adds one: the
+						     * oldest goes, in G as in M: fires 11, 13 */
 	};
 	struct fdw_leak_config c;
 	struct fdw_alerts store;
@@ -2129,6 +2131,21 @@ static void test_exec_pair_lineage(void)
 	do_exec(&m, K14, "helper");
 	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 7 + FDW_GIVEN_UP);
 
+	/* a fork copies a full note oldest first: M gives up 9 ends (the
+	 * first dropped, so its oldest is no longer its first), G gives up
+	 * one more of its own; the one that goes is M's oldest left (pair 1),
+	 * not its newest (pair 8) */
+	for (int i = 0; i < 10; i++)
+		do_socketpair_plain(&m, C15, 10 + 2 * i, 11 + 2 * i);
+	do_fork(&m, C15, M15);
+	for (int i = 0; i < 9; i++)
+		SYS(&m, M15, FDW_SYS_CLOSE, 0, 10 + 2 * i, 0, 0);
+	do_fork(&m, M15, G15);
+	do_exit(&m, M15);
+	SYS(&m, G15, FDW_SYS_CLOSE, 0, 28, 0, 0);
+	do_exec(&m, G15, "helper");
+	CHECK_EQ(fdw_leaks_stats(l)->exec_fds_excused - excused, 7 + 2 * FDW_GIVEN_UP);
+
 	for (int i = 0; i < 4; i++)
 		fdw_leaks_tick(l, mono += NS, real += 1);
 	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C1, C1 * 10) == NULL);
@@ -2145,7 +2162,14 @@ static void test_exec_pair_lineage(void)
 	CHECK_EXEC_FIRED(&store, C12, 1, 11);
 	CHECK_EXEC_FIRED(&store, C13, 1, 4);
 	CHECK_EXEC_FIRED(&store, C14, 1, 4);
-	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 8);
+	CHECK_EXEC_FIRED(&store, C15, 2, 11);
+	{
+		const struct fdw_alert *a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, C15,
+								   C15 * 10);
+
+		CHECK(a && json_integer_value(json_object_get(leaked_fd(a, 1), "fd")) == 13);
+	}
+	CHECK_EQ(store.stats.fired[FDW_ALERT_EXEC_LEAK], 9);
 	leaks_teardown(l, &m, &store);
 }
 
