@@ -188,10 +188,14 @@ static bool read_overlaps(const struct fdw_table *t, const struct fdw_event *ev)
  * the fd the read found closed, an install over the fd the read found
  * there). A fork from a threaded parent (meson, a Python test runner) has
  * its child's table read so, and the child's first records fall inside.
+ * Nor when it is the table's first record after the read (edge_pos): its
+ * syscall may have been under way during the read, its change made and
+ * its record not yet (a daemon's detacher closing its links at the next
+ * daemon's start-up scan).
  */
 static void anomaly(struct fdw_model *m, const struct fdw_table *t, const struct fdw_event *ev)
 {
-	if (!read_overlaps(t, ev))
+	if (!read_overlaps(t, ev) && !(ev->ring_pos && ev->ring_pos == t->edge_pos))
 		m->stats.anomalies++;
 }
 
@@ -631,6 +635,9 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 	 * does it make a read taken meanwhile in the thread pool out of date
 	 * (last_pos: a busy server's EAGAINs kept every such read refused) */
 	if (ev->ret >= 0 || ev->nr == FDW_SYS_CLOSE || ev->type == FDW_REC_URING) {
+		if (task->table->read_end && task->table->last_pos < task->table->read_end &&
+		    ev->ring_pos >= task->table->read_end)
+			task->table->edge_pos = ev->ring_pos;
 		if (ev->ring_pos > task->table->last_pos)
 			task->table->last_pos = ev->ring_pos;
 		if (fdw__table_own(m, task->table) < 0)

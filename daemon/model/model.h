@@ -339,6 +339,10 @@ struct fdw_table {
 			    * where the read was; a fork then copied a table
 			    * the read may not show */
 	uint64_t last_pos; /* ring position of the latest record applied to it */
+	uint64_t edge_pos; /* ring position of its first record after the last
+			    * read ended: that syscall may have changed the
+			    * table before the read looked (a record is made
+			    * at the syscall's exit, after the change) */
 	uint64_t reread_at; /* CLOCK_MONOTONIC ns its last re-read ended (0: none) */
 	uint64_t reread_ns; /* ... and what it cost (read and apply) */
 	bool reread_asked;  /* a record asked for a re-read not done at once

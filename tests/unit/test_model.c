@@ -1352,7 +1352,9 @@ static void test_fork_during_read(void)
  * fd while the process went on. The child of a fork from a threaded parent
  * is read so, and its first records (close the pipe ends, dup2 them onto
  * 1 and 2, exec, open and close the loader's files) fell inside: each
- * counted an anomaly on an idle host. Past the read's end they count.
+ * counted an anomaly on an idle host. So did the first record after the
+ * read, whose syscall changed the table before the read looked and made
+ * its record after. Past that they count.
  */
 static void test_read_window_anomalies(void)
 {
@@ -1387,7 +1389,12 @@ static void test_read_window_anomalies(void)
 	CHECK(slot(&m, PID, 5) != NULL);
 	CHECK(slot(&m, PID, 3) == NULL);
 
-	/* past the read's end the same records are the model's misses */
+	/* the first record after the read's end: its syscall may have
+	 * closed 3 before the read looked, and made its record after */
+	apply(&m, at(sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0), 2055));
+	CHECK_EQ(m.stats.anomalies, 0);
+	CHECK_EQ(table_of(&m, PID)->edge_pos, 2055);
+	/* past it, the same records are the model's misses */
 	apply(&m, at(sys(PID, FILES, FDW_SYS_CLOSE, 0, 3, 0, 0), 2060));
 	CHECK_EQ(m.stats.anomalies, 1);
 	apply(&m, at(one_fd(sys(PID, FILES, FDW_SYS_OPENAT, 5, (uint64_t)AT_FDCWD, 0, 0), 5, 5, 1,
