@@ -627,6 +627,7 @@ struct srv_owners {
 	int (*read_owner)(void *userdata, uint32_t pid, uint32_t *uid, uint32_t *gid);
 	void *owner_userdata;
 	uint64_t losses; /* s->owners_losses when it was made */
+	uint64_t refused; /* s->owners_refused when it was made */
 	struct owner_read *reads;
 	size_t n, cap;
 };
@@ -672,8 +673,10 @@ static void owners_done(struct srv_job *j, int status)
 		uint32_t gid;
 
 		/* a pid with no entry may be another process since a loss
-		 * (its exit and a fork reusing it lost): nothing says */
-		if (!o && w->losses != s->owners_losses)
+		 * (its exit and a fork reusing it lost), or since an entry
+		 * was refused (the cache full: the fork or exec that made it
+		 * another's left no entry to differ): nothing says */
+		if (!o && (w->losses != s->owners_losses || w->refused != s->owners_refused))
 			continue;
 		if (owner_unchanged(o, rd))
 			(void)owner_take(s, rd->pid, o, UINT64_MAX, rd->r, rd->uid, rd->gid,
@@ -788,6 +791,7 @@ void srv_owners_then(struct client *c, void (*then)(struct client *c))
 	w->read_owner = s->deps.read_owner;
 	w->owner_userdata = s->deps.owner_userdata;
 	w->losses = s->owners_losses;
+	w->refused = s->owners_refused;
 	if (s->owners_reading >= OWNERS_MAX_JOBS || !srv_job_wait(&w->job, c) ||
 	    srv_job_queue(&w->job, &s->owners_jobs, &s->owners_reading) < 0) {
 		srv_job_detach(c);

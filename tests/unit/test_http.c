@@ -1339,6 +1339,16 @@ static int own_owner(void *u, uint32_t pid, uint32_t *uid, uint32_t *gid)
 	return 0;
 }
 
+/* root's, for the entries that fill the owners' cache (pids past pid_max) */
+static int own_root(void *u, uint32_t pid, uint32_t *uid, uint32_t *gid)
+{
+	(void)u;
+	(void)pid;
+	(void)gid;
+	*uid = 0;
+	return 0;
+}
+
 static void own_gate(bool closed)
 {
 	pthread_mutex_lock(&own_mu);
@@ -1593,6 +1603,72 @@ static void test_owners_off_loop(void)
 			shown);
 		CHECK_EQ(shown, 0);
 		json_decref(doc);
+		fdw_model_drop_proc(&F.model, fdw_model_proc(&F.model, x));
+		(void)kill(kid, SIGKILL);
+		(void)waitpid(kid, NULL, 0);
+	}
+
+	/* a pid with no entry, read in the pool; meanwhile its process exits
+	 * and root's fork takes the pid, but the owners' cache is full and
+	 * makes no entry for it (no loss: nothing else says): the read from
+	 * before is not taken for root's process */
+	{
+		pid_t kid = fork();
+		uint32_t x = (uint32_t)kid, filler = 1u << 22; /* past any pid_max */
+		struct fdw_event fe = { .type = FDW_REC_FORK }, e2 = { .type = FDW_REC_EXIT };
+		uint64_t refused, seq;
+		char target[96];
+		size_t shown;
+
+		if (kid == 0) {
+			pause();
+			_exit(0);
+		}
+		CHECK(kid > 0);
+		CHECK_EQ(fdw_model_add_scanned(&F.model, x, self, "idle", &x, 1, 1), 0);
+		fdw_server_records_lost(S, 1, NULL);
+		fd1 = own_status_held(7507);
+		atomic_store(&own_pool_before, x); /* 1000's in the pool, root's else */
+		/* the cache full (no prune within the second) */
+		S->deps.read_owner = own_root;
+		refused = S->owners_refused;
+		while (S->owners_refused == refused) {
+			S->owners_pruned_ns = fdw_now_mono();
+			srv_access_learn(S, filler++);
+		}
+		S->deps.read_owner = own_owner;
+		/* root forks; the child has pid x: refused an entry */
+		seq = fdw_history_at(&F.history, F.history.len - 1)->seq + 1;
+		fe.seq = seq;
+		fe.ts = seq * 1000;
+		fe.pid = fe.tid = self;
+		fe.child_pid = fe.child_tid = x;
+		refused = S->owners_refused;
+		S->owners_pruned_ns = fdw_now_mono();
+		fdw_server_publish_event(S, fdw_history_push(&F.history, &fe, "rootd"));
+		CHECK_EQ(S->owners_refused, refused + 1); /* premise */
+		CHECK(fdw_hashmap_get(&S->owners, x) == NULL);
+		S->owners_pruned_ns = 0; /* the cache may be pruned again */
+		(void)own_status_release(fd1);
+		atomic_store(&own_pool_before, 0);
+		/* the new process's event, and its fds */
+		e2.seq = seq + 1;
+		e2.ts = e2.seq * 1000;
+		e2.pid = e2.tid = x;
+		fdw_server_publish_event(S, fdw_history_push(&F.history, &e2, "rootprog"));
+		snprintf(target, sizeof(target), "/v1/events?pid=%u&limit=5000", x);
+		doc = own_get(target);
+		shown = json_array_size(json_object_get(doc, "events"));
+		json_decref(doc);
+		snprintf(target, sizeof(target), "GET /v1/processes/%u/fds HTTP/1.1\r\n\r\n", x);
+		exchange(connect_as(1000, 7508), target, &r1);
+		fprintf(stderr,
+			"cache full, pid reused during a pool read: %zu events shown, fds: %d\n",
+			shown, r1.status);
+		CHECK_EQ(shown, 0);
+		CHECK_EQ(r1.status, 404);
+		while (filler > (1u << 22))
+			free(fdw_hashmap_remove(&S->owners, --filler));
 		fdw_model_drop_proc(&F.model, fdw_model_proc(&F.model, x));
 		(void)kill(kid, SIGKILL);
 		(void)waitpid(kid, NULL, 0);
