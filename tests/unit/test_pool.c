@@ -22,8 +22,8 @@ struct tjob {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static bool gate_open, started;
-static unsigned int worked[NJOBS], done_calls, released;
-static int status_of[NJOBS]; /* done's status by item; 1: not called */
+static unsigned int worked[16], done_calls, released; /* by item id */
+static int status_of[16]; /* done's status by item; 1: not called */
 static unsigned int woken[8];	 /* by client index */
 static int woken_by[8];		 /* the item's id */
 static struct client clients[8]; /* index = position in this array */
@@ -52,6 +52,13 @@ static void t_done(struct srv_job *j, int status)
 		CHECK(k != j);
 }
 
+/* second part: waking client 5 closes client 6 (a later waiter of the
+ * same item) and has client 5 wait for, and queue, another item (as a
+ * joined owners client looks again) */
+static struct tjob *requeue;
+static struct srv_job **requeue_list;
+static unsigned int *requeue_inflight;
+
 static void t_wake(struct srv_job *j, struct client *c)
 {
 	size_t i = (size_t)(c - clients);
@@ -59,6 +66,14 @@ static void t_wake(struct srv_job *j, struct client *c)
 	CHECK(c->job == NULL);
 	woken[i]++;
 	woken_by[i] = ((struct tjob *)j)->id;
+	if (i == 5 && requeue) {
+		struct tjob *next = requeue;
+
+		requeue = NULL;
+		srv_job_detach(&clients[6]);
+		CHECK(srv_job_wait(&next->job, c));
+		CHECK_EQ(srv_job_queue(&next->job, requeue_list, requeue_inflight), 0);
+	}
 }
 
 static void t_release(struct srv_job *j)
@@ -166,6 +181,40 @@ int main(void)
 	CHECK_EQ(woken[1] + woken[2] + woken[3], 0);
 	for (int i = 0; i < 5; i++)
 		CHECK(clients[i].job == NULL);
+
+	/* an item's waiters, one of whose wake closes a later waiter and
+	 * queues itself on another item: the later one is not woken, the
+	 * others are, each once; nothing is left */
+	{
+		struct tjob *a = srv_job_new(s, &t_ops, sizeof(struct tjob));
+		struct tjob *b = srv_job_new(s, &t_ops, sizeof(struct tjob));
+
+		CHECK(a != NULL && b != NULL);
+		a->id = 10;
+		b->id = 11;
+		requeue = b;
+		requeue_list = &list;
+		requeue_inflight = &inflight;
+		for (int i = 5; i < 8; i++)
+			CHECK(srv_job_wait(&a->job, &clients[i]));
+		CHECK_EQ(srv_job_queue(&a->job, &list, &inflight), 0);
+		for (int i = 0; i < 100000 && inflight; i++)
+			(void)uv_run(&loop, UV_RUN_ONCE);
+		fprintf(stderr, "requeue: woken %u %u %u, left %u, handles %u\n", woken[5],
+			woken[6], woken[7], inflight, s->handles);
+		CHECK_EQ(inflight, 0);
+		CHECK(list == NULL);
+		CHECK_EQ(s->handles, 0);
+		CHECK(requeue == NULL);
+		CHECK_EQ(woken[5], 2); /* by a, then by b */
+		CHECK_EQ(woken_by[5], 11);
+		CHECK_EQ(woken[6], 0);
+		CHECK_EQ(woken[7], 1);
+		CHECK_EQ(woken_by[7], 10);
+		CHECK_EQ(released, NJOBS + 2);
+		for (int i = 5; i < 8; i++)
+			CHECK(clients[i].job == NULL);
+	}
 
 	/* no live handle left once the clients' timers are closed */
 	for (size_t i = 0; i < 8; i++)
