@@ -345,7 +345,9 @@ static json_t *render_origin(const struct fdw_server_deps *deps, const struct fd
 	return finish(o, ok);
 }
 
-json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct fdw_slot *s)
+json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct fdw_slot *s,
+				bool (*shown)(void *userdata, const struct fdw_origin *o),
+				void *userdata)
 {
 	json_t *a = json_array();
 
@@ -357,6 +359,9 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 
 		if (!h)
 			break;
+		if (shown && (!shown(userdata, fdw_origin_at(h->origin)) ||
+			      !shown(userdata, fdw_origin_at(h->closed))))
+			continue;
 		o = json_object();
 		if (!o) {
 			json_decref(a);
@@ -401,7 +406,7 @@ json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table
 	else
 		set(o, "origin", json_null(), &ok);
 	if (with_history)
-		set(o, "history", fdw_render_slot_history(deps, s), &ok);
+		set(o, "history", fdw_render_slot_history(deps, s, NULL, NULL), &ok);
 	return finish(o, ok);
 }
 

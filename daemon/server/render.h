@@ -43,8 +43,16 @@ json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table
 void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct fdw_table *t,
 		       int fd, const struct fdw_slot *s);
 
-/* The "history" array of a slot alone (for a 404 on a closed fd). */
-json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct fdw_slot *s);
+/*
+ * The "history" array of a slot alone (for a 404 on a closed fd), newest
+ * first. With `shown`, only the generations it keeps: it is asked with the
+ * origin of each generation and with its close, and the generation is left
+ * out unless it says yes to both (an unprivileged client: what the process
+ * did before it was the client's is not the client's to see).
+ */
+json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct fdw_slot *s,
+				bool (*shown)(void *userdata, const struct fdw_origin *o),
+				void *userdata);
 
 /* {"pid","comm","table","threads","stale","fds":[...]} with fds sorted by number. */
 json_t *fdw_render_table(const struct fdw_server_deps *deps, const struct fdw_proc *p);

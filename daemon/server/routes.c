@@ -231,24 +231,50 @@ static void route_processes(struct client *c, const char *rest, size_t rlen, con
 
 /* One fd of a process with its history (200), or the 404 for a closed fd,
  * with the history of its number. */
-static json_t *fd_doc(const struct fdw_server_deps *deps, struct fdw_proc *p, int fd, bool *open)
+/* An unprivileged client's view of a slot's history: a generation is
+ * shown when its open and its close are events the client may see (the
+ * process was the client's then, as GET /v1/events has it); one without an
+ * event (inherited, found in /proc) is judged as of the start of what is
+ * known of the process, so what a root program opened and closed before it
+ * dropped to the user and exec'd is not shown to the user. */
+struct history_view {
+	struct client *c;
+	uint32_t pid;
+};
+
+static bool history_shown(void *userdata, const struct fdw_origin *o)
 {
+	const struct history_view *v = userdata;
+
+	return srv_client_sees_pid(v->c, o && o->pid ? o->pid : v->pid, o ? o->seq : 0);
+}
+
+static json_t *fd_doc(struct client *c, struct fdw_proc *p, int fd, bool *open)
+{
+	const struct fdw_server_deps *deps = &c->srv->deps;
 	const struct fdw_table *t = fdw_model_proc_table(deps->model, p);
 	const struct fdw_slot *s = fdw_table_slot(t, fd);
-	json_t *o;
+	struct history_view v = { .c = c, .pid = p->pid };
+	bool (*shown)(void *, const struct fdw_origin *) = c->privileged ? NULL : history_shown;
+	json_t *o, *f;
 
 	*open = fdw_slot_open(s);
 	if (*open) {
+		f = fdw_render_fd(deps, t, fd, s, false);
+		if (f && json_object_set_new(f, "history",
+					     fdw_render_slot_history(deps, s, shown, &v)) < 0) {
+			json_decref(f);
+			f = NULL;
+		}
 		return json_pack("{s:I, s:o, s:o, s:b, s:o}", "pid", (json_int_t)p->pid, "comm",
 				 fdw_json_bytes(p->comm), "table",
 				 t ? json_integer((json_int_t)t->id) : json_null(), "stale",
-				 (t && t->stale) || p->lost, "fd",
-				 fdw_render_fd(deps, t, fd, s, true));
+				 (t && t->stale) || p->lost, "fd", f);
 	}
 	o = fdw_render_error("fd %d is not open in pid %u", fd, p->pid);
 	if (o) {
 		(void)json_object_set_new(o, "pid", json_integer(p->pid));
-		(void)json_object_set_new(o, "history", fdw_render_slot_history(deps, s));
+		(void)json_object_set_new(o, "history", fdw_render_slot_history(deps, s, shown, &v));
 	}
 	return o;
 }
@@ -315,7 +341,7 @@ static void route_process(struct client *c, const char *rest, size_t len, const 
 		return;
 	}
 	fdw_model_refresh_target(deps->model, p, (int)fd); /* this fd's name alone */
-	doc = fd_doc(deps, p, (int)fd, &open);
+	doc = fd_doc(c, p, (int)fd, &open);
 	srv_respond(c, open ? 200 : 404, doc, NULL);
 }
 

@@ -486,7 +486,7 @@ static void test_tables(void)
 	fake[10].open = false;
 	ev = sys_event(FDW_SYS_CLOSE, 0, 10, 0, 0);
 	json_decref(apply(&ev));
-	o = fdw_render_slot_history(D, fdw_table_slot(t, 10));
+	o = fdw_render_slot_history(D, fdw_table_slot(t, 10), NULL, NULL);
 	CHECK_EQ(json_array_size(o), 3);
 	json_decref(o);
 	o = fdw_render_fd(D, t, 10, fdw_table_slot(t, 10), false);

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A slot's history shows an unprivileged user only what its process did
+while it was the user's (docs/api.md, Access).
+
+GET /v1/processes/PID/fds/FD answers with the slot's earlier generations
+(target, which syscall opened and closed each, when). A root program that
+opens files and then drops to a user and execs (su, cron, a login, any
+privilege-separated worker) keeps its table, and so the slot histories of
+its root days: GET /v1/events hides those opens from the user (the process
+was root's then), and the history must hide them too.
+
+The program here, as root: opens a root-only file of the test at fd 40
+close-on-exec (the exec closes it) and another at fd 41 that it closes,
+takes uid and gid nobody, execs python3, which (as nobody now) opens and
+closes a file of its own at fd 42 and waits. Root sees all three
+histories (the setup works); nobody, via its own client, sees its own
+generation at fd 42 and none of root's at 40 and 41.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import fdwtest as T
+from fdwtest import check, check_eq
+
+NOBODY = 65534
+USER = dict(user=NOBODY, group=NOBODY, extra_groups=[])
+PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+
+# argv: secret-1 secret-2 own-file; as root, then exec'd as nobody ("user")
+PROG = r'''
+import os, sys
+if sys.argv[1] == "root":
+    a = os.open(sys.argv[2], os.O_RDONLY | os.O_CLOEXEC)
+    os.dup2(a, 40, inheritable=False)
+    os.close(a)
+    b = os.open(sys.argv[3], os.O_RDONLY)
+    os.dup2(b, 41)
+    os.close(b)
+    os.close(41)
+    os.setgroups([])
+    os.setresgid(65534, 65534, 65534)
+    os.setresuid(65534, 65534, 65534)
+    os.execv(sys.executable, [sys.executable, "-c", sys.argv[5], "user"] + sys.argv[2:])
+else:
+    c = os.open(sys.argv[4], os.O_RDONLY)
+    os.dup2(c, 42)
+    os.close(c)
+    os.close(42)
+    print("ready", flush=True)
+    sys.stdin.readline()
+'''
+
+
+def get(d, target, **ids):
+    out = subprocess.run(T.unix_get_cmd(PY, d.sock, target, strict=True), capture_output=True,
+                         text=True, timeout=60, **ids).stdout
+    r = json.loads(out)
+    return r["status"], json.loads(r["body"])
+
+
+def history_targets(doc):
+    return [h.get("target") for h in doc.get("history", [])]
+
+
+def main(r):
+    tmp = T.tempfile.mkdtemp(prefix="fdwt-acchist-")
+    p = None
+    try:
+        os.chmod(tmp, 0o755)
+        secret1 = os.path.join(tmp, "root-secret-1")
+        secret2 = os.path.join(tmp, "root-secret-2")
+        own = os.path.join(tmp, "users-own")
+        for path, mode in ((secret1, 0o600), (secret2, 0o600), (own, 0o644)):
+            with open(path, "w") as f:
+                f.write("x\n")
+            os.chmod(path, mode)
+        with T.Daemon() as d:
+            # the user may connect (an operator's ACL, simulated with chmod)
+            os.chmod(d.tmp, 0o711)
+            os.chmod(d.sock, 0o666)
+            p = subprocess.Popen([PY, "-c", PROG, "root", secret1, secret2, own, PROG],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            check_eq(p.stdout.readline().strip(), "ready", "the program dropped to nobody")
+            with open(f"/proc/{p.pid}/status") as f:
+                ids = [ln.split()[1:] for ln in f if ln.startswith(("Uid:", "Gid:"))]
+            check_eq(ids, [[str(NOBODY)] * 4] * 2, "the program's uids and gids")
+
+            with r.case("root sees the whole history (the setup made it)"):
+                want = {40: secret1, 41: secret2, 42: own}
+                for fd, path in want.items():
+                    st, doc = get(d, f"/v1/processes/{p.pid}/fds/{fd}")
+                    check_eq(st, 404, f"root: fd {fd} is closed")
+                    check(path in history_targets(doc),
+                          f"root: fd {fd}'s history lacks {path}: {history_targets(doc)}")
+
+            with r.case("the user sees its own generation, none of root's days"):
+                bad = []
+                st, doc = get(d, f"/v1/processes/{p.pid}/fds/42", **USER)
+                check_eq(st, 404, "user: fd 42 is closed")
+                if own not in history_targets(doc):
+                    bad.append(f"fd 42: its own open of {own} missing: {history_targets(doc)}")
+                for fd in (40, 41):
+                    st, doc = get(d, f"/v1/processes/{p.pid}/fds/{fd}", **USER)
+                    shown = [t for t in history_targets(doc) if t in (secret1, secret2)]
+                    if st != 404 or shown:
+                        bad.append(f"fd {fd}: {st}, root's files shown to the user: {shown}; "
+                                   f"history {json.dumps(doc.get('history'))[:600]}")
+                st, body = get(d, f"/v1/events?pid={p.pid}&limit=100000", **USER)
+                evs = [e.get("path") for e in body.get("events", [])]
+                check(secret1 not in evs and secret2 not in evs,
+                      "user: root's opens in /v1/events (the history's rule differs)")
+                check(not bad, "\n    ".join(bad))
+
+            with r.case("the daemon is alive"):
+                check(d.alive(), "fdwatchd died")
+            p.stdin.write("end\n")
+            p.stdin.flush()
+            p.wait(timeout=30)
+    finally:
+        if p and p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+T.run(main)
