@@ -112,6 +112,8 @@ enum stream_kind {
 	STREAM_EVENTS, /* GET /v1/events */
 	STREAM_FDS,    /* GET /v1/processes/PID/fds */
 	STREAM_PROCS,  /* GET /v1/processes */
+	STREAM_ALERTS, /* GET /v1/leaks (without a live process's sites) */
+	STREAM_RACES,  /* GET /v1/races */
 };
 
 struct srv_job;
@@ -166,8 +168,10 @@ struct client {
 	bool stream_comma; /* an element was sent: the next one needs a ',' */
 	enum stream_kind stream_kind;
 	uint64_t end_seq;
-	uint32_t stream_pid;   /* STREAM_FDS: whose table */
-	uint64_t stream_pos;   /* STREAM_FDS: next fd number; STREAM_PROCS: index */
+	uint32_t stream_pid;   /* STREAM_FDS: whose table; STREAM_ALERTS, _RACES:
+				* whose alerts (0: all) */
+	uint64_t stream_pos;   /* STREAM_FDS: next fd number; STREAM_PROCS: index;
+				* STREAM_ALERTS, _RACES: the last alert id looked at */
 	uint32_t *stream_pids; /* STREAM_PROCS: the pids at the request, ascending */
 	size_t stream_npids;
 	/* the item in the thread pool it waits for (pool.c): names
@@ -361,6 +365,10 @@ void srv_stream_events(struct client *c, uint64_t from, uint32_t pid);
 void srv_stream_fds(struct client *c, uint32_t pid);
 /* Answer {"processes":[...]}: those the client sees, by pid, in chunks. */
 void srv_stream_processes(struct client *c);
+/* GET /v1/leaks ({"alerts":[...]}) or, with `races`, GET /v1/races
+ * ({"races":[...]}): the alert store's alerts the client may see (of `pid`
+ * alone when not 0), a few per chunk, in id order. */
+void srv_stream_alerts(struct client *c, uint32_t pid, bool races);
 /* A write of a streamed answer completed: the next chunk or the end. */
 void srv_stream_pump(struct client *c);
 /* The client is closing: free what its answer held. */

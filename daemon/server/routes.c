@@ -540,9 +540,9 @@ static void route_leaks(struct client *c, const char *rest, size_t rlen, const c
 		srv_refresh_then(c, (uint32_t)pid, leaks_answer);
 		return;
 	}
-	/* no live process of the client's: the alerts alone */
-	srv_respond(c, 200, srv_filter_alerts(c, fdw_alerts_json(deps->alerts, (uint32_t)pid, false)),
-		    NULL);
+	/* no live process of the client's: the alerts alone, a few per
+	 * chunk (a full store's evidence is megabytes: never at once) */
+	srv_stream_alerts(c, (uint32_t)pid, false);
 }
 
 /* GET /v1/races[?pid=PID][&follow=1]: the race and misuse findings
@@ -568,10 +568,8 @@ static void route_races(struct client *c, const char *rest, size_t rlen, const c
 		srv_follow_alerts(c, (uint32_t)pid);
 		return;
 	}
-	/* another user's findings are not shown (access.c) */
-	srv_respond(c, 200,
-		    srv_filter_alerts(c, fdw_alerts_races_json(deps->alerts, (uint32_t)pid, false)),
-		    NULL);
+	/* another user's findings are not shown (access.c), a few per chunk */
+	srv_stream_alerts(c, (uint32_t)pid, true);
 }
 
 typedef void route_fn(struct client *c, const char *rest, size_t rlen, const char *q,

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * Chunked answers: GET /v1/events sends {"events":[...]}, GET
- * /v1/processes {"processes":[...]} and GET /v1/processes/PID/fds the
- * table with its "fds":[...], with `Transfer-Encoding: chunked`:
+ * /v1/processes {"processes":[...]}, GET /v1/processes/PID/fds the
+ * table with its "fds":[...], GET /v1/leaks {"alerts":[...]} and GET
+ * /v1/races {"races":[...]} (alerts carry their evidence: kilobytes
+ * each), with `Transfer-Encoding: chunked`:
  * CHUNK_EVENTS events, or STREAM_ITEMS fds or processes (at most about
  * STREAM_BYTES), per chunk, the next chunk rendered only when the previous
  * one is written and the socket's
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts/alerts.h"
 #include "base/log.h"
 #include "server/internal.h"
 #include "server/render.h"
@@ -34,6 +37,7 @@
 #define STREAM_SCAN 8192		  /* fd numbers looked at per chunk (sparse tables) */
 #define STREAM_BYTES (32 * 1024)	  /* a chunk ends past this */
 #define STREAM_QUEUE_MAX (64 * 1024)	  /* render the next chunk below this */
+#define STREAM_ALERTS_MAX 16		  /* alerts per chunk */
 
 /* `text` (len bytes) as one HTTP chunk, after `prefix` (NULL: none). */
 static struct wbuf *chunk(const char *prefix, const char *text, size_t len)
@@ -150,6 +154,51 @@ static bool procs_chunk(struct client *c, FILE *f)
 	return i >= c->stream_npids;
 }
 
+/*
+ * The next alerts after id stream_pos (the store is sorted by id) that the
+ * client may see, of stream_pid alone when not 0, of the race kinds alone
+ * for GET /v1/races. An alert that comes or goes between chunks is in the
+ * answer or not as the store is when its chunk is made.
+ */
+static bool alerts_chunk(struct client *c, FILE *f, bool races, bool *oom)
+{
+	const struct fdw_alerts *s = c->srv->deps.alerts;
+	unsigned int n = 0;
+	size_t i = 0;
+
+	if (!s)
+		return true;
+	while (i < s->n && s->v[i]->id <= c->stream_pos)
+		i++;
+	for (; i < s->n; i++) {
+		const struct fdw_alert *a = s->v[i];
+		json_t *o;
+		char *text;
+
+		if (n >= STREAM_ALERTS_MAX || ftell(f) >= STREAM_BYTES)
+			break;
+		c->stream_pos = a->id;
+		if ((races && !fdw_alert_kind_is_race(a->kind)) ||
+		    (c->stream_pid && a->pid != c->stream_pid) ||
+		    !srv_client_sees_owner(c, a->uid, a->gid))
+			continue;
+		o = fdw_alert_json(a);
+		text = o ? json_dumps(o, DUMP_FLAGS) : NULL;
+		json_decref(o);
+		if (!text) {
+			*oom = true;
+			return false;
+		}
+		if (c->stream_comma)
+			(void)putc_unlocked(',', f);
+		(void)fputs(text, f);
+		free(text);
+		c->stream_comma = true;
+		n++;
+	}
+	return i >= s->n;
+}
+
 void srv_stream_free(struct client *c)
 {
 	free(c->stream_pids);
@@ -181,6 +230,10 @@ static struct wbuf *next_chunk(struct client *c, const char *prefix, const char 
 			break;
 		case STREAM_PROCS:
 			done = procs_chunk(c, f);
+			break;
+		case STREAM_ALERTS:
+		case STREAM_RACES:
+			done = alerts_chunk(c, f, c->stream_kind == STREAM_RACES, &oom);
 			break;
 		case STREAM_EVENTS:
 		default:
@@ -309,4 +362,12 @@ void srv_stream_processes(struct client *c)
 	}
 	c->stream_pos = 0;
 	stream_start(c, STREAM_PROCS, "{\"processes\":[");
+}
+
+void srv_stream_alerts(struct client *c, uint32_t pid, bool races)
+{
+	c->stream_pid = pid;
+	c->stream_pos = 0;
+	stream_start(c, races ? STREAM_RACES : STREAM_ALERTS,
+		     races ? "{\"races\":[" : "{\"alerts\":[");
 }
