@@ -8,8 +8,13 @@
  *   event as fdw_server_publish_event() sees it. Followers track the next
  *   sequence number they need, so the switch from history to live events
  *   neither loses nor repeats one.
- * - alerts (/v1/leaks?follow=1): the current and recent alerts, then each
- *   fire and resolve as fdw_server_publish_alert() sees it.
+ * - alerts (/v1/leaks?follow=1): the current and recent alerts, in
+ *   batches by id written as the socket takes them (the backlog; an alert
+ *   carries its evidence, kilobytes: a full store is megabytes), then each
+ *   fire and resolve as fdw_server_publish_alert() sees it. During the
+ *   backlog a change of an alert sent already is sent at once, one of an
+ *   alert still to come is left to the backlog (which sends it as it is
+ *   then): none lost, none older after newer.
  *
  * Both kinds go through one fan-out (publish()): the line is rendered once
  * for every follower. A follower with more than FOLLOW_QUEUE_MAX queued is
@@ -135,6 +140,9 @@ static bool follower_takes(struct client *c, const struct publication *p)
 		c->next_seq = p->event->seq + 1;
 		return event_for(c, p->event);
 	}
+	if (!c->live &&
+	    (uint64_t)json_integer_value(json_object_get(p->alert, "id")) > c->next_seq)
+		return false; /* the backlog has it still to come */
 	return pid_matches(c, p->pid) && srv_client_sees_alert(c, p->alert);
 }
 
@@ -253,6 +261,8 @@ static struct wbuf *backlog_batch(struct client *c, const struct fdw_history *h,
 	return batch;
 }
 
+static void alerts_pump(struct client *c);
+
 /*
  * Send one batch of the backlog (history from next_seq on); on_write calls
  * again when it is written. Past the newest entry the follower goes live
@@ -261,6 +271,11 @@ static struct wbuf *backlog_batch(struct client *c, const struct fdw_history *h,
 void srv_follow_pump(struct client *c)
 {
 	const struct fdw_history *h = c->srv->deps.history;
+
+	if (c->follow == FOLLOW_ALERTS) {
+		alerts_pump(c);
+		return;
+	}
 
 	while (c->state == C_FOLLOWING && !c->live &&
 	       uv_stream_get_write_queue_size(&c->conn.stream) < BACKLOG_LOW_WATER) {
@@ -316,30 +331,80 @@ void srv_follow_events(struct client *c, uint32_t pid, uint64_t limit)
 
 /* ---- alerts ------------------------------------------------------------------ */
 
-void srv_follow_alerts(struct client *c, uint32_t pid)
+/* About BACKLOG_BATCH bytes (BACKLOG_ALERTS alerts at most) of the alerts
+ * after id next_seq (the store is sorted by id) that the follower takes;
+ * *end when no alert is left. NULL when out of memory. */
+#define BACKLOG_ALERTS 16
+
+static struct wbuf *alerts_batch(struct client *c, bool *end)
 {
-	json_t *doc = srv_filter_alerts(c, fdw_alerts_json(c->srv->deps.alerts, pid, false)), *a;
-	size_t i;
+	const struct fdw_alerts *s = c->srv->deps.alerts;
+	size_t cap = BACKLOG_BATCH * 2, i = 0;
+	struct wbuf *batch = srv_wbuf_new(cap);
+	unsigned int n = 0;
 
-	if (!doc) {
-		srv_client_close(c);
-		return;
-	}
-	c->live = true;
-	c->follow_pid = pid;
-	if (stream_open(c, FOLLOW_ALERTS) < 0) {
-		json_decref(doc);
-		return;
-	}
-	json_array_foreach(json_object_get(doc, "alerts"), i, a) {
-		struct wbuf *line = json_chunk(a, JSON_COMPACT);
+	*end = true;
+	if (!batch || !s)
+		return batch;
+	while (i < s->n && s->v[i]->id <= c->next_seq)
+		i++;
+	for (; i < s->n; i++) {
+		const struct fdw_alert *a = s->v[i];
+		struct wbuf *line;
+		json_t *o;
+		bool ok;
 
-		if (line && srv_client_write(c, line) < 0) {
-			srv_wbuf_unref(line);
-			srv_client_close(c);
+		if (batch->len >= BACKLOG_BATCH || n >= BACKLOG_ALERTS) {
+			*end = false;
 			break;
 		}
+		c->next_seq = a->id;
+		if ((c->follow_pid && a->pid != c->follow_pid) ||
+		    !srv_client_sees_owner(c, a->uid, a->gid))
+			continue;
+		o = fdw_alert_json(a);
+		line = json_chunk(o, JSON_COMPACT);
+		json_decref(o);
+		if (!line)
+			continue;
+		ok = batch_append(&batch, &cap, line);
 		srv_wbuf_unref(line);
+		n++;
+		if (!ok)
+			break;
 	}
-	json_decref(doc);
+	return batch;
+}
+
+static void alerts_pump(struct client *c)
+{
+	while (c->state == C_FOLLOWING && !c->live &&
+	       uv_stream_get_write_queue_size(&c->conn.stream) < BACKLOG_LOW_WATER) {
+		bool end;
+		struct wbuf *batch = alerts_batch(c, &end);
+		size_t len = batch ? batch->len : 0;
+
+		if (!batch || (len && srv_client_write(c, batch) < 0)) {
+			srv_wbuf_unref(batch);
+			srv_client_close(c);
+			return;
+		}
+		srv_wbuf_unref(batch);
+		if (end) {
+			c->live = true;
+			return;
+		}
+		if (len)
+			return; /* the next batch when this one is written */
+	}
+}
+
+void srv_follow_alerts(struct client *c, uint32_t pid)
+{
+	c->live = false;
+	c->follow_pid = pid;
+	c->next_seq = 0; /* the last alert id sent (ids start at 1) */
+	if (stream_open(c, FOLLOW_ALERTS) < 0)
+		return;
+	alerts_pump(c);
 }
