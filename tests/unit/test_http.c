@@ -1393,6 +1393,24 @@ static json_t *own_ask(const char *what, const char *route, const char *field, b
 	return doc;
 }
 
+/* A child of `ppid` that waits (killed by the caller), in the model as
+ * found in /proc, with no owner entry: a loss marks every pid
+ * (records_lost from 1), so nothing known of it is trusted. Its pid. */
+static pid_t own_idle_kid(uint32_t ppid)
+{
+	pid_t kid = fork();
+	uint32_t x = (uint32_t)kid;
+
+	if (kid == 0) {
+		pause();
+		_exit(0);
+	}
+	CHECK(kid > 0);
+	CHECK_EQ(fdw_model_add_scanned(&F.model, x, ppid, "idle", &x, 1, 1), 0);
+	fdw_server_records_lost(S, 1, NULL);
+	return kid;
+}
+
 /* uid 1000's status on a connection as `pid`, the pool's owner reads held
  * (own_gate) until own_status_release(fd): once one of them is in the
  * pool. The connection. */
@@ -1570,20 +1588,13 @@ static void test_owners_off_loop(void)
 	 * (its exit and a fork reusing its pid among them, for all the daemon
 	 * knows) and it is root's: the read from before is not taken */
 	{
-		pid_t kid = fork();
+		pid_t kid = own_idle_kid(self);
 		uint32_t x = (uint32_t)kid, seq1; /* its fork not seen: no entry */
 		struct fdw_event e2 = { .type = FDW_REC_EXIT };
 		char target[96];
 		size_t shown = 0;
 		json_t *evs;
 
-		if (kid == 0) {
-			pause();
-			_exit(0);
-		}
-		CHECK(kid > 0);
-		CHECK_EQ(fdw_model_add_scanned(&F.model, x, self, "idle", &x, 1, 1), 0);
-		fdw_server_records_lost(S, 1, NULL);
 		fd1 = own_status_held(7506);
 		atomic_store(&own_pool_before, x); /* 1000's in the pool, root's else */
 		fdw_server_records_lost(S, S->last_seq + 1, NULL);
@@ -1613,20 +1624,13 @@ static void test_owners_off_loop(void)
 	 * makes no entry for it (no loss: nothing else says): the read from
 	 * before is not taken for root's process */
 	{
-		pid_t kid = fork();
+		pid_t kid = own_idle_kid(self);
 		uint32_t x = (uint32_t)kid, filler = 1u << 22; /* past any pid_max */
 		struct fdw_event fe = { .type = FDW_REC_FORK }, e2 = { .type = FDW_REC_EXIT };
 		uint64_t refused, seq;
 		char target[96];
 		size_t shown;
 
-		if (kid == 0) {
-			pause();
-			_exit(0);
-		}
-		CHECK(kid > 0);
-		CHECK_EQ(fdw_model_add_scanned(&F.model, x, self, "idle", &x, 1, 1), 0);
-		fdw_server_records_lost(S, 1, NULL);
 		fd1 = own_status_held(7507);
 		atomic_store(&own_pool_before, x); /* 1000's in the pool, root's else */
 		/* the cache full (no prune within the second) */
