@@ -290,6 +290,24 @@ void fdw_leaks_on_fd_event(void *leaks, struct fdw_proc *p, const struct fdw_eve
 			l->det[i]->on_fd_event(l, p, ev, kind, fd, slot);
 }
 
+/*
+ * When the exit the model is applying happened, in wall-clock time: the
+ * last tick's, plus how much later the latest record applied was (the
+ * exit's own, or the one that led to a re-read finding the process
+ * gone). The tick alone is up to a second early: an alert fired and
+ * resolved at the same tick read as a process that died at once.
+ */
+static double exit_real(const struct fdw_leaks *l)
+{
+	uint64_t ts = l->m ? l->m->applied_ts : 0;
+
+	if (!l->last_real)
+		return (double)time(NULL);
+	if (ts > l->last_mono)
+		return l->last_real + (double)(ts - l->last_mono) / 1e9;
+	return l->last_real;
+}
+
 void fdw_leaks_on_proc_exit(void *leaks, struct fdw_proc *p)
 {
 	struct fdw_leaks *l = leaks;
@@ -300,8 +318,7 @@ void fdw_leaks_on_proc_exit(void *leaks, struct fdw_proc *p)
 	st = leak_state_get(l, p);
 	if (!st)
 		return;
-	fdw_alerts_resolve_proc(l->alerts, st->pid, st->start_ticks,
-				l->last_real ? l->last_real : (double)time(NULL), "process exited");
+	fdw_alerts_resolve_proc(l->alerts, st->pid, st->start_ticks, exit_real(l), "process exited");
 	leak_proc_free(l, p);
 }
 

@@ -938,6 +938,8 @@ static void apply_race(struct fdw_model *m, const struct fdw_event *ev)
 void fdw_model_apply(struct fdw_model *m, const struct fdw_event *ev)
 {
 	m->stats.applied++;
+	if (ev->ts > m->applied_ts)
+		m->applied_ts = ev->ts;
 	switch (ev->type) {
 	case FDW_REC_SYSCALL:
 	case FDW_REC_URING:

@@ -575,6 +575,9 @@ struct fdw_model {
 	uint64_t hist_seq;
 	uint64_t hist_evict_epoch, hist_evict_tokens; /* evictions this second */
 	uint64_t max_fd_number; /* fs.nr_open: no fd can be this big */
+	uint64_t applied_ts; /* the latest record applied, its ts (CLOCK_MONOTONIC
+			      * ns as the probe read it; 0: none yet): when an
+			      * observer's on_proc_exit happens */
 	struct fdw_model_stats stats;
 	struct fdw_model_ops ops;
 	struct fdw_model_observer observers[FDW_MODEL_MAX_OBSERVERS];

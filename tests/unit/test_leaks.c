@@ -991,6 +991,48 @@ static void test_exec_leak(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/*
+ * An alert its process's exit resolves carries the exit's time, not the
+ * last tick's (up to a second earlier): a hostile tester saw fired_at ==
+ * resolved_at for a process killed 1.5 s after its alert fired.
+ */
+static void test_exit_resolved_at(void)
+{
+	const uint64_t CHILD_FILES = FILES + 0x1000;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_model m;
+	struct fdw_alert *a;
+	struct fdw_event ev;
+	double d;
+
+	fake_soft = 65536;
+	l = leaks_setup(&m, &store, NULL);
+	start(&m, PID);
+	mono = NS;
+	do_open(&m, PID, FILES, 5, "/srv/secret.key", O_RDONLY);
+	fdw_leaks_tick(l, mono += NS, 1.7e9);
+	fork_exec(&m, PID, FILES, "leaky", CHILD, CHILD_FILES, "helper");
+	for (int i = 0; i < 12; i++)
+		fdw_leaks_tick(l, mono += NS, 1.7e9 + 1 + i);
+	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, PID, PID * 10);
+	CHECK(a != NULL);
+	/* the last tick said 1.7e9 + 12; the parent exits 0.75 s after it */
+	memset(&ev, 0, sizeof(ev));
+	ev.seq = ++seq;
+	ev.ts = mono + 3 * NS / 4;
+	ev.pid = ev.tid = PID;
+	ev.files = FILES;
+	ev.type = FDW_REC_EXIT;
+	ev.flags = FDW_F_GROUP_DEAD;
+	fdw_model_apply(&m, &ev);
+	CHECK(a && a->state == FDW_ALERT_RESOLVED);
+	d = a ? a->resolved_at - (1.7e9 + 12.75) : 1;
+	fprintf(stderr, "resolved_at - exit time: %.6f s\n", d);
+	CHECK(d > -1e-3 && d < 1e-3);
+	leaks_teardown(l, &m, &store);
+}
+
 /* ---- who leaked it into the exec ---- */
 
 static uint64_t files_of(uint32_t pid)
@@ -3017,6 +3059,7 @@ int main(void)
 	test_alert_lifecycle();
 	test_server_no_alert();
 	test_exec_leak();
+	test_exit_resolved_at();
 	test_exec_attribution();
 	test_exec_locked();
 	test_exec_pipe_kept();
