@@ -7,14 +7,14 @@ up the owner of every event's process (server/access.c srv_owner_of); an
 owner past its 5 s TTL, or unknown, is a /proc read on the loop.
 
 usage: sudo bench/follow_owners.py --build BUILD [--build-b BUILD_B]
-            [--rate 400] [--parents 1] [--secs 10] [--rounds 3]
+            [--rate 400] [--parents 1] [--child-ms 0] [--secs 10] [--rounds 3]
             [--arms none,root,nobody,slow]
 
 Each run starts a private fdwatchd (BUILD, or BUILD and BUILD_B in turn),
 then a churner, fdwatch-bench-forks PARENTS RATE SECS (bench/forks.c), as
 uid 65534 (so every follower is sent every event: the arms differ in the
 owner look-ups only): RATE children a second (each opens /dev/null,
-closes it and exits), forked in turn by PARENTS long-lived parents (with
+closes it, lives CHILD_MS and exits), forked in turn by PARENTS long-lived parents (with
 PARENTS > 5 x RATE each parent forks less often than the owners' 5 s
 TTL), and one follower by arm:
   none    no follower
@@ -27,7 +27,9 @@ TTL), and one follower by arm:
 The arms are interleaved by round (A B C D A B C D ...). Per run, over
 the churn: the daemon's CPU per million events and per wall second, the
 loop thread's CPU alone (/proc/PID/task/PID/stat), its read(2) calls
-per fork (/proc/PID/io syscr: an owner read is one or two), events
+per fork (/proc/PID/io syscr: an owner read of a live process is two) and
+openat(2) calls per fork (perf stat, syscalls:sys_enter_openat: a read of
+a child that is gone is an open that fails, no read), events
 received and lost, loop_lag_max_ms, the follower's bytes and whether it
 was dropped. Summary: the median and min-max of each figure per arm.
 Run as root with no other fdwatchd, under `flock /tmp/fdw-heavy.lock`.
@@ -96,7 +98,7 @@ def status(cli, sock):
     return json.loads(r.stdout)
 
 
-def one_run(build, arm, rate, secs, parents):
+def one_run(build, arm, rate, secs, parents, child_ms):
     daemon = os.path.join(build, "daemon", "fdwatchd")
     cli = os.path.join(build, "cli", "fdwatch")
     tmp = tempfile.mkdtemp(prefix="fdw-follow-")
@@ -137,8 +139,15 @@ def one_run(build, arm, rate, secs, parents):
         st0 = status(cli, sock)
         c0, l0, r0, t0 = (ticks(f"/proc/{d.pid}/stat"), ticks(f"/proc/{d.pid}/task/{d.pid}/stat"),
                           syscr(d.pid), time.monotonic())
+        # the daemon's openat(2) calls: an owner read opens /proc/PID/status
+        # (and ns/user when it is there); a gone child's fails at once,
+        # read(2) not called: syscr misses it
+        perf = (subprocess.Popen(["perf", "stat", "-x,", "-e", "syscalls:sys_enter_openat",
+                                  "-p", str(d.pid)], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+                if shutil.which("perf") else None)
         ch = subprocess.run([os.path.join(build, "bench", "fdwatch-bench-forks"), str(parents),
-                             str(rate), str(secs)],
+                             str(rate), str(secs), str(child_ms)],
                             capture_output=True, text=True, timeout=secs + 60, **ids)
         if ch.returncode:
             raise RuntimeError(f"churner: {ch.stderr.strip()}")
@@ -146,6 +155,13 @@ def one_run(build, arm, rate, secs, parents):
         c1, l1, r1, t1 = (ticks(f"/proc/{d.pid}/stat"), ticks(f"/proc/{d.pid}/task/{d.pid}/stat"),
                           syscr(d.pid), time.monotonic())
         st1 = status(cli, sock)
+        opens = None
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            for line in perf.communicate(timeout=30)[1].splitlines():
+                f = line.split(",")
+                if len(f) > 2 and "sys_enter_openat" in f[2] and f[0].isdigit():
+                    opens = int(f[0])
         fbytes = 0
         if fol:
             if arm == "slow":
@@ -162,6 +178,7 @@ def one_run(build, arm, rate, secs, parents):
             "cpu_s_per_Mev": (c1 - c0) / hz / ev * 1e6,
             "loop_s_per_Mev": (l1 - l0) / hz / ev * 1e6,
             "reads_per_fork": (r1 - r0) / max(1, forks),
+            "opens_per_fork": opens / max(1, forks) if opens is not None else None,
             "received": ev,
             "lost": st1["events_lost"] - st0["events_lost"],
             "lag_ms": st1.get("loop_lag_max_ms"),
@@ -187,13 +204,14 @@ def one_run(build, arm, rate, secs, parents):
 
 
 KEYS = ("forks_s", "cpu_pct", "loop_pct", "cpu_s_per_Mev", "loop_s_per_Mev", "reads_per_fork",
+        "opens_per_fork",
         "received", "lost", "lag_ms", "followed_mb", "fol_dropped")
 
 
 def fmt(v):
     if isinstance(v, float):
         return f"{v:.2f}" if abs(v) < 1e4 else f"{v:.3g}"
-    return str(v)
+    return "-" if v is None else str(v)
 
 
 def main():
@@ -202,6 +220,8 @@ def main():
     ap.add_argument("--build-b", help="a second build: each arm runs on both, in turn")
     ap.add_argument("--rate", type=float, default=400)
     ap.add_argument("--parents", type=int, default=1)
+    ap.add_argument("--child-ms", type=int, default=0,
+                    help="each child lives this long (0: gone when the daemon looks)")
     ap.add_argument("--secs", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--arms", default="none,root,nobody,slow")
@@ -211,13 +231,13 @@ def main():
     builds = [("A", a.build)] + ([("B", a.build_b)] if a.build_b else [])
     arms = a.arms.split(",")
     print(f"fdwatch follow owners: {os.uname().release}, {os.cpu_count()} CPUs, "
-          f"{a.rate:g} forks/s from {a.parents} parents for {a.secs:g} s, {a.rounds} rounds")
+          f"{a.rate:g} forks/s from {a.parents} parents, children of {a.child_ms} ms, for {a.secs:g} s, {a.rounds} rounds")
     res = {}
     for rnd in range(a.rounds):
         for arm in arms:
             for tag, build in builds:
                 name = f"{tag}:{arm}" if a.build_b else arm
-                r = one_run(build, arm, a.rate, a.secs, a.parents)
+                r = one_run(build, arm, a.rate, a.secs, a.parents, a.child_ms)
                 res.setdefault(name, []).append(r)
                 print(f"round {rnd + 1} {name:10s} " +
                       " ".join(f"{k}={fmt(r[k])}" for k in KEYS), flush=True)

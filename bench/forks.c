@@ -3,11 +3,12 @@
  * fdwatch-bench-forks: a fork churner at a given rate, spread over
  * PARENTS long-lived parents.
  *
- *   fdwatch-bench-forks PARENTS RATE SECS
+ *   fdwatch-bench-forks PARENTS RATE SECS [CHILD_MS]
  *
  * Forks PARENTS idle parents, then for SECS seconds tells one after the
  * other (round robin, SIGUSR1) to fork a child, RATE children a second
- * in all: each child opens /dev/null, closes it and exits; its parent
+ * in all: each child opens /dev/null, closes it, sleeps CHILD_MS (0 by
+ * default: the daemon sees it gone when it looks) and exits; its parent
  * reaps it and waits for the next signal. With PARENTS 1 it is one
  * parent forking RATE times a second; with PARENTS > 5 x RATE each parent
  * forks less often than every 5 s (a host of many workers, each forking
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t go;
+static unsigned int child_ms;
 
 static void on_usr1(int sig)
 {
@@ -57,10 +59,14 @@ static void parent(const sigset_t *wait_mask)
 
 			if (fd >= 0)
 				close(fd);
+			if (child_ms)
+				usleep(child_ms * 1000u);
 			_exit(0);
 		}
-		if (c > 0)
+		if (c > 0 && !child_ms)
 			(void)waitpid(c, NULL, 0);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
 	}
 }
 
@@ -73,9 +79,11 @@ int main(int argc, char **argv)
 	pid_t *pids;
 	uint64_t t0, forks = 0;
 
-	if (argc != 4 || (parents = strtol(argv[1], NULL, 10)) <= 0 ||
+	if (argc == 5)
+		child_ms = (unsigned int)strtoul(argv[4], NULL, 10);
+	if ((argc != 4 && argc != 5) || (parents = strtol(argv[1], NULL, 10)) <= 0 ||
 	    (rate = strtod(argv[2], NULL)) <= 0 || (secs = strtod(argv[3], NULL)) <= 0) {
-		fprintf(stderr, "usage: %s PARENTS RATE SECS\n", argv[0]);
+		fprintf(stderr, "usage: %s PARENTS RATE SECS [CHILD_MS]\n", argv[0]);
 		return 2;
 	}
 	pids = calloc((size_t)parents, sizeof(*pids));
