@@ -52,6 +52,20 @@ def main(r):
     H.run_in_tmp(r, "fdwtmux-", lambda r, tmp, procs: run_all(r, tmp, tmux))
 
 
+def tmux_fds(pid):
+    """{fd: (target, fdinfo flags)} of pid, skipping fds closed mid-read."""
+    fds = {}
+    for n in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{n}")
+            with open(f"/proc/{pid}/fdinfo/{n}") as f:
+                info = dict(line.split(":", 1) for line in f.read().splitlines())
+        except FileNotFoundError:
+            continue
+        fds[int(n)] = (target, int(info["flags"].strip(), 8))
+    return fds
+
+
 def run_all(r, tmp, tmux):
     sock = os.path.join(tmp, "tmux.sock")
     env = dict(os.environ, TERM="xterm")
@@ -69,17 +83,17 @@ def run_all(r, tmp, tmux):
             srv = int(tm("display", "-p", "#{pid}", capture_output=True,
                          text=True).stdout)
 
+            # The connection of the `display` client just above may still be
+            # closing in the server as /proc is read: an fd that vanishes
+            # between the listing and its readlink is skipped, not an error.
+            fds = tmux_fds(srv)
+            masters = sorted(n for n, (t, _) in fds.items() if t == "/dev/ptmx")
+
             with r.case("tmux's pty masters and socket lack close-on-exec"):
-                fds = {}
-                for n in os.listdir(f"/proc/{srv}/fd"):
-                    fds[int(n)] = os.readlink(f"/proc/{srv}/fd/{n}")
-                    with open(f"/proc/{srv}/fdinfo/{n}") as f:
-                        flags = int(dict(line.split(":", 1) for line in
-                                         f.read().splitlines())["flags"].strip(), 8)
-                    T.log(f"tmux server {srv} fd {n} {fds[int(n)]} flags {flags:o}")
-                    if fds[int(n)] == "/dev/ptmx" or fds[int(n)].startswith("socket:"):
-                        check(not flags & O_CLOEXEC, f"fd {n} {fds[int(n)]}: no O_CLOEXEC")
-                masters = sorted(n for n, t in fds.items() if t == "/dev/ptmx")
+                for n, (t, flags) in sorted(fds.items()):
+                    T.log(f"tmux server {srv} fd {n} {t} flags {flags:o}")
+                    if t == "/dev/ptmx" or t.startswith("socket:"):
+                        check(not flags & O_CLOEXEC, f"fd {n} {t}: no O_CLOEXEC")
                 check_eq(len(masters), 2, "two panes, two masters")
 
             with r.case("exec-leak fires against tmux, its helper utempter"):
