@@ -334,14 +334,10 @@ static void on_pipeline_lost(void *userdata, uint64_t since_seq, const struct fd
 static void on_alert_change(void *userdata, const struct fdw_alert *a, bool updated)
 {
 	struct fdw_daemon *d = userdata;
-	json_t *o;
 
 	if (updated || !d->server)
 		return; /* followers see fires and resolves, not refreshes */
-	o = fdw_alert_json(a);
-	if (o)
-		fdw_server_publish_alert(d->server, o);
-	json_decref(o);
+	fdw_server_publish_alert(d->server, a);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */

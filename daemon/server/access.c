@@ -836,34 +836,3 @@ bool srv_client_sees_pid(struct client *c, uint32_t pid, uint64_t seq)
 	uid = srv_owner_of(c->srv, pid, seq, &gid);
 	return srv_client_sees_owner(c, uid, gid);
 }
-
-bool srv_client_sees_alert(const struct client *c, const json_t *alert)
-{
-	const json_t *uid = json_object_get(alert, "uid");
-	const json_t *gid = json_object_get(alert, "gid");
-
-	if (c->privileged)
-		return true;
-	/* no "gid": any gid of that uid (alerts.c) */
-	if (gid && !(json_is_integer(gid) && json_integer_value(gid) >= 0))
-		return false;
-	return json_is_integer(uid) && json_integer_value(uid) >= 0 &&
-	       srv_client_sees_owner(c, (uint32_t)json_integer_value(uid),
-				     gid ? (uint32_t)json_integer_value(gid) : FDW_OWNER_GID_ANY);
-}
-
-json_t *srv_filter_alerts(const struct client *c, json_t *doc)
-{
-	static const char *const keys[] = { "alerts", "races" };
-
-	if (!doc || c->privileged)
-		return doc;
-	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		json_t *arr = json_object_get(doc, keys[k]);
-
-		for (size_t i = json_array_size(arr); i > 0; i--)
-			if (!srv_client_sees_alert(c, json_array_get(arr, i - 1)))
-				(void)json_array_remove(arr, i - 1);
-	}
-	return doc;
-}

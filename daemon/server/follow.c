@@ -125,7 +125,8 @@ struct publication {
 	enum follow_kind kind;
 	uint32_t pid;
 	const struct fdw_history_entry *event; /* FOLLOW_EVENTS */
-	json_t *alert;			       /* FOLLOW_ALERTS */
+	const struct fdw_alert *alert;	       /* FOLLOW_ALERTS */
+	json_t *alert_json;		       /* ... its JSON, made for the first taker */
 };
 
 /* Does follower `c` take `p`? An event follower past the backlog takes
@@ -140,15 +141,37 @@ static bool follower_takes(struct client *c, const struct publication *p)
 		c->next_seq = p->event->seq + 1;
 		return event_for(c, p->event);
 	}
-	if (!c->live &&
-	    (uint64_t)json_integer_value(json_object_get(p->alert, "id")) > c->next_seq)
+	if (!c->live && p->alert->id > c->next_seq)
 		return false; /* the backlog has it still to come */
-	return pid_matches(c, p->pid) && srv_client_sees_alert(c, p->alert);
+	return pid_matches(c, p->pid) && srv_client_sees_owner(c, p->alert->uid, p->alert->gid);
 }
 
-static void publish(struct fdw_server *s, const struct publication *p)
+/* The line of alert publication p for follower c: the one every follower
+ * shares (*shared, made on the first call), or c's own when part of its
+ * evidence is hidden from c (alert_view.c). NULL when out of memory. */
+static struct wbuf *alert_line(struct client *c, struct publication *p, struct wbuf **shared)
 {
-	struct wbuf *line = NULL;
+	struct wbuf *line;
+	json_t *v;
+
+	if (!p->alert_json && !(p->alert_json = fdw_alert_json(p->alert)))
+		return NULL;
+	v = srv_alert_view(c, p->alert_json);
+	if (v != p->alert_json) {
+		line = json_chunk(v, JSON_COMPACT); /* NULL for v NULL */
+		json_decref(v);
+		return line;
+	}
+	json_decref(v);
+	if (!*shared && !(*shared = json_chunk(p->alert_json, JSON_COMPACT)))
+		return NULL;
+	(*shared)->refs++;
+	return *shared;
+}
+
+static void publish(struct fdw_server *s, struct publication *p)
+{
+	struct wbuf *shared = NULL, *line;
 	struct client *c, *next;
 
 	if (!s || s->stopping || !s->nfollowers)
@@ -161,17 +184,21 @@ static void publish(struct fdw_server *s, const struct publication *p)
 			srv_client_drop_slow(c, "more than 4 MiB queued");
 			continue;
 		}
-		if (!line) {
+		if (p->kind == FOLLOW_EVENTS) {
 			/* rendered once for every follower */
-			line = p->kind == FOLLOW_EVENTS ? event_chunk(s, p->event)
-							: json_chunk(p->alert, JSON_COMPACT);
-			if (!line)
-				return;
+			if (!shared && !(shared = event_chunk(s, p->event)))
+				break;
+			line = shared;
+			line->refs++;
+		} else if (!(line = alert_line(c, p, &shared))) {
+			break;
 		}
 		if (srv_client_write(c, line) < 0)
 			srv_client_close(c);
+		srv_wbuf_unref(line);
 	}
-	srv_wbuf_unref(line);
+	srv_wbuf_unref(shared);
+	json_decref(p->alert_json);
 }
 
 void fdw_server_publish_event(struct fdw_server *s, const struct fdw_history_entry *e)
@@ -187,13 +214,11 @@ void fdw_server_publish_event(struct fdw_server *s, const struct fdw_history_ent
 				   .kind = FOLLOW_EVENTS, .pid = e->pid, .event = e });
 }
 
-void fdw_server_publish_alert(struct fdw_server *s, json_t *alert)
+void fdw_server_publish_alert(struct fdw_server *s, const struct fdw_alert *a)
 {
-	json_int_t pid = json_integer_value(json_object_get(alert, "pid"));
-
-	if (alert)
+	if (a)
 		publish(s, &(struct publication){
-				   .kind = FOLLOW_ALERTS, .pid = (uint32_t)pid, .alert = alert });
+				   .kind = FOLLOW_ALERTS, .pid = a->pid, .alert = a });
 }
 
 /* ---- events: the backlog ---------------------------------------------------- */
@@ -338,40 +363,30 @@ void srv_follow_events(struct client *c, uint32_t pid, uint64_t limit)
 
 static struct wbuf *alerts_batch(struct client *c, bool *end)
 {
-	const struct fdw_alerts *s = c->srv->deps.alerts;
-	size_t cap = BACKLOG_BATCH * 2, i = 0;
+	size_t cap = BACKLOG_BATCH * 2;
 	struct wbuf *batch = srv_wbuf_new(cap);
-	unsigned int n = 0;
+	bool oom = false;
 
-	*end = true;
-	if (!batch || !s)
-		return batch;
-	while (i < s->n && s->v[i]->id <= c->next_seq)
-		i++;
-	for (; i < s->n; i++) {
-		const struct fdw_alert *a = s->v[i];
+	*end = false;
+	if (!batch)
+		return NULL;
+	for (unsigned int n = 0; n < BACKLOG_ALERTS && batch->len < BACKLOG_BATCH; n++) {
+		json_t *o = srv_alerts_next(c, &c->next_seq, c->follow_pid, false, &oom);
 		struct wbuf *line;
-		json_t *o;
 		bool ok;
 
-		if (batch->len >= BACKLOG_BATCH || n >= BACKLOG_ALERTS) {
-			*end = false;
+		if (!o && !oom) {
+			*end = true;
 			break;
 		}
-		c->next_seq = a->id;
-		if ((c->follow_pid && a->pid != c->follow_pid) ||
-		    !srv_client_sees_owner(c, a->uid, a->gid))
-			continue;
-		o = fdw_alert_json(a);
 		line = json_chunk(o, JSON_COMPACT);
 		json_decref(o);
-		if (!line)
-			continue;
-		ok = batch_append(&batch, &cap, line);
+		ok = line && batch_append(&batch, &cap, line);
 		srv_wbuf_unref(line);
-		n++;
-		if (!ok)
-			break;
+		if (!ok) {
+			srv_wbuf_unref(batch);
+			return NULL;
+		}
 	}
 	return batch;
 }

@@ -344,10 +344,18 @@ bool srv_client_sees_owner(const struct client *c, uint32_t uid, uint32_t gid);
 /* May `c` see process `pid` (at event `seq`; UINT64_MAX: as it is now)?
  * Every route that names a process or shows its data asks this. */
 bool srv_client_sees_pid(struct client *c, uint32_t pid, uint64_t seq);
-/* May `c` see this alert (its "uid" member)? */
-bool srv_client_sees_alert(const struct client *c, const json_t *alert);
-/* {"alerts":[...]} without what `c` may not see (in place; returns doc). */
-json_t *srv_filter_alerts(const struct client *c, json_t *doc);
+
+/* ---- alert_view.c: the alert store as a client sees it ---------------------- */
+
+/* Alert `alert` (fdw_alert_json) as `c` may see it: a new reference to it,
+ * or to a copy with the race evidence `c` may not see hidden. NULL when
+ * out of memory (or alert NULL). */
+json_t *srv_alert_view(struct client *c, json_t *alert);
+/* The next alert of the store after id *after that `c` may see (of `pid`
+ * alone when not 0, of the race kinds alone when `races`), as
+ * srv_alert_view() has it; *after moves to the last alert looked at. NULL
+ * when none is left, or out of memory (then *oom). */
+json_t *srv_alerts_next(struct client *c, uint64_t *after, uint32_t pid, bool races, bool *oom);
 void srv_access_free(struct fdw_server *s);
 /* Read the owners that c's request (c->owners_for) will need from /proc in
  * libuv's thread pool, take them into the cache on the loop, then

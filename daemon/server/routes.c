@@ -499,9 +499,18 @@ static void route_verify(struct client *c, const char *rest, size_t rlen, const 
 static void leaks_answer(struct client *c, uint32_t pid)
 {
 	const struct fdw_server_deps *deps = &c->srv->deps;
-	json_t *doc = srv_filter_alerts(c, fdw_alerts_json(deps->alerts, pid, false)), *sites;
+	json_t *arr = json_array(), *doc = NULL, *sites, *a;
 	struct fdw_proc *p = fdw_model_proc(deps->model, pid);
+	uint64_t after = 0;
+	bool oom = false;
 
+	/* a pid's alerts are few (one per kind and start of the process) */
+	while (arr && !oom && (a = srv_alerts_next(c, &after, pid, false, &oom)))
+		if (json_array_append_new(arr, a) < 0)
+			oom = true;
+	if (arr && !oom)
+		doc = json_pack("{s:O}", "alerts", arr);
+	json_decref(arr);
 	if (doc && p && srv_client_sees_pid(c, pid, UINT64_MAX)) {
 		sites = fdw_leaks_sites_json(deps->leaks, p);
 		if (sites)

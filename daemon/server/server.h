@@ -36,6 +36,7 @@ struct fdw_model;
 struct fdw_pipeline;
 struct fdw_checker;
 struct fdw_alerts;
+struct fdw_alert;
 struct fdw_leaks;
 struct fdw_memtrim;
 struct fdw_server;
@@ -133,9 +134,9 @@ struct fdw_hashmap;
 void fdw_server_records_lost(struct fdw_server *s, uint64_t since_seq,
 			     const struct fdw_hashmap *tgids);
 
-/* An alert fired or resolved (its JSON, alerts/alerts.h): send it to the
- * followers of /v1/leaks. Cheap when nobody follows. NULL-safe. */
-void fdw_server_publish_alert(struct fdw_server *s, json_t *alert);
+/* An alert fired or resolved (alerts/alerts.h): send it to the followers
+ * of /v1/leaks, as each may see it. Cheap when nobody follows. NULL-safe. */
+void fdw_server_publish_alert(struct fdw_server *s, const struct fdw_alert *a);
 
 /* Read-only counters; NULL gives 0. */
 struct fdw_server_counters {

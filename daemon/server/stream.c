@@ -162,28 +162,13 @@ static bool procs_chunk(struct client *c, FILE *f)
  */
 static bool alerts_chunk(struct client *c, FILE *f, bool races, bool *oom)
 {
-	const struct fdw_alerts *s = c->srv->deps.alerts;
-	unsigned int n = 0;
-	size_t i = 0;
-
-	if (!s)
-		return true;
-	while (i < s->n && s->v[i]->id <= c->stream_pos)
-		i++;
-	for (; i < s->n; i++) {
-		const struct fdw_alert *a = s->v[i];
-		json_t *o;
+	for (unsigned int n = 0; n < STREAM_ALERTS_MAX && ftell(f) < STREAM_BYTES; n++) {
+		json_t *o = srv_alerts_next(c, &c->stream_pos, c->stream_pid, races, oom);
 		char *text;
 
-		if (n >= STREAM_ALERTS_MAX || ftell(f) >= STREAM_BYTES)
-			break;
-		c->stream_pos = a->id;
-		if ((races && !fdw_alert_kind_is_race(a->kind)) ||
-		    (c->stream_pid && a->pid != c->stream_pid) ||
-		    !srv_client_sees_owner(c, a->uid, a->gid))
-			continue;
-		o = fdw_alert_json(a);
-		text = o ? json_dumps(o, DUMP_FLAGS) : NULL;
+		if (!o)
+			return !*oom;
+		text = json_dumps(o, DUMP_FLAGS);
 		json_decref(o);
 		if (!text) {
 			*oom = true;
@@ -194,9 +179,8 @@ static bool alerts_chunk(struct client *c, FILE *f, bool races, bool *oom)
 		(void)fputs(text, f);
 		free(text);
 		c->stream_comma = true;
-		n++;
 	}
-	return i >= s->n;
+	return false;
 }
 
 void srv_stream_free(struct client *c)

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alerts/alerts.h"
 #include "check.h"
 #include "server/internal.h"
 #include "sys/pidinfo.h"
@@ -57,6 +58,36 @@ static void note(struct fdw_server *s, uint64_t seq, uint16_t type, uint32_t pid
 }
 
 #define ROOT 9999 /* owner_now value for uid 0 */
+
+/* An alert of `kind` for `pid`, owned by uid and gid, in store st. */
+static void fire(struct fdw_alerts *st, enum fdw_alert_kind kind, uint32_t pid, uint32_t uid,
+		 uint32_t gid)
+{
+	struct fdw_alert_proc p = { .pid = pid, .start_ticks = 1, .comm = "app", .uid = uid,
+				    .gid = gid };
+
+	CHECK(fdw_alerts_fire(st, kind, &p, 1.0, "an alert", NULL) != NULL);
+}
+
+/* The ids of the alerts srv_alerts_next() gives c, as "1,3," (static). */
+static const char *ids_seen(struct client *c, uint32_t pid, bool races)
+{
+	static char buf[256];
+	uint64_t after = 0;
+	bool oom = false;
+	json_t *a;
+
+	buf[0] = '\0';
+	while ((a = srv_alerts_next(c, &after, pid, races, &oom))) {
+		size_t n = strlen(buf);
+
+		snprintf(buf + n, sizeof(buf) - n, "%lld,",
+			 (long long)json_integer_value(json_object_get(a, "id")));
+		json_decref(a);
+	}
+	CHECK(!oom);
+	return buf;
+}
 
 /*
  * A fork whose parent's owner is not known (not learnt yet at start-up,
@@ -356,7 +387,7 @@ static void test_sees(void)
 {
 	struct fdw_server *s = calloc(1, sizeof(*s));
 	struct client c = { .srv = s, .uid = 1000 };
-	json_t *doc;
+	struct fdw_alerts st;
 
 	fdw_hashmap_init(&s->owners);
 	CHECK(srv_client_sees_owner(&c, 1000, FDW_OWNER_GID_ANY));
@@ -368,22 +399,39 @@ static void test_sees(void)
 	CHECK(!srv_client_sees_owner(&c, FDW_OWNER_UNKNOWN, FDW_OWNER_GID_ANY));
 	c.uid = 1000;
 
-	doc = json_pack("{s:[{s:i,s:i},{s:i,s:i},{s:i}]}", "alerts", "id", 1, "uid", 1000, "id", 2,
-			"uid", 0, "id", 3);
-	srv_filter_alerts(&c, doc);
-	CHECK_EQ(json_array_size(json_object_get(doc, "alerts")), 1);
-	CHECK_EQ(json_integer_value(json_object_get(
-			 json_array_get(json_object_get(doc, "alerts"), 0), "id")),
-		 1);
-	json_decref(doc);
+	/* the alerts: of the client's uid only; of a pid, of the race kinds */
+	CHECK_EQ(fdw_alerts_init(&st, 16, NULL), 0);
+	s->deps.alerts = &st;
+	CHECK_STR(ids_seen(&c, 0, false), "");
+	fire(&st, FDW_ALERT_GROWTH, 1, 1000, FDW_OWNER_GID_ANY);
+	fire(&st, FDW_ALERT_GROWTH, 2, 0, FDW_OWNER_GID_ANY);
+	fire(&st, FDW_ALERT_GROWTH, 3, FDW_OWNER_UNKNOWN, FDW_OWNER_GID_ANY);
+	fire(&st, FDW_ALERT_DOUBLE_CLOSE, 1, 1000, FDW_OWNER_GID_ANY);
+	fire(&st, FDW_ALERT_DOUBLE_CLOSE, 2, 0, FDW_OWNER_GID_ANY);
+	CHECK_STR(ids_seen(&c, 0, false), "1,4,");
+	CHECK_STR(ids_seen(&c, 0, true), "4,");
+	CHECK_STR(ids_seen(&c, 2, false), "");
 
 	c.privileged = true;
 	CHECK(srv_client_sees_owner(&c, 0, FDW_OWNER_GID_ANY));
 	CHECK(srv_client_sees_owner(&c, FDW_OWNER_UNKNOWN, FDW_OWNER_GID_ANY));
-	doc = json_pack("{s:[{s:i},{s:i}]}", "alerts", "id", 1, "id", 2);
-	srv_filter_alerts(&c, doc);
-	CHECK_EQ(json_array_size(json_object_get(doc, "alerts")), 2);
-	json_decref(doc);
+	CHECK_STR(ids_seen(&c, 0, false), "1,2,3,4,5,");
+	CHECK_STR(ids_seen(&c, 0, true), "4,5,");
+	CHECK_STR(ids_seen(&c, 2, false), "2,5,");
+	{
+		/* from where a chunk stopped: the first id above it */
+		uint64_t after = 2;
+		bool oom = false;
+		json_t *a = srv_alerts_next(&c, &after, 0, true, &oom);
+
+		CHECK_EQ(json_integer_value(json_object_get(a, "id")), 4);
+		CHECK_EQ(after, 4);
+		json_decref(a);
+		after = 5;
+		CHECK(srv_alerts_next(&c, &after, 0, false, &oom) == NULL);
+		CHECK(!oom);
+	}
+	fdw_alerts_free(&st);
 	srv_access_free(s);
 	free(s);
 }
@@ -400,7 +448,7 @@ static void test_gids(void)
 	struct fdw_server *s = calloc(1, sizeof(*s));
 	struct client c = { .srv = s, .uid = 1000, .gid = 1000 };
 	uint32_t gid = 0;
-	json_t *doc;
+	struct fdw_alerts st;
 
 	s->deps.read_owner = fake_owner;
 	fdw_hashmap_init(&s->owners);
@@ -445,17 +493,128 @@ static void test_gids(void)
 	c.gid = 42;
 	CHECK(srv_client_sees_pid(&c, 902, 6));
 	c.gid = 1000;
-	/* alerts: "gid" must be the client's; none: any */
-	doc = json_pack("{s:[{s:i,s:i,s:i},{s:i,s:i,s:i},{s:i,s:i}]}", "alerts", "id", 1, "uid",
-			1000, "gid", 1000, "id", 2, "uid", 1000, "gid", 42, "id", 3, "uid", 1000);
-	srv_filter_alerts(&c, doc);
-	CHECK_EQ(json_array_size(json_object_get(doc, "alerts")), 2);
-	CHECK_EQ(json_integer_value(json_object_get(
-			 json_array_get(json_object_get(doc, "alerts"), 1), "id")),
-		 3);
-	json_decref(doc);
+	/* alerts: their gid must be the client's; FDW_OWNER_GID_ANY: any */
+	CHECK_EQ(fdw_alerts_init(&st, 16, NULL), 0);
+	s->deps.alerts = &st;
+	fire(&st, FDW_ALERT_GROWTH, 10, 1000, 1000);
+	fire(&st, FDW_ALERT_GROWTH, 11, 1000, 42);
+	fire(&st, FDW_ALERT_GROWTH, 12, 1000, FDW_OWNER_GID_ANY);
+	CHECK_STR(ids_seen(&c, 0, false), "1,3,");
+	fdw_alerts_free(&st);
 	for (int i = 900; i <= 903; i++)
 		owner_now[i] = gid_now[i] = 0;
+	srv_access_free(s);
+	free(s);
+}
+
+/*
+ * Race evidence names the generations a finding hit (detect/races.c).
+ * Process 700 was root's, then exec'd as uid 1000 at seq 20 (a root
+ * program that opened files, dropped to the user and exec'd): a generation
+ * it made or closed before is hidden from the user's client, as in a
+ * slot's history, in a copy; what the user may see is the alert itself.
+ */
+static void test_alert_view(void)
+{
+	struct fdw_server *s = calloc(1, sizeof(*s));
+	struct client c = { .srv = s, .uid = 1000, .gid = 1000 };
+	json_t *alert, *v, *f;
+	char *before, *after;
+
+	s->deps.read_owner = fake_owner;
+	fdw_hashmap_init(&s->owners);
+	owner_now[700] = ROOT;
+	srv_access_learn(s, 700);
+	note(s, 10, FDW_REC_SYSCALL, 700, 0);
+	{
+		struct fdw_history_entry e = ev(20, FDW_REC_EXEC, 700, 700);
+
+		e.flags = FDW_F_OWNER;
+		e.u.task.child_tid = 1000;
+		e.u.task.exit_code = (int32_t)FDW_OWNER_GID_ANY;
+		srv_access_note_event(s, &e);
+	}
+	owner_now[700] = 1000;
+	note(s, 30, FDW_REC_SYSCALL, 700, 0);
+	CHECK(!srv_client_sees_pid(&c, 700, 10));
+	CHECK(srv_client_sees_pid(&c, 700, 25));
+
+	alert = json_loads(
+		"{\"id\": 1, \"kind\": \"double-close\", \"pid\": 700, \"uid\": 1000,"
+		" \"evidence\": {\"total\": 5, \"findings\": ["
+		/* 0: opened as root, closed by the exec */
+		"{\"fd\": 40, \"generation\": {\"generation\": 2, \"target\": \"/root/secret\","
+		"  \"created\": {\"pid\": 700, \"seq\": 10}, \"closed\": {\"pid\": 700, \"seq\": 20}}},"
+		/* 1: the user's own */
+		"{\"fd\": 41, \"generation\": {\"generation\": 3, \"target\": \"pipe:[1]\","
+		"  \"created\": {\"pid\": 700, \"seq\": 25}, \"closed\": {\"pid\": 700, \"seq\": 30}}},"
+		/* 2: never opened */
+		"{\"fd\": 42, \"generation\": null, \"never_opened\": true},"
+		/* 3: fd-reuse: what the number names now was opened as root */
+		"{\"fd\": 43, \"generation\": {\"generation\": 1, \"target\": \"/mine\","
+		"  \"created\": {\"pid\": 700, \"seq\": 26}, \"closed\": null},"
+		"  \"reopened\": {\"pid\": 700, \"seq\": 12}, \"target\": \"/root/other\"},"
+		/* 4: found in /proc (no seq): as of the start of what is known */
+		"{\"fd\": 44, \"generation\": {\"generation\": 1, \"target\": \"/root/found\","
+		"  \"created\": {\"pid\": 700, \"seq\": null}, \"closed\": {\"pid\": 700, \"seq\": 27}}}"
+		"]}}",
+		0, NULL);
+	CHECK(alert != NULL);
+	before = json_dumps(alert, JSON_SORT_KEYS);
+
+	v = srv_alert_view(&c, alert);
+	CHECK(v != NULL && v != alert);
+	after = json_dumps(v, JSON_SORT_KEYS);
+	CHECK(after && !strstr(after, "/root/"));
+	f = json_object_get(json_object_get(v, "evidence"), "findings");
+	CHECK_EQ(json_array_size(f), 5);
+	{
+		json_t *want = json_pack("{s:i, s:b, s:n, s:n, s:n}", "generation", 2, "hidden", 1,
+					 "target", "created", "closed");
+
+		CHECK(json_equal(json_object_get(json_array_get(f, 0), "generation"), want));
+		json_decref(want);
+	}
+	CHECK(json_equal(json_array_get(f, 1), json_array_get(json_object_get(json_object_get(
+								       alert, "evidence"), "findings"),
+							       1)));
+	CHECK(json_is_null(json_object_get(json_array_get(f, 2), "generation")));
+	CHECK_STR(json_string_value(json_object_get(
+			  json_object_get(json_array_get(f, 3), "generation"), "target")),
+		  "/mine");
+	CHECK(json_is_null(json_object_get(json_array_get(f, 3), "reopened")));
+	CHECK(json_is_true(json_object_get(json_array_get(f, 3), "reopened_hidden")));
+	CHECK(json_is_true(json_object_get(json_object_get(json_array_get(f, 4), "generation"),
+					   "hidden")));
+	json_decref(v);
+	free(after);
+	/* the alert itself, everyone else's, untouched */
+	after = json_dumps(alert, JSON_SORT_KEYS);
+	CHECK_STR(after, before);
+	free(after);
+
+	/* root and the group see it whole: the alert itself */
+	c.privileged = true;
+	v = srv_alert_view(&c, alert);
+	CHECK(v == alert);
+	json_decref(v);
+	c.privileged = false;
+
+	/* nothing to hide: shared, not copied */
+	CHECK_EQ(json_array_remove(json_object_get(json_object_get(alert, "evidence"), "findings"),
+				   0), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(json_array_remove(
+				 json_object_get(json_object_get(alert, "evidence"), "findings"), 1),
+			 0);
+	CHECK_EQ(json_array_size(json_object_get(json_object_get(alert, "evidence"), "findings")),
+		 1);
+	v = srv_alert_view(&c, alert);
+	CHECK(v == alert);
+	json_decref(v);
+	json_decref(alert);
+	free(before);
+	owner_now[700] = 0;
 	srv_access_free(s);
 	free(s);
 }
@@ -706,6 +865,7 @@ int main(void)
 	test_records_lost_whose();
 	test_sees();
 	test_gids();
+	test_alert_view();
 	test_owner_read();
 	test_owner_userns();
 	printf("%u passed, %u failed\n", check_passed, check_failed);

@@ -703,7 +703,7 @@ static void test_follow(void)
 				.type = FDW_REC_EXIT, .exit_code = 7 };
 	static char buf[64 * 1024];
 	int ev_fd, al_fd, other_fd;
-	json_t *alert;
+	struct fdw_alert *alert;
 
 	ev_fd = connect_unix();
 	send_all(ev_fd, "GET /v1/events?follow=1&pid=4242&limit=5 HTTP/1.1\r\n\r\n", 53);
@@ -720,9 +720,13 @@ static void test_follow(void)
 
 	fdw_server_publish_event(S, fdw_history_push(&F.history, &ev, "worker"));
 	CHECK(read_reply(ev_fd, buf, sizeof(buf), "\"exit_code\":7"));
-	alert = json_pack("{s:i, s:s}", "pid", 4242, "kind", "fd-growth");
+	alert = fdw_alerts_fire(&F.alerts, FDW_ALERT_GROWTH,
+				&(struct fdw_alert_proc){ .pid = 4242, .start_ticks = 1,
+							  .comm = "worker", .uid = 0,
+							  .gid = FDW_OWNER_GID_ANY },
+				1.0, "fd growth", NULL);
+	CHECK(alert != NULL);
 	fdw_server_publish_alert(S, alert);
-	json_decref(alert);
 	CHECK(read_reply(al_fd, buf, sizeof(buf), "\"kind\":\"fd-growth\""));
 	/* the other follower got neither: only its response head */
 	spin(20);
@@ -740,6 +744,8 @@ static void test_follow(void)
 	spin(20);
 	fdw_server_counters(S, &sc);
 	CHECK_EQ(sc.followers, 0);
+	fdw_alerts_free(&F.alerts); /* the store empty again for the others */
+	CHECK_EQ(fdw_alerts_init(&F.alerts, 16, NULL), 0);
 }
 
 /* Fill the history with `n` more events (seq from 100 on). */

@@ -44,13 +44,8 @@ static uint32_t next_pid = 10000;
 /* as fdwatchd's on_alert_change: fires and resolves to the followers */
 static void on_change(void *u, const struct fdw_alert *a, bool updated)
 {
-	json_t *o;
-
-	if (updated)
-		return;
-	o = fdw_alert_json(a);
-	fdw_server_publish_alert(S, o);
-	json_decref(o);
+	if (!updated)
+		fdw_server_publish_alert(S, a);
 }
 
 static struct fdw_alert *fire(uint32_t uid)
