@@ -219,6 +219,11 @@ int fdw_render_races(const struct fdw_render *r, const json_t *doc)
 
 			who(&row, created, sizeof(created), json_object_get(g, "created"));
 			who(&row, closed, sizeof(closed), json_object_get(g, "closed"));
+			if (json_is_true(json_object_get(g, "hidden"))) {
+				/* made before the process was the caller's (docs/api.md) */
+				snprintf(created, sizeof(created), "(hidden)");
+				snprintf(closed, sizeof(closed), "(hidden)");
+			}
 			snprintf(sc, sizeof(sc), "%s", row_str(&row, f, "syscall"));
 			if (json_object_get(f, "blocked_tid"))
 				snprintf(closed, sizeof(closed), "%s/%lld",
