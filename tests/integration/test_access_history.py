@@ -16,6 +16,13 @@ takes uid and gid nobody, execs python3, which (as nobody now) opens and
 closes a file of its own at fd 42 and waits. Root sees all three
 histories (the setup works); nobody, via its own client, sees its own
 generation at fd 42 and none of root's at 40 and 41.
+
+A race alert's evidence names the generation it hit, the same thing: the
+program's second thread then closes fd 40 again (EBADF, a double close
+of what the exec closed). Root's alert names root's file; the user's
+alert, in every answer that carries it (/v1/races and /v1/leaks, with and
+without ?pid=, the backlog of ?follow=1 and a follower's live line), says
+the generation is hidden and names no file of root's.
 """
 
 import json
@@ -23,6 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import fdwtest as T
 from fdwtest import check, check_eq
@@ -52,7 +60,18 @@ else:
     os.close(c)
     os.close(42)
     print("ready", flush=True)
-    sys.stdin.readline()
+    if sys.stdin.readline().strip() == "race":
+        import threading
+        def again():
+            try:
+                os.close(40)
+            except OSError:
+                pass
+        t = threading.Thread(target=again)
+        t.start()
+        t.join()
+        print("raced", flush=True)
+        sys.stdin.readline()
 '''
 
 
@@ -65,6 +84,68 @@ def get(d, target, **ids):
 
 def history_targets(doc):
     return [h.get("target") for h in doc.get("history", [])]
+
+
+def double_close(doc, pid):
+    return [a for a in doc.get("races", doc.get("alerts", []))
+            if a.get("kind") == "double-close" and a.get("pid") == pid]
+
+
+def race_cases(r, d, p, secret1, secret2):
+    secrets = (secret1, secret2)
+    # a follower of the user's, there before the alert fires: the live line
+    live = subprocess.Popen(T.unix_get_cmd(PY, d.sock, "/v1/races?follow=1", follow=12),
+                            stdout=subprocess.PIPE, text=True, **USER)
+    time.sleep(1.5)
+    p.stdin.write("race\n")
+    p.stdin.flush()
+    check_eq(p.stdout.readline().strip(), "raced", "the second thread closed fd 40")
+
+    with r.case("root's double-close alert names root's file (the setup made it)"):
+        found, end = [], time.monotonic() + 20
+        while not found and time.monotonic() < end:
+            st, doc = get(d, f"/v1/races?pid={p.pid}")
+            found = double_close(doc, p.pid)
+            time.sleep(0.3)
+        check(found, f"no double-close alert of pid {p.pid}")
+        fs = found[0]["evidence"]["findings"] if found else []
+        check(any(f.get("fd") == 40 and (f.get("generation") or {}).get("target") == secret1
+                  for f in fs), f"root: the finding names {secret1}: {json.dumps(fs)[:600]}")
+
+    with r.case("the user's alert hides the generation root made"):
+        bad = []
+        for target in (f"/v1/races?pid={p.pid}", "/v1/races", f"/v1/leaks?pid={p.pid}",
+                       "/v1/leaks"):
+            st, doc = get(d, target, **USER)
+            mine = double_close(doc, p.pid)
+            text = json.dumps(mine)
+            if st != 200 or not mine:
+                bad.append(f"{target}: {st}, the user's alert missing")
+            elif any(s in text for s in secrets):
+                bad.append(f"{target}: root's file shown to the user: {text[:600]}")
+            elif not all((f.get("generation") or {}).get("hidden")
+                         for f in mine[0]["evidence"]["findings"] if f.get("fd") == 40):
+                bad.append(f"{target}: not marked hidden: {text[:600]}")
+        out = subprocess.run(T.unix_get_cmd(PY, d.sock, "/v1/leaks?follow=1", follow=2),
+                             capture_output=True, text=True, timeout=60, **USER).stdout
+        body = json.loads(out)["body"]
+        if f'"pid": {p.pid}' not in body.replace('"pid":', '"pid": ') or \
+                "double-close" not in body:
+            bad.append(f"the follow backlog lacks the alert: {body[:300]}")
+        if any(s in body for s in secrets):
+            bad.append(f"the follow backlog shows root's file: {body[:600]}")
+        cli = subprocess.run([T.FDWATCH, "--socket", d.sock, "races", "-p",
+                              str(p.pid)], capture_output=True, text=True, timeout=60, **USER)
+        if cli.returncode != 0 or "(hidden)" not in cli.stdout or \
+                any(s in cli.stdout for s in secrets):
+            bad.append(f"fdwatch races as the user: rc {cli.returncode}, {cli.stdout[:400]!r} "
+                       f"{cli.stderr[:200]!r}")
+        body = json.loads(live.communicate(timeout=60)[0])["body"]
+        if "double-close" not in body:
+            bad.append(f"the live follower got no alert: {body[:300]}")
+        if any(s in body for s in secrets):
+            bad.append(f"the live follower was shown root's file: {body[:600]}")
+        check(not bad, "\n    ".join(bad))
 
 
 def main(r):
@@ -115,6 +196,8 @@ def main(r):
                 check(secret1 not in evs and secret2 not in evs,
                       "user: root's opens in /v1/events (the history's rule differs)")
                 check(not bad, "\n    ".join(bad))
+
+            race_cases(r, d, p, secret1, secret2)
 
             with r.case("the daemon is alive"):
                 check(d.alive(), "fdwatchd died")
