@@ -188,6 +188,7 @@ struct client {
 	uint64_t owners_limit;	/* ... and how many (GET /v1/events) */
 	struct fdw_verify_run *verify; /* a check this client waits for */
 	uint32_t verify_pid;
+	uint64_t verify_seq;	/* the first event after the request (routes.c verify_done) */
 	/* waiting for its turn to produce more output (http.c's pump queue) */
 	bool pump_queued;
 	struct client *pump_prev, *pump_next;

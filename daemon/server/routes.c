@@ -284,6 +284,18 @@ static void verify_done(void *userdata, json_t *doc, int err)
 	struct client *c = userdata;
 
 	c->verify = NULL;
+	/* A user's process that became another's while it was checked (an
+	 * exec of a setuid program: the daemon read the new program's fds as
+	 * root) is answered like a process that does not exist: the owner
+	 * now, and no identity change since the request (it would have moved
+	 * the owner's start past verify_seq, access.c). */
+	if (doc && c->verify_pid &&
+	    (!srv_client_sees_pid(c, c->verify_pid, c->verify_seq) ||
+	     !srv_client_sees_pid(c, c->verify_pid, UINT64_MAX))) {
+		json_decref(doc);
+		doc = NULL;
+		err = -ENOENT;
+	}
 	if (doc)
 		srv_respond(c, 200, doc, NULL);
 	else if (err == -ENOENT)
@@ -479,6 +491,7 @@ static void route_verify(struct client *c, const char *rest, size_t rlen, const 
 	if (verify_share_refused(c))
 		return;
 	c->verify_pid = (uint32_t)pid;
+	c->verify_seq = c->srv->last_seq + 1;
 	err = fdw_verify_start(c->srv->deps.checker, (uint32_t)pid, verify_done, verify_progress,
 			       c, &c->verify);
 	if (err == -EBUSY) {

@@ -1146,6 +1146,7 @@ static void test_metrics_listener(void)
 /* A thread pool that runs nothing: a verify run waits in it, holding its
  * slot, until its client goes (then its done frees it). */
 struct parked {
+	void (*work)(void *arg);
 	void (*done)(void *arg);
 	void *arg;
 };
@@ -1156,8 +1157,21 @@ static int park(void *u, void (*work)(void *arg), void (*done)(void *arg), void 
 {
 	if (nparked == sizeof(parked) / sizeof(parked[0]))
 		return -EAGAIN;
-	parked[nparked++] = (struct parked){ done, arg };
+	parked[nparked++] = (struct parked){ work, done, arg };
 	return 0;
+}
+
+/* Run the parked items now, on this thread, and those they park, until
+ * none is left (or `rounds` of them). */
+static void run_parked(unsigned int rounds)
+{
+	while (nparked && rounds--) {
+		struct parked p = parked[--nparked];
+
+		p.work(p.arg);
+		p.done(p.arg);
+		spin(5);
+	}
 }
 
 #define VERIFY_KIDS 8
@@ -1299,6 +1313,59 @@ static void test_verify_shares(void)
 		(void)kill((pid_t)verify_kids[i], SIGKILL);
 		(void)waitpid((pid_t)verify_kids[i], NULL, 0);
 	}
+}
+
+/*
+ * A user checks its own process, which execs a setuid program while the
+ * check waits in the pool: the daemon then reads the root program's fds,
+ * and the answer (differences name the kernel's files) is not the user's.
+ * It is answered like a process that does not exist; root's check of the
+ * same process is answered.
+ */
+static void test_verify_owner_change(void)
+{
+	static struct reply r;
+	pid_t kid = fork();
+	int ufd, rfd;
+	struct fdw_event ex = { .type = FDW_REC_EXEC, .flags = FDW_F_OWNER };
+
+	if (kid == 0) {
+		pause();
+		_exit(0);
+	}
+	CHECK(kid > 0);
+	verify_kids[0] = (uint32_t)kid; /* uid 1000's (kid_owner) */
+	CHECK_EQ(fdw_model_add_scanned(&F.model, verify_kids[0], (uint32_t)getpid(), "prog",
+				       &verify_kids[0], 1, 1), 0);
+	F.checker.offload = park;
+	S->deps.read_owner = kid_owner;
+
+	ufd = verify_as(1000, verify_kids[0]);
+	rfd = verify_as(0, verify_kids[0]);
+	CHECK(waiting(ufd) && waiting(rfd));
+	/* the exec of a setuid-root program, its owner in its record */
+	ex.pid = ex.tid = (uint32_t)kid;
+	ex.seq = fdw_history_at(&F.history, F.history.len - 1)->seq + 1;
+	ex.ts = ex.seq * 1000;
+	ex.child_tid = 0;  /* uid 0 */
+	ex.exit_code = 0; /* gid 0 */
+	fdw_server_publish_event(S, fdw_history_push(&F.history, &ex, "suidprog"));
+	run_parked(64);
+	CHECK_EQ(nparked, 0);
+	CHECK(read_reply(ufd, r.raw, sizeof(r.raw), NULL));
+	if (!strstr(r.raw, "HTTP/1.1 404"))
+		fprintf(stderr, "the user's verify of a process root's since: %.200s\n", r.raw);
+	CHECK(strstr(r.raw, "HTTP/1.1 404") != NULL);
+	CHECK(strstr(r.raw, "no such process") != NULL);
+	CHECK(read_reply(rfd, r.raw, sizeof(r.raw), NULL));
+	CHECK(strstr(r.raw, "HTTP/1.1 200") != NULL);
+	(void)close(ufd);
+	(void)close(rfd);
+	F.checker.offload = NULL;
+	S->deps.read_owner = NULL;
+	(void)kill(kid, SIGKILL);
+	(void)waitpid(kid, NULL, 0);
+	verify_kids[0] = 0;
 }
 
 /* ---- owners read off the loop --------------------------------------------- */
@@ -1779,6 +1846,7 @@ int main(void)
 		test_slow_readers();
 		test_metrics_listener();
 		test_verify_shares();
+		test_verify_owner_change();
 		test_owners_off_loop();
 	}
 	teardown();
