@@ -181,10 +181,15 @@ struct leak_races {
 	struct leak_race_kind k[RACE_KINDS];
 	struct race_wait *wait; /* RACE_PRECLOSE_WAIT, allocated on the first */
 	unsigned int nwait;
-	uint32_t sweep_tid; /* the last EBADF close: a run of them on consecutive */
-	int sweep_fd;	    /* fds by one thread is a close-everything loop */
-	uint64_t sweep_seq;
-	unsigned int sweep_run;
+	/* the run of numbers the last EBADF close is in (races.c, the
+	 * close-everything loop) */
+	uint32_t sweep_tid;
+	int sweep_fd;	       /* its last EBADF number */
+	int sweep_dir;	       /* +1 up, -1 down, 0 not known yet */
+	unsigned int sweep_len; /* numbers in a row so far */
+	unsigned int sweep_npending;
+	uint64_t sweep_pending[2]; /* findings of the run so far (seqs): taken
+				    * back when it turns out a loop */
 	bool deep;	    /* deep mode (fd-reuse) on for the process */
 	bool deep_refused;
 };

@@ -6,7 +6,7 @@
  *                    slot's history says who created the generation that
  *                    was open before and who closed it, or that the table
  *                    never had the number open. A thread closing a run of
- *                    consecutive numbers that are not open is the classic
+ *                    three or more numbers (in_sweep) is the classic
  *                    close-everything loop, not a bug: excused (counted).
  *   use-after-close  a syscall using an fd (read, fstat, lseek, send, ...)
  *                    returned EBADF (bpf/races.bpf.h) and the fd had been
@@ -314,6 +314,111 @@ static bool single_threaded(struct fdw_leaks *l, const struct fdw_proc *p,
 }
 
 /*
+ * The close-everything loop (a daemon, a child before its exec): one
+ * thread closes number after number, up or down, getting EBADF for those
+ * not open and closing the few open on its way. SWEEP_RUN numbers in a row
+ * make one, counting the open ones it closed on its way (their slot's last
+ * close is this thread's, within SWEEP_LATELY_NS; SWEEP_GAP of them at most
+ * between two EBADF). Fewer are no loop: a pipe's two ends closed twice
+ * (close(p[0]); close(p[1]) run twice) is two findings, not an excuse. A
+ * run's findings made before it was SWEEP_RUN long are taken back.
+ */
+#define SWEEP_RUN 3
+#define SWEEP_GAP 16
+#define SWEEP_LATELY_NS 1000000ull /* 1 ms: a loop closes a number in a microsecond */
+
+/* Was number n of table t closed by thread tid lately before ts, by a
+ * close after event `after_seq`? */
+static bool closed_lately(struct fdw_leaks *l, const struct fdw_table *t, int n, uint32_t tid,
+			  uint64_t ts, uint64_t after_seq)
+{
+	const struct fdw_slot *s = n >= 0 ? fdw_table_slot(t, n) : NULL;
+	const struct fdw_fd_history *h;
+	const struct fdw_origin *c;
+
+	if (!s || fdw_slot_open(s))
+		return false;
+	h = closed_gen(l->m, s, 0);
+	c = h ? fdw_origin_at(h->closed) : NULL;
+	return c && c->tid == tid && c->ts <= ts && ts - c->ts <= SWEEP_LATELY_NS &&
+	       c->seq > after_seq;
+}
+
+/* How many numbers next to fd, going `dir` away from it, thread tid
+ * closed lately (at most `max`). */
+static unsigned int closed_run(struct fdw_leaks *l, const struct fdw_table *t, int fd, int dir,
+			       uint32_t tid, uint64_t ts, uint64_t after_seq, unsigned int max)
+{
+	unsigned int k = 0;
+
+	while (k < max && closed_lately(l, t, fd + dir * (int)(k + 1), tid, ts, after_seq))
+		k++;
+	return k;
+}
+
+/* Take back the double-close finding kept as `seq` (one count of it). */
+static void sweep_take_back(struct fdw_leaks *l, struct leak_races *r, uint64_t seq)
+{
+	struct leak_race_kind *rk = &r->k[RACE_DOUBLE_CLOSE];
+
+	for (unsigned int i = 0; i < rk->n; i++) {
+		if (rk->f[i].seq != seq)
+			continue;
+		if (rk->f[i].count > 1)
+			rk->f[i].count--;
+		else
+			rk->f[i] = rk->f[--rk->n];
+		if (rk->total)
+			rk->total--;
+		if (rk->fresh)
+			rk->fresh--;
+		if (l->stats.race_findings[RACE_DOUBLE_CLOSE])
+			l->stats.race_findings[RACE_DOUBLE_CLOSE]--;
+		l->stats.race_sweeps++;
+		return;
+	}
+}
+
+/* Is the EBADF close of fd by ev's thread in a close-everything loop?
+ * Moves the run on (r->sweep_*); takes back its earlier findings once it
+ * is one. */
+static bool in_sweep(struct fdw_leaks *l, struct leak_races *r, struct fdw_proc *p,
+		     const struct fdw_event *ev, int fd, const struct fdw_fd_history *h)
+{
+	const struct fdw_table *t = fdw_model_proc_table(l->m, p);
+	const struct fdw_origin *own = h ? fdw_origin_at(h->closed) : NULL;
+	int d = fd - r->sweep_fd, dir = d > 0 ? 1 : -1;
+	unsigned int gap = (unsigned int)(d > 0 ? d : -d) - 1;
+
+	if (r->sweep_tid == ev->tid && d && gap <= SWEEP_GAP &&
+	    (!r->sweep_dir || r->sweep_dir == dir) &&
+	    closed_run(l, t, r->sweep_fd, dir, ev->tid, ev->ts, 0, gap) == gap) {
+		/* on from the last one, over what it closed on its way */
+		r->sweep_dir = dir;
+		r->sweep_len += gap + 1;
+	} else {
+		/* a run of its own, after what it closed just before; not
+		 * when it closed this number itself after those (close(a),
+		 * close(b), close(b) again is a double close) */
+		uint64_t after = own && own->tid == ev->tid ? own->seq : 0;
+		unsigned int below = closed_run(l, t, fd, -1, ev->tid, ev->ts, after, SWEEP_RUN - 1);
+		unsigned int above = closed_run(l, t, fd, 1, ev->tid, ev->ts, after, SWEEP_RUN - 1);
+
+		r->sweep_tid = ev->tid;
+		r->sweep_dir = below > above ? 1 : above > below ? -1 : 0;
+		r->sweep_len = 1 + (below > above ? below : above);
+		r->sweep_npending = 0;
+	}
+	r->sweep_fd = fd;
+	if (r->sweep_len < SWEEP_RUN)
+		return false;
+	while (r->sweep_npending)
+		sweep_take_back(l, r, r->sweep_pending[--r->sweep_npending]);
+	l->stats.race_sweeps++;
+	return true;
+}
+
+/*
  * close() of an fd that was not open. `slot` is the model's (before this
  * event when the model agreed the fd was closed; when the model had it open
  * it closed it now, and this event is the last close in its history).
@@ -322,7 +427,7 @@ static void on_double_close(struct fdw_leaks *l, struct leak_proc *st, struct fd
 			    const struct fdw_event *ev, int fd, const struct fdw_slot *slot)
 {
 	struct leak_races *r;
-	struct race_finding f;
+	struct race_finding f, *kept;
 	const struct fdw_fd_history *h;
 
 	if (fd < 0)
@@ -330,39 +435,9 @@ static void on_double_close(struct fdw_leaks *l, struct leak_proc *st, struct fd
 	r = races_get(l, st);
 	if (!r)
 		return;
-	/* a close-everything loop: one thread, consecutive numbers */
-	if (r->sweep_tid == ev->tid && (fd == r->sweep_fd + 1 || fd == r->sweep_fd - 1)) {
-		if (r->sweep_run++ == 0) {
-			/* the first of the run was taken for a finding: take it back */
-			struct leak_race_kind *rk = &r->k[RACE_DOUBLE_CLOSE];
-
-			for (unsigned int i = 0; i < rk->n; i++) {
-				if (rk->f[i].seq != r->sweep_seq)
-					continue;
-				if (rk->f[i].count > 1) {
-					rk->f[i].count--;
-				} else {
-					rk->f[i] = rk->f[--rk->n];
-				}
-				if (rk->total)
-					rk->total--;
-				if (rk->fresh)
-					rk->fresh--;
-				if (l->stats.race_findings[RACE_DOUBLE_CLOSE])
-					l->stats.race_findings[RACE_DOUBLE_CLOSE]--;
-				l->stats.race_sweeps++;
-				break;
-			}
-		}
-		r->sweep_fd = fd;
-		l->stats.race_sweeps++;
-		return;
-	}
-	r->sweep_tid = ev->tid;
-	r->sweep_fd = fd;
-	r->sweep_seq = ev->seq;
-	r->sweep_run = 0;
 	h = slot ? closed_gen(l->m, slot, 0) : NULL;
+	if (in_sweep(l, r, p, ev, fd, h))
+		return;
 	if (single_threaded(l, p, ev, h))
 		return;
 	new_finding(&f, ev, fd);
@@ -380,7 +455,9 @@ static void on_double_close(struct fdw_leaks *l, struct leak_proc *st, struct fd
 		if (!f.never_opened)
 			return; /* had generations, none kept: nothing to show */
 	}
-	(void)report(l, r, RACE_DOUBLE_CLOSE, &f, p->pid);
+	kept = report(l, r, RACE_DOUBLE_CLOSE, &f, p->pid);
+	if (kept && r->sweep_npending < sizeof(r->sweep_pending) / sizeof(r->sweep_pending[0]))
+		r->sweep_pending[r->sweep_npending++] = kept->seq;
 }
 
 static void on_bad_fd(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc *p,

@@ -2686,6 +2686,103 @@ static void test_races(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/* The fds of the double-close findings of the alert, as "30,31," (static). */
+static const char *dc_fds(struct fdw_alerts *store)
+{
+	static char buf[256];
+	struct fdw_alert *a = race_alert(store, FDW_ALERT_DOUBLE_CLOSE);
+	const json_t *fs = json_object_get(a ? a->evidence : NULL, "findings");
+	int want[64], n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < json_array_size(fs) && n < 64; i++)
+		want[n++] = (int)jint(json_array_get(fs, i), "fd", NULL);
+	/* ascending: the store keeps no order */
+	for (int i = 1; i < n; i++)
+		for (int k = i; k > 0 && want[k - 1] > want[k]; k--) {
+			int x = want[k];
+
+			want[k] = want[k - 1];
+			want[k - 1] = x;
+		}
+	for (int i = 0; i < n; i++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%d,", want[i]);
+	return buf;
+}
+
+/*
+ * The close-everything loop's excuse, and what it is not: a run of fewer
+ * than three numbers (a pipe's two ends closed twice), a thread closing
+ * again what it just closed after its neighbours, and numbers closed long
+ * before are double closes; a loop that closes open fds on its way
+ * (EBADF for the numbers between them) is one loop.
+ */
+static void test_race_sweeps(void)
+{
+	const uint32_t T2 = PID + 1;
+	struct fdw_alerts store;
+	struct fdw_leaks *l;
+	struct fdw_model m;
+	double real = 1.8e9;
+
+	l = leaks_setup(&m, &store, NULL);
+	start(&m, PID);
+	mono = NS;
+	t_two_threads(&m, T2);
+
+	/* a pipe's two ends, closed twice by the same thread */
+	t_open(&m, T2, 30, "pipe:[1]");
+	t_open(&m, T2, 31, "pipe:[1]");
+	apply(&m, tsys(T2, FDW_SYS_CLOSE, 0, 30, 0));
+	apply(&m, tsys(T2, FDW_SYS_CLOSE, 0, 31, 0));
+	apply(&m, tsys(T2, FDW_SYS_CLOSE, -EBADF, 30, 0));
+	apply(&m, tsys(T2, FDW_SYS_CLOSE, -EBADF, 31, 0));
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_STR(dc_fds(&store), "30,31,");
+
+	/* a loop over 100..130 that closes 100 and 102 (open) on its way: the
+	 * EBADF of 101 is part of it */
+	t_open(&m, PID, 100, "/srv/a");
+	t_open(&m, PID, 102, "/srv/b");
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 100, 0));
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, -EBADF, 101, 0));
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 102, 0));
+	for (int fd = 103; fd <= 130; fd++)
+		apply(&m, tsys(PID, FDW_SYS_CLOSE, -EBADF, (uint64_t)fd, 0));
+	/* the same loop down: 230..200, 229 open */
+	t_open(&m, PID, 229, "/srv/c");
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, -EBADF, 230, 0));
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 229, 0));
+	for (int fd = 228; fd >= 200; fd--)
+		apply(&m, tsys(PID, FDW_SYS_CLOSE, -EBADF, (uint64_t)fd, 0));
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_STR(dc_fds(&store), "30,31,");
+	CHECK(fdw_leaks_stats(l)->race_sweeps >= 28 + 29);
+
+	/* three closed in a row, then the last one again */
+	t_open(&m, T2, 300, "/srv/d");
+	t_open(&m, T2, 301, "/srv/e");
+	t_open(&m, T2, 302, "/srv/f");
+	for (int fd = 300; fd <= 302; fd++)
+		apply(&m, tsys(T2, FDW_SYS_CLOSE, 0, (uint64_t)fd, 0));
+	apply(&m, tsys(T2, FDW_SYS_CLOSE, -EBADF, 302, 0));
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_STR(dc_fds(&store), "30,31,302,");
+
+	/* closed a second ago, closed again now: no loop of the neighbours */
+	t_open(&m, T2, 400, "/srv/g");
+	t_open(&m, T2, 401, "/srv/h");
+	t_open(&m, T2, 402, "/srv/i");
+	for (int fd = 400; fd <= 402; fd++)
+		apply(&m, tsys(T2, FDW_SYS_CLOSE, 0, (uint64_t)fd, 0));
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	for (int fd = 401; fd <= 402; fd++)
+		apply(&m, tsys(T2, FDW_SYS_CLOSE, -EBADF, (uint64_t)fd, 0));
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK_STR(dc_fds(&store), "30,31,302,401,402,");
+	leaks_teardown(l, &m, &store);
+}
+
 /* the kernel's walk at the exit of `nr` of fd by tid: `blocked` in read on it */
 static void t_inflight(struct fdw_model *m, uint32_t tid, unsigned int nr, int fd,
 		       uint32_t blocked)
@@ -3072,6 +3169,7 @@ int main(void)
 	test_exec_pair_kept_other_child();
 	test_detector_interface();
 	test_races();
+	test_race_sweeps();
 	test_races_preclose();
 	test_lost_identity();
 	return check_summary();
