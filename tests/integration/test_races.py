@@ -27,7 +27,7 @@ from fdwtest import check, check_eq
 
 USES = ["fstat", "lseek", "read", "write", "fcntl", "ioctl", "shutdown", "sendto",
         "epoll_ctl", "openat", "dup2"]
-CLEAN = ["clean-stdio", "clean-closeall", "clean-probe", "clean-mode", "clean-negative",
+CLEAN = ["clean-stdio", "clean-closeall", "clean-closeall-gaps", "clean-probe", "clean-mode", "clean-negative",
          "clean-epoll", "clean-reopen", "clean-preclose"]
 RACE_KINDS = {"double-close", "use-after-close", "close-in-flight", "dup2-clobber", "fd-reuse"}
 
@@ -116,6 +116,23 @@ def main(r):
         finding_case(r, d, "never-opened", None, "double-close",
                      lambda cp, f: (check_eq(f["never_opened"], True, "never_opened"),
                                     check_eq(f["generation"], None, "generation")))
+        with r.case("pipe-twice: a pipe's two ends closed twice are two findings"):
+            p = T.Prog("fdw_race", "pipe-twice")
+            try:
+                cp = p.next_cp("pipe-twice")
+                want = sorted([cp.int("fd"), cp.int("fd2")])
+                end, fds = time.monotonic() + 20, []
+                while fds != want and time.monotonic() < end:
+                    dc = [a for a in races(d, p.pid) if a["kind"] == "double-close"]
+                    fds = sorted(f["fd"] for a in dc for f in a["evidence"]["findings"])
+                    time.sleep(0.3)
+                check_eq(fds, want, "the double-close findings' fds")
+                for a in dc:
+                    for f in a["evidence"]["findings"]:
+                        check_eq(f["tid"], cp.int("culprit"), "culprit thread")
+                        check_gen(f, cp.int("culprit"), cp.int("culprit"), "pipe2")
+            finally:
+                p.kill()
         created = {"shutdown": "socketpair", "sendto": "socketpair", "openat": "openat"}
         for sc in USES:
             finding_case(r, d, "use-after-close", sc, "use-after-close",

@@ -10,6 +10,8 @@
  * Findings (each must be reported):
  *   double-close        thread A opens fd, B closes it, A closes it again
  *   never-opened        one close() of a number that was never open
+ *   pipe-twice          one thread closes a pipe's two ends, then both again
+ *                       (two adjacent numbers: no close-everything loop)
  *   use-after-close S   A opens, B closes, A calls S on it (EBADF): S is one of
  *                       fstat lseek read write fcntl ioctl shutdown epoll_ctl
  *                       openat dup2 sendto
@@ -37,6 +39,9 @@
  *                       /dev/null onto 0, restore, close the copy
  *   clean-closeall      open and close some fds, then close 3..1023 (the
  *                       daemonizing close-everything loop)
+ *   clean-closeall-gaps the same loop over a table with holes: six fds
+ *                       from the lowest free, three of them closed before
+ *                       (the loop gets EBADF between the ones it closes)
  *   clean-probe         fcntl(F_GETFD/F_GETFL) on a closed fd
  *   clean-mode          write() on an O_RDONLY fd, read() on O_WRONLY (EBADF
  *                       for the access mode, the fd is open)
@@ -379,6 +384,7 @@ static void join_a(pthread_t t)
 static bool needs_idle(const char *mode)
 {
 	return !strcmp(mode, "spam") || !strcmp(mode, "clean-closeall") ||
+	       !strcmp(mode, "clean-closeall-gaps") ||
 	       !strcmp(mode, "clean-probe") || !strcmp(mode, "clean-mode") ||
 	       !strcmp(mode, "clean-negative") || !strcmp(mode, "clean-stdio");
 }
@@ -420,6 +426,17 @@ static int run_mode(const char *mode, const char *arg)
 		sync2();
 		join_a(t);
 		cp(mode, "fd=%d culprit=%d", fd, me);
+	} else if (!strcmp(mode, "pipe-twice")) {
+		int pp[2];
+
+		t = start_a(a_idle);
+		expect(pipe2(pp, O_CLOEXEC) == 0, "pipe2");
+		expect(close(pp[0]) == 0 && close(pp[1]) == 0, "close the pipe");
+		expect(sys_close(pp[0]) < 0 && errno == EBADF, "close %d again", pp[0]);
+		expect(sys_close(pp[1]) < 0 && errno == EBADF, "close %d again", pp[1]);
+		sync2();
+		join_a(t);
+		cp(mode, "fd=%d fd2=%d culprit=%d", pp[0], pp[1], me);
 	} else if (!strcmp(mode, "use-after-close")) {
 		use_sc = arg;
 		t = start_a(a_use_after_close);
@@ -626,6 +643,17 @@ static int run_mode(const char *mode, const char *arg)
 		for (fd = 3; fd < 1024; fd++)
 			(void)sys_close(fd);
 		cp(mode, NULL);
+	} else if (!strcmp(mode, "clean-closeall-gaps")) {
+		int v[6];
+
+		for (int i = 0; i < 6; i++)
+			v[i] = xopen("/dev/null", O_RDONLY | O_CLOEXEC);
+		close(v[1]);
+		close(v[3]);
+		close(v[4]);
+		for (fd = 3; fd < 1024; fd++)
+			(void)sys_close(fd);
+		cp(mode, "fd=%d", v[0]);
 	} else if (!strcmp(mode, "clean-probe")) {
 		fd = xopen("/dev/null", O_RDONLY | O_CLOEXEC);
 		close(fd);
