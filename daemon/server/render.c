@@ -385,7 +385,7 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 }
 
 json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table *t, int fd,
-		      const struct fdw_slot *s, bool with_history)
+		      const struct fdw_slot *s)
 {
 	const struct fdw_ofd *ofd = fdw_slot_ofd(s); /* NULL when closed */
 	json_t *o = json_object();
@@ -405,15 +405,13 @@ json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table
 		set(o, "origin", render_origin(deps, fdw_slot_origin(s), false), &ok);
 	else
 		set(o, "origin", json_null(), &ok);
-	if (with_history)
-		set(o, "history", fdw_render_slot_history(deps, s, NULL, NULL), &ok);
 	return finish(o, ok);
 }
 
 /*
  * The same fd written straight into a stream (stream.c: a 20,000-fd
  * table is 20,000 of these per answer). Byte for byte what
- * json_dumps(fdw_render_fd(deps, t, fd, s, false), DUMP_FLAGS) gives
+ * json_dumps(fdw_render_fd(deps, t, fd, s), DUMP_FLAGS) gives
  * (tests/unit/test_render.c compares them); building the jansson tree and
  * dumping it cost four times as much.
  */
@@ -557,7 +555,7 @@ json_t *fdw_render_table(const struct fdw_server_deps *deps, const struct fdw_pr
 
 		if (!fdw_slot_open(s))
 			continue;
-		f = fdw_render_fd(deps, t, (int)fd, s, false);
+		f = fdw_render_fd(deps, t, (int)fd, s);
 		if (!f || json_array_append_new(fds, f) < 0)
 			ok = false;
 	}

@@ -24,11 +24,11 @@ json_t *fdw_render_event(const struct fdw_server_deps *deps, const struct fdw_hi
 
 /*
  * One fd of table `t` (`s` is its slot; a closed or NULL slot renders with
- * a null target). With `with_history`, "history" lists the slot's earlier
- * generations, newest first.
+ * a null target). Without its history: GET /v1/processes/PID/fds/FD adds
+ * fdw_render_slot_history() itself, filtered for the client.
  */
 json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table *t, int fd,
-		      const struct fdw_slot *s, bool with_history);
+		      const struct fdw_slot *s);
 
 /*
  * The precision of reals in every answer (JSON_REAL_PRECISION of the
@@ -37,7 +37,7 @@ json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table
 #define FDW_RENDER_REAL_PRECISION 16
 
 /*
- * fdw_render_fd(deps, t, fd, s, false) written to `f` as the server dumps
+ * fdw_render_fd(deps, t, fd, s) written to `f` as the server dumps
  * it, without building it (the streamed tables). Errors stay in ferror(f).
  */
 void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct fdw_table *t,

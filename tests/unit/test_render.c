@@ -335,7 +335,7 @@ static void test_tables(void)
 	struct fdw_proc *p;
 	const struct fdw_table *t;
 	const json_t *f, *og, *h;
-	json_t *o, *tab, *procs;
+	json_t *o, *tab, *procs, *hist;
 	long long prev = -1;
 	bool sorted = true;
 
@@ -465,9 +465,13 @@ static void test_tables(void)
 	CHECK(!get(f, "history")); /* the table view has none */
 	json_decref(tab);
 
-	/* one fd with its history, newest first */
+	/* one fd with its history, newest first (as GET /v1/processes/PID/fds/FD
+	 * adds it, routes.c) */
 	t = fdw_model_proc_table(&F.model, p);
-	o = fdw_render_fd(D, t, 10, fdw_table_slot(t, 10), true);
+	o = fdw_render_fd(D, t, 10, fdw_table_slot(t, 10));
+	CHECK(!get(o, "history")); /* fdw_render_fd renders none itself */
+	hist = fdw_render_slot_history(D, fdw_table_slot(t, 10), NULL, NULL);
+	CHECK(o && hist && json_object_set_new(o, "history", hist) == 0);
 	h = get(o, "history");
 	CHECK_EQ(json_array_size(h), 2);
 	CHECK_EQ(ival(json_array_get(h, 0), "generation"), 2);
@@ -489,13 +493,16 @@ static void test_tables(void)
 	o = fdw_render_slot_history(D, fdw_table_slot(t, 10), NULL, NULL);
 	CHECK_EQ(json_array_size(o), 3);
 	json_decref(o);
-	o = fdw_render_fd(D, t, 10, fdw_table_slot(t, 10), false);
+	o = fdw_render_fd(D, t, 10, fdw_table_slot(t, 10));
 	CHECK(json_is_null(get(o, "target")));
 	CHECK(json_is_null(get(o, "ofd")));
 	json_decref(o);
-	o = fdw_render_fd(D, t, 40, NULL, true); /* never used */
-	CHECK_EQ(json_array_size(get(o, "history")), 0);
+	o = fdw_render_fd(D, t, 40, NULL); /* never used */
 	CHECK_EQ(ival(o, "generation"), 0);
+	json_decref(o);
+	o = fdw_render_slot_history(D, NULL, NULL, NULL);
+	CHECK(json_is_array(o));
+	CHECK_EQ(json_array_size(o), 0);
 	json_decref(o);
 
 	/* processes, sorted by pid */
@@ -914,7 +921,7 @@ static void test_put(void)
 			const struct fdw_slot *s = fdw_table_slot(t, fd);
 
 			fdw_render_fd_put(mem_open(&m), D, t, fd, s);
-			check_same(&m, fdw_render_fd(D, t, fd, s, false), "fd");
+			check_same(&m, fdw_render_fd(D, t, fd, s), "fd");
 		}
 	}
 }
