@@ -229,8 +229,6 @@ static void route_processes(struct client *c, const char *rest, size_t rlen, con
 	srv_owners_then(c, processes_answer);
 }
 
-/* One fd of a process with its history (200), or the 404 for a closed fd,
- * with the history of its number. */
 /* An unprivileged client's view of a slot's history: a generation is
  * shown when its open and its close are events the client may see (the
  * process was the client's then, as GET /v1/events has it); one without an
@@ -249,6 +247,8 @@ static bool history_shown(void *userdata, const struct fdw_origin *o)
 	return srv_client_sees_pid(v->c, o && o->pid ? o->pid : v->pid, o ? o->seq : 0);
 }
 
+/* One fd of a process with its history (200), or the 404 for a closed fd,
+ * with the history of its number. */
 static json_t *fd_doc(struct client *c, struct fdw_proc *p, int fd, bool *open)
 {
 	const struct fdw_server_deps *deps = &c->srv->deps;
