@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "alerts/alerts.h"
@@ -115,4 +116,34 @@ static inline void fx_free(struct fx *f)
 	fdw_model_free(&f->model);
 	fdw_history_free(&f->history);
 	fdw_pipeline_free(&f->pipeline);
+}
+
+/* ---- the answers ---------------------------------------------------------- */
+
+/* The body of a chunked answer in place: the chunks' data joined, NUL
+ * terminated. The number of chunks (the last, empty one not counted), or
+ * -1 when the framing is wrong or the last chunk is missing. */
+static inline int dechunk(char *body)
+{
+	char *in = body, *out = body;
+	int n = 0;
+
+	for (;;) {
+		char *end;
+		unsigned long len = strtoul(in, &end, 16);
+
+		if (end == in || strncmp(end, "\r\n", 2) != 0)
+			return -1;
+		in = end + 2;
+		if (len == 0)
+			break;
+		if (strlen(in) < len + 2 || strncmp(in + len, "\r\n", 2) != 0)
+			return -1;
+		memmove(out, in, len);
+		out += len;
+		in += len + 2;
+		n++;
+	}
+	*out = '\0';
+	return strcmp(in, "\r\n") == 0 ? n : -1;
 }

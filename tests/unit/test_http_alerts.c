@@ -102,32 +102,6 @@ static bool drain(int fd, char *buf, size_t *len, size_t cap)
 	}
 }
 
-/* A chunked body joined in place; the number of chunks, -1 when malformed. */
-static int dechunk(char *body)
-{
-	char *in = body, *out = body;
-	int n = 0;
-
-	for (;;) {
-		char *end;
-		unsigned long len = strtoul(in, &end, 16);
-
-		if (end == in || strncmp(end, "\r\n", 2) != 0)
-			return -1;
-		in = end + 2;
-		if (len == 0)
-			break;
-		if (strlen(in) < len + 2 || strncmp(in + len, "\r\n", 2) != 0)
-			return -1;
-		memmove(out, in, len);
-		out += len;
-		in += len + 2;
-		n++;
-	}
-	*out = '\0';
-	return strcmp(in, "\r\n") == 0 ? n : -1;
-}
-
 static char buf[4 << 20];
 
 /*
