@@ -35,7 +35,6 @@ was dropped. Summary: the median and min-max of each figure per arm.
 Run as root with no other fdwatchd, under `flock /tmp/fdw-heavy.lock`.
 """
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -43,9 +42,10 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+from private_daemon import private_daemon, status
 
 NOBODY = 65534
 # a python uid 65534 may run (root's pyenv is not)
@@ -90,117 +90,79 @@ def syscr(pid):
     return 0
 
 
-def status(cli, sock):
-    r = subprocess.run([cli, "--socket", sock, "--json", "status"], capture_output=True,
-                       text=True, timeout=60)
-    if r.returncode:
-        raise RuntimeError(f"status: {r.stderr.strip()}")
-    return json.loads(r.stdout)
-
-
 def one_run(build, arm, rate, secs, parents, child_ms):
-    daemon = os.path.join(build, "daemon", "fdwatchd")
-    cli = os.path.join(build, "cli", "fdwatch")
-    tmp = tempfile.mkdtemp(prefix="fdw-follow-")
-    os.chmod(tmp, 0o711)
-    sock = os.path.join(tmp, "s.sock")
-    os.mkdir(os.path.join(tmp, "st"))
-    log = open(os.path.join(tmp, "daemon.log"), "w")
-    d = subprocess.Popen([daemon, "--config", "/dev/null", "--socket", sock, "--state-dir",
-                          os.path.join(tmp, "st"), "--lock-file", os.path.join(tmp, "lock")],
-                         stdout=log, stderr=subprocess.STDOUT)
     ids = dict(user=NOBODY, group=NOBODY, extra_groups=[])
     fol = None
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if d.poll() is not None:
-                raise RuntimeError(f"fdwatchd exited {d.returncode}")
-            if os.path.exists(sock):
-                try:
-                    if status(cli, sock).get("ready"):
-                        break
-                except (RuntimeError, ValueError):
-                    pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("fdwatchd not ready")
-            time.sleep(0.2)
-        os.chmod(sock, 0o666)
-        time.sleep(1)  # the owners learnt, the start-up settled
-        if arm in ("root", "nobody"):
-            fol = subprocess.Popen(["sh", "-c", FAST.format(t=secs + 2, sock=sock)], stdout=subprocess.PIPE,
-                                   text=True, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, **(ids if arm == "nobody" else {}))
-        elif arm == "slow":
-            fol = subprocess.Popen([PY, "-c", SLOW, sock], stdout=subprocess.PIPE,
-                                   text=True, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, **ids)
-        time.sleep(0.5)
-        st0 = status(cli, sock)
-        c0, l0, r0, t0 = (ticks(f"/proc/{d.pid}/stat"), ticks(f"/proc/{d.pid}/task/{d.pid}/stat"),
-                          syscr(d.pid), time.monotonic())
-        # the daemon's openat(2) calls: an owner read opens /proc/PID/status
-        # (and ns/user when it is there); a gone child's fails at once,
-        # read(2) not called: syscr misses it
-        perf = (subprocess.Popen(["perf", "stat", "-x,", "-e", "syscalls:sys_enter_openat",
-                                  "-p", str(d.pid)], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
-                if shutil.which("perf") else None)
-        ch = subprocess.run([os.path.join(build, "bench", "fdwatch-bench-forks"), str(parents),
-                             str(rate), str(secs), str(child_ms)],
-                            capture_output=True, text=True, timeout=secs + 60, **ids)
-        if ch.returncode:
-            raise RuntimeError(f"churner: {ch.stderr.strip()}")
-        time.sleep(0.3)  # the last drain
-        c1, l1, r1, t1 = (ticks(f"/proc/{d.pid}/stat"), ticks(f"/proc/{d.pid}/task/{d.pid}/stat"),
-                          syscr(d.pid), time.monotonic())
-        st1 = status(cli, sock)
-        opens = None
-        if perf:
-            perf.send_signal(signal.SIGINT)
-            for line in perf.communicate(timeout=30)[1].splitlines():
-                f = line.split(",")
-                if len(f) > 2 and "sys_enter_openat" in f[2] and f[0].isdigit():
-                    opens = int(f[0])
-        fbytes = 0
-        if fol:
-            if arm == "slow":
-                os.killpg(fol.pid, signal.SIGTERM)
-            out = fol.communicate(timeout=30)[0] or "0"
-            fbytes = int(out.strip().splitlines()[-1] if out.strip() else 0)
-        hz = os.sysconf("SC_CLK_TCK")
-        forks = int(ch.stdout.strip().split("=")[1])
-        ev = max(1, st1["events_received"] - st0["events_received"])
-        return {
-            "forks_s": forks / (t1 - t0),
-            "cpu_pct": 100.0 * (c1 - c0) / hz / (t1 - t0),
-            "loop_pct": 100.0 * (l1 - l0) / hz / (t1 - t0),
-            "cpu_s_per_Mev": (c1 - c0) / hz / ev * 1e6,
-            "loop_s_per_Mev": (l1 - l0) / hz / ev * 1e6,
-            "reads_per_fork": (r1 - r0) / max(1, forks),
-            "opens_per_fork": opens / max(1, forks) if opens is not None else None,
-            "received": ev,
-            "lost": st1["events_lost"] - st0["events_lost"],
-            "lag_ms": st1.get("loop_lag_max_ms"),
-            "followed_mb": fbytes / 1e6,
-            "fol_dropped": (st1["dropped"]["followers"] + st1["dropped"]["slow_readers"]) -
-                           (st0["dropped"]["followers"] + st0["dropped"]["slow_readers"]),
-        }
-    finally:
-        if fol and fol.poll() is None:
-            try:
-                os.killpg(fol.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            fol.wait()
-        d.send_signal(signal.SIGTERM)
+    with private_daemon(build, "fdw-follow-") as pd:
+        d, sock, cli = pd.proc, pd.sock, pd.cli
         try:
-            d.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            d.kill()
-            d.wait()
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+            time.sleep(1)  # the owners learnt, the start-up settled
+            if arm in ("root", "nobody"):
+                fol = subprocess.Popen(["sh", "-c", FAST.format(t=secs + 2, sock=sock)], stdout=subprocess.PIPE,
+                                       text=True, stdin=subprocess.DEVNULL,
+                                       start_new_session=True, **(ids if arm == "nobody" else {}))
+            elif arm == "slow":
+                fol = subprocess.Popen([PY, "-c", SLOW, sock], stdout=subprocess.PIPE,
+                                       text=True, stdin=subprocess.DEVNULL,
+                                       start_new_session=True, **ids)
+            time.sleep(0.5)
+            st0 = status(cli, sock)
+            c0, l0, r0, t0 = (ticks(f"/proc/{d.pid}/stat"), ticks(f"/proc/{d.pid}/task/{d.pid}/stat"),
+                              syscr(d.pid), time.monotonic())
+            # the daemon's openat(2) calls: an owner read opens /proc/PID/status
+            # (and ns/user when it is there); a gone child's fails at once,
+            # read(2) not called: syscr misses it
+            perf = (subprocess.Popen(["perf", "stat", "-x,", "-e", "syscalls:sys_enter_openat",
+                                      "-p", str(d.pid)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+                    if shutil.which("perf") else None)
+            ch = subprocess.run([os.path.join(build, "bench", "fdwatch-bench-forks"), str(parents),
+                                 str(rate), str(secs), str(child_ms)],
+                                capture_output=True, text=True, timeout=secs + 60, **ids)
+            if ch.returncode:
+                raise RuntimeError(f"churner: {ch.stderr.strip()}")
+            time.sleep(0.3)  # the last drain
+            c1, l1, r1, t1 = (ticks(f"/proc/{d.pid}/stat"), ticks(f"/proc/{d.pid}/task/{d.pid}/stat"),
+                              syscr(d.pid), time.monotonic())
+            st1 = status(cli, sock)
+            opens = None
+            if perf:
+                perf.send_signal(signal.SIGINT)
+                for line in perf.communicate(timeout=30)[1].splitlines():
+                    f = line.split(",")
+                    if len(f) > 2 and "sys_enter_openat" in f[2] and f[0].isdigit():
+                        opens = int(f[0])
+            fbytes = 0
+            if fol:
+                if arm == "slow":
+                    os.killpg(fol.pid, signal.SIGTERM)
+                out = fol.communicate(timeout=30)[0] or "0"
+                fbytes = int(out.strip().splitlines()[-1] if out.strip() else 0)
+            hz = os.sysconf("SC_CLK_TCK")
+            forks = int(ch.stdout.strip().split("=")[1])
+            ev = max(1, st1["events_received"] - st0["events_received"])
+            return {
+                "forks_s": forks / (t1 - t0),
+                "cpu_pct": 100.0 * (c1 - c0) / hz / (t1 - t0),
+                "loop_pct": 100.0 * (l1 - l0) / hz / (t1 - t0),
+                "cpu_s_per_Mev": (c1 - c0) / hz / ev * 1e6,
+                "loop_s_per_Mev": (l1 - l0) / hz / ev * 1e6,
+                "reads_per_fork": (r1 - r0) / max(1, forks),
+                "opens_per_fork": opens / max(1, forks) if opens is not None else None,
+                "received": ev,
+                "lost": st1["events_lost"] - st0["events_lost"],
+                "lag_ms": st1.get("loop_lag_max_ms"),
+                "followed_mb": fbytes / 1e6,
+                "fol_dropped": (st1["dropped"]["followers"] + st1["dropped"]["slow_readers"]) -
+                               (st0["dropped"]["followers"] + st0["dropped"]["slow_readers"]),
+            }
+        finally:
+            if fol and fol.poll() is None:
+                try:
+                    os.killpg(fol.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                fol.wait()
 
 
 KEYS = ("forks_s", "cpu_pct", "loop_pct", "cpu_s_per_Mev", "loop_s_per_Mev", "reads_per_fork",

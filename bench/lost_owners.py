@@ -29,14 +29,13 @@ pairwise ratios A/B with their min-max. Figures, not a verdict.
 import argparse
 import json
 import os
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+from private_daemon import private_daemon, status
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
@@ -86,103 +85,65 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime, stime
 
 
-def status(cli, sock):
-    r = subprocess.run([cli, "--socket", sock, "--json", "status"], capture_output=True,
-                       text=True, timeout=60)
-    if r.returncode:
-        raise RuntimeError(f"status: {r.stderr.strip()}")
-    return json.loads(r.stdout)
-
-
 def one_run(build, secs, hz, churn_user, churners):
-    daemon = os.path.join(build, "daemon", "fdwatchd")
-    cli = os.path.join(build, "cli", "fdwatch")
     churn = os.path.join(build, "tests", "progs", "fdw_churn")
-    tmp = tempfile.mkdtemp(prefix="fdw-lostown-")
-    os.chmod(tmp, 0o711)
-    sock = os.path.join(tmp, "s.sock")
-    os.mkdir(os.path.join(tmp, "st"))
-    log = open(os.path.join(tmp, "daemon.log"), "w")
-    d = subprocess.Popen([daemon, "--config", "/dev/null", "--socket", sock, "--state-dir",
-                          os.path.join(tmp, "st"), "--lock-file", os.path.join(tmp, "lock"),
-                          "--ringbuf-mb", "1"], stdout=log, stderr=subprocess.STDOUT)
     procs = []
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if d.poll() is not None:
-                raise RuntimeError(f"fdwatchd exited {d.returncode}")
-            if os.path.exists(sock):
-                try:
-                    if status(cli, sock).get("ready"):
-                        break
-                except (RuntimeError, ValueError):
-                    pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("fdwatchd not ready")
-            time.sleep(0.2)
-        os.chmod(sock, 0o666)
-        time.sleep(1)  # the owners learnt (a batch per event), the start-up settled
-        ids = dict(user=NOBODY, group=NOBODY, extra_groups=[])
-        fol = subprocess.Popen(["sh", "-c", FOLLOWER.format(t=secs + 3, sock=sock)],
-                               stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, **ids)
-        procs.append(fol)
-        polls = {}
-        for who, kw in (("root", {}), ("nobody", ids)):
-            polls[who] = subprocess.Popen([PY, "-c", POLLER, sock, str(hz), BENCH],
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          text=True, **kw)
-            procs.append(polls[who])
-        time.sleep(0.5)
-        st0 = status(cli, sock)
-        c0, t0 = cpu_ticks(d.pid), time.monotonic()
-        as_user = ([] if churn_user == "root" else
-                   ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"])
-        chs = [subprocess.Popen(as_user + ["taskset", "-c", str(i % os.cpu_count()), churn,
-                                           "stress", "open", f"{secs:g}"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-               for i in range(churners)]
-        for ch in chs:
-            _, err = ch.communicate(timeout=secs + 60)
-            if ch.returncode:
-                raise RuntimeError(f"churner: {err.strip()}")
-        c1, t1 = cpu_ticks(d.pid), time.monotonic()
-        res = {}
-        for who, p in polls.items():
-            out, _ = p.communicate("", timeout=60)
-            res[who] = json.loads(out)
-        fbytes = int((fol.communicate(timeout=30)[0] or "0").strip() or 0)
-        st1 = status(cli, sock)
-        hz_ticks = os.sysconf("SC_CLK_TCK")
-        out = {
-            "cpu_pct": 100.0 * (c1 - c0) / hz_ticks / (t1 - t0),
-            "received": st1["events_received"] - st0["events_received"],
-            "lost": st1["events_lost"] - st0["events_lost"],
-            "lag_ms": st1.get("loop_lag_max_ms"),
-            "ns_per_ev": 1e9 * (c1 - c0) / hz_ticks / max(1, st1["events_received"] - st0["events_received"]),
-            "followed_mb": fbytes / 1e6,
-            "fol_dropped": st1["dropped"]["followers"] + st1["dropped"]["slow_readers"],
-        }
-        for who, r in res.items():
-            out[f"{who}_n"] = len(r["lat"])
-            out[f"{who}_err"] = r["errors"]
-            out[f"{who}_p50"] = pct(r["lat"], 50) * 1000
-            out[f"{who}_p99"] = pct(r["lat"], 99) * 1000
-            out[f"{who}_max"] = max(r["lat"] or [float("nan")]) * 1000
-        return out
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        d.send_signal(signal.SIGTERM)
+    with private_daemon(build, "fdw-lostown-", ("--ringbuf-mb", "1")) as pd:
+        d, sock, cli = pd.proc, pd.sock, pd.cli
         try:
-            d.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            d.kill()
-            d.wait()
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+            time.sleep(1)  # the owners learnt (a batch per event), the start-up settled
+            ids = dict(user=NOBODY, group=NOBODY, extra_groups=[])
+            fol = subprocess.Popen(["sh", "-c", FOLLOWER.format(t=secs + 3, sock=sock)],
+                                   stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, **ids)
+            procs.append(fol)
+            polls = {}
+            for who, kw in (("root", {}), ("nobody", ids)):
+                polls[who] = subprocess.Popen([PY, "-c", POLLER, sock, str(hz), BENCH],
+                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                              text=True, **kw)
+                procs.append(polls[who])
+            time.sleep(0.5)
+            st0 = status(cli, sock)
+            c0, t0 = cpu_ticks(d.pid), time.monotonic()
+            as_user = ([] if churn_user == "root" else
+                       ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"])
+            chs = [subprocess.Popen(as_user + ["taskset", "-c", str(i % os.cpu_count()), churn,
+                                               "stress", "open", f"{secs:g}"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                   for i in range(churners)]
+            for ch in chs:
+                _, err = ch.communicate(timeout=secs + 60)
+                if ch.returncode:
+                    raise RuntimeError(f"churner: {err.strip()}")
+            c1, t1 = cpu_ticks(d.pid), time.monotonic()
+            res = {}
+            for who, p in polls.items():
+                out, _ = p.communicate("", timeout=60)
+                res[who] = json.loads(out)
+            fbytes = int((fol.communicate(timeout=30)[0] or "0").strip() or 0)
+            st1 = status(cli, sock)
+            hz_ticks = os.sysconf("SC_CLK_TCK")
+            out = {
+                "cpu_pct": 100.0 * (c1 - c0) / hz_ticks / (t1 - t0),
+                "received": st1["events_received"] - st0["events_received"],
+                "lost": st1["events_lost"] - st0["events_lost"],
+                "lag_ms": st1.get("loop_lag_max_ms"),
+                "ns_per_ev": 1e9 * (c1 - c0) / hz_ticks / max(1, st1["events_received"] - st0["events_received"]),
+                "followed_mb": fbytes / 1e6,
+                "fol_dropped": st1["dropped"]["followers"] + st1["dropped"]["slow_readers"],
+            }
+            for who, r in res.items():
+                out[f"{who}_n"] = len(r["lat"])
+                out[f"{who}_err"] = r["errors"]
+                out[f"{who}_p50"] = pct(r["lat"], 50) * 1000
+                out[f"{who}_p99"] = pct(r["lat"], 99) * 1000
+                out[f"{who}_max"] = max(r["lat"] or [float("nan")]) * 1000
+            return out
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
 
 
 KEYS = ("cpu_pct", "received", "lost", "ns_per_ev", "lag_ms", "root_p50", "root_p99", "root_max",
