@@ -1017,12 +1017,10 @@ static void test_exit_resolved_at(void)
 		fdw_leaks_tick(l, mono += NS, 1.7e9 + 1 + i);
 	a = fdw_alerts_find_firing(&store, FDW_ALERT_EXEC_LEAK, PID, PID * 10);
 	CHECK(a != NULL);
-	/* the last tick said 1.7e9 + 12; the parent exits 0.75 s after it */
-	memset(&ev, 0, sizeof(ev));
-	ev.seq = ++seq;
+	/* the last tick said 1.7e9 + 12; the parent exits 0.75 s after it
+	 * (do_exit's record, at that time and in PID's own table) */
+	ev = sys(PID, FILES, 0, 0, 0, 0, 0);
 	ev.ts = mono + 3 * NS / 4;
-	ev.pid = ev.tid = PID;
-	ev.files = FILES;
 	ev.type = FDW_REC_EXIT;
 	ev.flags = FDW_F_GROUP_DEAD;
 	fdw_model_apply(&m, &ev);
