@@ -30,9 +30,11 @@ enum fdw_origin_source {
 	FDW_SRC_EVENT = 0,  /* created by a syscall the probes saw */
 	FDW_SRC_PROCFS = 1, /* found in /proc (before the daemon, or re-read) */
 	FDW_SRC_INHERIT = 2,/* copied from the parent at fork */
+	FDW_SRC_HIDDEN = 3, /* never in the model: how the server shows an
+			     * origin a client may not see (server/render.c) */
 };
 
-/* "event", "procfs", "inherit" */
+/* "event", "procfs", "inherit", "hidden" */
 const char *fdw_origin_source_name(uint8_t source);
 
 /* The caller chose the fd's number: dup2, dup3, or F_DUPFD that got the

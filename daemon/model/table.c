@@ -26,6 +26,8 @@ const char *fdw_origin_source_name(uint8_t source)
 		return "procfs";
 	case FDW_SRC_INHERIT:
 		return "inherit";
+	case FDW_SRC_HIDDEN:
+		return "hidden";
 	default:
 		return "unknown";
 	}

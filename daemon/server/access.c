@@ -836,3 +836,10 @@ bool srv_client_sees_pid(struct client *c, uint32_t pid, uint64_t seq)
 	uid = srv_owner_of(c->srv, pid, seq, &gid);
 	return srv_client_sees_owner(c, uid, gid);
 }
+
+bool srv_client_sees_origin(struct client *c, uint32_t pid, const struct fdw_origin *o)
+{
+	if (c->privileged || !o || !o->seq)
+		return true;
+	return srv_client_sees_pid(c, o->pid ? o->pid : pid, o->seq);
+}

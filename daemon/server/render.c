@@ -384,8 +384,15 @@ json_t *fdw_render_slot_history(const struct fdw_server_deps *deps, const struct
 	return a;
 }
 
+/* What an origin the client may not see shows */
+static const struct fdw_origin origin_hidden = {
+	.nr = FDW_SYS_UNKNOWN,
+	.source = FDW_SRC_HIDDEN,
+	.from_fd = -1,
+};
+
 json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table *t, int fd,
-		      const struct fdw_slot *s)
+		      const struct fdw_slot *s, bool hide_origin)
 {
 	const struct fdw_ofd *ofd = fdw_slot_ofd(s); /* NULL when closed */
 	json_t *o = json_object();
@@ -402,7 +409,9 @@ json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table
 	set(o, "ofd", ofd ? json_u64(fdw_ofd_id(ofd)) : json_null(), &ok);
 	set(o, "generation", json_integer(s ? s->generation : 0), &ok);
 	if (ofd)
-		set(o, "origin", render_origin(deps, fdw_slot_origin(s), false), &ok);
+		set(o, "origin",
+		    render_origin(deps, hide_origin ? &origin_hidden : fdw_slot_origin(s), false),
+		    &ok);
 	else
 		set(o, "origin", json_null(), &ok);
 	return finish(o, ok);
@@ -477,7 +486,7 @@ static void put_origin(FILE *f, const struct fdw_server_deps *deps, const struct
 }
 
 void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct fdw_table *t,
-		       int fd, const struct fdw_slot *s)
+		       int fd, const struct fdw_slot *s, bool hide_origin)
 {
 	const struct fdw_ofd *ofd = fdw_slot_ofd(s); /* NULL when closed */
 	char buf[FDW_OFD_NAME_BUF];
@@ -498,7 +507,7 @@ void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct
 	fdw_json_put_int(f, s ? s->generation : 0);
 	PUT(f, ",\"origin\":");
 	if (ofd)
-		put_origin(f, deps, fdw_slot_origin(s));
+		put_origin(f, deps, hide_origin ? &origin_hidden : fdw_slot_origin(s));
 	else
 		PUT(f, "null");
 	(void)putc_unlocked('}', f);
@@ -555,7 +564,7 @@ json_t *fdw_render_table(const struct fdw_server_deps *deps, const struct fdw_pr
 
 		if (!fdw_slot_open(s))
 			continue;
-		f = fdw_render_fd(deps, t, (int)fd, s);
+		f = fdw_render_fd(deps, t, (int)fd, s, false);
 		if (!f || json_array_append_new(fds, f) < 0)
 			ok = false;
 	}

@@ -25,10 +25,12 @@ json_t *fdw_render_event(const struct fdw_server_deps *deps, const struct fdw_hi
 /*
  * One fd of table `t` (`s` is its slot; a closed or NULL slot renders with
  * a null target). Without its history: GET /v1/processes/PID/fds/FD adds
- * fdw_render_slot_history() itself, filtered for the client.
+ * fdw_render_slot_history() itself, filtered for the client. With
+ * `hide_origin` (an origin the client may not see: access.c), the origin
+ * is all null but "source": "hidden".
  */
 json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table *t, int fd,
-		      const struct fdw_slot *s);
+		      const struct fdw_slot *s, bool hide_origin);
 
 /*
  * The precision of reals in every answer (JSON_REAL_PRECISION of the
@@ -37,11 +39,12 @@ json_t *fdw_render_fd(const struct fdw_server_deps *deps, const struct fdw_table
 #define FDW_RENDER_REAL_PRECISION 16
 
 /*
- * fdw_render_fd(deps, t, fd, s) written to `f` as the server dumps
- * it, without building it (the streamed tables). Errors stay in ferror(f).
+ * fdw_render_fd(deps, t, fd, s, hide_origin) written to `f` as the server
+ * dumps it, without building it (the streamed tables). Errors stay in
+ * ferror(f).
  */
 void fdw_render_fd_put(FILE *f, const struct fdw_server_deps *deps, const struct fdw_table *t,
-		       int fd, const struct fdw_slot *s);
+		       int fd, const struct fdw_slot *s, bool hide_origin);
 
 /*
  * The "history" array of a slot alone (for a 404 on a closed fd), newest

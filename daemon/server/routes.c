@@ -260,7 +260,8 @@ static json_t *fd_doc(struct client *c, struct fdw_proc *p, int fd, bool *open)
 
 	*open = fdw_slot_open(s);
 	if (*open) {
-		f = fdw_render_fd(deps, t, fd, s);
+		f = fdw_render_fd(deps, t, fd, s,
+				  !srv_client_sees_origin(c, p->pid, fdw_slot_origin(s)));
 		if (f && json_object_set_new(f, "history",
 					     fdw_render_slot_history(deps, s, shown, &v)) < 0) {
 			json_decref(f);

@@ -468,7 +468,7 @@ static void test_tables(void)
 	/* one fd with its history, newest first (as GET /v1/processes/PID/fds/FD
 	 * adds it, routes.c) */
 	t = fdw_model_proc_table(&F.model, p);
-	o = fdw_render_fd(D, t, 10, fdw_table_slot(t, 10));
+	o = fdw_render_fd(D, t, 10, fdw_table_slot(t, 10), false);
 	CHECK(!get(o, "history")); /* fdw_render_fd renders none itself */
 	hist = fdw_render_slot_history(D, fdw_table_slot(t, 10), NULL, NULL);
 	CHECK(o && hist && json_object_set_new(o, "history", hist) == 0);
@@ -485,6 +485,16 @@ static void test_tables(void)
 	      rval(get(json_array_get(h, 0), "closed"), "ts"));
 	check_dumps(o);
 	json_decref(o);
+	/* its origin hidden (a client that may not see it): all null but the
+	 * source; the rest as it is */
+	o = fdw_render_fd(D, t, 10, fdw_table_slot(t, 10), true);
+	og = get(o, "origin");
+	CHECK_STR(sval(og, "source"), "hidden");
+	CHECK(json_is_null(get(og, "syscall")) && json_is_null(get(og, "tid")) &&
+	      json_is_null(get(og, "pid")) && json_is_null(get(og, "comm")) &&
+	      json_is_null(get(og, "ts")) && json_is_null(get(og, "from_fd")));
+	CHECK_STR(sval(o, "target"), "pipe:[77]");
+	json_decref(o);
 
 	/* a closed slot renders without a target; its history is still there */
 	fake[10].open = false;
@@ -493,11 +503,11 @@ static void test_tables(void)
 	o = fdw_render_slot_history(D, fdw_table_slot(t, 10), NULL, NULL);
 	CHECK_EQ(json_array_size(o), 3);
 	json_decref(o);
-	o = fdw_render_fd(D, t, 10, fdw_table_slot(t, 10));
+	o = fdw_render_fd(D, t, 10, fdw_table_slot(t, 10), false);
 	CHECK(json_is_null(get(o, "target")));
 	CHECK(json_is_null(get(o, "ofd")));
 	json_decref(o);
-	o = fdw_render_fd(D, t, 40, NULL); /* never used */
+	o = fdw_render_fd(D, t, 40, NULL, false); /* never used */
 	CHECK_EQ(ival(o, "generation"), 0);
 	json_decref(o);
 	o = fdw_render_slot_history(D, NULL, NULL, NULL);
@@ -920,8 +930,10 @@ static void test_put(void)
 		for (int fd = 0; t && fd < (int)t->nslots + 2; fd++) {
 			const struct fdw_slot *s = fdw_table_slot(t, fd);
 
-			fdw_render_fd_put(mem_open(&m), D, t, fd, s);
-			check_same(&m, fdw_render_fd(D, t, fd, s), "fd");
+			fdw_render_fd_put(mem_open(&m), D, t, fd, s, false);
+			check_same(&m, fdw_render_fd(D, t, fd, s, false), "fd");
+			fdw_render_fd_put(mem_open(&m), D, t, fd, s, true);
+			check_same(&m, fdw_render_fd(D, t, fd, s, true), "fd, origin hidden");
 		}
 	}
 }
