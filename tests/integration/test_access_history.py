@@ -50,6 +50,9 @@ if sys.argv[1] == "root":
     os.dup2(b, 41)
     os.close(b)
     os.close(41)
+    k = os.open(sys.argv[2], os.O_RDONLY)
+    os.dup2(k, 43)
+    os.close(k)
     os.setgroups([])
     os.setresgid(65534, 65534, 65534)
     os.setresuid(65534, 65534, 65534)
@@ -59,6 +62,9 @@ else:
     os.dup2(c, 42)
     os.close(c)
     os.close(42)
+    m = os.open(sys.argv[4], os.O_RDONLY)
+    os.dup2(m, 44)
+    os.close(m)
     print("ready", flush=True)
     if sys.stdin.readline().strip() == "race":
         import threading
@@ -196,6 +202,27 @@ def main(r):
                 check(secret1 not in evs and secret2 not in evs,
                       "user: root's opens in /v1/events (the history's rule differs)")
                 check(not bad, "\n    ".join(bad))
+
+            with r.case("an open fd's origin from root's days is hidden from the user"):
+                st, doc = get(d, f"/v1/processes/{p.pid}/fds/43")
+                check_eq((st, doc["fd"]["origin"]["syscall"]), (200, "dup2"),
+                         "root: fd 43 kept across the exec, made by dup2")
+                st, doc = get(d, f"/v1/processes/{p.pid}/fds/43", **USER)
+                check_eq(st, 200, "user: fd 43 is open")
+                check_eq(doc["fd"]["origin"],
+                         {"syscall": None, "tid": None, "pid": None, "comm": None, "ts": None,
+                          "from_fd": None, "source": "hidden"}, "user: fd 43's origin")
+                check_eq(doc["fd"]["target"], secret1, "user: fd 43's target (as /proc has it)")
+                st, doc = get(d, f"/v1/processes/{p.pid}/fds/44", **USER)
+                check_eq((st, doc["fd"]["origin"]["syscall"], doc["fd"]["origin"]["source"]),
+                         (200, "dup2", "event"), "user: its own fd 44's origin")
+                st, doc = get(d, f"/v1/processes/{p.pid}/fds", **USER)
+                byfd = {f["fd"]: f for f in doc.get("fds", [])}
+                check(43 in byfd and 44 in byfd, f"user: the table lacks 43 or 44: {sorted(byfd)}")
+                check_eq(byfd.get(43, {}).get("origin", {}).get("source"), "hidden",
+                         "user: fd 43's origin in the table")
+                check_eq(byfd.get(44, {}).get("origin", {}).get("syscall"), "dup2",
+                         "user: fd 44's origin in the table")
 
             race_cases(r, d, p, secret1, secret2)
 
