@@ -40,9 +40,12 @@ double leak_age_s(uint64_t ts, uint64_t now)
 
 static json_t *origin_json(const struct fdw_origin *o, uint64_t now)
 {
-	return json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o}",
+	/* "seq": the event's (GET /v1/events), also what tells whether a
+	 * client may see it (server/alert_view.c) */
+	return json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "syscall", leak_json_syscall(o->nr),
 			 "source", fdw_origin_source_name(o->source),
+			 "seq", o->seq ? json_integer((json_int_t)o->seq) : json_null(),
 			 "pid", o->pid ? json_integer(o->pid) : json_null(),
 			 "tid", o->tid ? json_integer(o->tid) : json_null(),
 			 "comm", o->comm[0] ? fdw_json_bytes(o->comm) : json_null(),

@@ -623,36 +623,49 @@ static unsigned int exec_confirm(struct fdw_leaks *l, struct fdw_proc *p, struct
 
 /* ---- the alert ------------------------------------------------------------ */
 
-static void exec_summary(const struct leak_exec *x, char *summary, size_t len)
+void fdw_leak_exec_summary(const json_t *ev, char *summary, size_t len)
 {
+	const json_t *leaked = json_object_get(ev, "leaked");
+	const json_t *kids = json_object_get(ev, "children");
+	const json_t *last = json_array_get(kids, json_array_size(kids) - 1); /* the newest */
+	json_int_t nfds = json_integer_value(json_object_get(ev, "fds"));
+	json_int_t total = json_integer_value(json_object_get(ev, "children_total"));
+	json_int_t nrace = json_integer_value(json_object_get(ev, "race_fds"));
+	const char *kcomm = json_string_value(json_object_get(last, "comm"));
 	size_t o, i;
 	const json_t *f;
 
 	o = (size_t)snprintf(summary, len,
-			     "%u fd%s without close-on-exec went into %s it ran (%llu so far, last "
-			     "%s[%u]):",
-			     x->nfds, x->nfds == 1 ? "" : "s",
-			     x->children_total == 1 ? "a program" : "programs",
-			     (unsigned long long)x->children_total,
-			     x->nchildren ? CHILD(x, 1)->comm : "?", x->nchildren ? CHILD(x, 1)->pid : 0);
-	json_array_foreach(x->leaked, i, f) {
+			     "%lld fd%s without close-on-exec went into %s it ran (%lld so far, last "
+			     "%s[%lld]):",
+			     (long long)nfds, nfds == 1 ? "" : "s",
+			     total == 1 ? "a program" : "programs", (long long)total,
+			     last ? (kcomm ? kcomm : "") : "?",
+			     (long long)json_integer_value(json_object_get(last, "pid")));
+	json_array_foreach(leaked, i, f) {
 		const json_t *by = json_object_get(f, "opened_by");
 		const char *sc = json_string_value(json_object_get(by, "syscall"));
 		const char *cm = json_string_value(json_object_get(by, "comm"));
 
 		if (i >= 4 || o >= len)
 			break;
+		if (json_is_true(json_object_get(f, "hidden"))) {
+			/* server/alert_view.c: not the client's to see */
+			o += (size_t)snprintf(summary + o, len - o, "%s fd %d (hidden)", i ? "," : "",
+					      (int)json_integer_value(json_object_get(f, "fd")));
+			continue;
+		}
 		o += (size_t)snprintf(summary + o, len - o, "%s fd %d %s (%s%s%s)", i ? "," : "",
 				      (int)json_integer_value(json_object_get(f, "fd")),
 				      json_string_value(json_object_get(f, "target")) ?: "?",
 				      sc ? sc : "found in /proc", cm ? " by " : "", cm ? cm : "");
 	}
-	if (json_array_size(x->leaked) > 4 && o < len)
+	if (json_array_size(leaked) > 4 && o < len)
 		o += (size_t)snprintf(summary + o, len - o, ", ...");
-	if (x->nrace && o < len)
+	if (nrace && o < len)
 		snprintf(summary + o, len - o,
-			 "; %u made close-on-exec only after the fork (another thread's fork came "
-			 "between open and fcntl: open with O_CLOEXEC)", x->nrace);
+			 "; %lld made close-on-exec only after the fork (another thread's fork came "
+			 "between open and fcntl: open with O_CLOEXEC)", (long long)nrace);
 }
 
 static void exec_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
@@ -674,12 +687,12 @@ static void exec_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc 
 				  "comm", fdw_json_bytes(CHILD(x, k)->comm),
 				  "age_s", leak_age_s(CHILD(x, k)->ts, now),
 				  "fds", (int)CHILD(x, k)->nfds));
-	exec_summary(x, summary, sizeof(summary));
 	(void)json_object_set_new(ev, "fds", json_integer(x->nfds));
 	(void)json_object_set_new(ev, "race_fds", json_integer(x->nrace));
 	(void)json_object_set(ev, "leaked", x->leaked ? x->leaked : json_array());
 	(void)json_object_set_new(ev, "children_total", json_integer((json_int_t)x->children_total));
 	(void)json_object_set_new(ev, "children", kids);
+	fdw_leak_exec_summary(ev, summary, sizeof(summary));
 	(void)leak_alert_fire(l, &x->alert, FDW_ALERT_EXEC_LEAK, p, st, now, now_real, summary, ev);
 }
 

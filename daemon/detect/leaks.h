@@ -335,6 +335,11 @@ void fdw_leaks_set_observer_index(struct fdw_leaks *l, int idx);
 /* The sites of a live process as JSON (GET /v1/leaks?pid=). */
 json_t *fdw_leaks_sites_json(struct fdw_leaks *l, struct fdw_proc *p);
 
+/* The summary of an exec-leak alert from its evidence (detect/exec_leak.c);
+ * a leaked fd marked "hidden" (server/alert_view.c) is named by number
+ * alone. */
+void fdw_leak_exec_summary(const json_t *evidence, char *summary, size_t len);
+
 /* For the metrics: what the detectors know of a process. */
 struct fdw_leak_procinfo {
 	uint64_t soft, hard;	/* RLIMIT_NOFILE, 0 when unknown */

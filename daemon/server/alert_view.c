@@ -16,13 +16,23 @@
  * A generation whose "created" or "closed" origin is an event the client
  * may not see (srv_client_sees_pid() at that event's seq) is shown as
  * {"generation": N, "hidden": true, "target": null, "created": null,
- * "closed": null}; fd-reuse's "reopened" and "target" alike. The alert is
+ * "closed": null}; fd-reuse's "reopened" and "target" alike. The same of
+ * exec-leak evidence (detect/exec_leak.c), which names the leaked fds,
+ * their files and who opened them: a root program that leaked a file into
+ * a child, then dropped to a user and exec'd, and leaked one of the user's
+ * into another child, refreshes the same alert, now the user's. A leaked
+ * fd whose "origin" or "opened_by" is an event the client may not see is
+ * shown as {"fd": N, "hidden": true, "target": null, "type": null,
+ * "origin": null, "opened_by": null}, and the summary, which names the
+ * first leaked fds' files, is made again from what is left. The alert is
  * copied for that client only; everyone else shares it.
  */
 #include <string.h>
 
 #include "alerts/alerts.h"
+#include "base/json.h"
 #include "base/search.h"
+#include "detect/leaks.h"
 #include "server/internal.h"
 
 /* ---- what of an alert ------------------------------------------------------ */
@@ -85,34 +95,79 @@ static int finding_hide(struct client *c, json_t *f, uint32_t pid, bool apply)
 	return hid;
 }
 
+/* exec-leak evidence (detect/exec_leak.c): is leaked fd f (leak_json_slot
+ * of detect/evidence.c) one whose creation `c` may not see? Its "origin"
+ * (the slot's, the creator's syscall) or its "opened_by" (the open file
+ * description's, maybe another process's). */
+static bool leaked_hidden(struct client *c, const json_t *f, uint32_t pid)
+{
+	return origin_hidden(c, json_object_get(f, "origin"), pid) ||
+	       origin_hidden(c, json_object_get(f, "opened_by"), pid);
+}
+
+/* What in `alert` c may not see: 1 when there is some (hidden in alert
+ * itself, a copy, when `apply`), 0 when none, -1 when out of memory. */
+static int alert_hide(struct client *c, json_t *alert, uint32_t pid, bool apply)
+{
+	json_t *ev = json_object_get(alert, "evidence"), *f;
+	json_t *leaked = json_object_get(ev, "leaked");
+	char summary[768];
+	int any = 0, r;
+	size_t i;
+
+	json_array_foreach(json_object_get(ev, "findings"), i, f) {
+		r = finding_hide(c, f, pid, apply);
+		if (r < 0)
+			return r;
+		if (r > 0 && !apply)
+			return 1;
+		any |= r;
+	}
+	json_array_foreach(leaked, i, f) {
+		json_t *h;
+
+		if (!leaked_hidden(c, f, pid))
+			continue;
+		if (!apply)
+			return 1;
+		any = 1;
+		h = json_pack("{s:O, s:b, s:n, s:n, s:n, s:n}", "fd", json_object_get(f, "fd"),
+			      "hidden", true, "target", "type", "origin", "opened_by");
+		if (h && json_is_true(json_object_get(f, "race")) &&
+		    json_object_set_new(h, "race", json_true()) < 0) {
+			json_decref(h);
+			h = NULL;
+		}
+		if (!h || json_array_set_new(leaked, i, h) < 0)
+			return -1;
+	}
+	if (any && json_array_size(leaked)) {
+		/* the summary names the first leaked fds' files too */
+		fdw_leak_exec_summary(ev, summary, sizeof(summary));
+		if (json_object_set_new(alert, "summary", fdw_json_bytes(summary)) < 0)
+			return -1;
+	}
+	return any;
+}
+
 json_t *srv_alert_view(struct client *c, json_t *alert)
 {
-	json_t *findings, *copy, *f;
+	json_t *copy;
 	uint32_t pid;
-	bool any = false;
-	size_t i;
+	int r;
 
 	if (!alert)
 		return NULL;
-	findings = json_object_get(json_object_get(alert, "evidence"), "findings");
-	if (c->privileged || !json_array_size(findings))
+	if (c->privileged)
 		return json_incref(alert);
 	pid = (uint32_t)json_integer_value(json_object_get(alert, "pid"));
-	json_array_foreach(findings, i, f) {
-		if (finding_hide(c, f, pid, false) > 0) {
-			any = true;
-			break;
-		}
-	}
-	if (!any)
+	if (!alert_hide(c, alert, pid, false))
 		return json_incref(alert);
 	copy = json_deep_copy(alert);
-	findings = json_object_get(json_object_get(copy, "evidence"), "findings");
-	json_array_foreach(findings, i, f) {
-		if (finding_hide(c, f, pid, true) < 0) {
-			json_decref(copy);
-			return NULL;
-		}
+	r = copy ? alert_hide(c, copy, pid, true) : -1;
+	if (r < 0) {
+		json_decref(copy);
+		return NULL;
 	}
 	return copy;
 }

@@ -16,6 +16,7 @@
 
 #include "alerts/alerts.h"
 #include "check.h"
+#include "detect/leaks.h"
 #include "server/internal.h"
 #include "sys/pidinfo.h"
 
@@ -619,6 +620,106 @@ static void test_alert_view(void)
 	free(s);
 }
 
+/*
+ * exec-leak evidence (detect/exec_leak.c) names the leaked fds, their files
+ * and who opened them. Process 710 was root's, leaked fd 3 into a child
+ * (seq 10), exec'd as uid 1000 at seq 20 and leaked fd 4 (seq 25): the
+ * alert is the user's now (its owner is read at each fire). Fd 3 is hidden
+ * from the user, and the summary, which names the files, made again.
+ */
+static void test_alert_view_exec_leak(void)
+{
+	struct fdw_server *s = calloc(1, sizeof(*s));
+	struct client c = { .srv = s, .uid = 1000, .gid = 1000 };
+	json_t *alert, *v, *l;
+	char *before, *after, summary[768];
+
+	s->deps.read_owner = fake_owner;
+	fdw_hashmap_init(&s->owners);
+	owner_now[710] = ROOT;
+	srv_access_learn(s, 710);
+	note(s, 10, FDW_REC_SYSCALL, 710, 0);
+	{
+		struct fdw_history_entry e = ev(20, FDW_REC_EXEC, 710, 710);
+
+		e.flags = FDW_F_OWNER;
+		e.u.task.child_tid = 1000;
+		e.u.task.exit_code = (int32_t)FDW_OWNER_GID_ANY;
+		srv_access_note_event(s, &e);
+	}
+	owner_now[710] = 1000;
+	note(s, 30, FDW_REC_SYSCALL, 710, 0);
+
+	alert = json_loads(
+		"{\"id\": 1, \"kind\": \"exec-leak\", \"pid\": 710, \"uid\": 1000,"
+		" \"summary\": \"2 fds ...: fd 3 /root/secret (openat by app), fd 4 /mine\","
+		" \"evidence\": {\"fds\": 2, \"race_fds\": 1, \"children_total\": 2,"
+		" \"children\": [{\"pid\": 711, \"comm\": \"sleep\", \"fds\": 1},"
+		"                {\"pid\": 712, \"comm\": \"sleep\", \"fds\": 1}],"
+		" \"leaked\": ["
+		"{\"fd\": 3, \"target\": \"/root/secret\", \"type\": \"reg\", \"race\": true,"
+		"  \"origin\": {\"syscall\": \"openat\", \"source\": \"inherit\", \"pid\": 710, \"seq\": 10},"
+		"  \"opened_by\": {\"syscall\": \"openat\", \"pid\": 710, \"seq\": 10, \"comm\": \"app\"}},"
+		"{\"fd\": 4, \"target\": \"/mine\", \"type\": \"reg\","
+		"  \"origin\": {\"syscall\": \"openat\", \"source\": \"inherit\", \"pid\": 710, \"seq\": 25},"
+		"  \"opened_by\": {\"syscall\": \"openat\", \"pid\": 710, \"seq\": 25, \"comm\": \"app\"}}"
+		"]}}",
+		0, NULL);
+	CHECK(alert != NULL);
+	before = json_dumps(alert, JSON_SORT_KEYS);
+
+	/* the detector's summary, made from the same evidence */
+	fdw_leak_exec_summary(json_object_get(alert, "evidence"), summary, sizeof(summary));
+	CHECK_STR(summary, "2 fds without close-on-exec went into programs it ran (2 so far, last "
+			   "sleep[712]): fd 3 /root/secret (openat by app), fd 4 /mine (openat by "
+			   "app); 1 made close-on-exec only after the fork (another thread's fork "
+			   "came between open and fcntl: open with O_CLOEXEC)");
+
+	v = srv_alert_view(&c, alert);
+	CHECK(v != NULL && v != alert);
+	after = json_dumps(v, JSON_SORT_KEYS);
+	CHECK(after && !strstr(after, "/root/"));
+	l = json_object_get(json_object_get(v, "evidence"), "leaked");
+	CHECK_EQ(json_array_size(l), 2);
+	{
+		json_t *want = json_pack("{s:i, s:b, s:n, s:n, s:n, s:n, s:b}", "fd", 3, "hidden", 1,
+					 "target", "type", "origin", "opened_by", "race", 1);
+
+		CHECK(json_equal(json_array_get(l, 0), want));
+		json_decref(want);
+	}
+	CHECK_STR(json_string_value(json_object_get(json_array_get(l, 1), "target")), "/mine");
+	CHECK_STR(json_string_value(json_object_get(v, "summary")),
+		  "2 fds without close-on-exec went into programs it ran (2 so far, last "
+		  "sleep[712]): fd 3 (hidden), fd 4 /mine (openat by app); 1 made close-on-exec "
+		  "only after the fork (another thread's fork came between open and fcntl: open "
+		  "with O_CLOEXEC)");
+	json_decref(v);
+	free(after);
+	after = json_dumps(alert, JSON_SORT_KEYS);
+	CHECK_STR(after, before); /* everyone else's: untouched */
+	free(after);
+
+	/* root sees it whole */
+	c.privileged = true;
+	v = srv_alert_view(&c, alert);
+	CHECK(v == alert);
+	json_decref(v);
+	c.privileged = false;
+
+	/* only the user's fd: shared, not copied */
+	CHECK_EQ(json_array_remove(json_object_get(json_object_get(alert, "evidence"), "leaked"), 0),
+		 0);
+	v = srv_alert_view(&c, alert);
+	CHECK(v == alert);
+	json_decref(v);
+	json_decref(alert);
+	free(before);
+	owner_now[710] = 0;
+	srv_access_free(s);
+	free(s);
+}
+
 /* ROOT/PID/status with this Uid: line, the file owned by file_uid (as
  * root; else left this process's) */
 static void write_status_owned(const char *root, const char *pid, const char *uidline,
@@ -866,6 +967,7 @@ int main(void)
 	test_sees();
 	test_gids();
 	test_alert_view();
+	test_alert_view_exec_leak();
 	test_owner_read();
 	test_owner_userns();
 	printf("%u passed, %u failed\n", check_passed, check_failed);
