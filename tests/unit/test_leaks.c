@@ -2781,6 +2781,49 @@ static void test_race_sweeps(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/*
+ * fd-reuse: T2 used fd 5 (a socket then, in the kernel's deep record), T3
+ * opened /srv/old there, PID closed it and T3 reopened it as /srv/new; T2
+ * uses 5 again. The finding's generation is the one closed (/srv/old);
+ * "target" is what the number names now (/srv/new).
+ */
+static void test_races_reuse(void)
+{
+	const uint32_t T2 = PID + 1, T3 = PID + 2;
+	struct fdw_alerts store;
+	struct fdw_leaks *l;
+	struct fdw_event ev;
+	struct fdw_model m;
+	const json_t *f, *g;
+	double real = 1.8e9;
+
+	l = leaks_setup(&m, &store, NULL);
+	start(&m, PID);
+	mono = NS;
+	t_two_threads(&m, T2);
+	t_two_threads(&m, T3);
+	t_open(&m, T3, 5, "/srv/old");
+	apply(&m, tsys(PID, FDW_SYS_CLOSE, 0, 5, 0));
+	t_open(&m, T3, 5, "/srv/new");
+	ev = tsys(T2, FDW_SYS_FSTAT, 0, 5, 0);
+	ev.type = FDW_REC_REUSE;
+	ev.race_fd = 5;
+	ev.other_nr = FDW_SYS_FSTAT;
+	ev.old_mode = S_IFSOCK | 0777;
+	ev.mode = S_IFREG | 0644;
+	fdw_model_apply(&m, &ev);
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	f = finding(race_alert(&store, FDW_ALERT_FD_REUSE), 0);
+	CHECK(f != NULL);
+	g = json_object_get(f, "generation");
+	CHECK_EQ(jint(g, "created", "tid"), T3);
+	CHECK_EQ(jint(g, "closed", "tid"), PID);
+	CHECK_EQ(jint(f, "reopened", "tid"), T3);
+	CHECK_STR(json_string_value(json_object_get(f, "target")), "/srv/new");
+	CHECK_STR(json_string_value(json_object_get(g, "target")), "/srv/old");
+	leaks_teardown(l, &m, &store);
+}
+
 /* the kernel's walk at the exit of `nr` of fd by tid: `blocked` in read on it */
 static void t_inflight(struct fdw_model *m, uint32_t tid, unsigned int nr, int fd,
 		       uint32_t blocked)
@@ -3168,6 +3211,7 @@ int main(void)
 	test_detector_interface();
 	test_races();
 	test_race_sweeps();
+	test_races_reuse();
 	test_races_preclose();
 	test_lost_identity();
 	return check_summary();
