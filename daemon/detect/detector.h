@@ -151,7 +151,8 @@ struct race_finding {
 	struct fdw_origin origin; /* the generation hit: who created it */
 	struct fdw_origin closed; /* ... and who closed (or replaced) it */
 	struct fdw_origin reopened; /* fd-reuse: who created what the number names now */
-	char target[96];
+	char target[96];	    /* the generation hit's file */
+	char reopened_target[96];   /* fd-reuse: what the number names now */
 };
 
 struct leak_race_kind {

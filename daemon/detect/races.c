@@ -615,8 +615,9 @@ static void on_reuse(struct fdw_leaks *l, struct leak_proc *st, struct fdw_proc 
 	if (h)
 		gen_from_hist(&f, h);
 	f.reopened = *fdw_slot_origin(slot);
+	/* not f.target: that is the closed generation's (gen_from_hist) */
 	target = fdw_ofd_target(fdw_slot_ofd(slot), buf);
-	snprintf(f.target, sizeof(f.target), "%s", target ? target : "");
+	snprintf(f.reopened_target, sizeof(f.reopened_target), "%s", target ? target : "");
 	(void)add_finding(l, r, RACE_FD_REUSE, &f);
 }
 
@@ -708,8 +709,9 @@ static json_t *finding_json(enum race_kind k, const struct leak_proc *st,
 	if (k == RACE_FD_REUSE) {
 		(void)json_object_set_new(o, "previous_syscall", leak_json_syscall(f->other_nr));
 		(void)json_object_set_new(o, "reopened", origin_json(&f->reopened, now, now_real));
-		(void)json_object_set_new(o, "target",
-					  f->target[0] ? fdw_json_bytes(f->target) : json_null());
+		(void)json_object_set_new(o, "target", f->reopened_target[0]
+							       ? fdw_json_bytes(f->reopened_target)
+							       : json_null());
 	}
 	if (f->has_gen) {
 		json_t *g = json_pack("{s:I, s:o, s:o, s:o}",
