@@ -14,7 +14,9 @@ sleep: the same alert, refreshed, now nobody's (the process is nobody's).
 Root's alert names root's file (the setup works). The user's alert, in
 /v1/leaks with and without ?pid=, /v1/races, the ?follow=1 backlog and
 `fdwatch leaks`, names its own file and not root's: not in the leaked fds
-(their target, who opened them), nor in the summary.
+(their target, who opened them), nor in the summary. So does it after a
+restart of the daemon, which reads the alert back from its state file:
+the sequence numbers of its evidence are another run's.
 """
 
 import json
@@ -106,7 +108,10 @@ def main(r):
             with open(path, "w") as f:
                 f.write("x\n")
             os.chmod(path, mode)
-        with T.Daemon(args=["--leak", "exec_min_age=0"]) as d:
+        state = os.path.join(tmp, "state")
+        os.mkdir(state)
+        args = ["--leak", "exec_min_age=0", "--state-dir", state]  # the last one wins
+        with T.Daemon(args=args) as d:
             os.chmod(d.tmp, 0o711)
             os.chmod(d.sock, 0o666)
             p = subprocess.Popen([PY, "-c", PROG, "root", secret, own, SLEEP, PROG],
@@ -176,6 +181,20 @@ def main(r):
 
             with r.case("the daemon is alive"):
                 check(d.alive(), "fdwatchd died")
+            time.sleep(1.5)  # a save of the alert state file
+        # stopped (SIGTERM); the program and its children still run
+        with T.Daemon(args=args) as d:
+            os.chmod(d.tmp, 0o711)
+            os.chmod(d.sock, 0o666)
+            with r.case("restart: the user's alert still hides root's file"):
+                a = wait_alert(d, p.pid, fd_user, **USER)
+                text = json.dumps(a)
+                check(secret not in text, f"root's file shown to the user after a restart: "
+                                          f"{text[:800]}")
+            with r.case("restart: root still sees root's file in the alert"):
+                a = wait_alert(d, p.pid, fd_root)
+                check_eq(leaked_fds(a).get(fd_root, {}).get("target"), secret,
+                         "root: its fd's target")
             p.stdin.write("end\n")
             p.stdin.flush()
             p.wait(timeout=30)
