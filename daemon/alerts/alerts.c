@@ -1012,6 +1012,52 @@ static double num(const json_t *o, const char *k, double dflt)
 	return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
+/* Origin `o` of evidence read back from the state file: its "seq" is an
+ * event of the daemon's earlier run (sequence numbers start again at 1). */
+static int origin_of_earlier_run(json_t *o)
+{
+	if (!json_is_object(o))
+		return 0;
+	if (json_object_get(o, "seq") && json_object_set_new(o, "seq", json_null()) < 0)
+		return -1;
+	return json_object_set_new(o, "earlier_run", json_true());
+}
+
+/*
+ * Evidence read back from the state file names events of the daemon's
+ * earlier run (detect/races.c: a finding's generation and fd-reuse's
+ * reopened; detect/exec_leak.c: a leaked fd's origin and opened_by), which
+ * this run cannot tell whose they were: their seqs would be taken for this
+ * run's. Each is marked "earlier_run" (seq null), which
+ * server/alert_view.c hides from every client but root and the group.
+ * 0, or -1 when out of memory.
+ */
+static int evidence_of_earlier_run(json_t *ev)
+{
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(ev, "findings"), i, f) {
+		json_t *g = json_object_get(f, "generation");
+
+		if (json_is_object(g) &&
+		    (json_object_set_new(g, "earlier_run", json_true()) < 0 ||
+		     origin_of_earlier_run(json_object_get(g, "created")) < 0 ||
+		     origin_of_earlier_run(json_object_get(g, "closed")) < 0))
+			return -1;
+		if (origin_of_earlier_run(json_object_get(f, "reopened")) < 0)
+			return -1;
+	}
+	json_array_foreach(json_object_get(ev, "leaked"), i, f) {
+		if (json_is_object(f) &&
+		    (json_object_set_new(f, "earlier_run", json_true()) < 0 ||
+		     origin_of_earlier_run(json_object_get(f, "origin")) < 0 ||
+		     origin_of_earlier_run(json_object_get(f, "opened_by")) < 0))
+			return -1;
+	}
+	return 0;
+}
+
 /* One persisted alert; NULL when it does not make sense. */
 static struct fdw_alert *alert_from_json(const json_t *o)
 {
@@ -1067,7 +1113,7 @@ static struct fdw_alert *alert_from_json(const json_t *o)
 	a->resolution = resolution ? strdup(resolution) : NULL;
 	a->evidence = json_is_object(ev) ? json_deep_copy(ev) : json_object();
 	a->recovered = a->state == FDW_ALERT_FIRING;
-	if (!a->summary || !a->evidence) {
+	if (!a->summary || !a->evidence || evidence_of_earlier_run(a->evidence) < 0) {
 		alert_free(a);
 		return NULL;
 	}

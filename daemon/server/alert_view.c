@@ -24,8 +24,11 @@
  * fd whose "origin" or "opened_by" is an event the client may not see is
  * shown as {"fd": N, "hidden": true, "target": null, "type": null,
  * "origin": null, "opened_by": null}, and the summary, which names the
- * first leaked fds' files, is made again from what is left. The alert is
- * copied for that client only; everyone else shares it.
+ * first leaked fds' files, is made again from what is left. Evidence read
+ * back from the state file after a restart names events of the earlier run,
+ * whose seqs this run cannot judge: alerts/alerts.c marks them
+ * "earlier_run", and they are hidden alike. The alert is copied for that
+ * client only; everyone else shares it.
  */
 #include <string.h>
 
@@ -46,6 +49,8 @@ static bool origin_hidden(struct client *c, const json_t *o, uint32_t pid)
 
 	if (!json_is_object(o))
 		return false;
+	if (json_is_true(json_object_get(o, "earlier_run")))
+		return true; /* alerts/alerts.c: whose it was is not known */
 	opid = json_object_get(o, "pid");
 	seq = json_object_get(o, "seq");
 	if (json_is_integer(opid) && json_integer_value(opid) > 0)
@@ -58,7 +63,8 @@ static bool origin_hidden(struct client *c, const json_t *o, uint32_t pid)
 
 static bool gen_hidden(struct client *c, const json_t *g, uint32_t pid)
 {
-	return json_is_object(g) && (origin_hidden(c, json_object_get(g, "created"), pid) ||
+	return json_is_object(g) && (json_is_true(json_object_get(g, "earlier_run")) ||
+				     origin_hidden(c, json_object_get(g, "created"), pid) ||
 				     origin_hidden(c, json_object_get(g, "closed"), pid));
 }
 
@@ -101,7 +107,8 @@ static int finding_hide(struct client *c, json_t *f, uint32_t pid, bool apply)
  * description's, maybe another process's). */
 static bool leaked_hidden(struct client *c, const json_t *f, uint32_t pid)
 {
-	return origin_hidden(c, json_object_get(f, "origin"), pid) ||
+	return json_is_true(json_object_get(f, "earlier_run")) ||
+	       origin_hidden(c, json_object_get(f, "origin"), pid) ||
 	       origin_hidden(c, json_object_get(f, "opened_by"), pid);
 }
 

@@ -350,6 +350,57 @@ static void test_evict_by_share(void)
 	fdw_alerts_free(&s);
 }
 
+/*
+ * Evidence read back from the state file names events of the daemon's
+ * earlier run: a race finding's generation and fd-reuse's reopened, an
+ * exec-leak's leaked fds are marked "earlier_run", their seqs null
+ * (server/alert_view.c hides them from users: this run's seqs start again
+ * at 1 and would be taken for theirs).
+ */
+static void test_earlier_run(void)
+{
+	struct fdw_alerts s, t;
+	struct fdw_alert_proc p = proc(9, 99, "app"), q = proc(10, 100, "app");
+	const json_t *f, *g, *l;
+	struct fdw_alert *a;
+
+	p.uid = q.uid = 1000;
+	p.gid = q.gid = 1000;
+	CHECK_EQ(fdw_alerts_init(&s, 10, dir), 0);
+	CHECK(fdw_alerts_fire(&s, FDW_ALERT_FD_REUSE, &p, 10.0, "reuse",
+			      json_loads("{\"findings\": [{\"fd\": 4, \"generation\": {\"generation\": 2,"
+					 " \"target\": \"/old\", \"created\": {\"syscall\": \"openat\","
+					 " \"seq\": 10}, \"closed\": null}, \"reopened\": {\"seq\": 12},"
+					 " \"target\": \"/new\"}]}", 0, NULL)) != NULL);
+	CHECK(fdw_alerts_fire(&s, FDW_ALERT_EXEC_LEAK, &q, 11.0, "leaked",
+			      json_loads("{\"leaked\": [{\"fd\": 3, \"target\": \"/x\","
+					 " \"origin\": {\"seq\": 5}, \"opened_by\": {\"seq\": 5}}]}",
+					 0, NULL)) != NULL);
+	CHECK_EQ(fdw_alerts_save(&s), 0);
+	CHECK_EQ(load(&t, NULL, 20.0), 0);
+
+	a = fdw_alerts_find_firing(&t, FDW_ALERT_FD_REUSE, 9, 99);
+	f = json_array_get(json_object_get(a ? a->evidence : NULL, "findings"), 0);
+	g = json_object_get(f, "generation");
+	CHECK(json_is_true(json_object_get(g, "earlier_run")));
+	CHECK(json_is_true(json_object_get(json_object_get(g, "created"), "earlier_run")));
+	CHECK(json_is_null(json_object_get(json_object_get(g, "created"), "seq")));
+	CHECK(json_is_null(json_object_get(g, "closed")));
+	CHECK_STR(json_string_value(json_object_get(g, "target")), "/old"); /* root's still */
+	CHECK(json_is_true(json_object_get(json_object_get(f, "reopened"), "earlier_run")));
+	CHECK(json_is_null(json_object_get(json_object_get(f, "reopened"), "seq")));
+
+	a = fdw_alerts_find_firing(&t, FDW_ALERT_EXEC_LEAK, 10, 100);
+	l = json_array_get(json_object_get(a ? a->evidence : NULL, "leaked"), 0);
+	CHECK(json_is_true(json_object_get(l, "earlier_run")));
+	CHECK(json_is_true(json_object_get(json_object_get(l, "origin"), "earlier_run")));
+	CHECK(json_is_null(json_object_get(json_object_get(l, "opened_by"), "seq")));
+	CHECK_STR(json_string_value(json_object_get(l, "target")), "/x");
+	fdw_alerts_free(&t);
+	fdw_alerts_free(&s);
+	(void)unlink(path);
+}
+
 static void test_save_bound(void)
 {
 	struct fdw_alerts s, t;
@@ -815,6 +866,7 @@ int main(void)
 	test_shares();
 	test_evict_by_share();
 	test_persistence();
+	test_earlier_run();
 	test_save_bound();
 	test_save_job();
 	test_state_file_types();
