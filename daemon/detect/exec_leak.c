@@ -689,7 +689,10 @@ static void exec_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc 
 				  "fds", (int)CHILD(x, k)->nfds));
 	(void)json_object_set_new(ev, "fds", json_integer(x->nfds));
 	(void)json_object_set_new(ev, "race_fds", json_integer(x->nrace));
-	(void)json_object_set(ev, "leaked", x->leaked ? x->leaked : json_array());
+	if (x->leaked)
+		(void)json_object_set(ev, "leaked", x->leaked);
+	else
+		(void)json_object_set_new(ev, "leaked", json_array());
 	(void)json_object_set_new(ev, "children_total", json_integer((json_int_t)x->children_total));
 	(void)json_object_set_new(ev, "children", kids);
 	fdw_leak_exec_summary(ev, summary, sizeof(summary));

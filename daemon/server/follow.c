@@ -186,12 +186,19 @@ static void publish(struct fdw_server *s, struct publication *p)
 		}
 		if (p->kind == FOLLOW_EVENTS) {
 			/* rendered once for every follower */
-			if (!shared && !(shared = event_chunk(s, p->event)))
-				break;
+			if (!shared)
+				shared = event_chunk(s, p->event);
 			line = shared;
-			line->refs++;
-		} else if (!(line = alert_line(c, p, &shared))) {
-			break;
+			if (line)
+				line->refs++;
+		} else {
+			line = alert_line(c, p, &shared);
+		}
+		if (!line) {
+			/* out of memory: a follower that would miss this line
+			 * sees its stream end instead (loss is never silent) */
+			srv_client_close(c);
+			continue;
 		}
 		if (srv_client_write(c, line) < 0)
 			srv_client_close(c);
