@@ -637,45 +637,6 @@ json_t *fdw_alert_json(const struct fdw_alert *a)
 	return alert_json(a, false);
 }
 
-json_t *fdw_alerts_json(const struct fdw_alerts *s, uint32_t pid, bool firing_only)
-{
-	json_t *arr = json_array();
-
-	if (!arr)
-		return NULL;
-	for (size_t i = 0; i < s->n; i++) {
-		const struct fdw_alert *a = s->v[i];
-
-		if ((pid && a->pid != pid) || (firing_only && a->state != FDW_ALERT_FIRING))
-			continue;
-		if (json_array_append_new(arr, fdw_alert_json(a)) < 0) {
-			json_decref(arr);
-			return NULL;
-		}
-	}
-	return json_pack("{s:o}", "alerts", arr);
-}
-
-json_t *fdw_alerts_races_json(const struct fdw_alerts *s, uint32_t pid, bool firing_only)
-{
-	json_t *arr = json_array();
-
-	if (!arr)
-		return NULL;
-	for (size_t i = 0; i < s->n; i++) {
-		const struct fdw_alert *a = s->v[i];
-
-		if (!fdw_alert_kind_is_race(a->kind) || (pid && a->pid != pid) ||
-		    (firing_only && a->state != FDW_ALERT_FIRING))
-			continue;
-		if (json_array_append_new(arr, fdw_alert_json(a)) < 0) {
-			json_decref(arr);
-			return NULL;
-		}
-	}
-	return json_pack("{s:o}", "races", arr);
-}
-
 /* ---- persistence ------------------------------------------------------------- */
 
 static int write_all(int fd, const char *p, size_t len)

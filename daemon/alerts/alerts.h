@@ -266,7 +266,3 @@ void fdw_alerts_resolve_proc(struct fdw_alerts *s, uint32_t pid, uint64_t start_
 
 /* One alert as the API shows it. */
 json_t *fdw_alert_json(const struct fdw_alert *a);
-/* {"alerts": [...]} by id; pid 0: every process; firing_only. */
-json_t *fdw_alerts_json(const struct fdw_alerts *s, uint32_t pid, bool firing_only);
-/* The same, of the kinds fdw_alert_kind_is_race() names: {"races": [...]}. */
-json_t *fdw_alerts_races_json(const struct fdw_alerts *s, uint32_t pid, bool firing_only);
