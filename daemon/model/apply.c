@@ -349,10 +349,15 @@ static void apply_close_range(struct fdw_model *m, struct fdw_task *task,
 	/* numbers the model may not have: a read off the loop is refused */
 	fdw__touch(t, -1, FDW_TOUCH_ALL);
 	origin_from_event(&closed, ev, task->proc, -1);
+	if (flags & CLOSE_RANGE_CLOEXEC_) {
+		/* the fds that may have changed since the last such call */
+		fdw__cloexec_range(m, t, first, last, ev->pid);
+		return;
+	}
 	for (uint64_t fd = first; fd <= last && fd < t->nslots; fd++) {
 		struct fdw_slot *s = fdw_table_slot(t, (int)fd);
 
-		if (s && !(flags & CLOSE_RANGE_CLOEXEC_)) {
+		if (s) {
 			/* a close of the number: whatever race it had is over */
 			s->race_pending = false;
 			s->early_close = false;
@@ -360,12 +365,8 @@ static void apply_close_range(struct fdw_model *m, struct fdw_task *task,
 		if (!fdw_slot_open(s))
 			continue;
 		fdw__given_up_note(m, t, s, ev->pid);
-		if (flags & CLOSE_RANGE_CLOEXEC_) {
-			s->cloexec = true;
-		} else {
-			fdw__notify(m, task->proc, ev, FDW_FDEV_CLOSE, (int)fd, s);
-			fdw__slot_close(m, t, s, &closed);
-		}
+		fdw__notify(m, task->proc, ev, FDW_FDEV_CLOSE, (int)fd, s);
+		fdw__slot_close(m, t, s, &closed);
 	}
 }
 
@@ -388,6 +389,7 @@ static void apply_fcntl(struct fdw_model *m, struct fdw_task *task, const struct
 		if (fdw_slot_open(s)) {
 			s->cloexec = (ev->args[2] & FD_CLOEXEC) != 0;
 			s->inheritable = !s->cloexec;
+			fdw__cx_mark(task->table, fd);
 			if (s->cloexec)
 				fdw__given_up_note(m, task->table, s, ev->pid);
 		} else {
@@ -688,6 +690,7 @@ static void apply_syscall(struct fdw_model *m, const struct fdw_event *ev)
 			if (fdw_slot_open(s)) {
 				s->cloexec = (uint32_t)ev->args[1] == FIOCLEX;
 				s->inheritable = !s->cloexec;
+				fdw__cx_mark(task->table, (int)ev->args[0]);
 				if (s->cloexec)
 					fdw__given_up_note(m, task->table, s, ev->pid);
 			} else {

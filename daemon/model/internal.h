@@ -99,8 +99,10 @@ struct fdw_table *fdw__table_copy(struct fdw_model *m, const struct fdw_table *s
 				  uint64_t kfiles, uint64_t now);
 /* Process `pid` closes open slot s of t, or makes it close-on-exec: an end
  * of a pipe or socketpair that another process made is noted as given up
- * (struct fdw_given_up). No syscall, no allocation but a table's first. */
-void fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct fdw_slot *s,
+ * (struct fdw_given_up). No syscall, no allocation but a table's first.
+ * True when pid is the end's maker and another process's call would note
+ * it (fdw__cloexec_range keeps such an fd in its memo). */
+bool fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct fdw_slot *s,
 			uint32_t pid);
 /* t's ends given up go (an exec). */
 void fdw__given_up_clear(struct fdw_model *m, struct fdw_table *t);
@@ -170,6 +172,20 @@ void fdw__touch_slow(struct fdw_table *t, int fd, int how);
 void fdw__touch_dup(struct fdw_table *t, int oldfd);
 /* t is being freed: its read's notes stay with the reader. */
 void fdw__table_read_gone(struct fdw_table *t);
+
+/* close_range(CLOSE_RANGE_CLOEXEC)'s memo (struct fdw_table's cx_hint):
+ * fd may now be open without close-on-exec; or forget it all. */
+void fdw__cx_mark_slow(struct fdw_table *t, int fd);
+void fdw__cx_forget(struct fdw_table *t);
+static inline void fdw__cx_mark(struct fdw_table *t, int fd)
+{
+	if (t && t->cx_hint && fd >= 0)
+		fdw__cx_mark_slow(t, fd);
+}
+/* Make fds first..last of t close-on-exec, as close_range() with
+ * CLOSE_RANGE_CLOEXEC by process pid does. */
+void fdw__cloexec_range(struct fdw_model *m, struct fdw_table *t, uint32_t first, uint32_t last,
+			uint32_t pid);
 
 static inline void fdw__touch(struct fdw_table *t, int fd, int how)
 {

@@ -355,6 +355,16 @@ struct fdw_table {
 	struct fdw_slot **blocks; /* the set's slot blocks (NULL: none used yet), mirrored */
 	struct fdw__fdset *set;
 	struct fdw_given_up *given_up; /* NULL: none */
+	/* close_range(CLOSE_RANGE_CLOEXEC)'s memo, made at the table's first
+	 * such call (NULL: none): bit fd set when fd may be open without
+	 * close-on-exec, or still to be noted as given up (fdw__given_up_note),
+	 * since. The next call visits those fds alone, as the kernel sets a
+	 * bitmap: a loop of them against a 19,000-fd table walked every slot
+	 * per record. Set by every install and close-on-exec clear; dropped
+	 * (a whole walk next time) by a re-read, a given-up end's eviction or
+	 * clearing. */
+	uint64_t *cx_hint;
+	uint32_t cx_words;
 	uint64_t created_ts;
 };
 

@@ -68,6 +68,7 @@ int fdw__resolve_fd(struct fdw_model *m, struct fdw_table *t, uint32_t tid, int 
 	r = fdw__table_own(m, t);
 	if (r < 0)
 		return r;
+	fdw__cx_forget(t); /* what the kernel says may differ in any bit */
 	fdw__touch(t, fd, FDW_TOUCH_FILE); /* the kernel's now: newer than a read */
 	fi = malloc(sizeof(*fi));
 	if (!fi)
@@ -694,6 +695,7 @@ static int table_resync_apply(struct fdw_model *m, struct fdw_table *t, struct r
 	uint32_t tid = c->tid;
 	int r;
 
+	fdw__cx_forget(t); /* the read sets the bits as the kernel has them */
 	cand_index_init(&local);
 	c->cands = m->scan_cands ? m->scan_cands : &local;
 	fdw_hashmap_init(&c->claimed);

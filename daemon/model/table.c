@@ -1268,6 +1268,8 @@ int fdw__table_own_slow(struct fdw_model *m, struct fdw_table *t)
 	} else {
 		own_in_place(m, t);
 	}
+	if (t->borrowed)
+		fdw__cx_forget(t); /* its fds became inherited ones */
 	t->borrowed = false;
 	return 0;
 }
@@ -1310,7 +1312,7 @@ struct fdw_table *fdw__table_fork(struct fdw_model *m, struct fdw_table *src, ui
 	return t;
 }
 
-void fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct fdw_slot *s,
+bool fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct fdw_slot *s,
 			uint32_t pid)
 {
 	const struct fdw_origin *o = fdw_slot_origin(s);
@@ -1323,26 +1325,28 @@ void fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct f
 	/* an fd this table got by a fork (not one made in it, which a
 	 * process sharing the maker's table, CLONE_FILES, may close), given
 	 * up by another process than its maker */
-	if (!f || !o || o->source != FDW_SRC_INHERIT || !o->seq || !o->pid || o->pid == pid ||
-	    !f->ino)
-		return;
+	if (!f || !o || o->source != FDW_SRC_INHERIT || !o->seq || !o->pid || !f->ino)
+		return false;
 	if (o->nr == FDW_SYS_SOCKETPAIR && S_ISSOCK(fdw_ofd_mode(f)))
 		key = f->ino | FDW_END_SOCK;
 	else if ((o->nr == FDW_SYS_PIPE || o->nr == FDW_SYS_PIPE2) && S_ISFIFO(fdw_ofd_mode(f)))
 		key = f->ino & ~FDW_END_SOCK;
 	else
-		return;
+		return false;
+	if (o->pid == pid)
+		return true;
 	g = t->given_up;
 	at = fdw__given_up_find(g, key, o->seq);
 	if (at >= 0) {
 		g->own |= 1u << at; /* (the parent's before: now this table's too) */
-		return;
+		return false;
 	}
 	if (!g) {
 		g = calloc(1, sizeof(*g));
 		if (!g) {
 			m->stats.given_up_evicted++;
-			return;
+			fdw__cx_forget(t); /* noted nowhere: a next call must try again */
+			return false;
 		}
 		t->given_up = g;
 		m->stats.given_up_tables++;
@@ -1353,14 +1357,109 @@ void fdw__given_up_note(struct fdw_model *m, struct fdw_table *t, const struct f
 		i = g->next;
 		g->next = (g->next + 1) % FDW_GIVEN_UP;
 		m->stats.given_up_evicted++;
+		fdw__cx_forget(t); /* the evicted end's fd is noted again by a next call */
 	}
 	g->own |= 1u << i;
 	g->v[i].key = key;
 	g->v[i].seq = o->seq;
+	return false;
+}
+
+void fdw__cx_forget(struct fdw_table *t)
+{
+	free(t->cx_hint);
+	t->cx_hint = NULL;
+	t->cx_words = 0;
+}
+
+void fdw__cx_mark_slow(struct fdw_table *t, int fd)
+{
+	uint32_t w = (uint32_t)fd / 64;
+
+	if (w >= t->cx_words) {
+		uint32_t n = w + 1 > 2 * t->cx_words ? w + 1 : 2 * t->cx_words;
+		uint64_t *h = realloc(t->cx_hint, (size_t)n * sizeof(*h));
+
+		if (!h) {
+			fdw__cx_forget(t);
+			return;
+		}
+		/* numbers past the memo were not open when it was made, and
+		 * every install since is marked */
+		memset(h + t->cx_words, 0, (size_t)(n - t->cx_words) * sizeof(*h));
+		t->cx_hint = h;
+		t->cx_words = n;
+	}
+	t->cx_hint[w] |= 1ull << (fd % 64);
+}
+
+/* Every slot of first..last, without the memo. */
+static void cx_walk(struct fdw_model *m, struct fdw_table *t, uint64_t first, uint32_t last,
+		    uint32_t pid)
+{
+	for (uint64_t fd = first; fd <= last && fd < t->nslots; fd++) {
+		struct fdw_slot *s = fdw_table_slot(t, (int)fd);
+
+		if (fdw_slot_open(s)) {
+			(void)fdw__given_up_note(m, t, s, pid);
+			s->cloexec = true;
+		}
+	}
+}
+
+/* The memo, made by a walk of every slot: each open fd marked. */
+static int cx_build(struct fdw_table *t)
+{
+	uint32_t n = t->nslots / 64 + 1;
+
+	t->cx_hint = calloc(n, sizeof(*t->cx_hint));
+	if (!t->cx_hint)
+		return -ENOMEM;
+	t->cx_words = n;
+	for (uint32_t fd = 0; fd < t->nslots; fd++)
+		if (fdw_slot_open(fdw_table_slot(t, (int)fd)))
+			t->cx_hint[fd / 64] |= 1ull << (fd % 64);
+	return 0;
+}
+
+void fdw__cloexec_range(struct fdw_model *m, struct fdw_table *t, uint32_t first, uint32_t last,
+			uint32_t pid)
+{
+	if (!t->cx_hint && cx_build(t) < 0) {
+		cx_walk(m, t, first, last, pid); /* no memory for the memo */
+		return;
+	}
+	for (uint64_t w = first / 64; w < t->cx_words && w * 64 <= last; w++) {
+		uint64_t bits = t->cx_hint[w];
+
+		if (w == first / 64)
+			bits &= ~0ull << (first % 64);
+		if (w == last / 64 && last % 64 != 63)
+			bits &= (1ull << (last % 64 + 1)) - 1;
+		while (bits) {
+			uint32_t b = (uint32_t)__builtin_ctzll(bits);
+			struct fdw_slot *s = fdw_table_slot(t, (int)(w * 64 + b));
+			bool keep = false;
+
+			bits &= bits - 1;
+			if (fdw_slot_open(s)) {
+				keep = fdw__given_up_note(m, t, s, pid);
+				s->cloexec = true;
+				if (!t->cx_hint) { /* the note dropped it: the rest whole */
+					cx_walk(m, t, (uint32_t)(w * 64 + b) + 1, last, pid);
+					return;
+				}
+			}
+			if (!keep)
+				t->cx_hint[w] &= ~(1ull << b);
+		}
+	}
 }
 
 void fdw__given_up_clear(struct fdw_model *m, struct fdw_table *t)
 {
+	if (t)
+		fdw__cx_forget(t); /* its ends are noted again by a next call */
 	if (!t || !t->given_up)
 		return;
 	free(t->given_up);
@@ -1420,6 +1519,7 @@ void fdw__table_free(struct fdw_model *m, struct fdw_table *t)
 		return;
 	m->stats.fds -= t->nopen;
 	fdw__given_up_clear(m, t);
+	fdw__cx_forget(t);
 	fdw__table_read_gone(t);
 	fdset_put(m, t->set);
 	if (t->kfiles && fdw_hashmap_get(&m->tables, t->kfiles) == t)
@@ -1456,6 +1556,7 @@ struct fdw_slot *fdw__slot_install(struct fdw_model *m, struct fdw_table *t, int
 	ofd->refs++;
 	s->ofd_h = fdw_ofd_handle(ofd);
 	s->cloexec = cloexec;
+	fdw__cx_mark(t, fd);
 	s->suspect = false;
 	s->inheritable = false;
 	s->exec_passed = false;

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "check.h"
@@ -365,6 +366,61 @@ static void test_close(void)
 	CHECK_EQ(t->nopen, 4); /* 0, 1, 2, 3 */
 	CHECK(slot(&m, PID, 3) != NULL);
 	CHECK(slot(&m, PID, 9) == NULL);
+	fdw_model_free(&m);
+}
+
+/*
+ * close_range(CLOSE_RANGE_CLOEXEC) again and again: the table's memo of
+ * the fds that may be open without close-on-exec (struct fdw_table's
+ * cx_hint) must see every change between two calls: an F_SETFD or
+ * FIONCLEX clearing the bit, an open or dup2 without O_CLOEXEC, below,
+ * inside and past the numbers the memo had (a walk of 200 slots a record
+ * let one user's loop stall the daemon: tests/integration/
+ * test_cloexec_flood.py).
+ */
+static void test_close_range_cloexec_memo(void)
+{
+	const unsigned int CX = 1u << 2;
+	struct fdw_model m;
+
+	model_new(&m);
+	start_proc(&m);
+	for (int fd = 3; fd < 200; fd++)
+		do_open(&m, PID, FILES, fd, "/m", 0);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE_RANGE, 0, 3, ~0u, CX));
+	for (int fd = 3; fd < 200; fd++)
+		CHECK(slot(&m, PID, fd) && slot(&m, PID, fd)->cloexec);
+	CHECK(slot(&m, PID, 2) && !slot(&m, PID, 2)->cloexec);
+	/* changes between two calls */
+	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 0, 70, F_SETFD, 0));
+	apply(&m, sys(PID, FILES, FDW_SYS_IOCTL, 0, 130, FIONCLEX, 0));
+	apply(&m, sys(PID, FILES, FDW_SYS_DUP2, 150, 2, 150, 0)); /* over an open one */
+	apply(&m, sys(PID, FILES, FDW_SYS_DUP2, 300, 2, 300, 0)); /* past the memo */
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 190, 0, 0));
+	do_open(&m, PID, FILES, 190, "/n", 0);
+	CHECK(!slot(&m, PID, 70)->cloexec && !slot(&m, PID, 130)->cloexec);
+	CHECK(!slot(&m, PID, 150)->cloexec && !slot(&m, PID, 300)->cloexec);
+	/* a range that holds some: those alone change */
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE_RANGE, 0, 100, 160, CX));
+	CHECK(!slot(&m, PID, 70)->cloexec);
+	CHECK(slot(&m, PID, 130)->cloexec && slot(&m, PID, 150)->cloexec);
+	CHECK(!slot(&m, PID, 190)->cloexec && !slot(&m, PID, 300)->cloexec);
+	/* the bounds are the call's, at a word's edge too */
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE_RANGE, 0, 71, 189, CX));
+	CHECK(!slot(&m, PID, 70)->cloexec && !slot(&m, PID, 190)->cloexec);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE_RANGE, 0, 0, 63, CX));
+	CHECK(slot(&m, PID, 2)->cloexec && !slot(&m, PID, 70)->cloexec);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE_RANGE, 0, 64, 70, CX));
+	CHECK(slot(&m, PID, 70)->cloexec && !slot(&m, PID, 190)->cloexec);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE_RANGE, 0, 191, ~0u, CX));
+	CHECK(!slot(&m, PID, 190)->cloexec && slot(&m, PID, 300)->cloexec);
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE_RANGE, 0, 3, ~0u, CX));
+	for (int fd = 0; fd < 400; fd++)
+		CHECK(!slot(&m, PID, fd) || slot(&m, PID, fd)->cloexec);
+	/* a failed call changes nothing */
+	apply(&m, sys(PID, FILES, FDW_SYS_FCNTL, 0, 5, F_SETFD, 0));
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE_RANGE, -EINVAL, 3, ~0u, CX));
+	CHECK(!slot(&m, PID, 5)->cloexec);
 	fdw_model_free(&m);
 }
 
@@ -2999,6 +3055,7 @@ int main(void)
 	test_ofd_ids();
 	test_dup_family();
 	test_close();
+	test_close_range_cloexec_memo();
 	test_stale_close();
 	test_fork_threads_exec_exit();
 	test_fork_cow();
