@@ -216,8 +216,16 @@ static void ring_unmap(struct ring *r)
 /* Records consumed between two looks at the clock in a bounded drain. */
 #define DRAIN_CHUNK 2048
 
-/* Consume at most `max` records (0: every committed one). */
-static int ring_consume_max(struct fdw_capture *c, unsigned int max)
+/* Records applied between two looks at the clock within a batch, when it
+ * has a deadline: a record's cost follows what it does (an exec into a
+ * program with 19,000 inherited fds is milliseconds), so 2,048 of them
+ * between looks held the loop for seconds. */
+#define DEADLINE_EVERY 16
+
+/* Consume at most `max` records (0: every committed one), and none past
+ * `deadline` (CLOCK_MONOTONIC ns, 0: none), when *cut says so. */
+static int ring_consume_until(struct fdw_capture *c, unsigned int max, uint64_t deadline,
+			      bool *cut)
 {
 	struct ring *r = &c->rb;
 	unsigned long cons, prod, published;
@@ -250,6 +258,10 @@ static int ring_consume_max(struct fdw_capture *c, unsigned int max)
 		}
 		if (max && (unsigned int)n >= max)
 			break;
+		if (deadline && n % DEADLINE_EVERY == 0 && fdw_now_mono() >= deadline) {
+			*cut = true;
+			break;
+		}
 		/* only what was committed when the drain began: a producer
 		 * faster than us must not keep the loop (and requests,
 		 * signals) waiting; the next drain takes the rest */
@@ -259,6 +271,11 @@ static int ring_consume_max(struct fdw_capture *c, unsigned int max)
 	if (n && c->opts.on_batch)
 		c->opts.on_batch(c->opts.userdata);
 	return n;
+}
+
+static int ring_consume_max(struct fdw_capture *c, unsigned int max)
+{
+	return ring_consume_until(c, max, 0, NULL);
 }
 
 static int ring_consume(struct fdw_capture *c)
@@ -434,12 +451,14 @@ int fdw_capture_drain_for(struct fdw_capture *c, uint64_t budget_ns)
 	target = __atomic_load_n(c->rb.producer_pos, __ATOMIC_ACQUIRE);
 	t0 = fdw_now_mono();
 	for (;;) {
-		r = ring_consume_max(c, DRAIN_CHUNK);
+		bool cut = false;
+
+		r = ring_consume_until(c, DRAIN_CHUNK, t0 + budget_ns, &cut);
 		if (r < 0)
 			return r;
 		if (__atomic_load_n(c->rb.consumer_pos, __ATOMIC_RELAXED) >= target)
 			return 1;
-		if (fdw_now_mono() - t0 >= budget_ns)
+		if (cut || fdw_now_mono() - t0 >= budget_ns)
 			return 0;
 		if (r == 0)
 			sched_yield(); /* a record reserved but not yet submitted */
@@ -508,8 +527,11 @@ static void consume_slice(struct fdw_capture *c)
 	uint64_t t0 = fdw_now_mono();
 
 	for (;;) {
-		int r = ring_consume_max(c, DRAIN_CHUNK);
+		bool cut = false;
+		int r = ring_consume_until(c, DRAIN_CHUNK, t0 + CONSUME_SLICE_NS, &cut);
 
+		if (cut)
+			break;
 		if (r < DRAIN_CHUNK) {
 			/* caught up (or an error: the next period retries) */
 			if (c->handles_open)
