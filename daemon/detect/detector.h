@@ -108,6 +108,8 @@ struct leak_exec {
 	/* the base name of the program's executable, for exec_leak_shells
 	 * (a script's command is its own name): read once per program */
 	uint64_t exe_exec; /* the exec_count it was read at, + 1; 0: not read */
+	uint64_t exe_shell_seq; /* the exec record exe_shell was judged for */
+	bool exe_shell;		/* exe is in exec_leak_shells (then) */
 	char exe[16];	   /* "" unknown, or too long to be a listed name */
 	struct leak_alert alert;
 };
@@ -244,6 +246,12 @@ extern const struct fdw_detector leak_races_detector;	   /* races.c */
 
 /* The detectors' shared state (leaks.c). */
 struct fdw_leaks {
+	/* exec_culprit's last look at exec_leak_shells, for one exec record
+	 * (its seq: the list cannot change within it): its fds' creators
+	 * are a few commands, asked once each rather than once per fd */
+	uint64_t shell_seq;
+	char shell_comm[16];
+	bool shell_hit;
 	struct fdw_leak_config cfg;
 	struct fdw_model *m;
 	struct fdw_alerts *alerts;

@@ -172,8 +172,18 @@ static bool exec_race_form(struct fdw_leaks *l, struct fdw_proc *owner, int fd,
  * The process to blame for fd `slot` of `p` surviving p's exec, or NULL
  * when nobody is (see the top of the file).
  */
+static bool exec_shell_comm(struct fdw_leaks *l, const struct fdw_event *ev, const char *comm)
+{
+	if (ev->seq && l->shell_seq == ev->seq && !strncmp(l->shell_comm, comm, 16))
+		return l->shell_hit;
+	l->shell_hit = fdw_leak_comm_listed(l->cfg.exec_leak_shells, comm);
+	l->shell_seq = ev->seq;
+	strncpy(l->shell_comm, comm, sizeof(l->shell_comm));
+	return l->shell_hit;
+}
+
 static struct fdw_proc *exec_culprit(struct fdw_leaks *l, struct fdw_proc *p,
-				     const struct fdw_slot *slot)
+				     const struct fdw_event *ev, const struct fdw_slot *slot)
 {
 	const struct fdw_origin *o = fdw_slot_origin(slot);
 	struct fdw_proc *creator;
@@ -182,7 +192,7 @@ static struct fdw_proc *exec_culprit(struct fdw_leaks *l, struct fdw_proc *p,
 		return NULL;
 	if (o->source != FDW_SRC_INHERIT || !o->pid)
 		return NULL; /* set up by p itself, or older than the daemon */
-	if (fdw_leak_comm_listed(l->cfg.exec_leak_shells, o->comm))
+	if (exec_shell_comm(l, ev, o->comm))
 		return NULL; /* a shell's redirection, set up for its commands */
 	creator = fdw_model_proc(l->m, o->pid);
 	if (creator && creator != p && creator->start_ts <= o->ts)
@@ -198,16 +208,22 @@ static struct fdw_proc *exec_culprit(struct fdw_leaks *l, struct fdw_proc *p,
  * once per program.
  */
 static bool exec_shell_exe(struct fdw_leaks *l, const struct fdw_proc *creator,
-			   struct leak_exec *x)
+			   struct leak_exec *x, const struct fdw_event *ev)
 {
 	if (!l->ops.read_exe || !l->cfg.exec_leak_shells[0])
 		return false;
 	if (x->exe_exec != creator->exec_count + 1) {
 		x->exe_exec = creator->exec_count + 1;
+		x->exe_shell_seq = 0;
 		if (l->ops.read_exe(l->ops.userdata, creator->pid, x->exe, sizeof(x->exe)) < 0)
 			x->exe[0] = '\0';
 	}
-	return fdw_leak_comm_listed(l->cfg.exec_leak_shells, x->exe);
+	/* once per exec record, not per fd it passes */
+	if (!ev->seq || x->exe_shell_seq != ev->seq) {
+		x->exe_shell = fdw_leak_comm_listed(l->cfg.exec_leak_shells, x->exe);
+		x->exe_shell_seq = ev->seq;
+	}
+	return x->exe_shell;
 }
 
 /*
@@ -503,7 +519,7 @@ static void exec_leak_fd(struct fdw_leaks *l, struct fdw_proc *p, const struct f
 
 	if (!l->cfg.exec_leaks || fd <= 2 || !fdw_slot_open(slot))
 		return;
-	owner = exec_culprit(l, p, slot);
+	owner = exec_culprit(l, p, ev, slot);
 	if (!owner || exec_pipe_kept(l, p, ev, slot)) {
 		l->stats.exec_fds_excused++;
 		return;
@@ -513,7 +529,7 @@ static void exec_leak_fd(struct fdw_leaks *l, struct fdw_proc *p, const struct f
 		return;
 	x = &st->exec;
 	/* the creator itself (still running the program that made it) */
-	if (owner->pid == fdw_slot_origin(slot)->pid && exec_shell_exe(l, owner, x)) {
+	if (owner->pid == fdw_slot_origin(slot)->pid && exec_shell_exe(l, owner, x, ev)) {
 		l->stats.exec_fds_excused++;
 		return;
 	}
