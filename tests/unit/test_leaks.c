@@ -578,6 +578,55 @@ static void test_sites(void)
 	fdw_model_free(&m);
 }
 
+/*
+ * A temp-file leak: mkstemp's names all differ ("tmp" and six random
+ * letters and digits), so each fd was a site of its own, and 5,000 leaked
+ * files ranked below a lone /dev/null (sorted by pattern among equals),
+ * past 4,096 of them not even counted. Their directory's site holds them
+ * all; lone files with fewer than 8 alike in a directory stay as they are.
+ */
+static void test_sites_lone_files(void)
+{
+	static const char az[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	struct fdw_model m;
+	struct fdw_leak_site *sites = NULL;
+	uint64_t dropped = 0, x = 88172645463325252ull;
+	struct fdw_table *t;
+	size_t n = 0;
+
+	model_new(&m);
+	leaks_for_hooks = NULL;
+	start(&m, PID);
+	do_open(&m, PID, FILES, 3, "/dev/null", O_RDONLY);
+	do_open(&m, PID, FILES, 4, "/etc/hosts", O_RDONLY);
+	do_open(&m, PID, FILES, 5, "/etc/passwd", O_RDONLY);
+	for (int i = 0; i < 5000; i++) {
+		char path[64] = "/tmp/leak/tmp";
+
+		for (int k = 0; k < 6; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			path[13 + k] = az[x % (sizeof(az) - 1)];
+		}
+		path[19] = '\0';
+		do_open(&m, PID, FILES, 10 + i, path, O_RDWR);
+	}
+	t = fdw_model_proc_table(&m, fdw_model_proc(&m, PID));
+	CHECK_EQ(fdw_leak_sites(t, 0, NULL, NULL, 16, &sites, &n, &dropped), 0);
+	CHECK(n >= 1);
+	if (n >= 1) {
+		CHECK_STR(sites[0].pattern, "/tmp/leak/*");
+		CHECK_EQ(sites[0].count, 5000);
+		CHECK_EQ(sites[0].nr, FDW_SYS_OPENAT);
+		CHECK_EQ(sites[0].nsamples, FDW_SITE_SAMPLES);
+	}
+	CHECK_EQ(n, 4); /* and /dev/null, /etc/hosts, /etc/passwd */
+	CHECK_EQ(dropped, 0);
+	for (size_t i = 1; i < n; i++)
+		CHECK_EQ(sites[i].count, 1);
+	free(sites);
+	fdw_model_free(&m);
+}
+
 /* ---- the detectors with alerts, in (synthetic) time ---- */
 
 static uint64_t fake_soft = 1000;
@@ -3194,6 +3243,7 @@ int main(void)
 	test_trend();
 	test_growth_detectors();
 	test_sites();
+	test_sites_lone_files();
 	test_alert_lifecycle();
 	test_server_no_alert();
 	test_exec_leak();
