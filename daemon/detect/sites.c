@@ -67,7 +67,18 @@ void fdw_leak_pattern(const char *target, char *out, size_t len)
 struct site_acc {
 	struct fdw_leak_site s;
 	struct site_acc *next; /* same hash bucket */
+	uint64_t singles;      /* a directory's site: its lone files' sites */
 };
+
+/*
+ * Files whose names are all different (mkstemp's, a hash's, a session
+ * id's: "/tmp/tmpk2j3h4_x") make a site of one fd each, and the 19,000
+ * fds of a textbook temp-file leak ranked below a lone /dev/null. So the
+ * lone files of one directory made the same way become one site,
+ * "DIR/ *", when there are SITES_DIR_MIN of them or more, and the files past
+ * SITES_INTERNAL_MAX sites go to their directory's site.
+ */
+#define SITES_DIR_MIN 8
 
 /* The sites of one table while it is grouped. */
 struct site_group {
@@ -148,18 +159,37 @@ static bool site_is(const struct fdw_leak_site *s, const struct fdw_slot *sl, co
 	       !strcmp(s->pattern, pattern);
 }
 
+/* "DIR/ *" of a file's pattern in out; false when it names no file. */
+static bool dir_pattern(const char *pattern, char *out, size_t len)
+{
+	const char *slash = strrchr(pattern, '/');
+
+	if (pattern[0] != '/' || !slash || !slash[1] || (size_t)(slash - pattern) + 3 > len)
+		return false;
+	memcpy(out, pattern, (size_t)(slash - pattern) + 1);
+	strcpy(out + (slash - pattern) + 1, "*");
+	return true;
+}
+
 /* The site of open slot `sl` in *out: 0, 1 when refused (too many sites,
- * counted), or -ENOMEM. */
-static int group_site(struct site_group *g, const struct fdw_slot *sl, struct site_acc **out)
+ * counted), or -ENOMEM. With `dir`, its directory's site ("DIR/ *"; 2,
+ * not counted, when it names no file). */
+static int group_site_in(struct site_group *g, const struct fdw_slot *sl, bool dir,
+			 struct site_acc **out)
 {
 	const struct fdw_ofd *o = fdw_slot_ofd(sl);
 	const struct fdw_origin *so = fdw_slot_origin(sl);
 	struct site_acc *a, *head;
-	char pattern[256], buf[FDW_OFD_NAME_BUF];
+	char pattern[256], fine[256], buf[FDW_OFD_NAME_BUF];
 	const char *target = fdw_ofd_target(o, buf);
 	uint64_t h;
 
 	fdw_leak_pattern(target, pattern, sizeof(pattern));
+	if (dir) {
+		if (!dir_pattern(pattern, fine, sizeof(fine)))
+			return 2;
+		memcpy(pattern, fine, sizeof(pattern));
+	}
 	h = site_hash(sl, pattern);
 	head = fdw_hashmap_get(&g->buckets, h);
 	for (a = head; a; a = a->next)
@@ -193,6 +223,61 @@ static int group_site(struct site_group *g, const struct fdw_slot *sl, struct si
 	return 0;
 }
 
+static int group_site(struct site_group *g, const struct fdw_slot *sl, struct site_acc **out)
+{
+	return group_site_in(g, sl, false, out);
+}
+
+/* Files past the sites' bound (in `dirs` already), and the lone files of
+ * `g` with SITES_DIR_MIN or more alike in a directory, into `dirs`; then
+ * dirs' sites into g (a lone file's own site left with count 0). */
+static int group_dirs(struct site_group *g, struct site_group *dirs, const struct fdw_table *t,
+		      uint64_t since, fdw_leak_stack_fn stack_of, void *userdata)
+{
+	struct site_acc *d;
+	int r;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < g->n; i++) {
+			struct fdw_leak_site *s = &g->all[i]->s;
+			const struct fdw_slot *sl;
+			int fd;
+
+			if (s->count != 1 || !s->nsamples)
+				continue;
+			fd = s->samples[0];
+			sl = fdw_table_slot(t, fd);
+			r = group_site_in(dirs, sl, true, &d);
+			if (r < 0)
+				return r;
+			if (r == 1)
+				dirs->over--; /* still counted in its own site */
+			if (r)
+				continue;
+			if (!pass) {
+				d->singles++;
+			} else if (d->singles >= SITES_DIR_MIN || d->s.count) {
+				site_add_fd(&d->s, fd, sl, since,
+					    stack_of ? stack_of(userdata, fd, sl) : 0);
+				s->count = 0; /* counted in its directory's */
+			}
+		}
+	}
+	for (size_t i = 0; i < dirs->n; i++) {
+		if (!dirs->all[i]->s.count) {
+			free(dirs->all[i]);
+			continue;
+		}
+		if (FDW_GROW(g->all, g->n, g->cap, 32) < 0) {
+			free(dirs->all[i]);
+			return -ENOMEM;
+		}
+		g->all[g->n++] = dirs->all[i];
+	}
+	dirs->n = 0;
+	return 0;
+}
+
 /* The first `max` sites by rank, copied into a malloc'd array. */
 static int group_rank(struct site_group *g, uint64_t since, unsigned int max,
 		      struct fdw_leak_site **out, size_t *n)
@@ -200,11 +285,15 @@ static int group_rank(struct site_group *g, uint64_t since, unsigned int max,
 	struct fdw_leak_site **order = malloc((g->n + 1) * sizeof(*order)), *res;
 	size_t keep = g->n < max ? g->n : max;
 
+	size_t nsites = 0;
+
 	if (!order)
 		return -ENOMEM;
 	for (size_t i = 0; i < g->n; i++)
-		order[i] = &g->all[i]->s;
-	qsort_r(order, g->n, sizeof(*order), cmp_site, &since);
+		if (g->all[i]->s.count) /* not a lone file counted in its directory's */
+			order[nsites++] = &g->all[i]->s;
+	qsort_r(order, nsites, sizeof(*order), cmp_site, &since);
+	keep = nsites < max ? nsites : max;
 	res = calloc(keep + 1, sizeof(*res));
 	if (!res) {
 		free(order);
@@ -215,6 +304,7 @@ static int group_rank(struct site_group *g, uint64_t since, unsigned int max,
 	free(order);
 	*out = res;
 	*n = keep;
+	g->over += nsites - keep; /* (the caller's dropped) */
 	return 0;
 }
 
@@ -222,7 +312,7 @@ int fdw_leak_sites(const struct fdw_table *t, uint64_t since, fdw_leak_stack_fn 
 		   void *userdata, unsigned int max, struct fdw_leak_site **out, size_t *n,
 		   uint64_t *dropped)
 {
-	struct site_group g = { 0 };
+	struct site_group g = { 0 }, dirs = { 0 };
 	int r = 0;
 
 	*out = NULL;
@@ -232,6 +322,7 @@ int fdw_leak_sites(const struct fdw_table *t, uint64_t since, fdw_leak_stack_fn 
 	if (!t)
 		return 0;
 	fdw_hashmap_init(&g.buckets);
+	fdw_hashmap_init(&dirs.buckets);
 	for (uint32_t fd = 0; fd < t->nslots && r >= 0; fd++) {
 		const struct fdw_slot *sl = fdw_table_slot(t, (int)fd);
 		struct site_acc *a;
@@ -239,18 +330,31 @@ int fdw_leak_sites(const struct fdw_table *t, uint64_t since, fdw_leak_stack_fn 
 		if (!fdw_slot_open(sl))
 			continue;
 		r = group_site(&g, sl, &a);
+		if (r == 1) { /* past the bound: its directory's site, if any */
+			r = group_site_in(&dirs, sl, true, &a);
+			if (r == 0 || r == 1)
+				g.over--; /* counted there (or in dirs.over) */
+			if (r == 2)
+				r = 1;
+		}
 		if (r == 0)
 			site_add_fd(&a->s, (int)fd, sl, since,
 				    stack_of ? stack_of(userdata, (int)fd, sl) : 0);
 	}
 	if (r >= 0)
+		r = group_dirs(&g, &dirs, t, since, stack_of, userdata);
+	if (r >= 0)
 		r = group_rank(&g, since, max, out, n);
 	if (r >= 0 && dropped)
-		*dropped = g.over + (g.n - *n);
+		*dropped = g.over + dirs.over;
 	for (size_t i = 0; i < g.n; i++)
 		free(g.all[i]);
+	for (size_t i = 0; i < dirs.n; i++)
+		free(dirs.all[i]);
 	free(g.all);
+	free(dirs.all);
 	fdw_hashmap_free(&g.buckets);
+	fdw_hashmap_free(&dirs.buckets);
 	return r < 0 ? r : 0;
 }
 
