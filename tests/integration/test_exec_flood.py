@@ -12,13 +12,11 @@ As nobody: fork and exec /bin/true in a loop for 8 s.
 (1) while it runs: every `fdwatch status` answers within 0.5 s;
 (2) once it stops: the model equals /proc/PID/fd."""
 
-import json
-import subprocess
 import textwrap
-import time
 
 import fdwtest as T
-from fdwtest import Failure, check
+from fdwtest import check
+import flood_helpers as F
 
 HOLD = 19000
 SECONDS = 8
@@ -43,74 +41,22 @@ ATTACK = textwrap.dedent(f"""
 """)
 
 
-def status_timed(d):
-    t0 = time.monotonic()
-    c = d.cli("status", json_out=True, timeout=60)
-    took = time.monotonic() - t0
-    if c.returncode != 0:
-        raise Failure(f"fdwatch status: exit {c.returncode}: {c.stderr.strip()}")
-    return json.loads(c.stdout), took
-
-
 def main(r):
     with T.Daemon() as d:
-        attack(r, d, "fork and exec with 19,000 inherited fds", "exec")
+        attack(r, d, "fork and exec with 19,000 inherited fds")
 
 
-def attack(r, d, label, mode):
-    p = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                          "/usr/bin/python3", "-c", ATTACK, mode],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        line = p.stdout.readline()
-        check(line.startswith("HOLDING"), f"the attacker said {line!r}")
-        pid = p.pid
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            js = d.fds(pid)
-            if len(js.get("fds", [])) >= HOLD and not js.get("stale"):
-                break
-            time.sleep(0.5)
-        before, _ = status_timed(d)
-        p.stdin.write("\n")
-        p.stdin.flush()
-        worst = 0.0
-        end = time.monotonic() + SECONDS
-        while time.monotonic() < end:
-            _, took = status_timed(d)
-            worst = max(worst, took)
-            time.sleep(0.2)
-        line = p.stdout.readline()
-        check(line.startswith("DONE"), f"the attacker said {line!r}")
-        ops, last = int(line.split()[1]), int(line.split()[2])
-        after, _ = status_timed(d)
-        T.log(f"{label}: {ops} execs; slowest status {worst * 1000:.0f} ms; "
-              f"loop lag max {after['loop_lag_max_ms']} ms; lost "
-              f"{after['events_lost'] - before['events_lost']}")
+def attack(r, d, label):
+    with F.attacked(d, label, ATTACK, [], HOLD, SECONDS) as a:
+        ops = a.done[0]
+        T.log(f"{label}: {ops} execs; slowest status {a.worst * 1000:.0f} ms; "
+              f"loop lag max {a.after['loop_lag_max_ms']} ms; lost "
+              f"{a.after['events_lost'] - a.before['events_lost']}")
         with r.case(f"{label}: while it runs, the daemon answers"):
             check(ops >= 200, f"only {ops} execs ran")
-            check(worst < 0.5, f"a status took {worst:.2f}s during the attack")
+            check(a.worst < 0.5, f"a status took {a.worst:.2f}s during the attack")
         with r.case(f"{label}: once it stops, the model equals /proc"):
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    T.assert_table_matches(d, pid, "after the attack")
-                    break
-                except Failure:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(1)
-    finally:
-        try:
-            p.stdin.write("\n")
-            p.stdin.flush()
-        except OSError:
-            pass
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+            F.wait_table_matches(d, a.pid)
 
 
 if __name__ == "__main__":

@@ -18,15 +18,11 @@ table's re-reads are far fewer than the records asking (status `rereads`);
 (2) once it stops: the model equals /proc/PID/fd and `fdwatch verify`
 agrees; no record lost."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-import time
 
 import fdwtest as T
-from fdwtest import Failure, check
+from fdwtest import check
+import flood_helpers as F
 
 HOLD = 15000
 RATE = 50  # records a second
@@ -66,15 +62,6 @@ ATTACK = textwrap.dedent(f"""
 """)
 
 
-def status_timed(d):
-    t0 = time.monotonic()
-    c = d.cli("status", json_out=True, timeout=30)
-    took = time.monotonic() - t0
-    if c.returncode != 0:
-        raise Failure(f"fdwatch status: exit {c.returncode}: {c.stderr.strip()}")
-    return json.loads(c.stdout), took
-
-
 def main(r):
     with T.Daemon() as d:
         attack(r, d, "one table", [])
@@ -84,36 +71,8 @@ def main(r):
 
 
 def attack(r, d, label, argv):
-    # as nobody (setpriv execs: the pid is the attacker's), with the
-    # system python (a per-user one, pyenv under /root, is not nobody's)
-    p = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                          "/usr/bin/python3", "-c", ATTACK] + argv,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        line = p.stdout.readline()
-        check(line.startswith("HOLDING"), f"the attacker said {line!r}")
-        pid = p.pid
-        T.log(f"{label}: attacker pid {pid} holds {HOLD} fds")
-        # the model has the table before the attack (a re-read first)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            js = d.fds(pid)
-            if len(js.get("fds", [])) >= HOLD and not js.get("stale"):
-                break
-            time.sleep(0.5)
-        before, _ = status_timed(d)
-        p.stdin.write("\n")
-        p.stdin.flush()
-        worst = 0.0
-        end = time.monotonic() + SECONDS
-        while time.monotonic() < end:
-            _, took = status_timed(d)
-            worst = max(worst, took)
-            time.sleep(0.2)
-        line = p.stdout.readline()
-        check(line.startswith("DONE"), f"the attacker said {line!r}")
-        ops = int(line.split()[1])
-        after, _ = status_timed(d)
+    with F.attacked(d, label, ATTACK, argv, HOLD, SECONDS) as a:
+        ops, worst, before, after, pid = a.done[0], a.worst, a.before, a.after, a.pid
         rr0, rr1 = before["rereads"], after["rereads"]
         asked = (rr1["inline"] + rr1["deferred"]) - (rr0["inline"] + rr0["deferred"])
         reads = after["resyncs"] - before["resyncs"]
@@ -138,27 +97,9 @@ def attack(r, d, label, argv):
             # the loop made it 740 ms, one per record 3.5 s
             check(worst < 0.5, f"a status took {worst:.2f}s during the attack")
         with r.case(f"{label}: once it stops, the model equals /proc"):
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    T.assert_table_matches(d, pid, "after the attack")
-                    break
-                except Failure:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(1)
+            F.wait_table_matches(d, pid)
             check(after["events_lost"] == 0, f"{after['events_lost']} records lost")
-    finally:
-        try:
-            p.stdin.write("\n")
-            p.stdin.flush()
-        except OSError:
-            pass
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+
 
 if __name__ == "__main__":
     T.run(main)
