@@ -687,6 +687,16 @@ def unix_get_cmd(python, sock, target, follow=0, strict=False):
     return [python, "-c", UNIX_GET, sock, target, f"{follow:g}", "1" if strict else "0"]
 
 
+def unix_get_json(python, sock, target, **ids):
+    """GET `target` with a strict UNIX_GET client run by `python`, as the
+    subprocess keywords `ids` say (user=, group=, extra_groups=):
+    (status, the body parsed)."""
+    out = subprocess.run(unix_get_cmd(python, sock, target, strict=True), capture_output=True,
+                         text=True, timeout=60, **ids).stdout
+    r = json.loads(out)
+    return r["status"], json.loads(r["body"])
+
+
 # --------------------------------------------------------------------------
 # Comparing the model with /proc
 

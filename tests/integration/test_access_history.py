@@ -82,10 +82,7 @@ else:
 
 
 def get(d, target, **ids):
-    out = subprocess.run(T.unix_get_cmd(PY, d.sock, target, strict=True), capture_output=True,
-                         text=True, timeout=60, **ids).stdout
-    r = json.loads(out)
-    return r["status"], json.loads(r["body"])
+    return T.unix_get_json(PY, d.sock, target, **ids)
 
 
 def history_targets(doc):

@@ -508,6 +508,26 @@ static void test_gids(void)
 	free(s);
 }
 
+/* Process `pid` of server s: root's (learnt so), a syscall at seq 10, an
+ * exec as uid 1000 (its owner in the record) at seq 20, a syscall at 30:
+ * a root program that dropped to the user and exec'd. */
+static void root_then_user(struct fdw_server *s, uint32_t pid)
+{
+	struct fdw_history_entry e = ev(20, FDW_REC_EXEC, pid, pid);
+
+	s->deps.read_owner = fake_owner;
+	fdw_hashmap_init(&s->owners);
+	owner_now[pid] = ROOT;
+	srv_access_learn(s, pid);
+	note(s, 10, FDW_REC_SYSCALL, pid, 0);
+	e.flags = FDW_F_OWNER;
+	e.u.task.child_tid = 1000;
+	e.u.task.exit_code = (int32_t)FDW_OWNER_GID_ANY;
+	srv_access_note_event(s, &e);
+	owner_now[pid] = 1000;
+	note(s, 30, FDW_REC_SYSCALL, pid, 0);
+}
+
 /*
  * Race evidence names the generations a finding hit (detect/races.c).
  * Process 700 was root's, then exec'd as uid 1000 at seq 20 (a root
@@ -522,21 +542,7 @@ static void test_alert_view(void)
 	json_t *alert, *v, *f;
 	char *before, *after;
 
-	s->deps.read_owner = fake_owner;
-	fdw_hashmap_init(&s->owners);
-	owner_now[700] = ROOT;
-	srv_access_learn(s, 700);
-	note(s, 10, FDW_REC_SYSCALL, 700, 0);
-	{
-		struct fdw_history_entry e = ev(20, FDW_REC_EXEC, 700, 700);
-
-		e.flags = FDW_F_OWNER;
-		e.u.task.child_tid = 1000;
-		e.u.task.exit_code = (int32_t)FDW_OWNER_GID_ANY;
-		srv_access_note_event(s, &e);
-	}
-	owner_now[700] = 1000;
-	note(s, 30, FDW_REC_SYSCALL, 700, 0);
+	root_then_user(s, 700);
 	CHECK(!srv_client_sees_pid(&c, 700, 10));
 	CHECK(srv_client_sees_pid(&c, 700, 25));
 
@@ -634,21 +640,7 @@ static void test_alert_view_exec_leak(void)
 	json_t *alert, *v, *l;
 	char *before, *after, summary[768];
 
-	s->deps.read_owner = fake_owner;
-	fdw_hashmap_init(&s->owners);
-	owner_now[710] = ROOT;
-	srv_access_learn(s, 710);
-	note(s, 10, FDW_REC_SYSCALL, 710, 0);
-	{
-		struct fdw_history_entry e = ev(20, FDW_REC_EXEC, 710, 710);
-
-		e.flags = FDW_F_OWNER;
-		e.u.task.child_tid = 1000;
-		e.u.task.exit_code = (int32_t)FDW_OWNER_GID_ANY;
-		srv_access_note_event(s, &e);
-	}
-	owner_now[710] = 1000;
-	note(s, 30, FDW_REC_SYSCALL, 710, 0);
+	root_then_user(s, 710);
 
 	alert = json_loads(
 		"{\"id\": 1, \"kind\": \"exec-leak\", \"pid\": 710, \"uid\": 1000,"
