@@ -984,10 +984,23 @@ static int origin_of_earlier_run(json_t *o)
 	return json_object_set_new(o, "earlier_run", json_true());
 }
 
+/* An fd of evidence read back (detect/evidence.c leak_json_slot). */
+static int slot_of_earlier_run(json_t *f)
+{
+	if (!json_is_object(f))
+		return 0;
+	if (json_object_set_new(f, "earlier_run", json_true()) < 0 ||
+	    origin_of_earlier_run(json_object_get(f, "origin")) < 0 ||
+	    origin_of_earlier_run(json_object_get(f, "opened_by")) < 0)
+		return -1;
+	return 0;
+}
+
 /*
  * Evidence read back from the state file names events of the daemon's
  * earlier run (detect/races.c: a finding's generation and fd-reuse's
- * reopened; detect/exec_leak.c: a leaked fd's origin and opened_by), which
+ * reopened; detect/exec_leak.c: a leaked fd's origin and opened_by;
+ * detect/sites.c: a leak site's sample fds, the same), which
  * this run cannot tell whose they were: their seqs would be taken for this
  * run's. Each is marked "earlier_run" (seq null), which
  * server/alert_view.c hides from every client but root and the group.
@@ -1010,11 +1023,16 @@ static int evidence_of_earlier_run(json_t *ev)
 			return -1;
 	}
 	json_array_foreach(json_object_get(ev, "leaked"), i, f) {
-		if (json_is_object(f) &&
-		    (json_object_set_new(f, "earlier_run", json_true()) < 0 ||
-		     origin_of_earlier_run(json_object_get(f, "origin")) < 0 ||
-		     origin_of_earlier_run(json_object_get(f, "opened_by")) < 0))
+		if (slot_of_earlier_run(f) < 0)
 			return -1;
+	}
+	json_array_foreach(json_object_get(ev, "sites"), i, f) {
+		json_t *sample;
+		size_t k;
+
+		json_array_foreach(json_object_get(f, "sample_fds"), k, sample)
+			if (slot_of_earlier_run(sample) < 0)
+				return -1;
 	}
 	return 0;
 }

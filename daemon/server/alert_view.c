@@ -30,6 +30,7 @@
  * "earlier_run", and they are hidden alike. The alert is copied for that
  * client only; everyone else shares it.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "alerts/alerts.h"
@@ -112,6 +113,69 @@ static bool leaked_hidden(struct client *c, const json_t *f, uint32_t pid)
 	       origin_hidden(c, json_object_get(f, "opened_by"), pid);
 }
 
+/*
+ * Leak sites (detect/sites.c: fd-growth and fd-exhaustion evidence, and
+ * GET /v1/leaks?pid=): a site groups open fds made the same way, with how
+ * (syscall, opened_by, the command, stacks) and sample fds. A site one of
+ * whose samples is hidden (leaked_hidden: made in the process's root days)
+ * keeps what /proc shows the user anyway (target, type, count) and hides
+ * the rest: {"hidden": true, "source": "hidden", syscall/opened_by/comm
+ * null, no samples, no stacks}.
+ */
+static bool site_hidden(struct client *c, const json_t *site, uint32_t pid)
+{
+	const json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(site, "sample_fds"), i, f)
+		if (leaked_hidden(c, f, pid))
+			return true;
+	return false;
+}
+
+static int site_hide(json_t *site)
+{
+	static const char *const nulls[] = { "syscall", "opened_by", "comm", "oldest_age_s",
+					     "newest_age_s" };
+
+	for (size_t k = 0; k < sizeof(nulls) / sizeof(nulls[0]); k++)
+		if (json_object_set_new(site, nulls[k], json_null()) < 0)
+			return -1;
+	if (json_object_set_new(site, "source", json_string("hidden")) < 0 ||
+	    json_object_set_new(site, "sample_fds", json_array()) < 0 ||
+	    json_object_set_new(site, "stacks", json_array()) < 0 ||
+	    json_object_set_new(site, "hidden", json_true()) < 0)
+		return -1;
+	return 0;
+}
+
+/* The sites of array `sites` c may not see: 1 when there is one (hidden
+ * in `sites` itself when `apply`), 0 when none, -1 when out of memory. */
+static int sites_hide(struct client *c, json_t *sites, uint32_t pid, bool apply)
+{
+	json_t *site;
+	int any = 0;
+	size_t i;
+
+	json_array_foreach(sites, i, site) {
+		if (!site_hidden(c, site, pid))
+			continue;
+		if (!apply)
+			return 1;
+		any = 1;
+		if (site_hide(site) < 0)
+			return -1;
+	}
+	return any;
+}
+
+int srv_sites_view(struct client *c, json_t *doc, uint32_t pid)
+{
+	if (c->privileged || !doc)
+		return 0;
+	return sites_hide(c, json_object_get(doc, "sites"), pid, true) < 0 ? -ENOMEM : 0;
+}
+
 /* What in `alert` c may not see: 1 when there is some (hidden in alert
  * itself, a copy, when `apply`), 0 when none, -1 when out of memory. */
 static int alert_hide(struct client *c, json_t *alert, uint32_t pid, bool apply)
@@ -148,6 +212,12 @@ static int alert_hide(struct client *c, json_t *alert, uint32_t pid, bool apply)
 		if (!h || json_array_set_new(leaked, i, h) < 0)
 			return -1;
 	}
+	r = sites_hide(c, json_object_get(ev, "sites"), pid, apply);
+	if (r < 0)
+		return r;
+	if (r > 0 && !apply)
+		return 1;
+	any |= r;
 	if (any && json_array_size(leaked)) {
 		/* the summary names the first leaked fds' files too */
 		fdw_leak_exec_summary(ev, summary, sizeof(summary));

@@ -362,6 +362,9 @@ json_t *srv_alert_view(struct client *c, json_t *alert);
  * srv_alert_view() has it; *after moves to the last alert looked at. NULL
  * when none is left, or out of memory (then *oom). */
 json_t *srv_alerts_next(struct client *c, uint64_t *after, uint32_t pid, bool races, bool *oom);
+/* The leak sites of `doc` ({"sites": [...]}, detect/sites.c) of process
+ * `pid` as `c` may see them, hidden in place. 0 or -ENOMEM. */
+int srv_sites_view(struct client *c, json_t *doc, uint32_t pid);
 void srv_access_free(struct fdw_server *s);
 /* Read the owners that c's request (c->owners_for) will need from /proc in
  * libuv's thread pool, take them into the cache on the loop, then

@@ -527,6 +527,10 @@ static void leaks_answer(struct client *c, uint32_t pid)
 	json_decref(arr);
 	if (doc && p && srv_client_sees_pid(c, pid, UINT64_MAX)) {
 		sites = fdw_leaks_sites_json(deps->leaks, p);
+		if (sites && srv_sites_view(c, sites, pid) < 0) {
+			json_decref(sites);
+			sites = NULL;
+		}
 		if (sites)
 			(void)json_object_update(doc, sites);
 		json_decref(sites);

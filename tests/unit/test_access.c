@@ -727,6 +727,79 @@ static void test_alert_view_exec_leak(void)
 	free(s);
 }
 
+/*
+ * Leak sites (detect/sites.c) say how a group of open fds was made. Process
+ * 720 made fd 43 as root (seq 10) and fd 44 as the user (seq 25): the
+ * first site keeps its target and count and hides how, in an alert's
+ * evidence and in the live sites alike; the second is whole.
+ */
+static void test_sites_view(void)
+{
+	struct fdw_server *s = calloc(1, sizeof(*s));
+	struct client c = { .srv = s, .uid = 1000, .gid = 1000 };
+	const char *sites =
+		"{\"sites\": ["
+		"{\"syscall\": \"dup2\", \"opened_by\": \"openat\", \"source\": \"event\","
+		" \"target\": \"/root/secret\", \"type\": \"reg\", \"comm\": \"python3\","
+		" \"count\": 1, \"stacks\": [{\"count\": 1, \"frames\": [\"main\"]}],"
+		" \"sample_fds\": [{\"fd\": 43, \"target\": \"/root/secret\","
+		"   \"origin\": {\"pid\": 720, \"seq\": 10},"
+		"   \"opened_by\": {\"pid\": 720, \"seq\": 10}}]},"
+		"{\"syscall\": \"openat\", \"opened_by\": \"openat\", \"source\": \"event\","
+		" \"target\": \"/mine\", \"type\": \"reg\", \"comm\": \"python3\","
+		" \"count\": 1, \"stacks\": [],"
+		" \"sample_fds\": [{\"fd\": 44, \"target\": \"/mine\","
+		"   \"origin\": {\"pid\": 720, \"seq\": 25},"
+		"   \"opened_by\": {\"pid\": 720, \"seq\": 25}}]}]}";
+	json_t *doc, *alert, *v, *a, *b, *orig_b;
+
+	root_then_user(s, 720);
+	doc = json_loads(sites, 0, NULL);
+	orig_b = json_deep_copy(json_array_get(json_object_get(doc, "sites"), 1));
+	alert = json_pack("{s:i, s:s, s:i, s:i, s:O}", "id", 1, "kind", "fd-growth", "pid", 720,
+			  "uid", 1000, "evidence", doc);
+	CHECK(alert && orig_b);
+
+	/* the live sites, in place */
+	CHECK_EQ(srv_sites_view(&c, doc, 720), 0);
+	a = json_array_get(json_object_get(doc, "sites"), 0);
+	b = json_array_get(json_object_get(doc, "sites"), 1);
+	CHECK(json_is_true(json_object_get(a, "hidden")));
+	CHECK_STR(json_string_value(json_object_get(a, "source")), "hidden");
+	CHECK(json_is_null(json_object_get(a, "syscall")) &&
+	      json_is_null(json_object_get(a, "opened_by")) &&
+	      json_is_null(json_object_get(a, "comm")));
+	CHECK_EQ(json_array_size(json_object_get(a, "sample_fds")), 0);
+	CHECK_EQ(json_array_size(json_object_get(a, "stacks")), 0);
+	CHECK_STR(json_string_value(json_object_get(a, "target")), "/root/secret"); /* as /proc */
+	CHECK_EQ(json_integer_value(json_object_get(a, "count")), 1);
+	CHECK(json_equal(b, orig_b));
+
+	/* an alert's evidence: in the user's copy */
+	CHECK_EQ(json_object_set_new(alert, "evidence", json_loads(sites, 0, NULL)), 0);
+	v = srv_alert_view(&c, alert);
+	CHECK(v != NULL && v != alert);
+	a = json_array_get(json_object_get(json_object_get(v, "evidence"), "sites"), 0);
+	CHECK(json_is_true(json_object_get(a, "hidden")));
+	CHECK(json_equal(json_array_get(json_object_get(json_object_get(v, "evidence"), "sites"), 1),
+			 orig_b));
+	CHECK_STR(json_string_value(json_object_get(json_array_get(
+			  json_object_get(json_object_get(alert, "evidence"), "sites"), 0),
+						    "syscall")),
+		  "dup2"); /* the alert itself untouched */
+	json_decref(v);
+	c.privileged = true;
+	v = srv_alert_view(&c, alert);
+	CHECK(v == alert);
+	json_decref(v);
+	json_decref(alert);
+	json_decref(doc);
+	json_decref(orig_b);
+	owner_now[720] = 0;
+	srv_access_free(s);
+	free(s);
+}
+
 /* ROOT/PID/status with this Uid: line, the file owned by file_uid (as
  * root; else left this process's) */
 static void write_status_owned(const char *root, const char *pid, const char *uidline,
@@ -974,6 +1047,7 @@ int main(void)
 	test_sees();
 	test_gids();
 	test_alert_view();
+	test_sites_view();
 	test_alert_view_exec_leak();
 	test_owner_read();
 	test_owner_userns();

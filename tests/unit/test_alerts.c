@@ -377,6 +377,7 @@ static void test_earlier_run(void)
 {
 	struct fdw_alerts s, t;
 	struct fdw_alert_proc p = proc(9, 99, "app"), q = proc(10, 100, "app");
+	struct fdw_alert_proc r = proc(11, 101, "app");
 	const json_t *f, *g, *l;
 	struct fdw_alert *a;
 
@@ -392,8 +393,23 @@ static void test_earlier_run(void)
 			      json_loads("{\"leaked\": [{\"fd\": 3, \"target\": \"/x\","
 					 " \"origin\": {\"seq\": 5}, \"opened_by\": {\"seq\": 5}}]}",
 					 0, NULL)) != NULL);
+	r.uid = 1001; /* a user's share of 10 is 2 */
+	r.gid = 1001;
+	CHECK(fdw_alerts_fire(&s, FDW_ALERT_GROWTH, &r, 12.0, "grew",
+			      json_loads("{\"sites\": [{\"syscall\": \"dup2\", \"sample_fds\":"
+					 " [{\"fd\": 43, \"origin\": {\"seq\": 7},"
+					 " \"opened_by\": {\"seq\": 6}}]}]}", 0, NULL)) != NULL);
 	CHECK_EQ(fdw_alerts_save(&s), 0);
 	CHECK_EQ(load(&t, NULL, 20.0), 0);
+
+	/* a leak site's sample fds as the leaked ones */
+	a = fdw_alerts_find_firing(&t, FDW_ALERT_GROWTH, 11, 101);
+	l = json_array_get(json_object_get(json_array_get(json_object_get(a ? a->evidence : NULL,
+									  "sites"), 0),
+					   "sample_fds"), 0);
+	CHECK(json_is_true(json_object_get(l, "earlier_run")));
+	CHECK(json_is_null(json_object_get(json_object_get(l, "origin"), "seq")));
+	CHECK(json_is_true(json_object_get(json_object_get(l, "opened_by"), "earlier_run")));
 
 	a = fdw_alerts_find_firing(&t, FDW_ALERT_FD_REUSE, 9, 99);
 	f = json_array_get(json_object_get(a ? a->evidence : NULL, "findings"), 0);
