@@ -25,6 +25,7 @@ without ?pid=, the backlog of ?follow=1 and a follower's live line), says
 the generation is hidden and names no file of root's.
 """
 
+import fnmatch
 import json
 import os
 import shutil
@@ -220,6 +221,30 @@ def main(r):
                          "user: fd 43's origin in the table")
                 check_eq(byfd.get(44, {}).get("origin", {}).get("syscall"), "dup2",
                          "user: fd 44's origin in the table")
+
+            with r.case("the leak sites of root's days are hidden from the user"):
+                def site_of(doc, path):  # a site's target is a pattern: digits are *
+                    return [s for s in doc.get("sites", [])
+                            if fnmatch.fnmatchcase(path, s.get("target") or "")]
+                st, doc = get(d, f"/v1/leaks?pid={p.pid}")
+                mine = site_of(doc, secret1)
+                check(st == 200 and mine and mine[0]["syscall"] == "dup2",
+                      f"root: the site of fd 43 names dup2: {st} {json.dumps(mine)[:400]}; "
+                      f"sites {[(x.get('target'), x.get('syscall')) for x in doc.get('sites', [])]}")
+                st, doc = get(d, f"/v1/leaks?pid={p.pid}", **USER)
+                mine = site_of(doc, secret1)
+                check(st == 200 and mine, f"user: no site of {secret1}: {st} "
+                      f"{json.dumps(doc.get('sites'))[:400]}")
+                if mine:
+                    s = mine[0]
+                    check(s.get("hidden") is True and s.get("syscall") is None and
+                          s.get("comm") is None and not s.get("sample_fds") and
+                          not s.get("stacks"),
+                          f"user: root's site shown: {json.dumps(s)[:600]}")
+                own_site = site_of(doc, own)
+                check(own_site and own_site[0].get("syscall") == "dup2" and
+                      not own_site[0].get("hidden"),
+                      f"user: its own site of fd 44: {json.dumps(own_site)[:400]}")
 
             race_cases(r, d, p, secret1, secret2)
 
