@@ -837,9 +837,12 @@ bool srv_client_sees_pid(struct client *c, uint32_t pid, uint64_t seq)
 	return srv_client_sees_owner(c, uid, gid);
 }
 
-bool srv_client_sees_origin(struct client *c, uint32_t pid, const struct fdw_origin *o)
+bool srv_client_sees_origin(struct client *c, uint32_t pid, const struct fdw_origin *o,
+			    bool seqless_seen)
 {
-	if (c->privileged || !o || !o->seq)
+	if (c->privileged)
 		return true;
-	return srv_client_sees_pid(c, o->pid ? o->pid : pid, o->seq);
+	if ((!o || !o->seq) && seqless_seen)
+		return true;
+	return srv_client_sees_pid(c, o && o->pid ? o->pid : pid, o ? o->seq : 0);
 }

@@ -46,20 +46,18 @@
  * the start of what is known of its process, as in a slot's history. */
 static bool origin_hidden(struct client *c, const json_t *o, uint32_t pid)
 {
-	const json_t *opid, *seq;
+	const json_t *opid = json_object_get(o, "pid"), *seq = json_object_get(o, "seq");
+	struct fdw_origin og = { 0 };
 
 	if (!json_is_object(o))
 		return false;
 	if (json_is_true(json_object_get(o, "earlier_run")))
 		return true; /* alerts/alerts.c: whose it was is not known */
-	opid = json_object_get(o, "pid");
-	seq = json_object_get(o, "seq");
 	if (json_is_integer(opid) && json_integer_value(opid) > 0)
-		pid = (uint32_t)json_integer_value(opid);
-	return !srv_client_sees_pid(c, pid,
-				    json_is_integer(seq) && json_integer_value(seq) > 0
-					    ? (uint64_t)json_integer_value(seq)
-					    : 0);
+		og.pid = (uint32_t)json_integer_value(opid);
+	if (json_is_integer(seq) && json_integer_value(seq) > 0)
+		og.seq = (uint64_t)json_integer_value(seq);
+	return !srv_client_sees_origin(c, pid, &og, false);
 }
 
 static bool gen_hidden(struct client *c, const json_t *g, uint32_t pid)

@@ -345,11 +345,15 @@ bool srv_client_sees_owner(const struct client *c, uint32_t uid, uint32_t gid);
 /* May `c` see process `pid` (at event `seq`; UINT64_MAX: as it is now)?
  * Every route that names a process or shows its data asks this. */
 bool srv_client_sees_pid(struct client *c, uint32_t pid, uint64_t seq);
-/* May `c` see where an open fd of process `pid` came from (origin `o`)?
- * Not when it is an event of another identity's (a root program opened
- * it, then dropped to the client's uid and exec'd: GET /v1/events hides
- * that open); an origin with no event (found in /proc) names no one. */
-bool srv_client_sees_origin(struct client *c, uint32_t pid, const struct fdw_origin *o);
+/* May `c` see origin `o` (who made or closed an fd) of process `pid`? Not
+ * when it is an event of another identity's (a root program opened it,
+ * then dropped to the client's uid and exec'd: GET /v1/events hides that
+ * open), judged at its seq for its own pid (the process's when none). An
+ * origin with no event (found in /proc; NULL) is seen when `seqless_seen`
+ * (an open fd's: it names no one), else judged as of the start of what is
+ * known of the process (an earlier generation: its file is not /proc's). */
+bool srv_client_sees_origin(struct client *c, uint32_t pid, const struct fdw_origin *o,
+			    bool seqless_seen);
 
 /* ---- alert_view.c: the alert store as a client sees it ---------------------- */
 

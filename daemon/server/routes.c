@@ -244,7 +244,7 @@ static bool history_shown(void *userdata, const struct fdw_origin *o)
 {
 	const struct history_view *v = userdata;
 
-	return srv_client_sees_pid(v->c, o && o->pid ? o->pid : v->pid, o ? o->seq : 0);
+	return srv_client_sees_origin(v->c, v->pid, o, false);
 }
 
 /* One fd of a process with its history (200), or the 404 for a closed fd,
@@ -261,7 +261,7 @@ static json_t *fd_doc(struct client *c, struct fdw_proc *p, int fd, bool *open)
 	*open = fdw_slot_open(s);
 	if (*open) {
 		f = fdw_render_fd(deps, t, fd, s,
-				  !srv_client_sees_origin(c, p->pid, fdw_slot_origin(s)));
+				  !srv_client_sees_origin(c, p->pid, fdw_slot_origin(s), true));
 		if (f && json_object_set_new(f, "history",
 					     fdw_render_slot_history(deps, s, shown, &v)) < 0) {
 			json_decref(f);

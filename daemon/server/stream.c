@@ -121,7 +121,7 @@ static bool fds_chunk(struct client *c, FILE *f, bool *cut)
 		if (c->stream_comma)
 			(void)putc_unlocked(',', f);
 		fdw_render_fd_put(f, deps, t, (int)fd, s,
-				  !srv_client_sees_origin(c, p->pid, fdw_slot_origin(s)));
+				  !srv_client_sees_origin(c, p->pid, fdw_slot_origin(s), true));
 		c->stream_comma = true;
 		n++;
 	}
