@@ -90,6 +90,7 @@ struct leak_exec_log {
 		uint32_t pid;
 		char comm[16];
 		uint64_t ts;
+		uint64_t seq; /* its exec's event */
 		unsigned int nfds;
 	} children[LEAK_EXEC_CHILDREN]; /* ring, the newest last */
 };

@@ -113,6 +113,7 @@ static void exec_note_child(struct leak_exec *x, const struct fdw_proc *p,
 	CHILD(x, 1)->pid = p->pid;
 	memcpy(CHILD(x, 1)->comm, p->comm, sizeof(CHILD(x, 1)->comm));
 	CHILD(x, 1)->ts = ev->ts;
+	CHILD(x, 1)->seq = ev->seq;
 	CHILD(x, 1)->nfds = 0;
 }
 
@@ -648,16 +649,20 @@ void fdw_leak_exec_summary(const json_t *ev, char *summary, size_t len)
 	json_int_t total = json_integer_value(json_object_get(ev, "children_total"));
 	json_int_t nrace = json_integer_value(json_object_get(ev, "race_fds"));
 	const char *kcomm = json_string_value(json_object_get(last, "comm"));
+	char kid[48];
 	size_t o, i;
 	const json_t *f;
 
+	if (json_is_true(json_object_get(last, "hidden"))) /* server/alert_view.c */
+		snprintf(kid, sizeof(kid), "(hidden)");
+	else
+		snprintf(kid, sizeof(kid), "%s[%lld]", last ? (kcomm ? kcomm : "") : "?",
+			 (long long)json_integer_value(json_object_get(last, "pid")));
 	o = (size_t)snprintf(summary, len,
 			     "%lld fd%s without close-on-exec went into %s it ran (%lld so far, last "
-			     "%s[%lld]):",
+			     "%s):",
 			     (long long)nfds, nfds == 1 ? "" : "s",
-			     total == 1 ? "a program" : "programs", (long long)total,
-			     last ? (kcomm ? kcomm : "") : "?",
-			     (long long)json_integer_value(json_object_get(last, "pid")));
+			     total == 1 ? "a program" : "programs", (long long)total, kid);
 	json_array_foreach(leaked, i, f) {
 		const json_t *by = json_object_get(f, "opened_by");
 		const char *sc = json_string_value(json_object_get(by, "syscall"));
@@ -699,7 +704,8 @@ static void exec_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc 
 	}
 	for (unsigned int k = x->nchildren; k > 0; k--)
 		(void)json_array_append_new(kids,
-			json_pack("{s:I, s:o, s:f, s:i}", "pid", (json_int_t)CHILD(x, k)->pid,
+			json_pack("{s:I, s:I, s:o, s:f, s:i}", "pid", (json_int_t)CHILD(x, k)->pid,
+				  "seq", (json_int_t)CHILD(x, k)->seq, /* server/alert_view.c */
 				  "comm", fdw_json_bytes(CHILD(x, k)->comm),
 				  "age_s", leak_age_s(CHILD(x, k)->ts, now),
 				  "fds", (int)CHILD(x, k)->nfds));

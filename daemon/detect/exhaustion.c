@@ -29,7 +29,7 @@ static void exhaustion_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak
 	leak_evidence_sites(l, st, t, 0, now, ev, top, sizeof(top));
 	snprintf(summary, sizeof(summary),
 		 "%u of %llu fds open (%.0f%% of the RLIMIT_NOFILE soft limit)%s%s", t->nopen,
-		 (unsigned long long)st->soft, ratio * 100, top[0] ? "; top site: " : "", top);
+		 (unsigned long long)st->soft, ratio * 100, top[0] ? FDW_LEAK_TOP_SITE : "", top);
 	(void)leak_alert_fire(l, &st->exhaustion.alert, FDW_ALERT_EXHAUSTION, p, st, now, now_real,
 			      summary, ev);
 }

@@ -305,7 +305,7 @@ static void growth_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak_pro
 			 g->from, g->to, w, g->rate_per_s * 60,
 			 g->detector == FDW_GROWTH_FAST ? "fast" : "slow", g->r2,
 			 eta >= 0 ? "; soft limit in ~" : "", eta >= 0 ? e : "",
-			 top[0] ? "; top site: " : "", top);
+			 top[0] ? FDW_LEAK_TOP_SITE : "", top);
 		a = leak_alert_fire(l, &st->growth.alert, FDW_ALERT_GROWTH, p, st, now, now_real,
 				    summary, ev);
 		if (!a)

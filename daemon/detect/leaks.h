@@ -340,6 +340,18 @@ json_t *fdw_leaks_sites_json(struct fdw_leaks *l, struct fdw_proc *p);
  * alone. */
 void fdw_leak_exec_summary(const json_t *evidence, char *summary, size_t len);
 
+/* The summary of a race alert from its evidence (detect/races.c): its first
+ * finding, and how many more. A finding, generation or reopening marked
+ * hidden (server/alert_view.c) names no thread of it. */
+void fdw_race_summary(const json_t *evidence, char *summary, size_t len);
+
+/* "N x SYSCALL [of OPENED_BY] TARGET": leak site `site` (detect/sites.c) in
+ * one line, the top site of fd-growth, fd-exhaustion and fd-limit-hit
+ * summaries (after FDW_LEAK_TOP_SITE); a site marked hidden
+ * (server/alert_view.c) is "N x (hidden) TARGET". */
+#define FDW_LEAK_TOP_SITE "; top site: "
+void fdw_leak_site_describe(const json_t *site, char *top, size_t len);
+
 /* For the metrics: what the detectors know of a process. */
 struct fdw_leak_procinfo {
 	uint64_t soft, hard;	/* RLIMIT_NOFILE, 0 when unknown */

@@ -75,7 +75,7 @@ static void limits_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak_pro
 	snprintf(summary, sizeof(summary),
 		 "%s failed with %s (%llu time%s): %u fds open, soft limit %s%s%s",
 		 sn ? sn : "a syscall", en ? en : "?", (unsigned long long)ls->fails,
-		 ls->fails == 1 ? "" : "s", t->nopen, soft, top[0] ? "; top site: " : "", top);
+		 ls->fails == 1 ? "" : "s", t->nopen, soft, top[0] ? FDW_LEAK_TOP_SITE : "", top);
 	(void)leak_alert_fire(l, &ls->alert, FDW_ALERT_LIMIT_HIT, p, st, now, now_real, summary,
 			      ev);
 	ls->fails_reported = ls->fails;

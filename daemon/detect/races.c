@@ -686,10 +686,13 @@ static json_t *origin_json(const struct fdw_origin *o, uint64_t now, double now_
 static json_t *finding_json(enum race_kind k, const struct leak_proc *st,
 			    const struct race_finding *f, uint64_t now, double now_real)
 {
-	json_t *o = json_pack("{s:s, s:i, s:i, s:I, s:o, s:I, s:f, s:f, s:b}",
+	/* "seq": its (first) event, what tells whether a client may see it
+	 * (server/alert_view.c) */
+	json_t *o = json_pack("{s:s, s:i, s:i, s:o, s:I, s:o, s:I, s:f, s:f, s:b}",
 			      "kind", fdw_alert_kind_name(alert_kind[k]),
 			      "pid", (int)st->pid,
 			      "fd", f->fd,
+			      "seq", f->seq ? json_integer((json_int_t)f->seq) : json_null(),
 			      "tid", (json_int_t)f->tid,
 			      "syscall", leak_json_syscall(f->nr),
 			      "count", (json_int_t)f->count,
@@ -727,47 +730,91 @@ static json_t *finding_json(enum race_kind k, const struct leak_proc *st,
 	return o;
 }
 
-static void summary_of(enum race_kind k, const struct race_finding *f, char *buf, size_t len)
+/* The thread of origin `key` of finding f's generation: "(hidden)" when
+ * server/alert_view.c hid the generation, else its tid (0: none known). */
+static const char *gen_tid(const json_t *f, const char *key, char *buf, size_t len)
 {
-	const char *sc = fdw_syscall_name(f->nr);
+	const json_t *g = json_object_get(f, "generation");
 
-	switch (k) {
-	case RACE_DOUBLE_CLOSE:
-		if (f->never_opened)
-			snprintf(buf, len, "thread %u closed fd %d, which was never opened", f->tid,
-				 f->fd);
-		else if (f->concurrent)
-			snprintf(buf, len, "threads closed fd %d twice at once (thread %u second)",
-				 f->fd, f->tid);
-		else
-			snprintf(buf, len, "thread %u closed fd %d again (closed by thread %u before)",
-				 f->tid, f->fd, f->closed.tid);
-		break;
-	case RACE_USE_AFTER_CLOSE:
-		snprintf(buf, len, "thread %u called %s on fd %d after thread %u closed it", f->tid,
-			 sc, f->fd, f->closed.tid);
-		break;
-	case RACE_CLOSE_IN_FLIGHT:
-		snprintf(buf, len, "thread %u %s fd %d while thread %u was blocked in %s on it",
-			 f->tid, f->nr == FDW_SYS_CLOSE || f->nr == FDW_SYS_CLOSE_RANGE ? "closed"
-											: "replaced",
-			 f->fd, f->other_tid, fdw_syscall_name(f->other_nr));
-		break;
-	case RACE_DUP2_CLOBBER:
-		snprintf(buf, len, "thread %u's %s replaced fd %d, which thread %u had opened", f->tid,
-			 sc, f->fd, f->origin.tid);
-		break;
-	case RACE_FD_REUSE:
-		snprintf(buf, len,
-			 "thread %u called %s on fd %d, which thread %u closed and thread %u reopened "
-			 "since its %s",
-			 f->tid, sc, f->fd, f->closed.tid, f->reopened.tid,
-			 fdw_syscall_name(f->other_nr));
-		break;
-	default:
-		snprintf(buf, len, "fd %d", f->fd);
-		break;
+	if (json_is_true(json_object_get(g, "hidden")))
+		return "(hidden)";
+	snprintf(buf, len, "%lld",
+		 (long long)json_integer_value(json_object_get(json_object_get(g, key), "tid")));
+	return buf;
+}
+
+void fdw_race_summary(const json_t *ev, char *buf, size_t len)
+{
+	const json_t *findings = json_object_get(ev, "findings");
+	const json_t *f = json_array_get(findings, 0);
+	const char *kind = json_string_value(json_object_get(f, "kind"));
+	const char *sc = json_string_value(json_object_get(f, "syscall"));
+	long long tid = json_integer_value(json_object_get(f, "tid"));
+	int fd = (int)json_integer_value(json_object_get(f, "fd"));
+	char t1[24], t2[24];
+	size_t o;
+
+	if (!sc)
+		sc = "?";
+	if (json_is_true(json_object_get(f, "hidden"))) {
+		/* server/alert_view.c: not the client's to see */
+		snprintf(buf, len, "%s on fd %d (hidden)", kind ? kind : "race", fd);
+	} else {
+		switch (fdw_alert_kind_from_name(kind)) {
+		case FDW_ALERT_DOUBLE_CLOSE:
+			if (json_is_true(json_object_get(f, "never_opened")))
+				snprintf(buf, len, "thread %lld closed fd %d, which was never opened",
+					 tid, fd);
+			else if (json_is_true(json_object_get(f, "concurrent")))
+				snprintf(buf, len,
+					 "threads closed fd %d twice at once (thread %lld second)",
+					 fd, tid);
+			else
+				snprintf(buf, len,
+					 "thread %lld closed fd %d again (closed by thread %s before)",
+					 tid, fd, gen_tid(f, "closed", t1, sizeof(t1)));
+			break;
+		case FDW_ALERT_USE_AFTER_CLOSE:
+			snprintf(buf, len, "thread %lld called %s on fd %d after thread %s closed it",
+				 tid, sc, fd, gen_tid(f, "closed", t1, sizeof(t1)));
+			break;
+		case FDW_ALERT_CLOSE_IN_FLIGHT: {
+			const char *bsc = json_string_value(json_object_get(f, "blocked_syscall"));
+
+			snprintf(buf, len, "thread %lld %s fd %d while thread %lld was blocked in %s on it",
+				 tid, !strcmp(sc, "close") || !strcmp(sc, "close_range") ? "closed"
+											  : "replaced",
+				 fd, (long long)json_integer_value(json_object_get(f, "blocked_tid")),
+				 bsc ? bsc : "?");
+			break;
+		}
+		case FDW_ALERT_DUP2_CLOBBER:
+			snprintf(buf, len, "thread %lld's %s replaced fd %d, which thread %s had opened",
+				 tid, sc, fd, gen_tid(f, "created", t1, sizeof(t1)));
+			break;
+		case FDW_ALERT_FD_REUSE: {
+			const char *psc = json_string_value(json_object_get(f, "previous_syscall"));
+			const json_t *ro = json_object_get(f, "reopened");
+
+			if (json_is_true(json_object_get(f, "reopened_hidden")))
+				snprintf(t2, sizeof(t2), "(hidden)");
+			else
+				snprintf(t2, sizeof(t2), "%lld",
+					 (long long)json_integer_value(json_object_get(ro, "tid")));
+			snprintf(buf, len,
+				 "thread %lld called %s on fd %d, which thread %s closed and thread %s "
+				 "reopened since its %s",
+				 tid, sc, fd, gen_tid(f, "closed", t1, sizeof(t1)), t2, psc ? psc : "?");
+			break;
+		}
+		default:
+			snprintf(buf, len, "fd %d", fd);
+			break;
+		}
 	}
+	o = strlen(buf);
+	if (json_array_size(findings) > 1 && o + 32 < len)
+		snprintf(buf + o, len - o, " (+%zu more)", json_array_size(findings) - 1);
 }
 
 /* Pending use-after-close findings: the close should have been applied. */
@@ -830,12 +877,10 @@ static void races_on_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_p
 			continue;
 		}
 		arr = json_array();
-		summary[0] = '\0';
 		for (unsigned int i = 0; arr && i < rk->n; i++) {
 			if (rk->f[i].pending)
 				continue;
-			if (!shown++)
-				summary_of(k, &rk->f[i], summary, sizeof(summary));
+			shown++;
 			(void)json_array_append_new(arr, finding_json(k, st, &rk->f[i], now,
 								      now_real));
 		}
@@ -846,9 +891,7 @@ static void races_on_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_p
 		rk->fresh = 0;
 		ev = json_pack("{s:o, s:I, s:I}", "findings", arr, "total", (json_int_t)rk->total,
 			       "dropped", (json_int_t)rk->dropped);
-		if (rk->n > 1 && strlen(summary) + 32 < sizeof(summary))
-			snprintf(summary + strlen(summary), sizeof(summary) - strlen(summary),
-				 " (+%u more)", rk->n - 1);
+		fdw_race_summary(ev, summary, sizeof(summary));
 		(void)leak_alert_fire(l, &st->race_alert[k], alert_kind[k], p, st, now, now_real,
 				      summary, ev);
 	}

@@ -404,18 +404,22 @@ static json_t *site_json(struct fdw_leaks *l, struct leak_proc *st, const struct
 	return o;
 }
 
-/* "N x dup of openat /path" */
-static void site_describe(const struct fdw_leak_site *s, uint64_t since, char *top, size_t len)
+void fdw_leak_site_describe(const json_t *site, char *top, size_t len)
 {
-	const char *nr = fdw_syscall_name(s->nr), *onr = fdw_syscall_name(s->ofd_nr);
-	unsigned long long n = since ? s->recent : s->count;
+	const char *sc = json_string_value(json_object_get(site, "syscall"));
+	const char *oc = json_string_value(json_object_get(site, "opened_by"));
+	const char *target = json_string_value(json_object_get(site, "target"));
+	const json_t *recent = json_object_get(site, "recent");
+	long long n = json_integer_value(recent ? recent : json_object_get(site, "count"));
 
-	if (s->nr != FDW_SYS_UNKNOWN && s->ofd_nr != s->nr && s->ofd_nr != FDW_SYS_UNKNOWN)
-		snprintf(top, len, "%llu x %s of %s %s", n, nr ? nr : "?", onr ? onr : "?",
-			 s->pattern);
+	if (!target)
+		target = "?";
+	if (json_is_true(json_object_get(site, "hidden")))
+		snprintf(top, len, "%lld x (hidden) %s", n, target);
+	else if (sc && oc && strcmp(sc, oc))
+		snprintf(top, len, "%lld x %s of %s %s", n, sc, oc, target);
 	else
-		snprintf(top, len, "%llu x %s %s", n,
-			 s->nr != FDW_SYS_UNKNOWN && nr ? nr : "(found in /proc)", s->pattern);
+		snprintf(top, len, "%lld x %s %s", n, sc ? sc : "(found in /proc)", target);
 }
 
 void leak_evidence_sites(struct fdw_leaks *l, struct leak_proc *st, const struct fdw_table *t,
@@ -435,8 +439,8 @@ void leak_evidence_sites(struct fdw_leaks *l, struct leak_proc *st, const struct
 		arr = json_array();
 		for (size_t i = 0; arr && i < n; i++)
 			(void)json_array_append_new(arr, site_json(l, st, t, &sites[i], since, now));
-		if (n && toplen)
-			site_describe(&sites[0], since, top, toplen);
+		if (toplen && json_array_size(arr))
+			fdw_leak_site_describe(json_array_get(arr, 0), top, toplen);
 		free(sites);
 	}
 	(void)json_object_set_new(ev, "sites", arr ? arr : json_array());

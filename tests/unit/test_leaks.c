@@ -2600,6 +2600,7 @@ static void test_races(void)
 	const json_t *f, *g;
 	struct fdw_model m;
 	double real = 1.8e9;
+	char want[256];
 
 	fdw_leak_config_default(&c);
 	c.race_quiet = 5;
@@ -2624,6 +2625,10 @@ static void test_races(void)
 		  "openat");
 	CHECK_EQ(jint(g, "closed", "tid"), PID);
 	CHECK(json_is_false(json_object_get(f, "never_opened")));
+	CHECK(jint(f, "seq", NULL) > 0); /* server/alert_view.c judges it */
+	snprintf(want, sizeof(want), "thread %u closed fd 5 again (closed by thread %u before)", T2,
+		 PID);
+	CHECK_STR(a ? a->summary : NULL, want);
 
 	/* the close-everything loop after 20 was used: excused */
 	t_open(&m, PID, 20, "/srv/b");
@@ -2664,6 +2669,10 @@ static void test_races(void)
 	}
 	CHECK_EQ(fdw_leaks_stats(l)->race_unconfirmed, 1);
 	CHECK_EQ(fdw_leaks_stats(l)->race_never_opened, 1);
+	f = finding(a, 0);
+	snprintf(want, sizeof(want), "thread %u called %s on fd %d after thread %u closed it (+1 more)",
+		 T2, jint(f, "fd", NULL) == 6 ? "lseek" : "read", (int)jint(f, "fd", NULL), PID);
+	CHECK_STR(a ? a->summary : NULL, want);
 
 	/* close-in-flight */
 	t_open(&m, PID, 11, "/srv/f");
@@ -2692,11 +2701,17 @@ static void test_races(void)
 	CHECK_EQ(jint(f, "blocked_tid", NULL), T2);
 	CHECK_EQ(jint(f, "fd", NULL), 11);
 	CHECK_EQ(jint(json_object_get(f, "generation"), "created", "tid"), PID);
+	snprintf(want, sizeof(want), "thread %u closed fd 11 while thread %u was blocked in read on it",
+		 PID, T2);
+	CHECK_STR(a ? a->summary : NULL, want);
 	a = race_alert(&store, FDW_ALERT_DUP2_CLOBBER);
 	CHECK_EQ(json_array_size(json_object_get(a ? a->evidence : NULL, "findings")), 1);
 	f = finding(a, 0);
 	CHECK_EQ(jint(f, "fd", NULL), 9);
 	CHECK_EQ(jint(json_object_get(f, "generation"), "created", "tid"), T2);
+	snprintf(want, sizeof(want), "thread %u's dup2 replaced fd 9, which thread %u had opened",
+		 PID, T2);
+	CHECK_STR(a ? a->summary : NULL, want);
 
 	/* bounded: distinct double closes past RACE_FINDINGS are counted */
 	for (int fd = 100; fd < 140; fd += 2) {
