@@ -998,9 +998,10 @@ static int slot_of_earlier_run(json_t *f)
 
 /*
  * Evidence read back from the state file names events of the daemon's
- * earlier run (detect/races.c: a finding's generation and fd-reuse's
- * reopened; detect/exec_leak.c: a leaked fd's origin and opened_by;
- * detect/sites.c: a leak site's sample fds, the same), which
+ * earlier run (detect/races.c: a finding itself, its generation and
+ * fd-reuse's reopened; detect/exec_leak.c: a leaked fd's origin and
+ * opened_by, the children's execs; detect/sites.c: a leak site's sample
+ * fds, the same), which
  * this run cannot tell whose they were: their seqs would be taken for this
  * run's. Each is marked "earlier_run" (seq null), which
  * server/alert_view.c hides from every client but root and the group.
@@ -1014,6 +1015,8 @@ static int evidence_of_earlier_run(json_t *ev)
 	json_array_foreach(json_object_get(ev, "findings"), i, f) {
 		json_t *g = json_object_get(f, "generation");
 
+		if (origin_of_earlier_run(f) < 0)
+			return -1;
 		if (json_is_object(g) &&
 		    (json_object_set_new(g, "earlier_run", json_true()) < 0 ||
 		     origin_of_earlier_run(json_object_get(g, "created")) < 0 ||
@@ -1024,6 +1027,10 @@ static int evidence_of_earlier_run(json_t *ev)
 	}
 	json_array_foreach(json_object_get(ev, "leaked"), i, f) {
 		if (slot_of_earlier_run(f) < 0)
+			return -1;
+	}
+	json_array_foreach(json_object_get(ev, "children"), i, f) {
+		if (origin_of_earlier_run(f) < 0)
 			return -1;
 	}
 	json_array_foreach(json_object_get(ev, "sites"), i, f) {

@@ -16,15 +16,20 @@
  * A generation whose "created" or "closed" origin is an event the client
  * may not see (srv_client_sees_pid() at that event's seq) is shown as
  * {"generation": N, "hidden": true, "target": null, "created": null,
- * "closed": null}; fd-reuse's "reopened" and "target" alike. The same of
+ * "closed": null}; fd-reuse's "reopened" and "target" alike; a finding
+ * that is itself such an event (root's program closed twice before the
+ * drop) keeps its kind, pid and fd alone. The same of
  * exec-leak evidence (detect/exec_leak.c), which names the leaked fds,
  * their files and who opened them: a root program that leaked a file into
  * a child, then dropped to a user and exec'd, and leaked one of the user's
  * into another child, refreshes the same alert, now the user's. A leaked
  * fd whose "origin" or "opened_by" is an event the client may not see is
  * shown as {"fd": N, "hidden": true, "target": null, "type": null,
- * "origin": null, "opened_by": null}, and the summary, which names the
- * first leaked fds' files, is made again from what is left. Evidence read
+ * "origin": null, "opened_by": null}, and so is a child whose exec the
+ * client may not see (its pid and command). The summaries, which name the
+ * first finding's threads, the first leaked fds' files, the newest child
+ * and a leak alert's top site, are made again from what is left by the
+ * detectors' own functions. Evidence read
  * back from the state file after a restart names events of the earlier run,
  * whose seqs this run cannot judge: alerts/alerts.c marks them
  * "earlier_run", and they are hidden alike. The alert is copied for that
@@ -72,13 +77,39 @@ static bool reopened_hidden(struct client *c, const json_t *f, uint32_t pid)
 	return origin_hidden(c, json_object_get(f, "reopened"), pid);
 }
 
+/* Every member of object o but those named in keep[] set to null, and
+ * "hidden": true: 0, or -1 when out of memory. */
+static int hide_all_but(json_t *o, const char *const *keep, size_t nkeep)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(o, key, v) {
+		size_t k = 0;
+
+		while (k < nkeep && strcmp(key, keep[k]))
+			k++;
+		if (k == nkeep && !json_is_null(v) && json_object_set_new(o, key, json_null()) < 0)
+			return -1;
+	}
+	return json_object_set_new(o, "hidden", json_true());
+}
+
 /* What in finding f c may not see: 1 when there is some (hidden in f
- * itself, a copy, when `apply`), 0 when none, -1 when out of memory. */
+ * itself, a copy, when `apply`), 0 when none, -1 when out of memory. The
+ * finding itself (its "pid" at its "seq": what a thread did, and when) is
+ * {"kind", "pid", "fd", "hidden": true, the rest null}. */
 static int finding_hide(struct client *c, json_t *f, uint32_t pid, bool apply)
 {
+	static const char *const keep[] = { "kind", "pid", "fd" };
 	json_t *g = json_object_get(f, "generation");
 	bool hid = false;
 
+	if (origin_hidden(c, f, pid)) {
+		if (apply && hide_all_but(f, keep, sizeof(keep) / sizeof(keep[0])) < 0)
+			return -1;
+		return 1;
+	}
 	if (gen_hidden(c, g, pid)) {
 		hid = true;
 		if (apply) {
@@ -167,6 +198,48 @@ static int sites_hide(struct client *c, json_t *sites, uint32_t pid, bool apply)
 	return any;
 }
 
+/* A leak alert's summary names its top site (detect/sites.c, after
+ * FDW_LEAK_TOP_SITE): said again when that site is hidden. 0, or -1 when
+ * out of memory. */
+static int top_site_hide(json_t *alert, const json_t *sites)
+{
+	const char *sum = json_string_value(json_object_get(alert, "summary"));
+	const char *at = sum ? strstr(sum, FDW_LEAK_TOP_SITE) : NULL;
+	const json_t *top = json_array_get(sites, 0);
+	char desc[320], buf[768];
+
+	if (!at || !json_is_true(json_object_get(top, "hidden")))
+		return 0;
+	fdw_leak_site_describe(top, desc, sizeof(desc));
+	snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - sum), sum, FDW_LEAK_TOP_SITE, desc);
+	return json_object_set_new(alert, "summary", fdw_json_bytes(buf));
+}
+
+/*
+ * exec-leak evidence's "children" (detect/exec_leak.c): the pid and command
+ * of each program the fds went into, at its exec's "seq": a child c may not
+ * see (a setuid program, another user's) is {"hidden": true, the rest
+ * null}. 1 when there is one (hidden in `kids` itself when `apply`), 0
+ * when none, -1 when out of memory.
+ */
+static int children_hide(struct client *c, json_t *kids, bool apply)
+{
+	json_t *k;
+	int any = 0;
+	size_t i;
+
+	json_array_foreach(kids, i, k) {
+		if (!json_is_object(k) || !origin_hidden(c, k, 0))
+			continue;
+		if (!apply)
+			return 1;
+		any = 1;
+		if (hide_all_but(k, NULL, 0) < 0)
+			return -1;
+	}
+	return any;
+}
+
 int srv_sites_view(struct client *c, json_t *doc, uint32_t pid)
 {
 	if (c->privileged || !doc)
@@ -210,18 +283,32 @@ static int alert_hide(struct client *c, json_t *alert, uint32_t pid, bool apply)
 		if (!h || json_array_set_new(leaked, i, h) < 0)
 			return -1;
 	}
-	r = sites_hide(c, json_object_get(ev, "sites"), pid, apply);
+	r = children_hide(c, json_object_get(ev, "children"), apply);
 	if (r < 0)
 		return r;
 	if (r > 0 && !apply)
 		return 1;
 	any |= r;
-	if (any && json_array_size(leaked)) {
-		/* the summary names the first leaked fds' files too */
+	r = sites_hide(c, json_object_get(ev, "sites"), pid, apply);
+	if (r < 0)
+		return r;
+	if (r > 0 && !apply)
+		return 1;
+	if (r > 0 && top_site_hide(alert, json_object_get(ev, "sites")) < 0)
+		return -1;
+	any |= r;
+	if (!any)
+		return 0;
+	/* the summaries name the first finding's threads, the first leaked
+	 * fds' files and the newest child too */
+	if (json_array_size(json_object_get(ev, "findings")))
+		fdw_race_summary(ev, summary, sizeof(summary));
+	else if (json_is_array(leaked))
 		fdw_leak_exec_summary(ev, summary, sizeof(summary));
-		if (json_object_set_new(alert, "summary", fdw_json_bytes(summary)) < 0)
-			return -1;
-	}
+	else
+		return any;
+	if (json_object_set_new(alert, "summary", fdw_json_bytes(summary)) < 0)
+		return -1;
 	return any;
 }
 

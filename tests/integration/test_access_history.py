@@ -22,12 +22,16 @@ program's second thread then closes fd 40 again (EBADF, a double close
 of what the exec closed). Root's alert names root's file; the user's
 alert, in every answer that carries it (/v1/races and /v1/leaks, with and
 without ?pid=, the backlog of ?follow=1 and a follower's live line), says
-the generation is hidden and names no file of root's.
+the generation is hidden and names no file of root's. The same alert
+holds a double close root's program did itself before the drop (fd 45):
+the user sees that finding as hidden, with no thread, syscall or time, and
+a summary that names no thread of root's days.
 """
 
 import fnmatch
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,10 +58,27 @@ if sys.argv[1] == "root":
     k = os.open(sys.argv[2], os.O_RDONLY)
     os.dup2(k, 43)
     os.close(k)
+    if sys.argv[6:] == ["root-race"]:
+        # a double close of root's own, by a second thread
+        import threading
+        z = os.open(sys.argv[2], os.O_RDONLY)
+        os.dup2(z, 45)
+        os.close(z)
+        os.close(45)
+        def twice():
+            try:
+                os.close(45)
+            except OSError:
+                pass
+        t = threading.Thread(target=twice)
+        t.start()
+        t.join()
+        import time
+        time.sleep(1.5)  # its alert fires while the program is root's
     os.setgroups([])
     os.setresgid(65534, 65534, 65534)
     os.setresuid(65534, 65534, 65534)
-    os.execv(sys.executable, [sys.executable, "-c", sys.argv[5], "user"] + sys.argv[2:])
+    os.execv(sys.executable, [sys.executable, "-c", sys.argv[5], "user"] + sys.argv[2:5])
 else:
     c = os.open(sys.argv[4], os.O_RDONLY)
     os.dup2(c, 42)
@@ -130,6 +151,10 @@ def race_cases(r, d, p, secret1, secret2):
             elif not all((f.get("generation") or {}).get("hidden")
                          for f in mine[0]["evidence"]["findings"] if f.get("fd") == 40):
                 bad.append(f"{target}: not marked hidden: {text[:600]}")
+            elif re.search(rf"\bthread {p.pid}\b", mine[0].get("summary", "")):
+                # the exec (the main thread) closed fd 40 in root's days
+                bad.append(f"{target}: the summary names the thread that closed root's file: "
+                           f"{mine[0].get('summary')!r}")
         out = subprocess.run(T.unix_get_cmd(PY, d.sock, "/v1/leaks?follow=1", follow=2),
                              capture_output=True, text=True, timeout=60, **USER).stdout
         body = json.loads(out)["body"]
@@ -150,6 +175,60 @@ def race_cases(r, d, p, secret1, secret2):
         if any(s in body for s in secrets):
             bad.append(f"the live follower was shown root's file: {body[:600]}")
         check(not bad, "\n    ".join(bad))
+
+
+def root_race_case(r, d, secret1, secret2, own):
+    """A double close root's program did itself before the drop (fd 45),
+    then the user's (fd 40): one alert, the user's now."""
+    p = subprocess.Popen([PY, "-c", PROG, "root", secret1, secret2, own, PROG, "root-race"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        check_eq(p.stdout.readline().strip(), "ready", "the program dropped to nobody")
+        p.stdin.write("race\n")
+        p.stdin.flush()
+        check_eq(p.stdout.readline().strip(), "raced", "the second thread closed fd 40")
+        fs, end = [], time.monotonic() + 20
+        while time.monotonic() < end:
+            st, doc = get(d, f"/v1/races?pid={p.pid}")
+            found = double_close(doc, p.pid)
+            fs = found[0]["evidence"]["findings"] if found else []
+            if {40, 45} <= {f.get("fd") for f in fs}:
+                break
+            time.sleep(0.3)
+        with r.case("root sees root's own double close and the user's (the setup made them)"):
+            check({40, 45} <= {f.get("fd") for f in fs} and
+                  all(f.get("tid") for f in fs if f.get("fd") == 45),
+                  f"root: findings of fds 40 and 45: {json.dumps(fs)[:800]}")
+        # the threads of root's days: fd 45's closers; the exec closed fd 40
+        root_tids = {p.pid} | {f.get("tid") for f in fs if f.get("fd") == 45}
+        with r.case("the user sees neither root's double close nor its threads"):
+            bad = []
+            for target in (f"/v1/races?pid={p.pid}", "/v1/races", f"/v1/leaks?pid={p.pid}",
+                           "/v1/leaks"):
+                st, doc = get(d, target, **USER)
+                mine = double_close(doc, p.pid)
+                if st != 200 or not mine:
+                    bad.append(f"{target}: {st}, the user's alert missing")
+                    continue
+                ufs = mine[0]["evidence"]["findings"]
+                root_days = [f for f in ufs if f.get("fd") == 45]
+                if not root_days or any(not f.get("hidden") or f.get("tid") is not None or
+                                        f.get("time") is not None or f.get("syscall") is not None
+                                        for f in root_days):
+                    bad.append(f"{target}: root's own double close of fd 45 shown: "
+                               f"{json.dumps(root_days)[:600]}")
+                if not any(f.get("fd") == 40 and f.get("tid") for f in ufs):
+                    bad.append(f"{target}: the user's own finding at fd 40 missing: "
+                               f"{json.dumps(ufs)[:600]}")
+                summary = mine[0].get("summary", "")
+                if any(re.search(rf"\bthread {t}\b", summary) for t in root_tids) or \
+                        "(hidden)" not in summary:
+                    bad.append(f"{target}: the summary names a thread of root's days "
+                               f"{sorted(root_tids)}: {summary!r}")
+            check(not bad, "\n    ".join(bad))
+    finally:
+        p.kill()
+        p.wait()
 
 
 def main(r):
@@ -247,6 +326,7 @@ def main(r):
                       f"user: its own site of fd 44: {json.dumps(own_site)[:400]}")
 
             race_cases(r, d, p, secret1, secret2)
+            root_race_case(r, d, secret1, secret2, own)
 
             with r.case("the daemon is alive"):
                 check(d.alive(), "fdwatchd died")

@@ -548,22 +548,34 @@ static void test_alert_view(void)
 
 	alert = json_loads(
 		"{\"id\": 1, \"kind\": \"double-close\", \"pid\": 700, \"uid\": 1000,"
-		" \"evidence\": {\"total\": 5, \"findings\": ["
+		" \"summary\": \"thread 700 closed fd 40 again (closed by thread 699 before) (+5 more)\","
+		" \"evidence\": {\"total\": 6, \"findings\": ["
 		/* 0: opened as root, closed by the exec */
-		"{\"fd\": 40, \"generation\": {\"generation\": 2, \"target\": \"/root/secret\","
-		"  \"created\": {\"pid\": 700, \"seq\": 10}, \"closed\": {\"pid\": 700, \"seq\": 20}}},"
+		"{\"kind\": \"double-close\", \"pid\": 700, \"seq\": 30, \"tid\": 700, \"fd\": 40,"
+		"  \"generation\": {\"generation\": 2, \"target\": \"/root/secret\","
+		"  \"created\": {\"pid\": 700, \"seq\": 10}, \"closed\": {\"pid\": 700, \"seq\": 20,"
+		"  \"tid\": 699}}},"
 		/* 1: the user's own */
-		"{\"fd\": 41, \"generation\": {\"generation\": 3, \"target\": \"pipe:[1]\","
+		"{\"kind\": \"double-close\", \"pid\": 700, \"seq\": 30, \"fd\": 41,"
+		"  \"generation\": {\"generation\": 3, \"target\": \"pipe:[1]\","
 		"  \"created\": {\"pid\": 700, \"seq\": 25}, \"closed\": {\"pid\": 700, \"seq\": 30}}},"
 		/* 2: never opened */
-		"{\"fd\": 42, \"generation\": null, \"never_opened\": true},"
+		"{\"kind\": \"double-close\", \"pid\": 700, \"seq\": 30, \"fd\": 42,"
+		"  \"generation\": null, \"never_opened\": true},"
 		/* 3: fd-reuse: what the number names now was opened as root */
-		"{\"fd\": 43, \"generation\": {\"generation\": 1, \"target\": \"/mine\","
+		"{\"kind\": \"double-close\", \"pid\": 700, \"seq\": 30, \"fd\": 43,"
+		"  \"generation\": {\"generation\": 1, \"target\": \"/mine\","
 		"  \"created\": {\"pid\": 700, \"seq\": 26}, \"closed\": null},"
 		"  \"reopened\": {\"pid\": 700, \"seq\": 12}, \"target\": \"/root/other\"},"
 		/* 4: found in /proc (no seq): as of the start of what is known */
-		"{\"fd\": 44, \"generation\": {\"generation\": 1, \"target\": \"/root/found\","
-		"  \"created\": {\"pid\": 700, \"seq\": null}, \"closed\": {\"pid\": 700, \"seq\": 27}}}"
+		"{\"kind\": \"double-close\", \"pid\": 700, \"seq\": 30, \"fd\": 44,"
+		"  \"generation\": {\"generation\": 1, \"target\": \"/root/found\","
+		"  \"created\": {\"pid\": 700, \"seq\": null}, \"closed\": {\"pid\": 700, \"seq\": 27}}},"
+		/* 5: done as root itself: what a thread did, and when */
+		"{\"kind\": \"double-close\", \"pid\": 700, \"seq\": 15, \"fd\": 45, \"tid\": 698,"
+		"  \"syscall\": \"close\", \"count\": 3, \"time\": 1.5,"
+		"  \"generation\": {\"generation\": 4, \"target\": \"/root/own\","
+		"  \"created\": {\"pid\": 700, \"seq\": 11}, \"closed\": {\"pid\": 700, \"seq\": 14}}}"
 		"]}}",
 		0, NULL);
 	CHECK(alert != NULL);
@@ -574,7 +586,7 @@ static void test_alert_view(void)
 	after = json_dumps(v, JSON_SORT_KEYS);
 	CHECK(after && !strstr(after, "/root/"));
 	f = json_object_get(json_object_get(v, "evidence"), "findings");
-	CHECK_EQ(json_array_size(f), 5);
+	CHECK_EQ(json_array_size(f), 6);
 	{
 		json_t *want = json_pack("{s:i, s:b, s:n, s:n, s:n}", "generation", 2, "hidden", 1,
 					 "target", "created", "closed");
@@ -593,6 +605,17 @@ static void test_alert_view(void)
 	CHECK(json_is_true(json_object_get(json_array_get(f, 3), "reopened_hidden")));
 	CHECK(json_is_true(json_object_get(json_object_get(json_array_get(f, 4), "generation"),
 					   "hidden")));
+	{
+		json_t *want = json_pack("{s:s, s:i, s:i, s:b, s:n, s:n, s:n, s:n, s:n, s:n}",
+					 "kind", "double-close", "pid", 700, "fd", 45, "hidden", 1,
+					 "seq", "tid", "syscall", "count", "time", "generation");
+
+		CHECK(json_equal(json_array_get(f, 5), want));
+		json_decref(want);
+	}
+	/* the summary named the thread that closed root's file */
+	CHECK_STR(json_string_value(json_object_get(v, "summary")),
+		  "thread 700 closed fd 40 again (closed by thread (hidden) before) (+5 more)");
 	json_decref(v);
 	free(after);
 	/* the alert itself, everyone else's, untouched */
@@ -610,7 +633,7 @@ static void test_alert_view(void)
 	/* nothing to hide: shared, not copied */
 	CHECK_EQ(json_array_remove(json_object_get(json_object_get(alert, "evidence"), "findings"),
 				   0), 0);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		CHECK_EQ(json_array_remove(
 				 json_object_get(json_object_get(alert, "evidence"), "findings"), 1),
 			 0);
@@ -641,13 +664,16 @@ static void test_alert_view_exec_leak(void)
 	char *before, *after, summary[768];
 
 	root_then_user(s, 710);
+	/* its children: 711 root's (exec'd at seq 10), 712 the user's */
+	owner_now[712] = 1000;
+	srv_access_learn(s, 712);
 
 	alert = json_loads(
 		"{\"id\": 1, \"kind\": \"exec-leak\", \"pid\": 710, \"uid\": 1000,"
 		" \"summary\": \"2 fds ...: fd 3 /root/secret (openat by app), fd 4 /mine\","
 		" \"evidence\": {\"fds\": 2, \"race_fds\": 1, \"children_total\": 2,"
-		" \"children\": [{\"pid\": 711, \"comm\": \"sleep\", \"fds\": 1},"
-		"                {\"pid\": 712, \"comm\": \"sleep\", \"fds\": 1}],"
+		" \"children\": [{\"pid\": 711, \"seq\": 10, \"comm\": \"sleep\", \"fds\": 1},"
+		"                {\"pid\": 712, \"seq\": 26, \"comm\": \"sleep\", \"fds\": 1}],"
 		" \"leaked\": ["
 		"{\"fd\": 3, \"target\": \"/root/secret\", \"type\": \"reg\", \"race\": true,"
 		"  \"origin\": {\"syscall\": \"openat\", \"source\": \"inherit\", \"pid\": 710, \"seq\": 10},"
@@ -681,6 +707,16 @@ static void test_alert_view_exec_leak(void)
 		json_decref(want);
 	}
 	CHECK_STR(json_string_value(json_object_get(json_array_get(l, 1), "target")), "/mine");
+	{
+		/* root's child: which program root ran, and its pid */
+		json_t *kids = json_object_get(json_object_get(v, "evidence"), "children");
+		json_t *want = json_pack("{s:b, s:n, s:n, s:n, s:n}", "hidden", 1, "pid", "seq",
+					 "comm", "fds");
+
+		CHECK(json_equal(json_array_get(kids, 0), want));
+		CHECK_EQ(json_integer_value(json_object_get(json_array_get(kids, 1), "pid")), 712);
+		json_decref(want);
+	}
 	CHECK_STR(json_string_value(json_object_get(v, "summary")),
 		  "2 fds without close-on-exec went into programs it ran (2 so far, last "
 		  "sleep[712]): fd 3 (hidden), fd 4 /mine (openat by app); 1 made close-on-exec "
@@ -714,7 +750,24 @@ static void test_alert_view_exec_leak(void)
 		CHECK_EQ(json_object_del(mine, "earlier_run"), 0);
 	}
 
-	/* only the user's fd: shared, not copied */
+	/* the newest child root's (a setuid program the user ran): the
+	 * summary does not name it */
+	{
+		json_t *kids = json_object_get(json_object_get(alert, "evidence"), "children");
+
+		CHECK_EQ(json_array_append(kids, json_array_get(kids, 0)), 0);
+		v = srv_alert_view(&c, alert);
+		CHECK(v != NULL);
+		after = v ? json_dumps(v, JSON_SORT_KEYS) : NULL;
+		CHECK(after && !strstr(after, "711"));
+		CHECK(v && strstr(json_string_value(json_object_get(v, "summary")),
+				  "(2 so far, last (hidden)): fd 3 (hidden), fd 4 /mine"));
+		free(after);
+		json_decref(v);
+		CHECK_EQ(json_array_remove(kids, 2), 0);
+		/* only the user's fd and child: shared, not copied */
+		CHECK_EQ(json_array_remove(kids, 0), 0);
+	}
 	CHECK_EQ(json_array_remove(json_object_get(json_object_get(alert, "evidence"), "leaked"), 0),
 		 0);
 	v = srv_alert_view(&c, alert);
@@ -723,6 +776,7 @@ static void test_alert_view_exec_leak(void)
 	json_decref(alert);
 	free(before);
 	owner_now[710] = 0;
+	owner_now[712] = 0;
 	srv_access_free(s);
 	free(s);
 }
@@ -756,9 +810,21 @@ static void test_sites_view(void)
 	root_then_user(s, 720);
 	doc = json_loads(sites, 0, NULL);
 	orig_b = json_deep_copy(json_array_get(json_object_get(doc, "sites"), 1));
-	alert = json_pack("{s:i, s:s, s:i, s:i, s:O}", "id", 1, "kind", "fd-growth", "pid", 720,
-			  "uid", 1000, "evidence", doc);
+	alert = json_pack("{s:i, s:s, s:i, s:i, s:O, s:s}", "id", 1, "kind", "fd-growth", "pid",
+			  720, "uid", 1000, "evidence", doc, "summary",
+			  "open fds grew 10 -> 50 in 1m (40.0/min, fast trend, R2 0.99)"
+			  "; top site: 1 x dup2 of openat /root/secret");
 	CHECK(alert && orig_b);
+	{
+		/* the detectors' top site, from the same JSON (detect/sites.c) */
+		char top[128];
+
+		fdw_leak_site_describe(json_array_get(json_object_get(doc, "sites"), 0), top,
+				       sizeof(top));
+		CHECK_STR(top, "1 x dup2 of openat /root/secret");
+		fdw_leak_site_describe(orig_b, top, sizeof(top));
+		CHECK_STR(top, "1 x openat /mine");
+	}
 
 	/* the live sites, in place */
 	CHECK_EQ(srv_sites_view(&c, doc, 720), 0);
@@ -783,6 +849,10 @@ static void test_sites_view(void)
 	CHECK(json_is_true(json_object_get(a, "hidden")));
 	CHECK(json_equal(json_array_get(json_object_get(json_object_get(v, "evidence"), "sites"), 1),
 			 orig_b));
+	/* its summary named how root made them */
+	CHECK_STR(json_string_value(json_object_get(v, "summary")),
+		  "open fds grew 10 -> 50 in 1m (40.0/min, fast trend, R2 0.99)"
+		  "; top site: 1 x (hidden) /root/secret");
 	CHECK_STR(json_string_value(json_object_get(json_array_get(
 			  json_object_get(json_object_get(alert, "evidence"), "sites"), 0),
 						    "syscall")),
