@@ -215,22 +215,27 @@ int fdw_render_races(const struct fdw_render *r, const json_t *doc)
 		}
 		json_array_foreach(findings, j, f) {
 			const json_t *g = json_object_get(f, "generation");
-			char created[48], closed[48], sc[48];
+			bool hidden = json_is_true(json_object_get(f, "hidden"));
+			char created[48], closed[48], sc[48], tid[24];
 
 			who(&row, created, sizeof(created), json_object_get(g, "created"));
 			who(&row, closed, sizeof(closed), json_object_get(g, "closed"));
-			if (json_is_true(json_object_get(g, "hidden"))) {
-				/* made before the process was the caller's (docs/api.md) */
+			if (hidden || json_is_true(json_object_get(g, "hidden"))) {
+				/* done before the process was the caller's (docs/api.md) */
 				snprintf(created, sizeof(created), "(hidden)");
 				snprintf(closed, sizeof(closed), "(hidden)");
 			}
-			snprintf(sc, sizeof(sc), "%s", row_str(&row, f, "syscall"));
-			if (json_object_get(f, "blocked_tid"))
+			snprintf(sc, sizeof(sc), "%s", hidden ? "(hidden)" : row_str(&row, f, "syscall"));
+			if (json_is_integer(json_object_get(f, "tid")))
+				snprintf(tid, sizeof(tid), "%lld", num(f, "tid"));
+			else
+				snprintf(tid, sizeof(tid), "-");
+			if (json_is_integer(json_object_get(f, "blocked_tid")))
 				snprintf(closed, sizeof(closed), "%s/%lld",
 					 row_str(&row, f, "blocked_syscall"), num(f, "blocked_tid"));
-			fprintf(r->out, "%-6lld %-16s %-8s %7lld %-15s %5lld %7lld %-14s %-16s %-16s %s\n",
+			fprintf(r->out, "%-6lld %-16s %-8s %7lld %-15s %5lld %7s %-14s %-16s %-16s %s\n",
 				num(a, "id"), row_str(&row, a, "kind"), row_str(&row, a, "state"),
-				num(a, "pid"), row_str(&row, a, "comm"), num(f, "fd"), num(f, "tid"), sc,
+				num(a, "pid"), row_str(&row, a, "comm"), num(f, "fd"), tid, sc,
 				created, closed, j == 0 ? row_str(&row, a, "summary") : "");
 			row_free(&row);
 		}

@@ -777,6 +777,37 @@ static void test_render_ps(void)
 	json_decref(doc);
 }
 
+/* A race finding of the process's root days (server/alert_view.c): no
+ * thread, syscall or generation of it on its line, and no "-1". */
+static void test_render_races_hidden(void)
+{
+	json_t *doc = load("{\"races\": [{\"id\": 7, \"kind\": \"double-close\","
+			   " \"state\": \"firing\", \"pid\": 300, \"comm\": \"app\","
+			   " \"summary\": \"double-close on fd 45 (hidden) (+1 more)\","
+			   " \"evidence\": {\"findings\": ["
+			   "{\"kind\": \"double-close\", \"pid\": 300, \"fd\": 45, \"hidden\": true,"
+			   " \"seq\": null, \"tid\": null, \"syscall\": null, \"generation\": null,"
+			   " \"blocked_tid\": null},"
+			   "{\"kind\": \"double-close\", \"pid\": 300, \"fd\": 40, \"tid\": 301,"
+			   " \"syscall\": \"close\", \"generation\": {\"generation\": 2,"
+			   " \"created\": {\"syscall\": \"openat\", \"tid\": 300},"
+			   " \"closed\": {\"syscall\": \"close\", \"tid\": 300}}}]}}]}");
+	struct capture c;
+
+	if (capture_open(&c, false)) {
+		CHECK(fdw_render_races(&c.r, doc) == 0);
+		capture_close(&c);
+		CHECK_STR(c.out,
+			  "7      double-close     firing       300 app                45       - "
+			  "(hidden)       (hidden)         (hidden)         "
+			  "double-close on fd 45 (hidden) (+1 more)\n"
+			  "7      double-close     firing       300 app                40     301 "
+			  "close          openat/300       close/300        \n");
+	}
+	capture_free(&c);
+	json_decref(doc);
+}
+
 static void test_render_fds(void)
 {
 	json_t *doc = load(
@@ -1621,6 +1652,7 @@ int main(void)
 	test_json_text();
 	test_event_cells();
 	test_render_ps();
+	test_render_races_hidden();
 	test_render_fds();
 	test_render_fd();
 	test_render_status();
