@@ -46,7 +46,16 @@ PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.execu
 
 # argv: secret-1 secret-2 own-file; as root, then exec'd as nobody ("user")
 PROG = r'''
-import os, sys
+import os, sys, threading, time
+def close_in_thread(fd):  # a second thread closes fd (again: EBADF)
+    def close():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    t = threading.Thread(target=close)
+    t.start()
+    t.join()
 if sys.argv[1] == "root":
     a = os.open(sys.argv[2], os.O_RDONLY | os.O_CLOEXEC)
     os.dup2(a, 40, inheritable=False)
@@ -60,20 +69,11 @@ if sys.argv[1] == "root":
     os.close(k)
     if sys.argv[6:] == ["root-race"]:
         # a double close of root's own, by a second thread
-        import threading
         z = os.open(sys.argv[2], os.O_RDONLY)
         os.dup2(z, 45)
         os.close(z)
         os.close(45)
-        def twice():
-            try:
-                os.close(45)
-            except OSError:
-                pass
-        t = threading.Thread(target=twice)
-        t.start()
-        t.join()
-        import time
+        close_in_thread(45)
         time.sleep(1.5)  # its alert fires while the program is root's
     os.setgroups([])
     os.setresgid(65534, 65534, 65534)
@@ -89,15 +89,7 @@ else:
     os.close(m)
     print("ready", flush=True)
     if sys.stdin.readline().strip() == "race":
-        import threading
-        def again():
-            try:
-                os.close(40)
-            except OSError:
-                pass
-        t = threading.Thread(target=again)
-        t.start()
-        t.join()
+        close_in_thread(40)
         print("raced", flush=True)
         sys.stdin.readline()
 '''
