@@ -446,10 +446,20 @@ static void refuse(struct fdw_alerts *s, enum fdw_alert_admit why, enum fdw_aler
 			   what, s->max);
 }
 
+/*
+ * A summary or resolution, kept as the text the API, the state file and
+ * the log show: a detector's summary names a file, whose name is a user's
+ * bytes (not UTF-8, or UTF-8 cut where the detector's buffer ended), and a
+ * JSON string must be UTF-8. Other bytes become "\xNN", as fdw_json_bytes
+ * writes them in the evidence; without that the alert had no JSON at all
+ * (GET /v1/leaks and the state file failed on it).
+ */
 static int set_str(char **dst, const char *src)
 {
-	char *c = strdup(src ? src : "");
+	json_t *j = fdw_json_bytes(src ? src : "");
+	char *c = j ? strdup(json_string_value(j)) : NULL;
 
+	json_decref(j);
 	if (!c)
 		return -ENOMEM;
 	free(*dst);

@@ -885,6 +885,63 @@ static void test_save_job(void)
 	(void)unlink(path);
 }
 
+/*
+ * A summary names a leak site's file, whose name is a user's bytes: not
+ * UTF-8 ("bad\xff" made with open(2)), or UTF-8 cut in the middle of a
+ * character where the detector's buffer ended. Before, json_string() of
+ * such a summary was NULL, the alert had no JSON: GET /v1/leaks ended
+ * without an answer for root and every client that sees the alert, the
+ * follow streams stopped, and no alert was saved any more (the state
+ * document could not be made) until the alert left the store.
+ */
+static void test_summary_bytes(void)
+{
+	struct fdw_alerts s, t;
+	struct fdw_alert_proc p = proc(9, 99, "bad");
+	struct fdw_alert *a, *b;
+	json_t *o;
+
+	CHECK_EQ(fdw_alerts_init(&s, 10, dir), 0);
+	s.log = NULL;
+	a = fdw_alerts_fire(&s, FDW_ALERT_EXHAUSTION, &p, 10.0,
+			    "top site: 96 x openat /tmp/bad\xff\xfe-name", NULL);
+	/* "caf\xc3\xa9" cut after its first byte */
+	b = fdw_alerts_fire(&s, FDW_ALERT_LIMIT_HIT, &p, 10.0, "top site: 1 x openat /caf\xc3",
+			    NULL);
+	CHECK(a && b);
+	if (!a || !b)
+		return;
+	o = fdw_alert_json(a);
+	CHECK(o != NULL);
+	CHECK_STR(json_string_value(json_object_get(o, "summary")),
+		  "top site: 96 x openat /tmp/bad\\xff\\xfe-name");
+	json_decref(o);
+	o = fdw_alert_json(b);
+	CHECK(o != NULL);
+	CHECK_STR(json_string_value(json_object_get(o, "summary")),
+		  "top site: 1 x openat /caf\\xc3");
+	json_decref(o);
+	/* refreshed with such a summary, and resolved */
+	CHECK(fdw_alerts_fire(&s, FDW_ALERT_EXHAUSTION, &p, 11.0, "again \xff", NULL) == a);
+	fdw_alerts_resolve(&s, b, 12.0, "gone \xc3");
+	o = fdw_alert_json(a);
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "summary")) ?: "", "again \\xff"));
+	json_decref(o);
+	o = fdw_alert_json(b);
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "resolution")) ?: "",
+			   "gone \\xc3"));
+	json_decref(o);
+	/* and the store is still saved */
+	CHECK_EQ(fdw_alerts_save(&s), 0);
+	CHECK_EQ(load(&t, NULL, 20.0), 0);
+	CHECK_EQ(t.n, 2);
+	CHECK(fdw_alerts_get(&t, 1) &&
+	      !strcmp(fdw_alerts_get(&t, 1)->summary, "again \\xff"));
+	fdw_alerts_free(&t);
+	fdw_alerts_free(&s);
+	(void)unlink(path);
+}
+
 int main(void)
 {
 	alarm(30); /* a state file that blocks must fail the test, not hang it */
@@ -903,6 +960,7 @@ int main(void)
 	test_save_job();
 	test_state_file_types();
 	test_id_bounds();
+	test_summary_bytes();
 	(void)rmdir(dir);
 	return check_summary();
 }
