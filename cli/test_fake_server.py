@@ -32,6 +32,12 @@ import urllib.parse
 EVENT_TS = 1795000000.123456        # 11:06:40.123 UTC
 
 
+# A program's name is the basename of what it exec'd (a symlink's will
+# do): any bytes but NUL and '/', a terminal's escapes among them. This one
+# sets the window title and clears the screen where a terminal obeys it.
+HOSTILE_COMM = "\x1b]0;pw\x07\x1b[2J"
+
+
 def status_doc():
     return {
         "version": "0.1.0", "abi": 1, "pid": 1234, "uptime_s": 3725.5,
@@ -295,11 +301,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if url.path == "/v1/status":
             self.send_json(200, status_doc())
         elif url.path == "/v1/processes":
-            self.send_json(200, processes_doc())
+            doc = processes_doc()
+            if mode == "hostile":
+                doc["processes"][0]["comm"] = HOSTILE_COMM
+            self.send_json(200, doc)
         elif m and int(m.group(1)) in (42, 300):
             pid = int(m.group(1))
             if m.group(2) is None:
-                self.send_json(200, fds_doc(pid, now))
+                doc = fds_doc(pid, now)
+                if mode == "hostile":
+                    doc["comm"] = HOSTILE_COMM
+                self.send_json(200, doc)
             elif int(m.group(2)) == 3:
                 self.send_json(200, fd_doc(now))
             else:

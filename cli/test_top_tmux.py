@@ -135,7 +135,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="fdwt-top-", dir=tmpdir) as tmp:
         servers = []
         socks = {}
-        for mode in ("normal", "races", "mute"):
+        for mode in ("normal", "races", "mute", "hostile"):
             socks[mode] = os.path.join(tmp, mode + ".sock")
             servers.append(subprocess.Popen(
                 [sys.executable, FAKE, "--serve", socks[mode], "--mode", mode]))
@@ -228,6 +228,27 @@ def main():
                     rows.get("300", [""] * 8)[7] == "1" and
                     rows.get("1", [""] * 8)[7] == "0",
                     "top: the races column counts findings per pid", s)
+            pane.send("q")
+            pane.wait(lambda s: s.rstrip().endswith("$"), "the shell")
+
+            # a command named with a terminal's escapes (the basename of
+            # a symlink it was exec'd through): the list and the fd table's
+            # heading show them as text; the terminal obeys none of them
+            # (before, the table's heading set the title and cleared the
+            # screen of whoever watched)
+            pane.tmux("select-pane", "-t", "t", "-T", "before")
+            s = run_top(c, pane, fdwatch, socks["hostile"])
+            c.check("\\x1b]0;pw\\x07" in s, "top: a command's escapes shown as text", s)
+            pane.send("Enter")
+            s = pane.wait(lambda s: "1 fds" in s and "/dev/null" in s,
+                          "the fd table of the process named with escapes")
+            title = pane.tmux("display-message", "-p", "-t", "t", "#{pane_title}").stdout
+            c.check("pid 300 (\\x1b]0;pw\\x07\\x1b[2J)" in s and
+                    title.strip() == "before",
+                    "top: the fd table's heading shows the command's escapes as text "
+                    "(pane title %r)" % title.strip(), s)
+            pane.send("q")
+            pane.wait(lambda s: "sort: fds" in s, "back to the list")
             pane.send("q")
             pane.wait(lambda s: s.rstrip().endswith("$"), "the shell")
 

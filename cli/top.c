@@ -485,12 +485,14 @@ static int render_detail(FILE *f, const struct fdw_top_view *v, const json_t *do
 	char head[256];
 	size_t i;
 	json_t *fd;
+	/* a command is a program's basename, any bytes: escaped as in the list */
+	char *comm = fdw_escape(json_string_value(json_object_get(doc, "comm")) ?: "?");
 
 	begin_frame(f, v->rows);
 	snprintf(head, sizeof(head), "fdwatch top - pid %" JSON_INTEGER_FORMAT " (%s): %zu fds%s",
-		 json_integer_value(json_object_get(doc, "pid")),
-		 json_string_value(json_object_get(doc, "comm")) ?: "?", json_array_size(fds),
-		 json_is_true(json_object_get(doc, "stale")) ? "  (stale)" : "");
+		 json_integer_value(json_object_get(doc, "pid")), comm ? comm : "?",
+		 json_array_size(fds), json_is_true(json_object_get(doc, "stale")) ? "  (stale)" : "");
+	free(comm);
 	if (error)
 		snprintf(head, sizeof(head), "fdwatch top - %s", error);
 	put_clipped(f, head, &left);
