@@ -196,6 +196,7 @@ struct leak_races {
 				    * back when it turns out a loop */
 	bool deep;	    /* deep mode (fd-reuse) on for the process */
 	bool deep_refused;
+	uint32_t owner;	    /* the owner it counts for in race_owners (races.c) */
 };
 
 struct leak_proc {
@@ -216,6 +217,10 @@ struct leak_proc {
 	struct leak_stacks stacks;
 	struct leak_races *races;		/* NULL until a finding */
 	struct leak_alert race_alert[RACE_KINDS];
+	/* its owner (leak_owner), read once per program: owner_exec is the
+	 * exec_count it was read at plus one, 0 before the first read */
+	uint32_t owner;
+	uint64_t owner_exec;
 };
 
 /* ---- the interface ----------------------------------------------------- */
@@ -261,6 +266,10 @@ struct fdw_leaks {
 	struct fdw_hashmap stacks; /* stack id+1 -> struct leak_stack (stacks.c) */
 	struct fdw_leak_stats stats;
 	uint64_t race_waits; /* findings waiting for a pre-close, all processes */
+	/* processes with findings state by owner (races.c): uid -> count,
+	 * for owners other than system accounts only, and their sum */
+	struct fdw_hashmap race_owners;
+	uint64_t race_users;
 	const struct fdw_detector *det[LEAK_DETECTORS_MAX];
 	unsigned int ndet;
 	int obs_idx;		   /* the model's observer index (at merge) */
@@ -283,6 +292,10 @@ unsigned int leak_series_last(const struct fdw_leak_series *s, unsigned int k, u
 /* The same, created when missing; NULL when refused (max_procs) or the
  * process is gone. */
 struct leak_proc *leak_proc_get(struct fdw_leaks *l, struct fdw_proc *p, uint64_t now);
+
+/* The process's owner (fdw_leak_ops.read_owner; FDW_OWNER_UNKNOWN when it
+ * cannot be read), read once per program it runs. */
+uint32_t leak_owner(struct fdw_leaks *l, struct leak_proc *st);
 
 /* ---- the alert lifecycle (leaks.c) --------------------------------------- */
 

@@ -107,6 +107,19 @@ static void leak_proc_free(struct fdw_leaks *l, struct fdw_proc *p)
 	l->stats.procs--;
 }
 
+uint32_t leak_owner(struct fdw_leaks *l, struct leak_proc *st)
+{
+	uint32_t uid, gid;
+
+	if (st->owner_exec == st->exec_count + 1)
+		return st->owner;
+	if (!l->ops.read_owner || l->ops.read_owner(l->ops.userdata, st->pid, &uid, &gid) < 0)
+		uid = FDW_OWNER_UNKNOWN;
+	st->owner = uid;
+	st->owner_exec = st->exec_count + 1;
+	return uid;
+}
+
 /* ---- the alert lifecycle ---------------------------------------------------------- */
 
 struct fdw_alert *leak_alert_current(struct fdw_leaks *l, struct leak_alert *la)
@@ -478,6 +491,7 @@ int fdw_leaks_new(struct fdw_leaks **out, const struct fdw_leak_config *cfg,
 	}
 	l->obs_idx = -1;
 	fdw_hashmap_init(&l->stacks);
+	fdw_hashmap_init(&l->race_owners);
 	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
 		(void)fdw_leaks_add_detector(l, builtin[i]);
 	*out = l;
@@ -499,5 +513,6 @@ void fdw_leaks_free(struct fdw_leaks *l)
 	fdw_model_silence_observer(l->m, l->obs_idx);
 	leak_stacks_free(l);
 	leak_exec_pipes_free(l);
+	fdw_hashmap_free(&l->race_owners);
 	free(l);
 }

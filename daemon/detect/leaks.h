@@ -277,7 +277,9 @@ struct fdw_leak_stats {
 				     * close-in-flight, dup2-clobber (FDW_ALERT_* - 4) */
 	uint64_t race_repeats;	    /* findings that repeated a kept one (counted in it) */
 	uint64_t race_dropped;	    /* distinct findings beyond the per-process bound */
-	uint64_t race_dropped_procs;/* processes refused findings state: max_race_procs */
+	uint64_t race_dropped_procs;/* processes refused findings state: max_race_procs,
+				     * or their owner's share of it */
+	uint64_t race_dropped_procs_share; /* of those, refused for a share */
 	uint64_t race_procs;	    /* processes with findings state now */
 	uint64_t race_sweeps;	    /* EBADF closes of a close-everything loop: excused */
 	uint64_t race_wrong_mode;   /* EBADF on an fd that was open (wrong access mode) */

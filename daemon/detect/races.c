@@ -66,17 +66,72 @@ static const enum fdw_alert_kind alert_kind[RACE_KINDS] = {
 
 /* ---- state ------------------------------------------------------------------ */
 
+/*
+ * Findings state is kept for max_race_procs processes, until they exit.
+ * Shared by owner as the alert store is (fdw_alerts_admit): system
+ * accounts' processes may take it all; any other owner (a user's uid,
+ * "mixed", "unknown") at most a quarter, and those owners together all
+ * but the last eighth. Before, one user's 1,024 idle two-thread
+ * processes, each with one double close, took every slot for as long as
+ * they lived, and no other process on the host had a race finding again.
+ */
+static bool race_owner_admit(struct fdw_leaks *l, uint32_t owner)
+{
+	size_t max = l->cfg.max_race_procs;
+
+	if (fdw_alert_owner_system(owner))
+		return true;
+	return (uintptr_t)fdw_hashmap_get(&l->race_owners, owner) < fdw_alerts_share(max) &&
+	       l->race_users < max - fdw_alerts_reserve(max);
+}
+
+static int race_owner_count(struct fdw_leaks *l, uint32_t owner, int d)
+{
+	uintptr_t n = (uintptr_t)fdw_hashmap_get(&l->race_owners, owner);
+
+	if (fdw_alert_owner_system(owner))
+		return 0;
+	if (d < 0) {
+		if (!n)
+			return 0;
+		if (n == 1)
+			(void)fdw_hashmap_remove(&l->race_owners, owner);
+		else
+			(void)fdw_hashmap_put(&l->race_owners, owner, (void *)(n - 1));
+		l->race_users--;
+		return 0;
+	}
+	if (fdw_hashmap_put(&l->race_owners, owner, (void *)(n + 1)) < 0)
+		return -ENOMEM;
+	l->race_users++;
+	return 0;
+}
+
 static struct leak_races *races_get(struct fdw_leaks *l, struct leak_proc *st)
 {
+	uint32_t owner;
+
 	if (st->races)
 		return st->races;
 	if (l->stats.race_procs >= l->cfg.max_race_procs) {
 		l->stats.race_dropped_procs++;
 		return NULL;
 	}
+	owner = leak_owner(l, st);
+	if (!race_owner_admit(l, owner)) {
+		l->stats.race_dropped_procs++;
+		l->stats.race_dropped_procs_share++;
+		return NULL;
+	}
 	st->races = calloc(1, sizeof(*st->races));
 	if (!st->races)
 		return NULL;
+	if (race_owner_count(l, owner, 1) < 0) {
+		free(st->races);
+		st->races = NULL;
+		return NULL;
+	}
+	st->races->owner = owner;
 	st->races->sweep_fd = -2;
 	l->stats.race_procs++;
 	return st->races;
@@ -916,6 +971,7 @@ static void races_on_proc_exit(struct fdw_leaks *l, struct leak_proc *st)
 		if (l->stats.race_deep)
 			l->stats.race_deep--;
 	}
+	(void)race_owner_count(l, st->races->owner, -1);
 	free(st->races);
 	st->races = NULL;
 	if (l->stats.race_procs)

@@ -675,6 +675,7 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "exec_leak_fds", st->leaks.dropped_exec_fds },
 		{ "race_findings", st->leaks.race_dropped },
 		{ "race_processes", st->leaks.race_dropped_procs },
+		{ "race_processes_share", st->leaks.race_dropped_procs_share },
 		{ "race_preclose", st->leaks.race_preclose_dropped },
 		{ "deep_processes", st->leaks.race_deep_refused },
 		{ "metrics_clients", st->server.dropped_mclients },

@@ -145,7 +145,8 @@ METRICS_ONLY = {
 # labelled samples of fdwatch_dropped_total with no status figure
 DROPPED_METRICS_ONLY = {"detector_processes", "stack_processes", "stacks", "leak_sites",
                         "exec_leak_fds", "metrics_clients", "race_findings",
-                        "race_processes", "deep_processes", "race_preclose"}
+                        "race_processes", "race_processes_share", "deep_processes",
+                        "race_preclose"}
 
 BATCHES = 5
 QUIET_PER_BATCH = 2

@@ -2888,6 +2888,103 @@ static void test_races_reuse(void)
 	leaks_teardown(l, &m, &store);
 }
 
+/* Owners for test_race_procs_share: pids from 30000 are users' (uid
+ * 1000 + (pid - 30000) / 1000), the others root's. */
+static int share_owner(void *u, uint32_t pid, uint32_t *uid, uint32_t *gid)
+{
+	*uid = pid >= 30000 ? 1000 + (pid - 30000) / 1000 : 0;
+	*gid = *uid;
+	return 0;
+}
+
+/* Process `pid` (table `files`, a second thread pid + 1): the second
+ * thread opens 5, the first closes it, the second closes it again. */
+static void proc_double_close(struct fdw_model *m, uint32_t pid, uint64_t files)
+{
+	struct fdw_event ev;
+
+	start(m, pid);
+	ev = sys(pid, files, 0, 0, 0, 0, 0);
+	ev.type = FDW_REC_FORK;
+	ev.flags = FDW_F_THREAD | FDW_F_SHARED_FILES;
+	ev.child_pid = pid;
+	ev.child_tid = pid + 1;
+	ev.child_files = files;
+	fdw_model_apply(m, &ev);
+	ev = sys(pid, files, FDW_SYS_OPENAT, 5, (uint64_t)AT_FDCWD, 0, 0);
+	ev.tid = pid + 1;
+	ev.nfds = 1;
+	ev.fds[0] = 5;
+	ev.file = 0xffff888400000000ull + seq * 256;
+	ev.kfiles[0] = ev.file;
+	ev.ino = 9000 + seq;
+	ev.dev = 1;
+	ev.mode = S_IFREG | 0644;
+	ev.path = "/srv/x";
+	fdw_model_apply(m, &ev);
+	apply(m, sys(pid, files, FDW_SYS_CLOSE, 0, 5, 0, 0));
+	ev = sys(pid, files, FDW_SYS_CLOSE, -EBADF, 5, 0, 0);
+	ev.tid = pid + 1;
+	fdw_model_apply(m, &ev);
+}
+
+/*
+ * Findings state is shared by owner as the alert store is: with 8
+ * processes' worth, a user's processes take 2, users together 7, and a
+ * process of root's still gets one. Before, the first 8 processes with a
+ * double close took it all for as long as they lived (a user's idle
+ * flood), and root's double close was never reported.
+ */
+static void test_race_procs_share(void)
+{
+	struct fdw_leak_ops ops = fake_ops;
+	struct fdw_leak_config c;
+	struct fdw_alerts store;
+	struct fdw_leaks *l = NULL;
+	struct fdw_model m;
+	double real = 1.8e9;
+	uint32_t pid;
+
+	fdw_leak_config_default(&c);
+	c.max_race_procs = 8;
+	ops.read_owner = share_owner;
+	CHECK_EQ(fdw_alerts_init(&store, 100, NULL), 0);
+	store.log = NULL;
+	model_new(&m);
+	CHECK_EQ(fdw_leaks_new(&l, &c, &(struct fdw_leaks_deps){
+				.model = &m, .alerts = &store, .ops = &ops }), 0);
+	leaks_for_hooks = l;
+	fdw_leaks_set_observer_index(l, leaks_obs_idx);
+	mono = NS;
+
+	/* uid 1000: ten processes, two kept */
+	for (pid = 30000; pid < 30020; pid += 2)
+		proc_double_close(&m, pid, FILES + pid * 0x1000ull);
+	CHECK_EQ(fdw_leaks_stats(l)->race_procs, 2);
+	CHECK_EQ(fdw_leaks_stats(l)->race_dropped_procs_share, 8);
+	/* uids 1001 to 1003: three each; the users' 7 are full at 1003's first */
+	for (uint32_t u = 1; u <= 3; u++)
+		for (pid = 30000 + u * 1000; pid < 30000 + u * 1000 + 6; pid += 2)
+			proc_double_close(&m, pid, FILES + pid * 0x1000ull);
+	CHECK_EQ(fdw_leaks_stats(l)->race_procs, 7);
+	CHECK_EQ(fdw_leaks_stats(l)->race_dropped_procs_share, 8 + 1 + 1 + 2);
+	/* root's process gets the last one */
+	proc_double_close(&m, PID, FILES);
+	CHECK_EQ(fdw_leaks_stats(l)->race_procs, 8);
+	fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(race_alert(&store, FDW_ALERT_DOUBLE_CLOSE) != NULL);
+	CHECK_EQ(store.stats.firing[FDW_ALERT_DOUBLE_CLOSE], 8);
+	/* a kept process of uid 1000 exits: its place is 1000's again */
+	apply(&m, (struct fdw_event){ .seq = ++seq, .ts = mono, .type = FDW_REC_EXIT,
+				      .files = FILES + 30000 * 0x1000ull, .pid = 30000,
+				      .tid = 30000, .flags = FDW_F_GROUP_DEAD });
+	CHECK_EQ(fdw_leaks_stats(l)->race_procs, 7);
+	proc_double_close(&m, 30100, FILES + 30100 * 0x1000ull);
+	CHECK_EQ(fdw_leaks_stats(l)->race_procs, 8);
+	CHECK_EQ(fdw_leaks_stats(l)->race_dropped_procs, fdw_leaks_stats(l)->race_dropped_procs_share);
+	leaks_teardown(l, &m, &store);
+}
+
 /* the kernel's walk at the exit of `nr` of fd by tid: `blocked` in read on it */
 static void t_inflight(struct fdw_model *m, uint32_t tid, unsigned int nr, int fd,
 		       uint32_t blocked)
@@ -3278,6 +3375,7 @@ int main(void)
 	test_race_sweeps();
 	test_races_reuse();
 	test_races_preclose();
+	test_race_procs_share();
 	test_lost_identity();
 	return check_summary();
 }
