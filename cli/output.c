@@ -104,10 +104,22 @@ static bool escaped_byte_of(unsigned char ch, bool backslash)
 	return backslash ? escaped_byte(ch) : ch < 0x20 || ch == 0x7f;
 }
 
+/*
+ * A C1 control in UTF-8 (U+0080 to U+009F: C2 80 to C2 9F) at s: xterm and
+ * VTE obey them as the ESC sequences they stand for (U+009B is CSI, U+009D
+ * OSC), so a file named "\u009b2J" cleared the screen it was listed on.
+ * Both bytes are written as \xNN.
+ */
+static bool c1_at(const char *s)
+{
+	return (unsigned char)s[0] == 0xc2 && (unsigned char)s[1] >= 0x80 &&
+	       (unsigned char)s[1] <= 0x9f;
+}
+
 static bool needs_escape(const char *s, bool backslash)
 {
 	for (; *s; s++)
-		if (escaped_byte_of((unsigned char)*s, backslash))
+		if (escaped_byte_of((unsigned char)*s, backslash) || c1_at(s))
 			return true;
 	return false;
 }
@@ -419,22 +431,32 @@ static char *escape(const char *s, bool backslash)
 	size_t n = 0;
 	char *out, *p;
 
-	for (const char *q = s; *q; q++)
-		n += escaped_byte_of((unsigned char)*q, backslash) ? 4 : 1;
+	for (const char *q = s; *q; q++) {
+		if (c1_at(q)) {
+			n += 8;
+			q++;
+		} else {
+			n += escaped_byte_of((unsigned char)*q, backslash) ? 4 : 1;
+		}
+	}
 	out = malloc(n + 1);
 	if (!out)
 		return NULL;
 	p = out;
-	for (; *s; s++) {
+	for (unsigned int c1 = 0; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 
-		if (escaped_byte_of(ch, backslash)) {
+		if (!c1 && c1_at(s))
+			c1 = 2;
+		if (c1 || escaped_byte_of(ch, backslash)) {
 			static const char hex[] = "0123456789abcdef";
 
 			*p++ = '\\';
 			*p++ = 'x';
 			*p++ = hex[ch >> 4];
 			*p++ = hex[ch & 0xf];
+			if (c1)
+				c1--;
 		} else {
 			*p++ = (char)ch;
 		}

@@ -348,6 +348,14 @@ static void test_formatters(void)
 	s = fdw_escape("/tmp/caf\xc3\xa9 x");
 	CHECK_STR(s, "/tmp/caf\xc3\xa9 x");
 	free(s);
+	/* the C1 controls as UTF-8 (U+0080 to U+009F: xterm and VTE take
+	 * U+009B for CSI, U+009D for OSC) are controls too; U+00A0 is not */
+	s = fdw_escape("a\xc2\x9b" "2J\xc2\x9d" "0;pw\xc2\x9c\xc2\xa0z");
+	CHECK_STR(s, "a\\xc2\\x9b2J\\xc2\\x9d0;pw\\xc2\\x9c\xc2\xa0z");
+	free(s);
+	s = fdw_escape("end\xc2");
+	CHECK_STR(s, "end\xc2");
+	free(s);
 
 	fdw_format_age(buf, sizeof(buf), 1000, 0, false);
 	CHECK_STR(buf, "-");
