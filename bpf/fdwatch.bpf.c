@@ -126,9 +126,10 @@ begin_fd(struct trace_event_raw_sys_exit *ctx, __u16 nr, __u32 size)
 #include "races.bpf.h"
 
 /*
- * The dup family and close: struct fdw_short_event. For a close that closed
- * an fd of a shared table, returns what is at the number now (*looked says
- * whether it looked): a file another task installed after the close. Its
+ * The dup family and close: struct fdw_short_event. For a close in a shared
+ * table, returns what is at the number now (*looked says whether it looked,
+ * for a close that closed an fd): a file another task installed after the
+ * close, sent in the record for an EBADF close too. Its
  * record may be before this one in the ring or after it; the daemon skips
  * the close only if the slot holds that very file when the close is
  * applied (docs/architecture.md: threads racing for a number).
@@ -157,9 +158,11 @@ static __always_inline struct file *sys_short(struct trace_event_raw_sys_exit *c
 	e->ret = (__s32)ctx->ret;
 	e->args[0] = (__s32)PT_REGS_PARM1_SYSCALL(regs);
 	if (nr == FDW_SYS_CLOSE) {
-		if (ctx->ret != -EBADF_ && task->files->count.counter > 1) {
+		/* an EBADF close too: another task may have installed a file
+		 * at the number right after, its record first */
+		if (task->files->count.counter > 1) {
 			now = file_at(task, e->args[0]);
-			*looked = true;
+			*looked = ctx->ret != -EBADF_;
 		}
 		e->close.now_lo = (__u32)(__u64)now;
 		e->close.now_hi = (__u32)((__u64)now >> 32);

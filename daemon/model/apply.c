@@ -270,6 +270,14 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 	if (ev->ret != -EBADF || fdw_slot_open(s))
 		fdw__touch(t, fd, FDW_TOUCH_FILE);
 	if (ev->ret == -EBADF) {
+		if (ev->close_now && fdw_slot_open(s) && fdw_slot_ofd(s)->kfile == ev->close_now) {
+			/* the number was empty at the close and another task
+			 * of the table installed the slot's file right after,
+			 * its record first: the close is not of it */
+			m->stats.stale_closes++;
+			fdw__notify(m, task->proc, ev, FDW_FDEV_DOUBLE_CLOSE, fd, s);
+			return;
+		}
 		if (fdw_slot_open(s)) {
 			/* the kernel had no such fd: the model was wrong */
 			anomaly(m, t, ev);

@@ -446,6 +446,54 @@ static struct fdw_event close_k(uint32_t tid, int fd, uint64_t kfile_now)
 }
 
 /*
+ * A close that found the number empty (EBADF) while another thread of the
+ * table opened it right after: the open's record came first. The close's
+ * probe saw the open's file at the number, so the close was before the
+ * open: the fd stays, and no anomaly. Before, the model took the EBADF
+ * for a close it had missed: it counted an anomaly and closed the fd the
+ * kernel had open (the probe did not look at the number for an EBADF).
+ */
+static void test_ebadf_close_raced(void)
+{
+	const uint64_t k1 = 0xffff888200000500ull, k2 = k1 + 0x100;
+	const uint32_t t1 = PID, t2 = PID + 1;
+	struct fdw_model m;
+	const struct fdw_slot *s;
+	uint32_t tids[] = { t1, t2 };
+	struct fdw_event c;
+
+	model_new(&m);
+	fake_set(0, "/dev/pts/0", 5, false);
+	CHECK_EQ(fdw_model_add_scanned(&m, PID, 1, "test", tids, 2, 1), 0);
+	/* t1 closes 20 (never open: EBADF), t2 opens 20; t2's record first */
+	apply(&m, open_k(t2, 20, k1));
+	c = close_k(t1, 20, k1);
+	c.ret = -EBADF;
+	apply(&m, c);
+	s = slot(&m, PID, 20);
+	CHECK(s && fdw_slot_ofd(s)->kfile == k1 && fdw_slot_origin(s)->tid == t2);
+	CHECK_EQ(m.stats.anomalies, 0);
+	CHECK_EQ(m.stats.stale_closes, 1);
+	/* the same with a dup2 of another thread over the empty number */
+	apply(&m, open_k(t2, 21, k2));
+	apply(&m, sys(t2, FILES, FDW_SYS_DUP2, 22, 21, 22, 0));
+	c = close_k(t1, 22, k2);
+	c.ret = -EBADF;
+	apply(&m, c);
+	s = slot(&m, PID, 22);
+	CHECK(s && fdw_slot_ofd(s)->kfile == k2);
+	CHECK_EQ(m.stats.anomalies, 0);
+	/* an EBADF close of a number the model has open, the probe having
+	 * seen another file there or none: the model had missed a close */
+	c = close_k(t1, 20, 0);
+	c.ret = -EBADF;
+	apply(&m, c);
+	CHECK(slot(&m, PID, 20) == NULL);
+	CHECK_EQ(m.stats.anomalies, 1);
+	fdw_model_free(&m);
+}
+
+/*
  * Threads of one table racing for a number: records come in the order of
  * the syscalls' exits, so a close can come after the reopen of its number
  * by another thread, even after several. The probe tells what was at the
@@ -3057,6 +3105,7 @@ int main(void)
 	test_close();
 	test_close_range_cloexec_memo();
 	test_stale_close();
+	test_ebadf_close_raced();
 	test_fork_threads_exec_exit();
 	test_fork_cow();
 	test_inherit_twins();
