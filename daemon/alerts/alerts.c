@@ -983,74 +983,51 @@ static double num(const json_t *o, const char *k, double dflt)
 	return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
-/* Origin `o` of evidence read back from the state file: its "seq" is an
- * event of the daemon's earlier run (sequence numbers start again at 1). */
-static int origin_of_earlier_run(json_t *o)
-{
-	if (!json_is_object(o))
-		return 0;
-	if (json_object_get(o, "seq") && json_object_set_new(o, "seq", json_null()) < 0)
-		return -1;
-	return json_object_set_new(o, "earlier_run", json_true());
-}
-
-/* An fd of evidence read back (detect/evidence.c leak_json_slot). */
-static int slot_of_earlier_run(json_t *f)
-{
-	if (!json_is_object(f))
-		return 0;
-	if (json_object_set_new(f, "earlier_run", json_true()) < 0 ||
-	    origin_of_earlier_run(json_object_get(f, "origin")) < 0 ||
-	    origin_of_earlier_run(json_object_get(f, "opened_by")) < 0)
-		return -1;
-	return 0;
-}
-
 /*
  * Evidence read back from the state file names events of the daemon's
- * earlier run (detect/races.c: a finding itself, its generation and
- * fd-reuse's reopened; detect/exec_leak.c: a leaked fd's origin and
- * opened_by, the children's execs; detect/sites.c: a leak site's sample
- * fds, the same), which
- * this run cannot tell whose they were: their seqs would be taken for this
- * run's. Each is marked "earlier_run" (seq null), which
- * server/alert_view.c hides from every client but root and the group.
+ * earlier run, which this run cannot tell whose they were: their seqs
+ * would be taken for this run's (sequence numbers start again at 1).
+ * What names them is known by its shape, wherever a detector put it (a
+ * new shape of evidence needs nothing here):
+ *  - what carries an event's "seq" gets it null and "earlier_run": true:
+ *    an origin (origin_json of detect/evidence.c and detect/races.c: a
+ *    race finding's generation's created and closed, fd-reuse's
+ *    reopened, an fd's origin and opened_by), a race finding (its first
+ *    event), an exec-leak child (its exec);
+ *  - the record of a file whose making origins tell (an object with an
+ *    "origin", "created" or "closed" member: a leaked fd or a leak site's
+ *    sample fd, detect/evidence.c leak_json_slot; a race finding's
+ *    generation, whose created and closed may both be null) gets
+ *    "earlier_run": true too, so it is hidden with nothing to judge by.
+ *    Not a leak site ("opened_by" is a syscall's name there).
+ * server/alert_view.c hides what is marked from every client but root
+ * and the group. It recurses as deep as the evidence goes, as the
+ * json_deep_copy() before it did (jansson's parser bounds the depth).
  * 0, or -1 when out of memory.
  */
-static int evidence_of_earlier_run(json_t *ev)
+static int evidence_of_earlier_run(json_t *v)
 {
-	json_t *f;
+	const char *key;
+	json_t *m;
 	size_t i;
 
-	json_array_foreach(json_object_get(ev, "findings"), i, f) {
-		json_t *g = json_object_get(f, "generation");
-
-		if (origin_of_earlier_run(f) < 0)
-			return -1;
-		if (json_is_object(g) &&
-		    (json_object_set_new(g, "earlier_run", json_true()) < 0 ||
-		     origin_of_earlier_run(json_object_get(g, "created")) < 0 ||
-		     origin_of_earlier_run(json_object_get(g, "closed")) < 0))
-			return -1;
-		if (origin_of_earlier_run(json_object_get(f, "reopened")) < 0)
-			return -1;
-	}
-	json_array_foreach(json_object_get(ev, "leaked"), i, f) {
-		if (slot_of_earlier_run(f) < 0)
-			return -1;
-	}
-	json_array_foreach(json_object_get(ev, "children"), i, f) {
-		if (origin_of_earlier_run(f) < 0)
-			return -1;
-	}
-	json_array_foreach(json_object_get(ev, "sites"), i, f) {
-		json_t *sample;
-		size_t k;
-
-		json_array_foreach(json_object_get(f, "sample_fds"), k, sample)
-			if (slot_of_earlier_run(sample) < 0)
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, m)
+			if (evidence_of_earlier_run(m) < 0)
 				return -1;
+		return 0;
 	}
+	if (!json_is_object(v))
+		return 0;
+	if (json_object_get(v, "seq") && json_object_set_new(v, "seq", json_null()) < 0)
+		return -1;
+	if ((json_object_get(v, "seq") || json_object_get(v, "origin") ||
+	     json_object_get(v, "created") || json_object_get(v, "closed")) &&
+	    json_object_set_new(v, "earlier_run", json_true()) < 0)
+		return -1;
+	json_object_foreach(v, key, m)
+		if (evidence_of_earlier_run(m) < 0)
+			return -1;
 	return 0;
 }
 

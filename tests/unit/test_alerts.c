@@ -368,16 +368,19 @@ static void test_evict_by_share(void)
 
 /*
  * Evidence read back from the state file names events of the daemon's
- * earlier run: a race finding's generation and fd-reuse's reopened, an
- * exec-leak's leaked fds are marked "earlier_run", their seqs null
- * (server/alert_view.c hides them from users: this run's seqs start again
- * at 1 and would be taken for theirs).
+ * earlier run: a race finding, its generation and fd-reuse's reopened, an
+ * exec-leak's leaked fds and children are marked "earlier_run", their
+ * seqs null (server/alert_view.c hides them from users: this run's seqs
+ * start again at 1 and would be taken for theirs). Found by their shape:
+ * what carries a "seq", and a file's record (with an "origin", "created"
+ * or "closed"), in evidence of a shape no detector makes yet are marked
+ * too; a leak site is not.
  */
 static void test_earlier_run(void)
 {
 	struct fdw_alerts s, t;
 	struct fdw_alert_proc p = proc(9, 99, "app"), q = proc(10, 100, "app");
-	struct fdw_alert_proc r = proc(11, 101, "app");
+	struct fdw_alert_proc r = proc(11, 101, "app"), u = proc(12, 102, "app");
 	const json_t *f, *g, *l;
 	struct fdw_alert *a;
 
@@ -385,13 +388,16 @@ static void test_earlier_run(void)
 	p.gid = q.gid = 1000;
 	CHECK_EQ(fdw_alerts_init(&s, 10, dir), 0);
 	CHECK(fdw_alerts_fire(&s, FDW_ALERT_FD_REUSE, &p, 10.0, "reuse",
-			      json_loads("{\"findings\": [{\"fd\": 4, \"generation\": {\"generation\": 2,"
+			      json_loads("{\"findings\": [{\"fd\": 4, \"seq\": 13, \"generation\": {\"generation\": 2,"
 					 " \"target\": \"/old\", \"created\": {\"syscall\": \"openat\","
 					 " \"seq\": 10}, \"closed\": null}, \"reopened\": {\"seq\": 12},"
-					 " \"target\": \"/new\"}]}", 0, NULL)) != NULL);
+					 " \"target\": \"/new\"}, {\"fd\": 5, \"seq\": 14, \"generation\":"
+					 " {\"generation\": 1, \"target\": \"/found\", \"created\": null,"
+					 " \"closed\": null}}]}", 0, NULL)) != NULL);
 	CHECK(fdw_alerts_fire(&s, FDW_ALERT_EXEC_LEAK, &q, 11.0, "leaked",
 			      json_loads("{\"leaked\": [{\"fd\": 3, \"target\": \"/x\","
-					 " \"origin\": {\"seq\": 5}, \"opened_by\": {\"seq\": 5}}]}",
+					 " \"origin\": {\"seq\": 5}, \"opened_by\": {\"seq\": 5}}],"
+					 " \"children\": [{\"pid\": 15, \"seq\": 9, \"comm\": \"sh\"}]}",
 					 0, NULL)) != NULL);
 	r.uid = 1001; /* a user's share of 10 is 2 */
 	r.gid = 1001;
@@ -399,6 +405,11 @@ static void test_earlier_run(void)
 			      json_loads("{\"sites\": [{\"syscall\": \"dup2\", \"sample_fds\":"
 					 " [{\"fd\": 43, \"origin\": {\"seq\": 7},"
 					 " \"opened_by\": {\"seq\": 6}}]}]}", 0, NULL)) != NULL);
+	/* a shape no detector makes (yet) */
+	CHECK(fdw_alerts_fire(&s, FDW_ALERT_LIMIT_HIT, &u, 13.0, "hit",
+			      json_loads("{\"future\": {\"parts\": [{\"fd\": 9, \"target\": \"/y\","
+					 " \"origin\": {\"seq\": 8, \"pid\": 12}}, {\"made\":"
+					 " {\"syscall\": \"openat\", \"seq\": 3}}]}}", 0, NULL)) != NULL);
 	CHECK_EQ(fdw_alerts_save(&s), 0);
 	CHECK_EQ(load(&t, NULL, 20.0), 0);
 
@@ -410,6 +421,8 @@ static void test_earlier_run(void)
 	CHECK(json_is_true(json_object_get(l, "earlier_run")));
 	CHECK(json_is_null(json_object_get(json_object_get(l, "origin"), "seq")));
 	CHECK(json_is_true(json_object_get(json_object_get(l, "opened_by"), "earlier_run")));
+	CHECK(!json_object_get(json_array_get(json_object_get(a ? a->evidence : NULL, "sites"), 0),
+			       "earlier_run"));
 
 	a = fdw_alerts_find_firing(&t, FDW_ALERT_FD_REUSE, 9, 99);
 	f = json_array_get(json_object_get(a ? a->evidence : NULL, "findings"), 0);
@@ -421,6 +434,13 @@ static void test_earlier_run(void)
 	CHECK_STR(json_string_value(json_object_get(g, "target")), "/old"); /* root's still */
 	CHECK(json_is_true(json_object_get(json_object_get(f, "reopened"), "earlier_run")));
 	CHECK(json_is_null(json_object_get(json_object_get(f, "reopened"), "seq")));
+	CHECK(json_is_true(json_object_get(f, "earlier_run"))); /* the finding's own event */
+	CHECK(json_is_null(json_object_get(f, "seq")));
+	/* a generation with no origin to judge by */
+	g = json_object_get(json_array_get(json_object_get(a ? a->evidence : NULL, "findings"), 1),
+			    "generation");
+	CHECK(json_is_true(json_object_get(g, "earlier_run")));
+	CHECK(json_is_null(json_object_get(g, "created")));
 
 	a = fdw_alerts_find_firing(&t, FDW_ALERT_EXEC_LEAK, 10, 100);
 	l = json_array_get(json_object_get(a ? a->evidence : NULL, "leaked"), 0);
@@ -428,6 +448,21 @@ static void test_earlier_run(void)
 	CHECK(json_is_true(json_object_get(json_object_get(l, "origin"), "earlier_run")));
 	CHECK(json_is_null(json_object_get(json_object_get(l, "opened_by"), "seq")));
 	CHECK_STR(json_string_value(json_object_get(l, "target")), "/x");
+	l = json_array_get(json_object_get(a ? a->evidence : NULL, "children"), 0);
+	CHECK(json_is_true(json_object_get(l, "earlier_run"))); /* its exec */
+	CHECK(json_is_null(json_object_get(l, "seq")));
+
+	a = fdw_alerts_find_firing(&t, FDW_ALERT_LIMIT_HIT, 12, 102);
+	l = json_object_get(json_object_get(a ? a->evidence : NULL, "future"), "parts");
+	f = json_array_get(l, 0);
+	CHECK(json_is_true(json_object_get(f, "earlier_run")));
+	CHECK(json_is_true(json_object_get(json_object_get(f, "origin"), "earlier_run")));
+	CHECK(json_is_null(json_object_get(json_object_get(f, "origin"), "seq")));
+	CHECK_EQ(json_integer_value(json_object_get(json_object_get(f, "origin"), "pid")), 12);
+	g = json_object_get(json_array_get(l, 1), "made");
+	CHECK(json_is_true(json_object_get(g, "earlier_run")));
+	CHECK(json_is_null(json_object_get(g, "seq")));
+	CHECK(!json_object_get(json_array_get(l, 1), "earlier_run"));
 	fdw_alerts_free(&t);
 	fdw_alerts_free(&s);
 	(void)unlink(path);
