@@ -34,6 +34,14 @@
  * whose seqs this run cannot judge: alerts/alerts.c marks them
  * "earlier_run", and they are hidden alike. The alert is copied for that
  * client only; everyone else shares it.
+ *
+ * The copy is of what it changes: the alert, its evidence, their
+ * findings, leaked, children and sites arrays and each element of those
+ * it hides part of are its own (shallow copies, json_copy(), in place of
+ * the shared ones: the same members in the same order); the rest is the
+ * store's, shared as when nothing is hidden and read only by the dump
+ * that follows at once. The detectors change an alert's evidence in place
+ * (growth.c's figures, exec_leak.c's leaked array), never a client's view.
  */
 #include <errno.h>
 #include <string.h>
@@ -45,6 +53,27 @@
 #include "server/internal.h"
 
 /* ---- what of an alert ------------------------------------------------------ */
+
+/* Member `key` of object o, when an object or an array, replaced by a
+ * shallow copy: o's own to change, its members shared still. 0, or -1
+ * when out of memory. */
+static int own_member(json_t *o, const char *key)
+{
+	json_t *m = json_object_get(o, key);
+
+	if (!json_is_object(m) && !json_is_array(m))
+		return 0;
+	return json_object_set_new(o, key, json_copy(m));
+}
+
+/* Element i of array a (a's own: own_member) replaced by a shallow copy,
+ * to be changed: the copy, or NULL when out of memory. */
+static json_t *own_elem(json_t *a, size_t i)
+{
+	json_t *e = json_copy(json_array_get(a, i));
+
+	return e && json_array_set_new(a, i, e) == 0 ? e : NULL;
+}
 
 /* Is origin `o` (origin_json of detect/races.c; null: none) an event `c`
  * may not see? One without a seq (found in /proc, inherited) counts as of
@@ -95,40 +124,40 @@ static int hide_all_but(json_t *o, const char *const *keep, size_t nkeep)
 	return json_object_set_new(o, "hidden", json_true());
 }
 
-/* What in finding f c may not see: 1 when there is some (hidden in f
- * itself, a copy, when `apply`), 0 when none, -1 when out of memory. The
- * finding itself (its "pid" at its "seq": what a thread did, and when) is
- * {"kind", "pid", "fd", "hidden": true, the rest null}. */
-static int finding_hide(struct client *c, json_t *f, uint32_t pid, bool apply)
+/* What in finding i of `findings` c may not see: 1 when there is some
+ * (hidden, when `apply`, in a copy of the finding: own_elem), 0 when
+ * none, -1 when out of memory. The finding itself (its "pid" at its
+ * "seq": what a thread did, and when) is {"kind", "pid", "fd", "hidden":
+ * true, the rest null}. */
+static int finding_hide(struct client *c, json_t *findings, size_t i, uint32_t pid, bool apply)
 {
 	static const char *const keep[] = { "kind", "pid", "fd" };
-	json_t *g = json_object_get(f, "generation");
-	bool hid = false;
+	json_t *f = json_array_get(findings, i), *g = json_object_get(f, "generation");
+	bool self = origin_hidden(c, f, pid);
+	bool gen = !self && gen_hidden(c, g, pid), reopened = !self && reopened_hidden(c, f, pid);
 
-	if (origin_hidden(c, f, pid)) {
-		if (apply && hide_all_but(f, keep, sizeof(keep) / sizeof(keep[0])) < 0)
-			return -1;
+	if (!self && !gen && !reopened)
+		return 0;
+	if (!apply)
 		return 1;
-	}
-	if (gen_hidden(c, g, pid)) {
-		hid = true;
-		if (apply) {
-			json_t *h = json_pack("{s:O, s:b, s:n, s:n, s:n}", "generation",
-					      json_object_get(g, "generation"), "hidden", true,
-					      "target", "created", "closed");
+	f = own_elem(findings, i);
+	if (!f)
+		return -1;
+	if (self)
+		return hide_all_but(f, keep, sizeof(keep) / sizeof(keep[0])) < 0 ? -1 : 1;
+	if (gen) {
+		json_t *h = json_pack("{s:O, s:b, s:n, s:n, s:n}", "generation",
+				      json_object_get(g, "generation"), "hidden", true, "target",
+				      "created", "closed");
 
-			if (!h || json_object_set_new(f, "generation", h) < 0)
-				return -1;
-		}
-	}
-	if (reopened_hidden(c, f, pid)) {
-		hid = true;
-		if (apply && (json_object_set_new(f, "reopened", json_null()) < 0 ||
-			      json_object_set_new(f, "target", json_null()) < 0 ||
-			      json_object_set_new(f, "reopened_hidden", json_true()) < 0))
+		if (!h || json_object_set_new(f, "generation", h) < 0)
 			return -1;
 	}
-	return hid;
+	if (reopened && (json_object_set_new(f, "reopened", json_null()) < 0 ||
+			 json_object_set_new(f, "target", json_null()) < 0 ||
+			 json_object_set_new(f, "reopened_hidden", json_true()) < 0))
+		return -1;
+	return 1;
 }
 
 /* exec-leak evidence (detect/exec_leak.c): is leaked fd f (leak_json_slot
@@ -178,8 +207,9 @@ static int site_hide(json_t *site)
 	return 0;
 }
 
-/* The sites of array `sites` c may not see: 1 when there is one (hidden
- * in `sites` itself when `apply`), 0 when none, -1 when out of memory. */
+/* The sites of array `sites` c may not see: 1 when there is one (hidden,
+ * when `apply`, in copies of them in `sites`: own_elem), 0 when none, -1
+ * when out of memory. */
 static int sites_hide(struct client *c, json_t *sites, uint32_t pid, bool apply)
 {
 	json_t *site;
@@ -192,7 +222,8 @@ static int sites_hide(struct client *c, json_t *sites, uint32_t pid, bool apply)
 		if (!apply)
 			return 1;
 		any = 1;
-		if (site_hide(site) < 0)
+		site = own_elem(sites, i);
+		if (!site || site_hide(site) < 0)
 			return -1;
 	}
 	return any;
@@ -219,8 +250,8 @@ static int top_site_hide(json_t *alert, const json_t *sites)
  * exec-leak evidence's "children" (detect/exec_leak.c): the pid and command
  * of each program the fds went into, at its exec's "seq": a child c may not
  * see (a setuid program, another user's) is {"hidden": true, the rest
- * null}. 1 when there is one (hidden in `kids` itself when `apply`), 0
- * when none, -1 when out of memory.
+ * null}. 1 when there is one (hidden, when `apply`, in copies of them in
+ * `kids`: own_elem), 0 when none, -1 when out of memory.
  */
 static int children_hide(struct client *c, json_t *kids, bool apply)
 {
@@ -234,7 +265,8 @@ static int children_hide(struct client *c, json_t *kids, bool apply)
 		if (!apply)
 			return 1;
 		any = 1;
-		if (hide_all_but(k, NULL, 0) < 0)
+		k = own_elem(kids, i);
+		if (!k || hide_all_but(k, NULL, 0) < 0)
 			return -1;
 	}
 	return any;
@@ -247,18 +279,27 @@ int srv_sites_view(struct client *c, json_t *doc, uint32_t pid)
 	return sites_hide(c, json_object_get(doc, "sites"), pid, true) < 0 ? -ENOMEM : 0;
 }
 
-/* What in `alert` c may not see: 1 when there is some (hidden in alert
- * itself, a copy, when `apply`), 0 when none, -1 when out of memory. */
+/* What in `alert` c may not see: 1 when there is some (hidden, when
+ * `apply`, in alert itself, a shallow copy, and in copies of what it
+ * changes: own_member, own_elem), 0 when none, -1 when out of memory. */
 static int alert_hide(struct client *c, json_t *alert, uint32_t pid, bool apply)
 {
-	json_t *ev = json_object_get(alert, "evidence"), *f;
-	json_t *leaked = json_object_get(ev, "leaked");
+	static const char *const arrays[] = { "findings", "leaked", "children", "sites" };
+	json_t *ev, *findings, *leaked, *f;
 	char summary[768];
 	int any = 0, r;
 	size_t i;
 
-	json_array_foreach(json_object_get(ev, "findings"), i, f) {
-		r = finding_hide(c, f, pid, apply);
+	if (apply && own_member(alert, "evidence") < 0)
+		return -1;
+	ev = json_object_get(alert, "evidence");
+	for (i = 0; apply && i < sizeof(arrays) / sizeof(arrays[0]); i++)
+		if (own_member(ev, arrays[i]) < 0)
+			return -1;
+	findings = json_object_get(ev, "findings");
+	leaked = json_object_get(ev, "leaked");
+	for (i = 0; i < json_array_size(findings); i++) {
+		r = finding_hide(c, findings, i, pid, apply);
 		if (r < 0)
 			return r;
 		if (r > 0 && !apply)
@@ -325,7 +366,7 @@ json_t *srv_alert_view(struct client *c, json_t *alert)
 	pid = (uint32_t)json_integer_value(json_object_get(alert, "pid"));
 	if (!alert_hide(c, alert, pid, false))
 		return json_incref(alert);
-	copy = json_deep_copy(alert);
+	copy = json_copy(alert);
 	r = copy ? alert_hide(c, copy, pid, true) : -1;
 	if (r < 0) {
 		json_decref(copy);

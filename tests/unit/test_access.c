@@ -870,6 +870,82 @@ static void test_sites_view(void)
 	free(s);
 }
 
+/*
+ * A user's view of an alert it may see only part of is its own where it
+ * differs (the alert, its evidence, the arrays holding what is hidden,
+ * each element hidden in part) and shares the rest with the store: a
+ * growth alert's 16 sites of samples and stacks are not copied for one
+ * site made as root. Process 750 made fd 43 as root (seq 10), fd 44 as
+ * the user (seq 25); child 751's exec (seq 10) was root's.
+ */
+static void test_alert_view_shares(void)
+{
+	static const char *const arrays[] = { "findings", "leaked", "children", "sites" };
+	struct fdw_server *s = calloc(1, sizeof(*s));
+	struct client c = { .srv = s, .uid = 1000, .gid = 1000 };
+	json_t *alert, *v, *ev, *vev;
+	char *before, *after;
+
+	root_then_user(s, 750);
+	alert = json_loads(
+		"{\"id\": 1, \"kind\": \"fd-growth\", \"pid\": 750, \"uid\": 1000,"
+		" \"summary\": \"grew\", \"evidence\": {\"fds\": 9, \"series\": [1, 5, 9],"
+		" \"findings\": ["
+		"{\"kind\": \"double-close\", \"pid\": 750, \"fd\": 43, \"seq\": 26,"
+		"  \"generation\": {\"generation\": 1, \"target\": \"/root/a\","
+		"  \"created\": {\"pid\": 750, \"seq\": 10}, \"closed\": null}},"
+		"{\"kind\": \"double-close\", \"pid\": 750, \"fd\": 44, \"seq\": 27,"
+		"  \"generation\": {\"generation\": 1, \"target\": \"/mine\","
+		"  \"created\": {\"pid\": 750, \"seq\": 25}, \"closed\": null}}],"
+		" \"leaked\": ["
+		"{\"fd\": 43, \"target\": \"/root/a\", \"origin\": {\"pid\": 750, \"seq\": 10},"
+		"  \"opened_by\": {\"pid\": 750, \"seq\": 10}},"
+		"{\"fd\": 44, \"target\": \"/mine\", \"origin\": {\"pid\": 750, \"seq\": 25},"
+		"  \"opened_by\": {\"pid\": 750, \"seq\": 25}}],"
+		" \"children\": [{\"pid\": 751, \"seq\": 10, \"comm\": \"rootprog\"},"
+		"  {\"pid\": 750, \"seq\": 25, \"comm\": \"sleep\"}],"
+		" \"sites\": ["
+		"{\"syscall\": \"openat\", \"target\": \"/data/*\", \"count\": 1,"
+		"  \"stacks\": [{\"count\": 1, \"frames\": [\"main\"]}],"
+		"  \"sample_fds\": [{\"fd\": 43, \"origin\": {\"pid\": 750, \"seq\": 10},"
+		"   \"opened_by\": {\"pid\": 750, \"seq\": 10}}]},"
+		"{\"syscall\": \"openat\", \"target\": \"/mine\", \"count\": 1,"
+		"  \"stacks\": [{\"count\": 1, \"frames\": [\"main\"]}],"
+		"  \"sample_fds\": [{\"fd\": 44, \"origin\": {\"pid\": 750, \"seq\": 25},"
+		"   \"opened_by\": {\"pid\": 750, \"seq\": 25}}]}]}}",
+		0, NULL);
+	CHECK(alert != NULL);
+	before = json_dumps(alert, JSON_SORT_KEYS);
+	ev = json_object_get(alert, "evidence");
+
+	v = srv_alert_view(&c, alert);
+	CHECK(v != NULL && v != alert);
+	vev = json_object_get(v, "evidence");
+	after = json_dumps(v, JSON_SORT_KEYS);
+	CHECK(after && !strstr(after, "/root/") && !strstr(after, "rootprog"));
+	free(after);
+	/* its own where it differs */
+	CHECK(vev && vev != ev);
+	for (size_t k = 0; k < sizeof(arrays) / sizeof(arrays[0]); k++) {
+		json_t *va = json_object_get(vev, arrays[k]), *a = json_object_get(ev, arrays[k]);
+
+		CHECK(json_array_size(va) == 2 && va != a);
+		CHECK(json_array_get(va, 0) != json_array_get(a, 0));
+		/* what it shows as it is: the store's */
+		CHECK(json_array_get(va, 1) == json_array_get(a, 1));
+	}
+	CHECK(json_object_get(vev, "series") == json_object_get(ev, "series"));
+	json_decref(v);
+	after = json_dumps(alert, JSON_SORT_KEYS);
+	CHECK_STR(after, before); /* everyone else's: untouched */
+	free(after);
+	free(before);
+	json_decref(alert);
+	owner_now[750] = 0;
+	srv_access_free(s);
+	free(s);
+}
+
 /* ROOT/PID/status with this Uid: line, the file owned by file_uid (as
  * root; else left this process's) */
 static void write_status_owned(const char *root, const char *pid, const char *uidline,
@@ -1119,6 +1195,7 @@ int main(void)
 	test_alert_view();
 	test_sites_view();
 	test_alert_view_exec_leak();
+	test_alert_view_shares();
 	test_owner_read();
 	test_owner_userns();
 	printf("%u passed, %u failed\n", check_passed, check_failed);
