@@ -354,6 +354,8 @@ static const char *status_text(int status)
 		return "Method Not Allowed";
 	case 413:
 		return "Content Too Large";
+	case 429:
+		return "Too Many Requests";
 	case 503:
 		return "Service Unavailable";
 	case 505:

@@ -247,6 +247,8 @@ struct fdw_server {
 	unsigned int owners_reading;	/* owner items in the pool (access.c) */
 	struct srv_job *owners_jobs;	/* ... those items */
 	uint64_t owners_skipped;	/* requests that read owners inline (a bound) */
+	struct fdw_hashmap sites_budget; /* uid -> struct srv_sites_budget (routes.c) */
+	uint64_t sites_refused;		 /* leak-site answers refused: a uid's budget */
 	uint64_t owners_losses;		/* fdw_server_records_lost() calls */
 	/* tests: these credentials instead of SO_PEERCRED (test_http.c) */
 	bool fake_cred;
@@ -370,6 +372,11 @@ json_t *srv_alerts_next(struct client *c, uint64_t *after, uint32_t pid, bool ra
  * `pid` as `c` may see them, hidden in place. 0 or -ENOMEM. */
 int srv_sites_view(struct client *c, json_t *doc, uint32_t pid);
 void srv_access_free(struct fdw_server *s);
+/* May `c` have leak sites grouped on the loop now (access.c: an
+ * unprivileged uid's share of the loop's time)? false: refused, counted. */
+bool srv_sites_admit(struct client *c, uint64_t now);
+/* `ns` of the loop spent on c's leak sites, taken from its uid's share. */
+void srv_sites_charge(struct client *c, uint64_t ns, uint64_t now);
 /* Read the owners that c's request (c->owners_for) will need from /proc in
  * libuv's thread pool, take them into the cache on the loop, then
  * then(c) answers. At once for a privileged client or when few are to be

@@ -167,6 +167,7 @@ int fdw_server_start(struct fdw_server **out, uv_loop_t *loop, const struct fdw_
 	}
 	s->listener.data = s;
 	fdw_hashmap_init(&s->owners);
+	fdw_hashmap_init(&s->sites_budget);
 	r = srv_access_resolve(s);
 	if (r < 0)
 		log_warning("api: group %s: %s; only root sees every process",
@@ -294,6 +295,7 @@ void fdw_server_counters(const struct fdw_server *s, struct fdw_server_counters 
 	out->owner_prefetches = s->owners_skipped;
 	out->owners_refused = s->owners_refused;
 	out->verify_share = s->verify_share;
+	out->leak_sites = s->sites_refused;
 }
 
 unsigned int fdw_server_metrics_port(const struct fdw_server *s)

@@ -661,6 +661,7 @@ static void render_dropped(struct sb *b, const struct fdw_stats *st)
 		{ "api_request_timeouts", st->server.request_timeouts },
 		{ "api_name_refreshes", st->server.name_refreshes },
 		{ "api_owner_prefetches", st->server.owner_prefetches },
+		{ "api_leak_sites", st->server.leak_sites },
 		{ "history", st->history_dropped },
 		{ "fd_histories", st->fd_history_refused },
 		{ "fd_names", st->fd_names_refused },

@@ -760,6 +760,7 @@ static void status_sections(json_t *o, const struct fdw_stats *st, bool *ok)
 		    { "request_timeouts", st->server.request_timeouts },
 		    { "name_refreshes", st->server.name_refreshes },
 		    { "owner_prefetches", st->server.owner_prefetches },
+		    { "leak_sites", st->server.leak_sites },
 		    { "verify_requests", st->verify_refused },
 		    { "verify_requests_share", st->server.verify_share },
 		    { "verify_differences", st->verify_diffs_truncated },

@@ -526,6 +526,8 @@ static void leaks_answer(struct client *c, uint32_t pid)
 		doc = json_pack("{s:O}", "alerts", arr);
 	json_decref(arr);
 	if (doc && p && srv_client_sees_pid(c, pid, UINT64_MAX)) {
+		uint64_t t0 = fdw_now_mono();
+
 		sites = fdw_leaks_sites_json(deps->leaks, p);
 		if (sites && srv_sites_view(c, sites, pid) < 0) {
 			json_decref(sites);
@@ -534,6 +536,7 @@ static void leaks_answer(struct client *c, uint32_t pid)
 		if (sites)
 			(void)json_object_update(doc, sites);
 		json_decref(sites);
+		srv_sites_charge(c, fdw_now_mono() - t0, fdw_now_mono());
 	}
 	srv_respond(c, 200, doc, NULL);
 }
@@ -563,6 +566,13 @@ static void route_leaks(struct client *c, const char *rest, size_t rlen, const c
 	}
 	p = pid ? fdw_model_proc(deps->model, (uint32_t)pid) : NULL;
 	if (p && srv_client_sees_pid(c, (uint32_t)pid, UINT64_MAX)) {
+		if (!srv_sites_admit(c, fdw_now_mono())) {
+			srv_respond_error(c, 429,
+					  "leak sites: uid %u used its share of the daemon's time "
+					  "(a tenth) for them; ask again in a second",
+					  (unsigned int)c->uid);
+			return;
+		}
 		/* the leak sites name files: their names now, read off the loop */
 		srv_refresh_then(c, (uint32_t)pid, leaks_answer);
 		return;

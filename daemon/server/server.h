@@ -157,6 +157,8 @@ struct fdw_server_counters {
 				       * only the privileged clients' reserve left */
 	uint64_t owners_refused;      /* process owners not cached (full): hidden
 				       * from unprivileged clients instead */
+	uint64_t leak_sites;	      /* GET /v1/leaks?pid= refused (429): the
+				       * uid's share of the loop's time used up */
 };
 void fdw_server_counters(const struct fdw_server *s, struct fdw_server_counters *out);
 /* The metrics port actually bound (for port 0), 0 when not listening. */

@@ -69,6 +69,7 @@ MAP = [
      "counter"),
     ("dropped.owner_prefetches", 'fdwatch_dropped_total{resource="api_owner_prefetches"}',
      "counter"),
+    ("dropped.leak_sites", 'fdwatch_dropped_total{resource="api_leak_sites"}', "counter"),
     ("dropped.verify_requests", 'fdwatch_dropped_total{resource="verify_requests"}',
      "counter"),
     ("dropped.verify_requests_share",
