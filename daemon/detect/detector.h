@@ -74,6 +74,7 @@ struct leak_limits {
 
 #define LEAK_EXEC_FDS 64     /* exec-leaked fds remembered per process */
 #define LEAK_EXEC_CHILDREN 8 /* children remembered per process */
+#define LEAK_SHELL_NAMES 4   /* names judged per exec record (exec_shell_listed) */
 
 /* What an exec leak left to report: the fds and the children that got
  * them. Allocated at a process's first exec leak (most processes never
@@ -109,8 +110,6 @@ struct leak_exec {
 	/* the base name of the program's executable, for exec_leak_shells
 	 * (a script's command is its own name): read once per program */
 	uint64_t exe_exec; /* the exec_count it was read at, + 1; 0: not read */
-	uint64_t exe_shell_seq; /* the exec record exe_shell was judged for */
-	bool exe_shell;		/* exe is in exec_leak_shells (then) */
 	char exe[16];	   /* "" unknown, or too long to be a listed name */
 	struct leak_alert alert;
 };
@@ -252,12 +251,16 @@ extern const struct fdw_detector leak_races_detector;	   /* races.c */
 
 /* The detectors' shared state (leaks.c). */
 struct fdw_leaks {
-	/* exec_culprit's last look at exec_leak_shells, for one exec record
-	 * (its seq: the list cannot change within it): its fds' creators
-	 * are a few commands, asked once each rather than once per fd */
-	uint64_t shell_seq;
-	char shell_comm[16];
-	bool shell_hit;
+	/* exec_leak.c's looks at exec_leak_shells for one exec record (its
+	 * seq: the list cannot change within it): its fds' creators' commands
+	 * and executables are a few names, which alternate fd by fd, each
+	 * judged once rather than once per fd (exec_shell_listed) */
+	struct leak_shell_name {
+		uint64_t seq; /* the exec record it was judged for */
+		char name[16];
+		bool hit;     /* in exec_leak_shells */
+	} shells[LEAK_SHELL_NAMES];
+	unsigned int shells_next; /* the one to replace */
 	struct fdw_leak_config cfg;
 	struct fdw_model *m;
 	struct fdw_alerts *alerts;

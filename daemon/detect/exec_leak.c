@@ -170,19 +170,31 @@ static bool exec_race_form(struct fdw_leaks *l, struct fdw_proc *owner, int fd,
 }
 
 /*
+ * Is `name` (a command, or an executable's base name) in exec_leak_shells?
+ * Asked for each fd exec record `ev` passes, judged once per name of the
+ * record (l->shells).
+ */
+static bool exec_shell_listed(struct fdw_leaks *l, const struct fdw_event *ev, const char *name)
+{
+	struct leak_shell_name *e;
+
+	for (unsigned int k = 0; ev->seq && k < LEAK_SHELL_NAMES; k++) {
+		e = &l->shells[k];
+		if (e->seq == ev->seq && !strncmp(e->name, name, sizeof(e->name)))
+			return e->hit;
+	}
+	e = &l->shells[l->shells_next];
+	l->shells_next = (l->shells_next + 1) % LEAK_SHELL_NAMES;
+	e->hit = fdw_leak_comm_listed(l->cfg.exec_leak_shells, name);
+	e->seq = ev->seq;
+	strncpy(e->name, name, sizeof(e->name));
+	return e->hit;
+}
+
+/*
  * The process to blame for fd `slot` of `p` surviving p's exec, or NULL
  * when nobody is (see the top of the file).
  */
-static bool exec_shell_comm(struct fdw_leaks *l, const struct fdw_event *ev, const char *comm)
-{
-	if (ev->seq && l->shell_seq == ev->seq && !strncmp(l->shell_comm, comm, 16))
-		return l->shell_hit;
-	l->shell_hit = fdw_leak_comm_listed(l->cfg.exec_leak_shells, comm);
-	l->shell_seq = ev->seq;
-	strncpy(l->shell_comm, comm, sizeof(l->shell_comm));
-	return l->shell_hit;
-}
-
 static struct fdw_proc *exec_culprit(struct fdw_leaks *l, struct fdw_proc *p,
 				     const struct fdw_event *ev, const struct fdw_slot *slot)
 {
@@ -193,7 +205,7 @@ static struct fdw_proc *exec_culprit(struct fdw_leaks *l, struct fdw_proc *p,
 		return NULL;
 	if (o->source != FDW_SRC_INHERIT || !o->pid)
 		return NULL; /* set up by p itself, or older than the daemon */
-	if (exec_shell_comm(l, ev, o->comm))
+	if (exec_shell_listed(l, ev, o->comm))
 		return NULL; /* a shell's redirection, set up for its commands */
 	creator = fdw_model_proc(l->m, o->pid);
 	if (creator && creator != p && creator->start_ts <= o->ts)
@@ -215,16 +227,10 @@ static bool exec_shell_exe(struct fdw_leaks *l, const struct fdw_proc *creator,
 		return false;
 	if (x->exe_exec != creator->exec_count + 1) {
 		x->exe_exec = creator->exec_count + 1;
-		x->exe_shell_seq = 0;
 		if (l->ops.read_exe(l->ops.userdata, creator->pid, x->exe, sizeof(x->exe)) < 0)
 			x->exe[0] = '\0';
 	}
-	/* once per exec record, not per fd it passes */
-	if (!ev->seq || x->exe_shell_seq != ev->seq) {
-		x->exe_shell = fdw_leak_comm_listed(l->cfg.exec_leak_shells, x->exe);
-		x->exe_shell_seq = ev->seq;
-	}
-	return x->exe_shell;
+	return exec_shell_listed(l, ev, x->exe);
 }
 
 /*
