@@ -34,6 +34,25 @@ static void exhaustion_fire(struct fdw_leaks *l, struct fdw_proc *p, struct leak
 			      summary, ev);
 }
 
+/*
+ * The soft limit was lowered under the fds the process holds: no fd gets a
+ * number at or above it (open, dup, accept, SCM_RIGHTS refuse), so one
+ * there, or more fds than the limit, came before the limit came down. A
+ * sandbox that gives up opening files does that (OpenSSH's pre-auth child
+ * sets RLIMIT_NOFILE to 1 with its fds open; 0 is not looked at all): no
+ * growth towards the limit, which is what this alert warns of. What fails
+ * from then on is fd-limit-hit's. Looked at only once the ratio is reached.
+ */
+static bool exhaustion_lowered(const struct fdw_table *t, uint64_t soft)
+{
+	if (t->nopen > soft)
+		return true;
+	for (uint64_t fd = soft; fd < t->nslots; fd++)
+		if (fdw_slot_open(fdw_table_slot(t, (int)fd)))
+			return true;
+	return false;
+}
+
 static void exhaustion_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak_proc *st,
 			    const struct fdw_table *t, uint64_t now, double now_real)
 {
@@ -43,7 +62,7 @@ static void exhaustion_tick(struct fdw_leaks *l, struct fdw_proc *p, struct leak
 	if (!st->limit_known || st->soft == (uint64_t)RLIM_INFINITY || !st->soft)
 		return;
 	ratio = (double)t->nopen / (double)st->soft;
-	if (ratio >= l->cfg.exhaustion_ratio)
+	if (ratio >= l->cfg.exhaustion_ratio && !exhaustion_lowered(t, st->soft))
 		exhaustion_fire(l, p, st, t, ratio, now, now_real);
 	else if (a && ratio < l->cfg.exhaustion_ratio - 0.05)
 		leak_alert_resolve(l, &st->exhaustion.alert, now_real, "%u of %llu fds open (%.0f%%)",

@@ -883,7 +883,9 @@ static void test_alert_lifecycle(void)
 		CHECK(strstr(hit->summary, "soft limit 150") != NULL);
 		CHECK_EQ(json_integer_value(json_object_get(hit->evidence, "limit_soft")), 150);
 	}
-	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, PID, PID * 10) != NULL);
+	/* ... under the fds it holds: no growth towards the limit (the fds
+	 * came first), so no fd-exhaustion; fd-limit-hit tells the failures */
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, PID, PID * 10) == NULL);
 
 	/* exit: nothing fires for it any more */
 	{
@@ -899,9 +901,9 @@ static void test_alert_lifecycle(void)
 	CHECK_EQ(fdw_leaks_stats(l)->procs, 0);
 	fflush(logf);
 	/* each fire and each resolve logged once, with a priority (growth,
-	 * exhaustion and limit-hit, then limit-hit and exhaustion again) */
-	CHECK_EQ(count_lines(log, "<4>fdwatchd: leak alert"), 5);
-	CHECK_EQ(count_lines(log, "<5>fdwatchd: leak alert"), 5);
+	 * exhaustion and limit-hit, then limit-hit again) */
+	CHECK_EQ(count_lines(log, "<4>fdwatchd: leak alert"), 4);
+	CHECK_EQ(count_lines(log, "<5>fdwatchd: leak alert"), 4);
 	CHECK_EQ(count_lines(log, "firing: fd-growth pid 4242 (leaky)"), 1);
 	leaks_teardown(l, &m, &store);
 	fclose(logf);
@@ -963,6 +965,48 @@ static void fork_exec(struct fdw_model *m, uint32_t parent, uint64_t files, cons
 	ev.child_pid = child;
 	snprintf(ev.comm, sizeof(ev.comm), "%s", comm);
 	fdw_model_apply(m, &ev);
+}
+
+/*
+ * A sandbox lowers RLIMIT_NOFILE under the fds it holds (OpenSSH's
+ * pre-auth child: soft and hard 1, seven fds open): no fd-exhaustion, as
+ * no growth could have got there. A table full up to the limit fires.
+ */
+static void test_exhaustion_lowered(void)
+{
+	struct fdw_alerts store;
+	struct fdw_leaks *l;
+	struct fdw_model m;
+	double real = 1.7e9;
+
+	l = leaks_setup(&m, &store, NULL);
+	start(&m, PID);
+	mono = NS;
+	for (int fd = 0; fd < 7; fd++)
+		do_open(&m, PID, FILES, fd, "/dev/null", O_RDWR);
+	/* 7 fds open, the limit 1 (700%) */
+	fake_soft = 1;
+	for (int s = 0; s < 12; s++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, PID, PID * 10) == NULL);
+	/* as many fds as the limit, but one at a number above it (9, of 4) */
+	for (int fd = 3; fd < 7; fd++)
+		apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, (uint64_t)fd, 0, 0));
+	do_open(&m, PID, FILES, 9, "/dev/null", O_RDWR);
+	fake_soft = 4;
+	for (int s = 0; s < 12; s++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, PID, PID * 10) == NULL);
+	/* 7 of 7, all below it: exhaustion */
+	apply(&m, sys(PID, FILES, FDW_SYS_CLOSE, 0, 9, 0, 0));
+	for (int fd = 3; fd < 7; fd++)
+		do_open(&m, PID, FILES, fd, "/dev/null", O_RDWR);
+	fake_soft = 7;
+	for (int s = 0; s < 12; s++)
+		fdw_leaks_tick(l, mono += NS, real += 1);
+	CHECK(fdw_alerts_find_firing(&store, FDW_ALERT_EXHAUSTION, PID, PID * 10) != NULL);
+	fake_soft = 1000;
+	leaks_teardown(l, &m, &store);
 }
 
 static void test_exec_leak(void)
@@ -2473,7 +2517,7 @@ static void test_detector_interface(void)
 	struct leak_proc *st;
 	struct fdw_model m;
 
-	fake_soft = 10; /* 10 fds open: exhaustion */
+	fake_soft = 10; /* fds 0 to 9 open: exhaustion */
 	l = leaks_setup(&m, &store, NULL);
 	CHECK_EQ(l->ndet, 6);
 	for (unsigned int i = 0; i < 6 && i < l->ndet; i++)
@@ -2484,7 +2528,7 @@ static void test_detector_interface(void)
 	start(&m, PID);
 	start(&m, CHILD);
 	mono = NS;
-	for (int fd = 3; fd < 13; fd++)
+	for (int fd = 0; fd < 10; fd++)
 		do_open(&m, PID, FILES, fd, "/srv/held", O_RDONLY);
 	CHECK_EQ(fake_fd_events, 10);
 	CHECK_EQ(fake_fail_events, 0);
@@ -3275,11 +3319,11 @@ static void test_lost_identity(void)
 	pl.resync_budget_ns = 60 * NS; /* every re-read in one drain, under ASan too */
 	start(&m, PARENT);
 	mono = NS;
-	fake_soft = 20;
+	fake_soft = 30;
 	for (uint32_t pid = OLD; pid <= EXECER; pid++)
 		fork_ident(&m, PARENT, pid, 1000 + pid, STACK + ((uint64_t)pid << 12));
-	/* OLD and KEPT: 19 of 20 fds open */
-	for (int fd = 3; fd < 22; fd++) {
+	/* OLD and KEPT: 27 of 30 fds open (3 to 29) */
+	for (int fd = 3; fd < 30; fd++) {
 		do_open(&m, OLD, files_of(OLD), fd, "/var/lib/old.db", O_RDONLY);
 		do_open(&m, KEPT, files_of(KEPT), fd, "/var/lib/kept.db", O_RDONLY);
 	}
@@ -3358,6 +3402,7 @@ int main(void)
 	test_sites_lone_files();
 	test_alert_lifecycle();
 	test_server_no_alert();
+	test_exhaustion_lowered();
 	test_exec_leak();
 	test_exit_resolved_at();
 	test_exec_attribution();
