@@ -564,6 +564,25 @@ static bool adoptable(const struct fdw_slot *s, const struct fdw_event *ev)
 	       ((o->flags & FDW_ORIGIN_READ) && o->seq && o->seq < ev->seq);
 }
 
+/*
+ * An already-read F_SETFD or FIONCLEX that cleared close-on-exec: the read
+ * shows the bit, not that it was cleared on purpose (python's pass_fds in a
+ * fork child, read when its fork from a threaded parent was applied, by
+ * when it had exec'd). The fd open without close-on-exec now and made
+ * before the record is the one it cleared.
+ */
+static void adopt_inheritable(struct fdw_table *t, const struct fdw_event *ev, int fd)
+{
+	struct fdw_slot *s = fdw_table_slot(t, fd);
+	const struct fdw_origin *o;
+
+	if (!fdw_slot_open(s) || s->cloexec)
+		return;
+	o = fdw_slot_origin(s);
+	if (o->seq && o->seq < ev->seq)
+		s->inheritable = true;
+}
+
 static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const struct fdw_event *ev)
 {
 	struct fdw_table *t = task->table;
@@ -588,6 +607,15 @@ static void adopt_provenance(struct fdw_model *m, struct fdw_task *task, const s
 		}
 		return;
 	case FDW_SYS_FCNTL:
+		if ((int)ev->args[1] == F_SETFD && !(ev->args[2] & FD_CLOEXEC))
+			adopt_inheritable(t, ev, (int)ev->args[0]);
+		return;
+	case FDW_SYS_IOCTL:
+		if (ev->nfds)
+			break; /* a new fd, as any */
+		if ((uint32_t)ev->args[1] == FIONCLEX)
+			adopt_inheritable(t, ev, (int)ev->args[0]);
+		return;
 	case FDW_SYS_CLOSE:
 	case FDW_SYS_CLOSE_RANGE:
 	case FDW_SYS_UNSHARE:

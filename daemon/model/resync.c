@@ -31,6 +31,14 @@ static uint32_t table_other_tid(struct fdw_model *m, const struct fdw_table *t, 
 	return 0;
 }
 
+/* The process of task tid, 0 when the model has none. */
+static uint32_t tid_pid(struct fdw_model *m, uint32_t tid)
+{
+	const struct fdw_task *task = fdw_hashmap_get(&m->tasks, tid);
+
+	return task && task->proc ? task->proc->pid : 0;
+}
+
 static struct fdw_ofd *ofd_from_info(struct fdw_model *m, const struct fdw_fd_info *fi,
 				     const struct fdw_origin *origin)
 {
@@ -338,6 +346,7 @@ struct resync_ctx {
 	struct fdw_model *m;
 	struct fdw_table *t;
 	uint32_t tid;
+	uint32_t pid; /* tid's process (0: not known) */
 	struct fdw__ofd_index *cands;
 	uint8_t *seen; /* bitmap of fds the kernel has */
 	uint32_t nseen;
@@ -446,6 +455,33 @@ void fdw__touch_dup(struct fdw_table *t, int oldfd)
 }
 
 /*
+ * The read shows an fd the model has open without close-on-exec closed, or
+ * close-on-exec now (s, before the model changes it): the process gave it
+ * up, and its record (a close, an F_SETFD) is older than the read, so
+ * never applied. A fork child's table is read when its fork from a
+ * threaded parent is applied, often after the child closed its end of a
+ * pipe and exec'd: the give-up the pipe rule of the exec-leak detector
+ * needs (fdw__given_up_note) is noted here, or the end the child kept is
+ * reported. An fd close-on-exec in the model says nothing when gone: the
+ * exec closed it, the child did nothing (the classic hang stays reported).
+ */
+static void resync_gave_up(struct resync_ctx *c, struct fdw_slot *s)
+{
+	if (c->pid && fdw_slot_open(s) && !s->cloexec)
+		(void)fdw__given_up_note(c->m, c->t, s, c->pid);
+}
+
+/* Slot fi->fd of the table read becomes o: another file than the model's
+ * there (whose holder gave the model's up, resync_gave_up). */
+static void resync_install(struct resync_ctx *c, const struct fdw_fd_info *fi,
+			   struct fdw_ofd *o, const struct fdw_origin *origin)
+{
+	resync_gave_up(c, fdw_table_slot(c->t, fi->fd));
+	if (!fdw__slot_install(c->m, c->t, fi->fd, o, fi->cloexec, origin))
+		c->err = -ENOSPC;
+}
+
+/*
  * The OFD of an fd whose struct file address the reader knows (the start-up
  * snapshot): the model's OFD under that address, or NULL for a new one. An
  * OFD held under it on another inode is one whose last close the model has
@@ -473,6 +509,8 @@ static void resync_one_kfile(struct resync_ctx *c, struct fdw_slot *s,
 
 	if (so && (o ? so == o : !so->kfile) && so->ino == fi->ino && so->dev == fi->dev) {
 		/* same file as the model says: keep its provenance */
+		if (fi->cloexec)
+			resync_gave_up(c, s);
 		s->cloexec = fi->cloexec;
 		if (!fdw__ofd_target_is(so, fi->target))
 			fdw__ofd_set_target(c->m, so, fi->target, true);
@@ -497,8 +535,7 @@ static void resync_one_kfile(struct resync_ctx *c, struct fdw_slot *s,
 		}
 		o->refs = 1; /* hold it across install */
 	}
-	if (!fdw__slot_install(c->m, c->t, fi->fd, o, fi->cloexec, &origin))
-		c->err = -ENOSPC;
+	resync_install(c, fi, o, &origin);
 	fdw__ofd_put(c->m, o);
 }
 
@@ -525,6 +562,8 @@ static void resync_one_grouped(struct resync_ctx *c, struct fdw_slot *s,
 		}
 	}
 	if (o && so == o) {
+		if (fi->cloexec)
+			resync_gave_up(c, s);
 		s->cloexec = fi->cloexec;
 		if (!fdw__ofd_target_is(o, fi->target))
 			fdw__ofd_set_target(c->m, o, fi->target, true);
@@ -543,8 +582,7 @@ static void resync_one_grouped(struct resync_ctx *c, struct fdw_slot *s,
 		o->refs = 1; /* the group's hold */
 		c->group_ofd[g] = o;
 	}
-	if (!fdw__slot_install(c->m, c->t, fi->fd, o, fi->cloexec, &origin))
-		c->err = -ENOSPC;
+	resync_install(c, fi, o, &origin);
 }
 
 static void resync_one_fd(struct resync_ctx *c, const struct fdw_fd_info *fi)
@@ -583,6 +621,8 @@ static void resync_one_fd(struct resync_ctx *c, const struct fdw_fd_info *fi)
 	o = fdw_slot_ofd(s);
 	if (o && o->ino == fi->ino && o->dev == fi->dev) {
 		/* same file as the model says: keep its provenance */
+		if (fi->cloexec)
+			resync_gave_up(c, s);
 		s->cloexec = fi->cloexec;
 		if (!fdw__ofd_target_is(o, fi->target))
 			fdw__ofd_set_target(c->m, o, fi->target, true);
@@ -610,8 +650,7 @@ static void resync_one_fd(struct resync_ctx *c, const struct fdw_fd_info *fi)
 			o->refs++;
 		}
 	}
-	if (!fdw__slot_install(c->m, c->t, fi->fd, o, fi->cloexec, &origin))
-		c->err = -ENOSPC;
+	resync_install(c, fi, o, &origin);
 	fdw__ofd_put(c->m, o);
 }
 
@@ -692,6 +731,7 @@ static int table_resync_apply(struct fdw_model *m, struct fdw_table *t, struct r
 {
 	struct fdw__ofd_index local;
 	struct fdw_origin closed;
+	uint64_t old_pos = t->read_pos;
 	uint32_t tid = c->tid;
 	int r;
 
@@ -699,9 +739,11 @@ static int table_resync_apply(struct fdw_model *m, struct fdw_table *t, struct r
 	cand_index_init(&local);
 	c->cands = m->scan_cands ? m->scan_cands : &local;
 	fdw_hashmap_init(&c->claimed);
-	/* every record below this position is in what is read */
+	/* every record below this position is in what is read (and no longer
+	 * when the read fails: see below) */
 	if (read_pos)
 		t->read_pos = read_pos;
+	c->pid = tid_pid(m, tid);
 	if (snap && snap->grouped && snap->n) {
 		c->snap = snap;
 		c->group_ofd = calloc(snap->n, sizeof(*c->group_ofd));
@@ -721,15 +763,26 @@ static int table_resync_apply(struct fdw_model *m, struct fdw_table *t, struct r
 		if (!other) {
 			cand_free(m, &local);
 			free(c->seen);
+			t->read_pos = old_pos;
 			return -ESRCH; /* nobody left: the table is dying */
 		}
 		tid = other;
 		c->tid = other;
+		c->pid = tid_pid(m, other);
 		c->err = 0;
 		r = reader(rdata, tid, resync_one, c);
 	}
 	cand_free(m, &local);
 	if (r < 0 || c->err < 0) {
+		/*
+		 * Nothing was read, or not all: the records below read_pos
+		 * are not in the table, and are applied as they come. A fork
+		 * child read when its fork is applied (beside other threads)
+		 * has often exec'd and exited by then; had its close and
+		 * F_SETFD records been taken as read, its exec would have
+		 * passed the fds they gave up (a false exec-leak).
+		 */
+		t->read_pos = old_pos;
 		free(c->seen);
 		t->stale = true;
 		t->read_err = (uint16_t)-(r < 0 ? r : c->err);
@@ -756,8 +809,10 @@ static int table_resync_apply(struct fdw_model *m, struct fdw_table *t, struct r
 		if (touched_how(c->keep, (int)fd) & FDW_TOUCH_FILE)
 			continue; /* a record's, after the read began */
 
-		if (fdw_slot_open(s))
+		if (fdw_slot_open(s)) {
+			resync_gave_up(c, s);
 			fdw__slot_close(m, t, s, &closed);
+		}
 	}
 	free(c->seen);
 	t->stale = false;

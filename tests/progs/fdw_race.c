@@ -34,6 +34,12 @@
  *                       execs sleep, then A sets FD_CLOEXEC: too late
  *   spam N              hostile: N double closes over many numbers (the
  *                       caller runs it as an unprivileged user)
+ *   leak-exec-threads   beside an idle thread, /dev/null opened without
+ *                       O_CLOEXEC, a fork whose child execs sleep: a plain
+ *                       exec-leak (checkpoint fd=, child=)
+ *   keep-both-threads   beside an idle thread, a pipe without O_CLOEXEC, a
+ *                       fork whose child execs sleep with both ends: both
+ *                       leak (checkpoint fd=, fd2=, child=)
  * Clean programs (nothing must be reported):
  *   clean-stdio         save stdout with dup, dup2 a file onto 1 and
  *                       /dev/null onto 0, restore, close the copy
@@ -57,6 +63,21 @@
  *                       the number (ServerSocketChannel); then twice B
  *                       blocks in read() on a socket it made, main dup2()s,
  *                       signals, joins B, closes it (SocketChannel)
+ *   clean-exec-threads H  beside an idle thread, 10 times (30 for
+ *                       notify) a fork whose child hands fds to the program
+ *                       it execs as correct programs do (no exec-leak): H is
+ *                       passfds (a pipe
+ *                       made O_CLOEXEC, the child clears the bit of its read
+ *                       end, F_SETFD, and execs sleep: python's pass_fds),
+ *                       notify (a pipe without O_CLOEXEC, the child closes
+ *                       the read end, makes the write end close-on-exec and
+ *                       execs true, which exits at once: git's
+ *                       start_command), keep (a pipe without O_CLOEXEC, the
+ *                       child closes the read end and execs sleep with the
+ *                       write end: the pipe idiom). A fork beside another
+ *                       thread has the child's table read from /proc when
+ *                       the fork is applied, by when the child has done all
+ *                       that; the model lost it and reported the fds
  *   clean-handoff       deep mode (armed as for fd-reuse); the numbers of
  *                       sockets handed between threads: B uses A's socket at
  *                       N and closes it, A makes another at N, B uses it; A
@@ -386,7 +407,73 @@ static bool needs_idle(const char *mode)
 	return !strcmp(mode, "spam") || !strcmp(mode, "clean-closeall") ||
 	       !strcmp(mode, "clean-closeall-gaps") ||
 	       !strcmp(mode, "clean-probe") || !strcmp(mode, "clean-mode") ||
-	       !strcmp(mode, "clean-negative") || !strcmp(mode, "clean-stdio");
+	       !strcmp(mode, "clean-negative") || !strcmp(mode, "clean-stdio") ||
+	       !strcmp(mode, "clean-exec-threads") || !strcmp(mode, "leak-exec-threads") ||
+	       !strcmp(mode, "keep-both-threads");
+}
+
+/* One child of clean-exec-threads (see the top of the file); waited for. */
+static void exec_handover(const char *how)
+{
+	int p[2], passfds = !strcmp(how, "passfds"), notify = !strcmp(how, "notify");
+	pid_t child;
+	char b;
+
+	if (!passfds && !notify && strcmp(how, "keep"))
+		die("clean-exec-threads: no hand-over %s", how);
+	expect(pipe2(p, passfds ? O_CLOEXEC : 0) == 0, "pipe2");
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		if (passfds) {
+			if (sys_fcntl(p[0], F_SETFD, 0) < 0)
+				_exit(126);
+			execl("/bin/sleep", "sleep", "0.2", (char *)NULL);
+		} else {
+			if (sys_close(p[0]) < 0)
+				_exit(126);
+			if (notify) {
+				if (sys_fcntl(p[1], F_SETFD, FD_CLOEXEC) < 0)
+					_exit(126);
+				execl("/bin/true", "true", (char *)NULL);
+			}
+			execl("/bin/sleep", "sleep", "0.2", (char *)NULL);
+		}
+		_exit(127);
+	}
+	expect(close(p[1]) == 0, "close");
+	/* EOF: notify's exec closed the write end, keep's sleep exited */
+	if (!passfds)
+		while (read(p[0], &b, 1) > 0)
+			;
+	expect(close(p[0]) == 0, "close");
+	wait_exit0(child);
+}
+
+/* leak-exec-threads, keep-both-threads: the child execs sleep 60 with
+ * what it got; fd2 -1 for one fd. */
+static pid_t exec_leaking(int *fd, int *fd2, bool pipe_both)
+{
+	int p[2];
+	pid_t child;
+
+	if (pipe_both) {
+		expect(pipe(p) == 0, "pipe");
+		*fd = p[0];
+		*fd2 = p[1];
+	} else {
+		*fd = xopen("/dev/null", O_RDONLY);
+		*fd2 = -1;
+	}
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		execl("/bin/sleep", "sleep", "60", (char *)NULL);
+		_exit(127);
+	}
+	return child;
 }
 
 static int run_mode(const char *mode, const char *arg);
@@ -610,6 +697,19 @@ static int run_mode(const char *mode, const char *arg)
 			sched_yield();
 		}
 		cp(mode, "fd=%d opener=%d forker=%d child=%d", shared_fd, a_tid, me, child);
+	} else if (!strcmp(mode, "clean-exec-threads")) {
+		/* true exits at once: more rounds */
+		int n = arg && !strcmp(arg, "notify") ? 30 : 10;
+
+		for (int i = 0; i < n; i++)
+			exec_handover(arg ? arg : "");
+		cp(mode, "n=%d", n);
+	} else if (!strcmp(mode, "leak-exec-threads") || !strcmp(mode, "keep-both-threads")) {
+		int fd2;
+		pid_t child = exec_leaking(&fd, &fd2, !strcmp(mode, "keep-both-threads"));
+
+		cp(mode, "fd=%d fd2=%d child=%d", fd, fd2, (int)child);
+		kill(child, SIGKILL);
 	} else if (!strcmp(mode, "spam")) {
 		long n = arg ? atol(arg) : 10000;
 
