@@ -765,12 +765,14 @@ def one_run(args, name, mode):
                         p.wait()
                 for t in c.threads:
                     t.join(timeout=30)
-                # orphans we reaped as the subreaper (tmux's server, ...)
+                # orphans that came to us as the subreaper (tmux's server,
+                # sshd's and postgres's children, ...): killed and reaped
                 for p in descendants(os.getpid()):
                     if p != d.proc.pid:
                         with contextlib.suppress(ProcessLookupError):
                             os.kill(p, signal.SIGKILL)
                 time.sleep(3)  # the detectors' ticks after the last records
+                reap(d.proc.pid)
             tracker.done()
             st1 = cli_json(d, "status")[1]
             leaks = (cli_json(d, "leaks")[1] or {}).get("alerts", [])
@@ -801,6 +803,15 @@ def one_run(args, name, mode):
         fcntl.flock(lockf, fcntl.LOCK_UN)
         lockf.close()
     return res
+
+
+def reap(keep):
+    """Reap the orphans that exited (every Popen of the run was waited
+    for already); not the daemon, `keep`."""
+    for p in descendants(os.getpid()):
+        if p != keep:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(p, os.WNOHANG)
 
 
 def brief(a):
