@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """An unprivileged attacker holding a big table, timed from the outside
-(test_reread_flood, test_cloexec_flood, test_exec_flood).
+(test_reread_flood, test_cloexec_flood, test_exec_flood, test_sites_flood).
 
 The attacker is a python script run as nobody (setpriv execs: the pid is
 the attacker's; the system python, a per-user one under /root is not
@@ -39,10 +39,9 @@ class Attack:
 
 
 @contextlib.contextmanager
-def attacked(d, label, script, argv, hold, seconds):
+def holding(d, label, script, argv, hold):
     """Run `script` as nobody until it holds `hold` fds and the model has
-    them; let it attack while `fdwatch status` is timed every 0.2 s for
-    `seconds`; yield an Attack while it still holds its fds."""
+    them; yield its Popen; tell it to end and wait for it after."""
     p = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                           "/usr/bin/python3", "-c", script] + list(argv),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -57,19 +56,7 @@ def attacked(d, label, script, argv, hold, seconds):
             if len(js.get("fds", [])) >= hold and not js.get("stale"):
                 break
             time.sleep(0.5)
-        before, _ = status_timed(d)
-        p.stdin.write("\n")
-        p.stdin.flush()
-        worst = 0.0
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            _, took = status_timed(d)
-            worst = max(worst, took)
-            time.sleep(0.2)
-        line = p.stdout.readline()
-        check(line.startswith("DONE"), f"the attacker said {line!r}")
-        after, _ = status_timed(d)
-        yield Attack(p.pid, [int(x) for x in line.split()[1:]], worst, before, after)
+        yield p
     finally:
         try:
             p.stdin.write("\n")
@@ -81,6 +68,38 @@ def attacked(d, label, script, argv, hold, seconds):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def go(p):
+    """Tell an attacker that holds its fds to attack."""
+    p.stdin.write("\n")
+    p.stdin.flush()
+
+
+def done(p):
+    """The integers after the attacker's DONE: the rounds first."""
+    line = p.stdout.readline()
+    check(line.startswith("DONE"), f"the attacker said {line!r}")
+    return [int(x) for x in line.split()[1:]]
+
+
+@contextlib.contextmanager
+def attacked(d, label, script, argv, hold, seconds):
+    """Run `script` as nobody until it holds `hold` fds and the model has
+    them; let it attack while `fdwatch status` is timed every 0.2 s for
+    `seconds`; yield an Attack while it still holds its fds."""
+    with holding(d, label, script, argv, hold) as p:
+        before, _ = status_timed(d)
+        go(p)
+        worst = 0.0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            _, took = status_timed(d)
+            worst = max(worst, took)
+            time.sleep(0.2)
+        counts = done(p)
+        after, _ = status_timed(d)
+        yield Attack(p.pid, counts, worst, before, after)
 
 
 def wait_table_matches(d, pid, timeout=30):

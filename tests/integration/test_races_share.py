@@ -24,24 +24,9 @@ import time
 import fdwtest as T
 from fdwtest import check, check_eq
 import test_leaks_helpers as H
+from test_races import races, wait_finding
 
 NOBODY = 65534
-
-
-def races(d, pid):
-    return d.cli_json("races", "--pid", pid)["races"]
-
-
-def wait_finding(d, pid, kind, timeout=20):
-    deadline = time.monotonic() + timeout
-    while True:
-        for a in races(d, pid):
-            if a["kind"] == kind and a["evidence"].get("findings"):
-                return a
-        if time.monotonic() > deadline:
-            raise T.Failure(f"no {kind} finding for pid {pid} within {timeout}s: "
-                            f"{races(d, pid)!r}")
-        time.sleep(0.2)
 
 
 def spam(user):

@@ -17,12 +17,12 @@ not judged (a pass/fail test is no place for speed budgets)."""
 
 import os
 import sys
-import subprocess
 import textwrap
 import time
 
 import fdwtest as T
 from fdwtest import check, check_eq
+import flood_helpers as F
 
 HOLD = 19000
 SECONDS = 6
@@ -81,33 +81,19 @@ def main(r):
     with T.Daemon() as d:
         os.chmod(d.tmp, 0o711)
         os.chmod(d.sock, 0o666)
-        p = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                              "/usr/bin/python3", "-c", ATTACK, d.sock],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            check_eq(p.stdout.readline().strip(), "HOLDING", "the attacker holds its fds")
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                js = d.fds(p.pid)
-                if len(js.get("fds", [])) >= HOLD and not js.get("stale"):
-                    break
-                time.sleep(0.5)
+        with F.holding(d, "leak sites flood", ATTACK, [d.sock], HOLD) as p:
             hz = os.sysconf("SC_CLK_TCK")
             t0, c0 = time.monotonic(), cpu_ticks(d.proc.pid)
-            p.stdin.write("\n")
-            p.stdin.flush()
+            F.go(p)
             lat, end = [], time.monotonic() + SECONDS - 1
             while time.monotonic() < end:
-                s0 = time.monotonic()
-                d.status()
-                lat.append(time.monotonic() - s0)
+                lat.append(F.status_timed(d)[1])
                 time.sleep(0.2)
             lat.sort()
             st, doc = T.unix_get_json(sys.executable, d.sock, f"/v1/leaks?pid={p.pid}")
             root_ok = st == 200 and "sites" in doc
-            done = p.stdout.readline().split()
+            ok, refused, total = F.done(p)
             t1, c1 = time.monotonic(), cpu_ticks(d.proc.pid)
-            ok, refused, total = (int(x) for x in done[1:4])
             share = (c1 - c0) / hz / (t1 - t0)
             status = d.status()
             T.log(f"{total} requests by nobody in {SECONDS} s: {ok} answered, {refused} "
@@ -126,17 +112,6 @@ def main(r):
                 st, doc = T.unix_get_json("/usr/bin/python3", d.sock, f"/v1/leaks?pid={p.pid}",
                                           user=65534, group=65534, extra_groups=[])
                 check_eq(st, 200, "the user's GET after the flood")
-        finally:
-            try:
-                p.stdin.write("\n")
-                p.stdin.flush()
-            except OSError:
-                pass
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
 
 
 if __name__ == "__main__":
