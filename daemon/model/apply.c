@@ -334,11 +334,19 @@ static void apply_close(struct fdw_model *m, struct fdw_task *task, const struct
 		/*
 		 * Two threads raced: this close may be of the fd the number held
 		 * before the install we applied first (records are ordered by
-		 * syscall exit, not by when the table changed). Ask the kernel.
+		 * syscall exit, not by when the table changed). In a table
+		 * other tasks share, the probe looked at the number after the
+		 * close and the slot's file was not there (else the close was
+		 * skipped above): the close was of it. Not /proc: it shows a
+		 * later moment than the record's, maybe a file another thread
+		 * installed after it, whose record is still to come (and the
+		 * next close of the number, an EBADF, an anomaly). In a table
+		 * of one task the probe did not look: ask the kernel.
 		 */
 		s->suspect = false;
 		fdw__slot_close(m, t, s, &closed);
-		(void)fdw__resolve_fd(m, t, ev->tid, fd, &closed);
+		if (t->users <= 1)
+			(void)fdw__resolve_fd(m, t, ev->tid, fd, &closed);
 		return;
 	}
 	fdw__slot_close(m, t, s, &closed);
